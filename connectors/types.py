@@ -1,0 +1,118 @@
+"""Plain records every connector returns, so tasks can map any platform into the domain alike.
+
+Platform ids stay strings: Shopify ids exceed 2**53 and would lose digits as floats.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class ConnectorConfig:
+    """What a connector needs to talk to one store: resolved credentials, never env-var names."""
+
+    store_key: str
+    base_url: str
+    credentials: dict[str, str] = field(default_factory=dict)
+    webhook_secret: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class StockRecord:
+    """One stock figure for one sellable item at one platform location.
+
+    ``sku`` may be None when the platform's payload only names its own ids (a Shopify
+    ``inventory_levels`` row names ``inventory_item_id``); the domain resolves it through the
+    channel listing it stored on an earlier full fetch.
+    """
+
+    external_id: str
+    sku: str | None = None
+    location_external_id: str | None = None
+    on_hand: int | None = None
+    available: int | None = None
+    committed: int | None = None
+    updated_at: datetime | None = None
+    inventory_item_id: str | None = None
+    backorders_allowed: bool | None = None
+    parent_external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StockPage:
+    """A page of stock records and the cursor to save once the page is stored."""
+
+    records: list[StockRecord]
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class OrderLineRecord:
+    external_id: str
+    sku: str | None
+    quantity: int
+    title: str = ""
+    price_cents: int = 0
+    variant_external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    external_id: str
+    number: str
+    placed_at: datetime | None
+    email: str | None
+    phone: str | None
+    customer_name: str
+    lines: list[OrderLineRecord]
+    currency: str = "USD"
+    total_cents: int = 0
+    status: str = "open"
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    records: list[OrderRecord]
+    cursor: str | None
+
+
+WebhookKind = Literal["inventory_update", "order_created", "sku_modified", "ping", "other"]
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified, parsed webhook: what happened, its dedupe key, and the records it carries."""
+
+    kind: WebhookKind
+    topic: str
+    dedupe_key: str
+    occurred_at: datetime | None
+    stock: list[StockRecord] = field(default_factory=list)
+    orders: list[OrderRecord] = field(default_factory=list)
+    resource_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ListingRef:
+    """Where a SKU lives on one channel: enough ids to write its stock back."""
+
+    sku: str
+    external_id: str
+    inventory_item_id: str | None = None
+    parent_external_id: str | None = None
+    location_external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What a write-back did, for the audit log."""
+
+    ok: bool
+    status_code: int
+    detail: str = ""
+    request: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,22 @@
+"""Builds the sandbox ASGI app from the stand-in modules listed in ``MODULES``.
+
+Each module exposes ``install(app: FastAPI) -> None``: it creates its own state on
+``app.state`` and includes its router. Keeping state on the app (not in module globals) lets a
+test run several independent sandboxes.
+"""
+from __future__ import annotations
+
+import importlib
+
+from fastapi import FastAPI
+
+MODULES: tuple[str, ...] = (
+    "sandbox.control",
+)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="Backorder Automator sandbox", docs_url=None, redoc_url=None)
+    for name in MODULES:
+        importlib.import_module(name).install(app)
+    return app
