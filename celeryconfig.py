@@ -1,0 +1,66 @@
+"""Celery settings only: broker, queues, routes, reliability flags and the beat schedule.
+
+Read from the environment (``workers.app`` fills the URLs from the embedded servers first when
+they are unset). The broker carries IDs only; PostgreSQL holds the work, so every beat entry
+below is a sweeper that finds rows that are due and not done.
+"""
+from __future__ import annotations
+
+import os
+
+from celery.schedules import crontab
+from kombu import Queue
+
+QUEUES = ("sync", "detect", "default", "notify", "timers")
+VISIBILITY_TIMEOUT_S = int(os.environ.get("VISIBILITY_TIMEOUT_S", "3600"))
+
+broker_url = os.environ.get("BROKER_URL") or os.environ.get("REDIS_URL")
+broker_connection_retry_on_startup = True
+broker_transport_options = {
+    "visibility_timeout": VISIBILITY_TIMEOUT_S,
+    "global_keyprefix": os.environ.get("CELERY_KEY_PREFIX", ""),
+}
+broker_pool_limit = 10
+
+result_backend = None
+task_ignore_result = True
+
+task_queues = tuple(Queue(name, routing_key=name) for name in QUEUES)
+task_default_queue = "default"
+task_routes = {
+    "tasks.polling.*": {"queue": "sync"},
+    "tasks.channels.*": {"queue": "sync"},
+    "tasks.inbound.*": {"queue": "detect"},
+    "tasks.stock.*": {"queue": "detect"},
+    "tasks.notify.*": {"queue": "notify"},
+    "tasks.timers.*": {"queue": "timers"},
+    "tasks.*": {"queue": "default"},
+}
+
+task_serializer = "json"
+accept_content = ["json"]
+timezone = "UTC"
+enable_utc = True
+
+# Reliability: ack after the work is done, give the message back when a worker dies, reserve one
+# message per process so a dead worker strands as little as possible.
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+worker_cancel_long_running_tasks_on_connection_loss = True
+task_time_limit = 15 * 60
+task_soft_time_limit = 14 * 60
+
+# Flower shows the pipeline only when workers send events.
+worker_send_task_events = True
+task_send_sent_event = True
+
+SWEEP_INTERVAL_S = float(os.environ.get("SWEEP_INTERVAL_S", "15"))
+
+beat_schedule = {
+    "dispatch-due-polls": {"task": "tasks.polling.dispatch_due", "schedule": SWEEP_INTERVAL_S},
+    "fire-due-timers": {"task": "tasks.timers.fire_due", "schedule": SWEEP_INTERVAL_S},
+    "redrive-outbox": {"task": "tasks.notify.redrive", "schedule": 60.0},
+    "redrive-inbox": {"task": "tasks.inbound.redrive", "schedule": 60.0},
+    "daily-stock-digest": {"task": "tasks.stock.daily_digest", "schedule": crontab(minute=0, hour="*")},
+}

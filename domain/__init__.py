@@ -1,0 +1,1 @@
+"""Business rules and data. No Celery, no HTTP: everything here is plain Python over SQLAlchemy."""

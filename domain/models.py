@@ -1,0 +1,437 @@
+"""The data model: SQLAlchemy 2 typed ORM classes, one table each.
+
+PostgreSQL is the record of truth and of progress: every piece of pending work (a poll that is
+due, a timer, a notification, an inbound event) is a row a sweeper can find, so a lost broker
+message delays work and never loses it. Quantities are integers, money is integer cents, times
+are timezone-aware UTC.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SKU_STATES = ("IN_STOCK", "LOW", "OUT", "BACKORDER", "RESTOCKED")
+BACKORDER_STATES = (
+    "open", "notified", "accepted_wait", "substituted", "cancelled_by_customer", "auto_cancelled",
+    "filled", "shipped",
+)
+TIMER_STATES = ("pending", "fired", "cancelled")
+OUTBOX_STATES = ("pending", "sending", "sent", "delivered", "unknown", "failed", "suppressed")
+INBOX_STATES = ("pending", "done", "failed", "quarantined")
+PO_STATES = ("draft", "awaiting_approval", "approved", "sent", "acknowledged", "partially_received",
+             "received", "cancelled")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSONB,
+        list[Any]: JSONB,
+    }
+
+
+def created_at_column() -> Mapped[datetime]:
+    return mapped_column(server_default=func.now())
+
+
+class Store(Base):
+    """A sales channel or back-office system we poll and receive webhooks from."""
+
+    __tablename__ = "stores"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    base_url: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    sells: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    poll_interval_s: Mapped[int] = mapped_column(Integer, server_default=text("300"))
+    full_sync_interval_s: Mapped[int] = mapped_column(Integer, server_default=text("86400"))
+    stock_cursor: Mapped[str | None] = mapped_column(Text)
+    order_cursor: Mapped[str | None] = mapped_column(Text)
+    last_polled_at: Mapped[datetime | None]
+    last_full_sync_at: Mapped[datetime | None]
+    next_poll_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (CheckConstraint("poll_interval_s > 0", name="poll_interval_positive"),)
+
+
+class Location(Base):
+    """A physical stock location (warehouse, showroom)."""
+
+    __tablename__ = "locations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
+
+
+class StoreLocation(Base):
+    """How a platform's own location id maps to one of our locations."""
+
+    __tablename__ = "store_locations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (UniqueConstraint("store_id", "external_id", name="uq_store_locations_external"),)
+
+
+class Vendor(Base):
+    __tablename__ = "vendors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    lead_time_days: Mapped[int] = mapped_column(Integer)
+    min_order_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    min_order_units: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    case_pack: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    ack_within_hours: Mapped[int] = mapped_column(Integer, server_default=text("48"))
+    erp_store_key: Mapped[str | None] = mapped_column(String(64))
+    __table_args__ = (
+        CheckConstraint("lead_time_days >= 0", name="lead_time_nonnegative"),
+        CheckConstraint("case_pack >= 1", name="case_pack_positive"),
+    )
+
+
+class Sku(Base):
+    """A sellable item and its stock rules."""
+
+    __tablename__ = "skus"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(128), unique=True)
+    title: Mapped[str] = mapped_column(String(300), server_default="")
+    category: Mapped[str] = mapped_column(String(64), server_default="")
+    price_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    cost_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    vendor_id: Mapped[int | None] = mapped_column(ForeignKey("vendors.id"))
+    threshold: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    reorder_point: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    safety_stock: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    reorder_qty: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    case_pack: Mapped[int | None] = mapped_column(Integer)
+    substitutes: Mapped[list[str]] = mapped_column(ARRAY(String(128)), server_default=text("'{}'"))
+    allow_backorder: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    state: Mapped[str] = mapped_column(String(16), server_default="IN_STOCK")
+    state_changed_at: Mapped[datetime | None]
+    eta: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        CheckConstraint(_in("state", SKU_STATES), name="state_valid"),
+        CheckConstraint("threshold >= 0 AND safety_stock >= 0 AND reorder_qty >= 0", name="rules_nonnegative"),
+        Index("ix_skus_state", "state"),
+    )
+
+
+class ChannelListing(Base):
+    """Where a SKU is listed on a store: the platform's ids, needed to write stock back."""
+
+    __tablename__ = "channel_listings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    inventory_item_id: Mapped[str | None] = mapped_column(String(64))
+    parent_external_id: Mapped[str | None] = mapped_column(String(64))
+    backorders_allowed: Mapped[bool | None] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        UniqueConstraint("store_id", "sku_id", name="uq_channel_listings_store_sku"),
+        Index("ix_channel_listings_inventory_item", "store_id", "inventory_item_id"),
+        Index("ix_channel_listings_external", "store_id", "external_id"),
+    )
+
+
+class StockLevel(Base):
+    """The latest figure per SKU × location × source store; history keeps every change."""
+
+    __tablename__ = "stock_levels"
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"), primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    on_hand: Mapped[int] = mapped_column(Integer)
+    committed: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    available: Mapped[int] = mapped_column(Integer)
+    source_updated_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    __table_args__ = (Index("ix_stock_levels_sku", "sku_id"),)
+
+
+class StockHistory(Base):
+    __tablename__ = "stock_history"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    on_hand: Mapped[int] = mapped_column(Integer)
+    available: Mapped[int] = mapped_column(Integer)
+    source_updated_at: Mapped[datetime | None]
+    recorded_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (Index("ix_stock_history_sku_recorded", "sku_id", "recorded_at"),)
+
+
+class SkuTransition(Base):
+    """A change of a SKU's stock state, with the numbers that caused it."""
+
+    __tablename__ = "sku_transitions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(32))
+    numbers: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (Index("ix_sku_transitions_sku", "sku_id", "created_at"),)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(64))
+    customer_name: Mapped[str] = mapped_column(String(200), server_default="")
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    customer_timezone: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32), server_default="open")
+    currency: Mapped[str] = mapped_column(String(3), server_default="USD")
+    total_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    placed_at: Mapped[datetime]
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        UniqueConstraint("store_id", "external_id", name="uq_orders_store_external"),
+        Index("ix_orders_status", "status"),
+    )
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(Integer)
+    allocated_qty: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    backordered_qty: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    price_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    title: Mapped[str] = mapped_column(String(300), server_default="")
+    __table_args__ = (
+        UniqueConstraint("order_id", "external_id", name="uq_order_lines_order_external"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("allocated_qty + backordered_qty <= quantity", name="split_within_quantity"),
+        Index("ix_order_lines_sku", "sku_id"),
+    )
+
+
+class Backorder(Base):
+    """The unfilled part of an order line and where its customer journey stands."""
+
+    __tablename__ = "backorders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="CASCADE"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(32), server_default="open")
+    priority: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    eta: Mapped[date | None] = mapped_column(Date)
+    promised_date: Mapped[date | None] = mapped_column(Date)
+    consent_required: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    notice_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    ordered_at: Mapped[datetime]
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        CheckConstraint(_in("state", BACKORDER_STATES), name="state_valid"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        Index("ix_backorders_sku_state", "sku_id", "state"),
+    )
+
+
+class PurchaseOrder(Base):
+    __tablename__ = "purchase_orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id"))
+    state: Mapped[str] = mapped_column(String(32), server_default="draft")
+    window_closes_at: Mapped[datetime | None]
+    total_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    expected_at: Mapped[date | None] = mapped_column(Date)
+    approved_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    erp_ref: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        CheckConstraint(_in("state", PO_STATES), name="state_valid"),
+        Index("ix_purchase_orders_open_draft", "vendor_id", unique=True,
+              postgresql_where=text("state = 'draft'")),
+    )
+
+
+class PurchaseOrderLine(Base):
+    __tablename__ = "purchase_order_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_order_id: Mapped[int] = mapped_column(ForeignKey("purchase_orders.id", ondelete="CASCADE"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    received_qty: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    unit_cost_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    promised_date: Mapped[date | None] = mapped_column(Date)
+    eta: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    __table_args__ = (
+        UniqueConstraint("purchase_order_id", "sku_id", name="uq_purchase_order_lines_po_sku"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+
+class Timer(Base):
+    """A durable timer: a row with ``due_at`` fired by the beat sweeper, never a broker countdown."""
+
+    __tablename__ = "timers"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int] = mapped_column(BigInteger)
+    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    fired_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        CheckConstraint(_in("state", TIMER_STATES), name="state_valid"),
+        Index("ix_timers_due_pending", "due_at", postgresql_where=text("state = 'pending'")),
+        Index("uq_timers_pending_subject", "kind", "subject_type", "subject_id", unique=True,
+              postgresql_where=text("state = 'pending'")),
+    )
+
+
+class OutboxMessage(Base):
+    """One message to send (email, SMS, Slack); the idempotency key makes a second send impossible."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    template: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(320))
+    context: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    not_before: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    provider: Mapped[str | None] = mapped_column(String(32))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    sent_at: Mapped[datetime | None]
+    __table_args__ = (
+        CheckConstraint(_in("state", OUTBOX_STATES), name="state_valid"),
+        CheckConstraint("channel IN ('email', 'sms', 'slack')", name="channel_valid"),
+        Index("ix_outbox_pending", "created_at", postgresql_where=text("state IN ('pending', 'unknown')")),
+        Index("ix_outbox_provider_message", "provider", "provider_message_id"),
+    )
+
+
+class InboxEvent(Base):
+    """An accepted inbound event (webhook, callback): stored first, processed later, once."""
+
+    __tablename__ = "inbox"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    dedupe_key: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(32))
+    topic: Mapped[str] = mapped_column(String(100), server_default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    occurred_at: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = created_at_column()
+    processed_at: Mapped[datetime | None]
+    __table_args__ = (
+        UniqueConstraint("source", "dedupe_key", name="uq_inbox_source_dedupe"),
+        CheckConstraint(_in("state", INBOX_STATES), name="state_valid"),
+        Index("ix_inbox_pending", "source", "id", postgresql_where=text("state = 'pending'")),
+    )
+
+
+class Alert(Base):
+    """A staff alert; the dedupe key keeps a bouncing SKU from alerting twice for one transition."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16), server_default="warning")
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id", ondelete="SET NULL"))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="SET NULL"))
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    created_at: Mapped[datetime] = created_at_column()
+    acknowledged_at: Mapped[datetime | None]
+
+
+class AuditLog(Base):
+    """Who or what changed what, and why: every transition, push and decision lands here."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = created_at_column()
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    __table_args__ = (Index("ix_audit_log_subject", "subject_type", "subject_id", "at"),)
+
+
+class DeadLetter(Base):
+    """A task that failed every attempt, kept for ``backorders status`` and ``backorders redrive``."""
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    task_name: Mapped[str] = mapped_column(String(200))
+    task_id: Mapped[str] = mapped_column(String(64), unique=True)
+    args: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'"))
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    error: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = created_at_column()
+    redriven_at: Mapped[datetime | None]

@@ -1,0 +1,1 @@
+"""Celery tasks, thin: IDs in, one domain call, IDs out. ``flows.py`` shows the chains."""
