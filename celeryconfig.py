@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 
-from celery.schedules import crontab
 from kombu import Queue
 
 QUEUES = ("sync", "detect", "default", "notify", "timers")
@@ -58,9 +57,5 @@ task_send_sent_event = True
 SWEEP_INTERVAL_S = float(os.environ.get("SWEEP_INTERVAL_S", "15"))
 
 beat_schedule = {
-    "dispatch-due-polls": {"task": "tasks.polling.dispatch_due", "schedule": SWEEP_INTERVAL_S},
     "fire-due-timers": {"task": "tasks.timers.fire_due", "schedule": SWEEP_INTERVAL_S},
-    "redrive-outbox": {"task": "tasks.notify.redrive", "schedule": 60.0},
-    "redrive-inbox": {"task": "tasks.inbound.redrive", "schedule": 60.0},
-    "daily-stock-digest": {"task": "tasks.stock.daily_digest", "schedule": crontab(minute=0, hour="*")},
 }

@@ -13,8 +13,10 @@ from domain.settings import get_settings, normalize_database_url
 
 def make_engine(url: str, **kwargs: object) -> Engine:
     """Pre-ping so a PostgreSQL restart costs one failed checkout, not a broken pool."""
-    return create_engine(normalize_database_url(url), pool_pre_ping=True, pool_size=5, max_overflow=10,
-                         **kwargs)  # type: ignore[arg-type]
+    options: dict[str, object] = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10,
+                                  "connect_args": {"connect_timeout": 3}}
+    options.update(kwargs)
+    return create_engine(normalize_database_url(url), **options)  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=1)

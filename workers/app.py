@@ -8,10 +8,6 @@ from workers.embedded import ensure_env
 ensure_env()
 
 TASK_MODULES = (
-    "tasks.polling",
-    "tasks.stock",
-    "tasks.inbound",
-    "tasks.notify",
     "tasks.timers",
 )
 

@@ -260,3 +260,19 @@ def ensure_env(env: MutableMapping[str, str] | None = None) -> EmbeddedState | N
         env["SECRET_KEY"] = _secret_key(root)
     log.info("embedded servers: PostgreSQL on %s, Redis on %s", state.pg_port, state.redis_port)
     return state
+
+
+def flower_credentials(env: MutableMapping[str, str] | None = None) -> str | None:
+    """Flower's ``user:password`` for the embedded set-up: generated once, kept in the data dir.
+
+    With real servers configured there is no default: FLOWER_BASIC_AUTH must be set.
+    """
+    env = os.environ if env is None else env
+    root = data_dir(env)
+    if not (root / "embedded.json").exists():
+        return None
+    path = root / "flower_auth"
+    if not path.exists():
+        path.write_text(f"ops:{secrets.token_urlsafe(18)}")
+        path.chmod(0o600)
+    return path.read_text().strip()

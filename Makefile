@@ -1,0 +1,39 @@
+# Two commands: `make demo` shows the product working, `make test` runs the whole suite.
+# Both create .venv and install what is needed; with no DATABASE_URL / BROKER_URL set they use
+# the embedded PostgreSQL and Redis under .data (no services needed).
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+
+.PHONY: install test demo up bench chaos clean embedded-stop
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (none found on PATH)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/backorders demo $(if $(KEEP),--keep,)
+
+up: install
+	$(BIN)/backorders db upgrade
+	$(BIN)/backorders config apply
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
+
+embedded-stop: install
+	$(BIN)/backorders embedded stop
+
+clean:
+	-$(BIN)/backorders embedded stop
+	rm -rf $(VENV) .data .pytest_cache

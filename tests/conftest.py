@@ -1,0 +1,141 @@
+"""Test services: a fresh PostgreSQL database per session (built by Alembic) and an isolated Redis.
+
+``DATABASE_URL`` / ``REDIS_URL`` point the suite at real servers (CI uses this machine's); with
+neither set, the embedded servers under ``.data`` are started, and stopped again at the end if
+this session started them.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _server_urls() -> tuple[str, str, bool]:
+    """(database server URL, Redis URL, whether this session started the embedded servers)."""
+    from workers import embedded
+
+    database_url = os.environ.get("DATABASE_URL", "")
+    redis_url = os.environ.get("REDIS_URL", "") or os.environ.get("BROKER_URL", "")
+    if database_url and redis_url:
+        return database_url, redis_url, False
+    was_running = embedded.is_running()
+    state = embedded.start()
+    return database_url or state.database_url, redis_url or state.redis_url, not was_running
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _psycopg_url(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[dict[str, str]]:
+    from alembic import command
+
+    from domain.db import reset_engine
+    from domain.settings import get_settings
+    from workers import embedded
+    from workers.cli import alembic_config
+
+    server_url, redis_url, started_embedded = _server_urls()
+    test_db = f"backorders_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin_url = _psycopg_url(_with_database(server_url, "postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{test_db}"')
+    database_url = _with_database(server_url, test_db)
+    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "REDIS_URL", "BROKER_URL", "SECRET_KEY",
+                                            "CELERY_KEY_PREFIX")}
+    os.environ.update({
+        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "BROKER_URL": redis_url,
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(40),
+        "CELERY_KEY_PREFIX": f"test-{test_db}:",
+    })
+    get_settings.cache_clear()
+    reset_engine()
+    command.upgrade(alembic_config(database_url), "head")
+    try:
+        yield {"database_url": database_url, "redis_url": redis_url, "server_url": server_url,
+               "database_name": test_db}
+    finally:
+        reset_engine()
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{test_db}" WITH (FORCE)')
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+        if started_embedded:
+            embedded.stop()
+
+
+@pytest.fixture
+def db_session(services: dict[str, str]) -> Iterator[object]:
+    """A session on the test database; every table is emptied after the test."""
+    from domain.db import get_engine, get_sessionmaker
+    from domain.models import Base
+
+    session = get_sessionmaker()()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with get_engine().begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def futon_config() -> object:
+    from domain.config import load_config
+
+    return load_config(REPO_ROOT / "examples" / "futon-store.toml")
+
+
+@pytest.fixture(scope="session")
+def celery_app(services: dict[str, str]) -> object:
+    """The product's Celery app, on the test broker (isolated by a key prefix)."""
+    from workers.app import app
+
+    return app
+
+
+@pytest.fixture
+def celery_worker(celery_app: object, db_session: object) -> Iterator[object]:
+    """A real worker consuming every queue from the real broker, in threads of this process."""
+    from celery.contrib.testing.worker import start_worker
+
+    from celeryconfig import QUEUES
+
+    with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False,  # type: ignore[arg-type]
+                      loglevel="WARNING", queues=list(QUEUES), shutdown_timeout=20) as worker:
+        yield worker
+
+
+def wait_for(predicate: object, timeout_s: float = 20.0, interval_s: float = 0.05) -> object:
+    """Poll ``predicate`` until it returns something truthy (work done by another thread/process)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()  # type: ignore[operator]
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s}s (last value {value!r})")
+        time.sleep(interval_s)

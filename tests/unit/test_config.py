@@ -1,0 +1,123 @@
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from domain.config import ConfigError, load_config, parse_config
+from workers.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO_ROOT / "examples" / "futon-store.toml"
+
+BROKEN = """
+[business]
+name = "Futon Loft"
+timezone = "Mars/Olympus"
+
+[[locations]]
+key = "warehouse"
+name = "Warehouse"
+
+[[stores]]
+key = "shop"
+platform = "shopifx"
+base_url = "ftp://shop"
+poll_interval = "soon"
+credentials = { access_token = "lower-case" }
+locations = { "1" = "attic" }
+
+[[vendors]]
+key = "kyoto"
+name = "Kyoto"
+email = "not-an-email"
+lead_time_days = -3
+
+[[skus]]
+code = "FUT-1"
+vendor = "acme"
+threshold = "three"
+substitutes = ["FUT-9"]
+
+[[skus]]
+code = "FUT-1"
+price = "12.345"
+colour = "blue"
+
+[policy]
+reminder_after = "96h"
+sla = "72h"
+auto_cancel_action = "shrug"
+quiet_hours = "9pm-8am"
+"""
+
+
+def test_example_config_is_valid() -> None:
+    config = load_config(EXAMPLE)
+    assert len(config.stores) >= 4 and len(config.locations) == 2 and len(config.vendors) == 3
+    assert 25 <= len(config.skus) <= 35
+    assert config.policy_for("woo-outlet").auto_cancel_action == "store_credit"
+    assert config.policy_for("shopify-main").sla_s == 72 * 3600
+    sku = next(s for s in config.skus if s.code == "FUT-FRM-OAK-FULL")
+    assert sku.price_cents == 64900 and sku.vendor == "kyoto-frames"
+
+
+def test_every_mistake_is_reported_with_its_key_path(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text(BROKEN)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    problems = caught.value.problems
+    expected = [
+        "business.timezone: unknown time zone 'Mars/Olympus'",
+        "stores[0].platform: unknown platform 'shopifx'",
+        "stores[0].base_url: expected an http(s) URL",
+        "stores[0].credentials.access_token: expected an environment variable name",
+        "stores[0].locations.1: unknown location 'attic'",
+        "stores[0].poll_interval: expected a duration",
+        "vendors[0].email: not an email address",
+        "vendors[0].lead_time_days: must be at least 0",
+        "skus[0].vendor: unknown vendor 'acme'",
+        "skus[0].threshold: expected a whole number",
+        "skus[1].code: duplicate code 'FUT-1'",
+        "skus[1].colour: unknown key",
+        "skus[1].price: expected an amount",
+        "skus[0].substitutes[0]: unknown SKU 'FUT-9'",
+        "policy.auto_cancel_action: expected one of refund, store_credit",
+        "policy.quiet_hours: expected HH:MM, got '9pm'",
+        "policy.reminder_after: the reminder must come before the SLA deadline",
+    ]
+    for fragment in expected:
+        assert any(p.startswith(fragment) for p in problems), f"missing {fragment!r} in {problems}"
+
+
+def test_config_check_cli_exit_codes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(main, ["config", "check", str(EXAMPLE)])
+    assert ok.exit_code == 0, ok.output
+    assert "30 SKUs" in ok.output
+    broken = tmp_path / "broken.toml"
+    broken.write_text(BROKEN)
+    bad = runner.invoke(main, ["config", "check", str(broken)])
+    assert bad.exit_code == 1
+    assert "skus[0].vendor: unknown vendor 'acme'" in bad.output
+    assert "problem(s)" in bad.output
+
+
+def test_unparsable_and_missing_files_are_problems_not_tracebacks(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.toml"
+    garbage.write_text("[stores\nkey=")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(garbage)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.toml")
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(binary)
+
+
+def test_minimal_config_gets_ftc_defaults() -> None:
+    config = parse_config({"business": {"name": "x"}, "locations": [{"key": "main", "name": "Main"}]})
+    assert config.policy.consent_free_days == 30
+    assert config.policy.sla_s == 72 * 3600 and config.policy.reminder_after_s == 24 * 3600
+    assert config.policy.quiet_hours[0].hour == 21

@@ -1,0 +1,199 @@
+"""The ``backorders`` command: what the ops team runs by hand.
+
+Commands that need the database start (or find) the embedded servers when no URL is set;
+``config check`` needs nothing but the file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _environment() -> None:
+    """Fill URLs from the embedded servers when unset, then validate; exit 2 naming bad variables."""
+    from domain.settings import SettingsError, get_settings
+    from workers.embedded import EmbeddedError, ensure_env
+
+    try:
+        ensure_env()
+        get_settings.cache_clear()
+        get_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except EmbeddedError as exc:
+        raise click.ClickException(f"embedded servers: {exc}") from exc
+
+
+def alembic_config(database_url: str | None = None) -> Any:
+    from alembic.config import Config
+
+    config = Config(str(REPO_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(REPO_ROOT / "migrations"))
+    if database_url:
+        config.attributes["database_url"] = database_url
+    return config
+
+
+@click.group()
+def main() -> None:
+    """Backorder Automator: stock truth across channels, backorders handled end to end."""
+
+
+@main.group()
+def config() -> None:
+    """Validate or load the business configuration (TOML)."""
+
+
+@config.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def config_check(file: Path) -> None:
+    """List every problem in FILE with its key path; exit 1 if there is any."""
+    from domain.config import ConfigError, load_config
+
+    try:
+        loaded = load_config(file)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        click.echo(f"{file}: {len(exc.problems)} problem(s)", err=True)
+        sys.exit(1)
+    click.echo(f"{file}: ok ({len(loaded.stores)} stores, {len(loaded.locations)} locations, "
+               f"{len(loaded.vendors)} vendors, {len(loaded.skus)} SKUs)")
+
+
+@config.command("apply")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+def config_apply(file: Path | None) -> None:
+    """Load FILE (default: $BACKORDERS_CONFIG) into the database."""
+    from domain.catalog import apply_config
+    from domain.config import ConfigError, load_config
+    from domain.db import session_scope
+    from domain.settings import get_settings
+
+    _environment()
+    file = file or get_settings().config_file
+    try:
+        loaded = load_config(file)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    with session_scope() as session:
+        summary = apply_config(session, loaded)
+    click.echo(f"applied {file}: {summary.stores} stores, {summary.locations} locations, "
+               f"{summary.vendors} vendors, {summary.skus} SKUs")
+
+
+@main.group()
+def db() -> None:
+    """Database schema migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION."""
+    from alembic import command
+
+    from domain.settings import get_settings
+
+    _environment()
+    command.upgrade(alembic_config(get_settings().database_url), revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (``base`` empties it)."""
+    from alembic import command
+
+    from domain.settings import get_settings
+
+    _environment()
+    command.downgrade(alembic_config(get_settings().database_url), revision)
+    click.echo(f"database at {revision}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def status(as_json: bool) -> None:
+    """SKUs by state, open backorders, due timers, outbox and inbox by state, dead letters."""
+    from domain.db import session_scope
+    from domain.status import snapshot
+
+    _environment()
+    with session_scope() as session:
+        data = snapshot(session)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"status at {data['at']}")
+    for title, key in (("SKUs by state", "skus_by_state"), ("Backorders by state", "backorders_by_state"),
+                       ("Outbox by state", "outbox_by_state"), ("Inbox by state", "inbox_by_state")):
+        counts = data[key]
+        click.echo(f"{title}: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
+    click.echo(f"Open backorders: {data['open_backorders']}")
+    click.echo(f"Timers: {data['timers']['pending']} pending, {data['timers']['due_now']} due now")
+    for store in data["stores"]:
+        click.echo(f"Store {store['key']} ({store['platform']}): last polled {store['last_polled_at'] or 'never'}")
+    if data["dead_letters"]:
+        click.echo("Dead letters:")
+        for dead in data["dead_letters"]:
+            click.echo(f"  #{dead['id']} {dead['task']} at {dead['failed_at']}: {dead['error']}")
+
+
+@main.group()
+def embedded() -> None:
+    """The embedded PostgreSQL and Redis used when no URL is configured."""
+
+
+@embedded.command("start")
+def embedded_start() -> None:
+    from workers import embedded as servers
+
+    state = servers.start()
+    click.echo(f"PostgreSQL: {state.database_url}\nRedis: {state.redis_url}")
+
+
+@embedded.command("stop")
+def embedded_stop() -> None:
+    from workers import embedded as servers
+
+    click.echo("stopped" if servers.stop() else "nothing was running")
+
+
+@embedded.command("status")
+def embedded_status() -> None:
+    from workers import embedded as servers
+
+    running = servers.is_running()
+    click.echo("running" if running else "not running")
+    sys.exit(0 if running else 1)
+
+
+@main.command()
+@click.option("--port", default=5555, show_default=True, type=int)
+@click.option("--address", default="127.0.0.1", show_default=True)
+def flower(port: int, address: str) -> None:
+    """Run Flower behind basic auth (FLOWER_BASIC_AUTH=user:password; generated for the embedded set-up)."""
+    from workers.embedded import flower_credentials
+
+    _environment()
+    auth = os.environ.get("FLOWER_BASIC_AUTH") or flower_credentials()
+    if not auth:
+        raise click.ClickException("FLOWER_BASIC_AUTH: not set; Flower never runs without credentials")
+    click.echo(f"Flower on http://{address}:{port} (user {auth.split(':', 1)[0]})", err=True)
+    os.execvp(sys.executable, [sys.executable, "-m", "celery", "-A", "workers.app", "flower",
+                               f"--port={port}", f"--address={address}", f"--basic-auth={auth}"])
+
+
+if __name__ == "__main__":
+    main()

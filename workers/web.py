@@ -1,0 +1,38 @@
+"""The HTTP receiver: health, platform webhooks, customer replies and provider callbacks.
+
+It verifies, stores and enqueues, and answers fast: Shopify gives a webhook five seconds.
+"""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from workers.embedded import ensure_env
+
+ensure_env()
+
+from domain.settings import get_settings  # noqa: E402
+from workers.health import check_broker, check_database  # noqa: E402
+
+log = logging.getLogger("workers.web")
+
+
+def create_app() -> FastAPI:
+    get_settings()
+    app = FastAPI(title="Backorder Automator", version="0.1.0")
+
+    @app.get("/healthz", summary="200 when PostgreSQL and the broker answer; 503 with the reason when not")
+    def healthz() -> JSONResponse:
+        checks = [check_database(), check_broker()]
+        body = {"status": "ok" if all(c.ok for c in checks) else "unavailable",
+                "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}}
+        if not all(c.ok for c in checks):
+            log.warning("health check failing: %s", body["checks"])
+        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+    return app
+
+
+app = create_app()
