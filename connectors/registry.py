@@ -1,0 +1,35 @@
+"""Platform name → connector class, so tasks build a connector from a store's configuration alone.
+
+Other platforms register by adding one entry to ``CONNECTORS`` (or calling :func:`register`).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.base import Connector
+from connectors.lightspeed import LightspeedConnector
+from connectors.netsuite import NetSuiteConnector
+from connectors.shopify import ShopifyConnector
+from connectors.types import ConnectorConfig
+from connectors.woocommerce import WooCommerceConnector
+
+CONNECTORS: dict[str, type] = {
+    "shopify": ShopifyConnector,
+    "woocommerce": WooCommerceConnector,
+    "lightspeed": LightspeedConnector,
+    "netsuite": NetSuiteConnector,
+}
+
+
+def register(platform: str, cls: type) -> None:
+    CONNECTORS[platform] = cls
+
+
+def build_connector(platform: str, config: ConnectorConfig, **kwargs: Any) -> Connector:
+    """Instantiate the connector for ``platform``; kwargs (e.g. ``sleep``) go to its constructor."""
+    try:
+        cls = CONNECTORS[platform]
+    except KeyError:
+        known = ", ".join(sorted(CONNECTORS))
+        raise ValueError(f"unknown platform {platform!r} (known: {known})") from None
+    return cls(config, **kwargs)

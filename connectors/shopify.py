@@ -1,0 +1,288 @@
+"""Shopify Admin REST connector: stock, orders, write-back and webhooks for one shop.
+
+Public docs this follows (checked, see /work/shared/reference/api-facts.md §1):
+
+* Inventory levels (list, ``set.json``): https://shopify.dev/docs/api/admin-rest/latest/resources/inventorylevel
+* Products / variants (``inventory_policy``, ``inventory_item_id``):
+  https://shopify.dev/docs/api/admin-rest/latest/resources/product-variant
+* Orders: https://shopify.dev/docs/api/admin-rest/latest/resources/order
+* Locations: https://shopify.dev/docs/api/admin-rest/latest/resources/location
+* Cursor pagination (``Link`` + ``page_info``; only ``limit``/``fields`` alongside):
+  https://shopify.dev/docs/api/admin-rest/usage/pagination
+* Rate limits (leaky bucket 40 / 2 per s, ``X-Shopify-Shop-Api-Call-Limit``, 429 + ``Retry-After``):
+  https://shopify.dev/docs/api/admin-rest/usage/rate-limits
+* Webhook delivery and HMAC verification (base64 HMAC-SHA256 of the raw body):
+  https://shopify.dev/docs/apps/build/webhooks/delivery-structure ,
+  https://shopify.dev/docs/apps/build/webhooks/verify-deliveries ,
+  https://shopify.dev/apps/build/webhooks/ignore-duplicates
+
+Ids are kept as strings: Shopify ids exceed 2**53. Python's ``json`` parses them as exact ints,
+and we convert with ``str()`` at the edge, never via float.
+
+Options (``ConnectorConfig.options``): ``api_version`` (default ``2025-01``), ``location_ids``
+(list; otherwise read from ``locations.json``), ``bucket_size`` / ``leak_rate`` / ``bucket_reserve``
+for the client-side pacer, ``page_size`` (≤ 250).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar, Iterator, Mapping
+
+from requests.auth import AuthBase
+
+from connectors.base import (
+    HeaderToken,
+    LeakyBucketPacer,
+    RestConnector,
+    header_value,
+    newest,
+    parse_timestamp,
+    shopify_link_paginator,
+    utc_iso,
+    verify_base64_hmac,
+    with_last_flag,
+)
+from connectors.errors import MalformedPayloadError
+from connectors.types import (
+    ListingRef,
+    OrderLineRecord,
+    OrderPage,
+    OrderRecord,
+    PushResult,
+    StockPage,
+    StockRecord,
+    WebhookEvent,
+    WebhookKind,
+)
+
+#: Shopify caps ``inventory_item_ids`` on ``inventory_levels.json`` at 50 ids per request.
+INVENTORY_ITEM_IDS_PER_REQUEST = 50
+MAX_PAGE_SIZE = 250
+
+TOPIC_KINDS: dict[str, WebhookKind] = {
+    "inventory_levels/update": "inventory_update",
+    "orders/create": "order_created",
+    "products/update": "sku_modified",
+}
+
+
+def _sid(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def money_cents(value: Any) -> int:
+    """Shopify sends money as decimal strings (``"199.00"``); cents as int, never float."""
+    try:
+        return int((Decimal(str(value)) * 100).quantize(Decimal(1)))
+    except (InvalidOperation, ValueError):
+        return 0
+
+
+class ShopifyConnector(RestConnector):
+    """One Shopify shop over the Admin REST API (``/admin/api/{version}``)."""
+
+    platform: ClassVar[str] = "shopify"
+
+    def __init__(self, config: Any, **kwargs: Any) -> None:
+        self.api_version = str(config.options.get("api_version", "2025-01"))
+        self.page_size = min(int(config.options.get("page_size", MAX_PAGE_SIZE)), MAX_PAGE_SIZE)
+        self._location_ids: list[str] | None = (
+            [str(x) for x in config.options["location_ids"]] if config.options.get("location_ids") else None)
+        super().__init__(config, **kwargs)
+
+    @property
+    def api_prefix(self) -> str:  # type: ignore[override]
+        return f"/admin/api/{self.api_version}"
+
+    def build_auth(self) -> AuthBase:
+        return HeaderToken("X-Shopify-Access-Token", self.config.credentials.get("access_token", ""))
+
+    def build_pacer(self) -> LeakyBucketPacer:
+        opts = self.config.options
+        return LeakyBucketPacer(
+            capacity=float(opts.get("bucket_size", 40)), leak_per_s=float(opts.get("leak_rate", 2.0)),
+            reserve=float(opts.get("bucket_reserve", 2)), header="X-Shopify-Shop-Api-Call-Limit",
+            clock=self.clock, sleep=self.sleep)
+
+    # --- locations --------------------------------------------------------------------------
+
+    def location_ids(self) -> list[str]:
+        if self._location_ids is None:
+            body = self.get_json("locations.json")
+            self._location_ids = [str(loc["id"]) for loc in body.get("locations", [])
+                                  if loc.get("active", True)]
+        return self._location_ids
+
+    # --- stock ------------------------------------------------------------------------------
+
+    def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
+        """Full fetch walks products then their inventory levels; incremental reads levels only.
+
+        Intermediate pages carry the previous cursor (the walk order is not by ``updated_at``, so
+        only the finished walk may move it); the last page carries the newest ``updated_at`` seen.
+        ``updated_at_min`` is inclusive, so the boundary second is re-read, never skipped.
+        """
+        pages = self._full_stock_pages() if since is None else self._incremental_stock_pages(since)
+        high = parse_timestamp(since)
+        for records, is_last in with_last_flag(pages):
+            high = newest(high, *(r.updated_at for r in records))
+            cursor = utc_iso(high) if (is_last and high is not None) else since
+            yield StockPage(records=records, cursor=cursor)
+
+    def _full_stock_pages(self) -> Iterator[list[StockRecord]]:
+        params = {"limit": self.page_size, "fields": "id,variants"}
+        for products in self.paginate("products.json", params, shopify_link_paginator(),
+                                      lambda body: body.get("products", [])):
+            variants: dict[str, tuple[dict[str, Any], str]] = {}
+            for product in products:
+                for variant in product.get("variants") or []:
+                    if variant.get("inventory_item_id") is not None:
+                        variants[str(variant["inventory_item_id"])] = (variant, str(product["id"]))
+            records: list[StockRecord] = []
+            ids = list(variants)
+            for start in range(0, len(ids), INVENTORY_ITEM_IDS_PER_REQUEST):
+                chunk = ids[start:start + INVENTORY_ITEM_IDS_PER_REQUEST]
+                for levels in self.paginate(
+                        "inventory_levels.json", {"inventory_item_ids": ",".join(chunk), "limit": self.page_size},
+                        shopify_link_paginator(), lambda body: body.get("inventory_levels", [])):
+                    for level in levels:
+                        variant, product_id = variants[str(level["inventory_item_id"])]
+                        records.append(self._level_record(level, variant, product_id))
+            yield records
+
+    def _incremental_stock_pages(self, since: str) -> Iterator[list[StockRecord]]:
+        params = {"location_ids": ",".join(self.location_ids()), "updated_at_min": since,
+                  "limit": self.page_size}
+        for levels in self.paginate("inventory_levels.json", params, shopify_link_paginator(),
+                                    lambda body: body.get("inventory_levels", [])):
+            yield [self._level_record(level) for level in levels]
+
+    @staticmethod
+    def _level_record(level: Mapping[str, Any], variant: Mapping[str, Any] | None = None,
+                      product_id: str | None = None) -> StockRecord:
+        """A level without its variant (incremental, webhook) keys on ``inventory_item_id``.
+
+        ``external_id`` is then the inventory item id and ``sku`` None: the domain maps it to the
+        SKU through the listing it stored on the last full fetch.
+        """
+        iid = str(level["inventory_item_id"])
+        available = level.get("available")
+        return StockRecord(
+            external_id=str(variant["id"]) if variant else iid,
+            sku=(variant.get("sku") or None) if variant else None,
+            location_external_id=_sid(level.get("location_id")),
+            available=None if available is None else int(available),
+            updated_at=parse_timestamp(level.get("updated_at")),
+            inventory_item_id=iid,
+            backorders_allowed=(variant.get("inventory_policy") == "continue") if variant else None,
+            parent_external_id=product_id,
+        )
+
+    # --- orders -----------------------------------------------------------------------------
+
+    def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
+        params: dict[str, Any] = {"status": "any", "limit": self.page_size}
+        if since:
+            params["updated_at_min"] = since
+        pages = self.paginate("orders.json", params, shopify_link_paginator(),
+                              lambda body: body.get("orders", []))
+        high = parse_timestamp(since)
+        for orders, is_last in with_last_flag(pages):
+            records = [self.order_record(o) for o in orders]
+            high = newest(high, *(r.updated_at for r in records))
+            yield OrderPage(records=records, cursor=utc_iso(high) if is_last and high else since)
+
+    @staticmethod
+    def order_record(order: Mapping[str, Any]) -> OrderRecord:
+        customer = order.get("customer") or {}
+        billing = order.get("billing_address") or {}
+        name = " ".join(p for p in (customer.get("first_name"), customer.get("last_name")) if p) \
+            or billing.get("name") or ""
+        status = "cancelled" if order.get("cancelled_at") else "closed" if order.get("closed_at") else "open"
+        return OrderRecord(
+            external_id=str(order["id"]),
+            number=str(order.get("name") or order.get("order_number") or order["id"]),
+            placed_at=parse_timestamp(order.get("created_at")),
+            email=order.get("email") or customer.get("email"),
+            phone=order.get("phone") or customer.get("phone"),
+            customer_name=name,
+            lines=[OrderLineRecord(
+                external_id=str(line["id"]), sku=line.get("sku") or None, quantity=int(line.get("quantity", 0)),
+                title=str(line.get("title") or ""), price_cents=money_cents(line.get("price")),
+                variant_external_id=_sid(line.get("variant_id")),
+            ) for line in order.get("line_items") or []],
+            currency=str(order.get("currency") or "USD"),
+            total_cents=money_cents(order.get("total_price")),
+            status=status,
+            updated_at=parse_timestamp(order.get("updated_at")),
+        )
+
+    # --- write-back -------------------------------------------------------------------------
+
+    def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
+        """Set the variant's ``inventory_policy`` first, then the absolute quantity.
+
+        Policy first: when turning backorders on, the listing never shows "sold out" between the
+        two calls; when turning them off, the quantity that follows is still exact. Quantity is
+        an absolute ``set`` (not ``adjust``), so a retried push converges instead of drifting.
+        """
+        if not listing.inventory_item_id:
+            raise ValueError(f"listing {listing.sku} has no inventory_item_id")
+        policy = "continue" if backorder else "deny"
+        variant_body = {"variant": {"id": int(listing.external_id), "inventory_policy": policy}}
+        self.request("PUT", f"variants/{listing.external_id}.json", json_body=variant_body)
+        location = listing.location_external_id or self.location_ids()[0]
+        level_body = {"location_id": int(location), "inventory_item_id": int(listing.inventory_item_id),
+                      "available": max(0, int(available))}
+        response = self.request("POST", "inventory_levels/set.json", json_body=level_body)
+        return self.push_result(response, {"variant": variant_body, "inventory_level": level_body})
+
+    # --- webhooks ---------------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        signature = header_value(headers, "X-Shopify-Hmac-Sha256") or header_value(headers, "Shopify-Hmac-Sha256")
+        verify_base64_hmac(self.config.webhook_secret, body, signature)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        topic = header_value(headers, "X-Shopify-Topic") or header_value(headers, "Shopify-Topic")
+        if not topic:
+            raise MalformedPayloadError("X-Shopify-Topic header missing")
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise MalformedPayloadError(f"body is not JSON: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise MalformedPayloadError("body is not a JSON object")
+        dedupe = (header_value(headers, "X-Shopify-Event-Id") or header_value(headers, "X-Shopify-Webhook-Id")
+                  or f"{topic}:{hashlib.sha256(body).hexdigest()}")
+        occurred = parse_timestamp(payload.get("updated_at")) or \
+            parse_timestamp(header_value(headers, "X-Shopify-Triggered-At"))
+        kind = TOPIC_KINDS.get(topic, "other")
+        try:
+            return self._event(kind, topic, f"shopify:{dedupe}", occurred, payload)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedPayloadError(f"{topic} payload lacks {exc}") from exc
+
+    def _event(self, kind: WebhookKind, topic: str, dedupe: str, occurred: datetime | None,
+               payload: Mapping[str, Any]) -> WebhookEvent:
+        if kind == "inventory_update":
+            record = self._level_record(payload)
+            return WebhookEvent(kind, topic, dedupe, occurred, stock=[record],
+                                resource_ids=[record.inventory_item_id or ""])
+        if kind == "order_created":
+            order = self.order_record(payload)
+            return WebhookEvent(kind, topic, dedupe, occurred, orders=[order], resource_ids=[order.external_id])
+        if kind == "sku_modified":
+            product_id = str(payload["id"])
+            stock = [StockRecord(
+                external_id=str(v["id"]), sku=v.get("sku") or None,
+                inventory_item_id=_sid(v.get("inventory_item_id")),
+                backorders_allowed=v.get("inventory_policy") == "continue",
+                updated_at=parse_timestamp(v.get("updated_at")), parent_external_id=product_id,
+            ) for v in payload.get("variants") or []]
+            return WebhookEvent(kind, topic, dedupe, occurred, stock=stock, resource_ids=[product_id])
+        resource = _sid(payload.get("id"))
+        return WebhookEvent(kind, topic, dedupe, occurred, resource_ids=[resource] if resource else [])

@@ -1,0 +1,245 @@
+"""WooCommerce REST API v3 connector: stock, orders, write-back and webhooks for one site.
+
+Public docs this follows (see /work/shared/reference/api-facts.md §2):
+
+* REST API v3 reference (products, variations, orders, pagination headers ``X-WP-Total`` /
+  ``X-WP-TotalPages``, ``per_page`` ≤ 100, ``modified_after`` / ``dates_are_gmt`` since WC 5.8):
+  https://woocommerce.github.io/woocommerce-rest-api-docs/
+* Authentication (HTTP Basic ``consumer_key:consumer_secret`` over HTTPS):
+  https://developer.woocommerce.com/docs/apis/rest-api/authentication/
+* Webhooks (``X-WC-Webhook-*`` headers, base64 HMAC-SHA256 signature, unsigned ping body
+  ``webhook_id=N``): https://developer.woocommerce.com/docs/apis/rest-api/v3/webhooks/ and
+  ``includes/class-wc-webhook.php`` (``deliver_ping`` sends no signature header).
+
+Incremental fetches use ``modified_after`` with ``dates_are_gmt=true``; WordPress compares it
+strictly (``after``, not inclusive) at one-second resolution, so the query goes back
+``overlap_s`` (default 1) before the cursor: a boundary record is re-read rather than lost.
+
+Known limit: a variation whose stock changes without its parent's ``date_modified`` moving is
+not seen by the incremental product listing; the ``product.updated`` webhook (WooCommerce fires
+it for variations) and the periodic full fetch cover it.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar, Iterator, Mapping
+from urllib.parse import parse_qs
+
+from requests.auth import AuthBase
+
+from connectors.base import (
+    BasicAuth,
+    PageNumberPaginator,
+    RestConnector,
+    header_value,
+    newest,
+    parse_timestamp,
+    utc_iso,
+    verify_base64_hmac,
+    with_last_flag,
+)
+from connectors.errors import MalformedPayloadError, SignatureError
+from connectors.types import (
+    ListingRef,
+    OrderLineRecord,
+    OrderPage,
+    OrderRecord,
+    PushResult,
+    StockPage,
+    StockRecord,
+    WebhookEvent,
+    WebhookKind,
+)
+
+MAX_PER_PAGE = 100
+PING_BODY = re.compile(rb"^webhook_id=\d+$")
+
+TOPIC_KINDS: dict[str, WebhookKind] = {
+    "product.updated": "sku_modified",
+    "product.created": "sku_modified",
+    "order.created": "order_created",
+}
+
+
+def money_cents(value: Any) -> int:
+    try:
+        return int((Decimal(str(value)) * 100).quantize(Decimal(1)))
+    except (InvalidOperation, ValueError):
+        return 0
+
+
+def stock_status_for(available: int, backorder: bool) -> str:
+    """What the storefront should show: sellable stock wins, then backorder, else sold out."""
+    if available > 0:
+        return "instock"
+    return "onbackorder" if backorder else "outofstock"
+
+
+class WooCommerceConnector(RestConnector):
+    """One WooCommerce site over ``/wp-json/wc/v3``."""
+
+    platform: ClassVar[str] = "woocommerce"
+    api_prefix: ClassVar[str] = "/wp-json/wc/v3"
+
+    def __init__(self, config: Any, **kwargs: Any) -> None:
+        self.per_page = min(int(config.options.get("page_size", MAX_PER_PAGE)), MAX_PER_PAGE)
+        self.overlap = timedelta(seconds=float(config.options.get("overlap_s", 1)))
+        super().__init__(config, **kwargs)
+
+    def build_auth(self) -> AuthBase:
+        creds = self.config.credentials
+        return BasicAuth(creds.get("consumer_key", ""), creds.get("consumer_secret", ""))
+
+    def _paginator(self) -> PageNumberPaginator:
+        return PageNumberPaginator(page_size=self.per_page)
+
+    def _since_params(self, since: str | None) -> dict[str, Any]:
+        when = parse_timestamp(since)
+        if when is None:
+            return {}
+        # With dates_are_gmt the value is a UTC wall-clock time without offset, as WC documents it.
+        return {"modified_after": utc_iso(when - self.overlap).replace("+00:00", ""), "dates_are_gmt": "true"}
+
+    # --- stock ------------------------------------------------------------------------------
+
+    def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
+        """Pages of products (ordered by id, so inserts during the walk do not shift pages).
+
+        Variable products are expanded into their variations, which carry the stock. Only the
+        last page moves the cursor (to the newest ``date_modified_gmt`` seen).
+        """
+        params = {**self._since_params(since), "orderby": "id", "order": "asc"}
+        params = self._paginator().first_params(params)
+        pages = self.paginate("products", params, self._paginator(), lambda body: body or [])
+        high = parse_timestamp(since)
+        for products, is_last in with_last_flag(pages):
+            records: list[StockRecord] = []
+            for product in products:
+                if product.get("type") == "variable":
+                    records.extend(self._variations(str(product["id"])))
+                else:
+                    records.append(self.stock_record(product))
+            high = newest(high, *(r.updated_at for r in records))
+            yield StockPage(records=records, cursor=utc_iso(high) if is_last and high else since)
+
+    def _variations(self, product_id: str) -> Iterator[StockRecord]:
+        params = self._paginator().first_params({"orderby": "id", "order": "asc"})
+        for variations in self.paginate(f"products/{product_id}/variations", params, self._paginator(),
+                                        lambda body: body or []):
+            for variation in variations:
+                yield self.stock_record(variation, parent_id=product_id)
+
+    @staticmethod
+    def stock_record(item: Mapping[str, Any], parent_id: str | None = None) -> StockRecord:
+        """Map a product or variation; ``stock_quantity`` only means something with ``manage_stock``."""
+        managed = item.get("manage_stock") not in (False, None)
+        quantity = item.get("stock_quantity") if managed else None
+        parent = parent_id or (str(item["parent_id"]) if item.get("parent_id") else None)
+        return StockRecord(
+            external_id=str(item["id"]),
+            sku=item.get("sku") or None,
+            on_hand=None if quantity is None else int(quantity),
+            available=None if quantity is None else int(quantity),
+            updated_at=parse_timestamp(item.get("date_modified_gmt")),
+            backorders_allowed=(item.get("backorders") or "no") != "no",
+            parent_external_id=parent,
+        )
+
+    # --- orders -----------------------------------------------------------------------------
+
+    def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
+        params = {**self._since_params(since), "orderby": "id", "order": "asc"}
+        params = self._paginator().first_params(params)
+        pages = self.paginate("orders", params, self._paginator(), lambda body: body or [])
+        high = parse_timestamp(since)
+        for orders, is_last in with_last_flag(pages):
+            records = [self.order_record(o) for o in orders]
+            high = newest(high, *(r.updated_at for r in records))
+            yield OrderPage(records=records, cursor=utc_iso(high) if is_last and high else since)
+
+    @staticmethod
+    def order_record(order: Mapping[str, Any]) -> OrderRecord:
+        billing = order.get("billing") or {}
+        name = " ".join(p for p in (billing.get("first_name"), billing.get("last_name")) if p)
+        return OrderRecord(
+            external_id=str(order["id"]),
+            number=str(order.get("number") or order["id"]),
+            placed_at=parse_timestamp(order.get("date_created_gmt")),
+            email=billing.get("email") or None,
+            phone=billing.get("phone") or None,
+            customer_name=name,
+            lines=[OrderLineRecord(
+                external_id=str(line["id"]), sku=line.get("sku") or None, quantity=int(line.get("quantity", 0)),
+                title=str(line.get("name") or ""), price_cents=money_cents(line.get("price")),
+                variant_external_id=str(line.get("variation_id") or line.get("product_id") or "") or None,
+            ) for line in order.get("line_items") or []],
+            currency=str(order.get("currency") or "USD"),
+            total_cents=money_cents(order.get("total")),
+            status=str(order.get("status") or "open"),
+            updated_at=parse_timestamp(order.get("date_modified_gmt")),
+        )
+
+    # --- write-back -------------------------------------------------------------------------
+
+    def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
+        """One partial ``PUT`` with the absolute quantity, backorder mode and matching status.
+
+        Variations must go through ``/products/{parent}/variations/{id}``; WooCommerce refuses a
+        variation id on ``/products/{id}``.
+        """
+        quantity = max(0, int(available))
+        body = {"stock_quantity": quantity, "manage_stock": True,
+                "backorders": "notify" if backorder else "no",
+                "stock_status": stock_status_for(quantity, backorder)}
+        path = (f"products/{listing.parent_external_id}/variations/{listing.external_id}"
+                if listing.parent_external_id else f"products/{listing.external_id}")
+        response = self.request("PUT", path, json_body=body)
+        return self.push_result(response, {"path": path, "body": body})
+
+    # --- webhooks ---------------------------------------------------------------------------
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Check ``X-WC-Webhook-Signature``; the creation ping is unsigned by WooCommerce itself.
+
+        The ping is accepted unsigned only when its body is exactly ``webhook_id=<digits>``: it
+        carries no data, so accepting it cannot inject stock or orders.
+        """
+        signature = header_value(headers, "X-WC-Webhook-Signature")
+        if signature is None and PING_BODY.match(body.strip()):
+            return
+        if signature is None:
+            raise SignatureError("X-WC-Webhook-Signature header missing")
+        verify_base64_hmac(self.config.webhook_secret, body, signature)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        stripped = body.strip()
+        if PING_BODY.match(stripped):
+            webhook_id = parse_qs(stripped.decode())["webhook_id"][0]
+            return WebhookEvent("ping", "webhook.ping", f"woocommerce:ping:{webhook_id}", None)
+        topic = header_value(headers, "X-WC-Webhook-Topic")
+        if not topic:
+            raise MalformedPayloadError("X-WC-Webhook-Topic header missing")
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise MalformedPayloadError(f"body is not JSON: {exc}") from exc
+        if not isinstance(payload, dict) or "id" not in payload:
+            raise MalformedPayloadError("body is not a resource object with an id")
+        resource = header_value(headers, "X-WC-Webhook-Resource") or topic.split(".")[0]
+        modified = payload.get("date_modified_gmt") or payload.get("date_modified") or ""
+        dedupe = f"woocommerce:{resource}:{payload['id']}:{modified}"
+        occurred = parse_timestamp(payload.get("date_modified_gmt"))
+        kind = TOPIC_KINDS.get(topic, "other")
+        try:
+            if kind == "sku_modified":
+                return WebhookEvent(kind, topic, dedupe, occurred, stock=[self.stock_record(payload)],
+                                    resource_ids=[str(payload["id"])])
+            if kind == "order_created":
+                return WebhookEvent(kind, topic, dedupe, occurred, orders=[self.order_record(payload)],
+                                    resource_ids=[str(payload["id"])])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedPayloadError(f"{topic} payload lacks {exc}") from exc
+        return WebhookEvent(kind, topic, dedupe, occurred, resource_ids=[str(payload["id"])])

@@ -1,0 +1,642 @@
+"""Shopify Admin REST stand-in, served at ``/shopify/{instance}/admin/api/{version}/…``.
+
+Follows the public docs the connector follows: ``X-Shopify-Access-Token`` auth answering 401
+``{"errors": "[API] Invalid API key or access token …"}``; cursor pagination through ``Link``
+with an opaque ``page_info`` (only ``limit``/``fields`` accepted next to it); a real leaky bucket
+(40, 2/s by default, configurable per instance) with ``X-Shopify-Shop-Api-Call-Limit`` and
+429 + ``Retry-After: 2.0``; ids above 2**53; signed webhooks (``X-Shopify-Hmac-Sha256``).
+
+The catalog is lazy: a seeded ``count`` is a numbered range whose items are computed on demand,
+and only touched items are stored, so 100,000 SKUs cost a few integers until paged through.
+Admin endpoints (``/shopify/{instance}/_admin/…``) are documented in ``docs/sandbox.md``.
+"""
+from __future__ import annotations
+
+import base64
+import bisect
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Sequence
+
+import requests
+from fastapi import APIRouter, Body, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+PRODUCT_ID_BASE = 2**53 + 1_000_000
+VARIANT_ID_BASE = 2**53 + 2_000_000_000
+ITEM_ID_BASE = 2**53 + 4_000_000_000
+ORDER_ID_BASE = 2**53 + 6_000_000_000
+LINE_ID_BASE = 2**53 + 7_000_000_000
+DEFAULT_LOCATION_ID = 655441491
+DEFAULT_TOKEN = "shpat_sandbox"
+SHOP_TZ = timezone(timedelta(hours=-5))
+MAX_LIMIT = 250
+INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+THROTTLED = "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
+
+
+def _ts(value: datetime) -> str:
+    """Shopify renders times in the shop's zone with an offset, second precision."""
+    return value.astimezone(SHOP_TZ).replace(microsecond=0).isoformat()
+
+
+def _parse_ts(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class Item:
+    """One product with one variant and its inventory item at the instance's location."""
+
+    index: int
+    sku: str
+    title: str
+    available: int | None
+    policy: str
+    updated_at: datetime
+
+    @property
+    def product_id(self) -> int:
+        return PRODUCT_ID_BASE + self.index
+
+    @property
+    def variant_id(self) -> int:
+        return VARIANT_ID_BASE + self.index
+
+    @property
+    def inventory_item_id(self) -> int:
+        return ITEM_ID_BASE + self.index
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A generated range of items: defaults computed from the index, nothing stored per item."""
+
+    start: int
+    stop: int
+    prefix: str
+    available: int
+    policy: str
+    created_at: datetime
+
+
+@dataclass
+class Fault:
+    status: int
+    remaining: int
+    retry_after: str | None = None
+    body: Any = None
+    delay_s: float = 0.0
+    path_contains: str | None = None
+
+
+@dataclass
+class ShopState:
+    """Everything one ``{instance}`` knows; created on first use with defaults."""
+
+    name: str
+    token: str = DEFAULT_TOKEN
+    location_id: int = DEFAULT_LOCATION_ID
+    bucket_size: float = 40.0
+    leak_rate: float = 2.0
+    bucket_level: float = 0.0
+    bucket_at: float = field(default_factory=time.monotonic)
+    clock_offset: timedelta = timedelta()
+    total: int = 0
+    batches: list[Batch] = field(default_factory=list)
+    overrides: dict[int, Item] = field(default_factory=dict)
+    sku_index: dict[str, int] = field(default_factory=dict)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    webhooks: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    requests: deque = field(default_factory=lambda: deque(maxlen=10_000))
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def now(self) -> datetime:
+        return (datetime.now(timezone.utc) + self.clock_offset).replace(microsecond=0)
+
+    # --- catalog ----------------------------------------------------------------------------
+
+    def item(self, index: int) -> Item | None:
+        if not 0 <= index < self.total:
+            return None
+        if index in self.overrides:
+            return self.overrides[index]
+        starts = [b.start for b in self.batches]
+        batch = self.batches[bisect.bisect_right(starts, index) - 1]
+        return Item(index, f"{batch.prefix}{index:06d}", f"Generated item {index}", batch.available,
+                    batch.policy, batch.created_at)
+
+    def index_for_sku(self, sku: str) -> int | None:
+        if sku in self.sku_index:
+            return self.sku_index[sku]
+        for batch in self.batches:
+            digits = sku[len(batch.prefix):]
+            if sku.startswith(batch.prefix) and digits.isdigit() and batch.start <= int(digits) < batch.stop:
+                index = int(digits)
+                if index not in self.overrides or self.overrides[index].sku == sku:
+                    return index
+        return None
+
+    def store(self, item: Item) -> None:
+        self.overrides[item.index] = item
+        self.sku_index[item.sku] = item.index
+
+    def indices_updated_since(self, since: datetime | None) -> Sequence[int]:
+        """Sorted indices with ``updated_at >= since``; the full range when nothing filters."""
+        if since is None:
+            return range(self.total)
+        picked: set[int] = {i for i, it in self.overrides.items() if it.updated_at >= since}
+        for batch in self.batches:
+            if batch.created_at >= since:
+                picked.update(i for i in range(batch.start, batch.stop) if i not in self.overrides)
+        return sorted(picked)
+
+    # --- rate limit -------------------------------------------------------------------------
+
+    def take_call(self) -> tuple[bool, str]:
+        """The leaky bucket: each call adds one, the bucket leaks ``leak_rate`` per second."""
+        now = time.monotonic()
+        self.bucket_level = max(0.0, self.bucket_level - (now - self.bucket_at) * self.leak_rate)
+        self.bucket_at = now
+        if self.bucket_level + 1 > self.bucket_size:
+            return False, f"{int(self.bucket_size)}/{int(self.bucket_size)}"
+        self.bucket_level += 1
+        return True, f"{max(1, int(round(self.bucket_level)))}/{int(self.bucket_size)}"
+
+
+# --- JSON renderings ----------------------------------------------------------------------------
+
+
+def variant_json(item: Item) -> dict[str, Any]:
+    return {
+        "id": item.variant_id, "product_id": item.product_id, "title": "Default Title", "sku": item.sku,
+        "price": "10.00", "position": 1, "inventory_policy": item.policy, "inventory_management":
+        "shopify" if item.available is not None else None, "inventory_item_id": item.inventory_item_id,
+        "inventory_quantity": item.available or 0, "updated_at": _ts(item.updated_at),
+        "admin_graphql_api_id": f"gid://shopify/ProductVariant/{item.variant_id}",
+    }
+
+
+def product_json(item: Item) -> dict[str, Any]:
+    return {
+        "id": item.product_id, "title": item.title, "handle": f"item-{item.index}", "status": "active",
+        "updated_at": _ts(item.updated_at), "variants": [variant_json(item)],
+        "admin_graphql_api_id": f"gid://shopify/Product/{item.product_id}",
+    }
+
+
+def level_json(state: ShopState, item: Item) -> dict[str, Any]:
+    return {
+        "inventory_item_id": item.inventory_item_id, "location_id": state.location_id,
+        "available": item.available, "updated_at": _ts(item.updated_at),
+        "admin_graphql_api_id":
+            f"gid://shopify/InventoryLevel/{state.location_id}?inventory_item_id={item.inventory_item_id}",
+    }
+
+
+def _only_fields(obj: dict[str, Any], fields: str | None) -> dict[str, Any]:
+    if not fields:
+        return obj
+    wanted = {f.strip() for f in fields.split(",") if f.strip()}
+    return {k: v for k, v in obj.items() if k in wanted}
+
+
+def _encode_cursor(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(token: str) -> dict[str, Any] | None:
+    try:
+        return json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, TypeError):
+        return None
+
+
+# --- the app ------------------------------------------------------------------------------------
+
+
+class ShopifySandbox:
+    """Holds every instance's state; one per sandbox app (kept on ``app.state.shopify``)."""
+
+    def __init__(self) -> None:
+        self.instances: dict[str, ShopState] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> ShopState:
+        with self._lock:
+            if name not in self.instances:
+                self.instances[name] = ShopState(name)
+            return self.instances[name]
+
+
+def _error(status: int, errors: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"errors": errors}, status_code=status, headers=headers)
+
+
+def sign(secret: str, body: bytes) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def deliver(state: ShopState, topic: str, payload: dict[str, Any], api_version: str = "2025-01") -> list[dict]:
+    """POST the topic's payload to every subscribed address, signed as Shopify signs it."""
+    results = []
+    body = json.dumps(payload).encode()
+    for hook in list(state.webhooks):
+        if topic not in hook["topics"]:
+            continue
+        headers = {
+            "Content-Type": "application/json", "X-Shopify-Topic": topic,
+            "X-Shopify-Hmac-Sha256": sign(hook["secret"], body),
+            "X-Shopify-Shop-Domain": f"{state.name}.myshopify.com", "X-Shopify-API-Version": api_version,
+            "X-Shopify-Webhook-Id": str(uuid.uuid4()), "X-Shopify-Event-Id": str(uuid.uuid4()),
+            "X-Shopify-Triggered-At": state.now().isoformat().replace("+00:00", "Z"),
+        }
+        try:
+            status: int | str = requests.post(hook["address"], data=body, headers=headers, timeout=5).status_code
+        except requests.RequestException as exc:
+            status = f"error: {exc.__class__.__name__}"
+        record = {"topic": topic, "address": hook["address"], "status": status,
+                  "webhook_id": headers["X-Shopify-Webhook-Id"], "event_id": headers["X-Shopify-Event-Id"]}
+        state.deliveries.append(record)
+        results.append(record)
+    return results
+
+
+def install(app: FastAPI) -> None:
+    sandbox = ShopifySandbox()
+    app.state.shopify = sandbox
+    api = APIRouter(prefix="/shopify/{instance}/admin/api/{version}")
+    admin = APIRouter(prefix="/shopify/{instance}/_admin")
+
+    def guard(request: Request, instance: str, body: Any = None) -> tuple[ShopState, dict, Response | None]:
+        """Faults, then auth, then the leaky bucket, in the order a real request meets them."""
+        state = sandbox.get(instance)
+        entry = {"method": request.method, "path": request.url.path, "query": dict(request.query_params),
+                 "body": body, "status": None, "at": state.now().isoformat()}
+        state.requests.append(entry)
+        with state.lock:
+            for fault in state.faults:
+                if fault.remaining > 0 and (not fault.path_contains or fault.path_contains in request.url.path):
+                    fault.remaining -= 1
+                    if fault.delay_s:
+                        time.sleep(fault.delay_s)
+                    headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
+                    entry["status"] = fault.status
+                    content = fault.body if fault.body is not None else {"errors": "Internal Server Error"}
+                    return state, entry, JSONResponse(content, status_code=fault.status, headers=headers)
+            if request.headers.get("X-Shopify-Access-Token") != state.token:
+                entry["status"] = 401
+                return state, entry, _error(401, INVALID_TOKEN)
+            ok, call_limit = state.take_call()
+        entry["call_limit"] = call_limit
+        if not ok:
+            entry["status"] = 429
+            return state, entry, _error(429, THROTTLED, {"Retry-After": "2.0",
+                                                         "X-Shopify-Shop-Api-Call-Limit": call_limit})
+        return state, entry, None
+
+    def reply(entry: dict, content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        entry["status"] = status
+        all_headers = {"X-Shopify-Shop-Api-Call-Limit": entry.get("call_limit", "1/40"), **(headers or {})}
+        return JSONResponse(content, status_code=status, headers=all_headers)
+
+    def paged(request: Request, entry: dict, key: str, seq: Sequence[int], render: Any,
+              cursor: dict[str, Any], limit: int, fields: str | None) -> Response:
+        """One page of ``seq`` (sorted ints) after/before the cursor, with Shopify's Link header."""
+        if "before" in cursor:
+            end = bisect.bisect_left(seq, cursor["before"])
+            start = max(0, end - limit)
+        else:
+            start = bisect.bisect_right(seq, cursor["after"]) if "after" in cursor else 0
+            end = min(len(seq), start + limit)
+        chosen = [seq[i] for i in range(start, end)]
+        items = [_only_fields(render(i), fields) for i in chosen]
+        links = []
+        base = str(request.url).split("?")[0]
+        extra = f"&fields={fields}" if fields else ""
+        filters = cursor.get("f", {})
+        if start > 0 and chosen:
+            token = _encode_cursor({"k": key, "f": filters, "before": chosen[0]})
+            links.append(f'<{base}?limit={limit}{extra}&page_info={token}>; rel="previous"')
+        if end < len(seq) and chosen:
+            token = _encode_cursor({"k": key, "f": filters, "after": chosen[-1]})
+            links.append(f'<{base}?limit={limit}{extra}&page_info={token}>; rel="next"')
+        return reply(entry, {key: items}, headers={"Link": ", ".join(links)} if links else None)
+
+    def page_args(request: Request, key: str) -> tuple[dict[str, Any] | None, dict[str, Any], int, str | None,
+                                                       Response | None]:
+        """Validate ``limit``, ``fields`` and ``page_info`` the way Shopify does."""
+        query = dict(request.query_params)
+        try:
+            limit = int(query.get("limit", 50))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= MAX_LIMIT:
+            return None, {}, 0, None, _error(400, {"limit": ["must be between 1 and 250"]})
+        fields = query.get("fields")
+        if "page_info" in query:
+            extra = set(query) - {"page_info", "limit", "fields"}
+            if extra:
+                return None, {}, 0, None, _error(
+                    400, {"page_info": [f"cannot be combined with {', '.join(sorted(extra))}; only limit "
+                                        f"and fields are allowed with page_info"]})
+            cursor = _decode_cursor(query["page_info"])
+            if not cursor or cursor.get("k") != key:
+                return None, {}, 0, None, _error(400, {"page_info": ["Invalid value."]})
+            return cursor, cursor.get("f", {}), limit, fields, None
+        filters = {k: v for k, v in query.items() if k not in ("limit", "fields")}
+        return {"f": filters}, filters, limit, fields, None
+
+    @api.get("/products.json")
+    def list_products(request: Request, instance: str, version: str) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        cursor, filters, limit, fields, bad = page_args(request, "products")
+        if bad:
+            entry["status"] = bad.status_code
+            return bad
+        since = _parse_ts(filters["updated_at_min"]) if filters.get("updated_at_min") else None
+        with state.lock:
+            seq = state.indices_updated_since(since)
+            return paged(request, entry, "products", seq, lambda i: product_json(state.item(i)),
+                         cursor, limit, fields)
+
+    @api.get("/locations.json")
+    def list_locations(request: Request, instance: str, version: str) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        return reply(entry, {"locations": [{"id": state.location_id, "name": "Warehouse", "active": True,
+                                            "legacy": False, "country_code": "US"}]})
+
+    @api.get("/inventory_levels.json")
+    def list_levels(request: Request, instance: str, version: str) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        cursor, filters, limit, fields, bad = page_args(request, "inventory_levels")
+        if bad:
+            entry["status"] = bad.status_code
+            return bad
+        item_ids = [x for x in str(filters.get("inventory_item_ids", "")).split(",") if x]
+        location_ids = [x for x in str(filters.get("location_ids", "")).split(",") if x]
+        if not item_ids and not location_ids:
+            entry["status"] = 422
+            return _error(422, {"base": ["inventory_item_ids or location_ids must be present"]})
+        if len(item_ids) > 50:
+            entry["status"] = 422
+            return _error(422, {"inventory_item_ids": ["must have at most 50 ids"]})
+        since = _parse_ts(filters["updated_at_min"]) if filters.get("updated_at_min") else None
+        with state.lock:
+            if location_ids and str(state.location_id) not in location_ids:
+                seq: Sequence[int] = []
+            else:
+                seq = state.indices_updated_since(since)
+                if item_ids:
+                    wanted = {int(x) - ITEM_ID_BASE for x in item_ids if x.isdigit()}
+                    seq = sorted(i for i in wanted if 0 <= i < state.total and (since is None or i in seq))
+            return paged(request, entry, "inventory_levels", seq, lambda i: level_json(state, state.item(i)),
+                         cursor, limit, fields)
+
+    @api.get("/orders.json")
+    def list_orders(request: Request, instance: str, version: str) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        cursor, filters, limit, fields, bad = page_args(request, "orders")
+        if bad:
+            entry["status"] = bad.status_code
+            return bad
+        since = _parse_ts(filters["updated_at_min"]) if filters.get("updated_at_min") else None
+        status = filters.get("status", "open")
+        with state.lock:
+            seq = [n for n, o in enumerate(state.orders)
+                   if (since is None or _parse_ts(o["updated_at"]) >= since)
+                   and (status == "any" or (status == "open" and not o["cancelled_at"]))]
+            return paged(request, entry, "orders", seq, lambda n: state.orders[n], cursor, limit, fields)
+
+    @api.post("/inventory_levels/set.json")
+    def set_level(request: Request, instance: str, version: str, payload: Any = Body(None)) -> Response:
+        state, entry, denied = guard(request, instance, payload)
+        if denied:
+            return denied
+        if not isinstance(payload, dict) or "available" not in payload or "inventory_item_id" not in payload:
+            return reply(entry, {"errors": {"inventory_item_id": ["Required parameter missing or invalid"]}}, 400)
+        if int(payload.get("location_id") or 0) != state.location_id:
+            return reply(entry, {"errors": ["Inventory item does not have inventory tracking enabled at "
+                                            "the location"]}, 422)
+        with state.lock:
+            item = state.item(int(payload["inventory_item_id"]) - ITEM_ID_BASE)
+            if item is None:
+                return reply(entry, {"errors": "Not Found"}, 404)
+            item = replace(item, available=int(payload["available"]), updated_at=state.now())
+            state.store(item)
+            level = level_json(state, item)
+        deliver(state, "inventory_levels/update", level, version)
+        return reply(entry, {"inventory_level": level})
+
+    @api.put("/variants/{variant_id}.json")
+    def update_variant(request: Request, instance: str, version: str, variant_id: int,
+                       payload: Any = Body(None)) -> Response:
+        state, entry, denied = guard(request, instance, payload)
+        if denied:
+            return denied
+        variant = (payload or {}).get("variant") if isinstance(payload, dict) else None
+        if not isinstance(variant, dict):
+            return reply(entry, {"errors": {"variant": "Required parameter missing or invalid"}}, 400)
+        policy = variant.get("inventory_policy")
+        if policy is not None and policy not in ("deny", "continue"):
+            return reply(entry, {"errors": {"inventory_policy": ["is not included in the list"]}}, 422)
+        with state.lock:
+            item = state.item(variant_id - VARIANT_ID_BASE)
+            if item is None:
+                return reply(entry, {"errors": "Not Found"}, 404)
+            item = replace(item, policy=policy or item.policy, sku=variant.get("sku", item.sku),
+                           updated_at=state.now())
+            state.store(item)
+            product = product_json(item)
+        deliver(state, "products/update", product, version)
+        return reply(entry, {"variant": variant_json(item)})
+
+    # --- admin ------------------------------------------------------------------------------
+
+    @admin.post("/seed")
+    def seed(instance: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        state = sandbox.get(instance)
+        with state.lock:
+            if payload.get("reset", True):
+                state.total, state.batches, state.overrides, state.sku_index = 0, [], {}, {}
+                state.orders = []
+            now = state.now()
+            created = []
+            count = int(payload.get("count", 0))
+            if count:
+                state.batches.append(Batch(state.total, state.total + count, payload.get("sku_prefix", "SKU-"),
+                                           int(payload.get("available", 10)),
+                                           payload.get("inventory_policy", "deny"), now))
+                state.total += count
+            for spec in payload.get("items", []):
+                index = state.total
+                state.batches.append(Batch(index, index + 1, "\0", 0, "deny", now))
+                state.total += 1
+                item = Item(index, spec["sku"], spec.get("title", spec["sku"]),
+                            spec.get("available", 0) if spec.get("tracked", True) else None,
+                            spec.get("inventory_policy", "deny"), now)
+                state.store(item)
+                created.append(admin_item(state, item))
+            return {"total": state.total, "items": created}
+
+    @admin.post("/config")
+    def config(instance: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        state = sandbox.get(instance)
+        with state.lock:
+            state.token = payload.get("access_token", state.token)
+            state.bucket_size = float(payload.get("bucket_size", state.bucket_size))
+            state.leak_rate = float(payload.get("leak_rate", state.leak_rate))
+            if "bucket_level" in payload:
+                state.bucket_level, state.bucket_at = float(payload["bucket_level"]), time.monotonic()
+            state.location_id = int(payload.get("location_id", state.location_id))
+            return {"access_token": state.token, "bucket_size": state.bucket_size, "leak_rate": state.leak_rate,
+                    "location_id": str(state.location_id)}
+
+    @admin.post("/clock")
+    def clock(instance: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        state = sandbox.get(instance)
+        state.clock_offset += timedelta(seconds=float(payload.get("advance_s", 0)))
+        return {"now": _ts(state.now())}
+
+    @admin.post("/set_stock")
+    def set_stock(instance: str, payload: dict[str, Any] = Body(...)) -> JSONResponse:
+        state = sandbox.get(instance)
+        with state.lock:
+            index = state.index_for_sku(str(payload.get("sku")))
+            if index is None:
+                return JSONResponse({"error": f"unknown sku {payload.get('sku')}"}, status_code=404)
+            old = state.item(index)
+            item = replace(old, available=int(payload["available"]) if "available" in payload else old.available,
+                           policy=payload.get("inventory_policy", old.policy), updated_at=state.now())
+            state.store(item)
+        hooks = deliver(state, "inventory_levels/update", level_json(state, item))
+        if item.policy != old.policy:
+            hooks += deliver(state, "products/update", product_json(item))
+        return JSONResponse({"item": admin_item(state, item), "webhooks": hooks})
+
+    @admin.post("/create_order")
+    def create_order(instance: str, payload: dict[str, Any] = Body(...)) -> JSONResponse:
+        """Creates an order, decrements tracked stock like checkout does, emits the webhooks."""
+        state = sandbox.get(instance)
+        levels = []
+        with state.lock:
+            number = len(state.orders)
+            now = state.now()
+            lines = []
+            for n, spec in enumerate(payload.get("lines", [])):
+                index = state.index_for_sku(str(spec["sku"]))
+                if index is None:
+                    return JSONResponse({"error": f"unknown sku {spec['sku']}"}, status_code=404)
+                item = state.item(index)
+                quantity = int(spec.get("quantity", 1))
+                if item.available is not None:
+                    item = replace(item, available=item.available - quantity, updated_at=now)
+                    state.store(item)
+                    levels.append(level_json(state, item))
+                lines.append({"id": LINE_ID_BASE + number * 100 + n, "variant_id": item.variant_id,
+                              "product_id": item.product_id, "sku": item.sku, "title": item.title,
+                              "quantity": quantity, "price": str(spec.get("price", "10.00"))})
+            customer = payload.get("customer", {"first_name": "Ada", "last_name": "Lovelace"})
+            total = sum(float(line["price"]) * line["quantity"] for line in lines)
+            order = {
+                "id": ORDER_ID_BASE + number, "name": f"#{1001 + number}", "order_number": 1001 + number,
+                "email": payload.get("email", "ada@example.com"), "phone": payload.get("phone"),
+                "created_at": _ts(now), "updated_at": _ts(now), "cancelled_at": None, "closed_at": None,
+                "currency": payload.get("currency", "USD"), "total_price": f"{total:.2f}",
+                "financial_status": "paid", "fulfillment_status": None,
+                "customer": {"id": ORDER_ID_BASE + 500_000 + number, "email": payload.get("email", "ada@example.com"),
+                             "phone": payload.get("phone"), **customer},
+                "line_items": lines, "admin_graphql_api_id": f"gid://shopify/Order/{ORDER_ID_BASE + number}",
+            }
+            state.orders.append(order)
+        hooks = deliver(state, "orders/create", order)
+        for level in levels:
+            hooks += deliver(state, "inventory_levels/update", level)
+        return JSONResponse({"order": {**order, "id": str(order["id"])}, "webhooks": hooks})
+
+    @admin.post("/webhooks")
+    def add_webhook(instance: str, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        state = sandbox.get(instance)
+        hook = {"id": len(state.webhooks) + 1, "address": payload["address"], "secret": payload["secret"],
+                "topics": list(payload.get("topics") or [payload.get("topic")])}
+        state.webhooks.append(hook)
+        return {"webhook": hook}
+
+    @admin.get("/webhooks")
+    def list_webhooks(instance: str) -> dict[str, Any]:
+        state = sandbox.get(instance)
+        return {"webhooks": state.webhooks, "deliveries": state.deliveries}
+
+    @admin.post("/faults")
+    def add_fault(instance: str, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        state = sandbox.get(instance)
+        retry_after = payload.get("retry_after")
+        fault = Fault(status=int(payload["status"]), remaining=int(payload.get("count", 1)),
+                      retry_after=None if retry_after is None else str(retry_after), body=payload.get("body"),
+                      delay_s=float(payload.get("delay_s", 0)), path_contains=payload.get("path_contains"))
+        with state.lock:
+            state.faults.append(fault)
+        return {"faults": len(state.faults)}
+
+    @admin.delete("/faults")
+    def clear_faults(instance: str) -> dict[str, Any]:
+        state = sandbox.get(instance)
+        with state.lock:
+            state.faults.clear()
+        return {"faults": 0}
+
+    @admin.get("/state/items")
+    def state_items(instance: str, skus: str | None = None, offset: int = 0, limit: int = 100) -> JSONResponse:
+        state = sandbox.get(instance)
+        with state.lock:
+            if skus:
+                found = [state.index_for_sku(s) for s in skus.split(",")]
+                items = [state.item(i) for i in found if i is not None]
+            else:
+                items = [state.item(i) for i in range(offset, min(state.total, offset + limit))]
+            return JSONResponse({"total": state.total, "items": [admin_item(state, it) for it in items]})
+
+    @admin.get("/requests")
+    def list_requests(instance: str, method: str | None = None, path_contains: str | None = None) -> JSONResponse:
+        state = sandbox.get(instance)
+        rows = [r for r in list(state.requests)
+                if (not method or r["method"] == method.upper())
+                and (not path_contains or path_contains in r["path"])]
+        return JSONResponse({"requests": rows})
+
+    @admin.delete("/requests")
+    def clear_requests(instance: str) -> dict[str, Any]:
+        sandbox.get(instance).requests.clear()
+        return {"requests": 0}
+
+    app.include_router(api)
+    app.include_router(admin)
+
+
+def admin_item(state: ShopState, item: Item) -> dict[str, Any]:
+    """Admin view of an item: ids as strings so any client can compare them exactly."""
+    return {"sku": item.sku, "available": item.available, "inventory_policy": item.policy,
+            "product_id": str(item.product_id), "variant_id": str(item.variant_id),
+            "inventory_item_id": str(item.inventory_item_id), "location_id": str(state.location_id),
+            "updated_at": _ts(item.updated_at)}

@@ -1,0 +1,602 @@
+"""WooCommerce REST API v3 stand-in, served at ``/woocommerce/{instance}/wp-json/wc/v3/…``.
+
+Follows the public docs the connector follows: HTTP Basic (or ``consumer_key``/``consumer_secret``
+query parameters) answering 401 with WordPress error bodies ``{"code","message","data":{"status"}}``;
+``page``/``per_page`` (≤ 100) paging with ``X-WP-Total``, ``X-WP-TotalPages`` and a ``Link``
+header; ``modified_after`` (strictly after) with ``dates_are_gmt``; variations under
+``/products/{id}/variations``; webhooks signed with ``X-WC-Webhook-Signature`` (base64
+HMAC-SHA256 of the body) and the unsigned ``webhook_id=N`` ping on registration.
+
+Generated products are a lazy id range (nothing stored until touched), so 100,000 SKUs page out
+without building them all. Admin endpoints (``/woocommerce/{instance}/_admin/…``) are documented
+in ``docs/sandbox.md``.
+"""
+from __future__ import annotations
+
+import base64
+import bisect
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from fastapi import APIRouter, Body, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+DEFAULT_KEY = "ck_sandbox"
+DEFAULT_SECRET = "cs_sandbox"
+SITE_TZ = timezone(timedelta(hours=2))
+MAX_PER_PAGE = 100
+
+
+def wp_error(code: str, message: str, status: int, **data: Any) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message, "data": {"status": status, **data}},
+                        status_code=status)
+
+
+def _local(value: datetime) -> str:
+    return value.astimezone(SITE_TZ).replace(tzinfo=None, microsecond=0).isoformat()
+
+
+def _gmt(value: datetime) -> str:
+    return value.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0).isoformat()
+
+
+def stock_status(manage: bool, quantity: int | None, backorders: str, current: str) -> str:
+    """WooCommerce derives the status from the quantity when it manages stock."""
+    if not manage:
+        return current
+    if quantity is not None and quantity > 0:
+        return "instock"
+    return "onbackorder" if backorders != "no" else "outofstock"
+
+
+@dataclass(frozen=True)
+class Batch:
+    start: int
+    stop: int
+    prefix: str
+    quantity: int
+    backorders: str
+    created_at: datetime
+
+
+@dataclass
+class Fault:
+    status: int
+    remaining: int
+    retry_after: str | None = None
+    body: Any = None
+    delay_s: float = 0.0
+    path_contains: str | None = None
+
+
+@dataclass
+class SiteState:
+    name: str
+    consumer_key: str = DEFAULT_KEY
+    consumer_secret: str = DEFAULT_SECRET
+    next_id: int = 10
+    product_ids: list[int] = field(default_factory=list)
+    batches: list[Batch] = field(default_factory=list)
+    products: dict[int, dict[str, Any]] = field(default_factory=dict)
+    sku_index: dict[str, int] = field(default_factory=dict)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    webhooks: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    requests: deque = field(default_factory=lambda: deque(maxlen=10_000))
+    clock_offset: timedelta = timedelta()
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def now(self) -> datetime:
+        return (datetime.now(timezone.utc) + self.clock_offset).replace(microsecond=0)
+
+    def allocate(self, n: int = 1) -> int:
+        first = self.next_id
+        self.next_id += n
+        return first
+
+    def get(self, pid: int) -> dict[str, Any] | None:
+        """A product or variation by id; generated ones are built on demand."""
+        if pid in self.products:
+            return self.products[pid]
+        starts = [b.start for b in self.batches]
+        pos = bisect.bisect_right(starts, pid) - 1
+        if pos < 0 or not (self.batches[pos].start <= pid < self.batches[pos].stop):
+            return None
+        b = self.batches[pos]
+        return {"id": pid, "name": f"Generated item {pid}", "type": "simple", "sku": f"{b.prefix}{pid:06d}",
+                "manage_stock": True, "stock_quantity": b.quantity, "backorders": b.backorders,
+                "stock_status": stock_status(True, b.quantity, b.backorders, "instock"), "parent_id": 0,
+                "variations": [], "date_created": b.created_at, "date_modified": b.created_at}
+
+    def store(self, product: dict[str, Any]) -> None:
+        self.products[product["id"]] = product
+        if product.get("sku"):
+            self.sku_index[product["sku"]] = product["id"]
+
+    def id_for_sku(self, sku: str) -> int | None:
+        if sku in self.sku_index:
+            return self.sku_index[sku]
+        for b in self.batches:
+            digits = sku[len(b.prefix):]
+            if sku.startswith(b.prefix) and digits.isdigit() and b.start <= int(digits) < b.stop:
+                pid = int(digits)
+                if pid not in self.products or self.products[pid].get("sku") == sku:
+                    return pid
+        return None
+
+    def modified(self, pid: int) -> datetime:
+        product = self.get(pid)
+        return product["date_modified"] if product else datetime.min.replace(tzinfo=timezone.utc)
+
+
+def product_json(p: dict[str, Any]) -> dict[str, Any]:
+    """The REST v3 product (or variation, with ``type: variation`` and ``parent_id``) body."""
+    manage = p["manage_stock"]
+    qty = p["stock_quantity"] if manage else None
+    backorders = p["backorders"]
+    return {
+        "id": p["id"], "name": p["name"], "slug": f"item-{p['id']}", "type": p["type"], "status": "publish",
+        "sku": p["sku"], "price": "10.00", "regular_price": "10.00",
+        "date_created": _local(p["date_created"]), "date_created_gmt": _gmt(p["date_created"]),
+        "date_modified": _local(p["date_modified"]), "date_modified_gmt": _gmt(p["date_modified"]),
+        "manage_stock": manage, "stock_quantity": qty, "stock_status": p["stock_status"],
+        "backorders": backorders, "backorders_allowed": backorders != "no",
+        "backordered": bool(manage and backorders != "no" and (qty or 0) <= 0),
+        "parent_id": p.get("parent_id", 0), "variations": list(p.get("variations", [])),
+    }
+
+
+def variation_json(p: dict[str, Any]) -> dict[str, Any]:
+    body = product_json(p)
+    for key in ("name", "slug", "type", "variations", "parent_id"):
+        body.pop(key, None)
+    body["attributes"] = [{"id": 0, "name": "Option", "option": p["sku"]}]
+    return body
+
+
+def sign(secret: str, body: bytes) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def deliver(state: SiteState, topic: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """POST to every subscription of ``topic`` the way ``WC_Webhook::deliver`` does."""
+    results = []
+    body = json.dumps(payload).encode()
+    resource, _, event = topic.partition(".")
+    for hook in list(state.webhooks):
+        if topic not in hook["topics"]:
+            continue
+        headers = {
+            "Content-Type": "application/json", "User-Agent": "WooCommerce/9.4.0 Hookshot (WordPress/6.7)",
+            "X-WC-Webhook-Source": f"https://{state.name}.example/", "X-WC-Webhook-Topic": topic,
+            "X-WC-Webhook-Resource": resource, "X-WC-Webhook-Event": event,
+            "X-WC-Webhook-Signature": sign(hook["secret"], body), "X-WC-Webhook-ID": str(hook["id"]),
+            "X-WC-Webhook-Delivery-ID": uuid.uuid4().hex,
+        }
+        results.append(_post(state, hook, topic, body, headers))
+    return results
+
+
+def deliver_ping(state: SiteState, hook: dict[str, Any]) -> dict[str, Any]:
+    """``WC_Webhook::deliver_ping``: form body ``webhook_id=N``, a user agent, no signature."""
+    headers = {"User-Agent": "WooCommerce/9.4.0 Hookshot (WordPress/6.7)",
+               "Content-Type": "application/x-www-form-urlencoded"}
+    return _post(state, hook, "webhook.ping", f"webhook_id={hook['id']}".encode(), headers)
+
+
+def _post(state: SiteState, hook: dict[str, Any], topic: str, body: bytes, headers: dict[str, str]) -> dict:
+    try:
+        status: int | str = requests.post(hook["address"], data=body, headers=headers, timeout=5).status_code
+    except requests.RequestException as exc:
+        status = f"error: {exc.__class__.__name__}"
+    record = {"topic": topic, "address": hook["address"], "status": status}
+    state.deliveries.append(record)
+    return record
+
+
+class WooSandbox:
+    def __init__(self) -> None:
+        self.instances: dict[str, SiteState] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> SiteState:
+        with self._lock:
+            if name not in self.instances:
+                self.instances[name] = SiteState(name)
+            return self.instances[name]
+
+
+def install(app: FastAPI) -> None:
+    sandbox = WooSandbox()
+    app.state.woocommerce = sandbox
+    api = APIRouter(prefix="/woocommerce/{instance}/wp-json/wc/v3")
+    admin = APIRouter(prefix="/woocommerce/{instance}/_admin")
+
+    def guard(request: Request, instance: str, body: Any = None) -> tuple[SiteState, dict, Response | None]:
+        state = sandbox.get(instance)
+        entry = {"method": request.method, "path": request.url.path, "query": dict(request.query_params),
+                 "body": body, "status": None, "at": state.now().isoformat()}
+        state.requests.append(entry)
+        with state.lock:
+            for fault in state.faults:
+                if fault.remaining > 0 and (not fault.path_contains or fault.path_contains in request.url.path):
+                    fault.remaining -= 1
+                    if fault.delay_s:
+                        time.sleep(fault.delay_s)
+                    entry["status"] = fault.status
+                    content = fault.body if fault.body is not None else {
+                        "code": "internal_server_error", "message": "There has been a critical error on this "
+                        "website.", "data": {"status": fault.status}}
+                    headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
+                    return state, entry, JSONResponse(content, status_code=fault.status, headers=headers)
+        key, secret = _credentials(request)
+        denied = None
+        if key is None:
+            denied = (wp_error("woocommerce_rest_cannot_view", "Sorry, you cannot list resources.", 401)
+                      if request.method == "GET" else
+                      wp_error("woocommerce_rest_cannot_edit", "Sorry, you are not allowed to edit this resource.",
+                               401))
+        elif key != state.consumer_key:
+            denied = wp_error("woocommerce_rest_authentication_error", "Consumer key is invalid.", 401)
+        elif secret != state.consumer_secret:
+            denied = wp_error("woocommerce_rest_authentication_error", "Consumer secret is invalid.", 401)
+        if denied is not None:
+            entry["status"] = 401
+        return state, entry, denied
+
+    def reply(entry: dict, content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        entry["status"] = status
+        return JSONResponse(content, status_code=status, headers=headers)
+
+    def page_of(request: Request, entry: dict, ids: list[int], render: Any) -> Response:
+        query = dict(request.query_params)
+        try:
+            page = int(query.get("page", 1))
+            per_page = int(query.get("per_page", 10))
+        except ValueError:
+            return reply(entry, {"code": "rest_invalid_param", "message": "Invalid parameter(s): page, per_page",
+                                 "data": {"status": 400}}, 400)
+        if not 1 <= per_page <= MAX_PER_PAGE:
+            return reply(entry, {"code": "rest_invalid_param", "message": "Invalid parameter(s): per_page",
+                                 "data": {"status": 400, "params": {
+                                     "per_page": "per_page must be between 1 (inclusive) and 100 (inclusive)"}}},
+                         400)
+        total = len(ids)
+        pages = (total + per_page - 1) // per_page
+        chosen = ids[(page - 1) * per_page: page * per_page] if page >= 1 else []
+        base = str(request.url).split("?")[0]
+        links = []
+        if page > 1:
+            links.append(f'<{base}?{urlencode({**query, "page": page - 1})}>; rel="prev"')
+        if page < pages:
+            links.append(f'<{base}?{urlencode({**query, "page": page + 1})}>; rel="next"')
+        headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
+        if links:
+            headers["Link"] = ", ".join(links)
+        return reply(entry, [render(i) for i in chosen], headers=headers)
+
+    def filtered(state: SiteState, request: Request, ids: list[int]) -> list[int] | Response:
+        query = dict(request.query_params)
+        after = query.get("modified_after")
+        if after:
+            try:
+                when = datetime.fromisoformat(after.replace("Z", "+00:00"))
+            except ValueError:
+                return wp_error("rest_invalid_param", "Invalid parameter(s): modified_after", 400)
+            if when.tzinfo is None:
+                gmt = query.get("dates_are_gmt") in ("true", "1")
+                when = when.replace(tzinfo=timezone.utc if gmt else SITE_TZ)
+            newer = {p for p, prod in state.products.items() if prod["date_modified"] > when}
+            keep = set()
+            for b in state.batches:
+                if b.created_at > when:
+                    keep.update(range(b.start, b.stop))
+            wanted = newer | {p for p in keep if p not in state.products}
+            ids = [p for p in ids if p in wanted]
+        orderby, order = query.get("orderby", "date"), query.get("order", "desc")
+        if orderby in ("date", "modified"):
+            field_name = "date_created" if orderby == "date" else "date_modified"
+            ids = sorted(ids, key=lambda p: (state.get(p)[field_name], p))
+        elif orderby not in ("id", "include", "title", "slug"):
+            return wp_error("rest_invalid_param", "Invalid parameter(s): orderby", 400)
+        if order == "desc":
+            ids = list(reversed(ids))
+        return ids
+
+    @api.get("/products")
+    def list_products(request: Request, instance: str) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        with state.lock:
+            ids = filtered(state, request, list(state.product_ids))
+            if isinstance(ids, Response):
+                entry["status"] = ids.status_code
+                return ids
+            return page_of(request, entry, ids, lambda p: product_json(state.get(p)))
+
+    @api.get("/products/{product_id}/variations")
+    def list_variations(request: Request, instance: str, product_id: int) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        with state.lock:
+            parent = state.get(product_id)
+            if parent is None or parent.get("parent_id"):
+                return reply(entry, {"code": "woocommerce_rest_product_invalid_id", "message": "Invalid ID.",
+                                     "data": {"status": 404}}, 404)
+            ids = filtered(state, request, list(parent.get("variations", [])))
+            if isinstance(ids, Response):
+                entry["status"] = ids.status_code
+                return ids
+            return page_of(request, entry, ids, lambda v: variation_json(state.get(v)))
+
+    @api.get("/orders")
+    def list_orders(request: Request, instance: str) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        query = dict(request.query_params)
+        with state.lock:
+            orders = state.orders
+            after = query.get("modified_after")
+            if after:
+                when = datetime.fromisoformat(after.replace("Z", "+00:00"))
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=timezone.utc if query.get("dates_are_gmt") in ("true", "1")
+                                        else SITE_TZ)
+                orders = [o for o in orders if o["_modified"] > when]
+            by_id = {o["id"]: o for o in orders}
+            ids = sorted(by_id, reverse=query.get("order", "desc") == "desc")
+            return page_of(request, entry, ids,
+                           lambda i: {k: v for k, v in by_id[i].items() if not k.startswith("_")})
+
+    def apply_update(state: SiteState, entry: dict, product: dict[str, Any], payload: Any,
+                     render: Any) -> Response:
+        if not isinstance(payload, dict):
+            return reply(entry, {"code": "rest_invalid_json", "message": "Invalid JSON body passed.",
+                                 "data": {"status": 400}}, 400)
+        if "backorders" in payload and payload["backorders"] not in ("no", "notify", "yes"):
+            return reply(entry, {"code": "rest_invalid_param", "message": "Invalid parameter(s): backorders",
+                                 "data": {"status": 400}}, 400)
+        if "stock_status" in payload and payload["stock_status"] not in ("instock", "outofstock", "onbackorder"):
+            return reply(entry, {"code": "rest_invalid_param", "message": "Invalid parameter(s): stock_status",
+                                 "data": {"status": 400}}, 400)
+        with state.lock:
+            updated = dict(product)
+            for key in ("stock_quantity", "manage_stock", "backorders", "stock_status", "sku", "name"):
+                if key in payload:
+                    updated[key] = payload[key]
+            updated["stock_status"] = stock_status(bool(updated["manage_stock"]), updated["stock_quantity"],
+                                                   updated["backorders"], updated["stock_status"])
+            updated["date_modified"] = state.now()
+            state.store(updated)
+        deliver(state, "product.updated", product_json(updated))
+        return reply(entry, render(updated))
+
+    @api.put("/products/{product_id}")
+    def update_product(request: Request, instance: str, product_id: int, payload: Any = Body(None)) -> Response:
+        state, entry, denied = guard(request, instance, payload)
+        if denied:
+            return denied
+        product = state.get(product_id)
+        if product is None:
+            return reply(entry, {"code": "woocommerce_rest_product_invalid_id", "message": "Invalid ID.",
+                                 "data": {"status": 400}}, 400)
+        if product["type"] == "variation":
+            return reply(entry, {"code": "woocommerce_rest_invalid_product_id", "message":
+                                 "To manipulate product variations you should use the "
+                                 "/products/&lt;product_id&gt;/variations/&lt;id&gt; endpoint.",
+                                 "data": {"status": 404}}, 404)
+        return apply_update(state, entry, product, payload, product_json)
+
+    @api.put("/products/{product_id}/variations/{variation_id}")
+    def update_variation(request: Request, instance: str, product_id: int, variation_id: int,
+                         payload: Any = Body(None)) -> Response:
+        state, entry, denied = guard(request, instance, payload)
+        if denied:
+            return denied
+        variation = state.get(variation_id)
+        if variation is None or variation.get("parent_id") != product_id:
+            return reply(entry, {"code": "woocommerce_rest_product_variation_invalid_id",
+                                 "message": "Invalid ID.", "data": {"status": 400}}, 400)
+        return apply_update(state, entry, variation, payload, variation_json)
+
+    # --- admin ------------------------------------------------------------------------------
+
+    @admin.post("/seed")
+    def seed(instance: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        state = sandbox.get(instance)
+        with state.lock:
+            if payload.get("reset", True):
+                state.product_ids, state.batches, state.products, state.sku_index = [], [], {}, {}
+                state.orders = []
+            now = state.now()
+            count = int(payload.get("count", 0))
+            if count:
+                start = state.allocate(count)
+                state.batches.append(Batch(start, start + count, payload.get("sku_prefix", "SKU-"),
+                                           int(payload.get("stock_quantity", 10)),
+                                           payload.get("backorders", "no"), now))
+                state.product_ids.extend(range(start, start + count))
+            created = []
+            for spec in payload.get("items", []):
+                product = _new_product(state, spec, now, parent_id=0)
+                state.product_ids.append(product["id"])
+                for vspec in spec.get("variations", []):
+                    variation = _new_product(state, {**vspec, "type": "variation"}, now, parent_id=product["id"])
+                    product["variations"].append(variation["id"])
+                    state.store(variation)
+                state.store(product)
+                created.append(admin_item(state, product))
+            return {"total": len(state.product_ids), "items": created}
+
+    @admin.post("/config")
+    def config(instance: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        state = sandbox.get(instance)
+        state.consumer_key = payload.get("consumer_key", state.consumer_key)
+        state.consumer_secret = payload.get("consumer_secret", state.consumer_secret)
+        return {"consumer_key": state.consumer_key}
+
+    @admin.post("/clock")
+    def clock(instance: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        state = sandbox.get(instance)
+        state.clock_offset += timedelta(seconds=float(payload.get("advance_s", 0)))
+        return {"now_gmt": _gmt(state.now())}
+
+    @admin.post("/set_stock")
+    def set_stock(instance: str, payload: dict[str, Any] = Body(...)) -> JSONResponse:
+        state = sandbox.get(instance)
+        with state.lock:
+            pid = state.id_for_sku(str(payload.get("sku")))
+            if pid is None:
+                return JSONResponse({"error": f"unknown sku {payload.get('sku')}"}, status_code=404)
+            product = dict(state.get(pid))
+            for key in ("stock_quantity", "backorders", "manage_stock"):
+                if key in payload:
+                    product[key] = payload[key]
+            product["stock_status"] = stock_status(bool(product["manage_stock"]), product["stock_quantity"],
+                                                   product["backorders"], product["stock_status"])
+            product["date_modified"] = state.now()
+            state.store(product)
+        hooks = deliver(state, "product.updated", product_json(product))
+        return JSONResponse({"item": admin_item(state, product), "webhooks": hooks})
+
+    @admin.post("/create_order")
+    def create_order(instance: str, payload: dict[str, Any] = Body(...)) -> JSONResponse:
+        state = sandbox.get(instance)
+        with state.lock:
+            now = state.now()
+            order_id = state.allocate()
+            lines = []
+            for n, spec in enumerate(payload.get("lines", [])):
+                pid = state.id_for_sku(str(spec["sku"]))
+                if pid is None:
+                    return JSONResponse({"error": f"unknown sku {spec['sku']}"}, status_code=404)
+                product = dict(state.get(pid))
+                quantity = int(spec.get("quantity", 1))
+                if product["manage_stock"]:
+                    product["stock_quantity"] = (product["stock_quantity"] or 0) - quantity
+                    product["stock_status"] = stock_status(True, product["stock_quantity"], product["backorders"],
+                                                           product["stock_status"])
+                    state.store(product)
+                price = str(spec.get("price", "10.00"))
+                lines.append({"id": order_id * 100 + n, "name": product["name"],
+                              "product_id": product["parent_id"] or pid,
+                              "variation_id": pid if product["parent_id"] else 0, "quantity": quantity,
+                              "sku": product["sku"], "price": float(price),
+                              "total": f"{float(price) * quantity:.2f}"})
+            billing = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "phone": "",
+                       **payload.get("billing", {})}
+            order = {"id": order_id, "number": str(order_id), "status": payload.get("status", "processing"),
+                     "currency": payload.get("currency", "USD"),
+                     "date_created": _local(now), "date_created_gmt": _gmt(now),
+                     "date_modified": _local(now), "date_modified_gmt": _gmt(now),
+                     "total": f"{sum(float(line['total']) for line in lines):.2f}", "billing": billing,
+                     "line_items": lines, "_modified": now}
+            state.orders.append(order)
+            public = {k: v for k, v in order.items() if not k.startswith("_")}
+        hooks = deliver(state, "order.created", public)
+        return JSONResponse({"order": public, "webhooks": hooks})
+
+    @admin.post("/webhooks")
+    def add_webhook(instance: str, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        state = sandbox.get(instance)
+        hook = {"id": len(state.webhooks) + 1, "address": payload["address"], "secret": payload["secret"],
+                "topics": list(payload.get("topics") or [payload.get("topic")]), "status": "active"}
+        state.webhooks.append(hook)
+        ping = deliver_ping(state, hook) if payload.get("ping", True) else None
+        return {"webhook": hook, "ping": ping}
+
+    @admin.get("/webhooks")
+    def list_webhooks(instance: str) -> dict[str, Any]:
+        state = sandbox.get(instance)
+        return {"webhooks": state.webhooks, "deliveries": state.deliveries}
+
+    @admin.post("/faults")
+    def add_fault(instance: str, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        state = sandbox.get(instance)
+        retry_after = payload.get("retry_after")
+        with state.lock:
+            state.faults.append(Fault(status=int(payload["status"]), remaining=int(payload.get("count", 1)),
+                                      retry_after=None if retry_after is None else str(retry_after),
+                                      body=payload.get("body"), delay_s=float(payload.get("delay_s", 0)),
+                                      path_contains=payload.get("path_contains")))
+            return {"faults": len(state.faults)}
+
+    @admin.delete("/faults")
+    def clear_faults(instance: str) -> dict[str, Any]:
+        state = sandbox.get(instance)
+        with state.lock:
+            state.faults.clear()
+        return {"faults": 0}
+
+    @admin.get("/state/items")
+    def state_items(instance: str, skus: str | None = None, offset: int = 0, limit: int = 100) -> JSONResponse:
+        state = sandbox.get(instance)
+        with state.lock:
+            if skus:
+                ids = [state.id_for_sku(s) for s in skus.split(",")]
+                items = [state.get(i) for i in ids if i is not None]
+            else:
+                items = [state.get(i) for i in state.product_ids[offset:offset + limit]]
+            return JSONResponse({"total": len(state.product_ids), "items": [admin_item(state, p) for p in items]})
+
+    @admin.get("/requests")
+    def list_requests(instance: str, method: str | None = None, path_contains: str | None = None) -> JSONResponse:
+        state = sandbox.get(instance)
+        rows = [r for r in list(state.requests)
+                if (not method or r["method"] == method.upper())
+                and (not path_contains or path_contains in r["path"])]
+        return JSONResponse({"requests": rows})
+
+    @admin.delete("/requests")
+    def clear_requests(instance: str) -> dict[str, Any]:
+        sandbox.get(instance).requests.clear()
+        return {"requests": 0}
+
+    app.include_router(api)
+    app.include_router(admin)
+
+
+def _credentials(request: Request) -> tuple[str | None, str | None]:
+    """Basic auth header first; the ``consumer_key``/``consumer_secret`` query fallback second."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Basic "):
+        try:
+            key, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+            return key, secret
+        except (ValueError, UnicodeDecodeError):
+            return None, None
+    query = request.query_params
+    if query.get("consumer_key"):
+        return query.get("consumer_key"), query.get("consumer_secret")
+    return None, None
+
+
+def _new_product(state: SiteState, spec: dict[str, Any], now: datetime, parent_id: int) -> dict[str, Any]:
+    manage = bool(spec.get("manage_stock", True))
+    quantity = spec.get("stock_quantity", 0) if manage else None
+    backorders = spec.get("backorders", "no")
+    return {"id": state.allocate(), "name": spec.get("name", spec["sku"]), "type": spec.get("type", "simple"),
+            "sku": spec["sku"], "manage_stock": manage, "stock_quantity": quantity, "backorders": backorders,
+            "stock_status": stock_status(manage, quantity, backorders, spec.get("stock_status", "instock")),
+            "parent_id": parent_id, "variations": [], "date_created": now, "date_modified": now}
+
+
+def admin_item(state: SiteState, p: dict[str, Any]) -> dict[str, Any]:
+    return {"sku": p["sku"], "id": str(p["id"]), "parent_id": str(p["parent_id"]) if p.get("parent_id") else None,
+            "type": p["type"], "manage_stock": p["manage_stock"], "stock_quantity": p["stock_quantity"],
+            "stock_status": p["stock_status"], "backorders": p["backorders"],
+            "variations": [str(v) for v in p.get("variations", [])], "date_modified_gmt": _gmt(p["date_modified"])}
