@@ -57,5 +57,8 @@ task_send_sent_event = True
 SWEEP_INTERVAL_S = float(os.environ.get("SWEEP_INTERVAL_S", "15"))
 
 beat_schedule = {
+    "dispatch-due-polls": {"task": "tasks.polling.dispatch_due", "schedule": SWEEP_INTERVAL_S},
     "fire-due-timers": {"task": "tasks.timers.fire_due", "schedule": SWEEP_INTERVAL_S},
+    "redrive-inbox": {"task": "tasks.inbound.redrive", "schedule": 60.0},
+    "redrive-outbox": {"task": "tasks.notify.redrive", "schedule": 60.0},
 }

@@ -42,6 +42,7 @@ def apply_config(session: Session, config: BusinessConfig) -> ApplySummary:
     ])
     store_ids = _upsert(session, Store, "key", [
         {"key": s.key, "platform": s.platform, "name": s.name, "base_url": s.base_url, "enabled": True,
+         "credentials_env": s.credentials, "webhook_secret_env": s.webhook_secret_env, "options": s.options,
          "sells": s.sells, "poll_interval_s": s.poll_interval_s, "full_sync_interval_s": s.full_sync_interval_s}
         for s in config.stores
     ])

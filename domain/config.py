@@ -10,6 +10,7 @@ operator fixes the file in one pass rather than one error per run.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 import tomllib
 from dataclasses import dataclass, field
 from datetime import time
@@ -523,3 +524,20 @@ def load_config(path: Path | str) -> BusinessConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML ({exc})"]) from exc
     return parse_config(data)
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str, mtime_ns: int) -> BusinessConfig:
+    return load_config(path)
+
+
+def current_config() -> BusinessConfig:
+    """The configuration named by ``BACKORDERS_CONFIG``, re-read when the file changes."""
+    from domain.settings import get_settings
+
+    path = get_settings().config_file
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from exc
+    return _cached(str(path), mtime)

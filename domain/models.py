@@ -75,6 +75,9 @@ class Store(Base):
     platform: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
     base_url: Mapped[str] = mapped_column(Text)
+    credentials_env: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    webhook_secret_env: Mapped[str | None] = mapped_column(String(128))
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     sells: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     poll_interval_s: Mapped[int] = mapped_column(Integer, server_default=text("300"))
@@ -149,6 +152,8 @@ class Sku(Base):
     allow_backorder: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     state: Mapped[str] = mapped_column(String(16), server_default="IN_STOCK")
     state_changed_at: Mapped[datetime | None]
+    oversell_risk: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    atp_drift: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     eta: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

@@ -12,6 +12,15 @@ from fastapi import FastAPI
 
 MODULES: tuple[str, ...] = (
     "sandbox.control",
+    "sandbox.shopify",
+    "sandbox.woocommerce",
+    "sandbox.lightspeed",
+    "sandbox.netsuite",
+    "sandbox.messaging",
+    "sandbox.twilio",
+    "sandbox.mailgun",
+    "sandbox.sendgrid",
+    "sandbox.slack",
 )
 
 

@@ -19,12 +19,18 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class SandboxServer:
-    """A sandbox served by uvicorn in a daemon thread; ``app`` gives tests direct access to state."""
+    """An ASGI app served by uvicorn in a daemon thread; ``app`` gives tests direct access to state.
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None, app: FastAPI | None = None):
+    Tests also serve the product's own web app this way (``health_path="/healthz"``), so the
+    sandbox can deliver webhooks to it over real HTTP.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, app: FastAPI | None = None,
+                 health_path: str = "/_sandbox/health"):
         self.host = host
         self.port = port or free_port(host)
         self.app = app or create_app()
+        self.health_path = health_path
         self._server = uvicorn.Server(
             uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning", access_log=False)
         )
@@ -39,7 +45,7 @@ class SandboxServer:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{self.base_url}/_sandbox/health", timeout=0.5).ok:
+                if requests.get(f"{self.base_url}{self.health_path}", timeout=0.5).ok:
                     return self
             except requests.ConnectionError:
                 time.sleep(0.05)

@@ -264,15 +264,19 @@ def deliver(state: ShopState, topic: str, payload: dict[str, Any], api_version: 
             "X-Shopify-Webhook-Id": str(uuid.uuid4()), "X-Shopify-Event-Id": str(uuid.uuid4()),
             "X-Shopify-Triggered-At": state.now().isoformat().replace("+00:00", "Z"),
         }
-        try:
-            status: int | str = requests.post(hook["address"], data=body, headers=headers, timeout=5).status_code
-        except requests.RequestException as exc:
-            status = f"error: {exc.__class__.__name__}"
-        record = {"topic": topic, "address": hook["address"], "status": status,
-                  "webhook_id": headers["X-Shopify-Webhook-Id"], "event_id": headers["X-Shopify-Event-Id"]}
+        record = {"topic": topic, "address": hook["address"], "status": post_delivery(hook["address"], body, headers),
+                  "webhook_id": headers["X-Shopify-Webhook-Id"], "event_id": headers["X-Shopify-Event-Id"],
+                  "body": body.decode(), "headers": headers}
         state.deliveries.append(record)
         results.append(record)
     return results
+
+
+def post_delivery(address: str, body: bytes, headers: dict[str, str]) -> int | str:
+    try:
+        return requests.post(address, data=body, headers=headers, timeout=5).status_code
+    except requests.RequestException as exc:
+        return f"error: {exc.__class__.__name__}"
 
 
 def install(app: FastAPI) -> None:
@@ -587,6 +591,16 @@ def install(app: FastAPI) -> None:
     def list_webhooks(instance: str) -> dict[str, Any]:
         state = sandbox.get(instance)
         return {"webhooks": state.webhooks, "deliveries": state.deliveries}
+
+    @admin.post("/redeliver")
+    def redeliver(instance: str, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        """Send a past delivery again, byte for byte with the same ids, as Shopify's retries do."""
+        state = sandbox.get(instance)
+        original = state.deliveries[int(payload.get("index", -1))]
+        times = int(payload.get("times", 1))
+        statuses = [post_delivery(original["address"], original["body"].encode(), original["headers"])
+                    for _ in range(times)]
+        return {"statuses": statuses, "event_id": original["event_id"]}
 
     @admin.post("/faults")
     def add_fault(instance: str, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:

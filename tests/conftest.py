@@ -139,3 +139,13 @@ def wait_for(predicate: object, timeout_s: float = 20.0, interval_s: float = 0.0
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout_s}s (last value {value!r})")
         time.sleep(interval_s)
+
+
+@pytest.fixture
+def catalog(db_session: object, futon_config: object) -> object:
+    """The example store's configuration loaded into the test database."""
+    from domain.catalog import apply_config
+
+    apply_config(db_session, futon_config)  # type: ignore[arg-type]
+    db_session.commit()  # type: ignore[attr-defined]
+    return futon_config

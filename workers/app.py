@@ -8,12 +8,16 @@ from workers.embedded import ensure_env
 ensure_env()
 
 TASK_MODULES = (
+    "tasks.polling",
+    "tasks.inbound",
+    "tasks.stock",
+    "tasks.channels",
+    "tasks.notify",
     "tasks.timers",
 )
 
 app = Celery("backorders")
 app.config_from_object("celeryconfig")
-app.autodiscover_tasks(lambda: [], force=True)
 app.conf.imports = TASK_MODULES
 
 import workers.signals  # noqa: E402,F401  (connects process and task signals)

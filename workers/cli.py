@@ -195,5 +195,62 @@ def flower(port: int, address: str) -> None:
                                f"--port={port}", f"--address={address}", f"--basic-auth={auth}"])
 
 
+@main.command()
+@click.option("--keep", is_flag=True, help="Leave every process running afterwards (to browse Flower).")
+def demo(keep: bool) -> None:
+    """Run the demo scenario against the sandbox and print a summary."""
+    from workers.demo import main as run_demo
+
+    sys.exit(run_demo(keep, click.echo))
+
+
+@main.command()
+@click.argument("store_key")
+@click.option("--full", is_flag=True, help="Fetch the whole catalog, not just what changed since the cursor.")
+def sync(store_key: str, full: bool) -> None:
+    """Poll STORE_KEY now (in this process) and report what changed."""
+    from sqlalchemy import select
+
+    from connectors.errors import ConnectorError
+    from domain import sync as syncing
+    from domain.db import get_sessionmaker, session_scope
+    from domain.models import Store
+    from tasks.connections import connector_for
+
+    _environment()
+    with session_scope() as session:
+        store = session.scalar(select(Store).where(Store.key == store_key))
+        if store is None:
+            raise click.ClickException(f"unknown store {store_key!r} (run `backorders config apply` first?)")
+        try:
+            connector = connector_for(store)
+        except ConnectorError as exc:
+            raise click.ClickException(str(exc)) from exc
+        store_id, cursors = store.id, (store.stock_cursor, store.order_cursor)
+    changed: set[int] = set()
+    try:
+        report = syncing.poll(get_sessionmaker(), connector, store_id, owner=f"cli-{os.getpid()}", full=full,
+                              stock_cursor=cursors[0], order_cursor=cursors[1], on_changed=changed.update)
+    except ConnectorError as exc:
+        raise click.ClickException(f"{store_key}: {exc}") from exc
+    click.echo(report.summary())
+    if changed:
+        from sqlalchemy import func
+
+        from domain.models import Sku, SkuTransition
+        from tasks.stock import evaluate
+
+        with session_scope() as session:
+            last_seen = session.scalar(select(func.max(SkuTransition.id))) or 0
+        evaluate.apply(args=[sorted(changed)], throw=True)
+        with session_scope() as session:
+            for code, from_state, to_state, numbers in session.execute(
+                    select(Sku.code, SkuTransition.from_state, SkuTransition.to_state, SkuTransition.numbers)
+                    .join(Sku, Sku.id == SkuTransition.sku_id).where(SkuTransition.id > last_seen)
+                    .order_by(SkuTransition.id)):
+                click.echo(f"  {code}: {from_state} -> {to_state} (available {numbers['available']})")
+        click.echo("  alerts are queued; channel pushes and messages run on the workers")
+
+
 if __name__ == "__main__":
     main()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 18:48:34.838180
+Create Date: 2026-11-25 19:00:06.625348
 """
 from __future__ import annotations
 
@@ -95,6 +95,9 @@ def upgrade() -> None:
     sa.Column('platform', sa.String(length=32), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('base_url', sa.Text(), nullable=False),
+    sa.Column('credentials_env', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'"), nullable=False),
+    sa.Column('webhook_secret_env', sa.String(length=128), nullable=True),
+    sa.Column('options', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'"), nullable=False),
     sa.Column('enabled', sa.Boolean(), server_default=sa.text('true'), nullable=False),
     sa.Column('sells', sa.Boolean(), server_default=sa.text('true'), nullable=False),
     sa.Column('poll_interval_s', sa.Integer(), server_default=sa.text('300'), nullable=False),
@@ -198,6 +201,8 @@ def upgrade() -> None:
     sa.Column('allow_backorder', sa.Boolean(), server_default=sa.text('true'), nullable=False),
     sa.Column('state', sa.String(length=16), server_default='IN_STOCK', nullable=False),
     sa.Column('state_changed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('oversell_risk', sa.Boolean(), server_default=sa.text('false'), nullable=False),
+    sa.Column('atp_drift', sa.Boolean(), server_default=sa.text('false'), nullable=False),
     sa.Column('eta', sa.Date(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),

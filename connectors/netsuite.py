@@ -1,0 +1,205 @@
+"""NetSuite connector: per-location stock read through SuiteQL over REST web services.
+
+Public docs this follows (see /work/shared/reference/api-facts.md §5 and api-facts-platforms.md §5):
+
+* SuiteQL through REST (``POST /services/rest/query/v1/suiteql?limit=&offset=``, header
+  ``Prefer: transient``, body ``{"q": "SELECT …"}``, at most 100,000 results per query):
+  https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_157909186990.html
+* Collection paging (``links`` with ``rel: next``, ``hasMore``, ``offset``, ``count``,
+  ``totalResults``; ``limit`` ≤ 1000):
+  https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156414087576.html
+* Token-based authentication (OAuth 1.0a, ``HMAC-SHA256``, ``realm`` = account id, not signed):
+  https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_1534941088.html
+* Error bodies ``{"type", "title", "status", "o:errorDetails": [{"detail", "o:errorCode"}]}``:
+  https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html
+* Per-location quantities: the ``inventoryitemlocations`` SuiteQL table (``item, location,
+  quantityonhand, quantityavailable, quantitycommitted, quantitybackordered``), named in the Records
+  Catalog and CData's SuiteQL table reference:
+  https://cdn.cdata.com/help/DNM/ado/pg_SuiteQLtable-inventoryitemlocations.htm
+
+Role in this product: NetSuite is the back office (ERP), read for the truth about stock per
+location. It is not a sales channel, so :meth:`fetch_orders` yields nothing (web orders come from
+the storefront connectors; reading sales orders here would count each one twice) and
+:meth:`push_availability` refuses with :class:`PermanentError`: channel sync must never overwrite
+the ERP's quantities, and a silent "ok" would hide a misconfigured store. NetSuite has no native
+outbound webhooks (only SuiteScript a customer writes), so the webhook methods refuse clearly.
+
+Incremental fetch filters on the item's ``lastmodifieddate``. The cursor is the timestamp text the
+query itself rendered (``TO_CHAR(…, 'YYYY-MM-DD HH24:MI:SS')``) and it goes back verbatim through
+``TO_TIMESTAMP`` with the same format, so the account's time zone never needs converting. The filter
+is ``>=``: the boundary second is re-read, never skipped (the set-based upsert absorbs repeats).
+Whether a quantity change through a transaction touches the item's ``lastmodifieddate`` is not
+documented, so the tasks should keep a periodic full fetch for NetSuite stores.
+
+SuiteQL returns column names in lower case and values as strings, omitting NULL columns; ids stay
+strings. Pages are ordered by ``item.id, location`` so offset paging is stable.
+
+Options: ``page_size`` (≤ 1000, default 1000), ``location_ids`` (list: only these locations),
+``item_types`` (default ``["InvtPart"]``), ``account_timezone`` (IANA name for ``updated_at``;
+default UTC). Credentials: ``account_id`` (realm, e.g. ``1234567`` or ``1234567_SB1``),
+``consumer_key``, ``consumer_secret``, ``token_id``, ``token_secret``.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, ClassVar, Iterator, Mapping
+from zoneinfo import ZoneInfo
+
+from requests.auth import AuthBase
+
+from connectors.base import OAuth1, RestConnector, platform_error_message, with_last_flag
+from connectors.errors import MalformedPayloadError, PermanentError, SignatureError
+from connectors.types import ListingRef, OrderPage, PushResult, StockPage, StockRecord, WebhookEvent
+
+MAX_PAGE_SIZE = 1000
+SUITEQL_PATH = "query/v1/suiteql"
+CURSOR_FORMAT = "YYYY-MM-DD HH24:MI:SS"
+_CURSOR_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+_ITEM_TYPE_RE = re.compile(r"^[A-Za-z]+$")
+
+STOCK_COLUMNS = (
+    "item.id AS item_id, item.itemid AS sku, item.itemtype AS item_type, iil.location AS location_id, "
+    "iil.quantityonhand AS on_hand, iil.quantityavailable AS available, "
+    "iil.quantitycommitted AS committed, iil.quantitybackordered AS backordered, "
+    f"TO_CHAR(item.lastmodifieddate, '{CURSOR_FORMAT}') AS modified"
+)
+
+
+def netsuite_error_message(body: Any, fallback: str = "") -> str:
+    """``o:errorDetails[].detail`` (with its ``o:errorCode``), else the generic title."""
+    if isinstance(body, Mapping) and isinstance(body.get("o:errorDetails"), list):
+        parts = []
+        for item in body["o:errorDetails"]:
+            if isinstance(item, Mapping) and item.get("detail"):
+                code = item.get("o:errorCode")
+                parts.append(f"{code}: {item['detail']}" if code else str(item["detail"]))
+        if parts:
+            return "; ".join(parts)
+    return platform_error_message(body, fallback)
+
+
+def _int(value: Any) -> int | None:
+    """SuiteQL renders numbers as strings (``"12"``, ``"12.0"``); quantities are whole units."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+class NetSuiteConnector(RestConnector):
+    """One NetSuite account over REST web services, read-only."""
+
+    platform: ClassVar[str] = "netsuite"
+    api_prefix: ClassVar[str] = "/services/rest"
+
+    def __init__(self, config: Any, **kwargs: Any) -> None:
+        opts = config.options
+        self.page_size = max(1, min(int(opts.get("page_size", MAX_PAGE_SIZE)), MAX_PAGE_SIZE))
+        self.location_ids = [str(x) for x in opts.get("location_ids") or []]
+        self.item_types = [str(t) for t in opts.get("item_types") or ["InvtPart"]]
+        for value in [*self.location_ids, *self.item_types]:
+            if not (value.isdigit() or _ITEM_TYPE_RE.match(value)):
+                raise ValueError(f"netsuite option value {value!r} is not an id or an item type")
+        self.zone = ZoneInfo(opts["account_timezone"]) if opts.get("account_timezone") else timezone.utc
+        super().__init__(config, **kwargs)
+
+    def build_auth(self) -> AuthBase:
+        creds = self.config.credentials
+        account = creds.get("account_id") or self.config.options.get("account_id")
+        if not account:
+            raise ValueError("netsuite credentials need account_id (the OAuth realm)")
+        return OAuth1(creds.get("consumer_key", ""), creds.get("consumer_secret", ""),
+                      creds.get("token_id", ""), creds.get("token_secret", ""),
+                      realm=str(account).upper().replace("-", "_"), signature_method="HMAC-SHA256")
+
+    def error_message(self, body: Any, fallback: str) -> str:
+        return netsuite_error_message(body, fallback)
+
+    # --- SuiteQL ----------------------------------------------------------------------------
+
+    def stock_query(self, since: str | None) -> str:
+        """The SuiteQL text; every interpolated value is validated first (no injection)."""
+        types = ", ".join(f"'{t}'" for t in self.item_types)
+        where = [f"item.itemtype IN ({types})", "item.isinactive = 'F'"]
+        if self.location_ids:
+            where.append(f"iil.location IN ({', '.join(self.location_ids)})")
+        if since is not None:
+            if not _CURSOR_RE.match(since):
+                raise ValueError(f"netsuite cursor {since!r} is not 'YYYY-MM-DD HH24:MI:SS'")
+            where.append(f"item.lastmodifieddate >= TO_TIMESTAMP('{since}', '{CURSOR_FORMAT}')")
+        return (f"SELECT {STOCK_COLUMNS} FROM item INNER JOIN inventoryitemlocations iil ON iil.item = item.id "
+                f"WHERE {' AND '.join(where)} ORDER BY item.id, iil.location")
+
+    def suiteql(self, query: str) -> Iterator[list[dict[str, Any]]]:
+        """Stream each page of a SuiteQL result: follow ``links`` rel ``next`` while ``hasMore``.
+
+        A POST, but a read: retried on 5xx/timeouts like a GET (``retry=True``).
+        """
+        url = self.url(SUITEQL_PATH)
+        params: dict[str, Any] | None = {"limit": self.page_size, "offset": 0}
+        while True:
+            response = self.request("POST", url, params=params, json_body={"q": query},
+                                    headers={"Prefer": "transient"}, retry=True)
+            body = self.decode(response) or {}
+            items = body.get("items") or []
+            yield items
+            if not body.get("hasMore") or not items:
+                return
+            nxt = next((link.get("href") for link in body.get("links") or []
+                        if isinstance(link, Mapping) and link.get("rel") == "next"), None)
+            if nxt:
+                url, params = nxt, None
+            else:
+                offset = int(body.get("offset") or 0) + len(items)
+                url, params = self.url(SUITEQL_PATH), {"limit": self.page_size, "offset": offset}
+
+    # --- stock ------------------------------------------------------------------------------
+
+    def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
+        """Only the finished walk moves the cursor (pages are ordered by id, not by time)."""
+        high = since
+        for rows, is_last in with_last_flag(self.suiteql(self.stock_query(since))):
+            records = [self._record(row) for row in rows]
+            for row in rows:
+                modified = row.get("modified")
+                if modified and _CURSOR_RE.match(modified) and (high is None or modified > high):
+                    high = modified
+            yield StockPage(records=records, cursor=high if is_last else since)
+
+    def _record(self, row: Mapping[str, Any]) -> StockRecord:
+        modified = row.get("modified")
+        updated = None
+        if modified and _CURSOR_RE.match(modified):
+            updated = datetime.strptime(modified, "%Y-%m-%d %H:%M:%S").replace(tzinfo=self.zone) \
+                .astimezone(timezone.utc)
+        return StockRecord(
+            external_id=str(row["item_id"]),
+            sku=row.get("sku") or None,
+            location_external_id=str(row["location_id"]) if row.get("location_id") is not None else None,
+            on_hand=_int(row.get("on_hand")) or 0,
+            available=_int(row.get("available")) or 0,
+            committed=_int(row.get("committed")) or 0,
+            updated_at=updated,
+            inventory_item_id=str(row["item_id"]),
+        )
+
+    def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
+        """The ERP is not a sales channel here: orders come from the storefront connectors."""
+        return iter(())
+
+    # --- write-back and webhooks: refused on purpose ----------------------------------------
+
+    def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
+        raise PermanentError(
+            f"netsuite is read-only in this product (back office, not a channel): refusing to write "
+            f"{listing.sku}; remove this store from the channel-sync targets", platform=self.platform)
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        raise SignatureError("netsuite sends no native webhooks; this endpoint accepts none for a "
+                             "netsuite store (poll with fetch_stock instead)")
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        raise MalformedPayloadError("netsuite sends no native webhooks; nothing to parse")

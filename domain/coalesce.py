@@ -1,0 +1,46 @@
+"""Coalescing wake-ups: a burst of 1,000 webhooks for one store wakes a few drain tasks, not 1,000.
+
+The receiver sets a short-lived Redis flag before enqueueing a drain; while the flag stands,
+another enqueue is skipped. The drain clears the flag *before* its final look for pending rows,
+so a row committed after that look always finds the flag gone and wakes a new drain. A lost
+wake-up costs at most the inbox sweeper's interval; it never loses the event (the row is there).
+"""
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+import redis
+
+from domain.settings import get_settings
+
+log = logging.getLogger(__name__)
+FLAG_TTL_S = 30
+
+
+@lru_cache(maxsize=1)
+def _client() -> redis.Redis:
+    return redis.Redis.from_url(get_settings().redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def _key(source: str) -> str:
+    return f"backorders:drain-wanted:{source}"
+
+
+def should_wake(source: str) -> bool:
+    """True when no drain is scheduled for ``source`` yet (the caller then enqueues one)."""
+    try:
+        return bool(_client().set(_key(source), "1", nx=True, ex=FLAG_TTL_S))
+    except redis.RedisError:
+        return True  # without Redis, wake every time: more tasks, nothing lost
+
+
+def clear(source: str) -> None:
+    try:
+        _client().delete(_key(source))
+    except redis.RedisError as exc:  # the flag expires by itself within FLAG_TTL_S
+        log.debug("could not clear drain flag for %s: %s", source, exc)
+
+
+def reset_client() -> None:
+    _client.cache_clear()

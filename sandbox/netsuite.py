@@ -1,0 +1,423 @@
+"""NetSuite REST web services stand-in, served at ``/netsuite/{account}/services/rest/…``.
+
+Follows the public docs the connector follows (connectors/netsuite.py lists them):
+
+* token-based authentication checked for real: the ``Authorization: OAuth realm=…, oauth_…`` header
+  is parsed, the realm must be the account, ``HMAC-SHA256`` only (SHA-1 ended with 2023.1), the
+  consumer key and token must be the seeded ones, the timestamp recent, the nonce unused, and the
+  signature is recomputed here from the seeded consumer and token secrets (an implementation
+  independent of connectors/base.py, so each checks the other). Any failure answers 401 with
+  NetSuite's body ``{"type", "title": "Unauthorized", "status": 401, "o:errorDetails": [{"detail":
+  "Invalid login attempt…", "o:errorCode": "INVALID_LOGIN"}]}``;
+* SuiteQL ``POST /services/rest/query/v1/suiteql?limit=&offset=`` with ``Prefer: transient`` and
+  ``{"q": "SELECT …"}``. The query really runs, on an in-memory SQLite copy of the seeded tables
+  ``item``, ``inventoryitemlocations`` and ``location`` (with ``TO_TIMESTAMP`` / ``TO_CHAR`` for the
+  ``'YYYY-MM-DD HH24:MI:SS'`` format); only SELECT is allowed. Answers use the collection shape
+  ``{"links", "count", "hasMore", "items", "offset", "totalResults"}`` with lower-case columns,
+  values as strings and NULL columns omitted; ``limit`` 1..1000, ``offset`` a multiple of ``limit``,
+  at most 100,000 results.
+
+Admin endpoints (``/netsuite/{account}/_admin/…``) are documented in ``docs/sandbox.md``.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import sqlite3
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from fastapi import APIRouter, Body, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+DEFAULTS = {"consumer_key": "ns_ck_sandbox", "consumer_secret": "ns_cs_sandbox",
+            "token_id": "ns_tk_sandbox", "token_secret": "ns_ts_sandbox"}
+MAX_LIMIT = 1000
+MAX_RESULTS = 100_000
+TS_FORMAT = "YYYY-MM-DD HH24:MI:SS"
+ITEM_ID_BASE = 1000
+INVALID_LOGIN = ("Invalid login attempt. For more details, see the Login Audit Trail in the NetSuite UI at "
+                 "Setup > Users/Roles > User Management > View Login Audit Trail.")
+SCHEMA = """
+CREATE TABLE item (id INTEGER PRIMARY KEY, itemid TEXT, displayname TEXT, itemtype TEXT,
+                   isinactive TEXT, lastmodifieddate TEXT);
+CREATE TABLE location (id INTEGER PRIMARY KEY, name TEXT, isinactive TEXT);
+CREATE TABLE inventoryitemlocations (item INTEGER, location INTEGER, quantityonhand REAL,
+                   quantityavailable REAL, quantitycommitted REAL, quantitybackordered REAL,
+                   quantityonorder REAL, reorderpoint REAL, PRIMARY KEY (item, location));
+"""
+
+
+def error_body(status: int, title: str, detail: str, code: str) -> dict[str, Any]:
+    """NetSuite's REST error shape (RFC 9457-style with ``o:errorDetails``)."""
+    return {"type": f"https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.{status - 399}",
+            "title": title, "status": status, "o:errorDetails": [{"detail": detail, "o:errorCode": code}]}
+
+
+def pct(value: str) -> str:
+    return quote(value, safe="-._~")
+
+
+def base_string(method: str, url: str, params: list[tuple[str, str]]) -> str:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.port and not ((parts.scheme == "http" and parts.port == 80) or
+                           (parts.scheme == "https" and parts.port == 443)):
+        host = f"{host}:{parts.port}"
+    uri = f"{parts.scheme.lower()}://{host}{parts.path}"
+    normalized = "&".join(f"{k}={v}" for k, v in sorted((pct(k), pct(v)) for k, v in params))
+    return "&".join((method.upper(), pct(uri), pct(normalized)))
+
+
+def parse_oauth_header(value: str) -> dict[str, str] | None:
+    if not value.startswith("OAuth "):
+        return None
+    return {k: unquote(v) for k, v in re.findall(r'([A-Za-z_]+)="([^"]*)"', value[6:])}
+
+
+@dataclass
+class Fault:
+    status: int
+    remaining: int
+    retry_after: str | None = None
+    body: Any = None
+    delay_s: float = 0.0
+    path_contains: str | None = None
+
+
+def _to_timestamp(text: str, fmt: str) -> str:
+    if fmt != TS_FORMAT:
+        raise ValueError(f"unsupported format {fmt}")
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _to_char(value: str | None, fmt: str) -> str | None:
+    if fmt != TS_FORMAT:
+        raise ValueError(f"unsupported format {fmt}")
+    return value
+
+
+@dataclass
+class AccountState:
+    """One NetSuite account: credentials, tables, faults and a request log."""
+
+    name: str
+    credentials: dict[str, str] = field(default_factory=lambda: dict(DEFAULTS))
+    timestamp_tolerance_s: float = 300.0
+    clock_offset: timedelta = timedelta()
+    nonces: set[str] = field(default_factory=set)
+    faults: list[Fault] = field(default_factory=list)
+    requests: deque = field(default_factory=lambda: deque(maxlen=10_000))
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    db: sqlite3.Connection = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.db = sqlite3.connect(":memory:", check_same_thread=False)
+        self.db.executescript(SCHEMA)
+        self.db.create_function("TO_TIMESTAMP", 2, _to_timestamp, deterministic=True)
+        self.db.create_function("TO_CHAR", 2, _to_char, deterministic=True)
+
+    def now(self) -> str:
+        """Account time as NetSuite stores ``lastmodifieddate`` (second precision)."""
+        return (datetime.now(timezone.utc) + self.clock_offset).strftime("%Y-%m-%d %H:%M:%S")
+
+    def item_row(self, sku: str) -> tuple | None:
+        return self.db.execute("SELECT id FROM item WHERE itemid = ?", (sku,)).fetchone()
+
+    def run_select(self, query: str) -> tuple[list[str], list[tuple]]:
+        """Run a read-only SELECT; the authorizer refuses anything that would write."""
+        def authorize(action: int, *_: Any) -> int:
+            allowed = (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION)
+            return sqlite3.SQLITE_OK if action in allowed else sqlite3.SQLITE_DENY
+        self.db.set_authorizer(authorize)
+        try:
+            cursor = self.db.execute(query)
+            return [d[0].lower() for d in cursor.description or []], cursor.fetchall()
+        finally:
+            self.db.set_authorizer(None)
+
+
+class NetSuiteSandbox:
+    def __init__(self) -> None:
+        self.instances: dict[str, AccountState] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> AccountState:
+        with self._lock:
+            if name not in self.instances:
+                self.instances[name] = AccountState(name)
+            return self.instances[name]
+
+
+def render(value: Any) -> str:
+    """SuiteQL renders every value as text; whole floats lose their ``.0``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def check_oauth(state: AccountState, request: Request, body: bytes) -> str | None:
+    """The reason the TBA header is refused, or None when it is valid."""
+    fields = parse_oauth_header(request.headers.get("Authorization", ""))
+    if fields is None:
+        return "no OAuth Authorization header"
+    realm = fields.get("realm", "").upper().replace("-", "_")
+    if realm != state.name.upper().replace("-", "_"):
+        return f"realm {fields.get('realm')!r} is not this account"
+    if fields.get("oauth_signature_method") != "HMAC-SHA256":
+        return f"signature method {fields.get('oauth_signature_method')!r} is not HMAC-SHA256"
+    creds = state.credentials
+    if fields.get("oauth_consumer_key") != creds["consumer_key"]:
+        return "unknown consumer key"
+    if fields.get("oauth_token") != creds["token_id"]:
+        return "unknown token"
+    try:
+        stamp = int(fields.get("oauth_timestamp", ""))
+    except ValueError:
+        return "timestamp missing"
+    if abs(time.time() - stamp) > state.timestamp_tolerance_s:
+        return "timestamp outside the allowed window"
+    nonce = fields.get("oauth_nonce", "")
+    if len(nonce) < 6:
+        return "nonce shorter than 6 characters"
+    params = [(k, v) for k, v in fields.items() if k.startswith("oauth_") and k != "oauth_signature"]
+    params += parse_qsl(request.url.query, keep_blank_values=True)
+    if request.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+        params += parse_qsl(body.decode(), keep_blank_values=True)
+    key = f"{pct(creds['consumer_secret'])}&{pct(creds['token_secret'])}"
+    expected = base64.b64encode(hmac.new(key.encode(), base_string(request.method, str(request.url), params)
+                                         .encode(), hashlib.sha256).digest()).decode()
+    if not hmac.compare_digest(expected, fields.get("oauth_signature", "")):
+        return "signature does not match"
+    with state.lock:
+        if nonce in state.nonces:
+            return "nonce already used"
+        state.nonces.add(nonce)
+    return None
+
+
+def install(app: FastAPI) -> None:
+    sandbox = NetSuiteSandbox()
+    app.state.netsuite = sandbox
+    api = APIRouter(prefix="/netsuite/{instance}/services/rest")
+    admin = APIRouter(prefix="/netsuite/{instance}/_admin")
+
+    async def guard(request: Request, instance: str) -> tuple[AccountState, dict, bytes, Response | None]:
+        """Faults, then token-based authentication, as a real request meets them."""
+        state = sandbox.get(instance)
+        body = await request.body()
+        entry = {"method": request.method, "path": request.url.path, "query": dict(request.query_params),
+                 "body": body.decode(errors="replace"), "status": None, "at": state.now()}
+        state.requests.append(entry)
+        with state.lock:
+            for fault in state.faults:
+                if fault.remaining > 0 and (not fault.path_contains or fault.path_contains in request.url.path):
+                    fault.remaining -= 1
+                    if fault.delay_s:
+                        time.sleep(fault.delay_s)
+                    headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
+                    entry["status"] = fault.status
+                    content = fault.body if fault.body is not None else error_body(
+                        fault.status, "Internal Server Error", "An unexpected error occurred.", "UNEXPECTED_ERROR")
+                    return state, entry, body, JSONResponse(content, status_code=fault.status, headers=headers)
+        reason = check_oauth(state, request, body)
+        if reason:
+            entry["status"], entry["auth_failure"] = 401, reason
+            return state, entry, body, JSONResponse(
+                error_body(401, "Unauthorized", INVALID_LOGIN, "INVALID_LOGIN"), status_code=401,
+                headers={"WWW-Authenticate": f'OAuth realm="{instance}", error="token_rejected", '
+                                             f'error_description="Invalid login attempt."'})
+        return state, entry, body, None
+
+    def reply(entry: dict, content: Any, status: int = 200) -> Response:
+        entry["status"] = status
+        return JSONResponse(content, status_code=status)
+
+    def bad(entry: dict, detail: str, code: str = "INVALID_PARAMETER", status: int = 400) -> Response:
+        return reply(entry, error_body(status, "Bad Request", detail, code), status)
+
+    @api.post("/query/v1/suiteql")
+    async def suiteql(request: Request, instance: str) -> Response:
+        state, entry, raw, denied = await guard(request, instance)
+        if denied:
+            return denied
+        if request.headers.get("Prefer", "").lower() != "transient":
+            return bad(entry, "The request header 'Prefer' must be 'transient' for SuiteQL queries.",
+                       "INVALID_HEADER")
+        try:
+            limit = int(request.query_params.get("limit", MAX_LIMIT))
+            offset = int(request.query_params.get("offset", 0))
+        except ValueError:
+            return bad(entry, "Invalid value for the parameter 'limit' or 'offset'.")
+        if not 1 <= limit <= MAX_LIMIT:
+            return bad(entry, f"Invalid value for the parameter 'limit'. It must be between 1 and {MAX_LIMIT}.")
+        if offset < 0 or offset % limit:
+            return bad(entry, "Invalid value for the parameter 'offset'. The offset must be a multiple of limit.")
+        if offset >= MAX_RESULTS:
+            return bad(entry, f"SuiteQL returns at most {MAX_RESULTS} results.")
+        try:
+            query = json.loads(raw or b"{}").get("q")
+        except (ValueError, AttributeError):
+            query = None
+        if not isinstance(query, str) or not query.strip().upper().startswith("SELECT") or ";" in query:
+            return bad(entry, "Invalid search query. Provide a single SELECT statement in the body field 'q'.",
+                       "INVALID_PARAMETER")
+        entry["q"] = query
+        with state.lock:
+            try:
+                columns, rows = state.run_select(query)
+            except (sqlite3.Error, ValueError) as exc:
+                return bad(entry, f"Invalid search query. Detailed unprocessed description follows. {exc}")
+        total = min(len(rows), MAX_RESULTS)
+        page = rows[offset:min(offset + limit, total)]
+        items = [{"links": [], **{c: render(v) for c, v in zip(columns, row) if v is not None}} for row in page]
+        base = str(request.url).split("?")[0]
+        links = [{"rel": "self", "href": f"{base}?limit={limit}&offset={offset}"}]
+        has_more = offset + len(page) < total
+        if has_more:
+            links.insert(0, {"rel": "next", "href": f"{base}?limit={limit}&offset={offset + limit}"})
+        if offset > 0:
+            links.insert(0, {"rel": "previous", "href": f"{base}?limit={limit}&offset={max(0, offset - limit)}"})
+        return reply(entry, {"links": links, "count": len(items), "hasMore": has_more, "items": items,
+                             "offset": offset, "totalResults": total})
+
+    # --- admin ------------------------------------------------------------------------------
+
+    @admin.post("/seed")
+    def seed(instance: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        """``{"locations": K, "count": N, "sku_prefix", "on_hand", "available", "items": [{"sku",
+        "on_hand", "available", "committed", "locations": {"<id>": {...}}}]}``."""
+        state = sandbox.get(instance)
+        with state.lock:
+            if payload.get("reset", True):
+                state.reset()
+            db = state.db
+            location_ids = [n + 1 for n in range(int(payload.get("locations", 1)))]
+            db.executemany("INSERT OR IGNORE INTO location VALUES (?, ?, 'F')",
+                           [(lid, f"Warehouse {lid}") for lid in location_ids])
+            next_id = (db.execute("SELECT MAX(id) FROM item").fetchone()[0] or ITEM_ID_BASE - 1) + 1
+            specs = [{"sku": f"{payload.get('sku_prefix', 'SKU-')}{n:06d}",
+                      "on_hand": payload.get("on_hand", 10), "available": payload.get("available")}
+                     for n in range(int(payload.get("count", 0)))] + list(payload.get("items", []))
+            created = []
+            now = state.now()
+            generated = int(payload.get("count", 0))
+            for offset, spec in enumerate(specs):
+                item_id = next_id + offset
+                db.execute("INSERT INTO item VALUES (?, ?, ?, ?, 'F', ?)",
+                           (item_id, spec["sku"], spec.get("name", spec["sku"]), spec.get("itemtype", "InvtPart"),
+                            now))
+                per_location = spec.get("locations") or {str(lid): spec for lid in location_ids}
+                for lid, qty in per_location.items():
+                    on_hand = int(qty.get("on_hand", 0))
+                    committed = int(qty.get("committed", 0))
+                    available = qty.get("available")
+                    available = on_hand - committed if available is None else int(available)
+                    db.execute("INSERT INTO inventoryitemlocations VALUES (?, ?, ?, ?, ?, 0, 0, 0)",
+                               (item_id, int(lid), on_hand, available, committed))
+                if offset >= generated:
+                    created.append(admin_item(state, item_id))
+            db.commit()
+            total = db.execute("SELECT COUNT(*) FROM item").fetchone()[0]
+            return {"total": total, "locations": [str(x) for x in location_ids], "items": created}
+
+    @admin.post("/config")
+    def config(instance: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        """Sets the TBA credentials the account accepts (and the timestamp tolerance)."""
+        state = sandbox.get(instance)
+        with state.lock:
+            for key in DEFAULTS:
+                if key in payload:
+                    state.credentials[key] = str(payload[key])
+            state.timestamp_tolerance_s = float(payload.get("timestamp_tolerance_s", state.timestamp_tolerance_s))
+            return {"credentials": state.credentials, "timestamp_tolerance_s": state.timestamp_tolerance_s}
+
+    @admin.post("/clock")
+    def clock(instance: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        state = sandbox.get(instance)
+        state.clock_offset += timedelta(seconds=float(payload.get("advance_s", 0)))
+        return {"now": state.now()}
+
+    @admin.post("/set_stock")
+    def set_stock(instance: str, payload: dict[str, Any] = Body(...)) -> JSONResponse:
+        """Changes one item's quantities at one location and touches its ``lastmodifieddate``."""
+        state = sandbox.get(instance)
+        with state.lock:
+            row = state.item_row(str(payload.get("sku")))
+            if row is None:
+                return JSONResponse({"error": f"unknown sku {payload.get('sku')}"}, status_code=404)
+            location = int(payload.get("location_id", 1))
+            on_hand = int(payload["on_hand"])
+            committed = int(payload.get("committed", 0))
+            available = int(payload.get("available", on_hand - committed))
+            state.db.execute("INSERT OR REPLACE INTO inventoryitemlocations VALUES (?, ?, ?, ?, ?, 0, 0, 0)",
+                             (row[0], location, on_hand, available, committed))
+            if payload.get("touch_item", True):
+                state.db.execute("UPDATE item SET lastmodifieddate = ? WHERE id = ?", (state.now(), row[0]))
+            state.db.commit()
+            return JSONResponse({"item": admin_item(state, row[0])})
+
+    @admin.post("/faults")
+    def add_fault(instance: str, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        state = sandbox.get(instance)
+        retry_after = payload.get("retry_after")
+        fault = Fault(status=int(payload["status"]), remaining=int(payload.get("count", 1)),
+                      retry_after=None if retry_after is None else str(retry_after), body=payload.get("body"),
+                      delay_s=float(payload.get("delay_s", 0)), path_contains=payload.get("path_contains"))
+        with state.lock:
+            state.faults.append(fault)
+        return {"faults": len(state.faults)}
+
+    @admin.delete("/faults")
+    def clear_faults(instance: str) -> dict[str, Any]:
+        state = sandbox.get(instance)
+        with state.lock:
+            state.faults.clear()
+        return {"faults": 0}
+
+    @admin.get("/state/items")
+    def state_items(instance: str, skus: str | None = None) -> JSONResponse:
+        state = sandbox.get(instance)
+        with state.lock:
+            if skus:
+                ids = [r[0] for s in skus.split(",") if (r := state.item_row(s))]
+            else:
+                ids = [r[0] for r in state.db.execute("SELECT id FROM item ORDER BY id")]
+            return JSONResponse({"items": [admin_item(state, i) for i in ids]})
+
+    @admin.get("/requests")
+    def list_requests(instance: str, method: str | None = None, path_contains: str | None = None) -> JSONResponse:
+        state = sandbox.get(instance)
+        rows = [r for r in list(state.requests)
+                if (not method or r["method"] == method.upper())
+                and (not path_contains or path_contains in r["path"])]
+        return JSONResponse({"requests": rows})
+
+    @admin.delete("/requests")
+    def clear_requests(instance: str) -> dict[str, Any]:
+        sandbox.get(instance).requests.clear()
+        return {"requests": 0}
+
+    app.include_router(api)
+    app.include_router(admin)
+
+
+def admin_item(state: AccountState, item_id: int) -> dict[str, Any]:
+    """Admin view: the item's ids and quantities per location, ids as strings."""
+    sku, modified = state.db.execute("SELECT itemid, lastmodifieddate FROM item WHERE id = ?", (item_id,)).fetchone()
+    levels = state.db.execute("SELECT location, quantityonhand, quantityavailable, quantitycommitted "
+                              "FROM inventoryitemlocations WHERE item = ? ORDER BY location", (item_id,)).fetchall()
+    return {"sku": sku, "item_id": str(item_id), "lastmodifieddate": modified,
+            "locations": {str(loc): {"on_hand": int(oh), "available": int(av), "committed": int(cm)}
+                          for loc, oh, av, cm in levels}}

@@ -1,0 +1,128 @@
+"""Points the example store at a running sandbox: config, credentials, catalogs, webhooks.
+
+Used by ``backorders demo`` and the integration tests, so both exercise the product exactly as
+configured for production, with only base URLs and secrets swapped for the sandbox's.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import requests
+
+from domain.config import BusinessConfig, StoreConfig
+
+SLACK_PATH = "/slack/services/T000/B000/XXXX"
+
+#: Secrets the stand-ins accept (see docs/sandbox.md and docs/sandbox-messaging.md).
+PLATFORM_SECRETS = {
+    "SHOPIFY_ACCESS_TOKEN": "shpat_sandbox",
+    "SHOPIFY_WEBHOOK_SECRET": "sandbox-shopify-webhook-secret",
+    "WOO_CONSUMER_KEY": "ck_sandbox",
+    "WOO_CONSUMER_SECRET": "cs_sandbox",
+    "WOO_WEBHOOK_SECRET": "sandbox-woo-webhook-secret",
+    "LIGHTSPEED_TOKEN": "lsxs_sandbox_token",
+    "LIGHTSPEED_WEBHOOK_SECRET": "lsxs_sandbox_client_secret",
+    "NETSUITE_ACCOUNT_ID": "1234567",
+    "NETSUITE_CONSUMER_KEY": "ns_ck_sandbox",
+    "NETSUITE_CONSUMER_SECRET": "ns_cs_sandbox",
+    "NETSUITE_TOKEN_ID": "ns_tk_sandbox",
+    "NETSUITE_TOKEN_SECRET": "ns_ts_sandbox",
+}
+ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite"})
+
+
+def instance_for(platform: str, store_key: str) -> str:
+    """The sandbox instance a store lives on: its key, except NetSuite's, which is the account id
+    (the account is part of the host and of the OAuth realm there)."""
+    return PLATFORM_SECRETS["NETSUITE_ACCOUNT_ID"] if platform == "netsuite" else store_key
+
+
+def sandbox_env(sandbox_url: str, web_url: str = "http://127.0.0.1:8000") -> dict[str, str]:
+    """Every environment variable the example configuration names, pointed at the sandbox."""
+    return {
+        **PLATFORM_SECRETS,
+        "SLACK_WEBHOOK_OPS": f"{sandbox_url}{SLACK_PATH}",
+        "SLACK_WEBHOOK_PURCHASING": f"{sandbox_url}{SLACK_PATH}",
+        "EMAIL_PROVIDER": "mailgun",
+        "MAILGUN_API_KEY": "sandbox-mailgun-key",
+        "MAILGUN_DOMAIN": "mg.futonloft.example",
+        "MAILGUN_BASE_URL": f"{sandbox_url}/mailgun",
+        "MAILGUN_WEBHOOK_SIGNING_KEY": "sandbox-mailgun-signing-key",
+        "EMAIL_FROM": "Futon Loft <orders@futonloft.example>",
+        "TWILIO_ACCOUNT_SID": "AC00000000000000000000000000000000",
+        "TWILIO_AUTH_TOKEN": "sandbox-twilio-token",
+        "TWILIO_FROM": "+15005550006",
+        "TWILIO_BASE_URL": f"{sandbox_url}/twilio",
+        "PUBLIC_BASE_URL": web_url,
+    }
+
+
+def sandbox_config_text(example: Path, sandbox_url: str, platforms: set[str]) -> str:
+    """The example file with each store's base URL pointed at the sandbox.
+
+    Stores on platforms without a stand-in in ``platforms`` are left out of the result.
+    """
+    text = example.read_text()
+    blocks = re.split(r"(?m)^(?=\[\[|\[)", text)
+    out = []
+    left_out: set[str] = set()
+    for block in blocks:
+        if block.startswith("[[stores]]"):
+            key = re.search(r'(?m)^key = "([^"]+)"', block)
+            platform = re.search(r'(?m)^platform = "([^"]+)"', block)
+            if not key or not platform or platform.group(1) not in platforms:
+                left_out.add(key.group(1) if key else "")
+                continue
+            instance = instance_for(platform.group(1), key.group(1))
+            block = re.sub(r'(?m)^base_url = "[^"]*"', f'base_url = "{sandbox_url}/{platform.group(1)}/{instance}"',
+                           block)
+        out.append(block)
+    text = "".join(out)
+    for key in left_out:
+        text = re.sub(rf'(?m)^erp_store = "{re.escape(key)}"\n', "", text)
+    return text
+
+
+def seed_store(sandbox_url: str, store: StoreConfig, skus: list[str], available: int) -> None:
+    """Give every SKU ``available`` units at each of the store's mapped locations."""
+    base = f"{sandbox_url}/{store.platform}/{instance_for(store.platform, store.key)}/_admin"
+    body: dict[str, object] = {"reset": True}
+    if store.platform == "shopify":
+        body["items"] = [{"sku": code, "available": available, "inventory_policy": "deny"} for code in skus]
+    elif store.platform == "woocommerce":
+        body["items"] = [{"sku": code, "stock_quantity": available, "manage_stock": True, "backorders": "no"}
+                         for code in skus]
+    elif store.platform == "lightspeed":
+        body["outlet_ids"] = list(store.locations)
+        body["items"] = [{"sku": code, "current_amount": available} for code in skus]
+    elif store.platform == "netsuite":
+        body["locations"] = max(int(k) for k in store.locations) if store.locations else 1
+        body["items"] = [{"sku": code, "on_hand": available, "committed": 0} for code in skus]
+    else:
+        raise ValueError(f"no sandbox seeding for platform {store.platform!r}")
+    requests.post(f"{base}/seed", json=body, timeout=60).raise_for_status()
+
+
+def register_webhooks(sandbox_url: str, store: StoreConfig, web_url: str, secret: str) -> None:
+    base = f"{sandbox_url}/{store.platform}/{store.key}/_admin"
+    address = f"{web_url}/webhooks/{store.key}"
+    if store.platform == "lightspeed":
+        body: dict[str, object] = {"url": address, "types": ["inventory.update", "product.update"], "secret": secret}
+    else:
+        topics = {"shopify": ["inventory_levels/update", "orders/create", "products/update"],
+                  "woocommerce": ["product.updated", "order.created"]}.get(store.platform)
+        if topics is None:
+            return
+        body = {"address": address, "secret": secret, "topics": topics}
+    requests.post(f"{base}/webhooks", json=body, timeout=10).raise_for_status()
+
+
+def prepare(sandbox_url: str, config: BusinessConfig, web_url: str | None, env: dict[str, str],
+            available: int = 10) -> None:
+    """Seed every sandbox store with the configured SKUs and subscribe our receiver to its webhooks."""
+    codes = [sku.code for sku in config.skus]
+    for store in config.stores:
+        seed_store(sandbox_url, store, codes, available)
+        if web_url and store.webhook_secret_env:
+            register_webhooks(sandbox_url, store, web_url, env[store.webhook_secret_env])

@@ -1,0 +1,26 @@
+"""Detection: changed SKUs in, transitions stored, staff alerted, channels told."""
+from __future__ import annotations
+
+from celery import shared_task
+
+from domain import alerts, detection
+from domain.config import current_config
+from domain.propagation import selling_stores
+from tasks.base import DbTask
+from tasks.channels import push
+from tasks.notify import deliver
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.stock.evaluate")
+def evaluate(self: DbTask, sku_ids: list[int]) -> int:
+    config = current_config()
+    with self.unit_of_work() as uow:
+        transitions = detection.evaluate(uow.session, sku_ids, config.policy.atp_drift_tolerance)
+        for transition in transitions:
+            for outbox_id in alerts.alert_for_transition(uow.session, transition, config.notifications.routes):
+                uow.enqueue(deliver, outbox_id)
+            if transition.needs_push:
+                for store_id in selling_stores(uow.session, transition.sku_id):
+                    uow.enqueue(push, transition.sku_id, store_id)
+    return len(transitions)
+

@@ -1,0 +1,247 @@
+"""Lightspeed X-Series connector against the Lightspeed stand-in, over real HTTP."""
+from __future__ import annotations
+
+import importlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import requests
+from fastapi import FastAPI
+
+from connectors.base import Connector
+from connectors.errors import AuthError, MalformedPayloadError, SignatureError, TransientError
+from connectors.lightspeed import LightspeedConnector, parse_signature_header
+from connectors.registry import build_connector
+from connectors.types import ConnectorConfig, ListingRef
+from sandbox.lightspeed import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN
+from sandbox.server import SandboxServer
+
+WebhookReceiver = Any  # tests/connectors/conftest.py::WebhookReceiver
+
+
+class Admin:
+    """``/lightspeed/{instance}/_admin/…``; fails loudly on a non-2xx answer."""
+
+    def __init__(self, base_url: str, instance: str) -> None:
+        self.root = f"{base_url}/lightspeed/{instance}"
+        self.admin = f"{self.root}/_admin"
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = requests.post(f"{self.admin}/{path}", json=body or {}, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = requests.get(f"{self.admin}/{path}", params=params, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def item(self, sku: str) -> dict[str, Any]:
+        return self.get("state/items", skus=sku)["items"][0]
+
+
+@pytest.fixture(scope="module")
+def lightspeed_sandbox() -> Iterator[SandboxServer]:
+    app = FastAPI()
+    for name in ("sandbox.control", "sandbox.lightspeed"):
+        importlib.import_module(name).install(app)
+    with SandboxServer(app=app) as server:
+        yield server
+
+
+@pytest.fixture
+def retailer(lightspeed_sandbox: SandboxServer) -> Admin:
+    return Admin(lightspeed_sandbox.base_url, f"ls-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def config(retailer: Admin) -> ConnectorConfig:
+    return ConnectorConfig(store_key="futon-pos", base_url=retailer.root,
+                           credentials={"access_token": DEFAULT_TOKEN}, webhook_secret=DEFAULT_CLIENT_SECRET,
+                           options={"page_size": 3}, timeout_s=5.0)
+
+
+def connector(config: ConnectorConfig, sleeps: list[float]) -> LightspeedConnector:
+    built = build_connector("lightspeed", config, sleep=sleeps.append)
+    assert isinstance(built, LightspeedConnector) and isinstance(built, Connector)
+    return built
+
+
+def test_full_fetch_learns_skus_and_pages_by_version(retailer: Admin, config: ConnectorConfig,
+                                                    sleeps: list[float]) -> None:
+    seeded = retailer.post("seed", {"count": 4, "outlets": 2, "items": [{"sku": "FUTON-QUEEN", "current_amount": 4}]})
+    futon = seeded["items"][0]
+
+    pages = list(connector(config, sleeps).fetch_stock(None))
+
+    assert [len(p.records) for p in pages] == [3, 3, 3, 1], "5 products x 2 outlets, 3 per page"
+    cursors = [int(p.cursor) for p in pages]
+    assert cursors == sorted(cursors) and len(set(cursors)) == 4, "each page's version.max is its cursor"
+    records = [r for p in pages for r in p.records]
+    assert {r.location_external_id for r in records} == set(seeded["outlets"])
+    queen = [r for r in records if r.sku == "FUTON-QUEEN"]
+    assert len(queen) == 2 and all(r.external_id == futon["product_id"] and r.available == 4 for r in queen)
+    assert all(isinstance(r.external_id, str) for r in records)
+    inventory_calls = [r for r in retailer.get("requests", path_contains="/2.0/inventory")["requests"]]
+    assert [c["query"].get("after") for c in inventory_calls] == ["0", *map(str, cursors)]
+    assert inventory_calls[-1]["status"] == 200, "the walk stops on the empty page"
+
+
+def test_incremental_fetch_reads_only_changes_after_the_cursor(retailer: Admin, config: ConnectorConfig,
+                                                               sleeps: list[float]) -> None:
+    retailer.post("seed", {"count": 8})
+    conn = connector(config, sleeps)
+    cursor = [p.cursor for p in conn.fetch_stock(None)][-1]
+    changed = {f"SKU-{i:06d}": i for i in (1, 3, 4, 6)}
+    for sku, qty in changed.items():
+        retailer.post("set_stock", {"sku": sku, "current_amount": qty})
+
+    pages = list(conn.fetch_stock(cursor))
+
+    assert [len(p.records) for p in pages] == [3, 1]
+    assert int(pages[0].cursor) > int(cursor) and int(pages[-1].cursor) > int(pages[0].cursor)
+    got = {r.external_id: r.available for p in pages for r in p.records}
+    assert got == {retailer.item(sku)["product_id"]: qty for sku, qty in changed.items()}
+    assert all(r.sku is None for p in pages for r in p.records), "incremental rows key on product_id"
+    assert list(conn.fetch_stock(pages[-1].cursor)) == []
+
+
+def test_429_waits_the_http_date_retry_after(retailer: Admin, config: ConnectorConfig, sleeps: list[float]) -> None:
+    retailer.post("seed", {"count": 2})
+    answer = retailer.post("faults", {"status": 429, "count": 1, "retry_after_in_s": 3,
+                                      "body": {"error": "Too Many Requests", "message": "Rate limiting enforced"}})
+    assert answer["retry_after"].endswith("GMT")
+
+    pages = list(connector(config, sleeps).fetch_stock(None))
+
+    assert sum(len(p.records) for p in pages) == 2
+    assert len(sleeps) == 1 and 1.0 <= sleeps[0] <= 3.0
+
+
+def test_real_rate_limit_window_answers_429(retailer: Admin, config: ConnectorConfig, sleeps: list[float]) -> None:
+    retailer.post("seed", {"count": 1})
+    retailer.post("config", {"rate_limit": 1, "rate_window_s": 300, "reset_window": True})
+    with pytest.raises(TransientError) as caught:
+        list(connector(replace(config, options={**config.options, "max_retries": 0}), sleeps).fetch_stock(None))
+    assert caught.value.status_code == 429
+    assert "Rate limiting enforced" in str(caught.value)
+    assert caught.value.retry_after_s is not None and 250 < caught.value.retry_after_s <= 300
+
+
+def test_5xx_is_retried_then_succeeds(retailer: Admin, config: ConnectorConfig, sleeps: list[float]) -> None:
+    retailer.post("seed", {"count": 2})
+    retailer.post("faults", {"status": 503, "count": 2})
+
+    pages = list(connector(config, sleeps).fetch_stock(None))
+
+    assert sum(len(p.records) for p in pages) == 2
+    assert len(sleeps) == 2 and all(0 < s <= 30 for s in sleeps)
+
+
+def test_wrong_token_is_an_auth_error_with_the_platform_message(config: ConnectorConfig,
+                                                               sleeps: list[float]) -> None:
+    bad = replace(config, credentials={"access_token": "wrong"})
+    with pytest.raises(AuthError) as caught:
+        list(connector(bad, sleeps).fetch_stock(None))
+    assert caught.value.status_code == 401
+    assert "Unauthorized: The access token is missing, invalid or expired" in str(caught.value)
+    assert sleeps == []
+
+
+def test_write_back_sets_current_amount_at_the_outlet(retailer: Admin, config: ConnectorConfig,
+                                                     sleeps: list[float]) -> None:
+    seeded = retailer.post("seed", {"outlets": 2, "items": [{"sku": "FUTON-QUEEN", "current_amount": 2}]})
+    item, (outlet_a, outlet_b) = seeded["items"][0], seeded["outlets"]
+    listing = ListingRef(sku="FUTON-QUEEN", external_id=item["product_id"], location_external_id=outlet_b)
+
+    result = connector(config, sleeps).push_availability(listing, available=-3, backorder=True)
+
+    assert result.ok and result.status_code == 200
+    assert retailer.item("FUTON-QUEEN")["inventory"] == {outlet_a: 2, outlet_b: 0}
+    [write] = retailer.get("writes")["writes"]
+    assert write["product_id"] == item["product_id"]
+    assert write["body"] == {"details": {"inventory": [{"outlet_id": outlet_b, "current_amount": 0}]}}
+    assert result.request["backorder_requested"] is True
+
+    connector(config, sleeps).push_availability(listing, available=7, backorder=False)
+    assert retailer.item("FUTON-QUEEN")["inventory"][outlet_b] == 7
+
+
+def test_inventory_webhook_is_signed_verified_and_parsed(retailer: Admin, config: ConnectorConfig,
+                                                         sleeps: list[float],
+                                                         webhook_receiver: WebhookReceiver) -> None:
+    seeded = retailer.post("seed", {"items": [{"sku": "FUTON-QUEEN", "current_amount": 5}]})
+    retailer.post("webhooks", {"url": webhook_receiver.url, "types": ["inventory.update", "product.update"]})
+    conn = connector(config, sleeps)
+
+    answer = retailer.post("set_stock", {"sku": "FUTON-QUEEN", "current_amount": 0})
+    assert [h["status"] for h in answer["webhooks"]] == [200]
+    [hook] = webhook_receiver.received
+    assert hook.headers["Content-Type"].startswith("application/x-www-form-urlencoded")
+    assert parse_signature_header(hook.headers["X-Signature"])["algorithm"] == "HMAC-SHA256"
+
+    conn.verify_webhook(hook.headers, hook.body)
+    event = conn.parse_webhook(hook.headers, hook.body)
+    assert event.kind == "inventory_update" and event.topic == "inventory.update"
+    assert event.stock[0].external_id == seeded["items"][0]["product_id"]
+    assert event.stock[0].location_external_id == seeded["outlets"][0] and event.stock[0].available == 0
+    row = answer["inventory"]
+    assert event.dedupe_key == f"lightspeed:inventory.update:{row['id']}:{row['version']}"
+
+    retailer.post("update_product", {"sku": "FUTON-QUEEN", "new_sku": "FUTON-Q"})
+    product_hook = webhook_receiver.received[1]
+    conn.verify_webhook(product_hook.headers, product_hook.body)
+    product_event = conn.parse_webhook(product_hook.headers, product_hook.body)
+    assert product_event.kind == "sku_modified" and product_event.stock[0].sku == "FUTON-Q"
+
+
+def test_write_back_emits_an_inventory_webhook(retailer: Admin, config: ConnectorConfig, sleeps: list[float],
+                                               webhook_receiver: WebhookReceiver) -> None:
+    item = retailer.post("seed", {"items": [{"sku": "FUTON-QUEEN", "current_amount": 5}]})["items"][0]
+    retailer.post("webhooks", {"url": webhook_receiver.url, "type": "inventory.update"})
+    conn = connector(config, sleeps)
+    conn.push_availability(ListingRef(sku="FUTON-QUEEN", external_id=item["product_id"],
+                                      location_external_id=next(iter(item["inventory"]))), 3, False)
+    [hook] = webhook_receiver.received
+    conn.verify_webhook(hook.headers, hook.body)
+    assert conn.parse_webhook(hook.headers, hook.body).stock[0].available == 3
+
+
+def test_bad_webhook_signatures_are_refused(retailer: Admin, config: ConnectorConfig, sleeps: list[float],
+                                            webhook_receiver: WebhookReceiver) -> None:
+    retailer.post("seed", {"items": [{"sku": "FUTON-QUEEN", "current_amount": 5}]})
+    retailer.post("webhooks", {"url": webhook_receiver.url, "types": ["inventory.update"]})
+    retailer.post("set_stock", {"sku": "FUTON-QUEEN", "current_amount": 1})
+    [hook] = webhook_receiver.received
+    conn = connector(config, sleeps)
+
+    tampered = hook.body.replace(b"%22count%22%3A+1", b"%22count%22%3A+9")
+    assert tampered != hook.body
+    with pytest.raises(SignatureError):
+        conn.verify_webhook(hook.headers, tampered)
+    with pytest.raises(SignatureError):
+        connector(replace(config, webhook_secret="other-secret"), sleeps).verify_webhook(hook.headers, hook.body)
+    with pytest.raises(SignatureError):
+        conn.verify_webhook({k: v for k, v in hook.headers.items() if k != "X-Signature"}, hook.body)
+    with pytest.raises(SignatureError):
+        conn.verify_webhook({**hook.headers, "X-Signature": "signature=00,algorithm=HMAC-SHA256"}, hook.body)
+    with pytest.raises(SignatureError):
+        conn.verify_webhook({**hook.headers, "X-Signature": hook.headers["X-Signature"].replace(
+            "HMAC-SHA256", "HMAC-SHA1")}, hook.body)
+
+
+def test_webhook_type_is_inferred_and_bad_payloads_are_malformed(config: ConnectorConfig,
+                                                                sleeps: list[float]) -> None:
+    conn = connector(config, sleeps)
+    body = urlencode({"payload": '{"id":"i-1","product_id":"p-1","outlet_id":"o-1","count":"4.0"}'}).encode()
+    event = conn.parse_webhook({}, body)
+    assert event.kind == "inventory_update" and event.stock[0].available == 4
+    assert event.dedupe_key.startswith("lightspeed:inventory.update:"), "no version: hash of the payload"
+    with pytest.raises(MalformedPayloadError):
+        conn.parse_webhook({}, b"environment=prod")
+    with pytest.raises(MalformedPayloadError):
+        conn.parse_webhook({}, urlencode({"payload": "{not json"}).encode())

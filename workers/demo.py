@@ -1,0 +1,234 @@
+"""``backorders demo``: the product end to end on one machine, against the sandbox.
+
+Starts (or finds) the embedded servers, the sandbox and the five processes, points the example
+store at the sandbox, lets beat poll every store, sells a futon frame out on Shopify, and shows
+what followed: the SKU's state, every channel flipped to backorder, the staff alerts. Everything
+it started is stopped at the end unless ``--keep``.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEMO_SKU = "FUT-FRM-OAK-FULL"
+
+
+class DemoFailed(RuntimeError):
+    """A step did not happen in time; the message says which, and the logs say why."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(what: str, predicate: Callable[[], Any], timeout_s: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except (requests.RequestException, ValueError, KeyError, IndexError):
+            value = None
+        if value:
+            return value
+        time.sleep(0.25)
+    raise DemoFailed(f"timed out after {timeout_s:.0f}s waiting for: {what}")
+
+
+@dataclass
+class Processes:
+    log_dir: Path
+    env: dict[str, str]
+    running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, name: str, argv: list[str]) -> None:
+        log = open(self.log_dir / f"{name}.log", "wb")
+        self.running[name] = subprocess.Popen(argv, cwd=REPO_ROOT, env=self.env, stdout=log,
+                                              stderr=subprocess.STDOUT, start_new_session=True)
+
+    def check_alive(self) -> None:
+        for name, proc in self.running.items():
+            if proc.poll() is not None:
+                raise DemoFailed(f"process {name} exited with {proc.returncode}; see {self.log_dir / name}.log")
+
+    def stop(self) -> None:
+        for proc in self.running.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc in self.running.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
+    from sqlalchemy import func, select
+
+    from domain.catalog import apply_config
+    from domain.config import load_config
+    from domain.db import reset_engine, session_scope
+    from domain.models import Alert, ChannelListing, Sku, SkuTransition, StockLevel, Store
+    from domain.settings import get_settings
+    from sandbox import scenario
+    from workers import embedded
+    from workers.cli import alembic_config
+
+    embedded_before = embedded.is_running()
+    state = embedded.ensure_env()
+    started_embedded = state is not None and not embedded_before
+    settings = get_settings()
+    data_dir = settings.data_dir
+    log_dir = data_dir / "demo-logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+
+    from alembic import command
+
+    alembic = alembic_config(settings.database_url)
+    alembic.attributes["configure_logging"] = False
+    command.upgrade(alembic, "head")
+
+    sandbox_port, web_port = _free_port(), _free_port()
+    sandbox_url, web_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{web_port}"
+    config_path = data_dir / "demo-store.toml"
+    config_path.write_text(scenario.sandbox_config_text(REPO_ROOT / "examples" / "futon-store.toml", sandbox_url,
+                                                        {"shopify", "woocommerce"}))
+    env = {**os.environ, **scenario.sandbox_env(sandbox_url, web_url), "BACKORDERS_CONFIG": str(config_path),
+           "SWEEP_INTERVAL_S": "2", "PYTHONUNBUFFERED": "1"}
+    os.environ.update(env)
+    get_settings.cache_clear()
+    reset_engine()
+    flower_auth = os.environ.get("FLOWER_BASIC_AUTH") or embedded.flower_credentials() or ""
+    env["FLOWER_BASIC_AUTH"] = flower_auth
+    bin_dir = Path(sys.executable).parent
+    procs = Processes(log_dir, env)
+    summary: dict[str, Any] = {}
+    try:
+        say(f"sandbox on {sandbox_url}, web on {web_url}")
+        procs.start("sandbox", [sys.executable, "-m", "sandbox", "--port", str(sandbox_port)])
+        procs.start("web", [str(bin_dir / "uvicorn"), "workers.web:app", "--port", str(web_port), "--log-level",
+                            "warning"])
+        procs.start("worker", [str(bin_dir / "celery"), "-A", "workers.app", "worker", "-Q",
+                               "sync,detect,default,timers", "-n", "demo-worker@%h", "-c", "4", "-l", "WARNING"])
+        procs.start("notify", [str(bin_dir / "celery"), "-A", "workers.app", "worker", "-Q", "notify", "-n",
+                               "demo-notify@%h", "-c", "2", "-l", "WARNING"])
+        procs.start("beat", [str(bin_dir / "celery"), "-A", "workers.app", "beat", "-l", "WARNING",
+                             "--schedule", str(data_dir / "demo-beat-schedule")])
+        procs.start("flower", [str(bin_dir / "backorders"), "flower", "--port", "5555"])
+        _wait("the sandbox", lambda: requests.get(f"{sandbox_url}/_sandbox/health", timeout=1).ok)
+        _wait("the web process", lambda: requests.get(f"{web_url}/healthz", timeout=2).ok)
+
+        config = load_config(config_path)
+        with session_scope() as session:
+            apply_config(session, config)
+            session.execute(Store.__table__.update().values(next_poll_at=None, stock_cursor=None,
+                                                            order_cursor=None, lease_owner=None))
+        scenario.prepare(sandbox_url, config, web_url, env)
+        say(f"configured {len(config.stores)} stores and {len(config.skus)} SKUs; beat polls every store now")
+
+        selling = [s.key for s in config.stores if s.sells]
+
+        def polled() -> bool:
+            procs.check_alive()
+            with session_scope() as session:
+                return session.scalar(select(func.count()).select_from(ChannelListing)) >= 30 * len(selling)
+
+        _wait("the first poll of every store", polled, 90)
+        with session_scope() as session:
+            stock_rows = session.scalar(select(func.count()).select_from(StockLevel))
+            per_store = dict(session.execute(select(Store.key, func.count()).join(StockLevel, StockLevel.store_id
+                                                                                  == Store.id).group_by(Store.key)))
+        say(f"polled: {stock_rows} stock figures stored ({', '.join(f'{k} {v}' for k, v in per_store.items())})")
+
+        say(f"a customer buys the last 10 × {DEMO_SKU} on Shopify")
+        requests.post(f"{sandbox_url}/shopify/shopify-main/_admin/create_order", timeout=10, json={
+            "lines": [{"sku": DEMO_SKU, "quantity": 10, "price": "649.00"}],
+            "email": "jamie@example.com"}).raise_for_status()
+
+        def sku_state() -> str | None:
+            procs.check_alive()
+            with session_scope() as session:
+                value = session.scalar(select(Sku.state).where(Sku.code == DEMO_SKU))
+            return value if value == "BACKORDER" else None
+
+        _wait(f"{DEMO_SKU} to become BACKORDER", sku_state, 60)
+
+        def item(platform: str, store: str) -> dict[str, Any]:
+            response = requests.get(f"{sandbox_url}/{platform}/{store}/_admin/state/items",
+                                    params={"skus": DEMO_SKU}, timeout=5)
+            return response.json()["items"][0]
+
+        shopify = _wait("Shopify to allow backorders",
+                        lambda: (i := item("shopify", "shopify-main"))["inventory_policy"] == "continue" and i)
+        woo = _wait("WooCommerce to show onbackorder",
+                    lambda: (i := item("woocommerce", "woo-outlet"))["stock_status"] == "onbackorder" and i)
+
+        def staff_messages() -> dict[str, int] | None:
+            response = requests.get(f"{sandbox_url}/_sandbox/messaging/messages", timeout=5).json()["messages"]
+            counts = {p: sum(1 for m in response if m["provider"] == p) for p in ("slack", "mailgun")}
+            return counts if counts["slack"] and counts["mailgun"] else None
+
+        messages = _wait("the staff alerts (Slack and email)", staff_messages, 60)
+        with session_scope() as session:
+            transitions = [f"{t.from_state} → {t.to_state} (available {t.numbers['available']}, "
+                           f"open demand {t.numbers['open_demand']})"
+                           for t in session.scalars(select(SkuTransition).join(Sku).where(Sku.code == DEMO_SKU))]
+            alerts = session.scalar(select(func.count()).select_from(Alert))
+        summary = {"stock_figures": stock_rows, "per_store": per_store, "transitions": transitions,
+                   "shopify": {"available": shopify["available"], "inventory_policy": shopify["inventory_policy"]},
+                   "woocommerce": {"stock_quantity": woo["stock_quantity"], "stock_status": woo["stock_status"],
+                                   "backorders": woo["backorders"]},
+                   "messages": messages, "alerts": alerts,
+                   "message_page": f"{sandbox_url}/_sandbox/messages", "flower": "http://127.0.0.1:5555",
+                   "flower_auth": flower_auth}
+        if keep:
+            say("processes left running (--keep); stop them with Ctrl-C")
+            _print_summary(summary, say)
+            while True:
+                time.sleep(3600)
+        return summary
+    finally:
+        if not keep:
+            procs.stop()
+            if started_embedded:
+                embedded.stop()
+
+
+def _print_summary(summary: dict[str, Any], say: Callable[[str], None]) -> None:
+    say("")
+    say("== Demo summary ==")
+    say(f"stock figures stored by polling: {summary['stock_figures']} {summary['per_store']}")
+    for line in summary["transitions"]:
+        say(f"{DEMO_SKU}: {line}")
+    say(f"Shopify now: available {summary['shopify']['available']}, "
+        f"inventory_policy {summary['shopify']['inventory_policy']}")
+    say(f"WooCommerce now: stock {summary['woocommerce']['stock_quantity']}, "
+        f"status {summary['woocommerce']['stock_status']}, backorders {summary['woocommerce']['backorders']}")
+    say(f"staff alerts: {summary['alerts']} alert(s); messages recorded by the sandbox: {summary['messages']}")
+    say(f"sandbox message page: {summary['message_page']}")
+    say(f"Flower: {summary['flower']} (basic auth {summary['flower_auth'].split(':', 1)[0]})")
+
+
+def main(keep: bool, say: Callable[[str], None]) -> int:
+    try:
+        summary = run(keep, say)
+    except DemoFailed as exc:
+        say(f"demo failed: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    _print_summary(summary, say)
+    return 0
