@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector
-from domain import polling
+from domain import audit, polling
+from domain.clock import utcnow
 from domain.orders import record_orders
 from domain.stock import record_batch
 
@@ -51,6 +52,7 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
          fetch_orders: bool = True) -> PollReport:
     """Run one poll under a lease; ``on_changed`` gets each page's changed SKU ids after its commit."""
     report = PollReport(store_id, full)
+    started_at = utcnow()
     with make_session() as session, session.begin():
         if not polling.acquire_lease(session, store_id, owner):
             report.skipped = True
@@ -82,6 +84,10 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
                     on_changed(touched)
         with make_session() as session, session.begin():
             polling.mark_polled(session, store_id, full)
+            audit.record(session, "sync", "poll", "store", store_id, owner=owner, full=full,
+                         started_at=started_at.isoformat(), finished_at=utcnow().isoformat(), pages=report.pages,
+                         records=report.records, changed=len(report.changed_sku_ids), unknown=report.unknown,
+                         orders=report.orders)
     finally:
         with make_session() as session, session.begin():
             polling.release_lease(session, store_id, owner)

@@ -81,7 +81,7 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     from domain.catalog import apply_config
     from domain.config import load_config
     from domain.db import reset_engine, session_scope
-    from domain.models import Alert, ChannelListing, Sku, SkuTransition, StockLevel, Store
+    from domain.models import Alert, Sku, SkuTransition, StockLevel, Store
     from domain.settings import get_settings
     from sandbox import scenario
     from workers import embedded
@@ -105,7 +105,7 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     sandbox_url, web_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{web_port}"
     config_path = data_dir / "demo-store.toml"
     config_path.write_text(scenario.sandbox_config_text(REPO_ROOT / "examples" / "futon-store.toml", sandbox_url,
-                                                        {"shopify", "woocommerce"}))
+                                                        set(scenario.ALL_PLATFORMS)))
     env = {**os.environ, **scenario.sandbox_env(sandbox_url, web_url), "BACKORDERS_CONFIG": str(config_path),
            "SWEEP_INTERVAL_S": "2", "PYTHONUNBUFFERED": "1"}
     os.environ.update(env)
@@ -136,27 +136,29 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
             apply_config(session, config)
             session.execute(Store.__table__.update().values(next_poll_at=None, stock_cursor=None,
                                                             order_cursor=None, lease_owner=None))
-        scenario.prepare(sandbox_url, config, web_url, env)
+        scenario.prepare(sandbox_url, config, web_url, env, available=25)
         say(f"configured {len(config.stores)} stores and {len(config.skus)} SKUs; beat polls every store now")
-
-        selling = [s.key for s in config.stores if s.sells]
 
         def polled() -> bool:
             procs.check_alive()
             with session_scope() as session:
-                return session.scalar(select(func.count()).select_from(ChannelListing)) >= 30 * len(selling)
+                return all(session.scalars(select(Store.last_full_sync_at.is_not(None))))
 
-        _wait("the first poll of every store", polled, 90)
+        _wait("the first poll of every store", polled, 120)
         with session_scope() as session:
             stock_rows = session.scalar(select(func.count()).select_from(StockLevel))
             per_store = dict(session.execute(select(Store.key, func.count()).join(StockLevel, StockLevel.store_id
                                                                                   == Store.id).group_by(Store.key)))
         say(f"polled: {stock_rows} stock figures stored ({', '.join(f'{k} {v}' for k, v in per_store.items())})")
 
-        say(f"a customer buys the last 10 × {DEMO_SKU} on Shopify")
-        requests.post(f"{sandbox_url}/shopify/shopify-main/_admin/create_order", timeout=10, json={
-            "lines": [{"sku": DEMO_SKU, "quantity": 10, "price": "649.00"}],
-            "email": "jamie@example.com"}).raise_for_status()
+        showroom = next(s for s in config.stores if s.platform == "lightspeed")
+        say(f"the showroom sells its last {DEMO_SKU} (Lightspeed POS webhook)")
+        requests.post(f"{sandbox_url}/lightspeed/{showroom.key}/_admin/set_stock", timeout=10, json={
+            "sku": DEMO_SKU, "current_amount": 0, "outlet_id": next(iter(showroom.locations))}).raise_for_status()
+        time.sleep(2)
+        say(f"online, the last 25 × {DEMO_SKU} in the warehouse sell: Shopify reports 0 (webhook)")
+        requests.post(f"{sandbox_url}/shopify/shopify-main/_admin/set_stock", timeout=10,
+                      json={"sku": DEMO_SKU, "available": 0}).raise_for_status()
 
         def sku_state() -> str | None:
             procs.check_alive()
@@ -175,6 +177,9 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
                         lambda: (i := item("shopify", "shopify-main"))["inventory_policy"] == "continue" and i)
         woo = _wait("WooCommerce to show onbackorder",
                     lambda: (i := item("woocommerce", "woo-outlet"))["stock_status"] == "onbackorder" and i)
+        pos_writes = _wait("the Lightspeed POS to be updated", lambda: [
+            w for w in requests.get(f"{sandbox_url}/lightspeed/{showroom.key}/_admin/writes", timeout=5).json()["writes"]
+            if w["sku"] == DEMO_SKU])
 
         def staff_messages() -> dict[str, int] | None:
             response = requests.get(f"{sandbox_url}/_sandbox/messaging/messages", timeout=5).json()["messages"]
@@ -191,7 +196,7 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
                    "shopify": {"available": shopify["available"], "inventory_policy": shopify["inventory_policy"]},
                    "woocommerce": {"stock_quantity": woo["stock_quantity"], "stock_status": woo["stock_status"],
                                    "backorders": woo["backorders"]},
-                   "messages": messages, "alerts": alerts,
+                   "lightspeed_writes": len(pos_writes), "messages": messages, "alerts": alerts,
                    "message_page": f"{sandbox_url}/_sandbox/messages", "flower": "http://127.0.0.1:5555",
                    "flower_auth": flower_auth}
         if keep:
@@ -217,6 +222,7 @@ def _print_summary(summary: dict[str, Any], say: Callable[[str], None]) -> None:
         f"inventory_policy {summary['shopify']['inventory_policy']}")
     say(f"WooCommerce now: stock {summary['woocommerce']['stock_quantity']}, "
         f"status {summary['woocommerce']['stock_status']}, backorders {summary['woocommerce']['backorders']}")
+    say(f"Lightspeed POS: {summary['lightspeed_writes']} inventory write(s) for {DEMO_SKU}")
     say(f"staff alerts: {summary['alerts']} alert(s); messages recorded by the sandbox: {summary['messages']}")
     say(f"sandbox message page: {summary['message_page']}")
     say(f"Flower: {summary['flower']} (basic auth {summary['flower_auth'].split(':', 1)[0]})")
