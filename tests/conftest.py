@@ -123,7 +123,7 @@ def celery_worker(celery_app: object, db_session: object) -> Iterator[object]:
     from celeryconfig import QUEUES
 
     with start_worker(celery_app, pool="threads", concurrency=4, perform_ping_check=False,  # type: ignore[arg-type]
-                      loglevel="WARNING", queues=list(QUEUES), shutdown_timeout=20) as worker:
+                      loglevel="WARNING", queues=list(QUEUES), shutdown_timeout=60) as worker:
         yield worker
 
 

@@ -15,6 +15,7 @@ ensure_env()
 
 from domain.settings import get_settings  # noqa: E402
 from workers.health import check_broker, check_database  # noqa: E402
+from workers.callbacks import router as callbacks_router  # noqa: E402
 from workers.webhooks import router as webhooks_router  # noqa: E402
 
 log = logging.getLogger("workers.web")
@@ -34,6 +35,7 @@ def create_app() -> FastAPI:
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     app.include_router(webhooks_router)
+    app.include_router(callbacks_router)
     return app
 
 

@@ -51,7 +51,7 @@ def test_follow_on_runs_after_commit(celery_app: object, db_session: Session) ->
     from celeryconfig import QUEUES
 
     with start_worker(celery_app, pool="threads", concurrency=2, perform_ping_check=False,  # type: ignore[arg-type]
-                      loglevel="WARNING", queues=list(QUEUES)):
+                      loglevel="WARNING", queues=list(QUEUES), shutdown_timeout=60):
         tasks["first"].delay("ok-1", False)  # type: ignore[attr-defined]
         tasks["first"].delay("rolled-back", True)  # type: ignore[attr-defined]
         tasks["always_fails"].delay()  # type: ignore[attr-defined]

@@ -1,0 +1,104 @@
+"""Per-provider send pacing shared by every notify worker, as a token bucket in Redis.
+
+A Celery ``rate_limit`` is counted per worker process, so three notify workers would post to
+Slack three times faster than Slack allows (about one message per second per webhook). One
+bucket per provider in Redis, refilled and spent atomically by a Lua script, paces the whole
+fleet instead. The script reads Redis' own clock, so worker clocks never need to agree.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import redis
+
+from domain.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RATES_PER_S: dict[str, float] = {"slack": 1.0, "twilio": 10.0, "mailgun": 10.0, "sendgrid": 10.0}
+KEY_PREFIX = "backorders:ratelimit:"
+"""Appended to ``CELERY_KEY_PREFIX`` (the deployment's Redis namespace), so two deployments or
+two test sessions sharing one Redis never share a bucket."""
+
+TOKEN_BUCKET = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local saved = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(saved[1]) or burst
+local at = tonumber(saved[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+else
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 2)
+return tostring(wait)
+"""
+
+
+def rate_for(provider: str, env: Mapping[str, str] | None = None) -> float:
+    """Messages per second for ``provider``: ``RATE_LIMIT_<PROVIDER>_PER_S`` or the default.
+
+    ``0`` (or a negative value) switches pacing off for that provider; a garbled value falls back
+    to the default with a warning rather than stopping delivery.
+    """
+    env = os.environ if env is None else env
+    name = f"RATE_LIMIT_{provider.upper()}_PER_S"
+    default = DEFAULT_RATES_PER_S.get(provider, 5.0)
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        log.warning("%s=%r is not a number; using %s per second", name, raw, default)
+        return default
+
+
+@dataclass
+class RateLimiter:
+    """``acquire(provider)`` spends one token and returns 0, or returns the seconds to wait."""
+
+    client: redis.Redis
+    env: Mapping[str, str] | None = None
+
+    def acquire(self, provider: str) -> float:
+        """Takes a token for one send. Fails open (returns 0) when Redis does not answer.
+
+        Pacing is a courtesy to the provider: if Redis is down the provider's own 429 still stops
+        us (a ``TransientError`` with ``Retry-After``), whereas failing closed would stop all mail.
+        """
+        rate = rate_for(provider, self.env)
+        if rate <= 0:
+            return 0.0
+        burst = max(1.0, rate)
+        try:
+            wait = self.client.eval(TOKEN_BUCKET, 1, self.key(provider), str(rate), str(burst))
+        except redis.RedisError as exc:
+            log.warning("rate limiter unavailable for %s, sending unpaced: %s", provider, exc)
+            return 0.0
+        return float(wait.decode() if isinstance(wait, bytes) else wait)
+
+    def key(self, provider: str) -> str:
+        env = os.environ if self.env is None else self.env
+        return f"{env.get('CELERY_KEY_PREFIX', '')}{KEY_PREFIX}{provider}"
+
+    def reset(self, provider: str) -> None:
+        """Forget a provider's bucket (tests, or after changing its rate)."""
+        self.client.delete(self.key(provider))
+
+
+@lru_cache(maxsize=1)
+def get_limiter() -> RateLimiter:
+    """The process-wide limiter on ``REDIS_URL``; short timeouts so a dead Redis fails open fast."""
+    client = redis.Redis.from_url(get_settings().redis_url, socket_timeout=2, socket_connect_timeout=2)
+    return RateLimiter(client)

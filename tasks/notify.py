@@ -1,0 +1,161 @@
+"""Outbound notifications: one outbox row in, at most one provider request per attempt out.
+
+``deliver`` is deliberately split into three short transactions — claim (row lock, state
+``sending``), the HTTP call with no transaction open, then record the outcome — so a slow provider
+never holds a database lock, and a worker that dies mid-send leaves a ``sending`` row that the
+sweeper turns into ``unknown`` instead of sending it again. ``redrive`` is the sweeper.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
+
+from connectors.errors import ConnectorError, OutcomeUnknownError, PermanentError, TransientError
+from connectors.messaging import registry
+from domain import delivery, outbox
+from domain.clock import utcnow
+from domain.delivery import Message, NotConfiguredError, ProviderSettings
+from domain.messages import RenderError
+from domain.models import OutboxMessage
+from domain.ratelimit import get_limiter
+from tasks.base import DbTask
+
+log = logging.getLogger(__name__)
+
+MAX_PACING_WAIT_S = 5.0
+"""A paced task comes back after at most this long (broker countdowns stay short)."""
+MAX_RETRY_AFTER_S = 300.0
+STALE_SENDING_AFTER = timedelta(minutes=20)
+"""Longer than the task hard time limit (15 min): a row still ``sending`` after it has no worker."""
+
+
+def _sender(channel: str, settings: ProviderSettings, recipient: str) -> Any:
+    options = settings.sender_settings(channel, recipient)
+    if channel == "email":
+        return registry.email_sender(options)
+    if channel == "sms":
+        return registry.sms_sender(options)
+    return registry.slack_sender(options)
+
+
+def _error_text(exc: BaseException, secrets: list[str]) -> str:
+    code = getattr(exc, "code", None)
+    text = f"{exc} (code {code})" if code not in (None, "") else str(exc)
+    return delivery.redact(text, secrets)
+
+
+def _retry_delay(task: DbTask, exc: TransientError) -> float:
+    """The provider's ``Retry-After`` when it gave one, else the task's backoff with full jitter."""
+    if exc.retry_after_s is not None:
+        return min(max(exc.retry_after_s, 0.0), MAX_RETRY_AFTER_S)
+    return float(get_exponential_backoff_interval(
+        factor=int(task.retry_backoff), retries=task.request.retries, maximum=int(task.retry_backoff_max),
+        full_jitter=bool(task.retry_jitter)))
+
+
+def _fail(task: DbTask, outbox_id: int, error: str, provider: str | None, code: object = None) -> str:
+    with task.unit_of_work() as uow:
+        delivery.mark_failed(uow.session, outbox_id, error, provider=provider, code=code)
+    log.error("outbox %s failed for good via %s: %s", outbox_id, provider or "-", error)
+    return "failed"
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.notify.deliver")
+def deliver(self: DbTask, outbox_id: int) -> str:
+    """Send one outbox row once; returns what happened (for logs and tests)."""
+    settings = ProviderSettings.from_env()
+    with self.unit_of_work() as uow:
+        row = uow.session.get(OutboxMessage, outbox_id)
+        if row is None or row.state != "pending":
+            return "skipped"
+        wait = delivery.seconds_until_due(uow.session, outbox_id, utcnow())
+        channel, recipient = row.channel, row.recipient
+    if wait is not None:
+        if wait <= MAX_PACING_WAIT_S:  # a retry woke a hair early; later ones are redrive's job
+            self.signature_from_request(countdown=wait + 0.05, retries=self.request.retries).apply_async()
+        return "not-due"
+    try:
+        provider = settings.provider_for(channel)
+    except NotConfiguredError as exc:
+        return _fail(self, outbox_id, str(exc), None)
+
+    pause = get_limiter().acquire(provider)
+    if pause > 0:  # pacing is not a failure: come back without spending a retry
+        self.signature_from_request(countdown=min(pause, MAX_PACING_WAIT_S),
+                                    retries=self.request.retries).apply_async()
+        return "paced"
+
+    secrets = settings.secrets_for(channel, recipient)
+    with self.unit_of_work() as uow:
+        row = delivery.claim_for_sending(uow.session, outbox_id, utcnow())
+        if row is None:
+            return "skipped"
+        try:
+            message: Message = delivery.build_message(row, settings)
+            sender = _sender(channel, settings, recipient)
+        except (NotConfiguredError, RenderError, ValueError) as exc:
+            error = delivery.redact(str(exc), secrets)
+            delivery.mark_failed(uow.session, outbox_id, error, provider=provider)
+            log.error("outbox %s cannot be sent via %s: %s", outbox_id, provider, error)
+            return "failed"
+    return _send(self, outbox_id, provider, sender, message, secrets)
+
+
+def _send(task: DbTask, outbox_id: int, provider: str, sender: Any, message: Message, secrets: list[str]) -> str:
+    """The provider call, outside any transaction, and the state it leads to."""
+    try:
+        result = sender.send(message)
+    except OutcomeUnknownError as exc:
+        error = _error_text(exc, secrets)
+        with task.unit_of_work() as uow:
+            delivery.mark_unknown(uow.session, outbox_id, error, provider=provider)
+        log.warning("outbox %s outcome unknown via %s (not resending; reconcile): %s", outbox_id, provider, error)
+        return "unknown"
+    except TransientError as exc:
+        error = _error_text(exc, secrets)
+        if task.request.retries >= task.max_retries:
+            return _fail(task, outbox_id, f"gave up after {task.request.retries + 1} attempts: {error}", provider)
+        delay = _retry_delay(task, exc)
+        with task.unit_of_work() as uow:
+            delivery.release_for_retry(uow.session, outbox_id, error, retry_at=utcnow() + timedelta(seconds=delay))
+        log.info("outbox %s: %s; retrying in %.1fs", outbox_id, error, delay)
+        raise task.retry(countdown=delay, exc=exc)
+    except (PermanentError, ConnectorError) as exc:
+        return _fail(task, outbox_id, _error_text(exc, secrets), provider, getattr(exc, "code", None))
+    except Exception as exc:  # a bug after the request may have left: reconcile, do not loop
+        error = delivery.redact(f"{type(exc).__name__}: {exc}", secrets)
+        with task.unit_of_work() as uow:
+            delivery.mark_unknown(uow.session, outbox_id, error, provider=provider)
+        log.exception("outbox %s: unexpected error sending via %s; marked unknown", outbox_id, provider)
+        return "unknown"
+    finally:
+        close = getattr(sender, "close", None)
+        if callable(close):
+            close()
+    with task.unit_of_work() as uow:
+        delivery.mark_sent(uow.session, outbox_id, result.provider, result.provider_message_id)
+    log.info("outbox %s sent via %s as %s", outbox_id, result.provider, result.provider_message_id)
+    return "sent"
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.notify.redrive")
+def redrive(self: DbTask, limit: int = 500) -> int:
+    """Beat's sweeper: re-enqueue pending rows the broker lost and deferred rows now due.
+
+    ``unknown`` rows are never picked up here: they wait for a provider callback or an operator.
+    Rows stuck in ``sending`` past the task time limit become ``unknown`` for the same reason.
+    """
+    now = utcnow()
+    with self.unit_of_work() as uow:
+        stale = delivery.expire_stale_sending(uow.session, STALE_SENDING_AFTER, now)
+        ids = sorted(set(outbox.stranded(uow.session, limit=limit, now=now))
+                     | set(delivery.due_deferred(uow.session, now, limit)))
+        for outbox_id in ids:
+            uow.enqueue(deliver, outbox_id)
+    if stale:
+        log.warning("outbox rows %s were stuck in sending; marked unknown", stale)
+    return len(ids)

@@ -1,0 +1,197 @@
+"""Provider delivery callbacks (Twilio, Mailgun, SendGrid) → outbox state.
+
+Each endpoint checks the provider's signature before trusting anything, then applies the events
+with ``domain.delivery.apply_delivery_event``. Answers: 401 bad or missing signature, 400
+malformed body, 413 too large, 503 when a setting or a backing service is missing (the provider
+retries later), 200 otherwise — also when no outbox row matches, since a retry cannot help then.
+Never 500. The lead mounts ``router`` in ``workers.web``.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qsl
+
+import redis
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from connectors.errors import MalformedPayloadError, SignatureError
+from connectors.messaging import mailgun, sendgrid, twilio_sms
+from connectors.messaging.types import DeliveryEvent
+from domain.db import session_scope
+from domain.delivery import apply_delivery_event
+from domain.settings import get_settings
+
+log = logging.getLogger("workers.callbacks")
+
+MAX_FORM_BYTES = 256 * 1024
+MAX_SENDGRID_BYTES = 5 * 1024 * 1024
+"""SendGrid batches many events in one post; the form/JSON of a single event is small."""
+MAILGUN_TOKEN_TTL_S = 900
+"""Longer than the 300 s timestamp tolerance, so a token is remembered as long as it could verify."""
+
+router = APIRouter(prefix="/callbacks", tags=["provider callbacks"])
+
+
+class Reject(Exception):
+    """An answer other than 200, raised inside a handler and turned into a JSON response."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+@lru_cache(maxsize=1)
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(get_settings().redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def _secret(name: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        log.error("provider callback rejected: %s is not set", name)
+        raise Reject(503, f"{name} is not configured")
+    return value
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise Reject(413, "body too large")
+    raw = await request.body()
+    if len(raw) > limit:
+        raise Reject(413, "body too large")
+    return raw
+
+
+def _apply(provider: str, events: list[tuple[DeliveryEvent, str | None]]) -> int:
+    """Applies events in one transaction; returns how many matched an outbox row."""
+    matched = 0
+    with session_scope() as session:
+        for event, key in events:
+            row = apply_delivery_event(session, provider, event.provider_message_id, event.event, event.reason,
+                                       idempotency_key=key)
+            matched += row is not None
+    return matched
+
+
+async def _store(provider: str, events: list[tuple[DeliveryEvent, str | None]],
+                 undo: Callable[[], None] | None = None) -> JSONResponse:
+    try:
+        matched = await run_in_threadpool(_apply, provider, events)
+    except SQLAlchemyError as exc:
+        log.error("%s callback not stored (database unavailable): %s", provider, exc)
+        if undo is not None:
+            undo()
+        raise Reject(503, "database unavailable; retry later") from exc
+    if matched < len(events):
+        log.info("%s callback: %d of %d events matched no outbox row", provider, len(events) - matched, len(events))
+    return JSONResponse({"status": "ok", "events": len(events), "matched": matched})
+
+
+def _answer(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Maps the rejections to status codes in one place (FastAPI keeps the signature via wraps)."""
+    @functools.wraps(handler)
+    async def wrapped(request: Request) -> JSONResponse:
+        try:
+            return await handler(request)
+        except Reject as exc:
+            return JSONResponse({"error": exc.detail}, status_code=exc.status)
+        except SignatureError as exc:
+            log.warning("provider callback with a bad signature on %s: %s", request.url.path, exc)
+            return JSONResponse({"error": "invalid signature"}, status_code=401)
+        except MalformedPayloadError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        except Exception:
+            log.exception("provider callback on %s could not be handled", request.url.path)
+            return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+
+    return wrapped
+
+
+@router.post("/twilio/status")
+@_answer
+async def twilio_status(request: Request) -> JSONResponse:
+    """Twilio message status callback (form POST, ``X-Twilio-Signature``).
+
+    The signature covers the URL Twilio called — our public one (``PUBLIC_BASE_URL``), which a
+    proxy in front of us may have rewritten — so it is rebuilt from the settings, not the request.
+    """
+    raw = await _body(request, MAX_FORM_BYTES)
+    token = _secret("TWILIO_AUTH_TOKEN")
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Reject(400, "body is not a form") from exc
+    params: dict[str, list[str]] = {}
+    for name, value in pairs:
+        params.setdefault(name, []).append(value)
+    query = request.url.query
+    url = get_settings().public_base_url + request.url.path + (f"?{query}" if query else "")
+    twilio_sms.verify_signature(token, url, params, request.headers.get("X-Twilio-Signature"))
+    event = twilio_sms.parse_status_callback({name: values[0] for name, values in params.items()})
+    key = request.query_params.get(twilio_sms.IDEMPOTENCY_QUERY)
+    return await _store("twilio", [(event, key)])
+
+
+@router.post("/mailgun")
+@_answer
+async def mailgun_events(request: Request) -> JSONResponse:
+    """Mailgun event webhook (JSON, signature in the body, replay-guarded by its token)."""
+    raw = await _body(request, MAX_FORM_BYTES)
+    signing_key = _secret("MAILGUN_WEBHOOK_SIGNING_KEY")
+    try:
+        payload = json.loads(raw)
+    except ValueError as exc:
+        raise Reject(400, "body is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise Reject(400, "body is not a JSON object")
+    prefix = os.environ.get("CELERY_KEY_PREFIX", "") + "backorders:mailgun-token:"
+    client = redis_client()
+
+    def seen(token: str) -> bool:
+        return not client.set(prefix + token, b"1", nx=True, ex=MAILGUN_TOKEN_TTL_S)
+
+    try:
+        mailgun.verify_webhook(signing_key, payload, seen_token=seen)
+    except redis.RedisError as exc:
+        log.error("mailgun callback not checked (Redis unavailable): %s", exc)
+        raise Reject(503, "replay guard unavailable; retry later") from exc
+    token = str(payload["signature"]["token"])
+    event = mailgun.parse_event(payload)
+    data = payload["event-data"]
+    if event.event == "failed" and data.get("severity") == "temporary":
+        event = DeliveryEvent(event.provider_message_id, "deferred", event.reason)  # Mailgun retries it
+    variables = data.get("user-variables") if isinstance(data.get("user-variables"), dict) else {}
+    key = variables.get(mailgun.IDEMPOTENCY_VARIABLE)
+
+    def forget_token() -> None:  # let Mailgun's retry of this same signed body through
+        try:
+            client.delete(prefix + token)
+        except redis.RedisError:
+            log.warning("could not forget mailgun token after a failed store")
+
+    return await _store("mailgun", [(event, str(key) if key else None)], undo=forget_token)
+
+
+@router.post("/sendgrid")
+@_answer
+async def sendgrid_events(request: Request) -> JSONResponse:
+    """SendGrid Signed Event Webhook (ECDSA over timestamp + the raw body, a JSON array)."""
+    raw = await _body(request, MAX_SENDGRID_BYTES)
+    public_key = _secret("SENDGRID_WEBHOOK_PUBLIC_KEY")
+    sendgrid.verify_event_webhook(public_key, request.headers.get(sendgrid.SIGNATURE_HEADER, ""),
+                                  request.headers.get(sendgrid.TIMESTAMP_HEADER, ""), raw)
+    events = sendgrid.parse_events(raw)
+    items = json.loads(raw)
+    keys = [item.get(sendgrid.IDEMPOTENCY_ARG) if isinstance(item, dict) else None for item in items]
+    return await _store("sendgrid", [(event, str(key) if key else None) for event, key in zip(events, keys)])
