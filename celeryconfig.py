@@ -61,4 +61,5 @@ beat_schedule = {
     "fire-due-timers": {"task": "tasks.timers.fire_due", "schedule": SWEEP_INTERVAL_S},
     "redrive-inbox": {"task": "tasks.inbound.redrive", "schedule": 60.0},
     "redrive-outbox": {"task": "tasks.notify.redrive", "schedule": 60.0},
+    "daily-stock-digest": {"task": "tasks.stock.daily_digest", "schedule": 300.0},
 }

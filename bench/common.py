@@ -51,6 +51,17 @@ class Servers:
     started_embedded: bool
 
 
+def embedded_root() -> Path:
+    """The embedded servers' directory for benches: ``BACKORDERS_DATA_DIR`` if set, else ``.data/bench``.
+
+    Not the shared ``.data``: a test session that started the shared servers stops them when it
+    ends, which would kill a bench minutes into its run (and a bench stopping them would do the
+    same to a test session). Their own directory gives benches servers nobody else stops.
+    """
+    configured = os.environ.get("BACKORDERS_DATA_DIR")
+    return Path(configured).resolve() if configured else REPO_ROOT / ".data" / "bench"
+
+
 def find_servers() -> Servers:
     """The configured servers when both URLs are set, else the embedded ones (started if needed)."""
     database_url = os.environ.get("DATABASE_URL", "")
@@ -59,8 +70,9 @@ def find_servers() -> Servers:
         return Servers(database_url, redis_url, embedded=False, started_embedded=False)
     from workers import embedded
 
-    was_running = embedded.is_running()
-    state = embedded.start()
+    root = embedded_root()
+    was_running = embedded.is_running(root)
+    state = embedded.start(root)
     return Servers(database_url or state.database_url, redis_url or state.redis_url, embedded=True,
                    started_embedded=not was_running)
 
@@ -146,7 +158,7 @@ def scratch_database(label: str = "bench") -> Iterator[Scratch]:
             else:
                 os.environ[key] = value
         if servers.started_embedded:
-            embedded.stop()
+            embedded.stop(embedded_root())
 
 
 # --- the sandbox, served by a process of its own ----------------------------------------------

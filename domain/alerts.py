@@ -17,14 +17,14 @@ from domain.config import RouteConfig
 from domain.detection import Transition
 from domain.models import Alert, ChannelListing, Location, Sku, StockLevel, Store
 
-SEVERITY = {"stock.backorder": "critical", "stock.out": "critical", "stock.oversell_risk": "critical",
+SEVERITY = {"digest.daily": "info", "stock.backorder": "critical", "stock.out": "critical", "stock.oversell_risk": "critical",
             "channel.push_failed": "critical", "stock.low": "warning", "stock.atp_drift": "warning",
             "stock.restocked": "info"}
 
 
 def raise_alert(session: Session, *, event: str, dedupe_key: str, message: str, context: dict[str, Any],
-                routes: Sequence[RouteConfig], sku_id: int | None = None, store_id: int | None = None
-                ) -> list[int]:
+                routes: Sequence[RouteConfig], sku_id: int | None = None, store_id: int | None = None,
+                template: str = "stock_alert") -> list[int]:
     """Store the alert once and queue one message per route recipient; returns the outbox ids."""
     alert_id = session.execute(insert(Alert).values(
         kind=event, severity=SEVERITY.get(event, "warning"), dedupe_key=dedupe_key, sku_id=sku_id,
@@ -40,7 +40,7 @@ def raise_alert(session: Session, *, event: str, dedupe_key: str, message: str, 
             [("email", email) for email in route.emails]
         for channel, recipient in targets:
             outbox_id = outbox.enqueue(session, idempotency_key=f"alert:{alert_id}:{channel}:{recipient}",
-                                       channel=channel, template="stock_alert", recipient=recipient,
+                                       channel=channel, template=template, recipient=recipient,
                                        context=context)
             if outbox_id is not None:
                 outbox_ids.append(outbox_id)

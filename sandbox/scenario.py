@@ -68,6 +68,10 @@ def sandbox_config_text(example: Path, sandbox_url: str, platforms: set[str]) ->
     out = []
     left_out: set[str] = set()
     for block in blocks:
+        if block.startswith("[[store_policies]]"):
+            policy_store = re.search(r'(?m)^store = "([^"]+)"', block)
+            if policy_store and policy_store.group(1) in left_out:
+                continue
         if block.startswith("[[stores]]"):
             key = re.search(r'(?m)^key = "([^"]+)"', block)
             platform = re.search(r'(?m)^platform = "([^"]+)"', block)

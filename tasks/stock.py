@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from domain import alerts, detection
+from domain import alerts, detection, digest
+from domain.clock import utcnow
 from domain.config import current_config
 from domain.propagation import selling_stores
 from tasks.base import DbTask
@@ -24,3 +25,15 @@ def evaluate(self: DbTask, sku_ids: list[int]) -> int:
                     uow.enqueue(push, transition.sku_id, store_id)
     return len(transitions)
 
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.stock.daily_digest")
+def daily_digest(self: DbTask) -> int:
+    """Beat calls this often; it sends the day's digest once, after the configured local time."""
+    config = current_config()
+    with self.unit_of_work() as uow:
+        outbox_ids = digest.send_digest(uow.session, utcnow(), config.timezone, config.notifications.digest_time,
+                                        config.notifications.routes)
+        for outbox_id in outbox_ids:
+            uow.enqueue(deliver, outbox_id)
+    return len(outbox_ids)
