@@ -16,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from domain import audit
 from domain.clock import utcnow
 from domain.models import Sku, SkuTransition
 
@@ -166,6 +167,8 @@ def evaluate(session: Session, sku_ids: Sequence[int], drift_tolerance: Decimal 
             row = SkuTransition(sku_id=sku.id, from_state=sku.state, to_state=state, numbers=facts.as_dict())
             session.add(row)
             session.flush()
+            audit.record(session, "detect", "stock.transition", "sku", sku.id, transition_id=row.id,
+                         from_state=sku.state, to_state=state, **facts.as_dict())
             transitions.append(Transition(row.id, sku.id, sku.state, state, facts))
         if to_state != sku.state:
             sku.state, sku.state_changed_at = to_state, now

@@ -106,6 +106,10 @@ def test_sell_out_by_webhook_flips_every_channel_and_alerts_once(
                                                                 SkuTransition.to_state == "BACKORDER")).one()
     assert (transition.from_state, transition.to_state) == ("IN_STOCK", "BACKORDER")
     assert transition.numbers["available"] == 0 and transition.numbers["threshold"] == 3
+    audited = db_session.scalars(select(AuditLog).where(AuditLog.action == "stock.transition",
+                                                        AuditLog.subject_id == str(sku_id))).all()
+    assert [(a.data["to_state"], a.data["available"], a.data["threshold"]) for a in audited
+            if a.data["to_state"] == "BACKORDER"] == [("BACKORDER", 0, 3)]
     pushes = db_session.scalars(select(AuditLog).where(AuditLog.action == "channel.push",
                                                        AuditLog.subject_id == str(sku_id))).all()
     assert {p.data["store"] for p in pushes} == set(selling)
