@@ -29,6 +29,7 @@ task_default_queue = "default"
 task_routes = {
     "tasks.polling.*": {"queue": "sync"},
     "tasks.channels.*": {"queue": "sync"},
+    "tasks.followups.*": {"queue": "default"},
     "tasks.inbound.*": {"queue": "detect"},
     "tasks.stock.*": {"queue": "detect"},
     "tasks.notify.*": {"queue": "notify"},

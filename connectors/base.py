@@ -50,6 +50,8 @@ from connectors.types import (
     ListingRef,
     OrderPage,
     PushResult,
+    RefundRequest,
+    RefundResult,
     StockPage,
     WebhookEvent,
 )
@@ -95,6 +97,14 @@ class Connector(Protocol):
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         """Turn a verified delivery into a :class:`WebhookEvent` (MalformedPayloadError if not)."""
+        ...
+
+    def refund_line(self, request: RefundRequest) -> RefundResult:
+        """Refund one order line to the original payment method, at most once per idempotency key."""
+        ...
+
+    def credit_line(self, request: RefundRequest) -> RefundResult:
+        """Issue store credit for one order line, at most once per idempotency key."""
         ...
 
 
@@ -792,3 +802,13 @@ class RestConnector:
     def push_result(self, response: requests.Response, request: dict[str, Any]) -> PushResult:
         return PushResult(ok=response.ok, status_code=response.status_code,
                           detail=response.text[:500], request=request)
+
+    def refund_line(self, request: RefundRequest) -> RefundResult:
+        """Platforms without a refund API here (read-only back-ends) refuse: staff refund by hand."""
+        raise PermanentError(f"{self.platform}: refunds are not supported by this connector",
+                             platform=self.platform)
+
+    def credit_line(self, request: RefundRequest) -> RefundResult:
+        """Platforms without store credit here refuse, so the task escalates instead of guessing."""
+        raise PermanentError(f"{self.platform}: store credit is not supported by this connector",
+                             platform=self.platform)

@@ -26,6 +26,7 @@ for the client-side pacer, ``page_size`` (≤ 250).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -45,13 +46,15 @@ from connectors.base import (
     verify_base64_hmac,
     with_last_flag,
 )
-from connectors.errors import MalformedPayloadError
+from connectors.errors import MalformedPayloadError, PermanentError
 from connectors.types import (
     ListingRef,
     OrderLineRecord,
     OrderPage,
     OrderRecord,
     PushResult,
+    RefundRequest,
+    RefundResult,
     StockPage,
     StockRecord,
     WebhookEvent,
@@ -79,6 +82,45 @@ def money_cents(value: Any) -> int:
         return int((Decimal(str(value)) * 100).quantize(Decimal(1)))
     except (InvalidOperation, ValueError):
         return 0
+
+
+def cents_to_money(cents: int) -> str:
+    """Integer cents to Shopify's decimal string (``1999`` → ``"19.99"``)."""
+    return f"{Decimal(int(cents)) / 100:.2f}"
+
+
+def idempotency_marker(key: str) -> str:
+    """The tag written into a refund note / gift card note, found again by a retried task."""
+    return f"[idempotency:{key}]"
+
+
+def spread_cents(cents: int, suggestions: list[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], int]]:
+    """Share ``cents`` over the suggested parents, each up to its ``maximum_refundable``.
+
+    Whatever exceeds every maximum stays on the last parent, so Shopify itself refuses an
+    over-refund with its own message instead of us silently refunding less.
+    """
+    shares: list[tuple[Mapping[str, Any], int]] = []
+    left = int(cents)
+    for suggestion in suggestions:
+        share = min(left, money_cents(suggestion.get("maximum_refundable", suggestion.get("amount"))))
+        shares.append((suggestion, share))
+        left -= share
+    if left > 0 and shares:
+        last, share = shares[-1]
+        shares[-1] = (last, share + left)
+    return shares
+
+
+def code_already_taken(exc: PermanentError) -> bool:
+    """Shopify's uniqueness answer for gift card codes: 422 ``{"errors": {"code": ["has already been taken"]}}``."""
+    if exc.status_code != 422:
+        return False
+    try:
+        errors = json.loads(exc.body or "{}").get("errors")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(errors, dict) and any("already been taken" in str(m) for m in errors.get("code") or [])
 
 
 class ShopifyConnector(RestConnector):
@@ -239,6 +281,119 @@ class ShopifyConnector(RestConnector):
                       "available": max(0, int(available))}
         response = self.request("POST", "inventory_levels/set.json", json_body=level_body)
         return self.push_result(response, {"variant": variant_body, "inventory_level": level_body})
+
+    # --- refunds and store credit -----------------------------------------------------------
+
+    def refund_line(self, request: RefundRequest) -> RefundResult:
+        """Refund one line's money to the payment method; a retry returns the first refund.
+
+        Order: look for a refund whose note carries our key (a retried task, or a create whose
+        answer was lost to a timeout, finds it here), then ``calculate`` (Shopify's own
+        parent transaction, gateway and refundable maximum), then create.
+        """
+        existing = self._find_refund(request)
+        if existing is not None:
+            return self._refund_result(existing, 200, {}, "found the refund an earlier attempt created")
+        calculated = self._calculate_refund(request)
+        body = self._refund_body(request, calculated)
+        response = self.request("POST", f"orders/{request.order_external_id}/refunds.json", json_body=body)
+        refund = (self.decode(response) or {}).get("refund") or {}
+        return self._refund_result(refund, response.status_code, body, "refund created")
+
+    def _find_refund(self, request: RefundRequest) -> dict[str, Any] | None:
+        marker = idempotency_marker(request.idempotency_key)
+        for refunds in self.paginate(f"orders/{request.order_external_id}/refunds.json",
+                                     {"limit": MAX_PAGE_SIZE}, shopify_link_paginator(),
+                                     lambda body: body.get("refunds", [])):
+            for refund in refunds:
+                if marker in str(refund.get("note") or ""):
+                    return refund
+        return None
+
+    def _calculate_refund(self, request: RefundRequest) -> dict[str, Any]:
+        """``refunds/calculate.json`` changes nothing, so it is retried like a read."""
+        body = {"refund": {"currency": request.currency, "refund_line_items": [{
+            "line_item_id": int(request.line_external_id), "quantity": int(request.quantity),
+            "restock_type": "cancel" if request.restock else "no_restock"}]}}
+        response = self.request("POST", f"orders/{request.order_external_id}/refunds/calculate.json",
+                                json_body=body, retry=True)
+        return (self.decode(response) or {}).get("refund") or {}
+
+    def _refund_body(self, request: RefundRequest, calculated: Mapping[str, Any]) -> dict[str, Any]:
+        """The create body: calculate's lines and parents, carrying the amount the domain decided."""
+        suggestions = [t for t in calculated.get("transactions") or [] if t.get("parent_id") is not None]
+        if not suggestions:
+            raise PermanentError(f"shopify order {request.order_external_id}: nothing left to refund "
+                                 f"(calculate suggested no parent transaction)", platform=self.platform)
+        lines = [{k: line[k] for k in ("line_item_id", "quantity", "restock_type", "location_id")
+                  if line.get(k) is not None} for line in calculated.get("refund_line_items") or []]
+        return {"refund": {
+            "currency": request.currency, "notify": bool(request.notify_customer),
+            "note": f"{request.reason} {idempotency_marker(request.idempotency_key)}".strip(),
+            "refund_line_items": lines,
+            "transactions": [{"parent_id": t["parent_id"], "amount": cents_to_money(cents), "kind": "refund",
+                              "gateway": t.get("gateway")}
+                             for t, cents in spread_cents(request.amount_cents, suggestions) if cents > 0],
+        }}
+
+    def _refund_result(self, refund: Mapping[str, Any], status: int, request: dict[str, Any],
+                       detail: str) -> RefundResult:
+        refunded = sum(money_cents(t.get("amount")) for t in refund.get("transactions") or []
+                       if t.get("kind") == "refund" and t.get("status", "success") in ("success", "pending"))
+        return RefundResult(ok=True, external_id=str(refund.get("id", "")), amount_cents=refunded, kind="refund",
+                            status_code=status, detail=detail, request=request)
+
+    def credit_line(self, request: RefundRequest) -> RefundResult:
+        """Store credit as a gift card whose code is derived from the idempotency key.
+
+        Codes are unique per shop, so a retried create answers 422 "has already been taken";
+        the card is then found by its last four characters and our key in its note.
+        """
+        code = self.credit_code(request.idempotency_key)
+        body = {"gift_card": {"initial_value": cents_to_money(request.amount_cents), "code": code,
+                              "note": f"{request.reason} {idempotency_marker(request.idempotency_key)}".strip()}}
+        customer_id = self._order_customer_id(request.order_external_id)
+        if customer_id:
+            body["gift_card"]["customer_id"] = int(customer_id)
+        try:
+            response = self.request("POST", "gift_cards.json", json_body=body)
+        except PermanentError as exc:
+            if not code_already_taken(exc):
+                raise
+            card = self._find_gift_card(code, request.idempotency_key)
+            return self._credit_result(card, 200, body, code, "found the gift card an earlier attempt created")
+        card = (self.decode(response) or {}).get("gift_card") or {}
+        return self._credit_result(card, response.status_code, body, code, "gift card created")
+
+    def credit_code(self, idempotency_key: str) -> str:
+        """16 hex characters of HMAC(secret, key): stable across retries, unguessable without the secret.
+
+        The secret is ``options["credit_code_secret"]`` or else the access token; rotating it
+        between two attempts of one credit would mint a second card, so set the option in production.
+        """
+        secret = str(self.config.options.get("credit_code_secret")
+                     or self.config.credentials.get("access_token", ""))
+        return hmac.new(secret.encode(), idempotency_key.encode(), hashlib.sha256).hexdigest()[:16]
+
+    def _order_customer_id(self, order_id: str) -> str | None:
+        order = (self.get_json(f"orders/{order_id}.json", {"fields": "id,customer"}) or {}).get("order") or {}
+        return _sid((order.get("customer") or {}).get("id"))
+
+    def _find_gift_card(self, code: str, idempotency_key: str) -> dict[str, Any]:
+        marker = idempotency_marker(idempotency_key)
+        body = self.get_json("gift_cards/search.json", {"query": f"last_characters:{code[-4:]}"}) or {}
+        for card in body.get("gift_cards") or []:
+            if marker in str(card.get("note") or ""):
+                return card
+        raise PermanentError(f"shopify gift card code ending {code[-4:]} is taken by a card that does not carry "
+                             f"idempotency key {idempotency_key}", platform=self.platform)
+
+    @staticmethod
+    def _credit_result(card: Mapping[str, Any], status: int, request: dict[str, Any], code: str,
+                       detail: str) -> RefundResult:
+        return RefundResult(ok=True, external_id=str(card.get("id", "")),
+                            amount_cents=money_cents(card.get("initial_value")), kind="store_credit",
+                            status_code=status, detail=detail, request=request, credit_code=code)
 
     # --- webhooks ---------------------------------------------------------------------------
 

@@ -116,3 +116,48 @@ class PushResult:
     status_code: int
     detail: str = ""
     request: dict[str, Any] = field(default_factory=dict)
+
+
+RefundKind = Literal["refund", "store_credit"]
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """Money back for one order line: a refund to the payment method or store credit.
+
+    ``idempotency_key`` is the domain's stable key for this one decision (e.g. the backorder id
+    plus the action). The connector writes it into the platform record (refund note / reason,
+    gift card note, coupon description) and derives store-credit codes from it, so a retried task
+    finds what an earlier attempt created instead of paying twice. ``customer_email`` is needed
+    where store credit is a coupon restricted to the customer (WooCommerce).
+    """
+
+    order_external_id: str
+    line_external_id: str
+    quantity: int
+    amount_cents: int
+    currency: str
+    reason: str
+    idempotency_key: str
+    restock: bool = False
+    notify_customer: bool = False
+    customer_email: str | None = None
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """What a refund or credit did, for the audit log and the customer's message.
+
+    ``status_code`` is 201 when this call created the record and 200 when an earlier attempt's
+    record was found. ``credit_code`` is the code the customer redeems (store credit only); it is
+    derived from the idempotency key, so it is known even when the platform only shows its tail.
+    """
+
+    ok: bool
+    external_id: str
+    amount_cents: int
+    kind: RefundKind
+    status_code: int
+    detail: str = ""
+    request: dict[str, Any] = field(default_factory=dict)
+    credit_code: str | None = None

@@ -37,7 +37,7 @@ WITH latest AS (
 ), per_sku AS (
     SELECT sku_id, SUM(available)::int AS available, COUNT(*)::int AS locations FROM latest GROUP BY sku_id
 ), demand AS (
-    SELECT ol.sku_id, SUM(ol.quantity - ol.allocated_qty - ol.backordered_qty)::int AS open_demand
+    SELECT ol.sku_id, SUM(ol.quantity - ol.allocated_qty)::int AS open_demand
       FROM order_lines ol JOIN orders o ON o.id = ol.order_id
      WHERE o.status = 'open' AND ol.sku_id = ANY(:sku_ids)
      GROUP BY ol.sku_id

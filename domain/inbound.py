@@ -33,6 +33,7 @@ def stored_payload(headers: dict[str, str], body: bytes) -> dict[str, Any]:
 class DrainResult:
     done: int = 0
     changed_sku_ids: set[int] = field(default_factory=set)
+    backorder_ids: list[int] = field(default_factory=list)
     quarantined: list[tuple[int, str]] = field(default_factory=list)
 
 
@@ -54,7 +55,9 @@ def apply_events(session: Session, store_id: int, connector: Connector, events: 
             problems += [f"unknown SKU or location: {r.sku or r.inventory_item_id or r.external_id}"
                          f" @ {r.location_external_id}" for r in stored.unknown]
         if parsed.orders:
-            result.changed_sku_ids.update(record_orders(session, store_id, parsed.orders))
+            recorded = record_orders(session, store_id, parsed.orders)
+            result.changed_sku_ids.update(recorded.sku_ids)
+            result.backorder_ids += recorded.backorder_ids
             unknown_lines = [line.sku or line.external_id for order in parsed.orders for line in order.lines
                              if not line.sku]
             problems += [f"order line without SKU: {line}" for line in unknown_lines]

@@ -278,6 +278,13 @@ class Backorder(Base):
     promised_date: Mapped[date | None] = mapped_column(Date)
     consent_required: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     notice_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    notified_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    deadline_at: Mapped[datetime | None]
+    substitute_sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id"))
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolution_ref: Mapped[str | None] = mapped_column(String(64))
+    filled_at: Mapped[datetime | None]
     ordered_at: Mapped[datetime]
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
@@ -426,6 +433,18 @@ class AuditLog(Base):
     subject_id: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
     __table_args__ = (Index("ix_audit_log_subject", "subject_type", "subject_id", "at"),)
+
+
+class ContactOptOut(Base):
+    """A customer who texted STOP (or whose address bounced for good): never messaged there again."""
+
+    __tablename__ = "contact_opt_outs"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_contact_opt_outs_channel_address"),)
 
 
 class DeadLetter(Base):

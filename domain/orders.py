@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderRecord
+from domain.allocation import allocate_orders
 from domain.clock import utcnow
 from domain.models import Order, OrderLine, Sku
 
@@ -19,13 +21,23 @@ def normalise_status(status: str) -> str:
     return "open" if status.lower() in OPEN_STATUSES else status.lower()[:32]
 
 
-def record_orders(session: Session, store_id: int, records: Sequence[OrderRecord]) -> list[int]:
-    """Upsert orders and their lines; returns the SKU ids whose demand may have changed."""
+@dataclass
+class RecordedOrders:
+    """What changed: orders stored, SKUs whose demand moved, backorders created by allocation."""
+
+    order_ids: list[int] = field(default_factory=list)
+    sku_ids: list[int] = field(default_factory=list)
+    backorder_ids: list[int] = field(default_factory=list)
+
+
+def record_orders(session: Session, store_id: int, records: Sequence[OrderRecord]) -> RecordedOrders:
+    """Upsert orders and their lines, then allocate every new line (the rest is backordered)."""
     if not records:
-        return []
+        return RecordedOrders()
     codes = {line.sku for record in records for line in record.lines if line.sku}
     sku_ids = dict(session.execute(select(Sku.code, Sku.id).where(Sku.code.in_(codes))).all()) if codes else {}
     touched: set[int] = set()
+    order_ids: list[int] = []
     for record in records:
         statement = insert(Order).values(
             store_id=store_id, external_id=record.external_id, number=record.number[:64],
@@ -38,6 +50,7 @@ def record_orders(session: Session, store_id: int, records: Sequence[OrderRecord
             set_={"status": statement.excluded.status, "email": statement.excluded.email,
                   "phone": statement.excluded.phone},
         ).returning(Order.id)).scalar_one()
+        order_ids.append(order_id)
         for line in record.lines:
             if line.quantity <= 0:
                 continue
@@ -48,4 +61,5 @@ def record_orders(session: Session, store_id: int, records: Sequence[OrderRecord
             ).on_conflict_do_nothing(constraint="uq_order_lines_order_external"))
             if sku_id is not None:
                 touched.add(sku_id)
-    return sorted(touched)
+    allocation = allocate_orders(session, order_ids)
+    return RecordedOrders(order_ids, sorted(touched | allocation.sku_ids), allocation.backorder_ids)

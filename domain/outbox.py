@@ -17,11 +17,17 @@ from domain.models import OutboxMessage
 
 
 def enqueue(session: Session, *, idempotency_key: str, channel: str, template: str, recipient: str,
-            context: dict[str, Any], not_before: datetime | None = None) -> int | None:
-    """Store a message to send; returns its id, or None when the key was already used."""
+            context: dict[str, Any], not_before: datetime | None = None, suppressed_because: str | None = None
+            ) -> int | None:
+    """Store a message to send; returns its id, or None when the key was already used.
+
+    ``suppressed_because`` stores the row as never-to-be-sent with the reason (opted out, invalid
+    address), so the journey records why the customer was not told on that channel.
+    """
     statement = insert(OutboxMessage).values(
         idempotency_key=idempotency_key, channel=channel, template=template, recipient=recipient,
         context=context, not_before=not_before,
+        state="suppressed" if suppressed_because else "pending", last_error=suppressed_because,
     ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(OutboxMessage.id)
     return session.execute(statement).scalar_one_or_none()
 

@@ -49,7 +49,7 @@ class PollReport:
 
 def poll(make_session: sessionmaker[Session], connector: Connector, store_id: int, owner: str, *,
          full: bool, stock_cursor: str | None, order_cursor: str | None, on_changed: OnChanged,
-         fetch_orders: bool = True) -> PollReport:
+         fetch_orders: bool = True, on_backorders: OnChanged | None = None) -> PollReport:
     """Run one poll under a lease; ``on_changed`` gets each page's changed SKU ids after its commit."""
     report = PollReport(store_id, full)
     started_at = utcnow()
@@ -76,12 +76,14 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
                 with make_session() as session, session.begin():
                     if not polling.renew_lease(session, store_id, owner):
                         raise LeaseLost(f"store {store_id}: lease lost during the poll")
-                    touched = record_orders(session, store_id, order_page.records)
+                    recorded = record_orders(session, store_id, order_page.records)
                     polling.save_order_cursor(session, store_id, owner, order_page.cursor)
                 report.orders += len(order_page.records)
-                if touched:
-                    report.changed_sku_ids.update(touched)
-                    on_changed(touched)
+                if recorded.sku_ids:
+                    report.changed_sku_ids.update(recorded.sku_ids)
+                    on_changed(recorded.sku_ids)
+                if recorded.backorder_ids and on_backorders is not None:
+                    on_backorders(recorded.backorder_ids)
         with make_session() as session, session.begin():
             polling.mark_polled(session, store_id, full)
             audit.record(session, "sync", "poll", "store", store_id, owner=owner, full=full,

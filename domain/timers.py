@@ -18,7 +18,10 @@ from sqlalchemy.orm import Session
 from domain.clock import utcnow
 from domain.models import Timer
 
-TimerHandler = Callable[[Session, Timer], None]
+#: What a fired timer asks the task layer to do after commit: (task name, args), e.g. deliver a
+#: message or run a refund. Domain code names tasks but never imports Celery.
+FollowUp = tuple[str, tuple[Any, ...]]
+TimerHandler = Callable[[Session, Timer], list[FollowUp]]
 HANDLERS: dict[str, TimerHandler] = {}
 
 
@@ -63,11 +66,12 @@ def claim_due(session: Session, limit: int = 100, now: datetime | None = None) -
     return list(rows)
 
 
-def fire(session: Session, timer: Timer, now: datetime | None = None) -> None:
+def fire(session: Session, timer: Timer, now: datetime | None = None) -> list[FollowUp]:
     """Run the timer's handler and mark it fired, in the caller's transaction."""
     run = HANDLERS.get(timer.kind)
     if run is None:
         raise LookupError(f"no handler registered for timer kind {timer.kind!r}")
-    run(session, timer)
+    follow_ups = run(session, timer)
     timer.state = "fired"
     timer.fired_at = now or utcnow()
+    return follow_ups

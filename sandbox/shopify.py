@@ -23,6 +23,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from typing import Any, Sequence
 
 import requests
@@ -34,6 +35,13 @@ VARIANT_ID_BASE = 2**53 + 2_000_000_000
 ITEM_ID_BASE = 2**53 + 4_000_000_000
 ORDER_ID_BASE = 2**53 + 6_000_000_000
 LINE_ID_BASE = 2**53 + 7_000_000_000
+TRANSACTION_ID_BASE = 2**53 + 8_000_000_000
+REFUND_ID_BASE = 2**53 + 9_000_000_000
+REFUND_LINE_ID_BASE = 2**53 + 10_000_000_000
+GIFT_CARD_ID_BASE = 2**53 + 11_000_000_000
+RESTOCK_TYPES = ("no_restock", "cancel", "return", "legacy_restock")
+QUANTITY_TOO_HIGH = "cannot refund more items than were purchased"
+AMOUNT_TOO_HIGH = "Refund amount exceeds the maximum refundable amount of the transaction"
 DEFAULT_LOCATION_ID = 655441491
 DEFAULT_TOKEN = "shpat_sandbox"
 SHOP_TZ = timezone(timedelta(hours=-5))
@@ -99,6 +107,12 @@ class Fault:
     body: Any = None
     delay_s: float = 0.0
     path_contains: str | None = None
+    method: str | None = None
+    after_apply: bool = False
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.remaining > 0 and (not self.path_contains or self.path_contains in path) \
+            and (not self.method or self.method.upper() == method.upper())
 
 
 @dataclass
@@ -118,6 +132,9 @@ class ShopState:
     overrides: dict[int, Item] = field(default_factory=dict)
     sku_index: dict[str, int] = field(default_factory=dict)
     orders: list[dict[str, Any]] = field(default_factory=list)
+    transactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    gift_cards: list[dict[str, Any]] = field(default_factory=list)
+    money_ids: int = 0
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
@@ -225,6 +242,251 @@ def _decode_cursor(token: str) -> dict[str, Any] | None:
         return None
 
 
+# --- money: transactions, refunds, gift cards ---------------------------------------------------
+
+
+def _cents(value: Any) -> int:
+    """Shopify money strings (``"199.00"``) or numbers to integer cents; ValueError when invalid."""
+    try:
+        return int((Decimal(str(value)) * 100).quantize(Decimal(1)))
+    except (InvalidOperation, ValueError, TypeError) as exc:
+        raise ValueError(f"not an amount: {value!r}") from exc
+
+
+def _money(cents: int) -> str:
+    return f"{Decimal(cents) / 100:.2f}"
+
+
+def late_fault_view(fault: Fault) -> dict[str, Any]:
+    """What an ``after_apply`` fault does to the answer, kept in the (JSON) request log entry."""
+    return {"status": fault.status, "delay_s": fault.delay_s, "retry_after": fault.retry_after,
+            "body": fault.body}
+
+
+def next_money_id(state: ShopState) -> int:
+    state.money_ids += 1
+    return state.money_ids
+
+
+def sale_transaction(state: ShopState, order: dict[str, Any], gateway: str, now: datetime) -> dict[str, Any]:
+    """The paid checkout: one successful ``sale`` for the order total, the refunds' parent."""
+    sale = {"id": TRANSACTION_ID_BASE + next_money_id(state), "order_id": order["id"], "kind": "sale",
+            "gateway": gateway, "status": "success", "message": "Marked the manual payment as received",
+            "created_at": _ts(now), "processed_at": _ts(now), "test": False, "authorization": None,
+            "currency": order["currency"], "amount": order["total_price"], "parent_id": None,
+            "source_name": "web", "error_code": None,
+            "admin_graphql_api_id": f"gid://shopify/OrderTransaction/{TRANSACTION_ID_BASE + state.money_ids}"}
+    state.transactions[order["id"]] = [sale]
+    return sale
+
+
+def find_order(state: ShopState, order_id: int) -> dict[str, Any] | None:
+    index = order_id - ORDER_ID_BASE
+    return state.orders[index] if 0 <= index < len(state.orders) else None
+
+
+def refunded_quantities(order: dict[str, Any]) -> dict[int, int]:
+    done: dict[int, int] = {}
+    for refund in order["refunds"]:
+        for line in refund["refund_line_items"]:
+            done[line["line_item_id"]] = done.get(line["line_item_id"], 0) + line["quantity"]
+    return done
+
+
+def refundable_cents(state: ShopState, parent: dict[str, Any]) -> int:
+    """A sale's ``maximum_refundable``: its amount less the successful refunds made against it."""
+    refunded = sum(_cents(t["amount"]) for t in state.transactions.get(parent["order_id"], [])
+                   if t["kind"] == "refund" and t["parent_id"] == parent["id"] and t["status"] == "success")
+    return _cents(parent["amount"]) - refunded
+
+
+def refund_lines(state: ShopState, order: dict[str, Any], specs: Any) -> tuple[list[dict[str, Any]], Any]:
+    """Validate ``refund_line_items`` as Shopify does; returns (lines, None) or ([], errors)."""
+    if specs is None:
+        return [], None
+    if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+        return [], {"refund_line_items": ["is invalid"]}
+    by_id = {line["id"]: line for line in order["line_items"]}
+    already = refunded_quantities(order)
+    asked: dict[int, int] = {}
+    lines = []
+    for spec in specs:
+        try:
+            line = by_id.get(int(spec.get("line_item_id")))
+            quantity = int(spec.get("quantity", 0))
+        except (TypeError, ValueError):
+            line, quantity = None, 0
+        if line is None:
+            return [], {"refund_line_items.line_item_id": ["is invalid"]}
+        restock_type = spec.get("restock_type", "no_restock")
+        if restock_type not in RESTOCK_TYPES:
+            return [], {"refund_line_items.restock_type": ["is not included in the list"]}
+        if quantity < 1:
+            return [], {"refund_line_items.quantity": ["must be greater than 0"]}
+        asked[line["id"]] = asked.get(line["id"], 0) + quantity
+        if asked[line["id"]] > line["quantity"] - already.get(line["id"], 0):
+            return [], {"refund_line_items.quantity": [QUANTITY_TOO_HIGH]}
+        subtotal = _cents(line["price"]) * quantity
+        lines.append({"line_item_id": line["id"], "quantity": quantity, "restock_type": restock_type,
+                      "location_id": state.location_id if restock_type in ("cancel", "return") else None,
+                      "price": line["price"], "subtotal": _money(subtotal), "total_tax": "0.00",
+                      "discounted_price": line["price"], "discounted_total_price": _money(subtotal),
+                      "total_cart_discount_amount": "0.00"})
+    return lines, None
+
+
+def suggested_transactions(state: ShopState, order: dict[str, Any], cents: int) -> list[dict[str, Any]]:
+    """Spread ``cents`` over the order's sales, each capped at what it can still refund."""
+    suggestions = []
+    for parent in state.transactions.get(order["id"], []):
+        if parent["kind"] not in ("sale", "capture") or parent["status"] != "success":
+            continue
+        maximum = refundable_cents(state, parent)
+        share = min(cents, maximum)
+        cents -= share
+        suggestions.append({"order_id": order["id"], "kind": "suggested_refund", "gateway": parent["gateway"],
+                            "parent_id": parent["id"], "amount": _money(share), "currency": order["currency"],
+                            "maximum_refundable": _money(maximum)})
+    return suggestions
+
+
+def calculate_refund(state: ShopState, order: dict[str, Any], lines: list[dict[str, Any]]) -> dict[str, Any]:
+    subtotal = sum(_cents(line["subtotal"]) for line in lines)
+    return {"shipping": {"amount": "0.00", "tax": "0.00", "maximum_refundable": "0.00"}, "duties": [],
+            "additional_fees": [], "refund_line_items": lines,
+            "transactions": suggested_transactions(state, order, subtotal), "currency": order["currency"]}
+
+
+def refund_transactions(state: ShopState, order: dict[str, Any], specs: Any) -> tuple[list[dict[str, Any]], Any]:
+    """Validate ``transactions`` against the order's sales; the sum per parent must stay refundable."""
+    if specs is None:
+        return [], None
+    if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+        return [], {"transactions": ["is invalid"]}
+    parents = {t["id"]: t for t in state.transactions.get(order["id"], []) if t["kind"] in ("sale", "capture")}
+    asked: dict[int, int] = {}
+    accepted = []
+    for spec in specs:
+        try:
+            parent = parents.get(int(spec.get("parent_id")))
+            cents = _cents(spec.get("amount"))
+        except (TypeError, ValueError):
+            return [], {"transactions.amount": ["is invalid"]}
+        if parent is None:
+            return [], {"transactions.parent_id": ["is invalid"]}
+        if spec.get("kind", "refund") != "refund":
+            return [], {"transactions.kind": ["is not included in the list"]}
+        if spec.get("gateway") and spec["gateway"] != parent["gateway"]:
+            return [], {"transactions.gateway": ["must match the parent transaction's gateway"]}
+        if cents <= 0:
+            return [], {"transactions.amount": ["must be greater than 0"]}
+        asked[parent["id"]] = asked.get(parent["id"], 0) + cents
+        if asked[parent["id"]] > refundable_cents(state, parent):
+            return [], {"base": [AMOUNT_TOO_HIGH]}
+        accepted.append((parent, cents))
+    return [refund_transaction(state, order, parent, cents) for parent, cents in accepted], None
+
+
+def refund_transaction(state: ShopState, order: dict[str, Any], parent: dict[str, Any], cents: int) -> dict[str, Any]:
+    now = state.now()
+    tid = TRANSACTION_ID_BASE + next_money_id(state)
+    return {"id": tid, "order_id": order["id"], "kind": "refund", "gateway": parent["gateway"], "status": "success",
+            "message": "Refunded", "created_at": _ts(now), "processed_at": _ts(now), "test": False,
+            "authorization": None, "currency": order["currency"], "amount": _money(cents),
+            "parent_id": parent["id"], "source_name": "external", "error_code": None,
+            "admin_graphql_api_id": f"gid://shopify/OrderTransaction/{tid}"}
+
+
+def record_refund(state: ShopState, order: dict[str, Any], body: dict[str, Any], lines: list[dict[str, Any]],
+                  transactions: list[dict[str, Any]]) -> tuple[dict[str, Any], list[Item]]:
+    """Store the refund on its order (and its transactions), restock ``cancel``/``return`` lines."""
+    now = state.now()
+    rid = REFUND_ID_BASE + next_money_id(state)
+    by_id = {line["id"]: line for line in order["line_items"]}
+    refund_lines_json = [{
+        "id": REFUND_LINE_ID_BASE + next_money_id(state), "line_item_id": line["line_item_id"],
+        "quantity": line["quantity"], "location_id": line["location_id"], "restock_type": line["restock_type"],
+        "subtotal": float(Decimal(line["subtotal"])), "total_tax": 0.0, "line_item": by_id[line["line_item_id"]],
+    } for line in lines]
+    refund = {"id": rid, "order_id": order["id"], "created_at": _ts(now), "processed_at": _ts(now),
+              "note": body.get("note"), "user_id": None, "restock": any(l["location_id"] for l in lines),
+              "duties": [], "additional_fees": [], "order_adjustments": [], "return": None,
+              "refund_line_items": refund_lines_json, "transactions": transactions,
+              "admin_graphql_api_id": f"gid://shopify/Refund/{rid}"}
+    order["refunds"].append(refund)
+    state.transactions.setdefault(order["id"], []).extend(transactions)
+    refunded = sum(_cents(t["amount"]) for t in state.transactions[order["id"]] if t["kind"] == "refund")
+    if refunded:
+        order["financial_status"] = "refunded" if refunded >= _cents(order["total_price"]) else "partially_refunded"
+    order["updated_at"] = _ts(now)
+    restocked = []
+    for line in lines:
+        if line["location_id"] is None:
+            continue
+        index = state.index_for_sku(str(by_id[line["line_item_id"]]["sku"]))
+        item = state.item(index) if index is not None else None
+        if item is not None and item.available is not None:
+            item = replace(item, available=item.available + line["quantity"], updated_at=now)
+            state.store(item)
+            restocked.append(item)
+    return refund, restocked
+
+
+GIFT_CARD_CODE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def gift_card_code_errors(code: str, taken: set[str]) -> dict[str, list[str]] | None:
+    """Shopify's rule: 8–20 letters or digits, case-insensitive, unique in the shop."""
+    if len(code) < 8:
+        return {"code": ["is too short (minimum is 8 characters)"]}
+    if len(code) > 20:
+        return {"code": ["is too long (maximum is 20 characters)"]}
+    if not set(code) <= GIFT_CARD_CODE_CHARS:
+        return {"code": ["is invalid"]}
+    if code in taken:
+        return {"code": ["has already been taken"]}
+    return None
+
+
+def create_gift_card(state: ShopState, spec: Any) -> tuple[int, dict[str, Any]]:
+    """``POST gift_cards.json``: the answer is the only time the full code is shown."""
+    if not isinstance(spec, dict):
+        return 400, {"errors": {"gift_card": "Required parameter missing or invalid"}}
+    try:
+        cents = _cents(spec.get("initial_value"))
+    except ValueError:
+        cents = 0
+    if cents <= 0:
+        return 422, {"errors": {"initial_value": ["must be greater than 0"]}}
+    code = "".join(str(spec.get("code") or uuid.uuid4().hex[:16]).split()).lower()
+    errors = gift_card_code_errors(code, {card["code"] for card in state.gift_cards})
+    if errors:
+        return 422, {"errors": errors}
+    now = state.now()
+    gid = GIFT_CARD_ID_BASE + next_money_id(state)
+    card = {"id": gid, "balance": _money(cents), "created_at": _ts(now), "updated_at": _ts(now), "currency": "USD",
+            "initial_value": _money(cents), "disabled_at": None, "line_item_id": None, "api_client_id": 755357713,
+            "user_id": None, "customer_id": spec.get("customer_id"), "note": spec.get("note"),
+            "expires_on": spec.get("expires_on"), "template_suffix": spec.get("template_suffix"),
+            "last_characters": code[-4:], "order_id": None, "code": code,
+            "admin_graphql_api_id": f"gid://shopify/GiftCard/{gid}"}
+    state.gift_cards.append(card)
+    return 201, {"gift_card": card}
+
+
+def gift_card_json(card: dict[str, Any]) -> dict[str, Any]:
+    """A stored card as reads show it: never the code, only ``last_characters``."""
+    return {k: v for k, v in card.items() if k != "code"}
+
+
+def search_gift_cards(state: ShopState, query: str) -> list[dict[str, Any]]:
+    """``gift_cards/search.json?query=field:value`` over the indexed fields this stand-in keeps."""
+    field_name, _, value = query.partition(":")
+    if field_name in ("last_characters", "balance", "initial_value"):
+        return [gift_card_json(c) for c in state.gift_cards if str(c[field_name]).lower() == value.strip().lower()]
+    return []
+
+
 # --- the app ------------------------------------------------------------------------------------
 
 
@@ -293,8 +555,11 @@ def install(app: FastAPI) -> None:
         state.requests.append(entry)
         with state.lock:
             for fault in state.faults:
-                if fault.remaining > 0 and (not fault.path_contains or fault.path_contains in request.url.path):
+                if fault.matches(request.method, request.url.path):
                     fault.remaining -= 1
+                    if fault.after_apply:
+                        entry["late_fault"] = late_fault_view(fault)
+                        break
                     if fault.delay_s:
                         time.sleep(fault.delay_s)
                     headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
@@ -313,6 +578,14 @@ def install(app: FastAPI) -> None:
         return state, entry, None
 
     def reply(entry: dict, content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        late = entry.get("late_fault")
+        if late:
+            # The write above already happened: only the answer is delayed or replaced.
+            time.sleep(late["delay_s"])
+            if late["status"]:
+                status = late["status"]
+                content = late["body"] if late["body"] is not None else {"errors": "Internal Server Error"}
+                headers = {"Retry-After": late["retry_after"]} if late["retry_after"] else None
         entry["status"] = status
         all_headers = {"X-Shopify-Shop-Api-Call-Limit": entry.get("call_limit", "1/40"), **(headers or {})}
         return JSONResponse(content, status_code=status, headers=all_headers)
@@ -476,6 +749,124 @@ def install(app: FastAPI) -> None:
         deliver(state, "products/update", product, version)
         return reply(entry, {"variant": variant_json(item)})
 
+    # --- orders' money: transactions, refunds, gift cards ------------------------------------
+
+    def order_or_404(state: ShopState, entry: dict, order_id: int) -> tuple[dict[str, Any] | None, Response | None]:
+        order = find_order(state, order_id)
+        return (order, None) if order is not None else (None, reply(entry, {"errors": "Not Found"}, 404))
+
+    @api.get("/orders/{order_id}.json")
+    def get_order(request: Request, instance: str, version: str, order_id: int) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        with state.lock:
+            order, missing = order_or_404(state, entry, order_id)
+            body = {"order": _only_fields(order, request.query_params.get("fields"))} if order else None
+        return missing or reply(entry, body)
+
+    @api.get("/orders/{order_id}/transactions.json")
+    def list_transactions(request: Request, instance: str, version: str, order_id: int) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        with state.lock:
+            order, missing = order_or_404(state, entry, order_id)
+            body = {"transactions": list(state.transactions.get(order_id, []))} if order else None
+        return missing or reply(entry, body)
+
+    @api.get("/orders/{order_id}/refunds.json")
+    def list_refunds(request: Request, instance: str, version: str, order_id: int) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        with state.lock:
+            order, missing = order_or_404(state, entry, order_id)
+            body = {"refunds": list(order["refunds"])} if order else None
+        return missing or reply(entry, body)
+
+    @api.post("/orders/{order_id}/refunds/calculate.json")
+    def calculate(request: Request, instance: str, version: str, order_id: int, payload: Any = Body(None)) -> Response:
+        state, entry, denied = guard(request, instance, payload)
+        if denied:
+            return denied
+        spec = payload.get("refund") if isinstance(payload, dict) else None
+        if not isinstance(spec, dict):
+            return reply(entry, {"errors": {"refund": "Required parameter missing or invalid"}}, 400)
+        with state.lock:
+            order, missing = order_or_404(state, entry, order_id)
+            if missing:
+                return missing
+            lines, errors = refund_lines(state, order, spec.get("refund_line_items"))
+            body = {"errors": errors} if errors else {"refund": calculate_refund(state, order, lines)}
+        return reply(entry, body, 422 if errors else 200)
+
+    @api.post("/orders/{order_id}/refunds.json")
+    def create_refund(request: Request, instance: str, version: str, order_id: int,
+                      payload: Any = Body(None)) -> Response:
+        state, entry, denied = guard(request, instance, payload)
+        if denied:
+            return denied
+        spec = payload.get("refund") if isinstance(payload, dict) else None
+        if not isinstance(spec, dict):
+            return reply(entry, {"errors": {"refund": "Required parameter missing or invalid"}}, 400)
+        with state.lock:
+            order = find_order(state, order_id)
+            if order is None:
+                errors: Any = "Not Found"
+            else:
+                lines, errors = refund_lines(state, order, spec.get("refund_line_items"))
+                transactions: list[dict[str, Any]] = []
+                if not errors:
+                    transactions, errors = refund_transactions(state, order, spec.get("transactions"))
+            if not errors:
+                refund, restocked = record_refund(state, order, spec, lines, transactions)
+                levels = [level_json(state, item) for item in restocked]
+        if errors:
+            return reply(entry, {"errors": errors}, 404 if order is None else 422)
+        deliver(state, "refunds/create", refund, version)
+        for level in levels:
+            deliver(state, "inventory_levels/update", level, version)
+        return reply(entry, {"refund": refund}, 201)
+
+    @api.post("/gift_cards.json")
+    def create_gift_card_route(request: Request, instance: str, version: str, payload: Any = Body(None)) -> Response:
+        state, entry, denied = guard(request, instance, payload)
+        if denied:
+            return denied
+        with state.lock:
+            status, body = create_gift_card(state, payload.get("gift_card") if isinstance(payload, dict) else None)
+        return reply(entry, body, status)
+
+    @api.get("/gift_cards/search.json")
+    def search_gift_cards_route(request: Request, instance: str, version: str) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        with state.lock:
+            found = search_gift_cards(state, request.query_params.get("query", ""))
+        return reply(entry, {"gift_cards": found})
+
+    @api.get("/gift_cards.json")
+    def list_gift_cards(request: Request, instance: str, version: str) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        status = request.query_params.get("status")
+        with state.lock:
+            cards = [gift_card_json(c) for c in state.gift_cards
+                     if status is None or (status == "enabled") == (c["disabled_at"] is None)]
+        return reply(entry, {"gift_cards": cards})
+
+    @api.get("/gift_cards/{gift_card_id}.json")
+    def get_gift_card(request: Request, instance: str, version: str, gift_card_id: int) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        with state.lock:
+            card = next((gift_card_json(c) for c in state.gift_cards if c["id"] == gift_card_id), None)
+        return reply(entry, {"gift_card": card}) if card else reply(entry, {"errors": "Not Found"}, 404)
+
     # --- admin ------------------------------------------------------------------------------
 
     @admin.post("/seed")
@@ -484,7 +875,7 @@ def install(app: FastAPI) -> None:
         with state.lock:
             if payload.get("reset", True):
                 state.total, state.batches, state.overrides, state.sku_index = 0, [], {}, {}
-                state.orders = []
+                state.orders, state.transactions, state.gift_cards = [], {}, []
             now = state.now()
             created = []
             count = int(payload.get("count", 0))
@@ -562,22 +953,25 @@ def install(app: FastAPI) -> None:
                               "product_id": item.product_id, "sku": item.sku, "title": item.title,
                               "quantity": quantity, "price": str(spec.get("price", "10.00"))})
             customer = payload.get("customer", {"first_name": "Ada", "last_name": "Lovelace"})
-            total = sum(float(line["price"]) * line["quantity"] for line in lines)
+            total = sum(_cents(line["price"]) * line["quantity"] for line in lines) / 100
+            gateway = str(payload.get("gateway", "manual"))
             order = {
                 "id": ORDER_ID_BASE + number, "name": f"#{1001 + number}", "order_number": 1001 + number,
                 "email": payload.get("email", "ada@example.com"), "phone": payload.get("phone"),
                 "created_at": _ts(now), "updated_at": _ts(now), "cancelled_at": None, "closed_at": None,
                 "currency": payload.get("currency", "USD"), "total_price": f"{total:.2f}",
-                "financial_status": "paid", "fulfillment_status": None,
+                "financial_status": "paid", "fulfillment_status": None, "payment_gateway_names": [gateway],
+                "refunds": [],
                 "customer": {"id": ORDER_ID_BASE + 500_000 + number, "email": payload.get("email", "ada@example.com"),
                              "phone": payload.get("phone"), **customer},
                 "line_items": lines, "admin_graphql_api_id": f"gid://shopify/Order/{ORDER_ID_BASE + number}",
             }
             state.orders.append(order)
+            sale = sale_transaction(state, order, gateway, now)
         hooks = deliver(state, "orders/create", order)
         for level in levels:
             hooks += deliver(state, "inventory_levels/update", level)
-        return JSONResponse({"order": {**order, "id": str(order["id"])}, "webhooks": hooks})
+        return JSONResponse({"order": {**order, "id": str(order["id"]), "transactions": [sale]}, "webhooks": hooks})
 
     @admin.post("/webhooks")
     def add_webhook(instance: str, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
@@ -606,9 +1000,10 @@ def install(app: FastAPI) -> None:
     def add_fault(instance: str, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
         state = sandbox.get(instance)
         retry_after = payload.get("retry_after")
-        fault = Fault(status=int(payload["status"]), remaining=int(payload.get("count", 1)),
+        fault = Fault(status=int(payload.get("status") or 0), remaining=int(payload.get("count", 1)),
                       retry_after=None if retry_after is None else str(retry_after), body=payload.get("body"),
-                      delay_s=float(payload.get("delay_s", 0)), path_contains=payload.get("path_contains"))
+                      delay_s=float(payload.get("delay_s", 0)), path_contains=payload.get("path_contains"),
+                      method=payload.get("method"), after_apply=bool(payload.get("after_apply", False)))
         with state.lock:
             state.faults.append(fault)
         return {"faults": len(state.faults)}
@@ -630,6 +1025,24 @@ def install(app: FastAPI) -> None:
             else:
                 items = [state.item(i) for i in range(offset, min(state.total, offset + limit))]
             return JSONResponse({"total": state.total, "items": [admin_item(state, it) for it in items]})
+
+    @admin.get("/state/orders/{order_id}")
+    def state_order(instance: str, order_id: int) -> JSONResponse:
+        """An order with its refunds and transactions, ids as strings, for tests to assert on."""
+        state = sandbox.get(instance)
+        with state.lock:
+            order = find_order(state, order_id)
+            if order is None:
+                return JSONResponse({"error": f"unknown order {order_id}"}, status_code=404)
+            view = {**order, "id": str(order["id"]), "transactions": state.transactions.get(order_id, [])}
+            return JSONResponse(json.loads(json.dumps(view, default=str)))
+
+    @admin.get("/state/gift_cards")
+    def state_gift_cards(instance: str) -> JSONResponse:
+        """Every gift card with its full code (the API never shows it again after creation)."""
+        state = sandbox.get(instance)
+        with state.lock:
+            return JSONResponse({"gift_cards": [{**c, "id": str(c["id"])} for c in state.gift_cards]})
 
     @admin.get("/requests")
     def list_requests(instance: str, method: str | None = None, path_contains: str | None = None) -> JSONResponse:

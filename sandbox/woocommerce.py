@@ -24,6 +24,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
@@ -77,6 +78,12 @@ class Fault:
     body: Any = None
     delay_s: float = 0.0
     path_contains: str | None = None
+    method: str | None = None
+    after_apply: bool = False
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.remaining > 0 and (not self.path_contains or self.path_contains in path) \
+            and (not self.method or self.method.upper() == method.upper())
 
 
 @dataclass
@@ -90,6 +97,8 @@ class SiteState:
     products: dict[int, dict[str, Any]] = field(default_factory=dict)
     sku_index: dict[str, int] = field(default_factory=dict)
     orders: list[dict[str, Any]] = field(default_factory=list)
+    refunds: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    coupons: list[dict[str, Any]] = field(default_factory=list)
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
@@ -205,6 +214,163 @@ def _post(state: SiteState, hook: dict[str, Any], topic: str, body: bytes, heade
     return record
 
 
+# --- money: refunds and coupons ----------------------------------------------------------------
+
+#: Gateways that implement ``process_refund`` (``supports('refunds')``) vs. core offline ones that do not.
+REFUNDING_GATEWAYS = frozenset({"stripe", "woocommerce_payments", "ppcp-gateway", "square_credit_card"})
+OFFLINE_GATEWAYS = frozenset({"bacs", "cheque", "cod"})
+CANNOT_REFUND = "woocommerce_rest_cannot_create_order_refund"
+
+
+def _cents(value: Any) -> int:
+    """WooCommerce money (``"12.34"`` or a number) to integer cents; ValueError when invalid."""
+    try:
+        return int((Decimal(str(value)) * 100).quantize(Decimal(1)))
+    except (InvalidOperation, ValueError, TypeError) as exc:
+        raise ValueError(f"not an amount: {value!r}") from exc
+
+
+def _money(cents: int) -> str:
+    return f"{Decimal(cents) / 100:.2f}"
+
+
+def late_fault_view(fault: Fault) -> dict[str, Any]:
+    """What an ``after_apply`` fault does to the answer, kept in the (JSON) request log entry."""
+    return {"status": fault.status, "delay_s": fault.delay_s, "retry_after": fault.retry_after,
+            "body": fault.body}
+
+
+def find_order(state: SiteState, order_id: int) -> dict[str, Any] | None:
+    return next((o for o in state.orders if o["id"] == order_id), None)
+
+
+def public_order(order: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in order.items() if not k.startswith("_")}
+
+
+def refunded_cents(state: SiteState, order_id: int) -> int:
+    return sum(_cents(r["amount"]) for r in state.refunds.get(order_id, []))
+
+
+def refund_line_items(order: dict[str, Any], specs: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """``line_items: [{id, quantity, refund_total, refund_tax}]`` checked against the order's lines."""
+    if specs in (None, []):
+        return [], None
+    if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+        return [], "line_items"
+    by_id = {line["id"]: line for line in order["line_items"]}
+    lines = []
+    for spec in specs:
+        try:
+            line = by_id.get(int(spec.get("id")))
+            quantity = int(spec.get("quantity") or 0)
+            total = _cents(spec.get("refund_total") or 0)
+        except (TypeError, ValueError):
+            return [], "line_items"
+        if line is None:
+            return [], "line_items"
+        lines.append({"line": line, "quantity": quantity, "total": total})
+    return lines, None
+
+
+def gateway_refund_error(order: dict[str, Any]) -> str | None:
+    """``wc_refund_payment``'s refusals when ``api_refund`` asks the gateway to pay the money back."""
+    method = order.get("payment_method") or ""
+    if method in REFUNDING_GATEWAYS:
+        return None
+    if method in OFFLINE_GATEWAYS:
+        return "The payment gateway for this order does not support automatic refunds."
+    return "The payment gateway for this order does not exist."
+
+
+def refund_json(refund: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in refund.items() if not k.startswith("_")}
+
+
+def build_refund(state: SiteState, order: dict[str, Any], payload: dict[str, Any], cents: int,
+                 lines: list[dict[str, Any]], refunded_payment: bool) -> dict[str, Any]:
+    """The ``shop_order_refund``: negative line items pointing at the order lines they refund."""
+    now = state.now()
+    refund_id = state.allocate()
+    items = [{"id": state.allocate(), "name": item["line"]["name"], "product_id": item["line"]["product_id"],
+              "variation_id": item["line"]["variation_id"], "quantity": -item["quantity"], "tax_class": "",
+              "subtotal": _money(-item["total"]), "subtotal_tax": "0.00", "total": _money(-item["total"]),
+              "total_tax": "0.00", "taxes": [], "sku": item["line"]["sku"],
+              "price": -(item["total"] / 100 / item["quantity"]) if item["quantity"] else 0,
+              "meta_data": [{"id": state.allocate(), "key": "_refunded_item_id",
+                             "value": str(item["line"]["id"])}]} for item in lines]
+    return {"id": refund_id, "date_created": _local(now), "date_created_gmt": _gmt(now), "amount": _money(cents),
+            "reason": str(payload.get("reason") or ""), "refunded_by": 1, "refunded_payment": refunded_payment,
+            "meta_data": [], "line_items": items, "tax_lines": [], "shipping_lines": [], "fee_lines": [],
+            "_order_id": order["id"]}
+
+
+def apply_refund(state: SiteState, order: dict[str, Any], refund: dict[str, Any],
+                 lines: list[dict[str, Any]], restock: bool) -> list[dict[str, Any]]:
+    """Attach the refund to its order (``refunds`` summary, status) and restock its items."""
+    now = state.now()
+    state.refunds.setdefault(order["id"], []).insert(0, refund)
+    order["refunds"].insert(0, {"id": refund["id"], "reason": refund["reason"], "total": f"-{refund['amount']}"})
+    if refunded_cents(state, order["id"]) >= _cents(order["total"]):
+        order["status"] = "refunded"
+    order["date_modified"], order["date_modified_gmt"], order["_modified"] = _local(now), _gmt(now), now
+    restocked = []
+    for item in lines if restock else []:
+        pid = item["line"]["variation_id"] or item["line"]["product_id"]
+        product = state.get(pid)
+        if product is None or not product["manage_stock"] or item["quantity"] <= 0:
+            continue
+        product = dict(product, stock_quantity=(product["stock_quantity"] or 0) + item["quantity"], date_modified=now)
+        product["stock_status"] = stock_status(True, product["stock_quantity"], product["backorders"],
+                                               product["stock_status"])
+        state.store(product)
+        restocked.append(product)
+    return restocked
+
+
+COUPON_TYPES = ("percent", "fixed_cart", "fixed_product")
+
+
+def coupon_json(coupon: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in coupon.items() if not k.startswith("_")}
+
+
+def build_coupon(state: SiteState, payload: dict[str, Any]) -> dict[str, Any]:
+    now = state.now()
+    return {"id": state.allocate(), "code": str(payload["code"]).strip().lower(),
+            "amount": _money(_cents(payload.get("amount") or 0)), "status": "publish",
+            "date_created": _local(now), "date_created_gmt": _gmt(now),
+            "date_modified": _local(now), "date_modified_gmt": _gmt(now),
+            "discount_type": payload.get("discount_type", "fixed_cart"), "description": payload.get("description", ""),
+            "date_expires": payload.get("date_expires"), "date_expires_gmt": payload.get("date_expires"),
+            "usage_count": 0, "individual_use": bool(payload.get("individual_use", False)),
+            "product_ids": [], "excluded_product_ids": [], "usage_limit": payload.get("usage_limit"),
+            "usage_limit_per_user": payload.get("usage_limit_per_user"), "limit_usage_to_x_items": None,
+            "free_shipping": bool(payload.get("free_shipping", False)), "product_categories": [],
+            "excluded_product_categories": [], "exclude_sale_items": bool(payload.get("exclude_sale_items", False)),
+            "minimum_amount": "0.00", "maximum_amount": "0.00",
+            "email_restrictions": [str(e).lower() for e in payload.get("email_restrictions") or []],
+            "used_by": [], "meta_data": []}
+
+
+def coupon_errors(state: SiteState, payload: Any) -> JSONResponse | None:
+    """The coupons controller's refusals: missing code, bad type or amount, a code already in use."""
+    if not isinstance(payload, dict):
+        return wp_error("rest_invalid_json", "Invalid JSON body passed.", 400)
+    if not str(payload.get("code") or "").strip():
+        return wp_error("rest_missing_callback_param", "Missing parameter(s): code", 400, params=["code"])
+    if payload.get("discount_type", "fixed_cart") not in COUPON_TYPES:
+        return wp_error("rest_invalid_param", "Invalid parameter(s): discount_type", 400)
+    try:
+        _cents(payload.get("amount") or 0)
+    except ValueError:
+        return wp_error("rest_invalid_param", "Invalid parameter(s): amount", 400)
+    code = str(payload["code"]).strip().lower()
+    if any(c["code"] == code for c in state.coupons):
+        return wp_error("woocommerce_rest_coupon_code_already_exists", "The coupon code already exists", 400)
+    return None
+
+
 class WooSandbox:
     def __init__(self) -> None:
         self.instances: dict[str, SiteState] = {}
@@ -230,8 +396,11 @@ def install(app: FastAPI) -> None:
         state.requests.append(entry)
         with state.lock:
             for fault in state.faults:
-                if fault.remaining > 0 and (not fault.path_contains or fault.path_contains in request.url.path):
+                if fault.matches(request.method, request.url.path):
                     fault.remaining -= 1
+                    if fault.after_apply:
+                        entry["late_fault"] = late_fault_view(fault)
+                        break
                     if fault.delay_s:
                         time.sleep(fault.delay_s)
                     entry["status"] = fault.status
@@ -256,6 +425,16 @@ def install(app: FastAPI) -> None:
         return state, entry, denied
 
     def reply(entry: dict, content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        late = entry.get("late_fault")
+        if late:
+            # The write already happened: only the answer is delayed or replaced.
+            time.sleep(late["delay_s"])
+            if late["status"]:
+                status = late["status"]
+                content = late["body"] if late["body"] is not None else {
+                    "code": "internal_server_error", "message": "There has been a critical error on this website.",
+                    "data": {"status": status}}
+                headers = {"Retry-After": late["retry_after"]} if late["retry_after"] else None
         entry["status"] = status
         return JSONResponse(content, status_code=status, headers=headers)
 
@@ -421,7 +600,7 @@ def install(app: FastAPI) -> None:
         with state.lock:
             if payload.get("reset", True):
                 state.product_ids, state.batches, state.products, state.sku_index = [], [], {}, {}
-                state.orders = []
+                state.orders, state.refunds, state.coupons = [], {}, []
             now = state.now()
             count = int(payload.get("count", 0))
             if count:
@@ -504,7 +683,9 @@ def install(app: FastAPI) -> None:
                      "date_created": _local(now), "date_created_gmt": _gmt(now),
                      "date_modified": _local(now), "date_modified_gmt": _gmt(now),
                      "total": f"{sum(float(line['total']) for line in lines):.2f}", "billing": billing,
-                     "line_items": lines, "_modified": now}
+                     "payment_method": payload.get("payment_method", "stripe"),
+                     "payment_method_title": payload.get("payment_method_title", "Credit Card (Stripe)"),
+                     "line_items": lines, "refunds": [], "_modified": now}
             state.orders.append(order)
             public = {k: v for k, v in order.items() if not k.startswith("_")}
         hooks = deliver(state, "order.created", public)
@@ -529,10 +710,11 @@ def install(app: FastAPI) -> None:
         state = sandbox.get(instance)
         retry_after = payload.get("retry_after")
         with state.lock:
-            state.faults.append(Fault(status=int(payload["status"]), remaining=int(payload.get("count", 1)),
+            state.faults.append(Fault(status=int(payload.get("status") or 0), remaining=int(payload.get("count", 1)),
                                       retry_after=None if retry_after is None else str(retry_after),
                                       body=payload.get("body"), delay_s=float(payload.get("delay_s", 0)),
-                                      path_contains=payload.get("path_contains")))
+                                      path_contains=payload.get("path_contains"), method=payload.get("method"),
+                                      after_apply=bool(payload.get("after_apply", False))))
             return {"faults": len(state.faults)}
 
     @admin.delete("/faults")

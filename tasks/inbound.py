@@ -12,6 +12,7 @@ from domain.inbound import apply_events
 from domain.models import Store
 from tasks.base import DbTask
 from tasks.connections import connector_for
+from tasks.followups import offer
 from tasks.notify import deliver
 from tasks.stock import evaluate
 
@@ -37,6 +38,8 @@ def drain(self: DbTask, source: str, max_batches: int = 20) -> int:
             total += len(events)
             if result.changed_sku_ids:
                 uow.enqueue(evaluate, sorted(result.changed_sku_ids))
+            for backorder_id in result.backorder_ids:
+                uow.enqueue(offer, backorder_id)
             routes = current_config().notifications.routes
             for event_id, reason in result.quarantined:
                 for outbox_id in quarantine_alert(uow.session, store, event_id, reason, routes):

@@ -10,6 +10,7 @@ from domain.db import get_sessionmaker
 from domain.models import Store
 from tasks.base import DbTask, send_all
 from tasks.connections import connector_for
+from tasks.followups import offer
 from tasks.stock import evaluate
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,11 @@ def poll_store(self: DbTask, store_id: int, full: bool = False) -> str:
         send_all([(evaluate, (sku_ids[i:i + EVALUATE_CHUNK],), {})
                   for i in range(0, len(sku_ids), EVALUATE_CHUNK)])
 
+    def follow_up(backorder_ids: list[int]) -> None:
+        send_all([(offer, (backorder_id,), {}) for backorder_id in backorder_ids])
+
     report = sync.poll(get_sessionmaker(), connector, store_id, owner=self.request.id or "inline", full=full,
                        stock_cursor=stock_cursor, order_cursor=order_cursor, on_changed=hand_on,
-                       fetch_orders=sells)
+                       fetch_orders=sells, on_backorders=follow_up)
     log.info(report.summary())
     return report.summary()

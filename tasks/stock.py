@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from domain import alerts, detection, digest
+from domain import alerts, detection, digest, journey
 from domain.clock import utcnow
 from domain.config import current_config
 from domain.propagation import selling_stores
 from tasks.base import DbTask
 from tasks.channels import push
+from tasks.followups import fill
 from tasks.notify import deliver
 
 
@@ -23,6 +24,8 @@ def evaluate(self: DbTask, sku_ids: list[int]) -> int:
             if transition.needs_push:
                 for store_id in selling_stores(uow.session, transition.sku_id):
                     uow.enqueue(push, transition.sku_id, store_id)
+        for sku_id in journey.has_waiting(uow.session, list(sku_ids)):
+            uow.enqueue(fill, sku_id)
     return len(transitions)
 
 

@@ -5,6 +5,7 @@ import logging
 
 from celery import shared_task
 
+import domain.journey  # noqa: F401  (registers the backorder timer handlers)
 from domain import timers
 from tasks.base import DbTask
 
@@ -23,7 +24,8 @@ def fire_due(self: DbTask, max_batches: int = 50) -> int:
         with self.unit_of_work() as uow:
             due = timers.claim_due(uow.session, limit=BATCH_SIZE)
             for timer in due:
-                timers.fire(uow.session, timer)
+                for task_name, args in timers.fire(uow.session, timer):
+                    uow.enqueue(self.app.signature(task_name), *args)
             fired += len(due)
         if len(due) < BATCH_SIZE:
             return fired

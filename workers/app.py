@@ -12,6 +12,7 @@ TASK_MODULES = (
     "tasks.inbound",
     "tasks.stock",
     "tasks.channels",
+    "tasks.followups",
     "tasks.notify",
     "tasks.timers",
 )

@@ -252,5 +252,40 @@ def sync(store_key: str, full: bool) -> None:
         click.echo("  alerts are queued; channel pushes and messages run on the workers")
 
 
+@main.group()
+def eta() -> None:
+    """Expected arrival dates of backordered SKUs."""
+
+
+@eta.command("set")
+@click.argument("sku_code")
+@click.argument("new_date", type=click.DateTime(formats=["%Y-%m-%d"]))
+def eta_set(sku_code: str, new_date: Any) -> None:
+    """Set SKU_CODE's expected date (YYYY-MM-DD); waiting customers hear of a slip once."""
+    from sqlalchemy import func, select
+
+    from domain import journey
+    from domain.clock import utcnow
+    from domain.db import session_scope
+    from domain.models import Backorder, Sku
+    from workers.app import app
+
+    _environment()
+    when = new_date.date()
+    if when < utcnow().date():
+        raise click.ClickException(f"{when} is in the past")
+    with session_scope() as session:
+        sku = session.scalar(select(Sku).where(Sku.code == sku_code).with_for_update())
+        if sku is None:
+            raise click.ClickException(f"unknown SKU {sku_code!r}")
+        sku.eta = when
+        follow_ups = journey.change_eta(session, sku.id, when, journey._current_settings())
+        waiting = session.scalar(select(func.count()).where(Backorder.sku_id == sku.id,
+                                                              Backorder.state.in_(("notified", "accepted_wait"))))
+    for name, args in follow_ups:
+        app.signature(name).apply_async(args=args)
+    click.echo(f"{sku_code}: ETA {when}; {waiting} waiting backorder(s); {len(follow_ups)} message(s) queued")
+
+
 if __name__ == "__main__":
     main()

@@ -56,7 +56,7 @@ def test_oversell_risk_and_atp_drift_raise_once(db_session: Session, catalog: ob
     shop = db_session.scalar(select(Store.id).where(Store.key == "shopify-main"))
     record_orders(db_session, shop, [OrderRecord(  # type: ignore[arg-type]
         external_id="1001", number="#1001", placed_at=T0, email="a@example.com", phone=None, customer_name="A",
-        lines=[OrderLineRecord(external_id="l1", sku="BED-DUVET-KING", quantity=30)])])
+        lines=[OrderLineRecord(external_id="l1", sku="BED-DUVET-KING", quantity=45)])])
     events = sorted(t.to_state for t in evaluate(db_session, sku_ids))
     assert events == ["ATP_DRIFT", "OVERSELL_RISK"]
     assert evaluate(db_session, sku_ids) == [], "flags raise once until they clear"

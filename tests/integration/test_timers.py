@@ -14,9 +14,10 @@ from domain.models import AuditLog, Timer
 
 
 @timers.handler("test.note")
-def _note(session: Session, timer: Timer) -> None:
+def _note(session: Session, timer: Timer) -> list[timers.FollowUp]:
     session.add(AuditLog(actor="timer", action="fired", subject_type=timer.subject_type,
                          subject_id=str(timer.subject_id)))
+    return []
 
 
 def test_schedule_moves_the_pending_timer_and_cancel_stops_it(db_session: Session) -> None:

@@ -1,0 +1,73 @@
+"""Signed, expiring links for a customer's choice (wait, substitute, cancel for a refund or for
+store credit) — no login needed.
+
+A token is ``base64url(json) . base64url(HMAC-SHA256(secret, json))``. Changing any character
+breaks the signature; a token past its expiry is refused even with a good signature. The secret
+is ``SECRET_KEY``; rotating it invalidates every link already sent.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+CHOICES = ("wait", "substitute", "cancel", "credit")
+
+
+class BadLink(ValueError):
+    """Tampered, malformed or unknown: the page says the link is not valid."""
+
+
+class ExpiredLink(BadLink):
+    """Genuine but too old: the page says so and how to reach the store."""
+
+
+@dataclass(frozen=True)
+class LinkClaim:
+    backorder_id: int
+    choice: str
+    expires_at: int
+    substitute: str | None = None
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(secret: str, payload: bytes) -> bytes:
+    return hmac.new(secret.encode(), b"backorder-link:" + payload, hashlib.sha256).digest()
+
+
+def sign(secret: str, claim: LinkClaim) -> str:
+    body = {"b": claim.backorder_id, "c": claim.choice, "e": claim.expires_at}
+    if claim.substitute:
+        body["s"] = claim.substitute
+    payload = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    return f"{_b64(payload)}.{_b64(_mac(secret, payload))}"
+
+
+def verify(secret: str, token: str, now: datetime) -> LinkClaim:
+    try:
+        payload_part, mac_part = token.split(".")
+        payload, mac = _unb64(payload_part), _unb64(mac_part)
+    except (ValueError, TypeError) as exc:
+        raise BadLink("malformed link") from exc
+    if not hmac.compare_digest(mac, _mac(secret, payload)):
+        raise BadLink("signature does not match")
+    try:
+        body = json.loads(payload)
+        claim = LinkClaim(int(body["b"]), str(body["c"]), int(body["e"]), body.get("s"))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadLink("malformed link") from exc
+    if claim.choice not in CHOICES:
+        raise BadLink("unknown choice")
+    if now.timestamp() > claim.expires_at:
+        raise ExpiredLink("link expired")
+    return claim

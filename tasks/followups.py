@@ -1,0 +1,73 @@
+"""The customer journey's tasks: offer the choices, refund or credit, fill on restock."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+
+from connectors.types import RefundRequest
+from domain import audit, journey
+from domain.clock import utcnow
+from domain.models import Backorder, Order, OrderLine, Store
+from tasks.base import DbTask, UnitOfWork
+from tasks.connections import connector_for
+
+log = logging.getLogger(__name__)
+
+
+def enqueue_follow_ups(task: DbTask, uow: UnitOfWork, follow_ups: list[tuple[str, tuple[Any, ...]]]) -> None:
+    for name, args in follow_ups:
+        uow.enqueue(task.app.signature(name), *args)
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.followups.offer")
+def offer(self: DbTask, backorder_id: int) -> int:
+    with self.unit_of_work() as uow:
+        follow_ups = journey.offer(uow.session, backorder_id, journey._current_settings())
+        enqueue_follow_ups(self, uow, follow_ups)
+    return len(follow_ups)
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.followups.fill")
+def fill(self: DbTask, sku_id: int) -> int:
+    with self.unit_of_work() as uow:
+        follow_ups = journey.fill(uow.session, sku_id, journey._current_settings())
+        enqueue_follow_ups(self, uow, follow_ups)
+    return len(follow_ups)
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.followups.refund")
+def refund(self: DbTask, backorder_id: int) -> str:
+    """Refund or credit a cancelled line through its store; the idempotency key makes a retry safe."""
+    with self.unit_of_work() as uow:
+        backorder = uow.session.get(Backorder, backorder_id)
+        if backorder is None or backorder.resolution_ref or backorder.state not in (
+                "cancelled_by_customer", "auto_cancelled"):
+            return "nothing to do"
+        line = uow.session.get(OrderLine, backorder.order_line_id)
+        assert line is not None
+        order = uow.session.get(Order, line.order_id)
+        assert order is not None
+        store = uow.session.get(Store, order.store_id)
+        assert store is not None
+        connector = connector_for(store)
+        request = RefundRequest(
+            order_external_id=order.external_id, line_external_id=line.external_id, quantity=backorder.quantity,
+            amount_cents=line.price_cents * backorder.quantity, currency=order.currency,
+            reason=f"Backorder cancelled ({backorder.state.replace('_', ' ')})",
+            idempotency_key=f"backorder-{backorder.id}", customer_email=order.email)
+        resolution = backorder.resolution or "refund"
+    result = connector.credit_line(request) if resolution == "store_credit" else connector.refund_line(request)
+    with self.unit_of_work() as uow:
+        backorder = uow.session.get(Backorder, backorder_id, with_for_update=True)
+        assert backorder is not None
+        backorder.resolution_ref = result.external_id
+        audit.record(uow.session, "followups", f"backorder.{result.kind}", "backorder", backorder_id,
+                     amount_cents=result.amount_cents, external_id=result.external_id, ok=result.ok,
+                     status_code=result.status_code)
+        settings = journey._current_settings()
+        enqueue_follow_ups(self, uow, journey.notify_customer(
+            uow.session, backorder, "backorder_cancelled", "1", settings, utcnow(),
+            resolution=result.kind, amount_cents=result.amount_cents, reference=result.external_id))
+    return f"{result.kind} {result.external_id}"
