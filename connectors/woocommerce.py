@@ -21,6 +21,8 @@ it for variations) and the periodic full fetch cover it.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 from datetime import timedelta
@@ -41,13 +43,21 @@ from connectors.base import (
     verify_base64_hmac,
     with_last_flag,
 )
-from connectors.errors import MalformedPayloadError, SignatureError
+from connectors.errors import (
+    ConnectorError,
+    MalformedPayloadError,
+    PermanentError,
+    SignatureError,
+    TransientError,
+)
 from connectors.types import (
     ListingRef,
     OrderLineRecord,
     OrderPage,
     OrderRecord,
     PushResult,
+    RefundRequest,
+    RefundResult,
     StockPage,
     StockRecord,
     WebhookEvent,
@@ -76,6 +86,48 @@ def stock_status_for(available: int, backorder: bool) -> str:
     if available > 0:
         return "instock"
     return "onbackorder" if backorder else "outofstock"
+
+
+#: ``wc_create_refund`` refusals that WooCommerce wraps as HTTP 500 ``woocommerce_rest_cannot_create_order_refund``
+#: although retrying cannot change them (the refund is rolled back first). Anything else behind that
+#: code (e.g. "Cannot create order refund, please try again.", a gateway's own outage) stays transient.
+DETERMINISTIC_REFUND_REFUSALS = (
+    "Invalid refund amount.",
+    "Invalid order ID.",
+    "The payment gateway for this order does not support automatic refunds.",
+    "The payment gateway for this order does not exist.",
+)
+
+
+def cents_to_money(cents: int) -> str:
+    return f"{Decimal(int(cents)) / 100:.2f}"
+
+
+def idempotency_marker(key: str) -> str:
+    """The tag written into a refund reason / coupon description, found again by a retried task."""
+    return f"[idempotency:{key}]"
+
+
+def wp_error_body(exc: ConnectorError) -> dict[str, Any]:
+    try:
+        body = json.loads(exc.body or "{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def wp_error_code(exc: ConnectorError) -> str | None:
+    return wp_error_body(exc).get("code")
+
+
+def refusal_behind_500(exc: TransientError) -> PermanentError | None:
+    """A 500 that is really a business refusal (over-refund, gateway cannot refund) → PermanentError."""
+    body = wp_error_body(exc)
+    if exc.status_code != 500 or body.get("code") != "woocommerce_rest_cannot_create_order_refund":
+        return None
+    if body.get("message") not in DETERMINISTIC_REFUND_REFUSALS:
+        return None
+    return PermanentError(str(exc), status_code=exc.status_code, platform=exc.platform, body=exc.body)
 
 
 class WooCommerceConnector(RestConnector):
@@ -198,6 +250,103 @@ class WooCommerceConnector(RestConnector):
                 if listing.parent_external_id else f"products/{listing.external_id}")
         response = self.request("PUT", path, json_body=body)
         return self.push_result(response, {"path": path, "body": body})
+
+    # --- refunds and store credit -----------------------------------------------------------
+
+    def refund_line(self, request: RefundRequest) -> RefundResult:
+        """Refund one line through ``orders/{id}/refunds``; a retry returns the first refund.
+
+        WooCommerce has no idempotency header, so the key travels in ``reason`` and the order's
+        refunds are read first: a retried task, or a create whose answer was lost, finds it there.
+        ``api_refund`` (option, default true) asks the gateway to pay the money back; false only
+        records a manual refund.
+        """
+        existing = self._find_refund(request)
+        if existing is not None:
+            return self._refund_result(existing, 200, {}, "found the refund an earlier attempt created")
+        amount = cents_to_money(request.amount_cents)
+        body = {"amount": amount,
+                "reason": f"{request.reason} {idempotency_marker(request.idempotency_key)}".strip(),
+                "line_items": [{"id": int(request.line_external_id), "quantity": int(request.quantity),
+                                "refund_total": float(Decimal(amount))}],
+                "api_refund": bool(self.config.options.get("api_refund", True)),
+                "api_restock": bool(request.restock)}
+        try:
+            response = self.request("POST", f"orders/{request.order_external_id}/refunds", json_body=body)
+        except TransientError as exc:
+            permanent = refusal_behind_500(exc)
+            if permanent is not None:
+                raise permanent from exc
+            raise
+        return self._refund_result(self.decode(response) or {}, response.status_code, body, "refund created")
+
+    def _find_refund(self, request: RefundRequest) -> dict[str, Any] | None:
+        marker = idempotency_marker(request.idempotency_key)
+        params = self._paginator().first_params({})
+        for refunds in self.paginate(f"orders/{request.order_external_id}/refunds", params, self._paginator(),
+                                     lambda body: body or []):
+            for refund in refunds:
+                if marker in str(refund.get("reason") or ""):
+                    return refund
+        return None
+
+    @staticmethod
+    def _refund_result(refund: Mapping[str, Any], status: int, request: dict[str, Any], detail: str) -> RefundResult:
+        paid_back = " (paid back through the gateway)" if refund.get("refunded_payment") else " (recorded only)"
+        return RefundResult(ok=True, external_id=str(refund.get("id", "")), amount_cents=money_cents(refund.get("amount")),
+                            kind="refund", status_code=status, detail=detail + paid_back, request=request)
+
+    def credit_line(self, request: RefundRequest) -> RefundResult:
+        """Store credit as a single-use ``fixed_cart`` coupon restricted to the customer's email.
+
+        WooCommerce core has no store credit. The code is derived from the idempotency key and
+        codes are unique per site, so a retried create answers 400
+        ``woocommerce_rest_coupon_code_already_exists`` and the coupon is read back by code.
+        """
+        code = self.credit_code(request.idempotency_key)
+        email = request.customer_email or self._order_email(request.order_external_id)
+        if not email:
+            raise PermanentError(f"woocommerce order {request.order_external_id} has no billing email to restrict "
+                                 f"the credit coupon to", platform=self.platform)
+        body = {"code": code, "discount_type": "fixed_cart", "amount": cents_to_money(request.amount_cents),
+                "description": f"{request.reason} {idempotency_marker(request.idempotency_key)}".strip(),
+                "email_restrictions": [email], "usage_limit": 1, "individual_use": False}
+        try:
+            response = self.request("POST", "coupons", json_body=body)
+        except PermanentError as exc:
+            if wp_error_code(exc) != "woocommerce_rest_coupon_code_already_exists":
+                raise
+            coupon = self._find_coupon(code, request.idempotency_key)
+            return self._credit_result(coupon, 200, body, "found the coupon an earlier attempt created")
+        return self._credit_result(self.decode(response) or {}, response.status_code, body, "coupon created")
+
+    def credit_code(self, idempotency_key: str) -> str:
+        """``credit-`` + 12 hex characters of HMAC(secret, key): stable across retries, not guessable.
+
+        The secret is ``options["credit_code_secret"]`` or else the consumer secret; rotating it
+        between two attempts of one credit would mint a second coupon, so set the option in production.
+        """
+        secret = str(self.config.options.get("credit_code_secret")
+                     or self.config.credentials.get("consumer_secret", ""))
+        return "credit-" + hmac.new(secret.encode(), idempotency_key.encode(), hashlib.sha256).hexdigest()[:12]
+
+    def _order_email(self, order_id: str) -> str | None:
+        order = self.get_json(f"orders/{order_id}") or {}
+        return (order.get("billing") or {}).get("email") or None
+
+    def _find_coupon(self, code: str, idempotency_key: str) -> dict[str, Any]:
+        for coupon in self.get_json("coupons", {"code": code}) or []:
+            if idempotency_marker(idempotency_key) in str(coupon.get("description") or ""):
+                return coupon
+        raise PermanentError(f"woocommerce coupon {code} exists but does not carry idempotency key "
+                             f"{idempotency_key}", platform=self.platform)
+
+    @staticmethod
+    def _credit_result(coupon: Mapping[str, Any], status: int, request: dict[str, Any], detail: str) -> RefundResult:
+        return RefundResult(ok=True, external_id=str(coupon.get("id", "")),
+                            amount_cents=money_cents(coupon.get("amount")), kind="store_credit",
+                            status_code=status, detail=detail, request=request,
+                            credit_code=str(coupon.get("code") or request.get("code") or ""))
 
     # --- webhooks ---------------------------------------------------------------------------
 

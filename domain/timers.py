@@ -48,12 +48,21 @@ def schedule(session: Session, kind: str, subject_type: str, subject_id: int, du
 
 
 def cancel(session: Session, subject_type: str, subject_id: int, kinds: tuple[str, ...] | None = None) -> int:
-    """Cancel pending timers of a subject; returns how many were pending."""
-    statement = update(Timer).where(Timer.subject_type == subject_type, Timer.subject_id == subject_id,
-                                    Timer.state == "pending")
+    """Cancel pending timers of a subject; returns how many were cancelled.
+
+    Timers a sweeper holds right now are skipped, not waited for: the sweeper locked the timer
+    first and now waits for the subject's row, which our caller holds — waiting here would
+    deadlock. The skipped timer fires after our commit, finds the subject moved on, and does
+    nothing (every handler re-checks the subject's state).
+    """
+    claimable = select(Timer.id).where(Timer.subject_type == subject_type, Timer.subject_id == subject_id,
+                                       Timer.state == "pending")
     if kinds:
-        statement = statement.where(Timer.kind.in_(kinds))
-    return session.execute(statement.values(state="cancelled")).rowcount  # type: ignore[attr-defined]
+        claimable = claimable.where(Timer.kind.in_(kinds))
+    ids = list(session.scalars(claimable.with_for_update(skip_locked=True)))
+    if not ids:
+        return 0
+    return session.execute(update(Timer).where(Timer.id.in_(ids)).values(state="cancelled")).rowcount  # type: ignore[attr-defined]
 
 
 def claim_due(session: Session, limit: int = 100, now: datetime | None = None) -> list[Timer]:

@@ -592,6 +592,117 @@ def install(app: FastAPI) -> None:
                                  "message": "Invalid ID.", "data": {"status": 400}}, 400)
         return apply_update(state, entry, variation, payload, variation_json)
 
+    # --- orders' money: refunds and coupons --------------------------------------------------
+
+    def invalid_order() -> JSONResponse:
+        return wp_error("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 404)
+
+    @api.get("/orders/{order_id}")
+    def get_order(request: Request, instance: str, order_id: int) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        with state.lock:
+            order = find_order(state, order_id)
+            body = public_order(order) if order else None
+        if body is None:
+            entry["status"] = 404
+            return invalid_order()
+        return reply(entry, body)
+
+    @api.get("/orders/{order_id}/refunds")
+    def list_refunds(request: Request, instance: str, order_id: int) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        with state.lock:
+            if find_order(state, order_id) is None:
+                entry["status"] = 404
+                return wp_error("woocommerce_rest_invalid_order_id", "Invalid order ID.", 404)
+            by_id = {r["id"]: r for r in state.refunds.get(order_id, [])}
+            return page_of(request, entry, list(by_id), lambda rid: refund_json(by_id[rid]))
+
+    def refund_refusal(state: SiteState, order: dict[str, Any] | None, payload: Any,
+                       ) -> tuple[JSONResponse | None, int, list[dict[str, Any]]]:
+        """The v3 controller's and ``wc_create_refund``'s checks, in their order; (refusal, cents, lines)."""
+        if order is None:
+            return wp_error("woocommerce_rest_invalid_order_id", "Invalid order ID.", 404), 0, []
+        if not isinstance(payload, dict):
+            return wp_error("rest_invalid_json", "Invalid JSON body passed.", 400), 0, []
+        lines, bad = refund_line_items(order, payload.get("line_items"))
+        if bad:
+            return wp_error("rest_invalid_param", f"Invalid parameter(s): {bad}", 400), 0, []
+        try:
+            cents = (_cents(payload["amount"]) if payload.get("amount") not in (None, "")
+                     else sum(item["total"] for item in lines))
+        except ValueError:
+            return wp_error("rest_invalid_param", "Invalid parameter(s): amount", 400), 0, []
+        if cents < 0:
+            return wp_error("woocommerce_rest_invalid_order_refund", "Refund amount must be greater than zero.",
+                            400), 0, []
+        if cents > _cents(order["total"]) - refunded_cents(state, order["id"]):
+            return wp_error(CANNOT_REFUND, "Invalid refund amount.", 500), 0, []
+        gateway_error = gateway_refund_error(order) if payload.get("api_refund", True) is not False else None
+        if gateway_error:
+            return wp_error(CANNOT_REFUND, gateway_error, 500), 0, []
+        return None, cents, lines
+
+    @api.post("/orders/{order_id}/refunds")
+    def create_refund(request: Request, instance: str, order_id: int, payload: Any = Body(None)) -> Response:
+        state, entry, denied = guard(request, instance, payload)
+        if denied:
+            return denied
+        with state.lock:
+            order = find_order(state, order_id)
+            refusal, cents, lines = refund_refusal(state, order, payload)
+            if refusal is None:
+                refund = build_refund(state, order, payload, cents, lines,
+                                      refunded_payment=payload.get("api_refund", True) is not False)
+                restocked = apply_refund(state, order, refund, lines, payload.get("api_restock", True) is not False)
+        if refusal is not None:
+            entry["status"] = refusal.status_code
+            return refusal
+        for product in restocked:
+            deliver(state, "product.updated", product_json(product))
+        return reply(entry, refund_json(refund), 201)
+
+    @api.post("/coupons")
+    def create_coupon(request: Request, instance: str, payload: Any = Body(None)) -> Response:
+        state, entry, denied = guard(request, instance, payload)
+        if denied:
+            return denied
+        with state.lock:
+            refusal = coupon_errors(state, payload)
+            if refusal is None:
+                coupon = build_coupon(state, payload)
+                state.coupons.append(coupon)
+        if refusal is not None:
+            entry["status"] = refusal.status_code
+            return refusal
+        return reply(entry, coupon_json(coupon), 201)
+
+    @api.get("/coupons")
+    def list_coupons(request: Request, instance: str) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        code = request.query_params.get("code")
+        with state.lock:
+            by_id = {c["id"]: c for c in state.coupons if code is None or c["code"] == code.strip().lower()}
+            return page_of(request, entry, sorted(by_id, reverse=True), lambda cid: coupon_json(by_id[cid]))
+
+    @api.get("/coupons/{coupon_id}")
+    def get_coupon(request: Request, instance: str, coupon_id: int) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        with state.lock:
+            coupon = next((coupon_json(c) for c in state.coupons if c["id"] == coupon_id), None)
+        if coupon is None:
+            entry["status"] = 404
+            return wp_error("woocommerce_rest_shop_coupon_invalid_id", "Invalid ID.", 404)
+        return reply(entry, coupon)
+
     # --- admin ------------------------------------------------------------------------------
 
     @admin.post("/seed")
@@ -734,6 +845,23 @@ def install(app: FastAPI) -> None:
             else:
                 items = [state.get(i) for i in state.product_ids[offset:offset + limit]]
             return JSONResponse({"total": len(state.product_ids), "items": [admin_item(state, p) for p in items]})
+
+    @admin.get("/state/orders/{order_id}")
+    def state_order(instance: str, order_id: int) -> JSONResponse:
+        """An order with its full refunds (not just the summaries), for tests to assert on."""
+        state = sandbox.get(instance)
+        with state.lock:
+            order = find_order(state, order_id)
+            if order is None:
+                return JSONResponse({"error": f"unknown order {order_id}"}, status_code=404)
+            return JSONResponse({**public_order(order),
+                                 "refunds_full": [refund_json(r) for r in state.refunds.get(order_id, [])]})
+
+    @admin.get("/state/coupons")
+    def state_coupons(instance: str) -> JSONResponse:
+        state = sandbox.get(instance)
+        with state.lock:
+            return JSONResponse({"coupons": [coupon_json(c) for c in state.coupons]})
 
     @admin.get("/requests")
     def list_requests(instance: str, method: str | None = None, path_contains: str | None = None) -> JSONResponse:

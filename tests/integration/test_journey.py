@@ -133,12 +133,23 @@ def test_reply_racing_the_auto_cancel_has_one_outcome(db_session: Session, setti
         journey.offer(db_session, backorder_id, settings, now=NOW)
     db_session.execute(update(Timer).values(due_at=NOW))
     db_session.commit()
+    errors: list[BaseException] = []
 
+    def guarded(work: Any) -> Any:
+        def run(*args: Any) -> None:
+            try:
+                work(*args)
+            except BaseException as exc:  # a deadlock or any error must fail the test, not vanish
+                errors.append(exc)
+        return run
+
+    @guarded
     def reply(backorder_id: int, barrier: threading.Barrier) -> None:
         barrier.wait()
         with get_sessionmaker()() as session, session.begin():
             journey.choose(session, backorder_id, "wait", settings, source="sms", now=NOW)
 
+    @guarded
     def sweep(backorder_id: int, barrier: threading.Barrier) -> None:
         """The sweeper's claim, narrowed to this backorder's deadline so the race is on one row."""
         barrier.wait()
@@ -156,6 +167,7 @@ def test_reply_racing_the_auto_cancel_has_one_outcome(db_session: Session, setti
             thread.start()
         for thread in threads:
             thread.join()
+    assert errors == []
     with get_sessionmaker()() as session, session.begin():
         for timer in timers.claim_due(session, limit=1000, now=NOW):
             timers.fire(session, timer, now=NOW)
