@@ -16,6 +16,36 @@ Public docs this follows (checked, see /work/shared/reference/api-facts.md §1):
   https://shopify.dev/docs/apps/build/webhooks/verify-deliveries ,
   https://shopify.dev/apps/build/webhooks/ignore-duplicates
 
+Refunds and store credit (``refund_line`` / ``credit_line``):
+
+* Refund: https://shopify.dev/docs/api/admin-rest/2025-01/resources/refund — ``POST
+  orders/{id}/refunds/calculate.json`` with ``refund_line_items`` (``restock_type``
+  ``no_restock`` | ``cancel`` | ``return``) answers the parent transactions as
+  ``kind: "suggested_refund"`` with ``gateway``, ``amount`` and ``maximum_refundable``; the
+  refund is then created with those lines, ``transactions: [{parent_id, amount, kind: "refund",
+  gateway}]``, ``note`` and ``notify``. ``GET orders/{id}/refunds.json`` lists an order's refunds.
+* Gift card: https://shopify.dev/docs/api/admin-rest/2025-01/resources/gift-card — ``POST
+  gift_cards.json`` with ``initial_value``, ``code`` (8–20 letters/digits, case-insensitive,
+  unique per shop), ``note``, ``customer_id``; the full code is only shown at creation, reads
+  show ``last_characters``; ``GET gift_cards/search.json?query=last_characters:abcd``. Needs the
+  ``write_gift_cards`` scope (granted by Shopify Support).
+
+Shopify REST has no idempotency header for either. What makes a retried task pay at most once:
+
+* refunds carry ``[idempotency:<key>]`` in their ``note``; ``refund_line`` lists the order's
+  refunds first and returns the one carrying the key. That also covers a create whose answer
+  was lost (5xx after the write, or a read timeout → :class:`OutcomeUnknownError`): the next
+  attempt finds the refund instead of creating a second one. Two workers racing on the same key
+  are not covered here: the task layer must hold the backorder row lock around the call.
+* gift card codes are ``HMAC-SHA256(secret, key)[:16]``: the same key always asks for the same
+  code, and the shop's uniqueness rule turns a second create into 422 ``{"errors": {"code":
+  ["has already been taken"]}}``, after which the card is read back by its last four
+  characters and the key in its note. The code is unguessable without the secret
+  (``options["credit_code_secret"]``, else the access token).
+
+Not confirmed in the docs (see docs/sandbox.md): the exact 422 wording for an over-refunded
+transaction amount and for a duplicate gift card code (Rails' "has already been taken" is assumed).
+
 Ids are kept as strings: Shopify ids exceed 2**53. Python's ``json`` parses them as exact ints,
 and we convert with ``str()`` at the edge, never via float.
 

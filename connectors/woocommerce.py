@@ -11,6 +11,31 @@ Public docs this follows (see /work/shared/reference/api-facts.md §2):
   ``webhook_id=N``): https://developer.woocommerce.com/docs/apis/rest-api/v3/webhooks/ and
   ``includes/class-wc-webhook.php`` (``deliver_ping`` sends no signature header).
 
+Refunds and store credit (``refund_line`` / ``credit_line``):
+
+* Order refunds: https://developer.woocommerce.com/docs/apis/rest-api/v3/order-refunds/ (and
+  https://woocommerce.github.io/woocommerce-rest-api-docs/#create-a-refund) — ``POST
+  orders/{id}/refunds`` with ``amount`` (string; wins over the line totals), ``reason``,
+  ``line_items: [{id, quantity, refund_total}]``, ``api_refund`` (default true: the gateway
+  pays the money back) and ``api_restock``; ``GET orders/{id}/refunds`` lists them.
+  The v3 controller (``class-wc-rest-order-refunds-controller.php``) answers a negative amount
+  with 400 ``woocommerce_rest_invalid_order_refund``, but wraps every ``wc_create_refund``
+  refusal as **HTTP 500** ``woocommerce_rest_cannot_create_order_refund`` with its message
+  ("Invalid refund amount.", "The payment gateway for this order does not support automatic
+  refunds.", …). Those deterministic messages are re-raised as :class:`PermanentError` so they
+  alert instead of retrying forever; other 500s stay transient (WC rolls the refund back when
+  the gateway fails, so a retry is safe).
+* Coupons: https://woocommerce.github.io/woocommerce-rest-api-docs/#coupons — core has no store
+  credit, so credit is a ``fixed_cart`` coupon with ``usage_limit: 1`` and
+  ``email_restrictions: [customer email]``; a second create of a code answers 400
+  ``woocommerce_rest_coupon_code_already_exists`` "The coupon code already exists"
+  (``class-wc-rest-coupons-controller.php``), then ``GET coupons?code=`` reads it back.
+
+At most once per idempotency key: the key travels as ``[idempotency:<key>]`` in the refund
+``reason`` (listed before creating, so a retry after a 5xx or a timeout finds the first refund)
+and the coupon code is ``credit-`` + ``HMAC-SHA256(secret, key)[:12]`` (secret:
+``options["credit_code_secret"]``, else the consumer secret). Options: ``api_refund`` (default true).
+
 Incremental fetches use ``modified_after`` with ``dates_are_gmt=true``; WordPress compares it
 strictly (``after``, not inclusive) at one-second resolution, so the query goes back
 ``overlap_s`` (default 1) before the cursor: a boundary record is re-read rather than lost.

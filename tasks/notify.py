@@ -16,10 +16,11 @@ from celery.utils.time import get_exponential_backoff_interval
 
 from connectors.errors import ConnectorError, OutcomeUnknownError, PermanentError, TransientError
 from connectors.messaging import registry
-from domain import delivery, outbox
+from domain import alerts, contacts, delivery, outbox
 from domain.clock import utcnow
 from domain.delivery import Message, NotConfiguredError, ProviderSettings
 from domain.messages import RenderError
+from domain.config import current_config
 from domain.models import OutboxMessage
 from domain.ratelimit import get_limiter
 from tasks.base import DbTask
@@ -58,10 +59,30 @@ def _retry_delay(task: DbTask, exc: TransientError) -> float:
 
 
 def _fail(task: DbTask, outbox_id: int, error: str, provider: str | None, code: object = None) -> str:
+    """Record the failure; a customer message that cannot be sent is also a staff alert, and a
+    number the carrier reports as unsubscribed (Twilio 21610) is never texted again."""
     with task.unit_of_work() as uow:
         delivery.mark_failed(uow.session, outbox_id, error, provider=provider, code=code)
+        row = uow.session.get(OutboxMessage, outbox_id)
+        if row is not None and row.template.startswith("backorder_"):
+            if row.channel == "sms" and str(code) == "21610":
+                contacts.opt_out(uow.session, "sms", row.recipient, "carrier reports the number unsubscribed")
+            for alert_outbox_id in message_failed_alert(uow.session, row, error):
+                uow.enqueue(deliver, alert_outbox_id)
     log.error("outbox %s failed for good via %s: %s", outbox_id, provider or "-", error)
     return "failed"
+
+
+def message_failed_alert(session: Any, row: OutboxMessage, error: str) -> list[int]:
+    context = row.context or {}
+    detail = (f"Could not send {row.template.replace('_', ' ')} by {row.channel} for order "
+              f"{context.get('order_number', '?')}: {error}")
+    alert_context = {"event": "message.failed", "sku": context.get("sku", "-"), "title": context.get("item_title", ""),
+                     "from_state": "", "to_state": "", "available": 0, "threshold": 0, "open_demand": 0,
+                     "locations": [], "channels": [], "detail": detail[:500]}
+    return alerts.raise_alert(session, event="message.failed", dedupe_key=f"message_failed:{row.id}",
+                              message=detail[:500], context=alert_context,
+                              routes=current_config().notifications.routes)
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.notify.deliver")

@@ -1,0 +1,386 @@
+"""Customer replies: signed choice links (``/b/{token}``) and inbound SMS keywords (Twilio).
+
+Links: ``GET`` only shows what a click would do and asks for one confirming ``POST``, because
+mail scanners and link previews fetch every link in an email; only the ``POST`` decides, through
+``domain.journey.choose``, which locks the backorder so a reply racing the auto-cancel gets one
+outcome. Answers: 200 (or 409 when it is too late), 400 tampered link, 410 expired link, 404 the
+backorder is gone, 503 when the database or the settings are unavailable. Never 500: a customer
+sees a page that says what happened and what to do.
+
+SMS keywords: ``CANCEL`` is one of Twilio's default opt-out keywords (with STOP, STOPALL,
+UNSUBSCRIBE, END, QUIT, REVOKE, OPTOUT): Twilio unsubscribes the number before we see the text.
+So ``CANCEL`` is treated as an opt-out here too, never as a cancel-the-order choice, and the
+choices are ``WAIT``, ``REFUND`` (cancel for a full refund) and ``CREDIT`` (cancel for store
+credit). Answers are TwiML; 401 bad signature, 400 malformed form, 413 too large, 503 when the
+auth token or the database is unavailable.
+
+Follow-ups (outbox deliveries, refunds) are sent only after the transaction commits; if the
+broker is down they are logged and the sweepers (``tasks.notify.redrive``) pick the rows up.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
+
+import phonenumbers
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from connectors.errors import MalformedPayloadError, SignatureError
+from connectors.messaging import twilio_sms
+from domain import backorders, contacts, journey
+from domain.clock import utcnow
+from domain.db import session_scope
+from domain.links import BadLink, ExpiredLink, LinkClaim, sign, verify
+from domain.messages import TEMPLATES_DIR
+from domain.models import Backorder, Order, OrderLine, Sku
+
+log = logging.getLogger("workers.replies")
+
+router = APIRouter(tags=["customer replies"])
+
+MAX_FORM_BYTES = 64 * 1024
+TARGET_STATE = {"wait": "accepted_wait", "cancel": "cancelled_by_customer", "credit": "cancelled_by_customer",
+                "substitute": "substituted"}
+"""Where each choice moves a backorder (mirrors ``journey.choose``), to predict the outcome on GET."""
+STATUS_FOR = {"applied": 200, "already": 200, "too_late": 409, "unavailable": 409}
+OPT_OUT_WORDS = contacts.STOP_WORDS | {"STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "CANCEL ALL",
+                                       "END", "QUIT", "REVOKE", "OPTOUT"}
+"""Twilio's default opt-out keywords plus ours: CANCEL is one of them, so it never cancels an order."""
+SMS_CHOICES = {"WAIT": "wait", "REFUND": "cancel", "CREDIT": "credit"}
+PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+FALLBACK_STORE_NAME = "our store"
+
+FollowUps = Sequence[tuple[str, Sequence[Any]]]
+
+
+def current_settings() -> journey.Settings:
+    """The journey's settings (config, public URL, secret); a seam the tests replace."""
+    return journey._current_settings()
+
+
+def _store_name() -> str:
+    """The store's name for pages shown before (or without) loading anything else."""
+    try:
+        return current_settings().config.name or FALLBACK_STORE_NAME
+    except Exception:  # a page about a broken link must still render when the config does not load
+        log.exception("could not load the business config for a reply page")
+        return FALLBACK_STORE_NAME
+
+
+# --------------------------------------------------------------------------- pages
+
+@lru_cache(maxsize=1)
+def _pages() -> Environment:
+    """Autoescaped, strict: a customer-supplied name or title can never become markup."""
+    return Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), undefined=StrictUndefined,
+                       autoescape=select_autoescape(enabled_extensions=("html",), default=True),
+                       trim_blocks=True, lstrip_blocks=True)
+
+
+def page(name: str, status: int, **context: Any) -> HTMLResponse:
+    html = _pages().get_template(f"pages/{name}.html").render(**context)
+    return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+
+
+def invalid_page(reason: str, status: int) -> HTMLResponse:
+    return page("invalid", status, reason=reason, store_name=_store_name())
+
+
+def unavailable_page() -> HTMLResponse:
+    return page("unavailable", 503, store_name=_store_name())
+
+
+def _never_500(handler: Callable[..., HTMLResponse]) -> Callable[..., HTMLResponse]:
+    """Anything unexpected (database down, config unreadable) becomes the 503 page, logged."""
+    @functools.wraps(handler)
+    def wrapped(token: str) -> HTMLResponse:
+        try:
+            return handler(token)
+        except Exception:
+            log.exception("customer reply on /b/ could not be handled")
+            try:
+                return unavailable_page()
+            except Exception:
+                return HTMLResponse("Please try again in a few minutes.", status_code=503,
+                                    headers=PAGE_HEADERS)
+
+    return wrapped
+
+
+# --------------------------------------------------------------------------- facts
+
+@dataclass(frozen=True)
+class View:
+    """What a page shows about one backorder, read inside the transaction."""
+
+    store_name: str
+    order_number: str
+    item_title: str
+    quantity: int
+    eta: str | None
+    consent_required: bool
+    deadline: str | None
+    state: str
+    resolution: str | None
+
+    def context(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def load_view(session: Session, backorder_id: int, settings: journey.Settings) -> View | None:
+    row = session.execute(
+        select(Backorder, OrderLine.title, Order.number, Sku.title)
+        .join(OrderLine, OrderLine.id == Backorder.order_line_id)
+        .join(Order, Order.id == OrderLine.order_id)
+        .join(Sku, Sku.id == Backorder.sku_id)
+        .where(Backorder.id == backorder_id)
+    ).first()
+    if row is None:
+        return None
+    backorder, line_title, order_number, sku_title = row
+    return View(
+        store_name=settings.config.name or FALLBACK_STORE_NAME, order_number=order_number,
+        item_title=line_title or sku_title, quantity=backorder.quantity,
+        eta=backorder.eta.isoformat() if backorder.eta else None, consent_required=backorder.consent_required,
+        deadline=backorder.deadline_at.isoformat() if backorder.deadline_at else None, state=backorder.state,
+        resolution=backorder.resolution)
+
+
+def predicted_result(state: str, choice: str) -> str | None:
+    """What a POST would answer if it cannot apply; None when it would apply (or needs the stock check)."""
+    target = TARGET_STATE[choice]
+    if state == target:
+        return "already"
+    if not backorders.can_move(state, target):
+        return "too_late"
+    return None
+
+
+def _substitute_facts(session: Session, code: str | None) -> dict[str, Any]:
+    sku = session.scalar(select(Sku).where(Sku.code == code)) if code else None
+    return {"substitute": code, "substitute_title": sku.title if sku else None,
+            "substitute_price_cents": sku.price_cents if sku else None}
+
+
+def other_links(settings: journey.Settings, claim: LinkClaim) -> dict[str, str]:
+    """Fresh links for the other choices when the picked alternative sold out (same expiry)."""
+    def link(choice: str) -> str:
+        token = sign(settings.secret_key, LinkClaim(claim.backorder_id, choice, claim.expires_at))
+        return f"{settings.public_base_url}/b/{token}"
+
+    return {choice: link(choice) for choice in ("wait", "cancel", "credit")}
+
+
+# --------------------------------------------------------------------------- follow-ups
+
+def send_follow_ups(follow_ups: FollowUps) -> None:
+    """Enqueue after commit. A broker outage is logged, not raised: the rows are in PostgreSQL
+    and the sweepers re-drive them, and the customer's choice is already saved."""
+    if not follow_ups:
+        return
+    try:
+        from workers.app import app  # lazily: workers.app imports the tasks, which import the domain
+    except Exception:
+        log.exception("could not load the Celery app; %d follow-ups left to the sweepers", len(follow_ups))
+        return
+    for name, args in follow_ups:
+        try:
+            app.signature(name).apply_async(args=list(args))
+        except Exception:
+            log.exception("could not enqueue %s%r; the sweeper will re-drive it", name, tuple(args))
+
+
+# --------------------------------------------------------------------------- links
+
+def _claim(token: str, settings: journey.Settings) -> LinkClaim | HTMLResponse:
+    try:
+        return verify(settings.secret_key, token, utcnow())
+    except ExpiredLink:
+        return invalid_page("expired", 410)
+    except BadLink:
+        return invalid_page("bad", 400)
+
+
+@router.get("/b/{token}", response_class=HTMLResponse,
+            summary="Show the choice a signed link makes; changes nothing")
+@_never_500
+def show_choice(token: str) -> HTMLResponse:
+    settings = current_settings()
+    claim = _claim(token, settings)
+    if isinstance(claim, HTMLResponse):
+        return claim
+    with session_scope() as session:
+        view = load_view(session, claim.backorder_id, settings)
+        if view is None:
+            return invalid_page("missing", 404)
+        substitute = _substitute_facts(session, claim.substitute)
+        session.rollback()  # read-only: nothing a prefetching scanner does may be committed
+    predicted = predicted_result(view.state, claim.choice)
+    if predicted is not None:
+        return page("done", STATUS_FOR[predicted], result=predicted, choice=claim.choice, other_links={},
+                    **view.context())
+    return page("choice", 200, choice=claim.choice, action=f"/b/{token}", **substitute, **view.context())
+
+
+@router.post("/b/{token}", response_class=HTMLResponse, summary="Apply the choice of a signed link")
+@_never_500
+def confirm_choice(token: str) -> HTMLResponse:
+    settings = current_settings()
+    claim = _claim(token, settings)
+    if isinstance(claim, HTMLResponse):
+        return claim
+    with session_scope() as session:
+        outcome, follow_ups = journey.choose(session, claim.backorder_id, claim.choice, settings,
+                                             source="link", substitute=claim.substitute)
+        view = load_view(session, claim.backorder_id, settings) if outcome.result != "unknown" else None
+    if view is None:
+        return invalid_page("missing", 404)
+    send_follow_ups(follow_ups)
+    links = other_links(settings, claim) if outcome.result == "unavailable" else {}
+    log.info("backorder %s: link choice %s -> %s (%s)", claim.backorder_id, claim.choice, outcome.result,
+             outcome.state)
+    return page("done", STATUS_FOR.get(outcome.result, 200), result=outcome.result, choice=claim.choice,
+                other_links=links, **view.context())
+
+
+# --------------------------------------------------------------------------- SMS
+
+class Reject(Exception):
+    """A non-TwiML answer (401/400/413/503) raised inside the SMS handler."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def twiml(message: str | None) -> Response:
+    """``<Response>`` with one escaped ``<Message>``, or empty (Twilio then sends nothing)."""
+    body = f"<Message>{escape(message)}</Message>" if message else ""
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>',
+                    media_type="application/xml")
+
+
+def keyword(body: str) -> str:
+    """Case-insensitive, trimmed, inner spaces collapsed, trailing punctuation ignored ("Wait!")."""
+    return " ".join(body.split()).strip(" .!?").upper()
+
+
+def latest_notified(session: Session, e164: str) -> int | None:
+    """The customer's most recent backorder awaiting an answer, by phone.
+
+    Order phones are stored as the platform sent them, so SQL narrows by the national digits and
+    ``contacts.normalize_phone`` decides exactly."""
+    try:
+        national = str(phonenumbers.parse(e164).national_number)
+    except phonenumbers.NumberParseException:
+        return None
+    digits = func.regexp_replace(Order.phone, "[^0-9]", "", "g")
+    rows = session.execute(
+        select(Backorder.id, Order.phone)
+        .join(OrderLine, OrderLine.id == Backorder.order_line_id)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Backorder.state == "notified", Order.phone.is_not(None), digits.like(f"%{national}"))
+        .order_by(Backorder.notified_at.desc().nulls_last(), Backorder.id.desc())
+    ).all()
+    matches = (backorder_id for backorder_id, phone in rows if contacts.normalize_phone(phone) == e164)
+    return next(matches, None)
+
+
+def help_text(store: str) -> str:
+    return (f"{store}: reply WAIT to keep your backordered item, REFUND to cancel it for a full refund, "
+            "CREDIT to cancel it for store credit. STOP to opt out.")
+
+
+def outcome_text(store: str, order_number: str, choice: str, outcome: journey.Outcome) -> str:
+    """The SMS answer to a keyword; the full confirmation follows by email (and SMS)."""
+    done = {"wait": "you will wait: we ship it as soon as it arrives",
+            "cancel": "the item is cancelled and we are refunding you in full",
+            "credit": "the item is cancelled for store credit"}[choice]
+    if outcome.result == "applied":
+        return f"{store}: thanks, order {order_number}: {done}."
+    if outcome.result == "already":
+        return f"{store}: order {order_number}: you already chose this, nothing changed."
+    return f"{store}: order {order_number}: this choice is no longer possible. Please reply to our email."
+
+
+def handle_sms(sms: Any, settings: journey.Settings) -> str | None:
+    """Applies one inbound text; returns the reply (None: Twilio answers opt-outs itself)."""
+    word = keyword(sms.body)
+    store = settings.config.name or FALLBACK_STORE_NAME
+    e164 = contacts.normalize_phone(sms.from_)
+    if word in OPT_OUT_WORDS:
+        with session_scope() as session:
+            contacts.opt_out(session, "sms", e164 or sms.from_, word)
+        log.info("sms opt-out by keyword %s", word)
+        return None
+    choice = SMS_CHOICES.get(word)
+    if choice is None:
+        return help_text(store)
+    with session_scope() as session:
+        backorder_id = latest_notified(session, e164) if e164 else None
+        if backorder_id is None:
+            return (f"{store}: we could not find an open backorder question for this number. "
+                    "Please reply to our email.")
+        outcome, follow_ups = journey.choose(session, backorder_id, choice, settings, source="sms")
+        view = load_view(session, backorder_id, settings)
+    send_follow_ups(follow_ups)
+    log.info("backorder %s: sms choice %s -> %s (%s)", backorder_id, choice, outcome.result, outcome.state)
+    return outcome_text(store, view.order_number if view else "", choice, outcome)
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        raise Reject(413, "body too large")
+    raw = await request.body()
+    if len(raw) > MAX_FORM_BYTES:
+        raise Reject(413, "body too large")
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Reject(400, "body is not a form") from exc
+    params: dict[str, list[str]] = {}
+    for name, value in pairs:
+        params.setdefault(name, []).append(value)
+    return params
+
+
+@router.post("/sms/inbound", summary="Twilio inbound-message webhook: WAIT / REFUND / CREDIT / STOP")
+async def sms_inbound(request: Request) -> Response:
+    """Checks ``X-Twilio-Signature`` against ``PUBLIC_BASE_URL`` + path (+ query), the URL Twilio
+    called (a proxy may have rewritten ours), as ``workers.callbacks`` does."""
+    try:
+        token = os.environ.get("TWILIO_AUTH_TOKEN", "").strip()
+        if not token:
+            log.error("inbound SMS rejected: TWILIO_AUTH_TOKEN is not set")
+            raise Reject(503, "TWILIO_AUTH_TOKEN is not configured")
+        params = await _form(request)
+        settings = current_settings()
+        query = request.url.query
+        url = settings.public_base_url + request.url.path + (f"?{query}" if query else "")
+        twilio_sms.verify_signature(token, url, params, request.headers.get("X-Twilio-Signature"))
+        sms = twilio_sms.parse_inbound({name: values[0] for name, values in params.items()})
+        return twiml(await run_in_threadpool(handle_sms, sms, settings))
+    except Reject as exc:
+        return Response(exc.detail, status_code=exc.status, media_type="text/plain")
+    except SignatureError as exc:
+        log.warning("inbound SMS with a bad signature: %s", exc)
+        return Response("invalid signature", status_code=401, media_type="text/plain")
+    except MalformedPayloadError as exc:
+        return Response(str(exc), status_code=400, media_type="text/plain")
+    except Exception:
+        log.exception("inbound SMS could not be handled")
+        return Response("temporarily unavailable", status_code=503, media_type="text/plain")
