@@ -18,7 +18,10 @@ from domain.models import ContactOptOut
 
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                            r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
-STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL ALL", "END", "QUIT", "OPTOUT", "REVOKE"})
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "CANCEL ALL", "END", "QUIT", "OPTOUT",
+                        "REVOKE"})
+#: Twilio's default opt-in keywords: the carrier lets messages through again after these.
+START_WORDS = frozenset({"START", "UNSTOP", "YES"})
 
 
 def normalize_phone(raw: str | None, default_region: str = "US") -> str | None:
@@ -49,6 +52,13 @@ def opted_out(session: Session, channel: str, address: str) -> bool:
 def opt_out(session: Session, channel: str, address: str, reason: str) -> None:
     session.execute(insert(ContactOptOut).values(channel=channel, address=address, reason=reason[:200])
                     .on_conflict_do_nothing(constraint="uq_contact_opt_outs_channel_address"))
+
+
+def opt_in(session: Session, channel: str, address: str) -> bool:
+    """The customer texted START (or UNSTOP): Twilio lets messages through again, and so do we."""
+    result = session.execute(ContactOptOut.__table__.delete().where(ContactOptOut.channel == channel,
+                                                                    ContactOptOut.address == address))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def zone(name: str | None, fallback: str) -> ZoneInfo:

@@ -136,12 +136,13 @@ def message_context(session: Session, backorder: Backorder, settings: Settings, 
         "links": {choice: _link(settings, backorder, choice, now) for choice in ("wait", "cancel", "credit")},
         "substitutes": [{"sku": s.code, "title": s.title, "price_cents": s.price_cents,
                          "link": _link(settings, backorder, "substitute", now, s.code)} for s in subs],
-        "sms_keywords": ["WAIT", "CANCEL"], **extra,
+        "sms_keywords": ["WAIT", "REFUND", "CREDIT"],
+        "auto_cancel_action": settings.config.policy_for(store.key).auto_cancel_action, **extra,
     }
 
 
 def notify_customer(session: Session, backorder: Backorder, template: str, key: str, settings: Settings,
-                    now: datetime, **extra: Any) -> list[FollowUp]:
+                    now: datetime, *, skip_sms: bool = False, **extra: Any) -> list[FollowUp]:
     """Email and SMS to the customer, each once per ``key``; invalid or opted-out addresses are
     stored as suppressed with the reason, and staff hear about a customer we cannot reach."""
     _, order, _, store = _facts(session, backorder)
@@ -156,7 +157,7 @@ def notify_customer(session: Session, backorder: Backorder, template: str, key: 
         ("sms", phone, None if phone or not order.phone else f"not a valid phone number ({order.phone!r})"),
     ]
     for channel, address, invalid in targets:
-        if channel == "sms" and not order.phone:
+        if channel == "sms" and (not order.phone or skip_sms):
             continue
         reason = invalid or (f"{channel} opted out" if address and contacts.opted_out(session, channel, address)
                              else None)
@@ -250,8 +251,10 @@ def choose(session: Session, backorder_id: int, choice: str, settings: Settings,
     backorders.move(session, backorder, target, cause=f"customer chose {choice}", actor=source,
                     substitute=substitute, now=now)
     timers.cancel(session, "backorder", backorder.id)
+    substitute_title = session.scalar(select(Sku.title).where(Sku.code == substitute)) if substitute else None
     follow_ups += notify_customer(session, backorder, "backorder_confirmed", choice, settings, now, choice=choice,
-                                  substitute=substitute)
+                                  substitute=substitute, substitute_title=substitute_title,
+                                  skip_sms=source == "sms")  # a texted answer is confirmed in the SMS reply
     return Outcome("applied", backorder.state), follow_ups
 
 

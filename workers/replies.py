@@ -326,6 +326,11 @@ def handle_sms(sms: Any, settings: journey.Settings) -> str | None:
             contacts.opt_out(session, "sms", e164 or sms.from_, word)
         log.info("sms opt-out by keyword %s", word)
         return None
+    if word in contacts.START_WORDS:
+        with session_scope() as session:
+            contacts.opt_in(session, "sms", e164 or sms.from_)
+        log.info("sms opt-in by keyword %s", word)
+        return None  # Twilio confirms the opt-in itself
     choice = SMS_CHOICES.get(word)
     if choice is None:
         return help_text(store)

@@ -16,6 +16,7 @@ ensure_env()
 from domain.settings import get_settings  # noqa: E402
 from workers.health import check_broker, check_database  # noqa: E402
 from workers.callbacks import router as callbacks_router  # noqa: E402
+from workers.replies import router as replies_router  # noqa: E402
 from workers.webhooks import router as webhooks_router  # noqa: E402
 
 log = logging.getLogger("workers.web")
@@ -36,6 +37,7 @@ def create_app() -> FastAPI:
 
     app.include_router(webhooks_router)
     app.include_router(callbacks_router)
+    app.include_router(replies_router)
     return app
 
 

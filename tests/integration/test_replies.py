@@ -212,3 +212,18 @@ def test_sms_with_a_bad_signature_is_refused(client: TestClient, db_session: Ses
     assert sms(client, "WAIT", signature="bm90IGEgc2lnbmF0dXJl").status_code == 401
     assert client.post("/sms/inbound", data={"Body": "WAIT"}).status_code == 401
     assert state_of(db_session, backorder_id) == "notified"
+
+
+def test_database_down_is_a_503_page_never_a_500(client: TestClient, monkeypatch: pytest.MonkeyPatch,
+                                                 settings: journey.Settings) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    def down() -> Any:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(replies, "session_scope", down)
+    path = link(settings, 1, "wait")
+    for method in (client.get, client.post):
+        response = method(path)
+        assert response.status_code == 503 and "Please try again in a few minutes" in response.text
+    assert sms(client, "WAIT").status_code == 503

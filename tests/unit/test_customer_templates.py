@@ -32,7 +32,7 @@ def context(template: str, **changes: Any) -> dict[str, Any]:
         "links": {"wait": BASE + "w.sig", "cancel": BASE + "c.sig", "credit": BASE + "k.sig"},
         "substitutes": [{"sku": "FUT-FRM-WAL-FULL", "title": "Walnut Lounger futon frame, full",
                          "price_cents": 129900, "link": BASE + "s.sig"}],
-        "sms_keywords": ["WAIT", "CANCEL"], **EXTRAS[template],
+        "sms_keywords": ["WAIT", "REFUND", "CREDIT"], "auto_cancel_action": "refund", **EXTRAS[template],
     }
     ctx.update(changes)
     return ctx
@@ -76,24 +76,26 @@ def test_silence_means_waiting_without_consent_and_a_refund_with_it(template: st
     needed = render_email(template, context(template, consent_required=True))
     for body in (needed.text, needed.html):
         assert "We need your answer" in body
-        assert "if we do not hear from you by July 14, 2026 at 18:00 UTC, we will cancel this item and refund you " \
-               "in full" in body
+        assert ("if we do not hear from you by July 14, 2026 at 18:00 UTC, "
+                "we will cancel this item and refund you in full") in body
         assert "you do not need to do anything" not in body
 
 
 def test_first_notice_without_consent_is_not_marked_action_needed() -> None:
     assert not render_email("backorder_notice", context("backorder_notice")).subject.startswith("Action")
     subject = render_email("backorder_notice", context("backorder_notice", consent_required=True)).subject
-    assert subject == "Action needed: Order #1001: Oak Mission futon frame, full is delayed until August 1, 2026"
+    assert subject == ("Action needed: Order #1001: Oak Mission futon frame, full "
+                       "is delayed until August 1, 2026")
 
 
 def test_renewed_notice_states_both_dates_and_that_a_yes_is_needed() -> None:
-    email = render_email("backorder_renewed_notice", context("backorder_renewed_notice", consent_required=True))
+    ctx = context("backorder_renewed_notice", consent_required=True)
+    email = render_email("backorder_renewed_notice", ctx)
     for body in (email.text, email.html):
         assert "July 20, 2026" in body and "August 1, 2026" in body
         assert "we need your yes" in body
         assert "we will cancel this item and refund you in full" in body
-    sms = render_sms("backorder_renewed_notice", context("backorder_renewed_notice", consent_required=True))
+    sms = render_sms("backorder_renewed_notice", ctx)
     assert "July 20, 2026" in sms and "August 1, 2026" in sms and "Reply WAIT by" in sms
 
 
@@ -103,8 +105,8 @@ def test_eta_change_states_the_old_and_new_dates() -> None:
     assert "New expected ship date:  August 1, 2026" in email.text
 
 
-@pytest.mark.parametrize(("resolution", "words"), [("refund", "We have refunded $649.00"),
-                                                   ("store_credit", "We have issued $649.00 in store credit")])
+@pytest.mark.parametrize(("resolution", "words"), [
+    ("refund", "We have refunded $649.00"), ("store_credit", "We have issued $649.00 in store credit")])
 def test_cancelled_formats_money_from_integer_cents(resolution: str, words: str) -> None:
     ctx = context("backorder_cancelled", resolution=resolution)
     email = render_email("backorder_cancelled", ctx)
@@ -125,7 +127,8 @@ def test_cancelled_reference_is_optional() -> None:
     ("wait", "ships as soon as it arrives"), ("cancel", "refund its full price"),
     ("credit", "as store credit"), ("substitute", "item FUT-FRM-WAL-FULL")])
 def test_confirmation_says_what_was_chosen(choice: str, words: str) -> None:
-    ctx = context("backorder_confirmed", choice=choice, substitute="FUT-FRM-WAL-FULL" if choice == "substitute" else None)
+    substitute = "FUT-FRM-WAL-FULL" if choice == "substitute" else None
+    ctx = context("backorder_confirmed", choice=choice, substitute=substitute)
     email = render_email("backorder_confirmed", ctx)
     assert words in email.text and words in email.html
     assert (BASE + "c.sig" in email.text) == (choice == "wait"), "a waiting customer can still cancel"
@@ -140,6 +143,13 @@ def test_customer_supplied_strings_are_escaped_in_html(template: str) -> None:
     assert "<script>" not in email.html and "&lt;script&gt;alert(1)&lt;/script&gt;" in email.html
     assert '"><b>' not in email.html
     assert EVIL in email.text, "plain text is not HTML-escaped"
+
+
+def test_substitute_code_and_order_number_are_escaped_in_html_too() -> None:
+    ctx = context("backorder_confirmed", choice="substitute", substitute=EVIL, order_number=EVIL,
+                  store_name=EVIL)
+    html = render_email("backorder_confirmed", ctx).html
+    assert "<script>" not in html and html.count("&lt;script&gt;") >= 4
 
 
 def test_sms_keywords_avoid_twilio_opt_out_words() -> None:
@@ -180,3 +190,12 @@ def test_every_sms_fits_two_segments(template: str, consent: bool, title: str) -
         sms = render_sms(template, context(template, **extremes))
         assert sms_segments(sms) <= 2
         assert "\n" not in sms
+
+
+def test_store_credit_policy_is_stated_in_the_consent_sentence() -> None:
+    from domain.messages import render_email
+
+    rendered = render_email("backorder_notice", context("backorder_notice", consent_required=True,
+                                                        auto_cancel_action="store_credit"))
+    assert "store credit for the full amount" in rendered.text
+    assert "refund you in full" not in rendered.text
