@@ -15,12 +15,11 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.catalog import apply_config
-from domain.config import BusinessConfig, load_config
+from domain.config import BusinessConfig
 from domain.models import AuditLog, ChannelListing, InboxEvent, Sku, SkuTransition, StockLevel, Store
 from sandbox import scenario
-from sandbox.server import SandboxServer
-from tests.conftest import REPO_ROOT, wait_for
+from tests.conftest import wait_for
+from tests.stack import running_stack
 
 SKU = "FUT-FRM-OAK-FULL"
 
@@ -28,24 +27,8 @@ SKU = "FUT-FRM-OAK-FULL"
 @pytest.fixture
 def stack(services: dict[str, str], db_session: Session, monkeypatch: pytest.MonkeyPatch,
           tmp_path: Path) -> Iterator[dict[str, Any]]:
-    from domain.settings import get_settings
-    from workers.web import create_app
-
-    with SandboxServer() as sandbox, SandboxServer(app=create_app(), health_path="/healthz") as web:
-        env = scenario.sandbox_env(sandbox.base_url, web.base_url)
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        path = tmp_path / "store.toml"
-        path.write_text(scenario.sandbox_config_text(REPO_ROOT / "examples" / "futon-store.toml",
-                                                     sandbox.base_url, set(scenario.ALL_PLATFORMS)))
-        monkeypatch.setenv("BACKORDERS_CONFIG", str(path))
-        get_settings.cache_clear()
-        config = load_config(path)
-        apply_config(db_session, config)
-        db_session.commit()
-        scenario.prepare(sandbox.base_url, config, web.base_url, env, available=50)
-        yield {"sandbox": sandbox.base_url, "web": web.base_url, "config": config}
-    get_settings.cache_clear()
+    with running_stack(db_session, monkeypatch, tmp_path, set(scenario.ALL_PLATFORMS)) as running:
+        yield {"sandbox": running.sandbox, "web": running.web, "config": running.config}
 
 
 def _messages(sandbox: str, provider: str) -> list[dict[str, Any]]:
