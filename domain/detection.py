@@ -36,9 +36,14 @@ WITH latest AS (
      ORDER BY sl.sku_id, sl.location_id, COALESCE(sl.source_updated_at, sl.updated_at) DESC, sl.updated_at DESC
 ), per_sku AS (
     SELECT sku_id, SUM(available)::int AS available, COUNT(*)::int AS locations FROM latest GROUP BY sku_id
+), closed_backorders AS (
+    SELECT order_line_id, SUM(quantity)::int AS quantity FROM backorders
+     WHERE sku_id = ANY(:sku_ids) AND state IN ('cancelled_by_customer', 'auto_cancelled', 'substituted')
+     GROUP BY order_line_id
 ), demand AS (
-    SELECT ol.sku_id, SUM(ol.quantity - ol.allocated_qty)::int AS open_demand
+    SELECT ol.sku_id, SUM(ol.quantity - ol.allocated_qty - COALESCE(cb.quantity, 0))::int AS open_demand
       FROM order_lines ol JOIN orders o ON o.id = ol.order_id
+      LEFT JOIN closed_backorders cb ON cb.order_line_id = ol.id
      WHERE o.status = 'open' AND ol.sku_id = ANY(:sku_ids)
      GROUP BY ol.sku_id
 ), erp AS (

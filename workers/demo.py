@@ -8,6 +8,7 @@ it started is stopped at the end unless ``--keep``.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,9 @@ import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_SKU = "FUT-FRM-OAK-FULL"
+DEMO_SLA, DEMO_REMINDER = "25s", "10s"
+CUSTOMERS = ({"name": ("Jamie", "Rivera"), "email": "jamie@example.com", "phone": "+12015550123"},
+             {"name": ("Sam", "Okafor"), "email": "sam@example.com", "phone": "+12015550188"})
 
 
 class DemoFailed(RuntimeError):
@@ -104,8 +109,12 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     sandbox_port, web_port = _free_port(), _free_port()
     sandbox_url, web_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{web_port}"
     config_path = data_dir / "demo-store.toml"
-    config_path.write_text(scenario.sandbox_config_text(REPO_ROOT / "examples" / "futon-store.toml", sandbox_url,
-                                                        set(scenario.ALL_PLATFORMS)))
+    config_text = scenario.sandbox_config_text(REPO_ROOT / "examples" / "futon-store.toml", sandbox_url,
+                                               set(scenario.ALL_PLATFORMS))
+    # An accelerated follow-up policy, so a customer's SLA passes within the demo.
+    config_text = re.sub(r'(?m)^reminder_after = "[^"]*"', f'reminder_after = "{DEMO_REMINDER}"', config_text)
+    config_text = re.sub(r'(?m)^sla = "72h"', f'sla = "{DEMO_SLA}"', config_text)
+    config_path.write_text(config_text)
     env = {**os.environ, **scenario.sandbox_env(sandbox_url, web_url), "BACKORDERS_CONFIG": str(config_path),
            "SWEEP_INTERVAL_S": "2", "PYTHONUNBUFFERED": "1"}
     os.environ.update(env)
@@ -188,16 +197,19 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
             return counts if counts["slack"] and counts["mailgun"] else None
 
         messages = _wait("the staff alerts (Slack and email)", staff_messages, 60)
+        journey_summary = customer_journeys(sandbox_url, web_url, say, procs)
         with session_scope() as session:
             transitions = [f"{t.from_state} → {t.to_state} (available {t.numbers['available']}, "
                            f"open demand {t.numbers['open_demand']})"
-                           for t in session.scalars(select(SkuTransition).join(Sku).where(Sku.code == DEMO_SKU))]
+                           for t in session.scalars(select(SkuTransition).join(Sku).where(Sku.code == DEMO_SKU)
+                                                    .order_by(SkuTransition.id))]
             alerts = session.scalar(select(func.count()).select_from(Alert))
         summary = {"stock_figures": stock_rows, "per_store": per_store, "transitions": transitions,
                    "shopify": {"available": shopify["available"], "inventory_policy": shopify["inventory_policy"]},
                    "woocommerce": {"stock_quantity": woo["stock_quantity"], "stock_status": woo["stock_status"],
                                    "backorders": woo["backorders"]},
                    "lightspeed_writes": len(pos_writes), "messages": messages, "alerts": alerts,
+                   "journeys": journey_summary,
                    "message_page": f"{sandbox_url}/_sandbox/messages", "flower": "http://127.0.0.1:5555",
                    "flower_auth": flower_auth}
         if keep:
@@ -213,6 +225,76 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
                 embedded.stop()
 
 
+def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None], procs: Processes) -> list[str]:
+    """Two customers order the sold-out frame; the date slips; one texts WAIT, one stays silent
+    past the (accelerated) SLA and is refunded; stock arrives and the one who waited ships."""
+    from sqlalchemy import select
+
+    from domain.db import session_scope
+    from domain.models import Backorder, Order, OrderLine
+
+    shop = f"{sandbox_url}/shopify/shopify-main/_admin"
+    for customer in CUSTOMERS:
+        first, last = customer["name"]
+        say(f"{first} orders a {DEMO_SKU} on Shopify while it is sold out")
+        requests.post(f"{shop}/create_order", timeout=10, json={
+            "lines": [{"sku": DEMO_SKU, "quantity": 1, "price": "649.00"}], "email": customer["email"],
+            "phone": customer["phone"], "customer": {"first_name": first, "last_name": last}}).raise_for_status()
+
+    def backorders_in(state: str) -> dict[str, int] | None:
+        procs.check_alive()
+        with session_scope() as session:
+            rows = session.execute(select(Order.email, Backorder.id).join(OrderLine, OrderLine.id ==
+                                                                          Backorder.order_line_id)
+                                   .join(Order, Order.id == OrderLine.order_id).where(Backorder.state == state))
+            found = {email: backorder_id for email, backorder_id in rows}
+        return found if len(found) == len(CUSTOMERS) else None
+
+    ids = _wait("both delay notices", lambda: backorders_in("notified"), 60)
+    say("both customers got a delay notice by email and SMS (ETA from the vendor's lead time: silence = wait)")
+    new_eta = (datetime.now(UTC) + timedelta(days=60)).date().isoformat()
+    subprocess.run([str(Path(sys.executable).parent / "backorders"), "eta", "set", DEMO_SKU, new_eta], check=True,
+                   cwd=REPO_ROOT, env=procs.env, capture_output=True)
+    say(f"the vendor slips: `backorders eta set {DEMO_SKU} {new_eta}` sends renewed notices that need a yes")
+
+    def consent_asked() -> bool:
+        with session_scope() as session:
+            return all(session.scalar(select(Backorder.consent_required).where(Backorder.id == i))
+                       for i in ids.values())
+
+    _wait("renewed notices", consent_asked, 30)
+    jamie = CUSTOMERS[0]
+    requests.post(f"{sandbox_url}/_sandbox/messaging/twilio/inbound", timeout=10, json={
+        "url": f"{web_url}/sms/inbound", "from": jamie["phone"], "to": "+15005550006", "body": "WAIT"},
+    ).raise_for_status()
+    say(f"Jamie texts WAIT; Sam says nothing (the demo's SLA is {DEMO_SLA})")
+
+    def state_of(email: str) -> str | None:
+        with session_scope() as session:
+            return session.scalar(select(Backorder.state).where(Backorder.id == ids[email]))
+
+    _wait("Jamie's answer", lambda: state_of(jamie["email"]) == "accepted_wait", 30)
+    sam = CUSTOMERS[1]
+    _wait("Sam's deadline and refund", lambda: state_of(sam["email"]) == "auto_cancelled" and _refunded(ids[sam["email"]]),
+          120)
+    say("Sam's order line was cancelled at the deadline and refunded on Shopify")
+    requests.post(f"{shop}/set_stock", timeout=10, json={"sku": DEMO_SKU, "available": 3}).raise_for_status()
+    say("three frames arrive in the warehouse (Shopify stock webhook)")
+    _wait("Jamie's backorder to fill", lambda: state_of(jamie["email"]) == "filled", 60)
+    say("the stock filled Jamie's backorder first; Jamie is told it ships")
+    return [f"Jamie: {state_of(jamie['email'])}", f"Sam: {state_of(sam['email'])} (refunded)"]
+
+
+def _refunded(backorder_id: int) -> bool:
+    from sqlalchemy import select
+
+    from domain.db import session_scope
+    from domain.models import Backorder
+
+    with session_scope() as session:
+        return bool(session.scalar(select(Backorder.resolution_ref).where(Backorder.id == backorder_id)))
+
+
 def _print_summary(summary: dict[str, Any], say: Callable[[str], None]) -> None:
     say("")
     say("== Demo summary ==")
@@ -224,8 +306,9 @@ def _print_summary(summary: dict[str, Any], say: Callable[[str], None]) -> None:
     say(f"WooCommerce now: stock {summary['woocommerce']['stock_quantity']}, "
         f"status {summary['woocommerce']['stock_status']}, backorders {summary['woocommerce']['backorders']}")
     say(f"Lightspeed POS: {summary['lightspeed_writes']} inventory write(s) for {DEMO_SKU}")
-    say(f"staff alerts: {summary['alerts']} alert(s); messages recorded by the sandbox: {summary['messages']}")
-    say(f"sandbox message page: {summary['message_page']}")
+    say(f"staff alerts: {summary['alerts']} alert(s) in all; the sell-out reached staff as {summary['messages']}")
+    say(f"customer journeys: {'; '.join(summary['journeys'])}")
+    say(f"sandbox message page (every email, SMS and Slack post): {summary['message_page']}")
     say(f"Flower: {summary['flower']} (basic auth {summary['flower_auth'].split(':', 1)[0]})")
 
 
