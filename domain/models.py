@@ -308,6 +308,9 @@ class PurchaseOrder(Base):
     sent_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]
     erp_ref: Mapped[str | None] = mapped_column(String(64))
+    email_outbox_id: Mapped[int | None] = mapped_column(BigInteger)
+    ack_due_at: Mapped[datetime | None]
+    asn_due_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()
     __table_args__ = (
         CheckConstraint(_in("state", PO_STATES), name="state_valid"),
@@ -326,10 +329,27 @@ class PurchaseOrderLine(Base):
     unit_cost_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     promised_date: Mapped[date | None] = mapped_column(Date)
     eta: Mapped[date | None] = mapped_column(Date)
+    shipped_qty: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     reason: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
     __table_args__ = (
         UniqueConstraint("purchase_order_id", "sku_id", name="uq_purchase_order_lines_po_sku"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+
+class PurchaseOrderEvent(Base):
+    """What happened to a purchase order and when: the vendor scorecard is computed from these."""
+
+    __tablename__ = "purchase_order_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    purchase_order_id: Mapped[int] = mapped_column(ForeignKey("purchase_orders.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        CheckConstraint("kind IN ('drafted', 'approved', 'sent', 'acknowledged', 'dates_changed', 'asn', "
+                        "'received', 'escalated', 'cancelled')", name="kind_valid"),
+        Index("ix_purchase_order_events_po", "purchase_order_id", "at"),
     )
 
 
