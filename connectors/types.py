@@ -161,3 +161,48 @@ class RefundResult:
     detail: str = ""
     request: dict[str, Any] = field(default_factory=dict)
     credit_code: str | None = None
+
+
+@dataclass(frozen=True)
+class PurchaseOrderLineRequest:
+    """One line of a purchase order as an ERP needs it: our SKU (mapped to the ERP's item by the
+    connector), whole units, the unit cost in integer cents and the date we expect it."""
+
+    sku: str
+    quantity: int
+    unit_cost_cents: int
+    title: str = ""
+    expected_date: str | None = None
+
+
+@dataclass(frozen=True)
+class PurchaseOrderRequest:
+    """A purchase order to create in an ERP, at most once.
+
+    ``number`` is our PO number: the connector stores it in the ERP record (NetSuite
+    ``externalId``/``memo``, Odoo ``partner_ref``) and looks it up before creating, so a retried or
+    repeated send finds the first record instead of making a second one. ``vendor_ref`` is the
+    vendor's key in our configuration, which must also be the vendor's key in the ERP (NetSuite
+    vendor ``externalId``, Odoo partner ``ref``).
+    """
+
+    number: str
+    vendor_ref: str
+    lines: list[PurchaseOrderLineRequest]
+    currency: str = "USD"
+    expected_date: str | None = None
+    memo: str = ""
+
+
+@dataclass(frozen=True)
+class ErpResult:
+    """What an ERP purchase-order call did: the ERP's record id and whether this call created it.
+
+    ``created`` is False when an earlier attempt's record was found (or updated in place by an
+    upsert that matched it), which is the normal outcome of a repeated send.
+    """
+
+    external_id: str
+    created: bool
+    detail: str = ""
+    request: dict[str, Any] = field(default_factory=dict)

@@ -16,6 +16,8 @@ Plain functions on a session, no Celery and no HTTP: ``tasks.notify`` does the c
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import os
 import re
@@ -30,7 +32,7 @@ from sqlalchemy.orm import Session
 from connectors.messaging.types import EmailMessage, SlackMessage, SmsMessage
 from domain import audit
 from domain.clock import utcnow
-from domain.messages import render_email, render_slack, render_sms
+from domain.messages import RenderError, render_email, render_slack, render_sms
 from domain.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -150,6 +152,26 @@ def redact(text: str, secrets: list[str]) -> str:
     return text
 
 
+def email_attachments(context: Mapping[str, object]) -> list[tuple[str, bytes, str]]:
+    """Files an outbox row carries in ``context["attachments"]`` as ``[{"filename", "content_type",
+    "content_b64"}]`` (base64, because the context is JSON), decoded for the sender.
+
+    A malformed entry is a ``RenderError``: permanent for the row, like a missing template fact,
+    because sending the email without the file the vendor needs would be worse than not sending.
+    """
+    entries = context.get("attachments") or []
+    if not isinstance(entries, list):
+        raise RenderError("context 'attachments' must be a list")
+    files = []
+    for index, entry in enumerate(entries):
+        try:
+            files.append((str(entry["filename"]), base64.b64decode(entry["content_b64"], validate=True),
+                          str(entry.get("content_type") or "application/octet-stream")))
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            raise RenderError(f"attachment {index} is malformed: {exc}") from exc
+    return files
+
+
 def build_message(row: OutboxMessage, settings: ProviderSettings) -> Message:
     """Renders the row's template with its context into the connector's message for its channel.
 
@@ -162,7 +184,7 @@ def build_message(row: OutboxMessage, settings: ProviderSettings) -> Message:
         recipients = [r.strip() for r in row.recipient.split(",") if r.strip()]
         return EmailMessage(to=recipients, from_=settings.require("EMAIL_FROM"), subject=rendered.subject,
                             text=rendered.text, html=rendered.html, tags=[row.template],
-                            idempotency_key=row.idempotency_key)
+                            attachments=email_attachments(context), idempotency_key=row.idempotency_key)
     if row.channel == "sms":
         sender, service = settings.optional("TWILIO_FROM"), settings.optional("TWILIO_MESSAGING_SERVICE_SID")
         if not sender and not service:

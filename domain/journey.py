@@ -93,7 +93,7 @@ def deadline_for(now: datetime, policy: PolicyConfig, promised: date | None) -> 
     deadline = now + timedelta(seconds=policy.sla_s)
     if promised is not None:
         deadline = min(deadline, datetime.combine(promised, time(23, 59, 59), tzinfo=UTC))
-    return max(deadline, now + timedelta(minutes=1))
+    return max(deadline, now + min(timedelta(seconds=policy.sla_s), timedelta(minutes=1)))
 
 
 def _facts(session: Session, backorder: Backorder) -> tuple[OrderLine, Order, Sku, Store]:

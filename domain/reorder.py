@@ -1,0 +1,152 @@
+"""Reorder math: how fast a SKU sells, when to reorder it, and how much to order.
+
+Pure functions on numbers (no database), so every rule can be checked by hand. The quantity comes
+back as a ``Suggestion`` that keeps every number that produced it: stored on the purchase-order
+line, it answers the buyer's "why did it reorder this much?" without re-running anything.
+
+    velocity      = Σ wᵢ·salesᵢ / Σ wᵢ,  wᵢ = ½^(ageᵢ / half-life)       (units per day)
+    reorder point = max(threshold, ⌈velocity × lead time + safety stock⌉)
+    need          = ⌈velocity × lead time⌉ + open backorders + safety stock − on hand − on order
+    quantity      = max(reorder qty, need) → up to whole case packs → up to the minimum order
+                    units (in case packs) → up to the minimum order value (in case packs);
+                    0 when need ≤ 0
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+VELOCITY_PLACES = Decimal("0.0001")
+HALF = Decimal("0.5")
+
+
+def _ceil(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_CEILING))
+
+
+def daily_sales(history: Sequence[tuple[date, int]]) -> dict[date, int]:
+    """Units sold per day from on-hand readings, every day of the observed span present.
+
+    Readings are taken in date order (same-day readings keep their order). Each decrease from
+    one reading to the next is a sale on the later reading's date; an increase is a receipt or a
+    recount, never a negative sale. The span runs from the day after the first reading (the
+    baseline) to the last reading's date, so a day with no sales counts as 0; a drop on the
+    baseline's own day is counted on the span's first day. All readings on one date: that date.
+    """
+    readings = sorted(history, key=lambda reading: reading[0])
+    if len(readings) < 2:
+        return {}
+    first, last = readings[0][0], readings[-1][0]
+    start = first + timedelta(days=1) if last > first else first
+    sales = {start + timedelta(days=offset): 0 for offset in range((last - start).days + 1)}
+    for (_, before), (day, after) in zip(readings, readings[1:]):
+        if after < before:
+            sales[max(day, start)] += before - after
+    return sales
+
+
+def daily_velocity(history: Sequence[tuple[date, int]], half_life_days: float = 7) -> Decimal:
+    """Exponentially weighted average of units sold per day; newer days weigh more.
+
+    velocity = Σ wᵢ·salesᵢ / Σ wᵢ over the days of ``daily_sales``, where wᵢ = ½^(ageᵢ / half-life)
+    and ageᵢ is the number of days before the last reading. With a 7-day half-life a sale a week
+    ago counts half as much as one today, so a SKU that just started selling faster is reordered
+    on its new pace without forgetting the month. Fewer than two readings: 0 (nothing observed).
+    """
+    sales = daily_sales(history)
+    if not sales:
+        return Decimal(0)
+    if half_life_days <= 0:
+        raise ValueError(f"half_life_days must be positive, got {half_life_days}")
+    last = max(sales)
+    half_life = Decimal(str(half_life_days))
+    weights = {day: HALF ** (Decimal((last - day).days) / half_life) for day in sales}
+    weighted = sum((weights[day] * units for day, units in sales.items()), Decimal(0))
+    return (weighted / sum(weights.values(), Decimal(0))).quantize(VELOCITY_PLACES)
+
+
+def reorder_point(velocity: Decimal, lead_time_days: int, safety_stock: int, threshold: int) -> int:
+    """⌈velocity × lead time + safety stock⌉, never below the SKU's low-stock threshold.
+
+    Stock at or under this point runs out before a new order can arrive (lead-time demand) unless
+    the safety stock absorbs the surprise; the threshold floor keeps a slow seller from being
+    reordered only after staff were already told it is low.
+    """
+    return max(threshold, _ceil(velocity * lead_time_days + safety_stock))
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """An order quantity and every number that produced it (stored as the line's ``reason``)."""
+
+    quantity: int
+    velocity: Decimal
+    lead_time_days: int
+    lead_time_demand: int
+    open_backorders: int
+    safety_stock: int
+    on_hand: int
+    on_order: int
+    need: int
+    reorder_qty: int
+    case_pack: int
+    min_order_units: int
+    unit_cost_cents: int
+    min_order_cents: int
+    rounded_by: list[str]
+
+    @property
+    def value_cents(self) -> int:
+        return self.quantity * self.unit_cost_cents
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: the velocity as a decimal string, the rest integers and the rounding steps."""
+        data = asdict(self)
+        data["velocity"] = str(self.velocity)
+        data["value_cents"] = self.value_cents
+        return data
+
+
+def _round_up(quantity: int, multiple: int) -> int:
+    return -(-quantity // multiple) * multiple
+
+
+def order_quantity(*, reorder_qty: int, velocity: Decimal, lead_time_days: int, open_backorders: int,
+                   safety_stock: int, on_hand: int, on_order: int, case_pack: int, min_order_units: int,
+                   unit_cost_cents: int, min_order_cents: int) -> Suggestion:
+    """How many to order, and why.
+
+    need = ⌈velocity × lead time⌉ + open backorders + safety stock − on hand − on order: what the
+    customers already waiting, the sales expected before the order lands and the safety stock
+    take, less what we hold or already ordered. Nothing is ordered when need ≤ 0. Otherwise
+    quantity = max(reorder qty, need), rounded up to whole case packs (vendors ship cases), then
+    raised to ``min_order_units`` and, when ``quantity × unit cost`` is under ``min_order_cents``,
+    by whole case packs until it is not. ``rounded_by`` names each step that changed the number.
+    """
+    pack = max(1, case_pack)
+    lead_time_demand = _ceil(velocity * lead_time_days)
+    need = lead_time_demand + open_backorders + safety_stock - on_hand - on_order
+    steps: list[str] = []
+    quantity = 0
+    if need > 0:
+        quantity = max(reorder_qty, need)
+        if quantity > need:
+            steps.append("reorder_qty")
+        if quantity % pack:
+            quantity = _round_up(quantity, pack)
+            steps.append("case_pack")
+        if quantity < min_order_units:
+            quantity = _round_up(min_order_units, pack)
+            steps.append("min_order_units")
+        if unit_cost_cents > 0 and quantity * unit_cost_cents < min_order_cents:
+            quantity = _round_up(-(-min_order_cents // unit_cost_cents), pack)
+            steps.append("min_order_value")
+    return Suggestion(
+        quantity=quantity, velocity=velocity, lead_time_days=lead_time_days, lead_time_demand=lead_time_demand,
+        open_backorders=open_backorders, safety_stock=safety_stock, on_hand=on_hand, on_order=on_order,
+        need=need, reorder_qty=reorder_qty, case_pack=pack, min_order_units=min_order_units,
+        unit_cost_cents=unit_cost_cents, min_order_cents=min_order_cents, rounded_by=steps,
+    )
