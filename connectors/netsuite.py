@@ -34,6 +34,28 @@ documented, so the tasks should keep a periodic full fetch for NetSuite stores.
 SuiteQL returns column names in lower case and values as strings, omitting NULL columns; ids stay
 strings. Pages are ordered by ``item.id, location`` so offset paging is stable.
 
+Purchase orders (:meth:`create_purchase_order`) go through the REST record service:
+
+* create answers ``204 No Content`` with the new record's URL in ``Location``:
+  https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_1545141395.html
+* external ids (``eid:<value>`` wherever an internal id goes; letters, digits, ``_`` and ``-``):
+  https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156334828635.html
+* upsert is ``PUT …/record/v1/<type>/eid:<externalId>``: created if absent, updated if present:
+  https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156335203191.html
+* ``?replace=item`` replaces the item sublist instead of merging lines into it:
+  https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_1545297048.html
+* PO body ``{"entity": {"id"}, "item": {"items": [{"item": {"id"}, "quantity", "rate"}]}}``
+  (api-facts-platforms.md §5, article_161165602348).
+
+Our PO number is the PO's ``externalId`` (and its ``memo``). The connector first reads
+``purchaseOrder/eid:<number>`` and returns an existing record untouched (someone may have edited or
+received it in NetSuite since); only when it is absent does it upsert with ``PUT …/eid:<number>``.
+A second sender racing past the read meets the same external id, so NetSuite keeps one record; and a
+PUT whose answer was lost can be repeated safely. Vendors are found by ``externalId`` = our vendor
+key and items by ``itemid`` = our SKU, both through SuiteQL (the ``vendor`` and ``item`` tables).
+Options ``po_location_id`` / ``po_subsidiary_id`` add ``location`` / ``subsidiary`` when the account
+needs them.
+
 Options: ``page_size`` (≤ 1000, default 1000), ``location_ids`` (list: only these locations),
 ``item_types`` (default ``["InvtPart"]``), ``account_timezone`` (IANA name for ``updated_at``;
 default UTC). Credentials: ``account_id`` (realm, e.g. ``1234567`` or ``1234567_SB1``),
@@ -50,13 +72,24 @@ from requests.auth import AuthBase
 
 from connectors.base import OAuth1, RestConnector, platform_error_message, with_last_flag
 from connectors.errors import MalformedPayloadError, PermanentError, SignatureError
-from connectors.types import ListingRef, OrderPage, PushResult, StockPage, StockRecord, WebhookEvent
+from connectors.types import (
+    ErpResult,
+    ListingRef,
+    OrderPage,
+    PurchaseOrderRequest,
+    PushResult,
+    StockPage,
+    StockRecord,
+    WebhookEvent,
+)
 
 MAX_PAGE_SIZE = 1000
 SUITEQL_PATH = "query/v1/suiteql"
 CURSOR_FORMAT = "YYYY-MM-DD HH24:MI:SS"
 _CURSOR_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 _ITEM_TYPE_RE = re.compile(r"^[A-Za-z]+$")
+_EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+PURCHASE_ORDER_PATH = "record/v1/purchaseOrder"
 
 STOCK_COLUMNS = (
     "item.id AS item_id, item.itemid AS sku, item.itemtype AS item_type, iil.location AS location_id, "
@@ -77,6 +110,20 @@ def netsuite_error_message(body: Any, fallback: str = "") -> str:
         if parts:
             return "; ".join(parts)
     return platform_error_message(body, fallback)
+
+
+def suiteql_literal(value: str) -> str:
+    """A SuiteQL string literal: single quotes doubled, as in Oracle SQL."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def external_id(value: str, what: str) -> str:
+    """NetSuite external ids allow letters, digits, ``_`` and ``-`` only; anything else would be
+    parsed differently in a URL (``|`` is a multi-select delimiter there), so refuse it early."""
+    if not _EXTERNAL_ID_RE.match(value or ""):
+        raise PermanentError(f"netsuite: {what} {value!r} is not a valid external id "
+                             f"(letters, digits, '_' and '-' only)", platform="netsuite")
+    return value
 
 
 def _int(value: Any) -> int | None:
@@ -203,3 +250,79 @@ class NetSuiteConnector(RestConnector):
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         raise MalformedPayloadError("netsuite sends no native webhooks; nothing to parse")
+
+    # --- purchase orders --------------------------------------------------------------------
+
+    def create_purchase_order(self, po: PurchaseOrderRequest) -> ErpResult:
+        """Create the PO once: an existing record with our number as external id is returned as is."""
+        number = external_id(po.number, "PO number")
+        existing = self.find_purchase_order(number)
+        if existing is not None:
+            return ErpResult(external_id=existing, created=False, detail=f"purchaseOrder eid:{number} exists")
+        body = self.purchase_order_body(po)
+        response = self.request("PUT", f"{PURCHASE_ORDER_PATH}/eid:{number}", params={"replace": "item"},
+                                json_body=body, retry=True)
+        record_id = _record_id(response.headers.get("Location")) or self.find_purchase_order(number)
+        if record_id is None:
+            raise PermanentError(f"netsuite: upsert of purchaseOrder eid:{number} answered "
+                                 f"{response.status_code} without a Location and the record is not readable",
+                                 status_code=response.status_code, platform=self.platform)
+        return ErpResult(external_id=record_id, created=True, detail=f"purchaseOrder {record_id}",
+                         request=body)
+
+    def find_purchase_order(self, number: str) -> str | None:
+        """The internal id of the PO whose external id is ``number``; None on NetSuite's 404."""
+        try:
+            body = self.get_json(f"{PURCHASE_ORDER_PATH}/eid:{external_id(number, 'PO number')}")
+        except PermanentError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
+        return str(body["id"]) if isinstance(body, Mapping) and body.get("id") is not None else None
+
+    def purchase_order_body(self, po: PurchaseOrderRequest) -> dict[str, Any]:
+        """The record body; vendor and items resolved to internal ids first (refused if unknown)."""
+        vendor_id = self.vendor_id(po.vendor_ref)
+        item_ids = self.item_ids([line.sku for line in po.lines])
+        body: dict[str, Any] = {
+            "entity": {"id": vendor_id}, "memo": po.memo or po.number,
+            "item": {"items": [{"item": {"id": item_ids[line.sku]}, "quantity": line.quantity,
+                                "rate": line.unit_cost_cents / 100} for line in po.lines]},
+        }
+        for option, field in (("po_location_id", "location"), ("po_subsidiary_id", "subsidiary")):
+            if self.config.options.get(option) is not None:
+                body[field] = {"id": str(self.config.options[option])}
+        return body
+
+    def vendor_id(self, vendor_ref: str) -> str:
+        query = (f"SELECT id FROM vendor WHERE externalid = "
+                 f"{suiteql_literal(external_id(vendor_ref, 'vendor key'))}")
+        rows = [row for page in self.suiteql(query) for row in page]
+        if not rows:
+            raise PermanentError(f"netsuite: no vendor with external id {vendor_ref!r}; set the vendor's "
+                                 f"External ID in NetSuite to our vendor key", platform=self.platform)
+        return str(rows[0]["id"])
+
+    def item_ids(self, skus: list[str]) -> dict[str, str]:
+        """SKU → item internal id (``item.itemid`` is the SKU, as the stock query assumes)."""
+        wanted = sorted(set(skus))
+        if not wanted:
+            raise PermanentError("netsuite: a purchase order needs at least one line", platform=self.platform)
+        query = (f"SELECT id, itemid FROM item WHERE itemid IN ({', '.join(suiteql_literal(s) for s in wanted)})"
+                 f" ORDER BY id")
+        found: dict[str, str] = {}
+        for page in self.suiteql(query):
+            for row in page:
+                found.setdefault(str(row["itemid"]), str(row["id"]))
+        missing = [sku for sku in wanted if sku not in found]
+        if missing:
+            raise PermanentError(f"netsuite: no item for SKU(s) {', '.join(missing)}", platform=self.platform)
+        return found
+
+
+def _record_id(location: str | None) -> str | None:
+    """``…/record/v1/purchaseOrder/647`` → ``"647"`` (the Location header of a create/upsert)."""
+    if not location:
+        return None
+    tail = location.rstrip("/").rsplit("/", 1)[-1]
+    return tail if tail.isdigit() else None

@@ -17,6 +17,15 @@ Follows the public docs the connector follows (connectors/netsuite.py lists them
   values as strings and NULL columns omitted; ``limit`` 1..1000, ``offset`` a multiple of ``limit``,
   at most 100,000 results.
 
+* purchase orders through the REST record service: ``POST /record/v1/purchaseOrder`` and the upsert
+  ``PUT /record/v1/purchaseOrder/eid:{externalId}`` (``?replace=item`` replaces the item sublist,
+  otherwise new lines are added to it) both answer ``204`` with the record's URL in ``Location``;
+  ``GET /record/v1/purchaseOrder/{id | eid:…}`` (``expandSubResources=true`` inlines the lines) or
+  404 ``NONEXISTENT_ID``. ``entity.id`` must be a seeded vendor and each ``item.id`` a seeded item,
+  else 400 ``INVALID_CONTENT`` with ``o:errorPath`` (the shape of the documented example);
+  vendors are also readable through SuiteQL (table ``vendor``: ``id, entityid, companyname,
+  externalid``).
+
 Admin endpoints (``/netsuite/{account}/_admin/…``) are documented in ``docs/sandbox.md``.
 """
 from __future__ import annotations
@@ -53,7 +62,12 @@ CREATE TABLE location (id INTEGER PRIMARY KEY, name TEXT, isinactive TEXT);
 CREATE TABLE inventoryitemlocations (item INTEGER, location INTEGER, quantityonhand REAL,
                    quantityavailable REAL, quantitycommitted REAL, quantitybackordered REAL,
                    quantityonorder REAL, reorderpoint REAL, PRIMARY KEY (item, location));
+CREATE TABLE vendor (id INTEGER PRIMARY KEY, entityid TEXT, companyname TEXT, externalid TEXT UNIQUE,
+                   isinactive TEXT);
 """
+VENDOR_ID_BASE = 500
+PO_ID_BASE = 7000
+NONEXISTENT = "The record instance does not exist. Provide a valid record instance ID."
 
 
 def error_body(status: int, title: str, detail: str, code: str) -> dict[str, Any]:
@@ -118,6 +132,7 @@ class AccountState:
     requests: deque = field(default_factory=lambda: deque(maxlen=10_000))
     lock: threading.RLock = field(default_factory=threading.RLock)
     db: sqlite3.Connection = field(init=False)
+    purchase_orders: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.reset()
@@ -127,6 +142,10 @@ class AccountState:
         self.db.executescript(SCHEMA)
         self.db.create_function("TO_TIMESTAMP", 2, _to_timestamp, deterministic=True)
         self.db.create_function("TO_CHAR", 2, _to_char, deterministic=True)
+        self.purchase_orders = {}
+
+    def po_by_external_id(self, external_id: str) -> dict[str, Any] | None:
+        return next((po for po in self.purchase_orders.values() if po["externalId"] == external_id), None)
 
     def now(self) -> str:
         """Account time as NetSuite stores ``lastmodifieddate`` (second precision)."""
@@ -292,6 +311,82 @@ def install(app: FastAPI) -> None:
         return reply(entry, {"links": links, "count": len(items), "hasMore": has_more, "items": items,
                              "offset": offset, "totalResults": total})
 
+    # --- purchase orders (REST record service) -----------------------------------------------
+
+    def record_url(request: Request, instance: str, po_id: int) -> str:
+        root = f"{request.url.scheme}://{request.url.netloc}"
+        return f"{root}/netsuite/{instance}/services/rest/record/v1/purchaseOrder/{po_id}"
+
+    def written(entry: dict, request: Request, instance: str, po_id: int) -> Response:
+        entry["status"] = 204
+        return Response(status_code=204, headers={"Location": record_url(request, instance, po_id)})
+
+    def not_found(entry: dict) -> Response:
+        return reply(entry, error_body(404, "Record Not Found", NONEXISTENT, "NONEXISTENT_ID"), 404)
+
+    def po_payload(raw: bytes) -> dict[str, Any] | None:
+        try:
+            payload = json.loads(raw or b"{}")
+        except ValueError:
+            return None
+        return payload if isinstance(payload, dict) else None
+
+    @api.post("/record/v1/purchaseOrder")
+    async def create_po(request: Request, instance: str) -> Response:
+        state, entry, raw, denied = await guard(request, instance)
+        if denied:
+            return denied
+        payload = po_payload(raw)
+        if payload is None:
+            return bad(entry, "Invalid JSON in the request body.", "INVALID_CONTENT")
+        with state.lock:
+            external = payload.get("externalId")
+            if external is not None and state.po_by_external_id(str(external)):
+                return bad(entry, "Error while accessing resource: A record with the same external ID "
+                                  "already exists.", "USER_ERROR")
+            problem = validate_po(state, payload)
+            if problem:
+                return reply(entry, problem, 400)
+            po = store_po(state, payload, str(external) if external is not None else None)
+        return written(entry, request, instance, po["id"])
+
+    @api.put("/record/v1/purchaseOrder/eid:{external_id}")
+    async def upsert_po(request: Request, instance: str, external_id: str) -> Response:
+        state, entry, raw, denied = await guard(request, instance)
+        if denied:
+            return denied
+        payload = po_payload(raw)
+        if payload is None:
+            return bad(entry, "Invalid JSON in the request body.", "INVALID_CONTENT")
+        if not re.match(r"^[A-Za-z0-9_-]+$", external_id):
+            return bad(entry, f"Invalid external ID '{external_id}'.", "INVALID_ID")
+        replace = "item" in request.query_params.get("replace", "").split(",")
+        with state.lock:
+            existing = state.po_by_external_id(external_id)
+            problem = validate_po(state, payload, partial=existing is not None)
+            if problem:
+                return reply(entry, problem, 400)
+            if existing is None:
+                po = store_po(state, payload, external_id)
+            else:
+                po = update_po(state, existing, payload, replace_items=replace)
+        return written(entry, request, instance, po["id"])
+
+    @api.get("/record/v1/purchaseOrder/{ref}")
+    async def get_po(request: Request, instance: str, ref: str) -> Response:
+        state, entry, _, denied = await guard(request, instance)
+        if denied:
+            return denied
+        with state.lock:
+            if ref.startswith("eid:"):
+                po = state.po_by_external_id(ref[4:])
+            else:
+                po = state.purchase_orders.get(int(ref)) if ref.isdigit() else None
+            if po is None:
+                return not_found(entry)
+            expand = request.query_params.get("expandSubResources", "").lower() == "true"
+            return reply(entry, po_view(po, record_url(request, instance, po["id"]), expand))
+
     # --- admin ------------------------------------------------------------------------------
 
     @admin.post("/seed")
@@ -310,6 +405,12 @@ def install(app: FastAPI) -> None:
             specs = [{"sku": f"{payload.get('sku_prefix', 'SKU-')}{n:06d}",
                       "on_hand": payload.get("on_hand", 10), "available": payload.get("available")}
                      for n in range(int(payload.get("count", 0)))] + list(payload.get("items", []))
+            for offset, vendor in enumerate(payload.get("vendors", [])):
+                vendor_id = (db.execute("SELECT MAX(id) FROM vendor").fetchone()[0] or VENDOR_ID_BASE - 1) + 1
+                external = vendor.get("external_id") or vendor.get("externalid")
+                db.execute("INSERT INTO vendor VALUES (?, ?, ?, ?, 'F')",
+                           (vendor_id, vendor.get("entityid", external or f"V{vendor_id}"),
+                            vendor.get("name", external or ""), external))
             created = []
             now = state.now()
             generated = int(payload.get("count", 0))
@@ -330,7 +431,10 @@ def install(app: FastAPI) -> None:
                     created.append(admin_item(state, item_id))
             db.commit()
             total = db.execute("SELECT COUNT(*) FROM item").fetchone()[0]
-            return {"total": total, "locations": [str(x) for x in location_ids], "items": created}
+            vendors = [{"id": str(r[0]), "entityid": r[1], "companyname": r[2], "externalid": r[3]}
+                       for r in db.execute("SELECT id, entityid, companyname, externalid FROM vendor ORDER BY id")]
+            return {"total": total, "locations": [str(x) for x in location_ids], "items": created,
+                    "vendors": vendors}
 
     @admin.post("/config")
     def config(instance: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
@@ -396,6 +500,14 @@ def install(app: FastAPI) -> None:
                 ids = [r[0] for r in state.db.execute("SELECT id FROM item ORDER BY id")]
             return JSONResponse({"items": [admin_item(state, i) for i in ids]})
 
+    @admin.get("/state/purchase_orders")
+    def state_purchase_orders(instance: str) -> JSONResponse:
+        """Every purchase order with its lines, ids as strings (how tests count what was created)."""
+        state = sandbox.get(instance)
+        with state.lock:
+            return JSONResponse({"purchase_orders": [po_view(po, "", True)
+                                                     for _, po in sorted(state.purchase_orders.items())]})
+
     @admin.get("/requests")
     def list_requests(instance: str, method: str | None = None, path_contains: str | None = None) -> JSONResponse:
         state = sandbox.get(instance)
@@ -421,3 +533,80 @@ def admin_item(state: AccountState, item_id: int) -> dict[str, Any]:
     return {"sku": sku, "item_id": str(item_id), "lastmodifieddate": modified,
             "locations": {str(loc): {"on_hand": int(oh), "available": int(av), "committed": int(cm)}
                           for loc, oh, av, cm in levels}}
+
+
+def validate_po(state: AccountState, payload: dict[str, Any], partial: bool = False) -> dict[str, Any] | None:
+    """NetSuite's 400 for a reference it cannot resolve (``INVALID_CONTENT`` with ``o:errorPath``)."""
+    def invalid(value: Any, field_name: str, path: str) -> dict[str, Any]:
+        body = error_body(400, "Bad Request", f"Error while accessing resource: You have entered an Invalid "
+                                              f"Field Value {value} for the following field: {field_name}",
+                          "INVALID_CONTENT")
+        body["o:errorDetails"][0]["o:errorPath"] = path
+        return body
+
+    entity = payload.get("entity")
+    if entity is None and not partial:
+        return error_body(400, "Bad Request", "Error while accessing resource: Please enter value(s) for: Vendor",
+                          "USER_ERROR")
+    if entity is not None:
+        vendor_id = str((entity or {}).get("id", "")) if isinstance(entity, dict) else ""
+        if not vendor_id.isdigit() or state.db.execute("SELECT 1 FROM vendor WHERE id = ?",
+                                                       (int(vendor_id),)).fetchone() is None:
+            return invalid(vendor_id, "entity", "entity")
+    lines = ((payload.get("item") or {}).get("items")) if isinstance(payload.get("item"), dict) else None
+    if lines is None and not partial:
+        return error_body(400, "Bad Request", "Error while accessing resource: You must enter at least one "
+                                              "line item for this transaction.", "USER_ERROR")
+    for index, line in enumerate(lines or []):
+        item_id = str(((line or {}).get("item") or {}).get("id", ""))
+        if not item_id.isdigit() or state.db.execute("SELECT 1 FROM item WHERE id = ?",
+                                                     (int(item_id),)).fetchone() is None:
+            return invalid(item_id, "item", f"item.items[{index}].item")
+    return None
+
+
+def _po_lines(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"item": str(line["item"]["id"]), "quantity": float(line.get("quantity", 1)),
+             "rate": float(line.get("rate", 0))} for line in (payload.get("item") or {}).get("items") or []]
+
+
+def store_po(state: AccountState, payload: dict[str, Any], external_id: str | None) -> dict[str, Any]:
+    po_id = max(state.purchase_orders, default=PO_ID_BASE - 1) + 1
+    po = {"id": po_id, "tranId": f"PO{po_id}", "externalId": external_id, "memo": payload.get("memo"),
+          "entity": str(payload["entity"]["id"]), "location": (payload.get("location") or {}).get("id"),
+          "subsidiary": (payload.get("subsidiary") or {}).get("id"), "status": "Pending Receipt",
+          "lines": _po_lines(payload), "createdDate": state.now(), "writes": 1}
+    state.purchase_orders[po_id] = po
+    return po
+
+
+def update_po(state: AccountState, po: dict[str, Any], payload: dict[str, Any], replace_items: bool) -> dict[str, Any]:
+    """An upsert that matched: body fields overwrite; item lines are replaced or added to."""
+    for name in ("memo",):
+        if name in payload:
+            po[name] = payload[name]
+    if payload.get("entity"):
+        po["entity"] = str(payload["entity"]["id"])
+    if payload.get("item") is not None:
+        po["lines"] = _po_lines(payload) if replace_items else po["lines"] + _po_lines(payload)
+    po["writes"] += 1
+    return po
+
+
+def po_view(po: dict[str, Any], url: str, expand: bool) -> dict[str, Any]:
+    """The record as REST GET shows it: references as ``{"id"}`` objects, sublist as a link unless expanded."""
+    total = sum(line["quantity"] * line["rate"] for line in po["lines"])
+    items: dict[str, Any] = {"links": [{"rel": "self", "href": f"{url}/item"}]}
+    if expand:
+        items["items"] = [{"line": n + 1, "item": {"id": line["item"]}, "quantity": line["quantity"],
+                           "rate": line["rate"], "amount": round(line["quantity"] * line["rate"], 2)}
+                          for n, line in enumerate(po["lines"])]
+    view = {"links": [{"rel": "self", "href": url}], "id": str(po["id"]), "tranId": po["tranId"],
+            "externalId": po["externalId"], "memo": po["memo"], "entity": {"id": po["entity"]},
+            "status": po["status"], "createdDate": po["createdDate"], "total": round(total, 2), "item": items}
+    for name in ("location", "subsidiary"):
+        if po.get(name) is not None:
+            view[name] = {"id": str(po[name])}
+    if not url:
+        view["writes"] = po["writes"]
+    return view
