@@ -63,4 +63,5 @@ beat_schedule = {
     "redrive-inbox": {"task": "tasks.inbound.redrive", "schedule": 60.0},
     "redrive-outbox": {"task": "tasks.notify.redrive", "schedule": 60.0},
     "daily-stock-digest": {"task": "tasks.stock.daily_digest", "schedule": 300.0},
+    "close-po-windows": {"task": "tasks.purchasing.close_windows", "schedule": SWEEP_INTERVAL_S},
 }

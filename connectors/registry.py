@@ -9,6 +9,7 @@ from typing import Any
 from connectors.base import Connector
 from connectors.lightspeed import LightspeedConnector
 from connectors.netsuite import NetSuiteConnector
+from connectors.odoo import OdooConnector
 from connectors.shopify import ShopifyConnector
 from connectors.types import ConnectorConfig
 from connectors.woocommerce import WooCommerceConnector
@@ -18,6 +19,7 @@ CONNECTORS: dict[str, type] = {
     "woocommerce": WooCommerceConnector,
     "lightspeed": LightspeedConnector,
     "netsuite": NetSuiteConnector,
+    "odoo": OdooConnector,
 }
 
 

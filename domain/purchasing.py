@@ -24,7 +24,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from domain import alerts, audit, journey
@@ -36,8 +35,6 @@ from domain.models import (
     PurchaseOrderEvent,
     PurchaseOrderLine,
     Sku,
-    StockHistory,
-    StockLevel,
     Store,
     StoreLocation,
     Vendor,
@@ -84,7 +81,7 @@ WITH timed AS (
     SELECT id, sku_id, location_id, on_hand, COALESCE(source_updated_at, recorded_at) AS at
       FROM stock_history WHERE sku_id = ANY(:sku_ids) AND COALESCE(source_updated_at, recorded_at) <= :now
 ), baseline AS (
-    SELECT DISTINCT ON (sku_id, location_id) id, sku_id, location_id, on_hand, :since AS at
+    SELECT DISTINCT ON (sku_id, location_id) id, sku_id, location_id, on_hand, CAST(:since AS timestamptz) AS at
       FROM timed WHERE at < :since ORDER BY sku_id, location_id, at DESC, id DESC
 )
 SELECT sku_id, location_id, on_hand, at FROM (

@@ -16,6 +16,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.woocommerce",
     "sandbox.lightspeed",
     "sandbox.netsuite",
+    "sandbox.odoo",
     "sandbox.messaging",
     "sandbox.twilio",
     "sandbox.mailgun",

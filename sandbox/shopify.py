@@ -409,7 +409,7 @@ def record_refund(state: ShopState, order: dict[str, Any], body: dict[str, Any],
         "subtotal": float(Decimal(line["subtotal"])), "total_tax": 0.0, "line_item": by_id[line["line_item_id"]],
     } for line in lines]
     refund = {"id": rid, "order_id": order["id"], "created_at": _ts(now), "processed_at": _ts(now),
-              "note": body.get("note"), "user_id": None, "restock": any(l["location_id"] for l in lines),
+              "note": body.get("note"), "user_id": None, "restock": any(line["location_id"] for line in lines),
               "duties": [], "additional_fees": [], "order_adjustments": [], "return": None,
               "refund_line_items": refund_lines_json, "transactions": transactions,
               "admin_graphql_api_id": f"gid://shopify/Refund/{rid}"}

@@ -11,6 +11,7 @@ from tasks.base import DbTask
 from tasks.channels import push
 from tasks.followups import fill
 from tasks.notify import deliver
+from tasks.purchasing import plan_for_skus
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.stock.evaluate")
@@ -26,6 +27,7 @@ def evaluate(self: DbTask, sku_ids: list[int]) -> int:
                     uow.enqueue(push, transition.sku_id, store_id)
         for sku_id in journey.has_waiting(uow.session, list(sku_ids)):
             uow.enqueue(fill, sku_id)
+        uow.enqueue(plan_for_skus, sorted(set(sku_ids)))
     return len(transitions)
 
 

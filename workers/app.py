@@ -15,6 +15,8 @@ TASK_MODULES = (
     "tasks.followups",
     "tasks.notify",
     "tasks.timers",
+    "tasks.po_send",
+    "tasks.purchasing",
 )
 
 app = Celery("backorders")

@@ -287,5 +287,162 @@ def eta_set(sku_code: str, new_date: Any) -> None:
     click.echo(f"{sku_code}: ETA {when}; {waiting} waiting backorder(s); {len(follow_ups)} message(s) queued")
 
 
+@main.group()
+def po() -> None:
+    """Purchase orders: list, approve, receive."""
+
+
+@po.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include received and cancelled purchase orders.")
+def po_list(show_all: bool) -> None:
+    """Purchase orders with their vendor, state, total, lines and expected date."""
+    from sqlalchemy import func, select
+
+    from domain.db import session_scope
+    from domain.models import PurchaseOrder, PurchaseOrderLine, Vendor
+
+    _environment()
+    with session_scope() as session:
+        query = (select(PurchaseOrder, Vendor.key, func.count(PurchaseOrderLine.id))
+                 .join(Vendor, Vendor.id == PurchaseOrder.vendor_id)
+                 .outerjoin(PurchaseOrderLine, PurchaseOrderLine.purchase_order_id == PurchaseOrder.id)
+                 .group_by(PurchaseOrder.id, Vendor.key).order_by(PurchaseOrder.id))
+        if not show_all:
+            query = query.where(PurchaseOrder.state.not_in(("received", "cancelled")))
+        rows = session.execute(query).all()
+    if not rows:
+        click.echo("no purchase orders")
+        return
+    click.echo(f"{'id':>5}  {'number':<22} {'vendor':<16} {'state':<19} {'total':>12} {'lines':>5}  expected")
+    for order, vendor_key, lines in rows:
+        click.echo(f"{order.id:>5}  {order.number:<22} {vendor_key:<16} {order.state:<19} "
+                   f"{order.total_cents / 100:>12,.2f} {lines:>5}  {order.expected_at or '-'}")
+
+
+def _purchase_order_id(session: Any, reference: str) -> int:
+    from domain import purchasing
+
+    found = purchasing.find(session, reference)
+    if found is None:
+        raise click.ClickException(f"no purchase order {reference!r} (see `backorders po list`)")
+    return found.id
+
+
+@po.command("approve")
+@click.argument("reference")
+def po_approve(reference: str) -> None:
+    """Approve purchase order REFERENCE (id or number) that is awaiting approval, and send it."""
+    from domain import purchasing
+    from domain.clock import utcnow
+    from domain.db import session_scope
+    from tasks.purchasing import SEND
+    from workers.app import app
+
+    _environment()
+    try:
+        with session_scope() as session:
+            approved = purchasing.approve(session, _purchase_order_id(session, reference),
+                                          f"cli:{os.environ.get('USER', 'staff')}", utcnow())
+            po_id, number = approved.id, approved.number
+    except purchasing.PurchasingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    app.signature(SEND).apply_async(args=(po_id,))
+    click.echo(f"{number}: approved; sending to the vendor is queued")
+
+
+def _sku_quantities(values: tuple[str, ...]) -> dict[str, int] | None:
+    if not values:
+        return None
+    quantities: dict[str, int] = {}
+    for value in values:
+        code, _, qty = value.partition("=")
+        if not code or not qty.strip().isdigit():
+            raise click.BadParameter(f"expected CODE=QTY, got {value!r}", param_hint="--sku")
+        quantities[code.strip()] = quantities.get(code.strip(), 0) + int(qty)
+    return quantities
+
+
+@po.command("receive")
+@click.argument("reference")
+@click.option("--sku", "skus", multiple=True, metavar="CODE=QTY",
+              help="Received quantity of one SKU (repeat); without it, everything outstanding.")
+def po_receive(reference: str, skus: tuple[str, ...]) -> None:
+    """Book goods in against REFERENCE (id or number); waiting customers are filled first."""
+    from domain import journey, purchasing
+    from domain.clock import utcnow
+    from domain.db import session_scope
+    from tasks.stock import evaluate
+    from workers.app import app
+
+    _environment()
+    quantities = _sku_quantities(skus)
+    try:
+        with session_scope() as session:
+            result = purchasing.receive(session, _purchase_order_id(session, reference), quantities, utcnow())
+    except purchasing.PurchasingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for code, qty in sorted(result.received.items()):
+        click.echo(f"  {code}: +{qty}")
+    click.echo(f"{result.number}: {result.state.replace('_', ' ')}")
+    if not result.sku_ids:
+        return
+    evaluate.apply(args=[result.sku_ids], throw=True)
+    follow_ups: list[Any] = []
+    with session_scope() as session:
+        settings = journey._current_settings()
+        for sku_id in result.sku_ids:
+            follow_ups += journey.fill(session, sku_id, settings)
+    for name, args in follow_ups:
+        app.signature(name).apply_async(args=args)
+    click.echo(f"  stock recorded, detection run; {len(follow_ups)} customer message(s) queued")
+
+
+@main.group()
+def vendors() -> None:
+    """Vendor performance."""
+
+
+@vendors.command("report")
+@click.option("--days", default=90, show_default=True, type=click.IntRange(min=1),
+              help="Purchase-order lines due in the last DAYS days.")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write a CSV file.")
+def vendors_report(days: int, csv_file: Path | None) -> None:
+    """Fill rate, on-time rate, average lateness and acknowledgement latency per vendor."""
+    import csv
+    from datetime import timedelta
+
+    from domain import purchasing
+    from domain.clock import utcnow
+    from domain.db import session_scope
+
+    _environment()
+    until = utcnow().date()
+    since = until - timedelta(days=days)
+    with session_scope() as session:
+        scores = purchasing.scorecard(session, since, until)
+
+    def pct(value: Any) -> str:
+        return "-" if value is None else f"{value * 100:.1f}%"
+
+    click.echo(f"vendors, purchase-order lines due {since} to {until}")
+    click.echo(f"{'vendor':<16} {'POs':>4} {'ordered':>8} {'received':>8} {'fill':>7} {'on time':>8} "
+               f"{'days late':>9} {'ack hours':>9}")
+    for score in scores:
+        click.echo(f"{score.vendor_key:<16} {score.purchase_orders:>4} {score.ordered_units:>8} "
+                   f"{score.received_units:>8} {pct(score.fill_rate):>7} {pct(score.on_time_rate):>8} "
+                   f"{score.average_days_late if score.average_days_late is not None else '-':>9} "
+                   f"{score.average_ack_hours if score.average_ack_hours is not None else '-':>9}")
+    if not scores:
+        click.echo("no purchase orders due in that period")
+    if csv_file is not None:
+        fields = list(purchasing.VendorScore.__dataclass_fields__)
+        with csv_file.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer.writeheader()
+            for score in scores:
+                writer.writerow(score.as_dict())
+        click.echo(f"wrote {csv_file}")
+
+
 if __name__ == "__main__":
     main()

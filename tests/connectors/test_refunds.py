@@ -74,7 +74,7 @@ def test_shopify_refunds_one_backordered_line_once_per_key(shop: Admin, shop_con
     assert len(state["refunds"]) == 1 and state["financial_status"] == "partially_refunded"
     refund = state["refunds"][0]
     assert "[idempotency:backorder-17:cancel]" in refund["note"]
-    assert [(l["quantity"], l["restock_type"]) for l in refund["refund_line_items"]] == [(2, "no_restock")]
+    assert [(ln["quantity"], ln["restock_type"]) for ln in refund["refund_line_items"]] == [(2, "no_restock")]
     sale = state["transactions"][0]
     assert refund["transactions"][0]["parent_id"] == sale["id"] and refund["transactions"][0]["gateway"] == "manual"
     created = shop.requests_log("POST", "refunds.json")

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
-from domain.models import Backorder, Order, Sku, Store, Timer
+from domain.models import Backorder, Order, Store, Timer
 from tests.conftest import wait_for
 from tests.stack import running_stack
 

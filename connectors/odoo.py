@@ -1,0 +1,213 @@
+"""Odoo connector: purchase orders through the external API over JSON-RPC.
+
+Public docs this follows (see /work/shared/reference/api-facts.md §5, api-facts-platforms.md §9):
+
+* External API (``POST /jsonrpc`` with ``{"jsonrpc": "2.0", "method": "call", "params":
+  {"service": "common", "method": "authenticate", "args": [db, login, api_key, {}]}}`` for the uid,
+  then ``{"service": "object", "method": "execute_kw", "args": [db, uid, api_key, model, method,
+  args, kwargs]}``); an API key stands in for the password:
+  https://www.odoo.com/documentation/18.0/developer/reference/external_api.html
+  https://github.com/odoo/documentation/blob/18.0/content/developer/reference/external_rpc_api.rst
+  (legacy RPC is deprecated in 19.0 in favour of ``/json/2``; ``common``/``object`` are removed in
+  Odoo 22, fall 2028 — this module speaks the protocol 17, 18 and 19 all serve.)
+* ``purchase.order`` create with ``order_line: [[0, 0, {product_id, product_qty, price_unit,
+  date_planned}]]`` (the ``(0, 0, values)`` command creates a line), then ``button_confirm``:
+  https://www.odoo.com/documentation/18.0/developer/reference/backend/orm.html#odoo.fields.Command
+* Errors: the answer is HTTP 200 with ``{"error": {"code": 200, "message": "Odoo Server Error",
+  "data": {"name": "odoo.exceptions.UserError", "message", "arguments", "debug", "context"}}}``
+  (``odoo/http.py`` ``serialize_exception``); a refused API key on ``execute_kw`` is
+  ``odoo.exceptions.AccessDenied``, while ``authenticate`` answers ``false``.
+
+Idempotency: our PO number is written as the vendor reference (``partner_ref``) and as ``origin``;
+:meth:`OdooConnector.create_purchase_order` searches ``purchase.order`` by ``partner_ref`` first and
+creates only when nothing matches. That search-then-create is not atomic in Odoo, so the caller
+must not run two sends of one PO at once (``tasks.po_send`` holds the PO row lock); a create whose
+answer was lost (:class:`OutcomeUnknownError`) is found by the search on the retry.
+
+Mapping assumptions (documented in docs/sandbox.md too): the vendor is the ``res.partner`` whose
+``ref`` (the "Reference" field) is our vendor key; products are ``product.product`` with
+``default_code`` (the "Internal Reference") = our SKU.
+
+Credentials: ``database``, ``login``, ``api_key``. Options: ``confirm_purchase_orders`` (default
+true: the PO is approved on our side, so it is confirmed in Odoo rather than left as an RFQ).
+
+Stock polling from Odoo (``stock.quant``) is not part of this module yet: :meth:`fetch_stock`
+refuses clearly, and so do the channel methods (Odoo is a back office here, not a sales channel).
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any, ClassVar, Iterator, Mapping
+
+from connectors.base import RestConnector
+from connectors.errors import (
+    AuthError,
+    MalformedPayloadError,
+    PermanentError,
+    SignatureError,
+    TransientError,
+)
+from connectors.types import (
+    ErpResult,
+    ListingRef,
+    OrderPage,
+    PurchaseOrderRequest,
+    PushResult,
+    StockPage,
+    WebhookEvent,
+)
+
+AUTH_ERRORS = frozenset({"odoo.exceptions.AccessDenied", "odoo.exceptions.AccessError"})
+TRANSIENT_ERROR_PREFIXES = ("psycopg2.", "psycopg.")
+TRANSIENT_ERROR_NAMES = frozenset({
+    "psycopg2.errors.SerializationFailure", "psycopg2.errors.LockNotAvailable",
+    "psycopg2.OperationalError", "werkzeug.exceptions.ServiceUnavailable",
+})
+"""Server-side conditions a later attempt can pass: concurrent-update conflicts, a database restart."""
+
+
+def rpc_error(error: Mapping[str, Any], *, what: str) -> Exception:
+    """The error a JSON-RPC ``error`` object means: auth, transient (server trouble) or permanent.
+
+    The message is Odoo's own ``data.message`` (``"Access Denied"``, a ``UserError`` text …), not
+    the generic ``"Odoo Server Error"`` around it.
+    """
+    data = error.get("data") if isinstance(error.get("data"), Mapping) else {}
+    name = str(data.get("name") or "")
+    message = str(data.get("message") or error.get("message") or "unknown error")
+    detail = f"odoo {what}: {message}" + (f" ({name})" if name else "")
+    kwargs: dict[str, Any] = {"platform": "odoo", "body": str(error)[:2000]}
+    if name in AUTH_ERRORS:
+        return AuthError(detail, **kwargs)
+    if name in TRANSIENT_ERROR_NAMES or name.startswith(TRANSIENT_ERROR_PREFIXES):
+        return TransientError(detail, **kwargs)
+    return PermanentError(detail, **kwargs)
+
+
+class OdooConnector(RestConnector):
+    """One Odoo database over the legacy external API (JSON-RPC)."""
+
+    platform: ClassVar[str] = "odoo"
+    api_prefix: ClassVar[str] = ""
+
+    def __init__(self, config: Any, **kwargs: Any) -> None:
+        creds = config.credentials
+        self.database = creds.get("database") or config.options.get("database") or ""
+        self.login = creds.get("login") or creds.get("username") or ""
+        self.api_key = creds.get("api_key") or creds.get("password") or ""
+        if not (self.database and self.login and self.api_key):
+            raise ValueError("odoo credentials need database, login and api_key")
+        self.confirm = bool(config.options.get("confirm_purchase_orders", True))
+        self._uid: int | None = None
+        self._ids = itertools.count(1)
+        super().__init__(config, **kwargs)
+
+    # --- JSON-RPC ---------------------------------------------------------------------------
+
+    def call(self, service: str, method: str, args: list[Any], *, safe: bool = True) -> Any:
+        """One JSON-RPC call; ``safe`` reads are retried on 5xx/timeouts, writes only on 429."""
+        payload = {"jsonrpc": "2.0", "method": "call", "id": next(self._ids),
+                   "params": {"service": service, "method": method, "args": args}}
+        response = self.request("POST", "jsonrpc", json_body=payload, retry=safe)
+        body = self.decode(response)
+        if not isinstance(body, Mapping):
+            raise PermanentError(f"odoo {service}.{method}: answer is not a JSON-RPC object",
+                                 status_code=response.status_code, platform=self.platform)
+        if isinstance(body.get("error"), Mapping):
+            what = f"{args[3]}.{args[4]}" if service == "object" and len(args) > 4 else f"{service}.{method}"
+            raise rpc_error(body["error"], what=what)
+        return body.get("result")
+
+    def uid(self) -> int:
+        """The user id for the API key, fetched once per connector (``authenticate`` → false on refusal)."""
+        if self._uid is None:
+            result = self.call("common", "authenticate", [self.database, self.login, self.api_key, {}])
+            if not isinstance(result, int) or isinstance(result, bool) or result <= 0:
+                raise AuthError(f"odoo: authentication refused for login {self.login!r} on database "
+                                f"{self.database!r} (wrong database, login or API key)", platform=self.platform)
+            self._uid = result
+        return self._uid
+
+    def execute_kw(self, model: str, method: str, args: list[Any], kwargs: dict[str, Any] | None = None,
+                   *, safe: bool = True) -> Any:
+        return self.call("object", "execute_kw",
+                         [self.database, self.uid(), self.api_key, model, method, args, kwargs or {}], safe=safe)
+
+    # --- purchase orders --------------------------------------------------------------------
+
+    def create_purchase_order(self, po: PurchaseOrderRequest) -> ErpResult:
+        """Create (and confirm) the PO unless one with our number as ``partner_ref`` exists."""
+        existing = self.find_purchase_order(po.number)
+        if existing is not None:
+            return ErpResult(external_id=str(existing["id"]), created=False,
+                             detail=f"purchase.order {existing.get('name')} exists")
+        values = self.purchase_order_values(po)
+        new_id = self.execute_kw("purchase.order", "create", [values], safe=False)
+        if isinstance(new_id, list):
+            new_id = new_id[0]
+        if self.confirm:
+            self.execute_kw("purchase.order", "button_confirm", [[new_id]], safe=False)
+        return ErpResult(external_id=str(new_id), created=True, detail=f"purchase.order {new_id}", request=values)
+
+    def find_purchase_order(self, number: str) -> dict[str, Any] | None:
+        rows = self.execute_kw("purchase.order", "search_read", [[["partner_ref", "=", number]]],
+                               {"fields": ["id", "name", "state", "partner_ref"], "limit": 1, "order": "id"})
+        return rows[0] if rows else None
+
+    def purchase_order_values(self, po: PurchaseOrderRequest) -> dict[str, Any]:
+        """``purchase.order`` create values; the partner and products must already exist in Odoo."""
+        partner_id = self.partner_id(po.vendor_ref)
+        products = self.product_ids([line.sku for line in po.lines])
+        lines = []
+        for line in po.lines:
+            values: dict[str, Any] = {"product_id": products[line.sku], "product_qty": line.quantity,
+                                      "price_unit": line.unit_cost_cents / 100,
+                                      "name": f"[{line.sku}] {line.title}" if line.title else line.sku}
+            planned = line.expected_date or po.expected_date
+            if planned:
+                values["date_planned"] = f"{planned} 00:00:00"
+            lines.append([0, 0, values])
+        return {"partner_id": partner_id, "partner_ref": po.number, "origin": po.number, "order_line": lines}
+
+    def partner_id(self, vendor_ref: str) -> int:
+        rows = self.execute_kw("res.partner", "search_read", [[["ref", "=", vendor_ref]]],
+                               {"fields": ["id", "name"], "limit": 1})
+        if not rows:
+            raise PermanentError(f"odoo: no partner with reference {vendor_ref!r}; set the vendor's "
+                                 f"Reference in Odoo to our vendor key", platform=self.platform)
+        return int(rows[0]["id"])
+
+    def product_ids(self, skus: list[str]) -> dict[str, int]:
+        wanted = sorted(set(skus))
+        if not wanted:
+            raise PermanentError("odoo: a purchase order needs at least one line", platform=self.platform)
+        rows = self.execute_kw("product.product", "search_read", [[["default_code", "in", wanted]]],
+                               {"fields": ["id", "default_code"]})
+        found: dict[str, int] = {}
+        for row in rows or []:
+            found.setdefault(str(row["default_code"]), int(row["id"]))
+        missing = [sku for sku in wanted if sku not in found]
+        if missing:
+            raise PermanentError(f"odoo: no product with internal reference {', '.join(missing)}",
+                                 platform=self.platform)
+        return found
+
+    # --- what Odoo is not used for here -----------------------------------------------------
+
+    def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
+        raise PermanentError("stock polling from Odoo is not configured (this connector only creates "
+                             "purchase orders)", platform=self.platform)
+
+    def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
+        """Odoo is a back office here, not a sales channel: orders come from the storefronts."""
+        return iter(())
+
+    def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
+        raise PermanentError(f"odoo is not a sales channel in this product: refusing to write {listing.sku}",
+                             platform=self.platform)
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        raise SignatureError("odoo webhooks are not configured for this product")
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        raise MalformedPayloadError("odoo webhooks are not configured for this product")

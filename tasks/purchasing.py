@@ -1,0 +1,47 @@
+"""Purchasing tasks: plan drafts from detected needs, close due draft windows (beat)."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from celery import shared_task
+
+from domain import purchasing
+from domain.clock import utcnow
+from domain.config import current_config
+from tasks.base import DbTask
+from tasks.followups import enqueue_follow_ups
+
+#: Sending a PO to its vendor (email / ERP) is its own task, enqueued by name.
+SEND = "tasks.purchasing_send.send"
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.purchasing.plan_for_skus")
+def plan_for_skus(self: DbTask, sku_ids: list[int]) -> int:
+    """Put the needs among these SKUs on their vendors' drafts; returns the lines added or grown.
+
+    Idempotent: a SKU already on an open PO is never ordered twice, so a redelivered message
+    changes nothing. Vendors are planned in id order (their rows are the planning locks)."""
+    policy = current_config().policy
+    now = utcnow()
+    with self.unit_of_work() as uow:
+        by_vendor: dict[int, list[purchasing.Need]] = defaultdict(list)
+        for need in purchasing.needs_for(uow.session, sku_ids, now):
+            by_vendor[need.vendor_id].append(need)
+        changed = 0
+        for vendor_id in sorted(by_vendor):
+            result = purchasing.plan(uow.session, vendor_id, by_vendor[vendor_id], policy, now)
+            changed += len(result.added_sku_ids) + len(result.raised_sku_ids)
+    return changed
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.purchasing.close_windows")
+def close_windows(self: DbTask) -> int:
+    """Beat: close drafts whose window passed; approved ones go to the vendor, the rest to a buyer."""
+    config = current_config()
+    with self.unit_of_work() as uow:
+        closed = purchasing.close_due_windows(uow.session, utcnow(), config.policy,
+                                              routes=config.notifications.routes)
+        for po_id in closed.approved:
+            uow.enqueue(self.app.signature(SEND), po_id)
+        enqueue_follow_ups(self, uow, closed.follow_ups)
+    return len(closed.approved) + len(closed.awaiting_approval)

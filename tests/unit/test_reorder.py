@@ -1,0 +1,114 @@
+"""Reorder math, checked against examples worked out by hand in the comments."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from domain.reorder import daily_sales, daily_velocity, order_quantity, reorder_point
+
+D1, D2, D3, D4 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3), date(2026, 11, 4)
+
+
+def test_sales_are_decreases_and_receipts_are_not_negative_sales() -> None:
+    # on hand 20 → 18 (sold 2 on the 2nd) → 30 (a receipt of 12, not −12 sales) → 27 (sold 3 on the 3rd)
+    # → 27 (nothing on the 4th). The span starts the day after the first reading.
+    history = [(D1, 20), (D2, 18), (D2, 30), (D3, 27), (D4, 27)]
+    assert daily_sales(history) == {D2: 2, D3: 3, D4: 0}
+
+
+def test_velocity_weighs_newer_days_more() -> None:
+    # Sales 2 on the 2nd, 0 on the 3rd, 3 on the 4th. With a 1-day half-life the weights by age
+    # (0, 1, 2 days before the 4th) are 1, ½, ¼:
+    #   (3·1 + 0·½ + 2·¼) / (1 + ½ + ¼) = 3.5 / 1.75 = 2.0 units a day
+    history = [(D1, 20), (D2, 18), (D3, 18), (D4, 15)]
+    assert daily_velocity(history, half_life_days=1) == Decimal("2.0000")
+    # Plain average would be 5 / 3 = 1.6667; the newest day's 3 pulls the weighted one above it.
+    assert daily_velocity(history, half_life_days=1) > Decimal(5) / 3
+
+
+def test_velocity_with_the_default_half_life_and_unsorted_readings() -> None:
+    # A steady 2 a day over 3 days is 2 whatever the weights; order of readings does not matter.
+    history = [(D4, 14), (D1, 20), (D3, 16), (D2, 18)]
+    assert daily_velocity(history) == Decimal("2.0000")
+
+
+def test_velocity_without_enough_history_is_zero() -> None:
+    assert daily_velocity([]) == 0
+    assert daily_velocity([(D1, 5)]) == 0
+    # Two readings on one day: that day is the span. 5 → 3 is 2 sold that day.
+    assert daily_velocity([(D1, 5), (D1, 3)]) == Decimal("2.0000")
+
+
+def test_reorder_point_covers_lead_time_demand_plus_safety_stock() -> None:
+    # 1.5 a day × 21 days = 31.5, + 2 safety stock = 33.5 → 34
+    assert reorder_point(Decimal("1.5"), 21, 2, 3) == 34
+    # A slow seller: 0.1 × 14 + 1 = 2.4 → 3, but the threshold (4) is the floor
+    assert reorder_point(Decimal("0.1"), 14, 1, 4) == 4
+    # Not selling at all: safety stock 2 under a threshold of 3 → 3
+    assert reorder_point(Decimal(0), 21, 2, 3) == 3
+
+
+def _quantity(**overrides: Any) -> Any:
+    numbers: dict[str, Any] = dict(reorder_qty=0, velocity=Decimal("0.5"), lead_time_days=14, open_backorders=0,
+                                   safety_stock=2, on_hand=0, on_order=0, case_pack=1, min_order_units=0,
+                                   unit_cost_cents=10_000, min_order_cents=0)
+    numbers.update(overrides)
+    return order_quantity(**numbers)
+
+
+def test_need_counts_backorders_and_subtracts_what_is_held_and_ordered() -> None:
+    # lead-time demand ⌈0.5 × 14⌉ = 7; + 3 waiting customers + 2 safety − 4 on hand − 2 on order = 6
+    suggestion = _quantity(open_backorders=3, on_hand=4, on_order=2)
+    assert (suggestion.lead_time_demand, suggestion.need, suggestion.quantity) == (7, 6, 6)
+    assert suggestion.rounded_by == []
+
+
+def test_nothing_is_ordered_when_nothing_is_needed() -> None:
+    # 7 + 0 + 2 − 6 on hand − 3 on order = 0: covered, even though reorder_qty is 10
+    suggestion = _quantity(on_hand=6, on_order=3, reorder_qty=10)
+    assert (suggestion.need, suggestion.quantity) == (0, 0)
+
+
+def test_reorder_qty_is_the_smallest_order() -> None:
+    # need 7 + 2 − 5 = 4, but the SKU is always reordered at least 10 at a time
+    suggestion = _quantity(on_hand=5, reorder_qty=10)
+    assert (suggestion.need, suggestion.quantity, suggestion.rounded_by) == (4, 10, ["reorder_qty"])
+
+
+def test_case_pack_rounds_up() -> None:
+    # need 7 + 2 − 0 = 9 → cases of 4: 12
+    suggestion = _quantity(case_pack=4)
+    assert (suggestion.need, suggestion.quantity, suggestion.rounded_by) == (9, 12, ["case_pack"])
+
+
+def test_minimum_order_units_in_whole_cases() -> None:
+    # need 9 → 10 (cases of 2) → vendor minimum 15 units → 16 (whole cases of 2)
+    suggestion = _quantity(case_pack=2, min_order_units=15)
+    assert suggestion.quantity == 16
+    assert suggestion.rounded_by == ["case_pack", "min_order_units"]
+
+
+def test_minimum_order_value_by_whole_cases() -> None:
+    # need 9 at $100.00 = $900.00, under the $1,500.00 minimum: ⌈150000 / 10000⌉ = 15 units,
+    # in cases of 4 → 16 units = $1,600.00
+    suggestion = _quantity(case_pack=4, min_order_cents=150_000)
+    assert (suggestion.quantity, suggestion.value_cents) == (16, 160_000)
+    assert suggestion.rounded_by == ["case_pack", "min_order_value"]
+
+
+def test_the_suggestion_explains_itself() -> None:
+    reason = _quantity(open_backorders=1, on_hand=3, case_pack=4).as_dict()
+    assert reason == {
+        "quantity": 8, "velocity": "0.5", "lead_time_days": 14, "lead_time_demand": 7, "open_backorders": 1,
+        "safety_stock": 2, "on_hand": 3, "on_order": 0, "need": 7, "reorder_qty": 0, "case_pack": 4,
+        "min_order_units": 0, "unit_cost_cents": 10_000, "min_order_cents": 0, "rounded_by": ["case_pack"],
+        "value_cents": 80_000,
+    }
+
+
+def test_a_bad_half_life_is_refused() -> None:
+    with pytest.raises(ValueError, match="half_life_days"):
+        daily_velocity([(D1, 5), (D2, 3)], half_life_days=0)
