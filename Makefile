@@ -31,6 +31,9 @@ up: install
 	$(BIN)/backorders config apply
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
 
+bench: install
+	$(BIN)/python -m bench
+
 embedded-stop: install
 	$(BIN)/backorders embedded stop
 

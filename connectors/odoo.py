@@ -58,12 +58,14 @@ from connectors.types import (
 )
 
 AUTH_ERRORS = frozenset({"odoo.exceptions.AccessDenied", "odoo.exceptions.AccessError"})
-TRANSIENT_ERROR_PREFIXES = ("psycopg2.", "psycopg.")
 TRANSIENT_ERROR_NAMES = frozenset({
     "psycopg2.errors.SerializationFailure", "psycopg2.errors.LockNotAvailable",
-    "psycopg2.OperationalError", "werkzeug.exceptions.ServiceUnavailable",
+    "psycopg.errors.SerializationFailure", "psycopg.errors.LockNotAvailable",
+    "werkzeug.exceptions.ServiceUnavailable",
 })
-"""Server-side conditions a later attempt can pass: concurrent-update conflicts, a database restart."""
+"""Server-side conditions a later attempt can pass (concurrent-update conflicts). Not
+``psycopg2.OperationalError``: that is also what an unknown database name answers, which no retry
+fixes. HTTP 5xx from a proxy or a restarting worker is transient through the shared classifier."""
 
 
 def rpc_error(error: Mapping[str, Any], *, what: str) -> Exception:
@@ -79,7 +81,7 @@ def rpc_error(error: Mapping[str, Any], *, what: str) -> Exception:
     kwargs: dict[str, Any] = {"platform": "odoo", "body": str(error)[:2000]}
     if name in AUTH_ERRORS:
         return AuthError(detail, **kwargs)
-    if name in TRANSIENT_ERROR_NAMES or name.startswith(TRANSIENT_ERROR_PREFIXES):
+    if name in TRANSIENT_ERROR_NAMES:
         return TransientError(detail, **kwargs)
     return PermanentError(detail, **kwargs)
 

@@ -575,7 +575,7 @@ class VendorScore:
                 for key, value in self.__dict__.items()}
 
 
-def _ratio(numerator: int | float | Decimal, denominator: int, places: Decimal = RATE_PLACES) -> Decimal | None:
+def _ratio(numerator: float | Decimal, denominator: int, places: Decimal = RATE_PLACES) -> Decimal | None:
     return (Decimal(str(numerator)) / denominator).quantize(places) if denominator else None
 
 

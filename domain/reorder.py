@@ -9,7 +9,7 @@ line, it answers the buyer's "why did it reorder this much?" without re-running 
     need          = ⌈velocity × lead time⌉ + open backorders + safety stock − on hand − on order
     quantity      = max(reorder qty, need) → up to whole case packs → up to the minimum order
                     units (in case packs) → up to the minimum order value (in case packs);
-                    0 when need ≤ 0
+                    0 when both the reorder qty and the need are 0 or less
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
+from itertools import pairwise
 from typing import Any
 
 VELOCITY_PLACES = Decimal("0.0001")
@@ -42,7 +43,7 @@ def daily_sales(history: Sequence[tuple[date, int]]) -> dict[date, int]:
     first, last = readings[0][0], readings[-1][0]
     start = first + timedelta(days=1) if last > first else first
     sales = {start + timedelta(days=offset): 0 for offset in range((last - start).days + 1)}
-    for (_, before), (day, after) in zip(readings, readings[1:]):
+    for (_, before), (day, after) in pairwise(readings):
         if after < before:
             sales[max(day, start)] += before - after
     return sales
@@ -121,8 +122,10 @@ def order_quantity(*, reorder_qty: int, velocity: Decimal, lead_time_days: int, 
 
     need = ⌈velocity × lead time⌉ + open backorders + safety stock − on hand − on order: what the
     customers already waiting, the sales expected before the order lands and the safety stock
-    take, less what we hold or already ordered. Nothing is ordered when need ≤ 0. Otherwise
-    quantity = max(reorder qty, need), rounded up to whole case packs (vendors ship cases), then
+    take, less what we hold or already ordered. It is called for a SKU at its reorder point, so
+    the usual lot (reorder qty) is the least ordered even when need ≤ 0; nothing is ordered only
+    when both are 0 or less. quantity = max(reorder qty, need), rounded up to whole case packs
+    (vendors ship cases), then
     raised to ``min_order_units`` and, when ``quantity × unit cost`` is under ``min_order_cents``,
     by whole case packs until it is not. ``rounded_by`` names each step that changed the number.
     """
@@ -130,9 +133,8 @@ def order_quantity(*, reorder_qty: int, velocity: Decimal, lead_time_days: int, 
     lead_time_demand = _ceil(velocity * lead_time_days)
     need = lead_time_demand + open_backorders + safety_stock - on_hand - on_order
     steps: list[str] = []
-    quantity = 0
-    if need > 0:
-        quantity = max(reorder_qty, need)
+    quantity = max(0, reorder_qty, need)
+    if quantity > 0:
         if quantity > need:
             steps.append("reorder_qty")
         if quantity % pack:

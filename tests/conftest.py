@@ -18,18 +18,45 @@ from sqlalchemy import text
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+#: One name per test session, for its database and its broker keys. The key prefix is set here,
+#: at import, because test modules may import Celery tasks (and so ``celeryconfig``) before any
+#: fixture runs; two sessions on one Redis must never consume each other's messages.
+SESSION_NAME = f"backorders_test_{os.getpid()}_{secrets.token_hex(3)}"
+os.environ["CELERY_KEY_PREFIX"] = f"test-{SESSION_NAME}:"
 
-def _server_urls() -> tuple[str, str, bool]:
-    """(database server URL, Redis URL, whether this session started the embedded servers)."""
+
+def _server_urls() -> tuple[str, str, Path | None]:
+    """(database server URL, Redis URL, this session's claim on the embedded servers, if used).
+
+    Sessions sharing the embedded servers each leave a claim file; the last one to finish stops
+    the servers, so a session never pulls them from under another that is still running.
+    """
     from workers import embedded
 
     database_url = os.environ.get("DATABASE_URL", "")
     redis_url = os.environ.get("REDIS_URL", "") or os.environ.get("BROKER_URL", "")
     if database_url and redis_url:
-        return database_url, redis_url, False
+        return database_url, redis_url, None
     was_running = embedded.is_running()
     state = embedded.start()
-    return database_url or state.database_url, redis_url or state.redis_url, not was_running
+    claims = embedded.data_dir() / "test-sessions"
+    claims.mkdir(parents=True, exist_ok=True)
+    claim = claims / str(os.getpid())
+    claim.write_text("started" if not was_running else "joined")
+    return database_url or state.database_url, redis_url or state.redis_url, claim
+
+
+def release_embedded(claim: Path) -> None:
+    """Drop this session's claim; stop the servers if this session started them and none remain."""
+    import psutil
+
+    from workers import embedded
+
+    started = claim.read_text() == "started"
+    claim.unlink(missing_ok=True)
+    others = [c for c in claim.parent.iterdir() if c.name.isdigit() and psutil.pid_exists(int(c.name))]
+    if started and not others:
+        embedded.stop()
 
 
 def _with_database(url: str, name: str) -> str:
@@ -51,7 +78,7 @@ def services() -> Iterator[dict[str, str]]:
     from workers.cli import alembic_config
 
     server_url, redis_url, started_embedded = _server_urls()
-    test_db = f"backorders_test_{os.getpid()}_{secrets.token_hex(3)}"
+    test_db = SESSION_NAME
     admin_url = _psycopg_url(_with_database(server_url, "postgres"))
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{test_db}"')
@@ -79,8 +106,8 @@ def services() -> Iterator[dict[str, str]]:
             else:
                 os.environ[key] = value
         get_settings.cache_clear()
-        if started_embedded:
-            embedded.stop()
+        if started_embedded is not None:
+            release_embedded(started_embedded)
 
 
 @pytest.fixture

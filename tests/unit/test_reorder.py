@@ -52,9 +52,9 @@ def test_reorder_point_covers_lead_time_demand_plus_safety_stock() -> None:
 
 
 def _quantity(**overrides: Any) -> Any:
-    numbers: dict[str, Any] = dict(reorder_qty=0, velocity=Decimal("0.5"), lead_time_days=14, open_backorders=0,
-                                   safety_stock=2, on_hand=0, on_order=0, case_pack=1, min_order_units=0,
-                                   unit_cost_cents=10_000, min_order_cents=0)
+    numbers: dict[str, Any] = {"reorder_qty": 0, "velocity": Decimal("0.5"), "lead_time_days": 14,
+                               "open_backorders": 0, "safety_stock": 2, "on_hand": 0, "on_order": 0, "case_pack": 1,
+                               "min_order_units": 0, "unit_cost_cents": 10_000, "min_order_cents": 0}
     numbers.update(overrides)
     return order_quantity(**numbers)
 
@@ -67,15 +67,18 @@ def test_need_counts_backorders_and_subtracts_what_is_held_and_ordered() -> None
 
 
 def test_nothing_is_ordered_when_nothing_is_needed() -> None:
-    # 7 + 0 + 2 − 6 on hand − 3 on order = 0: covered, even though reorder_qty is 10
-    suggestion = _quantity(on_hand=6, on_order=3, reorder_qty=10)
-    assert (suggestion.need, suggestion.quantity) == (0, 0)
+    # 7 + 0 + 2 − 6 on hand − 3 on order = 0, and no usual lot (reorder qty 0): nothing
+    suggestion = _quantity(on_hand=6, on_order=3)
+    assert (suggestion.need, suggestion.quantity, suggestion.rounded_by) == (0, 0, [])
 
 
 def test_reorder_qty_is_the_smallest_order() -> None:
     # need 7 + 2 − 5 = 4, but the SKU is always reordered at least 10 at a time
     suggestion = _quantity(on_hand=5, reorder_qty=10)
     assert (suggestion.need, suggestion.quantity, suggestion.rounded_by) == (4, 10, ["reorder_qty"])
+    # At the reorder point with the need already covered (7 + 2 − 12 = −3): still the usual lot
+    covered = _quantity(on_hand=12, reorder_qty=10)
+    assert (covered.need, covered.quantity) == (-3, 10)
 
 
 def test_case_pack_rounds_up() -> None:

@@ -1,0 +1,167 @@
+"""Webhook ingest: signed Shopify webhooks accepted durably per second, against a bare endpoint.
+
+``python -m bench.ingest`` measures, on loopback, with one closed-loop asyncio load generator
+(a minimal HTTP/1.1 client on uvloop, so the generator is not the ceiling):
+
+* **ours**: ``uvicorn workers.web:app --workers 2`` (the Procfile's ``web``). Each request is a
+  signed ``inventory_levels/update`` with a unique ``X-Shopify-Event-Id``; a 200 means the HMAC
+  was checked, the inbox row committed and the coalesced drain enqueued (or already pending).
+* **baseline**: ``uvicorn bench.bare_app:app --workers 2``, one POST route that reads the body
+  and answers 200, under the same load. Ratio = ours ÷ baseline (goal: ≥ 0.5 for throughput).
+
+No worker drains the inbox during the run: the figure is the receiver's, not the pipeline's
+(``bench.batching`` measures that). The run checks the inbox holds one row per 200 answered.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from bench.common import (
+    BENCH_STORE_KEY,
+    Figure,
+    Goal,
+    apply_business_file,
+    LoadResult,
+    bench_env,
+    finish,
+    inventory_webhook,
+    latency_figures,
+    main_wrapper,
+    run_load,
+    scratch_database,
+    shopify_store_toml,
+    uvicorn_server,
+)
+
+GOAL_RATIO = 0.5
+CATALOG_ITEMS = 10_000
+
+
+def make_request(n: int) -> tuple[bytes, dict[str, str]]:
+    """A signed stock update for one of the first ``CATALOG_ITEMS`` sandbox items."""
+    return inventory_webhook(n % CATALOG_ITEMS, available=n % 50)
+
+
+def load_once(base_url: str, args: argparse.Namespace) -> LoadResult:
+    """A short warm-up (connections, imports, caches), then the measured run."""
+    url = f"{base_url}/webhooks/{BENCH_STORE_KEY}"
+    run_load(url, make_request, concurrency=args.concurrency, duration_s=5, max_requests=args.warmup)
+    return run_load(url, make_request, concurrency=args.concurrency, duration_s=args.duration,
+                    max_requests=args.requests)
+
+
+def inbox_rows() -> int:
+    from domain.db import get_engine
+
+    with get_engine().connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM inbox")).scalar_one())
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    with ExitStack() as stack:
+        scratch = stack.enter_context(scratch_database("bench"))
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ingest-")))
+        config_path = workdir / "bench.toml"
+        config_path.write_text(shopify_store_toml("http://127.0.0.1:9/shopify/bench"))
+        apply_business_file(config_path)
+        env = bench_env(scratch, {"BACKORDERS_CONFIG": str(config_path)})
+        with uvicorn_server("bench.bare_app:app", env, workdir / "bare.log", workers=args.web_workers) as url:
+            baseline = load_once(url, args)
+        print(f"baseline: {baseline.per_second:,.0f} req/s {baseline.statuses}", flush=True)
+        with uvicorn_server("workers.web:app", env, workdir / "web.log", workers=args.web_workers) as url:
+            ours = load_once(url, args)
+        print(f"ours: {ours.per_second:,.0f} req/s {ours.statuses}", flush=True)
+        stored = inbox_rows()
+        table = figures(ours, baseline)
+        ratio = ours.per_second / baseline.per_second if baseline.per_second else 0.0
+        goal = Goal(f"accepted/s ours ÷ bare ≥ {GOAL_RATIO}", f"{ratio:.2f}", ratio >= GOAL_RATIO)
+        problems = [f"{k}: {v}" for k, v in ours.statuses.items() if not k.startswith("2")]
+        if stored < ours.ok:
+            problems.append(f"inbox holds {stored} rows, fewer than the {ours.ok} accepted in the run")
+        parameters = {"concurrency": args.concurrency, "duration_s": args.duration, "max_requests": args.requests,
+                      "warmup_requests": args.warmup, "web": f"uvicorn --workers {args.web_workers}",
+                      "load_generator": "asyncio HTTP/1.1 client (uvloop), one process, closed loop, keep-alive, loopback",
+                      "drain_worker": "none (receiver only)"}
+        finish("ingest", scratch, parameters, table, goal,
+               {"ours": {"statuses": ours.statuses, "seconds": ours.seconds},
+                "baseline": {"statuses": baseline.statuses, "seconds": baseline.seconds},
+                "inbox_rows": stored, "problems": problems})
+        for problem in problems:
+            print(f"PROBLEM: {problem}")
+        return {"problems": problems}
+
+
+def figures(ours: LoadResult, baseline: LoadResult) -> list[Figure]:
+    return [
+        Figure("webhooks accepted", ours.per_second, "req/s", baseline.per_second),
+        *latency_figures("latency", ours.latencies_s, baseline.latencies_s),
+        Figure("requests answered 2xx", ours.ok, "req", baseline.ok),
+    ]
+
+
+def profile_accept(count: int, top: int = 25) -> None:
+    """cProfile of the receiver's synchronous part (``accept_webhook``) run ``count`` times here."""
+    import cProfile
+    import io
+    import os
+    import pstats
+    import time
+
+    with ExitStack() as stack:
+        scratch = stack.enter_context(scratch_database("bench"))
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ingest-")))
+        config_path = workdir / "bench.toml"
+        config_path.write_text(shopify_store_toml("http://127.0.0.1:9/shopify/bench"))
+        apply_business_file(config_path)
+        os.environ.update({k: v for k, v in bench_env(scratch, {"BACKORDERS_CONFIG": str(config_path)}).items()
+                           if k.startswith(("BENCH_", "BACKORDERS_"))})
+        from domain.settings import get_settings
+        from workers.webhooks import accept_webhook
+
+        get_settings.cache_clear()
+        requests_ = [make_request(n) for n in range(count)]
+        accept_webhook(BENCH_STORE_KEY, {k.lower(): v for k, v in requests_[0][1].items()}, requests_[0][0])
+        profiler = cProfile.Profile()
+        started = time.perf_counter()
+        profiler.enable()
+        for body, headers in requests_[1:]:
+            accept_webhook(BENCH_STORE_KEY, {k.lower(): v for k, v in headers.items()}, body)
+        profiler.disable()
+        elapsed = time.perf_counter() - started
+        print(f"accept_webhook: {count - 1} calls in {elapsed:.2f} s = {(count - 1) / elapsed:,.0f}/s "
+              f"in one thread (profiler on)")
+        for order in ("tottime", "cumulative"):
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(top)
+            print(out.getvalue())
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n")[0])
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent connections (default 32)")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per measured run (default 20)")
+    parser.add_argument("--requests", type=int, default=100_000, help="at most this many requests per run")
+    parser.add_argument("--warmup", type=int, default=500, help="warm-up requests before each run")
+    parser.add_argument("--web-workers", type=int, default=2, help="uvicorn --workers (default 2)")
+    parser.add_argument("--profile", type=int, metavar="N",
+                        help="instead: cProfile the receiver's accept_webhook N times in this process")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.profile:
+        profile_accept(args.profile)
+        return 0
+    run = measure(args)
+    return 1 if run["problems"] else 0
+
+
+if __name__ == "__main__":
+    main_wrapper(main)

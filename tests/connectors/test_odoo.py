@@ -1,0 +1,127 @@
+"""Odoo connector against the Odoo stand-in (JSON-RPC over real HTTP): POs created once."""
+from __future__ import annotations
+
+import importlib
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from fastapi import FastAPI
+
+from connectors.errors import AuthError, PermanentError, TransientError
+from connectors.odoo import OdooConnector
+from connectors.registry import build_connector
+from connectors.types import ConnectorConfig, PurchaseOrderLineRequest, PurchaseOrderRequest
+from sandbox.odoo import DEFAULTS
+from sandbox.server import SandboxServer
+
+
+@pytest.fixture(scope="module")
+def odoo_sandbox() -> Iterator[SandboxServer]:
+    app = FastAPI()
+    for name in ("sandbox.control", "sandbox.odoo"):
+        importlib.import_module(name).install(app)
+    with SandboxServer(app=app) as server:
+        yield server
+
+
+class Admin:
+    def __init__(self, base_url: str, instance: str) -> None:
+        self.root = f"{base_url}/odoo/{instance}"
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        response = requests.post(f"{self.root}/_admin/{path}", json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def orders(self) -> list[dict[str, Any]]:
+        return requests.get(f"{self.root}/_admin/state/purchase_orders", timeout=10).json()["purchase_orders"]
+
+
+@pytest.fixture
+def admin(odoo_sandbox: SandboxServer) -> Admin:
+    instance = Admin(odoo_sandbox.base_url, f"odoo-{uuid.uuid4().hex[:8]}")
+    instance.post("seed", {"partners": [{"name": "Kyoto Frame Works", "ref": "kyoto-frames"}],
+                           "products": [{"default_code": "FUT-FRM-OAK-FULL", "name": "Oak frame, full"},
+                                        {"default_code": "FUT-FRM-OAK-QUEEN", "name": "Oak frame, queen"}]})
+    return instance
+
+
+def connector(admin: Admin, **credentials: str) -> OdooConnector:
+    config = ConnectorConfig(store_key="odoo-erp", base_url=admin.root, credentials={**DEFAULTS, **credentials},
+                             timeout_s=5.0)
+    built = build_connector("odoo", config, sleep=lambda _s: None)
+    assert isinstance(built, OdooConnector)
+    return built
+
+
+def order(number: str = "PO-20250101-7", vendor: str = "kyoto-frames", sku: str = "FUT-FRM-OAK-FULL") -> PurchaseOrderRequest:
+    return PurchaseOrderRequest(number=number, vendor_ref=vendor, expected_date="2025-02-01", lines=[
+        PurchaseOrderLineRequest(sku=sku, quantity=4, unit_cost_cents=18950, title="Oak frame, full"),
+        PurchaseOrderLineRequest(sku="FUT-FRM-OAK-QUEEN", quantity=2, unit_cost_cents=21000,
+                                 expected_date="2025-02-10"),
+    ])
+
+
+def test_create_then_create_again_leaves_one_confirmed_order(admin: Admin) -> None:
+    first = connector(admin).create_purchase_order(order())
+    second = connector(admin).create_purchase_order(order())
+
+    assert first.created and not second.created
+    assert second.external_id == first.external_id
+    [po] = admin.orders()
+    assert po["partner_ref"] == "PO-20250101-7" and po["origin"] == "PO-20250101-7"
+    assert po["partner_id"][1] == "Kyoto Frame Works" and po["state"] == "purchase"
+    assert po["amount_total"] == pytest.approx(4 * 189.50 + 2 * 210.00)
+    lines = {line["product_id"][1]: line for line in po["lines"]}
+    assert lines["Oak frame, full"]["product_qty"] == 4 and lines["Oak frame, full"]["price_unit"] == 189.5
+    assert lines["Oak frame, full"]["date_planned"] == "2025-02-01 00:00:00"
+    assert lines["Oak frame, queen"]["date_planned"] == "2025-02-10 00:00:00"
+
+
+def test_wrong_api_key_is_an_auth_error(admin: Admin) -> None:
+    with pytest.raises(AuthError, match="authentication refused"):
+        connector(admin, api_key="wrong").create_purchase_order(order())
+    assert admin.orders() == []
+
+
+def test_key_revoked_after_login_is_access_denied(admin: Admin) -> None:
+    odoo = connector(admin)
+    odoo.uid()
+    admin.post("seed", {"reset": False, "api_key": "rotated"})
+    with pytest.raises(AuthError, match="Access Denied"):
+        odoo.create_purchase_order(order())
+
+
+def test_rpc_error_is_permanent_with_odoos_message(admin: Admin) -> None:
+    odoo = connector(admin)
+    with pytest.raises(PermanentError) as raised:
+        odoo.execute_kw("purchase.order", "create", [{"partner_id": 999, "order_line": []}], safe=False)
+    assert "Record does not exist or has been deleted" in str(raised.value)
+    assert "odoo.exceptions.MissingError" in str(raised.value)
+    assert not isinstance(raised.value, (AuthError, TransientError))
+
+
+def test_unknown_vendor_or_sku_is_refused_before_anything_is_created(admin: Admin) -> None:
+    with pytest.raises(PermanentError, match="no partner with reference 'nobody'"):
+        connector(admin).create_purchase_order(order(vendor="nobody"))
+    with pytest.raises(PermanentError, match="NOPE-1"):
+        connector(admin).create_purchase_order(order(sku="NOPE-1"))
+    assert admin.orders() == []
+
+
+def test_http_503_is_transient_and_reads_are_retried(admin: Admin) -> None:
+    admin.post("faults", {"status": 503, "count": 1})
+    result = connector(admin).create_purchase_order(order())
+    assert result.created and len(admin.orders()) == 1
+
+    admin.post("faults", {"status": 503, "count": 10})
+    with pytest.raises(TransientError):
+        connector(admin).create_purchase_order(order(number="PO-2"))
+
+
+def test_stock_polling_is_refused_clearly(admin: Admin) -> None:
+    with pytest.raises(PermanentError, match="stock polling from Odoo is not configured"):
+        next(iter(connector(admin).fetch_stock(None)))
