@@ -41,8 +41,9 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _mac(secret: str, payload: bytes) -> bytes:
-    return hmac.new(secret.encode(), b"backorder-link:" + payload, hashlib.sha256).digest()
+def _mac(secret: str, payload: bytes, purpose: bytes = b"backorder-link:") -> bytes:
+    """The purpose is part of what is signed, so a vendor's PO link never works as a customer's."""
+    return hmac.new(secret.encode(), purpose + payload, hashlib.sha256).digest()
 
 
 def sign(secret: str, claim: LinkClaim) -> str:
@@ -71,3 +72,31 @@ def verify(secret: str, token: str, now: datetime) -> LinkClaim:
     if now.timestamp() > claim.expires_at:
         raise ExpiredLink("link expired")
     return claim
+
+
+PO_PURPOSE = b"po-link:"
+
+
+def sign_po_link(secret: str, po_id: int, expires_at: int) -> str:
+    """A vendor's link to confirm or change a purchase order's dates (no login)."""
+    payload = json.dumps({"p": po_id, "e": expires_at}, separators=(",", ":"), sort_keys=True).encode()
+    return f"{_b64(payload)}.{_b64(_mac(secret, payload, PO_PURPOSE))}"
+
+
+def verify_po_link(secret: str, token: str, now: datetime) -> int:
+    """The purchase order id a genuine, unexpired vendor link names."""
+    try:
+        payload_part, mac_part = token.split(".")
+        payload, mac = _unb64(payload_part), _unb64(mac_part)
+    except (ValueError, TypeError) as exc:
+        raise BadLink("malformed link") from exc
+    if not hmac.compare_digest(mac, _mac(secret, payload, PO_PURPOSE)):
+        raise BadLink("signature does not match")
+    try:
+        body = json.loads(payload)
+        po_id, expires_at = int(body["p"]), int(body["e"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadLink("malformed link") from exc
+    if now.timestamp() > expires_at:
+        raise ExpiredLink("link expired")
+    return po_id

@@ -629,3 +629,10 @@ def _score(vendor: Vendor, items: list[tuple[PurchaseOrder, PurchaseOrderLine, d
         average_days_late=_ratio(sum(lateness), len(lateness), Decimal("0.01")),
         average_ack_hours=_ratio(sum(ack_hours), len(ack_hours), Decimal("0.1")),
     )
+
+
+def approved_unsent(session: Session, now: datetime, older_than: timedelta = timedelta(minutes=2)) -> list[int]:
+    """Approved POs still not sent a while later: their send message was lost; send again
+    (the send task is idempotent: one email, one ERP PO)."""
+    return list(session.scalars(select(PurchaseOrder.id).where(
+        PurchaseOrder.state == "approved", PurchaseOrder.approved_at < now - older_than)))

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from connectors.errors import PermanentError
 from connectors.types import PurchaseOrderLineRequest, PurchaseOrderRequest
-from domain import audit, outbox
+from domain import audit, outbox, vendor_loop
 from domain.clock import utcnow
 from domain.config import current_config
 from domain.models import OutboxMessage, PurchaseOrder, PurchaseOrderEvent, Store, Vendor
@@ -109,10 +109,13 @@ def send(self: DbTask, po_id: int) -> str:
         if po.state != "approved":
             return f"skipped:{po.state}"
         vendor = session.get(Vendor, po.vendor_id)
-        context = po_context(session, po.id, public_base_url, None, business_name=business_name)
+        now = utcnow()
+        link = vendor_loop.ack_link(public_base_url, get_settings().secret_key, po.id, now)
+        context = po_context(session, po.id, public_base_url, link, business_name=business_name)
         outbox_id = queue_vendor_email(session, po, vendor, context)
         if vendor.erp_store_key and not po.erp_ref:
             po.erp_ref = create_in_erp(session, po, vendor, context)
-        mark_sent(session, po, vendor, outbox_id, utcnow())
+        mark_sent(session, po, vendor, outbox_id, now)
+        vendor_loop.watch(session, po)
         uow.enqueue(deliver, outbox_id)
     return "sent"

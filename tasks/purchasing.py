@@ -41,7 +41,7 @@ def close_windows(self: DbTask) -> int:
     with self.unit_of_work() as uow:
         closed = purchasing.close_due_windows(uow.session, utcnow(), config.policy,
                                               routes=config.notifications.routes)
-        for po_id in closed.approved:
+        for po_id in sorted(set(closed.approved) | set(purchasing.approved_unsent(uow.session, utcnow()))):
             uow.enqueue(self.app.signature(SEND), po_id)
         enqueue_follow_ups(self, uow, closed.follow_ups)
     return len(closed.approved) + len(closed.awaiting_approval)

@@ -6,6 +6,7 @@ import logging
 from celery import shared_task
 
 import domain.journey  # noqa: F401  (registers the backorder timer handlers)
+import domain.vendor_loop  # noqa: F401  (registers the purchase-order timer handlers)
 from domain import timers
 from tasks.base import DbTask
 

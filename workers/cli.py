@@ -397,6 +397,58 @@ def po_receive(reference: str, skus: tuple[str, ...]) -> None:
     click.echo(f"  stock recorded, detection run; {len(follow_ups)} customer message(s) queued")
 
 
+@po.command("asn")
+@click.argument("reference")
+@click.option("--arrival", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="When the shipment lands (YYYY-MM-DD).")
+@click.option("--sku", "skus", multiple=True, metavar="CODE=QTY",
+              help="Shipped quantity of one SKU (repeat); without it, everything outstanding.")
+def po_asn(reference: str, arrival: Any, skus: tuple[str, ...]) -> None:
+    """Record the vendor's advance ship notice; waiting customers are re-dated."""
+    from domain import purchasing, vendor_loop
+    from domain.db import session_scope
+    from workers.app import app
+
+    _environment()
+    try:
+        with session_scope() as session:
+            follow_ups = vendor_loop.record_asn(session, _purchase_order_id(session, reference), arrival.date(),
+                                                _sku_quantities(skus))
+    except purchasing.PurchasingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for name, args in follow_ups:
+        app.signature(name).apply_async(args=args)
+    click.echo(f"{reference}: ship notice recorded, arriving {arrival.date()}; "
+               f"{len(follow_ups)} customer message(s) queued")
+
+
+@main.command()
+@click.argument("dead_letter_ids", nargs=-1, type=int)
+@click.option("--all", "redrive_all", is_flag=True, help="Every dead letter not re-driven yet.")
+@click.option("--inbox", "inbox_ids", multiple=True, type=int, help="A quarantined webhook to apply again.")
+def redrive(dead_letter_ids: tuple[int, ...], redrive_all: bool, inbox_ids: tuple[int, ...]) -> None:
+    """Run dead-lettered tasks again (after fixing their cause), or re-apply quarantined webhooks."""
+    from domain import redrive as redriving
+    from domain.db import session_scope
+    from workers.app import app
+
+    if not (dead_letter_ids or redrive_all or inbox_ids):
+        raise click.UsageError("name dead letter ids, --all, or --inbox EVENT_ID")
+    _environment()
+    sent = 0
+    with session_scope() as session:
+        if dead_letter_ids or redrive_all:
+            for dead in redriving.pending_dead_letters(session, list(dead_letter_ids) or None):
+                app.signature(dead.task_name).apply_async(args=dead.args, kwargs=dead.kwargs)
+                redriving.mark_redriven(session, dead, "cli")
+                click.echo(f"  re-sent #{dead.id} {dead.task_name}{tuple(dead.args)}")
+                sent += 1
+        sources = redriving.requeue_inbox(session, list(inbox_ids), "cli") if inbox_ids else []
+    for source in sources:
+        app.signature("tasks.inbound.drain").apply_async(args=(source,))
+    click.echo(f"{sent} task(s) re-sent; {len(inbox_ids)} webhook(s) requested, {len(sources)} store(s) woken")
+
+
 @main.group()
 def vendors() -> None:
     """Vendor performance."""

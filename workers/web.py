@@ -17,6 +17,7 @@ from domain.settings import get_settings  # noqa: E402
 from workers.health import check_broker, check_database  # noqa: E402
 from workers.callbacks import router as callbacks_router  # noqa: E402
 from workers.replies import router as replies_router  # noqa: E402
+from workers.vendor_pages import router as vendor_router  # noqa: E402
 from workers.webhooks import router as webhooks_router  # noqa: E402
 
 log = logging.getLogger("workers.web")
@@ -38,6 +39,7 @@ def create_app() -> FastAPI:
     app.include_router(webhooks_router)
     app.include_router(callbacks_router)
     app.include_router(replies_router)
+    app.include_router(vendor_router)
     return app
 
 

@@ -1,0 +1,149 @@
+"""Following up vendors: acknowledgement and ASN deadlines, the vendor's own date page, escalation.
+
+After a PO is sent, two timers watch it: ``po.ack_due`` (the vendor's ``ack_within_hours``) and
+``po.asn_due`` (the expected date: an advance ship notice should have come by then). A timer that
+fires with its answer still missing sends the vendor ONE escalation email with the structured ask
+(which lines, which dates) and alerts staff (``po.late``); the outbox idempotency key and the
+alert's dedupe key make a second firing send nothing. An acknowledgement (the signed page) or an
+ASN cancels its timer and re-dates the lines, which re-dates waiting customers (``journey``).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from domain import alerts, outbox, purchasing, timers
+from domain.clock import utcnow
+from domain.links import sign_po_link
+from domain.models import PurchaseOrder, PurchaseOrderEvent, PurchaseOrderLine, Sku, Timer, Vendor
+
+ACK_DUE, ASN_DUE = "po.ack_due", "po.asn_due"
+DELIVER = "tasks.notify.deliver"
+LINK_LIFETIME = timedelta(days=90)
+FollowUp = timers.FollowUp
+
+
+def ack_link(public_base_url: str, secret: str, po_id: int, now: datetime) -> str:
+    return f"{public_base_url}/po/{sign_po_link(secret, po_id, int((now + LINK_LIFETIME).timestamp()))}"
+
+
+def _asn_due(po: PurchaseOrder) -> datetime | None:
+    return datetime.combine(po.expected_at, time(0, 0), tzinfo=UTC) if po.expected_at else None
+
+
+def watch(session: Session, po: PurchaseOrder) -> None:
+    """Start (or move) the acknowledgement and ASN timers of a sent PO."""
+    if po.ack_due_at and po.acknowledged_at is None:
+        timers.schedule(session, ACK_DUE, "purchase_order", po.id, po.ack_due_at)
+    po.asn_due_at = _asn_due(po)
+    if po.asn_due_at and not _has_event(session, po.id, "asn"):
+        timers.schedule(session, ASN_DUE, "purchase_order", po.id, po.asn_due_at)
+
+
+def _has_event(session: Session, po_id: int, kind: str) -> bool:
+    return session.scalar(select(PurchaseOrderEvent.id).where(PurchaseOrderEvent.purchase_order_id == po_id,
+                                                              PurchaseOrderEvent.kind == kind).limit(1)) is not None
+
+
+def acknowledge(session: Session, po_id: int, dates: Mapping[str, date], now: datetime | None = None
+                ) -> list[FollowUp]:
+    """The vendor confirmed (or changed) its dates on the signed page."""
+    now = now or utcnow()
+    follow_ups = purchasing.update_dates(session, po_id, dates, "acknowledged", now)
+    po = session.get(PurchaseOrder, po_id)
+    assert po is not None
+    timers.cancel(session, "purchase_order", po_id, (ACK_DUE,))
+    watch(session, po)
+    return follow_ups
+
+
+def record_asn(session: Session, po_id: int, arrival: date, shipped: Mapping[str, int] | None = None,
+               now: datetime | None = None) -> list[FollowUp]:
+    """An advance ship notice: what shipped (everything outstanding by default) and when it lands."""
+    now = now or utcnow()
+    lines = {code: line for line, code in session.execute(
+        select(PurchaseOrderLine, Sku.code).join(Sku, Sku.id == PurchaseOrderLine.sku_id)
+        .where(PurchaseOrderLine.purchase_order_id == po_id).with_for_update(of=PurchaseOrderLine)).tuples()}
+    unknown = sorted(set(shipped or {}) - set(lines))
+    if unknown:
+        raise purchasing.PurchasingError(f"the purchase order has no line for SKU(s) {', '.join(unknown)}")
+    quantities = shipped or {code: line.quantity - line.received_qty for code, line in lines.items()}
+    for code, quantity in quantities.items():
+        lines[code].shipped_qty = min(lines[code].quantity, lines[code].shipped_qty + max(0, quantity))
+    follow_ups = purchasing.update_dates(session, po_id, {code: arrival for code in quantities}, "asn", now)
+    timers.cancel(session, "purchase_order", po_id, (ASN_DUE,))
+    return follow_ups
+
+
+def escalation_context(session: Session, po: PurchaseOrder, kind: str, link: str | None) -> dict[str, Any]:
+    vendor = session.get(Vendor, po.vendor_id)
+    assert vendor is not None
+    rows = session.execute(select(PurchaseOrderLine, Sku).join(Sku, Sku.id == PurchaseOrderLine.sku_id)
+                           .where(PurchaseOrderLine.purchase_order_id == po.id).order_by(Sku.code)).tuples()
+    from domain.config import current_config
+
+    return {
+        "business_name": current_config().name, "po_number": po.number, "vendor_name": vendor.name,
+        "kind": kind, "sent_at": po.sent_at.isoformat() if po.sent_at else None,
+        "expected_at": po.expected_at.isoformat() if po.expected_at else None, "ack_link": link,
+        "lines": [{"sku": sku.code, "title": sku.title, "quantity": line.quantity - line.received_qty,
+                   "promised_date": line.promised_date.isoformat() if line.promised_date else None,
+                   "ask": ("confirm the ship date for this line" if kind == "acknowledgement"
+                           else "send the advance ship notice: quantity shipped, carrier, tracking, arrival date")}
+                  for line, sku in rows if line.quantity > line.received_qty],
+    }
+
+
+def escalate(session: Session, po: PurchaseOrder, kind: str, link: str | None, now: datetime) -> list[FollowUp]:
+    """One escalation email to the vendor and one staff alert per PO and kind, whatever fires twice."""
+    vendor = session.get(Vendor, po.vendor_id)
+    assert vendor is not None
+    context = escalation_context(session, po, kind, link)
+    follow_ups: list[FollowUp] = []
+    outbox_id = outbox.enqueue(session, idempotency_key=f"po:{po.id}:escalation:{kind}", channel="email",
+                               template="po_escalation", recipient=vendor.email, context=context)
+    if outbox_id is not None:
+        follow_ups.append((DELIVER, (outbox_id,)))
+        session.add(PurchaseOrderEvent(purchase_order_id=po.id, kind="escalated", at=now, data={"kind": kind}))
+    from domain.config import current_config
+
+    staff = {"event": "po.late", "sku": ", ".join(line["sku"] for line in context["lines"])[:200],
+             "title": f"{po.number} for {vendor.name}", "from_state": po.state, "to_state": po.state,
+             "available": 0, "threshold": 0, "open_demand": sum(line["quantity"] for line in context["lines"]),
+             "locations": [], "channels": [],
+             "detail": (f"{vendor.name} has not {'acknowledged' if kind == 'acknowledgement' else 'sent an ASN for'} "
+                        f"{po.number}; the vendor was asked again by email.")}
+    for alert_outbox_id in alerts.raise_alert(session, event="po.late", dedupe_key=f"po_late:{po.id}:{kind}",
+                                              message=staff["detail"], context=staff,
+                                              routes=current_config().notifications.routes):
+        follow_ups.append((DELIVER, (alert_outbox_id,)))
+    return follow_ups
+
+
+def _link_for(po_id: int, now: datetime) -> str:
+    from domain.settings import get_settings
+
+    settings = get_settings()
+    return ack_link(settings.public_base_url, settings.secret_key, po_id, now)
+
+
+@timers.handler(ACK_DUE)
+def _ack_due(session: Session, timer: Timer) -> list[FollowUp]:
+    po = session.scalar(select(PurchaseOrder).where(PurchaseOrder.id == timer.subject_id).with_for_update())
+    if po is None or po.acknowledged_at is not None or po.state != "sent":
+        return []
+    now = utcnow()
+    return escalate(session, po, "acknowledgement", _link_for(po.id, now), now)
+
+
+@timers.handler(ASN_DUE)
+def _asn_due_fired(session: Session, timer: Timer) -> list[FollowUp]:
+    po = session.scalar(select(PurchaseOrder).where(PurchaseOrder.id == timer.subject_id).with_for_update())
+    if po is None or po.state not in ("sent", "acknowledged") or _has_event(session, po.id, "asn"):
+        return []
+    now = utcnow()
+    return escalate(session, po, "asn", _link_for(po.id, now), now)
