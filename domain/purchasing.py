@@ -49,6 +49,10 @@ DATE_SOURCES = ("acknowledged", "dates_changed", "asn")
 VELOCITY_WINDOW = timedelta(days=28)
 RATE_PLACES = Decimal("0.001")
 
+#: A sales pace needs a week of observation: shorter histories are padded with zero-sale days, so
+#: a brand-new SKU's first-day sell-out does not buy months of stock.
+MIN_VELOCITY_SPAN_DAYS = 7
+
 
 class PurchasingError(ValueError):
     """A request that does not fit the purchase order's state; the message says what to do."""
@@ -155,7 +159,8 @@ def needs_for(session: Session, sku_ids: Sequence[int], now: datetime) -> list[N
     needs: list[Need] = []
     for sku, vendor in rows:
         held = on_hand.get(sku.id, 0)
-        velocity = daily_velocity([*histories.get(sku.id, []), (now.date(), held)])
+        velocity = daily_velocity([*histories.get(sku.id, []), (now.date(), held)],
+                                  min_span_days=MIN_VELOCITY_SPAN_DAYS)
         point = max(sku.reorder_point, reorder_point(velocity, vendor.lead_time_days, sku.safety_stock, sku.threshold))
         need = Need(sku_id=sku.id, sku_code=sku.code, vendor_id=vendor.id, on_hand=held,
                     on_order=on_order.get(sku.id, 0), open_backorders=backordered.get(sku.id, 0), velocity=velocity,

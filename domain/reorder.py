@@ -49,17 +49,25 @@ def daily_sales(history: Sequence[tuple[date, int]]) -> dict[date, int]:
     return sales
 
 
-def daily_velocity(history: Sequence[tuple[date, int]], half_life_days: float = 7) -> Decimal:
+def daily_velocity(history: Sequence[tuple[date, int]], half_life_days: float = 7,
+                   min_span_days: int = 1) -> Decimal:
     """Exponentially weighted average of units sold per day; newer days weigh more.
 
     velocity = Σ wᵢ·salesᵢ / Σ wᵢ over the days of ``daily_sales``, where wᵢ = ½^(ageᵢ / half-life)
     and ageᵢ is the number of days before the last reading. With a 7-day half-life a sale a week
     ago counts half as much as one today, so a SKU that just started selling faster is reordered
     on its new pace without forgetting the month. Fewer than two readings: 0 (nothing observed).
+
+    A span shorter than ``min_span_days`` is padded with zero-sale days before it: a brand-new
+    SKU that sold out on its first day has not shown a daily pace yet, and ordering a 21-day
+    lead time × that one day would buy months of stock on a single spike.
     """
     sales = daily_sales(history)
     if not sales:
         return Decimal(0)
+    first = min(sales)
+    for offset in range(1, max(0, min_span_days - len(sales)) + 1):
+        sales[first - timedelta(days=offset)] = 0
     if half_life_days <= 0:
         raise ValueError(f"half_life_days must be positive, got {half_life_days}")
     last = max(sales)

@@ -88,8 +88,10 @@ def sandbox_config_text(example: Path, sandbox_url: str, platforms: set[str]) ->
     return text
 
 
-def seed_store(sandbox_url: str, store: StoreConfig, skus: list[str], available: int) -> None:
-    """Give every SKU ``available`` units at each of the store's mapped locations."""
+def seed_store(sandbox_url: str, store: StoreConfig, skus: list[str], available: int,
+               vendors: list[dict[str, str]] | None = None) -> None:
+    """Give every SKU ``available`` units at each of the store's mapped locations (and, for an
+    ERP, the vendors whose purchase orders it takes)."""
     base = f"{sandbox_url}/{store.platform}/{instance_for(store.platform, store.key)}/_admin"
     body: dict[str, object] = {"reset": True}
     if store.platform == "shopify":
@@ -103,6 +105,7 @@ def seed_store(sandbox_url: str, store: StoreConfig, skus: list[str], available:
     elif store.platform == "netsuite":
         body["locations"] = max(int(k) for k in store.locations) if store.locations else 1
         body["items"] = [{"sku": code, "on_hand": available, "committed": 0} for code in skus]
+        body["vendors"] = vendors or []
     else:
         raise ValueError(f"no sandbox seeding for platform {store.platform!r}")
     requests.post(f"{base}/seed", json=body, timeout=60).raise_for_status()
@@ -127,6 +130,7 @@ def prepare(sandbox_url: str, config: BusinessConfig, web_url: str | None, env: 
     """Seed every sandbox store with the configured SKUs and subscribe our receiver to its webhooks."""
     codes = [sku.code for sku in config.skus]
     for store in config.stores:
-        seed_store(sandbox_url, store, codes, available)
+        vendors = [{"external_id": v.key, "name": v.name} for v in config.vendors if v.erp_store == store.key]
+        seed_store(sandbox_url, store, codes, available, vendors)
         if web_url and store.webhook_secret_env:
             register_webhooks(sandbox_url, store, web_url, env[store.webhook_secret_env])

@@ -24,7 +24,7 @@ import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_SKU = "FUT-FRM-OAK-FULL"
-DEMO_SLA, DEMO_REMINDER = "25s", "10s"
+DEMO_SLA, DEMO_REMINDER, DEMO_PO_WINDOW = "25s", "10s", "5s"
 CUSTOMERS = ({"name": ("Jamie", "Rivera"), "email": "jamie@example.com", "phone": "+12015550123"},
              {"name": ("Sam", "Okafor"), "email": "sam@example.com", "phone": "+12015550188"})
 
@@ -114,6 +114,7 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     # An accelerated follow-up policy, so a customer's SLA passes within the demo.
     config_text = re.sub(r'(?m)^reminder_after = "[^"]*"', f'reminder_after = "{DEMO_REMINDER}"', config_text)
     config_text = re.sub(r'(?m)^sla = "72h"', f'sla = "{DEMO_SLA}"', config_text)
+    config_text = re.sub(r'(?m)^po_window = "[^"]*"', f'po_window = "{DEMO_PO_WINDOW}"', config_text)
     config_path.write_text(config_text)
     env = {**os.environ, **scenario.sandbox_env(sandbox_url, web_url), "BACKORDERS_CONFIG": str(config_path),
            "SWEEP_INTERVAL_S": "2", "PYTHONUNBUFFERED": "1"}
@@ -278,11 +279,52 @@ def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None]
     _wait("Sam's deadline and refund", lambda: state_of(sam["email"]) == "auto_cancelled" and _refunded(ids[sam["email"]]),
           120)
     say("Sam's order line was cancelled at the deadline and refunded on Shopify")
-    requests.post(f"{shop}/set_stock", timeout=10, json={"sku": DEMO_SKU, "available": 3}).raise_for_status()
-    say("three frames arrive in the warehouse (Shopify stock webhook)")
+    po_number = purchase_order_story(web_url, say, procs)
     _wait("Jamie's backorder to fill", lambda: state_of(jamie["email"]) == "filled", 60)
-    say("the stock filled Jamie's backorder first; Jamie is told it ships")
+    say(f"the goods of {po_number} filled Jamie's backorder first; Jamie is told it ships")
     return [f"Jamie: {state_of(jamie['email'])}", f"Sam: {state_of(sam['email'])} (refunded)"]
+
+
+def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Processes) -> str:
+    """The sell-out put the frame on Kyoto's draft PO; its window closes, it is approved under the
+    limit and sent (email with CSV + NetSuite PO); the vendor confirms on its page; goods arrive."""
+    from sqlalchemy import select
+
+    from domain.db import session_scope
+    from domain.models import OutboxMessage, PurchaseOrder, Vendor
+
+    def kyoto_po(states: tuple[str, ...]) -> tuple[int, str, str, int] | None:
+        procs.check_alive()
+        with session_scope() as session:
+            row = session.execute(select(PurchaseOrder.id, PurchaseOrder.number, PurchaseOrder.state,
+                                         PurchaseOrder.total_cents).join(Vendor).where(
+                Vendor.key == "kyoto-frames", PurchaseOrder.state.in_(states))).first()
+        return (row[0], row[1], row[2], row[3]) if row else None
+
+    po_id, number, state, total = _wait("Kyoto's draft to close its window",
+                                        lambda: kyoto_po(("awaiting_approval", "approved", "sent")), 90)
+    if state == "awaiting_approval":
+        say(f"{number} (${total // 100:,}.{total % 100:02d}) is over the auto-approve limit: staff were asked "
+            f"on Slack; the buyer runs `backorders po approve {number}`")
+        subprocess.run([str(Path(sys.executable).parent / "backorders"), "po", "approve", number], check=True,
+                       cwd=REPO_ROOT, env=procs.env, capture_output=True)
+    po_id, number, state, total = _wait("the purchase order to be sent", lambda: kyoto_po(("sent",)), 60)
+    with session_scope() as session:
+        po = session.get(PurchaseOrder, po_id)
+        context = session.scalar(select(OutboxMessage.context).where(
+            OutboxMessage.idempotency_key == f"po:{po_id}:email"))
+        erp_ref = po.erp_ref if po else None
+    say(f"{number} was drafted from the sell-out and sent: vendor email with the CSV, NetSuite PO {erp_ref}")
+    link = re.search(r"/po/[A-Za-z0-9_\-.]+", str(context))
+    if link is None:
+        raise DemoFailed("the vendor email carries no acknowledgement link")
+    arrival = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    requests.post(f"{web_url}{link.group(0)}", data={f"date_{DEMO_SKU}": arrival}, timeout=10).raise_for_status()
+    say(f"Kyoto confirms on its page (no login): ships {arrival}")
+    subprocess.run([str(Path(sys.executable).parent / "backorders"), "po", "receive", number], check=True,
+                   cwd=REPO_ROOT, env=procs.env, capture_output=True)
+    say(f"the goods arrive: `backorders po receive {number}`")
+    return number
 
 
 def _refunded(backorder_id: int) -> bool:

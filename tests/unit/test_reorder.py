@@ -115,3 +115,12 @@ def test_the_suggestion_explains_itself() -> None:
 def test_a_bad_half_life_is_refused() -> None:
     with pytest.raises(ValueError, match="half_life_days"):
         daily_velocity([(D1, 5), (D2, 3)], half_life_days=0)
+
+
+def test_a_short_history_is_padded_to_a_week() -> None:
+    # 25 sold on the only observed day: alone that is 25/day; over a minimum 7-day span with the
+    # 6 unobserved days counted as 0 (half-life 7): weights ½^(k/7), k = 0..6, sum ≈ 5.3035,
+    # so 25 × 1 / 5.3035 ≈ 4.7138 units/day.
+    history = [(date(2026, 11, 25), 25), (date(2026, 11, 25), 0)]
+    assert daily_velocity(history) == Decimal("25.0000")
+    assert daily_velocity(history, min_span_days=7) == Decimal("4.7138")
