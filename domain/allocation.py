@@ -60,10 +60,10 @@ def allocate_orders(session: Session, order_ids: Sequence[int]) -> AllocationRes
     lines = unallocated_lines(session, order_ids)
     sku_ids = sorted({line.sku_id for line in lines if line.sku_id is not None})
     skus = {s.id: s for s in session.scalars(select(Sku).where(Sku.id.in_(sku_ids)).order_by(Sku.id)
-                                             .with_for_update())}
+                                             .with_for_update(key_share=True))}
     now = utcnow()
     for line in lines:
-        session.refresh(line, with_for_update=True)
+        session.refresh(line, with_for_update={"key_share": True})
         if line.allocated_qty or line.backordered_qty:
             continue  # another worker decided it while we waited for the lock
         sku = skus[line.sku_id]  # type: ignore[index]

@@ -49,7 +49,7 @@ def can_move(from_state: str, to_state: str) -> bool:
 
 def lock(session: Session, backorder_id: int) -> Backorder | None:
     """The backorder row, locked for this transaction (deciders serialise on it)."""
-    return session.scalar(select(Backorder).where(Backorder.id == backorder_id).with_for_update())
+    return session.scalar(select(Backorder).where(Backorder.id == backorder_id).with_for_update(key_share=True))
 
 
 def move(session: Session, backorder: Backorder, to_state: str, *, cause: str, actor: str = "system",

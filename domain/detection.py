@@ -154,7 +154,7 @@ def evaluate(session: Session, sku_ids: Sequence[int], drift_tolerance: Decimal 
     one after the other and the second sees the first's state: one transition, one alert.
     """
     skus = session.scalars(select(Sku).where(Sku.id.in_(sorted(set(sku_ids)))).order_by(Sku.id)
-                           .with_for_update()).all()
+                           .with_for_update(key_share=True)).all()
     numbers = load_numbers(session, [s.id for s in skus])
     now = utcnow()
     transitions: list[Transition] = []

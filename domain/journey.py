@@ -40,6 +40,7 @@ from domain.models import (
 FollowUp = timers.FollowUp
 DELIVER = "tasks.notify.deliver"
 REFUND = "tasks.followups.refund"
+PUSH = "tasks.channels.push"
 OPEN_PO_STATES = ("draft", "awaiting_approval", "approved", "sent", "acknowledged", "partially_received")
 REMINDER, DEADLINE = "backorder.reminder", "backorder.deadline"
 LINK_LIFETIME = timedelta(days=45)
@@ -266,7 +267,7 @@ def change_eta(session: Session, sku_id: int, new_eta: date, settings: Settings,
     follow_ups: list[FollowUp] = []
     waiting = session.scalars(select(Backorder).where(Backorder.sku_id == sku_id,
                                                       Backorder.state.in_(backorders.WAITING_STATES))
-                              .order_by(Backorder.id).with_for_update()).all()
+                              .order_by(Backorder.id).with_for_update(key_share=True)).all()
     for backorder in waiting:
         _, _, _, store = _facts(session, backorder)
         policy = settings.config.policy_for(store.key)
@@ -294,17 +295,17 @@ def change_eta(session: Session, sku_id: int, new_eta: date, settings: Settings,
 def fill(session: Session, sku_id: int, settings: Settings, now: datetime | None = None) -> list[FollowUp]:
     """Arriving stock fills waiting backorders first, oldest order first (then priority)."""
     now = now or utcnow()
-    session.scalar(select(Sku.id).where(Sku.id == sku_id).with_for_update())
+    session.scalar(select(Sku.id).where(Sku.id == sku_id).with_for_update(key_share=True))
     free = allocatable(session, sku_id)
     follow_ups: list[FollowUp] = []
     waiting = session.scalars(select(Backorder).where(Backorder.sku_id == sku_id,
                                                       Backorder.state.in_(backorders.WAITING_STATES))
                               .order_by(Backorder.ordered_at, Backorder.priority.desc(), Backorder.id)
-                              .with_for_update()).all()
+                              .with_for_update(key_share=True)).all()
     for backorder in waiting:
         if backorder.quantity > free:
             break
-        line = session.get(OrderLine, backorder.order_line_id, with_for_update=True)
+        line = session.get(OrderLine, backorder.order_line_id, with_for_update={"key_share": True})
         assert line is not None
         line.allocated_qty += backorder.quantity
         line.backordered_qty -= backorder.quantity
@@ -313,6 +314,10 @@ def fill(session: Session, sku_id: int, settings: Settings, now: datetime | None
         backorders.move(session, backorder, "filled", cause="restock", now=now, free_after=free)
         timers.cancel(session, "backorder", backorder.id)
         follow_ups += notify_customer(session, backorder, "backorder_ships", "1", settings, now)
+    if any(b.state == "filled" and b.filled_at == now for b in waiting):
+        from domain.propagation import selling_stores
+
+        follow_ups += [(PUSH, (sku_id, store_id)) for store_id in selling_stores(session, sku_id)]
     return follow_ups
 
 

@@ -20,11 +20,31 @@ SELECT DISTINCT ON (location_id) location_id, available
 """)
 
 
+PROMISED_TO_BACKORDERS = text("""
+SELECT COALESCE(SUM(b.quantity), 0)::int
+  FROM backorders b JOIN order_lines ol ON ol.id = b.order_line_id JOIN orders o ON o.id = ol.order_id
+ WHERE b.sku_id = :sku_id AND b.state = 'filled' AND o.status = 'open'
+""")
+
+
 @dataclass(frozen=True)
 class PlannedPush:
     listing: ListingRef
     available: int
     backorder: bool
+
+
+def withhold(available: dict[int, int], promised: int) -> dict[int, int]:
+    """Units filled for waiting customers are not for sale: take them from the fullest locations
+    first, so only what is left after the backorders returns to sellable stock."""
+    remaining = dict(available)
+    for location_id in sorted(remaining, key=lambda loc: (-remaining[loc], loc)):
+        if promised <= 0:
+            break
+        take = min(promised, max(0, remaining[location_id]))
+        remaining[location_id] -= take
+        promised -= take
+    return remaining
 
 
 def selling_stores(session: Session, sku_id: int) -> list[int]:
@@ -47,6 +67,7 @@ def plan(session: Session, sku_id: int, store_id: int) -> list[PlannedPush]:
     if sku is None or listing is None:
         return []
     available = {row.location_id: row.available for row in session.execute(LATEST_AT_LOCATION, {"sku_id": sku_id})}
+    available = withhold(available, session.execute(PROMISED_TO_BACKORDERS, {"sku_id": sku_id}).scalar_one())
     stocked = select(StockLevel.location_id).where(StockLevel.sku_id == sku_id, StockLevel.store_id == store_id)
     backorder = sku.state == "BACKORDER"
     pushes = []

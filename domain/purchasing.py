@@ -220,7 +220,7 @@ def _new_draft(session: Session, vendor: Vendor, policy: PolicyConfig, now: date
 
 def _draft(session: Session, vendor_id: int) -> PurchaseOrder | None:
     return session.scalar(select(PurchaseOrder).where(PurchaseOrder.vendor_id == vendor_id,
-                                                      PurchaseOrder.state == "draft").with_for_update())
+                                                      PurchaseOrder.state == "draft").with_for_update(key_share=True))
 
 
 def _recount(session: Session, po: PurchaseOrder) -> int:
@@ -240,7 +240,7 @@ def plan(session: Session, vendor_id: int, needs: Sequence[Need], policy: Policy
     Minimum order value is a PO-wide rule, applied when the window closes (``close_due_windows``).
     """
     result = PlanResult()
-    vendor = session.get(Vendor, vendor_id, with_for_update=True)  # one planner per vendor at a time
+    vendor = session.get(Vendor, vendor_id, with_for_update={"key_share": True})  # one planner per vendor at a time
     if vendor is None:
         raise PurchasingError(f"unknown vendor id {vendor_id}")
     open_lines = _open_lines(session, vendor_id)
@@ -365,7 +365,7 @@ def close_due_windows(session: Session, now: datetime, policy: PolicyConfig, *,
 
 
 def _locked(session: Session, po_id: int) -> PurchaseOrder:
-    po = session.scalar(select(PurchaseOrder).where(PurchaseOrder.id == po_id).with_for_update())
+    po = session.scalar(select(PurchaseOrder).where(PurchaseOrder.id == po_id).with_for_update(key_share=True))
     if po is None:
         raise PurchasingError(f"no purchase order with id {po_id}")
     return po

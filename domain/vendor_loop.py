@@ -133,7 +133,7 @@ def _link_for(po_id: int, now: datetime) -> str:
 
 @timers.handler(ACK_DUE)
 def _ack_due(session: Session, timer: Timer) -> list[FollowUp]:
-    po = session.scalar(select(PurchaseOrder).where(PurchaseOrder.id == timer.subject_id).with_for_update())
+    po = session.scalar(select(PurchaseOrder).where(PurchaseOrder.id == timer.subject_id).with_for_update(key_share=True))
     if po is None or po.acknowledged_at is not None or po.state != "sent":
         return []
     now = utcnow()
@@ -142,7 +142,7 @@ def _ack_due(session: Session, timer: Timer) -> list[FollowUp]:
 
 @timers.handler(ASN_DUE)
 def _asn_due_fired(session: Session, timer: Timer) -> list[FollowUp]:
-    po = session.scalar(select(PurchaseOrder).where(PurchaseOrder.id == timer.subject_id).with_for_update())
+    po = session.scalar(select(PurchaseOrder).where(PurchaseOrder.id == timer.subject_id).with_for_update(key_share=True))
     if po is None or po.state not in ("sent", "acknowledged") or _has_event(session, po.id, "asn"):
         return []
     now = utcnow()

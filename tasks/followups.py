@@ -60,7 +60,7 @@ def refund(self: DbTask, backorder_id: int) -> str:
         resolution = backorder.resolution or "refund"
     result = connector.credit_line(request) if resolution == "store_credit" else connector.refund_line(request)
     with self.unit_of_work() as uow:
-        backorder = uow.session.get(Backorder, backorder_id, with_for_update=True)
+        backorder = uow.session.get(Backorder, backorder_id, with_for_update={"key_share": True})
         assert backorder is not None
         backorder.resolution_ref = result.external_id
         audit.record(uow.session, "followups", f"backorder.{result.kind}", "backorder", backorder_id,

@@ -103,7 +103,7 @@ def send(self: DbTask, po_id: int) -> str:
     public_base_url = get_settings().public_base_url
     with self.unit_of_work() as uow:
         session = uow.session
-        po = session.scalar(select(PurchaseOrder).where(PurchaseOrder.id == po_id).with_for_update())
+        po = session.scalar(select(PurchaseOrder).where(PurchaseOrder.id == po_id).with_for_update(key_share=True))
         if po is None:
             return "missing"
         if po.state != "approved":

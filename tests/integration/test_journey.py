@@ -237,3 +237,62 @@ def test_sms_in_quiet_hours_waits_for_the_morning(db_session: Session, settings:
     journey.offer(db_session, backorder_id, settings, now=late)
     sms = next(m for m in _messages(db_session, backorder_id) if m.channel == "sms")
     assert sms.not_before == datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
+
+
+def test_only_what_is_left_after_backorders_is_sellable(db_session: Session, settings: journey.Settings,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from domain.propagation import plan
+
+    monkeypatch.setattr(journey, "_current_settings", lambda: settings)
+    _stock(db_session, SKU, 0)
+    ids = [b for n in range(2) for b in _order(db_session, 6000 + n, minutes=n)]
+    for backorder_id in ids:
+        journey.offer(db_session, backorder_id, settings, now=NOW)
+    _stock(db_session, SKU, 5, minutes=30)
+    sku_id = db_session.scalar(select(Sku.id).where(Sku.code == SKU))
+    shop = db_session.scalar(select(Store.id).where(Store.key == "shopify-main"))
+    from domain.stock import learn_listings
+
+    learn_listings(db_session, shop, [StockRecord(external_id="v1", sku=SKU, inventory_item_id="i1")])  # type: ignore[arg-type]
+    follow_ups = journey.fill(db_session, sku_id, settings, now=NOW + timedelta(hours=1))  # type: ignore[arg-type]
+    assert ("tasks.channels.push", (sku_id, shop)) in follow_ups
+    [push] = plan(db_session, sku_id, shop)  # type: ignore[arg-type]
+    assert push.available == 3, "5 arrived, 2 went to the waiting customers"
+
+
+def test_two_channels_never_both_get_the_last_unit(db_session: Session, catalog: Any) -> None:
+    """Orders for the last unit from two stores at the same instant, many times: one allocation each."""
+    shop = db_session.scalar(select(Store.id).where(Store.key == "shopify-main"))
+    woo = db_session.scalar(select(Store.id).where(Store.key == "woo-outlet"))
+    codes = list(db_session.scalars(select(Sku.code).order_by(Sku.code)))[:20]
+    for code in codes:
+        _stock(db_session, code, 1)
+    db_session.commit()
+    errors: list[BaseException] = []
+
+    def buy(store_id: int, code: str, number: str, barrier: threading.Barrier) -> None:
+        try:
+            barrier.wait()
+            with get_sessionmaker()() as session, session.begin():
+                record_orders(session, store_id, [OrderRecord(
+                    external_id=number, number=number, placed_at=NOW, email="a@example.com", phone=None,
+                    customer_name="A", lines=[OrderLineRecord(external_id=f"{number}-1", sku=code, quantity=1)])])
+        except BaseException as exc:
+            errors.append(exc)
+
+    for round_ in range(5):
+        for code in codes:
+            barrier = threading.Barrier(2)
+            threads = [threading.Thread(target=buy, args=(store, code, f"{round_}-{code}-{store}", barrier))
+                       for store in (shop, woo)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        db_session.expire_all()
+    assert errors == []
+    from domain.models import OrderLine
+
+    allocated = dict(db_session.execute(select(Sku.code, func.sum(OrderLine.allocated_qty))
+                                        .join(OrderLine, OrderLine.sku_id == Sku.id).group_by(Sku.code)).all())
+    assert all(allocated[code] == 1 for code in codes), allocated
