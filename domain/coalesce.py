@@ -12,10 +12,12 @@ from functools import lru_cache
 
 import redis
 
-from domain.settings import get_settings
+from domain.settings import get_settings, redis_key
 
 log = logging.getLogger(__name__)
-FLAG_TTL_S = 30
+#: How long a wake-up can be lost if the drain message itself is lost (the inbox sweeper catches
+#: that too); short, because a stale flag would hold back the next burst's wake-up.
+FLAG_TTL_S = 5
 
 
 @lru_cache(maxsize=1)
@@ -24,7 +26,7 @@ def _client() -> redis.Redis:
 
 
 def _key(source: str) -> str:
-    return f"backorders:drain-wanted:{source}"
+    return redis_key("drain-wanted", source)
 
 
 def should_wake(source: str) -> bool:

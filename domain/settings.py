@@ -126,3 +126,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings; tests that change the environment call ``get_settings.cache_clear()``."""
     return load_settings()
+
+
+def redis_key(*parts: str) -> str:
+    """A Redis key in this deployment's namespace.
+
+    Several deployments (or test sessions, or benchmarks) may share one Redis; their flags,
+    buckets and tokens must never meet. ``REDIS_KEY_PREFIX`` names the namespace, defaulting to
+    the broker's ``CELERY_KEY_PREFIX``.
+    """
+    prefix = os.environ.get("REDIS_KEY_PREFIX") or os.environ.get("CELERY_KEY_PREFIX", "")
+    return prefix + "backorders:" + ":".join(parts)

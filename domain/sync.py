@@ -52,11 +52,11 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
          fetch_orders: bool = True, on_backorders: OnChanged | None = None) -> PollReport:
     """Run one poll under a lease; ``on_changed`` gets each page's changed SKU ids after its commit."""
     report = PollReport(store_id, full)
-    started_at = utcnow()
     with make_session() as session, session.begin():
         if not polling.acquire_lease(session, store_id, owner):
             report.skipped = True
             return report
+    started_at = utcnow()  # once the lease is ours: the audit row brackets exactly the leased time
     try:
         for page in connector.fetch_stock(None if full else stock_cursor):
             with make_session() as session, session.begin():
