@@ -16,7 +16,9 @@ Pieces:
 * :class:`RetryPolicy` and :class:`LeakyBucketPacer`;
 * :class:`RestConnector`: the base every REST platform connector extends;
 * :class:`Connector`: the interface tasks rely on;
-* webhook helpers: :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`.
+* webhook helpers: :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`;
+* value helpers: :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`, :func:`whole_units`,
+  :func:`idempotency_marker`.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
@@ -616,6 +619,53 @@ def verify_base64_hmac(secret: str | None, body: bytes, signature: str | None) -
         raise SignatureError("signature header missing")
     if not constant_time_equals(hmac_sha256_base64(secret, body), signature.strip()):
         raise SignatureError("signature does not match the body")
+
+
+# --------------------------------------------------------------------------------------------
+# Value helpers: money, ids, counts
+# --------------------------------------------------------------------------------------------
+
+
+def money_cents(value: Any) -> int:
+    """Platform money as decimal strings (``"199.00"``) or numbers to integer cents, never via
+    float, so amounts add up exactly; 0 when the value is not an amount."""
+    try:
+        return int((Decimal(str(value)) * 100).quantize(Decimal(1)))
+    except (InvalidOperation, ValueError):
+        return 0
+
+
+def cents_to_money(cents: int) -> str:
+    """Integer cents to the decimal string platforms take (``1999`` → ``"19.99"``)."""
+    return f"{Decimal(int(cents)) / 100:.2f}"
+
+
+def id_str(value: Any) -> str | None:
+    """A platform id as the string we keep: ids may exceed 2**53, and ``json`` parses them as
+    exact ints, so they become text with ``str()`` at the edge, never via float. None stays None."""
+    return None if value is None else str(value)
+
+
+def nonblank_id_str(value: Any) -> str | None:
+    """:func:`id_str` for platforms that send ``""`` for a missing reference: that is None too."""
+    return None if value == "" else id_str(value)
+
+
+def whole_units(value: Any) -> int | None:
+    """A stock count as ints, floats (``21.0``) or decimal strings (``"12.0"``) to whole units;
+    None when absent or unreadable, so a missing count is never mistaken for zero."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def idempotency_marker(key: str) -> str:
+    """The tag written into a refund's or a credit's free text (note, reason, description) on
+    platforms without an idempotency header, found again by a retried task."""
+    return f"[idempotency:{key}]"
 
 
 # --------------------------------------------------------------------------------------------

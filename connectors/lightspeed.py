@@ -58,7 +58,9 @@ from connectors.base import (
     RestConnector,
     constant_time_equals,
     header_value,
+    nonblank_id_str,
     parse_timestamp,
+    whole_units,
 )
 from connectors.errors import MalformedPayloadError, SignatureError
 from connectors.types import (
@@ -79,20 +81,6 @@ TYPE_KINDS: dict[str, WebhookKind] = {
     "product.update": "sku_modified",
     "sale.update": "other",
 }
-
-
-def _sid(value: Any) -> str | None:
-    return None if value is None or value == "" else str(value)
-
-
-def _int(value: Any) -> int | None:
-    """Counts arrive as ints, floats (``21.0``) or decimal strings; quantities are whole units."""
-    if value is None or value == "":
-        return None
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return None
 
 
 def parse_signature_header(value: str | None) -> dict[str, str]:
@@ -186,17 +174,17 @@ class LightspeedConnector(RestConnector):
         """
         product_id = str(row["product_id"])
         product = (products or {}).get(product_id) or {}
-        amount = _int(row.get("current_amount"))
+        amount = whole_units(row.get("current_amount"))
         if amount is None:
-            amount = _int(row.get("inventory_level"))
+            amount = whole_units(row.get("inventory_level"))
         return StockRecord(
             external_id=product_id,
             sku=(product.get("sku") or None) if products is not None else None,
-            location_external_id=_sid(row.get("outlet_id")),
+            location_external_id=nonblank_id_str(row.get("outlet_id")),
             on_hand=amount,
             available=amount,
-            inventory_item_id=_sid(row.get("id")),
-            parent_external_id=_sid(product.get("variant_parent_id")),
+            inventory_item_id=nonblank_id_str(row.get("id")),
+            parent_external_id=nonblank_id_str(product.get("variant_parent_id")),
         )
 
     def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
@@ -250,8 +238,8 @@ class LightspeedConnector(RestConnector):
             raise MalformedPayloadError("payload is not a JSON object")
         topic = (form.get("type") or [None])[0] or self._infer_type(payload)
         kind = TYPE_KINDS.get(topic, "other")
-        resource = _sid(payload.get("id"))
-        version = _sid(payload.get("version"))
+        resource = nonblank_id_str(payload.get("id"))
+        version = nonblank_id_str(payload.get("version"))
         dedupe = f"lightspeed:{topic}:{resource}:{version}" if resource and version else \
             f"lightspeed:{topic}:{hashlib.sha256(raw.encode()).hexdigest()}"
         occurred = parse_timestamp(payload.get("updated_at") or payload.get("created_at"))
@@ -272,24 +260,26 @@ class LightspeedConnector(RestConnector):
     def _event(self, kind: WebhookKind, topic: str, dedupe: str, occurred: Any,
                payload: Mapping[str, Any]) -> WebhookEvent:
         if kind == "inventory_update":
-            count = _int(payload.get("count"))
+            count = whole_units(payload.get("count"))
             if count is None:
-                count = _int(payload.get("current_amount", payload.get("inventory_level")))
+                count = whole_units(payload.get("current_amount", payload.get("inventory_level")))
             product_id = str(payload["product_id"])
-            record = StockRecord(external_id=product_id, location_external_id=_sid(payload.get("outlet_id")),
+            record = StockRecord(external_id=product_id,
+                                 location_external_id=nonblank_id_str(payload.get("outlet_id")),
                                  on_hand=count, available=count, updated_at=occurred,
-                                 inventory_item_id=_sid(payload.get("id")))
+                                 inventory_item_id=nonblank_id_str(payload.get("id")))
             return WebhookEvent(kind, topic, dedupe, occurred, stock=[record], resource_ids=[product_id])
         if kind == "sku_modified":
             product_id = str(payload["id"])
             stock = [StockRecord(external_id=product_id, sku=payload.get("sku") or None,
-                                 location_external_id=_sid(level.get("outlet_id")),
-                                 on_hand=_int(level.get("count")), available=_int(level.get("count")),
+                                 location_external_id=nonblank_id_str(level.get("outlet_id")),
+                                 on_hand=whole_units(level.get("count")),
+                                 available=whole_units(level.get("count")),
                                  updated_at=occurred)
                      for level in payload.get("inventory") or []
                      if self.outlet_ids is None or str(level.get("outlet_id")) in self.outlet_ids]
             if not stock:
                 stock = [StockRecord(external_id=product_id, sku=payload.get("sku") or None, updated_at=occurred)]
             return WebhookEvent(kind, topic, dedupe, occurred, stock=stock, resource_ids=[product_id])
-        resource = _sid(payload.get("id"))
+        resource = nonblank_id_str(payload.get("id"))
         return WebhookEvent(kind, topic, dedupe, occurred, resource_ids=[resource] if resource else [])

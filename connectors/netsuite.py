@@ -70,7 +70,7 @@ from zoneinfo import ZoneInfo
 
 from requests.auth import AuthBase
 
-from connectors.base import OAuth1, RestConnector, platform_error_message, with_last_flag
+from connectors.base import OAuth1, RestConnector, platform_error_message, whole_units, with_last_flag
 from connectors.errors import MalformedPayloadError, PermanentError, SignatureError
 from connectors.types import (
     ErpResult,
@@ -124,16 +124,6 @@ def external_id(value: str, what: str) -> str:
         raise PermanentError(f"netsuite: {what} {value!r} is not a valid external id "
                              f"(letters, digits, '_' and '-' only)", platform="netsuite")
     return value
-
-
-def _int(value: Any) -> int | None:
-    """SuiteQL renders numbers as strings (``"12"``, ``"12.0"``); quantities are whole units."""
-    if value is None or value == "":
-        return None
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return None
 
 
 class NetSuiteConnector(RestConnector):
@@ -226,9 +216,9 @@ class NetSuiteConnector(RestConnector):
             external_id=str(row["item_id"]),
             sku=row.get("sku") or None,
             location_external_id=str(row["location_id"]) if row.get("location_id") is not None else None,
-            on_hand=_int(row.get("on_hand")) or 0,
-            available=_int(row.get("available")) or 0,
-            committed=_int(row.get("committed")) or 0,
+            on_hand=whole_units(row.get("on_hand")) or 0,
+            available=whole_units(row.get("available")) or 0,
+            committed=whole_units(row.get("committed")) or 0,
             updated_at=updated,
             inventory_item_id=str(row["item_id"]),
         )

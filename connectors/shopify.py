@@ -59,7 +59,6 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Iterator, Mapping
 
 from requests.auth import AuthBase
@@ -68,7 +67,11 @@ from connectors.base import (
     HeaderToken,
     LeakyBucketPacer,
     RestConnector,
+    cents_to_money,
     header_value,
+    id_str,
+    idempotency_marker,
+    money_cents,
     newest,
     parse_timestamp,
     shopify_link_paginator,
@@ -100,28 +103,6 @@ TOPIC_KINDS: dict[str, WebhookKind] = {
     "orders/create": "order_created",
     "products/update": "sku_modified",
 }
-
-
-def _sid(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def money_cents(value: Any) -> int:
-    """Shopify sends money as decimal strings (``"199.00"``); cents as int, never float."""
-    try:
-        return int((Decimal(str(value)) * 100).quantize(Decimal(1)))
-    except (InvalidOperation, ValueError):
-        return 0
-
-
-def cents_to_money(cents: int) -> str:
-    """Integer cents to Shopify's decimal string (``1999`` → ``"19.99"``)."""
-    return f"{Decimal(int(cents)) / 100:.2f}"
-
-
-def idempotency_marker(key: str) -> str:
-    """The tag written into a refund note / gift card note, found again by a retried task."""
-    return f"[idempotency:{key}]"
 
 
 def spread_cents(cents: int, suggestions: list[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], int]]:
@@ -245,7 +226,7 @@ class ShopifyConnector(RestConnector):
         return StockRecord(
             external_id=str(variant["id"]) if variant else iid,
             sku=(variant.get("sku") or None) if variant else None,
-            location_external_id=_sid(level.get("location_id")),
+            location_external_id=id_str(level.get("location_id")),
             available=None if available is None else int(available),
             updated_at=parse_timestamp(level.get("updated_at")),
             inventory_item_id=iid,
@@ -284,7 +265,7 @@ class ShopifyConnector(RestConnector):
             lines=[OrderLineRecord(
                 external_id=str(line["id"]), sku=line.get("sku") or None, quantity=int(line.get("quantity", 0)),
                 title=str(line.get("title") or ""), price_cents=money_cents(line.get("price")),
-                variant_external_id=_sid(line.get("variant_id")),
+                variant_external_id=id_str(line.get("variant_id")),
             ) for line in order.get("line_items") or []],
             currency=str(order.get("currency") or "USD"),
             total_cents=money_cents(order.get("total_price")),
@@ -407,7 +388,7 @@ class ShopifyConnector(RestConnector):
 
     def _order_customer_id(self, order_id: str) -> str | None:
         order = (self.get_json(f"orders/{order_id}.json", {"fields": "id,customer"}) or {}).get("order") or {}
-        return _sid((order.get("customer") or {}).get("id"))
+        return id_str((order.get("customer") or {}).get("id"))
 
     def _find_gift_card(self, code: str, idempotency_key: str) -> dict[str, Any]:
         marker = idempotency_marker(idempotency_key)
@@ -464,10 +445,10 @@ class ShopifyConnector(RestConnector):
             product_id = str(payload["id"])
             stock = [StockRecord(
                 external_id=str(v["id"]), sku=v.get("sku") or None,
-                inventory_item_id=_sid(v.get("inventory_item_id")),
+                inventory_item_id=id_str(v.get("inventory_item_id")),
                 backorders_allowed=v.get("inventory_policy") == "continue",
                 updated_at=parse_timestamp(v.get("updated_at")), parent_external_id=product_id,
             ) for v in payload.get("variants") or []]
             return WebhookEvent(kind, topic, dedupe, occurred, stock=stock, resource_ids=[product_id])
-        resource = _sid(payload.get("id"))
+        resource = id_str(payload.get("id"))
         return WebhookEvent(kind, topic, dedupe, occurred, resource_ids=[resource] if resource else [])

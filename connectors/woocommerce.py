@@ -51,7 +51,7 @@ import hmac
 import json
 import re
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, ClassVar, Iterator, Mapping
 from urllib.parse import parse_qs
 
@@ -61,7 +61,10 @@ from connectors.base import (
     BasicAuth,
     PageNumberPaginator,
     RestConnector,
+    cents_to_money,
     header_value,
+    idempotency_marker,
+    money_cents,
     newest,
     parse_timestamp,
     utc_iso,
@@ -99,13 +102,6 @@ TOPIC_KINDS: dict[str, WebhookKind] = {
 }
 
 
-def money_cents(value: Any) -> int:
-    try:
-        return int((Decimal(str(value)) * 100).quantize(Decimal(1)))
-    except (InvalidOperation, ValueError):
-        return 0
-
-
 def stock_status_for(available: int, backorder: bool) -> str:
     """What the storefront should show: sellable stock wins, then backorder, else sold out."""
     if available > 0:
@@ -122,15 +118,6 @@ DETERMINISTIC_REFUND_REFUSALS = (
     "The payment gateway for this order does not support automatic refunds.",
     "The payment gateway for this order does not exist.",
 )
-
-
-def cents_to_money(cents: int) -> str:
-    return f"{Decimal(int(cents)) / 100:.2f}"
-
-
-def idempotency_marker(key: str) -> str:
-    """The tag written into a refund reason / coupon description, found again by a retried task."""
-    return f"[idempotency:{key}]"
 
 
 def wp_error_body(exc: ConnectorError) -> dict[str, Any]:

@@ -20,10 +20,8 @@ import email.utils
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -32,6 +30,16 @@ from urllib.parse import urlencode
 import requests
 from fastapi import APIRouter, Body, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+
+from sandbox.common import (
+    Fault,
+    Instances,
+    PlatformState,
+    add_fault_routes,
+    add_request_log_routes,
+    answering_fault,
+    fault_answer,
+)
 
 DEFAULT_TOKEN = "lsxs_sandbox_token"
 DEFAULT_CLIENT_SECRET = "lsxs_sandbox_client_secret"
@@ -51,20 +59,9 @@ def _ts(value: datetime) -> str:
 
 
 @dataclass
-class Fault:
-    status: int
-    remaining: int
-    retry_after: str | None = None
-    body: Any = None
-    delay_s: float = 0.0
-    path_contains: str | None = None
-
-
-@dataclass
-class RetailerState:
+class RetailerState(PlatformState):
     """Everything one ``{instance}`` (a retailer's domain prefix) knows."""
 
-    name: str
     token: str = DEFAULT_TOKEN
     client_secret: str = DEFAULT_CLIENT_SECRET
     outlets: list[str] = field(default_factory=list)
@@ -79,9 +76,6 @@ class RetailerState:
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     writes: list[dict[str, Any]] = field(default_factory=list)
-    faults: list[Fault] = field(default_factory=list)
-    requests: deque = field(default_factory=lambda: deque(maxlen=10_000))
-    lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
         if not self.outlets:
@@ -123,20 +117,6 @@ class RetailerState:
         self.window_used += 1
         return True, {"X-RateLimit-Limit": str(self.rate_limit),
                       "X-RateLimit-Remaining": str(self.rate_limit - self.window_used)}
-
-
-class LightspeedSandbox:
-    """Holds every instance's state; one per sandbox app (``app.state.lightspeed``)."""
-
-    def __init__(self) -> None:
-        self.instances: dict[str, RetailerState] = {}
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> RetailerState:
-        with self._lock:
-            if name not in self.instances:
-                self.instances[name] = RetailerState(name)
-            return self.instances[name]
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -181,8 +161,21 @@ def deliver(state: RetailerState, kind: str, payload: dict[str, Any]) -> list[di
     return results
 
 
+def server_error(status: int) -> dict[str, Any]:
+    """The body of an injected fault that brings none."""
+    return {"error": "Internal Server Error", "message": "Something went wrong"}
+
+
+def parse_fault(payload: dict[str, Any]) -> Fault:
+    """``retry_after`` is sent verbatim; ``retry_after_in_s`` becomes an HTTP-date that far ahead."""
+    retry_after = None
+    if payload.get("retry_after_in_s") is not None:
+        retry_after = email.utils.formatdate(time.time() + float(payload["retry_after_in_s"]), usegmt=True)
+    return answering_fault(payload, retry_after)
+
+
 def install(app: FastAPI) -> None:
-    sandbox = LightspeedSandbox()
+    sandbox = Instances(RetailerState)
     app.state.lightspeed = sandbox
     api = APIRouter(prefix="/lightspeed/{instance}/api")
     admin = APIRouter(prefix="/lightspeed/{instance}/_admin")
@@ -190,20 +183,11 @@ def install(app: FastAPI) -> None:
     def guard(request: Request, instance: str, body: Any = None) -> tuple[RetailerState, dict, Response | None]:
         """Faults, then auth, then the rate-limit window, in the order a real request meets them."""
         state = sandbox.get(instance)
-        entry = {"method": request.method, "path": request.url.path, "query": dict(request.query_params),
-                 "body": body, "status": None, "at": _ts(datetime.now(timezone.utc))}
-        state.requests.append(entry)
+        entry = state.requests.record(request, body, _ts(datetime.now(timezone.utc)))
         with state.lock:
-            for fault in state.faults:
-                if fault.remaining > 0 and (not fault.path_contains or fault.path_contains in request.url.path):
-                    fault.remaining -= 1
-                    if fault.delay_s:
-                        time.sleep(fault.delay_s)
-                    headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
-                    entry["status"] = fault.status
-                    content = fault.body if fault.body is not None else \
-                        {"error": "Internal Server Error", "message": "Something went wrong"}
-                    return state, entry, JSONResponse(content, status_code=fault.status, headers=headers)
+            faulted = fault_answer(state, request, entry, server_error)
+            if faulted:
+                return state, entry, faulted
             if request.headers.get("Authorization") != f"Bearer {state.token}":
                 entry["status"] = 401
                 return state, entry, JSONResponse(UNAUTHORIZED, status_code=401)
@@ -374,27 +358,6 @@ def install(app: FastAPI) -> None:
         state = sandbox.get(instance)
         return {"webhooks": state.webhooks, "deliveries": state.deliveries}
 
-    @admin.post("/faults")
-    def add_fault(instance: str, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        """``retry_after`` is sent verbatim; ``retry_after_in_s`` becomes an HTTP-date that far ahead."""
-        state = sandbox.get(instance)
-        retry_after = payload.get("retry_after")
-        if payload.get("retry_after_in_s") is not None:
-            retry_after = email.utils.formatdate(time.time() + float(payload["retry_after_in_s"]), usegmt=True)
-        fault = Fault(status=int(payload["status"]), remaining=int(payload.get("count", 1)),
-                      retry_after=None if retry_after is None else str(retry_after), body=payload.get("body"),
-                      delay_s=float(payload.get("delay_s", 0)), path_contains=payload.get("path_contains"))
-        with state.lock:
-            state.faults.append(fault)
-        return {"faults": len(state.faults), "retry_after": fault.retry_after}
-
-    @admin.delete("/faults")
-    def clear_faults(instance: str) -> dict[str, Any]:
-        state = sandbox.get(instance)
-        with state.lock:
-            state.faults.clear()
-        return {"faults": 0}
-
     @admin.get("/state/items")
     def state_items(instance: str, skus: str | None = None) -> JSONResponse:
         state = sandbox.get(instance)
@@ -408,19 +371,8 @@ def install(app: FastAPI) -> None:
     def list_writes(instance: str) -> dict[str, Any]:
         return {"writes": sandbox.get(instance).writes}
 
-    @admin.get("/requests")
-    def list_requests(instance: str, method: str | None = None, path_contains: str | None = None) -> JSONResponse:
-        state = sandbox.get(instance)
-        rows = [r for r in list(state.requests)
-                if (not method or r["method"] == method.upper())
-                and (not path_contains or path_contains in r["path"])]
-        return JSONResponse({"requests": rows})
-
-    @admin.delete("/requests")
-    def clear_requests(instance: str) -> dict[str, Any]:
-        sandbox.get(instance).requests.clear()
-        return {"requests": 0}
-
+    add_fault_routes(admin, sandbox, parse_fault, lambda fault: {"retry_after": fault.retry_after})
+    add_request_log_routes(admin, sandbox)
     app.include_router(api)
     app.include_router(admin)
 

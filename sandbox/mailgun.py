@@ -7,8 +7,6 @@ event webhooks (``delivered``, ``failed``, ``complained`` …) for recorded mess
 """
 from __future__ import annotations
 
-import asyncio
-import base64
 import hashlib
 import hmac
 import json
@@ -20,15 +18,27 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
-from sandbox.messaging import Fault, MessagingState, as_list, capture, deliver, finish, new_token, state, utc_now
+from sandbox.common import retry_headers
+from sandbox.messaging import (
+    Fault,
+    MessagingState,
+    accept,
+    as_list,
+    basic_credentials,
+    deliver,
+    finish,
+    new_token,
+    receive,
+    state,
+    utc_now,
+)
 
 PROVIDER = "mailgun"
 BODY_FIELDS = ("text", "html", "amp-html", "template")
 
 
 def error(status: int, message: str, retry_after: str | None = None) -> JSONResponse:
-    headers = {"Retry-After": retry_after} if retry_after else None
-    return JSONResponse({"message": message}, status_code=status, headers=headers)
+    return JSONResponse({"message": message}, status_code=status, headers=retry_headers(retry_after))
 
 
 def fault_response(fault: Fault) -> JSONResponse:
@@ -37,13 +47,10 @@ def fault_response(fault: Fault) -> JSONResponse:
 
 
 def _authenticated(st: MessagingState, request: Request) -> bool:
-    header = request.headers.get("authorization", "")
-    if not header.lower().startswith("basic "):
+    credentials = basic_credentials(request)
+    if credentials is None:
         return False
-    try:
-        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-    except (ValueError, UnicodeDecodeError):
-        return False
+    user, password = credentials
     return user == "api" and hmac.compare_digest(password, st.credentials.mailgun_api_key)
 
 
@@ -85,11 +92,9 @@ def install(app: FastAPI) -> None:
 
     @router.post("/mailgun/v3/{domain}/messages")
     async def send(request: Request, domain: str) -> Response:
-        st = state(request.app)
-        record = await capture(request, PROVIDER)
-        fault = st.take_failure(PROVIDER)
-        if fault:
-            return finish(record, fault_response(fault))
+        st, record, failed = await receive(request, PROVIDER, fault_response)
+        if failed:
+            return failed
         if not _authenticated(st, request):
             return finish(record, PlainTextResponse("Forbidden", status_code=401))
         if st.credentials.mailgun_domains and domain not in st.credentials.mailgun_domains:
@@ -108,10 +113,8 @@ def install(app: FastAPI) -> None:
             "variables": {k[2:]: _first(v) for k, v in form.items() if k.startswith("v:")},
             "attachments": [f for f in record["files"] if f["field"] in ("attachment", "inline")],
             "status": "queued"})
-        hang = st.take_hang(PROVIDER)
-        if hang:
-            await asyncio.sleep(hang.hang_s)
-        return finish(record, JSONResponse({"id": f"<{bare_id}>", "message": "Queued. Thank you."}))
+        queued = JSONResponse({"id": f"<{bare_id}>", "message": "Queued. Thank you."})
+        return await accept(st, record, PROVIDER, queued)
 
     @router.post("/_sandbox/messaging/mailgun/events")
     def emit_event(request: Request, emit: EventIn) -> dict[str, Any]:

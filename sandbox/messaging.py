@@ -7,6 +7,7 @@ Provider modules own their wire formats; this module owns what they have in comm
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
 import json
@@ -14,6 +15,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -197,6 +199,37 @@ def as_list(value: Any) -> list[str]:
 def finish(record: dict[str, Any], response: Response) -> Response:
     record["status"] = response.status_code
     return response
+
+
+async def receive(request: Request, provider: str, fault_response: Callable[[Fault], Response],
+                  ) -> tuple[MessagingState, dict[str, Any], Response | None]:
+    """What every provider endpoint does first: record the request, then let a ``fail`` fault or
+    the rate limit answer it (in the provider's own error format) before auth is even checked."""
+    st = state(request.app)
+    record = await capture(request, provider)
+    fault = st.take_failure(provider)
+    return st, record, finish(record, fault_response(fault)) if fault else None
+
+
+async def accept(st: MessagingState, record: dict[str, Any], provider: str, response: Response) -> Response:
+    """Answer a request the provider accepted; a ``hang`` fault first holds the answer back
+    ``hang_s`` (the message is already recorded: a timeout after acceptance)."""
+    hang = st.take_hang(provider)
+    if hang:
+        await asyncio.sleep(hang.hang_s)
+    return finish(record, response)
+
+
+def basic_credentials(request: Request) -> tuple[str, str] | None:
+    """``(user, password)`` from an ``Authorization: Basic`` header; None when absent or unreadable."""
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return user, password
 
 
 def deliver(url: str, *, headers: dict[str, str], data: dict[str, str] | None = None,

@@ -36,9 +36,7 @@ import hmac
 import json
 import re
 import sqlite3
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -46,6 +44,15 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from fastapi import APIRouter, Body, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+
+from sandbox.common import (
+    Instances,
+    PlatformState,
+    add_fault_routes,
+    add_request_log_routes,
+    answering_fault,
+    fault_answer,
+)
 
 DEFAULTS = {"consumer_key": "ns_ck_sandbox", "consumer_secret": "ns_cs_sandbox",
             "token_id": "ns_tk_sandbox", "token_secret": "ns_ts_sandbox"}
@@ -97,16 +104,6 @@ def parse_oauth_header(value: str) -> dict[str, str] | None:
     return {k: unquote(v) for k, v in re.findall(r'([A-Za-z_]+)="([^"]*)"', value[6:])}
 
 
-@dataclass
-class Fault:
-    status: int
-    remaining: int
-    retry_after: str | None = None
-    body: Any = None
-    delay_s: float = 0.0
-    path_contains: str | None = None
-
-
 def _to_timestamp(text: str, fmt: str) -> str:
     if fmt != TS_FORMAT:
         raise ValueError(f"unsupported format {fmt}")
@@ -120,17 +117,13 @@ def _to_char(value: str | None, fmt: str) -> str | None:
 
 
 @dataclass
-class AccountState:
+class AccountState(PlatformState):
     """One NetSuite account: credentials, tables, faults and a request log."""
 
-    name: str
     credentials: dict[str, str] = field(default_factory=lambda: dict(DEFAULTS))
     timestamp_tolerance_s: float = 300.0
     clock_offset: timedelta = timedelta()
     nonces: set[str] = field(default_factory=set)
-    faults: list[Fault] = field(default_factory=list)
-    requests: deque = field(default_factory=lambda: deque(maxlen=10_000))
-    lock: threading.RLock = field(default_factory=threading.RLock)
     db: sqlite3.Connection = field(init=False)
     purchase_orders: dict[int, dict[str, Any]] = field(default_factory=dict)
 
@@ -165,18 +158,6 @@ class AccountState:
             return [d[0].lower() for d in cursor.description or []], cursor.fetchall()
         finally:
             self.db.set_authorizer(None)
-
-
-class NetSuiteSandbox:
-    def __init__(self) -> None:
-        self.instances: dict[str, AccountState] = {}
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> AccountState:
-        with self._lock:
-            if name not in self.instances:
-                self.instances[name] = AccountState(name)
-            return self.instances[name]
 
 
 def render(value: Any) -> str:
@@ -226,8 +207,13 @@ def check_oauth(state: AccountState, request: Request, body: bytes) -> str | Non
     return None
 
 
+def unexpected_error(status: int) -> dict[str, Any]:
+    """NetSuite's body for a server-side failure: that of an injected fault that brings none."""
+    return error_body(status, "Internal Server Error", "An unexpected error occurred.", "UNEXPECTED_ERROR")
+
+
 def install(app: FastAPI) -> None:
-    sandbox = NetSuiteSandbox()
+    sandbox = Instances(AccountState)
     app.state.netsuite = sandbox
     api = APIRouter(prefix="/netsuite/{instance}/services/rest")
     admin = APIRouter(prefix="/netsuite/{instance}/_admin")
@@ -236,20 +222,10 @@ def install(app: FastAPI) -> None:
         """Faults, then token-based authentication, as a real request meets them."""
         state = sandbox.get(instance)
         body = await request.body()
-        entry = {"method": request.method, "path": request.url.path, "query": dict(request.query_params),
-                 "body": body.decode(errors="replace"), "status": None, "at": state.now()}
-        state.requests.append(entry)
-        with state.lock:
-            for fault in state.faults:
-                if fault.remaining > 0 and (not fault.path_contains or fault.path_contains in request.url.path):
-                    fault.remaining -= 1
-                    if fault.delay_s:
-                        time.sleep(fault.delay_s)
-                    headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
-                    entry["status"] = fault.status
-                    content = fault.body if fault.body is not None else error_body(
-                        fault.status, "Internal Server Error", "An unexpected error occurred.", "UNEXPECTED_ERROR")
-                    return state, entry, body, JSONResponse(content, status_code=fault.status, headers=headers)
+        entry = state.requests.record(request, body.decode(errors="replace"), state.now())
+        faulted = fault_answer(state, request, entry, unexpected_error)
+        if faulted:
+            return state, entry, body, faulted
         reason = check_oauth(state, request, body)
         if reason:
             entry["status"], entry["auth_failure"] = 401, reason
@@ -472,24 +448,6 @@ def install(app: FastAPI) -> None:
             state.db.commit()
             return JSONResponse({"item": admin_item(state, row[0])})
 
-    @admin.post("/faults")
-    def add_fault(instance: str, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        state = sandbox.get(instance)
-        retry_after = payload.get("retry_after")
-        fault = Fault(status=int(payload["status"]), remaining=int(payload.get("count", 1)),
-                      retry_after=None if retry_after is None else str(retry_after), body=payload.get("body"),
-                      delay_s=float(payload.get("delay_s", 0)), path_contains=payload.get("path_contains"))
-        with state.lock:
-            state.faults.append(fault)
-        return {"faults": len(state.faults)}
-
-    @admin.delete("/faults")
-    def clear_faults(instance: str) -> dict[str, Any]:
-        state = sandbox.get(instance)
-        with state.lock:
-            state.faults.clear()
-        return {"faults": 0}
-
     @admin.get("/state/items")
     def state_items(instance: str, skus: str | None = None) -> JSONResponse:
         state = sandbox.get(instance)
@@ -508,19 +466,8 @@ def install(app: FastAPI) -> None:
             return JSONResponse({"purchase_orders": [po_view(po, "", True)
                                                      for _, po in sorted(state.purchase_orders.items())]})
 
-    @admin.get("/requests")
-    def list_requests(instance: str, method: str | None = None, path_contains: str | None = None) -> JSONResponse:
-        state = sandbox.get(instance)
-        rows = [r for r in list(state.requests)
-                if (not method or r["method"] == method.upper())
-                and (not path_contains or path_contains in r["path"])]
-        return JSONResponse({"requests": rows})
-
-    @admin.delete("/requests")
-    def clear_requests(instance: str) -> dict[str, Any]:
-        sandbox.get(instance).requests.clear()
-        return {"requests": 0}
-
+    add_fault_routes(admin, sandbox, answering_fault)
+    add_request_log_routes(admin, sandbox)
     app.include_router(api)
     app.include_router(admin)
 

@@ -22,9 +22,7 @@ Admin endpoints (``/odoo/{instance}/_admin/…``) are documented in ``docs/sandb
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -32,11 +30,15 @@ from typing import Any, Callable
 from fastapi import APIRouter, Body, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from sandbox.common import Fault, Instances, PlatformState, add_fault_routes, add_request_log_routes, fault_answer
+
 DEFAULTS = {"database": "odoo_sandbox", "login": "purchasing@example.com", "api_key": "odoo_sandbox_api_key"}
 UID = 2
 SERVER_VERSION = "18.0"
 MODELS = ("res.partner", "product.product", "purchase.order", "purchase.order.line")
 MANY2ONE = {"partner_id": "res.partner", "product_id": "product.product", "order_id": "purchase.order"}
+#: What a proxy in front of Odoo answers when a worker is down: the body of every injected fault.
+UNAVAILABLE_PAGE = "<html><body><h1>503 Service Unavailable</h1></body></html>"
 
 
 class RpcError(Exception):
@@ -63,23 +65,12 @@ def missing(model: str, ids: list[int]) -> RpcError:
 
 
 @dataclass
-class Fault:
-    status: int
-    remaining: int
-    body: str = "<html><body><h1>503 Service Unavailable</h1></body></html>"
-
-
-@dataclass
-class OdooState:
+class OdooState(PlatformState):
     """One Odoo database: credentials, records per model, faults and a request log."""
 
-    name: str
     credentials: dict[str, str] = field(default_factory=lambda: dict(DEFAULTS))
     records: dict[str, dict[int, dict[str, Any]]] = field(default_factory=lambda: {m: {} for m in MODELS})
     sequence: int = 0
-    faults: list[Fault] = field(default_factory=list)
-    requests: deque = field(default_factory=lambda: deque(maxlen=10_000))
-    lock: threading.RLock = field(default_factory=threading.RLock)
 
     def reset(self) -> None:
         self.records = {m: {} for m in MODELS}
@@ -115,18 +106,6 @@ def _matches(record: dict[str, Any], domain: list[Any]) -> bool:
         if not ops[op](current, value):
             return False
     return True
-
-
-class OdooSandbox:
-    def __init__(self) -> None:
-        self.instances: dict[str, OdooState] = {}
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> OdooState:
-        with self._lock:
-            if name not in self.instances:
-                self.instances[name] = OdooState(name)
-            return self.instances[name]
 
 
 def read_view(state: OdooState, model: str, record: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:
@@ -246,8 +225,13 @@ def dispatch(state: OdooState, params: dict[str, Any]) -> Any:
     raise RpcError("builtins.KeyError", repr(method))
 
 
+def parse_fault(payload: dict[str, Any]) -> Fault:
+    """The next ``count`` JSON-RPC requests answer HTTP ``status`` (a proxy or worker failure)."""
+    return Fault(status=int(payload["status"]), remaining=int(payload.get("count", 1)), body=UNAVAILABLE_PAGE)
+
+
 def install(app: FastAPI) -> None:
-    sandbox = OdooSandbox()
+    sandbox = Instances(OdooState)
     app.state.odoo = sandbox
     api = APIRouter(prefix="/odoo/{instance}")
     admin = APIRouter(prefix="/odoo/{instance}/_admin")
@@ -264,12 +248,9 @@ def install(app: FastAPI) -> None:
         except ValueError:
             payload = None
         entry["body"] = payload
-        with state.lock:
-            for fault in state.faults:
-                if fault.remaining > 0:
-                    fault.remaining -= 1
-                    entry["status"] = fault.status
-                    return JSONResponse(fault.body, status_code=fault.status)
+        faulted = fault_answer(state, request, entry, lambda status: UNAVAILABLE_PAGE)
+        if faulted:
+            return faulted
         if not isinstance(payload, dict) or not isinstance(payload.get("params"), dict):
             entry["status"] = 200
             return JSONResponse({"jsonrpc": "2.0", "id": None, "error": {
@@ -314,29 +295,7 @@ def install(app: FastAPI) -> None:
                       for _, po in sorted(state.records["purchase.order"].items())]
         return JSONResponse({"purchase_orders": orders})
 
-    @admin.post("/faults")
-    def add_fault(instance: str, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        """The next ``count`` JSON-RPC requests answer HTTP ``status`` (a proxy or worker failure)."""
-        state = sandbox.get(instance)
-        with state.lock:
-            state.faults.append(Fault(status=int(payload["status"]), remaining=int(payload.get("count", 1))))
-            return {"faults": len(state.faults)}
-
-    @admin.delete("/faults")
-    def clear_faults(instance: str) -> dict[str, Any]:
-        state = sandbox.get(instance)
-        with state.lock:
-            state.faults.clear()
-        return {"faults": 0}
-
-    @admin.get("/requests")
-    def list_requests(instance: str) -> JSONResponse:
-        return JSONResponse({"requests": list(sandbox.get(instance).requests)})
-
-    @admin.delete("/requests")
-    def clear_requests(instance: str) -> dict[str, Any]:
-        sandbox.get(instance).requests.clear()
-        return {"requests": 0}
-
+    add_fault_routes(admin, sandbox, parse_fault)
+    add_request_log_routes(admin, sandbox, filters=False)
     app.include_router(api)
     app.include_router(admin)

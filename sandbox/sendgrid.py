@@ -7,7 +7,6 @@ key is at ``GET /_sandbox/messaging/config`` (``sendgrid_public_key``).
 """
 from __future__ import annotations
 
-import asyncio
 import base64
 import hmac
 import json
@@ -21,7 +20,8 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from sandbox.messaging import Fault, MessagingState, capture, deliver, finish, state
+from sandbox.common import retry_headers
+from sandbox.messaging import Fault, MessagingState, accept, deliver, finish, receive, state
 
 PROVIDER = "sendgrid"
 HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
@@ -29,9 +29,8 @@ HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
 
 def error(status: int, message: str, field: str | None = None, help_anchor: str | None = None,
           retry_after: str | None = None) -> JSONResponse:
-    headers = {"Retry-After": retry_after} if retry_after else None
     item = {"message": message, "field": field, "help": f"{HELP}#{help_anchor}" if help_anchor else None}
-    return JSONResponse({"errors": [item]}, status_code=status, headers=headers)
+    return JSONResponse({"errors": [item]}, status_code=status, headers=retry_headers(retry_after))
 
 
 def fault_response(fault: Fault) -> JSONResponse:
@@ -103,11 +102,9 @@ def install(app: FastAPI) -> None:
 
     @router.post("/sendgrid/v3/mail/send")
     async def send(request: Request) -> Response:
-        st = state(request.app)
-        record = await capture(request, PROVIDER)
-        fault = st.take_failure(PROVIDER)
-        if fault:
-            return finish(record, fault_response(fault))
+        st, record, failed = await receive(request, PROVIDER, fault_response)
+        if failed:
+            return failed
         denied = _auth_error(st, request)
         if denied:
             return finish(record, denied)
@@ -127,10 +124,8 @@ def install(app: FastAPI) -> None:
                              "size": len(base64.b64decode(a.get("content") or ""))}
                             for a in body.get("attachments") or []],
             "status": "processed"})
-        hang = st.take_hang(PROVIDER)
-        if hang:
-            await asyncio.sleep(hang.hang_s)
-        return finish(record, Response(status_code=202, headers={"X-Message-Id": message_id}))
+        accepted = Response(status_code=202, headers={"X-Message-Id": message_id})
+        return await accept(st, record, PROVIDER, accepted)
 
     @router.post("/_sandbox/messaging/sendgrid/events")
     def emit_event(request: Request, emit: EventIn) -> dict[str, Any]:

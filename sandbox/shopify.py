@@ -17,18 +17,28 @@ import bisect
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Sequence
 
 import requests
 from fastapi import APIRouter, Body, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+
+from sandbox.common import (
+    Instances,
+    PlatformState,
+    add_fault_routes,
+    add_request_log_routes,
+    any_fault,
+    fault_answer,
+    late_answer,
+    to_cents,
+    to_money,
+)
 
 PRODUCT_ID_BASE = 2**53 + 1_000_000
 VARIANT_ID_BASE = 2**53 + 2_000_000_000
@@ -100,26 +110,9 @@ class Batch:
 
 
 @dataclass
-class Fault:
-    status: int
-    remaining: int
-    retry_after: str | None = None
-    body: Any = None
-    delay_s: float = 0.0
-    path_contains: str | None = None
-    method: str | None = None
-    after_apply: bool = False
-
-    def matches(self, method: str, path: str) -> bool:
-        return self.remaining > 0 and (not self.path_contains or self.path_contains in path) \
-            and (not self.method or self.method.upper() == method.upper())
-
-
-@dataclass
-class ShopState:
+class ShopState(PlatformState):
     """Everything one ``{instance}`` knows; created on first use with defaults."""
 
-    name: str
     token: str = DEFAULT_TOKEN
     location_id: int = DEFAULT_LOCATION_ID
     bucket_size: float = 40.0
@@ -137,9 +130,6 @@ class ShopState:
     money_ids: int = 0
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
-    faults: list[Fault] = field(default_factory=list)
-    requests: deque = field(default_factory=lambda: deque(maxlen=10_000))
-    lock: threading.RLock = field(default_factory=threading.RLock)
 
     def now(self) -> datetime:
         return (datetime.now(timezone.utc) + self.clock_offset).replace(microsecond=0)
@@ -245,24 +235,6 @@ def _decode_cursor(token: str) -> dict[str, Any] | None:
 # --- money: transactions, refunds, gift cards ---------------------------------------------------
 
 
-def _cents(value: Any) -> int:
-    """Shopify money strings (``"199.00"``) or numbers to integer cents; ValueError when invalid."""
-    try:
-        return int((Decimal(str(value)) * 100).quantize(Decimal(1)))
-    except (InvalidOperation, ValueError, TypeError) as exc:
-        raise ValueError(f"not an amount: {value!r}") from exc
-
-
-def _money(cents: int) -> str:
-    return f"{Decimal(cents) / 100:.2f}"
-
-
-def late_fault_view(fault: Fault) -> dict[str, Any]:
-    """What an ``after_apply`` fault does to the answer, kept in the (JSON) request log entry."""
-    return {"status": fault.status, "delay_s": fault.delay_s, "retry_after": fault.retry_after,
-            "body": fault.body}
-
-
 def next_money_id(state: ShopState) -> int:
     state.money_ids += 1
     return state.money_ids
@@ -295,9 +267,9 @@ def refunded_quantities(order: dict[str, Any]) -> dict[int, int]:
 
 def refundable_cents(state: ShopState, parent: dict[str, Any]) -> int:
     """A sale's ``maximum_refundable``: its amount less the successful refunds made against it."""
-    refunded = sum(_cents(t["amount"]) for t in state.transactions.get(parent["order_id"], [])
+    refunded = sum(to_cents(t["amount"]) for t in state.transactions.get(parent["order_id"], [])
                    if t["kind"] == "refund" and t["parent_id"] == parent["id"] and t["status"] == "success")
-    return _cents(parent["amount"]) - refunded
+    return to_cents(parent["amount"]) - refunded
 
 
 def refund_lines(state: ShopState, order: dict[str, Any], specs: Any) -> tuple[list[dict[str, Any]], Any]:
@@ -326,11 +298,11 @@ def refund_lines(state: ShopState, order: dict[str, Any], specs: Any) -> tuple[l
         asked[line["id"]] = asked.get(line["id"], 0) + quantity
         if asked[line["id"]] > line["quantity"] - already.get(line["id"], 0):
             return [], {"refund_line_items.quantity": [QUANTITY_TOO_HIGH]}
-        subtotal = _cents(line["price"]) * quantity
+        subtotal = to_cents(line["price"]) * quantity
         lines.append({"line_item_id": line["id"], "quantity": quantity, "restock_type": restock_type,
                       "location_id": state.location_id if restock_type in ("cancel", "return") else None,
-                      "price": line["price"], "subtotal": _money(subtotal), "total_tax": "0.00",
-                      "discounted_price": line["price"], "discounted_total_price": _money(subtotal),
+                      "price": line["price"], "subtotal": to_money(subtotal), "total_tax": "0.00",
+                      "discounted_price": line["price"], "discounted_total_price": to_money(subtotal),
                       "total_cart_discount_amount": "0.00"})
     return lines, None
 
@@ -345,13 +317,13 @@ def suggested_transactions(state: ShopState, order: dict[str, Any], cents: int) 
         share = min(cents, maximum)
         cents -= share
         suggestions.append({"order_id": order["id"], "kind": "suggested_refund", "gateway": parent["gateway"],
-                            "parent_id": parent["id"], "amount": _money(share), "currency": order["currency"],
-                            "maximum_refundable": _money(maximum)})
+                            "parent_id": parent["id"], "amount": to_money(share), "currency": order["currency"],
+                            "maximum_refundable": to_money(maximum)})
     return suggestions
 
 
 def calculate_refund(state: ShopState, order: dict[str, Any], lines: list[dict[str, Any]]) -> dict[str, Any]:
-    subtotal = sum(_cents(line["subtotal"]) for line in lines)
+    subtotal = sum(to_cents(line["subtotal"]) for line in lines)
     return {"shipping": {"amount": "0.00", "tax": "0.00", "maximum_refundable": "0.00"}, "duties": [],
             "additional_fees": [], "refund_line_items": lines,
             "transactions": suggested_transactions(state, order, subtotal), "currency": order["currency"]}
@@ -369,7 +341,7 @@ def refund_transactions(state: ShopState, order: dict[str, Any], specs: Any) -> 
     for spec in specs:
         try:
             parent = parents.get(int(spec.get("parent_id")))
-            cents = _cents(spec.get("amount"))
+            cents = to_cents(spec.get("amount"))
         except (TypeError, ValueError):
             return [], {"transactions.amount": ["is invalid"]}
         if parent is None:
@@ -392,7 +364,7 @@ def refund_transaction(state: ShopState, order: dict[str, Any], parent: dict[str
     tid = TRANSACTION_ID_BASE + next_money_id(state)
     return {"id": tid, "order_id": order["id"], "kind": "refund", "gateway": parent["gateway"], "status": "success",
             "message": "Refunded", "created_at": _ts(now), "processed_at": _ts(now), "test": False,
-            "authorization": None, "currency": order["currency"], "amount": _money(cents),
+            "authorization": None, "currency": order["currency"], "amount": to_money(cents),
             "parent_id": parent["id"], "source_name": "external", "error_code": None,
             "admin_graphql_api_id": f"gid://shopify/OrderTransaction/{tid}"}
 
@@ -415,9 +387,9 @@ def record_refund(state: ShopState, order: dict[str, Any], body: dict[str, Any],
               "admin_graphql_api_id": f"gid://shopify/Refund/{rid}"}
     order["refunds"].append(refund)
     state.transactions.setdefault(order["id"], []).extend(transactions)
-    refunded = sum(_cents(t["amount"]) for t in state.transactions[order["id"]] if t["kind"] == "refund")
+    refunded = sum(to_cents(t["amount"]) for t in state.transactions[order["id"]] if t["kind"] == "refund")
     if refunded:
-        order["financial_status"] = "refunded" if refunded >= _cents(order["total_price"]) else "partially_refunded"
+        order["financial_status"] = "refunded" if refunded >= to_cents(order["total_price"]) else "partially_refunded"
     order["updated_at"] = _ts(now)
     restocked = []
     for line in lines:
@@ -453,7 +425,7 @@ def create_gift_card(state: ShopState, spec: Any) -> tuple[int, dict[str, Any]]:
     if not isinstance(spec, dict):
         return 400, {"errors": {"gift_card": "Required parameter missing or invalid"}}
     try:
-        cents = _cents(spec.get("initial_value"))
+        cents = to_cents(spec.get("initial_value"))
     except ValueError:
         cents = 0
     if cents <= 0:
@@ -464,8 +436,8 @@ def create_gift_card(state: ShopState, spec: Any) -> tuple[int, dict[str, Any]]:
         return 422, {"errors": errors}
     now = state.now()
     gid = GIFT_CARD_ID_BASE + next_money_id(state)
-    card = {"id": gid, "balance": _money(cents), "created_at": _ts(now), "updated_at": _ts(now), "currency": "USD",
-            "initial_value": _money(cents), "disabled_at": None, "line_item_id": None, "api_client_id": 755357713,
+    card = {"id": gid, "balance": to_money(cents), "created_at": _ts(now), "updated_at": _ts(now), "currency": "USD",
+            "initial_value": to_money(cents), "disabled_at": None, "line_item_id": None, "api_client_id": 755357713,
             "user_id": None, "customer_id": spec.get("customer_id"), "note": spec.get("note"),
             "expires_on": spec.get("expires_on"), "template_suffix": spec.get("template_suffix"),
             "last_characters": code[-4:], "order_id": None, "code": code,
@@ -490,18 +462,9 @@ def search_gift_cards(state: ShopState, query: str) -> list[dict[str, Any]]:
 # --- the app ------------------------------------------------------------------------------------
 
 
-class ShopifySandbox:
-    """Holds every instance's state; one per sandbox app (kept on ``app.state.shopify``)."""
-
-    def __init__(self) -> None:
-        self.instances: dict[str, ShopState] = {}
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> ShopState:
-        with self._lock:
-            if name not in self.instances:
-                self.instances[name] = ShopState(name)
-            return self.instances[name]
+def _internal_error(status: int) -> dict[str, Any]:
+    """The body of an injected fault that brings none."""
+    return {"errors": "Internal Server Error"}
 
 
 def _error(status: int, errors: Any, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -542,7 +505,7 @@ def post_delivery(address: str, body: bytes, headers: dict[str, str]) -> int | s
 
 
 def install(app: FastAPI) -> None:
-    sandbox = ShopifySandbox()
+    sandbox = Instances(ShopState)
     app.state.shopify = sandbox
     api = APIRouter(prefix="/shopify/{instance}/admin/api/{version}")
     admin = APIRouter(prefix="/shopify/{instance}/_admin")
@@ -550,22 +513,11 @@ def install(app: FastAPI) -> None:
     def guard(request: Request, instance: str, body: Any = None) -> tuple[ShopState, dict, Response | None]:
         """Faults, then auth, then the leaky bucket, in the order a real request meets them."""
         state = sandbox.get(instance)
-        entry = {"method": request.method, "path": request.url.path, "query": dict(request.query_params),
-                 "body": body, "status": None, "at": state.now().isoformat()}
-        state.requests.append(entry)
+        entry = state.requests.record(request, body, state.now().isoformat())
         with state.lock:
-            for fault in state.faults:
-                if fault.matches(request.method, request.url.path):
-                    fault.remaining -= 1
-                    if fault.after_apply:
-                        entry["late_fault"] = late_fault_view(fault)
-                        break
-                    if fault.delay_s:
-                        time.sleep(fault.delay_s)
-                    headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
-                    entry["status"] = fault.status
-                    content = fault.body if fault.body is not None else {"errors": "Internal Server Error"}
-                    return state, entry, JSONResponse(content, status_code=fault.status, headers=headers)
+            faulted = fault_answer(state, request, entry, _internal_error)
+            if faulted:
+                return state, entry, faulted
             if request.headers.get("X-Shopify-Access-Token") != state.token:
                 entry["status"] = 401
                 return state, entry, _error(401, INVALID_TOKEN)
@@ -578,14 +530,7 @@ def install(app: FastAPI) -> None:
         return state, entry, None
 
     def reply(entry: dict, content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-        late = entry.get("late_fault")
-        if late:
-            # The write above already happened: only the answer is delayed or replaced.
-            time.sleep(late["delay_s"])
-            if late["status"]:
-                status = late["status"]
-                content = late["body"] if late["body"] is not None else {"errors": "Internal Server Error"}
-                headers = {"Retry-After": late["retry_after"]} if late["retry_after"] else None
+        content, status, headers = late_answer(entry, content, status, headers, _internal_error)
         entry["status"] = status
         all_headers = {"X-Shopify-Shop-Api-Call-Limit": entry.get("call_limit", "1/40"), **(headers or {})}
         return JSONResponse(content, status_code=status, headers=all_headers)
@@ -953,7 +898,7 @@ def install(app: FastAPI) -> None:
                               "product_id": item.product_id, "sku": item.sku, "title": item.title,
                               "quantity": quantity, "price": str(spec.get("price", "10.00"))})
             customer = payload.get("customer", {"first_name": "Ada", "last_name": "Lovelace"})
-            total = sum(_cents(line["price"]) * line["quantity"] for line in lines) / 100
+            total = sum(to_cents(line["price"]) * line["quantity"] for line in lines) / 100
             gateway = str(payload.get("gateway", "manual"))
             order = {
                 "id": ORDER_ID_BASE + number, "name": f"#{1001 + number}", "order_number": 1001 + number,
@@ -996,25 +941,6 @@ def install(app: FastAPI) -> None:
                     for _ in range(times)]
         return {"statuses": statuses, "event_id": original["event_id"]}
 
-    @admin.post("/faults")
-    def add_fault(instance: str, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        state = sandbox.get(instance)
-        retry_after = payload.get("retry_after")
-        fault = Fault(status=int(payload.get("status") or 0), remaining=int(payload.get("count", 1)),
-                      retry_after=None if retry_after is None else str(retry_after), body=payload.get("body"),
-                      delay_s=float(payload.get("delay_s", 0)), path_contains=payload.get("path_contains"),
-                      method=payload.get("method"), after_apply=bool(payload.get("after_apply", False)))
-        with state.lock:
-            state.faults.append(fault)
-        return {"faults": len(state.faults)}
-
-    @admin.delete("/faults")
-    def clear_faults(instance: str) -> dict[str, Any]:
-        state = sandbox.get(instance)
-        with state.lock:
-            state.faults.clear()
-        return {"faults": 0}
-
     @admin.get("/state/items")
     def state_items(instance: str, skus: str | None = None, offset: int = 0, limit: int = 100) -> JSONResponse:
         state = sandbox.get(instance)
@@ -1044,19 +970,8 @@ def install(app: FastAPI) -> None:
         with state.lock:
             return JSONResponse({"gift_cards": [{**c, "id": str(c["id"])} for c in state.gift_cards]})
 
-    @admin.get("/requests")
-    def list_requests(instance: str, method: str | None = None, path_contains: str | None = None) -> JSONResponse:
-        state = sandbox.get(instance)
-        rows = [r for r in list(state.requests)
-                if (not method or r["method"] == method.upper())
-                and (not path_contains or path_contains in r["path"])]
-        return JSONResponse({"requests": rows})
-
-    @admin.delete("/requests")
-    def clear_requests(instance: str) -> dict[str, Any]:
-        sandbox.get(instance).requests.clear()
-        return {"requests": 0}
-
+    add_fault_routes(admin, sandbox, any_fault)
+    add_request_log_routes(admin, sandbox)
     app.include_router(api)
     app.include_router(admin)
 

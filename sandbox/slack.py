@@ -6,20 +6,19 @@ The URL path is the secret (unknown paths answer ``404 no_service``); the body i
 """
 from __future__ import annotations
 
-import asyncio
 import json
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from sandbox.messaging import Fault, capture, finish, state
+from sandbox.common import retry_headers
+from sandbox.messaging import Fault, accept, finish, receive, state
 
 PROVIDER = "slack"
 
 
 def error(status: int, code: str, retry_after: str | None = None) -> PlainTextResponse:
-    headers = {"Retry-After": retry_after} if retry_after else None
-    return PlainTextResponse(code, status_code=status, headers=headers)
+    return PlainTextResponse(code, status_code=status, headers=retry_headers(retry_after))
 
 
 def fault_response(fault: Fault) -> PlainTextResponse:
@@ -33,11 +32,9 @@ def install(app: FastAPI) -> None:
 
     @router.post("/slack/services/{hook:path}")
     async def incoming_webhook(request: Request, hook: str) -> Response:
-        st = state(request.app)
-        record = await capture(request, PROVIDER)
-        fault = st.take_failure(PROVIDER)
-        if fault:
-            return finish(record, fault_response(fault))
+        st, record, failed = await receive(request, PROVIDER, fault_response)
+        if failed:
+            return failed
         if hook not in st.credentials.slack_webhooks:
             return finish(record, error(404, "no_service"))
         body = record["body"]
@@ -55,9 +52,6 @@ def install(app: FastAPI) -> None:
             return finish(record, error(400, "no_text"))
         st.add_message({"provider": PROVIDER, "kind": "slack", "id": f"slack-{record['seq']}", "to": [hook],
                         "webhook": hook, "text": body.get("text"), "blocks": blocks, "status": "ok"})
-        hang = st.take_hang(PROVIDER)
-        if hang:
-            await asyncio.sleep(hang.hang_s)
-        return finish(record, PlainTextResponse("ok"))
+        return await accept(st, record, PROVIDER, PlainTextResponse("ok"))
 
     app.include_router(router)

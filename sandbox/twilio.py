@@ -7,7 +7,6 @@ signed status callbacks and inbound messages.
 """
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -20,7 +19,18 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from sandbox.messaging import Fault, MessagingState, capture, deliver, finish, state, utc_now
+from sandbox.common import retry_headers
+from sandbox.messaging import (
+    Fault,
+    MessagingState,
+    accept,
+    basic_credentials,
+    deliver,
+    finish,
+    receive,
+    state,
+    utc_now,
+)
 
 PROVIDER = "twilio"
 API_VERSION = "2010-04-01"
@@ -44,9 +54,8 @@ def num_segments(body: str) -> int:
 
 
 def error(status: int, code: int, message: str, retry_after: str | None = None) -> JSONResponse:
-    headers = {"Retry-After": retry_after} if retry_after else None
     return JSONResponse({"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
-                         "status": status}, status_code=status, headers=headers)
+                         "status": status}, status_code=status, headers=retry_headers(retry_after))
 
 
 def fault_response(fault: Fault) -> JSONResponse:
@@ -61,13 +70,10 @@ def signature(auth_token: str, url: str, params: dict[str, str]) -> str:
 
 
 def _authenticated(st: MessagingState, request: Request, account_sid: str) -> bool:
-    header = request.headers.get("authorization", "")
-    if not header.lower().startswith("basic "):
+    credentials = basic_credentials(request)
+    if credentials is None:
         return False
-    try:
-        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-    except (ValueError, UnicodeDecodeError):
-        return False
+    user, password = credentials
     token = st.credentials.twilio_accounts.get(user)
     return user == account_sid and token is not None and hmac.compare_digest(token, password)
 
@@ -128,11 +134,9 @@ def install(app: FastAPI) -> None:
 
     @router.post("/twilio/2010-04-01/Accounts/{account_sid}/Messages.json")
     async def create_message(request: Request, account_sid: str) -> Response:
-        st = state(request.app)
-        record = await capture(request, PROVIDER)
-        fault = st.take_failure(PROVIDER)
-        if fault:
-            return finish(record, fault_response(fault))
+        st, record, failed = await receive(request, PROVIDER, fault_response)
+        if failed:
+            return failed
         if not _authenticated(st, request, account_sid):
             return finish(record, JSONResponse({
                 "code": 20003, "detail": "Your AccountSid or AuthToken was incorrect.", "message": "Authenticate",
@@ -148,10 +152,7 @@ def install(app: FastAPI) -> None:
             "from": form.get("From") or form.get("MessagingServiceSid"), "body": resource["body"],
             "num_segments": int(resource["num_segments"]), "status": resource["status"],
             "status_callback": form.get("StatusCallback"), "account_sid": account_sid, "resource": resource})
-        hang = st.take_hang(PROVIDER)
-        if hang:
-            await asyncio.sleep(hang.hang_s)
-        return finish(record, JSONResponse(resource, status_code=201))
+        return await accept(st, record, PROVIDER, JSONResponse(resource, status_code=201))
 
     @router.post("/_sandbox/messaging/twilio/status-callback")
     def emit_status(request: Request, emit: StatusCallbackIn) -> dict[str, Any]:

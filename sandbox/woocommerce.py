@@ -18,19 +18,27 @@ import bisect
 import hashlib
 import hmac
 import json
-import threading
-import time
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
 import requests
 from fastapi import APIRouter, Body, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+
+from sandbox.common import (
+    Instances,
+    PlatformState,
+    add_fault_routes,
+    add_request_log_routes,
+    any_fault,
+    fault_answer,
+    late_answer,
+    to_cents,
+    to_money,
+)
 
 DEFAULT_KEY = "ck_sandbox"
 DEFAULT_SECRET = "cs_sandbox"
@@ -71,24 +79,7 @@ class Batch:
 
 
 @dataclass
-class Fault:
-    status: int
-    remaining: int
-    retry_after: str | None = None
-    body: Any = None
-    delay_s: float = 0.0
-    path_contains: str | None = None
-    method: str | None = None
-    after_apply: bool = False
-
-    def matches(self, method: str, path: str) -> bool:
-        return self.remaining > 0 and (not self.path_contains or self.path_contains in path) \
-            and (not self.method or self.method.upper() == method.upper())
-
-
-@dataclass
-class SiteState:
-    name: str
+class SiteState(PlatformState):
     consumer_key: str = DEFAULT_KEY
     consumer_secret: str = DEFAULT_SECRET
     next_id: int = 10
@@ -101,10 +92,7 @@ class SiteState:
     coupons: list[dict[str, Any]] = field(default_factory=list)
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
-    faults: list[Fault] = field(default_factory=list)
-    requests: deque = field(default_factory=lambda: deque(maxlen=10_000))
     clock_offset: timedelta = timedelta()
-    lock: threading.RLock = field(default_factory=threading.RLock)
 
     def now(self) -> datetime:
         return (datetime.now(timezone.utc) + self.clock_offset).replace(microsecond=0)
@@ -222,24 +210,6 @@ OFFLINE_GATEWAYS = frozenset({"bacs", "cheque", "cod"})
 CANNOT_REFUND = "woocommerce_rest_cannot_create_order_refund"
 
 
-def _cents(value: Any) -> int:
-    """WooCommerce money (``"12.34"`` or a number) to integer cents; ValueError when invalid."""
-    try:
-        return int((Decimal(str(value)) * 100).quantize(Decimal(1)))
-    except (InvalidOperation, ValueError, TypeError) as exc:
-        raise ValueError(f"not an amount: {value!r}") from exc
-
-
-def _money(cents: int) -> str:
-    return f"{Decimal(cents) / 100:.2f}"
-
-
-def late_fault_view(fault: Fault) -> dict[str, Any]:
-    """What an ``after_apply`` fault does to the answer, kept in the (JSON) request log entry."""
-    return {"status": fault.status, "delay_s": fault.delay_s, "retry_after": fault.retry_after,
-            "body": fault.body}
-
-
 def find_order(state: SiteState, order_id: int) -> dict[str, Any] | None:
     return next((o for o in state.orders if o["id"] == order_id), None)
 
@@ -249,7 +219,7 @@ def public_order(order: dict[str, Any]) -> dict[str, Any]:
 
 
 def refunded_cents(state: SiteState, order_id: int) -> int:
-    return sum(_cents(r["amount"]) for r in state.refunds.get(order_id, []))
+    return sum(to_cents(r["amount"]) for r in state.refunds.get(order_id, []))
 
 
 def refund_line_items(order: dict[str, Any], specs: Any) -> tuple[list[dict[str, Any]], str | None]:
@@ -264,7 +234,7 @@ def refund_line_items(order: dict[str, Any], specs: Any) -> tuple[list[dict[str,
         try:
             line = by_id.get(int(spec.get("id")))
             quantity = int(spec.get("quantity") or 0)
-            total = _cents(spec.get("refund_total") or 0)
+            total = to_cents(spec.get("refund_total") or 0)
         except (TypeError, ValueError):
             return [], "line_items"
         if line is None:
@@ -294,12 +264,12 @@ def build_refund(state: SiteState, order: dict[str, Any], payload: dict[str, Any
     refund_id = state.allocate()
     items = [{"id": state.allocate(), "name": item["line"]["name"], "product_id": item["line"]["product_id"],
               "variation_id": item["line"]["variation_id"], "quantity": -item["quantity"], "tax_class": "",
-              "subtotal": _money(-item["total"]), "subtotal_tax": "0.00", "total": _money(-item["total"]),
+              "subtotal": to_money(-item["total"]), "subtotal_tax": "0.00", "total": to_money(-item["total"]),
               "total_tax": "0.00", "taxes": [], "sku": item["line"]["sku"],
               "price": -(item["total"] / 100 / item["quantity"]) if item["quantity"] else 0,
               "meta_data": [{"id": state.allocate(), "key": "_refunded_item_id",
                              "value": str(item["line"]["id"])}]} for item in lines]
-    return {"id": refund_id, "date_created": _local(now), "date_created_gmt": _gmt(now), "amount": _money(cents),
+    return {"id": refund_id, "date_created": _local(now), "date_created_gmt": _gmt(now), "amount": to_money(cents),
             "reason": str(payload.get("reason") or ""), "refunded_by": 1, "refunded_payment": refunded_payment,
             "meta_data": [], "line_items": items, "tax_lines": [], "shipping_lines": [], "fee_lines": [],
             "_order_id": order["id"]}
@@ -311,7 +281,7 @@ def apply_refund(state: SiteState, order: dict[str, Any], refund: dict[str, Any]
     now = state.now()
     state.refunds.setdefault(order["id"], []).insert(0, refund)
     order["refunds"].insert(0, {"id": refund["id"], "reason": refund["reason"], "total": f"-{refund['amount']}"})
-    if refunded_cents(state, order["id"]) >= _cents(order["total"]):
+    if refunded_cents(state, order["id"]) >= to_cents(order["total"]):
         order["status"] = "refunded"
     order["date_modified"], order["date_modified_gmt"], order["_modified"] = _local(now), _gmt(now), now
     restocked = []
@@ -338,7 +308,7 @@ def coupon_json(coupon: dict[str, Any]) -> dict[str, Any]:
 def build_coupon(state: SiteState, payload: dict[str, Any]) -> dict[str, Any]:
     now = state.now()
     return {"id": state.allocate(), "code": str(payload["code"]).strip().lower(),
-            "amount": _money(_cents(payload.get("amount") or 0)), "status": "publish",
+            "amount": to_money(to_cents(payload.get("amount") or 0)), "status": "publish",
             "date_created": _local(now), "date_created_gmt": _gmt(now),
             "date_modified": _local(now), "date_modified_gmt": _gmt(now),
             "discount_type": payload.get("discount_type", "fixed_cart"), "description": payload.get("description", ""),
@@ -362,7 +332,7 @@ def coupon_errors(state: SiteState, payload: Any) -> JSONResponse | None:
     if payload.get("discount_type", "fixed_cart") not in COUPON_TYPES:
         return wp_error("rest_invalid_param", "Invalid parameter(s): discount_type", 400)
     try:
-        _cents(payload.get("amount") or 0)
+        to_cents(payload.get("amount") or 0)
     except ValueError:
         return wp_error("rest_invalid_param", "Invalid parameter(s): amount", 400)
     code = str(payload["code"]).strip().lower()
@@ -371,44 +341,24 @@ def coupon_errors(state: SiteState, payload: Any) -> JSONResponse | None:
     return None
 
 
-class WooSandbox:
-    def __init__(self) -> None:
-        self.instances: dict[str, SiteState] = {}
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> SiteState:
-        with self._lock:
-            if name not in self.instances:
-                self.instances[name] = SiteState(name)
-            return self.instances[name]
+def critical_error(status: int) -> dict[str, Any]:
+    """WordPress's answer to a fatal error: the body of an injected fault that brings none."""
+    return {"code": "internal_server_error", "message": "There has been a critical error on this website.",
+            "data": {"status": status}}
 
 
 def install(app: FastAPI) -> None:
-    sandbox = WooSandbox()
+    sandbox = Instances(SiteState)
     app.state.woocommerce = sandbox
     api = APIRouter(prefix="/woocommerce/{instance}/wp-json/wc/v3")
     admin = APIRouter(prefix="/woocommerce/{instance}/_admin")
 
     def guard(request: Request, instance: str, body: Any = None) -> tuple[SiteState, dict, Response | None]:
         state = sandbox.get(instance)
-        entry = {"method": request.method, "path": request.url.path, "query": dict(request.query_params),
-                 "body": body, "status": None, "at": state.now().isoformat()}
-        state.requests.append(entry)
-        with state.lock:
-            for fault in state.faults:
-                if fault.matches(request.method, request.url.path):
-                    fault.remaining -= 1
-                    if fault.after_apply:
-                        entry["late_fault"] = late_fault_view(fault)
-                        break
-                    if fault.delay_s:
-                        time.sleep(fault.delay_s)
-                    entry["status"] = fault.status
-                    content = fault.body if fault.body is not None else {
-                        "code": "internal_server_error", "message": "There has been a critical error on this "
-                        "website.", "data": {"status": fault.status}}
-                    headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
-                    return state, entry, JSONResponse(content, status_code=fault.status, headers=headers)
+        entry = state.requests.record(request, body, state.now().isoformat())
+        faulted = fault_answer(state, request, entry, critical_error)
+        if faulted:
+            return state, entry, faulted
         key, secret = _credentials(request)
         denied = None
         if key is None:
@@ -425,16 +375,7 @@ def install(app: FastAPI) -> None:
         return state, entry, denied
 
     def reply(entry: dict, content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-        late = entry.get("late_fault")
-        if late:
-            # The write already happened: only the answer is delayed or replaced.
-            time.sleep(late["delay_s"])
-            if late["status"]:
-                status = late["status"]
-                content = late["body"] if late["body"] is not None else {
-                    "code": "internal_server_error", "message": "There has been a critical error on this website.",
-                    "data": {"status": status}}
-                headers = {"Retry-After": late["retry_after"]} if late["retry_after"] else None
+        content, status, headers = late_answer(entry, content, status, headers, critical_error)
         entry["status"] = status
         return JSONResponse(content, status_code=status, headers=headers)
 
@@ -633,14 +574,14 @@ def install(app: FastAPI) -> None:
         if bad:
             return wp_error("rest_invalid_param", f"Invalid parameter(s): {bad}", 400), 0, []
         try:
-            cents = (_cents(payload["amount"]) if payload.get("amount") not in (None, "")
+            cents = (to_cents(payload["amount"]) if payload.get("amount") not in (None, "")
                      else sum(item["total"] for item in lines))
         except ValueError:
             return wp_error("rest_invalid_param", "Invalid parameter(s): amount", 400), 0, []
         if cents < 0:
             return wp_error("woocommerce_rest_invalid_order_refund", "Refund amount must be greater than zero.",
                             400), 0, []
-        if cents > _cents(order["total"]) - refunded_cents(state, order["id"]):
+        if cents > to_cents(order["total"]) - refunded_cents(state, order["id"]):
             return wp_error(CANNOT_REFUND, "Invalid refund amount.", 500), 0, []
         gateway_error = gateway_refund_error(order) if payload.get("api_refund", True) is not False else None
         if gateway_error:
@@ -816,25 +757,6 @@ def install(app: FastAPI) -> None:
         state = sandbox.get(instance)
         return {"webhooks": state.webhooks, "deliveries": state.deliveries}
 
-    @admin.post("/faults")
-    def add_fault(instance: str, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        state = sandbox.get(instance)
-        retry_after = payload.get("retry_after")
-        with state.lock:
-            state.faults.append(Fault(status=int(payload.get("status") or 0), remaining=int(payload.get("count", 1)),
-                                      retry_after=None if retry_after is None else str(retry_after),
-                                      body=payload.get("body"), delay_s=float(payload.get("delay_s", 0)),
-                                      path_contains=payload.get("path_contains"), method=payload.get("method"),
-                                      after_apply=bool(payload.get("after_apply", False))))
-            return {"faults": len(state.faults)}
-
-    @admin.delete("/faults")
-    def clear_faults(instance: str) -> dict[str, Any]:
-        state = sandbox.get(instance)
-        with state.lock:
-            state.faults.clear()
-        return {"faults": 0}
-
     @admin.get("/state/items")
     def state_items(instance: str, skus: str | None = None, offset: int = 0, limit: int = 100) -> JSONResponse:
         state = sandbox.get(instance)
@@ -863,19 +785,8 @@ def install(app: FastAPI) -> None:
         with state.lock:
             return JSONResponse({"coupons": [coupon_json(c) for c in state.coupons]})
 
-    @admin.get("/requests")
-    def list_requests(instance: str, method: str | None = None, path_contains: str | None = None) -> JSONResponse:
-        state = sandbox.get(instance)
-        rows = [r for r in list(state.requests)
-                if (not method or r["method"] == method.upper())
-                and (not path_contains or path_contains in r["path"])]
-        return JSONResponse({"requests": rows})
-
-    @admin.delete("/requests")
-    def clear_requests(instance: str) -> dict[str, Any]:
-        sandbox.get(instance).requests.clear()
-        return {"requests": 0}
-
+    add_fault_routes(admin, sandbox, any_fault)
+    add_request_log_routes(admin, sandbox)
     app.include_router(api)
     app.include_router(admin)
 

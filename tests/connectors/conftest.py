@@ -1,7 +1,8 @@
-"""Commerce connector fixtures: one sandbox server per session, one fresh platform instance per test.
+"""Connector fixtures: one sandbox server per set of stand-ins per session, one fresh platform
+instance per test.
 
-Each test gets its own ``{instance}`` path segment, so tests share nothing but the port. The
-sandbox app holds only the stand-ins these tests use, so an unfinished module elsewhere in
+Each test gets its own ``{instance}`` path segment, so tests share nothing but the port. A
+sandbox app holds only the stand-ins its tests use, so an unfinished module elsewhere in
 ``sandbox.app.MODULES`` cannot break them. Sleeps are recorded, never slept.
 """
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import importlib
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,21 +22,41 @@ from fastapi import FastAPI
 from connectors.types import ConnectorConfig
 from sandbox.server import SandboxServer
 
-COMMERCE_MODULES = ("sandbox.control", "sandbox.shopify", "sandbox.woocommerce")
+COMMERCE_MODULES = ("sandbox.shopify", "sandbox.woocommerce")
 WEBHOOK_SECRET = "whsec_sandbox_test"
 
+#: Starts (or returns the already running) sandbox serving exactly the named stand-in modules.
+SandboxFor = Callable[..., SandboxServer]
 
-def commerce_app() -> FastAPI:
+
+def sandbox_app(*modules: str) -> FastAPI:
+    """The health check plus only the named stand-ins (e.g. ``"sandbox.lightspeed"``)."""
     app = FastAPI()
-    for name in COMMERCE_MODULES:
+    for name in ("sandbox.control", *modules):
         importlib.import_module(name).install(app)
     return app
 
 
 @pytest.fixture(scope="session")
-def commerce_sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(app=commerce_app()) as server:
-        yield server
+def sandbox_for() -> Iterator[SandboxFor]:
+    """``sandbox_for("sandbox.netsuite")``: one server per set of modules for the whole session,
+    started on first use and stopped at the end, so test modules share it instead of each
+    starting their own."""
+    servers: dict[tuple[str, ...], SandboxServer] = {}
+
+    def start(*modules: str) -> SandboxServer:
+        if modules not in servers:
+            servers[modules] = SandboxServer(app=sandbox_app(*modules)).start()
+        return servers[modules]
+
+    yield start
+    for server in servers.values():
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def commerce_sandbox(sandbox_for: SandboxFor) -> SandboxServer:
+    return sandbox_for(*COMMERCE_MODULES)
 
 
 @dataclass
@@ -87,6 +108,7 @@ class Admin:
     """Calls ``/{platform}/{instance}/_admin/…`` and fails loudly on a non-2xx answer."""
 
     def __init__(self, base_url: str, platform: str, instance: str) -> None:
+        self.instance = instance
         self.root = f"{base_url}/{platform}/{instance}"
         self.admin = f"{self.root}/_admin"
 
@@ -106,6 +128,19 @@ class Admin:
     def requests_log(self, method: str | None = None, path_contains: str | None = None) -> list[dict]:
         params = {k: v for k, v in {"method": method, "path_contains": path_contains}.items() if v}
         return self.get("requests", **params)["requests"]
+
+    def purchase_orders(self) -> list[dict[str, Any]]:
+        """The ERP stand-ins' purchase orders with their lines (NetSuite, Odoo)."""
+        return self.get("state/purchase_orders")["purchase_orders"]
+
+
+@pytest.fixture
+def admin_for(sandbox_for: SandboxFor) -> Callable[[str, str], Admin]:
+    """``admin_for("lightspeed", "ls-1234")``: the admin client of a fresh instance on a sandbox
+    serving only that platform's stand-in."""
+    def make(platform: str, instance: str) -> Admin:
+        return Admin(sandbox_for(f"sandbox.{platform}").base_url, platform, instance)
+    return make
 
 
 @pytest.fixture

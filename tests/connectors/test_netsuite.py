@@ -1,15 +1,13 @@
 """NetSuite connector against the NetSuite stand-in (real TBA checks, real SuiteQL), over real HTTP."""
 from __future__ import annotations
 
-import importlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import pytest
 import requests
-from fastapi import FastAPI
 
 from connectors.base import Connector
 from connectors.errors import (
@@ -23,45 +21,17 @@ from connectors.netsuite import NetSuiteConnector
 from connectors.registry import build_connector
 from connectors.types import ConnectorConfig, ListingRef
 from sandbox.netsuite import DEFAULTS
-from sandbox.server import SandboxServer
 
-
-class Admin:
-    """``/netsuite/{account}/_admin/…``; fails loudly on a non-2xx answer."""
-
-    def __init__(self, base_url: str, account: str) -> None:
-        self.root = f"{base_url}/netsuite/{account}"
-        self.admin = f"{self.root}/_admin"
-
-    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = requests.post(f"{self.admin}/{path}", json=body or {}, timeout=10)
-        response.raise_for_status()
-        return response.json()
-
-    def get(self, path: str, **params: Any) -> Any:
-        response = requests.get(f"{self.admin}/{path}", params=params, timeout=10)
-        response.raise_for_status()
-        return response.json()
-
-    def item(self, sku: str) -> dict[str, Any]:
-        return self.get("state/items", skus=sku)["items"][0]
-
-    def suiteql_calls(self) -> list[dict[str, Any]]:
-        return self.get("requests", path_contains="suiteql")["requests"]
-
-
-@pytest.fixture(scope="module")
-def netsuite_sandbox() -> Iterator[SandboxServer]:
-    app = FastAPI()
-    for name in ("sandbox.control", "sandbox.netsuite"):
-        importlib.import_module(name).install(app)
-    with SandboxServer(app=app) as server:
-        yield server
+Admin = Any  # tests/connectors/conftest.py::Admin (conftest is not importable: no package here)
 
 
 @pytest.fixture
-def account(netsuite_sandbox: SandboxServer) -> Admin:
-    return Admin(netsuite_sandbox.base_url, f"{uuid.uuid4().int % 10**7}_SB1")
+def account(admin_for: Callable[[str, str], Admin]) -> Admin:
+    return admin_for("netsuite", f"{uuid.uuid4().int % 10**7}_SB1")
+
+
+def suiteql_calls(account: Admin) -> list[dict[str, Any]]:
+    return account.requests_log(path_contains="suiteql")
 
 
 @pytest.fixture
@@ -94,7 +64,7 @@ def test_full_fetch_pages_suiteql_by_next_link_with_per_location_rows(account: A
     assert (q1.on_hand, q1.available, q1.committed) == (5, 3, 2)
     assert q1.external_id == queen["item_id"] and q1.updated_at is not None
     assert rows[("FUTON-QUEEN", "2")].available == 0
-    calls = account.suiteql_calls()
+    calls = suiteql_calls(account)
     assert [c["query"] for c in calls] == [{"limit": "3", "offset": str(n)} for n in (0, 3, 6)]
     assert all(c["status"] == 200 and "inventoryitemlocations" in c["q"] for c in calls)
 
@@ -118,7 +88,7 @@ def test_incremental_fetch_filters_on_lastmodifieddate(account: Admin, config: C
     assert pages[0].cursor == cursor and pages[-1].cursor > cursor
     # ">=": the item changed in the cursor's own second is re-read, never skipped.
     assert {r.sku: r.available for p in pages for r in p.records} == {"SKU-000000": 1, **changed}
-    assert "TO_TIMESTAMP('" in account.suiteql_calls()[-1]["q"]
+    assert "TO_TIMESTAMP('" in suiteql_calls(account)[-1]["q"]
     # From the newest cursor, only what changed in that last second comes back (a subset of the
     # four, all four when the sandbox stamped them within one second).
     again = {r.sku for p in conn.fetch_stock(pages[-1].cursor) for r in p.records}
@@ -159,7 +129,7 @@ def test_wrong_token_secret_fails_the_signature_check(account: Admin, config: Co
     assert caught.value.status_code == 401
     assert "INVALID_LOGIN: Invalid login attempt." in str(caught.value)
     assert sleeps == []
-    [call] = account.suiteql_calls()
+    [call] = suiteql_calls(account)
     assert call["auth_failure"] == "signature does not match"
 
 
@@ -177,7 +147,7 @@ def test_sandbox_checks_realm_method_and_nonce_replay(account: Admin, config: Co
     assert requests.post(url, timeout=5, **send).status_code == 200
     replay = requests.post(url, timeout=5, **send)
     assert replay.status_code == 401 and replay.json()["o:errorDetails"][0]["o:errorCode"] == "INVALID_LOGIN"
-    reasons = [c.get("auth_failure") for c in account.suiteql_calls()]
+    reasons = [c.get("auth_failure") for c in suiteql_calls(account)]
     assert reasons == ["realm '999' is not this account", None, "nonce already used"]
 
 

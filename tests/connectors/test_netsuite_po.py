@@ -1,53 +1,24 @@
 """NetSuite purchase orders against the NetSuite stand-in (real TBA, REST record service)."""
 from __future__ import annotations
 
-import importlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
-from fastapi import FastAPI
 
 from connectors.errors import AuthError, PermanentError
 from connectors.netsuite import NetSuiteConnector
 from connectors.registry import build_connector
 from connectors.types import ConnectorConfig, PurchaseOrderLineRequest, PurchaseOrderRequest
 from sandbox.netsuite import DEFAULTS
-from sandbox.server import SandboxServer
 
-
-@pytest.fixture(scope="module")
-def netsuite_sandbox() -> Iterator[SandboxServer]:
-    app = FastAPI()
-    for name in ("sandbox.control", "sandbox.netsuite"):
-        importlib.import_module(name).install(app)
-    with SandboxServer(app=app) as server:
-        yield server
-
-
-class Admin:
-    def __init__(self, base_url: str, account: str) -> None:
-        self.account = account
-        self.root = f"{base_url}/netsuite/{account}"
-
-    def post(self, path: str, body: dict[str, Any]) -> Any:
-        response = requests.post(f"{self.root}/_admin/{path}", json=body, timeout=10)
-        response.raise_for_status()
-        return response.json()
-
-    def orders(self) -> list[dict[str, Any]]:
-        return requests.get(f"{self.root}/_admin/state/purchase_orders", timeout=10).json()["purchase_orders"]
-
-    def calls(self, method: str) -> list[dict[str, Any]]:
-        return requests.get(f"{self.root}/_admin/requests", params={"method": method, "path_contains": "purchaseOrder"},
-                            timeout=10).json()["requests"]
+Admin = Any  # tests/connectors/conftest.py::Admin (conftest is not importable: no package here)
 
 
 @pytest.fixture
-def admin(netsuite_sandbox: SandboxServer) -> Admin:
-    account = Admin(netsuite_sandbox.base_url, f"{uuid.uuid4().int % 10**7}_SB1")
+def admin(admin_for: Callable[[str, str], Admin]) -> Admin:
+    account = admin_for("netsuite", f"{uuid.uuid4().int % 10**7}_SB1")
     seeded = account.post("seed", {"locations": 1, "vendors": [{"external_id": "kyoto-frames", "name": "Kyoto"}],
                                    "items": [{"sku": "FUT-FRM-OAK-FULL", "on_hand": 1},
                                              {"sku": "FUT-FRM-WAL-FULL", "on_hand": 0}]})
@@ -58,7 +29,7 @@ def admin(netsuite_sandbox: SandboxServer) -> Admin:
 
 def connector(admin: Admin, **credentials: str) -> NetSuiteConnector:
     config = ConnectorConfig(store_key="netsuite-erp", base_url=admin.root,
-                             credentials={"account_id": admin.account, **DEFAULTS, **credentials}, timeout_s=5.0)
+                             credentials={"account_id": admin.instance, **DEFAULTS, **credentials}, timeout_s=5.0)
     built = build_connector("netsuite", config, sleep=lambda _s: None)
     assert isinstance(built, NetSuiteConnector)
     return built
@@ -76,13 +47,13 @@ def test_create_then_create_again_leaves_one_purchase_order(admin: Admin) -> Non
     second = connector(admin).create_purchase_order(order())
 
     assert first.created and not second.created and second.external_id == first.external_id
-    [po] = admin.orders()
+    [po] = admin.purchase_orders()
     assert po["id"] == first.external_id and po["externalId"] == "PO-20250101-7" and po["memo"] == "PO-20250101-7"
     assert po["entity"] == {"id": admin.vendor_id}  # type: ignore[attr-defined]
     assert [(line["item"]["id"], line["quantity"], line["rate"]) for line in po["item"]["items"]] == [
         (admin.item_ids["FUT-FRM-OAK-FULL"], 4, 189.5), (admin.item_ids["FUT-FRM-WAL-FULL"], 1, 200.01)]  # type: ignore[attr-defined]
     assert po["writes"] == 1
-    [put] = admin.calls("PUT")
+    [put] = admin.requests_log("PUT", "purchaseOrder")
     assert put["status"] == 204 and put["query"] == {"replace": "item"} and "eid:PO-20250101-7" in put["path"]
 
 
@@ -94,14 +65,14 @@ def test_upsert_racing_past_the_lookup_updates_instead_of_duplicating(admin: Adm
         response = odoo_like_race.request("PUT", "record/v1/purchaseOrder/eid:PO-RACE", params={"replace": "item"},
                                           json_body=body)
         assert response.status_code == 204 and response.headers["Location"].rsplit("/", 1)[1].isdigit()
-    [po] = admin.orders()
+    [po] = admin.purchase_orders()
     assert po["writes"] == 2 and len(po["item"]["items"]) == 2
 
 
 def test_auth_failure_is_an_auth_error(admin: Admin) -> None:
     with pytest.raises(AuthError, match="INVALID_LOGIN"):
         connector(admin, token_secret="wrong").create_purchase_order(order())
-    assert admin.orders() == []
+    assert admin.purchase_orders() == []
 
 
 def test_unknown_vendor_is_refused_naming_the_external_id(admin: Admin) -> None:
@@ -109,7 +80,7 @@ def test_unknown_vendor_is_refused_naming_the_external_id(admin: Admin) -> None:
         connector(admin).create_purchase_order(order(vendor="nobody"))
     with pytest.raises(PermanentError, match="not a valid external id"):
         connector(admin).create_purchase_order(order(number="PO|1"))
-    assert admin.orders() == []
+    assert admin.purchase_orders() == []
 
 
 def test_invalid_reference_answers_netsuites_400(admin: Admin) -> None:

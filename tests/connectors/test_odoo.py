@@ -1,48 +1,24 @@
 """Odoo connector against the Odoo stand-in (JSON-RPC over real HTTP): POs created once."""
 from __future__ import annotations
 
-import importlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
-from fastapi import FastAPI
 
 from connectors.errors import AuthError, PermanentError, TransientError
 from connectors.odoo import OdooConnector
 from connectors.registry import build_connector
 from connectors.types import ConnectorConfig, PurchaseOrderLineRequest, PurchaseOrderRequest
 from sandbox.odoo import DEFAULTS
-from sandbox.server import SandboxServer
 
-
-@pytest.fixture(scope="module")
-def odoo_sandbox() -> Iterator[SandboxServer]:
-    app = FastAPI()
-    for name in ("sandbox.control", "sandbox.odoo"):
-        importlib.import_module(name).install(app)
-    with SandboxServer(app=app) as server:
-        yield server
-
-
-class Admin:
-    def __init__(self, base_url: str, instance: str) -> None:
-        self.root = f"{base_url}/odoo/{instance}"
-
-    def post(self, path: str, body: dict[str, Any]) -> Any:
-        response = requests.post(f"{self.root}/_admin/{path}", json=body, timeout=10)
-        response.raise_for_status()
-        return response.json()
-
-    def orders(self) -> list[dict[str, Any]]:
-        return requests.get(f"{self.root}/_admin/state/purchase_orders", timeout=10).json()["purchase_orders"]
+Admin = Any  # tests/connectors/conftest.py::Admin (conftest is not importable: no package here)
 
 
 @pytest.fixture
-def admin(odoo_sandbox: SandboxServer) -> Admin:
-    instance = Admin(odoo_sandbox.base_url, f"odoo-{uuid.uuid4().hex[:8]}")
+def admin(admin_for: Callable[[str, str], Admin]) -> Admin:
+    instance = admin_for("odoo", f"odoo-{uuid.uuid4().hex[:8]}")
     instance.post("seed", {"partners": [{"name": "Kyoto Frame Works", "ref": "kyoto-frames"}],
                            "products": [{"default_code": "FUT-FRM-OAK-FULL", "name": "Oak frame, full"},
                                         {"default_code": "FUT-FRM-OAK-QUEEN", "name": "Oak frame, queen"}]})
@@ -71,7 +47,7 @@ def test_create_then_create_again_leaves_one_confirmed_order(admin: Admin) -> No
 
     assert first.created and not second.created
     assert second.external_id == first.external_id
-    [po] = admin.orders()
+    [po] = admin.purchase_orders()
     assert po["partner_ref"] == "PO-20250101-7" and po["origin"] == "PO-20250101-7"
     assert po["partner_id"][1] == "Kyoto Frame Works" and po["state"] == "purchase"
     assert po["amount_total"] == pytest.approx(4 * 189.50 + 2 * 210.00)
@@ -84,7 +60,7 @@ def test_create_then_create_again_leaves_one_confirmed_order(admin: Admin) -> No
 def test_wrong_api_key_is_an_auth_error(admin: Admin) -> None:
     with pytest.raises(AuthError, match="authentication refused"):
         connector(admin, api_key="wrong").create_purchase_order(order())
-    assert admin.orders() == []
+    assert admin.purchase_orders() == []
 
 
 def test_key_revoked_after_login_is_access_denied(admin: Admin) -> None:
@@ -109,13 +85,13 @@ def test_unknown_vendor_or_sku_is_refused_before_anything_is_created(admin: Admi
         connector(admin).create_purchase_order(order(vendor="nobody"))
     with pytest.raises(PermanentError, match="NOPE-1"):
         connector(admin).create_purchase_order(order(sku="NOPE-1"))
-    assert admin.orders() == []
+    assert admin.purchase_orders() == []
 
 
 def test_http_503_is_transient_and_reads_are_retried(admin: Admin) -> None:
     admin.post("faults", {"status": 503, "count": 1})
     result = connector(admin).create_purchase_order(order())
-    assert result.created and len(admin.orders()) == 1
+    assert result.created and len(admin.purchase_orders()) == 1
 
     admin.post("faults", {"status": 503, "count": 10})
     with pytest.raises(TransientError):

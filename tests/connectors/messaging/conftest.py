@@ -1,35 +1,24 @@
-"""One sandbox per test module, reset before each test, so tests share nothing but the port."""
+"""One messaging sandbox for the session, reset before each test, so tests share nothing but the port."""
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
-from fastapi import FastAPI
 
 from sandbox.messaging import MessagingState
 from sandbox.server import SandboxServer
 
-
-MESSAGING_MODULES = ("sandbox.control", "sandbox.messaging", "sandbox.twilio", "sandbox.mailgun",
-                     "sandbox.sendgrid", "sandbox.slack")
-
-
-def messaging_app() -> FastAPI:
-    """Only the stand-ins these tests exercise, so a half-finished platform stand-in elsewhere in
-    ``sandbox.app.MODULES`` cannot break them; ``test_app_modules`` checks the full app separately."""
-    app = FastAPI()
-    for name in MESSAGING_MODULES:
-        importlib.import_module(name).install(app)
-    return app
+MESSAGING_MODULES = ("sandbox.messaging", "sandbox.twilio", "sandbox.mailgun", "sandbox.sendgrid", "sandbox.slack")
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(app=messaging_app()) as server:
-        yield server
+def sandbox(sandbox_for: Callable[..., SandboxServer]) -> SandboxServer:
+    """Only the stand-ins these tests exercise (``sandbox_for`` in tests/connectors/conftest.py),
+    so a half-finished platform stand-in elsewhere in ``sandbox.app.MODULES`` cannot break them;
+    ``test_app_modules`` checks the full app separately."""
+    return sandbox_for(*MESSAGING_MODULES)
 
 
 @pytest.fixture(autouse=True)
