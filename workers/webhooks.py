@@ -42,7 +42,7 @@ class Answer:
 
 
 class BodyTooLarge(Exception):
-    pass
+    """The body passed ``WEBHOOK_MAX_BYTES`` while it was read: answer 413 without reading on."""
 
 
 async def read_limited(request: Request, limit: int) -> bytes:

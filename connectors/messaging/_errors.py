@@ -7,6 +7,7 @@ accepted it, so it becomes ``OutcomeUnknownError`` and the outbox reconciles ins
 """
 from __future__ import annotations
 
+import contextlib
 import email.utils
 from datetime import datetime, timezone
 
@@ -21,10 +22,8 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    try:
+    with contextlib.suppress(ValueError):
         return max(0.0, float(value))
-    except ValueError:
-        pass
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
