@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from bench.common import REPO_ROOT, RESULTS_DIR, install_sigterm_exit
+from bench.common import REPO_ROOT, RESULTS_DIR, embedded_root, find_servers, install_sigterm_exit
 
 SCRIPTS = ("ingest", "sync", "incremental", "latency", "batching", "timers", "pacing")
 #: ``sync`` predates the goals table; its headline figure is shown without a verdict.
@@ -61,11 +64,31 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def run(name: str, extra: list[str]) -> Row:
+@contextmanager
+def shared_servers() -> Iterator[dict[str, str]]:
+    """One set of servers for the whole sequence, handed to every script as given URLs.
+
+    A script that finds the embedded servers not running starts them and stops them when it
+    ends; on a busy machine one port check that times out would make a script stop the servers
+    under the next one. Started once here and passed as ``DATABASE_URL`` / ``REDIS_URL``, no
+    script starts or stops anything but its own scratch database.
+    """
+    servers = find_servers()
+    env = {**os.environ, "DATABASE_URL": servers.server_url, "REDIS_URL": servers.redis_url}
+    try:
+        yield env
+    finally:
+        if servers.started_embedded:
+            from workers import embedded
+
+            embedded.stop(embedded_root())
+
+
+def run(name: str, extra: list[str], env: dict[str, str]) -> Row:
     print(f"\n=== bench.{name} ===", flush=True)
     since = time.time() - 1
     started = time.perf_counter()
-    code = subprocess.call([sys.executable, "-m", f"bench.{name}", *extra], cwd=REPO_ROOT)
+    code = subprocess.call([sys.executable, "-m", f"bench.{name}", *extra], cwd=REPO_ROOT, env=env)
     return summarize(name, code, newest_result(name, since), time.perf_counter() - started)
 
 
@@ -82,9 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     names = [n for n in (args.only or SCRIPTS) if n not in args.skip]
     rows = []
-    for name in names:
-        extra = ["--skus", str(args.sync_skus)] if name == "sync" else []
-        rows.append(run(name, extra))
+    with shared_servers() as env:
+        for name in names:
+            extra = ["--skus", str(args.sync_skus)] if name == "sync" else []
+            rows.append(run(name, extra, env))
     print("\n" + table(rows))
     return 0 if all(not r.verdict.startswith(("failed", "exit")) for r in rows) else 1
 

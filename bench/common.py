@@ -8,6 +8,8 @@ this bench started them), the same rule ``tests/conftest.py`` follows.
 """
 from __future__ import annotations
 
+import contextlib
+
 import asyncio
 import base64
 import hashlib
@@ -25,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -202,11 +204,9 @@ def sandbox_process(timeout_s: float = 20.0) -> Iterator[tuple[str, subprocess.P
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"sandbox exited with {proc.returncode} before answering")
-            try:
+            with contextlib.suppress(requests.ConnectionError):
                 if requests.get(f"{base_url}/_sandbox/health", timeout=0.5).ok:
                     break
-            except requests.ConnectionError:
-                pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"sandbox did not answer on {base_url} within {timeout_s}s")
             time.sleep(0.1)
@@ -223,10 +223,8 @@ def stop_process(proc: subprocess.Popen[Any], grace_s: float = 15.0) -> None:
     """
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -442,11 +440,9 @@ def wait_http(url: str, proc: subprocess.Popen[Any] | None, timeout_s: float = 3
         if proc is not None and proc.poll() is not None:
             tail = _tail_text(log_path) if log_path else ""
             raise RuntimeError(f"{what} exited with {proc.returncode} before answering\n{tail}")
-        try:
+        with suppress(requests.RequestException):
             if requests.get(url, timeout=1).ok:
                 return
-        except requests.RequestException:
-            pass
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what} did not answer on {url} within {timeout_s}s")
         time.sleep(0.1)
@@ -832,7 +828,7 @@ class PacedSender:
             self._stop.wait(max(0.0, next_at - time.perf_counter()))
         session.close()
 
-    def __enter__(self) -> "PacedSender":
+    def __enter__(self) -> PacedSender:
         self._started = time.perf_counter()
         for thread in self._threads:
             thread.start()

@@ -17,7 +17,7 @@ import statistics
 import tempfile
 import time
 from contextlib import ExitStack
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ def advance_clock(shop_url: str, seconds: float) -> datetime:
     """Moves the shop's clock on (so the change is newer than the cursor); returns its new now."""
     answer = requests.post(f"{shop_url}/_admin/clock", json={"advance_s": seconds}, timeout=10)
     answer.raise_for_status()
-    return datetime.fromisoformat(answer.json()["now"]).astimezone(timezone.utc)
+    return datetime.fromisoformat(answer.json()["now"]).astimezone(UTC)
 
 
 def change_skus(shop_url: str, count: int, catalog: int, round_no: int) -> None:

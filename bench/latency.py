@@ -25,7 +25,7 @@ import argparse
 import tempfile
 import time
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,16 @@ from bench.common import (
 )
 
 STORE = "shopify-main"
+#: Samples whose message never came (SKU code or customer email), diagnosed after the run.
+LOST: list[str] = []
+SAMPLE_TIMEOUT_S = 15.0
+#: A phase stops after this many lost samples in a row: the pipeline is stuck, not slow.
+MAX_LOST_IN_A_ROW = 3
+
+
+def args_timeout(spacing_s: float) -> float:
+    """How long one sample may take before it counts as lost."""
+    return max(SAMPLE_TIMEOUT_S, 10 * spacing_s)
 GOAL_P95_S = 1.0
 GOAL_FACTOR = 5.0
 OUT_PREFIX = "LAT-OUT-"
@@ -118,11 +128,12 @@ def messages(sandbox_url: str, provider: str, to: str | None = None) -> list[dic
 
 def received_at(message: dict[str, Any]) -> float:
     value = datetime.fromisoformat(message["received_at"])
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
 
 
-def wait_message(sandbox_url: str, provider: str, needle: str, to: str | None, timeout_s: float) -> float:
-    """The sandbox's receive time of the first ``provider`` message mentioning ``needle``."""
+def wait_message(sandbox_url: str, provider: str, needle: str, to: str | None, timeout_s: float) -> float | None:
+    """The sandbox's receive time of the first ``provider`` message mentioning ``needle``; None
+    when none came within ``timeout_s`` (a lost sample is reported, not hidden)."""
     import json
 
     def found() -> float | None:
@@ -131,21 +142,36 @@ def wait_message(sandbox_url: str, provider: str, needle: str, to: str | None, t
                 return received_at(message)
         return None
 
-    return float(wait_until(found, timeout_s, f"a {provider} message about {needle}", interval_s=0.02))
+    try:
+        return float(wait_until(found, timeout_s, f"a {provider} message about {needle}", interval_s=0.02))
+    except TimeoutError as exc:
+        print(f"LOST: {exc}", flush=True)
+        return None
 
 
-def stock_out_samples(sandbox_url: str, samples: int, spacing_s: float) -> tuple[list[float], list[float]]:
+def stock_out_samples(sandbox_url: str, samples: int, spacing_s: float
+                      ) -> tuple[list[float], list[tuple[int, float]]]:
     """(latencies, start times): the starts let ``stages`` split each latency by pipeline step."""
     shop = f"{sandbox_url}/shopify/{STORE}/_admin"
     times, starts = [], []
+    in_a_row = 0
     for n in range(samples):
         code = f"{OUT_PREFIX}{n:04d}"
         started = time.time()
         hooks = requests.post(f"{shop}/set_stock", json={"sku": code, "available": 0}, timeout=10).json()["webhooks"]
         if [h["status"] for h in hooks] != [200]:
             raise RuntimeError(f"stock-out webhook for {code} answered {[h['status'] for h in hooks]}")
-        times.append(wait_message(sandbox_url, "slack", code, None, 60) - started)
-        starts.append(started)
+        seen = wait_message(sandbox_url, "slack", code, None, args_timeout(spacing_s))
+        if seen is not None:
+            times.append(seen - started)
+            starts.append((n, started))
+            in_a_row = 0
+        else:
+            LOST.append(code)
+            in_a_row += 1
+            if in_a_row >= MAX_LOST_IN_A_ROW:
+                print(f"{in_a_row} samples lost in a row: stopping this phase", flush=True)
+                break
         time.sleep(max(0.0, started + spacing_s - time.time()))
     return times, starts
 
@@ -165,7 +191,7 @@ SELECT extract(epoch FROM (SELECT min(i.received_at) FROM inbox i
 STAGE_NAMES = ("inbox_received", "inbox_processed", "transition", "outbox_created", "outbox_sent")
 
 
-def stages(config: Any, starts: list[float], latencies: list[float]) -> dict[str, float]:
+def stages(config: Any, starts: list[tuple[int, float]], latencies: list[float]) -> dict[str, float]:
     """Median seconds from the webhook's start to each recorded step, and to the Slack post.
 
     Read from the rows' own timestamps (PostgreSQL's ``now()`` is the transaction's start), so
@@ -179,7 +205,7 @@ def stages(config: Any, starts: list[float], latencies: list[float]) -> dict[str
     index = {sku.code: i for i, sku in enumerate(config.skus)}
     deltas: dict[str, list[float]] = {name: [] for name in STAGE_NAMES}
     with get_engine().connect() as connection:
-        for n, started in enumerate(starts):
+        for n, started in starts:
             code = f"{OUT_PREFIX}{n:04d}"
             item_like = f'%"inventory_item_id": {SHOPIFY_ITEM_ID_BASE + index[code]},%'
             row = connection.execute(STAGES_SQL, {"store": STORE, "item_like": item_like, "code": code}).mappings().one()
@@ -191,18 +217,86 @@ def stages(config: Any, starts: list[float], latencies: list[float]) -> dict[str
     return medians
 
 
-def notice_samples(sandbox_url: str, samples: int, spacing_s: float) -> list[float]:
+def notice_samples(sandbox_url: str, samples: int, spacing_s: float
+                   ) -> tuple[list[float], list[tuple[int, float]]]:
+    """(latencies, start times) of order → customer notice, one sold-out SKU per sample."""
     shop = f"{sandbox_url}/shopify/{STORE}/_admin"
-    times = []
+    times, starts = [], []
+    in_a_row = 0
     for n in range(samples):
         code, email = f"{OUT_PREFIX}{n:04d}", f"customer{n}@bench.example"
         started = time.time()
         requests.post(f"{shop}/create_order", timeout=10, json={
             "lines": [{"sku": code, "quantity": 1, "price": "100.00"}], "email": email,
             "customer": {"first_name": "Bench", "last_name": f"Customer {n}"}}).raise_for_status()
-        times.append(wait_message(sandbox_url, "mailgun", "@", email, 60) - started)
+        seen = wait_message(sandbox_url, "mailgun", "@", email, args_timeout(spacing_s))
+        if seen is not None:
+            times.append(seen - started)
+            starts.append((n, started))
+            in_a_row = 0
+        else:
+            LOST.append(email)
+            in_a_row += 1
+            if in_a_row >= MAX_LOST_IN_A_ROW:
+                print(f"{in_a_row} samples lost in a row: stopping this phase", flush=True)
+                break
         time.sleep(max(0.0, started + spacing_s - time.time()))
-    return times
+    return times, starts
+
+
+NOTICE_STAGES_SQL = text("""
+SELECT extract(epoch FROM (SELECT min(i.received_at) FROM inbox i
+                            WHERE i.topic = 'orders/create' AND i.payload->>'body' LIKE :like)) AS inbox_received,
+       extract(epoch FROM (SELECT min(i.processed_at) FROM inbox i
+                            WHERE i.topic = 'orders/create' AND i.payload->>'body' LIKE :like)) AS inbox_processed,
+       extract(epoch FROM (SELECT min(o.created_at) FROM outbox o
+                            WHERE o.channel = 'email' AND o.recipient = :email)) AS outbox_created,
+       extract(epoch FROM (SELECT min(o.sent_at) FROM outbox o
+                            WHERE o.channel = 'email' AND o.recipient = :email)) AS outbox_sent
+""")
+NOTICE_STAGE_NAMES = ("inbox_received", "inbox_processed", "outbox_created", "outbox_sent")
+
+
+def notice_stages(starts: list[tuple[int, float]], latencies: list[float]) -> dict[str, float]:
+    """Median seconds from the order's start to each recorded step of the customer notice."""
+    import statistics
+
+    from domain.db import get_engine
+
+    deltas: dict[str, list[float]] = {name: [] for name in NOTICE_STAGE_NAMES}
+    with get_engine().connect() as connection:
+        for n, started in starts:
+            email = f"customer{n}@bench.example"
+            row = connection.execute(NOTICE_STAGES_SQL, {"like": f"%{email}%", "email": email}).mappings().one()
+            for name in NOTICE_STAGE_NAMES:
+                if row[name] is not None:
+                    deltas[name].append(float(row[name]) - started)
+    medians = {name: statistics.median(values) for name, values in deltas.items() if values}
+    medians["email_received"] = statistics.median(latencies)
+    return medians
+
+
+LOST_SQL = text("""
+SELECT s.code, s.state,
+       (SELECT count(*) FROM sku_transitions t WHERE t.sku_id = s.id) AS transitions,
+       (SELECT json_agg(json_build_object('channel', o.channel, 'state', o.state, 'error', o.last_error,
+                                          'attempts', o.attempts, 'not_before', o.not_before))
+          FROM outbox o WHERE o.context->>'sku' = s.code OR o.recipient = :who) AS outbox
+  FROM skus s WHERE s.code = :code
+""")
+
+
+def diagnose_lost(lost: list[str]) -> list[dict[str, Any]]:
+    """For each lost sample: the SKU's state, its transitions and its outbox rows."""
+    from domain.db import get_engine
+
+    found = []
+    with get_engine().connect() as connection:
+        for who in lost:
+            code = who if who.startswith(OUT_PREFIX) else f"{OUT_PREFIX}{int(who[8:].split('@')[0]):04d}"
+            row = connection.execute(LOST_SQL, {"code": code, "who": who}).mappings().one_or_none()
+            found.append({"sample": who, **(dict(row) if row else {})})
+    return found
 
 
 def background_request(indices: list[int], secret: str) -> Any:
@@ -240,23 +334,30 @@ def measure(args: argparse.Namespace) -> int:
             print(f"baseline p50 {percentile(baseline, 50) * 1000:.1f} ms", flush=True)
             stock_out, starts = stock_out_samples(sandbox_url, args.samples, args.spacing)
             print(f"stock-out → Slack p50 {percentile(stock_out, 50) * 1000:.0f} ms", flush=True)
-            notice = notice_samples(sandbox_url, args.samples, args.spacing)
+            notice, notice_starts = notice_samples(sandbox_url, args.samples, args.spacing)
             print(f"order → notice p50 {percentile(notice, 50) * 1000:.0f} ms", flush=True)
-        split = stages(config, starts, stock_out)
-        print("stock-out → Slack, median seconds to each step: "
-              + ", ".join(f"{k} {v:.3f}" for k, v in split.items()), flush=True)
-        return report(args, scratch, baseline, stock_out, notice, load, [worker_log, notify_log], split)
+        split = {"stock_out_to_slack": stages(config, starts, stock_out),
+                 "order_to_notice": notice_stages(notice_starts, notice)}
+        for path, steps in split.items():
+            print(f"{path}, median seconds to each step: " + ", ".join(f"{k} {v:.3f}" for k, v in steps.items()),
+                  flush=True)
+        lost = diagnose_lost(LOST)
+        for entry in lost:
+            print(f"LOST sample: {entry}", flush=True)
+        return report(args, scratch, baseline, stock_out, notice, load, [worker_log, notify_log], split, lost)
 
 
 def report(args: argparse.Namespace, scratch: Any, baseline: list[float], stock_out: list[float],
-           notice: list[float], load: PacedSender, logs: list[Path], split: dict[str, float]) -> int:
+           notice: list[float], load: PacedSender, logs: list[Path], split: dict[str, dict[str, float]],
+           lost: list[dict[str, Any]]) -> int:
     table = [*latency_figures("stock-out → Slack", stock_out, baseline),
              *latency_figures("order → customer email", notice, baseline),
              *latency_figures("no-op task round trip", baseline),
+             Figure("samples lost (no message within the timeout)", len(lost), "samples"),
              Figure("background webhooks accepted", load.achieved_per_second, "req/s", args.background_rate)]
     worst = max(percentile(stock_out, 95), percentile(notice, 95))
     base95 = percentile(baseline, 95)
-    met = worst <= GOAL_P95_S and worst <= GOAL_FACTOR * base95
+    met = worst <= GOAL_P95_S and worst <= GOAL_FACTOR * base95 and not lost
     goal = Goal(f"p95 ≤ {GOAL_P95_S:g} s and ≤ {GOAL_FACTOR:g} × no-op p95",
                 f"p95 {worst * 1000:.0f} ms = {worst / base95:.1f} × {base95 * 1000:.1f} ms", met)
     finish("latency", scratch, {
@@ -265,7 +366,7 @@ def report(args: argparse.Namespace, scratch: Any, baseline: list[float], stock_
         "worker": "-Q sync,detect,default,timers -c 2 prefork", "notify": "-Q notify -c 2 prefork",
         "baseline": "bench.noop_app stamp task, -c 2 prefork, same broker"}, table, goal,
         {"samples_s": {"stock_out_to_slack": stock_out, "order_to_notice": notice, "noop": baseline},
-         "stock_out_stages_median_s": split,
+         "stages_median_s": split, "lost_samples": lost,
          "background": {"sent": load.sent, "failed": load.failed, "seconds": load.seconds},
          "worker_errors": [line for log in logs for line in log_errors(log)]})
     return 0
