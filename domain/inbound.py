@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from connectors.base import Connector
 from connectors.errors import MalformedPayloadError
+from connectors.types import OrderRecord, StockRecord
 from domain.clock import utcnow
 from domain.models import InboxEvent
 from domain.orders import record_orders
@@ -38,35 +40,51 @@ class DrainResult:
 
 
 def apply_events(session: Session, store_id: int, connector: Connector, events: list[InboxEvent]) -> DrainResult:
+    """Apply a claimed batch: every event's stock figures go into ONE ``record_batch`` call (one
+    statement for the whole batch, not one per event), orders per event, then the events are
+    marked done with one UPDATE. Unknown SKUs or locations quarantine only the event naming them.
+    """
     result = DrainResult()
     now = utcnow()
+    problems: dict[int, list[str]] = {}
+    owner: dict[int, InboxEvent] = {}
+    stock: list[StockRecord] = []
+    parsed_orders: list[tuple[InboxEvent, list[OrderRecord]]] = []
     for event in events:
         payload = event.payload
         try:
             parsed = connector.parse_webhook(payload.get("headers", {}), payload.get("body", "").encode("utf-8"))
         except MalformedPayloadError as exc:
-            event.state, event.error, event.processed_at = "quarantined", f"unparsable: {exc}", now
-            result.quarantined.append((event.id, event.error))
+            problems[event.id] = [f"unparsable: {exc}"]
             continue
-        problems: list[str] = []
-        if parsed.stock:
-            stored = record_batch(session, store_id, parsed.stock)
-            result.changed_sku_ids.update(stored.changed_sku_ids)
-            problems += [f"unknown SKU or location: {r.sku or r.inventory_item_id or r.external_id}"
-                         f" @ {r.location_external_id}" for r in stored.unknown]
+        problems[event.id] = []
+        for record in parsed.stock:
+            owner[id(record)] = event
+            stock.append(record)
         if parsed.orders:
-            recorded = record_orders(session, store_id, parsed.orders)
-            result.changed_sku_ids.update(recorded.sku_ids)
-            result.backorder_ids += recorded.backorder_ids
-            unknown_lines = [line.sku or line.external_id for order in parsed.orders for line in order.lines
-                             if not line.sku]
-            problems += [f"order line without SKU: {line}" for line in unknown_lines]
-        if problems:
-            event.state, event.error = "quarantined", "; ".join(problems)[:2000]
+            parsed_orders.append((event, parsed.orders))
+    if stock:
+        stored = record_batch(session, store_id, stock)
+        result.changed_sku_ids.update(stored.changed_sku_ids)
+        for record in stored.unknown:
+            problems[owner[id(record)].id].append(
+                f"unknown SKU or location: {record.sku or record.inventory_item_id or record.external_id}"
+                f" @ {record.location_external_id}")
+    for event, orders in parsed_orders:
+        recorded = record_orders(session, store_id, orders)
+        result.changed_sku_ids.update(recorded.sku_ids)
+        result.backorder_ids += recorded.backorder_ids
+        problems[event.id] += [f"order line without SKU: {line.sku or line.external_id}"
+                               for order in orders for line in order.lines if not line.sku]
+    done_ids = [event.id for event in events if not problems[event.id]]
+    for event in events:
+        if problems[event.id]:
+            event.state, event.error = "quarantined", "; ".join(problems[event.id])[:2000]
+            event.processed_at, event.attempts = now, event.attempts + 1
             result.quarantined.append((event.id, event.error))
-        else:
-            event.state = "done"
-            result.done += 1
-        event.processed_at = now
-        event.attempts += 1
+    if done_ids:
+        session.execute(update(InboxEvent).where(InboxEvent.id.in_(done_ids))
+                        .values(state="done", processed_at=now, attempts=InboxEvent.attempts + 1)
+                        .execution_options(synchronize_session=False))
+    result.done = len(done_ids)
     return result
