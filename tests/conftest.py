@@ -74,7 +74,6 @@ def services() -> Iterator[dict[str, str]]:
 
     from domain.db import reset_engine
     from domain.settings import get_settings
-    from workers import embedded
     from workers.cli import alembic_config
 
     server_url, redis_url, started_embedded = _server_urls()

@@ -1,7 +1,7 @@
 """Initial schema: stores, stock, orders, backorders, purchasing, timers, outbox, inbox, audit.
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 Create Date: 2026-11-25 19:00:06.625348
 """
 from __future__ import annotations
