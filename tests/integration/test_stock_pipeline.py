@@ -93,10 +93,14 @@ def test_sell_out_by_webhook_flips_every_channel_and_alerts_once(
                                                         AuditLog.subject_id == str(sku_id))).all()
     assert [(a.data["to_state"], a.data["available"], a.data["threshold"]) for a in audited
             if a.data["to_state"] == "BACKORDER"] == [("BACKORDER", 0, 3)]
-    pushes = db_session.scalars(select(AuditLog).where(AuditLog.action == "channel.push",
-                                                       AuditLog.subject_id == str(sku_id))).all()
-    assert {p.data["store"] for p in pushes} == set(selling)
-    assert all(p.data["backorder"] is True and p.data["ok"] for p in pushes)
+    def pushes() -> list[AuditLog]:
+        db_session.expire_all()
+        return list(db_session.scalars(select(AuditLog).where(AuditLog.action == "channel.push",
+                                                               AuditLog.subject_id == str(sku_id))))
+
+    # the platform answers before the push task commits its audit row: wait for the rows
+    wait_for(lambda: {p.data["store"] for p in pushes()} == set(selling))
+    assert all(p.data["backorder"] is True and p.data["ok"] for p in pushes())
 
     redelivered = requests.post(f"{sandbox}/shopify/shopify-main/_admin/redeliver",
                                 json={"index": 0, "times": 3}, timeout=10).json()
