@@ -57,7 +57,7 @@ class Credentials:
     mailgun_signing_key: str = "sandbox-mailgun-signing-key"
     mailgun_domains: list[str] = field(default_factory=list)
     sendgrid_api_key: str = "SG.sandbox-sendgrid-key"
-    slack_webhooks: list[str] = field(default_factory=lambda: ["T000/B000/XXXX"])
+    slack_webhooks: list[str] = field(default_factory=lambda: ["T000/B000/SANDBOX"])
 
 
 def utc_now() -> datetime:

@@ -12,7 +12,7 @@ import requests
 
 from domain.config import BusinessConfig, StoreConfig
 
-SLACK_PATH = "/slack/services/T000/B000/XXXX"
+SLACK_PATH = "/slack/services/T000/B000/SANDBOX"
 
 #: Secrets the stand-ins accept (see docs/sandbox.md and docs/sandbox-messaging.md).
 PLATFORM_SECRETS = {

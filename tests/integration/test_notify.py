@@ -96,7 +96,7 @@ def admin(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, services: dic
         "MAILGUN_BASE_URL": f"{base}/mailgun", "EMAIL_FROM": "Backorders <alerts@mg.example.test>",
         "SENDGRID_API_KEY": "SG.sandbox-sendgrid-key", "SENDGRID_BASE_URL": f"{base}/sendgrid",
         "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_FROM": "+15005550006",
-        "TWILIO_BASE_URL": f"{base}/twilio", "SLACK_WEBHOOK_OPS": f"{base}/slack/services/T000/B000/XXXX",
+        "TWILIO_BASE_URL": f"{base}/twilio", "SLACK_WEBHOOK_OPS": f"{base}/slack/services/T000/B000/SANDBOX",
         "NOTIFY_TIMEOUT_S": "1", "RATE_LIMIT_SLACK_PER_S": "50", "PUBLIC_BASE_URL": PUBLIC,
         "MAILGUN_WEBHOOK_SIGNING_KEY": "sandbox-mailgun-signing-key",
         "SENDGRID_WEBHOOK_PUBLIC_KEY": sandbox.app.state.messaging.sendgrid_public_key_b64,
@@ -168,7 +168,7 @@ def test_accept_then_hang_is_unknown_and_never_resent_by_redrive(worker, db_sess
     hung = add(db_session, "slack", "SLACK_WEBHOOK_OPS")
     unknown = settled(db_session, hung, "unknown", "sent", "failed")
     assert unknown.state == "unknown" and "did not answer" in (unknown.last_error or "")
-    assert "XXXX" not in (unknown.last_error or ""), "the webhook URL is a secret"
+    assert "SANDBOX" not in (unknown.last_error or ""), "the webhook URL is a secret"
 
     lost = add(db_session, "slack", "SLACK_WEBHOOK_OPS", send=False)  # as if the broker dropped it
     stuck = add(db_session, "slack", "SLACK_WEBHOOK_OPS", send=False)

@@ -16,7 +16,7 @@ def send_one_of_each(base: str) -> None:
         text="plain <b>text</b>", html="<h1>Hi</h1><script>alert('h')</script>"))
     TwilioSmsSender("AC00000000000000000000000000000000", "sandbox-twilio-token", base_url=f"{base}/twilio").send(
         SmsMessage(to="+15551234567", body="Reply <YES> & wait", from_="+15005550006"))
-    SlackWebhookSender(f"{base}/slack/services/T000/B000/XXXX").send(
+    SlackWebhookSender(f"{base}/slack/services/T000/B000/SANDBOX").send(
         SlackMessage(text="<!channel> SKU-1 out", blocks=[{"type": "section", "text": {"type": "mrkdwn",
                                                                                        "text": "<b>x</b>"}}]))
 

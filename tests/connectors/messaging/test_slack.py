@@ -9,7 +9,7 @@ from connectors.messaging.slack import SlackWebhookSender
 from connectors.messaging.types import SlackMessage
 from sandbox.server import SandboxServer
 
-HOOK = "T000/B000/XXXX"
+HOOK = "T000/B000/SANDBOX"
 BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "*SKU-1* is out of stock"}}]
 
 
