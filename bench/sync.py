@@ -37,6 +37,7 @@ import requests
 from sqlalchemy import text
 
 from bench.common import (
+    QueueBacklog,
     REPO_ROOT,
     Figure,
     RssSampler,
@@ -201,36 +202,6 @@ def _tail(path: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
-class Backlog:
-    """Messages not yet done in the bench's broker keys: queued in any priority list, or unacked.
-
-    With late acks a message stays in the ``unacked`` hash until its task has finished, so zero
-    here (several times in a row) means every task the poll triggered has run.
-    """
-
-    PRIORITY_SEPARATOR = "\x06\x16"
-    PRIORITY_STEPS = (3, 6, 9)
-
-    def __init__(self, redis_url: str, prefix: str) -> None:
-        import redis
-
-        self.client = redis.Redis.from_url(redis_url)
-        queues = WORKER_QUEUES.split(",")
-        self.lists = [f"{prefix}{q}" for q in queues] + [
-            f"{prefix}{q}{self.PRIORITY_SEPARATOR}{step}" for q in queues for step in self.PRIORITY_STEPS]
-        self.unacked = f"{prefix}unacked"
-
-    def pending(self) -> int:
-        pipe = self.client.pipeline(transaction=False)
-        for key in self.lists:
-            pipe.llen(key)
-        pipe.hlen(self.unacked)
-        return int(sum(pipe.execute()))
-
-    def close(self) -> None:
-        self.client.close()
-
-
 def _last_full_sync(store_id: int) -> datetime | None:
     from domain.db import get_engine
 
@@ -247,7 +218,7 @@ def run_worker_poll(scratch: Scratch, store_id: int, timeout_s: float) -> dict[s
     """Send the poll, then watch the database and the broker until all the work it made is done."""
     from workers.app import app
 
-    backlog = Backlog(scratch.servers.redis_url, scratch.key_prefix)
+    backlog = QueueBacklog(scratch.servers.redis_url, scratch.key_prefix, WORKER_QUEUES.split(","))
     try:
         sent_wall = datetime.now(timezone.utc)
         started = time.perf_counter()
@@ -271,7 +242,7 @@ def _wait_for(probe: Any, deadline: float, what: str, interval_s: float = 0.1) -
         time.sleep(interval_s)
 
 
-def _wait_drained(backlog: Backlog, started: float, deadline: float, interval_s: float = 0.1) -> float:
+def _wait_drained(backlog: QueueBacklog, started: float, deadline: float, interval_s: float = 0.1) -> float:
     """Seconds from ``started`` to the first of ``DRAINED_STREAK`` consecutive empty observations."""
     streak, first_empty = 0, 0.0
     while streak < DRAINED_STREAK:
