@@ -27,7 +27,7 @@ import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import requests
 from sqlalchemy import text
@@ -149,31 +149,44 @@ def wait_message(sandbox_url: str, provider: str, needle: str, to: str | None, t
         return None
 
 
-def stock_out_samples(sandbox_url: str, samples: int, spacing_s: float
-                      ) -> tuple[list[float], list[tuple[int, float]]]:
-    """(latencies, start times): the starts let ``stages`` split each latency by pipeline step."""
-    shop = f"{sandbox_url}/shopify/{STORE}/_admin"
-    times, starts = [], []
+def run_samples(samples: int, spacing_s: float, one: Callable[[int], tuple[str, float | None]]
+                ) -> tuple[list[float], list[tuple[int, float]]]:
+    """Trigger ``samples`` events ``spacing_s`` apart; ``one(n)`` starts event n and returns (its
+    key, when its message was seen or None). Gives (latencies, start times); stops after
+    ``MAX_LOST_IN_A_ROW`` lost samples in a row."""
+    times: list[float] = []
+    starts: list[tuple[int, float]] = []
     in_a_row = 0
     for n in range(samples):
-        code = f"{OUT_PREFIX}{n:04d}"
         started = time.time()
-        hooks = requests.post(f"{shop}/set_stock", json={"sku": code, "available": 0}, timeout=10).json()["webhooks"]
-        if [h["status"] for h in hooks] != [200]:
-            raise RuntimeError(f"stock-out webhook for {code} answered {[h['status'] for h in hooks]}")
-        seen = wait_message(sandbox_url, "slack", code, None, args_timeout(spacing_s))
+        key, seen = one(n)
         if seen is not None:
             times.append(seen - started)
             starts.append((n, started))
             in_a_row = 0
         else:
-            LOST.append(code)
+            LOST.append(key)
             in_a_row += 1
             if in_a_row >= MAX_LOST_IN_A_ROW:
                 print(f"{in_a_row} samples lost in a row: stopping this phase", flush=True)
                 break
         time.sleep(max(0.0, started + spacing_s - time.time()))
     return times, starts
+
+
+def stock_out_samples(sandbox_url: str, samples: int, spacing_s: float
+                      ) -> tuple[list[float], list[tuple[int, float]]]:
+    """(latencies, start times): the starts let ``stages`` split each latency by pipeline step."""
+    shop = f"{sandbox_url}/shopify/{STORE}/_admin"
+
+    def one(n: int) -> tuple[str, float | None]:
+        code = f"{OUT_PREFIX}{n:04d}"
+        hooks = requests.post(f"{shop}/set_stock", json={"sku": code, "available": 0}, timeout=10).json()["webhooks"]
+        if [h["status"] for h in hooks] != [200]:
+            raise RuntimeError(f"stock-out webhook for {code} answered {[h['status'] for h in hooks]}")
+        return code, wait_message(sandbox_url, "slack", code, None, args_timeout(spacing_s))
+
+    return run_samples(samples, spacing_s, one)
 
 
 STAGES_SQL = text("""
@@ -221,27 +234,15 @@ def notice_samples(sandbox_url: str, samples: int, spacing_s: float
                    ) -> tuple[list[float], list[tuple[int, float]]]:
     """(latencies, start times) of order → customer notice, one sold-out SKU per sample."""
     shop = f"{sandbox_url}/shopify/{STORE}/_admin"
-    times, starts = [], []
-    in_a_row = 0
-    for n in range(samples):
+
+    def one(n: int) -> tuple[str, float | None]:
         code, email = f"{OUT_PREFIX}{n:04d}", f"customer{n}@bench.example"
-        started = time.time()
         requests.post(f"{shop}/create_order", timeout=10, json={
             "lines": [{"sku": code, "quantity": 1, "price": "100.00"}], "email": email,
             "customer": {"first_name": "Bench", "last_name": f"Customer {n}"}}).raise_for_status()
-        seen = wait_message(sandbox_url, "mailgun", "@", email, args_timeout(spacing_s))
-        if seen is not None:
-            times.append(seen - started)
-            starts.append((n, started))
-            in_a_row = 0
-        else:
-            LOST.append(email)
-            in_a_row += 1
-            if in_a_row >= MAX_LOST_IN_A_ROW:
-                print(f"{in_a_row} samples lost in a row: stopping this phase", flush=True)
-                break
-        time.sleep(max(0.0, started + spacing_s - time.time()))
-    return times, starts
+        return email, wait_message(sandbox_url, "mailgun", "@", email, args_timeout(spacing_s))
+
+    return run_samples(samples, spacing_s, one)
 
 
 NOTICE_STAGES_SQL = text("""
