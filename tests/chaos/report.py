@@ -1,0 +1,62 @@
+"""One row per chaos scenario, collected across the run and printed as the closing table.
+
+Each scenario calls :func:`record` once with what it counted; the pytest hook in
+``tests/chaos/conftest.py`` prints the table and ``make chaos`` leaves it in
+``.data/chaos/results.json`` so ``docs/reliability.md`` can quote the latest run.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+RESULTS_PATH = Path(os.environ.get("CHAOS_RESULTS", Path(__file__).resolve().parents[2] / ".data" / "chaos" / "results.jsonl"))
+
+
+@dataclass(frozen=True)
+class ScenarioRow:
+    scenario: str
+    runs: int
+    events_in: int
+    effects: int
+    lost: int
+    duplicates: int
+    recovery_s: float | None
+    detail: str = ""
+
+
+def record(scenario: str, *, runs: int, events_in: int, effects: int, lost: int, duplicates: int,
+           recovery_s: float | None = None, detail: str = "") -> ScenarioRow:
+    """Append a scenario's counts to the run's results file (one JSON object per line)."""
+    row = ScenarioRow(scenario, runs, events_in, effects, lost, duplicates,
+                      None if recovery_s is None else round(recovery_s, 2), detail)
+    RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS_PATH.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(asdict(row)) + "\n")
+    return row
+
+
+def read_rows() -> list[ScenarioRow]:
+    if not RESULTS_PATH.exists():
+        return []
+    rows = [ScenarioRow(**json.loads(line)) for line in RESULTS_PATH.read_text().splitlines() if line.strip()]
+    latest: dict[str, ScenarioRow] = {}
+    for row in rows:
+        latest[row.scenario] = row
+    return list(latest.values())
+
+
+def reset() -> None:
+    RESULTS_PATH.unlink(missing_ok=True)
+
+
+def table(rows: list[ScenarioRow]) -> str:
+    header = ("scenario", "runs", "events in", "effects", "lost", "duplicates", "recovery s")
+    body = [(r.scenario, str(r.runs), str(r.events_in), str(r.effects), str(r.lost), str(r.duplicates),
+             "-" if r.recovery_s is None else f"{r.recovery_s:.1f}") for r in rows]
+    widths = [max(len(h), *(len(line[i]) for line in body)) if body else len(h) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in body]
+    return "\n".join(lines)
