@@ -7,7 +7,7 @@ are timezone-aware UTC.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    Time,
     UniqueConstraint,
     func,
     text,
@@ -126,6 +127,9 @@ class Vendor(Base):
     case_pack: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     ack_within_hours: Mapped[int] = mapped_column(Integer, server_default=text("48"))
     erp_store_key: Mapped[str | None] = mapped_column(String(64))
+    #: Orders placed before this local time (business timezone) leave the same day: when set, a
+    #: draft collects lines until the next cut-off instead of ``po_window``.
+    order_cutoff: Mapped[time | None] = mapped_column(Time)
     __table_args__ = (
         CheckConstraint("lead_time_days >= 0", name="lead_time_nonnegative"),
         CheckConstraint("case_pack >= 1", name="case_pack_positive"),
