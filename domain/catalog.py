@@ -56,7 +56,8 @@ def apply_config(session: Session, config: BusinessConfig) -> ApplySummary:
     vendor_ids = _upsert(session, Vendor, "key", [
         {"key": v.key, "name": v.name, "email": v.email, "lead_time_days": v.lead_time_days,
          "min_order_cents": v.min_order_cents, "min_order_units": v.min_order_units, "case_pack": v.case_pack,
-         "ack_within_hours": v.ack_within_hours, "erp_store_key": v.erp_store}
+         "ack_within_hours": v.ack_within_hours, "erp_store_key": v.erp_store,
+         "order_cutoff": v.order_cutoff}
         for v in config.vendors
     ])
     _upsert(session, Sku, "code", [

@@ -10,11 +10,11 @@ operator fixes the file in one pass rather than one error per run.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 import tomllib
 from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -76,6 +76,8 @@ class VendorConfig:
     case_pack: int = 1
     ack_within_hours: int = 48
     erp_store: str | None = None
+    #: Daily order cut-off (business timezone): drafts close at the next one instead of ``po_window``.
+    order_cutoff: time | None = None
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ class _Reader:
     def tables(self, parent: dict[str, Any], key: str) -> list[tuple[str, dict[str, Any]]]:
         value = parent.get(key, [])
         if not isinstance(value, list):
-            self.problem(key, "expected an array of tables ([[%s]])" % key)
+            self.problem(key, f"expected an array of tables ([[{key}]])")
             return []
         out = []
         for index, item in enumerate(value):
@@ -333,7 +335,7 @@ def _read_vendors(reader: _Reader, data: dict[str, Any], store_keys: set[str]) -
     seen: set[str] = set()
     out = []
     allowed = {"key", "name", "email", "lead_time_days", "min_order", "min_order_units", "case_pack",
-               "ack_within_hours", "erp_store"}
+               "ack_within_hours", "erp_store", "order_cutoff"}
     for path, item in reader.tables(data, "vendors"):
         reader.unknown_keys(item, allowed, path)
         key = reader.key(item, path, seen)
@@ -344,6 +346,7 @@ def _read_vendors(reader: _Reader, data: dict[str, Any], store_keys: set[str]) -
         if erp_store is not None and erp_store not in store_keys:
             reader.problem(f"{path}.erp_store", f"unknown store {erp_store!r}")
         lead_time = reader.integer(item, "lead_time_days", path)
+        cutoff = reader.clock(item["order_cutoff"], f"{path}.order_cutoff") if "order_cutoff" in item else None
         if key and lead_time is not None:
             out.append(VendorConfig(
                 key=key, name=reader.string(item, "name", path, required=False, default=key) or key,
@@ -351,7 +354,7 @@ def _read_vendors(reader: _Reader, data: dict[str, Any], store_keys: set[str]) -
                 min_order_units=reader.integer(item, "min_order_units", path, default=0) or 0,
                 case_pack=reader.integer(item, "case_pack", path, default=1, minimum=1) or 1,
                 ack_within_hours=reader.integer(item, "ack_within_hours", path, default=48, minimum=1) or 48,
-                erp_store=erp_store,
+                erp_store=erp_store, order_cutoff=cutoff,
             ))
     return tuple(out)
 
@@ -436,6 +439,10 @@ def _read_notifications(reader: _Reader, data: dict[str, Any]) -> NotificationCo
     )
 
 
+#: Policy keys that cannot differ by store: a purchase order serves every channel at once.
+BUSINESS_WIDE_POLICY_KEYS = frozenset({"po_window", "po_auto_approve_under"})
+
+
 def _read_policy(reader: _Reader, table: dict[str, Any], path: str, base: PolicyConfig) -> PolicyConfig:
     reader.unknown_keys(table, {"reminder_after", "sla", "auto_cancel_action", "consent_free_days",
                                 "eta_slip_notice_days", "quiet_hours", "atp_drift_tolerance", "po_window",
@@ -503,6 +510,9 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
         if store not in store_keys:
             reader.problem(f"{path}.store", f"unknown store {store!r}")
             continue
+        for key in sorted(BUSINESS_WIDE_POLICY_KEYS & set(item)):
+            reader.problem(f"{path}.{key}", "purchase orders are per vendor, not per store: set it under [policy] "
+                                            "(or a vendor's order_cutoff)")
         store_policies[store] = _read_policy(reader, item, path, policy)
     if reader.problems:
         raise ConfigError(reader.problems)

@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -207,11 +208,28 @@ def po_number(po_id: int, now: datetime) -> str:
     return f"PO-{now:%Y%m%d}-{po_id}"
 
 
-def _new_draft(session: Session, vendor: Vendor, policy: PolicyConfig, now: datetime) -> PurchaseOrder:
+def window_closes_at(now: datetime, window_s: int, cutoff: time | None, timezone: str) -> datetime:
+    """When a draft opened ``now`` stops taking lines: at the vendor's next daily cut-off (local
+    time in the business's timezone) when it has one, else ``window_s`` later.
+
+    A cut-off is the vendor's promise ("ordered by 14:00, shipped today"), so a need noticed at
+    13:59 goes out at 14:00 and one noticed at 14:01 waits for tomorrow's, with everything else
+    noticed meanwhile."""
+    if cutoff is None:
+        return now + timedelta(seconds=window_s)
+    zone = ZoneInfo(timezone)
+    local = now.astimezone(zone)
+    candidate = datetime.combine(local.date(), cutoff, tzinfo=zone)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), cutoff, tzinfo=zone)
+    return candidate.astimezone(now.tzinfo or ZoneInfo("UTC"))
+
+
+def _new_draft(session: Session, vendor: Vendor, policy: PolicyConfig, now: datetime, timezone: str) -> PurchaseOrder:
     """The id comes first so the number can carry it; the vendor row lock makes this the only draft."""
     po_id = int(session.execute(text("SELECT nextval(pg_get_serial_sequence('purchase_orders', 'id'))")).scalar_one())
     po = PurchaseOrder(id=po_id, number=po_number(po_id, now), vendor_id=vendor.id, state="draft",
-                       window_closes_at=now + timedelta(seconds=policy.po_window_s),
+                       window_closes_at=window_closes_at(now, policy.po_window_s, vendor.order_cutoff, timezone),
                        expected_at=now.date() + timedelta(days=vendor.lead_time_days), created_at=now)
     session.add(po)
     session.flush()
@@ -231,9 +249,11 @@ def _recount(session: Session, po: PurchaseOrder) -> int:
     return po.total_cents
 
 
-def plan(session: Session, vendor_id: int, needs: Sequence[Need], policy: PolicyConfig, now: datetime) -> PlanResult:
+def plan(session: Session, vendor_id: int, needs: Sequence[Need], policy: PolicyConfig, now: datetime,
+         timezone: str = "UTC") -> PlanResult:
     """Put this vendor's needs on its open draft (opening one whose window closes ``po_window``
-    after its first line), growing a draft line only when the new suggestion is larger.
+    after its first line, or at the vendor's next ``order_cutoff`` in ``timezone``), growing a
+    draft line only when the new suggestion is larger.
 
     A draft whose window has passed but that the sweeper has not closed yet still takes lines:
     one draft per vendor is a database rule, and the sweeper closes it within a sweep interval.
@@ -261,7 +281,7 @@ def plan(session: Session, vendor_id: int, needs: Sequence[Need], policy: Policy
             result.raised_sku_ids.append(need.sku_id)
             continue
         if draft is None:
-            draft, result.created = _new_draft(session, vendor, policy, now), True
+            draft, result.created = _new_draft(session, vendor, policy, now, timezone), True
         session.add(PurchaseOrderLine(purchase_order_id=draft.id, sku_id=need.sku_id, quantity=suggestion.quantity,
                                       unit_cost_cents=need.unit_cost_cents, reason=suggestion.as_dict()))
         changes.append({"sku": need.sku_code, "from": 0, "to": suggestion.quantity})

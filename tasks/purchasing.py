@@ -21,7 +21,7 @@ def plan_for_skus(self: DbTask, sku_ids: list[int]) -> int:
 
     Idempotent: a SKU already on an open PO is never ordered twice, so a redelivered message
     changes nothing. Vendors are planned in id order (their rows are the planning locks)."""
-    policy = current_config().policy
+    config = current_config()
     now = utcnow()
     with self.unit_of_work() as uow:
         by_vendor: dict[int, list[purchasing.Need]] = defaultdict(list)
@@ -29,7 +29,8 @@ def plan_for_skus(self: DbTask, sku_ids: list[int]) -> int:
             by_vendor[need.vendor_id].append(need)
         changed = 0
         for vendor_id in sorted(by_vendor):
-            result = purchasing.plan(uow.session, vendor_id, by_vendor[vendor_id], policy, now)
+            result = purchasing.plan(uow.session, vendor_id, by_vendor[vendor_id], config.policy, now,
+                                    timezone=config.timezone)
             changed += len(result.added_sku_ids) + len(result.raised_sku_ids)
     return changed
 

@@ -2,7 +2,7 @@
 approval → receipt (backorders fill first) → vendor dates re-date customers → scorecard."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -122,6 +122,29 @@ def test_a_sku_already_on_an_open_po_never_gets_a_second_line(db_session: Sessio
     assert result.already_ordered_sku_ids == [later.sku_id] and result.purchase_order_id is None
     assert db_session.scalar(select(func.count()).select_from(PurchaseOrderLine)) == 1
     assert db_session.scalar(select(func.count()).select_from(PurchaseOrder)) == 1
+
+
+def test_a_vendor_with_a_daily_cut_off_collects_lines_until_it(db_session: Session, catalog: Any) -> None:
+    vendor = db_session.scalar(select(Vendor).join(Sku, Sku.vendor_id == Vendor.id).where(Sku.code == COTTON[0]))
+    assert vendor is not None
+    vendor.order_cutoff = time(14, 0)  # local time in the business's timezone
+    opened = datetime(2026, 11, 25, 18, 30, tzinfo=UTC)  # 13:30 in New York (UTC−5 in November)
+    assert catalog.timezone == "America/New_York"
+    for minute, code in enumerate(COTTON[:3]):
+        _stock(db_session, code, 1, opened + timedelta(minutes=minute))
+        needs = purchasing.needs_for(db_session, _ids(db_session, [code]), opened + timedelta(minutes=minute))
+        purchasing.plan(db_session, vendor.id, needs, catalog.policy, opened + timedelta(minutes=minute),
+                        timezone=catalog.timezone)
+    [po] = db_session.scalars(select(PurchaseOrder)).all()
+    assert po.window_closes_at == datetime(2026, 11, 25, 19, 0, tzinfo=UTC)  # 14:00 local, not 14:00 + 30 min
+    assert len(_lines(db_session, po.id)) == 3
+    # 30 minutes after the first line (the default window) it is still open; at the cut-off it closes.
+    routes = catalog.notifications.routes
+    assert purchasing.close_due_windows(db_session, opened + timedelta(minutes=29), catalog.policy,
+                                        routes=routes).approved == []
+    closed = purchasing.close_due_windows(db_session, datetime(2026, 11, 25, 19, 0, tzinfo=UTC), catalog.policy,
+                                          routes=routes)
+    assert closed.approved + closed.awaiting_approval == [po.id]
 
 
 def test_a_draft_line_grows_when_the_suggestion_grows(db_session: Session, catalog: Any) -> None:

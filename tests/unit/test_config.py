@@ -121,3 +121,29 @@ def test_minimal_config_gets_ftc_defaults() -> None:
     assert config.policy.consent_free_days == 30
     assert config.policy.sla_s == 72 * 3600 and config.policy.reminder_after_s == 24 * 3600
     assert config.policy.quiet_hours[0].hour == 21
+
+
+def _with_vendor_and_store_policy(vendor_extra: dict, store_policy: dict) -> dict:
+    return {"business": {"name": "x", "timezone": "America/New_York"},
+            "locations": [{"key": "main", "name": "Main"}],
+            "stores": [{"key": "shop", "platform": "shopify", "base_url": "https://shop.example",
+                        "credentials": {"access_token": "SHOP_TOKEN"}, "locations": {"1": "main"}}],
+            "vendors": [{"key": "kyoto", "name": "Kyoto", "email": "po@kyoto.example", "lead_time_days": 21,
+                         **vendor_extra}],
+            "store_policies": [{"store": "shop", **store_policy}]}
+
+
+def test_a_vendor_order_cut_off_is_read_as_a_local_time() -> None:
+    config = parse_config(_with_vendor_and_store_policy({"order_cutoff": "14:30"}, {"sla": "96h"}))
+    assert config.vendors[0].order_cutoff is not None and config.vendors[0].order_cutoff.isoformat() == "14:30:00"
+    assert config.policy_for("shop").sla_s == 96 * 3600
+
+
+def test_purchasing_policy_cannot_differ_by_store_and_a_bad_cut_off_is_named() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(_with_vendor_and_store_policy({"order_cutoff": "2pm"},
+                                                   {"po_window": "10m", "po_auto_approve_under": "50.00"}))
+    problems = "\n".join(caught.value.problems)
+    assert 'vendors[0].order_cutoff: expected HH:MM, got \'2pm\'' in problems
+    assert "store_policies[0].po_window: purchase orders are per vendor, not per store" in problems
+    assert "store_policies[0].po_auto_approve_under: purchase orders are per vendor" in problems
