@@ -78,6 +78,7 @@ from connectors.types import (
     OrderPage,
     PurchaseOrderRequest,
     PushResult,
+    ReceiptLine,
     StockPage,
     StockRecord,
     WebhookEvent,
@@ -269,6 +270,22 @@ class NetSuiteConnector(RestConnector):
                 return None
             raise
         return str(body["id"]) if isinstance(body, Mapping) and body.get("id") is not None else None
+
+    def fetch_receipts(self, numbers: list[str]) -> list[ReceiptLine]:
+        """Received-so-far per line of our POs (by external id), from the PO lines themselves:
+        ``transactionline.quantityshiprecv`` is what item receipts booked against each line.
+        The header row (``mainline = 'T'``) carries no item and is skipped."""
+        wanted = sorted({external_id(number, "PO number") for number in numbers})
+        if not wanted:
+            return []
+        query = ("SELECT t.externalid AS po, item.itemid AS sku, ABS(tl.quantity) AS ordered, "
+                 "ABS(COALESCE(tl.quantityshiprecv, 0)) AS received FROM transaction t "
+                 "INNER JOIN transactionline tl ON tl.transaction = t.id INNER JOIN item ON item.id = tl.item "
+                 f"WHERE t.type = 'PurchOrd' AND tl.mainline = 'F' AND t.externalid IN "
+                 f"({', '.join(suiteql_literal(n) for n in wanted)}) ORDER BY t.id, tl.linesequencenumber")
+        return [ReceiptLine(po_number=str(row["po"]), sku=str(row["sku"]), ordered=int(float(row["ordered"])),
+                            received=int(float(row.get("received", 0))))
+                for page in self.suiteql(query) for row in page]
 
     def purchase_order_body(self, po: PurchaseOrderRequest) -> dict[str, Any]:
         """The record body; vendor and items resolved to internal ids first (refused if unknown)."""

@@ -53,6 +53,7 @@ from connectors.types import (
     OrderPage,
     PurchaseOrderRequest,
     PushResult,
+    ReceiptLine,
     StockPage,
     WebhookEvent,
 )
@@ -155,6 +156,27 @@ class OdooConnector(RestConnector):
         rows = self.execute_kw("purchase.order", "search_read", [[["partner_ref", "=", number]]],
                                {"fields": ["id", "name", "state", "partner_ref"], "limit": 1, "order": "id"})
         return rows[0] if rows else None
+
+    def fetch_receipts(self, numbers: list[str]) -> list[ReceiptLine]:
+        """Received-so-far per line of our POs (found by ``partner_ref``): ``purchase.order.line``
+        ``qty_received`` is what validated receipts moved in against each line."""
+        wanted = sorted(set(numbers))
+        if not wanted:
+            return []
+        orders = self.execute_kw("purchase.order", "search_read", [[["partner_ref", "in", wanted]]],
+                                 {"fields": ["id", "partner_ref"], "order": "id"})
+        number_of = {int(row["id"]): str(row["partner_ref"]) for row in orders or []}
+        if not number_of:
+            return []
+        lines = self.execute_kw("purchase.order.line", "search_read", [[["order_id", "in", sorted(number_of)]]],
+                                {"fields": ["order_id", "product_id", "product_qty", "qty_received"], "order": "id"})
+        product_ids = sorted({int(line["product_id"][0]) for line in lines or [] if line.get("product_id")})
+        codes = {int(row["id"]): str(row["default_code"]) for row in self.execute_kw(
+            "product.product", "read", [product_ids], {"fields": ["default_code"]}) or []} if product_ids else {}
+        return [ReceiptLine(po_number=number_of[int(line["order_id"][0])], sku=codes[int(line["product_id"][0])],
+                            ordered=int(float(line.get("product_qty") or 0)),
+                            received=int(float(line.get("qty_received") or 0)))
+                for line in lines or [] if line.get("product_id") and int(line["product_id"][0]) in codes]
 
     def purchase_order_values(self, po: PurchaseOrderRequest) -> dict[str, Any]:
         """``purchase.order`` create values; the partner and products must already exist in Odoo."""

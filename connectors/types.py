@@ -206,3 +206,14 @@ class ErpResult:
     created: bool
     detail: str = ""
     request: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    """How much of one purchase-order line the ERP has received so far (a running total, not a
+    delta): ``po_number`` is our number as stored in the ERP record, ``sku`` the item's code."""
+
+    po_number: str
+    sku: str
+    ordered: int
+    received: int

@@ -24,7 +24,11 @@ Follows the public docs the connector follows (connectors/netsuite.py lists them
   404 ``NONEXISTENT_ID``. ``entity.id`` must be a seeded vendor and each ``item.id`` a seeded item,
   else 400 ``INVALID_CONTENT`` with ``o:errorPath`` (the shape of the documented example);
   vendors are also readable through SuiteQL (table ``vendor``: ``id, entityid, companyname,
-  externalid``).
+  externalid``), and purchase orders as NetSuite exposes transactions to SuiteQL: ``transaction``
+  (``type = 'PurchOrd'``, ``externalid``, ``tranid``, ``status``) and ``transactionline`` (one
+  ``mainline = 'T'`` header row, then item lines with ``item``, ``quantity`` and
+  ``quantityshiprecv``, the quantity received so far). ``_admin/purchase_orders/receive`` books an
+  item receipt: it raises ``quantityshiprecv`` and the item's on-hand, as receiving does.
 
 Admin endpoints (``/netsuite/{account}/_admin/…``) are documented in ``docs/sandbox.md``.
 """
@@ -71,7 +75,14 @@ CREATE TABLE inventoryitemlocations (item INTEGER, location INTEGER, quantityonh
                    quantityonorder REAL, reorderpoint REAL, PRIMARY KEY (item, location));
 CREATE TABLE vendor (id INTEGER PRIMARY KEY, entityid TEXT, companyname TEXT, externalid TEXT UNIQUE,
                    isinactive TEXT);
+CREATE TABLE "transaction" (id INTEGER PRIMARY KEY, tranid TEXT, externalid TEXT, type TEXT, entity INTEGER,
+                   status TEXT, memo TEXT, lastmodifieddate TEXT);
+CREATE TABLE transactionline (id INTEGER, "transaction" INTEGER, linesequencenumber INTEGER, mainline TEXT,
+                   item INTEGER, quantity REAL, quantityshiprecv REAL, rate REAL, location INTEGER,
+                   PRIMARY KEY ("transaction", id));
 """
+#: SuiteQL's table and column ``transaction`` is a reserved word to SQLite: quoted before running.
+TRANSACTION_WORD = re.compile(r'(?<!["\w])transaction(?!["\w])', re.IGNORECASE)
 VENDOR_ID_BASE = 500
 PO_ID_BASE = 7000
 NONEXISTENT = "The record instance does not exist. Provide a valid record instance ID."
@@ -154,7 +165,7 @@ class AccountState(PlatformState):
             return sqlite3.SQLITE_OK if action in allowed else sqlite3.SQLITE_DENY
         self.db.set_authorizer(authorize)
         try:
-            cursor = self.db.execute(query)
+            cursor = self.db.execute(TRANSACTION_WORD.sub('"transaction"', query))
             return [d[0].lower() for d in cursor.description or []], cursor.fetchall()
         finally:
             self.db.set_authorizer(None)
@@ -448,6 +459,19 @@ def install(app: FastAPI) -> None:
             state.db.commit()
             return JSONResponse({"item": admin_item(state, row[0])})
 
+    @admin.post("/purchase_orders/receive")
+    def receive(instance: str, payload: dict[str, Any] = Body(...)) -> JSONResponse:
+        """``{"external_id": "PO-…", "lines": {"SKU": qty}, "location_id": 1}``: an item receipt
+        (without ``lines``, everything outstanding arrives)."""
+        state = sandbox.get(instance)
+        with state.lock:
+            po = state.po_by_external_id(str(payload.get("external_id")))
+            if po is None:
+                return JSONResponse({"error": f"no purchaseOrder eid:{payload.get('external_id')}"}, status_code=404)
+            location = int(payload.get("location_id") or po.get("location") or 1)
+            booked = receive_po(state, po, payload.get("lines"), location)
+            return JSONResponse({"purchase_order": po["tranId"], "status": po["status"], "received": booked})
+
     @admin.get("/state/items")
     def state_items(instance: str, skus: str | None = None) -> JSONResponse:
         state = sandbox.get(instance)
@@ -517,6 +541,47 @@ def _po_lines(payload: dict[str, Any]) -> list[dict[str, Any]]:
              "rate": float(line.get("rate", 0))} for line in (payload.get("item") or {}).get("items") or []]
 
 
+def index_po(state: AccountState, po: dict[str, Any]) -> None:
+    """Mirror a purchase order into the SuiteQL tables (header line first, as NetSuite has it)."""
+    state.db.execute('DELETE FROM transactionline WHERE "transaction" = ?', (po["id"],))
+    state.db.execute('INSERT OR REPLACE INTO "transaction" VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+                     (po["id"], po["tranId"], po["externalId"], "PurchOrd", int(po["entity"]), po["status"],
+                      po["memo"], state.now()))
+    location = int(po["location"]) if po.get("location") else None
+    state.db.execute("INSERT INTO transactionline VALUES (?, ?, ?, 'T', NULL, NULL, NULL, NULL, ?)",
+                     (0, po["id"], 0, location))
+    for n, line in enumerate(po["lines"], start=1):
+        state.db.execute("INSERT INTO transactionline VALUES (?, ?, ?, 'F', ?, ?, ?, ?, ?)",
+                         (n, po["id"], n, int(line["item"]), line["quantity"], line.get("received", 0.0),
+                          line["rate"], location))
+    state.db.commit()
+
+
+def receive_po(state: AccountState, po: dict[str, Any], wanted: dict[str, Any] | None,
+               location: int) -> list[dict[str, Any]]:
+    """An item receipt against ``po``: each line's received quantity rises (never past what was
+    ordered), the items' on-hand at ``location`` rises with it, and the PO's status follows."""
+    booked = []
+    for line in po["lines"]:
+        sku = state.db.execute("SELECT itemid FROM item WHERE id = ?", (int(line["item"]),)).fetchone()[0]
+        outstanding = line["quantity"] - line.get("received", 0.0)
+        qty = outstanding if wanted is None else min(float(wanted.get(sku, 0)), outstanding)
+        if qty <= 0:
+            continue
+        line["received"] = line.get("received", 0.0) + qty
+        state.db.execute("INSERT OR IGNORE INTO inventoryitemlocations VALUES (?, ?, 0, 0, 0, 0, 0, 0)",
+                         (int(line["item"]), location))
+        state.db.execute("UPDATE inventoryitemlocations SET quantityonhand = quantityonhand + ?, "
+                         "quantityavailable = quantityavailable + ? WHERE item = ? AND location = ?",
+                         (qty, qty, int(line["item"]), location))
+        state.db.execute("UPDATE item SET lastmodifieddate = ? WHERE id = ?", (state.now(), int(line["item"])))
+        booked.append({"sku": sku, "quantity": qty})
+    done = all(line.get("received", 0.0) >= line["quantity"] for line in po["lines"])
+    po["status"] = "Pending Bill" if done else "Partially Received"
+    index_po(state, po)
+    return booked
+
+
 def store_po(state: AccountState, payload: dict[str, Any], external_id: str | None) -> dict[str, Any]:
     po_id = max(state.purchase_orders, default=PO_ID_BASE - 1) + 1
     po = {"id": po_id, "tranId": f"PO{po_id}", "externalId": external_id, "memo": payload.get("memo"),
@@ -524,6 +589,7 @@ def store_po(state: AccountState, payload: dict[str, Any], external_id: str | No
           "subsidiary": (payload.get("subsidiary") or {}).get("id"), "status": "Pending Receipt",
           "lines": _po_lines(payload), "createdDate": state.now(), "writes": 1}
     state.purchase_orders[po_id] = po
+    index_po(state, po)
     return po
 
 
@@ -537,6 +603,7 @@ def update_po(state: AccountState, po: dict[str, Any], payload: dict[str, Any], 
     if payload.get("item") is not None:
         po["lines"] = _po_lines(payload) if replace_items else po["lines"] + _po_lines(payload)
     po["writes"] += 1
+    index_po(state, po)
     return po
 
 

@@ -160,7 +160,7 @@ def create_purchase_order(state: OdooState, values: dict[str, Any]) -> int:
         qty, price = float(line_values.get("product_qty", 1)), float(line_values.get("price_unit", 0))
         line = state.add("purchase.order.line", {
             "order_id": order["id"], "product_id": product["id"], "name": line_values.get("name") or product["name"],
-            "product_qty": qty, "price_unit": price, "price_subtotal": round(qty * price, 2),
+            "product_qty": qty, "qty_received": 0.0, "price_unit": price, "price_subtotal": round(qty * price, 2),
             "date_planned": line_values.get("date_planned") or now})
         order["order_line"].append(line["id"])
         order["amount_total"] = round(order["amount_total"] + line["price_subtotal"], 2)
@@ -294,6 +294,32 @@ def install(app: FastAPI) -> None:
                        "lines": [read_view(state, "purchase.order.line", lines[i], None) for i in po["order_line"]]}
                       for _, po in sorted(state.records["purchase.order"].items())]
         return JSONResponse({"purchase_orders": orders})
+
+    @admin.post("/purchase_orders/receive")
+    def receive(instance: str, payload: dict[str, Any] = Body(...)) -> JSONResponse:
+        """``{"partner_ref": "PO-…", "lines": {"SKU": qty}}``: validate a receipt (the incoming
+        ``stock.picking``) against a confirmed order, raising each line's ``qty_received`` as Odoo
+        does; without ``lines`` everything outstanding arrives."""
+        state = sandbox.get(instance)
+        with state.lock:
+            order = next((po for po in state.records["purchase.order"].values()
+                          if po.get("partner_ref") == payload.get("partner_ref")), None)
+            if order is None:
+                return JSONResponse({"error": f"no purchase.order with partner_ref {payload.get('partner_ref')!r}"},
+                                    status_code=404)
+            if order["state"] != "purchase":
+                return JSONResponse({"error": f"{order['name']} is {order['state']}: confirm it before receiving"},
+                                    status_code=409)
+            wanted = payload.get("lines")
+            for line_id in order["order_line"]:
+                line = state.records["purchase.order.line"][line_id]
+                code = state.records["product.product"][line["product_id"]]["default_code"]
+                outstanding = line["product_qty"] - line["qty_received"]
+                qty = outstanding if wanted is None else min(float(wanted.get(code, 0)), outstanding)
+                line["qty_received"] = line["qty_received"] + qty
+            return JSONResponse({"purchase_order": order["name"], "lines": [
+                read_view(state, "purchase.order.line", state.records["purchase.order.line"][i], None)
+                for i in order["order_line"]]})
 
     add_fault_routes(admin, sandbox, parse_fault)
     add_request_log_routes(admin, sandbox, filters=False)

@@ -97,3 +97,21 @@ def test_get_by_external_id_and_404(admin: Admin) -> None:
     assert ns.find_purchase_order("PO-20250101-7") == created.external_id
     record = ns.get_json(f"record/v1/purchaseOrder/{created.external_id}")
     assert record["externalId"] == "PO-20250101-7" and "items" not in record["item"]
+
+
+def test_receipts_are_read_from_the_po_lines_with_suiteql(admin: Admin) -> None:
+    client = connector(admin)
+    client.create_purchase_order(order())
+    assert [(r.po_number, r.sku, r.ordered, r.received) for r in client.fetch_receipts(["PO-20250101-7"])] == [
+        ("PO-20250101-7", "FUT-FRM-OAK-FULL", 4, 0), ("PO-20250101-7", "FUT-FRM-WAL-FULL", 1, 0)]
+
+    receipt = admin.post("purchase_orders/receive", {"external_id": "PO-20250101-7",
+                                                     "lines": {"FUT-FRM-OAK-FULL": 3}})
+    assert receipt["status"] == "Partially Received"
+    assert [(r.sku, r.received) for r in client.fetch_receipts(["PO-20250101-7", "PO-NONE"])] == [
+        ("FUT-FRM-OAK-FULL", 3), ("FUT-FRM-WAL-FULL", 0)]
+    # The item receipt moved the goods in, as NetSuite's does: on hand 1 + 3.
+    [item] = admin.get("state/items", skus="FUT-FRM-OAK-FULL")["items"]
+    assert sum(level["on_hand"] for level in item["locations"].values()) == 4
+    query = str(admin.requests_log("POST", "suiteql")[-1]["body"])
+    assert "tl.mainline = 'F'" in query and "quantityshiprecv" in query and "t.type = 'PurchOrd'" in query

@@ -101,3 +101,19 @@ def test_http_503_is_transient_and_reads_are_retried(admin: Admin) -> None:
 def test_stock_polling_is_refused_clearly(admin: Admin) -> None:
     with pytest.raises(PermanentError, match="stock polling from Odoo is not configured"):
         next(iter(connector(admin).fetch_stock(None)))
+
+
+def test_receipts_are_read_per_line_as_running_totals(admin: Admin) -> None:
+    client = connector(admin)
+    client.create_purchase_order(order())
+    client.create_purchase_order(order(number="PO-20250101-8"))
+    assert {(r.po_number, r.sku, r.ordered, r.received) for r in client.fetch_receipts(["PO-20250101-7"])} == {
+        ("PO-20250101-7", "FUT-FRM-OAK-FULL", 4, 0), ("PO-20250101-7", "FUT-FRM-OAK-QUEEN", 2, 0)}
+
+    admin.post("purchase_orders/receive", {"partner_ref": "PO-20250101-7", "lines": {"FUT-FRM-OAK-FULL": 3}})
+    admin.post("purchase_orders/receive", {"partner_ref": "PO-20250101-8"})  # everything
+    receipts = client.fetch_receipts(["PO-20250101-7", "PO-20250101-8", "PO-UNKNOWN"])
+    assert sorted((r.po_number, r.sku, r.received) for r in receipts) == [
+        ("PO-20250101-7", "FUT-FRM-OAK-FULL", 3), ("PO-20250101-7", "FUT-FRM-OAK-QUEEN", 0),
+        ("PO-20250101-8", "FUT-FRM-OAK-FULL", 4), ("PO-20250101-8", "FUT-FRM-OAK-QUEEN", 2)]
+    assert client.fetch_receipts([]) == []
