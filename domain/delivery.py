@@ -286,6 +286,17 @@ def release_for_retry(session: Session, outbox_id: int, error: str, retry_at: da
     return True
 
 
+def defer(session: Session, outbox_id: int, until: datetime, reason: str) -> bool:
+    """A pending row that must not be attempted before ``until`` (its provider's circuit is open):
+    no attempt is spent and nothing is sent; ``due_deferred`` hands it back when the time comes."""
+    row = _locked(session, outbox_id)
+    if row is None or row.state != "pending":
+        return False
+    row.not_before, row.last_error = until, reason[:4000]
+    session.flush()
+    return True
+
+
 def apply_delivery_event(session: Session, provider: str, provider_message_id: str, event: str,
                          reason: str | None = None, *, idempotency_key: str | None = None
                          ) -> OutboxMessage | None:

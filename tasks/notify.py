@@ -17,10 +17,11 @@ from celery.utils.time import get_exponential_backoff_interval
 from connectors.errors import ConnectorError, OutcomeUnknownError, PermanentError, TransientError
 from connectors.messaging import registry
 from domain import alerts, contacts, delivery, outbox
+from domain.circuit import Permit, get_breaker
 from domain.clock import utcnow
+from domain.config import current_config
 from domain.delivery import Message, NotConfiguredError, ProviderSettings
 from domain.messages import RenderError
-from domain.config import current_config
 from domain.models import OutboxMessage
 from domain.ratelimit import get_limiter
 from tasks.base import DbTask
@@ -110,6 +111,10 @@ def deliver(self: DbTask, outbox_id: int) -> str:
                                     retries=self.request.retries).apply_async()
         return "paced"
 
+    permit = get_breaker().allow(provider)
+    if not permit.allowed:  # the provider is failing: wait without sending and without spending a retry
+        return _defer(self, outbox_id, provider, permit)
+
     secrets = settings.secrets_for(channel, recipient)
     with self.unit_of_work() as uow:
         row = delivery.claim_for_sending(uow.session, outbox_id, utcnow())
@@ -126,6 +131,39 @@ def deliver(self: DbTask, outbox_id: int) -> str:
     return _send(self, outbox_id, provider, sender, message, secrets)
 
 
+def _defer(task: DbTask, outbox_id: int, provider: str, permit: Permit) -> str:
+    """Park the row until the circuit lets a send through; short waits come back by themselves,
+    longer ones are handed back by ``redrive`` (``due_deferred``) when ``not_before`` passes."""
+    with task.unit_of_work() as uow:
+        delivery.defer(uow.session, outbox_id, utcnow() + timedelta(seconds=permit.wait_s),
+                       f"{provider} circuit {permit.state}: not attempted, deferred {permit.wait_s:.1f}s")
+    if permit.wait_s <= MAX_PACING_WAIT_S:
+        task.signature_from_request(countdown=permit.wait_s + 0.05, retries=task.request.retries).apply_async()
+    log.info("outbox %s deferred %.1fs: %s circuit %s", outbox_id, permit.wait_s, provider, permit.state)
+    return "deferred"
+
+
+def _provider_failed(task: DbTask, provider: str, error: str) -> None:
+    """Count a failure against the provider's circuit; the send that opens it alerts staff."""
+    if not get_breaker().record_failure(provider):
+        return
+    with task.unit_of_work() as uow:
+        for alert_outbox_id in circuit_open_alert(uow.session, provider, error):
+            uow.enqueue(deliver, alert_outbox_id)
+
+
+def circuit_open_alert(session: Any, provider: str, error: str) -> list[int]:
+    """One alert per provider per hour at most, however often a flapping circuit reopens."""
+    detail = (f"{provider} keeps failing ({error}); messages to it are held and retried after the "
+              f"cool-down. Nothing is lost: they stay pending in the outbox.")
+    context = {"event": "message.failed", "sku": "-", "title": f"{provider} is failing", "from_state": "closed",
+               "to_state": "open", "available": 0, "threshold": 0, "open_demand": 0, "locations": [],
+               "channels": [], "detail": detail[:500]}
+    return alerts.raise_alert(session, event="message.failed",
+                              dedupe_key=f"circuit_open:{provider}:{utcnow():%Y%m%d%H}",
+                              message=detail[:500], context=context, routes=current_config().notifications.routes)
+
+
 def _send(task: DbTask, outbox_id: int, provider: str, sender: Any, message: Message, secrets: list[str]) -> str:
     """The provider call, outside any transaction, and the state it leads to."""
     try:
@@ -134,10 +172,13 @@ def _send(task: DbTask, outbox_id: int, provider: str, sender: Any, message: Mes
         error = _error_text(exc, secrets)
         with task.unit_of_work() as uow:
             delivery.mark_unknown(uow.session, outbox_id, error, provider=provider)
+        _provider_failed(task, provider, error)
         log.warning("outbox %s outcome unknown via %s (not resending; reconcile): %s", outbox_id, provider, error)
         return "unknown"
     except TransientError as exc:
         error = _error_text(exc, secrets)
+        if exc.status_code != 429:  # 429 is pacing, not an outage: its Retry-After is the answer
+            _provider_failed(task, provider, error)
         if task.request.retries >= task.max_retries:
             return _fail(task, outbox_id, f"gave up after {task.request.retries + 1} attempts: {error}", provider)
         delay = _retry_delay(task, exc)
@@ -146,6 +187,7 @@ def _send(task: DbTask, outbox_id: int, provider: str, sender: Any, message: Mes
         log.info("outbox %s: %s; retrying in %.1fs", outbox_id, error, delay)
         raise task.retry(countdown=delay, exc=exc)
     except (PermanentError, ConnectorError) as exc:
+        get_breaker().record_success(provider)  # it answered: up, only this message is refused
         return _fail(task, outbox_id, _error_text(exc, secrets), provider, getattr(exc, "code", None))
     except Exception as exc:  # a bug after the request may have left: reconcile, do not loop
         error = delivery.redact(f"{type(exc).__name__}: {exc}", secrets)
@@ -157,6 +199,7 @@ def _send(task: DbTask, outbox_id: int, provider: str, sender: Any, message: Mes
         close = getattr(sender, "close", None)
         if callable(close):
             close()
+    get_breaker().record_success(provider)
     with task.unit_of_work() as uow:
         delivery.mark_sent(uow.session, outbox_id, result.provider, result.provider_message_id)
     log.info("outbox %s sent via %s as %s", outbox_id, result.provider, result.provider_message_id)
