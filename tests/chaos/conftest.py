@@ -1,0 +1,75 @@
+"""Chaos suite set-up: run size, a working directory per scenario, and the closing table.
+
+``CHAOS_SCALE=full`` (what ``make chaos`` sets) runs every scenario at its full size; otherwise
+(``make test``) only the scenarios not marked ``chaos_full`` run, at a smoke size, and their
+rows go to a scratch file so they never replace the last full run's table.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.chaos import report
+
+FULL = os.environ.get("CHAOS_SCALE", "").lower() == "full"
+
+
+def size(full: int, smoke: int) -> int:
+    """A scenario's size for this run."""
+    return full if FULL else smoke
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "chaos_full: chaos scenario run only by `make chaos` (CHAOS_SCALE=full)")
+    if not FULL:
+        report.RESULTS_PATH = Path(tempfile.gettempdir()) / f"chaos-smoke-{os.getpid()}.jsonl"
+        report.reset()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if FULL:
+        return
+    skip = pytest.mark.skip(reason="full chaos run only (make chaos)")
+    for item in items:
+        if "chaos_full" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    rows = report.read_rows()
+    if rows:
+        terminalreporter.write_sep("=", f"chaos results ({'full' if FULL else 'smoke'})")
+        terminalreporter.write_line(report.table(rows))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not FULL:
+        report.reset()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    result = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"chaos_{result.when}", result)
+
+
+@pytest.fixture
+def chaos_dir(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A directory of the scenario's own: servers' data and every process's log.
+
+    Kept when the scenario fails (its path is printed) so the logs can be read.
+    """
+    path = Path(tempfile.mkdtemp(prefix="chaos-"))
+    path.chmod(0o755)
+    yield path
+    call = getattr(request.node, "chaos_call", None)
+    if call is not None and call.failed:
+        print(f"\nchaos logs kept in {path}")
+    else:
+        shutil.rmtree(path, ignore_errors=True)
