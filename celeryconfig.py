@@ -28,6 +28,7 @@ task_queues = tuple(Queue(name, routing_key=name) for name in QUEUES)
 task_default_queue = "default"
 task_routes = {
     "tasks.polling.*": {"queue": "sync"},
+    "tasks.receipts.*": {"queue": "sync"},
     "tasks.channels.*": {"queue": "sync"},
     "tasks.followups.*": {"queue": "default"},
     "tasks.inbound.*": {"queue": "detect"},
@@ -56,6 +57,8 @@ worker_send_task_events = True
 task_send_sent_event = True
 
 SWEEP_INTERVAL_S = float(os.environ.get("SWEEP_INTERVAL_S", "15"))
+#: How often each vendor ERP is asked what it has received against our open purchase orders.
+ERP_RECEIPTS_INTERVAL_S = float(os.environ.get("ERP_RECEIPTS_INTERVAL_S", "300"))
 
 beat_schedule = {
     "dispatch-due-polls": {"task": "tasks.polling.dispatch_due", "schedule": SWEEP_INTERVAL_S},
@@ -64,4 +67,5 @@ beat_schedule = {
     "redrive-outbox": {"task": "tasks.notify.redrive", "schedule": 60.0},
     "daily-stock-digest": {"task": "tasks.stock.daily_digest", "schedule": 300.0},
     "close-po-windows": {"task": "tasks.purchasing.close_windows", "schedule": SWEEP_INTERVAL_S},
+    "read-erp-receipts": {"task": "tasks.receipts.poll_erp", "schedule": ERP_RECEIPTS_INTERVAL_S},
 }

@@ -513,6 +513,48 @@ def receive(session: Session, po_id: int, lines: Mapping[str, int] | None, now: 
     return ReceiveResult(po.id, po.number, po.state, received, [item["sku_id"] for item in booked])
 
 
+def open_erp_orders(session: Session) -> dict[str, dict[str, int]]:
+    """ERP store key → {PO number: PO id} of the purchase orders created in that ERP that still
+    await goods: what the receipts poll asks each ERP about."""
+    rows = session.execute(
+        select(Vendor.erp_store_key, PurchaseOrder.number, PurchaseOrder.id)
+        .join(Vendor, Vendor.id == PurchaseOrder.vendor_id)
+        .where(PurchaseOrder.state.in_(RECEIVABLE_STATES), PurchaseOrder.erp_ref.is_not(None),
+               Vendor.erp_store_key.is_not(None))
+        .order_by(PurchaseOrder.id))
+    orders: dict[str, dict[str, int]] = defaultdict(dict)
+    for store_key, number, po_id in rows:
+        orders[str(store_key)][str(number)] = int(po_id)
+    return dict(orders)
+
+
+def book_erp_receipt(session: Session, po_id: int, received_totals: Mapping[str, int],
+                     now: datetime) -> ReceiveResult | None:
+    """Book what the ERP received beyond what we have booked: ``received_totals`` are the ERP's
+    running totals per SKU, so reading the same receipt twice books it once. Goods booked here
+    by hand first (``backorders po receive``) are not booked again; a total below ours (a receipt
+    reversed in the ERP) is left for a person and recorded, never taken back out of stock."""
+    po = _locked(session, po_id)
+    if po.state not in RECEIVABLE_STATES:
+        return None
+    deltas: dict[str, int] = {}
+    behind: dict[str, dict[str, int]] = {}
+    for line, code in session.execute(select(PurchaseOrderLine, Sku.code).join(Sku, Sku.id == PurchaseOrderLine.sku_id)
+                                      .where(PurchaseOrderLine.purchase_order_id == po.id)).tuples():
+        total = received_totals.get(code)
+        if total is None:
+            continue
+        outstanding = line.quantity - line.received_qty
+        if total > line.received_qty and outstanding > 0:
+            deltas[code] = min(total - line.received_qty, outstanding)
+        elif total < line.received_qty:
+            behind[code] = {"erp": total, "booked": line.received_qty}
+    if behind:
+        audit.record(session, "purchasing", "po.erp_receipt_behind", "purchase_order", po.id, number=po.number,
+                     lines=behind)
+    return receive(session, po.id, deltas, now) if deltas else None
+
+
 # --------------------------------------------------------------------------------------------
 # Vendor dates
 # --------------------------------------------------------------------------------------------

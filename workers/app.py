@@ -17,6 +17,7 @@ TASK_MODULES = (
     "tasks.timers",
     "tasks.po_send",
     "tasks.purchasing",
+    "tasks.receipts",
 )
 
 app = Celery("backorders")
@@ -24,3 +25,4 @@ app.config_from_object("celeryconfig")
 app.conf.imports = TASK_MODULES
 
 import workers.signals  # noqa: E402,F401  (connects process and task signals)
+import workers.startup_checks  # noqa: E402,F401  (a broken configuration stops the worker)

@@ -1,0 +1,62 @@
+"""Receipts booked in an ERP come back to us: beat asks each ERP what it has received against our
+open purchase orders and books the difference, so the warehouse's receiving in NetSuite or Odoo
+fills waiting customers without anyone typing ``backorders po receive``."""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from celery import shared_task
+from sqlalchemy import select
+
+from connectors.errors import ConnectorError
+from domain import purchasing
+from domain.clock import utcnow
+from domain.models import Store
+from tasks.base import DbTask
+from tasks.connections import connector_for
+
+log = logging.getLogger(__name__)
+EVALUATE = "tasks.stock.evaluate"
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.receipts.poll_erp")
+def poll_erp(self: DbTask) -> int:
+    """Beat: one receipts query per ERP, one transaction per purchase order that moved; returns
+    the number of purchase orders that had goods booked. An ERP that cannot be reached is logged
+    and asked again on the next beat; the others go on."""
+    with self.unit_of_work() as uow:
+        orders = purchasing.open_erp_orders(uow.session)
+        stores = {store.key: store for store in uow.session.scalars(
+            select(Store).where(Store.key.in_(sorted(orders)), Store.enabled))}
+        for store in stores.values():
+            uow.session.expunge(store)
+    booked = 0
+    for store_key, numbers in sorted(orders.items()):
+        store = stores.get(store_key)
+        if store is None:
+            log.warning("receipts: vendor ERP store %s is not an enabled store; its purchase orders are not read",
+                        store_key)
+            continue
+        try:
+            connector = connector_for(store)
+            fetch = getattr(connector, "fetch_receipts", None)
+            if fetch is None:
+                log.warning("receipts: store %s (%s) cannot report receipts", store_key, store.platform)
+                continue
+            lines = fetch(sorted(numbers))
+        except ConnectorError as exc:
+            log.warning("receipts: could not read receipts from %s: %s", store_key, exc)
+            continue
+        totals: dict[str, dict[str, int]] = defaultdict(dict)
+        for line in lines:
+            if line.po_number in numbers:
+                totals[line.po_number][line.sku] = totals[line.po_number].get(line.sku, 0) + line.received
+        for number, received in sorted(totals.items()):
+            with self.unit_of_work() as uow:
+                result = purchasing.book_erp_receipt(uow.session, numbers[number], received, utcnow())
+                if result is not None:
+                    log.info("receipts: %s booked from %s: %s", result.number, store_key, result.received)
+                    uow.enqueue(self.app.signature(EVALUATE), sorted(result.sku_ids))
+                    booked += 1
+    return booked
