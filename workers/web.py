@@ -15,8 +15,11 @@ ensure_env()
 
 from domain.settings import get_settings  # noqa: E402
 from workers.health import check_broker, check_database  # noqa: E402
+from workers.body_limit import BodyLimitMiddleware  # noqa: E402
 from workers.callbacks import router as callbacks_router  # noqa: E402
 from workers.replies import router as replies_router  # noqa: E402
+from workers.source_limits import SourceLimitMiddleware  # noqa: E402
+from workers.startup_checks import require_valid_config  # noqa: E402
 from workers.vendor_pages import router as vendor_router  # noqa: E402
 from workers.webhooks import router as webhooks_router  # noqa: E402
 
@@ -25,7 +28,10 @@ log = logging.getLogger("workers.web")
 
 def create_app() -> FastAPI:
     get_settings()
+    require_valid_config("web")
     app = FastAPI(title="Backorder Automator", version="0.1.0")
+    app.add_middleware(BodyLimitMiddleware)  # 413 before a huge body is read, whatever the endpoint
+    app.add_middleware(SourceLimitMiddleware)  # per source IP and store key, before any body is read
 
     @app.get("/healthz", summary="200 when PostgreSQL and the broker answer; 503 with the reason when not")
     def healthz() -> JSONResponse:

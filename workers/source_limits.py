@@ -1,0 +1,171 @@
+"""Request-rate limits per source on the unauthenticated endpoints (webhooks, provider callbacks).
+
+Anyone can POST to ``/webhooks/<store>``; verifying a signature and looking the store up cost a
+database round trip each, so a flood from one address, or at one store's URL, could crowd out
+the real platform. Two token buckets guard each request — one per client IP, one per store key
+(``/webhooks/<store>`` only) — spent together by one Lua script, so the check costs one Redis
+round trip and nothing else. A request over either bucket gets ``429`` with ``Retry-After``
+before its body is read; platforms retry those.
+
+The defaults are far above what a real platform sends (a Shopify bulk edit of a few thousand
+variants arrives as a burst of a few thousand webhooks over a minute or so, from several
+addresses): a burst of 2,000 per address and 5,000 per store, refilled at 200 and 500 per
+second. ``0`` turns a bucket off. Behind a reverse proxy, run uvicorn with
+``--forwarded-allow-ips`` so the client address is the caller's, not the proxy's. If Redis does
+not answer, requests pass (fail open): the limiter protects capacity, it must never drop events.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+
+from domain.settings import get_settings, redis_key
+
+log = logging.getLogger("workers.source_limits")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+LIMITED_PREFIXES = ("/webhooks/", "/callbacks/", "/sms/")
+STORE_PATH = re.compile(r"^/webhooks/([a-z0-9][a-z0-9_-]{0,63})/?$")
+"""A store key as ``domain.config`` allows it; anything else shares one ``-`` bucket, so made-up
+keys cannot create Redis keys without bound."""
+
+#: KEYS: per-IP bucket, per-store bucket. ARGV: ip rate, ip burst, store rate, store burst
+#: (rate 0 = that bucket is off). Both are spent, or neither; returns the wait in seconds.
+TWO_BUCKETS = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local wait = 0
+local tokens = {}
+for i = 1, 2 do
+  local rate = tonumber(ARGV[i * 2 - 1])
+  local burst = tonumber(ARGV[i * 2])
+  if rate > 0 then
+    local saved = redis.call('HMGET', KEYS[i], 'tokens', 'at')
+    local t = tonumber(saved[1]) or burst
+    local at = tonumber(saved[2]) or now
+    t = math.min(burst, t + math.max(0, now - at) * rate)
+    if t < 1 then wait = math.max(wait, (1 - t) / rate) end
+    tokens[i] = t
+  end
+end
+for i = 1, 2 do
+  if tokens[i] then
+    local rate = tonumber(ARGV[i * 2 - 1])
+    local spent = tokens[i]
+    if wait == 0 then spent = spent - 1 end
+    redis.call('HSET', KEYS[i], 'tokens', tostring(spent), 'at', tostring(now))
+    redis.call('EXPIRE', KEYS[i], math.ceil(tonumber(ARGV[i * 2]) / rate) + 2)
+  end
+end
+return tostring(wait)
+"""
+
+
+def _rate(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    try:
+        return max(0.0, float(raw)) if raw else default
+    except ValueError:
+        log.warning("%s=%r is not a number; using %s", name, raw, default)
+        return default
+
+
+@dataclass(frozen=True)
+class SourceLimits:
+    """``WEBHOOK_LIMIT_PER_IP_PER_S`` (200), ``WEBHOOK_LIMIT_PER_IP_BURST`` (2000),
+    ``WEBHOOK_LIMIT_PER_STORE_PER_S`` (500), ``WEBHOOK_LIMIT_PER_STORE_BURST`` (5000)."""
+
+    ip_rate: float = 200.0
+    ip_burst: float = 2000.0
+    store_rate: float = 500.0
+    store_burst: float = 5000.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SourceLimits:
+        env = os.environ if env is None else env
+        return cls(_rate(env, "WEBHOOK_LIMIT_PER_IP_PER_S", cls.ip_rate),
+                   max(1.0, _rate(env, "WEBHOOK_LIMIT_PER_IP_BURST", cls.ip_burst)),
+                   _rate(env, "WEBHOOK_LIMIT_PER_STORE_PER_S", cls.store_rate),
+                   max(1.0, _rate(env, "WEBHOOK_LIMIT_PER_STORE_BURST", cls.store_burst)))
+
+
+def buckets_for(path: str, client_ip: str) -> tuple[str, str] | None:
+    """The two bucket keys a request spends from, or None for paths that are not limited."""
+    if not path.startswith(LIMITED_PREFIXES):
+        return None
+    match = STORE_PATH.match(path)
+    store = match.group(1) if match else "-"
+    return redis_key("source", "ip", client_ip), redis_key("source", "store", store)
+
+
+class SourceLimitMiddleware:
+    """ASGI middleware: one ``EVAL`` per limited request, ``429`` + ``Retry-After`` when over."""
+
+    def __init__(self, app: ASGIApp, client: aredis.Redis | None = None) -> None:
+        self.app = app
+        self._client = client
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def client(self) -> aredis.Redis:
+        """An asyncio client bound to the running event loop (one per loop: a test client may run
+        each request in a new loop, and a connection must never cross loops)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client = aredis.Redis.from_url(get_settings().redis_url, socket_timeout=0.5,
+                                                 socket_connect_timeout=0.5)
+            self._loop = loop
+        return self._client
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        client_ip = (scope.get("client") or ("unknown", 0))[0]
+        keys = buckets_for(scope.get("path", ""), client_ip)
+        wait = await self.wait_for(keys) if keys else 0.0
+        if wait > 0:
+            await refuse(send, wait, client_ip, scope.get("path", ""))
+            return
+        await self.app(scope, receive, send)
+
+    async def wait_for(self, keys: tuple[str, str]) -> float:
+        limits = SourceLimits.from_env()
+        if limits.ip_rate <= 0 and limits.store_rate <= 0:
+            return 0.0
+        try:
+            wait = await self.client().eval(TWO_BUCKETS, 2, *keys, str(limits.ip_rate), str(limits.ip_burst),
+                                            str(limits.store_rate), str(limits.store_burst))
+        except (redis.RedisError, OSError, RuntimeError) as exc:
+            log.warning("source limits unavailable, letting the request through: %s", exc)
+            return 0.0
+        return float(wait.decode() if isinstance(wait, bytes) else wait)
+
+
+_last_warning = [0.0]
+
+
+async def refuse(send: Send, wait: float, client_ip: str, path: str) -> None:
+    retry_after = str(max(1, math.ceil(wait)))
+    if time.monotonic() - _last_warning[0] > 10:  # a flood must not become a log flood
+        _last_warning[0] = time.monotonic()
+        log.warning("rate limited %s on %s; retry after %ss (further refusals not logged for 10 s)",
+                    client_ip, path[:80], retry_after)
+    body = b'{"error":"too many requests from this source, retry later"}'
+    await send({"type": "http.response.start", "status": 429,
+                "headers": [(b"content-type", b"application/json"), (b"retry-after", retry_after.encode()),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,37 @@
+"""Refuse to start on a broken business configuration, saying which key is wrong.
+
+Without this, a typo in the TOML file surfaces much later, inside the first task or request that
+reads the configuration, as a failed task or a 503. The web app checks when it is built; Celery
+workers and beat check on ``worker_init`` / ``beat_init``, before they consume anything.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery.signals import beat_init, worker_init
+
+log = logging.getLogger("workers.startup")
+
+
+def require_valid_config(process: str) -> None:
+    """Exit the process with every problem and its key path if the configuration is invalid."""
+    from domain.config import ConfigError, current_config
+    from domain.settings import get_settings
+
+    try:
+        current_config()
+    except ConfigError as exc:
+        path = get_settings().config_file
+        message = f"{process} not started: {path} is invalid:\n  " + "\n  ".join(exc.problems)
+        log.critical(message)
+        raise SystemExit(message) from exc
+
+
+@worker_init.connect
+def _check_worker(**_: object) -> None:
+    require_valid_config("worker")
+
+
+@beat_init.connect
+def _check_beat(**_: object) -> None:
+    require_valid_config("beat")
