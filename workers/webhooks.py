@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from connectors.errors import MalformedPayloadError, SignatureError
-from domain import coalesce, inbox
+from domain import coalesce, inbox, stray_webhooks
 from domain.db import session_scope
 from domain.inbound import stored_payload
 from domain.models import Store
@@ -64,7 +64,8 @@ def accept_webhook(store_key: str, headers: dict[str, str], body: bytes) -> Answ
     """The synchronous part: look up, verify, parse, store. Runs in a worker thread."""
     with session_scope() as session:
         store = session.scalar(select(Store).where(Store.key == store_key, Store.enabled))
-        if store is None:
+        if store is None:  # answered 404, but remembered (bounded) and alerted once an hour per key
+            stray_webhooks.note_unknown_store(store_key, headers, len(body))
             return Answer(404, {"error": f"unknown store {store_key!r}"})
         connector = connector_for(store, require_credentials=False)
         try:
