@@ -5,76 +5,165 @@ the same cause twice finds the alert already there and sends nothing more.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from domain import outbox
 from domain.config import RouteConfig
 from domain.detection import Transition
-from domain.models import Alert, ChannelListing, Location, Sku, StockLevel, Store
 
 SEVERITY = {"digest.daily": "info", "stock.backorder": "critical", "stock.out": "critical", "stock.oversell_risk": "critical",
             "channel.push_failed": "critical", "stock.low": "warning", "stock.atp_drift": "warning",
             "stock.restocked": "info"}
 
 
+@dataclass(frozen=True)
+class AlertSpec:
+    """One alert to store once (by ``dedupe_key``) and fan out to the routes configured for its event."""
+
+    event: str
+    dedupe_key: str
+    message: str
+    context: dict[str, Any]
+    sku_id: int | None = None
+    store_id: int | None = None
+    template: str = "stock_alert"
+
+
+STORE_ALERTS_SQL = text("""
+INSERT INTO alerts (kind, severity, dedupe_key, sku_id, store_id, message, data)
+SELECT kind, severity, dedupe_key, sku_id, store_id, message, CAST(data AS jsonb)
+  FROM unnest(CAST(:kinds AS text[]), CAST(:severities AS text[]), CAST(:keys AS text[]), CAST(:sku_ids AS int[]),
+              CAST(:store_ids AS int[]), CAST(:messages AS text[]), CAST(:data AS text[]))
+       WITH ORDINALITY AS u(kind, severity, dedupe_key, sku_id, store_id, message, data, n)
+ ORDER BY n
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING id, dedupe_key
+""")
+
+#: Outbox rows for alert messages, one statement per batch; the idempotency key stores each once.
+STORE_MESSAGES_SQL = text("""
+INSERT INTO outbox (idempotency_key, channel, template, recipient, context, state)
+SELECT idempotency_key, channel, template, recipient, CAST(context AS jsonb), 'pending'
+  FROM unnest(CAST(:keys AS text[]), CAST(:channels AS text[]), CAST(:templates AS text[]),
+              CAST(:recipients AS text[]), CAST(:contexts AS text[]))
+       WITH ORDINALITY AS u(idempotency_key, channel, template, recipient, context, n)
+ ORDER BY n
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING id, idempotency_key
+""")
+
+
 def raise_alert(session: Session, *, event: str, dedupe_key: str, message: str, context: dict[str, Any],
                 routes: Sequence[RouteConfig], sku_id: int | None = None, store_id: int | None = None,
                 template: str = "stock_alert") -> list[int]:
     """Store the alert once and queue one message per route recipient; returns the outbox ids."""
-    alert_id = session.execute(insert(Alert).values(
-        kind=event, severity=SEVERITY.get(event, "warning"), dedupe_key=dedupe_key, sku_id=sku_id,
-        store_id=store_id, message=message, data=context,
-    ).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Alert.id)).scalar_one_or_none()
-    if alert_id is None:
+    return raise_alerts(session, [AlertSpec(event, dedupe_key, message, context, sku_id, store_id, template)], routes)
+
+
+def raise_alerts(session: Session, specs: Sequence[AlertSpec], routes: Sequence[RouteConfig]) -> list[int]:
+    """Store many alerts with one statement and their messages with one more; returns the outbox ids
+    of new messages, in alert order then route order. An alert whose dedupe key is already stored
+    (its cause processed before) queues nothing."""
+    if not specs:
         return []
-    outbox_ids: list[int] = []
-    for route in routes:
-        if route.event != event:
+    session.flush()  # text statements do not autoflush: rows these alerts refer to must be visible
+    stored = dict(session.execute(STORE_ALERTS_SQL, {
+        "kinds": [s.event for s in specs], "severities": [SEVERITY.get(s.event, "warning") for s in specs],
+        "keys": [s.dedupe_key for s in specs], "sku_ids": [s.sku_id for s in specs],
+        "store_ids": [s.store_id for s in specs], "messages": [s.message for s in specs],
+        "data": [json.dumps(s.context) for s in specs]}).tuples().all())
+    alert_ids = {key: alert_id for alert_id, key in stored.items()}
+    messages: list[tuple[str, str, str, str, str]] = []
+    for spec in specs:
+        alert_id = alert_ids.get(spec.dedupe_key)
+        if alert_id is None:
             continue
-        targets = ([("slack", route.slack_webhook_env)] if route.slack_webhook_env else []) + \
-            [("email", email) for email in route.emails]
-        for channel, recipient in targets:
-            outbox_id = outbox.enqueue(session, idempotency_key=f"alert:{alert_id}:{channel}:{recipient}",
-                                       channel=channel, template=template, recipient=recipient,
-                                       context=context)
-            if outbox_id is not None:
-                outbox_ids.append(outbox_id)
-    return outbox_ids
+        context = json.dumps(spec.context)
+        for channel, recipient in _targets(spec.event, routes):
+            messages.append((f"alert:{alert_id}:{channel}:{recipient}", channel, spec.template, recipient, context))
+    if not messages:
+        return []
+    ids = {key: outbox_id for outbox_id, key in session.execute(STORE_MESSAGES_SQL, {
+        "keys": [m[0] for m in messages], "channels": [m[1] for m in messages], "templates": [m[2] for m in messages],
+        "recipients": [m[3] for m in messages], "contexts": [m[4] for m in messages]}).tuples()}
+    return [ids[m[0]] for m in messages if m[0] in ids]
+
+
+def _targets(event: str, routes: Sequence[RouteConfig]) -> list[tuple[str, str]]:
+    """(channel, recipient) for every route of ``event``: its Slack hook first, then its emails."""
+    targets: list[tuple[str, str]] = []
+    for route in routes:
+        if route.event == event:
+            targets += ([("slack", route.slack_webhook_env)] if route.slack_webhook_env else []) + \
+                [("email", email) for email in route.emails]
+    return targets
+
+
+SKUS_SQL = text("SELECT id, code, title FROM skus WHERE id = ANY(CAST(:sku_ids AS int[]))")
+
+LOCATIONS_SQL = text("""
+SELECT DISTINCT ON (sl.sku_id, l.name) sl.sku_id, l.name, sl.available
+  FROM stock_levels sl JOIN locations l ON l.id = sl.location_id
+ WHERE sl.sku_id = ANY(:sku_ids)
+ ORDER BY sl.sku_id, l.name, sl.updated_at DESC
+""")
+
+CHANNELS_SQL = text("""
+SELECT cl.sku_id, s.name
+  FROM channel_listings cl JOIN stores s ON s.id = cl.store_id
+ WHERE cl.sku_id = ANY(:sku_ids) AND s.sells AND s.enabled
+ ORDER BY cl.sku_id, s.name
+""")
+
+
+def transition_contexts(session: Session, transitions: Sequence[Transition], detail: str = ""
+                        ) -> list[dict[str, Any]]:
+    """The facts a person needs for each transition: what happened, the numbers, where, and which
+    channels sell it. Three statements for the whole list, whatever its length."""
+    sku_ids = sorted({t.sku_id for t in transitions})
+    if not sku_ids:
+        return []
+    skus = {row.id: row for row in session.execute(SKUS_SQL, {"sku_ids": sku_ids}).all()}
+    locations: dict[int, list[dict[str, Any]]] = {sku_id: [] for sku_id in sku_ids}
+    for sku_id, name, available in session.execute(LOCATIONS_SQL, {"sku_ids": sku_ids}):
+        locations[sku_id].append({"name": name, "available": available})
+    channels: dict[int, list[str]] = {sku_id: [] for sku_id in sku_ids}
+    for sku_id, name in session.execute(CHANNELS_SQL, {"sku_ids": sku_ids}):
+        channels[sku_id].append(name)
+    contexts = []
+    for transition in transitions:
+        sku, numbers = skus[transition.sku_id], transition.numbers
+        contexts.append({
+            "event": transition.event, "sku": sku.code, "title": sku.title, "from_state": transition.from_state,
+            "to_state": transition.to_state, "available": numbers.available, "threshold": numbers.threshold,
+            "open_demand": numbers.open_demand, "locations": list(locations[transition.sku_id]),
+            "channels": list(channels[transition.sku_id]), "detail": detail,
+        })
+    return contexts
 
 
 def transition_context(session: Session, transition: Transition, detail: str = "") -> dict[str, Any]:
-    """The facts a person needs: what happened, the numbers, where, and which channels sell it."""
-    sku = session.get(Sku, transition.sku_id)
-    assert sku is not None
-    locations = session.execute(
-        select(Location.name, StockLevel.available).join(StockLevel, StockLevel.location_id == Location.id)
-        .where(StockLevel.sku_id == sku.id).distinct(Location.name)
-        .order_by(Location.name, StockLevel.updated_at.desc())
-    ).all()
-    channels = session.scalars(
-        select(Store.name).join(ChannelListing, ChannelListing.store_id == Store.id)
-        .where(ChannelListing.sku_id == sku.id, Store.sells, Store.enabled).order_by(Store.name)
-    ).all()
-    numbers = transition.numbers
-    return {
-        "event": transition.event, "sku": sku.code, "title": sku.title, "from_state": transition.from_state,
-        "to_state": transition.to_state, "available": numbers.available, "threshold": numbers.threshold,
-        "open_demand": numbers.open_demand,
-        "locations": [{"name": name, "available": available} for name, available in locations],
-        "channels": list(channels), "detail": detail,
-    }
+    """The context of one transition (see ``transition_contexts``)."""
+    return transition_contexts(session, [transition], detail)[0]
+
+
+def alerts_for_transitions(session: Session, transitions: Sequence[Transition], routes: Sequence[RouteConfig]
+                           ) -> list[int]:
+    """Alert every transition that raises an event, set-based; returns the new outbox ids."""
+    alerting = [t for t in transitions if t.event is not None]
+    specs = []
+    for transition, context in zip(alerting, transition_contexts(session, alerting)):
+        message = (f"{context['sku']} ({context['title']}): {transition.from_state} → {transition.to_state}, "
+                   f"available {context['available']}, open demand {context['open_demand']}")
+        specs.append(AlertSpec(str(transition.event), f"transition:{transition.id}", message, context,
+                               sku_id=transition.sku_id))
+    return raise_alerts(session, specs, routes)
 
 
 def alert_for_transition(session: Session, transition: Transition, routes: Sequence[RouteConfig]) -> list[int]:
-    if transition.event is None:
-        return []
-    context = transition_context(session, transition)
-    message = (f"{context['sku']} ({context['title']}): {transition.from_state} → {transition.to_state}, "
-               f"available {context['available']}, open demand {context['open_demand']}")
-    return raise_alert(session, event=transition.event, dedupe_key=f"transition:{transition.id}",
-                       message=message, context=context, routes=routes, sku_id=transition.sku_id)
+    return alerts_for_transitions(session, [transition], routes)

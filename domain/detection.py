@@ -8,17 +8,18 @@ quantity differs from the ERP's on-hand beyond a tolerance) are flags raised and
 """
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
-from domain import audit
 from domain.clock import utcnow
-from domain.models import Sku, SkuTransition
+from domain.models import Sku
 
 #: Transitions that change what channels must show (sellable vs. backorder).
 PUSH_STATES = frozenset({"OUT", "BACKORDER", "RESTOCKED"})
@@ -135,29 +136,78 @@ def atp_drifts(numbers: Numbers, tolerance: Decimal) -> bool:
                for _store, _location, sellable, erp in numbers.comparisons)
 
 
-def load_numbers(session: Session, sku_ids: Sequence[int]) -> dict[int, Numbers]:
-    thresholds = dict(session.execute(select(Sku.id, Sku.threshold).where(Sku.id.in_(sku_ids))).all())
+def load_numbers(session: Session, sku_ids: Sequence[int], thresholds: Mapping[int, int] | None = None
+                 ) -> dict[int, Numbers]:
+    """The numbers of each SKU in one statement; ``thresholds`` saves a query when the caller has them."""
+    if thresholds is None:
+        thresholds = dict(session.execute(select(Sku.id, Sku.threshold).where(Sku.id.in_(sku_ids))).all())
     return {
         row.sku_id: Numbers(available=row.available, open_demand=row.open_demand,
                             threshold=thresholds[row.sku_id], erp_on_hand=row.erp_on_hand,
                             comparisons=[tuple(int(v) for v in c) for c in row.comparisons],  # type: ignore[misc]
                             locations=row.locations)
-        for row in session.execute(NUMBERS_SQL, {"sku_ids": list(sku_ids)})
+        for row in session.execute(NUMBERS_SQL, {"sku_ids": list(sku_ids)}).all()
     }
+
+
+#: The SKUs' current states, locked in id order (a fixed statement: no per-id parameters to render).
+LOCK_SKUS_SQL = text("""
+SELECT id, state, threshold, allow_backorder, oversell_risk, atp_drift FROM skus
+ WHERE id = ANY(CAST(:sku_ids AS int[])) ORDER BY id FOR NO KEY UPDATE
+""")
+
+STORE_TRANSITIONS_SQL = text("""
+WITH incoming AS (
+    SELECT * FROM unnest(CAST(:sku_ids AS int[]), CAST(:from_states AS text[]), CAST(:to_states AS text[]),
+                         CAST(:numbers AS text[])) WITH ORDINALITY AS u(sku_id, from_state, to_state, numbers, n)
+), stored AS (
+    INSERT INTO sku_transitions (sku_id, from_state, to_state, numbers)
+    SELECT sku_id, from_state, to_state, CAST(numbers AS jsonb) FROM incoming ORDER BY n
+    RETURNING id, sku_id, from_state, to_state, numbers
+), audited AS (
+    INSERT INTO audit_log (actor, action, subject_type, subject_id, data)
+    SELECT 'detect', 'stock.transition', 'sku', CAST(sku_id AS text),
+           jsonb_build_object('transition_id', id, 'from_state', from_state, 'to_state', to_state) || numbers
+      FROM stored
+)
+SELECT id, sku_id, to_state FROM stored
+""")
+"""One statement per evaluation for every transition and its audit row (the audit data is the
+transition's id and states plus its numbers, as a per-transition insert wrote it)."""
+
+SET_STATES_SQL = text("""
+UPDATE skus AS k
+   SET state = u.state, state_changed_at = CASE WHEN u.moved THEN :now ELSE k.state_changed_at END,
+       oversell_risk = u.oversell_risk, atp_drift = u.atp_drift
+  FROM unnest(CAST(:ids AS int[]), CAST(:states AS text[]), CAST(:moved AS bool[]),
+              CAST(:risks AS bool[]), CAST(:drifts AS bool[])) AS u(id, state, moved, oversell_risk, atp_drift)
+ WHERE k.id = u.id
+""")
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One transition decided in Python, before it has an id."""
+
+    sku_id: int
+    from_state: str
+    to_state: str
+    numbers: Numbers
 
 
 def evaluate(session: Session, sku_ids: Sequence[int], drift_tolerance: Decimal = Decimal("0.05")
              ) -> list[Transition]:
-    """Decide and store the transitions of these SKUs.
+    """Decide and store the transitions of these SKUs, set-based: a handful of statements per
+    call whatever the number of SKUs or transitions (a full sync evaluates 500 at a time).
 
     SKU rows are locked in id order for the transaction, so two evaluations of the same SKU run
     one after the other and the second sees the first's state: one transition, one alert.
     """
-    skus = session.scalars(select(Sku).where(Sku.id.in_(sorted(set(sku_ids)))).order_by(Sku.id)
-                           .with_for_update(key_share=True)).all()
-    numbers = load_numbers(session, [s.id for s in skus])
-    now = utcnow()
-    transitions: list[Transition] = []
+    session.flush()  # the numbers are read with a text statement, which does not autoflush
+    skus = session.execute(LOCK_SKUS_SQL, {"sku_ids": sorted(set(sku_ids))}).all()
+    numbers = load_numbers(session, [s.id for s in skus], {s.id: s.threshold for s in skus})
+    changes: list[_Change] = []
+    updates: list[tuple[int, str, bool, bool, bool]] = []
     for sku in skus:
         facts = numbers[sku.id]
         if facts.locations == 0:
@@ -165,17 +215,36 @@ def evaluate(session: Session, sku_ids: Sequence[int], drift_tolerance: Decimal 
         to_state = next_state(sku.state, facts.available, sku.threshold, sku.allow_backorder)
         risk = facts.open_demand > 0 and facts.open_demand >= facts.available
         drift = atp_drifts(facts, drift_tolerance)
-        changes = [to_state] if to_state != sku.state else []
-        changes += ["OVERSELL_RISK"] if risk and not sku.oversell_risk else []
-        changes += ["ATP_DRIFT"] if drift and not sku.atp_drift else []
-        for state in changes:
-            row = SkuTransition(sku_id=sku.id, from_state=sku.state, to_state=state, numbers=facts.as_dict())
-            session.add(row)
-            session.flush()
-            audit.record(session, "detect", "stock.transition", "sku", sku.id, transition_id=row.id,
-                         from_state=sku.state, to_state=state, **facts.as_dict())
-            transitions.append(Transition(row.id, sku.id, sku.state, state, facts))
-        if to_state != sku.state:
-            sku.state, sku.state_changed_at = to_state, now
-        sku.oversell_risk, sku.atp_drift = risk, drift
+        states = [to_state] if to_state != sku.state else []
+        states += ["OVERSELL_RISK"] if risk and not sku.oversell_risk else []
+        states += ["ATP_DRIFT"] if drift and not sku.atp_drift else []
+        changes += [_Change(sku.id, sku.state, state, facts) for state in states]
+        if (to_state, risk, drift) != (sku.state, sku.oversell_risk, sku.atp_drift):
+            updates.append((sku.id, to_state, to_state != sku.state, risk, drift))
+    transitions = _store(session, changes)
+    if updates:
+        session.execute(SET_STATES_SQL, {
+            "now": utcnow(), "ids": [u[0] for u in updates], "states": [u[1] for u in updates],
+            "moved": [u[2] for u in updates], "risks": [u[3] for u in updates], "drifts": [u[4] for u in updates]})
+        _expire_loaded(session, [u[0] for u in updates])
     return transitions
+
+
+def _store(session: Session, changes: Sequence[_Change]) -> list[Transition]:
+    """Insert the transitions and their audit rows; returns them with their ids, in decision order."""
+    if not changes:
+        return []
+    rows = session.execute(STORE_TRANSITIONS_SQL, {
+        "sku_ids": [c.sku_id for c in changes], "from_states": [c.from_state for c in changes],
+        "to_states": [c.to_state for c in changes],
+        "numbers": [json.dumps(c.numbers.as_dict()) for c in changes]}).all()
+    ids = {(row.sku_id, row.to_state): row.id for row in rows}  # a SKU changes to a state once per call
+    return [Transition(ids[(c.sku_id, c.to_state)], c.sku_id, c.from_state, c.to_state, c.numbers) for c in changes]
+
+
+def _expire_loaded(session: Session, sku_ids: Sequence[int]) -> None:
+    """SKU objects this session already holds were updated behind the ORM's back: reload on access."""
+    for sku_id in sku_ids:
+        loaded = session.identity_map.get(identity_key(Sku, sku_id))
+        if loaded is not None:
+            session.expire(loaded)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ARRAY, Integer, any_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from domain import alerts, backorders, contacts, outbox, timers
@@ -322,8 +322,11 @@ def fill(session: Session, sku_id: int, settings: Settings, now: datetime | None
 
 
 def has_waiting(session: Session, sku_ids: list[int]) -> list[int]:
+    """The SKUs among these with a waiting backorder; one array parameter, so detection's batches
+    of 500 ids reuse one compiled statement."""
+    ids = bindparam("sku_ids", list(sku_ids), type_=ARRAY(Integer))
     return list(session.scalars(select(Backorder.sku_id).where(
-        Backorder.sku_id.in_(sku_ids), Backorder.state.in_(backorders.WAITING_STATES)).distinct()))
+        Backorder.sku_id == any_(ids), Backorder.state.in_(backorders.WAITING_STATES)).distinct()))
 
 
 def _current_settings() -> Settings:

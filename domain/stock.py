@@ -15,8 +15,7 @@ from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from connectors.types import StockRecord
-from domain.models import ChannelListing, Sku, StoreLocation
-
+from domain.models import ChannelListing, StoreLocation
 
 #: Pages travel as column arrays into fixed statements: compiled once, one round trip, and no
 #: per-value work in Python (building a 250-row VALUES list each page cost more than the database).
@@ -80,12 +79,23 @@ class _Row:
     source_updated_at: datetime | None
 
 
-def learn_listings(session: Session, store_id: int, records: Iterable[StockRecord]) -> None:
-    """Remember where each SKU lives on this store (the ids a write-back needs)."""
+SKU_IDS_BY_CODE = text("SELECT code, id FROM skus WHERE code = ANY(CAST(:codes AS text[]))")
+
+
+def _ids_by_code(session: Session, codes: Iterable[str]) -> dict[str, int]:
+    """SKU code → id for the codes we know, with one fixed statement (no per-code parameters)."""
+    codes = list(codes)
+    return dict(session.execute(SKU_IDS_BY_CODE, {"codes": codes}).tuples().all()) if codes else {}
+
+
+def learn_listings(session: Session, store_id: int, records: Iterable[StockRecord],
+                   by_code: dict[str, int] | None = None) -> None:
+    """Remember where each SKU lives on this store (the ids a write-back needs); ``by_code`` is
+    the SKU ids of the records' codes when the caller has already looked them up."""
     with_sku = {r.sku: r for r in records if r.sku}
     if not with_sku:
         return
-    sku_ids = dict(session.execute(select(Sku.code, Sku.id).where(Sku.code.in_(list(with_sku)))).all())
+    sku_ids = by_code if by_code is not None else _ids_by_code(session, with_sku)
     rows = [(sku_ids[code], r) for code, r in with_sku.items() if code in sku_ids]
     if rows:
         session.execute(UPSERT_LISTINGS, {
@@ -94,10 +104,9 @@ def learn_listings(session: Session, store_id: int, records: Iterable[StockRecor
             "backorders": [r.backorders_allowed for _, r in rows]})
 
 
-def _sku_ids(session: Session, store_id: int, records: Sequence[StockRecord]) -> dict[int, int]:
+def _sku_ids(session: Session, store_id: int, records: Sequence[StockRecord], by_code: dict[str, int]
+             ) -> dict[int, int]:
     """Index in ``records`` → SKU id, by SKU code first, else by the platform ids we learned."""
-    codes = {r.sku for r in records if r.sku}
-    by_code = dict(session.execute(select(Sku.code, Sku.id).where(Sku.code.in_(codes))).all()) if codes else {}
     item_ids = {r.inventory_item_id for r in records if not r.sku and r.inventory_item_id}
     external_ids = {r.external_id for r in records if not r.sku}
     by_item: dict[str, int] = {}
@@ -148,8 +157,10 @@ def _figures(record: StockRecord) -> tuple[int, int, int] | None:
 
 def record_batch(session: Session, store_id: int, records: Sequence[StockRecord]) -> RecordResult:
     """Store a page of figures; return the SKUs whose stock changed and the records we could not place."""
-    learn_listings(session, store_id, records)
-    sku_ids = _sku_ids(session, store_id, records)
+    session.flush()  # the statements below are text, which does not autoflush
+    by_code = _ids_by_code(session, {r.sku for r in records if r.sku})
+    learn_listings(session, store_id, records, by_code)
+    sku_ids = _sku_ids(session, store_id, records, by_code)
     locations, default_location = _location_ids(session, store_id)
     rows: dict[tuple[int, int], _Row] = {}
     unknown: list[StockRecord] = []

@@ -1,20 +1,23 @@
-"""Draining the inbox: stored webhooks applied in batches, then detection for what changed."""
+"""Draining the inbox: stored webhooks applied in batches, with detection and the first customer
+notice for what changed done in the same transaction (one task hop from webhook to delivery)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from sqlalchemy import select
 
-from domain import alerts, coalesce, inbox
+from domain import alerts, coalesce, inbox, journey
 from domain.config import current_config
 from domain.inbound import apply_events
 from domain.models import Store
-from tasks.base import DbTask
+from tasks.base import DbTask, UnitOfWork
 from tasks.connections import connector_for
-from tasks.followups import offer
+from tasks.followups import enqueue_follow_ups, offer
 from tasks.notify import deliver
-from tasks.stock import evaluate
+from tasks.stock import detect, evaluate
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
@@ -36,10 +39,11 @@ def drain(self: DbTask, source: str, max_batches: int = 20) -> int:
                 return total
             result = apply_events(uow.session, store.id, connector_for(store), events)
             total += len(events)
+            for backorder_id in result.backorder_ids:  # customer notices first: they queue first
+                inline(uow, offer, (backorder_id,), offer_now, self, uow, backorder_id)
             if result.changed_sku_ids:
-                uow.enqueue(evaluate, sorted(result.changed_sku_ids))
-            for backorder_id in result.backorder_ids:
-                uow.enqueue(offer, backorder_id)
+                changed = sorted(result.changed_sku_ids)
+                inline(uow, evaluate, (changed,), detect, uow, changed)
             routes = current_config().notifications.routes
             for event_id, reason in result.quarantined:
                 for outbox_id in quarantine_alert(uow.session, store, event_id, reason, routes):
@@ -48,6 +52,30 @@ def drain(self: DbTask, source: str, max_batches: int = 20) -> int:
             return total
     drain.delay(source, max_batches)
     return total
+
+
+def offer_now(task: DbTask, uow: UnitOfWork, backorder_id: int) -> None:
+    """``tasks.followups.offer``'s work in the caller's transaction."""
+    enqueue_follow_ups(task, uow, journey.offer(uow.session, backorder_id, journey._current_settings()))
+
+
+def inline(uow: UnitOfWork, task: Task, args: tuple[Any, ...], step: Callable[..., object], *step_args: Any
+           ) -> None:
+    """Do a follow-on task's work in the drain's own transaction, so it costs no task hop: an
+    alert or a customer notice is queued for delivery the moment the batch commits.
+
+    The step runs in a savepoint. When it fails, its writes and queued messages are dropped and
+    the task is queued instead, exactly as before: the task retries, and dead-letters, on its own,
+    and the batch is still applied.
+    """
+    queued = len(uow.after_commit)
+    try:
+        with uow.session.begin_nested():
+            step(*step_args)
+    except Exception:
+        del uow.after_commit[queued:]
+        log.warning("%s%r failed inside the drain; queued as a task instead", task.name, args, exc_info=True)
+        uow.enqueue(task, *args)
 
 
 def quarantine_alert(session: object, store: Store, event_id: int, reason: str, routes: object) -> list[int]:

@@ -7,7 +7,7 @@ from domain import alerts, detection, digest, journey
 from domain.clock import utcnow
 from domain.config import current_config
 from domain.propagation import selling_stores
-from tasks.base import DbTask
+from tasks.base import DbTask, UnitOfWork
 from tasks.channels import push
 from tasks.followups import fill
 from tasks.notify import deliver
@@ -16,20 +16,30 @@ from tasks.purchasing import plan_for_skus
 
 @shared_task(base=DbTask, bind=True, name="tasks.stock.evaluate")
 def evaluate(self: DbTask, sku_ids: list[int]) -> int:
-    config = current_config()
     with self.unit_of_work() as uow:
-        transitions = detection.evaluate(uow.session, sku_ids, config.policy.atp_drift_tolerance)
-        for transition in transitions:
-            for outbox_id in alerts.alert_for_transition(uow.session, transition, config.notifications.routes):
-                uow.enqueue(deliver, outbox_id)
-            if transition.needs_push:
-                for store_id in selling_stores(uow.session, transition.sku_id):
-                    uow.enqueue(push, transition.sku_id, store_id)
-        for sku_id in journey.has_waiting(uow.session, list(sku_ids)):
-            uow.enqueue(fill, sku_id)
-        uow.enqueue(plan_for_skus, sorted(set(sku_ids)))
-    return len(transitions)
+        return detect(uow, sku_ids)
 
+
+def detect(uow: UnitOfWork, sku_ids: list[int]) -> int:
+    """Detection for these SKUs inside the caller's transaction: transitions, their audit rows and
+    alerts are stored set-based, and every follow-on task is queued for after the commit (alert
+    messages first, so staff hear before channels are pushed). Returns the number of transitions.
+
+    ``tasks.inbound.drain`` calls this in its own transaction, so a webhook's alert needs no task
+    hop of its own; the poll sends ``evaluate`` instead, which overlaps with its next download.
+    """
+    config = current_config()
+    transitions = detection.evaluate(uow.session, sku_ids, config.policy.atp_drift_tolerance)
+    for outbox_id in alerts.alerts_for_transitions(uow.session, transitions, config.notifications.routes):
+        uow.enqueue(deliver, outbox_id)
+    for transition in transitions:
+        if transition.needs_push:
+            for store_id in selling_stores(uow.session, transition.sku_id):
+                uow.enqueue(push, transition.sku_id, store_id)
+    for sku_id in journey.has_waiting(uow.session, list(sku_ids)):
+        uow.enqueue(fill, sku_id)
+    uow.enqueue(plan_for_skus, sorted(set(sku_ids)))
+    return len(transitions)
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.stock.daily_digest")
