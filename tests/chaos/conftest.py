@@ -1,8 +1,9 @@
 """Chaos suite set-up: run size, a working directory per scenario, and the closing table.
 
-``CHAOS_SCALE=full`` (what ``make chaos`` sets) runs every scenario at its full size; otherwise
-(``make test``) only the scenarios not marked ``chaos_full`` run, at a smoke size, and their
-rows go to a scratch file so they never replace the last full run's table.
+``CHAOS_SCALE=full`` (what ``make chaos`` sets) runs every scenario at its full size, each on a
+stack of its own; otherwise (``make test``) only the scenarios not marked ``chaos_full`` run, at a
+smoke size, sharing one stack (starting one costs half a minute), and their rows go to a scratch
+file so they never replace the last full run's table.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.chaos import report
+from tests.chaos.harness import ChaosStack, chaos_stack
 
 FULL = os.environ.get("CHAOS_SCALE", "").lower() == "full"
 
@@ -70,6 +72,25 @@ def chaos_dir(request: pytest.FixtureRequest) -> Iterator[Path]:
     yield path
     call = getattr(request.node, "chaos_call", None)
     if call is not None and call.failed:
+        print(f"\nchaos logs kept in {path}")
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _stack_scope(fixture_name: str, config: pytest.Config) -> str:
+    return "function" if FULL else "session"
+
+
+@pytest.fixture(scope=_stack_scope)  # type: ignore[arg-type]
+def stack(request: pytest.FixtureRequest) -> Iterator[ChaosStack]:
+    """The whole product on private servers (``tests.chaos.harness``), for scenarios that leave
+    the servers running; scenarios that need their own configuration start their own."""
+    path = Path(tempfile.mkdtemp(prefix="chaos-"))
+    path.chmod(0o755)
+    failed_before = request.session.testsfailed
+    with chaos_stack(path) as running:
+        yield running
+    if request.session.testsfailed > failed_before:
         print(f"\nchaos logs kept in {path}")
     else:
         shutil.rmtree(path, ignore_errors=True)

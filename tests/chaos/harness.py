@@ -123,9 +123,15 @@ class ChaosStack:
             "WORKER_CONCURRENCY": "3", "NOTIFY_CONCURRENCY": "2", "PYTHONUNBUFFERED": "1",
             **(extra_env or {}),
         }
-        self.cli("db", "upgrade")
-        self.cli("config", "apply")
+        from alembic import command
+
+        from domain.catalog import apply_config
+        from workers.cli import alembic_config
+
+        command.upgrade(alembic_config(self.pg.url), "head")
         self.config = load_config(config_path)
+        with self.session() as session, session.begin():
+            apply_config(session, self.config)
         scenario.prepare(self.sandbox_url, self.config, None, self.env)
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -242,15 +248,16 @@ class ChaosStack:
     # --- tear-down ------------------------------------------------------------------------
 
     def close(self) -> None:
-        self.stop_all(signal.SIGTERM)
+        """Everything goes: the data is thrown away, so nothing needs a clean shutdown."""
+        self.stop_all(signal.SIGKILL)
         if self.sandbox_proc is not None and self.sandbox_proc.poll() is None:
             self.sandbox_proc.terminate()
             self.sandbox_proc.wait(timeout=15)
         if self._engine is not None:
             self._engine.dispose()
         self.redis.stop()
-        if self.pg.port and (self.pg.root / "pg" / "postmaster.pid").exists():
-            self.pg.stop("fast")
+        if (self.pg.root / "pg" / "postmaster.pid").exists():
+            self.pg.stop("immediate")
 
 
 @contextmanager

@@ -11,42 +11,40 @@ from __future__ import annotations
 import random
 import threading
 import time
-from pathlib import Path
 
 from tests.chaos import invariants, report
 from tests.chaos.conftest import size
-from tests.chaos.harness import chaos_stack, wait_settled
-from tests.chaos.webhooks import ORDER_SKU, deliver, interleave, order_events, prime, stock_events
+from tests.chaos.harness import ChaosStack, wait_settled
+from tests.chaos.webhooks import ORDER_SKU, Delivery, deliver, interleave, order_events, prime, stock_events
 
 EVENTS = size(full=5000, smoke=300)
 KILLS = size(full=10, smoke=1)
-POST_SECONDS = size(full=120, smoke=12)
+POST_SECONDS = size(full=120, smoke=8)
 
 
-def test_workers_killed_mid_run_lose_and_repeat_nothing(chaos_dir: Path) -> None:
+def test_workers_killed_mid_run_lose_and_repeat_nothing(stack: ChaosStack) -> None:
     rng = random.Random(1)
-    with chaos_stack(chaos_dir) as stack:
-        load = prime(stack)
-        orders = order_events(ORDER_SKU, max(4, EVENTS // 50))
-        events = interleave(stock_events(load.listings, load.codes, EVENTS - len(orders)), orders)
-        delivered: dict[str, object] = {}
-        poster = threading.Thread(target=lambda: delivered.update(
-            result=deliver(load.url, events, threads=6, duration_s=POST_SECONDS)))
-        poster.start()
-        kills: list[str] = []
-        for _ in range(KILLS):
-            time.sleep(rng.uniform(0.3, 1.0) * POST_SECONDS / KILLS)
-            label = rng.choice(["worker", "worker", "notify"])
-            stack.restart(label)
-            kills.append(label)
-        poster.join()
-        sent = delivered["result"]
-        assert not stack.dead(), stack.logs_tail()
-        recovery = wait_settled(stack, timeout_s=360)  # from the last delivery, which is after the last kill
-        verdict = invariants.check(stack, load.primed + events)
-        report.record("1 worker kill -9", runs=KILLS, events_in=verdict.events_in, effects=verdict.effects,
-                      lost=verdict.lost, duplicates=verdict.duplicates, recovery_s=recovery,
-                      detail=f"killed {kills}; answers {dict(sent.statuses)}; "  # type: ignore[attr-defined]
-                             f"sends unresolved {verdict.unresolved_sends}")
-        assert sent.given_up == [], sent.statuses  # type: ignore[attr-defined]
-        assert verdict.problems == [], verdict.problems
+    load = prime(stack)
+    orders = order_events(ORDER_SKU, max(4, EVENTS // 50))
+    events = interleave(stock_events(load.listings, load.codes, EVENTS - len(orders)), orders)
+    delivered: list[Delivery] = []
+    poster = threading.Thread(target=lambda: delivered.append(
+        deliver(load.url, events, threads=6, duration_s=POST_SECONDS)))
+    poster.start()
+    kills: list[str] = []
+    for _ in range(KILLS):
+        time.sleep(rng.uniform(0.3, 1.0) * POST_SECONDS / KILLS)
+        label = rng.choice(["worker", "worker", "notify"])
+        stack.restart(label)
+        kills.append(label)
+    poster.join()
+    [sent] = delivered
+    assert not stack.dead(), stack.logs_tail()
+    recovery = wait_settled(stack, timeout_s=360)  # from the last delivery, which is after the last kill
+    verdict = invariants.check(stack, load.primed + events)
+    report.record("1 worker kill -9", runs=KILLS, events_in=verdict.events_in, effects=verdict.effects,
+                  lost=verdict.lost, duplicates=verdict.duplicates, recovery_s=recovery,
+                  detail=f"killed {kills}; answers {dict(sent.statuses)}; "
+                         f"sends unresolved {verdict.unresolved_sends}")
+    assert sent.given_up == [], sent.statuses
+    assert verdict.problems == [], verdict.problems

@@ -197,6 +197,7 @@ def prime(stack: ChaosStack, timeout_s: float = 90) -> Workload:
     zero = [level_event(listings[ORDER_SKU], location, 0, now) for location in LOCATIONS]
     sent = deliver(url, zero, threads=2)
     assert sent.accepted == {e.event_id for e in zero}, sent.statuses
-    wait_until(lambda: stack.scalar("SELECT count(*) FROM inbox WHERE state = 'done'") == len(zero), timeout_s,
-               "the zero-stock events applied", stack)
+    keys = [e.dedupe_key for e in zero]
+    wait_until(lambda: stack.scalar("SELECT count(*) FROM inbox WHERE state = 'done' AND dedupe_key = ANY(:keys)",
+                                    keys=keys) == len(zero), timeout_s, "the zero-stock events applied", stack)
     return Workload(url, listings, sorted(code for code in listings if code != ORDER_SKU), zero)
