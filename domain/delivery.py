@@ -152,6 +152,18 @@ def redact(text: str, secrets: list[str]) -> str:
     return text
 
 
+PHONE_NUMBER = re.compile(r"\+\d[\d ().-]{5,}\d|(?<![\w.-])\d{7,15}(?![\w.-])")
+
+
+def mask_phone_numbers(text: str) -> str:
+    """Provider errors quote the number (Twilio: "Invalid 'To' Phone Number: +15551234567"); logs
+    and ``last_error`` keep only the last four digits, enough to tell numbers apart."""
+    def mask(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group(0))
+        return match.group(0) if len(digits) < 7 else f"***{digits[-4:]}"
+    return PHONE_NUMBER.sub(mask, text)
+
+
 def email_attachments(context: Mapping[str, object]) -> list[tuple[str, bytes, str]]:
     """Files an outbox row carries in ``context["attachments"]`` as ``[{"filename", "content_type",
     "content_b64"}]`` (base64, because the context is JSON), decoded for the sender.

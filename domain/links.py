@@ -38,7 +38,13 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict: base64 ignores the spare low bits of a segment's last character, so several
+    spellings decode to the same bytes; only the one ``_b64`` writes is accepted, so changing
+    any character of a link breaks it."""
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not the canonical encoding")
+    return data
 
 
 def _mac(secret: str, payload: bytes, purpose: bytes = b"backorder-link:") -> bytes:

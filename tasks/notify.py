@@ -47,7 +47,7 @@ def _sender(channel: str, settings: ProviderSettings, recipient: str) -> Any:
 def _error_text(exc: BaseException, secrets: list[str]) -> str:
     code = getattr(exc, "code", None)
     text = f"{exc} (code {code})" if code not in (None, "") else str(exc)
-    return delivery.redact(text, secrets)
+    return delivery.mask_phone_numbers(delivery.redact(text, secrets))
 
 
 def _retry_delay(task: DbTask, exc: TransientError) -> float:

@@ -5,12 +5,33 @@ codes are the message of the raised error, so an alert can say exactly what to f
 """
 from __future__ import annotations
 
+import logging
+import re
+
 import requests
 
 from connectors.messaging._errors import classify_http, requests_failure
 from connectors.messaging.types import SendResult, SlackMessage
 
 PROVIDER = "slack"
+
+
+WEBHOOK_PATH = re.compile(r"/services/[^\s\"'?]+")
+
+
+class HideWebhookPath(logging.Filter):
+    """urllib3 logs every request line at DEBUG, and a Slack webhook's path is its secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and "/services/" in a for a in record.args):
+            record.args = tuple(WEBHOOK_PATH.sub("/services/***", a) if isinstance(a, str) else a
+                                for a in record.args)
+        if isinstance(record.msg, str) and "/services/" in record.msg:
+            record.msg = WEBHOOK_PATH.sub("/services/***", record.msg)
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(HideWebhookPath())
 
 
 class SlackWebhookSender:
