@@ -1,9 +1,10 @@
-"""One poll of one store: stream pages, store each with one statement, save the cursor, hand on.
+"""One poll of one store: stream pages, store them a group at a time, save the cursor, hand on.
 
-Memory stays flat in catalog size: a page is stored and forgotten while at most two more are
-being downloaded (the download runs ahead in a thread, so fetching and storing overlap).
-Each page is its own transaction, and the cursor is saved in it, so a poll that dies after page
-40 of 400 resumes at page 41 on its next slot rather than starting over.
+Memory stays flat in catalog size: a group of pages (``STORE_BATCH_RECORDS``) is stored and
+forgotten while at most ``PREFETCH_PAGES`` more are being downloaded (the download runs ahead in
+a thread, so fetching and storing overlap). Each group is its own transaction, and the cursor is
+saved in it, so a poll that dies at page 40 of 400 resumes after the last group it stored on its
+next slot rather than starting over.
 """
 from __future__ import annotations
 
@@ -26,8 +27,13 @@ log = logging.getLogger(__name__)
 
 OnChanged = Callable[[list[int]], None]
 T = TypeVar("T")
-#: Pages downloaded ahead of the one being stored (see ``prefetched``).
-PREFETCH_PAGES = 2
+P = TypeVar("P")
+#: Records stored per transaction: a full poll commits, saves its cursor and hands on every
+#: 1,000 records (four Shopify pages) rather than every page; a poll that dies resumes there.
+STORE_BATCH_RECORDS = 1000
+#: Pages downloaded ahead of the ones being stored (see ``prefetched``): a whole group, so the
+#: download never waits for the store.
+PREFETCH_PAGES = 4
 
 
 class LeaseLost(RuntimeError):
@@ -103,6 +109,21 @@ def prefetched(pages: Iterable[T], depth: int = PREFETCH_PAGES) -> Iterator[T]:
             close()
 
 
+def grouped(pages: Iterable[P], records: int) -> Iterator[list[P]]:
+    """Consecutive pages gathered until they hold at least ``records`` records (the last group may
+    hold fewer): one transaction, one cursor save and one detection message per group."""
+    group: list[P] = []
+    held = 0
+    for page in pages:
+        group.append(page)
+        held += len(page.records)  # type: ignore[attr-defined]
+        if held >= records:
+            yield group
+            group, held = [], 0
+    if group:
+        yield group
+
+
 def poll(make_session: sessionmaker[Session], connector: Connector, store_id: int, owner: str, *,
          full: bool, stock_cursor: str | None, order_cursor: str | None, on_changed: OnChanged,
          fetch_orders: bool = True, on_backorders: OnChanged | None = None) -> PollReport:
@@ -114,14 +135,16 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
             return report
     started_at = utcnow()  # once the lease is ours: the audit row brackets exactly the leased time
     try:
-        for page in prefetched(connector.fetch_stock(None if full else stock_cursor)):
+        pages = prefetched(connector.fetch_stock(None if full else stock_cursor))
+        for group in grouped(pages, STORE_BATCH_RECORDS):
+            records = [record for page in group for record in page.records]
             with make_session() as session, session.begin():
                 if not polling.renew_lease(session, store_id, owner):
                     raise LeaseLost(f"store {store_id}: lease lost during the poll")
-                result = record_batch(session, store_id, page.records)
-                polling.save_stock_cursor(session, store_id, owner, page.cursor)
-            report.pages += 1
-            report.records += len(page.records)
+                result = record_batch(session, store_id, records)
+                polling.save_stock_cursor(session, store_id, owner, group[-1].cursor)
+            report.pages += len(group)
+            report.records += len(records)
             report.stored += result.stored
             report.unknown += len(result.unknown)
             report.changed_sku_ids.update(result.changed_sku_ids)

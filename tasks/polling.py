@@ -14,7 +14,8 @@ from tasks.followups import offer
 from tasks.stock import evaluate
 
 log = logging.getLogger(__name__)
-EVALUATE_CHUNK = 500
+#: SKUs per detection message: one message per stored group of pages (``domain.sync``).
+EVALUATE_CHUNK = 1000
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.polling.dispatch_due")

@@ -56,3 +56,18 @@ def test_stopping_early_stops_the_download_thread() -> None:
     time.sleep(0.3)
     assert len(fetched) <= 8, "the thread stopped soon after the consumer did"
     assert not [t for t in threading.enumerate() if t.ident not in before and t.name == "poll-prefetch"]
+
+
+def test_pages_are_grouped_until_they_hold_enough_records() -> None:
+    from dataclasses import dataclass
+
+    from domain.sync import grouped
+
+    @dataclass
+    class Page:
+        records: list[int]
+
+    pages = [Page([1] * 250), Page([1] * 250), Page([1] * 100), Page([1] * 700), Page([1] * 10)]
+    groups = list(grouped(pages, 500))
+    assert [[len(p.records) for p in g] for g in groups] == [[250, 250], [100, 700], [10]]
+    assert list(grouped([], 500)) == []
