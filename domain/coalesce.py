@@ -4,10 +4,16 @@ The receiver sets a short-lived Redis flag before enqueueing a drain; while the 
 another enqueue is skipped. The drain clears the flag *before* its final look for pending rows,
 so a row committed after that look always finds the flag gone and wakes a new drain. A lost
 wake-up costs at most the inbox sweeper's interval; it never loses the event (the row is there).
+
+The contract holds per committed row, not per request: ``should_wake_many`` is asked once after
+a batch of rows commits, for every source in it, so a batch of 40 deliveries costs one round
+trip. There is deliberately no "a drain is pending" memo in the receiving process: the drain
+clears the flag when it starts, and only Redis knows when that happened.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from functools import lru_cache
 
 import redis
@@ -35,6 +41,20 @@ def should_wake(source: str) -> bool:
         return bool(_client().set(_key(source), "1", nx=True, ex=FLAG_TTL_S))
     except redis.RedisError:
         return True  # without Redis, wake every time: more tasks, nothing lost
+
+
+def should_wake_many(sources: Iterable[str]) -> list[str]:
+    """``should_wake`` for several sources in one round trip; returns those that need a drain."""
+    names = list(dict.fromkeys(sources))
+    if not names:
+        return []
+    try:
+        pipe = _client().pipeline(transaction=False)
+        for source in names:
+            pipe.set(_key(source), "1", nx=True, ex=FLAG_TTL_S)
+        return [source for source, was_set in zip(names, pipe.execute()) if was_set]
+    except redis.RedisError:
+        return names  # without Redis, wake every time: more tasks, nothing lost
 
 
 def clear(source: str) -> None:

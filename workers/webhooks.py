@@ -3,7 +3,9 @@
 Answers: 200 accepted (or duplicate), 400 malformed, 401 bad signature, 404 unknown store,
 413 too large, 503 when PostgreSQL is unavailable (the platform retries) — never 500. Nothing
 is applied here: the event is committed to the inbox first, then a coalesced drain task applies
-it, so a burst of deliveries costs one insert each.
+it. The store and its connector come from a per-process cache (``workers.webhook_stores``), and
+concurrent deliveries are committed together by one writer per process
+(``workers.ingest_writer``), so a burst costs a share of one insert and one commit each.
 """
 from __future__ import annotations
 
@@ -14,19 +16,21 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from connectors.errors import MalformedPayloadError, SignatureError
-from domain import coalesce, inbox, stray_webhooks
-from domain.db import session_scope
+from domain import inbox, stray_webhooks
 from domain.inbound import stored_payload
-from domain.models import Store
-from tasks.connections import connector_for
+from workers import webhook_stores
+from workers.ingest_writer import get_writer
+from workers.webhook_stores import KnownStore
 
 log = logging.getLogger("workers.webhooks")
 MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BYTES", str(2 * 1024 * 1024)))
+#: Bodies up to this size are verified and parsed on the event loop (tens of microseconds);
+#: larger ones go to a worker thread so one big delivery does not stall the others.
+INLINE_CHECK_BYTES = 64 * 1024
 
 router = APIRouter()
 
@@ -60,46 +64,50 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def accept_webhook(store_key: str, headers: dict[str, str], body: bytes) -> Answer:
-    """The synchronous part: look up, verify, parse, store. Runs in a worker thread."""
-    with session_scope() as session:
-        store = session.scalar(select(Store).where(Store.key == store_key, Store.enabled))
-        if store is None:  # answered 404, but remembered (bounded) and alerted once an hour per key
-            stray_webhooks.note_unknown_store(store_key, headers, len(body))
-            return Answer(404, {"error": f"unknown store {store_key!r}"})
-        connector = connector_for(store, require_credentials=False)
-        try:
-            connector.verify_webhook(headers, body)
-        except SignatureError as exc:
-            log.warning("webhook for %s rejected: bad signature (%s)", store_key, exc)
-            return Answer(401, {"error": "signature verification failed"})
-        try:
-            body.decode("utf-8")
-            event = connector.parse_webhook(headers, body)
-        except (MalformedPayloadError, UnicodeDecodeError) as exc:
-            log.warning("webhook for %s rejected: malformed (%s)", store_key, exc)
-            return Answer(400, {"error": f"malformed payload: {exc}"})
-        if event.kind == "ping":
-            return Answer(200, {"status": "pong"})
-        event_id = inbox.accept(session, source=store_key, dedupe_key=event.dedupe_key, kind=event.kind,
-                                topic=event.topic, payload=stored_payload(headers, body),
-                                occurred_at=event.occurred_at)
-    if event_id is None:
-        return Answer(200, {"status": "duplicate"})
-    wake_drain(store_key)
-    return Answer(200, {"status": "accepted", "id": event_id})
-
-
-def wake_drain(store_key: str) -> None:
-    from tasks.inbound import drain
-
-    if not coalesce.should_wake(store_key):
-        return
+def check_webhook(store: KnownStore, headers: dict[str, str], body: bytes) -> Answer | inbox.NewEvent:
+    """Verify and parse (CPU only): the event to store, or the answer that ends the request."""
+    connector = store.connector
     try:
-        drain.delay(store_key)
-    except Exception:  # broker down: the row is committed and the inbox sweeper will wake a drain
-        log.exception("could not enqueue drain for %s; the inbox sweeper will pick it up", store_key)
-        coalesce.clear(store_key)
+        connector.verify_webhook(headers, body)
+    except SignatureError as exc:
+        log.warning("webhook for %s rejected: bad signature (%s)", store.key, exc)
+        return Answer(401, {"error": "signature verification failed"})
+    try:
+        body.decode("utf-8")
+        event = connector.parse_webhook(headers, body)
+    except (MalformedPayloadError, UnicodeDecodeError) as exc:
+        log.warning("webhook for %s rejected: malformed (%s)", store.key, exc)
+        return Answer(400, {"error": f"malformed payload: {exc}"})
+    if event.kind == "ping":
+        return Answer(200, {"status": "pong"})
+    return inbox.NewEvent(source=store.key, dedupe_key=event.dedupe_key, kind=event.kind, topic=event.topic,
+                          payload=stored_payload(headers, body), occurred_at=event.occurred_at)
+
+
+async def accept_webhook(store_key: str, headers: dict[str, str], body: bytes) -> Answer:
+    """Look up (cached), verify, parse, then wait until the row is committed with its batch.
+
+    Only a store cache miss and a large body leave the event loop: the common path does its
+    HMAC and JSON parse inline and makes no database round trip of its own.
+    """
+    hit, store = webhook_stores.cached(store_key)
+    if not hit:
+        store = await run_in_threadpool(webhook_stores.load, store_key)
+    if store is None:  # answered 404, but remembered (bounded) and alerted once an hour per key
+        await run_in_threadpool(stray_webhooks.note_unknown_store, store_key, headers, len(body))
+        return Answer(404, {"error": f"unknown store {store_key!r}"})
+    if len(body) <= INLINE_CHECK_BYTES:
+        checked = check_webhook(store, headers, body)
+    else:
+        checked = await run_in_threadpool(check_webhook, store, headers, body)
+    if isinstance(checked, Answer):
+        return checked
+    outcome = await get_writer().submit(checked)
+    if outcome.error is not None:
+        return Answer(503, {"error": outcome.error})
+    if outcome.duplicate:
+        return Answer(200, {"status": "duplicate"})
+    return Answer(200, {"status": "accepted", "id": outcome.event_id})
 
 
 @router.post("/webhooks/{store_key}", summary="Receive a platform webhook (signature checked, stored once)")
@@ -110,7 +118,7 @@ async def receive_webhook(store_key: str, request: Request) -> JSONResponse:
         return Answer(413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"}).response()
     headers = {k: v for k, v in request.headers.items()}
     try:
-        answer = await run_in_threadpool(accept_webhook, store_key, headers, body)
+        answer = await accept_webhook(store_key, headers, body)
     except OperationalError as exc:
         log.error("webhook for %s not stored, database unavailable: %s", store_key, str(exc).splitlines()[0])
         answer = Answer(503, {"error": "database unavailable, retry later"})

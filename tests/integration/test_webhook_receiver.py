@@ -26,9 +26,12 @@ LEVEL = {"inventory_item_id": 9007199254740993, "location_id": 655441491, "avail
 def client(db_session: Session, catalog: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     for key, value in PLATFORM_SECRETS.items():
         monkeypatch.setenv(key, value)
+    from workers import webhook_stores
     from workers.web import create_app
 
+    webhook_stores.forget()
     yield TestClient(create_app(), raise_server_exceptions=False)
+    webhook_stores.forget()
 
 
 def _shopify(body: bytes, event_id: str = "evt-1", secret: str = SECRET) -> dict[str, str]:
@@ -57,7 +60,7 @@ def test_rejections(client: TestClient, db_session: Session) -> None:
     garbage = b"{not json"
     assert client.post("/webhooks/shopify-main", content=garbage, headers=_shopify(garbage)).status_code == 400
     assert client.post("/webhooks/nowhere", content=body, headers=_shopify(body)).status_code == 404
-    huge = b"x" * (int(os.environ.get("WEBHOOK_MAX_BYTES", 2 * 1024 * 1024)) + 1)
+    huge = b"x" * (int(os.environ.get("WEBHOOK_MAX_BYTES", str(2 * 1024 * 1024))) + 1)
     assert client.post("/webhooks/shopify-main", content=huge, headers=_shopify(huge)).status_code == 413
     assert db_session.scalar(select(func.count()).select_from(InboxEvent)) == 0, "nothing stored"
 
