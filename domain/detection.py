@@ -58,17 +58,24 @@ WITH latest AS (
       JOIN stores s ON s.id = sl.store_id AND s.sells
       JOIN erp e ON e.sku_id = sl.sku_id AND e.location_id = sl.location_id
      WHERE sl.sku_id = ANY(:sku_ids)
+), erp_totals AS (
+    SELECT sku_id, SUM(on_hand)::int AS on_hand FROM erp GROUP BY sku_id
+), comparisons AS (
+    SELECT sku_id, json_agg(json_build_array(store_id, location_id, sellable, erp_on_hand)
+                            ORDER BY store_id, location_id) AS pairs
+      FROM pairs GROUP BY sku_id
 )
 SELECT k.id AS sku_id,
        COALESCE(p.available, 0) AS available,
        COALESCE(p.locations, 0) AS locations,
        COALESCE(d.open_demand, 0) AS open_demand,
-       (SELECT SUM(e.on_hand)::int FROM erp e WHERE e.sku_id = k.id) AS erp_on_hand,
-       COALESCE((SELECT json_agg(json_build_array(x.store_id, x.location_id, x.sellable, x.erp_on_hand))
-                   FROM pairs x WHERE x.sku_id = k.id), '[]') AS comparisons
+       t.on_hand AS erp_on_hand,
+       COALESCE(c.pairs, '[]') AS comparisons
   FROM skus k
   LEFT JOIN per_sku p ON p.sku_id = k.id
   LEFT JOIN demand d ON d.sku_id = k.id
+  LEFT JOIN erp_totals t ON t.sku_id = k.id
+  LEFT JOIN comparisons c ON c.sku_id = k.id
  WHERE k.id = ANY(:sku_ids)
 """)
 
