@@ -226,6 +226,17 @@ class ChaosStack:
         with self.engine.connect() as connection:
             return list(connection.execute(text(sql), params).all())
 
+    def redis_queued(self) -> int:
+        """Messages waiting in the broker's queues (and reserved, unacknowledged ones)."""
+        import redis
+
+        client = redis.Redis.from_url(self.redis.url)
+        try:
+            total = sum(int(client.llen(key)) for key in client.scan_iter("chaos:*") if client.type(key) == b"list")
+            return total + int(client.hlen("chaos:unacked") or 0)
+        finally:
+            client.close()
+
     def wait_first_poll(self, timeout_s: float = 90) -> None:
         """The shop's first full poll has stored its listings (webhooks key on them)."""
         wait_until(lambda: self.scalar("SELECT count(*) FROM audit_log WHERE action = 'poll'") or 0, timeout_s,

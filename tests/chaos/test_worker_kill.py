@@ -9,13 +9,12 @@ at most once.
 from __future__ import annotations
 
 import random
-import threading
 import time
 
 from tests.chaos import invariants, report
 from tests.chaos.conftest import size
 from tests.chaos.harness import ChaosStack, wait_settled
-from tests.chaos.webhooks import ORDER_SKU, Delivery, deliver, interleave, order_events, prime, stock_events
+from tests.chaos.webhooks import ORDER_SKU, Background, interleave, order_events, prime, stock_events
 
 EVENTS = size(full=5000, smoke=300)
 KILLS = size(full=10, smoke=1)
@@ -27,18 +26,14 @@ def test_workers_killed_mid_run_lose_and_repeat_nothing(stack: ChaosStack) -> No
     load = prime(stack)
     orders = order_events(ORDER_SKU, max(4, EVENTS // 50))
     events = interleave(stock_events(load.listings, load.codes, EVENTS - len(orders)), orders)
-    delivered: list[Delivery] = []
-    poster = threading.Thread(target=lambda: delivered.append(
-        deliver(load.url, events, threads=6, duration_s=POST_SECONDS)))
-    poster.start()
+    poster = Background(load.url, events, threads=6, duration_s=POST_SECONDS)
     kills: list[str] = []
     for _ in range(KILLS):
         time.sleep(rng.uniform(0.3, 1.0) * POST_SECONDS / KILLS)
         label = rng.choice(["worker", "worker", "notify"])
         stack.restart(label)
         kills.append(label)
-    poster.join()
-    [sent] = delivered
+    sent = poster.join()
     assert not stack.dead(), stack.logs_tail()
     recovery = wait_settled(stack, timeout_s=360)  # from the last delivery, which is after the last kill
     verdict = invariants.check(stack, load.primed + events)

@@ -201,3 +201,18 @@ def prime(stack: ChaosStack, timeout_s: float = 90) -> Workload:
     wait_until(lambda: stack.scalar("SELECT count(*) FROM inbox WHERE state = 'done' AND dedupe_key = ANY(:keys)",
                                     keys=keys) == len(zero), timeout_s, "the zero-stock events applied", stack)
     return Workload(url, listings, sorted(code for code in listings if code != ORDER_SKU), zero)
+
+
+class Background:
+    """``deliver`` in a thread, so a scenario can break things while the webhooks arrive."""
+
+    def __init__(self, url: str, events: list[Event], **options: object) -> None:
+        self._result: list[Delivery] = []
+        self._thread = threading.Thread(target=lambda: self._result.append(deliver(url, events, **options)),  # type: ignore[arg-type]
+                                        name="webhooks", daemon=True)
+        self._thread.start()
+
+    def join(self) -> Delivery:
+        self._thread.join()
+        assert self._result, "the webhook sender died (see the traceback above)"
+        return self._result[0]
