@@ -7,11 +7,13 @@ example business file limited to Shopify plus bench SKUs, while 100 signed stock
 second for unrelated SKUs keep the pipeline busy. Measured, ``--samples`` times each:
 
 * **stock-out → Slack**: the sandbox shop sets a SKU to 0 and delivers the signed webhook
-  (inbox → ``tasks.inbound.drain`` → ``tasks.stock.evaluate`` → alert outbox →
-  ``tasks.notify.deliver``); the end is when the sandbox's Slack records the alert naming it.
+  (inbox → ``tasks.inbound.drain``, which detects and writes the alert's outbox rows in its own
+  transaction → ``tasks.notify.deliver``); the end is when the sandbox's Slack records the alert
+  naming it.
 * **order → customer notice**: an order for a sold-out SKU (the shop delivers ``orders/create``;
-  backorder → ``tasks.followups.offer`` → email); the end is when the sandbox's Mailgun records
-  the notice to that customer.
+  the drain records the backorder and writes the first notice, as ``tasks.followups.offer``
+  would → ``tasks.notify.deliver`` → email); the end is when the sandbox's Mailgun records the
+  notice to that customer.
 * **baseline**: a no-op task's round trip on the same broker (``bench/noop_app.py``: send → the
   task pushes to a Redis list → our BLPOP returns), under the same background load.
 
@@ -24,10 +26,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import requests
 from sqlalchemy import text
