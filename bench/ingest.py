@@ -113,8 +113,8 @@ def figures(ours: LoadResult, baseline: LoadResult) -> list[Figure]:
 
 def profile_accept(count: int, top: int = 25, concurrency: int = 32) -> None:
     """cProfile of the receiver's part after HTTP (``accept_webhook``: cached store, verify, parse,
-    group commit) for ``count`` requests, ``concurrency`` at a time, in this process's event loop.
-    The inbox writer's thread is not in the profile; its round trips show as the awaits' wait."""
+    group commit by the loop's inbox writer) for ``count`` requests, ``concurrency`` at a time, in
+    this process's event loop. Round trips show as time in the loop's ``select``/``epoll``."""
     import asyncio
     import cProfile
     import io

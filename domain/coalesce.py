@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 import redis
+import redis.asyncio as aredis
 
 from domain.settings import get_settings, redis_key
 
@@ -54,6 +55,25 @@ def should_wake_many(sources: Iterable[str]) -> list[str]:
             pipe.set(_key(source), "1", nx=True, ex=FLAG_TTL_S)
         return [source for source, was_set in zip(names, pipe.execute()) if was_set]
     except redis.RedisError:
+        return names  # without Redis, wake every time: more tasks, nothing lost
+
+
+def async_client() -> aredis.Redis:
+    """A client for ``should_wake_many_async``; the caller owns it (one per event loop)."""
+    return aredis.Redis.from_url(get_settings().redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+
+async def should_wake_many_async(client: aredis.Redis, sources: Iterable[str]) -> list[str]:
+    """``should_wake_many`` on an event loop: the same flags, the same answer when Redis fails."""
+    names = list(dict.fromkeys(sources))
+    if not names:
+        return []
+    try:
+        pipe = client.pipeline(transaction=False)
+        for source in names:
+            pipe.set(_key(source), "1", nx=True, ex=FLAG_TTL_S)
+        return [source for source, was_set in zip(names, await pipe.execute()) if was_set]
+    except (redis.RedisError, OSError):
         return names  # without Redis, wake every time: more tasks, nothing lost
 
 
