@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 
 from domain import coalesce, inbox
 from domain.settings import get_settings
+from tasks.inbound import drain
 
 log = logging.getLogger("workers.ingest_writer")
 #: Most events per statement; a larger backlog is written as several batches in a row.
@@ -185,8 +186,9 @@ class InboxWriter:
 
 
 def enqueue_drain(source: str) -> None:
-    from tasks.inbound import drain
-
+    """Publish a drain (in a thread: the broker client blocks). ``drain`` is imported with this
+    module, not here: loading Celery and the task modules holds the GIL for a second, which
+    during the first wake-up under traffic stalled every request of the process."""
     try:
         drain.delay(source)
     except Exception:  # broker down: the row is committed and the inbox sweeper will wake a drain
