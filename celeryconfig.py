@@ -65,6 +65,7 @@ beat_schedule = {
     "fire-due-timers": {"task": "tasks.timers.fire_due", "schedule": SWEEP_INTERVAL_S},
     "redrive-inbox": {"task": "tasks.inbound.redrive", "schedule": 60.0},
     "redrive-outbox": {"task": "tasks.notify.redrive", "schedule": 60.0},
+    "reconcile-outbox": {"task": "tasks.notify.reconcile", "schedule": 300.0},
     "daily-stock-digest": {"task": "tasks.stock.daily_digest", "schedule": 300.0},
     "close-po-windows": {"task": "tasks.purchasing.close_windows", "schedule": SWEEP_INTERVAL_S},
     "read-erp-receipts": {"task": "tasks.receipts.poll_erp", "schedule": ERP_RECEIPTS_INTERVAL_S},

@@ -285,6 +285,43 @@ def mark_failed(session: Session, outbox_id: int, error: str, provider: str | No
     return True
 
 
+def unknown_due(session: Session, now: datetime, after: timedelta, limit: int = 100) -> list[int]:
+    """``unknown`` rows left alone for ``after`` (time for the provider's callback to settle them
+    first): the reconciler asks the provider about these, oldest first."""
+    return list(session.scalars(
+        select(OutboxMessage.id).where(OutboxMessage.state == "unknown", OutboxMessage.updated_at <= now - after)
+        .order_by(OutboxMessage.id).limit(limit)))
+
+
+def settle_unknown(session: Session, outbox_id: int, seen_at: datetime, provider: str,
+                   provider_message_id: str | None) -> bool:
+    """The provider's records hold the message: ``unknown`` → ``sent``. ``seen_at`` is the
+    row's ``updated_at`` when the lookup began: a row a callback settled meanwhile is left alone."""
+    row = _locked(session, outbox_id)
+    if row is None or row.state != "unknown" or row.updated_at != seen_at:
+        return False
+    row.state, row.provider = "sent", provider
+    row.provider_message_id = row.provider_message_id or provider_message_id
+    row.sent_at = row.sent_at or utcnow()
+    audit.record(session, ACTOR, "outbox.reconciled", "outbox", outbox_id, outcome="sent", provider=provider,
+                 provider_message_id=provider_message_id)
+    session.flush()
+    return True
+
+
+def release_unknown(session: Session, outbox_id: int, seen_at: datetime, provider: str) -> bool:
+    """The provider's records, read in full, do not hold the message: the request never reached
+    it, so sending again is not a blind resend. ``unknown`` → ``pending``, due now."""
+    row = _locked(session, outbox_id)
+    if row is None or row.state != "unknown" or row.updated_at != seen_at:
+        return False
+    row.state, row.not_before = "pending", None
+    row.last_error = f"reconciled: {provider} has no record of it; sending again"
+    audit.record(session, ACTOR, "outbox.reconciled", "outbox", outbox_id, outcome="resend", provider=provider)
+    session.flush()
+    return True
+
+
 def release_for_retry(session: Session, outbox_id: int, error: str, retry_at: datetime | None = None) -> bool:
     """Nothing reached the provider (or it said "later"): back to pending, due at ``retry_at``.
 

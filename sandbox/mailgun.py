@@ -12,6 +12,7 @@ import hmac
 import json
 import secrets
 import time
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
@@ -115,6 +116,42 @@ def install(app: FastAPI) -> None:
             "status": "queued"})
         queued = JSONResponse({"id": f"<{bare_id}>", "message": "Queued. Thank you."})
         return await accept(st, record, PROVIDER, queued)
+
+    @router.get("/mailgun/v3/{domain}/events")
+    def events(request: Request, domain: str) -> Response:
+        """The Events API as far as reconciliation reads it: one ``accepted`` event per recipient
+        of every message accepted for ``domain``, filtered by ``event``, ``recipient`` and
+        ``begin`` (epoch seconds), ordered by ``ascending``, at most ``limit`` (1..300) items,
+        with the ``paging`` links Mailgun returns (not followed here)."""
+        st = state(request.app)
+        if not _authenticated(st, request):
+            return PlainTextResponse("Forbidden", status_code=401)
+        query = request.query_params
+        try:
+            limit = int(query.get("limit", "100"))
+            begin = float(query.get("begin", "0"))
+        except ValueError:
+            return error(400, "Invalid 'limit' or 'begin'")
+        if not 1 <= limit <= 300:
+            return error(400, "The 'limit' parameter must be between 1 and 300")
+        wanted_event, recipient = query.get("event"), query.get("recipient")
+        with st.lock:
+            accepted = [m for m in st.messages if m["provider"] == PROVIDER and m.get("domain") == domain]
+        items = []
+        for message in accepted:
+            at = datetime.fromisoformat(message["received_at"]).timestamp()
+            for to in message["to"]:
+                if at < begin or (recipient and to != recipient) or (wanted_event and wanted_event != "accepted"):
+                    continue
+                items.append({"id": secrets.token_urlsafe(16), "event": "accepted", "timestamp": at,
+                              "recipient": to, "log-level": "info", "tags": message.get("tags", []),
+                              "message": {"headers": {"message-id": message["id"], "from": message["from"],
+                                                      "to": to, "subject": message["subject"]}},
+                              "user-variables": message.get("variables", {})})
+        items.sort(key=lambda item: item["timestamp"], reverse=query.get("ascending") != "yes")
+        page = f"{request.url.scheme}://{request.url.netloc}/mailgun/v3/{domain}/events"
+        return JSONResponse({"items": items[:limit], "paging": {
+            "first": f"{page}/first", "last": f"{page}/last", "next": f"{page}/next", "previous": f"{page}/previous"}})
 
     @router.post("/_sandbox/messaging/mailgun/events")
     def emit_event(request: Request, emit: EventIn) -> dict[str, Any]:

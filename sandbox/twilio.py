@@ -14,6 +14,7 @@ import re
 import secrets
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
@@ -153,6 +154,39 @@ def install(app: FastAPI) -> None:
             "num_segments": int(resource["num_segments"]), "status": resource["status"],
             "status_callback": form.get("StatusCallback"), "account_sid": account_sid, "resource": resource})
         return await accept(st, record, PROVIDER, JSONResponse(resource, status_code=201))
+
+    @router.get("/twilio/2010-04-01/Accounts/{account_sid}/Messages.json")
+    def list_messages(request: Request, account_sid: str) -> Response:
+        """The account's messages, newest first, filtered by ``To`` / ``From``, in pages of
+        ``PageSize`` (1..1000) with Twilio's page envelope (``messages``, ``next_page_uri`` …)."""
+        st = state(request.app)
+        if not _authenticated(st, request, account_sid):
+            return JSONResponse({"code": 20003, "detail": "Your AccountSid or AuthToken was incorrect.",
+                                 "message": "Authenticate", "more_info": "https://www.twilio.com/docs/errors/20003",
+                                 "status": 401}, status_code=401)
+        query = request.query_params
+        try:
+            size, page = int(query.get("PageSize", "50")), int(query.get("Page", "0"))
+        except ValueError:
+            return JSONResponse({"code": 20001, "message": "Invalid paging parameter", "status": 400}, status_code=400)
+        size = max(1, min(size, 1000))
+        with st.lock:
+            found = [m["resource"] for m in reversed(st.messages)
+                     if m["provider"] == PROVIDER and m.get("account_sid") == account_sid
+                     and (not query.get("To") or m["to"][0] == query["To"])
+                     and (not query.get("From") or m["from"] == query["From"])]
+        chunk = found[page * size:(page + 1) * size]
+        base = f"/{API_VERSION}/Accounts/{account_sid}/Messages.json"
+
+        def uri(number: int) -> str:
+            params = {k: v for k, v in query.items() if k not in ("Page", "PageSize", "PageToken")}
+            return f"{base}?{urlencode({**params, 'PageSize': size, 'Page': number})}"
+
+        more = (page + 1) * size < len(found)
+        return JSONResponse({"messages": chunk, "start": page * size, "end": page * size + max(len(chunk) - 1, 0),
+                             "page": page, "page_size": size, "uri": uri(page), "first_page_uri": uri(0),
+                             "next_page_uri": uri(page + 1) + f"&PageToken=PA{page + 1}" if more else None,
+                             "previous_page_uri": uri(page - 1) if page > 0 else None})
 
     @router.post("/_sandbox/messaging/twilio/status-callback")
     def emit_status(request: Request, emit: StatusCallbackIn) -> dict[str, Any]:

@@ -8,6 +8,7 @@ sweeper turns into ``unknown`` instead of sending it again. ``redrive`` is the s
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -268,3 +269,63 @@ def redrive(self: DbTask, limit: int = 500) -> int:
     if stale:
         log.warning("outbox rows %s were stuck in sending; marked unknown", stale)
     return len(ids)
+
+
+RECONCILE_AFTER = timedelta(seconds=float(os.environ.get("NOTIFY_RECONCILE_AFTER_S", "600")))
+"""How long an ``unknown`` row waits for the provider's own callback before we ask the provider."""
+
+
+def _reconcile_one(task: DbTask, settings: ProviderSettings, outbox_id: int) -> str:
+    """Ask the provider whether it holds this message; settle, send again, or tell staff once."""
+    with task.unit_of_work() as uow:
+        row = uow.session.get(OutboxMessage, outbox_id)
+        if row is None or row.state != "unknown":
+            return "settled"
+        seen_at, since, channel, recipient = row.updated_at, row.created_at, row.channel, row.recipient
+        try:
+            provider = settings.provider_for(channel)
+            message = delivery.build_message(row, settings)
+            sender = _sender(channel, settings, recipient)
+        except (NotConfiguredError, RenderError, ValueError) as exc:
+            log.warning("outbox %s cannot be reconciled: %s", outbox_id, exc)
+            return "unsupported"
+        lookup = getattr(sender, "find_sent", None)
+        if lookup is None:  # Slack webhooks, SendGrid without the activity add-on: a person decides
+            for alert_outbox_id in message_failed_alert(
+                    uow.session, row, f"{provider} has no way to look the message up; outcome unknown "
+                                      f"({row.last_error or 'no answer'}). Check and resend by hand if needed"):
+                uow.enqueue(deliver, alert_outbox_id)
+            return "unsupported"
+    secrets = settings.secrets_for(channel, recipient)
+    try:
+        found = lookup(message, since)
+    except ConnectorError as exc:
+        log.warning("outbox %s: could not ask %s: %s", outbox_id, provider, _error_text(exc, secrets))
+        return "later"
+    with task.unit_of_work() as uow:
+        if found.found:
+            done = delivery.settle_unknown(uow.session, outbox_id, seen_at, provider, found.provider_message_id)
+            return "sent" if done else "settled"
+        if not found.conclusive:
+            return "later"
+        if delivery.release_unknown(uow.session, outbox_id, seen_at, provider):
+            uow.enqueue(deliver, outbox_id)
+            return "resend"
+    return "settled"
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.notify.reconcile")
+def reconcile(self: DbTask, limit: int = 100) -> dict[str, int]:
+    """Beat: settle ``unknown`` rows from the provider's own records. Found → ``sent``; absent
+    from records read in full → sent again (the first request never reached the provider);
+    a provider with no lookup → staff told once. Never a resend on a guess."""
+    settings = ProviderSettings.from_env()
+    with self.unit_of_work() as uow:
+        ids = delivery.unknown_due(uow.session, utcnow(), RECONCILE_AFTER, limit)
+    outcomes: dict[str, int] = {}
+    for outbox_id in ids:
+        outcome = _reconcile_one(self, settings, outbox_id)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    if ids:
+        log.info("reconciled unknown outbox rows: %s", outcomes)
+    return outcomes

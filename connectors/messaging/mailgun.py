@@ -11,6 +11,7 @@ import hmac
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -20,12 +21,13 @@ from mailgun.handlers.error_handler import ApiError
 
 from connectors.errors import MalformedPayloadError, PermanentError, SignatureError
 from connectors.messaging._errors import classify_http, requests_failure
-from connectors.messaging.types import DeliveryEvent, EmailMessage, SendResult
+from connectors.messaging.types import DeliveryEvent, EmailMessage, SendResult, SentLookup
 
 PROVIDER = "mailgun"
 US_BASE_URL = "https://api.mailgun.net"
 EU_BASE_URL = "https://api.eu.mailgun.net"
 IDEMPOTENCY_VARIABLE = "idempotency_key"
+EVENTS_PAGE_LIMIT = 300
 
 
 def strip_angle_brackets(message_id: str) -> str:
@@ -76,6 +78,30 @@ class MailgunSender:
         except ApiError as exc:
             raise _transport_error(exc) from exc
         return _result(response)
+
+    def find_sent(self, message: EmailMessage, since: datetime) -> SentLookup:
+        """Did Mailgun accept this message? Its Events API (``GET /v3/{domain}/events``,
+        ``event=accepted``, the first recipient, from ``since``) lists what it accepted; ours
+        carries its idempotency key as the ``v:`` user variable. A full page (300, the API's
+        maximum) without it is inconclusive: the answer may be on a later page."""
+        key = message.idempotency_key
+        if not key or not message.to:
+            return SentLookup(found=False, conclusive=False)
+        filters = {"event": "accepted", "recipient": message.to[0], "begin": str(int(since.timestamp()) - 60),
+                   "ascending": "yes", "limit": str(EVENTS_PAGE_LIMIT)}
+        try:
+            response = self._client.events.get(domain=self.domain, filters=filters)
+        except ApiError as exc:
+            raise _transport_error(exc) from exc
+        if response.status_code >= 400:
+            raise classify_http(PROVIDER, response.status_code, (response.text or response.reason or "").strip()[:500],
+                                retry_after=response.headers.get("Retry-After"))
+        items = (response.json() or {}).get("items") or []
+        for item in items:
+            if str((item.get("user-variables") or {}).get(IDEMPOTENCY_VARIABLE)) == key:
+                message_id = ((item.get("message") or {}).get("headers") or {}).get("message-id")
+                return SentLookup(found=True, provider_message_id=strip_angle_brackets(str(message_id or "")) or None)
+        return SentLookup(found=False, conclusive=len(items) < EVENTS_PAGE_LIMIT)
 
     def close(self) -> None:
         self._client.close()

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -22,13 +23,14 @@ from twilio.rest import Client
 
 from connectors.errors import AuthError, MalformedPayloadError, SignatureError
 from connectors.messaging._errors import classify_http, requests_failure, with_code
-from connectors.messaging.types import DeliveryEvent, InboundSms, SendResult, SmsMessage
+from connectors.messaging.types import DeliveryEvent, InboundSms, SendResult, SentLookup, SmsMessage
 
 PROVIDER = "twilio"
 TWILIO_ORIGIN = "https://api.twilio.com"
 IDEMPOTENCY_QUERY = "idempotency_key"
 AUTH_CODES = frozenset({20003, 20005, 20008})
 RATE_LIMIT_CODES = frozenset({20429, 14107})
+LOOKUP_LIMIT = 200
 
 
 class BaseUrlHttpClient(TwilioHttpClient):
@@ -113,6 +115,28 @@ class TwilioSmsSender:
             "sid", "status", "to", "from_", "body", "num_segments", "messaging_service_sid",
             "error_code", "error_message", "direction")}
         return SendResult(PROVIDER, created.sid, str(created.status), raw)
+
+    def find_sent(self, message: SmsMessage, since: datetime) -> SentLookup:
+        """Did Twilio take this message? Lists the account's messages to the same number
+        (``GET …/Messages.json?To=``, newest first) back to ``since`` and matches the body. Twilio
+        keeps no field of ours on the message (the key rides only on the callback URL), so the
+        body and recipient are the match; a lookup that reads past ``LOOKUP_LIMIT`` messages
+        without reaching ``since`` is inconclusive."""
+        floor = since - timedelta(minutes=1)
+        try:
+            seen = 0
+            for item in self._client.messages.stream(to=message.to, page_size=50, limit=LOOKUP_LIMIT):
+                seen += 1
+                created = item.date_created
+                if created is not None and created < floor:
+                    return SentLookup(found=False)
+                if str(item.body or "") == message.body and str(item.direction or "").startswith("outbound"):
+                    return SentLookup(found=True, provider_message_id=str(item.sid))
+        except TwilioRestException as exc:
+            raise self._rest_error(exc) from exc
+        except requests.RequestException as exc:
+            raise requests_failure(PROVIDER, exc) from exc
+        return SentLookup(found=False, conclusive=seen < LOOKUP_LIMIT)
 
     def _rest_error(self, exc: TwilioRestException) -> Exception:
         code = exc.code if isinstance(exc.code, int) else None

@@ -92,3 +92,15 @@ class InboundSms:
     body: str
     messaging_service_sid: str | None = None
     num_media: int = 0
+
+
+@dataclass(frozen=True)
+class SentLookup:
+    """What a provider's own records say about a message whose send answer was lost.
+
+    ``found`` with the provider's id settles it as sent. Not found is only a reason to send again
+    when ``conclusive`` (the provider's records for that recipient and time were read in full)."""
+
+    found: bool
+    provider_message_id: str | None = None
+    conclusive: bool = True

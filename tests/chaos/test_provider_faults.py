@@ -156,3 +156,52 @@ def test_invalid_phone_number_fails_once_with_the_reason_and_alerts_staff(worker
     assert get_breaker().state("twilio") == "closed", "one bad number says nothing about Twilio"
     record("7d provider permanent 4xx (bad number)", runs=1, events_in=1, effects=0, lost=0, duplicates=0,
            detail="failed after 1 attempt with code 21211; staff alerted once")
+
+
+def _age(session: Session, outbox_id: int, hours: float = 1) -> None:
+    """As if the row had waited that long in ``unknown`` with no callback."""
+    long_ago = utcnow() - timedelta(hours=hours)
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id)
+                    .values(created_at=long_ago - timedelta(seconds=5), updated_at=long_ago))
+    session.commit()
+
+
+def test_timeout_after_acceptance_with_no_callback_is_settled_by_asking_the_provider(
+        worker, db_session, messaging: Messaging):
+    from tasks.notify import reconcile
+
+    messaging.fault(provider="mailgun", mode="hang", hang_s=2.5)
+    outbox_id = enqueue(db_session, "email", "ops@example.test", "chaos:lookup")
+    assert deliver.apply(args=[outbox_id]).get() == "unknown"
+    [mail] = messaging.messages("mailgun")  # Mailgun took it; its answer never came and no callback will
+    assert reconcile.apply().get() == {}, "too early: the callback gets its chance first"
+    _age(db_session, outbox_id)
+    assert reconcile.apply().get() == {"sent": 1}
+    row = outbox_row(db_session, outbox_id)
+    assert row.state == "sent" and row.provider_message_id == mail["id"]
+    assert reconcile.apply().get() == {} and len(messaging.messages("mailgun")) == 1
+    record("7c' unknown outcome, no callback (provider asked)", runs=1, events_in=1,
+           effects=len(messaging.messages("mailgun")), lost=0, duplicates=len(messaging.messages("mailgun")) - 1,
+           detail="Mailgun Events API found our idempotency key: settled as sent, not resent")
+
+
+def test_a_send_that_never_reached_the_provider_is_sent_again_once(worker, db_session, messaging: Messaging):
+    """A worker killed between claiming a row and the request: ``sending`` → ``unknown`` by the
+    sweeper; the provider's records, read in full, do not have it, so one new send is safe."""
+    from tasks.notify import reconcile
+
+    outbox_id = enqueue(db_session, "sms", "+15551230002", "chaos:never-sent")
+    db_session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id)
+                       .values(state="unknown", attempts=1, last_error="worker stopped during the send"))
+    db_session.commit()
+    _age(db_session, outbox_id)
+    assert reconcile.apply().get() == {"resend": 1}
+    row = settled(db_session, outbox_id, "sent", "failed")
+    assert row.state == "sent"
+    assert len(messaging.messages("twilio")) == 1 and reconcile.apply().get() == {}
+    actions = db_session.scalars(select(AuditLog.data).where(AuditLog.action == "outbox.reconciled",
+                                                             AuditLog.subject_id == str(outbox_id))).all()
+    assert [a["outcome"] for a in actions] == ["resend"]
+    record("7c'' unknown outcome, never reached the provider", runs=1, events_in=1,
+           effects=len(messaging.messages("twilio")), lost=0, duplicates=len(messaging.messages("twilio")) - 1,
+           detail="Twilio message list read in full without it: sent again, once")

@@ -140,3 +140,24 @@ def test_verify_webhook_rejects_bad_stale_and_replayed():
     with pytest.raises(SignatureError, match="replay"):
         verify_webhook(SIGNING_KEY, _signed(now), seen_token=seen)
     assert tuple(parse_event(_signed(now))) == ("abc@mg", "delivered", None)
+
+
+def test_find_sent_reads_the_events_api_for_our_idempotency_key(sandbox, admin):
+    from datetime import UTC, datetime, timedelta
+
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    other = sender(sandbox).send(message(idempotency_key="outbox-41"))
+    ours = sender(sandbox).send(message())
+    found = sender(sandbox).find_sent(message(), before)
+    assert found.found and found.provider_message_id == ours.provider_message_id != other.provider_message_id
+    missing = sender(sandbox).find_sent(message(idempotency_key="outbox-43"), before)
+    assert not missing.found and missing.conclusive
+    # Only events from ``since`` (less a minute of clock skew) are read: an old send is not ours.
+    assert not sender(sandbox).find_sent(message(), datetime.now(UTC) + timedelta(minutes=5)).found
+
+
+def test_find_sent_with_a_bad_key_is_an_auth_error(sandbox):
+    from datetime import UTC, datetime
+
+    with pytest.raises(AuthError):
+        sender(sandbox, api_key="wrong").find_sent(message(), datetime.now(UTC))

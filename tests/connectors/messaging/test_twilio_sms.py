@@ -136,3 +136,18 @@ def test_inbound_reply_is_signed_and_parses(sandbox, admin):
     assert (reply.from_, reply.to, reply.body, reply.messaging_service_sid) == ("+15557654321", SHOP, "YES", "MG123")
     with pytest.raises(MalformedPayloadError):
         parse_inbound({"Body": "YES"})
+
+
+def test_find_sent_lists_messages_to_the_number_and_matches_the_body(sandbox, admin):
+    from datetime import UTC, datetime, timedelta
+
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    for n in range(60):  # more than one page of 50 to someone else
+        sender(sandbox).send(sms(to="+15557654321", body=f"other {n}"))
+    first = sender(sandbox).send(sms(body="Your futon frame is backordered. Reply WAIT, REFUND or CREDIT."))
+    sender(sandbox).send(sms(body="A later, different message"))
+    found = sender(sandbox).find_sent(sms(body="Your futon frame is backordered. Reply WAIT, REFUND or CREDIT."),
+                                      before)
+    assert found.found and found.provider_message_id == first.provider_message_id
+    missing = sender(sandbox).find_sent(sms(body="never sent"), before)
+    assert not missing.found and missing.conclusive
