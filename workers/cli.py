@@ -122,6 +122,22 @@ def db_downgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
+def _redis_status() -> dict[str, Any]:
+    """What lives in Redis rather than PostgreSQL: each messaging provider's circuit and the
+    latest webhooks addressed to stores we do not know. Empty when Redis does not answer."""
+    import redis
+
+    from domain import stray_webhooks
+    from domain.circuit import get_breaker
+
+    try:
+        breaker = get_breaker()
+        return {"circuits": {p: breaker.state(p) for p in ("mailgun", "sendgrid", "twilio", "slack")},
+                "stray_webhooks": stray_webhooks.recent(20)}
+    except redis.RedisError:
+        return {"circuits": {}, "stray_webhooks": []}
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def status(as_json: bool) -> None:
@@ -132,6 +148,7 @@ def status(as_json: bool) -> None:
     _environment()
     with session_scope() as session:
         data = snapshot(session)
+    data.update(_redis_status())
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -144,6 +161,14 @@ def status(as_json: bool) -> None:
     click.echo(f"Timers: {data['timers']['pending']} pending, {data['timers']['due_now']} due now")
     for store in data["stores"]:
         click.echo(f"Store {store['key']} ({store['platform']}): last polled {store['last_polled_at'] or 'never'}")
+    circuits = data.get("circuits") or {}
+    click.echo("Provider circuits: " + (", ".join(f"{k} {v}" for k, v in sorted(circuits.items()))
+                                        or "Redis not answering"))
+    if data.get("stray_webhooks"):
+        click.echo("Webhooks for unknown stores (latest first):")
+        for stray in data["stray_webhooks"][:10]:
+            click.echo(f"  {stray.get('at', '?')} {stray.get('store_key', '?')} {stray.get('topic', '')} "
+                       f"({stray.get('bytes', 0)} bytes, {stray.get('user_agent', '') or 'no user agent'})")
     if data["dead_letters"]:
         click.echo("Dead letters:")
         for dead in data["dead_letters"]:

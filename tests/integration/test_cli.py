@@ -55,3 +55,25 @@ def test_sync_reports_what_changed(db_session: Session, tmp_path: Path, monkeypa
         assert no_token.exit_code == 1 and "SHOPIFY_ACCESS_TOKEN" in no_token.output
         assert requests.get(f"{sandbox.base_url}/_sandbox/health", timeout=5).ok
     get_settings.cache_clear()
+
+
+def test_status_shows_provider_circuits_and_webhooks_for_unknown_stores(db_session: Session) -> None:
+    from domain import stray_webhooks
+    from domain.circuit import get_breaker
+
+    breaker = get_breaker()
+    for provider in ("mailgun", "twilio"):
+        breaker.reset(provider)
+    for _ in range(10):
+        breaker.record_failure("twilio")
+    stray_webhooks.note_unknown_store("old-shop", {"X-Shopify-Topic": "inventory_levels/update",
+                                                   "User-Agent": "Shopify-Captain-Hook"}, 321)
+    try:
+        runner = CliRunner()
+        data = json.loads(runner.invoke(main, ["status", "--json"]).output)
+        assert data["circuits"]["twilio"] == "open" and data["circuits"]["mailgun"] == "closed"
+        assert data["stray_webhooks"][0]["store_key"] == "old-shop"
+        text = runner.invoke(main, ["status"]).output
+        assert "twilio open" in text and "old-shop inventory_levels/update (321 bytes, Shopify-Captain-Hook)" in text
+    finally:
+        breaker.reset("twilio")
