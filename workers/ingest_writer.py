@@ -68,16 +68,19 @@ class HeldConnection:
     four (pre-ping, begin, insert, commit). The connection is given up after any error and
     when the configured database changes (tests point the process elsewhere); after
     ``IDLE_LIMIT_S`` without use it is pinged first, so a PostgreSQL restart during a quiet spell
-    costs a reconnect, not a batch.
+    costs a reconnect, not a batch. ``reused`` tells the writer whether the last ``get`` handed
+    out a connection that served an earlier batch (see ``InboxWriter.store``).
     """
 
     IDLE_LIMIT_S = 1.0
     CONNECT_TIMEOUT_S = 3
+    APPLICATION_NAME = "backorders-inbox-writer"
 
     def __init__(self) -> None:
         self._url = ""
         self._connection: psycopg.AsyncConnection[Any] | None = None
         self._used_at = 0.0
+        self.reused = False
 
     async def get(self) -> psycopg.AsyncConnection[Any]:
         url = get_settings().database_url
@@ -88,9 +91,11 @@ class HeldConnection:
                 await self._connection.execute("SELECT 1")
             except psycopg.Error:
                 await self.discard()
+        self.reused = self._connection is not None
         if self._connection is None:
             self._connection = await psycopg.AsyncConnection.connect(
-                psycopg_url(url), autocommit=True, connect_timeout=self.CONNECT_TIMEOUT_S)
+                psycopg_url(url), autocommit=True, connect_timeout=self.CONNECT_TIMEOUT_S,
+                application_name=self.APPLICATION_NAME)
             self._url = url
         return self._connection
 
@@ -155,9 +160,7 @@ class InboxWriter:
     async def write(self, held: HeldConnection, events: list[inbox.NewEvent]) -> list[Outcome]:
         """Store (one autocommit statement), wake drains; one outcome per event."""
         try:
-            connection = await held.get()
-            ids = await inbox.accept_batch_async(connection, events)
-            held.done()
+            ids, retried = await self.store(held, events)
         except psycopg.OperationalError as exc:
             await held.discard()
             log.error("%d webhook(s) not stored, database unavailable: %s", len(events),
@@ -168,10 +171,35 @@ class InboxWriter:
             log.exception("%d webhook(s) not stored", len(events))
             return [Outcome(error=NOT_STORED)] * len(events)
         try:
-            await self.wake_drains([e.source for e, event_id in zip(events, ids) if event_id is not None])
+            # After a retry, "duplicate" may mean "committed by the lost first attempt": wake for all.
+            await self.wake_drains([e.source for e, event_id in zip(events, ids) if event_id is not None or retried])
         except Exception:  # the rows are committed; the inbox sweeper wakes a drain for them
             log.exception("could not wake drains after storing %d webhook(s)", len(events))
         return [Outcome(event_id=event_id) if event_id is not None else Outcome(duplicate=True) for event_id in ids]
+
+    async def store(self, held: HeldConnection, events: list[inbox.NewEvent]) -> tuple[list[int | None], bool]:
+        """The batch statement; once more on a new connection when a kept one turns out broken.
+        Returns the ids and whether the statement was retried.
+
+        A connection that served earlier batches can be dead without the client knowing yet
+        (PostgreSQL restarted, the backend was terminated). Retrying is safe even if the first
+        attempt committed before the connection broke: its keys are then in the inbox and the
+        second attempt answers them "duplicate" — still a 200 for a stored row, never a second row.
+        """
+        connection = await held.get()
+        try:
+            ids = await inbox.accept_batch_async(connection, events)
+            retried = False
+        except psycopg.OperationalError as exc:
+            if not held.reused:
+                raise
+            log.warning("inbox writer connection lost (%s); retrying the batch on a new one",
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            await held.discard()
+            ids = await inbox.accept_batch_async(await held.get(), events)
+            retried = True
+        held.done()
+        return ids, retried
 
     async def wake_drains(self, sources: list[str]) -> None:
         """After the commit: enqueue a drain for each source whose coalescing flag was not standing.

@@ -203,3 +203,32 @@ def test_should_wake_many_sets_each_flag_once(services: dict[str, str]) -> None:
     finally:
         for source in sources:
             coalesce.clear(source)
+
+
+def test_a_writer_connection_killed_between_batches_costs_no_503(
+        db_session: Session, caplog: pytest.LogCaptureFixture) -> None:
+    from sqlalchemy import text
+
+    from workers.ingest_writer import HeldConnection, InboxWriter
+
+    def kill_writer_backends() -> int:
+        with get_engine().connect() as connection:
+            killed = connection.execute(text(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = :name"),
+                {"name": HeldConnection.APPLICATION_NAME}).scalar_one()
+        return int(killed)
+
+    async def scenario() -> list[object]:
+        writer = InboxWriter(asyncio.get_running_loop(), slots=1)
+        first = await writer.submit(_event("shopify:before-kill", 1))
+        assert kill_writer_backends() == 1, "the writer keeps one connection between batches"
+        second = await writer.submit(_event("shopify:after-kill", 2))
+        return [first, second]
+
+    with caplog.at_level("WARNING", logger="workers.ingest_writer"):
+        first, second = asyncio.run(scenario())
+    assert first.event_id is not None and second.event_id is not None  # type: ignore[attr-defined]
+    assert second.error is None, "the batch was retried on a new connection, not answered 503"  # type: ignore[attr-defined]
+    assert any("retrying the batch" in record.message for record in caplog.records)
+    assert _rows(db_session) == 2
