@@ -345,3 +345,45 @@ def wait_settled(stack: ChaosStack, timeout_s: float, since: float | None = None
     since = time.monotonic() if since is None else since
     wait_until(lambda: settled(stack), timeout_s, "recovery (nothing pending)", stack, interval_s=0.5)
     return time.monotonic() - since
+
+
+@contextmanager
+def private_database(workdir: Path, config_path: Path = REPO_ROOT / "examples" / "futon-store.toml"
+                     ) -> Iterator[PrivatePostgres]:
+    """Only the servers, with this process's domain code pointed at them (for races run in threads).
+
+    The settings and engine caches are reset on the way in and out, so tests that run after
+    this one in the same session find their own database again.
+    """
+    from alembic import command
+
+    from domain.catalog import apply_config
+    from domain.db import reset_engine, session_scope
+    from domain.settings import get_settings
+    from workers.cli import alembic_config
+
+    pg, broker = PrivatePostgres(workdir / "pg-root"), PrivateRedis(workdir / "redis")
+    names = ("DATABASE_URL", "REDIS_URL", "BROKER_URL", "SECRET_KEY")
+    saved = {name: os.environ.get(name) for name in names}
+    try:
+        pg.start()
+        broker.start()
+        os.environ.update({"DATABASE_URL": pg.url, "REDIS_URL": broker.url, "BROKER_URL": broker.url,
+                           "SECRET_KEY": saved["SECRET_KEY"] or secrets.token_urlsafe(40)})
+        get_settings.cache_clear()
+        reset_engine()
+        command.upgrade(alembic_config(pg.url), "head")
+        with session_scope() as session:
+            apply_config(session, load_config(config_path))
+        yield pg
+    finally:
+        reset_engine()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
+        broker.stop()
+        if (pg.root / "pg" / "postmaster.pid").exists():
+            pg.stop("immediate")
