@@ -13,6 +13,7 @@ from workers.embedded import ensure_env
 
 ensure_env()
 
+import workers.app  # noqa: E402,F401  (the tasks this process enqueues use the configured Celery app)
 from domain.settings import get_settings  # noqa: E402
 from workers.health import check_broker, check_database  # noqa: E402
 from workers.body_limit import BodyLimitMiddleware  # noqa: E402
