@@ -13,16 +13,17 @@ from workers.embedded import ensure_env
 
 ensure_env()
 
-import workers.app  # noqa: E402,F401  (the tasks this process enqueues use the configured Celery app)
-from domain.settings import get_settings  # noqa: E402
-from workers.health import check_broker, check_database  # noqa: E402
-from workers.body_limit import BodyLimitMiddleware  # noqa: E402
-from workers.callbacks import router as callbacks_router  # noqa: E402
-from workers.replies import router as replies_router  # noqa: E402
-from workers.source_limits import SourceLimitMiddleware  # noqa: E402
-from workers.startup_checks import require_valid_config  # noqa: E402
-from workers.vendor_pages import router as vendor_router  # noqa: E402
-from workers.webhooks import router as webhooks_router  # noqa: E402
+import workers.app  # noqa: F401  (the tasks this process enqueues use the configured Celery app)
+from domain.settings import get_settings
+from workers.body_limit import BodyLimitMiddleware
+from workers.callbacks import router as callbacks_router
+from workers.health import check_broker, check_database
+from workers.replies import router as replies_router
+from workers.source_limits import SourceLimitMiddleware
+from workers.startup_checks import require_valid_config
+from workers.vendor_pages import router as vendor_router
+from workers.webhooks import WebhookFastPath
+from workers.webhooks import router as webhooks_router
 
 log = logging.getLogger("workers.web")
 
@@ -31,6 +32,7 @@ def create_app() -> FastAPI:
     get_settings()
     require_valid_config("web")
     app = FastAPI(title="Backorder Automator", version="0.1.0")
+    app.add_middleware(WebhookFastPath)  # innermost: platform webhooks skip FastAPI's routing
     app.add_middleware(BodyLimitMiddleware)  # 413 before a huge body is read, whatever the endpoint
     app.add_middleware(SourceLimitMiddleware)  # per source IP and store key, before any body is read
 
