@@ -34,6 +34,13 @@ up: install
 bench: install
 	$(BIN)/python -m bench
 
+# The chaos suite at full size (~25 min on 2 cores): kills and restarts real processes and
+# private servers; the table is printed and saved to .data/chaos/results.json.
+chaos: install
+	$(BIN)/python -m tests.chaos.report --reset
+	CHAOS_SCALE=full $(BIN)/python -m pytest -q -p no:cacheprovider tests/chaos $(PYTEST_ARGS); \
+	status=$$?; $(BIN)/python -m tests.chaos.report; exit $$status
+
 embedded-stop: install
 	$(BIN)/backorders embedded stop
 

@@ -60,3 +60,37 @@ def table(rows: list[ScenarioRow]) -> str:
              "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in body]
     return "\n".join(lines)
+
+
+SUMMARY_PATH = RESULTS_PATH.with_name("results.json")
+
+
+def write_summary(rows: list[ScenarioRow], path: Path = SUMMARY_PATH) -> Path:
+    """The run's table as one JSON document (rows plus when and where it ran), for the docs."""
+    import platform
+    from datetime import UTC, datetime
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"at": datetime.now(UTC).isoformat(timespec="seconds"),
+                                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                            "system": platform.platform()},
+                                "rows": [asdict(row) for row in rows], "table": table(rows)}, indent=2) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tests.chaos.report [--reset]``: clear the results, or print and save the table."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if "--reset" in args:
+        reset()
+        return 0
+    rows = read_rows()
+    print(table(rows))
+    print(f"\nwritten to {write_summary(rows)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
