@@ -3,7 +3,7 @@
 Each event is what Shopify would send (``inventory_levels/update`` keyed on the inventory item,
 ``orders/create``), signed with the shop's webhook secret and carrying a unique
 ``X-Shopify-Event-Id``. The sender behaves like a platform: it retries a delivery until it gets
-a 2xx (Shopify retries on 5xx and on connection errors), and counts every answer it saw.
+a 2xx (Shopify retries on 429, 5xx and connection errors), and counts every answer it saw.
 """
 from __future__ import annotations
 
@@ -119,8 +119,8 @@ def deliver(url: str, events: list[Event], *, copies: int = 1, threads: int = 8,
             shuffle: bool = False, give_up_after_s: float = 300.0, seed: int = 7) -> Delivery:
     """Post every event ``copies`` times from ``threads`` threads, paced over ``duration_s``.
 
-    A delivery answered 5xx or not at all is retried (0.2 s, doubling to 2 s) like a platform
-    would, until it is answered 2xx or ``give_up_after_s`` has passed.
+    A delivery answered 5xx, 429 (the receiver's per-source rate limit) or not at all is retried
+    (0.2 s, doubling to 2 s) like a platform would, until it is answered 2xx or ``give_up_after_s`` has passed.
     """
     jobs = [event for event in events for _ in range(copies)]
     if shuffle:
@@ -167,7 +167,7 @@ def _post_until_answered(session: requests.Session, url: str, event: Event, resu
             if 200 <= status < 300:
                 result.accepted.add(event.event_id)
                 return
-        if 400 <= status < 500 or time.monotonic() > deadline:
+        if (400 <= status < 500 and status != 429) or time.monotonic() > deadline:
             with result.lock:
                 result.given_up.append(event.event_id)
             return
