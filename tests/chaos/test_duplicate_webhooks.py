@@ -6,6 +6,8 @@ figure that arrives after a newer one must not overwrite it.
 """
 from __future__ import annotations
 
+import pytest
+
 from tests.chaos import invariants, report
 from tests.chaos.conftest import size
 from tests.chaos.harness import ChaosStack, wait_settled
@@ -15,6 +17,7 @@ EVENTS = size(full=2000, smoke=150)
 COPIES = 3
 
 
+@pytest.mark.timeout(900)
 def test_each_webhook_three_times_out_of_order_takes_effect_once(stack: ChaosStack) -> None:
     load = prime(stack)
     orders = order_events(ORDER_SKU, max(3, EVENTS // 50), first_number=80_000)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+import pytest
 import requests
 
 from tests.chaos import invariants, report
@@ -27,6 +28,7 @@ def _pushes(stack: ChaosStack, item: str) -> list[int]:
     return [row.get("status") for row in rows if str((row.get("body") or {}).get("inventory_item_id")) == item]
 
 
+@pytest.mark.timeout(900)
 def test_a_poison_push_is_dead_lettered_shown_and_redriven(stack: ChaosStack) -> None:
     load = prime(stack)
     code = load.codes[0]

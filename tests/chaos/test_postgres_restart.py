@@ -24,6 +24,7 @@ OUTAGE_SECONDS = size(full=15, smoke=5)
 
 
 @pytest.mark.chaos_full
+@pytest.mark.timeout(900)
 def test_a_database_restart_answers_503_and_recovers_by_itself(chaos_dir: Path) -> None:
     with chaos_stack(chaos_dir) as stack:
         load = prime(stack)

@@ -73,6 +73,7 @@ def _deadline(backorder_id: int, follow_ups: list[Any]) -> None:
 
 
 @pytest.mark.chaos_full
+@pytest.mark.timeout(900)
 def test_the_last_unit_on_two_channels_is_allocated_once(chaos_dir: Path) -> None:
     with private_database(chaos_dir):
         with session_scope() as session:
@@ -100,6 +101,7 @@ def test_the_last_unit_on_two_channels_is_allocated_once(chaos_dir: Path) -> Non
 
 
 @pytest.mark.chaos_full
+@pytest.mark.timeout(900)
 def test_a_reply_racing_the_auto_cancel_has_one_outcome(chaos_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with private_database(chaos_dir):
         settings = journey.Settings(config=load_config(REPO_ROOT / "examples" / "futon-store.toml"),

@@ -27,6 +27,7 @@ BURST = 30
 
 
 @pytest.mark.chaos_full
+@pytest.mark.timeout(900)
 def test_a_broker_restart_without_persistence_is_recovered_by_the_sweepers(chaos_dir: Path) -> None:
     with chaos_stack(chaos_dir) as stack:
         load = prime(stack)

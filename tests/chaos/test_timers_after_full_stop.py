@@ -23,6 +23,7 @@ ORDERS = size(full=200, smoke=20)
 
 
 @pytest.mark.chaos_full
+@pytest.mark.timeout(900)
 def test_timers_due_during_a_full_stop_fire_once_on_restart(chaos_dir: Path) -> None:
     with chaos_stack(chaos_dir) as stack:
         load = prime(stack)
@@ -42,14 +43,22 @@ def test_timers_due_during_a_full_stop_fire_once_on_restart(chaos_dir: Path) -> 
         stack.wait_ready(PRODUCT_PROCESSES)
         recovery = wait_settled(stack, timeout_s=240, since=started)
         fired = dict(stack.rows("SELECT kind, count(*) FROM timers WHERE state = 'fired' GROUP BY kind"))
+        cancelled = dict(stack.rows("SELECT kind, count(*) FROM timers WHERE state = 'cancelled' GROUP BY kind"))
+        left = stack.scalar("SELECT count(*) FROM timers WHERE state = 'pending' AND due_at < now()")
         decided = stack.scalar("SELECT count(*) FROM backorders WHERE state = 'accepted_wait'")
         reminders = stack.rows("SELECT count(*) FROM outbox WHERE template = 'backorder_reminder' "
                                "GROUP BY idempotency_key HAVING count(*) > 1")
         verdict = invariants.check(stack, load.primed + orders)
-        report.record("6 timers after a full stop", runs=1, events_in=pending, effects=sum(fired.values()),
-                      lost=verdict.lost + (pending - sum(fired.values())), duplicates=verdict.duplicates,
-                      recovery_s=recovery, detail=f"fired {fired}; backorders accepted_wait {decided}")
-        assert fired == {"backorder.reminder": ORDERS, "backorder.deadline": ORDERS}, fired
+        report.record("6 timers after a full stop", runs=1, events_in=pending,
+                      effects=sum(fired.values()) + sum(cancelled.values()), lost=verdict.lost + left,
+                      duplicates=verdict.duplicates, recovery_s=recovery,
+                      detail=f"fired {fired}; cancelled by a decision first {cancelled}; "
+                             f"backorders accepted_wait {decided}")
+        # Both overdue: a sweeper may decide a deadline before another sends its reminder; the
+        # reminder is then cancelled (moot), never sent after the decision and never twice.
+        assert fired.get("backorder.deadline") == ORDERS, fired
+        assert fired.get("backorder.reminder", 0) + cancelled.get("backorder.reminder", 0) == ORDERS, (fired, cancelled)
+        assert left == 0
         assert decided == ORDERS, "silence on a definite date means wait: one decision each"
         assert reminders == []
         assert verdict.problems == [], verdict.problems

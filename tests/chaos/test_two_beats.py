@@ -29,6 +29,7 @@ def _fast_polls(text: str) -> str:
 
 
 @pytest.mark.chaos_full
+@pytest.mark.timeout(int(RUN_SECONDS) + 600)
 def test_two_beats_never_overlap_a_stores_polls(chaos_dir: Path) -> None:
     with chaos_stack(chaos_dir, edit=_fast_polls) as stack:
         stack.start("beat", "beat-2")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 import time
 
+import pytest
+
 from tests.chaos import invariants, report
 from tests.chaos.conftest import size
 from tests.chaos.harness import ChaosStack, wait_settled
@@ -21,6 +23,7 @@ KILLS = size(full=10, smoke=1)
 POST_SECONDS = size(full=120, smoke=8)
 
 
+@pytest.mark.timeout(900)
 def test_workers_killed_mid_run_lose_and_repeat_nothing(stack: ChaosStack) -> None:
     rng = random.Random(1)
     load = prime(stack)
