@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, Integer, any_, bindparam, func, select
+from sqlalchemy import ARRAY, Integer, any_, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from domain import alerts, backorders, contacts, outbox, timers
@@ -215,6 +215,23 @@ def offer(session: Session, backorder_id: int, settings: Settings, now: datetime
                     eta_source=eta.source, consent_required=backorder.consent_required, now=now)
     _schedule(session, backorder, policy, now)
     return notify_customer(session, backorder, "backorder_notice", "1", settings, now)
+
+
+UNOFFERED_SQL = text("""
+SELECT b.id FROM backorders b
+ WHERE b.state = 'open' AND b.created_at <= :before
+   AND NOT EXISTS (SELECT 1 FROM dead_letters d
+                    WHERE d.task_name = 'tasks.followups.offer' AND d.redriven_at IS NULL
+                      AND d.args = jsonb_build_array(b.id))
+ ORDER BY b.id LIMIT :limit
+""")
+
+
+def unoffered(session: Session, now: datetime, older_than: timedelta, limit: int = 500) -> list[int]:
+    """Backorders still ``open`` (no first notice) ``older_than`` after they were recorded: their
+    ``offer`` message was lost with the broker or a worker. ``offer`` is idempotent (it acts only
+    on ``open``), so the sweeper re-sends it; one that dead-lettered waits for ``redrive``."""
+    return [int(row[0]) for row in session.execute(UNOFFERED_SQL, {"before": now - older_than, "limit": limit})]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
@@ -71,3 +72,20 @@ def refund(self: DbTask, backorder_id: int) -> str:
             uow.session, backorder, "backorder_cancelled", "1", settings, utcnow(),
             resolution=result.kind, amount_cents=result.amount_cents, reference=result.external_id))
     return f"{result.kind} {result.external_id}"
+
+
+#: A backorder recorded this long ago and still without its first notice lost its ``offer``.
+UNOFFERED_AFTER = timedelta(minutes=2)
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.followups.offer_stranded")
+def offer_stranded(self: DbTask, limit: int = 500) -> int:
+    """Beat: re-send ``offer`` for backorders whose first notice never went out (the message was
+    lost with the broker or a killed worker). Safe to repeat: ``offer`` acts only on ``open``."""
+    with self.unit_of_work() as uow:
+        ids = journey.unoffered(uow.session, utcnow(), UNOFFERED_AFTER, limit)
+        for backorder_id in ids:
+            uow.enqueue(offer, backorder_id)
+    if ids:
+        log.warning("re-sent the first notice of %d backorder(s) whose offer was lost: %s", len(ids), ids[:20])
+    return len(ids)

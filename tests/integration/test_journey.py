@@ -296,3 +296,23 @@ def test_two_channels_never_both_get_the_last_unit(db_session: Session, catalog:
     allocated = dict(db_session.execute(select(Sku.code, func.sum(OrderLine.allocated_qty))
                                         .join(OrderLine, OrderLine.sku_id == Sku.id).group_by(Sku.code)).all())
     assert all(allocated[code] == 1 for code in codes), allocated
+
+
+def test_a_backorder_whose_offer_was_lost_is_found_by_the_sweeper(db_session: Session, settings: journey.Settings,
+                                                                   catalog: Any) -> None:
+    from domain.models import DeadLetter
+
+    _stock(db_session, SKU, 0)
+    [lost] = _order(db_session, 8101)
+    [dead] = _order(db_session, 8102)
+    [offered] = _order(db_session, 8103)
+    db_session.add(DeadLetter(task_name="tasks.followups.offer", task_id="t-8102", args=[dead], error="boom"))
+    journey.offer(db_session, offered, settings)
+    db_session.commit()
+    now = db_session.get(Backorder, lost).created_at
+    assert journey.unoffered(db_session, now + timedelta(minutes=1), timedelta(minutes=2)) == []
+    # Two minutes on: the open one is found; the offered one is not; the dead-lettered one waits for redrive.
+    assert journey.unoffered(db_session, now + timedelta(minutes=3), timedelta(minutes=2)) == [lost]
+    journey.offer(db_session, lost, settings)
+    assert journey.unoffered(db_session, now + timedelta(minutes=3), timedelta(minutes=2)) == []
+    assert journey.offer(db_session, lost, settings) == [], "offer twice: the second does nothing"
