@@ -88,7 +88,8 @@ def test_503_storm_opens_the_circuit_defers_sends_and_recovers_without_loss(
     # Without a breaker, eight rows retrying with 2-8 s backoff would make ~3 requests each here.
     # With it: the first attempt of each row, then one probe per cool-down (2 s), at most.
     assert during_storm <= len(rows) + storm_s / 2 + 3, f"{during_storm} requests in {storm_s:.1f}s"
-    assert all(outbox_row(db_session, i).state == "pending" for i in rows), "deferred, never failed"
+    # A half-open probe may be holding one row in ``sending`` at this instant; none has failed.
+    assert all(outbox_row(db_session, i).state in ("pending", "sending") for i in rows), "deferred, never failed"
     opened = db_session.scalars(select(Alert).where(Alert.dedupe_key.like("circuit_open:mailgun:%"))).all()
     assert len(opened) == 1, "staff are told once that the provider is failing"
 
