@@ -40,6 +40,7 @@ from bench.common import (
     QueueBacklog,
     REPO_ROOT,
     Figure,
+    Goal,
     RssSampler,
     Scratch,
     format_table,
@@ -322,6 +323,19 @@ def figures(params: Params, run: dict[str, Any]) -> list[Figure]:
     ]
 
 
+TIME_GOAL = 1.5
+RSS_GOAL_MIB = 100
+
+
+def sync_goal(run: dict[str, Any]) -> Goal:
+    """Poll + detection within 1.5 × the plain download of the same pages, and the worker's peak
+    RSS within 100 MB of its idle RSS (the issue's goals for this script)."""
+    ratio = run["ours"]["total_seconds"] / run["baseline"]["seconds"]
+    grown_mib = (run["peak_rss"] - run["idle_rss"]) / 2**20
+    return Goal(f"poll + detection ≤ {TIME_GOAL:g} × download; RSS ≤ idle + {RSS_GOAL_MIB} MB",
+                f"{ratio:.2f} ×; RSS +{grown_mib:.0f} MB", ratio <= TIME_GOAL and grown_mib <= RSS_GOAL_MIB)
+
+
 def result_document(params: Params, run: dict[str, Any], table: list[Figure]) -> dict[str, Any]:
     scratch: Scratch = run["scratch"]
     return {
@@ -427,6 +441,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\noutcome: {run['counts']}")
     document = result_document(params, run, table)
     document["problems"] = problems
+    goal = sync_goal(run)
+    document["goal"] = goal.as_dict()
+    print(f"goal: {goal.text}: {goal.figure} -> {'MET' if goal.met else 'MISSED'}")
     path = write_result("sync", document)
     print(f"written {path.relative_to(REPO_ROOT)}")
     for problem in problems:
