@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ARRAY, Integer, any_, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
-from domain import alerts, backorders, contacts, outbox, timers
+from domain import alerts, audit, backorders, contacts, outbox, timers
 from domain.allocation import allocatable
 from domain.clock import utcnow
 from domain.config import BusinessConfig, PolicyConfig
@@ -357,12 +357,33 @@ def _current_settings() -> Settings:
 @timers.handler(REMINDER)
 def _remind(session: Session, timer: Timer) -> list[FollowUp]:
     backorder = backorders.lock(session, timer.subject_id)
-    if backorder is None or backorder.state != "notified":
-        return []
+    if backorder is None or backorder.state != "notified" or backorder.reminded_at is not None:
+        return []  # a late deadline may already have sent it (see ``_deadline``)
     now = utcnow()
     backorder.reminded_at = now
     return notify_customer(session, backorder, "backorder_reminder", str(backorder.notice_count),
                            _current_settings(), now)
+
+
+def _reminder_pending(session: Session, backorder_id: int) -> bool:
+    return session.scalar(select(func.count()).select_from(Timer).where(
+        Timer.kind == REMINDER, Timer.subject_type == "backorder", Timer.subject_id == backorder_id,
+        Timer.state == "pending")) > 0
+
+
+def _remind_late(session: Session, backorder: Backorder, settings: Settings, now: datetime) -> list[FollowUp]:
+    """The deadline came before the reminder went out (every process was down past both, and a
+    sweeper took the deadline first). Silence only counts after the reminder, so the reminder goes
+    now and the deadline moves to give the customer the reminder-to-deadline time they were due."""
+    _, _, _, store = _facts(session, backorder)
+    policy = settings.config.policy_for(store.key)
+    backorder.reminded_at = now
+    backorder.deadline_at = now + timedelta(seconds=max(policy.sla_s - policy.reminder_after_s, 0))
+    timers.cancel(session, "backorder", backorder.id, kinds=(REMINDER,))
+    timers.schedule(session, DEADLINE, "backorder", backorder.id, backorder.deadline_at)
+    audit.record(session, "journey", "backorder.reminded_late", "backorder", backorder.id,
+                 deadline=backorder.deadline_at.isoformat())
+    return notify_customer(session, backorder, "backorder_reminder", str(backorder.notice_count), settings, now)
 
 
 @timers.handler(DEADLINE)
@@ -373,6 +394,8 @@ def _deadline(session: Session, timer: Timer) -> list[FollowUp]:
         return []
     now = utcnow()
     settings = _current_settings()
+    if backorder.reminded_at is None and _reminder_pending(session, backorder.id):
+        return _remind_late(session, backorder, settings, now)
     if not backorder.consent_required:
         backorders.move(session, backorder, "accepted_wait", cause="silence on a first definite notice", now=now)
         timers.cancel(session, "backorder", backorder.id)

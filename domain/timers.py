@@ -76,11 +76,14 @@ def claim_due(session: Session, limit: int = 100, now: datetime | None = None) -
 
 
 def fire(session: Session, timer: Timer, now: datetime | None = None) -> list[FollowUp]:
-    """Run the timer's handler and mark it fired, in the caller's transaction."""
+    """Run the timer's handler and mark it fired, in the caller's transaction.
+
+    Marked first (flushed), so a handler that schedules the same kind again for its subject
+    (a deadline moving itself) creates a new pending timer instead of moving this one."""
     run = HANDLERS.get(timer.kind)
     if run is None:
         raise LookupError(f"no handler registered for timer kind {timer.kind!r}")
-    follow_ups = run(session, timer)
     timer.state = "fired"
     timer.fired_at = now or utcnow()
-    return follow_ups
+    session.flush()
+    return run(session, timer)

@@ -316,3 +316,28 @@ def test_a_backorder_whose_offer_was_lost_is_found_by_the_sweeper(db_session: Se
     journey.offer(db_session, lost, settings)
     assert journey.unoffered(db_session, now + timedelta(minutes=3), timedelta(minutes=2)) == []
     assert journey.offer(db_session, lost, settings) == [], "offer twice: the second does nothing"
+
+
+def test_a_deadline_that_beats_its_overdue_reminder_sends_the_reminder_and_moves_itself(
+        db_session: Session, settings: journey.Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every process was down past both timers and a sweeper took the deadline first: silence
+    cannot count yet, so the reminder goes now and the deadline moves; nothing goes twice."""
+    _stock(db_session, SKU, 0)
+    [backorder_id] = _order(db_session, 1031)
+    monkeypatch.setattr(journey, "_current_settings", lambda: settings)
+    journey.offer(db_session, backorder_id, settings, now=NOW)
+    due = timers.claim_due(db_session, now=NOW + timedelta(days=6))
+    deadline = next(t for t in due if t.kind == journey.DEADLINE)
+    reminder = next(t for t in due if t.kind == journey.REMINDER)
+    timers.fire(db_session, deadline, now=NOW + timedelta(days=6))
+    backorder = db_session.get(Backorder, backorder_id)
+    assert backorder.state == "notified" and backorder.reminded_at is not None, "not accepted on silence yet"
+    assert backorder.deadline_at > backorder.reminded_at
+    timers.fire(db_session, reminder, now=NOW + timedelta(days=6))  # the other sweeper's copy: nothing
+    reminders = _messages(db_session, backorder_id, "backorder_reminder")
+    assert sorted(m.channel for m in reminders) == ["email", "sms"], "one reminder, on each channel"
+    db_session.commit()
+    later = backorder.deadline_at + timedelta(seconds=1)
+    _fire_due(db_session, later)
+    assert _state(db_session, backorder_id) == "accepted_wait"
+    assert len(_messages(db_session, backorder_id, "backorder_reminder")) == 2
