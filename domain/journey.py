@@ -373,8 +373,10 @@ def _reminder_pending(session: Session, backorder_id: int) -> bool:
 
 def _remind_late(session: Session, backorder: Backorder, settings: Settings, now: datetime) -> list[FollowUp]:
     """The deadline came before the reminder went out (every process was down past both, and a
-    sweeper took the deadline first). Silence only counts after the reminder, so the reminder goes
-    now and the deadline moves to give the customer the reminder-to-deadline time they were due."""
+    sweeper took the deadline first). Where silence would count as agreeing to wait, it only
+    counts after the reminder, so the reminder goes now and the deadline moves to give the
+    customer the reminder-to-deadline time they were due. Where consent is required the deadline
+    is the promised date's limit and the order is cancelled and refunded on time instead."""
     _, _, _, store = _facts(session, backorder)
     policy = settings.config.policy_for(store.key)
     backorder.reminded_at = now
@@ -394,7 +396,7 @@ def _deadline(session: Session, timer: Timer) -> list[FollowUp]:
         return []
     now = utcnow()
     settings = _current_settings()
-    if backorder.reminded_at is None and _reminder_pending(session, backorder.id):
+    if not backorder.consent_required and backorder.reminded_at is None and _reminder_pending(session, backorder.id):
         return _remind_late(session, backorder, settings, now)
     if not backorder.consent_required:
         backorders.move(session, backorder, "accepted_wait", cause="silence on a first definite notice", now=now)
