@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import suppress
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -68,10 +69,8 @@ class BodyLimitMiddleware:
             answered = answered or message["type"] == "http.response.start"
             await send(message)
 
-        try:
+        with suppress(BodyTooLargeError):  # the ceiling was hit mid-read: answered below
             await self.app(scope, counting_receive, guarded_send)
-        except BodyTooLargeError:
-            pass
         if exceeded and not answered:
             await too_large(send, limit)
 

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,10 +183,8 @@ class ChaosStack:
         """Signal the process and its children (its whole process group), and reap it."""
         proc = self.procs[label]
         if proc.popen.poll() is None:
-            try:
+            with suppress(ProcessLookupError):  # it exited between the poll and the signal
                 os.killpg(proc.popen.pid, sig)
-            except ProcessLookupError:
-                pass
         try:
             proc.popen.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -295,11 +293,9 @@ def wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None =
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"{url}: process exited ({proc.returncode})"
                                  + (f"\n{log.read_text()[-3000:]}" if log else ""))
-        try:
+        with suppress(requests.RequestException):  # not listening yet
             if requests.get(url, timeout=1).ok:
                 return
-        except requests.RequestException:
-            pass
         time.sleep(0.1)
     raise AssertionError(f"{url} did not answer within {timeout_s}s")
 

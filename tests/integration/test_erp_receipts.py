@@ -4,7 +4,7 @@ customer's backorder fills. Real PostgreSQL, NetSuite / Odoo / Mailgun stand-ins
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,7 +21,6 @@ from domain.models import (
     Sku,
     StockLevel,
     Store,
-    Vendor,
 )
 from domain.orders import record_orders
 from domain.settings import get_settings
@@ -29,9 +28,9 @@ from sandbox import scenario
 from sandbox.odoo import DEFAULTS as ODOO_DEFAULTS
 from sandbox.server import SandboxServer
 from tests.conftest import REPO_ROOT
+from tests.purchase_orders import SKUS, approved_po
 
 ACCOUNT = scenario.PLATFORM_SECRETS["NETSUITE_ACCOUNT_ID"]
-SKUS = {"FUT-FRM-OAK-FULL": (4, 18950), "FUT-FRM-OAK-QUEEN": (2, 21000)}
 ODOO_ENV = {"database": "ODOO_DATABASE", "login": "ODOO_LOGIN", "api_key": "ODOO_API_KEY"}
 
 
@@ -58,22 +57,6 @@ def sandbox(monkeypatch: pytest.MonkeyPatch, catalog: object, db_session: Sessio
             "products": [{"default_code": sku, "name": sku} for sku in SKUS]}).raise_for_status()
         yield server
     get_settings.cache_clear()
-
-
-def approved_po(session: Session, erp_store: str, number: str = "PO-20250102-1") -> int:
-    vendor = session.scalar(select(Vendor).where(Vendor.key == "kyoto-frames"))
-    vendor.erp_store_key = erp_store
-    now = datetime(2025, 1, 2, 15, 0, tzinfo=UTC)
-    po = PurchaseOrder(number=number, vendor_id=vendor.id, state="approved", approved_at=now,
-                       expected_at=date(2025, 1, 23), total_cents=sum(q * c for q, c in SKUS.values()))
-    session.add(po)
-    session.flush()
-    for code, (quantity, cost) in SKUS.items():
-        sku = session.scalar(select(Sku).where(Sku.code == code))
-        session.add(PurchaseOrderLine(purchase_order_id=po.id, sku_id=sku.id, quantity=quantity,
-                                      unit_cost_cents=cost, reason={"open_backorders": 1}))
-    session.commit()
-    return po.id
 
 
 def admin(server: SandboxServer, platform: str) -> str:

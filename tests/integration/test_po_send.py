@@ -8,7 +8,7 @@ import csv
 import io
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,8 +20,6 @@ from domain.models import (
     OutboxMessage,
     PurchaseOrder,
     PurchaseOrderEvent,
-    PurchaseOrderLine,
-    Sku,
     Store,
     Vendor,
 )
@@ -30,9 +28,9 @@ from domain.settings import get_settings
 from sandbox import scenario
 from sandbox.server import SandboxServer
 from tests.conftest import REPO_ROOT
+from tests.purchase_orders import SKUS, approved_po
 
 ACCOUNT = scenario.PLATFORM_SECRETS["NETSUITE_ACCOUNT_ID"]
-SKUS = {"FUT-FRM-OAK-FULL": (4, 18950), "FUT-FRM-OAK-QUEEN": (2, 21000)}
 
 
 @pytest.fixture
@@ -51,21 +49,6 @@ def sandbox(monkeypatch: pytest.MonkeyPatch, catalog: object, db_session: Sessio
             "items": [{"sku": sku, "on_hand": 0} for sku in SKUS]}).raise_for_status()
         yield server
     get_settings.cache_clear()
-
-
-def approved_po(session: Session) -> int:
-    vendor = session.scalar(select(Vendor).where(Vendor.key == "kyoto-frames"))
-    now = datetime(2025, 1, 2, 15, 0, tzinfo=timezone.utc)
-    po = PurchaseOrder(number="PO-20250102-1", vendor_id=vendor.id, state="approved", approved_at=now,
-                       expected_at=date(2025, 1, 23), total_cents=sum(q * c for q, c in SKUS.values()))
-    session.add(po)
-    session.flush()
-    for code, (quantity, cost) in SKUS.items():
-        sku = session.scalar(select(Sku).where(Sku.code == code))
-        session.add(PurchaseOrderLine(purchase_order_id=po.id, sku_id=sku.id, quantity=quantity,
-                                      unit_cost_cents=cost, reason={"open_backorders": 1}))
-    session.commit()
-    return po.id
 
 
 def netsuite_orders(server: SandboxServer) -> list[dict[str, Any]]:
