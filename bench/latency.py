@@ -24,6 +24,7 @@ machine, one clock). Samples are spaced ``--spacing`` s apart because the produc
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -280,6 +281,26 @@ def notice_stages(starts: list[tuple[int, float]], latencies: list[float]) -> di
     return medians
 
 
+OUTBOX_SPLIT_SQL = text("""
+SELECT template, channel, count(*) AS sent,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at)) AS p50_s,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - created_at)) AS p95_s
+  FROM outbox WHERE sent_at IS NOT NULL GROUP BY template, channel ORDER BY template, channel
+""")
+
+
+def outbox_split() -> list[dict[str, Any]]:
+    """Per template and channel: messages sent and seconds from the row's transaction to the send.
+
+    ``created_at`` is the writing transaction's start, so this is the notify lane plus the
+    drain's own transaction: where a customer notice waits behind staff messages, it shows here.
+    """
+    from domain.db import get_engine
+
+    with get_engine().connect() as connection:
+        return [dict(row) for row in connection.execute(OUTBOX_SPLIT_SQL).mappings()]
+
+
 LOST_SQL = text("""
 SELECT s.code, s.state,
        (SELECT count(*) FROM sku_transitions t WHERE t.sku_id = s.id) AS transitions,
@@ -345,9 +366,20 @@ def measure(args: argparse.Namespace) -> int:
         for path, steps in split.items():
             print(f"{path}, median seconds to each step: " + ", ".join(f"{k} {v:.3f}" for k, v in steps.items()),
                   flush=True)
+        by_template = outbox_split()
+        for entry in by_template:
+            print(f"outbox {entry['template']}/{entry['channel']}: {entry['sent']} sent, row → send "
+                  f"p50 {entry['p50_s'] * 1000:.0f} ms, p95 {entry['p95_s'] * 1000:.0f} ms", flush=True)
+        split["outbox_row_to_send"] = {f"{e['template']}/{e['channel']}": float(e["p50_s"]) for e in by_template}
         lost = diagnose_lost(LOST)
         for entry in lost:
             print(f"LOST sample: {entry}", flush=True)
+        if args.keep_logs:
+            keep = Path(args.keep_logs)
+            keep.mkdir(parents=True, exist_ok=True)
+            for log in (worker_log, notify_log, workdir / "web.log"):
+                shutil.copy(log, keep / log.name)
+            print(f"logs kept in {keep}", flush=True)
         return report(args, scratch, baseline, stock_out, notice, load, [worker_log, notify_log], split, lost)
 
 
@@ -382,6 +414,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--spacing", type=float, default=1.2, help="seconds between samples (default 1.2)")
     parser.add_argument("--background-rate", type=float, default=100.0, help="background webhooks/s (100)")
     parser.add_argument("--background-skus", type=int, default=200, help="SKUs the background load cycles over")
+    parser.add_argument("--keep-logs", metavar="DIR", help="copy the web, worker and notify logs here")
     return parser.parse_args(argv)
 
 

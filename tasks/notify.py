@@ -38,6 +38,8 @@ MAX_RETRY_AFTER_S = 300.0
 INLINE_PACING_WAIT_S = 0.5
 """A pacing pause this short is slept in the worker instead of a trip through the broker."""
 MAX_INLINE_PACING_ROUNDS = 4
+STAFF_YIELD_S = 0.05
+"""How long a staff or vendor email/SMS gives way to customer notices for the same provider."""
 STALE_SENDING_AFTER = timedelta(minutes=20)
 """Longer than the task hard time limit (15 min): a row still ``sending`` after it has no worker."""
 
@@ -119,20 +121,31 @@ def message_failed_alert(session: Any, row: OutboxMessage, error: str) -> list[i
                               routes=current_config().notifications.routes)
 
 
-def _paced_inline(provider: str) -> float:
-    """Take a send token, sleeping here through pauses of at most ``INLINE_PACING_WAIT_S``.
+def yield_for(channel: str, template: str) -> float:
+    """Customer notices go first: messages to staff or vendors on a channel that also carries
+    customer notices (email, SMS) take a send token only after it has stood unused briefly."""
+    if template.startswith("backorder_") or channel not in ("email", "sms"):
+        return 0.0
+    return STAFF_YIELD_S
+
+
+def _paced_inline(provider: str, yield_s: float = 0.0) -> float:
+    """Take a send token, sleeping here through pauses of at most ``INLINE_PACING_WAIT_S``;
+    a message that yields (``yield_for``) first lets a notice picked up beside it go first.
 
     At a provider's pace the wait for the next token is a fraction of a second (111 ms at 9/s).
     Sending the task back through the broker for that costs more than the wait and puts the
     message behind everything queued meanwhile; a longer pause is still handed back to the broker,
     so a worker never sleeps for long. Returns the pause still to wait (0: send now)."""
     limiter = get_limiter()
-    pause = limiter.acquire(provider)
+    if yield_s > 0:  # a customer notice raised in the same commit is being picked up right now
+        time.sleep(yield_s)
+    pause = limiter.acquire(provider, yield_s=yield_s)
     for _ in range(MAX_INLINE_PACING_ROUNDS):
         if pause <= 0 or pause > INLINE_PACING_WAIT_S:
             break
         time.sleep(pause)
-        pause = limiter.acquire(provider)
+        pause = limiter.acquire(provider, yield_s=yield_s)
     return pause
 
 
@@ -145,7 +158,7 @@ def deliver(self: DbTask, outbox_id: int) -> str:
         if row is None or row.state != "pending":
             return "skipped"
         wait = delivery.seconds_until_due(uow.session, outbox_id, utcnow())
-        channel, recipient = row.channel, row.recipient
+        channel, recipient, template = row.channel, row.recipient, row.template
     if wait is not None:
         if wait <= MAX_PACING_WAIT_S:  # a retry woke a hair early; later ones are redrive's job
             self.signature_from_request(countdown=wait + 0.05, retries=self.request.retries).apply_async()
@@ -155,7 +168,7 @@ def deliver(self: DbTask, outbox_id: int) -> str:
     except NotConfiguredError as exc:
         return _fail(self, outbox_id, str(exc), None)
 
-    pause = _paced_inline(provider)
+    pause = _paced_inline(provider, yield_for(channel, template))
     if pause > 0:  # pacing is not a failure: come back without spending a retry
         self.signature_from_request(countdown=min(pause, MAX_PACING_WAIT_S),
                                     retries=self.request.retries).apply_async()
@@ -178,7 +191,7 @@ def deliver(self: DbTask, outbox_id: int) -> str:
             delivery.mark_failed(uow.session, outbox_id, error, provider=provider)
             log.error("outbox %s cannot be sent via %s: %s", outbox_id, provider, error)
             return "failed"
-    return _send(self, outbox_id, provider, sender, message, secrets)
+    return _send(self, outbox_id, provider, sender, message, secrets, template)
 
 
 def _defer(task: DbTask, outbox_id: int, provider: str, permit: Permit) -> str:
@@ -214,7 +227,8 @@ def circuit_open_alert(session: Any, provider: str, error: str) -> list[int]:
                               message=detail[:500], context=context, routes=current_config().notifications.routes)
 
 
-def _send(task: DbTask, outbox_id: int, provider: str, sender: Any, message: Message, secrets: list[str]) -> str:
+def _send(task: DbTask, outbox_id: int, provider: str, sender: Any, message: Message, secrets: list[str],
+          template: str = "") -> str:
     """The provider call, outside any transaction, and the state it leads to."""
     try:
         result = sender.send(message)
@@ -248,7 +262,8 @@ def _send(task: DbTask, outbox_id: int, provider: str, sender: Any, message: Mes
     get_breaker().record_success(provider)
     with task.unit_of_work() as uow:
         delivery.mark_sent(uow.session, outbox_id, result.provider, result.provider_message_id)
-    log.info("outbox %s sent via %s as %s", outbox_id, result.provider, result.provider_message_id)
+    log.info("outbox %s (%s) sent via %s as %s", outbox_id, template or "-", result.provider,
+             result.provider_message_id)
     return "sent"
 
 

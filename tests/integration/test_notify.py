@@ -307,3 +307,27 @@ def test_rate_limiter_is_shared_through_redis(services):
     assert 0 < second.acquire("paced") <= 1 / PACING_MARGIN, "one send per 1/(rate × margin) seconds"
     assert RateLimiter(client, {**env, "RATE_LIMIT_PACED_PER_S": "0"}).acquire("paced") == 0
     first.reset("paced")
+
+
+def test_a_yielding_message_gives_the_token_to_a_customer_notice(services):
+    """Staff email raised with a customer notice waits its short turn; the notice goes first, and
+    grants stay one per 1/(rate × margin) seconds whoever takes them."""
+    from domain.ratelimit import PACING_MARGIN
+    from tasks.notify import STAFF_YIELD_S, yield_for
+
+    client = redis.Redis.from_url(services["redis_url"])
+    limiter = RateLimiter(client, {"RATE_LIMIT_SHARED_PER_S": "10", "CELERY_KEY_PREFIX": f"test-{uuid.uuid4()}:"})
+    interval = 1 / (10 * PACING_MARGIN)
+    assert limiter.acquire("shared") == 0
+    time.sleep(interval + 0.01)  # the token is back, but has not stood unused for the yield yet
+    assert limiter.acquire("shared", yield_s=0.05) > 0, "the yielding caller waits"
+    assert limiter.acquire("shared") == 0, "the customer notice takes the token meanwhile"
+    assert limiter.acquire("shared") > 0.5 * interval, "no second grant inside one interval"
+    assert limiter.acquire("shared", yield_s=0.05) > 0.5 * interval + 0.04
+    time.sleep(interval + 0.06)
+    assert limiter.acquire("shared", yield_s=0.05) == 0, "after standing unused long enough it is taken"
+    assert limiter.acquire("shared") > 0, "and spacing holds for the next caller"
+    limiter.reset("shared")
+    assert yield_for("email", "backorder_notice") == 0 and yield_for("sms", "backorder_reminder") == 0
+    assert yield_for("email", "stock_alert") == STAFF_YIELD_S and yield_for("email", "po_to_vendor") == STAFF_YIELD_S
+    assert yield_for("slack", "stock_alert") == 0, "Slack carries no customer notices: nothing to give way to"
