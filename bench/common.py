@@ -278,6 +278,71 @@ class RssSampler:
         self._thread.join(timeout=5)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants (0 when it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        members = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for member in members:
+        with suppress(psutil.Error):
+            times = member.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+SERVER_PROCESS_NAMES = ("postgres", "redis-server")
+
+
+def servers_cpu_seconds(names: Sequence[str] = SERVER_PROCESS_NAMES) -> float:
+    """CPU seconds of every PostgreSQL and Redis process on the machine (shared or embedded).
+
+    Approximate by design: a backend that exits between two readings takes its seconds with it,
+    and another database's work on a shared server is counted too (the bench runs on a quiet one).
+    """
+    total = 0.0
+    for proc in psutil.process_iter(["name"]):
+        if proc.info.get("name") in names:
+            with suppress(psutil.Error):
+                times = proc.cpu_times()
+                total += times.user + times.system
+    return total
+
+
+class CpuMeter:
+    """CPU seconds each group of processes used between ``__enter__`` and ``__exit__``.
+
+    The machine's cores bound how fast the whole pipeline can go: seconds of CPU used ÷ cores
+    is the shortest wall time the same work could take here, whatever the code's concurrency.
+    """
+
+    def __init__(self, groups: dict[str, Sequence[int]], *, servers: bool = True) -> None:
+        self.groups = dict(groups)
+        self.servers = servers
+        self.used: dict[str, float] = {}
+        self._start: dict[str, float] = {}
+
+    def _read(self) -> dict[str, float]:
+        reading = {name: sum(tree_cpu_seconds(pid) for pid in pids) for name, pids in self.groups.items()}
+        if self.servers:
+            reading["postgres + redis"] = servers_cpu_seconds()
+        return reading
+
+    def __enter__(self) -> "CpuMeter":
+        self._start = self._read()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._read()
+        self.used = {name: max(end[name] - self._start.get(name, 0.0), 0.0) for name in end}
+
+    @property
+    def total(self) -> float:
+        return sum(self.used.values())
+
+
 def idle_rss(pid: int, duration_s: float = 2.0, interval_s: float = 0.1) -> int:
     """The median tree RSS over a quiet moment: the baseline a peak is compared with."""
     values = []

@@ -39,6 +39,7 @@ from sqlalchemy import text
 from bench.common import (
     QueueBacklog,
     REPO_ROOT,
+    CpuMeter,
     Figure,
     Goal,
     RssSampler,
@@ -282,7 +283,7 @@ def measure(params: Params) -> dict[str, Any]:
     """Everything started here is stopped here, on success, error or Ctrl-C (ExitStack unwinds)."""
     with ExitStack() as stack:
         scratch = stack.enter_context(scratch_database("bench"))
-        sandbox_url, _ = stack.enter_context(sandbox_process())
+        sandbox_url, sandbox = stack.enter_context(sandbox_process())
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-sync-")))
         shop_url = seed_shop(sandbox_url, scratch.database_name, params.skus)
         config_path = workdir / "bench.toml"
@@ -290,7 +291,8 @@ def measure(params: Params) -> dict[str, Any]:
         store_id = configure(config_path, params.skus, params.low_every)
         print(f"scratch database {scratch.database_name}; sandbox {sandbox_url}; {params.skus:,} SKUs", flush=True)
 
-        baseline = download_only(shop_url, params.page_size)
+        with CpuMeter({"sandbox": [sandbox.pid], "download loop": [os.getpid()]}) as baseline_cpu:
+            baseline = download_only(shop_url, params.page_size)
         print(f"baseline: {baseline['records']:,} records in {baseline['seconds']:.1f} s", flush=True)
 
         log_path = workdir / "worker.log"
@@ -298,7 +300,7 @@ def measure(params: Params) -> dict[str, Any]:
         stack.callback(stop_process, worker)
         wait_ready(worker, log_path)
         idle = idle_rss(worker.pid)
-        with RssSampler(worker.pid) as sampler:
+        with RssSampler(worker.pid) as sampler, CpuMeter({"sandbox": [sandbox.pid], "worker": [worker.pid]}) as cpu:
             ours = run_worker_poll(scratch, store_id, params.timeout_s)
         counts = outcome_counts()
         machine = machine_info(scratch.database_url, scratch.servers.redis_url)
@@ -306,6 +308,7 @@ def measure(params: Params) -> dict[str, Any]:
                          if " ERROR/" in line or "Traceback" in line]
         return {"scratch": scratch, "baseline": baseline, "ours": ours, "idle_rss": idle,
                 "peak_rss": sampler.peak, "rss_samples": len(sampler.samples), "counts": counts,
+                "cpu_s": cpu.used, "baseline_cpu_s": baseline_cpu.used, "cores": os.cpu_count() or 1,
                 "machine": machine, "worker_errors": worker_errors[:20]}
 
 
@@ -318,9 +321,19 @@ def figures(params: Params, run: dict[str, Any]) -> list[Figure]:
         Figure("full poll rate", n / poll_s, "SKUs/s", n / base_s),
         Figure("poll + detection", total_s, "s", base_s),
         Figure("poll + detection rate", n / total_s, "SKUs/s", n / base_s),
+        Figure("CPU used, all processes", sum(run["cpu_s"].values()), "s", sum(run["baseline_cpu_s"].values())),
+        *[Figure(f"  of which {name}", seconds, "s", run["baseline_cpu_s"].get(name))
+          for name, seconds in run["cpu_s"].items()],
+        Figure(f"CPU-bound floor ({run['cores']} cores)", cpu_floor_s(run), "s", base_s),
         Figure("worker RSS idle (tree)", run["idle_rss"] / mib, "MiB"),
         Figure("worker RSS peak (tree)", run["peak_rss"] / mib, "MiB", run["idle_rss"] / mib),
     ]
+
+
+def cpu_floor_s(run: dict[str, Any]) -> float:
+    """The shortest wall time this run's CPU seconds fit in on this machine's cores: the sandbox,
+    the worker, PostgreSQL and Redis share the same cores, so no concurrency goes below it."""
+    return sum(run["cpu_s"].values()) / run["cores"]
 
 
 TIME_GOAL = 1.5
@@ -352,6 +365,8 @@ def result_document(params: Params, run: dict[str, Any], table: list[Figure]) ->
         },
         "figures": [f.as_dict() for f in table],
         "baseline": run["baseline"],
+        "cpu_seconds": {"poll": run["cpu_s"], "download": run["baseline_cpu_s"], "cores": run["cores"],
+                        "floor_s": cpu_floor_s(run)},
         "outcome": run["counts"],
         "worker_errors": run["worker_errors"],
     }

@@ -199,7 +199,7 @@ class StockLevel(Base):
     available: Mapped[int] = mapped_column(Integer)
     source_updated_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    __table_args__ = (Index("ix_stock_levels_sku", "sku_id"),)
+    # No separate index on sku_id: the primary key leads with it (migration 0005).
 
 
 class StockHistory(Base):
