@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from domain import audit
 from domain.clock import utcnow
+from domain.db import any_int
 from domain.models import Backorder, Order, OrderLine, Sku
 
 ON_HAND_SQL = text("""
@@ -59,7 +60,7 @@ def allocate_orders(session: Session, order_ids: Sequence[int]) -> AllocationRes
     result = AllocationResult()
     lines = unallocated_lines(session, order_ids)
     sku_ids = sorted({line.sku_id for line in lines if line.sku_id is not None})
-    skus = {s.id: s for s in session.scalars(select(Sku).where(Sku.id.in_(sku_ids)).order_by(Sku.id)
+    skus = {s.id: s for s in session.scalars(select(Sku).where(Sku.id == any_int("sku_ids", sku_ids)).order_by(Sku.id)
                                              .with_for_update(key_share=True))}
     now = utcnow()
     for line in lines:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from domain.clock import utcnow
+from domain.db import any_int
 from domain.models import Sku
 
 #: Transitions that change what channels must show (sellable vs. backorder).
@@ -147,7 +148,7 @@ def load_numbers(session: Session, sku_ids: Sequence[int], thresholds: Mapping[i
                  ) -> dict[int, Numbers]:
     """The numbers of each SKU in one statement; ``thresholds`` saves a query when the caller has them."""
     if thresholds is None:
-        thresholds = dict(session.execute(select(Sku.id, Sku.threshold).where(Sku.id.in_(sku_ids))).all())
+        thresholds = dict(session.execute(select(Sku.id, Sku.threshold).where(Sku.id == any_int("sku_ids", sku_ids))).all())
     return {
         row.sku_id: Numbers(available=row.available, open_demand=row.open_demand,
                             threshold=thresholds[row.sku_id], erp_on_hand=row.erp_on_hand,

@@ -17,6 +17,7 @@ from connectors.base import Connector
 from connectors.errors import MalformedPayloadError
 from connectors.types import OrderRecord, StockRecord
 from domain.clock import utcnow
+from domain.db import any_int
 from domain.models import InboxEvent
 from domain.orders import record_orders
 from domain.stock import record_batch
@@ -83,7 +84,7 @@ def apply_events(session: Session, store_id: int, connector: Connector, events: 
             event.processed_at, event.attempts = now, event.attempts + 1
             result.quarantined.append((event.id, event.error))
     if done_ids:
-        session.execute(update(InboxEvent).where(InboxEvent.id.in_(done_ids))
+        session.execute(update(InboxEvent).where(InboxEvent.id == any_int("done_ids", done_ids))
                         .values(state="done", processed_at=now, attempts=InboxEvent.attempts + 1)
                         .execution_options(synchronize_session=False))
     result.done = len(done_ids)

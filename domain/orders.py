@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from connectors.types import OrderRecord
 from domain.allocation import allocate_orders
 from domain.clock import utcnow
+from domain.db import any_text
 from domain.models import Order, OrderLine, Sku
 
 OPEN_STATUSES = {"open", "pending", "processing", "on-hold", "unfulfilled", "partially_fulfilled"}
@@ -35,7 +36,7 @@ def record_orders(session: Session, store_id: int, records: Sequence[OrderRecord
     if not records:
         return RecordedOrders()
     codes = {line.sku for record in records for line in record.lines if line.sku}
-    sku_ids = dict(session.execute(select(Sku.code, Sku.id).where(Sku.code.in_(codes))).all()) if codes else {}
+    sku_ids = dict(session.execute(select(Sku.code, Sku.id).where(Sku.code == any_text("codes", sorted(codes)))).all()) if codes else {}
     touched: set[int] = set()
     order_ids: list[int] = []
     for record in records:

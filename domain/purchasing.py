@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from domain import alerts, audit, journey
 from domain.backorders import WAITING_STATES
 from domain.config import PolicyConfig, RouteConfig
+from domain.db import any_int
 from domain.models import (
     Location,
     PurchaseOrder,
@@ -151,7 +152,7 @@ def needs_for(session: Session, sku_ids: Sequence[int], now: datetime) -> list[N
     if not ids:
         return []
     rows = session.execute(select(Sku, Vendor).join(Vendor, Vendor.id == Sku.vendor_id)
-                           .where(Sku.id.in_(ids)).order_by(Sku.id)).all()
+                           .where(Sku.id == any_int("sku_ids", ids)).order_by(Sku.id)).all()
     params = {"sku_ids": ids}
     on_hand = _per_sku(session, ON_HAND_SQL, params)
     on_order = _per_sku(session, ON_ORDER_SQL, {**params, "states": list(OPEN_PO_STATES)})
