@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ARRAY, Engine, Integer, Text, any_, bindparam, create_engine
+from sqlalchemy import ARRAY, Engine, Integer, Text, any_, bindparam, create_engine, literal_column
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -66,3 +66,17 @@ def any_int(name: str, values: Iterable[int]) -> ColumnElement[Any]:
 def any_text(name: str, values: Iterable[str]) -> ColumnElement[Any]:
     """``any_int`` for text keys such as SKU codes."""
     return any_(bindparam(name, list(values), type_=ARRAY(Text)))
+
+
+def state_is(column: Any, value: str) -> ColumnElement[bool]:
+    """``column = 'value'`` with the value written into the statement text, not bound.
+
+    The queues' partial indexes (``WHERE state = 'pending'`` on the inbox, timers and outbox,
+    ``'draft'`` on purchase orders) only serve a plan that can see the value. psycopg prepares a
+    statement after a few runs, and PostgreSQL may then switch to a generic plan in which a bound
+    ``state = $2`` matches no partial index: the drain's claim walked the whole inbox in id
+    order (20,000 rows: 2.8 ms instead of 0.02 ms, growing with the table). Only known state
+    names are accepted, never user input."""
+    if not value.isidentifier():
+        raise ValueError(f"not a state name: {value!r}")
+    return column == literal_column(f"'{value}'")

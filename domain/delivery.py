@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from connectors.messaging.types import EmailMessage, SlackMessage, SmsMessage
 from domain import audit
 from domain.clock import utcnow
+from domain.db import state_is
 from domain.messages import RenderError, render_email, render_slack, render_sms
 from domain.models import OutboxMessage
 
@@ -289,7 +290,7 @@ def unknown_due(session: Session, now: datetime, after: timedelta, limit: int = 
     """``unknown`` rows left alone for ``after`` (time for the provider's callback to settle them
     first): the reconciler asks the provider about these, oldest first."""
     return list(session.scalars(
-        select(OutboxMessage.id).where(OutboxMessage.state == "unknown", OutboxMessage.updated_at <= now - after)
+        select(OutboxMessage.id).where(state_is(OutboxMessage.state, "unknown"), OutboxMessage.updated_at <= now - after)
         .order_by(OutboxMessage.id).limit(limit)))
 
 
@@ -387,7 +388,7 @@ def due_deferred(session: Session, now: datetime, limit: int = 500) -> list[int]
     """Pending rows whose ``not_before`` has passed (quiet hours over, a backoff elapsed)."""
     return list(session.scalars(
         select(OutboxMessage.id).where(
-            OutboxMessage.state == "pending", OutboxMessage.not_before.is_not(None),
+            state_is(OutboxMessage.state, "pending"), OutboxMessage.not_before.is_not(None),
             OutboxMessage.not_before <= now,
         ).order_by(OutboxMessage.not_before).limit(limit)
     ))

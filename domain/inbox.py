@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
+from domain.db import state_is
 from domain.models import InboxEvent
 
 
@@ -121,7 +122,7 @@ def _iso(moment: datetime | None) -> str | None:
 def claim_pending(session: Session, source: str, limit: int = 500) -> list[InboxEvent]:
     """Lock a batch of this source's pending events, in arrival order, skipping ones others hold."""
     return list(session.scalars(
-        select(InboxEvent).where(InboxEvent.source == source, InboxEvent.state == "pending")
+        select(InboxEvent).where(InboxEvent.source == source, state_is(InboxEvent.state, "pending"))
         .order_by(InboxEvent.id).limit(limit).with_for_update(skip_locked=True)
     ))
 
@@ -131,6 +132,6 @@ def sources_with_stranded(session: Session, older_than: timedelta = timedelta(mi
     """Sources with pending events older than ``older_than``: their drain message was lost."""
     now = now or utcnow()
     return list(session.scalars(
-        select(InboxEvent.source).where(InboxEvent.state == "pending",
+        select(InboxEvent.source).where(state_is(InboxEvent.state, "pending"),
                                         InboxEvent.received_at < now - older_than).distinct()
     ))

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
+from domain.db import state_is
 from domain.models import OutboxMessage
 
 
@@ -38,7 +39,7 @@ def stranded(session: Session, older_than: timedelta = timedelta(minutes=2), lim
     now = now or utcnow()
     return list(session.scalars(
         select(OutboxMessage.id).where(
-            OutboxMessage.state == "pending", OutboxMessage.created_at < now - older_than,
+            state_is(OutboxMessage.state, "pending"), OutboxMessage.created_at < now - older_than,
             (OutboxMessage.not_before.is_(None)) | (OutboxMessage.not_before <= now),
         ).order_by(OutboxMessage.id).limit(limit)
     ))

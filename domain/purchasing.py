@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from domain import alerts, audit, journey
 from domain.backorders import WAITING_STATES
 from domain.config import PolicyConfig, RouteConfig
-from domain.db import any_int
+from domain.db import any_int, state_is
 from domain.models import (
     Location,
     PurchaseOrder,
@@ -239,7 +239,7 @@ def _new_draft(session: Session, vendor: Vendor, policy: PolicyConfig, now: date
 
 def _draft(session: Session, vendor_id: int) -> PurchaseOrder | None:
     return session.scalar(select(PurchaseOrder).where(PurchaseOrder.vendor_id == vendor_id,
-                                                      PurchaseOrder.state == "draft").with_for_update(key_share=True))
+                                                      state_is(PurchaseOrder.state, "draft")).with_for_update(key_share=True))
 
 
 def _recount(session: Session, po: PurchaseOrder) -> int:
@@ -356,7 +356,7 @@ def close_due_windows(session: Session, now: datetime, policy: PolicyConfig, *,
 
         routes = current_config().notifications.routes
     result = ClosedWindows()
-    due = session.scalars(select(PurchaseOrder).where(PurchaseOrder.state == "draft",
+    due = session.scalars(select(PurchaseOrder).where(state_is(PurchaseOrder.state, "draft"),
                                                       PurchaseOrder.window_closes_at <= now)
                           .order_by(PurchaseOrder.id).limit(limit).with_for_update(skip_locked=True)).all()
     for po in due:

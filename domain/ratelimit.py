@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 import redis
 
@@ -30,28 +31,39 @@ two test sessions sharing one Redis never share a bucket."""
 TOKEN_BUCKET = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
-local need = 1 + tonumber(ARGV[3]) * rate
+local role = ARGV[3]
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local saved = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(saved[1])
-local at = tonumber(saved[2])
-if tokens == nil or at == nil then
-  tokens = burst + need
-  at = now
+local saved = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'first_until')
+local tokens = tonumber(saved[1]) or burst
+local at = tonumber(saved[2]) or now
+local first_until = tonumber(saved[3]) or 0
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+if role == 'yield' and first_until > now then
+  return tostring(first_until - now)
 end
-tokens = tokens + math.max(0, now - at) * rate
-if tokens < need then
-  return tostring((need - tokens) / rate)
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  if role == 'first' then
+    redis.call('HDEL', KEYS[1], 'first_until')
+  end
+else
+  wait = (1 - tokens) / rate
+  if role == 'first' then
+    redis.call('HSET', KEYS[1], 'first_until', tostring(now + wait + 0.05))
+  end
 end
-tokens = math.min(burst, tokens) - 1
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 2)
-return '0'
+return tostring(wait)
 """
-"""Tokens are counted uncapped between grants, so a caller that yields (ARGV[3] seconds) takes a
-token only once the bucket has stood full that long; a grant caps the count at the burst before
-spending, so grants stay at least 1/rate apart whoever takes them. A refusal writes nothing."""
+"""Roles: a ``first`` caller that must wait reserves the next token for itself (``first_until``,
+its wait plus 50 ms to come back); a ``yield`` caller is refused while such a reservation
+stands; ``normal`` callers ignore both. Grants stay one token each, so the pace is the same
+whoever takes them, and a stream of ``yield`` callers alone still gets the full rate."""
+
+Role = Literal["first", "normal", "yield"]
 
 
 def rate_for(provider: str, env: Mapping[str, str] | None = None) -> float:
@@ -80,12 +92,13 @@ class RateLimiter:
     client: redis.Redis
     env: Mapping[str, str] | None = None
 
-    def acquire(self, provider: str, *, yield_s: float = 0.0) -> float:
+    def acquire(self, provider: str, *, role: Role = "normal") -> float:
         """Takes a token for one send. Fails open (returns 0) when Redis does not answer.
 
-        ``yield_s`` lets a message that can wait give way: it takes a token only after the bucket
-        has stood full that long, so a customer notice queued at the same moment goes first (a
-        staff email and the customer's notice raised by one order share the Mailgun bucket).
+        ``role`` orders messages that share a provider: a customer notice (``first``) that has to
+        wait keeps the next token, and staff or vendor mail (``yield``) waits behind it instead
+        of taking it (an order raises the customer's notice and a staff email at once, and both
+        go through the Mailgun bucket).
 
         Pacing is a courtesy to the provider: if Redis is down the provider's own 429 still stops
         us (a ``TransientError`` with ``Retry-After``), whereas failing closed would stop all mail.
@@ -103,8 +116,7 @@ class RateLimiter:
         burst = 1.0
         paced = rate * PACING_MARGIN
         try:
-            wait = self.client.eval(TOKEN_BUCKET, 1, self.key(provider), str(paced), str(burst),
-                                     str(max(yield_s, 0.0)))
+            wait = self.client.eval(TOKEN_BUCKET, 1, self.key(provider), str(paced), str(burst), role)
         except redis.RedisError as exc:
             log.warning("rate limiter unavailable for %s, sending unpaced: %s", provider, exc)
             return 0.0

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
+from domain.db import state_is
 from domain.models import Timer
 
 #: What a fired timer asks the task layer to do after commit: (task name, args), e.g. deliver a
@@ -56,7 +57,7 @@ def cancel(session: Session, subject_type: str, subject_id: int, kinds: tuple[st
     nothing (every handler re-checks the subject's state).
     """
     claimable = select(Timer.id).where(Timer.subject_type == subject_type, Timer.subject_id == subject_id,
-                                       Timer.state == "pending")
+                                       state_is(Timer.state, "pending"))
     if kinds:
         claimable = claimable.where(Timer.kind.in_(kinds))
     ids = list(session.scalars(claimable.with_for_update(skip_locked=True)))
@@ -69,7 +70,7 @@ def claim_due(session: Session, limit: int = 100, now: datetime | None = None) -
     """Lock up to ``limit`` due timers that no other sweeper holds, oldest first."""
     now = now or utcnow()
     rows = session.scalars(
-        select(Timer).where(Timer.state == "pending", Timer.due_at <= now).order_by(Timer.due_at)
+        select(Timer).where(state_is(Timer.state, "pending"), Timer.due_at <= now).order_by(Timer.due_at)
         .limit(limit).with_for_update(skip_locked=True)
     ).all()
     return list(rows)

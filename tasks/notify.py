@@ -27,7 +27,7 @@ from domain.config import current_config
 from domain.delivery import Message, NotConfiguredError, ProviderSettings
 from domain.messages import RenderError
 from domain.models import OutboxMessage
-from domain.ratelimit import get_limiter
+from domain.ratelimit import Role, get_limiter
 from tasks.base import DbTask
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,8 @@ INLINE_PACING_WAIT_S = 0.5
 """A pacing pause this short is slept in the worker instead of a trip through the broker."""
 MAX_INLINE_PACING_ROUNDS = 4
 STAFF_YIELD_S = 0.05
-"""How long a staff or vendor email/SMS gives way to customer notices for the same provider."""
+"""How long a staff or vendor email/SMS waits before asking for a token, so a customer notice
+written in the same commit and picked up by the other notify process asks first."""
 STALE_SENDING_AFTER = timedelta(minutes=20)
 """Longer than the task hard time limit (15 min): a row still ``sending`` after it has no worker."""
 
@@ -121,31 +122,31 @@ def message_failed_alert(session: Any, row: OutboxMessage, error: str) -> list[i
                               routes=current_config().notifications.routes)
 
 
-def yield_for(channel: str, template: str) -> float:
-    """Customer notices go first: messages to staff or vendors on a channel that also carries
-    customer notices (email, SMS) take a send token only after it has stood unused briefly."""
-    if template.startswith("backorder_") or channel not in ("email", "sms"):
-        return 0.0
-    return STAFF_YIELD_S
+def role_for(channel: str, template: str) -> Role:
+    """Customer notices go first: on the channels that carry them (email, SMS) a notice keeps the
+    next send token when it has to wait, and staff or vendor messages give way to it."""
+    if channel not in ("email", "sms"):
+        return "normal"
+    return "first" if template.startswith("backorder_") else "yield"
 
 
-def _paced_inline(provider: str, yield_s: float = 0.0) -> float:
+def _paced_inline(provider: str, role: Role = "normal") -> float:
     """Take a send token, sleeping here through pauses of at most ``INLINE_PACING_WAIT_S``;
-    a message that yields (``yield_for``) first lets a notice picked up beside it go first.
+    a message that yields (``role_for``) first lets a notice picked up beside it ask first.
 
     At a provider's pace the wait for the next token is a fraction of a second (111 ms at 9/s).
     Sending the task back through the broker for that costs more than the wait and puts the
     message behind everything queued meanwhile; a longer pause is still handed back to the broker,
     so a worker never sleeps for long. Returns the pause still to wait (0: send now)."""
     limiter = get_limiter()
-    if yield_s > 0:  # a customer notice raised in the same commit is being picked up right now
-        time.sleep(yield_s)
-    pause = limiter.acquire(provider, yield_s=yield_s)
+    if role == "yield":  # a customer notice raised in the same commit is being picked up right now
+        time.sleep(STAFF_YIELD_S)
+    pause = limiter.acquire(provider, role=role)
     for _ in range(MAX_INLINE_PACING_ROUNDS):
         if pause <= 0 or pause > INLINE_PACING_WAIT_S:
             break
         time.sleep(pause)
-        pause = limiter.acquire(provider, yield_s=yield_s)
+        pause = limiter.acquire(provider, role=role)
     return pause
 
 
@@ -168,7 +169,7 @@ def deliver(self: DbTask, outbox_id: int) -> str:
     except NotConfiguredError as exc:
         return _fail(self, outbox_id, str(exc), None)
 
-    pause = _paced_inline(provider, yield_for(channel, template))
+    pause = _paced_inline(provider, role_for(channel, template))
     if pause > 0:  # pacing is not a failure: come back without spending a retry
         self.signature_from_request(countdown=min(pause, MAX_PACING_WAIT_S),
                                     retries=self.request.retries).apply_async()

@@ -309,25 +309,26 @@ def test_rate_limiter_is_shared_through_redis(services):
     first.reset("paced")
 
 
-def test_a_yielding_message_gives_the_token_to_a_customer_notice(services):
-    """Staff email raised with a customer notice waits its short turn; the notice goes first, and
-    grants stay one per 1/(rate × margin) seconds whoever takes them."""
+def test_a_waiting_customer_notice_keeps_the_next_token(services):
+    """Staff email raised with a customer notice waits its turn behind it; alone, staff mail keeps
+    the full pace; and grants stay one per 1/(rate × margin) seconds whoever takes them."""
     from domain.ratelimit import PACING_MARGIN
-    from tasks.notify import STAFF_YIELD_S, yield_for
+    from tasks.notify import role_for
 
     client = redis.Redis.from_url(services["redis_url"])
     limiter = RateLimiter(client, {"RATE_LIMIT_SHARED_PER_S": "10", "CELERY_KEY_PREFIX": f"test-{uuid.uuid4()}:"})
     interval = 1 / (10 * PACING_MARGIN)
-    assert limiter.acquire("shared") == 0
-    time.sleep(interval + 0.01)  # the token is back, but has not stood unused for the yield yet
-    assert limiter.acquire("shared", yield_s=0.05) > 0, "the yielding caller waits"
-    assert limiter.acquire("shared") == 0, "the customer notice takes the token meanwhile"
-    assert limiter.acquire("shared") > 0.5 * interval, "no second grant inside one interval"
-    assert limiter.acquire("shared", yield_s=0.05) > 0.5 * interval + 0.04
-    time.sleep(interval + 0.06)
-    assert limiter.acquire("shared", yield_s=0.05) == 0, "after standing unused long enough it is taken"
-    assert limiter.acquire("shared") > 0, "and spacing holds for the next caller"
+    assert limiter.acquire("shared", role="yield") == 0, "an idle bucket serves staff mail at once"
+    customer_wait = limiter.acquire("shared", role="first")
+    assert 0.5 * interval < customer_wait <= interval, "the customer notice waits for the next token"
+    time.sleep(customer_wait + 0.01)  # the token is back: staff asking now must not take it
+    assert limiter.acquire("shared", role="yield") > 0, "reserved for the waiting customer notice"
+    assert limiter.acquire("shared", role="first") == 0, "the customer notice takes it"
+    assert limiter.acquire("shared", role="yield") > 0.5 * interval, "then staff waits its normal turn"
+    time.sleep(interval + 0.01)
+    assert limiter.acquire("shared", role="yield") == 0, "no reservation stands: staff goes"
+    assert limiter.acquire("shared", role="normal") > 0, "and spacing holds for the next caller"
     limiter.reset("shared")
-    assert yield_for("email", "backorder_notice") == 0 and yield_for("sms", "backorder_reminder") == 0
-    assert yield_for("email", "stock_alert") == STAFF_YIELD_S and yield_for("email", "po_to_vendor") == STAFF_YIELD_S
-    assert yield_for("slack", "stock_alert") == 0, "Slack carries no customer notices: nothing to give way to"
+    assert role_for("email", "backorder_notice") == "first" and role_for("sms", "backorder_reminder") == "first"
+    assert role_for("email", "stock_alert") == "yield" and role_for("email", "po_to_vendor") == "yield"
+    assert role_for("slack", "stock_alert") == "normal", "Slack carries no customer notices"
