@@ -20,7 +20,10 @@ from tasks.notify import deliver
 from tasks.stock import detect, evaluate
 
 log = logging.getLogger(__name__)
-BATCH_SIZE = 500
+BATCH_SIZE = 1000
+"""Inbox rows claimed and applied per transaction. bench.batching (20,000 events, 2 processes)
+measured 11.7–12.7 × the no-op task rate at 1,000 against 9.9–11.3 × at 500: one statement per
+step serves twice the events, and a burst's transaction is still a fraction of a second."""
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.inbound.drain")
