@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -121,9 +123,27 @@ def db_session(services: dict[str, str]) -> Iterator[object]:
     finally:
         session.rollback()
         session.close()
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        with get_engine().begin() as connection:
-            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        empty_tables(get_engine(), [t.name for t in Base.metadata.sorted_tables])
+
+
+def empty_tables(engine: Any, names: list[str], attempts: int = 5) -> None:
+    """TRUNCATE every table. A worker thread or the web app may still be applying the last
+    webhooks of a test (a flood of hundreds); TRUNCATE then meets their row locks and PostgreSQL
+    may pick it as a deadlock victim. That is the test's leftovers, not a product failure: wait a
+    moment and truncate again."""
+    from sqlalchemy.exc import OperationalError
+
+    tables = ", ".join(f'"{name}"' for name in names)
+    for attempt in range(1, attempts + 1):
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("SET LOCAL lock_timeout = '10s'"))
+                connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError:
+            if attempt == attempts:
+                raise
+            time.sleep(0.5 * attempt)
 
 
 @pytest.fixture
@@ -155,8 +175,6 @@ def celery_worker(celery_app: object, db_session: object) -> Iterator[object]:
 
 def wait_for(predicate: object, timeout_s: float = 20.0, interval_s: float = 0.05) -> object:
     """Poll ``predicate`` until it returns something truthy (work done by another thread/process)."""
-    import time
-
     deadline = time.monotonic() + timeout_s
     while True:
         value = predicate()  # type: ignore[operator]
