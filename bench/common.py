@@ -234,19 +234,21 @@ def stop_process(proc: subprocess.Popen[Any], grace_s: float = 15.0) -> None:
 # --- memory of a process tree -------------------------------------------------------------------
 
 
-def tree_rss(pid: int) -> int:
-    """RSS of a process and all its descendants, in bytes (shared pages count once per process)."""
+def process_tree(pid: int) -> list[psutil.Process]:
+    """A process and its live descendants; empty when it is gone."""
     try:
         root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def tree_rss(pid: int) -> int:
+    """RSS of a process and all its descendants, in bytes (shared pages count once per process)."""
     total = 0
-    for process in processes:
-        try:
+    for process in process_tree(pid):
+        with suppress(psutil.Error):
             total += process.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
     return total
 
 
@@ -280,13 +282,8 @@ class RssSampler:
 
 def tree_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of a process and its live descendants (0 when it is gone)."""
-    try:
-        root = psutil.Process(pid)
-        members = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0.0
     total = 0.0
-    for member in members:
+    for member in process_tree(pid):
         with suppress(psutil.Error):
             times = member.cpu_times()
             total += times.user + times.system
