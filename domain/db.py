@@ -56,8 +56,8 @@ def reset_engine() -> None:
 def any_int(name: str, values: Iterable[int]) -> ColumnElement[Any]:
     """``= ANY(:name)`` with the ids as ONE array parameter, for ``column == any_int(...)``.
 
-    ``column.in_(ids)`` renders one placeholder per id, so every list length is a different SQL
-    text: SQLAlchemy and psycopg then split and parse a query of a thousand placeholders each
+    ``column.in_(ids)`` renders one bind parameter per id, so every list length is a different
+    SQL text: SQLAlchemy and psycopg then split and parse a query of a thousand parameters each
     time (py-spy on a 100k-SKU poll: half of purchasing's planning query was psycopg splitting
     that text). One array keeps the statement text fixed whatever the count."""
     return any_(bindparam(name, list(values), type_=ARRAY(Integer)))

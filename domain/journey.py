@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, Integer, any_, bindparam, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from domain import alerts, audit, backorders, contacts, outbox, timers
 from domain.allocation import allocatable
 from domain.clock import utcnow
 from domain.config import BusinessConfig, PolicyConfig
+from domain.db import any_int, state_is
 from domain.links import LinkClaim, sign
 from domain.models import (
     Backorder,
@@ -341,9 +342,8 @@ def fill(session: Session, sku_id: int, settings: Settings, now: datetime | None
 def has_waiting(session: Session, sku_ids: list[int]) -> list[int]:
     """The SKUs among these with a waiting backorder; one array parameter, so detection's batches
     of 500 ids reuse one compiled statement."""
-    ids = bindparam("sku_ids", list(sku_ids), type_=ARRAY(Integer))
     return list(session.scalars(select(Backorder.sku_id).where(
-        Backorder.sku_id == any_(ids), Backorder.state.in_(backorders.WAITING_STATES)).distinct()))
+        Backorder.sku_id == any_int("sku_ids", sku_ids), Backorder.state.in_(backorders.WAITING_STATES)).distinct()))
 
 
 def _current_settings() -> Settings:
@@ -368,7 +368,7 @@ def _remind(session: Session, timer: Timer) -> list[FollowUp]:
 def _reminder_pending(session: Session, backorder_id: int) -> bool:
     return session.scalar(select(func.count()).select_from(Timer).where(
         Timer.kind == REMINDER, Timer.subject_type == "backorder", Timer.subject_id == backorder_id,
-        Timer.state == "pending")) > 0
+        state_is(Timer.state, "pending"))) > 0
 
 
 def _remind_late(session: Session, backorder: Backorder, settings: Settings, now: datetime) -> list[FollowUp]:
