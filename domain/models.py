@@ -211,6 +211,8 @@ class StockHistory(Base):
     on_hand: Mapped[int] = mapped_column(Integer)
     available: Mapped[int] = mapped_column(Integer)
     source_updated_at: Mapped[datetime | None]
+    #: True when the reading only repeats a figure we pushed to this store (not a sale, not news).
+    echo: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     recorded_at: Mapped[datetime] = created_at_column()
     __table_args__ = (Index("ix_stock_history_sku_recorded", "sku_id", "recorded_at"),)
 

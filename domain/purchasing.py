@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from domain import alerts, audit, journey
+from domain import alerts, audit, demand, journey
 from domain.backorders import WAITING_STATES
 from domain.config import PolicyConfig, RouteConfig
 from domain.db import any_int, state_is
@@ -41,19 +41,14 @@ from domain.models import (
     StoreLocation,
     Vendor,
 )
-from domain.reorder import Suggestion, daily_velocity, order_quantity, reorder_point
+from domain.reorder import Suggestion, order_quantity, reorder_point
 
 FollowUp = journey.FollowUp
 DELIVER = "tasks.notify.deliver"
 OPEN_PO_STATES = journey.OPEN_PO_STATES
 RECEIVABLE_STATES = ("approved", "sent", "acknowledged", "partially_received")
 DATE_SOURCES = ("acknowledged", "dates_changed", "asn")
-VELOCITY_WINDOW = timedelta(days=28)
 RATE_PLACES = Decimal("0.001")
-
-#: A sales pace needs a week of observation: shorter histories are padded with zero-sale days, so
-#: a brand-new SKU's first-day sell-out does not buy months of stock.
-MIN_VELOCITY_SPAN_DAYS = 7
 
 
 class PurchasingError(ValueError):
@@ -80,22 +75,6 @@ BACKORDERED_SQL = text("""
 SELECT sku_id, SUM(quantity)::int AS quantity FROM backorders
  WHERE sku_id = ANY(:sku_ids) AND state = ANY(:states) GROUP BY sku_id
 """)
-#: Every reading in the window, plus each location's last reading before it (the baseline),
-#: timed by the source's clock when it gave one (as the stock figures themselves are).
-HISTORY_SQL = text("""
-WITH timed AS (
-    SELECT id, sku_id, location_id, on_hand, COALESCE(source_updated_at, recorded_at) AS at
-      FROM stock_history WHERE sku_id = ANY(:sku_ids) AND COALESCE(source_updated_at, recorded_at) <= :now
-), baseline AS (
-    SELECT DISTINCT ON (sku_id, location_id) id, sku_id, location_id, on_hand, CAST(:since AS timestamptz) AS at
-      FROM timed WHERE at < :since ORDER BY sku_id, location_id, at DESC, id DESC
-)
-SELECT sku_id, location_id, on_hand, at FROM (
-    SELECT * FROM baseline UNION ALL SELECT * FROM timed WHERE at >= :since) readings
- ORDER BY sku_id, at, id
-""")
-
-
 @dataclass(frozen=True)
 class Need:
     """A SKU at or under its reorder point, with the numbers planning sizes the order from."""
@@ -133,18 +112,6 @@ def _per_sku(session: Session, statement: Any, params: dict[str, Any]) -> dict[i
     return {int(row[0]): int(row[1]) for row in session.execute(statement, params)}
 
 
-def on_hand_histories(session: Session, sku_ids: Sequence[int], now: datetime,
-                      window: timedelta = VELOCITY_WINDOW) -> dict[int, list[tuple[date, int]]]:
-    """Each SKU's total on-hand (latest figure per location, summed) after every recorded change."""
-    latest: dict[int, dict[int, int]] = defaultdict(dict)
-    histories: dict[int, list[tuple[date, int]]] = defaultdict(list)
-    for sku_id, location_id, on_hand, at in session.execute(
-            HISTORY_SQL, {"sku_ids": list(sku_ids), "since": now - window, "now": now}):
-        latest[sku_id][location_id] = on_hand
-        histories[sku_id].append((at.date(), sum(latest[sku_id].values())))
-    return histories
-
-
 def needs_for(session: Session, sku_ids: Sequence[int], now: datetime) -> list[Need]:
     """The SKUs (with a vendor) whose position — on hand + on order − open backorders — is at or
     under their reorder point: the configured one, or the one their recent sales call for if higher."""
@@ -157,12 +124,11 @@ def needs_for(session: Session, sku_ids: Sequence[int], now: datetime) -> list[N
     on_hand = _per_sku(session, ON_HAND_SQL, params)
     on_order = _per_sku(session, ON_ORDER_SQL, {**params, "states": list(OPEN_PO_STATES)})
     backordered = _per_sku(session, BACKORDERED_SQL, {**params, "states": list(WAITING_STATES)})
-    histories = on_hand_histories(session, ids, now)
+    paces = demand.velocities(session, ids, now, on_hand)
     needs: list[Need] = []
     for sku, vendor in rows:
         held = on_hand.get(sku.id, 0)
-        velocity = daily_velocity([*histories.get(sku.id, []), (now.date(), held)],
-                                  min_span_days=MIN_VELOCITY_SPAN_DAYS)
+        velocity = paces.get(sku.id, Decimal(0))
         point = max(sku.reorder_point, reorder_point(velocity, vendor.lead_time_days, sku.safety_stock, sku.threshold))
         need = Need(sku_id=sku.id, sku_code=sku.code, vendor_id=vendor.id, on_hand=held,
                     on_order=on_order.get(sku.id, 0), open_backorders=backordered.get(sku.id, 0), velocity=velocity,
