@@ -270,10 +270,16 @@ class LinkHeaderPaginator:
     ``allowed_params`` keeps only those query keys from the next link; Shopify rejects any
     parameter other than ``limit`` and ``fields`` next to ``page_info`` (the filters are baked
     into the opaque cursor), so its connector passes ``("page_info", "limit", "fields")``.
+
+    ``carried_params`` are sent again from the current request when the next link leaves them
+    out: Shopify's documented link syntax carries ``page_info`` and ``limit`` only, and a page
+    requested without ``fields`` comes back with every field of every record.
     """
 
-    def __init__(self, allowed_params: Iterable[str] | None = None) -> None:
+    def __init__(self, allowed_params: Iterable[str] | None = None,
+                 carried_params: Iterable[str] = ()) -> None:
         self.allowed_params = frozenset(allowed_params) if allowed_params is not None else None
+        self.carried_params = tuple(carried_params)
 
     def next_page(self, response: requests.Response, body: Any, record_count: int,
                   current: PageRequest) -> PageRequest | None:
@@ -283,12 +289,16 @@ class LinkHeaderPaginator:
         url, params = _split_url(link["url"])
         if self.allowed_params is not None:
             params = {k: v for k, v in params.items() if k in self.allowed_params}
+        for key in self.carried_params:
+            if key not in params and key in current.params:
+                params[key] = current.params[key]
         return PageRequest(url, params)
 
 
 def shopify_link_paginator() -> LinkHeaderPaginator:
-    """Shopify's rule: only ``limit`` and ``fields`` may travel with ``page_info``."""
-    return LinkHeaderPaginator(allowed_params=("page_info", "limit", "fields"))
+    """Shopify's rule: only ``limit`` and ``fields`` may travel with ``page_info``, and both are
+    re-sent on every page (the filters live in the cursor, the field list does not)."""
+    return LinkHeaderPaginator(allowed_params=("page_info", "limit", "fields"), carried_params=("limit", "fields"))
 
 
 class PageNumberPaginator:

@@ -94,8 +94,9 @@ from connectors.types import (
     WebhookKind,
 )
 
-#: Shopify caps ``inventory_item_ids`` on ``inventory_levels.json`` at 50 ids per request.
-INVENTORY_ITEM_IDS_PER_REQUEST = 50
+#: Shopify caps each id list on ``inventory_levels.json`` (``inventory_item_ids``, ``location_ids``)
+#: at 50 ids per request.
+IDS_PER_REQUEST = 50
 MAX_PAGE_SIZE = 250
 
 TOPIC_KINDS: dict[str, WebhookKind] = {
@@ -103,6 +104,12 @@ TOPIC_KINDS: dict[str, WebhookKind] = {
     "orders/create": "order_created",
     "products/update": "sku_modified",
 }
+
+
+def id_chunks(ids: list[str], size: int = IDS_PER_REQUEST) -> Iterator[list[str]]:
+    """``ids`` in lists of at most ``size``, in order: what one Shopify id filter may carry."""
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
 
 
 def spread_cents(cents: int, suggestions: list[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], int]]:
@@ -176,6 +183,8 @@ class ShopifyConnector(RestConnector):
 
         Intermediate pages carry the previous cursor (the walk order is not by ``updated_at``, so
         only the finished walk may move it); the last page carries the newest ``updated_at`` seen.
+        An incremental read of more than 50 locations is one walk per 50 locations, one after the
+        other, so the cursor moves only once the last page of the last one is read.
         ``updated_at_min`` is inclusive, so the boundary second is re-read, never skipped.
         """
         pages = self._full_stock_pages() if since is None else self._incremental_stock_pages(since)
@@ -195,9 +204,7 @@ class ShopifyConnector(RestConnector):
                     if variant.get("inventory_item_id") is not None:
                         variants[str(variant["inventory_item_id"])] = (variant, str(product["id"]))
             records: list[StockRecord] = []
-            ids = list(variants)
-            for start in range(0, len(ids), INVENTORY_ITEM_IDS_PER_REQUEST):
-                chunk = ids[start:start + INVENTORY_ITEM_IDS_PER_REQUEST]
+            for chunk in id_chunks(list(variants)):
                 for levels in self.paginate(
                         "inventory_levels.json", {"inventory_item_ids": ",".join(chunk), "limit": self.page_size},
                         shopify_link_paginator(), lambda body: body.get("inventory_levels", [])):
@@ -207,11 +214,16 @@ class ShopifyConnector(RestConnector):
             yield records
 
     def _incremental_stock_pages(self, since: str) -> Iterator[list[StockRecord]]:
-        params = {"location_ids": ",".join(self.location_ids()), "updated_at_min": since,
-                  "limit": self.page_size}
-        for levels in self.paginate("inventory_levels.json", params, shopify_link_paginator(),
-                                    lambda body: body.get("inventory_levels", [])):
-            yield [self._level_record(level) for level in levels]
+        """Changed levels at every location, ``location_ids`` sent 50 at a time.
+
+        The chunks hold disjoint locations, so their levels never overlap and are simply read in
+        turn; ``fetch_stock`` sees one stream of pages and moves the cursor after the last one.
+        """
+        for chunk in id_chunks(self.location_ids()):
+            params = {"location_ids": ",".join(chunk), "updated_at_min": since, "limit": self.page_size}
+            for levels in self.paginate("inventory_levels.json", params, shopify_link_paginator(),
+                                        lambda body: body.get("inventory_levels", [])):
+                yield [self._level_record(level) for level in levels]
 
     @staticmethod
     def _level_record(level: Mapping[str, Any], variant: Mapping[str, Any] | None = None,

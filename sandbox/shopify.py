@@ -2,7 +2,9 @@
 
 Follows the public docs the connector follows: ``X-Shopify-Access-Token`` auth answering 401
 ``{"errors": "[API] Invalid API key or access token …"}``; cursor pagination through ``Link``
-with an opaque ``page_info`` (only ``limit``/``fields`` accepted next to it); a real leaky bucket
+with an opaque ``page_info`` (only ``limit``/``fields`` accepted next to it; the link carries
+``page_info`` and ``limit`` only, as the documented link syntax shows, so a client re-sends
+``fields``); at most 50 ids in ``inventory_item_ids`` and in ``location_ids``; a real leaky bucket
 (40, 2/s by default, configurable per instance) with ``X-Shopify-Shop-Api-Call-Limit`` and
 429 + ``Retry-After: 2.0``; ids above 2**53; signed webhooks (``X-Shopify-Hmac-Sha256``).
 
@@ -58,6 +60,10 @@ SHOP_TZ = timezone(timedelta(hours=-5))
 MAX_LIMIT = 250
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 THROTTLED = "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
+#: ``inventory_levels.json`` takes at most 50 ids in ``inventory_item_ids`` and in ``location_ids``.
+MAX_IDS_PER_LIST = 50
+#: Inventory levels at the added locations sort after the main location's: key = ordinal × stride + index.
+LOCATION_STRIDE = 2**40
 
 
 def _ts(value: datetime) -> str:
@@ -130,6 +136,10 @@ class ShopState(PlatformState):
     money_ids: int = 0
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
+    #: Locations added beside ``location_id`` (``_admin/locations``), and the levels stocked there:
+    #: location id → item index → (available, updated_at). An item has no level where none was set.
+    extra_locations: list[int] = field(default_factory=list)
+    extra_levels: dict[int, dict[int, tuple[int | None, datetime]]] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return (datetime.now(timezone.utc) + self.clock_offset).replace(microsecond=0)
@@ -170,6 +180,23 @@ class ShopState(PlatformState):
             if batch.created_at >= since:
                 picked.update(i for i in range(batch.start, batch.stop) if i not in self.overrides)
         return sorted(picked)
+
+    # --- locations --------------------------------------------------------------------------
+
+    def location_ids(self) -> list[int]:
+        return [self.location_id, *self.extra_locations]
+
+    def extra_level_keys(self, location_ids: set[str], item_indices: set[int] | None,
+                         since: datetime | None) -> list[int]:
+        """Sort keys of the levels at added locations that pass the filters (empty set: any location)."""
+        keys = []
+        for ordinal, location in enumerate(self.extra_locations, start=1):
+            if location_ids and str(location) not in location_ids:
+                continue
+            for index, (_, updated_at) in self.extra_levels.get(location, {}).items():
+                if (item_indices is None or index in item_indices) and (since is None or updated_at >= since):
+                    keys.append(ordinal * LOCATION_STRIDE + index)
+        return sorted(keys)
 
     # --- rate limit -------------------------------------------------------------------------
 
@@ -212,6 +239,26 @@ def level_json(state: ShopState, item: Item) -> dict[str, Any]:
         "admin_graphql_api_id":
             f"gid://shopify/InventoryLevel/{state.location_id}?inventory_item_id={item.inventory_item_id}",
     }
+
+
+def stocked_level_json(location_id: int, item: Item, available: int | None, updated_at: datetime) -> dict[str, Any]:
+    """A level at one of the added locations: the same five fields as ``level_json``."""
+    return {
+        "inventory_item_id": item.inventory_item_id, "location_id": location_id, "available": available,
+        "updated_at": _ts(updated_at),
+        "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{location_id}?inventory_item_id={item.inventory_item_id}",
+    }
+
+
+def level_for_key(state: ShopState, key: int) -> dict[str, Any]:
+    """The level behind a sort key of ``inventory_levels.json`` (see ``LOCATION_STRIDE``)."""
+    ordinal, index = divmod(key, LOCATION_STRIDE)
+    item = state.item(index)
+    if ordinal == 0:
+        return level_json(state, item)
+    location = state.extra_locations[ordinal - 1]
+    available, updated_at = state.extra_levels[location][index]
+    return stocked_level_json(location, item, available, updated_at)
 
 
 def _only_fields(obj: dict[str, Any], fields: str | None) -> dict[str, Any]:
@@ -548,14 +595,14 @@ def install(app: FastAPI) -> None:
         items = [_only_fields(render(i), fields) for i in chosen]
         links = []
         base = str(request.url).split("?")[0]
-        extra = f"&fields={fields}" if fields else ""
         filters = cursor.get("f", {})
+        # The documented link syntax: ``page_info`` and ``limit``; ``fields`` is the client's to re-send.
         if start > 0 and chosen:
             token = _encode_cursor({"k": key, "f": filters, "before": chosen[0]})
-            links.append(f'<{base}?limit={limit}{extra}&page_info={token}>; rel="previous"')
+            links.append(f'<{base}?limit={limit}&page_info={token}>; rel="previous"')
         if end < len(seq) and chosen:
             token = _encode_cursor({"k": key, "f": filters, "after": chosen[-1]})
-            links.append(f'<{base}?limit={limit}{extra}&page_info={token}>; rel="next"')
+            links.append(f'<{base}?limit={limit}&page_info={token}>; rel="next"')
         return reply(entry, {key: items}, headers={"Link": ", ".join(links)} if links else None)
 
     def page_args(request: Request, key: str) -> tuple[dict[str, Any] | None, dict[str, Any], int, str | None,
@@ -602,8 +649,9 @@ def install(app: FastAPI) -> None:
         state, entry, denied = guard(request, instance)
         if denied:
             return denied
-        return reply(entry, {"locations": [{"id": state.location_id, "name": "Warehouse", "active": True,
-                                            "legacy": False, "country_code": "US"}]})
+        return reply(entry, {"locations": [
+            {"id": location, "name": "Warehouse" if n == 0 else f"Location {n + 1}", "active": True,
+             "legacy": False, "country_code": "US"} for n, location in enumerate(state.location_ids())]})
 
     @api.get("/inventory_levels.json")
     def list_levels(request: Request, instance: str, version: str) -> Response:
@@ -619,19 +667,23 @@ def install(app: FastAPI) -> None:
         if not item_ids and not location_ids:
             entry["status"] = 422
             return _error(422, {"base": ["inventory_item_ids or location_ids must be present"]})
-        if len(item_ids) > 50:
-            entry["status"] = 422
-            return _error(422, {"inventory_item_ids": ["must have at most 50 ids"]})
+        for name, ids in (("inventory_item_ids", item_ids), ("location_ids", location_ids)):
+            if len(ids) > MAX_IDS_PER_LIST:
+                entry["status"] = 422
+                return _error(422, {name: [f"must have at most {MAX_IDS_PER_LIST} ids"]})
         since = _parse_ts(filters["updated_at_min"]) if filters.get("updated_at_min") else None
+        wanted = {int(x) - ITEM_ID_BASE for x in item_ids if x.isdigit()} if item_ids else None
         with state.lock:
             if location_ids and str(state.location_id) not in location_ids:
                 seq: Sequence[int] = []
             else:
                 seq = state.indices_updated_since(since)
-                if item_ids:
-                    wanted = {int(x) - ITEM_ID_BASE for x in item_ids if x.isdigit()}
+                if wanted is not None:
                     seq = sorted(i for i in wanted if 0 <= i < state.total and (since is None or i in seq))
-            return paged(request, entry, "inventory_levels", seq, lambda i: level_json(state, state.item(i)),
+            elsewhere = state.extra_level_keys(set(location_ids), wanted, since)
+            if elsewhere:
+                seq = [*seq, *elsewhere]
+            return paged(request, entry, "inventory_levels", seq, lambda key: level_for_key(state, key),
                          cursor, limit, fields)
 
     @api.get("/orders.json")
@@ -859,9 +911,20 @@ def install(app: FastAPI) -> None:
         state.clock_offset += timedelta(seconds=float(payload.get("advance_s", 0)))
         return {"now": _ts(state.now())}
 
+    @admin.post("/locations")
+    def add_locations(instance: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        """Add ``count`` active locations beside the main one (a shop with many stores or warehouses)."""
+        state = sandbox.get(instance)
+        with state.lock:
+            for _ in range(int(payload.get("count", 1))):
+                state.extra_locations.append(max(state.location_ids()) + 1)
+            return {"location_ids": [str(location) for location in state.location_ids()]}
+
     @admin.post("/set_stock")
     def set_stock(instance: str, payload: dict[str, Any] = Body(...)) -> JSONResponse:
         state = sandbox.get(instance)
+        if int(payload.get("location_id") or state.location_id) != state.location_id:
+            return set_stock_elsewhere(state, payload)
         with state.lock:
             index = state.index_for_sku(str(payload.get("sku")))
             if index is None:
@@ -874,6 +937,24 @@ def install(app: FastAPI) -> None:
         if item.policy != old.policy:
             hooks += deliver(state, "products/update", product_json(item))
         return JSONResponse({"item": admin_item(state, item), "webhooks": hooks})
+
+    def set_stock_elsewhere(state: ShopState, payload: dict[str, Any]) -> JSONResponse:
+        """``set_stock`` at an added location: stocks the item there and emits its level's webhook."""
+        location = int(payload["location_id"])
+        with state.lock:
+            index = state.index_for_sku(str(payload.get("sku")))
+            if index is None or location not in state.extra_locations:
+                missing = f"sku {payload.get('sku')}" if index is None else f"location {location}"
+                return JSONResponse({"error": f"unknown {missing}"}, status_code=404)
+            item = state.item(index)
+            levels = state.extra_levels.setdefault(location, {})
+            available = int(payload["available"]) if "available" in payload else levels.get(index, (0, None))[0]
+            now = state.now()
+            levels[index] = (available, now)
+            level = stocked_level_json(location, item, available, now)
+        hooks = deliver(state, "inventory_levels/update", level)
+        return JSONResponse({"item": {**admin_item(state, item), "location_id": str(location), "available": available},
+                             "webhooks": hooks})
 
     @admin.post("/create_order")
     def create_order(instance: str, payload: dict[str, Any] = Body(...)) -> JSONResponse:

@@ -61,6 +61,15 @@ def test_link_header_paginator_follows_next_and_keeps_only_shopify_params() -> N
     assert shopify_link_paginator().next_page(response(), None, 3, current) is None
 
 
+def test_shopify_paginator_sends_fields_again_when_the_link_leaves_it_out() -> None:
+    link = '<https://shop.example/admin/api/2025-01/products.json?page_info=abc&limit=3>; rel="next"'
+    current = PageRequest("products.json", {"limit": 3, "fields": "id,variants", "updated_at_min": "2026-01-01"})
+    nxt = shopify_link_paginator().next_page(response(headers={"Link": link}), None, 3, current)
+    assert nxt is not None
+    assert nxt.params == {"page_info": "abc", "limit": "3", "fields": "id,variants"}, \
+        "fields rides along on every page; the filters stay in the cursor"
+
+
 def test_page_number_paginator_stops_at_total_pages_or_a_short_page() -> None:
     paginator = PageNumberPaginator(page_size=100)
     first = PageRequest("products", paginator.first_params({"orderby": "id"}))

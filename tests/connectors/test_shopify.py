@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.base import Connector
+from connectors.base import Connector, utc_iso
 from connectors.errors import AuthError, OutcomeUnknownError, SignatureError, TransientError
 from connectors.registry import build_connector
 from connectors.shopify import ShopifyConnector
@@ -82,6 +82,79 @@ def test_incremental_fetch_reads_only_changed_levels_across_pages(shop: Admin, s
     assert all(r.sku is None for p in pages for r in p.records)
     assert {r.inventory_item_id for p in conn.fetch_stock(pages[-1].cursor) for r in p.records} == {
         shop.item(sku)["inventory_item_id"] for sku in changed}
+
+
+def test_fields_is_sent_again_on_every_page_and_the_stand_in_honours_it(
+        shop: Admin, shop_config: ConnectorConfig, sleeps: list[float]) -> None:
+    shop.post("seed", {"count": 7})
+
+    pages = list(connector(shop_config, sleeps).fetch_stock(None))
+
+    assert sum(len(p.records) for p in pages) == 7
+    requests_made = shop.requests_log("GET", "products.json")
+    assert len(requests_made) == 3 and sum("page_info" in r["query"] for r in requests_made) == 2
+    assert all(r["query"].get("fields") == "id,variants" for r in requests_made), requests_made
+
+    url = f"{shop.root}/admin/api/2025-01/products.json"
+    headers = {"X-Shopify-Access-Token": "shpat_sandbox"}
+    first = requests.get(url, params={"limit": 3, "fields": "id,variants"}, headers=headers, timeout=5)
+    assert set(first.json()["products"][0]) == {"id", "variants"}
+    next_url = first.links["next"]["url"]
+    assert "fields" not in next_url, "the link carries page_info and limit, as the documented syntax shows"
+    narrowed = requests.get(next_url, params={"fields": "id,variants"}, headers=headers, timeout=5)
+    assert [set(p) for p in narrowed.json()["products"]] == [{"id", "variants"}] * 3
+    whole = requests.get(next_url, headers=headers, timeout=5)
+    assert "title" in whole.json()["products"][0], "without fields a page answers every field"
+    for extra in ({"updated_at_min": "2020-01-01T00:00:00Z"}, {"status": "any"}):
+        refused = requests.get(next_url, params=extra, headers=headers, timeout=5)
+        assert refused.status_code == 400 and "page_info" in refused.json()["errors"]
+
+
+def test_55_locations_are_polled_incrementally_50_ids_at_a_time(
+        shop: Admin, shop_config: ConnectorConfig, sleeps: list[float]) -> None:
+    shop.post("seed", {"count": 4})
+    locations = shop.post("locations", {"count": 54})["location_ids"]
+    assert len(locations) == 55
+    conn = connector(shop_config, sleeps)
+    cursor = [p.cursor for p in conn.fetch_stock(None)][-1]
+    assert cursor is not None
+    shop.post("clock", {"advance_s": 60})
+    main, first_chunk, second_chunk = locations[0], locations[20], locations[53]
+    shop.post("set_stock", {"sku": "SKU-000001", "available": 7})
+    for n, sku in enumerate(("SKU-000000", "SKU-000002", "SKU-000003")):
+        shop.post("set_stock", {"sku": sku, "available": 10 + n, "location_id": first_chunk})
+    shop.post("clock", {"advance_s": 60})
+    shop.post("set_stock", {"sku": "SKU-000002", "available": 3, "location_id": second_chunk})
+
+    pages = list(conn.fetch_stock(cursor))
+
+    got = {(r.inventory_item_id, r.location_external_id): r.available for p in pages for r in p.records}
+    item = {sku: shop.item(sku)["inventory_item_id"] for sku in ("SKU-000000", "SKU-000001", "SKU-000002",
+                                                               "SKU-000003")}
+    # The seeded levels sit on the old cursor's second: updated_at_min is inclusive, so they come again.
+    boundary = {(item[sku], main): 10 for sku in ("SKU-000000", "SKU-000002", "SKU-000003")}
+    assert got == {**boundary, (item["SKU-000001"], main): 7, (item["SKU-000000"], first_chunk): 10,
+                   (item["SKU-000002"], first_chunk): 11, (item["SKU-000003"], first_chunk): 12,
+                   (item["SKU-000002"], second_chunk): 3}
+    sent = [r["query"] for r in shop.requests_log("GET", "inventory_levels.json") if "updated_at_min" in r["query"]]
+    chunks = [q["location_ids"].split(",") for q in sent]
+    assert [len(c) for c in chunks] == [50, 5] and sorted(sum(chunks, [])) == sorted(locations)
+    assert all(p.cursor == cursor for p in pages[:-1]), "no chunk but the last may move the cursor"
+    newest = max(r.updated_at for p in pages for r in p.records if r.updated_at is not None)
+    assert len(pages) == 4 and pages[-1].cursor == utc_iso(newest) and pages[-1].cursor > cursor
+    assert list(conn.fetch_stock(pages[-1].cursor))[-1].cursor == pages[-1].cursor
+
+
+def test_the_stand_in_refuses_more_than_50_ids_in_either_list(shop: Admin) -> None:
+    shop.post("seed", {"count": 1})
+    locations = shop.post("locations", {"count": 50})["location_ids"]
+    url = f"{shop.root}/admin/api/2025-01/inventory_levels.json"
+    headers = {"X-Shopify-Access-Token": "shpat_sandbox"}
+    for name, ids in (("location_ids", locations), ("inventory_item_ids", [str(2**53 + n) for n in range(51)])):
+        refused = requests.get(url, params={name: ",".join(ids)}, headers=headers, timeout=5)
+        assert refused.status_code == 422 and name in refused.json()["errors"], refused.text
+        allowed = requests.get(url, params={name: ",".join(ids[:50])}, headers=headers, timeout=5)
+        assert allowed.status_code == 200
 
 
 def test_fetch_orders_pages_and_maps_lines(shop: Admin, shop_config: ConnectorConfig, sleeps: list[float]) -> None:
