@@ -1,6 +1,6 @@
 """WooCommerce REST API v3 connector: stock, orders, write-back and webhooks for one site.
 
-Public docs this follows (see /work/shared/reference/api-facts.md §2):
+Public docs this follows:
 
 * REST API v3 reference (products, variations, orders, pagination headers ``X-WP-Total`` /
   ``X-WP-TotalPages``, ``per_page`` ≤ 100, ``modified_after`` / ``dates_are_gmt`` since WC 5.8):
@@ -9,7 +9,16 @@ Public docs this follows (see /work/shared/reference/api-facts.md §2):
   https://developer.woocommerce.com/docs/apis/rest-api/authentication/
 * Webhooks (``X-WC-Webhook-*`` headers, base64 HMAC-SHA256 signature, unsigned ping body
   ``webhook_id=N``): https://developer.woocommerce.com/docs/apis/rest-api/v3/webhooks/ and
-  ``includes/class-wc-webhook.php`` (``deliver_ping`` sends no signature header).
+  https://github.com/woocommerce/woocommerce/blob/trunk/plugins/woocommerce/includes/class-wc-webhook.php
+  (``deliver_ping`` sends no signature header).
+
+Webhook dedupe key: resource, id, ``date_modified_gmt`` and a SHA-256 of the raw body. Not the
+``X-WC-Webhook-Delivery-ID`` header: ``WC_Webhook::get_new_delivery_id`` (same file) is
+``wp_hash(webhook id . strtotime('now'))``, so every delivery of one webhook within one second
+carries the same id (two different stock figures in that second would look like one), and each
+new attempt gets a new id. Not ``date_modified`` alone either: it has one-second resolution. The
+body hash is the same for a repeated delivery of one change and differs as soon as any figure
+differs, so both figures of one second are stored and applied in arrival order (the later wins).
 
 Refunds and store credit (``refund_line`` / ``credit_line``):
 
@@ -391,7 +400,7 @@ class WooCommerceConnector(RestConnector):
             raise MalformedPayloadError("body is not a resource object with an id")
         resource = header_value(headers, "X-WC-Webhook-Resource") or topic.split(".")[0]
         modified = payload.get("date_modified_gmt") or payload.get("date_modified") or ""
-        dedupe = f"woocommerce:{resource}:{payload['id']}:{modified}"
+        dedupe = f"woocommerce:{resource}:{payload['id']}:{modified}:{hashlib.sha256(body).hexdigest()[:32]}"
         occurred = parse_timestamp(payload.get("date_modified_gmt"))
         kind = TOPIC_KINDS.get(topic, "other")
         try:

@@ -18,7 +18,6 @@ import bisect
 import hashlib
 import hmac
 import json
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -93,8 +92,12 @@ class SiteState(PlatformState):
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     clock_offset: timedelta = timedelta()
+    #: While set (``_admin/clock`` ``{"freeze": true}``), every change happens in this one second.
+    frozen_at: datetime | None = None
 
     def now(self) -> datetime:
+        if self.frozen_at is not None:
+            return self.frozen_at + self.clock_offset
         return (datetime.now(timezone.utc) + self.clock_offset).replace(microsecond=0)
 
     def allocate(self, n: int = 1) -> int:
@@ -179,10 +182,17 @@ def deliver(state: SiteState, topic: str, payload: dict[str, Any]) -> list[dict[
             "X-WC-Webhook-Source": f"https://{state.name}.example/", "X-WC-Webhook-Topic": topic,
             "X-WC-Webhook-Resource": resource, "X-WC-Webhook-Event": event,
             "X-WC-Webhook-Signature": sign(hook["secret"], body), "X-WC-Webhook-ID": str(hook["id"]),
-            "X-WC-Webhook-Delivery-ID": uuid.uuid4().hex,
+            "X-WC-Webhook-Delivery-ID": delivery_id(state, hook),
         }
         results.append(_post(state, hook, topic, body, headers))
     return results
+
+
+def delivery_id(state: SiteState, hook: dict[str, Any]) -> str:
+    """``WC_Webhook::get_new_delivery_id``: ``wp_hash(webhook id . strtotime('now'))``, an HMAC-MD5
+    keyed with the site's salt. Every delivery of one webhook within one second shares it."""
+    second = int(state.now().timestamp())
+    return hmac.new(f"{state.name}-auth-salt".encode(), f"{hook['id']}{second}".encode(), hashlib.md5).hexdigest()
 
 
 def deliver_ping(state: SiteState, hook: dict[str, Any]) -> dict[str, Any]:
@@ -197,7 +207,8 @@ def _post(state: SiteState, hook: dict[str, Any], topic: str, body: bytes, heade
         status: int | str = requests.post(hook["address"], data=body, headers=headers, timeout=5).status_code
     except requests.RequestException as exc:
         status = f"error: {exc.__class__.__name__}"
-    record = {"topic": topic, "address": hook["address"], "status": status}
+    record = {"topic": topic, "address": hook["address"], "status": status, "headers": headers,
+              "body": body.decode()}
     state.deliveries.append(record)
     return record
 
@@ -684,6 +695,8 @@ def install(app: FastAPI) -> None:
     def clock(instance: str, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
         state = sandbox.get(instance)
         state.clock_offset += timedelta(seconds=float(payload.get("advance_s", 0)))
+        if "freeze" in payload:
+            state.frozen_at = state.now() - state.clock_offset if payload["freeze"] else None
         return {"now_gmt": _gmt(state.now())}
 
     @admin.post("/set_stock")
