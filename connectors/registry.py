@@ -27,11 +27,16 @@ def register(platform: str, cls: type) -> None:
     CONNECTORS[platform] = cls
 
 
+def available_platforms() -> list[str]:
+    """The platforms a store may name: those with a connector, in name order."""
+    return sorted(CONNECTORS)
+
+
 def build_connector(platform: str, config: ConnectorConfig, **kwargs: Any) -> Connector:
     """Instantiate the connector for ``platform``; kwargs (e.g. ``sleep``) go to its constructor."""
     try:
         cls = CONNECTORS[platform]
     except KeyError:
-        known = ", ".join(sorted(CONNECTORS))
+        known = ", ".join(available_platforms())
         raise ValueError(f"unknown platform {platform!r} (known: {known})") from None
     return cls(config, **kwargs)

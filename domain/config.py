@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+#: Platform names the product knows of. A store may only name one that has a connector
+#: (``connectors.registry``); these names only tell a platform without one from a typo.
 PLATFORMS = (
     "shopify", "woocommerce", "magento", "bigcommerce", "lightspeed", "netsuite", "odoo", "sap_b1",
     "zoho", "cin7", "dynamics_bc", "airtable",
@@ -292,6 +294,20 @@ def _read_locations(reader: _Reader, data: dict[str, Any]) -> tuple[LocationConf
     return tuple(out)
 
 
+def _check_platform(reader: _Reader, platform: str, path: str) -> None:
+    """A store's platform must have a connector, else every poll of it would fail."""
+    from connectors.registry import available_platforms
+
+    available = available_platforms()
+    if platform in available:
+        return
+    listed = ", ".join(available)
+    if platform in PLATFORMS:
+        reader.problem(path, f'no connector for "{platform}" (available: {listed})')
+    else:
+        reader.problem(path, f"unknown platform {platform!r} (available: {listed})")
+
+
 def _read_stores(reader: _Reader, data: dict[str, Any], location_keys: set[str]) -> tuple[StoreConfig, ...]:
     seen: set[str] = set()
     out = []
@@ -301,8 +317,8 @@ def _read_stores(reader: _Reader, data: dict[str, Any], location_keys: set[str])
         reader.unknown_keys(item, allowed, path)
         key = reader.key(item, path, seen)
         platform = reader.string(item, "platform", path)
-        if platform and platform not in PLATFORMS:
-            reader.problem(f"{path}.platform", f"unknown platform {platform!r} (one of {', '.join(PLATFORMS)})")
+        if platform:
+            _check_platform(reader, platform, f"{path}.platform")
         base_url = reader.string(item, "base_url", path) or ""
         if base_url and urlsplit(base_url).scheme not in ("http", "https"):
             reader.problem(f"{path}.base_url", f"expected an http(s) URL, got {base_url!r}")

@@ -147,3 +147,46 @@ def test_purchasing_policy_cannot_differ_by_store_and_a_bad_cut_off_is_named() -
     assert 'vendors[0].order_cutoff: expected HH:MM, got \'2pm\'' in problems
     assert "store_policies[0].po_window: purchase orders are per vendor, not per store" in problems
     assert "store_policies[0].po_auto_approve_under: purchase orders are per vendor" in problems
+
+
+def test_a_platform_without_a_connector_is_refused_naming_the_key(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from connectors.registry import CONNECTORS
+
+    text = EXAMPLE.read_text() + '''
+[[stores]]
+key = "magento-b2b"
+platform = "magento"
+base_url = "https://b2b.futonloft.example"
+locations = { "default" = "warehouse" }
+'''
+    index = sum(1 for line in text.splitlines() if line.strip() == "[[stores]]") - 1
+    path = tmp_path / "magento.toml"
+    path.write_text(text)
+    expected = (f'stores[{index}].platform: no connector for "magento" '
+                f'(available: {", ".join(sorted(CONNECTORS))})')
+    assert index == 4 and "shopify, woocommerce" in expected
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.problems == [expected]
+    typo = parse_error(text.replace('platform = "magento"', 'platform = "magneto"'))
+    assert typo == [f"stores[{index}].platform: unknown platform 'magneto' "
+                    f"(available: {', '.join(sorted(CONNECTORS))})"]
+
+    runner = CliRunner()
+    checked = runner.invoke(main, ["config", "check", str(path)])
+    assert checked.exit_code == 1 and expected in checked.output
+    from domain.settings import get_settings
+
+    monkeypatch.setenv("SECRET_KEY", "test-secret-key-for-the-config-check")
+    applied = runner.invoke(main, ["config", "apply", str(path)])
+    get_settings.cache_clear()  # the command cached settings read with this test's variables
+    assert applied.exit_code == 1 and expected in applied.output, applied.output
+
+
+def parse_error(text: str) -> list[str]:
+    import tomllib
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config(tomllib.loads(text))
+    return caught.value.problems
