@@ -1,6 +1,6 @@
 """Lightspeed Retail X-Series (ex-Vend) connector: stock, write-back and webhooks for one retailer.
 
-Public docs this follows (see /work/shared/reference/api-facts-platforms.md §4):
+Public docs this follows:
 
 * API 2.0 collections and version-cursor pagination (``?after=<version.max>&page_size=N``, response
   ``{"data": [...], "version": {"min", "max"}}``, stop on an empty page):

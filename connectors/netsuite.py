@@ -1,6 +1,6 @@
 """NetSuite connector: per-location stock read through SuiteQL over REST web services.
 
-Public docs this follows (see /work/shared/reference/api-facts.md §5 and api-facts-platforms.md §5):
+Public docs this follows:
 
 * SuiteQL through REST (``POST /services/rest/query/v1/suiteql?limit=&offset=``, header
   ``Prefer: transient``, body ``{"q": "SELECT …"}``, at most 100,000 results per query):
@@ -44,8 +44,8 @@ Purchase orders (:meth:`create_purchase_order`) go through the REST record servi
   https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156335203191.html
 * ``?replace=item`` replaces the item sublist instead of merging lines into it:
   https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_1545297048.html
-* PO body ``{"entity": {"id"}, "item": {"items": [{"item": {"id"}, "quantity", "rate"}]}}``
-  (api-facts-platforms.md §5, article_161165602348).
+* PO body ``{"entity": {"id"}, "item": {"items": [{"item": {"id"}, "quantity", "rate"}]}}``:
+  https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/article_161165602348.html
 
 Our PO number is the PO's ``externalId`` (and its ``memo``). The connector first reads
 ``purchaseOrder/eid:<number>`` and returns an existing record untouched (someone may have edited or

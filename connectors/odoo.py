@@ -1,6 +1,6 @@
 """Odoo connector: purchase orders through the external API over JSON-RPC.
 
-Public docs this follows (see /work/shared/reference/api-facts.md §5, api-facts-platforms.md §9):
+Public docs this follows:
 
 * External API (``POST /jsonrpc`` with ``{"jsonrpc": "2.0", "method": "call", "params":
   {"service": "common", "method": "authenticate", "args": [db, login, api_key, {}]}}`` for the uid,

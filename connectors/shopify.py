@@ -1,14 +1,17 @@
 """Shopify Admin REST connector: stock, orders, write-back and webhooks for one shop.
 
-Public docs this follows (checked, see /work/shared/reference/api-facts.md §1):
+Public docs this follows:
 
-* Inventory levels (list, ``set.json``): https://shopify.dev/docs/api/admin-rest/latest/resources/inventorylevel
+* Inventory levels (list, ``set.json``; ``inventory_item_ids`` and ``location_ids`` take at most 50
+  ids each, so both are sent in chunks of 50):
+  https://shopify.dev/docs/api/admin-rest/latest/resources/inventorylevel
 * Products / variants (``inventory_policy``, ``inventory_item_id``):
   https://shopify.dev/docs/api/admin-rest/latest/resources/product-variant
 * Orders: https://shopify.dev/docs/api/admin-rest/latest/resources/order
 * Locations: https://shopify.dev/docs/api/admin-rest/latest/resources/location
-* Cursor pagination (``Link`` + ``page_info``; only ``limit``/``fields`` alongside):
-  https://shopify.dev/docs/api/admin-rest/usage/pagination
+* Cursor pagination (``Link`` + ``page_info``; only ``limit``/``fields`` alongside, and ``fields``
+  is sent again on every page because the documented link syntax carries ``page_info`` and
+  ``limit`` only): https://shopify.dev/docs/api/admin-rest/usage/pagination
 * Rate limits (leaky bucket 40 / 2 per s, ``X-Shopify-Shop-Api-Call-Limit``, 429 + ``Retry-After``):
   https://shopify.dev/docs/api/admin-rest/usage/rate-limits
 * Webhook delivery and HMAC verification (base64 HMAC-SHA256 of the raw body):
