@@ -16,7 +16,7 @@ from connectors.types import ConnectorConfig
 from domain import polling, sync
 from domain.clock import utcnow
 from domain.db import get_sessionmaker
-from domain.models import Sku, StockLevel, Store
+from domain.models import Location, Sku, StockLevel, Store, StoreLocation
 from sandbox.server import SandboxServer
 
 
@@ -109,3 +109,39 @@ def test_each_due_slot_is_dispatched_once(db_session: Session, catalog: object) 
     assert sorted(claimed) == sorted(db_session.scalars(select(Store.id)))
     with get_sessionmaker()() as session, session.begin():
         assert polling.claim_due(session) == [], "nothing is due again before the interval passes"
+
+
+def test_a_shop_with_55_locations_still_polls_incrementally(shop: tuple[int, str], db_session: Session) -> None:
+    store_id, base = shop
+    locations = requests.post(f"{base}/_admin/locations", json={"count": 54}, timeout=10).json()["location_ids"]
+    assert len(locations) == 55
+    # The showroom is the shop's 55th location: its levels come back in the second chunk of 50 ids.
+    db_session.execute(update(StoreLocation).where(StoreLocation.store_id == store_id,
+                                                   StoreLocation.external_id == "655441492")
+                       .values(external_id=locations[-1]))
+    db_session.commit()
+    connector = build_connector("shopify", ConnectorConfig(
+        store_key="shopify-main", base_url=base, credentials={"access_token": "shpat_sandbox"},
+        options={"page_size": 50}))
+    sync.poll(get_sessionmaker(), connector, store_id, "full", full=True, stock_cursor=None,  # type: ignore[arg-type]
+              order_cursor=None, on_changed=lambda _: None)
+    db_session.expire_all()
+    cursor = db_session.scalar(select(Store.stock_cursor).where(Store.id == store_id))
+    assert cursor is not None
+    codes = list(db_session.scalars(select(Sku.code).order_by(Sku.code)))[:2]
+    requests.post(f"{base}/_admin/clock", json={"advance_s": 60}, timeout=10).raise_for_status()
+    requests.post(f"{base}/_admin/set_stock", json={"sku": codes[0], "available": 2}, timeout=10).raise_for_status()
+    requests.post(f"{base}/_admin/set_stock", json={"sku": codes[1], "available": 5, "location_id": locations[-1]},
+                  timeout=10).raise_for_status()
+
+    report = sync.poll(get_sessionmaker(), connector, store_id, "incremental", full=False,  # type: ignore[arg-type]
+                       stock_cursor=cursor, order_cursor=None, on_changed=lambda _: None)
+
+    db_session.expire_all()
+    figures = dict(db_session.execute(
+        select(Sku.code + "@" + Location.key, StockLevel.available).join(Sku, Sku.id == StockLevel.sku_id)
+        .join(Location, Location.id == StockLevel.location_id)
+        .where(StockLevel.store_id == store_id, Sku.code.in_(codes))).all())
+    assert figures == {f"{codes[0]}@warehouse": 2, f"{codes[1]}@warehouse": 7, f"{codes[1]}@showroom": 5}
+    assert report.records >= 2 and report.unknown == 0
+    assert db_session.scalar(select(Store.stock_cursor).where(Store.id == store_id)) > cursor
