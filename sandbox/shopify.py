@@ -873,6 +873,7 @@ def install(app: FastAPI) -> None:
             if payload.get("reset", True):
                 state.total, state.batches, state.overrides, state.sku_index = 0, [], {}, {}
                 state.orders, state.transactions, state.gift_cards = [], {}, []
+                state.extra_levels = {}  # the added locations stay; what they stocked went with the catalog
             now = state.now()
             created = []
             count = int(payload.get("count", 0))

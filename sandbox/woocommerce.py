@@ -5,7 +5,9 @@ query parameters) answering 401 with WordPress error bodies ``{"code","message",
 ``page``/``per_page`` (≤ 100) paging with ``X-WP-Total``, ``X-WP-TotalPages`` and a ``Link``
 header; ``modified_after`` (strictly after) with ``dates_are_gmt``; variations under
 ``/products/{id}/variations``; webhooks signed with ``X-WC-Webhook-Signature`` (base64
-HMAC-SHA256 of the body) and the unsigned ``webhook_id=N`` ping on registration.
+HMAC-SHA256 of the body), ``X-WC-Webhook-Delivery-ID`` derived from the webhook id and the current
+second as ``WC_Webhook::get_new_delivery_id`` does, and the unsigned ``webhook_id=N`` ping on
+registration.
 
 Generated products are a lazy id range (nothing stored until touched), so 100,000 SKUs page out
 without building them all. Admin endpoints (``/woocommerce/{instance}/_admin/…``) are documented
