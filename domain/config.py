@@ -294,20 +294,6 @@ def _read_locations(reader: _Reader, data: dict[str, Any]) -> tuple[LocationConf
     return tuple(out)
 
 
-def _check_platform(reader: _Reader, platform: str, path: str) -> None:
-    """A store's platform must have a connector, else every poll of it would fail."""
-    from connectors.registry import available_platforms
-
-    available = available_platforms()
-    if platform in available:
-        return
-    listed = ", ".join(available)
-    if platform in PLATFORMS:
-        reader.problem(path, f'no connector for "{platform}" (available: {listed})')
-    else:
-        reader.problem(path, f"unknown platform {platform!r} (available: {listed})")
-
-
 def _read_stores(reader: _Reader, data: dict[str, Any], location_keys: set[str]) -> tuple[StoreConfig, ...]:
     seen: set[str] = set()
     out = []
@@ -345,6 +331,20 @@ def _read_stores(reader: _Reader, data: dict[str, Any], location_keys: set[str])
                 options=reader.table(item, "options", f"{path}.options"),
             ))
     return tuple(out)
+
+
+def _check_platform(reader: _Reader, platform: str, path: str) -> None:
+    """A store's platform must have a connector, else every poll of it would fail."""
+    from connectors.registry import available_platforms
+
+    available = available_platforms()
+    if platform in available:
+        return
+    listed = ", ".join(available)
+    if platform in PLATFORMS:
+        reader.problem(path, f'no connector for "{platform}" (available: {listed})')
+    else:
+        reader.problem(path, f"unknown platform {platform!r} (available: {listed})")
 
 
 def _read_vendors(reader: _Reader, data: dict[str, Any], store_keys: set[str]) -> tuple[VendorConfig, ...]:

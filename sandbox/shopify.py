@@ -121,6 +121,10 @@ class ShopState(PlatformState):
 
     token: str = DEFAULT_TOKEN
     location_id: int = DEFAULT_LOCATION_ID
+    #: Locations added beside ``location_id`` (``_admin/locations``), and the levels stocked there:
+    #: location id → item index → (available, updated_at). An item has no level where none was set.
+    extra_locations: list[int] = field(default_factory=list)
+    extra_levels: dict[int, dict[int, tuple[int | None, datetime]]] = field(default_factory=dict)
     bucket_size: float = 40.0
     leak_rate: float = 2.0
     bucket_level: float = 0.0
@@ -136,10 +140,6 @@ class ShopState(PlatformState):
     money_ids: int = 0
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
-    #: Locations added beside ``location_id`` (``_admin/locations``), and the levels stocked there:
-    #: location id → item index → (available, updated_at). An item has no level where none was set.
-    extra_locations: list[int] = field(default_factory=list)
-    extra_levels: dict[int, dict[int, tuple[int | None, datetime]]] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return (datetime.now(timezone.utc) + self.clock_offset).replace(microsecond=0)
