@@ -63,6 +63,9 @@ def test_two_figures_in_one_second_are_both_applied_and_a_repeat_is_not(
 
     _admin(stack, "clock", {"freeze": True})
     first = _admin(stack, "set_stock", {"sku": SKU, "stock_quantity": 7})["webhooks"]
+    # Applied before the next one arrives, so the order of the two is the order of delivery, not
+    # the luck of two drains racing for the same row.
+    wait_for(lambda: _woo_figure(db_session) == 7)
     second = _admin(stack, "set_stock", {"sku": SKU, "stock_quantity": 4})["webhooks"]
 
     [first_hook], [second_hook] = first, second
