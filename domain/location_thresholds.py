@@ -105,7 +105,7 @@ def evaluate(session: Session, sku_ids: Sequence[int]) -> list[LocationChange]:
             changes.append(LocationChange(row.sku_id, row.state, TRANSITIONS[new], {
                 "location_id": row.location_id, "key": row.key, "name": row.name, "available": row.available,
                 "threshold": threshold, "from_state": row.state, "to_state": new,
-                "threshold_source": "config" if from_file else f"{row.imported_from or 'platform'} reorder point",
+                "threshold_source": "config file" if from_file else f"{row.imported_from or 'platform'} reorder point",
                 "config_threshold": row.config_threshold, "imported_threshold": row.imported_threshold}))
     if moved:
         session.execute(SET_STATES_SQL, {"now": utcnow(), "ids": [m[0] for m in moved],
