@@ -95,13 +95,14 @@ def raise_alerts(session: Session, specs: Sequence[AlertSpec], routes: Sequence[
 
 
 def _targets(event: str, routes: Sequence[RouteConfig]) -> list[tuple[str, str]]:
-    """(channel, recipient) for every route of ``event``: its Slack hook first, then its emails."""
+    """(channel, recipient) for every route of ``event``: its Slack hook first, then its emails.
+    Two routes naming the same hook or address send one message there, not two."""
     targets: list[tuple[str, str]] = []
     for route in routes:
         if route.event == event:
             targets += ([("slack", route.slack_webhook_env)] if route.slack_webhook_env else []) + \
                 [("email", email) for email in route.emails]
-    return targets
+    return list(dict.fromkeys(targets))
 
 
 SKUS_SQL = text("SELECT id, code, title FROM skus WHERE id = ANY(CAST(:sku_ids AS int[]))")
