@@ -58,20 +58,20 @@ class LocationChange:
     location: dict[str, Any]
 
 
-#: Every threshold in use for these SKUs with the location's latest figure, in a fixed order.
+#: Every threshold in use for these SKUs with the location's latest figure, in a fixed order. The
+#: figure is looked up per watched row (the stock_levels primary key serves it), so SKUs without a
+#: location threshold, the common case, cost one index probe on the unique key and nothing more.
 WATCHED_SQL = text("""
-WITH latest AS (
-    SELECT DISTINCT ON (sl.sku_id, sl.location_id) sl.sku_id, sl.location_id, sl.available
-      FROM stock_levels sl
-     WHERE sl.sku_id = ANY(CAST(:sku_ids AS int[]))
-     ORDER BY sl.sku_id, sl.location_id, COALESCE(sl.source_updated_at, sl.updated_at) DESC, sl.updated_at DESC
-)
 SELECT lt.id, lt.sku_id, lt.location_id, l.key, l.name, lt.state, lt.config_threshold, lt.imported_threshold,
        s.key AS imported_from, la.available
   FROM location_thresholds lt
-  JOIN latest la ON la.sku_id = lt.sku_id AND la.location_id = lt.location_id
   JOIN locations l ON l.id = lt.location_id
   LEFT JOIN stores s ON s.id = lt.imported_from_store_id
+  CROSS JOIN LATERAL (
+      SELECT sl.available FROM stock_levels sl
+       WHERE sl.sku_id = lt.sku_id AND sl.location_id = lt.location_id
+       ORDER BY COALESCE(sl.source_updated_at, sl.updated_at) DESC, sl.updated_at DESC
+       LIMIT 1) la
  WHERE lt.sku_id = ANY(CAST(:sku_ids AS int[]))
    AND COALESCE(lt.config_threshold, lt.imported_threshold) IS NOT NULL
  ORDER BY lt.sku_id, lt.location_id

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from connectors.registry import build_connector
 from connectors.types import ConnectorConfig, OrderLineRecord, OrderRecord, StockRecord
 from domain.catalog import apply_config
-from domain.config import BusinessConfig, load_config
+from domain.config import load_config
 from domain.models import Alert, LocationThreshold, Location, Sku, SkuTransition, Store
 from domain.orders import record_orders
 from domain.settings import get_settings
