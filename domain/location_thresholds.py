@@ -12,7 +12,8 @@ band as the SKU-wide rule, so a location bouncing around its threshold alerts on
 Where the threshold comes from is kept on the row: the TOML file (``[[skus]]
 location_thresholds = { showroom = 2 }``) and a platform that already holds one (Lightspeed
 X-Series' per-outlet reorder point, imported on every stock read) fill separate columns, and the
-file's figure wins. Removing it from the file gives the platform's figure back.
+file's figure wins. Removing it from the file gives the platform's figure back; a location left
+with no threshold at all is back to OK, so a threshold set again later starts afresh.
 """
 from __future__ import annotations
 
@@ -118,7 +119,8 @@ APPLY_CONFIG_SQL = text("""
 WITH wanted AS (
     SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS u(sku_id int, location_id int, threshold int)
 ), cleared AS (
-    UPDATE location_thresholds lt SET config_threshold = NULL
+    UPDATE location_thresholds lt
+       SET config_threshold = NULL, state = CASE WHEN lt.imported_threshold IS NULL THEN 'OK' ELSE lt.state END
      WHERE lt.sku_id = ANY(CAST(:sku_ids AS int[])) AND lt.config_threshold IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.sku_id = lt.sku_id AND w.location_id = lt.location_id)
 )
@@ -153,7 +155,9 @@ SELECT sku_id, location_id, NULLIF(threshold, 0), :store_id, :now FROM incoming
                                 WHERE lt.sku_id = incoming.sku_id AND lt.location_id = incoming.location_id)
 ON CONFLICT ON CONSTRAINT uq_location_thresholds_sku_location DO UPDATE
    SET imported_threshold = excluded.imported_threshold, imported_from_store_id = excluded.imported_from_store_id,
-       imported_at = excluded.imported_at
+       imported_at = excluded.imported_at,
+       state = CASE WHEN excluded.imported_threshold IS NULL AND location_thresholds.config_threshold IS NULL
+                    THEN 'OK' ELSE location_thresholds.state END
  WHERE (location_thresholds.imported_threshold, location_thresholds.imported_from_store_id)
        IS DISTINCT FROM (excluded.imported_threshold, excluded.imported_from_store_id)
 RETURNING sku_id

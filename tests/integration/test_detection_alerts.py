@@ -259,6 +259,14 @@ def test_lightspeed_reorder_points_are_imported_and_the_file_overrides_them(
     assert len(detect_and_deliver(setup, db_session, "MAT-MEM-TWIN")) == 2, "now 4 ≤ Lightspeed's 5"
     assert alerts(db_session, "stock.location_low")[-1].data["location"]["threshold"] == 5
 
+    requests.post(f"{root}/_admin/set_stock", json={"sku": "MAT-MEM-TWIN", "reorder_point": 0},
+                  timeout=10).raise_for_status()
+    for page in connector.fetch_stock(cursor):
+        record_batch(db_session, showroom_pos, page.records)
+    db_session.commit()
+    db_session.expire_all()
+    assert (twin.imported_threshold, twin.state) == (None, "OK"), "no threshold left: nothing watched, state reset"
+
 
 def test_each_store_is_held_to_its_own_atp_drift_tolerance(setup: dict[str, Any], db_session: Session) -> None:
     """The ERP holds 100 at the warehouse; WooCommerce shows 70 (30 % off) there. The file gives
