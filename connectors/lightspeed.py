@@ -8,8 +8,15 @@ Public docs this follows:
 * Products ``GET /api/2.0/products`` and inventory ``GET /api/2.0/inventory``, API 2.0 reference at
   https://x-series-api.lightspeedhq.com/reference ; the inventory row fields (``id, product_id,
   outlet_id, inventory_level, current_amount, version, deleted_at``) were confirmed only in a
-  secondary source (Fivetran's ERD), and the ``page_size`` ceiling for 2.0 was not found (the 0.x
-  docs cap at 200; we cap at 10000 and default to 1000: set ``page_size`` lower if the API objects).
+  secondary source (Fivetran's ERD,
+  https://fivetran.com/docs/connectors/applications/lightspeed-retail-xseries/connector-schema ),
+  and the ``page_size`` ceiling for 2.0 was not found (the 0.x docs cap at 200; we cap at 10000 and
+  default to 1000: set ``page_size`` lower if the API objects).
+* Reorder levels: the same inventory row carries the outlet's ``reorder_point`` (and
+  ``reorder_amount``), which the inventory-updates page lets a client set per outlet beside
+  ``current_amount``; webhooks carry it as ``reorder_point`` too. We import it as the SKU's
+  threshold at that outlet's location (0 means none set); the TOML file's
+  ``location_thresholds`` override it.
 * Inventory write-back: https://x-series-api.lightspeedhq.com/docs/inventory_updates
 * Webhooks (form-encoded POST with a ``payload`` JSON field in the API 1.0 shape; 5 s to answer;
   ``X-Signature: signature=…,algorithm=HMAC-SHA256`` keyed with the app's client secret):
@@ -185,6 +192,7 @@ class LightspeedConnector(RestConnector):
             available=amount,
             inventory_item_id=nonblank_id_str(row.get("id")),
             parent_external_id=nonblank_id_str(product.get("variant_parent_id")),
+            reorder_point=whole_units(row.get("reorder_point")),
         )
 
     def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
@@ -267,7 +275,8 @@ class LightspeedConnector(RestConnector):
             record = StockRecord(external_id=product_id,
                                  location_external_id=nonblank_id_str(payload.get("outlet_id")),
                                  on_hand=count, available=count, updated_at=occurred,
-                                 inventory_item_id=nonblank_id_str(payload.get("id")))
+                                 inventory_item_id=nonblank_id_str(payload.get("id")),
+                                 reorder_point=whole_units(payload.get("reorder_point")))
             return WebhookEvent(kind, topic, dedupe, occurred, stock=[record], resource_ids=[product_id])
         if kind == "sku_modified":
             product_id = str(payload["id"])

@@ -40,6 +40,9 @@ class StockRecord:
     inventory_item_id: str | None = None
     backorders_allowed: bool | None = None
     parent_external_id: str | None = None
+    #: The platform's own low-stock level for this item at this location (Lightspeed's reorder
+    #: point), None when the platform does not report one; 0 means none is set there.
+    reorder_point: int | None = None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from domain.detection import Transition
 
 SEVERITY = {"digest.daily": "info", "stock.backorder": "critical", "stock.out": "critical", "stock.oversell_risk": "critical",
             "channel.push_failed": "critical", "stock.low": "warning", "stock.atp_drift": "warning",
-            "stock.restocked": "info"}
+            "stock.restocked": "info", "stock.location_low": "warning", "stock.location_out": "critical"}
 
 
 @dataclass(frozen=True)
@@ -95,13 +95,14 @@ def raise_alerts(session: Session, specs: Sequence[AlertSpec], routes: Sequence[
 
 
 def _targets(event: str, routes: Sequence[RouteConfig]) -> list[tuple[str, str]]:
-    """(channel, recipient) for every route of ``event``: its Slack hook first, then its emails."""
+    """(channel, recipient) for every route of ``event``: its Slack hook first, then its emails.
+    Two routes naming the same hook or address send one message there, not two."""
     targets: list[tuple[str, str]] = []
     for route in routes:
         if route.event == event:
             targets += ([("slack", route.slack_webhook_env)] if route.slack_webhook_env else []) + \
                 [("email", email) for email in route.emails]
-    return targets
+    return list(dict.fromkeys(targets))
 
 
 SKUS_SQL = text("SELECT id, code, title FROM skus WHERE id = ANY(CAST(:sku_ids AS int[]))")
@@ -138,13 +139,36 @@ def transition_contexts(session: Session, transitions: Sequence[Transition], det
     contexts = []
     for transition in transitions:
         sku, numbers = skus[transition.sku_id], transition.numbers
-        contexts.append({
+        context = {
             "event": transition.event, "sku": sku.code, "title": sku.title, "from_state": transition.from_state,
             "to_state": transition.to_state, "available": numbers.available, "threshold": numbers.threshold,
             "open_demand": numbers.open_demand, "locations": list(locations[transition.sku_id]),
             "channels": list(channels[transition.sku_id]), "detail": detail,
-        })
+        }
+        if transition.to_state == "OVERSELL_RISK":
+            context.update(on_hand=numbers.on_hand, orders=list(numbers.orders), orders_total=numbers.orders_total,
+                           rule="open unfulfilled quantity >= on hand")
+        if numbers.location is not None:
+            context["location"] = dict(numbers.location)
+        contexts.append(context)
     return contexts
+
+
+def transition_message(transition: Transition, context: dict[str, Any]) -> str:
+    """The alert's one-line message: the change and the figures that caused it."""
+    head = f"{context['sku']} ({context['title']})"
+    location = context.get("location")
+    if location is not None:
+        return (f"{head}: {location['name']} {location['from_state']} → {location['to_state']}, "
+                f"{location['available']} there (threshold {location['threshold']}, "
+                f"from {location['threshold_source']}); {context['available']} available in all")
+    if transition.to_state == "OVERSELL_RISK":
+        named = ", ".join(f"{o['number']} ({o['store']}) × {o['quantity']}" for o in context["orders"])
+        more = context["orders_total"] - len(context["orders"])
+        return (f"{head}: oversell risk, {context['open_demand']} units on open unfulfilled orders "
+                f">= {context['on_hand']} on hand; orders {named}" + (f" and {more} more" if more > 0 else ""))
+    return (f"{head}: {transition.from_state} → {transition.to_state}, "
+            f"available {context['available']}, open demand {context['open_demand']}")
 
 
 def transition_context(session: Session, transition: Transition, detail: str = "") -> dict[str, Any]:
@@ -158,8 +182,7 @@ def alerts_for_transitions(session: Session, transitions: Sequence[Transition], 
     alerting = [t for t in transitions if t.event is not None]
     specs = []
     for transition, context in zip(alerting, transition_contexts(session, alerting)):
-        message = (f"{context['sku']} ({context['title']}): {transition.from_state} → {transition.to_state}, "
-                   f"available {context['available']}, open demand {context['open_demand']}")
+        message = transition_message(transition, context)
         specs.append(AlertSpec(str(transition.event), f"transition:{transition.id}", message, context,
                                sku_id=transition.sku_id))
     return raise_alerts(session, specs, routes)

@@ -2,7 +2,9 @@
 
 Upserts by natural key, so applying the same file twice changes nothing and an edited threshold
 takes effect on the next apply. Rows that left the file are kept (orders and history point at
-them); a store removed from the file is disabled instead.
+them); a store removed from the file is disabled instead. Per-location thresholds are rows of
+their own (``domain.location_thresholds``): the file sets the ones it names and clears the ones
+it stopped naming, leaving a platform's imported reorder point in place.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from domain import location_thresholds
 from domain.config import BusinessConfig
 from domain.models import Location, Sku, Store, StoreLocation, Vendor
 
@@ -60,7 +63,7 @@ def apply_config(session: Session, config: BusinessConfig) -> ApplySummary:
          "order_cutoff": v.order_cutoff}
         for v in config.vendors
     ])
-    _upsert(session, Sku, "code", [
+    sku_ids = _upsert(session, Sku, "code", [
         {"code": s.code, "title": s.title, "category": s.category, "price_cents": s.price_cents,
          "cost_cents": s.cost_cents, "vendor_id": vendor_ids.get(s.vendor) if s.vendor else None,
          "threshold": s.threshold, "reorder_point": s.reorder_point, "safety_stock": s.safety_stock,
@@ -68,4 +71,6 @@ def apply_config(session: Session, config: BusinessConfig) -> ApplySummary:
          "allow_backorder": s.allow_backorder}
         for s in config.skus
     ])
+    location_thresholds.apply_config(session, sku_ids, location_ids,
+                                     {s.code: s.location_thresholds for s in config.skus})
     return ApplySummary(len(location_ids), len(store_ids), len(vendor_ids), len(config.skus))

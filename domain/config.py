@@ -29,7 +29,7 @@ EMAIL_PROVIDERS = ("mailgun", "sendgrid")
 CANCEL_ACTIONS = ("refund", "store_credit")
 EVENTS = ("stock.low", "stock.out", "stock.backorder", "stock.restocked", "stock.oversell_risk",
           "stock.atp_drift", "channel.push_failed", "po.needs_approval", "po.late", "message.failed",
-          "digest.daily")
+          "digest.daily", "stock.location_low", "stock.location_out")
 DURATION_PATTERN = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -97,6 +97,8 @@ class SkuConfig:
     case_pack: int | None
     substitutes: tuple[str, ...]
     allow_backorder: bool
+    #: Location key → this SKU's own threshold there (overrides a platform's reorder point).
+    location_thresholds: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,11 @@ class BusinessConfig:
 
     def policy_for(self, store_key: str) -> PolicyConfig:
         return self.store_policies.get(store_key, self.policy)
+
+    def drift_tolerances(self) -> dict[str, Decimal]:
+        """Store key → its ATP drift tolerance, for the stores whose policy sets one of their own."""
+        return {key: policy.atp_drift_tolerance for key, policy in self.store_policies.items()
+                if policy.atp_drift_tolerance != self.policy.atp_drift_tolerance}
 
 
 class _Reader:
@@ -375,12 +382,30 @@ def _read_vendors(reader: _Reader, data: dict[str, Any], store_keys: set[str]) -
     return tuple(out)
 
 
-def _read_skus(reader: _Reader, data: dict[str, Any], vendor_keys: set[str]) -> tuple[SkuConfig, ...]:
+def _read_location_thresholds(reader: _Reader, item: dict[str, Any], path: str, location_keys: set[str]
+                              ) -> dict[str, int]:
+    """``location_thresholds = { showroom = 2 }``: known location keys, whole numbers from 0."""
+    if "location_thresholds" not in item:
+        return {}
+    table_path = f"{path}.location_thresholds"
+    out: dict[str, int] = {}
+    for location, value in reader.table(item, "location_thresholds", table_path).items():
+        if location not in location_keys:
+            reader.problem(f"{table_path}.{location}", f"unknown location {location!r}")
+            continue
+        threshold = reader.integer({location: value}, location, table_path)
+        if threshold is not None:
+            out[location] = threshold
+    return out
+
+
+def _read_skus(reader: _Reader, data: dict[str, Any], vendor_keys: set[str],
+               location_keys: set[str] | None = None) -> tuple[SkuConfig, ...]:
     seen: set[str] = set()
     out: list[SkuConfig] = []
     paths: list[str] = []
     allowed = {"code", "title", "category", "price", "cost", "vendor", "threshold", "reorder_point",
-               "safety_stock", "reorder_qty", "case_pack", "substitutes", "allow_backorder"}
+               "safety_stock", "reorder_qty", "case_pack", "substitutes", "allow_backorder", "location_thresholds"}
     for path, item in reader.tables(data, "skus"):
         reader.unknown_keys(item, allowed, path)
         code = reader.key(item, path, seen, field_name="code")
@@ -405,6 +430,7 @@ def _read_skus(reader: _Reader, data: dict[str, Any], vendor_keys: set[str]) -> 
                 else None,
                 substitutes=tuple(substitutes),
                 allow_backorder=reader.boolean(item, "allow_backorder", path, True),
+                location_thresholds=_read_location_thresholds(reader, item, path, location_keys or set()),
             ))
     for path, sku in zip(paths, out):
         for index, sub in enumerate(sku.substitutes):
@@ -517,7 +543,7 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     stores = _read_stores(reader, data, {loc.key for loc in locations})
     store_keys = {store.key for store in stores}
     vendors = _read_vendors(reader, data, store_keys)
-    skus = _read_skus(reader, data, {vendor.key for vendor in vendors})
+    skus = _read_skus(reader, data, {vendor.key for vendor in vendors}, {loc.key for loc in locations})
     notifications = _read_notifications(reader, data)
     policy = _read_policy(reader, reader.table(data, "policy", "policy"), "policy", PolicyConfig())
     store_policies = {}

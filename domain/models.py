@@ -217,6 +217,36 @@ class StockHistory(Base):
     __table_args__ = (Index("ix_stock_history_sku_recorded", "sku_id", "recorded_at"),)
 
 
+LOCATION_STATES = ("OK", "LOW", "OUT")
+
+
+class LocationThreshold(Base):
+    """A SKU's own low-stock threshold at one location, beside the SKU-wide one.
+
+    Two sources, both kept so the figure in use is explainable: ``config_threshold`` from the TOML
+    file (``[[skus]] location_thresholds``) and ``imported_threshold`` from a platform that holds
+    one (Lightspeed X-Series' reorder point). The file wins when both are set. ``state`` is the
+    location's own place in OK → LOW → OUT, so each crossing alerts once.
+    """
+
+    __tablename__ = "location_thresholds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    config_threshold: Mapped[int | None] = mapped_column(Integer)
+    imported_threshold: Mapped[int | None] = mapped_column(Integer)
+    imported_from_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="SET NULL"))
+    imported_at: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(String(16), server_default="OK")
+    state_changed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        UniqueConstraint("sku_id", "location_id", name="uq_location_thresholds_sku_location"),
+        CheckConstraint(_in("state", LOCATION_STATES), name="state_valid"),
+        CheckConstraint("config_threshold >= 0 AND imported_threshold >= 0", name="thresholds_nonnegative"),
+    )
+
+
 class SkuTransition(Base):
     """A change of a SKU's stock state, with the numbers that caused it."""
 

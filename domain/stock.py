@@ -16,6 +16,7 @@ from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from connectors.types import StockRecord
+from domain import location_thresholds
 from domain.models import ChannelListing, StoreLocation
 
 #: Pages travel as one JSON document of rows into fixed statements: compiled once, one round trip,
@@ -164,6 +165,7 @@ def record_batch(session: Session, store_id: int, records: Sequence[StockRecord]
     locations, default_location = _location_ids(session, store_id)
     rows: dict[tuple[int, int], _Row] = {}
     unknown: list[StockRecord] = []
+    reorder_points: list[tuple[int, int, int]] = []
     for index, record in enumerate(records):
         figures = _figures(record)
         location_id = (locations.get(record.location_external_id) if record.location_external_id
@@ -171,17 +173,21 @@ def record_batch(session: Session, store_id: int, records: Sequence[StockRecord]
         if index not in sku_ids or location_id is None:
             unknown.append(record)
             continue
+        if record.reorder_point is not None:
+            reorder_points.append((sku_ids[index], location_id, record.reorder_point))
         if figures is None:
             continue
         row = _Row(sku_ids[index], location_id, *figures, record.updated_at)
         previous = rows.get((row.sku_id, row.location_id))
         if previous is None or not _older(row, previous):
             rows[(row.sku_id, row.location_id)] = row
+    # A reorder point that changed is news for detection even when the figure did not move.
+    thresholds_moved = location_thresholds.import_levels(session, store_id, reorder_points)
     if not rows:
-        return RecordResult([], unknown, 0)
+        return RecordResult(thresholds_moved, unknown, 0)
     changed = session.execute(UPSERT_LEVELS, {"store_id": store_id, "rows": json.dumps([
         {"sku_id": r.sku_id, "location_id": r.location_id, "on_hand": r.on_hand, "available": r.available,
          "committed": r.committed,
          "source_updated_at": r.source_updated_at.isoformat() if r.source_updated_at else None}
         for r in rows.values()])}).scalars().all()
-    return RecordResult(list(changed), unknown, len(rows))
+    return RecordResult(sorted(set(changed) | set(thresholds_moved)), unknown, len(rows))

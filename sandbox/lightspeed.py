@@ -85,14 +85,14 @@ class RetailerState(PlatformState):
         self.version += 1 + (self.version % 3)  # monotonic, never assumed to step by one
         return self.version
 
-    def add_product(self, sku: str, name: str, amount: int) -> dict[str, Any]:
+    def add_product(self, sku: str, name: str, amount: int, **levels: Any) -> dict[str, Any]:
         product_id = _uuid(self.name, f"product:{sku}")
         product = {"id": product_id, "sku": sku, "name": name, "handle": sku.lower(), "variant_parent_id": None,
                    "deleted_at": None, "updated_at": _ts(datetime.now(timezone.utc)), "version": self.bump()}
         self.products[product_id] = product
         self.sku_index[sku] = product_id
         for outlet in self.outlets:
-            self.set_amount(product_id, outlet, amount)
+            self.set_amount(product_id, outlet, amount, **levels)
         return product
 
     def set_amount(self, product_id: str, outlet: str, amount: int, **extra: Any) -> dict[str, Any]:
@@ -292,7 +292,7 @@ def install(app: FastAPI) -> None:
                 state.add_product(f"{prefix}{n:06d}", f"Generated item {n}", int(payload.get("current_amount", 10)))
             for spec in payload.get("items", []):
                 product = state.add_product(spec["sku"], spec.get("name", spec["sku"]),
-                                            int(spec.get("current_amount", 0)))
+                                            int(spec.get("current_amount", 0)), **reorder_levels(spec))
                 created.append(admin_item(state, product))
             return {"total": len(state.products), "outlets": state.outlets, "items": created,
                     "version": state.version}
@@ -312,7 +312,8 @@ def install(app: FastAPI) -> None:
 
     @admin.post("/set_stock")
     def set_stock(instance: str, payload: dict[str, Any] = Body(...)) -> JSONResponse:
-        """A sale or stocktake in the store: sets ``current_amount``, emits ``inventory.update``."""
+        """A sale or stocktake in the store: sets ``current_amount`` (and ``reorder_point`` /
+        ``reorder_amount`` when given, as the back office does per outlet), emits ``inventory.update``."""
         state = sandbox.get(instance)
         with state.lock:
             product_id = state.sku_index.get(str(payload.get("sku")))
@@ -321,7 +322,9 @@ def install(app: FastAPI) -> None:
             outlet = str(payload.get("outlet_id") or state.outlets[0])
             if outlet not in state.outlets:
                 return JSONResponse({"error": f"unknown outlet {outlet}"}, status_code=404)
-            row = dict(state.set_amount(product_id, outlet, int(payload["current_amount"])))
+            current = state.inventory.get((product_id, outlet), {}).get("current_amount", 0)
+            row = dict(state.set_amount(product_id, outlet, int(payload.get("current_amount", current)),
+                                        **reorder_levels(payload)))
         hooks = deliver(state, "inventory.update", inventory_payload(row))
         return JSONResponse({"inventory": row, "webhooks": hooks})
 
@@ -375,6 +378,11 @@ def install(app: FastAPI) -> None:
     add_request_log_routes(admin, sandbox)
     app.include_router(api)
     app.include_router(admin)
+
+
+def reorder_levels(spec: dict[str, Any]) -> dict[str, int]:
+    """The per-outlet reorder fields an admin call sets (``reorder_point``, ``reorder_amount``)."""
+    return {key: int(spec[key]) for key in ("reorder_point", "reorder_amount") if spec.get(key) is not None}
 
 
 def admin_item(state: RetailerState, product: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,8 @@ def detect(uow: UnitOfWork, sku_ids: list[int]) -> int:
     hop of its own; the poll sends ``evaluate`` instead, which overlaps with its next download.
     """
     config = current_config()
-    transitions = detection.evaluate(uow.session, sku_ids, config.policy.atp_drift_tolerance)
+    transitions = detection.evaluate(uow.session, sku_ids, config.policy.atp_drift_tolerance,
+                                     detection.store_tolerances(uow.session, config.drift_tolerances()))
     for outbox_id in alerts.alerts_for_transitions(uow.session, transitions, config.notifications.routes):
         uow.enqueue(deliver, outbox_id)
     for transition in transitions:

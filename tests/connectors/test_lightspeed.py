@@ -166,6 +166,24 @@ def test_inventory_webhook_is_signed_verified_and_parsed(retailer: Admin, config
     assert product_event.kind == "sku_modified" and product_event.stock[0].sku == "FUTON-Q"
 
 
+def test_reorder_points_are_read_from_inventory_rows_and_webhooks(retailer: Admin, config: ConnectorConfig,
+                                                                  sleeps: list[float],
+                                                                  webhook_receiver: WebhookReceiver) -> None:
+    """The outlet's ``reorder_point`` rides on every inventory record; 0 (none set) stays 0."""
+    retailer.post("seed", {"outlets": 2, "items": [{"sku": "FUTON-QUEEN", "current_amount": 5, "reorder_point": 3},
+                                                   {"sku": "FUTON-FULL", "current_amount": 5}]})
+    conn = connector(config, sleeps)
+    records = [r for page in conn.fetch_stock(None) for r in page.records]
+    assert sorted((r.sku, r.reorder_point) for r in records) == [
+        ("FUTON-FULL", 0), ("FUTON-FULL", 0), ("FUTON-QUEEN", 3), ("FUTON-QUEEN", 3)]
+
+    retailer.post("webhooks", {"url": webhook_receiver.url, "type": "inventory.update"})
+    retailer.post("set_stock", {"sku": "FUTON-FULL", "reorder_point": 4})
+    [hook] = webhook_receiver.received
+    [record] = conn.parse_webhook(hook.headers, hook.body).stock
+    assert (record.reorder_point, record.available) == (4, 5), "the count is unchanged, the level is new"
+
+
 def test_write_back_emits_an_inventory_webhook(retailer: Admin, config: ConnectorConfig, sleeps: list[float],
                                                webhook_receiver: WebhookReceiver) -> None:
     item = retailer.post("seed", {"items": [{"sku": "FUTON-QUEEN", "current_amount": 5}]})["items"][0]

@@ -1,3 +1,4 @@
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,42 @@ def parse_error(text: str) -> list[str]:
     with pytest.raises(ConfigError) as caught:
         parse_config(tomllib.loads(text))
     return caught.value.problems
+
+
+def _with_location_thresholds(thresholds: object, store_policy: dict | None = None) -> dict:
+    data = _with_vendor_and_store_policy({}, store_policy or {})
+    data["locations"].append({"key": "showroom", "name": "Showroom"})
+    data["skus"] = [{"code": "FUT-1", "threshold": 3, "location_thresholds": thresholds}]
+    return data
+
+
+def test_location_thresholds_are_read_per_location_key() -> None:
+    config = parse_config(_with_location_thresholds({"showroom": 2, "main": 0}))
+    assert config.skus[0].location_thresholds == {"showroom": 2, "main": 0}
+    assert parse_config(_with_vendor_and_store_policy({}, {})).vendors[0].key == "kyoto"
+
+
+def test_bad_location_thresholds_are_named_by_key_path(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(_with_location_thresholds({"attic": 2, "showroom": -1, "main": "two"}))
+    problems = "\n".join(caught.value.problems)
+    assert "skus[0].location_thresholds.attic: unknown location 'attic'" in problems
+    assert "skus[0].location_thresholds.showroom: must be at least 0, got -1" in problems
+    assert "skus[0].location_thresholds.main: expected a whole number, got 'two'" in problems
+    with pytest.raises(ConfigError, match=r"skus\[0\]\.location_thresholds: expected a table"):
+        parse_config(_with_location_thresholds(2))
+    broken = tmp_path / "broken.toml"
+    broken.write_text(EXAMPLE.read_text().replace('code = "MAT-MEM-TWIN"\n',
+                                                  'code = "MAT-MEM-TWIN"\nlocation_thresholds = { attic = 1 }\n'))
+    result = CliRunner().invoke(main, ["config", "check", str(broken)])
+    assert result.exit_code == 1 and ".location_thresholds.attic: unknown location 'attic'" in result.output
+
+
+def test_a_store_policy_may_set_its_own_drift_tolerance() -> None:
+    config = parse_config(_with_location_thresholds({}, {"atp_drift_tolerance": 0.25}))
+    assert config.policy_for("shop").atp_drift_tolerance == Decimal("0.25")
+    assert config.drift_tolerances() == {"shop": Decimal("0.25")}
+    assert parse_config(_with_location_thresholds({}, {"sla": "96h"})).drift_tolerances() == {}, \
+        "a store policy that does not set it inherits the business's"
+    with pytest.raises(ConfigError, match=r"store_policies\[0\]\.atp_drift_tolerance: expected a fraction"):
+        parse_config(_with_location_thresholds({}, {"atp_drift_tolerance": 1.5}))

@@ -63,12 +63,31 @@ def test_detail_is_optional_and_shown_when_given():
 
 
 @pytest.mark.parametrize("event", ["stock.backorder", "stock.out", "stock.low", "stock.restocked",
-                                   "stock.oversell_risk", "stock.atp_drift", "channel.push_failed"])
+                                   "stock.oversell_risk", "stock.atp_drift", "channel.push_failed",
+                                   "stock.location_low", "stock.location_out"])
 def test_every_event_renders_everywhere(event):
     context = alert(event=event, channels=[], locations=[])
     assert "No sales channel was changed." in render_email("stock_alert", context).text
     assert render_slack("stock_alert", context)["blocks"]
     assert sms_segments(render_sms("stock_alert", context)) <= 2
+
+
+def test_oversell_and_location_facts_are_shown_and_escaped():
+    orders = [{"number": "#<b>1</b>", "store": "Shop & Co", "store_key": "shop", "quantity": 2,
+               "placed_at": "2026-11-20T12:00:00+00:00"}]
+    risky = alert(event="stock.oversell_risk", open_demand=6, on_hand=6, orders=orders, orders_total=3,
+                  rule="open unfulfilled quantity >= on hand")
+    email = render_email("stock_alert", risky)
+    assert "#<b>1</b> on Shop & Co: 2" in email.text and "... and 2 more" in email.text
+    assert "#&lt;b&gt;1&lt;/b&gt; on Shop &amp; Co: 2" in email.html
+    slack = json.dumps(render_slack("stock_alert", risky))
+    assert "#&lt;b&gt;1&lt;/b&gt; on Shop &amp; Co: 2" in slack and "6 on hand to fill them" in slack
+    location = {"location_id": 2, "key": "showroom", "name": "Showroom <2>", "available": 0, "threshold": 2,
+                "threshold_source": "config file", "from_state": "OK", "to_state": "OUT"}
+    out = render_email("stock_alert", alert(event="stock.location_out", location=location))
+    assert out.subject.endswith("is out of stock at one location: Showroom <2>")
+    assert "Threshold: 2 (from config file)" in out.text and "Showroom &lt;2&gt;" in out.html
+    assert "(Showroom <2>: 0)" in render_sms("stock_alert", alert(event="stock.location_out", location=location))
 
 
 def test_slack_escapes_for_mrkdwn_and_json():
