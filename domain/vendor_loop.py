@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain import alerts, outbox, purchasing, timers
+from domain import alerts, mismatches, outbox, purchasing, timers
 from domain.clock import utcnow
 from domain.links import sign_po_link
 from domain.models import PurchaseOrder, PurchaseOrderEvent, PurchaseOrderLine, Sku, Timer, Vendor
@@ -65,18 +65,45 @@ def record_asn(session: Session, po_id: int, arrival: date, shipped: Mapping[str
                now: datetime | None = None) -> list[FollowUp]:
     """An advance ship notice: what shipped (everything outstanding by default) and when it lands."""
     now = now or utcnow()
-    lines = {code: line for line, code in session.execute(
-        select(PurchaseOrderLine, Sku.code).join(Sku, Sku.id == PurchaseOrderLine.sku_id)
+    rows = {sku.code: (line, sku) for line, sku in session.execute(
+        select(PurchaseOrderLine, Sku).join(Sku, Sku.id == PurchaseOrderLine.sku_id)
         .where(PurchaseOrderLine.purchase_order_id == po_id).with_for_update(of=PurchaseOrderLine)).tuples()}
+    lines = {code: line for code, (line, _) in rows.items()}
     unknown = sorted(set(shipped or {}) - set(lines))
     if unknown:
         raise purchasing.PurchasingError(f"the purchase order has no line for SKU(s) {', '.join(unknown)}")
+    negative = sorted(code for code, quantity in (shipped or {}).items() if quantity < 0)
+    if negative:
+        raise purchasing.PurchasingError(f"a shipped quantity cannot be negative: {', '.join(negative)}")
     quantities = shipped or {code: line.quantity - line.received_qty for code, line in lines.items()}
+    found = [m for code, quantity in sorted(quantities.items()) if (m := mismatches.check_asn(
+        rows[code][1].id, code, rows[code][1].title, lines[code].quantity, lines[code].shipped_qty,
+        lines[code].received_qty, quantity)) is not None]
     for code, quantity in quantities.items():
         lines[code].shipped_qty = min(lines[code].quantity, lines[code].shipped_qty + max(0, quantity))
-    follow_ups = purchasing.update_dates(session, po_id, {code: arrival for code in quantities}, "asn", now)
+    follow_ups = purchasing.update_dates(session, po_id, {code: arrival for code in quantities}, "asn", now,
+                                         shipped=quantities, mismatches=[m.as_dict() for m in found])
     timers.cancel(session, "purchase_order", po_id, (ASN_DUE,))
+    if found:
+        follow_ups += _mismatch_alerts(session, po_id, found, "asn")
     return follow_ups
+
+
+def _mismatch_alerts(session: Session, po_id: int, found: list[mismatches.Mismatch], kind: str) -> list[FollowUp]:
+    """Alert staff once per line of the PO event just recorded (its id is the alert's cause)."""
+    from domain.config import current_config
+
+    po = session.get(PurchaseOrder, po_id)
+    assert po is not None
+    vendor = session.get(Vendor, po.vendor_id)
+    assert vendor is not None
+    session.flush()
+    event_id = session.scalar(select(PurchaseOrderEvent.id).where(
+        PurchaseOrderEvent.purchase_order_id == po_id, PurchaseOrderEvent.kind == kind)
+        .order_by(PurchaseOrderEvent.id.desc()).limit(1))
+    outbox_ids = mismatches.raise_alerts(session, found, po_id=po.id, po_number=po.number, vendor=vendor.name,
+                                         cause=f"{kind}:{event_id}", routes=current_config().notifications.routes)
+    return [(DELIVER, (outbox_id,)) for outbox_id in outbox_ids]
 
 
 def escalation_context(session: Session, po: PurchaseOrder, kind: str, link: str | None) -> dict[str, Any]:
