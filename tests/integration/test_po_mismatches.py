@@ -46,7 +46,6 @@ def _alerts(session: Session, kind: str) -> list[Alert]:
     return list(session.scalars(select(Alert).where(Alert.kind == kind).order_by(Alert.id)))
 
 
-
 def _messages(session: Session, follow_ups: list[Any], template: str) -> list[OutboxMessage]:
     ids = [args[0] for name, args in follow_ups if name == DELIVER]
     return list(session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids),

@@ -34,7 +34,8 @@ def test_bad_values_are_named() -> None:
 
 
 def test_the_file_decides_and_the_environment_fills_in() -> None:
-    env = {"EMAIL_FROM": "env@x.example", "TWILIO_FROM": "+15005550001", "TWILIO_MESSAGING_SERVICE_SID": "MG" + "1" * 32}
+    env = {"EMAIL_FROM": "env@x.example", "TWILIO_FROM": "+15005550001",
+           "TWILIO_MESSAGING_SERVICE_SID": "MG" + "1" * 32}
     toml = NotificationConfig(from_email="shop@x.example", staff_from_email="alerts@x.example", sms_from="+15005550006")
     assert senders.email_from("backorder_notice", toml, env) == "shop@x.example"
     assert senders.email_from("po_to_vendor", toml, env) == "shop@x.example"
