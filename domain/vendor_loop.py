@@ -76,9 +76,13 @@ def record_asn(session: Session, po_id: int, arrival: date, shipped: Mapping[str
     if negative:
         raise purchasing.PurchasingError(f"a shipped quantity cannot be negative: {', '.join(negative)}")
     quantities = shipped or {code: line.quantity - line.received_qty for code, line in lines.items()}
-    found = [m for code, quantity in sorted(quantities.items()) if (m := mismatches.check_asn(
-        rows[code][1].id, code, rows[code][1].title, lines[code].quantity, lines[code].shipped_qty,
-        lines[code].received_qty, quantity)) is not None]
+    found: list[mismatches.Mismatch] = []
+    for code, quantity in sorted((shipped or {}).items()):  # "everything outstanding" is our own figure
+        line, sku = rows[code]
+        finding = mismatches.check_asn(sku.id, code, sku.title, line.quantity, line.shipped_qty, line.received_qty,
+                                       quantity)
+        if finding is not None:
+            found.append(finding)
     for code, quantity in quantities.items():
         lines[code].shipped_qty = min(lines[code].quantity, lines[code].shipped_qty + max(0, quantity))
     follow_ups = purchasing.update_dates(session, po_id, {code: arrival for code in quantities}, "asn", now,

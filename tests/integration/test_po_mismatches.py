@@ -84,6 +84,14 @@ def test_figures_that_agree_alert_nobody(db_session: Session, po_id: int) -> Non
     assert db_session.scalar(select(func.count()).select_from(Alert)) == 0
 
 
+def test_a_ship_notice_without_quantities_is_everything_outstanding_not_a_mismatch(db_session: Session,
+                                                                                    po_id: int) -> None:
+    today = datetime.now(UTC).date()
+    vendor_loop.record_asn(db_session, po_id, today, {SKU: 20})
+    assert vendor_loop.record_asn(db_session, po_id, today) == []
+    assert len(_alerts(db_session, "po.asn_mismatch")) == 1, "only the stated 20 of 24 alerted"
+
+
 def test_a_receipt_without_a_ship_notice_has_nothing_to_differ_from(db_session: Session, po_id: int) -> None:
     assert purchasing.receive(db_session, po_id, {SKU: 10}, datetime.now(UTC)).follow_ups == []
     assert db_session.scalar(select(func.count()).select_from(Alert)) == 0
