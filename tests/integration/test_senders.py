@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 import requests
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import tasks.notify  # noqa: F401  (registers the tasks)
 from domain import outbox
+from domain.models import OutboxMessage
 from domain.settings import get_settings
 from sandbox.server import SandboxServer
 from tasks.notify import deliver
@@ -100,8 +102,6 @@ def test_the_environment_is_the_fallback_where_the_toml_says_nothing(db_session:
 
 def test_no_sender_anywhere_fails_the_row_naming_the_keys(db_session: Session, providers: str,
                                                           monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from domain.models import OutboxMessage
-
     text = (REPO_ROOT / "examples" / "futon-store.toml").read_text()
     config = tmp_path / "no-senders.toml"
     config.write_text("\n".join(line for line in text.splitlines() if not line.startswith("staff_from_email")
@@ -117,3 +117,20 @@ def test_no_sender_anywhere_fails_the_row_naming_the_keys(db_session: Session, p
     row = db_session.get(OutboxMessage, outbox_id)
     assert row is not None and "staff_from_email" in (row.last_error or "") and "EMAIL_FROM" in (row.last_error or "")
     assert _from(providers, "mailgun") == []
+
+
+def test_the_scheduled_scorecard_reaches_the_buyer_from_the_staff_sender_with_its_csv(
+        db_session: Session, providers: str, catalog: Any) -> None:
+    from celeryconfig import beat_schedule
+    from tasks.purchasing import send_scorecard
+
+    assert beat_schedule["vendor-scorecard"]["task"] == "tasks.purchasing.send_scorecard"
+    assert send_scorecard.apply().get() == 1, "the example schedule (weekly) always has a latest period"
+    assert send_scorecard.apply().get() == 0, "once per period"
+    [row] = db_session.scalars(select(OutboxMessage).where(OutboxMessage.template == "vendor_scorecard")).all()
+    assert deliver.apply(args=[row.id]).get() == "sent"
+    [mail] = requests.get(f"{providers}/messages", params={"provider": "mailgun"}, timeout=5).json()["messages"]
+    assert mail["from"] == "alerts@futonloft.example" and mail["to"] == ["buyer@futonloft.example"]
+    assert mail["subject"].startswith("Vendor scorecard ")
+    [attachment] = mail["attachments"]
+    assert attachment["filename"].startswith("vendor-scorecard-") and attachment["filename"].endswith(".csv")
