@@ -46,10 +46,12 @@ def _backorder(session: Session, customer_timezone: str | None) -> Backorder:
 
 
 def _everything_the_customer_reads(session: Session, backorder: Backorder, settings: journey.Settings) -> list[str]:
-    context = journey.message_context(session, backorder, settings, DEADLINE)
+    context = journey.message_context(session, backorder, settings, DEADLINE, old_eta="2026-11-30")
     notice, reminder = render_email("backorder_notice", context), render_email("backorder_reminder", context)
+    renewed = render_email("backorder_renewed_notice", context)
     return [notice.text, notice.html, reminder.subject, reminder.text, render_sms("backorder_notice", context),
-            render_sms("backorder_reminder", context)]
+            render_sms("backorder_reminder", context), renewed.text, renewed.html,
+            render_sms("backorder_renewed_notice", context)]
 
 
 def test_a_utc_deadline_is_shown_in_the_customers_zone(db_session: Session, settings: journey.Settings) -> None:
