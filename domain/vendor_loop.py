@@ -5,7 +5,8 @@ After a PO is sent, two timers watch it: ``po.ack_due`` (the vendor's ``ack_with
 fires with its answer still missing sends the vendor ONE escalation email with the structured ask
 (which lines, which dates) and alerts staff (``po.late``); the outbox idempotency key and the
 alert's dedupe key make a second firing send nothing. An acknowledgement (the signed page) or an
-ASN cancels its timer and re-dates the lines, which re-dates waiting customers (``journey``).
+ASN cancels its timer and re-dates the lines, which re-dates waiting customers (``journey``); an
+ASN whose quantity differs from what the line expected alerts staff (``domain.mismatches``).
 """
 from __future__ import annotations
 
@@ -89,12 +90,12 @@ def record_asn(session: Session, po_id: int, arrival: date, shipped: Mapping[str
                                          shipped=quantities, mismatches=[m.as_dict() for m in found])
     timers.cancel(session, "purchase_order", po_id, (ASN_DUE,))
     if found:
-        follow_ups += _mismatch_alerts(session, po_id, found, "asn")
+        follow_ups += _asn_mismatch_alerts(session, po_id, found)
     return follow_ups
 
 
-def _mismatch_alerts(session: Session, po_id: int, found: list[mismatches.Mismatch], kind: str) -> list[FollowUp]:
-    """Alert staff once per line of the PO event just recorded (its id is the alert's cause)."""
+def _asn_mismatch_alerts(session: Session, po_id: int, found: list[mismatches.Mismatch]) -> list[FollowUp]:
+    """Alert staff once per mismatched line of the ASN just recorded (its event id is the cause)."""
     from domain.config import current_config
 
     po = session.get(PurchaseOrder, po_id)
@@ -103,10 +104,10 @@ def _mismatch_alerts(session: Session, po_id: int, found: list[mismatches.Mismat
     assert vendor is not None
     session.flush()
     event_id = session.scalar(select(PurchaseOrderEvent.id).where(
-        PurchaseOrderEvent.purchase_order_id == po_id, PurchaseOrderEvent.kind == kind)
+        PurchaseOrderEvent.purchase_order_id == po_id, PurchaseOrderEvent.kind == "asn")
         .order_by(PurchaseOrderEvent.id.desc()).limit(1))
     outbox_ids = mismatches.raise_alerts(session, found, po_id=po.id, po_number=po.number, vendor=vendor.name,
-                                         cause=f"{kind}:{event_id}", routes=current_config().notifications.routes)
+                                         cause=f"asn:{event_id}", routes=current_config().notifications.routes)
     return [(DELIVER, (outbox_id,)) for outbox_id in outbox_ids]
 
 
