@@ -29,7 +29,8 @@ EMAIL_PROVIDERS = ("mailgun", "sendgrid")
 CANCEL_ACTIONS = ("refund", "store_credit")
 EVENTS = ("stock.low", "stock.out", "stock.backorder", "stock.restocked", "stock.oversell_risk",
           "stock.atp_drift", "channel.push_failed", "po.needs_approval", "po.late", "message.failed",
-          "digest.daily", "stock.location_low", "stock.location_out")
+          "digest.daily", "stock.location_low", "stock.location_out", "po.asn_mismatch",
+          "po.receipt_mismatch", "vendor.scorecard")
 DURATION_PATTERN = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -109,13 +110,26 @@ class RouteConfig:
 
 
 @dataclass(frozen=True)
+class ScorecardSchedule:
+    """When the vendor scorecard is emailed (business timezone): ``weekly`` on ``day`` 0–6 (Monday
+    is 0), ``monthly`` on ``day`` 1–28, or ``off``."""
+
+    every: str = "weekly"
+    day: int = 0
+    at: time = time(8, 0)
+
+
+@dataclass(frozen=True)
 class NotificationConfig:
     email_provider: str = "mailgun"
-    from_email: str = "orders@example.com"
-    staff_from_email: str = "alerts@example.com"
+    #: Senders; None when the file does not set them (``domain.senders`` then falls back to the
+    #: environment: ``EMAIL_FROM``, ``TWILIO_FROM``).
+    from_email: str | None = None
+    staff_from_email: str | None = None
     sms_from: str | None = None
     routes: tuple[RouteConfig, ...] = ()
     digest_time: time = time(8, 0)
+    scorecard_schedule: ScorecardSchedule = field(default_factory=ScorecardSchedule)
 
 
 @dataclass(frozen=True)
@@ -444,7 +458,7 @@ def _read_skus(reader: _Reader, data: dict[str, Any], vendor_keys: set[str],
 def _read_notifications(reader: _Reader, data: dict[str, Any]) -> NotificationConfig:
     table = reader.table(data, "notifications", "notifications")
     reader.unknown_keys(table, {"email_provider", "from_email", "staff_from_email", "sms_from", "routes",
-                                "digest_time"}, "notifications")
+                                "digest_time", "scorecard_schedule"}, "notifications")
     provider = table.get("email_provider", "mailgun")
     if provider not in EMAIL_PROVIDERS:
         reader.problem("notifications.email_provider", f"expected one of {', '.join(EMAIL_PROVIDERS)}, got {provider!r}")
@@ -473,12 +487,36 @@ def _read_notifications(reader: _Reader, data: dict[str, Any]) -> NotificationCo
             reader.problem(path, "a route needs slack_webhook_env or emails")
         if event:
             routes.append(RouteConfig(event, slack_env, tuple(e for e in emails if isinstance(e, str))))
+    if "sms_from" in table and not (isinstance(table["sms_from"], str) and SMS_FROM_PATTERN.match(table["sms_from"])):
+        reader.problem("notifications.sms_from", f"expected an E.164 number like \"+15005550006\" or a Twilio "
+                                                 f"messaging service SID (MG…), got {table['sms_from']!r}")
     digest = reader.clock(table.get("digest_time", "08:00"), "notifications.digest_time") or time(8, 0)
     return NotificationConfig(
-        email_provider=provider, from_email=table.get("from_email", "orders@example.com"),
-        staff_from_email=table.get("staff_from_email", "alerts@example.com"), sms_from=table.get("sms_from"),
+        email_provider=provider, from_email=table.get("from_email"),
+        staff_from_email=table.get("staff_from_email"), sms_from=table.get("sms_from"),
         routes=tuple(routes), digest_time=digest,
+        scorecard_schedule=_read_scorecard_schedule(reader, table.get("scorecard_schedule", "weekly mon 08:00")),
     )
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SMS_FROM_PATTERN = re.compile(r"^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$")
+
+
+def _read_scorecard_schedule(reader: _Reader, raw: Any) -> ScorecardSchedule:
+    """``"weekly mon 08:00"``, ``"monthly 1 08:00"`` (day 1–28, so every month has it) or ``"off"``."""
+    path = "notifications.scorecard_schedule"
+    parts = raw.split() if isinstance(raw, str) else []
+    if parts == ["off"]:
+        return ScorecardSchedule(every="off")
+    if len(parts) == 3 and parts[0] == "weekly" and parts[1].lower() in WEEKDAYS:
+        at = reader.clock(parts[2], path)
+        return ScorecardSchedule("weekly", WEEKDAYS.index(parts[1].lower()), at) if at else ScorecardSchedule()
+    if len(parts) == 3 and parts[0] == "monthly" and parts[1].isdigit() and 1 <= int(parts[1]) <= 28:
+        at = reader.clock(parts[2], path)
+        return ScorecardSchedule("monthly", int(parts[1]), at) if at else ScorecardSchedule()
+    reader.problem(path, f"expected \"weekly mon 08:00\", \"monthly 1 08:00\" (day 1-28) or \"off\", got {raw!r}")
+    return ScorecardSchedule()
 
 
 #: Policy keys that cannot differ by store: a purchase order serves every channel at once.

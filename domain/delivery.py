@@ -30,8 +30,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connectors.messaging.types import EmailMessage, SlackMessage, SmsMessage
-from domain import audit
+from domain import audit, senders
 from domain.clock import utcnow
+from domain.config import NotificationConfig
 from domain.db import state_is
 from domain.messages import RenderError, render_email, render_slack, render_sms
 from domain.models import OutboxMessage
@@ -63,7 +64,8 @@ Message = EmailMessage | SmsMessage | SlackMessage
 
 @dataclass(frozen=True)
 class ProviderSettings:
-    """Provider credentials and endpoints, read from the environment at send time.
+    """Provider credentials and endpoints, read from the environment at send time, and the
+    ``[notifications]`` table of the configuration file (the senders: ``domain.senders``).
 
     Read per send (not at import) so an operator can fix a variable and redrive without a code
     change, and so secrets (API keys, the Slack webhook URL) never land in the database.
@@ -72,6 +74,7 @@ class ProviderSettings:
     env: Mapping[str, str]
     public_base_url: str
     timeout_s: float = 10.0
+    notifications: NotificationConfig | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None,
@@ -85,7 +88,8 @@ class ProviderSettings:
             timeout_s = float(env.get("NOTIFY_TIMEOUT_S") or 10.0)
         except ValueError:
             timeout_s = 10.0
-        return cls(env=env, public_base_url=public_base_url.rstrip("/"), timeout_s=timeout_s)
+        return cls(env=env, public_base_url=public_base_url.rstrip("/"), timeout_s=timeout_s,
+                   notifications=_notifications())
 
     def require(self, name: str) -> str:
         value = (self.env.get(name) or "").strip()
@@ -127,15 +131,14 @@ class ProviderSettings:
             return {"webhook_url": self.slack_webhook_url(recipient), **timeout}
         if channel == "sms":
             return {"account_sid": self.require("TWILIO_ACCOUNT_SID"), "auth_token": self.require("TWILIO_AUTH_TOKEN"),
-                    "base_url": self.optional("TWILIO_BASE_URL"), "from": self.optional("TWILIO_FROM"),
-                    "messaging_service_sid": self.optional("TWILIO_MESSAGING_SERVICE_SID"), **timeout}
+                    "base_url": self.optional("TWILIO_BASE_URL"), **timeout}
         provider = self.provider_for(channel)
         if provider == "mailgun":
             return {"provider": "mailgun", "api_key": self.require("MAILGUN_API_KEY"),
                     "domain": self.require("MAILGUN_DOMAIN"), "base_url": self.optional("MAILGUN_BASE_URL"),
-                    "from": self.require("EMAIL_FROM"), **timeout}
+                    **timeout}
         return {"provider": "sendgrid", "api_key": self.require("SENDGRID_API_KEY"),
-                "base_url": self.optional("SENDGRID_BASE_URL"), "from": self.require("EMAIL_FROM"), **timeout}
+                "base_url": self.optional("SENDGRID_BASE_URL"), **timeout}
 
     def secrets_for(self, channel: str, recipient: str) -> list[str]:
         """Values that must never reach ``last_error``, logs or the audit log."""
@@ -144,6 +147,18 @@ class ProviderSettings:
             url = self.env.get(recipient) or ""
             values += [url, urlsplit(url).path if len(urlsplit(url).path) > 1 else ""]
         return [v for v in values if v]
+
+
+def _notifications() -> NotificationConfig | None:
+    """The configured ``[notifications]``; None (senders from the environment alone, logged) when
+    the configuration file cannot be read, so a broken file does not also stop every message."""
+    from domain.config import ConfigError, current_config
+
+    try:
+        return current_config().notifications
+    except ConfigError as exc:
+        log.warning("configuration not readable, senders come from the environment only: %s", exc)
+        return None
 
 
 def redact(text: str, secrets: list[str]) -> str:
@@ -193,17 +208,22 @@ def build_message(row: OutboxMessage, settings: ProviderSettings) -> Message:
     """
     context = dict(row.context or {})
     if row.channel == "email":
+        try:
+            sender = senders.email_from(row.template, settings.notifications, settings.env)
+        except senders.NoSenderError as exc:
+            raise NotConfiguredError("sender:", str(exc)) from exc
         rendered = render_email(row.template, context)
         recipients = [r.strip() for r in row.recipient.split(",") if r.strip()]
-        return EmailMessage(to=recipients, from_=settings.require("EMAIL_FROM"), subject=rendered.subject,
+        return EmailMessage(to=recipients, from_=sender, subject=rendered.subject,
                             text=rendered.text, html=rendered.html, tags=[row.template],
                             attachments=email_attachments(context), idempotency_key=row.idempotency_key)
     if row.channel == "sms":
-        sender, service = settings.optional("TWILIO_FROM"), settings.optional("TWILIO_MESSAGING_SERVICE_SID")
-        if not sender and not service:
-            raise NotConfiguredError("TWILIO_FROM", "is not set (nor TWILIO_MESSAGING_SERVICE_SID)")
-        return SmsMessage(to=row.recipient, body=render_sms(row.template, context), from_=sender,
-                          messaging_service_sid=service,
+        try:
+            sms = senders.sms_from(settings.notifications, settings.env)
+        except senders.NoSenderError as exc:
+            raise NotConfiguredError("sender:", str(exc)) from exc
+        return SmsMessage(to=row.recipient, body=render_sms(row.template, context), from_=sms.from_,
+                          messaging_service_sid=sms.messaging_service_sid,
                           status_callback_url=settings.public_base_url + TWILIO_STATUS_PATH,
                           idempotency_key=row.idempotency_key)
     if row.channel == "slack":

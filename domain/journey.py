@@ -127,14 +127,17 @@ def _link(settings: Settings, backorder: Backorder, choice: str, now: datetime, 
 
 def message_context(session: Session, backorder: Backorder, settings: Settings, now: datetime,
                     **extra: Any) -> dict[str, Any]:
+    from domain import localtime
+
     line, order, sku, store = _facts(session, backorder)
     subs = substitutes_for(session, sku, backorder.quantity) if backorder.state in ("open", "notified") else []
+    zone = localtime.customer_zone(order.customer_timezone, settings.config.timezone)  # theirs, else the business's
     return {
         "store_name": settings.config.name or store.name, "order_number": order.number,
         "customer_name": order.customer_name, "item_title": line.title or sku.title, "sku": sku.code,
         "quantity": backorder.quantity, "eta": backorder.eta.isoformat() if backorder.eta else None,
         "consent_required": backorder.consent_required,
-        "deadline": backorder.deadline_at.isoformat() if backorder.deadline_at else None,
+        "deadline": localtime.local_iso(backorder.deadline_at, zone), "timezone": zone.key,
         "links": {choice: _link(settings, backorder, choice, now) for choice in ("wait", "cancel", "credit")},
         "substitutes": [{"sku": s.code, "title": s.title, "price_cents": s.price_cents,
                          "link": _link(settings, backorder, "substitute", now, s.code)} for s in subs],

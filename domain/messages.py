@@ -11,6 +11,7 @@ Domain code decides *that* a message goes out and which facts it carries; the wo
   (``&``, ``<``, ``>``) and then for a JSON string, so a title like ``<!channel> "x"`` can neither
   ping a channel nor break the JSON.
 * SMS must fit two concatenated segments, so one notice never turns into a five-part bill.
+* Times a customer reads are in their zone, named (``local_when``: ``domain.localtime``).
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+
+from domain import localtime
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 
@@ -66,14 +69,14 @@ def _slack_finalize(value: Any) -> str:
 
 
 def _mail_environment(directory: Path) -> Environment:
-    return Environment(
+    return localtime.install(Environment(
         loader=FileSystemLoader(str(directory)),
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
         keep_trailing_newline=False,
         trim_blocks=True,
         lstrip_blocks=True,
-    )
+    ))
 
 
 def _slack_environment(directory: Path) -> Environment:

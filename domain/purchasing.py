@@ -392,6 +392,8 @@ class ReceiveResult:
     state: str
     received: dict[str, int]
     sku_ids: list[int]
+    #: Staff alerts to deliver: receipts that differ from the ship notice (``domain.mismatches``).
+    follow_ups: list[FollowUp] = field(default_factory=list)
 
 
 RECEIPT_SQL = text("""
@@ -448,11 +450,15 @@ def _quantities(po: PurchaseOrder, lines: list[tuple[PurchaseOrderLine, Sku]],
     return {code: qty for code, qty in wanted.items()}
 
 
-def receive(session: Session, po_id: int, lines: Mapping[str, int] | None, now: datetime) -> ReceiveResult:
+def receive(session: Session, po_id: int, lines: Mapping[str, int] | None, now: datetime, *,
+            routes: Sequence[RouteConfig] | None = None) -> ReceiveResult:
     """Book goods in: raise each line's received quantity (``None`` = everything outstanding),
     move the PO to partially_received / received, and add the units to the stock at the
     receiving location. The caller runs detection and ``journey.fill`` for the returned SKUs,
-    so waiting customers are served first."""
+    so waiting customers are served first, and delivers the result's follow-ups: one
+    ``po.receipt_mismatch`` alert per line whose receipt differs from its ship notice."""
+    from domain import mismatches
+
     po = _locked(session, po_id)
     if po.state not in RECEIVABLE_STATES:
         raise PurchasingError(f"{po.number} is {po.state.replace('_', ' ')}; goods can only be received against "
@@ -465,19 +471,37 @@ def receive(session: Session, po_id: int, lines: Mapping[str, int] | None, now: 
     assert vendor is not None
     location, store = receiving_point(session, vendor)
     booked: list[dict[str, Any]] = []
+    found: list[Any] = []
     for line, sku in rows:
         quantity = received.get(sku.code, 0)
         if not quantity:
             continue
+        finding = mismatches.check_receipt(sku.id, sku.code, sku.title, line.quantity, line.shipped_qty,
+                                           line.received_qty, quantity)
+        if finding is not None:
+            found.append(finding)
         line.received_qty += quantity
         on_hand = session.execute(RECEIPT_SQL, {"sku_id": sku.id, "location_id": location.id, "store_id": store.id,
                                                 "quantity": quantity, "now": now}).scalar_one()
         booked.append({"sku_id": sku.id, "sku": sku.code, "quantity": quantity, "on_hand_after": on_hand})
     po.state = "received" if all(line.received_qty >= line.quantity for line, _ in rows) else "partially_received"
-    _event(session, po, "received", now, lines=booked, location=location.key, store=store.key)
+    event = PurchaseOrderEvent(purchase_order_id=po.id, kind="received", at=now,
+                               data={"lines": booked, "location": location.key, "store": store.key,
+                                     "mismatches": [m.as_dict() for m in found]})
+    session.add(event)
     audit.record(session, "purchasing", "po.received", "purchase_order", po.id, number=po.number, lines=booked,
                  state=po.state)
-    return ReceiveResult(po.id, po.number, po.state, received, [item["sku_id"] for item in booked])
+    follow_ups: list[FollowUp] = []
+    if found:
+        if routes is None:
+            from domain.config import current_config
+
+            routes = current_config().notifications.routes
+        session.flush()
+        follow_ups = [(DELIVER, (outbox_id,)) for outbox_id in mismatches.raise_alerts(
+            session, found, po_id=po.id, po_number=po.number, vendor=vendor.name, cause=f"received:{event.id}",
+            routes=routes)]
+    return ReceiveResult(po.id, po.number, po.state, received, [item["sku_id"] for item in booked], follow_ups)
 
 
 def open_erp_orders(session: Session) -> dict[str, dict[str, int]]:
@@ -537,9 +561,10 @@ def earliest_po_eta(session: Session, sku_id: int) -> date | None:
 
 
 def update_dates(session: Session, po_id: int, dates: Mapping[str, date], source: str, now: datetime, *,
-                 settings: journey.Settings | None = None) -> list[FollowUp]:
+                 settings: journey.Settings | None = None, **event_data: Any) -> list[FollowUp]:
     """Record a vendor's dates: ``acknowledged`` (the promise: sets ``promised_date`` too),
-    ``dates_changed`` (a new estimate) or ``asn`` (shipped, arriving then).
+    ``dates_changed`` (a new estimate) or ``asn`` (shipped, arriving then). ``event_data`` is kept
+    on the event beside the dates (an ASN's quantities and mismatches).
 
     Each line's ETA moves; the PO expects to be complete when its last open line arrives; and
     customers waiting for a SKU whose earliest open-PO date moved are re-dated through
@@ -572,7 +597,7 @@ def update_dates(session: Session, po_id: int, dates: Mapping[str, date], source
     if open_dates:
         po.expected_at = max(d for d in open_dates if d is not None)
     _event(session, po, source, now, dates={code: when.isoformat() for code, when in dates.items()},
-           expected_at=po.expected_at.isoformat() if po.expected_at else None)
+           expected_at=po.expected_at.isoformat() if po.expected_at else None, **event_data)
     session.flush()
     settings = settings or journey._current_settings()
     follow_ups: list[FollowUp] = []
@@ -603,6 +628,10 @@ class VendorScore:
     on_time_rate: Decimal | None
     average_days_late: Decimal | None
     average_ack_hours: Decimal | None
+    #: Ship-notice lines whose quantity differed from what the PO line expected (``po.asn_mismatch``).
+    asn_mismatches: int = 0
+    #: Receipts that differed from what the ship notice said was on its way (``po.receipt_mismatch``).
+    receipt_mismatches: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {key: (str(value) if isinstance(value, Decimal) else value)
@@ -621,7 +650,9 @@ def scorecard(session: Session, since: date, until: date) -> list[VendorScore]:
     - on-time rate = receipts (a line's share of a ``received`` event) dated on or before the due
       date ÷ all receipts;
     - average lateness = mean over receipts of max(0, receipt date − due date), in days;
-    - acknowledgement latency = mean of acknowledged_at − sent_at over those POs, in hours.
+    - acknowledgement latency = mean of acknowledged_at − sent_at over those POs, in hours;
+    - ASN and receipt mismatches = lines of those POs' ship notices and receipts whose quantity
+      differed from what was expected (``domain.mismatches``; stored on the events).
 
     Cancelled POs and ones never approved are left out: they were never the vendor's to fill.
     """
@@ -636,18 +667,23 @@ def scorecard(session: Session, since: date, until: date) -> list[VendorScore]:
         by_vendor[po.vendor_id].append((po, line, due_date))
     po_ids = sorted({po.id for po, _, _ in rows})
     receipts: dict[tuple[int, int], list[date]] = defaultdict(list)
-    for po_id, data, at in session.execute(
-            select(PurchaseOrderEvent.purchase_order_id, PurchaseOrderEvent.data, PurchaseOrderEvent.at)
-            .where(PurchaseOrderEvent.purchase_order_id.in_(po_ids), PurchaseOrderEvent.kind == "received")):
-        for item in data.get("lines", []):
-            receipts[(po_id, int(item["sku_id"]))].append(at.date())
+    found: dict[tuple[int, str], int] = defaultdict(int)
+    for po_id, kind, data, at in session.execute(
+            select(PurchaseOrderEvent.purchase_order_id, PurchaseOrderEvent.kind, PurchaseOrderEvent.data,
+                   PurchaseOrderEvent.at)
+            .where(PurchaseOrderEvent.purchase_order_id.in_(po_ids),
+                   PurchaseOrderEvent.kind.in_(("received", "asn")))):
+        found[(po_id, kind)] += len(data.get("mismatches") or [])
+        if kind == "received":
+            for item in data.get("lines", []):
+                receipts[(po_id, int(item["sku_id"]))].append(at.date())
     vendors = {v.id: v for v in session.scalars(select(Vendor).where(Vendor.id.in_(list(by_vendor))))}
-    scores = [_score(vendors[vendor_id], items, receipts) for vendor_id, items in by_vendor.items()]
+    scores = [_score(vendors[vendor_id], items, receipts, found) for vendor_id, items in by_vendor.items()]
     return sorted(scores, key=lambda score: score.vendor_key)
 
 
 def _score(vendor: Vendor, items: list[tuple[PurchaseOrder, PurchaseOrderLine, date]],
-           receipts: Mapping[tuple[int, int], list[date]]) -> VendorScore:
+           receipts: Mapping[tuple[int, int], list[date]], found: Mapping[tuple[int, str], int]) -> VendorScore:
     ordered = sum(line.quantity for _, line, _ in items)
     received = sum(line.received_qty for _, line, _ in items)
     lateness = [max(0, (day - due_date).days) for po, line, due_date in items
@@ -662,6 +698,8 @@ def _score(vendor: Vendor, items: list[tuple[PurchaseOrder, PurchaseOrderLine, d
         receipts=len(lateness), on_time_receipts=on_time, on_time_rate=_ratio(on_time, len(lateness)),
         average_days_late=_ratio(sum(lateness), len(lateness), Decimal("0.01")),
         average_ack_hours=_ratio(sum(ack_hours), len(ack_hours), Decimal("0.1")),
+        asn_mismatches=sum(found.get((po_id, "asn"), 0) for po_id in pos),
+        receipt_mismatches=sum(found.get((po_id, "received"), 0) for po_id in pos),
     )
 
 

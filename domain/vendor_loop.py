@@ -5,7 +5,8 @@ After a PO is sent, two timers watch it: ``po.ack_due`` (the vendor's ``ack_with
 fires with its answer still missing sends the vendor ONE escalation email with the structured ask
 (which lines, which dates) and alerts staff (``po.late``); the outbox idempotency key and the
 alert's dedupe key make a second firing send nothing. An acknowledgement (the signed page) or an
-ASN cancels its timer and re-dates the lines, which re-dates waiting customers (``journey``).
+ASN cancels its timer and re-dates the lines, which re-dates waiting customers (``journey``); an
+ASN whose quantity differs from what the line expected alerts staff (``domain.mismatches``).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain import alerts, outbox, purchasing, timers
+from domain import alerts, mismatches, outbox, purchasing, timers
 from domain.clock import utcnow
 from domain.links import sign_po_link
 from domain.models import PurchaseOrder, PurchaseOrderEvent, PurchaseOrderLine, Sku, Timer, Vendor
@@ -65,18 +66,49 @@ def record_asn(session: Session, po_id: int, arrival: date, shipped: Mapping[str
                now: datetime | None = None) -> list[FollowUp]:
     """An advance ship notice: what shipped (everything outstanding by default) and when it lands."""
     now = now or utcnow()
-    lines = {code: line for line, code in session.execute(
-        select(PurchaseOrderLine, Sku.code).join(Sku, Sku.id == PurchaseOrderLine.sku_id)
+    rows = {sku.code: (line, sku) for line, sku in session.execute(
+        select(PurchaseOrderLine, Sku).join(Sku, Sku.id == PurchaseOrderLine.sku_id)
         .where(PurchaseOrderLine.purchase_order_id == po_id).with_for_update(of=PurchaseOrderLine)).tuples()}
+    lines = {code: line for code, (line, _) in rows.items()}
     unknown = sorted(set(shipped or {}) - set(lines))
     if unknown:
         raise purchasing.PurchasingError(f"the purchase order has no line for SKU(s) {', '.join(unknown)}")
+    negative = sorted(code for code, quantity in (shipped or {}).items() if quantity < 0)
+    if negative:
+        raise purchasing.PurchasingError(f"a shipped quantity cannot be negative: {', '.join(negative)}")
     quantities = shipped or {code: line.quantity - line.received_qty for code, line in lines.items()}
+    found: list[mismatches.Mismatch] = []
+    for code, quantity in sorted((shipped or {}).items()):  # "everything outstanding" is our own figure
+        line, sku = rows[code]
+        finding = mismatches.check_asn(sku.id, code, sku.title, line.quantity, line.shipped_qty, line.received_qty,
+                                       quantity)
+        if finding is not None:
+            found.append(finding)
     for code, quantity in quantities.items():
         lines[code].shipped_qty = min(lines[code].quantity, lines[code].shipped_qty + max(0, quantity))
-    follow_ups = purchasing.update_dates(session, po_id, {code: arrival for code in quantities}, "asn", now)
+    follow_ups = purchasing.update_dates(session, po_id, {code: arrival for code in quantities}, "asn", now,
+                                         shipped=quantities, mismatches=[m.as_dict() for m in found])
     timers.cancel(session, "purchase_order", po_id, (ASN_DUE,))
+    if found:
+        follow_ups += _asn_mismatch_alerts(session, po_id, found)
     return follow_ups
+
+
+def _asn_mismatch_alerts(session: Session, po_id: int, found: list[mismatches.Mismatch]) -> list[FollowUp]:
+    """Alert staff once per mismatched line of the ASN just recorded (its event id is the cause)."""
+    from domain.config import current_config
+
+    po = session.get(PurchaseOrder, po_id)
+    assert po is not None
+    vendor = session.get(Vendor, po.vendor_id)
+    assert vendor is not None
+    session.flush()
+    event_id = session.scalar(select(PurchaseOrderEvent.id).where(
+        PurchaseOrderEvent.purchase_order_id == po_id, PurchaseOrderEvent.kind == "asn")
+        .order_by(PurchaseOrderEvent.id.desc()).limit(1))
+    outbox_ids = mismatches.raise_alerts(session, found, po_id=po.id, po_number=po.number, vendor=vendor.name,
+                                         cause=f"asn:{event_id}", routes=current_config().notifications.routes)
+    return [(DELIVER, (outbox_id,)) for outbox_id in outbox_ids]
 
 
 def escalation_context(session: Session, po: PurchaseOrder, kind: str, link: str | None) -> dict[str, Any]:

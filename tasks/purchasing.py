@@ -46,3 +46,20 @@ def close_windows(self: DbTask) -> int:
             uow.enqueue(self.app.signature(SEND), po_id)
         enqueue_follow_ups(self, uow, closed.follow_ups)
     return len(closed.approved) + len(closed.awaiting_approval)
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.purchasing.send_scorecard")
+def send_scorecard(self: DbTask) -> int:
+    """Beat calls this often; the vendor scorecard goes to the buyer once per scheduled period
+    (``[notifications] scorecard_schedule``); returns the messages queued."""
+    from domain import scorecards
+    from tasks.notify import deliver
+
+    config = current_config()
+    with self.unit_of_work() as uow:
+        outbox_ids = scorecards.send_scorecard(uow.session, utcnow(), config.timezone,
+                                               config.notifications.scorecard_schedule, config.name,
+                                               config.notifications.routes)
+        for outbox_id in outbox_ids:
+            uow.enqueue(deliver, outbox_id)
+    return len(outbox_ids)

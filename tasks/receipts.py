@@ -58,5 +58,7 @@ def poll_erp(self: DbTask) -> int:
                 if result is not None:
                     log.info("receipts: %s booked from %s: %s", result.number, store_key, result.received)
                     uow.enqueue(self.app.signature(EVALUATE), sorted(result.sku_ids))
+                    for name, args in result.follow_ups:  # receipt ≠ ship notice: staff alerts
+                        uow.enqueue(self.app.signature(name), *args)
                     booked += 1
     return booked

@@ -409,6 +409,10 @@ def po_receive(reference: str, skus: tuple[str, ...]) -> None:
     for code, qty in sorted(result.received.items()):
         click.echo(f"  {code}: +{qty}")
     click.echo(f"{result.number}: {result.state.replace('_', ' ')}")
+    for name, args in result.follow_ups:
+        app.signature(name).apply_async(args=args)
+    if result.follow_ups:
+        click.echo(f"  the receipt differs from the ship notice: {len(result.follow_ups)} staff message(s) queued")
     if not result.sku_ids:
         return
     evaluate.apply(args=[result.sku_ids], throw=True)
@@ -444,7 +448,7 @@ def po_asn(reference: str, arrival: Any, skus: tuple[str, ...]) -> None:
     for name, args in follow_ups:
         app.signature(name).apply_async(args=args)
     click.echo(f"{reference}: ship notice recorded, arriving {arrival.date()}; "
-               f"{len(follow_ups)} customer message(s) queued")
+               f"{len(follow_ups)} message(s) queued")
 
 
 @main.command()
@@ -484,11 +488,11 @@ def vendors() -> None:
               help="Purchase-order lines due in the last DAYS days.")
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write a CSV file.")
 def vendors_report(days: int, csv_file: Path | None) -> None:
-    """Fill rate, on-time rate, average lateness and acknowledgement latency per vendor."""
-    import csv
+    """Fill rate, on-time rate, average lateness, acknowledgement latency and quantity
+    mismatches (ship notice vs PO, receipt vs ship notice) per vendor."""
     from datetime import timedelta
 
-    from domain import purchasing
+    from domain import purchasing, scorecards
     from domain.clock import utcnow
     from domain.db import session_scope
 
@@ -503,21 +507,17 @@ def vendors_report(days: int, csv_file: Path | None) -> None:
 
     click.echo(f"vendors, purchase-order lines due {since} to {until}")
     click.echo(f"{'vendor':<16} {'POs':>4} {'ordered':>8} {'received':>8} {'fill':>7} {'on time':>8} "
-               f"{'days late':>9} {'ack hours':>9}")
+               f"{'days late':>9} {'ack hours':>9} {'ASN ≠ PO':>9} {'rcpt ≠ ASN':>10}")
     for score in scores:
         click.echo(f"{score.vendor_key:<16} {score.purchase_orders:>4} {score.ordered_units:>8} "
                    f"{score.received_units:>8} {pct(score.fill_rate):>7} {pct(score.on_time_rate):>8} "
                    f"{score.average_days_late if score.average_days_late is not None else '-':>9} "
-                   f"{score.average_ack_hours if score.average_ack_hours is not None else '-':>9}")
+                   f"{score.average_ack_hours if score.average_ack_hours is not None else '-':>9} "
+                   f"{score.asn_mismatches:>9} {score.receipt_mismatches:>10}")
     if not scores:
         click.echo("no purchase orders due in that period")
     if csv_file is not None:
-        fields = list(purchasing.VendorScore.__dataclass_fields__)
-        with csv_file.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fields)
-            writer.writeheader()
-            for score in scores:
-                writer.writerow(score.as_dict())
+        csv_file.write_text(scorecards.to_csv(scores), newline="")
         click.echo(f"wrote {csv_file}")
 
 

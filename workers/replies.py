@@ -84,9 +84,11 @@ def _store_name() -> str:
 @lru_cache(maxsize=1)
 def _pages() -> Environment:
     """Autoescaped, strict: a customer-supplied name or title can never become markup."""
-    return Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), undefined=StrictUndefined,
-                       autoescape=select_autoescape(enabled_extensions=("html",), default=True),
-                       trim_blocks=True, lstrip_blocks=True)
+    from domain import localtime
+
+    return localtime.install(Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), undefined=StrictUndefined,
+                                         autoescape=select_autoescape(enabled_extensions=("html",), default=True),
+                                         trim_blocks=True, lstrip_blocks=True))
 
 
 def page(name: str, status: int, **context: Any) -> HTMLResponse:
@@ -134,14 +136,18 @@ class View:
     deadline: str | None
     state: str
     resolution: str | None
+    #: The zone ``deadline`` is given in: the customer's, else the business's (``domain.localtime``).
+    timezone: str = "UTC"
 
     def context(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
 def load_view(session: Session, backorder_id: int, settings: journey.Settings) -> View | None:
+    from domain import localtime
+
     row = session.execute(
-        select(Backorder, OrderLine.title, Order.number, Sku.title)
+        select(Backorder, OrderLine.title, Order.number, Sku.title, Order.customer_timezone)
         .join(OrderLine, OrderLine.id == Backorder.order_line_id)
         .join(Order, Order.id == OrderLine.order_id)
         .join(Sku, Sku.id == Backorder.sku_id)
@@ -149,13 +155,14 @@ def load_view(session: Session, backorder_id: int, settings: journey.Settings) -
     ).first()
     if row is None:
         return None
-    backorder, line_title, order_number, sku_title = row
+    backorder, line_title, order_number, sku_title, customer_timezone = row
+    zone = localtime.customer_zone(customer_timezone, settings.config.timezone)
     return View(
         store_name=settings.config.name or FALLBACK_STORE_NAME, order_number=order_number,
         item_title=line_title or sku_title, quantity=backorder.quantity,
         eta=backorder.eta.isoformat() if backorder.eta else None, consent_required=backorder.consent_required,
-        deadline=backorder.deadline_at.isoformat() if backorder.deadline_at else None, state=backorder.state,
-        resolution=backorder.resolution)
+        deadline=localtime.local_iso(backorder.deadline_at, zone), state=backorder.state,
+        resolution=backorder.resolution, timezone=zone.key)
 
 
 def predicted_result(state: str, choice: str) -> str | None:
