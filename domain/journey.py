@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from domain import alerts, audit, backorders, contacts, outbox, timers
+from domain import alerts, audit, backorders, contacts, outbox, substitutes, timers
 from domain.allocation import allocatable
 from domain.clock import utcnow
 from domain.config import BusinessConfig, PolicyConfig
@@ -256,14 +256,17 @@ def choose(session: Session, backorder_id: int, choice: str, settings: Settings,
     if not backorders.can_move(backorder.state, target):
         return Outcome("too_late", backorder.state), []
     follow_ups: list[FollowUp] = []
+    price: dict[str, Any] = {}
     if choice == "substitute":
-        _, _, sku, _ = _facts(session, backorder)
+        _, _, sku, store = _facts(session, backorder)
         offered = {s.code: s for s in substitutes_for(session, sku, backorder.quantity)}
         if substitute not in offered:
             return Outcome("unavailable", backorder.state), []
         backorder.substitute_sku_id = offered[substitute].id
-        follow_ups += _staff_alert(session, backorder, settings,
-                                   f"customer chose substitute {substitute}: swap the item on the order")
+        row, placing = substitutes.request(session, backorder, offered[substitute], settings.config.policy_for(
+            store.key), settings.config.notifications.routes, now)
+        follow_ups += placing
+        price = substitute_price_facts(row)
     if choice in ("cancel", "credit"):
         backorder.resolution = "refund" if choice == "cancel" else "store_credit"
         follow_ups.append((REFUND, (backorder.id,)))
@@ -273,8 +276,16 @@ def choose(session: Session, backorder_id: int, choice: str, settings: Settings,
     substitute_title = session.scalar(select(Sku.title).where(Sku.code == substitute)) if substitute else None
     follow_ups += notify_customer(session, backorder, "backorder_confirmed", choice, settings, now, choice=choice,
                                   substitute=substitute, substitute_title=substitute_title,
-                                  skip_sms=source == "sms")  # a texted answer is confirmed in the SMS reply
+                                  skip_sms=source == "sms", **price)  # a texted answer is confirmed in the SMS reply
     return Outcome("applied", backorder.state), follow_ups
+
+
+def substitute_price_facts(row: Any) -> dict[str, Any]:
+    """What the customer reads about the price difference (page and email), from the decided row."""
+    return {"substitute_price": {
+        "paid_cents": row.paid_cents, "substitute_total_cents": row.substitute_total_cents,
+        "difference_cents": row.difference_cents, "settlement": row.settlement, "due_cents": row.due_cents,
+        "refund_cents": max(0, -row.difference_cents), "awaiting_staff": row.state == "awaiting_staff"}}
 
 
 def change_eta(session: Session, sku_id: int, new_eta: date, settings: Settings,

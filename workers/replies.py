@@ -174,6 +174,28 @@ def _substitute_facts(session: Session, code: str | None) -> dict[str, Any]:
             "substitute_price_cents": sku.price_cents if sku else None}
 
 
+def _substitute_price(session: Session, claim: LinkClaim, settings: journey.Settings) -> dict[str, Any] | None:
+    """The price difference the customer would confirm, and how the store's policy settles it."""
+    from domain import substitutes
+    from domain.models import Store
+
+    if claim.choice != "substitute" or not claim.substitute:
+        return None
+    row = session.execute(
+        select(Backorder, Sku, Store.key).join(OrderLine, OrderLine.id == Backorder.order_line_id)
+        .join(Order, Order.id == OrderLine.order_id).join(Store, Store.id == Order.store_id)
+        .join(Sku, Sku.code == claim.substitute).where(Backorder.id == claim.backorder_id)).first()
+    if row is None:
+        return None
+    backorder, sku, store_key = row
+    policy = settings.config.policy_for(store_key)
+    decided = substitutes.figures(session, backorder, sku, policy)
+    return {"paid_cents": decided.rule["paid_cents"], "substitute_total_cents": decided.rule["substitute_total_cents"],
+            "difference_cents": decided.difference_cents, "settlement": decided.settlement,
+            "due_cents": decided.due_cents, "refund_cents": decided.refund_cents,
+            "awaiting_staff": decided.needs_staff}
+
+
 def other_links(settings: journey.Settings, claim: LinkClaim) -> dict[str, str]:
     """Fresh links for the other choices when the picked alternative sold out (same expiry)."""
     def link(choice: str) -> str:
@@ -226,6 +248,7 @@ def show_choice(token: str) -> HTMLResponse:
         if view is None:
             return invalid_page("missing", 404)
         substitute = _substitute_facts(session, claim.substitute)
+        substitute["substitute_price"] = _substitute_price(session, claim, settings)
         session.rollback()  # read-only: nothing a prefetching scanner does may be committed
     predicted = predicted_result(view.state, claim.choice)
     if predicted is not None:
