@@ -413,9 +413,13 @@ def _deadline(session: Session, timer: Timer) -> list[FollowUp]:
         backorders.move(session, backorder, "accepted_wait", cause="silence on a first definite notice", now=now)
         timers.cancel(session, "backorder", backorder.id)
         return []
+    from domain import merchandising  # it chases vendors through purchasing, which imports this module
+
     _, _, _, store = _facts(session, backorder)
     backorder.resolution = settings.config.policy_for(store.key).auto_cancel_action
-    backorders.move(session, backorder, "auto_cancelled", cause="no answer by the deadline", now=now,
-                    resolution=backorder.resolution)
+    reason = "no answer by the deadline"
+    backorders.move(session, backorder, "auto_cancelled", cause=reason, now=now, resolution=backorder.resolution)
     timers.cancel(session, "backorder", backorder.id)
-    return [(REFUND, (backorder.id,))]
+    return [(REFUND, (backorder.id,))] + merchandising.auto_cancelled(
+        session, backorder, reason, routes=settings.config.notifications.routes,
+        public_base_url=settings.public_base_url, secret_key=settings.secret_key, now=now)
