@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from domain import alerts, audit, backorders, contacts, outbox, substitutes, timers
+from domain import alerts, audit, backorders, contacts, outbox, segments, substitutes, timers
 from domain.allocation import allocatable
 from domain.clock import utcnow
 from domain.config import BusinessConfig, PolicyConfig
@@ -90,9 +90,10 @@ def needs_consent(eta: Eta, today: date, policy: PolicyConfig, renewed: bool) ->
     return eta.date > today + timedelta(days=policy.consent_free_days)
 
 
-def deadline_for(now: datetime, policy: PolicyConfig, promised: date | None) -> datetime:
-    """The SLA after the notice, never past the end of the last promised date."""
-    deadline = now + timedelta(seconds=policy.sla_s)
+def deadline_for(now: datetime, policy: PolicyConfig, promised: date | None, extra_s: int = 0) -> datetime:
+    """The SLA (lengthened by the customer's tier) after the notice, never past the end of the last
+    promised date."""
+    deadline = now + timedelta(seconds=policy.sla_s + extra_s)
     if promised is not None:
         deadline = min(deadline, datetime.combine(promised, time(23, 59, 59), tzinfo=UTC))
     return max(deadline, now + min(timedelta(seconds=policy.sla_s), timedelta(minutes=1)))
@@ -139,7 +140,9 @@ def message_context(session: Session, backorder: Backorder, settings: Settings, 
         "substitutes": [{"sku": s.code, "title": s.title, "price_cents": s.price_cents,
                          "link": _link(settings, backorder, "substitute", now, s.code)} for s in subs],
         "sms_keywords": ["WAIT", "REFUND", "CREDIT"],
-        "auto_cancel_action": settings.config.policy_for(store.key).auto_cancel_action, **extra,
+        "auto_cancel_action": settings.config.policy_for(store.key).auto_cancel_action,
+        "segment": backorder.segment, "credit_bonus_cents": backorder.credit_bonus_cents,
+        "credit_total_cents": line.price_cents * backorder.quantity + backorder.credit_bonus_cents, **extra,
     }
 
 
@@ -206,14 +209,16 @@ def offer(session: Session, backorder_id: int, settings: Settings, now: datetime
         return []
     _, _, sku, store = _facts(session, backorder)
     policy = settings.config.policy_for(store.key)
+    tier = segments.check(session, backorder, settings.config.segments)
     eta = eta_for(session, sku, now.date())
     backorder.eta = backorder.promised_date = eta.date
     backorder.consent_required = needs_consent(eta, now.date(), policy, renewed=False)
     backorder.notice_count += 1
     backorder.notified_at = now
-    backorder.deadline_at = deadline_for(now, policy, eta.date)
+    backorder.deadline_at = deadline_for(now, policy, eta.date, tier.sla_extra_s)
     backorders.move(session, backorder, "notified", cause="first delay notice", eta=str(eta.date),
-                    eta_source=eta.source, consent_required=backorder.consent_required, now=now)
+                    eta_source=eta.source, consent_required=backorder.consent_required, now=now,
+                    segment=tier.key, sla_s=policy.sla_s + tier.sla_extra_s)
     _schedule(session, backorder, policy, now)
     return notify_customer(session, backorder, "backorder_notice", "1", settings, now)
 
@@ -308,7 +313,8 @@ def change_eta(session: Session, sku_id: int, new_eta: date, settings: Settings,
             backorder.consent_required = True
             backorder.notice_count += 1
             backorder.promised_date = new_eta
-            backorder.deadline_at = deadline_for(now, policy, new_eta)
+            backorder.deadline_at = deadline_for(now, policy, new_eta,
+                                                 segments.sla_extra_for(settings.config.segments, backorder.segment))
             if backorder.state == "accepted_wait":
                 backorders.move(session, backorder, "notified", cause="renewed delay notice", now=now,
                                 old_eta=str(old), new_eta=str(new_eta))

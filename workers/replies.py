@@ -134,6 +134,7 @@ class View:
     deadline: str | None
     state: str
     resolution: str | None
+    credit_bonus_cents: int = 0
 
     def context(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -155,7 +156,7 @@ def load_view(session: Session, backorder_id: int, settings: journey.Settings) -
         item_title=line_title or sku_title, quantity=backorder.quantity,
         eta=backorder.eta.isoformat() if backorder.eta else None, consent_required=backorder.consent_required,
         deadline=backorder.deadline_at.isoformat() if backorder.deadline_at else None, state=backorder.state,
-        resolution=backorder.resolution)
+        resolution=backorder.resolution, credit_bonus_cents=backorder.credit_bonus_cents)
 
 
 def predicted_result(state: str, choice: str) -> str | None:
