@@ -313,6 +313,31 @@ def eta_set(sku_code: str, new_date: Any) -> None:
 
 
 @main.group()
+def substitute() -> None:
+    """Substitutes customers chose: approve the ones the store's policy leaves to staff."""
+
+
+@substitute.command("approve")
+@click.argument("backorder_id", type=int)
+def substitute_approve(backorder_id: int) -> None:
+    """Place the substitute BACKORDER_ID's customer chose, waiting for staff; settled by the policy."""
+    from domain import substitutes
+    from domain.db import session_scope
+    from workers.app import app
+
+    _environment()
+    try:
+        with session_scope() as session:
+            follow_ups = substitutes.approve(session, backorder_id)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for name, args in follow_ups:
+        app.signature(name).apply_async(args=args)
+    click.echo(f"backorder {backorder_id}: substitute approved; placing the order is queued" if follow_ups
+               else f"backorder {backorder_id}: the substitute is not waiting for staff; nothing changed")
+
+
+@main.group()
 def po() -> None:
     """Purchase orders: list, approve, receive."""
 

@@ -271,3 +271,12 @@ def test_the_sweeper_finds_a_substitute_whose_placement_was_lost(db_session: Ses
     assert claimed is not None and claimed.order.search_since is None, "first attempt: nothing to look up"
     assert substitutes.claim(db_session, row.id, row.updated_at + timedelta(minutes=4)) is None, "leased"
     assert substitutes.stranded(db_session, row.updated_at + timedelta(minutes=5), timedelta(minutes=2)) == []
+
+
+def test_cli_approve_names_a_backorder_without_a_substitute(db_session: Session) -> None:
+    from click.testing import CliRunner
+
+    from workers.cli import main
+
+    result = CliRunner().invoke(main, ["substitute", "approve", "424242"])
+    assert result.exit_code != 0 and "backorder 424242 has no substitute" in result.output
