@@ -871,5 +871,5 @@ class RestConnector:
 
     def place_substitute(self, request: SubstituteOrderRequest) -> SubstituteOrderResult:
         """Platforms without order creation here refuse: staff place the substitute by hand."""
-        raise PermanentError(f"{self.platform}: placing a substitute order is not supported by this connector",
-                             platform=self.platform)
+        raise PermanentError(f"{self.platform}: placing a substitute order is not supported by this "
+                             f"connector", platform=self.platform)

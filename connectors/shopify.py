@@ -503,14 +503,16 @@ class ShopifyConnector(RestConnector):
                 draft.get("subtotal_price")), due_cents=due,
             payment_pending=order.get("financial_status") == "pending", status_code=status,
             draft_external_id=id_str(draft.get("id")),
-            detail="draft order created and completed" if status == 201 else "completed the earlier draft order",
+            detail=("draft order created and completed" if status == 201
+                    else "completed the earlier draft order"),
             request=body)
 
     def _draft_body(self, request: SubstituteOrderRequest) -> dict[str, Any]:
         original = (self.get_json(f"orders/{request.original_order_external_id}.json",
                                   {"fields": "id,customer,shipping_address,email"}) or {}).get("order") or {}
         draft: dict[str, Any] = {
-            "line_items": [{"variant_id": int(request.listing.external_id), "quantity": int(request.quantity)}],
+            "line_items": [{"variant_id": int(request.listing.external_id),
+                            "quantity": int(request.quantity)}],
             "email": request.customer_email or original.get("email"),
             "note": f"{request.note} {idempotency_marker(request.idempotency_key)}".strip(),
             "tags": "backorder-substitute",

@@ -36,10 +36,10 @@ At most once per idempotency key: the key travels as ``[idempotency:<key>]`` in 
 and the coupon code is ``credit-`` + ``HMAC-SHA256(secret, key)[:12]`` (secret:
 ``options["credit_code_secret"]``, else the consumer secret). Options: ``api_refund`` (default true).
 
-Substitute orders (``place_substitute``): https://woocommerce.github.io/woocommerce-rest-api-docs/#create-an-order
-— ``POST orders`` with ``customer_id``, ``billing``, ``shipping``, ``payment_method``,
-``set_paid``, ``status`` and ``line_items: [{product_id, variation_id, quantity, subtotal,
-total}]`` (``total`` is the line after discounts: what the customer already paid for the
+Substitute orders (``place_substitute``):
+https://woocommerce.github.io/woocommerce-rest-api-docs/#create-an-order — ``POST orders`` with
+``customer_id``, ``billing``, ``shipping``, ``payment_method``, ``set_paid``, ``status`` and
+``line_items: [{product_id, variation_id, quantity, subtotal, total}]`` (``total`` is the line after discounts: what the customer already paid for the
 backordered line comes off it), ``customer_note`` and ``meta_data``. Fully covered orders are
 created paid (``set_paid: true``, processing); an order with a difference due is ``pending``
 (payment pending). No idempotency header: the key travels in ``meta_data``
@@ -440,9 +440,11 @@ class WooCommerceConnector(RestConnector):
             line["product_id"] = int(listing.external_id)
         first, _, last = request.customer_name.partition(" ")
         billing = original.get("billing") or {"first_name": first, "last_name": last,
-                                              "email": request.customer_email or "", "phone": request.customer_phone or ""}
+                                              "email": request.customer_email or "",
+                                              "phone": request.customer_phone or ""}
         body: dict[str, Any] = {
-            "status": "pending" if due > 0 else "processing", "set_paid": due == 0, "currency": request.currency,
+            "status": "pending" if due > 0 else "processing", "set_paid": due == 0,
+            "currency": request.currency,
             "billing": billing, "line_items": [line],
             "customer_note": request.note,
             "meta_data": [{"key": self.SUBSTITUTE_META_KEY, "value": request.idempotency_key},
@@ -452,7 +454,8 @@ class WooCommerceConnector(RestConnector):
             if original.get(key):
                 body[key] = original[key]
         response = self.request("POST", "orders", json_body=body)
-        return self._substitute_result(self.decode(response) or {}, response.status_code, body, "order created")
+        return self._substitute_result(self.decode(response) or {}, response.status_code, body,
+                                       "order created")
 
     def _find_substitute(self, request: SubstituteOrderRequest) -> dict[str, Any] | None:
         assert request.search_since is not None
@@ -461,8 +464,9 @@ class WooCommerceConnector(RestConnector):
             "dates_are_gmt": "true", "orderby": "id", "order": "asc"})
         for orders in self.paginate("orders", params, self._paginator(), lambda body: body or []):
             for order in orders:
+                metas = order.get("meta_data") or []
                 if any(meta.get("key") == self.SUBSTITUTE_META_KEY and meta.get("value") == request.idempotency_key
-                       for meta in order.get("meta_data") or []):
+                       for meta in metas):
                     return order
         return None
 

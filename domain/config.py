@@ -542,7 +542,8 @@ def _read_segments(reader: _Reader, data: dict[str, Any]) -> tuple[SegmentConfig
                 if not Decimal(0) <= percent <= Decimal(100):
                     raise InvalidOperation
             except InvalidOperation:
-                reader.problem(f"{path}.credit_bonus_percent", f"expected a percentage from 0 to 100, got {raw!r}")
+                reader.problem(f"{path}.credit_bonus_percent",
+                               f"expected a percentage from 0 to 100, got {raw!r}")
                 percent = Decimal(0)
         if key:
             out.append(SegmentConfig(
@@ -588,8 +589,8 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     if reader.problems:
         raise ConfigError(reader.problems)
     return BusinessConfig(name=name, timezone=timezone, locations=locations, stores=stores, vendors=vendors,
-                          skus=skus, notifications=notifications, policy=policy, store_policies=store_policies,
-                          segments=segments)
+                          skus=skus, notifications=notifications, policy=policy,
+                          store_policies=store_policies, segments=segments)
 
 
 def load_config(path: Path | str) -> BusinessConfig:

@@ -268,8 +268,9 @@ def choose(session: Session, backorder_id: int, choice: str, settings: Settings,
         if substitute not in offered:
             return Outcome("unavailable", backorder.state), []
         backorder.substitute_sku_id = offered[substitute].id
-        row, placing = substitutes.request(session, backorder, offered[substitute], settings.config.policy_for(
-            store.key), settings.config.notifications.routes, now)
+        row, placing = substitutes.request(session, backorder, offered[substitute],
+                                           settings.config.policy_for(store.key),
+                                           settings.config.notifications.routes, now)
         follow_ups += placing
         price = substitute_price_facts(row)
     if choice in ("cancel", "credit"):
@@ -281,7 +282,8 @@ def choose(session: Session, backorder_id: int, choice: str, settings: Settings,
     substitute_title = session.scalar(select(Sku.title).where(Sku.code == substitute)) if substitute else None
     follow_ups += notify_customer(session, backorder, "backorder_confirmed", choice, settings, now, choice=choice,
                                   substitute=substitute, substitute_title=substitute_title,
-                                  skip_sms=source == "sms", **price)  # a texted answer is confirmed in the SMS reply
+                                  skip_sms=source == "sms",  # a texted answer is confirmed in the SMS reply
+                                  **price)
     return Outcome("applied", backorder.state), follow_ups
 
 
@@ -313,8 +315,8 @@ def change_eta(session: Session, sku_id: int, new_eta: date, settings: Settings,
             backorder.consent_required = True
             backorder.notice_count += 1
             backorder.promised_date = new_eta
-            backorder.deadline_at = deadline_for(now, policy, new_eta,
-                                                 segments.sla_extra_for(settings.config.segments, backorder.segment))
+            extra_s = segments.sla_extra_for(settings.config.segments, backorder.segment)
+            backorder.deadline_at = deadline_for(now, policy, new_eta, extra_s)
             if backorder.state == "accepted_wait":
                 backorders.move(session, backorder, "notified", cause="renewed delay notice", now=now,
                                 old_eta=str(old), new_eta=str(new_eta))
@@ -424,7 +426,8 @@ def _deadline(session: Session, timer: Timer) -> list[FollowUp]:
     _, _, _, store = _facts(session, backorder)
     backorder.resolution = settings.config.policy_for(store.key).auto_cancel_action
     reason = "no answer by the deadline"
-    backorders.move(session, backorder, "auto_cancelled", cause=reason, now=now, resolution=backorder.resolution)
+    backorders.move(session, backorder, "auto_cancelled", cause=reason, now=now,
+                    resolution=backorder.resolution)
     timers.cancel(session, "backorder", backorder.id)
     return [(REFUND, (backorder.id,))] + merchandising.auto_cancelled(
         session, backorder, reason, routes=settings.config.notifications.routes,

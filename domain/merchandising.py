@@ -51,15 +51,15 @@ def open_po_line(session: Session, sku_id: int) -> tuple[PurchaseOrder, Purchase
         .join(PurchaseOrderLine, PurchaseOrderLine.purchase_order_id == PurchaseOrder.id)
         .where(PurchaseOrderLine.sku_id == sku_id, PurchaseOrder.state.in_(OPEN_PO_STATES),
                PurchaseOrderLine.quantity > PurchaseOrderLine.received_qty)
-        .order_by(func.coalesce(PurchaseOrderLine.eta, PurchaseOrderLine.promised_date, PurchaseOrder.expected_at)
-                  .asc().nulls_last(), PurchaseOrder.id)
+        .order_by(func.coalesce(PurchaseOrderLine.eta, PurchaseOrderLine.promised_date,
+                                PurchaseOrder.expected_at).asc().nulls_last(), PurchaseOrder.id)
         .limit(1).with_for_update(of=PurchaseOrder, key_share=True)).first()
     return (row[0], row[1]) if row else None
 
 
 def _has_asn(session: Session, po_id: int) -> bool:
-    return session.scalar(select(PurchaseOrderEvent.id).where(PurchaseOrderEvent.purchase_order_id == po_id,
-                                                              PurchaseOrderEvent.kind == "asn").limit(1)) is not None
+    return session.scalar(select(PurchaseOrderEvent.id).where(
+        PurchaseOrderEvent.purchase_order_id == po_id, PurchaseOrderEvent.kind == "asn").limit(1)) is not None
 
 
 def _chase(session: Session, po: PurchaseOrder, vendor_name: str, ack_link: str, now: datetime

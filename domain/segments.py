@@ -51,8 +51,10 @@ def history(session: Session, order: Order) -> tuple[int, int]:
 
 def matches(segment: SegmentConfig, prior_orders: int, lifetime_value_cents: int) -> bool:
     """Every criterion the segment names holds (a segment names at least one)."""
-    return ((segment.min_prior_orders is None or prior_orders >= segment.min_prior_orders)
-            and (segment.min_lifetime_value_cents is None or lifetime_value_cents >= segment.min_lifetime_value_cents))
+    orders_ok = segment.min_prior_orders is None or prior_orders >= segment.min_prior_orders
+    value_ok = (segment.min_lifetime_value_cents is None
+                or lifetime_value_cents >= segment.min_lifetime_value_cents)
+    return orders_ok and value_ok
 
 
 def classify(segments: tuple[SegmentConfig, ...], prior_orders: int, lifetime_value_cents: int,
@@ -64,7 +66,8 @@ def classify(segments: tuple[SegmentConfig, ...], prior_orders: int, lifetime_va
         percent_bonus = int((Decimal(line_total_cents) * segment.credit_bonus_percent / 100)
                             .quantize(Decimal(1), rounding=ROUND_HALF_UP))
         rule = {"segment": segment.key, "min_prior_orders": segment.min_prior_orders,
-                "min_lifetime_value_cents": segment.min_lifetime_value_cents, "sla_extra_s": segment.sla_extra_s,
+                "min_lifetime_value_cents": segment.min_lifetime_value_cents,
+                "sla_extra_s": segment.sla_extra_s,
                 "credit_bonus_percent": str(segment.credit_bonus_percent),
                 "credit_bonus_fixed_cents": segment.credit_bonus_cents, "line_total_cents": line_total_cents,
                 "credit_bonus_percent_cents": percent_bonus}

@@ -75,7 +75,8 @@ def settle(policy: PolicyConfig, paid_cents: int, substitute_total_cents: int) -
         settlement, due, refund = "absorb", 0, 0
     else:
         settlement, due, refund = "charge", difference, 0
-    rule = {"policy": mode, "absorb_up_to_cents": policy.substitute_absorb_up_to_cents, "paid_cents": paid_cents,
+    rule = {"policy": mode, "absorb_up_to_cents": policy.substitute_absorb_up_to_cents,
+            "paid_cents": paid_cents,
             "substitute_total_cents": substitute_total_cents, "difference_cents": difference,
             "why": _why(settlement, mode, difference, policy.substitute_absorb_up_to_cents)}
     return Settlement(settlement, difference, due, refund, mode == "staff", rule)
@@ -101,15 +102,17 @@ def figures(session: Session, backorder: Backorder, substitute: Sku, policy: Pol
 
 
 def request(session: Session, backorder: Backorder, substitute: Sku, policy: PolicyConfig,
-            routes: tuple[RouteConfig, ...] | list[RouteConfig], now: datetime) -> tuple[SubstituteOrder, list[FollowUp]]:
+            routes: tuple[RouteConfig, ...] | list[RouteConfig], now: datetime
+            ) -> tuple[SubstituteOrder, list[FollowUp]]:
     """Record the substitute to order (the caller holds the backorder's lock and moves it)."""
     line = session.get(OrderLine, backorder.order_line_id)
     assert line is not None
     order = session.get(Order, line.order_id)
     assert order is not None
-    decided = settle(policy, line.price_cents * backorder.quantity, substitute.price_cents * backorder.quantity)
-    listed = session.scalar(select(ChannelListing.id).where(ChannelListing.store_id == order.store_id,
-                                                            ChannelListing.sku_id == substitute.id)) is not None
+    decided = settle(policy, line.price_cents * backorder.quantity,
+                     substitute.price_cents * backorder.quantity)
+    listed = session.scalar(select(ChannelListing.id).where(
+        ChannelListing.store_id == order.store_id, ChannelListing.sku_id == substitute.id)) is not None
     row = SubstituteOrder(
         backorder_id=backorder.id, store_id=order.store_id, sku_id=substitute.id, quantity=backorder.quantity,
         currency=order.currency, substitute_total_cents=substitute.price_cents * backorder.quantity,
@@ -121,9 +124,9 @@ def request(session: Session, backorder: Backorder, substitute: Sku, policy: Pol
         created_at=now, updated_at=now)
     session.add(row)
     session.flush()
-    audit.record(session, "journey", "substitute.requested", "backorder", backorder.id, substitute=substitute.code,
-                 settlement=decided.settlement, due_cents=decided.due_cents, refund_cents=decided.refund_cents,
-                 rule=decided.rule, state=row.state)
+    audit.record(session, "journey", "substitute.requested", "backorder", backorder.id,
+                 substitute=substitute.code, settlement=decided.settlement, due_cents=decided.due_cents,
+                 refund_cents=decided.refund_cents, rule=decided.rule, state=row.state)
     if row.state == "pending":
         return row, [(PLACE, (row.id,))]
     reason = ("the store's policy has staff approve every substitute: approve with "
@@ -259,7 +262,8 @@ def record_failure(session: Session, row_id: int, error: str, now: datetime, *, 
     step = "placing the order" if row.state == "pending" else "refunding the difference"
     row.state = "failed"
     audit.record(session, "followups", "substitute.failed", "backorder", row.backorder_id, error=error[:500])
-    return staff_alert(session, row, f"The platform refused {step}: {error[:500]}. Finish it by hand.", routes)
+    return staff_alert(session, row, f"The platform refused {step}: {error[:500]}. Finish it by hand.",
+                       routes)
 
 
 def stranded(session: Session, now: datetime, older_than: timedelta, limit: int = 200) -> list[int]:

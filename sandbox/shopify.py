@@ -1106,8 +1106,8 @@ def complete_draft_order(state: ShopState, draft: dict[str, Any], payment_pendin
         "financial_status": "paid" if paid else "pending", "fulfillment_status": None,
         "payment_gateway_names": ["manual"], "refunds": [], "note": draft.get("note"),
         "source_name": "shopify_draft_order",
-        "customer": earlier or {"id": customer_id or ORDER_ID_BASE + 500_000 + number, "email": draft.get("email"),
-                                "first_name": "", "last_name": ""},
+        "customer": earlier or {"id": customer_id or ORDER_ID_BASE + 500_000 + number,
+                                "email": draft.get("email"), "first_name": "", "last_name": ""},
         "line_items": lines, "admin_graphql_api_id": f"gid://shopify/Order/{ORDER_ID_BASE + number}",
     }
     state.orders.append(order)
@@ -1119,7 +1119,8 @@ def complete_draft_order(state: ShopState, draft: dict[str, Any], payment_pendin
     return order, levels
 
 
-def install_draft_orders(api: APIRouter, admin: APIRouter, sandbox: Instances, guard: Any, reply: Any) -> None:
+def install_draft_orders(api: APIRouter, admin: APIRouter, sandbox: Instances, guard: Any,
+                         reply: Any) -> None:
     """``draft_orders.json`` (create, list, read) and ``complete.json``, plus an admin price setter."""
 
     def find(state: ShopState, draft_id: int) -> dict[str, Any] | None:
@@ -1127,7 +1128,8 @@ def install_draft_orders(api: APIRouter, admin: APIRouter, sandbox: Instances, g
         return state.draft_orders[index] if 0 <= index < len(state.draft_orders) else None
 
     @api.post("/draft_orders.json")
-    def create_draft_order(request: Request, instance: str, version: str, payload: Any = Body(None)) -> Response:
+    def create_draft_order(request: Request, instance: str, version: str,
+                           payload: Any = Body(None)) -> Response:
         state, entry, denied = guard(request, instance, payload)
         if denied:
             return denied

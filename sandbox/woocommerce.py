@@ -827,11 +827,13 @@ def admin_item(state: SiteState, p: dict[str, Any]) -> dict[str, Any]:
 # --- creating orders ----------------------------------------------------------------------------
 
 ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed")
-#: Statuses in which WooCommerce has reduced the stock of the order's items (``wc_maybe_reduce_stock_levels``).
+#: Statuses in which WooCommerce has reduced the stock of the order's items
+#: (``wc_maybe_reduce_stock_levels``).
 STOCK_REDUCING = ("processing", "on-hold", "completed")
 
 
-def order_refusal(state: SiteState, payload: Any) -> tuple[JSONResponse | None, list[tuple[dict[str, Any], dict]]]:
+def order_refusal(state: SiteState, payload: Any
+                  ) -> tuple[JSONResponse | None, list[tuple[dict[str, Any], dict]]]:
     """The orders controller's checks on a create: (refusal, [(product, line spec)])."""
     if not isinstance(payload, dict):
         return wp_error("rest_invalid_json", "Invalid JSON body passed.", 400), []
@@ -845,7 +847,8 @@ def order_refusal(state: SiteState, payload: Any) -> tuple[JSONResponse | None, 
     for spec in specs:
         pid = spec.get("variation_id") or spec.get("product_id")
         if not pid:
-            return wp_error("woocommerce_rest_required_product_reference", "Product ID or SKU is required.", 400), []
+            return wp_error("woocommerce_rest_required_product_reference", "Product ID or SKU is required.",
+                            400), []
         try:
             product = state.get(int(pid))
             quantity = int(spec.get("quantity", 1))
@@ -854,7 +857,9 @@ def order_refusal(state: SiteState, payload: Any) -> tuple[JSONResponse | None, 
                     to_cents(spec[key])
         except (TypeError, ValueError):
             return wp_error("rest_invalid_param", "Invalid parameter(s): line_items", 400), []
-        if product is None or (spec.get("variation_id") and product.get("parent_id") != int(spec.get("product_id") or 0)):
+        wrong_parent = spec.get("variation_id") and product is not None and \
+            product.get("parent_id") != int(spec.get("product_id") or 0)
+        if product is None or wrong_parent:
             return wp_error("woocommerce_rest_invalid_product_id", "Invalid product ID.", 400), []
         if quantity <= 0:
             return wp_error("woocommerce_rest_invalid_product_quantity",
@@ -874,24 +879,29 @@ def build_order(state: SiteState, payload: dict[str, Any], lines: list[tuple[dic
         quantity = int(spec.get("quantity", 1))
         subtotal = to_cents(spec["subtotal"]) if spec.get("subtotal") is not None else 1000 * quantity
         total = to_cents(spec["total"]) if spec.get("total") is not None else subtotal
-        items.append({"id": order_id * 100 + n, "name": product["name"], "product_id": product["parent_id"] or product["id"],
+        items.append({"id": order_id * 100 + n, "name": product["name"],
+                      "product_id": product["parent_id"] or product["id"],
                       "variation_id": product["id"] if product["parent_id"] else 0, "quantity": quantity,
-                      "sku": product["sku"], "price": subtotal / 100 / quantity, "subtotal": to_money(subtotal),
+                      "sku": product["sku"], "price": subtotal / 100 / quantity,
+                      "subtotal": to_money(subtotal),
                       "total": to_money(total), "meta_data": []})
         if status in STOCK_REDUCING and product["manage_stock"]:
-            product = dict(product, stock_quantity=(product["stock_quantity"] or 0) - quantity, date_modified=now)
+            product = dict(product, stock_quantity=(product["stock_quantity"] or 0) - quantity,
+                           date_modified=now)
             product["stock_status"] = stock_status(True, product["stock_quantity"], product["backorders"],
                                                    product["stock_status"])
             state.store(product)
             reduced.append(product)
     total = sum(to_cents(i["total"]) for i in items)
-    order = {"id": order_id, "number": str(order_id), "status": status, "currency": payload.get("currency", "USD"),
+    order = {"id": order_id, "number": str(order_id), "status": status,
+             "currency": payload.get("currency", "USD"),
              "customer_id": int(payload.get("customer_id") or 0), "created_via": "rest-api",
              "date_created": _local(now), "date_created_gmt": _gmt(now),
              "date_modified": _local(now), "date_modified_gmt": _gmt(now),
              "date_paid": _local(now) if payload.get("set_paid") else None,
              "discount_total": to_money(sum(to_cents(i["subtotal"]) - to_cents(i["total"]) for i in items)),
-             "total": to_money(total), "billing": payload.get("billing") or {}, "shipping": payload.get("shipping") or {},
+             "total": to_money(total), "billing": payload.get("billing") or {},
+             "shipping": payload.get("shipping") or {},
              "payment_method": payload.get("payment_method", ""),
              "payment_method_title": payload.get("payment_method_title", ""),
              "customer_note": payload.get("customer_note", ""),

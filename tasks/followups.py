@@ -128,7 +128,8 @@ def place_substitute(self: DbTask, substitute_order_id: int) -> str:
         raise
     with self.unit_of_work() as uow:
         substitutes.record_settled(uow.session, substitute_order_id, utcnow(),
-                                   refund.external_id if refund else None, refund.amount_cents if refund else None)
+                                   refund.external_id if refund else None,
+                                   refund.amount_cents if refund else None)
     return "settled"
 
 

@@ -175,7 +175,8 @@ def _substitute_facts(session: Session, code: str | None) -> dict[str, Any]:
             "substitute_price_cents": sku.price_cents if sku else None}
 
 
-def _substitute_price(session: Session, claim: LinkClaim, settings: journey.Settings) -> dict[str, Any] | None:
+def _substitute_price(session: Session, claim: LinkClaim, settings: journey.Settings
+                      ) -> dict[str, Any] | None:
     """The price difference the customer would confirm, and how the store's policy settles it."""
     from domain import substitutes
     from domain.models import Store
@@ -191,7 +192,8 @@ def _substitute_price(session: Session, claim: LinkClaim, settings: journey.Sett
     backorder, sku, store_key = row
     policy = settings.config.policy_for(store_key)
     decided = substitutes.figures(session, backorder, sku, policy)
-    return {"paid_cents": decided.rule["paid_cents"], "substitute_total_cents": decided.rule["substitute_total_cents"],
+    return {"paid_cents": decided.rule["paid_cents"],
+            "substitute_total_cents": decided.rule["substitute_total_cents"],
             "difference_cents": decided.difference_cents, "settlement": decided.settlement,
             "due_cents": decided.due_cents, "refund_cents": decided.refund_cents,
             "awaiting_staff": decided.needs_staff}
