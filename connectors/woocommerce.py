@@ -39,9 +39,9 @@ and the coupon code is ``credit-`` + ``HMAC-SHA256(secret, key)[:12]`` (secret:
 Substitute orders (``place_substitute``):
 https://woocommerce.github.io/woocommerce-rest-api-docs/#create-an-order — ``POST orders`` with
 ``customer_id``, ``billing``, ``shipping``, ``payment_method``, ``set_paid``, ``status`` and
-``line_items: [{product_id, variation_id, quantity, subtotal, total}]`` (``total`` is the line after discounts: what the customer already paid for the
-backordered line comes off it), ``customer_note`` and ``meta_data``. Fully covered orders are
-created paid (``set_paid: true``, processing); an order with a difference due is ``pending``
+``line_items: [{product_id, variation_id, quantity, subtotal, total}]`` (``total`` is the line
+after discounts: what the customer already paid for the backordered line comes off it),
+``customer_note`` and ``meta_data``. Fully covered orders are created paid (``set_paid: true``, processing); an order with a difference due is ``pending``
 (payment pending). No idempotency header: the key travels in ``meta_data``
 (``_backorder_substitute``) and a retry lists the orders modified since the first attempt first.
 
