@@ -42,8 +42,9 @@ https://woocommerce.github.io/woocommerce-rest-api-docs/#create-an-order — ``P
 ``line_items: [{product_id, variation_id, quantity, subtotal, total}]`` (``total`` is the line
 after discounts: what the customer already paid for the backordered line comes off it),
 ``customer_note`` and ``meta_data``. Fully covered orders are created paid (``set_paid: true``,
-processing); an order with a difference due is ``pending`` (payment pending). No idempotency header: the key travels in ``meta_data``
-(``_backorder_substitute``) and a retry lists the orders modified since the first attempt first.
+processing); an order with a difference due is ``pending`` (payment pending). No idempotency
+header: the key travels in ``meta_data`` (``_backorder_substitute``) and a retry lists the
+orders modified since the first attempt first.
 
 Incremental fetches use ``modified_after`` with ``dates_are_gmt=true``; WordPress compares it
 strictly (``after``, not inclusive) at one-second resolution, so the query goes back
