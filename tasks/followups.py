@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
+from connectors.base import Connector
 from connectors.errors import PermanentError, TransientError
 from connectors.types import RefundRequest
 from domain import audit, journey, substitutes
@@ -102,18 +103,25 @@ def place_substitute(self: DbTask, substitute_order_id: int) -> str:
     is held across a platform call and a second worker never runs the same step; a retry of a
     step whose answer was lost finds the platform record by the row's idempotency key."""
     routes = journey._current_settings().config.notifications.routes
+    connector: Connector | None = None
+    unusable: PermanentError | None = None
     with self.unit_of_work() as uow:
         claim = substitutes.claim(uow.session, substitute_order_id, utcnow())
-        connector = connector_for(substitutes.store_of(uow.session, claim.store_id)) if claim else None
-    if claim is None or connector is None:
+        if claim is not None:
+            try:
+                connector = connector_for(substitutes.store_of(uow.session, claim.store_id))
+            except PermanentError as exc:  # a credential not set: the claim stands, staff are told below
+                unusable = exc
+    if claim is None:
         return "nothing to do"
-    state = claim.state
     try:
-        if state == "pending":
+        if unusable is not None:
+            raise unusable
+        assert connector is not None
+        if claim.state == "pending":
             placed = connector.place_substitute(claim.order)
             with self.unit_of_work() as uow:
                 substitutes.record_placed(uow.session, substitute_order_id, placed, utcnow())
-            state = "placed"
         refund = connector.refund_line(claim.refund) if claim.refund else None
     except PermanentError as exc:
         with self.unit_of_work() as uow:

@@ -249,6 +249,31 @@ def test_a_substitute_the_platform_refuses_alerts_staff_once(
     assert _place(row_id, settings, monkeypatch) == "nothing to do"
 
 
+def test_a_store_without_its_credentials_set_is_staff_work_not_a_dead_letter(
+        db_session: Session, catalog: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SHOPIFY_ACCESS_TOKEN", raising=False)
+    settings = _settings(catalog)
+    store = db_session.scalar(select(Store).where(Store.key == "shopify-main"))
+    assert store is not None
+    _stock(db_session, store, "655441491", SUBSTITUTE, 3)
+    _stock(db_session, store, "655441491", ORIGINAL, 0)
+    learn_listings(db_session, store.id, [StockRecord(external_id="1", sku=SUBSTITUTE)])
+    from connectors.types import OrderLineRecord, OrderRecord
+
+    backorder_id = _offered(db_session, store, OrderRecord(
+        external_id="78", number="#78", placed_at=utcnow(), email="a@example.com", phone=None, customer_name="A",
+        lines=[OrderLineRecord(external_id="78-1", sku=ORIGINAL, quantity=1, price_cents=64900)]), settings)
+    journey.choose(db_session, backorder_id, "substitute", settings, source="link", substitute=SUBSTITUTE)
+    db_session.commit()
+    row_id = db_session.scalar(select(SubstituteOrder.id).where(SubstituteOrder.backorder_id == backorder_id))
+
+    assert _place(row_id, settings, monkeypatch) == "failed"
+    db_session.expire_all()
+    row = db_session.get(SubstituteOrder, row_id)
+    assert row is not None and row.state == "failed" and "SHOPIFY_ACCESS_TOKEN" in (row.last_error or "")
+    assert db_session.scalar(select(Alert.kind)) == "backorder.substitute_requested"
+
+
 def test_the_sweeper_finds_a_substitute_whose_placement_was_lost(db_session: Session, catalog: Any) -> None:
     settings = _settings(catalog)
     store = db_session.scalar(select(Store).where(Store.key == "shopify-main"))
