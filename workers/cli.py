@@ -158,6 +158,9 @@ def status(as_json: bool) -> None:
         counts = data[key]
         click.echo(f"{title}: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
     click.echo(f"Open backorders: {data['open_backorders']}")
+    substituted = data["substitute_orders_by_state"]
+    click.echo("Substitute orders by state: " + (", ".join(f"{k} {v}" for k, v in sorted(substituted.items()))
+                                                 or "none"))
     click.echo(f"Timers: {data['timers']['pending']} pending, {data['timers']['due_now']} due now")
     for store in data["stores"]:
         click.echo(f"Store {store['key']} ({store['platform']}): last polled {store['last_polled_at'] or 'never'}")

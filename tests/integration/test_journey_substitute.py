@@ -305,3 +305,14 @@ def test_cli_approve_names_a_backorder_without_a_substitute(db_session: Session)
 
     result = CliRunner().invoke(main, ["substitute", "approve", "424242"])
     assert result.exit_code != 0 and "backorder 424242 has no substitute" in result.output
+
+
+def test_the_placement_task_and_its_sweeper_are_registered_and_scheduled() -> None:
+    import celeryconfig
+    from domain import merchandising
+    from workers.app import app
+
+    app.loader.import_default_modules()
+    assert {substitutes.PLACE, merchandising.PLAN, "tasks.followups.substitutes_stranded"} <= set(app.tasks)
+    assert any(entry["task"] == "tasks.followups.substitutes_stranded"
+               for entry in celeryconfig.beat_schedule.values())
