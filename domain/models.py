@@ -249,6 +249,8 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("store_id", "external_id", name="uq_orders_store_external"),
         Index("ix_orders_status", "status"),
+        #: The customer-segment check reads a customer's history by email, whatever its case.
+        Index("ix_orders_email_lower", func.lower(text("email"))),
     )
 
 

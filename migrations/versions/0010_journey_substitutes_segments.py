@@ -2,7 +2,7 @@
 
 ``substitute_orders`` holds each substitute a customer chose until it is ordered on their store
 and the price difference is settled; ``backorders.segment`` / ``credit_bonus_cents`` keep the
-tier the offer was made with.
+tier the offer was made with, decided from the customer's orders found by ``lower(email)``.
 
 Revision ID: 0010
 Revises: 0006
@@ -62,6 +62,7 @@ def upgrade() -> None:
         sa.UniqueConstraint('backorder_id', name=op.f('uq_substitute_orders_backorder_id')),
         sa.UniqueConstraint('idempotency_key', name=op.f('uq_substitute_orders_idempotency_key')),
     )
+    op.create_index('ix_orders_email_lower', 'orders', [sa.text('lower(email)')], unique=False)
     op.create_index('ix_substitute_orders_unfinished', 'substitute_orders', ['updated_at'], unique=False,
                     postgresql_where=sa.text("state IN ('pending', 'placed')"))
 
@@ -70,5 +71,6 @@ def downgrade() -> None:
     op.drop_index('ix_substitute_orders_unfinished', table_name='substitute_orders',
                   postgresql_where=sa.text("state IN ('pending', 'placed')"))
     op.drop_table('substitute_orders')
+    op.drop_index('ix_orders_email_lower', table_name='orders')
     op.drop_column('backorders', 'credit_bonus_cents')
     op.drop_column('backorders', 'segment')
