@@ -34,6 +34,7 @@ from domain.models import (
     PurchaseOrderLine,
     Sku,
     Store,
+    SubstituteOrder,
     Timer,
     Vendor,
 )
@@ -287,7 +288,7 @@ def choose(session: Session, backorder_id: int, choice: str, settings: Settings,
     return Outcome("applied", backorder.state), follow_ups
 
 
-def substitute_price_facts(row: Any) -> dict[str, Any]:
+def substitute_price_facts(row: SubstituteOrder) -> dict[str, Any]:
     """What the customer reads about the price difference (page and email), from the decided row."""
     return {"substitute_price": {
         "paid_cents": row.paid_cents, "substitute_total_cents": row.substitute_total_cents,
