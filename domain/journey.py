@@ -400,7 +400,8 @@ def _remind_late(session: Session, backorder: Backorder, settings: Settings, now
     _, _, _, store = _facts(session, backorder)
     policy = settings.config.policy_for(store.key)
     backorder.reminded_at = now
-    backorder.deadline_at = now + timedelta(seconds=max(policy.sla_s - policy.reminder_after_s, 0))
+    extra_s = segments.sla_extra_for(settings.config.segments, backorder.segment)
+    backorder.deadline_at = now + timedelta(seconds=max(policy.sla_s + extra_s - policy.reminder_after_s, 0))
     timers.cancel(session, "backorder", backorder.id, kinds=(REMINDER,))
     timers.schedule(session, DEADLINE, "backorder", backorder.id, backorder.deadline_at)
     audit.record(session, "journey", "backorder.reminded_late", "backorder", backorder.id,
