@@ -215,7 +215,8 @@ def claim(session: Session, row_id: int, now: datetime) -> Claim | None:
         unit_price_cents=substitute.price_cents, paid_cents=row.paid_cents, due_cents=row.due_cents,
         currency=row.currency, customer_email=order.email, customer_name=order.customer_name,
         customer_phone=order.phone,
-        note=f"Substitute for the backordered {line.title or backorder.sku_id} on order {order.number}",
+        note=f"Substitute for the backordered {line.title or _code(session, backorder.sku_id)} on order "
+             f"{order.number}",
         search_since=row.created_at - SEARCH_SLACK if row.attempts > 1 else None,
         draft_external_id=row.draft_external_id)
     refund = None
@@ -273,6 +274,11 @@ def stranded(session: Session, now: datetime, older_than: timedelta, limit: int 
             SubstituteOrder.state.in_(("pending", "placed")), SubstituteOrder.updated_at < now - older_than,
             or_(SubstituteOrder.lease_until.is_(None), SubstituteOrder.lease_until < now))
         .order_by(SubstituteOrder.id).limit(limit)))
+
+
+def _code(session: Session, sku_id: int) -> str:
+    sku = session.get(Sku, sku_id)
+    return sku.code if sku else str(sku_id)
 
 
 def store_of(session: Session, store_id: int) -> Store:
