@@ -65,6 +65,7 @@ beat_schedule = {
     "fire-due-timers": {"task": "tasks.timers.fire_due", "schedule": SWEEP_INTERVAL_S},
     "redrive-inbox": {"task": "tasks.inbound.redrive", "schedule": 60.0},
     "offer-stranded-backorders": {"task": "tasks.followups.offer_stranded", "schedule": 60.0},
+    "place-stranded-substitutes": {"task": "tasks.followups.substitutes_stranded", "schedule": 60.0},
     "redrive-outbox": {"task": "tasks.notify.redrive", "schedule": 60.0},
     "reconcile-outbox": {"task": "tasks.notify.reconcile", "schedule": 300.0},
     "daily-stock-digest": {"task": "tasks.stock.daily_digest", "schedule": 300.0},

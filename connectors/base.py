@@ -56,6 +56,8 @@ from connectors.types import (
     RefundRequest,
     RefundResult,
     StockPage,
+    SubstituteOrderRequest,
+    SubstituteOrderResult,
     WebhookEvent,
 )
 
@@ -108,6 +110,10 @@ class Connector(Protocol):
 
     def credit_line(self, request: RefundRequest) -> RefundResult:
         """Issue store credit for one order line, at most once per idempotency key."""
+        ...
+
+    def place_substitute(self, request: SubstituteOrderRequest) -> SubstituteOrderResult:
+        """Order a substitute for a customer on this store, at most once per idempotency key."""
         ...
 
 
@@ -872,3 +878,8 @@ class RestConnector:
         """Platforms without store credit here refuse, so the task escalates instead of guessing."""
         raise PermanentError(f"{self.platform}: store credit is not supported by this connector",
                              platform=self.platform)
+
+    def place_substitute(self, request: SubstituteOrderRequest) -> SubstituteOrderResult:
+        """Platforms without order creation here refuse: staff place the substitute by hand."""
+        raise PermanentError(f"{self.platform}: placing a substitute order is not supported by this "
+                             f"connector", platform=self.platform)

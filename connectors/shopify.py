@@ -49,6 +49,20 @@ Shopify REST has no idempotency header for either. What makes a retried task pay
 Not confirmed in the docs (see docs/sandbox.md): the exact 422 wording for an over-refunded
 transaction amount and for a duplicate gift card code (Rails' "has already been taken" is assumed).
 
+Substitute orders (``place_substitute``), a draft order completed per policy:
+
+* Draft orders: https://shopify.dev/docs/api/admin-rest/latest/resources/draftorder — ``POST
+  draft_orders.json`` with ``line_items: [{variant_id, quantity}]``, ``customer: {id}``,
+  ``email``, ``shipping_address``, ``note``, ``tags`` and an order-level ``applied_discount``
+  (``value_type`` ``fixed_amount`` | ``percentage``, ``value``, ``title``, ``description``); ``PUT
+  draft_orders/{id}/complete.json?payment_pending=true|false`` turns it into an order
+  (``order_id``), with the payment pending when the customer still owes the difference. ``GET
+  draft_orders.json`` takes ``status``, ``updated_at_min`` and ``limit``. What the customer
+  already paid for the backordered line is the discount, so the new order asks only for what the
+  policy charges. No idempotency header: the key travels in ``note``, a retry whose create
+  answer was lost finds the draft there, and a draft is completed only after it is read as not
+  completed yet.
+
 Ids are kept as strings: Shopify ids exceed 2**53. Python's ``json`` parses them as exact ints,
 and we convert with ``str()`` at the edge, never via float.
 
@@ -93,6 +107,8 @@ from connectors.types import (
     RefundResult,
     StockPage,
     StockRecord,
+    SubstituteOrderRequest,
+    SubstituteOrderResult,
     WebhookEvent,
     WebhookKind,
 )
@@ -467,3 +483,79 @@ class ShopifyConnector(RestConnector):
             return WebhookEvent(kind, topic, dedupe, occurred, stock=stock, resource_ids=[product_id])
         resource = id_str(payload.get("id"))
         return WebhookEvent(kind, topic, dedupe, occurred, resource_ids=[resource] if resource else [])
+
+    # --- substitute orders ------------------------------------------------------------------
+
+    def place_substitute(self, request: SubstituteOrderRequest) -> SubstituteOrderResult:
+        """A draft order for the substitute, completed per policy; a retry never places a second.
+
+        The draft an earlier attempt created is read back (by id when the caller kept it, else by
+        the key in its ``note``), and completed only if it is not completed already."""
+        draft = None
+        if request.draft_external_id:
+            draft = (self.get_json(f"draft_orders/{request.draft_external_id}.json") or {}).get("draft_order")
+        elif request.search_since is not None:
+            draft = self._find_draft(request)
+        status, body = 200, {}
+        if not draft:
+            body = self._draft_body(request)
+            response = self.request("POST", "draft_orders.json", json_body=body)
+            draft, status = (self.decode(response) or {}).get("draft_order") or {}, response.status_code
+        if draft.get("status") != "completed":
+            pending = request.due_cents > 0
+            response = self.request("PUT", f"draft_orders/{draft['id']}/complete.json",
+                                    params={"payment_pending": "true" if pending else "false"})
+            draft = (self.decode(response) or {}).get("draft_order") or {}
+        order_id = id_str(draft.get("order_id"))
+        if not order_id:
+            raise PermanentError(f"shopify draft order {draft.get('id')} completed without an order",
+                                 platform=self.platform)
+        order = (self.get_json(f"orders/{order_id}.json", {"fields": "id,name,total_price,financial_status"})
+                 or {}).get("order") or {}
+        due = money_cents(order.get("total_price", draft.get("total_price")))
+        return SubstituteOrderResult(
+            external_id=order_id, number=str(order.get("name") or order_id), total_cents=money_cents(
+                draft.get("subtotal_price")), due_cents=due,
+            payment_pending=order.get("financial_status") == "pending", status_code=status,
+            draft_external_id=id_str(draft.get("id")),
+            detail=("draft order created and completed" if status == 201
+                    else "completed the earlier draft order"),
+            request=body)
+
+    def _draft_body(self, request: SubstituteOrderRequest) -> dict[str, Any]:
+        original = (self.get_json(f"orders/{request.original_order_external_id}.json",
+                                  {"fields": "id,customer,shipping_address,email"}) or {}).get("order") or {}
+        draft: dict[str, Any] = {
+            "line_items": [{"variant_id": int(request.listing.external_id),
+                            "quantity": int(request.quantity)}],
+            "email": request.customer_email or original.get("email"),
+            "note": f"{request.note} {idempotency_marker(request.idempotency_key)}".strip(),
+            "tags": "backorder-substitute",
+            "note_attributes": [{"name": "substitute_for_order", "value": request.original_order_number}],
+        }
+        customer_id = id_str((original.get("customer") or {}).get("id"))
+        if customer_id:
+            draft["customer"] = {"id": int(customer_id)}
+            draft["use_customer_default_address"] = not original.get("shipping_address")
+        if original.get("shipping_address"):
+            draft["shipping_address"] = original["shipping_address"]
+        title = f"Paid on order {request.original_order_number}"
+        if request.due_cents <= 0:  # nothing more to pay, whatever the shop's own price says
+            draft["applied_discount"] = {"title": title, "description": "Backordered item replaced",
+                                         "value_type": "percentage", "value": "100.0"}
+        elif request.paid_cents > 0:
+            paid = cents_to_money(request.paid_cents)
+            draft["applied_discount"] = {"title": title, "description": "Backordered item replaced",
+                                         "value_type": "fixed_amount", "value": paid, "amount": paid}
+        return {"draft_order": draft}
+
+    def _find_draft(self, request: SubstituteOrderRequest) -> dict[str, Any] | None:
+        marker = idempotency_marker(request.idempotency_key)
+        assert request.search_since is not None
+        for status in ("open", "completed"):
+            body = self.get_json("draft_orders.json", {"status": status, "limit": MAX_PAGE_SIZE,
+                                                       "updated_at_min": utc_iso(request.search_since)}) or {}
+            for draft in body.get("draft_orders") or []:
+                if marker in str(draft.get("note") or ""):
+                    return draft
+        return None

@@ -220,3 +220,52 @@ class ReceiptLine:
     sku: str
     ordered: int
     received: int
+
+
+@dataclass(frozen=True)
+class SubstituteOrderRequest:
+    """Order the substitute a customer chose, on the store their order came from, at most once.
+
+    ``listing`` names the substitute on that store. The customer already paid ``paid_cents`` for
+    the backordered line; that payment is carried over as a discount, so the new order asks for
+    ``due_cents`` at most (0 when the store absorbs the difference or the substitute is cheaper).
+    ``idempotency_key`` travels in the platform record (note / meta data): a retry whose first
+    answer was lost finds the order instead of placing a second one (``search_since`` bounds the
+    look-up). ``draft_external_id`` is a Shopify draft already created by an earlier attempt.
+    """
+
+    idempotency_key: str
+    original_order_external_id: str
+    original_order_number: str
+    listing: ListingRef
+    title: str
+    quantity: int
+    unit_price_cents: int
+    paid_cents: int
+    due_cents: int
+    currency: str
+    customer_email: str | None
+    customer_name: str
+    customer_phone: str | None = None
+    note: str = ""
+    search_since: datetime | None = None
+    draft_external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SubstituteOrderResult:
+    """The placed order: its platform id and number, what is still due, and whether this call made it.
+
+    ``status_code`` is 201 when this call created it and 200 when an earlier attempt's was found.
+    ``draft_external_id`` is Shopify's draft order (kept so a retry completes, never re-creates).
+    """
+
+    external_id: str
+    number: str
+    total_cents: int
+    due_cents: int
+    payment_pending: bool
+    status_code: int
+    draft_external_id: str | None = None
+    detail: str = ""
+    request: dict[str, Any] = field(default_factory=dict)

@@ -45,6 +45,16 @@ At most once per idempotency key: the key travels as ``[idempotency:<key>]`` in 
 and the coupon code is ``credit-`` + ``HMAC-SHA256(secret, key)[:12]`` (secret:
 ``options["credit_code_secret"]``, else the consumer secret). Options: ``api_refund`` (default true).
 
+Substitute orders (``place_substitute``):
+https://woocommerce.github.io/woocommerce-rest-api-docs/#create-an-order — ``POST orders`` with
+``customer_id``, ``billing``, ``shipping``, ``payment_method``, ``set_paid``, ``status`` and
+``line_items: [{product_id, variation_id, quantity, subtotal, total}]`` (``total`` is the line
+after discounts: what the customer already paid for the backordered line comes off it),
+``customer_note`` and ``meta_data``. Fully covered orders are created paid (``set_paid: true``,
+processing); an order with a difference due is ``pending`` (payment pending). No idempotency
+header: the key travels in ``meta_data`` (``_backorder_substitute``) and a retry lists the
+orders modified since the first attempt first.
+
 Incremental fetches use ``modified_after`` with ``dates_are_gmt=true``; WordPress compares it
 strictly (``after``, not inclusive) at one-second resolution, so the query goes back
 ``overlap_s`` (default 1) before the cursor: a boundary record is re-read rather than lost.
@@ -97,6 +107,8 @@ from connectors.types import (
     RefundResult,
     StockPage,
     StockRecord,
+    SubstituteOrderRequest,
+    SubstituteOrderResult,
     WebhookEvent,
     WebhookKind,
 )
@@ -413,3 +425,67 @@ class WooCommerceConnector(RestConnector):
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedPayloadError(f"{topic} payload lacks {exc}") from exc
         return WebhookEvent(kind, topic, dedupe, occurred, resource_ids=[str(payload["id"])])
+
+    # --- substitute orders ------------------------------------------------------------------
+
+    SUBSTITUTE_META_KEY: ClassVar[str] = "_backorder_substitute"
+
+    def place_substitute(self, request: SubstituteOrderRequest) -> SubstituteOrderResult:
+        """``POST orders`` for the substitute, paid by what the backordered line already cost.
+
+        A retry (``search_since`` set) first looks for the order an earlier attempt created."""
+        if request.search_since is not None:
+            found = self._find_substitute(request)
+            if found is not None:
+                return self._substitute_result(found, 200, {}, "found the order an earlier attempt created")
+        original = self.get_json(f"orders/{request.original_order_external_id}") or {}
+        total = request.unit_price_cents * request.quantity
+        due = max(0, min(request.due_cents, total))
+        listing = request.listing
+        line: dict[str, Any] = {"quantity": int(request.quantity), "subtotal": cents_to_money(total),
+                                "total": cents_to_money(due)}
+        if listing.parent_external_id:
+            line.update(product_id=int(listing.parent_external_id), variation_id=int(listing.external_id))
+        else:
+            line["product_id"] = int(listing.external_id)
+        first, _, last = request.customer_name.partition(" ")
+        billing = original.get("billing") or {"first_name": first, "last_name": last,
+                                              "email": request.customer_email or "",
+                                              "phone": request.customer_phone or ""}
+        body: dict[str, Any] = {
+            "status": "pending" if due > 0 else "processing", "set_paid": due == 0,
+            "currency": request.currency,
+            "billing": billing, "line_items": [line],
+            "customer_note": request.note,
+            "meta_data": [{"key": self.SUBSTITUTE_META_KEY, "value": request.idempotency_key},
+                          {"key": "_substitute_for_order", "value": request.original_order_number}],
+        }
+        for key in ("customer_id", "shipping", "payment_method", "payment_method_title"):
+            if original.get(key):
+                body[key] = original[key]
+        response = self.request("POST", "orders", json_body=body)
+        return self._substitute_result(self.decode(response) or {}, response.status_code, body,
+                                       "order created")
+
+    def _find_substitute(self, request: SubstituteOrderRequest) -> dict[str, Any] | None:
+        assert request.search_since is not None
+        params = self._paginator().first_params({
+            "modified_after": utc_iso(request.search_since - self.overlap).replace("+00:00", ""),
+            "dates_are_gmt": "true", "orderby": "id", "order": "asc"})
+        for orders in self.paginate("orders", params, self._paginator(), lambda body: body or []):
+            for order in orders:
+                metas = order.get("meta_data") or []
+                if any(meta.get("key") == self.SUBSTITUTE_META_KEY and meta.get("value") == request.idempotency_key
+                       for meta in metas):
+                    return order
+        return None
+
+    @staticmethod
+    def _substitute_result(order: Mapping[str, Any], status: int, request: dict[str, Any],
+                           detail: str) -> SubstituteOrderResult:
+        subtotal = sum(money_cents(line.get("subtotal")) for line in order.get("line_items") or [])
+        pending = order.get("status") == "pending"
+        return SubstituteOrderResult(
+            external_id=str(order.get("id", "")), number=str(order.get("number") or order.get("id", "")),
+            total_cents=subtotal, due_cents=money_cents(order.get("total")) if pending else 0,
+            payment_pending=pending, status_code=status, detail=detail, request=request)

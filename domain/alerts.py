@@ -18,7 +18,8 @@ from domain.detection import Transition
 
 SEVERITY = {"digest.daily": "info", "stock.backorder": "critical", "stock.out": "critical", "stock.oversell_risk": "critical",
             "channel.push_failed": "critical", "stock.low": "warning", "stock.atp_drift": "warning",
-            "stock.restocked": "info", "stock.location_low": "warning", "stock.location_out": "critical"}
+            "stock.restocked": "info", "stock.location_low": "warning", "stock.location_out": "critical",
+            "merchandising.auto_cancelled": "warning", "backorder.substitute_requested": "warning"}
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,12 @@ CANCEL_ACTIONS = ("refund", "store_credit")
 EVENTS = ("stock.low", "stock.out", "stock.backorder", "stock.restocked", "stock.oversell_risk",
           "stock.atp_drift", "channel.push_failed", "po.needs_approval", "po.late", "message.failed",
           "digest.daily", "stock.location_low", "stock.location_out", "po.asn_mismatch",
-          "po.receipt_mismatch", "vendor.scorecard")
+          "po.receipt_mismatch", "vendor.scorecard", "backorder.substitute_requested",
+          "merchandising.auto_cancelled")
+#: How a substitute's price difference is settled (``docs/journey.md`` §3a): a cheaper substitute is
+#: always refunded the difference; a dearer one is absorbed up to the limit (``auto``), absorbed
+#: (``absorb``), charged (``charge``), or left to staff (``staff``).
+SUBSTITUTE_PRICE_POLICIES = ("auto", "absorb", "charge", "staff")
 DURATION_PATTERN = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -143,6 +148,26 @@ class PolicyConfig:
     atp_drift_tolerance: Decimal = Decimal("0.05")
     po_window_s: int = 30 * 60
     po_auto_approve_cents: int = 100_000
+    substitute_price_difference: str = "auto"
+    substitute_absorb_up_to_cents: int = 2500
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """A customer tier from order history, checked before the offer (first match in file order).
+
+    A customer is in the tier when every criterion given holds: at least ``min_prior_orders``
+    earlier orders under the same email, and/or a lifetime value (those orders' totals) of at
+    least ``min_lifetime_value_cents``. The tier may lengthen the SLA and add a store-credit bonus
+    (a percentage of the line and/or an amount) to the cancel-for-credit option.
+    """
+
+    key: str
+    min_prior_orders: int | None = None
+    min_lifetime_value_cents: int | None = None
+    sla_extra_s: int = 0
+    credit_bonus_percent: Decimal = Decimal(0)
+    credit_bonus_cents: int = 0
 
 
 @dataclass(frozen=True)
@@ -156,6 +181,7 @@ class BusinessConfig:
     notifications: NotificationConfig
     policy: PolicyConfig
     store_policies: dict[str, PolicyConfig] = field(default_factory=dict)
+    segments: tuple[SegmentConfig, ...] = ()
 
     def policy_for(self, store_key: str) -> PolicyConfig:
         return self.store_policies.get(store_key, self.policy)
@@ -526,7 +552,13 @@ BUSINESS_WIDE_POLICY_KEYS = frozenset({"po_window", "po_auto_approve_under"})
 def _read_policy(reader: _Reader, table: dict[str, Any], path: str, base: PolicyConfig) -> PolicyConfig:
     reader.unknown_keys(table, {"reminder_after", "sla", "auto_cancel_action", "consent_free_days",
                                 "eta_slip_notice_days", "quiet_hours", "atp_drift_tolerance", "po_window",
-                                "po_auto_approve_under", "store"}, path)
+                                "po_auto_approve_under", "store", "substitute_price_difference",
+                                "substitute_absorb_up_to"}, path)
+    price_rule = table.get("substitute_price_difference", base.substitute_price_difference)
+    if price_rule not in SUBSTITUTE_PRICE_POLICIES:
+        reader.problem(f"{path}.substitute_price_difference",
+                       f"expected one of {', '.join(SUBSTITUTE_PRICE_POLICIES)}, got {price_rule!r}")
+        price_rule = base.substitute_price_difference
     action = table.get("auto_cancel_action", base.auto_cancel_action)
     if action not in CANCEL_ACTIONS:
         reader.problem(f"{path}.auto_cancel_action", f"expected one of {', '.join(CANCEL_ACTIONS)}, got {action!r}")
@@ -565,14 +597,54 @@ def _read_policy(reader: _Reader, table: dict[str, Any], path: str, base: Policy
         po_window_s=reader.duration(table, "po_window", path, base.po_window_s),
         po_auto_approve_cents=reader.money_cents(table, "po_auto_approve_under", path)
         if "po_auto_approve_under" in table else base.po_auto_approve_cents,
+        substitute_price_difference=price_rule,
+        substitute_absorb_up_to_cents=reader.money_cents(table, "substitute_absorb_up_to", path)
+        if "substitute_absorb_up_to" in table else base.substitute_absorb_up_to_cents,
     )
+
+
+def _read_segments(reader: _Reader, data: dict[str, Any]) -> tuple[SegmentConfig, ...]:
+    seen: set[str] = set()
+    out = []
+    allowed = {"key", "min_prior_orders", "min_lifetime_value", "sla_extra", "credit_bonus_percent",
+               "credit_bonus"}
+    for path, item in reader.tables(data, "segments"):
+        reader.unknown_keys(item, allowed, path)
+        key = reader.key(item, path, seen)
+        if "min_prior_orders" not in item and "min_lifetime_value" not in item:
+            reader.problem(path, "a segment needs min_prior_orders or min_lifetime_value")
+        percent = Decimal(0)
+        if "credit_bonus_percent" in item:
+            raw = item["credit_bonus_percent"]
+            try:
+                if isinstance(raw, bool):
+                    raise InvalidOperation
+                percent = Decimal(str(raw))
+                if not Decimal(0) <= percent <= Decimal(100):
+                    raise InvalidOperation
+            except InvalidOperation:
+                reader.problem(f"{path}.credit_bonus_percent",
+                               f"expected a percentage from 0 to 100, got {raw!r}")
+                percent = Decimal(0)
+        if key:
+            out.append(SegmentConfig(
+                key=key,
+                min_prior_orders=reader.integer(item, "min_prior_orders", path, default=0, minimum=1)
+                if "min_prior_orders" in item else None,
+                min_lifetime_value_cents=reader.money_cents(item, "min_lifetime_value", path)
+                if "min_lifetime_value" in item else None,
+                sla_extra_s=reader.duration(item, "sla_extra", path, 0),
+                credit_bonus_percent=percent,
+                credit_bonus_cents=reader.money_cents(item, "credit_bonus", path),
+            ))
+    return tuple(out)
 
 
 def parse_config(data: dict[str, Any]) -> BusinessConfig:
     """Validate parsed TOML; raise ConfigError listing every problem."""
     reader = _Reader()
     reader.unknown_keys(data, {"business", "locations", "stores", "vendors", "skus", "notifications", "policy",
-                               "store_policies"}, "")
+                               "store_policies", "segments"}, "")
     business = reader.table(data, "business", "business")
     reader.unknown_keys(business, {"name", "timezone"}, "business")
     name = reader.string(business, "name", "business") or ""
@@ -594,10 +666,12 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
             reader.problem(f"{path}.{key}", "purchase orders are per vendor, not per store: set it under [policy] "
                                             "(or a vendor's order_cutoff)")
         store_policies[store] = _read_policy(reader, item, path, policy)
+    segments = _read_segments(reader, data)
     if reader.problems:
         raise ConfigError(reader.problems)
     return BusinessConfig(name=name, timezone=timezone, locations=locations, stores=stores, vendors=vendors,
-                          skus=skus, notifications=notifications, policy=policy, store_policies=store_policies)
+                          skus=skus, notifications=notifications, policy=policy,
+                          store_policies=store_policies, segments=segments)
 
 
 def load_config(path: Path | str) -> BusinessConfig:

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from domain import alerts, audit, backorders, contacts, outbox, timers
+from domain import alerts, audit, backorders, contacts, outbox, segments, substitutes, timers
 from domain.allocation import allocatable
 from domain.clock import utcnow
 from domain.config import BusinessConfig, PolicyConfig
@@ -34,6 +34,7 @@ from domain.models import (
     PurchaseOrderLine,
     Sku,
     Store,
+    SubstituteOrder,
     Timer,
     Vendor,
 )
@@ -90,9 +91,10 @@ def needs_consent(eta: Eta, today: date, policy: PolicyConfig, renewed: bool) ->
     return eta.date > today + timedelta(days=policy.consent_free_days)
 
 
-def deadline_for(now: datetime, policy: PolicyConfig, promised: date | None) -> datetime:
-    """The SLA after the notice, never past the end of the last promised date."""
-    deadline = now + timedelta(seconds=policy.sla_s)
+def deadline_for(now: datetime, policy: PolicyConfig, promised: date | None, extra_s: int = 0) -> datetime:
+    """The SLA (lengthened by the customer's tier) after the notice, never past the end of the last
+    promised date."""
+    deadline = now + timedelta(seconds=policy.sla_s + extra_s)
     if promised is not None:
         deadline = min(deadline, datetime.combine(promised, time(23, 59, 59), tzinfo=UTC))
     return max(deadline, now + min(timedelta(seconds=policy.sla_s), timedelta(minutes=1)))
@@ -142,7 +144,9 @@ def message_context(session: Session, backorder: Backorder, settings: Settings, 
         "substitutes": [{"sku": s.code, "title": s.title, "price_cents": s.price_cents,
                          "link": _link(settings, backorder, "substitute", now, s.code)} for s in subs],
         "sms_keywords": ["WAIT", "REFUND", "CREDIT"],
-        "auto_cancel_action": settings.config.policy_for(store.key).auto_cancel_action, **extra,
+        "auto_cancel_action": settings.config.policy_for(store.key).auto_cancel_action,
+        "segment": backorder.segment, "credit_bonus_cents": backorder.credit_bonus_cents,
+        "credit_total_cents": line.price_cents * backorder.quantity + backorder.credit_bonus_cents, **extra,
     }
 
 
@@ -209,14 +213,16 @@ def offer(session: Session, backorder_id: int, settings: Settings, now: datetime
         return []
     _, _, sku, store = _facts(session, backorder)
     policy = settings.config.policy_for(store.key)
+    tier = segments.check(session, backorder, settings.config.segments)
     eta = eta_for(session, sku, now.date())
     backorder.eta = backorder.promised_date = eta.date
     backorder.consent_required = needs_consent(eta, now.date(), policy, renewed=False)
     backorder.notice_count += 1
     backorder.notified_at = now
-    backorder.deadline_at = deadline_for(now, policy, eta.date)
+    backorder.deadline_at = deadline_for(now, policy, eta.date, tier.sla_extra_s)
     backorders.move(session, backorder, "notified", cause="first delay notice", eta=str(eta.date),
-                    eta_source=eta.source, consent_required=backorder.consent_required, now=now)
+                    eta_source=eta.source, consent_required=backorder.consent_required, now=now,
+                    segment=tier.key, sla_s=policy.sla_s + tier.sla_extra_s)
     _schedule(session, backorder, policy, now)
     return notify_customer(session, backorder, "backorder_notice", "1", settings, now)
 
@@ -259,14 +265,18 @@ def choose(session: Session, backorder_id: int, choice: str, settings: Settings,
     if not backorders.can_move(backorder.state, target):
         return Outcome("too_late", backorder.state), []
     follow_ups: list[FollowUp] = []
+    price: dict[str, Any] = {}
     if choice == "substitute":
-        _, _, sku, _ = _facts(session, backorder)
+        _, _, sku, store = _facts(session, backorder)
         offered = {s.code: s for s in substitutes_for(session, sku, backorder.quantity)}
         if substitute not in offered:
             return Outcome("unavailable", backorder.state), []
         backorder.substitute_sku_id = offered[substitute].id
-        follow_ups += _staff_alert(session, backorder, settings,
-                                   f"customer chose substitute {substitute}: swap the item on the order")
+        row, placing = substitutes.request(session, backorder, offered[substitute],
+                                           settings.config.policy_for(store.key),
+                                           settings.config.notifications.routes, now)
+        follow_ups += placing
+        price = substitute_price_facts(row)
     if choice in ("cancel", "credit"):
         backorder.resolution = "refund" if choice == "cancel" else "store_credit"
         follow_ups.append((REFUND, (backorder.id,)))
@@ -276,8 +286,17 @@ def choose(session: Session, backorder_id: int, choice: str, settings: Settings,
     substitute_title = session.scalar(select(Sku.title).where(Sku.code == substitute)) if substitute else None
     follow_ups += notify_customer(session, backorder, "backorder_confirmed", choice, settings, now, choice=choice,
                                   substitute=substitute, substitute_title=substitute_title,
-                                  skip_sms=source == "sms")  # a texted answer is confirmed in the SMS reply
+                                  skip_sms=source == "sms",  # a texted answer is confirmed in the SMS reply
+                                  **price)
     return Outcome("applied", backorder.state), follow_ups
+
+
+def substitute_price_facts(row: SubstituteOrder) -> dict[str, Any]:
+    """What the customer reads about the price difference (page and email), from the decided row."""
+    return {"substitute_price": {
+        "paid_cents": row.paid_cents, "substitute_total_cents": row.substitute_total_cents,
+        "difference_cents": row.difference_cents, "settlement": row.settlement, "due_cents": row.due_cents,
+        "refund_cents": max(0, -row.difference_cents), "awaiting_staff": row.state == "awaiting_staff"}}
 
 
 def change_eta(session: Session, sku_id: int, new_eta: date, settings: Settings,
@@ -300,7 +319,8 @@ def change_eta(session: Session, sku_id: int, new_eta: date, settings: Settings,
             backorder.consent_required = True
             backorder.notice_count += 1
             backorder.promised_date = new_eta
-            backorder.deadline_at = deadline_for(now, policy, new_eta)
+            extra_s = segments.sla_extra_for(settings.config.segments, backorder.segment)
+            backorder.deadline_at = deadline_for(now, policy, new_eta, extra_s)
             if backorder.state == "accepted_wait":
                 backorders.move(session, backorder, "notified", cause="renewed delay notice", now=now,
                                 old_eta=str(old), new_eta=str(new_eta))
@@ -383,7 +403,8 @@ def _remind_late(session: Session, backorder: Backorder, settings: Settings, now
     _, _, _, store = _facts(session, backorder)
     policy = settings.config.policy_for(store.key)
     backorder.reminded_at = now
-    backorder.deadline_at = now + timedelta(seconds=max(policy.sla_s - policy.reminder_after_s, 0))
+    extra_s = segments.sla_extra_for(settings.config.segments, backorder.segment)
+    backorder.deadline_at = now + timedelta(seconds=max(policy.sla_s + extra_s - policy.reminder_after_s, 0))
     timers.cancel(session, "backorder", backorder.id, kinds=(REMINDER,))
     timers.schedule(session, DEADLINE, "backorder", backorder.id, backorder.deadline_at)
     audit.record(session, "journey", "backorder.reminded_late", "backorder", backorder.id,
@@ -405,9 +426,14 @@ def _deadline(session: Session, timer: Timer) -> list[FollowUp]:
         backorders.move(session, backorder, "accepted_wait", cause="silence on a first definite notice", now=now)
         timers.cancel(session, "backorder", backorder.id)
         return []
+    from domain import merchandising  # it chases vendors through purchasing, which imports this module
+
     _, _, _, store = _facts(session, backorder)
     backorder.resolution = settings.config.policy_for(store.key).auto_cancel_action
-    backorders.move(session, backorder, "auto_cancelled", cause="no answer by the deadline", now=now,
+    reason = "no answer by the deadline"
+    backorders.move(session, backorder, "auto_cancelled", cause=reason, now=now,
                     resolution=backorder.resolution)
     timers.cancel(session, "backorder", backorder.id)
-    return [(REFUND, (backorder.id,))]
+    return [(REFUND, (backorder.id,))] + merchandising.auto_cancelled(
+        session, backorder, reason, routes=settings.config.notifications.routes,
+        public_base_url=settings.public_base_url, secret_key=settings.secret_key, now=now)

@@ -48,6 +48,7 @@ OUTBOX_STATES = ("pending", "sending", "sent", "delivered", "unknown", "failed",
 INBOX_STATES = ("pending", "done", "failed", "quarantined")
 PO_STATES = ("draft", "awaiting_approval", "approved", "sent", "acknowledged", "partially_received",
              "received", "cancelled")
+SUBSTITUTE_ORDER_STATES = ("awaiting_staff", "pending", "placed", "settled", "failed")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -278,6 +279,8 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("store_id", "external_id", name="uq_orders_store_external"),
         Index("ix_orders_status", "status"),
+        #: The customer-segment check reads a customer's history by email, whatever its case.
+        Index("ix_orders_email_lower", func.lower(text("email"))),
     )
 
 
@@ -321,6 +324,10 @@ class Backorder(Base):
     resolution: Mapped[str | None] = mapped_column(String(16))
     resolution_ref: Mapped[str | None] = mapped_column(String(64))
     filled_at: Mapped[datetime | None]
+    #: The customer's tier when the offer went out (``domain.segments``); the figures are in audit_log.
+    segment: Mapped[str | None] = mapped_column(String(32))
+    #: Store credit added to the cancel-for-credit option by the customer's tier, in cents.
+    credit_bonus_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     ordered_at: Mapped[datetime]
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
@@ -328,6 +335,49 @@ class Backorder(Base):
         CheckConstraint(_in("state", BACKORDER_STATES), name="state_valid"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         Index("ix_backorders_sku_state", "sku_id", "state"),
+    )
+
+
+class SubstituteOrder(Base):
+    """The substitute a customer chose, to be ordered for them on the store the order came from.
+
+    One row per backorder; every step (placing the platform order, settling the price difference)
+    is recorded here, so a sweeper finds unfinished ones and the platform order is never placed
+    twice (``idempotency_key`` travels with it). The figures behind the settlement are kept.
+    """
+
+    __tablename__ = "substitute_orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    backorder_id: Mapped[int] = mapped_column(ForeignKey("backorders.id", ondelete="CASCADE"), unique=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3), server_default="USD")
+    substitute_total_cents: Mapped[int] = mapped_column(BigInteger)
+    paid_cents: Mapped[int] = mapped_column(BigInteger)
+    #: substitute total − paid: negative when the substitute is cheaper.
+    difference_cents: Mapped[int] = mapped_column(BigInteger)
+    #: ``refund`` (cheaper), ``absorb`` / ``charge`` (dearer) or ``none``.
+    settlement: Mapped[str] = mapped_column(String(16))
+    #: What the customer still pays on the substitute order (``charge`` only).
+    due_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    rule: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    draft_external_id: Mapped[str | None] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    external_number: Mapped[str | None] = mapped_column(String(64))
+    refund_ref: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        CheckConstraint(_in("state", SUBSTITUTE_ORDER_STATES), name="state_valid"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        Index("ix_substitute_orders_unfinished", "updated_at",
+              postgresql_where=text("state IN ('pending', 'placed')")),
     )
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
-from domain.models import Backorder, DeadLetter, InboxEvent, OutboxMessage, Sku, Store, Timer
+from domain.models import Backorder, DeadLetter, InboxEvent, OutboxMessage, Sku, Store, SubstituteOrder, Timer
 
 
 def _counts(session: Session, column: Any) -> dict[str, int]:
@@ -23,6 +23,7 @@ def snapshot(session: Session, now: datetime | None = None) -> dict[str, Any]:
         "skus_by_state": _counts(session, Sku.state),
         "backorders_by_state": _counts(session, Backorder.state),
         "open_backorders": session.scalar(select(func.count()).where(Backorder.state.in_(open_states))) or 0,
+        "substitute_orders_by_state": _counts(session, SubstituteOrder.state),
         "timers": {
             "pending": session.scalar(select(func.count()).where(Timer.state == "pending")) or 0,
             "due_now": session.scalar(select(func.count()).where(Timer.state == "pending", Timer.due_at <= now)) or 0,

@@ -140,6 +140,8 @@ class ShopState(PlatformState):
     money_ids: int = 0
     webhooks: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
+    draft_orders: list[dict[str, Any]] = field(default_factory=list)
+    prices: dict[str, str] = field(default_factory=dict)
 
     def now(self) -> datetime:
         return (datetime.now(timezone.utc) + self.clock_offset).replace(microsecond=0)
@@ -1052,6 +1054,7 @@ def install(app: FastAPI) -> None:
         with state.lock:
             return JSONResponse({"gift_cards": [{**c, "id": str(c["id"])} for c in state.gift_cards]})
 
+    install_draft_orders(api, admin, sandbox, guard, reply)
     add_fault_routes(admin, sandbox, any_fault)
     add_request_log_routes(admin, sandbox)
     app.include_router(api)
@@ -1064,3 +1067,223 @@ def admin_item(state: ShopState, item: Item) -> dict[str, Any]:
             "product_id": str(item.product_id), "variant_id": str(item.variant_id),
             "inventory_item_id": str(item.inventory_item_id), "location_id": str(state.location_id),
             "updated_at": _ts(item.updated_at)}
+
+
+# --- draft orders -------------------------------------------------------------------------------
+
+DRAFT_ORDER_ID_BASE = 2**53 + 12_000_000_000
+DRAFT_STATUSES = ("open", "invoice_sent", "completed")
+DISCOUNT_TYPES = ("fixed_amount", "percentage")
+
+
+def draft_order_errors(state: ShopState, spec: Any) -> tuple[int, Any]:
+    """``POST draft_orders.json`` refusals: (status, errors) or (0, None) when the draft is valid."""
+    if not isinstance(spec, dict):
+        return 400, {"draft_order": "Required parameter missing or invalid"}
+    lines = spec.get("line_items")
+    if not isinstance(lines, list) or not lines:
+        return 422, {"line_items": ["can't be blank"]}
+    for line in lines:
+        if not isinstance(line, dict):
+            return 422, {"line_items": ["is invalid"]}
+        try:
+            quantity = int(line.get("quantity", 1))
+        except (TypeError, ValueError):
+            quantity = 0
+        if quantity < 1:
+            return 422, {"line_items.quantity": ["must be greater than 0"]}
+        if line.get("variant_id") is not None:
+            try:
+                item = state.item(int(line["variant_id"]) - VARIANT_ID_BASE)
+            except (TypeError, ValueError):
+                item = None
+            if item is None:
+                return 422, {"line_items": [f"Variant {line['variant_id']} does not exist"]}
+        elif not line.get("title") or line.get("price") is None:
+            return 422, {"line_items": ["custom line items need a title and a price"]}
+    discount = spec.get("applied_discount")
+    if discount is not None:
+        if not isinstance(discount, dict) or discount.get("value_type") not in DISCOUNT_TYPES:
+            return 422, {"applied_discount.value_type": ["is not included in the list"]}
+        try:
+            value = Decimal(str(discount.get("value")))
+        except ArithmeticError:
+            return 422, {"applied_discount.value": ["is not a number"]}
+        if value < 0 or (discount["value_type"] == "percentage" and value > 100):
+            return 422, {"applied_discount.value": ["is invalid"]}
+    customer = spec.get("customer")
+    if isinstance(customer, dict) and customer.get("id") is not None:
+        known = {o["customer"]["id"] for o in state.orders}
+        if int(customer["id"]) not in known:
+            return 422, {"customer": ["is invalid"]}
+    return 0, None
+
+
+def build_draft_order(state: ShopState, spec: dict[str, Any]) -> dict[str, Any]:
+    """The draft with Shopify's money fields: variant lines at the shop's price, then the discount."""
+    now = state.now()
+    number = len(state.draft_orders)
+    lines = []
+    for n, line in enumerate(spec["line_items"]):
+        quantity = int(line.get("quantity", 1))
+        if line.get("variant_id") is not None:
+            item = state.item(int(line["variant_id"]) - VARIANT_ID_BASE)
+            price = state.prices.get(item.sku, "10.00")
+            lines.append({"id": LINE_ID_BASE + 50_000_000 + number * 100 + n, "variant_id": item.variant_id,
+                          "product_id": item.product_id, "sku": item.sku, "title": item.title,
+                          "quantity": quantity, "price": price, "custom": False})
+        else:
+            lines.append({"id": LINE_ID_BASE + 50_000_000 + number * 100 + n, "variant_id": None,
+                          "product_id": None, "sku": line.get("sku"), "title": line["title"],
+                          "quantity": quantity, "price": to_money(to_cents(line["price"])), "custom": True})
+    subtotal = sum(to_cents(line["price"]) * line["quantity"] for line in lines)
+    discount = spec.get("applied_discount")
+    off = 0
+    if discount:
+        value = Decimal(str(discount["value"]))
+        off = int(subtotal * value / 100) if discount["value_type"] == "percentage" else to_cents(str(value))
+        off = min(off, subtotal)
+        discount = {**discount, "amount": to_money(off)}
+    draft_id = DRAFT_ORDER_ID_BASE + number
+    return {
+        "id": draft_id, "name": f"#D{number + 1}", "status": "open", "order_id": None,
+        "email": spec.get("email"), "note": spec.get("note"), "tags": spec.get("tags", ""),
+        "note_attributes": spec.get("note_attributes") or [], "currency": "USD",
+        "customer": spec.get("customer"), "shipping_address": spec.get("shipping_address"),
+        "line_items": lines, "applied_discount": discount, "subtotal_price": to_money(subtotal),
+        "total_price": to_money(subtotal - off), "total_tax": "0.00", "taxes_included": False,
+        "invoice_url": f"https://{state.name}.myshopify.com/invoices/{uuid.uuid4().hex}",
+        "created_at": _ts(now), "updated_at": _ts(now), "completed_at": None, "invoice_sent_at": None,
+        "admin_graphql_api_id": f"gid://shopify/DraftOrder/{draft_id}",
+    }
+
+
+def complete_draft_order(state: ShopState, draft: dict[str, Any], payment_pending: bool
+                         ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Turn the draft into an order: inventory taken like a checkout, paid unless payment is pending."""
+    now = state.now()
+    number = len(state.orders)
+    levels = []
+    lines = []
+    for n, line in enumerate(draft["line_items"]):
+        if line["variant_id"] is not None:
+            item = state.item(line["variant_id"] - VARIANT_ID_BASE)
+            if item.available is not None:
+                item = replace(item, available=item.available - line["quantity"], updated_at=now)
+                state.store(item)
+                levels.append(level_json(state, item))
+        lines.append({"id": LINE_ID_BASE + number * 100 + n, "variant_id": line["variant_id"],
+                      "product_id": line["product_id"], "sku": line["sku"], "title": line["title"],
+                      "quantity": line["quantity"], "price": line["price"]})
+    customer_id = (draft.get("customer") or {}).get("id")
+    earlier = next((o["customer"] for o in state.orders if o["customer"]["id"] == customer_id), None)
+    total = draft["total_price"]
+    paid = not payment_pending or to_cents(total) == 0
+    order = {
+        "id": ORDER_ID_BASE + number, "name": f"#{1001 + number}", "order_number": 1001 + number,
+        "email": draft.get("email"), "phone": (earlier or {}).get("phone"), "created_at": _ts(now),
+        "updated_at": _ts(now), "cancelled_at": None, "closed_at": None, "currency": draft["currency"],
+        "total_price": total, "subtotal_price": draft["subtotal_price"],
+        "total_discounts": (draft.get("applied_discount") or {}).get("amount", "0.00"),
+        "financial_status": "paid" if paid else "pending", "fulfillment_status": None,
+        "payment_gateway_names": ["manual"], "refunds": [], "note": draft.get("note"),
+        "source_name": "shopify_draft_order",
+        "customer": earlier or {"id": customer_id or ORDER_ID_BASE + 500_000 + number,
+                                "email": draft.get("email"), "first_name": "", "last_name": ""},
+        "line_items": lines, "admin_graphql_api_id": f"gid://shopify/Order/{ORDER_ID_BASE + number}",
+    }
+    state.orders.append(order)
+    if paid and to_cents(total) > 0:
+        sale_transaction(state, order, "manual", now)
+    else:
+        state.transactions[order["id"]] = []
+    draft.update(status="completed", order_id=order["id"], completed_at=_ts(now), updated_at=_ts(now))
+    return order, levels
+
+
+def install_draft_orders(api: APIRouter, admin: APIRouter, sandbox: Instances, guard: Any,
+                         reply: Any) -> None:
+    """``draft_orders.json`` (create, list, read) and ``complete.json``, plus an admin price setter."""
+
+    def find(state: ShopState, draft_id: int) -> dict[str, Any] | None:
+        index = draft_id - DRAFT_ORDER_ID_BASE
+        return state.draft_orders[index] if 0 <= index < len(state.draft_orders) else None
+
+    @api.post("/draft_orders.json")
+    def create_draft_order(request: Request, instance: str, version: str,
+                           payload: Any = Body(None)) -> Response:
+        state, entry, denied = guard(request, instance, payload)
+        if denied:
+            return denied
+        spec = payload.get("draft_order") if isinstance(payload, dict) else None
+        with state.lock:
+            status, errors = draft_order_errors(state, spec)
+            if errors is None:
+                draft = build_draft_order(state, spec)
+                state.draft_orders.append(draft)
+        if errors is not None:
+            return reply(entry, {"errors": errors}, status)
+        return reply(entry, {"draft_order": draft}, 201)
+
+    @api.get("/draft_orders.json")
+    def list_draft_orders(request: Request, instance: str, version: str) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        query = request.query_params
+        status = query.get("status", "open")
+        if status not in DRAFT_STATUSES:
+            return reply(entry, {"errors": {"status": ["is not included in the list"]}}, 422)
+        try:
+            limit = int(query.get("limit", 50))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= MAX_LIMIT:
+            return reply(entry, {"errors": {"limit": ["must be between 1 and 250"]}}, 400)
+        since = _parse_ts(query["updated_at_min"]) if query.get("updated_at_min") else None
+        with state.lock:
+            drafts = [d for d in state.draft_orders if d["status"] == status
+                      and (since is None or _parse_ts(d["updated_at"]) >= since)][:limit]
+        return reply(entry, {"draft_orders": drafts})
+
+    @api.get("/draft_orders/{draft_id}.json")
+    def get_draft_order(request: Request, instance: str, version: str, draft_id: int) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        with state.lock:
+            draft = find(state, draft_id)
+        return reply(entry, {"draft_order": draft}) if draft else reply(entry, {"errors": "Not Found"}, 404)
+
+    @api.put("/draft_orders/{draft_id}/complete.json")
+    def complete(request: Request, instance: str, version: str, draft_id: int) -> Response:
+        state, entry, denied = guard(request, instance)
+        if denied:
+            return denied
+        pending = request.query_params.get("payment_pending", "false").lower() == "true"
+        with state.lock:
+            draft = find(state, draft_id)
+            if draft is None:
+                return reply(entry, {"errors": "Not Found"}, 404)
+            if draft["status"] == "completed":
+                return reply(entry, {"errors": {"base": ["This order has been paid"]}}, 422)
+            order, levels = complete_draft_order(state, draft, pending)
+            body = {"draft_order": dict(draft)}
+        deliver(state, "orders/create", order, version)
+        for level in levels:
+            deliver(state, "inventory_levels/update", level, version)
+        return reply(entry, body)
+
+    @admin.post("/set_price")
+    def set_price(instance: str, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        """The shop's price for a SKU (draft order lines use it; 10.00 otherwise)."""
+        state = sandbox.get(instance)
+        with state.lock:
+            state.prices[str(payload["sku"])] = to_money(to_cents(payload["price"]))
+            return {"sku": payload["sku"], "price": state.prices[str(payload["sku"])]}
+
+    @admin.get("/state/draft_orders")
+    def state_draft_orders(instance: str) -> JSONResponse:
+        state = sandbox.get(instance)
+        with state.lock:
+            return JSONResponse(json.loads(json.dumps({"draft_orders": state.draft_orders}, default=str)))

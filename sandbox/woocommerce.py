@@ -800,6 +800,7 @@ def install(app: FastAPI) -> None:
         with state.lock:
             return JSONResponse({"coupons": [coupon_json(c) for c in state.coupons]})
 
+    install_order_creation(api, guard, reply)
     add_fault_routes(admin, sandbox, any_fault)
     add_request_log_routes(admin, sandbox)
     app.include_router(api)
@@ -836,3 +837,113 @@ def admin_item(state: SiteState, p: dict[str, Any]) -> dict[str, Any]:
             "type": p["type"], "manage_stock": p["manage_stock"], "stock_quantity": p["stock_quantity"],
             "stock_status": p["stock_status"], "backorders": p["backorders"],
             "variations": [str(v) for v in p.get("variations", [])], "date_modified_gmt": _gmt(p["date_modified"])}
+
+
+# --- creating orders ----------------------------------------------------------------------------
+
+ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed")
+#: Statuses in which WooCommerce has reduced the stock of the order's items
+#: (``wc_maybe_reduce_stock_levels``).
+STOCK_REDUCING = ("processing", "on-hold", "completed")
+
+
+def order_refusal(state: SiteState, payload: Any
+                  ) -> tuple[JSONResponse | None, list[tuple[dict[str, Any], dict]]]:
+    """The orders controller's checks on a create: (refusal, [(product, line spec)])."""
+    if not isinstance(payload, dict):
+        return wp_error("rest_invalid_json", "Invalid JSON body passed.", 400), []
+    if payload.get("status", "pending") not in ORDER_STATUSES:
+        return wp_error("rest_invalid_param", "Invalid parameter(s): status", 400,
+                        params={"status": "status is not one of " + ", ".join(ORDER_STATUSES) + "."}), []
+    specs = payload.get("line_items") or []
+    if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+        return wp_error("rest_invalid_param", "Invalid parameter(s): line_items", 400), []
+    lines = []
+    for spec in specs:
+        pid = spec.get("variation_id") or spec.get("product_id")
+        if not pid:
+            return wp_error("woocommerce_rest_required_product_reference", "Product ID or SKU is required.",
+                            400), []
+        try:
+            product = state.get(int(pid))
+            quantity = int(spec.get("quantity", 1))
+            for key in ("subtotal", "total"):
+                if spec.get(key) is not None:
+                    to_cents(spec[key])
+        except (TypeError, ValueError):
+            return wp_error("rest_invalid_param", "Invalid parameter(s): line_items", 400), []
+        wrong_parent = spec.get("variation_id") and product is not None and \
+            product.get("parent_id") != int(spec.get("product_id") or 0)
+        if product is None or wrong_parent:
+            return wp_error("woocommerce_rest_invalid_product_id", "Invalid product ID.", 400), []
+        if quantity <= 0:
+            return wp_error("woocommerce_rest_invalid_product_quantity",
+                            "Product quantity must be a positive float.", 400), []
+        lines.append((product, spec))
+    return None, lines
+
+
+def build_order(state: SiteState, payload: dict[str, Any], lines: list[tuple[dict[str, Any], dict]]
+                ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The order as the REST API answers it; stock reduced when it is created paid or processing."""
+    now = state.now()
+    order_id = state.allocate()
+    status = "processing" if payload.get("set_paid") else payload.get("status", "pending")
+    items, reduced = [], []
+    for n, (product, spec) in enumerate(lines):
+        quantity = int(spec.get("quantity", 1))
+        subtotal = to_cents(spec["subtotal"]) if spec.get("subtotal") is not None else 1000 * quantity
+        total = to_cents(spec["total"]) if spec.get("total") is not None else subtotal
+        items.append({"id": order_id * 100 + n, "name": product["name"],
+                      "product_id": product["parent_id"] or product["id"],
+                      "variation_id": product["id"] if product["parent_id"] else 0, "quantity": quantity,
+                      "sku": product["sku"], "price": subtotal / 100 / quantity,
+                      "subtotal": to_money(subtotal),
+                      "total": to_money(total), "meta_data": []})
+        if status in STOCK_REDUCING and product["manage_stock"]:
+            product = dict(product, stock_quantity=(product["stock_quantity"] or 0) - quantity,
+                           date_modified=now)
+            product["stock_status"] = stock_status(True, product["stock_quantity"], product["backorders"],
+                                                   product["stock_status"])
+            state.store(product)
+            reduced.append(product)
+    total = sum(to_cents(i["total"]) for i in items)
+    order = {"id": order_id, "number": str(order_id), "status": status,
+             "currency": payload.get("currency", "USD"),
+             "customer_id": int(payload.get("customer_id") or 0), "created_via": "rest-api",
+             "date_created": _local(now), "date_created_gmt": _gmt(now),
+             "date_modified": _local(now), "date_modified_gmt": _gmt(now),
+             "date_paid": _local(now) if payload.get("set_paid") else None,
+             "discount_total": to_money(sum(to_cents(i["subtotal"]) - to_cents(i["total"]) for i in items)),
+             "total": to_money(total), "billing": payload.get("billing") or {},
+             "shipping": payload.get("shipping") or {},
+             "payment_method": payload.get("payment_method", ""),
+             "payment_method_title": payload.get("payment_method_title", ""),
+             "customer_note": payload.get("customer_note", ""),
+             "meta_data": [{"id": state.allocate(), "key": m.get("key"), "value": m.get("value")}
+                           for m in payload.get("meta_data") or [] if isinstance(m, dict)],
+             "line_items": items, "refunds": [], "_modified": now}
+    state.orders.append(order)
+    return order, reduced
+
+
+def install_order_creation(api: APIRouter, guard: Any, reply: Any) -> None:
+    """``POST orders``: validated as the v3 controller does, answered 201 with the order."""
+
+    @api.post("/orders")
+    def create_order_route(request: Request, instance: str, payload: Any = Body(None)) -> Response:
+        state, entry, denied = guard(request, instance, payload)
+        if denied:
+            return denied
+        with state.lock:
+            refusal, lines = order_refusal(state, payload)
+            if refusal is None:
+                order, reduced = build_order(state, payload, lines)
+                public = public_order(order)
+        if refusal is not None:
+            entry["status"] = refusal.status_code
+            return refusal
+        deliver(state, "order.created", public)
+        for product in reduced:
+            deliver(state, "product.updated", product_json(product))
+        return reply(entry, public, 201)

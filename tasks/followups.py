@@ -7,8 +7,10 @@ from typing import Any
 
 from celery import shared_task
 
+from connectors.base import Connector
+from connectors.errors import PermanentError, TransientError
 from connectors.types import RefundRequest
-from domain import audit, journey
+from domain import audit, journey, substitutes
 from domain.clock import utcnow
 from domain.models import Backorder, Order, OrderLine, Store
 from tasks.base import DbTask, UnitOfWork
@@ -55,7 +57,9 @@ def refund(self: DbTask, backorder_id: int) -> str:
         connector = connector_for(store)
         request = RefundRequest(
             order_external_id=order.external_id, line_external_id=line.external_id, quantity=backorder.quantity,
-            amount_cents=line.price_cents * backorder.quantity, currency=order.currency,
+            amount_cents=line.price_cents * backorder.quantity
+            + (backorder.credit_bonus_cents if backorder.resolution == "store_credit" else 0),
+            currency=order.currency,
             reason=f"Backorder cancelled ({backorder.state.replace('_', ' ')})",
             idempotency_key=f"backorder-{backorder.id}", customer_email=order.email)
         resolution = backorder.resolution or "refund"
@@ -88,4 +92,62 @@ def offer_stranded(self: DbTask, limit: int = 500) -> int:
             uow.enqueue(offer, backorder_id)
     if ids:
         log.warning("re-sent the first notice of %d backorder(s) whose offer was lost: %s", len(ids), ids[:20])
+    return len(ids)
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.followups.place_substitute")
+def place_substitute(self: DbTask, substitute_order_id: int) -> str:
+    """Order the customer's substitute on their store, then settle the price difference.
+
+    Each step is claimed under a lease and recorded in its own transaction, so no database lock
+    is held across a platform call and a second worker never runs the same step; a retry of a
+    step whose answer was lost finds the platform record by the row's idempotency key."""
+    routes = journey._current_settings().config.notifications.routes
+    connector: Connector | None = None
+    unusable: PermanentError | None = None
+    with self.unit_of_work() as uow:
+        claim = substitutes.claim(uow.session, substitute_order_id, utcnow())
+        if claim is not None:
+            try:
+                connector = connector_for(substitutes.store_of(uow.session, claim.store_id))
+            except PermanentError as exc:  # a credential not set: the claim stands, staff are told below
+                unusable = exc
+    if claim is None:
+        return "nothing to do"
+    try:
+        if unusable is not None:
+            raise unusable
+        assert connector is not None
+        if claim.state == "pending":
+            placed = connector.place_substitute(claim.order)
+            with self.unit_of_work() as uow:
+                substitutes.record_placed(uow.session, substitute_order_id, placed, utcnow())
+        refund = connector.refund_line(claim.refund) if claim.refund else None
+    except PermanentError as exc:
+        with self.unit_of_work() as uow:
+            enqueue_follow_ups(self, uow, substitutes.record_failure(
+                uow.session, substitute_order_id, str(exc), utcnow(), permanent=True, routes=routes))
+        log.error("substitute order %s needs staff: %s", substitute_order_id, exc)
+        return "failed"
+    except TransientError as exc:
+        with self.unit_of_work() as uow:
+            substitutes.record_failure(uow.session, substitute_order_id, str(exc), utcnow(), permanent=False,
+                                       routes=routes)
+        raise
+    with self.unit_of_work() as uow:
+        substitutes.record_settled(uow.session, substitute_order_id, utcnow(),
+                                   refund.external_id if refund else None,
+                                   refund.amount_cents if refund else None)
+    return "settled"
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.followups.substitutes_stranded")
+def substitutes_stranded(self: DbTask, limit: int = 200) -> int:
+    """Beat: re-send ``place_substitute`` for unfinished substitute orders nobody is working on."""
+    with self.unit_of_work() as uow:
+        ids = substitutes.stranded(uow.session, utcnow(), UNOFFERED_AFTER, limit)
+        for row_id in ids:
+            uow.enqueue(place_substitute, row_id)
+    if ids:
+        log.warning("re-sent %d unfinished substitute order(s): %s", len(ids), ids[:20])
     return len(ids)

@@ -158,6 +158,9 @@ def status(as_json: bool) -> None:
         counts = data[key]
         click.echo(f"{title}: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
     click.echo(f"Open backorders: {data['open_backorders']}")
+    substituted = data["substitute_orders_by_state"]
+    click.echo("Substitute orders by state: " + (", ".join(f"{k} {v}" for k, v in sorted(substituted.items()))
+                                                 or "none"))
     click.echo(f"Timers: {data['timers']['pending']} pending, {data['timers']['due_now']} due now")
     for store in data["stores"]:
         click.echo(f"Store {store['key']} ({store['platform']}): last polled {store['last_polled_at'] or 'never'}")
@@ -310,6 +313,31 @@ def eta_set(sku_code: str, new_date: Any) -> None:
     for name, args in follow_ups:
         app.signature(name).apply_async(args=args)
     click.echo(f"{sku_code}: ETA {when}; {waiting} waiting backorder(s); {len(follow_ups)} message(s) queued")
+
+
+@main.group()
+def substitute() -> None:
+    """Substitutes customers chose: approve the ones the store's policy leaves to staff."""
+
+
+@substitute.command("approve")
+@click.argument("backorder_id", type=int)
+def substitute_approve(backorder_id: int) -> None:
+    """Place the substitute BACKORDER_ID's customer chose, waiting for staff; settled by the policy."""
+    from domain import substitutes
+    from domain.db import session_scope
+    from workers.app import app
+
+    _environment()
+    try:
+        with session_scope() as session:
+            follow_ups = substitutes.approve(session, backorder_id)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for name, args in follow_ups:
+        app.signature(name).apply_async(args=args)
+    click.echo(f"backorder {backorder_id}: substitute approved; placing the order is queued" if follow_ups
+               else f"backorder {backorder_id}: the substitute is not waiting for staff; nothing changed")
 
 
 @main.group()

@@ -138,6 +138,7 @@ class View:
     resolution: str | None
     #: The zone ``deadline`` is given in: the customer's, else the business's (``domain.localtime``).
     timezone: str = "UTC"
+    credit_bonus_cents: int = 0
 
     def context(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -162,7 +163,7 @@ def load_view(session: Session, backorder_id: int, settings: journey.Settings) -
         item_title=line_title or sku_title, quantity=backorder.quantity,
         eta=backorder.eta.isoformat() if backorder.eta else None, consent_required=backorder.consent_required,
         deadline=localtime.local_iso(backorder.deadline_at, zone), state=backorder.state,
-        resolution=backorder.resolution, timezone=zone.key)
+        resolution=backorder.resolution, timezone=zone.key, credit_bonus_cents=backorder.credit_bonus_cents)
 
 
 def predicted_result(state: str, choice: str) -> str | None:
@@ -179,6 +180,30 @@ def _substitute_facts(session: Session, code: str | None) -> dict[str, Any]:
     sku = session.scalar(select(Sku).where(Sku.code == code)) if code else None
     return {"substitute": code, "substitute_title": sku.title if sku else None,
             "substitute_price_cents": sku.price_cents if sku else None}
+
+
+def _substitute_price(session: Session, claim: LinkClaim, settings: journey.Settings
+                      ) -> dict[str, Any] | None:
+    """The price difference the customer would confirm, and how the store's policy settles it."""
+    from domain import substitutes
+    from domain.models import Store
+
+    if claim.choice != "substitute" or not claim.substitute:
+        return None
+    row = session.execute(
+        select(Backorder, Sku, Store.key).join(OrderLine, OrderLine.id == Backorder.order_line_id)
+        .join(Order, Order.id == OrderLine.order_id).join(Store, Store.id == Order.store_id)
+        .join(Sku, Sku.code == claim.substitute).where(Backorder.id == claim.backorder_id)).first()
+    if row is None:
+        return None
+    backorder, sku, store_key = row
+    policy = settings.config.policy_for(store_key)
+    decided = substitutes.figures(session, backorder, sku, policy)
+    return {"paid_cents": decided.rule["paid_cents"],
+            "substitute_total_cents": decided.rule["substitute_total_cents"],
+            "difference_cents": decided.difference_cents, "settlement": decided.settlement,
+            "due_cents": decided.due_cents, "refund_cents": decided.refund_cents,
+            "awaiting_staff": decided.needs_staff}
 
 
 def other_links(settings: journey.Settings, claim: LinkClaim) -> dict[str, str]:
@@ -233,6 +258,7 @@ def show_choice(token: str) -> HTMLResponse:
         if view is None:
             return invalid_page("missing", 404)
         substitute = _substitute_facts(session, claim.substitute)
+        substitute["substitute_price"] = _substitute_price(session, claim, settings)
         session.rollback()  # read-only: nothing a prefetching scanner does may be committed
     predicted = predicted_result(view.state, claim.choice)
     if predicted is not None:
