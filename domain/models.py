@@ -102,6 +102,9 @@ class Location(Base):
     key: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
+    #: The store whose figures are this location's record when no ERP maps it (``owner`` in the
+    #: TOML); demand is read from that one source only (``domain.demand``).
+    owner_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="SET NULL"))
 
 
 class StoreLocation(Base):
