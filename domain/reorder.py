@@ -198,22 +198,21 @@ def order_quantity(*, reorder_qty: int, velocity: Decimal, lead_time_days: int, 
 def explain(reason: dict[str, Any]) -> str:
     """One line a buyer can check by hand from a stored ``reason`` (older lines lack some keys)."""
     demand = reason.get("demand") or {}
-    source = demand.get("source", "none")
-    window = f"{demand.get('window_days', 0)}-day" if demand.get("window_days") else "no"
-    if source == "on_hand_history" and demand.get("record_stores"):
-        where = ", ".join(f"{loc}: {store}" for loc, store in sorted(demand["record_stores"].items()))
-        source = f"on-hand decreases ({where})"
-    elif source == "order_lines":
-        source = "order lines"
-    units = f"{demand.get('units', 0)} sold, " if source != "none" else ""
-    promised = reason.get("promised", reason.get("open_backorders", 0))
-    shortfall = reason.get("reported_shortfall", 0)
-    promised_text = (f"promised {promised} (backorders {reason.get('open_backorders', 0)}, "
-                     f"platform reports {shortfall} sold beyond stock)" if shortfall else f"backorders {promised}")
+    source, days, units = demand.get("source", "none"), demand.get("window_days", 0), demand.get("units", 0)
+    if source == "order_lines":
+        pace = f"{units} sold on recorded orders over {days} days"
+    elif source == "on_hand_history":
+        where = ", ".join(f"{loc} {store}" for loc, store in sorted((demand.get("record_stores") or {}).items()))
+        pace = f"{units} sold, from on-hand decreases over {days} days at {where}"
+    else:
+        pace = "no sales observed"
+    backorders, shortfall = reason.get("open_backorders", 0), reason.get("reported_shortfall", 0)
+    promised = (f"promised {reason.get('promised')} (backorders {backorders}; a platform reports {shortfall} sold "
+                "beyond its stock)" if shortfall else f"backorders {backorders}")
     steps = f" → {', '.join(reason['rounded_by'])}" if reason.get("rounded_by") else ""
-    return (f"reorder point {reason.get('reorder_point', '-')}, position {reason.get('position', '-')}; "
-            f"velocity {reason.get('velocity')}/day ({units}{window} window, {source}); "
+    return (f"reorder point {reason.get('reorder_point', '?')}, position {reason.get('position', '?')}; "
+            f"velocity {reason.get('velocity')}/day ({pace}); "
             f"need = lead-time demand {reason.get('lead_time_demand')} ({reason.get('lead_time_days')} days) "
-            f"+ {promised_text} + safety {reason.get('safety_stock')} − on hand {reason.get('on_hand')} "
+            f"+ {promised} + safety {reason.get('safety_stock')} − on hand {reason.get('on_hand')} "
             f"− on order {reason.get('on_order')} = {reason.get('need')}; reorder qty {reason.get('reorder_qty')}, "
             f"case pack {reason.get('case_pack')}{steps} → {reason.get('quantity')}")

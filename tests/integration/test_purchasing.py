@@ -2,6 +2,7 @@
 approval → receipt (backorders fill first) → vendor dates re-date customers → scorecard."""
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -340,6 +341,20 @@ def test_po_commands_list_approve_and_receive(db_session: Session, catalog: Any)
     runner = CliRunner()
     listed = runner.invoke(main, ["po", "list"])
     assert listed.exit_code == 0 and "awaiting_approval" in listed.output and "7,200.00" in listed.output
+    # Each line says why: 0 on hand, nothing sold yet, 1 safety stock → need 1 → the usual lot of 4,
+    # raised to the vendor's minimum of 8 units (whole cases of 2)
+    assert "MAT-LATEX-KING × 8 @ 900.00 = 7,200.00" in listed.output
+    assert ("why: reorder point 4, position 0; velocity 0/day (no sales observed); need = lead-time demand 0 "
+            "(14 days) + backorders 0 + safety 1 − on hand 0 − on order 0 = 1; reorder qty 4, case pack 2 "
+            "→ reorder_qty, min_order_units → 8") in listed.output, listed.output
+    as_json = runner.invoke(main, ["po", "list", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    [listed_po] = json.loads(as_json.output)
+    [line] = listed_po["lines"]
+    assert (listed_po["state"], line["sku"], line["quantity"]) == ("awaiting_approval", "MAT-LATEX-KING", 8)
+    assert (line["reason"]["reorder_point"], line["reason"]["position"], line["reason"]["need"]) == (4, 0, 1)
+    assert line["reason"]["demand"] == {"source": "none", "velocity": "0", "window_days": 0, "units": 0,
+                                        "since": None, "until": None}
     number = db_session.get(PurchaseOrder, result.purchase_order_id).number  # type: ignore[union-attr]
     approved = runner.invoke(main, ["po", "approve", number])
     assert approved.exit_code == 0, approved.output
