@@ -5,7 +5,9 @@
     vendor ack / changed date / ASN ─► update_dates ─► line ETAs ─► customers re-dated
     goods in ─► receive ─► stock at the receiving location ─► detection and FIFO fill
 
-Planning never opens a second line for a SKU that already has one on an open purchase order of
+A SKU is a need when on hand + on order − promised falls under its reorder point, and its line
+brings it back to that point (``domain.reorder``): goods arriving for a line do not draft the
+next order on arrival. Planning never opens a second line for a SKU that already has one on an open purchase order of
 its vendor: the shortage is being handled, and a new requisition every day for the same shortage
 is the classic complaint about reorder tools. A draft collects every need of one vendor for
 ``po_window`` (ten SKUs crossing within minutes become one PO with ten lines) and only grows a
@@ -104,6 +106,9 @@ class Need:
     unit_cost_cents: int
     reported_shortfall: int = 0
     pace: demand.Pace = demand.NO_DEMAND
+    #: The SKU's configured reorder point or threshold, whichever is higher (``reorder_point`` is
+    #: this or what the velocity calls for, if more).
+    configured_reorder_point: int = 0
 
     @property
     def promised(self) -> int:
@@ -117,6 +122,11 @@ class Need:
         (0 at worst: a deficit is part of ``promised``, which the need covers)."""
         return max(0, self.on_hand + self.on_order - self.promised)
 
+    @property
+    def short(self) -> bool:
+        """Under the reorder point, or customers promised more than we hold and ordered: a need."""
+        return self.on_hand + self.on_order - self.promised < self.reorder_point
+
     def suggestion(self, on_order: int | None = None, min_order_cents: int = 0) -> Suggestion:
         return order_quantity(
             reorder_qty=self.reorder_qty, velocity=self.velocity, lead_time_days=self.lead_time_days,
@@ -124,7 +134,7 @@ class Need:
             on_order=self.on_order if on_order is None else on_order, case_pack=self.case_pack,
             min_order_units=self.min_order_units, unit_cost_cents=self.unit_cost_cents,
             min_order_cents=min_order_cents, reported_shortfall=self.reported_shortfall,
-            reorder_point=self.reorder_point, demand=self.pace.as_reason())
+            reorder_point=self.configured_reorder_point, demand=self.pace.as_reason())
 
 
 def _per_sku(session: Session, statement: Any, params: dict[str, Any]) -> dict[int, int]:
@@ -132,9 +142,9 @@ def _per_sku(session: Session, statement: Any, params: dict[str, Any]) -> dict[i
 
 
 def needs_for(session: Session, sku_ids: Sequence[int], now: datetime) -> list[Need]:
-    """The SKUs (with a vendor) whose position — on hand + on order − promised, at least 0 — is at
-    or under their reorder point: the configured one, or the one their recent sales call for if
-    higher. Velocity comes from ``demand.paces`` (order lines, else the record stores' on-hand)."""
+    """The SKUs (with a vendor) whose on hand + on order − promised is under their reorder point:
+    the configured one (or the threshold), or the one their recent sales call for if higher.
+    Velocity comes from ``demand.paces`` (order lines, else the record stores' on-hand)."""
     ids = sorted(set(sku_ids))
     if not ids:
         return []
@@ -156,8 +166,9 @@ def needs_for(session: Session, sku_ids: Sequence[int], now: datetime) -> list[N
                     velocity=pace.velocity, reorder_point=point, lead_time_days=vendor.lead_time_days,
                     safety_stock=sku.safety_stock, reorder_qty=sku.reorder_qty,
                     case_pack=sku.case_pack or vendor.case_pack, min_order_units=vendor.min_order_units,
-                    unit_cost_cents=sku.cost_cents, reported_shortfall=shortfall, pace=pace)
-        if need.position <= need.reorder_point:
+                    unit_cost_cents=sku.cost_cents, reported_shortfall=shortfall, pace=pace,
+                    configured_reorder_point=max(sku.reorder_point, sku.threshold))
+        if need.short:
             needs.append(need)
     return needs
 

@@ -5,13 +5,18 @@ back as a ``Suggestion`` that keeps every number that produced it: stored on the
 line, it answers the buyer's "why did it reorder this much?" without re-running anything.
 
     velocity      = Σ wᵢ·salesᵢ / Σ wᵢ,  wᵢ = ½^(ageᵢ / half-life)       (units per day)
-    reorder point = max(threshold, ⌈velocity × lead time + safety stock⌉)
-    promised      = max(open backorders, shortfall a platform reports as negative on hand)
+    reorder point = max(configured reorder point, threshold, ⌈velocity × lead time⌉ + safety stock)
+    promised      = max(open backorders, units a platform reports sold beyond its stock)
     position      = max(0, on hand + on order − promised)
-    need          = max(0, ⌈velocity × lead time⌉ + promised + safety stock − on hand − on order)
+    reordered when  on hand + on order − promised < reorder point
+    need          = max(0, reorder point + promised − on hand − on order)
     quantity      = max(reorder qty, need) → up to whole case packs → up to the minimum order
                     units (in case packs) → up to the minimum order value (in case packs);
                     0 when both the reorder qty and the need are 0
+
+The need brings the position back to the reorder point — it covers the sales expected during
+the lead time, the safety stock and every promised unit — so goods arriving for exactly the need
+leave the SKU at its reorder point, not under it, and do not draft the next order on arrival.
 
 No figure is negative: on hand is counted from 0 (a platform reporting −2 has sold two units it
 does not hold: that is demand already promised, counted once with the backorders it usually is).
@@ -123,8 +128,10 @@ class Suggestion:
     promised: int = 0
     #: on hand + on order − promised, never below 0: what the order adds to.
     position: int = 0
-    #: The point the position was at or under (the SKU's, or the one its sales call for).
+    #: The point the position fell under: max(configured, ⌈velocity × lead time⌉ + safety stock).
     reorder_point: int = 0
+    #: The configured reorder point and threshold, whichever is higher (the floor of the above).
+    configured_reorder_point: int = 0
     #: Where the velocity came from: source (order_lines | on_hand_history | none), window_days,
     #: since / until, units counted, and per location the store whose figures are its record.
     demand: dict[str, Any] = field(default_factory=dict)
@@ -152,14 +159,15 @@ def order_quantity(*, reorder_qty: int, velocity: Decimal, lead_time_days: int, 
                    reorder_point: int = 0, demand: dict[str, Any] | None = None) -> Suggestion:
     """How many to order, and why.
 
-    need = ⌈velocity × lead time⌉ + promised + safety stock − on hand − on order (never below 0):
-    what the customers already waiting, the sales expected before the order lands and the safety
-    stock take, less what we hold or already ordered. ``promised`` is the larger of the open
-    backorders and the ``reported_shortfall`` (units a platform sold beyond its stock, reported as
-    a negative figure): both count customers who bought units we do not hold, usually the same
-    ones, so they are never added. ``on_hand`` and ``on_order`` below 0 are counted as 0.
+    The reorder point is the higher of ``reorder_point`` (the configured one and the threshold)
+    and ⌈velocity × lead time⌉ + safety stock. need = reorder point + promised − on hand − on
+    order (never below 0): enough for the sales expected before the order lands, the safety stock
+    and the customers already promised, less what we hold or already ordered. ``promised`` is the
+    larger of the open backorders and ``reported_shortfall`` (units a platform sold beyond its
+    stock, reported as a negative figure): both count customers who bought units we do not hold,
+    usually the same ones, so they are never added. ``on_hand`` and ``on_order`` below 0 count as 0.
 
-    It is called for a SKU at its reorder point, so the usual lot (reorder qty) is the least
+    It is called for a SKU under its reorder point, so the usual lot (reorder qty) is the least
     ordered even when the need is 0; nothing is ordered only when both are 0. quantity =
     max(reorder qty, need), rounded up to whole case packs (vendors ship cases), then raised to
     ``min_order_units`` and, when ``quantity × unit cost`` is under ``min_order_cents``, by whole
@@ -170,7 +178,8 @@ def order_quantity(*, reorder_qty: int, velocity: Decimal, lead_time_days: int, 
     shortfall = max(0, reported_shortfall)
     promised = max(max(0, open_backorders), shortfall)
     lead_time_demand = _ceil(velocity * lead_time_days)
-    need = max(0, lead_time_demand + promised + safety_stock - on_hand - on_order)
+    point = max(reorder_point, lead_time_demand + safety_stock)
+    need = max(0, point + promised - on_hand - on_order)
     steps: list[str] = []
     quantity = max(0, reorder_qty, need)
     if quantity > 0:
@@ -191,7 +200,7 @@ def order_quantity(*, reorder_qty: int, velocity: Decimal, lead_time_days: int, 
         need=need, reorder_qty=reorder_qty, case_pack=pack, min_order_units=min_order_units,
         unit_cost_cents=unit_cost_cents, min_order_cents=min_order_cents, rounded_by=steps,
         reported_shortfall=shortfall, promised=promised, position=max(0, on_hand + on_order - promised),
-        reorder_point=reorder_point, demand=dict(demand or {}),
+        reorder_point=point, configured_reorder_point=reorder_point, demand=dict(demand or {}),
     )
 
 
@@ -210,9 +219,10 @@ def explain(reason: dict[str, Any]) -> str:
     promised = (f"promised {reason.get('promised')} (backorders {backorders}; a platform reports {shortfall} sold "
                 "beyond its stock)" if shortfall else f"backorders {backorders}")
     steps = f" → {', '.join(reason['rounded_by'])}" if reason.get("rounded_by") else ""
-    return (f"reorder point {reason.get('reorder_point', '?')}, position {reason.get('position', '?')}; "
-            f"velocity {reason.get('velocity')}/day ({pace}); "
-            f"need = lead-time demand {reason.get('lead_time_demand')} ({reason.get('lead_time_days')} days) "
-            f"+ {promised} + safety {reason.get('safety_stock')} − on hand {reason.get('on_hand')} "
-            f"− on order {reason.get('on_order')} = {reason.get('need')}; reorder qty {reason.get('reorder_qty')}, "
+    return (f"velocity {reason.get('velocity')}/day ({pace}); reorder point {reason.get('reorder_point', '?')} = "
+            f"max(configured {reason.get('configured_reorder_point', '?')}, lead-time demand "
+            f"{reason.get('lead_time_demand')} ({reason.get('lead_time_days')} days) + safety "
+            f"{reason.get('safety_stock')}); position {reason.get('position', '?')}; need = reorder point "
+            f"{reason.get('reorder_point', '?')} + {promised} − on hand {reason.get('on_hand')} − on order "
+            f"{reason.get('on_order')} = {reason.get('need')}; reorder qty {reason.get('reorder_qty')}, "
             f"case pack {reason.get('case_pack')}{steps} → {reason.get('quantity')}")

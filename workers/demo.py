@@ -2,13 +2,20 @@
 
 Starts (or finds) the embedded servers, the sandbox and the five processes, points the example
 store at the sandbox, lets beat poll every store, sells a futon frame out on Shopify, and shows
-what followed: the SKU's state, every channel flipped to backorder, the staff alerts. Everything
-it started is stopped at the end unless ``--keep``.
+what followed: the SKU's state, every channel flipped to backorder, the staff alerts, and the
+purchase order it drafted with the numbers behind each line. Everything it started is stopped at
+the end unless ``--keep``.
+
+Every run starts from nothing: the demo has its own database (``DEMO_DATABASE`` on the server of
+``DATABASE_URL``, embedded or not), dropped and created again at the start, and its own broker key
+prefix, so a second run never meets the first one's orders or messages, and the same story drafts
+the same purchase orders every time.
 """
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -19,12 +26,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_SKU = "FUT-FRM-OAK-FULL"
-DEMO_SLA, DEMO_REMINDER, DEMO_PO_WINDOW = "25s", "10s", "5s"
+#: The draft window is long enough to collect the sell-out and the two customers' orders that follow
+#: it within seconds (as the real 30-minute window would), so the PO is the same on every run.
+DEMO_SLA, DEMO_REMINDER, DEMO_PO_WINDOW = "25s", "10s", "20s"
+DEMO_DATABASE = "backorders_demo"
 CUSTOMERS = ({"name": ("Jamie", "Rivera"), "email": "jamie@example.com", "phone": "+12015550123"},
              {"name": ("Sam", "Okafor"), "email": "sam@example.com", "phone": "+12015550188"})
 
@@ -80,6 +91,25 @@ class Processes:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
+def fresh_database(database_url: str, name: str = DEMO_DATABASE) -> str:
+    """Drop and create the demo's own database on the server ``database_url`` points at; its URL.
+
+    The user's database is never touched: the demo's orders, stock and purchase orders live in
+    ``name`` only, and a run starts with none of the previous run's rows."""
+    import psycopg
+
+    parts = urlsplit(database_url)
+    admin = urlunsplit(parts._replace(path="/postgres")).replace("postgresql+psycopg://", "postgresql://", 1)
+    try:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        raise DemoFailed(f"the demo needs its own database {name!r} on the server of DATABASE_URL and could "
+                         f"not create it: {exc}") from exc
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
 def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     from sqlalchemy import func, select
 
@@ -95,6 +125,11 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     embedded_before = embedded.is_running()
     state = embedded.ensure_env()
     started_embedded = state is not None and not embedded_before
+    # A fresh database and broker namespace for this run; the processes below inherit both.
+    os.environ["DATABASE_URL"] = fresh_database(get_settings().database_url)
+    os.environ["CELERY_KEY_PREFIX"] = f"demo-{secrets.token_hex(4)}:"
+    get_settings.cache_clear()
+    reset_engine()
     settings = get_settings()
     data_dir = settings.data_dir
     log_dir = data_dir / "demo-logs"
@@ -117,7 +152,8 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     config_text = re.sub(r'(?m)^po_window = "[^"]*"', f'po_window = "{DEMO_PO_WINDOW}"', config_text)
     config_path.write_text(config_text)
     env = {**os.environ, **scenario.sandbox_env(sandbox_url, web_url), "BACKORDERS_CONFIG": str(config_path),
-           "SWEEP_INTERVAL_S": "2", "PYTHONUNBUFFERED": "1"}
+           "SWEEP_INTERVAL_S": "2", "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)}
     os.environ.update(env)
     get_settings.cache_clear()
     reset_engine()
@@ -210,7 +246,7 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
                    "woocommerce": {"stock_quantity": woo["stock_quantity"], "stock_status": woo["stock_status"],
                                    "backorders": woo["backorders"]},
                    "lightspeed_writes": len(pos_writes), "messages": messages, "alerts": alerts,
-                   "journeys": journey_summary,
+                   "journeys": journey_summary, "purchase_orders": purchase_order_lines(),
                    "message_page": f"{sandbox_url}/_sandbox/messages", "flower": "http://127.0.0.1:5555",
                    "flower_auth": flower_auth}
         if keep:
@@ -327,6 +363,27 @@ def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Proces
     return number
 
 
+def purchase_order_lines() -> list[str]:
+    """Every PO the demo drafted, each line with the numbers that sized it (as `po list` shows)."""
+    from sqlalchemy import select
+
+    from domain.db import session_scope
+    from domain.models import PurchaseOrder, PurchaseOrderLine, Sku, Vendor
+    from domain.reorder import explain
+
+    out: list[str] = []
+    with session_scope() as session:
+        for po, vendor in session.execute(select(PurchaseOrder, Vendor.name).join(Vendor)
+                                          .order_by(PurchaseOrder.id)).tuples():
+            out.append(f"{po.number} to {vendor}: ${po.total_cents / 100:,.2f}, {po.state.replace('_', ' ')}")
+            for line, code in session.execute(select(PurchaseOrderLine, Sku.code).join(Sku)
+                                              .where(PurchaseOrderLine.purchase_order_id == po.id)
+                                              .order_by(Sku.code)).tuples():
+                out.append(f"  {code} × {line.quantity} at ${line.unit_cost_cents / 100:,.2f}")
+                out.append(f"    why: {explain(line.reason)}")
+    return out
+
+
 def _refunded(backorder_id: int) -> bool:
     from sqlalchemy import select
 
@@ -350,6 +407,9 @@ def _print_summary(summary: dict[str, Any], say: Callable[[str], None]) -> None:
     say(f"Lightspeed POS: {summary['lightspeed_writes']} inventory write(s) for {DEMO_SKU}")
     say(f"staff alerts: {summary['alerts']} alert(s) in all; the sell-out reached staff as {summary['messages']}")
     say(f"customer journeys: {'; '.join(summary['journeys'])}")
+    say("purchase orders drafted (each line with the numbers behind it):")
+    for line in summary["purchase_orders"]:
+        say(f"  {line}")
     say(f"sandbox message page (every email, SMS and Slack post): {summary['message_page']}")
     say(f"Flower: {summary['flower']} (basic auth {summary['flower_auth'].split(':', 1)[0]})")
 

@@ -171,9 +171,9 @@ def test_a_negative_figure_is_promised_demand_and_no_reason_shows_a_negative(db_
     [result] = [purchasing.plan(db_session, need.vendor_id, [need], catalog.policy, NOW)]
     line = purchasing._open_lines(db_session, need.vendor_id)[need.sku_id][0]
     reason = line.reason
-    # need = 0 lead-time demand + 2 promised + 2 safety − 0 on hand − 0 on order = 4 → the usual lot of 6
-    assert (reason["on_hand"], reason["reported_shortfall"], reason["promised"], reason["need"]) == (0, 2, 2, 4)
-    assert (line.quantity, reason["position"], reason["reorder_point"]) == (6, 0, 5)
+    # need = reorder point 5 + 2 promised − 0 on hand − 0 on order = 7 (the usual lot is 6)
+    assert (reason["on_hand"], reason["reported_shortfall"], reason["promised"], reason["need"]) == (0, 2, 2, 7)
+    assert (line.quantity, reason["position"], reason["reorder_point"]) == (7, 0, 5)
     assert (reason["demand"]["source"], reason["demand"]["units"]) == ("on_hand_history", 0)
     assert result.added_sku_ids == [need.sku_id]
 

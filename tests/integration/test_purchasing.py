@@ -97,10 +97,10 @@ def test_ten_skus_crossing_inside_a_window_make_one_po_with_ten_lines(db_session
     assert po.number == f"PO-20261125-{po.id}"
     lines = _lines(db_session, po.id)
     assert sorted(lines) == sorted(COTTON)
-    # BED-COVER-FULL-NAVY: need 0 + 0 + 4 safety − 1 on hand = 3 → reorder qty 24 (a multiple of 6)
+    # BED-COVER-FULL-NAVY: back to its reorder point 12 from 1 on hand: need 11 → reorder qty 24 (a multiple of 6)
     navy = lines["BED-COVER-FULL-NAVY"]
     assert navy.quantity == 24 and navy.unit_cost_cents == 3000
-    assert navy.reason["need"] == 3 and navy.reason["rounded_by"] == ["reorder_qty"]
+    assert navy.reason["need"] == 11 and navy.reason["rounded_by"] == ["reorder_qty"]
     assert po.total_cents == sum(line.quantity * line.unit_cost_cents for line in lines.values())
     assert db_session.scalar(select(func.count()).select_from(PurchaseOrderEvent)
                              .where(PurchaseOrderEvent.kind == "drafted")) == 10
@@ -341,18 +341,18 @@ def test_po_commands_list_approve_and_receive(db_session: Session, catalog: Any)
     runner = CliRunner()
     listed = runner.invoke(main, ["po", "list"])
     assert listed.exit_code == 0 and "awaiting_approval" in listed.output and "7,200.00" in listed.output
-    # Each line says why: 0 on hand, nothing sold yet, 1 safety stock → need 1 → the usual lot of 4,
+    # Each line says why: nothing sold yet, so the configured reorder point 4; 0 on hand → need 4,
     # raised to the vendor's minimum of 8 units (whole cases of 2)
     assert "MAT-LATEX-KING × 8 @ 900.00 = 7,200.00" in listed.output
-    assert ("why: reorder point 4, position 0; velocity 0/day (no sales observed); need = lead-time demand 0 "
-            "(14 days) + backorders 0 + safety 1 − on hand 0 − on order 0 = 1; reorder qty 4, case pack 2 "
-            "→ reorder_qty, min_order_units → 8") in listed.output, listed.output
+    assert ("why: velocity 0/day (no sales observed); reorder point 4 = max(configured 4, lead-time demand 0 "
+            "(14 days) + safety 1); position 0; need = reorder point 4 + backorders 0 − on hand 0 − on order 0 "
+            "= 4; reorder qty 4, case pack 2 → min_order_units → 8") in listed.output, listed.output
     as_json = runner.invoke(main, ["po", "list", "--json"])
     assert as_json.exit_code == 0, as_json.output
     [listed_po] = json.loads(as_json.output)
     [line] = listed_po["lines"]
     assert (listed_po["state"], line["sku"], line["quantity"]) == ("awaiting_approval", "MAT-LATEX-KING", 8)
-    assert (line["reason"]["reorder_point"], line["reason"]["position"], line["reason"]["need"]) == (4, 0, 1)
+    assert (line["reason"]["reorder_point"], line["reason"]["position"], line["reason"]["need"]) == (4, 0, 4)
     assert line["reason"]["demand"] == {"source": "none", "velocity": "0", "window_days": 0, "units": 0,
                                         "since": None, "until": None}
     number = db_session.get(PurchaseOrder, result.purchase_order_id).number  # type: ignore[union-attr]

@@ -110,8 +110,8 @@ def test_the_suggestion_explains_itself() -> None:
         "quantity": 8, "velocity": "0.5", "lead_time_days": 14, "lead_time_demand": 7, "open_backorders": 1,
         "safety_stock": 2, "on_hand": 3, "on_order": 0, "need": 7, "reorder_qty": 0, "case_pack": 4,
         "min_order_units": 0, "unit_cost_cents": 10_000, "min_order_cents": 0, "rounded_by": ["case_pack"],
-        "value_cents": 80_000, "reported_shortfall": 0, "promised": 1, "position": 2, "reorder_point": 0,
-        "demand": {},
+        "value_cents": 80_000, "reported_shortfall": 0, "promised": 1, "position": 2, "reorder_point": 9,
+        "configured_reorder_point": 0, "demand": {},
     }
 
 
@@ -127,6 +127,15 @@ def test_a_short_history_is_padded_to_a_week() -> None:
     history = [(date(2026, 11, 25), 25), (date(2026, 11, 25), 0)]
     assert daily_velocity(history) == Decimal("25.0000")
     assert daily_velocity(history, min_span_days=7) == Decimal("4.7138")
+
+
+def test_the_need_brings_the_position_back_to_the_reorder_point() -> None:
+    # A configured reorder point of 12 above lead-time demand 7 + safety 2: at 1 on hand the need
+    # is 12 − 1 = 11, so goods arriving for it leave the SKU at 12, not under it.
+    suggestion = _quantity(on_hand=1, reorder_point=12)
+    assert (suggestion.reorder_point, suggestion.need, suggestion.position) == (12, 11, 1)
+    # Below lead-time demand + safety stock the velocity's point rules: 7 + 2 = 9 − 1 = 8
+    assert _quantity(on_hand=1, reorder_point=4).need == 8
 
 
 def test_a_negative_figure_is_demand_already_promised_counted_once() -> None:
@@ -168,7 +177,8 @@ def test_no_figure_in_a_reason_is_negative(on_hand: int, on_order: int, backorde
     reason = suggestion.as_dict()
     assert all(number >= 0 for number in _numbers(reason)), reason
     # and the quantity is explained by the numbers beside it
-    assert reason["need"] == max(0, reason["lead_time_demand"] + reason["promised"] + reason["safety_stock"]
-                                 - reason["on_hand"] - reason["on_order"])
+    assert reason["reorder_point"] == max(5, reason["lead_time_demand"] + reason["safety_stock"])
+    assert reason["need"] == max(0, reason["reorder_point"] + reason["promised"] - reason["on_hand"]
+                                 - reason["on_order"])
     assert reason["quantity"] >= max(reason["need"], reorder_qty)
     assert "−" in explain(reason) and "-" not in explain(reason).replace("lead-time", "").replace("on-hand", "")
