@@ -221,8 +221,8 @@ def explain(reason: dict[str, Any]) -> str:
     steps = f" → {', '.join(reason['rounded_by'])}" if reason.get("rounded_by") else ""
     return (f"velocity {reason.get('velocity')}/day ({pace}); reorder point {reason.get('reorder_point', '?')} = "
             f"max(configured {reason.get('configured_reorder_point', '?')}, lead-time demand "
-            f"{reason.get('lead_time_demand')} ({reason.get('lead_time_days')} days) + safety "
-            f"{reason.get('safety_stock')}); position {reason.get('position', '?')}; need = reorder point "
+            f"{reason.get('lead_time_demand')} (⌈{reason.get('velocity')} × {reason.get('lead_time_days')} days⌉) "
+            f"+ safety {reason.get('safety_stock')}); position {reason.get('position', '?')}; need = reorder point "
             f"{reason.get('reorder_point', '?')} + {promised} − on hand {reason.get('on_hand')} − on order "
             f"{reason.get('on_order')} = {reason.get('need')}; reorder qty {reason.get('reorder_qty')}, "
             f"case pack {reason.get('case_pack')}{steps} → {reason.get('quantity')}")

@@ -345,7 +345,7 @@ def test_po_commands_list_approve_and_receive(db_session: Session, catalog: Any)
     # raised to the vendor's minimum of 8 units (whole cases of 2)
     assert "MAT-LATEX-KING × 8 @ 900.00 = 7,200.00" in listed.output
     assert ("why: velocity 0/day (no sales observed); reorder point 4 = max(configured 4, lead-time demand 0 "
-            "(14 days) + safety 1); position 0; need = reorder point 4 + backorders 0 − on hand 0 − on order 0 "
+            "(⌈0 × 14 days⌉) + safety 1); position 0; need = reorder point 4 + backorders 0 − on hand 0 − on order 0 "
             "= 4; reorder qty 4, case pack 2 → min_order_units → 8") in listed.output, listed.output
     as_json = runner.invoke(main, ["po", "list", "--json"])
     assert as_json.exit_code == 0, as_json.output
