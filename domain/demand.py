@@ -50,10 +50,10 @@ SELECT l.id AS location_id, l.key AS location_key, s.id AS store_id, s.key AS st
   FROM locations l
   JOIN LATERAL (
       SELECT st.id, st.key FROM stores st
-       WHERE st.id = l.owner_store_id
-          OR (l.owner_store_id IS NULL AND st.enabled
-              AND st.id IN (SELECT store_id FROM store_locations WHERE location_id = l.id))
-       ORDER BY (st.id = l.owner_store_id) DESC NULLS LAST, st.sells, st.id
+       WHERE CASE WHEN l.owner_store_id IS NOT NULL THEN st.id = l.owner_store_id
+                  ELSE st.enabled AND EXISTS (SELECT 1 FROM store_locations sl
+                                               WHERE sl.store_id = st.id AND sl.location_id = l.id) END
+       ORDER BY st.sells, st.id
        LIMIT 1) s ON true
  ORDER BY l.id
 """)
@@ -82,6 +82,7 @@ SELECT ol.sku_id, o.placed_at, ol.quantity
  WHERE ol.sku_id = ANY(:sku_ids) AND o.placed_at >= :since AND o.placed_at <= :now
  ORDER BY ol.sku_id, o.placed_at, ol.id
 """)
+#: When we started recording orders: the days before it are not zero-sale days, they are unknown.
 FIRST_ORDER_SQL = text("SELECT MIN(placed_at) FROM orders WHERE placed_at <= :now")
 
 

@@ -251,6 +251,8 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("store_id", "external_id", name="uq_orders_store_external"),
         Index("ix_orders_status", "status"),
+        #: Demand reads order lines by when they were placed, from the first order recorded.
+        Index("ix_orders_placed_at", "placed_at"),
     )
 
 
