@@ -43,7 +43,7 @@ from domain.models import (
     StoreLocation,
     Vendor,
 )
-from domain.reorder import Suggestion, order_quantity, reorder_point
+from domain.reorder import Suggestion, explain, order_quantity, reorder_point
 
 FollowUp = journey.FollowUp
 DELIVER = "tasks.notify.deliver"
@@ -332,7 +332,7 @@ def _approval_context(session: Session, po: PurchaseOrder, vendor: Vendor, polic
         "vendor_key": vendor.key, "total_cents": po.total_cents, "limit_cents": policy.po_auto_approve_cents,
         "lines": [{"sku": sku.code, "title": sku.title, "quantity": line.quantity,
                    "unit_cost_cents": line.unit_cost_cents, "line_total_cents": line.quantity * line.unit_cost_cents,
-                   "reason": line.reason} for line, sku in lines],
+                   "reason": line.reason, "why": explain(line.reason)} for line, sku in lines],
     }
 
 
