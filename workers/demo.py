@@ -250,7 +250,9 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
                    "message_page": f"{sandbox_url}/_sandbox/messages", "flower": "http://127.0.0.1:5555",
                    "flower_auth": flower_auth}
         if keep:
-            say("processes left running (--keep); stop them with Ctrl-C")
+            say("processes left running (--keep); stop them with Ctrl-C. The demo's data is in its own "
+                f"database: DATABASE_URL={os.environ['DATABASE_URL']} CELERY_KEY_PREFIX="
+                f"{os.environ['CELERY_KEY_PREFIX']} backorders po list")
             _print_summary(summary, say)
             while True:
                 time.sleep(3600)
