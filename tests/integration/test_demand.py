@@ -187,3 +187,18 @@ def test_a_negative_figure_is_promised_demand_and_no_reason_shows_a_negative(db_
         return []
 
     assert numbers(reason) and min(numbers(reason)) >= 0
+
+
+def test_config_apply_records_a_locations_owner(db_session: Session, catalog: Any) -> None:
+    from dataclasses import replace
+
+    from domain.catalog import apply_config
+
+    owned = replace(catalog, locations=tuple(replace(loc, owner="netsuite-erp") if loc.key == "showroom" else loc
+                                             for loc in catalog.locations))
+    apply_config(db_session, owned)
+    owners = dict(db_session.execute(select(Location.key, Location.owner_store_id)).tuples().all())
+    assert owners == {"warehouse": None, "showroom": _store_id(db_session, "netsuite-erp")}
+    apply_config(db_session, catalog)  # the key removed from the file: back to the default rule
+    owners = dict(db_session.execute(select(Location.key, Location.owner_store_id)).tuples().all())
+    assert owners == {"warehouse": None, "showroom": None}
