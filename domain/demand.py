@@ -101,6 +101,10 @@ class Pace:
     #: Location key → the key of the store whose readings were counted there (on_hand_history).
     record_stores: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"unknown demand source {self.source!r} (one of {', '.join(SOURCES)})")
+
     def as_reason(self) -> dict[str, Any]:
         """JSON-ready, for a PO line's ``reason`` and audit rows."""
         data: dict[str, Any] = {"source": self.source, "velocity": str(self.velocity),

@@ -8,8 +8,8 @@
 A SKU is a need when on hand + on order − promised falls under its reorder point, and its line
 brings it back to that point (``domain.reorder``): goods arriving for a line do not draft the
 next order on arrival. Planning never opens a second line for a SKU that already has one on an
-open purchase order of its vendor: the shortage is being handled, and a new requisition every day for the same shortage
-is the classic complaint about reorder tools. A draft collects every need of one vendor for
+open purchase order of its vendor: the shortage is being handled, and a new requisition every
+day for the same shortage is the classic complaint about reorder tools. A draft collects every need of one vendor for
 ``po_window`` (ten SKUs crossing within minutes become one PO with ten lines) and only grows a
 line when the suggestion for it grew. Every line stores the ``Suggestion`` that sized it.
 
@@ -85,7 +85,7 @@ SELECT sku_id, SUM(quantity)::int AS quantity FROM backorders
 
 @dataclass(frozen=True)
 class Need:
-    """A SKU at or under its reorder point, with the numbers planning sizes the order from.
+    """A SKU under its reorder point, with the numbers planning sizes the order from.
 
     ``on_hand`` is never below 0: a platform reporting a negative figure has sold units it does
     not hold, and those are ``reported_shortfall``, demand already promised (``promised``)."""
