@@ -11,7 +11,8 @@ next order on arrival. Planning never opens a second line for a SKU that already
 open purchase order of its vendor: the shortage is being handled, and a new requisition every
 day for the same shortage is the classic complaint about reorder tools. A draft collects every
 need of one vendor for ``po_window`` (ten SKUs crossing within minutes become one PO with ten
-lines) and only grows a line when the suggestion for it grew. Every line stores the ``Suggestion`` that sized it.
+lines) and only grows a line when the suggestion for it grew. Every line stores the
+``Suggestion`` that sized it.
 
 Purchase-order events (``purchase_order_events``) are the vendor's record: the scorecard is
 computed from them. Functions here return follow-ups (task name, args) for the task layer.
