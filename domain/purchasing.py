@@ -432,13 +432,16 @@ class ReceiveResult:
     sku_ids: list[int]
 
 
+#: Goods add to the location's latest figure counted from 0: a platform's negative figure is units
+#: already promised to customers (their backorders are filled from these goods), not stock owed
+#: back before the goods count, or the units filled would be taken out twice.
 RECEIPT_SQL = text("""
 WITH current AS (
     SELECT on_hand, available FROM stock_levels WHERE sku_id = :sku_id AND location_id = :location_id
      ORDER BY COALESCE(source_updated_at, updated_at) DESC, updated_at DESC LIMIT 1
 ), figure AS (
-    SELECT COALESCE((SELECT on_hand FROM current), 0) + :quantity AS on_hand,
-           COALESCE((SELECT available FROM current), 0) + :quantity AS available
+    SELECT GREATEST(COALESCE((SELECT on_hand FROM current), 0), 0) + :quantity AS on_hand,
+           GREATEST(COALESCE((SELECT available FROM current), 0), 0) + :quantity AS available
 ), upserted AS (
     INSERT INTO stock_levels AS sl (sku_id, location_id, store_id, on_hand, available, committed,
                                     source_updated_at, updated_at)

@@ -234,7 +234,7 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
             return counts if counts["slack"] and counts["mailgun"] else None
 
         messages = _wait("the staff alerts (Slack and email)", staff_messages, 60)
-        journey_summary = customer_journeys(sandbox_url, web_url, say, procs)
+        journey_summary, po_lines = customer_journeys(sandbox_url, web_url, say, procs)
         with session_scope() as session:
             transitions = [f"{t.from_state} → {t.to_state} (available {t.numbers['available']}, "
                            f"open demand {t.numbers['open_demand']})"
@@ -246,7 +246,7 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
                    "woocommerce": {"stock_quantity": woo["stock_quantity"], "stock_status": woo["stock_status"],
                                    "backorders": woo["backorders"]},
                    "lightspeed_writes": len(pos_writes), "messages": messages, "alerts": alerts,
-                   "journeys": journey_summary, "purchase_orders": purchase_order_lines(),
+                   "journeys": journey_summary, "purchase_orders": po_lines,
                    "message_page": f"{sandbox_url}/_sandbox/messages", "flower": "http://127.0.0.1:5555",
                    "flower_auth": flower_auth}
         if keep:
@@ -264,9 +264,11 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
                 embedded.stop()
 
 
-def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None], procs: Processes) -> list[str]:
+def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None],
+                      procs: Processes) -> tuple[list[str], list[str]]:
     """Two customers order the sold-out frame; the date slips; one texts WAIT, one stays silent
-    past the (accelerated) SLA and is refunded; stock arrives and the one who waited ships."""
+    past the (accelerated) SLA and is refunded; stock arrives and the one who waited ships.
+    Returns the journeys' outcomes and the purchase order's lines as it was sent."""
     from sqlalchemy import select
 
     from domain.db import session_scope
@@ -317,15 +319,17 @@ def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None]
     _wait("Sam's deadline and refund", lambda: state_of(sam["email"]) == "auto_cancelled" and _refunded(ids[sam["email"]]),
           120)
     say("Sam's order line was cancelled at the deadline and refunded on Shopify")
-    po_number = purchase_order_story(web_url, say, procs)
+    po_number, po_lines = purchase_order_story(web_url, say, procs)
     _wait("Jamie's backorder to fill", lambda: state_of(jamie["email"]) == "filled", 60)
     say(f"the goods of {po_number} filled Jamie's backorder first; Jamie is told it ships")
-    return [f"Jamie: {state_of(jamie['email'])}", f"Sam: {state_of(sam['email'])} (refunded)"]
+    return [f"Jamie: {state_of(jamie['email'])}", f"Sam: {state_of(sam['email'])} (refunded)"], po_lines
 
 
-def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Processes) -> str:
+def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Processes) -> tuple[str, list[str]]:
     """The sell-out put the frame on Kyoto's draft PO; its window closes, it is approved under the
-    limit and sent (email with CSV + NetSuite PO); the vendor confirms on its page; goods arrive."""
+    limit and sent (email with CSV + NetSuite PO); the vendor confirms on its page; goods arrive.
+    Returns the PO's number and its lines with their numbers, as sent (what the story drafted;
+    what the goods' arrival leads to afterwards depends on figures still arriving at the end)."""
     from sqlalchemy import select
 
     from domain.db import session_scope
@@ -353,6 +357,9 @@ def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Proces
             OutboxMessage.idempotency_key == f"po:{po_id}:email"))
         erp_ref = po.erp_ref if po else None
     say(f"{number} was drafted from the sell-out and sent: vendor email with the CSV, NetSuite PO {erp_ref}")
+    lines = purchase_order_lines([po_id])
+    for line in lines[1:]:
+        say(line)
     link = re.search(r"/po/[A-Za-z0-9_\-.]+", str(context))
     if link is None:
         raise DemoFailed("the vendor email carries no acknowledgement link")
@@ -362,11 +369,11 @@ def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Proces
     subprocess.run([str(Path(sys.executable).parent / "backorders"), "po", "receive", number], check=True,
                    cwd=REPO_ROOT, env=procs.env, capture_output=True)
     say(f"the goods arrive: `backorders po receive {number}`")
-    return number
+    return number, lines
 
 
-def purchase_order_lines() -> list[str]:
-    """Every PO the demo drafted, each line with the numbers that sized it (as `po list` shows)."""
+def purchase_order_lines(po_ids: list[int]) -> list[str]:
+    """These POs, each line with the numbers that sized it (as `backorders po list` shows them)."""
     from sqlalchemy import select
 
     from domain.db import session_scope
@@ -376,7 +383,7 @@ def purchase_order_lines() -> list[str]:
     out: list[str] = []
     with session_scope() as session:
         for po, vendor in session.execute(select(PurchaseOrder, Vendor.name).join(Vendor)
-                                          .order_by(PurchaseOrder.id)).tuples():
+                                          .where(PurchaseOrder.id.in_(po_ids)).order_by(PurchaseOrder.id)).tuples():
             out.append(f"{po.number} to {vendor}: ${po.total_cents / 100:,.2f}, {po.state.replace('_', ' ')}")
             for line, code in session.execute(select(PurchaseOrderLine, Sku.code).join(Sku)
                                               .where(PurchaseOrderLine.purchase_order_id == po.id)
@@ -409,7 +416,7 @@ def _print_summary(summary: dict[str, Any], say: Callable[[str], None]) -> None:
     say(f"Lightspeed POS: {summary['lightspeed_writes']} inventory write(s) for {DEMO_SKU}")
     say(f"staff alerts: {summary['alerts']} alert(s) in all; the sell-out reached staff as {summary['messages']}")
     say(f"customer journeys: {'; '.join(summary['journeys'])}")
-    say("purchase orders drafted (each line with the numbers behind it):")
+    say("the purchase order drafted from the sell-out, as sent (each line with the numbers behind it):")
     for line in summary["purchase_orders"]:
         say(f"  {line}")
     say(f"sandbox message page (every email, SMS and Slack post): {summary['message_page']}")

@@ -202,3 +202,18 @@ def test_config_apply_records_a_locations_owner(db_session: Session, catalog: An
     apply_config(db_session, catalog)  # the key removed from the file: back to the default rule
     owners = dict(db_session.execute(select(Location.key, Location.owner_store_id)).tuples().all())
     assert owners == {"warehouse": None, "showroom": None}
+
+
+def test_goods_received_after_an_oversell_are_counted_from_zero(db_session: Session, catalog: Any) -> None:
+    _report(db_session, "shopify-main", -2, NOW - timedelta(minutes=5))  # 2 sold beyond stock
+    [need] = purchasing.needs_for(db_session, [_sku_id(db_session)], NOW)
+    result = purchasing.plan(db_session, need.vendor_id, [need], catalog.policy, NOW)
+    purchasing.close_due_windows(db_session, NOW + timedelta(hours=1), catalog.policy,
+                                 routes=catalog.notifications.routes)
+    assert result.purchase_order_id is not None
+    received = purchasing.receive(db_session, result.purchase_order_id, None, NOW + timedelta(days=21))
+    # 7 arrive (reorder point 5 + 2 promised): 7 on hand, from which the 2 promised are then served,
+    # not 5 (−2 + 7) from which they would be served again
+    levels = db_session.execute(select(StockHistory.on_hand).where(StockHistory.store_id == _store_id(
+        db_session, "netsuite-erp")).order_by(StockHistory.id.desc()).limit(1)).scalar_one()
+    assert (received.received, levels) == ({OAK: 7}, 7)
