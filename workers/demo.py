@@ -36,12 +36,22 @@ DEMO_SKU = "FUT-FRM-OAK-FULL"
 #: it within seconds (as the real 30-minute window would), so the PO is the same on every run.
 DEMO_SLA, DEMO_REMINDER, DEMO_PO_WINDOW = "25s", "10s", "20s"
 DEMO_DATABASE = "backorders_demo"
+FLOWER_PORT = 5555
 CUSTOMERS = ({"name": ("Jamie", "Rivera"), "email": "jamie@example.com", "phone": "+12015550123"},
              {"name": ("Sam", "Okafor"), "email": "sam@example.com", "phone": "+12015550188"})
 
 
 class DemoFailed(RuntimeError):
     """A step did not happen in time; the message says which, and the logs say why."""
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _free_port() -> int:
@@ -142,6 +152,7 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     command.upgrade(alembic, "head")
 
     sandbox_port, web_port = _free_port(), _free_port()
+    flower_port = FLOWER_PORT if _port_free(FLOWER_PORT) else _free_port()  # another demo may hold 5555
     sandbox_url, web_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{web_port}"
     config_path = data_dir / "demo-store.toml"
     config_text = scenario.sandbox_config_text(REPO_ROOT / "examples" / "futon-store.toml", sandbox_url,
@@ -173,7 +184,7 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
                                "demo-notify@%h", "-c", "2", "-l", "WARNING"])
         procs.start("beat", [str(bin_dir / "celery"), "-A", "workers.app", "beat", "-l", "WARNING",
                              "--schedule", str(data_dir / "demo-beat-schedule")])
-        procs.start("flower", [str(bin_dir / "backorders"), "flower", "--port", "5555"])
+        procs.start("flower", [str(bin_dir / "backorders"), "flower", "--port", str(flower_port)])
         _wait("the sandbox", lambda: requests.get(f"{sandbox_url}/_sandbox/health", timeout=1).ok)
         _wait("the web process", lambda: requests.get(f"{web_url}/healthz", timeout=2).ok)
 
@@ -247,7 +258,7 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
                                    "backorders": woo["backorders"]},
                    "lightspeed_writes": len(pos_writes), "messages": messages, "alerts": alerts,
                    "journeys": journey_summary, "purchase_orders": po_lines,
-                   "message_page": f"{sandbox_url}/_sandbox/messages", "flower": "http://127.0.0.1:5555",
+                   "message_page": f"{sandbox_url}/_sandbox/messages", "flower": f"http://127.0.0.1:{flower_port}",
                    "flower_auth": flower_auth}
         if keep:
             say("processes left running (--keep); stop them with Ctrl-C. The demo's data is in its own "
