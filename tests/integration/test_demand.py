@@ -217,3 +217,18 @@ def test_goods_received_after_an_oversell_are_counted_from_zero(db_session: Sess
     levels = db_session.execute(select(StockHistory.on_hand).where(StockHistory.store_id == _store_id(
         db_session, "netsuite-erp")).order_by(StockHistory.id.desc()).limit(1)).scalar_one()
     assert (received.received, levels) == ({OAK: 7}, 7)
+
+
+@pytest.mark.parametrize("arrival", [("netsuite-erp", "shopify-main", "woo-outlet"),
+                                     ("woo-outlet", "shopify-main", "netsuite-erp")])
+def test_the_same_history_gives_the_same_pace_whichever_store_reports_first(db_session: Session, catalog: Any,
+                                                                            arrival: tuple[str, ...]) -> None:
+    for store in arrival:  # the stores' messages arrive in either order; their own clocks agree
+        _report(db_session, store, 12, NOW - 9 * DAY)
+        _report(db_session, store, 9, NOW - 4 * DAY)
+        _report(db_session, store, 8, NOW - DAY)
+    pace = _pace(db_session)
+    assert (pace.source, pace.units, pace.window_days, pace.record_stores) == (
+        "on_hand_history", 4, 9, {"warehouse": "netsuite-erp"})
+    [need] = purchasing.needs_for(db_session, [_sku_id(db_session)], NOW)
+    assert (need.on_hand, need.velocity) == (8, pace.velocity)
