@@ -50,6 +50,9 @@ def apply_config(session: Session, config: BusinessConfig) -> ApplySummary:
         for s in config.stores
     ])
     session.execute(update(Store).where(Store.key.not_in(list(store_ids) or [""])).values(enabled=False))
+    for loc in config.locations:
+        session.execute(update(Location).where(Location.key == loc.key)
+                        .values(owner_store_id=store_ids.get(loc.owner) if loc.owner else None))
     for store in config.stores:
         for external, location_key in store.locations.items():
             session.execute(insert(StoreLocation).values(

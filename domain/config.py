@@ -56,6 +56,9 @@ class LocationConfig:
     key: str
     name: str
     timezone: str = "UTC"
+    #: The store whose figures are this location's record when no ERP maps it (demand is read
+    #: from that one source); None: the ERP mapping it, else the first store mapping it.
+    owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -330,12 +333,13 @@ def _read_locations(reader: _Reader, data: dict[str, Any]) -> tuple[LocationConf
     seen: set[str] = set()
     out = []
     for path, item in reader.tables(data, "locations"):
-        reader.unknown_keys(item, {"key", "name", "timezone"}, path)
+        reader.unknown_keys(item, {"key", "name", "timezone", "owner"}, path)
         key = reader.key(item, path, seen)
         name = reader.string(item, "name", path, required=False, default=key)
         timezone = reader.timezone(item.get("timezone", "UTC"), f"{path}.timezone")
+        owner = reader.string(item, "owner", path, required=False)
         if key:
-            out.append(LocationConfig(key, name or key, timezone))
+            out.append(LocationConfig(key, name or key, timezone, owner))
     if not out and "locations" not in reader.problems:
         reader.problem("locations", "at least one [[locations]] is needed")
     return tuple(out)
@@ -640,6 +644,27 @@ def _read_segments(reader: _Reader, data: dict[str, Any]) -> tuple[SegmentConfig
     return tuple(out)
 
 
+def _check_location_owners(reader: _Reader, locations: tuple[LocationConfig, ...],
+                           stores: tuple[StoreConfig, ...]) -> None:
+    """A location's ``owner`` names a store that maps it; where an ERP maps the location the ERP
+    is its record (the back office books every movement), so the owner must then be that ERP."""
+    for index, location in enumerate(locations):
+        if location.owner is None:
+            continue
+        path = f"locations[{index}].owner"
+        mapping = [store for store in stores if location.key in store.locations.values()]
+        owner = next((store for store in stores if store.key == location.owner), None)
+        erps = [store.key for store in mapping if not store.sells]
+        if owner is None:
+            reader.problem(path, f"unknown store {location.owner!r}")
+        elif owner not in mapping:
+            reader.problem(path, f"store {location.owner!r} does not map location {location.key!r} "
+                                 "(add it to the store's locations)")
+        elif erps and owner.key not in erps:
+            reader.problem(path, f"the ERP {erps[0]!r} maps location {location.key!r} and is its record; "
+                                 "name it or leave owner out")
+
+
 def parse_config(data: dict[str, Any]) -> BusinessConfig:
     """Validate parsed TOML; raise ConfigError listing every problem."""
     reader = _Reader()
@@ -652,6 +677,7 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     locations = _read_locations(reader, data)
     stores = _read_stores(reader, data, {loc.key for loc in locations})
     store_keys = {store.key for store in stores}
+    _check_location_owners(reader, locations, stores)
     vendors = _read_vendors(reader, data, store_keys)
     skus = _read_skus(reader, data, {vendor.key for vendor in vendors}, {loc.key for loc in locations})
     notifications = _read_notifications(reader, data)

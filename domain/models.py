@@ -103,6 +103,9 @@ class Location(Base):
     key: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
+    #: The store whose figures are this location's record when no ERP maps it (``owner`` in the
+    #: TOML); demand is read from that one source only (``domain.demand``).
+    owner_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="SET NULL"))
 
 
 class StoreLocation(Base):
@@ -281,6 +284,8 @@ class Order(Base):
         Index("ix_orders_status", "status"),
         #: The customer-segment check reads a customer's history by email, whatever its case.
         Index("ix_orders_email_lower", func.lower(text("email"))),
+        #: Demand reads order lines by when they were placed, from the first order recorded.
+        Index("ix_orders_placed_at", "placed_at"),
     )
 
 

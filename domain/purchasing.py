@@ -5,11 +5,14 @@
     vendor ack / changed date / ASN ─► update_dates ─► line ETAs ─► customers re-dated
     goods in ─► receive ─► stock at the receiving location ─► detection and FIFO fill
 
-Planning never opens a second line for a SKU that already has one on an open purchase order of
-its vendor: the shortage is being handled, and a new requisition every day for the same shortage
-is the classic complaint about reorder tools. A draft collects every need of one vendor for
-``po_window`` (ten SKUs crossing within minutes become one PO with ten lines) and only grows a
-line when the suggestion for it grew. Every line stores the ``Suggestion`` that sized it.
+A SKU is a need when on hand + on order − promised falls under its reorder point, and its line
+brings it back to that point (``domain.reorder``): goods arriving for a line do not draft the
+next order on arrival. Planning never opens a second line for a SKU that already has one on an
+open purchase order of its vendor: the shortage is being handled, and a new requisition every
+day for the same shortage is the classic complaint about reorder tools. A draft collects every
+need of one vendor for ``po_window`` (ten SKUs crossing within minutes become one PO with ten
+lines) and only grows a line when the suggestion for it grew. Every line stores the
+``Suggestion`` that sized it.
 
 Purchase-order events (``purchase_order_events``) are the vendor's record: the scorecard is
 computed from them. Functions here return follow-ups (task name, args) for the task layer.
@@ -41,7 +44,7 @@ from domain.models import (
     StoreLocation,
     Vendor,
 )
-from domain.reorder import Suggestion, order_quantity, reorder_point
+from domain.reorder import Suggestion, explain, order_quantity, reorder_point
 
 FollowUp = journey.FollowUp
 DELIVER = "tasks.notify.deliver"
@@ -59,10 +62,14 @@ class PurchasingError(ValueError):
 # Needs
 # --------------------------------------------------------------------------------------------
 
+#: Each location's latest figure, whichever store reported it (ties on the source's time go to
+#: the lowest store id, so the answer never depends on which webhook arrived first), split into
+#: what is held (never below 0) and the units a platform reports sold beyond it (a negative figure).
 ON_HAND_SQL = text("""
-SELECT sku_id, COALESCE(SUM(on_hand), 0)::int AS on_hand FROM (
+SELECT sku_id, COALESCE(SUM(GREATEST(on_hand, 0)), 0)::int AS on_hand,
+       COALESCE(SUM(GREATEST(-on_hand, 0)), 0)::int AS shortfall FROM (
     SELECT DISTINCT ON (sku_id, location_id) sku_id, on_hand FROM stock_levels WHERE sku_id = ANY(:sku_ids)
-     ORDER BY sku_id, location_id, COALESCE(source_updated_at, updated_at) DESC, updated_at DESC) latest
+     ORDER BY sku_id, location_id, COALESCE(source_updated_at, updated_at) DESC, store_id) latest
  GROUP BY sku_id
 """)
 ON_ORDER_SQL = text("""
@@ -75,9 +82,14 @@ BACKORDERED_SQL = text("""
 SELECT sku_id, SUM(quantity)::int AS quantity FROM backorders
  WHERE sku_id = ANY(:sku_ids) AND state = ANY(:states) GROUP BY sku_id
 """)
+
+
 @dataclass(frozen=True)
 class Need:
-    """A SKU at or under its reorder point, with the numbers planning sizes the order from."""
+    """A SKU under its reorder point, with the numbers planning sizes the order from.
+
+    ``on_hand`` is never below 0: a platform reporting a negative figure has sold units it does
+    not hold, and those are ``reported_shortfall``, demand already promised (``promised``)."""
 
     sku_id: int
     sku_code: str
@@ -93,11 +105,28 @@ class Need:
     case_pack: int
     min_order_units: int
     unit_cost_cents: int
+    reported_shortfall: int = 0
+    pace: demand.Pace = demand.NO_DEMAND
+    #: The SKU's configured reorder point or threshold, whichever is higher (``reorder_point`` is
+    #: this or what the velocity calls for, if more).
+    configured_reorder_point: int = 0
+
+    @property
+    def promised(self) -> int:
+        """Units customers already bought that we do not hold: the open backorders, or what a
+        platform reports sold beyond its stock when that is more (usually the same customers)."""
+        return max(self.open_backorders, self.reported_shortfall)
 
     @property
     def position(self) -> int:
-        """What we will have once everything ordered arrives and every waiting customer is served."""
-        return self.on_hand + self.on_order - self.open_backorders
+        """What we will have once everything ordered arrives and every promised unit is served
+        (0 at worst: a deficit is part of ``promised``, which the need covers)."""
+        return max(0, self.on_hand + self.on_order - self.promised)
+
+    @property
+    def short(self) -> bool:
+        """Under the reorder point, or customers promised more than we hold and ordered: a need."""
+        return self.on_hand + self.on_order - self.promised < self.reorder_point
 
     def suggestion(self, on_order: int | None = None, min_order_cents: int = 0) -> Suggestion:
         return order_quantity(
@@ -105,7 +134,8 @@ class Need:
             open_backorders=self.open_backorders, safety_stock=self.safety_stock, on_hand=self.on_hand,
             on_order=self.on_order if on_order is None else on_order, case_pack=self.case_pack,
             min_order_units=self.min_order_units, unit_cost_cents=self.unit_cost_cents,
-            min_order_cents=min_order_cents)
+            min_order_cents=min_order_cents, reported_shortfall=self.reported_shortfall,
+            reorder_point=self.configured_reorder_point, demand=self.pace.as_reason())
 
 
 def _per_sku(session: Session, statement: Any, params: dict[str, Any]) -> dict[int, int]:
@@ -113,29 +143,33 @@ def _per_sku(session: Session, statement: Any, params: dict[str, Any]) -> dict[i
 
 
 def needs_for(session: Session, sku_ids: Sequence[int], now: datetime) -> list[Need]:
-    """The SKUs (with a vendor) whose position — on hand + on order − open backorders — is at or
-    under their reorder point: the configured one, or the one their recent sales call for if higher."""
+    """The SKUs (with a vendor) whose on hand + on order − promised is under their reorder point:
+    the configured one (or the threshold), or the one their recent sales call for if higher.
+    Velocity comes from ``demand.paces`` (order lines, else the record stores' on-hand)."""
     ids = sorted(set(sku_ids))
     if not ids:
         return []
     rows = session.execute(select(Sku, Vendor).join(Vendor, Vendor.id == Sku.vendor_id)
                            .where(Sku.id == any_int("sku_ids", ids)).order_by(Sku.id)).all()
     params = {"sku_ids": ids}
-    on_hand = _per_sku(session, ON_HAND_SQL, params)
+    held = {int(row.sku_id): (int(row.on_hand), int(row.shortfall)) for row in session.execute(ON_HAND_SQL, params)}
     on_order = _per_sku(session, ON_ORDER_SQL, {**params, "states": list(OPEN_PO_STATES)})
     backordered = _per_sku(session, BACKORDERED_SQL, {**params, "states": list(WAITING_STATES)})
-    paces = demand.velocities(session, ids, now, on_hand)
+    paces = demand.paces(session, ids, now)
     needs: list[Need] = []
     for sku, vendor in rows:
-        held = on_hand.get(sku.id, 0)
-        velocity = paces.get(sku.id, Decimal(0))
-        point = max(sku.reorder_point, reorder_point(velocity, vendor.lead_time_days, sku.safety_stock, sku.threshold))
-        need = Need(sku_id=sku.id, sku_code=sku.code, vendor_id=vendor.id, on_hand=held,
-                    on_order=on_order.get(sku.id, 0), open_backorders=backordered.get(sku.id, 0), velocity=velocity,
-                    reorder_point=point, lead_time_days=vendor.lead_time_days, safety_stock=sku.safety_stock,
-                    reorder_qty=sku.reorder_qty, case_pack=sku.case_pack or vendor.case_pack,
-                    min_order_units=vendor.min_order_units, unit_cost_cents=sku.cost_cents)
-        if need.position <= need.reorder_point:
+        on_hand, shortfall = held.get(sku.id, (0, 0))
+        pace = paces.get(sku.id, demand.NO_DEMAND)
+        point = max(sku.reorder_point,
+                    reorder_point(pace.velocity, vendor.lead_time_days, sku.safety_stock, sku.threshold))
+        need = Need(sku_id=sku.id, sku_code=sku.code, vendor_id=vendor.id, on_hand=on_hand,
+                    on_order=on_order.get(sku.id, 0), open_backorders=backordered.get(sku.id, 0),
+                    velocity=pace.velocity, reorder_point=point, lead_time_days=vendor.lead_time_days,
+                    safety_stock=sku.safety_stock, reorder_qty=sku.reorder_qty,
+                    case_pack=sku.case_pack or vendor.case_pack, min_order_units=vendor.min_order_units,
+                    unit_cost_cents=sku.cost_cents, reported_shortfall=shortfall, pace=pace,
+                    configured_reorder_point=max(sku.reorder_point, sku.threshold))
+        if need.short:
             needs.append(need)
     return needs
 
@@ -232,6 +266,10 @@ def plan(session: Session, vendor_id: int, needs: Sequence[Need], policy: Policy
         raise PurchasingError(f"unknown vendor id {vendor_id}")
     open_lines = _open_lines(session, vendor_id)
     draft = _draft(session, vendor_id)
+    # On order is read again under the vendor lock: a planner that ran meanwhile may have grown
+    # a line after ``needs`` were read, and its units must not be subtracted twice.
+    ordered = _per_sku(session, ON_ORDER_SQL, {"sku_ids": sorted({n.sku_id for n in needs}),
+                                               "states": list(OPEN_PO_STATES)})
     changes: list[dict[str, Any]] = []
     for need in sorted((n for n in needs if n.vendor_id == vendor_id), key=lambda n: n.sku_id):
         line, po = open_lines.get(need.sku_id, (None, None))
@@ -239,7 +277,7 @@ def plan(session: Session, vendor_id: int, needs: Sequence[Need], policy: Policy
             result.already_ordered_sku_ids.append(need.sku_id)
             continue
         own = line.quantity - line.received_qty if line is not None else 0
-        suggestion = need.suggestion(on_order=need.on_order - own)
+        suggestion = need.suggestion(on_order=max(0, ordered.get(need.sku_id, 0) - own))
         if suggestion.quantity <= 0 or (line is not None and suggestion.quantity <= line.quantity):
             continue
         if line is not None:
@@ -295,7 +333,7 @@ def _approval_context(session: Session, po: PurchaseOrder, vendor: Vendor, polic
         "vendor_key": vendor.key, "total_cents": po.total_cents, "limit_cents": policy.po_auto_approve_cents,
         "lines": [{"sku": sku.code, "title": sku.title, "quantity": line.quantity,
                    "unit_cost_cents": line.unit_cost_cents, "line_total_cents": line.quantity * line.unit_cost_cents,
-                   "reason": line.reason} for line, sku in lines],
+                   "reason": line.reason, "why": explain(line.reason)} for line, sku in lines],
     }
 
 
@@ -396,13 +434,16 @@ class ReceiveResult:
     follow_ups: list[FollowUp] = field(default_factory=list)
 
 
+#: Goods add to the location's latest figure counted from 0: a platform's negative figure is units
+#: already promised to customers (their backorders are filled from these goods), not stock owed
+#: back before the goods count, or the units filled would be taken out twice.
 RECEIPT_SQL = text("""
 WITH current AS (
     SELECT on_hand, available FROM stock_levels WHERE sku_id = :sku_id AND location_id = :location_id
      ORDER BY COALESCE(source_updated_at, updated_at) DESC, updated_at DESC LIMIT 1
 ), figure AS (
-    SELECT COALESCE((SELECT on_hand FROM current), 0) + :quantity AS on_hand,
-           COALESCE((SELECT available FROM current), 0) + :quantity AS available
+    SELECT GREATEST(COALESCE((SELECT on_hand FROM current), 0), 0) + :quantity AS on_hand,
+           GREATEST(COALESCE((SELECT available FROM current), 0), 0) + :quantity AS available
 ), upserted AS (
     INSERT INTO stock_levels AS sl (sku_id, location_id, store_id, on_hand, available, committed,
                                     source_updated_at, updated_at)

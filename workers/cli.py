@@ -347,29 +347,51 @@ def po() -> None:
 
 @po.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Include received and cancelled purchase orders.")
-def po_list(show_all: bool) -> None:
-    """Purchase orders with their vendor, state, total, lines and expected date."""
-    from sqlalchemy import func, select
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON (every line with its reason).")
+def po_list(show_all: bool, as_json: bool) -> None:
+    """Purchase orders with their vendor, state, total and expected date, and under each one its
+    lines with the numbers that sized them (reorder point, position, velocity and where it came
+    from, the need and the rounding)."""
+    from sqlalchemy import select
 
     from domain.db import session_scope
-    from domain.models import PurchaseOrder, PurchaseOrderLine, Vendor
+    from domain.models import PurchaseOrder, PurchaseOrderLine, Sku, Vendor
+    from domain.reorder import explain
 
     _environment()
     with session_scope() as session:
-        query = (select(PurchaseOrder, Vendor.key, func.count(PurchaseOrderLine.id))
-                 .join(Vendor, Vendor.id == PurchaseOrder.vendor_id)
-                 .outerjoin(PurchaseOrderLine, PurchaseOrderLine.purchase_order_id == PurchaseOrder.id)
-                 .group_by(PurchaseOrder.id, Vendor.key).order_by(PurchaseOrder.id))
+        query = (select(PurchaseOrder, Vendor.key).join(Vendor, Vendor.id == PurchaseOrder.vendor_id)
+                 .order_by(PurchaseOrder.id))
         if not show_all:
             query = query.where(PurchaseOrder.state.not_in(("received", "cancelled")))
-        rows = session.execute(query).all()
-    if not rows:
+        orders = session.execute(query).all()
+        lines: dict[int, list[dict[str, Any]]] = {order.id: [] for order, _ in orders}
+        for line, code in session.execute(
+                select(PurchaseOrderLine, Sku.code).join(Sku, Sku.id == PurchaseOrderLine.sku_id)
+                .where(PurchaseOrderLine.purchase_order_id.in_(list(lines))).order_by(Sku.code)).tuples():
+            lines[line.purchase_order_id].append({
+                "sku": code, "quantity": line.quantity, "received_qty": line.received_qty,
+                "unit_cost_cents": line.unit_cost_cents, "line_total_cents": line.quantity * line.unit_cost_cents,
+                "eta": line.eta.isoformat() if line.eta else None, "reason": line.reason})
+        listed = [{"id": order.id, "number": order.number, "vendor": vendor_key, "state": order.state,
+                   "total_cents": order.total_cents,
+                   "expected_at": order.expected_at.isoformat() if order.expected_at else None,
+                   "lines": lines[order.id]} for order, vendor_key in orders]
+    if as_json:
+        click.echo(json.dumps(listed, indent=2, default=str))
+        return
+    if not listed:
         click.echo("no purchase orders")
         return
     click.echo(f"{'id':>5}  {'number':<22} {'vendor':<16} {'state':<19} {'total':>12} {'lines':>5}  expected")
-    for order, vendor_key, lines in rows:
-        click.echo(f"{order.id:>5}  {order.number:<22} {vendor_key:<16} {order.state:<19} "
-                   f"{order.total_cents / 100:>12,.2f} {lines:>5}  {order.expected_at or '-'}")
+    for order in listed:
+        click.echo(f"{order['id']:>5}  {order['number']:<22} {order['vendor']:<16} {order['state']:<19} "
+                   f"{order['total_cents'] / 100:>12,.2f} {len(order['lines']):>5}  {order['expected_at'] or '-'}")
+        for line in order["lines"]:
+            click.echo(f"       {line['sku']} × {line['quantity']} @ {line['unit_cost_cents'] / 100:,.2f} = "
+                       f"{line['line_total_cents'] / 100:,.2f}")
+            if line["reason"]:
+                click.echo(f"         why: {explain(line['reason'])}")
 
 
 def _purchase_order_id(session: Any, reference: str) -> int:

@@ -2,13 +2,20 @@
 
 Starts (or finds) the embedded servers, the sandbox and the five processes, points the example
 store at the sandbox, lets beat poll every store, sells a futon frame out on Shopify, and shows
-what followed: the SKU's state, every channel flipped to backorder, the staff alerts. Everything
-it started is stopped at the end unless ``--keep``.
+what followed: the SKU's state, every channel flipped to backorder, the staff alerts, and the
+purchase order it drafted with the numbers behind each line. Everything it started is stopped at
+the end unless ``--keep``.
+
+Every run starts from nothing: the demo has its own database (``DEMO_DATABASE`` on the server of
+``DATABASE_URL``, embedded or not), dropped and created again at the start, and its own broker key
+prefix, so a second run never meets the first one's orders or messages, and the same story drafts
+the same purchase orders every time.
 """
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -19,18 +26,32 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_SKU = "FUT-FRM-OAK-FULL"
-DEMO_SLA, DEMO_REMINDER, DEMO_PO_WINDOW = "25s", "10s", "5s"
+#: The draft window is long enough to collect the sell-out and the two customers' orders that follow
+#: it within seconds (as the real 30-minute window would), so the PO is the same on every run.
+DEMO_SLA, DEMO_REMINDER, DEMO_PO_WINDOW = "25s", "10s", "20s"
+DEMO_DATABASE = "backorders_demo"
+FLOWER_PORT = 5555
 CUSTOMERS = ({"name": ("Jamie", "Rivera"), "email": "jamie@example.com", "phone": "+12015550123"},
              {"name": ("Sam", "Okafor"), "email": "sam@example.com", "phone": "+12015550188"})
 
 
 class DemoFailed(RuntimeError):
     """A step did not happen in time; the message says which, and the logs say why."""
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _free_port() -> int:
@@ -80,6 +101,25 @@ class Processes:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
+def fresh_database(database_url: str, name: str = DEMO_DATABASE) -> str:
+    """Drop and create the demo's own database on the server ``database_url`` points at; its URL.
+
+    The user's database is never touched: the demo's orders, stock and purchase orders live in
+    ``name`` only, and a run starts with none of the previous run's rows."""
+    import psycopg
+
+    parts = urlsplit(database_url)
+    admin = urlunsplit(parts._replace(path="/postgres")).replace("postgresql+psycopg://", "postgresql://", 1)
+    try:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        raise DemoFailed(f"the demo needs its own database {name!r} on the server of DATABASE_URL and could "
+                         f"not create it: {exc}") from exc
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
 def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     from sqlalchemy import func, select
 
@@ -95,6 +135,11 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     embedded_before = embedded.is_running()
     state = embedded.ensure_env()
     started_embedded = state is not None and not embedded_before
+    # A fresh database and broker namespace for this run; the processes below inherit both.
+    os.environ["DATABASE_URL"] = fresh_database(get_settings().database_url)
+    os.environ["CELERY_KEY_PREFIX"] = f"demo-{secrets.token_hex(4)}:"
+    get_settings.cache_clear()
+    reset_engine()
     settings = get_settings()
     data_dir = settings.data_dir
     log_dir = data_dir / "demo-logs"
@@ -107,6 +152,7 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     command.upgrade(alembic, "head")
 
     sandbox_port, web_port = _free_port(), _free_port()
+    flower_port = FLOWER_PORT if _port_free(FLOWER_PORT) else _free_port()  # another demo may hold 5555
     sandbox_url, web_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{web_port}"
     config_path = data_dir / "demo-store.toml"
     config_text = scenario.sandbox_config_text(REPO_ROOT / "examples" / "futon-store.toml", sandbox_url,
@@ -117,7 +163,8 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     config_text = re.sub(r'(?m)^po_window = "[^"]*"', f'po_window = "{DEMO_PO_WINDOW}"', config_text)
     config_path.write_text(config_text)
     env = {**os.environ, **scenario.sandbox_env(sandbox_url, web_url), "BACKORDERS_CONFIG": str(config_path),
-           "SWEEP_INTERVAL_S": "2", "PYTHONUNBUFFERED": "1"}
+           "SWEEP_INTERVAL_S": "2", "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)}
     os.environ.update(env)
     get_settings.cache_clear()
     reset_engine()
@@ -137,7 +184,7 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
                                "demo-notify@%h", "-c", "2", "-l", "WARNING"])
         procs.start("beat", [str(bin_dir / "celery"), "-A", "workers.app", "beat", "-l", "WARNING",
                              "--schedule", str(data_dir / "demo-beat-schedule")])
-        procs.start("flower", [str(bin_dir / "backorders"), "flower", "--port", "5555"])
+        procs.start("flower", [str(bin_dir / "backorders"), "flower", "--port", str(flower_port)])
         _wait("the sandbox", lambda: requests.get(f"{sandbox_url}/_sandbox/health", timeout=1).ok)
         _wait("the web process", lambda: requests.get(f"{web_url}/healthz", timeout=2).ok)
 
@@ -198,7 +245,7 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
             return counts if counts["slack"] and counts["mailgun"] else None
 
         messages = _wait("the staff alerts (Slack and email)", staff_messages, 60)
-        journey_summary = customer_journeys(sandbox_url, web_url, say, procs)
+        journey_summary, po_lines = customer_journeys(sandbox_url, web_url, say, procs)
         with session_scope() as session:
             transitions = [f"{t.from_state} → {t.to_state} (available {t.numbers['available']}, "
                            f"open demand {t.numbers['open_demand']})"
@@ -210,11 +257,13 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
                    "woocommerce": {"stock_quantity": woo["stock_quantity"], "stock_status": woo["stock_status"],
                                    "backorders": woo["backorders"]},
                    "lightspeed_writes": len(pos_writes), "messages": messages, "alerts": alerts,
-                   "journeys": journey_summary,
-                   "message_page": f"{sandbox_url}/_sandbox/messages", "flower": "http://127.0.0.1:5555",
+                   "journeys": journey_summary, "purchase_orders": po_lines,
+                   "message_page": f"{sandbox_url}/_sandbox/messages", "flower": f"http://127.0.0.1:{flower_port}",
                    "flower_auth": flower_auth}
         if keep:
-            say("processes left running (--keep); stop them with Ctrl-C")
+            say("processes left running (--keep); stop them with Ctrl-C. The demo's data is in its own "
+                f"database: DATABASE_URL={os.environ['DATABASE_URL']} CELERY_KEY_PREFIX="
+                f"{os.environ['CELERY_KEY_PREFIX']} backorders po list")
             _print_summary(summary, say)
             while True:
                 time.sleep(3600)
@@ -226,9 +275,11 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
                 embedded.stop()
 
 
-def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None], procs: Processes) -> list[str]:
+def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None],
+                      procs: Processes) -> tuple[list[str], list[str]]:
     """Two customers order the sold-out frame; the date slips; one texts WAIT, one stays silent
-    past the (accelerated) SLA and is refunded; stock arrives and the one who waited ships."""
+    past the (accelerated) SLA and is refunded; stock arrives and the one who waited ships.
+    Returns the journeys' outcomes and the purchase order's lines as it was sent."""
     from sqlalchemy import select
 
     from domain.db import session_scope
@@ -279,15 +330,17 @@ def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None]
     _wait("Sam's deadline and refund", lambda: state_of(sam["email"]) == "auto_cancelled" and _refunded(ids[sam["email"]]),
           120)
     say("Sam's order line was cancelled at the deadline and refunded on Shopify")
-    po_number = purchase_order_story(web_url, say, procs)
+    po_number, po_lines = purchase_order_story(web_url, say, procs)
     _wait("Jamie's backorder to fill", lambda: state_of(jamie["email"]) == "filled", 60)
     say(f"the goods of {po_number} filled Jamie's backorder first; Jamie is told it ships")
-    return [f"Jamie: {state_of(jamie['email'])}", f"Sam: {state_of(sam['email'])} (refunded)"]
+    return [f"Jamie: {state_of(jamie['email'])}", f"Sam: {state_of(sam['email'])} (refunded)"], po_lines
 
 
-def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Processes) -> str:
+def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Processes) -> tuple[str, list[str]]:
     """The sell-out put the frame on Kyoto's draft PO; its window closes, it is approved under the
-    limit and sent (email with CSV + NetSuite PO); the vendor confirms on its page; goods arrive."""
+    limit and sent (email with CSV + NetSuite PO); the vendor confirms on its page; goods arrive.
+    Returns the PO's number and its lines with their numbers, as sent (what the story drafted;
+    what the goods' arrival leads to afterwards depends on figures still arriving at the end)."""
     from sqlalchemy import select
 
     from domain.db import session_scope
@@ -315,6 +368,9 @@ def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Proces
             OutboxMessage.idempotency_key == f"po:{po_id}:email"))
         erp_ref = po.erp_ref if po else None
     say(f"{number} was drafted from the sell-out and sent: vendor email with the CSV, NetSuite PO {erp_ref}")
+    lines = purchase_order_lines([po_id])
+    for line in lines[1:]:
+        say(line)
     link = re.search(r"/po/[A-Za-z0-9_\-.]+", str(context))
     if link is None:
         raise DemoFailed("the vendor email carries no acknowledgement link")
@@ -324,7 +380,28 @@ def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Proces
     subprocess.run([str(Path(sys.executable).parent / "backorders"), "po", "receive", number], check=True,
                    cwd=REPO_ROOT, env=procs.env, capture_output=True)
     say(f"the goods arrive: `backorders po receive {number}`")
-    return number
+    return number, lines
+
+
+def purchase_order_lines(po_ids: list[int]) -> list[str]:
+    """These POs, each line with the numbers that sized it (as `backorders po list` shows them)."""
+    from sqlalchemy import select
+
+    from domain.db import session_scope
+    from domain.models import PurchaseOrder, PurchaseOrderLine, Sku, Vendor
+    from domain.reorder import explain
+
+    out: list[str] = []
+    with session_scope() as session:
+        for po, vendor in session.execute(select(PurchaseOrder, Vendor.name).join(Vendor)
+                                          .where(PurchaseOrder.id.in_(po_ids)).order_by(PurchaseOrder.id)).tuples():
+            out.append(f"{po.number} to {vendor}: ${po.total_cents / 100:,.2f}, {po.state.replace('_', ' ')}")
+            for line, code in session.execute(select(PurchaseOrderLine, Sku.code).join(Sku)
+                                              .where(PurchaseOrderLine.purchase_order_id == po.id)
+                                              .order_by(Sku.code)).tuples():
+                out.append(f"  {code} × {line.quantity} at ${line.unit_cost_cents / 100:,.2f}")
+                out.append(f"    why: {explain(line.reason)}")
+    return out
 
 
 def _refunded(backorder_id: int) -> bool:
@@ -350,6 +427,9 @@ def _print_summary(summary: dict[str, Any], say: Callable[[str], None]) -> None:
     say(f"Lightspeed POS: {summary['lightspeed_writes']} inventory write(s) for {DEMO_SKU}")
     say(f"staff alerts: {summary['alerts']} alert(s) in all; the sell-out reached staff as {summary['messages']}")
     say(f"customer journeys: {'; '.join(summary['journeys'])}")
+    say("the purchase order drafted from the sell-out, as sent (each line with the numbers behind it):")
+    for line in summary["purchase_orders"]:
+        say(f"  {line}")
     say(f"sandbox message page (every email, SMS and Slack post): {summary['message_page']}")
     say(f"Flower: {summary['flower']} (basic auth {summary['flower_auth'].split(':', 1)[0]})")
 

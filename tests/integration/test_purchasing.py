@@ -2,6 +2,7 @@
 approval → receipt (backorders fill first) → vendor dates re-date customers → scorecard."""
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -78,7 +79,10 @@ def _approved_po(session: Session, catalog: Any, code: str = OAK) -> PurchaseOrd
     [result] = _plan(session, [code], NOW, catalog.policy)
     closed = purchasing.close_due_windows(session, NOW + timedelta(minutes=31), catalog.policy,
                                           routes=catalog.notifications.routes)
-    assert closed.approved == [result.purchase_order_id]
+    if closed.awaiting_approval == [result.purchase_order_id]:  # over the auto-approve limit: a buyer approves
+        purchasing.approve(session, result.purchase_order_id, "cli:buyer", NOW + timedelta(minutes=32))
+    else:
+        assert closed.approved == [result.purchase_order_id]
     po = session.get(PurchaseOrder, result.purchase_order_id)
     assert po is not None
     return po
@@ -93,10 +97,10 @@ def test_ten_skus_crossing_inside_a_window_make_one_po_with_ten_lines(db_session
     assert po.number == f"PO-20261125-{po.id}"
     lines = _lines(db_session, po.id)
     assert sorted(lines) == sorted(COTTON)
-    # BED-COVER-FULL-NAVY: need 0 + 0 + 4 safety − 1 on hand = 3 → reorder qty 24 (a multiple of 6)
+    # BED-COVER-FULL-NAVY: back to its reorder point 12 from 1 on hand: need 11 → reorder qty 24 (a multiple of 6)
     navy = lines["BED-COVER-FULL-NAVY"]
     assert navy.quantity == 24 and navy.unit_cost_cents == 3000
-    assert navy.reason["need"] == 3 and navy.reason["rounded_by"] == ["reorder_qty"]
+    assert navy.reason["need"] == 11 and navy.reason["rounded_by"] == ["reorder_qty"]
     assert po.total_cents == sum(line.quantity * line.unit_cost_cents for line in lines.values())
     assert db_session.scalar(select(func.count()).select_from(PurchaseOrderEvent)
                              .where(PurchaseOrderEvent.kind == "drafted")) == 10
@@ -151,12 +155,15 @@ def test_a_draft_line_grows_when_the_suggestion_grows(db_session: Session, catal
     _stock(db_session, OAK, 0, NOW)  # need 0 + 0 + 2 − 0 = 2: the usual lot, reorder qty 6
     [first] = _plan(db_session, [OAK], NOW, catalog.policy)
     assert _lines(db_session, first.purchase_order_id)[OAK].quantity == 6  # type: ignore[arg-type]
-    for n in range(7):  # 7 customers now wait: need 0 + 7 + 2 − 0 = 9 (its own draft line not counted)
+    for n in range(7):  # 7 customers now wait, and their 7 order lines are the SKU's sales
         _order(db_session, 3000 + n)
     [grown] = _plan(db_session, [OAK], NOW + timedelta(minutes=10), catalog.policy)
     assert grown.raised_sku_ids and grown.purchase_order_id == first.purchase_order_id
     line = _lines(db_session, first.purchase_order_id)[OAK]  # type: ignore[arg-type]
-    assert line.quantity == 9 and line.reason["open_backorders"] == 7
+    # 7 sold today over the minimum 7-day span: 1.3199 a day; ⌈1.3199 × 21⌉ = 28 lead-time demand
+    # + 7 waiting + 2 safety − 0 on hand − 0 on order (its own draft line not counted) = 37
+    assert line.reason["demand"]["source"] == "order_lines" and line.reason["velocity"] == "1.3199"
+    assert line.quantity == 37 and line.reason["open_backorders"] == 7 and line.reason["need"] == 37
 
 
 def test_window_close_approves_a_small_po_and_holds_a_large_one(db_session: Session, catalog: Any) -> None:
@@ -200,11 +207,12 @@ def test_window_close_tops_up_to_the_minimum_order_value(db_session: Session, ca
 def test_receipt_fills_the_oldest_waiting_customers_first(db_session: Session, catalog: Any,
                                                          settings: journey.Settings) -> None:
     _stock(db_session, OAK, 0, NOW)
-    backorder_ids = [b for n in range(5) for b in _order(db_session, 2000 + n, minutes=n)]
+    backorder_ids = [b for n in range(5) for b in _order(db_session, 2000 + n, minutes=n - 5)]
     for backorder_id in backorder_ids:
         journey.offer(db_session, backorder_id, settings, now=NOW)
     po = _approved_po(db_session, catalog)
-    assert _lines(db_session, po.id)[OAK].quantity == 7, "5 waiting + 2 safety stock"
+    # 5 sold today (0.9428 a day over the minimum week): ⌈0.9428 × 21⌉ = 20 + 5 waiting + 2 safety stock
+    assert _lines(db_session, po.id)[OAK].quantity == 27
     result = purchasing.receive(db_session, po.id, {OAK: 3}, NOW + timedelta(days=20))
     assert (result.state, result.received, result.sku_ids) == ("partially_received", {OAK: 3}, _ids(db_session, [OAK]))
     netsuite = db_session.scalar(select(Store.id).where(Store.key == "netsuite-erp"))
@@ -216,7 +224,7 @@ def test_receipt_fills_the_oldest_waiting_customers_first(db_session: Session, c
     states = [db_session.get(Backorder, b).state for b in backorder_ids]  # type: ignore[union-attr]
     assert states == ["filled"] * 3 + ["notified"] * 2
     rest = purchasing.receive(db_session, po.id, None, NOW + timedelta(days=21))
-    assert (rest.state, rest.received) == ("received", {OAK: 4})
+    assert (rest.state, rest.received) == ("received", {OAK: 24})
     with pytest.raises(purchasing.PurchasingError, match="is received"):
         purchasing.receive(db_session, po.id, None, NOW + timedelta(days=22))
 
@@ -233,7 +241,7 @@ def test_receiving_more_than_outstanding_is_refused(db_session: Session, catalog
 def test_a_vendor_date_change_tells_each_waiting_customer_once(db_session: Session, catalog: Any,
                                                               settings: journey.Settings) -> None:
     _stock(db_session, OAK, 0, NOW)
-    backorder_ids = [b for n in range(3) for b in _order(db_session, 4000 + n, minutes=n)]
+    backorder_ids = [b for n in range(3) for b in _order(db_session, 4000 + n, minutes=n - 3)]
     for backorder_id in backorder_ids:
         journey.offer(db_session, backorder_id, settings, now=NOW)  # promised 2026-12-16 (21-day lead time)
     po = _approved_po(db_session, catalog)
@@ -333,6 +341,20 @@ def test_po_commands_list_approve_and_receive(db_session: Session, catalog: Any)
     runner = CliRunner()
     listed = runner.invoke(main, ["po", "list"])
     assert listed.exit_code == 0 and "awaiting_approval" in listed.output and "7,200.00" in listed.output
+    # Each line says why: nothing sold yet, so the configured reorder point 4; 0 on hand → need 4,
+    # raised to the vendor's minimum of 8 units (whole cases of 2)
+    assert "MAT-LATEX-KING × 8 @ 900.00 = 7,200.00" in listed.output
+    assert ("why: velocity 0/day (no sales observed); reorder point 4 = max(configured 4, lead-time demand 0 "
+            "(⌈0 × 14 days⌉) + safety 1); position 0; need = reorder point 4 + backorders 0 − on hand 0 − on order 0 "
+            "= 4; reorder qty 4, case pack 2 → min_order_units → 8") in listed.output, listed.output
+    as_json = runner.invoke(main, ["po", "list", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    [listed_po] = json.loads(as_json.output)
+    [line] = listed_po["lines"]
+    assert (listed_po["state"], line["sku"], line["quantity"]) == ("awaiting_approval", "MAT-LATEX-KING", 8)
+    assert (line["reason"]["reorder_point"], line["reason"]["position"], line["reason"]["need"]) == (4, 0, 4)
+    assert line["reason"]["demand"] == {"source": "none", "velocity": "0", "window_days": 0, "units": 0,
+                                        "since": None, "until": None}
     number = db_session.get(PurchaseOrder, result.purchase_order_id).number  # type: ignore[union-attr]
     approved = runner.invoke(main, ["po", "approve", number])
     assert approved.exit_code == 0, approved.output
@@ -350,23 +372,37 @@ def _stock_at(session: Session, location: str, on_hand: int, at: datetime, sku: 
         updated_at=at)])
 
 
-def test_velocity_comes_from_on_hand_decreases_over_all_locations(db_session: Session, catalog: Any) -> None:
+def _erp_stock_at(session: Session, location: str, on_hand: int, at: datetime, sku: str = OAK) -> None:
+    store_id = session.scalar(select(Store.id).where(Store.key == "netsuite-erp"))
+    record_batch(session, store_id, [StockRecord(  # type: ignore[arg-type]
+        external_id=f"ns-{sku}", sku=sku, location_external_id=location, available=on_hand, on_hand=on_hand,
+        updated_at=at)])
+
+
+def test_velocity_comes_from_on_hand_decreases_at_each_locations_record_store(db_session: Session,
+                                                                              catalog: Any) -> None:
     from domain.reorder import daily_velocity
 
-    warehouse, showroom = "655441491", "655441492"
+    warehouse, showroom = "1", "2"  # NetSuite's locations: the ERP is the record of both
     day = timedelta(days=1)
-    _stock_at(db_session, warehouse, 30, NOW - 40 * day)  # before the 28 days: the baseline, dated at their start
-    _stock_at(db_session, warehouse, 10, NOW - 3 * day)   # 30 → 10: 20 sold on day −3
-    _stock_at(db_session, showroom, 5, NOW - 3 * day)     # a new location's stock is not a sale: total 15
-    _stock_at(db_session, warehouse, 8, NOW - 2 * day)    # total 13: 2 sold on day −2
-    _stock_at(db_session, showroom, 2, NOW - day)         # total 10: 3 sold on day −1
-    _stock_at(db_session, warehouse, 20, NOW)             # a receipt: total 22, not negative sales
+    _erp_stock_at(db_session, warehouse, 30, NOW - 40 * day)  # before the 28 days: the baseline, dated at their start
+    _erp_stock_at(db_session, warehouse, 10, NOW - 3 * day)   # 30 → 10: 20 sold on day −3
+    _erp_stock_at(db_session, showroom, 5, NOW - 3 * day)     # a new location's stock is not a sale: total 15
+    _erp_stock_at(db_session, warehouse, 8, NOW - 2 * day)    # total 13: 2 sold on day −2
+    _erp_stock_at(db_session, showroom, 2, NOW - day)         # total 10: 3 sold on day −1
+    _erp_stock_at(db_session, warehouse, 20, NOW)             # a receipt: total 22, not negative sales
+    # Shopify repeats the warehouse's figures (and sells nothing the ERP does not see): not counted again.
+    _stock_at(db_session, "655441491", 30, NOW - 40 * day)
+    _stock_at(db_session, "655441491", 10, NOW - 3 * day)
+    _stock_at(db_session, "655441491", 20, NOW)
     [need] = purchasing.needs_for(db_session, _ids(db_session, [OAK]), NOW + timedelta(hours=1))
     start = (NOW - 28 * day).date()
     # Sales 20, 2, 3, 0 on the last four days after 24 quiet ones, newer days weighing more: 1.9326 a day.
     expected = daily_velocity([(start, 30), ((NOW - 3 * day).date(), 10), ((NOW - 3 * day).date(), 15),
                                ((NOW - 2 * day).date(), 13), ((NOW - day).date(), 10), (NOW.date(), 22)])
     assert need.velocity == expected == Decimal("1.9326")
+    assert need.pace.source == "on_hand_history" and need.pace.units == 25 and need.pace.window_days == 28
+    assert need.pace.record_stores == {"warehouse": "netsuite-erp", "showroom": "netsuite-erp"}
     # ⌈1.9326 × 21 + 2⌉ = 43 > the configured 5: 22 on hand is a need at this pace.
     assert (need.on_hand, need.reorder_point) == (22, 43)
 

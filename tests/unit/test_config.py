@@ -230,3 +230,25 @@ def test_a_store_policy_may_set_its_own_drift_tolerance() -> None:
         "a store policy that does not set it inherits the business's"
     with pytest.raises(ConfigError, match=r"store_policies\[0\]\.atp_drift_tolerance: expected a fraction"):
         parse_config(_with_location_thresholds({}, {"atp_drift_tolerance": 1.5}))
+
+
+def _with_owners(*owners: str | None) -> dict:
+    """Three locations, two stores mapping some of them, and an ERP mapping the third."""
+    locations = [{"key": key, "name": key, **({"owner": owner} if owner else {})}
+                 for key, owner in zip(("main", "annex", "depot"), owners, strict=True)]
+    store = {"platform": "shopify", "base_url": "https://shop.example", "credentials": {"access_token": "SHOP_TOKEN"}}
+    return {"business": {"name": "x"}, "locations": locations,
+            "stores": [{"key": "shop", **store, "locations": {"1": "main", "2": "annex", "3": "depot"}},
+                       {"key": "pos", **store, "locations": {"9": "main"}},
+                       {"key": "erp", **store, "platform": "netsuite", "sells": False, "locations": {"7": "depot"}}]}
+
+
+def test_a_location_owner_names_a_store_that_maps_it_and_yields_to_the_erp() -> None:
+    config = parse_config(_with_owners("pos", None, "erp"))
+    assert [location.owner for location in config.locations] == ["pos", None, "erp"]
+    with pytest.raises(ConfigError) as caught:
+        parse_config(_with_owners("till", "pos", "shop"))
+    problems = "\n".join(caught.value.problems)
+    assert "locations[0].owner: unknown store 'till'" in problems
+    assert "locations[1].owner: store 'pos' does not map location 'annex'" in problems
+    assert "locations[2].owner: the ERP 'erp' maps location 'depot' and is its record" in problems

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from domain.delivery import ProviderSettings, build_message, email_attachments
 from domain.messages import RenderError, render_email, render_slack
 from domain.models import OutboxMessage
 from domain.po_documents import CSV_HEADER, money, po_csv, render_po
+from domain.reorder import explain, order_quantity
 
 TRICKY = 'Futon, "deluxe" <b>oak</b>'
 
@@ -91,6 +93,20 @@ def test_needs_approval_email_and_slack() -> None:
     assert "PO-20250101-9 for Kyoto &lt;Frames&gt; totals $3,123.45" in slack["text"]
     assert "`backorders po approve 9`" in slack["text"]
     assert "<!channel>" not in str(slack["blocks"]) and "&lt;!channel&gt;" in str(slack["blocks"])
+
+
+def test_needs_approval_shows_why_each_line_was_ordered() -> None:
+    reason = order_quantity(reorder_qty=6, velocity=Decimal("0.3771"), lead_time_days=21, open_backorders=2,
+                            safety_stock=2, on_hand=-2, on_order=0, case_pack=1, min_order_units=0,
+                            unit_cost_cents=31000, min_order_cents=0, reported_shortfall=2, reorder_point=5,
+                            demand={"source": "order_lines", "window_days": 7, "units": 2}).as_dict()
+    why = explain(reason)
+    assert why.startswith("velocity 0.3771/day (2 sold on recorded orders over 7 days); reorder point 10")
+    assert "need = reorder point 10 + promised 2" in why and why.endswith("→ 12")
+    context = {**APPROVAL, "lines": [{**APPROVAL["lines"][0], "quantity": 12, "reason": reason, "why": why}]}
+    email = render_email("po_needs_approval", context)
+    assert f"why: {why}" in email.text and "reorder point 10" in email.html
+    assert "reorder point 10 = max(configured 5" in str(render_slack("po_needs_approval", context)["blocks"])
 
 
 def test_outbox_attachments_become_email_attachments() -> None:

@@ -6,8 +6,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from domain.reorder import daily_sales, daily_velocity, order_quantity, reorder_point
+from domain.reorder import daily_sales, daily_velocity, explain, order_quantity, reorder_point
 
 D1, D2, D3, D4 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3), date(2026, 11, 4)
 
@@ -76,9 +78,9 @@ def test_reorder_qty_is_the_smallest_order() -> None:
     # need 7 + 2 − 5 = 4, but the SKU is always reordered at least 10 at a time
     suggestion = _quantity(on_hand=5, reorder_qty=10)
     assert (suggestion.need, suggestion.quantity, suggestion.rounded_by) == (4, 10, ["reorder_qty"])
-    # At the reorder point with the need already covered (7 + 2 − 12 = −3): still the usual lot
+    # At the reorder point with the need already covered (7 + 2 − 12 < 0, so 0): still the usual lot
     covered = _quantity(on_hand=12, reorder_qty=10)
-    assert (covered.need, covered.quantity) == (-3, 10)
+    assert (covered.need, covered.quantity) == (0, 10)
 
 
 def test_case_pack_rounds_up() -> None:
@@ -108,7 +110,8 @@ def test_the_suggestion_explains_itself() -> None:
         "quantity": 8, "velocity": "0.5", "lead_time_days": 14, "lead_time_demand": 7, "open_backorders": 1,
         "safety_stock": 2, "on_hand": 3, "on_order": 0, "need": 7, "reorder_qty": 0, "case_pack": 4,
         "min_order_units": 0, "unit_cost_cents": 10_000, "min_order_cents": 0, "rounded_by": ["case_pack"],
-        "value_cents": 80_000,
+        "value_cents": 80_000, "reported_shortfall": 0, "promised": 1, "position": 2, "reorder_point": 9,
+        "configured_reorder_point": 0, "demand": {},
     }
 
 
@@ -124,3 +127,58 @@ def test_a_short_history_is_padded_to_a_week() -> None:
     history = [(date(2026, 11, 25), 25), (date(2026, 11, 25), 0)]
     assert daily_velocity(history) == Decimal("25.0000")
     assert daily_velocity(history, min_span_days=7) == Decimal("4.7138")
+
+
+def test_the_need_brings_the_position_back_to_the_reorder_point() -> None:
+    # A configured reorder point of 12 above lead-time demand 7 + safety 2: at 1 on hand the need
+    # is 12 − 1 = 11, so goods arriving for it leave the SKU at 12, not under it.
+    suggestion = _quantity(on_hand=1, reorder_point=12)
+    assert (suggestion.reorder_point, suggestion.need, suggestion.position) == (12, 11, 1)
+    # Below lead-time demand + safety stock the velocity's point rules: 7 + 2 = 9 − 1 = 8
+    assert _quantity(on_hand=1, reorder_point=4).need == 8
+
+
+def test_a_negative_figure_is_demand_already_promised_counted_once() -> None:
+    # A platform reports −2 on hand: two units sold that we do not hold. They are usually the same
+    # two customers as the 2 open backorders, so promised = max(2, 2) = 2, never 4; on hand counts
+    # from 0. need = 7 lead-time demand + 2 promised + 2 safety − 0 − 0 = 11.
+    suggestion = _quantity(on_hand=-2, reported_shortfall=2, open_backorders=2)
+    assert (suggestion.on_hand, suggestion.promised, suggestion.need, suggestion.quantity) == (0, 2, 11, 11)
+    # The platform knows of 3 sold beyond stock, we recorded 1 backorder so far: 3 are promised.
+    more = _quantity(reported_shortfall=3, open_backorders=1)
+    assert (more.promised, more.need, more.position) == (3, 12, 0)
+    # An on-order figure below 0 (a line grown meanwhile) is counted as nothing on order.
+    assert _quantity(on_order=-11).on_order == 0
+
+
+def _numbers(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [n for item in value.values() for n in _numbers(item)]
+    if isinstance(value, list):
+        return [n for item in value for n in _numbers(item)]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [value]
+    if isinstance(value, str):
+        try:
+            return [Decimal(value)]
+        except ArithmeticError:
+            return []
+    return []
+
+
+@given(on_hand=st.integers(-50, 50), on_order=st.integers(-20, 50), backorders=st.integers(0, 20),
+       shortfall=st.integers(0, 20), velocity=st.decimals(0, 20, places=4), reorder_qty=st.integers(0, 24),
+       case_pack=st.integers(1, 12))
+def test_no_figure_in_a_reason_is_negative(on_hand: int, on_order: int, backorders: int, shortfall: int,
+                                           velocity: Decimal, reorder_qty: int, case_pack: int) -> None:
+    suggestion = _quantity(on_hand=on_hand, on_order=on_order, open_backorders=backorders,
+                           reported_shortfall=shortfall, velocity=velocity, reorder_qty=reorder_qty,
+                           case_pack=case_pack, reorder_point=5, demand={"source": "none", "window_days": 0})
+    reason = suggestion.as_dict()
+    assert all(number >= 0 for number in _numbers(reason)), reason
+    # and the quantity is explained by the numbers beside it
+    assert reason["reorder_point"] == max(5, reason["lead_time_demand"] + reason["safety_stock"])
+    assert reason["need"] == max(0, reason["reorder_point"] + reason["promised"] - reason["on_hand"]
+                                 - reason["on_order"])
+    assert reason["quantity"] >= max(reason["need"], reorder_qty)
+    assert "−" in explain(reason) and "-" not in explain(reason).replace("lead-time", "").replace("on-hand", "")
