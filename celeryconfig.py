@@ -70,4 +70,5 @@ beat_schedule = {
     "daily-stock-digest": {"task": "tasks.stock.daily_digest", "schedule": 300.0},
     "close-po-windows": {"task": "tasks.purchasing.close_windows", "schedule": SWEEP_INTERVAL_S},
     "read-erp-receipts": {"task": "tasks.receipts.poll_erp", "schedule": ERP_RECEIPTS_INTERVAL_S},
+    "sweep-channel-pushes": {"task": "tasks.channels.sweep", "schedule": SWEEP_INTERVAL_S},
 }

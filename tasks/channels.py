@@ -1,20 +1,40 @@
-"""Write-back: make one channel show the truth for one SKU; audited, retried, alerted on failure."""
+"""Write-back: make one channel show the truth for one SKU; coalesced, paced, audited, retried,
+alerted on failure.
+
+The work is a ``channel_pushes`` row (``domain.pushes``); messages carry the SKU and store ids.
+``push_due`` claims the row, plans the figures from the truth (``domain.propagation``), writes
+them in as few product updates as the platform allows, and on success records what it wrote (so
+the store's echo of it is recognised) and the delay it measured. Changes that arrived while it
+ran leave the row due, and the finished push sends the next one: one push in flight per SKU ×
+store, the latest figure wins. Retries live on the row too (attempts, backoff, last error);
+``sweep`` (beat) re-sends rows whose message was lost.
+"""
 from __future__ import annotations
 
 import logging
+import time
+from datetime import datetime
 from typing import Any
 
 from celery import shared_task
+from sqlalchemy import select
 
-from connectors.errors import PermanentError
-from domain import alerts, audit, propagation
+from connectors.errors import ConnectorError, TransientError
+from domain import alerts, audit, propagation, pushes
+from domain.clock import utcnow
 from domain.config import current_config
 from domain.db import session_scope
-from domain.models import Sku, Store
+from domain.models import Sku, Store, StoreLocation
+from domain.ratelimit import get_limiter
 from tasks.base import DbTask, send_all
 from tasks.connections import connector_for
 
 log = logging.getLogger(__name__)
+
+#: Failed attempts of one push before staff are alerted and the row waits for the next change.
+MAX_ATTEMPTS = 8
+#: Longest pause for a pacing token taken inside the task; longer waits go back to the broker.
+MAX_PACING_SLEEP_S = 5.0
 
 
 class PushTask(DbTask):
@@ -48,26 +68,137 @@ def alert_push_failed(sku_id: int, store_id: int, reason: str, cause: str) -> No
 
 @shared_task(base=PushTask, bind=True, name="tasks.channels.push")
 def push(self: PushTask, sku_id: int, store_id: int) -> int:
+    """Push this SKU to this store now: the caller knows its truth moved (a restock fill)."""
     with self.unit_of_work() as uow:
-        store = uow.session.get(Store, store_id)
-        planned = propagation.plan(uow.session, sku_id, store_id)
-        if store is None or not planned:
+        pushes.request(uow.session, sku_id, store_id, utcnow())
+    return run_push(self, sku_id, store_id)
+
+
+@shared_task(base=PushTask, bind=True, name="tasks.channels.push_due")
+def push_due(self: PushTask, sku_id: int, store_id: int) -> int:
+    """Run the row's push if it is due and none is in flight; returns the number of writes."""
+    return run_push(self, sku_id, store_id)
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.channels.sweep")
+def sweep(self: DbTask) -> int:
+    """Beat: re-send pushes that are overdue with none in flight (their message was lost) or whose
+    push died holding its lease."""
+    with self.unit_of_work() as uow:
+        stranded = pushes.stranded(uow.session, utcnow())
+        for sku_id, store_id in stranded:
+            uow.enqueue(push_due, sku_id, store_id)
+    if stranded:
+        log.warning("re-sent %d stranded channel push(es): %s", len(stranded), stranded[:20])
+    return len(stranded)
+
+
+def enqueue_due(uow: Any, due: list[pushes.Due], now: datetime) -> None:
+    """Queue a ``push_due`` for each row that just became due, to run when it is due."""
+    for row in due:
+        uow.enqueue(push_due, row.sku_id, row.store_id, countdown=max(0.0, (row.due_at - now).total_seconds()))
+
+
+def run_push(task: DbTask, sku_id: int, store_id: int) -> int:
+    now = utcnow()
+    with task.unit_of_work() as uow:
+        claimed = pushes.claim(uow.session, sku_id, store_id, now)
+        if claimed is None:
+            due_at, lease_until = pushes.next_due(uow.session, sku_id, store_id)
+            if due_at is not None and due_at > now and (lease_until is None or lease_until < now):
+                # early (a clock apart from ours): come back when it is due; the sweeper would too
+                uow.enqueue(push_due, sku_id, store_id, countdown=(due_at - now).total_seconds())
             return 0
-        connector = connector_for(store)
-    done = 0
-    for item in planned:
-        try:
-            result = connector.push_availability(item.listing, item.available, item.backorder)
-        except PermanentError as exc:
-            with session_scope() as session:
-                audit.record(session, "sync", "channel.push_failed", "sku", sku_id, store=store.key,
-                             location=item.listing.location_external_id, error=str(exc),
-                             status_code=exc.status_code)
-            raise
-        with session_scope() as session:
-            audit.record(session, "sync", "channel.push", "sku", sku_id, store=store.key,
-                         location=item.listing.location_external_id, available=item.available,
-                         backorder=item.backorder, ok=result.ok, status_code=result.status_code,
-                         detail=result.detail, request=result.request)
-        done += 1
-    return done
+        store = uow.session.get(Store, store_id)
+        planned = propagation.plan_store(uow.session, sku_id, store_id, now)
+        previous = pushes.last_levels(uow.session, sku_id, store_id)
+        last_backorder = pushes.last_backorder(uow.session, sku_id, store_id)
+        default_location = _default_location(uow.session, store_id)
+        store_key = store.key if store else str(store_id)
+        platform = store.platform if store else ""
+        connector = connector_for(store) if store is not None and planned is not None and planned.pushes else None
+    if connector is None or planned is None:
+        return _finish(task, claimed, 0, None)
+    if propagation.already_shown(planned, previous, last_backorder):
+        return _finish(task, claimed, 0, planned.backorder, sample=False)
+    levels = planned.levels()
+    try:
+        _pace(platform, store_key, connector.write_calls(levels))
+        results = connector.push_levels(planned.listing, levels, planned.backorder)
+    except (ConnectorError, ValueError) as exc:
+        _failed(task, claimed, store_key, exc)
+        return 0
+    done = utcnow()
+    by_external = {p.listing.location_external_id: p for p in planned.pushes}
+    with task.unit_of_work() as uow:
+        written: list[tuple[int, int, int]] = []
+        for result in results:
+            for key, figure in result.levels.items():
+                if key is None:  # one figure for the product: the store's locations summed
+                    written.append((default_location or planned.pushes[0].location_id, figure,
+                                    sum(p.withheld for p in planned.pushes)))
+                elif key in by_external:
+                    written.append((by_external[key].location_id, figure, by_external[key].withheld))
+            audit.record(uow.session, "sync", "channel.push", "sku", sku_id, store=store_key,
+                         location=",".join(str(k) for k in result.levels) or None,
+                         levels={str(k): v for k, v in result.levels.items()},
+                         available=sum(result.levels.values()), backorder=planned.backorder,
+                         before_buffer={p.listing.location_external_id: p.before_buffer for p in planned.pushes},
+                         promised=planned.promised, buffer=planned.buffer.as_dict(),
+                         ok=result.ok, status_code=result.status_code, detail=result.detail, request=result.request)
+        pushes.save_levels(uow.session, sku_id, store_id, written, done)
+        next_at = pushes.finish(uow.session, claimed, done, len(results), planned.backorder)
+        if next_at is not None:
+            uow.enqueue(push_due, sku_id, store_id, countdown=max(0.0, (next_at - done).total_seconds()))
+    return len(results)
+
+
+def _default_location(session: Any, store_id: int) -> int | None:
+    """Where a store's readings without a location land (``domain.stock``): its ``default``."""
+    mapping = dict(session.execute(select(StoreLocation.external_id, StoreLocation.location_id)
+                                   .where(StoreLocation.store_id == store_id)).all())
+    return mapping.get("default") or (min(mapping.values()) if mapping else None)
+
+
+def _finish(task: DbTask, claimed: pushes.Claim, writes: int, backorder: bool | None, sample: bool = True) -> int:
+    with task.unit_of_work() as uow:
+        now = utcnow()
+        next_at = pushes.finish(uow.session, claimed, now, writes, backorder, sample=sample)
+        if next_at is not None:
+            uow.enqueue(push_due, claimed.sku_id, claimed.store_id,
+                        countdown=max(0.0, (next_at - now).total_seconds()))
+    return writes
+
+
+def _pace(platform: str, store_key: str, calls: int) -> None:
+    """Take one token per request from the store's fleet-wide bucket (``domain.ratelimit``); the
+    connector's own pacer still follows the platform's headers within this process."""
+    limiter = get_limiter()
+    for _ in range(calls):
+        while True:
+            wait = limiter.acquire(platform, bucket=f"push:{store_key}")
+            if wait <= 0:
+                break
+            time.sleep(min(wait, MAX_PACING_SLEEP_S))
+
+
+def _failed(task: DbTask, claimed: pushes.Claim, store_key: str, exc: BaseException) -> None:
+    """Transient failures come back after a backoff, up to ``MAX_ATTEMPTS``; then, or at once for
+    a refusal that retrying cannot change, staff are alerted and the row waits for the next change."""
+    retry = isinstance(exc, TransientError) and claimed.attempts + 1 < MAX_ATTEMPTS
+    reason = f"{type(exc).__name__}: {exc}"
+    with task.unit_of_work() as uow:
+        now = utcnow()
+        due_at, attempts = pushes.fail(uow.session, claimed, now, reason, retry)
+        audit.record(uow.session, "sync", "channel.push_failed", "sku", claimed.sku_id, store=store_key,
+                     error=str(exc)[:500], status_code=getattr(exc, "status_code", None), attempts=attempts,
+                     retrying=retry)
+        if due_at is not None:
+            wait = max(0.0, (due_at - now).total_seconds())
+            if isinstance(exc, TransientError) and exc.retry_after_s:
+                wait = max(wait, exc.retry_after_s)
+            uow.enqueue(push_due, claimed.sku_id, claimed.store_id, countdown=wait)
+    if not retry:
+        log.warning("push of SKU %s to %s failed for good: %s", claimed.sku_id, store_key, reason)
+        alert_push_failed(claimed.sku_id, claimed.store_id, reason,
+                          f"{claimed.sku_id}:{claimed.store_id}:{claimed.claimed_at.isoformat()}")
