@@ -81,6 +81,8 @@ class Connector(Protocol):
     """
 
     platform: str
+    #: False where the platform holds one stock figure per product, whatever our locations.
+    stock_per_location: bool
 
     def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
         """Stream stock pages; ``since=None`` is a full fetch of the catalog."""
@@ -736,6 +738,7 @@ class RestConnector:
     rate_limits: ClassVar[RateLimitHeaders] = RateLimitHeaders()
     transient_statuses: ClassVar[tuple[int, ...]] = ()
     connect_timeout_s: ClassVar[float] = 5.0
+    stock_per_location: ClassVar[bool] = True
 
     def __init__(self, config: ConnectorConfig, *, session: requests.Session | None = None,
                  sleep: SleepFn = time.sleep, clock: ClockFn = time.monotonic,

@@ -146,6 +146,7 @@ class WooCommerceConnector(RestConnector):
     """One WooCommerce site over ``/wp-json/wc/v3``."""
 
     platform: ClassVar[str] = "woocommerce"
+    stock_per_location: ClassVar[bool] = False
     api_prefix: ClassVar[str] = "/wp-json/wc/v3"
 
     def __init__(self, config: Any, **kwargs: Any) -> None:

@@ -253,8 +253,8 @@ class ChannelPush(Base):
 class PushedLevel(Base):
     """The figure we last wrote to a store at one of our locations, and what we held back from it.
 
-    A reading from that store equal to ``available`` (while ``live``) is our own echo: recorded as
-    such, never news. ``withheld`` (the truth minus the figure written: buffer and promised units)
+    A reading from that store equal to a figure in ``awaiting``, or to ``available`` while ``live``,
+    is our own echo: recorded as such, never news. ``withheld`` (the truth minus the figure written: buffer and promised units)
     is added back to the store's later readings, which count down from what we wrote.
     """
 
@@ -265,6 +265,8 @@ class PushedLevel(Base):
     available: Mapped[int] = mapped_column(Integer)
     withheld: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     pushed_at: Mapped[datetime]
+    #: Figures written whose echo has not come back yet (a burst of pushes may overtake its echoes).
+    awaiting: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default=text("'{}'"))
     echoed_at: Mapped[datetime | None]
     #: False once the store reported a different figure there: an equal reading is then real.
     live: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))

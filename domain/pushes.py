@@ -110,13 +110,26 @@ ON CONFLICT (store_id) DO UPDATE
        samples = l.samples + 1, updated_at = excluded.updated_at
 """)
 
+#: Figures awaiting their echo are kept up to this many per store location.
+AWAITING_KEPT = 16
+
+EXPECT_SQL = text("""
+INSERT INTO pushed_levels AS p (sku_id, store_id, location_id, available, withheld, pushed_at, awaiting, live)
+SELECT :sku_id, :store_id, u.location_id, u.available, u.withheld, :now, ARRAY[u.available], false
+  FROM json_to_recordset(CAST(:rows AS json)) AS u(location_id int, available int, withheld int)
+ON CONFLICT (sku_id, store_id, location_id) DO UPDATE
+   SET awaiting = (p.awaiting || excluded.awaiting)[GREATEST(1, cardinality(p.awaiting) + 2 - :kept):],
+       pushed_at = excluded.pushed_at
+""")
+"""Before the write: the platform may deliver its webhook for our write before we hear its answer."""
+
 SAVE_LEVELS_SQL = text("""
-INSERT INTO pushed_levels AS p (sku_id, store_id, location_id, available, withheld, pushed_at, echoed_at, live)
-SELECT :sku_id, :store_id, u.location_id, u.available, u.withheld, :now, NULL, true
+INSERT INTO pushed_levels AS p (sku_id, store_id, location_id, available, withheld, pushed_at, live)
+SELECT :sku_id, :store_id, u.location_id, u.available, u.withheld, :now, true
   FROM json_to_recordset(CAST(:rows AS json)) AS u(location_id int, available int, withheld int)
 ON CONFLICT (sku_id, store_id, location_id) DO UPDATE
    SET available = excluded.available, withheld = excluded.withheld, pushed_at = excluded.pushed_at,
-       echoed_at = NULL, live = true
+       live = true
 """)
 
 
@@ -189,11 +202,21 @@ def record_lag(session: Session, store_id: int, seconds: float, now: datetime) -
                                      "alpha": LAG_SMOOTHING})
 
 
+def expect_echo(session: Session, sku_id: int, store_id: int, levels: Sequence[tuple[int, int, int]],
+                now: datetime) -> None:
+    """About to write (location id, figure, units withheld) per location: their echo is awaited."""
+    if levels:
+        session.execute(EXPECT_SQL, {"sku_id": sku_id, "store_id": store_id, "now": now, "kept": AWAITING_KEPT,
+                                     "rows": json.dumps(
+            [{"location_id": loc, "available": figure, "withheld": withheld} for loc, figure, withheld in levels])})
+
+
 def save_levels(session: Session, sku_id: int, store_id: int, levels: Sequence[tuple[int, int, int]],
                 now: datetime) -> None:
     """What was written: (location id, figure written, units withheld from it) per location."""
     if levels:
-        session.execute(SAVE_LEVELS_SQL, {"sku_id": sku_id, "store_id": store_id, "now": now, "rows": json.dumps(
+        session.execute(SAVE_LEVELS_SQL, {"sku_id": sku_id, "store_id": store_id, "now": now,
+                                          "rows": json.dumps(
             [{"location_id": loc, "available": figure, "withheld": withheld} for loc, figure, withheld in levels])})
 
 

@@ -42,10 +42,11 @@ ON CONFLICT ON CONSTRAINT uq_channel_listings_store_sku DO UPDATE
 #: Only a changed figure that is not older than the stored one is written; history gets exactly
 #: the rows that changed, and the statement returns their SKU ids.
 #:
-#: A reading equal to the figure we last wrote to this store at that location (``pushed_levels``,
-#: while the store has reported nothing else there, within ``ECHO_WINDOW``) is our own push coming
-#: back: it goes to history once, marked ``echo``, leaves ``stock_levels`` alone and is not
-#: returned, so it triggers no detection and no push. Any other reading from a store we wrote to
+#: A reading equal to a figure we wrote to this store at that location whose echo is still awaited
+#: (``pushed_levels.awaiting``: a burst of pushes may overtake their echoes), or to the last one we
+#: wrote while the store has reported nothing else there, within ``echo_window()`` of the push, is
+#: our own push coming back: the awaited one goes to history once, marked ``echo``; neither
+#: touches ``stock_levels`` nor is returned, so it triggers no detection and no push. Any other reading from a store we wrote to
 #: counts down from what we wrote, which was short of the truth by ``withheld`` (its buffer and the
 #: units promised to waiting customers): that is added back, so a channel's sale lowers the truth
 #: by the units sold, not by the buffer too. Without pushed levels (benchmarks, read-only stores)
@@ -54,9 +55,9 @@ UPSERT_LEVELS = text("""
 WITH incoming AS (
     SELECT u.sku_id, u.location_id, u.on_hand, u.available, u.committed, u.source_updated_at,
            COALESCE(p.withheld, 0) AS withheld,
-           (p.live AND p.pushed_at >= CAST(:echo_since AS timestamptz) AND u.available = p.available)
-               IS TRUE AS echo,
-           p.echoed_at IS NULL AS first_echo
+           (p.pushed_at >= CAST(:echo_since AS timestamptz)
+            AND (u.available = ANY(p.awaiting) OR (p.live AND u.available = p.available))) IS TRUE AS echo,
+           (u.available = ANY(p.awaiting)) IS TRUE AS first_echo
       FROM json_to_recordset(CAST(:rows AS json))
            AS u(sku_id int, location_id int, on_hand int, available int, committed int, source_updated_at timestamptz)
       LEFT JOIN pushed_levels p ON p.sku_id = u.sku_id AND p.store_id = :store_id AND p.location_id = u.location_id
@@ -80,7 +81,7 @@ WITH incoming AS (
     SELECT sku_id, location_id, :store_id, on_hand, available, source_updated_at, true FROM incoming
      WHERE echo AND first_echo
 ), echoed AS (
-    UPDATE pushed_levels p SET echoed_at = now()
+    UPDATE pushed_levels p SET echoed_at = now(), awaiting = array_remove(p.awaiting, i.available)
       FROM incoming i
      WHERE i.echo AND i.first_echo AND p.sku_id = i.sku_id AND p.store_id = :store_id AND p.location_id = i.location_id
 ), superseded AS (

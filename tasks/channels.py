@@ -111,16 +111,20 @@ def run_push(task: DbTask, sku_id: int, store_id: int) -> int:
             return 0
         store = uow.session.get(Store, store_id)
         planned = propagation.plan_store(uow.session, sku_id, store_id, now)
-        previous = pushes.last_levels(uow.session, sku_id, store_id)
-        last_backorder = pushes.last_backorder(uow.session, sku_id, store_id)
-        default_location = _default_location(uow.session, store_id)
+        if store is None or planned is None or not planned.pushes:
+            connector = None
+        elif propagation.already_shown(planned, pushes.last_levels(uow.session, sku_id, store_id),
+                                       pushes.last_backorder(uow.session, sku_id, store_id)):
+            connector = None
+            planned = None
+        else:
+            connector = connector_for(store)
+            written = _written(planned, connector.stock_per_location, _default_location(uow.session, store_id))
+            pushes.expect_echo(uow.session, sku_id, store_id, written, now)
         store_key = store.key if store else str(store_id)
         platform = store.platform if store else ""
-        connector = connector_for(store) if store is not None and planned is not None and planned.pushes else None
     if connector is None or planned is None:
-        return _finish(task, claimed, 0, None)
-    if propagation.already_shown(planned, previous, last_backorder):
-        return _finish(task, claimed, 0, planned.backorder, sample=False)
+        return _finish(task, claimed, 0, None, sample=False)
     levels = planned.levels()
     try:
         _pace(platform, store_key, connector.write_calls(levels))
@@ -129,16 +133,8 @@ def run_push(task: DbTask, sku_id: int, store_id: int) -> int:
         _failed(task, claimed, store_key, exc)
         return 0
     done = utcnow()
-    by_external = {p.listing.location_external_id: p for p in planned.pushes}
     with task.unit_of_work() as uow:
-        written: list[tuple[int, int, int]] = []
         for result in results:
-            for key, figure in result.levels.items():
-                if key is None:  # one figure for the product: the store's locations summed
-                    written.append((default_location or planned.pushes[0].location_id, figure,
-                                    sum(p.withheld for p in planned.pushes)))
-                elif key in by_external:
-                    written.append((by_external[key].location_id, figure, by_external[key].withheld))
             audit.record(uow.session, "sync", "channel.push", "sku", sku_id, store=store_key,
                          location=",".join(str(k) for k in result.levels) or None,
                          levels={str(k): v for k, v in result.levels.items()},
@@ -151,6 +147,16 @@ def run_push(task: DbTask, sku_id: int, store_id: int) -> int:
         if next_at is not None:
             uow.enqueue(push_due, sku_id, store_id, countdown=max(0.0, (next_at - done).total_seconds()))
     return len(results)
+
+
+def _written(planned: propagation.StorePlan, per_location: bool, default_location: int | None
+             ) -> list[tuple[int, int, int]]:
+    """(our location id, figure, units withheld) as the store will report them back: per location,
+    or one figure for the product at the store's default location."""
+    if per_location or not planned.pushes:
+        return [(p.location_id, p.available, p.withheld) for p in planned.pushes]
+    location = default_location if default_location is not None else planned.pushes[0].location_id
+    return [(location, sum(p.available for p in planned.pushes), sum(p.withheld for p in planned.pushes))]
 
 
 def _default_location(session: Any, store_id: int) -> int | None:

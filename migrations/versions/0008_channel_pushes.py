@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = '0008'
 down_revision = '0006'
@@ -51,6 +52,7 @@ def upgrade() -> None:
         sa.Column('available', sa.Integer(), nullable=False),
         sa.Column('withheld', sa.Integer(), server_default=sa.text('0'), nullable=False),
         sa.Column('pushed_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('awaiting', postgresql.ARRAY(sa.Integer()), server_default=sa.text("'{}'"), nullable=False),
         sa.Column('echoed_at', sa.DateTime(timezone=True), nullable=True),
         sa.Column('live', sa.Boolean(), server_default=sa.text('true'), nullable=False),
         sa.ForeignKeyConstraint(['sku_id'], ['skus.id'], name=op.f('fk_pushed_levels_sku_id_skus'),
