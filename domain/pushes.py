@@ -49,23 +49,18 @@ WITH targets AS (
     SELECT cl.sku_id, cl.store_id
       FROM channel_listings cl JOIN stores s ON s.id = cl.store_id AND s.sells AND s.enabled
      WHERE cl.sku_id = ANY(CAST(:sku_ids AS int[]))
-), previous AS (
-    SELECT p.sku_id, p.store_id, p.due_at FROM channel_pushes p JOIN targets t USING (sku_id, store_id)
-), upserted AS (
-    INSERT INTO channel_pushes AS p (sku_id, store_id, due_at, dirty_since)
-    SELECT sku_id, store_id, CAST(:due_at AS timestamptz), CAST(:now AS timestamptz) FROM targets
-    ON CONFLICT ON CONSTRAINT uq_channel_pushes_sku_store DO UPDATE
-       SET due_at = LEAST(COALESCE(p.due_at, excluded.due_at), excluded.due_at),
-           dirty_since = COALESCE(p.dirty_since, excluded.dirty_since)
-    RETURNING p.sku_id, p.store_id, p.due_at, p.lease_until
 )
-SELECT u.sku_id, u.store_id, u.due_at FROM upserted u
-  LEFT JOIN previous pr ON pr.sku_id = u.sku_id AND pr.store_id = u.store_id
- WHERE pr.due_at IS NULL AND (u.lease_until IS NULL OR u.lease_until < CAST(:now AS timestamptz))
- ORDER BY u.sku_id, u.store_id
+INSERT INTO channel_pushes AS p (sku_id, store_id, due_at, dirty_since)
+SELECT sku_id, store_id, CAST(:due_at AS timestamptz), CAST(:now AS timestamptz) FROM targets ORDER BY sku_id, store_id
+ON CONFLICT ON CONSTRAINT uq_channel_pushes_sku_store DO UPDATE
+   SET due_at = LEAST(COALESCE(p.due_at, excluded.due_at), excluded.due_at),
+       dirty_since = COALESCE(p.dirty_since, excluded.dirty_since)
+RETURNING p.sku_id, p.store_id, p.due_at, p.lease_until
 """)
-"""Due rows for every selling store listing these SKUs; returns those that just became due and
-have no push in flight (only they need a message: the others have one queued or running)."""
+"""Due rows for every selling store listing these SKUs. Rows with a push in flight need no
+message (the push sends the next one when it finishes); the others get one each time: whether a
+message is already queued cannot be told from the row without a race, and a spare message finds
+nothing due and costs one short UPDATE."""
 
 CLAIM_SQL = text("""
 UPDATE channel_pushes
@@ -150,14 +145,16 @@ class Claim:
 
 
 def schedule(session: Session, sku_ids: Sequence[int], now: datetime, wait: timedelta | None = None) -> list[Due]:
-    """Mark every selling store's push of these SKUs as due; the rows that need a message."""
+    """Mark every selling store's push of these SKUs as due; the rows that need a message (those
+    with no push in flight)."""
     ids = sorted(set(sku_ids))
     if not ids:
         return []
     session.flush()
     due_at = now + (debounce() if wait is None else wait)
     rows = session.execute(SCHEDULE_SQL, {"sku_ids": ids, "now": now, "due_at": due_at}).all()
-    return [Due(r.sku_id, r.store_id, r.due_at) for r in rows]
+    return [Due(r.sku_id, r.store_id, r.due_at) for r in sorted(rows)
+            if r.lease_until is None or r.lease_until < now]
 
 
 def claim(session: Session, sku_id: int, store_id: int, now: datetime) -> Claim | None:
