@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.models import AuditLog, ChannelPush, InboxEvent, Sku, StockHistory, Store
-from sandbox import scenario
 from tests.conftest import wait_for
 from tests.stack import Stack, running_stack
 

@@ -147,3 +147,15 @@ def test_purchasing_policy_cannot_differ_by_store_and_a_bad_cut_off_is_named() -
     assert 'vendors[0].order_cutoff: expected HH:MM, got \'2pm\'' in problems
     assert "store_policies[0].po_window: purchase orders are per vendor, not per store" in problems
     assert "store_policies[0].po_auto_approve_under: purchase orders are per vendor" in problems
+
+
+def test_a_store_buffer_floor_must_be_a_whole_number() -> None:
+    import tomllib
+
+    data = tomllib.loads(EXAMPLE.read_text())
+    data["stores"][1]["options"] = {"buffer_floor": -1}
+    data["stores"][2]["options"] = {"buffer_floor": 2}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    assert [p for p in caught.value.problems if "buffer_floor" in p] == [
+        "stores[1].options.buffer_floor: expected a whole number ≥ 0, got -1"]
