@@ -47,8 +47,20 @@ def debounce() -> timedelta:
 SCHEDULE_SQL = text("""
 WITH targets AS (
     SELECT cl.sku_id, cl.store_id
-      FROM channel_listings cl JOIN stores s ON s.id = cl.store_id AND s.sells AND s.enabled
+      FROM channel_listings cl
+      JOIN stores s ON s.id = cl.store_id AND s.sells AND s.enabled
+      JOIN skus k ON k.id = cl.sku_id
      WHERE cl.sku_id = ANY(CAST(:sku_ids AS int[]))
+       AND (EXISTS (SELECT 1 FROM stock_levels mine
+                      JOIN stock_levels other ON other.sku_id = mine.sku_id AND other.location_id = mine.location_id
+                                             AND other.store_id <> mine.store_id
+                     WHERE mine.sku_id = cl.sku_id AND mine.store_id = cl.store_id)
+            OR EXISTS (SELECT 1 FROM pushed_levels p WHERE p.sku_id = cl.sku_id AND p.store_id = cl.store_id)
+            OR EXISTS (SELECT 1 FROM backorders b WHERE b.sku_id = cl.sku_id AND b.state = 'filled')
+            OR (CASE WHEN s.options->>'buffer_floor' ~ '^[0-9]+$' THEN CAST(s.options->>'buffer_floor' AS int)
+                     ELSE 0 END) > 0
+            OR (k.state = 'BACKORDER' AND cl.backorders_allowed IS NOT TRUE)
+            OR (k.state <> 'BACKORDER' AND cl.backorders_allowed))
 )
 INSERT INTO channel_pushes AS p (sku_id, store_id, due_at, dirty_since)
 SELECT sku_id, store_id, CAST(:due_at AS timestamptz), CAST(:now AS timestamptz) FROM targets ORDER BY sku_id, store_id
@@ -57,7 +69,11 @@ ON CONFLICT ON CONSTRAINT uq_channel_pushes_sku_store DO UPDATE
        dirty_since = COALESCE(p.dirty_since, excluded.dirty_since)
 RETURNING p.sku_id, p.store_id, p.due_at, p.lease_until
 """)
-"""Due rows for every selling store listing these SKUs. Rows with a push in flight need no
+"""Due rows for every selling store listing these SKUs whose figure can differ from what it
+shows. A store that alone reports every location it stocks the SKU at, with nothing written to it
+before, no buffer floor, no units promised to waiting customers and the right backorder mode,
+already shows the truth (its own figure): nothing else sells that stock, so there is nothing to
+write, and a first full sync of a single-channel catalog schedules no pushes at all. Rows with a push in flight need no
 message (the push sends the next one when it finishes); the others get one each time: whether a
 message is already queued cannot be told from the row without a race, and a spare message finds
 nothing due and costs one short UPDATE."""

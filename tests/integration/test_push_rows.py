@@ -171,3 +171,14 @@ def test_buffer_floor_option() -> None:
     assert propagation.buffer_floor({"buffer_floor": 3}) == 3
     assert propagation.buffer_floor({}) == 0
     assert propagation.buffer_floor(None) == 0
+
+
+def test_a_store_alone_at_its_locations_already_shows_the_truth(db_session: Session, catalog: Any) -> None:
+    """One channel, nothing else at its location, no floor, no promised units: nothing to write."""
+    sku, shop, _woo, _netsuite = _ids(db_session)
+    record_batch(db_session, shop, [StockRecord(external_id="v1", sku=CODE, inventory_item_id="i1",
+                                                location_external_id="655441491", available=10, updated_at=NOW,
+                                                backorders_allowed=False)])
+    assert pushes.schedule(db_session, [sku], NOW) == []
+    db_session.execute(Sku.__table__.update().where(Sku.id == sku).values(state="BACKORDER"))
+    assert [d.store_id for d in pushes.schedule(db_session, [sku], NOW)] == [shop], "its backorder mode must change"
