@@ -8,6 +8,7 @@ from the warehouse here, so each shows the same truth less its own buffer.
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,6 +146,14 @@ def test_a_sale_reaches_every_channel_less_its_buffer_and_echoes_push_nothing(
     for store in FLOORS:
         assert _readings(db_session, sku_id, store, after[0].at, echo=True) == 1, f"{store} reported our write back"
         assert _readings(db_session, sku_id, store, after[0].at, echo=False) == 0, "and it was not taken for news"
+
+    from domain.status import snapshot
+
+    shown = json.loads(json.dumps(snapshot(db_session)["channel_pushes"]))
+    woo = next(row for row in shown["stores"] if row["store"] == "woo-outlet")
+    assert woo["buffer_floor"] == 2 and woo["delay_s"] > 0 and woo["due"] == 0 and woo["failing"] == 0
+    latest = next(p for p in shown["latest"] if p["store"] == "woo-outlet" and p["sku"] == SKU)
+    assert latest["buffer"] == by_store["woo-outlet"][0].data["buffer"], "status shows the buffer and its inputs"
 
 
 @pytest.fixture
