@@ -50,11 +50,18 @@ WITH targets AS (
       FROM channel_listings cl
       JOIN stores s ON s.id = cl.store_id AND s.sells AND s.enabled
       JOIN skus k ON k.id = cl.sku_id
+      LEFT JOIN store_sync_lags lag ON lag.store_id = cl.store_id
      WHERE cl.sku_id = ANY(CAST(:sku_ids AS int[]))
        AND (EXISTS (SELECT 1 FROM stock_levels mine
-                      JOIN stock_levels other ON other.sku_id = mine.sku_id AND other.location_id = mine.location_id
-                                             AND other.store_id <> mine.store_id
-                     WHERE mine.sku_id = cl.sku_id AND mine.store_id = cl.store_id)
+                     WHERE mine.sku_id = cl.sku_id AND mine.store_id = cl.store_id
+                       AND EXISTS (SELECT 1 FROM stock_levels other
+                                    WHERE other.sku_id = mine.sku_id AND other.location_id = mine.location_id
+                                      AND other.store_id <> mine.store_id)
+                       AND (lag.store_id IS NOT NULL OR mine.available IS DISTINCT FROM (
+                            SELECT latest.available FROM stock_levels latest
+                             WHERE latest.sku_id = mine.sku_id AND latest.location_id = mine.location_id
+                             ORDER BY COALESCE(latest.source_updated_at, latest.updated_at) DESC, latest.updated_at DESC
+                             LIMIT 1)))
             OR EXISTS (SELECT 1 FROM pushed_levels p WHERE p.sku_id = cl.sku_id AND p.store_id = cl.store_id)
             OR EXISTS (SELECT 1 FROM backorders b WHERE b.sku_id = cl.sku_id AND b.state = 'filled')
             OR (CASE WHEN s.options->>'buffer_floor' ~ '^[0-9]+$' THEN CAST(s.options->>'buffer_floor' AS int)
@@ -70,10 +77,11 @@ ON CONFLICT ON CONSTRAINT uq_channel_pushes_sku_store DO UPDATE
 RETURNING p.sku_id, p.store_id, p.due_at, p.lease_until
 """)
 """Due rows for every selling store listing these SKUs whose figure can differ from what it
-shows. A store that alone reports every location it stocks the SKU at, with nothing written to it
-before, no buffer floor, no units promised to waiting customers and the right backorder mode,
-already shows the truth (its own figure): nothing else sells that stock, so there is nothing to
-write, and a first full sync of a single-channel catalog schedules no pushes at all. Rows with a push in flight need no
+shows. A store with nothing written to it before, no buffer floor, no units promised to waiting
+customers and the right backorder mode already shows the truth at a location it alone reports
+(nothing else sells that stock), and at one where its figure is the latest while its propagation
+delay is not measured yet (no lag buffer): there is nothing to write, so the first full sync of a
+catalog whose channels agree schedules no pushes at all. Rows with a push in flight need no
 message (the push sends the next one when it finishes); the others get one each time: whether a
 message is already queued cannot be told from the row without a race, and a spare message finds
 nothing due and costs one short UPDATE."""

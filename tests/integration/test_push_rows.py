@@ -28,13 +28,14 @@ def _ids(session: Session) -> tuple[int, int, int, int]:
 
 
 def _listed(session: Session) -> tuple[int, int, int]:
-    """The SKU listed on Shopify (warehouse 10), WooCommerce (10) and the ERP (read-only)."""
+    """The SKU listed on Shopify (11 at the warehouse), WooCommerce (12) and the ERP (read-only), whose
+    newer count of 10 is the truth: both channels are due its figure."""
     sku, shop, woo, netsuite = _ids(session)
     record_batch(session, shop, [StockRecord(external_id="v1", sku=CODE, inventory_item_id="i1",
-                                             location_external_id="655441491", available=10, updated_at=NOW)])
-    record_batch(session, woo, [StockRecord(external_id="p1", sku=CODE, on_hand=10, available=10, updated_at=NOW)])
+                                             location_external_id="655441491", available=11, updated_at=NOW)])
+    record_batch(session, woo, [StockRecord(external_id="p1", sku=CODE, on_hand=12, available=12, updated_at=NOW)])
     record_batch(session, netsuite, [StockRecord(external_id="n1", sku=CODE, location_external_id="1", on_hand=10,
-                                                 available=10, updated_at=NOW)])
+                                                 available=10, updated_at=NOW + timedelta(seconds=1))])
     session.commit()
     return sku, shop, woo
 
@@ -115,12 +116,13 @@ def test_our_own_echo_is_recorded_once_and_is_never_news(db_session: Session, ca
         db_session.expire_all()
         return db_session.scalar(select(StockLevel.available).where(StockLevel.store_id == woo))  # type: ignore[return-value]
 
-    assert woo_level() == 10, "an echo is not a reading of the truth"
+    assert woo_level() == 12, "an echo is not a reading of the truth"
     history = db_session.execute(select(StockHistory.available, StockHistory.echo).where(
         StockHistory.store_id == woo).order_by(StockHistory.id)).all()
-    assert [tuple(h) for h in history] == [(10, False), (7, True)], "the echo is in history once, marked"
+    assert [tuple(h) for h in history] == [(12, False), (7, True)], "the echo is in history once, marked"
 
     sale = StockRecord(external_id="p1", sku=CODE, on_hand=6, available=6, updated_at=NOW + timedelta(seconds=5))
+    assert woo_level() == 12
     assert record_batch(db_session, woo, [sale]).changed_sku_ids == [sku]
     assert woo_level() == 6 + 3, "a sale on the channel counts down from what we wrote, 3 short of the truth"
     back = StockRecord(external_id="p1", sku=CODE, on_hand=7, available=7, updated_at=NOW + timedelta(seconds=9))
@@ -139,7 +141,7 @@ def test_a_burst_of_pushes_may_overtake_its_echoes(db_session: Session, catalog:
         late = StockRecord(external_id="p1", sku=CODE, on_hand=figure, available=figure,
                            updated_at=NOW + timedelta(seconds=n))
         assert record_batch(db_session, woo, [late]).changed_sku_ids == [], f"the echo of {figure}, late"
-    assert db_session.scalar(select(StockLevel.available).where(StockLevel.store_id == woo)) == 10
+    assert db_session.scalar(select(StockLevel.available).where(StockLevel.store_id == woo)) == 12
 
 
 def test_sellable_is_available_less_the_buffer(db_session: Session, catalog: Any) -> None:
@@ -182,3 +184,24 @@ def test_a_store_alone_at_its_locations_already_shows_the_truth(db_session: Sess
     assert pushes.schedule(db_session, [sku], NOW) == []
     db_session.execute(Sku.__table__.update().where(Sku.id == sku).values(state="BACKORDER"))
     assert [d.store_id for d in pushes.schedule(db_session, [sku], NOW)] == [shop], "its backorder mode must change"
+
+
+def test_stores_showing_the_latest_figure_with_no_lag_measured_need_nothing(db_session: Session,
+                                                                            catalog: Any) -> None:
+    sku, shop, woo = _listed(db_session)
+    db_session.execute(ChannelPush.__table__.delete())
+    for store_id in (shop, woo):
+        db_session.execute(Store.__table__.update().where(Store.id == store_id).values(options={}))
+    record_batch(db_session, shop, [StockRecord(external_id="v1", sku=CODE, inventory_item_id="i1",
+                                                location_external_id="655441491", available=10,
+                                                updated_at=NOW, backorders_allowed=False)])
+    record_batch(db_session, woo, [StockRecord(external_id="p1", sku=CODE, on_hand=10, available=10, updated_at=NOW,
+                                               backorders_allowed=False)])
+    assert pushes.schedule(db_session, [sku], NOW) == [], "every channel already shows the warehouse's 10"
+    record_batch(db_session, shop, [StockRecord(external_id="v1", sku=CODE, inventory_item_id="i1",
+                                                location_external_id="655441491", available=9,
+                                                updated_at=NOW + timedelta(seconds=5))])
+    assert [d.store_id for d in pushes.schedule(db_session, [sku], NOW)] == [woo], "a Shopify sale: Woo shows 10"
+    db_session.execute(ChannelPush.__table__.delete())
+    pushes.record_lag(db_session, shop, 2.0, NOW)
+    assert [d.store_id for d in pushes.schedule(db_session, [sku], NOW)] == [shop, woo], "a measured lag may buffer"
