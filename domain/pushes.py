@@ -273,3 +273,25 @@ def last_backorder(session: Session, sku_id: int, store_id: int) -> bool | None:
     """The backorder mode the last successful push wrote (None before the first)."""
     return session.scalar(text("SELECT last_backorder FROM channel_pushes WHERE sku_id = :sku_id "
                                "AND store_id = :store_id"), {"sku_id": sku_id, "store_id": store_id})
+
+
+DUE_FOR_STORE_SQL = text("""
+SELECT sku_id FROM channel_pushes
+ WHERE store_id = :store_id AND due_at <= :now AND (lease_until IS NULL OR lease_until < :now)
+ ORDER BY due_at, sku_id LIMIT :limit
+""")
+
+NEXT_FOR_STORE_SQL = text("""
+SELECT MIN(due_at) FROM channel_pushes
+ WHERE store_id = :store_id AND due_at IS NOT NULL AND (lease_until IS NULL OR lease_until < :now)
+""")
+
+
+def due_for_store(session: Session, store_id: int, now: datetime, limit: int) -> list[int]:
+    """SKUs whose push to this store is due and not in flight, oldest first."""
+    return list(session.scalars(DUE_FOR_STORE_SQL, {"store_id": store_id, "now": now, "limit": limit}))
+
+
+def next_for_store(session: Session, store_id: int, now: datetime) -> datetime | None:
+    """When the store's next waiting push is due (None when none waits)."""
+    return session.scalar(NEXT_FOR_STORE_SQL, {"store_id": store_id, "now": now})

@@ -1,13 +1,14 @@
 """Write-back: make one channel show the truth for one SKU; coalesced, paced, audited, retried,
 alerted on failure.
 
-The work is a ``channel_pushes`` row (``domain.pushes``); messages carry the SKU and store ids.
-``push_due`` claims the row, plans the figures from the truth (``domain.propagation``), writes
-them in as few product updates as the platform allows, and on success records what it wrote (so
-the store's echo of it is recognised) and the delay it measured. Changes that arrived while it
-ran leave the row due, and the finished push sends the next one: one push in flight per SKU ×
+The work is a ``channel_pushes`` row (``domain.pushes``); messages carry ids only. ``push_store``
+drains one store's due rows (one coalesced message per store, however many SKUs changed); each
+push claims its row, plans the figures from the truth (``domain.propagation``), writes them in as
+few product updates as the platform allows, and on success records what it wrote (so the store's
+echo of it is recognised) and the delay it measured. Changes that arrived while it ran leave the
+row due, and the finished push sends the next one (``push_due``): one push in flight per SKU ×
 store, the latest figure wins. Retries live on the row too (attempts, backoff, last error);
-``sweep`` (beat) re-sends rows whose message was lost.
+``sweep`` (beat) wakes the stores whose rows' messages were lost.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from celery import shared_task
 from sqlalchemy import select
 
 from connectors.errors import ConnectorError, TransientError
-from domain import alerts, audit, propagation, pushes
+from domain import alerts, audit, coalesce, propagation, pushes
 from domain.clock import utcnow
 from domain.config import current_config
 from domain.db import session_scope
@@ -33,8 +34,10 @@ log = logging.getLogger(__name__)
 
 #: Failed attempts of one push before staff are alerted and the row waits for the next change.
 MAX_ATTEMPTS = 8
-#: Longest pause for a pacing token taken inside the task; longer waits go back to the broker.
+#: Longest single pause for a pacing token inside the task (it waits again until granted).
 MAX_PACING_SLEEP_S = 5.0
+#: Pushes one ``push_store`` runs before it hands on to a fresh message.
+STORE_BATCH = 500
 
 
 class PushTask(DbTask):
@@ -80,23 +83,63 @@ def push_due(self: PushTask, sku_id: int, store_id: int) -> int:
     return run_push(self, sku_id, store_id)
 
 
+@shared_task(base=DbTask, bind=True, name="tasks.channels.push_store")
+def push_store(self: DbTask, store_id: int, limit: int = STORE_BATCH) -> int:
+    """Run every due push of one store, oldest first; come back for the next that falls due.
+
+    One message per store however many SKUs changed (a full sync changes thousands): the rows are
+    the work, this task drains them, as ``tasks.inbound.drain`` drains the inbox. The wake-up flag
+    is cleared before the first look, so a row scheduled after that always wakes a new drain.
+    """
+    coalesce.clear(wake_key(store_id))
+    handled = 0
+    while handled < limit:
+        with self.unit_of_work() as uow:
+            sku_ids = pushes.due_for_store(uow.session, store_id, utcnow(), min(50, limit - handled))
+        if not sku_ids:
+            break
+        for sku_id in sku_ids:
+            run_push(self, sku_id, store_id)
+        handled += len(sku_ids)
+    with self.unit_of_work() as uow:
+        now = utcnow()
+        next_at = pushes.next_for_store(uow.session, store_id, now)
+        if next_at is not None:
+            uow.enqueue(push_store, store_id, limit, countdown=max(0.0, (next_at - now).total_seconds()))
+    return handled
+
+
 @shared_task(base=DbTask, bind=True, name="tasks.channels.sweep")
 def sweep(self: DbTask) -> int:
-    """Beat: re-send pushes that are overdue with none in flight (their message was lost) or whose
-    push died holding its lease."""
+    """Beat: wake the stores whose pushes are overdue with none in flight (their message was lost)
+    or whose push died holding its lease."""
     with self.unit_of_work() as uow:
         stranded = pushes.stranded(uow.session, utcnow())
-        for sku_id, store_id in stranded:
-            uow.enqueue(push_due, sku_id, store_id)
+        for store_id in sorted({store_id for _sku, store_id in stranded}):
+            uow.enqueue(push_store, store_id)
     if stranded:
         log.warning("re-sent %d stranded channel push(es): %s", len(stranded), stranded[:20])
     return len(stranded)
 
 
+def wake_key(store_id: int) -> str:
+    return f"push:{store_id}"
+
+
 def enqueue_due(uow: Any, due: list[pushes.Due], now: datetime) -> None:
-    """Queue a ``push_due`` for each row that just became due, to run when it is due."""
+    """Wake one ``push_store`` per store with rows that just became due, when the first is due;
+    a store whose drain is already on its way (its flag stands) needs no second one."""
+    first: dict[int, datetime] = {}
     for row in due:
-        uow.enqueue(push_due, row.sku_id, row.store_id, countdown=max(0.0, (row.due_at - now).total_seconds()))
+        first[row.store_id] = min(first.get(row.store_id, row.due_at), row.due_at)
+    if not first:
+        return
+    # the flag lives about as long as the drain's countdown, so an unconsumed one soon lapses
+    ttl_s = max(first.values()).timestamp() - now.timestamp() + 2.0
+    wanted = set(coalesce.should_wake_many((wake_key(store_id) for store_id in sorted(first)), ttl_s))
+    for store_id, due_at in sorted(first.items()):
+        if wake_key(store_id) in wanted:
+            uow.enqueue(push_store, store_id, countdown=max(0.0, (due_at - now).total_seconds()))
 
 
 def run_push(task: DbTask, sku_id: int, store_id: int) -> int:

@@ -99,7 +99,7 @@ def test_sweeper_task_resends_stranded_rows(db_session: Session, catalog: Any, m
     pushes.schedule(db_session, [sku], NOW - timedelta(minutes=5), timedelta(0))
     db_session.commit()
     assert sweep.apply(throw=True).result == 2
-    assert sorted(sent) == [("tasks.channels.push_due", (sku, shop)), ("tasks.channels.push_due", (sku, woo))]
+    assert sorted(sent) == [("tasks.channels.push_store", (shop,)), ("tasks.channels.push_store", (woo,))]
 
 
 def test_our_own_echo_is_recorded_once_and_is_never_news(db_session: Session, catalog: Any) -> None:
@@ -205,3 +205,24 @@ def test_stores_showing_the_latest_figure_with_no_lag_measured_need_nothing(db_s
     db_session.execute(ChannelPush.__table__.delete())
     pushes.record_lag(db_session, shop, 2.0, NOW)
     assert [d.store_id for d in pushes.schedule(db_session, [sku], NOW)] == [shop, woo], "a measured lag may buffer"
+
+
+def test_a_burst_of_changes_wakes_one_drain_per_store(db_session: Session, catalog: Any) -> None:
+    from domain import coalesce
+    from tasks.base import UnitOfWork
+    from tasks.channels import enqueue_due, wake_key
+
+    _sku, shop, woo = _listed(db_session)
+    for store_id in (shop, woo):
+        coalesce.clear(wake_key(store_id))
+    due = [pushes.Due(sku_id, store_id, NOW + timedelta(seconds=1)) for sku_id in range(1, 31) for store_id in (shop, woo)]
+    uow = UnitOfWork(db_session)
+    enqueue_due(uow, due, NOW)
+    assert [(task.name, args, options) for task, args, options in uow.after_commit] == [
+        ("tasks.channels.push_store", (shop,), {"countdown": 1.0}),
+        ("tasks.channels.push_store", (woo,), {"countdown": 1.0})], "60 due rows, one drain per store"
+    again = UnitOfWork(db_session)
+    enqueue_due(again, due, NOW)
+    assert again.after_commit == [], "a drain is on its way"
+    for store_id in (shop, woo):
+        coalesce.clear(wake_key(store_id))
