@@ -98,8 +98,9 @@ RETURNING claimed_at, covering_since, attempts
 
 FINISH_SQL = text("""
 UPDATE channel_pushes
-   SET lease_until = NULL, covering_since = NULL, attempts = 0, last_error = NULL, pushed_at = :now,
-       pushes = pushes + :writes, last_backorder = :backorder
+   SET lease_until = NULL, covering_since = NULL, attempts = 0, last_error = NULL,
+       pushed_at = CASE WHEN :writes > 0 THEN CAST(:now AS timestamptz) ELSE pushed_at END,
+       pushes = pushes + :writes, last_backorder = COALESCE(CAST(:backorder AS boolean), last_backorder)
  WHERE sku_id = :sku_id AND store_id = :store_id AND claimed_at = :claimed_at
 RETURNING due_at
 """)

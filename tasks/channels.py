@@ -143,6 +143,8 @@ def enqueue_due(uow: Any, due: list[pushes.Due], now: datetime) -> None:
 
 
 def run_push(task: DbTask, sku_id: int, store_id: int) -> int:
+    """Claim one SKU × store row and push it; returns the number of writes (0 when the row was not
+    due, already in flight, or the store already shows the figures)."""
     now = utcnow()
     with task.unit_of_work() as uow:
         claimed = pushes.claim(uow.session, sku_id, store_id, now)
@@ -153,19 +155,23 @@ def run_push(task: DbTask, sku_id: int, store_id: int) -> int:
                 uow.enqueue(push_due, sku_id, store_id, countdown=(due_at - now).total_seconds())
             return 0
         store = uow.session.get(Store, store_id)
-        planned = propagation.plan_store(uow.session, sku_id, store_id, now)
-        if store is None or planned is None or not planned.pushes:
-            connector = None
-        elif propagation.already_shown(planned, pushes.last_levels(uow.session, sku_id, store_id),
-                                       pushes.last_backorder(uow.session, sku_id, store_id)):
-            connector = None
-            planned = None
-        else:
-            connector = connector_for(store)
-            written = _written(planned, connector.stock_per_location, _default_location(uow.session, store_id))
-            pushes.expect_echo(uow.session, sku_id, store_id, written, now)
         store_key = store.key if store else str(store_id)
         platform = store.platform if store else ""
+        planned = propagation.plan_store(uow.session, sku_id, store_id, now)
+        connector, setup_error = None, None
+        if store is not None and planned is not None and planned.pushes and not propagation.already_shown(
+                planned, pushes.last_levels(uow.session, sku_id, store_id),
+                pushes.last_backorder(uow.session, sku_id, store_id)):
+            try:
+                connector = connector_for(store)
+            except ConnectorError as exc:  # e.g. its credentials are not set: staff must act
+                setup_error = exc
+            else:
+                written = _written(planned, connector.stock_per_location, _default_location(uow.session, store_id))
+                pushes.expect_echo(uow.session, sku_id, store_id, written, now)
+    if setup_error is not None:
+        _failed(task, claimed, store_key, setup_error)
+        return 0
     if connector is None or planned is None:
         return _finish(task, claimed, 0, None, sample=False)
     levels = planned.levels()

@@ -226,3 +226,23 @@ def test_a_burst_of_changes_wakes_one_drain_per_store(db_session: Session, catal
     assert again.after_commit == [], "a drain is on its way"
     for store_id in (shop, woo):
         coalesce.clear(wake_key(store_id))
+
+
+def test_a_push_that_cannot_start_is_kept_on_its_row_and_alerted(db_session: Session, catalog: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """WooCommerce's credentials are not set: the row keeps the error, staff get one alert."""
+    from domain.models import Alert
+    from tasks.channels import push_due
+
+    monkeypatch.setattr("tasks.base.send_all", lambda messages: None)
+    monkeypatch.delenv("WOO_CONSUMER_KEY", raising=False)
+    sku, _shop, woo = _listed(db_session)
+    pushes.schedule(db_session, [sku], datetime.now(UTC) - timedelta(seconds=5), timedelta(0))
+    db_session.commit()
+    assert push_due.apply(args=[sku, woo], throw=True).result == 0
+    db_session.expire_all()
+    row = db_session.scalar(select(ChannelPush).where(ChannelPush.sku_id == sku, ChannelPush.store_id == woo))
+    assert row is not None and row.attempts == 1 and row.lease_until is None and row.due_at is None
+    assert "WOO_CONSUMER_KEY" in (row.last_error or "")
+    [alert] = db_session.scalars(select(Alert).where(Alert.kind == "channel.push_failed")).all()
+    assert alert.sku_id == sku and alert.store_id == woo and "WOO_CONSUMER_KEY" in alert.message
