@@ -27,7 +27,7 @@ from domain.config import current_config
 from domain.db import session_scope
 from domain.models import Sku, Store, StoreLocation
 from domain.ratelimit import get_limiter
-from tasks.base import DbTask, send_all
+from tasks.base import DbTask, record_dead_letter, send_all
 from tasks.connections import connector_for
 
 log = logging.getLogger(__name__)
@@ -185,8 +185,8 @@ def run_push(task: DbTask, sku_id: int, store_id: int) -> int:
     with task.unit_of_work() as uow:
         for result in results:
             audit.record(uow.session, "sync", "channel.push", "sku", sku_id, store=store_key,
-                         location=",".join(str(k) for k in result.levels) or None,
-                         levels={str(k): v for k, v in result.levels.items()},
+                         location=",".join(_level_key(k) for k in result.levels) or None,
+                         levels={_level_key(k): v for k, v in result.levels.items()},
                          available=sum(result.levels.values()), backorder=planned.backorder,
                          before_buffer={p.listing.location_external_id: p.before_buffer for p in planned.pushes},
                          promised=planned.promised, buffer=planned.buffer.as_dict(),
@@ -196,6 +196,12 @@ def run_push(task: DbTask, sku_id: int, store_id: int) -> int:
         if next_at is not None:
             uow.enqueue(push_due, sku_id, store_id, countdown=max(0.0, (next_at - done).total_seconds()))
     return len(results)
+
+
+def _level_key(key: str | None) -> str:
+    """A written level's key for the audit row: the platform location, or ``product`` for one
+    figure per product (WooCommerce)."""
+    return "product" if key is None else key
 
 
 def _written(planned: propagation.StorePlan, per_location: bool, default_location: int | None
@@ -239,7 +245,8 @@ def _pace(platform: str, store_key: str, calls: int) -> None:
 
 def _failed(task: DbTask, claimed: pushes.Claim, store_key: str, exc: BaseException) -> None:
     """Transient failures come back after a backoff, up to ``MAX_ATTEMPTS``; then, or at once for
-    a refusal that retrying cannot change, staff are alerted and the row waits for the next change."""
+    a refusal that retrying cannot change, staff are alerted, a dead letter is kept and the row
+    waits for the next change (or ``backorders redrive``)."""
     retry = isinstance(exc, TransientError) and claimed.attempts + 1 < MAX_ATTEMPTS
     reason = f"{type(exc).__name__}: {exc}"
     with task.unit_of_work() as uow:
@@ -254,6 +261,8 @@ def _failed(task: DbTask, claimed: pushes.Claim, store_key: str, exc: BaseExcept
                 wait = max(wait, exc.retry_after_s)
             uow.enqueue(push_due, claimed.sku_id, claimed.store_id, countdown=wait)
     if not retry:
-        log.warning("push of SKU %s to %s failed for good: %s", claimed.sku_id, store_key, reason)
-        alert_push_failed(claimed.sku_id, claimed.store_id, reason,
-                          f"{claimed.sku_id}:{claimed.store_id}:{claimed.claimed_at.isoformat()}")
+        # as any task that failed for good: a dead letter `backorders status` lists and
+        # `backorders redrive` re-sends as ``tasks.channels.push`` once the cause is fixed
+        cause = f"push:{claimed.sku_id}:{claimed.store_id}:{int(claimed.claimed_at.timestamp() * 1_000_000)}"
+        record_dead_letter(push.name, cause, [claimed.sku_id, claimed.store_id], {}, exc)
+        alert_push_failed(claimed.sku_id, claimed.store_id, reason, cause)

@@ -231,7 +231,7 @@ def test_a_burst_of_changes_wakes_one_drain_per_store(db_session: Session, catal
 def test_a_push_that_cannot_start_is_kept_on_its_row_and_alerted(db_session: Session, catalog: Any,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """WooCommerce's credentials are not set: the row keeps the error, staff get one alert."""
-    from domain.models import Alert
+    from domain.models import Alert, DeadLetter
     from tasks.channels import push_due
 
     monkeypatch.setattr("tasks.base.send_all", lambda messages: None)
@@ -246,3 +246,5 @@ def test_a_push_that_cannot_start_is_kept_on_its_row_and_alerted(db_session: Ses
     assert "WOO_CONSUMER_KEY" in (row.last_error or "")
     [alert] = db_session.scalars(select(Alert).where(Alert.kind == "channel.push_failed")).all()
     assert alert.sku_id == sku and alert.store_id == woo and "WOO_CONSUMER_KEY" in alert.message
+    [dead] = db_session.scalars(select(DeadLetter)).all()
+    assert (dead.task_name, dead.args) == ("tasks.channels.push", [sku, woo]), "re-driven as a push"
