@@ -167,9 +167,9 @@ def status(as_json: bool) -> None:
                    f"{row['writes']} writes; propagation delay {delay}; buffer floor {row['buffer_floor']}")
     for push in data["channel_pushes"]["latest"][:10]:
         buffer = push["buffer"] or {}
-        click.echo(f"  {push['at']} {push['sku']} → {push['store']}: {push['levels']} = {push['before_buffer']} − buffer "
-                   f"{buffer.get('units')} (ceil({buffer.get('velocity_per_day')}/day × {buffer.get('delay_s')}s) "
-                   f"+ floor {buffer.get('floor')})")
+        click.echo(f"  {push['at']} {push['sku']} → {push['store']}: wrote {push['levels']} from {push['before_buffer']} "
+                   f"− buffer {buffer.get('units')} = ceil({buffer.get('velocity_per_day')}/day × "
+                   f"{buffer.get('delay_s')} s ÷ 86400) + floor {buffer.get('floor')}")
     circuits = data.get("circuits") or {}
     click.echo("Provider circuits: " + (", ".join(f"{k} {v}" for k, v in sorted(circuits.items()))
                                         or "Redis not answering"))
