@@ -278,8 +278,9 @@ def last_backorder(session: Session, sku_id: int, store_id: int) -> bool | None:
 
 DUE_FOR_STORE_SQL = text("""
 SELECT sku_id FROM channel_pushes
- WHERE store_id = :store_id AND due_at <= :now AND (lease_until IS NULL OR lease_until < :now)
- ORDER BY due_at, sku_id LIMIT :limit
+ WHERE store_id = :store_id
+   AND ((due_at <= :now AND (lease_until IS NULL OR lease_until < :now)) OR lease_until < :now)
+ ORDER BY due_at NULLS FIRST, sku_id LIMIT :limit
 """)
 
 NEXT_FOR_STORE_SQL = text("""
@@ -289,7 +290,8 @@ SELECT MIN(due_at) FROM channel_pushes
 
 
 def due_for_store(session: Session, store_id: int, now: datetime, limit: int) -> list[int]:
-    """SKUs whose push to this store is due and not in flight, oldest first."""
+    """SKUs whose push to this store is due and not in flight, or whose push died holding its
+    lease (first: they are the oldest), oldest first."""
     return list(session.scalars(DUE_FOR_STORE_SQL, {"store_id": store_id, "now": now, "limit": limit}))
 
 

@@ -248,3 +248,14 @@ def test_a_push_that_cannot_start_is_kept_on_its_row_and_alerted(db_session: Ses
     assert alert.sku_id == sku and alert.store_id == woo and "WOO_CONSUMER_KEY" in alert.message
     [dead] = db_session.scalars(select(DeadLetter)).all()
     assert (dead.task_name, dead.args) == ("tasks.channels.push", [sku, woo]), "re-driven as a push"
+
+
+def test_a_push_that_died_in_flight_is_drained_again(db_session: Session, catalog: Any) -> None:
+    sku, shop, _woo = _listed(db_session)
+    pushes.schedule(db_session, [sku], NOW, timedelta(0))
+    assert pushes.claim(db_session, sku, shop, NOW) is not None
+    assert sku not in pushes.due_for_store(db_session, shop, NOW + timedelta(seconds=1), 10), "in flight"
+    later = NOW + pushes.LEASE + timedelta(seconds=1)
+    assert pushes.due_for_store(db_session, shop, later, 10) == [sku], "its worker died: the lease ran out"
+    again = pushes.claim(db_session, sku, shop, later)
+    assert again is not None and again.covering_since == NOW, "the lost push's changes are still covered"
