@@ -159,6 +159,7 @@ def run_push(task: DbTask, sku_id: int, store_id: int) -> int:
         platform = store.platform if store else ""
         planned = propagation.plan_store(uow.session, sku_id, store_id, now)
         connector, setup_error = None, None
+        written: list[tuple[int, int, int]] = []
         if store is not None and planned is not None and planned.pushes and not propagation.already_shown(
                 planned, pushes.last_levels(uow.session, sku_id, store_id),
                 pushes.last_backorder(uow.session, sku_id, store_id)):
@@ -168,12 +169,14 @@ def run_push(task: DbTask, sku_id: int, store_id: int) -> int:
                 setup_error = exc
             else:
                 written = _written(planned, connector.stock_per_location, _default_location(uow.session, store_id))
-                pushes.expect_echo(uow.session, sku_id, store_id, written, now)
     if setup_error is not None:
         _failed(task, claimed, store_key, setup_error)
         return 0
     if connector is None or planned is None:
         return _finish(task, claimed, 0, None, sample=False)
+    with task.unit_of_work() as uow:
+        # its own transaction: recording a reading locks pushed levels before push rows, never after
+        pushes.expect_echo(uow.session, sku_id, store_id, written, now)
     levels = planned.levels()
     try:
         _pace(platform, store_key, connector.write_calls(levels))
