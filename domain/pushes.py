@@ -108,9 +108,10 @@ RETURNING due_at
 FAIL_SQL = text("""
 UPDATE channel_pushes
    SET lease_until = NULL, attempts = attempts + 1, last_error = :error,
-       due_at = CASE WHEN CAST(:retry_at AS timestamptz) IS NULL THEN due_at ELSE LEAST(COALESCE(due_at, CAST(:retry_at AS timestamptz)),
-                                                                  CAST(:retry_at AS timestamptz)) END,
-       dirty_since = CASE WHEN CAST(:retry_at AS timestamptz) IS NULL THEN dirty_since ELSE COALESCE(covering_since, dirty_since) END,
+       due_at = CASE WHEN CAST(:retry_at AS timestamptz) IS NULL THEN due_at
+                     ELSE LEAST(COALESCE(due_at, CAST(:retry_at AS timestamptz)), CAST(:retry_at AS timestamptz)) END,
+       dirty_since = CASE WHEN CAST(:retry_at AS timestamptz) IS NULL THEN dirty_since
+                          ELSE COALESCE(covering_since, dirty_since) END,
        covering_since = NULL
  WHERE sku_id = :sku_id AND store_id = :store_id AND claimed_at = :claimed_at
 RETURNING due_at, attempts

@@ -46,10 +46,10 @@ ON CONFLICT ON CONSTRAINT uq_channel_listings_store_sku DO UPDATE
 #: (``pushed_levels.awaiting``: a burst of pushes may overtake their echoes), or to the last one we
 #: wrote while the store has reported nothing else there, within ``echo_window()`` of the push, is
 #: our own push coming back: the awaited one goes to history once, marked ``echo``; neither
-#: touches ``stock_levels`` nor is returned, so it triggers no detection and no push. Any other reading from a store we wrote to
-#: counts down from what we wrote, which was short of the truth by ``withheld`` (its buffer and the
-#: units promised to waiting customers): that is added back, so a channel's sale lowers the truth
-#: by the units sold, not by the buffer too. Without pushed levels (benchmarks, read-only stores)
+#: touches ``stock_levels`` nor is returned, so it triggers no detection and no push. Any other
+#: reading from a store we wrote to counts down from what we wrote, which was short of the truth by
+#: ``withheld`` (its buffer and the units promised to waiting customers): that is added back, so a
+#: channel's sale lowers the truth by the units sold, not by the buffer too. Without pushed levels (benchmarks, read-only stores)
 #: the join finds nothing and the statement does what it always did.
 UPSERT_LEVELS = text("""
 WITH incoming AS (
