@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -192,3 +193,39 @@ def test_a_thousand_rapid_sales_end_right_everywhere_with_few_pushes(
         assert echoes >= 1, f"{store} reported our writes back"
         assert _readings(db_session, sku_id, store, since, echo=False) == 0, \
             f"{store} sold nothing: every reading it sent was our own figure, recognised as an echo"
+
+
+def test_a_refused_write_is_retried_from_its_row(stack: Stack, db_session: Session,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """WooCommerce answers 503 once: the row keeps the error and comes back after a backoff, then
+    the retry writes the figure; no broker retry, no second push in flight."""
+    from domain import pushes
+    from domain.clock import utcnow
+    from tasks.channels import push_due
+    from tasks.polling import poll_store
+
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+    for target in ("tasks.base.send_all", "tasks.polling.send_all"):
+        monkeypatch.setattr(target, lambda messages: sent.extend((t.name, tuple(a)) for t, a, _o in messages))
+    woo = db_session.scalar(select(Store.id).where(Store.key == "woo-outlet"))
+    assert poll_store.apply(args=[woo, True], throw=True).successful()
+    sku_id = db_session.scalar(select(Sku.id).where(Sku.code == SKU))
+    pushes.schedule(db_session, [sku_id], utcnow(), timedelta(0))
+    db_session.commit()
+    requests.post(f"{stack.sandbox}/woocommerce/woo-outlet/_admin/faults",
+                  json={"status": 503, "count": 1, "method": "PUT"}, timeout=5).raise_for_status()
+
+    assert push_due.apply(args=[sku_id, woo], throw=True).result == 0
+    db_session.expire_all()
+    row = db_session.scalar(select(ChannelPush).where(ChannelPush.sku_id == sku_id, ChannelPush.store_id == woo))
+    assert row is not None and row.attempts == 1 and "503" in (row.last_error or "") and row.lease_until is None
+    assert row.due_at is not None and row.due_at > utcnow(), "due again after a backoff"
+    assert ("tasks.channels.push_due", (sku_id, woo)) in sent, "the retry is queued for then"
+    assert _woo(stack.sandbox) == 20
+
+    db_session.execute(ChannelPush.__table__.update().where(ChannelPush.id == row.id).values(due_at=utcnow()))
+    db_session.commit()
+    assert push_due.apply(args=[sku_id, woo], throw=True).result == 1
+    db_session.expire_all()
+    assert (row.attempts, row.last_error, row.due_at) == (0, None, None)
+    assert _woo(stack.sandbox) == 20 - 2, "the floor"
