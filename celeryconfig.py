@@ -72,4 +72,5 @@ beat_schedule = {
     "close-po-windows": {"task": "tasks.purchasing.close_windows", "schedule": SWEEP_INTERVAL_S},
     "read-erp-receipts": {"task": "tasks.receipts.poll_erp", "schedule": ERP_RECEIPTS_INTERVAL_S},
     "vendor-scorecard": {"task": "tasks.purchasing.send_scorecard", "schedule": 300.0},
+    "sweep-channel-pushes": {"task": "tasks.channels.sweep", "schedule": SWEEP_INTERVAL_S},
 }

@@ -31,7 +31,7 @@ import random
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, Protocol, runtime_checkable
@@ -83,6 +83,8 @@ class Connector(Protocol):
     """
 
     platform: str
+    #: False where the platform holds one stock figure per product, whatever our locations.
+    stock_per_location: bool
 
     def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
         """Stream stock pages; ``since=None`` is a full fetch of the catalog."""
@@ -94,6 +96,15 @@ class Connector(Protocol):
 
     def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
         """Write a SKU's sellable quantity and backorder flag back to the channel."""
+        ...
+
+    def push_levels(self, listing: ListingRef, levels: Mapping[str | None, int], backorder: bool) -> list[PushResult]:
+        """Write a SKU's sellable figures at every platform location in as few product updates as
+        the platform allows; each result's ``levels`` says what it set."""
+        ...
+
+    def write_calls(self, levels: Mapping[str | None, int]) -> int:
+        """How many requests :meth:`push_levels` makes for these levels (for fleet-wide pacing)."""
         ...
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
@@ -743,6 +754,7 @@ class RestConnector:
     rate_limits: ClassVar[RateLimitHeaders] = RateLimitHeaders()
     transient_statuses: ClassVar[tuple[int, ...]] = ()
     connect_timeout_s: ClassVar[float] = 5.0
+    stock_per_location: ClassVar[bool] = True
 
     def __init__(self, config: ConnectorConfig, *, session: requests.Session | None = None,
                  sleep: SleepFn = time.sleep, clock: ClockFn = time.monotonic,
@@ -865,9 +877,21 @@ class RestConnector:
             yield records
             current = paginator.next_page(response, body, len(records), current)
 
-    def push_result(self, response: requests.Response, request: dict[str, Any]) -> PushResult:
+    def push_result(self, response: requests.Response, request: dict[str, Any],
+                    levels: Mapping[str | None, int] | None = None) -> PushResult:
         return PushResult(ok=response.ok, status_code=response.status_code,
-                          detail=response.text[:500], request=request)
+                          detail=response.text[:500], request=request, levels=dict(levels or {}))
+
+    def push_levels(self, listing: ListingRef, levels: Mapping[str | None, int], backorder: bool) -> list[PushResult]:
+        """Platforms whose write is one location at a time: one :meth:`push_availability` each."""
+        results = []
+        for location, figure in levels.items():
+            result = self.push_availability(replace(listing, location_external_id=location), figure, backorder)
+            results.append(replace(result, levels={location: max(0, int(figure))}))
+        return results
+
+    def write_calls(self, levels: Mapping[str | None, int]) -> int:
+        return max(1, len(levels))
 
     def refund_line(self, request: RefundRequest) -> RefundResult:
         """Platforms without a refund API here (read-only back-ends) refuse: staff refund by hand."""

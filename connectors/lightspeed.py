@@ -205,12 +205,26 @@ class LightspeedConnector(RestConnector):
 
     def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
         """Absolute ``current_amount`` at one outlet (a retry converges instead of drifting)."""
-        outlet = listing.location_external_id or self.config.options.get("default_outlet_id")
-        if not outlet:
-            raise ValueError(f"listing {listing.sku} has no outlet id and no default_outlet_id is configured")
-        body = {"details": {"inventory": [{"outlet_id": str(outlet), "current_amount": max(0, int(available))}]}}
+        [result] = self.push_levels(listing, {listing.location_external_id: available}, backorder)
+        return result
+
+    def push_levels(self, listing: ListingRef, levels: Mapping[str | None, int], backorder: bool) -> list[PushResult]:
+        """One ``PUT /api/2.1/products/{id}`` per SKU: ``details.inventory`` is a list of outlets,
+        so every outlet's ``current_amount`` travels in the same product update."""
+        inventory = []
+        written: dict[str | None, int] = {}
+        for key, available in levels.items():
+            outlet = key or self.config.options.get("default_outlet_id")
+            if not outlet:
+                raise ValueError(f"listing {listing.sku} has no outlet id and no default_outlet_id is configured")
+            inventory.append({"outlet_id": str(outlet), "current_amount": max(0, int(available))})
+            written[key] = max(0, int(available))
+        body = {"details": {"inventory": inventory}}
         response = self.request("PUT", f"{self.base_url}/api/2.1/products/{listing.external_id}", json_body=body)
-        return self.push_result(response, {"product": body, "backorder_requested": backorder})
+        return [self.push_result(response, {"product": body, "backorder_requested": backorder}, written)]
+
+    def write_calls(self, levels: Mapping[str | None, int]) -> int:
+        return 1
 
     # --- webhooks ---------------------------------------------------------------------------
 

@@ -313,16 +313,36 @@ class ShopifyConnector(RestConnector):
         two calls; when turning them off, the quantity that follows is still exact. Quantity is
         an absolute ``set`` (not ``adjust``), so a retried push converges instead of drifting.
         """
+        location = listing.location_external_id or self.location_ids()[0]
+        [result] = self.push_levels(listing, {location: available}, backorder)
+        return result
+
+    def push_levels(self, listing: ListingRef, levels: Mapping[str | None, int], backorder: bool) -> list[PushResult]:
+        """One ``inventory_policy`` update per SKU, then ``inventory_levels/set`` per location.
+
+        Shopify keeps a quantity per location and its REST ``set`` takes one location a call, so
+        locations stay separate writes; the variant's policy is one flag per product variant, so
+        it is written once, not once per location.
+        """
         if not listing.inventory_item_id:
             raise ValueError(f"listing {listing.sku} has no inventory_item_id")
         policy = "continue" if backorder else "deny"
         variant_body = {"variant": {"id": int(listing.external_id), "inventory_policy": policy}}
         self.request("PUT", f"variants/{listing.external_id}.json", json_body=variant_body)
-        location = listing.location_external_id or self.location_ids()[0]
-        level_body = {"location_id": int(location), "inventory_item_id": int(listing.inventory_item_id),
-                      "available": max(0, int(available))}
-        response = self.request("POST", "inventory_levels/set.json", json_body=level_body)
-        return self.push_result(response, {"variant": variant_body, "inventory_level": level_body})
+        results = []
+        for key, available in levels.items():
+            location = key or self.location_ids()[0]
+            level_body = {"location_id": int(location), "inventory_item_id": int(listing.inventory_item_id),
+                          "available": max(0, int(available))}
+            response = self.request("POST", "inventory_levels/set.json", json_body=level_body)
+            request: dict[str, Any] = {"inventory_level": level_body}
+            if not results:
+                request["variant"] = variant_body
+            results.append(self.push_result(response, request, {key: level_body["available"]}))
+        return results
+
+    def write_calls(self, levels: Mapping[str | None, int]) -> int:
+        return 1 + len(levels)
 
     # --- refunds and store credit -----------------------------------------------------------
 

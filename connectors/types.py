@@ -119,6 +119,9 @@ class PushResult:
     status_code: int
     detail: str = ""
     request: dict[str, Any] = field(default_factory=dict)
+    #: The figures this write set: platform location id → quantity. ``None`` as the key means one
+    #: figure for the whole product (WooCommerce holds no per-location stock).
+    levels: dict[str | None, int] = field(default_factory=dict)
 
 
 RefundKind = Literal["refund", "store_credit"]

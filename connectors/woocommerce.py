@@ -167,6 +167,7 @@ class WooCommerceConnector(RestConnector):
     """One WooCommerce site over ``/wp-json/wc/v3``."""
 
     platform: ClassVar[str] = "woocommerce"
+    stock_per_location: ClassVar[bool] = False
     api_prefix: ClassVar[str] = "/wp-json/wc/v3"
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
@@ -282,7 +283,16 @@ class WooCommerceConnector(RestConnector):
         path = (f"products/{listing.parent_external_id}/variations/{listing.external_id}"
                 if listing.parent_external_id else f"products/{listing.external_id}")
         response = self.request("PUT", path, json_body=body)
-        return self.push_result(response, {"path": path, "body": body})
+        return self.push_result(response, {"path": path, "body": body}, {None: quantity})
+
+    def push_levels(self, listing: ListingRef, levels: Mapping[str | None, int], backorder: bool) -> list[PushResult]:
+        """WooCommerce holds one ``stock_quantity`` per product or variation: the store's locations
+        add up to one figure, written by one product update per SKU."""
+        total = sum(max(0, int(figure)) for figure in levels.values())
+        return [self.push_availability(listing, total, backorder)]
+
+    def write_calls(self, levels: Mapping[str | None, int]) -> int:
+        return 1
 
     # --- refunds and store credit -----------------------------------------------------------
 

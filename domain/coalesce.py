@@ -44,15 +44,16 @@ def should_wake(source: str) -> bool:
         return True  # without Redis, wake every time: more tasks, nothing lost
 
 
-def should_wake_many(sources: Iterable[str]) -> list[str]:
-    """``should_wake`` for several sources in one round trip; returns those that need a drain."""
+def should_wake_many(sources: Iterable[str], ttl_s: float = FLAG_TTL_S) -> list[str]:
+    """``should_wake`` for several sources in one round trip; returns those that need a drain.
+    ``ttl_s``: how long a wake-up may stay unconsumed before another is sent anyway."""
     names = list(dict.fromkeys(sources))
     if not names:
         return []
     try:
         pipe = _client().pipeline(transaction=False)
         for source in names:
-            pipe.set(_key(source), "1", nx=True, ex=FLAG_TTL_S)
+            pipe.set(_key(source), "1", nx=True, px=max(1, int(ttl_s * 1000)))
         return [source for source, was_set in zip(names, pipe.execute()) if was_set]
     except redis.RedisError:
         return names  # without Redis, wake every time: more tasks, nothing lost

@@ -381,6 +381,7 @@ def _read_stores(reader: _Reader, data: dict[str, Any], location_keys: set[str])
                 sells=reader.boolean(item, "sells", path, True), locations=locations,
                 options=reader.table(item, "options", f"{path}.options"),
             ))
+        _check_buffer_floor(reader, item, path)
     return tuple(out)
 
 
@@ -396,6 +397,15 @@ def _check_platform(reader: _Reader, platform: str, path: str) -> None:
         reader.problem(path, f'no connector for "{platform}" (available: {listed})')
     else:
         reader.problem(path, f"unknown platform {platform!r} (available: {listed})")
+
+
+def _check_buffer_floor(reader: _Reader, item: dict[str, Any], path: str) -> None:
+    """``options.buffer_floor``: units a store never offers on top of its sync-lag buffer."""
+    options = item.get("options")
+    if isinstance(options, dict) and "buffer_floor" in options:
+        floor = options["buffer_floor"]
+        if isinstance(floor, bool) or not isinstance(floor, int) or floor < 0:
+            reader.problem(f"{path}.options.buffer_floor", f"expected a whole number ≥ 0, got {floor!r}")
 
 
 def _read_vendors(reader: _Reader, data: dict[str, Any], store_keys: set[str]) -> tuple[VendorConfig, ...]:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -249,6 +250,71 @@ class LocationThreshold(Base):
         CheckConstraint(_in("state", LOCATION_STATES), name="state_valid"),
         CheckConstraint("config_threshold >= 0 AND imported_threshold >= 0", name="thresholds_nonnegative"),
     )
+
+
+class ChannelPush(Base):
+    """The push of one SKU's sellable figure to one selling store: due, in flight, or done.
+
+    ``due_at`` set means a push is wanted (a change was seen); ``lease_until`` in the future means
+    one is in flight. The push reads the truth when it runs, so however many changes a row
+    collects while it waits or while a push is in flight, the latest figure wins. A sweeper
+    re-sends rows whose message was lost (due long ago, or a lease that expired).
+    """
+
+    __tablename__ = "channel_pushes"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime | None]
+    #: The first change not yet covered by a claimed push (the start of its propagation delay).
+    dirty_since: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    #: ``dirty_since`` of the changes the push in flight covers.
+    covering_since: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    pushes: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    pushed_at: Mapped[datetime | None]
+    last_backorder: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        UniqueConstraint("sku_id", "store_id", name="uq_channel_pushes_sku_store"),
+        Index("ix_channel_pushes_due", "due_at", postgresql_where=text("due_at IS NOT NULL")),
+    )
+
+
+class PushedLevel(Base):
+    """The figure we last wrote to a store at one of our locations, and what we held back from it.
+
+    A reading from that store equal to a figure in ``awaiting``, or to ``available`` while ``live``,
+    is our own echo: recorded as such, never news. ``withheld`` (the truth minus the figure written: buffer and promised units)
+    is added back to the store's later readings, which count down from what we wrote.
+    """
+
+    __tablename__ = "pushed_levels"
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True)
+    available: Mapped[int] = mapped_column(Integer)
+    withheld: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    pushed_at: Mapped[datetime]
+    #: Figures written whose echo has not come back yet (a burst of pushes may overtake its echoes).
+    awaiting: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default=text("'{}'"))
+    echoed_at: Mapped[datetime | None]
+    #: False once the store reported a different figure there: an equal reading is then real.
+    live: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+
+class StoreSyncLag(Base):
+    """A store's measured propagation delay: change recorded → push acknowledged, smoothed."""
+
+    __tablename__ = "store_sync_lags"
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    delay_s: Mapped[float] = mapped_column(Float)
+    last_s: Mapped[float] = mapped_column(Float)
+    samples: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 class SkuTransition(Base):

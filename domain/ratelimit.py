@@ -23,7 +23,12 @@ log = logging.getLogger(__name__)
 #: Pace at this fraction of a provider's published rate, so jitter between taking a token and
 #: the request arriving never puts one more request into the provider's one-second window.
 PACING_MARGIN = 0.85
-DEFAULT_RATES_PER_S: dict[str, float] = {"slack": 1.0, "twilio": 10.0, "mailgun": 10.0, "sendgrid": 10.0}
+DEFAULT_RATES_PER_S: dict[str, float] = {"slack": 1.0, "twilio": 10.0, "mailgun": 10.0, "sendgrid": 10.0,
+                                         # stock write-backs, one bucket per store (tasks.channels):
+                                         # Shopify REST leaks 2 calls/s; Lightspeed X-Series allows
+                                         # 300 × registers + 50 calls per 5 minutes (one register:
+                                         # about 1.1/s); WooCommerce publishes no limit.
+                                         "shopify": 2.0, "lightspeed": 1.0, "woocommerce": 5.0}
 KEY_PREFIX = "backorders:ratelimit:"
 """Appended to ``CELERY_KEY_PREFIX`` (the deployment's Redis namespace), so two deployments or
 two test sessions sharing one Redis never share a bucket."""
@@ -92,13 +97,14 @@ class RateLimiter:
     client: redis.Redis
     env: Mapping[str, str] | None = None
 
-    def acquire(self, provider: str, *, role: Role = "normal") -> float:
+    def acquire(self, provider: str, *, role: Role = "normal", bucket: str | None = None) -> float:
         """Takes a token for one send. Fails open (returns 0) when Redis does not answer.
 
         ``role`` orders messages that share a provider: a customer notice (``first``) that has to
         wait keeps the next token, and staff or vendor mail (``yield``) waits behind it instead
         of taking it (an order raises the customer's notice and a staff email at once, and both
-        go through the Mailgun bucket).
+        go through the Mailgun bucket). ``bucket`` names a bucket of its own paced at the
+        provider's rate (one per store for stock write-backs: each shop has its own API limit).
 
         Pacing is a courtesy to the provider: if Redis is down the provider's own 429 still stops
         us (a ``TransientError`` with ``Retry-After``), whereas failing closed would stop all mail.
@@ -116,7 +122,7 @@ class RateLimiter:
         burst = 1.0
         paced = rate * PACING_MARGIN
         try:
-            wait = self.client.eval(TOKEN_BUCKET, 1, self.key(provider), str(paced), str(burst), role)
+            wait = self.client.eval(TOKEN_BUCKET, 1, self.key(bucket or provider), str(paced), str(burst), role)
         except redis.RedisError as exc:
             log.warning("rate limiter unavailable for %s, sending unpaced: %s", provider, exc)
             return 0.0

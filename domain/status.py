@@ -4,11 +4,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from domain.clock import utcnow
-from domain.models import Backorder, DeadLetter, InboxEvent, OutboxMessage, Sku, Store, SubstituteOrder, Timer
+from domain.models import (
+    Backorder,
+    ChannelPush,
+    DeadLetter,
+    InboxEvent,
+    OutboxMessage,
+    Sku,
+    Store,
+    StoreSyncLag,
+    SubstituteOrder,
+    Timer,
+)
 
 
 def _counts(session: Session, column: Any) -> dict[str, int]:
@@ -41,4 +52,38 @@ def snapshot(session: Session, now: datetime | None = None) -> dict[str, Any]:
              "cursor": s.stock_cursor}
             for s in session.scalars(select(Store).order_by(Store.key))
         ],
+        "channel_pushes": channel_pushes(session, now),
     }
+
+
+def channel_pushes(session: Session, now: datetime, recent: int = 20) -> dict[str, Any]:
+    """Per selling store: its measured propagation delay, buffer floor and pushes due, in flight
+    and failing; then the latest pushes with the buffer each one applied and its inputs (velocity,
+    delay, floor), as their audit rows hold them."""
+    from domain.models import AuditLog
+    from domain.propagation import buffer_floor
+
+    lags = {lag.store_id: lag for lag in session.scalars(select(StoreSyncLag))}
+    stores = []
+    for store in session.scalars(select(Store).where(Store.sells).order_by(Store.key)):
+        rows = select(func.count()).select_from(ChannelPush).where(ChannelPush.store_id == store.id)
+        lag = lags.get(store.id)
+        stores.append({
+            "store": store.key, "buffer_floor": buffer_floor(store.options),
+            "delay_s": round(lag.delay_s, 3) if lag else None, "last_delay_s": round(lag.last_s, 3) if lag else None,
+            "delay_samples": lag.samples if lag else 0,
+            "due": session.scalar(rows.where(ChannelPush.due_at.is_not(None))) or 0,
+            "in_flight": session.scalar(rows.where(ChannelPush.lease_until > now)) or 0,
+            "failing": session.scalar(rows.where(ChannelPush.attempts > 0)) or 0,
+            "writes": session.scalar(select(func.coalesce(func.sum(ChannelPush.pushes), 0))
+                                     .where(ChannelPush.store_id == store.id)) or 0,
+        })
+    latest = [
+        {"at": a.at.isoformat(), "sku": code, "store": a.data.get("store"), "levels": a.data.get("levels"),
+         "before_buffer": a.data.get("before_buffer"), "buffer": a.data.get("buffer")}
+        for a, code in session.execute(
+            select(AuditLog, Sku.code).join(Sku, cast(Sku.id, String) == AuditLog.subject_id)
+            .where(AuditLog.action == "channel.push", AuditLog.subject_type == "sku")
+            .order_by(AuditLog.id.desc()).limit(recent))
+    ]
+    return {"stores": stores, "latest": latest}

@@ -8,15 +8,17 @@ state. The statement returns the SKUs whose figures changed; only those go to de
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from connectors.types import StockRecord
 from domain import location_thresholds
+from domain.clock import utcnow
 from domain.models import ChannelListing, StoreLocation
 
 #: Pages travel as one JSON document of rows into fixed statements: compiled once, one round trip,
@@ -40,14 +42,31 @@ ON CONFLICT ON CONSTRAINT uq_channel_listings_store_sku DO UPDATE
 
 #: Only a changed figure that is not older than the stored one is written; history gets exactly
 #: the rows that changed, and the statement returns their SKU ids.
+#:
+#: A reading equal to a figure we wrote to this store at that location whose echo is still awaited
+#: (``pushed_levels.awaiting``: a burst of pushes may overtake their echoes), or to the last one we
+#: wrote while the store has reported nothing else there, within ``echo_window()`` of the push, is
+#: our own push coming back: the awaited one goes to history once, marked ``echo``; neither
+#: touches ``stock_levels`` nor is returned, so it triggers no detection and no push. Any other
+#: reading from a store we wrote to counts down from what we wrote, which was short of the truth by
+#: ``withheld`` (its buffer and the units promised to waiting customers): that is added back, so a
+#: channel's sale lowers the truth by the units sold, not by the buffer too. Without pushed levels (benchmarks, read-only stores)
+#: the join finds nothing and the statement does what it always did.
 UPSERT_LEVELS = text("""
 WITH incoming AS (
-    SELECT * FROM json_to_recordset(CAST(:rows AS json))
+    SELECT u.sku_id, u.location_id, u.on_hand, u.available, u.committed, u.source_updated_at,
+           COALESCE(p.withheld, 0) AS withheld,
+           (p.pushed_at >= CAST(:echo_since AS timestamptz)
+            AND (u.available = ANY(p.awaiting) OR (p.live AND u.available = p.available))) IS TRUE AS echo,
+           (u.available = ANY(p.awaiting)) IS TRUE AS first_echo
+      FROM json_to_recordset(CAST(:rows AS json))
            AS u(sku_id int, location_id int, on_hand int, available int, committed int, source_updated_at timestamptz)
+      LEFT JOIN pushed_levels p ON p.sku_id = u.sku_id AND p.store_id = :store_id AND p.location_id = u.location_id
 ), upserted AS (
     INSERT INTO stock_levels AS sl (sku_id, location_id, store_id, on_hand, available, committed,
                                     source_updated_at)
-    SELECT sku_id, location_id, :store_id, on_hand, available, committed, source_updated_at FROM incoming
+    SELECT sku_id, location_id, :store_id, on_hand + withheld, available + withheld, committed, source_updated_at
+      FROM incoming WHERE NOT echo
     ON CONFLICT (sku_id, location_id, store_id) DO UPDATE
        SET on_hand = excluded.on_hand, available = excluded.available, committed = excluded.committed,
            source_updated_at = excluded.source_updated_at, updated_at = excluded.updated_at
@@ -57,11 +76,34 @@ WITH incoming AS (
            IS DISTINCT FROM (excluded.on_hand, excluded.available, excluded.committed)
     RETURNING sl.sku_id, sl.location_id, sl.on_hand, sl.available, sl.source_updated_at
 ), history AS (
-    INSERT INTO stock_history (sku_id, location_id, store_id, on_hand, available, source_updated_at)
-    SELECT sku_id, location_id, :store_id, on_hand, available, source_updated_at FROM upserted
+    INSERT INTO stock_history (sku_id, location_id, store_id, on_hand, available, source_updated_at, echo)
+    SELECT sku_id, location_id, :store_id, on_hand, available, source_updated_at, false FROM upserted
+    UNION ALL
+    SELECT sku_id, location_id, :store_id, on_hand, available, source_updated_at, true FROM incoming
+     WHERE echo AND first_echo
+), echoed AS (
+    UPDATE pushed_levels p SET echoed_at = now(), awaiting = array_remove(p.awaiting, i.available)
+      FROM incoming i
+     WHERE i.echo AND i.first_echo AND p.sku_id = i.sku_id AND p.store_id = :store_id AND p.location_id = i.location_id
+), superseded AS (
+    UPDATE pushed_levels p SET live = false
+      FROM upserted u
+     WHERE p.live AND p.sku_id = u.sku_id AND p.store_id = :store_id AND p.location_id = u.location_id
 )
 SELECT DISTINCT sku_id FROM upserted ORDER BY sku_id
 """)
+
+#: How long after a push a reading equal to it is taken for its echo (``PUSH_ECHO_WINDOW_S``).
+#: Longer than any poll interval: a store polled every ten minutes reports our figure back then.
+DEFAULT_ECHO_WINDOW = timedelta(hours=24)
+
+
+def echo_window() -> timedelta:
+    raw = os.environ.get("PUSH_ECHO_WINDOW_S", "")
+    try:
+        return timedelta(seconds=float(raw)) if raw else DEFAULT_ECHO_WINDOW
+    except ValueError:
+        return DEFAULT_ECHO_WINDOW
 
 
 @dataclass(frozen=True)
@@ -185,7 +227,8 @@ def record_batch(session: Session, store_id: int, records: Sequence[StockRecord]
     thresholds_moved = location_thresholds.import_levels(session, store_id, reorder_points)
     if not rows:
         return RecordResult(thresholds_moved, unknown, 0)
-    changed = session.execute(UPSERT_LEVELS, {"store_id": store_id, "rows": json.dumps([
+    changed = session.execute(UPSERT_LEVELS, {"store_id": store_id, "echo_since": utcnow() - echo_window(),
+                                              "rows": json.dumps([
         {"sku_id": r.sku_id, "location_id": r.location_id, "on_hand": r.on_hand, "available": r.available,
          "committed": r.committed,
          "source_updated_at": r.source_updated_at.isoformat() if r.source_updated_at else None}

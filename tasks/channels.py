@@ -1,20 +1,43 @@
-"""Write-back: make one channel show the truth for one SKU; audited, retried, alerted on failure."""
+"""Write-back: make one channel show the truth for one SKU; coalesced, paced, audited, retried,
+alerted on failure.
+
+The work is a ``channel_pushes`` row (``domain.pushes``); messages carry ids only. ``push_store``
+drains one store's due rows (one coalesced message per store, however many SKUs changed); each
+push claims its row, plans the figures from the truth (``domain.propagation``), writes them in as
+few product updates as the platform allows, and on success records what it wrote (so the store's
+echo of it is recognised) and the delay it measured. Changes that arrived while it ran leave the
+row due, and the finished push sends the next one (``push_due``): one push in flight per SKU ×
+store, the latest figure wins. Retries live on the row too (attempts, backoff, last error);
+``sweep`` (beat) wakes the stores whose rows' messages were lost.
+"""
 from __future__ import annotations
 
 import logging
+import time
+from datetime import datetime
 from typing import Any
 
 from celery import shared_task
+from sqlalchemy import select
 
-from connectors.errors import PermanentError
-from domain import alerts, audit, propagation
+from connectors.errors import ConnectorError, TransientError
+from domain import alerts, audit, coalesce, propagation, pushes
+from domain.clock import utcnow
 from domain.config import current_config
 from domain.db import session_scope
-from domain.models import Sku, Store
-from tasks.base import DbTask, send_all
+from domain.models import Sku, Store, StoreLocation
+from domain.ratelimit import get_limiter
+from tasks.base import DbTask, record_dead_letter, send_all
 from tasks.connections import connector_for
 
 log = logging.getLogger(__name__)
+
+#: Failed attempts of one push before staff are alerted and the row waits for the next change.
+MAX_ATTEMPTS = 8
+#: Longest single pause for a pacing token inside the task (it waits again until granted).
+MAX_PACING_SLEEP_S = 5.0
+#: Pushes one ``push_store`` runs before it hands on to a fresh message.
+STORE_BATCH = 500
 
 
 class PushTask(DbTask):
@@ -48,26 +71,201 @@ def alert_push_failed(sku_id: int, store_id: int, reason: str, cause: str) -> No
 
 @shared_task(base=PushTask, bind=True, name="tasks.channels.push")
 def push(self: PushTask, sku_id: int, store_id: int) -> int:
+    """Push this SKU to this store now: the caller knows its truth moved (a restock fill)."""
     with self.unit_of_work() as uow:
-        store = uow.session.get(Store, store_id)
-        planned = propagation.plan(uow.session, sku_id, store_id)
-        if store is None or not planned:
+        pushes.request(uow.session, sku_id, store_id, utcnow())
+    return run_push(self, sku_id, store_id)
+
+
+@shared_task(base=PushTask, bind=True, name="tasks.channels.push_due")
+def push_due(self: PushTask, sku_id: int, store_id: int) -> int:
+    """Run the row's push if it is due and none is in flight; returns the number of writes."""
+    return run_push(self, sku_id, store_id)
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.channels.push_store")
+def push_store(self: DbTask, store_id: int, limit: int = STORE_BATCH) -> int:
+    """Run every due push of one store, oldest first; come back for the next that falls due.
+
+    One message per store however many SKUs changed (a full sync changes thousands): the rows are
+    the work, this task drains them, as ``tasks.inbound.drain`` drains the inbox. The wake-up flag
+    is cleared before the first look, so a row scheduled after that always wakes a new drain.
+    """
+    coalesce.clear(wake_key(store_id))
+    handled = 0
+    while handled < limit:
+        with self.unit_of_work() as uow:
+            sku_ids = pushes.due_for_store(uow.session, store_id, utcnow(), min(50, limit - handled))
+        if not sku_ids:
+            break
+        for sku_id in sku_ids:
+            run_push(self, sku_id, store_id)
+        handled += len(sku_ids)
+    with self.unit_of_work() as uow:
+        now = utcnow()
+        next_at = pushes.next_for_store(uow.session, store_id, now)
+        if next_at is not None:
+            uow.enqueue(push_store, store_id, limit, countdown=max(0.0, (next_at - now).total_seconds()))
+    return handled
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.channels.sweep")
+def sweep(self: DbTask) -> int:
+    """Beat: wake the stores whose pushes are overdue with none in flight (their message was lost)
+    or whose push died holding its lease."""
+    with self.unit_of_work() as uow:
+        stranded = pushes.stranded(uow.session, utcnow())
+        for store_id in sorted({store_id for _sku, store_id in stranded}):
+            uow.enqueue(push_store, store_id)
+    if stranded:
+        log.warning("re-sent %d stranded channel push(es): %s", len(stranded), stranded[:20])
+    return len(stranded)
+
+
+def wake_key(store_id: int) -> str:
+    return f"push:{store_id}"
+
+
+def enqueue_due(uow: Any, due: list[pushes.Due], now: datetime) -> None:
+    """Wake one ``push_store`` per store with rows that just became due, when the first is due;
+    a store whose drain is already on its way (its flag stands) needs no second one."""
+    first: dict[int, datetime] = {}
+    for row in due:
+        first[row.store_id] = min(first.get(row.store_id, row.due_at), row.due_at)
+    if not first:
+        return
+    # the flag lives about as long as the drain's countdown, so an unconsumed one soon lapses
+    ttl_s = max(first.values()).timestamp() - now.timestamp() + 2.0
+    wanted = set(coalesce.should_wake_many((wake_key(store_id) for store_id in sorted(first)), ttl_s))
+    for store_id, due_at in sorted(first.items()):
+        if wake_key(store_id) in wanted:
+            uow.enqueue(push_store, store_id, countdown=max(0.0, (due_at - now).total_seconds()))
+
+
+def run_push(task: DbTask, sku_id: int, store_id: int) -> int:
+    """Claim one SKU × store row and push it; returns the number of writes (0 when the row was not
+    due, already in flight, or the store already shows the figures)."""
+    now = utcnow()
+    with task.unit_of_work() as uow:
+        claimed = pushes.claim(uow.session, sku_id, store_id, now)
+        if claimed is None:
+            due_at, lease_until = pushes.next_due(uow.session, sku_id, store_id)
+            if due_at is not None and due_at > now and (lease_until is None or lease_until < now):
+                # early (a clock apart from ours): come back when it is due; the sweeper would too
+                uow.enqueue(push_due, sku_id, store_id, countdown=(due_at - now).total_seconds())
             return 0
-        connector = connector_for(store)
-    done = 0
-    for item in planned:
-        try:
-            result = connector.push_availability(item.listing, item.available, item.backorder)
-        except PermanentError as exc:
-            with session_scope() as session:
-                audit.record(session, "sync", "channel.push_failed", "sku", sku_id, store=store.key,
-                             location=item.listing.location_external_id, error=str(exc),
-                             status_code=exc.status_code)
-            raise
-        with session_scope() as session:
-            audit.record(session, "sync", "channel.push", "sku", sku_id, store=store.key,
-                         location=item.listing.location_external_id, available=item.available,
-                         backorder=item.backorder, ok=result.ok, status_code=result.status_code,
-                         detail=result.detail, request=result.request)
-        done += 1
-    return done
+        store = uow.session.get(Store, store_id)
+        store_key = store.key if store else str(store_id)
+        platform = store.platform if store else ""
+        planned = propagation.plan_store(uow.session, sku_id, store_id, now)
+        connector, setup_error = None, None
+        written: list[tuple[int, int, int]] = []
+        if store is not None and planned is not None and planned.pushes and not propagation.already_shown(
+                planned, pushes.last_levels(uow.session, sku_id, store_id),
+                pushes.last_backorder(uow.session, sku_id, store_id)):
+            try:
+                connector = connector_for(store)
+            except ConnectorError as exc:  # e.g. its credentials are not set: staff must act
+                setup_error = exc
+            else:
+                written = _written(planned, connector.stock_per_location, _default_location(uow.session, store_id))
+    if setup_error is not None:
+        _failed(task, claimed, store_key, setup_error)
+        return 0
+    if connector is None or planned is None:
+        return _finish(task, claimed, 0, None, sample=False)
+    with task.unit_of_work() as uow:
+        # its own transaction: recording a reading locks pushed levels before push rows, never after
+        pushes.expect_echo(uow.session, sku_id, store_id, written, now)
+    levels = planned.levels()
+    try:
+        _pace(platform, store_key, connector.write_calls(levels))
+        results = connector.push_levels(planned.listing, levels, planned.backorder)
+    except (ConnectorError, ValueError) as exc:
+        _failed(task, claimed, store_key, exc)
+        return 0
+    done = utcnow()
+    with task.unit_of_work() as uow:
+        for result in results:
+            audit.record(uow.session, "sync", "channel.push", "sku", sku_id, store=store_key,
+                         location=",".join(_level_key(k) for k in result.levels) or None,
+                         levels={_level_key(k): v for k, v in result.levels.items()},
+                         available=sum(result.levels.values()), backorder=planned.backorder,
+                         before_buffer={p.listing.location_external_id: p.before_buffer for p in planned.pushes},
+                         promised=planned.promised, buffer=planned.buffer.as_dict(),
+                         ok=result.ok, status_code=result.status_code, detail=result.detail, request=result.request)
+        pushes.save_levels(uow.session, sku_id, store_id, written, done)
+        next_at = pushes.finish(uow.session, claimed, done, len(results), planned.backorder)
+        if next_at is not None:
+            uow.enqueue(push_due, sku_id, store_id, countdown=max(0.0, (next_at - done).total_seconds()))
+    return len(results)
+
+
+def _level_key(key: str | None) -> str:
+    """A written level's key for the audit row: the platform location, or ``product`` for one
+    figure per product (WooCommerce)."""
+    return "product" if key is None else key
+
+
+def _written(planned: propagation.StorePlan, per_location: bool, default_location: int | None
+             ) -> list[tuple[int, int, int]]:
+    """(our location id, figure, units withheld) as the store will report them back: per location,
+    or one figure for the product at the store's default location."""
+    if per_location or not planned.pushes:
+        return [(p.location_id, p.available, p.withheld) for p in planned.pushes]
+    location = default_location if default_location is not None else planned.pushes[0].location_id
+    return [(location, sum(p.available for p in planned.pushes), sum(p.withheld for p in planned.pushes))]
+
+
+def _default_location(session: Any, store_id: int) -> int | None:
+    """Where a store's readings without a location land (``domain.stock``): its ``default``."""
+    mapping = dict(session.execute(select(StoreLocation.external_id, StoreLocation.location_id)
+                                   .where(StoreLocation.store_id == store_id)).all())
+    return mapping.get("default") or (min(mapping.values()) if mapping else None)
+
+
+def _finish(task: DbTask, claimed: pushes.Claim, writes: int, backorder: bool | None, sample: bool = True) -> int:
+    with task.unit_of_work() as uow:
+        now = utcnow()
+        next_at = pushes.finish(uow.session, claimed, now, writes, backorder, sample=sample)
+        if next_at is not None:
+            uow.enqueue(push_due, claimed.sku_id, claimed.store_id,
+                        countdown=max(0.0, (next_at - now).total_seconds()))
+    return writes
+
+
+def _pace(platform: str, store_key: str, calls: int) -> None:
+    """Take one token per request from the store's fleet-wide bucket (``domain.ratelimit``); the
+    connector's own pacer still follows the platform's headers within this process."""
+    limiter = get_limiter()
+    for _ in range(calls):
+        while True:
+            wait = limiter.acquire(platform, bucket=f"push:{store_key}")
+            if wait <= 0:
+                break
+            time.sleep(min(wait, MAX_PACING_SLEEP_S))
+
+
+def _failed(task: DbTask, claimed: pushes.Claim, store_key: str, exc: BaseException) -> None:
+    """Transient failures come back after a backoff, up to ``MAX_ATTEMPTS``; then, or at once for
+    a refusal that retrying cannot change, staff are alerted, a dead letter is kept and the row
+    waits for the next change (or ``backorders redrive``)."""
+    retry = isinstance(exc, TransientError) and claimed.attempts + 1 < MAX_ATTEMPTS
+    reason = f"{type(exc).__name__}: {exc}"
+    with task.unit_of_work() as uow:
+        now = utcnow()
+        due_at, attempts = pushes.fail(uow.session, claimed, now, reason, retry)
+        audit.record(uow.session, "sync", "channel.push_failed", "sku", claimed.sku_id, store=store_key,
+                     error=str(exc)[:500], status_code=getattr(exc, "status_code", None), attempts=attempts,
+                     retrying=retry)
+        if due_at is not None:
+            wait = max(0.0, (due_at - now).total_seconds())
+            if isinstance(exc, TransientError) and exc.retry_after_s:
+                wait = max(wait, exc.retry_after_s)
+            uow.enqueue(push_due, claimed.sku_id, claimed.store_id, countdown=wait)
+    if not retry:
+        # as any task that failed for good: a dead letter `backorders status` lists and
+        # `backorders redrive` re-sends as ``tasks.channels.push`` once the cause is fixed
+        cause = f"push:{claimed.sku_id}:{claimed.store_id}:{int(claimed.claimed_at.timestamp() * 1_000_000)}"
+        record_dead_letter(push.name, cause, [claimed.sku_id, claimed.store_id], {}, exc)
+        alert_push_failed(claimed.sku_id, claimed.store_id, reason, cause)

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from domain import alerts, detection, digest, journey
+from domain import alerts, detection, digest, journey, pushes
 from domain.clock import utcnow
 from domain.config import current_config
-from domain.propagation import selling_stores
 from tasks.base import DbTask, UnitOfWork
-from tasks.channels import push
+from tasks.channels import enqueue_due
 from tasks.followups import fill
 from tasks.notify import deliver
 from tasks.purchasing import plan_for_skus
@@ -25,6 +24,10 @@ def detect(uow: UnitOfWork, sku_ids: list[int]) -> int:
     alerts are stored set-based, and every follow-on task is queued for after the commit (alert
     messages first, so staff hear before channels are pushed). Returns the number of transitions.
 
+    Every SKU here changed (a figure, an order, a receipt), so every selling store that lists it is
+    due a push of its new sellable figure, whether or not the state moved: ``domain.pushes``
+    coalesces them per SKU × store. Our own pushes' echoes never get here (``domain.stock``).
+
     ``tasks.inbound.drain`` calls this in its own transaction, so a webhook's alert needs no task
     hop of its own; the poll sends ``evaluate`` instead, which overlaps with its next download.
     """
@@ -33,10 +36,8 @@ def detect(uow: UnitOfWork, sku_ids: list[int]) -> int:
                                      detection.store_tolerances(uow.session, config.drift_tolerances()))
     for outbox_id in alerts.alerts_for_transitions(uow.session, transitions, config.notifications.routes):
         uow.enqueue(deliver, outbox_id)
-    for transition in transitions:
-        if transition.needs_push:
-            for store_id in selling_stores(uow.session, transition.sku_id):
-                uow.enqueue(push, transition.sku_id, store_id)
+    now = utcnow()
+    enqueue_due(uow, pushes.schedule(uow.session, list(sku_ids), now), now)
     for sku_id in journey.has_waiting(uow.session, list(sku_ids)):
         uow.enqueue(fill, sku_id)
     uow.enqueue(plan_for_skus, sorted(set(sku_ids)))

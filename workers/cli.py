@@ -164,6 +164,17 @@ def status(as_json: bool) -> None:
     click.echo(f"Timers: {data['timers']['pending']} pending, {data['timers']['due_now']} due now")
     for store in data["stores"]:
         click.echo(f"Store {store['key']} ({store['platform']}): last polled {store['last_polled_at'] or 'never'}")
+    for row in data["channel_pushes"]["stores"]:
+        delay = (f"{row['delay_s']}s over {row['delay_samples']} pushes" if row["delay_s"] is not None
+                 else "not measured yet")
+        click.echo(f"Pushes to {row['store']}: {row['due']} due, {row['in_flight']} in flight, "
+                   f"{row['failing']} failing, {row['writes']} writes; propagation delay {delay}; "
+                   f"buffer floor {row['buffer_floor']}")
+    for push in data["channel_pushes"]["latest"][:10]:
+        buffer = push["buffer"] or {}
+        click.echo(f"  {push['at']} {push['sku']} → {push['store']}: wrote {push['levels']} from "
+                   f"{push['before_buffer']} − buffer {buffer.get('units')} = ceil({buffer.get('velocity_per_day')}"
+                   f"/day × {buffer.get('delay_s')} s ÷ 86400) + floor {buffer.get('floor')}")
     circuits = data.get("circuits") or {}
     click.echo("Provider circuits: " + (", ".join(f"{k} {v}" for k, v in sorted(circuits.items()))
                                         or "Redis not answering"))

@@ -235,9 +235,11 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
                         lambda: (i := item("shopify", "shopify-main"))["inventory_policy"] == "continue" and i)
         woo = _wait("WooCommerce to show onbackorder",
                     lambda: (i := item("woocommerce", "woo-outlet"))["stock_status"] == "onbackorder" and i)
-        pos_writes = _wait("the Lightspeed POS to be updated", lambda: [
-            w for w in requests.get(f"{sandbox_url}/lightspeed/{showroom.key}/_admin/writes", timeout=5).json()["writes"]
-            if w["sku"] == DEMO_SKU])
+        # The POS sold its own last unit: it already shows 0, so it needs no write.
+        pos = _wait("the Lightspeed POS to show none left",
+                    lambda: (i := item("lightspeed", showroom.key)) and not any(i["inventory"].values()) and i)
+        pos_writes = [w for w in requests.get(f"{sandbox_url}/lightspeed/{showroom.key}/_admin/writes",
+                                              timeout=5).json()["writes"] if w["sku"] == DEMO_SKU]
 
         def staff_messages() -> dict[str, int] | None:
             response = requests.get(f"{sandbox_url}/_sandbox/messaging/messages", timeout=5).json()["messages"]
@@ -256,8 +258,8 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
                    "shopify": {"available": shopify["available"], "inventory_policy": shopify["inventory_policy"]},
                    "woocommerce": {"stock_quantity": woo["stock_quantity"], "stock_status": woo["stock_status"],
                                    "backorders": woo["backorders"]},
-                   "lightspeed_writes": len(pos_writes), "messages": messages, "alerts": alerts,
-                   "journeys": journey_summary, "purchase_orders": po_lines,
+                   "lightspeed_writes": len(pos_writes), "lightspeed": pos["inventory"], "messages": messages,
+                   "alerts": alerts, "journeys": journey_summary, "purchase_orders": po_lines,
                    "message_page": f"{sandbox_url}/_sandbox/messages", "flower": f"http://127.0.0.1:{flower_port}",
                    "flower_auth": flower_auth}
         if keep:
@@ -424,7 +426,7 @@ def _print_summary(summary: dict[str, Any], say: Callable[[str], None]) -> None:
         f"inventory_policy {summary['shopify']['inventory_policy']}")
     say(f"WooCommerce now: stock {summary['woocommerce']['stock_quantity']}, "
         f"status {summary['woocommerce']['stock_status']}, backorders {summary['woocommerce']['backorders']}")
-    say(f"Lightspeed POS: {summary['lightspeed_writes']} inventory write(s) for {DEMO_SKU}")
+    say(f"Lightspeed POS: {summary['lightspeed']} for {DEMO_SKU}, {summary['lightspeed_writes']} write(s) from us")
     say(f"staff alerts: {summary['alerts']} alert(s) in all; the sell-out reached staff as {summary['messages']}")
     say(f"customer journeys: {'; '.join(summary['journeys'])}")
     say("the purchase order drafted from the sell-out, as sent (each line with the numbers behind it):")

@@ -5,7 +5,7 @@ and the one imported from a platform (Lightspeed X-Series' reorder point) are bo
 file's wins. ``state`` holds the location's OK/LOW/OUT so each crossing alerts once.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02 12:30:00
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -230,3 +230,20 @@ def test_webhook_type_is_inferred_and_bad_payloads_are_malformed(config: Connect
         conn.parse_webhook({}, b"environment=prod")
     with pytest.raises(MalformedPayloadError):
         conn.parse_webhook({}, urlencode({"payload": "{not json"}).encode())
+
+
+def test_a_write_back_sets_every_outlet_in_one_product_update(retailer: Admin, config: ConnectorConfig,
+                                                              sleeps: list[float]) -> None:
+    seeded = retailer.post("seed", {"outlets": 2, "items": [{"sku": "FUTON-QUEEN", "current_amount": 2}]})
+    item, (outlet_a, outlet_b) = seeded["items"][0], seeded["outlets"]
+    conn = connector(config, sleeps)
+
+    [result] = conn.push_levels(ListingRef(sku="FUTON-QUEEN", external_id=item["product_id"]),
+                                {outlet_a: 5, outlet_b: -1}, backorder=False)
+
+    assert conn.write_calls({outlet_a: 5, outlet_b: 0}) == 1
+    [write] = retailer.get("writes")["writes"]
+    assert write["body"] == {"details": {"inventory": [{"outlet_id": outlet_a, "current_amount": 5},
+                                                       {"outlet_id": outlet_b, "current_amount": 0}]}}
+    assert retailer.item("FUTON-QUEEN")["inventory"] == {outlet_a: 5, outlet_b: 0}
+    assert result.levels == {outlet_a: 5, outlet_b: 0}

@@ -356,3 +356,19 @@ def test_a_100k_catalog_is_served_page_by_page(shop: Admin) -> None:
     rejected = requests.get(first.links["next"]["url"] + "&status=active", headers=headers, timeout=10)
     assert rejected.status_code == 400 and "page_info" in rejected.json()["errors"]
     assert shop.item("SKU-099999")["available"] == 10
+
+
+def test_a_write_back_sets_the_policy_once_and_each_location(shop: Admin, shop_config: ConnectorConfig,
+                                                            sleeps: list[float]) -> None:
+    """Shopify's REST ``set`` is per location, the policy is per variant: 1 + N calls, not 2 × N."""
+    item = shop.post("seed", {"items": [{"sku": "FUTON-QUEEN", "available": 2}]})["items"][0]
+    listing = ListingRef(sku="FUTON-QUEEN", external_id=item["variant_id"], inventory_item_id=item["inventory_item_id"])
+    conn = connector(shop_config, sleeps)
+
+    [result] = conn.push_levels(listing, {item["location_id"]: 6}, backorder=True)
+
+    assert conn.write_calls({"1": 1, "2": 2}) == 3
+    assert len(shop.requests_log("PUT", "/variants/")) == 1
+    [set_call] = shop.requests_log("POST", "inventory_levels/set.json")
+    assert set_call["body"]["available"] == 6 and result.levels == {item["location_id"]: 6}
+    assert shop.item("FUTON-QUEEN")["available"] == 6 and shop.item("FUTON-QUEEN")["inventory_policy"] == "continue"

@@ -238,3 +238,19 @@ def test_a_100k_catalog_is_served_page_by_page(woo: Admin) -> None:
                             auth=("ck_sandbox", "cs_sandbox"), timeout=10)
     assert response.headers["X-WP-TotalPages"] == "1000" and "next" not in response.links
     assert response.json()[-1]["sku"] == f"SKU-{100_009:06d}"
+
+
+def test_a_write_back_is_one_product_update_per_sku_whatever_the_locations(
+        woo: Admin, woo_config: ConnectorConfig, sleeps: list[float]) -> None:
+    """WooCommerce holds one stock figure per product: two of our locations are one PUT of their sum."""
+    woo.post("seed", CATALOG)
+    conn = connector(woo_config, sleeps)
+    cover = woo.item("COVER")
+
+    [result] = conn.push_levels(ListingRef(sku="COVER", external_id=cover["id"]),
+                                {"default": 4, "second": 3}, backorder=False)
+
+    assert conn.write_calls({"default": 4, "second": 3}) == 1 and not conn.stock_per_location
+    [put] = woo.requests_log("PUT")
+    assert put["body"]["stock_quantity"] == 7 and result.levels == {None: 7}
+    assert woo.item("COVER")["stock_quantity"] == 7

@@ -58,7 +58,7 @@ def test_the_drain_alerts_in_its_own_transaction(db_session: Session, catalog: B
     names = [name for name, _ in sent]
     assert "tasks.stock.evaluate" not in names, "no separate detection hop"
     assert [args[0] for name, args in sent if name == "tasks.notify.deliver"] == list(outbox_ids)
-    assert names.index("tasks.notify.deliver") < names.index("tasks.channels.push"), "staff hear first"
+    assert names.index("tasks.notify.deliver") < names.index("tasks.channels.push_store"), "staff hear first"
     assert db_session.scalar(select(InboxEvent.state)) == "done"
 
 

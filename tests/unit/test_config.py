@@ -252,3 +252,15 @@ def test_a_location_owner_names_a_store_that_maps_it_and_yields_to_the_erp() -> 
     assert "locations[0].owner: unknown store 'till'" in problems
     assert "locations[1].owner: store 'pos' does not map location 'annex'" in problems
     assert "locations[2].owner: the ERP 'erp' maps location 'depot' and is its record" in problems
+
+
+def test_a_store_buffer_floor_must_be_a_whole_number() -> None:
+    import tomllib
+
+    data = tomllib.loads(EXAMPLE.read_text())
+    data["stores"][1]["options"] = {"buffer_floor": -1}
+    data["stores"][2]["options"] = {"buffer_floor": 2}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    assert [p for p in caught.value.problems if "buffer_floor" in p] == [
+        "stores[1].options.buffer_floor: expected a whole number ≥ 0, got -1"]
