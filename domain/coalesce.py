@@ -85,5 +85,13 @@ def clear(source: str) -> None:
         log.debug("could not clear drain flag for %s: %s", source, exc)
 
 
+def clear_all() -> int:
+    """Drop every wake-up flag of this namespace (a test reset, or after restoring a database
+    whose ids restart); returns how many were standing."""
+    client = _client()
+    keys = list(client.scan_iter(match=_key("*"), count=500))
+    return int(client.delete(*keys)) if keys else 0
+
+
 def reset_client() -> None:
     _client.cache_clear()

@@ -124,6 +124,16 @@ def db_session(services: dict[str, str]) -> Iterator[object]:
         session.rollback()
         session.close()
         empty_tables(get_engine(), [t.name for t in Base.metadata.sorted_tables])
+        clear_wake_flags()
+
+
+def clear_wake_flags() -> None:
+    """Drop the drain wake-up flags a test left in Redis: ids restart with the emptied tables, so
+    the next test's store 1 would otherwise find store 1's flag of the last test still standing
+    and expect a drain that was never sent."""
+    from domain import coalesce
+
+    coalesce.clear_all()
 
 
 def empty_tables(engine: Any, names: list[str], attempts: int = 5) -> None:
