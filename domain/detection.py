@@ -90,7 +90,8 @@ WITH latest AS (
       FROM pairs GROUP BY sku_id
 )
 SELECT k.id AS sku_id,
-       COALESCE(p.available, 0) AS available,
+       GREATEST(COALESCE(p.available, 0), 0) AS available,
+       GREATEST(-COALESCE(p.available, 0), 0) AS oversold,
        COALESCE(p.on_hand, 0) AS on_hand,
        COALESCE(p.locations, 0) AS locations,
        COALESCE(d.open_demand, 0) AS open_demand,
@@ -126,12 +127,17 @@ class Numbers:
     drift_tolerances: dict[int, str] = field(default_factory=dict)
     #: The location a LOCATION_LOW / LOCATION_OUT transition is about, with its own figures.
     location: dict[str, Any] | None = None
+    #: Units the platforms report sold beyond their stock (their available figures summed below 0):
+    #: demand already promised, shown beside an ``available`` that is never negative.
+    oversold: int = 0
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
             "available": self.available, "open_demand": self.open_demand, "threshold": self.threshold,
             "erp_on_hand": self.erp_on_hand, "comparisons": [list(c) for c in self.comparisons],
             "locations": self.locations, "on_hand": self.on_hand}
+        if self.oversold:
+            out["oversold"] = self.oversold
         if self.orders_total:
             out.update(orders=list(self.orders), orders_total=self.orders_total,
                        rule="open unfulfilled quantity >= on hand")
@@ -212,7 +218,8 @@ def load_numbers(session: Session, sku_ids: Sequence[int], thresholds: Mapping[i
     if thresholds is None:
         thresholds = dict(session.execute(select(Sku.id, Sku.threshold).where(Sku.id == any_int("sku_ids", sku_ids))).all())
     return {
-        row.sku_id: Numbers(available=row.available, open_demand=row.open_demand, on_hand=row.on_hand,
+        row.sku_id: Numbers(available=row.available, oversold=row.oversold, open_demand=row.open_demand,
+                            on_hand=row.on_hand,
                             threshold=thresholds[row.sku_id], erp_on_hand=row.erp_on_hand,
                             comparisons=[tuple(int(v) for v in c) for c in row.comparisons],  # type: ignore[misc]
                             locations=row.locations)

@@ -248,9 +248,11 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
 
         messages = _wait("the staff alerts (Slack and email)", staff_messages, 60)
         journey_summary, po_lines = customer_journeys(sandbox_url, web_url, say, procs)
+        restocked = channels_after_restock(item, showroom.key, say)
         with session_scope() as session:
-            transitions = [f"{t.from_state} → {t.to_state} (available {t.numbers['available']}, "
-                           f"open demand {t.numbers['open_demand']})"
+            transitions = [f"{t.from_state} → {t.to_state} (available {t.numbers['available']}"
+                           + (f", {t.numbers['oversold']} sold beyond stock" if t.numbers.get("oversold") else "")
+                           + f", open demand {t.numbers['open_demand']})"
                            for t in session.scalars(select(SkuTransition).join(Sku).where(Sku.code == DEMO_SKU)
                                                     .order_by(SkuTransition.id))]
             alerts = session.scalar(select(func.count()).select_from(Alert))
@@ -259,7 +261,7 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
                    "woocommerce": {"stock_quantity": woo["stock_quantity"], "stock_status": woo["stock_status"],
                                    "backorders": woo["backorders"]},
                    "lightspeed_writes": len(pos_writes), "lightspeed": pos["inventory"], "messages": messages,
-                   "alerts": alerts, "journeys": journey_summary, "purchase_orders": po_lines,
+                   "alerts": alerts, "journeys": journey_summary, "purchase_orders": po_lines, "restocked": restocked,
                    "message_page": f"{sandbox_url}/_sandbox/messages", "flower": f"http://127.0.0.1:{flower_port}",
                    "flower_auth": flower_auth}
         if keep:
@@ -385,6 +387,47 @@ def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Proces
     return number, lines
 
 
+def channels_after_restock(item: Callable[[str, str], dict[str, Any]], pos_key: str,
+                           say: Callable[[str], None]) -> list[str]:
+    """Once the goods are booked in, every channel that sells the frame is written its new sellable
+    figure (received − units filled for waiting customers − that store's buffer), not only the
+    ones that were at zero. Waits for Shopify and WooCommerce to show stock again, then returns
+    what each channel shows beside the figures of our last push to it (from the audit log)."""
+    from sqlalchemy import select
+
+    from domain.db import session_scope
+    from domain.models import AuditLog, Sku
+
+    shopify = _wait("Shopify to show the restocked frame", lambda: (i := item("shopify", "shopify-main"))
+                    ["available"] > 0 and i["inventory_policy"] == "deny" and i, 60)
+    woo = _wait("WooCommerce to show the restocked frame", lambda: (i := item("woocommerce", "woo-outlet"))
+                ["stock_status"] == "instock" and i, 60)
+    pos = item("lightspeed", pos_key)
+    with session_scope() as session:
+        sku_id = session.scalar(select(Sku.id).where(Sku.code == DEMO_SKU))
+        pushes = {row.data.get("store"): row.data for row in session.scalars(
+            select(AuditLog).where(AuditLog.action == "channel.push", AuditLog.subject_type == "sku",
+                                   AuditLog.subject_id == str(sku_id)).order_by(AuditLog.id))}
+
+    def why(store_key: str) -> str:
+        data = pushes.get(store_key)
+        if not data:
+            return "no write needed"
+        buffer = data.get("buffer") or {}
+        delay = buffer.get("delay_s")
+        free = sum((data.get("before_buffer") or {}).values())
+        return (f"our last push: {free} free to sell after {data.get('promised', 0)} "
+                f"promised to waiting customers, buffer {buffer.get('units', 0)} = ⌈{buffer.get('velocity_per_day')}"
+                f"/day × {'unmeasured' if delay is None else f'{delay} s'} delay⌉ + floor {buffer.get('floor', 0)})")
+    lines = [f"Shopify: available {shopify['available']}, inventory_policy {shopify['inventory_policy']} "
+             f"({why('shopify-main')})",
+             f"WooCommerce: stock {woo['stock_quantity']}, status {woo['stock_status']} ({why('woo-outlet')})",
+             f"Lightspeed POS: {pos['inventory']} ({why(pos_key)})"]
+    say(f"every selling channel shows the restock: Shopify {shopify['available']}, WooCommerce "
+        f"{woo['stock_quantity']} (what arrived, less the units filled for waiting customers and each store's sync-lag buffer)")
+    return lines
+
+
 def purchase_order_lines(po_ids: list[int]) -> list[str]:
     """These POs, each line with the numbers that sized it (as `backorders po list` shows them)."""
     from sqlalchemy import select
@@ -422,10 +465,12 @@ def _print_summary(summary: dict[str, Any], say: Callable[[str], None]) -> None:
     say(f"stock figures stored by polling: {summary['stock_figures']} {summary['per_store']}")
     for line in summary["transitions"]:
         say(f"{DEMO_SKU}: {line}")
-    say(f"Shopify now: available {summary['shopify']['available']}, "
+    say(f"at the sell-out, Shopify: available {summary['shopify']['available']}, "
         f"inventory_policy {summary['shopify']['inventory_policy']}")
-    say(f"WooCommerce now: stock {summary['woocommerce']['stock_quantity']}, "
+    say(f"at the sell-out, WooCommerce: stock {summary['woocommerce']['stock_quantity']}, "
         f"status {summary['woocommerce']['stock_status']}, backorders {summary['woocommerce']['backorders']}")
+    for line in summary["restocked"]:
+        say(f"after the goods arrived, {line}")
     say(f"Lightspeed POS: {summary['lightspeed']} for {DEMO_SKU}, {summary['lightspeed_writes']} write(s) from us")
     say(f"staff alerts: {summary['alerts']} alert(s) in all; the sell-out reached staff as {summary['messages']}")
     say(f"customer journeys: {'; '.join(summary['journeys'])}")
