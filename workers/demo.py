@@ -424,7 +424,8 @@ def channels_after_restock(item: Callable[[str, str], dict[str, Any]], pos_key: 
              f"WooCommerce: stock {woo['stock_quantity']}, status {woo['stock_status']} ({why('woo-outlet')})",
              f"Lightspeed POS: {pos['inventory']} ({why(pos_key)})"]
     say(f"every selling channel shows the restock: Shopify {shopify['available']}, WooCommerce "
-        f"{woo['stock_quantity']} (what arrived, less the units filled for waiting customers and each store's sync-lag buffer)")
+        f"{woo['stock_quantity']} (what arrived, less the units filled for waiting customers and each "
+        "store's sync-lag buffer)")
     return lines
 
 
