@@ -50,8 +50,13 @@ ON CONFLICT ON CONSTRAINT uq_channel_listings_store_sku DO UPDATE
 #: touches ``stock_levels`` nor is returned, so it triggers no detection and no push. Any other
 #: reading from a store we wrote to counts down from what we wrote, which was short of the truth by
 #: ``withheld`` (its buffer and the units promised to waiting customers): that is added back, so a
-#: channel's sale lowers the truth by the units sold, not by the buffer too. Without pushed levels (benchmarks, read-only stores)
-#: the join finds nothing and the statement does what it always did.
+#: channel's sale lowers the truth by the units sold, not by the buffer too. Such a reading also
+#: ends the wait for every earlier echo there: the store has moved past our writes (an echo that
+#: still comes is older than that reading and loses to it on ``source_updated_at``), and a figure
+#: left awaited by a write that never happened (a worker killed between registering it and
+#: sending it) must not swallow a real reading that later happens to equal it. Without pushed
+#: levels (benchmarks, read-only stores) the join finds nothing and the statement does what it
+#: always did.
 UPSERT_LEVELS = text("""
 WITH incoming AS (
     SELECT u.sku_id, u.location_id, u.on_hand, u.available, u.committed, u.source_updated_at,
@@ -86,9 +91,10 @@ WITH incoming AS (
       FROM incoming i
      WHERE i.echo AND i.first_echo AND p.sku_id = i.sku_id AND p.store_id = :store_id AND p.location_id = i.location_id
 ), superseded AS (
-    UPDATE pushed_levels p SET live = false
+    UPDATE pushed_levels p SET live = false, awaiting = '{}'
       FROM upserted u
-     WHERE p.live AND p.sku_id = u.sku_id AND p.store_id = :store_id AND p.location_id = u.location_id
+     WHERE (p.live OR p.awaiting <> '{}') AND p.sku_id = u.sku_id AND p.store_id = :store_id
+       AND p.location_id = u.location_id
 )
 SELECT DISTINCT sku_id FROM upserted ORDER BY sku_id
 """)

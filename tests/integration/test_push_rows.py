@@ -131,6 +131,23 @@ def test_our_own_echo_is_recorded_once_and_is_never_news(db_session: Session, ca
     assert level is not None and level.live is False and level.awaiting == []
 
 
+def test_a_write_that_never_happened_does_not_swallow_a_real_reading(db_session: Session, catalog: Any) -> None:
+    """A worker killed between registering the echo it expects and sending the write leaves that
+    figure awaited; once the store reports anything else there, a later real reading equal to it
+    is real (a stale expectation once swallowed the newest figure of a webhook storm)."""
+    sku, _shop, woo = _listed(db_session)
+    warehouse = db_session.scalar(select(StockLevel.location_id).where(StockLevel.store_id == woo))
+    pushes.expect_echo(db_session, sku, woo, [(warehouse, 7, 0)], NOW)  # the write was never sent
+    sale = StockRecord(external_id="p1", sku=CODE, on_hand=9, available=9, updated_at=NOW + timedelta(seconds=2))
+    assert record_batch(db_session, woo, [sale]).changed_sku_ids == [sku]
+    level = db_session.get(PushedLevel, (sku, woo, warehouse))
+    assert level is not None and level.awaiting == [], "the store moved past our writes"
+    real = StockRecord(external_id="p1", sku=CODE, on_hand=7, available=7, updated_at=NOW + timedelta(seconds=4))
+    assert record_batch(db_session, woo, [real]).changed_sku_ids == [sku]
+    db_session.expire_all()
+    assert db_session.scalar(select(StockLevel.available).where(StockLevel.store_id == woo)) == 7
+
+
 def test_a_burst_of_pushes_may_overtake_its_echoes(db_session: Session, catalog: Any) -> None:
     sku, _shop, woo = _listed(db_session)
     warehouse = db_session.scalar(select(StockLevel.location_id).where(StockLevel.store_id == woo))
