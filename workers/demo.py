@@ -418,7 +418,7 @@ def channels_after_restock(item: Callable[[str, str], dict[str, Any]], pos_key: 
         free = sum((data.get("before_buffer") or {}).values())
         return (f"our last push: {free} free to sell after {data.get('promised', 0)} "
                 f"promised to waiting customers, buffer {buffer.get('units', 0)} = ⌈{buffer.get('velocity_per_day')}"
-                f"/day × {'unmeasured' if delay is None else f'{delay} s'} delay⌉ + floor {buffer.get('floor', 0)})")
+                f"/day × {'unmeasured' if delay is None else f'{delay} s'} delay⌉ + floor {buffer.get('floor', 0)}")
     lines = [f"Shopify: available {shopify['available']}, inventory_policy {shopify['inventory_policy']} "
              f"({why('shopify-main')})",
              f"WooCommerce: stock {woo['stock_quantity']}, status {woo['stock_status']} ({why('woo-outlet')})",
