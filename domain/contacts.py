@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from sqlalchemy import select
@@ -59,16 +59,6 @@ def opt_in(session: Session, channel: str, address: str) -> bool:
     result = session.execute(ContactOptOut.__table__.delete().where(ContactOptOut.channel == channel,
                                                                     ContactOptOut.address == address))
     return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def zone(name: str | None, fallback: str) -> ZoneInfo:
-    for candidate in (name, fallback, "UTC"):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
 
 
 def in_quiet_hours(local: time, quiet: tuple[time, time]) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from domain import alerts, audit, backorders, contacts, outbox, segments, substitutes, timers
+from domain import alerts, audit, backorders, contacts, localtime, outbox, segments, substitutes, timers
 from domain.allocation import allocatable
 from domain.clock import utcnow
 from domain.config import BusinessConfig, PolicyConfig
@@ -129,7 +129,6 @@ def _link(settings: Settings, backorder: Backorder, choice: str, now: datetime, 
 
 def message_context(session: Session, backorder: Backorder, settings: Settings, now: datetime,
                     **extra: Any) -> dict[str, Any]:
-    from domain import localtime
 
     line, order, sku, store = _facts(session, backorder)
     subs = substitutes_for(session, sku, backorder.quantity) if backorder.state in ("open", "notified") else []
@@ -172,7 +171,7 @@ def notify_customer(session: Session, backorder: Backorder, template: str, key: 
                              else None)
         not_before = None
         if channel == "sms" and address and not reason:
-            tz = contacts.zone(order.customer_timezone, settings.config.timezone)
+            tz = localtime.customer_zone(order.customer_timezone, settings.config.timezone)
             not_before = contacts.next_send_time(now, tz, policy.quiet_hours)
         outbox_id = outbox.enqueue(session, idempotency_key=f"backorder:{backorder.id}:{template}:{key}:{channel}",
                                    channel=channel, template=template, recipient=address or (order.phone or ""),

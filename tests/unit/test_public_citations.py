@@ -15,8 +15,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SKIPPED_DIRS = {".git", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache"}
 TEXT_SUFFIXES = {".py", ".md", ".toml", ".ini", ".cfg", ".txt", ".yml", ".yaml", ".json", ".html", ".j2", ".sh"}
 TEXT_NAMES = {"Makefile", "Procfile"}
-#: Notes and checkouts that live beside the repository, not in it.
-OUTSIDE = re.compile(r"/work/|shared/(reference|seeds)|api-facts|DESIGN\.md")
+#: Paths a clone does not have: absolute paths under a machine's users' folders, and relative ones
+#: that climb out of the repository into notes kept beside it.
+OUTSIDE = re.compile(r"(?<![\w.:/])/(?:work|home|root)/\w|(?<![\w./])\.\./[A-Za-z]")
 
 
 def _text_files() -> list[Path]:
