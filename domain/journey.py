@@ -27,6 +27,7 @@ from domain.config import BusinessConfig, PolicyConfig
 from domain.db import any_int, state_is
 from domain.links import LinkClaim, sign
 from domain.models import (
+    OPEN_PO_STATES,
     Backorder,
     Order,
     OrderLine,
@@ -43,7 +44,6 @@ FollowUp = timers.FollowUp
 DELIVER = "tasks.notify.deliver"
 REFUND = "tasks.followups.refund"
 PUSH = "tasks.channels.push"
-OPEN_PO_STATES = ("draft", "awaiting_approval", "approved", "sent", "acknowledged", "partially_received")
 REMINDER, DEADLINE = "backorder.reminder", "backorder.deadline"
 LINK_LIFETIME = timedelta(days=45)
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from domain import alerts, audit, timers, vendor_loop
 from domain.config import RouteConfig
 from domain.models import (
+    OPEN_PO_STATES,
     Backorder,
     Order,
     OrderLine,
@@ -40,7 +41,6 @@ FollowUp = timers.FollowUp
 EVENT = "merchandising.auto_cancelled"
 PLAN = "tasks.purchasing.plan_for_skus"
 DELIVER = "tasks.notify.deliver"
-OPEN_PO_STATES = ("draft", "awaiting_approval", "approved", "sent", "acknowledged", "partially_received")
 NOT_SENT = ("draft", "awaiting_approval", "approved")
 
 

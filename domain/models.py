@@ -49,6 +49,8 @@ OUTBOX_STATES = ("pending", "sending", "sent", "delivered", "unknown", "failed",
 INBOX_STATES = ("pending", "done", "failed", "quarantined")
 PO_STATES = ("draft", "awaiting_approval", "approved", "sent", "acknowledged", "partially_received",
              "received", "cancelled")
+#: Purchase orders still expecting goods: their lines count as on order.
+OPEN_PO_STATES = PO_STATES[:6]
 SUBSTITUTE_ORDER_STATES = ("awaiting_staff", "pending", "placed", "settled", "failed")
 
 
