@@ -41,7 +41,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_flower_refuses_requests_without_credentials(services: dict[str, str]) -> None:
+def test_flower_refuses_requests_without_credentials_and_keeps_its_password_off_argv(services: dict[str, str]) -> None:
     port = free_port()
     env = {**os.environ, "FLOWER_BASIC_AUTH": "ops:correct-horse-battery"}
     process = subprocess.Popen([sys.executable, "-m", "workers.cli", "flower", "--port", str(port), "--address",
@@ -61,6 +61,14 @@ def test_flower_refuses_requests_without_credentials(services: dict[str, str]) -
         assert wrong.status_code == 401
         right = requests.get(f"http://127.0.0.1:{port}/", auth=("ops", "correct-horse-battery"), timeout=5)
         assert right.status_code == 200
+        metrics = f"http://127.0.0.1:{port}/metrics"
+        assert requests.get(metrics, timeout=5).status_code == 401, "Prometheus metrics need the password too"
+        assert requests.get(metrics, auth=("ops", "guess"), timeout=5).status_code == 401
+        assert requests.get(metrics, auth=("ops", "correct-horse-battery"), timeout=5).status_code == 200
+        with open(f"/proc/{process.pid}/cmdline", "rb") as handle:
+            argv = handle.read().split(b"\0")
+        assert b"flower_app" in b" ".join(argv), argv  # the exec'd Flower itself, not a wrapper
+        assert not any(b"correct-horse-battery" in arg for arg in argv), "the password is not in argv (ps)"
     finally:
         process.terminate()
         process.wait(timeout=10)
