@@ -154,8 +154,9 @@ class InputGuardMiddleware:
         if problem is not None:
             await bad_request(scope, send, problem)
             return
-        replay = [{"type": "http.request", "body": body, "more_body": False}]
-        replay += [m for m in messages if m["type"] != "http.request"]
+        complete = messages[-1]["type"] == "http.request"
+        # A client gone mid-body is passed on as it happened: the endpoint sees the disconnect.
+        replay = [{"type": "http.request", "body": body, "more_body": False}] if complete else list(messages)
 
         async def buffered_receive() -> Message:
             if replay:
