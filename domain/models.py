@@ -558,6 +558,8 @@ class OutboxMessage(Base):
         CheckConstraint("channel IN ('email', 'sms', 'slack')", name="channel_valid"),
         Index("ix_outbox_pending", "created_at", postgresql_where=text("state IN ('pending', 'unknown')")),
         Index("ix_outbox_provider_message", "provider", "provider_message_id"),
+        # An inbound text finds the last one we sent its number (domain.sms_replies.conversation).
+        Index("ix_outbox_sms_recipient", "recipient", postgresql_where=text("channel = 'sms'")),
     )
 
 
@@ -638,3 +640,21 @@ class DeadLetter(Base):
     error: Mapped[str] = mapped_column(Text)
     failed_at: Mapped[datetime] = created_at_column()
     redriven_at: Mapped[datetime | None]
+
+
+class InboundSms(Base):
+    """One customer text, by Twilio's ``MessageSid``: a replayed delivery finds its row and does nothing.
+
+    Kept for good: Twilio's request signature never expires, so a captured request stays valid;
+    the row also records which backorder the text was taken to answer, and why."""
+
+    __tablename__ = "inbound_sms"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_number: Mapped[str] = mapped_column(String(32))
+    to_number: Mapped[str] = mapped_column(String(64))
+    keyword: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = created_at_column()
+    backorder_id: Mapped[int | None] = mapped_column(ForeignKey("backorders.id", ondelete="SET NULL"))
+    outbox_id: Mapped[int | None] = mapped_column(BigInteger)
+    result: Mapped[str] = mapped_column(String(32), server_default="received")

@@ -4,8 +4,10 @@ from __future__ import annotations
 from celery import Celery
 
 from workers.embedded import ensure_env
+from workers.log_redaction import install as redact_links_in_logs
 
 ensure_env()
+redact_links_in_logs()  # signed link tokens never reach a log line (workers.log_redaction)
 
 TASK_MODULES = (
     "tasks.polling",

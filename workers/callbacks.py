@@ -29,6 +29,7 @@ from connectors.messaging.types import DeliveryEvent
 from domain.db import session_scope
 from domain.delivery import apply_delivery_event
 from domain.settings import get_settings
+from workers import input_guard
 
 log = logging.getLogger("workers.callbacks")
 
@@ -111,6 +112,8 @@ def _answer(handler: Callable[..., Any]) -> Callable[..., Any]:
             return JSONResponse({"error": "invalid signature"}, status_code=401)
         except MalformedPayloadError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
+        except RecursionError:
+            return JSONResponse({"error": "JSON nested too deeply"}, status_code=400)
         except Exception:
             log.exception("provider callback on %s could not be handled", request.url.path)
             return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
@@ -191,6 +194,9 @@ async def sendgrid_events(request: Request) -> JSONResponse:
     public_key = _secret("SENDGRID_WEBHOOK_PUBLIC_KEY")
     sendgrid.verify_event_webhook(public_key, request.headers.get(sendgrid.SIGNATURE_HEADER, ""),
                                   request.headers.get(sendgrid.TIMESTAMP_HEADER, ""), raw)
+    too_deep = input_guard.too_deep(raw)  # measured only now that the signature verified
+    if too_deep is not None:
+        raise Reject(400, too_deep)
     events = sendgrid.parse_events(raw)
     items = json.loads(raw)
     keys = [item.get(sendgrid.IDEMPOTENCY_ARG) if isinstance(item, dict) else None for item in items]

@@ -222,7 +222,8 @@ def embedded_status() -> None:
 @click.option("--port", default=5555, show_default=True, type=int)
 @click.option("--address", default="127.0.0.1", show_default=True)
 def flower(port: int, address: str) -> None:
-    """Run Flower behind basic auth (FLOWER_BASIC_AUTH=user:password; generated for the embedded set-up)."""
+    """Run Flower behind basic auth, /metrics included (FLOWER_BASIC_AUTH=user:password, read from the
+    environment, never passed on the command line; generated for the embedded set-up)."""
     from workers.embedded import flower_credentials
 
     _environment()
@@ -230,8 +231,11 @@ def flower(port: int, address: str) -> None:
     if not auth:
         raise click.ClickException("FLOWER_BASIC_AUTH: not set; Flower never runs without credentials")
     click.echo(f"Flower on http://{address}:{port} (user {auth.split(':', 1)[0]})", err=True)
-    os.execvp(sys.executable, [sys.executable, "-m", "celery", "-A", "workers.app", "flower",
-                               f"--port={port}", f"--address={address}", f"--basic-auth={auth}"])
+    # The credentials travel in the environment, never in argv (``ps`` shows argv to everyone);
+    # workers.flower_app also puts /metrics behind them.
+    os.environ["FLOWER_BASIC_AUTH"] = auth
+    os.execvp(sys.executable, [sys.executable, "-m", "workers.flower_app", f"--port={port}",
+                               f"--address={address}"])
 
 
 @main.command()

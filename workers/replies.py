@@ -11,7 +11,9 @@ SMS keywords: ``CANCEL`` is one of Twilio's default opt-out keywords (with STOP,
 UNSUBSCRIBE, END, QUIT, REVOKE, OPTOUT): Twilio unsubscribes the number before we see the text.
 So ``CANCEL`` is treated as an opt-out here too, never as a cancel-the-order choice, and the
 choices are ``WAIT``, ``REFUND`` (cancel for a full refund) and ``CREDIT`` (cancel for store
-credit). Answers are TwiML; 401 bad signature, 400 malformed form, 413 too large, 503 when the
+credit). Each text is taken once, by Twilio's ``MessageSid`` (a replay answers empty TwiML and
+changes nothing), and answers only the backorder of the last question we texted that number
+before it arrived, never a newer one (``domain.sms_replies``). Answers are TwiML; 401 bad signature, 400 malformed form, 413 too large, 503 when the
 auth token or the database is unavailable.
 
 Follow-ups (outbox deliveries, refunds) are sent only after the transaction commits; if the
@@ -29,17 +31,16 @@ from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-import phonenumbers
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from connectors.errors import MalformedPayloadError, SignatureError
 from connectors.messaging import twilio_sms
-from domain import backorders, contacts, journey
+from domain import backorders, contacts, journey, sms_replies
 from domain.clock import utcnow
 from domain.db import session_scope
 from domain.links import BadLink, ExpiredLink, LinkClaim, sign, verify
@@ -311,27 +312,6 @@ def keyword(body: str) -> str:
     return " ".join(body.split()).strip(" .!?").upper()
 
 
-def latest_notified(session: Session, e164: str) -> int | None:
-    """The customer's most recent backorder awaiting an answer, by phone.
-
-    Order phones are stored as the platform sent them, so SQL narrows by the national digits and
-    ``contacts.normalize_phone`` decides exactly."""
-    try:
-        national = str(phonenumbers.parse(e164).national_number)
-    except phonenumbers.NumberParseException:
-        return None
-    digits = func.regexp_replace(Order.phone, "[^0-9]", "", "g")
-    rows = session.execute(
-        select(Backorder.id, Order.phone)
-        .join(OrderLine, OrderLine.id == Backorder.order_line_id)
-        .join(Order, Order.id == OrderLine.order_id)
-        .where(Backorder.state == "notified", Order.phone.is_not(None), digits.like(f"%{national}"))
-        .order_by(Backorder.notified_at.desc().nulls_last(), Backorder.id.desc())
-    ).all()
-    matches = (backorder_id for backorder_id, phone in rows if contacts.normalize_phone(phone) == e164)
-    return next(matches, None)
-
-
 def help_text(store: str) -> str:
     return (f"{store}: reply WAIT to keep your backordered item, REFUND to cancel it for a full refund, "
             "CREDIT to cancel it for store credit. STOP to opt out.")
@@ -350,32 +330,45 @@ def outcome_text(store: str, order_number: str, choice: str, outcome: journey.Ou
 
 
 def handle_sms(sms: Any, settings: journey.Settings) -> str | None:
-    """Applies one inbound text; returns the reply (None: Twilio answers opt-outs itself)."""
+    """Applies one inbound text once; returns the reply (None: nothing to say, or a replay).
+
+    The text is recorded by ``MessageSid`` in the transaction that applies it, and a keyword
+    answers only the backorder of the last question we texted that number before it arrived
+    (``domain.sms_replies``)."""
     word = keyword(sms.body)
     store = settings.config.name or FALLBACK_STORE_NAME
     e164 = contacts.normalize_phone(sms.from_)
-    if word in OPT_OUT_WORDS:
-        with session_scope() as session:
-            contacts.opt_out(session, "sms", e164 or sms.from_, word)
-        log.info("sms opt-out by keyword %s", word)
-        return None
-    if word in contacts.START_WORDS:
-        with session_scope() as session:
-            contacts.opt_in(session, "sms", e164 or sms.from_)
-        log.info("sms opt-in by keyword %s", word)
-        return None  # Twilio confirms the opt-in itself
     choice = SMS_CHOICES.get(word)
-    if choice is None:
-        return help_text(store)
+    known = word if (word in OPT_OUT_WORDS or word in contacts.START_WORDS or choice) else "other"
+    follow_ups: FollowUps = []
     with session_scope() as session:
-        backorder_id = latest_notified(session, e164) if e164 else None
-        if backorder_id is None:
+        received = sms_replies.record(session, sms.provider_message_id, e164 or sms.from_, sms.to, known)
+        if received is None:
+            log.info("inbound sms %s was taken before: a replay, nothing done", sms.provider_message_id)
+            return None
+        if word in OPT_OUT_WORDS:
+            contacts.opt_out(session, "sms", e164 or sms.from_, word)
+            sms_replies.settle(session, received, "opt_out")
+            log.info("sms opt-out by keyword %s", word)
+            return None
+        if word in contacts.START_WORDS:
+            contacts.opt_in(session, "sms", e164 or sms.from_)
+            sms_replies.settle(session, received, "opt_in")
+            log.info("sms opt-in by keyword %s", word)
+            return None  # Twilio confirms the opt-in itself
+        if choice is None:
+            sms_replies.settle(session, received, "help")
+            return help_text(store)
+        talk = sms_replies.conversation(session, e164, received.received_at) if e164 else None
+        if talk is None:
+            sms_replies.settle(session, received, "no_conversation")
             return (f"{store}: we could not find an open backorder question for this number. "
                     "Please reply to our email.")
-        outcome, follow_ups = journey.choose(session, backorder_id, choice, settings, source="sms")
-        view = load_view(session, backorder_id, settings)
+        outcome, follow_ups = journey.choose(session, talk.backorder_id, choice, settings, source="sms")
+        sms_replies.settle(session, received, outcome.result, talk)
+        view = load_view(session, talk.backorder_id, settings)
     send_follow_ups(follow_ups)
-    log.info("backorder %s: sms choice %s -> %s (%s)", backorder_id, choice, outcome.result, outcome.state)
+    log.info("backorder %s: sms choice %s -> %s (%s)", talk.backorder_id, choice, outcome.result, outcome.state)
     return outcome_text(store, view.order_number if view else "", choice, outcome)
 
 

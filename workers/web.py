@@ -5,6 +5,7 @@ It verifies, stores and enqueues, and answers fast: Shopify gives a webhook five
 from __future__ import annotations
 
 import logging
+import os
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -18,6 +19,8 @@ from domain.settings import get_settings
 from workers.body_limit import BodyLimitMiddleware
 from workers.callbacks import router as callbacks_router
 from workers.health import check_broker, check_database
+from workers.input_guard import InputGuardMiddleware
+from workers.log_redaction import install as redact_links_in_logs
 from workers.replies import router as replies_router
 from workers.source_limits import SourceLimitMiddleware
 from workers.startup_checks import require_valid_config
@@ -28,11 +31,21 @@ from workers.webhooks import router as webhooks_router
 log = logging.getLogger("workers.web")
 
 
+def api_docs_enabled() -> bool:
+    """``/docs``, ``/redoc`` and ``/openapi.json`` are served only with ``API_DOCS=1``: they list
+    every endpoint and its parameters to anyone who asks. ``app.openapi()`` works either way."""
+    return os.environ.get("API_DOCS", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def create_app() -> FastAPI:
+    redact_links_in_logs()  # before anything logs a request path
     get_settings()
     require_valid_config("web")
-    app = FastAPI(title="Backorder Automator", version="0.1.0")
+    docs = api_docs_enabled()
+    app = FastAPI(title="Backorder Automator", version="0.1.0", docs_url="/docs" if docs else None,
+                  redoc_url="/redoc" if docs else None, openapi_url="/openapi.json" if docs else None)
     app.add_middleware(WebhookFastPath)  # innermost: platform webhooks skip FastAPI's routing
+    app.add_middleware(InputGuardMiddleware)  # NUL anywhere, over-nested JSON: 400 before any endpoint
     app.add_middleware(BodyLimitMiddleware)  # 413 before a huge body is read, whatever the endpoint
     app.add_middleware(SourceLimitMiddleware)  # per source IP and store key, before any body is read
 

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from connectors.errors import MalformedPayloadError, SignatureError
 from domain import inbox, stray_webhooks
 from domain.inbound import stored_payload
-from workers import webhook_stores
+from workers import input_guard, webhook_stores
 from workers.ingest_writer import get_writer
 from workers.webhook_stores import KnownStore
 
@@ -73,10 +73,14 @@ def check_webhook(store: KnownStore, headers: dict[str, str], body: bytes) -> An
     except SignatureError as exc:
         log.warning("webhook for %s rejected: bad signature (%s)", store.key, exc)
         return Answer(401, {"error": "signature verification failed"})
+    too_deep = input_guard.too_deep(body) if len(body) > input_guard.UNSIGNED_SCAN_BYTES else None
+    if too_deep is not None:  # smaller bodies were measured by the middleware already
+        log.warning("webhook for %s rejected: %s", store.key, too_deep)
+        return Answer(400, {"error": f"malformed payload: {too_deep}"})
     try:
         body.decode("utf-8")
         event = connector.parse_webhook(headers, body)
-    except (MalformedPayloadError, UnicodeDecodeError) as exc:
+    except (MalformedPayloadError, UnicodeDecodeError, RecursionError) as exc:
         log.warning("webhook for %s rejected: malformed (%s)", store.key, exc)
         return Answer(400, {"error": f"malformed payload: {exc}"})
     if event.kind == "ping":

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -284,3 +285,117 @@ def test_broken_config_is_named_and_stops_the_processes(kind: str, tmp_path: Pat
         assert worker.returncode != 0 and "worker not started" in worker.stderr + worker.stdout
         record("10f broken config", runs=len(BROKEN), events_in=len(BROKEN), effects=0, lost=0, duplicates=0,
                detail="config check exit 1 with the key path; web and worker refuse to start")
+
+
+def nested(depth: int) -> bytes:
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+def assert_clean_400(answer: requests.Response, what: str) -> None:
+    assert answer.status_code == 400, f"{what} answered {answer.status_code}: {answer.text[:200]}"
+    assert "Traceback" not in answer.text and "error" in answer.json(), f"{what}: {answer.text[:200]}"
+
+
+def raw_request(base: str, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+    """Bytes on the wire exactly as written (a NUL in a header or a path that a client would refuse)."""
+    host, port = urlsplit(base).hostname, urlsplit(base).port
+    with socket.create_connection((host, port), timeout=10) as conn:
+        conn.sendall(head + b"\r\n" + body)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    return int(reply.split(b" ")[1]), reply
+
+
+def test_nul_and_deep_json_get_a_clean_400_on_every_endpoint(web: str, db_session: Session) -> None:
+    """Before: a NUL in a store key answered 503 with a traceback in the log, and a signed 60 kB
+    nested body a 500 (RecursionError). Every documented endpoint, each way of carrying a NUL."""
+    deep = nested(12_000)  # 60 kB
+    assert len(deep) > 60_000
+    answers = 0
+    for method, template in endpoints():
+        real = template.replace("{store_key}", STORE).replace("{token}", "abc.def")
+        nul = template.replace("{store_key}", "shop%00ify").replace("{token}", "abc%00def")
+        if nul != real:
+            assert_clean_400(requests.request(method, web + nul, timeout=10), f"{method} {nul}")
+        assert_clean_400(requests.request(method, web + real + "?x=a%00b", timeout=10), f"{method} {real}?%00")
+        status, reply = raw_request(web, f"{method} {real} HTTP/1.1\r\nHost: x\r\nX-Note: a\x00b\r\n"
+                                         "Content-Length: 0\r\n".encode())
+        assert status == 400 and b"Traceback" not in reply, f"{method} {real} NUL header -> {status}"
+        answers += 3
+        if method != "POST":
+            continue
+        for body, content_type, what in [
+            (deep, "application/json", "60 kB nested JSON"),
+            (b'{"sku": "FUT\\u0000"}', "application/json", "JSON \\u0000"),
+            (b"Body=WA%00IT&From=%2B1", "application/x-www-form-urlencoded", "form %00"),
+            (b"Body=WA\x00IT", "application/x-www-form-urlencoded", "raw NUL"),
+            (b"[" * 70_000, "text/plain", "unclosed brackets, no JSON content type"),
+        ]:
+            assert_clean_400(requests.post(web + real, data=body, headers={"Content-Type": content_type}, timeout=10),
+                             f"POST {real} {what}")
+            answers += 1
+    # Signed, so nothing but the nesting is wrong: the fast path, and the endpoint's own check above
+    # the size the middleware measures unsigned bodies to.
+    for body in (deep, nested(70) + b" " * 300_000):
+        assert_clean_400(requests.post(f"{web}/webhooks/{STORE}", data=body,
+                                       headers=shopify_headers(body, f"evt-deep-{len(body)}"), timeout=10),
+                         f"signed nested webhook of {len(body)} bytes")
+        answers += 1
+    fine = nested(40)
+    assert requests.post(f"{web}/webhooks/{STORE}", data=fine, headers=shopify_headers(fine, "evt-40"),
+                         timeout=10).status_code in (200, 400), "40 levels pass the guard (the connector judges it)"
+    assert inbox_count(db_session) == 0
+    record("10g NUL + nested JSON, every endpoint", runs=answers, events_in=answers, effects=0, lost=0, duplicates=0,
+           detail="400 with a JSON error for each; no 5xx, no traceback")
+
+
+def test_api_docs_are_off_by_default(web: str) -> None:
+    for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
+        assert requests.get(web + path, timeout=10).status_code == 404, path
+    assert "/webhooks/{store_key}" in json.dumps(endpoints()), "the schema is still built in-process"
+
+
+def test_api_docs_on_with_the_setting(monkeypatch: pytest.MonkeyPatch, services: dict[str, str]) -> None:
+    from fastapi.testclient import TestClient
+
+    from workers.web import create_app
+
+    monkeypatch.setenv("API_DOCS", "1")
+    with TestClient(create_app()) as client:
+        assert client.get("/openapi.json").status_code == 200
+        assert client.get("/docs").status_code == 200
+
+
+def test_twilio_replay_never_reaches_a_newer_order(web: str, db_session: Session, catalog: object) -> None:
+    """A captured, signed inbound REFUND is replayed after the customer placed a newer order that
+    was offered and texted: the replay answers empty TwiML and the newer order is untouched."""
+    from connectors.messaging.twilio_sms import compute_signature
+    from domain import journey
+    from domain.models import Backorder, InboundSms
+    from tests.integration.test_replies import PHONE_E164, make_backorder
+    from workers import replies
+
+    settings = journey.Settings(catalog, web, os.environ["SECRET_KEY"])  # type: ignore[arg-type]
+    older = make_backorder(db_session, settings, order="9001", notified_ago=timedelta(hours=2))
+    form = {"MessageSid": "SM" + "ab" * 16, "From": PHONE_E164, "To": "+15005550006", "Body": "REFUND",
+            "NumMedia": "0"}
+    url = replies.current_settings().public_base_url + "/sms/inbound"
+    signed = {"X-Twilio-Signature": compute_signature("sandbox-twilio-token", url, form)}
+    first = requests.post(f"{web}/sms/inbound", data=form, headers=signed, timeout=10)
+    assert first.status_code == 200 and "refunding you in full" in first.text, first.text
+
+    newer = make_backorder(db_session, settings, order="9002")
+    replays = [requests.post(f"{web}/sms/inbound", data=form, headers=signed, timeout=10) for _ in range(3)]
+    assert all(r.status_code == 200 and "<Message>" not in r.text for r in replays)
+    db_session.expire_all()
+    states = {b.id: b.state for b in db_session.scalars(select(Backorder).where(Backorder.id.in_([older, newer])))}
+    assert states == {older: "cancelled_by_customer", newer: "notified"}, states
+    taken = db_session.scalars(select(InboundSms)).all()
+    assert [(t.backorder_id, t.result) for t in taken] == [(older, "applied")]
+    record("10h Twilio replay", runs=1, events_in=1 + len(replays), effects=1, lost=0,
+           duplicates=sum(1 for s in states.values() if s != "notified") - 1,
+           detail="3 replays after a newer order: empty TwiML, newer order untouched")

@@ -41,7 +41,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_flower_refuses_requests_without_credentials(services: dict[str, str]) -> None:
+def test_flower_refuses_requests_without_credentials_and_keeps_its_password_off_argv(services: dict[str, str]) -> None:
     port = free_port()
     env = {**os.environ, "FLOWER_BASIC_AUTH": "ops:correct-horse-battery"}
     process = subprocess.Popen([sys.executable, "-m", "workers.cli", "flower", "--port", str(port), "--address",
@@ -61,6 +61,14 @@ def test_flower_refuses_requests_without_credentials(services: dict[str, str]) -
         assert wrong.status_code == 401
         right = requests.get(f"http://127.0.0.1:{port}/", auth=("ops", "correct-horse-battery"), timeout=5)
         assert right.status_code == 200
+        metrics = f"http://127.0.0.1:{port}/metrics"
+        assert requests.get(metrics, timeout=5).status_code == 401, "Prometheus metrics need the password too"
+        assert requests.get(metrics, auth=("ops", "guess"), timeout=5).status_code == 401
+        assert requests.get(metrics, auth=("ops", "correct-horse-battery"), timeout=5).status_code == 200
+        with open(f"/proc/{process.pid}/cmdline", "rb") as handle:
+            argv = handle.read().split(b"\0")
+        assert b"flower_app" in b" ".join(argv), argv  # the exec'd Flower itself, not a wrapper
+        assert not any(b"correct-horse-battery" in arg for arg in argv), "the password is not in argv (ps)"
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -209,3 +217,46 @@ def test_webhook_rate_is_limited_per_source_with_retry_after(servers: Servers, d
     assert at_store.count(429) >= 4 and elsewhere.status_code == 200, (at_store, elsewhere.status_code)
     record("sec webhook rate limit", runs=1, events_in=350, effects=350 - len(refused) - at_store.count(429), lost=0,
            duplicates=0, detail=f"300-burst accepted at defaults; flood: {len(refused)}/40 got 429 + Retry-After")
+
+
+def test_link_tokens_never_reach_the_web_log(services: dict[str, str], tmp_path: object) -> None:
+    """The web process as the Procfile runs it (uvicorn, access log on): customer and vendor links
+    are requested, one with a NUL so our own warning names the path too; the log holds neither token."""
+    from pathlib import Path
+
+    port = free_port()
+    log_path = Path(str(tmp_path)) / "web.log"
+    now = datetime.now(UTC)
+    customer = links.sign(os.environ["SECRET_KEY"], links.LinkClaim(
+        backorder_id=987654, choice="cancel", expires_at=int((now + timedelta(days=45)).timestamp())))
+    vendor = links.sign_po_link(os.environ["SECRET_KEY"], 876543, int((now + timedelta(days=30)).timestamp()))
+    with log_path.open("wb") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "uvicorn", "workers.web:app", "--host", "127.0.0.1",
+                                    "--port", str(port)], cwd=REPO_ROOT, env=dict(os.environ), stdout=sink,
+                                   stderr=subprocess.STDOUT)
+        try:
+            def up() -> list[int]:
+                try:
+                    return [requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code]
+                except requests.ConnectionError:
+                    return []
+
+            wait_for(up, timeout_s=60, interval_s=0.3)
+            base = f"http://127.0.0.1:{port}"
+            statuses = [requests.get(f"{base}/b/{customer}", timeout=10).status_code,
+                        requests.post(f"{base}/b/{customer}", timeout=10).status_code,
+                        requests.get(f"{base}/po/{vendor}?from=email", timeout=10).status_code,
+                        requests.get(f"{base}/b/{customer}%00", timeout=10).status_code]
+            assert statuses[-1] == 400 and all(s < 500 for s in statuses), statuses
+            wait_for(lambda: log_path.read_text().count("/b/[redacted]") >= 2, timeout_s=10, interval_s=0.2)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+    text = log_path.read_text()
+    assert "GET /b/[redacted] HTTP/1.1" in text and "/po/[redacted]" in text, text[-2000:]
+    assert "refused: the path contains a NUL" in text, "our own warning about the path is in the log"
+    for token in (customer, vendor):
+        for piece in token.split("."):
+            assert piece not in text, "a link token reached the web log"
+    record("sec link tokens in logs", runs=1, events_in=len(statuses), effects=0, lost=0, duplicates=0,
+           detail=f"{text.count('[redacted]')} redacted paths, 0 tokens in the web log")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +17,8 @@ from connectors.messaging.twilio_sms import compute_signature
 from domain import journey
 from domain.clock import utcnow
 from domain.links import LinkClaim, sign
-from domain.models import AuditLog, Backorder, ContactOptOut, Order, OrderLine, Sku, Store
+from domain import sms_replies
+from domain.models import AuditLog, Backorder, ContactOptOut, InboundSms, Order, OrderLine, OutboxMessage, Sku, Store
 from workers import replies
 
 BASE_URL = "http://testserver"
@@ -49,7 +51,7 @@ def client(sent: list[Any]) -> Iterator[TestClient]:
 
 
 def make_backorder(session: Session, settings: journey.Settings, *, title: str = "Oak futon frame, full",
-                   order: str = "9001", notified_ago: timedelta = timedelta(0)) -> int:
+                   order: str = "9001", notified_ago: timedelta = timedelta(0), texted: bool = True) -> int:
     """An order with one backordered line, offered to the customer (state ``notified``)."""
     store = session.scalar(select(Store).where(Store.key == "shopify-main"))
     sku = session.scalar(select(Sku).where(Sku.code == "FUT-FRM-OAK-FULL"))
@@ -68,7 +70,19 @@ def make_backorder(session: Session, settings: journey.Settings, *, title: str =
     session.flush()
     journey.offer(session, backorder.id, settings, now=now)
     session.commit()
+    if texted:
+        mark_texted(session, backorder.id, now)
     return backorder.id
+
+
+def mark_texted(session: Session, backorder_id: int, at: datetime) -> None:
+    """The notice's SMS left us at ``at`` (what ``tasks.notify.deliver`` records)."""
+    rows = session.scalars(select(OutboxMessage).where(
+        OutboxMessage.channel == "sms", OutboxMessage.idempotency_key.like(f"backorder:{backorder_id}:%"))).all()
+    assert rows, "the offer queued a text"
+    for row in rows:
+        row.state, row.sent_at = "sent", at
+    session.commit()
 
 
 def link(settings: journey.Settings, backorder_id: int, choice: str, *,
@@ -164,14 +178,20 @@ def test_post_cancel_applies_and_schedules_the_refund(client: TestClient, db_ses
     assert (journey.REFUND, (backorder_id,)) in sent
 
 
-def sms(client: TestClient, body: str, *, sender: str = PHONE_E164, signature: str | None = None) -> Any:
-    form = {"MessageSid": "SM" + "0" * 32, "From": sender, "To": "+15005550006", "Body": body,
+def sms_form(body: str, *, sender: str = PHONE_E164, sid: str | None = None) -> dict[str, str]:
+    return {"MessageSid": sid or "SM" + uuid.uuid4().hex, "From": sender, "To": "+15005550006", "Body": body,
             "NumMedia": "0"}
+
+
+def sms(client: TestClient, body: str, *, sender: str = PHONE_E164, signature: str | None = None,
+        form: dict[str, str] | None = None) -> Any:
+    """Posts a signed inbound text (a fresh ``MessageSid`` unless ``form`` is a captured one)."""
+    form = form or sms_form(body, sender=sender)
     signature = signature or compute_signature(AUTH_TOKEN, f"{BASE_URL}/sms/inbound", form)
     return client.post("/sms/inbound", data=form, headers={"X-Twilio-Signature": signature})
 
 
-def test_sms_wait_applies_to_the_latest_notified_backorder(
+def test_sms_answers_the_backorder_of_the_last_question_texted(
         client: TestClient, db_session: Session, settings: journey.Settings, sent: list[Any]) -> None:
     older = make_backorder(db_session, settings, order="9001", notified_ago=timedelta(days=2))
     backorder_id = make_backorder(db_session, settings, order="9002")
@@ -181,9 +201,68 @@ def test_sms_wait_applies_to_the_latest_notified_backorder(
     assert state_of(db_session, backorder_id) == "accepted_wait"
     assert state_of(db_session, older) == "notified"
     assert sent
-    assert "you will wait" in sms(client, "Wait!").text
+    # The conversation is still the last question texted: the older order is not its subject.
+    assert "you already chose this" in sms(client, "Wait!").text
+    assert state_of(db_session, older) == "notified"
+    mark_texted(db_session, older, utcnow())  # its reminder is now the last text
+    assert "you will wait" in sms(client, "WAIT").text
     assert state_of(db_session, older) == "accepted_wait"
-    assert "could not find an open backorder" in sms(client, "WAIT").text
+    assert "could not find an open backorder" in sms(client, "WAIT", sender="+14155550100").text
+
+
+def test_a_replayed_refund_has_no_second_effect_and_never_reaches_a_newer_order(
+        client: TestClient, db_session: Session, settings: journey.Settings, sent: list[Any]) -> None:
+    older = make_backorder(db_session, settings, order="9001", notified_ago=timedelta(hours=3))
+    captured = sms_form("REFUND")
+    first = sms(client, "REFUND", form=captured)
+    assert first.status_code == 200 and "refunding you in full" in first.text
+    assert state_of(db_session, older) == "cancelled_by_customer"
+    effects = len(sent)
+    assert (journey.REFUND, (older,)) in sent
+
+    newer = make_backorder(db_session, settings, order="9002")  # a later order, offered and texted
+    for _ in range(3):
+        replay = sms(client, "REFUND", form=captured)
+        assert replay.status_code == 200 and "<Message>" not in replay.text, "a replay answers empty TwiML"
+    assert state_of(db_session, newer) == "notified", "the newer order is untouched"
+    assert state_of(db_session, older) == "cancelled_by_customer"
+    assert len(sent) == effects, "no refund, no message"
+    db_session.expire_all()
+    [row] = db_session.scalars(select(InboundSms).where(InboundSms.message_sid == captured["MessageSid"])).all()
+    assert (row.backorder_id, row.result, row.keyword) == (older, "applied", "REFUND")
+
+
+def test_a_reply_that_predates_a_newer_backorder_answers_the_older_one(
+        client: TestClient, db_session: Session, settings: journey.Settings, sent: list[Any]) -> None:
+    older = make_backorder(db_session, settings, order="9001", notified_ago=timedelta(hours=3))
+    # A newer backorder exists, but its question has not been texted yet (quiet hours, a queue).
+    newer = make_backorder(db_session, settings, order="9002", texted=False)
+    assert "refunding you in full" in sms(client, "REFUND").text
+    assert state_of(db_session, older) == "cancelled_by_customer"
+    assert state_of(db_session, newer) == "notified"
+    assert (journey.REFUND, (newer,)) not in sent
+
+    # Texted after a reply arrived: that reply still belongs to the older conversation.
+    arrived = utcnow()
+    mark_texted(db_session, newer, arrived + timedelta(minutes=5))
+    talk = sms_replies.conversation(db_session, PHONE_E164, arrived)
+    assert talk is not None and talk.backorder_id == older
+    talk = sms_replies.conversation(db_session, PHONE_E164, arrived + timedelta(minutes=6))
+    assert talk is not None and talk.backorder_id == newer
+
+
+def test_the_same_message_delivered_concurrently_is_taken_once(
+        client: TestClient, db_session: Session, settings: journey.Settings, sent: list[Any]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    backorder_id = make_backorder(db_session, settings)
+    form = sms_form("CREDIT")
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: sms(client, "CREDIT", form=form), range(4)))
+    assert [a.status_code for a in answers] == [200] * 4
+    assert sum("store credit" in a.text for a in answers) == 1, [a.text for a in answers]
+    assert state_of(db_session, backorder_id) == "cancelled_by_customer"
+    assert sent.count((journey.REFUND, (backorder_id,))) == 1
 
 
 def test_sms_cancel_and_stop_opt_out_and_never_cancel_the_order(
