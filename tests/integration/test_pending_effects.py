@@ -64,6 +64,10 @@ def test_a_fill_and_planning_whose_messages_were_lost_are_swept_and_done_once(
     assert "tasks.followups.fill" in lost and "tasks.purchasing.plan_for_skus" in lost
     broker.clear()  # the broker restarts empty: both messages are gone
     assert db_session.get(Backorder, backorder_id).state == "open"  # type: ignore[union-attr]
+    from domain.status import snapshot
+
+    assert snapshot(db_session)["pending_effects"] == {"fill": {"due": 1, "in_flight": 0, "failing": 0},
+                                                       "plan": {"due": 1, "in_flight": 0, "failing": 0}}
 
     assert sweep.apply().get() == 0, "nothing is stranded before EFFECT_SWEEP_AFTER_S"
     monkeypatch.setenv("EFFECT_SWEEP_AFTER_S", "0")
