@@ -33,6 +33,7 @@ task_routes = {
     "tasks.followups.*": {"queue": "default"},
     "tasks.inbound.*": {"queue": "detect"},
     "tasks.stock.*": {"queue": "detect"},
+    "tasks.effects.*": {"queue": "detect"},
     "tasks.notify.*": {"queue": "notify"},
     "tasks.timers.*": {"queue": "timers"},
     "tasks.*": {"queue": "default"},
@@ -73,4 +74,5 @@ beat_schedule = {
     "read-erp-receipts": {"task": "tasks.receipts.poll_erp", "schedule": ERP_RECEIPTS_INTERVAL_S},
     "vendor-scorecard": {"task": "tasks.purchasing.send_scorecard", "schedule": 300.0},
     "sweep-channel-pushes": {"task": "tasks.channels.sweep", "schedule": SWEEP_INTERVAL_S},
+    "sweep-pending-effects": {"task": "tasks.effects.sweep", "schedule": SWEEP_INTERVAL_S},
 }

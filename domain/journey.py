@@ -43,7 +43,7 @@ from domain.models import (
 FollowUp = timers.FollowUp
 DELIVER = "tasks.notify.deliver"
 REFUND = "tasks.followups.refund"
-PUSH = "tasks.channels.push"
+PUSH_DUE = "tasks.channels.push_due"
 REMINDER, DEADLINE = "backorder.reminder", "backorder.deadline"
 LINK_LIFETIME = timedelta(days=45)
 
@@ -355,9 +355,14 @@ def fill(session: Session, sku_id: int, settings: Settings, now: datetime | None
         timers.cancel(session, "backorder", backorder.id)
         follow_ups += notify_customer(session, backorder, "backorder_ships", "1", settings, now)
     if any(b.state == "filled" and b.filled_at == now for b in waiting):
+        # filled units leave the sellable figure: every selling store's push is a row due now, in
+        # this transaction (the sweeper ``tasks.channels.sweep`` finds it if the message is lost)
+        from domain import pushes
         from domain.propagation import selling_stores
 
-        follow_ups += [(PUSH, (sku_id, store_id)) for store_id in selling_stores(session, sku_id)]
+        for store_id in selling_stores(session, sku_id):
+            pushes.request(session, sku_id, store_id, now)
+            follow_ups.append((PUSH_DUE, (sku_id, store_id)))
     return follow_ups
 
 

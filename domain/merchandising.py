@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain import alerts, audit, timers, vendor_loop
+from domain import alerts, audit, effects, timers, vendor_loop
 from domain.config import RouteConfig
 from domain.models import (
     OPEN_PO_STATES,
@@ -104,6 +104,7 @@ def auto_cancelled(session: Session, backorder: Backorder, reason: str, *, route
                       "po_line_outstanding": po_line.quantity - po_line.received_qty, "chased": chased}
         action = f"Escalated {po.number} ({po_line.quantity - po_line.received_qty} units to come). {chased}"
     else:
+        effects.record(session, effects.PLAN, [sku.id], now)  # a row: the sweeper re-sends a lost message
         follow_ups.append((PLAN, ([sku.id],)))
         escalation = {"purchase_order": None, "planning": True}
         action = "No open purchase order brings this SKU in: purchasing planning was started for it."

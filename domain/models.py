@@ -658,3 +658,26 @@ class InboundSms(Base):
     backorder_id: Mapped[int | None] = mapped_column(ForeignKey("backorders.id", ondelete="SET NULL"))
     outbox_id: Mapped[int | None] = mapped_column(BigInteger)
     result: Mapped[str] = mapped_column(String(32), server_default="received")
+
+
+class PendingEffect(Base):
+    """An effect a committed decision owes one SKU (``domain.effects``): detection after a poll or a
+    receipt, a restock fill, purchase planning. Deleted by the run that performs it; one a lost
+    message left behind is re-sent by ``tasks.effects.sweep``."""
+
+    __tablename__ = "pending_effects"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    #: Set while the effect is wanted and no run has claimed it since.
+    due_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    claimed_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        UniqueConstraint("kind", "sku_id", name="uq_pending_effects_kind_sku"),
+        CheckConstraint("kind IN ('evaluate', 'fill', 'plan')", name="kind_valid"),
+        Index("ix_pending_effects_due", "due_at", postgresql_where=text("due_at IS NOT NULL")),
+    )

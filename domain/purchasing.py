@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from domain import alerts, audit, demand, journey
+from domain import alerts, audit, demand, effects, journey
 from domain.backorders import WAITING_STATES
 from domain.config import PolicyConfig, RouteConfig
 from domain.db import any_int, state_is
@@ -495,8 +495,8 @@ def receive(session: Session, po_id: int, lines: Mapping[str, int] | None, now: 
             routes: Sequence[RouteConfig] | None = None) -> ReceiveResult:
     """Book goods in: raise each line's received quantity (``None`` = everything outstanding),
     move the PO to partially_received / received, and add the units to the stock at the
-    receiving location. The caller runs detection and ``journey.fill`` for the returned SKUs,
-    so waiting customers are served first, and delivers the result's follow-ups: one
+    receiving location. Detection for the returned SKUs is recorded as owed (an ``evaluate``
+    row of ``domain.effects``) and the caller sends it, so waiting customers are served first, and delivers the result's follow-ups: one
     ``po.receipt_mismatch`` alert per line whose receipt differs from its ship notice."""
     from domain import mismatches
 
@@ -542,6 +542,8 @@ def receive(session: Session, po_id: int, lines: Mapping[str, int] | None, now: 
         follow_ups = [(DELIVER, (outbox_id,)) for outbox_id in mismatches.raise_alerts(
             session, found, po_id=po.id, po_number=po.number, vendor=vendor.name, cause=f"received:{event.id}",
             routes=routes)]
+    # detection (and through it the restock fill and the pushes) is owed in this transaction
+    effects.record(session, effects.EVALUATE, [item["sku_id"] for item in booked], now)
     return ReceiveResult(po.id, po.number, po.state, received, [item["sku_id"] for item in booked], follow_ups)
 
 

@@ -53,7 +53,19 @@ def snapshot(session: Session, now: datetime | None = None) -> dict[str, Any]:
             for s in session.scalars(select(Store).order_by(Store.key))
         ],
         "channel_pushes": channel_pushes(session, now),
+        "pending_effects": pending_effects(session, now),
     }
+
+
+def pending_effects(session: Session, now: datetime) -> dict[str, dict[str, int]]:
+    """Kind → rows waiting for their run, in flight, and failed at least once (``domain.effects``)."""
+    from sqlalchemy import text
+
+    return {kind: {"due": int(due), "in_flight": int(in_flight), "failing": int(failing)}
+            for kind, due, in_flight, failing in session.execute(text(
+                "SELECT kind, count(*) FILTER (WHERE due_at IS NOT NULL), count(*) FILTER (WHERE claimed_until > :now), "
+                "count(*) FILTER (WHERE last_error IS NOT NULL) FROM pending_effects GROUP BY kind ORDER BY kind"),
+                {"now": now})}
 
 
 def channel_pushes(session: Session, now: datetime, recent: int = 20) -> dict[str, Any]:

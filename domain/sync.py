@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector
-from domain import audit, polling
+from domain import audit, effects, polling
 from domain.clock import utcnow
 from domain.orders import record_orders
 from domain.stock import record_batch
@@ -127,7 +127,10 @@ def grouped(pages: Iterable[P], records: int) -> Iterator[list[P]]:
 def poll(make_session: sessionmaker[Session], connector: Connector, store_id: int, owner: str, *,
          full: bool, stock_cursor: str | None, order_cursor: str | None, on_changed: OnChanged,
          fetch_orders: bool = True, on_backorders: OnChanged | None = None) -> PollReport:
-    """Run one poll under a lease; ``on_changed`` gets each page's changed SKU ids after its commit."""
+    """Run one poll under a lease; ``on_changed`` gets each page's changed SKU ids after its commit.
+
+    The detection those SKUs are owed is recorded in the page's own transaction (``evaluate`` rows
+    of ``domain.effects``), so a message ``on_changed`` sends and the broker loses is swept."""
     report = PollReport(store_id, full)
     with make_session() as session, session.begin():
         if not polling.acquire_lease(session, store_id, owner):
@@ -142,6 +145,7 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
                 if not polling.renew_lease(session, store_id, owner):
                     raise LeaseLost(f"store {store_id}: lease lost during the poll")
                 result = record_batch(session, store_id, records)
+                effects.record(session, effects.EVALUATE, result.changed_sku_ids, utcnow())
                 polling.save_stock_cursor(session, store_id, owner, group[-1].cursor)
             report.pages += len(group)
             report.records += len(records)
@@ -156,6 +160,7 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
                     if not polling.renew_lease(session, store_id, owner):
                         raise LeaseLost(f"store {store_id}: lease lost during the poll")
                     recorded = record_orders(session, store_id, order_page.records)
+                    effects.record(session, effects.EVALUATE, recorded.sku_ids, utcnow())
                     polling.save_order_cursor(session, store_id, owner, order_page.cursor)
                 report.orders += len(order_page.records)
                 if recorded.sku_ids:

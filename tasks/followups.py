@@ -10,11 +10,12 @@ from celery import shared_task
 from connectors.base import Connector
 from connectors.errors import PermanentError, TransientError
 from connectors.types import RefundRequest
-from domain import audit, journey, substitutes
+from domain import audit, effects, journey, substitutes
 from domain.clock import utcnow
 from domain.models import Backorder, Order, OrderLine, Store
 from tasks.base import DbTask, UnitOfWork
 from tasks.connections import connector_for
+from tasks.effects import perform
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,15 @@ def offer(self: DbTask, backorder_id: int) -> int:
 
 @shared_task(base=DbTask, bind=True, name="tasks.followups.fill")
 def fill(self: DbTask, sku_id: int) -> int:
-    with self.unit_of_work() as uow:
-        follow_ups = journey.fill(uow.session, sku_id, journey._current_settings())
+    """Restock fill owed by a detection run (a ``fill`` row of ``domain.effects``)."""
+    def work(uow: UnitOfWork, sku_ids: list[int]) -> int:
+        follow_ups: list[tuple[str, tuple[Any, ...]]] = []
+        for one in sku_ids:
+            follow_ups += journey.fill(uow.session, one, journey._current_settings())
         enqueue_follow_ups(self, uow, follow_ups)
-    return len(follow_ups)
+        return len(follow_ups)
+
+    return perform(self, effects.FILL, [sku_id], work)
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.followups.refund")

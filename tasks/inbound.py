@@ -9,7 +9,8 @@ from typing import Any
 from celery import Task, shared_task
 from sqlalchemy import select
 
-from domain import alerts, coalesce, inbox, journey
+from domain import alerts, coalesce, effects, inbox, journey
+from domain.clock import utcnow
 from domain.config import current_config
 from domain.inbound import apply_events
 from domain.models import Store
@@ -46,7 +47,8 @@ def drain(self: DbTask, source: str, max_batches: int = 20) -> int:
                 inline(uow, offer, (backorder_id,), offer_now, self, uow, backorder_id)
             if result.changed_sku_ids:
                 changed = sorted(result.changed_sku_ids)
-                inline(uow, evaluate, (changed,), detect, uow, changed)
+                inline(uow, evaluate, (changed,), detect, uow, changed, self,
+                       fallback=lambda: effects.record(uow.session, effects.EVALUATE, changed, utcnow()))
             routes = current_config().notifications.routes
             for event_id, reason in result.quarantined:
                 for outbox_id in quarantine_alert(uow.session, store, event_id, reason, routes):
@@ -62,14 +64,15 @@ def offer_now(task: DbTask, uow: UnitOfWork, backorder_id: int) -> None:
     enqueue_follow_ups(task, uow, journey.offer(uow.session, backorder_id, journey._current_settings()))
 
 
-def inline(uow: UnitOfWork, task: Task, args: tuple[Any, ...], step: Callable[..., object], *step_args: Any
-           ) -> None:
+def inline(uow: UnitOfWork, task: Task, args: tuple[Any, ...], step: Callable[..., object], *step_args: Any,
+           fallback: Callable[[], None] | None = None) -> None:
     """Do a follow-on task's work in the drain's own transaction, so it costs no task hop: an
     alert or a customer notice is queued for delivery the moment the batch commits.
 
     The step runs in a savepoint. When it fails, its writes and queued messages are dropped and
     the task is queued instead, exactly as before: the task retries, and dead-letters, on its own,
-    and the batch is still applied.
+    and the batch is still applied. ``fallback`` records the queued work as a row in the batch's
+    transaction (detection's ``evaluate`` row), so a lost message is swept, not lost.
     """
     queued = len(uow.after_commit)
     try:
@@ -78,6 +81,8 @@ def inline(uow: UnitOfWork, task: Task, args: tuple[Any, ...], step: Callable[..
     except Exception:
         del uow.after_commit[queued:]
         log.warning("%s%r failed inside the drain; queued as a task instead", task.name, args, exc_info=True)
+        if fallback is not None:
+            fallback()
         uow.enqueue(task, *args)
 
 

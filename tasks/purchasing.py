@@ -5,10 +5,11 @@ from collections import defaultdict
 
 from celery import shared_task
 
-from domain import purchasing
+from domain import effects, purchasing
 from domain.clock import utcnow
 from domain.config import current_config
-from tasks.base import DbTask
+from tasks.base import DbTask, UnitOfWork
+from tasks.effects import perform
 from tasks.followups import enqueue_follow_ups
 
 #: Sending a PO to its vendor (email / ERP) is its own task, enqueued by name.
@@ -19,20 +20,24 @@ SEND = "tasks.purchasing_send.send"
 def plan_for_skus(self: DbTask, sku_ids: list[int]) -> int:
     """Put the needs among these SKUs on their vendors' drafts; returns the lines added or grown.
 
-    Idempotent: a SKU already on an open PO is never ordered twice, so a redelivered message
-    changes nothing. Vendors are planned in id order (their rows are the planning locks)."""
+    The work is the ``plan`` rows of ``domain.effects`` detection recorded. Idempotent: a SKU
+    already on an open PO is never ordered twice, so a redelivered message changes nothing.
+    Vendors are planned in id order (their rows are the planning locks)."""
     config = current_config()
     now = utcnow()
-    with self.unit_of_work() as uow:
+
+    def work(uow: UnitOfWork, ids: list[int]) -> int:
         by_vendor: dict[int, list[purchasing.Need]] = defaultdict(list)
-        for need in purchasing.needs_for(uow.session, sku_ids, now):
+        for need in purchasing.needs_for(uow.session, ids, now):
             by_vendor[need.vendor_id].append(need)
         changed = 0
         for vendor_id in sorted(by_vendor):
             result = purchasing.plan(uow.session, vendor_id, by_vendor[vendor_id], config.policy, now,
                                     timezone=config.timezone)
             changed += len(result.added_sku_ids) + len(result.raised_sku_ids)
-    return changed
+        return changed
+
+    return perform(self, effects.PLAN, sku_ids, work)
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.purchasing.close_windows")

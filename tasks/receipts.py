@@ -10,14 +10,13 @@ from celery import shared_task
 from sqlalchemy import select
 
 from connectors.errors import ConnectorError
-from domain import purchasing
+from domain import effects, purchasing
 from domain.clock import utcnow
 from domain.models import Store
 from tasks.base import DbTask
 from tasks.connections import connector_for
 
 log = logging.getLogger(__name__)
-EVALUATE = "tasks.stock.evaluate"
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.receipts.poll_erp")
@@ -57,7 +56,9 @@ def poll_erp(self: DbTask) -> int:
                 result = purchasing.book_erp_receipt(uow.session, numbers[number], received, utcnow())
                 if result is not None:
                     log.info("receipts: %s booked from %s: %s", result.number, store_key, result.received)
-                    uow.enqueue(self.app.signature(EVALUATE), sorted(result.sku_ids))
+                    # its ``evaluate`` rows were recorded with the receipt (``domain.purchasing.receive``)
+                    for name, args in effects.messages(effects.EVALUATE, result.sku_ids):
+                        uow.enqueue(self.app.signature(name), *args)
                     for name, args in result.follow_ups:  # receipt ≠ ship notice: staff alerts
                         uow.enqueue(self.app.signature(name), *args)
                     booked += 1

@@ -3,26 +3,29 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from domain import alerts, detection, digest, journey, pushes
+from domain import alerts, detection, digest, effects, journey, pushes
 from domain.clock import utcnow
 from domain.config import current_config
+from tasks import effects as effect_rows
 from tasks.base import DbTask, UnitOfWork
 from tasks.channels import enqueue_due
-from tasks.followups import fill
 from tasks.notify import deliver
-from tasks.purchasing import plan_for_skus
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.stock.evaluate")
 def evaluate(self: DbTask, sku_ids: list[int]) -> int:
-    with self.unit_of_work() as uow:
-        return detect(uow, sku_ids)
+    """Detection owed after a poll page or a receipt (``evaluate`` rows of ``domain.effects``)."""
+    return effect_rows.perform(self, effects.EVALUATE, sku_ids, lambda uow, ids: detect(uow, ids, self))
 
 
-def detect(uow: UnitOfWork, sku_ids: list[int]) -> int:
+def detect(uow: UnitOfWork, sku_ids: list[int], task: DbTask | None = None) -> int:
     """Detection for these SKUs inside the caller's transaction: transitions, their audit rows and
     alerts are stored set-based, and every follow-on task is queued for after the commit (alert
     messages first, so staff hear before channels are pushed). Returns the number of transitions.
+
+    Every effect it decides is a row in this same transaction: the pushes (``channel_pushes``),
+    the restock fill of SKUs with waiting backorders and purchase planning (``pending_effects``),
+    so a message lost after the commit delays them and never loses them.
 
     Every SKU here changed (a figure, an order, a receipt), so every selling store that lists it is
     due a push of its new sellable figure, whether or not the state moved: ``domain.pushes``
@@ -38,9 +41,9 @@ def detect(uow: UnitOfWork, sku_ids: list[int]) -> int:
         uow.enqueue(deliver, outbox_id)
     now = utcnow()
     enqueue_due(uow, pushes.schedule(uow.session, list(sku_ids), now), now)
-    for sku_id in journey.has_waiting(uow.session, list(sku_ids)):
-        uow.enqueue(fill, sku_id)
-    uow.enqueue(plan_for_skus, sorted(set(sku_ids)))
+    owner = task or evaluate
+    effect_rows.record(owner, uow, effects.FILL, journey.has_waiting(uow.session, list(sku_ids)))
+    effect_rows.record(owner, uow, effects.PLAN, sku_ids)
     return len(transitions)
 
 

@@ -20,6 +20,7 @@ TASK_MODULES = (
     "tasks.po_send",
     "tasks.purchasing",
     "tasks.receipts",
+    "tasks.effects",
 )
 
 app = Celery("backorders")

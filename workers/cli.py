@@ -175,6 +175,10 @@ def status(as_json: bool) -> None:
         click.echo(f"  {push['at']} {push['sku']} → {push['store']}: wrote {push['levels']} from "
                    f"{push['before_buffer']} − buffer {buffer.get('units')} = ceil({buffer.get('velocity_per_day')}"
                    f"/day × {buffer.get('delay_s')} s ÷ 86400) + floor {buffer.get('floor')}")
+    effects = data.get("pending_effects") or {}
+    click.echo("Pending effects: " + (", ".join(f"{kind} {row['due']} due, {row['in_flight']} in flight, "
+                                                f"{row['failing']} failing" for kind, row in effects.items())
+                                      or "none"))
     circuits = data.get("circuits") or {}
     click.echo("Provider circuits: " + (", ".join(f"{k} {v}" for k, v in sorted(circuits.items()))
                                         or "Redis not answering"))

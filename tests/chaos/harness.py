@@ -59,9 +59,11 @@ def expand(command: str, env: dict[str, str]) -> list[str]:
     return shlex.split(re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", substitute, command))
 
 
-def shop_config_text(sandbox_url: str, edit: Callable[[str], str] | None = None) -> str:
-    """The example store with only its Shopify shop, on the sandbox; polls rare unless edited."""
-    text_ = scenario.sandbox_config_text(REPO_ROOT / "examples" / "futon-store.toml", sandbox_url, {"shopify"})
+def shop_config_text(sandbox_url: str, edit: Callable[[str], str] | None = None,
+                     platforms: frozenset[str] = frozenset({"shopify"})) -> str:
+    """The example store with only its Shopify shop (or the stores of ``platforms``), on the
+    sandbox; polls rare unless edited."""
+    text_ = scenario.sandbox_config_text(REPO_ROOT / "examples" / "futon-store.toml", sandbox_url, set(platforms))
     text_ = re.sub(r'(?m)^poll_interval = "[^"]*"', 'poll_interval = "1h"', text_)
     return edit(text_) if edit else text_
 
@@ -106,12 +108,13 @@ class ChaosStack:
                                                  start_new_session=True)
         wait_http(f"{self.sandbox_url}/_sandbox/health", 30, self.sandbox_proc)
 
-    def configure(self, edit: Callable[[str], str] | None = None, extra_env: dict[str, str] | None = None) -> None:
+    def configure(self, edit: Callable[[str], str] | None = None, extra_env: dict[str, str] | None = None,
+                  platforms: frozenset[str] = frozenset({"shopify"})) -> None:
         """Environment, schema and business configuration; the sandbox seeded with 10 of each SKU."""
         web_port = free_port()
         self.web_url = f"http://127.0.0.1:{web_port}"
         config_path = self.workdir / "store.toml"
-        config_path.write_text(shop_config_text(self.sandbox_url, edit))
+        config_path.write_text(shop_config_text(self.sandbox_url, edit, platforms))
         base = {k: v for k, v in os.environ.items()
                 if not k.startswith(("DATABASE_", "REDIS_", "BROKER_", "CELERY_", "BACKORDERS_", "PYTEST"))}
         self.env = {
@@ -272,13 +275,14 @@ class ChaosStack:
 @contextmanager
 def chaos_stack(workdir: Path, edit: Callable[[str], str] | None = None,
                 extra_env: dict[str, str] | None = None,
-                processes: tuple[str, ...] = PRODUCT_PROCESSES) -> Iterator[ChaosStack]:
+                processes: tuple[str, ...] = PRODUCT_PROCESSES,
+                platforms: frozenset[str] = frozenset({"shopify"})) -> Iterator[ChaosStack]:
     """A running stack for one scenario; stopped and its servers removed afterwards."""
     stack = ChaosStack(workdir, PrivatePostgres(workdir / "pg-root"), PrivateRedis(workdir / "redis"))
     try:
         stack.start_servers()
         stack.start_sandbox()
-        stack.configure(edit, extra_env)
+        stack.configure(edit, extra_env, platforms)
         if processes:
             stack.start_all(processes)
         yield stack

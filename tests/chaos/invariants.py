@@ -6,14 +6,19 @@
 * at most one accepted provider request per outbox idempotency key, and none without a row;
   a row ``sent`` was really received; rows ``sending``/``unknown`` are never sent again;
 * no timer fired twice and no customer got the same notice twice (one row per backorder,
-  template and channel; one decision per backorder state change).
+  template and channel; one decision per backorder state change);
+* with ``storefronts``: every channel shows the sellable figure the database holds
+  (``domain.propagation.plan_store``), read from the sandbox's Shopify and WooCommerce state —
+  for the SKUs named, or else for every SKU × store we wrote to or owe a push to.
 
 ``check`` returns the counts for the chaos table and the list of broken promises; a scenario
 asserts that list is empty.
 """
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -61,13 +66,21 @@ def provider_requests(sandbox_url: str) -> list[dict[str, Any]]:
     return list(response.json()["requests"])
 
 
-def check(stack: ChaosStack, events: list[Event], *, dead_letters_allowed: int = 0) -> Verdict:
+def check(stack: ChaosStack, events: list[Event], *, dead_letters_allowed: int = 0,
+          storefronts: bool | Sequence[str] = False) -> Verdict:
+    """``storefronts``: also count channel figures (True: every SKU × store we wrote to or owe a
+    push to; a list of SKU codes: every selling store of each)."""
     verdict = Verdict(events_in=len({e.event_id for e in events}))
     _inbox(stack, events, verdict)
     _stock(stack, events, verdict)
     _orders(stack, events, verdict)
     _messages(stack, verdict)
     _decisions(stack, verdict)
+    if storefronts:
+        wrong = storefront_mismatches(stack, None if storefronts is True else list(storefronts))  # type: ignore[arg-type]
+        if wrong:
+            verdict.add(f"{len(wrong)} storefront figures differ from the sellable figure the database holds "
+                        f"(store, SKU, shows, sellable): {wrong[:5]}", lost=len(wrong))
     dead = stack.scalar("SELECT count(*) FROM dead_letters WHERE redriven_at IS NULL") or 0
     if dead > dead_letters_allowed:
         verdict.add(f"{dead} dead letters: {stack.rows('SELECT task_name, error FROM dead_letters')[:5]}")
@@ -200,3 +213,98 @@ def _decisions(stack: ChaosStack, verdict: Verdict) -> None:
         "HAVING count(*) > 1) d") or 0
     if notices:
         verdict.add(f"{notices} customer notices were written twice", duplicates=int(notices))
+
+
+# --- storefronts ------------------------------------------------------------------------------
+
+#: Platforms whose sandbox state the checker can read (``/_admin/state/items``).
+READABLE_PLATFORMS = ("shopify", "woocommerce")
+
+
+@dataclass(frozen=True)
+class Figure:
+    store: str
+    sku: str
+    shows: int | None
+    sellable: int
+
+
+def _pairs(stack: ChaosStack, codes: list[str] | None) -> list[tuple[int, str, int, str, str]]:
+    """(SKU id, code, store id, store key, platform) to check: every selling store listing the SKUs
+    named, or every SKU × store with a push written or owed."""
+    if codes is not None:
+        where, params = "k.code = ANY(:codes)", {"codes": codes}
+    else:
+        where, params = ("(EXISTS (SELECT 1 FROM pushed_levels p WHERE p.sku_id = l.sku_id AND p.store_id = l.store_id)"
+                         " OR EXISTS (SELECT 1 FROM channel_pushes c WHERE c.sku_id = l.sku_id "
+                         "AND c.store_id = l.store_id))"), {}
+    return [tuple(row) for row in stack.rows(  # type: ignore[misc]
+        "SELECT k.id, k.code, st.id, st.key, st.platform FROM channel_listings l JOIN skus k ON k.id = l.sku_id "
+        f"JOIN stores st ON st.id = l.store_id WHERE st.sells AND st.enabled AND {where} "
+        "AND st.platform = ANY(:platforms) ORDER BY st.key, k.code", platforms=list(READABLE_PLATFORMS), **params)]
+
+
+def _shown(stack: ChaosStack, platform: str, store_key: str, codes: list[str]) -> dict[str, dict[str, Any]]:
+    """SKU code → the sandbox's admin view of the item in that store."""
+    items: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(codes), 50):
+        response = requests.get(f"{stack.sandbox_url}/{platform}/{store_key}/_admin/state/items",
+                                params={"skus": ",".join(codes[start:start + 50])}, timeout=30)
+        response.raise_for_status()
+        items.update({item["sku"]: item for item in response.json()["items"]})
+    return items
+
+
+def storefront_figures(stack: ChaosStack, codes: list[str] | None = None) -> list[Figure]:
+    """What each channel shows beside the sellable figure the database holds, per SKU × store. A
+    store with no reported figure for the SKU (nothing to show it at) is left out."""
+    from domain.propagation import plan_store
+
+    pairs = _pairs(stack, codes)
+    by_store: dict[tuple[str, str], list[str]] = {}
+    for _sku_id, code, _store_id, store_key, platform in pairs:
+        by_store.setdefault((platform, store_key), []).append(code)
+    shown = {key: _shown(stack, key[0], key[1], sorted(set(names))) for key, names in by_store.items()}
+    figures = []
+    with stack.session() as session:
+        for sku_id, code, store_id, store_key, platform in pairs:
+            planned = plan_store(session, sku_id, store_id)
+            if planned is None or not planned.pushes:
+                continue
+            item = shown[(platform, store_key)].get(code)
+            if platform == "woocommerce":  # one figure per product: the store's locations summed
+                sellable = sum(p.available for p in planned.pushes)
+                shows = None if item is None else item.get("stock_quantity")
+            else:  # the sandbox shop tracks stock at one location
+                at = [p.available for p in planned.pushes
+                      if item is not None and p.listing.location_external_id == item.get("location_id")]
+                if not at:
+                    continue
+                sellable, shows = at[0], item.get("available")  # type: ignore[union-attr]
+            figures.append(Figure(store_key, code, None if shows is None else int(shows), sellable))
+    return figures
+
+
+def storefront_mismatches(stack: ChaosStack, codes: list[str] | None = None) -> list[tuple[str, str, int | None, int]]:
+    """(store, SKU, shows, sellable) of every channel figure that is not the database's."""
+    return [(f.store, f.sku, f.shows, f.sellable) for f in storefront_figures(stack, codes) if f.shows != f.sellable]
+
+
+def wait_storefronts(stack: ChaosStack, timeout_s: float, codes: list[str] | None = None,
+                     since: float | None = None, interval_s: float = 0.5
+                     ) -> tuple[float | None, list[tuple[str, str, int | None, int]]]:
+    """Seconds from ``since`` (a ``time.monotonic()`` reading, default now) until every channel shows
+    the database's sellable figure, or None and what was still wrong when ``timeout_s`` ran out."""
+    since = time.monotonic() if since is None else since
+    deadline = time.monotonic() + timeout_s
+    wrong: list[tuple[str, str, int | None, int]] = []
+    while True:
+        try:
+            wrong = storefront_mismatches(stack, codes)
+        except Exception as exc:  # noqa: BLE001  (a server may be coming back: look again)
+            wrong = [("?", f"unreadable: {exc!r}", None, 0)]
+        if not wrong:
+            return time.monotonic() - since, []
+        if time.monotonic() > deadline:
+            return None, wrong
+        time.sleep(interval_s)

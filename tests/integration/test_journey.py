@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
@@ -255,7 +255,9 @@ def test_only_what_is_left_after_backorders_is_sellable(db_session: Session, set
 
     learn_listings(db_session, shop, [StockRecord(external_id="v1", sku=SKU, inventory_item_id="i1")])  # type: ignore[arg-type]
     follow_ups = journey.fill(db_session, sku_id, settings, now=NOW + timedelta(hours=1))  # type: ignore[arg-type]
-    assert ("tasks.channels.push", (sku_id, shop)) in follow_ups
+    assert ("tasks.channels.push_due", (sku_id, shop)) in follow_ups
+    assert db_session.scalar(text("SELECT due_at FROM channel_pushes WHERE sku_id = :sku AND store_id = :shop"),
+                             {"sku": sku_id, "shop": shop}) is not None, "the push is a row in the fill's transaction"
     [push] = plan(db_session, sku_id, shop)  # type: ignore[arg-type]
     assert push.available == 3, "5 arrived, 2 went to the waiting customers"
 

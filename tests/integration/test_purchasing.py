@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
@@ -418,10 +418,13 @@ def test_detection_hands_the_evaluated_skus_to_planning(db_session: Session, cat
     db_session.commit()
     sent: list[Any] = []
     monkeypatch.setattr(app.tasks["tasks.purchasing.plan_for_skus"], "apply_async",
-                        lambda args, **options: sent.append(args))
+                        lambda args, kwargs=None, **options: sent.append(args))
     evaluate.apply(args=[[sku_id]], throw=True)
     assert sent == [([sku_id],)], "one planning message per evaluation"
+    assert db_session.execute(text("SELECT kind, sku_id FROM pending_effects")).all() == [("plan", sku_id)], \
+        "planning is a row of the evaluation's transaction"
     plan_for_skus.apply(args=[[sku_id]], throw=True)
     db_session.expire_all()
+    assert not db_session.execute(text("SELECT 1 FROM pending_effects")).all(), "done in the planning transaction"
     [po] = db_session.scalars(select(PurchaseOrder)).all()
     assert po.state == "draft" and list(_lines(db_session, po.id)) == [OAK]
