@@ -145,13 +145,15 @@ def test_a_stalled_database_answers_every_webhook_within_the_budget(chaos_dir: P
         prober.join()
         sent = result[0]
         assert not stack.dead(), stack.logs_tail()
-        recovery = wait_settled(stack, timeout_s=360, since=resumed_at)
+        recovery = wait_settled(stack, timeout_s=360)  # from the last delivery, as in scenario 3
         verdict = invariants.check(stack, load.primed + events)
 
         statuses = sent.statuses()
         in_stall = [(s, st, sec) for s, st, sec in sent.attempts if stalled_at <= s <= resumed_at]
         stall_statuses = Counter(status for _, status, _ in in_stall)
-        health_in_stall = [(st, sec, body) for s, st, sec, body in health[0] if stalled_at + 0.5 <= s <= resumed_at - 0.5]
+        # probes wholly inside the stall (one that began in it may finish after SIGCONT, rightly 200)
+        health_in_stall = [(st, sec, body) for s, st, sec, body in health[0]
+                           if stalled_at + 0.2 <= s and s + sec <= resumed_at]
         report.record("12a PostgreSQL SIGSTOP 6 s, 5 s sender", runs=1, events_in=verdict.events_in,
                       effects=verdict.effects, lost=verdict.lost, duplicates=verdict.duplicates,
                       recovery_s=recovery,
