@@ -18,7 +18,8 @@ import workers.app  # noqa: F401  (the tasks this process enqueues use the confi
 from domain.settings import get_settings
 from workers.body_limit import BodyLimitMiddleware
 from workers.callbacks import router as callbacks_router
-from workers.deadlines import DeadlineMiddleware
+from domain.liveness import Thresholds
+from workers.deadlines import DeadlineMiddleware, budget_s
 from workers.health import HEALTH_CHECKS, READY_CHECKS, run_checks
 from workers.replies import router as replies_router
 from workers.source_limits import SourceLimitMiddleware
@@ -32,6 +33,7 @@ log = logging.getLogger("workers.web")
 
 def create_app() -> FastAPI:
     get_settings()
+    budget_s(), Thresholds.from_env()  # a malformed WEBHOOK_DEADLINE_S or health threshold stops start-up, named
     require_valid_config("web")
     app = FastAPI(title="Backorder Automator", version="0.1.0")
     app.add_middleware(WebhookFastPath)  # innermost: platform webhooks skip FastAPI's routing
