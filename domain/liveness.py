@@ -95,7 +95,9 @@ def keepalive_options(timeout_s: float) -> dict[str, int]:
 
 def write_probe(connection: Connection, name: str) -> datetime:
     """The health check's real write; returns the database's ``now()``. Fails when the database
-    is read-only, out of space for WAL, or otherwise refusing writes."""
+    is read-only, out of space for WAL, or otherwise refusing writes. Rows of web processes gone
+    for a day are dropped on the way."""
+    connection.execute(text("DELETE FROM health_probes WHERE written_at < now() - interval '1 day'"))
     return connection.execute(text(
         "INSERT INTO health_probes (name, written_at) VALUES (:name, now())"
         " ON CONFLICT (name) DO UPDATE SET written_at = excluded.written_at RETURNING written_at"),
