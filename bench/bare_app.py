@@ -12,6 +12,7 @@ app = FastAPI()
 
 
 @app.get("/healthz")
+@app.get("/readyz")
 async def healthz() -> JSONResponse:
     return JSONResponse({"status": "ok"})
 

@@ -576,7 +576,7 @@ def celery_worker(env: dict[str, str], log_path: Path, queues: str, *, concurren
 
 @contextmanager
 def uvicorn_server(app_path: str, env: dict[str, str], log_path: Path, *, workers: int = 2,
-                   health_path: str = "/healthz") -> Iterator[str]:
+                   health_path: str = "/readyz") -> Iterator[str]:
     """``uvicorn APP --workers N`` on a free loopback port: the Procfile's ``web`` process model."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", app_path, "--host", "127.0.0.1", "--port", str(port),

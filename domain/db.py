@@ -14,9 +14,14 @@ from domain.settings import get_settings, normalize_database_url
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
-    """Pre-ping so a PostgreSQL restart costs one failed checkout, not a broken pool."""
+    """Pre-ping so a PostgreSQL restart costs one failed checkout, not a broken pool. TCP
+    keepalives and ``tcp_user_timeout`` (30 s) end a connection whose server host vanished
+    instead of waiting on it for the kernel's 15 minutes; a slow query is unaffected (the
+    server's kernel keeps acknowledging)."""
+    from domain.liveness import keepalive_options
+
     options: dict[str, object] = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10,
-                                  "connect_args": {"connect_timeout": 3}}
+                                  "connect_args": {"connect_timeout": 3, **keepalive_options(30)}}
     options.update(kwargs)
     return create_engine(normalize_database_url(url), **options)  # type: ignore[arg-type]
 

@@ -681,3 +681,37 @@ class PendingEffect(Base):
         CheckConstraint("kind IN ('evaluate', 'fill', 'plan')", name="kind_valid"),
         Index("ix_pending_effects_due", "due_at", postgresql_where=text("due_at IS NOT NULL")),
     )
+
+
+class WorkerHeartbeat(Base):
+    """A Celery worker process saying it is alive, every ``WORKER_HEARTBEAT_S`` by PostgreSQL's clock.
+
+    ``/healthz`` answers 503 when a queue has no consumer seen within ``WORKER_STALE_S``."""
+
+    __tablename__ = "worker_heartbeats"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    queues: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default=text("'{}'"))
+    started_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    seen_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class SweepRun(Base):
+    """When each beat-scheduled sweeper last finished (PostgreSQL's clock) and its interval, so a
+    frozen beat (or a starved worker) shows as sweeps older than interval × 2 + slack."""
+
+    __tablename__ = "sweep_runs"
+    task: Mapped[str] = mapped_column(String(200), primary_key=True)
+    interval_s: Mapped[float] = mapped_column(Float)
+    last_run_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    runs: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class HealthProbe(Base):
+    """One row per web process, upserted by every ``/healthz``: the real write that proves the
+    database accepts writes (a read-only database fails it)."""
+
+    __tablename__ = "health_probes"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    written_at: Mapped[datetime] = mapped_column(server_default=func.now())

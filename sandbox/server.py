@@ -21,7 +21,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 class SandboxServer:
     """An ASGI app served by uvicorn in a daemon thread; ``app`` gives tests direct access to state.
 
-    Tests also serve the product's own web app this way (``health_path="/healthz"``), so the
+    Tests also serve the product's own web app this way (``health_path="/readyz"``), so the
     sandbox can deliver webhooks to it over real HTTP.
     """
 

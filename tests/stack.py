@@ -34,7 +34,7 @@ def running_stack(db_session: Session, monkeypatch: pytest.MonkeyPatch, tmp_path
     from domain.settings import get_settings
     from workers.web import create_app
 
-    with SandboxServer() as sandbox, SandboxServer(app=create_app(), health_path="/healthz") as web:
+    with SandboxServer() as sandbox, SandboxServer(app=create_app(), health_path="/readyz") as web:
         env = scenario.sandbox_env(sandbox.base_url, web.base_url)
         for key, value in env.items():
             monkeypatch.setenv(key, value)

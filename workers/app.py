@@ -29,3 +29,4 @@ app.conf.imports = TASK_MODULES
 
 import workers.signals  # noqa: E402,F401  (connects process and task signals)
 import workers.startup_checks  # noqa: E402,F401  (a broken configuration stops the worker)
+import workers.heartbeats  # noqa: E402,F401  (worker heartbeats and sweeper runs, for /healthz)

@@ -138,6 +138,29 @@ def _redis_status() -> dict[str, Any]:
         return {"circuits": {}, "stray_webhooks": []}
 
 
+def _liveness(session: Any) -> dict[str, Any]:
+    """Workers' last heartbeats and every beat task's last run, late ones named (``domain.liveness``)."""
+    from domain import liveness
+    from workers.health import beat_schedule, expected_queues
+
+    return liveness.snapshot(session.connection(), beat_schedule(), expected_queues(),
+                             liveness.Thresholds.from_env())
+
+
+def _echo_liveness(live: dict[str, Any]) -> None:
+    for worker in live["workers"]:
+        click.echo(f"Worker {worker['name']} (pid {worker['pid']}, queues {', '.join(worker['queues'])}): "
+                   f"last heartbeat {worker['age_s']}s ago{'' if worker['live'] else ' — STALE'}")
+    if not live["workers"]:
+        click.echo("Workers: no heartbeat recorded")
+    if live["queues_without_live_worker"]:
+        click.echo("Queues without a live worker: " + ", ".join(live["queues_without_live_worker"]))
+    click.echo("Late sweeps: " + ("; ".join(live["late_sweeps"]) or "none"))
+    for sweep in live["sweeps"]:
+        click.echo(f"  {sweep['task']}: last ran {sweep['age_s']}s ago ({sweep['runs']} runs)"
+                   + (" — LATE" if sweep["late"] else ""))
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def status(as_json: bool) -> None:
@@ -148,6 +171,7 @@ def status(as_json: bool) -> None:
     _environment()
     with session_scope() as session:
         data = snapshot(session)
+        data["liveness"] = _liveness(session)
     data.update(_redis_status())
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -187,6 +211,7 @@ def status(as_json: bool) -> None:
         for stray in data["stray_webhooks"][:10]:
             click.echo(f"  {stray.get('at', '?')} {stray.get('store_key', '?')} {stray.get('topic', '')} "
                        f"({stray.get('bytes', 0)} bytes, {stray.get('user_agent', '') or 'no user agent'})")
+    _echo_liveness(data["liveness"])
     if data["dead_letters"]:
         click.echo("Dead letters:")
         for dead in data["dead_letters"]:

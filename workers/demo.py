@@ -188,7 +188,7 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
                              "--schedule", str(data_dir / "demo-beat-schedule")])
         procs.start("flower", [str(bin_dir / "backorders"), "flower", "--port", str(flower_port)])
         _wait("the sandbox", lambda: requests.get(f"{sandbox_url}/_sandbox/health", timeout=1).ok)
-        _wait("the web process", lambda: requests.get(f"{web_url}/healthz", timeout=2).ok)
+        _wait("the web process", lambda: requests.get(f"{web_url}/readyz", timeout=3).ok)
 
         config = load_config(config_path)
         with session_scope() as session:

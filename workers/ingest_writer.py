@@ -16,6 +16,15 @@ costs up to the interpreter's switch interval (5 ms) each time, several times pe
 Durability is unchanged: a request hears "accepted" or "duplicate" only after the statement
 holding its row (or the earlier row with its key) has committed, with ``synchronous_commit`` as
 the server has it. When the database fails, every request of the batch hears the 503 answer.
+
+Deadlines (``workers.deadlines``): each event carries its request's deadline. A batch still
+unwritten at the earliest of them is abandoned: its requests hear 503 at once, the statement is
+left to finish or fail on its own (it is never cancelled: a cancel request to a stopped server
+would block too), and its connection is closed afterwards instead of serving another batch. If
+it commits after all, the platform's retry is answered "duplicate". Server-side, the writer's
+connections carry ``statement_timeout`` and ``lock_timeout``, and TCP keepalives with
+``tcp_user_timeout`` end a connection whose peer stopped acknowledging. An event whose request
+gave up while it still waited for a batch is withdrawn, never written after its 503.
 """
 from __future__ import annotations
 
@@ -33,6 +42,7 @@ import redis.asyncio as aredis
 from sqlalchemy.engine import make_url
 
 from domain import coalesce, inbox
+from domain.liveness import keepalive_options
 from domain.settings import get_settings
 from tasks.inbound import drain
 
@@ -43,6 +53,14 @@ MAX_BATCH = 500
 SLOTS = int(os.environ.get("INGEST_WRITER_SLOTS", "2"))
 UNAVAILABLE = "database unavailable, retry later"
 NOT_STORED = "could not store the event, retry later"
+TOO_SLOW = "database did not answer in time, retry later"
+#: Abandoned batches still running per event loop, past which new batches are not even tried
+#: (each holds a connection to a server that is not answering).
+MAX_ABANDONED = int(os.environ.get("INGEST_WRITER_MAX_ABANDONED", "8"))
+#: Server-side limits on the writer's statements (ms): a batch insert takes milliseconds, so
+#: anything near these is a stall (locks, I/O), and 503 now beats an answer after the deadline.
+STATEMENT_TIMEOUT_MS = int(os.environ.get("INGEST_STATEMENT_TIMEOUT_MS", "2000"))
+LOCK_TIMEOUT_MS = int(os.environ.get("INGEST_LOCK_TIMEOUT_MS", "1000"))
 
 
 @dataclass(frozen=True)
@@ -95,7 +113,7 @@ class HeldConnection:
         if self._connection is None:
             self._connection = await psycopg.AsyncConnection.connect(
                 psycopg_url(url), autocommit=True, connect_timeout=self.CONNECT_TIMEOUT_S,
-                application_name=self.APPLICATION_NAME)
+                application_name=self.APPLICATION_NAME, **connection_limits())
             self._url = url
         return self._connection
 
@@ -109,6 +127,12 @@ class HeldConnection:
                 await connection.close()
 
 
+def connection_limits() -> dict[str, Any]:
+    """libpq options for the writer's connections: statement and lock timeouts, keepalives."""
+    return {"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={LOCK_TIMEOUT_MS}",
+            **keepalive_options(STATEMENT_TIMEOUT_MS / 1000)}
+
+
 class InboxWriter:
     """Tasks on one event loop that write queued events in batches and resolve their futures.
 
@@ -120,17 +144,32 @@ class InboxWriter:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, max_batch: int = MAX_BATCH, slots: int = SLOTS) -> None:
         self.max_batch = max_batch
-        self._waiting: list[tuple[inbox.NewEvent, asyncio.Future[Outcome]]] = []
+        self._waiting: list[tuple[inbox.NewEvent, asyncio.Future[Outcome], float]] = []
+        self._abandoned: set[asyncio.Task[list[Outcome]]] = set()
         self._wakeup = asyncio.Event()
         self._redis: aredis.Redis | None = None
         self._tasks = [loop.create_task(self._run(HeldConnection()), name=f"inbox-writer-{n}") for n in range(slots)]
 
-    def submit(self, event: inbox.NewEvent) -> asyncio.Future[Outcome]:
-        """Queue ``event``; the future completes once its batch is committed (or failed)."""
+    def submit(self, event: inbox.NewEvent, deadline: float | None = None) -> asyncio.Future[Outcome]:
+        """Queue ``event``; the future completes once its batch is committed (or failed, or
+        abandoned at ``deadline``, a ``time.monotonic()`` reading; default: no deadline)."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._waiting.append((event, future))
+        self._waiting.append((event, future, float("inf") if deadline is None else deadline))
         self._wakeup.set()
         return future
+
+    def withdraw(self, future: asyncio.Future[Outcome]) -> bool:
+        """Take back an event not yet handed to a batch (its request gave up): True if it was."""
+        for index, (_, waiting, _) in enumerate(self._waiting):
+            if waiting is future:
+                del self._waiting[index]
+                return True
+        return False
+
+    @property
+    def abandoned(self) -> int:
+        """Batches given up on whose statements have not ended yet."""
+        return len(self._abandoned)
 
     def running(self) -> bool:
         return not any(task.done() for task in self._tasks)
@@ -143,11 +182,12 @@ class InboxWriter:
                 while self._waiting:
                     batch, self._waiting = self._waiting[:self.max_batch], self._waiting[self.max_batch:]
                     try:
-                        outcomes = await self.write(held, [event for event, _ in batch])
+                        outcomes, held = await self.write_by(min(d for _, _, d in batch), held,
+                                                             [event for event, _, _ in batch])
                     except Exception:  # the task must outlive any surprise, or later requests would hang
                         log.exception("%d webhook(s) not stored", len(batch))
                         outcomes = [Outcome(error=NOT_STORED)] * len(batch)
-                    for (_, future), outcome in zip(batch, outcomes):
+                    for (_, future, _), outcome in zip(batch, outcomes):
                         if not future.done():  # the client may have gone away meanwhile
                             future.set_result(outcome)
         finally:
@@ -156,6 +196,43 @@ class InboxWriter:
             if redis_client is not None:
                 with suppress(Exception):
                     await redis_client.aclose()
+
+    async def write_by(self, deadline: float, held: HeldConnection, events: list[inbox.NewEvent]
+                       ) -> tuple[list[Outcome], HeldConnection]:
+        """``write`` bounded by ``deadline`` (monotonic): its outcomes and the connection to use next.
+
+        Past the deadline the write is abandoned (503 for the batch) and keeps running in the
+        background with its connection, which it closes when it ends; the slot goes on with a
+        fresh ``HeldConnection``."""
+        if len(self._abandoned) >= MAX_ABANDONED:
+            log.error("%d webhook(s) not tried: %d earlier batches still wait on the database", len(events),
+                      len(self._abandoned))
+            return [Outcome(error=TOO_SLOW)] * len(events), held
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return [Outcome(error=TOO_SLOW)] * len(events), held
+        task = asyncio.ensure_future(self.write(held, events))
+        done, _ = await asyncio.wait({task}, timeout=None if remaining == float("inf") else remaining)
+        if done:
+            return task.result(), held
+        self._abandoned.add(task)
+        task.add_done_callback(lambda finished: self._forget(finished, held, len(events)))
+        log.error("%d webhook(s) answered 503: the database did not answer within the deadline; "
+                  "the batch is abandoned (a later commit makes the retry a duplicate)", len(events))
+        return [Outcome(error=TOO_SLOW)] * len(events), HeldConnection()
+
+    def _forget(self, task: asyncio.Task[list[Outcome]], held: HeldConnection, count: int) -> None:
+        """An abandoned batch ended: close its connection (never reused) and say how it ended."""
+        self._abandoned.discard(task)
+        asyncio.ensure_future(held.discard())
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            log.warning("abandoned batch of %d webhook(s) failed: %r", count, task.exception())
+        else:
+            stored = sum(1 for outcome in task.result() if outcome.error is None)
+            log.warning("abandoned batch of %d webhook(s) finished late: %d stored (their retries are duplicates)",
+                        count, stored)
 
     async def write(self, held: HeldConnection, events: list[inbox.NewEvent]) -> list[Outcome]:
         """Store (one autocommit statement), wake drains; one outcome per event."""

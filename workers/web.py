@@ -7,6 +7,9 @@ from __future__ import annotations
 import logging
 import os
 
+
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
@@ -18,9 +21,13 @@ import workers.app  # noqa: F401  (the tasks this process enqueues use the confi
 from domain.settings import get_settings
 from workers.body_limit import BodyLimitMiddleware
 from workers.callbacks import router as callbacks_router
-from workers.health import check_broker, check_database
 from workers.input_guard import InputGuardMiddleware
 from workers.log_redaction import install as redact_links_in_logs
+
+
+from domain.liveness import Thresholds
+from workers.deadlines import DeadlineMiddleware, budget_s
+from workers.health import HEALTH_CHECKS, READY_CHECKS, run_checks
 from workers.replies import router as replies_router
 from workers.source_limits import SourceLimitMiddleware
 from workers.startup_checks import require_valid_config
@@ -40,6 +47,7 @@ def api_docs_enabled() -> bool:
 def create_app() -> FastAPI:
     redact_links_in_logs()  # before anything logs a request path
     get_settings()
+    budget_s(), Thresholds.from_env()  # a malformed WEBHOOK_DEADLINE_S or health threshold stops start-up, named
     require_valid_config("web")
     docs = api_docs_enabled()
     app = FastAPI(title="Backorder Automator", version="0.1.0", docs_url="/docs" if docs else None,
@@ -48,15 +56,26 @@ def create_app() -> FastAPI:
     app.add_middleware(InputGuardMiddleware)  # NUL anywhere, over-nested JSON: 400 before any endpoint
     app.add_middleware(BodyLimitMiddleware)  # 413 before a huge body is read, whatever the endpoint
     app.add_middleware(SourceLimitMiddleware)  # per source IP and store key, before any body is read
+    app.add_middleware(DeadlineMiddleware)  # outermost: platforms get an answer within WEBHOOK_DEADLINE_S
 
-    @app.get("/healthz", summary="200 when PostgreSQL and the broker answer; 503 with the reason when not")
-    def healthz() -> JSONResponse:
-        checks = [check_database(), check_broker()]
-        body = {"status": "ok" if all(c.ok for c in checks) else "unavailable",
-                "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}}
-        if not all(c.ok for c in checks):
+    async def answer(checks: dict[str, Any]) -> JSONResponse:
+        results = await run_checks(checks)
+        healthy = all(c.ok for c in results)
+        body = {"status": "ok" if healthy else "unavailable", "checks": {c.name: c.as_dict() for c in results}}
+        if not healthy:
             log.warning("health check failing: %s", body["checks"])
-        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    @app.get("/healthz", summary="The deployment: the database takes a write, the broker answers, every queue "
+                                 "has a live worker, the clock's sweeps are on time; 503 naming what is not "
+                                 "(each check within HEALTH_CHECK_TIMEOUT_S, else \"timeout\")")
+    async def healthz() -> JSONResponse:
+        return await answer(dict(HEALTH_CHECKS))
+
+    @app.get("/readyz", summary="This receiver can store what it is sent: the database takes a write and the "
+                                "broker answers; 503 naming what does not")
+    async def readyz() -> JSONResponse:
+        return await answer(dict(READY_CHECKS))
 
     app.include_router(webhooks_router)
     app.include_router(callbacks_router)

@@ -1,7 +1,8 @@
 """Platform webhooks: verify, store once, wake a drain, answer in milliseconds.
 
 Answers: 200 accepted (or duplicate), 400 malformed, 401 bad signature, 404 unknown store,
-413 too large, 503 when PostgreSQL is unavailable (the platform retries) — never 500. Nothing
+413 too large, 503 when PostgreSQL is unavailable or does not answer within the request's
+deadline (``WEBHOOK_DEADLINE_S``, ``workers.deadlines``; the platform retries) — never 500. Nothing
 is applied here: the event is committed to the inbox first, then a coalesced drain task applies
 it. The store and its connector come from a per-process cache (``workers.webhook_stores``), and
 concurrent deliveries are committed together by one writer per process
@@ -9,9 +10,11 @@ concurrent deliveries are committed together by one writer per process
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +27,9 @@ from connectors.errors import MalformedPayloadError, SignatureError
 from domain import inbox, stray_webhooks
 from domain.inbound import stored_payload
 from workers import input_guard, webhook_stores
+
+
+from workers.deadlines import RETRY_AFTER_S, DeadlineExceeded, deadline_of, run_blocking, work_deadline
 from workers.ingest_writer import get_writer
 from workers.webhook_stores import KnownStore
 
@@ -42,7 +48,7 @@ class Answer:
     body: dict[str, Any]
 
     def response(self) -> JSONResponse:
-        headers = {"Retry-After": "5"} if self.status == 503 else None
+        headers = {"Retry-After": str(RETRY_AFTER_S)} if self.status == 503 else None
         return JSONResponse(self.body, status_code=self.status, headers=headers)
 
 
@@ -89,17 +95,31 @@ def check_webhook(store: KnownStore, headers: dict[str, str], body: bytes) -> An
                           payload=stored_payload(headers, body), occurred_at=event.occurred_at)
 
 
-async def accept_webhook(store_key: str, headers: dict[str, str], body: bytes) -> Answer:
-    """Look up (cached), verify, parse, then wait until the row is committed with its batch.
+TOO_SLOW = Answer(503, {"error": "database did not answer in time, retry later"})
+
+
+async def accept_webhook(store_key: str, headers: dict[str, str], body: bytes, deadline: float | None = None) -> Answer:
+    """Look up (cached), verify, parse, then wait until the row is committed with its batch —
+    or until ``deadline`` (``time.monotonic()``; default ``WEBHOOK_DEADLINE_S`` from now), past
+    which the answer is 503 and the event is either withdrawn unwritten or, if its statement is
+    already on its way, stored at most once (the retry is then a duplicate).
 
     Only a store cache miss and a large body leave the event loop: the common path does its
     HMAC and JSON parse inline and makes no database round trip of its own.
     """
+    deadline = deadline_of({}) if deadline is None else deadline
     hit, store = webhook_stores.cached(store_key)
     if not hit:
-        store = await run_in_threadpool(webhook_stores.load, store_key)
+        try:
+            store = await run_blocking(deadline, webhook_stores.load, store_key)
+        except DeadlineExceeded:
+            log.error("webhook for %s: store lookup did not finish in time; answered 503", store_key)
+            return TOO_SLOW
     if store is None:  # answered 404, but remembered (bounded) and alerted once an hour per key
-        await run_in_threadpool(stray_webhooks.note_unknown_store, store_key, headers, len(body))
+        try:
+            await run_blocking(deadline, stray_webhooks.note_unknown_store, store_key, headers, len(body))
+        except DeadlineExceeded:
+            log.warning("webhook for unknown store %r: not remembered in time", store_key)
         return Answer(404, {"error": f"unknown store {store_key!r}"})
     if len(body) <= INLINE_CHECK_BYTES:
         checked = check_webhook(store, headers, body)
@@ -107,7 +127,15 @@ async def accept_webhook(store_key: str, headers: dict[str, str], body: bytes) -
         checked = await run_in_threadpool(check_webhook, store, headers, body)
     if isinstance(checked, Answer):
         return checked
-    outcome = await get_writer().submit(checked)
+    writer = get_writer()
+    future = writer.submit(checked, work_deadline(deadline))
+    try:
+        outcome = await asyncio.wait_for(asyncio.shield(future), max(0.0, deadline - time.monotonic()))
+    except TimeoutError:  # the writer answers by the work deadline; this is the backstop
+        withdrawn = writer.withdraw(future)
+        log.error("webhook for %s: no outcome by the deadline (%s); answered 503", store_key,
+                  "withdrawn" if withdrawn else "its batch may still commit")
+        return TOO_SLOW
     if outcome.error is not None:
         return Answer(503, {"error": outcome.error})
     if outcome.duplicate:
@@ -123,7 +151,7 @@ async def receive_webhook(store_key: str, request: Request) -> JSONResponse:
         return Answer(413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"}).response()
     headers = {k: v for k, v in request.headers.items()}
     try:
-        answer = await accept_webhook(store_key, headers, body)
+        answer = await accept_webhook(store_key, headers, body, deadline_of(request.scope))
     except OperationalError as exc:
         log.error("webhook for %s not stored, database unavailable: %s", store_key, str(exc).splitlines()[0])
         answer = Answer(503, {"error": "database unavailable, retry later"})
@@ -155,11 +183,12 @@ class WebhookFastPath:
         if match is None or scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
+        deadline = deadline_of(scope)
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        answer = await self.answer(match.group(1), headers, receive)
+        answer = await self.answer(match.group(1), headers, receive, deadline)
         await answer.response()(scope, receive, send)
 
-    async def answer(self, store_key: str, headers: dict[str, str], receive: Any) -> Answer:
+    async def answer(self, store_key: str, headers: dict[str, str], receive: Any, deadline: float) -> Answer:
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return Answer(413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"})
@@ -176,7 +205,7 @@ class WebhookFastPath:
             chunks.append(chunk)
             more = message.get("more_body", False)
         try:
-            return await accept_webhook(store_key, headers, b"".join(chunks))
+            return await accept_webhook(store_key, headers, b"".join(chunks), deadline)
         except OperationalError as exc:
             log.error("webhook for %s not stored, database unavailable: %s", store_key, str(exc).splitlines()[0])
             return Answer(503, {"error": "database unavailable, retry later"})

@@ -64,7 +64,7 @@ def servers(services: dict[str, str]) -> Iterator[Servers]:
     """The whole sandbox and the product's web app (callbacks, webhooks, reply pages)."""
     from workers.web import create_app
 
-    with SandboxServer() as sandbox, SandboxServer(app=create_app(), health_path="/healthz") as web:
+    with SandboxServer() as sandbox, SandboxServer(app=create_app(), health_path="/readyz") as web:
         yield Servers(sandbox, web)
 
 

@@ -178,7 +178,7 @@ class ChaosStack:
         for label in labels:
             proc = self.procs[label]
             if label.startswith("web"):
-                wait_http(f"{self.web_url}/healthz", timeout_s, proc.popen, proc.log)
+                wait_http(f"{self.web_url}/readyz", timeout_s, proc.popen, proc.log)
             elif "beat" not in label:
                 wait_log(proc, " ready.", timeout_s)
 

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,34 @@ class PrivatePostgres:
         subprocess.run([str(embedded._pg_bin("pg_ctl")), "-D", str(self.root / "pg"), "-m", mode, "-w", "stop"],
                        check=False, capture_output=True, text=True, timeout=90, **embedded._as_pg_user())  # type: ignore[call-overload]
         _wait_port(self.port, False, 30, "PostgreSQL")
+
+    def pids(self) -> list[int]:
+        """The postmaster and every process it started (backends, checkpointer, WAL writer …)."""
+        postmaster = int((self.root / "pg" / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the process ended while we looked
+                continue
+            if int(fields[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    def freeze(self) -> list[int]:
+        """SIGSTOP every process of this server: connections stay open, the kernel still
+        acknowledges, nothing answers — a stalled server as its clients see it."""
+        pids = self.pids()
+        for pid in pids:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        return pids
+
+    def thaw(self, pids: list[int] | None = None) -> None:
+        """SIGCONT the processes ``freeze`` stopped (and any started since)."""
+        for pid in sorted(set((pids or []) + self.pids())):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
     def query(self, sql: str) -> list[tuple[object, ...]]:
         with psycopg.connect(self.psycopg_url, autocommit=True) as connection:
