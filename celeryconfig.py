@@ -73,4 +73,5 @@ beat_schedule = {
     "read-erp-receipts": {"task": "tasks.receipts.poll_erp", "schedule": ERP_RECEIPTS_INTERVAL_S},
     "vendor-scorecard": {"task": "tasks.purchasing.send_scorecard", "schedule": 300.0},
     "sweep-channel-pushes": {"task": "tasks.channels.sweep", "schedule": SWEEP_INTERVAL_S},
+    "import-spooled-dead-letters": {"task": "tasks.deadletters.import_spool", "schedule": 60.0},
 }

@@ -18,7 +18,7 @@ helps, so the decision is taken here from the SQLSTATE, the code PostgreSQL itse
 """
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import exc as sa_exc
 
@@ -89,6 +89,21 @@ def is_transient(exc: BaseException) -> bool:
         message = str(getattr(exc, "orig", exc)).lower()
         return any(word in message for word in TIMEOUT_WORDS)
     return False
+
+
+#: Errors after which the session itself is suspect, not only the statement: a session opened while
+#: the database was read-only (``ALTER DATABASE … SET default_transaction_read_only``, or a standby
+#: behind the primary's address after a fail-over) stays read-only for its whole life, so a pool
+#: would hand the same refusal to every retry long after the database is writable again.
+STALE_SESSION_SQLSTATES: Final[frozenset[str]] = frozenset({"25006", "57P01", "57P02", "57P03"})
+
+
+def invalidate_stale_sessions(context: Any) -> None:
+    """SQLAlchemy ``handle_error`` hook: treat a read-only or shutdown answer as a disconnect, so
+    the pool drops that connection (and the ones opened before it) and the retry opens a new one."""
+    code = sqlstate(context.original_exception) if context.original_exception is not None else None
+    if code in STALE_SESSION_SQLSTATES:
+        context.is_disconnect = True
 
 
 def describe(exc: BaseException) -> str:

@@ -18,6 +18,7 @@ TASK_MODULES = (
     "tasks.po_send",
     "tasks.purchasing",
     "tasks.receipts",
+    "tasks.deadletters",
 )
 
 app = Celery("backorders")

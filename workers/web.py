@@ -17,7 +17,7 @@ import workers.app  # noqa: F401  (the tasks this process enqueues use the confi
 from domain.settings import get_settings
 from workers.body_limit import BodyLimitMiddleware
 from workers.callbacks import router as callbacks_router
-from workers.health import check_broker, check_database
+from workers.health import check_broker, check_database, check_dead_letter_spool
 from workers.replies import router as replies_router
 from workers.source_limits import SourceLimitMiddleware
 from workers.startup_checks import require_valid_config
@@ -41,6 +41,8 @@ def create_app() -> FastAPI:
         checks = [check_database(), check_broker()]
         body = {"status": "ok" if all(c.ok for c in checks) else "unavailable",
                 "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}}
+        spooled = check_dead_letter_spool()  # reported, not a reason to take the receiver out
+        body["checks"][spooled.name] = {"ok": spooled.ok, "detail": spooled.detail}
         if not all(c.ok for c in checks):
             log.warning("health check failing: %s", body["checks"])
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)

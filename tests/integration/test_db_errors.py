@@ -151,3 +151,32 @@ def test_integrity_and_syntax_errors_are_permanent(engine: Engine) -> None:
     assert db_errors.sqlstate(syntax) == "42601" and not db_errors.is_transient(syntax)
     assert not db_errors.is_transient(ValueError("not from the database"))
     assert db_errors.describe(integrity) == "23505"
+
+
+def test_a_session_opened_read_only_is_dropped_after_its_first_refusal(services: dict[str, str]) -> None:
+    """``ALTER DATABASE … SET default_transaction_read_only`` binds each session at connect: after
+    the database is writable again, a pooled session opened meanwhile still refuses every write.
+    The engine's hook (``db_errors.invalidate_stale_sessions``) drops the pool on that refusal."""
+    import psycopg
+
+    name = f"{services['database_name']}_ro"
+    admin_url = services["server_url"].replace("postgresql+psycopg://", "postgresql://", 1).rsplit("/", 1)[0]
+    with psycopg.connect(f"{admin_url}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+            engine = make_engine(f"{admin_url}/{name}")
+            with engine.connect() as conn:
+                assert conn.execute(text("SHOW default_transaction_read_only")).scalar() == "on"
+            admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = off')
+
+            def write() -> None:
+                with engine.begin() as conn:
+                    conn.execute(text("CREATE TABLE IF NOT EXISTS t (x int)"))
+
+            refused = caught(write)
+            assert db_errors.sqlstate(refused) == "25006" and refused.connection_invalidated
+            write()  # a new session: writable
+            engine.dispose()
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
