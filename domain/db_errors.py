@@ -43,6 +43,8 @@ TRANSIENT_CLASSES: Final[tuple[str, ...]] = ("08", "53")
 #: the timeouts are worth another attempt. PostgreSQL names the cause in the message.
 QUERY_CANCELED = "57014"
 TIMEOUT_WORDS: Final[tuple[str, ...]] = ("statement timeout", "lock timeout")
+#: SQLAlchemy's words for a session whose connection was invalidated inside its transaction.
+INVALIDATED = "Can't reconnect until invalid transaction is rolled back"
 
 
 def sqlstate(exc: BaseException) -> str | None:
@@ -71,6 +73,10 @@ def is_transient(exc: BaseException) -> bool:
     """True when ``exc`` came from the database and the same work may succeed on a later attempt."""
     if isinstance(exc, (sa_exc.TimeoutError, sa_exc.DisconnectionError)):
         return True  # the pool had no connection to give, or one died on checkout
+    if isinstance(exc, sa_exc.PendingRollbackError) and INVALIDATED in str(exc):
+        # The connection was dropped mid-transaction (a refusal marked stale, below) and code that
+        # caught that error went on using the session: the whole unit of work must run again.
+        return True
     if not _is_driver_error(exc):
         return False
     if getattr(exc, "connection_invalidated", False):

@@ -59,12 +59,12 @@ def test_a_read_only_database_delays_work_and_loses_nothing(chaos_dir: Path) -> 
         poster = Background(load.url, events, threads=6, duration_s=POST_SECONDS)
         time.sleep(POST_SECONDS / 3)
         # Reminders of the backorders offered so far come due inside the read-only window.
-        with stack.engine().begin() as connection:
+        with stack.engine.begin() as connection:
             moved = connection.execute(text(
                 "UPDATE timers SET due_at = now() + (random() * :window + 2) * interval '1 second' "
                 "WHERE state = 'pending' AND kind = 'backorder.reminder' RETURNING id"),
                 {"window": READ_ONLY_SECONDS}).scalars().all()
-        stack.engine().dispose()
+        stack.engine.dispose()
         read_only(stack, True)
         time.sleep(READ_ONLY_SECONDS / 2)
         during = stack.cli("status", check=False)  # reads still work; the spool is reported

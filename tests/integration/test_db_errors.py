@@ -180,3 +180,18 @@ def test_a_session_opened_read_only_is_dropped_after_its_first_refusal(services:
             engine.dispose()
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_session_used_after_its_connection_was_dropped_is_transient(engine: Engine) -> None:
+    """Code that catches a refusal inside a unit of work (a savepoint fallback) and goes on meets
+    SQLAlchemy's PendingRollbackError once the refusal dropped the connection: run it all again."""
+    from sqlalchemy.exc import PendingRollbackError
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as session:
+        session.execute(text("SET TRANSACTION READ ONLY"))
+        with pytest.raises(DBAPIError):
+            session.execute(text(f"UPDATE {TABLE} SET n = n + 1"))
+        with pytest.raises(PendingRollbackError) as raised:
+            session.execute(text("SELECT 1"))
+    assert db_errors.is_transient(raised.value)
