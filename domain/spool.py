@@ -10,11 +10,14 @@ letter goes to a spool: JSON lines in ``DEAD_LETTER_SPOOL_DIR`` (default
 :func:`import_pending` moves spooled entries into ``dead_letters`` (idempotent by ``task_id``: the
 table's unique key) and deletes a file only after the transaction that imported it committed, so a
 crash in between imports the same lines again, harmlessly. It runs when a worker starts, from
-beat's ``tasks.deadletters.import_spool`` every minute, and in ``backorders status``.
+beat's ``tasks.deadletters.import_spool`` every minute, after any dead letter that reached the
+table, and in ``backorders status``.
 
-Writers and the importer meet on ``flock``: a writer locks the file it opened and checks that the
-path still names that file (the importer may have deleted it meanwhile), so no line lands in a
-file after it was imported. The spool is local to a machine: with workers on several hosts, each
+Writers and the importer meet on ``flock``: the importer locks a file only to rename it out of the
+writers' way (``….jsonl.claimed-<pid>``), and a writer that locked a file checks that its path
+still names it, opening a new one if not; so no line lands in a file after it was read, and no
+writer waits while the importer talks to the database. A claimed file left by a crash is imported
+by the next run like any other. The spool is local to a machine: with workers on several hosts, each
 host's spool is imported by the workers and beat sweeps that run there.
 """
 from __future__ import annotations
@@ -35,6 +38,7 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 
 SUFFIX = ".jsonl"
+CLAIMED = ".claimed-"
 
 
 def spool_dir(env: dict[str, str] | None = None) -> Path:
@@ -106,10 +110,23 @@ def write(entry: dict[str, Any], directory: Path | None = None) -> Path:
 
 
 def _files(directory: Path) -> list[Path]:
+    """Spool files, written-to and claimed alike, oldest name first."""
     try:
-        return sorted(p for p in directory.iterdir() if p.name.endswith(SUFFIX))
+        return sorted(p for p in directory.iterdir() if p.name.endswith(SUFFIX) or CLAIMED in p.name)
     except FileNotFoundError:
         return []
+
+
+def _claim(path: Path) -> Path | None:
+    """Rename a writer's file out of its way (under its lock); None if it is already gone."""
+    if CLAIMED in path.name:
+        return path
+    with _locked(path, "r") as handle:
+        if handle is None:
+            return None
+        claimed = path.with_name(f"{path.name}{CLAIMED}{os.getpid()}")
+        os.rename(path, claimed)
+        return claimed
 
 
 def _entries(handle: IO[str], path: Path) -> list[dict[str, Any]]:
@@ -156,25 +173,29 @@ def import_pending(session_factory: Callable[[], Session], directory: Path | Non
 
     imported = 0
     for path in _files(directory or spool_dir()):
-        with _locked(path, "r") as handle:
-            if handle is None:
-                continue
-            entries = _entries(handle, path)
-            if entries:
-                with session_factory() as session:
-                    for entry in entries:
-                        values: dict[str, Any] = {
-                            "task_name": str(entry.get("task_name", "?"))[:200],
-                            "task_id": str(entry["task_id"])[:64],
-                            "args": list(entry.get("args") or []), "kwargs": dict(entry.get("kwargs") or {}),
-                            "error": str(entry.get("error", ""))[:4000]}
-                        if entry.get("failed_at"):
-                            values["failed_at"] = datetime.fromisoformat(str(entry["failed_at"]))
-                        session.execute(insert(DeadLetter).values(**values)
-                                        .on_conflict_do_nothing(index_elements=["task_id"]))
-                    session.commit()
-            os.unlink(path)
-            imported += len(entries)
+        claimed = _claim(path)
+        if claimed is None:
+            continue
+        try:
+            with open(claimed, encoding="utf-8") as handle:
+                entries = _entries(handle, claimed)
+        except FileNotFoundError:  # another importer finished it
+            continue
+        if entries:
+            with session_factory() as session:
+                for entry in entries:
+                    values: dict[str, Any] = {
+                        "task_name": str(entry.get("task_name", "?"))[:200],
+                        "task_id": str(entry["task_id"])[:64],
+                        "args": list(entry.get("args") or []), "kwargs": dict(entry.get("kwargs") or {}),
+                        "error": str(entry.get("error", ""))[:4000]}
+                    if entry.get("failed_at"):
+                        values["failed_at"] = datetime.fromisoformat(str(entry["failed_at"]))
+                    session.execute(insert(DeadLetter).values(**values)
+                                    .on_conflict_do_nothing(index_elements=["task_id"]))
+                session.commit()
+        claimed.unlink(missing_ok=True)
+        imported += len(entries)
     if imported:
         log.warning("imported %d spooled dead letter(s) into dead_letters", imported)
     return imported

@@ -23,6 +23,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
+from domain import spool
 from tests.chaos import invariants, report
 from tests.chaos.conftest import size
 from tests.chaos.harness import ChaosStack, chaos_stack, wait_settled, wait_until
@@ -75,7 +76,7 @@ def test_a_read_only_database_delays_work_and_loses_nothing(chaos_dir: Path) -> 
         assert not stack.dead(), stack.logs_tail()
         wait_settled(stack, timeout_s=600)
         # every sweeper keeps running: the spool (if any) is imported within a minute
-        wait_until(lambda: not list((stack.workdir / "data" / "dead-letter-spool").glob("*.jsonl")),
+        wait_until(lambda: spool.pending_count(stack.workdir / "data" / "dead-letter-spool") == 0,
                    150, "spooled dead letters imported", stack)
         recovery = time.monotonic() - back
 

@@ -25,6 +25,17 @@ def test_entries_are_appended_and_counted(tmp_path: Path) -> None:
     assert second["task_id"] == "b" and "spooled_at" in second
 
 
+def test_a_writer_never_appends_to_a_claimed_file(tmp_path: Path) -> None:
+    """The importer renames a file before reading it; the next write starts a new file."""
+    first = spool.write({"task_name": "t", "task_id": "before"}, tmp_path)
+    claimed = spool._claim(first)
+    assert claimed is not None and not first.exists()
+    again = spool.write({"task_name": "t", "task_id": "after"}, tmp_path)
+    assert again == first and first.exists()
+    assert sorted(e["task_id"] for e in spool.pending(tmp_path)) == ["after", "before"]
+    assert "after" not in claimed.read_text()
+
+
 def test_a_line_cut_by_a_crash_is_skipped(tmp_path: Path) -> None:
     path = spool.write({"task_name": "t", "task_id": "whole"}, tmp_path)
     with open(path, "a") as handle:
