@@ -26,7 +26,7 @@ from sqlalchemy import text
 from domain import spool
 from tests.chaos import invariants, report
 from tests.chaos.conftest import size
-from tests.chaos.harness import ChaosStack, chaos_stack, wait_settled, wait_until
+from tests.chaos.harness import REPO_ROOT, ChaosStack, chaos_stack, wait_settled, wait_until
 from tests.chaos.webhooks import ORDER_SKU, Background, interleave, order_events, prime, stock_events
 
 EVENTS = size(full=1500, smoke=300)
@@ -53,7 +53,9 @@ def logs(stack: ChaosStack) -> str:
 @pytest.mark.chaos_full
 @pytest.mark.timeout(1200)
 def test_a_read_only_database_delays_work_and_loses_nothing(chaos_dir: Path) -> None:
-    with chaos_stack(chaos_dir) as stack:
+    # The operator's command-line runs too: from this checkout, like the Procfile's processes
+    # (whose runners put the working directory first on the path).
+    with chaos_stack(chaos_dir, extra_env={"PYTHONPATH": str(REPO_ROOT)}) as stack:
         load = prime(stack)
         orders = order_events(ORDER_SKU, max(4, EVENTS // 30), first_number=120_000)
         events = interleave(stock_events(load.listings, load.codes, EVENTS - len(orders)), orders)
