@@ -75,4 +75,7 @@ beat_schedule = {
     "vendor-scorecard": {"task": "tasks.purchasing.send_scorecard", "schedule": 300.0},
     "sweep-channel-pushes": {"task": "tasks.channels.sweep", "schedule": SWEEP_INTERVAL_S},
     "sweep-pending-effects": {"task": "tasks.effects.sweep", "schedule": SWEEP_INTERVAL_S},
+
+
+    "import-spooled-dead-letters": {"task": "tasks.deadletters.import_spool", "schedule": 60.0},
 }

@@ -24,6 +24,13 @@ creates only when nothing matches. That search-then-create is not atomic in Odoo
 must not run two sends of one PO at once (``tasks.po_send`` holds the PO row lock); a create whose
 answer was lost (:class:`OutcomeUnknownError`) is found by the search on the retry.
 
+A PO takes two writes, ``create`` then ``button_confirm``, and the answer to either may be lost (a
+probe dropped the reply to ``create``: the retry found the PO by ``partner_ref`` and returned, so
+it was marked sent here while Odoo kept a draft RFQ the vendor never received as an order). So the
+retry finishes what the first attempt began: a PO found in ``draft`` or ``sent`` (RFQ states) is
+confirmed before it is returned; one in ``to approve`` (Odoo's own approval step), ``purchase`` or
+``done`` is left as it is, and a ``cancel``-led one is refused (someone cancelled it in Odoo).
+
 Mapping assumptions (documented in docs/sandbox.md too): the vendor is the ``res.partner`` whose
 ``ref`` (the "Reference" field) is our vendor key; products are ``product.product`` with
 ``default_code`` (the "Internal Reference") = our SKU.
@@ -58,6 +65,8 @@ from connectors.types import (
     WebhookEvent,
 )
 
+#: Odoo's request-for-quotation states: a PO in one of them has not been confirmed yet.
+RFQ_STATES = frozenset({"draft", "sent"})
 AUTH_ERRORS = frozenset({"odoo.exceptions.AccessDenied", "odoo.exceptions.AccessError"})
 TRANSIENT_ERROR_NAMES = frozenset({
     "psycopg2.errors.SerializationFailure", "psycopg2.errors.LockNotAvailable",
@@ -142,8 +151,7 @@ class OdooConnector(RestConnector):
         """Create (and confirm) the PO unless one with our number as ``partner_ref`` exists."""
         existing = self.find_purchase_order(po.number)
         if existing is not None:
-            return ErpResult(external_id=str(existing["id"]), created=False,
-                             detail=f"purchase.order {existing.get('name')} exists")
+            return self.finish_existing(existing)
         values = self.purchase_order_values(po)
         new_id = self.execute_kw("purchase.order", "create", [values], safe=False)
         if isinstance(new_id, list):
@@ -151,6 +159,18 @@ class OdooConnector(RestConnector):
         if self.confirm:
             self.execute_kw("purchase.order", "button_confirm", [[new_id]], safe=False)
         return ErpResult(external_id=str(new_id), created=True, detail=f"purchase.order {new_id}", request=values)
+
+    def finish_existing(self, existing: Mapping[str, Any]) -> ErpResult:
+        """An earlier attempt's PO, confirmed now if that attempt stopped between its two writes."""
+        po_id, name, state = int(existing["id"]), existing.get("name"), existing.get("state")
+        if state == "cancel":
+            raise PermanentError(f"odoo: purchase.order {name} for {existing.get('partner_ref')} was cancelled "
+                                 f"in Odoo; not confirming it again", platform=self.platform)
+        if self.confirm and state in RFQ_STATES:
+            self.execute_kw("purchase.order", "button_confirm", [[po_id]], safe=False)
+            return ErpResult(external_id=str(po_id), created=False,
+                             detail=f"purchase.order {name} existed as an RFQ ({state}); confirmed it")
+        return ErpResult(external_id=str(po_id), created=False, detail=f"purchase.order {name} exists ({state})")
 
     def find_purchase_order(self, number: str) -> dict[str, Any] | None:
         rows = self.execute_kw("purchase.order", "search_read", [[["partner_ref", "=", number]]],

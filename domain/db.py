@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ARRAY, Engine, Integer, Text, any_, bindparam, create_engine, literal_column
+from sqlalchemy import ARRAY, Engine, Integer, Text, any_, bindparam, create_engine, event, literal_column
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -23,7 +23,10 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     options: dict[str, object] = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10,
                                   "connect_args": {"connect_timeout": 3, **keepalive_options(30)}}
     options.update(kwargs)
-    return create_engine(normalize_database_url(url), **options)  # type: ignore[arg-type]
+    engine = create_engine(normalize_database_url(url), **options)  # type: ignore[arg-type]
+    from domain.db_errors import invalidate_stale_sessions
+    event.listen(engine, "handle_error", invalidate_stale_sessions)
+    return engine
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
+from domain import spool
 from domain.clock import utcnow
 from domain.models import (
     Backorder,
@@ -46,6 +47,7 @@ def snapshot(session: Session, now: datetime | None = None) -> dict[str, Any]:
             for d in session.scalars(select(DeadLetter).where(DeadLetter.redriven_at.is_(None))
                                      .order_by(DeadLetter.id.desc()).limit(20))
         ],
+        "spooled_dead_letters": spool.pending_count(),
         "stores": [
             {"key": s.key, "platform": s.platform, "enabled": s.enabled,
              "last_polled_at": s.last_polled_at.isoformat() if s.last_polled_at else None,

@@ -11,7 +11,8 @@ Follows the docs the connector follows (connectors/odoo.py lists them):
   call (a wrong one → ``odoo.exceptions.AccessDenied`` "Access Denied"), for ``res.partner``,
   ``product.product``, ``purchase.order`` and ``purchase.order.line``: ``search``, ``search_read``,
   ``search_count``, ``read``; ``purchase.order`` also ``create`` (``order_line`` ``(0, 0, vals)``
-  commands; a dict argument returns the id, a list returns ids) and ``button_confirm``;
+  commands; a dict argument returns the id, a list returns ids), ``button_confirm`` (an RFQ in
+  ``draft``/``sent`` becomes ``purchase``) and ``button_cancel``;
 * errors use Odoo's envelope ``{"code": 200, "message": "Odoo Server Error", "data": {"name",
   "debug", "message", "arguments", "context"}}`` (``odoo/http.py`` ``serialize_exception``);
   many2one fields read as ``[id, display_name]``; domains are lists of ``[field, op, value]``
@@ -21,6 +22,7 @@ Admin endpoints (``/odoo/{instance}/_admin/…``) are documented in ``docs/sandb
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass, field
@@ -28,9 +30,9 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from fastapi import APIRouter, Body, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
-from sandbox.common import Fault, Instances, PlatformState, add_fault_routes, add_request_log_routes, fault_answer
+from sandbox.common import Fault, Instances, PlatformState, add_fault_routes, add_request_log_routes
 
 DEFAULTS = {"database": "odoo_sandbox", "login": "purchasing@example.com", "api_key": "odoo_sandbox_api_key"}
 UID = 2
@@ -194,7 +196,16 @@ def execute(state: OdooState, model: str, method: str, args: list[Any], kwargs: 
         if absent:
             raise missing(model, absent)
         for i in ids:
-            state.records[model][i]["state"] = "purchase"
+            if state.records[model][i]["state"] in ("draft", "sent"):
+                state.records[model][i]["state"] = "purchase"
+        return True
+    if model == "purchase.order" and method == "button_cancel":
+        ids = args[0] if args else []
+        absent = [i for i in ids if i not in state.records[model]]
+        if absent:
+            raise missing(model, absent)
+        for i in ids:
+            state.records[model][i]["state"] = "cancel"
         return True
     raise RpcError("builtins.AttributeError", f"The method '{model}.{method}' does not exist")
 
@@ -226,8 +237,36 @@ def dispatch(state: OdooState, params: dict[str, Any]) -> Any:
 
 
 def parse_fault(payload: dict[str, Any]) -> Fault:
-    """The next ``count`` JSON-RPC requests answer HTTP ``status`` (a proxy or worker failure)."""
-    return Fault(status=int(payload["status"]), remaining=int(payload.get("count", 1)), body=UNAVAILABLE_PAGE)
+    """The next ``count`` JSON-RPC requests answer HTTP ``status`` (a proxy or worker failure).
+
+    ``call`` (``"purchase.order.create"``) limits the fault to one model method; ``after_apply``
+    lets Odoo perform the call and only spoils the answer — ``status`` (a proxy's 502 after the
+    worker committed) and/or ``delay_s`` (a read timeout): the lost-reply case a retry must finish.
+    """
+    return Fault(status=int(payload.get("status") or 0), remaining=int(payload.get("count", 1)),
+                 body=UNAVAILABLE_PAGE, delay_s=float(payload.get("delay_s", 0)),
+                 path_contains=payload.get("call"), after_apply=bool(payload.get("after_apply", False)))
+
+
+def rpc_call(payload: Any) -> str:
+    """``model.method`` of an ``execute_kw`` request (``common.authenticate`` for the others)."""
+    params = payload.get("params") if isinstance(payload, dict) else None
+    if not isinstance(params, dict):
+        return ""
+    args = params.get("args") or []
+    if params.get("service") == "object" and len(args) > 4:
+        return f"{args[3]}.{args[4]}"
+    return f"{params.get('service')}.{params.get('method')}"
+
+
+def take_fault(state: OdooState, call: str) -> Fault | None:
+    """Consume one use of the first fault for this call (every call when the fault names none)."""
+    with state.lock:
+        for fault in state.faults:
+            if fault.remaining > 0 and (not fault.path_contains or fault.path_contains == call):
+                fault.remaining -= 1
+                return fault
+    return None
 
 
 def install(app: FastAPI) -> None:
@@ -248,9 +287,11 @@ def install(app: FastAPI) -> None:
         except ValueError:
             payload = None
         entry["body"] = payload
-        faulted = fault_answer(state, request, entry, lambda status: UNAVAILABLE_PAGE)
-        if faulted:
-            return faulted
+        fault = take_fault(state, rpc_call(payload))
+        if fault is not None and not fault.after_apply:
+            await asyncio.sleep(fault.delay_s)
+            entry["status"] = fault.status
+            return HTMLResponse(UNAVAILABLE_PAGE, status_code=fault.status)
         if not isinstance(payload, dict) or not isinstance(payload.get("params"), dict):
             entry["status"] = 200
             return JSONResponse({"jsonrpc": "2.0", "id": None, "error": {
@@ -263,6 +304,12 @@ def install(app: FastAPI) -> None:
             except RpcError as exc:
                 entry["error"] = exc.name
                 return JSONResponse({"jsonrpc": "2.0", "id": payload.get("id"), "error": exc.body()})
+        if fault is not None:  # applied; the answer is lost on its way back
+            entry["late_fault"] = fault.late_view()
+            await asyncio.sleep(fault.delay_s)
+            if fault.status:
+                entry["status"] = fault.status
+                return HTMLResponse(UNAVAILABLE_PAGE, status_code=fault.status)
         return JSONResponse({"jsonrpc": "2.0", "id": payload.get("id"), "result": result})
 
     @admin.post("/seed")

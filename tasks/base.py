@@ -5,6 +5,11 @@ row it needs exists, or run at all when the transaction then rolled back. Here a
 ``self.unit_of_work()`` for a session and an ``enqueue`` that buffers messages until the commit
 succeeds. Messages carry IDs only, and every piece of work is a row a sweeper finds again, so a
 message lost between commit and send delays work and never loses it.
+
+Database errors are retried when :mod:`domain.db_errors` calls them transient (read-only,
+serialization failure, deadlock, lock or statement timeout, shutdown, a lost connection), with the
+same backoff as a connector's transient errors; any other database error fails at once. A dead
+letter the database will not take goes to the local spool (:mod:`domain.spool`) instead.
 """
 from __future__ import annotations
 
@@ -16,10 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Task
-from sqlalchemy.exc import OperationalError
+from celery.exceptions import Ignore, Retry
+from celery.utils.time import get_exponential_backoff_interval
 from sqlalchemy.orm import Session
 
 from connectors.errors import TransientError
+from domain import db_errors, spool
+from domain.clock import utcnow
 from domain.db import get_sessionmaker
 from domain.models import DeadLetter
 
@@ -44,11 +52,34 @@ class DbTask(Task):
     acks_late = True
     reject_on_worker_lost = True
     ignore_result = True
-    autoretry_for = (TransientError, OperationalError)
+    autoretry_for = (TransientError,)
     retry_backoff = 2
     retry_backoff_max = 300
     retry_jitter = True
     max_retries = 8
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task; a transient database error is retried with backoff, like a connector's.
+
+        Celery's ``autoretry_for`` matches exception classes, and the class SQLAlchemy gives a
+        database error does not say whether waiting helps (``25006`` read-only arrives as
+        ``InternalError``, ``23505`` unique violation as ``IntegrityError``, both ``DBAPIError``):
+        :func:`domain.db_errors.is_transient` reads the SQLSTATE instead.
+        """
+        try:
+            return super().__call__(*args, **kwargs)
+        except (Ignore, Retry):
+            raise
+        except Exception as exc:
+            if not db_errors.is_transient(exc) or self.request.called_directly:
+                raise
+            countdown = get_exponential_backoff_interval(
+                factor=int(max(1.0, float(self.retry_backoff))), retries=self.request.retries,
+                maximum=self.retry_backoff_max, full_jitter=self.retry_jitter,
+            ) if self.retry_backoff else self.default_retry_delay
+            log.warning("%s[%s]: database error %s, retry %d of %s in %ss", self.name, self.request.id,
+                        db_errors.describe(exc), self.request.retries + 1, self.max_retries, countdown)
+            raise self.retry(exc=exc, countdown=countdown) from exc
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
@@ -78,7 +109,11 @@ def send_all(messages: list[tuple[Task, tuple[Any, ...], dict[str, Any]]]) -> No
 
 
 def record_dead_letter(task_name: str, task_id: str, args: list[Any], kwargs: dict[str, Any],
-                       exc: BaseException) -> None:
+                       exc: BaseException) -> str:
+    """Keep a task that failed for good: a ``dead_letters`` row, else a line in the local spool.
+
+    Returns where it went (``database`` or ``spool``) for logs and tests.
+    """
     error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     try:
         from sqlalchemy.dialects.postgresql import insert
@@ -88,6 +123,18 @@ def record_dead_letter(task_name: str, task_id: str, args: list[Any], kwargs: di
                 task_name=task_name, task_id=task_id, args=args, kwargs=kwargs, error=error[:4000],
             ).on_conflict_do_nothing(index_elements=["task_id"]))
             session.commit()
-    except Exception:
-        log.exception("could not record dead letter for %s[%s]: %s", task_name, task_id, error)
+    except Exception as db_exc:
+        entry = {"task_name": task_name, "task_id": task_id, "args": args, "kwargs": kwargs,
+                 "error": error[:4000], "failed_at": utcnow().isoformat()}
+        try:
+            path = spool.write(entry)
+        except OSError:  # neither the database nor the disk: the log line is all that is left
+            log.critical("task %s[%s] failed for good and its dead letter could be kept nowhere: %r",
+                         task_name, task_id, entry, exc_info=True)
+            return "log"
+        log.error("task %s[%s] failed for good: %s; the dead letter could not be written to the database "
+                  "(%s) and was spooled to %s", task_name, task_id, error, db_errors.describe(db_exc), path)
+        return "spool"
     log.error("task %s[%s] failed for good: %s", task_name, task_id, error)
+    spool.try_import()
+    return "database"

@@ -21,6 +21,9 @@ TASK_MODULES = (
     "tasks.purchasing",
     "tasks.receipts",
     "tasks.effects",
+
+
+    "tasks.deadletters",
 )
 
 app = Celery("backorders")

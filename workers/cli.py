@@ -168,7 +168,10 @@ def status(as_json: bool) -> None:
     from domain.db import session_scope
     from domain.status import snapshot
 
+    from domain import spool
+
     _environment()
+    spool.try_import()
     with session_scope() as session:
         data = snapshot(session)
         data["liveness"] = _liveness(session)
@@ -212,6 +215,11 @@ def status(as_json: bool) -> None:
             click.echo(f"  {stray.get('at', '?')} {stray.get('store_key', '?')} {stray.get('topic', '')} "
                        f"({stray.get('bytes', 0)} bytes, {stray.get('user_agent', '') or 'no user agent'})")
     _echo_liveness(data["liveness"])
+
+
+    if data["spooled_dead_letters"]:
+        click.echo(f"Dead letters spooled locally, not yet in the database: {data['spooled_dead_letters']} "
+                   f"(in {spool.spool_dir()}; imported once the database accepts writes)")
     if data["dead_letters"]:
         click.echo("Dead letters:")
         for dead in data["dead_letters"]:

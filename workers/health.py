@@ -158,6 +158,20 @@ async def run_checks(checks: Mapping[str, Callable[[], Check]], timeout_s: float
     return results
 
 
+def check_dead_letter_spool() -> Check:
+    """Dead letters kept in the local spool because the database refused them (domain.spool)."""
+    from domain import spool
+
+    try:
+        count = spool.pending_count()
+    except OSError as exc:
+        return Check("dead_letter_spool", False, _short(exc))
+    if count:
+        return Check("dead_letter_spool", False,
+                     f"{count} dead letter(s) spooled in {spool.spool_dir()}, not yet in the database")
+    return Check("dead_letter_spool", True, "ok")
+
+
 def _short(exc: BaseException) -> str:
     first_line = (str(exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {first_line}"[:300]

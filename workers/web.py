@@ -23,11 +23,9 @@ from workers.body_limit import BodyLimitMiddleware
 from workers.callbacks import router as callbacks_router
 from workers.input_guard import InputGuardMiddleware
 from workers.log_redaction import install as redact_links_in_logs
-
-
 from domain.liveness import Thresholds
 from workers.deadlines import DeadlineMiddleware, budget_s
-from workers.health import HEALTH_CHECKS, READY_CHECKS, run_checks
+from workers.health import HEALTH_CHECKS, READY_CHECKS, check_dead_letter_spool, run_checks
 from workers.replies import router as replies_router
 from workers.source_limits import SourceLimitMiddleware
 from workers.startup_checks import require_valid_config
@@ -58,9 +56,11 @@ def create_app() -> FastAPI:
     app.add_middleware(SourceLimitMiddleware)  # per source IP and store key, before any body is read
     app.add_middleware(DeadlineMiddleware)  # outermost: platforms get an answer within WEBHOOK_DEADLINE_S
 
-    async def answer(checks: dict[str, Any]) -> JSONResponse:
-        results = await run_checks(checks)
-        healthy = all(c.ok for c in results)
+    async def answer(checks: dict[str, Any], reported: dict[str, Any] | None = None) -> JSONResponse:
+        """``checks`` decide the status; ``reported`` ones are shown beside them and never take the
+        receiver out (a spooled dead letter needs a human, not a platform backing off)."""
+        results = await run_checks({**checks, **(reported or {})})
+        healthy = all(c.ok for c in results if c.name in checks)
         body = {"status": "ok" if healthy else "unavailable", "checks": {c.name: c.as_dict() for c in results}}
         if not healthy:
             log.warning("health check failing: %s", body["checks"])
@@ -70,7 +70,7 @@ def create_app() -> FastAPI:
                                  "has a live worker, the clock's sweeps are on time; 503 naming what is not "
                                  "(each check within HEALTH_CHECK_TIMEOUT_S, else \"timeout\")")
     async def healthz() -> JSONResponse:
-        return await answer(dict(HEALTH_CHECKS))
+        return await answer(dict(HEALTH_CHECKS), {"dead_letter_spool": check_dead_letter_spool})
 
     @app.get("/readyz", summary="This receiver can store what it is sent: the database takes a write and the "
                                 "broker answers; 503 naming what does not")

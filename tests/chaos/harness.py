@@ -116,7 +116,8 @@ class ChaosStack:
         config_path = self.workdir / "store.toml"
         config_path.write_text(shop_config_text(self.sandbox_url, edit, platforms))
         base = {k: v for k, v in os.environ.items()
-                if not k.startswith(("DATABASE_", "REDIS_", "BROKER_", "CELERY_", "BACKORDERS_", "PYTEST"))}
+                if not k.startswith(("DATABASE_", "REDIS_", "BROKER_", "CELERY_", "BACKORDERS_", "PYTEST",
+                                         "DEAD_LETTER_"))}
         self.env = {
             **base, **scenario.sandbox_env(self.sandbox_url, self.web_url),
             "DATABASE_URL": self.pg.url, "REDIS_URL": self.redis.url, "BROKER_URL": self.redis.url,

@@ -117,3 +117,51 @@ def test_receipts_are_read_per_line_as_running_totals(admin: Admin) -> None:
         ("PO-20250101-7", "FUT-FRM-OAK-FULL", 3), ("PO-20250101-7", "FUT-FRM-OAK-QUEEN", 0),
         ("PO-20250101-8", "FUT-FRM-OAK-FULL", 4), ("PO-20250101-8", "FUT-FRM-OAK-QUEEN", 2)]
     assert client.fetch_receipts([]) == []
+
+
+
+def _calls(admin: Admin, method: str) -> int:
+    """How many ``purchase.order`` calls of ``method`` reached the stand-in."""
+    return sum(1 for r in admin.get("requests")["requests"]
+               if ((r.get("body") or {}).get("params") or {}).get("args", [])[3:5] == ["purchase.order", method])
+
+
+@pytest.mark.parametrize("lost", [{"status": 502}, {"delay_s": 1.5}], ids=["proxy-502", "read-timeout"])
+def test_lost_create_reply_is_finished_by_the_retry(admin: Admin, lost: dict[str, Any]) -> None:
+    """``create`` applied, its answer lost: the retry finds the draft by ``partner_ref`` and confirms it."""
+    admin.post("faults", {"call": "purchase.order.create", "after_apply": True, **lost})
+    config = ConnectorConfig(store_key="odoo-erp", base_url=admin.root, credentials=dict(DEFAULTS), timeout_s=1.0)
+    with pytest.raises(TransientError):
+        build_connector("odoo", config, sleep=lambda _s: None).create_purchase_order(order())
+    [draft] = admin.purchase_orders()
+    assert draft["state"] == "draft", "the first attempt stopped between create and button_confirm"
+
+    retry = connector(admin).create_purchase_order(order())
+
+    assert not retry.created and retry.external_id == str(draft["id"])
+    assert "confirmed it" in retry.detail
+    [po] = admin.purchase_orders()
+    assert po["state"] == "purchase" and po["id"] == draft["id"], "one PO, confirmed"
+    assert _calls(admin, "create") == 1, "never created twice"
+
+
+def test_lost_confirm_reply_leaves_the_confirmed_po_alone(admin: Admin) -> None:
+    admin.post("faults", {"call": "purchase.order.button_confirm", "after_apply": True, "status": 502})
+    with pytest.raises(TransientError):
+        connector(admin).create_purchase_order(order())
+    retry = connector(admin).create_purchase_order(order())
+    [po] = admin.purchase_orders()
+    assert po["state"] == "purchase" and not retry.created and "exists (purchase)" in retry.detail
+    assert _calls(admin, "button_confirm") == 1 and _calls(admin, "create") == 1
+
+
+def test_a_po_cancelled_in_odoo_is_refused_not_confirmed(admin: Admin) -> None:
+    admin.post("faults", {"call": "purchase.order.create", "after_apply": True, "status": 502})
+    odoo = connector(admin)
+    with pytest.raises(TransientError):
+        odoo.create_purchase_order(order())
+    [draft] = admin.purchase_orders()
+    odoo.execute_kw("purchase.order", "button_cancel", [[draft["id"]]], safe=False)
+    with pytest.raises(PermanentError, match="cancelled in Odoo"):
+        odoo.create_purchase_order(order())
+    assert _calls(admin, "button_confirm") == 0

@@ -89,6 +89,27 @@ def test_shopify_lost_create_answer_is_found_not_placed_twice(shop: Admin, shop_
     assert again.external_id == result.external_id, "a completed draft is never completed twice"
 
 
+def test_shopify_lost_complete_answer_is_finished_not_completed_twice(shop: Admin,
+                                                                     shop_config: ConnectorConfig) -> None:
+    """The second of the two writes (``complete``) applied, its answer lost: the retry, which knows
+    no draft id (the first attempt recorded nothing), finds the completed draft by its key and
+    returns its order; no second ``complete``, no second order."""
+    order, walnut = shop_order(shop)
+    conn = build_connector("shopify", shop_config, sleep=lambda s: None)
+    listing = ListingRef(sku="FUT-FRM-WAL-FULL", external_id=walnut["variant_id"])
+    shop.post("faults", {"status": 502, "count": 1, "method": "PUT", "path_contains": "/complete.json",
+                         "after_apply": True})
+    since = datetime.now(UTC) - timedelta(minutes=1)
+
+    with pytest.raises(TransientError):
+        conn.place_substitute(request(order, listing, due_cents=0))
+    result = conn.place_substitute(request(order, listing, due_cents=0, search_since=since))
+
+    [draft] = shop.get("state/draft_orders")["draft_orders"]
+    assert draft["status"] == "completed" and result.external_id == str(draft["order_id"])
+    assert len(shop.requests_log("PUT", "/complete.json")) == 1
+
+
 def test_shopify_unknown_variant_is_a_permanent_422(shop: Admin, shop_config: ConnectorConfig) -> None:
     order, _ = shop_order(shop)
     conn = build_connector("shopify", shop_config, sleep=lambda s: None)

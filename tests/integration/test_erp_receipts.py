@@ -103,6 +103,35 @@ def test_odoo_gets_one_confirmed_po_however_often_the_send_task_runs(sandbox: Sa
     assert audits == ["po.erp_created", "po.erp_found"]
 
 
+def test_odoo_create_whose_reply_was_lost_is_confirmed_by_the_retry(sandbox: SandboxServer,
+                                                                   db_session: Session) -> None:
+    """The probe's case: ``purchase.order.create`` applied, its reply lost (a proxy's 502). The
+    send task fails and rolls back; its retry finds the draft by ``partner_ref`` and confirms it
+    before the PO is marked sent here, so the vendor's Odoo holds an order, not a draft RFQ."""
+    from tasks.po_send import send
+
+    po_id = approved_po(db_session, "odoo-erp")
+    requests.post(f"{admin(sandbox, 'odoo')}/faults", timeout=10, json={
+        "call": "purchase.order.create", "after_apply": True, "status": 502}).raise_for_status()
+    first = send.apply(args=[po_id], retries=send.max_retries)  # the last try: no eager retry loop
+    assert first.state == "FAILURE"
+    [draft] = erp_orders(sandbox, "odoo")
+    assert draft["state"] == "draft"
+    db_session.expire_all()
+    assert db_session.get(PurchaseOrder, po_id).state == "approved", "nothing marked sent yet"
+
+    assert send.apply(args=[po_id]).get() == "sent"
+
+    [odoo_po] = erp_orders(sandbox, "odoo")
+    db_session.expire_all()
+    po = db_session.get(PurchaseOrder, po_id)
+    assert odoo_po["id"] == draft["id"] and odoo_po["state"] == "purchase"
+    assert po.state == "sent" and po.erp_ref == str(odoo_po["id"])
+    found = db_session.scalar(select(AuditLog).where(AuditLog.subject_id == str(po_id),
+                                                     AuditLog.action == "po.erp_found"))
+    assert "confirmed it" in found.data["detail"]
+
+
 @pytest.mark.parametrize("platform", ["netsuite", "odoo"])
 def test_goods_received_in_the_erp_are_booked_once_and_fill_the_waiting_customer(
         platform: str, sandbox: SandboxServer, db_session: Session) -> None:
