@@ -3,7 +3,7 @@
 And an index to find the last text we sent a number (the conversation a reply belongs to).
 
 Revision ID: 0016
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-02 14:40:00
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0016'
-down_revision = '0010'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
