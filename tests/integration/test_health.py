@@ -58,7 +58,7 @@ def test_healthy_when_written_brokered_beating_and_swept(client: TestClient, db_
     assert response.status_code == 200, response.json()
     checks = response.json()["checks"]
     assert {name: check["status"] for name, check in checks.items()} == {
-        "database": "ok", "broker": "ok", "workers": "ok", "sweeps": "ok"}
+        "database": "ok", "broker": "ok", "workers": "ok", "sweeps": "ok", "dead_letter_spool": "ok"}
     written = db_session.execute(text(
         "SELECT count(*) FROM health_probes WHERE written_at > now() - interval '1 minute'"))
     assert written.scalar() == 1, "the database check is a real write"
@@ -205,3 +205,17 @@ def test_status_shows_heartbeats_and_late_sweeps(db_session: Session) -> None:
     assert {w["name"] for w in data["liveness"]["workers"]} == {"worker@test", "notify@test"}
     late = data["liveness"]["late_sweeps"]
     assert len(late) == 1 and late[0].startswith("tasks.polling.dispatch_due last ran"), late
+
+
+def test_a_spooled_dead_letter_is_reported_but_not_a_503(client: TestClient, db_session: Session,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dead letter the database refused needs a human, not a platform backing off: ``/healthz``
+    names it and still answers 200 while everything else is well."""
+    from domain import spool
+
+    _alive(db_session)
+    monkeypatch.setattr(spool, "pending_count", lambda: 2)
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.json()
+    check = response.json()["checks"]["dead_letter_spool"]
+    assert check["ok"] is False and "2 dead letter(s) spooled" in check["detail"]
