@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,7 +31,7 @@ from domain.config import BusinessConfig, load_config
 from domain.db import make_engine
 from sandbox import scenario
 from sandbox.server import free_port
-from tests.chaos.servers import PrivatePostgres, PrivateRabbitMQ, PrivateRedis
+from tests.chaos.servers import PrivatePostgres, PrivateRabbitMQ, PrivateRedis, rabbitmq_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -308,6 +309,10 @@ def chaos_stack(workdir: Path, edit: Callable[[str], str] | None = None,
         yield stack
     finally:
         stack.close()
+
+
+#: For scenarios run with RabbitMQ as the broker: skipped (with the reason) where it is not installed.
+needs_rabbitmq = pytest.mark.skipif(rabbitmq_server() is None, reason="rabbitmq-server is not installed")
 
 
 def wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None,

@@ -13,7 +13,7 @@ import pytest
 
 from tests.chaos import invariants, report
 from tests.chaos.conftest import size
-from tests.chaos.harness import ChaosStack, chaos_stack, wait_settled
+from tests.chaos.harness import ChaosStack, chaos_stack, needs_rabbitmq, wait_settled
 from tests.chaos.webhooks import ORDER_SKU, deliver, interleave, order_events, prime, stock_events
 
 EVENTS = size(full=2000, smoke=150)
@@ -26,6 +26,7 @@ def test_each_webhook_three_times_out_of_order_takes_effect_once(stack: ChaosSta
 
 
 @pytest.mark.chaos_full
+@needs_rabbitmq
 @pytest.mark.timeout(900)
 def test_each_webhook_three_times_out_of_order_on_rabbitmq_takes_effect_once(chaos_dir: Path) -> None:
     with chaos_stack(chaos_dir, broker="rabbitmq") as stack:

@@ -16,7 +16,7 @@ import pytest
 
 from tests.chaos import invariants, report
 from tests.chaos.conftest import size
-from tests.chaos.harness import ChaosStack, chaos_stack, wait_settled, wait_until
+from tests.chaos.harness import ChaosStack, chaos_stack, needs_rabbitmq, wait_settled, wait_until
 from tests.chaos.webhooks import ORDER_SKU, Background, interleave, order_events, prime, stock_events
 
 EVENTS = size(full=1500, smoke=200)
@@ -31,6 +31,7 @@ def _log_after(stack: ChaosStack, label: str, offset: int) -> str:
 
 
 @pytest.mark.chaos_full
+@needs_rabbitmq
 @pytest.mark.timeout(900)
 def test_workers_beat_and_web_outlive_a_rabbitmq_restart(chaos_dir: Path) -> None:
     with chaos_stack(chaos_dir, broker="rabbitmq") as stack:

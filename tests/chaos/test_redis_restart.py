@@ -23,7 +23,7 @@ import pytest
 
 from tests.chaos import invariants, report
 from tests.chaos.conftest import size
-from tests.chaos.harness import ChaosStack, chaos_stack, wait_settled, wait_until
+from tests.chaos.harness import ChaosStack, chaos_stack, needs_rabbitmq, wait_settled, wait_until
 from tests.chaos.webhooks import ORDER_SKU, Background, deliver, interleave, order_events, prime, stock_events
 
 EVENTS = size(full=2000, smoke=300)
@@ -46,6 +46,7 @@ def test_a_broker_restart_without_persistence_is_recovered_by_the_sweepers(chaos
 
 
 @pytest.mark.chaos_full
+@needs_rabbitmq
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("wipe", [False, True], ids=["clean-restart", "kill-9-wiped"])
 def test_a_rabbitmq_restart_is_recovered(chaos_dir: Path, wipe: bool) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from tests.chaos import invariants, report
 from tests.chaos.conftest import size
-from tests.chaos.harness import ChaosStack, chaos_stack, wait_settled
+from tests.chaos.harness import ChaosStack, chaos_stack, needs_rabbitmq, wait_settled
 from tests.chaos.webhooks import ORDER_SKU, Background, interleave, order_events, prime, stock_events
 
 EVENTS = size(full=5000, smoke=300)
@@ -33,6 +33,7 @@ def test_workers_killed_mid_run_lose_and_repeat_nothing(stack: ChaosStack) -> No
 
 
 @pytest.mark.chaos_full
+@needs_rabbitmq
 @pytest.mark.timeout(900)
 def test_workers_killed_mid_run_on_rabbitmq_lose_and_repeat_nothing(chaos_dir: Path) -> None:
     with chaos_stack(chaos_dir, broker="rabbitmq") as stack:
