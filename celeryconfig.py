@@ -8,24 +8,35 @@ from __future__ import annotations
 
 import os
 
-from kombu import Queue
+from workers.broker_names import QUEUES, BrokerNames  # noqa: F401  (QUEUES: the plain names, for callers)
 
-QUEUES = ("sync", "detect", "default", "notify", "timers")
 VISIBILITY_TIMEOUT_S = int(os.environ.get("VISIBILITY_TIMEOUT_S", "3600"))
 
 broker_url = os.environ.get("BROKER_URL") or os.environ.get("REDIS_URL")
+#: The deployment's namespace on the broker (and in Redis): Redis keys start with it, and on
+#: RabbitMQ every queue and exchange name does (``workers.broker_names``).
+DEPLOYMENT_PREFIX = os.environ.get("CELERY_KEY_PREFIX", "")
 broker_connection_retry_on_startup = True
 broker_transport_options = {
     "visibility_timeout": VISIBILITY_TIMEOUT_S,
-    "global_keyprefix": os.environ.get("CELERY_KEY_PREFIX", ""),
+    "global_keyprefix": DEPLOYMENT_PREFIX,
 }
 broker_pool_limit = 10
 
 result_backend = None
 task_ignore_result = True
 
-task_queues = tuple(Queue(name, routing_key=name) for name in QUEUES)
-task_default_queue = "default"
+# Queues and exchanges named for the deployment on RabbitMQ; routes, ``-Q`` lists and
+# ``send_task(queue=...)`` keep the plain names (each prefixed queue carries it as its alias).
+_names = BrokerNames.for_broker(broker_url, DEPLOYMENT_PREFIX).celery_settings()
+task_queues = _names["task_queues"]
+task_default_queue = _names["task_default_queue"]
+task_default_exchange = _names["task_default_exchange"]
+task_default_exchange_type = _names["task_default_exchange_type"]
+task_default_routing_key = _names["task_default_routing_key"]
+event_exchange = _names["event_exchange"]
+event_queue_prefix = _names["event_queue_prefix"]
+control_exchange = _names["control_exchange"]
 task_routes = {
     "tasks.polling.*": {"queue": "sync"},
     "tasks.receipts.*": {"queue": "sync"},
@@ -50,6 +61,9 @@ task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
 worker_cancel_long_running_tasks_on_connection_loss = True
+# A broker that goes away (restart, failover) is waited for, never given up on: without this a
+# worker retries 100 times (about 45 minutes on the default back-off) and then exits.
+broker_connection_max_retries = None
 task_time_limit = 15 * 60
 task_soft_time_limit = 14 * 60
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,7 +31,7 @@ from domain.config import BusinessConfig, load_config
 from domain.db import make_engine
 from sandbox import scenario
 from sandbox.server import free_port
-from tests.chaos.servers import PrivatePostgres, PrivateRedis
+from tests.chaos.servers import PrivatePostgres, PrivateRabbitMQ, PrivateRedis, rabbitmq_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -90,6 +91,8 @@ class ChaosStack:
     procs: dict[str, Proc] = field(default_factory=dict)
     sandbox_proc: subprocess.Popen[bytes] | None = None
     generation: int = 0
+    #: The broker when it is RabbitMQ; Redis still holds locks, coalescing and rate limits.
+    rabbitmq: PrivateRabbitMQ | None = None
     _engine: Engine | None = None
 
     # --- set-up ---------------------------------------------------------------------------
@@ -97,6 +100,8 @@ class ChaosStack:
     def start_servers(self) -> None:
         self.pg.start()
         self.redis.start()
+        if self.rabbitmq is not None:
+            self.rabbitmq.start()
         (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
 
     def start_sandbox(self) -> None:
@@ -120,7 +125,7 @@ class ChaosStack:
                                          "DEAD_LETTER_"))}
         self.env = {
             **base, **scenario.sandbox_env(self.sandbox_url, self.web_url),
-            "DATABASE_URL": self.pg.url, "REDIS_URL": self.redis.url, "BROKER_URL": self.redis.url,
+            "DATABASE_URL": self.pg.url, "REDIS_URL": self.redis.url, "BROKER_URL": self.broker_url,
             "CELERY_KEY_PREFIX": "chaos:", "SECRET_KEY": secrets.token_urlsafe(40),
             "BACKORDERS_CONFIG": str(config_path), "BACKORDERS_DATA_DIR": str(self.workdir / "data"),
             "SWEEP_INTERVAL_S": "1", "PORT": str(web_port), "WEB_CONCURRENCY": "2",
@@ -239,6 +244,21 @@ class ChaosStack:
         finally:
             client.close()
 
+    @property
+    def broker_url(self) -> str:
+        return self.rabbitmq.url if self.rabbitmq is not None else self.redis.url
+
+    @property
+    def broker_name(self) -> str:
+        return "RabbitMQ" if self.rabbitmq is not None else "Redis"
+
+    def broker_queued(self) -> int:
+        """Messages waiting in the broker, whichever it is (on RabbitMQ: ready, in the task queues)."""
+        if self.rabbitmq is None:
+            return self.redis_queued()
+        from workers.broker_names import QUEUES
+        return self.rabbitmq.queued([f"{self.env['CELERY_KEY_PREFIX']}{name}" for name in QUEUES])
+
     def wait_first_poll(self, timeout_s: float = 90) -> None:
         """The shop's first full poll has stored its listings (webhooks key on them)."""
         wait_until(lambda: self.scalar("SELECT count(*) FROM audit_log WHERE action = 'poll'") or 0, timeout_s,
@@ -269,6 +289,8 @@ class ChaosStack:
         if self._engine is not None:
             self._engine.dispose()
         self.redis.stop()
+        if self.rabbitmq is not None:
+            self.rabbitmq.close()
         if (self.pg.root / "pg" / "postmaster.pid").exists():
             self.pg.stop("immediate")
 
@@ -277,9 +299,12 @@ class ChaosStack:
 def chaos_stack(workdir: Path, edit: Callable[[str], str] | None = None,
                 extra_env: dict[str, str] | None = None,
                 processes: tuple[str, ...] = PRODUCT_PROCESSES,
-                platforms: frozenset[str] = frozenset({"shopify"})) -> Iterator[ChaosStack]:
-    """A running stack for one scenario; stopped and its servers removed afterwards."""
-    stack = ChaosStack(workdir, PrivatePostgres(workdir / "pg-root"), PrivateRedis(workdir / "redis"))
+                platforms: frozenset[str] = frozenset({"shopify"}), broker: str = "redis") -> Iterator[ChaosStack]:
+    """A running stack for one scenario; stopped and its servers removed afterwards.
+
+    ``broker="rabbitmq"`` puts the broker on a private RabbitMQ node; Redis stays for the rest."""
+    stack = ChaosStack(workdir, PrivatePostgres(workdir / "pg-root"), PrivateRedis(workdir / "redis"),
+                       rabbitmq=PrivateRabbitMQ(workdir / "rabbitmq") if broker == "rabbitmq" else None)
     try:
         stack.start_servers()
         stack.start_sandbox()
@@ -289,6 +314,10 @@ def chaos_stack(workdir: Path, edit: Callable[[str], str] | None = None,
         yield stack
     finally:
         stack.close()
+
+
+#: For scenarios run with RabbitMQ as the broker: skipped (with the reason) where it is not installed.
+needs_rabbitmq = pytest.mark.skipif(rabbitmq_server() is None, reason="rabbitmq-server is not installed")
 
 
 def wait_http(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None = None,

