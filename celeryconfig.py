@@ -15,9 +15,22 @@ VISIBILITY_TIMEOUT_S = int(os.environ.get("VISIBILITY_TIMEOUT_S", "3600"))
 
 broker_url = os.environ.get("BROKER_URL") or os.environ.get("REDIS_URL")
 broker_connection_retry_on_startup = True
+# Workers outlive the broker (docs/reliability.md, "Broker trouble"): a lost connection is retried
+# for ever (Celery's default gives up after 100 attempts, about 50 minutes, and exits), and a
+# Redis *reply* error — `OOM command not allowed`, `READONLY`, `MISCONF` — restarts the consumer
+# like a lost connection instead of ending the worker with "Unrecoverable error" (measured: one OOM
+# reply to the unacked-index write ended the notify worker; with this it reconnects and goes on).
+broker_connection_retry = True
+broker_connection_max_retries = int(os.environ.get("BROKER_CONNECTION_MAX_RETRIES", "0")) or None
+broker_channel_error_retry = True
 broker_transport_options = {
     "visibility_timeout": VISIBILITY_TIMEOUT_S,
     "global_keyprefix": os.environ.get("CELERY_KEY_PREFIX", ""),
+    # A Redis that went away without closing the socket is noticed by the keepalive and the
+    # health check (a PING before a command on a connection idle this long), not by a hang.
+    "socket_connect_timeout": 5,
+    "socket_keepalive": True,
+    "health_check_interval": 10,
 }
 broker_pool_limit = 10
 
@@ -73,4 +86,5 @@ beat_schedule = {
     "read-erp-receipts": {"task": "tasks.receipts.poll_erp", "schedule": ERP_RECEIPTS_INTERVAL_S},
     "vendor-scorecard": {"task": "tasks.purchasing.send_scorecard", "schedule": 300.0},
     "sweep-channel-pushes": {"task": "tasks.channels.sweep", "schedule": SWEEP_INTERVAL_S},
+    "purge-replay-tokens": {"task": "tasks.notify.purge_replay_tokens", "schedule": 3600.0},
 }

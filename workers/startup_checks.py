@@ -2,13 +2,16 @@
 
 Without this, a typo in the TOML file surfaces much later, inside the first task or request that
 reads the configuration, as a failed task or a 503. The web app checks when it is built; Celery
-workers and beat check on ``worker_init`` / ``beat_init``, before they consume anything.
+workers and beat check on ``worker_init`` / ``beat_init``, before they consume anything. The same
+places check that every Redis in use keeps ``maxmemory-policy noeviction`` (``workers.redis_policy``).
 """
 from __future__ import annotations
 
 import logging
 
 from celery.signals import beat_init, worker_init
+
+from workers.redis_policy import require_noeviction
 
 log = logging.getLogger("workers.startup")
 
@@ -27,11 +30,18 @@ def require_valid_config(process: str) -> None:
         raise SystemExit(message) from exc
 
 
+def require_startable(process: str) -> None:
+    """Every start-up check: the business configuration, then Redis' memory policy
+    (``workers.redis_policy``: a Redis that may evict keys is refused unless switched to warn)."""
+    require_valid_config(process)
+    require_noeviction(process)
+
+
 @worker_init.connect
 def _check_worker(**_: object) -> None:
-    require_valid_config("worker")
+    require_startable("worker")
 
 
 @beat_init.connect
 def _check_beat(**_: object) -> None:
-    require_valid_config("beat")
+    require_startable("beat")

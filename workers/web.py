@@ -20,7 +20,7 @@ from workers.callbacks import router as callbacks_router
 from workers.health import check_broker, check_database
 from workers.replies import router as replies_router
 from workers.source_limits import SourceLimitMiddleware
-from workers.startup_checks import require_valid_config
+from workers.startup_checks import require_startable
 from workers.vendor_pages import router as vendor_router
 from workers.webhooks import WebhookFastPath
 from workers.webhooks import router as webhooks_router
@@ -30,7 +30,7 @@ log = logging.getLogger("workers.web")
 
 def create_app() -> FastAPI:
     get_settings()
-    require_valid_config("web")
+    require_startable("web")
     app = FastAPI(title="Backorder Automator", version="0.1.0")
     app.add_middleware(WebhookFastPath)  # innermost: platform webhooks skip FastAPI's routing
     app.add_middleware(BodyLimitMiddleware)  # 413 before a huge body is read, whatever the endpoint
