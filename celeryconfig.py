@@ -61,7 +61,11 @@ enable_utc = True
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
-worker_cancel_long_running_tasks_on_connection_loss = True
+# On a lost broker connection a running task finishes its work instead of being terminated: cut
+# off mid-send, a delivery stays `sending` for 20 minutes and then needs reconciling; finished, it is
+# recorded `sent`, and the copy of its message the broker gives back finds it done (tasks re-check
+# state first). Seen on a Redis restart under load: two deliveries "terminated instead" of acked.
+worker_cancel_long_running_tasks_on_connection_loss = False
 task_time_limit = 15 * 60
 task_soft_time_limit = 14 * 60
 

@@ -45,9 +45,11 @@ class PolicyReading:
 
 
 def check_mode(env: dict[str, str] | None = None) -> Mode:
+    """The switch's value; an unknown value is taken as ``refuse`` (and said so) rather than off."""
     raw = (os.environ if env is None else env).get(SWITCH, "refuse").strip().lower() or "refuse"
     if raw not in MODES:
-        raise SystemExit(f"{SWITCH}: {raw!r} is not one of {', '.join(MODES)}")
+        log.error("%s=%r is not one of %s; checking as refuse", SWITCH, raw, ", ".join(MODES))
+        return "refuse"
     return raw  # type: ignore[return-value]
 
 
@@ -97,11 +99,12 @@ def problem_text(reading: PolicyReading, process: str) -> str:
             f"{SWITCH}=warn starts anyway.")
 
 
-def require_noeviction(process: str, env: dict[str, str] | None = None) -> list[PolicyReading]:
-    """Check every Redis this process uses; exit (``refuse``) or log (``warn``) on a wrong policy."""
+def noeviction_refusal(process: str, env: dict[str, str] | None = None) -> str | None:
+    """Check every Redis this process uses. Returns the refusal text when the process must not
+    start (mode ``refuse``); in mode ``warn`` the same text is logged at ERROR and None returned."""
     mode = check_mode(env)
     if mode == "off":
-        return []
+        return None
     readings = [read_policy(url, role) for url, role in redis_urls(env).items()]
     for reading in readings:
         if reading.policy is None:
@@ -109,10 +112,8 @@ def require_noeviction(process: str, env: dict[str, str] | None = None) -> list[
                         process, redacted(reading.url), reading.error)
     wrong = [problem_text(reading, process) for reading in readings if reading.wrong]
     if not wrong:
-        return readings
-    message = "\n".join(wrong)
+        return None
     if mode == "warn":
-        log.error("%s", message)
-        return readings
-    log.critical("%s not started:\n%s", process, message)
-    raise SystemExit(f"{process} not started:\n{message}")
+        log.error("%s", "\n".join(wrong))
+        return None
+    return "\n".join(wrong)

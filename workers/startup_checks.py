@@ -8,10 +8,13 @@ places check that every Redis in use keeps ``maxmemory-policy noeviction`` (``wo
 from __future__ import annotations
 
 import logging
+import sys
+from typing import NoReturn
 
 from celery.signals import beat_init, worker_init
 
-from workers.redis_policy import require_noeviction
+from workers.redis_policy import noeviction_refusal
+from workers.supervise import EX_CONFIG
 
 log = logging.getLogger("workers.startup")
 
@@ -25,16 +28,24 @@ def require_valid_config(process: str) -> None:
         current_config()
     except ConfigError as exc:
         path = get_settings().config_file
-        message = f"{process} not started: {path} is invalid:\n  " + "\n  ".join(exc.problems)
-        log.critical(message)
-        raise SystemExit(message) from exc
+        refuse(f"{process} not started: {path} is invalid:\n  " + "\n  ".join(exc.problems))
+
+
+def refuse(message: str) -> NoReturn:
+    """Log and print why, and exit with ``EX_CONFIG`` (78): ``backorders supervise`` does not
+    restart a process that refused to start, so a misconfiguration stops ``make up`` loudly."""
+    log.critical(message)
+    print(message, file=sys.stderr, flush=True)
+    raise SystemExit(EX_CONFIG)
 
 
 def require_startable(process: str) -> None:
     """Every start-up check: the business configuration, then Redis' memory policy
     (``workers.redis_policy``: a Redis that may evict keys is refused unless switched to warn)."""
     require_valid_config(process)
-    require_noeviction(process)
+    refusal = noeviction_refusal(process)
+    if refusal is not None:
+        refuse(f"{process} not started:\n{refusal}")
 
 
 @worker_init.connect
