@@ -3,10 +3,10 @@
 Under ``honcho start`` (``make up``) one process that exits stops every process. Celery's worker
 and beat survive a lost Redis and its error replies (``celeryconfig``: retries for ever,
 ``broker_channel_error_retry``), but a worker can still end itself on a failure Celery does not
-classify as recoverable — kombu's ``AttributeError: 'NoneType' object has no attribute 'hostname'``
-when a channel of an already closed connection reopens its pool (celery/kombu issue 582 shows the
-same trace) is one. The Procfile therefore runs worker, notify and beat under this supervisor:
-nothing is lost by a restart (messages are acknowledged late, work is rows found again by the
+classify as recoverable — kombu's ``AttributeError: 'NoneType' object has no attribute
+'hostname'`` when a channel of an already closed connection reopens its pool is one (the same
+trace: https://github.com/celery/kombu/issues/582). The Procfile therefore runs worker, notify
+and beat under this supervisor: nothing is lost by a restart (messages are acknowledged late, work is rows found again by the
 sweepers), so a restart with backoff is the safe answer to any exit we did not ask for.
 
 Rules:
