@@ -17,10 +17,22 @@ broker_url = os.environ.get("BROKER_URL") or os.environ.get("REDIS_URL")
 #: RabbitMQ every queue and exchange name does (``workers.broker_names``).
 DEPLOYMENT_PREFIX = os.environ.get("CELERY_KEY_PREFIX", "")
 broker_connection_retry_on_startup = True
+# Workers outlive the broker (docs/reliability.md, "Broker trouble"): a lost connection is retried
+# for ever (Celery's default gives up after 100 attempts, about 50 minutes, and exits), and a
+# Redis *reply* error — `OOM command not allowed`, `READONLY`, `MISCONF` — restarts the consumer
+# like a lost connection instead of ending the worker with "Unrecoverable error" (measured: one OOM
+# reply to the unacked-index write ended the notify worker; with this it reconnects and goes on).
+broker_connection_retry = True
+broker_connection_max_retries = int(os.environ.get("BROKER_CONNECTION_MAX_RETRIES", "0")) or None
+broker_channel_error_retry = True
 broker_transport_options = {
     "visibility_timeout": VISIBILITY_TIMEOUT_S,
     "global_keyprefix": DEPLOYMENT_PREFIX,
 }
+if (broker_url or "").startswith(("redis://", "rediss://", "redis+socket://")):
+    # A Redis that went away without closing the socket is noticed by the keepalive and the
+    # health check (a PING before a command on a connection idle this long), not by a hang.
+    broker_transport_options.update(socket_connect_timeout=5, socket_keepalive=True, health_check_interval=10)
 broker_pool_limit = 10
 
 result_backend = None
@@ -60,10 +72,11 @@ enable_utc = True
 task_acks_late = True
 task_reject_on_worker_lost = True
 worker_prefetch_multiplier = 1
-worker_cancel_long_running_tasks_on_connection_loss = True
-# A broker that goes away (restart, failover) is waited for, never given up on: without this a
-# worker retries 100 times (about 45 minutes on the default back-off) and then exits.
-broker_connection_max_retries = None
+# On a lost broker connection a running task finishes its work instead of being terminated: cut
+# off mid-send, a delivery stays `sending` for 20 minutes and then needs reconciling; finished, it is
+# recorded `sent`, and the copy of its message the broker gives back finds it done (tasks re-check
+# state first). Seen on a Redis restart under load: two deliveries "terminated instead" of acked.
+worker_cancel_long_running_tasks_on_connection_loss = False
 task_time_limit = 15 * 60
 task_soft_time_limit = 14 * 60
 
@@ -89,7 +102,6 @@ beat_schedule = {
     "vendor-scorecard": {"task": "tasks.purchasing.send_scorecard", "schedule": 300.0},
     "sweep-channel-pushes": {"task": "tasks.channels.sweep", "schedule": SWEEP_INTERVAL_S},
     "sweep-pending-effects": {"task": "tasks.effects.sweep", "schedule": SWEEP_INTERVAL_S},
-
-
     "import-spooled-dead-letters": {"task": "tasks.deadletters.import_spool", "schedule": 60.0},
+    "purge-replay-tokens": {"task": "tasks.notify.purge_replay_tokens", "schedule": 3600.0},
 }

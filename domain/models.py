@@ -715,3 +715,20 @@ class HealthProbe(Base):
     __tablename__ = "health_probes"
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     written_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ReplayToken(Base):
+    """A one-use token of a signed callback (Mailgun's ``signature.token``), kept while its
+    signature could still verify; a second use of ``(source, token)`` is a replay.
+
+    In PostgreSQL, not Redis: a flushed or evicting Redis must not let a captured callback in again.
+    """
+
+    __tablename__ = "replay_tokens"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    token: Mapped[str] = mapped_column(String(200))
+    seen_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("source", "token", name="uq_replay_tokens_source_token"),
+                      Index("ix_replay_tokens_expires_at", "expires_at"))

@@ -20,7 +20,7 @@ from celery.utils.time import get_exponential_backoff_interval
 
 from connectors.errors import ConnectorError, OutcomeUnknownError, PermanentError, TransientError
 from connectors.messaging import registry
-from domain import alerts, contacts, delivery, outbox
+from domain import alerts, contacts, delivery, outbox, replay
 from domain.circuit import Permit, get_breaker
 from domain.clock import utcnow
 from domain.config import current_config
@@ -345,3 +345,10 @@ def reconcile(self: DbTask, limit: int = 100) -> dict[str, int]:
     if ids:
         log.info("reconciled unknown outbox rows: %s", outcomes)
     return outcomes
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.notify.purge_replay_tokens")
+def purge_replay_tokens(self: DbTask, limit: int = 10_000) -> int:
+    """Beat's sweeper: delete callback tokens past their validity window (``domain.replay``)."""
+    with self.unit_of_work() as uow:
+        return replay.purge_expired(uow.session, limit=limit)

@@ -13,11 +13,10 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from functools import lru_cache
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-import redis
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from connectors.errors import MalformedPayloadError, SignatureError
 from connectors.messaging import mailgun, sendgrid, twilio_sms
 from connectors.messaging.types import DeliveryEvent
+from domain import replay
 from domain.db import session_scope
 from domain.delivery import apply_delivery_event
 from domain.settings import get_settings
@@ -36,8 +36,9 @@ log = logging.getLogger("workers.callbacks")
 MAX_FORM_BYTES = 256 * 1024
 MAX_SENDGRID_BYTES = 5 * 1024 * 1024
 """SendGrid batches many events in one post; the form/JSON of a single event is small."""
-MAILGUN_TOKEN_TTL_S = 900
-"""Longer than the 300 s timestamp tolerance, so a token is remembered as long as it could verify."""
+REPLAY_TOKEN_VALIDITY = timedelta(seconds=900)
+"""Longer than Mailgun's 300 s timestamp tolerance (either side of now), so a token is remembered
+as long as its body could verify; beat's ``tasks.notify.purge_replay_tokens`` deletes it after."""
 
 router = APIRouter(prefix="/callbacks", tags=["provider callbacks"])
 
@@ -49,11 +50,6 @@ class Reject(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
-
-
-@lru_cache(maxsize=1)
-def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(get_settings().redis_url, socket_timeout=2, socket_connect_timeout=2)
 
 
 def _secret(name: str) -> str:
@@ -74,10 +70,16 @@ async def _body(request: Request, limit: int) -> bytes:
     return raw
 
 
-def _apply(provider: str, events: list[tuple[DeliveryEvent, str | None]]) -> int:
-    """Applies events in one transaction; returns how many matched an outbox row."""
+def _apply(provider: str, events: list[tuple[DeliveryEvent, str | None]], replay_token: str | None = None) -> int:
+    """Applies events in one transaction; returns how many matched an outbox row.
+
+    ``replay_token`` (Mailgun's one-use signature token) is claimed in the same transaction
+    (``domain.replay``, a PostgreSQL row): a second use is refused, and a failed apply releases it.
+    """
     matched = 0
     with session_scope() as session:
+        if replay_token is not None and not replay.claim(session, provider, replay_token, REPLAY_TOKEN_VALIDITY):
+            raise SignatureError(f"{provider} webhook token was already used (replay)")
         for event, key in events:
             row = apply_delivery_event(session, provider, event.provider_message_id, event.event, event.reason,
                                        idempotency_key=key)
@@ -86,13 +88,11 @@ def _apply(provider: str, events: list[tuple[DeliveryEvent, str | None]]) -> int
 
 
 async def _store(provider: str, events: list[tuple[DeliveryEvent, str | None]],
-                 undo: Callable[[], None] | None = None) -> JSONResponse:
+                 replay_token: str | None = None) -> JSONResponse:
     try:
-        matched = await run_in_threadpool(_apply, provider, events)
+        matched = await run_in_threadpool(_apply, provider, events, replay_token)
     except SQLAlchemyError as exc:
         log.error("%s callback not stored (database unavailable): %s", provider, exc)
-        if undo is not None:
-            undo()
         raise Reject(503, "database unavailable; retry later") from exc
     if matched < len(events):
         log.info("%s callback: %d of %d events matched no outbox row", provider, len(events) - matched, len(events))
@@ -158,17 +158,7 @@ async def mailgun_events(request: Request) -> JSONResponse:
         raise Reject(400, "body is not JSON") from exc
     if not isinstance(payload, dict):
         raise Reject(400, "body is not a JSON object")
-    prefix = os.environ.get("CELERY_KEY_PREFIX", "") + "backorders:mailgun-token:"
-    client = redis_client()
-
-    def seen(token: str) -> bool:
-        return not client.set(prefix + token, b"1", nx=True, ex=MAILGUN_TOKEN_TTL_S)
-
-    try:
-        mailgun.verify_webhook(signing_key, payload, seen_token=seen)
-    except redis.RedisError as exc:
-        log.error("mailgun callback not checked (Redis unavailable): %s", exc)
-        raise Reject(503, "replay guard unavailable; retry later") from exc
+    mailgun.verify_webhook(signing_key, payload)  # signature and timestamp; the token is claimed below
     token = str(payload["signature"]["token"])
     event = mailgun.parse_event(payload)
     data = payload["event-data"]
@@ -176,14 +166,7 @@ async def mailgun_events(request: Request) -> JSONResponse:
         event = DeliveryEvent(event.provider_message_id, "deferred", event.reason)  # Mailgun retries it
     variables = data.get("user-variables") if isinstance(data.get("user-variables"), dict) else {}
     key = variables.get(mailgun.IDEMPOTENCY_VARIABLE)
-
-    def forget_token() -> None:  # let Mailgun's retry of this same signed body through
-        try:
-            client.delete(prefix + token)
-        except redis.RedisError:
-            log.warning("could not forget mailgun token after a failed store")
-
-    return await _store("mailgun", [(event, str(key) if key else None)], undo=forget_token)
+    return await _store("mailgun", [(event, str(key) if key else None)], replay_token=token)
 
 
 @router.post("/sendgrid")

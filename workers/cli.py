@@ -623,5 +623,24 @@ def vendors_report(days: int, csv_file: Path | None) -> None:
         click.echo(f"wrote {csv_file}")
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--backoff-max", default=30.0, show_default=True, type=float, help="Longest pause between restarts (s).")
+@click.option("--stable-after", default=60.0, show_default=True, type=float,
+              help="A run this long resets the backoff (s).")
+@click.option("--max-quick-exits", default=0, show_default=True, type=int,
+              help="Give up after this many exits in a row, each before --stable-after (0: never).")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def supervise(backoff_max: float, stable_after: float, max_quick_exits: int, command: tuple[str, ...]) -> None:
+    """Run COMMAND and start it again whenever it exits on its own (see workers/supervise.py).
+
+    The Procfile runs worker, notify and beat under it: `backorders supervise -- celery -A workers.app worker …`.
+    """
+    from workers.supervise import Backoff, Supervisor
+
+    sys.exit(Supervisor(command, Backoff(max_s=backoff_max, stable_after_s=stable_after),
+                        max_quick_exits=max_quick_exits).run())
+
+
 if __name__ == "__main__":
     main()
+

@@ -28,7 +28,7 @@ from workers.deadlines import DeadlineMiddleware, budget_s
 from workers.health import HEALTH_CHECKS, READY_CHECKS, check_dead_letter_spool, run_checks
 from workers.replies import router as replies_router
 from workers.source_limits import SourceLimitMiddleware
-from workers.startup_checks import require_valid_config
+from workers.startup_checks import require_startable
 from workers.vendor_pages import router as vendor_router
 from workers.webhooks import WebhookFastPath
 from workers.webhooks import router as webhooks_router
@@ -46,7 +46,7 @@ def create_app() -> FastAPI:
     redact_links_in_logs()  # before anything logs a request path
     get_settings()
     budget_s(), Thresholds.from_env()  # a malformed WEBHOOK_DEADLINE_S or health threshold stops start-up, named
-    require_valid_config("web")
+    require_startable("web")
     docs = api_docs_enabled()
     app = FastAPI(title="Backorder Automator", version="0.1.0", docs_url="/docs" if docs else None,
                   redoc_url="/redoc" if docs else None, openapi_url="/openapi.json" if docs else None)
