@@ -100,7 +100,7 @@ def test_a_frozen_beat_delays_no_timer_and_no_poll(chaos_dir: Path) -> None:
         time.sleep(5)  # the thawed beat's overdue sweeps run: they must find nothing left to fire
         fired, pending, late_s, early_s = _reminder_timing(stack)
         starts = sorted(datetime.fromisoformat(data["started_at"]) for (data,) in stack.rows(
-            "SELECT data FROM audit_log WHERE action = 'poll' AND created_at BETWEEN :a AND :b",
+            "SELECT data FROM audit_log WHERE action = 'poll' AND at BETWEEN :a AND :b",
             a=freeze_started, b=freeze_ended))
         gaps = [(b - a).total_seconds() for a, b in zip([freeze_started, *starts], [*starts, freeze_ended])]
         verdict = invariants.check(stack, load.primed + orders)  # type: ignore[attr-defined]
