@@ -66,32 +66,38 @@ def _freezegun_active() -> bool:
     return bool(api is not None and getattr(api, "freeze_factories", None))
 
 
-def process_now() -> datetime:
-    """This process's own wall clock: for what is shown to people, never for deciding."""
-    return datetime.now(UTC)
-
-
 def utcnow() -> datetime:
-    """The database server's time (see the module docstring), or freezegun's in a test that set it."""
+    """The database server's time (see the module docstring), or freezegun's in a test that set it.
+
+    Only a process's first call waits for the database; later re-syncs run in a background thread
+    while the current anchor keeps answering, so a stalled PostgreSQL never stalls a caller here."""
     if TRUST_FREEZEGUN and _freezegun_active():
         return datetime.now(UTC)
-    mono = _MONOTONIC[0]()
     anchor = _anchor
-    if anchor is None or mono - anchor.mono >= RESYNC_S:
-        anchor = _resync(mono) or anchor
-        mono = _MONOTONIC[0]()  # the read took a round trip: answer for the moment we return
     if anchor is None:
-        return datetime.now(UTC)
-    return anchor.db_time + timedelta(seconds=mono - anchor.mono)
+        anchor = _resync(_MONOTONIC[0]())
+        if anchor is None:
+            return datetime.now(UTC)
+    elif _MONOTONIC[0]() - anchor.mono >= RESYNC_S:
+        _resync_in_background()
+    return anchor.db_time + timedelta(seconds=_MONOTONIC[0]() - anchor.mono)
 
 
-def offset_s() -> float | None:
-    """How far this process's wall clock is ahead of the database's (negative: behind), if known."""
-    anchor = _anchor or _resync(_MONOTONIC[0]())
-    if anchor is None:
-        return None
-    db_now = anchor.db_time + timedelta(seconds=_MONOTONIC[0]() - anchor.mono)
-    return (datetime.now(UTC) - db_now).total_seconds()
+_refreshing = threading.Event()
+
+
+def _resync_in_background() -> None:
+    if _refreshing.is_set():
+        return
+    _refreshing.set()
+
+    def run() -> None:
+        try:
+            _resync(_MONOTONIC[0]())
+        finally:
+            _refreshing.clear()
+
+    threading.Thread(target=run, name="db-clock-resync", daemon=True).start()
 
 
 def _resync(mono: float) -> _Anchor | None:
@@ -149,6 +155,7 @@ def _read_database_clock() -> _Anchor:
 def _after_fork() -> None:
     global _lock
     _lock = threading.Lock()  # a fork while another thread held it must not leave the child stuck
+    _refreshing.clear()  # that thread does not exist in the child
 
 
 if hasattr(os, "register_at_fork"):
