@@ -59,6 +59,9 @@ def reset_engine() -> None:
         get_engine().dispose()
     get_engine.cache_clear()
     get_sessionmaker.cache_clear()
+    from domain import clock
+
+    clock.forget()  # the clock is read from the database the engine points at
 
 
 def any_int(name: str, values: Iterable[int]) -> ColumnElement[Any]:

@@ -162,16 +162,18 @@ class ChaosStack:
             argv[argv.index("--schedule") + 1] = str(self.workdir / f"{label}-schedule")
         return argv
 
-    def start(self, name: str, label: str | None = None) -> Proc:
-        """Start a Procfile process (``label`` names a second copy, e.g. ``beat-2``)."""
+    def start(self, name: str, label: str | None = None, env: dict[str, str] | None = None,
+              prefix: tuple[str, ...] = ()) -> Proc:
+        """Start a Procfile process (``label`` names a second copy, e.g. ``beat-2``; ``env`` adds
+        variables for this process alone and ``prefix`` runs it under a wrapper, e.g. ``faketime``)."""
         self.generation += 1
         label = label or name
         tag = f"{label}-{self.generation}"
         log = self.workdir / "logs" / f"{tag}.log"
-        argv = self.argv_for(name, tag)
+        argv = [*prefix, *self.argv_for(name, tag)]
         with open(log, "wb") as out:
-            popen = subprocess.Popen(argv, env=self.env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+            popen = subprocess.Popen(argv, env={**self.env, **(env or {})}, cwd=REPO_ROOT, stdout=out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
         proc = self.procs[label] = Proc(label, argv, popen, log)
         return proc
 
