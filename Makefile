@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: install test demo up bench chaos clean embedded-stop
+.PHONY: install test demo up bench chaos chaos-tools clean embedded-stop
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (none found on PATH)" >&2; exit 1; }
@@ -36,10 +36,19 @@ bench: install
 
 # The chaos suite at full size (~17 min on 2 cores): kills and restarts real processes and
 # private servers; the table is printed and saved to .data/chaos/results.json.
-chaos: install
+chaos: install chaos-tools
 	$(BIN)/python -m tests.chaos.report --reset
 	CHAOS_SCALE=full $(BIN)/python -m pytest -q -p no:cacheprovider tests/chaos $(PYTEST_ARGS); \
 	status=$$?; $(BIN)/python -m tests.chaos.report; exit $$status
+
+# Scenario 15b runs workers under libfaketime; the RabbitMQ rows need rabbitmq-server. Installed
+# from Debian's packages when missing and this is root; otherwise those scenarios skip, saying why.
+chaos-tools:
+	@command -v faketime >/dev/null 2>&1 && test -x /usr/sbin/rabbitmq-server || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -q faketime rabbitmq-server >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q faketime rabbitmq-server >/dev/null 2>&1; }; } || \
+	  echo "faketime / rabbitmq-server missing and not installable here: scenarios 15b and the RabbitMQ rows will skip" >&2; }
 
 embedded-stop: install
 	$(BIN)/backorders embedded stop

@@ -1,15 +1,15 @@
-"""Scenarios 12a-c: the workers outlive Redis trouble, and a Redis that may evict keys is refused.
+"""Scenarios 13a-c: the workers outlive Redis trouble, and a Redis that may evict keys is refused.
 
-12a. ~1,500 customer delay notices are pending (orders for a SKU held at zero, each a backorder
+13a. ~1,500 customer delay notices are pending (orders for a SKU held at zero, each a backorder
      whose notice goes through the notify worker at the provider's pace); Redis is killed and
      restarted empty while web, worker, notify and beat stay alive. No process may exit; then the
      notify worker's Celery process is killed outright (an exit nobody asked for) and its
      supervisor must start it again. Every notice is sent, once; the time from Redis' return until
      nothing is pending is printed.
-12b. The same load, and Redis is given a ``maxmemory`` below what it already holds (policy
+13b. The same load, and Redis is given a ``maxmemory`` below what it already holds (policy
      ``noeviction``), so every write answers ``OOM command not allowed`` for a while; then the
      limit is lifted. No process may exit; everything is finished.
-12c. Redis with ``allkeys-lru``: worker, beat and web refuse to start, naming the fix; with
+13c. Redis with ``allkeys-lru``: worker, beat and web refuse to start, naming the fix; with
      ``REDIS_EVICTION_POLICY_CHECK=warn`` they start and say so. A Mailgun callback replayed after
      Redis was flushed is still refused (its token is a PostgreSQL row).
 """
@@ -114,7 +114,7 @@ def test_redis_restarted_under_live_workers_every_pending_notice_is_sent(chaos_d
         wait_until(lambda: "restart 1 in" in log.read_text(errors="replace")
                    and log.read_text(errors="replace").count(" ready.") >= 2, 120,
                    f"the supervisor starting notify again (pid {crashed} killed)", stack)
-        finish(stack, "12a Redis restart, workers alive", events, pending, back, "restart")
+        finish(stack, "13a Redis restart, workers alive", events, pending, back, "restart")
 
 
 @pytest.mark.chaos_full
@@ -134,7 +134,7 @@ def test_redis_out_of_memory_for_a_while_the_workers_survive_and_finish(chaos_di
             client.close()
         back = time.monotonic()
         watch_alive(stack, 10)
-        finish(stack, "12b Redis out of memory (noeviction)", events, pending, back, "OOM")
+        finish(stack, "13b Redis out of memory (noeviction)", events, pending, back, "OOM")
 
 
 def mailgun_callback(stack: ChaosStack, token: str) -> dict[str, object]:
@@ -173,7 +173,7 @@ def test_an_evicting_redis_is_refused_and_a_replay_after_a_flush_is_still_refuse
         client.flushall()
         replayed = requests.post(url, json=body, timeout=10).status_code
         client.close()
-        report.record("12c Redis eviction policy", runs=3, events_in=2, effects=int(first == 200), lost=0,
+        report.record("13c Redis eviction policy", runs=3, events_in=2, effects=int(first == 200), lost=0,
                       duplicates=int(replayed == 200),
                       detail=f"allkeys-lru refused: {refused}; warn mode starts; replay after FLUSHALL "
                              f"answered {replayed}")

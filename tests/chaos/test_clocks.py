@@ -105,7 +105,7 @@ def test_a_frozen_beat_delays_no_timer_and_no_poll(chaos_dir: Path) -> None:
         gaps = [(b - a).total_seconds() for a, b in zip([freeze_started, *starts], [*starts, freeze_ended])]
         verdict = invariants.check(stack, load.primed + orders)  # type: ignore[attr-defined]
         bound = SWEEP_INTERVAL_S + FIRE_BOUND_S
-        report.record("frozen beat", runs=1, events_in=ORDERS, effects=fired, lost=verdict.lost + pending,
+        report.record("15a frozen beat, one of two beats", runs=1, events_in=ORDERS, effects=fired, lost=verdict.lost + pending,
                       duplicates=verdict.duplicates, recovery_s=late_s,
                       detail=f"one of two beats SIGSTOPped {FREEZE_S:.0f}s; {fired} reminders due during it fired "
                              f"at most {late_s:.1f}s late (bound {bound:.0f}s = sweep {SWEEP_INTERVAL_S:.0f}s "
@@ -152,7 +152,7 @@ def test_workers_with_clocks_ahead_fire_nothing_early_and_take_no_held_lease(cha
         fired, pending, late_s, early_s = _reminder_timing(stack)
         firing = {label: _fired_in_log(stack, label) for label in SKEWED_WORKERS}
         verdict = invariants.check(stack, load.primed + orders)  # type: ignore[attr-defined]
-        report.record("worker clock skew", runs=1, events_in=ORDERS, effects=fired, lost=verdict.lost + pending,
+        report.record("15b worker clock skew", runs=1, events_in=ORDERS, effects=fired, lost=verdict.lost + pending,
                       duplicates=verdict.duplicates + stolen, recovery_s=late_s,
                       detail=f"workers +11 and +6 min: {fired} reminders due over {REMINDER_SPAN_S}s, earliest "
                              f"{-early_s:.2f}s after its due time, latest {late_s:.1f}s; fired by "

@@ -1,13 +1,13 @@
-"""Scenarios 12a/12b: deadlines where a platform waits, and health that tells the truth.
+"""Scenarios 14a/14b: deadlines where a platform waits, and health that tells the truth.
 
-12a — PostgreSQL SIGSTOP with a 5 s sender. While signed webhooks keep arriving from a sender
+14a — PostgreSQL SIGSTOP with a 5 s sender. While signed webhooks keep arriving from a sender
 that gives up on an answer after 5 s (as Shopify does) and retries like the platform, every
 process of the private PostgreSQL is stopped (SIGSTOP) for 6 s, then continued. Every delivery
 must get an answer (200, or 503 with ``Retry-After``) within the budget, ``WEBHOOK_DEADLINE_S``
 — the probe before this change counted 6 of 6 timeouts — and none may be lost. ``/healthz``,
 asked during the stall, must answer 503 within its own deadline instead of hanging.
 
-12b — beat frozen. The single beat is SIGSTOPped for longer than two sweep intervals plus the
+14b — beat frozen. The single beat is SIGSTOPped for longer than two sweep intervals plus the
 slack: ``/healthz`` must turn 503 naming the late sweeps (the probe: 200 throughout 330 s), and
 200 again once beat is continued.
 """
@@ -154,7 +154,7 @@ def test_a_stalled_database_answers_every_webhook_within_the_budget(chaos_dir: P
         # probes wholly inside the stall (one that began in it may finish after SIGCONT, rightly 200)
         health_in_stall = [(st, sec, body) for s, st, sec, body in health[0]
                            if stalled_at + 0.2 <= s and s + sec <= resumed_at]
-        report.record("12a PostgreSQL SIGSTOP 6 s, 5 s sender", runs=1, events_in=verdict.events_in,
+        report.record("14a PostgreSQL SIGSTOP 6 s, 5 s sender", runs=1, events_in=verdict.events_in,
                       effects=verdict.effects, lost=verdict.lost, duplicates=verdict.duplicates,
                       recovery_s=recovery,
                       detail=f"budget {BUDGET_S}s; answers {dict(statuses)}; during the stall {dict(stall_statuses)}; "
@@ -201,7 +201,7 @@ def test_a_frozen_beat_turns_healthz_503_naming_the_late_sweeps(chaos_dir: Path)
         wait_until(lambda: status()[0] == 200, 120, "/healthz 200 after beat continued", stack)
         back_s = time.monotonic() - continued_at
         sweeps = body["checks"]["sweeps"]
-        report.record("12b beat frozen, /healthz", runs=1, events_in=1, effects=1, lost=0, duplicates=0,
+        report.record("14b beat frozen, /healthz", runs=1, events_in=1, effects=1, lost=0, duplicates=0,
                       recovery_s=back_s,
                       detail=f"503 after {noticed_s:.1f}s frozen (bound 2 x 1 s + {slack_s:g}s slack): "
                              f"{sweeps['detail']}; 200 again {back_s:.1f}s after SIGCONT")

@@ -1,4 +1,4 @@
-"""Scenario 12: the database turns read-only for a while; every task is retried and nothing is lost.
+"""Scenario 16: the database turns read-only for a while; every task is retried and nothing is lost.
 
 A probe made the database read-only (``ALTER DATABASE … SET default_transaction_read_only = on``)
 while webhooks arrived: 92 tasks failed on their first attempt without a retry, and recording
@@ -93,7 +93,7 @@ def test_a_read_only_database_delays_work_and_loses_nothing(chaos_dir: Path) -> 
         status = stack.cli("status")
         verdict = invariants.check(stack, load.primed + events, dead_letters_allowed=len(recorded))
         statuses: Counter[int] = sent.statuses
-        report.record("12 read-only database", runs=1, events_in=verdict.events_in + len(moved),
+        report.record("16 read-only database", runs=1, events_in=verdict.events_in + len(moved),
                       effects=verdict.effects + fired, lost=verdict.lost + len(lost_dead) + len(moved) - fired,
                       duplicates=verdict.duplicates, recovery_s=recovery,
                       detail=f"read-only {READ_ONLY_SECONDS}s; task retries on 25006: {retried}; "
