@@ -28,12 +28,22 @@ def _pushes(stack: ChaosStack, item: str) -> list[int]:
     return [row.get("status") for row in rows if str((row.get("body") or {}).get("inventory_item_id")) == item]
 
 
+def _pushes_idle(stack: ChaosStack) -> bool:
+    """No push due or in flight, and no detection or fill still owed (which would schedule one)."""
+    return not stack.scalar(
+        "SELECT (SELECT count(*) FROM channel_pushes WHERE due_at IS NOT NULL OR lease_until > now())"
+        " + (SELECT count(*) FROM pending_effects)")
+
+
 @pytest.mark.timeout(900)
 def test_a_poison_push_is_dead_lettered_shown_and_redriven(stack: ChaosStack) -> None:
     load = prime(stack)
     code = load.codes[0]
     sku_id, item = load.listings[code]
     admin = f"{stack.sandbox_url}/shopify/{SHOP}/_admin"
+    # The first poll's figures are still being pushed (2 writes/s to Shopify): had the fault been
+    # set now, those pushes would be refused too and dead-letter beside the one this scenario makes.
+    wait_until(lambda: _pushes_idle(stack), 120, "the first poll's pushes done", stack)
     requests.post(f"{admin}/faults", json={"status": 422, "count": 1000, "path_contains": PUSH_PATH,
                                            "body": {"errors": "Inventory item is not tracked"}},
                   timeout=10).raise_for_status()
