@@ -34,7 +34,7 @@ up: install
 bench: install
 	$(BIN)/python -m bench
 
-# The chaos suite at full size (~17 min on 2 cores): kills and restarts real processes and
+# The chaos suite at full size (~50 min on 2 cores): kills and restarts real processes and
 # private servers; the table is printed and saved to .data/chaos/results.json.
 chaos: install chaos-tools
 	$(BIN)/python -m tests.chaos.report --reset

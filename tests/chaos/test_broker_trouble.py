@@ -87,7 +87,11 @@ def finish(stack: ChaosStack, scenario: str, events: list, pending: int, back: f
     assert not stack.dead(), f"a process exited: {stack.dead()}\n{stack.logs_tail()}"
     verdict = invariants.check(stack, events)
     counts = notices(stack)
-    restarts = sum(log.read_text(errors="replace").count("supervise: ") for log in (stack.workdir / "logs").glob("*.log"))
+    # Which Celery process the supervisor started again, and why (the deliberate kill is one of them).
+    restarted = [f"{log.stem}: {line.split('supervise: ', 1)[1][:120]}"
+                 for log in sorted((stack.workdir / "logs").glob("*.log"))
+                 for line in log.read_text(errors="replace").splitlines() if "supervise: " in line]
+    restarts = f"{len(restarted)} {restarted}"
     print(f"\n{scenario}: {pending} customer notices pending at the {what}; all sent {recovery:.1f}s after "
           f"Redis was back ({counts}); lost {verdict.lost}, duplicates {verdict.duplicates}, supervisor restarts "
           f"{restarts}")
