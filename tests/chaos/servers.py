@@ -234,6 +234,7 @@ class PrivateRabbitMQ:
 
     def queued(self, names: list[str]) -> int:
         """Messages ready in the named queues (missing queues count as empty)."""
+        from amqp.exceptions import NotFound
         from kombu import Connection
 
         total = 0
@@ -241,9 +242,8 @@ class PrivateRabbitMQ:
             for name in names:
                 channel = connection.channel()
                 try:
-                    total += int(channel.queue_declare(queue=name, passive=True).message_count)
-                except Exception:  # noqa: BLE001  (not declared: nothing waits in it)
-                    pass
+                    with contextlib.suppress(NotFound):  # not declared: nothing waits in it
+                        total += int(channel.queue_declare(queue=name, passive=True).message_count)
                 finally:
                     with contextlib.suppress(Exception):  # the failed declare closed it already
                         channel.close()

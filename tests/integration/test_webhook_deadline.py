@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 
 import pytest
 from fastapi.testclient import TestClient
@@ -52,10 +53,8 @@ class FreezableRelay:
     def close(self) -> None:
         self.thaw()
         for sock in [self.listener, *self.sockets]:
-            try:
+            with suppress(OSError):  # already closed by its pipe
                 sock.close()
-            except OSError:
-                pass
 
     def _accept(self) -> None:
         while True:
@@ -70,20 +69,17 @@ class FreezableRelay:
 
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
-            while True:
-                data = source.recv(65536)
-                self.thawed.wait()
-                if not data:
-                    break
-                sink.sendall(data)
-        except OSError:
-            pass
+            with suppress(OSError):  # either end closed: the pipe ends
+                while True:
+                    data = source.recv(65536)
+                    self.thawed.wait()  # a frozen relay holds the close too
+                    if not data:
+                        break
+                    sink.sendall(data)
         finally:
             for sock in (source, sink):
-                try:
+                with suppress(OSError):  # the other pipe shut it already
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 @pytest.fixture
