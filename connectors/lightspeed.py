@@ -69,6 +69,7 @@ from connectors.base import (
     parse_timestamp,
     whole_units,
 )
+from connectors.capabilities import Capability, refuses
 from connectors.errors import MalformedPayloadError, SignatureError
 from connectors.types import (
     ListingRef,
@@ -107,6 +108,7 @@ class LightspeedConnector(RestConnector):
     """One X-Series retailer (``https://{domain_prefix}.retail.lightspeed.app``) over API 2.0/2.1."""
 
     platform: ClassVar[str] = "lightspeed"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.STOCK_READ, Capability.STOCK_WRITE, Capability.WEBHOOKS})
     api_prefix: ClassVar[str] = "/api/2.0"
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
@@ -195,6 +197,7 @@ class LightspeedConnector(RestConnector):
             reorder_point=whole_units(row.get("reorder_point")),
         )
 
+    @refuses(Capability.ORDERS)
     def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
         """Sales are not read from X-Series here: in-store sales already lower its inventory rows,
         which :meth:`fetch_stock` and the ``inventory.update`` webhook carry, and this product's

@@ -96,6 +96,7 @@ from connectors.base import (
     verify_base64_hmac,
     with_last_flag,
 )
+from connectors.capabilities import Capability
 from connectors.errors import MalformedPayloadError, PermanentError
 from connectors.types import (
     ListingRef,
@@ -164,6 +165,7 @@ class ShopifyConnector(RestConnector):
     """One Shopify shop over the Admin REST API (``/admin/api/{version}``)."""
 
     platform: ClassVar[str] = "shopify"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.STOCK_READ, Capability.STOCK_WRITE, Capability.ORDERS, Capability.REFUNDS, Capability.STORE_CREDIT, Capability.SUBSTITUTE_ORDERS, Capability.WEBHOOKS})
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
         self.api_version = str(config.options.get("api_version", "2025-01"))

@@ -1,0 +1,50 @@
+"""Webhook signature helpers shared by the platforms that sign with HMAC-SHA256.
+
+Shopify (https://shopify.dev/docs/apps/build/webhooks/verify-deliveries) and WooCommerce sign the
+raw body with base64 HMAC-SHA256; comparisons are constant-time (``hmac.compare_digest``).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Mapping
+
+from connectors.errors import SignatureError
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup over any mapping (Starlette, requests, a plain dict)."""
+    getter = getattr(headers, "get", None)
+    if getter is not None:
+        value = getter(name)
+        if value is not None:
+            return value
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def hmac_sha256_base64(secret: str | bytes, body: bytes) -> str:
+    """``base64(HMAC-SHA256(secret, raw body))``: the Shopify and WooCommerce webhook signature."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    return base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode()
+
+
+def constant_time_equals(a: str | bytes, b: str | bytes) -> bool:
+    """Compare secrets without leaking how many leading bytes matched."""
+    a_b = a.encode() if isinstance(a, str) else a
+    b_b = b.encode() if isinstance(b, str) else b
+    return hmac.compare_digest(a_b, b_b)
+
+
+def verify_base64_hmac(secret: str | None, body: bytes, signature: str | None) -> None:
+    """Raise :class:`SignatureError` unless ``signature`` is the base64 HMAC-SHA256 of ``body``."""
+    if not secret:
+        raise SignatureError("no webhook secret configured for this store")
+    if not signature:
+        raise SignatureError("signature header missing")
+    if not constant_time_equals(hmac_sha256_base64(secret, body), signature.strip()):
+        raise SignatureError("signature does not match the body")
