@@ -11,7 +11,8 @@ import hashlib
 import hmac
 import secrets
 import time
-from typing import Any, Callable, ClassVar, Iterable
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Iterable, Mapping
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 import requests
@@ -141,3 +142,25 @@ class OAuth1(AuthBase):
         request.headers["Authorization"] = self.authorization_header(
             request.method or "GET", request.url or "", body_params)
         return request
+
+
+@dataclass(frozen=True)
+class AuthFrom:
+    """A declared auth scheme: builds the ``AuthBase`` from a store's resolved credentials."""
+
+    make: Callable[[Mapping[str, str]], AuthBase]
+
+
+def header_auth(header: str, credential: str, prefix: str = "") -> AuthFrom:
+    """The ``credential`` secret in ``header`` (Shopify: ``X-Shopify-Access-Token`` ← ``access_token``)."""
+    return AuthFrom(lambda creds: HeaderToken(header, creds.get(credential, ""), prefix))
+
+
+def bearer_auth(credential: str = "access_token") -> AuthFrom:
+    """``Authorization: Bearer`` with the ``credential`` secret (RFC 6750)."""
+    return AuthFrom(lambda creds: BearerToken(creds.get(credential, "")))
+
+
+def basic_auth(user: str, password: str) -> AuthFrom:
+    """HTTP Basic from two credential keys (WooCommerce ``consumer_key`` / ``consumer_secret``)."""
+    return AuthFrom(lambda creds: BasicAuth(creds.get(user, ""), creds.get(password, "")))

@@ -15,6 +15,7 @@ keeps working:
 * ``connectors.capabilities`` — :class:`Capability`, :func:`supports`, :func:`require`;
 * ``connectors.http`` — :func:`classify_response`, :class:`RetryPolicy`, :class:`LeakyBucketPacer`,
   :class:`RestConnector` (the base every REST platform connector extends);
+* ``connectors.hooks`` — :class:`JsonWebhooks`: signed JSON webhooks declared by header names;
 * ``connectors.signing`` — :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`;
 * ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes;
 * ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`,
@@ -27,10 +28,14 @@ from __future__ import annotations
 from typing import Iterator, Mapping, Protocol, runtime_checkable
 
 from connectors.auth import (
+    AuthFrom,
     BasicAuth,
     BearerToken,
     HeaderToken,
     OAuth1,
+    basic_auth,
+    bearer_auth,
+    header_auth,
     oauth_base_string_uri,
     oauth_normalized_parameters,
     oauth_percent_encode,
@@ -39,6 +44,7 @@ from connectors.auth import (
 from connectors.capabilities import Capability, UnsupportedCapability, refuses, require, supports
 from connectors.http import (
     SAFE_METHODS,
+    Bucket,
     LeakyBucketPacer,
     RateLimitHeaders,
     RestConnector,
@@ -47,7 +53,8 @@ from connectors.http import (
     parse_retry_after,
     platform_error_message,
 )
-from connectors.idempotency import find_marked, idempotency_marker, keyed_code, marked, spread_cents
+from connectors.hooks import JsonWebhookConnector, JsonWebhooks, WebhookRecords
+from connectors.idempotency import field_error, find_marked, idempotency_marker, keyed_code, marked, spread_cents
 from connectors.paging import (
     LinkHeaderPaginator,
     MetaPaginationPaginator,
@@ -84,12 +91,15 @@ from connectors.values import (
     newest,
     nonblank_id_str,
     parse_timestamp,
+    unwrap,
     utc_iso,
     whole_units,
     with_last_flag,
 )
 
 __all__ = [
+    "AuthFrom", "Bucket", "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords", "basic_auth", "bearer_auth",
+    "field_error", "header_auth", "unwrap",
     "SAFE_METHODS", "BasicAuth", "BearerToken", "Capability", "ClockFn", "Connector", "ErpConnector", "HeaderToken",
     "HighWater", "LeakyBucketPacer", "LinkHeaderPaginator", "MetaPaginationPaginator",
     "ODataNextLinkPaginator", "OAuth1", "OffsetPaginator", "Page", "PageCursor", "PageNumberPaginator",

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.auth import AuthBase
 
+from connectors.auth import AuthFrom
 from connectors.capabilities import Capability, refuses, unsupported
 from connectors.errors import (
     AuthError,
@@ -42,7 +43,7 @@ from connectors.types import (
     SubstituteOrderRequest,
     SubstituteOrderResult,
 )
-from connectors.values import ClockFn, SleepFn
+from connectors.values import ClockFn, SleepFn, unwrap
 
 #: Methods whose repetition cannot change the outcome, so a timeout or 5xx may be retried in-call.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -243,13 +244,32 @@ class LeakyBucketPacer:
                 self.capacity = size_f
 
 
+@dataclass(frozen=True)
+class Bucket:
+    """A declared client-side leaky bucket; ``bucket_size``, ``leak_rate`` and ``bucket_reserve``
+    options resize it per store."""
+
+    capacity: float
+    leak_per_s: float
+    reserve: float = 0.0
+    header: str | None = None
+
+    def pacer(self, options: Mapping[str, Any], *, clock: ClockFn, sleep: SleepFn) -> LeakyBucketPacer:
+        return LeakyBucketPacer(
+            capacity=float(options.get("bucket_size", self.capacity)),
+            leak_per_s=float(options.get("leak_rate", self.leak_per_s)),
+            reserve=float(options.get("bucket_reserve", self.reserve)), header=self.header, clock=clock, sleep=sleep)
+
+
 class RestConnector:
     """HTTP plumbing shared by every REST platform connector.
 
-    Subclasses set ``platform``, ``capabilities``, ``api_prefix`` and implement :meth:`build_auth`;
-    they read declared streams with :meth:`read`; they may set
-    ``rate_limits`` (reset header), ``transient_statuses`` and override :meth:`build_pacer`.
-    ``sleep`` and ``clock`` are injectable so tests can assert waits without waiting.
+    Subclasses declare ``platform``, ``capabilities``, ``api_prefix`` (``{option}`` placeholders
+    are filled from the options, e.g. ``/admin/api/{api_version}``), ``auth`` (or override
+    :meth:`build_auth`), ``bucket`` (or override :meth:`build_pacer`), ``max_page_size`` and read
+    declared streams with :meth:`read`; they may set ``rate_limits`` (reset header) and
+    ``transient_statuses``. ``sleep`` and ``clock`` are injectable so tests can assert waits
+    without waiting.
     """
 
     platform: ClassVar[str] = ""
@@ -260,12 +280,26 @@ class RestConnector:
     transient_statuses: ClassVar[tuple[int, ...]] = ()
     connect_timeout_s: ClassVar[float] = 5.0
     stock_per_location: ClassVar[bool] = True
+    #: Options a store's file may leave out (``{"api_version": "2025-01"}``); ``self.options`` merges them.
+    option_defaults: ClassVar[Mapping[str, Any]] = {}
+    #: The auth scheme and the credentials that feed it (``connectors.auth.header_auth`` …).
+    auth: ClassVar[AuthFrom | None] = None
+    #: The client-side leaky bucket, resizable by options (``connectors.http.Bucket``).
+    bucket: ClassVar[Bucket | None] = None
+    #: When set, ``self.page_size`` is ``options["page_size"]`` (else ``default_page_size``, else
+    #: this maximum) clamped to 1…this maximum.
+    max_page_size: ClassVar[int | None] = None
+    default_page_size: ClassVar[int | None] = None
 
     def __init__(self, config: ConnectorConfig, *, session: requests.Session | None = None,
                  sleep: SleepFn = time.sleep, clock: ClockFn = time.monotonic,
                  retry: RetryPolicy | None = None, rng: random.Random | None = None) -> None:
         self.config = config
+        self.options: dict[str, Any] = {**self.option_defaults, **config.options}
         self.base_url = config.base_url.rstrip("/")
+        if self.max_page_size is not None:
+            wanted = int(config.options.get("page_size", self.default_page_size or self.max_page_size))
+            self.page_size = max(1, min(wanted, self.max_page_size))
         self.sleep = sleep
         self.clock = clock
         self.retry = retry or RetryPolicy(
@@ -281,10 +315,12 @@ class RestConnector:
     # --- declaration hooks ------------------------------------------------------------------
 
     def build_auth(self) -> AuthBase | None:
-        return None
+        return self.auth.make(self.config.credentials) if self.auth is not None else None
 
     def build_pacer(self) -> LeakyBucketPacer | None:
-        return None
+        if self.bucket is None:
+            return None
+        return self.bucket.pacer(self.options, clock=self.clock, sleep=self.sleep)
 
     def error_message(self, body: Any, fallback: str) -> str:
         return platform_error_message(body, fallback)
@@ -295,7 +331,7 @@ class RestConnector:
         """Absolute URLs (from Link headers) pass through; paths hang off base URL + API prefix."""
         if path.startswith(("http://", "https://")):
             return path
-        return f"{self.base_url}{self.api_prefix}/{path.lstrip('/')}"
+        return f"{self.base_url}{self.api_prefix.format_map(self.options)}/{path.lstrip('/')}"
 
     @property
     def timeouts(self) -> tuple[float, float]:
@@ -397,6 +433,21 @@ class RestConnector:
 
     def write_calls(self, levels: Mapping[str | None, int]) -> int:
         return max(1, len(levels))
+
+    def fetch_one(self, path: str, key: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """GET one resource wrapped in a root key (``{"order": {...}}``): the inner object, {} if none."""
+        return unwrap(self.get_json(path, params), key)
+
+    def send(self, method: str, path: str, body: Any, key: str, *, params: Mapping[str, Any] | None = None,
+             retry: bool | None = None) -> tuple[dict[str, Any], int]:
+        """Write and unwrap the answer's root key: ``(inner object, status code)``."""
+        response = self.request(method, path, params=params, json_body=body, retry=retry)
+        return unwrap(self.decode(response), key), response.status_code
+
+    def records(self, stream: Stream[Any], since: str | None = None, **kwargs: Any) -> Iterator[Any]:
+        """Every record of a declared stream, page after page (look-ups that need no cursor)."""
+        for page in self.read(stream, since, **kwargs):
+            yield from page.records
 
     def read(self, stream: Stream[Any], since: str | None = None, *, ids: IdLists | None = None,
              map: Callable[[Mapping[str, Any]], Any] | None = None) -> Iterator[Any]:

@@ -29,7 +29,7 @@ A minimal stream (see ``docs/connectors.md``)::
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar, \
     runtime_checkable
 
@@ -122,6 +122,10 @@ class Stream(Generic[R]):
     ids_per_request: int | None = None
     stop_on_empty_page: bool = False
     page: Callable[[list[Any], str | None], Any] = Page
+
+    def at(self, **values: Any) -> Stream[R]:
+        """This stream under a parent: ``REFUNDS.at(order=42)`` fills ``orders/{order}/refunds.json``."""
+        return replace(self, path=self.path.format(**values))
 
     def extract(self, body: Any) -> list[Raw]:
         if callable(self.records):

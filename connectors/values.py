@@ -84,3 +84,9 @@ def with_last_flag(items: Iterator[Any]) -> Iterator[tuple[Any, bool]]:
         yield current, False
         current = following
     yield current, True
+
+
+def unwrap(body: Any, key: str) -> dict[str, Any]:
+    """The object under a root key (``{"refund": {...}}`` → ``{...}``); {} when absent or null."""
+    inner = body.get(key) if isinstance(body, dict) else None
+    return inner if isinstance(inner, dict) else {}
