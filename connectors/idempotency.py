@@ -41,6 +41,15 @@ def find_marked(records: Iterable[T], key: str, field: str = "note") -> T | None
     return None
 
 
+def at_most_once(key: str, candidates: Iterable[T], create: Callable[[], tuple[T, int]],
+                 field: str = "note") -> tuple[T, int]:
+    """The candidate carrying the key's marker with status 200, else ``create()`` (record, status).
+
+    ``candidates`` may be lazy (a stream's records): the look-up stops at the first match."""
+    found = find_marked(candidates, key, field)
+    return (found, 200) if found is not None else create()
+
+
 def keyed_code(secret: str, key: str, length: int = 16) -> str:
     """``length`` hex characters of HMAC-SHA256(secret, key): stable across retries of one key,
     unguessable without the secret."""

@@ -80,42 +80,14 @@ from __future__ import annotations
 from typing import Any, ClassVar, Iterator, Mapping
 
 from connectors.base import (
-    Bucket,
-    Capability,
-    HighWater,
-    JsonWebhookConnector,
-    JsonWebhooks,
-    RestConnector,
-    Stream,
-    WebhookRecords,
-    cents_to_money,
-    field_error,
-    find_marked,
-    header_auth,
-    id_str,
-    incremental,
-    keyed_code,
-    marked,
-    money_cents,
-    parse_timestamp,
-    shopify_link_paginator,
-    spread_cents,
-    utc_iso,
+    Bucket, Capability, HighWater, JsonWebhookConnector, JsonWebhooks, RestConnector, Stream, WebhookRecords,
+    cents_to_money, field_error, find_marked, header_auth, id_str, incremental, keyed_code, marked, money_cents,
+    parse_timestamp, shopify_link_paginator, spread_cents, utc_iso,
 )
 from connectors.errors import PermanentError
 from connectors.types import (
-    ListingRef,
-    OrderLineRecord,
-    OrderPage,
-    OrderRecord,
-    PushResult,
-    RefundRequest,
-    RefundResult,
-    StockPage,
-    StockRecord,
-    SubstituteOrderRequest,
-    SubstituteOrderResult,
-    WebhookKind,
+    ListingRef, OrderLineRecord, OrderPage, OrderRecord, PushResult, RefundRequest, RefundResult, StockPage,
+    StockRecord, SubstituteOrderRequest, SubstituteOrderResult, WebhookKind,
 )
 
 LINKS = shopify_link_paginator()
