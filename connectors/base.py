@@ -66,7 +66,13 @@ from connectors.paging import (
     VersionCursorPaginator,
     shopify_link_paginator,
 )
-from connectors.signing import constant_time_equals, header_value, hmac_sha256_base64, verify_base64_hmac
+from connectors.signing import (
+    constant_time_equals,
+    header_value,
+    hmac_sha256_base64,
+    hmac_sha256_matches,
+    verify_base64_hmac,
+)
 from connectors.streams import HighWater, Page, PageCursor, Stream, incremental
 from connectors.types import (
     ErpResult,
@@ -99,7 +105,7 @@ from connectors.values import (
 
 __all__ = [
     "AuthFrom", "Bucket", "at_most_once", "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords", "basic_auth", "bearer_auth",
-    "field_error", "header_auth", "unwrap",
+    "field_error", "header_auth", "hmac_sha256_matches", "unwrap",
     "SAFE_METHODS", "BasicAuth", "BearerToken", "Capability", "ClockFn", "Connector", "ErpConnector", "HeaderToken",
     "HighWater", "LeakyBucketPacer", "LinkHeaderPaginator", "MetaPaginationPaginator",
     "ODataNextLinkPaginator", "OAuth1", "OffsetPaginator", "Page", "PageCursor", "PageNumberPaginator",

@@ -48,3 +48,12 @@ def verify_base64_hmac(secret: str | None, body: bytes, signature: str | None) -
         raise SignatureError("signature header missing")
     if not constant_time_equals(hmac_sha256_base64(secret, body), signature.strip()):
         raise SignatureError("signature does not match the body")
+
+
+def hmac_sha256_matches(secret: str | bytes, body: bytes, signature: str) -> bool:
+    """Whether ``signature`` is HMAC-SHA256 of ``body`` as hex (any case) or base64, for platforms
+    whose docs do not say which (Lightspeed X-Series); both compared in constant time."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    digest = hmac.new(key, body, hashlib.sha256).digest()
+    return constant_time_equals(digest.hex(), signature.lower()) or \
+        constant_time_equals(base64.b64encode(digest).decode(), signature)
