@@ -54,7 +54,15 @@ from connectors.http import (
     platform_error_message,
 )
 from connectors.hooks import JsonWebhookConnector, JsonWebhooks, WebhookRecords
-from connectors.idempotency import at_most_once, field_error, find_marked, idempotency_marker, keyed_code, marked, spread_cents
+from connectors.idempotency import (
+    at_most_once,
+    field_error,
+    find_marked,
+    idempotency_marker,
+    keyed_code,
+    marked,
+    spread_cents,
+)
 from connectors.paging import (
     LinkHeaderPaginator,
     MetaPaginationPaginator,
@@ -104,7 +112,8 @@ from connectors.values import (
 )
 
 __all__ = [
-    "AuthFrom", "Bucket", "at_most_once", "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords", "basic_auth", "bearer_auth",
+    "AuthFrom", "Bucket", "at_most_once", "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords",
+    "basic_auth", "bearer_auth",
     "field_error", "header_auth", "hmac_sha256_matches", "unwrap",
     "SAFE_METHODS", "BasicAuth", "BearerToken", "Capability", "ClockFn", "Connector", "ErpConnector", "HeaderToken",
     "HighWater", "LeakyBucketPacer", "LinkHeaderPaginator", "MetaPaginationPaginator",

@@ -152,7 +152,7 @@ class LightspeedConnector(RestConnector):
         its ``version.max``: saving it and crashing before the next page loses nothing.
         """
         products = None if since else {str(p["id"]): p for p in self.records(PRODUCTS) if p.get("deleted_at") is None}
-        return self.read(INVENTORY, since or None,
+        yield from self.read(INVENTORY, since or None,
                          map=lambda row: inventory_record(row, products) if self._wanted(row) else None)
 
     def _wanted(self, row: Mapping[str, Any]) -> bool:
@@ -247,9 +247,9 @@ class LightspeedConnector(RestConnector):
                                 reorder_point=whole_units(payload.get("reorder_point")))]
         if kind == "sku_modified":
             product_id, sku = str(payload["id"]), payload.get("sku") or None
-            return [StockRecord(external_id=product_id, sku=sku, location_external_id=nonblank_id_str(level.get("outlet_id")),
-                                on_hand=whole_units(level.get("count")), available=whole_units(level.get("count")),
-                                updated_at=occurred)
+            return [StockRecord(external_id=product_id, sku=sku, updated_at=occurred,
+                                location_external_id=nonblank_id_str(level.get("outlet_id")),
+                                on_hand=whole_units(level.get("count")), available=whole_units(level.get("count")))
                     for level in payload.get("inventory") or []
                     if self.outlet_ids is None or str(level.get("outlet_id")) in self.outlet_ids] \
                 or [StockRecord(external_id=product_id, sku=sku, updated_at=occurred)]

@@ -132,7 +132,8 @@ class NetSuiteConnector(RestConnector):
     """One NetSuite account over REST web services, read-only."""
 
     platform: ClassVar[str] = "netsuite"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.STOCK_READ, Capability.PURCHASE_ORDERS, Capability.RECEIPTS})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({
+        Capability.STOCK_READ, Capability.PURCHASE_ORDERS, Capability.RECEIPTS})
     api_prefix: ClassVar[str] = "/services/rest"
 
     def __init__(self, config: Any, **kwargs: Any) -> None:

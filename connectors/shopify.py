@@ -35,7 +35,8 @@ Refunds and store credit (``refund_line`` / ``credit_line``):
 
 Shopify REST has no idempotency header for either. What makes a retried task pay at most once:
 
-* refunds carry ``[idempotency:<key>]`` in their ``note`` (``connectors.idempotency``); ``refund_line`` lists the order's
+* refunds carry ``[idempotency:<key>]`` in their ``note`` (``connectors.idempotency``);
+  ``refund_line`` lists the order's
   refunds first and returns the one carrying the key. That also covers a create whose answer
   was lost (5xx after the write, or a read timeout → :class:`OutcomeUnknownError`): the next
   attempt finds the refund instead of creating a second one. Two workers racing on the same key
@@ -111,14 +112,16 @@ def level_record(level: Mapping[str, Any], variant: Mapping[str, Any] | None = N
 
 def order_record(order: Mapping[str, Any]) -> OrderRecord:
     customer, billing = order.get("customer") or {}, order.get("billing_address") or {}
-    name = " ".join(p for p in (customer.get("first_name"), customer.get("last_name")) if p) or billing.get("name") or ""
+    name = " ".join(p for p in (customer.get("first_name"), customer.get("last_name")) if p) \
+        or billing.get("name") or ""
     return OrderRecord(
         external_id=str(order["id"]), number=str(order.get("name") or order.get("order_number") or order["id"]),
         placed_at=parse_timestamp(order.get("created_at")), email=order.get("email") or customer.get("email"),
         phone=order.get("phone") or customer.get("phone"), customer_name=name,
         lines=[OrderLineRecord(external_id=str(line["id"]), sku=line.get("sku") or None,
                                quantity=int(line.get("quantity", 0)), title=str(line.get("title") or ""),
-                               price_cents=money_cents(line.get("price")), variant_external_id=id_str(line.get("variant_id")))
+                               price_cents=money_cents(line.get("price")),
+                               variant_external_id=id_str(line.get("variant_id")))
                for line in order.get("line_items") or []],
         currency=str(order.get("currency") or "USD"), total_cents=money_cents(order.get("total_price")),
         status="cancelled" if order.get("cancelled_at") else "closed" if order.get("closed_at") else "open",
@@ -150,7 +153,8 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
     max_page_size: ClassVar[int | None] = 250
     webhooks = JsonWebhooks(
         signature_headers=("X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256"),
-        topic_headers=("X-Shopify-Topic", "Shopify-Topic"), dedupe_headers=("X-Shopify-Event-Id", "X-Shopify-Webhook-Id"),
+        topic_headers=("X-Shopify-Topic", "Shopify-Topic"),
+        dedupe_headers=("X-Shopify-Event-Id", "X-Shopify-Webhook-Id"),
         occurred_headers=("X-Shopify-Triggered-At",),
         kinds={"inventory_levels/update": "inventory_update", "orders/create": "order_created",
                "products/update": "sku_modified"})
@@ -176,9 +180,9 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
         other, so the cursor moves only once the last page of the last one is read.
         ``updated_at_min`` is inclusive, so the boundary second is re-read, never skipped.
         """
-        if since is not None:
-            return self.read(LEVELS, since, ids={"location_ids": self.location_ids()})
-        return incremental(self._catalog_pages(), None, page=StockPage)
+        pages = self.read(LEVELS, since, ids={"location_ids": self.location_ids()}) if since is not None else \
+            incremental(self._catalog_pages(), None, page=StockPage)
+        yield from pages  # a generator: nothing is requested before the first page is asked for
 
     def _catalog_pages(self) -> Iterator[list[StockRecord]]:
         for page in self.read(PRODUCTS):
@@ -188,7 +192,7 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
                                     map=lambda level: level_record(level, *variants[str(level["inventory_item_id"])])))
 
     def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
-        return self.read(ORDERS, since)
+        yield from self.read(ORDERS, since)
 
     def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
         """Set the variant's ``inventory_policy`` first, then the absolute quantity.
@@ -210,15 +214,15 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
         """
         if not listing.inventory_item_id:
             raise ValueError(f"listing {listing.sku} has no inventory_item_id")
-        variant = {"variant": {"id": int(listing.external_id), "inventory_policy": "continue" if backorder else "deny"}}
-        self.request("PUT", f"variants/{listing.external_id}.json", json_body=variant)
+        variant = {"id": int(listing.external_id), "inventory_policy": "continue" if backorder else "deny"}
+        self.request("PUT", f"variants/{listing.external_id}.json", json_body={"variant": variant})
         results = []
         for key, available in levels.items():
             level = {"location_id": int(key or self.location_ids()[0]),
                      "inventory_item_id": int(listing.inventory_item_id), "available": max(0, int(available))}
             response = self.request("POST", "inventory_levels/set.json", json_body=level)
-            results.append(self.push_result(response, {"inventory_level": level, **({} if results else variant)},
-                                            {key: level["available"]}))
+            request = {"inventory_level": level, **({} if results else {"variant": {"variant": variant}})}
+            results.append(self.push_result(response, request, {key: level["available"]}))
         return results
 
     def write_calls(self, levels: Mapping[str | None, int]) -> int:
@@ -282,8 +286,9 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
             cards = self.get_json("gift_cards/search.json", {"query": f"last_characters:{code[-4:]}"}) or {}
             found = find_marked(cards.get("gift_cards") or [], request.idempotency_key)
             if found is None:
-                raise PermanentError(f"shopify gift card code ending {code[-4:]} is taken by a card that does not "
-                                     f"carry idempotency key {request.idempotency_key}", platform=self.platform) from exc
+                raise PermanentError(f"shopify gift card code ending {code[-4:]} is taken by a card that does "
+                                     f"not carry idempotency key {request.idempotency_key}",
+                                     platform=self.platform) from exc
             card, status, detail = found, 200, "found the gift card an earlier attempt created"
         return RefundResult(ok=True, external_id=str(card.get("id", "")), amount_cents=money_cents(
             card.get("initial_value")), kind="store_credit", status_code=status, detail=detail, request=body,
@@ -295,8 +300,8 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
         The secret is ``options["credit_code_secret"]`` or else the access token; rotating it
         between two attempts of one credit would mint a second card, so set the option in production.
         """
-        return keyed_code(str(self.options.get("credit_code_secret") or self.config.credentials.get("access_token", "")),
-                          idempotency_key)
+        secret = self.options.get("credit_code_secret") or self.config.credentials.get("access_token", "")
+        return keyed_code(str(secret), idempotency_key)
 
     def webhook_records(self, kind: WebhookKind, payload: Mapping[str, Any]) -> WebhookRecords:
         if kind == "inventory_update":
