@@ -93,7 +93,8 @@ def report(comparison: Comparison, now: Counter[str], baseline: Counter[str], my
     if comparison.lowered:
         out.append("Fewer errors than the baseline in: " + ", ".join(
             f"{p} ({a} -> {f})" for p, (a, f) in comparison.lowered.items()))
-        out.append("Lower the baseline: python -m tools.mypy_baseline --update, and commit tools/mypy_baseline.txt")
+        out.append("Lower the baseline: python -m tools.mypy_baseline --update, "
+                   "and commit tools/mypy_baseline.txt")
     out.append(f"mypy: {sum(now.values())} error(s) in {len(now)} file(s); baseline {sum(baseline.values())}")
     return "\n".join(out)
 
@@ -108,12 +109,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     baseline = read_baseline(BASELINE.read_text()) if BASELINE.exists() else Counter()
     if args.update:
         if BASELINE.exists() and sum(now.values()) > sum(baseline.values()):
-            print(f"refused: {sum(now.values())} errors now, the baseline allows {sum(baseline.values())} in all",
-                  file=sys.stderr)
+            print(f"refused: {sum(now.values())} errors now, the baseline allows "
+                  f"{sum(baseline.values())} in all", file=sys.stderr)
             print(report(compare(baseline, now), now, baseline, output), file=sys.stderr)
             return 1
         BASELINE.write_text(format_baseline(now))
-        print(f"{BASELINE.relative_to(REPO_ROOT)}: {sum(now.values())} error(s) in {len(now)} file(s)")
+        print(f"{BASELINE.name}: {sum(now.values())} error(s) in {len(now)} file(s)")
         return 0
     comparison = compare(baseline, now)
     print(report(comparison, now, baseline, output), file=sys.stdout if comparison.ok else sys.stderr)
