@@ -1,7 +1,7 @@
 """Every product module imports on its own, and none pulls in the demo or the sandbox.
 
-The product is what ``pyproject.toml`` installs: the ``workers``, ``tasks``, ``domain`` and
-``connectors`` packages and the ``celeryconfig`` module. Each module is imported in a fresh
+The product is what ``pyproject.toml`` installs (``tools.product`` reads it: today the ``workers``,
+``tasks``, ``domain`` and ``connectors`` packages and the ``celeryconfig`` module). Each module is imported in a fresh
 interpreter started in the repository root, where ``demo`` and ``sandbox`` *are* importable, so
 a product module that reaches for either at import time is caught here (the import contracts of
 ``make lint`` catch the imports inside functions too). The servers' URLs point at closed ports:
@@ -20,9 +20,11 @@ from typing import Any
 
 import pytest
 
+from tools.product import CHECKOUT_ONLY, product_modules, product_packages
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PRODUCT_PACKAGES = ("workers", "tasks", "domain", "connectors")
-PRODUCT_MODULES = ("celeryconfig",)
+PRODUCT_PACKAGES = tuple(product_packages())
+PRODUCT_MODULES = tuple(product_modules())
 OUTSIDE_PRODUCT = ("demo", "sandbox")
 #: Nothing listens on port 9: a module that connects while being imported fails loudly.
 CLOSED_ENV = {"DATABASE_URL": "postgresql://import-check@127.0.0.1:9/none",
@@ -116,5 +118,19 @@ def test_the_check_names_a_module_that_fails_or_reaches_outside(tmp_path: Path) 
 
 
 def test_the_package_installs_neither_demo_nor_sandbox() -> None:
-    find = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
-    assert sorted(find["include"]) == sorted(f"{package}*" for package in PRODUCT_PACKAGES)
+    assert {"workers", "tasks", "domain", "connectors"} <= set(PRODUCT_PACKAGES)
+    assert not set(PRODUCT_PACKAGES) & set(CHECKOUT_ONLY)
+
+
+def test_every_top_level_package_is_installed_or_declared_checkout_only() -> None:
+    """A new part of the product (say ``flows/``) is installed, checked and imported only once it
+    is in pyproject's include list; one that is not there, nor checkout-only, is named here."""
+    packages = {path.parent.name for path in REPO_ROOT.glob("*/__init__.py")}
+    assert sorted(packages - set(PRODUCT_PACKAGES) - set(CHECKOUT_ONLY)) == []
+
+
+def test_the_import_contracts_cover_the_product_demo_and_sandbox() -> None:
+    settings = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    assert set(settings["root_packages"]) == {*PRODUCT_PACKAGES, *OUTSIDE_PRODUCT}
+    layers = next(c for c in settings["contracts"] if c["type"] == "layers")["layers"]
+    assert {layer.strip("()") for layer in layers} >= {*PRODUCT_PACKAGES, *OUTSIDE_PRODUCT}

@@ -90,3 +90,10 @@ def test_the_committed_baseline_parses_and_states_its_total() -> None:
     text = ratchet.BASELINE.read_text()
     counts = ratchet.read_baseline(text)
     assert counts and f"# total {sum(counts.values())}" in text
+
+
+def test_mypy_checks_what_the_product_installs_and_nothing_beside_it() -> None:
+    targets = ratchet.mypy_targets()
+    assert {"workers", "tasks", "domain", "connectors", "celeryconfig.py"} <= set(targets)
+    assert not {"demo", "sandbox", "tests", "bench", "tools"} & set(targets)
+    assert all((ratchet.REPO_ROOT / target).exists() for target in targets)
