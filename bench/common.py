@@ -133,7 +133,7 @@ def scratch_database(label: str = "bench") -> Iterator[Scratch]:
     from alembic import command
 
     from workers import embedded
-    from workers.cli import alembic_config
+    from workers.schema import alembic_config
 
     servers = find_servers()
     name = f"backorders_{label}_{secrets.token_hex(4)}"

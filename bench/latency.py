@@ -82,7 +82,7 @@ def sku_blocks(prefix: str, count: int) -> str:
 
 
 def business_file(workdir: Path, sandbox_url: str, samples: int, background_skus: int) -> Path:
-    from sandbox.scenario import sandbox_config_text
+    from demo.scenario import sandbox_config_text
 
     text_ = sandbox_config_text(REPO_ROOT / "examples" / "futon-store.toml", sandbox_url, {"shopify"})
     path = workdir / "store.toml"
@@ -333,7 +333,7 @@ def background_request(indices: list[int], secret: str) -> Any:
 
 
 def measure(args: argparse.Namespace) -> int:
-    from sandbox.scenario import PLATFORM_SECRETS, prepare, sandbox_env
+    from demo.scenario import PLATFORM_SECRETS, prepare, sandbox_env
 
     with ExitStack() as stack:
         scratch = stack.enter_context(scratch_database("bench"))

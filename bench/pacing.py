@@ -96,7 +96,7 @@ def measure(args: argparse.Namespace) -> int:
         scratch = stack.enter_context(scratch_database("bench"))
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-pacing-")))
         sandbox_url = stack.enter_context(full_sandbox_process())
-        from sandbox.scenario import sandbox_env
+        from demo.scenario import sandbox_env
 
         config_path = workdir / "bench.toml"
         config_path.write_text(shopify_store_toml(f"{sandbox_url}/shopify/bench"))

@@ -80,7 +80,7 @@ def services() -> Iterator[dict[str, str]]:
 
     from domain.db import reset_engine
     from domain.settings import get_settings
-    from workers.cli import alembic_config
+    from workers.schema import alembic_config
 
     server_url, redis_url, started_embedded = _server_urls()
     test_db = SESSION_NAME

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from domain.catalog import apply_config
 from domain.config import BusinessConfig, load_config
-from sandbox import scenario
+from demo import scenario
 from sandbox.server import SandboxServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -31,16 +31,6 @@ def _environment() -> None:
         raise click.ClickException(f"embedded servers: {exc}") from exc
 
 
-def alembic_config(database_url: str | None = None) -> Any:
-    from alembic.config import Config
-
-    config = Config(str(REPO_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(REPO_ROOT / "migrations"))
-    if database_url:
-        config.attributes["database_url"] = database_url
-    return config
-
-
 @click.group()
 def main() -> None:
     """Backorder Automator: stock truth across channels, backorders handled end to end."""
@@ -103,6 +93,7 @@ def db_upgrade(revision: str) -> None:
     from alembic import command
 
     from domain.settings import get_settings
+    from workers.schema import alembic_config
 
     _environment()
     command.upgrade(alembic_config(get_settings().database_url), revision)
@@ -116,6 +107,7 @@ def db_downgrade(revision: str) -> None:
     from alembic import command
 
     from domain.settings import get_settings
+    from workers.schema import alembic_config
 
     _environment()
     command.downgrade(alembic_config(get_settings().database_url), revision)
@@ -278,10 +270,14 @@ def flower(port: int, address: str) -> None:
 @main.command()
 @click.option("--keep", is_flag=True, help="Leave every process running afterwards (to browse Flower).")
 def demo(keep: bool) -> None:
-    """Run the demo scenario against the sandbox and print a summary."""
-    from workers.demo import main as run_demo
+    """Run the demo scenario against the sandbox and print a summary (from a source checkout)."""
+    from workers.demo_launcher import demo_command
 
-    sys.exit(run_demo(keep, click.echo))
+    try:
+        argv, env = demo_command(REPO_ROOT, keep, sys.executable, os.environ)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    os.execvpe(argv[0], argv, env)
 
 
 @main.command()

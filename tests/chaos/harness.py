@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.config import BusinessConfig, load_config
 from domain.db import make_engine
-from sandbox import scenario
+from demo import scenario
 from sandbox.server import free_port
 from tests.chaos.servers import PrivatePostgres, PrivateRabbitMQ, PrivateRedis, rabbitmq_server
 
@@ -135,7 +135,7 @@ class ChaosStack:
         from alembic import command
 
         from domain.catalog import apply_config
-        from workers.cli import alembic_config
+        from workers.schema import alembic_config
 
         command.upgrade(alembic_config(self.pg.url), "head")
         self.config = load_config(config_path)
@@ -392,7 +392,7 @@ def private_database(workdir: Path, config_path: Path = REPO_ROOT / "examples" /
     from domain.catalog import apply_config
     from domain.db import reset_engine, session_scope
     from domain.settings import get_settings
-    from workers.cli import alembic_config
+    from workers.schema import alembic_config
 
     pg, broker = PrivatePostgres(workdir / "pg-root"), PrivateRedis(workdir / "redis")
     names = ("DATABASE_URL", "REDIS_URL", "BROKER_URL", "SECRET_KEY")

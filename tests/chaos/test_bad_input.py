@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from domain import stray_webhooks
 from domain.models import Alert, InboxEvent
-from sandbox.scenario import PLATFORM_SECRETS
+from demo.scenario import PLATFORM_SECRETS
 from tests.chaos.faults_stack import Servers
 from tests.chaos.report import record
 from tests.conftest import REPO_ROOT

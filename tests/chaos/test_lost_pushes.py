@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from sandbox import scenario
+from demo import scenario
 from tests.chaos import invariants, report
 from tests.chaos.conftest import size
 from tests.chaos.harness import SHOP, chaos_stack, wait_settled, wait_until

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from domain import links
 from domain.messages import render_email
-from sandbox.scenario import PLATFORM_SECRETS
+from demo.scenario import PLATFORM_SECRETS
 from tasks.notify import deliver
 from tests.chaos.faults_stack import Captured, Messaging, Servers, enqueue, outbox_row
 from tests.chaos.report import record

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from domain.catalog import apply_config
 from domain.config import load_config
 from domain.models import AuditLog
-from sandbox import scenario
+from demo import scenario
 from sandbox.server import SandboxServer
 from tests.conftest import REPO_ROOT
 

@@ -9,7 +9,7 @@ import requests
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from sandbox import scenario
+from demo import scenario
 from sandbox.server import SandboxServer
 from tests.conftest import REPO_ROOT
 from workers.cli import main

@@ -28,7 +28,7 @@ from domain.models import Alert, LocationThreshold, Location, Sku, SkuTransition
 from domain.orders import record_orders
 from domain.settings import get_settings
 from domain.stock import record_batch
-from sandbox import scenario
+from demo import scenario
 from sandbox.lightspeed import DEFAULT_TOKEN
 from sandbox.server import SandboxServer
 from tests.conftest import REPO_ROOT

@@ -24,7 +24,7 @@ from domain.models import (
 )
 from domain.orders import record_orders
 from domain.settings import get_settings
-from sandbox import scenario
+from demo import scenario
 from sandbox.odoo import DEFAULTS as ODOO_DEFAULTS
 from sandbox.server import SandboxServer
 from tests.conftest import REPO_ROOT

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, inspect
 
 from domain.models import Base
 from tests.conftest import _psycopg_url, _with_database
-from workers.cli import alembic_config
+from workers.schema import alembic_config
 
 
 def test_downgrade_base_then_upgrade_head(services: dict[str, str]) -> None:

@@ -25,7 +25,7 @@ from domain.models import (
 )
 from domain.po_documents import po_context
 from domain.settings import get_settings
-from sandbox import scenario
+from demo import scenario
 from sandbox.server import SandboxServer
 from tests.conftest import REPO_ROOT
 from tests.purchase_orders import SKUS, approved_po

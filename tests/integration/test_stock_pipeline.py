@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from domain.config import BusinessConfig
 from domain.models import AuditLog, ChannelListing, InboxEvent, Sku, SkuTransition, Store
-from sandbox import scenario
+from demo import scenario
 from tests.conftest import wait_for
 from tests.stack import running_stack
 

@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from domain.models import InboxEvent
-from sandbox.scenario import PLATFORM_SECRETS
+from demo.scenario import PLATFORM_SECRETS
 
 SECRET = PLATFORM_SECRETS["SHOPIFY_WEBHOOK_SECRET"]
 BUDGET_S = 1.5

@@ -22,7 +22,7 @@ from domain import coalesce, inbox
 from domain.db import get_engine
 from domain.models import InboxEvent, Store
 from domain.settings import get_settings, redis_key
-from sandbox.scenario import PLATFORM_SECRETS
+from demo.scenario import PLATFORM_SECRETS
 
 SECRET_ENV = "SHOPIFY_WEBHOOK_SECRET"
 STORE = "shopify-main"

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.models import InboxEvent
-from sandbox.scenario import PLATFORM_SECRETS
+from demo.scenario import PLATFORM_SECRETS
 
 SECRET = PLATFORM_SECRETS["SHOPIFY_WEBHOOK_SECRET"]
 LEVEL = {"inventory_item_id": 9007199254740993, "location_id": 655441491, "available": 0,

@@ -1,4 +1,5 @@
-"""``backorders demo``: the product end to end on one machine, against the sandbox.
+"""The demo story (``make demo``, ``python -m demo``, ``backorders demo``): the product end to end on one
+machine, against the sandbox.
 
 Starts (or finds) the embedded servers, the sandbox and the five processes, points the example
 store at the sandbox, lets beat poll every store, sells a futon frame out on Shopify, and shows
@@ -128,9 +129,9 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     from domain.db import reset_engine, session_scope
     from domain.models import Alert, Sku, SkuTransition, StockLevel, Store
     from domain.settings import get_settings
-    from sandbox import scenario
+    from demo import scenario
     from workers import embedded
-    from workers.cli import alembic_config
+    from workers.schema import alembic_config
 
     embedded_before = embedded.is_running()
     state = embedded.ensure_env()

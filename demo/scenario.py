@@ -1,6 +1,6 @@
 """Points the example store at a running sandbox: config, credentials, catalogs, webhooks.
 
-Used by ``backorders demo`` and the integration tests, so both exercise the product exactly as
+Used by the demo and the integration tests, so both exercise the product exactly as
 configured for production, with only base URLs and secrets swapped for the sandbox's.
 """
 from __future__ import annotations

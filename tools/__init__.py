@@ -1,0 +1,1 @@
+"""Developer tools run by ``make lint``; part of the checkout, not of the installed product."""
