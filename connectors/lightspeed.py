@@ -45,40 +45,32 @@ HMAC is over "the webhook request body"; they do not say whether the digest is h
 verify over the raw form-encoded bytes as received and accept either encoding (both compared in
 constant time). Ids are UUID strings and stay strings.
 
+Sales are not read from X-Series here (the connector does not declare ``Capability.ORDERS``):
+in-store sales already lower its inventory rows, which ``fetch_stock`` and the
+``inventory.update`` webhook carry, and this product's backorder follow-ups run on the online
+channels' orders.
+
+How it is built: ``/products`` and ``/inventory`` are declared streams read by
+``connectors.streams`` with a :class:`~connectors.paging.VersionCursorPaginator` and a per-page
+cursor; retries, pacing and error classification come from ``connectors.http``.
+
 Options (``ConnectorConfig.options``): ``page_size`` (≤ 10000, default 1000), ``outlet_ids`` (list:
 keep only these outlets), ``default_outlet_id`` (write-back when the listing names none).
 Credentials: ``access_token`` (OAuth 2 or personal token); ``webhook_secret`` is the client secret.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 from typing import Any, ClassVar, Iterator, Mapping
 from urllib.parse import parse_qs
 
-from requests.auth import AuthBase
-
 from connectors.base import (
-    BearerToken,
-    RestConnector,
-    constant_time_equals,
-    header_value,
-    nonblank_id_str,
-    parse_timestamp,
-    whole_units,
+    Capability, PageCursor, RestConnector, Stream, VersionCursorPaginator, bearer_auth, header_value,
+    hmac_sha256_matches, nonblank_id_str, parse_timestamp, whole_units,
 )
 from connectors.errors import MalformedPayloadError, SignatureError
-from connectors.types import (
-    ListingRef,
-    OrderPage,
-    PushResult,
-    StockPage,
-    StockRecord,
-    WebhookEvent,
-    WebhookKind,
-)
+from connectors.types import ListingRef, PushResult, StockPage, StockRecord, WebhookEvent, WebhookKind
 
 MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = 1_000
@@ -88,6 +80,13 @@ TYPE_KINDS: dict[str, WebhookKind] = {
     "product.update": "sku_modified",
     "sale.update": "other",
 }
+
+VERSIONS = VersionCursorPaginator("after")
+PRODUCTS = Stream(path="products", records="data", paginator=VERSIONS, params={"after": 0},
+                  page_size_param="page_size", stop_on_empty_page=True)
+INVENTORY = Stream(path="inventory", records="data", paginator=VERSIONS, params={"after": 0},
+                   page_size_param="page_size", since_param="after", cursor=PageCursor(VERSIONS.page_version),
+                   stop_on_empty_page=True, page=StockPage)
 
 
 def parse_signature_header(value: str | None) -> dict[str, str]:
@@ -103,20 +102,41 @@ def parse_signature_header(value: str | None) -> dict[str, str]:
     return fields
 
 
+def inventory_record(row: Mapping[str, Any], products: Mapping[str, Mapping[str, Any]] | None) -> StockRecord:
+    """An inventory row is one product at one outlet; X-Series has no separate committed count.
+
+    ``current_amount`` is the on-hand count the write-back sets; ``inventory_level`` is the same
+    figure in older payloads, so it is the fallback. Without ``products`` (an incremental read)
+    the record keys on ``product_id`` with ``sku`` None.
+    """
+    product_id = str(row["product_id"])
+    product = (products or {}).get(product_id) or {}
+    amount = whole_units(row.get("current_amount"))
+    if amount is None:
+        amount = whole_units(row.get("inventory_level"))
+    return StockRecord(
+        external_id=product_id, sku=(product.get("sku") or None) if products is not None else None,
+        location_external_id=nonblank_id_str(row.get("outlet_id")), on_hand=amount, available=amount,
+        inventory_item_id=nonblank_id_str(row.get("id")),
+        parent_external_id=nonblank_id_str(product.get("variant_parent_id")),
+        reorder_point=whole_units(row.get("reorder_point")))
+
+
 class LightspeedConnector(RestConnector):
     """One X-Series retailer (``https://{domain_prefix}.retail.lightspeed.app``) over API 2.0/2.1."""
 
     platform: ClassVar[str] = "lightspeed"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({
+        Capability.STOCK_READ, Capability.STOCK_WRITE, Capability.WEBHOOKS})
     api_prefix: ClassVar[str] = "/api/2.0"
+    auth = bearer_auth("access_token")
+    max_page_size: ClassVar[int | None] = MAX_PAGE_SIZE
+    default_page_size: ClassVar[int | None] = DEFAULT_PAGE_SIZE
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
-        self.page_size = max(1, min(int(config.options.get("page_size", DEFAULT_PAGE_SIZE)), MAX_PAGE_SIZE))
         outlets = config.options.get("outlet_ids")
         self.outlet_ids: frozenset[str] | None = frozenset(str(o) for o in outlets) if outlets else None
         super().__init__(config, **kwargs)
-
-    def build_auth(self) -> AuthBase:
-        return BearerToken(self.config.credentials.get("access_token", ""))
 
     def error_message(self, body: Any, fallback: str) -> str:
         """X-Series errors are ``{"error": "Too Many Requests", "message": "Rate limiting enforced"}``."""
@@ -125,81 +145,20 @@ class LightspeedConnector(RestConnector):
             return f"{body['error']}: {detail}" if detail else str(body["error"])
         return super().error_message(body, fallback)
 
-    # --- version-cursor collections ---------------------------------------------------------
-
-    def collection(self, path: str, after: int = 0) -> Iterator[tuple[list[dict[str, Any]], int]]:
-        """Yield ``(rows, version.max)`` per page until an empty page, per the pagination docs."""
-        while True:
-            body = self.get_json(path, {"after": after, "page_size": self.page_size}) or {}
-            rows = body.get("data") or []
-            if not rows:
-                return
-            version = body.get("version") or {}
-            high = version.get("max")
-            if high is None:
-                high = max(int(r.get("version") or 0) for r in rows)
-            high = int(high)
-            if high <= after:
-                # A server that does not move the cursor would loop forever; stop instead.
-                return
-            yield rows, high
-            after = high
-
-    # --- stock ------------------------------------------------------------------------------
-
     def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
         """Full fetch learns SKUs from ``/products``, then streams ``/inventory`` from version 0.
 
         Incremental fetch streams ``/inventory`` after the saved version only. Each page's cursor is
         its ``version.max``: saving it and crashing before the next page loses nothing.
         """
-        skus = self._product_skus() if since is None else None
-        after = int(since) if since else 0
-        for rows, high in self.collection("inventory", after):
-            records = [self._inventory_record(row, skus) for row in rows if self._wanted(row)]
-            yield StockPage(records=records, cursor=str(high))
-
-    def _product_skus(self) -> dict[str, dict[str, Any]]:
-        products: dict[str, dict[str, Any]] = {}
-        for rows, _ in self.collection("products"):
-            for product in rows:
-                if product.get("deleted_at") is None:
-                    products[str(product["id"])] = product
-        return products
+        products = None if since else {str(p["id"]): p for p in self.records(PRODUCTS) if p.get("deleted_at") is None}
+        yield from self.read(INVENTORY, since or None,
+                         map=lambda row: inventory_record(row, products) if self._wanted(row) else None)
 
     def _wanted(self, row: Mapping[str, Any]) -> bool:
         if row.get("deleted_at") is not None:
             return False
         return self.outlet_ids is None or str(row.get("outlet_id")) in self.outlet_ids
-
-    @staticmethod
-    def _inventory_record(row: Mapping[str, Any], products: Mapping[str, Mapping[str, Any]] | None) -> StockRecord:
-        """An inventory row is one product at one outlet; X-Series has no separate committed count.
-
-        ``current_amount`` is the on-hand count the write-back sets; ``inventory_level`` is the same
-        figure in older payloads, so it is the fallback.
-        """
-        product_id = str(row["product_id"])
-        product = (products or {}).get(product_id) or {}
-        amount = whole_units(row.get("current_amount"))
-        if amount is None:
-            amount = whole_units(row.get("inventory_level"))
-        return StockRecord(
-            external_id=product_id,
-            sku=(product.get("sku") or None) if products is not None else None,
-            location_external_id=nonblank_id_str(row.get("outlet_id")),
-            on_hand=amount,
-            available=amount,
-            inventory_item_id=nonblank_id_str(row.get("id")),
-            parent_external_id=nonblank_id_str(product.get("variant_parent_id")),
-            reorder_point=whole_units(row.get("reorder_point")),
-        )
-
-    def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
-        """Sales are not read from X-Series here: in-store sales already lower its inventory rows,
-        which :meth:`fetch_stock` and the ``inventory.update`` webhook carry, and this product's
-        backorder follow-ups run on the online channels' orders."""
-        return iter(())
 
     # --- write-back -------------------------------------------------------------------------
 
@@ -211,15 +170,13 @@ class LightspeedConnector(RestConnector):
     def push_levels(self, listing: ListingRef, levels: Mapping[str | None, int], backorder: bool) -> list[PushResult]:
         """One ``PUT /api/2.1/products/{id}`` per SKU: ``details.inventory`` is a list of outlets,
         so every outlet's ``current_amount`` travels in the same product update."""
-        inventory = []
         written: dict[str | None, int] = {}
         for key, available in levels.items():
-            outlet = key or self.config.options.get("default_outlet_id")
-            if not outlet:
+            if not (key or self.options.get("default_outlet_id")):
                 raise ValueError(f"listing {listing.sku} has no outlet id and no default_outlet_id is configured")
-            inventory.append({"outlet_id": str(outlet), "current_amount": max(0, int(available))})
             written[key] = max(0, int(available))
-        body = {"details": {"inventory": inventory}}
+        body = {"details": {"inventory": [{"outlet_id": str(key or self.options["default_outlet_id"]),
+                                           "current_amount": amount} for key, amount in written.items()]}}
         response = self.request("PUT", f"{self.base_url}/api/2.1/products/{listing.external_id}", json_body=body)
         return [self.push_result(response, {"product": body, "backorder_requested": backorder}, written)]
 
@@ -229,19 +186,17 @@ class LightspeedConnector(RestConnector):
     # --- webhooks ---------------------------------------------------------------------------
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        """``X-Signature: signature=…,algorithm=HMAC-SHA256`` keyed with the client secret; the
+        docs do not say hex or base64, so either is accepted (both compared in constant time)."""
         secret = self.config.webhook_secret or self.config.credentials.get("client_secret")
         if not secret:
             raise SignatureError("no client secret configured for this store")
         fields = parse_signature_header(header_value(headers, "X-Signature"))
-        signature = fields.get("signature")
-        if not signature:
+        if not fields.get("signature"):
             raise SignatureError("X-Signature header missing or has no signature")
-        algorithm = fields.get("algorithm", "HMAC-SHA256").upper()
-        if algorithm != "HMAC-SHA256":
+        if (algorithm := fields.get("algorithm", "HMAC-SHA256").upper()) != "HMAC-SHA256":
             raise SignatureError(f"unsupported signature algorithm {algorithm}")
-        digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-        if not (constant_time_equals(digest.hex(), signature.lower())
-                or constant_time_equals(base64.b64encode(digest).decode(), signature)):
+        if not hmac_sha256_matches(secret, body, fields["signature"]):
             raise SignatureError("signature does not match the body")
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
@@ -260,15 +215,17 @@ class LightspeedConnector(RestConnector):
             raise MalformedPayloadError("payload is not a JSON object")
         topic = (form.get("type") or [None])[0] or self._infer_type(payload)
         kind = TYPE_KINDS.get(topic, "other")
-        resource = nonblank_id_str(payload.get("id"))
-        version = nonblank_id_str(payload.get("version"))
+        resource, version = nonblank_id_str(payload.get("id")), nonblank_id_str(payload.get("version"))
         dedupe = f"lightspeed:{topic}:{resource}:{version}" if resource and version else \
             f"lightspeed:{topic}:{hashlib.sha256(raw.encode()).hexdigest()}"
         occurred = parse_timestamp(payload.get("updated_at") or payload.get("created_at"))
         try:
-            return self._event(kind, topic, dedupe, occurred, payload)
+            stock, resources = self._webhook_stock(kind, payload, occurred), [resource] if resource else []
+            if kind in ("inventory_update", "sku_modified"):
+                resources = [str(payload["product_id"] if kind == "inventory_update" else payload["id"])]
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedPayloadError(f"{topic} payload lacks {exc}") from exc
+        return WebhookEvent(kind, topic, dedupe, occurred, stock=stock, resource_ids=resources)
 
     @staticmethod
     def _infer_type(payload: Mapping[str, Any]) -> str:
@@ -279,30 +236,21 @@ class LightspeedConnector(RestConnector):
             return "product.update"
         return "unknown"
 
-    def _event(self, kind: WebhookKind, topic: str, dedupe: str, occurred: Any,
-               payload: Mapping[str, Any]) -> WebhookEvent:
+    def _webhook_stock(self, kind: WebhookKind, payload: Mapping[str, Any], occurred: Any) -> list[StockRecord]:
         if kind == "inventory_update":
             count = whole_units(payload.get("count"))
             if count is None:
                 count = whole_units(payload.get("current_amount", payload.get("inventory_level")))
-            product_id = str(payload["product_id"])
-            record = StockRecord(external_id=product_id,
-                                 location_external_id=nonblank_id_str(payload.get("outlet_id")),
-                                 on_hand=count, available=count, updated_at=occurred,
-                                 inventory_item_id=nonblank_id_str(payload.get("id")),
-                                 reorder_point=whole_units(payload.get("reorder_point")))
-            return WebhookEvent(kind, topic, dedupe, occurred, stock=[record], resource_ids=[product_id])
+            return [StockRecord(external_id=str(payload["product_id"]), on_hand=count, available=count,
+                                location_external_id=nonblank_id_str(payload.get("outlet_id")), updated_at=occurred,
+                                inventory_item_id=nonblank_id_str(payload.get("id")),
+                                reorder_point=whole_units(payload.get("reorder_point")))]
         if kind == "sku_modified":
-            product_id = str(payload["id"])
-            stock = [StockRecord(external_id=product_id, sku=payload.get("sku") or None,
-                                 location_external_id=nonblank_id_str(level.get("outlet_id")),
-                                 on_hand=whole_units(level.get("count")),
-                                 available=whole_units(level.get("count")),
-                                 updated_at=occurred)
-                     for level in payload.get("inventory") or []
-                     if self.outlet_ids is None or str(level.get("outlet_id")) in self.outlet_ids]
-            if not stock:
-                stock = [StockRecord(external_id=product_id, sku=payload.get("sku") or None, updated_at=occurred)]
-            return WebhookEvent(kind, topic, dedupe, occurred, stock=stock, resource_ids=[product_id])
-        resource = nonblank_id_str(payload.get("id"))
-        return WebhookEvent(kind, topic, dedupe, occurred, resource_ids=[resource] if resource else [])
+            product_id, sku = str(payload["id"]), payload.get("sku") or None
+            return [StockRecord(external_id=product_id, sku=sku, updated_at=occurred,
+                                location_external_id=nonblank_id_str(level.get("outlet_id")),
+                                on_hand=whole_units(level.get("count")), available=whole_units(level.get("count")))
+                    for level in payload.get("inventory") or []
+                    if self.outlet_ids is None or str(level.get("outlet_id")) in self.outlet_ids] \
+                or [StockRecord(external_id=product_id, sku=sku, updated_at=occurred)]
+        return []

@@ -71,6 +71,7 @@ from zoneinfo import ZoneInfo
 from requests.auth import AuthBase
 
 from connectors.base import OAuth1, RestConnector, platform_error_message, whole_units, with_last_flag
+from connectors.capabilities import Capability, refuses
 from connectors.errors import MalformedPayloadError, PermanentError, SignatureError
 from connectors.types import (
     ErpResult,
@@ -131,6 +132,8 @@ class NetSuiteConnector(RestConnector):
     """One NetSuite account over REST web services, read-only."""
 
     platform: ClassVar[str] = "netsuite"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({
+        Capability.STOCK_READ, Capability.PURCHASE_ORDERS, Capability.RECEIPTS})
     api_prefix: ClassVar[str] = "/services/rest"
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
@@ -224,21 +227,25 @@ class NetSuiteConnector(RestConnector):
             inventory_item_id=str(row["item_id"]),
         )
 
+    @refuses(Capability.ORDERS)
     def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
         """The ERP is not a sales channel here: orders come from the storefront connectors."""
         return iter(())
 
     # --- write-back and webhooks: refused on purpose ----------------------------------------
 
+    @refuses(Capability.STOCK_WRITE)
     def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
         raise PermanentError(
             f"netsuite is read-only in this product (back office, not a channel): refusing to write "
             f"{listing.sku}; remove this store from the channel-sync targets", platform=self.platform)
 
+    @refuses(Capability.WEBHOOKS)
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
         raise SignatureError("netsuite sends no native webhooks; this endpoint accepts none for a "
                              "netsuite store (poll with fetch_stock instead)")
 
+    @refuses(Capability.WEBHOOKS)
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         raise MalformedPayloadError("netsuite sends no native webhooks; nothing to parse")
 

@@ -47,6 +47,7 @@ import itertools
 from typing import Any, ClassVar, Iterator, Mapping
 
 from connectors.base import RestConnector
+from connectors.capabilities import Capability, refuses
 from connectors.errors import (
     AuthError,
     MalformedPayloadError,
@@ -100,6 +101,7 @@ class OdooConnector(RestConnector):
     """One Odoo database over the legacy external API (JSON-RPC)."""
 
     platform: ClassVar[str] = "odoo"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.PURCHASE_ORDERS, Capability.RECEIPTS})
     api_prefix: ClassVar[str] = ""
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
@@ -238,20 +240,25 @@ class OdooConnector(RestConnector):
 
     # --- what Odoo is not used for here -----------------------------------------------------
 
+    @refuses(Capability.STOCK_READ)
     def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
         raise PermanentError("stock polling from Odoo is not configured (this connector only creates "
                              "purchase orders)", platform=self.platform)
 
+    @refuses(Capability.ORDERS)
     def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
         """Odoo is a back office here, not a sales channel: orders come from the storefronts."""
         return iter(())
 
+    @refuses(Capability.STOCK_WRITE)
     def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
         raise PermanentError(f"odoo is not a sales channel in this product: refusing to write {listing.sku}",
                              platform=self.platform)
 
+    @refuses(Capability.WEBHOOKS)
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
         raise SignatureError("odoo webhooks are not configured for this product")
 
+    @refuses(Capability.WEBHOOKS)
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         raise MalformedPayloadError("odoo webhooks are not configured for this product")

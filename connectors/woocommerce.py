@@ -90,6 +90,7 @@ from connectors.base import (
     verify_base64_hmac,
     with_last_flag,
 )
+from connectors.capabilities import Capability
 from connectors.errors import (
     ConnectorError,
     MalformedPayloadError,
@@ -167,6 +168,9 @@ class WooCommerceConnector(RestConnector):
     """One WooCommerce site over ``/wp-json/wc/v3``."""
 
     platform: ClassVar[str] = "woocommerce"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({
+        Capability.STOCK_READ, Capability.STOCK_WRITE, Capability.ORDERS, Capability.REFUNDS,
+        Capability.STORE_CREDIT, Capability.SUBSTITUTE_ORDERS, Capability.WEBHOOKS})
     stock_per_location: ClassVar[bool] = False
     api_prefix: ClassVar[str] = "/wp-json/wc/v3"
 

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from celery import shared_task
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectors.base import Capability, ErpConnector, supports
 from connectors.errors import PermanentError
 from connectors.types import PurchaseOrderLineRequest, PurchaseOrderRequest
 from domain import audit, outbox, vendor_loop
@@ -79,11 +80,10 @@ def create_in_erp(session: Session, po: PurchaseOrder, vendor: Vendor, context: 
     if store is None:
         raise PermanentError(f"vendor {vendor.key}: erp_store {vendor.erp_store_key!r} is not a configured store")
     connector = connector_for(store)
-    create = getattr(connector, "create_purchase_order", None)
-    if create is None:
+    if not supports(connector, Capability.PURCHASE_ORDERS):
         raise PermanentError(f"store {store.key}: platform {store.platform} cannot take purchase orders",
                              platform=store.platform)
-    result = create(erp_request(po, vendor, context))
+    result = cast(ErpConnector, connector).create_purchase_order(erp_request(po, vendor, context))
     audit.record(session, ACTOR, "po.erp_created" if result.created else "po.erp_found", "purchase_order",
                  po.id, store=store.key, erp_ref=result.external_id, detail=result.detail)
     return result.external_id

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from typing import cast
 
 from celery import shared_task
 from sqlalchemy import select
 
+from connectors.base import Capability, ErpConnector, supports
 from connectors.errors import ConnectorError
 from domain import effects, purchasing
 from domain.clock import utcnow
@@ -39,11 +41,10 @@ def poll_erp(self: DbTask) -> int:
             continue
         try:
             connector = connector_for(store)
-            fetch = getattr(connector, "fetch_receipts", None)
-            if fetch is None:
+            if not supports(connector, Capability.RECEIPTS):
                 log.warning("receipts: store %s (%s) cannot report receipts", store_key, store.platform)
                 continue
-            lines = fetch(sorted(numbers))
+            lines = cast(ErpConnector, connector).fetch_receipts(sorted(numbers))
         except ConnectorError as exc:
             log.warning("receipts: could not read receipts from %s: %s", store_key, exc)
             continue

@@ -1,0 +1,82 @@
+"""Signed JSON webhooks, declared: which headers carry the signature, the topic and the delivery id.
+
+Shopify (https://shopify.dev/docs/apps/build/webhooks/delivery-structure) and WooCommerce
+(https://woocommerce.github.io/woocommerce-rest-api-docs/#webhooks) both POST a JSON object, sign
+the raw body with base64 HMAC-SHA256 and name the topic and the delivery in headers. A connector
+mixes in :class:`JsonWebhookConnector`, declares a :class:`JsonWebhooks` and writes only
+:meth:`JsonWebhookConnector.webhook_records`: which records a topic's payload carries.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, ClassVar, Mapping
+
+from connectors.errors import MalformedPayloadError
+from connectors.signing import header_value, verify_base64_hmac
+from connectors.types import ConnectorConfig, OrderRecord, StockRecord, WebhookEvent, WebhookKind
+from connectors.values import id_str, parse_timestamp
+
+#: What a topic's payload carries: stock records, order records and the resource ids it names.
+WebhookRecords = tuple[list[StockRecord], list[OrderRecord], list[str]]
+
+
+@dataclass(frozen=True)
+class JsonWebhooks:
+    """Header names are tried in order (platforms rename them between API versions)."""
+
+    signature_headers: tuple[str, ...]
+    topic_headers: tuple[str, ...]
+    kinds: Mapping[str, WebhookKind]
+    dedupe_headers: tuple[str, ...] = ()
+    occurred_field: str = "updated_at"
+    occurred_headers: tuple[str, ...] = ()
+    verify: Callable[[str | None, bytes, str | None], None] = field(default=verify_base64_hmac)
+
+
+def first_header(headers: Mapping[str, str], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = header_value(headers, name)
+        if value:
+            return value
+    return None
+
+
+class JsonWebhookConnector:
+    """``verify_webhook`` / ``parse_webhook`` from a :class:`JsonWebhooks` declaration."""
+
+    platform: ClassVar[str]
+    webhooks: ClassVar[JsonWebhooks]
+    config: ConnectorConfig
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        self.webhooks.verify(self.config.webhook_secret, body, first_header(headers, self.webhooks.signature_headers))
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        spec = self.webhooks
+        topic = first_header(headers, spec.topic_headers)
+        if not topic:
+            raise MalformedPayloadError(f"{spec.topic_headers[0]} header missing")
+        try:
+            payload = json.loads(body)
+        except ValueError as exc:
+            raise MalformedPayloadError(f"body is not JSON: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise MalformedPayloadError("body is not a JSON object")
+        dedupe = first_header(headers, spec.dedupe_headers) or f"{topic}:{hashlib.sha256(body).hexdigest()}"
+        occurred: datetime | None = parse_timestamp(payload.get(spec.occurred_field)) or \
+            parse_timestamp(first_header(headers, spec.occurred_headers))
+        kind = spec.kinds.get(topic, "other")
+        try:
+            stock, orders, resources = self.webhook_records(kind, payload)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedPayloadError(f"{topic} payload lacks {exc}") from exc
+        return WebhookEvent(kind, topic, f"{self.platform}:{dedupe}", occurred, stock=stock, orders=orders,
+                            resource_ids=resources)
+
+    def webhook_records(self, kind: WebhookKind, payload: Mapping[str, Any]) -> WebhookRecords:
+        """The records a payload of ``kind`` carries; by default none, and the payload's ``id``."""
+        resource = id_str(payload.get("id"))
+        return [], [], [resource] if resource else []

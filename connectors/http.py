@@ -1,0 +1,479 @@
+"""HTTP for every REST connector: error classification, bounded retries, pacing and the base class.
+
+* :func:`classify_response` / :func:`parse_retry_after`: status → error class, platform message
+  (``Retry-After`` per RFC 9110 §10.2.3, https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3);
+* :class:`RetryPolicy` and :class:`LeakyBucketPacer`;
+* :class:`RestConnector`: the base every REST platform connector extends; it reads declared
+  streams (``connectors.streams``) and refuses, by name, the capabilities a class does not
+  declare (``connectors.capabilities``).
+"""
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import timezone
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
+from urllib.parse import urlsplit
+
+import requests
+from requests.auth import AuthBase
+
+from connectors.auth import AuthFrom
+from connectors.capabilities import Capability, refuses, unsupported
+from connectors.errors import (
+    AuthError,
+    ConnectorError,
+    OutcomeUnknownError,
+    PermanentError,
+    TransientError,
+)
+from connectors.paging import PageRequest, Paginator
+from connectors.streams import IdLists, Stream, read_stream
+from connectors.types import (
+    ConnectorConfig,
+    ListingRef,
+    OrderPage,
+    PushResult,
+    RefundRequest,
+    RefundResult,
+    SubstituteOrderRequest,
+    SubstituteOrderResult,
+)
+from connectors.values import ClockFn, SleepFn, unwrap
+
+#: Methods whose repetition cannot change the outcome, so a timeout or 5xx may be retried in-call.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds: either delta-seconds (``2.0``) or an HTTP-date (RFC 9110 §10.2.3)."""
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    if text.replace(".", "", 1).isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def platform_error_message(body: Any, fallback: str = "") -> str:
+    """The human message from the error bodies platforms use.
+
+    Shopify ``{"errors": "…" | {"field": ["…"]} | ["…"]}``; WooCommerce / WordPress
+    ``{"code", "message", "data": {"status"}}``; BigCommerce ``{"title", "detail"}``;
+    Magento ``{"message", "parameters"}``; OData ``{"error": {"code", "message"}}``.
+    """
+    if isinstance(body, Mapping):
+        if "errors" in body:
+            errors = body["errors"]
+            if isinstance(errors, str):
+                return errors
+            if isinstance(errors, Mapping):
+                parts = []
+                for key, val in errors.items():
+                    vals = val if isinstance(val, list) else [val]
+                    parts.append(f"{key}: {', '.join(str(v) for v in vals)}")
+                return "; ".join(parts)
+            if isinstance(errors, list):
+                return "; ".join(
+                    str(e.get("message", e)) if isinstance(e, Mapping) else str(e) for e in errors)
+        if isinstance(body.get("error"), Mapping):
+            inner = body["error"]
+            return str(inner.get("message") or inner.get("code") or fallback)
+        if body.get("message"):
+            code = body.get("code")
+            return f"{code}: {body['message']}" if code else str(body["message"])
+        if body.get("title") or body.get("detail"):
+            return " ".join(str(body[k]) for k in ("title", "detail") if body.get(k))
+        if isinstance(body.get("error"), str):
+            return str(body.get("error_description") or body["error"])
+    return fallback
+
+
+@dataclass(frozen=True)
+class RateLimitHeaders:
+    """Which headers tell a platform's wait, beyond the standard ``Retry-After``.
+
+    ``reset_header`` is e.g. BigCommerce ``X-Rate-Limit-Time-Reset-Ms`` with ``reset_unit="ms"``.
+    """
+
+    reset_header: str | None = None
+    reset_unit: str = "s"
+
+    def retry_after(self, response: requests.Response) -> float | None:
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        if wait is None and self.reset_header:
+            raw = response.headers.get(self.reset_header)
+            if raw:
+                try:
+                    wait = float(raw) / (1000.0 if self.reset_unit == "ms" else 1.0)
+                except ValueError:
+                    wait = None
+        return wait
+
+
+def classify_response(response: requests.Response, *, platform: str = "",
+                      rate_limits: RateLimitHeaders = RateLimitHeaders(),
+                      transient_statuses: Iterable[int] = (),
+                      message_fn: Callable[[Any, str], str] = platform_error_message) -> ConnectorError | None:
+    """Map a response to the error callers act on, or None when it succeeded.
+
+    429, 5xx and any ``transient_statuses`` (Cin7 answers 503 for rate limits) → TransientError
+    with the wait asked for; 401/403 → AuthError; other 4xx → PermanentError with the platform's
+    own message.
+    """
+    status = response.status_code
+    if status < 400:
+        return None
+    text = response.text[:2000]
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    message = message_fn(body, text) or f"HTTP {status}"
+    detail = f"{platform} {response.request.method if response.request else ''} " \
+             f"{_path_of(response.url)} → {status}: {message}"
+    kwargs: dict[str, Any] = {"status_code": status, "platform": platform, "body": text}
+    if status == 429 or status >= 500 or status in set(transient_statuses):
+        return TransientError(detail, retry_after_s=rate_limits.retry_after(response), **kwargs)
+    if status in (401, 403):
+        return AuthError(detail, **kwargs)
+    return PermanentError(detail, **kwargs)
+
+
+def _path_of(url: str | None) -> str:
+    return urlsplit(url or "").path
+
+
+# --------------------------------------------------------------------------------------------
+# Retries and pacing
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded in-call retries; the task layer's own retry takes over after ``max_retries``.
+
+    A platform's ``Retry-After`` wins (capped at ``max_retry_after_s`` so one odd header cannot
+    park a worker for an hour); otherwise exponential backoff with full jitter.
+    """
+
+    max_retries: int = 3
+    base_backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
+    max_retry_after_s: float = 60.0
+
+    def delay(self, attempt: int, retry_after_s: float | None, rng: random.Random) -> float:
+        if retry_after_s is not None:
+            return min(retry_after_s, self.max_retry_after_s)
+        ceiling = min(self.max_backoff_s, self.base_backoff_s * (2 ** attempt))
+        return rng.uniform(ceiling / 2, ceiling)
+
+
+class LeakyBucketPacer:
+    """Client-side leaky bucket, so we slow down before the platform answers 429.
+
+    ``acquire()`` waits until one more call fits under ``capacity - reserve`` (the reserve leaves
+    room for other apps sharing the shop's bucket). ``observe()`` resyncs from a
+    ``used/size`` header such as Shopify's ``X-Shopify-Shop-Api-Call-Limit: 32/40``, because the
+    server's view includes calls we did not make.
+    """
+
+    def __init__(self, capacity: float, leak_per_s: float, *, reserve: float = 0.0,
+                 header: str | None = None, clock: ClockFn = time.monotonic,
+                 sleep: SleepFn = time.sleep) -> None:
+        self.capacity = float(capacity)
+        self.leak_per_s = float(leak_per_s)
+        self.reserve = float(reserve)
+        self.header = header
+        self.clock = clock
+        self.sleep = sleep
+        self.level = 0.0
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def _drain(self) -> None:
+        now = self.clock()
+        self.level = max(0.0, self.level - (now - self._last) * self.leak_per_s)
+        self._last = now
+
+    def wait_needed(self) -> float:
+        with self._lock:
+            self._drain()
+            over = self.level + 1.0 - max(1.0, self.capacity - self.reserve)
+            return max(0.0, over / self.leak_per_s) if self.leak_per_s > 0 else 0.0
+
+    def acquire(self) -> float:
+        """Block until a call fits; returns the seconds waited (0 when there was room)."""
+        wait = self.wait_needed()
+        if wait > 0:
+            self.sleep(wait)
+        with self._lock:
+            self._drain()
+            if wait > 0:
+                # The injected sleep may not advance our clock (tests): account the leak we waited for.
+                self.level = max(0.0, self.level - wait * self.leak_per_s)
+            self.level += 1.0
+        return wait
+
+    def observe(self, response: requests.Response) -> None:
+        if not self.header:
+            return
+        raw = response.headers.get(self.header)
+        if not raw or "/" not in raw:
+            return
+        used, _, size = raw.partition("/")
+        try:
+            used_f, size_f = float(used), float(size)
+        except ValueError:
+            return
+        with self._lock:
+            self._drain()
+            self.level = used_f
+            if size_f > 0:
+                self.capacity = size_f
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A declared client-side leaky bucket; ``bucket_size``, ``leak_rate`` and ``bucket_reserve``
+    options resize it per store."""
+
+    capacity: float
+    leak_per_s: float
+    reserve: float = 0.0
+    header: str | None = None
+
+    def pacer(self, options: Mapping[str, Any], *, clock: ClockFn, sleep: SleepFn) -> LeakyBucketPacer:
+        return LeakyBucketPacer(
+            capacity=float(options.get("bucket_size", self.capacity)),
+            leak_per_s=float(options.get("leak_rate", self.leak_per_s)),
+            reserve=float(options.get("bucket_reserve", self.reserve)), header=self.header, clock=clock, sleep=sleep)
+
+
+class RestConnector:
+    """HTTP plumbing shared by every REST platform connector.
+
+    Subclasses declare ``platform``, ``capabilities``, ``api_prefix`` (``{option}`` placeholders
+    are filled from the options, e.g. ``/admin/api/{api_version}``), ``auth`` (or override
+    :meth:`build_auth`), ``bucket`` (or override :meth:`build_pacer`), ``max_page_size`` and read
+    declared streams with :meth:`read`; they may set ``rate_limits`` (reset header) and
+    ``transient_statuses``. ``sleep`` and ``clock`` are injectable so tests can assert waits
+    without waiting.
+    """
+
+    platform: ClassVar[str] = ""
+    #: What this connector can do (``connectors.capabilities``); callers check it, never ``getattr``.
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    api_prefix: ClassVar[str] = ""
+    rate_limits: ClassVar[RateLimitHeaders] = RateLimitHeaders()
+    transient_statuses: ClassVar[tuple[int, ...]] = ()
+    connect_timeout_s: ClassVar[float] = 5.0
+    stock_per_location: ClassVar[bool] = True
+    #: Options a store's file may leave out (``{"api_version": "2025-01"}``); ``self.options`` merges them.
+    option_defaults: ClassVar[Mapping[str, Any]] = {}
+    #: The auth scheme and the credentials that feed it (``connectors.auth.header_auth`` …).
+    auth: ClassVar[AuthFrom | None] = None
+    #: The client-side leaky bucket, resizable by options (``connectors.http.Bucket``).
+    bucket: ClassVar[Bucket | None] = None
+    #: When set, ``self.page_size`` is ``options["page_size"]`` (else ``default_page_size``, else
+    #: this maximum) clamped to 1…this maximum.
+    max_page_size: ClassVar[int | None] = None
+    default_page_size: ClassVar[int | None] = None
+
+    #: Subclasses that write stock define it (``Capability.STOCK_WRITE``); declared for the type checker only.
+    push_availability: Callable[[ListingRef, int, bool], PushResult]
+
+    def __init__(self, config: ConnectorConfig, *, session: requests.Session | None = None,
+                 sleep: SleepFn = time.sleep, clock: ClockFn = time.monotonic,
+                 retry: RetryPolicy | None = None, rng: random.Random | None = None) -> None:
+        self.config = config
+        self.options: dict[str, Any] = {**self.option_defaults, **config.options}
+        self.base_url = config.base_url.rstrip("/")
+        if self.max_page_size is not None:
+            wanted = int(config.options.get("page_size", self.default_page_size or self.max_page_size))
+            self.page_size = max(1, min(wanted, self.max_page_size))
+        self.sleep = sleep
+        self.clock = clock
+        self.retry = retry or RetryPolicy(
+            max_retries=int(config.options.get("max_retries", 3)),
+            max_retry_after_s=float(config.options.get("max_retry_after_s", 60.0)),
+        )
+        self.rng = rng or random.Random()
+        self.session = session or requests.Session()
+        self.session.auth = self.build_auth()
+        self.session.headers.setdefault("Accept", "application/json")
+        self.pacer = self.build_pacer()
+
+    # --- declaration hooks ------------------------------------------------------------------
+
+    def build_auth(self) -> AuthBase | None:
+        return self.auth.make(self.config.credentials) if self.auth is not None else None
+
+    def build_pacer(self) -> LeakyBucketPacer | None:
+        if self.bucket is None:
+            return None
+        return self.bucket.pacer(self.options, clock=self.clock, sleep=self.sleep)
+
+    def error_message(self, body: Any, fallback: str) -> str:
+        return platform_error_message(body, fallback)
+
+    # --- requests ---------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        """Absolute URLs (from Link headers) pass through; paths hang off base URL + API prefix."""
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}{self.api_prefix.format_map(self.options)}/{path.lstrip('/')}"
+
+    @property
+    def timeouts(self) -> tuple[float, float]:
+        return (min(self.connect_timeout_s, self.config.timeout_s), self.config.timeout_s)
+
+    def _send_once(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        if self.pacer is not None:
+            self.pacer.acquire()
+        try:
+            response = self.session.request(method, url, timeout=self.timeouts, **kwargs)
+        except requests.exceptions.ConnectTimeout as exc:
+            raise TransientError(f"{self.platform} {method} {_path_of(url)}: connect timeout",
+                                 platform=self.platform) from exc
+        except requests.exceptions.ReadTimeout as exc:
+            if method.upper() in SAFE_METHODS:
+                raise TransientError(f"{self.platform} {method} {_path_of(url)}: read timeout",
+                                     platform=self.platform) from exc
+            raise OutcomeUnknownError(
+                f"{self.platform} {method} {_path_of(url)}: read timeout after sending; the write "
+                f"may have been applied", platform=self.platform) from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise TransientError(f"{self.platform} {method} {_path_of(url)}: connection error: {exc}",
+                                 platform=self.platform) from exc
+        if self.pacer is not None:
+            self.pacer.observe(response)
+        error = classify_response(response, platform=self.platform, rate_limits=self.rate_limits,
+                                  transient_statuses=self.transient_statuses,
+                                  message_fn=self.error_message)
+        if error is not None:
+            raise error
+        return response
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                json_body: Any = None, data: Any = None, headers: Mapping[str, str] | None = None,
+                retry: bool | None = None) -> requests.Response:
+        """Send with classification and bounded retries.
+
+        By default only safe methods are retried on any TransientError; a 429 is retried for every
+        method (the platform refused it unprocessed). OutcomeUnknownError is never retried here.
+        """
+        method = method.upper()
+        retry_all = method in SAFE_METHODS if retry is None else retry
+        url = self.url(path)
+        kwargs: dict[str, Any] = {"params": dict(params) if params else None, "headers": headers}
+        if json_body is not None:
+            kwargs["json"] = json_body
+        if data is not None:
+            kwargs["data"] = data
+        attempt = 0
+        while True:
+            try:
+                return self._send_once(method, url, **kwargs)
+            except OutcomeUnknownError:
+                raise
+            except TransientError as exc:
+                retryable = retry_all or exc.status_code == 429
+                if not retryable or attempt >= self.retry.max_retries:
+                    raise
+                self.sleep(self.retry.delay(attempt, exc.retry_after_s, self.rng))
+                attempt += 1
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.decode(self.request("GET", path, params=params))
+
+    def decode(self, response: requests.Response) -> Any:
+        """JSON body; Python ints are exact, so ids above 2**53 survive (we never go via float)."""
+        if not response.content:
+            return None
+        try:
+            return json.loads(response.content)
+        except ValueError as exc:
+            raise PermanentError(f"{self.platform}: response is not JSON",
+                                 status_code=response.status_code, platform=self.platform,
+                                 body=response.text[:2000]) from exc
+
+    def paginate(self, path: str, params: Mapping[str, Any], paginator: Paginator,
+                 extract: Callable[[Any], list[Any]]) -> Iterator[list[Any]]:
+        """Stream each page's records; the whole result set is never held in memory."""
+        current: PageRequest | None = PageRequest(path, dict(params))
+        while current is not None:
+            response = self.request("GET", current.url, params=current.params)
+            body = self.decode(response)
+            records = extract(body)
+            yield records
+            current = paginator.next_page(response, body, len(records), current)
+
+    def push_result(self, response: requests.Response, request: dict[str, Any],
+                    levels: Mapping[str | None, int] | None = None) -> PushResult:
+        return PushResult(ok=response.ok, status_code=response.status_code,
+                          detail=response.text[:500], request=request, levels=dict(levels or {}))
+
+    def push_levels(self, listing: ListingRef, levels: Mapping[str | None, int], backorder: bool) -> list[PushResult]:
+        """Platforms whose write is one location at a time: one :meth:`push_availability` each."""
+        results = []
+        for location, figure in levels.items():
+            result = self.push_availability(replace(listing, location_external_id=location), figure, backorder)
+            results.append(replace(result, levels={location: max(0, int(figure))}))
+        return results
+
+    def write_calls(self, levels: Mapping[str | None, int]) -> int:
+        return max(1, len(levels))
+
+    def fetch_one(self, path: str, key: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """GET one resource wrapped in a root key (``{"order": {...}}``): the inner object, {} if none."""
+        return unwrap(self.get_json(path, params), key)
+
+    def send(self, method: str, path: str, body: Any, key: str, *, params: Mapping[str, Any] | None = None,
+             retry: bool | None = None) -> tuple[dict[str, Any], int]:
+        """Write and unwrap the answer's root key: ``(inner object, status code)``."""
+        response = self.request(method, path, params=params, json_body=body, retry=retry)
+        return unwrap(self.decode(response), key), response.status_code
+
+    def records(self, stream: Stream, since: str | None = None, **kwargs: Any) -> Iterator[Any]:
+        """Every record of a declared stream, page after page (look-ups that need no cursor)."""
+        for page in self.read(stream, since, **kwargs):
+            yield from page.records
+
+    def read(self, stream: Stream, since: str | None = None, *, ids: IdLists | None = None,
+             map: Callable[[Mapping[str, Any]], Any] | None = None) -> Iterator[Any]:
+        """Read a declared :class:`~connectors.streams.Stream`: its pages with their safe cursors,
+        id lists chunked at the stream's declared size (``connectors.streams``)."""
+        return read_stream(self, stream, since, ids=ids, map=map)
+
+    @refuses(Capability.ORDERS)
+    def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
+        """Back offices and point-of-sale systems are not read for orders: the storefronts are."""
+        return iter(())
+
+    @refuses(Capability.REFUNDS)
+    def refund_line(self, request: RefundRequest) -> RefundResult:
+        """Platforms without a refund API here (read-only back-ends) refuse: staff refund by hand."""
+        raise unsupported(self, Capability.REFUNDS)
+
+    @refuses(Capability.STORE_CREDIT)
+    def credit_line(self, request: RefundRequest) -> RefundResult:
+        """Platforms without store credit here refuse, so the task escalates instead of guessing."""
+        raise unsupported(self, Capability.STORE_CREDIT)
+
+    @refuses(Capability.SUBSTITUTE_ORDERS)
+    def place_substitute(self, request: SubstituteOrderRequest) -> SubstituteOrderResult:
+        """Platforms without order creation here refuse: staff place the substitute by hand."""
+        raise unsupported(self, Capability.SUBSTITUTE_ORDERS)

@@ -1,0 +1,88 @@
+"""At-most-once writes on platforms without an idempotency header: the key travels in the record.
+
+Shopify REST (https://shopify.dev/docs/api/admin-rest/2025-01/resources/refund) and WooCommerce
+(https://woocommerce.github.io/woocommerce-rest-api-docs/#refunds) take no idempotency header. A
+connector writes the domain's key into the record's free text (a note, a reason, a description)
+with :func:`marked`, looks for it with :func:`find_marked` before creating, and so a retried task
+— or a create whose answer was lost to a timeout — finds the first record instead of making a
+second. Codes the customer redeems are derived from the key (:func:`keyed_code`), so a platform's
+uniqueness rule (:func:`field_error`) refuses a second create with the same code.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any, Callable, Iterable, Mapping, TypeVar
+
+from connectors.errors import PermanentError
+from connectors.values import money_cents
+
+T = TypeVar("T", bound=Mapping[str, Any])
+
+
+def idempotency_marker(key: str) -> str:
+    """The tag written into a refund's or a credit's free text (note, reason, description) on
+    platforms without an idempotency header, found again by a retried task."""
+    return f"[idempotency:{key}]"
+
+
+def marked(text: str, key: str) -> str:
+    """``text`` followed by the key's marker (the marker alone when ``text`` is empty)."""
+    return f"{text} {idempotency_marker(key)}".strip()
+
+
+def find_marked(records: Iterable[T], key: str, field: str = "note") -> T | None:
+    """The first record whose ``field`` carries the key's marker, or None."""
+    marker = idempotency_marker(key)
+    for record in records:
+        if marker in str(record.get(field) or ""):
+            return record
+    return None
+
+
+def at_most_once(key: str, candidates: Iterable[T], create: Callable[[], tuple[T, int]],
+                 field: str = "note") -> tuple[T, int]:
+    """The candidate carrying the key's marker with status 200, else ``create()`` (record, status).
+
+    ``candidates`` may be lazy (a stream's records): the look-up stops at the first match."""
+    found = find_marked(candidates, key, field)
+    return (found, 200) if found is not None else create()
+
+
+def keyed_code(secret: str, key: str, length: int = 16) -> str:
+    """``length`` hex characters of HMAC-SHA256(secret, key): stable across retries of one key,
+    unguessable without the secret."""
+    return hmac.new(secret.encode(), key.encode(), hashlib.sha256).hexdigest()[:length]
+
+
+def field_error(exc: PermanentError, field: str, phrase: str, status: int = 422) -> bool:
+    """True when ``exc`` is a ``status`` answer whose JSON ``{"errors": {field: [...]}}`` names
+    ``phrase`` for ``field`` (Rails-style validation errors, e.g. "has already been taken")."""
+    if exc.status_code != status:
+        return False
+    try:
+        errors = json.loads(exc.body or "{}").get("errors")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(errors, dict) and any(phrase in str(m) for m in errors.get(field) or [])
+
+
+def spread_cents(cents: int, parents: list[T],
+                 maximum: Callable[[T], int] = lambda p: money_cents(p.get("maximum_refundable", p.get("amount")))
+                 ) -> list[tuple[T, int]]:
+    """Share ``cents`` over ``parents`` (e.g. payment transactions), each up to its ``maximum``.
+
+    Whatever exceeds every maximum stays on the last parent, so the platform itself refuses an
+    over-refund with its own message instead of us silently refunding less.
+    """
+    shares: list[tuple[T, int]] = []
+    left = int(cents)
+    for parent in parents:
+        share = min(left, maximum(parent))
+        shares.append((parent, share))
+        left -= share
+    if left > 0 and shares:
+        last, share = shares[-1]
+        shares[-1] = (last, share + left)
+    return shares

@@ -1,0 +1,228 @@
+"""Declared streams: a platform says *what* to read, the base reads it the same way for everyone.
+
+After the Singer SDK's ``RESTStream`` (https://sdk.meltano.com/en/latest/classes/singer_sdk.RESTStream.html)
+and Airbyte's low-code ``DeclarativeStream``
+(https://docs.airbyte.com/connector-development/config-based/understanding-the-yaml-file/yaml-overview):
+a :class:`Stream` names its path, fixed params, paginator, where the records sit in the body, how
+the saved cursor travels in a request, how the cursor is computed, how a raw record becomes ours,
+and how many ids one request may carry. :func:`read_stream` (``RestConnector.read``) owns the rest:
+
+* **incremental state** — :class:`HighWater` keeps the newest cursor-field value seen and lets
+  only the *last* page carry it; every earlier page carries the cursor that is safe to save (the
+  one the read started from), because a walk not ordered by that field may still hold older
+  records further on. :class:`PageCursor` is for walks ordered by a monotonic version, where
+  each page's own cursor is safe as soon as it is stored;
+* **id-list chunking** — ``ids_per_request`` is the platform's documented limit on one id filter
+  (Shopify: 50 ``inventory_item_ids`` or ``location_ids``); the ids given to a read are sent in
+  chunks of that size, read one after the other as one stream, so the cursor moves once, after
+  the last page of the last chunk;
+* retries, pacing and error classification come from ``RestConnector.request``.
+
+A minimal stream (see ``docs/connectors.md``)::
+
+    ORDERS = Stream(path="orders.json", records="orders", map=order_record, paginator=LINKS,
+                    params={"status": "any"}, page_size_param="limit", since_param="updated_at_min",
+                    cursor=HighWater("updated_at"), page=OrderPage)
+
+    def fetch_orders(self, since):
+        return self.read(ORDERS, since)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar, \
+    runtime_checkable
+
+import requests
+
+from connectors.paging import PageRequest, Paginator
+from connectors.values import parse_timestamp, utc_iso, with_last_flag
+
+R = TypeVar("R")
+Raw = Mapping[str, Any]
+#: Id filters of one read: query parameter → the ids it must carry (chunked per the stream's limit).
+IdLists = Mapping[str, Sequence[str]]
+#: A record mapping: one raw record → a record, several records (a list or tuple), or None to drop it.
+RecordMap = Callable[[Raw], Any]
+
+
+@dataclass(frozen=True)
+class Page(Generic[R]):
+    """A page of records and the cursor that is safe to save once the page is stored."""
+
+    records: list[R]
+    cursor: str | None
+
+
+def field_value(record: Any, name: str) -> Any:
+    """A record's field, whether the record is a dataclass (attribute) or a raw mapping (key)."""
+    return record.get(name) if isinstance(record, Mapping) else getattr(record, name, None)
+
+
+@dataclass(frozen=True)
+class HighWater:
+    """The newest ``field`` value seen, formatted by ``format``; only the last page moves it.
+
+    ``field`` is read from the *mapped* records (``StockRecord.updated_at``), so a walk whose
+    records come from several endpoints keeps one watermark. ``parse`` reads a saved cursor back.
+    """
+
+    field: str = "updated_at"
+    parse: Callable[[str], Any] = parse_timestamp
+    format: Callable[[Any], str] = utc_iso
+
+    def over(self, pages: Iterable[list[R]], since: str | None) -> Iterator[tuple[list[R], str | None]]:
+        """``(records, cursor)`` per page: ``since`` on every page but the last, which carries
+        the newest value seen (or ``since`` again when nothing newer came)."""
+        high = self.parse(since) if since else None
+        for records, is_last in with_last_flag(iter(pages)):
+            for record in records:
+                value = field_value(record, self.field)
+                if value is not None and (high is None or value > high):
+                    high = value
+            yield records, (self.format(high) if is_last and high is not None else since)
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    """Each page's own cursor, read from its body (e.g. a monotonic ``version.max``): safe to save
+    after that page because the walk is ordered by it."""
+
+    of_body: Callable[[Any], Any]
+
+
+@runtime_checkable
+class FirstParams(Protocol):
+    """Paginators that add their own parameters to the first request (page 1, offset 0)."""
+
+    def first_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        ...
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One readable collection of a platform, declared once at module or class level.
+
+    ``records`` is the body key holding the list (or a function of the body). ``map`` turns a raw
+    record into records (None drops it); a read may pass another ``map`` when mapping needs what
+    the read learned (a variant lookup). ``since_param`` is the query parameter the saved cursor
+    travels in, or a function ``cursor → params``. ``page_size_param`` receives the connector's
+    ``page_size``. ``stop_on_empty_page`` ends the read at an empty page without yielding it (walks
+    that signal their end that way). ``page`` builds each yielded page (``StockPage``, ``OrderPage``).
+    """
+
+    path: str
+    records: str | Callable[[Any], list[Raw]]
+    paginator: Paginator
+    map: RecordMap | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    page_size_param: str | None = None
+    since_param: str | Callable[[str], Mapping[str, Any]] | None = None
+    cursor: HighWater | PageCursor | None = None
+    ids_per_request: int | None = None
+    stop_on_empty_page: bool = False
+    page: Callable[[list[Any], str | None], Any] = Page
+
+    def at(self, **values: Any) -> Stream:
+        """This stream under a parent: ``REFUNDS.at(order=42)`` fills ``orders/{order}/refunds.json``."""
+        return replace(self, path=self.path.format(**values))
+
+    def extract(self, body: Any) -> list[Raw]:
+        if callable(self.records):
+            return list(self.records(body) or [])
+        return list((body or {}).get(self.records) or []) if isinstance(body, Mapping) else []
+
+
+class Reader(Protocol):
+    """What :func:`read_stream` needs from a connector (``RestConnector`` has it all)."""
+
+    page_size: int
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None) -> requests.Response:
+        ...
+
+    def decode(self, response: requests.Response) -> Any:
+        ...
+
+
+def chunks(ids: Sequence[str], size: int | None) -> Iterator[list[str]]:
+    """``ids`` in lists of at most ``size`` (all at once when None), in order."""
+    step = size or max(1, len(ids))
+    for start in range(0, len(ids), step):
+        yield list(ids[start:start + step])
+
+
+def first_requests(stream: Stream, page_size: int | None, since: str | None,
+                   ids: IdLists | None) -> Iterator[PageRequest]:
+    """The first request of each chunk: fixed params, page size, the cursor, one chunk of ids."""
+    params: dict[str, Any] = dict(stream.params)
+    if stream.page_size_param and page_size:
+        params[stream.page_size_param] = page_size
+    if isinstance(stream.paginator, FirstParams):
+        params = stream.paginator.first_params(params)
+    if since is not None and stream.since_param is not None:
+        params.update({stream.since_param: since} if isinstance(stream.since_param, str)
+                      else stream.since_param(since))
+    if not ids:
+        yield PageRequest(stream.path, params)
+        return
+    if len(ids) != 1:
+        raise ValueError(f"{stream.path}: one id list per read, got {sorted(ids)}")
+    [(name, values)] = ids.items()
+    for chunk in chunks(values, stream.ids_per_request):
+        yield PageRequest(stream.path, {**params, name: ",".join(chunk)})
+
+
+def raw_pages(reader: Reader, stream: Stream, since: str | None = None,
+              ids: IdLists | None = None) -> Iterator[tuple[Any, list[Raw]]]:
+    """``(body, raw records)`` per page, every chunk's pages in turn."""
+    for current in first_requests(stream, getattr(reader, "page_size", None), since, ids):
+        request: PageRequest | None = current
+        while request is not None:
+            response = reader.request("GET", request.url, params=request.params)
+            body = reader.decode(response)
+            rows = stream.extract(body)
+            if not rows and stream.stop_on_empty_page:
+                break
+            yield body, rows
+            request = stream.paginator.next_page(response, body, len(rows), request)
+
+
+def mapped(rows: Iterable[Raw], record_map: RecordMap | None) -> list[Any]:
+    """Apply a record mapping: None drops a row, a list or tuple adds several records."""
+    if record_map is None:
+        return list(rows)
+    records: list[Any] = []
+    for row in rows:
+        out = record_map(row)
+        if out is None:
+            continue
+        if isinstance(out, (list, tuple)):
+            records.extend(out)
+        else:
+            records.append(out)
+    return records
+
+
+def read_stream(reader: Reader, stream: Stream, since: str | None = None, *,
+                ids: IdLists | None = None, map: RecordMap | None = None) -> Iterator[Any]:
+    """Stream ``stream``'s pages as ``stream.page(records, cursor)``; see the module docstring."""
+    record_map = map or stream.map
+    pages = raw_pages(reader, stream, since, ids)
+    if isinstance(stream.cursor, PageCursor):
+        for body, rows in pages:
+            cursor = stream.cursor.of_body(body)
+            yield stream.page(mapped(rows, record_map), since if cursor is None else str(cursor))
+    elif isinstance(stream.cursor, HighWater):
+        for records, cursor in stream.cursor.over((mapped(rows, record_map) for _, rows in pages), since):
+            yield stream.page(records, cursor)
+    else:
+        for _, rows in pages:
+            yield stream.page(mapped(rows, record_map), since)
+
+
+def incremental(pages: Iterable[list[R]], since: str | None, cursor: HighWater = HighWater(),
+                page: Callable[[list[R], str | None], Any] = Page) -> Iterator[Any]:
+    """:class:`HighWater` over pages a connector composed itself (a walk over two endpoints)."""
+    for records, moved in cursor.over(pages, since):
+        yield page(records, moved)

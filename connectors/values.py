@@ -1,0 +1,92 @@
+"""Value helpers every connector shares: money, ids, counts, timestamps and cursor strings."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Iterator
+
+SleepFn = Callable[[float], None]
+ClockFn = Callable[[], float]
+
+
+def money_cents(value: Any) -> int:
+    """Platform money as decimal strings (``"199.00"``) or numbers to integer cents, never via
+    float, so amounts add up exactly; 0 when the value is not an amount."""
+    try:
+        return int((Decimal(str(value)) * 100).quantize(Decimal(1)))
+    except (InvalidOperation, ValueError):
+        return 0
+
+
+def cents_to_money(cents: int) -> str:
+    """Integer cents to the decimal string platforms take (``1999`` → ``"19.99"``)."""
+    return f"{Decimal(int(cents)) / 100:.2f}"
+
+
+def id_str(value: Any) -> str | None:
+    """A platform id as the string we keep: ids may exceed 2**53, and ``json`` parses them as
+    exact ints, so they become text with ``str()`` at the edge, never via float. None stays None."""
+    return None if value is None else str(value)
+
+
+def nonblank_id_str(value: Any) -> str | None:
+    """:func:`id_str` for platforms that send ``""`` for a missing reference: that is None too."""
+    return None if value == "" else id_str(value)
+
+
+def whole_units(value: Any) -> int | None:
+    """A stock count as ints, floats (``21.0``) or decimal strings (``"12.0"``) to whole units;
+    None when absent or unreadable, so a missing count is never mistaken for zero."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Time and cursor helpers
+# --------------------------------------------------------------------------------------------
+
+
+def parse_timestamp(value: str | None, *, assume_utc: bool = True) -> datetime | None:
+    """ISO-8601 to an aware datetime; naive values (WooCommerce ``*_gmt``) are taken as UTC."""
+    if not value:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None and assume_utc:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def newest(*values: datetime | None) -> datetime | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def utc_iso(value: datetime) -> str:
+    """A cursor string: UTC, second precision, explicit offset."""
+    return value.astimezone(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def with_last_flag(items: Iterator[Any]) -> Iterator[tuple[Any, bool]]:
+    """Yield ``(item, is_last)`` by looking one item ahead, so only the last page moves a cursor."""
+    try:
+        current = next(items)
+    except StopIteration:
+        return
+    for following in items:
+        yield current, False
+        current = following
+    yield current, True
+
+
+def unwrap(body: Any, key: str) -> dict[str, Any]:
+    """The object under a root key (``{"refund": {...}}`` → ``{...}``); {} when absent or null."""
+    inner = body.get(key) if isinstance(body, dict) else None
+    return inner if isinstance(inner, dict) else {}
