@@ -4,7 +4,7 @@
   ``X-Shopify-Access-Token`` (https://shopify.dev/docs/api/admin-rest#authentication).
 * :class:`KeyAndSecret`: HTTP Basic with a key and secret, or the same two as query parameters,
   as WooCommerce accepts over HTTPS
-  (https://woocommerce.github.io/woocommerce-rest-api-docs/#authentication-over-https).
+  (https://developer.woocommerce.com/docs/apis/rest-api/authentication/).
 """
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+
+from sandbox.kit.standin import Call
 
 Refusal = Callable[[], JSONResponse]
 
@@ -27,8 +29,8 @@ class HeaderToken:
     refusal: Refusal
     attr: str = "token"
 
-    def __call__(self, request: Request, state: Any) -> JSONResponse | None:
-        return None if request.headers.get(self.header) == getattr(state, self.attr) else self.refusal()
+    def __call__(self, call: Call[Any]) -> JSONResponse | None:
+        return None if call.request.headers.get(self.header) == getattr(call.state, self.attr) else self.refusal()
 
 
 def basic_credentials(request: Request, query_keys: tuple[str, str] | None = None
@@ -58,12 +60,12 @@ class KeyAndSecret:
     secret_attr: str = "consumer_secret"
     query_keys: tuple[str, str] | None = ("consumer_key", "consumer_secret")
 
-    def __call__(self, request: Request, state: Any) -> JSONResponse | None:
-        key, secret = basic_credentials(request, self.query_keys)
+    def __call__(self, call: Call[Any]) -> JSONResponse | None:
+        key, secret = basic_credentials(call.request, self.query_keys)
         if key is None:
-            return self.missing(request)
-        if key != getattr(state, self.key_attr):
+            return self.missing(call.request)
+        if key != getattr(call.state, self.key_attr):
             return self.bad_key()
-        if secret != getattr(state, self.secret_attr):
+        if secret != getattr(call.state, self.secret_attr):
             return self.bad_secret()
         return None

@@ -2,7 +2,7 @@
 
 :class:`LeakyBucket` is Shopify's REST limit: each call adds one to a per-app bucket that leaks
 at a fixed rate; the fill shows in a header as ``used/size``; a call that would overflow is
-refused with 429 and ``Retry-After`` (https://shopify.dev/docs/api/usage/rate-limits).
+refused with 429 and ``Retry-After`` (https://shopify.dev/docs/api/admin-rest/usage/rate-limits).
 """
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ step is answered in the platform's format without reaching the endpoint (:class:
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -30,8 +31,8 @@ from sandbox.common import (
     late_answer,
 )
 
-#: Checks a request's credentials against the instance: None to let it in, else the refusal.
-Auth = Callable[[Request, Any], JSONResponse | None]
+#: Checks a request's credentials against its instance: None to let it in, else the refusal.
+Auth = Callable[["Call[Any]"], JSONResponse | None]
 
 
 class Answer(Exception):
@@ -42,10 +43,14 @@ class Answer(Exception):
         self.response = response
 
 
-async def _json_body(request: Request) -> Any:
-    """The request's JSON body, or None when it has none or it is not JSON (the platform decides
-    what to answer then, not the framework)."""
-    raw = await request.body()
+async def _raw_body(request: Request) -> bytes:
+    """Read before the (threaded) call pipeline runs, which cannot await."""
+    return await request.body()
+
+
+def parse_json(raw: bytes) -> Any:
+    """The body as JSON, or None when there is none or it is not JSON (the platform decides what
+    to answer then, not the framework)."""
     if not raw:
         return None
     try:
@@ -74,6 +79,10 @@ class KitState(PlatformState):
             return self.frozen_at + self.clock_offset
         return (datetime.now(timezone.utc) + self.clock_offset).replace(microsecond=0)
 
+    def log_time(self) -> str:
+        """How the request log writes when a request came (the platform's own time format may differ)."""
+        return self.now().isoformat()
+
 
 class Limit:
     """A rate limit a stand-in declares: ``check`` returns the headers every answer carries, or
@@ -90,9 +99,14 @@ class Call(Generic[State]):
     request: Request
     state: State
     entry: dict[str, Any]
-    body: Any
+    raw: bytes
     kit: "StandIn[State]"
     headers: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def body(self) -> Any:
+        """The JSON body, or None when there is none or it is not JSON."""
+        return parse_json(self.raw)
 
     @property
     def query(self) -> dict[str, str]:
@@ -106,6 +120,11 @@ class Call(Generic[State]):
         content, status, headers = late_answer(self.entry, content, status, headers, self.kit.error_body)
         self.entry["status"] = status
         return JSONResponse(content, status_code=status, headers={**self.headers, **(headers or {})})
+
+    def answer(self, response: Response) -> Response:
+        """A non-JSON answer (e.g. 204 with ``Location``), logged with its status."""
+        self.entry["status"] = response.status_code
+        return response
 
     def refuse(self, content: Any, status: int, headers: dict[str, str] | None = None) -> Answer:
         """``raise call.refuse(body, status)`` from any depth of an endpoint."""
@@ -125,12 +144,14 @@ class StandIn(Generic[State]):
                  error_body: DefaultBody, limit: Limit | None = None,
                  parse_fault: Callable[[dict[str, Any]], Fault] = any_fault,
                  clock_view: Callable[[datetime], dict[str, Any]] | None = None,
-                 webhook_admin: bool = False, redeliver: Callable[..., int | str] | None = None) -> None:
+                 webhook_admin: bool = False, redeliver: Callable[..., int | str] | None = None,
+                 log_body: Callable[[bytes], Any] = parse_json) -> None:
         self.platform = platform
         self.factory = state
         self.auth = auth
         self.error_body = error_body
         self.limit = limit
+        self.log_body = log_body
         self.api = APIRouter(prefix=f"/{platform}/{{instance}}{api_path}")
         self.admin = APIRouter(prefix=f"/{platform}/{{instance}}/_admin")
         self.call = Depends(self._open_call)
@@ -149,16 +170,16 @@ class StandIn(Generic[State]):
     def _state(self, request: Request, instance: str) -> State:
         return self.instances(request.app).get(instance)
 
-    def _open_call(self, request: Request, instance: str, body: Any = Depends(_json_body)) -> Call[State]:
+    def _open_call(self, request: Request, instance: str, raw: bytes = Depends(_raw_body)) -> Call[State]:
         """Log, then faults, then auth, then the rate limit. Runs in the worker thread pool, so a
         fault's ``delay_s`` holds this request only."""
         state = self.instances(request.app).get(instance)
-        entry = state.requests.record(request, body, state.now().isoformat())
-        call = Call(request, state, entry, body, self)
+        entry = state.requests.record(request, self.log_body(raw), state.log_time())
+        call = Call(request, state, entry, raw, self)
         faulted = fault_answer(state, request, entry, self.error_body)
         if faulted:
             raise Answer(faulted)
-        denied = self.auth(request, state)
+        denied = self.auth(call)
         if denied is not None:
             entry["status"] = denied.status_code
             raise Answer(denied)

@@ -2,8 +2,8 @@
 
 Shopify and WooCommerce both sign a delivery with the base64 HMAC-SHA256 of the raw body keyed
 with the subscription's secret (``X-Shopify-Hmac-Sha256``:
-https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-5-verify-the-webhook;
-``X-WC-Webhook-Signature``: https://woocommerce.github.io/woocommerce-rest-api-docs/#webhooks).
+https://shopify.dev/docs/apps/build/webhooks/verify-deliveries;
+``X-WC-Webhook-Signature``: https://developer.woocommerce.com/docs/apis/rest-api/v3/webhooks/).
 Each delivery is kept (body and headers verbatim) so ``_admin/redeliver`` can resend it.
 """
 from __future__ import annotations

@@ -5,9 +5,9 @@ Follows the public docs the connector follows: ``X-Shopify-Access-Token`` auth a
 (https://shopify.dev/docs/api/admin-rest#authentication); cursor pagination through ``Link``
 with an opaque ``page_info`` (only ``limit``/``fields`` accepted next to it; the link carries
 ``page_info`` and ``limit`` only, as the documented link syntax shows, so a client re-sends
-``fields``: https://shopify.dev/docs/api/usage/pagination-rest); a real leaky bucket (40, 2/s by
+``fields``: https://shopify.dev/docs/api/admin-rest/usage/pagination); a real leaky bucket (40, 2/s by
 default, configurable per instance) with ``X-Shopify-Shop-Api-Call-Limit`` and 429 +
-``Retry-After: 2.0`` (https://shopify.dev/docs/api/usage/rate-limits); ids above 2**53; signed
+``Retry-After: 2.0`` (https://shopify.dev/docs/api/admin-rest/usage/rate-limits); ids above 2**53; signed
 webhooks (``X-Shopify-Hmac-Sha256``).
 
 Built on ``sandbox.kit``: ``shop`` declares the stand-in (state, renderings, webhooks), ``stock``,

@@ -1,10 +1,10 @@
 """The Shopify stand-in's declarations: ids, the shop's state, JSON renderings, webhooks, the kit.
 
-Ids are integers above 2**53 (https://shopify.dev/docs/api/usage/ids-and-gids shows they outgrow
-a double); times are in the shop's zone with an offset, second precision
-(https://shopify.dev/docs/api/admin-rest/latest/resources/product#resource-object). Webhooks carry
+Ids are integers above 2**53 (a client that parses them as doubles loses digits); times are in
+the shop's zone with an offset, second precision, as the resources show them
+(https://shopify.dev/docs/api/admin-rest/latest/resources/product-variant). Webhooks carry
 ``X-Shopify-Topic``, ``X-Shopify-Hmac-Sha256``, ``X-Shopify-Webhook-Id`` and
-``X-Shopify-Event-Id`` (https://shopify.dev/docs/apps/build/webhooks/subscribe/https).
+``X-Shopify-Event-Id`` (https://shopify.dev/docs/apps/build/webhooks/delivery-structure).
 """
 from __future__ import annotations
 

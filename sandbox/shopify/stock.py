@@ -1,11 +1,11 @@
 """Shopify's catalog and stock endpoints: products, locations, inventory levels, orders, variants.
 
 ``inventory_levels.json`` needs ``inventory_item_ids`` or ``location_ids``, at most 50 ids each
-(https://shopify.dev/docs/api/admin-rest/latest/resources/inventorylevel#get-inventory-levels);
+(https://shopify.dev/docs/api/admin-rest/latest/resources/inventorylevel);
 ``inventory_levels/set.json`` sets ``available`` at a location
-(https://shopify.dev/docs/api/admin-rest/latest/resources/inventorylevel#post-inventory-levels-set);
+(https://shopify.dev/docs/api/admin-rest/latest/resources/inventorylevel);
 a variant's ``inventory_policy`` is ``deny`` or ``continue``
-(https://shopify.dev/docs/api/admin-rest/latest/resources/product-variant#put-variants-variant-id).
+(https://shopify.dev/docs/api/admin-rest/latest/resources/product-variant).
 """
 from __future__ import annotations
 

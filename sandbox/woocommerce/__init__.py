@@ -2,9 +2,8 @@
 
 Follows the public docs the connector follows: HTTP Basic (or ``consumer_key``/``consumer_secret``
 query parameters) answering 401 with WordPress error bodies ``{"code","message","data":{"status"}}``
-(https://woocommerce.github.io/woocommerce-rest-api-docs/#authentication); ``page``/``per_page``
-(≤ 100) paging with ``X-WP-Total``, ``X-WP-TotalPages`` and a ``Link`` header
-(https://woocommerce.github.io/woocommerce-rest-api-docs/#pagination); ``modified_after`` (strictly
+(https://developer.woocommerce.com/docs/apis/rest-api/authentication/); ``page``/``per_page``
+(≤ 100) paging with ``X-WP-Total``, ``X-WP-TotalPages`` and a ``Link`` header; ``modified_after`` (strictly
 after) with ``dates_are_gmt``; variations under ``/products/{id}/variations``; webhooks signed with
 ``X-WC-Webhook-Signature`` (base64 HMAC-SHA256 of the body), ``X-WC-Webhook-Delivery-ID`` derived
 from the webhook id and the current second as ``WC_Webhook::get_new_delivery_id`` does, and the

@@ -1,12 +1,10 @@
 """The WooCommerce stand-in's declarations: the site's state, JSON renderings, errors, webhooks, the kit.
 
-Errors are WordPress REST bodies ``{"code", "message", "data": {"status"}}``
-(https://developer.wordpress.org/rest-api/using-the-rest-api/global-parameters/#_envelope shows
-the envelope; https://woocommerce.github.io/woocommerce-rest-api-docs/#errors the codes). Dates
-come twice, site-local and ``_gmt`` (https://woocommerce.github.io/woocommerce-rest-api-docs/#product-properties).
-Webhooks are signed with ``X-WC-Webhook-Signature``, the base64 HMAC-SHA256 of the body, and carry
+Errors are WordPress REST bodies ``{"code", "message", "data": {"status"}}``; dates come twice,
+site-local and ``_gmt`` (https://woocommerce.github.io/woocommerce-rest-api-docs/). Webhooks are
+signed with ``X-WC-Webhook-Signature``, the base64 HMAC-SHA256 of the body, and carry
 ``X-WC-Webhook-Delivery-ID`` as ``WC_Webhook::get_new_delivery_id`` derives it
-(https://woocommerce.github.io/woocommerce-rest-api-docs/#webhooks,
+(https://developer.woocommerce.com/docs/apis/rest-api/v3/webhooks/,
 https://github.com/woocommerce/woocommerce/blob/trunk/plugins/woocommerce/includes/class-wc-webhook.php).
 """
 from __future__ import annotations
