@@ -3,9 +3,10 @@ in the platform's format, and answers one page with the platform's headers.
 
 * :class:`LinkCursor`: an opaque ``page_info`` cursor in ``Link: <…>; rel="next"`` /
   ``rel="previous"`` headers; only ``limit`` and ``fields`` may travel with it
-  (https://shopify.dev/docs/api/usage/pagination-rest).
+  (https://shopify.dev/docs/api/admin-rest/usage/pagination).
 * :class:`NumberedPages`: ``page`` / ``per_page`` with ``X-WP-Total`` / ``X-WP-TotalPages`` and a
   ``Link`` header (https://developer.wordpress.org/rest-api/using-the-rest-api/pagination/).
+* :class:`OffsetPages`: ``limit`` / ``offset`` with the paging links in the body (NetSuite REST).
 """
 from __future__ import annotations
 
@@ -145,3 +146,45 @@ class NumberedPages:
         if links:
             headers["Link"] = ", ".join(links)
         return call.reply([render(k) for k in chosen], headers=headers)
+
+
+@dataclass(frozen=True)
+class OffsetPages:
+    """``limit`` / ``offset`` paging (offset a multiple of limit, a cap on reachable results) in
+    NetSuite's collection envelope ``{"links", "count", "hasMore", "items", "offset",
+    "totalResults"}`` with ``next`` / ``previous`` / ``self`` links
+    (https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156414087576.html)."""
+
+    invalid: Callable[[str], Any]
+    max_limit: int = 1000
+    max_results: int = 100_000
+
+    def open(self, call: Call[Any]) -> tuple[int, int]:
+        """(limit, offset) from the query; raise the platform's 400 when they are wrong."""
+        try:
+            limit = int(call.query.get("limit", self.max_limit))
+            offset = int(call.query.get("offset", 0))
+        except ValueError:
+            raise call.refuse(self.invalid("Invalid value for the parameter 'limit' or 'offset'."), 400) from None
+        if not 1 <= limit <= self.max_limit:
+            raise call.refuse(self.invalid(f"Invalid value for the parameter 'limit'. It must be between 1 and "
+                                           f"{self.max_limit}."), 400)
+        if offset < 0 or offset % limit:
+            raise call.refuse(self.invalid("Invalid value for the parameter 'offset'. The offset must be a "
+                                           "multiple of limit."), 400)
+        if offset >= self.max_results:
+            raise call.refuse(self.invalid(f"SuiteQL returns at most {self.max_results} results."), 400)
+        return limit, offset
+
+    def answer(self, call: Call[Any], rows: Sequence[Any], render: Render, limit: int, offset: int) -> Response:
+        total = min(len(rows), self.max_results)
+        items = [render(row) for row in rows[offset:min(offset + limit, total)]]
+        base = str(call.request.url).split("?")[0]
+        links = [{"rel": "self", "href": f"{base}?limit={limit}&offset={offset}"}]
+        has_more = offset + len(items) < total
+        if has_more:
+            links.insert(0, {"rel": "next", "href": f"{base}?limit={limit}&offset={offset + limit}"})
+        if offset > 0:
+            links.insert(0, {"rel": "previous", "href": f"{base}?limit={limit}&offset={max(0, offset - limit)}"})
+        return call.reply({"links": links, "count": len(items), "hasMore": has_more, "items": items,
+                           "offset": offset, "totalResults": total})
