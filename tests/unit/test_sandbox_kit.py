@@ -24,7 +24,8 @@ from sandbox.kit import Call, KitState, StandIn
 from sandbox.kit.auth import HeaderToken, KeyAndSecret
 from sandbox.kit.catalog import LazyCatalog
 from sandbox.kit.limits import Bucket, LeakyBucket
-from sandbox.kit.pages import LinkCursor, NumberedPages
+from sandbox.kit.oauth1 import OAuth1, base_string, pct
+from sandbox.kit.pages import LinkCursor, NumberedPages, OffsetPages
 from sandbox.kit.webhooks import hmac_sha256_b64, post, send, subscribe, subscribers
 from sandbox.server import SandboxServer
 
@@ -53,6 +54,25 @@ basic = StandIn("basic", "/api", DemoState, error_body=lambda status: {"error": 
     missing=lambda request: JSONResponse({"error": f"no credentials for {request.method}"}, status_code=401),
     bad_key=lambda: JSONResponse({"error": "bad key"}, status_code=401),
     bad_secret=lambda: JSONResponse({"error": "bad secret"}, status_code=401)))
+
+CREDENTIALS = {"consumer_key": "ck1", "consumer_secret": "cs&1", "token_id": "tk1", "token_secret": "ts 1"}
+
+
+@dataclass
+class SignedState(KitState):
+    credentials: dict[str, str] = field(default_factory=lambda: dict(CREDENTIALS))
+    timestamp_tolerance_s: float = 300.0
+    nonces: set[str] = field(default_factory=set)
+
+
+def tba_refusal(call: Call[SignedState], reason: str) -> JSONResponse:
+    call.entry["auth_failure"] = reason
+    return JSONResponse({"error": "INVALID_LOGIN"}, status_code=401)
+
+
+signed = StandIn("signed", "/rest", SignedState, auth=OAuth1(tba_refusal), error_body=lambda status: {},
+                 log_body=lambda raw: raw.decode())
+offset_pages = OffsetPages(lambda detail: {"detail": detail}, max_limit=10, max_results=20)
 
 RECEIVED: list[tuple[bytes, dict[str, str]]] = []
 RECEIVED_LOCK = threading.Lock()
@@ -102,6 +122,12 @@ def whoami(call: Call[DemoState] = basic.call) -> Response:
     return call.reply({"ok": True})
 
 
+@signed.api.post("/query")
+def query(call: Call[SignedState] = signed.call) -> Response:
+    limit, offset = offset_pages.open(call)
+    return offset_pages.answer(call, list(range(25)), lambda n: {"n": n}, limit, offset)
+
+
 def receive_route(app: FastAPI) -> None:
     @app.post("/receiver")
     async def receiver(request: Request) -> dict[str, str]:
@@ -113,7 +139,7 @@ def receive_route(app: FastAPI) -> None:
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
     app = FastAPI()
-    for install in (control.install, kit.install, basic.install, receive_route):
+    for install in (control.install, kit.install, basic.install, signed.install, receive_route):
         install(app)
     with SandboxServer(app=app) as running:
         yield running
@@ -272,6 +298,78 @@ def test_an_address_that_does_not_answer_is_recorded_as_an_error(base: str) -> N
     requests.post(f"{base}/_admin/webhooks", json={"address": "http://127.0.0.1:9/", "secret": "s",
                                                    "topics": ["thing/created"]}, timeout=5)
     assert api(base, "/events", "POST", json={}).json()["delivered"][0].startswith("error: ")
+
+
+# --- OAuth 1.0a and offset pages ----------------------------------------------------------------
+
+
+def test_the_signature_base_string_is_the_one_rfc_5849_shows() -> None:
+    """RFC 5849 section 3.4.1.1's example request and the base string it gives for it."""
+    params = [("b5", "=%3D"), ("a3", "a"), ("c@", ""), ("a2", "r b"), ("oauth_consumer_key", "9djdj82h48djs9d2"),
+              ("oauth_token", "kkk9d7dh3k39sjv7"), ("oauth_signature_method", "HMAC-SHA1"),
+              ("oauth_timestamp", "137131201"), ("oauth_nonce", "7d8f3e4a"), ("c2", ""), ("a3", "2 q")]
+    assert base_string("POST", "http://example.com/request?b5=%3D%253D", params) == (
+        "POST&http%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b%26a3%3D2%2520q%26a3%3Da%26b5%3D%253D%25253D%26c%2540%3D"
+        "%26c2%3D%26oauth_consumer_key%3D9djdj82h48djs9d2%26oauth_nonce%3D7d8f3e4a%26oauth_signature_method%3DHMAC-SHA1"
+        "%26oauth_timestamp%3D137131201%26oauth_token%3Dkkk9d7dh3k39sjv7")
+
+
+def tba_header(url: str, realm: str, nonce: str, method: str = "HMAC-SHA256", stamp: float | None = None,
+               secrets: tuple[str, str] = (CREDENTIALS["consumer_secret"], CREDENTIALS["token_secret"])) -> str:
+    oauth = {"oauth_consumer_key": "ck1", "oauth_token": "tk1", "oauth_signature_method": method,
+             "oauth_timestamp": str(int(stamp if stamp is not None else time.time())), "oauth_nonce": nonce,
+             "oauth_version": "1.0"}
+    query = [tuple(pair.split("=", 1)) for pair in requests.utils.urlparse(url).query.split("&") if pair]
+    key = f"{pct(secrets[0])}&{pct(secrets[1])}".encode()
+    text = base_string("POST", url, [*oauth.items(), *query]).encode()
+    oauth["oauth_signature"] = base64.b64encode(hmac.new(key, text, hashlib.sha256).digest()).decode()
+    return f'OAuth realm="{realm}", ' + ", ".join(f'{k}="{pct(v)}"' for k, v in oauth.items())
+
+
+def test_oauth1_accepts_a_signed_request_once_and_names_each_refusal(server: SandboxServer) -> None:
+    account = f"acct-{uuid.uuid4().hex[:6]}"
+    url = f"{server.base_url}/signed/{account}/rest/query?limit=5"
+
+    def post_with(header: str) -> int:
+        return requests.post(url, headers={"Authorization": header}, data=b"{}", timeout=5).status_code
+
+    realm = account.upper().replace("-", "_")
+    assert post_with(tba_header(url, realm, "nonce-1")) == 200
+    assert post_with(tba_header(url, realm, "nonce-1")) == 401
+    assert post_with(tba_header(url, "OTHER", "nonce-2")) == 401
+    assert post_with(tba_header(url, realm, "nonce-3", method="HMAC-SHA1")) == 401
+    assert post_with(tba_header(url, realm, "nonce-4", stamp=time.time() - 3600)) == 401
+    assert post_with(tba_header(url, realm, "nonce-5", secrets=("cs&1", "wrong"))) == 401
+    assert post_with(tba_header(url, realm, "n6")) == 401
+    assert post_with("Bearer x") == 401
+    log = requests.get(f"{server.base_url}/signed/{account}/_admin/requests", timeout=5).json()["requests"]
+    assert [row.get("auth_failure") for row in log] == [
+        None, "nonce already used", "realm 'OTHER' is not this account",
+        "signature method 'HMAC-SHA1' is not HMAC-SHA256", "timestamp outside the allowed window",
+        "signature does not match", "nonce shorter than 6 characters", "no OAuth Authorization header"]
+    assert log[0]["body"] == "{}" and log[0]["status"] == 200
+
+
+def test_offset_pages_link_next_and_previous_and_refuse_bad_offsets(server: SandboxServer) -> None:
+    account = f"acct-{uuid.uuid4().hex[:6]}"
+    realm = account.upper().replace("-", "_")
+
+    def page(query: str, nonce: str) -> requests.Response:
+        url = f"{server.base_url}/signed/{account}/rest/query?{query}"
+        return requests.post(url, headers={"Authorization": tba_header(url, realm, nonce)}, timeout=5)
+
+    middle = page("limit=5&offset=5", "nonce-a").json()
+    assert [i["n"] for i in middle["items"]] == [5, 6, 7, 8, 9]
+    assert (middle["count"], middle["hasMore"], middle["offset"], middle["totalResults"]) == (5, True, 5, 20)
+    assert [(link["rel"], link["href"].split("?")[1]) for link in middle["links"]] == [
+        ("previous", "limit=5&offset=0"), ("next", "limit=5&offset=10"), ("self", "limit=5&offset=5")]
+    last = page("limit=10&offset=10", "nonce-b").json()
+    assert last["hasMore"] is False and last["count"] == 10 and [link["rel"] for link in last["links"]] == [
+        "previous", "self"]
+    assert page("limit=5&offset=3", "nonce-c").json() == {
+        "detail": "Invalid value for the parameter 'offset'. The offset must be a multiple of limit."}
+    assert page("limit=11", "nonce-d").status_code == 400
+    assert page("limit=5&offset=20", "nonce-e").json() == {"detail": "SuiteQL returns at most 20 results."}
 
 
 # --- the lazy catalog ---------------------------------------------------------------------------
