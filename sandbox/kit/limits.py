@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from sandbox.kit.standin import Answer, Call, Limit
+from sandbox.kit.standin import Answer, Call
 
 
 @dataclass
@@ -40,7 +40,7 @@ class Bucket:
 
 
 @dataclass(frozen=True)
-class LeakyBucket(Limit):
+class LeakyBucket:
     """``header`` carries ``used/size`` on every answer; an overflow answers 429 with
     ``retry_after`` and ``body``. The bucket is ``state.bucket``."""
 
