@@ -9,10 +9,10 @@ step is answered in the platform's format without reaching the endpoint (:class:
 from __future__ import annotations
 
 import json
-from functools import cached_property
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from typing import Any, Generic, Protocol
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Request
