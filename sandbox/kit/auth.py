@@ -2,6 +2,8 @@
 
 * :class:`HeaderToken`: one header carries the instance's token, e.g. Shopify's
   ``X-Shopify-Access-Token`` (https://shopify.dev/docs/api/admin-rest#authentication).
+* :class:`BearerToken`: ``Authorization: Bearer <token>``, e.g. Lightspeed Retail X-Series
+  (https://x-series-api.lightspeedhq.com/reference).
 * :class:`KeyAndSecret`: HTTP Basic with a key and secret, or the same two as query parameters,
   as WooCommerce accepts over HTTPS
   (https://developer.woocommerce.com/docs/apis/rest-api/authentication/).
@@ -31,6 +33,18 @@ class HeaderToken:
 
     def __call__(self, call: Call[Any]) -> JSONResponse | None:
         return None if call.request.headers.get(self.header) == getattr(call.state, self.attr) else self.refusal()
+
+
+@dataclass(frozen=True)
+class BearerToken:
+    """``Authorization: Bearer`` must carry the state's ``attr``; anything else gets ``refusal()``."""
+
+    refusal: Refusal
+    attr: str = "token"
+
+    def __call__(self, call: Call[Any]) -> JSONResponse | None:
+        expected = f"Bearer {getattr(call.state, self.attr)}"
+        return None if call.request.headers.get("Authorization") == expected else self.refusal()
 
 
 def basic_credentials(request: Request, query_keys: tuple[str, str] | None = None

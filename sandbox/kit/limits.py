@@ -3,9 +3,14 @@
 :class:`LeakyBucket` is Shopify's REST limit: each call adds one to a per-app bucket that leaks
 at a fixed rate; the fill shows in a header as ``used/size``; a call that would overflow is
 refused with 429 and ``Retry-After`` (https://shopify.dev/docs/api/admin-rest/usage/rate-limits).
+
+:class:`FixedWindow` is Lightspeed Retail X-Series': N requests per window per retailer, the
+allowance in ``X-RateLimit-Limit`` / ``X-RateLimit-Remaining``, and a refusal whose
+``Retry-After`` is the HTTP-date the window ends (https://x-series-api.lightspeedhq.com/docs/rate_limiting).
 """
 from __future__ import annotations
 
+import email.utils
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,3 +62,44 @@ class LeakyBucket:
             raise Answer(JSONResponse(self.body(), status_code=429,
                                       headers={"Retry-After": self.retry_after, self.header: used}))
         return {self.header: used}
+
+
+@dataclass
+class Window:
+    """One instance's window; tests change ``limit`` and ``seconds`` through admin."""
+
+    limit: int
+    seconds: float
+    start: float = field(default_factory=time.time)
+    used: int = 0
+
+    def restart(self) -> None:
+        self.start, self.used = time.time(), 0
+
+    def take(self) -> tuple[bool, dict[str, str]]:
+        """Open a new window if this one is over, then count the call if it fits: (fits, headers)."""
+        now = time.time()
+        if now - self.start >= self.seconds:
+            self.restart()
+        if self.used >= self.limit:
+            return False, {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": "0",
+                           "Retry-After": email.utils.formatdate(self.start + self.seconds, usegmt=True)}
+        self.used += 1
+        return True, {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.limit - self.used)}
+
+
+@dataclass(frozen=True)
+class FixedWindow:
+    """The window is ``state.window``; a refusal answers 429 with ``body`` and the window's headers."""
+
+    body: Callable[[], Any]
+
+    def check(self, call: Call[Any]) -> dict[str, str]:
+        with call.state.lock:
+            ok, headers = call.state.window.take()
+        call.entry["limit_headers"] = headers
+        if not ok:
+            call.entry["status"] = 429
+            raise Answer(JSONResponse(self.body(), status_code=429, headers=headers))
+        return headers
+

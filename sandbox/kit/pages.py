@@ -7,6 +7,8 @@ in the platform's format, and answers one page with the platform's headers.
 * :class:`NumberedPages`: ``page`` / ``per_page`` with ``X-WP-Total`` / ``X-WP-TotalPages`` and a
   ``Link`` header (https://developer.wordpress.org/rest-api/using-the-rest-api/pagination/).
 * :class:`OffsetPages`: ``limit`` / ``offset`` with the paging links in the body (NetSuite REST).
+* :class:`VersionPages`: rows after a monotonic ``version`` (``?after=&page_size=``), the page's
+  version range in the body (https://x-series-api.lightspeedhq.com/docs/pagination).
 """
 from __future__ import annotations
 
@@ -188,3 +190,27 @@ class OffsetPages:
             links.insert(0, {"rel": "previous", "href": f"{base}?limit={limit}&offset={max(0, offset - limit)}"})
         return call.reply({"links": links, "count": len(items), "hasMore": has_more, "items": items,
                            "offset": offset, "totalResults": total})
+
+
+@dataclass(frozen=True)
+class VersionPages:
+    """Rows with ``version > after``, ascending, at most ``page_size``; the answer is
+    ``{"data": [...], "version": {"min", "max"}}``, with ``version: null`` past the end."""
+
+    invalid: Callable[[str], Any]
+    default_size: int = 1000
+    max_size: int = 10_000
+
+    def answer(self, call: Call[Any], rows: Sequence[dict[str, Any]]) -> Response:
+        try:
+            after = int(call.query.get("after", 0))
+            size = int(call.query.get("page_size", self.default_size))
+        except ValueError:
+            raise call.refuse(self.invalid("after and page_size must be integers"), 400) from None
+        if not 1 <= size <= self.max_size:
+            raise call.refuse(self.invalid(f"page_size must be 1..{self.max_size}"), 400)
+        page = sorted((r for r in rows if r["version"] > after), key=lambda r: r["version"])[:size]
+        if not page:
+            return call.reply({"data": [], "version": None})
+        return call.reply({"data": page, "version": {"min": page[0]["version"], "max": page[-1]["version"]}})
+

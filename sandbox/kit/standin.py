@@ -135,13 +135,15 @@ class StandIn(Generic[State]):
 
     ``platform`` names the URL prefix (``/{platform}/{instance}``) and the ``app.state`` slot;
     ``api_path`` follows it with the platform's real base path. Admin endpoints live under
-    ``/{platform}/{instance}/_admin``: faults and the request log always, the clock when
+    ``/{platform}/{instance}/_admin``: faults (``parse_fault`` reads the options, ``describe_fault``
+    adds to the answer) and the request log always, the clock when
     ``clock_view`` renders it, the webhook list and byte-for-byte redelivery when asked.
     """
 
     def __init__(self, platform: str, api_path: str, state: Callable[[str], State], auth: Auth,
                  error_body: DefaultBody, limit: Limit | None = None,
                  parse_fault: Callable[[dict[str, Any]], Fault] = any_fault,
+                 describe_fault: Callable[[Fault], dict[str, Any]] | None = None,
                  clock_view: Callable[[datetime], dict[str, Any]] | None = None,
                  webhook_admin: bool = False, redeliver: Callable[..., int | str] | None = None,
                  log_body: Callable[[bytes], Any] = parse_json) -> None:
@@ -156,6 +158,7 @@ class StandIn(Generic[State]):
         self.call = Depends(self._open_call)
         self.state = Depends(self._state)
         self._parse_fault = parse_fault
+        self._describe_fault = describe_fault
         if clock_view is not None:
             self._add_clock(clock_view)
         if webhook_admin:
@@ -192,7 +195,7 @@ class StandIn(Generic[State]):
         setattr(app.state, self.platform, instances)
         app.add_exception_handler(Answer, _answer)
         admin = APIRouter(prefix=self.admin.prefix)  # per app: these routes hold its instances
-        add_fault_routes(admin, instances, self._parse_fault)
+        add_fault_routes(admin, instances, self._parse_fault, self._describe_fault)
         add_request_log_routes(admin, instances)
         for router in (self.api, self.admin, admin):
             app.include_router(router)
