@@ -2,8 +2,8 @@
 
 A task that enqueued its successor before committing could have the successor run before the
 row it needs exists, or run at all when the transaction then rolled back. Here a task body asks
-``self.unit_of_work()`` for a session and an ``enqueue`` that buffers messages until the commit
-succeeds. Messages carry IDs only, and every piece of work is a row a sweeper finds again, so a
+``self.unit_of_work()`` for a session; ``flows.spine.dispatch(uow, follow_ups)`` buffers the
+messages until the commit succeeds. Messages carry IDs only, and every piece of work is a row a sweeper finds again, so a
 message lost between commit and send delays work and never loses it.
 
 Database errors are retried when :mod:`domain.db_errors` calls them transient (read-only,
@@ -17,32 +17,21 @@ import logging
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Task
 from celery.exceptions import Ignore, Retry
 from celery.utils.time import get_exponential_backoff_interval
-from sqlalchemy.orm import Session
 
 from connectors.errors import TransientError
 from domain import db_errors, spool
 from domain.clock import utcnow
 from domain.db import get_sessionmaker
 from domain.models import DeadLetter
+from flows.work import UnitOfWork
 
+__all__ = ["DbTask", "UnitOfWork", "record_dead_letter", "send_all"]
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class UnitOfWork:
-    """A session plus the messages to send once it has committed."""
-
-    session: Session
-    after_commit: list[tuple[Task, tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
-
-    def enqueue(self, task: Task, *args: Any, **options: Any) -> None:
-        self.after_commit.append((task, args, options))
 
 
 class DbTask(Task):
@@ -84,7 +73,7 @@ class DbTask(Task):
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
         session = get_sessionmaker()()
-        uow = UnitOfWork(session)
+        uow = UnitOfWork(session, app=self.app)
         try:
             yield uow
             session.commit()
@@ -100,7 +89,7 @@ class DbTask(Task):
         record_dead_letter(self.name, task_id, list(args or ()), dict(kwargs or {}), exc)
 
 
-def send_all(messages: list[tuple[Task, tuple[Any, ...], dict[str, Any]]]) -> None:
+def send_all(messages: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> None:
     for task, args, options in messages:
         try:
             task.apply_async(args=args, **options)

@@ -27,8 +27,13 @@ from domain.config import current_config
 from domain.db import session_scope
 from domain.models import Sku, Store, StoreLocation
 from domain.ratelimit import get_limiter
+from domain.stages import FollowUp, Stage
+from flows.connections import connector_for
+from flows.pushes import enqueue_due, wake_key
+from flows.spine import dispatch, for_ids, messages, task_name
 from tasks.base import DbTask, record_dead_letter, send_all
-from tasks.connections import connector_for
+
+__all__ = ["enqueue_due", "push", "push_due", "push_store", "run_push", "sweep", "wake_key"]
 
 log = logging.getLogger(__name__)
 
@@ -52,21 +57,17 @@ class PushTask(DbTask):
 
 
 def alert_push_failed(sku_id: int, store_id: int, reason: str, cause: str) -> None:
-    from tasks.notify import deliver
-
     config = current_config()
     with session_scope() as session:
         sku, store = session.get(Sku, sku_id), session.get(Store, store_id)
-        context = {"event": "channel.push_failed", "sku": sku.code if sku else str(sku_id),
-                   "title": sku.title if sku else "", "from_state": sku.state if sku else "",
-                   "to_state": sku.state if sku else "", "available": 0, "threshold": sku.threshold if sku else 0,
-                   "open_demand": 0, "locations": [], "channels": [store.name if store else str(store_id)],
-                   "detail": reason[:500]}
-        outbox_ids = alerts.raise_alert(
-            session, event="channel.push_failed", dedupe_key=f"push_failed:{cause}",
-            message=f"could not update {context['channels'][0]} for {context['sku']}: {reason[:300]}",
-            context=context, routes=config.notifications.routes, sku_id=sku_id, store_id=store_id)
-    send_all([(deliver, (outbox_id,), {}) for outbox_id in outbox_ids])
+        code, channel = sku.code if sku else str(sku_id), store.name if store else str(store_id)
+        outbox_ids = alerts.raise_ops_alert(
+            session, "channel.push_failed", f"push_failed:{cause}", config.notifications.routes,
+            detail=reason[:500], message=f"could not update {channel} for {code}: {reason[:300]}",
+            sku_id=sku_id, store_id=store_id, sku=code, title=sku.title if sku else "",
+            from_state=sku.state if sku else "", to_state=sku.state if sku else "",
+            threshold=sku.threshold if sku else 0, channels=[channel])
+    send_all(messages(for_ids(Stage.DELIVER, outbox_ids)))
 
 
 @shared_task(base=PushTask, bind=True, name="tasks.channels.push")
@@ -105,7 +106,8 @@ def push_store(self: DbTask, store_id: int, limit: int = STORE_BATCH) -> int:
         now = utcnow()
         next_at = pushes.next_for_store(uow.session, store_id, now)
         if next_at is not None:
-            uow.enqueue(push_store, store_id, limit, countdown=max(0.0, (next_at - now).total_seconds()))
+            dispatch(uow, [FollowUp(Stage.PUSH_STORE, (store_id, limit))],
+                     countdown=max(0.0, (next_at - now).total_seconds()))
     return handled
 
 
@@ -115,31 +117,10 @@ def sweep(self: DbTask) -> int:
     or whose push died holding its lease."""
     with self.unit_of_work() as uow:
         stranded = pushes.stranded(uow.session, utcnow())
-        for store_id in sorted({store_id for _sku, store_id in stranded}):
-            uow.enqueue(push_store, store_id)
+        dispatch(uow, for_ids(Stage.PUSH_STORE, sorted({store_id for _sku, store_id in stranded})))
     if stranded:
         log.warning("re-sent %d stranded channel push(es): %s", len(stranded), stranded[:20])
     return len(stranded)
-
-
-def wake_key(store_id: int) -> str:
-    return f"push:{store_id}"
-
-
-def enqueue_due(uow: Any, due: list[pushes.Due], now: datetime) -> None:
-    """Wake one ``push_store`` per store with rows that just became due, when the first is due;
-    a store whose drain is already on its way (its flag stands) needs no second one."""
-    first: dict[int, datetime] = {}
-    for row in due:
-        first[row.store_id] = min(first.get(row.store_id, row.due_at), row.due_at)
-    if not first:
-        return
-    # the flag lives about as long as the drain's countdown, so an unconsumed one soon lapses
-    ttl_s = max(first.values()).timestamp() - now.timestamp() + 2.0
-    wanted = set(coalesce.should_wake_many((wake_key(store_id) for store_id in sorted(first)), ttl_s))
-    for store_id, due_at in sorted(first.items()):
-        if wake_key(store_id) in wanted:
-            uow.enqueue(push_store, store_id, countdown=max(0.0, (due_at - now).total_seconds()))
 
 
 def run_push(task: DbTask, sku_id: int, store_id: int) -> int:
@@ -152,7 +133,7 @@ def run_push(task: DbTask, sku_id: int, store_id: int) -> int:
             due_at, lease_until = pushes.next_due(uow.session, sku_id, store_id)
             if due_at is not None and due_at > now and (lease_until is None or lease_until < now):
                 # early (a clock apart from ours): come back when it is due; the sweeper would too
-                uow.enqueue(push_due, sku_id, store_id, countdown=(due_at - now).total_seconds())
+                dispatch(uow, [FollowUp(Stage.PUSH_DUE, (sku_id, store_id))], countdown=(due_at - now).total_seconds())
             return 0
         store = uow.session.get(Store, store_id)
         store_key = store.key if store else str(store_id)
@@ -197,7 +178,8 @@ def run_push(task: DbTask, sku_id: int, store_id: int) -> int:
         pushes.save_levels(uow.session, sku_id, store_id, written, done)
         next_at = pushes.finish(uow.session, claimed, done, len(results), planned.backorder)
         if next_at is not None:
-            uow.enqueue(push_due, sku_id, store_id, countdown=max(0.0, (next_at - done).total_seconds()))
+            dispatch(uow, [FollowUp(Stage.PUSH_DUE, (sku_id, store_id))],
+                     countdown=max(0.0, (next_at - done).total_seconds()))
     return len(results)
 
 
@@ -229,8 +211,8 @@ def _finish(task: DbTask, claimed: pushes.Claim, writes: int, backorder: bool | 
         now = utcnow()
         next_at = pushes.finish(uow.session, claimed, now, writes, backorder, sample=sample)
         if next_at is not None:
-            uow.enqueue(push_due, claimed.sku_id, claimed.store_id,
-                        countdown=max(0.0, (next_at - now).total_seconds()))
+            dispatch(uow, [FollowUp(Stage.PUSH_DUE, (claimed.sku_id, claimed.store_id))],
+                     countdown=max(0.0, (next_at - now).total_seconds()))
     return writes
 
 
@@ -262,10 +244,10 @@ def _failed(task: DbTask, claimed: pushes.Claim, store_key: str, exc: BaseExcept
             wait = max(0.0, (due_at - now).total_seconds())
             if isinstance(exc, TransientError) and exc.retry_after_s:
                 wait = max(wait, exc.retry_after_s)
-            uow.enqueue(push_due, claimed.sku_id, claimed.store_id, countdown=wait)
+            dispatch(uow, [FollowUp(Stage.PUSH_DUE, (claimed.sku_id, claimed.store_id))], countdown=wait)
     if not retry:
         # as any task that failed for good: a dead letter `backorders status` lists and
         # `backorders redrive` re-sends as ``tasks.channels.push`` once the cause is fixed
         cause = f"push:{claimed.sku_id}:{claimed.store_id}:{int(claimed.claimed_at.timestamp() * 1_000_000)}"
-        record_dead_letter(push.name, cause, [claimed.sku_id, claimed.store_id], {}, exc)
+        record_dead_letter(task_name(Stage.PUSH), cause, [claimed.sku_id, claimed.store_id], {}, exc)
         alert_push_failed(claimed.sku_id, claimed.store_id, reason, cause)
