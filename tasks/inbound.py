@@ -14,11 +14,11 @@ import domain.settings as runtime_settings
 from domain import alerts, coalesce, effects, inbox, journey
 from domain.clock import utcnow
 from domain.config import current_config
-from domain.inbound import apply_events
 from domain.models import Store
 from domain.stages import FollowUp, Stage
 from flows.connections import connector_for
 from flows.detection import detect
+from flows.inbound import apply_events
 from flows.spine import dispatch, for_ids, send_now
 from flows.stage_events import announce
 from tasks.base import DbTask, UnitOfWork

@@ -5,7 +5,8 @@ import logging
 
 from celery import shared_task
 
-from domain import polling, sync
+from domain import polling
+from flows import poll as sync
 from domain.db import get_sessionmaker
 from domain.models import Store
 from domain.stages import FollowUp, Stage

@@ -296,7 +296,7 @@ def sync(store_key: str, full: bool) -> None:
     from sqlalchemy import select
 
     from connectors.errors import ConnectorError
-    from domain import sync as syncing
+    from flows import poll as syncing
     from domain.db import get_sessionmaker, session_scope
     from domain.models import Store
     from flows.connections import connector_for
