@@ -18,6 +18,8 @@ for latency; each one it runs is a ``task-stage`` event and a ``stage`` log line
 """
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from celery import Celery
     from celery.canvas import Signature
 
+log = logging.getLogger(__name__)
 SYNC, DETECT, DEFAULT, NOTIFY, TIMERS = "sync", "detect", "default", "notify", "timers"
 
 
@@ -50,18 +53,18 @@ FLOWS: tuple[Flow, ...] = (
     Flow(S.POLL,              "tasks.polling.poll_store",               SYNC,    (S.EVALUATE, S.OFFER)),
     Flow(S.DRAIN,             "tasks.inbound.drain",                    DETECT,  (S.OFFER, S.EVALUATE, S.DELIVER, S.PUSH_STORE,
                                                                                   S.FILL, S.PLAN, S.DRAIN)),
-    Flow(S.EVALUATE,          "tasks.stock.evaluate",                   DETECT,  (S.DELIVER, S.PUSH_STORE, S.FILL, S.PLAN),
-                                                                                 batch=1000),
+    Flow(S.EVALUATE,          "tasks.stock.evaluate",                   DETECT,  (S.DELIVER, S.PUSH_STORE, S.FILL, S.PLAN,
+                                                                                  S.EVALUATE), batch=1000),
     Flow(S.PUSH_STORE,        "tasks.channels.push_store",              SYNC,    (S.PUSH_DUE, S.PUSH_STORE, S.DELIVER)),
     Flow(S.PUSH_DUE,          "tasks.channels.push_due",                SYNC,    (S.PUSH_DUE, S.DELIVER)),
     Flow(S.PUSH,              "tasks.channels.push",                    SYNC,    (S.PUSH_DUE, S.DELIVER)),
     Flow(S.OFFER,             "tasks.followups.offer",                  DEFAULT, (S.DELIVER,)),
-    Flow(S.FILL,              "tasks.followups.fill",                   DEFAULT, (S.DELIVER, S.PUSH_DUE)),
+    Flow(S.FILL,              "tasks.followups.fill",                   DEFAULT, (S.DELIVER, S.PUSH_DUE, S.FILL)),
     Flow(S.REFUND,            "tasks.followups.refund",                 DEFAULT, (S.DELIVER,)),
     Flow(S.PLACE_SUBSTITUTE,  "tasks.followups.place_substitute",       DEFAULT, (S.DELIVER,)),
     Flow(S.FIRE_TIMERS,       "tasks.timers.fire_due",                  TIMERS,  (S.DELIVER, S.REFUND, S.PLAN, S.FIRE_TIMERS),
                                                                                  clock=True),
-    Flow(S.PLAN,              "tasks.purchasing.plan_for_skus",         DEFAULT, (), batch=1000),
+    Flow(S.PLAN,              "tasks.purchasing.plan_for_skus",         DEFAULT, (S.PLAN,), batch=1000),
     Flow(S.CLOSE_PO_WINDOWS,  "tasks.purchasing.close_windows",         DEFAULT, (S.SEND_PO, S.DELIVER)),
     Flow(S.SEND_PO,           "tasks.purchasing_send.send",             DEFAULT, (S.DELIVER,)),
     Flow(S.READ_ERP_RECEIPTS, "tasks.receipts.poll_erp",                SYNC,    (S.EVALUATE, S.DELIVER)),
@@ -131,11 +134,34 @@ def messages(follow_ups: Iterable[FollowUp], app: Celery | None = None,
     return out
 
 
+class UndeclaredFollowUp(RuntimeError):
+    """A stage dispatched a follow-up its row's "what follows" does not list."""
+
+
+#: ``FLOWS_STRICT=1`` (the test suite sets it): an undeclared follow-up raises instead of logging.
+STRICT = os.environ.get("FLOWS_STRICT", "") == "1"
+
+
+def check_follows(source: Stage | None, follow_ups: Sequence[FollowUp]) -> None:
+    """Hold ``source``'s dispatches to its "what follows" column: logged, or raised when strict."""
+    if source is None:
+        return
+    undeclared = sorted({Stage(f[0]) for f in follow_ups} - set(BY_STAGE[source].then))
+    if undeclared:
+        message = f"stage {source.value} dispatched {[s.value for s in undeclared]}, not in its row of flows.spine"
+        if STRICT:
+            raise UndeclaredFollowUp(message)
+        log.warning(message)
+
+
 class Enqueues(Protocol):
     """What :func:`dispatch` needs of a unit of work (``tasks.base.UnitOfWork``)."""
 
     @property
     def app(self) -> Celery | None: ...
+
+    @property
+    def stage(self) -> Stage | None: ...
 
     @property
     def after_commit(self) -> list[tuple[Any, tuple[Any, ...], dict[str, Any]]]: ...
@@ -144,8 +170,12 @@ class Enqueues(Protocol):
 def dispatch(uow: Enqueues, follow_ups: Sequence[FollowUp] | Iterable[FollowUp], **options: Any) -> int:
     """Queue these follow-ups on the unit of work; they are sent after its commit, in order.
 
-    Returns how many were queued. ``options`` (e.g. ``countdown``) apply to every one."""
+    Returns how many were queued. ``options`` (e.g. ``countdown``) apply to every one. A unit of
+    work opened by a task knows its stage: a follow-up missing from that stage's row is reported
+    (``check_follows``)."""
+    follow_ups = list(follow_ups)
     queued = messages(follow_ups, uow.app, **options)
+    check_follows(uow.stage, follow_ups)
     uow.after_commit.extend(queued)
     return len(queued)
 

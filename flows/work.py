@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from domain.stages import Stage
+
 if TYPE_CHECKING:
     from celery import Celery, Task
 
@@ -22,6 +24,8 @@ class UnitOfWork:
     after_commit: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
     #: The app whose tasks ``flows.spine.dispatch`` sends (the running task's).
     app: Celery | None = None
+    #: The stage of the task that opened it (``flows.spine`` checks what it dispatches).
+    stage: Stage | None = None
 
     def enqueue(self, task: Task, *args: Any, **options: Any) -> None:
         """Queue one message for a task object (tests and the drain's fallback use it)."""

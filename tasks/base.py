@@ -28,6 +28,7 @@ from domain import db_errors, spool
 from domain.clock import utcnow
 from domain.db import get_sessionmaker
 from domain.models import DeadLetter
+from flows import spine
 from flows.work import UnitOfWork
 
 __all__ = ["DbTask", "UnitOfWork", "record_dead_letter", "send_all"]
@@ -73,7 +74,8 @@ class DbTask(Task):
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
         session = get_sessionmaker()()
-        uow = UnitOfWork(session, app=self.app)
+        flow = spine.BY_TASK.get(self.name)
+        uow = UnitOfWork(session, app=self.app, stage=flow.stage if flow else None)
         try:
             yield uow
             session.commit()

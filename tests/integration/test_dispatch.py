@@ -24,11 +24,22 @@ def test_follow_ups_leave_after_the_commit(db_session: Any, broker: list[Any]) -
 
     with evaluate.unit_of_work() as uow:
         uow.session.execute(text("CREATE TEMP TABLE IF NOT EXISTS dispatch_probe (n int)"))
-        dispatch(uow, [FollowUp(Stage.DELIVER, (11,)), FollowUp(Stage.OFFER, (12,))])
+        dispatch(uow, [FollowUp(Stage.DELIVER, (11,)), FollowUp(Stage.FILL, (12,))])
         dispatch(uow, [FollowUp(Stage.PUSH_STORE, (3,))], countdown=2.0)
         assert broker == [], "nothing leaves before the commit"
-    assert broker == [("tasks.notify.deliver", (11,), {}), ("tasks.followups.offer", (12,), {}),
+    assert broker == [("tasks.notify.deliver", (11,), {}), ("tasks.followups.fill", (12,), {}),
                       ("tasks.channels.push_store", (3,), {"countdown": 2.0})]
+
+
+def test_a_task_dispatching_a_stage_its_row_omits_fails_before_anything_is_sent(db_session: Any,
+                                                                                broker: list[Any]) -> None:
+    """The suite runs with ``FLOWS_STRICT=1``: detection never asks for a customer's offer."""
+    from flows.spine import UndeclaredFollowUp
+    from tasks.stock import evaluate
+
+    with pytest.raises(UndeclaredFollowUp), evaluate.unit_of_work() as uow:
+        dispatch(uow, [FollowUp(Stage.OFFER, (12,))])
+    assert broker == []
 
 
 def test_a_rolled_back_unit_of_work_sends_nothing(db_session: Any, broker: list[Any]) -> None:

@@ -113,3 +113,23 @@ def test_domain_and_flows_never_import_tasks_or_workers() -> None:
                            else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
                 offenders += [f"{folder}/{path.name}: {m}" for m in modules if m.split(".")[0] in ("tasks", "workers")]
     assert offenders == []
+
+
+def test_a_stage_dispatching_what_its_row_omits_is_caught(app: Any, monkeypatch: pytest.MonkeyPatch,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    uow = UnitOfWork(session=None, app=app, stage=Stage.OFFER)  # type: ignore[arg-type]
+    spine.dispatch(uow, [FollowUp(Stage.DELIVER, (1,))])  # declared: offer → deliver
+    monkeypatch.setattr(spine, "STRICT", True)
+    with pytest.raises(spine.UndeclaredFollowUp, match="offer dispatched \\['plan'\\]"):
+        spine.dispatch(uow, [FollowUp(Stage.PLAN, ([1],))])
+    monkeypatch.setattr(spine, "STRICT", False)
+    spine.dispatch(uow, [FollowUp(Stage.PLAN, ([1],))])
+    assert "not in its row of flows.spine" in caplog.text
+    assert [sig.name for sig, _a, _o in uow.after_commit] == ["tasks.notify.deliver", "tasks.purchasing.plan_for_skus"]
+
+
+def test_a_task_opens_its_unit_of_work_with_its_stage(db_session: Any) -> None:
+    from tasks.followups import offer
+
+    with offer.unit_of_work() as uow:
+        assert uow.stage is Stage.OFFER
