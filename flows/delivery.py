@@ -12,15 +12,20 @@ import threading
 import time
 from collections import OrderedDict
 from datetime import timedelta
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 from connectors.messaging import registry
 from domain import alerts, delivery
+from domain.circuit import get_breaker
 from domain.clock import utcnow
 from domain.config import current_config
 from domain.delivery import ProviderSettings
 from domain.models import OutboxMessage
 from domain.ratelimit import Role, get_limiter
+from domain.stages import Stage
+from flows.spine import dispatch, for_ids
+from flows.work import UnitOfWork
 
 MAX_PACING_WAIT_S = 5.0
 """A paced task comes back after at most this long (broker countdowns stay short)."""
@@ -121,3 +126,18 @@ def circuit_open_alert(session: Any, provider: str, error: str) -> list[int]:
     return alerts.raise_ops_alert(session, "message.failed", f"circuit_open:{provider}:{utcnow():%Y%m%d%H}",
                                   current_config().notifications.routes, detail=detail[:500],
                                   title=f"{provider} is failing", from_state="closed", to_state="open")
+
+
+class Transactional(Protocol):
+    """A task that opens units of work (``tasks.base.DbTask``)."""
+
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]: ...
+
+
+def provider_failed(task: Transactional, provider: str, error: str) -> None:
+    """Count a failure against the provider's circuit (``domain.circuit``); the send that opens it
+    alerts staff, in its own transaction."""
+    if not get_breaker().record_failure(provider):
+        return
+    with task.unit_of_work() as uow:
+        dispatch(uow, for_ids(Stage.DELIVER, circuit_open_alert(uow.session, provider, error)))

@@ -5,12 +5,13 @@ in its own transaction for latency, so no task of those names runs for them. Eac
 announced twice:
 
 * a ``task-stage`` event (Celery's custom task events, ``Task.send_event``; Celery's monitoring
-  guide, "Events", https://docs.celeryq.dev/en/stable/userguide/monitoring.html#events) with the
-  stage, its task name, the ids, the outcome (``done`` or ``fell back``) and the milliseconds it
-  took. Flower keeps every event of a task: the drain's task page lists them, and any event
-  consumer (``celery -A workers.app events``, or an ``app.events.Receiver`` with a
-  ``task-stage`` handler) sees them live. Workers send events only with ``-E`` or
-  ``worker_send_task_events`` (on in ``celeryconfig``).
+  guide, "Events", https://docs.celeryq.dev/en/stable/userguide/monitoring.html#events) with
+  ``stage``, ``stage_task`` (the task that stage is when it runs alone), ``ids`` (the first 50),
+  ``count``, ``outcome`` (``done`` or ``fell back``) and ``ms``. Celery's event state — what
+  Flower and ``celery -A workers.app events`` display — takes a custom event type as the task's
+  state: the drain shows ``STAGE`` with the stage's fields while it runs, then ``SUCCESS`` (the
+  last stage's fields stay on it). ``celery -A workers.app events --dump`` prints each event
+  as it comes. Workers send events because ``worker_send_task_events`` is on (``celeryconfig``).
 * a ``stage`` log line at INFO from the ``flows.stage`` logger, ``key=value`` pairs
   (``stage=evaluate task=tasks.stock.evaluate inline_in=tasks.inbound.drain[<id>] ids=3
   outcome=done ms=4.1``), so ``grep 'stage=evaluate'`` follows detection whether it ran as its
@@ -42,11 +43,11 @@ class SendsEvents(Protocol):
 def announce(task: SendsEvents, stage: Stage, ids: list[Any], outcome: str, elapsed_s: float) -> dict[str, Any]:
     """Send the ``task-stage`` event (when the task runs under a worker) and log the line; returns
     the event's fields."""
-    fields = {"stage": stage.value, "task": task_name(stage), "ids": list(ids[:MAX_EVENT_IDS]),
+    fields = {"stage": stage.value, "stage_task": task_name(stage), "ids": list(ids[:MAX_EVENT_IDS]),
               "count": len(ids), "outcome": outcome, "ms": round(elapsed_s * 1000, 1)}
     request = getattr(task, "request", None)
     task_id = getattr(request, "id", None)
-    log.info("stage=%s task=%s inline_in=%s[%s] ids=%d outcome=%s ms=%.1f", fields["stage"], fields["task"],
+    log.info("stage=%s task=%s inline_in=%s[%s] ids=%d outcome=%s ms=%.1f", fields["stage"], fields["stage_task"],
              task.name, task_id or "-", len(ids), outcome, fields["ms"])
     if task_id and not getattr(request, "called_directly", True) and not getattr(request, "is_eager", False):
         try:

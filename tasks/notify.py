@@ -32,6 +32,7 @@ from flows.delivery import (
     sender_for,
     circuit_open_alert,
     message_failed_alert,
+    provider_failed,
     role_for,
 )
 from flows.spine import dispatch, for_ids
@@ -121,14 +122,6 @@ def _defer(task: DbTask, outbox_id: int, provider: str, permit: Permit) -> str:
     return "deferred"
 
 
-def _provider_failed(task: DbTask, provider: str, error: str) -> None:
-    """Count a failure against the provider's circuit; the send that opens it alerts staff."""
-    if not get_breaker().record_failure(provider):
-        return
-    with task.unit_of_work() as uow:
-        dispatch(uow, for_ids(Stage.DELIVER, circuit_open_alert(uow.session, provider, error)))
-
-
 def _send(task: DbTask, outbox_id: int, provider: str, sender: Any, message: Message, secrets: list[str],
           template: str = "") -> str:
     """The provider call, outside any transaction, and the state it leads to."""
@@ -138,13 +131,13 @@ def _send(task: DbTask, outbox_id: int, provider: str, sender: Any, message: Mes
         error = error_text(exc, secrets)
         with task.unit_of_work() as uow:
             delivery.mark_unknown(uow.session, outbox_id, error, provider=provider)
-        _provider_failed(task, provider, error)
+        provider_failed(task, provider, error)
         log.warning("outbox %s outcome unknown via %s (not resending; reconcile): %s", outbox_id, provider, error)
         return "unknown"
     except TransientError as exc:
         error = error_text(exc, secrets)
         if exc.status_code != 429:  # 429 is pacing, not an outage: its Retry-After is the answer
-            _provider_failed(task, provider, error)
+            provider_failed(task, provider, error)
         if task.request.retries >= task.max_retries:
             return _fail(task, outbox_id, f"gave up after {task.request.retries + 1} attempts: {error}", provider)
         delay = _retry_delay(task, exc)
