@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain import alerts, audit, effects, timers, vendor_loop
+from domain import alerts, audit, effects, vendor_loop
 from domain.config import RouteConfig
 from domain.stages import FollowUp, Stage
 from domain.models import (

@@ -35,7 +35,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connectors.types import ListingRef, RefundRequest, SubstituteOrderRequest, SubstituteOrderResult
-from domain import alerts, audit, timers
+from domain import alerts, audit
 from domain.clock import utcnow
 from domain.config import PolicyConfig, RouteConfig
 from domain.stages import FollowUp, Stage

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,6 +28,7 @@ from domain import db_errors, spool
 from domain.clock import utcnow
 from domain.db import get_sessionmaker
 from domain.models import DeadLetter
+from domain.stages import FollowUp, Stage
 from flows import spine
 from flows.work import UnitOfWork
 
@@ -89,6 +90,16 @@ class DbTask(Task):
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         """Every retry is spent (or the error is not retryable): keep the task as a dead letter."""
         record_dead_letter(self.name, task_id, list(args or ()), dict(kwargs or {}), exc)
+
+    def send(self, follow_ups: Iterable[FollowUp]) -> None:
+        """Send now, for work done in a transaction of its own that has committed already (a
+        broker error is logged: the rows are in PostgreSQL and the sweepers find them)."""
+        send_all(spine.messages(follow_ups, self.app))
+
+    def keep_dead_letter(self, stage: Stage, task_id: str, args: list[Any], exc: BaseException) -> str:
+        """A dead letter for ``stage``'s task, as if it had failed for good (``backorders redrive``
+        re-sends it); returns where it was kept."""
+        return record_dead_letter(spine.task_name(stage), task_id, args, {}, exc)
 
 
 def send_all(messages: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> None:
