@@ -40,15 +40,21 @@ class SandboxServer:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout_s: float = 10.0) -> "SandboxServer":
+    def start(self, timeout_s: float = 30.0) -> "SandboxServer":
+        """Serve, and wait until the health path answers 2xx.
+
+        A slow answer is not a failure: ``/readyz`` checks the database and the broker, and on a
+        loaded 2-core machine it took over 0.5 s, which used to end the wait with a read timeout.
+        Until the deadline, every refusal, timeout or non-2xx answer is simply asked again."""
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{self.base_url}{self.health_path}", timeout=0.5).ok:
+                if requests.get(f"{self.base_url}{self.health_path}", timeout=5).ok:
                     return self
-            except requests.ConnectionError:
-                time.sleep(0.05)
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
         raise RuntimeError(f"sandbox did not answer on {self.base_url} within {timeout_s}s")
 
     def stop(self) -> None:
