@@ -9,7 +9,7 @@ keeps working:
 * ``connectors.auth`` — :class:`HeaderToken`, :class:`BasicAuth`, :class:`BearerToken`, :class:`OAuth1`;
 * ``connectors.paging`` — :class:`LinkHeaderPaginator`, :class:`PageNumberPaginator`,
   :class:`MetaPaginationPaginator`, :class:`OffsetPaginator`, :class:`ODataNextLinkPaginator`,
-  :class:`VersionCursorPaginator`;
+  :class:`VersionCursorPaginator`, :class:`BodyLinksPaginator`;
 * ``connectors.streams`` — :class:`Stream`, :class:`HighWater`, :class:`PageCursor`: what to read,
   how the cursor moves, how many ids a request carries;
 * ``connectors.capabilities`` — :class:`Capability`, :func:`supports`, :func:`require`;
@@ -19,7 +19,8 @@ keeps working:
 * ``connectors.signing`` — :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`;
 * ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes;
 * ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`,
-  :func:`whole_units`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`.
+  :func:`whole_units`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`,
+  :func:`last_path_id`.
 
 ``docs/connectors.md`` shows how to write a connector on them.
 """
@@ -64,6 +65,7 @@ from connectors.idempotency import (
     spread_cents,
 )
 from connectors.paging import (
+    BodyLinksPaginator,
     LinkHeaderPaginator,
     MetaPaginationPaginator,
     ODataNextLinkPaginator,
@@ -101,6 +103,7 @@ from connectors.values import (
     SleepFn,
     cents_to_money,
     id_str,
+    last_path_id,
     money_cents,
     newest,
     nonblank_id_str,
@@ -112,7 +115,8 @@ from connectors.values import (
 )
 
 __all__ = [
-    "AuthFrom", "Bucket", "at_most_once", "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords",
+    "AuthFrom", "BodyLinksPaginator", "Bucket", "at_most_once", "last_path_id", "JsonWebhookConnector",
+    "JsonWebhooks", "WebhookRecords",
     "basic_auth", "bearer_auth",
     "field_error", "header_auth", "hmac_sha256_matches", "unwrap",
     "SAFE_METHODS", "BasicAuth", "BearerToken", "Capability", "ClockFn", "Connector", "ErpConnector", "HeaderToken",

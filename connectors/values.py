@@ -86,6 +86,14 @@ def with_last_flag(items: Iterator[Any]) -> Iterator[tuple[Any, bool]]:
     yield current, True
 
 
+def last_path_id(location: str | None) -> str | None:
+    """The numeric id ending a created record's URL (a ``Location`` header, RFC 9110 §10.2.2,
+    https://www.rfc-editor.org/rfc/rfc9110#section-10.2.2): ``…/purchaseOrder/647`` → ``"647"``;
+    None when absent or not a number."""
+    tail = (location or "").rstrip("/").rsplit("/", 1)[-1]
+    return tail if tail.isdigit() else None
+
+
 def unwrap(body: Any, key: str) -> dict[str, Any]:
     """The object under a root key (``{"refund": {...}}`` → ``{...}``); {} when absent or null."""
     inner = body.get(key) if isinstance(body, dict) else None
