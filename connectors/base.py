@@ -20,7 +20,7 @@ keeps working:
 * ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes;
 * ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`,
   :func:`whole_units`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`,
-  :func:`last_path_id`.
+  :func:`last_path_id`, :func:`all_found`.
 
 ``docs/connectors.md`` shows how to write a connector on them.
 """
@@ -100,6 +100,7 @@ from connectors.types import (
 )
 from connectors.values import (
     ClockFn,
+    all_found,
     SleepFn,
     cents_to_money,
     id_str,
@@ -115,7 +116,7 @@ from connectors.values import (
 )
 
 __all__ = [
-    "AuthFrom", "BodyLinksPaginator", "Bucket", "at_most_once", "last_path_id", "JsonWebhookConnector",
+    "AuthFrom", "all_found", "BodyLinksPaginator", "Bucket", "at_most_once", "last_path_id", "JsonWebhookConnector",
     "JsonWebhooks", "WebhookRecords",
     "basic_auth", "bearer_auth",
     "field_error", "header_auth", "hmac_sha256_matches", "unwrap",

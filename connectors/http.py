@@ -75,9 +75,15 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
 
     Shopify ``{"errors": "…" | {"field": ["…"]} | ["…"]}``; WooCommerce / WordPress
     ``{"code", "message", "data": {"status"}}``; BigCommerce ``{"title", "detail"}``;
-    Magento ``{"message", "parameters"}``; OData ``{"error": {"code", "message"}}``.
+    Magento ``{"message", "parameters"}``; OData ``{"error": {"code", "message"}}``; Oracle REST
+    (NetSuite, https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html )
+    ``{"title", "o:errorDetails": [{"detail", "o:errorCode"}]}``, each detail with its code.
     """
     if isinstance(body, Mapping):
+        details = [d for d in body.get("o:errorDetails") or [] if isinstance(d, Mapping) and d.get("detail")]
+        if details:
+            return "; ".join(f"{d['o:errorCode']}: {d['detail']}" if d.get("o:errorCode") else str(d["detail"])
+                             for d in details)
         if "errors" in body:
             errors = body["errors"]
             if isinstance(errors, str):

@@ -73,21 +73,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any, ClassVar, Iterator, Mapping
 from zoneinfo import ZoneInfo
 
 from requests.auth import AuthBase
 
 from connectors.base import (
-    BodyLinksPaginator, Capability, HighWater, OAuth1, RestConnector, Stream, last_path_id,
-    platform_error_message, whole_units,
+    BodyLinksPaginator, Capability, HighWater, OAuth1, RestConnector, Stream, all_found, id_str, last_path_id,
+    whole_units,
 )
 from connectors.errors import PermanentError
 from connectors.types import ErpResult, PurchaseOrderRequest, ReceiptLine, StockPage, StockRecord
 
 CURSOR_FORMAT = "YYYY-MM-DD HH24:MI:SS"
-_CURSOR_STRPTIME = "%Y-%m-%d %H:%M:%S"
 _CURSOR_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 _ITEM_TYPE_RE = re.compile(r"^[A-Za-z]+$")
 _EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
@@ -102,14 +101,6 @@ STOCK_COLUMNS = (
 #: A POST that reads: the query is the body (``with_body``), ``limit``/``offset`` travel in the query string.
 SUITEQL = Stream(path="query/v1/suiteql", method="POST", headers={"Prefer": "transient"}, records="items",
                  paginator=BodyLinksPaginator(), page_size_param="limit")
-
-
-def netsuite_error_message(body: Any, fallback: str = "") -> str:
-    """``o:errorDetails[].detail`` (with its ``o:errorCode``), else the generic title."""
-    details = body.get("o:errorDetails") if isinstance(body, Mapping) else None
-    parts = [f"{d['o:errorCode']}: {d['detail']}" if d.get("o:errorCode") else str(d["detail"])
-             for d in (details if isinstance(details, list) else []) if isinstance(d, Mapping) and d.get("detail")]
-    return "; ".join(parts) or platform_error_message(body, fallback)
 
 
 def suiteql_literal(value: str) -> str:
@@ -146,9 +137,9 @@ class NetSuiteConnector(RestConnector):
         for value in [*self.location_ids, *self.item_types]:
             if not (value.isdigit() or _ITEM_TYPE_RE.match(value)):
                 raise ValueError(f"netsuite option value {value!r} is not an id or an item type")
-        self.zone = ZoneInfo(opts["account_timezone"]) if opts.get("account_timezone") else timezone.utc
-        self.stock = replace(SUITEQL, map=self.stock_record, page=StockPage,
-                             cursor=HighWater("updated_at", parse=self.account_time, format=self.account_text))
+        self.cursor = HighWater.wall_clock(ZoneInfo(opts["account_timezone"]) if opts.get("account_timezone")
+                                           else timezone.utc)
+        self.stock = replace(SUITEQL, map=self.stock_record, page=StockPage, cursor=self.cursor)
         super().__init__(config, **kwargs)
 
     def build_auth(self) -> AuthBase:
@@ -159,9 +150,6 @@ class NetSuiteConnector(RestConnector):
         return OAuth1(creds.get("consumer_key", ""), creds.get("consumer_secret", ""),
                       creds.get("token_id", ""), creds.get("token_secret", ""),
                       realm=str(account).upper().replace("-", "_"), signature_method="HMAC-SHA256")
-
-    def error_message(self, body: Any, fallback: str) -> str:
-        return netsuite_error_message(body, fallback)
 
     # --- SuiteQL and stock ------------------------------------------------------------------
 
@@ -186,22 +174,14 @@ class NetSuiteConnector(RestConnector):
         """Only the finished walk moves the cursor (pages are ordered by id, not by time)."""
         yield from self.read(self.stock.with_body({"q": self.stock_query(since)}), since)
 
-    def account_time(self, text: str) -> datetime:
-        """A ``YYYY-MM-DD HH24:MI:SS`` text in the account's zone (the cursor, ``modified``)."""
-        return datetime.strptime(text, _CURSOR_STRPTIME).replace(tzinfo=self.zone)
-
-    def account_text(self, when: datetime) -> str:
-        """The cursor back as the account's wall-clock text, as ``TO_TIMESTAMP`` reads it."""
-        return when.astimezone(self.zone).strftime(_CURSOR_STRPTIME)
-
     def stock_record(self, row: Mapping[str, Any]) -> StockRecord:
         modified = str(row.get("modified") or "")
+        updated = self.cursor.parse(modified).astimezone(timezone.utc) if _CURSOR_RE.match(modified) else None
         return StockRecord(
             external_id=str(row["item_id"]), sku=row.get("sku") or None,
-            location_external_id=str(row["location_id"]) if row.get("location_id") is not None else None,
+            location_external_id=id_str(row.get("location_id")), inventory_item_id=str(row["item_id"]),
             on_hand=whole_units(row.get("on_hand")) or 0, available=whole_units(row.get("available")) or 0,
-            committed=whole_units(row.get("committed")) or 0, inventory_item_id=str(row["item_id"]),
-            updated_at=self.account_time(modified).astimezone(timezone.utc) if _CURSOR_RE.match(modified) else None)
+            committed=whole_units(row.get("committed")) or 0, updated_at=updated)
 
     # --- purchase orders and receipts -------------------------------------------------------
 
@@ -272,11 +252,8 @@ class NetSuiteConnector(RestConnector):
         wanted = sorted(set(skus))
         if not wanted:
             raise PermanentError("netsuite: a purchase order needs at least one line", platform=self.platform)
-        found: dict[str, str] = {}
-        for row in self.suiteql(f"SELECT id, itemid FROM item WHERE itemid IN "
-                                f"({', '.join(suiteql_literal(s) for s in wanted)}) ORDER BY id"):
-            found.setdefault(str(row["itemid"]), str(row["id"]))
-        missing = [sku for sku in wanted if sku not in found]
-        if missing:
-            raise PermanentError(f"netsuite: no item for SKU(s) {', '.join(missing)}", platform=self.platform)
-        return found
+        codes = ", ".join(map(suiteql_literal, wanted))
+        rows = self.suiteql(f"SELECT id, itemid FROM item WHERE itemid IN ({codes}) ORDER BY id")
+        return all_found(wanted, ((str(row["itemid"]), str(row["id"])) for row in rows),
+                         lambda missing: PermanentError(f"netsuite: no item for SKU(s) {', '.join(missing)}",
+                                                        platform=self.platform))

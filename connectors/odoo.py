@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Mapping
 
-from connectors.base import Capability
+from connectors.base import Capability, all_found
 from connectors.errors import AuthError, PermanentError, TransientError
 from connectors.rpc import JsonRpcConnector
 from connectors.types import ErpResult, PurchaseOrderRequest, ReceiptLine
@@ -80,7 +80,8 @@ def rpc_error(error: Mapping[str, Any], *, what: str) -> Exception:
     name = str(data.get("name") or "")
     message = str(data.get("message") or error.get("message") or "unknown error")
     detail = f"odoo {what}: {message}" + (f" ({name})" if name else "")
-    kind = AuthError if name in AUTH_ERRORS else TransientError if name in TRANSIENT_ERROR_NAMES else PermanentError
+    kind = AuthError if name in AUTH_ERRORS else TransientError if name in TRANSIENT_ERROR_NAMES \
+        else PermanentError
     return kind(detail, platform="odoo", body=str(error)[:2000])
 
 
@@ -212,11 +213,7 @@ class OdooConnector(JsonRpcConnector):
         wanted = sorted(set(skus))
         if not wanted:
             raise PermanentError("odoo: a purchase order needs at least one line", platform=self.platform)
-        found: dict[str, int] = {}
-        for row in self.search_read("product.product", [["default_code", "in", wanted]], ["id", "default_code"]):
-            found.setdefault(str(row["default_code"]), int(row["id"]))
-        missing = [sku for sku in wanted if sku not in found]
-        if missing:
-            raise PermanentError(f"odoo: no product with internal reference {', '.join(missing)}",
-                                 platform=self.platform)
-        return found
+        rows = self.search_read("product.product", [["default_code", "in", wanted]], ["id", "default_code"])
+        return all_found(wanted, ((str(row["default_code"]), int(row["id"])) for row in rows),
+                         lambda missing: PermanentError(f"odoo: no product with internal reference "
+                                                        f"{', '.join(missing)}", platform=self.platform))

@@ -30,6 +30,7 @@ A minimal stream (see ``docs/connectors.md``)::
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime, tzinfo
 from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar, \
     runtime_checkable
 
@@ -70,6 +71,15 @@ class HighWater:
     field: str = "updated_at"
     parse: Callable[[str], Any] = parse_timestamp
     format: Callable[[Any], str] = utc_iso
+
+    @classmethod
+    def wall_clock(cls, zone: tzinfo, text_format: str = "%Y-%m-%d %H:%M:%S",
+                   field: str = "updated_at") -> HighWater:
+        """A cursor saved as wall-clock text in the platform's ``zone`` (``2024-05-01 13:02:11``),
+        for filters that compare such text (NetSuite SuiteQL ``TO_TIMESTAMP``, Magento's UTC
+        ``updated_at``); records still compare as instants."""
+        return cls(field, parse=lambda text: datetime.strptime(text, text_format).replace(tzinfo=zone),
+                   format=lambda when: when.astimezone(zone).strftime(text_format))
 
     def over(self, pages: Iterable[list[R]], since: str | None) -> Iterator[tuple[list[R], str | None]]:
         """``(records, cursor)`` per page: ``since`` on every page but the last, which carries
