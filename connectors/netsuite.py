@@ -60,9 +60,11 @@ How it is built: SuiteQL is a declared stream (``POST`` with the query as its bo
 transient``, paged by the body's ``links`` while ``hasMore``, :class:`~connectors.paging.BodyLinksPaginator`),
 read by ``connectors.streams``; the stock read adds its record mapping and a
 :class:`~connectors.streams.HighWater` on ``updated_at`` that reads and writes the cursor as the
-account's own wall-clock text. Retries, pacing, error classes and TBA signing
-(:class:`~connectors.auth.OAuth1`) are the shared ones; stock write-back and webhooks are refused
-by name (``refusals``). What is left here is NetSuite's SQL, its error body and the PO sequence.
+account's own wall-clock text (:meth:`~connectors.streams.HighWater.wall_clock`). Retries, pacing,
+error classes, the ``o:errorDetails`` message (``connectors.http.platform_error_message``) and TBA
+signing (:class:`~connectors.auth.OAuth1`) are the shared ones; stock write-back and webhooks are
+refused by name (``refusals``). What is left here is NetSuite's SQL, its record shapes and the PO
+sequence.
 
 Options: ``page_size`` (≤ 1000, default 1000), ``location_ids`` (list: only these locations),
 ``item_types`` (default ``["InvtPart"]``), ``account_timezone`` (IANA name for ``updated_at``;

@@ -76,7 +76,7 @@ def rpc_error(error: Mapping[str, Any], *, what: str) -> Exception:
     The message is Odoo's own ``data.message`` (``"Access Denied"``, a ``UserError`` text …), not
     the generic ``"Odoo Server Error"`` around it.
     """
-    data = error.get("data") if isinstance(error.get("data"), Mapping) else {}
+    data: Mapping[str, Any] = error["data"] if isinstance(error.get("data"), Mapping) else {}
     name = str(data.get("name") or "")
     message = str(data.get("message") or error.get("message") or "unknown error")
     detail = f"odoo {what}: {message}" + (f" ({name})" if name else "")
