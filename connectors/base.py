@@ -16,6 +16,7 @@ keeps working:
 * ``connectors.http`` — :func:`classify_response`, :class:`RetryPolicy`, :class:`LeakyBucketPacer`,
   :class:`RestConnector` (the base every REST platform connector extends);
 * ``connectors.hooks`` — :class:`JsonWebhooks`: signed JSON webhooks declared by header names;
+* ``connectors.rpc`` — :class:`JsonRpcConnector`: JSON-RPC 2.0 calls on the same plumbing;
 * ``connectors.signing`` — :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`;
 * ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes;
 * ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`,
@@ -76,6 +77,7 @@ from connectors.paging import (
     VersionCursorPaginator,
     shopify_link_paginator,
 )
+from connectors.rpc import JsonRpcConnector
 from connectors.signing import (
     constant_time_equals,
     header_value,
@@ -116,7 +118,8 @@ from connectors.values import (
 )
 
 __all__ = [
-    "AuthFrom", "all_found", "BodyLinksPaginator", "Bucket", "at_most_once", "last_path_id", "JsonWebhookConnector",
+    "AuthFrom", "all_found", "BodyLinksPaginator", "Bucket", "at_most_once", "last_path_id", "JsonRpcConnector",
+    "JsonWebhookConnector",
     "JsonWebhooks", "WebhookRecords",
     "basic_auth", "bearer_auth",
     "field_error", "header_auth", "hmac_sha256_matches", "unwrap",

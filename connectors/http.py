@@ -482,7 +482,8 @@ class RestConnector:
 
     @refuses(Capability.STOCK_WRITE)
     def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
-        """Back offices are never written by channel sync: a silent "ok" would hide a misconfigured store."""
+        """Platforms channel sync does not write (back offices) refuse: a silent "ok" would hide a
+        misconfigured store."""
         raise self.refusal(Capability.STOCK_WRITE, f"refusing to write {listing.sku}")
 
     @refuses(Capability.WEBHOOKS)
