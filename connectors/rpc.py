@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Mapping
 
 from connectors.errors import PermanentError
 from connectors.http import RestConnector
+from connectors.types import ConnectorConfig
 
 
 class JsonRpcConnector(RestConnector):
@@ -24,7 +25,7 @@ class JsonRpcConnector(RestConnector):
 
     rpc_path: ClassVar[str] = "jsonrpc"
 
-    def __init__(self, config: Any, **kwargs: Any) -> None:
+    def __init__(self, config: ConnectorConfig, **kwargs: Any) -> None:
         self.rpc_ids = itertools.count(1)
         super().__init__(config, **kwargs)
 
