@@ -9,17 +9,19 @@ keeps working:
 * ``connectors.auth`` — :class:`HeaderToken`, :class:`BasicAuth`, :class:`BearerToken`, :class:`OAuth1`;
 * ``connectors.paging`` — :class:`LinkHeaderPaginator`, :class:`PageNumberPaginator`,
   :class:`MetaPaginationPaginator`, :class:`OffsetPaginator`, :class:`ODataNextLinkPaginator`,
-  :class:`VersionCursorPaginator`;
+  :class:`VersionCursorPaginator`, :class:`BodyLinksPaginator`;
 * ``connectors.streams`` — :class:`Stream`, :class:`HighWater`, :class:`PageCursor`: what to read,
   how the cursor moves, how many ids a request carries;
 * ``connectors.capabilities`` — :class:`Capability`, :func:`supports`, :func:`require`;
 * ``connectors.http`` — :func:`classify_response`, :class:`RetryPolicy`, :class:`LeakyBucketPacer`,
   :class:`RestConnector` (the base every REST platform connector extends);
 * ``connectors.hooks`` — :class:`JsonWebhooks`: signed JSON webhooks declared by header names;
+* ``connectors.rpc`` — :class:`JsonRpcConnector`: JSON-RPC 2.0 calls on the same plumbing;
 * ``connectors.signing`` — :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`;
 * ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes;
 * ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`,
-  :func:`whole_units`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`.
+  :func:`whole_units`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`,
+  :func:`last_path_id`, :func:`all_found`.
 
 ``docs/connectors.md`` shows how to write a connector on them.
 """
@@ -64,6 +66,7 @@ from connectors.idempotency import (
     spread_cents,
 )
 from connectors.paging import (
+    BodyLinksPaginator,
     LinkHeaderPaginator,
     MetaPaginationPaginator,
     ODataNextLinkPaginator,
@@ -74,6 +77,7 @@ from connectors.paging import (
     VersionCursorPaginator,
     shopify_link_paginator,
 )
+from connectors.rpc import JsonRpcConnector
 from connectors.signing import (
     constant_time_equals,
     header_value,
@@ -98,9 +102,11 @@ from connectors.types import (
 )
 from connectors.values import (
     ClockFn,
+    all_found,
     SleepFn,
     cents_to_money,
     id_str,
+    last_path_id,
     money_cents,
     newest,
     nonblank_id_str,
@@ -112,7 +118,9 @@ from connectors.values import (
 )
 
 __all__ = [
-    "AuthFrom", "Bucket", "at_most_once", "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords",
+    "AuthFrom", "all_found", "BodyLinksPaginator", "Bucket", "at_most_once", "last_path_id", "JsonRpcConnector",
+    "JsonWebhookConnector",
+    "JsonWebhooks", "WebhookRecords",
     "basic_auth", "bearer_auth",
     "field_error", "header_auth", "hmac_sha256_matches", "unwrap",
     "SAFE_METHODS", "BasicAuth", "BearerToken", "Capability", "ClockFn", "Connector", "ErpConnector", "HeaderToken",

@@ -23,12 +23,14 @@ import requests
 from requests.auth import AuthBase
 
 from connectors.auth import AuthFrom
-from connectors.capabilities import Capability, refuses, unsupported
+from connectors.capabilities import Capability, UnsupportedCapability, refuses, unsupported
 from connectors.errors import (
     AuthError,
     ConnectorError,
+    MalformedPayloadError,
     OutcomeUnknownError,
     PermanentError,
+    SignatureError,
     TransientError,
 )
 from connectors.paging import PageRequest, Paginator
@@ -40,8 +42,10 @@ from connectors.types import (
     PushResult,
     RefundRequest,
     RefundResult,
+    StockPage,
     SubstituteOrderRequest,
     SubstituteOrderResult,
+    WebhookEvent,
 )
 from connectors.values import ClockFn, SleepFn, unwrap
 
@@ -71,9 +75,15 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
 
     Shopify ``{"errors": "…" | {"field": ["…"]} | ["…"]}``; WooCommerce / WordPress
     ``{"code", "message", "data": {"status"}}``; BigCommerce ``{"title", "detail"}``;
-    Magento ``{"message", "parameters"}``; OData ``{"error": {"code", "message"}}``.
+    Magento ``{"message", "parameters"}``; OData ``{"error": {"code", "message"}}``; Oracle REST
+    (NetSuite, https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html )
+    ``{"title", "o:errorDetails": [{"detail", "o:errorCode"}]}``, each detail with its code.
     """
     if isinstance(body, Mapping):
+        details = [d for d in body.get("o:errorDetails") or [] if isinstance(d, Mapping) and d.get("detail")]
+        if details:
+            return "; ".join(f"{d['o:errorCode']}: {d['detail']}" if d.get("o:errorCode") else str(d["detail"])
+                             for d in details)
         if "errors" in body:
             errors = body["errors"]
             if isinstance(errors, str):
@@ -291,8 +301,9 @@ class RestConnector:
     max_page_size: ClassVar[int | None] = None
     default_page_size: ClassVar[int | None] = None
 
-    #: Subclasses that write stock define it (``Capability.STOCK_WRITE``); declared for the type checker only.
-    push_availability: Callable[[ListingRef, int, bool], PushResult]
+    #: Why this platform refuses a capability it does not declare, added to the refusal's message
+    #: (``{Capability.STOCK_WRITE: "read-only: the back office, not a channel"}``).
+    refusals: ClassVar[Mapping[Capability, str]] = {}
 
     def __init__(self, config: ConnectorConfig, *, session: requests.Session | None = None,
                  sleep: SleepFn = time.sleep, clock: ClockFn = time.monotonic,
@@ -458,6 +469,32 @@ class RestConnector:
         id lists chunked at the stream's declared size (``connectors.streams``)."""
         return read_stream(self, stream, since, ids=ids, map=map)
 
+    # --- what a class does not declare is refused by name (``refusals`` says why) -----------
+
+    def refusal(self, capability: Capability, detail: str = "") -> UnsupportedCapability:
+        """The :class:`UnsupportedCapability` for ``capability``, with this platform's reason."""
+        return unsupported(self, capability, "; ".join(r for r in (self.refusals.get(capability), detail) if r))
+
+    @refuses(Capability.STOCK_READ)
+    def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
+        """Platforms not read for stock here (a back office used for purchase orders only) refuse."""
+        raise self.refusal(Capability.STOCK_READ)
+
+    @refuses(Capability.STOCK_WRITE)
+    def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
+        """Platforms channel sync does not write (back offices) refuse: a silent "ok" would hide a
+        misconfigured store."""
+        raise self.refusal(Capability.STOCK_WRITE, f"refusing to write {listing.sku}")
+
+    @refuses(Capability.WEBHOOKS)
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        """No webhooks from this platform: every delivery is refused as unsigned (answered 401)."""
+        raise SignatureError(str(self.refusal(Capability.WEBHOOKS)))
+
+    @refuses(Capability.WEBHOOKS)
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        raise MalformedPayloadError(str(self.refusal(Capability.WEBHOOKS)))
+
     @refuses(Capability.ORDERS)
     def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
         """Back offices and point-of-sale systems are not read for orders: the storefronts are."""
@@ -466,14 +503,14 @@ class RestConnector:
     @refuses(Capability.REFUNDS)
     def refund_line(self, request: RefundRequest) -> RefundResult:
         """Platforms without a refund API here (read-only back-ends) refuse: staff refund by hand."""
-        raise unsupported(self, Capability.REFUNDS)
+        raise self.refusal(Capability.REFUNDS)
 
     @refuses(Capability.STORE_CREDIT)
     def credit_line(self, request: RefundRequest) -> RefundResult:
         """Platforms without store credit here refuse, so the task escalates instead of guessing."""
-        raise unsupported(self, Capability.STORE_CREDIT)
+        raise self.refusal(Capability.STORE_CREDIT)
 
     @refuses(Capability.SUBSTITUTE_ORDERS)
     def place_substitute(self, request: SubstituteOrderRequest) -> SubstituteOrderResult:
         """Platforms without order creation here refuse: staff place the substitute by hand."""
-        raise unsupported(self, Capability.SUBSTITUTE_ORDERS)
+        raise self.refusal(Capability.SUBSTITUTE_ORDERS)

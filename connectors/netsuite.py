@@ -56,6 +56,16 @@ key and items by ``itemid`` = our SKU, both through SuiteQL (the ``vendor`` and 
 Options ``po_location_id`` / ``po_subsidiary_id`` add ``location`` / ``subsidiary`` when the account
 needs them.
 
+How it is built: SuiteQL is a declared stream (``POST`` with the query as its body, ``Prefer:
+transient``, paged by the body's ``links`` while ``hasMore``, :class:`~connectors.paging.BodyLinksPaginator`),
+read by ``connectors.streams``; the stock read adds its record mapping and a
+:class:`~connectors.streams.HighWater` on ``updated_at`` that reads and writes the cursor as the
+account's own wall-clock text (:meth:`~connectors.streams.HighWater.wall_clock`). Retries, pacing,
+error classes, the ``o:errorDetails`` message (``connectors.http.platform_error_message``) and TBA
+signing (:class:`~connectors.auth.OAuth1`) are the shared ones; stock write-back and webhooks are
+refused by name (``refusals``). What is left here is NetSuite's SQL, its record shapes and the PO
+sequence.
+
 Options: ``page_size`` (≤ 1000, default 1000), ``location_ids`` (list: only these locations),
 ``item_types`` (default ``["InvtPart"]``), ``account_timezone`` (IANA name for ``updated_at``;
 default UTC). Credentials: ``account_id`` (realm, e.g. ``1234567`` or ``1234567_SB1``),
@@ -64,29 +74,20 @@ default UTC). Credentials: ``account_id`` (realm, e.g. ``1234567`` or ``1234567_
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import timezone
 from typing import Any, ClassVar, Iterator, Mapping
 from zoneinfo import ZoneInfo
 
 from requests.auth import AuthBase
 
-from connectors.base import OAuth1, RestConnector, platform_error_message, whole_units, with_last_flag
-from connectors.capabilities import Capability, refuses
-from connectors.errors import MalformedPayloadError, PermanentError, SignatureError
-from connectors.types import (
-    ErpResult,
-    ListingRef,
-    OrderPage,
-    PurchaseOrderRequest,
-    PushResult,
-    ReceiptLine,
-    StockPage,
-    StockRecord,
-    WebhookEvent,
+from connectors.base import (
+    BodyLinksPaginator, Capability, HighWater, OAuth1, RestConnector, Stream, all_found, id_str, last_path_id,
+    whole_units,
 )
+from connectors.errors import PermanentError
+from connectors.types import ErpResult, PurchaseOrderRequest, ReceiptLine, StockPage, StockRecord
 
-MAX_PAGE_SIZE = 1000
-SUITEQL_PATH = "query/v1/suiteql"
 CURSOR_FORMAT = "YYYY-MM-DD HH24:MI:SS"
 _CURSOR_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 _ITEM_TYPE_RE = re.compile(r"^[A-Za-z]+$")
@@ -99,19 +100,9 @@ STOCK_COLUMNS = (
     "iil.quantitycommitted AS committed, iil.quantitybackordered AS backordered, "
     f"TO_CHAR(item.lastmodifieddate, '{CURSOR_FORMAT}') AS modified"
 )
-
-
-def netsuite_error_message(body: Any, fallback: str = "") -> str:
-    """``o:errorDetails[].detail`` (with its ``o:errorCode``), else the generic title."""
-    if isinstance(body, Mapping) and isinstance(body.get("o:errorDetails"), list):
-        parts = []
-        for item in body["o:errorDetails"]:
-            if isinstance(item, Mapping) and item.get("detail"):
-                code = item.get("o:errorCode")
-                parts.append(f"{code}: {item['detail']}" if code else str(item["detail"]))
-        if parts:
-            return "; ".join(parts)
-    return platform_error_message(body, fallback)
+#: A POST that reads: the query is the body (``with_body``), ``limit``/``offset`` travel in the query string.
+SUITEQL = Stream(path="query/v1/suiteql", method="POST", headers={"Prefer": "transient"}, records="items",
+                 paginator=BodyLinksPaginator(), page_size_param="limit")
 
 
 def suiteql_literal(value: str) -> str:
@@ -129,22 +120,28 @@ def external_id(value: str, what: str) -> str:
 
 
 class NetSuiteConnector(RestConnector):
-    """One NetSuite account over REST web services, read-only."""
+    """One NetSuite account over REST web services: stock read, purchase orders, receipts."""
 
     platform: ClassVar[str] = "netsuite"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.STOCK_READ, Capability.PURCHASE_ORDERS, Capability.RECEIPTS})
     api_prefix: ClassVar[str] = "/services/rest"
+    max_page_size: ClassVar[int | None] = 1000
+    refusals: ClassVar[Mapping[Capability, str]] = {
+        Capability.STOCK_WRITE: "read-only in this product (the back office, not a channel); remove this store "
+                                "from the channel-sync targets",
+        Capability.WEBHOOKS: "no native webhooks (only SuiteScript a customer writes); poll with fetch_stock"}
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
         opts = config.options
-        self.page_size = max(1, min(int(opts.get("page_size", MAX_PAGE_SIZE)), MAX_PAGE_SIZE))
         self.location_ids = [str(x) for x in opts.get("location_ids") or []]
         self.item_types = [str(t) for t in opts.get("item_types") or ["InvtPart"]]
         for value in [*self.location_ids, *self.item_types]:
             if not (value.isdigit() or _ITEM_TYPE_RE.match(value)):
                 raise ValueError(f"netsuite option value {value!r} is not an id or an item type")
-        self.zone = ZoneInfo(opts["account_timezone"]) if opts.get("account_timezone") else timezone.utc
+        self.cursor = HighWater.wall_clock(ZoneInfo(opts["account_timezone"]) if opts.get("account_timezone")
+                                           else timezone.utc)
+        self.stock = replace(SUITEQL, map=self.stock_record, page=StockPage, cursor=self.cursor)
         super().__init__(config, **kwargs)
 
     def build_auth(self) -> AuthBase:
@@ -156,10 +153,11 @@ class NetSuiteConnector(RestConnector):
                       creds.get("token_id", ""), creds.get("token_secret", ""),
                       realm=str(account).upper().replace("-", "_"), signature_method="HMAC-SHA256")
 
-    def error_message(self, body: Any, fallback: str) -> str:
-        return netsuite_error_message(body, fallback)
+    # --- SuiteQL and stock ------------------------------------------------------------------
 
-    # --- SuiteQL ----------------------------------------------------------------------------
+    def suiteql(self, query: str) -> Iterator[dict[str, Any]]:
+        """Every row of a SuiteQL result, page after page (lazy: nothing is sent before the first row)."""
+        return self.records(SUITEQL.with_body({"q": query}))
 
     def stock_query(self, since: str | None) -> str:
         """The SuiteQL text; every interpolated value is validated first (no injection)."""
@@ -174,82 +172,20 @@ class NetSuiteConnector(RestConnector):
         return (f"SELECT {STOCK_COLUMNS} FROM item INNER JOIN inventoryitemlocations iil ON iil.item = item.id "
                 f"WHERE {' AND '.join(where)} ORDER BY item.id, iil.location")
 
-    def suiteql(self, query: str) -> Iterator[list[dict[str, Any]]]:
-        """Stream each page of a SuiteQL result: follow ``links`` rel ``next`` while ``hasMore``.
-
-        A POST, but a read: retried on 5xx/timeouts like a GET (``retry=True``).
-        """
-        url = self.url(SUITEQL_PATH)
-        params: dict[str, Any] | None = {"limit": self.page_size, "offset": 0}
-        while True:
-            response = self.request("POST", url, params=params, json_body={"q": query},
-                                    headers={"Prefer": "transient"}, retry=True)
-            body = self.decode(response) or {}
-            items = body.get("items") or []
-            yield items
-            if not body.get("hasMore") or not items:
-                return
-            nxt = next((link.get("href") for link in body.get("links") or []
-                        if isinstance(link, Mapping) and link.get("rel") == "next"), None)
-            if nxt:
-                url, params = nxt, None
-            else:
-                offset = int(body.get("offset") or 0) + len(items)
-                url, params = self.url(SUITEQL_PATH), {"limit": self.page_size, "offset": offset}
-
-    # --- stock ------------------------------------------------------------------------------
-
     def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
         """Only the finished walk moves the cursor (pages are ordered by id, not by time)."""
-        high = since
-        for rows, is_last in with_last_flag(self.suiteql(self.stock_query(since))):
-            records = [self._record(row) for row in rows]
-            for row in rows:
-                modified = row.get("modified")
-                if modified and _CURSOR_RE.match(modified) and (high is None or modified > high):
-                    high = modified
-            yield StockPage(records=records, cursor=high if is_last else since)
+        yield from self.read(self.stock.with_body({"q": self.stock_query(since)}), since)
 
-    def _record(self, row: Mapping[str, Any]) -> StockRecord:
-        modified = row.get("modified")
-        updated = None
-        if modified and _CURSOR_RE.match(modified):
-            updated = datetime.strptime(modified, "%Y-%m-%d %H:%M:%S").replace(tzinfo=self.zone) \
-                .astimezone(timezone.utc)
+    def stock_record(self, row: Mapping[str, Any]) -> StockRecord:
+        modified = str(row.get("modified") or "")
+        updated = self.cursor.parse(modified).astimezone(timezone.utc) if _CURSOR_RE.match(modified) else None
         return StockRecord(
-            external_id=str(row["item_id"]),
-            sku=row.get("sku") or None,
-            location_external_id=str(row["location_id"]) if row.get("location_id") is not None else None,
-            on_hand=whole_units(row.get("on_hand")) or 0,
-            available=whole_units(row.get("available")) or 0,
-            committed=whole_units(row.get("committed")) or 0,
-            updated_at=updated,
-            inventory_item_id=str(row["item_id"]),
-        )
+            external_id=str(row["item_id"]), sku=row.get("sku") or None,
+            location_external_id=id_str(row.get("location_id")), inventory_item_id=str(row["item_id"]),
+            on_hand=whole_units(row.get("on_hand")) or 0, available=whole_units(row.get("available")) or 0,
+            committed=whole_units(row.get("committed")) or 0, updated_at=updated)
 
-    @refuses(Capability.ORDERS)
-    def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
-        """The ERP is not a sales channel here: orders come from the storefront connectors."""
-        return iter(())
-
-    # --- write-back and webhooks: refused on purpose ----------------------------------------
-
-    @refuses(Capability.STOCK_WRITE)
-    def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
-        raise PermanentError(
-            f"netsuite is read-only in this product (back office, not a channel): refusing to write "
-            f"{listing.sku}; remove this store from the channel-sync targets", platform=self.platform)
-
-    @refuses(Capability.WEBHOOKS)
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
-        raise SignatureError("netsuite sends no native webhooks; this endpoint accepts none for a "
-                             "netsuite store (poll with fetch_stock instead)")
-
-    @refuses(Capability.WEBHOOKS)
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
-        raise MalformedPayloadError("netsuite sends no native webhooks; nothing to parse")
-
-    # --- purchase orders --------------------------------------------------------------------
+    # --- purchase orders and receipts -------------------------------------------------------
 
     def create_purchase_order(self, po: PurchaseOrderRequest) -> ErpResult:
         """Create the PO once: an existing record with our number as external id is returned as is."""
@@ -260,13 +196,12 @@ class NetSuiteConnector(RestConnector):
         body = self.purchase_order_body(po)
         response = self.request("PUT", f"{PURCHASE_ORDER_PATH}/eid:{number}", params={"replace": "item"},
                                 json_body=body, retry=True)
-        record_id = _record_id(response.headers.get("Location")) or self.find_purchase_order(number)
+        record_id = last_path_id(response.headers.get("Location")) or self.find_purchase_order(number)
         if record_id is None:
             raise PermanentError(f"netsuite: upsert of purchaseOrder eid:{number} answered "
                                  f"{response.status_code} without a Location and the record is not readable",
                                  status_code=response.status_code, platform=self.platform)
-        return ErpResult(external_id=record_id, created=True, detail=f"purchaseOrder {record_id}",
-                         request=body)
+        return ErpResult(external_id=record_id, created=True, detail=f"purchaseOrder {record_id}", request=body)
 
     def find_purchase_order(self, number: str) -> str | None:
         """The internal id of the PO whose external id is ``number``; None on NetSuite's 404."""
@@ -291,8 +226,7 @@ class NetSuiteConnector(RestConnector):
                  f"WHERE t.type = 'PurchOrd' AND tl.mainline = 'F' AND t.externalid IN "
                  f"({', '.join(suiteql_literal(n) for n in wanted)}) ORDER BY t.id, tl.linesequencenumber")
         return [ReceiptLine(po_number=str(row["po"]), sku=str(row["sku"]), ordered=int(float(row["ordered"])),
-                            received=int(float(row.get("received", 0))))
-                for page in self.suiteql(query) for row in page]
+                            received=int(float(row.get("received", 0)))) for row in self.suiteql(query)]
 
     def purchase_order_body(self, po: PurchaseOrderRequest) -> dict[str, Any]:
         """The record body; vendor and items resolved to internal ids first (refused if unknown)."""
@@ -304,39 +238,24 @@ class NetSuiteConnector(RestConnector):
                                 "rate": line.unit_cost_cents / 100} for line in po.lines]},
         }
         for option, field in (("po_location_id", "location"), ("po_subsidiary_id", "subsidiary")):
-            if self.config.options.get(option) is not None:
-                body[field] = {"id": str(self.config.options[option])}
+            if self.options.get(option) is not None:
+                body[field] = {"id": str(self.options[option])}
         return body
 
     def vendor_id(self, vendor_ref: str) -> str:
-        query = (f"SELECT id FROM vendor WHERE externalid = "
-                 f"{suiteql_literal(external_id(vendor_ref, 'vendor key'))}")
-        rows = [row for page in self.suiteql(query) for row in page]
-        if not rows:
-            raise PermanentError(f"netsuite: no vendor with external id {vendor_ref!r}; set the vendor's "
-                                 f"External ID in NetSuite to our vendor key", platform=self.platform)
-        return str(rows[0]["id"])
+        key = suiteql_literal(external_id(vendor_ref, "vendor key"))
+        for row in self.suiteql(f"SELECT id FROM vendor WHERE externalid = {key}"):
+            return str(row["id"])
+        raise PermanentError(f"netsuite: no vendor with external id {vendor_ref!r}; set the vendor's "
+                             f"External ID in NetSuite to our vendor key", platform=self.platform)
 
     def item_ids(self, skus: list[str]) -> dict[str, str]:
         """SKU → item internal id (``item.itemid`` is the SKU, as the stock query assumes)."""
         wanted = sorted(set(skus))
         if not wanted:
             raise PermanentError("netsuite: a purchase order needs at least one line", platform=self.platform)
-        query = (f"SELECT id, itemid FROM item WHERE itemid IN ({', '.join(suiteql_literal(s) for s in wanted)})"
-                 f" ORDER BY id")
-        found: dict[str, str] = {}
-        for page in self.suiteql(query):
-            for row in page:
-                found.setdefault(str(row["itemid"]), str(row["id"]))
-        missing = [sku for sku in wanted if sku not in found]
-        if missing:
-            raise PermanentError(f"netsuite: no item for SKU(s) {', '.join(missing)}", platform=self.platform)
-        return found
-
-
-def _record_id(location: str | None) -> str | None:
-    """``…/record/v1/purchaseOrder/647`` → ``"647"`` (the Location header of a create/upsert)."""
-    if not location:
-        return None
-    tail = location.rstrip("/").rsplit("/", 1)[-1]
-    return tail if tail.isdigit() else None
+        codes = ", ".join(map(suiteql_literal, wanted))
+        rows = self.suiteql(f"SELECT id, itemid FROM item WHERE itemid IN ({codes}) ORDER BY id")
+        return all_found(wanted, ((str(row["itemid"]), str(row["id"])) for row in rows),
+                         lambda missing: PermanentError(f"netsuite: no item for SKU(s) {', '.join(missing)}",
+                                                        platform=self.platform))

@@ -40,31 +40,22 @@ true: the PO is approved on our side, so it is confirmed in Odoo rather than lef
 
 Stock polling from Odoo (``stock.quant``) is not part of this module yet: :meth:`fetch_stock`
 refuses clearly, and so do the channel methods (Odoo is a back office here, not a sales channel).
+
+How it is built: the calls go through :class:`~connectors.rpc.JsonRpcConnector` (the JSON-RPC
+envelope and error object, on the shared request, retry and pacing of ``connectors.http``);
+refusals are declared (``refusals``). None of them is a declared stream, on purpose: JSON-RPC is not
+REST paging (``offset``/``limit`` would travel inside ``execute_kw``'s arguments, not in a query
+string), and no call here walks a collection — each ``search_read`` is bounded by our own PO numbers,
+their lines or their products, and Odoo answers it whole when no ``limit`` is given.
 """
 from __future__ import annotations
 
-import itertools
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, ClassVar, Mapping
 
-from connectors.base import RestConnector
-from connectors.capabilities import Capability, refuses
-from connectors.errors import (
-    AuthError,
-    MalformedPayloadError,
-    PermanentError,
-    SignatureError,
-    TransientError,
-)
-from connectors.types import (
-    ErpResult,
-    ListingRef,
-    OrderPage,
-    PurchaseOrderRequest,
-    PushResult,
-    ReceiptLine,
-    StockPage,
-    WebhookEvent,
-)
+from connectors.base import Capability, all_found
+from connectors.errors import AuthError, PermanentError, TransientError
+from connectors.rpc import JsonRpcConnector
+from connectors.types import ErpResult, PurchaseOrderRequest, ReceiptLine
 
 #: Odoo's request-for-quotation states: a PO in one of them has not been confirmed yet.
 RFQ_STATES = frozenset({"draft", "sent"})
@@ -85,24 +76,25 @@ def rpc_error(error: Mapping[str, Any], *, what: str) -> Exception:
     The message is Odoo's own ``data.message`` (``"Access Denied"``, a ``UserError`` text …), not
     the generic ``"Odoo Server Error"`` around it.
     """
-    data = error.get("data") if isinstance(error.get("data"), Mapping) else {}
+    data: Mapping[str, Any] = error["data"] if isinstance(error.get("data"), Mapping) else {}
     name = str(data.get("name") or "")
     message = str(data.get("message") or error.get("message") or "unknown error")
     detail = f"odoo {what}: {message}" + (f" ({name})" if name else "")
-    kwargs: dict[str, Any] = {"platform": "odoo", "body": str(error)[:2000]}
-    if name in AUTH_ERRORS:
-        return AuthError(detail, **kwargs)
-    if name in TRANSIENT_ERROR_NAMES:
-        return TransientError(detail, **kwargs)
-    return PermanentError(detail, **kwargs)
+    kind = AuthError if name in AUTH_ERRORS else TransientError if name in TRANSIENT_ERROR_NAMES \
+        else PermanentError
+    return kind(detail, platform="odoo", body=str(error)[:2000])
 
 
-class OdooConnector(RestConnector):
+class OdooConnector(JsonRpcConnector):
     """One Odoo database over the legacy external API (JSON-RPC)."""
 
     platform: ClassVar[str] = "odoo"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.PURCHASE_ORDERS, Capability.RECEIPTS})
-    api_prefix: ClassVar[str] = ""
+    refusals: ClassVar[Mapping[Capability, str]] = {
+        Capability.STOCK_READ: "stock polling from Odoo is not configured (this connector only creates "
+                               "purchase orders)",
+        Capability.STOCK_WRITE: "odoo is not a sales channel in this product",
+        Capability.WEBHOOKS: "odoo webhooks are not configured for this product"}
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
         creds = config.credentials
@@ -113,24 +105,17 @@ class OdooConnector(RestConnector):
             raise ValueError("odoo credentials need database, login and api_key")
         self.confirm = bool(config.options.get("confirm_purchase_orders", True))
         self._uid: int | None = None
-        self._ids = itertools.count(1)
         super().__init__(config, **kwargs)
 
     # --- JSON-RPC ---------------------------------------------------------------------------
 
+    def rpc_error(self, error: Mapping[str, Any], what: str) -> Exception:
+        return rpc_error(error, what=what)
+
     def call(self, service: str, method: str, args: list[Any], *, safe: bool = True) -> Any:
-        """One JSON-RPC call; ``safe`` reads are retried on 5xx/timeouts, writes only on 429."""
-        payload = {"jsonrpc": "2.0", "method": "call", "id": next(self._ids),
-                   "params": {"service": service, "method": method, "args": args}}
-        response = self.request("POST", "jsonrpc", json_body=payload, retry=safe)
-        body = self.decode(response)
-        if not isinstance(body, Mapping):
-            raise PermanentError(f"odoo {service}.{method}: answer is not a JSON-RPC object",
-                                 status_code=response.status_code, platform=self.platform)
-        if isinstance(body.get("error"), Mapping):
-            what = f"{args[3]}.{args[4]}" if service == "object" and len(args) > 4 else f"{service}.{method}"
-            raise rpc_error(body["error"], what=what)
-        return body.get("result")
+        """One ``call`` of a service method; ``safe`` reads are retried on 5xx/timeouts, writes only on 429."""
+        what = f"{args[3]}.{args[4]}" if service == "object" and len(args) > 4 else f"{service}.{method}"
+        return self.rpc("call", {"service": service, "method": method, "args": args}, safe=safe, what=what)
 
     def uid(self) -> int:
         """The user id for the API key, fetched once per connector (``authenticate`` → false on refusal)."""
@@ -146,6 +131,10 @@ class OdooConnector(RestConnector):
                    *, safe: bool = True) -> Any:
         return self.call("object", "execute_kw",
                          [self.database, self.uid(), self.api_key, model, method, args, kwargs or {}], safe=safe)
+
+    def search_read(self, model: str, domain: list[Any], fields: list[str], **kwargs: Any) -> list[dict[str, Any]]:
+        """``search_read`` (a read: retried on 5xx/timeouts); ``kwargs`` are ``limit``, ``order`` …"""
+        return list(self.execute_kw(model, "search_read", [domain], {"fields": fields, **kwargs}) or [])
 
     # --- purchase orders --------------------------------------------------------------------
 
@@ -175,30 +164,29 @@ class OdooConnector(RestConnector):
         return ErpResult(external_id=str(po_id), created=False, detail=f"purchase.order {name} exists ({state})")
 
     def find_purchase_order(self, number: str) -> dict[str, Any] | None:
-        rows = self.execute_kw("purchase.order", "search_read", [[["partner_ref", "=", number]]],
-                               {"fields": ["id", "name", "state", "partner_ref"], "limit": 1, "order": "id"})
+        rows = self.search_read("purchase.order", [["partner_ref", "=", number]],
+                                ["id", "name", "state", "partner_ref"], limit=1, order="id")
         return rows[0] if rows else None
 
     def fetch_receipts(self, numbers: list[str]) -> list[ReceiptLine]:
         """Received-so-far per line of our POs (found by ``partner_ref``): ``purchase.order.line``
         ``qty_received`` is what validated receipts moved in against each line."""
         wanted = sorted(set(numbers))
-        if not wanted:
-            return []
-        orders = self.execute_kw("purchase.order", "search_read", [[["partner_ref", "in", wanted]]],
-                                 {"fields": ["id", "partner_ref"], "order": "id"})
-        number_of = {int(row["id"]): str(row["partner_ref"]) for row in orders or []}
+        orders = self.search_read("purchase.order", [["partner_ref", "in", wanted]], ["id", "partner_ref"],
+                                  order="id") if wanted else []
+        number_of = {int(row["id"]): str(row["partner_ref"]) for row in orders}
         if not number_of:
             return []
-        lines = self.execute_kw("purchase.order.line", "search_read", [[["order_id", "in", sorted(number_of)]]],
-                                {"fields": ["order_id", "product_id", "product_qty", "qty_received"], "order": "id"})
-        product_ids = sorted({int(line["product_id"][0]) for line in lines or [] if line.get("product_id")})
+        lines = [line for line in self.search_read(
+            "purchase.order.line", [["order_id", "in", sorted(number_of)]],
+            ["order_id", "product_id", "product_qty", "qty_received"], order="id") if line.get("product_id")]
+        product_ids = sorted({int(line["product_id"][0]) for line in lines})
         codes = {int(row["id"]): str(row["default_code"]) for row in self.execute_kw(
             "product.product", "read", [product_ids], {"fields": ["default_code"]}) or []} if product_ids else {}
         return [ReceiptLine(po_number=number_of[int(line["order_id"][0])], sku=codes[int(line["product_id"][0])],
                             ordered=int(float(line.get("product_qty") or 0)),
                             received=int(float(line.get("qty_received") or 0)))
-                for line in lines or [] if line.get("product_id") and int(line["product_id"][0]) in codes]
+                for line in lines if int(line["product_id"][0]) in codes]
 
     def purchase_order_values(self, po: PurchaseOrderRequest) -> dict[str, Any]:
         """``purchase.order`` create values; the partner and products must already exist in Odoo."""
@@ -216,49 +204,16 @@ class OdooConnector(RestConnector):
         return {"partner_id": partner_id, "partner_ref": po.number, "origin": po.number, "order_line": lines}
 
     def partner_id(self, vendor_ref: str) -> int:
-        rows = self.execute_kw("res.partner", "search_read", [[["ref", "=", vendor_ref]]],
-                               {"fields": ["id", "name"], "limit": 1})
-        if not rows:
-            raise PermanentError(f"odoo: no partner with reference {vendor_ref!r}; set the vendor's "
-                                 f"Reference in Odoo to our vendor key", platform=self.platform)
-        return int(rows[0]["id"])
+        for row in self.search_read("res.partner", [["ref", "=", vendor_ref]], ["id", "name"], limit=1):
+            return int(row["id"])
+        raise PermanentError(f"odoo: no partner with reference {vendor_ref!r}; set the vendor's "
+                             f"Reference in Odoo to our vendor key", platform=self.platform)
 
     def product_ids(self, skus: list[str]) -> dict[str, int]:
         wanted = sorted(set(skus))
         if not wanted:
             raise PermanentError("odoo: a purchase order needs at least one line", platform=self.platform)
-        rows = self.execute_kw("product.product", "search_read", [[["default_code", "in", wanted]]],
-                               {"fields": ["id", "default_code"]})
-        found: dict[str, int] = {}
-        for row in rows or []:
-            found.setdefault(str(row["default_code"]), int(row["id"]))
-        missing = [sku for sku in wanted if sku not in found]
-        if missing:
-            raise PermanentError(f"odoo: no product with internal reference {', '.join(missing)}",
-                                 platform=self.platform)
-        return found
-
-    # --- what Odoo is not used for here -----------------------------------------------------
-
-    @refuses(Capability.STOCK_READ)
-    def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
-        raise PermanentError("stock polling from Odoo is not configured (this connector only creates "
-                             "purchase orders)", platform=self.platform)
-
-    @refuses(Capability.ORDERS)
-    def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
-        """Odoo is a back office here, not a sales channel: orders come from the storefronts."""
-        return iter(())
-
-    @refuses(Capability.STOCK_WRITE)
-    def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
-        raise PermanentError(f"odoo is not a sales channel in this product: refusing to write {listing.sku}",
-                             platform=self.platform)
-
-    @refuses(Capability.WEBHOOKS)
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
-        raise SignatureError("odoo webhooks are not configured for this product")
-
-    @refuses(Capability.WEBHOOKS)
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
-        raise MalformedPayloadError("odoo webhooks are not configured for this product")
+        rows = self.search_read("product.product", [["default_code", "in", wanted]], ["id", "default_code"])
+        return all_found(wanted, ((str(row["default_code"]), int(row["id"])) for row in rows),
+                         lambda missing: PermanentError(f"odoo: no product with internal reference "
+                                                        f"{', '.join(missing)}", platform=self.platform))

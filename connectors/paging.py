@@ -158,6 +158,37 @@ class ODataNextLinkPaginator:
         return PageRequest(url, params)
 
 
+class BodyLinksPaginator:
+    """Oracle-style collections (NetSuite REST web services and SuiteQL,
+    https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156414087576.html ):
+    ``{"items", "hasMore", "offset", "count", "links": [{"rel": "next", "href"}]}``.
+
+    While ``hasMore`` is true the next request is the ``links`` entry whose ``rel`` is ``next``
+    (its query carries ``limit`` and ``offset``), or, when a server leaves that link out, the same
+    request at ``offset`` + the records this page held. The first request asks from offset 0.
+    """
+
+    def __init__(self, offset_param: str = "offset", more_key: str = "hasMore", rel: str = "next") -> None:
+        self.offset_param = offset_param
+        self.more_key = more_key
+        self.rel = rel
+
+    def first_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {**params, self.offset_param: 0}
+
+    def next_page(self, response: requests.Response, body: Any, record_count: int,
+                  current: PageRequest) -> PageRequest | None:
+        if not isinstance(body, Mapping) or not body.get(self.more_key) or record_count == 0:
+            return None
+        href = next((link.get("href") for link in body.get("links") or []
+                     if isinstance(link, Mapping) and link.get("rel") == self.rel), None)
+        if href:
+            url, params = _split_url(href)
+            return PageRequest(url, params)
+        offset = int(body.get(self.offset_param) or current.params.get(self.offset_param) or 0) + record_count
+        return PageRequest(current.url, {**current.params, self.offset_param: offset})
+
+
 class VersionCursorPaginator:
     """``?after=<version>`` paging over a global, monotonic version (Lightspeed X-Series API 2.0,
     https://x-series-api.lightspeedhq.com/docs/pagination): the next request asks for what comes

@@ -30,6 +30,7 @@ A minimal stream (see ``docs/connectors.md``)::
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime, tzinfo
 from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar, \
     runtime_checkable
 
@@ -71,6 +72,15 @@ class HighWater:
     parse: Callable[[str], Any] = parse_timestamp
     format: Callable[[Any], str] = utc_iso
 
+    @classmethod
+    def wall_clock(cls, zone: tzinfo, text_format: str = "%Y-%m-%d %H:%M:%S",
+                   field: str = "updated_at") -> HighWater:
+        """A cursor saved as wall-clock text in the platform's ``zone`` (``2024-05-01 13:02:11``),
+        for filters that compare such text (NetSuite SuiteQL ``TO_TIMESTAMP``, Magento's UTC
+        ``updated_at``); records still compare as instants."""
+        return cls(field, parse=lambda text: datetime.strptime(text, text_format).replace(tzinfo=zone),
+                   format=lambda when: when.astimezone(zone).strftime(text_format))
+
     def over(self, pages: Iterable[list[R]], since: str | None) -> Iterator[tuple[list[R], str | None]]:
         """``(records, cursor)`` per page: ``since`` on every page but the last, which carries
         the newest value seen (or ``since`` again when nothing newer came)."""
@@ -109,6 +119,10 @@ class Stream:
     travels in, or a function ``cursor → params``. ``page_size_param`` receives the connector's
     ``page_size``. ``stop_on_empty_page`` ends the read at an empty page without yielding it (walks
     that signal their end that way). ``page`` builds each yielded page (``StockPage``, ``OrderPage``).
+
+    A query sent as a body (SuiteQL, GraphQL) names ``method="POST"``, its ``headers`` and the JSON
+    ``body`` every page's request carries (:meth:`with_body` fills it per read); a stream only
+    reads, so its requests are retried like a GET's whatever the method.
     """
 
     path: str
@@ -122,10 +136,17 @@ class Stream:
     ids_per_request: int | None = None
     stop_on_empty_page: bool = False
     page: Callable[[list[Any], str | None], Any] = Page
+    method: str = "GET"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: Any = None
 
     def at(self, **values: Any) -> Stream:
         """This stream under a parent: ``REFUNDS.at(order=42)`` fills ``orders/{order}/refunds.json``."""
         return replace(self, path=self.path.format(**values))
+
+    def with_body(self, body: Any) -> Stream:
+        """This stream asking with ``body``: ``SUITEQL.with_body({"q": "SELECT …"})``."""
+        return replace(self, body=body)
 
     def extract(self, body: Any) -> list[Raw]:
         if callable(self.records):
@@ -138,7 +159,8 @@ class Reader(Protocol):
 
     page_size: int
 
-    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None) -> requests.Response:
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json_body: Any = None,
+                headers: Mapping[str, str] | None = None, retry: bool | None = None) -> requests.Response:
         ...
 
     def decode(self, response: requests.Response) -> Any:
@@ -179,7 +201,8 @@ def raw_pages(reader: Reader, stream: Stream, since: str | None = None,
     for current in first_requests(stream, getattr(reader, "page_size", None), since, ids):
         request: PageRequest | None = current
         while request is not None:
-            response = reader.request("GET", request.url, params=request.params)
+            response = reader.request(stream.method, request.url, params=request.params, json_body=stream.body,
+                                      headers=stream.headers or None, retry=True)
             body = reader.decode(response)
             rows = stream.extract(body)
             if not rows and stream.stop_on_empty_page:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
+T = TypeVar("T")
 SleepFn = Callable[[float], None]
 ClockFn = Callable[[], float]
 
@@ -32,6 +33,19 @@ def id_str(value: Any) -> str | None:
 def nonblank_id_str(value: Any) -> str | None:
     """:func:`id_str` for platforms that send ``""`` for a missing reference: that is None too."""
     return None if value == "" else id_str(value)
+
+
+def all_found(wanted: Iterable[str], pairs: Iterable[tuple[str, T]],
+              missing: Callable[[list[str]], Exception]) -> dict[str, T]:
+    """Our codes resolved to a platform's ids (SKU → item id): the first pair per code wins, and
+    ``missing(codes)`` is raised naming every wanted code that found none, before anything is written."""
+    found: dict[str, T] = {}
+    for key, value in pairs:
+        found.setdefault(key, value)
+    absent = [key for key in wanted if key not in found]
+    if absent:
+        raise missing(absent)
+    return found
 
 
 def whole_units(value: Any) -> int | None:
@@ -84,6 +98,14 @@ def with_last_flag(items: Iterator[Any]) -> Iterator[tuple[Any, bool]]:
         yield current, False
         current = following
     yield current, True
+
+
+def last_path_id(location: str | None) -> str | None:
+    """The numeric id ending a created record's URL (a ``Location`` header, RFC 9110 §10.2.2,
+    https://www.rfc-editor.org/rfc/rfc9110#section-10.2.2): ``…/purchaseOrder/647`` → ``"647"``;
+    None when absent or not a number."""
+    tail = (location or "").rstrip("/").rsplit("/", 1)[-1]
+    return tail if tail.isdigit() else None
 
 
 def unwrap(body: Any, key: str) -> dict[str, Any]:
