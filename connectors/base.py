@@ -17,7 +17,8 @@ keeps working:
   :class:`RestConnector` (the base every REST platform connector extends);
 * ``connectors.hooks`` — :class:`JsonWebhooks`: signed JSON webhooks declared by header names;
 * ``connectors.signing`` — :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`;
-* ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes;
+* ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes and
+  create-then-find when a keyed code is already taken;
 * ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`,
   :func:`whole_units`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`.
 
@@ -56,6 +57,7 @@ from connectors.http import (
 from connectors.hooks import JsonWebhookConnector, JsonWebhooks, WebhookRecords
 from connectors.idempotency import (
     at_most_once,
+    created_or_found,
     field_error,
     find_marked,
     idempotency_marker,
@@ -112,7 +114,7 @@ from connectors.values import (
 )
 
 __all__ = [
-    "AuthFrom", "Bucket", "at_most_once", "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords",
+    "AuthFrom", "Bucket", "at_most_once", "created_or_found", "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords",
     "basic_auth", "bearer_auth",
     "field_error", "header_auth", "hmac_sha256_matches", "unwrap",
     "SAFE_METHODS", "BasicAuth", "BearerToken", "Capability", "ClockFn", "Connector", "ErpConnector", "HeaderToken",
