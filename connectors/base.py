@@ -11,7 +11,7 @@ keeps working:
   :class:`MetaPaginationPaginator`, :class:`OffsetPaginator`, :class:`ODataNextLinkPaginator`,
   :class:`VersionCursorPaginator`;
 * ``connectors.streams`` — :class:`Stream`, :class:`HighWater`, :class:`PageCursor`: what to read,
-  how the cursor moves, how many ids a request carries;
+  how the cursor moves, how many ids a request carries; :func:`time_after` for strict time filters;
 * ``connectors.capabilities`` — :class:`Capability`, :func:`supports`, :func:`require`;
 * ``connectors.http`` — :func:`classify_response`, :class:`RetryPolicy`, :class:`LeakyBucketPacer`,
   :class:`RestConnector` (the base every REST platform connector extends);
@@ -83,7 +83,7 @@ from connectors.signing import (
     hmac_sha256_matches,
     verify_base64_hmac,
 )
-from connectors.streams import HighWater, Page, PageCursor, Stream, incremental
+from connectors.streams import HighWater, Page, PageCursor, Stream, incremental, time_after
 from connectors.types import (
     ErpResult,
     ListingRef,
@@ -126,7 +126,7 @@ __all__ = [
     "idempotency_marker", "incremental", "keyed_code", "marked", "money_cents", "newest",
     "nonblank_id_str", "oauth_base_string_uri", "oauth_normalized_parameters", "oauth_percent_encode",
     "oauth_signature_base_string", "parse_retry_after", "parse_timestamp", "platform_error_message",
-    "refuses", "require", "shopify_link_paginator", "spread_cents", "supports", "utc_iso",
+    "refuses", "require", "shopify_link_paginator", "spread_cents", "supports", "time_after", "utc_iso",
     "verify_base64_hmac", "whole_units", "with_last_flag",
 ]
 

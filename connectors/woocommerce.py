@@ -76,14 +76,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any, ClassVar, Iterator, Mapping
 
 from connectors.base import (
     Capability, HighWater, JsonWebhookConnector, JsonWebhooks, ListingRef, OrderPage, PageNumberPaginator, PushResult,
     RefundRequest, RefundResult, RestConnector, StockPage, Stream, SubstituteOrderRequest, SubstituteOrderResult,
     WebhookEvent, WebhookRecords, at_most_once, basic_auth, cents_to_money, created_or_found, header_value, id_str,
-    keyed_code, marked, money_cents, parse_timestamp, utc_iso, verify_base64_hmac,
+    keyed_code, marked, money_cents, parse_timestamp, time_after, utc_iso, verify_base64_hmac,
 )
 from connectors.errors import PermanentError, TransientError, error_json
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord, WebhookKind
@@ -96,11 +95,6 @@ SUBSTITUTE_META_KEY = "_backorder_substitute"
 DETERMINISTIC_REFUND_REFUSALS = frozenset({
     "Invalid refund amount.", "Invalid order ID.", "The payment gateway for this order does not exist.",
     "The payment gateway for this order does not support automatic refunds."})
-
-
-def listed(body: Any) -> list[Any]:
-    """WordPress answers a collection as a top-level JSON array."""
-    return body if isinstance(body, list) else []
 
 
 def stock_record(item: Mapping[str, Any], parent_id: str | None = None) -> StockRecord:
@@ -120,11 +114,11 @@ def order_record(order: Mapping[str, Any]) -> OrderRecord:
         placed_at=parse_timestamp(order.get("date_created_gmt")), email=billing.get("email") or None,
         phone=billing.get("phone") or None,
         customer_name=" ".join(p for p in (billing.get("first_name"), billing.get("last_name")) if p),
-        lines=[OrderLineRecord(external_id=str(line["id"]), sku=line.get("sku") or None,
-                               quantity=int(line.get("quantity", 0)), title=str(line.get("name") or ""),
-                               price_cents=money_cents(line.get("price")),
-                               variant_external_id=id_str(line.get("variation_id") or line.get("product_id") or None))
-               for line in order.get("line_items") or []],
+        lines=[OrderLineRecord(
+            external_id=str(line["id"]), sku=line.get("sku") or None, quantity=int(line.get("quantity", 0)),
+            title=str(line.get("name") or ""), price_cents=money_cents(line.get("price")),
+            variant_external_id=id_str(line.get("variation_id") or line.get("product_id") or None),
+        ) for line in order.get("line_items") or []],
         currency=str(order.get("currency") or "USD"), total_cents=money_cents(order.get("total")),
         status=str(order.get("status") or "open"), updated_at=parse_timestamp(order.get("date_modified_gmt")))
 
@@ -141,6 +135,11 @@ def dedupe_key(topic: str, headers: Mapping[str, str], payload: Mapping[str, Any
     resource = header_value(headers, "X-WC-Webhook-Resource") or topic.split(".")[0]
     modified = payload.get("date_modified_gmt") or payload.get("date_modified") or ""
     return f"{resource}:{payload['id']}:{modified}:{hashlib.sha256(body).hexdigest()[:32]}"
+
+
+def listed(body: Any) -> list[Any]:
+    """WordPress answers a collection as a top-level JSON array."""
+    return body if isinstance(body, list) else []
 
 
 def collection(path: str, **declared: Any) -> Stream[Any]:
@@ -174,16 +173,12 @@ class WooCommerceConnector(JsonWebhookConnector, RestConnector):
     order_record = staticmethod(order_record)
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
+        """``modified_after`` is strict at one-second resolution, so it is sent ``overlap_s`` before the
+        cursor; with ``dates_are_gmt`` it is UTC wall-clock time without offset, as WC documents it."""
         super().__init__(config, **kwargs)
-        self.products, self.orders = (replace(s, since_param=self.since_params) for s in (PRODUCTS, ORDERS))
-
-    def since_params(self, since: str) -> dict[str, str]:
-        """``modified_after`` is strict at one-second resolution: ask from ``overlap_s`` earlier. With
-        ``dates_are_gmt`` the value is a UTC wall-clock time without offset, as WC documents it."""
-        if (when := parse_timestamp(since)) is None:
-            return {}
-        when -= timedelta(seconds=float(self.options["overlap_s"]))
-        return {"modified_after": utc_iso(when).replace("+00:00", ""), "dates_are_gmt": "true"}
+        since = time_after("modified_after", lookback_s=float(self.options["overlap_s"]), utc_offset=False,
+                           dates_are_gmt="true")
+        self.products, self.orders = (replace(stream, since_param=since) for stream in (PRODUCTS, ORDERS))
 
     def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
         """Pages of products; variable ones are expanded into their variations, which carry the stock."""

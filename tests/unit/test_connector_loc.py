@@ -6,9 +6,9 @@ from pathlib import Path
 from connectors.loc import code_lines, main, platform_files, platform_lines
 
 #: Ceilings per platform (non-blank, non-comment lines outside docstrings); lower them as code moves
-#: into the shared base, never raise them. WooCommerce, NetSuite and Odoo are at their size before
-#: the stream base and should fall when they move onto it.
-CEILINGS = {"shopify": 221, "lightspeed": 146, "woocommerce": 338, "netsuite": 218, "odoo": 176}
+#: into the shared base, never raise them. NetSuite and Odoo are at their size before the stream
+#: base and should fall when they move onto it.
+CEILINGS = {"shopify": 221, "lightspeed": 146, "woocommerce": 170, "netsuite": 218, "odoo": 176}
 
 
 def test_docstrings_comments_and_blank_lines_are_not_counted() -> None:
