@@ -142,7 +142,7 @@ def listed(body: Any) -> list[Any]:
     return body if isinstance(body, list) else []
 
 
-def collection(path: str, **declared: Any) -> Stream[Any]:
+def collection(path: str, **declared: Any) -> Stream:
     """A ``wc/v3`` list: a top-level array, ``page`` / ``per_page`` until ``X-WP-TotalPages``."""
     return Stream(path=path, records=listed, paginator=PageNumberPaginator(), page_size_param="per_page", **declared)
 
