@@ -61,11 +61,18 @@ strictly (``after``, not inclusive) at one-second resolution, so the query goes 
 
 How it is built: products, variations, orders and refunds are declared streams read by
 ``connectors.streams`` with the WordPress page-number paginator (``page`` / ``per_page`` until
-``X-WP-TotalPages``; ``per_page`` is the ``page_size`` option, at most 100) and a
-:class:`~connectors.streams.HighWater` on ``date_modified_gmt`` (only the last page moves it);
-webhooks are declared by header names (``connectors.hooks``); the 500-wrapped refusals are named
-to the base through ``is_final``. What is left here is WooCommerce's record shapes, its unsigned
-ping, its dedupe key and its refund, coupon and order sequences.
+``X-WP-TotalPages``; ``per_page`` is the ``page_size`` option, at most 100), a
+:class:`~connectors.streams.HighWater` on ``date_modified_gmt`` (only the last page moves it) sent
+through :func:`~connectors.streams.time_after`; the base adds our locations up into the one figure
+a product holds (``stock_per_location`` False); webhooks are declared by header names
+(``connectors.hooks``); the 500-wrapped refusals are named to the base through ``is_final``; the
+refund is found before it is created (``at_most_once``) and the coupon read back once its code is
+taken (``created_or_found``). What is left here is WooCommerce's record shapes, its unsigned ping,
+its dedupe key and the bodies of its refund, coupon and order writes.
+
+Options (``ConnectorConfig.options``): ``page_size`` (≤ 100), ``overlap_s`` (default 1),
+``api_refund`` (default true), ``credit_code_secret``. Credentials: ``consumer_key``,
+``consumer_secret``; ``webhook_secret`` is the webhook's secret.
 
 Known limit: a variation whose stock changes without its parent's ``date_modified`` moving is
 not seen by the incremental product listing; the ``product.updated`` webhook (WooCommerce fires
