@@ -51,11 +51,13 @@ def at_most_once(key: str, candidates: Iterable[T], create: Callable[[], tuple[T
 
 
 def created_or_found(key: str, create: Callable[[], tuple[T, int]], taken: Callable[[PermanentError], bool],
-                     candidates: Callable[[], Iterable[T]], field: str = "note") -> tuple[T, int]:
+                     candidates: Callable[[], Iterable[T]], field: str = "note",
+                     what: str = "a record with this code") -> tuple[T, int]:
     """``create()``, or — when the platform refuses it as a duplicate (``taken``: a keyed code's
     uniqueness rule) — the candidate carrying the key's marker, with status 200.
 
-    A duplicate whose record does not carry the key is someone else's: :class:`PermanentError`."""
+    A duplicate whose record does not carry the key is someone else's: :class:`PermanentError`
+    naming ``what`` ("coupon credit-…")."""
     try:
         return create()
     except PermanentError as exc:
@@ -63,9 +65,8 @@ def created_or_found(key: str, create: Callable[[], tuple[T, int]], taken: Calla
             raise
         found = find_marked(candidates(), key, field)
         if found is None:
-            raise PermanentError(f"{exc.platform}: a record with this code exists but does not carry idempotency "
-                                 f"key {key}", platform=exc.platform, status_code=exc.status_code,
-                                 body=exc.body) from exc
+            raise PermanentError(f"{exc.platform}: {what} exists but does not carry idempotency key {key}",
+                                 platform=exc.platform, status_code=exc.status_code, body=exc.body) from exc
         return found, 200
 
 

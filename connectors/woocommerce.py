@@ -255,7 +255,7 @@ class WooCommerceConnector(JsonWebhookConnector, RestConnector):
         coupon, status = created_or_found(
             key, lambda: self.send("POST", "coupons", body),
             lambda exc: error_json(exc).get("code") == "woocommerce_rest_coupon_code_already_exists",
-            lambda: self.get_json("coupons", {"code": code}) or [], field="description")
+            lambda: self.get_json("coupons", {"code": code}) or [], field="description", what=f"coupon {code}")
         return RefundResult(ok=True, external_id=str(coupon.get("id", "")), amount_cents=money_cents(
             coupon.get("amount")), kind="store_credit", status_code=status, request=body,
             credit_code=str(coupon.get("code") or code),

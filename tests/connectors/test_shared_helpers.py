@@ -80,8 +80,9 @@ def test_created_or_found_reads_back_only_a_record_carrying_the_key() -> None:
     mine = {"id": 2, "description": marked("credit", "k-1")}
     assert created_or_found("k-1", lambda: ({"id": 1}, 201), is_taken, lambda: []) == ({"id": 1}, 201)
     assert created_or_found("k-1", refuse, is_taken, lambda: [{"id": 3}, mine], field="description") == (mine, 200)
-    with pytest.raises(PermanentError, match="does not carry idempotency key k-2") as caught:
-        created_or_found("k-2", refuse, is_taken, lambda: [mine], field="description")
+    with pytest.raises(PermanentError, match="acme: coupon c-2 exists but does not carry idempotency key k-2") \
+            as caught:
+        created_or_found("k-2", refuse, is_taken, lambda: [mine], field="description", what="coupon c-2")
     assert caught.value.__cause__ is taken
     with pytest.raises(PermanentError) as other:
         created_or_found("k-1", refuse, lambda exc: False, lambda: [mine])
