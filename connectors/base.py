@@ -114,8 +114,8 @@ from connectors.values import (
 )
 
 __all__ = [
-    "AuthFrom", "Bucket", "at_most_once", "created_or_found", "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords",
-    "basic_auth", "bearer_auth",
+    "AuthFrom", "Bucket", "at_most_once", "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords",
+    "basic_auth", "bearer_auth", "created_or_found",
     "field_error", "header_auth", "hmac_sha256_matches", "unwrap",
     "SAFE_METHODS", "BasicAuth", "BearerToken", "Capability", "ClockFn", "Connector", "ErpConnector", "HeaderToken",
     "HighWater", "LeakyBucketPacer", "LinkHeaderPaginator", "MetaPaginationPaginator",
