@@ -11,14 +11,15 @@ keeps working:
   :class:`MetaPaginationPaginator`, :class:`OffsetPaginator`, :class:`ODataNextLinkPaginator`,
   :class:`VersionCursorPaginator`, :class:`BodyLinksPaginator`;
 * ``connectors.streams`` — :class:`Stream`, :class:`HighWater`, :class:`PageCursor`: what to read,
-  how the cursor moves, how many ids a request carries;
+  how the cursor moves, how many ids a request carries; :func:`time_after` for strict time filters;
 * ``connectors.capabilities`` — :class:`Capability`, :func:`supports`, :func:`require`;
 * ``connectors.http`` — :func:`classify_response`, :class:`RetryPolicy`, :class:`LeakyBucketPacer`,
   :class:`RestConnector` (the base every REST platform connector extends);
 * ``connectors.hooks`` — :class:`JsonWebhooks`: signed JSON webhooks declared by header names;
 * ``connectors.rpc`` — :class:`JsonRpcConnector`: JSON-RPC 2.0 calls on the same plumbing;
 * ``connectors.signing`` — :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`;
-* ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes;
+* ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes and
+  create-then-find when a keyed code is already taken;
 * ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`,
   :func:`whole_units`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`,
   :func:`last_path_id`, :func:`all_found`.
@@ -58,6 +59,7 @@ from connectors.http import (
 from connectors.hooks import JsonWebhookConnector, JsonWebhooks, WebhookRecords
 from connectors.idempotency import (
     at_most_once,
+    created_or_found,
     field_error,
     find_marked,
     idempotency_marker,
@@ -85,7 +87,7 @@ from connectors.signing import (
     hmac_sha256_matches,
     verify_base64_hmac,
 )
-from connectors.streams import HighWater, Page, PageCursor, Stream, incremental
+from connectors.streams import HighWater, Page, PageCursor, Stream, incremental, time_after
 from connectors.types import (
     ErpResult,
     ListingRef,
@@ -119,9 +121,8 @@ from connectors.values import (
 
 __all__ = [
     "AuthFrom", "all_found", "BodyLinksPaginator", "Bucket", "at_most_once", "last_path_id", "JsonRpcConnector",
-    "JsonWebhookConnector",
-    "JsonWebhooks", "WebhookRecords",
-    "basic_auth", "bearer_auth",
+    "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords",
+    "basic_auth", "bearer_auth", "created_or_found",
     "field_error", "header_auth", "hmac_sha256_matches", "unwrap",
     "SAFE_METHODS", "BasicAuth", "BearerToken", "Capability", "ClockFn", "Connector", "ErpConnector", "HeaderToken",
     "HighWater", "LeakyBucketPacer", "LinkHeaderPaginator", "MetaPaginationPaginator",
@@ -132,7 +133,7 @@ __all__ = [
     "idempotency_marker", "incremental", "keyed_code", "marked", "money_cents", "newest",
     "nonblank_id_str", "oauth_base_string_uri", "oauth_normalized_parameters", "oauth_percent_encode",
     "oauth_signature_base_string", "parse_retry_after", "parse_timestamp", "platform_error_message",
-    "refuses", "require", "shopify_link_paginator", "spread_cents", "supports", "utc_iso",
+    "refuses", "require", "shopify_link_paginator", "spread_cents", "supports", "time_after", "utc_iso",
     "verify_base64_hmac", "whole_units", "with_last_flag",
 ]
 

@@ -1,6 +1,9 @@
 """Error classes every connector raises, so callers decide retry vs. alert without knowing the platform."""
 from __future__ import annotations
 
+import json
+from typing import Any
+
 
 class ConnectorError(Exception):
     """Base for all failures talking to an outside platform or provider."""
@@ -43,3 +46,13 @@ class SignatureError(Exception):
 
 class MalformedPayloadError(Exception):
     """A webhook body that cannot be parsed: answer 400, store nothing."""
+
+
+def error_json(exc: ConnectorError) -> dict[str, Any]:
+    """The JSON object a platform answered with (``{"code", "message"}``, ``{"errors": …}``), or {}
+    when the body was not a JSON object; for telling one refusal from another by its body."""
+    try:
+        body = json.loads(exc.body or "{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

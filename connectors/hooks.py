@@ -21,11 +21,17 @@ from connectors.values import id_str, parse_timestamp
 
 #: What a topic's payload carries: stock records, order records and the resource ids it names.
 WebhookRecords = tuple[list[StockRecord], list[OrderRecord], list[str]]
+#: A dedupe key from ``(topic, headers, payload, raw body)``, for platforms whose delivery id is not one.
+DedupeFn = Callable[[str, Mapping[str, str], Mapping[str, Any], bytes], str]
 
 
 @dataclass(frozen=True)
 class JsonWebhooks:
-    """Header names are tried in order (platforms rename them between API versions)."""
+    """Header names are tried in order (platforms rename them between API versions).
+
+    ``dedupe`` replaces the delivery-id header (or the body hash when there is none) as the
+    dedupe key; the platform name is still put in front of what it returns.
+    """
 
     signature_headers: tuple[str, ...]
     topic_headers: tuple[str, ...]
@@ -34,6 +40,7 @@ class JsonWebhooks:
     occurred_field: str = "updated_at"
     occurred_headers: tuple[str, ...] = ()
     verify: Callable[[str | None, bytes, str | None], None] = field(default=verify_base64_hmac)
+    dedupe: DedupeFn | None = None
 
 
 def first_header(headers: Mapping[str, str], names: tuple[str, ...]) -> str | None:
@@ -65,11 +72,12 @@ class JsonWebhookConnector:
             raise MalformedPayloadError(f"body is not JSON: {exc}") from exc
         if not isinstance(payload, dict):
             raise MalformedPayloadError("body is not a JSON object")
-        dedupe = first_header(headers, spec.dedupe_headers) or f"{topic}:{hashlib.sha256(body).hexdigest()}"
         occurred: datetime | None = parse_timestamp(payload.get(spec.occurred_field)) or \
             parse_timestamp(first_header(headers, spec.occurred_headers))
         kind = spec.kinds.get(topic, "other")
         try:
+            dedupe = spec.dedupe(topic, headers, payload, body) if spec.dedupe is not None else \
+                first_header(headers, spec.dedupe_headers) or f"{topic}:{hashlib.sha256(body).hexdigest()}"
             stock, orders, resources = self.webhook_records(kind, payload)
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedPayloadError(f"{topic} payload lacks {exc}") from exc

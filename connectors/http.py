@@ -339,6 +339,12 @@ class RestConnector:
     def error_message(self, body: Any, fallback: str) -> str:
         return platform_error_message(body, fallback)
 
+    def is_final(self, error: TransientError) -> bool:
+        """True when an answer its status calls transient (a 5xx) is a refusal that retrying cannot
+        change, as a platform that wraps business refusals in a 500 says in the body; it is then
+        raised as :class:`PermanentError`, so the task alerts instead of retrying forever."""
+        return False
+
     # --- requests ---------------------------------------------------------------------------
 
     def url(self, path: str) -> str:
@@ -374,6 +380,8 @@ class RestConnector:
         error = classify_response(response, platform=self.platform, rate_limits=self.rate_limits,
                                   transient_statuses=self.transient_statuses,
                                   message_fn=self.error_message)
+        if isinstance(error, TransientError) and self.is_final(error):
+            error = PermanentError(str(error), status_code=error.status_code, platform=error.platform, body=error.body)
         if error is not None:
             raise error
         return response
@@ -438,7 +446,13 @@ class RestConnector:
                           detail=response.text[:500], request=request, levels=dict(levels or {}))
 
     def push_levels(self, listing: ListingRef, levels: Mapping[str | None, int], backorder: bool) -> list[PushResult]:
-        """Platforms whose write is one location at a time: one :meth:`push_availability` each."""
+        """Platforms whose write is one location at a time: one :meth:`push_availability` each.
+
+        Where the platform holds one figure per product (``stock_per_location`` False) the
+        locations add up to that figure, written by one :meth:`push_availability`."""
+        if not self.stock_per_location:
+            total = sum(max(0, int(figure)) for figure in levels.values())
+            return [self.push_availability(listing, total, backorder)]
         results = []
         for location, figure in levels.items():
             result = self.push_availability(replace(listing, location_external_id=location), figure, backorder)
@@ -446,15 +460,15 @@ class RestConnector:
         return results
 
     def write_calls(self, levels: Mapping[str | None, int]) -> int:
-        return max(1, len(levels))
+        return max(1, len(levels)) if self.stock_per_location else 1
 
     def fetch_one(self, path: str, key: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """GET one resource wrapped in a root key (``{"order": {...}}``): the inner object, {} if none."""
         return unwrap(self.get_json(path, params), key)
 
-    def send(self, method: str, path: str, body: Any, key: str, *, params: Mapping[str, Any] | None = None,
-             retry: bool | None = None) -> tuple[dict[str, Any], int]:
-        """Write and unwrap the answer's root key: ``(inner object, status code)``."""
+    def send(self, method: str, path: str, body: Any, key: str | None = None, *,
+             params: Mapping[str, Any] | None = None, retry: bool | None = None) -> tuple[dict[str, Any], int]:
+        """Write and unwrap the answer's root key (none: the whole object): ``(object, status code)``."""
         response = self.request(method, path, params=params, json_body=body, retry=retry)
         return unwrap(self.decode(response), key), response.status_code
 

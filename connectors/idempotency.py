@@ -6,16 +6,16 @@ connector writes the domain's key into the record's free text (a note, a reason,
 with :func:`marked`, looks for it with :func:`find_marked` before creating, and so a retried task
 — or a create whose answer was lost to a timeout — finds the first record instead of making a
 second. Codes the customer redeems are derived from the key (:func:`keyed_code`), so a platform's
-uniqueness rule (:func:`field_error`) refuses a second create with the same code.
+uniqueness rule (:func:`field_error`) refuses a second create with the same code and
+:func:`created_or_found` reads the first one back.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
-from connectors.errors import PermanentError
+from connectors.errors import PermanentError, error_json
 from connectors.values import money_cents
 
 T = TypeVar("T", bound=Mapping[str, Any])
@@ -50,6 +50,26 @@ def at_most_once(key: str, candidates: Iterable[T], create: Callable[[], tuple[T
     return (found, 200) if found is not None else create()
 
 
+def created_or_found(key: str, create: Callable[[], tuple[T, int]], taken: Callable[[PermanentError], bool],
+                     candidates: Callable[[], Iterable[T]], field: str = "note",
+                     what: str = "a record with this code") -> tuple[T, int]:
+    """``create()``, or — when the platform refuses it as a duplicate (``taken``: a keyed code's
+    uniqueness rule) — the candidate carrying the key's marker, with status 200.
+
+    A duplicate whose record does not carry the key is someone else's: :class:`PermanentError`
+    naming ``what`` ("coupon credit-…")."""
+    try:
+        return create()
+    except PermanentError as exc:
+        if not taken(exc):
+            raise
+        found = find_marked(candidates(), key, field)
+        if found is None:
+            raise PermanentError(f"{exc.platform}: {what} exists but does not carry idempotency key {key}",
+                                 platform=exc.platform, status_code=exc.status_code, body=exc.body) from exc
+        return found, 200
+
+
 def keyed_code(secret: str, key: str, length: int = 16) -> str:
     """``length`` hex characters of HMAC-SHA256(secret, key): stable across retries of one key,
     unguessable without the secret."""
@@ -61,10 +81,7 @@ def field_error(exc: PermanentError, field: str, phrase: str, status: int = 422)
     ``phrase`` for ``field`` (Rails-style validation errors, e.g. "has already been taken")."""
     if exc.status_code != status:
         return False
-    try:
-        errors = json.loads(exc.body or "{}").get("errors")
-    except (ValueError, AttributeError):
-        return False
+    errors = error_json(exc).get("errors")
     return isinstance(errors, dict) and any(phrase in str(m) for m in errors.get(field) or [])
 
 

@@ -71,9 +71,11 @@ def shopify_link_paginator() -> LinkHeaderPaginator:
 
 
 class PageNumberPaginator:
-    """``?page=N`` paging that stops at a total-pages header (WooCommerce ``X-WP-TotalPages``).
+    """``?page=N`` paging that stops at a total-pages header (WordPress REST ``X-WP-TotalPages``,
+    https://developer.wordpress.org/rest-api/using-the-rest-api/pagination/ , as WooCommerce sends).
 
-    Without the header it stops at the first short page.
+    Without the header it stops at the first short page. A page size already in the request (a
+    stream's ``page_size_param``) wins over ``page_size``, and the short-page test uses it.
     """
 
     def __init__(self, page_param: str = "page", size_param: str = "per_page", page_size: int = 100,
@@ -84,7 +86,7 @@ class PageNumberPaginator:
         self.total_pages_header = total_pages_header
 
     def first_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        return {**params, self.page_param: 1, self.size_param: self.page_size}
+        return {self.size_param: self.page_size, **params, self.page_param: 1}
 
     def next_page(self, response: requests.Response, body: Any, record_count: int,
                   current: PageRequest) -> PageRequest | None:
@@ -93,7 +95,7 @@ class PageNumberPaginator:
         if total is not None:
             if page >= int(total):
                 return None
-        elif record_count < self.page_size:
+        elif record_count < int(current.params.get(self.size_param, self.page_size)):
             return None
         return PageRequest(current.url, {**current.params, self.page_param: page + 1})
 

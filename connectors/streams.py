@@ -30,7 +30,7 @@ A minimal stream (see ``docs/connectors.md``)::
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar, \
     runtime_checkable
 
@@ -99,6 +99,22 @@ class PageCursor:
     after that page because the walk is ordered by it."""
 
     of_body: Callable[[Any], Any]
+
+
+def time_after(param: str, *, lookback_s: float = 0.0, utc_offset: bool = True,
+               **fixed: str) -> Callable[[str], dict[str, str]]:
+    """A ``since_param`` for a time cursor the platform compares strictly ("modified after") at
+    one-second resolution: sent ``lookback_s`` earlier, so a record in the cursor's own second is
+    read again rather than lost (the set-based upsert absorbs it). ``utc_offset=False`` sends UTC
+    wall-clock time without ``+00:00`` (WordPress with ``dates_are_gmt``); ``fixed`` parameters
+    travel with it. A cursor that does not parse sends nothing (a full read)."""
+    def params(cursor: str) -> dict[str, str]:
+        when = parse_timestamp(cursor)
+        if when is None:
+            return {}
+        sent = utc_iso(when - timedelta(seconds=lookback_s))
+        return {param: sent if utc_offset else sent.replace("+00:00", ""), **fixed}
+    return params
 
 
 @runtime_checkable

@@ -108,7 +108,8 @@ def last_path_id(location: str | None) -> str | None:
     return tail if tail.isdigit() else None
 
 
-def unwrap(body: Any, key: str) -> dict[str, Any]:
-    """The object under a root key (``{"refund": {...}}`` → ``{...}``); {} when absent or null."""
-    inner = body.get(key) if isinstance(body, dict) else None
+def unwrap(body: Any, key: str | None) -> dict[str, Any]:
+    """The object under a root key (``{"refund": {...}}`` → ``{...}``); {} when absent or null.
+    With ``key`` None the body itself is the object (WordPress answers without a root key)."""
+    inner = (body if key is None else body.get(key)) if isinstance(body, dict) else None
     return inner if isinstance(inner, dict) else {}

@@ -59,6 +59,21 @@ Incremental fetches use ``modified_after`` with ``dates_are_gmt=true``; WordPres
 strictly (``after``, not inclusive) at one-second resolution, so the query goes back
 ``overlap_s`` (default 1) before the cursor: a boundary record is re-read rather than lost.
 
+How it is built: products, variations, orders and refunds are declared streams read by
+``connectors.streams`` with the WordPress page-number paginator (``page`` / ``per_page`` until
+``X-WP-TotalPages``; ``per_page`` is the ``page_size`` option, at most 100), a
+:class:`~connectors.streams.HighWater` on ``date_modified_gmt`` (only the last page moves it) sent
+through :func:`~connectors.streams.time_after`; the base adds our locations up into the one figure
+a product holds (``stock_per_location`` False); webhooks are declared by header names
+(``connectors.hooks``); the 500-wrapped refusals are named to the base through ``is_final``; the
+refund is found before it is created (``at_most_once``) and the coupon read back once its code is
+taken (``created_or_found``). What is left here is WooCommerce's record shapes, its unsigned ping,
+its dedupe key and the bodies of its refund, coupon and order writes.
+
+Options (``ConnectorConfig.options``): ``page_size`` (≤ 100), ``overlap_s`` (default 1),
+``api_refund`` (default true), ``credit_code_secret``. Credentials: ``consumer_key``,
+``consumer_secret``; ``webhook_secret`` is the webhook's secret.
+
 Known limit: a variation whose stock changes without its parent's ``date_modified`` moving is
 not seen by the incremental product listing; the ``product.updated`` webhook (WooCommerce fires
 it for variations) and the periodic full fetch cover it.
@@ -66,282 +81,162 @@ it for variations) and the periodic full fetch cover it.
 from __future__ import annotations
 
 import hashlib
-import hmac
-import json
 import re
-from datetime import timedelta
-from decimal import Decimal
+from dataclasses import replace
 from typing import Any, ClassVar, Iterator, Mapping
-from urllib.parse import parse_qs
-
-from requests.auth import AuthBase
 
 from connectors.base import (
-    BasicAuth,
-    PageNumberPaginator,
-    RestConnector,
-    cents_to_money,
-    header_value,
-    idempotency_marker,
-    money_cents,
-    newest,
-    parse_timestamp,
-    utc_iso,
-    verify_base64_hmac,
-    with_last_flag,
+    Capability, HighWater, JsonWebhookConnector, JsonWebhooks, ListingRef, OrderPage, PageNumberPaginator, PushResult,
+    RefundRequest, RefundResult, RestConnector, StockPage, Stream, SubstituteOrderRequest, SubstituteOrderResult,
+    WebhookEvent, WebhookRecords, at_most_once, basic_auth, cents_to_money, created_or_found, header_value, id_str,
+    keyed_code, marked, money_cents, parse_timestamp, time_after, utc_iso, verify_base64_hmac,
 )
-from connectors.capabilities import Capability
-from connectors.errors import (
-    ConnectorError,
-    MalformedPayloadError,
-    PermanentError,
-    SignatureError,
-    TransientError,
-)
-from connectors.types import (
-    ListingRef,
-    OrderLineRecord,
-    OrderPage,
-    OrderRecord,
-    PushResult,
-    RefundRequest,
-    RefundResult,
-    StockPage,
-    StockRecord,
-    SubstituteOrderRequest,
-    SubstituteOrderResult,
-    WebhookEvent,
-    WebhookKind,
-)
+from connectors.errors import PermanentError, TransientError, error_json
+from connectors.types import OrderLineRecord, OrderRecord, StockRecord, WebhookKind
 
-MAX_PER_PAGE = 100
-PING_BODY = re.compile(rb"^webhook_id=\d+$")
-
-TOPIC_KINDS: dict[str, WebhookKind] = {
-    "product.updated": "sku_modified",
-    "product.created": "sku_modified",
-    "order.created": "order_created",
-}
-
-
-def stock_status_for(available: int, backorder: bool) -> str:
-    """What the storefront should show: sellable stock wins, then backorder, else sold out."""
-    if available > 0:
-        return "instock"
-    return "onbackorder" if backorder else "outofstock"
-
-
-#: ``wc_create_refund`` refusals that WooCommerce wraps as HTTP 500 ``woocommerce_rest_cannot_create_order_refund``
+PING_BODY = re.compile(rb"^webhook_id=(\d+)$")
+SUBSTITUTE_META_KEY = "_backorder_substitute"
+#: ``wc_create_refund`` refusals WooCommerce wraps as HTTP 500 ``woocommerce_rest_cannot_create_order_refund``
 #: although retrying cannot change them (the refund is rolled back first). Anything else behind that
 #: code (e.g. "Cannot create order refund, please try again.", a gateway's own outage) stays transient.
-DETERMINISTIC_REFUND_REFUSALS = (
-    "Invalid refund amount.",
-    "Invalid order ID.",
-    "The payment gateway for this order does not support automatic refunds.",
-    "The payment gateway for this order does not exist.",
-)
+DETERMINISTIC_REFUND_REFUSALS = frozenset({
+    "Invalid refund amount.", "Invalid order ID.", "The payment gateway for this order does not exist.",
+    "The payment gateway for this order does not support automatic refunds."})
 
 
-def wp_error_body(exc: ConnectorError) -> dict[str, Any]:
-    try:
-        body = json.loads(exc.body or "{}")
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+def stock_record(item: Mapping[str, Any], parent_id: str | None = None) -> StockRecord:
+    """Map a product or variation; ``stock_quantity`` only means something with ``manage_stock``."""
+    managed = item.get("manage_stock") not in (False, None) and item.get("stock_quantity") is not None
+    quantity = int(item["stock_quantity"]) if managed else None
+    return StockRecord(external_id=str(item["id"]), sku=item.get("sku") or None, on_hand=quantity, available=quantity,
+                       updated_at=parse_timestamp(item.get("date_modified_gmt")),
+                       backorders_allowed=(item.get("backorders") or "no") != "no",
+                       parent_external_id=parent_id or id_str(item.get("parent_id") or None))
 
 
-def wp_error_code(exc: ConnectorError) -> str | None:
-    return wp_error_body(exc).get("code")
+def order_record(order: Mapping[str, Any]) -> OrderRecord:
+    billing = order.get("billing") or {}
+    return OrderRecord(
+        external_id=str(order["id"]), number=str(order.get("number") or order["id"]),
+        placed_at=parse_timestamp(order.get("date_created_gmt")), email=billing.get("email") or None,
+        phone=billing.get("phone") or None,
+        customer_name=" ".join(p for p in (billing.get("first_name"), billing.get("last_name")) if p),
+        lines=[OrderLineRecord(
+            external_id=str(line["id"]), sku=line.get("sku") or None, quantity=int(line.get("quantity", 0)),
+            title=str(line.get("name") or ""), price_cents=money_cents(line.get("price")),
+            variant_external_id=id_str(line.get("variation_id") or line.get("product_id") or None),
+        ) for line in order.get("line_items") or []],
+        currency=str(order.get("currency") or "USD"), total_cents=money_cents(order.get("total")),
+        status=str(order.get("status") or "open"), updated_at=parse_timestamp(order.get("date_modified_gmt")))
 
 
-def refusal_behind_500(exc: TransientError) -> PermanentError | None:
-    """A 500 that is really a business refusal (over-refund, gateway cannot refund) → PermanentError."""
-    body = wp_error_body(exc)
-    if exc.status_code != 500 or body.get("code") != "woocommerce_rest_cannot_create_order_refund":
-        return None
-    if body.get("message") not in DETERMINISTIC_REFUND_REFUSALS:
-        return None
-    return PermanentError(str(exc), status_code=exc.status_code, platform=exc.platform, body=exc.body)
+def verify_signature(secret: str | None, body: bytes, signature: str | None) -> None:
+    """Base64 HMAC-SHA256 of the body; the creation ping is unsigned by WooCommerce itself and is let
+    through only when its body is exactly ``webhook_id=<digits>`` (no data: nothing to inject)."""
+    if signature is not None or not PING_BODY.match(body.strip()):
+        verify_base64_hmac(secret, body, signature)
 
 
-class WooCommerceConnector(RestConnector):
+def dedupe_key(topic: str, headers: Mapping[str, str], payload: Mapping[str, Any], body: bytes) -> str:
+    """Resource, id, ``date_modified_gmt`` and a body hash (why not the delivery id: module docstring)."""
+    resource = header_value(headers, "X-WC-Webhook-Resource") or topic.split(".")[0]
+    modified = payload.get("date_modified_gmt") or payload.get("date_modified") or ""
+    return f"{resource}:{payload['id']}:{modified}:{hashlib.sha256(body).hexdigest()[:32]}"
+
+
+def listed(body: Any) -> list[Any]:
+    """WordPress answers a collection as a top-level JSON array."""
+    return body if isinstance(body, list) else []
+
+
+def collection(path: str, **declared: Any) -> Stream:
+    """A ``wc/v3`` list: a top-level array, ``page`` / ``per_page`` until ``X-WP-TotalPages``."""
+    return Stream(path=path, records=listed, paginator=PageNumberPaginator(), page_size_param="per_page", **declared)
+
+
+BY_ID = {"orderby": "id", "order": "asc"}  # ordered by id, so inserts during the walk do not shift pages
+PRODUCTS = collection("products", params=BY_ID, cursor=HighWater(), page=StockPage)
+VARIATIONS = collection("products/{product}/variations", params=BY_ID)
+ORDERS = collection("orders", params=BY_ID, map=order_record, cursor=HighWater(), page=OrderPage)
+REFUNDS = collection("orders/{order}/refunds")
+
+
+class WooCommerceConnector(JsonWebhookConnector, RestConnector):
     """One WooCommerce site over ``/wp-json/wc/v3``."""
 
     platform: ClassVar[str] = "woocommerce"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.STOCK_READ, Capability.STOCK_WRITE, Capability.ORDERS, Capability.REFUNDS,
         Capability.STORE_CREDIT, Capability.SUBSTITUTE_ORDERS, Capability.WEBHOOKS})
-    stock_per_location: ClassVar[bool] = False
+    stock_per_location: ClassVar[bool] = False  # one figure per product: the base adds the locations up
     api_prefix: ClassVar[str] = "/wp-json/wc/v3"
+    option_defaults: ClassVar[Mapping[str, Any]] = {"overlap_s": 1, "api_refund": True}
+    auth = basic_auth("consumer_key", "consumer_secret")
+    max_page_size: ClassVar[int | None] = 100
+    webhooks = JsonWebhooks(
+        signature_headers=("X-WC-Webhook-Signature",), topic_headers=("X-WC-Webhook-Topic",),
+        kinds={"product.updated": "sku_modified", "product.created": "sku_modified", "order.created": "order_created"},
+        occurred_field="date_modified_gmt", verify=verify_signature, dedupe=dedupe_key)
+    order_record = staticmethod(order_record)
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
-        self.per_page = min(int(config.options.get("page_size", MAX_PER_PAGE)), MAX_PER_PAGE)
-        self.overlap = timedelta(seconds=float(config.options.get("overlap_s", 1)))
+        """``modified_after`` is strict at one-second resolution, so it is sent ``overlap_s`` before the
+        cursor; with ``dates_are_gmt`` it is UTC wall-clock time without offset, as WC documents it."""
         super().__init__(config, **kwargs)
-
-    def build_auth(self) -> AuthBase:
-        creds = self.config.credentials
-        return BasicAuth(creds.get("consumer_key", ""), creds.get("consumer_secret", ""))
-
-    def _paginator(self) -> PageNumberPaginator:
-        return PageNumberPaginator(page_size=self.per_page)
-
-    def _since_params(self, since: str | None) -> dict[str, Any]:
-        when = parse_timestamp(since)
-        if when is None:
-            return {}
-        # With dates_are_gmt the value is a UTC wall-clock time without offset, as WC documents it.
-        return {"modified_after": utc_iso(when - self.overlap).replace("+00:00", ""), "dates_are_gmt": "true"}
-
-    # --- stock ------------------------------------------------------------------------------
+        since = time_after("modified_after", lookback_s=float(self.options["overlap_s"]), utc_offset=False,
+                           dates_are_gmt="true")
+        self.products, self.orders = (replace(stream, since_param=since) for stream in (PRODUCTS, ORDERS))
 
     def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
-        """Pages of products (ordered by id, so inserts during the walk do not shift pages).
+        """Pages of products; variable ones are expanded into their variations, which carry the stock."""
+        yield from self.read(self.products, since, map=self._product_records)
 
-        Variable products are expanded into their variations, which carry the stock. Only the
-        last page moves the cursor (to the newest ``date_modified_gmt`` seen).
-        """
-        params = {**self._since_params(since), "orderby": "id", "order": "asc"}
-        params = self._paginator().first_params(params)
-        pages = self.paginate("products", params, self._paginator(), lambda body: body or [])
-        high = parse_timestamp(since)
-        for products, is_last in with_last_flag(pages):
-            records: list[StockRecord] = []
-            for product in products:
-                if product.get("type") == "variable":
-                    records.extend(self._variations(str(product["id"])))
-                else:
-                    records.append(self.stock_record(product))
-            high = newest(high, *(r.updated_at for r in records))
-            yield StockPage(records=records, cursor=utc_iso(high) if is_last and high else since)
-
-    def _variations(self, product_id: str) -> Iterator[StockRecord]:
-        params = self._paginator().first_params({"orderby": "id", "order": "asc"})
-        for variations in self.paginate(f"products/{product_id}/variations", params, self._paginator(),
-                                        lambda body: body or []):
-            for variation in variations:
-                yield self.stock_record(variation, parent_id=product_id)
-
-    @staticmethod
-    def stock_record(item: Mapping[str, Any], parent_id: str | None = None) -> StockRecord:
-        """Map a product or variation; ``stock_quantity`` only means something with ``manage_stock``."""
-        managed = item.get("manage_stock") not in (False, None)
-        quantity = item.get("stock_quantity") if managed else None
-        parent = parent_id or (str(item["parent_id"]) if item.get("parent_id") else None)
-        return StockRecord(
-            external_id=str(item["id"]),
-            sku=item.get("sku") or None,
-            on_hand=None if quantity is None else int(quantity),
-            available=None if quantity is None else int(quantity),
-            updated_at=parse_timestamp(item.get("date_modified_gmt")),
-            backorders_allowed=(item.get("backorders") or "no") != "no",
-            parent_external_id=parent,
-        )
-
-    # --- orders -----------------------------------------------------------------------------
+    def _product_records(self, product: Mapping[str, Any]) -> list[StockRecord]:
+        if product.get("type") != "variable":
+            return [stock_record(product)]
+        parent = str(product["id"])
+        return list(self.records(VARIATIONS.at(product=parent), map=lambda v: stock_record(v, parent)))
 
     def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
-        params = {**self._since_params(since), "orderby": "id", "order": "asc"}
-        params = self._paginator().first_params(params)
-        pages = self.paginate("orders", params, self._paginator(), lambda body: body or [])
-        high = parse_timestamp(since)
-        for orders, is_last in with_last_flag(pages):
-            records = [self.order_record(o) for o in orders]
-            high = newest(high, *(r.updated_at for r in records))
-            yield OrderPage(records=records, cursor=utc_iso(high) if is_last and high else since)
-
-    @staticmethod
-    def order_record(order: Mapping[str, Any]) -> OrderRecord:
-        billing = order.get("billing") or {}
-        name = " ".join(p for p in (billing.get("first_name"), billing.get("last_name")) if p)
-        return OrderRecord(
-            external_id=str(order["id"]),
-            number=str(order.get("number") or order["id"]),
-            placed_at=parse_timestamp(order.get("date_created_gmt")),
-            email=billing.get("email") or None,
-            phone=billing.get("phone") or None,
-            customer_name=name,
-            lines=[OrderLineRecord(
-                external_id=str(line["id"]), sku=line.get("sku") or None, quantity=int(line.get("quantity", 0)),
-                title=str(line.get("name") or ""), price_cents=money_cents(line.get("price")),
-                variant_external_id=str(line.get("variation_id") or line.get("product_id") or "") or None,
-            ) for line in order.get("line_items") or []],
-            currency=str(order.get("currency") or "USD"),
-            total_cents=money_cents(order.get("total")),
-            status=str(order.get("status") or "open"),
-            updated_at=parse_timestamp(order.get("date_modified_gmt")),
-        )
-
-    # --- write-back -------------------------------------------------------------------------
+        yield from self.read(self.orders, since)
 
     def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
-        """One partial ``PUT`` with the absolute quantity, backorder mode and matching status.
+        """One partial ``PUT`` with the absolute quantity, backorder mode and matching stock status.
 
         Variations must go through ``/products/{parent}/variations/{id}``; WooCommerce refuses a
         variation id on ``/products/{id}``.
         """
         quantity = max(0, int(available))
-        body = {"stock_quantity": quantity, "manage_stock": True,
-                "backorders": "notify" if backorder else "no",
-                "stock_status": stock_status_for(quantity, backorder)}
+        body = {"stock_quantity": quantity, "manage_stock": True, "backorders": "notify" if backorder else "no",
+                "stock_status": "instock" if quantity > 0 else "onbackorder" if backorder else "outofstock"}
         path = (f"products/{listing.parent_external_id}/variations/{listing.external_id}"
                 if listing.parent_external_id else f"products/{listing.external_id}")
         response = self.request("PUT", path, json_body=body)
         return self.push_result(response, {"path": path, "body": body}, {None: quantity})
 
-    def push_levels(self, listing: ListingRef, levels: Mapping[str | None, int], backorder: bool) -> list[PushResult]:
-        """WooCommerce holds one ``stock_quantity`` per product or variation: the store's locations
-        add up to one figure, written by one product update per SKU."""
-        total = sum(max(0, int(figure)) for figure in levels.values())
-        return [self.push_availability(listing, total, backorder)]
-
-    def write_calls(self, levels: Mapping[str | None, int]) -> int:
-        return 1
-
-    # --- refunds and store credit -----------------------------------------------------------
+    def is_final(self, error: TransientError) -> bool:
+        body = error_json(error)
+        return error.status_code == 500 and body.get("code") == "woocommerce_rest_cannot_create_order_refund" \
+            and body.get("message") in DETERMINISTIC_REFUND_REFUSALS
 
     def refund_line(self, request: RefundRequest) -> RefundResult:
         """Refund one line through ``orders/{id}/refunds``; a retry returns the first refund.
 
-        WooCommerce has no idempotency header, so the key travels in ``reason`` and the order's
-        refunds are read first: a retried task, or a create whose answer was lost, finds it there.
-        ``api_refund`` (option, default true) asks the gateway to pay the money back; false only
-        records a manual refund.
+        The order's refunds are read first for the key in ``reason``: a retried task, or a create
+        whose answer was lost, finds it there. ``api_refund`` (option, default true) asks the
+        gateway to pay the money back; false only records a manual refund.
         """
-        existing = self._find_refund(request)
-        if existing is not None:
-            return self._refund_result(existing, 200, {}, "found the refund an earlier attempt created")
-        amount = cents_to_money(request.amount_cents)
-        body = {"amount": amount,
-                "reason": f"{request.reason} {idempotency_marker(request.idempotency_key)}".strip(),
+        order, key = request.order_external_id, request.idempotency_key
+        body = {"amount": cents_to_money(request.amount_cents), "reason": marked(request.reason, key),
                 "line_items": [{"id": int(request.line_external_id), "quantity": int(request.quantity),
-                                "refund_total": float(Decimal(amount))}],
-                "api_refund": bool(self.config.options.get("api_refund", True)),
-                "api_restock": bool(request.restock)}
-        try:
-            response = self.request("POST", f"orders/{request.order_external_id}/refunds", json_body=body)
-        except TransientError as exc:
-            permanent = refusal_behind_500(exc)
-            if permanent is not None:
-                raise permanent from exc
-            raise
-        return self._refund_result(self.decode(response) or {}, response.status_code, body, "refund created")
-
-    def _find_refund(self, request: RefundRequest) -> dict[str, Any] | None:
-        marker = idempotency_marker(request.idempotency_key)
-        params = self._paginator().first_params({})
-        for refunds in self.paginate(f"orders/{request.order_external_id}/refunds", params, self._paginator(),
-                                     lambda body: body or []):
-            for refund in refunds:
-                if marker in str(refund.get("reason") or ""):
-                    return refund
-        return None
-
-    @staticmethod
-    def _refund_result(refund: Mapping[str, Any], status: int, request: dict[str, Any], detail: str) -> RefundResult:
-        paid_back = " (paid back through the gateway)" if refund.get("refunded_payment") else " (recorded only)"
-        return RefundResult(ok=True, external_id=str(refund.get("id", "")), amount_cents=money_cents(refund.get("amount")),
-                            kind="refund", status_code=status, detail=detail + paid_back, request=request)
+                                "refund_total": request.amount_cents / 100}],
+                "api_refund": bool(self.options["api_refund"]), "api_restock": bool(request.restock)}
+        refund, status = at_most_once(key, self.records(REFUNDS.at(order=order)),
+                                      lambda: self.send("POST", f"orders/{order}/refunds", body), field="reason")
+        detail = "found the refund an earlier attempt created" if status == 200 else "refund created"
+        return RefundResult(ok=True, external_id=str(refund.get("id", "")), amount_cents=money_cents(refund.get(
+            "amount")), kind="refund", status_code=status, request={} if status == 200 else body, detail=detail + (
+            " (paid back through the gateway)" if refund.get("refunded_payment") else " (recorded only)"))
 
     def credit_line(self, request: RefundRequest) -> RefundResult:
         """Store credit as a single-use ``fixed_cart`` coupon restricted to the customer's email.
@@ -350,22 +245,21 @@ class WooCommerceConnector(RestConnector):
         codes are unique per site, so a retried create answers 400
         ``woocommerce_rest_coupon_code_already_exists`` and the coupon is read back by code.
         """
-        code = self.credit_code(request.idempotency_key)
-        email = request.customer_email or self._order_email(request.order_external_id)
-        if not email:
+        code, key = self.credit_code(request.idempotency_key), request.idempotency_key
+        if not (email := request.customer_email or self._billing(request.order_external_id).get("email")):
             raise PermanentError(f"woocommerce order {request.order_external_id} has no billing email to restrict "
                                  f"the credit coupon to", platform=self.platform)
         body = {"code": code, "discount_type": "fixed_cart", "amount": cents_to_money(request.amount_cents),
-                "description": f"{request.reason} {idempotency_marker(request.idempotency_key)}".strip(),
-                "email_restrictions": [email], "usage_limit": 1, "individual_use": False}
-        try:
-            response = self.request("POST", "coupons", json_body=body)
-        except PermanentError as exc:
-            if wp_error_code(exc) != "woocommerce_rest_coupon_code_already_exists":
-                raise
-            coupon = self._find_coupon(code, request.idempotency_key)
-            return self._credit_result(coupon, 200, body, "found the coupon an earlier attempt created")
-        return self._credit_result(self.decode(response) or {}, response.status_code, body, "coupon created")
+                "description": marked(request.reason, key), "email_restrictions": [email], "usage_limit": 1,
+                "individual_use": False}
+        coupon, status = created_or_found(
+            key, lambda: self.send("POST", "coupons", body),
+            lambda exc: error_json(exc).get("code") == "woocommerce_rest_coupon_code_already_exists",
+            lambda: self.get_json("coupons", {"code": code}) or [], field="description", what=f"coupon {code}")
+        return RefundResult(ok=True, external_id=str(coupon.get("id", "")), amount_cents=money_cents(
+            coupon.get("amount")), kind="store_credit", status_code=status, request=body,
+            credit_code=str(coupon.get("code") or code),
+            detail="found the coupon an earlier attempt created" if status == 200 else "coupon created")
 
     def credit_code(self, idempotency_key: str) -> str:
         """``credit-`` + 12 hex characters of HMAC(secret, key): stable across retries, not guessable.
@@ -373,133 +267,58 @@ class WooCommerceConnector(RestConnector):
         The secret is ``options["credit_code_secret"]`` or else the consumer secret; rotating it
         between two attempts of one credit would mint a second coupon, so set the option in production.
         """
-        secret = str(self.config.options.get("credit_code_secret")
-                     or self.config.credentials.get("consumer_secret", ""))
-        return "credit-" + hmac.new(secret.encode(), idempotency_key.encode(), hashlib.sha256).hexdigest()[:12]
+        secret = self.options.get("credit_code_secret") or self.config.credentials.get("consumer_secret", "")
+        return "credit-" + keyed_code(str(secret), idempotency_key, 12)
 
-    def _order_email(self, order_id: str) -> str | None:
-        order = self.get_json(f"orders/{order_id}") or {}
-        return (order.get("billing") or {}).get("email") or None
-
-    def _find_coupon(self, code: str, idempotency_key: str) -> dict[str, Any]:
-        for coupon in self.get_json("coupons", {"code": code}) or []:
-            if idempotency_marker(idempotency_key) in str(coupon.get("description") or ""):
-                return coupon
-        raise PermanentError(f"woocommerce coupon {code} exists but does not carry idempotency key "
-                             f"{idempotency_key}", platform=self.platform)
-
-    @staticmethod
-    def _credit_result(coupon: Mapping[str, Any], status: int, request: dict[str, Any], detail: str) -> RefundResult:
-        return RefundResult(ok=True, external_id=str(coupon.get("id", "")),
-                            amount_cents=money_cents(coupon.get("amount")), kind="store_credit",
-                            status_code=status, detail=detail, request=request,
-                            credit_code=str(coupon.get("code") or request.get("code") or ""))
-
-    # --- webhooks ---------------------------------------------------------------------------
-
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
-        """Check ``X-WC-Webhook-Signature``; the creation ping is unsigned by WooCommerce itself.
-
-        The ping is accepted unsigned only when its body is exactly ``webhook_id=<digits>``: it
-        carries no data, so accepting it cannot inject stock or orders.
-        """
-        signature = header_value(headers, "X-WC-Webhook-Signature")
-        if signature is None and PING_BODY.match(body.strip()):
-            return
-        if signature is None:
-            raise SignatureError("X-WC-Webhook-Signature header missing")
-        verify_base64_hmac(self.config.webhook_secret, body, signature)
+    def _billing(self, order_id: str) -> dict[str, Any]:
+        return (self.get_json(f"orders/{order_id}") or {}).get("billing") or {}
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
-        stripped = body.strip()
-        if PING_BODY.match(stripped):
-            webhook_id = parse_qs(stripped.decode())["webhook_id"][0]
-            return WebhookEvent("ping", "webhook.ping", f"woocommerce:ping:{webhook_id}", None)
-        topic = header_value(headers, "X-WC-Webhook-Topic")
-        if not topic:
-            raise MalformedPayloadError("X-WC-Webhook-Topic header missing")
-        try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            raise MalformedPayloadError(f"body is not JSON: {exc}") from exc
-        if not isinstance(payload, dict) or "id" not in payload:
-            raise MalformedPayloadError("body is not a resource object with an id")
-        resource = header_value(headers, "X-WC-Webhook-Resource") or topic.split(".")[0]
-        modified = payload.get("date_modified_gmt") or payload.get("date_modified") or ""
-        dedupe = f"woocommerce:{resource}:{payload['id']}:{modified}:{hashlib.sha256(body).hexdigest()[:32]}"
-        occurred = parse_timestamp(payload.get("date_modified_gmt"))
-        kind = TOPIC_KINDS.get(topic, "other")
-        try:
-            if kind == "sku_modified":
-                return WebhookEvent(kind, topic, dedupe, occurred, stock=[self.stock_record(payload)],
-                                    resource_ids=[str(payload["id"])])
-            if kind == "order_created":
-                return WebhookEvent(kind, topic, dedupe, occurred, orders=[self.order_record(payload)],
-                                    resource_ids=[str(payload["id"])])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise MalformedPayloadError(f"{topic} payload lacks {exc}") from exc
-        return WebhookEvent(kind, topic, dedupe, occurred, resource_ids=[str(payload["id"])])
+        """The unsigned creation ping is an event of its own; the rest is the declared JSON webhook."""
+        if ping := PING_BODY.match(body.strip()):
+            return WebhookEvent("ping", "webhook.ping", f"woocommerce:ping:{ping.group(1).decode()}", None)
+        return super().parse_webhook(headers, body)
 
-    # --- substitute orders ------------------------------------------------------------------
-
-    SUBSTITUTE_META_KEY: ClassVar[str] = "_backorder_substitute"
+    def webhook_records(self, kind: WebhookKind, payload: Mapping[str, Any]) -> WebhookRecords:
+        return ([stock_record(payload)] if kind == "sku_modified" else [],
+                [order_record(payload)] if kind == "order_created" else [], [str(payload["id"])])
 
     def place_substitute(self, request: SubstituteOrderRequest) -> SubstituteOrderResult:
         """``POST orders`` for the substitute, paid by what the backordered line already cost.
 
-        A retry (``search_since`` set) first looks for the order an earlier attempt created."""
+        A retry (``search_since`` set) first looks for the order an earlier attempt created, by the
+        key in its ``meta_data``."""
+        mark = {"key": SUBSTITUTE_META_KEY, "value": request.idempotency_key}
         if request.search_since is not None:
-            found = self._find_substitute(request)
-            if found is not None:
+            orders = self.records(self.orders, utc_iso(request.search_since), map=dict)
+            if found := next((o for o in orders if any(m.get("key") == mark["key"] and m.get("value") == mark["value"]
+                                                       for m in o.get("meta_data") or [])), None):
                 return self._substitute_result(found, 200, {}, "found the order an earlier attempt created")
         original = self.get_json(f"orders/{request.original_order_external_id}") or {}
-        total = request.unit_price_cents * request.quantity
+        listing, total = request.listing, request.unit_price_cents * request.quantity
         due = max(0, min(request.due_cents, total))
-        listing = request.listing
-        line: dict[str, Any] = {"quantity": int(request.quantity), "subtotal": cents_to_money(total),
-                                "total": cents_to_money(due)}
+        line = {"quantity": int(request.quantity), "subtotal": cents_to_money(total), "total": cents_to_money(due),
+                "product_id": int(listing.parent_external_id or listing.external_id)}
         if listing.parent_external_id:
-            line.update(product_id=int(listing.parent_external_id), variation_id=int(listing.external_id))
-        else:
-            line["product_id"] = int(listing.external_id)
+            line["variation_id"] = int(listing.external_id)
         first, _, last = request.customer_name.partition(" ")
-        billing = original.get("billing") or {"first_name": first, "last_name": last,
-                                              "email": request.customer_email or "",
-                                              "phone": request.customer_phone or ""}
         body: dict[str, Any] = {
-            "status": "pending" if due > 0 else "processing", "set_paid": due == 0,
-            "currency": request.currency,
-            "billing": billing, "line_items": [line],
-            "customer_note": request.note,
-            "meta_data": [{"key": self.SUBSTITUTE_META_KEY, "value": request.idempotency_key},
-                          {"key": "_substitute_for_order", "value": request.original_order_number}],
-        }
-        for key in ("customer_id", "shipping", "payment_method", "payment_method_title"):
-            if original.get(key):
-                body[key] = original[key]
-        response = self.request("POST", "orders", json_body=body)
-        return self._substitute_result(self.decode(response) or {}, response.status_code, body,
-                                       "order created")
-
-    def _find_substitute(self, request: SubstituteOrderRequest) -> dict[str, Any] | None:
-        assert request.search_since is not None
-        params = self._paginator().first_params({
-            "modified_after": utc_iso(request.search_since - self.overlap).replace("+00:00", ""),
-            "dates_are_gmt": "true", "orderby": "id", "order": "asc"})
-        for orders in self.paginate("orders", params, self._paginator(), lambda body: body or []):
-            for order in orders:
-                metas = order.get("meta_data") or []
-                if any(meta.get("key") == self.SUBSTITUTE_META_KEY and meta.get("value") == request.idempotency_key
-                       for meta in metas):
-                    return order
-        return None
+            "status": "pending" if due > 0 else "processing", "set_paid": due == 0, "currency": request.currency,
+            "billing": original.get("billing") or {"first_name": first, "last_name": last,
+                                                   "email": request.customer_email or "",
+                                                   "phone": request.customer_phone or ""},
+            "line_items": [line], "customer_note": request.note,
+            "meta_data": [mark, {"key": "_substitute_for_order", "value": request.original_order_number}],
+            **{key: original[key] for key in ("customer_id", "shipping", "payment_method", "payment_method_title")
+               if original.get(key)}}
+        return self._substitute_result(*self.send("POST", "orders", body), body, "order created")
 
     @staticmethod
     def _substitute_result(order: Mapping[str, Any], status: int, request: dict[str, Any],
                            detail: str) -> SubstituteOrderResult:
-        subtotal = sum(money_cents(line.get("subtotal")) for line in order.get("line_items") or [])
         pending = order.get("status") == "pending"
         return SubstituteOrderResult(
             external_id=str(order.get("id", "")), number=str(order.get("number") or order.get("id", "")),
-            total_cents=subtotal, due_cents=money_cents(order.get("total")) if pending else 0,
-            payment_pending=pending, status_code=status, detail=detail, request=request)
+            total_cents=sum(money_cents(line.get("subtotal")) for line in order.get("line_items") or []),
+            due_cents=money_cents(order.get("total")) if pending else 0, payment_pending=pending,
+            status_code=status, detail=detail, request=request)
