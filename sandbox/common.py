@@ -4,8 +4,8 @@ The platform modules (Shopify, WooCommerce, Lightspeed, NetSuite, Odoo) differ i
 formats — error bodies, auth, rate limits, which requests they log, which fault options they
 accept — and agree on the rest: a fault is consumed by the first request it matches, the log
 answers ``GET _admin/requests?method=&path_contains=``, and an instance's state is created the
-first time its name is used. That agreement lives here once, so a new stand-in is mostly its own
-API routes, and the admin endpoints behave the same on every platform (docs/sandbox.md).
+first time its name is used. That agreement lives here once, and ``sandbox.kit`` builds a whole
+stand-in on it, so the admin endpoints behave the same on every platform (docs/sandbox.md).
 """
 from __future__ import annotations
 

@@ -1,0 +1,12 @@
+"""The stand-in kit: what every platform stand-in shares, so each one is mostly declarations.
+
+A stand-in module declares one :class:`~sandbox.kit.standin.StandIn` (where it is served, its
+state, its auth, rate limit and error body) and writes each endpoint as a module-level function
+on ``kit.api`` or ``kit.admin``; ``install = kit.install`` is what ``sandbox.app`` calls. The
+parts: ``standin`` (the call pipeline: request log, faults, auth, limit; admin faults, log,
+clock, webhook list, redelivery), ``auth``, ``pages``, ``limits``, ``webhooks``, ``catalog``.
+How to write one: docs/sandbox.md.
+"""
+from sandbox.kit.standin import Answer, Call, KitState, Limit, StandIn
+
+__all__ = ["Answer", "Call", "KitState", "Limit", "StandIn"]

@@ -1,0 +1,105 @@
+"""Rate limits a stand-in declares: the platform's headers on every answer, 429 + ``Retry-After``.
+
+:class:`LeakyBucket` is Shopify's REST limit: each call adds one to a per-app bucket that leaks
+at a fixed rate; the fill shows in a header as ``used/size``; a call that would overflow is
+refused with 429 and ``Retry-After`` (https://shopify.dev/docs/api/admin-rest/usage/rate-limits).
+
+:class:`FixedWindow` is Lightspeed Retail X-Series': N requests per window per retailer, the
+allowance in ``X-RateLimit-Limit`` / ``X-RateLimit-Remaining``, and a refusal whose
+``Retry-After`` is the HTTP-date the window ends (https://x-series-api.lightspeedhq.com/docs/rate_limiting).
+"""
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+from sandbox.kit.standin import Answer, Call
+
+
+@dataclass
+class Bucket:
+    """One instance's bucket; tests change ``size``, ``leak_rate`` and ``level`` through admin."""
+
+    size: float = 40.0
+    leak_rate: float = 2.0
+    level: float = 0.0
+    at: float = field(default_factory=time.monotonic)
+
+    def fill(self, level: float) -> None:
+        self.level, self.at = level, time.monotonic()
+
+    def take(self) -> tuple[bool, str]:
+        """Leak what time has drained, then add this call if it fits: (fits, ``used/size``)."""
+        now = time.monotonic()
+        self.level = max(0.0, self.level - (now - self.at) * self.leak_rate)
+        self.at = now
+        if self.level + 1 > self.size:
+            return False, f"{int(self.size)}/{int(self.size)}"
+        self.level += 1
+        return True, f"{max(1, int(round(self.level)))}/{int(self.size)}"
+
+
+@dataclass(frozen=True)
+class LeakyBucket:
+    """``header`` carries ``used/size`` on every answer; an overflow answers 429 with
+    ``retry_after`` and ``body``. The bucket is ``state.bucket``."""
+
+    header: str
+    retry_after: str
+    body: Callable[[], Any]
+
+    def check(self, call: Call[Any]) -> dict[str, str]:
+        with call.state.lock:
+            ok, used = call.state.bucket.take()
+        call.entry["call_limit"] = used
+        if not ok:
+            call.entry["status"] = 429
+            raise Answer(JSONResponse(self.body(), status_code=429,
+                                      headers={"Retry-After": self.retry_after, self.header: used}))
+        return {self.header: used}
+
+
+@dataclass
+class Window:
+    """One instance's window; tests change ``limit`` and ``seconds`` through admin."""
+
+    limit: int
+    seconds: float
+    start: float = field(default_factory=time.time)
+    used: int = 0
+
+    def restart(self) -> None:
+        self.start, self.used = time.time(), 0
+
+    def take(self) -> tuple[bool, dict[str, str]]:
+        """Open a new window if this one is over, then count the call if it fits: (fits, headers)."""
+        now = time.time()
+        if now - self.start >= self.seconds:
+            self.restart()
+        if self.used >= self.limit:
+            return False, {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": "0",
+                           "Retry-After": email.utils.formatdate(self.start + self.seconds, usegmt=True)}
+        self.used += 1
+        return True, {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.limit - self.used)}
+
+
+@dataclass(frozen=True)
+class FixedWindow:
+    """The window is ``state.window``; a refusal answers 429 with ``body`` and the window's headers."""
+
+    body: Callable[[], Any]
+
+    def check(self, call: Call[Any]) -> dict[str, str]:
+        with call.state.lock:
+            ok, headers = call.state.window.take()
+        call.entry["limit_headers"] = headers
+        if not ok:
+            call.entry["status"] = 429
+            raise Answer(JSONResponse(self.body(), status_code=429, headers=headers))
+        return headers
+

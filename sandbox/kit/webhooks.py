@@ -1,0 +1,54 @@
+"""Webhook subscriptions, signing and delivery over real HTTP, recorded on the instance.
+
+Shopify and WooCommerce both sign a delivery with the base64 HMAC-SHA256 of the raw body keyed
+with the subscription's secret (``X-Shopify-Hmac-Sha256``:
+https://shopify.dev/docs/apps/build/webhooks/verify-deliveries;
+``X-WC-Webhook-Signature``: https://developer.woocommerce.com/docs/apis/rest-api/v3/webhooks/).
+Each delivery is kept (body and headers verbatim) so ``_admin/redeliver`` can resend it.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Any
+
+import requests
+
+from sandbox.kit.standin import KitState
+
+#: How long a delivery may take before it counts as failed (the receiver is local).
+DELIVERY_TIMEOUT_S = 5
+
+
+def hmac_sha256_b64(secret: str, body: bytes) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def post(address: str, body: bytes, headers: dict[str, str]) -> int | str:
+    """POST the delivery; the receiver's status, or ``error: <exception>`` when it did not answer."""
+    try:
+        return requests.post(address, data=body, headers=headers, timeout=DELIVERY_TIMEOUT_S).status_code
+    except requests.RequestException as exc:
+        return f"error: {exc.__class__.__name__}"
+
+
+def subscribe(state: KitState, payload: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """Add a subscription from ``{address, secret, topics | topic}``; ids count from 1."""
+    hook = {"id": len(state.webhooks) + 1, "address": payload["address"], "secret": payload["secret"],
+            "topics": list(payload.get("topics") or [payload.get("topic")]), **extra}
+    state.webhooks.append(hook)
+    return hook
+
+
+def subscribers(state: KitState, topic: str) -> list[dict[str, Any]]:
+    return [hook for hook in list(state.webhooks) if topic in hook["topics"]]
+
+
+def send(state: KitState, hook: dict[str, Any], topic: str, body: bytes, headers: dict[str, str],
+         **extra: Any) -> dict[str, Any]:
+    """Deliver ``body`` to the subscription and keep the record (``extra`` adds platform ids)."""
+    record = {"topic": topic, "address": hook["address"], "status": post(hook["address"], body, headers),
+              **extra, "body": body.decode(), "headers": headers}
+    state.deliveries.append(record)
+    return record

@@ -1,0 +1,159 @@
+"""The Lightspeed stand-in's declarations: the retailer's state, webhook payloads and delivery, the kit.
+
+Webhooks are form-encoded POSTs with a ``payload`` JSON field in the API 1.0 shape, signed
+``X-Signature: signature=<hex HMAC-SHA256 of the body>,algorithm=HMAC-SHA256`` with the client
+secret (https://x-series-api.lightspeedhq.com/docs/webhooks; the hex encoding is this stand-in's
+choice, the docs do not state it). Every change bumps the retailer's monotonic version counter.
+"""
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi.responses import JSONResponse
+
+from sandbox.common import Fault, answering_fault
+from sandbox.kit import KitState, StandIn
+from sandbox.kit.auth import BearerToken
+from sandbox.kit.limits import FixedWindow, Window
+from sandbox.kit.pages import VersionPages
+from sandbox.kit.webhooks import post
+
+DEFAULT_TOKEN = "lsxs_sandbox_token"
+DEFAULT_CLIENT_SECRET = "lsxs_sandbox_client_secret"
+UNAUTHORIZED = {"error": "Unauthorized", "message": "The access token is missing, invalid or expired"}
+THROTTLED = {"error": "Too Many Requests", "message": "Rate limiting enforced"}
+
+
+def _uuid(namespace: str, name: str) -> str:
+    """Stable UUIDs, so a re-seeded instance hands out the same ids for the same SKUs."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"lightspeed:{namespace}:{name}"))
+
+
+def _ts(value: datetime) -> str:
+    return value.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class RetailerState(KitState):
+    """Everything one ``{instance}`` (a retailer's domain prefix) knows."""
+
+    token: str = DEFAULT_TOKEN
+    client_secret: str = DEFAULT_CLIENT_SECRET
+    outlets: list[str] = field(default_factory=list)
+    version: int = 1_000
+    products: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sku_index: dict[str, str] = field(default_factory=dict)
+    inventory: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    window: Window = field(default_factory=lambda: Window(limit=350, seconds=300.0))
+    writes: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.outlets:
+            self.outlets = [_uuid(self.name, "outlet-0")]
+
+    def log_time(self) -> str:
+        return _ts(datetime.now(timezone.utc))
+
+    def bump(self) -> int:
+        self.version += 1 + (self.version % 3)  # monotonic, never assumed to step by one
+        return self.version
+
+    def add_product(self, sku: str, name: str, amount: int, **levels: Any) -> dict[str, Any]:
+        product_id = _uuid(self.name, f"product:{sku}")
+        product = {"id": product_id, "sku": sku, "name": name, "handle": sku.lower(), "variant_parent_id": None,
+                   "deleted_at": None, "updated_at": _ts(datetime.now(timezone.utc)), "version": self.bump()}
+        self.products[product_id] = product
+        self.sku_index[sku] = product_id
+        for outlet in self.outlets:
+            self.set_amount(product_id, outlet, amount, **levels)
+        return product
+
+    def set_amount(self, product_id: str, outlet: str, amount: int, **extra: Any) -> dict[str, Any]:
+        key = (product_id, outlet)
+        row = self.inventory.get(key) or {
+            "id": _uuid(self.name, f"inventory:{product_id}:{outlet}"), "product_id": product_id,
+            "outlet_id": outlet, "reorder_point": 0, "reorder_amount": 0, "average_cost": 10.0,
+            "deleted_at": None}
+        row.update({"current_amount": amount, "inventory_level": amount, "version": self.bump(), **extra})
+        self.inventory[key] = row
+        return row
+
+
+def sign(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def inventory_payload(row: dict[str, Any]) -> dict[str, Any]:
+    """The API 1.0 inventory shape webhooks carry (``count`` rather than ``current_amount``)."""
+    return {"id": row["id"], "product_id": row["product_id"], "outlet_id": row["outlet_id"],
+            "count": row["current_amount"], "reorder_point": row["reorder_point"],
+            "restock_level": row["reorder_amount"], "attributed_cost": row["average_cost"],
+            "version": row["version"]}
+
+
+def product_payload(state: RetailerState, product: dict[str, Any]) -> dict[str, Any]:
+    levels = [{"outlet_id": outlet, "outlet_name": f"Outlet {n}",
+               "count": state.inventory[(product["id"], outlet)]["current_amount"]}
+              for n, outlet in enumerate(state.outlets) if (product["id"], outlet) in state.inventory]
+    return {"id": product["id"], "handle": product["handle"], "sku": product["sku"], "name": product["name"],
+            "updated_at": product["updated_at"], "version": product["version"], "inventory": levels}
+
+
+def deliver(state: RetailerState, kind: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """POST ``payload`` form-encoded to every active hook of this type, signed like the platform."""
+    results = []
+    for hook in list(state.webhooks):
+        if kind not in hook["types"] or not hook.get("active", True):
+            continue
+        body = urlencode({"payload": json.dumps(payload), "type": kind, "domain_prefix": state.name,
+                          "environment": "sandbox"}).encode()
+        secret = hook.get("secret") or state.client_secret
+        headers = {"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
+                   "X-Signature": f"signature={sign(secret, body)},algorithm=HMAC-SHA256"}
+        record = {"type": kind, "url": hook["url"], "status": post(hook["url"], body, headers),
+                  "payload_id": payload.get("id"), "version": payload.get("version")}
+        state.deliveries.append(record)
+        results.append(record)
+    return results
+
+
+def server_error(status: int) -> dict[str, Any]:
+    """The body of an injected fault that brings none."""
+    return {"error": "Internal Server Error", "message": "Something went wrong"}
+
+
+def parse_fault(payload: dict[str, Any]) -> Fault:
+    """``retry_after`` is sent verbatim; ``retry_after_in_s`` becomes an HTTP-date that far ahead."""
+    retry_after = None
+    if payload.get("retry_after_in_s") is not None:
+        retry_after = email.utils.formatdate(time.time() + float(payload["retry_after_in_s"]), usegmt=True)
+    return answering_fault(payload, retry_after)
+
+
+def reorder_levels(spec: dict[str, Any]) -> dict[str, int]:
+    """The per-outlet reorder fields an admin call sets (``reorder_point``, ``reorder_amount``)."""
+    return {key: int(spec[key]) for key in ("reorder_point", "reorder_amount") if spec.get(key) is not None}
+
+
+def admin_item(state: RetailerState, product: dict[str, Any]) -> dict[str, Any]:
+    """Admin view of a product: its ids and its ``current_amount`` per outlet."""
+    return {"sku": product["sku"], "product_id": product["id"], "name": product["name"],
+            "version": product["version"],
+            "inventory": {outlet: state.inventory[(product["id"], outlet)]["current_amount"]
+                          for outlet in state.outlets if (product["id"], outlet) in state.inventory}}
+
+
+kit: StandIn[RetailerState] = StandIn(
+    "lightspeed", "/api", RetailerState, auth=BearerToken(lambda: JSONResponse(UNAUTHORIZED, status_code=401)),
+    error_body=server_error, limit=FixedWindow(lambda: THROTTLED), parse_fault=parse_fault,
+    describe_fault=lambda fault: {"retry_after": fault.retry_after}, webhook_admin=True)
+pages = VersionPages(lambda message: {"error": "Bad Request", "message": message})

@@ -1,0 +1,230 @@
+"""The WooCommerce stand-in's declarations: the site's state, JSON renderings, errors, webhooks, the kit.
+
+Errors are WordPress REST bodies ``{"code", "message", "data": {"status"}}``; dates come twice,
+site-local and ``_gmt`` (https://woocommerce.github.io/woocommerce-rest-api-docs/). Webhooks are
+signed with ``X-WC-Webhook-Signature``, the base64 HMAC-SHA256 of the body, and carry
+``X-WC-Webhook-Delivery-ID`` as ``WC_Webhook::get_new_delivery_id`` derives it
+(https://developer.woocommerce.com/docs/apis/rest-api/v3/webhooks/,
+https://github.com/woocommerce/woocommerce/blob/trunk/plugins/woocommerce/includes/class-wc-webhook.php).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from sandbox.kit import Answer, Call, KitState, StandIn
+from sandbox.kit.auth import KeyAndSecret
+from sandbox.kit.catalog import Batch, LazyCatalog
+from sandbox.kit.pages import NumberedPages
+from sandbox.kit.webhooks import hmac_sha256_b64, send, subscribers
+
+DEFAULT_KEY = "ck_sandbox"
+DEFAULT_SECRET = "cs_sandbox"
+SITE_TZ = timezone(timedelta(hours=2))
+USER_AGENT = "WooCommerce/9.4.0 Hookshot (WordPress/6.7)"
+
+
+def wp_body(code: str, message: str, status: int, **data: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, "data": {"status": status, **data}}
+
+
+def wp_error(code: str, message: str, status: int, **data: Any) -> JSONResponse:
+    return JSONResponse(wp_body(code, message, status, **data), status_code=status)
+
+
+def refused(call: Call[Any], response: JSONResponse) -> Answer:
+    """``raise refused(call, wp_error(...))``: the refusal answered as is and logged with its status."""
+    call.entry["status"] = response.status_code
+    return Answer(response)
+
+
+def local(value: datetime) -> str:
+    return value.astimezone(SITE_TZ).replace(tzinfo=None, microsecond=0).isoformat()
+
+
+def gmt(value: datetime) -> str:
+    return value.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0).isoformat()
+
+
+def stock_status(manage: bool, quantity: int | None, backorders: str, current: str) -> str:
+    """WooCommerce derives the status from the quantity when it manages stock."""
+    if not manage:
+        return current
+    if quantity is not None and quantity > 0:
+        return "instock"
+    return "onbackorder" if backorders != "no" else "outofstock"
+
+
+def generated_product(batch: Batch, pid: int) -> dict[str, Any]:
+    quantity, backorders = batch.defaults["quantity"], batch.defaults["backorders"]
+    return {"id": pid, "name": f"Generated item {pid}", "type": "simple", "sku": f"{batch.prefix}{pid:06d}",
+            "manage_stock": True, "stock_quantity": quantity, "backorders": backorders,
+            "stock_status": stock_status(True, quantity, backorders, "instock"), "parent_id": 0,
+            "variations": [], "date_created": batch.created_at, "date_modified": batch.created_at}
+
+
+@dataclass
+class SiteState(KitState):
+    consumer_key: str = DEFAULT_KEY
+    consumer_secret: str = DEFAULT_SECRET
+    next_id: int = 10
+    product_ids: list[int] = field(default_factory=list)
+    catalog: LazyCatalog[dict[str, Any]] = field(
+        default_factory=lambda: LazyCatalog(generated_product, lambda p: p.get("sku")))
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    refunds: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    coupons: list[dict[str, Any]] = field(default_factory=list)
+
+    def allocate(self, n: int = 1) -> int:
+        first = self.next_id
+        self.next_id += n
+        return first
+
+    def get(self, pid: int) -> dict[str, Any] | None:
+        """A product or variation by id; generated ones are built on demand."""
+        return self.catalog.get(pid)
+
+    def store(self, product: dict[str, Any]) -> None:
+        self.catalog.store(product["id"], product)
+
+    def id_for_sku(self, sku: str) -> int | None:
+        return self.catalog.key_for_sku(sku)
+
+    def find_order(self, order_id: int) -> dict[str, Any] | None:
+        return next((o for o in self.orders if o["id"] == order_id), None)
+
+
+def critical_error(status: int) -> dict[str, Any]:
+    """WordPress's answer to a fatal error: the body of an injected fault that brings none."""
+    return wp_body("internal_server_error", "There has been a critical error on this website.", status)
+
+
+def no_credentials(request: Request) -> JSONResponse:
+    if request.method == "GET":
+        return wp_error("woocommerce_rest_cannot_view", "Sorry, you cannot list resources.", 401)
+    return wp_error("woocommerce_rest_cannot_edit", "Sorry, you are not allowed to edit this resource.", 401)
+
+
+def invalid_params(details: dict[str, str]) -> dict[str, Any]:
+    params = {name: detail for name, detail in details.items() if detail}
+    return wp_body("rest_invalid_param", f"Invalid parameter(s): {', '.join(details)}", 400,
+                   **({"params": params} if params else {}))
+
+
+kit: StandIn[SiteState] = StandIn(
+    "woocommerce", "/wp-json/wc/v3", SiteState, error_body=critical_error,
+    auth=KeyAndSecret(
+        missing=no_credentials,
+        bad_key=lambda: wp_error("woocommerce_rest_authentication_error", "Consumer key is invalid.", 401),
+        bad_secret=lambda: wp_error("woocommerce_rest_authentication_error", "Consumer secret is invalid.", 401)),
+    clock_view=lambda now: {"now_gmt": gmt(now)}, webhook_admin=True)
+pages = NumberedPages(invalid_params, max_per_page=100, default_per_page=10)
+
+
+def public(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored record without its private (``_``-prefixed) bookkeeping keys."""
+    return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+def when_after(call: Call[SiteState]) -> datetime | None:
+    """``modified_after``, read in the site's zone unless ``dates_are_gmt``; None when not given."""
+    after = call.query.get("modified_after")
+    if not after:
+        return None
+    try:
+        when = datetime.fromisoformat(after.replace("Z", "+00:00"))
+    except ValueError:
+        raise refused(call, wp_error("rest_invalid_param", "Invalid parameter(s): modified_after", 400)) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc if call.query.get("dates_are_gmt") in ("true", "1") else SITE_TZ)
+    return when
+
+
+# --- JSON renderings ----------------------------------------------------------------------------
+
+
+def product_json(p: dict[str, Any]) -> dict[str, Any]:
+    """The REST v3 product (or variation, with ``type: variation`` and ``parent_id``) body."""
+    manage = p["manage_stock"]
+    qty = p["stock_quantity"] if manage else None
+    backorders = p["backorders"]
+    return {
+        "id": p["id"], "name": p["name"], "slug": f"item-{p['id']}", "type": p["type"], "status": "publish",
+        "sku": p["sku"], "price": "10.00", "regular_price": "10.00",
+        "date_created": local(p["date_created"]), "date_created_gmt": gmt(p["date_created"]),
+        "date_modified": local(p["date_modified"]), "date_modified_gmt": gmt(p["date_modified"]),
+        "manage_stock": manage, "stock_quantity": qty, "stock_status": p["stock_status"],
+        "backorders": backorders, "backorders_allowed": backorders != "no",
+        "backordered": bool(manage and backorders != "no" and (qty or 0) <= 0),
+        "parent_id": p.get("parent_id", 0), "variations": list(p.get("variations", [])),
+    }
+
+
+def variation_json(p: dict[str, Any]) -> dict[str, Any]:
+    body = product_json(p)
+    for key in ("name", "slug", "type", "variations", "parent_id"):
+        body.pop(key, None)
+    body["attributes"] = [{"id": 0, "name": "Option", "option": p["sku"]}]
+    return body
+
+
+def deliver(state: SiteState, topic: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """POST to every subscription of ``topic`` the way ``WC_Webhook::deliver`` does."""
+    body = json.dumps(payload).encode()
+    resource, _, event = topic.partition(".")
+    results = []
+    for hook in subscribers(state, topic):
+        headers = {
+            "Content-Type": "application/json", "User-Agent": USER_AGENT,
+            "X-WC-Webhook-Source": f"https://{state.name}.example/", "X-WC-Webhook-Topic": topic,
+            "X-WC-Webhook-Resource": resource, "X-WC-Webhook-Event": event,
+            "X-WC-Webhook-Signature": hmac_sha256_b64(hook["secret"], body), "X-WC-Webhook-ID": str(hook["id"]),
+            "X-WC-Webhook-Delivery-ID": delivery_id(state, hook),
+        }
+        results.append(send(state, hook, topic, body, headers))
+    return results
+
+
+def delivery_id(state: SiteState, hook: dict[str, Any]) -> str:
+    """``WC_Webhook::get_new_delivery_id``: ``wp_hash(webhook id . strtotime('now'))``, an HMAC-MD5
+    keyed with the site's salt. Every delivery of one webhook within one second shares it."""
+    second = int(state.now().timestamp())
+    return hmac.new(f"{state.name}-auth-salt".encode(), f"{hook['id']}{second}".encode(), hashlib.md5).hexdigest()
+
+
+def deliver_ping(state: SiteState, hook: dict[str, Any]) -> dict[str, Any]:
+    """``WC_Webhook::deliver_ping``: form body ``webhook_id=N``, a user agent, no signature."""
+    headers = {"User-Agent": USER_AGENT, "Content-Type": "application/x-www-form-urlencoded"}
+    return send(state, hook, "webhook.ping", f"webhook_id={hook['id']}".encode(), headers)
+
+
+def new_product(state: SiteState, spec: dict[str, Any], now: datetime, parent_id: int) -> dict[str, Any]:
+    manage = bool(spec.get("manage_stock", True))
+    quantity = spec.get("stock_quantity", 0) if manage else None
+    backorders = spec.get("backorders", "no")
+    return {"id": state.allocate(), "name": spec.get("name", spec["sku"]), "type": spec.get("type", "simple"),
+            "sku": spec["sku"], "manage_stock": manage, "stock_quantity": quantity, "backorders": backorders,
+            "stock_status": stock_status(manage, quantity, backorders, spec.get("stock_status", "instock")),
+            "parent_id": parent_id, "variations": [], "date_created": now, "date_modified": now}
+
+
+def with_stock(product: dict[str, Any], now: datetime, **changes: Any) -> dict[str, Any]:
+    """A copy of ``product`` with ``changes``, its stock status derived again, modified ``now``."""
+    updated = {**product, **changes, "date_modified": now}
+    updated["stock_status"] = stock_status(bool(updated["manage_stock"]), updated["stock_quantity"],
+                                           updated["backorders"], updated["stock_status"])
+    return updated
+
+
+def admin_item(p: dict[str, Any]) -> dict[str, Any]:
+    return {"sku": p["sku"], "id": str(p["id"]), "parent_id": str(p["parent_id"]) if p.get("parent_id") else None,
+            "type": p["type"], "manage_stock": p["manage_stock"], "stock_quantity": p["stock_quantity"],
+            "stock_status": p["stock_status"], "backorders": p["backorders"],
+            "variations": [str(v) for v in p.get("variations", [])], "date_modified_gmt": gmt(p["date_modified"])}
