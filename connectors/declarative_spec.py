@@ -213,8 +213,10 @@ class _Check:
     def problem(self, key: str, message: str) -> None:
         self.problems.append((key, message))
 
-    def table(self, parent: Mapping[str, Any], key: str, at: str, allowed: frozenset[str] | set[str],
+    def table(self, parent: Mapping[str, Any], key: str, at: str, allowed: frozenset[str] | set[str] | None,
               required: bool = False) -> dict[str, Any] | None:
+        """``parent[key]`` as a table (None when absent or not one); keys outside ``allowed`` (any
+        when None) are problems."""
         value = parent.get(key)
         if value is None:
             if required:
@@ -223,7 +225,7 @@ class _Check:
         if not isinstance(value, dict):
             self.problem(f"{at}.{key}", f"expected a table, got {value!r}")
             return None
-        for extra in sorted(set(value) - set(allowed)):
+        for extra in sorted(set(value) - set(allowed if allowed is not None else value)):
             self.problem(f"{at}.{key}.{extra}", f"unknown key (expected one of {', '.join(sorted(allowed))})")
         return value
 
@@ -343,14 +345,15 @@ def _read(check: _Check, options: Mapping[str, Any], name: str, targets: Mapping
         return None
     path = check.url_path(read, "path", at)
     records = check.path(read.get("records", "$"), f"{at}.records")
-    params = check.table(read, "params", at, set(read.get("params") or {})) or {}
+    params = check.table(read, "params", at, None) or {}
     pagination = _pagination(check, read, at)
-    fields = check.table(read, "fields", at, set(targets), required=True)
+    fields = check.table(read, "fields", at, None, required=True)
     rules = _fields(check, fields, f"{at}.fields", targets) if fields is not None else {}
     if fields is not None:
         for wanted in required_fields:
             if wanted not in fields:
-                check.problem(f"{at}.fields.{wanted}", f"missing: a {name} record needs a mapping for {wanted}")
+                label = "a stock record" if name == "stock" else "an order"
+                check.problem(f"{at}.fields.{wanted}", f"missing: {label} needs a mapping for {wanted}")
         if name == "stock" and not {"available", "on_hand"} & set(fields):
             check.problem(f"{at}.fields.available", "missing: map the quantity as available or on_hand (or both)")
     cursor = None
@@ -372,7 +375,7 @@ def _read(check: _Check, options: Mapping[str, Any], name: str, targets: Mapping
         raw_lines = check.table(read, "lines", at, {"records", "fields"}, required=True)
         if raw_lines is not None:
             line_records = check.path(raw_lines.get("records"), f"{at}.lines.records")
-            line_fields = check.table(raw_lines, "fields", f"{at}.lines", set(LINE_FIELDS), required=True)
+            line_fields = check.table(raw_lines, "fields", f"{at}.lines", None, required=True)
             line_rules = _fields(check, line_fields or {}, f"{at}.lines.fields", LINE_FIELDS)
             for wanted in ("sku", "quantity"):
                 if line_fields is not None and wanted not in line_fields:
@@ -454,7 +457,7 @@ def _webhooks(check: _Check, options: Mapping[str, Any], store: Mapping[str, Any
         check.text(raw, "topic_header", at)
     if "id_header" in raw:
         check.text(raw, "id_header", at)
-    kinds = check.table(raw, "topics", at, set(raw.get("topics") or {})) or {}
+    kinds = check.table(raw, "topics", at, None) or {}
     for topic, kind in kinds.items():
         if kind not in WEBHOOK_KINDS:
             check.problem(f"{at}.topics.{topic}", f"unknown kind {kind!r} (one of {', '.join(WEBHOOK_KINDS)})")
