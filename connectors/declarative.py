@@ -256,6 +256,13 @@ class DeclarativeConnector(RestConnector):
 
     # --- webhooks ---------------------------------------------------------------------------
 
+    @property
+    def webhook_headers(self) -> tuple[str, ...]:
+        """The headers a stored delivery must keep to be parsed again (the web process stores
+        only these and the known platforms' own)."""
+        hooks = self.spec.webhooks
+        return tuple(h for h in (hooks.topic_header, hooks.id_header) if h) if hooks else ()
+
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
         hooks = self.spec.webhooks
         assert hooks is not None

@@ -20,6 +20,7 @@ from connectors.declarative import DeclarativeConnector, render
 from connectors.errors import AuthError, MalformedPayloadError, PermanentError, SignatureError
 from connectors.registry import build_connector
 from connectors.types import ConnectorConfig, ListingRef
+from domain.inbound import stored_payload
 from tests.connectors.conftest import Admin, WebhookReceiver
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "warehouse-app.toml"
@@ -122,6 +123,10 @@ def test_a_delivered_webhook_verifies_and_a_tampered_one_does_not(warehouse: Adm
     assert (event.kind, event.topic, event.dedupe_key) == (
         "inventory_update", "stock.updated", f"rest:{delivery.headers['X-Warehouse-Delivery']}")
     assert [(r.sku, r.location_external_id, r.available) for r in event.stock] == [("FUT-B", "main", 3)]
+    # the web process stores only the headers parsing needs again: the described ones are kept
+    assert connector.webhook_headers == ("X-Warehouse-Topic", "X-Warehouse-Delivery")
+    stored = stored_payload(delivery.headers, delivery.body, connector.webhook_headers)
+    assert connector.parse_webhook(stored["headers"], stored["body"].encode()) == event
     with pytest.raises(SignatureError, match="does not match"):
         connector.verify_webhook(delivery.headers, delivery.body.replace(b'"available": 3', b'"available": 9'))
     bare = {**delivery.headers, "X-Warehouse-Signature": delivery.headers["X-Warehouse-Signature"][7:]}
