@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from domain.stages import Stage
+from flows import spine
 from workers.broker_names import QUEUES, BrokerNames  # noqa: F401  (QUEUES: the plain names, for callers)
 
 VISIBILITY_TIMEOUT_S = int(os.environ.get("VISIBILITY_TIMEOUT_S", "3600"))
@@ -49,18 +51,9 @@ task_default_routing_key = _names["task_default_routing_key"]
 event_exchange = _names["event_exchange"]
 event_queue_prefix = _names["event_queue_prefix"]
 control_exchange = _names["control_exchange"]
-task_routes = {
-    "tasks.polling.*": {"queue": "sync"},
-    "tasks.receipts.*": {"queue": "sync"},
-    "tasks.channels.*": {"queue": "sync"},
-    "tasks.followups.*": {"queue": "default"},
-    "tasks.inbound.*": {"queue": "detect"},
-    "tasks.stock.*": {"queue": "detect"},
-    "tasks.effects.*": {"queue": "detect"},
-    "tasks.notify.*": {"queue": "notify"},
-    "tasks.timers.*": {"queue": "timers"},
-    "tasks.*": {"queue": "default"},
-}
+# Each task to its stage's queue, from the pipeline's table (``flows.spine``); a task missing
+# there goes to the default queue (a test fails on it first).
+task_routes = spine.task_routes()
 
 task_serializer = "json"
 accept_content = ["json"]
@@ -88,20 +81,21 @@ SWEEP_INTERVAL_S = float(os.environ.get("SWEEP_INTERVAL_S", "15"))
 #: How often each vendor ERP is asked what it has received against our open purchase orders.
 ERP_RECEIPTS_INTERVAL_S = float(os.environ.get("ERP_RECEIPTS_INTERVAL_S", "300"))
 
+_task = spine.task_name
 beat_schedule = {
-    "dispatch-due-polls": {"task": "tasks.polling.dispatch_due", "schedule": SWEEP_INTERVAL_S},
-    "fire-due-timers": {"task": "tasks.timers.fire_due", "schedule": SWEEP_INTERVAL_S},
-    "redrive-inbox": {"task": "tasks.inbound.redrive", "schedule": 60.0},
-    "offer-stranded-backorders": {"task": "tasks.followups.offer_stranded", "schedule": 60.0},
-    "place-stranded-substitutes": {"task": "tasks.followups.substitutes_stranded", "schedule": 60.0},
-    "redrive-outbox": {"task": "tasks.notify.redrive", "schedule": 60.0},
-    "reconcile-outbox": {"task": "tasks.notify.reconcile", "schedule": 300.0},
-    "daily-stock-digest": {"task": "tasks.stock.daily_digest", "schedule": 300.0},
-    "close-po-windows": {"task": "tasks.purchasing.close_windows", "schedule": SWEEP_INTERVAL_S},
-    "read-erp-receipts": {"task": "tasks.receipts.poll_erp", "schedule": ERP_RECEIPTS_INTERVAL_S},
-    "vendor-scorecard": {"task": "tasks.purchasing.send_scorecard", "schedule": 300.0},
-    "sweep-channel-pushes": {"task": "tasks.channels.sweep", "schedule": SWEEP_INTERVAL_S},
-    "sweep-pending-effects": {"task": "tasks.effects.sweep", "schedule": SWEEP_INTERVAL_S},
-    "import-spooled-dead-letters": {"task": "tasks.deadletters.import_spool", "schedule": 60.0},
-    "purge-replay-tokens": {"task": "tasks.notify.purge_replay_tokens", "schedule": 3600.0},
+    "dispatch-due-polls": {"task": _task(Stage.DISPATCH_POLLS), "schedule": SWEEP_INTERVAL_S},
+    "fire-due-timers": {"task": _task(Stage.FIRE_TIMERS), "schedule": SWEEP_INTERVAL_S},
+    "redrive-inbox": {"task": _task(Stage.SWEEP_INBOX), "schedule": 60.0},
+    "offer-stranded-backorders": {"task": _task(Stage.SWEEP_OFFERS), "schedule": 60.0},
+    "place-stranded-substitutes": {"task": _task(Stage.SWEEP_SUBSTITUTES), "schedule": 60.0},
+    "redrive-outbox": {"task": _task(Stage.SWEEP_OUTBOX), "schedule": 60.0},
+    "reconcile-outbox": {"task": _task(Stage.RECONCILE_OUTBOX), "schedule": 300.0},
+    "daily-stock-digest": {"task": _task(Stage.DIGEST), "schedule": 300.0},
+    "close-po-windows": {"task": _task(Stage.CLOSE_PO_WINDOWS), "schedule": SWEEP_INTERVAL_S},
+    "read-erp-receipts": {"task": _task(Stage.READ_ERP_RECEIPTS), "schedule": ERP_RECEIPTS_INTERVAL_S},
+    "vendor-scorecard": {"task": _task(Stage.SCORECARD), "schedule": 300.0},
+    "sweep-channel-pushes": {"task": _task(Stage.SWEEP_PUSHES), "schedule": SWEEP_INTERVAL_S},
+    "sweep-pending-effects": {"task": _task(Stage.SWEEP_EFFECTS), "schedule": SWEEP_INTERVAL_S},
+    "import-spooled-dead-letters": {"task": _task(Stage.IMPORT_DEAD_LETTERS), "schedule": 60.0},
+    "purge-replay-tokens": {"task": _task(Stage.PURGE_REPLAY_TOKENS), "schedule": 3600.0},
 }

@@ -1,6 +1,6 @@
 """Incremental poll: 100 changed SKUs found and stored at a 1,000,000-SKU catalog vs 10,000.
 
-``python -m bench.incremental`` measures ``domain.sync.poll(full=False)`` in this process (the
+``python -m bench.incremental`` measures ``flows.poll.poll(full=False)`` in this process (the
 code ``tasks.polling.poll_store`` runs) against the sandbox's Shopify stand-in in its own
 process. For each catalog size the database holds what a first full poll leaves behind — N SKUs,
 N channel listings (Shopify inventory item id → SKU) and N stock levels — inserted set-based,
@@ -77,7 +77,7 @@ def change_skus(shop_url: str, count: int, catalog: int, round_no: int) -> None:
 
 
 def one_round(shop_url: str, store_id: int, catalog: int, changed: int, round_no: int) -> dict[str, float]:
-    from domain import sync
+    from flows import poll as sync
     from domain.db import get_sessionmaker
 
     now = advance_clock(shop_url, 120)
@@ -130,7 +130,7 @@ def measure(args: argparse.Namespace) -> int:
                 ratio <= GOAL_RATIO)
     finish("incremental", large["scratch"], {
         "skus": args.skus, "baseline_skus": args.baseline_skus, "changed_per_poll": args.changed,
-        "rounds": args.rounds, "poll": "domain.sync.poll(full=False) in process, orders fetched too",
+        "rounds": args.rounds, "poll": "flows.poll.poll(full=False) in process, orders fetched too",
         "sandbox": "separate process (uvicorn), Shopify stand-in, open bucket"},
         table, goal, {"ours": large["rounds"], "baseline": small["rounds"],
                       "history_rows": {"ours": large["history_rows"], "baseline": small["history_rows"]}},

@@ -14,7 +14,7 @@
 
 The sandbox runs in its own process with a very large leaky bucket (and the store's client-side
 pacer is opened to match), so the simulated 2 calls/s limit does not dominate the figures.
-``--profile N`` instead profiles the in-process ``domain.sync.poll`` on N SKUs with cProfile.
+``--profile N`` instead profiles the in-process ``flows.poll.poll`` on N SKUs with cProfile.
 """
 from __future__ import annotations
 
@@ -391,10 +391,10 @@ def check_outcome(params: Params, run: dict[str, Any]) -> list[str]:
 
 
 def profile_poll(skus: int, page_size: int, low_every: int, top: int = 30) -> None:
-    """cProfile of ``domain.sync.poll`` in this process (no Celery): where a page's time goes."""
+    """cProfile of ``flows.poll.poll`` in this process (no Celery): where a page's time goes."""
     from connectors.registry import build_connector
     from connectors.types import ConnectorConfig
-    from domain import sync
+    from flows import poll as sync
     from domain.db import get_sessionmaker
 
     with ExitStack() as stack:
@@ -434,7 +434,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="every Nth SKU's threshold equals its stock, so it turns LOW (0: none)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds")
     parser.add_argument("--profile", type=int, metavar="N",
-                        help="instead: cProfile the in-process domain.sync.poll on N SKUs")
+                        help="instead: cProfile the in-process flows.poll.poll on N SKUs")
     args = parser.parse_args(argv)
     if args.skus < 1 or not 1 <= args.page_size <= 250 or args.low_every < 0:
         parser.error("--skus ≥ 1, 1 ≤ --page-size ≤ 250, --low-every ≥ 0")

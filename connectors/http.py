@@ -291,6 +291,9 @@ class RestConnector:
     max_page_size: ClassVar[int | None] = None
     default_page_size: ClassVar[int | None] = None
 
+    #: Subclasses that write stock define it (``Capability.STOCK_WRITE``); declared for the type checker only.
+    push_availability: Callable[[ListingRef, int, bool], PushResult]
+
     def __init__(self, config: ConnectorConfig, *, session: requests.Session | None = None,
                  sleep: SleepFn = time.sleep, clock: ClockFn = time.monotonic,
                  retry: RetryPolicy | None = None, rng: random.Random | None = None) -> None:
@@ -444,12 +447,12 @@ class RestConnector:
         response = self.request(method, path, params=params, json_body=body, retry=retry)
         return unwrap(self.decode(response), key), response.status_code
 
-    def records(self, stream: Stream[Any], since: str | None = None, **kwargs: Any) -> Iterator[Any]:
+    def records(self, stream: Stream, since: str | None = None, **kwargs: Any) -> Iterator[Any]:
         """Every record of a declared stream, page after page (look-ups that need no cursor)."""
         for page in self.read(stream, since, **kwargs):
             yield from page.records
 
-    def read(self, stream: Stream[Any], since: str | None = None, *, ids: IdLists | None = None,
+    def read(self, stream: Stream, since: str | None = None, *, ids: IdLists | None = None,
              map: Callable[[Mapping[str, Any]], Any] | None = None) -> Iterator[Any]:
         """Read a declared :class:`~connectors.streams.Stream`: its pages with their safe cursors,
         id lists chunked at the stream's declared size (``connectors.streams``)."""

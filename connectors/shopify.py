@@ -216,7 +216,7 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
             raise ValueError(f"listing {listing.sku} has no inventory_item_id")
         variant = {"id": int(listing.external_id), "inventory_policy": "continue" if backorder else "deny"}
         self.request("PUT", f"variants/{listing.external_id}.json", json_body={"variant": variant})
-        results = []
+        results: list[PushResult] = []
         for key, available in levels.items():
             level = {"location_id": int(key or self.location_ids()[0]),
                      "inventory_item_id": int(listing.inventory_item_id), "available": max(0, int(available))}

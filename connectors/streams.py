@@ -100,7 +100,7 @@ class FirstParams(Protocol):
 
 
 @dataclass(frozen=True)
-class Stream(Generic[R]):
+class Stream:
     """One readable collection of a platform, declared once at module or class level.
 
     ``records`` is the body key holding the list (or a function of the body). ``map`` turns a raw
@@ -123,7 +123,7 @@ class Stream(Generic[R]):
     stop_on_empty_page: bool = False
     page: Callable[[list[Any], str | None], Any] = Page
 
-    def at(self, **values: Any) -> Stream[R]:
+    def at(self, **values: Any) -> Stream:
         """This stream under a parent: ``REFUNDS.at(order=42)`` fills ``orders/{order}/refunds.json``."""
         return replace(self, path=self.path.format(**values))
 
@@ -152,7 +152,7 @@ def chunks(ids: Sequence[str], size: int | None) -> Iterator[list[str]]:
         yield list(ids[start:start + step])
 
 
-def first_requests(stream: Stream[Any], page_size: int | None, since: str | None,
+def first_requests(stream: Stream, page_size: int | None, since: str | None,
                    ids: IdLists | None) -> Iterator[PageRequest]:
     """The first request of each chunk: fixed params, page size, the cursor, one chunk of ids."""
     params: dict[str, Any] = dict(stream.params)
@@ -173,7 +173,7 @@ def first_requests(stream: Stream[Any], page_size: int | None, since: str | None
         yield PageRequest(stream.path, {**params, name: ",".join(chunk)})
 
 
-def raw_pages(reader: Reader, stream: Stream[Any], since: str | None = None,
+def raw_pages(reader: Reader, stream: Stream, since: str | None = None,
               ids: IdLists | None = None) -> Iterator[tuple[Any, list[Raw]]]:
     """``(body, raw records)`` per page, every chunk's pages in turn."""
     for current in first_requests(stream, getattr(reader, "page_size", None), since, ids):
@@ -204,7 +204,7 @@ def mapped(rows: Iterable[Raw], record_map: RecordMap | None) -> list[Any]:
     return records
 
 
-def read_stream(reader: Reader, stream: Stream[Any], since: str | None = None, *,
+def read_stream(reader: Reader, stream: Stream, since: str | None = None, *,
                 ids: IdLists | None = None, map: RecordMap | None = None) -> Iterator[Any]:
     """Stream ``stream``'s pages as ``stream.page(records, cursor)``; see the module docstring."""
     record_map = map or stream.map

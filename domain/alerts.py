@@ -66,6 +66,26 @@ def raise_alert(session: Session, *, event: str, dedupe_key: str, message: str, 
     return raise_alerts(session, [AlertSpec(event, dedupe_key, message, context, sku_id, store_id, template)], routes)
 
 
+def ops_context(event: str, *, detail: str, title: str = "", sku: str = "-", from_state: str = "",
+                to_state: str = "", threshold: int = 0, channels: Sequence[str] = ()) -> dict[str, Any]:
+    """The context of an operational alert (a failed push, an unsendable message, a quarantined or
+    stray webhook, a failing provider): the keys the ``stock_alert`` templates read, with no stock
+    figures (``available``, ``open_demand`` 0, no locations)."""
+    return {"event": event, "sku": sku, "title": title, "from_state": from_state, "to_state": to_state,
+            "available": 0, "threshold": threshold, "open_demand": 0, "locations": [],
+            "channels": list(channels), "detail": detail}
+
+
+def raise_ops_alert(session: Session, event: str, dedupe_key: str, routes: Sequence[RouteConfig], *,
+                    detail: str, message: str | None = None, sku_id: int | None = None,
+                    store_id: int | None = None, **context: Any) -> list[int]:
+    """Store one operational alert (``ops_context``) and its messages; returns the outbox ids.
+    ``message`` is the alert's one-line text, ``detail`` when not given."""
+    return raise_alert(session, event=event, dedupe_key=dedupe_key, message=detail if message is None else message,
+                       context=ops_context(event, detail=detail, **context), routes=routes, sku_id=sku_id,
+                       store_id=store_id)
+
+
 def raise_alerts(session: Session, specs: Sequence[AlertSpec], routes: Sequence[RouteConfig]) -> list[int]:
     """Store many alerts with one statement and their messages with one more; returns the outbox ids
     of new messages, in alert order then route order. An alert whose dedupe key is already stored

@@ -6,7 +6,7 @@ in its own transaction — one ``pending_effects`` row per kind × SKU, coalesce
 message carrying SKU ids after the commit. The task that performs the effect claims the rows
 (``FOR UPDATE SKIP LOCKED``, a lease: one run in flight per kind × SKU), does the work, and
 deletes them in the transaction that does it. A message lost with the broker, or a worker killed
-holding it, leaves the row behind: ``tasks.effects.sweep`` (beat) re-sends it once it has waited
+holding it, leaves the row behind: the effects sweeper (beat) re-sends it once it has waited
 ``EFFECT_SWEEP_AFTER_S`` (default 30 s). Each effect re-checks the world under its own locks
 (a fill allocates only free units, planning never orders a SKU already on an open PO), so a
 message that runs twice changes nothing the second time.
@@ -26,16 +26,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-EVALUATE = "evaluate"
-FILL = "fill"
-PLAN = "plan"
+from domain.stages import Stage
 
-#: Kind → (task performing it, whether that task takes a list of SKU ids rather than one id).
-TASKS: dict[str, tuple[str, bool]] = {
-    EVALUATE: ("tasks.stock.evaluate", True),
-    FILL: ("tasks.followups.fill", False),
-    PLAN: ("tasks.purchasing.plan_for_skus", True),
-}
+#: The kinds of effect, each named for the stage that performs it (``flows.spine`` says which task
+#: runs it and whether it takes one SKU id or a list); the plain strings are stored in ``kind``.
+EVALUATE = Stage.EVALUATE.value
+FILL = Stage.FILL.value
+PLAN = Stage.PLAN.value
+KINDS = (EVALUATE, FILL, PLAN)
 #: How long a claimed run may take before another worker may take its rows over.
 LEASE = timedelta(seconds=120)
 #: Default wait before the sweeper re-sends a row whose message has not claimed it.
@@ -125,7 +123,7 @@ class Claim:
 
 def record(session: Session, kind: str, sku_ids: Iterable[int], now: datetime) -> None:
     """This transaction's decision owes ``kind`` for these SKUs: one row each, coalesced."""
-    if kind not in TASKS:
+    if kind not in KINDS:
         raise ValueError(f"unknown effect kind {kind!r}")
     ids = sorted(set(sku_ids))
     if ids:
@@ -168,12 +166,3 @@ def stranded(session: Session, now: datetime, limit: int = 5000) -> dict[str, li
                                                       "max_attempts": MAX_ATTEMPTS, "limit": limit}):
         found.setdefault(kind, []).append(sku_id)
     return found
-
-
-def messages(kind: str, sku_ids: Sequence[int], chunk: int = 1000) -> list[tuple[str, tuple[object, ...]]]:
-    """(task name, args) that perform ``kind`` for these SKUs: one per SKU or one per chunk."""
-    name, takes_list = TASKS[kind]
-    ids = sorted(set(sku_ids))
-    if takes_list:
-        return [(name, (ids[i:i + chunk],)) for i in range(0, len(ids), chunk)]
-    return [(name, (sku_id,)) for sku_id in ids]

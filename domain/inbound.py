@@ -1,4 +1,5 @@
-"""Processing stored webhooks: parse each with its store's connector and apply it, in one batch.
+"""Applying stored webhooks, in one batch, once they are parsed (``flows.inbound`` parses each
+with its store's connector and hands the records here: this module never calls a connector).
 
 Events are applied in arrival order within a batch; stock figures carry the platform's own
 timestamp, so an older update that arrives late does not overwrite a newer one (see
@@ -13,9 +14,7 @@ from typing import Any, Iterable
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from connectors.base import Connector
-from connectors.errors import MalformedPayloadError
-from connectors.types import OrderRecord, StockRecord
+from connectors.types import OrderRecord, StockRecord, WebhookEvent
 from domain.clock import utcnow
 from domain.db import any_int
 from domain.models import InboxEvent
@@ -44,10 +43,20 @@ class DrainResult:
     quarantined: list[tuple[int, str]] = field(default_factory=list)
 
 
-def apply_events(session: Session, store_id: int, connector: Connector, events: list[InboxEvent]) -> DrainResult:
-    """Apply a claimed batch: every event's stock figures go into ONE ``record_batch`` call (one
-    statement for the whole batch, not one per event), orders per event, then the events are
-    marked done with one UPDATE. Unknown SKUs or locations quarantine only the event naming them.
+@dataclass(frozen=True)
+class ParsedEvent:
+    """A claimed inbox row with what its body said: the parsed event, or why it could not be read."""
+
+    event: InboxEvent
+    parsed: WebhookEvent | None
+    error: str | None = None
+
+
+def apply_parsed(session: Session, store_id: int, batch: list[ParsedEvent]) -> DrainResult:
+    """Apply a claimed, parsed batch: every event's stock figures go into ONE ``record_batch`` call
+    (one statement for the whole batch, not one per event), orders per event, then the events are
+    marked done with one UPDATE. Unknown SKUs or locations quarantine only the event naming them;
+    an unparsable body quarantines its event.
     """
     result = DrainResult()
     now = utcnow()
@@ -55,12 +64,11 @@ def apply_events(session: Session, store_id: int, connector: Connector, events: 
     owner: dict[int, InboxEvent] = {}
     stock: list[StockRecord] = []
     parsed_orders: list[tuple[InboxEvent, list[OrderRecord]]] = []
-    for event in events:
-        payload = event.payload
-        try:
-            parsed = connector.parse_webhook(payload.get("headers", {}), payload.get("body", "").encode("utf-8"))
-        except MalformedPayloadError as exc:
-            problems[event.id] = [f"unparsable: {exc}"]
+    events = [item.event for item in batch]
+    for item in batch:
+        event, parsed = item.event, item.parsed
+        if parsed is None:
+            problems[event.id] = [f"unparsable: {item.error}"]
             continue
         problems[event.id] = []
         for record in parsed.stock:

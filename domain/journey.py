@@ -9,7 +9,8 @@ than the last promised date.
 
 Every decision locks the backorder row first and checks the state machine
 (``domain.backorders``), so a reply and the auto-cancel racing each other give one outcome.
-Functions return follow-ups (task name, args) that the task layer sends after commit.
+Functions return follow-ups (``domain.stages``: a stage and its ids) that ``flows.spine`` sends
+after the commit.
 """
 from __future__ import annotations
 
@@ -20,12 +21,15 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+import domain.settings as runtime_settings
 from domain import alerts, audit, backorders, contacts, localtime, outbox, segments, substitutes, timers
 from domain.allocation import allocatable
 from domain.clock import utcnow
-from domain.config import BusinessConfig, PolicyConfig
+from domain.config import PolicyConfig
 from domain.db import any_int, state_is
 from domain.links import LinkClaim, sign
+from domain.settings import JourneySettings
+from domain.stages import FollowUp, Stage
 from domain.models import (
     OPEN_PO_STATES,
     Backorder,
@@ -40,10 +44,7 @@ from domain.models import (
     Vendor,
 )
 
-FollowUp = timers.FollowUp
-DELIVER = "tasks.notify.deliver"
-REFUND = "tasks.followups.refund"
-PUSH_DUE = "tasks.channels.push_due"
+DELIVER, REFUND, PUSH_DUE = Stage.DELIVER, Stage.REFUND, Stage.PUSH_DUE
 REMINDER, DEADLINE = "backorder.reminder", "backorder.deadline"
 LINK_LIFETIME = timedelta(days=45)
 
@@ -58,13 +59,8 @@ class Eta:
         return self.date is not None
 
 
-@dataclass(frozen=True)
-class Settings:
-    """What the journey needs from the outside: the business config, link base URL and secret."""
-
-    config: BusinessConfig
-    public_base_url: str
-    secret_key: str
+#: What the journey needs from the outside (``domain.settings.current()`` gives the one in force).
+Settings = JourneySettings
 
 
 def eta_for(session: Session, sku: Sku, today: date) -> Eta:
@@ -179,7 +175,7 @@ def notify_customer(session: Session, backorder: Backorder, template: str, key: 
         if reason:
             reasons.append(reason)
         elif outbox_id is not None and not_before is None:
-            follow_ups.append((DELIVER, (outbox_id,)))
+            follow_ups.append(FollowUp(DELIVER, (outbox_id,)))
     if reasons and not any(f[0] == DELIVER for f in follow_ups):
         follow_ups += _staff_alert(session, backorder, settings, f"customer not reachable: {'; '.join(reasons)}")
     return follow_ups
@@ -187,13 +183,11 @@ def notify_customer(session: Session, backorder: Backorder, template: str, key: 
 
 def _staff_alert(session: Session, backorder: Backorder, settings: Settings, detail: str) -> list[FollowUp]:
     _, order, sku, _ = _facts(session, backorder)
-    context = {"event": "message.failed", "sku": sku.code, "title": sku.title, "from_state": backorder.state,
-               "to_state": backorder.state, "available": 0, "threshold": sku.threshold, "open_demand": 0,
-               "locations": [], "channels": [], "detail": f"Order {order.number}: {detail}"}
-    ids = alerts.raise_alert(session, event="message.failed", dedupe_key=f"unreachable:{backorder.id}",
-                             message=context["detail"], context=context, routes=settings.config.notifications.routes,
-                             sku_id=sku.id)
-    return [(DELIVER, (i,)) for i in ids]
+    ids = alerts.raise_ops_alert(session, "message.failed", f"unreachable:{backorder.id}",
+                                 settings.config.notifications.routes, detail=f"Order {order.number}: {detail}",
+                                 sku_id=sku.id, sku=sku.code, title=sku.title, from_state=backorder.state,
+                                 to_state=backorder.state, threshold=sku.threshold)
+    return [FollowUp(DELIVER, (i,)) for i in ids]
 
 
 def _schedule(session: Session, backorder: Backorder, policy: PolicyConfig, now: datetime) -> None:
@@ -230,17 +224,20 @@ UNOFFERED_SQL = text("""
 SELECT b.id FROM backorders b
  WHERE b.state = 'open' AND b.created_at <= :before
    AND NOT EXISTS (SELECT 1 FROM dead_letters d
-                    WHERE d.task_name = 'tasks.followups.offer' AND d.redriven_at IS NULL
+                    WHERE d.task_name = :offer_task AND d.redriven_at IS NULL
                       AND d.args = jsonb_build_array(b.id))
  ORDER BY b.id LIMIT :limit
 """)
 
 
-def unoffered(session: Session, now: datetime, older_than: timedelta, limit: int = 500) -> list[int]:
+def unoffered(session: Session, now: datetime, older_than: timedelta, limit: int = 500, *,
+              offer_task: str) -> list[int]:
     """Backorders still ``open`` (no first notice) ``older_than`` after they were recorded: their
     ``offer`` message was lost with the broker or a worker. ``offer`` is idempotent (it acts only
-    on ``open``), so the sweeper re-sends it; one that dead-lettered waits for ``redrive``."""
-    return [int(row[0]) for row in session.execute(UNOFFERED_SQL, {"before": now - older_than, "limit": limit})]
+    on ``open``), so the sweeper re-sends it; one that dead-lettered (as ``offer_task``, the
+    task ``flows.spine`` names for the offer stage) waits for ``redrive``."""
+    return [int(row[0]) for row in session.execute(
+        UNOFFERED_SQL, {"before": now - older_than, "limit": limit, "offer_task": offer_task})]
 
 
 @dataclass(frozen=True)
@@ -278,7 +275,7 @@ def choose(session: Session, backorder_id: int, choice: str, settings: Settings,
         price = substitute_price_facts(row)
     if choice in ("cancel", "credit"):
         backorder.resolution = "refund" if choice == "cancel" else "store_credit"
-        follow_ups.append((REFUND, (backorder.id,)))
+        follow_ups.append(FollowUp(REFUND, (backorder.id,)))
     backorders.move(session, backorder, target, cause=f"customer chose {choice}", actor=source,
                     substitute=substitute, now=now)
     timers.cancel(session, "backorder", backorder.id)
@@ -362,7 +359,7 @@ def fill(session: Session, sku_id: int, settings: Settings, now: datetime | None
 
         for store_id in selling_stores(session, sku_id):
             pushes.request(session, sku_id, store_id, now)
-            follow_ups.append((PUSH_DUE, (sku_id, store_id)))
+            follow_ups.append(FollowUp(PUSH_DUE, (sku_id, store_id)))
     return follow_ups
 
 
@@ -373,14 +370,6 @@ def has_waiting(session: Session, sku_ids: list[int]) -> list[int]:
         Backorder.sku_id == any_int("sku_ids", sku_ids), Backorder.state.in_(backorders.WAITING_STATES)).distinct()))
 
 
-def _current_settings() -> Settings:
-    from domain.config import current_config
-    from domain.settings import get_settings
-
-    settings = get_settings()
-    return Settings(current_config(), settings.public_base_url, settings.secret_key)
-
-
 @timers.handler(REMINDER)
 def _remind(session: Session, timer: Timer) -> list[FollowUp]:
     backorder = backorders.lock(session, timer.subject_id)
@@ -389,7 +378,7 @@ def _remind(session: Session, timer: Timer) -> list[FollowUp]:
     now = utcnow()
     backorder.reminded_at = now
     return notify_customer(session, backorder, "backorder_reminder", str(backorder.notice_count),
-                           _current_settings(), now)
+                           runtime_settings.current(), now)
 
 
 def _reminder_pending(session: Session, backorder_id: int) -> bool:
@@ -423,7 +412,7 @@ def _deadline(session: Session, timer: Timer) -> list[FollowUp]:
     if backorder is None or backorder.state != "notified":
         return []
     now = utcnow()
-    settings = _current_settings()
+    settings = runtime_settings.current()
     if not backorder.consent_required and backorder.reminded_at is None and _reminder_pending(session, backorder.id):
         return _remind_late(session, backorder, settings, now)
     if not backorder.consent_required:
@@ -438,6 +427,6 @@ def _deadline(session: Session, timer: Timer) -> list[FollowUp]:
     backorders.move(session, backorder, "auto_cancelled", cause=reason, now=now,
                     resolution=backorder.resolution)
     timers.cancel(session, "backorder", backorder.id)
-    return [(REFUND, (backorder.id,))] + merchandising.auto_cancelled(
+    return [FollowUp(REFUND, (backorder.id,))] + merchandising.auto_cancelled(
         session, backorder, reason, routes=settings.config.notifications.routes,
         public_base_url=settings.public_base_url, secret_key=settings.secret_key, now=now)

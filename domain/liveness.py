@@ -8,7 +8,7 @@ host's own clock says):
 
 * the database takes a write (an upsert of ``health_probes``, not ``SELECT 1``);
 * every queue has a worker whose heartbeat (``worker_heartbeats.seen_at``) is recent;
-* every clock sweeper (``CLOCK_SWEEPS``) ran within ``interval × 2 + slack``.
+* every clock sweeper (``flows.spine.clock_sweeps()``) ran within ``interval × 2 + slack``.
 
 The connections used here are short-lived and bounded (``quick_engine``): a fresh connection
 per use, ``connect_timeout``, ``statement_timeout``, ``lock_timeout`` and TCP keepalives, so a
@@ -29,10 +29,6 @@ from sqlalchemy.pool import NullPool
 
 from domain.settings import normalize_database_url
 
-#: The sweepers whose lateness means the clock has stopped: due polls, due timers, stranded
-#: pushes, stranded webhooks, stranded messages.
-CLOCK_SWEEPS = ("tasks.polling.dispatch_due", "tasks.timers.fire_due", "tasks.channels.sweep",
-                "tasks.inbound.redrive", "tasks.notify.redrive")
 
 
 @dataclass(frozen=True)

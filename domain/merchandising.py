@@ -23,8 +23,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain import alerts, audit, effects, timers, vendor_loop
+from domain import alerts, audit, effects, vendor_loop
 from domain.config import RouteConfig
+from domain.stages import FollowUp, Stage
 from domain.models import (
     OPEN_PO_STATES,
     Backorder,
@@ -37,10 +38,8 @@ from domain.models import (
     Vendor,
 )
 
-FollowUp = timers.FollowUp
 EVENT = "merchandising.auto_cancelled"
-PLAN = "tasks.purchasing.plan_for_skus"
-DELIVER = "tasks.notify.deliver"
+PLAN, DELIVER = Stage.PLAN, Stage.DELIVER
 NOT_SENT = ("draft", "awaiting_approval", "approved")
 
 
@@ -105,7 +104,7 @@ def auto_cancelled(session: Session, backorder: Backorder, reason: str, *, route
         action = f"Escalated {po.number} ({po_line.quantity - po_line.received_qty} units to come). {chased}"
     else:
         effects.record(session, effects.PLAN, [sku.id], now)  # a row: the sweeper re-sends a lost message
-        follow_ups.append((PLAN, ([sku.id],)))
+        follow_ups.append(FollowUp(PLAN, ([sku.id],)))
         escalation = {"purchase_order": None, "planning": True}
         action = "No open purchase order brings this SKU in: purchasing planning was started for it."
     resolution = "store credit" if backorder.resolution == "store_credit" else "a refund"
@@ -119,7 +118,7 @@ def auto_cancelled(session: Session, backorder: Backorder, reason: str, *, route
     for outbox_id in alerts.raise_alert(session, event=EVENT, dedupe_key=f"auto_cancelled:{backorder.id}",
                                         message=detail[:2000], context=context, routes=routes, sku_id=sku.id,
                                         store_id=order.store_id):
-        follow_ups.append((DELIVER, (outbox_id,)))
+        follow_ups.append(FollowUp(DELIVER, (outbox_id,)))
     audit.record(session, "journey", EVENT, "backorder", backorder.id, sku=sku.code, order=order.number,
                  quantity=backorder.quantity, reason=reason, **escalation)
     return follow_ups

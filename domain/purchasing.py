@@ -30,10 +30,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+import domain.settings as runtime_settings
 from domain import alerts, audit, demand, effects, journey
 from domain.backorders import WAITING_STATES
 from domain.config import PolicyConfig, RouteConfig
 from domain.db import any_int, state_is
+from domain.stages import FollowUp, Stage
 from domain.models import (
     Location,
     PurchaseOrder,
@@ -46,8 +48,7 @@ from domain.models import (
 )
 from domain.reorder import Suggestion, explain, order_quantity, reorder_point
 
-FollowUp = journey.FollowUp
-DELIVER = "tasks.notify.deliver"
+DELIVER = Stage.DELIVER
 OPEN_PO_STATES = journey.OPEN_PO_STATES
 RECEIVABLE_STATES = ("approved", "sent", "acknowledged", "partially_received")
 DATE_SOURCES = ("acknowledged", "dates_changed", "asn")
@@ -385,7 +386,7 @@ def close_due_windows(session: Session, now: datetime, policy: PolicyConfig, *,
         audit.record(session, "purchasing", "po.awaiting_approval", "purchase_order", po.id,
                      total_cents=po.total_cents, min_order_top_up=topped_up)
         result.awaiting_approval.append(po.id)
-        result.follow_ups += [(DELIVER, (outbox_id,)) for outbox_id in outbox_ids]
+        result.follow_ups += [FollowUp(DELIVER, (outbox_id,)) for outbox_id in outbox_ids]
     return result
 
 
@@ -539,7 +540,7 @@ def receive(session: Session, po_id: int, lines: Mapping[str, int] | None, now: 
 
             routes = current_config().notifications.routes
         session.flush()
-        follow_ups = [(DELIVER, (outbox_id,)) for outbox_id in mismatches.raise_alerts(
+        follow_ups = [FollowUp(DELIVER, (outbox_id,)) for outbox_id in mismatches.raise_alerts(
             session, found, po_id=po.id, po_number=po.number, vendor=vendor.name, cause=f"received:{event.id}",
             routes=routes)]
     # detection (and through it the restock fill and the pushes) is owed in this transaction
@@ -642,7 +643,7 @@ def update_dates(session: Session, po_id: int, dates: Mapping[str, date], source
     _event(session, po, source, now, dates={code: when.isoformat() for code, when in dates.items()},
            expected_at=po.expected_at.isoformat() if po.expected_at else None, **event_data)
     session.flush()
-    settings = settings or journey._current_settings()
+    settings = settings or runtime_settings.current()
     follow_ups: list[FollowUp] = []
     for sku_id, old in before.items():
         new = earliest_po_eta(session, sku_id)

@@ -12,7 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from domain.config import BusinessConfig
 
 DATABASE_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg"}
 BROKER_SCHEMES = {"redis", "rediss", "amqp", "amqps", "pyamqp"}
@@ -137,3 +141,22 @@ def redis_key(*parts: str) -> str:
     """
     prefix = os.environ.get("REDIS_KEY_PREFIX") or os.environ.get("CELERY_KEY_PREFIX", "")
     return prefix + "backorders:" + ":".join(parts)
+
+
+@dataclass(frozen=True)
+class JourneySettings:
+    """What a customer or vendor decision needs from the outside: the business config (the TOML
+    file), the base URL of our links and the secret that signs them."""
+
+    config: BusinessConfig
+    public_base_url: str
+    secret_key: str
+
+
+def current() -> JourneySettings:
+    """The settings in force now: the loaded business config and the environment's link settings.
+    Callers look it up as ``settings.current()`` at call time, so a test can replace it."""
+    from domain.config import current_config
+
+    env = get_settings()
+    return JourneySettings(current_config(), env.public_base_url, env.secret_key)

@@ -121,14 +121,11 @@ def _alert(key: str, entry: dict[str, Any], hour: str) -> None:
     detail = (f"A platform is sending webhooks to /webhooks/{key}, which is no store in the configuration "
               f"(topic {entry['topic'] or '-'}, user agent {entry['user_agent'] or '-'}). If a store was renamed, "
               f"point the platform's webhook at the new key or its events only arrive by polling.")
-    context = {"event": "channel.push_failed", "sku": "-", "title": f"webhooks for unknown store {key}",
-               "from_state": "", "to_state": "rejected", "available": 0, "threshold": 0, "open_demand": 0,
-               "locations": [], "channels": [], "detail": detail}
     try:
         routes = current_config().notifications.routes
         with session_scope() as session:
-            alerts.raise_alert(session, event="channel.push_failed", dedupe_key=f"stray_webhook:{key}:{hour}",
-                               message=detail, context=context, routes=routes)
+            alerts.raise_ops_alert(session, "channel.push_failed", f"stray_webhook:{key}:{hour}", routes,
+                                   detail=detail, title=f"webhooks for unknown store {key}", to_state="rejected")
     except (ConfigError, SQLAlchemyError) as exc:
         log.error("could not store the alert for unknown store %r: %s", key, exc)
 

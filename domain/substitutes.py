@@ -35,14 +35,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connectors.types import ListingRef, RefundRequest, SubstituteOrderRequest, SubstituteOrderResult
-from domain import alerts, audit, timers
+from domain import alerts, audit
 from domain.clock import utcnow
 from domain.config import PolicyConfig, RouteConfig
+from domain.stages import FollowUp, Stage
 from domain.models import Backorder, ChannelListing, Order, OrderLine, Sku, Store, SubstituteOrder
 
-FollowUp = timers.FollowUp
-PLACE = "tasks.followups.place_substitute"
-DELIVER = "tasks.notify.deliver"
+PLACE, DELIVER = Stage.PLACE_SUBSTITUTE, Stage.DELIVER
 EVENT = "backorder.substitute_requested"
 LEASE = timedelta(minutes=10)
 """Longer than one placement takes (three platform calls with their in-call retries)."""
@@ -128,7 +127,7 @@ def request(session: Session, backorder: Backorder, substitute: Sku, policy: Pol
                  substitute=substitute.code, settlement=decided.settlement, due_cents=decided.due_cents,
                  refund_cents=decided.refund_cents, rule=decided.rule, state=row.state)
     if row.state == "pending":
-        return row, [(PLACE, (row.id,))]
+        return row, [FollowUp(PLACE, (row.id,))]
     reason = ("the store's policy has staff approve every substitute: approve with "
               f"`backorders substitute approve {backorder.id}`" if listed
               else f"{substitute.code} is not listed on the store the order came from: order it by hand")
@@ -157,7 +156,7 @@ def staff_alert(session: Session, row: SubstituteOrder, reason: str,
     ids = alerts.raise_alert(session, event=EVENT, dedupe_key=f"substitute:{row.id}:{row.state}",
                              message=detail[:2000], context=context, routes=routes, sku_id=substitute.id,
                              store_id=row.store_id)
-    return [(DELIVER, (i,)) for i in ids]
+    return [FollowUp(DELIVER, (i,)) for i in ids]
 
 
 def _money(cents: int) -> str:
@@ -175,7 +174,7 @@ def approve(session: Session, backorder_id: int, now: datetime | None = None) ->
         return []
     row.state, row.updated_at, row.last_error = "pending", now or utcnow(), None
     audit.record(session, "staff", "substitute.approved", "backorder", backorder_id)
-    return [(PLACE, (row.id,))]
+    return [FollowUp(PLACE, (row.id,))]
 
 
 @dataclass(frozen=True)

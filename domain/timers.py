@@ -15,13 +15,14 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from domain import stages
 from domain.clock import utcnow
 from domain.db import state_is
 from domain.models import Timer
 
-#: What a fired timer asks the task layer to do after commit: (task name, args), e.g. deliver a
-#: message or run a refund. Domain code names tasks but never imports Celery.
-FollowUp = tuple[str, tuple[Any, ...]]
+#: What a fired timer asks for after commit: a stage and its ids (``domain.stages``), e.g. deliver
+#: a message or run a refund. Domain code names stages, never tasks, and never imports Celery.
+FollowUp = stages.FollowUp
 TimerHandler = Callable[[Session, Timer], list[FollowUp]]
 HANDLERS: dict[str, TimerHandler] = {}
 

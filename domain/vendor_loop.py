@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 from domain import alerts, mismatches, outbox, purchasing, timers
 from domain.clock import utcnow
 from domain.links import sign_po_link
+from domain.stages import FollowUp, Stage
 from domain.models import PurchaseOrder, PurchaseOrderEvent, PurchaseOrderLine, Sku, Timer, Vendor
 
 ACK_DUE, ASN_DUE = "po.ack_due", "po.asn_due"
-DELIVER = "tasks.notify.deliver"
+DELIVER = Stage.DELIVER
 LINK_LIFETIME = timedelta(days=90)
-FollowUp = timers.FollowUp
 
 
 def ack_link(public_base_url: str, secret: str, po_id: int, now: datetime) -> str:
@@ -108,7 +108,7 @@ def _asn_mismatch_alerts(session: Session, po_id: int, found: list[mismatches.Mi
         .order_by(PurchaseOrderEvent.id.desc()).limit(1))
     outbox_ids = mismatches.raise_alerts(session, found, po_id=po.id, po_number=po.number, vendor=vendor.name,
                                          cause=f"asn:{event_id}", routes=current_config().notifications.routes)
-    return [(DELIVER, (outbox_id,)) for outbox_id in outbox_ids]
+    return [FollowUp(DELIVER, (outbox_id,)) for outbox_id in outbox_ids]
 
 
 def escalation_context(session: Session, po: PurchaseOrder, kind: str, link: str | None) -> dict[str, Any]:
@@ -139,7 +139,7 @@ def escalate(session: Session, po: PurchaseOrder, kind: str, link: str | None, n
     outbox_id = outbox.enqueue(session, idempotency_key=f"po:{po.id}:escalation:{kind}", channel="email",
                                template="po_escalation", recipient=vendor.email, context=context)
     if outbox_id is not None:
-        follow_ups.append((DELIVER, (outbox_id,)))
+        follow_ups.append(FollowUp(DELIVER, (outbox_id,)))
         session.add(PurchaseOrderEvent(purchase_order_id=po.id, kind="escalated", at=now, data={"kind": kind}))
     from domain.config import current_config
 
@@ -152,7 +152,7 @@ def escalate(session: Session, po: PurchaseOrder, kind: str, link: str | None, n
     for alert_outbox_id in alerts.raise_alert(session, event="po.late", dedupe_key=f"po_late:{po.id}:{kind}",
                                               message=staff["detail"], context=staff,
                                               routes=current_config().notifications.routes):
-        follow_ups.append((DELIVER, (alert_outbox_id,)))
+        follow_ups.append(FollowUp(DELIVER, (alert_outbox_id,)))
     return follow_ups
 
 

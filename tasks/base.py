@@ -2,8 +2,8 @@
 
 A task that enqueued its successor before committing could have the successor run before the
 row it needs exists, or run at all when the transaction then rolled back. Here a task body asks
-``self.unit_of_work()`` for a session and an ``enqueue`` that buffers messages until the commit
-succeeds. Messages carry IDs only, and every piece of work is a row a sweeper finds again, so a
+``self.unit_of_work()`` for a session; ``flows.spine.dispatch(uow, follow_ups)`` buffers the
+messages until the commit succeeds. Messages carry IDs only, and every piece of work is a row a sweeper finds again, so a
 message lost between commit and send delays work and never loses it.
 
 Database errors are retried when :mod:`domain.db_errors` calls them transient (read-only,
@@ -15,34 +15,25 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Task
 from celery.exceptions import Ignore, Retry
 from celery.utils.time import get_exponential_backoff_interval
-from sqlalchemy.orm import Session
 
 from connectors.errors import TransientError
 from domain import db_errors, spool
 from domain.clock import utcnow
 from domain.db import get_sessionmaker
 from domain.models import DeadLetter
+from domain.stages import FollowUp, Stage
+from flows import spine
+from flows.work import UnitOfWork
 
+__all__ = ["DbTask", "UnitOfWork", "record_dead_letter", "send_all"]
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class UnitOfWork:
-    """A session plus the messages to send once it has committed."""
-
-    session: Session
-    after_commit: list[tuple[Task, tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
-
-    def enqueue(self, task: Task, *args: Any, **options: Any) -> None:
-        self.after_commit.append((task, args, options))
 
 
 class DbTask(Task):
@@ -84,7 +75,8 @@ class DbTask(Task):
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
         session = get_sessionmaker()()
-        uow = UnitOfWork(session)
+        flow = spine.BY_TASK.get(self.name)
+        uow = UnitOfWork(session, app=self.app, stage=flow.stage if flow else None)
         try:
             yield uow
             session.commit()
@@ -99,8 +91,18 @@ class DbTask(Task):
         """Every retry is spent (or the error is not retryable): keep the task as a dead letter."""
         record_dead_letter(self.name, task_id, list(args or ()), dict(kwargs or {}), exc)
 
+    def send(self, follow_ups: Iterable[FollowUp]) -> None:
+        """Send now, for work done in a transaction of its own that has committed already (a
+        broker error is logged: the rows are in PostgreSQL and the sweepers find them)."""
+        send_all(spine.messages(follow_ups, self.app))
 
-def send_all(messages: list[tuple[Task, tuple[Any, ...], dict[str, Any]]]) -> None:
+    def keep_dead_letter(self, stage: Stage, task_id: str, args: list[Any], exc: BaseException) -> str:
+        """A dead letter for ``stage``'s task, as if it had failed for good (``backorders redrive``
+        re-sends it); returns where it was kept."""
+        return record_dead_letter(spine.task_name(stage), task_id, args, {}, exc)
+
+
+def send_all(messages: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> None:
     for task, args, options in messages:
         try:
             task.apply_async(args=args, **options)

@@ -3,33 +3,29 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
-
 from celery import shared_task
 
 from connectors.base import Connector
 from connectors.errors import PermanentError, TransientError
 from connectors.types import RefundRequest
+import domain.settings as runtime_settings
 from domain import audit, effects, journey, substitutes
 from domain.clock import utcnow
 from domain.models import Backorder, Order, OrderLine, Store
+from domain.stages import FollowUp, Stage
+from flows.connections import connector_for
+from flows.effects import perform
+from flows.spine import dispatch, for_ids, task_name
 from tasks.base import DbTask, UnitOfWork
-from tasks.connections import connector_for
-from tasks.effects import perform
 
 log = logging.getLogger(__name__)
-
-
-def enqueue_follow_ups(task: DbTask, uow: UnitOfWork, follow_ups: list[tuple[str, tuple[Any, ...]]]) -> None:
-    for name, args in follow_ups:
-        uow.enqueue(task.app.signature(name), *args)
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.followups.offer")
 def offer(self: DbTask, backorder_id: int) -> int:
     with self.unit_of_work() as uow:
-        follow_ups = journey.offer(uow.session, backorder_id, journey._current_settings())
-        enqueue_follow_ups(self, uow, follow_ups)
+        follow_ups = journey.offer(uow.session, backorder_id, runtime_settings.current())
+        dispatch(uow, follow_ups)
     return len(follow_ups)
 
 
@@ -37,10 +33,10 @@ def offer(self: DbTask, backorder_id: int) -> int:
 def fill(self: DbTask, sku_id: int) -> int:
     """Restock fill owed by a detection run (a ``fill`` row of ``domain.effects``)."""
     def work(uow: UnitOfWork, sku_ids: list[int]) -> int:
-        follow_ups: list[tuple[str, tuple[Any, ...]]] = []
+        follow_ups: list[FollowUp] = []
         for one in sku_ids:
-            follow_ups += journey.fill(uow.session, one, journey._current_settings())
-        enqueue_follow_ups(self, uow, follow_ups)
+            follow_ups += journey.fill(uow.session, one, runtime_settings.current())
+        dispatch(uow, follow_ups)
         return len(follow_ups)
 
     return perform(self, effects.FILL, [sku_id], work)
@@ -77,8 +73,8 @@ def refund(self: DbTask, backorder_id: int) -> str:
         audit.record(uow.session, "followups", f"backorder.{result.kind}", "backorder", backorder_id,
                      amount_cents=result.amount_cents, external_id=result.external_id, ok=result.ok,
                      status_code=result.status_code)
-        settings = journey._current_settings()
-        enqueue_follow_ups(self, uow, journey.notify_customer(
+        settings = runtime_settings.current()
+        dispatch(uow, journey.notify_customer(
             uow.session, backorder, "backorder_cancelled", "1", settings, utcnow(),
             resolution=result.kind, amount_cents=result.amount_cents, reference=result.external_id))
     return f"{result.kind} {result.external_id}"
@@ -93,9 +89,8 @@ def offer_stranded(self: DbTask, limit: int = 500) -> int:
     """Beat: re-send ``offer`` for backorders whose first notice never went out (the message was
     lost with the broker or a killed worker). Safe to repeat: ``offer`` acts only on ``open``."""
     with self.unit_of_work() as uow:
-        ids = journey.unoffered(uow.session, utcnow(), UNOFFERED_AFTER, limit)
-        for backorder_id in ids:
-            uow.enqueue(offer, backorder_id)
+        ids = journey.unoffered(uow.session, utcnow(), UNOFFERED_AFTER, limit, offer_task=task_name(Stage.OFFER))
+        dispatch(uow, for_ids(Stage.OFFER, ids))
     if ids:
         log.warning("re-sent the first notice of %d backorder(s) whose offer was lost: %s", len(ids), ids[:20])
     return len(ids)
@@ -108,7 +103,7 @@ def place_substitute(self: DbTask, substitute_order_id: int) -> str:
     Each step is claimed under a lease and recorded in its own transaction, so no database lock
     is held across a platform call and a second worker never runs the same step; a retry of a
     step whose answer was lost finds the platform record by the row's idempotency key."""
-    routes = journey._current_settings().config.notifications.routes
+    routes = runtime_settings.current().config.notifications.routes
     connector: Connector | None = None
     unusable: PermanentError | None = None
     with self.unit_of_work() as uow:
@@ -131,7 +126,7 @@ def place_substitute(self: DbTask, substitute_order_id: int) -> str:
         refund = connector.refund_line(claim.refund) if claim.refund else None
     except PermanentError as exc:
         with self.unit_of_work() as uow:
-            enqueue_follow_ups(self, uow, substitutes.record_failure(
+            dispatch(uow, substitutes.record_failure(
                 uow.session, substitute_order_id, str(exc), utcnow(), permanent=True, routes=routes))
         log.error("substitute order %s needs staff: %s", substitute_order_id, exc)
         return "failed"
@@ -152,8 +147,7 @@ def substitutes_stranded(self: DbTask, limit: int = 200) -> int:
     """Beat: re-send ``place_substitute`` for unfinished substitute orders nobody is working on."""
     with self.unit_of_work() as uow:
         ids = substitutes.stranded(uow.session, utcnow(), UNOFFERED_AFTER, limit)
-        for row_id in ids:
-            uow.enqueue(place_substitute, row_id)
+        dispatch(uow, for_ids(Stage.PLACE_SUBSTITUTE, ids))
     if ids:
         log.warning("re-sent %d unfinished substitute order(s): %s", len(ids), ids[:20])
     return len(ids)

@@ -3,22 +3,25 @@ notice for what changed done in the same transaction (one task hop from webhook 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
-from celery import Task, shared_task
+from celery import shared_task
 from sqlalchemy import select
 
+import domain.settings as runtime_settings
 from domain import alerts, coalesce, effects, inbox, journey
 from domain.clock import utcnow
 from domain.config import current_config
-from domain.inbound import apply_events
 from domain.models import Store
+from domain.stages import FollowUp, Stage
+from flows.connections import connector_for
+from flows.detection import detect
+from flows.inbound import apply_events
+from flows.spine import dispatch, for_ids, send_now
+from flows.stage_events import announce
 from tasks.base import DbTask, UnitOfWork
-from tasks.connections import connector_for
-from tasks.followups import enqueue_follow_ups, offer
-from tasks.notify import deliver
-from tasks.stock import detect, evaluate
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 1000
@@ -44,27 +47,26 @@ def drain(self: DbTask, source: str, max_batches: int = 20) -> int:
             result = apply_events(uow.session, store.id, connector_for(store), events)
             total += len(events)
             for backorder_id in result.backorder_ids:  # customer notices first: they queue first
-                inline(uow, offer, (backorder_id,), offer_now, self, uow, backorder_id)
+                inline(self, uow, FollowUp(Stage.OFFER, (backorder_id,)), offer_now, uow, backorder_id)
             if result.changed_sku_ids:
                 changed = sorted(result.changed_sku_ids)
-                inline(uow, evaluate, (changed,), detect, uow, changed, self,
+                inline(self, uow, FollowUp(Stage.EVALUATE, (changed,)), detect, uow, changed,
                        fallback=lambda: effects.record(uow.session, effects.EVALUATE, changed, utcnow()))
             routes = current_config().notifications.routes
             for event_id, reason in result.quarantined:
-                for outbox_id in quarantine_alert(uow.session, store, event_id, reason, routes):
-                    uow.enqueue(deliver, outbox_id)
+                dispatch(uow, for_ids(Stage.DELIVER, quarantine_alert(uow.session, store, event_id, reason, routes)))
         if len(events) < BATCH_SIZE:
             return total
-    drain.delay(source, max_batches)
+    send_now([FollowUp(Stage.DRAIN, (source, max_batches))], self.app)
     return total
 
 
-def offer_now(task: DbTask, uow: UnitOfWork, backorder_id: int) -> None:
-    """``tasks.followups.offer``'s work in the caller's transaction."""
-    enqueue_follow_ups(task, uow, journey.offer(uow.session, backorder_id, journey._current_settings()))
+def offer_now(uow: UnitOfWork, backorder_id: int) -> None:
+    """The ``offer`` stage's work in the caller's transaction."""
+    dispatch(uow, journey.offer(uow.session, backorder_id, runtime_settings.current()))
 
 
-def inline(uow: UnitOfWork, task: Task, args: tuple[Any, ...], step: Callable[..., object], *step_args: Any,
+def inline(task: DbTask, uow: UnitOfWork, follow_up: FollowUp, step: Callable[..., object], *step_args: Any,
            fallback: Callable[[], None] | None = None) -> None:
     """Do a follow-on task's work in the drain's own transaction, so it costs no task hop: an
     alert or a customer notice is queued for delivery the moment the batch commits.
@@ -73,28 +75,35 @@ def inline(uow: UnitOfWork, task: Task, args: tuple[Any, ...], step: Callable[..
     the task is queued instead, exactly as before: the task retries, and dead-letters, on its own,
     and the batch is still applied. ``fallback`` records the queued work as a row in the batch's
     transaction (detection's ``evaluate`` row), so a lost message is swept, not lost.
+
+    The stage is announced as it ends (``flows.stage_events``: a ``task-stage`` event and a
+    ``stage=…`` log line), so Flower and the logs show it although no task of its name ran.
     """
     queued = len(uow.after_commit)
+    ids = list(follow_up.args[0]) if isinstance(follow_up.args[0], list) else list(follow_up.args)
+    started = time.perf_counter()
     try:
         with uow.session.begin_nested():
             step(*step_args)
     except Exception:
         del uow.after_commit[queued:]
-        log.warning("%s%r failed inside the drain; queued as a task instead", task.name, args, exc_info=True)
+        log.warning("%s%r failed inside the drain; queued as a task instead", follow_up.stage.value,
+                    follow_up.args, exc_info=True)
         if fallback is not None:
             fallback()
-        uow.enqueue(task, *args)
+        dispatch(uow, [follow_up])
+        announce(task, follow_up.stage, ids, "fell back", time.perf_counter() - started)
+        return
+    announce(task, follow_up.stage, ids, "done", time.perf_counter() - started)
 
 
 def quarantine_alert(session: object, store: Store, event_id: int, reason: str, routes: object) -> list[int]:
-    context = {"event": "channel.push_failed", "sku": "-", "title": f"webhook #{event_id} from {store.name}",
-               "from_state": "", "to_state": "quarantined", "available": 0, "threshold": 0, "open_demand": 0,
-               "locations": [], "channels": [store.name],
-               "detail": f"Webhook quarantined, not applied: {reason}. Add the SKU or location to the "
-                         f"configuration, then run `backorders redrive --inbox {event_id}`."}
-    return alerts.raise_alert(session, event="channel.push_failed", dedupe_key=f"quarantine:{event_id}",  # type: ignore[arg-type]
-                              message=context["detail"], context=context, routes=routes,  # type: ignore[arg-type]
-                              store_id=store.id)
+    return alerts.raise_ops_alert(
+        session, "channel.push_failed", f"quarantine:{event_id}", routes,  # type: ignore[arg-type]
+        detail=f"Webhook quarantined, not applied: {reason}. Add the SKU or location to the "
+               f"configuration, then run `backorders redrive --inbox {event_id}`.",
+        store_id=store.id, title=f"webhook #{event_id} from {store.name}", to_state="quarantined",
+        channels=[store.name])
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.inbound.redrive")
@@ -102,6 +111,5 @@ def redrive(self: DbTask) -> int:
     """Beat: wake a drain for every store whose pending events have waited too long."""
     with self.unit_of_work() as uow:
         sources = inbox.sources_with_stranded(uow.session)
-        for source in sources:
-            uow.enqueue(drain, source)
+        dispatch(uow, [FollowUp(Stage.DRAIN, (source,)) for source in sources])
     return len(sources)

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
-from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
@@ -19,72 +16,31 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
 from connectors.errors import ConnectorError, OutcomeUnknownError, PermanentError, TransientError
-from connectors.messaging import registry
-from domain import alerts, contacts, delivery, outbox, replay
+from domain import contacts, delivery, outbox, replay
 from domain.circuit import Permit, get_breaker
 from domain.clock import utcnow
-from domain.config import current_config
 from domain.delivery import Message, NotConfiguredError, ProviderSettings
 from domain.messages import RenderError
 from domain.models import OutboxMessage
-from domain.ratelimit import Role, get_limiter
+from domain.stages import Stage
+from flows.delivery import (
+    MAX_PACING_WAIT_S,
+    MAX_RETRY_AFTER_S,
+    STALE_SENDING_AFTER,
+    error_text,
+    paced_inline,
+    sender_for,
+    circuit_open_alert,
+    message_failed_alert,
+    provider_failed,
+    role_for,
+)
+from flows.spine import dispatch, for_ids
 from tasks.base import DbTask
 
+__all__ = ["circuit_open_alert", "deliver", "message_failed_alert", "reconcile", "redrive", "role_for"]
+
 log = logging.getLogger(__name__)
-
-MAX_PACING_WAIT_S = 5.0
-"""A paced task comes back after at most this long (broker countdowns stay short)."""
-MAX_RETRY_AFTER_S = 300.0
-INLINE_PACING_WAIT_S = 0.5
-"""A pacing pause this short is slept in the worker instead of a trip through the broker."""
-MAX_INLINE_PACING_ROUNDS = 4
-STAFF_YIELD_S = 0.05
-"""How long a staff or vendor email/SMS waits before asking for a token, so a customer notice
-written in the same commit and picked up by the other notify process asks first."""
-STALE_SENDING_AFTER = timedelta(minutes=20)
-"""Longer than the task hard time limit (15 min): a row still ``sending`` after it has no worker."""
-
-
-#: Senders kept per process and settings. Building one is not free — the Mailgun SDK makes an
-#: SSL context per adapter, about 70 ms of CPU, more than a send takes — and a kept sender reuses
-#: its keep-alive connection. Keyed by every setting (secrets included), so a rotated key or a new
-#: base URL builds a new one; bounded, the oldest closed first.
-_SENDERS: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], Any] = OrderedDict()
-_SENDERS_LOCK = threading.Lock()
-MAX_KEPT_SENDERS = 32
-
-
-def _build_sender(channel: str, options: dict[str, object]) -> Any:
-    if channel == "email":
-        return registry.email_sender(options)
-    if channel == "sms":
-        return registry.sms_sender(options)
-    return registry.slack_sender(options)
-
-
-def _sender(channel: str, settings: ProviderSettings, recipient: str) -> Any:
-    options = settings.sender_settings(channel, recipient)
-    key = (channel, tuple(sorted((name, str(value)) for name, value in options.items())))
-    with _SENDERS_LOCK:
-        sender = _SENDERS.get(key)
-        if sender is not None:
-            _SENDERS.move_to_end(key)
-            return sender
-        sender = _build_sender(channel, options)
-        _SENDERS[key] = sender
-        while len(_SENDERS) > MAX_KEPT_SENDERS:
-            _, oldest = _SENDERS.popitem(last=False)
-            close = getattr(oldest, "close", None)
-            if callable(close):
-                close()
-        return sender
-
-
-def _error_text(exc: BaseException, secrets: list[str]) -> str:
-    code = getattr(exc, "code", None)
-    text = f"{exc} (code {code})" if code not in (None, "") else str(exc)
-    return delivery.mask_phone_numbers(delivery.redact(text, secrets))
-
 
 def _retry_delay(task: DbTask, exc: TransientError) -> float:
     """The provider's ``Retry-After`` when it gave one, else the task's backoff with full jitter."""
@@ -104,50 +60,9 @@ def _fail(task: DbTask, outbox_id: int, error: str, provider: str | None, code: 
         if row is not None and row.template.startswith("backorder_"):
             if row.channel == "sms" and str(code) == "21610":
                 contacts.opt_out(uow.session, "sms", row.recipient, "carrier reports the number unsubscribed")
-            for alert_outbox_id in message_failed_alert(uow.session, row, error):
-                uow.enqueue(deliver, alert_outbox_id)
+            dispatch(uow, for_ids(Stage.DELIVER, message_failed_alert(uow.session, row, error)))
     log.error("outbox %s failed for good via %s: %s", outbox_id, provider or "-", error)
     return "failed"
-
-
-def message_failed_alert(session: Any, row: OutboxMessage, error: str) -> list[int]:
-    context = row.context or {}
-    detail = (f"Could not send {row.template.replace('_', ' ')} by {row.channel} for order "
-              f"{context.get('order_number', '?')}: {error}")
-    alert_context = {"event": "message.failed", "sku": context.get("sku", "-"), "title": context.get("item_title", ""),
-                     "from_state": "", "to_state": "", "available": 0, "threshold": 0, "open_demand": 0,
-                     "locations": [], "channels": [], "detail": detail[:500]}
-    return alerts.raise_alert(session, event="message.failed", dedupe_key=f"message_failed:{row.id}",
-                              message=detail[:500], context=alert_context,
-                              routes=current_config().notifications.routes)
-
-
-def role_for(channel: str, template: str) -> Role:
-    """Customer notices go first: on the channels that carry them (email, SMS) a notice keeps the
-    next send token when it has to wait, and staff or vendor messages give way to it."""
-    if channel not in ("email", "sms"):
-        return "normal"
-    return "first" if template.startswith("backorder_") else "yield"
-
-
-def _paced_inline(provider: str, role: Role = "normal") -> float:
-    """Take a send token, sleeping here through pauses of at most ``INLINE_PACING_WAIT_S``;
-    a message that yields (``role_for``) first lets a notice picked up beside it ask first.
-
-    At a provider's pace the wait for the next token is a fraction of a second (111 ms at 9/s).
-    Sending the task back through the broker for that costs more than the wait and puts the
-    message behind everything queued meanwhile; a longer pause is still handed back to the broker,
-    so a worker never sleeps for long. Returns the pause still to wait (0: send now)."""
-    limiter = get_limiter()
-    if role == "yield":  # a customer notice raised in the same commit is being picked up right now
-        time.sleep(STAFF_YIELD_S)
-    pause = limiter.acquire(provider, role=role)
-    for _ in range(MAX_INLINE_PACING_ROUNDS):
-        if pause <= 0 or pause > INLINE_PACING_WAIT_S:
-            break
-        time.sleep(pause)
-        pause = limiter.acquire(provider, role=role)
-    return pause
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.notify.deliver")
@@ -169,7 +84,7 @@ def deliver(self: DbTask, outbox_id: int) -> str:
     except NotConfiguredError as exc:
         return _fail(self, outbox_id, str(exc), None)
 
-    pause = _paced_inline(provider, role_for(channel, template))
+    pause = paced_inline(provider, role_for(channel, template))
     if pause > 0:  # pacing is not a failure: come back without spending a retry
         self.signature_from_request(countdown=min(pause, MAX_PACING_WAIT_S),
                                     retries=self.request.retries).apply_async()
@@ -186,7 +101,7 @@ def deliver(self: DbTask, outbox_id: int) -> str:
             return "skipped"
         try:
             message: Message = delivery.build_message(row, settings)
-            sender = _sender(channel, settings, recipient)
+            sender = sender_for(channel, settings, recipient)
         except (NotConfiguredError, RenderError, ValueError) as exc:
             error = delivery.redact(str(exc), secrets)
             delivery.mark_failed(uow.session, outbox_id, error, provider=provider)
@@ -207,43 +122,22 @@ def _defer(task: DbTask, outbox_id: int, provider: str, permit: Permit) -> str:
     return "deferred"
 
 
-def _provider_failed(task: DbTask, provider: str, error: str) -> None:
-    """Count a failure against the provider's circuit; the send that opens it alerts staff."""
-    if not get_breaker().record_failure(provider):
-        return
-    with task.unit_of_work() as uow:
-        for alert_outbox_id in circuit_open_alert(uow.session, provider, error):
-            uow.enqueue(deliver, alert_outbox_id)
-
-
-def circuit_open_alert(session: Any, provider: str, error: str) -> list[int]:
-    """One alert per provider per hour at most, however often a flapping circuit reopens."""
-    detail = (f"{provider} keeps failing ({error}); messages to it are held and retried after the "
-              f"cool-down. Nothing is lost: they stay pending in the outbox.")
-    context = {"event": "message.failed", "sku": "-", "title": f"{provider} is failing", "from_state": "closed",
-               "to_state": "open", "available": 0, "threshold": 0, "open_demand": 0, "locations": [],
-               "channels": [], "detail": detail[:500]}
-    return alerts.raise_alert(session, event="message.failed",
-                              dedupe_key=f"circuit_open:{provider}:{utcnow():%Y%m%d%H}",
-                              message=detail[:500], context=context, routes=current_config().notifications.routes)
-
-
 def _send(task: DbTask, outbox_id: int, provider: str, sender: Any, message: Message, secrets: list[str],
           template: str = "") -> str:
     """The provider call, outside any transaction, and the state it leads to."""
     try:
         result = sender.send(message)
     except OutcomeUnknownError as exc:
-        error = _error_text(exc, secrets)
+        error = error_text(exc, secrets)
         with task.unit_of_work() as uow:
             delivery.mark_unknown(uow.session, outbox_id, error, provider=provider)
-        _provider_failed(task, provider, error)
+        provider_failed(task, provider, error)
         log.warning("outbox %s outcome unknown via %s (not resending; reconcile): %s", outbox_id, provider, error)
         return "unknown"
     except TransientError as exc:
-        error = _error_text(exc, secrets)
+        error = error_text(exc, secrets)
         if exc.status_code != 429:  # 429 is pacing, not an outage: its Retry-After is the answer
-            _provider_failed(task, provider, error)
+            provider_failed(task, provider, error)
         if task.request.retries >= task.max_retries:
             return _fail(task, outbox_id, f"gave up after {task.request.retries + 1} attempts: {error}", provider)
         delay = _retry_delay(task, exc)
@@ -253,7 +147,7 @@ def _send(task: DbTask, outbox_id: int, provider: str, sender: Any, message: Mes
         raise task.retry(countdown=delay, exc=exc)
     except (PermanentError, ConnectorError) as exc:
         get_breaker().record_success(provider)  # it answered: up, only this message is refused
-        return _fail(task, outbox_id, _error_text(exc, secrets), provider, getattr(exc, "code", None))
+        return _fail(task, outbox_id, error_text(exc, secrets), provider, getattr(exc, "code", None))
     except Exception as exc:  # a bug after the request may have left: reconcile, do not loop
         error = delivery.redact(f"{type(exc).__name__}: {exc}", secrets)
         with task.unit_of_work() as uow:
@@ -280,8 +174,7 @@ def redrive(self: DbTask, limit: int = 500) -> int:
         stale = delivery.expire_stale_sending(uow.session, STALE_SENDING_AFTER, now)
         ids = sorted(set(outbox.stranded(uow.session, limit=limit, now=now))
                      | set(delivery.due_deferred(uow.session, now, limit)))
-        for outbox_id in ids:
-            uow.enqueue(deliver, outbox_id)
+        dispatch(uow, for_ids(Stage.DELIVER, ids))
     if stale:
         log.warning("outbox rows %s were stuck in sending; marked unknown", stale)
     return len(ids)
@@ -301,22 +194,21 @@ def _reconcile_one(task: DbTask, settings: ProviderSettings, outbox_id: int) -> 
         try:
             provider = settings.provider_for(channel)
             message = delivery.build_message(row, settings)
-            sender = _sender(channel, settings, recipient)
+            sender = sender_for(channel, settings, recipient)
         except (NotConfiguredError, RenderError, ValueError) as exc:
             log.warning("outbox %s cannot be reconciled: %s", outbox_id, exc)
             return "unsupported"
         lookup = getattr(sender, "find_sent", None)
         if lookup is None:  # Slack webhooks, SendGrid without the activity add-on: a person decides
-            for alert_outbox_id in message_failed_alert(
-                    uow.session, row, f"{provider} has no way to look the message up; outcome unknown "
-                                      f"({row.last_error or 'no answer'}). Check and resend by hand if needed"):
-                uow.enqueue(deliver, alert_outbox_id)
+            dispatch(uow, for_ids(Stage.DELIVER, message_failed_alert(
+                uow.session, row, f"{provider} has no way to look the message up; outcome unknown "
+                                  f"({row.last_error or 'no answer'}). Check and resend by hand if needed")))
             return "unsupported"
     secrets = settings.secrets_for(channel, recipient)
     try:
         found = lookup(message, since)
     except ConnectorError as exc:
-        log.warning("outbox %s: could not ask %s: %s", outbox_id, provider, _error_text(exc, secrets))
+        log.warning("outbox %s: could not ask %s: %s", outbox_id, provider, error_text(exc, secrets))
         return "later"
     with task.unit_of_work() as uow:
         if found.found:
@@ -325,7 +217,7 @@ def _reconcile_one(task: DbTask, settings: ProviderSettings, outbox_id: int) -> 
         if not found.conclusive:
             return "later"
         if delivery.release_unknown(uow.session, outbox_id, seen_at, provider):
-            uow.enqueue(deliver, outbox_id)
+            dispatch(uow, for_ids(Stage.DELIVER, [outbox_id]))
             return "resend"
     return "settled"
 

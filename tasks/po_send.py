@@ -36,9 +36,10 @@ from domain.config import current_config
 from domain.models import OutboxMessage, PurchaseOrder, PurchaseOrderEvent, Store, Vendor
 from domain.po_documents import po_context, po_csv
 from domain.settings import get_settings
+from domain.stages import FollowUp, Stage
+from flows.connections import connector_for
+from flows.spine import dispatch
 from tasks.base import DbTask
-from tasks.connections import connector_for
-from tasks.notify import deliver
 
 VENDOR_TEMPLATE = "po_to_vendor"
 ACTOR = "purchasing"
@@ -117,5 +118,5 @@ def send(self: DbTask, po_id: int) -> str:
             po.erp_ref = create_in_erp(session, po, vendor, context)
         mark_sent(session, po, vendor, outbox_id, now)
         vendor_loop.watch(session, po)
-        uow.enqueue(deliver, outbox_id)
+        dispatch(uow, [FollowUp(Stage.DELIVER, (outbox_id,))])
     return "sent"

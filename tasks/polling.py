@@ -5,26 +5,24 @@ import logging
 
 from celery import shared_task
 
-from domain import polling, sync
+from domain import polling
+from flows import poll as sync
 from domain.db import get_sessionmaker
 from domain.models import Store
+from domain.stages import FollowUp, Stage
+from flows.connections import connector_for
+from flows.spine import dispatch, for_ids, messages
 from tasks.base import DbTask, send_all
-from tasks.connections import connector_for
-from tasks.followups import offer
-from tasks.stock import evaluate
 
 log = logging.getLogger(__name__)
-#: SKUs per detection message: one message per stored group of pages (``domain.sync``).
-EVALUATE_CHUNK = 1000
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.polling.dispatch_due")
 def dispatch_due(self: DbTask) -> int:
     """Start a poll for every store whose interval has passed (each slot once, even with two beats)."""
     with self.unit_of_work() as uow:
-        for due in polling.claim_due(uow.session):
-            uow.enqueue(poll_store, due.store_id, due.full)
-        count = len(uow.after_commit)
+        count = dispatch(uow, [FollowUp(Stage.POLL, (due.store_id, due.full))
+                               for due in polling.claim_due(uow.session)])
     return count
 
 
@@ -37,12 +35,11 @@ def poll_store(self: DbTask, store_id: int, full: bool = False) -> str:
         connector = connector_for(store)
         stock_cursor, order_cursor, sells = store.stock_cursor, store.order_cursor, store.sells
 
-    def hand_on(sku_ids: list[int]) -> None:
-        send_all([(evaluate, (sku_ids[i:i + EVALUATE_CHUNK],), {})
-                  for i in range(0, len(sku_ids), EVALUATE_CHUNK)])
+    def hand_on(sku_ids: list[int]) -> None:  # each stored group of pages has committed
+        send_all(messages(for_ids(Stage.EVALUATE, sku_ids), self.app))
 
     def follow_up(backorder_ids: list[int]) -> None:
-        send_all([(offer, (backorder_id,), {}) for backorder_id in backorder_ids])
+        send_all(messages(for_ids(Stage.OFFER, backorder_ids), self.app))
 
     report = sync.poll(get_sessionmaker(), connector, store_id, owner=self.request.id or "inline", full=full,
                        stock_cursor=stock_cursor, order_cursor=order_cursor, on_changed=hand_on,

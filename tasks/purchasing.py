@@ -5,15 +5,13 @@ from collections import defaultdict
 
 from celery import shared_task
 
-from domain import effects, purchasing
+from domain import effects, purchasing, scorecards
 from domain.clock import utcnow
 from domain.config import current_config
+from domain.stages import Stage
+from flows.effects import perform
+from flows.spine import dispatch, for_ids
 from tasks.base import DbTask, UnitOfWork
-from tasks.effects import perform
-from tasks.followups import enqueue_follow_ups
-
-#: Sending a PO to its vendor (email / ERP) is its own task, enqueued by name.
-SEND = "tasks.purchasing_send.send"
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.purchasing.plan_for_skus")
@@ -47,9 +45,9 @@ def close_windows(self: DbTask) -> int:
     with self.unit_of_work() as uow:
         closed = purchasing.close_due_windows(uow.session, utcnow(), config.policy,
                                               routes=config.notifications.routes)
-        for po_id in sorted(set(closed.approved) | set(purchasing.approved_unsent(uow.session, utcnow()))):
-            uow.enqueue(self.app.signature(SEND), po_id)
-        enqueue_follow_ups(self, uow, closed.follow_ups)
+        dispatch(uow, for_ids(Stage.SEND_PO, sorted(set(closed.approved)
+                                                     | set(purchasing.approved_unsent(uow.session, utcnow())))))
+        dispatch(uow, closed.follow_ups)
     return len(closed.approved) + len(closed.awaiting_approval)
 
 
@@ -57,14 +55,10 @@ def close_windows(self: DbTask) -> int:
 def send_scorecard(self: DbTask) -> int:
     """Beat calls this often; the vendor scorecard goes to the buyer once per scheduled period
     (``[notifications] scorecard_schedule``); returns the messages queued."""
-    from domain import scorecards
-    from tasks.notify import deliver
-
     config = current_config()
     with self.unit_of_work() as uow:
         outbox_ids = scorecards.send_scorecard(uow.session, utcnow(), config.timezone,
                                                config.notifications.scorecard_schedule, config.name,
                                                config.notifications.routes)
-        for outbox_id in outbox_ids:
-            uow.enqueue(deliver, outbox_id)
+        dispatch(uow, for_ids(Stage.DELIVER, outbox_ids))
     return len(outbox_ids)

@@ -15,8 +15,10 @@ from connectors.errors import ConnectorError
 from domain import effects, purchasing
 from domain.clock import utcnow
 from domain.models import Store
+from flows import effects as effect_rows
+from flows.connections import connector_for
+from flows.spine import dispatch
 from tasks.base import DbTask
-from tasks.connections import connector_for
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +60,7 @@ def poll_erp(self: DbTask) -> int:
                 if result is not None:
                     log.info("receipts: %s booked from %s: %s", result.number, store_key, result.received)
                     # its ``evaluate`` rows were recorded with the receipt (``domain.purchasing.receive``)
-                    for name, args in effects.messages(effects.EVALUATE, result.sku_ids):
-                        uow.enqueue(self.app.signature(name), *args)
-                    for name, args in result.follow_ups:  # receipt ≠ ship notice: staff alerts
-                        uow.enqueue(self.app.signature(name), *args)
+                    dispatch(uow, effect_rows.follow_ups(effects.EVALUATE, result.sku_ids))
+                    dispatch(uow, result.follow_ups)  # receipt ≠ ship notice: staff alerts
                     booked += 1
     return booked

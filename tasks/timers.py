@@ -8,6 +8,8 @@ from celery import shared_task
 import domain.journey  # noqa: F401  (registers the backorder timer handlers)
 import domain.vendor_loop  # noqa: F401  (registers the purchase-order timer handlers)
 from domain import timers
+from domain.stages import FollowUp, Stage
+from flows.spine import dispatch, send_now
 from tasks.base import DbTask
 
 log = logging.getLogger(__name__)
@@ -25,10 +27,9 @@ def fire_due(self: DbTask, max_batches: int = 50) -> int:
         with self.unit_of_work() as uow:
             due = timers.claim_due(uow.session, limit=BATCH_SIZE)
             for timer in due:
-                for task_name, args in timers.fire(uow.session, timer):
-                    uow.enqueue(self.app.signature(task_name), *args)
+                dispatch(uow, timers.fire(uow.session, timer))
             fired += len(due)
         if len(due) < BATCH_SIZE:
             return fired
-    fire_due.delay(max_batches)
+    send_now([FollowUp(Stage.FIRE_TIMERS, (max_batches,))], self.app)
     return fired

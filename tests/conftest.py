@@ -25,6 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 #: fixture runs; two sessions on one Redis must never consume each other's messages.
 SESSION_NAME = f"backorders_test_{os.getpid()}_{secrets.token_hex(3)}"
 os.environ["CELERY_KEY_PREFIX"] = f"test-{SESSION_NAME}:"
+os.environ["FLOWS_STRICT"] = "1"  # a stage dispatching what its row in flows.spine omits fails
 #: Dead letters a refusing database could not take go to a spool file: one per test session, so
 #: a test never finds another session's (or a developer's) entries under ``.data``.
 os.environ.setdefault("DEAD_LETTER_SPOOL_DIR", os.path.join(

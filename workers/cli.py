@@ -13,6 +13,10 @@ from typing import Any
 
 import click
 
+import domain.settings as runtime_settings
+from domain.stages import FollowUp, Stage
+from flows.spine import send_now
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -288,10 +292,10 @@ def sync(store_key: str, full: bool) -> None:
     from sqlalchemy import select
 
     from connectors.errors import ConnectorError
-    from domain import sync as syncing
+    from flows import poll as syncing
     from domain.db import get_sessionmaker, session_scope
     from domain.models import Store
-    from tasks.connections import connector_for
+    from flows.connections import connector_for
 
     _environment()
     with session_scope() as session:
@@ -355,11 +359,10 @@ def eta_set(sku_code: str, new_date: Any) -> None:
         if sku is None:
             raise click.ClickException(f"unknown SKU {sku_code!r}")
         sku.eta = when
-        follow_ups = journey.change_eta(session, sku.id, when, journey._current_settings())
+        follow_ups = journey.change_eta(session, sku.id, when, runtime_settings.current())
         waiting = session.scalar(select(func.count()).where(Backorder.sku_id == sku.id,
                                                               Backorder.state.in_(("notified", "accepted_wait"))))
-    for name, args in follow_ups:
-        app.signature(name).apply_async(args=args)
+    send_now(follow_ups, app)
     click.echo(f"{sku_code}: ETA {when}; {waiting} waiting backorder(s); {len(follow_ups)} message(s) queued")
 
 
@@ -382,8 +385,7 @@ def substitute_approve(backorder_id: int) -> None:
             follow_ups = substitutes.approve(session, backorder_id)
     except LookupError as exc:
         raise click.ClickException(str(exc)) from exc
-    for name, args in follow_ups:
-        app.signature(name).apply_async(args=args)
+    send_now(follow_ups, app)
     click.echo(f"backorder {backorder_id}: substitute approved; placing the order is queued" if follow_ups
                else f"backorder {backorder_id}: the substitute is not waiting for staff; nothing changed")
 
@@ -458,7 +460,6 @@ def po_approve(reference: str) -> None:
     from domain import purchasing
     from domain.clock import utcnow
     from domain.db import session_scope
-    from tasks.purchasing import SEND
     from workers.app import app
 
     _environment()
@@ -469,7 +470,7 @@ def po_approve(reference: str) -> None:
             po_id, number = approved.id, approved.number
     except purchasing.PurchasingError as exc:
         raise click.ClickException(str(exc)) from exc
-    app.signature(SEND).apply_async(args=(po_id,))
+    send_now([FollowUp(Stage.SEND_PO, (po_id,))], app)
     click.echo(f"{number}: approved; sending to the vendor is queued")
 
 
@@ -507,8 +508,7 @@ def po_receive(reference: str, skus: tuple[str, ...]) -> None:
     for code, qty in sorted(result.received.items()):
         click.echo(f"  {code}: +{qty}")
     click.echo(f"{result.number}: {result.state.replace('_', ' ')}")
-    for name, args in result.follow_ups:
-        app.signature(name).apply_async(args=args)
+    send_now(result.follow_ups, app)
     if result.follow_ups:
         click.echo(f"  the receipt differs from the ship notice: {len(result.follow_ups)} staff message(s) queued")
     if not result.sku_ids:
@@ -516,11 +516,10 @@ def po_receive(reference: str, skus: tuple[str, ...]) -> None:
     evaluate.apply(args=[result.sku_ids], throw=True)
     follow_ups: list[Any] = []
     with session_scope() as session:
-        settings = journey._current_settings()
+        settings = runtime_settings.current()
         for sku_id in result.sku_ids:
             follow_ups += journey.fill(session, sku_id, settings)
-    for name, args in follow_ups:
-        app.signature(name).apply_async(args=args)
+    send_now(follow_ups, app)
     click.echo(f"  stock recorded, detection run; {len(follow_ups)} customer message(s) queued")
 
 
@@ -543,8 +542,7 @@ def po_asn(reference: str, arrival: Any, skus: tuple[str, ...]) -> None:
                                                 _sku_quantities(skus))
     except purchasing.PurchasingError as exc:
         raise click.ClickException(str(exc)) from exc
-    for name, args in follow_ups:
-        app.signature(name).apply_async(args=args)
+    send_now(follow_ups, app)
     click.echo(f"{reference}: ship notice recorded, arriving {arrival.date()}; "
                f"{len(follow_ups)} message(s) queued")
 
@@ -572,7 +570,7 @@ def redrive(dead_letter_ids: tuple[int, ...], redrive_all: bool, inbox_ids: tupl
                 sent += 1
         sources = redriving.requeue_inbox(session, list(inbox_ids), "cli") if inbox_ids else []
     for source in sources:
-        app.signature("tasks.inbound.drain").apply_async(args=(source,))
+        send_now([FollowUp(Stage.DRAIN, (source,))], app)
     click.echo(f"{sent} task(s) re-sent; {len(inbox_ids)} webhook(s) requested, {len(sources)} store(s) woken")
 
 

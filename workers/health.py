@@ -31,6 +31,7 @@ from kombu import Connection
 
 from domain import liveness
 from domain.settings import get_settings
+from flows.spine import clock_sweeps
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def beat_schedule() -> dict[str, float]:
 
 def clock_schedule() -> dict[str, float]:
     """Clock sweeper → its beat interval in seconds: the sweeps whose lateness fails ``/healthz``."""
-    return {task: interval for task, interval in beat_schedule().items() if task in liveness.CLOCK_SWEEPS}
+    return {task: interval for task, interval in beat_schedule().items() if task in clock_sweeps()}
 
 
 def check_workers() -> Check:

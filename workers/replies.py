@@ -40,12 +40,15 @@ from starlette.concurrency import run_in_threadpool
 
 from connectors.errors import MalformedPayloadError, SignatureError
 from connectors.messaging import twilio_sms
+import domain.settings as runtime_settings
 from domain import backorders, contacts, journey, sms_replies
 from domain.clock import utcnow
 from domain.db import session_scope
 from domain.links import BadLink, ExpiredLink, LinkClaim, sign, verify
 from domain.messages import TEMPLATES_DIR
 from domain.models import Backorder, Order, OrderLine, Sku
+from domain.stages import FollowUp
+from flows.spine import messages
 
 log = logging.getLogger("workers.replies")
 
@@ -63,12 +66,12 @@ SMS_CHOICES = {"WAIT": "wait", "REFUND": "cancel", "CREDIT": "credit"}
 PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 FALLBACK_STORE_NAME = "our store"
 
-FollowUps = Sequence[tuple[str, Sequence[Any]]]
+FollowUps = Sequence[FollowUp]
 
 
 def current_settings() -> journey.Settings:
     """The journey's settings (config, public URL, secret); a seam the tests replace."""
-    return journey._current_settings()
+    return runtime_settings.current()
 
 
 def _store_name() -> str:
@@ -228,11 +231,11 @@ def send_follow_ups(follow_ups: FollowUps) -> None:
     except Exception:
         log.exception("could not load the Celery app; %d follow-ups left to the sweepers", len(follow_ups))
         return
-    for name, args in follow_ups:
+    for signature, args, options in messages(follow_ups, app):
         try:
-            app.signature(name).apply_async(args=list(args))
+            signature.apply_async(args=list(args), **options)
         except Exception:
-            log.exception("could not enqueue %s%r; the sweeper will re-drive it", name, tuple(args))
+            log.exception("could not enqueue %s%r; the sweeper will re-drive it", signature.name, tuple(args))
 
 
 # --------------------------------------------------------------------------- links

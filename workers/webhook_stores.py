@@ -22,7 +22,7 @@ from sqlalchemy import select
 from connectors.base import Connector
 from domain.db import session_scope
 from domain.models import Store
-from tasks.connections import connector_for
+from flows.connections import connector_for
 
 STORE_TTL_S = 5.0
 UNKNOWN_TTL_S = 1.0

@@ -106,7 +106,7 @@ def test_a_reply_racing_the_auto_cancel_has_one_outcome(chaos_dir: Path, monkeyp
     with private_database(chaos_dir):
         settings = journey.Settings(config=load_config(REPO_ROOT / "examples" / "futon-store.toml"),
                                     public_base_url="https://shop.example", secret_key="k" * 40)
-        monkeypatch.setattr(journey, "_current_settings", lambda: settings)
+        monkeypatch.setattr("domain.settings.current", lambda: settings)
         with session_scope() as session:
             session.execute(update(Sku).where(Sku.code == "MAT-HYB-KING").values(vendor_id=None))  # consent needed
             _stock(session, "MAT-HYB-KING", 0)

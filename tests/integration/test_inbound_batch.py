@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 from connectors.registry import build_connector
 from connectors.types import ConnectorConfig, StockRecord
 from domain import inbox
-from domain.inbound import apply_events, stored_payload
+from domain.inbound import stored_payload
+from flows.inbound import apply_events
 from domain.models import InboxEvent, StockLevel, Store
 from domain.stock import learn_listings
 

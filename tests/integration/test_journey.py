@@ -18,8 +18,11 @@ from domain import contacts, journey, timers
 from domain.db import get_sessionmaker
 from domain.models import AuditLog, Backorder, OutboxMessage, Sku, Store, Timer
 from domain.orders import record_orders
+from domain.stages import Stage
 from domain.stock import record_batch
+from flows.spine import task_name
 
+OFFER_TASK = task_name(Stage.OFFER)
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # 10:00 in New York: no quiet hours
 SKU = "FUT-FRM-OAK-FULL"  # vendor kyoto-frames, lead time 21 days: a definite date within 30 days
 
@@ -77,7 +80,7 @@ def test_a_wait_chosen_by_link_is_never_auto_cancelled(db_session: Session, sett
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     _stock(db_session, SKU, 0)
     [backorder_id] = _order(db_session, 1002)
-    monkeypatch.setattr(journey, "_current_settings", lambda: settings)
+    monkeypatch.setattr("domain.settings.current", lambda: settings)
     journey.offer(db_session, backorder_id, settings, now=NOW)
     eta = db_session.get(Backorder, backorder_id).eta  # type: ignore[union-attr]
     outcome, _ = journey.choose(db_session, backorder_id, "wait", settings, source="link", now=NOW + timedelta(hours=2))
@@ -91,7 +94,7 @@ def test_silence_on_a_first_definite_notice_means_wait_after_one_reminder(
         db_session: Session, settings: journey.Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     _stock(db_session, SKU, 0)
     [backorder_id] = _order(db_session, 1003)
-    monkeypatch.setattr(journey, "_current_settings", lambda: settings)
+    monkeypatch.setattr("domain.settings.current", lambda: settings)
     journey.offer(db_session, backorder_id, settings, now=NOW)
     backorder = db_session.get(Backorder, backorder_id)
     assert backorder is not None and not backorder.consent_required
@@ -108,7 +111,7 @@ def test_renewed_delay_and_silence_cancel_with_one_refund(db_session: Session, s
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     _stock(db_session, SKU, 0)
     [backorder_id] = _order(db_session, 1004)
-    monkeypatch.setattr(journey, "_current_settings", lambda: settings)
+    monkeypatch.setattr("domain.settings.current", lambda: settings)
     journey.offer(db_session, backorder_id, settings, now=NOW)
     journey.choose(db_session, backorder_id, "wait", settings, source="link", now=NOW + timedelta(hours=1))
     sku_id = db_session.scalar(select(Sku.id).where(Sku.code == SKU))
@@ -125,7 +128,7 @@ def test_renewed_delay_and_silence_cancel_with_one_refund(db_session: Session, s
 
 def test_reply_racing_the_auto_cancel_has_one_outcome(db_session: Session, settings: journey.Settings,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(journey, "_current_settings", lambda: settings)
+    monkeypatch.setattr("domain.settings.current", lambda: settings)
     db_session.execute(update(Sku).where(Sku.code == "MAT-HYB-KING").values(vendor_id=None))  # no date: consent
     _stock(db_session, "MAT-HYB-KING", 0)
     ids = [b for n in range(200) for b in _order(db_session, 5000 + n, sku="MAT-HYB-KING", phone=None)]
@@ -184,7 +187,7 @@ def test_reply_racing_the_auto_cancel_has_one_outcome(db_session: Session, setti
 
 def test_restock_fills_the_oldest_first(db_session: Session, settings: journey.Settings,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(journey, "_current_settings", lambda: settings)
+    monkeypatch.setattr("domain.settings.current", lambda: settings)
     _stock(db_session, SKU, 0)
     ids = [b for n in range(5) for b in _order(db_session, 2000 + n, minutes=n)]
     for backorder_id in ids:
@@ -200,7 +203,7 @@ def test_restock_fills_the_oldest_first(db_session: Session, settings: journey.S
 
 def test_an_eta_slip_tells_each_customer_once(db_session: Session, settings: journey.Settings,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(journey, "_current_settings", lambda: settings)
+    monkeypatch.setattr("domain.settings.current", lambda: settings)
     _stock(db_session, SKU, 0)
     ids = [b for n in range(3) for b in _order(db_session, 3000 + n, phone=None)]
     db_session.execute(update(Sku).where(Sku.code == SKU).values(eta=date(2026, 12, 20)))
@@ -217,7 +220,7 @@ def test_an_eta_slip_tells_each_customer_once(db_session: Session, settings: jou
 
 def test_sms_stop_then_a_notice_goes_by_email_only(db_session: Session, settings: journey.Settings,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(journey, "_current_settings", lambda: settings)
+    monkeypatch.setattr("domain.settings.current", lambda: settings)
     contacts.opt_out(db_session, "sms", "+12015550123", "STOP")
     _stock(db_session, SKU, 0)
     [backorder_id] = _order(db_session, 4001)
@@ -230,7 +233,7 @@ def test_sms_stop_then_a_notice_goes_by_email_only(db_session: Session, settings
 
 def test_sms_in_quiet_hours_waits_for_the_morning(db_session: Session, settings: journey.Settings,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(journey, "_current_settings", lambda: settings)
+    monkeypatch.setattr("domain.settings.current", lambda: settings)
     _stock(db_session, SKU, 0)
     [backorder_id] = _order(db_session, 4002)
     late = datetime(2026, 11, 26, 3, 30, tzinfo=UTC)  # 22:30 in New York
@@ -243,7 +246,7 @@ def test_only_what_is_left_after_backorders_is_sellable(db_session: Session, set
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from domain.propagation import plan
 
-    monkeypatch.setattr(journey, "_current_settings", lambda: settings)
+    monkeypatch.setattr("domain.settings.current", lambda: settings)
     _stock(db_session, SKU, 0)
     ids = [b for n in range(2) for b in _order(db_session, 6000 + n, minutes=n)]
     for backorder_id in ids:
@@ -255,7 +258,7 @@ def test_only_what_is_left_after_backorders_is_sellable(db_session: Session, set
 
     learn_listings(db_session, shop, [StockRecord(external_id="v1", sku=SKU, inventory_item_id="i1")])  # type: ignore[arg-type]
     follow_ups = journey.fill(db_session, sku_id, settings, now=NOW + timedelta(hours=1))  # type: ignore[arg-type]
-    assert ("tasks.channels.push_due", (sku_id, shop)) in follow_ups
+    assert (journey.PUSH_DUE, (sku_id, shop)) in follow_ups
     assert db_session.scalar(text("SELECT due_at FROM channel_pushes WHERE sku_id = :sku AND store_id = :shop"),
                              {"sku": sku_id, "shop": shop}) is not None, "the push is a row in the fill's transaction"
     [push] = plan(db_session, sku_id, shop)  # type: ignore[arg-type]
@@ -312,11 +315,11 @@ def test_a_backorder_whose_offer_was_lost_is_found_by_the_sweeper(db_session: Se
     journey.offer(db_session, offered, settings)
     db_session.commit()
     now = db_session.get(Backorder, lost).created_at
-    assert journey.unoffered(db_session, now + timedelta(minutes=1), timedelta(minutes=2)) == []
+    assert journey.unoffered(db_session, now + timedelta(minutes=1), timedelta(minutes=2), offer_task=OFFER_TASK) == []
     # Two minutes on: the open one is found; the offered one is not; the dead-lettered one waits for redrive.
-    assert journey.unoffered(db_session, now + timedelta(minutes=3), timedelta(minutes=2)) == [lost]
+    assert journey.unoffered(db_session, now + timedelta(minutes=3), timedelta(minutes=2), offer_task=OFFER_TASK) == [lost]
     journey.offer(db_session, lost, settings)
-    assert journey.unoffered(db_session, now + timedelta(minutes=3), timedelta(minutes=2)) == []
+    assert journey.unoffered(db_session, now + timedelta(minutes=3), timedelta(minutes=2), offer_task=OFFER_TASK) == []
     assert journey.offer(db_session, lost, settings) == [], "offer twice: the second does nothing"
 
 
@@ -326,7 +329,7 @@ def test_a_deadline_that_beats_its_overdue_reminder_sends_the_reminder_and_moves
     cannot count yet, so the reminder goes now and the deadline moves; nothing goes twice."""
     _stock(db_session, SKU, 0)
     [backorder_id] = _order(db_session, 1031)
-    monkeypatch.setattr(journey, "_current_settings", lambda: settings)
+    monkeypatch.setattr("domain.settings.current", lambda: settings)
     journey.offer(db_session, backorder_id, settings, now=NOW)
     due = timers.claim_due(db_session, now=NOW + timedelta(days=6))
     deadline = next(t for t in due if t.kind == journey.DEADLINE)

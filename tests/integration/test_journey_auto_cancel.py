@@ -32,7 +32,7 @@ SKU = "FUT-FRM-OAK-FULL"
 @pytest.fixture
 def settings(catalog: Any, monkeypatch: pytest.MonkeyPatch) -> journey.Settings:
     settings = journey.Settings(config=catalog, public_base_url="https://shop.example", secret_key="k" * 40)
-    monkeypatch.setattr(journey, "_current_settings", lambda: settings)
+    monkeypatch.setattr("domain.settings.current", lambda: settings)
     return settings
 
 

@@ -33,7 +33,7 @@ SKU = "MAT-HYB-KING"
 def settings(catalog: Any, db_session: Session, monkeypatch: pytest.MonkeyPatch) -> journey.Settings:
     settings = journey.Settings(config=catalog, public_base_url="https://shop.example",
                                 secret_key=os.environ["SECRET_KEY"])
-    monkeypatch.setattr(journey, "_current_settings", lambda: settings)
+    monkeypatch.setattr("domain.settings.current", lambda: settings)
     db_session.execute(update(Sku).where(Sku.code == SKU).values(vendor_id=None))  # no date: consent, no date cap
     store_id = db_session.scalar(select(Store.id).where(Store.key == "shopify-main"))
     record_batch(db_session, store_id, [StockRecord(  # type: ignore[arg-type]

@@ -65,7 +65,7 @@ def _offered(session: Session, store: Store, record: Any, settings: journey.Sett
 def _place(row_id: int, settings: journey.Settings, monkeypatch: pytest.MonkeyPatch) -> str:
     from tasks.followups import place_substitute
 
-    monkeypatch.setattr(journey, "_current_settings", lambda: settings)
+    monkeypatch.setattr("domain.settings.current", lambda: settings)
     return place_substitute.apply(args=[row_id]).get()
 
 
@@ -310,9 +310,10 @@ def test_cli_approve_names_a_backorder_without_a_substitute(db_session: Session)
 def test_the_placement_task_and_its_sweeper_are_registered_and_scheduled() -> None:
     import celeryconfig
     from domain import merchandising
+    from flows.spine import task_name
     from workers.app import app
 
     app.loader.import_default_modules()
-    assert {substitutes.PLACE, merchandising.PLAN, "tasks.followups.substitutes_stranded"} <= set(app.tasks)
+    assert {task_name(substitutes.PLACE), task_name(merchandising.PLAN), "tasks.followups.substitutes_stranded"} <= set(app.tasks)
     assert any(entry["task"] == "tasks.followups.substitutes_stranded"
                for entry in celeryconfig.beat_schedule.values())

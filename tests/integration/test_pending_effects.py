@@ -18,7 +18,8 @@ import tasks.base
 import tasks.channels  # noqa: F401  (the tasks the swept messages name are registered)
 import tasks.followups  # noqa: F401
 import tasks.purchasing  # noqa: F401
-from domain import effects, purchasing, sync
+from domain import effects, purchasing
+from flows import poll as sync
 from domain.clock import utcnow
 from domain.db import get_sessionmaker
 from domain.models import AuditLog, Backorder, OrderLine, OutboxMessage, PurchaseOrderLine, Sku, Store

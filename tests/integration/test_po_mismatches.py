@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 
 from domain import purchasing, vendor_loop
 from domain.messages import render_email, render_slack
+from domain.stages import Stage
 from domain.models import Alert, OutboxMessage, PurchaseOrder, PurchaseOrderLine, Sku, Vendor
 from tests.conftest import REPO_ROOT
 
 SKU = "BED-SHEET-QUEEN-WHT"  # vendor cotton-mill
-DELIVER = "tasks.notify.deliver"
+DELIVER = Stage.DELIVER
 
 
 @pytest.fixture

@@ -122,7 +122,7 @@ def test_erp_failure_rolls_back_the_email_and_a_lost_erp_write_is_found_on_retry
     """NetSuite down: nothing is committed (no email row, PO still approved). Then an earlier
     attempt's ERP write that landed although its transaction rolled back: the retry finds it by
     external id instead of creating a second PO, and the vendor still gets exactly one email."""
-    from tasks.connections import connector_for
+    from flows.connections import connector_for
     from tasks.po_send import erp_request, send
 
     po_id = approved_po(db_session)

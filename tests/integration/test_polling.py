@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from connectors.registry import build_connector
 from connectors.types import ConnectorConfig
-from domain import polling, sync
+from domain import polling
+from flows import poll as sync
 from domain.clock import utcnow
 from domain.db import get_sessionmaker
 from domain.models import Location, Sku, StockLevel, Store, StoreLocation

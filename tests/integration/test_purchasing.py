@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
 from domain import journey, purchasing
+from domain.stages import Stage
 from domain.models import (
     Alert,
     Backorder,
@@ -185,7 +186,7 @@ def test_window_close_approves_a_small_po_and_holds_a_large_one(db_session: Sess
     messages = db_session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
     assert [(m.channel, m.template) for m in messages] == [("slack", "po_needs_approval"),
                                                            ("email", "po_needs_approval")]
-    assert sorted(closed.follow_ups) == sorted(("tasks.notify.deliver", (m.id,)) for m in messages)
+    assert sorted(closed.follow_ups) == sorted((Stage.DELIVER, (m.id,)) for m in messages)
     again = purchasing.close_due_windows(db_session, NOW + timedelta(hours=2), catalog.policy,
                                          routes=catalog.notifications.routes)
     assert again.approved == again.awaiting_approval == [], "each window closes once"

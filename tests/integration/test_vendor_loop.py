@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
+import domain.settings as runtime_settings
 from domain import journey, purchasing, timers, vendor_loop
 from domain.clock import utcnow
 from domain.models import (
@@ -80,7 +81,7 @@ def test_sent_po_is_watched_and_the_vendor_confirms_on_the_page(db_session: Sess
         external_id="77", number="#77", placed_at=utcnow(), email="ana@example.com", phone=None,
         customer_name="Ana", lines=[OrderLineRecord(external_id="77-1", sku=SKU, quantity=1, price_cents=12900)])
     ]).backorder_ids
-    journey.offer(db_session, backorder_id, journey._current_settings())
+    journey.offer(db_session, backorder_id, runtime_settings.current())
     db_session.commit()
     client = TestClient(create_app(), raise_server_exceptions=False)
     link = _link(db_session, sent_po)

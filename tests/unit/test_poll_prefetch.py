@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from domain.sync import prefetched
+from flows.poll import prefetched
 
 
 def test_pages_arrive_in_order_and_downloading_overlaps_storing() -> None:
@@ -61,7 +61,7 @@ def test_stopping_early_stops_the_download_thread() -> None:
 def test_pages_are_grouped_until_they_hold_enough_records() -> None:
     from dataclasses import dataclass
 
-    from domain.sync import grouped
+    from flows.poll import grouped
 
     @dataclass
     class Page:

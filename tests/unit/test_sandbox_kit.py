@@ -3,6 +3,7 @@ uvicorn like the platform stand-ins, driven with ``requests``."""
 from __future__ import annotations
 
 import base64
+import email.utils
 import hashlib
 import hmac
 import json
@@ -21,11 +22,11 @@ from fastapi.responses import JSONResponse, Response
 
 from sandbox import control
 from sandbox.kit import Call, KitState, StandIn
-from sandbox.kit.auth import HeaderToken, KeyAndSecret
+from sandbox.kit.auth import BearerToken, HeaderToken, KeyAndSecret
 from sandbox.kit.catalog import LazyCatalog
-from sandbox.kit.limits import Bucket, LeakyBucket
+from sandbox.kit.limits import Bucket, FixedWindow, LeakyBucket, Window
 from sandbox.kit.oauth1 import OAuth1, base_string, pct
-from sandbox.kit.pages import LinkCursor, NumberedPages, OffsetPages
+from sandbox.kit.pages import LinkCursor, NumberedPages, OffsetPages, VersionPages
 from sandbox.kit.webhooks import hmac_sha256_b64, post, send, subscribe, subscribers
 from sandbox.server import SandboxServer
 
@@ -73,6 +74,17 @@ def tba_refusal(call: Call[SignedState], reason: str) -> JSONResponse:
 signed = StandIn("signed", "/rest", SignedState, auth=OAuth1(tba_refusal), error_body=lambda status: {},
                  log_body=lambda raw: raw.decode())
 offset_pages = OffsetPages(lambda detail: {"detail": detail}, max_limit=10, max_results=20)
+
+@dataclass
+class WindowState(KitState):
+    token: str = "bearer-1"
+    window: Window = field(default_factory=lambda: Window(limit=2, seconds=60.0))
+
+
+windowed = StandIn("windowed", "/api", WindowState, error_body=lambda status: {},
+                   auth=BearerToken(lambda: JSONResponse({"error": "who?"}, status_code=401)),
+                   limit=FixedWindow(lambda: {"error": "Too Many Requests"}))
+version_pages = VersionPages(lambda message: {"message": message}, default_size=2, max_size=3)
 
 RECEIVED: list[tuple[bytes, dict[str, str]]] = []
 RECEIVED_LOCK = threading.Lock()
@@ -128,6 +140,11 @@ def query(call: Call[SignedState] = signed.call) -> Response:
     return offset_pages.answer(call, list(range(25)), lambda n: {"n": n}, limit, offset)
 
 
+@windowed.api.get("/rows")
+def versioned_rows(call: Call[WindowState] = windowed.call) -> Response:
+    return version_pages.answer(call, [{"id": n, "version": 1000 + 7 * n} for n in (3, 0, 2, 1)])
+
+
 def receive_route(app: FastAPI) -> None:
     @app.post("/receiver")
     async def receiver(request: Request) -> dict[str, str]:
@@ -139,7 +156,8 @@ def receive_route(app: FastAPI) -> None:
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
     app = FastAPI()
-    for install in (control.install, kit.install, basic.install, signed.install, receive_route):
+    for install in (control.install, kit.install, basic.install, signed.install, windowed.install,
+                    receive_route):
         install(app)
     with SandboxServer(app=app) as running:
         yield running
@@ -270,6 +288,32 @@ def test_the_bucket_fills_answers_429_with_retry_after_then_leaks(server: Sandbo
     assert api(base, "/things").status_code == 200
     log = requests.get(f"{base}/_admin/requests", timeout=5).json()["requests"]
     assert [row["status"] for row in log] == [200, 200, 429, 200]
+
+
+def test_a_fixed_window_counts_down_then_answers_429_until_an_http_date(server: SandboxServer) -> None:
+    url = f"{server.base_url}/windowed/{uuid.uuid4().hex[:6]}/api/rows"
+    assert requests.get(url, headers={"Authorization": "Bearer nope"}, timeout=5).json() == {"error": "who?"}
+    answers = [requests.get(url, headers={"Authorization": "Bearer bearer-1"}, timeout=5) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
+    assert {a.headers["X-RateLimit-Limit"] for a in answers} == {"2"}
+    ends = email.utils.parsedate_to_datetime(answers[2].headers["Retry-After"])
+    assert timedelta(seconds=50) < ends - datetime.now(timezone.utc) <= timedelta(seconds=61)
+    assert answers[2].json() == {"error": "Too Many Requests"}
+
+
+def test_version_pages_answer_rows_after_a_version_in_order(server: SandboxServer) -> None:
+    instance = uuid.uuid4().hex[:6]
+    url = f"{server.base_url}/windowed/{instance}/api/rows"
+    server.app.state.windowed.get(instance).window = Window(limit=100, seconds=60.0)
+    headers = {"Authorization": "Bearer bearer-1"}
+    first = requests.get(url, headers=headers, timeout=5).json()
+    assert [r["id"] for r in first["data"]] == [0, 1] and first["version"] == {"min": 1000, "max": 1007}
+    rest = requests.get(url, params={"after": 1007, "page_size": 3}, headers=headers, timeout=5).json()
+    assert [r["id"] for r in rest["data"]] == [2, 3] and rest["version"] == {"min": 1014, "max": 1021}
+    assert requests.get(url, params={"after": 1021}, headers=headers, timeout=5).json() == {"data": [], "version": None}
+    too_big = requests.get(url, params={"page_size": 4}, headers=headers, timeout=5)
+    assert (too_big.status_code, too_big.json()) == (400, {"message": "page_size must be 1..3"})
 
 
 # --- webhooks -----------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """One poll of one store: stream pages, store them a group at a time, save the cursor, hand on.
 
+Orchestration, not a rule: it drives the connector's I/O, a download thread and the store's lease
+around the domain's ``record_batch`` / ``record_orders`` (``tasks.polling.poll_store`` runs it).
+
 Memory stays flat in catalog size: a group of pages (``STORE_BATCH_RECORDS``) is stored and
 forgotten while at most ``PREFETCH_PAGES`` more are being downloaded (the download runs ahead in
 a thread, so fetching and storing overlap). Each group is its own transaction, and the cursor is

@@ -1,0 +1,57 @@
+"""The pipeline's stages by name, and the follow-up a domain decision asks for.
+
+A domain function that decides something returns the work it owes next as :class:`FollowUp`
+values — a :class:`Stage` and the ids it needs — and never a task name: which Celery task runs a
+stage, on which queue, is said once, in ``flows.spine``, which also sends them after the commit.
+Values are plain stage names; a ``FollowUp`` is still a ``(stage, args)`` pair, so code that
+unpacks one as a tuple keeps working.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+
+class Stage(StrEnum):
+    """Every stage the pipeline runs (``flows.spine.FLOWS`` gives each its task and queue)."""
+
+    # stock truth
+    DISPATCH_POLLS = "dispatch_polls"
+    POLL = "poll"
+    DRAIN = "drain"
+    EVALUATE = "evaluate"
+    PUSH_STORE = "push_store"
+    PUSH_DUE = "push_due"
+    PUSH = "push"
+    # the customer's journey
+    OFFER = "offer"
+    FILL = "fill"
+    REFUND = "refund"
+    PLACE_SUBSTITUTE = "place_substitute"
+    FIRE_TIMERS = "fire_timers"
+    # purchasing
+    PLAN = "plan"
+    CLOSE_PO_WINDOWS = "close_po_windows"
+    SEND_PO = "send_po"
+    READ_ERP_RECEIPTS = "read_erp_receipts"
+    SCORECARD = "scorecard"
+    # messages
+    DELIVER = "deliver"
+    DIGEST = "digest"
+    RECONCILE_OUTBOX = "reconcile_outbox"
+    # sweepers: rows whose message was lost
+    SWEEP_INBOX = "sweep_inbox"
+    SWEEP_OUTBOX = "sweep_outbox"
+    SWEEP_PUSHES = "sweep_pushes"
+    SWEEP_EFFECTS = "sweep_effects"
+    SWEEP_OFFERS = "sweep_offers"
+    SWEEP_SUBSTITUTES = "sweep_substitutes"
+    IMPORT_DEAD_LETTERS = "import_dead_letters"
+    PURGE_REPLAY_TOKENS = "purge_replay_tokens"
+
+
+class FollowUp(NamedTuple):
+    """Work a committed decision owes: run ``stage`` with ``args`` (ids only)."""
+
+    stage: Stage
+    args: tuple[Any, ...]
