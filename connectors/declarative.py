@@ -306,9 +306,10 @@ class DeclarativeConnector(RestConnector):
             orders = [r for r in map(self.order_record, rows) if r is not None]
         if kind in ("inventory_update", "sku_modified", "order_created") and not (stock or orders):
             raise MalformedPayloadError(f"{topic or 'webhook'} payload holds no record with an id")
-        times = [r.updated_at for r in [*stock, *orders] if r.updated_at is not None]
+        records: list[StockRecord | OrderRecord] = [*stock, *orders]
+        times = [r.updated_at for r in records if r.updated_at is not None]
         return WebhookEvent(kind, str(topic), f"rest:{delivery}", max(times) if times else None, stock=stock,
-                            orders=orders, resource_ids=[r.external_id for r in [*stock, *orders]])
+                            orders=orders, resource_ids=[r.external_id for r in records])
 
 
 def _refusal(capability: Capability, name: str) -> Callable[..., Any]:

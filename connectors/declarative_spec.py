@@ -225,8 +225,9 @@ class _Check:
         if not isinstance(value, dict):
             self.problem(f"{at}.{key}", f"expected a table, got {value!r}")
             return None
-        for extra in sorted(set(value) - set(allowed if allowed is not None else value)):
-            self.problem(f"{at}.{key}.{extra}", f"unknown key (expected one of {', '.join(sorted(allowed))})")
+        known = set(value) if allowed is None else set(allowed)
+        for extra in sorted(set(value) - known):
+            self.problem(f"{at}.{key}.{extra}", f"unknown key (expected one of {', '.join(sorted(known))})")
         return value
 
     def text(self, table: Mapping[str, Any], key: str, at: str, default: str | None = None) -> str | None:
