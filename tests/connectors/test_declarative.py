@@ -9,6 +9,7 @@ import hmac
 import json
 import tomllib
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,8 +17,9 @@ import pytest
 
 from connectors.base import Capability, UnsupportedCapability, supports
 from connectors.capabilities import declared, mismatches
-from connectors.declarative import DeclarativeConnector, render
+from connectors.declarative import DeclarativeConnector, high_water, paginator, render
 from connectors.errors import AuthError, MalformedPayloadError, PermanentError, SignatureError
+from connectors.paging import LinkHeaderPaginator, OffsetPaginator, PageNumberPaginator
 from connectors.registry import build_connector
 from connectors.types import ConnectorConfig, ListingRef
 from domain.inbound import stored_payload
@@ -180,3 +182,45 @@ def test_a_body_template_keeps_types_where_a_placeholder_stands_alone() -> None:
     values = {"available": 7, "backorder": False, "sku": "A/1", "location": None}
     assert render({"q": "{available}", "b": ["{backorder}"], "note": "sku {sku} at {location}", "n": 1}, values) == \
         {"q": 7, "b": [False], "note": "sku A/1 at ", "n": 1}
+
+
+def test_an_order_webhook_carries_the_mapped_order(warehouse: Admin, webhook_receiver: WebhookReceiver) -> None:
+    warehouse.post("webhooks", {"address": webhook_receiver.url, "secret": SECRET, "topics": ["order.created"]})
+    warehouse.post("orders", {"id": "o-9", "customer": {"email": "kim@example.com", "name": "Kim"},
+                              "lines": [{"sku": "FUT-C", "qty": 2, "unit_price": "5.00"}]})
+    [delivery] = webhook_receiver.received
+    connector = connect(warehouse)
+    connector.verify_webhook(delivery.headers, delivery.body)
+    event = connector.parse_webhook(delivery.headers, delivery.body)
+    assert (event.kind, [o.external_id for o in event.orders], event.resource_ids) == ("order_created", ["o-9"], ["o-9"])
+    assert [(line.sku, line.quantity, line.price_cents) for line in event.orders[0].lines] == [("FUT-C", 2, 500)]
+
+
+def test_each_pagination_style_builds_the_base_paginator_it_names() -> None:
+    def built(pagination: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        options = example_options()
+        options["stock"]["pagination"] = pagination
+        connector = build_connector("rest", ConnectorConfig("s", "http://127.0.0.1:9", {"token": "t"}, None, options))
+        return paginator(connector.spec.stock)
+
+    links, size = built({"style": "link_header", "size_param": "limit", "page_size": 25})
+    assert isinstance(links, LinkHeaderPaginator) and size == {"limit": 25}
+    offset, size = built({"style": "offset", "offset_param": "skip", "limit_param": "take", "limit": 40,
+                          "total_field": "count"})
+    assert isinstance(offset, OffsetPaginator) and size == {}
+    assert (offset.offset_param, offset.limit_param, offset.limit, offset.total_key) == ("skip", "take", 40, "count")
+    numbered, _ = built({"style": "page_number"})
+    assert isinstance(numbered, PageNumberPaginator) and numbered.total_pages_header is None
+    assert built({"style": "none"}) == (None, {})
+
+
+def test_an_epoch_cursor_travels_as_seconds() -> None:
+    options = example_options()
+    options["stock"]["cursor"] = {"field": "changed", "param": "since", "format": "epoch_seconds"}
+    del options["stock"]["fields"]["updated_at"]  # the cursor's field fills it, read as epoch seconds
+    connector = build_connector("rest", ConnectorConfig("s", "http://127.0.0.1:9", {"token": "t"}, None, options))
+    record = connector.stock_record({"sku": "A", "quantity": {"available": 1}, "changed": 1767225600})
+    assert record.updated_at == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    water = high_water(connector.spec.stock)
+    assert water is not None and water.format(record.updated_at) == "1767225600"
+    assert water.parse("1767225600") == record.updated_at
