@@ -255,6 +255,9 @@ class _Check:
         return value
 
     def path(self, value: Any, at: str) -> FieldPath | None:
+        if value is None:
+            self.problem(at, "missing (a field path such as \"lines\" or \"data.items\")")
+            return None
         parsed = parse_path(value)
         if parsed is None:
             self.problem(at, f"not a field path like \"product.sku\" or \"levels[0].qty\": {value!r}")

@@ -142,12 +142,12 @@ records = "orders"
 pagination = { style = "next_link" }
 fields = { number = "ref" }
 [stores.options.orders.lines]
-records = "lines"
 fields = { sku = "sku" }
 """)
     assert found == [
         "stores[1].options.orders.pagination.field: missing: the body field holding the next page's URL",
         "stores[1].options.orders.fields.external_id: missing: an order needs a mapping for external_id",
+        "stores[1].options.orders.lines.records: missing (a field path such as \"lines\" or \"data.items\")",
         "stores[1].options.orders.lines.fields.quantity: missing: an order line needs a mapping for quantity",
     ]
 
