@@ -4,9 +4,10 @@ Other platforms register by adding one entry to ``CONNECTORS`` (or calling :func
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from connectors.base import Connector
+from connectors.declarative import DeclarativeConnector, check_store
 from connectors.lightspeed import LightspeedConnector
 from connectors.netsuite import NetSuiteConnector
 from connectors.odoo import OdooConnector
@@ -20,6 +21,12 @@ CONNECTORS: dict[str, type] = {
     "lightspeed": LightspeedConnector,
     "netsuite": NetSuiteConnector,
     "odoo": OdooConnector,
+    "rest": DeclarativeConnector,
+}
+#: Platforms whose ``[[stores]]`` table says more than the shared keys: each lists the problems as
+#: (key under the store, message), e.g. the ``rest`` platform's whole description in ``options``.
+STORE_CHECKS: dict[str, Callable[[Mapping[str, Any]], list[tuple[str, str]]]] = {
+    "rest": check_store,
 }
 
 
@@ -30,6 +37,12 @@ def register(platform: str, cls: type) -> None:
 def available_platforms() -> list[str]:
     """The platforms a store may name: those with a connector, in name order."""
     return sorted(CONNECTORS)
+
+
+def store_problems(platform: str, store: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What the platform finds wrong in a store's table (nothing for platforms without a check)."""
+    check = STORE_CHECKS.get(platform)
+    return check(store) if check is not None else []
 
 
 def build_connector(platform: str, config: ConnectorConfig, **kwargs: Any) -> Connector:

@@ -354,8 +354,8 @@ def _read_stores(reader: _Reader, data: dict[str, Any], location_keys: set[str])
         reader.unknown_keys(item, allowed, path)
         key = reader.key(item, path, seen)
         platform = reader.string(item, "platform", path)
-        if platform:
-            _check_platform(reader, platform, f"{path}.platform")
+        if platform and _check_platform(reader, platform, f"{path}.platform"):
+            _check_store(reader, platform, item, path)
         base_url = reader.string(item, "base_url", path) or ""
         if base_url and urlsplit(base_url).scheme not in ("http", "https"):
             reader.problem(f"{path}.base_url", f"expected an http(s) URL, got {base_url!r}")
@@ -385,18 +385,28 @@ def _read_stores(reader: _Reader, data: dict[str, Any], location_keys: set[str])
     return tuple(out)
 
 
-def _check_platform(reader: _Reader, platform: str, path: str) -> None:
+def _check_platform(reader: _Reader, platform: str, path: str) -> bool:
     """A store's platform must have a connector, else every poll of it would fail."""
     from connectors.registry import available_platforms
 
     available = available_platforms()
     if platform in available:
-        return
+        return True
     listed = ", ".join(available)
     if platform in PLATFORMS:
         reader.problem(path, f'no connector for "{platform}" (available: {listed})')
     else:
         reader.problem(path, f"unknown platform {platform!r} (available: {listed})")
+    return False
+
+
+def _check_store(reader: _Reader, platform: str, item: dict[str, Any], path: str) -> None:
+    """What the platform's connector checks itself: the ``rest`` platform's description in
+    ``options`` (``connectors.declarative_spec``), each problem under the key it names."""
+    from connectors.registry import store_problems
+
+    for key, message in store_problems(platform, item):
+        reader.problem(f"{path}.{key}", message)
 
 
 def _check_buffer_floor(reader: _Reader, item: dict[str, Any], path: str) -> None:

@@ -9,7 +9,7 @@ never dropped: an operator can add the SKU to the configuration and re-drive it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -26,8 +26,12 @@ KEPT_HEADER_PREFIXES = ("x-shopify-", "shopify-", "x-wc-", "x-signature", "x-lig
                         "user-agent", "x-bc-", "x-request-id")
 
 
-def stored_payload(headers: dict[str, str], body: bytes) -> dict[str, Any]:
-    kept = {k.lower(): v for k, v in headers.items() if k.lower().startswith(KEPT_HEADER_PREFIXES)}
+def stored_payload(headers: dict[str, str], body: bytes, keep: Iterable[str] = ()) -> dict[str, Any]:
+    """The body and the headers parsing needs again: the platforms' own prefixes, plus the headers
+    a store's connector names in ``keep`` (a ``rest`` store's topic and delivery-id headers)."""
+    named = {name.lower() for name in keep}
+    kept = {k.lower(): v for k, v in headers.items()
+            if k.lower().startswith(KEPT_HEADER_PREFIXES) or k.lower() in named}
     return {"headers": kept, "body": body.decode("utf-8")}
 
 

@@ -92,7 +92,8 @@ def check_webhook(store: KnownStore, headers: dict[str, str], body: bytes) -> An
     if event.kind == "ping":
         return Answer(200, {"status": "pong"})
     return inbox.NewEvent(source=store.key, dedupe_key=event.dedupe_key, kind=event.kind, topic=event.topic,
-                          payload=stored_payload(headers, body), occurred_at=event.occurred_at)
+                          payload=stored_payload(headers, body, getattr(connector, "webhook_headers", ())),
+                          occurred_at=event.occurred_at)
 
 
 TOO_SLOW = Answer(503, {"error": "database did not answer in time, retry later"})
