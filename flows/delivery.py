@@ -1,143 +1,195 @@
-"""Delivering a message, outside the task: kept senders, pacing and the provider's circuit.
+"""Sending one outbox row: one provider request per attempt at most, and the state it leads to.
 
-``tasks.notify.deliver`` stays the thin task (claim, send, record, each its own transaction);
-what it leans on lives here: a sender per provider setting kept per process (building one costs
-more than a send), a send token from the fleet-wide pacer taken inline for short pauses, the
-provider's circuit (``domain.circuit``), and the staff alerts a failing message or provider
-raises (through ``domain.alerts.raise_ops_alert``).
+The send is split into three short transactions — claim (row lock, state ``sending``), the HTTP
+call with no transaction open, then record the outcome — so a slow provider never holds a
+database lock, and a worker that dies mid-send leaves a ``sending`` row that the sweeper turns
+into ``unknown`` instead of sending it again. Errors keep their classes
+(``connectors.errors``): transient → released for a retry after the provider's ``Retry-After``
+or the task's backoff; permanent → failed (and staff told of a customer message); outcome
+unknown → ``unknown``, never resent on a guess (``flows.reconcile`` asks the provider).
+
+This module decides; the task acts on the :class:`Outcome` it returns: send itself again later
+without spending a retry (pacing, a circuit's short wait, a retry that woke early), or spend a
+retry. Twilio error 21610 (the recipient replied STOP):
+https://www.twilio.com/docs/api/errors/21610
 """
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
-from datetime import timedelta
-from contextlib import AbstractContextManager
-from typing import Any, Protocol
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from connectors.messaging import registry
-from domain import alerts, delivery
-from domain.circuit import get_breaker
+from connectors.errors import ConnectorError, OutcomeUnknownError, PermanentError, TransientError
+from domain import contacts, delivery, outbox
+from domain.circuit import Permit, get_breaker
 from domain.clock import utcnow
-from domain.config import current_config
-from domain.delivery import ProviderSettings
+from domain.delivery import Message, NotConfiguredError, ProviderSettings
+from domain.messages import RenderError
 from domain.models import OutboxMessage
-from domain.ratelimit import Role, get_limiter
 from domain.stages import Stage
+from flows.providers import (
+    MAX_PACING_WAIT_S,
+    MAX_RETRY_AFTER_S,
+    STALE_SENDING_AFTER,
+    error_text,
+    message_failed_alert,
+    paced_inline,
+    provider_failed,
+    role_for,
+    sender_for,
+)
 from flows.spine import dispatch, for_ids
-from flows.work import UnitOfWork
+from flows.work import Transactional, UnitOfWork
 
-MAX_PACING_WAIT_S = 5.0
-"""A paced task comes back after at most this long (broker countdowns stay short)."""
-MAX_RETRY_AFTER_S = 300.0
-INLINE_PACING_WAIT_S = 0.5
-"""A pacing pause this short is slept in the worker instead of a trip through the broker."""
-MAX_INLINE_PACING_ROUNDS = 4
-STAFF_YIELD_S = 0.05
-"""How long a staff or vendor email/SMS waits before asking for a token, so a customer notice
-written in the same commit and picked up by the other notify process asks first."""
-STALE_SENDING_AFTER = timedelta(minutes=20)
-"""Longer than the task hard time limit (15 min): a row still ``sending`` after it has no worker."""
+log = logging.getLogger(__name__)
 
 
-#: Senders kept per process and settings. Building one is not free — the Mailgun SDK makes an
-#: SSL context per adapter, about 70 ms of CPU, more than a send takes — and a kept sender reuses
-#: its keep-alive connection. Keyed by every setting (secrets included), so a rotated key or a new
-#: base URL builds a new one; bounded, the oldest closed first.
-_SENDERS: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], Any] = OrderedDict()
-_SENDERS_LOCK = threading.Lock()
-MAX_KEPT_SENDERS = 32
+@dataclass(frozen=True)
+class Attempt:
+    """This try of a message as the task's retry policy counts it."""
+
+    retries: int
+    """Retries spent before this try."""
+    max_retries: int
+    backoff_s: float
+    """The task's next backoff, used when the provider named no ``Retry-After``."""
+
+    @property
+    def last(self) -> bool:
+        return self.retries >= self.max_retries
 
 
-def _build_sender(channel: str, options: dict[str, object]) -> Any:
-    if channel == "email":
-        return registry.email_sender(options)
-    if channel == "sms":
-        return registry.sms_sender(options)
-    return registry.slack_sender(options)
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to the row, and what the task does next."""
+
+    status: str
+    """``sent``, ``skipped``, ``not-due``, ``paced``, ``deferred``, ``failed``, ``unknown`` or ``retry``."""
+    again_in_s: float | None = None
+    """Send this task again after this long without spending a retry."""
+    retry_in_s: float | None = None
+    """Spend a retry after this long (``status`` is ``retry``)."""
+    error: TransientError | None = None
+    """The transient error a retry is spent on."""
 
 
-def sender_for(channel: str, settings: ProviderSettings, recipient: str) -> Any:
-    options = settings.sender_settings(channel, recipient)
-    key = (channel, tuple(sorted((name, str(value)) for name, value in options.items())))
-    with _SENDERS_LOCK:
-        sender = _SENDERS.get(key)
-        if sender is not None:
-            _SENDERS.move_to_end(key)
-            return sender
-        sender = _build_sender(channel, options)
-        _SENDERS[key] = sender
-        while len(_SENDERS) > MAX_KEPT_SENDERS:
-            _, oldest = _SENDERS.popitem(last=False)
-            close = getattr(oldest, "close", None)
-            if callable(close):
-                close()
-        return sender
+def retry_delay(exc: TransientError, attempt: Attempt) -> float:
+    """The provider's ``Retry-After`` when it gave one (capped), else the task's backoff."""
+    if exc.retry_after_s is not None:
+        return min(max(exc.retry_after_s, 0.0), MAX_RETRY_AFTER_S)
+    return attempt.backoff_s
 
 
-def error_text(exc: BaseException, secrets: list[str]) -> str:
-    code = getattr(exc, "code", None)
-    text = f"{exc} (code {code})" if code not in (None, "") else str(exc)
-    return delivery.mask_phone_numbers(delivery.redact(text, secrets))
-
-
-def message_failed_alert(session: Any, row: OutboxMessage, error: str) -> list[int]:
-    """Staff hear of a customer message that could not be sent, once per row."""
-    context = row.context or {}
-    detail = (f"Could not send {row.template.replace('_', ' ')} by {row.channel} for order "
-              f"{context.get('order_number', '?')}: {error}")
-    return alerts.raise_ops_alert(session, "message.failed", f"message_failed:{row.id}",
-                                  current_config().notifications.routes, detail=detail[:500],
-                                  sku=context.get("sku", "-"), title=context.get("item_title", ""))
-
-
-def role_for(channel: str, template: str) -> Role:
-    """Customer notices go first: on the channels that carry them (email, SMS) a notice keeps the
-    next send token when it has to wait, and staff or vendor messages give way to it."""
-    if channel not in ("email", "sms"):
-        return "normal"
-    return "first" if template.startswith("backorder_") else "yield"
-
-
-def paced_inline(provider: str, role: Role = "normal") -> float:
-    """Take a send token, sleeping here through pauses of at most ``INLINE_PACING_WAIT_S``;
-    a message that yields (``role_for``) first lets a notice picked up beside it ask first.
-
-    At a provider's pace the wait for the next token is a fraction of a second (111 ms at 9/s).
-    Sending the task back through the broker for that costs more than the wait and puts the
-    message behind everything queued meanwhile; a longer pause is still handed back to the broker,
-    so a worker never sleeps for long. Returns the pause still to wait (0: send now)."""
-    limiter = get_limiter()
-    if role == "yield":  # a customer notice raised in the same commit is being picked up right now
-        time.sleep(STAFF_YIELD_S)
-    pause = limiter.acquire(provider, role=role)
-    for _ in range(MAX_INLINE_PACING_ROUNDS):
-        if pause <= 0 or pause > INLINE_PACING_WAIT_S:
-            break
-        time.sleep(pause)
-        pause = limiter.acquire(provider, role=role)
-    return pause
-
-
-def circuit_open_alert(session: Any, provider: str, error: str) -> list[int]:
-    """One alert per provider per hour at most, however often a flapping circuit reopens."""
-    detail = (f"{provider} keeps failing ({error}); messages to it are held and retried after the "
-              f"cool-down. Nothing is lost: they stay pending in the outbox.")
-    return alerts.raise_ops_alert(session, "message.failed", f"circuit_open:{provider}:{utcnow():%Y%m%d%H}",
-                                  current_config().notifications.routes, detail=detail[:500],
-                                  title=f"{provider} is failing", from_state="closed", to_state="open")
-
-
-class Transactional(Protocol):
-    """A task that opens units of work (``tasks.base.DbTask``)."""
-
-    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]: ...
-
-
-def provider_failed(task: Transactional, provider: str, error: str) -> None:
-    """Count a failure against the provider's circuit (``domain.circuit``); the send that opens it
-    alerts staff, in its own transaction."""
-    if not get_breaker().record_failure(provider):
-        return
+def deliver(task: Transactional, outbox_id: int, attempt: Attempt) -> Outcome:
+    """Send one pending row once: wait its turn, pace, respect the circuit, claim, send, record."""
+    settings = ProviderSettings.from_env()
     with task.unit_of_work() as uow:
-        dispatch(uow, for_ids(Stage.DELIVER, circuit_open_alert(uow.session, provider, error)))
+        row = uow.session.get(OutboxMessage, outbox_id)
+        if row is None or row.state != "pending":
+            return Outcome("skipped")
+        wait = delivery.seconds_until_due(uow.session, outbox_id, utcnow())
+        channel, recipient, template = row.channel, row.recipient, row.template
+    if wait is not None:  # a retry woke a hair early; later ones are redrive's job
+        return Outcome("not-due", again_in_s=wait + 0.05 if wait <= MAX_PACING_WAIT_S else None)
+    try:
+        provider = settings.provider_for(channel)
+    except NotConfiguredError as exc:
+        return fail(task, outbox_id, str(exc), None)
+
+    pause = paced_inline(provider, role_for(channel, template))
+    if pause > 0:  # pacing is not a failure: come back without spending a retry
+        return Outcome("paced", again_in_s=min(pause, MAX_PACING_WAIT_S))
+
+    permit = get_breaker().allow(provider)
+    if not permit.allowed:  # the provider is failing: wait without sending and without spending a retry
+        return defer(task, outbox_id, provider, permit)
+
+    secrets = settings.secrets_for(channel, recipient)
+    with task.unit_of_work() as uow:
+        claimed = delivery.claim_for_sending(uow.session, outbox_id, utcnow())
+        if claimed is None:
+            return Outcome("skipped")
+        try:
+            message: Message = delivery.build_message(claimed, settings)
+            sender = sender_for(channel, settings, recipient)
+        except (NotConfiguredError, RenderError, ValueError) as exc:
+            error = delivery.redact(str(exc), secrets)
+            delivery.mark_failed(uow.session, outbox_id, error, provider=provider)
+            log.error("outbox %s cannot be sent via %s: %s", outbox_id, provider, error)
+            return Outcome("failed")
+    return send(task, outbox_id, provider, sender, message, secrets, attempt, template)
+
+
+def send(task: Transactional, outbox_id: int, provider: str, sender: Any, message: Message, secrets: list[str],
+         attempt: Attempt, template: str = "") -> Outcome:
+    """The provider call, outside any transaction, and the state it leads to."""
+    try:
+        result = sender.send(message)
+    except OutcomeUnknownError as exc:
+        error = error_text(exc, secrets)
+        with task.unit_of_work() as uow:
+            delivery.mark_unknown(uow.session, outbox_id, error, provider=provider)
+        provider_failed(task, provider, error)
+        log.warning("outbox %s outcome unknown via %s (not resending; reconcile): %s", outbox_id, provider, error)
+        return Outcome("unknown")
+    except TransientError as exc:
+        error = error_text(exc, secrets)
+        if exc.status_code != 429:  # 429 is pacing, not an outage: its Retry-After is the answer
+            provider_failed(task, provider, error)
+        if attempt.last:
+            return fail(task, outbox_id, f"gave up after {attempt.retries + 1} attempts: {error}", provider)
+        delay = retry_delay(exc, attempt)
+        with task.unit_of_work() as uow:
+            delivery.release_for_retry(uow.session, outbox_id, error, retry_at=utcnow() + timedelta(seconds=delay))
+        log.info("outbox %s: %s; retrying in %.1fs", outbox_id, error, delay)
+        return Outcome("retry", retry_in_s=delay, error=exc)
+    except (PermanentError, ConnectorError) as exc:
+        get_breaker().record_success(provider)  # it answered: up, only this message is refused
+        return fail(task, outbox_id, error_text(exc, secrets), provider, getattr(exc, "code", None))
+    except Exception as exc:  # a bug after the request may have left: reconcile, do not loop
+        error = delivery.redact(f"{type(exc).__name__}: {exc}", secrets)
+        with task.unit_of_work() as uow:
+            delivery.mark_unknown(uow.session, outbox_id, error, provider=provider)
+        log.exception("outbox %s: unexpected error sending via %s; marked unknown", outbox_id, provider)
+        return Outcome("unknown")
+    get_breaker().record_success(provider)
+    with task.unit_of_work() as uow:
+        delivery.mark_sent(uow.session, outbox_id, result.provider, result.provider_message_id)
+    log.info("outbox %s (%s) sent via %s as %s", outbox_id, template or "-", result.provider,
+             result.provider_message_id)
+    return Outcome("sent")
+
+
+def fail(task: Transactional, outbox_id: int, error: str, provider: str | None, code: object = None) -> Outcome:
+    """Record the failure; a customer message that cannot be sent is also a staff alert, and a
+    number the carrier reports as unsubscribed (Twilio 21610) is never texted again."""
+    with task.unit_of_work() as uow:
+        delivery.mark_failed(uow.session, outbox_id, error, provider=provider, code=code)
+        row = uow.session.get(OutboxMessage, outbox_id)
+        if row is not None and row.template.startswith("backorder_"):
+            if row.channel == "sms" and str(code) == "21610":
+                contacts.opt_out(uow.session, "sms", row.recipient, "carrier reports the number unsubscribed")
+            dispatch(uow, for_ids(Stage.DELIVER, message_failed_alert(uow.session, row, error)))
+    log.error("outbox %s failed for good via %s: %s", outbox_id, provider or "-", error)
+    return Outcome("failed")
+
+
+def defer(task: Transactional, outbox_id: int, provider: str, permit: Permit) -> Outcome:
+    """Park the row until the circuit lets a send through; short waits come back by themselves,
+    longer ones are handed back by ``redrive`` (``due_deferred``) when ``not_before`` passes."""
+    with task.unit_of_work() as uow:
+        delivery.defer(uow.session, outbox_id, utcnow() + timedelta(seconds=permit.wait_s),
+                       f"{provider} circuit {permit.state}: not attempted, deferred {permit.wait_s:.1f}s")
+    log.info("outbox %s deferred %.1fs: %s circuit %s", outbox_id, permit.wait_s, provider, permit.state)
+    return Outcome("deferred", again_in_s=permit.wait_s + 0.05 if permit.wait_s <= MAX_PACING_WAIT_S else None)
+
+
+def redrive(uow: UnitOfWork, now: datetime, limit: int) -> tuple[list[int], list[int]]:
+    """The sweep: rows stuck in ``sending`` past the task time limit become ``unknown``; pending
+    rows the broker lost and deferred rows now due are sent again. Returns (re-sent, stale)."""
+    stale = delivery.expire_stale_sending(uow.session, STALE_SENDING_AFTER, now)
+    ids = sorted(set(outbox.stranded(uow.session, limit=limit, now=now))
+                 | set(delivery.due_deferred(uow.session, now, limit)))
+    dispatch(uow, for_ids(Stage.DELIVER, ids))
+    return ids, stale

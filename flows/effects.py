@@ -10,23 +10,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
-from typing import Protocol
 
 from domain import effects
 from domain.clock import utcnow
 from domain.db import session_scope
 from domain.stages import FollowUp, Stage
 from flows.spine import dispatch, for_ids
-from flows.work import UnitOfWork
+from flows.work import Transactional, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-
-class Transactional(Protocol):
-    """A task that opens units of work (``tasks.base.DbTask``)."""
-
-    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]: ...
 
 
 def follow_ups(kind: str, sku_ids: Iterable[int]) -> list[FollowUp]:

@@ -5,8 +5,9 @@
 """
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -30,3 +31,10 @@ class UnitOfWork:
     def enqueue(self, task: Task, *args: Any, **options: Any) -> None:
         """Queue one message for a task object (tests and the drain's fallback use it)."""
         self.after_commit.append((task, args, options))
+
+
+class Transactional(Protocol):
+    """What a flow needs of the task that runs it (``tasks.base.DbTask``): units of work, each its
+    own transaction, whose messages are sent once it has committed."""
+
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]: ...

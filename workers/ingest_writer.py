@@ -41,10 +41,12 @@ import psycopg
 import redis.asyncio as aredis
 from sqlalchemy.engine import make_url
 
+import tasks.inbound  # noqa: F401  (loaded with this module: see ``enqueue_drain``)
 from domain import coalesce, inbox
 from domain.liveness import keepalive_options
 from domain.settings import get_settings
-from tasks.inbound import drain
+from domain.stages import FollowUp, Stage
+from flows.spine import send_now
 
 log = logging.getLogger("workers.ingest_writer")
 #: Most events per statement; a larger backlog is written as several batches in a row.
@@ -291,11 +293,12 @@ class InboxWriter:
 
 
 def enqueue_drain(source: str) -> None:
-    """Publish a drain (in a thread: the broker client blocks). ``drain`` is imported with this
-    module, not here: loading Celery and the task modules holds the GIL for a second, which
-    during the first wake-up under traffic stalled every request of the process."""
+    """Publish a drain through the pipeline's table (``flows.spine``), in a thread: the broker
+    client blocks. The drain's task module is imported with this module, not here: loading Celery
+    and the task modules holds the GIL for a second, which during the first wake-up under traffic
+    stalled every request of the process."""
     try:
-        drain.delay(source)
+        send_now([FollowUp(Stage.DRAIN, (source,))])
     except Exception:  # broker down: the row is committed and the inbox sweeper will wake a drain
         log.exception("could not enqueue drain for %s; the inbox sweeper will pick it up", source)
         coalesce.clear(source)

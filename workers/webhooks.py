@@ -4,9 +4,12 @@ Answers: 200 accepted (or duplicate), 400 malformed, 401 bad signature, 404 unkn
 413 too large, 503 when PostgreSQL is unavailable or does not answer within the request's
 deadline (``WEBHOOK_DEADLINE_S``, ``workers.deadlines``; the platform retries) — never 500. Nothing
 is applied here: the event is committed to the inbox first, then a coalesced drain task applies
-it. The store and its connector come from a per-process cache (``workers.webhook_stores``), and
-concurrent deliveries are committed together by one writer per process
-(``workers.ingest_writer``), so a burst costs a share of one insert and one commit each.
+it. The body is parsed here once, to answer 400 to a malformed one, and the inbox row keeps what
+the parser made of it beside the raw body and headers (``connectors.webhook_records``), so the
+drain applies the records without parsing the body again. The store and its connector come from
+a per-process cache (``workers.webhook_stores``), and concurrent deliveries are committed
+together by one writer per process (``workers.ingest_writer``), so a burst costs a share of one
+insert and one commit each.
 """
 from __future__ import annotations
 
@@ -23,11 +26,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from connectors import webhook_records
 from connectors.errors import MalformedPayloadError, SignatureError
 from domain import inbox, stray_webhooks
 from domain.inbound import stored_payload
 from workers import input_guard, webhook_stores
-
 
 from workers.deadlines import RETRY_AFTER_S, DeadlineExceeded, deadline_of, run_blocking, work_deadline
 from workers.ingest_writer import get_writer
@@ -91,9 +94,10 @@ def check_webhook(store: KnownStore, headers: dict[str, str], body: bytes) -> An
         return Answer(400, {"error": f"malformed payload: {exc}"})
     if event.kind == "ping":
         return Answer(200, {"status": "pong"})
+    payload = stored_payload(headers, body, getattr(connector, "webhook_headers", ()))
+    payload[webhook_records.PAYLOAD_KEY] = webhook_records.dump(event)  # the drain applies these as they are
     return inbox.NewEvent(source=store.key, dedupe_key=event.dedupe_key, kind=event.kind, topic=event.topic,
-                          payload=stored_payload(headers, body, getattr(connector, "webhook_headers", ())),
-                          occurred_at=event.occurred_at)
+                          payload=payload, occurred_at=event.occurred_at)
 
 
 TOO_SLOW = Answer(503, {"error": "database did not answer in time, retry later"})

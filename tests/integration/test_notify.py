@@ -313,7 +313,7 @@ def test_a_waiting_customer_notice_keeps_the_next_token(services):
     """Staff email raised with a customer notice waits its turn behind it; alone, staff mail keeps
     the full pace; and grants stay one per 1/(rate × margin) seconds whoever takes them."""
     from domain.ratelimit import PACING_MARGIN
-    from tasks.notify import role_for
+    from flows.providers import role_for
 
     client = redis.Redis.from_url(services["redis_url"])
     limiter = RateLimiter(client, {"RATE_LIMIT_SHARED_PER_S": "10", "CELERY_KEY_PREFIX": f"test-{uuid.uuid4()}:"})

@@ -123,7 +123,8 @@ def test_erp_failure_rolls_back_the_email_and_a_lost_erp_write_is_found_on_retry
     attempt's ERP write that landed although its transaction rolled back: the retry finds it by
     external id instead of creating a second PO, and the vendor still gets exactly one email."""
     from flows.connections import connector_for
-    from tasks.po_send import erp_request, send
+    from flows.po_send import erp_request
+    from tasks.po_send import send
 
     po_id = approved_po(db_session)
     faults = f"{sandbox.base_url}/netsuite/{ACCOUNT}/_admin/faults"
