@@ -124,11 +124,11 @@ def fresh_database(database_url: str, name: str = DEMO_DATABASE) -> str:
 def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     from sqlalchemy import func, select
 
-    from domain.catalog import apply_config
-    from domain.config import load_config
-    from domain.db import reset_engine, session_scope
-    from domain.models import Alert, Sku, SkuTransition, StockLevel, Store
-    from domain.settings import get_settings
+    from domain.stock.catalog import apply_config
+    from domain.core.business_config import load_config
+    from domain.core.db import reset_engine, session_scope
+    from domain.core.models import Alert, Sku, SkuTransition, StockLevel, Store
+    from domain.core.env_settings import get_settings
     from demo import scenario
     from workers import embedded
     from workers.schema import alembic_config
@@ -289,9 +289,9 @@ def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None]
     Returns the journeys' outcomes and the purchase order's lines as it was sent."""
     from sqlalchemy import select
 
-    from domain import sms_replies
-    from domain.db import session_scope
-    from domain.models import Backorder, Order, OrderLine, OutboxMessage
+    from domain.messaging import sms_replies
+    from domain.core.db import session_scope
+    from domain.core.models import Backorder, Order, OrderLine, OutboxMessage
 
     shop = f"{sandbox_url}/shopify/shopify-main/_admin"
     for customer in CUSTOMERS:
@@ -359,8 +359,8 @@ def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Proces
     what the goods' arrival leads to afterwards depends on figures still arriving at the end)."""
     from sqlalchemy import select
 
-    from domain.db import session_scope
-    from domain.models import OutboxMessage, PurchaseOrder, Vendor
+    from domain.core.db import session_scope
+    from domain.core.models import OutboxMessage, PurchaseOrder, Vendor
 
     def kyoto_po(states: tuple[str, ...]) -> tuple[int, str, str, int] | None:
         procs.check_alive()
@@ -407,8 +407,8 @@ def channels_after_restock(item: Callable[[str, str], dict[str, Any]], pos_key: 
     what each channel shows beside the figures of our last push to it (from the audit log)."""
     from sqlalchemy import select
 
-    from domain.db import session_scope
-    from domain.models import AuditLog, Sku
+    from domain.core.db import session_scope
+    from domain.core.models import AuditLog, Sku
 
     shopify = _wait("Shopify to show the restocked frame", lambda: (i := item("shopify", "shopify-main"))
                     ["available"] > 0 and i["inventory_policy"] == "deny" and i, 60)
@@ -445,9 +445,9 @@ def purchase_order_lines(po_ids: list[int]) -> list[str]:
     """These POs, each line with the numbers that sized it (as `backorders po list` shows them)."""
     from sqlalchemy import select
 
-    from domain.db import session_scope
-    from domain.models import PurchaseOrder, PurchaseOrderLine, Sku, Vendor
-    from domain.reorder import explain
+    from domain.core.db import session_scope
+    from domain.core.models import PurchaseOrder, PurchaseOrderLine, Sku, Vendor
+    from domain.purchasing.reorder import explain
 
     out: list[str] = []
     with session_scope() as session:
@@ -465,8 +465,8 @@ def purchase_order_lines(po_ids: list[int]) -> list[str]:
 def _refunded(backorder_id: int) -> bool:
     from sqlalchemy import select
 
-    from domain.db import session_scope
-    from domain.models import Backorder
+    from domain.core.db import session_scope
+    from domain.core.models import Backorder
 
     with session_scope() as session:
         return bool(session.scalar(select(Backorder.resolution_ref).where(Backorder.id == backorder_id)))

@@ -1,5 +1,5 @@
 """Stored webhooks to records: each claimed inbox row's body parsed once, by its store's connector,
-then applied by the domain (``domain.inbound.apply_parsed``) in one batch.
+then applied by the domain (``domain.stock.apply_events.apply_parsed``) in one batch.
 
 The connector call lives here, not in ``domain``: the rules see parsed records only.
 """
@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from connectors.base import Connector
 from connectors.errors import MalformedPayloadError
-from domain.inbound import DrainResult, ParsedEvent, apply_parsed
-from domain.models import InboxEvent
+from domain.stock.apply_events import DrainResult, ParsedEvent, apply_parsed
+from domain.core.models import InboxEvent
 
 
 def parse_events(connector: Connector, events: list[InboxEvent]) -> list[ParsedEvent]:

@@ -8,11 +8,12 @@ from celery import shared_task
 from connectors.base import Connector
 from connectors.errors import PermanentError, TransientError
 from connectors.types import RefundRequest
-import domain.settings as runtime_settings
-from domain import audit, effects, journey, substitutes
-from domain.clock import utcnow
-from domain.models import Backorder, Order, OrderLine, Store
-from domain.stages import FollowUp, Stage
+import domain.core.env_settings as runtime_settings
+from domain.core import audit, effects
+from domain.journey import customer_journey, substitutes
+from domain.core.clock import utcnow
+from domain.core.models import Backorder, Order, OrderLine, Store
+from domain.core.stages import FollowUp, Stage
 from flows.connections import connector_for
 from flows.effects import perform
 from flows.spine import dispatch, for_ids, task_name
@@ -24,18 +25,18 @@ log = logging.getLogger(__name__)
 @shared_task(base=DbTask, bind=True, name="tasks.followups.offer")
 def offer(self: DbTask, backorder_id: int) -> int:
     with self.unit_of_work() as uow:
-        follow_ups = journey.offer(uow.session, backorder_id, runtime_settings.current())
+        follow_ups = customer_journey.offer(uow.session, backorder_id, runtime_settings.current())
         dispatch(uow, follow_ups)
     return len(follow_ups)
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.followups.fill")
 def fill(self: DbTask, sku_id: int) -> int:
-    """Restock fill owed by a detection run (a ``fill`` row of ``domain.effects``)."""
+    """Restock fill owed by a detection run (a ``fill`` row of ``domain.core.effects``)."""
     def work(uow: UnitOfWork, sku_ids: list[int]) -> int:
         follow_ups: list[FollowUp] = []
         for one in sku_ids:
-            follow_ups += journey.fill(uow.session, one, runtime_settings.current())
+            follow_ups += customer_journey.fill(uow.session, one, runtime_settings.current())
         dispatch(uow, follow_ups)
         return len(follow_ups)
 
@@ -74,7 +75,7 @@ def refund(self: DbTask, backorder_id: int) -> str:
                      amount_cents=result.amount_cents, external_id=result.external_id, ok=result.ok,
                      status_code=result.status_code)
         settings = runtime_settings.current()
-        dispatch(uow, journey.notify_customer(
+        dispatch(uow, customer_journey.notify_customer(
             uow.session, backorder, "backorder_cancelled", "1", settings, utcnow(),
             resolution=result.kind, amount_cents=result.amount_cents, reference=result.external_id))
     return f"{result.kind} {result.external_id}"
@@ -89,7 +90,7 @@ def offer_stranded(self: DbTask, limit: int = 500) -> int:
     """Beat: re-send ``offer`` for backorders whose first notice never went out (the message was
     lost with the broker or a killed worker). Safe to repeat: ``offer`` acts only on ``open``."""
     with self.unit_of_work() as uow:
-        ids = journey.unoffered(uow.session, utcnow(), UNOFFERED_AFTER, limit, offer_task=task_name(Stage.OFFER))
+        ids = customer_journey.unoffered(uow.session, utcnow(), UNOFFERED_AFTER, limit, offer_task=task_name(Stage.OFFER))
         dispatch(uow, for_ids(Stage.OFFER, ids))
     if ids:
         log.warning("re-sent the first notice of %d backorder(s) whose offer was lost: %s", len(ids), ids[:20])

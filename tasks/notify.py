@@ -16,13 +16,13 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
 from connectors.errors import ConnectorError, OutcomeUnknownError, PermanentError, TransientError
-from domain import contacts, delivery, outbox, replay
-from domain.circuit import Permit, get_breaker
-from domain.clock import utcnow
-from domain.delivery import Message, NotConfiguredError, ProviderSettings
-from domain.messages import RenderError
-from domain.models import OutboxMessage
-from domain.stages import Stage
+from domain.messaging import contacts, delivery_rules, outbox, replay
+from domain.messaging.circuit import Permit, get_breaker
+from domain.core.clock import utcnow
+from domain.messaging.delivery_rules import Message, NotConfiguredError, ProviderSettings
+from domain.messaging.rendering import RenderError
+from domain.core.models import OutboxMessage
+from domain.core.stages import Stage
 from flows.delivery import (
     MAX_PACING_WAIT_S,
     MAX_RETRY_AFTER_S,
@@ -55,7 +55,7 @@ def _fail(task: DbTask, outbox_id: int, error: str, provider: str | None, code: 
     """Record the failure; a customer message that cannot be sent is also a staff alert, and a
     number the carrier reports as unsubscribed (Twilio 21610) is never texted again."""
     with task.unit_of_work() as uow:
-        delivery.mark_failed(uow.session, outbox_id, error, provider=provider, code=code)
+        delivery_rules.mark_failed(uow.session, outbox_id, error, provider=provider, code=code)
         row = uow.session.get(OutboxMessage, outbox_id)
         if row is not None and row.template.startswith("backorder_"):
             if row.channel == "sms" and str(code) == "21610":
@@ -73,7 +73,7 @@ def deliver(self: DbTask, outbox_id: int) -> str:
         row = uow.session.get(OutboxMessage, outbox_id)
         if row is None or row.state != "pending":
             return "skipped"
-        wait = delivery.seconds_until_due(uow.session, outbox_id, utcnow())
+        wait = delivery_rules.seconds_until_due(uow.session, outbox_id, utcnow())
         channel, recipient, template = row.channel, row.recipient, row.template
     if wait is not None:
         if wait <= MAX_PACING_WAIT_S:  # a retry woke a hair early; later ones are redrive's job
@@ -96,15 +96,15 @@ def deliver(self: DbTask, outbox_id: int) -> str:
 
     secrets = settings.secrets_for(channel, recipient)
     with self.unit_of_work() as uow:
-        row = delivery.claim_for_sending(uow.session, outbox_id, utcnow())
+        row = delivery_rules.claim_for_sending(uow.session, outbox_id, utcnow())
         if row is None:
             return "skipped"
         try:
-            message: Message = delivery.build_message(row, settings)
+            message: Message = delivery_rules.build_message(row, settings)
             sender = sender_for(channel, settings, recipient)
         except (NotConfiguredError, RenderError, ValueError) as exc:
-            error = delivery.redact(str(exc), secrets)
-            delivery.mark_failed(uow.session, outbox_id, error, provider=provider)
+            error = delivery_rules.redact(str(exc), secrets)
+            delivery_rules.mark_failed(uow.session, outbox_id, error, provider=provider)
             log.error("outbox %s cannot be sent via %s: %s", outbox_id, provider, error)
             return "failed"
     return _send(self, outbox_id, provider, sender, message, secrets, template)
@@ -114,7 +114,7 @@ def _defer(task: DbTask, outbox_id: int, provider: str, permit: Permit) -> str:
     """Park the row until the circuit lets a send through; short waits come back by themselves,
     longer ones are handed back by ``redrive`` (``due_deferred``) when ``not_before`` passes."""
     with task.unit_of_work() as uow:
-        delivery.defer(uow.session, outbox_id, utcnow() + timedelta(seconds=permit.wait_s),
+        delivery_rules.defer(uow.session, outbox_id, utcnow() + timedelta(seconds=permit.wait_s),
                        f"{provider} circuit {permit.state}: not attempted, deferred {permit.wait_s:.1f}s")
     if permit.wait_s <= MAX_PACING_WAIT_S:
         task.signature_from_request(countdown=permit.wait_s + 0.05, retries=task.request.retries).apply_async()
@@ -130,7 +130,7 @@ def _send(task: DbTask, outbox_id: int, provider: str, sender: Any, message: Mes
     except OutcomeUnknownError as exc:
         error = error_text(exc, secrets)
         with task.unit_of_work() as uow:
-            delivery.mark_unknown(uow.session, outbox_id, error, provider=provider)
+            delivery_rules.mark_unknown(uow.session, outbox_id, error, provider=provider)
         provider_failed(task, provider, error)
         log.warning("outbox %s outcome unknown via %s (not resending; reconcile): %s", outbox_id, provider, error)
         return "unknown"
@@ -142,21 +142,21 @@ def _send(task: DbTask, outbox_id: int, provider: str, sender: Any, message: Mes
             return _fail(task, outbox_id, f"gave up after {task.request.retries + 1} attempts: {error}", provider)
         delay = _retry_delay(task, exc)
         with task.unit_of_work() as uow:
-            delivery.release_for_retry(uow.session, outbox_id, error, retry_at=utcnow() + timedelta(seconds=delay))
+            delivery_rules.release_for_retry(uow.session, outbox_id, error, retry_at=utcnow() + timedelta(seconds=delay))
         log.info("outbox %s: %s; retrying in %.1fs", outbox_id, error, delay)
         raise task.retry(countdown=delay, exc=exc)
     except (PermanentError, ConnectorError) as exc:
         get_breaker().record_success(provider)  # it answered: up, only this message is refused
         return _fail(task, outbox_id, error_text(exc, secrets), provider, getattr(exc, "code", None))
     except Exception as exc:  # a bug after the request may have left: reconcile, do not loop
-        error = delivery.redact(f"{type(exc).__name__}: {exc}", secrets)
+        error = delivery_rules.redact(f"{type(exc).__name__}: {exc}", secrets)
         with task.unit_of_work() as uow:
-            delivery.mark_unknown(uow.session, outbox_id, error, provider=provider)
+            delivery_rules.mark_unknown(uow.session, outbox_id, error, provider=provider)
         log.exception("outbox %s: unexpected error sending via %s; marked unknown", outbox_id, provider)
         return "unknown"
     get_breaker().record_success(provider)
     with task.unit_of_work() as uow:
-        delivery.mark_sent(uow.session, outbox_id, result.provider, result.provider_message_id)
+        delivery_rules.mark_sent(uow.session, outbox_id, result.provider, result.provider_message_id)
     log.info("outbox %s (%s) sent via %s as %s", outbox_id, template or "-", result.provider,
              result.provider_message_id)
     return "sent"
@@ -171,9 +171,9 @@ def redrive(self: DbTask, limit: int = 500) -> int:
     """
     now = utcnow()
     with self.unit_of_work() as uow:
-        stale = delivery.expire_stale_sending(uow.session, STALE_SENDING_AFTER, now)
+        stale = delivery_rules.expire_stale_sending(uow.session, STALE_SENDING_AFTER, now)
         ids = sorted(set(outbox.stranded(uow.session, limit=limit, now=now))
-                     | set(delivery.due_deferred(uow.session, now, limit)))
+                     | set(delivery_rules.due_deferred(uow.session, now, limit)))
         dispatch(uow, for_ids(Stage.DELIVER, ids))
     if stale:
         log.warning("outbox rows %s were stuck in sending; marked unknown", stale)
@@ -193,7 +193,7 @@ def _reconcile_one(task: DbTask, settings: ProviderSettings, outbox_id: int) -> 
         seen_at, since, channel, recipient = row.updated_at, row.created_at, row.channel, row.recipient
         try:
             provider = settings.provider_for(channel)
-            message = delivery.build_message(row, settings)
+            message = delivery_rules.build_message(row, settings)
             sender = sender_for(channel, settings, recipient)
         except (NotConfiguredError, RenderError, ValueError) as exc:
             log.warning("outbox %s cannot be reconciled: %s", outbox_id, exc)
@@ -212,11 +212,11 @@ def _reconcile_one(task: DbTask, settings: ProviderSettings, outbox_id: int) -> 
         return "later"
     with task.unit_of_work() as uow:
         if found.found:
-            done = delivery.settle_unknown(uow.session, outbox_id, seen_at, provider, found.provider_message_id)
+            done = delivery_rules.settle_unknown(uow.session, outbox_id, seen_at, provider, found.provider_message_id)
             return "sent" if done else "settled"
         if not found.conclusive:
             return "later"
-        if delivery.release_unknown(uow.session, outbox_id, seen_at, provider):
+        if delivery_rules.release_unknown(uow.session, outbox_id, seen_at, provider):
             dispatch(uow, for_ids(Stage.DELIVER, [outbox_id]))
             return "resend"
     return "settled"
@@ -229,7 +229,7 @@ def reconcile(self: DbTask, limit: int = 100) -> dict[str, int]:
     a provider with no lookup → staff told once. Never a resend on a guess."""
     settings = ProviderSettings.from_env()
     with self.unit_of_work() as uow:
-        ids = delivery.unknown_due(uow.session, utcnow(), RECONCILE_AFTER, limit)
+        ids = delivery_rules.unknown_due(uow.session, utcnow(), RECONCILE_AFTER, limit)
     outcomes: dict[str, int] = {}
     for outbox_id in ids:
         outcome = _reconcile_one(self, settings, outbox_id)
@@ -241,6 +241,6 @@ def reconcile(self: DbTask, limit: int = 100) -> dict[str, int]:
 
 @shared_task(base=DbTask, bind=True, name="tasks.notify.purge_replay_tokens")
 def purge_replay_tokens(self: DbTask, limit: int = 10_000) -> int:
-    """Beat's sweeper: delete callback tokens past their validity window (``domain.replay``)."""
+    """Beat's sweeper: delete callback tokens past their validity window (``domain.messaging.replay``)."""
     with self.unit_of_work() as uow:
         return replay.purge_expired(uow.session, limit=limit)

@@ -24,8 +24,8 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from connectors.errors import MalformedPayloadError, SignatureError
-from domain import inbox, stray_webhooks
-from domain.inbound import stored_payload
+from domain.stock import stray_webhooks, webhook_inbox
+from domain.stock.apply_events import stored_payload
 from workers import input_guard, webhook_stores
 
 
@@ -71,7 +71,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def check_webhook(store: KnownStore, headers: dict[str, str], body: bytes) -> Answer | inbox.NewEvent:
+def check_webhook(store: KnownStore, headers: dict[str, str], body: bytes) -> Answer | webhook_inbox.NewEvent:
     """Verify and parse (CPU only): the event to store, or the answer that ends the request."""
     connector = store.connector
     try:
@@ -91,7 +91,7 @@ def check_webhook(store: KnownStore, headers: dict[str, str], body: bytes) -> An
         return Answer(400, {"error": f"malformed payload: {exc}"})
     if event.kind == "ping":
         return Answer(200, {"status": "pong"})
-    return inbox.NewEvent(source=store.key, dedupe_key=event.dedupe_key, kind=event.kind, topic=event.topic,
+    return webhook_inbox.NewEvent(source=store.key, dedupe_key=event.dedupe_key, kind=event.kind, topic=event.topic,
                           payload=stored_payload(headers, body), occurred_at=event.occurred_at)
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from domain.models import AuditLog
+from domain.core.models import AuditLog
 
 
 def record(session: Session, actor: str, action: str, subject_type: str, subject_id: object,

@@ -130,7 +130,7 @@ class ScorecardSchedule:
 @dataclass(frozen=True)
 class NotificationConfig:
     email_provider: str = "mailgun"
-    #: Senders; None when the file does not set them (``domain.senders`` then falls back to the
+    #: Senders; None when the file does not set them (``domain.messaging.senders`` then falls back to the
     #: environment: ``EMAIL_FROM``, ``TWILIO_FROM``).
     from_email: str | None = None
     staff_from_email: str | None = None
@@ -733,7 +733,7 @@ def _cached(path: str, mtime_ns: int) -> BusinessConfig:
 
 def current_config() -> BusinessConfig:
     """The configuration named by ``BACKORDERS_CONFIG``, re-read when the file changes."""
-    from domain.settings import get_settings
+    from domain.core.env_settings import get_settings
 
     path = get_settings().config_file
     try:

@@ -141,7 +141,7 @@ def _report_offset(anchor: _Anchor) -> None:
 def _read_database_clock() -> _Anchor:
     from sqlalchemy import text
 
-    from domain.db import get_engine
+    from domain.core.db import get_engine
 
     with get_engine().connect() as connection:
         before = _MONOTONIC[0]()

@@ -19,7 +19,7 @@ from functools import lru_cache
 import redis
 import redis.asyncio as aredis
 
-from domain.settings import get_settings, redis_key
+from domain.core.env_settings import get_settings, redis_key
 
 log = logging.getLogger(__name__)
 #: How long a wake-up can be lost if the drain message itself is lost (the inbox sweeper catches

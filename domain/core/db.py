@@ -10,7 +10,7 @@ from sqlalchemy import ARRAY, Engine, Integer, Text, any_, bindparam, create_eng
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from domain.settings import get_settings, normalize_database_url
+from domain.core.env_settings import get_settings, normalize_database_url
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
@@ -18,13 +18,13 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     keepalives and ``tcp_user_timeout`` (30 s) end a connection whose server host vanished
     instead of waiting on it for the kernel's 15 minutes; a slow query is unaffected (the
     server's kernel keeps acknowledging)."""
-    from domain.liveness import keepalive_options
+    from domain.core.liveness import keepalive_options
 
     options: dict[str, object] = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10,
                                   "connect_args": {"connect_timeout": 3, **keepalive_options(30)}}
     options.update(kwargs)
     engine = create_engine(normalize_database_url(url), **options)  # type: ignore[arg-type]
-    from domain.db_errors import invalidate_stale_sessions
+    from domain.core.db_errors import invalidate_stale_sessions
     event.listen(engine, "handle_error", invalidate_stale_sessions)
     return engine
 
@@ -59,7 +59,7 @@ def reset_engine() -> None:
         get_engine().dispose()
     get_engine.cache_clear()
     get_sessionmaker.cache_clear()
-    from domain import clock
+    from domain.core import clock
 
     clock.forget()  # the clock is read from the database the engine points at
 

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from domain.stages import Stage
+from domain.core.stages import Stage
 
 #: The kinds of effect, each named for the stage that performs it (``flows.spine`` says which task
 #: runs it and whether it takes one SKU id or a list); the plain strings are stored in ``kind``.

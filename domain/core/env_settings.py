@@ -1,7 +1,7 @@
 """Runtime settings read from the environment and validated once at start-up.
 
 Secrets and URLs come from the environment only; the business set-up lives in the TOML file
-(``domain.config``). A missing or malformed variable stops the process with a message that names
+(``domain.core.business_config``). A missing or malformed variable stops the process with a message that names
 it, instead of failing later inside a task.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from domain.config import BusinessConfig
+    from domain.core.business_config import BusinessConfig
 
 DATABASE_SCHEMES = {"postgresql", "postgres", "postgresql+psycopg"}
 BROKER_SCHEMES = {"redis", "rediss", "amqp", "amqps", "pyamqp"}
@@ -156,7 +156,7 @@ class JourneySettings:
 def current() -> JourneySettings:
     """The settings in force now: the loaded business config and the environment's link settings.
     Callers look it up as ``settings.current()`` at call time, so a test can replace it."""
-    from domain.config import current_config
+    from domain.core.business_config import current_config
 
     env = get_settings()
     return JourneySettings(current_config(), env.public_base_url, env.secret_key)

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from domain.settings import normalize_database_url
+from domain.core.env_settings import normalize_database_url
 
 
 

@@ -107,7 +107,7 @@ class Location(Base):
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     #: The store whose figures are this location's record when no ERP maps it (``owner`` in the
-    #: TOML); demand is read from that one source only (``domain.demand``).
+    #: TOML); demand is read from that one source only (``domain.purchasing.demand``).
     owner_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="SET NULL"))
 
 
@@ -397,7 +397,7 @@ class Backorder(Base):
     resolution: Mapped[str | None] = mapped_column(String(16))
     resolution_ref: Mapped[str | None] = mapped_column(String(64))
     filled_at: Mapped[datetime | None]
-    #: The customer's tier when the offer went out (``domain.segments``); the figures are in audit_log.
+    #: The customer's tier when the offer went out (``domain.journey.segments``); the figures are in audit_log.
     segment: Mapped[str | None] = mapped_column(String(32))
     #: Store credit added to the cancel-for-credit option by the customer's tier, in cents.
     credit_bonus_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
@@ -558,7 +558,7 @@ class OutboxMessage(Base):
         CheckConstraint("channel IN ('email', 'sms', 'slack')", name="channel_valid"),
         Index("ix_outbox_pending", "created_at", postgresql_where=text("state IN ('pending', 'unknown')")),
         Index("ix_outbox_provider_message", "provider", "provider_message_id"),
-        # An inbound text finds the last one we sent its number (domain.sms_replies.conversation).
+        # An inbound text finds the last one we sent its number (domain.messaging.sms_replies.conversation).
         Index("ix_outbox_sms_recipient", "recipient", postgresql_where=text("channel = 'sms'")),
     )
 
@@ -661,7 +661,7 @@ class InboundSms(Base):
 
 
 class PendingEffect(Base):
-    """An effect a committed decision owes one SKU (``domain.effects``): detection after a poll or a
+    """An effect a committed decision owes one SKU (``domain.core.effects``): detection after a poll or a
     receipt, a restock fill, purchase planning. Deleted by the run that performs it; one a lost
     message left behind is re-sent by ``tasks.effects.sweep``."""
 

@@ -16,7 +16,7 @@ from typing import Literal
 
 import redis
 
-from domain.settings import get_settings
+from domain.core.env_settings import get_settings
 
 log = logging.getLogger(__name__)
 

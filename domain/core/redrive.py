@@ -12,9 +12,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from domain import audit
-from domain.clock import utcnow
-from domain.models import DeadLetter, InboxEvent
+from domain.core import audit
+from domain.core.clock import utcnow
+from domain.core.models import DeadLetter, InboxEvent
 
 
 def pending_dead_letters(session: Session, ids: Sequence[int] | None = None) -> list[DeadLetter]:

@@ -169,7 +169,7 @@ def import_pending(session_factory: Callable[[], Session], directory: Path | Non
     """
     from sqlalchemy.dialects.postgresql import insert
 
-    from domain.models import DeadLetter
+    from domain.core.models import DeadLetter
 
     imported = 0
     for path in _files(directory or spool_dir()):
@@ -206,7 +206,7 @@ def try_import(session_factory: Callable[[], Session] | None = None) -> int:
     if not _files(spool_dir()):
         return 0
     if session_factory is None:
-        from domain.db import get_sessionmaker
+        from domain.core.db import get_sessionmaker
         session_factory = get_sessionmaker()
     try:
         return import_pending(session_factory)

@@ -15,12 +15,12 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from domain import stages
-from domain.clock import utcnow
-from domain.db import state_is
-from domain.models import Timer
+from domain.core import stages
+from domain.core.clock import utcnow
+from domain.core.db import state_is
+from domain.core.models import Timer
 
-#: What a fired timer asks for after commit: a stage and its ids (``domain.stages``), e.g. deliver
+#: What a fired timer asks for after commit: a stage and its ids (``domain.core.stages``), e.g. deliver
 #: a message or run a refund. Domain code names stages, never tasks, and never imports Celery.
 FollowUp = stages.FollowUp
 TimerHandler = Callable[[Session, Timer], list[FollowUp]]

@@ -15,9 +15,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain import audit
-from domain.clock import utcnow
-from domain.models import Backorder
+from domain.core import audit
+from domain.core.clock import utcnow
+from domain.core.models import Backorder
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "open": frozenset({"notified", "filled", "cancelled_by_customer", "auto_cancelled"}),

@@ -8,8 +8,8 @@ line is cancelled and refunded. The deadline is the store's SLA after the notice
 than the last promised date.
 
 Every decision locks the backorder row first and checks the state machine
-(``domain.backorders``), so a reply and the auto-cancel racing each other give one outcome.
-Functions return follow-ups (``domain.stages``: a stage and its ids) that ``flows.spine`` sends
+(``domain.journey.backorders``), so a reply and the auto-cancel racing each other give one outcome.
+Functions return follow-ups (``domain.core.stages``: a stage and its ids) that ``flows.spine`` sends
 after the commit.
 """
 from __future__ import annotations
@@ -21,16 +21,18 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-import domain.settings as runtime_settings
-from domain import alerts, audit, backorders, contacts, localtime, outbox, segments, substitutes, timers
-from domain.allocation import allocatable
-from domain.clock import utcnow
-from domain.config import PolicyConfig
-from domain.db import any_int, state_is
-from domain.links import LinkClaim, sign
-from domain.settings import JourneySettings
-from domain.stages import FollowUp, Stage
-from domain.models import (
+import domain.core.env_settings as runtime_settings
+from domain.core import audit, timers
+from domain.journey import backorders, segments, substitutes
+from domain.messaging import alerts, contacts, localtime, outbox
+from domain.stock.allocation import allocatable
+from domain.core.clock import utcnow
+from domain.core.business_config import PolicyConfig
+from domain.core.db import any_int, state_is
+from domain.journey.links import LinkClaim, sign
+from domain.core.env_settings import JourneySettings
+from domain.core.stages import FollowUp, Stage
+from domain.core.models import (
     OPEN_PO_STATES,
     Backorder,
     Order,
@@ -59,7 +61,7 @@ class Eta:
         return self.date is not None
 
 
-#: What the journey needs from the outside (``domain.settings.current()`` gives the one in force).
+#: What the journey needs from the outside (``domain.core.env_settings.current()`` gives the one in force).
 Settings = JourneySettings
 
 
@@ -354,8 +356,8 @@ def fill(session: Session, sku_id: int, settings: Settings, now: datetime | None
     if any(b.state == "filled" and b.filled_at == now for b in waiting):
         # filled units leave the sellable figure: every selling store's push is a row due now, in
         # this transaction (the sweeper ``tasks.channels.sweep`` finds it if the message is lost)
-        from domain import pushes
-        from domain.propagation import selling_stores
+        from domain.stock import pushes
+        from domain.stock.propagation import selling_stores
 
         for store_id in selling_stores(session, sku_id):
             pushes.request(session, sku_id, store_id, now)
@@ -419,7 +421,7 @@ def _deadline(session: Session, timer: Timer) -> list[FollowUp]:
         backorders.move(session, backorder, "accepted_wait", cause="silence on a first definite notice", now=now)
         timers.cancel(session, "backorder", backorder.id)
         return []
-    from domain import merchandising  # it chases vendors through purchasing, which imports this module
+    from domain.purchasing import merchandising  # it chases vendors through purchasing, which imports this module
 
     _, _, _, store = _facts(session, backorder)
     backorder.resolution = settings.config.policy_for(store.key).auto_cancel_action

@@ -21,9 +21,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain import audit
-from domain.config import SegmentConfig
-from domain.models import Backorder, Order, OrderLine
+from domain.core import audit
+from domain.core.business_config import SegmentConfig
+from domain.core.models import Backorder, Order, OrderLine
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connectors.types import ListingRef, RefundRequest, SubstituteOrderRequest, SubstituteOrderResult
-from domain import alerts, audit
-from domain.clock import utcnow
-from domain.config import PolicyConfig, RouteConfig
-from domain.stages import FollowUp, Stage
-from domain.models import Backorder, ChannelListing, Order, OrderLine, Sku, Store, SubstituteOrder
+from domain.core import audit
+from domain.messaging import alerts
+from domain.core.clock import utcnow
+from domain.core.business_config import PolicyConfig, RouteConfig
+from domain.core.stages import FollowUp, Stage
+from domain.core.models import Backorder, ChannelListing, Order, OrderLine, Sku, Store, SubstituteOrder
 
 PLACE, DELIVER = Stage.PLACE_SUBSTITUTE, Stage.DELIVER
 EVENT = "backorder.substitute_requested"

@@ -7,7 +7,7 @@ attempted but deferred (the row stays ``pending`` with ``not_before``, so nothin
 ``CIRCUIT_COOLDOWN_S`` it is *half-open*: one send is let through as a probe while the others wait
 a moment; the probe's success closes the circuit, its failure opens it for another cool-down.
 
-State lives in one Redis hash per provider (``domain.settings.redis_key``) and every change is a
+State lives in one Redis hash per provider (``domain.core.env_settings.redis_key``) and every change is a
 Lua script on Redis' clock, so two workers never both see the closed → open edge (the staff alert
 goes out once) and worker clocks need not agree. A 429 is not a failure here — it is the provider
 pacing us, and its ``Retry-After`` already says when to come back — and neither is a 4xx about
@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import redis
 
-from domain.settings import get_settings, redis_key
+from domain.core.env_settings import get_settings, redis_key
 
 log = logging.getLogger(__name__)
 

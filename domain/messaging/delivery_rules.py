@@ -30,12 +30,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connectors.messaging.types import EmailMessage, SlackMessage, SmsMessage
-from domain import audit, senders
-from domain.clock import utcnow
-from domain.config import NotificationConfig
-from domain.db import state_is
-from domain.messages import RenderError, render_email, render_slack, render_sms
-from domain.models import OutboxMessage
+from domain.core import audit
+from domain.messaging import senders
+from domain.core.clock import utcnow
+from domain.core.business_config import NotificationConfig
+from domain.core.db import state_is
+from domain.messaging.rendering import RenderError, render_email, render_slack, render_sms
+from domain.core.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ Message = EmailMessage | SmsMessage | SlackMessage
 @dataclass(frozen=True)
 class ProviderSettings:
     """Provider credentials and endpoints, read from the environment at send time, and the
-    ``[notifications]`` table of the configuration file (the senders: ``domain.senders``).
+    ``[notifications]`` table of the configuration file (the senders: ``domain.messaging.senders``).
 
     Read per send (not at import) so an operator can fix a variable and redrive without a code
     change, and so secrets (API keys, the Slack webhook URL) never land in the database.
@@ -81,7 +82,7 @@ class ProviderSettings:
                  public_base_url: str | None = None) -> ProviderSettings:
         env = dict(os.environ if env is None else env)
         if public_base_url is None:
-            from domain.settings import get_settings
+            from domain.core.env_settings import get_settings
 
             public_base_url = get_settings().public_base_url
         try:
@@ -152,7 +153,7 @@ class ProviderSettings:
 def _notifications() -> NotificationConfig | None:
     """The configured ``[notifications]``; None (senders from the environment alone, logged) when
     the configuration file cannot be read, so a broken file does not also stop every message."""
-    from domain.config import ConfigError, current_config
+    from domain.core.business_config import ConfigError, current_config
 
     try:
         return current_config().notifications
@@ -203,7 +204,7 @@ def email_attachments(context: Mapping[str, object]) -> list[tuple[str, bytes, s
 def build_message(row: OutboxMessage, settings: ProviderSettings) -> Message:
     """Renders the row's template with its context into the connector's message for its channel.
 
-    Raises :class:`NotConfiguredError` or ``domain.messages.RenderError``: both are permanent for
+    Raises :class:`NotConfiguredError` or ``domain.messaging.rendering.RenderError``: both are permanent for
     this row (retrying cannot add a missing variable or a missing fact).
     """
     context = dict(row.context or {})

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from domain.clock import utcnow
-from domain.db import state_is
-from domain.models import OutboxMessage
+from domain.core.clock import utcnow
+from domain.core.db import state_is
+from domain.core.models import OutboxMessage
 
 
 def enqueue(session: Session, *, idempotency_key: str, channel: str, template: str, recipient: str,

@@ -11,7 +11,7 @@ Domain code decides *that* a message goes out and which facts it carries; the wo
   (``&``, ``<``, ``>``) and then for a JSON string, so a title like ``<!channel> "x"`` can neither
   ping a channel nor break the JSON.
 * SMS must fit two concatenated segments, so one notice never turns into a five-part bill.
-* Times a customer reads are in their zone, named (``local_when``: ``domain.localtime``).
+* Times a customer reads are in their zone, named (``local_when``: ``domain.messaging.localtime``).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 
-from domain import localtime
+from domain.messaging import localtime
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
-from domain.models import ReplayToken
+from domain.core.models import ReplayToken
 
 _CLAIM = text(
     "INSERT INTO replay_tokens (source, token, expires_at) "

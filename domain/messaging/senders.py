@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from domain.config import NotificationConfig
+from domain.core.business_config import NotificationConfig
 
 Audience = Literal["customer", "vendor", "staff"]
 VENDOR_TEMPLATES = frozenset({"po_to_vendor", "po_escalation"})

@@ -19,7 +19,7 @@ close that:
   the row's idempotency key (``backorder:<id>:<template>:<key>:sms``), is the only one the reply
   may change; if that backorder was answered or closed since, the customer is told so and nothing
   else moves. A backorder created, or texted, after the reply arrived is never its target. All
-  customer texts go out from one sender (``domain.senders.sms_from``), so "the number we texted
+  customer texts go out from one sender (``domain.messaging.senders.sms_from``), so "the number we texted
   from" is that sender; the ``To`` the text was sent to is kept on the row.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from domain.models import InboundSms
+from domain.core.models import InboundSms
 
 QUESTION_TEMPLATES = ("backorder_notice", "backorder_reminder", "backorder_renewed_notice",
                       "backorder_eta_change", "backorder_confirmed")

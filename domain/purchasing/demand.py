@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from domain.reorder import daily_sales, weighted_velocity
+from domain.purchasing.reorder import daily_sales, weighted_velocity
 
 VELOCITY_WINDOW = timedelta(days=28)
 

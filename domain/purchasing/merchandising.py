@@ -6,7 +6,7 @@ the purchase order that should bring the SKU in is escalated:
 
 * an open PO line for the SKU (the one expected first) gets an ``escalated``
   ``purchase_order_events`` row carrying the cancelled order and quantity, and the vendor or the
-  buyer is chased through the vendor loop (``domain.vendor_loop``): a sent PO without an
+  buyer is chased through the vendor loop (``domain.purchasing.vendor_loop``): a sent PO without an
   acknowledgement asks the vendor to acknowledge, an acknowledged one without an ASN asks for
   the ASN (each at most once per PO, however many customers cancel); a PO not sent yet is the
   buyer's to approve or send, which the alert says;
@@ -23,10 +23,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain import alerts, audit, effects, vendor_loop
-from domain.config import RouteConfig
-from domain.stages import FollowUp, Stage
-from domain.models import (
+from domain.core import audit, effects
+from domain.messaging import alerts
+from domain.purchasing import vendor_loop
+from domain.core.business_config import RouteConfig
+from domain.core.stages import FollowUp, Stage
+from domain.core.models import (
     OPEN_PO_STATES,
     Backorder,
     Order,

@@ -19,8 +19,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain.messages import TEMPLATES_DIR
-from domain.models import Location, PurchaseOrder, PurchaseOrderLine, Sku, Vendor
+from domain.messaging.rendering import TEMPLATES_DIR
+from domain.core.models import Location, PurchaseOrder, PurchaseOrderLine, Sku, Vendor
 
 CSV_HEADER = ("po_number", "sku", "title", "quantity", "unit_cost", "line_total", "expected_date")
 CURRENCY_SYMBOLS = {"USD": "$", "CAD": "CA$", "AUD": "A$", "EUR": "€", "GBP": "£", "JPY": "¥"}
@@ -43,7 +43,7 @@ def _business_name(explicit: str | None) -> str:
     """The configured business name; the TOML file is only read when the caller did not say."""
     if explicit is not None:
         return explicit
-    from domain.config import current_config
+    from domain.core.business_config import current_config
 
     return current_config().name
 
@@ -104,7 +104,7 @@ def po_context(session: Session, po_id: int, public_base_url: str, ack_link: str
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    """Same rules as ``domain.messages``: strict (a missing fact fails), HTML autoescaped."""
+    """Same rules as ``domain.messaging.rendering``: strict (a missing fact fails), HTML autoescaped."""
     return Environment(
         loader=FileSystemLoader(str(TEMPLATES_DIR)), undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),

@@ -6,7 +6,7 @@
     goods in ─► receive ─► stock at the receiving location ─► detection and FIFO fill
 
 A SKU is a need when on hand + on order − promised falls under its reorder point, and its line
-brings it back to that point (``domain.reorder``): goods arriving for a line do not draft the
+brings it back to that point (``domain.purchasing.reorder``): goods arriving for a line do not draft the
 next order on arrival. Planning never opens a second line for a SKU that already has one on an
 open purchase order of its vendor: the shortage is being handled, and a new requisition every
 day for the same shortage is the classic complaint about reorder tools. A draft collects every
@@ -30,13 +30,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-import domain.settings as runtime_settings
-from domain import alerts, audit, demand, effects, journey
-from domain.backorders import WAITING_STATES
-from domain.config import PolicyConfig, RouteConfig
-from domain.db import any_int, state_is
-from domain.stages import FollowUp, Stage
-from domain.models import (
+import domain.core.env_settings as runtime_settings
+from domain.core import audit, effects
+from domain.journey import customer_journey
+from domain.messaging import alerts
+from domain.purchasing import demand
+from domain.journey.backorders import WAITING_STATES
+from domain.core.business_config import PolicyConfig, RouteConfig
+from domain.core.db import any_int, state_is
+from domain.core.stages import FollowUp, Stage
+from domain.core.models import (
     Location,
     PurchaseOrder,
     PurchaseOrderEvent,
@@ -46,10 +49,10 @@ from domain.models import (
     StoreLocation,
     Vendor,
 )
-from domain.reorder import Suggestion, explain, order_quantity, reorder_point
+from domain.purchasing.reorder import Suggestion, explain, order_quantity, reorder_point
 
 DELIVER = Stage.DELIVER
-OPEN_PO_STATES = journey.OPEN_PO_STATES
+OPEN_PO_STATES = customer_journey.OPEN_PO_STATES
 RECEIVABLE_STATES = ("approved", "sent", "acknowledged", "partially_received")
 DATE_SOURCES = ("acknowledged", "dates_changed", "asn")
 RATE_PLACES = Decimal("0.001")
@@ -357,7 +360,7 @@ def close_due_windows(session: Session, now: datetime, policy: PolicyConfig, *,
     current configuration's notification routes.
     """
     if routes is None:
-        from domain.config import current_config
+        from domain.core.business_config import current_config
 
         routes = current_config().notifications.routes
     result = ClosedWindows()
@@ -424,14 +427,14 @@ def approve(session: Session, po_id: int, actor: str, now: datetime) -> Purchase
 
 @dataclass(frozen=True)
 class ReceiveResult:
-    """What arrived: the SKUs to run detection and ``journey.fill`` for, and the PO's new state."""
+    """What arrived: the SKUs to run detection and ``customer_journey.fill`` for, and the PO's new state."""
 
     purchase_order_id: int
     number: str
     state: str
     received: dict[str, int]
     sku_ids: list[int]
-    #: Staff alerts to deliver: receipts that differ from the ship notice (``domain.mismatches``).
+    #: Staff alerts to deliver: receipts that differ from the ship notice (``domain.purchasing.mismatches``).
     follow_ups: list[FollowUp] = field(default_factory=list)
 
 
@@ -497,9 +500,9 @@ def receive(session: Session, po_id: int, lines: Mapping[str, int] | None, now: 
     """Book goods in: raise each line's received quantity (``None`` = everything outstanding),
     move the PO to partially_received / received, and add the units to the stock at the
     receiving location. Detection for the returned SKUs is recorded as owed (an ``evaluate``
-    row of ``domain.effects``) and the caller sends it, so waiting customers are served first, and delivers the result's follow-ups: one
+    row of ``domain.core.effects``) and the caller sends it, so waiting customers are served first, and delivers the result's follow-ups: one
     ``po.receipt_mismatch`` alert per line whose receipt differs from its ship notice."""
-    from domain import mismatches
+    from domain.purchasing import mismatches
 
     po = _locked(session, po_id)
     if po.state not in RECEIVABLE_STATES:
@@ -536,7 +539,7 @@ def receive(session: Session, po_id: int, lines: Mapping[str, int] | None, now: 
     follow_ups: list[FollowUp] = []
     if found:
         if routes is None:
-            from domain.config import current_config
+            from domain.core.business_config import current_config
 
             routes = current_config().notifications.routes
         session.flush()
@@ -596,7 +599,7 @@ def book_erp_receipt(session: Session, po_id: int, received_totals: Mapping[str,
 
 def earliest_po_eta(session: Session, sku_id: int) -> date | None:
     """The date customers are told: the earliest open PO line still awaiting goods (as in
-    ``journey.eta_for``)."""
+    ``customer_journey.eta_for``)."""
     return session.scalar(
         select(func.min(func.coalesce(PurchaseOrderLine.eta, PurchaseOrderLine.promised_date)))
         .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)
@@ -605,14 +608,14 @@ def earliest_po_eta(session: Session, sku_id: int) -> date | None:
 
 
 def update_dates(session: Session, po_id: int, dates: Mapping[str, date], source: str, now: datetime, *,
-                 settings: journey.Settings | None = None, **event_data: Any) -> list[FollowUp]:
+                 settings: customer_journey.Settings | None = None, **event_data: Any) -> list[FollowUp]:
     """Record a vendor's dates: ``acknowledged`` (the promise: sets ``promised_date`` too),
     ``dates_changed`` (a new estimate) or ``asn`` (shipped, arriving then). ``event_data`` is kept
     on the event beside the dates (an ASN's quantities and mismatches).
 
     Each line's ETA moves; the PO expects to be complete when its last open line arrives; and
     customers waiting for a SKU whose earliest open-PO date moved are re-dated through
-    ``journey.change_eta`` (which tells each of them once and asks again past a promise).
+    ``customer_journey.change_eta`` (which tells each of them once and asks again past a promise).
     """
     if source not in DATE_SOURCES:
         raise PurchasingError(f"unknown date source {source!r} (one of {', '.join(DATE_SOURCES)})")
@@ -648,7 +651,7 @@ def update_dates(session: Session, po_id: int, dates: Mapping[str, date], source
     for sku_id, old in before.items():
         new = earliest_po_eta(session, sku_id)
         if new is not None and new != old:
-            follow_ups += journey.change_eta(session, sku_id, new, settings, now)
+            follow_ups += customer_journey.change_eta(session, sku_id, new, settings, now)
     return follow_ups
 
 
@@ -696,7 +699,7 @@ def scorecard(session: Session, since: date, until: date) -> list[VendorScore]:
     - average lateness = mean over receipts of max(0, receipt date − due date), in days;
     - acknowledgement latency = mean of acknowledged_at − sent_at over those POs, in hours;
     - ASN and receipt mismatches = lines of those POs' ship notices and receipts whose quantity
-      differed from what was expected (``domain.mismatches``; stored on the events).
+      differed from what was expected (``domain.purchasing.mismatches``; stored on the events).
 
     Cancelled POs and ones never approved are left out: they were never the vendor's to fill.
     """

@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from domain import alerts
-from domain.config import RouteConfig, ScorecardSchedule
-from domain.purchasing import VendorScore, scorecard
+from domain.messaging import alerts
+from domain.core.business_config import RouteConfig, ScorecardSchedule
+from domain.purchasing.purchase_orders import VendorScore, scorecard
 
 EVENT = "vendor.scorecard"
 TEMPLATE = "vendor_scorecard"

@@ -6,7 +6,7 @@ fires with its answer still missing sends the vendor ONE escalation email with t
 (which lines, which dates) and alerts staff (``po.late``); the outbox idempotency key and the
 alert's dedupe key make a second firing send nothing. An acknowledgement (the signed page) or an
 ASN cancels its timer and re-dates the lines, which re-dates waiting customers (``journey``); an
-ASN whose quantity differs from what the line expected alerts staff (``domain.mismatches``).
+ASN whose quantity differs from what the line expected alerts staff (``domain.purchasing.mismatches``).
 """
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain import alerts, mismatches, outbox, purchasing, timers
-from domain.clock import utcnow
-from domain.links import sign_po_link
-from domain.stages import FollowUp, Stage
-from domain.models import PurchaseOrder, PurchaseOrderEvent, PurchaseOrderLine, Sku, Timer, Vendor
+from domain.core import timers
+from domain.messaging import alerts, outbox
+from domain.purchasing import mismatches, purchase_orders
+from domain.core.clock import utcnow
+from domain.journey.links import sign_po_link
+from domain.core.stages import FollowUp, Stage
+from domain.core.models import PurchaseOrder, PurchaseOrderEvent, PurchaseOrderLine, Sku, Timer, Vendor
 
 ACK_DUE, ASN_DUE = "po.ack_due", "po.asn_due"
 DELIVER = Stage.DELIVER
@@ -54,7 +56,7 @@ def acknowledge(session: Session, po_id: int, dates: Mapping[str, date], now: da
                 ) -> list[FollowUp]:
     """The vendor confirmed (or changed) its dates on the signed page."""
     now = now or utcnow()
-    follow_ups = purchasing.update_dates(session, po_id, dates, "acknowledged", now)
+    follow_ups = purchase_orders.update_dates(session, po_id, dates, "acknowledged", now)
     po = session.get(PurchaseOrder, po_id)
     assert po is not None
     timers.cancel(session, "purchase_order", po_id, (ACK_DUE,))
@@ -72,10 +74,10 @@ def record_asn(session: Session, po_id: int, arrival: date, shipped: Mapping[str
     lines = {code: line for code, (line, _) in rows.items()}
     unknown = sorted(set(shipped or {}) - set(lines))
     if unknown:
-        raise purchasing.PurchasingError(f"the purchase order has no line for SKU(s) {', '.join(unknown)}")
+        raise purchase_orders.PurchasingError(f"the purchase order has no line for SKU(s) {', '.join(unknown)}")
     negative = sorted(code for code, quantity in (shipped or {}).items() if quantity < 0)
     if negative:
-        raise purchasing.PurchasingError(f"a shipped quantity cannot be negative: {', '.join(negative)}")
+        raise purchase_orders.PurchasingError(f"a shipped quantity cannot be negative: {', '.join(negative)}")
     quantities = shipped or {code: line.quantity - line.received_qty for code, line in lines.items()}
     found: list[mismatches.Mismatch] = []
     for code, quantity in sorted((shipped or {}).items()):  # "everything outstanding" is our own figure
@@ -86,7 +88,7 @@ def record_asn(session: Session, po_id: int, arrival: date, shipped: Mapping[str
             found.append(finding)
     for code, quantity in quantities.items():
         lines[code].shipped_qty = min(lines[code].quantity, lines[code].shipped_qty + max(0, quantity))
-    follow_ups = purchasing.update_dates(session, po_id, {code: arrival for code in quantities}, "asn", now,
+    follow_ups = purchase_orders.update_dates(session, po_id, {code: arrival for code in quantities}, "asn", now,
                                          shipped=quantities, mismatches=[m.as_dict() for m in found])
     timers.cancel(session, "purchase_order", po_id, (ASN_DUE,))
     if found:
@@ -96,7 +98,7 @@ def record_asn(session: Session, po_id: int, arrival: date, shipped: Mapping[str
 
 def _asn_mismatch_alerts(session: Session, po_id: int, found: list[mismatches.Mismatch]) -> list[FollowUp]:
     """Alert staff once per mismatched line of the ASN just recorded (its event id is the cause)."""
-    from domain.config import current_config
+    from domain.core.business_config import current_config
 
     po = session.get(PurchaseOrder, po_id)
     assert po is not None
@@ -116,7 +118,7 @@ def escalation_context(session: Session, po: PurchaseOrder, kind: str, link: str
     assert vendor is not None
     rows = session.execute(select(PurchaseOrderLine, Sku).join(Sku, Sku.id == PurchaseOrderLine.sku_id)
                            .where(PurchaseOrderLine.purchase_order_id == po.id).order_by(Sku.code)).tuples()
-    from domain.config import current_config
+    from domain.core.business_config import current_config
 
     return {
         "business_name": current_config().name, "po_number": po.number, "vendor_name": vendor.name,
@@ -141,7 +143,7 @@ def escalate(session: Session, po: PurchaseOrder, kind: str, link: str | None, n
     if outbox_id is not None:
         follow_ups.append(FollowUp(DELIVER, (outbox_id,)))
         session.add(PurchaseOrderEvent(purchase_order_id=po.id, kind="escalated", at=now, data={"kind": kind}))
-    from domain.config import current_config
+    from domain.core.business_config import current_config
 
     staff = {"event": "po.late", "sku": ", ".join(line["sku"] for line in context["lines"])[:200],
              "title": f"{po.number} for {vendor.name}", "from_state": po.state, "to_state": po.state,
@@ -157,7 +159,7 @@ def escalate(session: Session, po: PurchaseOrder, kind: str, link: str | None, n
 
 
 def _link_for(po_id: int, now: datetime) -> str:
-    from domain.settings import get_settings
+    from domain.core.env_settings import get_settings
 
     settings = get_settings()
     return ack_link(settings.public_base_url, settings.secret_key, po_id, now)

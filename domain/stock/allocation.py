@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from domain import audit
-from domain.clock import utcnow
-from domain.db import any_int
-from domain.models import Backorder, Order, OrderLine, Sku
+from domain.core import audit
+from domain.core.clock import utcnow
+from domain.core.db import any_int
+from domain.core.models import Backorder, Order, OrderLine, Sku
 
 ON_HAND_SQL = text("""
 SELECT COALESCE(SUM(on_hand), 0)::int FROM (

@@ -3,7 +3,7 @@ with its store's connector and hands the records here: this module never calls a
 
 Events are applied in arrival order within a batch; stock figures carry the platform's own
 timestamp, so an older update that arrives late does not overwrite a newer one (see
-``domain.stock``). An event naming a SKU or location we do not know is quarantined and alerted,
+``domain.stock.levels``). An event naming a SKU or location we do not know is quarantined and alerted,
 never dropped: an operator can add the SKU to the configuration and re-drive it.
 """
 from __future__ import annotations
@@ -15,11 +15,11 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderRecord, StockRecord, WebhookEvent
-from domain.clock import utcnow
-from domain.db import any_int
-from domain.models import InboxEvent
-from domain.orders import record_orders
-from domain.stock import record_batch
+from domain.core.clock import utcnow
+from domain.core.db import any_int
+from domain.core.models import InboxEvent
+from domain.stock.orders import record_orders
+from domain.stock.levels import record_batch
 
 #: Headers kept with a stored webhook so it can be parsed again later, exactly as received.
 KEPT_HEADER_PREFIXES = ("x-shopify-", "shopify-", "x-wc-", "x-signature", "x-lightspeed", "content-type",

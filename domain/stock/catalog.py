@@ -3,7 +3,7 @@
 Upserts by natural key, so applying the same file twice changes nothing and an edited threshold
 takes effect on the next apply. Rows that left the file are kept (orders and history point at
 them); a store removed from the file is disabled instead. Per-location thresholds are rows of
-their own (``domain.location_thresholds``): the file sets the ones it names and clears the ones
+their own (``domain.stock.location_thresholds``): the file sets the ones it names and clears the ones
 it stopped naming, leaving a platform's imported reorder point in place.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from domain import location_thresholds
-from domain.config import BusinessConfig
-from domain.models import Location, Sku, Store, StoreLocation, Vendor
+from domain.stock import location_thresholds
+from domain.core.business_config import BusinessConfig
+from domain.core.models import Location, Sku, Store, StoreLocation, Vendor
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ alerts once. OVERSELL_RISK and ATP_DRIFT are flags raised and cleared on edges:
 
 * OVERSELL_RISK: incoming orders match or exceed the stock there is to fill them. "Incoming
   orders" is the *open unfulfilled quantity*: every line of an order whose status is still open
-  (``domain.orders.normalise_status``: not fulfilled, cancelled, closed or refunded), minus the
+  (``domain.stock.orders.normalise_status``: not fulfilled, cancelled, closed or refunded), minus the
   units of that line whose backorder was closed without shipping this SKU (cancelled by the
   customer, auto-cancelled, or replaced by a substitute). Allocated units count: they are promised
   but still on the shelf. A partly fulfilled order counts its whole lines (we hold no per-line
@@ -19,7 +19,7 @@ alerts once. OVERSELL_RISK and ATP_DRIFT are flags raised and cleared on edges:
   more than the tolerance of that channel's store (``[[store_policies]] atp_drift_tolerance``,
   else ``[policy]``).
 
-Per-location thresholds (``domain.location_thresholds``) run beside the SKU total: a location's
+Per-location thresholds (``domain.stock.location_thresholds``) run beside the SKU total: a location's
 own figure crossing its own threshold is a LOCATION_LOW or LOCATION_OUT transition, stored and
 alerted like the SKU's, naming the location.
 """
@@ -36,9 +36,9 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from domain.clock import utcnow
-from domain.db import any_int
-from domain.models import Sku
+from domain.core.clock import utcnow
+from domain.core.db import any_int
+from domain.core.models import Sku
 
 #: Transitions that change what channels must show (sellable vs. backorder).
 PUSH_STATES = frozenset({"OUT", "BACKORDER", "RESTOCKED"})
@@ -321,7 +321,7 @@ def evaluate(session: Session, sku_ids: Sequence[int], drift_tolerance: Decimal 
     transaction, so two evaluations of the same SKU run one after the other and the second sees
     the first's state: one transition, one alert.
     """
-    from domain import location_thresholds
+    from domain.stock import location_thresholds
 
     session.flush()  # the numbers are read with a text statement, which does not autoflush
     skus = session.execute(LOCK_SKUS_SQL, {"sku_ids": sorted(set(sku_ids))}).all()

@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from domain.clock import utcnow
-from domain.detection import hysteresis_band
+from domain.core.clock import utcnow
+from domain.stock.detection import hysteresis_band
 
 #: Location state → the transition (and so the alert) entering it raises.
 TRANSITIONS = {"LOW": "LOCATION_LOW", "OUT": "LOCATION_OUT"}
@@ -88,7 +88,7 @@ UPDATE location_thresholds AS lt SET state = u.state, state_changed_at = :now
 def evaluate(session: Session, sku_ids: Sequence[int]) -> list[LocationChange]:
     """Move every watched location of these SKUs; return the crossings that alert.
 
-    Called by ``domain.detection.evaluate`` with the SKU rows already locked, so two evaluations
+    Called by ``domain.stock.detection.evaluate`` with the SKU rows already locked, so two evaluations
     of one SKU cannot both see a location's old state.
     """
     if not sku_ids:

@@ -9,10 +9,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderRecord
-from domain.allocation import allocate_orders
-from domain.clock import utcnow
-from domain.db import any_text
-from domain.models import Order, OrderLine, Sku
+from domain.stock.allocation import allocate_orders
+from domain.core.clock import utcnow
+from domain.core.db import any_text
+from domain.core.models import Order, OrderLine, Sku
 
 OPEN_STATUSES = {"open", "pending", "processing", "on-hold", "unfulfilled", "partially_fulfilled"}
 

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, text, update
 from sqlalchemy.orm import Session
 
-from domain.clock import utcnow
-from domain.models import Store
+from domain.core.clock import utcnow
+from domain.core.models import Store
 
 LEASE_TTL = timedelta(minutes=5)
 

@@ -6,8 +6,8 @@ or repeated push writes today's truth, never yesterday's.
 Sellable = available − the store's buffer. A channel shows our figure for as long as the push
 takes to reach it, and sells meanwhile; the buffer holds back the units expected to sell in that
 time, ``ceil(velocity × the store's measured propagation delay)``, plus a configured floor (the
-store's ``options.buffer_floor``, default 0). Velocity comes from ``domain.demand``; the delay is
-measured per store by ``domain.pushes``. Units filled for waiting customers are held back first.
+store's ``options.buffer_floor``, default 0). Velocity comes from ``domain.purchasing.demand``; the delay is
+measured per store by ``domain.stock.pushes``. Units filled for waiting customers are held back first.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from connectors.types import ListingRef
-from domain import demand
-from domain.models import ChannelListing, Sku, StockLevel, Store, StoreLocation, StoreSyncLag
+from domain.purchasing import demand
+from domain.core.models import ChannelListing, Sku, StockLevel, Store, StoreLocation, StoreSyncLag
 
 SECONDS_PER_DAY = Decimal(86400)
 
@@ -154,7 +154,7 @@ def plan_store(session: Session, sku_id: int, store_id: int, now: datetime | Non
     a location where the item is not stocked (Shopify answers 422), and that is not a failure.
     The buffer is taken from the store's fullest locations first, as the promised units are.
     """
-    from domain.clock import utcnow
+    from domain.core.clock import utcnow
 
     now = now or utcnow()
     sku = session.get(Sku, sku_id)

@@ -9,7 +9,7 @@ push that finishes sends the next one. A sweeper re-sends rows whose message was
 
 The time from the first change a push covers to the platform's answer is that store's
 propagation delay, kept smoothed per store (``store_sync_lags``): the oversell buffer of
-``domain.propagation`` is sized from it.
+``domain.stock.propagation`` is sized from it.
 """
 from __future__ import annotations
 

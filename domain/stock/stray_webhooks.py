@@ -29,8 +29,8 @@ from typing import Any
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
-from domain.clock import utcnow
-from domain.settings import get_settings, redis_key
+from domain.core.clock import utcnow
+from domain.core.env_settings import get_settings, redis_key
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,9 @@ def note_unknown_store(store_key: str, headers: Mapping[str, str], size: int, no
 
 def _alert(key: str, entry: dict[str, Any], hour: str) -> None:
     """The staff alert, in its own transaction; it goes out through the outbox like any other."""
-    from domain import alerts
-    from domain.config import ConfigError, current_config
-    from domain.db import session_scope
+    from domain.messaging import alerts
+    from domain.core.business_config import ConfigError, current_config
+    from domain.core.db import session_scope
 
     detail = (f"A platform is sending webhooks to /webhooks/{key}, which is no store in the configuration "
               f"(topic {entry['topic'] or '-'}, user agent {entry['user_agent'] or '-'}). If a store was renamed, "

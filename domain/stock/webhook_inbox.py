@@ -18,9 +18,9 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from domain.clock import utcnow
-from domain.db import state_is
-from domain.models import InboxEvent
+from domain.core.clock import utcnow
+from domain.core.db import state_is
+from domain.core.models import InboxEvent
 
 
 def accept(session: Session, *, source: str, dedupe_key: str, kind: str, topic: str,

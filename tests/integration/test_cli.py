@@ -28,7 +28,7 @@ def test_config_apply_then_status_json(db_session: Session, tmp_path: Path) -> N
 
 
 def test_sync_reports_what_changed(db_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from domain.settings import get_settings
+    from domain.core.env_settings import get_settings
 
     with SandboxServer() as sandbox:
         env = scenario.sandbox_env(sandbox.base_url)
@@ -41,7 +41,7 @@ def test_sync_reports_what_changed(db_session: Session, tmp_path: Path, monkeypa
         get_settings.cache_clear()
         runner = CliRunner()
         assert runner.invoke(main, ["config", "apply", str(path)]).exit_code == 0
-        from domain.config import load_config
+        from domain.core.business_config import load_config
 
         scenario.prepare(sandbox.base_url, load_config(path), None, env, available=2)
         result = runner.invoke(main, ["sync", "shopify-main", "--full"])
@@ -58,8 +58,8 @@ def test_sync_reports_what_changed(db_session: Session, tmp_path: Path, monkeypa
 
 
 def test_status_shows_provider_circuits_and_webhooks_for_unknown_stores(db_session: Session) -> None:
-    from domain import stray_webhooks
-    from domain.circuit import get_breaker
+    from domain.stock import stray_webhooks
+    from domain.messaging.circuit import get_breaker
 
     breaker = get_breaker()
     for provider in ("mailgun", "twilio"):

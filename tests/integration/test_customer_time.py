@@ -1,5 +1,5 @@
 """Customers read deadlines in their own time zone, else the business's, with the zone named —
-never a bare UTC figure (``domain.localtime``), in emails, texts and the reply page alike."""
+never a bare UTC figure (``domain.messaging.localtime``), in emails, texts and the reply page alike."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
-from domain import journey
-from domain.messages import render_email, render_sms
-from domain.models import Backorder, Order, OrderLine, Store
-from domain.orders import record_orders
-from domain.stock import record_batch
+from domain.journey import customer_journey
+from domain.messaging.rendering import render_email, render_sms
+from domain.core.models import Backorder, Order, OrderLine, Store
+from domain.stock.orders import record_orders
+from domain.stock.levels import record_batch
 
 # 02:00 UTC on December 5 is still December 4 in the Americas: the date must move with the zone.
 DEADLINE = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
@@ -22,8 +22,8 @@ SKU = "FUT-FRM-OAK-FULL"
 
 
 @pytest.fixture
-def settings(catalog: Any) -> journey.Settings:
-    return journey.Settings(config=catalog, public_base_url="https://shop.example", secret_key="k" * 40)
+def settings(catalog: Any) -> customer_journey.Settings:
+    return customer_journey.Settings(config=catalog, public_base_url="https://shop.example", secret_key="k" * 40)
 
 
 def _backorder(session: Session, customer_timezone: str | None) -> Backorder:
@@ -45,8 +45,8 @@ def _backorder(session: Session, customer_timezone: str | None) -> Backorder:
     return backorder
 
 
-def _everything_the_customer_reads(session: Session, backorder: Backorder, settings: journey.Settings) -> list[str]:
-    context = journey.message_context(session, backorder, settings, DEADLINE, old_eta="2026-11-30")
+def _everything_the_customer_reads(session: Session, backorder: Backorder, settings: customer_journey.Settings) -> list[str]:
+    context = customer_journey.message_context(session, backorder, settings, DEADLINE, old_eta="2026-11-30")
     notice, reminder = render_email("backorder_notice", context), render_email("backorder_reminder", context)
     renewed = render_email("backorder_renewed_notice", context)
     return [notice.text, notice.html, reminder.subject, reminder.text, render_sms("backorder_notice", context),
@@ -54,7 +54,7 @@ def _everything_the_customer_reads(session: Session, backorder: Backorder, setti
             render_sms("backorder_renewed_notice", context)]
 
 
-def test_a_utc_deadline_is_shown_in_the_customers_zone(db_session: Session, settings: journey.Settings) -> None:
+def test_a_utc_deadline_is_shown_in_the_customers_zone(db_session: Session, settings: customer_journey.Settings) -> None:
     backorder = _backorder(db_session, "America/Los_Angeles")
     texts = _everything_the_customer_reads(db_session, backorder, settings)
     for text in texts[:2] + texts[3:]:
@@ -63,7 +63,7 @@ def test_a_utc_deadline_is_shown_in_the_customers_zone(db_session: Session, sett
     assert not any("UTC" in text or "02:00" in text or "December 5" in text for text in texts)
 
 
-def test_without_a_customer_zone_the_business_zone_is_used(db_session: Session, settings: journey.Settings) -> None:
+def test_without_a_customer_zone_the_business_zone_is_used(db_session: Session, settings: customer_journey.Settings) -> None:
     backorder = _backorder(db_session, None)
     assert settings.config.timezone == "America/New_York"
     texts = _everything_the_customer_reads(db_session, backorder, settings)
@@ -73,14 +73,14 @@ def test_without_a_customer_zone_the_business_zone_is_used(db_session: Session, 
 
 
 def test_an_unknown_customer_zone_falls_back_to_the_business_zone(db_session: Session,
-                                                                   settings: journey.Settings) -> None:
+                                                                   settings: customer_journey.Settings) -> None:
     backorder = _backorder(db_session, "Mars/Olympus_Mons")
-    context = journey.message_context(db_session, backorder, settings, DEADLINE)
+    context = customer_journey.message_context(db_session, backorder, settings, DEADLINE)
     assert context["timezone"] == "America/New_York" and context["deadline"] == "2026-12-04T21:00:00-05:00"
 
 
 def test_the_reply_page_shows_the_deadline_in_the_customers_zone(db_session: Session,
-                                                                 settings: journey.Settings) -> None:
+                                                                 settings: customer_journey.Settings) -> None:
     from workers import replies
 
     backorder = _backorder(db_session, "Europe/Berlin")

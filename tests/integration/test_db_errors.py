@@ -1,4 +1,4 @@
-"""domain.db_errors against real PostgreSQL: each error produced by the server, then classified."""
+"""domain.core.db_errors against real PostgreSQL: each error produced by the server, then classified."""
 from __future__ import annotations
 
 import threading
@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from domain import db_errors
-from domain.db import make_engine
+from domain.core import db_errors
+from domain.core.db import make_engine
 
 TABLE = "db_errors_probe"
 

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from domain import spool
-from domain.models import AuditLog, DeadLetter
+from domain.core import spool
+from domain.core.models import AuditLog, DeadLetter
 from tests.conftest import wait_for
 
 ATTEMPTS: dict[str, int] = {}
@@ -32,7 +32,7 @@ def _count(marker: str) -> int:
 
 
 def _tasks(app: object) -> dict[str, object]:
-    from domain import audit
+    from domain.core import audit
     from tasks.base import DbTask
 
     tasks: dict[str, object] = getattr(app, "_db_failure_tasks", {})
@@ -168,6 +168,6 @@ def test_dead_letter_spooled_while_read_only_then_imported(
 
 
 def _sessions() -> object:
-    from domain.db import get_sessionmaker
+    from domain.core.db import get_sessionmaker
 
     return get_sessionmaker()

@@ -14,11 +14,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
-from domain import demand, purchasing
-from domain.models import Location, Sku, StockHistory, Store
-from domain.orders import record_orders
-from domain.reorder import weighted_velocity
-from domain.stock import record_batch
+from domain.purchasing import demand, purchase_orders
+from domain.core.models import Location, Sku, StockHistory, Store
+from domain.stock.orders import record_orders
+from domain.purchasing.reorder import weighted_velocity
+from domain.stock.levels import record_batch
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -166,10 +166,10 @@ def test_a_negative_figure_is_promised_demand_and_no_reason_shows_a_negative(db_
                                                                            catalog: Any) -> None:
     _report(db_session, "netsuite-erp", 0, NOW - DAY)
     _report(db_session, "shopify-main", -2, NOW - timedelta(minutes=5))  # sold 2 it does not have
-    [need] = purchasing.needs_for(db_session, [_sku_id(db_session)], NOW)
+    [need] = purchase_orders.needs_for(db_session, [_sku_id(db_session)], NOW)
     assert (need.on_hand, need.reported_shortfall, need.open_backorders, need.promised, need.position) == (0, 2, 0, 2, 0)
-    [result] = [purchasing.plan(db_session, need.vendor_id, [need], catalog.policy, NOW)]
-    line = purchasing._open_lines(db_session, need.vendor_id)[need.sku_id][0]
+    [result] = [purchase_orders.plan(db_session, need.vendor_id, [need], catalog.policy, NOW)]
+    line = purchase_orders._open_lines(db_session, need.vendor_id)[need.sku_id][0]
     reason = line.reason
     # need = reorder point 5 + 2 promised − 0 on hand − 0 on order = 7 (the usual lot is 6)
     assert (reason["on_hand"], reason["reported_shortfall"], reason["promised"], reason["need"]) == (0, 2, 2, 7)
@@ -192,7 +192,7 @@ def test_a_negative_figure_is_promised_demand_and_no_reason_shows_a_negative(db_
 def test_config_apply_records_a_locations_owner(db_session: Session, catalog: Any) -> None:
     from dataclasses import replace
 
-    from domain.catalog import apply_config
+    from domain.stock.catalog import apply_config
 
     owned = replace(catalog, locations=tuple(replace(loc, owner="netsuite-erp") if loc.key == "showroom" else loc
                                              for loc in catalog.locations))
@@ -206,12 +206,12 @@ def test_config_apply_records_a_locations_owner(db_session: Session, catalog: An
 
 def test_goods_received_after_an_oversell_are_counted_from_zero(db_session: Session, catalog: Any) -> None:
     _report(db_session, "shopify-main", -2, NOW - timedelta(minutes=5))  # 2 sold beyond stock
-    [need] = purchasing.needs_for(db_session, [_sku_id(db_session)], NOW)
-    result = purchasing.plan(db_session, need.vendor_id, [need], catalog.policy, NOW)
-    purchasing.close_due_windows(db_session, NOW + timedelta(hours=1), catalog.policy,
+    [need] = purchase_orders.needs_for(db_session, [_sku_id(db_session)], NOW)
+    result = purchase_orders.plan(db_session, need.vendor_id, [need], catalog.policy, NOW)
+    purchase_orders.close_due_windows(db_session, NOW + timedelta(hours=1), catalog.policy,
                                  routes=catalog.notifications.routes)
     assert result.purchase_order_id is not None
-    received = purchasing.receive(db_session, result.purchase_order_id, None, NOW + timedelta(days=21))
+    received = purchase_orders.receive(db_session, result.purchase_order_id, None, NOW + timedelta(days=21))
     # 7 arrive (reorder point 5 + 2 promised): 7 on hand, from which the 2 promised are then served,
     # not 5 (−2 + 7) from which they would be served again
     levels = db_session.execute(select(StockHistory.on_hand).where(StockHistory.store_id == _store_id(
@@ -230,5 +230,5 @@ def test_the_same_history_gives_the_same_pace_whichever_store_reports_first(db_s
     pace = _pace(db_session)
     assert (pace.source, pace.units, pace.window_days, pace.record_stores) == (
         "on_hand_history", 4, 9, {"warehouse": "netsuite-erp"})
-    [need] = purchasing.needs_for(db_session, [_sku_id(db_session)], NOW)
+    [need] = purchase_orders.needs_for(db_session, [_sku_id(db_session)], NOW)
     assert (need.on_hand, need.velocity) == (8, pace.velocity)

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, time
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from domain.config import RouteConfig
-from domain.digest import digest_due, send_digest
-from domain.messages import render_email
-from domain.models import OutboxMessage, Sku
+from domain.core.business_config import RouteConfig
+from domain.stock.digest import digest_due, send_digest
+from domain.messaging.rendering import render_email
+from domain.core.models import OutboxMessage, Sku
 
 ROUTES = (RouteConfig("digest.daily", "SLACK_WEBHOOK_OPS", ("ops@futonloft.example",)),)
 

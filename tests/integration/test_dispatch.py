@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from domain.stages import FollowUp, Stage
+from domain.core.stages import FollowUp, Stage
 from flows.spine import dispatch
 
 
@@ -54,7 +54,7 @@ def test_a_rolled_back_unit_of_work_sends_nothing(db_session: Any, broker: list[
 def test_an_effect_row_and_its_message_are_one_decision(db_session: Any, catalog: Any, broker: list[Any]) -> None:
     """``flows.effects.record`` stores the row in the transaction and dispatches the stage named
     like the kind; the chunking is the table's (``evaluate`` takes lists of up to 1,000 ids)."""
-    from domain import effects
+    from domain.core import effects
     from flows import effects as effect_rows
     from tasks.stock import evaluate
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord
-from domain.models import (
+from domain.core.models import (
     AuditLog,
     Backorder,
     PurchaseOrder,
@@ -22,8 +22,8 @@ from domain.models import (
     StockLevel,
     Store,
 )
-from domain.orders import record_orders
-from domain.settings import get_settings
+from domain.stock.orders import record_orders
+from domain.core.env_settings import get_settings
 from demo import scenario
 from sandbox.odoo import DEFAULTS as ODOO_DEFAULTS
 from sandbox.server import SandboxServer

@@ -19,8 +19,8 @@ def client(services: dict[str, str], db_session: Session) -> Iterator[TestClient
 
 
 def _point_at(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
-    from domain.db import reset_engine
-    from domain.settings import get_settings
+    from domain.core.db import reset_engine
+    from domain.core.env_settings import get_settings
 
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -31,8 +31,8 @@ def _point_at(monkeypatch: pytest.MonkeyPatch, **env: str) -> None:
 @pytest.fixture
 def restore_settings() -> Iterator[None]:
     yield
-    from domain.db import reset_engine
-    from domain.settings import get_settings
+    from domain.core.db import reset_engine
+    from domain.core.env_settings import get_settings
 
     get_settings.cache_clear()
     reset_engine()
@@ -41,7 +41,7 @@ def restore_settings() -> Iterator[None]:
 def _alive(db_session: Session) -> None:
     """Every queue's worker beats and every clock sweep just ran, as running processes record them."""
     from celeryconfig import QUEUES
-    from domain import liveness
+    from domain.core import liveness
     from workers.health import clock_schedule
     from workers.heartbeats import Heartbeat
 
@@ -211,7 +211,7 @@ def test_a_spooled_dead_letter_is_reported_but_not_a_503(client: TestClient, db_
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A dead letter the database refused needs a human, not a platform backing off: ``/healthz``
     names it and still answers 200 while everything else is well."""
-    from domain import spool
+    from domain.core import spool
 
     _alive(db_session)
     monkeypatch.setattr(spool, "pending_count", lambda: 2)

@@ -8,11 +8,11 @@ from sqlalchemy.orm import Session
 
 from connectors.registry import build_connector
 from connectors.types import ConnectorConfig, StockRecord
-from domain import inbox
-from domain.inbound import stored_payload
+from domain.stock import webhook_inbox
+from domain.stock.apply_events import stored_payload
 from flows.inbound import apply_events
-from domain.models import InboxEvent, StockLevel, Store
-from domain.stock import learn_listings
+from domain.core.models import InboxEvent, StockLevel, Store
+from domain.stock.levels import learn_listings
 
 
 def test_batch_applies_known_events_and_quarantines_the_unknown(db_session: Session, catalog: object) -> None:
@@ -22,12 +22,12 @@ def test_batch_applies_known_events_and_quarantines_the_unknown(db_session: Sess
     for n, item in enumerate(["111", "222", "999"]):
         body = json.dumps({"inventory_item_id": int(item), "location_id": 655441491, "available": n,
                            "updated_at": "2026-11-25T10:00:00-05:00"}).encode()
-        inbox.accept(db_session, source="shopify-main", dedupe_key=f"e{n}", kind="inventory_update",
+        webhook_inbox.accept(db_session, source="shopify-main", dedupe_key=f"e{n}", kind="inventory_update",
                      topic="inventory_levels/update", occurred_at=None,
                      payload=stored_payload({"X-Shopify-Topic": "inventory_levels/update"}, body))
     connector = build_connector("shopify", ConnectorConfig(store_key="shopify-main", base_url="http://unused",
                                                            webhook_secret="unused"))
-    events = inbox.claim_pending(db_session, "shopify-main")
+    events = webhook_inbox.claim_pending(db_session, "shopify-main")
     result = apply_events(db_session, shop, connector, events)  # type: ignore[arg-type]
     db_session.expire_all()
     states = dict(db_session.execute(select(InboxEvent.dedupe_key, InboxEvent.state)).all())

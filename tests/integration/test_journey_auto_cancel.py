@@ -9,9 +9,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
-from domain import journey, merchandising, timers
-from domain.messages import render_email
-from domain.models import (
+from domain.core import timers
+from domain.journey import customer_journey
+from domain.purchasing import merchandising
+from domain.messaging.rendering import render_email
+from domain.core.models import (
     Alert,
     Backorder,
     OutboxMessage,
@@ -22,21 +24,21 @@ from domain.models import (
     Store,
     Vendor,
 )
-from domain.orders import record_orders
-from domain.stock import record_batch
+from domain.stock.orders import record_orders
+from domain.stock.levels import record_batch
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 SKU = "FUT-FRM-OAK-FULL"
 
 
 @pytest.fixture
-def settings(catalog: Any, monkeypatch: pytest.MonkeyPatch) -> journey.Settings:
-    settings = journey.Settings(config=catalog, public_base_url="https://shop.example", secret_key="k" * 40)
-    monkeypatch.setattr("domain.settings.current", lambda: settings)
+def settings(catalog: Any, monkeypatch: pytest.MonkeyPatch) -> customer_journey.Settings:
+    settings = customer_journey.Settings(config=catalog, public_base_url="https://shop.example", secret_key="k" * 40)
+    monkeypatch.setattr("domain.core.env_settings.current", lambda: settings)
     return settings
 
 
-def _backorder(session: Session, settings: journey.Settings, number: int, quantity: int = 2) -> int:
+def _backorder(session: Session, settings: customer_journey.Settings, number: int, quantity: int = 2) -> int:
     store_id = session.scalar(select(Store.id).where(Store.key == "shopify-main"))
     record_batch(session, store_id, [StockRecord(  # type: ignore[arg-type]
         external_id=f"v-{SKU}", sku=SKU, location_external_id="655441491", available=0, on_hand=0, updated_at=NOW)])
@@ -44,7 +46,7 @@ def _backorder(session: Session, settings: journey.Settings, number: int, quanti
         external_id=str(number), number=f"#{number}", placed_at=NOW, email=f"c{number}@example.com", phone=None,
         customer_name="C", lines=[OrderLineRecord(external_id=f"{number}-1", sku=SKU, quantity=quantity,
                                                   price_cents=64900)])]).backorder_ids
-    journey.offer(session, backorder_id, settings, now=NOW)
+    customer_journey.offer(session, backorder_id, settings, now=NOW)
     assert session.get(Backorder, backorder_id).consent_required  # type: ignore[union-attr]
     return backorder_id
 
@@ -75,7 +77,7 @@ def _deadline(session: Session, backorder_id: int) -> list[timers.FollowUp]:
 
 
 def test_auto_cancel_alerts_merchandising_and_escalates_the_open_po(db_session: Session,
-                                                                    settings: journey.Settings) -> None:
+                                                                    settings: customer_journey.Settings) -> None:
     po = _sent_po(db_session)
     backorder_id = _backorder(db_session, settings, 7001)
 
@@ -96,7 +98,7 @@ def test_auto_cancel_alerts_merchandising_and_escalates_the_open_po(db_session: 
         "purchase_order": "PO-20261120-1"}
     assert "asked again to acknowledge PO-20261120-1" in alert.message
     staff = db_session.scalar(select(OutboxMessage).where(OutboxMessage.idempotency_key.like(f"alert:{alert.id}:email:%")))
-    assert staff is not None and (journey.DELIVER, (staff.id,)) in follow_ups
+    assert staff is not None and (customer_journey.DELIVER, (staff.id,)) in follow_ups
     email = render_email("stock_alert", staff.context)
     assert "auto-cancelled" in email.subject and "Order #7001: 2 × FUT-FRM-OAK-FULL auto-cancelled" in email.text
     assert (merchandising.PLAN, ([db_session.scalar(select(Sku.id).where(Sku.code == SKU))],)) not in follow_ups
@@ -113,7 +115,7 @@ def test_auto_cancel_alerts_merchandising_and_escalates_the_open_po(db_session: 
 
 
 def test_an_acknowledged_po_without_asn_asks_the_vendor_for_it(db_session: Session,
-                                                               settings: journey.Settings) -> None:
+                                                               settings: customer_journey.Settings) -> None:
     po = _sent_po(db_session, state="acknowledged")
     po.acknowledged_at = NOW - timedelta(days=1)
     backorder_id = _backorder(db_session, settings, 7101)
@@ -123,7 +125,7 @@ def test_an_acknowledged_po_without_asn_asks_the_vendor_for_it(db_session: Sessi
 
 
 def test_auto_cancel_without_an_open_po_starts_purchasing_planning(db_session: Session,
-                                                                   settings: journey.Settings) -> None:
+                                                                   settings: customer_journey.Settings) -> None:
     db_session.execute(update(Sku).where(Sku.code == SKU).values(vendor_id=None))  # no date: consent needed
     backorder_id = _backorder(db_session, settings, 7201)
     sku_id = db_session.scalar(select(Sku.id).where(Sku.code == SKU))
@@ -131,7 +133,7 @@ def test_auto_cancel_without_an_open_po_starts_purchasing_planning(db_session: S
     follow_ups = _deadline(db_session, backorder_id)
 
     assert (merchandising.PLAN, ([sku_id],)) in follow_ups
-    assert (journey.REFUND, (backorder_id,)) in follow_ups
+    assert (customer_journey.REFUND, (backorder_id,)) in follow_ups
     alert = db_session.scalar(select(Alert).where(Alert.kind == "merchandising.auto_cancelled"))
     assert alert is not None and alert.data["planning"] is True and "planning was started" in alert.message
     assert db_session.scalar(select(PurchaseOrderEvent.id)) is None

@@ -11,8 +11,8 @@ import requests
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from domain.clock import utcnow
-from domain.models import Backorder, Order, Store, Timer
+from domain.core.clock import utcnow
+from domain.core.models import Backorder, Order, Store, Timer
 from tests.conftest import wait_for
 from tests.stack import running_stack
 

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from connectors.shopify import ShopifyConnector
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
-from domain import journey
-from domain.messages import render_email
-from domain.models import AuditLog, Backorder, Order, OutboxMessage, Sku, Store
-from domain.orders import record_orders
-from domain.stock import record_batch
+from domain.journey import customer_journey
+from domain.messaging.rendering import render_email
+from domain.core.models import AuditLog, Backorder, Order, OutboxMessage, Sku, Store
+from domain.stock.orders import record_orders
+from domain.stock.levels import record_batch
 from sandbox.server import SandboxServer
 from tests.connectors.conftest import Admin, sandbox_app
 
@@ -30,10 +30,10 @@ SKU = "MAT-HYB-KING"
 
 
 @pytest.fixture
-def settings(catalog: Any, db_session: Session, monkeypatch: pytest.MonkeyPatch) -> journey.Settings:
-    settings = journey.Settings(config=catalog, public_base_url="https://shop.example",
+def settings(catalog: Any, db_session: Session, monkeypatch: pytest.MonkeyPatch) -> customer_journey.Settings:
+    settings = customer_journey.Settings(config=catalog, public_base_url="https://shop.example",
                                 secret_key=os.environ["SECRET_KEY"])
-    monkeypatch.setattr("domain.settings.current", lambda: settings)
+    monkeypatch.setattr("domain.core.env_settings.current", lambda: settings)
     db_session.execute(update(Sku).where(Sku.code == SKU).values(vendor_id=None))  # no date: consent, no date cap
     store_id = db_session.scalar(select(Store.id).where(Store.key == "shopify-main"))
     record_batch(db_session, store_id, [StockRecord(  # type: ignore[arg-type]
@@ -49,7 +49,7 @@ def _history(session: Session, email: str, totals: list[int]) -> None:
     session.flush()
 
 
-def _offer(session: Session, settings: journey.Settings, email: str, number: str = "5001",
+def _offer(session: Session, settings: customer_journey.Settings, email: str, number: str = "5001",
            external_id: str | None = None, line_id: str | None = None) -> Backorder:
     store_id = session.scalar(select(Store.id).where(Store.key == "shopify-main"))
     [backorder_id] = record_orders(session, store_id, [OrderRecord(  # type: ignore[arg-type]
@@ -57,7 +57,7 @@ def _offer(session: Session, settings: journey.Settings, email: str, number: str
         customer_name="Pat", total_cents=189900,
         lines=[OrderLineRecord(external_id=line_id or f"{number}-1", sku=SKU, quantity=1, price_cents=189900)])
     ]).backorder_ids
-    journey.offer(session, backorder_id, settings, now=NOW)
+    customer_journey.offer(session, backorder_id, settings, now=NOW)
     backorder = session.get(Backorder, backorder_id)
     assert backorder is not None
     return backorder
@@ -71,7 +71,7 @@ def _decision(session: Session, backorder_id: int) -> dict[str, Any]:
 
 
 def test_a_high_value_customer_gets_a_longer_sla_and_a_credit_bonus(db_session: Session,
-                                                                    settings: journey.Settings) -> None:
+                                                                    settings: customer_journey.Settings) -> None:
     _history(db_session, "pat@example.com", [120000, 60000])  # 1,800.00 over two orders
 
     backorder = _offer(db_session, settings, "pat@example.com")
@@ -90,7 +90,7 @@ def test_a_high_value_customer_gets_a_longer_sla_and_a_credit_bonus(db_session: 
 
 
 def test_a_repeat_customer_gets_the_fixed_bonus_and_the_usual_sla(db_session: Session,
-                                                                  settings: journey.Settings) -> None:
+                                                                  settings: customer_journey.Settings) -> None:
     _history(db_session, "sam@example.com", [30000, 20000])
     backorder = _offer(db_session, settings, "sam@example.com")
     assert (backorder.segment, backorder.credit_bonus_cents) == ("repeat", 1500)
@@ -98,7 +98,7 @@ def test_a_repeat_customer_gets_the_fixed_bonus_and_the_usual_sla(db_session: Se
 
 
 def test_a_new_customer_has_no_tier_and_the_check_is_still_kept(db_session: Session,
-                                                                settings: journey.Settings) -> None:
+                                                                settings: customer_journey.Settings) -> None:
     _history(db_session, "other@example.com", [500000])
     backorder = _offer(db_session, settings, "new@example.com")
     assert (backorder.segment, backorder.credit_bonus_cents) == (None, 0)
@@ -116,7 +116,7 @@ def shop() -> Iterator[Admin]:
         yield admin
 
 
-def test_the_credit_bonus_is_paid_with_the_store_credit(db_session: Session, settings: journey.Settings,
+def test_the_credit_bonus_is_paid_with_the_store_credit(db_session: Session, settings: customer_journey.Settings,
                                                         shop: Admin, monkeypatch: pytest.MonkeyPatch) -> None:
     from tasks.followups import refund
 
@@ -131,7 +131,7 @@ def test_the_credit_bonus_is_paid_with_the_store_credit(db_session: Session, set
     record = ShopifyConnector.order_record(created)
     backorder = _offer(db_session, settings, "pat@example.com", number="1001", external_id=record.external_id,
                        line_id=record.lines[0].external_id)
-    journey.choose(db_session, backorder.id, "credit", settings, source="link", now=NOW + timedelta(hours=1))
+    customer_journey.choose(db_session, backorder.id, "credit", settings, source="link", now=NOW + timedelta(hours=1))
     db_session.commit()
 
     refund.apply(args=[backorder.id]).get()

@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 from connectors.shopify import ShopifyConnector
 from connectors.types import StockRecord
 from connectors.woocommerce import WooCommerceConnector
-from domain import journey, substitutes
-from domain.clock import utcnow
-from domain.links import LinkClaim, sign
-from domain.models import Alert, AuditLog, Backorder, OutboxMessage, Sku, Store, SubstituteOrder
-from domain.orders import record_orders
-from domain.stock import learn_listings, record_batch
+from domain.journey import customer_journey, substitutes
+from domain.core.clock import utcnow
+from domain.journey.links import LinkClaim, sign
+from domain.core.models import Alert, AuditLog, Backorder, OutboxMessage, Sku, Store, SubstituteOrder
+from domain.stock.orders import record_orders
+from domain.stock.levels import learn_listings, record_batch
 from sandbox.server import SandboxServer
 from tests.connectors.conftest import Admin, sandbox_app
 
@@ -38,10 +38,10 @@ def commerce() -> Iterator[SandboxServer]:
         yield server
 
 
-def _settings(catalog: Any, **policy: Any) -> journey.Settings:
+def _settings(catalog: Any, **policy: Any) -> customer_journey.Settings:
     config = replace(catalog, policy=replace(catalog.policy, **policy), store_policies={
         key: replace(value, **policy) for key, value in catalog.store_policies.items()})
-    return journey.Settings(config=config, public_base_url="http://testserver", secret_key=os.environ["SECRET_KEY"])
+    return customer_journey.Settings(config=config, public_base_url="http://testserver", secret_key=os.environ["SECRET_KEY"])
 
 
 def _point_store(session: Session, key: str, admin: Admin) -> Store:
@@ -56,16 +56,16 @@ def _stock(session: Session, store: Store, location: str, code: str, available: 
                                                  available=available, on_hand=available, updated_at=utcnow())])
 
 
-def _offered(session: Session, store: Store, record: Any, settings: journey.Settings) -> int:
+def _offered(session: Session, store: Store, record: Any, settings: customer_journey.Settings) -> int:
     [backorder_id] = record_orders(session, store.id, [record]).backorder_ids
-    journey.offer(session, backorder_id, settings)
+    customer_journey.offer(session, backorder_id, settings)
     return backorder_id
 
 
-def _place(row_id: int, settings: journey.Settings, monkeypatch: pytest.MonkeyPatch) -> str:
+def _place(row_id: int, settings: customer_journey.Settings, monkeypatch: pytest.MonkeyPatch) -> str:
     from tasks.followups import place_substitute
 
-    monkeypatch.setattr("domain.settings.current", lambda: settings)
+    monkeypatch.setattr("domain.core.env_settings.current", lambda: settings)
     return place_substitute.apply(args=[row_id]).get()
 
 
@@ -74,7 +74,7 @@ def _confirmation(session: Session, backorder_id: int) -> OutboxMessage:
         OutboxMessage.idempotency_key == f"backorder:{backorder_id}:backorder_confirmed:substitute:email"))
 
 
-def _page(settings: journey.Settings, backorder_id: int, monkeypatch: pytest.MonkeyPatch) -> str:
+def _page(settings: customer_journey.Settings, backorder_id: int, monkeypatch: pytest.MonkeyPatch) -> str:
     from workers import replies
 
     monkeypatch.setattr(replies, "current_settings", lambda: settings)
@@ -112,7 +112,7 @@ def test_shopify_substitute_is_a_draft_order_with_the_difference_due(
     page = _page(settings, backorder_id, monkeypatch)
     assert "$150.00 more than the $649.00 you paid: the difference of $150.00 is due" in page
 
-    outcome, follow_ups = journey.choose(db_session, backorder_id, "substitute", settings, source="link",
+    outcome, follow_ups = customer_journey.choose(db_session, backorder_id, "substitute", settings, source="link",
                                          substitute=SUBSTITUTE)
     db_session.commit()
     row = db_session.scalar(select(SubstituteOrder).where(SubstituteOrder.backorder_id == backorder_id))
@@ -120,7 +120,7 @@ def test_shopify_substitute_is_a_draft_order_with_the_difference_due(
     assert (row.settlement, row.difference_cents, row.due_cents, row.state) == ("charge", 15000, 15000, "pending")
     email = _confirmation(db_session, backorder_id)
     assert email.context["substitute_price"]["due_cents"] == 15000
-    from domain.messages import render_email
+    from domain.messaging.rendering import render_email
 
     rendered = render_email("backorder_confirmed", email.context)
     assert "the difference of $150.00 is due" in rendered.text and "the difference of $150.00 is due" in rendered.html
@@ -158,11 +158,11 @@ def test_woocommerce_cheaper_substitute_is_ordered_paid_and_the_difference_refun
     db_session.commit()
 
     assert "we will refund the difference of $50.00" in _page(settings, backorder_id, monkeypatch)
-    journey.choose(db_session, backorder_id, "substitute", settings, source="link", substitute=SUBSTITUTE)
+    customer_journey.choose(db_session, backorder_id, "substitute", settings, source="link", substitute=SUBSTITUTE)
     db_session.commit()
     row = db_session.scalar(select(SubstituteOrder).where(SubstituteOrder.backorder_id == backorder_id))
     assert row is not None and (row.settlement, row.difference_cents, row.due_cents) == ("refund", -5000, 0)
-    from domain.messages import render_email
+    from domain.messaging.rendering import render_email
 
     text = render_email("backorder_confirmed", _confirmation(db_session, backorder_id).context).text
     assert "we will refund the difference of $50.00 to your original payment method" in text
@@ -196,7 +196,7 @@ def test_a_substitute_that_needs_staff_is_its_own_event_never_message_failed(
     learn_listings(db_session, store.id, [StockRecord(external_id=seeded["items"][1]["variant_id"], sku=SUBSTITUTE)])
     backorder_id = _offered(db_session, store, ShopifyConnector.order_record(created), settings)
 
-    _, follow_ups = journey.choose(db_session, backorder_id, "substitute", settings, source="link",
+    _, follow_ups = customer_journey.choose(db_session, backorder_id, "substitute", settings, source="link",
                                    substitute=SUBSTITUTE)
     db_session.commit()
 
@@ -207,7 +207,7 @@ def test_a_substitute_that_needs_staff_is_its_own_event_never_message_failed(
     staff_mail = db_session.scalar(select(OutboxMessage).where(  # routed in the example store's file
         OutboxMessage.recipient == "support@futonloft.example"))
     assert staff_mail is not None and staff_mail.template == "stock_alert"
-    from domain.messages import render_email
+    from domain.messaging.rendering import render_email
 
     assert "needs staff" in render_email("stock_alert", staff_mail.context).subject
     row = db_session.scalar(select(SubstituteOrder).where(SubstituteOrder.backorder_id == backorder_id))
@@ -236,7 +236,7 @@ def test_a_substitute_the_platform_refuses_alerts_staff_once(
     _stock(db_session, store, "655441491", ORIGINAL, 0)
     learn_listings(db_session, store.id, [StockRecord(external_id="9999", sku=SUBSTITUTE)])  # gone on Shopify
     backorder_id = _offered(db_session, store, ShopifyConnector.order_record(created), settings)
-    journey.choose(db_session, backorder_id, "substitute", settings, source="link", substitute=SUBSTITUTE)
+    customer_journey.choose(db_session, backorder_id, "substitute", settings, source="link", substitute=SUBSTITUTE)
     db_session.commit()
     row_id = db_session.scalar(select(SubstituteOrder.id).where(SubstituteOrder.backorder_id == backorder_id))
 
@@ -263,7 +263,7 @@ def test_a_store_without_its_credentials_set_is_staff_work_not_a_dead_letter(
     backorder_id = _offered(db_session, store, OrderRecord(
         external_id="78", number="#78", placed_at=utcnow(), email="a@example.com", phone=None, customer_name="A",
         lines=[OrderLineRecord(external_id="78-1", sku=ORIGINAL, quantity=1, price_cents=64900)]), settings)
-    journey.choose(db_session, backorder_id, "substitute", settings, source="link", substitute=SUBSTITUTE)
+    customer_journey.choose(db_session, backorder_id, "substitute", settings, source="link", substitute=SUBSTITUTE)
     db_session.commit()
     row_id = db_session.scalar(select(SubstituteOrder.id).where(SubstituteOrder.backorder_id == backorder_id))
 
@@ -286,7 +286,7 @@ def test_the_sweeper_finds_a_substitute_whose_placement_was_lost(db_session: Ses
     backorder_id = _offered(db_session, store, OrderRecord(
         external_id="77", number="#77", placed_at=utcnow(), email="a@example.com", phone=None, customer_name="A",
         lines=[OrderLineRecord(external_id="77-1", sku=ORIGINAL, quantity=1, price_cents=64900)]), settings)
-    journey.choose(db_session, backorder_id, "substitute", settings, source="link", substitute=SUBSTITUTE)
+    customer_journey.choose(db_session, backorder_id, "substitute", settings, source="link", substitute=SUBSTITUTE)
     db_session.commit()
     row = db_session.scalar(select(SubstituteOrder).where(SubstituteOrder.backorder_id == backorder_id))
     assert row is not None
@@ -309,7 +309,7 @@ def test_cli_approve_names_a_backorder_without_a_substitute(db_session: Session)
 
 def test_the_placement_task_and_its_sweeper_are_registered_and_scheduled() -> None:
     import celeryconfig
-    from domain import merchandising
+    from domain.purchasing import merchandising
     from flows.spine import task_name
     from workers.app import app
 

@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain.models import Backorder, Order, OutboxMessage, Store, SubstituteOrder
+from domain.core.models import Backorder, Order, OutboxMessage, Store, SubstituteOrder
 from tests.conftest import wait_for
 from tests.stack import running_stack
 

@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from domain.models import Base
+from domain.core.models import Base
 from tests.conftest import _psycopg_url, _with_database
 from workers.schema import alembic_config
 

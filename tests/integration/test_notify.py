@@ -27,11 +27,11 @@ from sqlalchemy.orm import Session
 
 import tasks.notify  # noqa: F401  (registers the tasks with the app the worker runs)
 from connectors.messaging.mailgun import sign as mailgun_sign
-from domain import outbox
-from domain.clock import utcnow
-from domain.models import AuditLog, OutboxMessage
-from domain.ratelimit import RateLimiter
-from domain.settings import get_settings
+from domain.messaging import outbox
+from domain.core.clock import utcnow
+from domain.core.models import AuditLog, OutboxMessage
+from domain.core.ratelimit import RateLimiter
+from domain.core.env_settings import get_settings
 from sandbox.server import SandboxServer
 from sandbox.twilio import signature as twilio_signature
 from tasks.notify import deliver, redrive
@@ -302,7 +302,7 @@ def test_rate_limiter_is_shared_through_redis(services):
     env = {"RATE_LIMIT_PACED_PER_S": "1", "CELERY_KEY_PREFIX": f"test-{uuid.uuid4()}:"}
     first, second = RateLimiter(client, env), RateLimiter(client, env)  # two workers, one bucket
     assert first.acquire("paced") == 0
-    from domain.ratelimit import PACING_MARGIN
+    from domain.core.ratelimit import PACING_MARGIN
 
     assert 0 < second.acquire("paced") <= 1 / PACING_MARGIN, "one send per 1/(rate × margin) seconds"
     assert RateLimiter(client, {**env, "RATE_LIMIT_PACED_PER_S": "0"}).acquire("paced") == 0
@@ -312,7 +312,7 @@ def test_rate_limiter_is_shared_through_redis(services):
 def test_a_waiting_customer_notice_keeps_the_next_token(services):
     """Staff email raised with a customer notice waits its turn behind it; alone, staff mail keeps
     the full pace; and grants stay one per 1/(rate × margin) seconds whoever takes them."""
-    from domain.ratelimit import PACING_MARGIN
+    from domain.core.ratelimit import PACING_MARGIN
     from tasks.notify import role_for
 
     client = redis.Redis.from_url(services["redis_url"])

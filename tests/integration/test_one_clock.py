@@ -18,8 +18,10 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from domain import clock, journey, polling, timers
-from domain.models import OutboxMessage, Store, Timer
+from domain.core import clock, timers
+from domain.journey import customer_journey
+from domain.stock import poll_schedule
+from domain.core.models import OutboxMessage, Store, Timer
 from tests.integration.test_journey import SKU, _order, _stock
 from tests.integration.test_timers import _note  # noqa: F401  (registers the test.note handler)
 
@@ -48,7 +50,7 @@ def skewed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Skew]:
 
 
 def db_now_direct() -> datetime:
-    from domain.db import get_engine
+    from domain.core.db import get_engine
 
     with get_engine().connect() as connection:
         return connection.execute(text("SELECT clock_timestamp()")).scalar_one()  # type: ignore[no-any-return]
@@ -84,17 +86,17 @@ def test_a_worker_ahead_takes_no_lease_another_holds(db_session: Session, catalo
         lease_owner="worker-a", lease_expires_at=db_now(db_session) + timedelta(seconds=60)))
     db_session.commit()
     with skewed(360):
-        assert not polling.acquire_lease(db_session, store_id, "worker-b")
+        assert not poll_schedule.acquire_lease(db_session, store_id, "worker-b")
         db_session.rollback()
-        assert polling.acquire_lease(db_session, store_id, "worker-b", now=datetime.now(UTC)), \
+        assert poll_schedule.acquire_lease(db_session, store_id, "worker-b", now=datetime.now(UTC)), \
             "the worker's own clock would have taken it"
         db_session.rollback()
     with skewed(-660):  # behind: an expired lease is still taken over on time
         db_session.execute(update(Store).where(Store.id == store_id).values(
             lease_expires_at=db_now(db_session) - timedelta(seconds=1)))
-        assert polling.acquire_lease(db_session, store_id, "worker-b")
+        assert poll_schedule.acquire_lease(db_session, store_id, "worker-b")
         leased_until = db_session.scalar(select(Store.lease_expires_at).where(Store.id == store_id))
-        assert abs((leased_until - db_now(db_session) - polling.LEASE_TTL).total_seconds()) < 5
+        assert abs((leased_until - db_now(db_session) - poll_schedule.LEASE_TTL).total_seconds()) < 5
         db_session.rollback()
 
 
@@ -102,7 +104,7 @@ def test_a_worker_ahead_claims_no_poll_slot_early(db_session: Session, catalog: 
     db_session.execute(update(Store).values(next_poll_at=db_now(db_session) + timedelta(minutes=5)))
     db_session.commit()
     with skewed(660):
-        assert polling.claim_due(db_session) == []
+        assert poll_schedule.claim_due(db_session) == []
         db_session.rollback()
 
 
@@ -110,11 +112,11 @@ def test_a_worker_ahead_queues_no_reminder_early_and_behind_queues_it_on_time(
         db_session: Session, catalog: Any, skewed: Skew) -> None:
     from tasks.timers import fire_due
 
-    settings = journey.Settings(config=catalog, public_base_url="https://shop.example", secret_key="k" * 40)
+    settings = customer_journey.Settings(config=catalog, public_base_url="https://shop.example", secret_key="k" * 40)
     _stock(db_session, SKU, 0)
     [backorder_id] = _order(db_session, 9101)
-    journey.offer(db_session, backorder_id, settings)
-    db_session.execute(update(Timer).where(Timer.kind == journey.REMINDER)
+    customer_journey.offer(db_session, backorder_id, settings)
+    db_session.execute(update(Timer).where(Timer.kind == customer_journey.REMINDER)
                        .values(due_at=db_now(db_session) + timedelta(minutes=5)))
     db_session.commit()
 
@@ -126,10 +128,10 @@ def test_a_worker_ahead_queues_no_reminder_early_and_behind_queues_it_on_time(
     with skewed(660):
         fire_due.run()  # the beat-driven sweep, in this (skewed) process
     assert reminders() == 0, "no reminder 5 minutes early"
-    db_session.execute(update(Timer).where(Timer.kind == journey.REMINDER)
+    db_session.execute(update(Timer).where(Timer.kind == customer_journey.REMINDER)
                        .values(due_at=db_now(db_session) - timedelta(seconds=1)))
     db_session.commit()
     with skewed(-660):
         fire_due.run()
     assert reminders() > 0, "due, so queued now although this worker's clock says 11 minutes ago"
-    assert db_session.scalar(select(Timer.state).where(Timer.kind == journey.REMINDER)) == "fired"
+    assert db_session.scalar(select(Timer.state).where(Timer.kind == customer_journey.REMINDER)) == "fired"

@@ -1,4 +1,4 @@
-"""Side effects of a decision are rows (``domain.effects``): detection after a poll or a receipt,
+"""Side effects of a decision are rows (``domain.core.effects``): detection after a poll or a receipt,
 the restock fill and purchase planning survive a message the broker lost, the sweeper finds
 them, and running one twice changes nothing. Real PostgreSQL; the broker is cut off by replacing
 the after-commit send, exactly where a lost message is lost."""
@@ -18,11 +18,12 @@ import tasks.base
 import tasks.channels  # noqa: F401  (the tasks the swept messages name are registered)
 import tasks.followups  # noqa: F401
 import tasks.purchasing  # noqa: F401
-from domain import effects, purchasing
+from domain.core import effects
+from domain.purchasing import purchase_orders
 from flows import poll as sync
-from domain.clock import utcnow
-from domain.db import get_sessionmaker
-from domain.models import AuditLog, Backorder, OrderLine, OutboxMessage, PurchaseOrderLine, Sku, Store
+from domain.core.clock import utcnow
+from domain.core.db import get_sessionmaker
+from domain.core.models import AuditLog, Backorder, OrderLine, OutboxMessage, PurchaseOrderLine, Sku, Store
 from sandbox.server import SandboxServer
 from tests.integration.test_journey import SKU, _order, _stock
 from tests.purchase_orders import approved_po
@@ -136,7 +137,7 @@ def test_a_receipt_records_its_detection_in_its_own_transaction(db_session: Sess
     po_id = approved_po(db_session)
     db_session.execute(text("UPDATE purchase_orders SET state = 'sent' WHERE id = :id"), {"id": po_id})
     db_session.commit()
-    result = purchasing.receive(db_session, po_id, None, utcnow())
+    result = purchase_orders.receive(db_session, po_id, None, utcnow())
     db_session.commit()
     assert _rows(db_session) == [("evaluate", sku_id) for sku_id in sorted(result.sku_ids)]
     evaluate.apply(args=[sorted(result.sku_ids)], throw=True)

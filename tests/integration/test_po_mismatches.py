@@ -1,5 +1,5 @@
 """A ship notice that differs from the PO, and a receipt that differs from the ship notice, each
-alert staff once with the figures and count on the vendor scorecard (``domain.mismatches``)."""
+alert staff once with the figures and count on the vendor scorecard (``domain.purchasing.mismatches``)."""
 from __future__ import annotations
 
 import csv
@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain import purchasing, vendor_loop
-from domain.messages import render_email, render_slack
-from domain.stages import Stage
-from domain.models import Alert, OutboxMessage, PurchaseOrder, PurchaseOrderLine, Sku, Vendor
+from domain.purchasing import purchase_orders, vendor_loop
+from domain.messaging.rendering import render_email, render_slack
+from domain.core.stages import Stage
+from domain.core.models import Alert, OutboxMessage, PurchaseOrder, PurchaseOrderLine, Sku, Vendor
 from tests.conftest import REPO_ROOT
 
 SKU = "BED-SHEET-QUEEN-WHT"  # vendor cotton-mill
@@ -25,7 +25,7 @@ DELIVER = Stage.DELIVER
 
 @pytest.fixture
 def po_id(db_session: Session, catalog: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
-    from domain.settings import get_settings
+    from domain.core.env_settings import get_settings
 
     monkeypatch.setenv("BACKORDERS_CONFIG", str(REPO_ROOT / "examples" / "futon-store.toml"))
     get_settings.cache_clear()
@@ -68,7 +68,7 @@ def test_a_short_ship_notice_and_a_short_receipt_each_alert_once_with_the_figure
     assert "Ordered on the PO line:   24" in email.text and "Ship notice (ASN) says:   20" in email.text
     assert "-4" in render_slack("po_mismatch", messages[0].context)["blocks"][1]["text"]["text"]
 
-    result = purchasing.receive(db_session, po_id, {SKU: 18}, datetime.now(UTC))
+    result = purchase_orders.receive(db_session, po_id, {SKU: 18}, datetime.now(UTC))
     [receipt_alert] = _alerts(db_session, "po.receipt_mismatch")
     assert {k: receipt_alert.data[k] for k in ("po_qty", "asn_qty", "received_qty", "expected", "difference")} == {
         "po_qty": 24, "asn_qty": 20, "received_qty": 18, "expected": 20, "difference": -2}
@@ -81,7 +81,7 @@ def test_a_short_ship_notice_and_a_short_receipt_each_alert_once_with_the_figure
 def test_figures_that_agree_alert_nobody(db_session: Session, po_id: int) -> None:
     arrival = (datetime.now(UTC) + timedelta(days=3)).date()
     assert vendor_loop.record_asn(db_session, po_id, arrival, {SKU: 24}) == []
-    assert purchasing.receive(db_session, po_id, {SKU: 24}, datetime.now(UTC)).follow_ups == []
+    assert purchase_orders.receive(db_session, po_id, {SKU: 24}, datetime.now(UTC)).follow_ups == []
     assert db_session.scalar(select(func.count()).select_from(Alert)) == 0
 
 
@@ -94,13 +94,13 @@ def test_a_ship_notice_without_quantities_is_everything_outstanding_not_a_mismat
 
 
 def test_a_receipt_without_a_ship_notice_has_nothing_to_differ_from(db_session: Session, po_id: int) -> None:
-    assert purchasing.receive(db_session, po_id, {SKU: 10}, datetime.now(UTC)).follow_ups == []
+    assert purchase_orders.receive(db_session, po_id, {SKU: 10}, datetime.now(UTC)).follow_ups == []
     assert db_session.scalar(select(func.count()).select_from(Alert)) == 0
 
 
 def test_the_same_finding_alerts_once(db_session: Session, po_id: int) -> None:
-    from domain import mismatches
-    from domain.config import current_config
+    from domain.purchasing import mismatches
+    from domain.core.business_config import current_config
 
     vendor_loop.record_asn(db_session, po_id, datetime.now(UTC).date(), {SKU: 30})
     [alert] = _alerts(db_session, "po.asn_mismatch")
@@ -119,9 +119,9 @@ def test_mismatches_count_on_the_scorecard_and_in_the_report(db_session: Session
 
     today = datetime.now(UTC).date()
     vendor_loop.record_asn(db_session, po_id, today, {SKU: 20})
-    purchasing.receive(db_session, po_id, {SKU: 18}, datetime.now(UTC))
+    purchase_orders.receive(db_session, po_id, {SKU: 18}, datetime.now(UTC))
     db_session.commit()
-    [score] = purchasing.scorecard(db_session, today - timedelta(days=30), today + timedelta(days=30))
+    [score] = purchase_orders.scorecard(db_session, today - timedelta(days=30), today + timedelta(days=30))
     assert (score.vendor_key, score.asn_mismatches, score.receipt_mismatches) == ("cotton-mill", 1, 1)
     target = tmp_path / "vendors.csv"
     result = CliRunner().invoke(main, ["vendors", "report", "--days", "30", "--csv", str(target)])

@@ -16,15 +16,15 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.models import (
+from domain.core.models import (
     OutboxMessage,
     PurchaseOrder,
     PurchaseOrderEvent,
     Store,
     Vendor,
 )
-from domain.po_documents import po_context
-from domain.settings import get_settings
+from domain.purchasing.po_documents import po_context
+from domain.core.env_settings import get_settings
 from demo import scenario
 from sandbox.server import SandboxServer
 from tests.conftest import REPO_ROOT

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from connectors.registry import build_connector
 from connectors.types import ConnectorConfig
-from domain import polling
+from domain.stock import poll_schedule
 from flows import poll as sync
-from domain.clock import utcnow
-from domain.db import get_sessionmaker
-from domain.models import Location, Sku, StockLevel, Store, StoreLocation
+from domain.core.clock import utcnow
+from domain.core.db import get_sessionmaker
+from domain.core.models import Location, Sku, StockLevel, Store, StoreLocation
 from sandbox.server import SandboxServer
 
 
@@ -85,12 +85,12 @@ def test_two_polls_of_one_store_never_overlap(shop: tuple[int, str]) -> None:
 
 def test_an_expired_lease_is_taken_over(shop: tuple[int, str], db_session: Session) -> None:
     store_id, _ = shop
-    assert polling.acquire_lease(db_session, store_id, "crashed-poll")
-    assert not polling.acquire_lease(db_session, store_id, "second")
+    assert poll_schedule.acquire_lease(db_session, store_id, "crashed-poll")
+    assert not poll_schedule.acquire_lease(db_session, store_id, "second")
     db_session.execute(update(Store).where(Store.id == store_id)
                        .values(lease_expires_at=utcnow() - timedelta(seconds=1)))
-    assert polling.acquire_lease(db_session, store_id, "second")
-    assert not polling.renew_lease(db_session, store_id, "crashed-poll"), "the old owner must stop"
+    assert poll_schedule.acquire_lease(db_session, store_id, "second")
+    assert not poll_schedule.renew_lease(db_session, store_id, "crashed-poll"), "the old owner must stop"
 
 
 def test_each_due_slot_is_dispatched_once(db_session: Session, catalog: object) -> None:
@@ -100,7 +100,7 @@ def test_each_due_slot_is_dispatched_once(db_session: Session, catalog: object) 
     def dispatcher() -> None:
         barrier.wait()
         with get_sessionmaker()() as session, session.begin():
-            claimed.extend(due.store_id for due in polling.claim_due(session))
+            claimed.extend(due.store_id for due in poll_schedule.claim_due(session))
 
     threads = [threading.Thread(target=dispatcher) for _ in range(4)]
     for thread in threads:
@@ -109,7 +109,7 @@ def test_each_due_slot_is_dispatched_once(db_session: Session, catalog: object) 
         thread.join()
     assert sorted(claimed) == sorted(db_session.scalars(select(Store.id)))
     with get_sessionmaker()() as session, session.begin():
-        assert polling.claim_due(session) == [], "nothing is due again before the interval passes"
+        assert poll_schedule.claim_due(session) == [], "nothing is due again before the interval passes"
 
 
 def test_a_shop_with_55_locations_still_polls_incrementally(shop: tuple[int, str], db_session: Session) -> None:

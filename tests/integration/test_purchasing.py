@@ -14,9 +14,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
-from domain import journey, purchasing
-from domain.stages import Stage
-from domain.models import (
+from domain.journey import customer_journey
+from domain.purchasing import purchase_orders
+from domain.core.stages import Stage
+from domain.core.models import (
     Alert,
     Backorder,
     OutboxMessage,
@@ -28,8 +29,8 @@ from domain.models import (
     Store,
     Vendor,
 )
-from domain.orders import record_orders
-from domain.stock import record_batch
+from domain.stock.orders import record_orders
+from domain.stock.levels import record_batch
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 COTTON = ["BED-COVER-FULL-NAVY", "BED-COVER-FULL-SAND", "BED-COVER-QUEEN-NAVY", "BED-COVER-QUEEN-SAND",
@@ -39,8 +40,8 @@ OAK = "FUT-FRM-OAK-FULL"  # kyoto-frames: lead time 21 days, $310.00 cost, reord
 
 
 @pytest.fixture
-def settings(catalog: Any) -> journey.Settings:
-    return journey.Settings(config=catalog, public_base_url="https://shop.example", secret_key="k" * 40)
+def settings(catalog: Any) -> customer_journey.Settings:
+    return customer_journey.Settings(config=catalog, public_base_url="https://shop.example", secret_key="k" * 40)
 
 
 def _ids(session: Session, codes: list[str]) -> list[int]:
@@ -64,10 +65,10 @@ def _order(session: Session, number: int, sku: str = OAK, minutes: int = 0) -> l
                                price_cents=64900)])]).backorder_ids
 
 
-def _plan(session: Session, codes: list[str], at: datetime, policy: Any) -> list[purchasing.PlanResult]:
-    needs = purchasing.needs_for(session, _ids(session, codes), at)
+def _plan(session: Session, codes: list[str], at: datetime, policy: Any) -> list[purchase_orders.PlanResult]:
+    needs = purchase_orders.needs_for(session, _ids(session, codes), at)
     vendors = sorted({need.vendor_id for need in needs})
-    return [purchasing.plan(session, vendor_id, needs, policy, at) for vendor_id in vendors]
+    return [purchase_orders.plan(session, vendor_id, needs, policy, at) for vendor_id in vendors]
 
 
 def _lines(session: Session, po_id: int) -> dict[str, PurchaseOrderLine]:
@@ -78,10 +79,10 @@ def _lines(session: Session, po_id: int) -> dict[str, PurchaseOrderLine]:
 
 def _approved_po(session: Session, catalog: Any, code: str = OAK) -> PurchaseOrder:
     [result] = _plan(session, [code], NOW, catalog.policy)
-    closed = purchasing.close_due_windows(session, NOW + timedelta(minutes=31), catalog.policy,
+    closed = purchase_orders.close_due_windows(session, NOW + timedelta(minutes=31), catalog.policy,
                                           routes=catalog.notifications.routes)
     if closed.awaiting_approval == [result.purchase_order_id]:  # over the auto-approve limit: a buyer approves
-        purchasing.approve(session, result.purchase_order_id, "cli:buyer", NOW + timedelta(minutes=32))
+        purchase_orders.approve(session, result.purchase_order_id, "cli:buyer", NOW + timedelta(minutes=32))
     else:
         assert closed.approved == [result.purchase_order_id]
     po = session.get(PurchaseOrder, result.purchase_order_id)
@@ -113,17 +114,17 @@ def test_a_sku_already_on_an_open_po_never_gets_a_second_line(db_session: Sessio
     [first] = _plan(db_session, [code], NOW, catalog.policy)
     assert _lines(db_session, first.purchase_order_id)[code].quantity == 24  # type: ignore[arg-type]
     # Crossing again minutes later: the 24 on order cover it (1 + 24 > reorder point 12).
-    assert purchasing.needs_for(db_session, _ids(db_session, [code]), NOW + timedelta(minutes=5)) == []
-    purchasing.close_due_windows(db_session, NOW + timedelta(hours=1), catalog.policy,
+    assert purchase_orders.needs_for(db_session, _ids(db_session, [code]), NOW + timedelta(minutes=5)) == []
+    purchase_orders.close_due_windows(db_session, NOW + timedelta(hours=1), catalog.policy,
                                  routes=catalog.notifications.routes)
     # A day later it sells out and 20 customers wait while its PO is out with the vendor:
     # 0 + 24 − 20 = 4 ≤ 12 is a need again, but no second requisition for the same shortage.
     _stock(db_session, code, 0, NOW + timedelta(days=1))
     for n in range(20):
         _order(db_session, 6000 + n, sku=code)
-    [later] = purchasing.needs_for(db_session, _ids(db_session, [code]), NOW + timedelta(days=1))
+    [later] = purchase_orders.needs_for(db_session, _ids(db_session, [code]), NOW + timedelta(days=1))
     assert (later.on_order, later.open_backorders, later.position) == (24, 20, 4)
-    result = purchasing.plan(db_session, later.vendor_id, [later], catalog.policy, NOW + timedelta(days=1))
+    result = purchase_orders.plan(db_session, later.vendor_id, [later], catalog.policy, NOW + timedelta(days=1))
     assert result.already_ordered_sku_ids == [later.sku_id] and result.purchase_order_id is None
     assert db_session.scalar(select(func.count()).select_from(PurchaseOrderLine)) == 1
     assert db_session.scalar(select(func.count()).select_from(PurchaseOrder)) == 1
@@ -137,17 +138,17 @@ def test_a_vendor_with_a_daily_cut_off_collects_lines_until_it(db_session: Sessi
     assert catalog.timezone == "America/New_York"
     for minute, code in enumerate(COTTON[:3]):
         _stock(db_session, code, 1, opened + timedelta(minutes=minute))
-        needs = purchasing.needs_for(db_session, _ids(db_session, [code]), opened + timedelta(minutes=minute))
-        purchasing.plan(db_session, vendor.id, needs, catalog.policy, opened + timedelta(minutes=minute),
+        needs = purchase_orders.needs_for(db_session, _ids(db_session, [code]), opened + timedelta(minutes=minute))
+        purchase_orders.plan(db_session, vendor.id, needs, catalog.policy, opened + timedelta(minutes=minute),
                         timezone=catalog.timezone)
     [po] = db_session.scalars(select(PurchaseOrder)).all()
     assert po.window_closes_at == datetime(2026, 11, 25, 19, 0, tzinfo=UTC)  # 14:00 local, not 14:00 + 30 min
     assert len(_lines(db_session, po.id)) == 3
     # 30 minutes after the first line (the default window) it is still open; at the cut-off it closes.
     routes = catalog.notifications.routes
-    assert purchasing.close_due_windows(db_session, opened + timedelta(minutes=29), catalog.policy,
+    assert purchase_orders.close_due_windows(db_session, opened + timedelta(minutes=29), catalog.policy,
                                         routes=routes).approved == []
-    closed = purchasing.close_due_windows(db_session, datetime(2026, 11, 25, 19, 0, tzinfo=UTC), catalog.policy,
+    closed = purchase_orders.close_due_windows(db_session, datetime(2026, 11, 25, 19, 0, tzinfo=UTC), catalog.policy,
                                           routes=routes)
     assert closed.approved + closed.awaiting_approval == [po.id]
 
@@ -171,10 +172,10 @@ def test_window_close_approves_a_small_po_and_holds_a_large_one(db_session: Sess
     _stock(db_session, OAK, 1, NOW)  # kyoto: 6 × $310.00 = $1,860.00, under the $2,500.00 limit
     _stock(db_session, "MAT-LATEX-KING", 1, NOW)  # dreamfoam: min 8 units × $900.00 = $7,200.00
     small, large = _plan(db_session, [OAK, "MAT-LATEX-KING"], NOW, catalog.policy)
-    early = purchasing.close_due_windows(db_session, NOW + timedelta(minutes=29), catalog.policy,
+    early = purchase_orders.close_due_windows(db_session, NOW + timedelta(minutes=29), catalog.policy,
                                          routes=catalog.notifications.routes)
     assert early.approved == [] and early.awaiting_approval == [], "windows still open"
-    closed = purchasing.close_due_windows(db_session, NOW + timedelta(minutes=30), catalog.policy,
+    closed = purchase_orders.close_due_windows(db_session, NOW + timedelta(minutes=30), catalog.policy,
                                           routes=catalog.notifications.routes)
     assert closed.approved == [small.purchase_order_id]
     assert closed.awaiting_approval == [large.purchase_order_id]
@@ -187,12 +188,12 @@ def test_window_close_approves_a_small_po_and_holds_a_large_one(db_session: Sess
     assert [(m.channel, m.template) for m in messages] == [("slack", "po_needs_approval"),
                                                            ("email", "po_needs_approval")]
     assert sorted(closed.follow_ups) == sorted((Stage.DELIVER, (m.id,)) for m in messages)
-    again = purchasing.close_due_windows(db_session, NOW + timedelta(hours=2), catalog.policy,
+    again = purchase_orders.close_due_windows(db_session, NOW + timedelta(hours=2), catalog.policy,
                                          routes=catalog.notifications.routes)
     assert again.approved == again.awaiting_approval == [], "each window closes once"
-    with pytest.raises(purchasing.PurchasingError, match="only a purchase order awaiting approval"):
-        purchasing.approve(db_session, small.purchase_order_id, "buyer", NOW)  # type: ignore[arg-type]
-    approved = purchasing.approve(db_session, held.id, "buyer", NOW + timedelta(hours=3))
+    with pytest.raises(purchase_orders.PurchasingError, match="only a purchase order awaiting approval"):
+        purchase_orders.approve(db_session, small.purchase_order_id, "buyer", NOW)  # type: ignore[arg-type]
+    approved = purchase_orders.approve(db_session, held.id, "buyer", NOW + timedelta(hours=3))
     assert approved.state == "approved" and approved.approved_at == NOW + timedelta(hours=3)
 
 
@@ -206,54 +207,54 @@ def test_window_close_tops_up_to_the_minimum_order_value(db_session: Session, ca
 
 
 def test_receipt_fills_the_oldest_waiting_customers_first(db_session: Session, catalog: Any,
-                                                         settings: journey.Settings) -> None:
+                                                         settings: customer_journey.Settings) -> None:
     _stock(db_session, OAK, 0, NOW)
     backorder_ids = [b for n in range(5) for b in _order(db_session, 2000 + n, minutes=n - 5)]
     for backorder_id in backorder_ids:
-        journey.offer(db_session, backorder_id, settings, now=NOW)
+        customer_journey.offer(db_session, backorder_id, settings, now=NOW)
     po = _approved_po(db_session, catalog)
     # 5 sold today (0.9428 a day over the minimum week): ⌈0.9428 × 21⌉ = 20 + 5 waiting + 2 safety stock
     assert _lines(db_session, po.id)[OAK].quantity == 27
-    result = purchasing.receive(db_session, po.id, {OAK: 3}, NOW + timedelta(days=20))
+    result = purchase_orders.receive(db_session, po.id, {OAK: 3}, NOW + timedelta(days=20))
     assert (result.state, result.received, result.sku_ids) == ("partially_received", {OAK: 3}, _ids(db_session, [OAK]))
     netsuite = db_session.scalar(select(Store.id).where(Store.key == "netsuite-erp"))
     level = db_session.scalar(select(StockLevel).where(StockLevel.store_id == netsuite))
     assert level is not None and (level.on_hand, level.available) == (3, 3), "booked by kyoto's ERP at the warehouse"
     for sku_id in result.sku_ids:
-        journey.fill(db_session, sku_id, settings, now=NOW + timedelta(days=20))
+        customer_journey.fill(db_session, sku_id, settings, now=NOW + timedelta(days=20))
     db_session.expire_all()
     states = [db_session.get(Backorder, b).state for b in backorder_ids]  # type: ignore[union-attr]
     assert states == ["filled"] * 3 + ["notified"] * 2
-    rest = purchasing.receive(db_session, po.id, None, NOW + timedelta(days=21))
+    rest = purchase_orders.receive(db_session, po.id, None, NOW + timedelta(days=21))
     assert (rest.state, rest.received) == ("received", {OAK: 24})
-    with pytest.raises(purchasing.PurchasingError, match="is received"):
-        purchasing.receive(db_session, po.id, None, NOW + timedelta(days=22))
+    with pytest.raises(purchase_orders.PurchasingError, match="is received"):
+        purchase_orders.receive(db_session, po.id, None, NOW + timedelta(days=22))
 
 
 def test_receiving_more_than_outstanding_is_refused(db_session: Session, catalog: Any) -> None:
     _stock(db_session, OAK, 1, NOW)
     po = _approved_po(db_session, catalog)
-    with pytest.raises(purchasing.PurchasingError, match="only 6 outstanding"):
-        purchasing.receive(db_session, po.id, {OAK: 7}, NOW)
-    with pytest.raises(purchasing.PurchasingError, match="no line for SKU 'NOPE'"):
-        purchasing.receive(db_session, po.id, {"NOPE": 1}, NOW)
+    with pytest.raises(purchase_orders.PurchasingError, match="only 6 outstanding"):
+        purchase_orders.receive(db_session, po.id, {OAK: 7}, NOW)
+    with pytest.raises(purchase_orders.PurchasingError, match="no line for SKU 'NOPE'"):
+        purchase_orders.receive(db_session, po.id, {"NOPE": 1}, NOW)
 
 
 def test_a_vendor_date_change_tells_each_waiting_customer_once(db_session: Session, catalog: Any,
-                                                              settings: journey.Settings) -> None:
+                                                              settings: customer_journey.Settings) -> None:
     _stock(db_session, OAK, 0, NOW)
     backorder_ids = [b for n in range(3) for b in _order(db_session, 4000 + n, minutes=n - 3)]
     for backorder_id in backorder_ids:
-        journey.offer(db_session, backorder_id, settings, now=NOW)  # promised 2026-12-16 (21-day lead time)
+        customer_journey.offer(db_session, backorder_id, settings, now=NOW)  # promised 2026-12-16 (21-day lead time)
     po = _approved_po(db_session, catalog)
     later = NOW + timedelta(days=1)
     # The vendor acknowledges within 2 days of the promise: customers are re-dated, not told.
-    assert purchasing.update_dates(db_session, po.id, {OAK: date(2026, 12, 17)}, "acknowledged", later,
+    assert purchase_orders.update_dates(db_session, po.id, {OAK: date(2026, 12, 17)}, "acknowledged", later,
                                    settings=settings) == []
     assert po.state == "acknowledged" and po.acknowledged_at == later
     assert _lines(db_session, po.id)[OAK].promised_date == date(2026, 12, 17)
     # Then it slips two weeks past what customers were promised: one renewed notice each.
-    follow_ups = purchasing.update_dates(db_session, po.id, {OAK: date(2026, 12, 30)}, "dates_changed",
+    follow_ups = purchase_orders.update_dates(db_session, po.id, {OAK: date(2026, 12, 30)}, "dates_changed",
                                          later + timedelta(hours=1), settings=settings)
     notices = db_session.scalars(select(OutboxMessage).where(
         OutboxMessage.template.in_(("backorder_eta_change", "backorder_renewed_notice")))).all()
@@ -261,7 +262,7 @@ def test_a_vendor_date_change_tells_each_waiting_customer_once(db_session: Sessi
     assert len(follow_ups) == 3
     assert po.expected_at == date(2026, 12, 30)
     # The same date again (a repeated vendor email) changes nothing and tells nobody.
-    assert purchasing.update_dates(db_session, po.id, {OAK: date(2026, 12, 30)}, "asn", later + timedelta(hours=2),
+    assert purchase_orders.update_dates(db_session, po.id, {OAK: date(2026, 12, 30)}, "asn", later + timedelta(hours=2),
                                    settings=settings) == []
     kinds = db_session.scalars(select(PurchaseOrderEvent.kind).where(PurchaseOrderEvent.purchase_order_id == po.id)
                                .order_by(PurchaseOrderEvent.id)).all()
@@ -304,7 +305,7 @@ def test_scorecard_on_a_small_hand_made_history(db_session: Session, catalog: An
     _hand_made_po(db_session, "dreamfoam", "PO-C", "sent", [("MAT-HYB-KING", 8, 0, date(2027, 1, 15))], sent)
     _hand_made_po(db_session, "kyoto-frames", "PO-D", "cancelled", [(OAK, 50, 0, promised)], sent)
     db_session.flush()
-    dream_score, kyoto_score = purchasing.scorecard(db_session, date(2026, 11, 20), date(2026, 12, 31))
+    dream_score, kyoto_score = purchase_orders.scorecard(db_session, date(2026, 11, 20), date(2026, 12, 31))
     assert kyoto_score.vendor_key == "kyoto-frames"
     assert (kyoto_score.purchase_orders, kyoto_score.ordered_units, kyoto_score.received_units) == (1, 20, 15)
     assert kyoto_score.fill_rate == Decimal("0.750")  # 15 / 20
@@ -336,7 +337,7 @@ def test_po_commands_list_approve_and_receive(db_session: Session, catalog: Any)
 
     _stock(db_session, "MAT-LATEX-KING", 0, NOW)
     [result] = _plan(db_session, ["MAT-LATEX-KING"], NOW, catalog.policy)
-    purchasing.close_due_windows(db_session, NOW + timedelta(hours=1), catalog.policy,
+    purchase_orders.close_due_windows(db_session, NOW + timedelta(hours=1), catalog.policy,
                                  routes=catalog.notifications.routes)
     db_session.commit()
     runner = CliRunner()
@@ -382,7 +383,7 @@ def _erp_stock_at(session: Session, location: str, on_hand: int, at: datetime, s
 
 def test_velocity_comes_from_on_hand_decreases_at_each_locations_record_store(db_session: Session,
                                                                               catalog: Any) -> None:
-    from domain.reorder import daily_velocity
+    from domain.purchasing.reorder import daily_velocity
 
     warehouse, showroom = "1", "2"  # NetSuite's locations: the ERP is the record of both
     day = timedelta(days=1)
@@ -396,7 +397,7 @@ def test_velocity_comes_from_on_hand_decreases_at_each_locations_record_store(db
     _stock_at(db_session, "655441491", 30, NOW - 40 * day)
     _stock_at(db_session, "655441491", 10, NOW - 3 * day)
     _stock_at(db_session, "655441491", 20, NOW)
-    [need] = purchasing.needs_for(db_session, _ids(db_session, [OAK]), NOW + timedelta(hours=1))
+    [need] = purchase_orders.needs_for(db_session, _ids(db_session, [OAK]), NOW + timedelta(hours=1))
     start = (NOW - 28 * day).date()
     # Sales 20, 2, 3, 0 on the last four days after 24 quiet ones, newer days weighing more: 1.9326 a day.
     expected = daily_velocity([(start, 30), ((NOW - 3 * day).date(), 10), ((NOW - 3 * day).date(), 15),

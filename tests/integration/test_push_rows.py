@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.types import StockRecord
-from domain import propagation, pushes
-from domain.models import ChannelPush, PushedLevel, Sku, StockHistory, StockLevel, Store, StoreSyncLag
-from domain.stock import record_batch
+from domain.stock import propagation, pushes
+from domain.core.models import ChannelPush, PushedLevel, Sku, StockHistory, StockLevel, Store, StoreSyncLag
+from domain.stock.levels import record_batch
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CODE = "FUT-FRM-OAK-FULL"
@@ -225,7 +225,7 @@ def test_stores_showing_the_latest_figure_with_no_lag_measured_need_nothing(db_s
 
 
 def test_a_burst_of_changes_wakes_one_drain_per_store(db_session: Session, catalog: Any) -> None:
-    from domain import coalesce
+    from domain.core import coalesce
     from tasks.base import UnitOfWork
     from tasks.channels import enqueue_due, wake_key
 
@@ -248,7 +248,7 @@ def test_a_burst_of_changes_wakes_one_drain_per_store(db_session: Session, catal
 def test_a_push_that_cannot_start_is_kept_on_its_row_and_alerted(db_session: Session, catalog: Any,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """WooCommerce's credentials are not set: the row keeps the error, staff get one alert."""
-    from domain.models import Alert, DeadLetter
+    from domain.core.models import Alert, DeadLetter
     from tasks.channels import push_due
 
     monkeypatch.setattr("tasks.base.send_all", lambda messages: None)

@@ -1,4 +1,4 @@
-"""Mailgun's one-use callback tokens live in PostgreSQL (``domain.replay``), not only in Redis."""
+"""Mailgun's one-use callback tokens live in PostgreSQL (``domain.messaging.replay``), not only in Redis."""
 from __future__ import annotations
 
 import time
@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors.messaging.mailgun import sign as mailgun_sign
-from domain import replay
-from domain.models import ReplayToken
-from domain.settings import get_settings
+from domain.messaging import replay
+from domain.core.models import ReplayToken
+from domain.core.env_settings import get_settings
 from workers.callbacks import router
 
 KEY = "replay-test-signing-key"

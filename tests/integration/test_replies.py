@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.messaging.twilio_sms import compute_signature
-from domain import journey
-from domain.clock import utcnow
-from domain.links import LinkClaim, sign
-from domain import sms_replies
-from domain.models import AuditLog, Backorder, ContactOptOut, InboundSms, Order, OrderLine, OutboxMessage, Sku, Store
+from domain.journey import customer_journey
+from domain.core.clock import utcnow
+from domain.journey.links import LinkClaim, sign
+from domain.messaging import sms_replies
+from domain.core.models import AuditLog, Backorder, ContactOptOut, InboundSms, Order, OrderLine, OutboxMessage, Sku, Store
 from workers import replies
 
 BASE_URL = "http://testserver"
@@ -28,12 +28,12 @@ EVIL = "<script>alert(1)</script>"
 
 
 @pytest.fixture
-def settings(catalog: Any) -> journey.Settings:
-    return journey.Settings(catalog, BASE_URL, os.environ["SECRET_KEY"])
+def settings(catalog: Any) -> customer_journey.Settings:
+    return customer_journey.Settings(catalog, BASE_URL, os.environ["SECRET_KEY"])
 
 
 @pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch, settings: journey.Settings) -> list[tuple[str, tuple[Any, ...]]]:
+def sent(monkeypatch: pytest.MonkeyPatch, settings: customer_journey.Settings) -> list[tuple[str, tuple[Any, ...]]]:
     """Routes the module's settings to the test's and records follow-ups instead of enqueueing."""
     calls: list[tuple[str, tuple[Any, ...]]] = []
     monkeypatch.setattr(replies, "current_settings", lambda: settings)
@@ -50,7 +50,7 @@ def client(sent: list[Any]) -> Iterator[TestClient]:
         yield test_client
 
 
-def make_backorder(session: Session, settings: journey.Settings, *, title: str = "Oak futon frame, full",
+def make_backorder(session: Session, settings: customer_journey.Settings, *, title: str = "Oak futon frame, full",
                    order: str = "9001", notified_ago: timedelta = timedelta(0), texted: bool = True) -> int:
     """An order with one backordered line, offered to the customer (state ``notified``)."""
     store = session.scalar(select(Store).where(Store.key == "shopify-main"))
@@ -68,7 +68,7 @@ def make_backorder(session: Session, settings: journey.Settings, *, title: str =
     backorder = Backorder(order_line_id=line.id, sku_id=sku.id, quantity=1, ordered_at=now)
     session.add(backorder)
     session.flush()
-    journey.offer(session, backorder.id, settings, now=now)
+    customer_journey.offer(session, backorder.id, settings, now=now)
     session.commit()
     if texted:
         mark_texted(session, backorder.id, now)
@@ -85,7 +85,7 @@ def mark_texted(session: Session, backorder_id: int, at: datetime) -> None:
     session.commit()
 
 
-def link(settings: journey.Settings, backorder_id: int, choice: str, *,
+def link(settings: customer_journey.Settings, backorder_id: int, choice: str, *,
          expires_in: timedelta = timedelta(days=3), substitute: str | None = None) -> str:
     claim = LinkClaim(backorder_id, choice, int((utcnow() + expires_in).timestamp()), substitute)
     return f"/b/{sign(settings.secret_key, claim)}"
@@ -99,7 +99,7 @@ def state_of(session: Session, backorder_id: int) -> str:
 
 
 def test_get_shows_the_choice_and_changes_nothing(client: TestClient, db_session: Session,
-                                                  settings: journey.Settings) -> None:
+                                                  settings: customer_journey.Settings) -> None:
     backorder_id = make_backorder(db_session, settings, title=f"Futon {EVIL}")
     audits = db_session.scalar(select(AuditLog.id).order_by(AuditLog.id.desc()).limit(1))
     path = link(settings, backorder_id, "wait")
@@ -115,13 +115,13 @@ def test_get_shows_the_choice_and_changes_nothing(client: TestClient, db_session
 
 
 def test_post_wait_applies_once_then_says_already(client: TestClient, db_session: Session,
-                                                  settings: journey.Settings, sent: list[Any]) -> None:
+                                                  settings: customer_journey.Settings, sent: list[Any]) -> None:
     backorder_id = make_backorder(db_session, settings)
     path = link(settings, backorder_id, "wait")
     first = client.post(path)
     assert first.status_code == 200 and "your choice is saved" in first.text
     assert state_of(db_session, backorder_id) == "accepted_wait"
-    assert sent and all(name == journey.DELIVER for name, _ in sent), "confirmation email/SMS after commit"
+    assert sent and all(name == customer_journey.DELIVER for name, _ in sent), "confirmation email/SMS after commit"
     count = len(sent)
     again = client.post(path)
     assert again.status_code == 200 and "You already chose this" in again.text
@@ -130,7 +130,7 @@ def test_post_wait_applies_once_then_says_already(client: TestClient, db_session
 
 
 def test_bad_and_expired_links_get_their_own_pages(client: TestClient, db_session: Session,
-                                                   settings: journey.Settings) -> None:
+                                                   settings: customer_journey.Settings) -> None:
     backorder_id = make_backorder(db_session, settings)
     path = link(settings, backorder_id, "cancel")
     tampered = path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB")
@@ -145,7 +145,7 @@ def test_bad_and_expired_links_get_their_own_pages(client: TestClient, db_sessio
 
 
 def test_cancel_after_the_auto_cancel_is_too_late(client: TestClient, db_session: Session,
-                                                  settings: journey.Settings, sent: list[Any]) -> None:
+                                                  settings: customer_journey.Settings, sent: list[Any]) -> None:
     backorder_id = make_backorder(db_session, settings)
     backorder = db_session.get(Backorder, backorder_id)
     assert backorder is not None
@@ -158,7 +158,7 @@ def test_cancel_after_the_auto_cancel_is_too_late(client: TestClient, db_session
 
 
 def test_sold_out_substitute_changes_nothing_and_offers_the_other_choices(
-        client: TestClient, db_session: Session, settings: journey.Settings) -> None:
+        client: TestClient, db_session: Session, settings: customer_journey.Settings) -> None:
     backorder_id = make_backorder(db_session, settings)
     path = link(settings, backorder_id, "substitute", substitute="FUT-FRM-WAL-FULL")
     shown = client.get(path)
@@ -170,12 +170,12 @@ def test_sold_out_substitute_changes_nothing_and_offers_the_other_choices(
 
 
 def test_post_cancel_applies_and_schedules_the_refund(client: TestClient, db_session: Session,
-                                                      settings: journey.Settings, sent: list[Any]) -> None:
+                                                      settings: customer_journey.Settings, sent: list[Any]) -> None:
     backorder_id = make_backorder(db_session, settings)
     response = client.post(link(settings, backorder_id, "cancel"))
     assert response.status_code == 200 and "we are refunding its full price" in response.text
     assert state_of(db_session, backorder_id) == "cancelled_by_customer"
-    assert (journey.REFUND, (backorder_id,)) in sent
+    assert (customer_journey.REFUND, (backorder_id,)) in sent
 
 
 def sms_form(body: str, *, sender: str = PHONE_E164, sid: str | None = None) -> dict[str, str]:
@@ -192,7 +192,7 @@ def sms(client: TestClient, body: str, *, sender: str = PHONE_E164, signature: s
 
 
 def test_sms_answers_the_backorder_of_the_last_question_texted(
-        client: TestClient, db_session: Session, settings: journey.Settings, sent: list[Any]) -> None:
+        client: TestClient, db_session: Session, settings: customer_journey.Settings, sent: list[Any]) -> None:
     older = make_backorder(db_session, settings, order="9001", notified_ago=timedelta(days=2))
     backorder_id = make_backorder(db_session, settings, order="9002")
     response = sms(client, "  wait ")
@@ -211,14 +211,14 @@ def test_sms_answers_the_backorder_of_the_last_question_texted(
 
 
 def test_a_replayed_refund_has_no_second_effect_and_never_reaches_a_newer_order(
-        client: TestClient, db_session: Session, settings: journey.Settings, sent: list[Any]) -> None:
+        client: TestClient, db_session: Session, settings: customer_journey.Settings, sent: list[Any]) -> None:
     older = make_backorder(db_session, settings, order="9001", notified_ago=timedelta(hours=3))
     captured = sms_form("REFUND")
     first = sms(client, "REFUND", form=captured)
     assert first.status_code == 200 and "refunding you in full" in first.text
     assert state_of(db_session, older) == "cancelled_by_customer"
     effects = len(sent)
-    assert (journey.REFUND, (older,)) in sent
+    assert (customer_journey.REFUND, (older,)) in sent
 
     newer = make_backorder(db_session, settings, order="9002")  # a later order, offered and texted
     for _ in range(3):
@@ -233,14 +233,14 @@ def test_a_replayed_refund_has_no_second_effect_and_never_reaches_a_newer_order(
 
 
 def test_a_reply_that_predates_a_newer_backorder_answers_the_older_one(
-        client: TestClient, db_session: Session, settings: journey.Settings, sent: list[Any]) -> None:
+        client: TestClient, db_session: Session, settings: customer_journey.Settings, sent: list[Any]) -> None:
     older = make_backorder(db_session, settings, order="9001", notified_ago=timedelta(hours=3))
     # A newer backorder exists, but its question has not been texted yet (quiet hours, a queue).
     newer = make_backorder(db_session, settings, order="9002", texted=False)
     assert "refunding you in full" in sms(client, "REFUND").text
     assert state_of(db_session, older) == "cancelled_by_customer"
     assert state_of(db_session, newer) == "notified"
-    assert (journey.REFUND, (newer,)) not in sent
+    assert (customer_journey.REFUND, (newer,)) not in sent
 
     # Texted after a reply arrived: that reply still belongs to the older conversation.
     arrived = utcnow()
@@ -252,7 +252,7 @@ def test_a_reply_that_predates_a_newer_backorder_answers_the_older_one(
 
 
 def test_the_same_message_delivered_concurrently_is_taken_once(
-        client: TestClient, db_session: Session, settings: journey.Settings, sent: list[Any]) -> None:
+        client: TestClient, db_session: Session, settings: customer_journey.Settings, sent: list[Any]) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     backorder_id = make_backorder(db_session, settings)
@@ -262,11 +262,11 @@ def test_the_same_message_delivered_concurrently_is_taken_once(
     assert [a.status_code for a in answers] == [200] * 4
     assert sum("store credit" in a.text for a in answers) == 1, [a.text for a in answers]
     assert state_of(db_session, backorder_id) == "cancelled_by_customer"
-    assert sent.count((journey.REFUND, (backorder_id,))) == 1
+    assert sent.count((customer_journey.REFUND, (backorder_id,))) == 1
 
 
 def test_sms_cancel_and_stop_opt_out_and_never_cancel_the_order(
-        client: TestClient, db_session: Session, settings: journey.Settings) -> None:
+        client: TestClient, db_session: Session, settings: customer_journey.Settings) -> None:
     backorder_id = make_backorder(db_session, settings)
     for word in ("STOP", "cancel"):
         response = sms(client, word)
@@ -277,7 +277,7 @@ def test_sms_cancel_and_stop_opt_out_and_never_cancel_the_order(
 
 
 def test_sms_unknown_text_and_unknown_number_get_a_polite_answer(
-        client: TestClient, db_session: Session, settings: journey.Settings) -> None:
+        client: TestClient, db_session: Session, settings: customer_journey.Settings) -> None:
     make_backorder(db_session, settings)
     unknown = sms(client, "When will <it> ship?")
     assert "reply WAIT" in unknown.text and "REFUND" in unknown.text and "<it>" not in unknown.text
@@ -286,7 +286,7 @@ def test_sms_unknown_text_and_unknown_number_get_a_polite_answer(
 
 
 def test_sms_with_a_bad_signature_is_refused(client: TestClient, db_session: Session,
-                                             settings: journey.Settings) -> None:
+                                             settings: customer_journey.Settings) -> None:
     backorder_id = make_backorder(db_session, settings)
     assert sms(client, "WAIT", signature="bm90IGEgc2lnbmF0dXJl").status_code == 401
     assert client.post("/sms/inbound", data={"Body": "WAIT"}).status_code == 401
@@ -294,7 +294,7 @@ def test_sms_with_a_bad_signature_is_refused(client: TestClient, db_session: Ses
 
 
 def test_database_down_is_a_503_page_never_a_500(client: TestClient, monkeypatch: pytest.MonkeyPatch,
-                                                 settings: journey.Settings) -> None:
+                                                 settings: customer_journey.Settings) -> None:
     from sqlalchemy.exc import OperationalError
 
     def down() -> Any:

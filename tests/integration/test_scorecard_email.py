@@ -1,5 +1,5 @@
 """The vendor scorecard goes to the buyer on its schedule, once per period, readable and with the
-CSV attached (``domain.scorecards``)."""
+CSV attached (``domain.purchasing.scorecards``)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.messaging.types import EmailMessage
-from domain import scorecards
-from domain.config import ScorecardSchedule
-from domain.delivery import ProviderSettings, build_message
-from domain.models import OutboxMessage, PurchaseOrder, PurchaseOrderEvent, PurchaseOrderLine, Sku, Vendor
+from domain.purchasing import scorecards
+from domain.core.business_config import ScorecardSchedule
+from domain.messaging.delivery_rules import ProviderSettings, build_message
+from domain.core.models import OutboxMessage, PurchaseOrder, PurchaseOrderEvent, PurchaseOrderLine, Sku, Vendor
 
 MONDAY_8 = ScorecardSchedule("weekly", 0, time(8, 0))
 NY = "America/New_York"

@@ -1,4 +1,4 @@
-"""Who a message is from (``domain.senders``): the ``[notifications]`` senders in the TOML, the
+"""Who a message is from (``domain.messaging.senders``): the ``[notifications]`` senders in the TOML, the
 environment only where the file says nothing. Sent for real through the sandbox providers."""
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import tasks.notify  # noqa: F401  (registers the tasks)
-from domain import outbox
-from domain.models import OutboxMessage
-from domain.settings import get_settings
+from domain.messaging import outbox
+from domain.core.models import OutboxMessage
+from domain.core.env_settings import get_settings
 from sandbox.server import SandboxServer
 from tasks.notify import deliver
 from tests.conftest import REPO_ROOT

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.types import StockRecord
-from domain import inbox
-from domain.config import BusinessConfig
-from domain.inbound import stored_payload
-from domain.models import InboxEvent, Store
-from domain.stock import learn_listings
+from domain.stock import webhook_inbox
+from domain.core.business_config import BusinessConfig
+from domain.stock.apply_events import stored_payload
+from domain.core.models import InboxEvent, Store
+from domain.stock.levels import learn_listings
 from tests.conftest import wait_for
 
 ITEM = "424243"
@@ -26,7 +26,7 @@ def _sold_out_webhook(session: Session, catalog: BusinessConfig) -> None:
     learn_listings(session, shop, [StockRecord(external_id="v1", sku=code, inventory_item_id=ITEM)])  # type: ignore[arg-type]
     body = json.dumps({"inventory_item_id": int(ITEM), "location_id": 655441491, "available": 0,
                        "updated_at": "2026-11-25T10:00:00-05:00"}).encode()
-    inbox.accept(session, source="shopify-main", dedupe_key="stage-events", kind="inventory_update",
+    webhook_inbox.accept(session, source="shopify-main", dedupe_key="stage-events", kind="inventory_update",
                  topic="inventory_levels/update", occurred_at=None,
                  payload=stored_payload({"X-Shopify-Topic": "inventory_levels/update"}, body))
     session.commit()

@@ -15,8 +15,8 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.config import BusinessConfig
-from domain.models import AuditLog, ChannelListing, InboxEvent, Sku, SkuTransition, Store
+from domain.core.business_config import BusinessConfig
+from domain.core.models import AuditLog, ChannelListing, InboxEvent, Sku, SkuTransition, Store
 from demo import scenario
 from tests.conftest import wait_for
 from tests.stack import running_stack

@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors.types import StockRecord
-from domain.models import ChannelListing, Sku, StockHistory, StockLevel, Store
-from domain.stock import record_batch
+from domain.core.models import ChannelListing, Sku, StockHistory, StockLevel, Store
+from domain.stock.levels import record_batch
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

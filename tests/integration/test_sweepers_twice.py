@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from domain import purchasing, scorecards
-from domain.config import ScorecardSchedule
-from domain.db import get_sessionmaker
-from domain.digest import send_digest
-from domain.models import Alert, OutboxMessage, PurchaseOrder, Sku
+from domain.purchasing import purchase_orders, scorecards
+from domain.core.business_config import ScorecardSchedule
+from domain.core.db import get_sessionmaker
+from domain.stock.digest import send_digest
+from domain.core.models import Alert, OutboxMessage, PurchaseOrder, Sku
 from tests.integration.test_purchasing import COTTON, NOW, OAK, _plan, _stock
 from tests.integration.test_scorecard_email import _po_with_a_receipt
 
@@ -80,7 +80,7 @@ def test_two_window_sweeps_close_each_draft_once(db_session: Session, catalog: A
     db_session.commit()
     drafts = set(db_session.scalars(select(PurchaseOrder.id).where(PurchaseOrder.state == "draft")))
     assert len(drafts) >= 2
-    closed = twice_at_once(lambda s: purchasing.close_due_windows(
+    closed = twice_at_once(lambda s: purchase_orders.close_due_windows(
         s, NOW + timedelta(minutes=31), catalog.policy, routes=catalog.notifications.routes))
     each = [po_id for result in closed for po_id in result.approved + result.awaiting_approval]
     assert sorted(each) == sorted(drafts), "every draft closed, none by both sweeps"

@@ -4,12 +4,12 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.models import AuditLog, DeadLetter
+from domain.core.models import AuditLog, DeadLetter
 from tests.conftest import wait_for
 
 
 def _register_test_tasks(app: object) -> dict[str, object]:
-    from domain import audit
+    from domain.core import audit
     from tasks.base import DbTask
 
     tasks: dict[str, object] = getattr(app, "_test_tasks", {})

@@ -7,10 +7,10 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain import timers
-from domain.clock import utcnow
-from domain.db import get_sessionmaker
-from domain.models import AuditLog, Timer
+from domain.core import timers
+from domain.core.clock import utcnow
+from domain.core.db import get_sessionmaker
+from domain.core.models import AuditLog, Timer
 
 
 @timers.handler("test.note")

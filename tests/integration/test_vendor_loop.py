@@ -13,10 +13,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
-import domain.settings as runtime_settings
-from domain import journey, purchasing, timers, vendor_loop
-from domain.clock import utcnow
-from domain.models import (
+import domain.core.env_settings as runtime_settings
+from domain.core import timers
+from domain.journey import customer_journey
+from domain.purchasing import purchase_orders, vendor_loop
+from domain.core.clock import utcnow
+from domain.core.models import (
     Alert,
     OutboxMessage,
     PurchaseOrder,
@@ -27,15 +29,15 @@ from domain.models import (
     Timer,
     Vendor,
 )
-from domain.orders import record_orders
-from domain.stock import record_batch
+from domain.stock.orders import record_orders
+from domain.stock.levels import record_batch
 
 SKU = "BED-SHEET-QUEEN-WHT"  # vendor cotton-mill: no ERP, email only
 
 
 @pytest.fixture
 def sent_po(db_session: Session, catalog: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> int:
-    from domain.settings import get_settings
+    from domain.core.env_settings import get_settings
     from tasks.po_send import send
     from tests.conftest import REPO_ROOT
 
@@ -81,7 +83,7 @@ def test_sent_po_is_watched_and_the_vendor_confirms_on_the_page(db_session: Sess
         external_id="77", number="#77", placed_at=utcnow(), email="ana@example.com", phone=None,
         customer_name="Ana", lines=[OrderLineRecord(external_id="77-1", sku=SKU, quantity=1, price_cents=12900)])
     ]).backorder_ids
-    journey.offer(db_session, backorder_id, runtime_settings.current())
+    customer_journey.offer(db_session, backorder_id, runtime_settings.current())
     db_session.commit()
     client = TestClient(create_app(), raise_server_exceptions=False)
     link = _link(db_session, sent_po)
@@ -119,7 +121,7 @@ def test_a_late_acknowledgement_escalates_once(db_session: Session, sent_po: int
     assert db_session.scalar(select(func.count()).select_from(Alert).where(Alert.kind == "po.late")) == 1
     assert db_session.scalar(select(func.count()).select_from(PurchaseOrderEvent).where(
         PurchaseOrderEvent.kind == "escalated")) == 1
-    from domain.messages import render_email
+    from domain.messaging.rendering import render_email
 
     rendered = render_email("po_escalation", escalations[0].context)
     assert "PO-TEST-1" in rendered.subject and SKU in rendered.text and "/po/" in rendered.html
@@ -136,6 +138,6 @@ def test_a_late_asn_escalates_once_and_an_asn_stops_it(db_session: Session, sent
     vendor_loop.record_asn(db_session, sent_po, (utcnow() + timedelta(days=6)).date())
     line = db_session.scalar(select(PurchaseOrderLine).where(PurchaseOrderLine.purchase_order_id == sent_po))
     assert line is not None and line.shipped_qty == 24
-    with pytest.raises(purchasing.PurchasingError):
+    with pytest.raises(purchase_orders.PurchasingError):
         vendor_loop.record_asn(db_session, sent_po, (utcnow() + timedelta(days=6)).date(), {"NOPE": 1})
     assert os.environ["SECRET_KEY"]

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from domain.models import InboxEvent
+from domain.core.models import InboxEvent
 from demo.scenario import PLATFORM_SECRETS
 
 SECRET = PLATFORM_SECRETS["SHOPIFY_WEBHOOK_SECRET"]
@@ -93,8 +93,8 @@ def relay(services: dict[str, str]) -> Iterator[FreezableRelay]:
 @pytest.fixture
 def client(db_session: Session, catalog: object, relay: FreezableRelay,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    from domain.db import reset_engine
-    from domain.settings import get_settings
+    from domain.core.db import reset_engine
+    from domain.core.env_settings import get_settings
     from workers import deadlines, webhook_stores
     from workers.web import create_app
 

@@ -18,10 +18,11 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from domain import coalesce, inbox
-from domain.db import get_engine
-from domain.models import InboxEvent, Store
-from domain.settings import get_settings, redis_key
+from domain.core import coalesce
+from domain.stock import webhook_inbox
+from domain.core.db import get_engine
+from domain.core.models import InboxEvent, Store
+from domain.core.env_settings import get_settings, redis_key
 from demo.scenario import PLATFORM_SECRETS
 
 SECRET_ENV = "SHOPIFY_WEBHOOK_SECRET"
@@ -71,18 +72,18 @@ def _rows(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(InboxEvent)) or 0)
 
 
-def _event(key: str, n: int = 0) -> inbox.NewEvent:
-    return inbox.NewEvent(source=STORE, dedupe_key=key, kind="inventory_update", topic="inventory_levels/update",
+def _event(key: str, n: int = 0) -> webhook_inbox.NewEvent:
+    return webhook_inbox.NewEvent(source=STORE, dedupe_key=key, kind="inventory_update", topic="inventory_levels/update",
                           payload={"headers": {"x-n": str(n)}, "body": _level(n).decode()},
                           occurred_at=datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
 
 
 def test_accept_batch_stores_each_key_once_and_tells_new_from_duplicate(db_session: Session) -> None:
-    earlier = inbox.accept(db_session, source=STORE, dedupe_key="shopify:old", kind="inventory_update",
+    earlier = webhook_inbox.accept(db_session, source=STORE, dedupe_key="shopify:old", kind="inventory_update",
                            topic="inventory_levels/update", payload={"body": "{}"}, occurred_at=None)
     db_session.commit()
     with get_engine().begin() as connection:
-        ids = inbox.accept_batch(connection, [_event("shopify:b", 1), _event("shopify:old", 2),
+        ids = webhook_inbox.accept_batch(connection, [_event("shopify:b", 1), _event("shopify:old", 2),
                                               _event("shopify:a", 3), _event("shopify:b", 4)])
     assert ids[1] is None and ids[3] is None, "a stored key and a repeat within the batch are duplicates"
     assert ids[0] is not None and ids[2] is not None and ids[0] != ids[2] and earlier not in ids
@@ -114,7 +115,7 @@ def test_database_down_answers_503_to_every_waiting_request_and_the_writer_recov
         app: FastAPI, db_session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy.engine import make_url
 
-    from domain.db import reset_engine
+    from domain.core.db import reset_engine
     from workers.embedded import _free_port
 
     warm = _post(app, [(_level(1), _signed(_level(1), "evt-warm"))])  # the store is now cached

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.models import InboxEvent
+from domain.core.models import InboxEvent
 from demo.scenario import PLATFORM_SECRETS
 
 SECRET = PLATFORM_SECRETS["SHOPIFY_WEBHOOK_SECRET"]
@@ -74,8 +74,8 @@ def test_woocommerce_ping_gets_200(client: TestClient) -> None:
 def test_database_down_is_503_not_500(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy.engine import make_url
 
-    from domain.db import reset_engine
-    from domain.settings import get_settings
+    from domain.core.db import reset_engine
+    from domain.core.env_settings import get_settings
     from workers.embedded import _free_port
 
     url = make_url(os.environ["DATABASE_URL"]).set(host="127.0.0.1", port=_free_port())

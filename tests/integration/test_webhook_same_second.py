@@ -17,7 +17,7 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.models import InboxEvent, Location, Sku, StockLevel, Store
+from domain.core.models import InboxEvent, Location, Sku, StockLevel, Store
 from tests.conftest import wait_for
 from tests.stack import Stack, running_stack
 

@@ -1,4 +1,4 @@
-"""``domain.clock``: the database's time carried by the monotonic clock; freezegun wins in tests.
+"""``domain.core.clock``: the database's time carried by the monotonic clock; freezegun wins in tests.
 
 The database read is replaced here by a function returning a chosen time, so the arithmetic is
 checked without a server; ``tests/integration/test_one_clock.py`` runs it against PostgreSQL.
@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import freezegun
 import pytest
 
-from domain import clock
+from domain.core import clock
 
 DB_TIME = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from domain.config import ConfigError, load_config, parse_config
+from domain.core.business_config import ConfigError, load_config, parse_config
 from workers.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -177,7 +177,7 @@ locations = { "default" = "warehouse" }
     runner = CliRunner()
     checked = runner.invoke(main, ["config", "check", str(path)])
     assert checked.exit_code == 1 and expected in checked.output
-    from domain.settings import get_settings
+    from domain.core.env_settings import get_settings
 
     monkeypatch.setenv("SECRET_KEY", "test-secret-key-for-the-config-check")
     applied = runner.invoke(main, ["config", "apply", str(path)])

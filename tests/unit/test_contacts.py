@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from domain.contacts import in_quiet_hours, next_send_time, normalize_phone, valid_email
+from domain.messaging.contacts import in_quiet_hours, next_send_time, normalize_phone, valid_email
 
 QUIET = (time(21, 0), time(8, 0))
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from domain.messages import render_email, render_sms, sms_segments
+from domain.messaging.rendering import render_email, render_sms, sms_segments
 
 BASE = "https://shop.example.com/b/"
 EVIL = "<script>alert(1)</script>"
@@ -193,7 +193,7 @@ def test_every_sms_fits_two_segments(template: str, consent: bool, title: str) -
 
 
 def test_store_credit_policy_is_stated_in_the_consent_sentence() -> None:
-    from domain.messages import render_email
+    from domain.messaging.rendering import render_email
 
     rendered = render_email("backorder_notice", context("backorder_notice", consent_required=True,
                                                         auto_cancel_action="store_credit"))

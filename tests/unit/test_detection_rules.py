@@ -2,8 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from domain.detection import Numbers, atp_drifts, hysteresis_band, next_state, oversell_risk
-from domain.location_thresholds import next_location_state, raises_alert
+from domain.stock.detection import Numbers, atp_drifts, hysteresis_band, next_state, oversell_risk
+from domain.stock.location_thresholds import next_location_state, raises_alert
 
 
 @pytest.mark.parametrize(("current", "available", "expected"), [

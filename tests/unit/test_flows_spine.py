@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from domain.stages import FollowUp, Stage
+from domain.core.stages import FollowUp, Stage
 from flows import spine
 from flows.work import UnitOfWork
 

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.links import BadLink, ExpiredLink, LinkClaim, sign, verify
+from domain.journey.links import BadLink, ExpiredLink, LinkClaim, sign, verify
 
 SECRET = "s" * 40
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

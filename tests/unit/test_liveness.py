@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from domain.liveness import Thresholds, judge_sweeps
+from domain.core.liveness import Thresholds, judge_sweeps
 from workers.deadlines import DeadlineMiddleware
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)

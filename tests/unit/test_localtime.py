@@ -1,9 +1,9 @@
-"""Times as customers read them (``domain.localtime``): their zone, named, daylight saving kept."""
+"""Times as customers read them (``domain.messaging.localtime``): their zone, named, daylight saving kept."""
 from __future__ import annotations
 
 import pytest
 
-from domain.localtime import customer_zone, format_when
+from domain.messaging.localtime import customer_zone, format_when
 
 UTC_ISO = "2026-12-04T22:00:00+00:00"
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from domain.messages import (RenderError, SmsTooLongError, escape_mrkdwn, render_email, render_slack,
+from domain.messaging.rendering import (RenderError, SmsTooLongError, escape_mrkdwn, render_email, render_slack,
                              render_sms, sms_segments)
 
 EVIL_TITLE = 'Futon <script>alert("x")</script> & <!channel>'

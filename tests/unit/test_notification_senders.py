@@ -1,4 +1,4 @@
-"""The ``[notifications]`` senders and scorecard schedule are read, checked, and decide (``domain.senders``)."""
+"""The ``[notifications]`` senders and scorecard schedule are read, checked, and decide (``domain.messaging.senders``)."""
 from __future__ import annotations
 
 from datetime import time
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from domain import senders
-from domain.config import ConfigError, NotificationConfig, ScorecardSchedule, parse_config
+from domain.messaging import senders
+from domain.core.business_config import ConfigError, NotificationConfig, ScorecardSchedule, parse_config
 
 
 def _config(**notifications: Any) -> NotificationConfig:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from domain.purchasing import window_closes_at
+from domain.purchasing.purchase_orders import window_closes_at
 
 LA = "America/Los_Angeles"
 

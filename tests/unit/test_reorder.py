@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.reorder import daily_sales, daily_velocity, explain, order_quantity, reorder_point
+from domain.purchasing.reorder import daily_sales, daily_velocity, explain, order_quantity, reorder_point
 
 D1, D2, D3, D4 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3), date(2026, 11, 4)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from domain.config import ConfigError, SegmentConfig, load_config, parse_config
-from domain.segments import classify
+from domain.core.business_config import ConfigError, SegmentConfig, load_config, parse_config
+from domain.journey.segments import classify
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "futon-store.toml"
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.settings import SettingsError, load_settings, normalize_database_url
+from domain.core.env_settings import SettingsError, load_settings, normalize_database_url
 
 GOOD = {
     "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/backorders",

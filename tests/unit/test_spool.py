@@ -1,11 +1,11 @@
-"""domain.spool on a real directory: appended, fsync'd, counted; cut lines skipped, not fatal."""
+"""domain.core.spool on a real directory: appended, fsync'd, counted; cut lines skipped, not fatal."""
 from __future__ import annotations
 
 import json
 import multiprocessing
 from pathlib import Path
 
-from domain import spool
+from domain.core import spool
 
 
 def _write_many(directory: str, start: int, count: int) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from domain.stages import Stage
+from domain.core.stages import Stage
 from flows.stage_events import EVENT, MAX_EVENT_IDS, announce
 
 
