@@ -55,7 +55,7 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -152,8 +152,8 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     alembic.attributes["configure_logging"] = False
     command.upgrade(alembic, "head")
 
-    sandbox_port, web_port = _free_port(), _free_port()
-    flower_port = FLOWER_PORT if _port_free(FLOWER_PORT) else _free_port()  # another demo may hold 5555
+    sandbox_port, web_port = free_port(), free_port()
+    flower_port = FLOWER_PORT if _port_free(FLOWER_PORT) else free_port()  # another demo may hold 5555
     sandbox_url, web_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{web_port}"
     config_path = data_dir / "demo-store.toml"
     config_text = scenario.sandbox_config_text(REPO_ROOT / "examples" / "futon-store.toml", sandbox_url,

@@ -46,7 +46,7 @@ TRUST_FREEZEGUN = True
 _MONOTONIC = (time.monotonic,)
 
 
-class _Anchor:
+class Anchor:
     """The database's time at one monotonic instant."""
 
     __slots__ = ("db_time", "mono")
@@ -55,7 +55,7 @@ class _Anchor:
         self.db_time, self.mono = db_time, mono
 
 
-_anchor: _Anchor | None = None
+_anchor: Anchor | None = None
 _next_try = 0.0
 _warned = False
 _lock = threading.Lock()
@@ -100,7 +100,7 @@ def _resync_in_background() -> None:
     threading.Thread(target=run, name="db-clock-resync", daemon=True).start()
 
 
-def _resync(mono: float) -> _Anchor | None:
+def _resync(mono: float) -> Anchor | None:
     """Read the database's clock now; None when it cannot be asked (then retried after RETRY_S)."""
     global _anchor, _next_try, _warned
     with _lock:
@@ -110,7 +110,7 @@ def _resync(mono: float) -> _Anchor | None:
         if mono < _next_try:
             return None
         try:
-            anchor = _read_database_clock()
+            anchor = read_database_clock()
         except Exception as exc:  # noqa: BLE001  (any failure: keep the anchor we have, retry later)
             _next_try = mono + RETRY_S
             if current is None and not _warned:
@@ -129,7 +129,7 @@ OFFSET_WARNING_S = 2.0
 _offset_logged: float | None = None
 
 
-def _report_offset(anchor: _Anchor) -> None:
+def _report_offset(anchor: Anchor) -> None:
     global _offset_logged
     offset = (datetime.now(UTC) - anchor.db_time).total_seconds() - (_MONOTONIC[0]() - anchor.mono)
     if abs(offset) >= OFFSET_WARNING_S and (_offset_logged is None or abs(offset - _offset_logged) >= 1.0):
@@ -138,7 +138,7 @@ def _report_offset(anchor: _Anchor) -> None:
                     "the database's", offset)
 
 
-def _read_database_clock() -> _Anchor:
+def read_database_clock() -> Anchor:
     from sqlalchemy import text
 
     from domain.core.db import get_engine
@@ -149,7 +149,7 @@ def _read_database_clock() -> _Anchor:
         after = _MONOTONIC[0]()
     if db_time.tzinfo is None:
         db_time = db_time.replace(tzinfo=UTC)
-    return _Anchor(db_time.astimezone(UTC), (before + after) / 2)
+    return Anchor(db_time.astimezone(UTC), (before + after) / 2)
 
 
 def _after_fork() -> None:

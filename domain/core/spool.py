@@ -117,7 +117,7 @@ def _files(directory: Path) -> list[Path]:
         return []
 
 
-def _claim(path: Path) -> Path | None:
+def claim_file(path: Path) -> Path | None:
     """Rename a writer's file out of its way (under its lock); None if it is already gone."""
     if CLAIMED in path.name:
         return path
@@ -173,7 +173,7 @@ def import_pending(session_factory: Callable[[], Session], directory: Path | Non
 
     imported = 0
     for path in _files(directory or spool_dir()):
-        claimed = _claim(path)
+        claimed = claim_file(path)
         if claimed is None:
             continue
         try:

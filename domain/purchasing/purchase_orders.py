@@ -198,7 +198,7 @@ def _event(session: Session, po: PurchaseOrder, kind: str, now: datetime, **data
     session.add(PurchaseOrderEvent(purchase_order_id=po.id, kind=kind, data=data, at=now))
 
 
-def _open_lines(session: Session, vendor_id: int) -> dict[int, tuple[PurchaseOrderLine, PurchaseOrder]]:
+def open_po_lines(session: Session, vendor_id: int) -> dict[int, tuple[PurchaseOrderLine, PurchaseOrder]]:
     """The vendor's lines still awaiting goods, by SKU (at most one each, by the rule below)."""
     rows = session.execute(
         select(PurchaseOrderLine, PurchaseOrder)
@@ -268,7 +268,7 @@ def plan(session: Session, vendor_id: int, needs: Sequence[Need], policy: Policy
     vendor = session.get(Vendor, vendor_id, with_for_update={"key_share": True})  # one planner per vendor at a time
     if vendor is None:
         raise PurchasingError(f"unknown vendor id {vendor_id}")
-    open_lines = _open_lines(session, vendor_id)
+    open_lines = open_po_lines(session, vendor_id)
     draft = _draft(session, vendor_id)
     # On order is read again under the vendor lock: a planner that ran meanwhile may have grown
     # a line after ``needs`` were read, and its units must not be subtracted twice.

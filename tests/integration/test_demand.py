@@ -169,7 +169,7 @@ def test_a_negative_figure_is_promised_demand_and_no_reason_shows_a_negative(db_
     [need] = purchase_orders.needs_for(db_session, [_sku_id(db_session)], NOW)
     assert (need.on_hand, need.reported_shortfall, need.open_backorders, need.promised, need.position) == (0, 2, 0, 2, 0)
     [result] = [purchase_orders.plan(db_session, need.vendor_id, [need], catalog.policy, NOW)]
-    line = purchase_orders._open_lines(db_session, need.vendor_id)[need.sku_id][0]
+    line = purchase_orders.open_po_lines(db_session, need.vendor_id)[need.sku_id][0]
     reason = line.reason
     # need = reorder point 5 + 2 promised − 0 on hand − 0 on order = 7 (the usual lot is 6)
     assert (reason["on_hand"], reason["reported_shortfall"], reason["promised"], reason["need"]) == (0, 2, 2, 7)

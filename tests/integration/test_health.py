@@ -137,10 +137,10 @@ def test_database_down_is_503_with_reason(client: TestClient, monkeypatch: pytes
                                           restore_settings: None) -> None:
     from sqlalchemy.engine import make_url
 
-    from workers.embedded import _free_port
+    from workers.embedded import free_port
 
     url = make_url(os.environ["DATABASE_URL"])
-    _point_at(monkeypatch, DATABASE_URL=url.set(host="127.0.0.1", port=_free_port())
+    _point_at(monkeypatch, DATABASE_URL=url.set(host="127.0.0.1", port=free_port())
               .render_as_string(hide_password=False))
     response = client.get("/healthz")
     assert response.status_code == 503
@@ -153,9 +153,9 @@ def test_database_down_is_503_with_reason(client: TestClient, monkeypatch: pytes
 
 def test_broker_down_is_503_with_reason(client: TestClient, monkeypatch: pytest.MonkeyPatch,
                                         restore_settings: None) -> None:
-    from workers.embedded import _free_port
+    from workers.embedded import free_port
 
-    _point_at(monkeypatch, BROKER_URL=f"redis://127.0.0.1:{_free_port()}/0")
+    _point_at(monkeypatch, BROKER_URL=f"redis://127.0.0.1:{free_port()}/0")
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["checks"]["broker"]["ok"] is False
@@ -167,11 +167,11 @@ def test_a_heartbeat_with_the_database_down_is_skipped_not_fatal(monkeypatch: py
                                                                  services: dict[str, str]) -> None:
     from sqlalchemy.engine import make_url
 
-    from workers.embedded import _free_port
+    from workers.embedded import free_port
     from workers.heartbeats import Heartbeat
 
     url = make_url(os.environ["DATABASE_URL"])
-    _point_at(monkeypatch, DATABASE_URL=url.set(host="127.0.0.1", port=_free_port())
+    _point_at(monkeypatch, DATABASE_URL=url.set(host="127.0.0.1", port=free_port())
               .render_as_string(hide_password=False))
     assert Heartbeat("worker@down", ["default"], 10).beat() is False
 

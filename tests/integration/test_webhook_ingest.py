@@ -116,11 +116,11 @@ def test_database_down_answers_503_to_every_waiting_request_and_the_writer_recov
     from sqlalchemy.engine import make_url
 
     from domain.core.db import reset_engine
-    from workers.embedded import _free_port
+    from workers.embedded import free_port
 
     warm = _post(app, [(_level(1), _signed(_level(1), "evt-warm"))])  # the store is now cached
     assert warm[0].json()["status"] == "accepted"
-    url = make_url(os.environ["DATABASE_URL"]).set(host="127.0.0.1", port=_free_port())
+    url = make_url(os.environ["DATABASE_URL"]).set(host="127.0.0.1", port=free_port())
     monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
     get_settings.cache_clear()
     reset_engine()

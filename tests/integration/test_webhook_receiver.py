@@ -76,9 +76,9 @@ def test_database_down_is_503_not_500(client: TestClient, monkeypatch: pytest.Mo
 
     from domain.core.db import reset_engine
     from domain.core.env_settings import get_settings
-    from workers.embedded import _free_port
+    from workers.embedded import free_port
 
-    url = make_url(os.environ["DATABASE_URL"]).set(host="127.0.0.1", port=_free_port())
+    url = make_url(os.environ["DATABASE_URL"]).set(host="127.0.0.1", port=free_port())
     monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
     get_settings.cache_clear()
     reset_engine()

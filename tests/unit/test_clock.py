@@ -25,15 +25,15 @@ def fresh_clock() -> Iterator[None]:
 
 
 def _database_at(when: datetime, reads: list[int]) -> object:
-    def read() -> clock._Anchor:
+    def read() -> clock.Anchor:
         reads.append(1)
-        return clock._Anchor(when, clock._MONOTONIC[0]())
+        return clock.Anchor(when, clock._MONOTONIC[0]())
     return read
 
 
 def test_utcnow_is_the_database_time_advanced_by_the_monotonic_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     reads: list[int] = []
-    monkeypatch.setattr(clock, "_read_database_clock", _database_at(DB_TIME, reads))
+    monkeypatch.setattr(clock, "read_database_clock", _database_at(DB_TIME, reads))
     first = clock.utcnow()
     second = clock.utcnow()
     assert DB_TIME <= first <= second < DB_TIME + timedelta(seconds=5)
@@ -43,7 +43,7 @@ def test_utcnow_is_the_database_time_advanced_by_the_monotonic_clock(monkeypatch
 
 def test_the_database_is_asked_again_after_the_resync_interval(monkeypatch: pytest.MonkeyPatch) -> None:
     reads: list[int] = []
-    monkeypatch.setattr(clock, "_read_database_clock", _database_at(DB_TIME, reads))
+    monkeypatch.setattr(clock, "read_database_clock", _database_at(DB_TIME, reads))
     monkeypatch.setattr(clock, "RESYNC_S", 0.0)
     clock.utcnow()
     clock.utcnow()  # stale at once: re-read in the background while the old anchor answers
@@ -56,33 +56,33 @@ def test_the_database_is_asked_again_after_the_resync_interval(monkeypatch: pyte
 def test_without_a_database_the_process_clock_stands_in_and_is_retried_later(monkeypatch: pytest.MonkeyPatch) -> None:
     attempts: list[int] = []
 
-    def down() -> clock._Anchor:
+    def down() -> clock.Anchor:
         attempts.append(1)
         raise ConnectionError("database down")
 
-    monkeypatch.setattr(clock, "_read_database_clock", down)
+    monkeypatch.setattr(clock, "read_database_clock", down)
     assert abs((clock.utcnow() - datetime.now(UTC)).total_seconds()) < 1
     clock.utcnow()
     assert attempts == [1], f"not asked again within RETRY_S ({clock.RETRY_S}s)"
-    monkeypatch.setattr(clock, "_read_database_clock", _database_at(DB_TIME, []))
-    monkeypatch.setattr(clock, "_next_try", 0.0)
+    monkeypatch.setattr(clock, "read_database_clock", _database_at(DB_TIME, []))
+    clock.forget()  # the retry wait is over: the next read asks the database
     assert clock.utcnow() < DB_TIME + timedelta(seconds=5), "the database's clock once it answers"
 
 
 def test_an_anchor_that_cannot_be_refreshed_keeps_serving(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clock, "_read_database_clock", _database_at(DB_TIME, []))
+    monkeypatch.setattr(clock, "read_database_clock", _database_at(DB_TIME, []))
     clock.utcnow()
 
-    def down() -> clock._Anchor:
+    def down() -> clock.Anchor:
         raise ConnectionError("database down")
 
-    monkeypatch.setattr(clock, "_read_database_clock", down)
+    monkeypatch.setattr(clock, "read_database_clock", down)
     monkeypatch.setattr(clock, "RESYNC_S", 0.0)
     assert DB_TIME <= clock.utcnow() < DB_TIME + timedelta(seconds=5)
 
 
 def test_freezegun_decides_in_tests_unless_it_plays_a_wrong_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clock, "_read_database_clock", _database_at(DB_TIME, []))
+    monkeypatch.setattr(clock, "read_database_clock", _database_at(DB_TIME, []))
     with freezegun.freeze_time("2021-06-01 09:00:00"):
         assert clock.utcnow() == datetime(2021, 6, 1, 9, 0, tzinfo=UTC)
         monkeypatch.setattr(clock, "TRUST_FREEZEGUN", False)

@@ -28,7 +28,7 @@ def test_entries_are_appended_and_counted(tmp_path: Path) -> None:
 def test_a_writer_never_appends_to_a_claimed_file(tmp_path: Path) -> None:
     """The importer renames a file before reading it; the next write starts a new file."""
     first = spool.write({"task_name": "t", "task_id": "before"}, tmp_path)
-    claimed = spool._claim(first)
+    claimed = spool.claim_file(first)
     assert claimed is not None and not first.exists()
     again = spool.write({"task_name": "t", "task_id": "after"}, tmp_path)
     assert again == first and first.exists()
