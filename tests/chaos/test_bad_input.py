@@ -382,7 +382,7 @@ def test_twilio_replay_never_reaches_a_newer_order(web: str, db_session: Session
     from connectors.messaging.twilio_sms import compute_signature
     from domain.journey import customer_journey
     from domain.core.models import Backorder, InboundSms
-    from tests.integration.test_replies import PHONE_E164, make_backorder
+    from tests.integration.journey.test_replies import PHONE_E164, make_backorder
     from workers import replies
 
     settings = customer_journey.Settings(catalog, web, os.environ["SECRET_KEY"])  # type: ignore[arg-type]

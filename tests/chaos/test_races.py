@@ -28,7 +28,7 @@ from domain.stock.orders import record_orders
 from tests.chaos import report
 from tests.chaos.conftest import size
 from tests.chaos.harness import REPO_ROOT, private_database
-from tests.integration.test_journey import NOW, _order, _stock
+from tests.integration.journey.test_journey import NOW, _order, _stock
 
 LAST_UNIT_RACES = size(full=200, smoke=20)
 REPLY_RACES = size(full=1000, smoke=50)

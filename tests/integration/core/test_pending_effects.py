@@ -25,7 +25,7 @@ from domain.core.clock import utcnow
 from domain.core.db import get_sessionmaker
 from domain.core.models import AuditLog, Backorder, OrderLine, OutboxMessage, PurchaseOrderLine, Sku, Store
 from sandbox.server import SandboxServer
-from tests.integration.test_journey import SKU, _order, _stock
+from tests.integration.journey.test_journey import SKU, _order, _stock
 from tests.purchase_orders import approved_po
 
 Messages = list[tuple[Any, tuple[Any, ...], dict[str, Any]]]

@@ -21,8 +21,8 @@ from domain.core.business_config import ScorecardSchedule
 from domain.core.db import get_sessionmaker
 from domain.stock.digest import send_digest
 from domain.core.models import Alert, OutboxMessage, PurchaseOrder, Sku
-from tests.integration.test_purchasing import COTTON, NOW, OAK, _plan, _stock
-from tests.integration.test_scorecard_email import _po_with_a_receipt
+from tests.integration.purchasing.test_purchasing import COTTON, NOW, OAK, _plan, _stock
+from tests.integration.purchasing.test_scorecard_email import _po_with_a_receipt
 
 T = TypeVar("T")
 

@@ -9,7 +9,7 @@ import pytest
 from domain.core.business_config import ConfigError, SegmentConfig, load_config, parse_config
 from domain.journey.segments import classify
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "futon-store.toml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "futon-store.toml"
 
 
 def _with(extra: str) -> dict:

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from domain.core.business_config import ConfigError, load_config, parse_config
 from workers.cli import main
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO_ROOT / "examples" / "futon-store.toml"
 
 BROKEN = """

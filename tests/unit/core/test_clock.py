@@ -1,7 +1,7 @@
 """``domain.core.clock``: the database's time carried by the monotonic clock; freezegun wins in tests.
 
 The database read is replaced here by a function returning a chosen time, so the arithmetic is
-checked without a server; ``tests/integration/test_one_clock.py`` runs it against PostgreSQL.
+checked without a server; ``tests/integration/core/test_one_clock.py`` runs it against PostgreSQL.
 """
 from __future__ import annotations
 

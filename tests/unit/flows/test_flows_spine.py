@@ -11,7 +11,7 @@ from domain.core.stages import FollowUp, Stage
 from flows import spine
 from flows.work import UnitOfWork
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

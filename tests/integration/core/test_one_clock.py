@@ -22,8 +22,8 @@ from domain.core import clock, timers
 from domain.journey import customer_journey
 from domain.stock import poll_schedule
 from domain.core.models import OutboxMessage, Store, Timer
-from tests.integration.test_journey import SKU, _order, _stock
-from tests.integration.test_timers import _note  # noqa: F401  (registers the test.note handler)
+from tests.integration.journey.test_journey import SKU, _order, _stock
+from tests.integration.core.test_timers import _note  # noqa: F401  (registers the test.note handler)
 
 Skew = Callable[[float], AbstractContextManager[None]]
 
