@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from domain.core import effects
 from domain.journey import customer_journey
-from domain.messaging import alerts
 from domain.stock import transition_alerts
 from domain.stock import detection, pushes
 from domain.core.clock import utcnow
