@@ -684,9 +684,9 @@ def apply_business_file(config_path: Path) -> int:
     """Loads the file into the scratch database; returns the bench store's id."""
     from sqlalchemy import text
 
-    from domain.stock.catalog import apply_config
     from domain.core.business_config import load_config
     from domain.core.db import session_scope
+    from domain.stock.catalog import apply_config
 
     with session_scope() as session:
         apply_config(session, load_config(config_path))

@@ -92,9 +92,9 @@ def business_file(workdir: Path, sandbox_url: str, samples: int, background_skus
 
 def configure(config_path: Path) -> tuple[Any, int]:
     """Loads the file into the database; returns the config and the Shopify store's id."""
-    from domain.stock.catalog import apply_config
     from domain.core.business_config import load_config
     from domain.core.db import session_scope
+    from domain.stock.catalog import apply_config
 
     config = load_config(config_path)
     with session_scope() as session:

@@ -43,8 +43,8 @@ PROVIDER = "twilio"
 
 def queue_messages(count: int) -> list[int]:
     """``count`` pending SMS rows, as a burst of stock alerts would leave them."""
-    from domain.messaging import outbox
     from domain.core.db import session_scope
+    from domain.messaging import outbox
 
     ids = []
     with session_scope() as session:

@@ -135,9 +135,9 @@ def configure(config_path: Path, skus: int, low_every: int) -> int:
     Every ``low_every``-th SKU gets a threshold equal to the seeded stock, so detection records a
     LOW transition and an alert for it: a first sync that finds nothing to say measures too little.
     """
-    from domain.stock.catalog import apply_config
     from domain.core.business_config import load_config
     from domain.core.db import session_scope
+    from domain.stock.catalog import apply_config
 
     with session_scope() as session:
         apply_config(session, load_config(config_path))

@@ -124,11 +124,11 @@ def fresh_database(database_url: str, name: str = DEMO_DATABASE) -> str:
 def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     from sqlalchemy import func, select
 
-    from domain.stock.catalog import apply_config
     from domain.core.business_config import load_config
     from domain.core.db import reset_engine, session_scope
-    from domain.core.models import Alert, Sku, SkuTransition, StockLevel, Store
     from domain.core.env_settings import get_settings
+    from domain.core.models import Alert, Sku, SkuTransition, StockLevel, Store
+    from domain.stock.catalog import apply_config
     from demo import scenario
     from workers import embedded
     from workers.schema import alembic_config
@@ -289,9 +289,9 @@ def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None]
     Returns the journeys' outcomes and the purchase order's lines as it was sent."""
     from sqlalchemy import select
 
-    from domain.messaging import sms_replies
     from domain.core.db import session_scope
     from domain.core.models import Backorder, Order, OrderLine, OutboxMessage
+    from domain.messaging import sms_replies
 
     shop = f"{sandbox_url}/shopify/shopify-main/_admin"
     for customer in CUSTOMERS:

@@ -16,14 +16,14 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from connectors.messaging import registry
-from domain.messaging import alerts, delivery_rules
-from domain.messaging.circuit import get_breaker
-from domain.core.clock import utcnow
 from domain.core.business_config import current_config
-from domain.messaging.delivery_rules import ProviderSettings
+from domain.core.clock import utcnow
 from domain.core.models import OutboxMessage
 from domain.core.ratelimit import Role, get_limiter
 from domain.core.stages import Stage
+from domain.messaging import alerts, delivery_rules
+from domain.messaging.circuit import get_breaker
+from domain.messaging.delivery_rules import ProviderSettings
 from flows.spine import dispatch, for_ids
 from flows.work import UnitOfWork
 

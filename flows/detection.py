@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from domain.core import effects
-from domain.journey import customer_journey
-from domain.stock import transition_alerts
-from domain.stock import detection, pushes
-from domain.core.clock import utcnow
 from domain.core.business_config import current_config
+from domain.core.clock import utcnow
 from domain.core.stages import Stage
+from domain.journey import customer_journey
+from domain.stock import detection, pushes, transition_alerts
 from flows import effects as effect_rows
 from flows.pushes import enqueue_due
 from flows.spine import dispatch, for_ids

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from connectors.base import Connector
 from connectors.errors import MalformedPayloadError
-from domain.stock.apply_events import DrainResult, ParsedEvent, apply_parsed
 from domain.core.models import InboxEvent
+from domain.stock.apply_events import DrainResult, ParsedEvent, apply_parsed
 
 
 def parse_events(connector: Connector, events: list[InboxEvent]) -> list[ParsedEvent]:

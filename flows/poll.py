@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector
 from domain.core import audit, effects
-from domain.stock import poll_schedule
 from domain.core.clock import utcnow
-from domain.stock.orders import record_orders
+from domain.stock import poll_schedule
 from domain.stock.levels import record_batch
+from domain.stock.orders import record_orders
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,14 @@ from sqlalchemy import select
 
 from connectors.errors import ConnectorError, TransientError
 from domain.core import audit, coalesce
-from domain.messaging import alerts
-from domain.stock import propagation, pushes
-from domain.core.clock import utcnow
 from domain.core.business_config import current_config
+from domain.core.clock import utcnow
 from domain.core.db import session_scope
 from domain.core.models import Sku, Store, StoreLocation
 from domain.core.ratelimit import get_limiter
 from domain.core.stages import FollowUp, Stage
+from domain.messaging import alerts
+from domain.stock import propagation, pushes
 from flows.connections import connector_for
 from flows.spine import dispatch, for_ids
 from flows.work import UnitOfWork

@@ -16,9 +16,9 @@ from typing import Any
 from celery import shared_task
 
 from domain.core import coalesce
-from domain.stock import pushes
 from domain.core.clock import utcnow
 from domain.core.stages import FollowUp, Stage
+from domain.stock import pushes
 from flows.pushes import alert_push_failed, enqueue_due, run_push, wake_key
 from flows.spine import dispatch, for_ids
 from tasks.base import DbTask

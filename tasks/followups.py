@@ -10,10 +10,10 @@ from connectors.errors import PermanentError, TransientError
 from connectors.types import RefundRequest
 import domain.core.env_settings as runtime_settings
 from domain.core import audit, effects
-from domain.journey import customer_journey, substitutes
 from domain.core.clock import utcnow
 from domain.core.models import Backorder, Order, OrderLine, Store
 from domain.core.stages import FollowUp, Stage
+from domain.journey import customer_journey, substitutes
 from flows.connections import connector_for
 from flows.effects import perform
 from flows.spine import dispatch, for_ids, task_name

@@ -12,13 +12,13 @@ from sqlalchemy import select
 
 import domain.core.env_settings as runtime_settings
 from domain.core import coalesce, effects
+from domain.core.business_config import current_config
+from domain.core.clock import utcnow
+from domain.core.models import Store
+from domain.core.stages import FollowUp, Stage
 from domain.journey import customer_journey
 from domain.messaging import alerts
 from domain.stock import webhook_inbox
-from domain.core.clock import utcnow
-from domain.core.business_config import current_config
-from domain.core.models import Store
-from domain.core.stages import FollowUp, Stage
 from flows.connections import connector_for
 from flows.detection import detect
 from flows.inbound import apply_events

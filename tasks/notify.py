@@ -16,13 +16,13 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
 from connectors.errors import ConnectorError, OutcomeUnknownError, PermanentError, TransientError
-from domain.messaging import contacts, delivery_rules, outbox, replay
-from domain.messaging.circuit import Permit, get_breaker
 from domain.core.clock import utcnow
-from domain.messaging.delivery_rules import Message, NotConfiguredError, ProviderSettings
-from domain.messaging.rendering import RenderError
 from domain.core.models import OutboxMessage
 from domain.core.stages import Stage
+from domain.messaging import contacts, delivery_rules, outbox, replay
+from domain.messaging.circuit import Permit, get_breaker
+from domain.messaging.delivery_rules import Message, NotConfiguredError, ProviderSettings
+from domain.messaging.rendering import RenderError
 from flows.delivery import (
     MAX_PACING_WAIT_S,
     MAX_RETRY_AFTER_S,

@@ -31,14 +31,14 @@ from connectors.base import Capability, ErpConnector, supports
 from connectors.errors import PermanentError
 from connectors.types import PurchaseOrderLineRequest, PurchaseOrderRequest
 from domain.core import audit
+from domain.core.business_config import current_config
+from domain.core.clock import utcnow
+from domain.core.env_settings import get_settings
+from domain.core.models import OutboxMessage, PurchaseOrder, PurchaseOrderEvent, Store, Vendor
+from domain.core.stages import FollowUp, Stage
 from domain.messaging import outbox
 from domain.purchasing import vendor_loop
-from domain.core.clock import utcnow
-from domain.core.business_config import current_config
-from domain.core.models import OutboxMessage, PurchaseOrder, PurchaseOrderEvent, Store, Vendor
 from domain.purchasing.po_documents import po_context, po_csv
-from domain.core.env_settings import get_settings
-from domain.core.stages import FollowUp, Stage
 from flows.connections import connector_for
 from flows.spine import dispatch
 from tasks.base import DbTask

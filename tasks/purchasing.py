@@ -6,10 +6,10 @@ from collections import defaultdict
 from celery import shared_task
 
 from domain.core import effects
-from domain.purchasing import purchase_orders, scorecards
-from domain.core.clock import utcnow
 from domain.core.business_config import current_config
+from domain.core.clock import utcnow
 from domain.core.stages import Stage
+from domain.purchasing import purchase_orders, scorecards
 from flows.effects import perform
 from flows.spine import dispatch, for_ids
 from tasks.base import DbTask, UnitOfWork

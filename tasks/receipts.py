@@ -13,9 +13,9 @@ from sqlalchemy import select
 from connectors.base import Capability, ErpConnector, supports
 from connectors.errors import ConnectorError
 from domain.core import effects
-from domain.purchasing import purchase_orders
 from domain.core.clock import utcnow
 from domain.core.models import Store
+from domain.purchasing import purchase_orders
 from flows import effects as effect_rows
 from flows.connections import connector_for
 from flows.spine import dispatch

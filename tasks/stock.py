@@ -4,10 +4,10 @@ from __future__ import annotations
 from celery import shared_task
 
 from domain.core import effects
-from domain.stock import digest
-from domain.core.clock import utcnow
 from domain.core.business_config import current_config
+from domain.core.clock import utcnow
 from domain.core.stages import Stage
+from domain.stock import digest
 from flows.detection import detect
 from flows.effects import perform
 from flows.spine import dispatch, for_ids

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from domain.stock.catalog import apply_config
 from domain.core.business_config import BusinessConfig, load_config
+from domain.stock.catalog import apply_config
 from demo import scenario
 from sandbox.server import SandboxServer
 

@@ -25,10 +25,10 @@ from starlette.concurrency import run_in_threadpool
 from connectors.errors import MalformedPayloadError, SignatureError
 from connectors.messaging import mailgun, sendgrid, twilio_sms
 from connectors.messaging.types import DeliveryEvent
-from domain.messaging import replay
 from domain.core.db import session_scope
-from domain.messaging.delivery_rules import apply_delivery_event
 from domain.core.env_settings import get_settings
+from domain.messaging import replay
+from domain.messaging.delivery_rules import apply_delivery_event
 from workers import input_guard
 
 log = logging.getLogger("workers.callbacks")

@@ -66,10 +66,10 @@ def config_check(file: Path) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
 def config_apply(file: Path | None) -> None:
     """Load FILE (default: $BACKORDERS_CONFIG) into the database."""
-    from domain.stock.catalog import apply_config
     from domain.core.business_config import ConfigError, load_config
     from domain.core.db import session_scope
     from domain.core.env_settings import get_settings
+    from domain.stock.catalog import apply_config
 
     _environment()
     file = file or get_settings().config_file
@@ -123,8 +123,8 @@ def _redis_status() -> dict[str, Any]:
     latest webhooks addressed to stores we do not know. Empty when Redis does not answer."""
     import redis
 
-    from domain.stock import stray_webhooks
     from domain.messaging.circuit import get_breaker
+    from domain.stock import stray_webhooks
 
     try:
         breaker = get_breaker()
@@ -344,10 +344,10 @@ def eta_set(sku_code: str, new_date: Any) -> None:
     """Set SKU_CODE's expected date (YYYY-MM-DD); waiting customers hear of a slip once."""
     from sqlalchemy import func, select
 
-    from domain.journey import customer_journey
     from domain.core.clock import utcnow
     from domain.core.db import session_scope
     from domain.core.models import Backorder, Sku
+    from domain.journey import customer_journey
     from workers.app import app
 
     _environment()
@@ -375,8 +375,8 @@ def substitute() -> None:
 @click.argument("backorder_id", type=int)
 def substitute_approve(backorder_id: int) -> None:
     """Place the substitute BACKORDER_ID's customer chose, waiting for staff; settled by the policy."""
-    from domain.journey import substitutes
     from domain.core.db import session_scope
+    from domain.journey import substitutes
     from workers.app import app
 
     _environment()
@@ -457,9 +457,9 @@ def _purchase_order_id(session: Any, reference: str) -> int:
 @click.argument("reference")
 def po_approve(reference: str) -> None:
     """Approve purchase order REFERENCE (id or number) that is awaiting approval, and send it."""
-    from domain.purchasing import purchase_orders
     from domain.core.clock import utcnow
     from domain.core.db import session_scope
+    from domain.purchasing import purchase_orders
     from workers.app import app
 
     _environment()
@@ -492,10 +492,10 @@ def _sku_quantities(values: tuple[str, ...]) -> dict[str, int] | None:
               help="Received quantity of one SKU (repeat); without it, everything outstanding.")
 def po_receive(reference: str, skus: tuple[str, ...]) -> None:
     """Book goods in against REFERENCE (id or number); waiting customers are filled first."""
-    from domain.journey import customer_journey
-    from domain.purchasing import purchase_orders
     from domain.core.clock import utcnow
     from domain.core.db import session_scope
+    from domain.journey import customer_journey
+    from domain.purchasing import purchase_orders
     from tasks.stock import evaluate
     from workers.app import app
 
@@ -532,8 +532,8 @@ def po_receive(reference: str, skus: tuple[str, ...]) -> None:
               help="Shipped quantity of one SKU (repeat); without it, everything outstanding.")
 def po_asn(reference: str, arrival: Any, skus: tuple[str, ...]) -> None:
     """Record the vendor's advance ship notice; waiting customers are re-dated."""
-    from domain.purchasing import purchase_orders, vendor_loop
     from domain.core.db import session_scope
+    from domain.purchasing import purchase_orders, vendor_loop
     from workers.app import app
 
     _environment()
@@ -589,9 +589,9 @@ def vendors_report(days: int, csv_file: Path | None) -> None:
     mismatches (ship notice vs PO, receipt vs ship notice) per vendor."""
     from datetime import timedelta
 
-    from domain.purchasing import purchase_orders, scorecards
     from domain.core.clock import utcnow
     from domain.core.db import session_scope
+    from domain.purchasing import purchase_orders, scorecards
 
     _environment()
     until = utcnow().date()

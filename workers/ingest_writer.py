@@ -42,9 +42,9 @@ import redis.asyncio as aredis
 from sqlalchemy.engine import make_url
 
 from domain.core import coalesce
-from domain.stock import webhook_inbox
-from domain.core.liveness import keepalive_options
 from domain.core.env_settings import get_settings
+from domain.core.liveness import keepalive_options
+from domain.stock import webhook_inbox
 from tasks.inbound import drain
 
 log = logging.getLogger("workers.ingest_writer")

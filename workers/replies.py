@@ -41,14 +41,14 @@ from starlette.concurrency import run_in_threadpool
 from connectors.errors import MalformedPayloadError, SignatureError
 from connectors.messaging import twilio_sms
 import domain.core.env_settings as runtime_settings
-from domain.journey import backorders, customer_journey
-from domain.messaging import contacts, sms_replies
 from domain.core.clock import utcnow
 from domain.core.db import session_scope
-from domain.journey.links import BadLink, ExpiredLink, LinkClaim, sign, verify
-from domain.messaging.rendering import TEMPLATES_DIR
 from domain.core.models import Backorder, Order, OrderLine, Sku
 from domain.core.stages import FollowUp
+from domain.journey import backorders, customer_journey
+from domain.journey.links import BadLink, ExpiredLink, LinkClaim, sign, verify
+from domain.messaging import contacts, sms_replies
+from domain.messaging.rendering import TEMPLATES_DIR
 from flows.spine import messages
 
 log = logging.getLogger("workers.replies")
@@ -190,8 +190,8 @@ def _substitute_facts(session: Session, code: str | None) -> dict[str, Any]:
 def _substitute_price(session: Session, claim: LinkClaim, settings: customer_journey.Settings
                       ) -> dict[str, Any] | None:
     """The price difference the customer would confirm, and how the store's policy settles it."""
-    from domain.journey import substitutes
     from domain.core.models import Store
+    from domain.journey import substitutes
 
     if claim.choice != "substitute" or not claim.substitute:
         return None

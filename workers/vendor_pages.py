@@ -15,13 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from domain.purchasing import purchase_orders, vendor_loop
-from domain.core.clock import utcnow
 from domain.core.business_config import current_config
+from domain.core.clock import utcnow
 from domain.core.db import session_scope
-from domain.journey.links import BadLink, ExpiredLink, verify_po_link
-from domain.core.models import PurchaseOrder, PurchaseOrderLine, Sku, Vendor
 from domain.core.env_settings import get_settings
+from domain.core.models import PurchaseOrder, PurchaseOrderLine, Sku, Vendor
+from domain.journey.links import BadLink, ExpiredLink, verify_po_link
+from domain.purchasing import purchase_orders, vendor_loop
 from workers.replies import invalid_page, page, send_follow_ups
 
 log = logging.getLogger("workers.vendor_pages")

@@ -23,15 +23,15 @@ from sqlalchemy.orm import Session
 
 import domain.core.env_settings as runtime_settings
 from domain.core import audit, timers
-from domain.journey import backorders, segments, substitutes
-from domain.messaging import alerts, contacts, localtime, outbox
-from domain.stock.allocation import allocatable
-from domain.core.clock import utcnow
 from domain.core.business_config import PolicyConfig
+from domain.core.clock import utcnow
 from domain.core.db import any_int, state_is
-from domain.journey.links import LinkClaim, sign
 from domain.core.env_settings import JourneySettings
 from domain.core.stages import FollowUp, Stage
+from domain.journey import backorders, segments, substitutes
+from domain.journey.links import LinkClaim, sign
+from domain.messaging import alerts, contacts, localtime, outbox
+from domain.stock.allocation import allocatable
 from domain.core.models import (
     OPEN_PO_STATES,
     Backorder,

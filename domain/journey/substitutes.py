@@ -36,11 +36,11 @@ from sqlalchemy.orm import Session
 
 from connectors.types import ListingRef, RefundRequest, SubstituteOrderRequest, SubstituteOrderResult
 from domain.core import audit
-from domain.messaging import alerts
-from domain.core.clock import utcnow
 from domain.core.business_config import PolicyConfig, RouteConfig
-from domain.core.stages import FollowUp, Stage
+from domain.core.clock import utcnow
 from domain.core.models import Backorder, ChannelListing, Order, OrderLine, Sku, Store, SubstituteOrder
+from domain.core.stages import FollowUp, Stage
+from domain.messaging import alerts
 
 PLACE, DELIVER = Stage.PLACE_SUBSTITUTE, Stage.DELIVER
 EVENT = "backorder.substitute_requested"

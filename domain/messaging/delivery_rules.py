@@ -31,12 +31,12 @@ from sqlalchemy.orm import Session
 
 from connectors.messaging.types import EmailMessage, SlackMessage, SmsMessage
 from domain.core import audit
-from domain.messaging import senders
-from domain.core.clock import utcnow
 from domain.core.business_config import NotificationConfig
+from domain.core.clock import utcnow
 from domain.core.db import state_is
-from domain.messaging.rendering import RenderError, render_email, render_slack, render_sms
 from domain.core.models import OutboxMessage
+from domain.messaging import senders
+from domain.messaging.rendering import RenderError, render_email, render_slack, render_sms
 
 log = logging.getLogger(__name__)
 

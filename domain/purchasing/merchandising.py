@@ -24,10 +24,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.core import audit, effects
-from domain.messaging import alerts
-from domain.purchasing import vendor_loop
 from domain.core.business_config import RouteConfig
 from domain.core.stages import FollowUp, Stage
+from domain.messaging import alerts
+from domain.purchasing import vendor_loop
 from domain.core.models import (
     OPEN_PO_STATES,
     Backorder,

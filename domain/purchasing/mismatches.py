@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from domain.messaging import alerts
 from domain.core.business_config import RouteConfig
+from domain.messaging import alerts
 
 ASN_MISMATCH, RECEIPT_MISMATCH = "po.asn_mismatch", "po.receipt_mismatch"
 TEMPLATE = "po_mismatch"

@@ -19,8 +19,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain.messaging.rendering import TEMPLATES_DIR
 from domain.core.models import Location, PurchaseOrder, PurchaseOrderLine, Sku, Vendor
+from domain.messaging.rendering import TEMPLATES_DIR
 
 CSV_HEADER = ("po_number", "sku", "title", "quantity", "unit_cost", "line_total", "expected_date")
 CURRENCY_SYMBOLS = {"USD": "$", "CAD": "CA$", "AUD": "A$", "EUR": "€", "GBP": "£", "JPY": "¥"}

@@ -32,13 +32,13 @@ from sqlalchemy.orm import Session
 
 import domain.core.env_settings as runtime_settings
 from domain.core import audit, effects
-from domain.journey import customer_journey
-from domain.messaging import alerts
-from domain.purchasing import demand
-from domain.journey.backorders import WAITING_STATES
 from domain.core.business_config import PolicyConfig, RouteConfig
 from domain.core.db import any_int, state_is
 from domain.core.stages import FollowUp, Stage
+from domain.journey import customer_journey
+from domain.journey.backorders import WAITING_STATES
+from domain.messaging import alerts
+from domain.purchasing import demand
 from domain.core.models import (
     Location,
     PurchaseOrder,

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from domain.messaging import alerts
 from domain.core.business_config import RouteConfig, ScorecardSchedule
+from domain.messaging import alerts
 from domain.purchasing.purchase_orders import VendorScore, scorecard
 
 EVENT = "vendor.scorecard"

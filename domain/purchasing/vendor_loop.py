@@ -18,12 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.core import timers
+from domain.core.clock import utcnow
+from domain.core.models import PurchaseOrder, PurchaseOrderEvent, PurchaseOrderLine, Sku, Timer, Vendor
+from domain.core.stages import FollowUp, Stage
+from domain.journey.links import sign_po_link
 from domain.messaging import alerts, outbox
 from domain.purchasing import mismatches, purchase_orders
-from domain.core.clock import utcnow
-from domain.journey.links import sign_po_link
-from domain.core.stages import FollowUp, Stage
-from domain.core.models import PurchaseOrder, PurchaseOrderEvent, PurchaseOrderLine, Sku, Timer, Vendor
 
 ACK_DUE, ASN_DUE = "po.ack_due", "po.asn_due"
 DELIVER = Stage.DELIVER

@@ -18,8 +18,8 @@ from connectors.types import OrderRecord, StockRecord, WebhookEvent
 from domain.core.clock import utcnow
 from domain.core.db import any_int
 from domain.core.models import InboxEvent
-from domain.stock.orders import record_orders
 from domain.stock.levels import record_batch
+from domain.stock.orders import record_orders
 
 #: Headers kept with a stored webhook so it can be parsed again later, exactly as received.
 KEPT_HEADER_PREFIXES = ("x-shopify-", "shopify-", "x-wc-", "x-signature", "x-lightspeed", "content-type",

@@ -14,9 +14,9 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from domain.stock import location_thresholds
 from domain.core.business_config import BusinessConfig
 from domain.core.models import Location, Sku, Store, StoreLocation, Vendor
+from domain.stock import location_thresholds
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain.messaging.alerts import raise_alert
 from domain.core.business_config import RouteConfig
-from domain.stock.detection import load_numbers
 from domain.core.models import Sku
+from domain.messaging.alerts import raise_alert
+from domain.stock.detection import load_numbers
 
 OUT_STATES = ("OUT", "BACKORDER")
 

@@ -17,9 +17,9 @@ from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from connectors.types import StockRecord
-from domain.stock import location_thresholds
 from domain.core.clock import utcnow
 from domain.core.models import ChannelListing, StoreLocation
+from domain.stock import location_thresholds
 
 #: Pages travel as one JSON document of rows into fixed statements: compiled once, one round trip,
 #: and no per-value work in Python (building a 250-row VALUES list each page cost more than the

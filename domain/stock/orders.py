@@ -9,10 +9,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderRecord
-from domain.stock.allocation import allocate_orders
 from domain.core.clock import utcnow
 from domain.core.db import any_text
 from domain.core.models import Order, OrderLine, Sku
+from domain.stock.allocation import allocate_orders
 
 OPEN_STATUSES = {"open", "pending", "processing", "on-hold", "unfulfilled", "partially_fulfilled"}
 

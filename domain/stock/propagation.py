@@ -21,8 +21,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from connectors.types import ListingRef
-from domain.purchasing import demand
 from domain.core.models import ChannelListing, Sku, StockLevel, Store, StoreLocation, StoreSyncLag
+from domain.purchasing import demand
 
 SECONDS_PER_DAY = Decimal(86400)
 

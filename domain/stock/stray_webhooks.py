@@ -114,9 +114,9 @@ def note_unknown_store(store_key: str, headers: Mapping[str, str], size: int, no
 
 def _alert(key: str, entry: dict[str, Any], hour: str) -> None:
     """The staff alert, in its own transaction; it goes out through the outbox like any other."""
-    from domain.messaging import alerts
     from domain.core.business_config import ConfigError, current_config
     from domain.core.db import session_scope
+    from domain.messaging import alerts
 
     detail = (f"A platform is sending webhooks to /webhooks/{key}, which is no store in the configuration "
               f"(topic {entry['topic'] or '-'}, user agent {entry['user_agent'] or '-'}). If a store was renamed, "

@@ -389,9 +389,9 @@ def private_database(workdir: Path, config_path: Path = REPO_ROOT / "examples" /
     """
     from alembic import command
 
-    from domain.stock.catalog import apply_config
     from domain.core.db import reset_engine, session_scope
     from domain.core.env_settings import get_settings
+    from domain.stock.catalog import apply_config
     from workers.schema import alembic_config
 
     pg, broker = PrivatePostgres(workdir / "pg-root"), PrivateRedis(workdir / "redis")

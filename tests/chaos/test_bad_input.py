@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.stock import stray_webhooks
 from domain.core.models import Alert, InboxEvent
+from domain.stock import stray_webhooks
 from demo.scenario import PLATFORM_SECRETS
 from tests.chaos.faults_stack import Servers
 from tests.chaos.report import record
@@ -380,8 +380,8 @@ def test_twilio_replay_never_reaches_a_newer_order(web: str, db_session: Session
     """A captured, signed inbound REFUND is replayed after the customer placed a newer order that
     was offered and texted: the replay answers empty TwiML and the newer order is untouched."""
     from connectors.messaging.twilio_sms import compute_signature
-    from domain.journey import customer_journey
     from domain.core.models import Backorder, InboundSms
+    from domain.journey import customer_journey
     from tests.integration.journey.test_replies import PHONE_E164, make_backorder
     from workers import replies
 

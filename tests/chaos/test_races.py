@@ -20,10 +20,10 @@ from sqlalchemy import func, select, update
 
 from connectors.types import OrderLineRecord, OrderRecord
 from domain.core import timers
-from domain.journey import customer_journey
 from domain.core.business_config import load_config
 from domain.core.db import get_sessionmaker, session_scope
 from domain.core.models import AuditLog, Backorder, OrderLine, Sku, Store, Timer
+from domain.journey import customer_journey
 from domain.stock.orders import record_orders
 from tests.chaos import report
 from tests.chaos.conftest import size

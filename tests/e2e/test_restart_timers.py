@@ -19,13 +19,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
+from domain.core.business_config import load_config
+from domain.core.clock import utcnow
+from domain.core.models import AuditLog, Backorder, OutboxMessage, Store, Timer
 from domain.journey import customer_journey
 from domain.stock.catalog import apply_config
-from domain.core.clock import utcnow
-from domain.core.business_config import load_config
-from domain.core.models import AuditLog, Backorder, OutboxMessage, Store, Timer
-from domain.stock.orders import record_orders
 from domain.stock.levels import record_batch
+from domain.stock.orders import record_orders
 from tests.conftest import REPO_ROOT, wait_for
 
 

@@ -19,9 +19,9 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from domain.core import clock, timers
+from domain.core.models import OutboxMessage, Store, Timer
 from domain.journey import customer_journey
 from domain.stock import poll_schedule
-from domain.core.models import OutboxMessage, Store, Timer
 from tests.integration.journey.test_journey import SKU, _order, _stock
 from tests.integration.core.test_timers import _note  # noqa: F401  (registers the test.note handler)
 

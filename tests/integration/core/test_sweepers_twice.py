@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from domain.purchasing import purchase_orders, scorecards
 from domain.core.business_config import ScorecardSchedule
 from domain.core.db import get_sessionmaker
-from domain.stock.digest import send_digest
 from domain.core.models import Alert, OutboxMessage, PurchaseOrder, Sku
+from domain.purchasing import purchase_orders, scorecards
+from domain.stock.digest import send_digest
 from tests.integration.purchasing.test_purchasing import COTTON, NOW, OAK, _plan, _stock
 from tests.integration.purchasing.test_scorecard_email import _po_with_a_receipt
 

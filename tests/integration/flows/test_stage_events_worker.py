@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.types import StockRecord
-from domain.stock import webhook_inbox
 from domain.core.business_config import BusinessConfig
-from domain.stock.apply_events import stored_payload
 from domain.core.models import InboxEvent, Store
+from domain.stock import webhook_inbox
+from domain.stock.apply_events import stored_payload
 from domain.stock.levels import learn_listings
 from tests.conftest import wait_for
 

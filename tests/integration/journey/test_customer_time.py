@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
+from domain.core.models import Backorder, Order, OrderLine, Store
 from domain.journey import customer_journey
 from domain.messaging.rendering import render_email, render_sms
-from domain.core.models import Backorder, Order, OrderLine, Store
-from domain.stock.orders import record_orders
 from domain.stock.levels import record_batch
+from domain.stock.orders import record_orders
 
 # 02:00 UTC on December 5 is still December 4 in the Americas: the date must move with the zone.
 DEADLINE = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)

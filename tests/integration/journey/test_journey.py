@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
 from domain.core import timers
-from domain.journey import customer_journey
-from domain.messaging import contacts
 from domain.core.db import get_sessionmaker
 from domain.core.models import AuditLog, Backorder, OutboxMessage, Sku, Store, Timer
-from domain.stock.orders import record_orders
 from domain.core.stages import Stage
+from domain.journey import customer_journey
+from domain.messaging import contacts
 from domain.stock.levels import record_batch
+from domain.stock.orders import record_orders
 from flows.spine import task_name
 
 OFFER_TASK = task_name(Stage.OFFER)

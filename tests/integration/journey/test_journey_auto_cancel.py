@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
 from domain.core import timers
 from domain.journey import customer_journey
-from domain.purchasing import merchandising
 from domain.messaging.rendering import render_email
+from domain.purchasing import merchandising
 from domain.core.models import (
     Alert,
     Backorder,
@@ -24,8 +24,8 @@ from domain.core.models import (
     Store,
     Vendor,
 )
-from domain.stock.orders import record_orders
 from domain.stock.levels import record_batch
+from domain.stock.orders import record_orders
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 SKU = "FUT-FRM-OAK-FULL"

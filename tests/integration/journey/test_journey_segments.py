@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from connectors.shopify import ShopifyConnector
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
+from domain.core.models import AuditLog, Backorder, Order, OutboxMessage, Sku, Store
 from domain.journey import customer_journey
 from domain.messaging.rendering import render_email
-from domain.core.models import AuditLog, Backorder, Order, OutboxMessage, Sku, Store
-from domain.stock.orders import record_orders
 from domain.stock.levels import record_batch
+from domain.stock.orders import record_orders
 from sandbox.server import SandboxServer
 from tests.connectors.conftest import Admin, sandbox_app
 

@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 from connectors.shopify import ShopifyConnector
 from connectors.types import StockRecord
 from connectors.woocommerce import WooCommerceConnector
-from domain.journey import customer_journey, substitutes
 from domain.core.clock import utcnow
-from domain.journey.links import LinkClaim, sign
 from domain.core.models import Alert, AuditLog, Backorder, OutboxMessage, Sku, Store, SubstituteOrder
-from domain.stock.orders import record_orders
+from domain.journey import customer_journey, substitutes
+from domain.journey.links import LinkClaim, sign
 from domain.stock.levels import learn_listings, record_batch
+from domain.stock.orders import record_orders
 from sandbox.server import SandboxServer
 from tests.connectors.conftest import Admin, sandbox_app
 

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.messaging.twilio_sms import compute_signature
-from domain.journey import customer_journey
 from domain.core.clock import utcnow
+from domain.core.models import AuditLog, Backorder, ContactOptOut, InboundSms, Order, OrderLine, OutboxMessage, Sku, Store
+from domain.journey import customer_journey
 from domain.journey.links import LinkClaim, sign
 from domain.messaging import sms_replies
-from domain.core.models import AuditLog, Backorder, ContactOptOut, InboundSms, Order, OrderLine, OutboxMessage, Sku, Store
 from workers import replies
 
 BASE_URL = "http://testserver"

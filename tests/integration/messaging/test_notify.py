@@ -27,11 +27,11 @@ from sqlalchemy.orm import Session
 
 import tasks.notify  # noqa: F401  (registers the tasks with the app the worker runs)
 from connectors.messaging.mailgun import sign as mailgun_sign
-from domain.messaging import outbox
 from domain.core.clock import utcnow
+from domain.core.env_settings import get_settings
 from domain.core.models import AuditLog, OutboxMessage
 from domain.core.ratelimit import RateLimiter
-from domain.core.env_settings import get_settings
+from domain.messaging import outbox
 from sandbox.server import SandboxServer
 from sandbox.twilio import signature as twilio_signature
 from tasks.notify import deliver, redrive

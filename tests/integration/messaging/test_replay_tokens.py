@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors.messaging.mailgun import sign as mailgun_sign
-from domain.messaging import replay
-from domain.core.models import ReplayToken
 from domain.core.env_settings import get_settings
+from domain.core.models import ReplayToken
+from domain.messaging import replay
 from workers.callbacks import router
 
 KEY = "replay-test-signing-key"

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import tasks.notify  # noqa: F401  (registers the tasks)
-from domain.messaging import outbox
-from domain.core.models import OutboxMessage
 from domain.core.env_settings import get_settings
+from domain.core.models import OutboxMessage
+from domain.messaging import outbox
 from sandbox.server import SandboxServer
 from tasks.notify import deliver
 from tests.conftest import REPO_ROOT

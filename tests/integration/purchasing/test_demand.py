@@ -14,11 +14,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
-from domain.purchasing import demand, purchase_orders
 from domain.core.models import Location, Sku, StockHistory, Store
-from domain.stock.orders import record_orders
+from domain.purchasing import demand, purchase_orders
 from domain.purchasing.reorder import weighted_velocity
 from domain.stock.levels import record_batch
+from domain.stock.orders import record_orders
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

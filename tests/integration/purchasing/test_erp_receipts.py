@@ -22,8 +22,8 @@ from domain.core.models import (
     StockLevel,
     Store,
 )
-from domain.stock.orders import record_orders
 from domain.core.env_settings import get_settings
+from domain.stock.orders import record_orders
 from demo import scenario
 from sandbox.odoo import DEFAULTS as ODOO_DEFAULTS
 from sandbox.server import SandboxServer

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.purchasing import purchase_orders, vendor_loop
-from domain.messaging.rendering import render_email, render_slack
-from domain.core.stages import Stage
 from domain.core.models import Alert, OutboxMessage, PurchaseOrder, PurchaseOrderLine, Sku, Vendor
+from domain.core.stages import Stage
+from domain.messaging.rendering import render_email, render_slack
+from domain.purchasing import purchase_orders, vendor_loop
 from tests.conftest import REPO_ROOT
 
 SKU = "BED-SHEET-QUEEN-WHT"  # vendor cotton-mill
@@ -99,8 +99,8 @@ def test_a_receipt_without_a_ship_notice_has_nothing_to_differ_from(db_session: 
 
 
 def test_the_same_finding_alerts_once(db_session: Session, po_id: int) -> None:
-    from domain.purchasing import mismatches
     from domain.core.business_config import current_config
+    from domain.purchasing import mismatches
 
     vendor_loop.record_asn(db_session, po_id, datetime.now(UTC).date(), {SKU: 30})
     [alert] = _alerts(db_session, "po.asn_mismatch")

@@ -23,8 +23,8 @@ from domain.core.models import (
     Store,
     Vendor,
 )
-from domain.purchasing.po_documents import po_context
 from domain.core.env_settings import get_settings
+from domain.purchasing.po_documents import po_context
 from demo import scenario
 from sandbox.server import SandboxServer
 from tests.conftest import REPO_ROOT

@@ -14,9 +14,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
+from domain.core.stages import Stage
 from domain.journey import customer_journey
 from domain.purchasing import purchase_orders
-from domain.core.stages import Stage
 from domain.core.models import (
     Alert,
     Backorder,
@@ -29,8 +29,8 @@ from domain.core.models import (
     Store,
     Vendor,
 )
-from domain.stock.orders import record_orders
 from domain.stock.levels import record_batch
+from domain.stock.orders import record_orders
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 COTTON = ["BED-COVER-FULL-NAVY", "BED-COVER-FULL-SAND", "BED-COVER-QUEEN-NAVY", "BED-COVER-QUEEN-SAND",

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.messaging.types import EmailMessage
-from domain.purchasing import scorecards
 from domain.core.business_config import ScorecardSchedule
-from domain.messaging.delivery_rules import ProviderSettings, build_message
 from domain.core.models import OutboxMessage, PurchaseOrder, PurchaseOrderEvent, PurchaseOrderLine, Sku, Vendor
+from domain.messaging.delivery_rules import ProviderSettings, build_message
+from domain.purchasing import scorecards
 
 MONDAY_8 = ScorecardSchedule("weekly", 0, time(8, 0))
 NY = "America/New_York"

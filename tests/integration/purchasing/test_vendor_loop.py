@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
 import domain.core.env_settings as runtime_settings
 from domain.core import timers
+from domain.core.clock import utcnow
 from domain.journey import customer_journey
 from domain.purchasing import purchase_orders, vendor_loop
-from domain.core.clock import utcnow
 from domain.core.models import (
     Alert,
     OutboxMessage,
@@ -29,8 +29,8 @@ from domain.core.models import (
     Timer,
     Vendor,
 )
-from domain.stock.orders import record_orders
 from domain.stock.levels import record_batch
+from domain.stock.orders import record_orders
 
 SKU = "BED-SHEET-QUEEN-WHT"  # vendor cotton-mill: no ERP, email only
 

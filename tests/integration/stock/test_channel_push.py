@@ -199,8 +199,8 @@ def test_a_refused_write_is_retried_from_its_row(stack: Stack, db_session: Sessi
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """WooCommerce answers 503 once: the row keeps the error and comes back after a backoff, then
     the retry writes the figure; no broker retry, no second push in flight."""
-    from domain.stock import pushes
     from domain.core.clock import utcnow
+    from domain.stock import pushes
     from tasks.channels import push_due
     from tasks.polling import poll_store
 

@@ -7,10 +7,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
-from domain.stock.detection import evaluate
 from domain.core.models import Sku, SkuTransition, Store
-from domain.stock.orders import record_orders
+from domain.stock.detection import evaluate
 from domain.stock.levels import record_batch
+from domain.stock.orders import record_orders
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

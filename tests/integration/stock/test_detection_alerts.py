@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session
 
 from connectors.registry import build_connector
 from connectors.types import ConnectorConfig, OrderLineRecord, OrderRecord, StockRecord
-from domain.stock.catalog import apply_config
 from domain.core.business_config import load_config
-from domain.core.models import Alert, LocationThreshold, Location, Sku, SkuTransition, Store
-from domain.stock.orders import record_orders
 from domain.core.env_settings import get_settings
+from domain.core.models import Alert, LocationThreshold, Location, Sku, SkuTransition, Store
+from domain.stock.catalog import apply_config
 from domain.stock.levels import record_batch
+from domain.stock.orders import record_orders
 from demo import scenario
 from sandbox.lightspeed import DEFAULT_TOKEN
 from sandbox.server import SandboxServer

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors.types import StockRecord
-from domain.stock.transition_alerts import alerts_for_transitions
 from domain.core.business_config import BusinessConfig
-from domain.stock.detection import evaluate
 from domain.core.models import Alert, AuditLog, OutboxMessage, Sku, SkuTransition, Store
+from domain.stock.detection import evaluate
 from domain.stock.levels import record_batch
+from domain.stock.transition_alerts import alerts_for_transitions
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

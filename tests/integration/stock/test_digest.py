@@ -7,9 +7,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from domain.core.business_config import RouteConfig
-from domain.stock.digest import digest_due, send_digest
-from domain.messaging.rendering import render_email
 from domain.core.models import OutboxMessage, Sku
+from domain.messaging.rendering import render_email
+from domain.stock.digest import digest_due, send_digest
 
 ROUTES = (RouteConfig("digest.daily", "SLACK_WEBHOOK_OPS", ("ops@futonloft.example",)),)
 

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors.types import StockRecord
-from domain.stock import webhook_inbox
 from domain.core.business_config import BusinessConfig
-from domain.stock.apply_events import stored_payload
 from domain.core.models import InboxEvent, OutboxMessage, Sku, SkuTransition, Store
+from domain.stock import webhook_inbox
+from domain.stock.apply_events import stored_payload
 from domain.stock.levels import learn_listings
 
 ITEM = "424242"

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.types import StockRecord
-from domain.stock import propagation, pushes
 from domain.core.models import ChannelPush, PushedLevel, Sku, StockHistory, StockLevel, Store, StoreSyncLag
+from domain.stock import propagation, pushes
 from domain.stock.levels import record_batch
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -58,8 +58,8 @@ def test_sync_reports_what_changed(db_session: Session, tmp_path: Path, monkeypa
 
 
 def test_status_shows_provider_circuits_and_webhooks_for_unknown_stores(db_session: Session) -> None:
-    from domain.stock import stray_webhooks
     from domain.messaging.circuit import get_breaker
+    from domain.stock import stray_webhooks
 
     breaker = get_breaker()
     for provider in ("mailgun", "twilio"):

@@ -19,10 +19,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from domain.core import coalesce
-from domain.stock import webhook_inbox
 from domain.core.db import get_engine
-from domain.core.models import InboxEvent, Store
 from domain.core.env_settings import get_settings, redis_key
+from domain.core.models import InboxEvent, Store
+from domain.stock import webhook_inbox
 from demo.scenario import PLATFORM_SECRETS
 
 SECRET_ENV = "SHOPIFY_WEBHOOK_SECRET"

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from domain.messaging import senders
 from domain.core.business_config import ConfigError, NotificationConfig, ScorecardSchedule, parse_config
+from domain.messaging import senders
 
 
 def _config(**notifications: Any) -> NotificationConfig:

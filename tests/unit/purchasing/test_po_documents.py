@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from connectors.messaging.types import EmailMessage
+from domain.core.models import OutboxMessage
 from domain.messaging.delivery_rules import ProviderSettings, build_message, email_attachments
 from domain.messaging.rendering import RenderError, render_email, render_slack
-from domain.core.models import OutboxMessage
 from domain.purchasing.po_documents import CSV_HEADER, money, po_csv, render_po
 from domain.purchasing.reorder import explain, order_quantity
 
