@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from domain.stages import Stage
+from domain.core.stages import Stage
 from flows import spine
 from workers.broker_names import QUEUES, BrokerNames  # noqa: F401  (QUEUES: the plain names, for callers)
 

@@ -70,7 +70,7 @@ SELECT :source, 'shopify:bench-' || i, 'inventory_update', 'inventory_levels/upd
 
 def prepare(workdir: Path, skus: int, events: int) -> Path:
     """Store, catalog (SKUs, listings, levels) and N pending inbox rows; returns the config path."""
-    from domain.db import session_scope
+    from domain.core.db import session_scope
 
     config_path = workdir / "bench.toml"
     config_path.write_text(shopify_store_toml("http://127.0.0.1:9/shopify/bench"))
@@ -85,14 +85,14 @@ def prepare(workdir: Path, skus: int, events: int) -> Path:
 
 
 def pending_inbox() -> int:
-    from domain.db import get_engine
+    from domain.core.db import get_engine
 
     with get_engine().connect() as connection:
         return int(connection.execute(text("SELECT count(*) FROM inbox WHERE state = 'pending'")).scalar_one())
 
 
 def outcome() -> dict[str, int]:
-    from domain.db import get_engine
+    from domain.core.db import get_engine
 
     queries = {"inbox_done": "SELECT count(*) FROM inbox WHERE state = 'done'",
                "inbox_not_done": "SELECT count(*) FROM inbox WHERE state <> 'done'",
@@ -161,7 +161,7 @@ def profile_drain(skus: int, events: int, top: int = 25) -> None:
 
         os.environ["BACKORDERS_CONFIG"] = str(config_path)
         os.environ["BENCH_SHOPIFY_TOKEN"] = "shpat_sandbox"
-        from domain.settings import get_settings
+        from domain.core.env_settings import get_settings
 
         get_settings.cache_clear()
         from workers.app import app

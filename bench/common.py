@@ -120,8 +120,8 @@ def _delete_prefixed_keys(redis_url: str, prefix: str) -> int:
 
 
 def _reset_process_caches() -> None:
-    from domain.db import reset_engine
-    from domain.settings import get_settings
+    from domain.core.db import reset_engine
+    from domain.core.env_settings import get_settings
 
     get_settings.cache_clear()
     reset_engine()
@@ -684,9 +684,9 @@ def apply_business_file(config_path: Path) -> int:
     """Loads the file into the scratch database; returns the bench store's id."""
     from sqlalchemy import text
 
-    from domain.catalog import apply_config
-    from domain.config import load_config
-    from domain.db import session_scope
+    from domain.core.business_config import load_config
+    from domain.core.db import session_scope
+    from domain.stock.catalog import apply_config
 
     with session_scope() as session:
         apply_config(session, load_config(config_path))
@@ -704,7 +704,7 @@ def insert_catalog(store_id: int, count: int, prefix: str, available: int, *, th
     """
     from sqlalchemy import text
 
-    from domain.db import session_scope
+    from domain.core.db import session_scope
 
     with session_scope() as session:
         location_id = session.execute(text("SELECT id FROM locations WHERE key = :k"),

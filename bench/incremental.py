@@ -78,7 +78,7 @@ def change_skus(shop_url: str, count: int, catalog: int, round_no: int) -> None:
 
 def one_round(shop_url: str, store_id: int, catalog: int, changed: int, round_no: int) -> dict[str, float]:
     from flows import poll as sync
-    from domain.db import get_sessionmaker
+    from domain.core.db import get_sessionmaker
 
     now = advance_clock(shop_url, 120)
     cursor = (now - timedelta(seconds=30)).isoformat().replace("+00:00", "Z")
@@ -109,7 +109,7 @@ def measure_size(sandbox_url: str, catalog: int, args: argparse.Namespace) -> di
         rounds = [one_round(shop_url, store_id, catalog, args.changed, n) for n in range(1, args.rounds + 1)]
         times = [r["seconds"] for r in rounds]
         print(f"{catalog:,} SKUs: polls {[round(t * 1000, 1) for t in times]} ms", flush=True)
-        from domain.db import get_engine
+        from domain.core.db import get_engine
 
         with get_engine().connect() as connection:
             history = int(connection.execute(text("SELECT count(*) FROM stock_history")).scalar_one())

@@ -95,7 +95,7 @@ def combined(results: list[LoadResult]) -> LoadResult:
 
 
 def inbox_rows() -> int:
-    from domain.db import get_engine
+    from domain.core.db import get_engine
 
     with get_engine().connect() as connection:
         return int(connection.execute(text("SELECT count(*) FROM inbox")).scalar_one())
@@ -169,7 +169,7 @@ def profile_accept(count: int, top: int = 25, concurrency: int = 32) -> None:
         apply_business_file(config_path)
         os.environ.update({k: v for k, v in bench_env(scratch, {"BACKORDERS_CONFIG": str(config_path)}).items()
                            if k.startswith(("BENCH_", "BACKORDERS_"))})
-        from domain.settings import get_settings
+        from domain.core.env_settings import get_settings
         from workers.webhooks import accept_webhook
 
         get_settings.cache_clear()

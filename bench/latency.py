@@ -92,9 +92,9 @@ def business_file(workdir: Path, sandbox_url: str, samples: int, background_skus
 
 def configure(config_path: Path) -> tuple[Any, int]:
     """Loads the file into the database; returns the config and the Shopify store's id."""
-    from domain.catalog import apply_config
-    from domain.config import load_config
-    from domain.db import session_scope
+    from domain.core.business_config import load_config
+    from domain.core.db import session_scope
+    from domain.stock.catalog import apply_config
 
     config = load_config(config_path)
     with session_scope() as session:
@@ -105,7 +105,7 @@ def configure(config_path: Path) -> tuple[Any, int]:
 
 def first_full_poll(store_id: int, redis_url: str, prefix: str) -> None:
     """The store's listings come from a first full poll; wait for it and every task it started."""
-    from domain.db import get_engine
+    from domain.core.db import get_engine
     from workers.app import app
 
     app.send_task("tasks.polling.poll_store", args=[store_id, True], queue="sync")
@@ -217,7 +217,7 @@ def stages(config: Any, starts: list[tuple[int, float]], latencies: list[float])
     import statistics
 
     from bench.common import SHOPIFY_ITEM_ID_BASE
-    from domain.db import get_engine
+    from domain.core.db import get_engine
 
     index = {sku.code: i for i, sku in enumerate(config.skus)}
     deltas: dict[str, list[float]] = {name: [] for name in STAGE_NAMES}
@@ -266,7 +266,7 @@ def notice_stages(starts: list[tuple[int, float]], latencies: list[float]) -> di
     """Median seconds from the order's start to each recorded step of the customer notice."""
     import statistics
 
-    from domain.db import get_engine
+    from domain.core.db import get_engine
 
     deltas: dict[str, list[float]] = {name: [] for name in NOTICE_STAGE_NAMES}
     with get_engine().connect() as connection:
@@ -295,7 +295,7 @@ def outbox_split() -> list[dict[str, Any]]:
     ``created_at`` is the writing transaction's start, so this is the notify lane plus the
     drain's own transaction: where a customer notice waits behind staff messages, it shows here.
     """
-    from domain.db import get_engine
+    from domain.core.db import get_engine
 
     with get_engine().connect() as connection:
         return [dict(row) for row in connection.execute(OUTBOX_SPLIT_SQL).mappings()]
@@ -313,7 +313,7 @@ SELECT s.code, s.state,
 
 def diagnose_lost(lost: list[str]) -> list[dict[str, Any]]:
     """For each lost sample: the SKU's state, its transitions and its outbox rows."""
-    from domain.db import get_engine
+    from domain.core.db import get_engine
 
     found = []
     with get_engine().connect() as connection:

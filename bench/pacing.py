@@ -43,8 +43,8 @@ PROVIDER = "twilio"
 
 def queue_messages(count: int) -> list[int]:
     """``count`` pending SMS rows, as a burst of stock alerts would leave them."""
-    from domain import outbox
-    from domain.db import session_scope
+    from domain.core.db import session_scope
+    from domain.messaging import outbox
 
     ids = []
     with session_scope() as session:
@@ -59,7 +59,7 @@ def queue_messages(count: int) -> list[int]:
 
 
 def states() -> dict[str, int]:
-    from domain.db import get_engine
+    from domain.core.db import get_engine
 
     with get_engine().connect() as connection:
         return dict(connection.execute(text("SELECT state, count(*) FROM outbox GROUP BY state")).all())

@@ -135,9 +135,9 @@ def configure(config_path: Path, skus: int, low_every: int) -> int:
     Every ``low_every``-th SKU gets a threshold equal to the seeded stock, so detection records a
     LOW transition and an alert for it: a first sync that finds nothing to say measures too little.
     """
-    from domain.catalog import apply_config
-    from domain.config import load_config
-    from domain.db import session_scope
+    from domain.core.business_config import load_config
+    from domain.core.db import session_scope
+    from domain.stock.catalog import apply_config
 
     with session_scope() as session:
         apply_config(session, load_config(config_path))
@@ -205,7 +205,7 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 
 def _last_full_sync(store_id: int) -> datetime | None:
-    from domain.db import get_engine
+    from domain.core.db import get_engine
 
     with get_engine().connect() as connection:
         return connection.execute(text("SELECT last_full_sync_at FROM stores WHERE id = :id"),
@@ -262,7 +262,7 @@ def _wait_drained(backlog: QueueBacklog, started: float, deadline: float, interv
 
 def outcome_counts() -> dict[str, int]:
     """What the run left in the database: proof the figures measured a complete, correct sync."""
-    from domain.db import get_engine
+    from domain.core.db import get_engine
 
     queries = {
         "stock_levels": "SELECT count(*) FROM stock_levels",
@@ -395,7 +395,7 @@ def profile_poll(skus: int, page_size: int, low_every: int, top: int = 30) -> No
     from connectors.registry import build_connector
     from connectors.types import ConnectorConfig
     from flows import poll as sync
-    from domain.db import get_sessionmaker
+    from domain.core.db import get_sessionmaker
 
     with ExitStack() as stack:
         scratch = stack.enter_context(scratch_database("bench"))

@@ -40,7 +40,7 @@ SELECT :kind, :subject_type, i, now() + CAST(:offset_s AS float) * interval '1 s
 
 def register_handler() -> None:
     """The bench kind's handler: nothing to do, so the sweep's own cost is what is timed."""
-    from domain import timers
+    from domain.core import timers
 
     @timers.handler(KIND)
     def _noop(session: Session, timer: Any) -> list[Any]:
@@ -48,7 +48,7 @@ def register_handler() -> None:
 
 
 def insert_timers(subject_type: str, first: int, count: int, offset_s: float, step_s: float) -> None:
-    from domain.db import session_scope
+    from domain.core.db import session_scope
 
     with session_scope() as session:
         session.execute(INSERT_TIMERS_SQL, {"kind": KIND, "subject_type": subject_type, "first": first,
@@ -57,7 +57,7 @@ def insert_timers(subject_type: str, first: int, count: int, offset_s: float, st
 
 
 def pending_due() -> int:
-    from domain.db import get_engine
+    from domain.core.db import get_engine
 
     with get_engine().connect() as connection:
         return int(connection.execute(text(
@@ -87,7 +87,7 @@ def timed_sweeps(due: int, repeat: int, label: str) -> list[float]:
 
 def lag_run(due: int, interval_s: float) -> list[float]:
     """Timers due over two intervals from now; beat-like sweeps every ``interval_s`` until all fired."""
-    from domain.db import get_engine
+    from domain.core.db import get_engine
 
     window = 2 * interval_s
     insert_timers("lag", 1, due, offset_s=0.5, step_s=window / due)

@@ -71,7 +71,7 @@ AUTH_KEYS: Mapping[str, frozenset[str]] = {
 WRITE_PLACEHOLDERS = frozenset({"external_id", "sku", "location", "inventory_item_id", "parent_external_id",
                                 "available", "backorder"})
 WEBHOOK_KINDS = ("inventory_update", "order_created", "sku_modified", "ping", "other")
-#: Options every store may carry besides the description (``connectors.http``, ``domain.propagation``).
+#: Options every store may carry besides the description (``connectors.http``, ``domain.stock.propagation``).
 SHARED_OPTIONS = frozenset({"buffer_floor", "max_retries", "max_retry_after_s"})
 
 

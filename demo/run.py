@@ -55,7 +55,7 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -124,11 +124,11 @@ def fresh_database(database_url: str, name: str = DEMO_DATABASE) -> str:
 def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     from sqlalchemy import func, select
 
-    from domain.catalog import apply_config
-    from domain.config import load_config
-    from domain.db import reset_engine, session_scope
-    from domain.models import Alert, Sku, SkuTransition, StockLevel, Store
-    from domain.settings import get_settings
+    from domain.core.business_config import load_config
+    from domain.core.db import reset_engine, session_scope
+    from domain.core.env_settings import get_settings
+    from domain.core.models import Alert, Sku, SkuTransition, StockLevel, Store
+    from domain.stock.catalog import apply_config
     from demo import scenario
     from workers import embedded
     from workers.schema import alembic_config
@@ -152,8 +152,8 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     alembic.attributes["configure_logging"] = False
     command.upgrade(alembic, "head")
 
-    sandbox_port, web_port = _free_port(), _free_port()
-    flower_port = FLOWER_PORT if _port_free(FLOWER_PORT) else _free_port()  # another demo may hold 5555
+    sandbox_port, web_port = free_port(), free_port()
+    flower_port = FLOWER_PORT if _port_free(FLOWER_PORT) else free_port()  # another demo may hold 5555
     sandbox_url, web_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{web_port}"
     config_path = data_dir / "demo-store.toml"
     config_text = scenario.sandbox_config_text(REPO_ROOT / "examples" / "futon-store.toml", sandbox_url,
@@ -289,9 +289,9 @@ def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None]
     Returns the journeys' outcomes and the purchase order's lines as it was sent."""
     from sqlalchemy import select
 
-    from domain import sms_replies
-    from domain.db import session_scope
-    from domain.models import Backorder, Order, OrderLine, OutboxMessage
+    from domain.core.db import session_scope
+    from domain.core.models import Backorder, Order, OrderLine, OutboxMessage
+    from domain.messaging import sms_replies
 
     shop = f"{sandbox_url}/shopify/shopify-main/_admin"
     for customer in CUSTOMERS:
@@ -359,8 +359,8 @@ def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Proces
     what the goods' arrival leads to afterwards depends on figures still arriving at the end)."""
     from sqlalchemy import select
 
-    from domain.db import session_scope
-    from domain.models import OutboxMessage, PurchaseOrder, Vendor
+    from domain.core.db import session_scope
+    from domain.core.models import OutboxMessage, PurchaseOrder, Vendor
 
     def kyoto_po(states: tuple[str, ...]) -> tuple[int, str, str, int] | None:
         procs.check_alive()
@@ -407,8 +407,8 @@ def channels_after_restock(item: Callable[[str, str], dict[str, Any]], pos_key: 
     what each channel shows beside the figures of our last push to it (from the audit log)."""
     from sqlalchemy import select
 
-    from domain.db import session_scope
-    from domain.models import AuditLog, Sku
+    from domain.core.db import session_scope
+    from domain.core.models import AuditLog, Sku
 
     shopify = _wait("Shopify to show the restocked frame", lambda: (i := item("shopify", "shopify-main"))
                     ["available"] > 0 and i["inventory_policy"] == "deny" and i, 60)
@@ -445,9 +445,9 @@ def purchase_order_lines(po_ids: list[int]) -> list[str]:
     """These POs, each line with the numbers that sized it (as `backorders po list` shows them)."""
     from sqlalchemy import select
 
-    from domain.db import session_scope
-    from domain.models import PurchaseOrder, PurchaseOrderLine, Sku, Vendor
-    from domain.reorder import explain
+    from domain.core.db import session_scope
+    from domain.core.models import PurchaseOrder, PurchaseOrderLine, Sku, Vendor
+    from domain.purchasing.reorder import explain
 
     out: list[str] = []
     with session_scope() as session:
@@ -465,8 +465,8 @@ def purchase_order_lines(po_ids: list[int]) -> list[str]:
 def _refunded(backorder_id: int) -> bool:
     from sqlalchemy import select
 
-    from domain.db import session_scope
-    from domain.models import Backorder
+    from domain.core.db import session_scope
+    from domain.core.models import Backorder
 
     with session_scope() as session:
         return bool(session.scalar(select(Backorder.resolution_ref).where(Backorder.id == backorder_id)))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from domain.config import BusinessConfig, StoreConfig
+from domain.core.business_config import BusinessConfig, StoreConfig
 
 SLACK_PATH = "/slack/services/T000/B000/SANDBOX"
 

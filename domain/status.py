@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
-from domain import spool
-from domain.clock import utcnow
-from domain.models import (
+from domain.core import spool
+from domain.core.clock import utcnow
+from domain.core.models import (
     Backorder,
     ChannelPush,
     DeadLetter,
@@ -60,7 +60,7 @@ def snapshot(session: Session, now: datetime | None = None) -> dict[str, Any]:
 
 
 def pending_effects(session: Session, now: datetime) -> dict[str, dict[str, int]]:
-    """Kind → rows waiting for their run, in flight, and failed at least once (``domain.effects``)."""
+    """Kind → rows waiting for their run, in flight, and failed at least once (``domain.core.effects``)."""
     from sqlalchemy import text
 
     return {kind: {"due": int(due), "in_flight": int(in_flight), "failing": int(failing)}
@@ -74,8 +74,8 @@ def channel_pushes(session: Session, now: datetime, recent: int = 20) -> dict[st
     """Per selling store: its measured propagation delay, buffer floor and pushes due, in flight
     and failing; then the latest pushes with the buffer each one applied and its inputs (velocity,
     delay, floor), as their audit rows hold them."""
-    from domain.models import AuditLog
-    from domain.propagation import buffer_floor
+    from domain.core.models import AuditLog
+    from domain.stock.propagation import buffer_floor
 
     lags = {lag.store_id: lag for lag in session.scalars(select(StoreSyncLag))}
     stores = []

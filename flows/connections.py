@@ -11,7 +11,7 @@ from connectors.base import Connector
 from connectors.errors import PermanentError
 from connectors.registry import build_connector
 from connectors.types import ConnectorConfig
-from domain.models import Store
+from domain.core.models import Store
 
 
 def connector_config(store: Store, *, require_credentials: bool = True) -> ConnectorConfig:

@@ -21,13 +21,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.errors import ConnectorError, OutcomeUnknownError, PermanentError, TransientError
-from domain import contacts, delivery, outbox
-from domain.circuit import Permit, get_breaker
-from domain.clock import utcnow
-from domain.delivery import Message, NotConfiguredError, ProviderSettings
-from domain.messages import RenderError
-from domain.models import OutboxMessage
-from domain.stages import Stage
+from domain.core.clock import utcnow
+from domain.core.models import OutboxMessage
+from domain.core.stages import Stage
+from domain.messaging import contacts, delivery_rules, outbox
+from domain.messaging.circuit import Permit, get_breaker
+from domain.messaging.delivery_rules import Message, NotConfiguredError, ProviderSettings
+from domain.messaging.rendering import RenderError
 from flows.providers import (
     MAX_PACING_WAIT_S,
     MAX_RETRY_AFTER_S,
@@ -88,7 +88,7 @@ def deliver(task: Transactional, outbox_id: int, attempt: Attempt) -> Outcome:
         row = uow.session.get(OutboxMessage, outbox_id)
         if row is None or row.state != "pending":
             return Outcome("skipped")
-        wait = delivery.seconds_until_due(uow.session, outbox_id, utcnow())
+        wait = delivery_rules.seconds_until_due(uow.session, outbox_id, utcnow())
         channel, recipient, template = row.channel, row.recipient, row.template
     if wait is not None:  # a retry woke a hair early; later ones are redrive's job
         return Outcome("not-due", again_in_s=wait + 0.05 if wait <= MAX_PACING_WAIT_S else None)
@@ -107,15 +107,15 @@ def deliver(task: Transactional, outbox_id: int, attempt: Attempt) -> Outcome:
 
     secrets = settings.secrets_for(channel, recipient)
     with task.unit_of_work() as uow:
-        claimed = delivery.claim_for_sending(uow.session, outbox_id, utcnow())
+        claimed = delivery_rules.claim_for_sending(uow.session, outbox_id, utcnow())
         if claimed is None:
             return Outcome("skipped")
         try:
-            message: Message = delivery.build_message(claimed, settings)
+            message: Message = delivery_rules.build_message(claimed, settings)
             sender = sender_for(channel, settings, recipient)
         except (NotConfiguredError, RenderError, ValueError) as exc:
-            error = delivery.redact(str(exc), secrets)
-            delivery.mark_failed(uow.session, outbox_id, error, provider=provider)
+            error = delivery_rules.redact(str(exc), secrets)
+            delivery_rules.mark_failed(uow.session, outbox_id, error, provider=provider)
             log.error("outbox %s cannot be sent via %s: %s", outbox_id, provider, error)
             return Outcome("failed")
     return send(task, outbox_id, provider, sender, message, secrets, attempt, template)
@@ -129,7 +129,7 @@ def send(task: Transactional, outbox_id: int, provider: str, sender: Any, messag
     except OutcomeUnknownError as exc:
         error = error_text(exc, secrets)
         with task.unit_of_work() as uow:
-            delivery.mark_unknown(uow.session, outbox_id, error, provider=provider)
+            delivery_rules.mark_unknown(uow.session, outbox_id, error, provider=provider)
         provider_failed(task, provider, error)
         log.warning("outbox %s outcome unknown via %s (not resending; reconcile): %s", outbox_id, provider, error)
         return Outcome("unknown")
@@ -141,21 +141,21 @@ def send(task: Transactional, outbox_id: int, provider: str, sender: Any, messag
             return fail(task, outbox_id, f"gave up after {attempt.retries + 1} attempts: {error}", provider)
         delay = retry_delay(exc, attempt)
         with task.unit_of_work() as uow:
-            delivery.release_for_retry(uow.session, outbox_id, error, retry_at=utcnow() + timedelta(seconds=delay))
+            delivery_rules.release_for_retry(uow.session, outbox_id, error, retry_at=utcnow() + timedelta(seconds=delay))
         log.info("outbox %s: %s; retrying in %.1fs", outbox_id, error, delay)
         return Outcome("retry", retry_in_s=delay, error=exc)
     except (PermanentError, ConnectorError) as exc:
         get_breaker().record_success(provider)  # it answered: up, only this message is refused
         return fail(task, outbox_id, error_text(exc, secrets), provider, getattr(exc, "code", None))
     except Exception as exc:  # a bug after the request may have left: reconcile, do not loop
-        error = delivery.redact(f"{type(exc).__name__}: {exc}", secrets)
+        error = delivery_rules.redact(f"{type(exc).__name__}: {exc}", secrets)
         with task.unit_of_work() as uow:
-            delivery.mark_unknown(uow.session, outbox_id, error, provider=provider)
+            delivery_rules.mark_unknown(uow.session, outbox_id, error, provider=provider)
         log.exception("outbox %s: unexpected error sending via %s; marked unknown", outbox_id, provider)
         return Outcome("unknown")
     get_breaker().record_success(provider)
     with task.unit_of_work() as uow:
-        delivery.mark_sent(uow.session, outbox_id, result.provider, result.provider_message_id)
+        delivery_rules.mark_sent(uow.session, outbox_id, result.provider, result.provider_message_id)
     log.info("outbox %s (%s) sent via %s as %s", outbox_id, template or "-", result.provider,
              result.provider_message_id)
     return Outcome("sent")
@@ -165,7 +165,7 @@ def fail(task: Transactional, outbox_id: int, error: str, provider: str | None, 
     """Record the failure; a customer message that cannot be sent is also a staff alert, and a
     number the carrier reports as unsubscribed (Twilio 21610) is never texted again."""
     with task.unit_of_work() as uow:
-        delivery.mark_failed(uow.session, outbox_id, error, provider=provider, code=code)
+        delivery_rules.mark_failed(uow.session, outbox_id, error, provider=provider, code=code)
         row = uow.session.get(OutboxMessage, outbox_id)
         if row is not None and row.template.startswith("backorder_"):
             if row.channel == "sms" and str(code) == "21610":
@@ -179,7 +179,7 @@ def defer(task: Transactional, outbox_id: int, provider: str, permit: Permit) ->
     """Park the row until the circuit lets a send through; short waits come back by themselves,
     longer ones are handed back by ``redrive`` (``due_deferred``) when ``not_before`` passes."""
     with task.unit_of_work() as uow:
-        delivery.defer(uow.session, outbox_id, utcnow() + timedelta(seconds=permit.wait_s),
+        delivery_rules.defer(uow.session, outbox_id, utcnow() + timedelta(seconds=permit.wait_s),
                        f"{provider} circuit {permit.state}: not attempted, deferred {permit.wait_s:.1f}s")
     log.info("outbox %s deferred %.1fs: %s circuit %s", outbox_id, permit.wait_s, provider, permit.state)
     return Outcome("deferred", again_in_s=permit.wait_s + 0.05 if permit.wait_s <= MAX_PACING_WAIT_S else None)
@@ -188,8 +188,8 @@ def defer(task: Transactional, outbox_id: int, provider: str, permit: Permit) ->
 def redrive(uow: UnitOfWork, now: datetime, limit: int) -> tuple[list[int], list[int]]:
     """The sweep: rows stuck in ``sending`` past the task time limit become ``unknown``; pending
     rows the broker lost and deferred rows now due are sent again. Returns (re-sent, stale)."""
-    stale = delivery.expire_stale_sending(uow.session, STALE_SENDING_AFTER, now)
+    stale = delivery_rules.expire_stale_sending(uow.session, STALE_SENDING_AFTER, now)
     ids = sorted(set(outbox.stranded(uow.session, limit=limit, now=now))
-                 | set(delivery.due_deferred(uow.session, now, limit)))
+                 | set(delivery_rules.due_deferred(uow.session, now, limit)))
     dispatch(uow, for_ids(Stage.DELIVER, ids))
     return ids, stale

@@ -1,4 +1,4 @@
-"""Pending effects (``domain.effects``) as work: owe one in a decision's transaction, perform one
+"""Pending effects (``domain.core.effects``) as work: owe one in a decision's transaction, perform one
 in a task.
 
 ``record`` stores the rows and dispatches the stage that performs them after the commit;
@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from domain import effects
-from domain.clock import utcnow
-from domain.db import session_scope
-from domain.stages import FollowUp, Stage
+from domain.core import effects
+from domain.core.clock import utcnow
+from domain.core.db import session_scope
+from domain.core.stages import FollowUp, Stage
 from flows.spine import dispatch, for_ids
 from flows.work import Transactional, UnitOfWork
 

@@ -1,4 +1,4 @@
-"""Stored webhooks to records, then applied by the domain (``domain.inbound.apply_parsed``) in one
+"""Stored webhooks to records, then applied by the domain (``domain.stock.apply_events.apply_parsed``) in one
 batch.
 
 Each body is parsed once. The web edge parses it to answer 400 to a malformed one and stores the
@@ -20,8 +20,8 @@ from connectors import webhook_records
 from connectors.base import Connector
 from connectors.errors import MalformedPayloadError
 from connectors.types import WebhookEvent, WebhookKind
-from domain.inbound import DrainResult, ParsedEvent, apply_parsed
-from domain.models import InboxEvent
+from domain.core.models import InboxEvent
+from domain.stock.apply_events import DrainResult, ParsedEvent, apply_parsed
 
 log = logging.getLogger(__name__)
 

@@ -29,13 +29,15 @@ from sqlalchemy.orm import Session
 from connectors.base import Capability, ErpConnector, supports
 from connectors.errors import PermanentError
 from connectors.types import PurchaseOrderLineRequest, PurchaseOrderRequest
-from domain import audit, outbox, vendor_loop
-from domain.clock import utcnow
-from domain.config import current_config
-from domain.models import OutboxMessage, PurchaseOrder, PurchaseOrderEvent, Store, Vendor
-from domain.po_documents import po_context, po_csv
-from domain.settings import get_settings
-from domain.stages import FollowUp, Stage
+from domain.core import audit
+from domain.core.business_config import current_config
+from domain.core.clock import utcnow
+from domain.core.env_settings import get_settings
+from domain.core.models import OutboxMessage, PurchaseOrder, PurchaseOrderEvent, Store, Vendor
+from domain.core.stages import FollowUp, Stage
+from domain.messaging import outbox
+from domain.purchasing import vendor_loop
+from domain.purchasing.po_documents import po_context, po_csv
 from flows.connections import connector_for
 from flows.spine import dispatch
 from flows.work import Transactional

@@ -21,10 +21,11 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector
-from domain import audit, effects, polling
-from domain.clock import utcnow
-from domain.orders import record_orders
-from domain.stock import record_batch
+from domain.core import audit, effects
+from domain.core.clock import utcnow
+from domain.stock import poll_schedule
+from domain.stock.levels import record_batch
+from domain.stock.orders import record_orders
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +134,10 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
     """Run one poll under a lease; ``on_changed`` gets each page's changed SKU ids after its commit.
 
     The detection those SKUs are owed is recorded in the page's own transaction (``evaluate`` rows
-    of ``domain.effects``), so a message ``on_changed`` sends and the broker loses is swept."""
+    of ``domain.core.effects``), so a message ``on_changed`` sends and the broker loses is swept."""
     report = PollReport(store_id, full)
     with make_session() as session, session.begin():
-        if not polling.acquire_lease(session, store_id, owner):
+        if not poll_schedule.acquire_lease(session, store_id, owner):
             report.skipped = True
             return report
     started_at = utcnow()  # once the lease is ours: the audit row brackets exactly the leased time
@@ -145,11 +146,11 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
         for group in grouped(pages, STORE_BATCH_RECORDS):
             records = [record for page in group for record in page.records]
             with make_session() as session, session.begin():
-                if not polling.renew_lease(session, store_id, owner):
+                if not poll_schedule.renew_lease(session, store_id, owner):
                     raise LeaseLost(f"store {store_id}: lease lost during the poll")
                 result = record_batch(session, store_id, records)
                 effects.record(session, effects.EVALUATE, result.changed_sku_ids, utcnow())
-                polling.save_stock_cursor(session, store_id, owner, group[-1].cursor)
+                poll_schedule.save_stock_cursor(session, store_id, owner, group[-1].cursor)
             report.pages += len(group)
             report.records += len(records)
             report.stored += result.stored
@@ -160,11 +161,11 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
         if fetch_orders:
             for order_page in connector.fetch_orders(order_cursor):
                 with make_session() as session, session.begin():
-                    if not polling.renew_lease(session, store_id, owner):
+                    if not poll_schedule.renew_lease(session, store_id, owner):
                         raise LeaseLost(f"store {store_id}: lease lost during the poll")
                     recorded = record_orders(session, store_id, order_page.records)
                     effects.record(session, effects.EVALUATE, recorded.sku_ids, utcnow())
-                    polling.save_order_cursor(session, store_id, owner, order_page.cursor)
+                    poll_schedule.save_order_cursor(session, store_id, owner, order_page.cursor)
                 report.orders += len(order_page.records)
                 if recorded.sku_ids:
                     report.changed_sku_ids.update(recorded.sku_ids)
@@ -172,14 +173,14 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
                 if recorded.backorder_ids and on_backorders is not None:
                     on_backorders(recorded.backorder_ids)
         with make_session() as session, session.begin():
-            polling.mark_polled(session, store_id, full)
+            poll_schedule.mark_polled(session, store_id, full)
             audit.record(session, "sync", "poll", "store", store_id, owner=owner, full=full,
                          started_at=started_at.isoformat(), finished_at=utcnow().isoformat(), pages=report.pages,
                          records=report.records, changed=len(report.changed_sku_ids), unknown=report.unknown,
                          orders=report.orders)
     finally:
         with make_session() as session, session.begin():
-            polling.release_lease(session, store_id, owner)
+            poll_schedule.release_lease(session, store_id, owner)
     if report.unknown:
         log.info("store %s: %d records name SKUs or locations not in the configuration", store_id, report.unknown)
     return report

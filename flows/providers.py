@@ -3,8 +3,8 @@
 What ``flows.delivery`` (send one outbox row) and ``flows.reconcile`` (settle an unknown one)
 lean on: a sender per provider setting kept per process (building one costs more than a send),
 a send token from the fleet-wide pacer taken inline for short pauses, the provider's circuit
-(``domain.circuit``), and the staff alerts a failing message or provider raises (through
-``domain.alerts.raise_ops_alert``).
+(``domain.messaging.circuit``), and the staff alerts a failing message or provider raises (through
+``domain.messaging.alerts.raise_ops_alert``).
 """
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ from datetime import timedelta
 from typing import Any
 
 from connectors.messaging import registry
-from domain import alerts, delivery
-from domain.circuit import get_breaker
-from domain.clock import utcnow
-from domain.config import current_config
-from domain.delivery import ProviderSettings
-from domain.models import OutboxMessage
-from domain.ratelimit import Role, get_limiter
-from domain.stages import Stage
+from domain.core.business_config import current_config
+from domain.core.clock import utcnow
+from domain.core.models import OutboxMessage
+from domain.core.ratelimit import Role, get_limiter
+from domain.core.stages import Stage
+from domain.messaging import alerts, delivery_rules
+from domain.messaging.circuit import get_breaker
+from domain.messaging.delivery_rules import ProviderSettings
 from flows.spine import dispatch, for_ids
 from flows.work import Transactional
 
@@ -77,7 +77,7 @@ def sender_for(channel: str, settings: ProviderSettings, recipient: str) -> Any:
 def error_text(exc: BaseException, secrets: list[str]) -> str:
     code = getattr(exc, "code", None)
     text = f"{exc} (code {code})" if code not in (None, "") else str(exc)
-    return delivery.mask_phone_numbers(delivery.redact(text, secrets))
+    return delivery_rules.mask_phone_numbers(delivery_rules.redact(text, secrets))
 
 
 def message_failed_alert(session: Any, row: OutboxMessage, error: str) -> list[int]:
@@ -128,7 +128,7 @@ def circuit_open_alert(session: Any, provider: str, error: str) -> list[int]:
 
 
 def provider_failed(task: Transactional, provider: str, error: str) -> None:
-    """Count a failure against the provider's circuit (``domain.circuit``); the send that opens it
+    """Count a failure against the provider's circuit (``domain.messaging.circuit``); the send that opens it
     alerts staff, in its own transaction."""
     if not get_breaker().record_failure(provider):
         return

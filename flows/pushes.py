@@ -1,8 +1,8 @@
 """Write-back orchestration: one SKU × store push (plan from the truth, pace, write, record), and
-waking a store's push drain when its rows fall due (``domain.pushes`` holds the rows).
+waking a store's push drain when its rows fall due (``domain.stock.pushes`` holds the rows).
 
 ``tasks.channels`` holds the thin tasks; what they run is here: each push claims its row, plans
-the figures from the truth (``domain.propagation``), writes them in as few product updates as the
+the figures from the truth (``domain.stock.propagation``), writes them in as few product updates as the
 platform allows, and on success records what it wrote (so the store's echo of it is recognised)
 and the delay it measured. Changes that arrived while it ran leave the row due, and the finished
 push dispatches the next one (``push_due``). A Redis flag per store coalesces wake-ups, as for
@@ -18,13 +18,15 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from connectors.errors import ConnectorError, TransientError
-from domain import alerts, audit, coalesce, propagation, pushes
-from domain.clock import utcnow
-from domain.config import current_config
-from domain.db import session_scope
-from domain.models import Sku, Store, StoreLocation
-from domain.ratelimit import get_limiter
-from domain.stages import FollowUp, Stage
+from domain.core import audit, coalesce
+from domain.core.business_config import current_config
+from domain.core.clock import utcnow
+from domain.core.db import session_scope
+from domain.core.models import Sku, Store, StoreLocation
+from domain.core.ratelimit import get_limiter
+from domain.core.stages import FollowUp, Stage
+from domain.messaging import alerts
+from domain.stock import propagation, pushes
 from flows.connections import connector_for
 from flows.spine import dispatch, for_ids
 from flows.work import UnitOfWork
@@ -159,7 +161,7 @@ def _written(planned: propagation.StorePlan, per_location: bool, default_locatio
 
 
 def _default_location(session: Any, store_id: int) -> int | None:
-    """Where a store's readings without a location land (``domain.stock``): its ``default``."""
+    """Where a store's readings without a location land (``domain.stock.levels``): its ``default``."""
     mapping = dict(session.execute(select(StoreLocation.external_id, StoreLocation.location_id)
                                    .where(StoreLocation.store_id == store_id)).all())
     return mapping.get("default") or (min(mapping.values()) if mapping else None)
@@ -176,7 +178,7 @@ def _finish(task: PushRunner, claimed: pushes.Claim, writes: int, backorder: boo
 
 
 def _pace(platform: str, store_key: str, calls: int) -> None:
-    """Take one token per request from the store's fleet-wide bucket (``domain.ratelimit``); the
+    """Take one token per request from the store's fleet-wide bucket (``domain.core.ratelimit``); the
     connector's own pacer still follows the platform's headers within this process."""
     limiter = get_limiter()
     for _ in range(calls):

@@ -14,12 +14,12 @@ import os
 from datetime import timedelta
 
 from connectors.errors import ConnectorError
-from domain import delivery
-from domain.clock import utcnow
-from domain.delivery import NotConfiguredError, ProviderSettings
-from domain.messages import RenderError
-from domain.models import OutboxMessage
-from domain.stages import Stage
+from domain.core.clock import utcnow
+from domain.core.models import OutboxMessage
+from domain.core.stages import Stage
+from domain.messaging import delivery_rules
+from domain.messaging.delivery_rules import NotConfiguredError, ProviderSettings
+from domain.messaging.rendering import RenderError
 from flows.providers import error_text, message_failed_alert, sender_for
 from flows.spine import dispatch, for_ids
 from flows.work import Transactional
@@ -34,7 +34,7 @@ def reconcile_due(task: Transactional, limit: int) -> dict[str, int]:
     """Settle up to ``limit`` ``unknown`` rows past ``RECONCILE_AFTER``; returns outcome → count."""
     settings = ProviderSettings.from_env()
     with task.unit_of_work() as uow:
-        ids = delivery.unknown_due(uow.session, utcnow(), RECONCILE_AFTER, limit)
+        ids = delivery_rules.unknown_due(uow.session, utcnow(), RECONCILE_AFTER, limit)
     outcomes: dict[str, int] = {}
     for outbox_id in ids:
         outcome = reconcile_one(task, settings, outbox_id)
@@ -53,7 +53,7 @@ def reconcile_one(task: Transactional, settings: ProviderSettings, outbox_id: in
         seen_at, since, channel, recipient = row.updated_at, row.created_at, row.channel, row.recipient
         try:
             provider = settings.provider_for(channel)
-            message = delivery.build_message(row, settings)
+            message = delivery_rules.build_message(row, settings)
             sender = sender_for(channel, settings, recipient)
         except (NotConfiguredError, RenderError, ValueError) as exc:
             log.warning("outbox %s cannot be reconciled: %s", outbox_id, exc)
@@ -72,11 +72,11 @@ def reconcile_one(task: Transactional, settings: ProviderSettings, outbox_id: in
         return "later"
     with task.unit_of_work() as uow:
         if found.found:
-            done = delivery.settle_unknown(uow.session, outbox_id, seen_at, provider, found.provider_message_id)
+            done = delivery_rules.settle_unknown(uow.session, outbox_id, seen_at, provider, found.provider_message_id)
             return "sent" if done else "settled"
         if not found.conclusive:
             return "later"
-        if delivery.release_unknown(uow.session, outbox_id, seen_at, provider):
+        if delivery_rules.release_unknown(uow.session, outbox_id, seen_at, provider):
             dispatch(uow, for_ids(Stage.DELIVER, [outbox_id]))
             return "resend"
     return "settled"

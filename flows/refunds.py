@@ -9,12 +9,13 @@ instead of paying twice. A transient platform error propagates to the task, whic
 """
 from __future__ import annotations
 
-import domain.settings as runtime_settings
+import domain.core.env_settings as runtime_settings
 from connectors.base import Connector
 from connectors.types import RefundRequest
-from domain import audit, journey
-from domain.clock import utcnow
-from domain.models import Backorder, Order, OrderLine, Store
+from domain.core import audit
+from domain.core.clock import utcnow
+from domain.core.models import Backorder, Order, OrderLine, Store
+from domain.journey import customer_journey
 from flows.connections import connector_for
 from flows.spine import dispatch
 from flows.work import Transactional
@@ -58,7 +59,7 @@ def refund(task: Transactional, backorder_id: int) -> str:
         audit.record(uow.session, ACTOR, f"backorder.{result.kind}", "backorder", backorder_id,
                      amount_cents=result.amount_cents, external_id=result.external_id, ok=result.ok,
                      status_code=result.status_code)
-        dispatch(uow, journey.notify_customer(
+        dispatch(uow, customer_journey.notify_customer(
             uow.session, backorder, "backorder_cancelled", "1", runtime_settings.current(), utcnow(),
             resolution=result.kind, amount_cents=result.amount_cents, reference=result.external_id))
     return f"{result.kind} {result.external_id}"

@@ -3,7 +3,7 @@
 This table is the source of truth for task names and queues: ``celeryconfig.task_routes`` is
 built from it, ``/healthz`` takes its clock sweepers from it, and a test checks that every task
 the Celery app registers is here with its queue (and every row names a registered task). The
-domain names stages (``domain.stages``), never tasks; :func:`dispatch` is the one place a stage
+domain names stages (``domain.core.stages``), never tasks; :func:`dispatch` is the one place a stage
 becomes a message, queued on the unit of work and sent only after its commit (``tasks.base``).
 
 Why a top-level ``flows`` part rather than ``tasks/flows.py``: what sits between a task and the
@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from domain.stages import FollowUp, Stage
+from domain.core.stages import FollowUp, Stage
 
 if TYPE_CHECKING:
     from celery import Celery

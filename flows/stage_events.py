@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from domain.stages import Stage
+from domain.core.stages import Stage
 from flows.spine import task_name
 
 log = logging.getLogger("flows.stage")

@@ -1,6 +1,6 @@
 """Placing a customer's chosen substitute on their store, then settling the price difference.
 
-Each step is claimed under a lease and recorded in its own transaction (``domain.substitutes``),
+Each step is claimed under a lease and recorded in its own transaction (``domain.journey.substitutes``),
 so no database lock is held across a platform call and a second worker never runs the same step;
 a retry of a step whose answer was lost finds the platform record by the row's idempotency key.
 Errors keep their classes (``connectors.errors``): permanent → the row fails and staff are told;
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 
-import domain.settings as runtime_settings
+import domain.core.env_settings as runtime_settings
 from connectors.base import Connector
 from connectors.errors import PermanentError, TransientError
-from domain import substitutes
-from domain.clock import utcnow
+from domain.core.clock import utcnow
+from domain.journey import substitutes
 from flows.connections import connector_for
 from flows.spine import dispatch
 from flows.work import Transactional

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from domain.stages import Stage
+from domain.core.stages import Stage
 
 if TYPE_CHECKING:
     from celery import Celery, Task

@@ -6,8 +6,8 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from domain.models import Base
-from domain.settings import normalize_database_url
+from domain.core.env_settings import normalize_database_url
+from domain.core.models import Base
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
@@ -20,7 +20,7 @@ def database_url() -> str:
     if url:
         return str(url)
     from workers.embedded import ensure_env
-    from domain.settings import get_settings
+    from domain.core.env_settings import get_settings
 
     ensure_env()
     return get_settings().database_url

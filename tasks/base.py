@@ -6,10 +6,10 @@ row it needs exists, or run at all when the transaction then rolled back. Here a
 messages until the commit succeeds. Messages carry IDs only, and every piece of work is a row a sweeper finds again, so a
 message lost between commit and send delays work and never loses it.
 
-Database errors are retried when :mod:`domain.db_errors` calls them transient (read-only,
+Database errors are retried when :mod:`domain.core.db_errors` calls them transient (read-only,
 serialization failure, deadlock, lock or statement timeout, shutdown, a lost connection), with the
 same backoff as a connector's transient errors; any other database error fails at once. A dead
-letter the database will not take goes to the local spool (:mod:`domain.spool`) instead.
+letter the database will not take goes to the local spool (:mod:`domain.core.spool`) instead.
 """
 from __future__ import annotations
 
@@ -24,11 +24,11 @@ from celery.exceptions import Ignore, Retry
 from celery.utils.time import get_exponential_backoff_interval
 
 from connectors.errors import TransientError
-from domain import db_errors, spool
-from domain.clock import utcnow
-from domain.db import get_sessionmaker
-from domain.models import DeadLetter
-from domain.stages import FollowUp, Stage
+from domain.core import db_errors, spool
+from domain.core.clock import utcnow
+from domain.core.db import get_sessionmaker
+from domain.core.models import DeadLetter
+from domain.core.stages import FollowUp, Stage
 from flows import spine
 from flows.work import UnitOfWork
 
@@ -55,7 +55,7 @@ class DbTask(Task):
         Celery's ``autoretry_for`` matches exception classes, and the class SQLAlchemy gives a
         database error does not say whether waiting helps (``25006`` read-only arrives as
         ``InternalError``, ``23505`` unique violation as ``IntegrityError``, both ``DBAPIError``):
-        :func:`domain.db_errors.is_transient` reads the SQLSTATE instead.
+        :func:`domain.core.db_errors.is_transient` reads the SQLSTATE instead.
         """
         try:
             return super().__call__(*args, **kwargs)

@@ -1,7 +1,7 @@
 """Write-back: make one channel show the truth for one SKU; coalesced, paced, audited, retried,
 alerted on failure.
 
-The work is a ``channel_pushes`` row (``domain.pushes``); messages carry ids only. ``push_store``
+The work is a ``channel_pushes`` row (``domain.stock.pushes``); messages carry ids only. ``push_store``
 drains one store's due rows (one coalesced message per store, however many SKUs changed); each
 push (``flows.pushes.run_push``) claims its row, plans the figures from the truth, writes them and
 records what it wrote; the finished push sends the next one (``push_due``): one push in flight per
@@ -15,9 +15,10 @@ from typing import Any
 
 from celery import shared_task
 
-from domain import coalesce, pushes
-from domain.clock import utcnow
-from domain.stages import FollowUp, Stage
+from domain.core import coalesce
+from domain.core.clock import utcnow
+from domain.core.stages import FollowUp, Stage
+from domain.stock import pushes
 from flows.pushes import alert_push_failed, enqueue_due, run_push, wake_key
 from flows.spine import dispatch, for_ids
 from tasks.base import DbTask

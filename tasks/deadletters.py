@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from domain import spool
+from domain.core import spool
 from tasks.base import DbTask
 
 

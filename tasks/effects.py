@@ -1,4 +1,4 @@
-"""The sweeper of pending effects (``domain.effects``): rows whose message was lost are sent again.
+"""The sweeper of pending effects (``domain.core.effects``): rows whose message was lost are sent again.
 
 How a decision owes an effect and how a task performs one is ``flows.effects``.
 """

@@ -6,10 +6,11 @@ import logging
 from datetime import timedelta
 from celery import shared_task
 
-import domain.settings as runtime_settings
-from domain import effects, journey, substitutes
-from domain.clock import utcnow
-from domain.stages import FollowUp, Stage
+import domain.core.env_settings as runtime_settings
+from domain.core import effects
+from domain.core.clock import utcnow
+from domain.core.stages import FollowUp, Stage
+from domain.journey import customer_journey, substitutes
 from flows import refunds, substitutes as substitute_orders
 from flows.effects import perform
 from flows.spine import dispatch, for_ids, task_name
@@ -21,18 +22,18 @@ log = logging.getLogger(__name__)
 @shared_task(base=DbTask, bind=True, name="tasks.followups.offer")
 def offer(self: DbTask, backorder_id: int) -> int:
     with self.unit_of_work() as uow:
-        follow_ups = journey.offer(uow.session, backorder_id, runtime_settings.current())
+        follow_ups = customer_journey.offer(uow.session, backorder_id, runtime_settings.current())
         dispatch(uow, follow_ups)
     return len(follow_ups)
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.followups.fill")
 def fill(self: DbTask, sku_id: int) -> int:
-    """Restock fill owed by a detection run (a ``fill`` row of ``domain.effects``)."""
+    """Restock fill owed by a detection run (a ``fill`` row of ``domain.core.effects``)."""
     def work(uow: UnitOfWork, sku_ids: list[int]) -> int:
         follow_ups: list[FollowUp] = []
         for one in sku_ids:
-            follow_ups += journey.fill(uow.session, one, runtime_settings.current())
+            follow_ups += customer_journey.fill(uow.session, one, runtime_settings.current())
         dispatch(uow, follow_ups)
         return len(follow_ups)
 
@@ -55,7 +56,7 @@ def offer_stranded(self: DbTask, limit: int = 500) -> int:
     """Beat: re-send ``offer`` for backorders whose first notice never went out (the message was
     lost with the broker or a killed worker). Safe to repeat: ``offer`` acts only on ``open``."""
     with self.unit_of_work() as uow:
-        ids = journey.unoffered(uow.session, utcnow(), UNOFFERED_AFTER, limit, offer_task=task_name(Stage.OFFER))
+        ids = customer_journey.unoffered(uow.session, utcnow(), UNOFFERED_AFTER, limit, offer_task=task_name(Stage.OFFER))
         dispatch(uow, for_ids(Stage.OFFER, ids))
     if ids:
         log.warning("re-sent the first notice of %d backorder(s) whose offer was lost: %s", len(ids), ids[:20])

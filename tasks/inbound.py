@@ -10,12 +10,15 @@ from typing import Any
 from celery import shared_task
 from sqlalchemy import select
 
-import domain.settings as runtime_settings
-from domain import alerts, coalesce, effects, inbox, journey
-from domain.clock import utcnow
-from domain.config import current_config
-from domain.models import Store
-from domain.stages import FollowUp, Stage
+import domain.core.env_settings as runtime_settings
+from domain.core import coalesce, effects
+from domain.core.business_config import current_config
+from domain.core.clock import utcnow
+from domain.core.models import Store
+from domain.core.stages import FollowUp, Stage
+from domain.journey import customer_journey
+from domain.messaging import alerts
+from domain.stock import webhook_inbox
 from flows.connections import connector_for
 from flows.detection import detect
 from flows.inbound import apply_events
@@ -41,7 +44,7 @@ def drain(self: DbTask, source: str, max_batches: int = 20) -> int:
             if store is None:
                 log.error("inbox has events for unknown store %s", source)
                 return total
-            events = inbox.claim_pending(uow.session, source, BATCH_SIZE)
+            events = webhook_inbox.claim_pending(uow.session, source, BATCH_SIZE)
             if not events:
                 return total
             result = apply_events(uow.session, store.id, connector_for(store), events)
@@ -63,7 +66,7 @@ def drain(self: DbTask, source: str, max_batches: int = 20) -> int:
 
 def offer_now(uow: UnitOfWork, backorder_id: int) -> None:
     """The ``offer`` stage's work in the caller's transaction."""
-    dispatch(uow, journey.offer(uow.session, backorder_id, runtime_settings.current()))
+    dispatch(uow, customer_journey.offer(uow.session, backorder_id, runtime_settings.current()))
 
 
 def inline(task: DbTask, uow: UnitOfWork, follow_up: FollowUp, step: Callable[..., object], *step_args: Any,
@@ -110,6 +113,6 @@ def quarantine_alert(session: object, store: Store, event_id: int, reason: str, 
 def redrive(self: DbTask) -> int:
     """Beat: wake a drain for every store whose pending events have waited too long."""
     with self.unit_of_work() as uow:
-        sources = inbox.sources_with_stranded(uow.session)
+        sources = webhook_inbox.sources_with_stranded(uow.session)
         dispatch(uow, [FollowUp(Stage.DRAIN, (source,)) for source in sources])
     return len(sources)

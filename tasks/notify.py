@@ -11,8 +11,8 @@ import logging
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
-from domain import replay
-from domain.clock import utcnow
+from domain.core.clock import utcnow
+from domain.messaging import replay
 from flows import delivery, reconcile as reconciling
 from flows.delivery import Attempt
 from tasks.base import DbTask
@@ -62,6 +62,6 @@ def reconcile(self: DbTask, limit: int = 100) -> dict[str, int]:
 
 @shared_task(base=DbTask, bind=True, name="tasks.notify.purge_replay_tokens")
 def purge_replay_tokens(self: DbTask, limit: int = 10_000) -> int:
-    """Beat's sweeper: delete callback tokens past their validity window (``domain.replay``)."""
+    """Beat's sweeper: delete callback tokens past their validity window (``domain.messaging.replay``)."""
     with self.unit_of_work() as uow:
         return replay.purge_expired(uow.session, limit=limit)

@@ -5,11 +5,11 @@ import logging
 
 from celery import shared_task
 
-from domain import polling
+from domain.stock import poll_schedule
 from flows import poll as sync
-from domain.db import get_sessionmaker
-from domain.models import Store
-from domain.stages import FollowUp, Stage
+from domain.core.db import get_sessionmaker
+from domain.core.models import Store
+from domain.core.stages import FollowUp, Stage
 from flows.connections import connector_for
 from flows.spine import dispatch, for_ids, messages
 from tasks.base import DbTask, send_all
@@ -22,7 +22,7 @@ def dispatch_due(self: DbTask) -> int:
     """Start a poll for every store whose interval has passed (each slot once, even with two beats)."""
     with self.unit_of_work() as uow:
         count = dispatch(uow, [FollowUp(Stage.POLL, (due.store_id, due.full))
-                               for due in polling.claim_due(uow.session)])
+                               for due in poll_schedule.claim_due(uow.session)])
     return count
 
 

@@ -5,10 +5,11 @@ from collections import defaultdict
 
 from celery import shared_task
 
-from domain import effects, purchasing, scorecards
-from domain.clock import utcnow
-from domain.config import current_config
-from domain.stages import Stage
+from domain.core import effects
+from domain.core.business_config import current_config
+from domain.core.clock import utcnow
+from domain.core.stages import Stage
+from domain.purchasing import purchase_orders, scorecards
 from flows.effects import perform
 from flows.spine import dispatch, for_ids
 from tasks.base import DbTask, UnitOfWork
@@ -18,19 +19,19 @@ from tasks.base import DbTask, UnitOfWork
 def plan_for_skus(self: DbTask, sku_ids: list[int]) -> int:
     """Put the needs among these SKUs on their vendors' drafts; returns the lines added or grown.
 
-    The work is the ``plan`` rows of ``domain.effects`` detection recorded. Idempotent: a SKU
+    The work is the ``plan`` rows of ``domain.core.effects`` detection recorded. Idempotent: a SKU
     already on an open PO is never ordered twice, so a redelivered message changes nothing.
     Vendors are planned in id order (their rows are the planning locks)."""
     config = current_config()
     now = utcnow()
 
     def work(uow: UnitOfWork, ids: list[int]) -> int:
-        by_vendor: dict[int, list[purchasing.Need]] = defaultdict(list)
-        for need in purchasing.needs_for(uow.session, ids, now):
+        by_vendor: dict[int, list[purchase_orders.Need]] = defaultdict(list)
+        for need in purchase_orders.needs_for(uow.session, ids, now):
             by_vendor[need.vendor_id].append(need)
         changed = 0
         for vendor_id in sorted(by_vendor):
-            result = purchasing.plan(uow.session, vendor_id, by_vendor[vendor_id], config.policy, now,
+            result = purchase_orders.plan(uow.session, vendor_id, by_vendor[vendor_id], config.policy, now,
                                     timezone=config.timezone)
             changed += len(result.added_sku_ids) + len(result.raised_sku_ids)
         return changed
@@ -43,10 +44,10 @@ def close_windows(self: DbTask) -> int:
     """Beat: close drafts whose window passed; approved ones go to the vendor, the rest to a buyer."""
     config = current_config()
     with self.unit_of_work() as uow:
-        closed = purchasing.close_due_windows(uow.session, utcnow(), config.policy,
+        closed = purchase_orders.close_due_windows(uow.session, utcnow(), config.policy,
                                               routes=config.notifications.routes)
         dispatch(uow, for_ids(Stage.SEND_PO, sorted(set(closed.approved)
-                                                     | set(purchasing.approved_unsent(uow.session, utcnow())))))
+                                                     | set(purchase_orders.approved_unsent(uow.session, utcnow())))))
         dispatch(uow, closed.follow_ups)
     return len(closed.approved) + len(closed.awaiting_approval)
 

@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from connectors.base import Capability, ErpConnector, supports
 from connectors.errors import ConnectorError
-from domain import effects, purchasing
-from domain.clock import utcnow
-from domain.models import Store
+from domain.core import effects
+from domain.core.clock import utcnow
+from domain.core.models import Store
+from domain.purchasing import purchase_orders
 from flows import effects as effect_rows
 from flows.connections import connector_for
 from flows.spine import dispatch
@@ -29,7 +30,7 @@ def poll_erp(self: DbTask) -> int:
     the number of purchase orders that had goods booked. An ERP that cannot be reached is logged
     and asked again on the next beat; the others go on."""
     with self.unit_of_work() as uow:
-        orders = purchasing.open_erp_orders(uow.session)
+        orders = purchase_orders.open_erp_orders(uow.session)
         stores = {store.key: store for store in uow.session.scalars(
             select(Store).where(Store.key.in_(sorted(orders)), Store.enabled))}
         for store in stores.values():
@@ -56,10 +57,10 @@ def poll_erp(self: DbTask) -> int:
                 totals[line.po_number][line.sku] = totals[line.po_number].get(line.sku, 0) + line.received
         for number, received in sorted(totals.items()):
             with self.unit_of_work() as uow:
-                result = purchasing.book_erp_receipt(uow.session, numbers[number], received, utcnow())
+                result = purchase_orders.book_erp_receipt(uow.session, numbers[number], received, utcnow())
                 if result is not None:
                     log.info("receipts: %s booked from %s: %s", result.number, store_key, result.received)
-                    # its ``evaluate`` rows were recorded with the receipt (``domain.purchasing.receive``)
+                    # its ``evaluate`` rows were recorded with the receipt (``domain.purchasing.purchase_orders.receive``)
                     dispatch(uow, effect_rows.follow_ups(effects.EVALUATE, result.sku_ids))
                     dispatch(uow, result.follow_ups)  # receipt ≠ ship notice: staff alerts
                     booked += 1

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from domain import digest, effects
-from domain.clock import utcnow
-from domain.config import current_config
-from domain.stages import Stage
+from domain.core import effects
+from domain.core.business_config import current_config
+from domain.core.clock import utcnow
+from domain.core.stages import Stage
+from domain.stock import digest
 from flows.detection import detect
 from flows.effects import perform
 from flows.spine import dispatch, for_ids
@@ -15,7 +16,7 @@ from tasks.base import DbTask
 
 @shared_task(base=DbTask, bind=True, name="tasks.stock.evaluate")
 def evaluate(self: DbTask, sku_ids: list[int]) -> int:
-    """Detection owed after a poll page or a receipt (``evaluate`` rows of ``domain.effects``)."""
+    """Detection owed after a poll page or a receipt (``evaluate`` rows of ``domain.core.effects``)."""
     return perform(self, effects.EVALUATE, sku_ids, detect)
 
 

@@ -5,10 +5,10 @@ import logging
 
 from celery import shared_task
 
-import domain.journey  # noqa: F401  (registers the backorder timer handlers)
-import domain.vendor_loop  # noqa: F401  (registers the purchase-order timer handlers)
-from domain import timers
-from domain.stages import FollowUp, Stage
+import domain.journey.customer_journey  # noqa: F401  (registers the backorder timer handlers)
+import domain.purchasing.vendor_loop  # noqa: F401  (registers the purchase-order timer handlers)
+from domain.core import timers
+from domain.core.stages import FollowUp, Stage
 from flows.spine import dispatch, send_now
 from tasks.base import DbTask
 

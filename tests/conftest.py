@@ -79,8 +79,8 @@ def _psycopg_url(url: str) -> str:
 def services() -> Iterator[dict[str, str]]:
     from alembic import command
 
-    from domain.db import reset_engine
-    from domain.settings import get_settings
+    from domain.core.db import reset_engine
+    from domain.core.env_settings import get_settings
     from workers.schema import alembic_config
 
     server_url, redis_url, started_embedded = _server_urls()
@@ -119,8 +119,8 @@ def services() -> Iterator[dict[str, str]]:
 @pytest.fixture
 def db_session(services: dict[str, str]) -> Iterator[object]:
     """A session on the test database; every table is emptied after the test."""
-    from domain.db import get_engine, get_sessionmaker
-    from domain.models import Base
+    from domain.core.db import get_engine, get_sessionmaker
+    from domain.core.models import Base
 
     session = get_sessionmaker()()
     try:
@@ -136,7 +136,7 @@ def clear_wake_flags() -> None:
     """Drop the drain wake-up flags a test left in Redis: ids restart with the emptied tables, so
     the next test's store 1 would otherwise find store 1's flag of the last test still standing
     and expect a drain that was never sent."""
-    from domain import coalesce
+    from domain.core import coalesce
 
     coalesce.clear_all()
 
@@ -163,7 +163,7 @@ def empty_tables(engine: Any, names: list[str], attempts: int = 5) -> None:
 
 @pytest.fixture
 def futon_config() -> object:
-    from domain.config import load_config
+    from domain.core.business_config import load_config
 
     return load_config(REPO_ROOT / "examples" / "futon-store.toml")
 
@@ -203,7 +203,7 @@ def wait_for(predicate: object, timeout_s: float = 20.0, interval_s: float = 0.0
 @pytest.fixture
 def catalog(db_session: object, futon_config: object) -> object:
     """The example store's configuration loaded into the test database."""
-    from domain.catalog import apply_config
+    from domain.stock.catalog import apply_config
 
     apply_config(db_session, futon_config)  # type: ignore[arg-type]
     db_session.commit()  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain.models import PurchaseOrder, PurchaseOrderLine, Sku, Vendor
+from domain.core.models import PurchaseOrder, PurchaseOrderLine, Sku, Vendor
 
 #: SKU → (quantity, unit cost in cents) of the PO's lines.
 SKUS = {"FUT-FRM-OAK-FULL": (4, 18950), "FUT-FRM-OAK-QUEEN": (2, 21000)}

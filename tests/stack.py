@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from domain.catalog import apply_config
-from domain.config import BusinessConfig, load_config
+from domain.core.business_config import BusinessConfig, load_config
+from domain.stock.catalog import apply_config
 from demo import scenario
 from sandbox.server import SandboxServer
 
@@ -31,7 +31,7 @@ class Stack:
 @contextmanager
 def running_stack(db_session: Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, platforms: set[str],
                   available: int = 50, edit: Callable[[str], str] | None = None) -> Iterator[Stack]:
-    from domain.settings import get_settings
+    from domain.core.env_settings import get_settings
     from workers.web import create_app
 
     with SandboxServer() as sandbox, SandboxServer(app=create_app(), health_path="/readyz") as web:

@@ -1,7 +1,7 @@
 """Provider delivery callbacks (Twilio, Mailgun, SendGrid) → outbox state.
 
 Each endpoint checks the provider's signature before trusting anything, then applies the events
-with ``domain.delivery.apply_delivery_event``. Answers: 401 bad or missing signature, 400
+with ``domain.messaging.delivery_rules.apply_delivery_event``. Answers: 401 bad or missing signature, 400
 malformed body, 413 too large, 503 when a setting or a backing service is missing (the provider
 retries later), 200 otherwise — also when no outbox row matches, since a retry cannot help then.
 Never 500. The lead mounts ``router`` in ``workers.web``.
@@ -25,10 +25,10 @@ from starlette.concurrency import run_in_threadpool
 from connectors.errors import MalformedPayloadError, SignatureError
 from connectors.messaging import mailgun, sendgrid, twilio_sms
 from connectors.messaging.types import DeliveryEvent
-from domain import replay
-from domain.db import session_scope
-from domain.delivery import apply_delivery_event
-from domain.settings import get_settings
+from domain.core.db import session_scope
+from domain.core.env_settings import get_settings
+from domain.messaging import replay
+from domain.messaging.delivery_rules import apply_delivery_event
 from workers import input_guard
 
 log = logging.getLogger("workers.callbacks")
@@ -74,7 +74,7 @@ def _apply(provider: str, events: list[tuple[DeliveryEvent, str | None]], replay
     """Applies events in one transaction; returns how many matched an outbox row.
 
     ``replay_token`` (Mailgun's one-use signature token) is claimed in the same transaction
-    (``domain.replay``, a PostgreSQL row): a second use is refused, and a failed apply releases it.
+    (``domain.messaging.replay``, a PostgreSQL row): a second use is refused, and a failed apply releases it.
     """
     matched = 0
     with session_scope() as session:

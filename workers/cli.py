@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-import domain.settings as runtime_settings
-from domain.stages import FollowUp, Stage
+import domain.core.env_settings as runtime_settings
+from domain.core.stages import FollowUp, Stage
 from flows.spine import send_now
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def _environment() -> None:
     """Fill URLs from the embedded servers when unset, then validate; exit 2 naming bad variables."""
-    from domain.settings import SettingsError, get_settings
+    from domain.core.env_settings import SettingsError, get_settings
     from workers.embedded import EmbeddedError, ensure_env
 
     try:
@@ -49,7 +49,7 @@ def config() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def config_check(file: Path) -> None:
     """List every problem in FILE with its key path; exit 1 if there is any."""
-    from domain.config import ConfigError, load_config
+    from domain.core.business_config import ConfigError, load_config
 
     try:
         loaded = load_config(file)
@@ -66,10 +66,10 @@ def config_check(file: Path) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
 def config_apply(file: Path | None) -> None:
     """Load FILE (default: $BACKORDERS_CONFIG) into the database."""
-    from domain.catalog import apply_config
-    from domain.config import ConfigError, load_config
-    from domain.db import session_scope
-    from domain.settings import get_settings
+    from domain.core.business_config import ConfigError, load_config
+    from domain.core.db import session_scope
+    from domain.core.env_settings import get_settings
+    from domain.stock.catalog import apply_config
 
     _environment()
     file = file or get_settings().config_file
@@ -96,7 +96,7 @@ def db_upgrade(revision: str) -> None:
     """Migrate the database up to REVISION."""
     from alembic import command
 
-    from domain.settings import get_settings
+    from domain.core.env_settings import get_settings
     from workers.schema import alembic_config
 
     _environment()
@@ -110,7 +110,7 @@ def db_downgrade(revision: str) -> None:
     """Migrate the database down to REVISION (``base`` empties it)."""
     from alembic import command
 
-    from domain.settings import get_settings
+    from domain.core.env_settings import get_settings
     from workers.schema import alembic_config
 
     _environment()
@@ -123,8 +123,8 @@ def _redis_status() -> dict[str, Any]:
     latest webhooks addressed to stores we do not know. Empty when Redis does not answer."""
     import redis
 
-    from domain import stray_webhooks
-    from domain.circuit import get_breaker
+    from domain.messaging.circuit import get_breaker
+    from domain.stock import stray_webhooks
 
     try:
         breaker = get_breaker()
@@ -135,8 +135,8 @@ def _redis_status() -> dict[str, Any]:
 
 
 def _liveness(session: Any) -> dict[str, Any]:
-    """Workers' last heartbeats and every beat task's last run, late ones named (``domain.liveness``)."""
-    from domain import liveness
+    """Workers' last heartbeats and every beat task's last run, late ones named (``domain.core.liveness``)."""
+    from domain.core import liveness
     from workers.health import beat_schedule, expected_queues
 
     return liveness.snapshot(session.connection(), beat_schedule(), expected_queues(),
@@ -161,10 +161,10 @@ def _echo_liveness(live: dict[str, Any]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def status(as_json: bool) -> None:
     """SKUs by state, open backorders, due timers, outbox and inbox by state, dead letters."""
-    from domain.db import session_scope
+    from domain.core.db import session_scope
     from domain.status import snapshot
 
-    from domain import spool
+    from domain.core import spool
 
     _environment()
     spool.try_import()
@@ -293,8 +293,8 @@ def sync(store_key: str, full: bool) -> None:
 
     from connectors.errors import ConnectorError
     from flows import poll as syncing
-    from domain.db import get_sessionmaker, session_scope
-    from domain.models import Store
+    from domain.core.db import get_sessionmaker, session_scope
+    from domain.core.models import Store
     from flows.connections import connector_for
 
     _environment()
@@ -317,7 +317,7 @@ def sync(store_key: str, full: bool) -> None:
     if changed:
         from sqlalchemy import func
 
-        from domain.models import Sku, SkuTransition
+        from domain.core.models import Sku, SkuTransition
         from tasks.stock import evaluate
 
         with session_scope() as session:
@@ -344,10 +344,10 @@ def eta_set(sku_code: str, new_date: Any) -> None:
     """Set SKU_CODE's expected date (YYYY-MM-DD); waiting customers hear of a slip once."""
     from sqlalchemy import func, select
 
-    from domain import journey
-    from domain.clock import utcnow
-    from domain.db import session_scope
-    from domain.models import Backorder, Sku
+    from domain.core.clock import utcnow
+    from domain.core.db import session_scope
+    from domain.core.models import Backorder, Sku
+    from domain.journey import customer_journey
     from workers.app import app
 
     _environment()
@@ -359,7 +359,7 @@ def eta_set(sku_code: str, new_date: Any) -> None:
         if sku is None:
             raise click.ClickException(f"unknown SKU {sku_code!r}")
         sku.eta = when
-        follow_ups = journey.change_eta(session, sku.id, when, runtime_settings.current())
+        follow_ups = customer_journey.change_eta(session, sku.id, when, runtime_settings.current())
         waiting = session.scalar(select(func.count()).where(Backorder.sku_id == sku.id,
                                                               Backorder.state.in_(("notified", "accepted_wait"))))
     send_now(follow_ups, app)
@@ -375,8 +375,8 @@ def substitute() -> None:
 @click.argument("backorder_id", type=int)
 def substitute_approve(backorder_id: int) -> None:
     """Place the substitute BACKORDER_ID's customer chose, waiting for staff; settled by the policy."""
-    from domain import substitutes
-    from domain.db import session_scope
+    from domain.core.db import session_scope
+    from domain.journey import substitutes
     from workers.app import app
 
     _environment()
@@ -404,9 +404,9 @@ def po_list(show_all: bool, as_json: bool) -> None:
     from, the need and the rounding)."""
     from sqlalchemy import select
 
-    from domain.db import session_scope
-    from domain.models import PurchaseOrder, PurchaseOrderLine, Sku, Vendor
-    from domain.reorder import explain
+    from domain.core.db import session_scope
+    from domain.core.models import PurchaseOrder, PurchaseOrderLine, Sku, Vendor
+    from domain.purchasing.reorder import explain
 
     _environment()
     with session_scope() as session:
@@ -445,9 +445,9 @@ def po_list(show_all: bool, as_json: bool) -> None:
 
 
 def _purchase_order_id(session: Any, reference: str) -> int:
-    from domain import purchasing
+    from domain.purchasing import purchase_orders
 
-    found = purchasing.find(session, reference)
+    found = purchase_orders.find(session, reference)
     if found is None:
         raise click.ClickException(f"no purchase order {reference!r} (see `backorders po list`)")
     return found.id
@@ -457,18 +457,18 @@ def _purchase_order_id(session: Any, reference: str) -> int:
 @click.argument("reference")
 def po_approve(reference: str) -> None:
     """Approve purchase order REFERENCE (id or number) that is awaiting approval, and send it."""
-    from domain import purchasing
-    from domain.clock import utcnow
-    from domain.db import session_scope
+    from domain.core.clock import utcnow
+    from domain.core.db import session_scope
+    from domain.purchasing import purchase_orders
     from workers.app import app
 
     _environment()
     try:
         with session_scope() as session:
-            approved = purchasing.approve(session, _purchase_order_id(session, reference),
+            approved = purchase_orders.approve(session, _purchase_order_id(session, reference),
                                           f"cli:{os.environ.get('USER', 'staff')}", utcnow())
             po_id, number = approved.id, approved.number
-    except purchasing.PurchasingError as exc:
+    except purchase_orders.PurchasingError as exc:
         raise click.ClickException(str(exc)) from exc
     send_now([FollowUp(Stage.SEND_PO, (po_id,))], app)
     click.echo(f"{number}: approved; sending to the vendor is queued")
@@ -492,9 +492,10 @@ def _sku_quantities(values: tuple[str, ...]) -> dict[str, int] | None:
               help="Received quantity of one SKU (repeat); without it, everything outstanding.")
 def po_receive(reference: str, skus: tuple[str, ...]) -> None:
     """Book goods in against REFERENCE (id or number); waiting customers are filled first."""
-    from domain import journey, purchasing
-    from domain.clock import utcnow
-    from domain.db import session_scope
+    from domain.core.clock import utcnow
+    from domain.core.db import session_scope
+    from domain.journey import customer_journey
+    from domain.purchasing import purchase_orders
     from tasks.stock import evaluate
     from workers.app import app
 
@@ -502,8 +503,8 @@ def po_receive(reference: str, skus: tuple[str, ...]) -> None:
     quantities = _sku_quantities(skus)
     try:
         with session_scope() as session:
-            result = purchasing.receive(session, _purchase_order_id(session, reference), quantities, utcnow())
-    except purchasing.PurchasingError as exc:
+            result = purchase_orders.receive(session, _purchase_order_id(session, reference), quantities, utcnow())
+    except purchase_orders.PurchasingError as exc:
         raise click.ClickException(str(exc)) from exc
     for code, qty in sorted(result.received.items()):
         click.echo(f"  {code}: +{qty}")
@@ -518,7 +519,7 @@ def po_receive(reference: str, skus: tuple[str, ...]) -> None:
     with session_scope() as session:
         settings = runtime_settings.current()
         for sku_id in result.sku_ids:
-            follow_ups += journey.fill(session, sku_id, settings)
+            follow_ups += customer_journey.fill(session, sku_id, settings)
     send_now(follow_ups, app)
     click.echo(f"  stock recorded, detection run; {len(follow_ups)} customer message(s) queued")
 
@@ -531,8 +532,8 @@ def po_receive(reference: str, skus: tuple[str, ...]) -> None:
               help="Shipped quantity of one SKU (repeat); without it, everything outstanding.")
 def po_asn(reference: str, arrival: Any, skus: tuple[str, ...]) -> None:
     """Record the vendor's advance ship notice; waiting customers are re-dated."""
-    from domain import purchasing, vendor_loop
-    from domain.db import session_scope
+    from domain.core.db import session_scope
+    from domain.purchasing import purchase_orders, vendor_loop
     from workers.app import app
 
     _environment()
@@ -540,7 +541,7 @@ def po_asn(reference: str, arrival: Any, skus: tuple[str, ...]) -> None:
         with session_scope() as session:
             follow_ups = vendor_loop.record_asn(session, _purchase_order_id(session, reference), arrival.date(),
                                                 _sku_quantities(skus))
-    except purchasing.PurchasingError as exc:
+    except purchase_orders.PurchasingError as exc:
         raise click.ClickException(str(exc)) from exc
     send_now(follow_ups, app)
     click.echo(f"{reference}: ship notice recorded, arriving {arrival.date()}; "
@@ -553,8 +554,8 @@ def po_asn(reference: str, arrival: Any, skus: tuple[str, ...]) -> None:
 @click.option("--inbox", "inbox_ids", multiple=True, type=int, help="A quarantined webhook to apply again.")
 def redrive(dead_letter_ids: tuple[int, ...], redrive_all: bool, inbox_ids: tuple[int, ...]) -> None:
     """Run dead-lettered tasks again (after fixing their cause), or re-apply quarantined webhooks."""
-    from domain import redrive as redriving
-    from domain.db import session_scope
+    from domain.core import redrive as redriving
+    from domain.core.db import session_scope
     from workers.app import app
 
     if not (dead_letter_ids or redrive_all or inbox_ids):
@@ -588,15 +589,15 @@ def vendors_report(days: int, csv_file: Path | None) -> None:
     mismatches (ship notice vs PO, receipt vs ship notice) per vendor."""
     from datetime import timedelta
 
-    from domain import purchasing, scorecards
-    from domain.clock import utcnow
-    from domain.db import session_scope
+    from domain.core.clock import utcnow
+    from domain.core.db import session_scope
+    from domain.purchasing import purchase_orders, scorecards
 
     _environment()
     until = utcnow().date()
     since = until - timedelta(days=days)
     with session_scope() as session:
-        scores = purchasing.scorecard(session, since, until)
+        scores = purchase_orders.scorecard(session, since, until)
 
     def pct(value: Any) -> str:
         return "-" if value is None else f"{value * 100:.1f}%"

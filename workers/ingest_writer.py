@@ -4,7 +4,7 @@ Each accepted delivery used to cost its own ``INSERT`` and ``COMMIT`` (two round
 WAL flush), so a process could not accept more webhooks per second than PostgreSQL could flush
 commits one by one. Here one writer task per event loop (one per uvicorn worker) takes every
 event that arrived while the previous batch was being written, stores them with
-``inbox.accept_batch_async`` (one statement), asks Redis once per batch whether a drain must be
+``webhook_inbox.accept_batch_async`` (one statement), asks Redis once per batch whether a drain must be
 woken, and only then tells each waiting request its outcome. Nothing waits on a timer: under
 light load a batch holds one event and costs what the single insert did; under heavy load
 batches grow by themselves.
@@ -42,10 +42,11 @@ import redis.asyncio as aredis
 from sqlalchemy.engine import make_url
 
 import tasks.inbound  # noqa: F401  (loaded with this module: see ``enqueue_drain``)
-from domain import coalesce, inbox
-from domain.liveness import keepalive_options
-from domain.settings import get_settings
-from domain.stages import FollowUp, Stage
+from domain.core import coalesce
+from domain.core.env_settings import get_settings
+from domain.core.liveness import keepalive_options
+from domain.core.stages import FollowUp, Stage
+from domain.stock import webhook_inbox
 from flows.spine import send_now
 
 log = logging.getLogger("workers.ingest_writer")
@@ -146,13 +147,13 @@ class InboxWriter:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, max_batch: int = MAX_BATCH, slots: int = SLOTS) -> None:
         self.max_batch = max_batch
-        self._waiting: list[tuple[inbox.NewEvent, asyncio.Future[Outcome], float]] = []
+        self._waiting: list[tuple[webhook_inbox.NewEvent, asyncio.Future[Outcome], float]] = []
         self._abandoned: set[asyncio.Task[list[Outcome]]] = set()
         self._wakeup = asyncio.Event()
         self._redis: aredis.Redis | None = None
         self._tasks = [loop.create_task(self._run(HeldConnection()), name=f"inbox-writer-{n}") for n in range(slots)]
 
-    def submit(self, event: inbox.NewEvent, deadline: float | None = None) -> asyncio.Future[Outcome]:
+    def submit(self, event: webhook_inbox.NewEvent, deadline: float | None = None) -> asyncio.Future[Outcome]:
         """Queue ``event``; the future completes once its batch is committed (or failed, or
         abandoned at ``deadline``, a ``time.monotonic()`` reading; default: no deadline)."""
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
@@ -199,7 +200,7 @@ class InboxWriter:
                 with suppress(Exception):
                     await redis_client.aclose()
 
-    async def write_by(self, deadline: float, held: HeldConnection, events: list[inbox.NewEvent]
+    async def write_by(self, deadline: float, held: HeldConnection, events: list[webhook_inbox.NewEvent]
                        ) -> tuple[list[Outcome], HeldConnection]:
         """``write`` bounded by ``deadline`` (monotonic): its outcomes and the connection to use next.
 
@@ -236,7 +237,7 @@ class InboxWriter:
             log.warning("abandoned batch of %d webhook(s) finished late: %d stored (their retries are duplicates)",
                         count, stored)
 
-    async def write(self, held: HeldConnection, events: list[inbox.NewEvent]) -> list[Outcome]:
+    async def write(self, held: HeldConnection, events: list[webhook_inbox.NewEvent]) -> list[Outcome]:
         """Store (one autocommit statement), wake drains; one outcome per event."""
         try:
             ids, retried = await self.store(held, events)
@@ -256,7 +257,7 @@ class InboxWriter:
             log.exception("could not wake drains after storing %d webhook(s)", len(events))
         return [Outcome(event_id=event_id) if event_id is not None else Outcome(duplicate=True) for event_id in ids]
 
-    async def store(self, held: HeldConnection, events: list[inbox.NewEvent]) -> tuple[list[int | None], bool]:
+    async def store(self, held: HeldConnection, events: list[webhook_inbox.NewEvent]) -> tuple[list[int | None], bool]:
         """The batch statement; once more on a new connection when a kept one turns out broken.
         Returns the ids and whether the statement was retried.
 
@@ -267,7 +268,7 @@ class InboxWriter:
         """
         connection = await held.get()
         try:
-            ids = await inbox.accept_batch_async(connection, events)
+            ids = await webhook_inbox.accept_batch_async(connection, events)
             retried = False
         except psycopg.OperationalError as exc:
             if not held.reused:
@@ -275,7 +276,7 @@ class InboxWriter:
             log.warning("inbox writer connection lost (%s); retrying the batch on a new one",
                         str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             await held.discard()
-            ids = await inbox.accept_batch_async(await held.get(), events)
+            ids = await webhook_inbox.accept_batch_async(await held.get(), events)
             retried = True
         held.done()
         return ids, retried

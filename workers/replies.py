@@ -2,7 +2,7 @@
 
 Links: ``GET`` only shows what a click would do and asks for one confirming ``POST``, because
 mail scanners and link previews fetch every link in an email; only the ``POST`` decides, through
-``domain.journey.choose``, which locks the backorder so a reply racing the auto-cancel gets one
+``domain.journey.customer_journey.choose``, which locks the backorder so a reply racing the auto-cancel gets one
 outcome. Answers: 200 (or 409 when it is too late), 400 tampered link, 410 expired link, 404 the
 backorder is gone, 503 when the database or the settings are unavailable. Never 500: a customer
 sees a page that says what happened and what to do.
@@ -13,7 +13,7 @@ So ``CANCEL`` is treated as an opt-out here too, never as a cancel-the-order cho
 choices are ``WAIT``, ``REFUND`` (cancel for a full refund) and ``CREDIT`` (cancel for store
 credit). Each text is taken once, by Twilio's ``MessageSid`` (a replay answers empty TwiML and
 changes nothing), and answers only the backorder of the last question we texted that number
-before it arrived, never a newer one (``domain.sms_replies``). Answers are TwiML; 401 bad signature, 400 malformed form, 413 too large, 503 when the
+before it arrived, never a newer one (``domain.messaging.sms_replies``). Answers are TwiML; 401 bad signature, 400 malformed form, 413 too large, 503 when the
 auth token or the database is unavailable.
 
 Follow-ups (outbox deliveries, refunds) are sent only after the transaction commits; if the
@@ -40,14 +40,15 @@ from starlette.concurrency import run_in_threadpool
 
 from connectors.errors import MalformedPayloadError, SignatureError
 from connectors.messaging import twilio_sms
-import domain.settings as runtime_settings
-from domain import backorders, contacts, journey, sms_replies
-from domain.clock import utcnow
-from domain.db import session_scope
-from domain.links import BadLink, ExpiredLink, LinkClaim, sign, verify
-from domain.messages import TEMPLATES_DIR
-from domain.models import Backorder, Order, OrderLine, Sku
-from domain.stages import FollowUp
+import domain.core.env_settings as runtime_settings
+from domain.core.clock import utcnow
+from domain.core.db import session_scope
+from domain.core.models import Backorder, Order, OrderLine, Sku
+from domain.core.stages import FollowUp
+from domain.journey import backorders, customer_journey
+from domain.journey.links import BadLink, ExpiredLink, LinkClaim, sign, verify
+from domain.messaging import contacts, sms_replies
+from domain.messaging.rendering import TEMPLATES_DIR
 from flows.spine import messages
 
 log = logging.getLogger("workers.replies")
@@ -57,7 +58,7 @@ router = APIRouter(tags=["customer replies"])
 MAX_FORM_BYTES = 64 * 1024
 TARGET_STATE = {"wait": "accepted_wait", "cancel": "cancelled_by_customer", "credit": "cancelled_by_customer",
                 "substitute": "substituted"}
-"""Where each choice moves a backorder (mirrors ``journey.choose``), to predict the outcome on GET."""
+"""Where each choice moves a backorder (mirrors ``customer_journey.choose``), to predict the outcome on GET."""
 STATUS_FOR = {"applied": 200, "already": 200, "too_late": 409, "unavailable": 409}
 OPT_OUT_WORDS = contacts.STOP_WORDS | {"STOP", "STOPALL", "STOP ALL", "UNSUBSCRIBE", "CANCEL", "CANCEL ALL",
                                        "END", "QUIT", "REVOKE", "OPTOUT"}
@@ -69,7 +70,7 @@ FALLBACK_STORE_NAME = "our store"
 FollowUps = Sequence[FollowUp]
 
 
-def current_settings() -> journey.Settings:
+def current_settings() -> customer_journey.Settings:
     """The journey's settings (config, public URL, secret); a seam the tests replace."""
     return runtime_settings.current()
 
@@ -88,7 +89,7 @@ def _store_name() -> str:
 @lru_cache(maxsize=1)
 def _pages() -> Environment:
     """Autoescaped, strict: a customer-supplied name or title can never become markup."""
-    from domain import localtime
+    from domain.messaging import localtime
 
     return localtime.install(Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), undefined=StrictUndefined,
                                          autoescape=select_autoescape(enabled_extensions=("html",), default=True),
@@ -140,7 +141,7 @@ class View:
     deadline: str | None
     state: str
     resolution: str | None
-    #: The zone ``deadline`` is given in: the customer's, else the business's (``domain.localtime``).
+    #: The zone ``deadline`` is given in: the customer's, else the business's (``domain.messaging.localtime``).
     timezone: str = "UTC"
     credit_bonus_cents: int = 0
 
@@ -148,8 +149,8 @@ class View:
         return dict(self.__dict__)
 
 
-def load_view(session: Session, backorder_id: int, settings: journey.Settings) -> View | None:
-    from domain import localtime
+def load_view(session: Session, backorder_id: int, settings: customer_journey.Settings) -> View | None:
+    from domain.messaging import localtime
 
     row = session.execute(
         select(Backorder, OrderLine.title, Order.number, Sku.title, Order.customer_timezone)
@@ -186,11 +187,11 @@ def _substitute_facts(session: Session, code: str | None) -> dict[str, Any]:
             "substitute_price_cents": sku.price_cents if sku else None}
 
 
-def _substitute_price(session: Session, claim: LinkClaim, settings: journey.Settings
+def _substitute_price(session: Session, claim: LinkClaim, settings: customer_journey.Settings
                       ) -> dict[str, Any] | None:
     """The price difference the customer would confirm, and how the store's policy settles it."""
-    from domain import substitutes
-    from domain.models import Store
+    from domain.core.models import Store
+    from domain.journey import substitutes
 
     if claim.choice != "substitute" or not claim.substitute:
         return None
@@ -210,7 +211,7 @@ def _substitute_price(session: Session, claim: LinkClaim, settings: journey.Sett
             "awaiting_staff": decided.needs_staff}
 
 
-def other_links(settings: journey.Settings, claim: LinkClaim) -> dict[str, str]:
+def other_links(settings: customer_journey.Settings, claim: LinkClaim) -> dict[str, str]:
     """Fresh links for the other choices when the picked alternative sold out (same expiry)."""
     def link(choice: str) -> str:
         token = sign(settings.secret_key, LinkClaim(claim.backorder_id, choice, claim.expires_at))
@@ -240,7 +241,7 @@ def send_follow_ups(follow_ups: FollowUps) -> None:
 
 # --------------------------------------------------------------------------- links
 
-def _claim(token: str, settings: journey.Settings) -> LinkClaim | HTMLResponse:
+def _claim(token: str, settings: customer_journey.Settings) -> LinkClaim | HTMLResponse:
     try:
         return verify(settings.secret_key, token, utcnow())
     except ExpiredLink:
@@ -279,7 +280,7 @@ def confirm_choice(token: str) -> HTMLResponse:
     if isinstance(claim, HTMLResponse):
         return claim
     with session_scope() as session:
-        outcome, follow_ups = journey.choose(session, claim.backorder_id, claim.choice, settings,
+        outcome, follow_ups = customer_journey.choose(session, claim.backorder_id, claim.choice, settings,
                                              source="link", substitute=claim.substitute)
         view = load_view(session, claim.backorder_id, settings) if outcome.result != "unknown" else None
     if view is None:
@@ -320,7 +321,7 @@ def help_text(store: str) -> str:
             "CREDIT to cancel it for store credit. STOP to opt out.")
 
 
-def outcome_text(store: str, order_number: str, choice: str, outcome: journey.Outcome) -> str:
+def outcome_text(store: str, order_number: str, choice: str, outcome: customer_journey.Outcome) -> str:
     """The SMS answer to a keyword; the full confirmation follows by email (and SMS)."""
     done = {"wait": "you will wait: we ship it as soon as it arrives",
             "cancel": "the item is cancelled and we are refunding you in full",
@@ -332,12 +333,12 @@ def outcome_text(store: str, order_number: str, choice: str, outcome: journey.Ou
     return f"{store}: order {order_number}: this choice is no longer possible. Please reply to our email."
 
 
-def handle_sms(sms: Any, settings: journey.Settings) -> str | None:
+def handle_sms(sms: Any, settings: customer_journey.Settings) -> str | None:
     """Applies one inbound text once; returns the reply (None: nothing to say, or a replay).
 
     The text is recorded by ``MessageSid`` in the transaction that applies it, and a keyword
     answers only the backorder of the last question we texted that number before it arrived
-    (``domain.sms_replies``)."""
+    (``domain.messaging.sms_replies``)."""
     word = keyword(sms.body)
     store = settings.config.name or FALLBACK_STORE_NAME
     e164 = contacts.normalize_phone(sms.from_)
@@ -367,7 +368,7 @@ def handle_sms(sms: Any, settings: journey.Settings) -> str | None:
             sms_replies.settle(session, received, "no_conversation")
             return (f"{store}: we could not find an open backorder question for this number. "
                     "Please reply to our email.")
-        outcome, follow_ups = journey.choose(session, talk.backorder_id, choice, settings, source="sms")
+        outcome, follow_ups = customer_journey.choose(session, talk.backorder_id, choice, settings, source="sms")
         sms_replies.settle(session, received, outcome.result, talk)
         view = load_view(session, talk.backorder_id, settings)
     send_follow_ups(follow_ups)

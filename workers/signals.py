@@ -5,8 +5,8 @@ import logging
 
 from celery.signals import worker_process_init, worker_ready
 
-from domain import spool
-from domain.db import reset_engine
+from domain.core import spool
+from domain.core.db import reset_engine
 
 
 @worker_process_init.connect

@@ -29,7 +29,7 @@ from typing import Any
 import redis
 import redis.asyncio as aredis
 
-from domain.settings import get_settings, redis_key
+from domain.core.env_settings import get_settings, redis_key
 
 log = logging.getLogger("workers.source_limits")
 
@@ -40,7 +40,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 LIMITED_PREFIXES = ("/webhooks/", "/callbacks/", "/sms/")
 STORE_PATH = re.compile(r"^/webhooks/([a-z0-9][a-z0-9_-]{0,63})/?$")
-"""A store key as ``domain.config`` allows it; anything else shares one ``-`` bucket, so made-up
+"""A store key as ``domain.core.business_config`` allows it; anything else shares one ``-`` bucket, so made-up
 keys cannot create Redis keys without bound."""
 
 #: KEYS: per-IP bucket, per-store bucket. ARGV: ip rate, ip burst, store rate, store burst

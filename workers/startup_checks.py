@@ -21,8 +21,8 @@ log = logging.getLogger("workers.startup")
 
 def require_valid_config(process: str) -> None:
     """Exit the process with every problem and its key path if the configuration is invalid."""
-    from domain.config import ConfigError, current_config
-    from domain.settings import get_settings
+    from domain.core.business_config import ConfigError, current_config
+    from domain.core.env_settings import get_settings
 
     try:
         current_config()

@@ -1,7 +1,7 @@
 """The vendor's page for a purchase order: confirm or change each line's date, no login.
 
 ``GET /po/{token}`` shows the open lines with date fields; only the form's POST changes anything
-(mail scanners open links). The token is a signed, expiring link (``domain.links``).
+(mail scanners open links). The token is a signed, expiring link (``domain.journey.links``).
 """
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from domain import purchasing, vendor_loop
-from domain.clock import utcnow
-from domain.config import current_config
-from domain.db import session_scope
-from domain.links import BadLink, ExpiredLink, verify_po_link
-from domain.models import PurchaseOrder, PurchaseOrderLine, Sku, Vendor
-from domain.settings import get_settings
+from domain.core.business_config import current_config
+from domain.core.clock import utcnow
+from domain.core.db import session_scope
+from domain.core.env_settings import get_settings
+from domain.core.models import PurchaseOrder, PurchaseOrderLine, Sku, Vendor
+from domain.journey.links import BadLink, ExpiredLink, verify_po_link
+from domain.purchasing import purchase_orders, vendor_loop
 from workers.replies import invalid_page, page, send_follow_ups
 
 log = logging.getLogger("workers.vendor_pages")
@@ -73,7 +73,7 @@ def _apply(po_id: int, form: dict[str, str]) -> HTMLResponse:
     with session_scope() as session:
         try:
             follow_ups = vendor_loop.acknowledge(session, po_id, dates)
-        except purchasing.PurchasingError as exc:
+        except purchase_orders.PurchasingError as exc:
             log.warning("vendor page for PO %s refused: %s", po_id, exc)
             view = _view(session, po_id)
             return page("po_ack", 409, **(view or {}))

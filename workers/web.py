@@ -18,12 +18,12 @@ from workers.embedded import ensure_env
 ensure_env()
 
 import workers.app  # noqa: F401  (the tasks this process enqueues use the configured Celery app)
-from domain.settings import get_settings
+from domain.core.env_settings import get_settings
 from workers.body_limit import BodyLimitMiddleware
 from workers.callbacks import router as callbacks_router
 from workers.input_guard import InputGuardMiddleware
 from workers.log_redaction import install as redact_links_in_logs
-from domain.liveness import Thresholds
+from domain.core.liveness import Thresholds
 from workers.deadlines import DeadlineMiddleware, budget_s
 from workers.health import HEALTH_CHECKS, READY_CHECKS, check_dead_letter_spool, run_checks
 from workers.replies import router as replies_router

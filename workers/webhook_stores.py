@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from connectors.base import Connector
-from domain.db import session_scope
-from domain.models import Store
+from domain.core.db import session_scope
+from domain.core.models import Store
 from flows.connections import connector_for
 
 STORE_TTL_S = 5.0

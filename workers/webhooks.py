@@ -28,8 +28,8 @@ from starlette.concurrency import run_in_threadpool
 
 from connectors import webhook_records
 from connectors.errors import MalformedPayloadError, SignatureError
-from domain import inbox, stray_webhooks
-from domain.inbound import stored_payload
+from domain.stock import stray_webhooks, webhook_inbox
+from domain.stock.apply_events import stored_payload
 from workers import input_guard, webhook_stores
 
 from workers.deadlines import RETRY_AFTER_S, DeadlineExceeded, deadline_of, run_blocking, work_deadline
@@ -74,7 +74,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def check_webhook(store: KnownStore, headers: dict[str, str], body: bytes) -> Answer | inbox.NewEvent:
+def check_webhook(store: KnownStore, headers: dict[str, str], body: bytes) -> Answer | webhook_inbox.NewEvent:
     """Verify and parse (CPU only): the event to store, or the answer that ends the request."""
     connector = store.connector
     try:
@@ -96,7 +96,7 @@ def check_webhook(store: KnownStore, headers: dict[str, str], body: bytes) -> An
         return Answer(200, {"status": "pong"})
     payload = stored_payload(headers, body, getattr(connector, "webhook_headers", ()))
     payload[webhook_records.PAYLOAD_KEY] = webhook_records.dump(event)  # the drain applies these as they are
-    return inbox.NewEvent(source=store.key, dedupe_key=event.dedupe_key, kind=event.kind, topic=event.topic,
+    return webhook_inbox.NewEvent(source=store.key, dedupe_key=event.dedupe_key, kind=event.kind, topic=event.topic,
                           payload=payload, occurred_at=event.occurred_at)
 
 

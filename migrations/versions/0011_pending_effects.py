@@ -2,7 +2,7 @@
 
 One row per kind × SKU, recorded in the transaction that decides the effect and deleted in the
 one that performs it; ``tasks.effects.sweep`` re-sends rows whose message was lost
-(``domain/effects.py``).
+(``domain/core/effects.py``).
 
 Revision ID: 0011
 Revises: 0010

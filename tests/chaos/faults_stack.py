@@ -17,7 +17,7 @@ import redis
 import requests
 from sqlalchemy.orm import Session
 
-from domain.settings import get_settings
+from domain.core.env_settings import get_settings
 from sandbox.server import SandboxServer
 
 SID = "AC00000000000000000000000000000000"
@@ -98,7 +98,7 @@ def provider_env(sandbox_url: str, web_url: str) -> dict[str, str]:
 @pytest.fixture
 def messaging(servers: Servers, monkeypatch: pytest.MonkeyPatch) -> Iterator[Messaging]:
     """A fresh messaging sandbox, provider variables pointing at it, every circuit closed."""
-    from domain.circuit import get_breaker
+    from domain.messaging.circuit import get_breaker
 
     admin = Messaging(servers.sandbox.base_url)
     admin.reset()
@@ -114,7 +114,7 @@ def messaging(servers: Servers, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mes
 
 
 def outbox_row(session: Session, outbox_id: int) -> Any:
-    from domain.models import OutboxMessage
+    from domain.core.models import OutboxMessage
 
     session.expire_all()
     return session.get(OutboxMessage, outbox_id)
@@ -122,7 +122,7 @@ def outbox_row(session: Session, outbox_id: int) -> Any:
 
 def enqueue(session: Session, channel: str, recipient: str, key: str, template: str = "stock_alert",
             context: dict[str, Any] | None = None) -> int:
-    from domain import outbox
+    from domain.messaging import outbox
 
     outbox_id = outbox.enqueue(session, idempotency_key=key, channel=channel, template=template,
                                recipient=recipient, context=context or CONTEXT)

@@ -27,8 +27,8 @@ import requests
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.config import BusinessConfig, load_config
-from domain.db import make_engine
+from domain.core.business_config import BusinessConfig, load_config
+from domain.core.db import make_engine
 from demo import scenario
 from sandbox.server import free_port
 from tests.chaos.servers import PrivatePostgres, PrivateRabbitMQ, PrivateRedis, rabbitmq_server
@@ -134,7 +134,7 @@ class ChaosStack:
         }
         from alembic import command
 
-        from domain.catalog import apply_config
+        from domain.stock.catalog import apply_config
         from workers.schema import alembic_config
 
         command.upgrade(alembic_config(self.pg.url), "head")
@@ -389,9 +389,9 @@ def private_database(workdir: Path, config_path: Path = REPO_ROOT / "examples" /
     """
     from alembic import command
 
-    from domain.catalog import apply_config
-    from domain.db import reset_engine, session_scope
-    from domain.settings import get_settings
+    from domain.core.db import reset_engine, session_scope
+    from domain.core.env_settings import get_settings
+    from domain.stock.catalog import apply_config
     from workers.schema import alembic_config
 
     pg, broker = PrivatePostgres(workdir / "pg-root"), PrivateRedis(workdir / "redis")

@@ -8,7 +8,7 @@
 * no timer fired twice and no customer got the same notice twice (one row per backorder,
   template and channel; one decision per backorder state change);
 * with ``storefronts``: every channel shows the sellable figure the database holds
-  (``domain.propagation.plan_store``), read from the sandbox's Shopify and WooCommerce state —
+  (``domain.stock.propagation.plan_store``), read from the sandbox's Shopify and WooCommerce state —
   for the SKUs named, or else for every SKU × store we wrote to or owe a push to.
 
 ``check`` returns the counts for the chaos table and the list of broken promises; a scenario
@@ -113,7 +113,7 @@ def _stock(stack: ChaosStack, events: list[Event], verdict: Verdict) -> None:
         "JOIN store_locations loc ON loc.store_id = sl.store_id AND loc.location_id = sl.location_id "
         "WHERE st.key = :shop", shop=SHOP)}
     # Channel pushes write every change, so the harness's random figures meet our writes. By the
-    # product's rule (domain/stock.py) a reading from a store we wrote to counts down from what we
+    # product's rule (domain/stock/levels.py) a reading from a store we wrote to counts down from what we
     # wrote, short of the truth by what we withheld (buffer, units promised to waiting customers):
     # the row holds the reading plus that. A newest event equal to the figure we last wrote there is
     # our own write coming back (an echo, never news), so the row keeps the truth it held.
@@ -258,7 +258,7 @@ def _shown(stack: ChaosStack, platform: str, store_key: str, codes: list[str]) -
 def storefront_figures(stack: ChaosStack, codes: list[str] | None = None) -> list[Figure]:
     """What each channel shows beside the sellable figure the database holds, per SKU × store. A
     store with no reported figure for the SKU (nothing to show it at) is left out."""
-    from domain.propagation import plan_store
+    from domain.stock.propagation import plan_store
 
     pairs = _pairs(stack, codes)
     by_store: dict[tuple[str, str], list[str]] = {}

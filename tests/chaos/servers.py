@@ -31,7 +31,7 @@ DATABASE_NAME = embedded.DATABASE_NAME
 
 def _wait_port(port: int, up: bool, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
-    while embedded._port_answers(port) != up:
+    while embedded.port_answers(port) != up:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what} on port {port} did not {'start' if up else 'stop'} in {timeout_s}s")
         time.sleep(0.05)
@@ -42,7 +42,7 @@ class PrivatePostgres:
     """One PostgreSQL cluster under ``root``; ``stop``/``start`` keep its port and data."""
 
     root: Path
-    port: int = field(default_factory=embedded._free_port)
+    port: int = field(default_factory=embedded.free_port)
 
     @property
     def url(self) -> str:
@@ -53,13 +53,13 @@ class PrivatePostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{DATABASE_NAME}"
 
     def start(self) -> None:
-        embedded._start_postgres(self.root, self.port)
+        embedded.start_postgres(self.root, self.port)
         _wait_port(self.port, True, 30, "PostgreSQL")
 
     def stop(self, mode: str = "fast") -> None:
         """``immediate`` is a crash (recovery on the next start); ``fast`` a clean shutdown."""
-        subprocess.run([str(embedded._pg_bin("pg_ctl")), "-D", str(self.root / "pg"), "-m", mode, "-w", "stop"],
-                       check=False, capture_output=True, text=True, timeout=90, **embedded._as_pg_user())  # type: ignore[call-overload]
+        subprocess.run([str(embedded.pg_bin("pg_ctl")), "-D", str(self.root / "pg"), "-m", mode, "-w", "stop"],
+                       check=False, capture_output=True, text=True, timeout=90, **embedded.as_pg_user())  # type: ignore[call-overload]
         _wait_port(self.port, False, 30, "PostgreSQL")
 
     def pids(self) -> list[int]:
@@ -100,7 +100,7 @@ class PrivateRedis:
     """A redis-server child process without persistence: a restart starts with an empty broker."""
 
     root: Path
-    port: int = field(default_factory=embedded._free_port)
+    port: int = field(default_factory=embedded.free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -111,7 +111,7 @@ class PrivateRedis:
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / "redis.log", "ab") as log:
             self.process = subprocess.Popen(
-                [str(embedded._redis_bin("redis-server")), "--port", str(self.port), "--bind", "127.0.0.1",
+                [str(embedded.redis_bin("redis-server")), "--port", str(self.port), "--bind", "127.0.0.1",
                  "--save", "", "--appendonly", "no", "--dir", str(self.root), "--maxmemory-policy", "noeviction"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         _wait_port(self.port, True, 15, "Redis")
@@ -161,9 +161,9 @@ class PrivateRabbitMQ:
     """
 
     root: Path
-    port: int = field(default_factory=embedded._free_port)
-    dist_port: int = field(default_factory=embedded._free_port)
-    epmd_port: int = field(default_factory=embedded._free_port)
+    port: int = field(default_factory=embedded.free_port)
+    dist_port: int = field(default_factory=embedded.free_port)
+    epmd_port: int = field(default_factory=embedded.free_port)
     node: str = field(default_factory=lambda: f"chaos-{secrets.token_hex(4)}@localhost")
     process: subprocess.Popen[bytes] | None = None
 
@@ -207,7 +207,7 @@ class PrivateRabbitMQ:
             self.process = subprocess.Popen([str(server)], env=self.env(), cwd=self.root, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout_s
-        while not embedded._port_answers(self.port):
+        while not embedded.port_answers(self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 tail = (self.root / "rabbitmq.out").read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"RabbitMQ node {self.node} did not start on port {self.port}:\n{tail}")

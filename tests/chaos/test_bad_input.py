@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain import stray_webhooks
-from domain.models import Alert, InboxEvent
+from domain.core.models import Alert, InboxEvent
+from domain.stock import stray_webhooks
 from demo.scenario import PLATFORM_SECRETS
 from tests.chaos.faults_stack import Servers
 from tests.chaos.report import record
@@ -380,12 +380,12 @@ def test_twilio_replay_never_reaches_a_newer_order(web: str, db_session: Session
     """A captured, signed inbound REFUND is replayed after the customer placed a newer order that
     was offered and texted: the replay answers empty TwiML and the newer order is untouched."""
     from connectors.messaging.twilio_sms import compute_signature
-    from domain import journey
-    from domain.models import Backorder, InboundSms
-    from tests.integration.test_replies import PHONE_E164, make_backorder
+    from domain.core.models import Backorder, InboundSms
+    from domain.journey import customer_journey
+    from tests.integration.journey.test_replies import PHONE_E164, make_backorder
     from workers import replies
 
-    settings = journey.Settings(catalog, web, os.environ["SECRET_KEY"])  # type: ignore[arg-type]
+    settings = customer_journey.Settings(catalog, web, os.environ["SECRET_KEY"])  # type: ignore[arg-type]
     older = make_backorder(db_session, settings, order="9001", notified_ago=timedelta(hours=2))
     form = {"MessageSid": "SM" + "ab" * 16, "From": PHONE_E164, "To": "+15005550006", "Body": "REFUND",
             "NumMedia": "0"}

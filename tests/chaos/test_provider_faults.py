@@ -15,9 +15,9 @@ import requests
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from domain.circuit import get_breaker
-from domain.clock import utcnow
-from domain.models import Alert, AuditLog, OutboxMessage
+from domain.core.clock import utcnow
+from domain.core.models import Alert, AuditLog, OutboxMessage
+from domain.messaging.circuit import get_breaker
 from tasks.notify import deliver, redrive
 from tests.chaos.faults_stack import Messaging, enqueue, outbox_row
 from tests.chaos.report import record

@@ -19,15 +19,16 @@ import pytest
 from sqlalchemy import func, select, update
 
 from connectors.types import OrderLineRecord, OrderRecord
-from domain import journey, timers
-from domain.config import load_config
-from domain.db import get_sessionmaker, session_scope
-from domain.models import AuditLog, Backorder, OrderLine, Sku, Store, Timer
-from domain.orders import record_orders
+from domain.core import timers
+from domain.core.business_config import load_config
+from domain.core.db import get_sessionmaker, session_scope
+from domain.core.models import AuditLog, Backorder, OrderLine, Sku, Store, Timer
+from domain.journey import customer_journey
+from domain.stock.orders import record_orders
 from tests.chaos import report
 from tests.chaos.conftest import size
 from tests.chaos.harness import REPO_ROOT, private_database
-from tests.integration.test_journey import NOW, _order, _stock
+from tests.integration.journey.test_journey import NOW, _order, _stock
 
 LAST_UNIT_RACES = size(full=200, smoke=20)
 REPLY_RACES = size(full=1000, smoke=50)
@@ -58,16 +59,16 @@ def _buy(store_id: int, code: str, number: str) -> None:
             customer_name="A", lines=[OrderLineRecord(external_id=f"{number}-1", sku=code, quantity=1)])])
 
 
-def _reply(backorder_id: int, settings: journey.Settings) -> None:
+def _reply(backorder_id: int, settings: customer_journey.Settings) -> None:
     with get_sessionmaker()() as session, session.begin():
-        journey.choose(session, backorder_id, "wait", settings, source="sms", now=NOW)
+        customer_journey.choose(session, backorder_id, "wait", settings, source="sms", now=NOW)
 
 
 def _deadline(backorder_id: int, follow_ups: list[Any]) -> None:
     """The sweeper's claim, narrowed to this backorder's deadline so the race is on one row."""
     with get_sessionmaker()() as session, session.begin():
         for timer in session.scalars(select(Timer).where(
-                Timer.subject_id == backorder_id, Timer.kind == journey.DEADLINE,
+                Timer.subject_id == backorder_id, Timer.kind == customer_journey.DEADLINE,
                 Timer.state == "pending").with_for_update(skip_locked=True)):
             follow_ups.extend(timers.fire(session, timer, now=NOW))
 
@@ -104,15 +105,15 @@ def test_the_last_unit_on_two_channels_is_allocated_once(chaos_dir: Path) -> Non
 @pytest.mark.timeout(900)
 def test_a_reply_racing_the_auto_cancel_has_one_outcome(chaos_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with private_database(chaos_dir):
-        settings = journey.Settings(config=load_config(REPO_ROOT / "examples" / "futon-store.toml"),
+        settings = customer_journey.Settings(config=load_config(REPO_ROOT / "examples" / "futon-store.toml"),
                                     public_base_url="https://shop.example", secret_key="k" * 40)
-        monkeypatch.setattr("domain.settings.current", lambda: settings)
+        monkeypatch.setattr("domain.core.env_settings.current", lambda: settings)
         with session_scope() as session:
             session.execute(update(Sku).where(Sku.code == "MAT-HYB-KING").values(vendor_id=None))  # consent needed
             _stock(session, "MAT-HYB-KING", 0)
             ids = [b for n in range(REPLY_RACES) for b in _order(session, 50_000 + n, sku="MAT-HYB-KING", phone=None)]
             for backorder_id in ids:
-                journey.offer(session, backorder_id, settings, now=NOW)
+                customer_journey.offer(session, backorder_id, settings, now=NOW)
             session.execute(update(Timer).values(due_at=NOW))
         errors: list[BaseException] = []
         follow_ups: list[Any] = []
@@ -128,7 +129,7 @@ def test_a_reply_racing_the_auto_cancel_has_one_outcome(chaos_dir: Path, monkeyp
                 select(AuditLog.subject_id, func.count()).where(
                     AuditLog.action == "backorder.transition", AuditLog.data["from_state"].astext == "notified")
                 .group_by(AuditLog.subject_id)).all())
-        refunds = sum(1 for task, _ in follow_ups if task == journey.REFUND)
+        refunds = sum(1 for task, _ in follow_ups if task == customer_journey.REFUND)
         lost = len(ids) - len(decisions)
         doubled = sum(n - 1 for n in decisions.values() if n > 1)
         report.record("9 reply vs auto-cancel", runs=REPLY_RACES, events_in=2 * REPLY_RACES,

@@ -23,7 +23,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from domain import spool
+from domain.core import spool
 from tests.chaos import invariants, report
 from tests.chaos.conftest import size
 from tests.chaos.harness import REPO_ROOT, ChaosStack, chaos_stack, wait_settled, wait_until

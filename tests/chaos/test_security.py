@@ -20,8 +20,8 @@ import pytest
 import requests
 from sqlalchemy.orm import Session
 
-from domain import links
-from domain.messages import render_email
+from domain.journey import links
+from domain.messaging.rendering import render_email
 from demo.scenario import PLATFORM_SECRETS
 from tasks.notify import deliver
 from tests.chaos.faults_stack import Captured, Messaging, Servers, enqueue, outbox_row

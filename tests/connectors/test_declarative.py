@@ -22,7 +22,7 @@ from connectors.errors import AuthError, MalformedPayloadError, PermanentError, 
 from connectors.paging import LinkHeaderPaginator, OffsetPaginator, PageNumberPaginator
 from connectors.registry import build_connector
 from connectors.types import ConnectorConfig, ListingRef
-from domain.inbound import stored_payload
+from domain.stock.apply_events import stored_payload
 from tests.connectors.conftest import Admin, WebhookReceiver
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "warehouse-app.toml"

@@ -19,13 +19,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
-from domain import journey
-from domain.catalog import apply_config
-from domain.clock import utcnow
-from domain.config import load_config
-from domain.models import AuditLog, Backorder, OutboxMessage, Store, Timer
-from domain.orders import record_orders
-from domain.stock import record_batch
+from domain.core.business_config import load_config
+from domain.core.clock import utcnow
+from domain.core.models import AuditLog, Backorder, OutboxMessage, Store, Timer
+from domain.journey import customer_journey
+from domain.stock.catalog import apply_config
+from domain.stock.levels import record_batch
+from domain.stock.orders import record_orders
 from tests.conftest import REPO_ROOT, wait_for
 
 
@@ -63,8 +63,8 @@ def test_timers_survive_a_full_stop(services: dict[str, str], db_session: Sessio
         external_id="9001", number="#9001", placed_at=utcnow(), email="jamie@example.com", phone=None,
         customer_name="Jamie", lines=[OrderLineRecord(external_id="9001-1", sku="FUT-FRM-OAK-FULL", quantity=1,
                                                       title="Oak futon frame", price_cents=64900)])]).backorder_ids
-    settings = journey.Settings(config, "https://shop.example", os.environ["SECRET_KEY"])
-    journey.offer(db_session, backorder_id, settings)
+    settings = customer_journey.Settings(config, "https://shop.example", os.environ["SECRET_KEY"])
+    customer_journey.offer(db_session, backorder_id, settings)
     db_session.commit()
     deadline = db_session.scalar(select(Backorder.deadline_at).where(Backorder.id == backorder_id))
     assert deadline is not None

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain.catalog import apply_config
-from domain.config import load_config
-from domain.models import AuditLog
+from domain.core.business_config import load_config
+from domain.core.models import AuditLog
+from domain.stock.catalog import apply_config
 from demo import scenario
 from sandbox.server import SandboxServer
 from tests.conftest import REPO_ROOT

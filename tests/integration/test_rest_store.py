@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain.models import InboxEvent, Location, Sku, StockLevel, Store
+from domain.core.models import InboxEvent, Location, Sku, StockLevel, Store
 from sandbox import control, warehouse
 from sandbox.server import SandboxServer
 from tests.conftest import wait_for
@@ -120,7 +120,7 @@ def _levels(session: Session) -> dict[tuple[str, str], int]:
 def test_a_rest_store_polls_writes_back_and_takes_webhooks_from_toml_alone(
         stand_in: str, web: str, db_session: Session, celery_worker: object, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from domain.settings import get_settings
+    from domain.core.env_settings import get_settings
     from tasks.polling import poll_store
 
     path = tmp_path / "warehouse.toml"

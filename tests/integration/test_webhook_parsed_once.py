@@ -19,10 +19,10 @@ from connectors import webhook_records
 from connectors.registry import build_connector
 from connectors.types import ConnectorConfig, StockRecord
 from demo.scenario import PLATFORM_SECRETS
-from domain import inbox
-from domain.inbound import stored_payload
-from domain.models import InboxEvent, StockLevel, Store
-from domain.stock import learn_listings
+from domain.core.models import InboxEvent, StockLevel, Store
+from domain.stock import webhook_inbox
+from domain.stock.apply_events import stored_payload
+from domain.stock.levels import learn_listings
 from flows.inbound import apply_events
 
 SECRET = PLATFORM_SECRETS["SHOPIFY_WEBHOOK_SECRET"]
@@ -83,7 +83,7 @@ def test_the_edge_stores_the_parsed_records_and_the_drain_applies_them_unparsed(
     assert record["inventory_item_id"] == "111" and record["available"] == 4
 
     parser = CountingParser()
-    result = apply_events(db_session, shop, parser, inbox.claim_pending(db_session, "shopify-main"))  # type: ignore[arg-type]
+    result = apply_events(db_session, shop, parser, webhook_inbox.claim_pending(db_session, "shopify-main"))  # type: ignore[arg-type]
     assert parser.parsed == 0, "the drain does not parse a body the edge parsed"
     assert result.done == 1 and result.quarantined == []
     assert list(db_session.scalars(select(StockLevel.available))) == [4]
@@ -93,9 +93,9 @@ def test_a_row_without_readable_records_is_parsed_from_its_body_once(db_session:
     without = stored_payload(TOPIC, _level("111", 2))
     unreadable = {**stored_payload(TOPIC, _level("222", 3)), webhook_records.PAYLOAD_KEY: {"v": -1}}
     for key, payload in (("plain", without), ("unreadable", unreadable)):
-        inbox.accept(db_session, source="shopify-main", dedupe_key=key, kind="inventory_update",
+        webhook_inbox.accept(db_session, source="shopify-main", dedupe_key=key, kind="inventory_update",
                      topic="inventory_levels/update", occurred_at=None, payload=payload)
     parser = CountingParser()
-    result = apply_events(db_session, shop, parser, inbox.claim_pending(db_session, "shopify-main"))  # type: ignore[arg-type]
+    result = apply_events(db_session, shop, parser, webhook_inbox.claim_pending(db_session, "shopify-main"))  # type: ignore[arg-type]
     assert parser.parsed == 2 and result.done == 2
     assert sorted(db_session.scalars(select(StockLevel.available))) == [2, 3]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from domain.config import ConfigError, load_config, parse_config
+from domain.core.business_config import ConfigError, load_config, parse_config
 from workers.cli import main
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "warehouse-app.toml"

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from domain.stages import Stage
+from domain.core.stages import Stage
 from flows import spine
 
 

@@ -1,0 +1,734 @@
+"""The data model: SQLAlchemy 2 typed ORM classes, one table each.
+
+PostgreSQL is the record of truth and of progress: every piece of pending work (a poll that is
+due, a timer, a notification, an inbound event) is a row a sweeper can find, so a lost broker
+message delays work and never loses it. Quantities are integers, money is integer cents, times
+are timezone-aware UTC.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SKU_STATES = ("IN_STOCK", "LOW", "OUT", "BACKORDER", "RESTOCKED")
+BACKORDER_STATES = (
+    "open", "notified", "accepted_wait", "substituted", "cancelled_by_customer", "auto_cancelled",
+    "filled", "shipped",
+)
+TIMER_STATES = ("pending", "fired", "cancelled")
+OUTBOX_STATES = ("pending", "sending", "sent", "delivered", "unknown", "failed", "suppressed")
+INBOX_STATES = ("pending", "done", "failed", "quarantined")
+PO_STATES = ("draft", "awaiting_approval", "approved", "sent", "acknowledged", "partially_received",
+             "received", "cancelled")
+#: Purchase orders still expecting goods: their lines count as on order.
+OPEN_PO_STATES = PO_STATES[:6]
+SUBSTITUTE_ORDER_STATES = ("awaiting_staff", "pending", "placed", "settled", "failed")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSONB,
+        list[Any]: JSONB,
+    }
+
+
+def created_at_column() -> Mapped[datetime]:
+    return mapped_column(server_default=func.now())
+
+
+class Store(Base):
+    """A sales channel or back-office system we poll and receive webhooks from."""
+
+    __tablename__ = "stores"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    base_url: Mapped[str] = mapped_column(Text)
+    credentials_env: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    webhook_secret_env: Mapped[str | None] = mapped_column(String(128))
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    sells: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    poll_interval_s: Mapped[int] = mapped_column(Integer, server_default=text("300"))
+    full_sync_interval_s: Mapped[int] = mapped_column(Integer, server_default=text("86400"))
+    stock_cursor: Mapped[str | None] = mapped_column(Text)
+    order_cursor: Mapped[str | None] = mapped_column(Text)
+    last_polled_at: Mapped[datetime | None]
+    last_full_sync_at: Mapped[datetime | None]
+    next_poll_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (CheckConstraint("poll_interval_s > 0", name="poll_interval_positive"),)
+
+
+class Location(Base):
+    """A physical stock location (warehouse, showroom)."""
+
+    __tablename__ = "locations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
+    #: The store whose figures are this location's record when no ERP maps it (``owner`` in the
+    #: TOML); demand is read from that one source only (``domain.purchasing.demand``).
+    owner_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="SET NULL"))
+
+
+class StoreLocation(Base):
+    """How a platform's own location id maps to one of our locations."""
+
+    __tablename__ = "store_locations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (UniqueConstraint("store_id", "external_id", name="uq_store_locations_external"),)
+
+
+class Vendor(Base):
+    __tablename__ = "vendors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    lead_time_days: Mapped[int] = mapped_column(Integer)
+    min_order_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    min_order_units: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    case_pack: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    ack_within_hours: Mapped[int] = mapped_column(Integer, server_default=text("48"))
+    erp_store_key: Mapped[str | None] = mapped_column(String(64))
+    #: Orders placed before this local time (business timezone) leave the same day: when set, a
+    #: draft collects lines until the next cut-off instead of ``po_window``.
+    order_cutoff: Mapped[time | None] = mapped_column(Time)
+    __table_args__ = (
+        CheckConstraint("lead_time_days >= 0", name="lead_time_nonnegative"),
+        CheckConstraint("case_pack >= 1", name="case_pack_positive"),
+    )
+
+
+class Sku(Base):
+    """A sellable item and its stock rules."""
+
+    __tablename__ = "skus"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(128), unique=True)
+    title: Mapped[str] = mapped_column(String(300), server_default="")
+    category: Mapped[str] = mapped_column(String(64), server_default="")
+    price_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    cost_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    vendor_id: Mapped[int | None] = mapped_column(ForeignKey("vendors.id"))
+    threshold: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    reorder_point: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    safety_stock: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    reorder_qty: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    case_pack: Mapped[int | None] = mapped_column(Integer)
+    substitutes: Mapped[list[str]] = mapped_column(ARRAY(String(128)), server_default=text("'{}'"))
+    allow_backorder: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    state: Mapped[str] = mapped_column(String(16), server_default="IN_STOCK")
+    state_changed_at: Mapped[datetime | None]
+    oversell_risk: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    atp_drift: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    eta: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        CheckConstraint(_in("state", SKU_STATES), name="state_valid"),
+        CheckConstraint("threshold >= 0 AND safety_stock >= 0 AND reorder_qty >= 0", name="rules_nonnegative"),
+        Index("ix_skus_state", "state"),
+    )
+
+
+class ChannelListing(Base):
+    """Where a SKU is listed on a store: the platform's ids, needed to write stock back."""
+
+    __tablename__ = "channel_listings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    inventory_item_id: Mapped[str | None] = mapped_column(String(64))
+    parent_external_id: Mapped[str | None] = mapped_column(String(64))
+    backorders_allowed: Mapped[bool | None] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        UniqueConstraint("store_id", "sku_id", name="uq_channel_listings_store_sku"),
+        Index("ix_channel_listings_inventory_item", "store_id", "inventory_item_id"),
+        Index("ix_channel_listings_external", "store_id", "external_id"),
+    )
+
+
+class StockLevel(Base):
+    """The latest figure per SKU × location × source store; history keeps every change."""
+
+    __tablename__ = "stock_levels"
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"), primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    on_hand: Mapped[int] = mapped_column(Integer)
+    committed: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    available: Mapped[int] = mapped_column(Integer)
+    source_updated_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # No separate index on sku_id: the primary key leads with it (migration 0005).
+
+
+class StockHistory(Base):
+    __tablename__ = "stock_history"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    on_hand: Mapped[int] = mapped_column(Integer)
+    available: Mapped[int] = mapped_column(Integer)
+    source_updated_at: Mapped[datetime | None]
+    #: True when the reading only repeats a figure we pushed to this store (not a sale, not news).
+    echo: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    recorded_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (Index("ix_stock_history_sku_recorded", "sku_id", "recorded_at"),)
+
+
+LOCATION_STATES = ("OK", "LOW", "OUT")
+
+
+class LocationThreshold(Base):
+    """A SKU's own low-stock threshold at one location, beside the SKU-wide one.
+
+    Two sources, both kept so the figure in use is explainable: ``config_threshold`` from the TOML
+    file (``[[skus]] location_thresholds``) and ``imported_threshold`` from a platform that holds
+    one (Lightspeed X-Series' reorder point). The file wins when both are set. ``state`` is the
+    location's own place in OK → LOW → OUT, so each crossing alerts once.
+    """
+
+    __tablename__ = "location_thresholds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    config_threshold: Mapped[int | None] = mapped_column(Integer)
+    imported_threshold: Mapped[int | None] = mapped_column(Integer)
+    imported_from_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="SET NULL"))
+    imported_at: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(String(16), server_default="OK")
+    state_changed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        UniqueConstraint("sku_id", "location_id", name="uq_location_thresholds_sku_location"),
+        CheckConstraint(_in("state", LOCATION_STATES), name="state_valid"),
+        CheckConstraint("config_threshold >= 0 AND imported_threshold >= 0", name="thresholds_nonnegative"),
+    )
+
+
+class ChannelPush(Base):
+    """The push of one SKU's sellable figure to one selling store: due, in flight, or done.
+
+    ``due_at`` set means a push is wanted (a change was seen); ``lease_until`` in the future means
+    one is in flight. The push reads the truth when it runs, so however many changes a row
+    collects while it waits or while a push is in flight, the latest figure wins. A sweeper
+    re-sends rows whose message was lost (due long ago, or a lease that expired).
+    """
+
+    __tablename__ = "channel_pushes"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime | None]
+    #: The first change not yet covered by a claimed push (the start of its propagation delay).
+    dirty_since: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    #: ``dirty_since`` of the changes the push in flight covers.
+    covering_since: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    pushes: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    pushed_at: Mapped[datetime | None]
+    last_backorder: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        UniqueConstraint("sku_id", "store_id", name="uq_channel_pushes_sku_store"),
+        Index("ix_channel_pushes_due", "due_at", postgresql_where=text("due_at IS NOT NULL")),
+    )
+
+
+class PushedLevel(Base):
+    """The figure we last wrote to a store at one of our locations, and what we held back from it.
+
+    A reading from that store equal to a figure in ``awaiting``, or to ``available`` while ``live``,
+    is our own echo: recorded as such, never news. ``withheld`` (the truth minus the figure written: buffer and promised units)
+    is added back to the store's later readings, which count down from what we wrote.
+    """
+
+    __tablename__ = "pushed_levels"
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True)
+    available: Mapped[int] = mapped_column(Integer)
+    withheld: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    pushed_at: Mapped[datetime]
+    #: Figures written whose echo has not come back yet (a burst of pushes may overtake its echoes).
+    awaiting: Mapped[list[int]] = mapped_column(ARRAY(Integer), server_default=text("'{}'"))
+    echoed_at: Mapped[datetime | None]
+    #: False once the store reported a different figure there: an equal reading is then real.
+    live: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+
+class StoreSyncLag(Base):
+    """A store's measured propagation delay: change recorded → push acknowledged, smoothed."""
+
+    __tablename__ = "store_sync_lags"
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    delay_s: Mapped[float] = mapped_column(Float)
+    last_s: Mapped[float] = mapped_column(Float)
+    samples: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class SkuTransition(Base):
+    """A change of a SKU's stock state, with the numbers that caused it."""
+
+    __tablename__ = "sku_transitions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    from_state: Mapped[str] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(32))
+    numbers: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (Index("ix_sku_transitions_sku", "sku_id", "created_at"),)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(64))
+    customer_name: Mapped[str] = mapped_column(String(200), server_default="")
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    customer_timezone: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32), server_default="open")
+    currency: Mapped[str] = mapped_column(String(3), server_default="USD")
+    total_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    placed_at: Mapped[datetime]
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        UniqueConstraint("store_id", "external_id", name="uq_orders_store_external"),
+        Index("ix_orders_status", "status"),
+        #: The customer-segment check reads a customer's history by email, whatever its case.
+        Index("ix_orders_email_lower", func.lower(text("email"))),
+        #: Demand reads order lines by when they were placed, from the first order recorded.
+        Index("ix_orders_placed_at", "placed_at"),
+    )
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(Integer)
+    allocated_qty: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    backordered_qty: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    price_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    title: Mapped[str] = mapped_column(String(300), server_default="")
+    __table_args__ = (
+        UniqueConstraint("order_id", "external_id", name="uq_order_lines_order_external"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("allocated_qty + backordered_qty <= quantity", name="split_within_quantity"),
+        Index("ix_order_lines_sku", "sku_id"),
+    )
+
+
+class Backorder(Base):
+    """The unfilled part of an order line and where its customer journey stands."""
+
+    __tablename__ = "backorders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="CASCADE"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(32), server_default="open")
+    priority: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    eta: Mapped[date | None] = mapped_column(Date)
+    promised_date: Mapped[date | None] = mapped_column(Date)
+    consent_required: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    notice_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    notified_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    deadline_at: Mapped[datetime | None]
+    substitute_sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id"))
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolution_ref: Mapped[str | None] = mapped_column(String(64))
+    filled_at: Mapped[datetime | None]
+    #: The customer's tier when the offer went out (``domain.journey.segments``); the figures are in audit_log.
+    segment: Mapped[str | None] = mapped_column(String(32))
+    #: Store credit added to the cancel-for-credit option by the customer's tier, in cents.
+    credit_bonus_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    ordered_at: Mapped[datetime]
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        CheckConstraint(_in("state", BACKORDER_STATES), name="state_valid"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        Index("ix_backorders_sku_state", "sku_id", "state"),
+    )
+
+
+class SubstituteOrder(Base):
+    """The substitute a customer chose, to be ordered for them on the store the order came from.
+
+    One row per backorder; every step (placing the platform order, settling the price difference)
+    is recorded here, so a sweeper finds unfinished ones and the platform order is never placed
+    twice (``idempotency_key`` travels with it). The figures behind the settlement are kept.
+    """
+
+    __tablename__ = "substitute_orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    backorder_id: Mapped[int] = mapped_column(ForeignKey("backorders.id", ondelete="CASCADE"), unique=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3), server_default="USD")
+    substitute_total_cents: Mapped[int] = mapped_column(BigInteger)
+    paid_cents: Mapped[int] = mapped_column(BigInteger)
+    #: substitute total − paid: negative when the substitute is cheaper.
+    difference_cents: Mapped[int] = mapped_column(BigInteger)
+    #: ``refund`` (cheaper), ``absorb`` / ``charge`` (dearer) or ``none``.
+    settlement: Mapped[str] = mapped_column(String(16))
+    #: What the customer still pays on the substitute order (``charge`` only).
+    due_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    rule: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    draft_external_id: Mapped[str | None] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    external_number: Mapped[str | None] = mapped_column(String(64))
+    refund_ref: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        CheckConstraint(_in("state", SUBSTITUTE_ORDER_STATES), name="state_valid"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        Index("ix_substitute_orders_unfinished", "updated_at",
+              postgresql_where=text("state IN ('pending', 'placed')")),
+    )
+
+
+class PurchaseOrder(Base):
+    __tablename__ = "purchase_orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id"))
+    state: Mapped[str] = mapped_column(String(32), server_default="draft")
+    window_closes_at: Mapped[datetime | None]
+    total_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    expected_at: Mapped[date | None] = mapped_column(Date)
+    approved_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    erp_ref: Mapped[str | None] = mapped_column(String(64))
+    email_outbox_id: Mapped[int | None] = mapped_column(BigInteger)
+    ack_due_at: Mapped[datetime | None]
+    asn_due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        CheckConstraint(_in("state", PO_STATES), name="state_valid"),
+        Index("ix_purchase_orders_open_draft", "vendor_id", unique=True,
+              postgresql_where=text("state = 'draft'")),
+    )
+
+
+class PurchaseOrderLine(Base):
+    __tablename__ = "purchase_order_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_order_id: Mapped[int] = mapped_column(ForeignKey("purchase_orders.id", ondelete="CASCADE"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    received_qty: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    unit_cost_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    promised_date: Mapped[date | None] = mapped_column(Date)
+    eta: Mapped[date | None] = mapped_column(Date)
+    shipped_qty: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    reason: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    __table_args__ = (
+        UniqueConstraint("purchase_order_id", "sku_id", name="uq_purchase_order_lines_po_sku"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+
+class PurchaseOrderEvent(Base):
+    """What happened to a purchase order and when: the vendor scorecard is computed from these."""
+
+    __tablename__ = "purchase_order_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    purchase_order_id: Mapped[int] = mapped_column(ForeignKey("purchase_orders.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        CheckConstraint("kind IN ('drafted', 'approved', 'sent', 'acknowledged', 'dates_changed', 'asn', "
+                        "'received', 'escalated', 'cancelled')", name="kind_valid"),
+        Index("ix_purchase_order_events_po", "purchase_order_id", "at"),
+    )
+
+
+class Timer(Base):
+    """A durable timer: a row with ``due_at`` fired by the beat sweeper, never a broker countdown."""
+
+    __tablename__ = "timers"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int] = mapped_column(BigInteger)
+    due_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    fired_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        CheckConstraint(_in("state", TIMER_STATES), name="state_valid"),
+        Index("ix_timers_due_pending", "due_at", postgresql_where=text("state = 'pending'")),
+        Index("uq_timers_pending_subject", "kind", "subject_type", "subject_id", unique=True,
+              postgresql_where=text("state = 'pending'")),
+    )
+
+
+class OutboxMessage(Base):
+    """One message to send (email, SMS, Slack); the idempotency key makes a second send impossible."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    template: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(320))
+    context: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    not_before: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    provider: Mapped[str | None] = mapped_column(String(32))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    sent_at: Mapped[datetime | None]
+    __table_args__ = (
+        CheckConstraint(_in("state", OUTBOX_STATES), name="state_valid"),
+        CheckConstraint("channel IN ('email', 'sms', 'slack')", name="channel_valid"),
+        Index("ix_outbox_pending", "created_at", postgresql_where=text("state IN ('pending', 'unknown')")),
+        Index("ix_outbox_provider_message", "provider", "provider_message_id"),
+        # An inbound text finds the last one we sent its number (domain.messaging.sms_replies.conversation).
+        Index("ix_outbox_sms_recipient", "recipient", postgresql_where=text("channel = 'sms'")),
+    )
+
+
+class InboxEvent(Base):
+    """An accepted inbound event (webhook, callback): stored first, processed later, once."""
+
+    __tablename__ = "inbox"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    dedupe_key: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(32))
+    topic: Mapped[str] = mapped_column(String(100), server_default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    occurred_at: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = created_at_column()
+    processed_at: Mapped[datetime | None]
+    __table_args__ = (
+        UniqueConstraint("source", "dedupe_key", name="uq_inbox_source_dedupe"),
+        CheckConstraint(_in("state", INBOX_STATES), name="state_valid"),
+        Index("ix_inbox_pending", "source", "id", postgresql_where=text("state = 'pending'")),
+    )
+
+
+class Alert(Base):
+    """A staff alert; the dedupe key keeps a bouncing SKU from alerting twice for one transition."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16), server_default="warning")
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id", ondelete="SET NULL"))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="SET NULL"))
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    created_at: Mapped[datetime] = created_at_column()
+    acknowledged_at: Mapped[datetime | None]
+
+
+class AuditLog(Base):
+    """Who or what changed what, and why: every transition, push and decision lands here."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = created_at_column()
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    __table_args__ = (Index("ix_audit_log_subject", "subject_type", "subject_id", "at"),)
+
+
+class ContactOptOut(Base):
+    """A customer who texted STOP (or whose address bounced for good): never messaged there again."""
+
+    __tablename__ = "contact_opt_outs"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_contact_opt_outs_channel_address"),)
+
+
+class DeadLetter(Base):
+    """A task that failed every attempt, kept for ``backorders status`` and ``backorders redrive``."""
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    task_name: Mapped[str] = mapped_column(String(200))
+    task_id: Mapped[str] = mapped_column(String(64), unique=True)
+    args: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'"))
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    error: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime] = created_at_column()
+    redriven_at: Mapped[datetime | None]
+
+
+class InboundSms(Base):
+    """One customer text, by Twilio's ``MessageSid``: a replayed delivery finds its row and does nothing.
+
+    Kept for good: Twilio's request signature never expires, so a captured request stays valid;
+    the row also records which backorder the text was taken to answer, and why."""
+
+    __tablename__ = "inbound_sms"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_number: Mapped[str] = mapped_column(String(32))
+    to_number: Mapped[str] = mapped_column(String(64))
+    keyword: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = created_at_column()
+    backorder_id: Mapped[int | None] = mapped_column(ForeignKey("backorders.id", ondelete="SET NULL"))
+    outbox_id: Mapped[int | None] = mapped_column(BigInteger)
+    result: Mapped[str] = mapped_column(String(32), server_default="received")
+
+
+class PendingEffect(Base):
+    """An effect a committed decision owes one SKU (``domain.core.effects``): detection after a poll or a
+    receipt, a restock fill, purchase planning. Deleted by the run that performs it; one a lost
+    message left behind is re-sent by ``tasks.effects.sweep``."""
+
+    __tablename__ = "pending_effects"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    #: Set while the effect is wanted and no run has claimed it since.
+    due_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    claimed_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        UniqueConstraint("kind", "sku_id", name="uq_pending_effects_kind_sku"),
+        CheckConstraint("kind IN ('evaluate', 'fill', 'plan')", name="kind_valid"),
+        Index("ix_pending_effects_due", "due_at", postgresql_where=text("due_at IS NOT NULL")),
+    )
+
+
+class WorkerHeartbeat(Base):
+    """A Celery worker process saying it is alive, every ``WORKER_HEARTBEAT_S`` by PostgreSQL's clock.
+
+    ``/healthz`` answers 503 when a queue has no consumer seen within ``WORKER_STALE_S``."""
+
+    __tablename__ = "worker_heartbeats"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    queues: Mapped[list[str]] = mapped_column(ARRAY(String(64)), server_default=text("'{}'"))
+    started_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    seen_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class SweepRun(Base):
+    """When each beat-scheduled sweeper last finished (PostgreSQL's clock) and its interval, so a
+    frozen beat (or a starved worker) shows as sweeps older than interval × 2 + slack."""
+
+    __tablename__ = "sweep_runs"
+    task: Mapped[str] = mapped_column(String(200), primary_key=True)
+    interval_s: Mapped[float] = mapped_column(Float)
+    last_run_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    runs: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+class HealthProbe(Base):
+    """One row per web process, upserted by every ``/healthz``: the real write that proves the
+    database accepts writes (a read-only database fails it)."""
+
+    __tablename__ = "health_probes"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    written_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class ReplayToken(Base):
+    """A one-use token of a signed callback (Mailgun's ``signature.token``), kept while its
+    signature could still verify; a second use of ``(source, token)`` is a replay.
+
+    In PostgreSQL, not Redis: a flushed or evicting Redis must not let a captured callback in again.
+    """
+
+    __tablename__ = "replay_tokens"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    token: Mapped[str] = mapped_column(String(200))
+    seen_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime]
+    __table_args__ = (UniqueConstraint("source", "token", name="uq_replay_tokens_source_token"),
+                      Index("ix_replay_tokens_expires_at", "expires_at"))

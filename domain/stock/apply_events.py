@@ -1,0 +1,103 @@
+"""Applying stored webhooks, in one batch, once they are parsed (``flows.inbound`` parses each
+with its store's connector and hands the records here: this module never calls a connector).
+
+Events are applied in arrival order within a batch; stock figures carry the platform's own
+timestamp, so an older update that arrives late does not overwrite a newer one (see
+``domain.stock.levels``). An event naming a SKU or location we do not know is quarantined and alerted,
+never dropped: an operator can add the SKU to the configuration and re-drive it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from connectors.types import OrderRecord, StockRecord, WebhookEvent
+from domain.core.clock import utcnow
+from domain.core.db import any_int
+from domain.core.models import InboxEvent
+from domain.stock.levels import record_batch
+from domain.stock.orders import record_orders
+
+#: Headers kept with a stored webhook so it can be parsed again later, exactly as received.
+KEPT_HEADER_PREFIXES = ("x-shopify-", "shopify-", "x-wc-", "x-signature", "x-lightspeed", "content-type",
+                        "user-agent", "x-bc-", "x-request-id")
+
+
+def stored_payload(headers: dict[str, str], body: bytes, keep: Iterable[str] = ()) -> dict[str, Any]:
+    """The body and the headers parsing needs again: the platforms' own prefixes, plus the headers
+    a store's connector names in ``keep`` (a ``rest`` store's topic and delivery-id headers)."""
+    named = {name.lower() for name in keep}
+    kept = {k.lower(): v for k, v in headers.items()
+            if k.lower().startswith(KEPT_HEADER_PREFIXES) or k.lower() in named}
+    return {"headers": kept, "body": body.decode("utf-8")}
+
+
+@dataclass
+class DrainResult:
+    done: int = 0
+    changed_sku_ids: set[int] = field(default_factory=set)
+    backorder_ids: list[int] = field(default_factory=list)
+    quarantined: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    """A claimed inbox row with what its body said: the parsed event, or why it could not be read."""
+
+    event: InboxEvent
+    parsed: WebhookEvent | None
+    error: str | None = None
+
+
+def apply_parsed(session: Session, store_id: int, batch: list[ParsedEvent]) -> DrainResult:
+    """Apply a claimed, parsed batch: every event's stock figures go into ONE ``record_batch`` call
+    (one statement for the whole batch, not one per event), orders per event, then the events are
+    marked done with one UPDATE. Unknown SKUs or locations quarantine only the event naming them;
+    an unparsable body quarantines its event.
+    """
+    result = DrainResult()
+    now = utcnow()
+    problems: dict[int, list[str]] = {}
+    owner: dict[int, InboxEvent] = {}
+    stock: list[StockRecord] = []
+    parsed_orders: list[tuple[InboxEvent, list[OrderRecord]]] = []
+    events = [item.event for item in batch]
+    for item in batch:
+        event, parsed = item.event, item.parsed
+        if parsed is None:
+            problems[event.id] = [f"unparsable: {item.error}"]
+            continue
+        problems[event.id] = []
+        for record in parsed.stock:
+            owner[id(record)] = event
+            stock.append(record)
+        if parsed.orders:
+            parsed_orders.append((event, parsed.orders))
+    if stock:
+        stored = record_batch(session, store_id, stock)
+        result.changed_sku_ids.update(stored.changed_sku_ids)
+        for record in stored.unknown:
+            problems[owner[id(record)].id].append(
+                f"unknown SKU or location: {record.sku or record.inventory_item_id or record.external_id}"
+                f" @ {record.location_external_id}")
+    for event, orders in parsed_orders:
+        recorded = record_orders(session, store_id, orders)
+        result.changed_sku_ids.update(recorded.sku_ids)
+        result.backorder_ids += recorded.backorder_ids
+        problems[event.id] += [f"order line without SKU: {line.sku or line.external_id}"
+                               for order in orders for line in order.lines if not line.sku]
+    done_ids = [event.id for event in events if not problems[event.id]]
+    for event in events:
+        if problems[event.id]:
+            event.state, event.error = "quarantined", "; ".join(problems[event.id])[:2000]
+            event.processed_at, event.attempts = now, event.attempts + 1
+            result.quarantined.append((event.id, event.error))
+    if done_ids:
+        session.execute(update(InboxEvent).where(InboxEvent.id == any_int("done_ids", done_ids))
+                        .values(state="done", processed_at=now, attempts=InboxEvent.attempts + 1)
+                        .execution_options(synchronize_session=False))
+    result.done = len(done_ids)
+    return result

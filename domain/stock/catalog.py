@@ -1,0 +1,79 @@
+"""Loads the business configuration into the database: stores, locations, vendors and SKU rules.
+
+Upserts by natural key, so applying the same file twice changes nothing and an edited threshold
+takes effect on the next apply. Rows that left the file are kept (orders and history point at
+them); a store removed from the file is disabled instead. Per-location thresholds are rows of
+their own (``domain.stock.location_thresholds``): the file sets the ones it names and clears the ones
+it stopped naming, leaving a platform's imported reorder point in place.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from domain.core.business_config import BusinessConfig
+from domain.core.models import Location, Sku, Store, StoreLocation, Vendor
+from domain.stock import location_thresholds
+
+
+@dataclass(frozen=True)
+class ApplySummary:
+    locations: int
+    stores: int
+    vendors: int
+    skus: int
+
+
+def _upsert(session: Session, model: type, key_column: str, rows: list[dict[str, object]]) -> dict[str, int]:
+    if not rows:
+        return {}
+    statement = insert(model).values(rows)
+    updates = {name: statement.excluded[name] for name in rows[0] if name != key_column}
+    statement = statement.on_conflict_do_update(index_elements=[key_column], set_=updates)
+    session.execute(statement)
+    column = getattr(model, key_column)
+    keys = [row[key_column] for row in rows]
+    return {key: id_ for key, id_ in session.execute(select(column, model.id).where(column.in_(keys)))}
+
+
+def apply_config(session: Session, config: BusinessConfig) -> ApplySummary:
+    location_ids = _upsert(session, Location, "key", [
+        {"key": loc.key, "name": loc.name, "timezone": loc.timezone} for loc in config.locations
+    ])
+    store_ids = _upsert(session, Store, "key", [
+        {"key": s.key, "platform": s.platform, "name": s.name, "base_url": s.base_url, "enabled": True,
+         "credentials_env": s.credentials, "webhook_secret_env": s.webhook_secret_env, "options": s.options,
+         "sells": s.sells, "poll_interval_s": s.poll_interval_s, "full_sync_interval_s": s.full_sync_interval_s}
+        for s in config.stores
+    ])
+    session.execute(update(Store).where(Store.key.not_in(list(store_ids) or [""])).values(enabled=False))
+    for loc in config.locations:
+        session.execute(update(Location).where(Location.key == loc.key)
+                        .values(owner_store_id=store_ids.get(loc.owner) if loc.owner else None))
+    for store in config.stores:
+        for external, location_key in store.locations.items():
+            session.execute(insert(StoreLocation).values(
+                store_id=store_ids[store.key], location_id=location_ids[location_key], external_id=external,
+            ).on_conflict_do_update(constraint="uq_store_locations_external",
+                                    set_={"location_id": location_ids[location_key]}))
+    vendor_ids = _upsert(session, Vendor, "key", [
+        {"key": v.key, "name": v.name, "email": v.email, "lead_time_days": v.lead_time_days,
+         "min_order_cents": v.min_order_cents, "min_order_units": v.min_order_units, "case_pack": v.case_pack,
+         "ack_within_hours": v.ack_within_hours, "erp_store_key": v.erp_store,
+         "order_cutoff": v.order_cutoff}
+        for v in config.vendors
+    ])
+    sku_ids = _upsert(session, Sku, "code", [
+        {"code": s.code, "title": s.title, "category": s.category, "price_cents": s.price_cents,
+         "cost_cents": s.cost_cents, "vendor_id": vendor_ids.get(s.vendor) if s.vendor else None,
+         "threshold": s.threshold, "reorder_point": s.reorder_point, "safety_stock": s.safety_stock,
+         "reorder_qty": s.reorder_qty, "case_pack": s.case_pack, "substitutes": list(s.substitutes),
+         "allow_backorder": s.allow_backorder}
+        for s in config.skus
+    ])
+    location_thresholds.apply_config(session, sku_ids, location_ids,
+                                     {s.code: s.location_thresholds for s in config.skus})
+    return ApplySummary(len(location_ids), len(store_ids), len(vendor_ids), len(config.skus))

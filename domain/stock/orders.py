@@ -1,0 +1,66 @@
+"""Orders from any channel, stored once per platform id; their lines are the demand detection sees."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from connectors.types import OrderRecord
+from domain.core.clock import utcnow
+from domain.core.db import any_text
+from domain.core.models import Order, OrderLine, Sku
+from domain.stock.allocation import allocate_orders
+
+OPEN_STATUSES = {"open", "pending", "processing", "on-hold", "unfulfilled", "partially_fulfilled"}
+
+
+def normalise_status(status: str) -> str:
+    """Platforms name states differently; we only need open vs. not."""
+    return "open" if status.lower() in OPEN_STATUSES else status.lower()[:32]
+
+
+@dataclass
+class RecordedOrders:
+    """What changed: orders stored, SKUs whose demand moved, backorders created by allocation."""
+
+    order_ids: list[int] = field(default_factory=list)
+    sku_ids: list[int] = field(default_factory=list)
+    backorder_ids: list[int] = field(default_factory=list)
+
+
+def record_orders(session: Session, store_id: int, records: Sequence[OrderRecord]) -> RecordedOrders:
+    """Upsert orders and their lines, then allocate every new line (the rest is backordered)."""
+    if not records:
+        return RecordedOrders()
+    codes = {line.sku for record in records for line in record.lines if line.sku}
+    sku_ids = dict(session.execute(select(Sku.code, Sku.id).where(Sku.code == any_text("codes", sorted(codes)))).all()) if codes else {}
+    touched: set[int] = set()
+    order_ids: list[int] = []
+    for record in records:
+        statement = insert(Order).values(
+            store_id=store_id, external_id=record.external_id, number=record.number[:64],
+            customer_name=record.customer_name[:200], email=record.email, phone=record.phone,
+            status=normalise_status(record.status), currency=record.currency, total_cents=record.total_cents,
+            placed_at=record.placed_at or utcnow(),
+        )
+        order_id = session.execute(statement.on_conflict_do_update(
+            constraint="uq_orders_store_external",
+            set_={"status": statement.excluded.status, "email": statement.excluded.email,
+                  "phone": statement.excluded.phone},
+        ).returning(Order.id)).scalar_one()
+        order_ids.append(order_id)
+        for line in record.lines:
+            if line.quantity <= 0:
+                continue
+            sku_id = sku_ids.get(line.sku) if line.sku else None
+            session.execute(insert(OrderLine).values(
+                order_id=order_id, sku_id=sku_id, external_id=line.external_id, quantity=line.quantity,
+                price_cents=line.price_cents, title=line.title[:300],
+            ).on_conflict_do_nothing(constraint="uq_order_lines_order_external"))
+            if sku_id is not None:
+                touched.add(sku_id)
+    allocation = allocate_orders(session, order_ids)
+    return RecordedOrders(order_ids, sorted(touched | allocation.sku_ids), allocation.backorder_ids)
