@@ -18,8 +18,8 @@ keeps working:
 * ``connectors.hooks`` — :class:`JsonWebhooks`: signed JSON webhooks declared by header names;
 * ``connectors.rpc`` — :class:`JsonRpcConnector`: JSON-RPC 2.0 calls on the same plumbing;
 * ``connectors.signing`` — :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`;
-* ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes and
-  create-then-find when a keyed code is already taken;
+* ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes
+  (:class:`KeyedCodes`) and create-then-find when a keyed code is already taken;
 * ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`,
   :func:`whole_units`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`,
   :func:`last_path_id`, :func:`all_found`.
@@ -58,6 +58,7 @@ from connectors.http import (
 )
 from connectors.hooks import JsonWebhookConnector, JsonWebhooks, WebhookRecords
 from connectors.idempotency import (
+    KeyedCodes,
     at_most_once,
     created_or_found,
     field_error,
@@ -65,6 +66,7 @@ from connectors.idempotency import (
     idempotency_marker,
     keyed_code,
     marked,
+    outcome,
     spread_cents,
 )
 from connectors.paging import (
@@ -122,7 +124,7 @@ from connectors.values import (
 __all__ = [
     "AuthFrom", "all_found", "BodyLinksPaginator", "Bucket", "at_most_once", "last_path_id", "JsonRpcConnector",
     "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords",
-    "basic_auth", "bearer_auth", "created_or_found",
+    "basic_auth", "bearer_auth", "created_or_found", "KeyedCodes", "outcome",
     "field_error", "header_auth", "hmac_sha256_matches", "unwrap",
     "SAFE_METHODS", "BasicAuth", "BearerToken", "Capability", "ClockFn", "Connector", "ErpConnector", "HeaderToken",
     "HighWater", "LeakyBucketPacer", "LinkHeaderPaginator", "MetaPaginationPaginator",

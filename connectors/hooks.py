@@ -4,7 +4,8 @@ Shopify (https://shopify.dev/docs/apps/build/webhooks/delivery-structure) and Wo
 (https://woocommerce.github.io/woocommerce-rest-api-docs/#webhooks) both POST a JSON object, sign
 the raw body with base64 HMAC-SHA256 and name the topic and the delivery in headers. A connector
 mixes in :class:`JsonWebhookConnector`, declares a :class:`JsonWebhooks` and writes only
-:meth:`JsonWebhookConnector.webhook_records`: which records a topic's payload carries.
+:meth:`JsonWebhookConnector.webhook_records`: which records a topic's payload carries (a declared
+``order_record`` already maps ``order_created``).
 """
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ class JsonWebhookConnector:
 
     platform: ClassVar[str]
     webhooks: ClassVar[JsonWebhooks]
+    #: The platform's order mapping: when declared, ``order_created`` payloads are mapped with it.
+    order_record: ClassVar[Callable[[Mapping[str, Any]], OrderRecord] | None] = None
     config: ConnectorConfig
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
@@ -85,6 +88,10 @@ class JsonWebhookConnector:
                             resource_ids=resources)
 
     def webhook_records(self, kind: WebhookKind, payload: Mapping[str, Any]) -> WebhookRecords:
-        """The records a payload of ``kind`` carries; by default none, and the payload's ``id``."""
+        """The records a payload of ``kind`` carries: an ``order_created`` payload mapped by the
+        declared ``order_record``; otherwise none, and the payload's ``id``."""
+        if kind == "order_created" and self.order_record is not None:
+            order = self.order_record(payload)
+            return [], [order], [order.external_id]
         resource = id_str(payload.get("id"))
         return [], [], [resource] if resource else []

@@ -82,8 +82,8 @@ from typing import Any, ClassVar, Iterator, Mapping
 
 from connectors.base import (
     Bucket, Capability, HighWater, JsonWebhookConnector, JsonWebhooks, RestConnector, Stream, WebhookRecords,
-    cents_to_money, field_error, find_marked, header_auth, id_str, incremental, keyed_code, marked, money_cents,
-    parse_timestamp, shopify_link_paginator, spread_cents, utc_iso,
+    KeyedCodes, cents_to_money, created_or_found, field_error, find_marked, header_auth, id_str, incremental, marked,
+    money_cents, outcome, parse_timestamp, shopify_link_paginator, spread_cents, utc_iso,
 )
 from connectors.errors import PermanentError
 from connectors.types import (
@@ -159,6 +159,7 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
         kinds={"inventory_levels/update": "inventory_update", "orders/create": "order_created",
                "products/update": "sku_modified"})
     order_record = staticmethod(order_record)
+    credit_codes = KeyedCodes("access_token")  # ``credit_code_secret`` in production: 16 hex characters
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
         ids = config.options.get("location_ids")
@@ -239,7 +240,7 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
         order = request.order_external_id
         found = find_marked(self.records(REFUNDS.at(order=order)), request.idempotency_key)
         if found is not None:
-            return self._refund_result(found, 200, {}, "found the refund an earlier attempt created")
+            return self._refund_result(found, 200, {})
         line = {"line_item_id": int(request.line_external_id), "quantity": int(request.quantity),
                 "restock_type": "cancel" if request.restock else "no_restock"}
         calculated, _ = self.send("POST", f"orders/{order}/refunds/calculate.json", {"refund": {
@@ -257,14 +258,14 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
                               "gateway": t.get("gateway")} for t, cents in spread_cents(request.amount_cents, parents)
                              if cents > 0]}}
         refund, status = self.send("POST", f"orders/{order}/refunds.json", body, "refund")
-        return self._refund_result(refund, status, body, "refund created")
+        return self._refund_result(refund, status, body)
 
     @staticmethod
-    def _refund_result(refund: Mapping[str, Any], status: int, request: dict[str, Any], detail: str) -> RefundResult:
+    def _refund_result(refund: Mapping[str, Any], status: int, request: dict[str, Any]) -> RefundResult:
         refunded = sum(money_cents(t.get("amount")) for t in refund.get("transactions") or []
                        if t.get("kind") == "refund" and t.get("status", "success") in ("success", "pending"))
         return RefundResult(ok=True, external_id=str(refund.get("id", "")), amount_cents=refunded, kind="refund",
-                            status_code=status, detail=detail, request=request)
+                            status_code=status, detail=outcome(status, "refund"), request=request)
 
     def credit_line(self, request: RefundRequest) -> RefundResult:
         """Store credit as a gift card whose code is derived from the idempotency key.
@@ -272,44 +273,25 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
         Codes are unique per shop, so a retried create answers 422 "has already been taken";
         the card is then found by its last four characters and our key in its note.
         """
-        code = self.credit_code(request.idempotency_key)
+        code, key = self.credit_code(request.idempotency_key), request.idempotency_key
         body: dict[str, Any] = {"gift_card": {"initial_value": cents_to_money(request.amount_cents), "code": code,
-                                              "note": marked(request.reason, request.idempotency_key)}}
+                                              "note": marked(request.reason, key)}}
         order = self.fetch_one(f"orders/{request.order_external_id}.json", "order", {"fields": "id,customer"})
         if customer_id := id_str((order.get("customer") or {}).get("id")):
             body["gift_card"]["customer_id"] = int(customer_id)
-        try:
-            card, status, detail = *self.send("POST", "gift_cards.json", body, "gift_card"), "gift card created"
-        except PermanentError as exc:
-            if not field_error(exc, "code", "already been taken"):
-                raise
-            cards = self.get_json("gift_cards/search.json", {"query": f"last_characters:{code[-4:]}"}) or {}
-            found = find_marked(cards.get("gift_cards") or [], request.idempotency_key)
-            if found is None:
-                raise PermanentError(f"shopify gift card code ending {code[-4:]} is taken by a card that does "
-                                     f"not carry idempotency key {request.idempotency_key}",
-                                     platform=self.platform) from exc
-            card, status, detail = found, 200, "found the gift card an earlier attempt created"
+        card, status = created_or_found(
+            key, lambda: self.send("POST", "gift_cards.json", body, "gift_card"),
+            lambda exc: field_error(exc, "code", "already been taken"),
+            lambda: (self.get_json("gift_cards/search.json", {"query": f"last_characters:{code[-4:]}"}) or {}).get(
+                "gift_cards") or [], what=f"gift card code ending {code[-4:]}")
         return RefundResult(ok=True, external_id=str(card.get("id", "")), amount_cents=money_cents(
-            card.get("initial_value")), kind="store_credit", status_code=status, detail=detail, request=body,
-            credit_code=code)
-
-    def credit_code(self, idempotency_key: str) -> str:
-        """16 hex characters of HMAC(secret, key): stable across retries, unguessable without the secret.
-
-        The secret is ``options["credit_code_secret"]`` or else the access token; rotating it
-        between two attempts of one credit would mint a second card, so set the option in production.
-        """
-        secret = self.options.get("credit_code_secret") or self.config.credentials.get("access_token", "")
-        return keyed_code(str(secret), idempotency_key)
+            card.get("initial_value")), kind="store_credit", status_code=status, detail=outcome(status, "gift card"),
+            request=body, credit_code=code)
 
     def webhook_records(self, kind: WebhookKind, payload: Mapping[str, Any]) -> WebhookRecords:
         if kind == "inventory_update":
             record = level_record(payload)
             return [record], [], [record.inventory_item_id or ""]
-        if kind == "order_created":
-            order = order_record(payload)
-            return [], [order], [order.external_id]
         if kind == "sku_modified":
             product_id = str(payload["id"])
             return [StockRecord(external_id=str(v["id"]), sku=v.get("sku") or None,
