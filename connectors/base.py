@@ -21,7 +21,7 @@ keeps working:
 * ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes
   (:class:`KeyedCodes`) and create-then-find when a keyed code is already taken;
 * ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`,
-  :func:`whole_units`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`,
+  :func:`whole_units`, :func:`full_name`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`,
   :func:`last_path_id`, :func:`all_found`.
 
 ``docs/connectors.md`` shows how to write a connector on them.
@@ -109,6 +109,7 @@ from connectors.values import (
     all_found,
     SleepFn,
     cents_to_money,
+    full_name,
     id_str,
     last_path_id,
     money_cents,
@@ -131,7 +132,7 @@ __all__ = [
     "ODataNextLinkPaginator", "OAuth1", "OffsetPaginator", "Page", "PageCursor", "PageNumberPaginator",
     "PageRequest", "Paginator", "RateLimitHeaders", "RestConnector", "RetryPolicy", "SleepFn", "Stream",
     "UnsupportedCapability", "VersionCursorPaginator", "cents_to_money", "classify_response",
-    "constant_time_equals", "find_marked", "header_value", "hmac_sha256_base64", "id_str",
+    "constant_time_equals", "find_marked", "full_name", "header_value", "hmac_sha256_base64", "id_str",
     "idempotency_marker", "incremental", "keyed_code", "marked", "money_cents", "newest",
     "nonblank_id_str", "oauth_base_string_uri", "oauth_normalized_parameters", "oauth_percent_encode",
     "oauth_signature_base_string", "parse_retry_after", "parse_timestamp", "platform_error_message",

@@ -81,9 +81,9 @@ from __future__ import annotations
 from typing import Any, ClassVar, Iterator, Mapping
 
 from connectors.base import (
-    Bucket, Capability, HighWater, JsonWebhookConnector, JsonWebhooks, RestConnector, Stream, WebhookRecords,
-    KeyedCodes, cents_to_money, created_or_found, field_error, find_marked, header_auth, id_str, incremental, marked,
-    money_cents, outcome, parse_timestamp, shopify_link_paginator, spread_cents, utc_iso,
+    Bucket, Capability, HighWater, JsonWebhookConnector, JsonWebhooks, KeyedCodes, RestConnector, Stream,
+    WebhookRecords, cents_to_money, created_or_found, field_error, find_marked, full_name, header_auth, id_str,
+    incremental, marked, money_cents, outcome, parse_timestamp, shopify_link_paginator, spread_cents, utc_iso,
 )
 from connectors.errors import PermanentError
 from connectors.types import (
@@ -112,8 +112,7 @@ def level_record(level: Mapping[str, Any], variant: Mapping[str, Any] | None = N
 
 def order_record(order: Mapping[str, Any]) -> OrderRecord:
     customer, billing = order.get("customer") or {}, order.get("billing_address") or {}
-    name = " ".join(p for p in (customer.get("first_name"), customer.get("last_name")) if p) \
-        or billing.get("name") or ""
+    name = full_name(customer) or billing.get("name") or ""
     return OrderRecord(
         external_id=str(order["id"]), number=str(order.get("name") or order.get("order_number") or order["id"]),
         placed_at=parse_timestamp(order.get("created_at")), email=order.get("email") or customer.get("email"),
@@ -161,15 +160,14 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
     order_record = staticmethod(order_record)
     credit_codes = KeyedCodes("access_token")  # ``credit_code_secret`` in production: 16 hex characters
 
-    def __init__(self, config: Any, **kwargs: Any) -> None:
-        ids = config.options.get("location_ids")
-        self._location_ids: list[str] | None = [str(x) for x in ids] if ids else None
-        super().__init__(config, **kwargs)
+    _location_ids: list[str] | None = None
 
     def location_ids(self) -> list[str]:
+        """The ``location_ids`` option, else the shop's active locations (read once)."""
         if self._location_ids is None:
-            self._location_ids = [str(loc["id"]) for loc in self.get_json("locations.json").get("locations", [])
-                                  if loc.get("active", True)]
+            ids = self.options.get("location_ids") or [
+                loc["id"] for loc in self.get_json("locations.json").get("locations", []) if loc.get("active", True)]
+            self._location_ids = [str(x) for x in ids]
         return self._location_ids
 
     def fetch_stock(self, since: str | None) -> Iterator[StockPage]:

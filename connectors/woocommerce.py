@@ -89,7 +89,7 @@ from connectors.base import (
     Capability, HighWater, JsonWebhookConnector, JsonWebhooks, ListingRef, OrderPage, PageNumberPaginator, PushResult,
     RefundRequest, RefundResult, RestConnector, StockPage, Stream, SubstituteOrderRequest, SubstituteOrderResult,
     KeyedCodes, WebhookEvent, WebhookRecords, at_most_once, basic_auth, cents_to_money, created_or_found, header_value,
-    id_str, marked, money_cents, outcome, parse_timestamp, time_after, utc_iso, verify_base64_hmac,
+    full_name, id_str, marked, money_cents, outcome, parse_timestamp, time_after, utc_iso, verify_base64_hmac,
 )
 from connectors.errors import PermanentError, error_json
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord, WebhookKind
@@ -120,7 +120,7 @@ def order_record(order: Mapping[str, Any]) -> OrderRecord:
         external_id=str(order["id"]), number=str(order.get("number") or order["id"]),
         placed_at=parse_timestamp(order.get("date_created_gmt")), email=billing.get("email") or None,
         phone=billing.get("phone") or None,
-        customer_name=" ".join(p for p in (billing.get("first_name"), billing.get("last_name")) if p),
+        customer_name=full_name(billing),
         lines=[OrderLineRecord(
             external_id=str(line["id"]), sku=line.get("sku") or None, quantity=int(line.get("quantity", 0)),
             title=str(line.get("name") or ""), price_cents=money_cents(line.get("price")),
