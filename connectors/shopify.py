@@ -154,7 +154,7 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
         signature_headers=("X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256"),
         topic_headers=("X-Shopify-Topic", "Shopify-Topic"),
         dedupe_headers=("X-Shopify-Event-Id", "X-Shopify-Webhook-Id"),
-        occurred_headers=("X-Shopify-Triggered-At",),
+        occurred_headers=("X-Shopify-Triggered-At",), order_record=order_record,
         kinds={"inventory_levels/update": "inventory_update", "orders/create": "order_created",
                "products/update": "sku_modified"})
     order_record = staticmethod(order_record)

@@ -217,7 +217,8 @@ class PlainHooks(JsonWebhookConnector):
 
 
 class OrderHooks(PlainHooks):
-    order_record = staticmethod(order_of)
+    webhooks = JsonWebhooks(signature_headers=("X-Sig",), topic_headers=("X-Topic",),
+                            kinds={"order.created": "order_created"}, order_record=order_of)
 
 
 def test_a_declared_order_record_maps_order_created_deliveries() -> None:
