@@ -69,8 +69,10 @@ and we convert with ``str()`` at the edge, never via float.
 
 How it is built: the streams (products, inventory levels with their 50-id limit, orders,
 refunds) are declared below and read by ``connectors.streams`` (cursor, chunking, retries, pacing);
-webhooks are declared by header names (``connectors.hooks``); what is left here is Shopify's own
-record shapes and its refund, gift card and draft-order sequences.
+webhooks are declared by header names (``connectors.hooks``), with the order mapping that reads
+``orders/create``; the gift card code is declared (``KeyedCodes``) and the card read back once its
+code is taken (``created_or_found``). What is left here is Shopify's own record shapes and its
+refund and draft-order sequences.
 
 Options (``ConnectorConfig.options``): ``api_version`` (default ``2025-01``), ``location_ids``
 (list; otherwise read from ``locations.json``), ``bucket_size`` / ``leak_rate`` / ``bucket_reserve``

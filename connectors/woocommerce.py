@@ -225,10 +225,10 @@ class WooCommerceConnector(JsonWebhookConnector, RestConnector):
                 "api_refund": bool(self.options["api_refund"]), "api_restock": bool(request.restock)}
         refund, status = at_most_once(key, self.records(REFUNDS.at(order=order)),
                                       lambda: self.send("POST", f"orders/{order}/refunds", body), field="reason")
+        paid = " (paid back through the gateway)" if refund.get("refunded_payment") else " (recorded only)"
         return RefundResult(ok=True, external_id=str(refund.get("id", "")), amount_cents=money_cents(refund.get(
-            "amount")), kind="refund", status_code=status, request={} if status == 200 else body, detail=outcome(
-            status, "refund") + (
-            " (paid back through the gateway)" if refund.get("refunded_payment") else " (recorded only)"))
+            "amount")), kind="refund", status_code=status, request={} if status == 200 else body,
+            detail=outcome(status, "refund") + paid)
 
     def credit_line(self, request: RefundRequest) -> RefundResult:
         """Store credit as a single-use ``fixed_cart`` coupon restricted to the customer's email.
