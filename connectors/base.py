@@ -18,10 +18,10 @@ keeps working:
 * ``connectors.hooks`` — :class:`JsonWebhooks`: signed JSON webhooks declared by header names;
 * ``connectors.rpc`` — :class:`JsonRpcConnector`: JSON-RPC 2.0 calls on the same plumbing;
 * ``connectors.signing`` — :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`;
-* ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes and
-  create-then-find when a keyed code is already taken;
+* ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes
+  (:class:`KeyedCodes`) and create-then-find when a keyed code is already taken;
 * ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`,
-  :func:`whole_units`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`,
+  :func:`whole_units`, :func:`full_name`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`,
   :func:`last_path_id`, :func:`all_found`.
 
 ``docs/connectors.md`` shows how to write a connector on them.
@@ -58,6 +58,7 @@ from connectors.http import (
 )
 from connectors.hooks import JsonWebhookConnector, JsonWebhooks, WebhookRecords
 from connectors.idempotency import (
+    KeyedCodes,
     at_most_once,
     created_or_found,
     field_error,
@@ -65,6 +66,7 @@ from connectors.idempotency import (
     idempotency_marker,
     keyed_code,
     marked,
+    outcome,
     spread_cents,
 )
 from connectors.paging import (
@@ -107,6 +109,7 @@ from connectors.values import (
     all_found,
     SleepFn,
     cents_to_money,
+    full_name,
     id_str,
     last_path_id,
     money_cents,
@@ -122,14 +125,14 @@ from connectors.values import (
 __all__ = [
     "AuthFrom", "all_found", "BodyLinksPaginator", "Bucket", "at_most_once", "last_path_id", "JsonRpcConnector",
     "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords",
-    "basic_auth", "bearer_auth", "created_or_found",
+    "basic_auth", "bearer_auth", "created_or_found", "KeyedCodes", "outcome",
     "field_error", "header_auth", "hmac_sha256_matches", "unwrap",
     "SAFE_METHODS", "BasicAuth", "BearerToken", "Capability", "ClockFn", "Connector", "ErpConnector", "HeaderToken",
     "HighWater", "LeakyBucketPacer", "LinkHeaderPaginator", "MetaPaginationPaginator",
     "ODataNextLinkPaginator", "OAuth1", "OffsetPaginator", "Page", "PageCursor", "PageNumberPaginator",
     "PageRequest", "Paginator", "RateLimitHeaders", "RestConnector", "RetryPolicy", "SleepFn", "Stream",
     "UnsupportedCapability", "VersionCursorPaginator", "cents_to_money", "classify_response",
-    "constant_time_equals", "find_marked", "header_value", "hmac_sha256_base64", "id_str",
+    "constant_time_equals", "find_marked", "full_name", "header_value", "hmac_sha256_base64", "id_str",
     "idempotency_marker", "incremental", "keyed_code", "marked", "money_cents", "newest",
     "nonblank_id_str", "oauth_base_string_uri", "oauth_normalized_parameters", "oauth_percent_encode",
     "oauth_signature_base_string", "parse_retry_after", "parse_timestamp", "platform_error_message",

@@ -4,7 +4,8 @@ Shopify (https://shopify.dev/docs/apps/build/webhooks/delivery-structure) and Wo
 (https://woocommerce.github.io/woocommerce-rest-api-docs/#webhooks) both POST a JSON object, sign
 the raw body with base64 HMAC-SHA256 and name the topic and the delivery in headers. A connector
 mixes in :class:`JsonWebhookConnector`, declares a :class:`JsonWebhooks` and writes only
-:meth:`JsonWebhookConnector.webhook_records`: which records a topic's payload carries.
+:meth:`JsonWebhookConnector.webhook_records`: which records a topic's payload carries (an
+``order_record`` declared with the webhooks already maps ``order_created``).
 """
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ class JsonWebhooks:
     occurred_headers: tuple[str, ...] = ()
     verify: Callable[[str | None, bytes, str | None], None] = field(default=verify_base64_hmac)
     dedupe: DedupeFn | None = None
+    #: The platform's order mapping: when declared, ``order_created`` payloads are mapped with it.
+    order_record: Callable[[Mapping[str, Any]], OrderRecord] | None = None
 
 
 def first_header(headers: Mapping[str, str], names: tuple[str, ...]) -> str | None:
@@ -85,6 +88,10 @@ class JsonWebhookConnector:
                             resource_ids=resources)
 
     def webhook_records(self, kind: WebhookKind, payload: Mapping[str, Any]) -> WebhookRecords:
-        """The records a payload of ``kind`` carries; by default none, and the payload's ``id``."""
+        """The records a payload of ``kind`` carries: an ``order_created`` payload mapped by the
+        declared ``order_record``; otherwise none, and the payload's ``id``."""
+        if kind == "order_created" and self.webhooks.order_record is not None:
+            order = self.webhooks.order_record(payload)
+            return [], [order], [order.external_id]
         resource = id_str(payload.get("id"))
         return [], [], [resource] if resource else []

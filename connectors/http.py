@@ -32,7 +32,9 @@ from connectors.errors import (
     PermanentError,
     SignatureError,
     TransientError,
+    error_json,
 )
+from connectors.idempotency import KeyedCodes
 from connectors.paging import PageRequest, Paginator
 from connectors.streams import IdLists, Stream, read_stream
 from connectors.types import (
@@ -304,6 +306,11 @@ class RestConnector:
     #: Why this platform refuses a capability it does not declare, added to the refusal's message
     #: (``{Capability.STOCK_WRITE: "read-only: the back office, not a channel"}``).
     refusals: ClassVar[Mapping[Capability, str]] = {}
+    #: Refusals a platform wraps in a 5xx although retrying cannot change them: the body's ``code``
+    #: → the ``message`` values that are final (:meth:`is_final`).
+    final_refusals: ClassVar[Mapping[str, frozenset[str]]] = {}
+    #: How store-credit codes are derived from the idempotency key (:meth:`credit_code`).
+    credit_codes: ClassVar[KeyedCodes | None] = None
 
     def __init__(self, config: ConnectorConfig, *, session: requests.Session | None = None,
                  sleep: SleepFn = time.sleep, clock: ClockFn = time.monotonic,
@@ -342,8 +349,20 @@ class RestConnector:
     def is_final(self, error: TransientError) -> bool:
         """True when an answer its status calls transient (a 5xx) is a refusal that retrying cannot
         change, as a platform that wraps business refusals in a 500 says in the body; it is then
-        raised as :class:`PermanentError`, so the task alerts instead of retrying forever."""
-        return False
+        raised as :class:`PermanentError`, so the task alerts instead of retrying forever.
+
+        By default: a 5xx whose JSON body names a ``code`` and ``message`` declared in
+        ``final_refusals``; a platform with another shape overrides this."""
+        body = error_json(error)
+        return error.status_code is not None and error.status_code >= 500 \
+            and body.get("message") in self.final_refusals.get(str(body.get("code")), frozenset())
+
+    def credit_code(self, idempotency_key: str) -> str:
+        """The store-credit code for ``idempotency_key`` as ``credit_codes`` declares it: stable
+        across retries, unguessable without the secret."""
+        if self.credit_codes is None:
+            raise self.refusal(Capability.STORE_CREDIT, "no credit codes declared")
+        return self.credit_codes.code(self.options, self.config.credentials, idempotency_key)
 
     # --- requests ---------------------------------------------------------------------------
 

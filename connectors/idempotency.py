@@ -7,12 +7,14 @@ with :func:`marked`, looks for it with :func:`find_marked` before creating, and 
 — or a create whose answer was lost to a timeout — finds the first record instead of making a
 second. Codes the customer redeems are derived from the key (:func:`keyed_code`), so a platform's
 uniqueness rule (:func:`field_error`) refuses a second create with the same code and
-:func:`created_or_found` reads the first one back.
+:func:`created_or_found` reads the first one back; a connector declares how its codes look as
+:class:`KeyedCodes`. :func:`outcome` words what the write did for the result's ``detail``.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from connectors.errors import PermanentError, error_json
@@ -74,6 +76,30 @@ def keyed_code(secret: str, key: str, length: int = 16) -> str:
     """``length`` hex characters of HMAC-SHA256(secret, key): stable across retries of one key,
     unguessable without the secret."""
     return hmac.new(secret.encode(), key.encode(), hashlib.sha256).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class KeyedCodes:
+    """How a platform's redeemable codes (gift cards, coupons) are derived from the idempotency key.
+
+    The secret is the store's ``credit_code_secret`` option, else the credential named here;
+    rotating it between two attempts of one credit would mint a second code, so production sets
+    the option. A code is ``prefix`` + ``length`` hex characters of :func:`keyed_code`.
+    """
+
+    credential: str
+    prefix: str = ""
+    length: int = 16
+
+    def code(self, options: Mapping[str, Any], credentials: Mapping[str, str], key: str) -> str:
+        secret = options.get("credit_code_secret") or credentials.get(self.credential, "")
+        return self.prefix + keyed_code(str(secret), key, self.length)
+
+
+def outcome(status: int, what: str) -> str:
+    """A write's ``detail``: ``"<what> created"``, or (status 200: :func:`at_most_once` /
+    :func:`created_or_found` found it) ``"found the <what> an earlier attempt created"``."""
+    return f"found the {what} an earlier attempt created" if status == 200 else f"{what} created"
 
 
 def field_error(exc: PermanentError, field: str, phrase: str, status: int = 422) -> bool:

@@ -69,8 +69,10 @@ and we convert with ``str()`` at the edge, never via float.
 
 How it is built: the streams (products, inventory levels with their 50-id limit, orders,
 refunds) are declared below and read by ``connectors.streams`` (cursor, chunking, retries, pacing);
-webhooks are declared by header names (``connectors.hooks``); what is left here is Shopify's own
-record shapes and its refund, gift card and draft-order sequences.
+webhooks are declared by header names (``connectors.hooks``), with the order mapping that reads
+``orders/create``; the gift card code is declared (``KeyedCodes``) and the card read back once its
+code is taken (``created_or_found``). What is left here is Shopify's own record shapes and its
+refund and draft-order sequences.
 
 Options (``ConnectorConfig.options``): ``api_version`` (default ``2025-01``), ``location_ids``
 (list; otherwise read from ``locations.json``), ``bucket_size`` / ``leak_rate`` / ``bucket_reserve``
@@ -81,9 +83,9 @@ from __future__ import annotations
 from typing import Any, ClassVar, Iterator, Mapping
 
 from connectors.base import (
-    Bucket, Capability, HighWater, JsonWebhookConnector, JsonWebhooks, RestConnector, Stream, WebhookRecords,
-    cents_to_money, field_error, find_marked, header_auth, id_str, incremental, keyed_code, marked, money_cents,
-    parse_timestamp, shopify_link_paginator, spread_cents, utc_iso,
+    Bucket, Capability, HighWater, JsonWebhookConnector, JsonWebhooks, KeyedCodes, RestConnector, Stream,
+    WebhookRecords, cents_to_money, created_or_found, field_error, find_marked, full_name, header_auth, id_str,
+    incremental, marked, money_cents, outcome, parse_timestamp, shopify_link_paginator, spread_cents, utc_iso,
 )
 from connectors.errors import PermanentError
 from connectors.types import (
@@ -112,8 +114,7 @@ def level_record(level: Mapping[str, Any], variant: Mapping[str, Any] | None = N
 
 def order_record(order: Mapping[str, Any]) -> OrderRecord:
     customer, billing = order.get("customer") or {}, order.get("billing_address") or {}
-    name = " ".join(p for p in (customer.get("first_name"), customer.get("last_name")) if p) \
-        or billing.get("name") or ""
+    name = full_name(customer) or billing.get("name") or ""
     return OrderRecord(
         external_id=str(order["id"]), number=str(order.get("name") or order.get("order_number") or order["id"]),
         placed_at=parse_timestamp(order.get("created_at")), email=order.get("email") or customer.get("email"),
@@ -155,20 +156,20 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
         signature_headers=("X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256"),
         topic_headers=("X-Shopify-Topic", "Shopify-Topic"),
         dedupe_headers=("X-Shopify-Event-Id", "X-Shopify-Webhook-Id"),
-        occurred_headers=("X-Shopify-Triggered-At",),
+        occurred_headers=("X-Shopify-Triggered-At",), order_record=order_record,
         kinds={"inventory_levels/update": "inventory_update", "orders/create": "order_created",
                "products/update": "sku_modified"})
     order_record = staticmethod(order_record)
+    credit_codes = KeyedCodes("access_token")  # ``credit_code_secret`` in production: 16 hex characters
 
-    def __init__(self, config: Any, **kwargs: Any) -> None:
-        ids = config.options.get("location_ids")
-        self._location_ids: list[str] | None = [str(x) for x in ids] if ids else None
-        super().__init__(config, **kwargs)
+    _location_ids: list[str] | None = None
 
     def location_ids(self) -> list[str]:
+        """The ``location_ids`` option, else the shop's active locations (read once)."""
         if self._location_ids is None:
-            self._location_ids = [str(loc["id"]) for loc in self.get_json("locations.json").get("locations", [])
-                                  if loc.get("active", True)]
+            ids = self.options.get("location_ids") or [
+                loc["id"] for loc in self.get_json("locations.json").get("locations", []) if loc.get("active", True)]
+            self._location_ids = [str(x) for x in ids]
         return self._location_ids
 
     def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
@@ -239,7 +240,7 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
         order = request.order_external_id
         found = find_marked(self.records(REFUNDS.at(order=order)), request.idempotency_key)
         if found is not None:
-            return self._refund_result(found, 200, {}, "found the refund an earlier attempt created")
+            return self._refund_result(found, 200, {})
         line = {"line_item_id": int(request.line_external_id), "quantity": int(request.quantity),
                 "restock_type": "cancel" if request.restock else "no_restock"}
         calculated, _ = self.send("POST", f"orders/{order}/refunds/calculate.json", {"refund": {
@@ -257,14 +258,14 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
                               "gateway": t.get("gateway")} for t, cents in spread_cents(request.amount_cents, parents)
                              if cents > 0]}}
         refund, status = self.send("POST", f"orders/{order}/refunds.json", body, "refund")
-        return self._refund_result(refund, status, body, "refund created")
+        return self._refund_result(refund, status, body)
 
     @staticmethod
-    def _refund_result(refund: Mapping[str, Any], status: int, request: dict[str, Any], detail: str) -> RefundResult:
+    def _refund_result(refund: Mapping[str, Any], status: int, request: dict[str, Any]) -> RefundResult:
         refunded = sum(money_cents(t.get("amount")) for t in refund.get("transactions") or []
                        if t.get("kind") == "refund" and t.get("status", "success") in ("success", "pending"))
         return RefundResult(ok=True, external_id=str(refund.get("id", "")), amount_cents=refunded, kind="refund",
-                            status_code=status, detail=detail, request=request)
+                            status_code=status, detail=outcome(status, "refund"), request=request)
 
     def credit_line(self, request: RefundRequest) -> RefundResult:
         """Store credit as a gift card whose code is derived from the idempotency key.
@@ -272,44 +273,25 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
         Codes are unique per shop, so a retried create answers 422 "has already been taken";
         the card is then found by its last four characters and our key in its note.
         """
-        code = self.credit_code(request.idempotency_key)
+        code, key = self.credit_code(request.idempotency_key), request.idempotency_key
         body: dict[str, Any] = {"gift_card": {"initial_value": cents_to_money(request.amount_cents), "code": code,
-                                              "note": marked(request.reason, request.idempotency_key)}}
+                                              "note": marked(request.reason, key)}}
         order = self.fetch_one(f"orders/{request.order_external_id}.json", "order", {"fields": "id,customer"})
         if customer_id := id_str((order.get("customer") or {}).get("id")):
             body["gift_card"]["customer_id"] = int(customer_id)
-        try:
-            card, status, detail = *self.send("POST", "gift_cards.json", body, "gift_card"), "gift card created"
-        except PermanentError as exc:
-            if not field_error(exc, "code", "already been taken"):
-                raise
-            cards = self.get_json("gift_cards/search.json", {"query": f"last_characters:{code[-4:]}"}) or {}
-            found = find_marked(cards.get("gift_cards") or [], request.idempotency_key)
-            if found is None:
-                raise PermanentError(f"shopify gift card code ending {code[-4:]} is taken by a card that does "
-                                     f"not carry idempotency key {request.idempotency_key}",
-                                     platform=self.platform) from exc
-            card, status, detail = found, 200, "found the gift card an earlier attempt created"
+        card, status = created_or_found(
+            key, lambda: self.send("POST", "gift_cards.json", body, "gift_card"),
+            lambda exc: field_error(exc, "code", "already been taken"),
+            lambda: (self.get_json("gift_cards/search.json", {"query": f"last_characters:{code[-4:]}"}) or {}).get(
+                "gift_cards") or [], what=f"gift card code ending {code[-4:]}")
         return RefundResult(ok=True, external_id=str(card.get("id", "")), amount_cents=money_cents(
-            card.get("initial_value")), kind="store_credit", status_code=status, detail=detail, request=body,
-            credit_code=code)
-
-    def credit_code(self, idempotency_key: str) -> str:
-        """16 hex characters of HMAC(secret, key): stable across retries, unguessable without the secret.
-
-        The secret is ``options["credit_code_secret"]`` or else the access token; rotating it
-        between two attempts of one credit would mint a second card, so set the option in production.
-        """
-        secret = self.options.get("credit_code_secret") or self.config.credentials.get("access_token", "")
-        return keyed_code(str(secret), idempotency_key)
+            card.get("initial_value")), kind="store_credit", status_code=status, detail=outcome(status, "gift card"),
+            request=body, credit_code=code)
 
     def webhook_records(self, kind: WebhookKind, payload: Mapping[str, Any]) -> WebhookRecords:
         if kind == "inventory_update":
             record = level_record(payload)
             return [record], [], [record.inventory_item_id or ""]
-        if kind == "order_created":
-            order = order_record(payload)
-            return [], [order], [order.external_id]
         if kind == "sku_modified":
             product_id = str(payload["id"])
             return [StockRecord(external_id=str(v["id"]), sku=v.get("sku") or None,

@@ -129,7 +129,8 @@ class FirstParams(Protocol):
 class Stream:
     """One readable collection of a platform, declared once at module or class level.
 
-    ``records`` is the body key holding the list (or a function of the body). ``map`` turns a raw
+    ``records`` is the body key holding the list, ``"$"`` when the body itself is the list (a
+    top-level JSON array, as WordPress answers), or a function of the body. ``map`` turns a raw
     record into records (None drops it); a read may pass another ``map`` when mapping needs what
     the read learned (a variant lookup). ``since_param`` is the query parameter the saved cursor
     travels in, or a function ``cursor → params``. ``page_size_param`` receives the connector's
@@ -167,6 +168,8 @@ class Stream:
     def extract(self, body: Any) -> list[Raw]:
         if callable(self.records):
             return list(self.records(body) or [])
+        if self.records == "$":
+            return list(body) if isinstance(body, list) else []
         return list((body or {}).get(self.records) or []) if isinstance(body, Mapping) else []
 
 

@@ -30,6 +30,12 @@ def id_str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def full_name(person: Any) -> str:
+    """``first_name`` and ``last_name`` of a customer or billing address, joined by a space
+    (either may be missing or empty; ``""`` when both are)."""
+    return " ".join(p for p in (person.get("first_name"), person.get("last_name")) if p) if person else ""
+
+
 def nonblank_id_str(value: Any) -> str | None:
     """:func:`id_str` for platforms that send ``""`` for a missing reference: that is None too."""
     return None if value == "" else id_str(value)

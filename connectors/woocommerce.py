@@ -65,7 +65,7 @@ How it is built: products, variations, orders and refunds are declared streams r
 :class:`~connectors.streams.HighWater` on ``date_modified_gmt`` (only the last page moves it) sent
 through :func:`~connectors.streams.time_after`; the base adds our locations up into the one figure
 a product holds (``stock_per_location`` False); webhooks are declared by header names
-(``connectors.hooks``); the 500-wrapped refusals are named to the base through ``is_final``; the
+(``connectors.hooks``); the 500-wrapped refusals are declared to the base as ``final_refusals``; the
 refund is found before it is created (``at_most_once``) and the coupon read back once its code is
 taken (``created_or_found``). What is left here is WooCommerce's record shapes, its unsigned ping,
 its dedupe key and the bodies of its refund, coupon and order writes.
@@ -88,10 +88,10 @@ from typing import Any, ClassVar, Iterator, Mapping
 from connectors.base import (
     Capability, HighWater, JsonWebhookConnector, JsonWebhooks, ListingRef, OrderPage, PageNumberPaginator, PushResult,
     RefundRequest, RefundResult, RestConnector, StockPage, Stream, SubstituteOrderRequest, SubstituteOrderResult,
-    WebhookEvent, WebhookRecords, at_most_once, basic_auth, cents_to_money, created_or_found, header_value, id_str,
-    keyed_code, marked, money_cents, parse_timestamp, time_after, utc_iso, verify_base64_hmac,
+    KeyedCodes, WebhookEvent, WebhookRecords, at_most_once, basic_auth, cents_to_money, created_or_found, header_value,
+    full_name, id_str, marked, money_cents, outcome, parse_timestamp, time_after, utc_iso, verify_base64_hmac,
 )
-from connectors.errors import PermanentError, TransientError, error_json
+from connectors.errors import PermanentError, error_json
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord, WebhookKind
 
 PING_BODY = re.compile(rb"^webhook_id=(\d+)$")
@@ -120,7 +120,7 @@ def order_record(order: Mapping[str, Any]) -> OrderRecord:
         external_id=str(order["id"]), number=str(order.get("number") or order["id"]),
         placed_at=parse_timestamp(order.get("date_created_gmt")), email=billing.get("email") or None,
         phone=billing.get("phone") or None,
-        customer_name=" ".join(p for p in (billing.get("first_name"), billing.get("last_name")) if p),
+        customer_name=full_name(billing),
         lines=[OrderLineRecord(
             external_id=str(line["id"]), sku=line.get("sku") or None, quantity=int(line.get("quantity", 0)),
             title=str(line.get("name") or ""), price_cents=money_cents(line.get("price")),
@@ -144,14 +144,9 @@ def dedupe_key(topic: str, headers: Mapping[str, str], payload: Mapping[str, Any
     return f"{resource}:{payload['id']}:{modified}:{hashlib.sha256(body).hexdigest()[:32]}"
 
 
-def listed(body: Any) -> list[Any]:
-    """WordPress answers a collection as a top-level JSON array."""
-    return body if isinstance(body, list) else []
-
-
 def collection(path: str, **declared: Any) -> Stream:
-    """A ``wc/v3`` list: a top-level array, ``page`` / ``per_page`` until ``X-WP-TotalPages``."""
-    return Stream(path=path, records=listed, paginator=PageNumberPaginator(), page_size_param="per_page", **declared)
+    """A ``wc/v3`` list: WordPress answers a top-level array, ``page`` / ``per_page`` until ``X-WP-TotalPages``."""
+    return Stream(path=path, records="$", paginator=PageNumberPaginator(), page_size_param="per_page", **declared)
 
 
 BY_ID = {"orderby": "id", "order": "asc"}  # ordered by id, so inserts during the walk do not shift pages
@@ -178,6 +173,8 @@ class WooCommerceConnector(JsonWebhookConnector, RestConnector):
         kinds={"product.updated": "sku_modified", "product.created": "sku_modified", "order.created": "order_created"},
         occurred_field="date_modified_gmt", verify=verify_signature, dedupe=dedupe_key)
     order_record = staticmethod(order_record)
+    final_refusals = {"woocommerce_rest_cannot_create_order_refund": DETERMINISTIC_REFUND_REFUSALS}
+    credit_codes = KeyedCodes("consumer_secret", prefix="credit-", length=12)  # ``credit_code_secret`` in production
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
         """``modified_after`` is strict at one-second resolution, so it is sent ``overlap_s`` before the
@@ -214,11 +211,6 @@ class WooCommerceConnector(JsonWebhookConnector, RestConnector):
         response = self.request("PUT", path, json_body=body)
         return self.push_result(response, {"path": path, "body": body}, {None: quantity})
 
-    def is_final(self, error: TransientError) -> bool:
-        body = error_json(error)
-        return error.status_code == 500 and body.get("code") == "woocommerce_rest_cannot_create_order_refund" \
-            and body.get("message") in DETERMINISTIC_REFUND_REFUSALS
-
     def refund_line(self, request: RefundRequest) -> RefundResult:
         """Refund one line through ``orders/{id}/refunds``; a retry returns the first refund.
 
@@ -233,10 +225,10 @@ class WooCommerceConnector(JsonWebhookConnector, RestConnector):
                 "api_refund": bool(self.options["api_refund"]), "api_restock": bool(request.restock)}
         refund, status = at_most_once(key, self.records(REFUNDS.at(order=order)),
                                       lambda: self.send("POST", f"orders/{order}/refunds", body), field="reason")
-        detail = "found the refund an earlier attempt created" if status == 200 else "refund created"
+        paid = " (paid back through the gateway)" if refund.get("refunded_payment") else " (recorded only)"
         return RefundResult(ok=True, external_id=str(refund.get("id", "")), amount_cents=money_cents(refund.get(
-            "amount")), kind="refund", status_code=status, request={} if status == 200 else body, detail=detail + (
-            " (paid back through the gateway)" if refund.get("refunded_payment") else " (recorded only)"))
+            "amount")), kind="refund", status_code=status, request={} if status == 200 else body,
+            detail=outcome(status, "refund") + paid)
 
     def credit_line(self, request: RefundRequest) -> RefundResult:
         """Store credit as a single-use ``fixed_cart`` coupon restricted to the customer's email.
@@ -258,17 +250,7 @@ class WooCommerceConnector(JsonWebhookConnector, RestConnector):
             lambda: self.get_json("coupons", {"code": code}) or [], field="description", what=f"coupon {code}")
         return RefundResult(ok=True, external_id=str(coupon.get("id", "")), amount_cents=money_cents(
             coupon.get("amount")), kind="store_credit", status_code=status, request=body,
-            credit_code=str(coupon.get("code") or code),
-            detail="found the coupon an earlier attempt created" if status == 200 else "coupon created")
-
-    def credit_code(self, idempotency_key: str) -> str:
-        """``credit-`` + 12 hex characters of HMAC(secret, key): stable across retries, not guessable.
-
-        The secret is ``options["credit_code_secret"]`` or else the consumer secret; rotating it
-        between two attempts of one credit would mint a second coupon, so set the option in production.
-        """
-        secret = self.options.get("credit_code_secret") or self.config.credentials.get("consumer_secret", "")
-        return "credit-" + keyed_code(str(secret), idempotency_key, 12)
+            credit_code=str(coupon.get("code") or code), detail=outcome(status, "coupon"))
 
     def _billing(self, order_id: str) -> dict[str, Any]:
         return (self.get_json(f"orders/{order_id}") or {}).get("billing") or {}
@@ -293,7 +275,7 @@ class WooCommerceConnector(JsonWebhookConnector, RestConnector):
             orders = self.records(self.orders, utc_iso(request.search_since), map=dict)
             if found := next((o for o in orders if any(m.get("key") == mark["key"] and m.get("value") == mark["value"]
                                                        for m in o.get("meta_data") or [])), None):
-                return self._substitute_result(found, 200, {}, "found the order an earlier attempt created")
+                return self._substitute_result(found, 200, {})
         original = self.get_json(f"orders/{request.original_order_external_id}") or {}
         listing, total = request.listing, request.unit_price_cents * request.quantity
         due = max(0, min(request.due_cents, total))
@@ -311,14 +293,13 @@ class WooCommerceConnector(JsonWebhookConnector, RestConnector):
             "meta_data": [mark, {"key": "_substitute_for_order", "value": request.original_order_number}],
             **{key: original[key] for key in ("customer_id", "shipping", "payment_method", "payment_method_title")
                if original.get(key)}}
-        return self._substitute_result(*self.send("POST", "orders", body), body, "order created")
+        return self._substitute_result(*self.send("POST", "orders", body), body)
 
     @staticmethod
-    def _substitute_result(order: Mapping[str, Any], status: int, request: dict[str, Any],
-                           detail: str) -> SubstituteOrderResult:
+    def _substitute_result(order: Mapping[str, Any], status: int, request: dict[str, Any]) -> SubstituteOrderResult:
         pending = order.get("status") == "pending"
         return SubstituteOrderResult(
             external_id=str(order.get("id", "")), number=str(order.get("number") or order.get("id", "")),
             total_cents=sum(money_cents(line.get("subtotal")) for line in order.get("line_items") or []),
             due_cents=money_cents(order.get("total")) if pending else 0, payment_pending=pending,
-            status_code=status, detail=detail, request=request)
+            status_code=status, detail=outcome(status, "order"), request=request)

@@ -1,6 +1,7 @@
 """Shared connector pieces a platform declares instead of writing: strict time filters, the WordPress
-page size, refusals behind a 500, one stock figure per product, read-back of a taken keyed code and
-a declared webhook dedupe key.
+page size, refusals behind a 500 (named in code or declared as data), one stock figure per product,
+read-back of a taken keyed code, declared credit codes and write outcomes, a declared webhook dedupe
+key and order mapping, and collections answered as a top-level array.
 
 The connector-level ones run a minimal connector against the WooCommerce stand-in over real HTTP.
 """
@@ -16,17 +17,23 @@ from connectors.base import (
     Capability,
     JsonWebhookConnector,
     JsonWebhooks,
+    KeyedCodes,
     PageNumberPaginator,
     PageRequest,
     RestConnector,
+    Stream,
+    UnsupportedCapability,
     basic_auth,
     created_or_found,
+    full_name,
+    keyed_code,
     marked,
+    outcome,
     time_after,
     unwrap,
 )
 from connectors.errors import MalformedPayloadError, PermanentError, TransientError, error_json
-from connectors.types import ConnectorConfig, ListingRef, PushResult
+from connectors.types import ConnectorConfig, ListingRef, OrderRecord, PushResult
 
 Admin = Any  # tests/connectors/conftest.py::Admin
 
@@ -143,3 +150,90 @@ def test_a_refusal_behind_a_500_is_permanent_and_not_retried(woo: Admin, woo_con
 
     woo.post("faults", {"status": 500, "count": 1, "body": {"code": "try_again", "message": "Busy."}})
     assert conn.get_json("products") == [] and len(sleeps) == 1, "any other 500 stays transient"
+
+
+class DeclaredRefusals(RestConnector):
+    """Refusals behind a 500 declared as data: a body ``code`` and the messages that are final."""
+
+    platform: ClassVar[str] = "declared"
+    api_prefix: ClassVar[str] = "/wp-json/wc/v3"
+    auth = basic_auth("consumer_key", "consumer_secret")
+    final_refusals = {"cannot_ever": frozenset({"No."})}
+    credit_codes = KeyedCodes("consumer_secret", prefix="c-", length=10)
+
+
+def test_declared_final_refusals_are_permanent_and_other_messages_stay_transient(
+        woo: Admin, woo_config: ConnectorConfig) -> None:
+    sleeps: list[float] = []
+    conn = DeclaredRefusals(woo_config, sleep=sleeps.append)
+    woo.post("faults", {"status": 500, "count": 1, "body": {"code": "cannot_ever", "message": "No."}})
+    with pytest.raises(PermanentError, match="No.") as caught:
+        conn.get_json("products")
+    assert caught.value.status_code == 500 and not isinstance(caught.value, TransientError) and sleeps == []
+
+    woo.post("faults", {"status": 500, "count": 1, "body": {"code": "cannot_ever", "message": "Busy, try again."}})
+    assert conn.get_json("products") == [] and len(sleeps) == 1, "the same code with another message is transient"
+    woo.post("faults", {"status": 500, "count": 1, "body": {"code": "try_again", "message": "No."}})
+    assert conn.get_json("products") == [] and len(sleeps) == 2, "the same message under another code is transient"
+    assert not OneFigure(woo_config).final_refusals, "nothing is final unless declared"
+
+
+def test_keyed_codes_use_the_option_secret_else_the_named_credential(woo_config: ConnectorConfig) -> None:
+    codes = KeyedCodes("consumer_secret", prefix="credit-", length=12)
+    by_credential = codes.code({}, {"consumer_secret": "cs"}, "k-1")
+    assert by_credential == "credit-" + keyed_code("cs", "k-1", 12) and len(by_credential) == 19
+    assert codes.code({"credit_code_secret": "opt"}, {"consumer_secret": "cs"}, "k-1") == \
+        "credit-" + keyed_code("opt", "k-1", 12)
+    assert KeyedCodes("token").code({}, {"token": "t"}, "k-1") == keyed_code("t", "k-1") and \
+        len(KeyedCodes("token").code({}, {"token": "t"}, "k-1")) == 16
+    conn = DeclaredRefusals(woo_config)
+    assert conn.credit_code("k-2") == conn.credit_code("k-2") == "c-" + keyed_code("cs_sandbox", "k-2", 10)
+    assert conn.credit_code("k-2") != conn.credit_code("k-3")
+    with pytest.raises(UnsupportedCapability, match="no credit codes declared"):
+        OneFigure(woo_config).credit_code("k-2")
+
+
+def test_outcome_words_a_found_record_and_a_created_one() -> None:
+    assert outcome(201, "coupon") == "coupon created"
+    assert outcome(200, "refund") == "found the refund an earlier attempt created"
+
+
+def test_a_stream_whose_body_is_the_list_reads_a_top_level_array() -> None:
+    stream = Stream(path="products", records="$", paginator=PageNumberPaginator())
+    assert stream.extract([{"id": 1}, {"id": 2}]) == [{"id": 1}, {"id": 2}]
+    assert stream.extract({"products": [{"id": 1}]}) == [], "an object is not the list"
+    assert Stream(path="p", records="products", paginator=PageNumberPaginator()).extract([{"id": 1}]) == []
+
+
+def order_of(payload: Mapping[str, Any]) -> OrderRecord:
+    return OrderRecord(external_id=str(payload["id"]), number=str(payload["number"]), placed_at=None, email=None,
+                       phone=None, customer_name="", lines=[])
+
+
+class PlainHooks(JsonWebhookConnector):
+    platform: ClassVar[str] = "acme"
+    webhooks = JsonWebhooks(signature_headers=("X-Sig",), topic_headers=("X-Topic",),
+                            kinds={"order.created": "order_created"})
+
+
+class OrderHooks(PlainHooks):
+    webhooks = JsonWebhooks(signature_headers=("X-Sig",), topic_headers=("X-Topic",),
+                            kinds={"order.created": "order_created"}, order_record=order_of)
+
+
+def test_a_declared_order_record_maps_order_created_deliveries() -> None:
+    body = json.dumps({"id": 8, "number": "1008"}).encode()
+    event = OrderHooks().parse_webhook({"X-Topic": "order.created"}, body)
+    assert event.kind == "order_created" and event.resource_ids == ["8"]
+    assert [(o.external_id, o.number) for o in event.orders] == [("8", "1008")] and event.stock == []
+    undeclared = PlainHooks().parse_webhook({"X-Topic": "order.created"}, body)
+    assert undeclared.orders == [] and undeclared.resource_ids == ["8"], "without an order_record: the id only"
+    with pytest.raises(MalformedPayloadError, match="lacks 'number'"):
+        OrderHooks().parse_webhook({"X-Topic": "order.created"}, b'{"id": 8}')
+
+
+def test_full_name_joins_what_is_there() -> None:
+    assert full_name({"first_name": "Ada", "last_name": "Lovelace"}) == "Ada Lovelace"
+    assert full_name({"first_name": "", "last_name": "Lovelace"}) == "Lovelace"
+    assert full_name({"first_name": "Ada", "last_name": None}) == "Ada"
+    assert full_name({}) == "" and full_name(None) == ""
