@@ -1,6 +1,7 @@
 """Runs the sandbox on a loopback port, in a background thread (tests) or in the foreground (demo)."""
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -49,11 +50,9 @@ class SandboxServer:
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            try:
+            with contextlib.suppress(requests.RequestException):  # not up yet, or slow: ask again
                 if requests.get(f"{self.base_url}{self.health_path}", timeout=5).ok:
                     return self
-            except requests.RequestException:
-                pass
             time.sleep(0.05)
         raise RuntimeError(f"sandbox did not answer on {self.base_url} within {timeout_s}s")
 
