@@ -636,6 +636,10 @@ def supervise(backoff_max: float, stable_after: float, max_quick_exits: int, com
                         max_quick_exits=max_quick_exits).run())
 
 
+from workers.cli_why import why  # noqa: E402
+
+main.add_command(why)
+
+
 if __name__ == "__main__":
     main()
-
