@@ -134,6 +134,16 @@ def _redis_status() -> dict[str, Any]:
         return {"circuits": {}, "stray_webhooks": []}
 
 
+def _business_timezone() -> str | None:
+    """The configuration's timezone (quiet hours of customers whose own zone is unknown), if it loads."""
+    from domain.core.business_config import ConfigError, current_config
+
+    try:
+        return current_config().timezone
+    except (ConfigError, OSError):
+        return None
+
+
 def _liveness(session: Any) -> dict[str, Any]:
     """Workers' last heartbeats and every beat task's last run, late ones named (``domain.core.liveness``)."""
     from domain.core import liveness
@@ -169,7 +179,7 @@ def status(as_json: bool) -> None:
     _environment()
     spool.try_import()
     with session_scope() as session:
-        data = snapshot(session)
+        data = snapshot(session, business_timezone=_business_timezone())
         data["liveness"] = _liveness(session)
     data.update(_redis_status())
     if as_json:
@@ -186,7 +196,12 @@ def status(as_json: bool) -> None:
                                                  or "none"))
     click.echo(f"Timers: {data['timers']['pending']} pending, {data['timers']['due_now']} due now")
     for store in data["stores"]:
-        click.echo(f"Store {store['key']} ({store['platform']}): last polled {store['last_polled_at'] or 'never'}")
+        click.echo(f"Store {store['platform']:<11} {store['poll_line']}")
+    waiting = data["outbox_waiting"]
+    if waiting["total"]:
+        click.echo(f"Outbox waiting {waiting['total']}:")
+        for group in waiting["groups"]:
+            click.echo(f"  {group['count']} {group['text']} ({', '.join(group['channels'])})")
     for row in data["channel_pushes"]["stores"]:
         delay = (f"{row['delay_s']}s over {row['delay_samples']} pushes" if row["delay_s"] is not None
                  else "not measured yet")
@@ -312,6 +327,9 @@ def sync(store_key: str, full: bool) -> None:
         report = syncing.poll(get_sessionmaker(), connector, store_id, owner=f"cli-{os.getpid()}", full=full,
                               stock_cursor=cursors[0], order_cursor=cursors[1], on_changed=changed.update)
     except ConnectorError as exc:
+        from tasks.polling import keep_failure
+
+        keep_failure(store_id, f"cli-{os.getpid()}", full, exc)
         raise click.ClickException(f"{store_key}: {exc}") from exc
     click.echo(report.summary())
     if changed:
