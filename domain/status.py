@@ -132,7 +132,7 @@ def outbox_waiting(session: Session, now: datetime, business_timezone: str | Non
         .join(Order, Order.id == OrderLine.order_id).where(Backorder.id.in_(backorder_ids))).tuples().all()
     ) if backorder_ids else {}
     groups: dict[str, dict[str, Any]] = {}
-    listed = []
+    listed: list[dict[str, Any]] = []
     for row in rows:
         parts = row.idempotency_key.split(":")
         customer_tz = zones.get(int(parts[1])) if parts[0] == "backorder" and parts[1:2] and parts[1].isdigit() \
