@@ -657,6 +657,9 @@ def supervise(backoff_max: float, stable_after: float, max_quick_exits: int, com
 from workers.cli_why import why  # noqa: E402
 
 main.add_command(why)
+from workers.cli_doctor import doctor  # noqa: E402
+
+main.add_command(doctor)
 
 
 if __name__ == "__main__":
