@@ -3,44 +3,18 @@ waiting message waits: quiet hours until when, a provider circuit, a retry after
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from demo import scenario
 from domain.core.clock import utcnow
 from domain.core.models import Backorder, Order, OrderLine, Sku, Store
 from domain.messaging import outbox
-from sandbox.server import SandboxServer
-from tests.conftest import REPO_ROOT
 from workers.cli import main
-
-
-@pytest.fixture
-def sandboxed(db_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The example configuration (Shopify only) on the stand-in, applied; yields the sandbox URL."""
-    from domain.core.business_config import load_config
-    from domain.core.env_settings import get_settings
-
-    with SandboxServer() as sandbox:
-        env = scenario.sandbox_env(sandbox.base_url)
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        path = tmp_path / "store.toml"
-        path.write_text(scenario.sandbox_config_text(REPO_ROOT / "examples" / "futon-store.toml", sandbox.base_url,
-                                                     {"shopify"}))
-        monkeypatch.setenv("BACKORDERS_CONFIG", str(path))
-        get_settings.cache_clear()
-        assert CliRunner().invoke(main, ["config", "apply", str(path)]).exit_code == 0
-        scenario.prepare(sandbox.base_url, load_config(path), None, env, available=4)
-        yield sandbox.base_url
-    get_settings.cache_clear()
 
 
 def test_status_shows_each_stores_last_poll_and_its_error(sandboxed: str, db_session: Session,
