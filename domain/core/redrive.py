@@ -49,8 +49,8 @@ def unknown_references(session: Session, dead_letter_ids: Sequence[int], event_i
     for dead_id in dead_letter_ids:
         if dead_id not in dead:
             problems.append(f"no dead letter #{dead_id} (see `backorders status`)")
-        elif dead[dead_id].redriven_at is not None:
-            problems.append(f"dead letter #{dead_id} was already re-driven at {dead[dead_id].redriven_at.isoformat()}")
+        elif (redriven_at := dead[dead_id].redriven_at) is not None:
+            problems.append(f"dead letter #{dead_id} was already re-driven at {redriven_at.isoformat()}")
     events = dict(session.execute(select(InboxEvent.id, InboxEvent.state).where(
         InboxEvent.id.in_(list(event_ids)))).tuples().all())
     for event_id in event_ids:
