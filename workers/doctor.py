@@ -126,9 +126,9 @@ def check_workers() -> list[Check]:
 # --- stores -------------------------------------------------------------------------------------
 
 
-def _first_page(connector: Any) -> int:
-    """Records on the first page of the store's stock: the call every poll starts with."""
-    pages: Iterator[Any] = connector.fetch_stock(None)
+def _first_page(pages: Iterator[Any]) -> int:
+    """Records on the first page of a stream (stock: the call every poll starts with; orders:
+    what a selling store's poll reads next, refused by a token without order access)."""
     try:
         page = next(pages, None)
     finally:
@@ -165,8 +165,9 @@ def check_stores(env: Mapping[str, str]) -> list[Check]:
                                                           "will be refused"))
         config = connector_config(store)
         config = replace(config, options={**config.options, "max_retries": 0})
+        connector = build_connector(store.platform, config)
         try:
-            records = _first_page(build_connector(store.platform, config))
+            records = _first_page(connector.fetch_stock(None))
         except ConnectorError as exc:
             status = f" ({exc.status_code})" if exc.status_code else ""
             checks.append(Check(name, FAIL, f"{store.platform} at {store.base_url} refused the credentials"
@@ -174,6 +175,16 @@ def check_stores(env: Mapping[str, str]) -> list[Check]:
             continue
         checks.append(Check(name, OK, f"{store.platform} at {store.base_url}: credentials accepted "
                                       f"({records} records on the first stock page)"))
+        if store.sells:
+            try:
+                orders = _first_page(connector.fetch_orders(None))
+            except ConnectorError as exc:
+                status = f" ({exc.status_code})" if exc.status_code else ""
+                checks.append(Check(f"{name} orders", FAIL, f"orders refused{status}: "
+                                                            f"{' '.join(str(exc).split())[:300]} — the token "
+                                                            "needs order read access"))
+                continue
+            checks.append(Check(f"{name} orders", OK, f"order access ({orders} on the first page)"))
     return checks
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,20 @@ def test_doctor_passes_with_good_credentials(sandboxed: str, db_session: Session
     assert result.exit_code == 0, text
     data = json.loads(CliRunner().invoke(main, ["doctor", "--json"]).output)
     assert data["ok"] is True and all(c["status"] in ("OK", "WARN") for c in data["checks"])
+
+
+def test_doctor_names_a_store_that_refuses_orders(sandboxed: str, db_session: Session) -> None:
+    """A token that reads stock but not orders (Shopify answers 403 on orders.json) fails its own line."""
+    requests.post(f"{sandboxed}/shopify/shopify-main/_admin/faults", timeout=5, json={
+        "status": 403, "count": 1, "method": "GET", "path_contains": "/orders.json",
+        "body": {"errors": "[API] This action requires merchant approval for read_orders scope."}}).raise_for_status()
+    result = CliRunner().invoke(main, ["doctor", "--json"])
+    assert result.exit_code == 1
+    checks = _checks(result.output)
+    assert checks["store shopify-main"]["status"] == "OK", "the stock page still answers"
+    orders = checks["store shopify-main orders"]
+    assert orders["status"] == "FAIL" and "(403)" in orders["detail"] and "read_orders" in orders["detail"], orders
+    assert checks["store woo-outlet orders"]["status"] == "OK"
 
 
 def test_doctor_fails_on_a_bad_store_token_and_a_bad_provider_key(sandboxed: str, db_session: Session,
