@@ -9,9 +9,13 @@ from sqlalchemy.orm import Session
 
 from domain.core import spool
 from domain.core.clock import utcnow
+from domain.messaging import localtime, outbox_reasons
+from domain.stock import sync_results
 from domain.core.models import (
     Backorder,
     ChannelPush,
+    Order,
+    OrderLine,
     DeadLetter,
     InboxEvent,
     OutboxMessage,
@@ -27,8 +31,11 @@ def _counts(session: Session, column: Any) -> dict[str, int]:
     return {str(key): int(count) for key, count in session.execute(select(column, func.count()).group_by(column))}
 
 
-def snapshot(session: Session, now: datetime | None = None) -> dict[str, Any]:
+def snapshot(session: Session, now: datetime | None = None, business_timezone: str | None = None) -> dict[str, Any]:
+    """Everything ``backorders status`` shows; ``business_timezone`` is the quiet-hours zone of
+    customers whose own zone is unknown (the configuration's ``timezone``)."""
     now = now or utcnow()
+    last_polls = sync_results.latest(session)
     open_states = ("open", "notified", "accepted_wait")
     return {
         "at": now.isoformat(),
@@ -51,9 +58,11 @@ def snapshot(session: Session, now: datetime | None = None) -> dict[str, Any]:
         "stores": [
             {"key": s.key, "platform": s.platform, "enabled": s.enabled,
              "last_polled_at": s.last_polled_at.isoformat() if s.last_polled_at else None,
-             "cursor": s.stock_cursor}
+             "cursor": s.stock_cursor, "last_poll": last_polls.get(s.id),
+             "poll_line": sync_results.one_line(s.key, last_polls.get(s.id))}
             for s in session.scalars(select(Store).order_by(Store.key))
         ],
+        "outbox_waiting": outbox_waiting(session, now, business_timezone),
         "channel_pushes": channel_pushes(session, now),
         "pending_effects": pending_effects(session, now),
     }
@@ -101,3 +110,43 @@ def channel_pushes(session: Session, now: datetime, recent: int = 20) -> dict[st
             .order_by(AuditLog.id.desc()).limit(recent))
     ]
     return {"stores": stores, "latest": latest}
+
+
+#: Rows still to go out (or whose fate is being settled): each is explained, grouped by reason.
+WAITING_STATES = ("pending", "sending", "unknown")
+#: Rows listed one by one under the groups.
+WAITING_ROWS = 20
+
+
+def outbox_waiting(session: Session, now: datetime, business_timezone: str | None = None,
+                   limit: int = 5000) -> dict[str, Any]:
+    """Outbox rows not sent yet, each with the reason it waits (``domain.messaging.outbox_reasons``):
+    held for the customer's quiet hours (until when, in their zone), waiting for a provider's
+    circuit, retrying after an error, queued… Grouped by reason with counts, oldest rows listed."""
+    rows = list(session.scalars(select(OutboxMessage).where(OutboxMessage.state.in_(WAITING_STATES))
+                                .order_by(OutboxMessage.id).limit(limit)))
+    backorder_ids = {int(parts[1]) for parts in (r.idempotency_key.split(":") for r in rows)
+                     if parts[0] == "backorder" and len(parts) > 1 and parts[1].isdigit()}
+    zones: dict[int, str | None] = dict(session.execute(
+        select(Backorder.id, Order.customer_timezone).join(OrderLine, OrderLine.id == Backorder.order_line_id)
+        .join(Order, Order.id == OrderLine.order_id).where(Backorder.id.in_(backorder_ids))).tuples().all()
+    ) if backorder_ids else {}
+    groups: dict[str, dict[str, Any]] = {}
+    listed: list[dict[str, Any]] = []
+    for row in rows:
+        parts = row.idempotency_key.split(":")
+        customer_tz = zones.get(int(parts[1])) if parts[0] == "backorder" and parts[1:2] and parts[1].isdigit() \
+            else None
+        zone = localtime.customer_zone(customer_tz, business_timezone) if (customer_tz or business_timezone) \
+            else None
+        reason = outbox_reasons.explain(row, now, zone)
+        group = groups.setdefault(reason.text, {"reason": reason.code, "text": reason.text, "count": 0,
+                                                "channels": []})
+        group["count"] += 1
+        if row.channel not in group["channels"]:
+            group["channels"].append(row.channel)
+        if len(listed) < WAITING_ROWS:
+            listed.append({"id": row.id, "state": row.state, "channel": row.channel, "template": row.template,
+                           "reason": reason.code, "text": reason.text,
+                           "until": reason.until.isoformat() if reason.until else None})
+    return {"total": len(rows), "groups": sorted(groups.values(), key=lambda g: -g["count"]), "rows": listed}

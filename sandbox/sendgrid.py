@@ -127,6 +127,13 @@ def install(app: FastAPI) -> None:
         accepted = Response(status_code=202, headers={"X-Message-Id": message_id})
         return await accept(st, record, PROVIDER, accepted)
 
+    @router.get("/sendgrid/v3/scopes")
+    async def scopes(request: Request) -> Response:
+        """The API key's permissions (``GET /v3/scopes``): a full-access key lists ``mail.send``."""
+        st = state(request.app)
+        denied = _auth_error(st, request)
+        return denied or JSONResponse({"scopes": ["mail.send", "mail.batch.read", "scopes.read"]})
+
     @router.post("/_sandbox/messaging/sendgrid/events")
     def emit_event(request: Request, emit: EventIn) -> dict[str, Any]:
         """POSTs a signed Event Webhook batch (one event) for a recorded message."""

@@ -5,7 +5,7 @@ import logging
 
 from celery import shared_task
 
-from domain.stock import poll_schedule
+from domain.stock import poll_schedule, sync_results
 from flows import poll as sync
 from domain.core.db import get_sessionmaker
 from domain.core.models import Store
@@ -41,8 +41,23 @@ def poll_store(self: DbTask, store_id: int, full: bool = False) -> str:
     def follow_up(backorder_ids: list[int]) -> None:
         send_all(messages(for_ids(Stage.OFFER, backorder_ids), self.app))
 
-    report = sync.poll(get_sessionmaker(), connector, store_id, owner=self.request.id or "inline", full=full,
-                       stock_cursor=stock_cursor, order_cursor=order_cursor, on_changed=hand_on,
-                       fetch_orders=sells, on_backorders=follow_up)
+    owner = self.request.id or "inline"
+    try:
+        report = sync.poll(get_sessionmaker(), connector, store_id, owner=owner, full=full,
+                           stock_cursor=stock_cursor, order_cursor=order_cursor, on_changed=hand_on,
+                           fetch_orders=sells, on_backorders=follow_up)
+    except Exception as exc:
+        keep_failure(store_id, owner, full, exc)
+        raise
     log.info(report.summary())
     return report.summary()
+
+
+def keep_failure(store_id: int, owner: str, full: bool, exc: BaseException) -> None:
+    """Record why the poll failed where ``backorders status`` reads it (``domain.stock.sync_results``);
+    a database that refuses the row must not hide the poll's own error, so that is only logged."""
+    try:
+        with get_sessionmaker()() as session, session.begin():
+            sync_results.record_failure(session, store_id, owner, full, exc)
+    except Exception:  # noqa: BLE001 - the poll's error is the one raised
+        log.exception("store %s: could not record the failed poll", store_id)

@@ -35,6 +35,14 @@ def _environment() -> None:
         raise click.ClickException(f"embedded servers: {exc}") from exc
 
 
+#: ``--json`` on every command that prints data: the same facts as one JSON document on stdout.
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
 @click.group()
 def main() -> None:
     """Backorder Automator: stock truth across channels, backorders handled end to end."""
@@ -47,24 +55,34 @@ def config() -> None:
 
 @config.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def config_check(file: Path) -> None:
+@json_option
+def config_check(file: Path, as_json: bool) -> None:
     """List every problem in FILE with its key path; exit 1 if there is any."""
     from domain.core.business_config import ConfigError, load_config
 
     try:
         loaded = load_config(file)
     except ConfigError as exc:
+        if as_json:
+            echo_json({"file": str(file), "ok": False, "problems": list(exc.problems)})
+            sys.exit(1)
         for problem in exc.problems:
             click.echo(problem, err=True)
         click.echo(f"{file}: {len(exc.problems)} problem(s)", err=True)
         sys.exit(1)
-    click.echo(f"{file}: ok ({len(loaded.stores)} stores, {len(loaded.locations)} locations, "
-               f"{len(loaded.vendors)} vendors, {len(loaded.skus)} SKUs)")
+    counts = {"stores": len(loaded.stores), "locations": len(loaded.locations), "vendors": len(loaded.vendors),
+              "skus": len(loaded.skus)}
+    if as_json:
+        echo_json({"file": str(file), "ok": True, "problems": [], **counts})
+        return
+    click.echo(f"{file}: ok ({counts['stores']} stores, {counts['locations']} locations, "
+               f"{counts['vendors']} vendors, {counts['skus']} SKUs)")
 
 
 @config.command("apply")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
-def config_apply(file: Path | None) -> None:
+@json_option
+def config_apply(file: Path | None, as_json: bool) -> None:
     """Load FILE (default: $BACKORDERS_CONFIG) into the database."""
     from domain.core.business_config import ConfigError, load_config
     from domain.core.db import session_scope
@@ -81,6 +99,10 @@ def config_apply(file: Path | None) -> None:
         sys.exit(1)
     with session_scope() as session:
         summary = apply_config(session, loaded)
+    if as_json:
+        echo_json({"file": str(file), "stores": summary.stores, "locations": summary.locations,
+                   "vendors": summary.vendors, "skus": summary.skus})
+        return
     click.echo(f"applied {file}: {summary.stores} stores, {summary.locations} locations, "
                f"{summary.vendors} vendors, {summary.skus} SKUs")
 
@@ -134,6 +156,16 @@ def _redis_status() -> dict[str, Any]:
         return {"circuits": {}, "stray_webhooks": []}
 
 
+def _business_timezone() -> str | None:
+    """The configuration's timezone (quiet hours of customers whose own zone is unknown), if it loads."""
+    from domain.core.business_config import ConfigError, current_config
+
+    try:
+        return current_config().timezone
+    except (ConfigError, OSError):
+        return None
+
+
 def _liveness(session: Any) -> dict[str, Any]:
     """Workers' last heartbeats and every beat task's last run, late ones named (``domain.core.liveness``)."""
     from domain.core import liveness
@@ -169,7 +201,7 @@ def status(as_json: bool) -> None:
     _environment()
     spool.try_import()
     with session_scope() as session:
-        data = snapshot(session)
+        data = snapshot(session, business_timezone=_business_timezone())
         data["liveness"] = _liveness(session)
     data.update(_redis_status())
     if as_json:
@@ -186,7 +218,12 @@ def status(as_json: bool) -> None:
                                                  or "none"))
     click.echo(f"Timers: {data['timers']['pending']} pending, {data['timers']['due_now']} due now")
     for store in data["stores"]:
-        click.echo(f"Store {store['key']} ({store['platform']}): last polled {store['last_polled_at'] or 'never'}")
+        click.echo(f"Store {store['platform']:<11} {store['poll_line']}")
+    waiting = data["outbox_waiting"]
+    if waiting["total"]:
+        click.echo(f"Outbox waiting {waiting['total']}:")
+        for group in waiting["groups"]:
+            click.echo(f"  {group['count']} {group['text']} ({', '.join(group['channels'])})")
     for row in data["channel_pushes"]["stores"]:
         delay = (f"{row['delay_s']}s over {row['delay_samples']} pushes" if row["delay_s"] is not None
                  else "not measured yet")
@@ -228,10 +265,14 @@ def embedded() -> None:
 
 
 @embedded.command("start")
-def embedded_start() -> None:
+@json_option
+def embedded_start(as_json: bool) -> None:
     from workers import embedded as servers
 
     state = servers.start()
+    if as_json:
+        echo_json({"database_url": state.database_url, "redis_url": state.redis_url})
+        return
     click.echo(f"PostgreSQL: {state.database_url}\nRedis: {state.redis_url}")
 
 
@@ -243,11 +284,15 @@ def embedded_stop() -> None:
 
 
 @embedded.command("status")
-def embedded_status() -> None:
+@json_option
+def embedded_status(as_json: bool) -> None:
     from workers import embedded as servers
 
     running = servers.is_running()
-    click.echo("running" if running else "not running")
+    if as_json:
+        echo_json({"running": running})
+    else:
+        click.echo("running" if running else "not running")
     sys.exit(0 if running else 1)
 
 
@@ -287,7 +332,8 @@ def demo(keep: bool) -> None:
 @main.command()
 @click.argument("store_key")
 @click.option("--full", is_flag=True, help="Fetch the whole catalog, not just what changed since the cursor.")
-def sync(store_key: str, full: bool) -> None:
+@json_option
+def sync(store_key: str, full: bool, as_json: bool) -> None:
     """Poll STORE_KEY now (in this process) and report what changed."""
     from sqlalchemy import select
 
@@ -312,8 +358,15 @@ def sync(store_key: str, full: bool) -> None:
         report = syncing.poll(get_sessionmaker(), connector, store_id, owner=f"cli-{os.getpid()}", full=full,
                               stock_cursor=cursors[0], order_cursor=cursors[1], on_changed=changed.update)
     except ConnectorError as exc:
+        from tasks.polling import keep_failure
+
+        keep_failure(store_id, f"cli-{os.getpid()}", full, exc)
         raise click.ClickException(f"{store_key}: {exc}") from exc
-    click.echo(report.summary())
+    result: dict[str, Any] = {"store": store_key, "full": report.full, "skipped": report.skipped,
+                              "pages": report.pages, "records": report.records, "changed": len(report.changed_sku_ids),
+                              "unmatched": report.unknown, "orders": report.orders, "transitions": []}
+    if not as_json:
+        click.echo(report.summary())
     if changed:
         from sqlalchemy import func
 
@@ -328,8 +381,14 @@ def sync(store_key: str, full: bool) -> None:
                     select(Sku.code, SkuTransition.from_state, SkuTransition.to_state, SkuTransition.numbers)
                     .join(Sku, Sku.id == SkuTransition.sku_id).where(SkuTransition.id > last_seen)
                     .order_by(SkuTransition.id)):
-                click.echo(f"  {code}: {from_state} -> {to_state} (available {numbers['available']})")
-        click.echo("  alerts are queued; channel pushes and messages run on the workers")
+                result["transitions"].append({"sku": code, "from_state": from_state, "to_state": to_state,
+                                              "numbers": numbers})
+                if not as_json:
+                    click.echo(f"  {code}: {from_state} -> {to_state} (available {numbers['available']})")
+        if not as_json:
+            click.echo("  alerts are queued; channel pushes and messages run on the workers")
+    if as_json:
+        echo_json(result)
 
 
 @main.group()
@@ -340,7 +399,8 @@ def eta() -> None:
 @eta.command("set")
 @click.argument("sku_code")
 @click.argument("new_date", type=click.DateTime(formats=["%Y-%m-%d"]))
-def eta_set(sku_code: str, new_date: Any) -> None:
+@json_option
+def eta_set(sku_code: str, new_date: Any, as_json: bool) -> None:
     """Set SKU_CODE's expected date (YYYY-MM-DD); waiting customers hear of a slip once."""
     from sqlalchemy import func, select
 
@@ -363,6 +423,10 @@ def eta_set(sku_code: str, new_date: Any) -> None:
         waiting = session.scalar(select(func.count()).where(Backorder.sku_id == sku.id,
                                                               Backorder.state.in_(("notified", "accepted_wait"))))
     send_now(follow_ups, app)
+    if as_json:
+        echo_json({"sku": sku_code, "eta": when.isoformat(), "waiting_backorders": waiting,
+                   "messages_queued": len(follow_ups)})
+        return
     click.echo(f"{sku_code}: ETA {when}; {waiting} waiting backorder(s); {len(follow_ups)} message(s) queued")
 
 
@@ -373,7 +437,8 @@ def substitute() -> None:
 
 @substitute.command("approve")
 @click.argument("backorder_id", type=int)
-def substitute_approve(backorder_id: int) -> None:
+@json_option
+def substitute_approve(backorder_id: int, as_json: bool) -> None:
     """Place the substitute BACKORDER_ID's customer chose, waiting for staff; settled by the policy."""
     from domain.core.db import session_scope
     from domain.journey import substitutes
@@ -386,6 +451,9 @@ def substitute_approve(backorder_id: int) -> None:
     except LookupError as exc:
         raise click.ClickException(str(exc)) from exc
     send_now(follow_ups, app)
+    if as_json:
+        echo_json({"backorder": backorder_id, "approved": bool(follow_ups)})
+        return
     click.echo(f"backorder {backorder_id}: substitute approved; placing the order is queued" if follow_ups
                else f"backorder {backorder_id}: the substitute is not waiting for staff; nothing changed")
 
@@ -455,7 +523,8 @@ def _purchase_order_id(session: Any, reference: str) -> int:
 
 @po.command("approve")
 @click.argument("reference")
-def po_approve(reference: str) -> None:
+@json_option
+def po_approve(reference: str, as_json: bool) -> None:
     """Approve purchase order REFERENCE (id or number) that is awaiting approval, and send it."""
     from domain.core.clock import utcnow
     from domain.core.db import session_scope
@@ -471,6 +540,9 @@ def po_approve(reference: str) -> None:
     except purchase_orders.PurchasingError as exc:
         raise click.ClickException(str(exc)) from exc
     send_now([FollowUp(Stage.SEND_PO, (po_id,))], app)
+    if as_json:
+        echo_json({"id": po_id, "number": number, "state": "approved", "sending_queued": True})
+        return
     click.echo(f"{number}: approved; sending to the vendor is queued")
 
 
@@ -490,7 +562,8 @@ def _sku_quantities(values: tuple[str, ...]) -> dict[str, int] | None:
 @click.argument("reference")
 @click.option("--sku", "skus", multiple=True, metavar="CODE=QTY",
               help="Received quantity of one SKU (repeat); without it, everything outstanding.")
-def po_receive(reference: str, skus: tuple[str, ...]) -> None:
+@json_option
+def po_receive(reference: str, skus: tuple[str, ...], as_json: bool) -> None:
     """Book goods in against REFERENCE (id or number); waiting customers are filled first."""
     from domain.core.clock import utcnow
     from domain.core.db import session_scope
@@ -506,13 +579,18 @@ def po_receive(reference: str, skus: tuple[str, ...]) -> None:
             result = purchase_orders.receive(session, _purchase_order_id(session, reference), quantities, utcnow())
     except purchase_orders.PurchasingError as exc:
         raise click.ClickException(str(exc)) from exc
-    for code, qty in sorted(result.received.items()):
-        click.echo(f"  {code}: +{qty}")
-    click.echo(f"{result.number}: {result.state.replace('_', ' ')}")
+    report: dict[str, Any] = {"number": result.number, "state": result.state, "received": dict(result.received),
+                              "mismatch_messages_queued": len(result.follow_ups), "customer_messages_queued": 0}
+    if not as_json:
+        for code, qty in sorted(result.received.items()):
+            click.echo(f"  {code}: +{qty}")
+        click.echo(f"{result.number}: {result.state.replace('_', ' ')}")
     send_now(result.follow_ups, app)
-    if result.follow_ups:
+    if result.follow_ups and not as_json:
         click.echo(f"  the receipt differs from the ship notice: {len(result.follow_ups)} staff message(s) queued")
     if not result.sku_ids:
+        if as_json:
+            echo_json(report)
         return
     evaluate.apply(args=[result.sku_ids], throw=True)
     follow_ups: list[Any] = []
@@ -521,6 +599,9 @@ def po_receive(reference: str, skus: tuple[str, ...]) -> None:
         for sku_id in result.sku_ids:
             follow_ups += customer_journey.fill(session, sku_id, settings)
     send_now(follow_ups, app)
+    if as_json:
+        echo_json({**report, "customer_messages_queued": len(follow_ups)})
+        return
     click.echo(f"  stock recorded, detection run; {len(follow_ups)} customer message(s) queued")
 
 
@@ -530,7 +611,8 @@ def po_receive(reference: str, skus: tuple[str, ...]) -> None:
               help="When the shipment lands (YYYY-MM-DD).")
 @click.option("--sku", "skus", multiple=True, metavar="CODE=QTY",
               help="Shipped quantity of one SKU (repeat); without it, everything outstanding.")
-def po_asn(reference: str, arrival: Any, skus: tuple[str, ...]) -> None:
+@json_option
+def po_asn(reference: str, arrival: Any, skus: tuple[str, ...], as_json: bool) -> None:
     """Record the vendor's advance ship notice; waiting customers are re-dated."""
     from domain.core.db import session_scope
     from domain.purchasing import purchase_orders, vendor_loop
@@ -544,6 +626,9 @@ def po_asn(reference: str, arrival: Any, skus: tuple[str, ...]) -> None:
     except purchase_orders.PurchasingError as exc:
         raise click.ClickException(str(exc)) from exc
     send_now(follow_ups, app)
+    if as_json:
+        echo_json({"reference": reference, "arrival": arrival.date().isoformat(), "messages_queued": len(follow_ups)})
+        return
     click.echo(f"{reference}: ship notice recorded, arriving {arrival.date()}; "
                f"{len(follow_ups)} message(s) queued")
 
@@ -552,8 +637,12 @@ def po_asn(reference: str, arrival: Any, skus: tuple[str, ...]) -> None:
 @click.argument("dead_letter_ids", nargs=-1, type=int)
 @click.option("--all", "redrive_all", is_flag=True, help="Every dead letter not re-driven yet.")
 @click.option("--inbox", "inbox_ids", multiple=True, type=int, help="A quarantined webhook to apply again.")
-def redrive(dead_letter_ids: tuple[int, ...], redrive_all: bool, inbox_ids: tuple[int, ...]) -> None:
-    """Run dead-lettered tasks again (after fixing their cause), or re-apply quarantined webhooks."""
+@json_option
+def redrive(dead_letter_ids: tuple[int, ...], redrive_all: bool, inbox_ids: tuple[int, ...], as_json: bool) -> None:
+    """Run dead-lettered tasks again (after fixing their cause), or re-apply quarantined webhooks.
+
+    A named id that is not a dead letter (or webhook) waiting to be re-driven exits 1 and nothing
+    is re-sent."""
     from domain.core import redrive as redriving
     from domain.core.db import session_scope
     from workers.app import app
@@ -561,17 +650,29 @@ def redrive(dead_letter_ids: tuple[int, ...], redrive_all: bool, inbox_ids: tupl
     if not (dead_letter_ids or redrive_all or inbox_ids):
         raise click.UsageError("name dead letter ids, --all, or --inbox EVENT_ID")
     _environment()
+    with session_scope() as session:
+        problems = redriving.unknown_references(session, list(dead_letter_ids), list(inbox_ids))
+    if problems:
+        for problem in problems:
+            click.echo(f"redrive: {problem}", err=True)
+        sys.exit(1)
     sent = 0
+    resent: list[dict[str, Any]] = []
     with session_scope() as session:
         if dead_letter_ids or redrive_all:
             for dead in redriving.pending_dead_letters(session, list(dead_letter_ids) or None):
                 app.signature(dead.task_name).apply_async(args=dead.args, kwargs=dead.kwargs)
                 redriving.mark_redriven(session, dead, "cli")
-                click.echo(f"  re-sent #{dead.id} {dead.task_name}{tuple(dead.args)}")
+                resent.append({"id": dead.id, "task": dead.task_name, "args": dead.args})
+                if not as_json:
+                    click.echo(f"  re-sent #{dead.id} {dead.task_name}{tuple(dead.args)}")
                 sent += 1
         sources = redriving.requeue_inbox(session, list(inbox_ids), "cli") if inbox_ids else []
     for source in sources:
         send_now([FollowUp(Stage.DRAIN, (source,))], app)
+    if as_json:
+        echo_json({"dead_letters": resent, "webhooks_requested": list(inbox_ids), "stores_woken": sources})
+        return
     click.echo(f"{sent} task(s) re-sent; {len(inbox_ids)} webhook(s) requested, {len(sources)} store(s) woken")
 
 
@@ -584,7 +685,8 @@ def vendors() -> None:
 @click.option("--days", default=90, show_default=True, type=click.IntRange(min=1),
               help="Purchase-order lines due in the last DAYS days.")
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write a CSV file.")
-def vendors_report(days: int, csv_file: Path | None) -> None:
+@json_option
+def vendors_report(days: int, csv_file: Path | None, as_json: bool) -> None:
     """Fill rate, on-time rate, average lateness, acknowledgement latency and quantity
     mismatches (ship notice vs PO, receipt vs ship notice) per vendor."""
     from datetime import timedelta
@@ -598,6 +700,13 @@ def vendors_report(days: int, csv_file: Path | None) -> None:
     since = until - timedelta(days=days)
     with session_scope() as session:
         scores = purchase_orders.scorecard(session, since, until)
+
+    if csv_file is not None:
+        csv_file.write_text(scorecards.to_csv(scores), newline="")
+    if as_json:
+        echo_json({"since": since.isoformat(), "until": until.isoformat(),
+                   "vendors": [score.as_dict() for score in scores]})
+        return
 
     def pct(value: Any) -> str:
         return "-" if value is None else f"{value * 100:.1f}%"
@@ -614,7 +723,6 @@ def vendors_report(days: int, csv_file: Path | None) -> None:
     if not scores:
         click.echo("no purchase orders due in that period")
     if csv_file is not None:
-        csv_file.write_text(scorecards.to_csv(scores), newline="")
         click.echo(f"wrote {csv_file}")
 
 
@@ -636,6 +744,13 @@ def supervise(backoff_max: float, stable_after: float, max_quick_exits: int, com
                         max_quick_exits=max_quick_exits).run())
 
 
+from workers.cli_why import why  # noqa: E402
+
+main.add_command(why)
+from workers.cli_doctor import doctor  # noqa: E402
+
+main.add_command(doctor)
+
+
 if __name__ == "__main__":
     main()
-

@@ -103,6 +103,18 @@ class MailgunSender:
                 return SentLookup(found=True, provider_message_id=strip_angle_brackets(str(message_id or "")) or None)
         return SentLookup(found=False, conclusive=len(items) < EVENTS_PAGE_LIMIT)
 
+    def check_credentials(self) -> str:
+        """A cheap authenticated read (one event of the sending domain): raises ``AuthError`` when
+        the key or domain is refused, so ``backorders doctor`` can say so before a notice fails."""
+        try:
+            response = self._client.events.get(domain=self.domain, filters={"limit": "1"})
+        except ApiError as exc:
+            raise _transport_error(exc) from exc
+        if response.status_code >= 400:
+            raise classify_http(PROVIDER, response.status_code, (response.text or response.reason or "").strip()[:500],
+                                retry_after=response.headers.get("Retry-After"))
+        return f"domain {self.domain} answered {response.status_code}"
+
     def close(self) -> None:
         self._client.close()
 

@@ -24,6 +24,10 @@ class EmailSender(Protocol):
 
     def send(self, message: EmailMessage) -> SendResult: ...
 
+    def check_credentials(self) -> str:
+        """One cheap authenticated read; raises ``AuthError`` when the key is refused."""
+        ...
+
 
 def _need(settings: Mapping[str, Any], key: str, what: str) -> Any:
     value = settings.get(key)

@@ -99,6 +99,20 @@ class SendGridSender:
         raise classify_http(PROVIDER, response.status_code, "unexpected success status",
                             body=_text(response.body))
 
+    def check_credentials(self) -> str:
+        """A cheap authenticated read (``GET /v3/scopes``, the key's own permissions): raises
+        ``AuthError`` when the key is refused, and says whether it may send mail."""
+        try:
+            response = self._sdk.client.scopes.get(timeout=self.timeout_s)
+        except HTTPError as exc:
+            raise _http_error(exc) from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise not_sent(PROVIDER, exc) from exc
+        scopes = (json.loads(_text(response.body) or "{}") or {}).get("scopes") or []
+        if "mail.send" not in scopes:
+            raise classify_http(PROVIDER, 403, "the API key lacks the mail.send permission")
+        return f"key answered {response.status_code} with mail.send"
+
 
 def _text(body: bytes | str | None) -> str:
     if isinstance(body, bytes):

@@ -138,6 +138,17 @@ class TwilioSmsSender:
             raise requests_failure(PROVIDER, exc) from exc
         return SentLookup(found=False, conclusive=seen < LOOKUP_LIMIT)
 
+    def check_credentials(self) -> str:
+        """A cheap authenticated read (the account's newest message): raises ``AuthError`` when
+        Twilio refuses the account SID or auth token."""
+        try:
+            self._client.messages.list(limit=1)
+        except TwilioRestException as exc:
+            raise self._rest_error(exc) from exc
+        except requests.RequestException as exc:
+            raise requests_failure(PROVIDER, exc) from exc
+        return f"account {self._client.username} answered"
+
     def _rest_error(self, exc: TwilioRestException) -> Exception:
         code = exc.code if isinstance(exc.code, int) else None
         if code in AUTH_CODES:

@@ -39,3 +39,23 @@ def requeue_inbox(session: Session, event_ids: Sequence[int], actor: str) -> lis
     for event_id, source in rows:
         audit.record(session, actor, "inbox.redriven", "inbox", event_id, source=source)
     return sorted({source for _, source in rows})
+
+
+def unknown_references(session: Session, dead_letter_ids: Sequence[int], event_ids: Sequence[int]) -> list[str]:
+    """Why any named id cannot be re-driven (no such dead letter or webhook, or already re-driven):
+    ``backorders redrive`` refuses the whole request rather than report "0 re-sent" and exit 0."""
+    problems = []
+    dead = {d.id: d for d in session.scalars(select(DeadLetter).where(DeadLetter.id.in_(list(dead_letter_ids))))}
+    for dead_id in dead_letter_ids:
+        if dead_id not in dead:
+            problems.append(f"no dead letter #{dead_id} (see `backorders status`)")
+        elif (redriven_at := dead[dead_id].redriven_at) is not None:
+            problems.append(f"dead letter #{dead_id} was already re-driven at {redriven_at.isoformat()}")
+    events = dict(session.execute(select(InboxEvent.id, InboxEvent.state).where(
+        InboxEvent.id.in_(list(event_ids)))).tuples().all())
+    for event_id in event_ids:
+        if event_id not in events:
+            problems.append(f"no inbound webhook #{event_id}")
+        elif events[event_id] not in ("quarantined", "failed"):
+            problems.append(f"inbound webhook #{event_id} is {events[event_id]}, not quarantined or failed")
+    return problems
