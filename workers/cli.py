@@ -553,26 +553,43 @@ def po_asn(reference: str, arrival: Any, skus: tuple[str, ...]) -> None:
 @click.option("--all", "redrive_all", is_flag=True, help="Every dead letter not re-driven yet.")
 @click.option("--inbox", "inbox_ids", multiple=True, type=int, help="A quarantined webhook to apply again.")
 def redrive(dead_letter_ids: tuple[int, ...], redrive_all: bool, inbox_ids: tuple[int, ...]) -> None:
-    """Run dead-lettered tasks again (after fixing their cause), or re-apply quarantined webhooks."""
+    """Run dead-lettered tasks again (after fixing their cause), or re-apply quarantined webhooks.
+
+    A dead letter is sent again as its stage (``flows.spine``), on that stage's queue; one whose
+    stored task name no row of the spine names any more is reported and left pending, and so is a
+    named id with no pending dead letter: then the command exits 1."""
     from domain.core import redrive as redriving
     from domain.core.db import session_scope
+    from flows.spine import stage_of
     from workers.app import app
 
     if not (dead_letter_ids or redrive_all or inbox_ids):
         raise click.UsageError("name dead letter ids, --all, or --inbox EVENT_ID")
     _environment()
-    sent = 0
+    sent, unsendable = 0, []
     with session_scope() as session:
-        if dead_letter_ids or redrive_all:
-            for dead in redriving.pending_dead_letters(session, list(dead_letter_ids) or None):
-                app.signature(dead.task_name).apply_async(args=dead.args, kwargs=dead.kwargs)
-                redriving.mark_redriven(session, dead, "cli")
-                click.echo(f"  re-sent #{dead.id} {dead.task_name}{tuple(dead.args)}")
-                sent += 1
+        pending = redriving.pending_dead_letters(session, list(dead_letter_ids) or None) \
+            if dead_letter_ids or redrive_all else []
+        for dead in pending:
+            stage = stage_of(dead.task_name)
+            if stage is None or dead.kwargs:
+                why = "keyword arguments, which no stage takes" if stage else "no stage runs that task any more"
+                click.echo(f"  not re-sent #{dead.id} {dead.task_name}{tuple(dead.args)}: {why}")
+                unsendable.append(dead.id)
+                continue
+            send_now([FollowUp(stage, tuple(dead.args))], app)
+            redriving.mark_redriven(session, dead, "cli")
+            click.echo(f"  re-sent #{dead.id} {dead.task_name}{tuple(dead.args)}")
+            sent += 1
         sources = redriving.requeue_inbox(session, list(inbox_ids), "cli") if inbox_ids else []
     for source in sources:
         send_now([FollowUp(Stage.DRAIN, (source,))], app)
     click.echo(f"{sent} task(s) re-sent; {len(inbox_ids)} webhook(s) requested, {len(sources)} store(s) woken")
+    missing = sorted(set(dead_letter_ids) - {dead.id for dead in pending})
+    if missing:
+        click.echo(f"no pending dead letter (unknown, or re-driven already): {', '.join(f'#{i}' for i in missing)}")
+    if missing or unsendable:
+        sys.exit(1)
 
 
 @main.group()
