@@ -556,8 +556,9 @@ def redrive(dead_letter_ids: tuple[int, ...], redrive_all: bool, inbox_ids: tupl
     """Run dead-lettered tasks again (after fixing their cause), or re-apply quarantined webhooks.
 
     A dead letter is sent again as its stage (``flows.spine``), on that stage's queue; one whose
-    stored task name no row of the spine names any more is reported and left pending, and so is a
-    named id with no pending dead letter: then the command exits 1."""
+    stored task name no row of the spine names any more, or whose arguments the task no longer
+    takes, is reported and left pending, and so is a named id with no pending dead letter: then
+    the command exits 1."""
     from domain.core import redrive as redriving
     from domain.core.db import session_scope
     from flows.spine import stage_of
@@ -577,7 +578,12 @@ def redrive(dead_letter_ids: tuple[int, ...], redrive_all: bool, inbox_ids: tupl
                 click.echo(f"  not re-sent #{dead.id} {dead.task_name}{tuple(dead.args)}: {why}")
                 unsendable.append(dead.id)
                 continue
-            send_now([FollowUp(stage, tuple(dead.args))], app)
+            try:
+                send_now([FollowUp(stage, tuple(dead.args))], app)
+            except TypeError as exc:  # Celery checks the arguments against the task's signature first
+                click.echo(f"  not re-sent #{dead.id} {dead.task_name}{tuple(dead.args)}: {exc}")
+                unsendable.append(dead.id)
+                continue
             redriving.mark_redriven(session, dead, "cli")
             click.echo(f"  re-sent #{dead.id} {dead.task_name}{tuple(dead.args)}")
             sent += 1

@@ -17,9 +17,10 @@ import redis
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
+import tasks.channels  # noqa: F401  (registers the push task: Celery then checks its arguments)
 from domain.core.models import DeadLetter
-from flows.spine import BY_STAGE, FLOWS
 from domain.core.stages import Stage
+from flows.spine import BY_STAGE, FLOWS
 from workers.broker_names import QUEUES
 from workers.cli import main
 
@@ -61,13 +62,13 @@ def redriven_at(db_session: Session, dead_id: int) -> Any:
 def test_a_dead_letter_is_sent_again_as_its_stage_on_the_stage_queue(db_session: Session,
                                                                      broker: redis.Redis) -> None:
     push = BY_STAGE[Stage.PUSH]
-    dead_id = dead_letter(db_session, push.task, [4242])
+    dead_id = dead_letter(db_session, push.task, [4242, 7])
 
     result = CliRunner().invoke(main, ["redrive", str(dead_id)])
 
     assert result.exit_code == 0, result.output
-    assert f"re-sent #{dead_id} {push.task}(4242,)" in result.output and "1 task(s) re-sent" in result.output
-    assert queued(broker) == [(push.queue, push.task, [4242])]
+    assert f"re-sent #{dead_id} {push.task}(4242, 7)" in result.output and "1 task(s) re-sent" in result.output
+    assert queued(broker) == [(push.queue, push.task, [4242, 7])]
     assert redriven_at(db_session, dead_id) is not None
     again = CliRunner().invoke(main, ["redrive", str(dead_id)])
     assert again.exit_code == 1 and f"#{dead_id}" in again.output and len(queued(broker)) == 1
@@ -90,7 +91,7 @@ def test_a_task_name_no_longer_in_the_spine_is_reported_not_sent(db_session: Ses
 
 def test_ids_with_no_pending_dead_letter_are_named_and_fail_the_command(db_session: Session,
                                                                         broker: redis.Redis) -> None:
-    known = dead_letter(db_session, BY_STAGE[Stage.PUSH].task, [1])
+    known = dead_letter(db_session, BY_STAGE[Stage.PUSH].task, [1, 2])
 
     result = CliRunner().invoke(main, ["redrive", "12345", str(known), "12346"])
 
@@ -100,3 +101,17 @@ def test_ids_with_no_pending_dead_letter_are_named_and_fail_the_command(db_sessi
     assert [task for _, task, _ in queued(broker)] == [BY_STAGE[Stage.PUSH].task]
     alone = CliRunner().invoke(main, ["redrive", "12345"])
     assert alone.exit_code == 1 and "0 task(s) re-sent" in alone.output and "#12345" in alone.output
+
+
+def test_arguments_the_task_no_longer_takes_are_reported_not_sent(db_session: Session, broker: redis.Redis) -> None:
+    push = BY_STAGE[Stage.PUSH]
+    stale = dead_letter(db_session, push.task, [4242])  # stored when the push took a SKU id only
+    fine = dead_letter(db_session, push.task, [4242, 7])
+
+    result = CliRunner().invoke(main, ["redrive", str(stale), str(fine)])
+
+    assert result.exit_code == 1, result.output
+    assert f"not re-sent #{stale} {push.task}(4242,): " in result.output and "store_id" in result.output
+    assert "1 task(s) re-sent" in result.output
+    assert queued(broker) == [(push.queue, push.task, [4242, 7])]
+    assert redriven_at(db_session, stale) is None and redriven_at(db_session, fine) is not None
