@@ -153,6 +153,8 @@ class Connector(Protocol):
     platform: str
     #: False where the platform holds one stock figure per product, whatever our locations.
     stock_per_location: bool
+    #: Headers a stored webhook delivery keeps besides the platforms' own (empty for most).
+    webhook_headers: tuple[str, ...]
 
     def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
         """Stream stock pages; ``since=None`` is a full fetch of the catalog."""

@@ -178,6 +178,8 @@ class DeclarativeConnector(RestConnector):
         chosen = frozenset({Capability.STOCK_READ, *(c for c, part in wanted.items() if part is not None)})
         instance = super().__new__(declared_class(chosen, "location" in spec.stock.fields))
         instance.spec = spec
+        hooks = spec.webhooks  # a stored delivery keeps its topic and id headers to be parsed again
+        instance.webhook_headers = tuple(h for h in (hooks.topic_header, hooks.id_header) if h) if hooks else ()
         return instance
 
     def build_auth(self) -> AuthBase | None:
@@ -255,13 +257,6 @@ class DeclarativeConnector(RestConnector):
                                 {listing.location_external_id: amount})
 
     # --- webhooks ---------------------------------------------------------------------------
-
-    @property
-    def webhook_headers(self) -> tuple[str, ...]:
-        """The headers a stored delivery must keep to be parsed again (the web process stores
-        only these and the known platforms' own)."""
-        hooks = self.spec.webhooks
-        return tuple(h for h in (hooks.topic_header, hooks.id_header) if h) if hooks else ()
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
         hooks = self.spec.webhooks

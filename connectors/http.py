@@ -311,6 +311,10 @@ class RestConnector:
     final_refusals: ClassVar[Mapping[str, frozenset[str]]] = {}
     #: How store-credit codes are derived from the idempotency key (:meth:`credit_code`).
     credit_codes: ClassVar[KeyedCodes | None] = None
+    #: Headers a stored webhook delivery must keep to be parsed again, besides the built-in
+    #: platforms' own prefixes (``domain.stock.apply_events.stored_payload``); a ``rest`` store
+    #: names its topic and delivery-id headers here.
+    webhook_headers: tuple[str, ...] = ()
 
     def __init__(self, config: ConnectorConfig, *, session: requests.Session | None = None,
                  sleep: SleepFn = time.sleep, clock: ClockFn = time.monotonic,

@@ -89,6 +89,13 @@ def task_name(stage: Stage) -> str:
     return BY_STAGE[stage].task
 
 
+def stage_of(task: str) -> Stage | None:
+    """The stage a stored task name runs, or None when no row names it any more (a task renamed
+    or retired since the name was stored, e.g. in a dead letter): such a name is not sent."""
+    flow = BY_TASK.get(task)
+    return flow.stage if flow else None
+
+
 def task_routes() -> dict[str, dict[str, str]]:
     """``celeryconfig.task_routes``: each task to its stage's queue, then each task module to the
     queue all its tasks share (a task added there before it has a row lands beside them), then

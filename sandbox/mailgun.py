@@ -19,7 +19,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
-from sandbox.common import retry_headers
+from sandbox.kit.faults import retry_headers
 from sandbox.messaging import (
     Fault,
     MessagingState,

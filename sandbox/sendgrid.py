@@ -20,7 +20,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from sandbox.common import retry_headers
+from sandbox.kit.faults import retry_headers
 from sandbox.messaging import Fault, MessagingState, accept, deliver, finish, receive, state
 
 PROVIDER = "sendgrid"

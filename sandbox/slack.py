@@ -11,7 +11,7 @@ import json
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from sandbox.common import retry_headers
+from sandbox.kit.faults import retry_headers
 from sandbox.messaging import Fault, accept, finish, receive, state
 
 PROVIDER = "slack"

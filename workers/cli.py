@@ -642,9 +642,12 @@ def redrive(dead_letter_ids: tuple[int, ...], redrive_all: bool, inbox_ids: tupl
     """Run dead-lettered tasks again (after fixing their cause), or re-apply quarantined webhooks.
 
     A named id that is not a dead letter (or webhook) waiting to be re-driven exits 1 and nothing
-    is re-sent."""
+    is re-sent. A dead letter is sent again as its stage (``flows.spine``), on that stage's queue;
+    one whose stored task name no row of the spine names any more, or whose arguments the task no
+    longer takes, is reported and left pending, and the command exits 1."""
     from domain.core import redrive as redriving
     from domain.core.db import session_scope
+    from flows.spine import stage_of
     from workers.app import app
 
     if not (dead_letter_ids or redrive_all or inbox_ids):
@@ -656,24 +659,42 @@ def redrive(dead_letter_ids: tuple[int, ...], redrive_all: bool, inbox_ids: tupl
         for problem in problems:
             click.echo(f"redrive: {problem}", err=True)
         sys.exit(1)
-    sent = 0
+    sent, unsendable = 0, []
     resent: list[dict[str, Any]] = []
     with session_scope() as session:
-        if dead_letter_ids or redrive_all:
-            for dead in redriving.pending_dead_letters(session, list(dead_letter_ids) or None):
-                app.signature(dead.task_name).apply_async(args=dead.args, kwargs=dead.kwargs)
-                redriving.mark_redriven(session, dead, "cli")
-                resent.append({"id": dead.id, "task": dead.task_name, "args": dead.args})
-                if not as_json:
-                    click.echo(f"  re-sent #{dead.id} {dead.task_name}{tuple(dead.args)}")
-                sent += 1
+        pending = redriving.pending_dead_letters(session, list(dead_letter_ids) or None) \
+            if dead_letter_ids or redrive_all else []
+        for dead in pending:
+            stage = stage_of(dead.task_name)
+            if stage is None or dead.kwargs:
+                why = "keyword arguments, which no stage takes" if stage else "no stage runs that task any more"
+                click.echo(f"  not re-sent #{dead.id} {dead.task_name}{tuple(dead.args)}: {why}", err=as_json)
+                unsendable.append(dead.id)
+                continue
+            try:
+                send_now([FollowUp(stage, tuple(dead.args))], app)
+            except TypeError as exc:  # Celery checks the arguments against the task's signature first
+                click.echo(f"  not re-sent #{dead.id} {dead.task_name}{tuple(dead.args)}: {exc}", err=as_json)
+                unsendable.append(dead.id)
+                continue
+            redriving.mark_redriven(session, dead, "cli")
+            resent.append({"id": dead.id, "task": dead.task_name, "args": dead.args})
+            if not as_json:
+                click.echo(f"  re-sent #{dead.id} {dead.task_name}{tuple(dead.args)}")
+            sent += 1
         sources = redriving.requeue_inbox(session, list(inbox_ids), "cli") if inbox_ids else []
     for source in sources:
         send_now([FollowUp(Stage.DRAIN, (source,))], app)
+    missing = sorted(set(dead_letter_ids) - {dead.id for dead in pending})
     if as_json:
-        echo_json({"dead_letters": resent, "webhooks_requested": list(inbox_ids), "stores_woken": sources})
-        return
-    click.echo(f"{sent} task(s) re-sent; {len(inbox_ids)} webhook(s) requested, {len(sources)} store(s) woken")
+        echo_json({"dead_letters": resent, "not_resent": unsendable, "not_pending": missing,
+                   "webhooks_requested": list(inbox_ids), "stores_woken": sources})
+    else:
+        click.echo(f"{sent} task(s) re-sent; {len(inbox_ids)} webhook(s) requested, {len(sources)} store(s) woken")
+        if missing:
+            click.echo(f"no pending dead letter (unknown, or re-driven already): {', '.join(f'#{i}' for i in missing)}")
+    if missing or unsendable:
+        sys.exit(1)
 
 
 @main.group()

@@ -94,7 +94,7 @@ def check_webhook(store: KnownStore, headers: dict[str, str], body: bytes) -> An
         return Answer(400, {"error": f"malformed payload: {exc}"})
     if event.kind == "ping":
         return Answer(200, {"status": "pong"})
-    payload = stored_payload(headers, body, getattr(connector, "webhook_headers", ()))
+    payload = stored_payload(headers, body, connector.webhook_headers)
     payload[webhook_records.PAYLOAD_KEY] = webhook_records.dump(event)  # the drain applies these as they are
     return webhook_inbox.NewEvent(source=store.key, dedupe_key=event.dedupe_key, kind=event.kind, topic=event.topic,
                           payload=payload, occurred_at=event.occurred_at)

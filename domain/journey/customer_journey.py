@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 import domain.core.env_settings as runtime_settings
 from domain.core import audit, timers
-from domain.core.business_config import PolicyConfig
+from domain.core.business_config import PolicyConfig, RouteConfig
 from domain.core.clock import utcnow
 from domain.core.db import any_int, state_is
 from domain.core.env_settings import JourneySettings
@@ -357,9 +357,8 @@ def fill(session: Session, sku_id: int, settings: Settings, now: datetime | None
         # filled units leave the sellable figure: every selling store's push is a row due now, in
         # this transaction (the sweeper ``tasks.channels.sweep`` finds it if the message is lost)
         from domain.stock import pushes
-        from domain.stock.propagation import selling_stores
 
-        for store_id in selling_stores(session, sku_id):
+        for store_id in pushes.selling_stores(session, sku_id):
             pushes.request(session, sku_id, store_id, now)
             follow_ups.append(FollowUp(PUSH_DUE, (sku_id, store_id)))
     return follow_ups
@@ -407,6 +406,26 @@ def _remind_late(session: Session, backorder: Backorder, settings: Settings, now
     return notify_customer(session, backorder, "backorder_reminder", str(backorder.notice_count), settings, now)
 
 
+class AutoCancelListener(Protocol):
+    """Owes more work when a backorder is auto-cancelled, decided in the same transaction."""
+
+    def __call__(self, session: Session, backorder: Backorder, reason: str, *, routes: tuple[RouteConfig, ...],
+                 public_base_url: str, secret_key: str, now: datetime) -> list[FollowUp]: ...
+
+
+#: Who hears of an auto-cancel (a lost sale) besides the customer. Purchasing registers its
+#: escalation here (``domain.purchasing.merchandising``), so the journey never imports purchasing,
+#: which imports the journey; ``tasks.timers``, which fires the deadline, imports both.
+AUTO_CANCEL_LISTENERS: list[AutoCancelListener] = []
+
+
+def on_auto_cancel(listener: AutoCancelListener) -> AutoCancelListener:
+    """Register ``listener`` (a decorator); registering the same one twice keeps one."""
+    if listener not in AUTO_CANCEL_LISTENERS:
+        AUTO_CANCEL_LISTENERS.append(listener)
+    return listener
+
+
 @timers.handler(DEADLINE)
 def _deadline(session: Session, timer: Timer) -> list[FollowUp]:
     """No answer by the deadline: silence is consent on a first definite notice, else cancel per policy."""
@@ -421,14 +440,14 @@ def _deadline(session: Session, timer: Timer) -> list[FollowUp]:
         backorders.move(session, backorder, "accepted_wait", cause="silence on a first definite notice", now=now)
         timers.cancel(session, "backorder", backorder.id)
         return []
-    from domain.purchasing import merchandising  # it chases vendors through purchasing, which imports this module
-
     _, _, _, store = _facts(session, backorder)
     backorder.resolution = settings.config.policy_for(store.key).auto_cancel_action
     reason = "no answer by the deadline"
     backorders.move(session, backorder, "auto_cancelled", cause=reason, now=now,
                     resolution=backorder.resolution)
     timers.cancel(session, "backorder", backorder.id)
-    return [FollowUp(REFUND, (backorder.id,))] + merchandising.auto_cancelled(
-        session, backorder, reason, routes=settings.config.notifications.routes,
-        public_base_url=settings.public_base_url, secret_key=settings.secret_key, now=now)
+    follow_ups = [FollowUp(REFUND, (backorder.id,))]
+    for listener in AUTO_CANCEL_LISTENERS:
+        follow_ups += listener(session, backorder, reason, routes=settings.config.notifications.routes,
+                               public_base_url=settings.public_base_url, secret_key=settings.secret_key, now=now)
+    return follow_ups

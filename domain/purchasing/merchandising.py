@@ -13,7 +13,9 @@ the purchase order that should bring the SKU in is escalated:
 * no open PO: purchasing planning runs for the SKU (``tasks.purchasing.plan_for_skus``).
 
 It all happens in the transaction that moves the backorder to ``auto_cancelled``, under the
-backorder's lock, so it happens once per cancellation.
+backorder's lock, so it happens once per cancellation: :func:`auto_cancelled` is registered with
+``customer_journey.on_auto_cancel``, because the journey may not import purchasing (which imports
+the journey); ``tasks.timers``, which fires the deadline, imports this module.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 from domain.core import audit, effects
 from domain.core.business_config import RouteConfig
 from domain.core.stages import FollowUp, Stage
+from domain.journey import customer_journey
 from domain.messaging import alerts
 from domain.purchasing import vendor_loop
 from domain.core.models import (
@@ -81,6 +84,7 @@ def _chase(session: Session, po: PurchaseOrder, vendor_name: str, ack_link: str,
     return f"{po.number} has shipped (ASN received), expected {expected}: nothing more to ask the vendor.", []
 
 
+@customer_journey.on_auto_cancel
 def auto_cancelled(session: Session, backorder: Backorder, reason: str, *, routes: tuple[RouteConfig, ...],
                    public_base_url: str, secret_key: str, now: datetime) -> list[FollowUp]:
     """Alert merchandising and escalate the SKU's PO (or start planning); returns the follow-ups."""

@@ -132,14 +132,6 @@ def withhold(available: dict[int, int], promised: int) -> dict[int, int]:
     return remaining
 
 
-def selling_stores(session: Session, sku_id: int) -> list[int]:
-    """Stores that list this SKU and sell it (the ERP is not a sales channel)."""
-    return list(session.scalars(
-        select(ChannelListing.store_id).join(Store, Store.id == ChannelListing.store_id)
-        .where(ChannelListing.sku_id == sku_id, Store.sells, Store.enabled).order_by(ChannelListing.store_id)
-    ))
-
-
 def plan(session: Session, sku_id: int, store_id: int, now: datetime | None = None) -> list[PlannedPush]:
     """The per-location figures of :func:`plan_store` (empty when there is nothing to write)."""
     planned = plan_store(session, sku_id, store_id, now)

@@ -19,8 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
+
+from domain.core.models import ChannelListing, Store
 
 #: Default wait between the first change and its push; more changes inside it share the push.
 DEFAULT_DEBOUNCE_S = 1.0
@@ -252,6 +254,14 @@ def last_levels(session: Session, sku_id: int, store_id: int) -> dict[int, tuple
     """Location id → (figure we last wrote there, whether the store still shows only that)."""
     return {r.location_id: (r.available, r.live)
             for r in session.execute(LAST_LEVELS_SQL, {"sku_id": sku_id, "store_id": store_id})}
+
+
+def selling_stores(session: Session, sku_id: int) -> list[int]:
+    """Stores that list this SKU and sell it (the ERP is not a sales channel): where its pushes go."""
+    return list(session.scalars(
+        select(ChannelListing.store_id).join(Store, Store.id == ChannelListing.store_id)
+        .where(ChannelListing.sku_id == sku_id, Store.sells, Store.enabled).order_by(ChannelListing.store_id)
+    ))
 
 
 def request(session: Session, sku_id: int, store_id: int, now: datetime) -> None:

@@ -18,18 +18,8 @@ from typing import Any, Generic, Protocol
 from fastapi import APIRouter, Body, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from sandbox.common import (
-    DefaultBody,
-    Fault,
-    Instances,
-    PlatformState,
-    State,
-    add_fault_routes,
-    add_request_log_routes,
-    any_fault,
-    fault_answer,
-    late_answer,
-)
+from sandbox.kit.faults import DefaultBody, Fault, add_fault_routes, any_fault, fault_answer, late_answer, respond
+from sandbox.kit.instances import Instances, PlatformState, State, add_request_log_routes
 
 #: Checks a request's credentials against its instance: None to let it in, else the refusal.
 Auth = Callable[["Call[Any]"], JSONResponse | None]
@@ -118,7 +108,7 @@ class Call(Generic[State]):
         """The answer, spoiled by an ``after_apply`` fault if one matched, logged with its status."""
         content, status, headers = late_answer(self.entry, content, status, headers, self.kit.error_body)
         self.entry["status"] = status
-        return JSONResponse(content, status_code=status, headers={**self.headers, **(headers or {})})
+        return respond(content, status, {**self.headers, **(headers or {})})
 
     def answer(self, response: Response) -> Response:
         """A non-JSON answer (e.g. 204 with ``Location``), logged with its status."""
@@ -136,7 +126,8 @@ class StandIn(Generic[State]):
     ``platform`` names the URL prefix (``/{platform}/{instance}``) and the ``app.state`` slot;
     ``api_path`` follows it with the platform's real base path. Admin endpoints live under
     ``/{platform}/{instance}/_admin``: faults (``parse_fault`` reads the options, ``describe_fault``
-    adds to the answer) and the request log always, the clock when
+    adds to the answer; ``fault_target`` names what their ``path_contains`` is matched against when
+    it is not the path) and the request log always, the clock when
     ``clock_view`` renders it, the webhook list and byte-for-byte redelivery when asked.
     """
 
@@ -146,13 +137,15 @@ class StandIn(Generic[State]):
                  describe_fault: Callable[[Fault], dict[str, Any]] | None = None,
                  clock_view: Callable[[datetime], dict[str, Any]] | None = None,
                  webhook_admin: bool = False, redeliver: Callable[..., int | str] | None = None,
-                 log_body: Callable[[bytes], Any] = parse_json) -> None:
+                 log_body: Callable[[bytes], Any] = parse_json,
+                 fault_target: Callable[["Call[State]"], str] | None = None) -> None:
         self.platform = platform
         self.factory = state
         self.auth = auth
         self.error_body = error_body
         self.limit = limit
         self.log_body = log_body
+        self.fault_target = fault_target
         self.api = APIRouter(prefix=f"/{platform}/{{instance}}{api_path}")
         self.admin = APIRouter(prefix=f"/{platform}/{{instance}}/_admin")
         self.call = Depends(self._open_call)
@@ -178,7 +171,8 @@ class StandIn(Generic[State]):
         state = self.instances(request.app).get(instance)
         entry = state.requests.record(request, self.log_body(raw), state.log_time())
         call = Call(request, state, entry, raw, self)
-        faulted = fault_answer(state, request, entry, self.error_body)
+        target = self.fault_target(call) if self.fault_target else None
+        faulted = fault_answer(state, request, entry, self.error_body, target)
         if faulted:
             raise Answer(faulted)
         denied = self.auth(call)

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from fastapi.responses import JSONResponse
 
-from sandbox.common import Fault, answering_fault
+from sandbox.kit.faults import Fault, answering_fault
 from sandbox.kit import KitState, StandIn
 from sandbox.kit.auth import BearerToken
 from sandbox.kit.limits import FixedWindow, Window

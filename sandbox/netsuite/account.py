@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from sandbox.common import answering_fault
+from sandbox.kit.faults import answering_fault
 from sandbox.kit import Call, KitState, StandIn
 from sandbox.kit.oauth1 import OAuth1
 from sandbox.kit.pages import OffsetPages

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import Body
 from fastapi.responses import JSONResponse
 
-from sandbox.common import to_cents
+from sandbox.kit.money import to_cents
 from sandbox.kit.webhooks import subscribe
 from sandbox.shopify.money import sale_transaction
 from sandbox.shopify.shop import (

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import Body
 from fastapi.responses import JSONResponse, Response
 
-from sandbox.common import to_cents, to_money
+from sandbox.kit.money import to_cents, to_money
 from sandbox.kit import Call
 from sandbox.shopify.money import sale_transaction
 from sandbox.shopify.shop import (

@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi.responses import Response
 
-from sandbox.common import to_cents, to_money
+from sandbox.kit.money import to_cents, to_money
 from sandbox.kit import Call
 from sandbox.kit.pages import only_fields
 from sandbox.shopify.shop import (

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse, Response
 
-from sandbox.common import to_cents, to_money
+from sandbox.kit.money import to_cents, to_money
 from sandbox.kit import Call
 from sandbox.woocommerce.site import (
     SiteState,

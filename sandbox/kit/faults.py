@@ -1,27 +1,22 @@
-"""What every platform stand-in shares: injected faults, the request log, per-instance state.
+"""Injected faults, the same on every stand-in: consumed by the first request they match.
 
-The platform modules (Shopify, WooCommerce, Lightspeed, NetSuite, Odoo) differ in their wire
-formats — error bodies, auth, rate limits, which requests they log, which fault options they
-accept — and agree on the rest: a fault is consumed by the first request it matches, the log
-answers ``GET _admin/requests?method=&path_contains=``, and an instance's state is created the
-first time its name is used. That agreement lives here once, and ``sandbox.kit`` builds a whole
-stand-in on it, so the admin endpoints behave the same on every platform (docs/sandbox.md).
+A fault answers in place of the platform (a 5xx, a 429 with ``Retry-After``, a read timeout), or
+with ``after_apply`` lets the request be handled and only spoils its answer. Platforms differ in
+which options they accept (``parse_fault``), in what a request is matched against (its path, or
+for JSON-RPC the called ``model.method``) and in the error body of a fault that brings none —
+a JSON body, or a whole :class:`~fastapi.responses.Response` such as a proxy's HTML page.
 """
 from __future__ import annotations
 
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, Body, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-#: How many requests an instance's log keeps; the oldest fall off first.
-REQUEST_LOG_SIZE = 10_000
+from sandbox.kit.instances import Instances, PlatformState
 
 #: The platform's own error body for a fault that brings none, given the answer's status.
 DefaultBody = Callable[[int], Any]
@@ -81,81 +76,25 @@ def any_fault(payload: Mapping[str, Any]) -> Fault:
                  method=payload.get("method"), after_apply=bool(payload.get("after_apply", False)))
 
 
-class RequestLog:
-    """The API requests one instance received, oldest first: how tests assert what a connector sent.
-
-    Entries are plain dicts the handler keeps filling in (``status`` once it answers, plus any
-    platform extras), so the log shows what was answered, not only what was asked.
-    """
-
-    def __init__(self, size: int = REQUEST_LOG_SIZE) -> None:
-        self._entries: deque[dict[str, Any]] = deque(maxlen=size)
-
-    def append(self, entry: dict[str, Any]) -> dict[str, Any]:
-        self._entries.append(entry)
-        return entry
-
-    def record(self, request: Request, body: Any, at: str) -> dict[str, Any]:
-        """The usual entry: method, path, query, body (as the platform chose to keep it), time."""
-        return self.append({"method": request.method, "path": request.url.path,
-                            "query": dict(request.query_params), "body": body, "status": None, "at": at})
-
-    def rows(self, method: str | None = None, path_contains: str | None = None) -> list[dict[str, Any]]:
-        return [r for r in list(self._entries)
-                if (not method or r["method"] == method.upper())
-                and (not path_contains or path_contains in r["path"])]
-
-    def clear(self) -> None:
-        self._entries.clear()
+def respond(content: Any, status: int, headers: dict[str, str] | None) -> Response:
+    """``content`` as JSON, unless the platform's error body is already a whole response."""
+    return content if isinstance(content, Response) else JSONResponse(content, status_code=status, headers=headers)
 
 
-@dataclass
-class PlatformState:
-    """What every instance has besides its platform's data: its name, faults, log and lock.
-
-    Platform states subclass it and add only fields with defaults, so ``State(name)`` builds one.
-    """
-
-    name: str
-    faults: list[Fault] = field(default_factory=list)
-    requests: RequestLog = field(default_factory=RequestLog)
-    lock: threading.RLock = field(default_factory=threading.RLock)
-
-
-State = TypeVar("State", bound=PlatformState)
-
-
-class Instances(Generic[State]):
-    """Every instance's state, created with defaults the first time its name is used.
-
-    One per sandbox app (kept on ``app.state.<platform>``, not in module globals), so a test can
-    run several independent sandboxes.
-    """
-
-    def __init__(self, factory: Callable[[str], State]) -> None:
-        self.instances: dict[str, State] = {}
-        self._factory = factory
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> State:
-        with self._lock:
-            if name not in self.instances:
-                self.instances[name] = self._factory(name)
-            return self.instances[name]
-
-
-def fault_answer(state: PlatformState, request: Request, entry: dict[str, Any],
-                 default_body: DefaultBody) -> JSONResponse | None:
+def fault_answer(state: PlatformState, request: Request, entry: dict[str, Any], default_body: DefaultBody,
+                 target: str | None = None) -> Response | None:
     """The answer an injected fault gives instead of the platform, or None to handle the request.
 
     Consumes one use of the first fault matching the request. An ``after_apply`` fault is only
     noted on the log entry (:func:`late_answer` spoils the answer after the write). Any other
     waits ``delay_s`` — holding the instance lock, as the stand-ins always have — and answers its
     status with its body, or with the platform's ``default_body`` when it brought none.
+    ``path_contains`` is matched against ``target`` (the request path unless the platform names
+    another, e.g. the JSON-RPC method called).
     """
     with state.lock:
         for fault in state.faults:
-            if fault.matches(request.method, request.url.path):
+            if fault.matches(request.method, request.url.path if target is None else target):
                 fault.remaining -= 1
                 if fault.after_apply:
                     entry["late_fault"] = fault.late_view()
@@ -164,8 +103,7 @@ def fault_answer(state: PlatformState, request: Request, entry: dict[str, Any],
                     time.sleep(fault.delay_s)
                 entry["status"] = fault.status
                 content = fault.body if fault.body is not None else default_body(fault.status)
-                headers = retry_headers(fault.retry_after)
-                return JSONResponse(content, status_code=fault.status, headers=headers)
+                return respond(content, fault.status, retry_headers(fault.retry_after))
     return None
 
 
@@ -206,36 +144,3 @@ def add_fault_routes(admin: APIRouter, sandbox: Instances[Any], parse: Callable[
         with state.lock:
             state.faults.clear()
         return {"faults": 0}
-
-
-def add_request_log_routes(admin: APIRouter, sandbox: Instances[Any], filters: bool = True) -> None:
-    """``GET _admin/requests`` (with ``?method=&path_contains=`` unless ``filters`` is off, as on
-    Odoo, whose documented log takes none) and ``DELETE _admin/requests``."""
-
-    if filters:
-        @admin.get("/requests")
-        def list_requests(instance: str, method: str | None = None, path_contains: str | None = None,
-                          ) -> JSONResponse:
-            return JSONResponse({"requests": sandbox.get(instance).requests.rows(method, path_contains)})
-    else:
-        @admin.get("/requests")
-        def list_all_requests(instance: str) -> JSONResponse:
-            return JSONResponse({"requests": sandbox.get(instance).requests.rows()})
-
-    @admin.delete("/requests")
-    def clear_requests(instance: str) -> dict[str, Any]:
-        sandbox.get(instance).requests.clear()
-        return {"requests": 0}
-
-
-def to_cents(value: Any) -> int:
-    """Platform money (``"199.00"`` or a number) to integer cents; ValueError when it is not an amount."""
-    try:
-        return int((Decimal(str(value)) * 100).quantize(Decimal(1)))
-    except (InvalidOperation, ValueError, TypeError) as exc:
-        raise ValueError(f"not an amount: {value!r}") from exc
-
-
-def to_money(amount_cents: int) -> str:
-    """Integer cents as the platforms write money (``1999`` → ``"19.99"``)."""
-    return f"{Decimal(amount_cents) / 100:.2f}"
