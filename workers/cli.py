@@ -314,6 +314,8 @@ def sync(store_key: str, full: bool) -> None:
     except ConnectorError as exc:
         raise click.ClickException(f"{store_key}: {exc}") from exc
     click.echo(report.summary())
+    from workers.cli_stores import echo_poll_notes
+    echo_poll_notes(report)
     if changed:
         from sqlalchemy import func
 
@@ -639,3 +641,7 @@ def supervise(backoff_max: float, stable_after: float, max_quick_exits: int, com
 if __name__ == "__main__":
     main()
 
+
+from workers.cli_stores import stores  # noqa: E402  (registered last: one line per command module)
+
+main.add_command(stores)
