@@ -163,6 +163,7 @@ def status(as_json: bool) -> None:
     """SKUs by state, open backorders, due timers, outbox and inbox by state, dead letters."""
     from domain.core.db import session_scope
     from domain.status import snapshot
+    from workers.cli_stores import echo_store_connections, store_connections
 
     from domain.core import spool
 
@@ -171,6 +172,7 @@ def status(as_json: bool) -> None:
     with session_scope() as session:
         data = snapshot(session)
         data["liveness"] = _liveness(session)
+        data.update(store_connections(session))
     data.update(_redis_status())
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -211,6 +213,7 @@ def status(as_json: bool) -> None:
             click.echo(f"  {stray.get('at', '?')} {stray.get('store_key', '?')} {stray.get('topic', '')} "
                        f"({stray.get('bytes', 0)} bytes, {stray.get('user_agent', '') or 'no user agent'})")
     _echo_liveness(data["liveness"])
+    echo_store_connections(data)
 
 
     if data["spooled_dead_letters"]:

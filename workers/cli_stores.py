@@ -30,6 +30,37 @@ def echo_poll_notes(report: Any) -> None:
             click.echo(f"    … and {report.unknown - LISTED} more records")
 
 
+def store_connections(session: Any) -> dict[str, Any]:
+    """For ``status``: read-only stores, the writes held back from them, each store's last poll
+    warnings (a missing permission, with what was still done)."""
+    from sqlalchemy import select
+
+    from domain.core import blocked_writes
+    from domain.core.models import AuditLog, Store
+
+    warnings: dict[str, list[str]] = {}
+    for key, store_id in session.execute(select(Store.key, Store.id).where(Store.enabled)):
+        last = session.scalar(select(AuditLog.data).where(AuditLog.action == "poll", AuditLog.subject_type == "store",
+                                                          AuditLog.subject_id == str(store_id))
+                              .order_by(AuditLog.id.desc()).limit(1))
+        if last and last.get("warnings"):
+            warnings[key] = list(last["warnings"])
+    return {"read_only_stores": list(session.scalars(select(Store.key).where(Store.enabled, Store.read_only)
+                                                     .order_by(Store.key))),
+            "blocked_writes": blocked_writes.by_store(session), "poll_warnings": warnings}
+
+
+def echo_store_connections(data: dict[str, Any]) -> None:
+    for key in data.get("read_only_stores") or []:
+        click.echo(f"Store {key} is read-only: observed and alerted, nothing written to it")
+    for row in data.get("blocked_writes") or []:
+        click.echo(f"  held back from {row['store']}: {row['count']} {row['action']} ({row['reason']}), "
+                   f"latest {row['latest']}")
+    for key, warnings in sorted((data.get("poll_warnings") or {}).items()):
+        for warning in warnings:
+            click.echo(f"Store {key} last poll: {warning}")
+
+
 def _config_path(file: Path | None) -> Path:
     """``--file``, else ``$BACKORDERS_CONFIG`` as the settings read it (discover needs no database)."""
     return file or Path(os.environ.get("BACKORDERS_CONFIG", "examples/futon-store.toml"))

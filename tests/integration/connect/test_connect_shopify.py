@@ -90,20 +90,31 @@ def test_a_store_connects_from_an_empty_configuration(servers: tuple[str, str], 
     assert set(store["locations"]) == {"655441491", "655441492", "655441493"}
     assert written["skus"][0]["allow_backorder"] is False  # the shop's inventory_policy is deny
 
+    # the operator takes backorders for one item and raises a threshold; a second discover keeps both
+    edited = path.read_text().replace('code = "CON-000050"\ntitle = "Generated item 50"\nprice = "10.00"\n'
+                                      'threshold = 2\nallow_backorder = false',
+                                      'code = "CON-000050"\ntitle = "Generated item 50"\nprice = "10.00"\n'
+                                      'threshold = 5\nallow_backorder = true')
+    assert edited != path.read_text()
+    path.write_text(edited)
+    rediscovered = runner.invoke(main, ["stores", "discover", "new-shop"])
+    assert rediscovered.exit_code == 0 and "0 SKUs added, 120 already listed" in rediscovered.output
+    assert path.read_text() == edited
+
     connected = runner.invoke(main, ["stores", "connect", "new-shop"])
     assert connected.exit_code == 0, connected.output
     assert "read_orders scope missing" in connected.output, connected.output
-    assert "CON-000050: IN_STOCK -> OUT (available 0)" in connected.output
+    assert "CON-000003: IN_STOCK -> OUT (available 0)" in connected.output
+    assert "CON-000050: IN_STOCK -> BACKORDER (available 0)" in connected.output
     topics = {line.split(":")[0].strip() for line in connected.output.splitlines() if ": created (id" in line}
     assert topics == {"inventory_levels/update", "orders/create", "products/update"}
 
     levels = db_session.scalar(select(func.count()).select_from(StockLevel))
     assert levels == 120 + 2  # every variant at the main location, CON-000010 at the two others
     out = set(db_session.scalars(select(Sku.code).where(Sku.state == "OUT")))
-    assert out == {"CON-000003", "CON-000050", "CON-000117"}
-    alerted = set(db_session.scalars(select(Sku.code).join(Alert, Alert.sku_id == Sku.id)
-                                     .where(Alert.kind == "stock.out")))
-    assert alerted == out
+    assert out == {"CON-000003", "CON-000117"}
+    alerted = set(db_session.execute(select(Sku.code, Alert.kind).join(Alert, Alert.sku_id == Sku.id)).tuples())
+    assert alerted == {("CON-000003", "stock.out"), ("CON-000117", "stock.out"), ("CON-000050", "stock.backorder")}
     row = db_session.scalar(select(Store).where(Store.key == "new-shop"))
     assert row is not None and row.read_only and row.last_full_sync_at is not None
 
@@ -121,7 +132,8 @@ def test_a_store_connects_from_an_empty_configuration(servers: tuple[str, str], 
         return set(db_session.scalars(select(Sku.code).join(BlockedWrite, BlockedWrite.subject_id == Sku.id)
                                       .where(BlockedWrite.action == "channel.push", BlockedWrite.reason == "read-only")))
 
-    wait_for(lambda: {"CON-000020", *out} <= held_back(), timeout_s=60)
+    # switching CON-000050's listing to accept backorders is a write: held back, not made
+    wait_for(lambda: held_back() == {"CON-000050"}, timeout_s=60)
     status = runner.invoke(main, ["status"])
     assert "read-only" in status.output and "channel.push" in status.output, status.output
     writes = [r for r in requests.get(f"{admin}/requests", timeout=10).json()["requests"] if r["method"] != "GET"]
