@@ -58,6 +58,10 @@ def config_check(file: Path) -> None:
             click.echo(problem, err=True)
         click.echo(f"{file}: {len(exc.problems)} problem(s)", err=True)
         sys.exit(1)
+    from domain.core.config_warnings import route_warnings
+
+    for warning in route_warnings(loaded):
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"{file}: ok ({len(loaded.stores)} stores, {len(loaded.locations)} locations, "
                f"{len(loaded.vendors)} vendors, {len(loaded.skus)} SKUs)")
 
