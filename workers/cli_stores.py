@@ -166,7 +166,7 @@ def _evaluate(sku_ids: list[int]) -> None:
 
     with session_scope() as session:
         last_seen = session.scalar(select(func.max(SkuTransition.id))) or 0
-    evaluate.apply(args=[sku_ids], throw=True)
+    evaluate.apply(args=(sku_ids,), throw=True)
     with session_scope() as session:
         for code, from_state, to_state, numbers in session.execute(
                 select(Sku.code, SkuTransition.from_state, SkuTransition.to_state, SkuTransition.numbers)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import tomlkit
-from tomlkit.items import AoT, Table
+from tomlkit.items import AoT, InlineTable, Table
 
 from domain.core.business_config import ConfigError, StoreConfig, _read_stores, _Reader
 
@@ -79,7 +79,8 @@ def save(path: Path, document: tomlkit.TOMLDocument) -> None:
 def store_table(document: tomlkit.TOMLDocument, key: str) -> Table:
     for table in document.get("stores", []):
         if table.get("key") == key:
-            return table  # type: ignore[no-any-return]
+            assert isinstance(table, Table)
+            return table
     known = ", ".join(str(t.get("key")) for t in document.get("stores", [])) or "none"
     raise ConfigError([f"stores: no store with key {key!r} (stores in the file: {known})"])
 
@@ -129,6 +130,7 @@ def merge_locations(document: tomlkit.TOMLDocument, store_key: str, found: Itera
     if "locations" not in store:
         store["locations"] = tomlkit.inline_table()
     mapping = store["locations"]
+    assert isinstance(mapping, (InlineTable, Table)), "a store's locations are a table"
     locations = _array_of_tables(document, "locations")
     taken = {str(t.get("key")) for t in locations}
     timezone = (document.get("business") or {}).get("timezone")
