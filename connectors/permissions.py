@@ -27,7 +27,6 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "woocommerce": {"orders": "Read permission on the API key (Read or Read/Write) and a key user who can view orders",
                     "stock": "Read permission on the API key (Read or Read/Write)",
                     "webhooks": "Read/Write permission on the API key (webhooks are written)"},
-    "lightspeed": {"orders": "the sales scope of the personal token or app", "stock": "the products/inventory scope"},
 }
 
 
