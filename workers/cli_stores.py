@@ -32,7 +32,7 @@ def echo_poll_notes(report: Any) -> None:
 
 def store_connections(session: Any) -> dict[str, Any]:
     """For ``status``: read-only stores, the writes held back from them, each store's last poll
-    warnings (a missing permission, with what was still done)."""
+    warnings (a missing permission, with what was still done), and why pending outbox rows wait."""
     from sqlalchemy import select
 
     from domain.core import blocked_writes
@@ -47,10 +47,28 @@ def store_connections(session: Any) -> dict[str, Any]:
             warnings[key] = list(last["warnings"])
     return {"read_only_stores": list(session.scalars(select(Store.key).where(Store.enabled, Store.read_only)
                                                      .order_by(Store.key))),
-            "blocked_writes": blocked_writes.by_store(session), "poll_warnings": warnings}
+            "blocked_writes": blocked_writes.by_store(session), "poll_warnings": warnings,
+            "outbox_pending": _outbox_pending(session)}
+
+
+def _outbox_pending(session: Any) -> list[dict[str, Any]]:
+    """Why the pending outbox rows wait, in the business's time zone (UTC when the file is unreadable)."""
+    from domain.core.business_config import ConfigError, current_config
+    from domain.core.clock import utcnow
+    from domain.messaging import outbox_reasons
+
+    try:
+        timezone = current_config().timezone
+    except ConfigError:
+        timezone = "UTC"
+    return outbox_reasons.pending(session, utcnow(), timezone)
 
 
 def echo_store_connections(data: dict[str, Any]) -> None:
+    if data.get("outbox_pending"):
+        click.echo("Outbox pending, why:")
+    for row in data.get("outbox_pending") or []:
+        click.echo(f"  {row['count']} {row['reason']}")
     for key in data.get("read_only_stores") or []:
         click.echo(f"Store {key} is read-only: observed and alerted, nothing written to it")
     for row in data.get("blocked_writes") or []:

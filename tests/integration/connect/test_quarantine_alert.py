@@ -49,3 +49,17 @@ def test_an_unreadable_webhook_says_why(db_session: Session) -> None:
     assert row is not None
     mail = render_email(row.template, row.context)
     assert "unparsable: Expecting value" in mail.text and "backorders redrive --inbox 99" in mail.text
+
+
+def test_status_says_why_the_alerts_wait(db_session: Session) -> None:
+    from click.testing import CliRunner
+
+    from workers.cli import main
+
+    store = Store(key="shop", platform="shopify", name="Shop", base_url="https://s.example")
+    db_session.add(store)
+    db_session.flush()
+    quarantine_alert(db_session, store, 5, "unknown SKU or location: X @ 1", ROUTES)
+    db_session.commit()
+    output = CliRunner().invoke(main, ["status"]).output
+    assert "Outbox pending, why:\n  2 due now, being sent" in output, output
