@@ -74,7 +74,7 @@ def create_webhook(call: Call[ShopState] = kit.call) -> Response:
     if not topic:
         problems["topic"] = ["can't be blank"]
     elif topic not in TOPICS:
-        problems["topic"] = ["Invalid topic specified. Valid topics are listed in the webhook resource's documentation"]
+        problems["topic"] = [f"Invalid topic specified. Topics allowed: {', '.join(sorted(TOPICS))}"]
     if not address:
         problems["address"] = ["can't be blank"]
     if form not in ("json", "xml"):

@@ -5,10 +5,13 @@ a webhook has ``name``, ``status`` (``active``, ``paused``, ``disabled``), ``top
 (``resource.event``, e.g. ``product.updated``), ``resource``, ``event``, ``hooks``,
 ``delivery_url`` and a write-only ``secret`` (never listed) that signs each delivery;
 ``POST webhooks`` needs ``topic`` and ``delivery_url`` (400 ``rest_missing_callback_param``
-otherwise) and answers 201; saving an active webhook pings its URL (``webhook_id=N``); ``DELETE``
+otherwise) and answers 201; creating one pings its URL (``webhook_id=N``); ``DELETE``
 needs ``force=true`` (webhooks have no trash: 501 ``woocommerce_rest_trash_not_supported``).
-Errors follow the v3 controller (``woocommerce_rest_webhook_invalid_topic``,
-``woocommerce_rest_webhook_invalid_id``): https://github.com/woocommerce/woocommerce/blob/trunk/plugins/woocommerce/includes/rest-api/Controllers/Version2/class-wc-rest-webhooks-v2-controller.php
+Errors follow the webhooks controller, whose codes carry the post type ``shop_webhook``
+(``woocommerce_rest_shop_webhook_invalid_topic``, ``…_invalid_delivery_url``, ``…_invalid_id``: 404
+"Invalid ID." on delete, 400 "ID is invalid." on read and update), and a secret not given is
+generated (``wp_generate_password``):
+https://github.com/woocommerce/woocommerce/blob/trunk/plugins/woocommerce/includes/rest-api/Controllers/Version1/class-wc-rest-webhooks-v1-controller.php
 """
 from __future__ import annotations
 
@@ -45,11 +48,21 @@ def _topic_ok(topic: Any) -> bool:
     return resource in RESOURCES and event in EVENTS
 
 
-def _find(call: Call[SiteState], webhook_id: int) -> dict[str, Any]:
+def _find(call: Call[SiteState], webhook_id: int, deleting: bool = False) -> dict[str, Any]:
     hook = next((h for h in _hooks(call.state) if h["id"] == webhook_id), None)
     if hook is None:
-        raise refused(call, wp_error("woocommerce_rest_webhook_invalid_id", "Invalid ID.", 404))
+        raise refused(call, wp_error("woocommerce_rest_shop_webhook_invalid_id", "Invalid ID.", 404) if deleting
+                      else wp_error("woocommerce_rest_shop_webhook_invalid_id", "ID is invalid.", 400))
     return hook
+
+
+def _url_ok(url: Any) -> bool:
+    return isinstance(url, str) and url.startswith(("http://", "https://"))
+
+
+def _bad_url(call: Call[SiteState]) -> Exception:
+    return refused(call, wp_error("woocommerce_rest_shop_webhook_invalid_delivery_url",
+                                  "Webhook delivery URL must be a valid URL starting with http:// or https://.", 400))
 
 
 @kit.api.get("/webhooks")
@@ -68,8 +81,10 @@ def create_webhook(call: Call[SiteState] = kit.call) -> Response:
         raise refused(call, wp_error("rest_missing_callback_param", f"Missing parameter(s): {', '.join(missing)}",
                                      400, params=missing))
     if not _topic_ok(body["topic"]):
-        raise refused(call, wp_error("woocommerce_rest_webhook_invalid_topic",
+        raise refused(call, wp_error("woocommerce_rest_shop_webhook_invalid_topic",
                                      "Webhook topic is required and must be valid.", 400))
+    if not _url_ok(body["delivery_url"]):
+        raise _bad_url(call)
     status = body.get("status", "active")
     if status not in STATUSES:
         raise refused(call, wp_error("rest_invalid_param", "Invalid parameter(s): status", 400))
@@ -77,12 +92,11 @@ def create_webhook(call: Call[SiteState] = kit.call) -> Response:
     with state.lock:
         now = state.now()
         hook = subscribe(state, {"address": body["delivery_url"], "topic": body["topic"],
-                                 "secret": str(body.get("secret") or secrets.token_hex(16))},
-                         via="api", status=status, name=str(body.get("name") or f"Webhook created via API"),
+                                 "secret": str(body.get("secret") or secrets.token_urlsafe(38))},
+                         via="api", status=status, name=str(body.get("name") or f"Webhook created on {now:%b %d, %Y @ %I:%M %p}"),
                          created=now, modified=now)
         answer = webhook_json(hook)
-    if status == "active":
-        deliver_ping(state, hook)
+    deliver_ping(state, hook)
     return call.reply(answer, 201)
 
 
@@ -95,9 +109,11 @@ def get_webhook(webhook_id: int, call: Call[SiteState] = kit.call) -> Response:
 @kit.api.put("/webhooks/{webhook_id}")
 def update_webhook(webhook_id: int, call: Call[SiteState] = kit.call) -> Response:
     body: dict[str, Any] = call.body if isinstance(call.body, dict) else {}
-    if "topic" in body and not _topic_ok(body["topic"]):
-        raise refused(call, wp_error("woocommerce_rest_webhook_invalid_topic",
-                                     "Webhook topic is required and must be valid.", 400))
+    if body.get("topic") and not _topic_ok(body["topic"]):
+        raise refused(call, wp_error("woocommerce_rest_shop_webhook_invalid_topic", "Webhook topic must be valid.",
+                                     400))
+    if body.get("delivery_url") and not _url_ok(body["delivery_url"]):
+        raise _bad_url(call)
     if "status" in body and body["status"] not in STATUSES:
         raise refused(call, wp_error("rest_invalid_param", "Invalid parameter(s): status", 400))
     state = call.state
@@ -117,6 +133,6 @@ def delete_webhook(webhook_id: int, call: Call[SiteState] = kit.call) -> Respons
     if call.query.get("force") not in ("true", "1"):
         raise refused(call, wp_error("woocommerce_rest_trash_not_supported", "Webhooks do not support trashing.", 501))
     with call.state.lock:
-        hook = _find(call, webhook_id)
+        hook = _find(call, webhook_id, deleting=True)
         call.state.webhooks.remove(hook)
         return call.reply(webhook_json(hook))
