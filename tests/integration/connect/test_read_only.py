@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
-from domain.core.models import Backorder, BlockedWrite, ChannelPush, Sku, Store
+from domain.core.models import Backorder, BlockedWrite, ChannelPush, OutboxMessage, Sku, Store
 from domain.stock.catalog import apply_config
 from domain.stock.levels import record_batch
 from domain.stock.orders import record_orders
@@ -24,7 +24,7 @@ def _read_only(config: Any, on: bool) -> Any:
 
 
 def test_a_refund_on_a_read_only_store_is_held_back_not_made(db_session: Session, catalog: Any) -> None:
-    from tasks.followups import refund
+    from tasks.followups import offer, refund
 
     apply_config(db_session, _read_only(catalog, True))
     store_id = db_session.scalar(select(Store.id).where(Store.key == "shopify-main"))
@@ -34,13 +34,22 @@ def test_a_refund_on_a_read_only_store_is_held_back_not_made(db_session: Session
     [backorder_id] = record_orders(db_session, store_id, [OrderRecord(
         external_id="77", number="#77", placed_at=NOW, email="c@example.com", phone=None, customer_name="C",
         lines=[OrderLineRecord(external_id="77-1", sku=SKU, quantity=1, price_cents=64900)])]).backorder_ids
+    db_session.commit()
+    # no journey starts for a store under observation: the offer is held back, once however often it comes
+    for _ in range(2):
+        assert offer.apply(args=(backorder_id,), throw=True).get() == 0
+    db_session.expire_all()
+    assert db_session.scalar(select(OutboxMessage.id)) is None
+    assert db_session.get(Backorder, backorder_id).state == "open"  # type: ignore[union-attr]
+    assert [(b.action, b.subject_id) for b in db_session.scalars(select(BlockedWrite))] == [
+        ("backorder.offer", backorder_id)]
     db_session.execute(update(Backorder).where(Backorder.id == backorder_id)
                        .values(state="auto_cancelled", resolution="refund"))
     db_session.commit()
     # the store's credentials are not even set: a held-back refund never builds a connector
     assert refund.apply(args=(backorder_id,), throw=True).get() == "refund held back: store shopify-main is read-only"
     db_session.expire_all()
-    [held] = db_session.scalars(select(BlockedWrite)).all()
+    [held] = db_session.scalars(select(BlockedWrite).where(BlockedWrite.action != "backorder.offer")).all()
     assert (held.action, held.subject_type, held.subject_id, held.reason) == (
         "backorder.refund", "backorder", backorder_id, "read-only")
     assert held.detail == {"amount_cents": 64900, "order": "#77"}
