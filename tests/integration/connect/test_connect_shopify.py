@@ -73,8 +73,8 @@ def test_a_store_connects_from_an_empty_configuration(servers: tuple[str, str], 
     admin = _shop(sandbox)
     path = tmp_path / "shop.toml"
     path.write_text(EMPTY.format(base_url=f"{sandbox}/shopify/conn"))
-    for key, value in {"CONNECT_SHOP_TOKEN": TOKEN, "NEW_SHOP_WEBHOOK_SECRET": CLIENT_SECRET,
-                       "PUBLIC_BASE_URL": web, "BACKORDERS_CONFIG": str(path),
+    monkeypatch.delenv("NEW_SHOP_WEBHOOK_SECRET", raising=False)
+    for key, value in {"CONNECT_SHOP_TOKEN": TOKEN, "PUBLIC_BASE_URL": web, "BACKORDERS_CONFIG": str(path),
                        "BACKORDERS_DATA_DIR": str(tmp_path / "data")}.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
@@ -101,8 +101,15 @@ def test_a_store_connects_from_an_empty_configuration(servers: tuple[str, str], 
     assert rediscovered.exit_code == 0 and "0 SKUs added, 120 already listed" in rediscovered.output
     assert path.read_text() == edited
 
+    # Shopify signs with the app's API secret key: connect cannot invent it and asks before touching the store
+    refused = runner.invoke(main, ["stores", "connect", "new-shop"])
+    assert refused.exit_code == 1 and "set NEW_SHOP_WEBHOOK_SECRET to the app's API secret key" in refused.output
+    assert [r for r in requests.get(f"{admin}/requests", timeout=10).json()["requests"] if r["method"] != "GET"] == []
+    monkeypatch.setenv("NEW_SHOP_WEBHOOK_SECRET", CLIENT_SECRET)
+
     connected = runner.invoke(main, ["stores", "connect", "new-shop"])
     assert connected.exit_code == 0, connected.output
+    assert "NEW_SHOP_WEBHOOK_SECRET (environment)" in connected.output
     assert "read_orders scope missing" in connected.output, connected.output
     assert "CON-000003: IN_STOCK -> OUT (available 0)" in connected.output
     assert "CON-000050: IN_STOCK -> BACKORDER (available 0)" in connected.output
