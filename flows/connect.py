@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from connectors.base import Connector
 from connectors.discovery import FoundItem, catalogue, locations
-from connectors.subscriptions import GENERATED_SECRET, Subscription, ensure
+from connectors.subscriptions import GENERATED_SECRET, REGISTRARS, Subscription, ensure
 from domain.core import audit, config_file, store_secrets
 from domain.core.business_config import ConfigError, StoreConfig, load_config
 from domain.core.config_file import MergeSummary, NewLocation, NewSku
@@ -56,6 +56,8 @@ class ConnectReport:
     subscriptions: list[Subscription] = field(default_factory=list)
     poll: polling.PollReport | None = None
     read_only: bool = False
+    #: False where the platform's webhooks are registered in its own admin (or it sends none).
+    subscribable: bool = True
 
 
 def default_secret_env(store_key: str) -> str:
@@ -139,9 +141,10 @@ def connect(path: Path, store_key: str, public_base_url: str, owner: str) -> Con
     config = load_config(path)
     store = next(s for s in config.stores if s.key == store_key)
     assert store.webhook_secret_env is not None
-    secret, origin, is_new = _secret(store, store.webhook_secret_env)
+    subscribable = store.platform in REGISTRARS
+    secret, origin, is_new = _secret(store, store.webhook_secret_env) if subscribable else (None, "", False)
     report = ConnectReport(store_key, f"{public_base_url.rstrip('/')}/webhooks/{store_key}", store.webhook_secret_env,
-                           origin, read_only=store.read_only)
+                           origin, read_only=store.read_only, subscribable=subscribable)
     with session_scope() as session:
         apply_config(session, config)
     with session_scope() as session:
@@ -149,11 +152,13 @@ def connect(path: Path, store_key: str, public_base_url: str, owner: str) -> Con
         assert row is not None
         connector = connector_for(row)
         store_id, synced, cursors = row.id, row.last_full_sync_at is not None, (row.stock_cursor, row.order_cursor)
-    report.subscriptions = ensure(connector, report.address, secret, is_new)
-    with session_scope() as session:
-        audit.record(session, "cli", "store.webhooks", "store", store_id, address=report.address,
-                     secret=origin.split(",")[0], subscriptions=[
-                         {"id": s.external_id, "topic": s.topic, "outcome": s.outcome} for s in report.subscriptions])
+    if subscribable:
+        report.subscriptions = ensure(connector, report.address, secret, is_new)
+        with session_scope() as session:
+            audit.record(session, "cli", "store.webhooks", "store", store_id, address=report.address,
+                         secret=origin.split(",")[0], subscriptions=[
+                             {"id": s.external_id, "topic": s.topic, "outcome": s.outcome}
+                             for s in report.subscriptions])
     if not synced:
         report.poll = polling.poll(get_sessionmaker(), connector, store_id, owner, full=True, stock_cursor=cursors[0],
                                    order_cursor=cursors[1], on_changed=lambda ids: None, fetch_orders=store.sells)

@@ -157,8 +157,12 @@ def connect(store_key: str, file: Path | None) -> None:
         raise click.ClickException("\n".join(exc.problems)) from exc
     except ConnectorError as exc:
         raise click.ClickException(f"{store_key}: {exc}") from exc
-    click.echo(f"{store_key}: webhook secret {report.secret_env} ({report.secret_origin})")
-    click.echo(f"{store_key}: webhooks to {report.address}")
+    if report.subscribable:
+        click.echo(f"{store_key}: webhook secret {report.secret_env} ({report.secret_origin})")
+        click.echo(f"{store_key}: webhooks to {report.address}")
+    else:
+        click.echo(f"{store_key}: webhooks are not registered through this platform's API; where it sends them, "
+                   f"point them at {report.address} (docs/connect-a-store.md)")
     for subscription in report.subscriptions:
         click.echo(f"  {subscription.topic}: {subscription.outcome} (id {subscription.external_id})")
     if report.poll is not None:

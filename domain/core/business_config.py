@@ -689,6 +689,16 @@ def _check_location_owners(reader: _Reader, locations: tuple[LocationConfig, ...
                                  "name it or leave owner out")
 
 
+def parse_store(table: dict[str, Any], location_keys: set[str]) -> StoreConfig:
+    """One ``[[stores]]`` table checked on its own (``backorders stores discover`` reaches a store
+    before the file has the locations and SKUs a whole check requires); ConfigError if not valid."""
+    reader = _Reader()
+    stores = _read_stores(reader, {"stores": [table]}, location_keys)
+    if reader.problems or not stores:
+        raise ConfigError(reader.problems or ["stores[0]: not a store"])
+    return stores[0]
+
+
 def parse_config(data: dict[str, Any]) -> BusinessConfig:
     """Validate parsed TOML; raise ConfigError listing every problem."""
     reader = _Reader()

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 import tomlkit
 from tomlkit.items import AoT, InlineTable, Table
 
-from domain.core.business_config import ConfigError, StoreConfig, _read_stores, _Reader
+from domain.core.business_config import ConfigError, StoreConfig, parse_store
 
 SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -88,13 +88,8 @@ def store_table(document: tomlkit.TOMLDocument, key: str) -> Table:
 def read_store(document: tomlkit.TOMLDocument, key: str) -> StoreConfig:
     """One store's settings, checked alone: a file still without locations or SKUs (the state
     before ``discover``) is enough to reach the store."""
-    raw: dict[str, Any] = {"stores": [store_table(document, key).unwrap()]}
     location_keys = {str(t.get("key")) for t in document.get("locations", [])}
-    reader = _Reader()
-    stores = _read_stores(reader, raw, location_keys)
-    if reader.problems:
-        raise ConfigError(reader.problems)
-    return stores[0]
+    return parse_store(store_table(document, key).unwrap(), location_keys)
 
 
 def set_default(table: Table, key: str, value: Any, summary: MergeSummary) -> Any:

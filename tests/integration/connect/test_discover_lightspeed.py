@@ -40,3 +40,28 @@ def test_a_platform_without_discovery_says_to_write_it_by_hand(tmp_path: Path, m
     result = CliRunner().invoke(main, ["stores", "discover", "erp", "--file", str(path)])
     assert result.exit_code == 1 and "odoo: discovery is not supported" in result.output
     assert "[[stores]]" in path.read_text() and "read_only" not in path.read_text()  # nothing written
+
+
+def test_connect_takes_the_first_sync_and_names_where_webhooks_go(db_session: object, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from domain.core.env_settings import get_settings
+
+    with SandboxServer() as sandbox:
+        requests.post(f"{sandbox.base_url}/lightspeed/pos2/_admin/seed", json={
+            "outlets": 1, "count": 3, "sku_prefix": "LS-", "current_amount": 0}, timeout=10).raise_for_status()
+        path = tmp_path / "pos.toml"
+        path.write_text(f'[business]\nname = "POS"\n\n[[stores]]\nkey = "pos"\nplatform = "lightspeed"\n'
+                        f'base_url = "{sandbox.base_url}/lightspeed/pos2"\n'
+                        'credentials = { access_token = "POS_TOKEN" }\n')
+        for key, value in {"POS_TOKEN": "lsxs_sandbox_token", "BACKORDERS_CONFIG": str(path),
+                           "PUBLIC_BASE_URL": "https://backorders.example.com"}.items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+        runner = CliRunner()
+        assert runner.invoke(main, ["stores", "discover", "pos"]).exit_code == 0
+        result = runner.invoke(main, ["stores", "connect", "pos"])
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "point them at https://backorders.example.com/webhooks/pos" in result.output
+    assert "first full sync: full poll" in result.output and "LS-000002: IN_STOCK -> BACKORDER (available 0)" in result.output
+    # X-Series has no backorder setting to read: discover leaves allow_backorder to its default (true)
