@@ -166,7 +166,8 @@ def connect(store_key: str, file: Path | None) -> None:
     for subscription in report.subscriptions:
         click.echo(f"  {subscription.topic}: {subscription.outcome} (id {subscription.external_id})")
     if report.poll is not None:
-        click.echo(f"{store_key}: first full sync: {report.poll.summary().split(': ', 1)[1]}")
+        click.echo(f"{store_key}: first full sync: {report.poll.summary().split(': ', 1)[1]}; "
+                   f"{report.poll.first_sync_evaluated} SKUs evaluated")
         echo_poll_notes(report.poll)
         _evaluate(sorted(report.poll.changed_sku_ids))
     else:

@@ -110,6 +110,7 @@ def test_a_store_connects_from_an_empty_configuration(servers: tuple[str, str], 
     connected = runner.invoke(main, ["stores", "connect", "new-shop"])
     assert connected.exit_code == 0, connected.output
     assert "NEW_SHOP_WEBHOOK_SECRET (environment)" in connected.output
+    assert "122 records" in connected.output and "120 SKUs evaluated" in connected.output
     assert "read_orders scope missing" in connected.output, connected.output
     assert "CON-000003: IN_STOCK -> OUT (available 0)" in connected.output
     assert "CON-000050: IN_STOCK -> BACKORDER (available 0)" in connected.output
