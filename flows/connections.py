@@ -1,7 +1,9 @@
 """Builds a store's connector from its database row and the environment variables it names.
 
 Secrets never sit in the database: the row names the variables (from the TOML file), and a
-missing one is a permanent error that names it, so the operator sees what to set.
+missing one is a permanent error that names it, so the operator sees what to set. A webhook
+secret ``backorders stores connect`` generated is read from its file when the variable is unset
+(``domain.core.store_secrets``).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from connectors.base import Connector
 from connectors.errors import PermanentError
 from connectors.registry import build_connector
 from connectors.types import ConnectorConfig
+from domain.core import store_secrets
 from domain.core.models import Store
 
 
@@ -20,7 +23,7 @@ def connector_config(store: Store, *, require_credentials: bool = True) -> Conne
     if missing and require_credentials:
         raise PermanentError(f"store {store.key}: environment variable(s) not set: {', '.join(sorted(missing))}",
                              platform=store.platform)
-    secret = os.environ.get(store.webhook_secret_env) if store.webhook_secret_env else None
+    secret = store_secrets.lookup(store.webhook_secret_env) if store.webhook_secret_env else None
     return ConnectorConfig(
         store_key=store.key, base_url=store.base_url,
         credentials={name: os.environ.get(env, "") for name, env in store.credentials_env.items()},

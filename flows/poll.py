@@ -18,11 +18,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector
+from connectors.errors import ConnectorError
+from connectors.permissions import missing_permission
 from domain.core import audit, effects
 from domain.core.clock import utcnow
+from domain.core.models import ChannelListing, Store
 from domain.stock import poll_schedule
 from domain.stock.levels import record_batch
 from domain.stock.orders import record_orders
@@ -38,6 +42,8 @@ STORE_BATCH_RECORDS = 1000
 #: Pages downloaded ahead of the ones being stored (see ``prefetched``): a whole group, so the
 #: download never waits for the store.
 PREFETCH_PAGES = 4
+#: Unmatched codes a report keeps to list (the count covers them all).
+UNMATCHED_KEPT = 200
 
 
 class LeaseLost(RuntimeError):
@@ -55,13 +61,21 @@ class PollReport:
     unknown: int = 0
     orders: int = 0
     skipped: bool = False
+    #: Codes (or, without one, platform ids) of the records naming no configured SKU or location,
+    #: the first ``UNMATCHED_KEPT`` of them: what ``sync`` lists for the operator to add.
+    unmatched: list[str] = field(default_factory=list)
+    #: Optional parts of the poll the store refused, with the permission it lacks (the poll went on).
+    warnings: list[str] = field(default_factory=list)
+    #: SKUs evaluated because this was the store's first full sync (all it lists, changed or not).
+    first_sync_evaluated: int = 0
 
     def summary(self) -> str:
         if self.skipped:
             return f"store {self.store_id}: another poll holds the lease; skipped"
         kind = "full" if self.full else "incremental"
         return (f"store {self.store_id}: {kind} poll, {self.pages} pages, {self.records} records, "
-                f"{len(self.changed_sku_ids)} SKUs changed, {self.unknown} unmatched, {self.orders} orders")
+                f"{len(self.changed_sku_ids)} SKUs changed, {self.unknown} unmatched, {self.orders} orders"
+                + "".join(f"; warning: {w}" for w in self.warnings))
 
 
 def prefetched(pages: Iterable[T], depth: int = PREFETCH_PAGES) -> Iterator[T]:
@@ -137,6 +151,7 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
     of ``domain.core.effects``), so a message ``on_changed`` sends and the broker loses is swept."""
     report = PollReport(store_id, full)
     with make_session() as session, session.begin():
+        first_full = session.scalar(select(Store.last_full_sync_at).where(Store.id == store_id)) is None
         if not poll_schedule.acquire_lease(session, store_id, owner):
             report.skipped = True
             return report
@@ -155,32 +170,78 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
             report.records += len(records)
             report.stored += result.stored
             report.unknown += len(result.unknown)
+            note_unmatched(report, result.unknown)
             report.changed_sku_ids.update(result.changed_sku_ids)
             if result.changed_sku_ids:
                 on_changed(result.changed_sku_ids)
+        if full and first_full:
+            everything = _evaluate_listed(make_session, store_id, report.changed_sku_ids)
+            report.first_sync_evaluated = len(everything) + len(report.changed_sku_ids)
+            if everything:
+                report.changed_sku_ids.update(everything)
+                on_changed(everything)
         if fetch_orders:
-            for order_page in connector.fetch_orders(order_cursor):
-                with make_session() as session, session.begin():
-                    if not poll_schedule.renew_lease(session, store_id, owner):
-                        raise LeaseLost(f"store {store_id}: lease lost during the poll")
-                    recorded = record_orders(session, store_id, order_page.records)
-                    effects.record(session, effects.EVALUATE, recorded.sku_ids, utcnow())
-                    poll_schedule.save_order_cursor(session, store_id, owner, order_page.cursor)
-                report.orders += len(order_page.records)
-                if recorded.sku_ids:
-                    report.changed_sku_ids.update(recorded.sku_ids)
-                    on_changed(recorded.sku_ids)
-                if recorded.backorder_ids and on_backorders is not None:
-                    on_backorders(recorded.backorder_ids)
+            try:
+                _read_orders(make_session, connector, store_id, owner, order_cursor, report, on_changed,
+                             on_backorders)
+            except ConnectorError as exc:
+                needed = missing_permission(connector.platform, "orders", exc)
+                if needed is None:
+                    raise
+                report.warnings.append(f"orders not read: {needed} missing (HTTP {exc.status_code}); "
+                                       "stock was stored and evaluated")
+                log.warning("store %s: orders not read, %s missing (HTTP %s)", store_id, needed, exc.status_code)
         with make_session() as session, session.begin():
             poll_schedule.mark_polled(session, store_id, full)
             audit.record(session, "sync", "poll", "store", store_id, owner=owner, full=full,
                          started_at=started_at.isoformat(), finished_at=utcnow().isoformat(), pages=report.pages,
                          records=report.records, changed=len(report.changed_sku_ids), unknown=report.unknown,
-                         orders=report.orders)
+                         orders=report.orders, **({"warnings": report.warnings} if report.warnings else {}),
+                         **({"unmatched": report.unmatched[:20]} if report.unmatched else {}))
     finally:
         with make_session() as session, session.begin():
             poll_schedule.release_lease(session, store_id, owner)
     if report.unknown:
         log.info("store %s: %d records name SKUs or locations not in the configuration", store_id, report.unknown)
     return report
+
+
+def _read_orders(make_session: sessionmaker[Session], connector: Connector, store_id: int, owner: str,
+                 order_cursor: str | None, report: PollReport, on_changed: OnChanged,
+                 on_backorders: OnChanged | None) -> None:
+    """The orders part of a poll, each page in its own transaction with its cursor."""
+    for order_page in connector.fetch_orders(order_cursor):
+        with make_session() as session, session.begin():
+            if not poll_schedule.renew_lease(session, store_id, owner):
+                raise LeaseLost(f"store {store_id}: lease lost during the poll")
+            recorded = record_orders(session, store_id, order_page.records)
+            effects.record(session, effects.EVALUATE, recorded.sku_ids, utcnow())
+            poll_schedule.save_order_cursor(session, store_id, owner, order_page.cursor)
+        report.orders += len(order_page.records)
+        if recorded.sku_ids:
+            report.changed_sku_ids.update(recorded.sku_ids)
+            on_changed(recorded.sku_ids)
+        if recorded.backorder_ids and on_backorders is not None:
+            on_backorders(recorded.backorder_ids)
+
+
+def note_unmatched(report: PollReport, records: Iterable[Any]) -> None:
+    """Keep the codes (platform ids when a record has no code) of records matching no configured
+    SKU or location, once each, up to ``UNMATCHED_KEPT``."""
+    for record in records:
+        if len(report.unmatched) >= UNMATCHED_KEPT:
+            return
+        name = record.sku or f"{record.external_id} (no SKU code)"
+        if name not in report.unmatched:
+            report.unmatched.append(name)
+
+
+def _evaluate_listed(make_session: sessionmaker[Session], store_id: int, evaluated: set[int]) -> list[int]:
+    """After a store's first full sync every SKU it lists is evaluated, changed or not, so what is
+    already out or low when the store is connected alerts at once. Recorded as owed detection
+    (``effects``) in its own transaction, like each stored page."""
+    with make_session() as session, session.begin():
+        listed = sorted(set(session.scalars(select(ChannelListing.sku_id).where(ChannelListing.store_id == store_id)))
+                        - evaluated)
+        effects.record(session, effects.EVALUATE, listed, utcnow())
+    return listed

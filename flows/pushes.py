@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from connectors.errors import ConnectorError, TransientError
-from domain.core import audit, coalesce
+from domain.core import audit, blocked_writes, coalesce
 from domain.core.business_config import current_config
 from domain.core.clock import utcnow
 from domain.core.db import session_scope
@@ -102,9 +102,14 @@ def run_push(task: PushRunner, sku_id: int, store_id: int) -> int:
         planned = propagation.plan_store(uow.session, sku_id, store_id, now)
         connector, setup_error = None, None
         written: list[tuple[int, int, int]] = []
-        if store is not None and planned is not None and planned.pushes and not propagation.already_shown(
-                planned, pushes.last_levels(uow.session, sku_id, store_id),
-                pushes.last_backorder(uow.session, sku_id, store_id)):
+        wanted = store is not None and planned is not None and bool(planned.pushes) and not propagation.already_shown(
+            planned, pushes.last_levels(uow.session, sku_id, store_id),
+            pushes.last_backorder(uow.session, sku_id, store_id))
+        if wanted and planned is not None and blocked_writes.held_back(
+                uow.session, store, "channel.push", "sku", sku_id, backorder=planned.backorder,
+                levels={_level_key(k): v for k, v in planned.levels().items()}):
+            wanted = False  # read-only: recorded, not written; the row is released below
+        if wanted and store is not None and planned is not None:
             try:
                 connector = connector_for(store)
             except ConnectorError as exc:  # e.g. its credentials are not set: staff must act

@@ -12,7 +12,7 @@ from __future__ import annotations
 import domain.core.env_settings as runtime_settings
 from connectors.base import Connector
 from connectors.types import RefundRequest
-from domain.core import audit
+from domain.core import audit, blocked_writes
 from domain.core.clock import utcnow
 from domain.core.models import Backorder, Order, OrderLine, Store
 from domain.journey import customer_journey
@@ -48,9 +48,12 @@ def refund(task: Transactional, backorder_id: int) -> str:
         assert order is not None
         store = uow.session.get(Store, order.store_id)
         assert store is not None
-        connector: Connector = connector_for(store)
         request = request_for(backorder, line, order)
         resolution = backorder.resolution or "refund"
+        if blocked_writes.held_back(uow.session, store, f"backorder.{resolution}", "backorder", backorder_id,
+                                    amount_cents=request.amount_cents, order=order.number):
+            return f"{resolution} held back: store {store.key} is read-only"
+        connector: Connector = connector_for(store)
     result = connector.credit_line(request) if resolution == "store_credit" else connector.refund_line(request)
     with task.unit_of_work() as uow:
         backorder = uow.session.get(Backorder, backorder_id, with_for_update={"key_share": True})

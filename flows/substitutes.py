@@ -13,6 +13,7 @@ import logging
 import domain.core.env_settings as runtime_settings
 from connectors.base import Connector
 from connectors.errors import PermanentError, TransientError
+from domain.core import blocked_writes
 from domain.core.clock import utcnow
 from domain.journey import substitutes
 from flows.connections import connector_for
@@ -31,8 +32,12 @@ def place(task: Transactional, substitute_order_id: int) -> str:
     with task.unit_of_work() as uow:
         claim = substitutes.claim(uow.session, substitute_order_id, utcnow())
         if claim is not None:
+            store = substitutes.store_of(uow.session, claim.store_id)
+            if blocked_writes.held_back(uow.session, store, "substitute.place", "substitute_order",
+                                        substitute_order_id, state=claim.state):
+                return f"held back: store {store.key} is read-only"
             try:
-                connector = connector_for(substitutes.store_of(uow.session, claim.store_id))
+                connector = connector_for(store)
             except PermanentError as exc:  # a credential not set: the claim stands, staff are told below
                 unusable = exc
     if claim is None:

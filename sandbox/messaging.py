@@ -28,6 +28,8 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
+from sandbox import slack_blocks
+
 PROVIDERS = ("twilio", "mailgun", "sendgrid", "slack")
 
 
@@ -385,7 +387,7 @@ def _sms_card(m: dict[str, Any]) -> str:
 def _slack_card(m: dict[str, Any]) -> str:
     card = f"<p><b>webhook</b> {_e(m.get('webhook'))}</p><pre>{_e(m.get('text'))}</pre>"
     if m.get("blocks"):
-        card += f"<pre>{_e(json.dumps(m['blocks'], indent=2, ensure_ascii=False))}</pre>"
+        card += slack_blocks.render(m["blocks"])
     return card
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from celery import shared_task
 
 import domain.core.env_settings as runtime_settings
-from domain.core import effects
+from domain.core import blocked_writes, effects
 from domain.core.clock import utcnow
 from domain.core.stages import FollowUp, Stage
 from domain.journey import customer_journey, substitutes
@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 @shared_task(base=DbTask, bind=True, name="tasks.followups.offer")
 def offer(self: DbTask, backorder_id: int) -> int:
     with self.unit_of_work() as uow:
+        store = blocked_writes.store_of_backorder(uow.session, backorder_id)
+        if blocked_writes.held_back(uow.session, store, "backorder.offer", "backorder", backorder_id):
+            return 0  # read-only: the customer hears once the store is switched on (the offer sweeper)
         follow_ups = customer_journey.offer(uow.session, backorder_id, runtime_settings.current())
         dispatch(uow, follow_ups)
     return len(follow_ups)

@@ -17,8 +17,7 @@ from domain.core.clock import utcnow
 from domain.core.models import Store
 from domain.core.stages import FollowUp, Stage
 from domain.journey import customer_journey
-from domain.messaging import alerts
-from domain.stock import webhook_inbox
+from domain.stock import quarantine_alerts, webhook_inbox
 from flows.connections import connector_for
 from flows.detection import detect
 from flows.inbound import apply_events
@@ -101,12 +100,9 @@ def inline(task: DbTask, uow: UnitOfWork, follow_up: FollowUp, step: Callable[..
 
 
 def quarantine_alert(session: object, store: Store, event_id: int, reason: str, routes: object) -> list[int]:
-    return alerts.raise_ops_alert(
-        session, "channel.push_failed", f"quarantine:{event_id}", routes,  # type: ignore[arg-type]
-        detail=f"Webhook quarantined, not applied: {reason}. Add the SKU or location to the "
-               f"configuration, then run `backorders redrive --inbox {event_id}`.",
-        store_id=store.id, title=f"webhook #{event_id} from {store.name}", to_state="quarantined",
-        channels=[store.name])
+    """The ``webhook_quarantined`` alert (``domain.stock.quarantine_alerts``): what the webhook named,
+    the fix and the redrive command."""
+    return quarantine_alerts.quarantine_alert(session, store, event_id, reason, routes)  # type: ignore[arg-type]
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.inbound.redrive")

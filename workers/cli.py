@@ -70,11 +70,16 @@ def config_check(file: Path, as_json: bool) -> None:
             click.echo(problem, err=True)
         click.echo(f"{file}: {len(exc.problems)} problem(s)", err=True)
         sys.exit(1)
+    from domain.core.config_warnings import route_warnings
+
+    warnings = route_warnings(loaded)
     counts = {"stores": len(loaded.stores), "locations": len(loaded.locations), "vendors": len(loaded.vendors),
               "skus": len(loaded.skus)}
     if as_json:
-        echo_json({"file": str(file), "ok": True, "problems": [], **counts})
+        echo_json({"file": str(file), "ok": True, "problems": [], "warnings": warnings, **counts})
         return
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"{file}: ok ({counts['stores']} stores, {counts['locations']} locations, "
                f"{counts['vendors']} vendors, {counts['skus']} SKUs)")
 
@@ -195,6 +200,7 @@ def status(as_json: bool) -> None:
     """SKUs by state, open backorders, due timers, outbox and inbox by state, dead letters."""
     from domain.core.db import session_scope
     from domain.status import snapshot
+    from workers.cli_stores import echo_store_connections, store_connections
 
     from domain.core import spool
 
@@ -203,6 +209,7 @@ def status(as_json: bool) -> None:
     with session_scope() as session:
         data = snapshot(session, business_timezone=_business_timezone())
         data["liveness"] = _liveness(session)
+        data.update(store_connections(session))
     data.update(_redis_status())
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -248,6 +255,7 @@ def status(as_json: bool) -> None:
             click.echo(f"  {stray.get('at', '?')} {stray.get('store_key', '?')} {stray.get('topic', '')} "
                        f"({stray.get('bytes', 0)} bytes, {stray.get('user_agent', '') or 'no user agent'})")
     _echo_liveness(data["liveness"])
+    echo_store_connections(data)
 
 
     if data["spooled_dead_letters"]:
@@ -364,9 +372,13 @@ def sync(store_key: str, full: bool, as_json: bool) -> None:
         raise click.ClickException(f"{store_key}: {exc}") from exc
     result: dict[str, Any] = {"store": store_key, "full": report.full, "skipped": report.skipped,
                               "pages": report.pages, "records": report.records, "changed": len(report.changed_sku_ids),
-                              "unmatched": report.unknown, "orders": report.orders, "transitions": []}
+                              "unmatched": report.unknown, "unmatched_codes": report.unmatched,
+                              "warnings": report.warnings, "orders": report.orders, "transitions": []}
     if not as_json:
+        from workers.cli_stores import echo_poll_notes
+
         click.echo(report.summary())
+        echo_poll_notes(report)
     if changed:
         from sqlalchemy import func
 
@@ -771,6 +783,9 @@ main.add_command(why)
 from workers.cli_doctor import doctor  # noqa: E402
 
 main.add_command(doctor)
+from workers.cli_stores import stores  # noqa: E402
+
+main.add_command(stores)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ with and is rebuilt when the environment says otherwise.
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from connectors.base import Connector
+from domain.core import store_secrets
 from domain.core.db import session_scope
 from domain.core.models import Store
 from flows.connections import connector_for
@@ -39,7 +39,7 @@ class KnownStore:
 
     def current(self) -> bool:
         """False once the signing secret in the environment differs from the one built in."""
-        return self.secret_env is None or os.environ.get(self.secret_env) == self.secret
+        return self.secret_env is None or store_secrets.lookup(self.secret_env) == self.secret
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def load(store_key: str) -> KnownStore | None:
         if store is not None:
             secret_env = store.webhook_secret_env
             known = KnownStore(store.key, connector_for(store, require_credentials=False), secret_env,
-                               os.environ.get(secret_env) if secret_env else None)
+                               store_secrets.lookup(secret_env) if secret_env else None)
     ttl = STORE_TTL_S if known is not None else UNKNOWN_TTL_S
     with _lock:
         _entries[store_key] = _Entry(known, time.monotonic() + ttl)

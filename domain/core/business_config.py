@@ -74,6 +74,9 @@ class StoreConfig:
     sells: bool
     locations: dict[str, str]
     options: dict[str, Any]
+    #: Observe and alert only, write nothing to the channel (``domain.core.blocked_writes``).
+    #: Default false; ``backorders stores discover`` writes ``true`` for a store it adds.
+    read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -349,7 +352,7 @@ def _read_stores(reader: _Reader, data: dict[str, Any], location_keys: set[str])
     seen: set[str] = set()
     out = []
     allowed = {"key", "platform", "name", "base_url", "credentials", "webhook_secret_env", "poll_interval",
-               "full_sync_interval", "sells", "locations", "options"}
+               "full_sync_interval", "sells", "locations", "options", "read_only"}
     for path, item in reader.tables(data, "stores"):
         reader.unknown_keys(item, allowed, path)
         key = reader.key(item, path, seen)
@@ -380,6 +383,7 @@ def _read_stores(reader: _Reader, data: dict[str, Any], location_keys: set[str])
                 full_sync_interval_s=reader.duration(item, "full_sync_interval", path, 86400),
                 sells=reader.boolean(item, "sells", path, True), locations=locations,
                 options=reader.table(item, "options", f"{path}.options"),
+                read_only=reader.boolean(item, "read_only", path, False),
             ))
         _check_buffer_floor(reader, item, path)
     return tuple(out)
@@ -683,6 +687,16 @@ def _check_location_owners(reader: _Reader, locations: tuple[LocationConfig, ...
         elif erps and owner.key not in erps:
             reader.problem(path, f"the ERP {erps[0]!r} maps location {location.key!r} and is its record; "
                                  "name it or leave owner out")
+
+
+def parse_store(table: dict[str, Any], location_keys: set[str]) -> StoreConfig:
+    """One ``[[stores]]`` table checked on its own (``backorders stores discover`` reaches a store
+    before the file has the locations and SKUs a whole check requires); ConfigError if not valid."""
+    reader = _Reader()
+    stores = _read_stores(reader, {"stores": [table]}, location_keys)
+    if reader.problems or not stores:
+        raise ConfigError(reader.problems or ["stores[0]: not a store"])
+    return stores[0]
 
 
 def parse_config(data: dict[str, Any]) -> BusinessConfig:

@@ -85,6 +85,9 @@ class Store(Base):
     options: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     sells: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    #: Observe and alert only: no stock, policy, refund or order write reaches this channel while
+    #: set (``read_only`` in the TOML file); each one held back is a :class:`BlockedWrite`.
+    read_only: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     poll_interval_s: Mapped[int] = mapped_column(Integer, server_default=text("300"))
     full_sync_interval_s: Mapped[int] = mapped_column(Integer, server_default=text("86400"))
     stock_cursor: Mapped[str | None] = mapped_column(Text)
@@ -732,3 +735,19 @@ class ReplayToken(Base):
     expires_at: Mapped[datetime]
     __table_args__ = (UniqueConstraint("source", "token", name="uq_replay_tokens_source_token"),
                       Index("ix_replay_tokens_expires_at", "expires_at"))
+
+
+class BlockedWrite(Base):
+    """A write to a channel that was not made because its store is read-only (``reason``), with
+    what it would have written: the operator sees what switching the store on will change."""
+
+    __tablename__ = "blocked_writes"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (Index("ix_blocked_writes_store_created", "store_id", "created_at"),)

@@ -9,11 +9,13 @@ traces in ``last_error`` and ``attempts``, read here so ``backorders status`` an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from domain.core.models import OutboxMessage
 
+#: A due row older than this is waiting on a worker rather than on its turn.
+WORKER_WAIT = timedelta(minutes=2)
 #: ``delivery_rules.defer`` writes "<provider> circuit <state>: not attempted, deferred …".
 CIRCUIT_MARK = " circuit "
 
@@ -55,6 +57,8 @@ def explain(row: OutboxMessage, now: datetime, zone: ZoneInfo | None = None) -> 
             what = "held for quiet hours" if row.channel == "sms" else "held"
             return Reason("quiet_hours" if row.channel == "sms" else "held", f"{what} until {clock(until, zone)}",
                           until)
+        if row.created_at is not None and now - (until or row.created_at) > WORKER_WAIT:
+            return Reason("queued", "due, waiting for a notify worker for over 2 minutes (is `notify` running?)")
         return Reason("queued", "queued for delivery")
     if state == "sending":
         return Reason("sending", "being sent now")

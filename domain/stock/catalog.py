@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -40,13 +40,14 @@ def _upsert(session: Session, model: type, key_column: str, rows: list[dict[str,
 
 
 def apply_config(session: Session, config: BusinessConfig) -> ApplySummary:
+    was_read_only = set(session.scalars(select(Store.key).where(Store.read_only.is_(True))))
     location_ids = _upsert(session, Location, "key", [
         {"key": loc.key, "name": loc.name, "timezone": loc.timezone} for loc in config.locations
     ])
     store_ids = _upsert(session, Store, "key", [
         {"key": s.key, "platform": s.platform, "name": s.name, "base_url": s.base_url, "enabled": True,
          "credentials_env": s.credentials, "webhook_secret_env": s.webhook_secret_env, "options": s.options,
-         "sells": s.sells, "poll_interval_s": s.poll_interval_s, "full_sync_interval_s": s.full_sync_interval_s}
+         "sells": s.sells, "read_only": s.read_only, "poll_interval_s": s.poll_interval_s, "full_sync_interval_s": s.full_sync_interval_s}
         for s in config.stores
     ])
     session.execute(update(Store).where(Store.key.not_in(list(store_ids) or [""])).values(enabled=False))
@@ -59,6 +60,7 @@ def apply_config(session: Session, config: BusinessConfig) -> ApplySummary:
                 store_id=store_ids[store.key], location_id=location_ids[location_key], external_id=external,
             ).on_conflict_do_update(constraint="uq_store_locations_external",
                                     set_={"location_id": location_ids[location_key]}))
+    _switched_on(session, [store_ids[s.key] for s in config.stores if s.key in was_read_only and not s.read_only])
     vendor_ids = _upsert(session, Vendor, "key", [
         {"key": v.key, "name": v.name, "email": v.email, "lead_time_days": v.lead_time_days,
          "min_order_cents": v.min_order_cents, "min_order_units": v.min_order_units, "case_pack": v.case_pack,
@@ -77,3 +79,18 @@ def apply_config(session: Session, config: BusinessConfig) -> ApplySummary:
     location_thresholds.apply_config(session, sku_ids, location_ids,
                                      {s.code: s.location_thresholds for s in config.skus})
     return ApplySummary(len(location_ids), len(store_ids), len(vendor_ids), len(config.skus))
+
+
+def _switched_on(session: Session, store_ids: list[int]) -> None:
+    """A store switched from read-only to live is owed every push it held back: those rows are made
+    due now, and the push sweeper sends them (``domain.stock.pushes``)."""
+    if not store_ids:
+        return
+    session.execute(text("""
+        INSERT INTO channel_pushes AS p (sku_id, store_id, due_at, dirty_since)
+        SELECT DISTINCT b.subject_id, b.store_id, now(), now() FROM blocked_writes b
+         WHERE b.store_id = ANY(:store_ids) AND b.action = 'channel.push'
+        ON CONFLICT ON CONSTRAINT uq_channel_pushes_sku_store DO UPDATE
+           SET due_at = LEAST(COALESCE(p.due_at, excluded.due_at), excluded.due_at),
+               dirty_since = COALESCE(p.dirty_since, excluded.dirty_since)
+    """), {"store_ids": store_ids})

@@ -15,6 +15,7 @@ Built on ``sandbox.kit``: ``shop`` declares the stand-in (state, renderings, web
 lazy (``sandbox.kit.catalog``), so 100,000 SKUs cost a few integers until paged through.
 """
 from sandbox.shopify import admin, drafts, money, stock  # noqa: F401  (each registers its routes)
+from sandbox.shopify import webhooks  # noqa: F401  (webhooks.json subscriptions)
 from sandbox.shopify.shop import kit
 
 install = kit.install

@@ -14,6 +14,7 @@ Built on ``sandbox.kit``: ``site`` declares the stand-in (state, renderings, err
 Generated products are a lazy id range (``sandbox.kit.catalog``).
 """
 from sandbox.woocommerce import admin, money, orders, stock  # noqa: F401  (each registers its routes)
+from sandbox.woocommerce import webhooks  # noqa: F401  (the webhooks API)
 from sandbox.woocommerce.site import kit
 
 install = kit.install

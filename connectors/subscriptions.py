@@ -1,0 +1,106 @@
+"""Webhook subscriptions registered through a platform's API, found again on a second run.
+
+``backorders stores connect`` makes sure the store calls ``{PUBLIC_BASE_URL}/webhooks/{store}``
+for every topic the connector reads, and only creates what is missing: a subscription to our
+address for a topic is found by listing first, so connecting twice changes nothing.
+
+* Shopify Admin REST ``webhooks.json``: ``GET`` lists the app's subscriptions (``address``,
+  ``topic``), ``POST {"webhook": {"topic", "address", "format": "json"}}`` creates one
+  (https://shopify.dev/docs/api/admin-rest/latest/resources/webhook). Shopify takes no secret: it
+  signs every delivery with the app's API secret key (client secret)
+  (https://shopify.dev/docs/apps/build/webhooks/verify-deliveries), so
+  that key is the store's webhook secret.
+* WooCommerce REST ``/wp-json/wc/v3/webhooks``: ``GET`` lists (``topic``, ``delivery_url``,
+  ``status``), ``POST {"name", "topic", "delivery_url", "secret", "status"}`` creates, ``PUT
+  webhooks/{id}`` updates (https://developer.woocommerce.com/docs/apis/rest-api/v3/webhooks/). The
+  secret is ours to choose and is write-only (never listed), so a subscription found without a
+  secret we hold is given ours again with ``PUT``; one paused or disabled is set ``active``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.base import PageNumberPaginator, Stream, shopify_link_paginator
+from connectors.errors import PermanentError
+from connectors.http import RestConnector
+
+#: Topics each platform is asked for: the ones its connector reads (``webhooks.kinds``).
+TOPICS: dict[str, tuple[str, ...]] = {
+    "shopify": ("inventory_levels/update", "orders/create", "products/update"),
+    "woocommerce": ("product.created", "product.updated", "order.created"),
+}
+#: Platforms whose subscriptions carry a secret we generate (else the platform's app secret signs).
+GENERATED_SECRET = frozenset({"woocommerce"})
+
+
+class SubscriptionsUnsupported(PermanentError):
+    """The platform's webhooks are registered in its admin, not through this command."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One topic delivered to one address, and what this run did about it."""
+
+    external_id: str
+    topic: str
+    address: str
+    outcome: str  # "found", "created", "updated"
+
+
+SHOPIFY_WEBHOOKS = Stream(path="webhooks.json", records="webhooks", paginator=shopify_link_paginator(),
+                          page_size_param="limit")
+WOO_WEBHOOKS = Stream(path="webhooks", records="$", paginator=PageNumberPaginator(), page_size_param="per_page")
+
+
+def _shopify(connector: RestConnector, address: str, secret: str | None, secret_is_new: bool) -> list[Subscription]:
+    existing = {(hook["topic"], hook["address"]): hook for hook in connector.records(SHOPIFY_WEBHOOKS)}
+    out = []
+    for topic in TOPICS["shopify"]:
+        found = existing.get((topic, address))
+        if found is not None:
+            out.append(Subscription(str(found["id"]), topic, address, "found"))
+            continue
+        hook, _ = connector.send("POST", "webhooks.json", {"webhook": {"topic": topic, "address": address,
+                                                                        "format": "json"}}, "webhook")
+        out.append(Subscription(str(hook["id"]), topic, address, "created"))
+    return out
+
+
+def _woocommerce(connector: RestConnector, address: str, secret: str | None, secret_is_new: bool
+                 ) -> list[Subscription]:
+    if not secret:
+        raise ValueError("a WooCommerce webhook needs a secret")
+    existing = {(hook["topic"], hook["delivery_url"]): hook for hook in connector.records(WOO_WEBHOOKS)}
+    out = []
+    for topic in TOPICS["woocommerce"]:
+        found = existing.get((topic, address))
+        if found is None:
+            body = {"name": f"Backorder Automator {topic}", "topic": topic, "delivery_url": address,
+                    "secret": secret, "status": "active"}
+            hook, _ = connector.send("POST", "webhooks", body)
+            out.append(Subscription(str(hook["id"]), topic, address, "created"))
+            continue
+        changes: dict[str, Any] = {}
+        if secret_is_new:
+            changes["secret"] = secret  # write-only there: ours is the one it must sign with
+        if found.get("status") != "active":
+            changes["status"] = "active"
+        if changes:
+            connector.send("PUT", f"webhooks/{found['id']}", changes)
+        out.append(Subscription(str(found["id"]), topic, address, "updated" if changes else "found"))
+    return out
+
+
+REGISTRARS = {"shopify": _shopify, "woocommerce": _woocommerce}
+
+
+def ensure(connector: Any, address: str, secret: str | None, secret_is_new: bool) -> list[Subscription]:
+    """Every topic of the platform delivered to ``address``; created or mended only where missing.
+    ``secret_is_new``: the secret was generated by this run, so any subscription found was signing
+    with another one."""
+    platform = getattr(connector, "platform", "")
+    if platform not in REGISTRARS or not isinstance(connector, RestConnector):
+        raise SubscriptionsUnsupported(f"{platform or 'this platform'}: register its webhooks in its admin "
+                                       f"(docs/connect-a-store.md); the address is {address}")
+    return REGISTRARS[platform](connector, address, secret, secret_is_new)
