@@ -33,3 +33,5 @@ app.conf.imports = TASK_MODULES
 import workers.signals  # noqa: E402,F401  (connects process and task signals)
 import workers.startup_checks  # noqa: E402,F401  (a broken configuration stops the worker)
 import workers.heartbeats  # noqa: E402,F401  (worker heartbeats and sweeper runs, for /healthz)
+import workers.correlation  # noqa: E402,F401  (correlation ids across the broker, bound as log fields)
+import workers.logs  # noqa: E402,F401  (Celery's log handlers render JSON or console lines, LOG_FORMAT)
