@@ -50,17 +50,17 @@ def id_fields(task: Any, args: Any, kwargs: Any) -> dict[str, Any]:
 
 @before_task_publish.connect
 def _add_header(headers: dict[str, Any] | None = None, **_: Any) -> None:
-    if headers is not None and not headers.get(log_context.CORRELATION_ID):
+    if headers is not None and not headers.get(log_context.HEADER):
         current = log_context.current_id()
         if current:
-            headers[log_context.CORRELATION_ID] = current
+            headers[log_context.HEADER] = current
 
 
 def incoming_id(task: Any) -> str | None:
     """The header's id (a message from the broker) — Celery puts custom headers on the request."""
     request = task.request
-    value = getattr(request, log_context.CORRELATION_ID, None) or (getattr(request, "headers", None) or {}).get(
-        log_context.CORRELATION_ID)
+    value = getattr(request, log_context.HEADER, None) or (getattr(request, "headers", None) or {}).get(
+        log_context.HEADER)
     return str(value) if value else None
 
 

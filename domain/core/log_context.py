@@ -22,8 +22,11 @@ from typing import Any
 import structlog
 from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars, reset_contextvars
 
-#: The message header (and log field) carrying the chain's id.
+#: The log field (and the inbox payload key) carrying the chain's id.
 CORRELATION_ID = "correlation_id"
+#: The message header carrying it: not ``correlation_id``, which is an AMQP message property
+#: Celery already fills with the task's own id.
+HEADER = "chain_correlation_id"
 #: Business keys a line may carry, by name: a store's key, a SKU's code, an order's number, a
 #: backorder's id, a purchase order's number (``po``), an outbox row and its provider.
 FIELDS = ("store", "sku", "order", "backorder", "po", "outbox", "provider")
