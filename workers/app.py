@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from celery import Celery
 
+from workers import metrics_dir
 from workers.embedded import ensure_env
 from workers.log_redaction import install as redact_links_in_logs
 
 ensure_env()
+metrics_dir.configure()  # before prometheus_client is imported: every process of the host adds up at /metrics
+metrics_dir.connect_child_exit()
 redact_links_in_logs()  # signed link tokens never reach a log line (workers.log_redaction)
 
 TASK_MODULES = (

@@ -23,6 +23,7 @@ from workers.body_limit import BodyLimitMiddleware
 from workers.callbacks import router as callbacks_router
 from workers.input_guard import InputGuardMiddleware
 from workers.log_redaction import install as redact_links_in_logs
+from workers.metrics_endpoint import router as metrics_router
 from workers.logs import install as install_log_format
 from domain.core.liveness import Thresholds
 from workers.deadlines import DeadlineMiddleware, budget_s
@@ -83,6 +84,7 @@ def create_app() -> FastAPI:
     app.include_router(callbacks_router)
     app.include_router(replies_router)
     app.include_router(vendor_router)
+    app.include_router(metrics_router)
     return app
 
 

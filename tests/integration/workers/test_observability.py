@@ -130,3 +130,41 @@ def test_one_sale_is_one_correlation_id_from_the_webhook_to_the_send_and_is_coun
 
     other_chains = {line.get("correlation_id") for line in lines if line["event"] == "poll.done"}
     assert other_chains and received["correlation_id"] not in other_chains, "each poll starts its own chain"
+
+    _scraped_counts_the_sale(stack)
+
+
+def _sample(exposition: str, name: str, **labels: str) -> float:
+    """The value of one sample of Prometheus' text format (0 when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return 0.0
+
+
+def _scraped_counts_the_sale(stack: Stack) -> None:
+    url = f"{stack.web}/metrics"
+    assert requests.get(url, timeout=10).status_code == 401
+    assert requests.get(url, auth=(USER, "wrong"), timeout=10).status_code == 401
+    answer = requests.get(url, auth=(USER, PASSWORD), timeout=10)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    body = answer.text
+    assert _sample(body, "backorders_webhooks_accepted_total", store="shopify-main", outcome="accepted") >= 1
+    assert _sample(body, "backorders_inbox_drained_total", store="shopify-main") >= 1
+    assert _sample(body, "backorders_inbox_drain_lag_seconds_count", store="shopify-main") >= 1
+    assert _sample(body, "backorders_polls_total", store="shopify-main", outcome="done") >= 1
+    assert _sample(body, "backorders_poll_records_total", store="shopify-main", kind="full") == 30
+    assert _sample(body, "backorders_channel_pushes_total", store="woo-outlet", outcome="ok") >= 1
+    assert _sample(body, "backorders_sends_total", provider="slack", outcome="sent") >= 1
+    assert _sample(body, "backorders_rows_up") == 1
+    assert _sample(body, "backorders_outbox", state="sent") >= 2
+    assert "backorders_timers_late" in body and "backorders_inbox_pending" in body
+
+    refused = requests.post(f"{stack.web}/webhooks/shopify-main", data=b"{}", timeout=10,
+                            headers={"X-Shopify-Hmac-Sha256": "bad", "Content-Type": "application/json"})
+    assert refused.status_code == 401
+    again = requests.get(url, auth=(USER, PASSWORD), timeout=10).text
+    assert _sample(again, "backorders_webhooks_refused_total", store="shopify-main", reason="signature") == 1
