@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,7 +43,7 @@ def log_format(stream: Any = None) -> str:
     return "console" if getattr(stream, "isatty", lambda: False)() else "json"
 
 
-def from_record(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def from_record(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Level, logger and time from the standard record, for structured and foreign lines alike."""
     record: logging.LogRecord | None = event.get("_record")
     if record is not None:
@@ -53,7 +54,7 @@ def from_record(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def redact_fields(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def redact_fields(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Every string value with its signed link tokens redacted (``workers.log_redaction``)."""
     for key, value in event.items():
         if isinstance(value, str) and not key.startswith("_"):
