@@ -38,3 +38,4 @@ import workers.startup_checks  # noqa: E402,F401  (a broken configuration stops 
 import workers.heartbeats  # noqa: E402,F401  (worker heartbeats and sweeper runs, for /healthz)
 import workers.correlation  # noqa: E402,F401  (correlation ids across the broker, bound as log fields)
 import workers.logs  # noqa: E402,F401  (Celery's log handlers render JSON or console lines, LOG_FORMAT)
+import workers.quiet_sweeps  # noqa: E402,F401  (Flower lists sweeps that found work, not every tick)

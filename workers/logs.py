@@ -106,7 +106,8 @@ def install(kind: str | None = None) -> str:
             handler.setFormatter(chosen)
     for name in OWN_HANDLERS:
         for handler in logging.getLogger(name).handlers:
-            handler.setFormatter(chosen)
+            if not _is_test_capture(handler):
+                handler.setFormatter(chosen)
     return kind
 
 

@@ -110,3 +110,15 @@ def test_a_task_with_no_header_starts_a_chain_of_its_own() -> None:
     finally:
         correlation._unbind(task_id="t2")
     assert log_context.current_id() is None
+
+
+def test_what_counts_as_a_sweep_that_found_work() -> None:
+    from workers.quiet_sweeps import found, sweeper_names
+
+    assert [found(v) for v in (0, 3, None, {}, {"sent": 0, "failed": 0}, {"sent": 1}, [], [4], "store 1")] == [
+        False, True, False, False, False, True, False, True, True]
+    import celeryconfig
+
+    names = sweeper_names(celeryconfig.beat_schedule)
+    assert {"tasks.channels.sweep", "tasks.polling.dispatch_due", "tasks.timers.fire_due"} <= names
+    assert "tasks.inbound.drain" not in names
