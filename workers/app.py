@@ -39,3 +39,4 @@ import workers.heartbeats  # noqa: E402,F401  (worker heartbeats and sweeper run
 import workers.correlation  # noqa: E402,F401  (correlation ids across the broker, bound as log fields)
 import workers.logs  # noqa: E402,F401  (Celery's log handlers render JSON or console lines, LOG_FORMAT)
 import workers.quiet_sweeps  # noqa: E402,F401  (Flower lists sweeps that found work, not every tick)
+import workers.task_labels  # noqa: E402,F401  (readable task arguments in Flower: ids with their names)

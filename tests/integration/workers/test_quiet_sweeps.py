@@ -66,7 +66,8 @@ def test_idle_sweeps_are_silent_and_busy_ones_are_listed(celery_app: Any, celery
         # the drain it dispatched is an ordinary task: the worker announces it as always
         wait_for(lambda: any(e["type"] == "task-succeeded" and e.get("uuid") != busy.id for e in seen
                              if e.get("uuid")), timeout_s=30)
-        assert any(e["type"] == "task-received" and e.get("name") == "tasks.inbound.drain" for e in seen)
+        drains = [e for e in seen if e["type"] == "task-received" and e.get("name") == "tasks.inbound.drain"]
+        assert drains and drains[0]["args"].startswith("source='gone-store', chain="), "Flower reads what it drains"
         assert [e for e in seen if e.get("uuid") == idle.id] == [], "the idle sweep left no trace in Flower"
         assert _runs(db_session, redrive.name) >= 1
         assert db_session.scalar(select(InboxEvent.state).where(InboxEvent.dedupe_key == "stranded-1")) == "pending"
