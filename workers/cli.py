@@ -296,6 +296,7 @@ def sync(store_key: str, full: bool) -> None:
     from domain.core.db import get_sessionmaker, session_scope
     from domain.core.models import Store
     from flows.connections import connector_for
+    from workers import sync_progress as progress
 
     _environment()
     with session_scope() as session:
@@ -307,13 +308,18 @@ def sync(store_key: str, full: bool) -> None:
         except ConnectorError as exc:
             raise click.ClickException(str(exc)) from exc
         store_id, cursors = store.id, (store.stock_cursor, store.order_cursor)
+        before, expected = progress.available_by_sku(session, store_id), progress.expected_records(session, store_id)
     changed: set[int] = set()
     try:
-        report = syncing.poll(get_sessionmaker(), connector, store_id, owner=f"cli-{os.getpid()}", full=full,
-                              stock_cursor=cursors[0], order_cursor=cursors[1], on_changed=changed.update)
+        with progress.SyncProgress(store_key, expected if full else None, full) as shown:
+            report = syncing.poll(get_sessionmaker(), connector, store_id, owner=f"cli-{os.getpid()}", full=full,
+                                  stock_cursor=cursors[0], order_cursor=cursors[1], on_changed=changed.update,
+                                  on_progress=shown.update)
     except ConnectorError as exc:
         raise click.ClickException(f"{store_key}: {exc}") from exc
-    click.echo(report.summary())
+    click.echo(report.summary(store_key))
+    with session_scope() as session:
+        progress.print_changes(store_key, progress.changes(session, before, progress.available_by_sku(session, store_id)))
     if changed:
         from sqlalchemy import func
 
