@@ -51,6 +51,7 @@ def from_record(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapp
         event.setdefault("logger", record.name)
         event.setdefault("timestamp", datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"))
         event.setdefault("pid", record.process)
+    event.pop("color_message", None)  # uvicorn's coloured copy of the message
     return event
 
 
