@@ -146,6 +146,7 @@ def _sample(exposition: str, name: str, **labels: str) -> float:
 
 
 def _scraped_counts_the_sale(stack: Stack) -> None:
+    """Counters are per process and this one ran earlier tests too: at least this sale's share."""
     url = f"{stack.web}/metrics"
     assert requests.get(url, timeout=10).status_code == 401
     assert requests.get(url, auth=(USER, "wrong"), timeout=10).status_code == 401
@@ -156,15 +157,16 @@ def _scraped_counts_the_sale(stack: Stack) -> None:
     assert _sample(body, "backorders_inbox_drained_total", store="shopify-main") >= 1
     assert _sample(body, "backorders_inbox_drain_lag_seconds_count", store="shopify-main") >= 1
     assert _sample(body, "backorders_polls_total", store="shopify-main", outcome="done") >= 1
-    assert _sample(body, "backorders_poll_records_total", store="shopify-main", kind="full") == 30
+    assert _sample(body, "backorders_poll_records_total", store="shopify-main", kind="full") >= 30
     assert _sample(body, "backorders_channel_pushes_total", store="woo-outlet", outcome="ok") >= 1
     assert _sample(body, "backorders_sends_total", provider="slack", outcome="sent") >= 1
     assert _sample(body, "backorders_rows_up") == 1
     assert _sample(body, "backorders_outbox", state="sent") >= 2
     assert "backorders_timers_late" in body and "backorders_inbox_pending" in body
 
+    signature = _sample(body, "backorders_webhooks_refused_total", store="shopify-main", reason="signature")
     refused = requests.post(f"{stack.web}/webhooks/shopify-main", data=b"{}", timeout=10,
                             headers={"X-Shopify-Hmac-Sha256": "bad", "Content-Type": "application/json"})
     assert refused.status_code == 401
     again = requests.get(url, auth=(USER, PASSWORD), timeout=10).text
-    assert _sample(again, "backorders_webhooks_refused_total", store="shopify-main", reason="signature") == 1
+    assert _sample(again, "backorders_webhooks_refused_total", store="shopify-main", reason="signature") == signature + 1
