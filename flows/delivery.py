@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.errors import ConnectorError, OutcomeUnknownError, PermanentError, TransientError
+from domain.core import log_context
 from domain.core.clock import utcnow
 from domain.core.models import OutboxMessage
 from domain.core.stages import Stage
@@ -28,6 +29,7 @@ from domain.messaging import contacts, delivery_rules, outbox
 from domain.messaging.circuit import Permit, get_breaker
 from domain.messaging.delivery_rules import Message, NotConfiguredError, ProviderSettings
 from domain.messaging.rendering import RenderError
+from flows import metrics
 from flows.providers import (
     MAX_PACING_WAIT_S,
     MAX_RETRY_AFTER_S,
@@ -43,6 +45,19 @@ from flows.spine import dispatch, for_ids
 from flows.work import Transactional, UnitOfWork
 
 log = logging.getLogger(__name__)
+trail = log_context.get_logger(__name__)
+#: An outbox row's context keys that name what it is about, as log fields.
+SUBJECT_KEYS = {"sku": "sku", "store": "store", "order_number": "order", "order": "order",
+                "backorder_id": "backorder", "po_number": "po"}
+
+
+def subject_fields(context: Any) -> dict[str, Any]:
+    """``{"sku": "FUT-…", "order": "#1001", "po": "PO-7"}`` from an outbox row's context: scalar
+    values only (a digest's list of SKUs is not one SKU)."""
+    if not isinstance(context, dict):
+        return {}
+    return {field: context[key] for key, field in SUBJECT_KEYS.items()
+            if isinstance(context.get(key), str | int) and not isinstance(context.get(key), bool)}
 
 
 @dataclass(frozen=True)
@@ -90,12 +105,14 @@ def deliver(task: Transactional, outbox_id: int, attempt: Attempt) -> Outcome:
             return Outcome("skipped")
         wait = delivery_rules.seconds_until_due(uow.session, outbox_id, utcnow())
         channel, recipient, template = row.channel, row.recipient, row.template
+        log_context.bind(outbox=outbox_id, template=template, channel=channel, **subject_fields(row.context))
     if wait is not None:  # a retry woke a hair early; later ones are redrive's job
         return Outcome("not-due", again_in_s=wait + 0.05 if wait <= MAX_PACING_WAIT_S else None)
     try:
         provider = settings.provider_for(channel)
     except NotConfiguredError as exc:
         return fail(task, outbox_id, str(exc), None)
+    log_context.bind(provider=provider)
 
     pause = paced_inline(provider, role_for(channel, template))
     if pause > 0:  # pacing is not a failure: come back without spending a retry
@@ -132,6 +149,7 @@ def send(task: Transactional, outbox_id: int, provider: str, sender: Any, messag
             delivery_rules.mark_unknown(uow.session, outbox_id, error, provider=provider)
         provider_failed(task, provider, error)
         log.warning("outbox %s outcome unknown via %s (not resending; reconcile): %s", outbox_id, provider, error)
+        metrics.sent(provider, "unknown")
         return Outcome("unknown")
     except TransientError as exc:
         error = error_text(exc, secrets)
@@ -143,6 +161,7 @@ def send(task: Transactional, outbox_id: int, provider: str, sender: Any, messag
         with task.unit_of_work() as uow:
             delivery_rules.release_for_retry(uow.session, outbox_id, error, retry_at=utcnow() + timedelta(seconds=delay))
         log.info("outbox %s: %s; retrying in %.1fs", outbox_id, error, delay)
+        metrics.sent(provider, "retry")
         return Outcome("retry", retry_in_s=delay, error=exc)
     except (PermanentError, ConnectorError) as exc:
         get_breaker().record_success(provider)  # it answered: up, only this message is refused
@@ -152,12 +171,14 @@ def send(task: Transactional, outbox_id: int, provider: str, sender: Any, messag
         with task.unit_of_work() as uow:
             delivery_rules.mark_unknown(uow.session, outbox_id, error, provider=provider)
         log.exception("outbox %s: unexpected error sending via %s; marked unknown", outbox_id, provider)
+        metrics.sent(provider, "unknown")
         return Outcome("unknown")
     get_breaker().record_success(provider)
     with task.unit_of_work() as uow:
         delivery_rules.mark_sent(uow.session, outbox_id, result.provider, result.provider_message_id)
-    log.info("outbox %s (%s) sent via %s as %s", outbox_id, template or "-", result.provider,
-             result.provider_message_id)
+    trail.info("outbox.sent", outbox=outbox_id, template=template or None, provider=result.provider,
+               provider_message_id=result.provider_message_id)
+    metrics.sent(provider, "sent")
     return Outcome("sent")
 
 
@@ -172,6 +193,7 @@ def fail(task: Transactional, outbox_id: int, error: str, provider: str | None, 
                 contacts.opt_out(uow.session, "sms", row.recipient, "carrier reports the number unsubscribed")
             dispatch(uow, for_ids(Stage.DELIVER, message_failed_alert(uow.session, row, error)))
     log.error("outbox %s failed for good via %s: %s", outbox_id, provider or "-", error)
+    metrics.sent(provider, "failed")
     return Outcome("failed")
 
 
@@ -182,6 +204,7 @@ def defer(task: Transactional, outbox_id: int, provider: str, permit: Permit) ->
         delivery_rules.defer(uow.session, outbox_id, utcnow() + timedelta(seconds=permit.wait_s),
                        f"{provider} circuit {permit.state}: not attempted, deferred {permit.wait_s:.1f}s")
     log.info("outbox %s deferred %.1fs: %s circuit %s", outbox_id, permit.wait_s, provider, permit.state)
+    metrics.sent(provider, "deferred")
     return Outcome("deferred", again_in_s=permit.wait_s + 0.05 if permit.wait_s <= MAX_PACING_WAIT_S else None)
 
 

@@ -34,6 +34,7 @@ from domain.stock.orders import record_orders
 log = logging.getLogger(__name__)
 
 OnChanged = Callable[[list[int]], None]
+OnProgress = Callable[[str, int], None]
 T = TypeVar("T")
 P = TypeVar("P")
 #: Records stored per transaction: a full poll commits, saves its cursor and hands on every
@@ -69,11 +70,13 @@ class PollReport:
     #: SKUs evaluated because this was the store's first full sync (all it lists, changed or not).
     first_sync_evaluated: int = 0
 
-    def summary(self) -> str:
+    def summary(self, name: str | None = None) -> str:
+        """One line; ``name`` (the store's key) in place of its id."""
+        name = name or f"store {self.store_id}"
         if self.skipped:
-            return f"store {self.store_id}: another poll holds the lease; skipped"
+            return f"{name}: another poll holds the lease; skipped"
         kind = "full" if self.full else "incremental"
-        return (f"store {self.store_id}: {kind} poll, {self.pages} pages, {self.records} records, "
+        return (f"{name}: {kind} poll, {self.pages} pages, {self.records} records, "
                 f"{len(self.changed_sku_ids)} SKUs changed, {self.unknown} unmatched, {self.orders} orders"
                 + "".join(f"; warning: {w}" for w in self.warnings))
 
@@ -127,6 +130,13 @@ def prefetched(pages: Iterable[T], depth: int = PREFETCH_PAGES) -> Iterator[T]:
             close()
 
 
+def told(pages: Iterable[P], on_progress: OnProgress) -> Iterator[P]:
+    """Pass each stock page on, telling ``on_progress`` of it as it is read."""
+    for page in pages:
+        on_progress("stock", len(page.records))  # type: ignore[attr-defined]
+        yield page
+
+
 def grouped(pages: Iterable[P], records: int) -> Iterator[list[P]]:
     """Consecutive pages gathered until they hold at least ``records`` records (the last group may
     hold fewer): one transaction, one cursor save and one detection message per group."""
@@ -144,11 +154,14 @@ def grouped(pages: Iterable[P], records: int) -> Iterator[list[P]]:
 
 def poll(make_session: sessionmaker[Session], connector: Connector, store_id: int, owner: str, *,
          full: bool, stock_cursor: str | None, order_cursor: str | None, on_changed: OnChanged,
-         fetch_orders: bool = True, on_backorders: OnChanged | None = None) -> PollReport:
+         fetch_orders: bool = True, on_backorders: OnChanged | None = None,
+         on_progress: OnProgress | None = None) -> PollReport:
     """Run one poll under a lease; ``on_changed`` gets each page's changed SKU ids after its commit.
 
     The detection those SKUs are owed is recorded in the page's own transaction (``evaluate`` rows
-    of ``domain.core.effects``), so a message ``on_changed`` sends and the broker loses is swept."""
+    of ``domain.core.effects``), so a message ``on_changed`` sends and the broker loses is swept.
+    ``on_progress`` is told of each page as it is read (``"stock"`` or ``"orders"``, its record
+    count): the CLI's progress bar."""
     report = PollReport(store_id, full)
     with make_session() as session, session.begin():
         first_full = session.scalar(select(Store.last_full_sync_at).where(Store.id == store_id)) is None
@@ -158,6 +171,8 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
     started_at = utcnow()  # once the lease is ours: the audit row brackets exactly the leased time
     try:
         pages = prefetched(connector.fetch_stock(None if full else stock_cursor))
+        if on_progress is not None:
+            pages = told(pages, on_progress)
         for group in grouped(pages, STORE_BATCH_RECORDS):
             records = [record for page in group for record in page.records]
             with make_session() as session, session.begin():
@@ -183,7 +198,7 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
         if fetch_orders:
             try:
                 _read_orders(make_session, connector, store_id, owner, order_cursor, report, on_changed,
-                             on_backorders)
+                             on_backorders, on_progress)
             except ConnectorError as exc:
                 needed = missing_permission(connector.platform, "orders", exc)
                 if needed is None:
@@ -208,7 +223,7 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
 
 def _read_orders(make_session: sessionmaker[Session], connector: Connector, store_id: int, owner: str,
                  order_cursor: str | None, report: PollReport, on_changed: OnChanged,
-                 on_backorders: OnChanged | None) -> None:
+                 on_backorders: OnChanged | None, on_progress: OnProgress | None = None) -> None:
     """The orders part of a poll, each page in its own transaction with its cursor."""
     for order_page in connector.fetch_orders(order_cursor):
         with make_session() as session, session.begin():
@@ -218,6 +233,8 @@ def _read_orders(make_session: sessionmaker[Session], connector: Connector, stor
             effects.record(session, effects.EVALUATE, recorded.sku_ids, utcnow())
             poll_schedule.save_order_cursor(session, store_id, owner, order_page.cursor)
         report.orders += len(order_page.records)
+        if on_progress is not None:
+            on_progress("orders", len(order_page.records))
         if recorded.sku_ids:
             report.changed_sku_ids.update(recorded.sku_ids)
             on_changed(recorded.sku_ids)

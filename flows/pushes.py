@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from connectors.errors import ConnectorError, TransientError
-from domain.core import audit, blocked_writes, coalesce
+from domain.core import audit, blocked_writes, coalesce, log_context
 from domain.core.business_config import current_config
 from domain.core.clock import utcnow
 from domain.core.db import session_scope
@@ -27,10 +27,12 @@ from domain.core.ratelimit import get_limiter
 from domain.core.stages import FollowUp, Stage
 from domain.messaging import alerts
 from domain.stock import propagation, pushes
+from flows import metrics
 from flows.connections import connector_for
 from flows.spine import dispatch, for_ids
 from flows.work import UnitOfWork
 
+trail = log_context.get_logger(__name__)
 #: Failed attempts of one push before staff are alerted and the row waits for the next change.
 MAX_ATTEMPTS = 8
 #: Longest single pause for a pacing token inside the task (it waits again until granted).
@@ -99,6 +101,7 @@ def run_push(task: PushRunner, sku_id: int, store_id: int) -> int:
         store = uow.session.get(Store, store_id)
         store_key = store.key if store else str(store_id)
         platform = store.platform if store else ""
+        log_context.bind(store=store_key, sku=uow.session.scalar(select(Sku.code).where(Sku.id == sku_id)))
         planned = propagation.plan_store(uow.session, sku_id, store_id, now)
         connector, setup_error = None, None
         written: list[tuple[int, int, int]] = []
@@ -141,6 +144,10 @@ def run_push(task: PushRunner, sku_id: int, store_id: int) -> int:
                          before_buffer={p.listing.location_external_id: p.before_buffer for p in planned.pushes},
                          promised=planned.promised, buffer=planned.buffer.as_dict(),
                          ok=result.ok, status_code=result.status_code, detail=result.detail, request=result.request)
+        for result in results:
+            metrics.pushed(store_key, "ok" if result.ok else "refused")
+            trail.info("channel.pushed", ok=result.ok, status_code=result.status_code, backorder=planned.backorder,
+                       levels={_level_key(k): v for k, v in result.levels.items()})
         pushes.save_levels(uow.session, sku_id, store_id, written, done)
         next_at = pushes.finish(uow.session, claimed, done, len(results), planned.backorder)
         if next_at is not None:
@@ -200,6 +207,8 @@ def _failed(task: PushRunner, claimed: pushes.Claim, store_key: str, exc: BaseEx
     waits for the next change (or ``backorders redrive``)."""
     retry = isinstance(exc, TransientError) and claimed.attempts + 1 < MAX_ATTEMPTS
     reason = f"{type(exc).__name__}: {exc}"
+    metrics.pushed(store_key, "failed")
+    trail.warning("channel.push_failed", error=reason[:500], retrying=retry, attempts=claimed.attempts + 1)
     with task.unit_of_work() as uow:
         now = utcnow()
         due_at, attempts = pushes.fail(uow.session, claimed, now, reason, retry)

@@ -12,20 +12,25 @@ announced twice:
   state: the drain shows ``STAGE`` with the stage's fields while it runs, then ``SUCCESS`` (the
   last stage's fields stay on it). ``celery -A workers.app events --dump`` prints each event
   as it comes. Workers send events because ``worker_send_task_events`` is on (``celeryconfig``).
-* a ``stage`` log line at INFO from the ``flows.stage`` logger, ``key=value`` pairs
-  (``stage=evaluate task=tasks.stock.evaluate inline_in=tasks.inbound.drain[<id>] ids=3
-  outcome=done ms=4.1``), so ``grep 'stage=evaluate'`` follows detection whether it ran as its
-  own task or inside a drain.
+* a structured ``stage`` event at INFO from the ``flows.stage`` logger (``domain.core.log_context``)
+  with the fields ``stage``, ``stage_task``, ``inline_in``, ``inline_task_id``, ``ids`` (count),
+  ``outcome`` and ``ms``, plus the task's bound fields (correlation id, store …). Rendered as JSON
+  (``"event": "stage", "stage": "evaluate", …``) or on a terminal as ``stage … stage=evaluate
+  stage_task=tasks.stock.evaluate inline_in=tasks.inbound.drain ids=3 outcome=done ms=4.1``
+  (``workers.logs``), so detection can be followed whether it ran as its own task or inside a
+  drain.
 """
 from __future__ import annotations
 
 import logging
 from typing import Any, Protocol
 
+from domain.core import log_context
 from domain.core.stages import Stage
 from flows.spine import task_name
 
 log = logging.getLogger("flows.stage")
+trail = log_context.get_logger("flows.stage")
 EVENT = "task-stage"
 #: Ids carried in one event: enough to follow a small batch, bounded for a big one.
 MAX_EVENT_IDS = 50
@@ -47,8 +52,8 @@ def announce(task: SendsEvents, stage: Stage, ids: list[Any], outcome: str, elap
               "count": len(ids), "outcome": outcome, "ms": round(elapsed_s * 1000, 1)}
     request = getattr(task, "request", None)
     task_id = getattr(request, "id", None)
-    log.info("stage=%s task=%s inline_in=%s[%s] ids=%d outcome=%s ms=%.1f", fields["stage"], fields["stage_task"],
-             task.name, task_id or "-", len(ids), outcome, fields["ms"])
+    trail.info("stage", stage=fields["stage"], stage_task=fields["stage_task"], inline_in=task.name,
+               inline_task_id=task_id, ids=len(ids), outcome=outcome, ms=fields["ms"])
     if task_id and not getattr(request, "called_directly", True) and not getattr(request, "is_eager", False):
         try:
             task.send_event(EVENT, retry=False, **fields)

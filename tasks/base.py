@@ -29,7 +29,7 @@ from domain.core.clock import utcnow
 from domain.core.db import get_sessionmaker
 from domain.core.models import DeadLetter
 from domain.core.stages import FollowUp, Stage
-from flows import spine
+from flows import metrics, spine
 from flows.work import UnitOfWork
 
 __all__ = ["DbTask", "UnitOfWork", "record_dead_letter", "send_all"]
@@ -117,6 +117,7 @@ def record_dead_letter(task_name: str, task_id: str, args: list[Any], kwargs: di
     Returns where it went (``database`` or ``spool``) for logs and tests.
     """
     error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    metrics.dead_letter(task_name)
     try:
         from sqlalchemy.dialects.postgresql import insert
 

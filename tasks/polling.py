@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
 
+from domain.core import log_context
 from domain.stock import poll_schedule, sync_results
+from flows import metrics
 from flows import poll as sync
 from domain.core.db import get_sessionmaker
 from domain.core.models import Store
@@ -15,6 +18,7 @@ from flows.spine import dispatch, for_ids, messages
 from tasks.base import DbTask, send_all
 
 log = logging.getLogger(__name__)
+trail = log_context.get_logger(__name__)
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.polling.dispatch_due")
@@ -33,7 +37,8 @@ def poll_store(self: DbTask, store_id: int, full: bool = False) -> str:
         if store is None or not store.enabled:
             return f"store {store_id}: gone or disabled"
         connector = connector_for(store)
-        stock_cursor, order_cursor, sells = store.stock_cursor, store.order_cursor, store.sells
+        stock_cursor, order_cursor, sells, store_key = store.stock_cursor, store.order_cursor, store.sells, store.key
+    log_context.bind(store=store_key)  # until the task ends (``workers.correlation`` restores the context)
 
     def hand_on(sku_ids: list[int]) -> None:  # each stored group of pages has committed
         send_all(messages(for_ids(Stage.EVALUATE, sku_ids), self.app))
@@ -42,14 +47,20 @@ def poll_store(self: DbTask, store_id: int, full: bool = False) -> str:
         send_all(messages(for_ids(Stage.OFFER, backorder_ids), self.app))
 
     owner = self.request.id or "inline"
+    started = time.monotonic()
     try:
         report = sync.poll(get_sessionmaker(), connector, store_id, owner=owner, full=full,
                            stock_cursor=stock_cursor, order_cursor=order_cursor, on_changed=hand_on,
                            fetch_orders=sells, on_backorders=follow_up)
     except Exception as exc:
+        metrics.polled(store_key, full, time.monotonic() - started, 0, "failed")
         keep_failure(store_id, owner, full, exc)
         raise
-    log.info(report.summary())
+    seconds = time.monotonic() - started
+    metrics.polled(store_key, full, seconds, report.records, "skipped" if report.skipped else "done")
+    trail.info("poll.done", full=full, skipped=report.skipped, pages=report.pages, records=report.records,
+               changed_skus=len(report.changed_sku_ids), unmatched=report.unknown, orders=report.orders,
+               warnings=report.warnings, seconds=round(seconds, 3))
     return report.summary()
 
 

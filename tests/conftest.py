@@ -30,6 +30,9 @@ os.environ["FLOWS_STRICT"] = "1"  # a stage dispatching what its row in flows.sp
 #: a test never finds another session's (or a developer's) entries under ``.data``.
 os.environ.setdefault("DEAD_LETTER_SPOOL_DIR", os.path.join(
     __import__("tempfile").gettempdir(), f"{SESSION_NAME}-dead-letter-spool"))
+#: Prometheus figures of this session's processes (``workers.metrics_dir``), never under ``.data``.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(
+    __import__("tempfile").gettempdir(), f"{SESSION_NAME}-metrics"))
 
 
 def _server_urls() -> tuple[str, str, Path | None]:

@@ -350,6 +350,7 @@ def sync(store_key: str, full: bool, as_json: bool) -> None:
     from domain.core.db import get_sessionmaker, session_scope
     from domain.core.models import Store
     from flows.connections import connector_for
+    from workers import sync_progress as progress
 
     _environment()
     with session_scope() as session:
@@ -361,24 +362,31 @@ def sync(store_key: str, full: bool, as_json: bool) -> None:
         except ConnectorError as exc:
             raise click.ClickException(str(exc)) from exc
         store_id, cursors = store.id, (store.stock_cursor, store.order_cursor)
+        before, expected = progress.available_by_sku(session, store_id), progress.expected_records(session, store_id)
     changed: set[int] = set()
     try:
-        report = syncing.poll(get_sessionmaker(), connector, store_id, owner=f"cli-{os.getpid()}", full=full,
-                              stock_cursor=cursors[0], order_cursor=cursors[1], on_changed=changed.update)
+        with progress.SyncProgress(store_key, expected if full else None, full) as shown:
+            report = syncing.poll(get_sessionmaker(), connector, store_id, owner=f"cli-{os.getpid()}", full=full,
+                                  stock_cursor=cursors[0], order_cursor=cursors[1], on_changed=changed.update,
+                                  on_progress=shown.update)
     except ConnectorError as exc:
         from tasks.polling import keep_failure
 
         keep_failure(store_id, f"cli-{os.getpid()}", full, exc)
         raise click.ClickException(f"{store_key}: {exc}") from exc
+    with session_scope() as session:
+        moved = progress.changes(session, before, progress.available_by_sku(session, store_id))
     result: dict[str, Any] = {"store": store_key, "full": report.full, "skipped": report.skipped,
                               "pages": report.pages, "records": report.records, "changed": len(report.changed_sku_ids),
                               "unmatched": report.unknown, "unmatched_codes": report.unmatched,
-                              "warnings": report.warnings, "orders": report.orders, "transitions": []}
+                              "warnings": report.warnings, "orders": report.orders, "transitions": [],
+                              "available_changed": [{"sku": code, "old": old, "new": new} for code, old, new in moved]}
     if not as_json:
         from workers.cli_stores import echo_poll_notes
 
-        click.echo(report.summary())
+        click.echo(report.summary(store_key))
         echo_poll_notes(report)
+        progress.print_changes(store_key, moved)
     if changed:
         from sqlalchemy import func
 

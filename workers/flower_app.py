@@ -34,6 +34,7 @@ def main(argv: list[str]) -> None:
     if not os.environ.get("FLOWER_BASIC_AUTH", "").strip():
         sys.exit("FLOWER_BASIC_AUTH: not set; Flower never runs without credentials")
     protect_metrics()
+    os.environ["BACKORDERS_METRICS"] = "off"  # Flower serves its own figures, from memory (workers.metrics_dir)
     from celery.bin.celery import main as celery_main
 
     sys.argv = ["celery", "-A", "workers.app", "flower", *argv]

@@ -42,7 +42,7 @@ import redis.asyncio as aredis
 from sqlalchemy.engine import make_url
 
 import tasks.inbound  # noqa: F401  (loaded with this module: see ``enqueue_drain``)
-from domain.core import coalesce
+from domain.core import coalesce, log_context
 from domain.core.env_settings import get_settings
 from domain.core.liveness import keepalive_options
 from domain.core.stages import FollowUp, Stage
@@ -252,7 +252,8 @@ class InboxWriter:
             return [Outcome(error=NOT_STORED)] * len(events)
         try:
             # After a retry, "duplicate" may mean "committed by the lost first attempt": wake for all.
-            await self.wake_drains([e.source for e, event_id in zip(events, ids) if event_id is not None or retried])
+            woken = [e for e, event_id in zip(events, ids) if event_id is not None or retried]
+            await self.wake_drains([e.source for e in woken], correlation_ids(woken))
         except Exception:  # the rows are committed; the inbox sweeper wakes a drain for them
             log.exception("could not wake drains after storing %d webhook(s)", len(events))
         return [Outcome(event_id=event_id) if event_id is not None else Outcome(duplicate=True) for event_id in ids]
@@ -281,25 +282,38 @@ class InboxWriter:
         held.done()
         return ids, retried
 
-    async def wake_drains(self, sources: list[str]) -> None:
+    async def wake_drains(self, sources: list[str], correlation: dict[str, str] | None = None) -> None:
         """After the commit: enqueue a drain for each source whose coalescing flag was not standing.
         The flag check is one pipelined round trip per batch; publishing (rare: once per drain)
-        runs in a thread, since the broker client blocks."""
+        runs in a thread, since the broker client blocks. The drain carries the correlation id of
+        the first webhook of its store in the batch (``correlation``: source → id)."""
         if not sources:
             return
         if self._redis is None:
             self._redis = coalesce.async_client()
         for source in await coalesce.should_wake_many_async(self._redis, sources):
-            await asyncio.get_running_loop().run_in_executor(None, enqueue_drain, source)
+            await asyncio.get_running_loop().run_in_executor(None, enqueue_drain, source,
+                                                             (correlation or {}).get(source))
 
 
-def enqueue_drain(source: str) -> None:
+def correlation_ids(events: list[webhook_inbox.NewEvent]) -> dict[str, str]:
+    """Each source's first correlation id among ``events`` (set by the receiver on the payload)."""
+    found: dict[str, str] = {}
+    for event in events:
+        value = event.payload.get(log_context.CORRELATION_ID)
+        if value and event.source not in found:
+            found[event.source] = str(value)
+    return found
+
+
+def enqueue_drain(source: str, correlation_id: str | None = None) -> None:
     """Publish a drain through the pipeline's table (``flows.spine``), in a thread: the broker
     client blocks. The drain's task module is imported with this module, not here: loading Celery
     and the task modules holds the GIL for a second, which during the first wake-up under traffic
     stalled every request of the process."""
     try:
-        send_now([FollowUp(Stage.DRAIN, (source,))])
+        with log_context.bound(correlation_id=correlation_id, store=source):
+            send_now([FollowUp(Stage.DRAIN, (source,))])
     except Exception:  # broker down: the row is committed and the inbox sweeper will wake a drain
         log.exception("could not enqueue drain for %s; the inbox sweeper will pick it up", source)
         coalesce.clear(source)

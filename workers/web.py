@@ -23,6 +23,8 @@ from workers.body_limit import BodyLimitMiddleware
 from workers.callbacks import router as callbacks_router
 from workers.input_guard import InputGuardMiddleware
 from workers.log_redaction import install as redact_links_in_logs
+from workers.metrics_endpoint import router as metrics_router
+from workers.logs import install as install_log_format
 from domain.core.liveness import Thresholds
 from workers.deadlines import DeadlineMiddleware, budget_s
 from workers.health import HEALTH_CHECKS, READY_CHECKS, check_dead_letter_spool, run_checks
@@ -44,6 +46,7 @@ def api_docs_enabled() -> bool:
 
 def create_app() -> FastAPI:
     redact_links_in_logs()  # before anything logs a request path
+    install_log_format()  # JSON or console lines (LOG_FORMAT), uvicorn's access log included
     get_settings()
     budget_s(), Thresholds.from_env()  # a malformed WEBHOOK_DEADLINE_S or health threshold stops start-up, named
     require_startable("web")
@@ -81,6 +84,7 @@ def create_app() -> FastAPI:
     app.include_router(callbacks_router)
     app.include_router(replies_router)
     app.include_router(vendor_router)
+    app.include_router(metrics_router)
     return app
 
 

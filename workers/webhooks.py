@@ -27,9 +27,11 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from connectors import webhook_records
+from domain.core import log_context
 from connectors.errors import MalformedPayloadError, SignatureError
 from domain.stock import stray_webhooks, webhook_inbox
 from domain.stock.apply_events import stored_payload
+from flows import metrics
 from workers import input_guard, webhook_stores
 
 from workers.deadlines import RETRY_AFTER_S, DeadlineExceeded, deadline_of, run_blocking, work_deadline
@@ -37,6 +39,7 @@ from workers.ingest_writer import get_writer
 from workers.webhook_stores import KnownStore
 
 log = logging.getLogger("workers.webhooks")
+events = log_context.get_logger("workers.webhooks")
 MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BYTES", str(2 * 1024 * 1024)))
 #: Bodies up to this size are verified and parsed on the event loop (tens of microseconds);
 #: larger ones go to a worker thread so one big delivery does not stall the others.
@@ -49,10 +52,23 @@ router = APIRouter()
 class Answer:
     status: int
     body: dict[str, Any]
+    #: The stored event's topic (an accepted webhook), for logs and metrics.
+    topic: str = ""
+
+    @property
+    def reason(self) -> str:
+        """What the answer says, in one word: ``accepted``, ``duplicate``, ``pong``, or why it was
+        refused (``malformed``, ``signature``, ``unknown_store``, ``too_large``, ``unavailable``)."""
+        if self.status == 200:
+            return str(self.body.get("status", "accepted"))
+        return REFUSALS.get(self.status, str(self.status))
 
     def response(self) -> JSONResponse:
         headers = {"Retry-After": str(RETRY_AFTER_S)} if self.status == 503 else None
         return JSONResponse(self.body, status_code=self.status, headers=headers)
+
+
+REFUSALS = {400: "malformed", 401: "signature", 404: "unknown_store", 413: "too_large", 503: "unavailable"}
 
 
 class BodyTooLarge(Exception):
@@ -113,6 +129,23 @@ async def accept_webhook(store_key: str, headers: dict[str, str], body: bytes, d
     HMAC and JSON parse inline and makes no database round trip of its own.
     """
     deadline = deadline_of({}) if deadline is None else deadline
+    # the chain this webhook starts: the id goes into the inbox row and the drain's header
+    with log_context.bound(correlation_id=log_context.new_id(), store=store_key):
+        answer = await _accept(store_key, headers, body, deadline)
+        return note(store_key, answer)
+
+
+def note(store_key: str, answer: Answer) -> Answer:
+    """Log and count what a webhook was answered (``webhook.received`` or ``webhook.refused``)."""
+    refused = answer.status != 200
+    (events.warning if refused else events.info)(
+        "webhook.refused" if refused else "webhook.received", store=store_key, status=answer.status,
+        reason=answer.reason, inbox_id=answer.body.get("id"), topic=answer.topic or None)
+    metrics.webhook_answered(store_key, answer.reason)
+    return answer
+
+
+async def _accept(store_key: str, headers: dict[str, str], body: bytes, deadline: float) -> Answer:
     hit, store = webhook_stores.cached(store_key)
     if not hit:
         try:
@@ -132,6 +165,7 @@ async def accept_webhook(store_key: str, headers: dict[str, str], body: bytes, d
         checked = await run_in_threadpool(check_webhook, store, headers, body)
     if isinstance(checked, Answer):
         return checked
+    checked.payload[log_context.CORRELATION_ID] = log_context.current_id()
     writer = get_writer()
     future = writer.submit(checked, work_deadline(deadline))
     try:
@@ -144,8 +178,8 @@ async def accept_webhook(store_key: str, headers: dict[str, str], body: bytes, d
     if outcome.error is not None:
         return Answer(503, {"error": outcome.error})
     if outcome.duplicate:
-        return Answer(200, {"status": "duplicate"})
-    return Answer(200, {"status": "accepted", "id": outcome.event_id})
+        return Answer(200, {"status": "duplicate"}, checked.topic)
+    return Answer(200, {"status": "accepted", "id": outcome.event_id}, checked.topic)
 
 
 @router.post("/webhooks/{store_key}", summary="Receive a platform webhook (signature checked, stored once)")
@@ -153,16 +187,16 @@ async def receive_webhook(store_key: str, request: Request) -> JSONResponse:
     try:
         body = await read_limited(request, MAX_BODY_BYTES)
     except BodyTooLarge:
-        return Answer(413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"}).response()
+        return note(store_key, Answer(413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"})).response()
     headers = {k: v for k, v in request.headers.items()}
     try:
         answer = await accept_webhook(store_key, headers, body, deadline_of(request.scope))
     except OperationalError as exc:
         log.error("webhook for %s not stored, database unavailable: %s", store_key, str(exc).splitlines()[0])
-        answer = Answer(503, {"error": "database unavailable, retry later"})
+        answer = note(store_key, Answer(503, {"error": "database unavailable, retry later"}))
     except SQLAlchemyError:
         log.exception("webhook for %s not stored", store_key)
-        answer = Answer(503, {"error": "could not store the event, retry later"})
+        answer = note(store_key, Answer(503, {"error": "could not store the event, retry later"}))
     return answer.response()
 
 
@@ -196,7 +230,7 @@ class WebhookFastPath:
     async def answer(self, store_key: str, headers: dict[str, str], receive: Any, deadline: float) -> Answer:
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return Answer(413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"})
+            return note(store_key, Answer(413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"}))
         chunks: list[bytes] = []
         size, more = 0, True
         while more:
@@ -206,14 +240,14 @@ class WebhookFastPath:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                return Answer(413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"})
+                return note(store_key, Answer(413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"}))
             chunks.append(chunk)
             more = message.get("more_body", False)
         try:
             return await accept_webhook(store_key, headers, b"".join(chunks), deadline)
         except OperationalError as exc:
             log.error("webhook for %s not stored, database unavailable: %s", store_key, str(exc).splitlines()[0])
-            return Answer(503, {"error": "database unavailable, retry later"})
+            return note(store_key, Answer(503, {"error": "database unavailable, retry later"}))
         except SQLAlchemyError:
             log.exception("webhook for %s not stored", store_key)
-            return Answer(503, {"error": "could not store the event, retry later"})
+            return note(store_key, Answer(503, {"error": "could not store the event, retry later"}))

@@ -169,7 +169,9 @@ def test_a_committed_batch_wakes_one_drain_and_a_cleared_flag_wakes_the_next(
     from workers import ingest_writer
 
     woken: list[str] = []
-    monkeypatch.setattr(ingest_writer, "enqueue_drain", woken.append)
+    correlated: list[str | None] = []
+    monkeypatch.setattr(ingest_writer, "enqueue_drain",
+                        lambda source, correlation_id=None: (woken.append(source), correlated.append(correlation_id)))
     burst = _post(app, [(_level(n), _signed(_level(n), f"evt-burst-{n}")) for n in range(10)])
     assert [r.json()["status"] for r in burst] == ["accepted"] * 10
     client = redis.Redis.from_url(get_settings().redis_url)
@@ -178,6 +180,7 @@ def test_a_committed_batch_wakes_one_drain_and_a_cleared_flag_wakes_the_next(
     finally:
         client.close()
     assert woken == [STORE], "ten deliveries, one drain"
+    assert correlated[0] and len(correlated[0]) == 16, "the drain carries the chain's correlation id"
 
     duplicate = _post(app, [(_level(0), _signed(_level(0), "evt-burst-0"))])
     assert duplicate[0].json()["status"] == "duplicate"

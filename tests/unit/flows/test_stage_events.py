@@ -1,4 +1,4 @@
-"""Inline stages are announced: a ``task-stage`` event under a worker and a ``stage=`` log line."""
+"""Inline stages are announced: a ``task-stage`` event under a worker and a structured ``stage`` event."""
 from __future__ import annotations
 
 import logging
@@ -29,9 +29,12 @@ def test_under_a_worker_the_stage_is_an_event_and_a_log_line(caplog: pytest.LogC
     assert task.events == [(EVENT, fields)]
     assert fields["stage"] == "evaluate" and fields["stage_task"] == "tasks.stock.evaluate"
     assert fields["count"] == 80 and len(fields["ids"]) == MAX_EVENT_IDS and fields["ms"] == 4.2
-    [line] = [r.getMessage() for r in caplog.records if r.name == "flows.stage"]
-    assert line == ("stage=evaluate task=tasks.stock.evaluate inline_in=tasks.inbound.drain[abc] ids=80 "
-                    "outcome=done ms=4.2")
+    [event] = [r.msg for r in caplog.records if r.name == "flows.stage"]
+    assert isinstance(event, dict)
+    assert {k: event[k] for k in ("event", "stage", "stage_task", "inline_in", "inline_task_id", "ids", "outcome",
+                                  "ms")} == {"event": "stage", "stage": "evaluate", "stage_task": "tasks.stock.evaluate",
+                                             "inline_in": "tasks.inbound.drain", "inline_task_id": "abc", "ids": 80,
+                                             "outcome": "done", "ms": 4.2}
 
 
 def test_called_in_process_it_only_logs(caplog: pytest.LogCaptureFixture) -> None:
@@ -41,7 +44,7 @@ def test_called_in_process_it_only_logs(caplog: pytest.LogCaptureFixture) -> Non
         announce(eager, Stage.OFFER, [5], "fell back", 0.01)
         announce(direct, Stage.OFFER, [6], "done", 0.01)
     assert eager.events == [] and direct.events == []
-    assert ["outcome=fell back" in r.getMessage() for r in caplog.records if r.name == "flows.stage"] == [True, False]
+    assert [r.msg["outcome"] for r in caplog.records if r.name == "flows.stage"] == ["fell back", "done"]
 
 
 def test_an_event_that_cannot_be_sent_never_fails_the_stage() -> None:
