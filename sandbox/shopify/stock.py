@@ -10,39 +10,63 @@ a variant's ``inventory_policy`` is ``deny`` or ``continue``
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Sequence
 
 from fastapi.responses import Response
 
 from sandbox.kit import Call
+from sandbox.kit.resources import Collection, Filter, ids, in_list, positions, since, since_id
+from sandbox.kit.validation import Rule, given, is_object, one_of
 from sandbox.shopify.shop import (
     ITEM_ID_BASE,
+    LOCATION_STRIDE,
+    MISSING_PARAM,
+    ORDER_ID_BASE,
     VARIANT_ID_BASE,
     ShopState,
     deliver_all,
     errors,
     kit,
-    level_for_key,
     level_json,
     not_found,
     pages,
     parse_ts,
     product_json,
+    schema,
+    stocked_level_json,
     variant_json,
 )
 
 #: ``inventory_levels.json`` takes at most 50 ids in ``inventory_item_ids`` and in ``location_ids``.
 MAX_IDS_PER_LIST = 50
+updated_since = since("updated_at_min", lambda record: parse_ts(record["updated_at"]), lambda v, q: parse_ts(v))
+products = Collection(
+    "products", pages, keys=lambda call: range(call.state.total), get=ShopState.item, render=product_json,
+    filters=(Filter("updated_at_min", narrow=lambda state, keys, when: state.indices_updated_since(when),
+                    parse=lambda value, query: parse_ts(value)),))
+orders = Collection(
+    "orders", pages, positions("orders", ORDER_ID_BASE), in_list("orders", ORDER_ID_BASE),
+    filters=(updated_since, ids(), since_id(), Filter("status", default="open", test=lambda order, status: status ==
+                                                      "any" or (status == "open" and not order["cancelled_at"]))))
+SET_LEVEL = schema(
+    Rule("available", given, [MISSING_PARAM], 400, field="inventory_item_id"),
+    Rule("inventory_item_id", given, [MISSING_PARAM], 400),
+    Rule("location_id", lambda value, body, state: int(body.get("location_id") or 0) == state.location_id,
+         ["Inventory item does not have inventory tracking enabled at the location"], field=""))
+UPDATE_VARIANT = schema(
+    Rule("variant", is_object, MISSING_PARAM, 400),
+    Rule("variant.inventory_policy", one_of(("deny", "continue"), allow_null=True), ["is not included in the list"],
+         field="inventory_policy"))
 
 
 @kit.api.get("/products.json")
 def list_products(call: Call[ShopState] = kit.call) -> Response:
-    cursor = pages.open(call, "products")
-    since = parse_ts(cursor.filters["updated_at_min"]) if cursor.filters.get("updated_at_min") else None
-    state = call.state
-    with state.lock:
-        seq = state.indices_updated_since(since)
-        return pages.answer(call, "products", seq, lambda i: product_json(state.item(i)), cursor)
+    return products.list(call)
+
+
+@kit.api.get("/orders.json")
+def list_orders(call: Call[ShopState] = kit.call) -> Response:
+    return orders.list(call)
 
 
 @kit.api.get("/locations.json")
@@ -50,6 +74,16 @@ def list_locations(call: Call[ShopState] = kit.call) -> Response:
     return call.reply({"locations": [
         {"id": location, "name": "Warehouse" if n == 0 else f"Location {n + 1}", "active": True,
          "legacy": False, "country_code": "US"} for n, location in enumerate(call.state.location_ids())]})
+
+
+def level_for_key(state: ShopState, key: int) -> dict:
+    """The level behind a sort key of ``inventory_levels.json`` (see ``LOCATION_STRIDE``)."""
+    ordinal, index = divmod(key, LOCATION_STRIDE)
+    item = state.item(index)
+    if ordinal == 0:
+        return level_json(state, item)
+    location = state.extra_locations[ordinal - 1]
+    return stocked_level_json(location, item, *state.extra_levels[location][index])
 
 
 @kit.api.get("/inventory_levels.json")
@@ -60,51 +94,31 @@ def list_levels(call: Call[ShopState] = kit.call) -> Response:
     location_ids = [x for x in str(filters.get("location_ids", "")).split(",") if x]
     if not item_ids and not location_ids:
         raise call.refuse(errors({"base": ["inventory_item_ids or location_ids must be present"]}), 422)
-    for name, ids in (("inventory_item_ids", item_ids), ("location_ids", location_ids)):
-        if len(ids) > MAX_IDS_PER_LIST:
+    for name, given_ids in (("inventory_item_ids", item_ids), ("location_ids", location_ids)):
+        if len(given_ids) > MAX_IDS_PER_LIST:
             raise call.refuse(errors({name: [f"must have at most {MAX_IDS_PER_LIST} ids"]}), 422)
-    since = parse_ts(filters["updated_at_min"]) if filters.get("updated_at_min") else None
+    when = parse_ts(filters["updated_at_min"]) if filters.get("updated_at_min") else None
     wanted = {int(x) - ITEM_ID_BASE for x in item_ids if x.isdigit()} if item_ids else None
     state = call.state
     with state.lock:
-        if location_ids and str(state.location_id) not in location_ids:
-            seq: Sequence[int] = []
-        else:
-            seq = state.indices_updated_since(since)
+        seq: Sequence[int] = []
+        if not location_ids or str(state.location_id) in location_ids:
+            seq = state.indices_updated_since(when)
             if wanted is not None:
-                seq = sorted(i for i in wanted if 0 <= i < state.total and (since is None or i in seq))
-        elsewhere = state.extra_level_keys(set(location_ids), wanted, since)
-        if elsewhere:
-            seq = [*seq, *elsewhere]
+                seq = sorted(i for i in wanted if 0 <= i < state.total and (when is None or i in seq))
+        seq = [*seq, *state.extra_level_keys(set(location_ids), wanted, when)]
         return pages.answer(call, "inventory_levels", seq, lambda key: level_for_key(state, key), cursor)
-
-
-@kit.api.get("/orders.json")
-def list_orders(call: Call[ShopState] = kit.call) -> Response:
-    cursor = pages.open(call, "orders")
-    since = parse_ts(cursor.filters["updated_at_min"]) if cursor.filters.get("updated_at_min") else None
-    status = cursor.filters.get("status", "open")
-    state = call.state
-    with state.lock:
-        seq = [n for n, o in enumerate(state.orders)
-               if (since is None or parse_ts(o["updated_at"]) >= since)
-               and (status == "any" or (status == "open" and not o["cancelled_at"]))]
-        return pages.answer(call, "orders", seq, lambda n: state.orders[n], cursor)
 
 
 @kit.api.post("/inventory_levels/set.json")
 def set_level(call: Call[ShopState] = kit.call) -> Response:
-    payload: Any = call.body
+    SET_LEVEL.enforce(call, call.body)
     state = call.state
-    if not isinstance(payload, dict) or "available" not in payload or "inventory_item_id" not in payload:
-        raise call.refuse(errors({"inventory_item_id": ["Required parameter missing or invalid"]}), 400)
-    if int(payload.get("location_id") or 0) != state.location_id:
-        raise call.refuse(errors(["Inventory item does not have inventory tracking enabled at the location"]), 422)
     with state.lock:
-        item = state.item(int(payload["inventory_item_id"]) - ITEM_ID_BASE)
+        item = state.item(int(call.body["inventory_item_id"]) - ITEM_ID_BASE)
         if item is None:
             raise not_found(call)
-        item = replace(item, available=int(payload["available"]), updated_at=state.now())
+        item = replace(item, available=int(call.body["available"]), updated_at=state.now())
         state.store(item)
         level = level_json(state, item)
     deliver_all(state, call, [("inventory_levels/update", level)])
@@ -113,18 +127,15 @@ def set_level(call: Call[ShopState] = kit.call) -> Response:
 
 @kit.api.put("/variants/{variant_id}.json")
 def update_variant(variant_id: int, call: Call[ShopState] = kit.call) -> Response:
-    variant = call.body.get("variant") if isinstance(call.body, dict) else None
-    if not isinstance(variant, dict):
-        raise call.refuse(errors({"variant": "Required parameter missing or invalid"}), 400)
-    policy = variant.get("inventory_policy")
-    if policy is not None and policy not in ("deny", "continue"):
-        raise call.refuse(errors({"inventory_policy": ["is not included in the list"]}), 422)
+    UPDATE_VARIANT.enforce(call, call.body)
+    variant = call.body["variant"]
     state = call.state
     with state.lock:
         item = state.item(variant_id - VARIANT_ID_BASE)
         if item is None:
             raise not_found(call)
-        item = replace(item, policy=policy or item.policy, sku=variant.get("sku", item.sku), updated_at=state.now())
+        item = replace(item, policy=variant.get("inventory_policy") or item.policy,
+                       sku=variant.get("sku", item.sku), updated_at=state.now())
         state.store(item)
         product = product_json(item)
     deliver_all(state, call, [("products/update", product)])
