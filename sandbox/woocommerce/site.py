@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -23,12 +22,15 @@ from sandbox.kit import Answer, Call, KitState, StandIn
 from sandbox.kit.auth import KeyAndSecret
 from sandbox.kit.catalog import Batch, LazyCatalog
 from sandbox.kit.pages import NumberedPages
-from sandbox.kit.webhooks import hmac_sha256_b64, send, subscribers
+from sandbox.kit.resources import Filter
+from sandbox.kit.validation import Rule, Schema
+from sandbox.kit.webhooks import Signed, send, subscribe
 
 DEFAULT_KEY = "ck_sandbox"
 DEFAULT_SECRET = "cs_sandbox"
 SITE_TZ = timezone(timedelta(hours=2))
 USER_AGENT = "WooCommerce/9.4.0 Hookshot (WordPress/6.7)"
+INVALID_JSON = ("rest_invalid_json", "Invalid JSON body passed.")
 
 
 def wp_body(code: str, message: str, status: int, **data: Any) -> dict[str, Any]:
@@ -43,6 +45,11 @@ def refused(call: Call[Any], response: JSONResponse) -> Answer:
     """``raise refused(call, wp_error(...))``: the refusal answered as is and logged with its status."""
     call.entry["status"] = response.status_code
     return Answer(response)
+
+
+def schema(*rules: Rule) -> Schema:
+    """Rules whose error is ``(code, message[, data])``, answered as a WordPress REST error body."""
+    return Schema(rules, lambda name, error, status: wp_body(error[0], error[1], status, **(error[2:] or [{}])[0]))
 
 
 def local(value: datetime) -> str:
@@ -118,33 +125,60 @@ def invalid_params(details: dict[str, str]) -> dict[str, Any]:
                    **({"params": params} if params else {}))
 
 
+def delivery_id(state: SiteState, hook: dict[str, Any]) -> str:
+    """``WC_Webhook::get_new_delivery_id``: ``wp_hash(webhook id . strtotime('now'))``, an HMAC-MD5
+    keyed with the site's salt. Every delivery of one webhook within one second shares it."""
+    second = int(state.now().timestamp())
+    return hmac.new(f"{state.name}-auth-salt".encode(), f"{hook['id']}{second}".encode(), hashlib.md5).hexdigest()
+
+
+def add_webhook(state: SiteState, payload: dict[str, Any]) -> dict[str, Any]:
+    """Subscribe, then ping the address as ``WC_Webhook::deliver_ping`` does on saving a webhook
+    (form body ``webhook_id=N``, a user agent, no signature); ``ping: false`` skips it."""
+    hook = subscribe(state, payload, status="active")
+    if not payload.get("ping", True):
+        return {"webhook": hook, "ping": None}
+    headers = {"User-Agent": USER_AGENT, "Content-Type": "application/x-www-form-urlencoded"}
+    return {"webhook": hook, "ping": send(state, hook, "webhook.ping", f"webhook_id={hook['id']}".encode(), headers)}
+
+
 kit: StandIn[SiteState] = StandIn(
     "woocommerce", "/wp-json/wc/v3", SiteState, error_body=critical_error,
     auth=KeyAndSecret(
         missing=no_credentials,
         bad_key=lambda: wp_error("woocommerce_rest_authentication_error", "Consumer key is invalid.", 401),
         bad_secret=lambda: wp_error("woocommerce_rest_authentication_error", "Consumer secret is invalid.", 401)),
-    clock_view=lambda now: {"now_gmt": gmt(now)}, webhook_admin=True)
+    clock_view=lambda now: {"now_gmt": gmt(now)}, webhook_admin=True, subscribe=add_webhook)
 pages = NumberedPages(invalid_params, max_per_page=100, default_per_page=10)
+#: ``WC_Webhook::deliver``'s headers, signed with the base64 HMAC-SHA256 of the body.
+webhooks = Signed({
+    "Content-Type": "application/json", "User-Agent": USER_AGENT, "X-WC-Webhook-Source": "https://{instance}.example/",
+    "X-WC-Webhook-Topic": "{topic}", "X-WC-Webhook-Resource": "{resource}", "X-WC-Webhook-Event": "{event}",
+    "X-WC-Webhook-Signature": "{signature}", "X-WC-Webhook-ID": "{hook_id}", "X-WC-Webhook-Delivery-ID": "{delivery}",
+}, values=lambda state, hook: {"delivery": delivery_id(state, hook)})
+deliver = webhooks.deliver
+
+
+def modified_after(value: str, query: dict[str, str]) -> datetime:
+    """``modified_after``, read in the site's zone unless ``dates_are_gmt``."""
+    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    gmt_given = query.get("dates_are_gmt") in ("true", "1")
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc if gmt_given else SITE_TZ)
+
+
+def newer_products(state: SiteState, ids: Any, when: datetime) -> list[int]:
+    """The ids modified strictly after ``when``: stored ones by date, untouched generated ones by batch."""
+    newer = {p for p, prod in state.catalog.stored.items() if prod["date_modified"] > when}
+    wanted = newer | state.catalog.generated_since(when, strictly=True)
+    return [p for p in ids if p in wanted]
+
+
+changed_after = Filter("modified_after", narrow=newer_products, parse=modified_after)
 
 
 def public(record: dict[str, Any]) -> dict[str, Any]:
     """A stored record without its private (``_``-prefixed) bookkeeping keys."""
     return {k: v for k, v in record.items() if not k.startswith("_")}
-
-
-def when_after(call: Call[SiteState]) -> datetime | None:
-    """``modified_after``, read in the site's zone unless ``dates_are_gmt``; None when not given."""
-    after = call.query.get("modified_after")
-    if not after:
-        return None
-    try:
-        when = datetime.fromisoformat(after.replace("Z", "+00:00"))
-    except ValueError:
-        raise refused(call, wp_error("rest_invalid_param", "Invalid parameter(s): modified_after", 400)) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc if call.query.get("dates_are_gmt") in ("true", "1") else SITE_TZ)
-    return when
 
 
 # --- JSON renderings ----------------------------------------------------------------------------
@@ -168,41 +202,8 @@ def product_json(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def variation_json(p: dict[str, Any]) -> dict[str, Any]:
-    body = product_json(p)
-    for key in ("name", "slug", "type", "variations", "parent_id"):
-        body.pop(key, None)
-    body["attributes"] = [{"id": 0, "name": "Option", "option": p["sku"]}]
-    return body
-
-
-def deliver(state: SiteState, topic: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """POST to every subscription of ``topic`` the way ``WC_Webhook::deliver`` does."""
-    body = json.dumps(payload).encode()
-    resource, _, event = topic.partition(".")
-    results = []
-    for hook in subscribers(state, topic):
-        headers = {
-            "Content-Type": "application/json", "User-Agent": USER_AGENT,
-            "X-WC-Webhook-Source": f"https://{state.name}.example/", "X-WC-Webhook-Topic": topic,
-            "X-WC-Webhook-Resource": resource, "X-WC-Webhook-Event": event,
-            "X-WC-Webhook-Signature": hmac_sha256_b64(hook["secret"], body), "X-WC-Webhook-ID": str(hook["id"]),
-            "X-WC-Webhook-Delivery-ID": delivery_id(state, hook),
-        }
-        results.append(send(state, hook, topic, body, headers))
-    return results
-
-
-def delivery_id(state: SiteState, hook: dict[str, Any]) -> str:
-    """``WC_Webhook::get_new_delivery_id``: ``wp_hash(webhook id . strtotime('now'))``, an HMAC-MD5
-    keyed with the site's salt. Every delivery of one webhook within one second shares it."""
-    second = int(state.now().timestamp())
-    return hmac.new(f"{state.name}-auth-salt".encode(), f"{hook['id']}{second}".encode(), hashlib.md5).hexdigest()
-
-
-def deliver_ping(state: SiteState, hook: dict[str, Any]) -> dict[str, Any]:
-    """``WC_Webhook::deliver_ping``: form body ``webhook_id=N``, a user agent, no signature."""
-    headers = {"User-Agent": USER_AGENT, "Content-Type": "application/x-www-form-urlencoded"}
-    return send(state, hook, "webhook.ping", f"webhook_id={hook['id']}".encode(), headers)
+    body = {k: v for k, v in product_json(p).items() if k not in ("name", "slug", "type", "variations", "parent_id")}
+    return {**body, "attributes": [{"id": 0, "name": "Option", "option": p["sku"]}]}
 
 
 def new_product(state: SiteState, spec: dict[str, Any], now: datetime, parent_id: int) -> dict[str, Any]:
@@ -223,7 +224,7 @@ def with_stock(product: dict[str, Any], now: datetime, **changes: Any) -> dict[s
     return updated
 
 
-def admin_item(p: dict[str, Any]) -> dict[str, Any]:
+def admin_item(state: SiteState, p: dict[str, Any]) -> dict[str, Any]:
     return {"sku": p["sku"], "id": str(p["id"]), "parent_id": str(p["parent_id"]) if p.get("parent_id") else None,
             "type": p["type"], "manage_stock": p["manage_stock"], "stock_quantity": p["stock_quantity"],
             "stock_status": p["stock_status"], "backorders": p["backorders"],
