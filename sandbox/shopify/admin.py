@@ -15,20 +15,8 @@ from fastapi.responses import JSONResponse
 from sandbox.common import to_cents
 from sandbox.kit.admin import Setting, add_config, add_item_state, known, plain
 from sandbox.shopify.money import sale_transaction
-from sandbox.shopify.shop import (
-    CUSTOMER_ID_BASE,
-    Item,
-    ShopState,
-    admin_item,
-    deliver_all,
-    kit,
-    level_json,
-    order_line,
-    place_order,
-    product_json,
-    stocked_level_json,
-    take_stock,
-)
+from sandbox.shopify import shop
+from sandbox.shopify.shop import ShopState, kit
 
 Payload = dict[str, Any]
 add_config(kit, {
@@ -36,7 +24,7 @@ add_config(kit, {
     "leak_rate": Setting("bucket.leak_rate", float),
     "bucket_level": Setting("bucket.level", show=None, apply=lambda state, level: state.bucket.fill(float(level))),
     "location_id": Setting("location_id", int, show=str)})
-add_item_state(kit, lambda state: range(state.total), ShopState.index_for_sku, ShopState.item, admin_item)
+add_item_state(kit, lambda state: range(state.total), ShopState.index_for_sku, ShopState.item, shop.admin_item)
 
 
 @kit.admin.post("/seed")
@@ -47,7 +35,7 @@ def seed(state: ShopState = kit.state, payload: Payload = Body(default_factory=d
         if payload.get("reset", True):
             state.catalog.clear()
             state.orders, state.transactions, state.gift_cards = [], {}, []
-            state.extra_levels = {}  # the added locations stay; what they stocked went with the catalog
+            state.locations.levels = {}  # the added locations stay; what they stocked went with the catalog
         now, count = state.now(), int(payload.get("count", 0))
         if count:
             state.catalog.add_batch(state.total, state.total + count, payload.get("sku_prefix", "SKU-"), now,
@@ -57,10 +45,10 @@ def seed(state: ShopState = kit.state, payload: Payload = Body(default_factory=d
         for spec in payload.get("items", []):
             index = state.total
             state.catalog.add_batch(index, index + 1, "\0", now, available=0, policy="deny")
-            state.store(Item(index, spec["sku"], spec.get("title", spec["sku"]),
+            state.store(shop.Item(index, spec["sku"], spec.get("title", spec["sku"]),
                              spec.get("available", 0) if spec.get("tracked", True) else None,
                              spec.get("inventory_policy", "deny"), now))
-            created.append(admin_item(state, state.item(index)))
+            created.append(shop.admin_item(state, state.item(index)))
         return {"total": state.total, "items": created}
 
 
@@ -68,8 +56,7 @@ def seed(state: ShopState = kit.state, payload: Payload = Body(default_factory=d
 def add_locations(state: ShopState = kit.state, payload: Payload = Body(default_factory=dict)) -> Payload:
     """Add ``count`` active locations beside the main one (a shop with many stores or warehouses)."""
     with state.lock:
-        for _ in range(int(payload.get("count", 1))):
-            state.extra_locations.append(max(state.location_ids()) + 1)
+        state.locations.add(state.location_id, int(payload.get("count", 1)))
         return {"location_ids": [str(location) for location in state.location_ids()]}
 
 
@@ -82,20 +69,18 @@ def set_stock(state: ShopState = kit.state, payload: Payload = Body(...)) -> JSO
         now = state.now()
         old = state.item(known(state.index_for_sku(str(payload.get("sku"))), f"sku {payload.get('sku')}"))
         if location != state.location_id:
-            levels = known(state.extra_levels.setdefault(location, {}) if location in state.extra_locations
-                           else None, f"location {location}")
-            available = int(payload["available"]) if "available" in payload else levels.get(old.index, (0,))[0]
-            levels[old.index] = (available, now)
-            shown = {**admin_item(state, old), "location_id": str(location), "available": available}
-            events = [("inventory_levels/update", stocked_level_json(location, old, available, now))]
+            given = int(payload["available"]) if "available" in payload else None
+            available = known(state.locations.place(location, old.index, given, now), f"location {location}")
+            shown = {**shop.admin_item(state, old), "location_id": str(location), "available": available}
+            events = [("inventory_levels/update", shop.stocked_level_json(location, old, available, now))]
         else:
             item = replace(old, available=int(payload["available"]) if "available" in payload else old.available,
                            policy=payload.get("inventory_policy", old.policy), updated_at=now)
             state.store(item)
-            shown = admin_item(state, item)
-            events = [("inventory_levels/update", level_json(state, item))]
-            events += [("products/update", product_json(item))] if item.policy != old.policy else []
-    return JSONResponse({"item": shown, "webhooks": deliver_all(state, None, events)})
+            shown = shop.admin_item(state, item)
+            events = [("inventory_levels/update", shop.level_json(state, item))]
+            events += [("products/update", shop.product_json(item))] if item.policy != old.policy else []
+    return JSONResponse({"item": shown, "webhooks": shop.deliver_all(state, None, events)})
 
 
 @kit.admin.post("/create_order")
@@ -106,17 +91,17 @@ def create_order(state: ShopState = kit.state, payload: Payload = Body(...)) -> 
         for spec in payload.get("lines", []):
             item = state.item(known(state.index_for_sku(str(spec["sku"])), f"sku {spec['sku']}"))
             quantity = int(spec.get("quantity", 1))
-            levels += take_stock(state, item, quantity, now)
-            lines.append(order_line(item, quantity, str(spec.get("price", "10.00"))))
+            levels += shop.take_stock(state, item, quantity, now)
+            lines.append(shop.order_line(item, quantity, str(spec.get("price", "10.00"))))
         email, gateway = payload.get("email", "ada@example.com"), str(payload.get("gateway", "manual"))
-        customer = {"id": CUSTOMER_ID_BASE + len(state.orders), "email": email, "phone": payload.get("phone"),
+        customer = {"id": shop.CUSTOMER_ID_BASE + len(state.orders), "email": email, "phone": payload.get("phone"),
                     **payload.get("customer", {"first_name": "Ada", "last_name": "Lovelace"})}
         total = sum(to_cents(line["price"]) * line["quantity"] for line in lines) / 100
-        order = place_order(state, lines, now, email=email, phone=payload.get("phone"), customer=customer,
+        order = shop.place_order(state, lines, now, email=email, phone=payload.get("phone"), customer=customer,
                             currency=payload.get("currency", "USD"), total_price=f"{total:.2f}",
                             payment_gateway_names=[gateway])
         sale = sale_transaction(state, order, gateway, now)
-    hooks = deliver_all(state, None, [("orders/create", order)] + [("inventory_levels/update", lv) for lv in levels])
+    hooks = shop.deliver_all(state, None, [("orders/create", order)] + [("inventory_levels/update", lv) for lv in levels])
     return JSONResponse({"order": {**order, "id": str(order["id"]), "transactions": [sale]}, "webhooks": hooks})
 
 

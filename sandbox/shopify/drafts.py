@@ -21,45 +21,30 @@ from sandbox.kit.pages import FirstPage
 from sandbox.kit.resources import Collection, Filter, in_list, positions, since
 from sandbox.kit.validation import MISSING, Rule, decimal, exists, is_object, non_empty_list, number, whole_at_least
 from sandbox.shopify.money import sale_transaction
-from sandbox.shopify.shop import (
-    CUSTOMER_ID_BASE,
-    LINE_ID_BASE,
-    MISSING_PARAM,
-    VARIANT_ID_BASE,
-    ShopState,
-    deliver_all,
-    errors,
-    invalid_params,
-    kit,
-    order_line,
-    parse_ts,
-    place_order,
-    schema,
-    take_stock,
-    ts,
-)
+from sandbox.shopify import shop
+from sandbox.shopify.shop import ShopState, kit
 
 DRAFT_ORDER_ID_BASE = 2**53 + 12_000_000_000
 DISCOUNT_TYPES = ("fixed_amount", "percentage")
 drafts = Collection(
-    "draft_orders", FirstPage(invalid_params), positions("draft_orders", DRAFT_ORDER_ID_BASE),
-    in_list("draft_orders", DRAFT_ORDER_ID_BASE), single="draft_order", missing=lambda: errors("Not Found"),
+    "draft_orders", FirstPage(shop.invalid_params), positions("draft_orders", DRAFT_ORDER_ID_BASE),
+    in_list("draft_orders", DRAFT_ORDER_ID_BASE), single="draft_order", missing=lambda: shop.errors("Not Found"),
     filters=(Filter("status", test=lambda draft, status: draft["status"] == status, default="open", status=422,
                     choices=("open", "invoice_sent", "completed"), detail="is not included in the list"),
-             since("updated_at_min", lambda draft: parse_ts(draft["updated_at"]), lambda v, q: parse_ts(v))))
+             since("updated_at_min", lambda draft: shop.parse_ts(draft["updated_at"]), lambda v, q: shop.parse_ts(v))))
 
 
 def variant_line(line: dict[str, Any]) -> bool:
     return line.get("variant_id") is not None
 
 
-NEW_DRAFT = schema(
-    Rule("draft_order", is_object, MISSING_PARAM, 400),
+NEW_DRAFT = shop.schema(
+    Rule("draft_order", is_object, shop.MISSING_PARAM, 400),
     Rule("draft_order.line_items", non_empty_list, ["can't be blank"], field="line_items"),
     Rule("draft_order.line_items[]", is_object, ["is invalid"], field="line_items"),
     Rule("draft_order.line_items[].quantity", whole_at_least(1, default=1), ["must be greater than 0"],
          field="line_items.quantity"),
-    Rule("draft_order.line_items[].variant_id", exists(lambda state, v: state.item(int(v) - VARIANT_ID_BASE)),
+    Rule("draft_order.line_items[].variant_id", exists(lambda state, v: state.item(int(v) - shop.VARIANT_ID_BASE)),
          lambda v: [f"Variant {v} does not exist"], field="line_items", when=variant_line),
     Rule("draft_order.line_items[]", lambda line, _, s: bool(line.get("title")) and line.get("price") is not None,
          ["custom line items need a title and a price"], field="line_items", when=lambda line: not variant_line(line)),
@@ -80,11 +65,11 @@ def build_draft_order(state: ShopState, spec: dict[str, Any]) -> dict[str, Any]:
     lines = []
     for n, line in enumerate(spec["line_items"]):
         quantity = int(line.get("quantity", 1))
-        item = state.item(int(line["variant_id"]) - VARIANT_ID_BASE) if variant_line(line) else None
-        shown = order_line(item, quantity, state.prices.get(item.sku, "10.00")) if item else {
+        item = state.item(int(line["variant_id"]) - shop.VARIANT_ID_BASE) if variant_line(line) else None
+        shown = shop.order_line(item, quantity, state.prices.get(item.sku, "10.00")) if item else {
             "variant_id": None, "product_id": None, "sku": line.get("sku"), "title": line["title"],
             "quantity": quantity, "price": to_money(to_cents(line["price"]))}
-        lines.append({"id": LINE_ID_BASE + 50_000_000 + number * 100 + n, **shown, "custom": item is None})
+        lines.append({"id": shop.LINE_ID_BASE + 50_000_000 + number * 100 + n, **shown, "custom": item is None})
     subtotal = sum(to_cents(line["price"]) * line["quantity"] for line in lines)
     discount, off = spec.get("applied_discount"), 0
     if discount:
@@ -101,7 +86,7 @@ def build_draft_order(state: ShopState, spec: dict[str, Any]) -> dict[str, Any]:
         "line_items": lines, "applied_discount": discount, "subtotal_price": to_money(subtotal),
         "total_price": to_money(subtotal - off), "total_tax": "0.00", "taxes_included": False,
         "invoice_url": f"https://{state.name}.myshopify.com/invoices/{uuid.uuid4().hex}",
-        "created_at": ts(now), "updated_at": ts(now), "completed_at": None, "invoice_sent_at": None,
+        "created_at": shop.ts(now), "updated_at": shop.ts(now), "completed_at": None, "invoice_sent_at": None,
         "admin_graphql_api_id": f"gid://shopify/DraftOrder/{draft_id}",
     }
 
@@ -111,25 +96,25 @@ def complete_draft_order(state: ShopState, draft: dict[str, Any], payment_pendin
     """Turn the draft into an order: inventory taken like a checkout, paid unless payment is pending."""
     now = state.now()
     levels = [level for line in draft["line_items"] if line["variant_id"] is not None
-              for level in take_stock(state, state.item(line["variant_id"] - VARIANT_ID_BASE), line["quantity"], now)]
+              for level in shop.take_stock(state, state.item(line["variant_id"] - shop.VARIANT_ID_BASE), line["quantity"], now)]
     customer_id = (draft.get("customer") or {}).get("id")
     earlier = next((o["customer"] for o in state.orders if o["customer"]["id"] == customer_id), None)
     total = draft["total_price"]
     paid = not payment_pending or to_cents(total) == 0
-    order = place_order(
+    order = shop.place_order(
         state, [{k: line[k] for k in ("variant_id", "product_id", "sku", "title", "quantity", "price")}
                 for line in draft["line_items"]], now,
         email=draft.get("email"), phone=(earlier or {}).get("phone"), currency=draft["currency"], total_price=total,
         subtotal_price=draft["subtotal_price"], financial_status="paid" if paid else "pending",
         total_discounts=(draft.get("applied_discount") or {}).get("amount", "0.00"), note=draft.get("note"),
         payment_gateway_names=["manual"], source_name="shopify_draft_order",
-        customer=earlier or {"id": customer_id or CUSTOMER_ID_BASE + len(state.orders), "email": draft.get("email"),
+        customer=earlier or {"id": customer_id or shop.CUSTOMER_ID_BASE + len(state.orders), "email": draft.get("email"),
                              "first_name": "", "last_name": ""})
     if paid and to_cents(total) > 0:
         sale_transaction(state, order, "manual", now)
     else:
         state.transactions[order["id"]] = []
-    draft.update(status="completed", order_id=order["id"], completed_at=ts(now), updated_at=ts(now))
+    draft.update(status="completed", order_id=order["id"], completed_at=shop.ts(now), updated_at=shop.ts(now))
     return order, levels
 
 
@@ -158,10 +143,10 @@ def complete(draft_id: int, call: Call[ShopState] = kit.call) -> Response:
     with call.state.lock:
         draft = drafts.find(call, draft_id)
         if draft["status"] == "completed":
-            raise call.refuse(errors({"base": ["This order has been paid"]}), 422)
+            raise call.refuse(shop.errors({"base": ["This order has been paid"]}), 422)
         order, levels = complete_draft_order(call.state, draft, pending)
         body = {"draft_order": dict(draft)}
-    deliver_all(call.state, call, [("orders/create", order)] + [("inventory_levels/update", lv) for lv in levels])
+    shop.deliver_all(call.state, call, [("orders/create", order)] + [("inventory_levels/update", lv) for lv in levels])
     return call.reply(body)
 
 

@@ -18,6 +18,7 @@ from sandbox.kit import Call, KitState, StandIn
 from sandbox.kit.auth import HeaderToken
 from sandbox.kit.catalog import Batch, LazyCatalog
 from sandbox.kit.limits import Bucket, LeakyBucket
+from sandbox.kit.locations import Locations
 from sandbox.kit.pages import LinkCursor
 from sandbox.kit.resources import instant as parse_ts
 from sandbox.kit.validation import Rule, Schema
@@ -35,8 +36,6 @@ SHOP_TZ = timezone(timedelta(hours=-5))
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 THROTTLED = "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
 MISSING_PARAM = "Required parameter missing or invalid"
-#: Inventory levels at the added locations sort after the main location's: key = ordinal × stride + index.
-LOCATION_STRIDE = 2**40
 
 
 def ts(value: datetime) -> str:
@@ -79,10 +78,8 @@ class ShopState(KitState):
 
     token: str = DEFAULT_TOKEN
     location_id: int = DEFAULT_LOCATION_ID
-    #: Locations added beside ``location_id`` (``_admin/locations``), and the levels stocked there:
-    #: location id → item index → (available, updated_at). An item has no level where none was set.
-    extra_locations: list[int] = field(default_factory=list)
-    extra_levels: dict[int, dict[int, tuple[int | None, datetime]]] = field(default_factory=dict)
+    #: Locations added beside ``location_id`` (``_admin/locations``) and what they stock.
+    locations: Locations = field(default_factory=Locations)
     bucket: Bucket = field(default_factory=Bucket)
     catalog: LazyCatalog[Item] = field(default_factory=lambda: LazyCatalog(generated_item, lambda i: i.sku))
     orders: list[dict[str, Any]] = field(default_factory=list)
@@ -94,7 +91,7 @@ class ShopState(KitState):
 
     @property
     def total(self) -> int:
-        return self.catalog.batches[-1].stop if self.catalog.batches else 0
+        return self.catalog.total
 
     def item(self, index: int) -> Item | None:
         return self.catalog.get(index)
@@ -107,22 +104,10 @@ class ShopState(KitState):
 
     def indices_updated_since(self, since: datetime | None) -> Sequence[int]:
         """Sorted indices with ``updated_at >= since``; the full range when nothing filters."""
-        if since is None:
-            return range(self.total)
-        picked = {i for i, it in self.catalog.stored.items() if it.updated_at >= since}
-        return sorted(picked | self.catalog.generated_since(since))
+        return range(self.total) if since is None else self.catalog.changed_since(since, lambda i: i.updated_at)
 
     def location_ids(self) -> list[int]:
-        return [self.location_id, *self.extra_locations]
-
-    def extra_level_keys(self, location_ids: set[str], item_indices: set[int] | None,
-                         since: datetime | None) -> list[int]:
-        """Sort keys of the levels at added locations that pass the filters (empty set: any location)."""
-        return sorted(ordinal * LOCATION_STRIDE + index
-                      for ordinal, location in enumerate(self.extra_locations, start=1)
-                      if not location_ids or str(location) in location_ids
-                      for index, (_, updated_at) in self.extra_levels.get(location, {}).items()
-                      if (item_indices is None or index in item_indices) and (since is None or updated_at >= since))
+        return [self.location_id, *self.locations.ids]
 
     def find_order(self, order_id: int) -> dict[str, Any] | None:
         index = order_id - ORDER_ID_BASE

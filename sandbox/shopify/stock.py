@@ -17,44 +17,27 @@ from fastapi.responses import Response
 from sandbox.kit import Call
 from sandbox.kit.resources import Collection, Filter, ids, in_list, positions, since, since_id
 from sandbox.kit.validation import Rule, given, is_object, one_of
-from sandbox.shopify.shop import (
-    ITEM_ID_BASE,
-    LOCATION_STRIDE,
-    MISSING_PARAM,
-    ORDER_ID_BASE,
-    VARIANT_ID_BASE,
-    ShopState,
-    deliver_all,
-    errors,
-    kit,
-    level_json,
-    not_found,
-    pages,
-    parse_ts,
-    product_json,
-    schema,
-    stocked_level_json,
-    variant_json,
-)
+from sandbox.shopify import shop
+from sandbox.shopify.shop import ShopState, kit
 
 #: ``inventory_levels.json`` takes at most 50 ids in ``inventory_item_ids`` and in ``location_ids``.
 MAX_IDS_PER_LIST = 50
-updated_since = since("updated_at_min", lambda record: parse_ts(record["updated_at"]), lambda v, q: parse_ts(v))
+updated_since = since("updated_at_min", lambda record: shop.parse_ts(record["updated_at"]), lambda v, q: shop.parse_ts(v))
 products = Collection(
-    "products", pages, keys=lambda call: range(call.state.total), get=ShopState.item, render=product_json,
+    "products", shop.pages, keys=lambda call: range(call.state.total), get=ShopState.item, render=shop.product_json,
     filters=(Filter("updated_at_min", narrow=lambda state, keys, when: state.indices_updated_since(when),
-                    parse=lambda value, query: parse_ts(value)),))
+                    parse=lambda value, query: shop.parse_ts(value)),))
 orders = Collection(
-    "orders", pages, positions("orders", ORDER_ID_BASE), in_list("orders", ORDER_ID_BASE),
+    "orders", shop.pages, positions("orders", shop.ORDER_ID_BASE), in_list("orders", shop.ORDER_ID_BASE),
     filters=(updated_since, ids(), since_id(), Filter("status", default="open", test=lambda order, status: status ==
                                                       "any" or (status == "open" and not order["cancelled_at"]))))
-SET_LEVEL = schema(
-    Rule("available", given, [MISSING_PARAM], 400, field="inventory_item_id"),
-    Rule("inventory_item_id", given, [MISSING_PARAM], 400),
+SET_LEVEL = shop.schema(
+    Rule("available", given, [shop.MISSING_PARAM], 400, field="inventory_item_id"),
+    Rule("inventory_item_id", given, [shop.MISSING_PARAM], 400),
     Rule("location_id", lambda value, body, state: int(body.get("location_id") or 0) == state.location_id,
          ["Inventory item does not have inventory tracking enabled at the location"], field=""))
-UPDATE_VARIANT = schema(
-    Rule("variant", is_object, MISSING_PARAM, 400),
+UPDATE_VARIANT = shop.schema(
+    Rule("variant", is_object, shop.MISSING_PARAM, 400),
     Rule("variant.inventory_policy", one_of(("deny", "continue"), allow_null=True), ["is not included in the list"],
          field="inventory_policy"))
 
@@ -77,28 +60,28 @@ def list_locations(call: Call[ShopState] = kit.call) -> Response:
 
 
 def level_for_key(state: ShopState, key: int) -> dict:
-    """The level behind a sort key of ``inventory_levels.json`` (see ``LOCATION_STRIDE``)."""
-    ordinal, index = divmod(key, LOCATION_STRIDE)
-    item = state.item(index)
-    if ordinal == 0:
-        return level_json(state, item)
-    location = state.extra_locations[ordinal - 1]
-    return stocked_level_json(location, item, *state.extra_levels[location][index])
+    """The level behind a sort key of ``inventory_levels.json``: an item's at the main location, or
+    one at an added location (``sandbox.kit.locations``)."""
+    elsewhere = state.locations.at(key)
+    if elsewhere is None:
+        return shop.level_json(state, state.item(key))
+    location, index, available, updated_at = elsewhere
+    return shop.stocked_level_json(location, state.item(index), available, updated_at)
 
 
 @kit.api.get("/inventory_levels.json")
 def list_levels(call: Call[ShopState] = kit.call) -> Response:
-    cursor = pages.open(call, "inventory_levels")
+    cursor = shop.pages.open(call, "inventory_levels")
     filters = cursor.filters
     item_ids = [x for x in str(filters.get("inventory_item_ids", "")).split(",") if x]
     location_ids = [x for x in str(filters.get("location_ids", "")).split(",") if x]
     if not item_ids and not location_ids:
-        raise call.refuse(errors({"base": ["inventory_item_ids or location_ids must be present"]}), 422)
+        raise call.refuse(shop.errors({"base": ["inventory_item_ids or location_ids must be present"]}), 422)
     for name, given_ids in (("inventory_item_ids", item_ids), ("location_ids", location_ids)):
         if len(given_ids) > MAX_IDS_PER_LIST:
-            raise call.refuse(errors({name: [f"must have at most {MAX_IDS_PER_LIST} ids"]}), 422)
-    when = parse_ts(filters["updated_at_min"]) if filters.get("updated_at_min") else None
-    wanted = {int(x) - ITEM_ID_BASE for x in item_ids if x.isdigit()} if item_ids else None
+            raise call.refuse(shop.errors({name: [f"must have at most {MAX_IDS_PER_LIST} ids"]}), 422)
+    when = shop.parse_ts(filters["updated_at_min"]) if filters.get("updated_at_min") else None
+    wanted = {int(x) - shop.ITEM_ID_BASE for x in item_ids if x.isdigit()} if item_ids else None
     state = call.state
     with state.lock:
         seq: Sequence[int] = []
@@ -106,8 +89,8 @@ def list_levels(call: Call[ShopState] = kit.call) -> Response:
             seq = state.indices_updated_since(when)
             if wanted is not None:
                 seq = sorted(i for i in wanted if 0 <= i < state.total and (when is None or i in seq))
-        seq = [*seq, *state.extra_level_keys(set(location_ids), wanted, when)]
-        return pages.answer(call, "inventory_levels", seq, lambda key: level_for_key(state, key), cursor)
+        seq = [*seq, *state.locations.keys(location_ids, wanted, when)]
+        return shop.pages.answer(call, "inventory_levels", seq, lambda key: level_for_key(state, key), cursor)
 
 
 @kit.api.post("/inventory_levels/set.json")
@@ -115,13 +98,13 @@ def set_level(call: Call[ShopState] = kit.call) -> Response:
     SET_LEVEL.enforce(call, call.body)
     state = call.state
     with state.lock:
-        item = state.item(int(call.body["inventory_item_id"]) - ITEM_ID_BASE)
+        item = state.item(int(call.body["inventory_item_id"]) - shop.ITEM_ID_BASE)
         if item is None:
-            raise not_found(call)
+            raise shop.not_found(call)
         item = replace(item, available=int(call.body["available"]), updated_at=state.now())
         state.store(item)
-        level = level_json(state, item)
-    deliver_all(state, call, [("inventory_levels/update", level)])
+        level = shop.level_json(state, item)
+    shop.deliver_all(state, call, [("inventory_levels/update", level)])
     return call.reply({"inventory_level": level})
 
 
@@ -131,12 +114,12 @@ def update_variant(variant_id: int, call: Call[ShopState] = kit.call) -> Respons
     variant = call.body["variant"]
     state = call.state
     with state.lock:
-        item = state.item(variant_id - VARIANT_ID_BASE)
+        item = state.item(variant_id - shop.VARIANT_ID_BASE)
         if item is None:
-            raise not_found(call)
+            raise shop.not_found(call)
         item = replace(item, policy=variant.get("inventory_policy") or item.policy,
                        sku=variant.get("sku", item.sku), updated_at=state.now())
         state.store(item)
-        product = product_json(item)
-    deliver_all(state, call, [("products/update", product)])
-    return call.reply({"variant": variant_json(item)})
+        product = shop.product_json(item)
+    shop.deliver_all(state, call, [("products/update", product)])
+    return call.reply({"variant": shop.variant_json(item)})
