@@ -4,6 +4,7 @@
   attribute each key sets, how it is read, whether the answer shows it back).
 * :func:`add_item_state`: ``GET _admin/state/items`` (``skus=`` or ``offset``/``limit``), what tests
   assert stock on.
+* :func:`add_state_view`: ``GET _admin/state/<name>``, stored records as plain JSON.
 * :func:`known`: the admin's 404 ``{"error": "unknown sku X"}`` for a SKU (or anything) not there.
 * :func:`plain`: stored records (which may hold datetimes) as plain JSON.
 """
@@ -80,6 +81,15 @@ def add_item_state(kit: StandIn[Any], keys: Callable[[Any], Sequence[Any]],
             else:
                 chosen = list(every[offset:offset + limit])
             return JSONResponse({"total": len(every), "items": [render(state, get(state, k)) for k in chosen]})
+
+
+def add_state_view(kit: StandIn[Any], name: str, view: Callable[[Any], Any]) -> None:
+    """``GET _admin/state/<name>``: ``{name: view(state)}`` under the instance lock, as plain JSON."""
+
+    @kit.admin.get(f"/state/{name}", name=f"state_{name}")
+    def state_view(state: Any = kit.state) -> JSONResponse:
+        with state.lock:
+            return plain({name: view(state)})
 
 
 def known(found: T | None, what: str) -> T:

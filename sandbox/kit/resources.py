@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from fastapi.responses import Response
 
 from sandbox.kit.pages import Render, Select
-from sandbox.kit.standin import Call
+from sandbox.kit.standin import Call, StandIn
 
 Record = Any
 #: (state, keys, value) -> the keys that pass, in their order.
@@ -122,6 +122,8 @@ class Collection:
     single: str | None = None
     missing: Callable[[], Any] = lambda: {"error": "Not Found"}
     missing_status: int = 404
+    #: How a path's id is read (``int``); an id it refuses is not found.
+    id_type: Callable[[str], Any] = int
 
     def select(self, call: Call[Any], query: dict[str, str]) -> tuple[Sequence[Any], Render]:
         """The keys that pass every filter, sorted; the render that shows each."""
@@ -155,6 +157,22 @@ class Collection:
     def show(self, call: Call[Any], key: Any) -> Response:
         body = self.render(self.find(call, key))
         return call.reply({self.single: body} if self.single else body)
+
+    def listing(self, kit: StandIn[Any], path: str) -> None:
+        """Serve ``GET path`` (on ``kit.api``) as :meth:`list`."""
+        def list_records(call: Call[Any] = kit.call) -> Response:
+            return self.list(call)
+        kit.api.get(path, name=f"list_{self.key}")(list_records)
+
+    def reading(self, kit: StandIn[Any], path: str, param: str) -> None:
+        """Serve ``GET path`` (on ``kit.api``) as :meth:`show` of the id in the ``param`` segment."""
+        def read_record(call: Call[Any] = kit.call) -> Response:
+            try:
+                key = self.id_type(call.path_param(param))
+            except ValueError:
+                raise call.refuse(self.missing(), self.missing_status) from None
+            return self.show(call, key)
+        kit.api.get(path, name=f"read_{self.key}")(read_record)
 
 
 def instant(value: str) -> datetime | None:

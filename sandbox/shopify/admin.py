@@ -13,9 +13,9 @@ from fastapi import Body
 from fastapi.responses import JSONResponse
 
 from sandbox.common import to_cents
-from sandbox.kit.admin import Setting, add_config, add_item_state, known, plain
-from sandbox.shopify.money import sale_transaction
+from sandbox.kit.admin import Setting, add_config, add_item_state, add_state_view, known, plain
 from sandbox.shopify import shop
+from sandbox.shopify.money import sale_transaction
 from sandbox.shopify.shop import ShopState, kit
 
 Payload = dict[str, Any]
@@ -112,9 +112,5 @@ def state_order(order_id: int, state: ShopState = kit.state) -> JSONResponse:
         order = known(state.find_order(order_id), f"order {order_id}")
         return plain({**order, "id": str(order["id"]), "transactions": state.transactions.get(order_id, [])})
 
-
-@kit.admin.get("/state/gift_cards")
-def state_gift_cards(state: ShopState = kit.state) -> JSONResponse:
-    """Every gift card with its full code (the API never shows it again after creation)."""
-    with state.lock:
-        return JSONResponse({"gift_cards": [{**c, "id": str(c["id"])} for c in state.gift_cards]})
+#: Every gift card with its full code (the API never shows it again after creation).
+add_state_view(kit, "gift_cards", lambda state: [{**c, "id": str(c["id"])} for c in state.gift_cards])

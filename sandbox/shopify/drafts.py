@@ -12,16 +12,16 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import Body
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from sandbox.common import to_cents, to_money
 from sandbox.kit import Call
-from sandbox.kit.admin import plain
+from sandbox.kit.admin import add_state_view
 from sandbox.kit.pages import FirstPage
 from sandbox.kit.resources import Collection, Filter, in_list, positions, since
 from sandbox.kit.validation import MISSING, Rule, decimal, exists, is_object, non_empty_list, number, whole_at_least
-from sandbox.shopify.money import sale_transaction
 from sandbox.shopify import shop
+from sandbox.shopify.money import sale_transaction
 from sandbox.shopify.shop import ShopState, kit
 
 DRAFT_ORDER_ID_BASE = 2**53 + 12_000_000_000
@@ -95,8 +95,8 @@ def complete_draft_order(state: ShopState, draft: dict[str, Any], payment_pendin
                          ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Turn the draft into an order: inventory taken like a checkout, paid unless payment is pending."""
     now = state.now()
-    levels = [level for line in draft["line_items"] if line["variant_id"] is not None
-              for level in shop.take_stock(state, state.item(line["variant_id"] - shop.VARIANT_ID_BASE), line["quantity"], now)]
+    levels = [level for line in draft["line_items"] if line["variant_id"] is not None for level in
+              shop.take_stock(state, state.item(line["variant_id"] - shop.VARIANT_ID_BASE), line["quantity"], now)]
     customer_id = (draft.get("customer") or {}).get("id")
     earlier = next((o["customer"] for o in state.orders if o["customer"]["id"] == customer_id), None)
     total = draft["total_price"]
@@ -108,8 +108,8 @@ def complete_draft_order(state: ShopState, draft: dict[str, Any], payment_pendin
         subtotal_price=draft["subtotal_price"], financial_status="paid" if paid else "pending",
         total_discounts=(draft.get("applied_discount") or {}).get("amount", "0.00"), note=draft.get("note"),
         payment_gateway_names=["manual"], source_name="shopify_draft_order",
-        customer=earlier or {"id": customer_id or shop.CUSTOMER_ID_BASE + len(state.orders), "email": draft.get("email"),
-                             "first_name": "", "last_name": ""})
+        customer=earlier or {"id": customer_id or shop.CUSTOMER_ID_BASE + len(state.orders),
+                             "email": draft.get("email"), "first_name": "", "last_name": ""})
     if paid and to_cents(total) > 0:
         sale_transaction(state, order, "manual", now)
     else:
@@ -127,14 +127,8 @@ def create_draft_order(call: Call[ShopState] = kit.call) -> Response:
     return call.reply({"draft_order": draft}, 201)
 
 
-@kit.api.get("/draft_orders.json")
-def list_draft_orders(call: Call[ShopState] = kit.call) -> Response:
-    return drafts.list(call)
-
-
-@kit.api.get("/draft_orders/{draft_id}.json")
-def get_draft_order(draft_id: int, call: Call[ShopState] = kit.call) -> Response:
-    return drafts.show(call, draft_id)
+drafts.listing(kit, "/draft_orders.json")
+drafts.reading(kit, "/draft_orders/{draft_id}.json", "draft_id")
 
 
 @kit.api.put("/draft_orders/{draft_id}/complete.json")
@@ -157,8 +151,4 @@ def set_price(state: ShopState = kit.state, payload: dict[str, Any] = Body(...))
         state.prices[str(payload["sku"])] = to_money(to_cents(payload["price"]))
         return {"sku": payload["sku"], "price": state.prices[str(payload["sku"])]}
 
-
-@kit.admin.get("/state/draft_orders")
-def state_draft_orders(state: ShopState = kit.state) -> JSONResponse:
-    with state.lock:
-        return plain({"draft_orders": state.draft_orders})
+add_state_view(kit, "draft_orders", lambda state: state.draft_orders)

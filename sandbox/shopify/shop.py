@@ -30,6 +30,7 @@ ITEM_ID_BASE = 2**53 + 4_000_000_000
 ORDER_ID_BASE = 2**53 + 6_000_000_000
 LINE_ID_BASE = 2**53 + 7_000_000_000
 CUSTOMER_ID_BASE = ORDER_ID_BASE + 500_000
+ITEM_IDS = {"product_id": PRODUCT_ID_BASE, "variant_id": VARIANT_ID_BASE, "inventory_item_id": ITEM_ID_BASE}
 DEFAULT_LOCATION_ID = 655441491
 DEFAULT_TOKEN = "shpat_sandbox"
 SHOP_TZ = timezone(timedelta(hours=-5))
@@ -54,17 +55,11 @@ class Item:
     policy: str
     updated_at: datetime
 
-    @property
-    def product_id(self) -> int:
-        return PRODUCT_ID_BASE + self.index
-
-    @property
-    def variant_id(self) -> int:
-        return VARIANT_ID_BASE + self.index
-
-    @property
-    def inventory_item_id(self) -> int:
-        return ITEM_ID_BASE + self.index
+    def __getattr__(self, name: str) -> int:
+        """``product_id``, ``variant_id``, ``inventory_item_id``: the id's base plus the index."""
+        if name not in ITEM_IDS:
+            raise AttributeError(name)
+        return ITEM_IDS[name] + self.index
 
 
 def generated_item(batch: Batch, index: int) -> Item:

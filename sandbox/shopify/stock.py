@@ -42,14 +42,8 @@ UPDATE_VARIANT = shop.schema(
          field="inventory_policy"))
 
 
-@kit.api.get("/products.json")
-def list_products(call: Call[ShopState] = kit.call) -> Response:
-    return products.list(call)
-
-
-@kit.api.get("/orders.json")
-def list_orders(call: Call[ShopState] = kit.call) -> Response:
-    return orders.list(call)
+products.listing(kit, "/products.json")
+orders.listing(kit, "/orders.json")
 
 
 @kit.api.get("/locations.json")

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import Body
 from fastapi.responses import JSONResponse
 
-from sandbox.kit.admin import Setting, add_config, add_item_state, known
+from sandbox.kit.admin import Setting, add_config, add_item_state, add_state_view, known
 from sandbox.woocommerce import site
 from sandbox.woocommerce.money import coupon_json, refund_json
 from sandbox.woocommerce.site import SiteState, kit
@@ -99,8 +99,4 @@ def state_order(order_id: int, state: SiteState = kit.state) -> JSONResponse:
         return JSONResponse({**site.public(order),
                              "refunds_full": [refund_json(r) for r in state.refunds.get(order_id, [])]})
 
-
-@kit.admin.get("/state/coupons")
-def state_coupons(state: SiteState = kit.state) -> JSONResponse:
-    with state.lock:
-        return JSONResponse({"coupons": [coupon_json(c) for c in state.coupons]})
+add_state_view(kit, "coupons", lambda state: [coupon_json(c) for c in state.coupons])

@@ -97,14 +97,8 @@ def build_order(state: SiteState, payload: dict[str, Any]) -> tuple[dict[str, An
     return order, reduced
 
 
-@kit.api.get("/orders")
-def list_orders(call: Call[SiteState] = kit.call) -> Response:
-    return orders.list(call)
-
-
-@kit.api.get("/orders/{order_id}")
-def get_order(order_id: int, call: Call[SiteState] = kit.call) -> Response:
-    return orders.show(call, order_id)
+orders.listing(kit, "/orders")
+orders.reading(kit, "/orders/{order_id}", "order_id")
 
 
 @kit.api.post("/orders")

@@ -42,14 +42,8 @@ UPDATE = site.schema(
                            ("stock_status", ("instock", "outofstock", "onbackorder")))))
 
 
-@kit.api.get("/products")
-def list_products(call: Call[SiteState] = kit.call) -> Response:
-    return products.list(call)
-
-
-@kit.api.get("/products/{product_id}/variations")
-def list_variations(product_id: int, call: Call[SiteState] = kit.call) -> Response:
-    return variations.list(call)
+products.listing(kit, "/products")
+variations.listing(kit, "/products/{product_id}/variations")
 
 
 def apply_update(call: Call[SiteState], product: dict[str, Any], render: Callable[[dict], dict]) -> Response:
