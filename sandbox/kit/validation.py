@@ -52,7 +52,7 @@ def non_empty_list(value: Any, holder: dict[str, Any], state: Any) -> bool:
 
 def list_of_objects(value: Any, holder: dict[str, Any], state: Any) -> bool:
     """Absent, empty or ``null`` is fine; otherwise a list whose every element is an object."""
-    return not value or (isinstance(value, list) and all(isinstance(v, dict) for v in value))
+    return value is MISSING or not value or (isinstance(value, list) and all(isinstance(v, dict) for v in value))
 
 
 def one_of(choices: Sequence[Any], allow_null: bool = False) -> Check:
