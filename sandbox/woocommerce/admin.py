@@ -69,24 +69,17 @@ def create_order(state: SiteState = kit.state, payload: Payload = Body(...)) -> 
     with state.lock:
         now, order_id, lines = state.now(), state.allocate(), []
         for n, spec in enumerate(payload.get("lines", [])):
-            pid = known(state.id_for_sku(str(spec["sku"])), f"sku {spec['sku']}")
-            product, quantity, price = state.get(pid), int(spec.get("quantity", 1)), str(spec.get("price", "10.00"))
-            if product["manage_stock"]:
-                state.store(site.with_stock(product, product["date_modified"],
-                                            stock_quantity=(product["stock_quantity"] or 0) - quantity))
-            lines.append({"id": order_id * 100 + n, "name": product["name"], "product_id": product["parent_id"] or pid,
-                          "variation_id": pid if product["parent_id"] else 0, "quantity": quantity,
-                          "sku": product["sku"], "price": float(price), "total": f"{float(price) * quantity:.2f}"})
-        order = {"id": order_id, "number": str(order_id), "status": payload.get("status", "processing"),
-                 "currency": payload.get("currency", "USD"), "date_created": site.local(now),
-                 "date_created_gmt": site.gmt(now), "date_modified": site.local(now), "date_modified_gmt": site.gmt(now),
-                 "total": f"{sum(float(line['total']) for line in lines):.2f}",
-                 "billing": {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "phone": "",
-                             **payload.get("billing", {})},
-                 "payment_method": payload.get("payment_method", "stripe"),
-                 "payment_method_title": payload.get("payment_method_title", "Credit Card (Stripe)"),
-                 "line_items": lines, "refunds": [], "_modified": now}
-        state.orders.append(order)
+            product = state.get(known(state.id_for_sku(str(spec["sku"])), f"sku {spec['sku']}"))
+            quantity, price = int(spec.get("quantity", 1)), float(spec.get("price", "10.00"))
+            site.take_stock(state, product, quantity, product["date_modified"])
+            lines.append(site.order_line(order_id, n, product, quantity, price=price, total=f"{price * quantity:.2f}"))
+        order = site.place_order(
+            state, order_id, now, lines, status=payload.get("status", "processing"),
+            currency=payload.get("currency", "USD"), total=f"{sum(float(line['total']) for line in lines):.2f}",
+            billing={"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "phone": "",
+                     **payload.get("billing", {})},
+            payment_method=payload.get("payment_method", "stripe"),
+            payment_method_title=payload.get("payment_method_title", "Credit Card (Stripe)"))
         body = site.public(order)
     return JSONResponse({"order": body, "webhooks": site.deliver(state, "order.created", body)})
 

@@ -72,28 +72,20 @@ def build_order(state: SiteState, payload: dict[str, Any]) -> tuple[dict[str, An
         product, quantity = product_of(state, spec), int(spec.get("quantity", 1))
         subtotal = to_cents(spec["subtotal"]) if spec.get("subtotal") is not None else 1000 * quantity
         total = to_cents(spec["total"]) if spec.get("total") is not None else subtotal
-        items.append({"id": order_id * 100 + n, "name": product["name"], "sku": product["sku"],
-                      "product_id": product["parent_id"] or product["id"], "quantity": quantity,
-                      "variation_id": product["id"] if product["parent_id"] else 0, "price": subtotal / 100 / quantity,
-                      "subtotal": to_money(subtotal), "total": to_money(total), "meta_data": []})
+        items.append(site.order_line(order_id, n, product, quantity, price=subtotal / 100 / quantity,
+                                     subtotal=to_money(subtotal), total=to_money(total), meta_data=[]))
         if status in STOCK_REDUCING and product["manage_stock"]:
-            product = site.with_stock(product, now, stock_quantity=(product["stock_quantity"] or 0) - quantity)
-            state.store(product)
-            reduced.append(product)
-    order = {"id": order_id, "number": str(order_id), "status": status, "currency": payload.get("currency", "USD"),
-             "customer_id": int(payload.get("customer_id") or 0), "created_via": "rest-api",
-             "date_created": site.local(now), "date_created_gmt": site.gmt(now),
-             "date_modified": site.local(now), "date_modified_gmt": site.gmt(now),
-             "date_paid": site.local(now) if payload.get("set_paid") else None,
-             "discount_total": to_money(sum(to_cents(i["subtotal"]) - to_cents(i["total"]) for i in items)),
-             "total": to_money(sum(to_cents(i["total"]) for i in items)), "billing": payload.get("billing") or {},
-             "shipping": payload.get("shipping") or {}, "payment_method": payload.get("payment_method", ""),
-             "payment_method_title": payload.get("payment_method_title", ""),
-             "customer_note": payload.get("customer_note", ""),
-             "meta_data": [{"id": state.allocate(), "key": m.get("key"), "value": m.get("value")}
-                           for m in payload.get("meta_data") or [] if isinstance(m, dict)],
-             "line_items": items, "refunds": [], "_modified": now}
-    state.orders.append(order)
+            reduced.append(site.take_stock(state, product, quantity, now))
+    order = site.place_order(
+        state, order_id, now, items, status=status, currency=payload.get("currency", "USD"),
+        customer_id=int(payload.get("customer_id") or 0), created_via="rest-api",
+        date_paid=site.local(now) if payload.get("set_paid") else None,
+        discount_total=to_money(sum(to_cents(i["subtotal"]) - to_cents(i["total"]) for i in items)),
+        total=to_money(sum(to_cents(i["total"]) for i in items)), billing=payload.get("billing") or {},
+        shipping=payload.get("shipping") or {}, payment_method=payload.get("payment_method", ""),
+        payment_method_title=payload.get("payment_method_title", ""), customer_note=payload.get("customer_note", ""),
+        meta_data=[{"id": state.allocate(), "key": m.get("key"), "value": m.get("value")}
+                   for m in payload.get("meta_data") or [] if isinstance(m, dict)])
     return order, reduced
 
 

@@ -168,8 +168,7 @@ def modified_after(value: str, query: dict[str, str]) -> datetime:
 
 def newer_products(state: SiteState, ids: Any, when: datetime) -> list[int]:
     """The ids modified strictly after ``when``: stored ones by date, untouched generated ones by batch."""
-    newer = {p for p, prod in state.catalog.stored.items() if prod["date_modified"] > when}
-    wanted = newer | state.catalog.generated_since(when, strictly=True)
+    wanted = set(state.catalog.changed_since(when, lambda product: product["date_modified"], strictly=True))
     return [p for p in ids if p in wanted]
 
 
@@ -222,6 +221,32 @@ def with_stock(product: dict[str, Any], now: datetime, **changes: Any) -> dict[s
     updated["stock_status"] = stock_status(bool(updated["manage_stock"]), updated["stock_quantity"],
                                            updated["backorders"], updated["stock_status"])
     return updated
+
+
+def take_stock(state: SiteState, product: dict[str, Any], quantity: int, modified: datetime) -> dict[str, Any]:
+    """A sale takes ``quantity`` from a managed stock, the product stamped ``modified`` (a checkout
+    keeps its modified date; the REST API's order moves it)."""
+    if not product["manage_stock"]:
+        return product
+    product = with_stock(product, modified, stock_quantity=(product["stock_quantity"] or 0) - quantity)
+    state.store(product)
+    return product
+
+
+def order_line(order_id: int, n: int, product: dict[str, Any], quantity: int, **money: Any) -> dict[str, Any]:
+    return {"id": order_id * 100 + n, "name": product["name"], "product_id": product["parent_id"] or product["id"],
+            "variation_id": product["id"] if product["parent_id"] else 0, "quantity": quantity,
+            "sku": product["sku"], **money}
+
+
+def place_order(state: SiteState, order_id: int, now: datetime, lines: list[dict[str, Any]],
+                **fields: Any) -> dict[str, Any]:
+    """The order stored with WooCommerce's id, number and both dates, ``fields`` on top."""
+    order = {"id": order_id, "number": str(order_id), "date_created": local(now), "date_created_gmt": gmt(now),
+             "date_modified": local(now), "date_modified_gmt": gmt(now), **fields, "line_items": lines,
+             "refunds": [], "_modified": now}
+    state.orders.append(order)
+    return order
 
 
 def admin_item(state: SiteState, p: dict[str, Any]) -> dict[str, Any]:
