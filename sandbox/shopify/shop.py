@@ -17,11 +17,11 @@ from fastapi.responses import JSONResponse
 from sandbox.kit import Call, KitState, StandIn
 from sandbox.kit.auth import HeaderToken
 from sandbox.kit.catalog import Batch, LazyCatalog
+from sandbox.kit.errors import errors, errors_invalid as invalid_params, errors_schema as schema
 from sandbox.kit.limits import Bucket, LeakyBucket
 from sandbox.kit.locations import Locations
 from sandbox.kit.pages import LinkCursor
 from sandbox.kit.resources import instant as parse_ts
-from sandbox.kit.validation import Rule, Schema
 from sandbox.kit.webhooks import Signed, post, subscribe
 
 PRODUCT_ID_BASE = 2**53 + 1_000_000
@@ -107,19 +107,6 @@ class ShopState(KitState):
     def find_order(self, order_id: int) -> dict[str, Any] | None:
         index = order_id - ORDER_ID_BASE
         return self.orders[index] if 0 <= index < len(self.orders) else None
-
-
-def errors(content: Any) -> dict[str, Any]:
-    return {"errors": content}
-
-
-def invalid_params(details: dict[str, str]) -> dict[str, Any]:
-    return errors({name: [detail] for name, detail in details.items()})
-
-
-def schema(*rules: Rule) -> Schema:
-    """Rules answered as Shopify answers them: ``{"errors": {field: error}}`` (no field: ``{"errors": error}``)."""
-    return Schema(rules, lambda name, error, status: errors({name: error} if name else error))
 
 
 kit: StandIn[ShopState] = StandIn(

@@ -18,12 +18,12 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from sandbox.kit import Answer, Call, KitState, StandIn
+from sandbox.kit import KitState, StandIn
 from sandbox.kit.auth import KeyAndSecret
 from sandbox.kit.catalog import Batch, LazyCatalog
+from sandbox.kit.errors import refused, wp_body, wp_error, wp_invalid as invalid_params, wp_schema as schema  # noqa: F401
 from sandbox.kit.pages import NumberedPages
 from sandbox.kit.resources import Filter
-from sandbox.kit.validation import Rule, Schema
 from sandbox.kit.webhooks import Signed, send, subscribe
 
 DEFAULT_KEY = "ck_sandbox"
@@ -31,25 +31,6 @@ DEFAULT_SECRET = "cs_sandbox"
 SITE_TZ = timezone(timedelta(hours=2))
 USER_AGENT = "WooCommerce/9.4.0 Hookshot (WordPress/6.7)"
 INVALID_JSON = ("rest_invalid_json", "Invalid JSON body passed.")
-
-
-def wp_body(code: str, message: str, status: int, **data: Any) -> dict[str, Any]:
-    return {"code": code, "message": message, "data": {"status": status, **data}}
-
-
-def wp_error(code: str, message: str, status: int, **data: Any) -> JSONResponse:
-    return JSONResponse(wp_body(code, message, status, **data), status_code=status)
-
-
-def refused(call: Call[Any], response: JSONResponse) -> Answer:
-    """``raise refused(call, wp_error(...))``: the refusal answered as is and logged with its status."""
-    call.entry["status"] = response.status_code
-    return Answer(response)
-
-
-def schema(*rules: Rule) -> Schema:
-    """Rules whose error is ``(code, message[, data])``, answered as a WordPress REST error body."""
-    return Schema(rules, lambda name, error, status: wp_body(error[0], error[1], status, **(error[2:] or [{}])[0]))
 
 
 def local(value: datetime) -> str:
@@ -117,12 +98,6 @@ def no_credentials(request: Request) -> JSONResponse:
     if request.method == "GET":
         return wp_error("woocommerce_rest_cannot_view", "Sorry, you cannot list resources.", 401)
     return wp_error("woocommerce_rest_cannot_edit", "Sorry, you are not allowed to edit this resource.", 401)
-
-
-def invalid_params(details: dict[str, str]) -> dict[str, Any]:
-    params = {name: detail for name, detail in details.items() if detail}
-    return wp_body("rest_invalid_param", f"Invalid parameter(s): {', '.join(details)}", 400,
-                   **({"params": params} if params else {}))
 
 
 def delivery_id(state: SiteState, hook: dict[str, Any]) -> str:
