@@ -68,11 +68,11 @@ def build_order(state: SiteState, payload: dict[str, Any]) -> tuple[dict[str, An
     now, order_id = state.now(), state.allocate()
     status = "processing" if payload.get("set_paid") else payload.get("status", "pending")
     items, reduced = [], []
-    for n, spec in enumerate(payload.get("line_items") or []):
+    for spec in payload.get("line_items") or []:
         product, quantity = product_of(state, spec), int(spec.get("quantity", 1))
         subtotal = to_cents(spec["subtotal"]) if spec.get("subtotal") is not None else 1000 * quantity
         total = to_cents(spec["total"]) if spec.get("total") is not None else subtotal
-        items.append(site.order_line(order_id, n, product, quantity, price=subtotal / 100 / quantity,
+        items.append(site.order_line(product, quantity, price=subtotal / 100 / quantity,
                                      subtotal=to_money(subtotal), total=to_money(total), meta_data=[]))
         if status in STOCK_REDUCING and product["manage_stock"]:
             reduced.append(site.take_stock(state, product, quantity, now))

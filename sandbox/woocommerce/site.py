@@ -134,6 +134,10 @@ webhooks = Signed({
 deliver = webhooks.deliver
 
 
+def deliver_all(state: SiteState, events: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    return [record for topic, payload in events for record in deliver(state, topic, payload)]
+
+
 def modified_after(value: str, query: dict[str, str]) -> datetime:
     """``modified_after``, read in the site's zone unless ``dates_are_gmt``."""
     when = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -208,17 +212,19 @@ def take_stock(state: SiteState, product: dict[str, Any], quantity: int, modifie
     return product
 
 
-def order_line(order_id: int, n: int, product: dict[str, Any], quantity: int, **money: Any) -> dict[str, Any]:
-    return {"id": order_id * 100 + n, "name": product["name"], "product_id": product["parent_id"] or product["id"],
+def order_line(product: dict[str, Any], quantity: int, **money: Any) -> dict[str, Any]:
+    return {"name": product["name"], "product_id": product["parent_id"] or product["id"],
             "variation_id": product["id"] if product["parent_id"] else 0, "quantity": quantity,
             "sku": product["sku"], **money}
 
 
 def place_order(state: SiteState, order_id: int, now: datetime, lines: list[dict[str, Any]],
                 **fields: Any) -> dict[str, Any]:
-    """The order stored with WooCommerce's id, number and both dates, ``fields`` on top."""
+    """The order stored with WooCommerce's id, number and both dates, its lines numbered after it,
+    ``fields`` on top."""
     order = {"id": order_id, "number": str(order_id), "date_created": local(now), "date_created_gmt": gmt(now),
-             "date_modified": local(now), "date_modified_gmt": gmt(now), **fields, "line_items": lines,
+             "date_modified": local(now), "date_modified_gmt": gmt(now), **fields,
+             "line_items": [{"id": order_id * 100 + n, **line} for n, line in enumerate(lines)],
              "refunds": [], "_modified": now}
     state.orders.append(order)
     return order
