@@ -161,7 +161,8 @@ def add_set_stock(kit: StandIn[Any], find_sku: Callable[[Any, str], Any],
 
 def add_checkout(kit: StandIn[Any], find_sku: Callable[[Any, str], Any],
                  sell: Callable[[Any, Any, int, Any, datetime], tuple[dict[str, Any], Events]],
-                 place: Callable[[Any, list[dict[str, Any]], dict[str, Any], datetime, Any], tuple[dict[str, Any], Events]],
+                 place: Callable[[Any, list[dict[str, Any]], dict[str, Any], datetime, Any],
+                                 tuple[dict[str, Any], Events]],
                  deliver: Deliver, begin: Callable[[Any], Any] = lambda state: None) -> None:
     """``POST _admin/create_order`` ``{"lines": [{sku, quantity, price}], ...}``: each line's item is
     found by SKU (else the admin 404) and ``sell(state, key, quantity, price, now)`` takes its stock,

@@ -88,5 +88,6 @@ class LazyCatalog(Generic[Item]):
     def changed_since(self, since: datetime, stamp: Callable[[Item], datetime], strictly: bool = False) -> list[int]:
         """Sorted keys of the stored items ``stamp``ed at/after ``since`` (after, if ``strictly``) and of
         the untouched generated ones whose batch was, without building a single generated item."""
-        stored = {k for k, item in self.stored.items() if stamp(item) > since or (not strictly and stamp(item) == since)}
+        stored = {k for k, item in self.stored.items()
+                  if stamp(item) > since or (not strictly and stamp(item) == since)}
         return sorted(stored | self.generated_since(since, strictly))

@@ -83,9 +83,11 @@ def deliver(state: ShopState, events: edits.Events) -> list[dict[str, Any]]:
 edits.add_config(kit, {
     "access_token": edits.Setting("token"), "bucket_size": edits.Setting("bucket.size", float),
     "leak_rate": edits.Setting("bucket.leak_rate", float),
-    "bucket_level": edits.Setting("bucket.level", show=None, apply=lambda state, level: state.bucket.fill(float(level))),
+    "bucket_level": edits.Setting("bucket.level", show=None,
+                                  apply=lambda state, level: state.bucket.fill(float(level))),
     "location_id": edits.Setting("location_id", int, show=str)})
-edits.add_seed(kit, edits.Seed(clear, start=lambda state, count: state.total, add=add_item, total=lambda state: state.total,
+edits.add_seed(kit, edits.Seed(clear, start=lambda state, count: state.total, add=add_item,
+                               total=lambda state: state.total,
                    render=shop.admin_item, batch={"available": ("available", int, 10),
                                                   "policy": ("inventory_policy", str, "deny")}))
 edits.add_set_stock(kit, ShopState.index_for_sku, change_stock, deliver)

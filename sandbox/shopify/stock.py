@@ -22,7 +22,8 @@ from sandbox.shopify.shop import ShopState, kit
 
 #: ``inventory_levels.json`` takes at most 50 ids in ``inventory_item_ids`` and in ``location_ids``.
 MAX_IDS_PER_LIST = 50
-updated_since = since("updated_at_min", lambda record: shop.parse_ts(record["updated_at"]), lambda v, q: shop.parse_ts(v))
+updated_since = since("updated_at_min", lambda record: shop.parse_ts(record["updated_at"]),
+                      lambda value, query: shop.parse_ts(value))
 products = Collection(
     "products", shop.pages, keys=lambda call: range(call.state.total), get=ShopState.item, render=shop.product_json,
     filters=(Filter("updated_at_min", narrow=lambda state, keys, when: state.indices_updated_since(when),

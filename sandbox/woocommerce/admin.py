@@ -34,10 +34,10 @@ def generated(state: SiteState, count: int) -> int:
 
 def add_product(state: SiteState, spec: Payload, now: datetime) -> dict[str, Any]:
     """A product given by hand, with its ``variations``."""
-    product = site.new_product(state, spec, now, parent_id=0)
+    product = site.product(state.allocate(), spec, now)
     state.product_ids.append(product["id"])
     for vspec in spec.get("variations", []):
-        variation = site.new_product(state, {**vspec, "type": "variation"}, now, parent_id=product["id"])
+        variation = site.product(state.allocate(), {**vspec, "type": "variation"}, now, parent_id=product["id"])
         product["variations"].append(variation["id"])
         state.store(variation)
     state.store(product)

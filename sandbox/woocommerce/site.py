@@ -21,7 +21,8 @@ from fastapi.responses import JSONResponse
 from sandbox.kit import KitState, StandIn
 from sandbox.kit.auth import KeyAndSecret
 from sandbox.kit.catalog import Batch, LazyCatalog
-from sandbox.kit.errors import refused, wp_body, wp_error, wp_invalid as invalid_params, wp_schema as schema  # noqa: F401
+from sandbox.kit.errors import refused, wp_body, wp_error  # noqa: F401  (refused: the money endpoints')
+from sandbox.kit.errors import wp_invalid as invalid_params, wp_schema as schema
 from sandbox.kit.pages import NumberedPages
 from sandbox.kit.resources import Filter
 from sandbox.kit.webhooks import Signed, send, subscribe
@@ -50,12 +51,22 @@ def stock_status(manage: bool, quantity: int | None, backorders: str, current: s
     return "onbackorder" if backorders != "no" else "outofstock"
 
 
+def product(pid: int, spec: dict[str, Any], now: datetime, parent_id: int = 0) -> dict[str, Any]:
+    """A stored product from a seed spec (``sku``, ``name``, ``type``, ``manage_stock``,
+    ``stock_quantity``, ``backorders``, ``stock_status``)."""
+    manage = bool(spec.get("manage_stock", True))
+    quantity = spec.get("stock_quantity", 0) if manage else None
+    backorders = spec.get("backorders", "no")
+    return {"id": pid, "name": spec.get("name", spec["sku"]), "type": spec.get("type", "simple"),
+            "sku": spec["sku"], "manage_stock": manage, "stock_quantity": quantity, "backorders": backorders,
+            "stock_status": stock_status(manage, quantity, backorders, spec.get("stock_status", "instock")),
+            "parent_id": parent_id, "variations": [], "date_created": now, "date_modified": now}
+
+
 def generated_product(batch: Batch, pid: int) -> dict[str, Any]:
-    quantity, backorders = batch.defaults["quantity"], batch.defaults["backorders"]
-    return {"id": pid, "name": f"Generated item {pid}", "type": "simple", "sku": f"{batch.prefix}{pid:06d}",
-            "manage_stock": True, "stock_quantity": quantity, "backorders": backorders,
-            "stock_status": stock_status(True, quantity, backorders, "instock"), "parent_id": 0,
-            "variations": [], "date_created": batch.created_at, "date_modified": batch.created_at}
+    return product(pid, {"sku": f"{batch.prefix}{pid:06d}", "name": f"Generated item {pid}",
+                         "stock_quantity": batch.defaults["quantity"], "backorders": batch.defaults["backorders"]},
+                   batch.created_at)
 
 
 @dataclass
@@ -182,16 +193,6 @@ def product_json(p: dict[str, Any]) -> dict[str, Any]:
 def variation_json(p: dict[str, Any]) -> dict[str, Any]:
     body = {k: v for k, v in product_json(p).items() if k not in ("name", "slug", "type", "variations", "parent_id")}
     return {**body, "attributes": [{"id": 0, "name": "Option", "option": p["sku"]}]}
-
-
-def new_product(state: SiteState, spec: dict[str, Any], now: datetime, parent_id: int) -> dict[str, Any]:
-    manage = bool(spec.get("manage_stock", True))
-    quantity = spec.get("stock_quantity", 0) if manage else None
-    backorders = spec.get("backorders", "no")
-    return {"id": state.allocate(), "name": spec.get("name", spec["sku"]), "type": spec.get("type", "simple"),
-            "sku": spec["sku"], "manage_stock": manage, "stock_quantity": quantity, "backorders": backorders,
-            "stock_status": stock_status(manage, quantity, backorders, spec.get("stock_status", "instock")),
-            "parent_id": parent_id, "variations": [], "date_created": now, "date_modified": now}
 
 
 def with_stock(product: dict[str, Any], now: datetime, **changes: Any) -> dict[str, Any]:

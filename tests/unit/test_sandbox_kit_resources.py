@@ -21,7 +21,19 @@ from fastapi.responses import JSONResponse, Response
 
 from sandbox import control
 from sandbox.kit import Call, KitState, StandIn
-from sandbox.kit.admin import Setting, add_config, add_item_state, add_state_view, known
+from sandbox.kit.admin import (
+    Events,
+    Seed,
+    Setting,
+    add_checkout,
+    add_config,
+    add_item_state,
+    add_seed,
+    add_set_stock,
+    add_state_view,
+    known,
+)
+from sandbox.kit.errors import errors_schema, wp_invalid, wp_schema
 from sandbox.kit.auth import HeaderToken
 from sandbox.kit.catalog import LazyCatalog
 from sandbox.kit.limits import Bucket
@@ -113,6 +125,68 @@ def book_by_title(title: str, state: ShelfState = shelf.state) -> dict[str, Any]
     return {"id": known(next((b["id"] for b in state.books if b["title"] == title), None), f"title {title}")}
 
 
+@dataclass
+class BinState(KitState):
+    """A store of bins: a lazy catalog, stock per key, orders and the webhooks each edit emitted."""
+
+    catalog: LazyCatalog[dict[str, Any]] = field(default_factory=lambda: LazyCatalog(
+        lambda batch, key: {"sku": f"{batch.prefix}{key}", "stock": batch.defaults["stock"],
+                            "size": batch.defaults["size"]}, lambda item: item["sku"]))
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    emitted: list[tuple[str, Any]] = field(default_factory=list)
+    numbers: int = 0
+
+
+bins: StandIn[BinState] = StandIn("bins", "/api", BinState, auth=lambda call: None, error_body=lambda status: {})
+
+
+def bin_sku(state: BinState, sku: str) -> int | None:
+    return state.catalog.key_for_sku(sku)
+
+
+def record(state: BinState, events: Events) -> list[dict[str, Any]]:
+    state.emitted += events
+    return [{"topic": topic} for topic, _ in events]
+
+
+def next_number(state: BinState) -> int:
+    state.numbers += 1
+    return state.numbers
+
+
+def sell_bin(state: BinState, key: int, quantity: int, price: Any, now: datetime) -> tuple[dict[str, Any], Events]:
+    item = dict(state.catalog.get(key) or {})
+    item["stock"] -= quantity
+    state.catalog.store(key, item)
+    return {"sku": item["sku"], "quantity": quantity, "price": price}, [("bin/changed", item)]
+
+
+def place_bin_order(state: BinState, lines: list[dict[str, Any]], payload: dict[str, Any], now: datetime,
+                    number: int) -> tuple[dict[str, Any], Events]:
+    order = {"number": number, "lines": lines, "note": payload.get("note")}
+    state.orders.append(order)
+    return {"order": order}, [("order/placed", order)]
+
+
+def change_bin(state: BinState, key: int, payload: dict[str, Any], now: datetime) -> tuple[Any, Events]:
+    item = {**(state.catalog.get(key) or {}), "stock": int(payload["stock"])}
+    state.catalog.store(key, item)
+    return item, [("bin/changed", item)]
+
+
+def add_bin(state: BinState, spec: dict[str, Any], now: datetime) -> dict[str, Any]:
+    key = state.catalog.total
+    state.catalog.add_batch(key, key + 1, "\0", now, stock=0, size="M")
+    state.catalog.store(key, spec)
+    return spec
+
+
+add_seed(bins, Seed(clear=lambda state: state.catalog.clear(), start=lambda state, count: state.catalog.total,
+                    add=add_bin,
+                    total=lambda state: state.catalog.total, render=lambda state, item: {"sku": item["sku"]},
+                    batch={"stock": ("stock", int, 5), "size": ("size", str, "M")}))
+add_set_stock(bins, bin_sku, change_bin, record)
+add_checkout(bins, bin_sku, sell_bin, place_bin_order, record, begin=next_number)
 RECEIVED: list[tuple[bytes, dict[str, str]]] = []
 RECEIVED_LOCK = threading.Lock()
 
@@ -128,7 +202,7 @@ def receive_route(app: FastAPI) -> None:
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:
     app = FastAPI()
-    for install in (control.install, shelf.install, receive_route):
+    for install in (control.install, shelf.install, bins.install, receive_route):
         install(app)
     with SandboxServer(app=app) as running:
         yield running
@@ -317,3 +391,56 @@ def test_catalog_changes_since_cover_stored_and_generated_items_without_building
     assert catalog.changed_since(T0 + timedelta(days=2), lambda i: i["at"]) == [5, 1000, 1001, 1002]
     assert catalog.changed_since(T0 + timedelta(days=2), lambda i: i["at"], strictly=True) == [5]
     assert built == []
+
+
+# --- admin edits: seed, stock changes, checkouts ------------------------------------------------
+
+
+def test_seed_resets_then_adds_a_generated_batch_with_parsed_defaults(server: SandboxServer) -> None:
+    admin = f"{server.base_url}/bins/{uuid.uuid4().hex[:8]}/_admin"
+    first = requests.post(f"{admin}/seed", json={"count": 3, "sku_prefix": "B-", "stock": "7"}, timeout=5).json()
+    assert first == {"total": 3, "items": []}
+    more = requests.post(f"{admin}/seed", json={"reset": False, "count": 2, "sku_prefix": "C-"}, timeout=5).json()
+    assert more["total"] == 5
+    changed = requests.post(f"{admin}/set_stock", json={"sku": "B-1", "stock": 2}, timeout=5).json()
+    assert changed == {"item": {"sku": "B-1", "stock": 2, "size": "M"}, "webhooks": [{"topic": "bin/changed"}]}
+    assert requests.post(f"{admin}/set_stock", json={"sku": "C-4", "stock": 0}, timeout=5).json()["item"]["stock"] == 0
+    again = requests.post(f"{admin}/seed", json={"items": [{"sku": "ONLY"}]}, timeout=5).json()
+    assert again == {"total": 1, "items": [{"sku": "ONLY"}]}
+    gone = requests.post(f"{admin}/set_stock", json={"sku": "B-1", "stock": 1}, timeout=5)
+    assert (gone.status_code, gone.json()) == (404, {"error": "unknown sku B-1"})
+
+
+def test_a_checkout_numbers_first_sells_each_line_and_emits_the_order_before_its_lines(
+        server: SandboxServer) -> None:
+    admin = f"{server.base_url}/bins/{uuid.uuid4().hex[:8]}/_admin"
+    requests.post(f"{admin}/seed", json={"count": 2, "sku_prefix": "B-"}, timeout=5)
+    placed = requests.post(f"{admin}/create_order", json={"lines": [{"sku": "B-0", "quantity": 2},
+                                                                    {"sku": "B-1", "price": "3.00"}],
+                                                          "note": "n"}, timeout=5).json()
+    assert placed["order"] == {"number": 1, "note": "n", "lines": [{"sku": "B-0", "quantity": 2, "price": "10.00"},
+                                                                   {"sku": "B-1", "quantity": 1, "price": "3.00"}]}
+    assert [hook["topic"] for hook in placed["webhooks"]] == ["order/placed", "bin/changed", "bin/changed"]
+    refused = requests.post(f"{admin}/create_order", json={"lines": [{"sku": "B-0"}, {"sku": "NOPE"}]}, timeout=5)
+    assert (refused.status_code, refused.json()) == (404, {"error": "unknown sku NOPE"})
+    retried = requests.post(f"{admin}/create_order", json={"lines": [{"sku": "B-1"}]}, timeout=5).json()
+    assert retried["order"]["number"] == 3, "the refused checkout had taken its number, as a store's would"
+
+
+# --- error body styles --------------------------------------------------------------------------
+
+
+def test_error_styles_render_the_platforms_bodies() -> None:
+    shopify = errors_schema(Rule("variant", is_object, "Required parameter missing or invalid", 400),
+                            Rule("available", given, ["not at this location"], field=""))
+    assert shopify.problem({}) == (400, {"errors": {"variant": "Required parameter missing or invalid"}})
+    assert shopify.problem({"variant": {}}) == (422, {"errors": ["not at this location"]})
+    woo = wp_schema(Rule("", is_object, ("rest_invalid_json", "Invalid JSON body passed."), 400),
+                    Rule("status", one_of(("a",)), ("rest_invalid_param", "Invalid parameter(s): status",
+                                                    {"params": {"status": "status is not one of a."}}), 400))
+    assert woo.problem("x") == (400, {"code": "rest_invalid_json", "message": "Invalid JSON body passed.",
+                                      "data": {"status": 400}})
+    assert woo.problem({"status": "b"})[1]["data"] == {"status": 400, "params": {"status": "status is not one of a."}}
+    assert wp_invalid({"per_page": "", "page": "must be 1 or more"}) == {
+        "code": "rest_invalid_param", "message": "Invalid parameter(s): per_page, page",
+        "data": {"status": 400, "params": {"page": "must be 1 or more"}}}
