@@ -8,7 +8,7 @@ keys, which are the bare item keys. Shopify lists one inventory level per item a
 """
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -54,3 +54,15 @@ class Locations:
             return None
         location = self.ids[ordinal - 1]
         return (location, key, *self.levels[location][key])
+
+    def level_keys(self, main: int, main_keys: Callable[[datetime | None], Sequence[int]], total: int,
+                   location_ids: Collection[str], item_keys: Collection[int] | None,
+                   since: datetime | None) -> list[int]:
+        """Sort keys of every level that passes the filters: the main location's (``main_keys(since)``,
+        bare item keys below ``total``) first, then the added locations' (no location ids: all)."""
+        found: Sequence[int] = []
+        if not location_ids or str(main) in location_ids:
+            found = main_keys(since)
+            if item_keys is not None:
+                found = sorted(k for k in item_keys if 0 <= k < total and (since is None or k in found))
+        return [*found, *self.keys(location_ids, item_keys, since)]

@@ -21,7 +21,7 @@ from sandbox.kit.errors import errors, errors_invalid as invalid_params, errors_
 from sandbox.kit.limits import Bucket, LeakyBucket
 from sandbox.kit.locations import Locations
 from sandbox.kit.pages import LinkCursor
-from sandbox.kit.resources import instant as parse_ts
+from sandbox.kit.resources import in_list, instant as parse_ts
 from sandbox.kit.webhooks import Signed, post, subscribe
 
 PRODUCT_ID_BASE = 2**53 + 1_000_000
@@ -104,9 +104,8 @@ class ShopState(KitState):
     def location_ids(self) -> list[int]:
         return [self.location_id, *self.locations.ids]
 
-    def find_order(self, order_id: int) -> dict[str, Any] | None:
-        index = order_id - ORDER_ID_BASE
-        return self.orders[index] if 0 <= index < len(self.orders) else None
+    #: The order with that id, or None.
+    find_order = in_list("orders", ORDER_ID_BASE)
 
 
 kit: StandIn[ShopState] = StandIn(

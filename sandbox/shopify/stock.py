@@ -10,7 +10,6 @@ a variant's ``inventory_policy`` is ``deny`` or ``continue``
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Sequence
 
 from fastapi.responses import Response
 
@@ -67,24 +66,20 @@ def level_for_key(state: ShopState, key: int) -> dict:
 @kit.api.get("/inventory_levels.json")
 def list_levels(call: Call[ShopState] = kit.call) -> Response:
     cursor = shop.pages.open(call, "inventory_levels")
-    filters = cursor.filters
-    item_ids = [x for x in str(filters.get("inventory_item_ids", "")).split(",") if x]
-    location_ids = [x for x in str(filters.get("location_ids", "")).split(",") if x]
-    if not item_ids and not location_ids:
+    lists = {name: [x for x in str(cursor.filters.get(name, "")).split(",") if x]
+             for name in ("inventory_item_ids", "location_ids")}
+    if not any(lists.values()):
         raise call.refuse(shop.errors({"base": ["inventory_item_ids or location_ids must be present"]}), 422)
-    for name, given_ids in (("inventory_item_ids", item_ids), ("location_ids", location_ids)):
+    for name, given_ids in lists.items():
         if len(given_ids) > MAX_IDS_PER_LIST:
             raise call.refuse(shop.errors({name: [f"must have at most {MAX_IDS_PER_LIST} ids"]}), 422)
-    when = shop.parse_ts(filters["updated_at_min"]) if filters.get("updated_at_min") else None
+    when = shop.parse_ts(cursor.filters.get("updated_at_min") or "")
+    item_ids = lists["inventory_item_ids"]
     wanted = {int(x) - shop.ITEM_ID_BASE for x in item_ids if x.isdigit()} if item_ids else None
     state = call.state
     with state.lock:
-        seq: Sequence[int] = []
-        if not location_ids or str(state.location_id) in location_ids:
-            seq = state.indices_updated_since(when)
-            if wanted is not None:
-                seq = sorted(i for i in wanted if 0 <= i < state.total and (when is None or i in seq))
-        seq = [*seq, *state.locations.keys(location_ids, wanted, when)]
+        seq = state.locations.level_keys(state.location_id, state.indices_updated_since, state.total,
+                                         lists["location_ids"], wanted, when)
         return shop.pages.answer(call, "inventory_levels", seq, lambda key: level_for_key(state, key), cursor)
 
 

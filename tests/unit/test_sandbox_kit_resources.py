@@ -374,6 +374,11 @@ def test_added_locations_number_on_stock_only_what_is_placed_and_list_by_sort_ke
     assert places.keys((), None, T0 + timedelta(hours=2)) == [STRIDE + 4]
     assert places.at(STRIDE + 4) == (11, 4, 7, T0 + timedelta(hours=2))
     assert places.at(4) is None
+    main_changed = lambda since: range(10) if since is None else [2, 4, 6]  # noqa: E731
+    assert places.level_keys(1, main_changed, 10, (), None, None) == [*range(10), STRIDE + 4, 2 * STRIDE + 3]
+    assert places.level_keys(1, main_changed, 10, ("11",), None, None) == [STRIDE + 4]
+    assert places.level_keys(1, main_changed, 10, ("1", "12"), {3, 4, 99}, None) == [3, 4, 2 * STRIDE + 3]
+    assert places.level_keys(1, main_changed, 10, (), {3, 4}, T0 + timedelta(hours=2)) == [4, STRIDE + 4]
 
 
 def test_catalog_changes_since_cover_stored_and_generated_items_without_building_them() -> None:
