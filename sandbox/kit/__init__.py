@@ -4,7 +4,10 @@ A stand-in module declares one :class:`~sandbox.kit.standin.StandIn` (where it i
 state, its auth, rate limit and error body) and writes each endpoint as a module-level function
 on ``kit.api`` or ``kit.admin``; ``install = kit.install`` is what ``sandbox.app`` calls. The
 parts: ``standin`` (the call pipeline: request log, faults, auth, limit; admin faults, log,
-clock, webhook list, redelivery), ``auth``, ``pages``, ``limits``, ``webhooks``, ``catalog``.
+clock, webhook list, redelivery), ``auth``, ``pages``, ``limits``, ``webhooks`` (signed headers as
+templates), ``errors`` (the platforms' error body styles), ``resources`` (declared collections:
+filters, sorting, reads), ``validation`` (request checks as rules), ``admin`` (config, seed, stock
+changes, checkouts, state views), ``catalog`` and ``locations``.
 How to write one: docs/sandbox.md.
 """
 from sandbox.kit.standin import Answer, Call, KitState, Limit, StandIn
