@@ -5,8 +5,10 @@ state, its auth, rate limit and error body) and writes each endpoint as a module
 on ``kit.api`` or ``kit.admin``; ``install = kit.install`` is what ``sandbox.app`` calls. The
 parts: ``standin`` (the call pipeline: request log, faults, auth, limit; admin faults, log,
 clock, webhook list, redelivery), ``faults`` and ``instances`` (what it builds on: injected faults,
-per-instance state and its request log), ``auth``, ``pages``, ``limits``, ``webhooks``, ``catalog``,
-``money``.
+per-instance state and its request log), ``auth``, ``pages``, ``limits``, ``webhooks`` (signed headers as
+templates), ``errors`` (the platforms' error body styles), ``resources`` (declared collections:
+filters, sorting, reads), ``validation`` (request checks as rules), ``admin`` (config, seed, stock
+changes, checkouts, state views), ``catalog``, ``locations`` and ``money``.
 How to write one: docs/sandbox.md.
 """
 from sandbox.kit.standin import Answer, Call, KitState, Limit, StandIn

@@ -35,6 +35,11 @@ class LazyCatalog(Generic[Item]):
         self.stored: dict[int, Item] = {}
         self.sku_index: dict[str, int] = {}
 
+    @property
+    def total(self) -> int:
+        """One past the last generated key (the item count when keys start at 0)."""
+        return self.batches[-1].stop if self.batches else 0
+
     def clear(self) -> None:
         self.batches, self.stored, self.sku_index = [], {}, {}
 
@@ -79,3 +84,10 @@ class LazyCatalog(Generic[Item]):
             if batch.created_at > since or (not strictly and batch.created_at == since):
                 keys.update(k for k in range(batch.start, batch.stop) if k not in self.stored)
         return keys
+
+    def changed_since(self, since: datetime, stamp: Callable[[Item], datetime], strictly: bool = False) -> list[int]:
+        """Sorted keys of the stored items ``stamp``ed at/after ``since`` (after, if ``strictly``) and of
+        the untouched generated ones whose batch was, without building a single generated item."""
+        stored = {k for k, item in self.stored.items()
+                  if stamp(item) > since or (not strictly and stamp(item) == since)}
+        return sorted(stored | self.generated_since(since, strictly))

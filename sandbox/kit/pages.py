@@ -6,6 +6,7 @@ in the platform's format, and answers one page with the platform's headers.
   (https://shopify.dev/docs/api/admin-rest/usage/pagination).
 * :class:`NumberedPages`: ``page`` / ``per_page`` with ``X-WP-Total`` / ``X-WP-TotalPages`` and a
   ``Link`` header (https://developer.wordpress.org/rest-api/using-the-rest-api/pagination/).
+* :class:`FirstPage`: ``limit`` only, no cursor: the first ``limit`` records in the body.
 * :class:`OffsetPages`: ``limit`` / ``offset`` with the paging links in the body (NetSuite REST).
 * :class:`VersionPages`: rows after a monotonic ``version`` (``?after=&page_size=``), the page's
   version range in the body (https://x-series-api.lightspeedhq.com/docs/pagination).
@@ -27,6 +28,8 @@ from sandbox.kit.standin import Call
 #: The platform's error body for invalid paging parameters: ``{param: detail}`` (detail may be "").
 InvalidParams = Callable[[dict[str, str]], Any]
 Render = Callable[[Any], Any]
+#: What a declared collection hands a page style: the query's filters in, (sorted keys, render) out.
+Select = Callable[[dict[str, str]], tuple[Sequence[Any], Render]]
 
 
 def encode_cursor(data: dict[str, Any]) -> str:
@@ -91,6 +94,12 @@ class LinkCursor:
             raise call.refuse(self.invalid({"page_info": "Invalid value."}), 400)
         return Cursor({k: data[k] for k in ("after", "before") if k in data}, data.get("f", {}), limit, fields)
 
+    def serve(self, call: Call[Any], key: str, select: Select) -> Response:
+        """One page of a declared collection: the filters come from the cursor after the first page."""
+        cursor = self.open(call, key)
+        seq, render = select(cursor.filters)
+        return self.answer(call, key, seq, render, cursor)
+
     def answer(self, call: Call[Any], key: str, seq: Sequence[int], render: Render, cursor: Cursor) -> Response:
         """``{key: [...]}`` for the page of ``seq`` at the cursor, with the ``Link`` header. The
         link carries ``page_info`` and ``limit`` only; ``fields`` is the client's to re-send."""
@@ -125,6 +134,11 @@ class NumberedPages:
     total_header: str = "X-WP-Total"
     pages_header: str = "X-WP-TotalPages"
 
+    def serve(self, call: Call[Any], key: str, select: Select) -> Response:
+        """One page of a declared collection (``key`` names nothing here: the body is a bare list)."""
+        keys, render = select(call.query)
+        return self.answer(call, keys, render)
+
     def answer(self, call: Call[Any], keys: Sequence[Any], render: Render) -> Response:
         query = call.query
         try:
@@ -148,6 +162,26 @@ class NumberedPages:
         if links:
             headers["Link"] = ", ".join(links)
         return call.reply([render(k) for k in chosen], headers=headers)
+
+
+@dataclass(frozen=True)
+class FirstPage:
+    """``limit`` (1..``max_limit``) and no cursor: ``{key: [first limit records]}``, as Shopify's
+    DraftOrder list answers. The filters are checked before the limit."""
+
+    invalid: InvalidParams
+    max_limit: int = 250
+    default_limit: int = 50
+
+    def serve(self, call: Call[Any], key: str, select: Select) -> Response:
+        keys, render = select(call.query)
+        try:
+            limit = int(call.query.get("limit", self.default_limit))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= self.max_limit:
+            raise call.refuse(self.invalid({"limit": f"must be between 1 and {self.max_limit}"}), 400)
+        return call.reply({key: [render(k) for k in keys[:limit]]})
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,8 @@ class StandIn(Generic[State]):
     ``/{platform}/{instance}/_admin``: faults (``parse_fault`` reads the options, ``describe_fault``
     adds to the answer; ``fault_target`` names what their ``path_contains`` is matched against when
     it is not the path) and the request log always, the clock when
-    ``clock_view`` renders it, the webhook list and byte-for-byte redelivery when asked.
+    ``clock_view`` renders it, the webhook list and byte-for-byte redelivery when asked, and
+    ``POST _admin/webhooks`` answered by ``subscribe(state, payload)`` when given.
     """
 
     def __init__(self, platform: str, api_path: str, state: Callable[[str], State], auth: Auth,
@@ -137,6 +138,7 @@ class StandIn(Generic[State]):
                  describe_fault: Callable[[Fault], dict[str, Any]] | None = None,
                  clock_view: Callable[[datetime], dict[str, Any]] | None = None,
                  webhook_admin: bool = False, redeliver: Callable[..., int | str] | None = None,
+                 subscribe: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None,
                  log_body: Callable[[bytes], Any] = parse_json,
                  fault_target: Callable[["Call[State]"], str] | None = None) -> None:
         self.platform = platform
@@ -158,6 +160,8 @@ class StandIn(Generic[State]):
             self._add_webhook_list()
         if redeliver is not None:
             self._add_redeliver(redeliver)
+        if subscribe is not None:
+            self._add_subscribe(subscribe)
 
     def instances(self, app: FastAPI) -> Instances[State]:
         return getattr(app.state, self.platform)
@@ -217,3 +221,8 @@ class StandIn(Generic[State]):
             statuses = [post(original["address"], original["body"].encode(), original["headers"])
                         for _ in range(int(payload.get("times", 1)))]
             return {"statuses": statuses, "event_id": original.get("event_id")}
+
+    def _add_subscribe(self, subscribe: Callable[[Any, dict[str, Any]], dict[str, Any]]) -> None:
+        @self.admin.post("/webhooks")
+        def add_webhook(state: KitState = self.state, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
+            return subscribe(state, payload)

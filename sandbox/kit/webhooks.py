@@ -11,6 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -52,3 +56,31 @@ def send(state: KitState, hook: dict[str, Any], topic: str, body: bytes, headers
               **extra, "body": body.decode(), "headers": headers}
     state.deliveries.append(record)
     return record
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A platform's delivery headers as data. Each value is a template over ``{topic}``,
+    ``{resource}`` / ``{event}`` (the topic split at its dot), ``{signature}`` (the base64
+    HMAC-SHA256 of the body), ``{instance}``, ``{hook_id}``, ``{now_z}`` (the instance's time,
+    ``Z`` for UTC), ``{uuid}`` (fresh for each header), whatever ``values(state, hook)`` adds and
+    the keyword values of :meth:`deliver`. ``record`` copies headers onto the delivery record."""
+
+    headers: dict[str, str]
+    record: dict[str, str] = field(default_factory=dict)
+    values: Callable[[Any, dict[str, Any]], dict[str, str]] = lambda state, hook: {}
+
+    def deliver(self, state: KitState, topic: str, payload: Any, **values: str) -> list[dict[str, Any]]:
+        """POST the JSON payload, signed, to every subscription of ``topic``; the records."""
+        body = json.dumps(payload).encode()
+        resource, _, event = topic.partition(".")
+        results = []
+        for hook in subscribers(state, topic):
+            known = {"topic": topic, "resource": resource, "event": event, "instance": state.name,
+                     "signature": hmac_sha256_b64(hook["secret"], body), "hook_id": str(hook["id"]),
+                     "now_z": state.now().isoformat().replace("+00:00", "Z"),
+                     **self.values(state, hook), **values}
+            headers = {name: template.format(**known, uuid=uuid.uuid4()) for name, template in self.headers.items()}
+            results.append(send(state, hook, topic, body, headers,
+                                **{key: headers[name] for key, name in self.record.items()}))
+        return results

@@ -8,100 +8,70 @@ into an order.
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from fastapi import Body
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from sandbox.kit.money import to_cents, to_money
 from sandbox.kit import Call
+from sandbox.kit.admin import add_state_view
+from sandbox.kit.pages import FirstPage
+from sandbox.kit.resources import Collection, Filter, in_list, positions, since
+from sandbox.kit.validation import MISSING, Rule, decimal, exists, is_object, non_empty_list, number, whole_at_least
+from sandbox.shopify import shop
 from sandbox.shopify.money import sale_transaction
-from sandbox.shopify.shop import (
-    LINE_ID_BASE,
-    ORDER_ID_BASE,
-    VARIANT_ID_BASE,
-    ShopState,
-    as_json,
-    deliver_all,
-    errors,
-    kit,
-    level_json,
-    not_found,
-    pages,
-    parse_ts,
-    ts,
-)
+from sandbox.shopify.shop import ShopState, kit
 
 DRAFT_ORDER_ID_BASE = 2**53 + 12_000_000_000
-DRAFT_STATUSES = ("open", "invoice_sent", "completed")
 DISCOUNT_TYPES = ("fixed_amount", "percentage")
+drafts = Collection(
+    "draft_orders", FirstPage(shop.invalid_params), positions("draft_orders", DRAFT_ORDER_ID_BASE),
+    in_list("draft_orders", DRAFT_ORDER_ID_BASE), single="draft_order", missing=lambda: shop.errors("Not Found"),
+    filters=(Filter("status", test=lambda draft, status: draft["status"] == status, default="open", status=422,
+                    choices=("open", "invoice_sent", "completed"), detail="is not included in the list"),
+             since("updated_at_min", lambda draft: shop.parse_ts(draft["updated_at"]), lambda v, q: shop.parse_ts(v))))
 
 
-def draft_order_errors(state: ShopState, spec: Any) -> tuple[int, Any]:
-    """``POST draft_orders.json`` refusals: (status, errors) or (0, None) when the draft is valid."""
-    if not isinstance(spec, dict):
-        return 400, {"draft_order": "Required parameter missing or invalid"}
-    lines = spec.get("line_items")
-    if not isinstance(lines, list) or not lines:
-        return 422, {"line_items": ["can't be blank"]}
-    for line in lines:
-        if not isinstance(line, dict):
-            return 422, {"line_items": ["is invalid"]}
-        try:
-            quantity = int(line.get("quantity", 1))
-        except (TypeError, ValueError):
-            quantity = 0
-        if quantity < 1:
-            return 422, {"line_items.quantity": ["must be greater than 0"]}
-        if line.get("variant_id") is not None:
-            try:
-                item = state.item(int(line["variant_id"]) - VARIANT_ID_BASE)
-            except (TypeError, ValueError):
-                item = None
-            if item is None:
-                return 422, {"line_items": [f"Variant {line['variant_id']} does not exist"]}
-        elif not line.get("title") or line.get("price") is None:
-            return 422, {"line_items": ["custom line items need a title and a price"]}
-    discount = spec.get("applied_discount")
-    if discount is not None:
-        if not isinstance(discount, dict) or discount.get("value_type") not in DISCOUNT_TYPES:
-            return 422, {"applied_discount.value_type": ["is not included in the list"]}
-        try:
-            value = Decimal(str(discount.get("value")))
-        except ArithmeticError:
-            return 422, {"applied_discount.value": ["is not a number"]}
-        if value < 0 or (discount["value_type"] == "percentage" and value > 100):
-            return 422, {"applied_discount.value": ["is invalid"]}
-    customer = spec.get("customer")
-    if isinstance(customer, dict) and customer.get("id") is not None:
-        known = {o["customer"]["id"] for o in state.orders}
-        if int(customer["id"]) not in known:
-            return 422, {"customer": ["is invalid"]}
-    return 0, None
+def variant_line(line: dict[str, Any]) -> bool:
+    return line.get("variant_id") is not None
+
+
+NEW_DRAFT = shop.schema(
+    Rule("draft_order", is_object, shop.MISSING_PARAM, 400),
+    Rule("draft_order.line_items", non_empty_list, ["can't be blank"], field="line_items"),
+    Rule("draft_order.line_items[]", is_object, ["is invalid"], field="line_items"),
+    Rule("draft_order.line_items[].quantity", whole_at_least(1, default=1), ["must be greater than 0"],
+         field="line_items.quantity"),
+    Rule("draft_order.line_items[].variant_id", exists(lambda state, v: state.item(int(v) - shop.VARIANT_ID_BASE)),
+         lambda v: [f"Variant {v} does not exist"], field="line_items", when=variant_line),
+    Rule("draft_order.line_items[]", lambda line, _, s: bool(line.get("title")) and line.get("price") is not None,
+         ["custom line items need a title and a price"], field="line_items", when=lambda line: not variant_line(line)),
+    Rule("draft_order.applied_discount", lambda d, _, s: d is MISSING or d is None or (
+        isinstance(d, dict) and d.get("value_type") in DISCOUNT_TYPES), ["is not included in the list"],
+         field="applied_discount.value_type"),
+    Rule("draft_order.applied_discount.value", number, ["is not a number"], field="applied_discount.value"),
+    Rule("draft_order.applied_discount.value", lambda v, d, s: decimal(v) >= 0 and (
+        d["value_type"] != "percentage" or decimal(v) <= 100), ["is invalid"], field="applied_discount.value"),
+    Rule("draft_order.customer.id", exists(lambda state, v: int(v) in {o["customer"]["id"] for o in state.orders}
+                                           or None), ["is invalid"], field="customer",
+         when=lambda customer: customer.get("id") is not None))
 
 
 def build_draft_order(state: ShopState, spec: dict[str, Any]) -> dict[str, Any]:
     """The draft with Shopify's money fields: variant lines at the shop's price, then the discount."""
-    now = state.now()
-    number = len(state.draft_orders)
+    now, number = state.now(), len(state.draft_orders)
     lines = []
     for n, line in enumerate(spec["line_items"]):
         quantity = int(line.get("quantity", 1))
-        if line.get("variant_id") is not None:
-            item = state.item(int(line["variant_id"]) - VARIANT_ID_BASE)
-            price = state.prices.get(item.sku, "10.00")
-            lines.append({"id": LINE_ID_BASE + 50_000_000 + number * 100 + n, "variant_id": item.variant_id,
-                          "product_id": item.product_id, "sku": item.sku, "title": item.title,
-                          "quantity": quantity, "price": price, "custom": False})
-        else:
-            lines.append({"id": LINE_ID_BASE + 50_000_000 + number * 100 + n, "variant_id": None,
-                          "product_id": None, "sku": line.get("sku"), "title": line["title"],
-                          "quantity": quantity, "price": to_money(to_cents(line["price"])), "custom": True})
+        item = state.item(int(line["variant_id"]) - shop.VARIANT_ID_BASE) if variant_line(line) else None
+        shown = shop.order_line(item, quantity, state.prices.get(item.sku, "10.00")) if item else {
+            "variant_id": None, "product_id": None, "sku": line.get("sku"), "title": line["title"],
+            "quantity": quantity, "price": to_money(to_cents(line["price"]))}
+        lines.append({"id": shop.LINE_ID_BASE + 50_000_000 + number * 100 + n, **shown, "custom": item is None})
     subtotal = sum(to_cents(line["price"]) * line["quantity"] for line in lines)
-    discount = spec.get("applied_discount")
-    off = 0
+    discount, off = spec.get("applied_discount"), 0
     if discount:
         value = Decimal(str(discount["value"]))
         off = int(subtotal * value / 100) if discount["value_type"] == "percentage" else to_cents(str(value))
@@ -116,7 +86,7 @@ def build_draft_order(state: ShopState, spec: dict[str, Any]) -> dict[str, Any]:
         "line_items": lines, "applied_discount": discount, "subtotal_price": to_money(subtotal),
         "total_price": to_money(subtotal - off), "total_tax": "0.00", "taxes_included": False,
         "invoice_url": f"https://{state.name}.myshopify.com/invoices/{uuid.uuid4().hex}",
-        "created_at": ts(now), "updated_at": ts(now), "completed_at": None, "invoice_sent_at": None,
+        "created_at": shop.ts(now), "updated_at": shop.ts(now), "completed_at": None, "invoice_sent_at": None,
         "admin_graphql_api_id": f"gid://shopify/DraftOrder/{draft_id}",
     }
 
@@ -125,103 +95,52 @@ def complete_draft_order(state: ShopState, draft: dict[str, Any], payment_pendin
                          ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Turn the draft into an order: inventory taken like a checkout, paid unless payment is pending."""
     now = state.now()
-    number = len(state.orders)
-    levels = []
-    lines = []
-    for n, line in enumerate(draft["line_items"]):
-        if line["variant_id"] is not None:
-            item = state.item(line["variant_id"] - VARIANT_ID_BASE)
-            if item.available is not None:
-                item = replace(item, available=item.available - line["quantity"], updated_at=now)
-                state.store(item)
-                levels.append(level_json(state, item))
-        lines.append({"id": LINE_ID_BASE + number * 100 + n, "variant_id": line["variant_id"],
-                      "product_id": line["product_id"], "sku": line["sku"], "title": line["title"],
-                      "quantity": line["quantity"], "price": line["price"]})
+    levels = [level for line in draft["line_items"] if line["variant_id"] is not None for level in
+              shop.take_stock(state, state.item(line["variant_id"] - shop.VARIANT_ID_BASE), line["quantity"], now)]
     customer_id = (draft.get("customer") or {}).get("id")
     earlier = next((o["customer"] for o in state.orders if o["customer"]["id"] == customer_id), None)
     total = draft["total_price"]
     paid = not payment_pending or to_cents(total) == 0
-    order = {
-        "id": ORDER_ID_BASE + number, "name": f"#{1001 + number}", "order_number": 1001 + number,
-        "email": draft.get("email"), "phone": (earlier or {}).get("phone"), "created_at": ts(now),
-        "updated_at": ts(now), "cancelled_at": None, "closed_at": None, "currency": draft["currency"],
-        "total_price": total, "subtotal_price": draft["subtotal_price"],
-        "total_discounts": (draft.get("applied_discount") or {}).get("amount", "0.00"),
-        "financial_status": "paid" if paid else "pending", "fulfillment_status": None,
-        "payment_gateway_names": ["manual"], "refunds": [], "note": draft.get("note"),
-        "source_name": "shopify_draft_order",
-        "customer": earlier or {"id": customer_id or ORDER_ID_BASE + 500_000 + number,
-                                "email": draft.get("email"), "first_name": "", "last_name": ""},
-        "line_items": lines, "admin_graphql_api_id": f"gid://shopify/Order/{ORDER_ID_BASE + number}",
-    }
-    state.orders.append(order)
+    order = shop.place_order(
+        state, [{k: line[k] for k in ("variant_id", "product_id", "sku", "title", "quantity", "price")}
+                for line in draft["line_items"]], now,
+        email=draft.get("email"), phone=(earlier or {}).get("phone"), currency=draft["currency"], total_price=total,
+        subtotal_price=draft["subtotal_price"], financial_status="paid" if paid else "pending",
+        total_discounts=(draft.get("applied_discount") or {}).get("amount", "0.00"), note=draft.get("note"),
+        payment_gateway_names=["manual"], source_name="shopify_draft_order",
+        customer=earlier or {"id": customer_id or shop.CUSTOMER_ID_BASE + len(state.orders),
+                             "email": draft.get("email"), "first_name": "", "last_name": ""})
     if paid and to_cents(total) > 0:
         sale_transaction(state, order, "manual", now)
     else:
         state.transactions[order["id"]] = []
-    draft.update(status="completed", order_id=order["id"], completed_at=ts(now), updated_at=ts(now))
+    draft.update(status="completed", order_id=order["id"], completed_at=shop.ts(now), updated_at=shop.ts(now))
     return order, levels
-
-
-def find(state: ShopState, draft_id: int) -> dict[str, Any] | None:
-    index = draft_id - DRAFT_ORDER_ID_BASE
-    return state.draft_orders[index] if 0 <= index < len(state.draft_orders) else None
 
 
 @kit.api.post("/draft_orders.json")
 def create_draft_order(call: Call[ShopState] = kit.call) -> Response:
-    spec = call.body.get("draft_order") if isinstance(call.body, dict) else None
     with call.state.lock:
-        status, problems = draft_order_errors(call.state, spec)
-        if problems is not None:
-            raise call.refuse(errors(problems), status)
-        draft = build_draft_order(call.state, spec)
+        NEW_DRAFT.enforce(call, call.body)
+        draft = build_draft_order(call.state, call.body["draft_order"])
         call.state.draft_orders.append(draft)
     return call.reply({"draft_order": draft}, 201)
 
 
-@kit.api.get("/draft_orders.json")
-def list_draft_orders(call: Call[ShopState] = kit.call) -> Response:
-    query = call.query
-    status = query.get("status", "open")
-    if status not in DRAFT_STATUSES:
-        raise call.refuse(errors({"status": ["is not included in the list"]}), 422)
-    try:
-        limit = int(query.get("limit", pages.default_limit))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= pages.max_limit:
-        raise call.refuse(errors({"limit": [f"must be between 1 and {pages.max_limit}"]}), 400)
-    since = parse_ts(query["updated_at_min"]) if query.get("updated_at_min") else None
-    with call.state.lock:
-        drafts = [d for d in call.state.draft_orders if d["status"] == status
-                  and (since is None or parse_ts(d["updated_at"]) >= since)][:limit]
-    return call.reply({"draft_orders": drafts})
-
-
-@kit.api.get("/draft_orders/{draft_id}.json")
-def get_draft_order(draft_id: int, call: Call[ShopState] = kit.call) -> Response:
-    with call.state.lock:
-        draft = find(call.state, draft_id)
-    if draft is None:
-        raise not_found(call)
-    return call.reply({"draft_order": draft})
+drafts.listing(kit, "/draft_orders.json")
+drafts.reading(kit, "/draft_orders/{draft_id}.json", "draft_id")
 
 
 @kit.api.put("/draft_orders/{draft_id}/complete.json")
 def complete(draft_id: int, call: Call[ShopState] = kit.call) -> Response:
     pending = call.query.get("payment_pending", "false").lower() == "true"
-    state = call.state
-    with state.lock:
-        draft = find(state, draft_id)
-        if draft is None:
-            raise not_found(call)
+    with call.state.lock:
+        draft = drafts.find(call, draft_id)
         if draft["status"] == "completed":
-            raise call.refuse(errors({"base": ["This order has been paid"]}), 422)
-        order, levels = complete_draft_order(state, draft, pending)
+            raise call.refuse(shop.errors({"base": ["This order has been paid"]}), 422)
+        order, levels = complete_draft_order(call.state, draft, pending)
         body = {"draft_order": dict(draft)}
-    deliver_all(state, call, [("orders/create", order)] + [("inventory_levels/update", lv) for lv in levels])
+    shop.deliver_all(call.state, call, [("orders/create", order)] + [("inventory_levels/update", lv) for lv in levels])
     return call.reply(body)
 
 
@@ -232,8 +151,4 @@ def set_price(state: ShopState = kit.state, payload: dict[str, Any] = Body(...))
         state.prices[str(payload["sku"])] = to_money(to_cents(payload["price"]))
         return {"sku": payload["sku"], "price": state.prices[str(payload["sku"])]}
 
-
-@kit.admin.get("/state/draft_orders")
-def state_draft_orders(state: ShopState = kit.state) -> JSONResponse:
-    with state.lock:
-        return as_json({"draft_orders": state.draft_orders})
+add_state_view(kit, "draft_orders", lambda state: state.draft_orders)

@@ -8,9 +8,7 @@ the shop's zone with an offset, second precision, as the resources show them
 """
 from __future__ import annotations
 
-import json
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
@@ -19,35 +17,31 @@ from fastapi.responses import JSONResponse
 from sandbox.kit import Call, KitState, StandIn
 from sandbox.kit.auth import HeaderToken
 from sandbox.kit.catalog import Batch, LazyCatalog
+from sandbox.kit.errors import errors, errors_invalid as invalid_params, errors_schema as schema
 from sandbox.kit.limits import Bucket, LeakyBucket
+from sandbox.kit.locations import Locations
 from sandbox.kit.pages import LinkCursor
-from sandbox.kit.webhooks import hmac_sha256_b64, post, send, subscribers
+from sandbox.kit.resources import in_list, instant as parse_ts
+from sandbox.kit.webhooks import Signed, post, subscribe
 
 PRODUCT_ID_BASE = 2**53 + 1_000_000
 VARIANT_ID_BASE = 2**53 + 2_000_000_000
 ITEM_ID_BASE = 2**53 + 4_000_000_000
 ORDER_ID_BASE = 2**53 + 6_000_000_000
 LINE_ID_BASE = 2**53 + 7_000_000_000
+CUSTOMER_ID_BASE = ORDER_ID_BASE + 500_000
+ITEM_IDS = {"product_id": PRODUCT_ID_BASE, "variant_id": VARIANT_ID_BASE, "inventory_item_id": ITEM_ID_BASE}
 DEFAULT_LOCATION_ID = 655441491
 DEFAULT_TOKEN = "shpat_sandbox"
 SHOP_TZ = timezone(timedelta(hours=-5))
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 THROTTLED = "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
-#: Inventory levels at the added locations sort after the main location's: key = ordinal × stride + index.
-LOCATION_STRIDE = 2**40
+MISSING_PARAM = "Required parameter missing or invalid"
 
 
 def ts(value: datetime) -> str:
     """Shopify renders times in the shop's zone with an offset, second precision."""
     return value.astimezone(SHOP_TZ).replace(microsecond=0).isoformat()
-
-
-def parse_ts(value: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 @dataclass
@@ -61,17 +55,11 @@ class Item:
     policy: str
     updated_at: datetime
 
-    @property
-    def product_id(self) -> int:
-        return PRODUCT_ID_BASE + self.index
-
-    @property
-    def variant_id(self) -> int:
-        return VARIANT_ID_BASE + self.index
-
-    @property
-    def inventory_item_id(self) -> int:
-        return ITEM_ID_BASE + self.index
+    def __getattr__(self, name: str) -> int:
+        """``product_id``, ``variant_id``, ``inventory_item_id``: the id's base plus the index."""
+        if name not in ITEM_IDS:
+            raise AttributeError(name)
+        return ITEM_IDS[name] + self.index
 
 
 def generated_item(batch: Batch, index: int) -> Item:
@@ -85,10 +73,8 @@ class ShopState(KitState):
 
     token: str = DEFAULT_TOKEN
     location_id: int = DEFAULT_LOCATION_ID
-    #: Locations added beside ``location_id`` (``_admin/locations``), and the levels stocked there:
-    #: location id → item index → (available, updated_at). An item has no level where none was set.
-    extra_locations: list[int] = field(default_factory=list)
-    extra_levels: dict[int, dict[int, tuple[int | None, datetime]]] = field(default_factory=dict)
+    #: Locations added beside ``location_id`` (``_admin/locations``) and what they stock.
+    locations: Locations = field(default_factory=Locations)
     bucket: Bucket = field(default_factory=Bucket)
     catalog: LazyCatalog[Item] = field(default_factory=lambda: LazyCatalog(generated_item, lambda i: i.sku))
     orders: list[dict[str, Any]] = field(default_factory=list)
@@ -100,7 +86,7 @@ class ShopState(KitState):
 
     @property
     def total(self) -> int:
-        return self.catalog.batches[-1].stop if self.catalog.batches else 0
+        return self.catalog.total
 
     def item(self, index: int) -> Item | None:
         return self.catalog.get(index)
@@ -113,37 +99,13 @@ class ShopState(KitState):
 
     def indices_updated_since(self, since: datetime | None) -> Sequence[int]:
         """Sorted indices with ``updated_at >= since``; the full range when nothing filters."""
-        if since is None:
-            return range(self.total)
-        picked = {i for i, it in self.catalog.stored.items() if it.updated_at >= since}
-        return sorted(picked | self.catalog.generated_since(since))
+        return range(self.total) if since is None else self.catalog.changed_since(since, lambda i: i.updated_at)
 
     def location_ids(self) -> list[int]:
-        return [self.location_id, *self.extra_locations]
+        return [self.location_id, *self.locations.ids]
 
-    def extra_level_keys(self, location_ids: set[str], item_indices: set[int] | None,
-                         since: datetime | None) -> list[int]:
-        """Sort keys of the levels at added locations that pass the filters (empty set: any location)."""
-        keys = []
-        for ordinal, location in enumerate(self.extra_locations, start=1):
-            if location_ids and str(location) not in location_ids:
-                continue
-            for index, (_, updated_at) in self.extra_levels.get(location, {}).items():
-                if (item_indices is None or index in item_indices) and (since is None or updated_at >= since):
-                    keys.append(ordinal * LOCATION_STRIDE + index)
-        return sorted(keys)
-
-    def find_order(self, order_id: int) -> dict[str, Any] | None:
-        index = order_id - ORDER_ID_BASE
-        return self.orders[index] if 0 <= index < len(self.orders) else None
-
-
-def errors(content: Any) -> dict[str, Any]:
-    return {"errors": content}
-
-
-def invalid_params(details: dict[str, str]) -> dict[str, Any]:
-    return errors({name: [detail] for name, detail in details.items()})
+    #: The order with that id, or None.
+    find_order = in_list("orders", ORDER_ID_BASE)
 
 
 kit: StandIn[ShopState] = StandIn(
@@ -151,8 +113,14 @@ kit: StandIn[ShopState] = StandIn(
     auth=HeaderToken("X-Shopify-Access-Token", lambda: JSONResponse(errors(INVALID_TOKEN), status_code=401)),
     error_body=lambda status: errors("Internal Server Error"),
     limit=LeakyBucket("X-Shopify-Shop-Api-Call-Limit", "2.0", lambda: errors(THROTTLED)),
-    clock_view=lambda now: {"now": ts(now)}, webhook_admin=True, redeliver=post)
+    clock_view=lambda now: {"now": ts(now)}, webhook_admin=True, redeliver=post,
+    subscribe=lambda state, payload: {"webhook": subscribe(state, payload)})
 pages = LinkCursor(invalid_params)
+webhooks = Signed({
+    "Content-Type": "application/json", "X-Shopify-Topic": "{topic}", "X-Shopify-Hmac-Sha256": "{signature}",
+    "X-Shopify-Shop-Domain": "{instance}.myshopify.com", "X-Shopify-API-Version": "{version}",
+    "X-Shopify-Webhook-Id": "{uuid}", "X-Shopify-Event-Id": "{uuid}", "X-Shopify-Triggered-At": "{now_z}",
+}, record={"webhook_id": "X-Shopify-Webhook-Id", "event_id": "X-Shopify-Event-Id"})
 
 
 def not_found(call: Call[ShopState]) -> Exception:
@@ -181,11 +149,9 @@ def product_json(item: Item) -> dict[str, Any]:
 
 
 def stocked_level_json(location_id: int, item: Item, available: int | None, updated_at: datetime) -> dict[str, Any]:
-    return {
-        "inventory_item_id": item.inventory_item_id, "location_id": location_id, "available": available,
-        "updated_at": ts(updated_at),
-        "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{location_id}?inventory_item_id={item.inventory_item_id}",
-    }
+    gid = f"gid://shopify/InventoryLevel/{location_id}?inventory_item_id={item.inventory_item_id}"
+    return {"inventory_item_id": item.inventory_item_id, "location_id": location_id, "available": available,
+            "updated_at": ts(updated_at), "admin_graphql_api_id": gid}
 
 
 def level_json(state: ShopState, item: Item) -> dict[str, Any]:
@@ -193,15 +159,9 @@ def level_json(state: ShopState, item: Item) -> dict[str, Any]:
     return stocked_level_json(state.location_id, item, item.available, item.updated_at)
 
 
-def level_for_key(state: ShopState, key: int) -> dict[str, Any]:
-    """The level behind a sort key of ``inventory_levels.json`` (see ``LOCATION_STRIDE``)."""
-    ordinal, index = divmod(key, LOCATION_STRIDE)
-    item = state.item(index)
-    if ordinal == 0:
-        return level_json(state, item)
-    location = state.extra_locations[ordinal - 1]
-    available, updated_at = state.extra_levels[location][index]
-    return stocked_level_json(location, item, available, updated_at)
+def order_line(item: Item, quantity: int, price: str) -> dict[str, Any]:
+    return {"variant_id": item.variant_id, "product_id": item.product_id, "sku": item.sku, "title": item.title,
+            "quantity": quantity, "price": price}
 
 
 def admin_item(state: ShopState, item: Item) -> dict[str, Any]:
@@ -212,30 +172,33 @@ def admin_item(state: ShopState, item: Item) -> dict[str, Any]:
             "updated_at": ts(item.updated_at)}
 
 
-def as_json(value: Any) -> JSONResponse:
-    """Admin views of stored records (which may hold datetimes) as plain JSON."""
-    return JSONResponse(json.loads(json.dumps(value, default=str)))
+# --- what a sale does ---------------------------------------------------------------------------
 
 
-def deliver(state: ShopState, topic: str, payload: dict[str, Any], api_version: str = "2025-01") -> list[dict]:
-    """POST the topic's payload to every subscribed address, signed as Shopify signs it."""
-    body = json.dumps(payload).encode()
-    results = []
-    for hook in subscribers(state, topic):
-        headers = {
-            "Content-Type": "application/json", "X-Shopify-Topic": topic,
-            "X-Shopify-Hmac-Sha256": hmac_sha256_b64(hook["secret"], body),
-            "X-Shopify-Shop-Domain": f"{state.name}.myshopify.com", "X-Shopify-API-Version": api_version,
-            "X-Shopify-Webhook-Id": str(uuid.uuid4()), "X-Shopify-Event-Id": str(uuid.uuid4()),
-            "X-Shopify-Triggered-At": state.now().isoformat().replace("+00:00", "Z"),
-        }
-        results.append(send(state, hook, topic, body, headers, webhook_id=headers["X-Shopify-Webhook-Id"],
-                            event_id=headers["X-Shopify-Event-Id"]))
-    return results
+def take_stock(state: ShopState, item: Item, quantity: int, now: datetime) -> list[dict[str, Any]]:
+    """A checkout takes ``quantity`` of a tracked item: its new level (nothing when untracked)."""
+    if item.available is None:
+        return []
+    item = replace(item, available=item.available - quantity, updated_at=now)
+    state.store(item)
+    return [level_json(state, item)]
+
+
+def place_order(state: ShopState, lines: list[dict[str, Any]], now: datetime, **fields: Any) -> dict[str, Any]:
+    """The next order, numbered ``#1001`` on, with Shopify's defaults under ``fields``; stored."""
+    number = len(state.orders)
+    order_id = ORDER_ID_BASE + number
+    order = {"id": order_id, "name": f"#{1001 + number}", "order_number": 1001 + number,
+             "created_at": ts(now), "updated_at": ts(now), "cancelled_at": None, "closed_at": None,
+             "financial_status": "paid", "fulfillment_status": None, "refunds": [], **fields,
+             "line_items": [{"id": LINE_ID_BASE + number * 100 + n, **line} for n, line in enumerate(lines)],
+             "admin_graphql_api_id": f"gid://shopify/Order/{order_id}"}
+    state.orders.append(order)
+    return order
 
 
 def deliver_all(state: ShopState, call: Call[ShopState] | None, events: list[tuple[str, dict[str, Any]]]
                 ) -> list[dict]:
     """Deliver each (topic, payload) in order, under the API version of ``call`` when there is one."""
     version = call.path_param("version") if call is not None else "2025-01"
-    return [record for topic, payload in events for record in deliver(state, topic, payload, version)]
+    return [record for topic, payload in events for record in webhooks.deliver(state, topic, payload, version=version)]

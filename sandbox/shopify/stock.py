@@ -10,39 +10,40 @@ a variant's ``inventory_policy`` is ``deny`` or ``continue``
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Sequence
 
 from fastapi.responses import Response
 
 from sandbox.kit import Call
-from sandbox.shopify.shop import (
-    ITEM_ID_BASE,
-    VARIANT_ID_BASE,
-    ShopState,
-    deliver_all,
-    errors,
-    kit,
-    level_for_key,
-    level_json,
-    not_found,
-    pages,
-    parse_ts,
-    product_json,
-    variant_json,
-)
+from sandbox.kit.resources import Collection, Filter, ids, in_list, positions, since, since_id
+from sandbox.kit.validation import Rule, given, is_object, one_of
+from sandbox.shopify import shop
+from sandbox.shopify.shop import ShopState, kit
 
 #: ``inventory_levels.json`` takes at most 50 ids in ``inventory_item_ids`` and in ``location_ids``.
 MAX_IDS_PER_LIST = 50
+updated_since = since("updated_at_min", lambda record: shop.parse_ts(record["updated_at"]),
+                      lambda value, query: shop.parse_ts(value))
+products = Collection(
+    "products", shop.pages, keys=lambda call: range(call.state.total), get=ShopState.item, render=shop.product_json,
+    filters=(Filter("updated_at_min", narrow=lambda state, keys, when: state.indices_updated_since(when),
+                    parse=lambda value, query: shop.parse_ts(value)),))
+orders = Collection(
+    "orders", shop.pages, positions("orders", shop.ORDER_ID_BASE), in_list("orders", shop.ORDER_ID_BASE),
+    filters=(updated_since, ids(), since_id(), Filter("status", default="open", test=lambda order, status: status ==
+                                                      "any" or (status == "open" and not order["cancelled_at"]))))
+SET_LEVEL = shop.schema(
+    Rule("available", given, [shop.MISSING_PARAM], 400, field="inventory_item_id"),
+    Rule("inventory_item_id", given, [shop.MISSING_PARAM], 400),
+    Rule("location_id", lambda value, body, state: int(body.get("location_id") or 0) == state.location_id,
+         ["Inventory item does not have inventory tracking enabled at the location"], field=""))
+UPDATE_VARIANT = shop.schema(
+    Rule("variant", is_object, shop.MISSING_PARAM, 400),
+    Rule("variant.inventory_policy", one_of(("deny", "continue"), allow_null=True), ["is not included in the list"],
+         field="inventory_policy"))
 
 
-@kit.api.get("/products.json")
-def list_products(call: Call[ShopState] = kit.call) -> Response:
-    cursor = pages.open(call, "products")
-    since = parse_ts(cursor.filters["updated_at_min"]) if cursor.filters.get("updated_at_min") else None
-    state = call.state
-    with state.lock:
-        seq = state.indices_updated_since(since)
-        return pages.answer(call, "products", seq, lambda i: product_json(state.item(i)), cursor)
+products.listing(kit, "/products.json")
+orders.listing(kit, "/orders.json")
 
 
 @kit.api.get("/locations.json")
@@ -52,80 +53,63 @@ def list_locations(call: Call[ShopState] = kit.call) -> Response:
          "legacy": False, "country_code": "US"} for n, location in enumerate(call.state.location_ids())]})
 
 
+def level_for_key(state: ShopState, key: int) -> dict:
+    """The level behind a sort key of ``inventory_levels.json``: an item's at the main location, or
+    one at an added location (``sandbox.kit.locations``)."""
+    elsewhere = state.locations.at(key)
+    if elsewhere is None:
+        return shop.level_json(state, state.item(key))
+    location, index, available, updated_at = elsewhere
+    return shop.stocked_level_json(location, state.item(index), available, updated_at)
+
+
 @kit.api.get("/inventory_levels.json")
 def list_levels(call: Call[ShopState] = kit.call) -> Response:
-    cursor = pages.open(call, "inventory_levels")
-    filters = cursor.filters
-    item_ids = [x for x in str(filters.get("inventory_item_ids", "")).split(",") if x]
-    location_ids = [x for x in str(filters.get("location_ids", "")).split(",") if x]
-    if not item_ids and not location_ids:
-        raise call.refuse(errors({"base": ["inventory_item_ids or location_ids must be present"]}), 422)
-    for name, ids in (("inventory_item_ids", item_ids), ("location_ids", location_ids)):
-        if len(ids) > MAX_IDS_PER_LIST:
-            raise call.refuse(errors({name: [f"must have at most {MAX_IDS_PER_LIST} ids"]}), 422)
-    since = parse_ts(filters["updated_at_min"]) if filters.get("updated_at_min") else None
-    wanted = {int(x) - ITEM_ID_BASE for x in item_ids if x.isdigit()} if item_ids else None
+    cursor = shop.pages.open(call, "inventory_levels")
+    lists = {name: [x for x in str(cursor.filters.get(name, "")).split(",") if x]
+             for name in ("inventory_item_ids", "location_ids")}
+    if not any(lists.values()):
+        raise call.refuse(shop.errors({"base": ["inventory_item_ids or location_ids must be present"]}), 422)
+    for name, given_ids in lists.items():
+        if len(given_ids) > MAX_IDS_PER_LIST:
+            raise call.refuse(shop.errors({name: [f"must have at most {MAX_IDS_PER_LIST} ids"]}), 422)
+    when = shop.parse_ts(cursor.filters.get("updated_at_min") or "")
+    item_ids = lists["inventory_item_ids"]
+    wanted = {int(x) - shop.ITEM_ID_BASE for x in item_ids if x.isdigit()} if item_ids else None
     state = call.state
     with state.lock:
-        if location_ids and str(state.location_id) not in location_ids:
-            seq: Sequence[int] = []
-        else:
-            seq = state.indices_updated_since(since)
-            if wanted is not None:
-                seq = sorted(i for i in wanted if 0 <= i < state.total and (since is None or i in seq))
-        elsewhere = state.extra_level_keys(set(location_ids), wanted, since)
-        if elsewhere:
-            seq = [*seq, *elsewhere]
-        return pages.answer(call, "inventory_levels", seq, lambda key: level_for_key(state, key), cursor)
-
-
-@kit.api.get("/orders.json")
-def list_orders(call: Call[ShopState] = kit.call) -> Response:
-    cursor = pages.open(call, "orders")
-    since = parse_ts(cursor.filters["updated_at_min"]) if cursor.filters.get("updated_at_min") else None
-    status = cursor.filters.get("status", "open")
-    state = call.state
-    with state.lock:
-        seq = [n for n, o in enumerate(state.orders)
-               if (since is None or parse_ts(o["updated_at"]) >= since)
-               and (status == "any" or (status == "open" and not o["cancelled_at"]))]
-        return pages.answer(call, "orders", seq, lambda n: state.orders[n], cursor)
+        seq = state.locations.level_keys(state.location_id, state.indices_updated_since, state.total,
+                                         lists["location_ids"], wanted, when)
+        return shop.pages.answer(call, "inventory_levels", seq, lambda key: level_for_key(state, key), cursor)
 
 
 @kit.api.post("/inventory_levels/set.json")
 def set_level(call: Call[ShopState] = kit.call) -> Response:
-    payload: Any = call.body
+    SET_LEVEL.enforce(call, call.body)
     state = call.state
-    if not isinstance(payload, dict) or "available" not in payload or "inventory_item_id" not in payload:
-        raise call.refuse(errors({"inventory_item_id": ["Required parameter missing or invalid"]}), 400)
-    if int(payload.get("location_id") or 0) != state.location_id:
-        raise call.refuse(errors(["Inventory item does not have inventory tracking enabled at the location"]), 422)
     with state.lock:
-        item = state.item(int(payload["inventory_item_id"]) - ITEM_ID_BASE)
+        item = state.item(int(call.body["inventory_item_id"]) - shop.ITEM_ID_BASE)
         if item is None:
-            raise not_found(call)
-        item = replace(item, available=int(payload["available"]), updated_at=state.now())
+            raise shop.not_found(call)
+        item = replace(item, available=int(call.body["available"]), updated_at=state.now())
         state.store(item)
-        level = level_json(state, item)
-    deliver_all(state, call, [("inventory_levels/update", level)])
+        level = shop.level_json(state, item)
+    shop.deliver_all(state, call, [("inventory_levels/update", level)])
     return call.reply({"inventory_level": level})
 
 
 @kit.api.put("/variants/{variant_id}.json")
 def update_variant(variant_id: int, call: Call[ShopState] = kit.call) -> Response:
-    variant = call.body.get("variant") if isinstance(call.body, dict) else None
-    if not isinstance(variant, dict):
-        raise call.refuse(errors({"variant": "Required parameter missing or invalid"}), 400)
-    policy = variant.get("inventory_policy")
-    if policy is not None and policy not in ("deny", "continue"):
-        raise call.refuse(errors({"inventory_policy": ["is not included in the list"]}), 422)
+    UPDATE_VARIANT.enforce(call, call.body)
+    variant = call.body["variant"]
     state = call.state
     with state.lock:
-        item = state.item(variant_id - VARIANT_ID_BASE)
+        item = state.item(variant_id - shop.VARIANT_ID_BASE)
         if item is None:
-            raise not_found(call)
-        item = replace(item, policy=policy or item.policy, sku=variant.get("sku", item.sku), updated_at=state.now())
+            raise shop.not_found(call)
+        item = replace(item, policy=variant.get("inventory_policy") or item.policy,
+                       sku=variant.get("sku", item.sku), updated_at=state.now())
         state.store(item)
-        product = product_json(item)
-    deliver_all(state, call, [("products/update", product)])
-    return call.reply({"variant": variant_json(item)})
+        product = shop.product_json(item)
+    shop.deliver_all(state, call, [("products/update", product)])
+    return call.reply({"variant": shop.variant_json(item)})

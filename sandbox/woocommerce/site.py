@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -19,30 +18,20 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from sandbox.kit import Answer, Call, KitState, StandIn
+from sandbox.kit import KitState, StandIn
 from sandbox.kit.auth import KeyAndSecret
 from sandbox.kit.catalog import Batch, LazyCatalog
+from sandbox.kit.errors import refused, wp_body, wp_error  # noqa: F401  (refused: the money endpoints')
+from sandbox.kit.errors import wp_invalid as invalid_params, wp_schema as schema
 from sandbox.kit.pages import NumberedPages
-from sandbox.kit.webhooks import hmac_sha256_b64, send, subscribers
+from sandbox.kit.resources import Filter
+from sandbox.kit.webhooks import Signed, send, subscribe
 
 DEFAULT_KEY = "ck_sandbox"
 DEFAULT_SECRET = "cs_sandbox"
 SITE_TZ = timezone(timedelta(hours=2))
 USER_AGENT = "WooCommerce/9.4.0 Hookshot (WordPress/6.7)"
-
-
-def wp_body(code: str, message: str, status: int, **data: Any) -> dict[str, Any]:
-    return {"code": code, "message": message, "data": {"status": status, **data}}
-
-
-def wp_error(code: str, message: str, status: int, **data: Any) -> JSONResponse:
-    return JSONResponse(wp_body(code, message, status, **data), status_code=status)
-
-
-def refused(call: Call[Any], response: JSONResponse) -> Answer:
-    """``raise refused(call, wp_error(...))``: the refusal answered as is and logged with its status."""
-    call.entry["status"] = response.status_code
-    return Answer(response)
+INVALID_JSON = ("rest_invalid_json", "Invalid JSON body passed.")
 
 
 def local(value: datetime) -> str:
@@ -62,12 +51,22 @@ def stock_status(manage: bool, quantity: int | None, backorders: str, current: s
     return "onbackorder" if backorders != "no" else "outofstock"
 
 
+def product(pid: int, spec: dict[str, Any], now: datetime, parent_id: int = 0) -> dict[str, Any]:
+    """A stored product from a seed spec (``sku``, ``name``, ``type``, ``manage_stock``,
+    ``stock_quantity``, ``backorders``, ``stock_status``)."""
+    manage = bool(spec.get("manage_stock", True))
+    quantity = spec.get("stock_quantity", 0) if manage else None
+    backorders = spec.get("backorders", "no")
+    return {"id": pid, "name": spec.get("name", spec["sku"]), "type": spec.get("type", "simple"),
+            "sku": spec["sku"], "manage_stock": manage, "stock_quantity": quantity, "backorders": backorders,
+            "stock_status": stock_status(manage, quantity, backorders, spec.get("stock_status", "instock")),
+            "parent_id": parent_id, "variations": [], "date_created": now, "date_modified": now}
+
+
 def generated_product(batch: Batch, pid: int) -> dict[str, Any]:
-    quantity, backorders = batch.defaults["quantity"], batch.defaults["backorders"]
-    return {"id": pid, "name": f"Generated item {pid}", "type": "simple", "sku": f"{batch.prefix}{pid:06d}",
-            "manage_stock": True, "stock_quantity": quantity, "backorders": backorders,
-            "stock_status": stock_status(True, quantity, backorders, "instock"), "parent_id": 0,
-            "variations": [], "date_created": batch.created_at, "date_modified": batch.created_at}
+    return product(pid, {"sku": f"{batch.prefix}{pid:06d}", "name": f"Generated item {pid}",
+                         "stock_quantity": batch.defaults["quantity"], "backorders": batch.defaults["backorders"]},
+                   batch.created_at)
 
 
 @dataclass
@@ -112,10 +111,26 @@ def no_credentials(request: Request) -> JSONResponse:
     return wp_error("woocommerce_rest_cannot_edit", "Sorry, you are not allowed to edit this resource.", 401)
 
 
-def invalid_params(details: dict[str, str]) -> dict[str, Any]:
-    params = {name: detail for name, detail in details.items() if detail}
-    return wp_body("rest_invalid_param", f"Invalid parameter(s): {', '.join(details)}", 400,
-                   **({"params": params} if params else {}))
+def delivery_id(state: SiteState, hook: dict[str, Any]) -> str:
+    """``WC_Webhook::get_new_delivery_id``: ``wp_hash(webhook id . strtotime('now'))``, an HMAC-MD5
+    keyed with the site's salt. Every delivery of one webhook within one second shares it."""
+    second = int(state.now().timestamp())
+    return hmac.new(f"{state.name}-auth-salt".encode(), f"{hook['id']}{second}".encode(), hashlib.md5).hexdigest()
+
+
+def add_webhook(state: SiteState, payload: dict[str, Any]) -> dict[str, Any]:
+    """Subscribe, then ping the address as ``WC_Webhook::deliver_ping`` does on saving a webhook
+    (form body ``webhook_id=N``, a user agent, no signature); ``ping: false`` skips it."""
+    hook = subscribe(state, payload, status="active")
+    if not payload.get("ping", True):
+        return {"webhook": hook, "ping": None}
+    return {"webhook": hook, "ping": deliver_ping(state, hook)}
+
+
+def deliver_ping(state: SiteState, hook: dict[str, Any]) -> dict[str, Any]:
+    """``WC_Webhook::deliver_ping``: form body ``webhook_id=N``, a user agent, no signature."""
+    headers = {"User-Agent": USER_AGENT, "Content-Type": "application/x-www-form-urlencoded"}
+    return send(state, hook, "webhook.ping", f"webhook_id={hook['id']}".encode(), headers)
 
 
 kit: StandIn[SiteState] = StandIn(
@@ -124,27 +139,40 @@ kit: StandIn[SiteState] = StandIn(
         missing=no_credentials,
         bad_key=lambda: wp_error("woocommerce_rest_authentication_error", "Consumer key is invalid.", 401),
         bad_secret=lambda: wp_error("woocommerce_rest_authentication_error", "Consumer secret is invalid.", 401)),
-    clock_view=lambda now: {"now_gmt": gmt(now)}, webhook_admin=True)
+    clock_view=lambda now: {"now_gmt": gmt(now)}, webhook_admin=True, subscribe=add_webhook)
 pages = NumberedPages(invalid_params, max_per_page=100, default_per_page=10)
+#: ``WC_Webhook::deliver``'s headers, signed with the base64 HMAC-SHA256 of the body.
+webhooks = Signed({
+    "Content-Type": "application/json", "User-Agent": USER_AGENT, "X-WC-Webhook-Source": "https://{instance}.example/",
+    "X-WC-Webhook-Topic": "{topic}", "X-WC-Webhook-Resource": "{resource}", "X-WC-Webhook-Event": "{event}",
+    "X-WC-Webhook-Signature": "{signature}", "X-WC-Webhook-ID": "{hook_id}", "X-WC-Webhook-Delivery-ID": "{delivery}",
+}, values=lambda state, hook: {"delivery": delivery_id(state, hook)})
+deliver = webhooks.deliver
+
+
+def deliver_all(state: SiteState, events: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    return [record for topic, payload in events for record in deliver(state, topic, payload)]
+
+
+def modified_after(value: str, query: dict[str, str]) -> datetime:
+    """``modified_after``, read in the site's zone unless ``dates_are_gmt``."""
+    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    gmt_given = query.get("dates_are_gmt") in ("true", "1")
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc if gmt_given else SITE_TZ)
+
+
+def newer_products(state: SiteState, ids: Any, when: datetime) -> list[int]:
+    """The ids modified strictly after ``when``: stored ones by date, untouched generated ones by batch."""
+    wanted = set(state.catalog.changed_since(when, lambda product: product["date_modified"], strictly=True))
+    return [p for p in ids if p in wanted]
+
+
+changed_after = Filter("modified_after", narrow=newer_products, parse=modified_after)
 
 
 def public(record: dict[str, Any]) -> dict[str, Any]:
     """A stored record without its private (``_``-prefixed) bookkeeping keys."""
     return {k: v for k, v in record.items() if not k.startswith("_")}
-
-
-def when_after(call: Call[SiteState]) -> datetime | None:
-    """``modified_after``, read in the site's zone unless ``dates_are_gmt``; None when not given."""
-    after = call.query.get("modified_after")
-    if not after:
-        return None
-    try:
-        when = datetime.fromisoformat(after.replace("Z", "+00:00"))
-    except ValueError:
-        raise refused(call, wp_error("rest_invalid_param", "Invalid parameter(s): modified_after", 400)) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc if call.query.get("dates_are_gmt") in ("true", "1") else SITE_TZ)
-    return when
 
 
 # --- JSON renderings ----------------------------------------------------------------------------
@@ -168,51 +196,8 @@ def product_json(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def variation_json(p: dict[str, Any]) -> dict[str, Any]:
-    body = product_json(p)
-    for key in ("name", "slug", "type", "variations", "parent_id"):
-        body.pop(key, None)
-    body["attributes"] = [{"id": 0, "name": "Option", "option": p["sku"]}]
-    return body
-
-
-def deliver(state: SiteState, topic: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """POST to every subscription of ``topic`` the way ``WC_Webhook::deliver`` does."""
-    body = json.dumps(payload).encode()
-    resource, _, event = topic.partition(".")
-    results = []
-    for hook in subscribers(state, topic):
-        headers = {
-            "Content-Type": "application/json", "User-Agent": USER_AGENT,
-            "X-WC-Webhook-Source": f"https://{state.name}.example/", "X-WC-Webhook-Topic": topic,
-            "X-WC-Webhook-Resource": resource, "X-WC-Webhook-Event": event,
-            "X-WC-Webhook-Signature": hmac_sha256_b64(hook["secret"], body), "X-WC-Webhook-ID": str(hook["id"]),
-            "X-WC-Webhook-Delivery-ID": delivery_id(state, hook),
-        }
-        results.append(send(state, hook, topic, body, headers))
-    return results
-
-
-def delivery_id(state: SiteState, hook: dict[str, Any]) -> str:
-    """``WC_Webhook::get_new_delivery_id``: ``wp_hash(webhook id . strtotime('now'))``, an HMAC-MD5
-    keyed with the site's salt. Every delivery of one webhook within one second shares it."""
-    second = int(state.now().timestamp())
-    return hmac.new(f"{state.name}-auth-salt".encode(), f"{hook['id']}{second}".encode(), hashlib.md5).hexdigest()
-
-
-def deliver_ping(state: SiteState, hook: dict[str, Any]) -> dict[str, Any]:
-    """``WC_Webhook::deliver_ping``: form body ``webhook_id=N``, a user agent, no signature."""
-    headers = {"User-Agent": USER_AGENT, "Content-Type": "application/x-www-form-urlencoded"}
-    return send(state, hook, "webhook.ping", f"webhook_id={hook['id']}".encode(), headers)
-
-
-def new_product(state: SiteState, spec: dict[str, Any], now: datetime, parent_id: int) -> dict[str, Any]:
-    manage = bool(spec.get("manage_stock", True))
-    quantity = spec.get("stock_quantity", 0) if manage else None
-    backorders = spec.get("backorders", "no")
-    return {"id": state.allocate(), "name": spec.get("name", spec["sku"]), "type": spec.get("type", "simple"),
-            "sku": spec["sku"], "manage_stock": manage, "stock_quantity": quantity, "backorders": backorders,
-            "stock_status": stock_status(manage, quantity, backorders, spec.get("stock_status", "instock")),
-            "parent_id": parent_id, "variations": [], "date_created": now, "date_modified": now}
+    body = {k: v for k, v in product_json(p).items() if k not in ("name", "slug", "type", "variations", "parent_id")}
+    return {**body, "attributes": [{"id": 0, "name": "Option", "option": p["sku"]}]}
 
 
 def with_stock(product: dict[str, Any], now: datetime, **changes: Any) -> dict[str, Any]:
@@ -223,7 +208,35 @@ def with_stock(product: dict[str, Any], now: datetime, **changes: Any) -> dict[s
     return updated
 
 
-def admin_item(p: dict[str, Any]) -> dict[str, Any]:
+def take_stock(state: SiteState, product: dict[str, Any], quantity: int, modified: datetime) -> dict[str, Any]:
+    """A sale takes ``quantity`` from a managed stock, the product stamped ``modified`` (a checkout
+    keeps its modified date; the REST API's order moves it)."""
+    if not product["manage_stock"]:
+        return product
+    product = with_stock(product, modified, stock_quantity=(product["stock_quantity"] or 0) - quantity)
+    state.store(product)
+    return product
+
+
+def order_line(product: dict[str, Any], quantity: int, **money: Any) -> dict[str, Any]:
+    return {"name": product["name"], "product_id": product["parent_id"] or product["id"],
+            "variation_id": product["id"] if product["parent_id"] else 0, "quantity": quantity,
+            "sku": product["sku"], **money}
+
+
+def place_order(state: SiteState, order_id: int, now: datetime, lines: list[dict[str, Any]],
+                **fields: Any) -> dict[str, Any]:
+    """The order stored with WooCommerce's id, number and both dates, its lines numbered after it,
+    ``fields`` on top."""
+    order = {"id": order_id, "number": str(order_id), "date_created": local(now), "date_created_gmt": gmt(now),
+             "date_modified": local(now), "date_modified_gmt": gmt(now), **fields,
+             "line_items": [{"id": order_id * 100 + n, **line} for n, line in enumerate(lines)],
+             "refunds": [], "_modified": now}
+    state.orders.append(order)
+    return order
+
+
+def admin_item(state: SiteState, p: dict[str, Any]) -> dict[str, Any]:
     return {"sku": p["sku"], "id": str(p["id"]), "parent_id": str(p["parent_id"]) if p.get("parent_id") else None,
             "type": p["type"], "manage_stock": p["manage_stock"], "stock_quantity": p["stock_quantity"],
             "stock_status": p["stock_status"], "backorders": p["backorders"],

@@ -13,71 +13,46 @@ from typing import Any, Callable
 from fastapi.responses import Response
 
 from sandbox.kit import Call
-from sandbox.woocommerce.site import (
-    SiteState,
-    deliver,
-    kit,
-    pages,
-    product_json,
-    refused,
-    variation_json,
-    when_after,
-    with_stock,
-    wp_body,
-    wp_error,
-)
+from sandbox.kit.resources import Collection, Sorting
+from sandbox.kit.validation import Rule, is_object, one_of
+from sandbox.woocommerce import site
+from sandbox.woocommerce.site import INVALID_JSON, SiteState, kit
 
 EDITABLE = ("stock_quantity", "manage_stock", "backorders", "stock_status", "sku", "name")
+#: ``orderby``: by date or modified date; ``id``/``include``/``title``/``slug`` keep the stored order.
+ORDER_BY = Sorting({"date": lambda p: p["date_created"], "modified": lambda p: p["date_modified"],
+                    "id": None, "include": None, "title": None, "slug": None})
+products = Collection("products", site.pages, lambda call: list(call.state.product_ids), SiteState.get,
+                      site.product_json, filters=(site.changed_after,), sort=ORDER_BY)
 
 
-def filtered(call: Call[SiteState], ids: list[int]) -> list[int]:
-    """``modified_after``, then ``orderby`` (``date``, ``modified``; ``id``/``include``/``title``/``slug``
-    keep the stored order) and ``order`` (``desc`` by default)."""
-    state, query = call.state, call.query
-    when = when_after(call)
-    if when is not None:
-        newer = {p for p, prod in state.catalog.stored.items() if prod["date_modified"] > when}
-        wanted = newer | state.catalog.generated_since(when, strictly=True)
-        ids = [p for p in ids if p in wanted]
-    orderby = query.get("orderby", "date")
-    if orderby in ("date", "modified"):
-        field_name = "date_created" if orderby == "date" else "date_modified"
-        ids = sorted(ids, key=lambda p: (state.get(p)[field_name], p))
-    elif orderby not in ("id", "include", "title", "slug"):
-        raise refused(call, wp_error("rest_invalid_param", "Invalid parameter(s): orderby", 400))
-    return list(reversed(ids)) if query.get("order", "desc") == "desc" else ids
+def variations_of(call: Call[SiteState]) -> list[int]:
+    parent = call.state.get(int(call.path_param("product_id")))
+    if parent is None or parent.get("parent_id"):
+        raise call.refuse(site.wp_body("woocommerce_rest_product_invalid_id", "Invalid ID.", 404), 404)
+    return list(parent.get("variations", []))
 
 
-@kit.api.get("/products")
-def list_products(call: Call[SiteState] = kit.call) -> Response:
-    with call.state.lock:
-        ids = filtered(call, list(call.state.product_ids))
-        return pages.answer(call, ids, lambda p: product_json(call.state.get(p)))
+variations = Collection("variations", site.pages, variations_of, SiteState.get, site.variation_json,
+                        filters=(site.changed_after,), sort=ORDER_BY)
+UPDATE = site.schema(
+    Rule("", is_object, INVALID_JSON, 400),
+    *(Rule(key, one_of(allowed), ("rest_invalid_param", f"Invalid parameter(s): {key}"), 400)
+      for key, allowed in (("backorders", ("no", "notify", "yes")),
+                           ("stock_status", ("instock", "outofstock", "onbackorder")))))
 
 
-@kit.api.get("/products/{product_id}/variations")
-def list_variations(product_id: int, call: Call[SiteState] = kit.call) -> Response:
-    with call.state.lock:
-        parent = call.state.get(product_id)
-        if parent is None or parent.get("parent_id"):
-            raise call.refuse(wp_body("woocommerce_rest_product_invalid_id", "Invalid ID.", 404), 404)
-        ids = filtered(call, list(parent.get("variations", [])))
-        return pages.answer(call, ids, lambda v: variation_json(call.state.get(v)))
+products.listing(kit, "/products")
+variations.listing(kit, "/products/{product_id}/variations")
 
 
 def apply_update(call: Call[SiteState], product: dict[str, Any], render: Callable[[dict], dict]) -> Response:
-    payload: Any = call.body
-    if not isinstance(payload, dict):
-        raise call.refuse(wp_body("rest_invalid_json", "Invalid JSON body passed.", 400), 400)
-    for key, allowed in (("backorders", ("no", "notify", "yes")),
-                         ("stock_status", ("instock", "outofstock", "onbackorder"))):
-        if key in payload and payload[key] not in allowed:
-            raise call.refuse(wp_body("rest_invalid_param", f"Invalid parameter(s): {key}", 400), 400)
+    UPDATE.enforce(call, call.body)
     state = call.state
     with state.lock:
-        updated = with_stock(product, state.now(), **{k: payload[k] for k in EDITABLE if k in payload})
+        updated = site.with_stock(product, state.now(), **{k: call.body[k] for k in EDITABLE if k in call.body})
         state.store(updated)
-    deliver(state, "product.updated", product_json(updated))
+    site.deliver(state, "product.updated", site.product_json(updated))
     return call.reply(render(updated))
 
 
@@ -85,17 +60,17 @@ def apply_update(call: Call[SiteState], product: dict[str, Any], render: Callabl
 def update_product(product_id: int, call: Call[SiteState] = kit.call) -> Response:
     product = call.state.get(product_id)
     if product is None:
-        raise call.refuse(wp_body("woocommerce_rest_product_invalid_id", "Invalid ID.", 400), 400)
+        raise call.refuse(site.wp_body("woocommerce_rest_product_invalid_id", "Invalid ID.", 400), 400)
     if product["type"] == "variation":
-        raise call.refuse(wp_body("woocommerce_rest_invalid_product_id",
-                                  "To manipulate product variations you should use the "
-                                  "/products/&lt;product_id&gt;/variations/&lt;id&gt; endpoint.", 404), 404)
-    return apply_update(call, product, product_json)
+        raise call.refuse(site.wp_body("woocommerce_rest_invalid_product_id",
+                                       "To manipulate product variations you should use the "
+                                       "/products/&lt;product_id&gt;/variations/&lt;id&gt; endpoint.", 404), 404)
+    return apply_update(call, product, site.product_json)
 
 
 @kit.api.put("/products/{product_id}/variations/{variation_id}")
 def update_variation(product_id: int, variation_id: int, call: Call[SiteState] = kit.call) -> Response:
     variation = call.state.get(variation_id)
     if variation is None or variation.get("parent_id") != product_id:
-        raise call.refuse(wp_body("woocommerce_rest_product_variation_invalid_id", "Invalid ID.", 400), 400)
-    return apply_update(call, variation, variation_json)
+        raise call.refuse(site.wp_body("woocommerce_rest_product_variation_invalid_id", "Invalid ID.", 400), 400)
+    return apply_update(call, variation, site.variation_json)

@@ -1,0 +1,183 @@
+"""Admin edits every stand-in makes the same way, declared instead of written out.
+
+* :func:`add_config`: ``POST _admin/config`` from a table of :class:`Setting` (which state
+  attribute each key sets, how it is read, whether the answer shows it back).
+* :func:`add_seed`: ``POST _admin/seed`` from a :class:`Seed` (how the instance is emptied, which
+  payload keys make a generated batch's defaults, how one explicit item is added).
+* :func:`add_set_stock` / :func:`add_checkout`: a stock change or a checkout made in the
+  platform's own admin: the SKU lookups, the lock and the webhooks are the kit's, the change and
+  the order the platform's.
+* :func:`add_item_state`: ``GET _admin/state/items`` (``skus=`` or ``offset``/``limit``), what tests
+  assert stock on.
+* :func:`add_state_view`: ``GET _admin/state/<name>``, stored records as plain JSON.
+* :func:`known`: the admin's 404 ``{"error": "unknown sku X"}`` for a SKU (or anything) not there.
+* :func:`plain`: stored records (which may hold datetimes) as plain JSON.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from fastapi import Body
+from fastapi.responses import JSONResponse
+
+from sandbox.kit.standin import Answer, StandIn
+
+T = TypeVar("T")
+#: Webhooks a change emits, in order: (topic, payload).
+Events = list[tuple[str, Any]]
+#: Delivers events and returns the delivery records.
+Deliver = Callable[[Any, Events], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A config key: sets ``state.<attr>`` (dotted: ``bucket.size``) to ``parse(value)``, or calls
+    ``apply(state, value)``; ``show`` renders the current value in the answer (None: not shown)."""
+
+    attr: str
+    parse: Callable[[Any], Any] = lambda value: value
+    show: Callable[[Any], Any] | None = lambda value: value
+    apply: Callable[[Any, Any], None] | None = None
+
+    def owner(self, state: Any) -> tuple[Any, str]:
+        *path, name = self.attr.split(".")
+        for part in path:
+            state = getattr(state, part)
+        return state, name
+
+    def set(self, state: Any, value: Any) -> None:
+        if self.apply is not None:
+            self.apply(state, value)
+        else:
+            owner, name = self.owner(state)
+            setattr(owner, name, self.parse(value))
+
+    def get(self, state: Any) -> Any:
+        owner, name = self.owner(state)
+        return getattr(owner, name)
+
+
+def add_config(kit: StandIn[Any], settings: dict[str, Setting]) -> None:
+    """``POST _admin/config``: each key given is set under the instance lock; the answer shows the
+    settings that have a ``show``."""
+
+    @kit.admin.post("/config")
+    def config(state: Any = kit.state, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        with state.lock:
+            for name, setting in settings.items():
+                if name in payload:
+                    setting.set(state, payload[name])
+            return {name: s.show(s.get(state)) for name, s in settings.items() if s.show is not None}
+
+
+def add_item_state(kit: StandIn[Any], keys: Callable[[Any], Sequence[Any]],
+                   find_sku: Callable[[Any, str], Any], get: Callable[[Any, Any], Any],
+                   render: Callable[[Any, Any], dict[str, Any]]) -> None:
+    """``GET _admin/state/items``: the items named by ``skus`` (unknown ones left out), else the
+    ``offset``/``limit`` slice of ``keys(state)``; with the catalog's ``total``."""
+
+    @kit.admin.get("/state/items")
+    def state_items(skus: str | None = None, offset: int = 0, limit: int = 100,
+                    state: Any = kit.state) -> JSONResponse:
+        with state.lock:
+            every = keys(state)
+            if skus:
+                found = [find_sku(state, sku) for sku in skus.split(",")]
+                chosen = [key for key in found if key is not None]
+            else:
+                chosen = list(every[offset:offset + limit])
+            return JSONResponse({"total": len(every), "items": [render(state, get(state, k)) for k in chosen]})
+
+
+def add_state_view(kit: StandIn[Any], name: str, view: Callable[[Any], Any]) -> None:
+    """``GET _admin/state/<name>``: ``{name: view(state)}`` under the instance lock, as plain JSON."""
+
+    @kit.admin.get(f"/state/{name}", name=f"state_{name}")
+    def state_view(state: Any = kit.state) -> JSONResponse:
+        with state.lock:
+            return plain({name: view(state)})
+
+
+def known(found: T | None, what: str) -> T:
+    """``found``, or the admin's 404 ``{"error": "unknown <what>"}`` raised."""
+    if found is None:
+        raise Answer(JSONResponse({"error": f"unknown {what}"}, status_code=404))
+    return found
+
+
+def plain(value: Any) -> JSONResponse:
+    """Admin views of stored records (which may hold datetimes) as plain JSON."""
+    return JSONResponse(json.loads(json.dumps(value, default=str)))
+
+
+@dataclass(frozen=True)
+class Seed:
+    """``POST _admin/seed``: ``reset`` (default true) calls ``clear(state)``; ``count`` generated
+    items start at ``start(state, count)`` with ``sku_prefix`` and the batch defaults read from the
+    payload (default name → (payload key, parse, value when absent)); each of ``items`` goes
+    through ``add(state, spec, now)``. The answer: ``{"total": total(state), "items": [render(...)]}``."""
+
+    clear: Callable[[Any], None]
+    start: Callable[[Any, int], int]
+    add: Callable[[Any, dict[str, Any], datetime], Any]
+    total: Callable[[Any], int]
+    render: Callable[[Any, Any], dict[str, Any]]
+    batch: dict[str, tuple[str, Callable[[Any], Any], Any]] = field(default_factory=dict)
+
+
+def add_seed(kit: StandIn[Any], seed: Seed) -> None:
+    @kit.admin.post("/seed")
+    def seed_catalog(state: Any = kit.state, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        with state.lock:
+            if payload.get("reset", True):
+                seed.clear(state)
+            now, count = state.now(), int(payload.get("count", 0))
+            if count:
+                start = seed.start(state, count)
+                state.catalog.add_batch(start, start + count, payload.get("sku_prefix", "SKU-"), now, **{
+                    name: parse(payload.get(key, absent)) for name, (key, parse, absent) in seed.batch.items()})
+            added = [seed.add(state, spec, now) for spec in payload.get("items", [])]
+            return {"total": seed.total(state), "items": [seed.render(state, item) for item in added]}
+
+
+def add_set_stock(kit: StandIn[Any], find_sku: Callable[[Any, str], Any],
+                  change: Callable[[Any, Any, dict[str, Any], datetime], tuple[Any, Events]],
+                  deliver: Deliver) -> None:
+    """``POST _admin/set_stock``: the item named by ``sku`` (else the admin 404) changes through
+    ``change(state, key, payload, now)``, which says what to show and which webhooks follow;
+    answered ``{"item", "webhooks"}``."""
+
+    @kit.admin.post("/set_stock")
+    def set_stock(state: Any = kit.state, payload: dict[str, Any] = Body(...)) -> JSONResponse:
+        with state.lock:
+            key = known(find_sku(state, str(payload.get("sku"))), f"sku {payload.get('sku')}")
+            shown, events = change(state, key, payload, state.now())
+        return JSONResponse({"item": shown, "webhooks": deliver(state, events)})
+
+
+def add_checkout(kit: StandIn[Any], find_sku: Callable[[Any, str], Any],
+                 sell: Callable[[Any, Any, int, Any, datetime], tuple[dict[str, Any], Events]],
+                 place: Callable[[Any, list[dict[str, Any]], dict[str, Any], datetime, Any],
+                                 tuple[dict[str, Any], Events]],
+                 deliver: Deliver, begin: Callable[[Any], Any] = lambda state: None) -> None:
+    """``POST _admin/create_order`` ``{"lines": [{sku, quantity, price}], ...}``: each line's item is
+    found by SKU (else the admin 404) and ``sell(state, key, quantity, price, now)`` takes its stock,
+    giving the order line and its webhooks; ``place(state, lines, payload, now, begun)`` stores the
+    order, giving the answer and the order's webhooks, which go out before the lines' ones.
+    ``begin(state)`` runs first (a platform that numbers the order before its lines: ``begun``)."""
+
+    @kit.admin.post("/create_order")
+    def create_order(state: Any = kit.state, payload: dict[str, Any] = Body(...)) -> JSONResponse:
+        with state.lock:
+            now, begun, lines, line_events = state.now(), begin(state), [], []
+            for spec in payload.get("lines", []):
+                key = known(find_sku(state, str(spec["sku"])), f"sku {spec['sku']}")
+                line, events = sell(state, key, int(spec.get("quantity", 1)), spec.get("price", "10.00"), now)
+                lines.append(line)
+                line_events += events
+            answer, events = place(state, lines, payload, now, begun)
+        return JSONResponse({**answer, "webhooks": deliver(state, events + line_events)})

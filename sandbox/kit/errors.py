@@ -1,0 +1,58 @@
+"""Error bodies the platforms document, so a stand-in names its style instead of building it.
+
+* ``{"errors": ...}``: Shopify's Admin REST API (a string, a list, or ``{field: [messages]}``
+  for a record that does not validate: https://shopify.dev/docs/api/admin-rest#status-and-error-codes).
+* ``{"code", "message", "data": {"status"}}``: the WordPress REST API, which WooCommerce answers
+  with (https://developer.wordpress.org/rest-api/using-the-rest-api/global-parameters/#_envelope,
+  ``WP_REST_Server::error_to_response``); a bad query or body parameter is ``rest_invalid_param``
+  with ``data.params`` naming each one.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+from sandbox.kit.standin import Answer, Call
+from sandbox.kit.validation import Rule, Schema
+
+
+def errors(content: Any) -> dict[str, Any]:
+    """``{"errors": content}``."""
+    return {"errors": content}
+
+
+def errors_invalid(details: dict[str, str]) -> dict[str, Any]:
+    """Bad parameters as ``{"errors": {param: [detail]}}``."""
+    return errors({name: [detail] for name, detail in details.items()})
+
+
+def errors_schema(*rules: Rule) -> Schema:
+    """Rules answered ``{"errors": {field: error}}`` (``{"errors": error}`` when the rule names no field)."""
+    return Schema(rules, lambda name, error, status: errors({name: error} if name else error))
+
+
+def wp_body(code: str, message: str, status: int, **data: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, "data": {"status": status, **data}}
+
+
+def wp_error(code: str, message: str, status: int, **data: Any) -> JSONResponse:
+    return JSONResponse(wp_body(code, message, status, **data), status_code=status)
+
+
+def wp_invalid(details: dict[str, str]) -> dict[str, Any]:
+    """``rest_invalid_param`` naming every parameter; ``data.params`` holds the non-empty details."""
+    params = {name: detail for name, detail in details.items() if detail}
+    return wp_body("rest_invalid_param", f"Invalid parameter(s): {', '.join(details)}", 400,
+                   **({"params": params} if params else {}))
+
+
+def wp_schema(*rules: Rule) -> Schema:
+    """Rules whose error is ``(code, message)`` or ``(code, message, data)``, answered as WordPress does."""
+    return Schema(rules, lambda name, error, status: wp_body(error[0], error[1], status, **(error[2:] or [{}])[0]))
+
+
+def refused(call: Call[Any], response: JSONResponse) -> Answer:
+    """``raise refused(call, wp_error(...))``: a ready refusal answered as is and logged with its status."""
+    call.entry["status"] = response.status_code
+    return Answer(response)
