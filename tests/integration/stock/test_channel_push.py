@@ -9,6 +9,7 @@ from the warehouse here, so each shows the same truth less its own buffer.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -171,19 +172,25 @@ def test_a_thousand_rapid_sales_end_right_everywhere_with_few_pushes(
     sku_id = db_session.scalar(select(Sku.id).where(Sku.code == SKU))
     before = len(_pushes(db_session, sku_id))
     since = db_session.scalar(select(func.clock_timestamp()))
+    started = time.monotonic()
     with requests.Session() as http:
         for left in range(1099, 99, -1):
             response = http.post(f"{sandbox}/shopify/shopify-main/_admin/set_stock",
                                  json={"sku": SKU, "available": left}, timeout=10)
             assert response.status_code == 200
+    selling_s = time.monotonic() - started
     _settle(db_session, quiet_s=3.0)
 
     after = _pushes(db_session, sku_id)[before:]
     counts = {store: sum(1 for p in after if p.data["store"] == store) for store in FLOORS}
     with capsys.disabled():
         print(f"\n1,000 sales of {SKU}: pushes per store {counts}")
+    # Coalesced: at most one push per store per debounce window (0.5 s) while the sales arrive, and
+    # one more after them; on a quiet machine the 1,000 sales take under 50 s, so under 100 pushes.
+    # A loaded machine sells slower, and more windows pass: the bound follows the time they took.
+    most = max(100, math.ceil(selling_s / 0.5) + 2)
     for store, count in counts.items():
-        assert 1 <= count <= 100, f"{store}: {count} pushes for 1,000 sales"
+        assert 1 <= count <= most, f"{store}: {count} pushes for 1,000 sales in {selling_s:.1f} s"
     last = {store: next(p for p in reversed(after) if p.data["store"] == store) for store in FLOORS}
     assert _woo(sandbox) == 100 - last["woo-outlet"].data["buffer"]["units"]
     assert _lightspeed(sandbox) == 100 - last["showroom-pos"].data["buffer"]["units"]
