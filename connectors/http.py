@@ -311,6 +311,10 @@ class RestConnector:
     final_refusals: ClassVar[Mapping[str, frozenset[str]]] = {}
     #: How store-credit codes are derived from the idempotency key (:meth:`credit_code`).
     credit_codes: ClassVar[KeyedCodes | None] = None
+    #: Where the platform lists its locations (a ``map`` giving each one's id, None for an inactive
+    #: one), read by :meth:`location_ids` when the store's ``location_ids`` option names none.
+    locations: ClassVar[Stream | None] = None
+    _location_ids: list[str] | None = None
 
     def __init__(self, config: ConnectorConfig, *, session: requests.Session | None = None,
                  sleep: SleepFn = time.sleep, clock: ClockFn = time.monotonic,
@@ -363,6 +367,13 @@ class RestConnector:
         if self.credit_codes is None:
             raise self.refusal(Capability.STORE_CREDIT, "no credit codes declared")
         return self.credit_codes.code(self.options, self.config.credentials, idempotency_key)
+
+    def location_ids(self) -> list[str]:
+        """The ``location_ids`` option, else the ids the declared ``locations`` stream lists (read once)."""
+        if self._location_ids is None:
+            listed = self.options.get("location_ids") or (self.records(self.locations) if self.locations else [])
+            self._location_ids = [str(one) for one in listed]
+        return self._location_ids
 
     # --- requests ---------------------------------------------------------------------------
 
