@@ -130,9 +130,10 @@ def order_record(order: Mapping[str, Any]) -> OrderRecord:
     return OrderRecord(
         external_id=str(order["id"]), number=str(order.get("name") or order.get("order_number") or order["id"]),
         placed_at=parse_timestamp(order.get("created_at")), email=order.get("email") or customer.get("email"),
-        phone=order.get("phone") or customer.get("phone"), customer_name=full_name(customer) or billing.get("name")
-        or "", lines=LINES.records(order.get("line_items")), currency=str(order.get("currency") or "USD"),
-        total_cents=money_cents(order.get("total_price")), updated_at=parse_timestamp(order.get("updated_at")),
+        phone=order.get("phone") or customer.get("phone"),
+        customer_name=full_name(customer) or billing.get("name") or "", lines=LINES.records(order.get("line_items")),
+        currency=str(order.get("currency") or "USD"), total_cents=money_cents(order.get("total_price")),
+        updated_at=parse_timestamp(order.get("updated_at")),
         status="cancelled" if order.get("cancelled_at") else "closed" if order.get("closed_at") else "open")
 
 

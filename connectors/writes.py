@@ -141,8 +141,9 @@ class DeclaredRefunds(RestConnector):
 class CreditShape:
     """A store credit created at ``create`` with a keyed code, the key in its ``marker`` field (free
     text); when ``taken`` recognises the platform refusing the code, the record is read back from
-    ``lookup``, whose ``params`` may name ``{code}`` and ``{last4}``. ``what`` words the outcome, ``named`` the record in an error
-    (a gift card is named by its last characters only: its full code is redeemable)."""
+    ``lookup``, whose ``params`` may name ``{code}`` and ``{last4}``. ``what`` words the outcome,
+    ``named`` the record in an error (a gift card is named by its last characters only: its full
+    code is redeemable)."""
 
     create: str
     taken: Refusal
