@@ -12,7 +12,7 @@ keeps working:
   :class:`VersionCursorPaginator`, :class:`BodyLinksPaginator`;
 * ``connectors.streams`` — :class:`Stream`, :class:`HighWater`, :class:`PageCursor`: what to read,
   how the cursor moves, how many ids a request carries; :func:`time_after` for strict time filters;
-* ``connectors.capabilities`` — :class:`Capability`, :func:`supports`, :func:`require`;
+* ``connectors.capabilities`` — :class:`Capability`, :data:`STOREFRONT`, :func:`supports`, :func:`require`;
 * ``connectors.http`` — :func:`classify_response`, :class:`RetryPolicy`, :class:`LeakyBucketPacer`,
   :class:`RestConnector` (the base every REST platform connector extends);
 * ``connectors.hooks`` — :class:`JsonWebhooks`: signed JSON webhooks declared by header names;
@@ -20,6 +20,11 @@ keeps working:
 * ``connectors.signing`` — :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`;
 * ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes
   (:class:`KeyedCodes`) and create-then-find when a keyed code is already taken;
+* ``connectors.writes`` — :class:`LevelWrites`, and refunds, store credit and substitute orders as
+  declared request shapes (:class:`RefundShape`, :class:`CreditShape`, :class:`OrderShape`,
+  :class:`Marker`, :class:`Refusal`) run by :class:`DeclaredRefunds`, :class:`DeclaredCredit` and
+  :class:`DeclaredSubstitutes`;
+* ``connectors.records`` — :class:`LineFields`: where a platform keeps an order line's fields;
 * ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`,
   :func:`whole_units`, :func:`full_name`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`,
   :func:`last_path_id`, :func:`all_found`.
@@ -44,7 +49,7 @@ from connectors.auth import (
     oauth_percent_encode,
     oauth_signature_base_string,
 )
-from connectors.capabilities import Capability, UnsupportedCapability, refuses, require, supports
+from connectors.capabilities import STOREFRONT, Capability, UnsupportedCapability, refuses, require, supports
 from connectors.http import (
     SAFE_METHODS,
     Bucket,
@@ -81,6 +86,7 @@ from connectors.paging import (
     VersionCursorPaginator,
     shopify_link_paginator,
 )
+from connectors.records import LineFields
 from connectors.rpc import JsonRpcConnector
 from connectors.signing import (
     constant_time_equals,
@@ -94,12 +100,14 @@ from connectors.types import (
     ErpResult,
     ListingRef,
     OrderPage,
+    OrderRecord,
     PurchaseOrderRequest,
     PushResult,
     ReceiptLine,
     RefundRequest,
     RefundResult,
     StockPage,
+    StockRecord,
     SubstituteOrderRequest,
     SubstituteOrderResult,
     WebhookEvent,
@@ -121,6 +129,17 @@ from connectors.values import (
     whole_units,
     with_last_flag,
 )
+from connectors.writes import (
+    CreditShape,
+    DeclaredCredit,
+    DeclaredRefunds,
+    DeclaredSubstitutes,
+    LevelWrites,
+    Marker,
+    OrderShape,
+    RefundShape,
+    Refusal,
+)
 
 __all__ = [
     "AuthFrom", "all_found", "BodyLinksPaginator", "Bucket", "at_most_once", "last_path_id", "JsonRpcConnector",
@@ -138,6 +157,10 @@ __all__ = [
     "oauth_signature_base_string", "parse_retry_after", "parse_timestamp", "platform_error_message",
     "refuses", "require", "shopify_link_paginator", "spread_cents", "supports", "time_after", "utc_iso",
     "verify_base64_hmac", "whole_units", "with_last_flag",
+]
+__all__ += [
+    "STOREFRONT", "CreditShape", "DeclaredCredit", "DeclaredRefunds", "DeclaredSubstitutes", "LevelWrites",
+    "LineFields", "Marker", "OrderRecord", "OrderShape", "RefundShape", "Refusal", "StockRecord",
 ]
 
 

@@ -292,6 +292,9 @@ class RestConnector:
     transient_statuses: ClassVar[tuple[int, ...]] = ()
     connect_timeout_s: ClassVar[float] = 5.0
     stock_per_location: ClassVar[bool] = True
+    #: Requests one :meth:`push_levels` makes, ``(once per SKU, once per location)``, when the
+    #: platform's write is not one request per location (:meth:`write_calls`).
+    write_requests: ClassVar[tuple[int, int] | None] = None
     #: Options a store's file may leave out (``{"api_version": "2025-01"}``); ``self.options`` merges them.
     option_defaults: ClassVar[Mapping[str, Any]] = {}
     #: The auth scheme and the credentials that feed it (``connectors.auth.header_auth`` …).
@@ -490,6 +493,11 @@ class RestConnector:
         return results
 
     def write_calls(self, levels: Mapping[str | None, int]) -> int:
+        """``write_requests`` when declared; else one request per location, or one in all where the
+        platform holds one figure per product."""
+        if self.write_requests is not None:
+            per_sku, per_location = self.write_requests
+            return per_sku + per_location * len(levels)
         return max(1, len(levels)) if self.stock_per_location else 1
 
     def fetch_one(self, path: str, key: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -85,19 +85,13 @@ from dataclasses import replace
 from typing import Any, ClassVar, Iterator, Mapping
 
 from connectors.base import (
-    Bucket, HighWater, JsonWebhookConnector, JsonWebhooks, KeyedCodes, Stream, cents_to_money, full_name,
-    header_auth, id_str, incremental, money_cents, parse_timestamp, shopify_link_paginator, spread_cents,
+    STOREFRONT, Bucket, CreditShape, DeclaredCredit, DeclaredRefunds, DeclaredSubstitutes, HighWater,
+    JsonWebhookConnector, JsonWebhooks, KeyedCodes, LevelWrites, LineFields, ListingRef, OrderPage, OrderRecord,
+    OrderShape, PushResult, RefundRequest, RefundShape, Refusal, StockPage, StockRecord, Stream,
+    SubstituteOrderRequest, SubstituteOrderResult, cents_to_money, full_name, header_auth, id_str, incremental,
+    money_cents, parse_timestamp, shopify_link_paginator, spread_cents,
 )
-from connectors.capabilities import STOREFRONT
 from connectors.errors import PermanentError
-from connectors.records import LineFields
-from connectors.types import (
-    ListingRef, OrderPage, OrderRecord, PushResult, RefundRequest, StockPage, StockRecord, SubstituteOrderRequest,
-    SubstituteOrderResult,
-)
-from connectors.writes import (
-    CreditShape, DeclaredCredit, DeclaredRefunds, DeclaredSubstitutes, OrderShape, Refusal, RefundShape,
-)
 
 LINKS = shopify_link_paginator()
 LINES = LineFields(title="title", variant=("variant_id",))
@@ -158,7 +152,7 @@ DRAFTS = tuple(Stream(path="draft_orders.json", records="draft_orders", paginato
                       params={"status": status, "limit": 250}) for status in ("open", "completed"))
 
 
-class ShopifyConnector(JsonWebhookConnector, DeclaredRefunds, DeclaredCredit, DeclaredSubstitutes):
+class ShopifyConnector(JsonWebhookConnector, LevelWrites, DeclaredRefunds, DeclaredCredit, DeclaredSubstitutes):
     """One Shopify shop over the Admin REST API (``/admin/api/{version}``)."""
 
     platform: ClassVar[str] = "shopify"
@@ -169,6 +163,7 @@ class ShopifyConnector(JsonWebhookConnector, DeclaredRefunds, DeclaredCredit, De
     bucket = Bucket(capacity=40, leak_per_s=2.0, reserve=2, header="X-Shopify-Shop-Api-Call-Limit")
     max_page_size: ClassVar[int | None] = 250
     locations = LOCATIONS
+    write_requests = (1, 1)  # the variant's policy, then each location's quantity
     webhooks = JsonWebhooks(
         signature_headers=("X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256"),
         topic_headers=("X-Shopify-Topic", "Shopify-Topic"),
@@ -214,23 +209,17 @@ class ShopifyConnector(JsonWebhookConnector, DeclaredRefunds, DeclaredCredit, De
     def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
         yield from self.read(ORDERS, since)
 
-    def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
-        """Set the variant's ``inventory_policy`` first, then the absolute quantity.
-
-        Policy first: when turning backorders on, the listing never shows "sold out" between the
-        two calls; when turning them off, the quantity that follows is still exact. Quantity is
-        an absolute ``set`` (not ``adjust``), so a retried push converges instead of drifting.
-        """
-        [result] = self.push_levels(listing, {listing.location_external_id or self.location_ids()[0]: available},
-                                    backorder)
-        return result
-
     def push_levels(self, listing: ListingRef, levels: Mapping[str | None, int], backorder: bool) -> list[PushResult]:
         """One ``inventory_policy`` update per SKU, then ``inventory_levels/set`` per location.
 
         Shopify keeps a quantity per location and its REST ``set`` takes one location a call, so
         locations stay separate writes; the variant's policy is one flag per product variant, so
-        it is written once, not once per location.
+        it is written once, not once per location (``write_requests``). ``push_availability`` is
+        one location of it: the listing's, else the store's first.
+
+        Policy first: when turning backorders on, the listing never shows "sold out" between the
+        two calls; when turning them off, the quantity that follows is still exact. Quantity is
+        an absolute ``set`` (not ``adjust``), so a retried push converges instead of drifting.
         """
         if not listing.inventory_item_id:
             raise ValueError(f"listing {listing.sku} has no inventory_item_id")
@@ -244,9 +233,6 @@ class ShopifyConnector(JsonWebhookConnector, DeclaredRefunds, DeclaredCredit, De
             request = {"inventory_level": level, **({} if results else {"variant": {"variant": variant}})}
             results.append(self.push_result(response, request, {key: level["available"]}))
         return results
-
-    def write_calls(self, levels: Mapping[str | None, int]) -> int:
-        return 1 + len(levels)
 
     def quote_body(self, request: RefundRequest) -> dict[str, Any]:
         """``calculate`` answers Shopify's own parent transactions, gateway and refundable maximum."""

@@ -1,4 +1,9 @@
-"""Money and order writes a platform takes no idempotency header for, declared as request shapes.
+"""Writes declared once for every platform: stock levels, and the money and order writes a
+platform takes no idempotency header for, as request shapes.
+
+:class:`LevelWrites` is for a platform whose stock write is :meth:`push_levels` (several locations
+in one product update, or a per-SKU flag written before each location's figure): one level of it
+is ``push_availability``.
 
 A refund, a store credit and a substitute order run the same sequence on every storefront here:
 find what an earlier attempt wrote (the key travels in the record, ``connectors.idempotency``),
@@ -23,7 +28,7 @@ it; it writes only the body of each request and what its answer means:
   (Shopify draft orders, https://shopify.dev/docs/api/admin-rest/latest/resources/draftorder ;
   WooCommerce orders, https://woocommerce.github.io/woocommerce-rest-api-docs/#create-an-order ).
 
-Each mixin is a :class:`~connectors.http.RestConnector` whose one method is real, so a class
+Each mixin is a :class:`~connectors.http.RestConnector` whose one capability method is real, so a class
 declares the capability exactly when it mixes the writer in (``connectors.capabilities``).
 """
 from __future__ import annotations
@@ -35,7 +40,14 @@ from connectors.errors import PermanentError, error_json
 from connectors.http import RestConnector
 from connectors.idempotency import created_or_found, field_error, idempotency_marker, marked, outcome
 from connectors.streams import Stream
-from connectors.types import RefundRequest, RefundResult, SubstituteOrderRequest, SubstituteOrderResult
+from connectors.types import (
+    ListingRef,
+    PushResult,
+    RefundRequest,
+    RefundResult,
+    SubstituteOrderRequest,
+    SubstituteOrderResult,
+)
 from connectors.values import money_cents, unwrap, utc_iso
 
 Record = Mapping[str, Any]
@@ -44,6 +56,17 @@ Record = Mapping[str, Any]
 def wrapped(root: str | None, body: dict[str, Any]) -> dict[str, Any]:
     """``body`` under the platform's root key (``{"refund": {...}}``), or as it is without one."""
     return {root: body} if root else body
+
+
+class LevelWrites(RestConnector):
+    """``push_availability`` as one level of the platform's own :meth:`push_levels` (which a class
+    mixing this in must write: the base's ``push_levels`` calls ``push_availability``)."""
+
+    def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
+        """One level at the listing's location, else the store's first (``location_ids``), else none."""
+        location = listing.location_external_id or next(iter(self.location_ids()), None)
+        [result] = self.push_levels(listing, {location: available}, backorder)
+        return result
 
 
 @dataclass(frozen=True)
