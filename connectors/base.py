@@ -12,6 +12,7 @@ keeps working:
   :class:`VersionCursorPaginator`, :class:`BodyLinksPaginator`;
 * ``connectors.streams`` — :class:`Stream`, :class:`HighWater`, :class:`PageCursor`: what to read,
   how the cursor moves, how many ids a request carries; :func:`time_after` for strict time filters;
+  :class:`Collections`: a platform's convention for all its collections, declared once;
 * ``connectors.capabilities`` — :class:`Capability`, :data:`STOREFRONT`, :func:`supports`, :func:`require`;
 * ``connectors.http`` — :func:`classify_response`, :class:`RetryPolicy`, :class:`LeakyBucketPacer`,
   :class:`RestConnector` (the base every REST platform connector extends);
@@ -95,7 +96,7 @@ from connectors.signing import (
     hmac_sha256_matches,
     verify_base64_hmac,
 )
-from connectors.streams import HighWater, Page, PageCursor, Stream, incremental, time_after
+from connectors.streams import Collections, HighWater, Page, PageCursor, Stream, incremental, time_after
 from connectors.types import (
     ErpResult,
     ListingRef,
@@ -159,8 +160,8 @@ __all__ = [
     "verify_base64_hmac", "whole_units", "with_last_flag",
 ]
 __all__ += [
-    "STOREFRONT", "CreditShape", "DeclaredCredit", "DeclaredRefunds", "DeclaredSubstitutes", "LevelWrites",
-    "LineFields", "Marker", "OrderRecord", "OrderShape", "RefundShape", "Refusal", "StockRecord",
+    "STOREFRONT", "Collections", "CreditShape", "DeclaredCredit", "DeclaredRefunds", "DeclaredSubstitutes",
+    "LevelWrites", "LineFields", "Marker", "OrderRecord", "OrderShape", "RefundShape", "Refusal", "StockRecord",
 ]
 
 

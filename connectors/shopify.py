@@ -85,15 +85,16 @@ from dataclasses import replace
 from typing import Any, ClassVar, Iterator, Mapping
 
 from connectors.base import (
-    STOREFRONT, Bucket, CreditShape, DeclaredCredit, DeclaredRefunds, DeclaredSubstitutes, HighWater,
+    STOREFRONT, Bucket, Collections, CreditShape, DeclaredCredit, DeclaredRefunds, DeclaredSubstitutes, HighWater,
     JsonWebhookConnector, JsonWebhooks, KeyedCodes, LevelWrites, LineFields, ListingRef, OrderPage, OrderRecord,
-    OrderShape, PushResult, RefundRequest, RefundShape, Refusal, StockPage, StockRecord, Stream,
+    OrderShape, PushResult, RefundRequest, RefundShape, Refusal, StockPage, StockRecord,
     SubstituteOrderRequest, SubstituteOrderResult, cents_to_money, full_name, header_auth, id_str, incremental,
-    money_cents, parse_timestamp, shopify_link_paginator, spread_cents,
+    money_cents, parse_timestamp, shopify_link_paginator, spread_cents, whole_units,
 )
 from connectors.errors import PermanentError
 
-LINKS = shopify_link_paginator()
+#: Shopify's REST collections: ``{"orders": [...]}`` at ``orders.json``, ``limit`` per page, ``Link`` cursors.
+REST = Collections(shopify_link_paginator(), page_size_param="limit", suffix=".json")
 LINES = LineFields(title="title", variant=("variant_id",))
 
 
@@ -112,11 +113,10 @@ def level_record(level: Mapping[str, Any], variant: Mapping[str, Any] | None = N
     ``external_id`` is then the inventory item id and ``sku`` None: the domain maps it to the
     SKU through the listing it stored on the last full fetch.
     """
-    iid, available = str(level["inventory_item_id"]), level.get("available")
+    iid = str(level["inventory_item_id"])
     known = variant_record(variant, product_id) if variant else StockRecord(external_id=iid)
     return replace(known, location_external_id=id_str(level.get("location_id")), inventory_item_id=iid,
-                   available=None if available is None else int(available),
-                   updated_at=parse_timestamp(level.get("updated_at")))
+                   available=whole_units(level.get("available")), updated_at=parse_timestamp(level.get("updated_at")))
 
 
 def order_record(order: Mapping[str, Any]) -> OrderRecord:
@@ -137,19 +137,19 @@ def refunded_cents(refund: Mapping[str, Any]) -> int:
                if t.get("kind") == "refund" and t.get("status", "success") in ("success", "pending"))
 
 
-LOCATIONS = Stream(path="locations.json", records="locations", paginator=LINKS,
-                   map=lambda location: location["id"] if location.get("active", True) else None)
-PRODUCTS = Stream(path="products.json", records="products", paginator=LINKS, params={"fields": "id,variants"},
-                  page_size_param="limit")
+LOCATIONS = REST("locations", map=lambda location: location["id"] if location.get("active", True) else None)
+PRODUCTS = REST("products", params={"fields": "id,variants"})
 #: ``inventory_item_ids`` and ``location_ids`` each take at most 50 ids per request.
-LEVELS = Stream(path="inventory_levels.json", records="inventory_levels", paginator=LINKS, map=level_record,
-                page_size_param="limit", since_param="updated_at_min", cursor=HighWater(), ids_per_request=50,
-                page=StockPage)
-ORDERS = Stream(path="orders.json", records="orders", paginator=LINKS, map=order_record, params={"status": "any"},
-                page_size_param="limit", since_param="updated_at_min", cursor=HighWater(), page=OrderPage)
-REFUNDS = Stream(path="orders/{order}/refunds.json", records="refunds", paginator=LINKS, params={"limit": 250})
-DRAFTS = tuple(Stream(path="draft_orders.json", records="draft_orders", paginator=LINKS, since_param="updated_at_min",
-                      params={"status": status, "limit": 250}) for status in ("open", "completed"))
+LEVELS = REST("inventory_levels", map=level_record, since_param="updated_at_min", cursor=HighWater(),
+              ids_per_request=50, page=StockPage)
+ORDERS = REST("orders", map=order_record, params={"status": "any"}, since_param="updated_at_min", cursor=HighWater(),
+              page=OrderPage)
+#: Look-ups by key read the most a page holds (``limit`` 250), whatever the store's ``page_size``.
+BY_KEY = Collections(REST.paginator, suffix=".json", params={"limit": 250})
+REFUNDS = BY_KEY("orders/{order}/refunds")
+DRAFTS = tuple(BY_KEY("draft_orders", params={"status": status}, since_param="updated_at_min")
+               for status in ("open", "completed"))
+GIFT_CARDS = BY_KEY("gift_cards/search", records="gift_cards", params={"query": "last_characters:{last4}"})
 
 
 class ShopifyConnector(JsonWebhookConnector, LevelWrites, DeclaredRefunds, DeclaredCredit, DeclaredSubstitutes):
@@ -178,13 +178,12 @@ class ShopifyConnector(JsonWebhookConnector, LevelWrites, DeclaredRefunds, Decla
                           quote="orders/{order}/refunds/calculate.json", amount=refunded_cents)
     credit_codes = KeyedCodes("access_token")  # ``credit_code_secret`` in production: 16 hex characters
     credit = CreditShape(create="gift_cards.json", root="gift_card", what="gift card", amount_field="initial_value",
-                         taken=Refusal(status=422, field="code", phrase="already been taken"),
-                         lookup=Stream(path="gift_cards/search.json", records="gift_cards", paginator=LINKS,
-                                       params={"query": "last_characters:{last4}"}),
+                         taken=Refusal(status=422, field="code", phrase="already been taken"), lookup=GIFT_CARDS,
                          named="gift card code ending {last4}")
     substitutes = OrderShape(create="draft_orders.json", existing=DRAFTS, root="draft_order",
                              by_id="draft_orders/{id}.json", complete="draft_orders/{id}/complete.json",
-                             done=lambda draft: draft.get("status") == "completed", pending_param="payment_pending")
+                             done=lambda draft: draft.get("status") == "completed", pending_param="payment_pending",
+                             becomes="order_id", what="draft order")
 
     def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
         """Full fetch walks products then their inventory levels; incremental reads levels only.
@@ -286,9 +285,7 @@ class ShopifyConnector(JsonWebhookConnector, LevelWrites, DeclaredRefunds, Decla
 
     def substitute_result(self, draft: dict[str, Any], status: int, request: dict[str, Any]) -> SubstituteOrderResult:
         """The completed draft's order, read for its number, what is due and whether payment is pending."""
-        if not (order_id := id_str(draft.get("order_id"))):
-            raise PermanentError(f"shopify draft order {draft.get('id')} completed without an order",
-                                 platform=self.platform)
+        order_id = str(draft["order_id"])
         order = self.fetch_one(f"orders/{order_id}.json", "order", {"fields": "id,name,total_price,financial_status"})
         return SubstituteOrderResult(
             external_id=order_id, number=str(order.get("name") or order_id),

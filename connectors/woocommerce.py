@@ -88,8 +88,8 @@ from dataclasses import replace
 from typing import Any, ClassVar, Iterator, Mapping
 
 from connectors.base import (
-    HighWater, JsonWebhookConnector, JsonWebhooks, KeyedCodes, ListingRef, OrderPage, PageNumberPaginator,
-    PushResult, RefundRequest, StockPage, Stream, SubstituteOrderRequest, SubstituteOrderResult, WebhookEvent,
+    Collections, HighWater, JsonWebhookConnector, JsonWebhooks, KeyedCodes, ListingRef, OrderPage, PageNumberPaginator,
+    PushResult, RefundRequest, StockPage, SubstituteOrderRequest, SubstituteOrderResult, WebhookEvent,
     basic_auth, cents_to_money, full_name, header_value, id_str, money_cents, outcome, parse_timestamp, time_after,
     verify_base64_hmac,
 )
@@ -153,11 +153,8 @@ def modified_after(overlap_s: float) -> Any:
     return time_after("modified_after", lookback_s=overlap_s, utc_offset=False, dates_are_gmt="true")
 
 
-def collection(path: str, **declared: Any) -> Stream:
-    """A ``wc/v3`` list: WordPress answers a top-level array, ``page`` / ``per_page`` until ``X-WP-TotalPages``."""
-    return Stream(path=path, records="$", paginator=PageNumberPaginator(), page_size_param="per_page", **declared)
-
-
+#: A ``wc/v3`` list: WordPress answers a top-level array, ``page`` / ``per_page`` until ``X-WP-TotalPages``.
+collection = Collections(PageNumberPaginator(), page_size_param="per_page", records="$")
 BY_ID = {"orderby": "id", "order": "asc"}  # ordered by id, so inserts during the walk do not shift pages
 PRODUCTS = collection("products", params=BY_ID, cursor=HighWater(), page=StockPage, since_param=modified_after(1))
 VARIATIONS = collection("products/{product}/variations", params=BY_ID)

@@ -208,7 +208,9 @@ class OrderShape:
     """A substitute order created at ``create``; ``existing`` are the streams an earlier attempt's
     record is looked for in (read from ``search_since``), ``by_id`` reads it by the id the caller
     kept (``{id}``). ``complete`` (``{id}``) finishes a record not ``done`` yet, telling the
-    platform in ``pending_param`` whether the customer still owes a difference."""
+    platform in ``pending_param`` whether the customer still owes a difference; the finished
+    record must name what it ``becomes`` (a draft's ``order_id``), else the write is refused as
+    permanent. ``what`` names the record in that refusal."""
 
     create: str
     existing: tuple[Stream, ...]
@@ -218,6 +220,8 @@ class OrderShape:
     complete: str | None = None
     done: Callable[[Record], bool] = lambda record: True
     pending_param: str | None = None
+    becomes: str | None = None
+    what: str = "order"
 
 
 class DeclaredSubstitutes(RestConnector):
@@ -253,4 +257,7 @@ class DeclaredSubstitutes(RestConnector):
         if shape.complete and not shape.done(record):
             params = {shape.pending_param: str(request.due_cents > 0).lower()} if shape.pending_param else None
             record, _ = self.send("PUT", shape.complete.format(id=record["id"]), None, shape.root, params=params)
+        if shape.becomes and not record.get(shape.becomes):
+            raise PermanentError(f"{self.platform} {shape.what} {record.get('id')} completed without "
+                                 f"{shape.becomes}", platform=self.platform)
         return self.substitute_result(record, status, body)
