@@ -13,9 +13,10 @@ keeps working:
 * ``connectors.streams`` — :class:`Stream`, :class:`HighWater`, :class:`PageCursor`: what to read,
   how the cursor moves, how many ids a request carries; :func:`time_after` for strict time filters;
   :class:`Collections`: a platform's convention for all its collections, declared once;
-* ``connectors.capabilities`` — :class:`Capability`, :data:`STOREFRONT`, :func:`supports`, :func:`require`;
+* ``connectors.capabilities`` — :class:`Capability`, :func:`supports`, :func:`require`;
 * ``connectors.http`` — :func:`classify_response`, :class:`RetryPolicy`, :class:`LeakyBucketPacer`,
-  :class:`RestConnector` (the base every REST platform connector extends);
+  :class:`RestConnector` (the base every REST platform connector extends), :class:`OrderReads`
+  (orders read from a declared stream);
 * ``connectors.hooks`` — :class:`JsonWebhooks`: signed JSON webhooks declared by header names;
 * ``connectors.rpc`` — :class:`JsonRpcConnector`: JSON-RPC 2.0 calls on the same plumbing;
 * ``connectors.signing`` — :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`;
@@ -26,6 +27,8 @@ keeps working:
   :class:`Marker`, :class:`Refusal`) run by :class:`DeclaredRefunds`, :class:`DeclaredCredit` and
   :class:`DeclaredSubstitutes`;
 * ``connectors.records`` — :class:`LineFields`: where a platform keeps an order line's fields;
+* ``connectors.storefront`` — :class:`Storefront`: a selling platform's connector, every channel
+  ability (:data:`STOREFRONT`) from its declarations;
 * ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`,
   :func:`whole_units`, :func:`full_name`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`,
   :func:`last_path_id`, :func:`all_found`.
@@ -50,11 +53,12 @@ from connectors.auth import (
     oauth_percent_encode,
     oauth_signature_base_string,
 )
-from connectors.capabilities import STOREFRONT, Capability, UnsupportedCapability, refuses, require, supports
+from connectors.capabilities import Capability, UnsupportedCapability, refuses, require, supports
 from connectors.http import (
     SAFE_METHODS,
     Bucket,
     LeakyBucketPacer,
+    OrderReads,
     RateLimitHeaders,
     RestConnector,
     RetryPolicy,
@@ -96,6 +100,7 @@ from connectors.signing import (
     hmac_sha256_matches,
     verify_base64_hmac,
 )
+from connectors.storefront import STOREFRONT, Storefront
 from connectors.streams import Collections, HighWater, Page, PageCursor, Stream, incremental, time_after
 from connectors.types import (
     ErpResult,
@@ -161,7 +166,8 @@ __all__ = [
 ]
 __all__ += [
     "STOREFRONT", "Collections", "CreditShape", "DeclaredCredit", "DeclaredRefunds", "DeclaredSubstitutes",
-    "LevelWrites", "LineFields", "Marker", "OrderRecord", "OrderShape", "RefundShape", "Refusal", "StockRecord",
+    "LevelWrites", "LineFields", "Marker", "OrderReads", "OrderRecord", "OrderShape", "RefundShape", "Refusal",
+    "StockRecord", "Storefront",
 ]
 
 

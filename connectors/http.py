@@ -566,3 +566,15 @@ class RestConnector:
     def place_substitute(self, request: SubstituteOrderRequest) -> SubstituteOrderResult:
         """Platforms without order creation here refuse: staff place the substitute by hand."""
         raise self.refusal(Capability.SUBSTITUTE_ORDERS)
+
+
+class OrderReads(RestConnector):
+    """``fetch_orders`` as a read of the declared ``orders`` stream (its cursor, its mapping), for a
+    platform whose orders are one collection; an instance may replace the stream (an option-made
+    time filter)."""
+
+    orders: Stream
+
+    def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
+        """Order pages changed since the cursor, each with the cursor safe to save after it."""
+        return self.read(self.orders, since)

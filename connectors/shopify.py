@@ -85,11 +85,10 @@ from dataclasses import replace
 from typing import Any, ClassVar, Iterator, Mapping
 
 from connectors.base import (
-    STOREFRONT, Bucket, Collections, CreditShape, DeclaredCredit, DeclaredRefunds, DeclaredSubstitutes, HighWater,
-    JsonWebhookConnector, JsonWebhooks, KeyedCodes, LevelWrites, LineFields, ListingRef, OrderPage, OrderRecord,
-    OrderShape, PushResult, RefundRequest, RefundShape, Refusal, StockPage, StockRecord,
-    SubstituteOrderRequest, SubstituteOrderResult, cents_to_money, full_name, header_auth, id_str, incremental,
-    money_cents, parse_timestamp, shopify_link_paginator, spread_cents, whole_units,
+    Bucket, Collections, CreditShape, HighWater, JsonWebhooks, KeyedCodes, LevelWrites, LineFields, ListingRef,
+    OrderPage, OrderRecord, OrderShape, PushResult, RefundRequest, RefundShape, Refusal, StockPage, StockRecord,
+    Storefront, SubstituteOrderRequest, SubstituteOrderResult, cents_to_money, full_name, header_auth, id_str,
+    incremental, money_cents, parse_timestamp, shopify_link_paginator, spread_cents, whole_units,
 )
 from connectors.errors import PermanentError
 
@@ -106,17 +105,22 @@ def variant_record(variant: Mapping[str, Any], product_id: str | None) -> StockR
                        updated_at=parse_timestamp(variant.get("updated_at")))
 
 
-def level_record(level: Mapping[str, Any], variant: Mapping[str, Any] | None = None,
-                 product_id: str | None = None) -> StockRecord:
-    """A level without its variant (incremental, webhook) keys on ``inventory_item_id``.
+def variant_records(product: Mapping[str, Any]) -> list[StockRecord]:
+    """Every variant of a product (a ``products/update`` webhook, a page of the catalog)."""
+    return [variant_record(variant, str(product["id"])) for variant in product.get("variants") or []]
 
-    ``external_id`` is then the inventory item id and ``sku`` None: the domain maps it to the
+
+def level_record(level: Mapping[str, Any], variant: StockRecord | None = None) -> StockRecord:
+    """An inventory level, with what its variant says when the variant is known (a full fetch).
+
+    A level without its variant (incremental, webhook) keys on ``inventory_item_id``:
+    ``external_id`` is then the inventory item id and ``sku`` None, and the domain maps it to the
     SKU through the listing it stored on the last full fetch.
     """
     iid = str(level["inventory_item_id"])
-    known = variant_record(variant, product_id) if variant else StockRecord(external_id=iid)
-    return replace(known, location_external_id=id_str(level.get("location_id")), inventory_item_id=iid,
-                   available=whole_units(level.get("available")), updated_at=parse_timestamp(level.get("updated_at")))
+    return replace(variant or StockRecord(external_id=iid), location_external_id=id_str(level.get("location_id")),
+                   inventory_item_id=iid, available=whole_units(level.get("available")),
+                   updated_at=parse_timestamp(level.get("updated_at")))
 
 
 def order_record(order: Mapping[str, Any]) -> OrderRecord:
@@ -137,7 +141,6 @@ def refunded_cents(refund: Mapping[str, Any]) -> int:
                if t.get("kind") == "refund" and t.get("status", "success") in ("success", "pending"))
 
 
-LOCATIONS = REST("locations", map=lambda location: location["id"] if location.get("active", True) else None)
 PRODUCTS = REST("products", params={"fields": "id,variants"})
 #: ``inventory_item_ids`` and ``location_ids`` each take at most 50 ids per request.
 LEVELS = REST("inventory_levels", map=level_record, since_param="updated_at_min", cursor=HighWater(),
@@ -152,17 +155,17 @@ DRAFTS = tuple(BY_KEY("draft_orders", params={"status": status}, since_param="up
 GIFT_CARDS = BY_KEY("gift_cards/search", records="gift_cards", params={"query": "last_characters:{last4}"})
 
 
-class ShopifyConnector(JsonWebhookConnector, LevelWrites, DeclaredRefunds, DeclaredCredit, DeclaredSubstitutes):
+class ShopifyConnector(LevelWrites, Storefront):
     """One Shopify shop over the Admin REST API (``/admin/api/{version}``)."""
 
     platform: ClassVar[str] = "shopify"
-    capabilities = STOREFRONT
     api_prefix: ClassVar[str] = "/admin/api/{api_version}"
     option_defaults: ClassVar[Mapping[str, Any]] = {"api_version": "2025-01"}
     auth = header_auth("X-Shopify-Access-Token", "access_token")
     bucket = Bucket(capacity=40, leak_per_s=2.0, reserve=2, header="X-Shopify-Shop-Api-Call-Limit")
     max_page_size: ClassVar[int | None] = 250
-    locations = LOCATIONS
+    locations = REST("locations", map=lambda location: location["id"] if location.get("active", True) else None)
+    orders = ORDERS
     write_requests = (1, 1)  # the variant's policy, then each location's quantity
     webhooks = JsonWebhooks(
         signature_headers=("X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256"),
@@ -171,8 +174,7 @@ class ShopifyConnector(JsonWebhookConnector, LevelWrites, DeclaredRefunds, Decla
         occurred_headers=("X-Shopify-Triggered-At",), order_record=order_record,
         kinds={"inventory_levels/update": "inventory_update", "orders/create": "order_created",
                "products/update": "sku_modified"},
-        stock_records={"inventory_update": level_record, "sku_modified": lambda product: [
-            variant_record(v, str(product["id"])) for v in product.get("variants") or []]})
+        stock_records={"inventory_update": level_record, "sku_modified": variant_records})
     order_record = staticmethod(order_record)
     refunds = RefundShape(existing=REFUNDS, create="orders/{order}/refunds.json", root="refund",
                           quote="orders/{order}/refunds/calculate.json", amount=refunded_cents)
@@ -200,13 +202,10 @@ class ShopifyConnector(JsonWebhookConnector, LevelWrites, DeclaredRefunds, Decla
 
     def _catalog_pages(self) -> Iterator[list[StockRecord]]:
         for page in self.read(PRODUCTS):
-            variants = {str(v["inventory_item_id"]): (v, str(p["id"])) for p in page.records
-                        for v in p.get("variants") or [] if v.get("inventory_item_id") is not None}
+            variants = {variant.inventory_item_id: variant for product in page.records
+                        for variant in variant_records(product) if variant.inventory_item_id}
             yield list(self.records(LEVELS, ids={"inventory_item_ids": list(variants)},
-                                    map=lambda level: level_record(level, *variants[str(level["inventory_item_id"])])))
-
-    def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
-        yield from self.read(ORDERS, since)
+                                    map=lambda level: level_record(level, variants[str(level["inventory_item_id"])])))
 
     def push_levels(self, listing: ListingRef, levels: Mapping[str | None, int], backorder: bool) -> list[PushResult]:
         """One ``inventory_policy`` update per SKU, then ``inventory_levels/set`` per location.
@@ -254,12 +253,10 @@ class ShopifyConnector(JsonWebhookConnector, LevelWrites, DeclaredRefunds, Decla
 
     def credit_body(self, request: RefundRequest, code: str) -> dict[str, Any]:
         """A gift card for the amount, given to the order's customer when it has one."""
-        card: dict[str, Any] = {"initial_value": cents_to_money(request.amount_cents), "code": code,
-                                "note": request.reason}
         order = self.fetch_one(f"orders/{request.order_external_id}.json", "order", {"fields": "id,customer"})
-        if customer_id := id_str((order.get("customer") or {}).get("id")):
-            card["customer_id"] = int(customer_id)
-        return card
+        customer_id = id_str((order.get("customer") or {}).get("id"))
+        return {"initial_value": cents_to_money(request.amount_cents), "code": code, "note": request.reason,
+                **({"customer_id": int(customer_id)} if customer_id else {})}
 
     def substitute_body(self, request: SubstituteOrderRequest) -> dict[str, Any]:
         """What the customer already paid for the backordered line is the discount."""

@@ -88,18 +88,12 @@ from dataclasses import replace
 from typing import Any, ClassVar, Iterator, Mapping
 
 from connectors.base import (
-    Collections, HighWater, JsonWebhookConnector, JsonWebhooks, KeyedCodes, ListingRef, OrderPage, PageNumberPaginator,
-    PushResult, RefundRequest, StockPage, SubstituteOrderRequest, SubstituteOrderResult, WebhookEvent,
-    basic_auth, cents_to_money, full_name, header_value, id_str, money_cents, outcome, parse_timestamp, time_after,
-    verify_base64_hmac,
+    Collections, CreditShape, HighWater, JsonWebhooks, KeyedCodes, LineFields, ListingRef, Marker, OrderPage,
+    OrderRecord, OrderShape, PageNumberPaginator, PushResult, RefundRequest, RefundShape, Refusal, StockPage,
+    StockRecord, Storefront, SubstituteOrderRequest, SubstituteOrderResult, WebhookEvent, basic_auth, cents_to_money,
+    full_name, header_value, id_str, money_cents, outcome, parse_timestamp, time_after, verify_base64_hmac,
 )
-from connectors.capabilities import STOREFRONT
 from connectors.errors import PermanentError
-from connectors.records import LineFields
-from connectors.types import OrderRecord, StockRecord
-from connectors.writes import (
-    CreditShape, DeclaredCredit, DeclaredRefunds, DeclaredSubstitutes, Marker, OrderShape, Refusal, RefundShape,
-)
 
 PING_BODY = re.compile(rb"^webhook_id=(\d+)$")
 SUBSTITUTE_META_KEY = "_backorder_substitute"
@@ -162,11 +156,10 @@ ORDERS = collection("orders", params=BY_ID, map=order_record, cursor=HighWater()
                     since_param=modified_after(1))
 
 
-class WooCommerceConnector(JsonWebhookConnector, DeclaredRefunds, DeclaredCredit, DeclaredSubstitutes):
+class WooCommerceConnector(Storefront):
     """One WooCommerce site over ``/wp-json/wc/v3``."""
 
     platform: ClassVar[str] = "woocommerce"
-    capabilities = STOREFRONT
     stock_per_location: ClassVar[bool] = False  # one figure per product: the base adds the locations up
     api_prefix: ClassVar[str] = "/wp-json/wc/v3"
     option_defaults: ClassVar[Mapping[str, Any]] = {"overlap_s": 1, "api_refund": True}
@@ -204,9 +197,6 @@ class WooCommerceConnector(JsonWebhookConnector, DeclaredRefunds, DeclaredCredit
             return [stock_record(product)]
         parent = str(product["id"])
         return list(self.records(VARIATIONS.at(product=parent), map=lambda v: stock_record(v, parent)))
-
-    def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
-        yield from self.read(self.orders, since)
 
     def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
         """One partial ``PUT`` with the absolute quantity, backorder mode and matching stock status.
