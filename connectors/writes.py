@@ -29,10 +29,12 @@ it; it writes only the body of each request and what its answer means:
   WooCommerce orders, https://woocommerce.github.io/woocommerce-rest-api-docs/#create-an-order ).
 
 Each mixin is a :class:`~connectors.http.RestConnector` whose one capability method is real, so a class
-declares the capability exactly when it mixes the writer in (``connectors.capabilities``).
+declares the capability exactly when it mixes the writer in (``connectors.capabilities``); the
+bodies are abstract, so a connector that forgets one cannot be built.
 """
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass, replace
 from typing import Any, Callable, ClassVar, Iterable, Mapping
 
@@ -129,18 +131,19 @@ class RefundShape:
     detail: Callable[[Record], str] = lambda refund: ""
 
 
-class DeclaredRefunds(RestConnector):
+class DeclaredRefunds(RestConnector, metaclass=ABCMeta):
     """``refund_line`` from a :class:`RefundShape`; the platform writes :meth:`refund_body` (and
     :meth:`quote_body` when it declares a preview)."""
 
     refunds: ClassVar[RefundShape]
 
     def quote_body(self, request: RefundRequest) -> dict[str, Any]:
-        raise NotImplementedError(f"{self.platform} declares a refund quote but no quote body")
+        """The preview's body, for a shape that declares ``quote``; a platform without one never asks."""
+        raise TypeError(f"{self.platform} declares a refund quote but writes no quote_body")
 
+    @abstractmethod
     def refund_body(self, request: RefundRequest, quote: Record) -> dict[str, Any]:
         """The refund's fields (the key is added to the marker field); ``quote`` is the preview's answer."""
-        raise NotImplementedError
 
     def refund_line(self, request: RefundRequest) -> RefundResult:
         """Refund one line at most once per key: a retried task, or a create whose answer was lost,
@@ -178,14 +181,14 @@ class CreditShape:
     named: str = "{what} {code}"
 
 
-class DeclaredCredit(RestConnector):
+class DeclaredCredit(RestConnector, metaclass=ABCMeta):
     """``credit_line`` from a :class:`CreditShape`; the platform writes :meth:`credit_body`."""
 
     credit: ClassVar[CreditShape]
 
+    @abstractmethod
     def credit_body(self, request: RefundRequest, code: str) -> dict[str, Any]:
         """The credit's fields for ``code`` (the key is added to the marker field)."""
-        raise NotImplementedError
 
     def credit_line(self, request: RefundRequest) -> RefundResult:
         """Store credit at most once per key: the code is derived from the key, so a second create
@@ -224,17 +227,19 @@ class OrderShape:
     what: str = "order"
 
 
-class DeclaredSubstitutes(RestConnector):
+class DeclaredSubstitutes(RestConnector, metaclass=ABCMeta):
     """``place_substitute`` from an :class:`OrderShape`; the platform writes :meth:`substitute_body`
     and :meth:`substitute_result`."""
 
     substitutes: ClassVar[OrderShape]
 
+    @abstractmethod
     def substitute_body(self, request: SubstituteOrderRequest) -> dict[str, Any]:
-        raise NotImplementedError
+        """The order's fields (the key is added by the shape's marker)."""
 
+    @abstractmethod
     def substitute_result(self, record: dict[str, Any], status: int, request: dict[str, Any]) -> SubstituteOrderResult:
-        raise NotImplementedError
+        """What the created (or found, status 200) and finished record means; ``request`` is what was sent."""
 
     def earlier_substitute(self, request: SubstituteOrderRequest) -> Record | None:
         """The record an earlier attempt created: by the kept id, else by the key since the attempt began."""

@@ -23,6 +23,7 @@ from connectors.base import (
     Refusal,
     RestConnector,
     StockRecord,
+    Storefront,
     marked,
 )
 from connectors.errors import PermanentError
@@ -170,3 +171,11 @@ def test_a_completion_that_does_not_name_what_it_became_is_permanent(woo: Admin,
     with pytest.raises(PermanentError, match="woocommerce acme order .* completed without order_id"):
         Strict(woo_config, sleep=lambda s: None).place_substitute(request)
     assert len(woo.requests_log("POST", "/wp-json/wc/v3/orders")) == 1, "created once, then refused"
+
+
+def test_a_storefront_that_writes_no_request_body_cannot_be_built(woo_config: ConnectorConfig) -> None:
+    class Bodiless(Storefront):
+        platform: ClassVar[str] = "acme"
+
+    with pytest.raises(TypeError, match="credit_body"):
+        Bodiless(woo_config)
