@@ -85,7 +85,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import replace
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 from connectors.base import (
     Collections, CreditShape, HighWater, JsonWebhooks, KeyedCodes, LineFields, ListingRef, Marker, OrderPage,
@@ -141,7 +141,7 @@ def dedupe_key(topic: str, headers: Mapping[str, str], payload: Mapping[str, Any
     return f"{resource}:{payload['id']}:{modified}:{hashlib.sha256(body).hexdigest()[:32]}"
 
 
-def modified_after(overlap_s: float) -> Any:
+def modified_after(overlap_s: float) -> Callable[[str], dict[str, str]]:
     """``modified_after`` is strict at one-second resolution, so it is sent ``overlap_s`` before the
     cursor; with ``dates_are_gmt`` it is UTC wall-clock time without offset, as WC documents it."""
     return time_after("modified_after", lookback_s=overlap_s, utc_offset=False, dates_are_gmt="true")
