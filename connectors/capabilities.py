@@ -37,13 +37,6 @@ class Capability(str, enum.Enum):
     WEBHOOKS = "webhooks"
 
 
-#: What a storefront offers when the platform has every channel ability: its stock read and
-#: written, its orders, refunds, store credit, substitute orders and webhooks.
-STOREFRONT: frozenset[Capability] = frozenset({
-    Capability.STOCK_READ, Capability.STOCK_WRITE, Capability.ORDERS, Capability.REFUNDS,
-    Capability.STORE_CREDIT, Capability.SUBSTITUTE_ORDERS, Capability.WEBHOOKS})
-
-
 #: The methods each capability promises; all of them must be real (not :func:`refuses`) when declared.
 METHODS: Mapping[Capability, tuple[str, ...]] = {
     Capability.STOCK_READ: ("fetch_stock",),
