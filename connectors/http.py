@@ -305,6 +305,10 @@ class RestConnector:
     #: this maximum) clamped to 1…this maximum.
     max_page_size: ClassVar[int | None] = None
     default_page_size: ClassVar[int | None] = None
+    #: Where the platform lists its locations (a ``map`` giving each one's id, None for an inactive
+    #: one), read by :meth:`location_ids` when the store's ``location_ids`` option names none.
+    locations: ClassVar[Stream | None] = None
+    _location_ids: list[str] | None = None
 
     #: Why this platform refuses a capability it does not declare, added to the refusal's message
     #: (``{Capability.STOCK_WRITE: "read-only: the back office, not a channel"}``).
@@ -314,10 +318,6 @@ class RestConnector:
     final_refusals: ClassVar[Mapping[str, frozenset[str]]] = {}
     #: How store-credit codes are derived from the idempotency key (:meth:`credit_code`).
     credit_codes: ClassVar[KeyedCodes | None] = None
-    #: Where the platform lists its locations (a ``map`` giving each one's id, None for an inactive
-    #: one), read by :meth:`location_ids` when the store's ``location_ids`` option names none.
-    locations: ClassVar[Stream | None] = None
-    _location_ids: list[str] | None = None
 
     def __init__(self, config: ConnectorConfig, *, session: requests.Session | None = None,
                  sleep: SleepFn = time.sleep, clock: ClockFn = time.monotonic,
