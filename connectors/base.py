@@ -12,14 +12,23 @@ keeps working:
   :class:`VersionCursorPaginator`, :class:`BodyLinksPaginator`;
 * ``connectors.streams`` — :class:`Stream`, :class:`HighWater`, :class:`PageCursor`: what to read,
   how the cursor moves, how many ids a request carries; :func:`time_after` for strict time filters;
+  :class:`Collections`: a platform's convention for all its collections, declared once;
 * ``connectors.capabilities`` — :class:`Capability`, :func:`supports`, :func:`require`;
 * ``connectors.http`` — :func:`classify_response`, :class:`RetryPolicy`, :class:`LeakyBucketPacer`,
-  :class:`RestConnector` (the base every REST platform connector extends);
+  :class:`RestConnector` (the base every REST platform connector extends), :class:`OrderReads`
+  (orders read from a declared stream);
 * ``connectors.hooks`` — :class:`JsonWebhooks`: signed JSON webhooks declared by header names;
 * ``connectors.rpc`` — :class:`JsonRpcConnector`: JSON-RPC 2.0 calls on the same plumbing;
 * ``connectors.signing`` — :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`;
 * ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes
   (:class:`KeyedCodes`) and create-then-find when a keyed code is already taken;
+* ``connectors.writes`` — :class:`LevelWrites`, and refunds, store credit and substitute orders as
+  declared request shapes (:class:`RefundShape`, :class:`CreditShape`, :class:`OrderShape`,
+  :class:`Marker`, :class:`Refusal`) run by :class:`DeclaredRefunds`, :class:`DeclaredCredit` and
+  :class:`DeclaredSubstitutes`;
+* ``connectors.records`` — :class:`LineFields`: where a platform keeps an order line's fields;
+* ``connectors.storefront`` — :class:`Storefront`: a selling platform's connector, every channel
+  ability (:data:`STOREFRONT`) from its declarations;
 * ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`,
   :func:`whole_units`, :func:`full_name`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`,
   :func:`last_path_id`, :func:`all_found`.
@@ -49,6 +58,7 @@ from connectors.http import (
     SAFE_METHODS,
     Bucket,
     LeakyBucketPacer,
+    OrderReads,
     RateLimitHeaders,
     RestConnector,
     RetryPolicy,
@@ -81,6 +91,7 @@ from connectors.paging import (
     VersionCursorPaginator,
     shopify_link_paginator,
 )
+from connectors.records import LineFields
 from connectors.rpc import JsonRpcConnector
 from connectors.signing import (
     constant_time_equals,
@@ -89,17 +100,20 @@ from connectors.signing import (
     hmac_sha256_matches,
     verify_base64_hmac,
 )
-from connectors.streams import HighWater, Page, PageCursor, Stream, incremental, time_after
+from connectors.storefront import STOREFRONT, Storefront
+from connectors.streams import Collections, HighWater, Page, PageCursor, Stream, incremental, time_after
 from connectors.types import (
     ErpResult,
     ListingRef,
     OrderPage,
+    OrderRecord,
     PurchaseOrderRequest,
     PushResult,
     ReceiptLine,
     RefundRequest,
     RefundResult,
     StockPage,
+    StockRecord,
     SubstituteOrderRequest,
     SubstituteOrderResult,
     WebhookEvent,
@@ -121,6 +135,17 @@ from connectors.values import (
     whole_units,
     with_last_flag,
 )
+from connectors.writes import (
+    CreditShape,
+    DeclaredCredit,
+    DeclaredRefunds,
+    DeclaredSubstitutes,
+    LevelWrites,
+    Marker,
+    OrderShape,
+    RefundShape,
+    Refusal,
+)
 
 __all__ = [
     "AuthFrom", "all_found", "BodyLinksPaginator", "Bucket", "at_most_once", "last_path_id", "JsonRpcConnector",
@@ -138,6 +163,11 @@ __all__ = [
     "oauth_signature_base_string", "parse_retry_after", "parse_timestamp", "platform_error_message",
     "refuses", "require", "shopify_link_paginator", "spread_cents", "supports", "time_after", "utc_iso",
     "verify_base64_hmac", "whole_units", "with_last_flag",
+]
+__all__ += [
+    "STOREFRONT", "Collections", "CreditShape", "DeclaredCredit", "DeclaredRefunds", "DeclaredSubstitutes",
+    "LevelWrites", "LineFields", "Marker", "OrderReads", "OrderRecord", "OrderShape", "RefundShape", "Refusal",
+    "StockRecord", "Storefront",
 ]
 
 

@@ -3,9 +3,10 @@
 Shopify (https://shopify.dev/docs/apps/build/webhooks/delivery-structure) and WooCommerce
 (https://woocommerce.github.io/woocommerce-rest-api-docs/#webhooks) both POST a JSON object, sign
 the raw body with base64 HMAC-SHA256 and name the topic and the delivery in headers. A connector
-mixes in :class:`JsonWebhookConnector`, declares a :class:`JsonWebhooks` and writes only
-:meth:`JsonWebhookConnector.webhook_records`: which records a topic's payload carries (an
-``order_record`` declared with the webhooks already maps ``order_created``).
+mixes in :class:`JsonWebhookConnector` and declares a :class:`JsonWebhooks`: the headers, the
+topics, and which mapping turns a payload of each kind into records (``order_record`` for
+``order_created``, ``stock_records`` per stock kind); it overrides
+:meth:`JsonWebhookConnector.webhook_records` only for a payload no declared mapping reads.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from connectors.values import id_str, parse_timestamp
 
 #: What a topic's payload carries: stock records, order records and the resource ids it names.
 WebhookRecords = tuple[list[StockRecord], list[OrderRecord], list[str]]
+#: A stock payload → its record, or the records it carries (a product's variants).
+StockMap = Callable[[Mapping[str, Any]], StockRecord | list[StockRecord]]
 #: A dedupe key from ``(topic, headers, payload, raw body)``, for platforms whose delivery id is not one.
 DedupeFn = Callable[[str, Mapping[str, str], Mapping[str, Any], bytes], str]
 
@@ -44,6 +47,9 @@ class JsonWebhooks:
     dedupe: DedupeFn | None = None
     #: The platform's order mapping: when declared, ``order_created`` payloads are mapped with it.
     order_record: Callable[[Mapping[str, Any]], OrderRecord] | None = None
+    #: Stock mappings per kind (``{"inventory_update": level_record}``): a payload of that kind is
+    #: mapped with it; the payload's ``id`` names the resource, else each record's ``external_id``.
+    stock_records: Mapping[str, StockMap] = field(default_factory=dict)
 
 
 def first_header(headers: Mapping[str, str], names: tuple[str, ...]) -> str | None:
@@ -89,9 +95,14 @@ class JsonWebhookConnector:
 
     def webhook_records(self, kind: WebhookKind, payload: Mapping[str, Any]) -> WebhookRecords:
         """The records a payload of ``kind`` carries: an ``order_created`` payload mapped by the
-        declared ``order_record``; otherwise none, and the payload's ``id``."""
+        declared ``order_record``, a stock kind by its declared ``stock_records`` mapping; otherwise
+        none, and the payload's ``id``."""
         if kind == "order_created" and self.webhooks.order_record is not None:
             order = self.webhooks.order_record(payload)
             return [], [order], [order.external_id]
         resource = id_str(payload.get("id"))
+        if kind in self.webhooks.stock_records:
+            mapped = self.webhooks.stock_records[kind](payload)
+            stock = mapped if isinstance(mapped, list) else [mapped]
+            return stock, [], [resource] if resource else [record.external_id for record in stock]
         return [], [], [resource] if resource else []

@@ -292,6 +292,9 @@ class RestConnector:
     transient_statuses: ClassVar[tuple[int, ...]] = ()
     connect_timeout_s: ClassVar[float] = 5.0
     stock_per_location: ClassVar[bool] = True
+    #: Requests one :meth:`push_levels` makes, ``(once per SKU, once per location)``, when the
+    #: platform's write is not one request per location (:meth:`write_calls`).
+    write_requests: ClassVar[tuple[int, int] | None] = None
     #: Options a store's file may leave out (``{"api_version": "2025-01"}``); ``self.options`` merges them.
     option_defaults: ClassVar[Mapping[str, Any]] = {}
     #: The auth scheme and the credentials that feed it (``connectors.auth.header_auth`` …).
@@ -302,6 +305,10 @@ class RestConnector:
     #: this maximum) clamped to 1…this maximum.
     max_page_size: ClassVar[int | None] = None
     default_page_size: ClassVar[int | None] = None
+    #: Where the platform lists its locations (a ``map`` giving each one's id, None for an inactive
+    #: one), read by :meth:`location_ids` when the store's ``location_ids`` option names none.
+    locations: ClassVar[Stream | None] = None
+    _location_ids: list[str] | None = None
 
     #: Why this platform refuses a capability it does not declare, added to the refusal's message
     #: (``{Capability.STOCK_WRITE: "read-only: the back office, not a channel"}``).
@@ -367,6 +374,13 @@ class RestConnector:
         if self.credit_codes is None:
             raise self.refusal(Capability.STORE_CREDIT, "no credit codes declared")
         return self.credit_codes.code(self.options, self.config.credentials, idempotency_key)
+
+    def location_ids(self) -> list[str]:
+        """The ``location_ids`` option, else the ids the declared ``locations`` stream lists (read once)."""
+        if self._location_ids is None:
+            listed = self.options.get("location_ids") or (self.records(self.locations) if self.locations else [])
+            self._location_ids = [str(one) for one in listed]
+        return self._location_ids
 
     # --- requests ---------------------------------------------------------------------------
 
@@ -483,6 +497,11 @@ class RestConnector:
         return results
 
     def write_calls(self, levels: Mapping[str | None, int]) -> int:
+        """``write_requests`` when declared; else one request per location, or one in all where the
+        platform holds one figure per product."""
+        if self.write_requests is not None:
+            per_sku, per_location = self.write_requests
+            return per_sku + per_location * len(levels)
         return max(1, len(levels)) if self.stock_per_location else 1
 
     def fetch_one(self, path: str, key: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -551,3 +570,15 @@ class RestConnector:
     def place_substitute(self, request: SubstituteOrderRequest) -> SubstituteOrderResult:
         """Platforms without order creation here refuse: staff place the substitute by hand."""
         raise self.refusal(Capability.SUBSTITUTE_ORDERS)
+
+
+class OrderReads(RestConnector):
+    """``fetch_orders`` as a read of the declared ``orders`` stream (its cursor, its mapping), for a
+    platform whose orders are one collection; an instance may replace the stream (an option-made
+    time filter)."""
+
+    orders: Stream
+
+    def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
+        """Order pages changed since the cursor, each with the cursor safe to save after it."""
+        return self.read(self.orders, since)

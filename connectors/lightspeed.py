@@ -66,7 +66,7 @@ from typing import Any, ClassVar, Iterator, Mapping
 from urllib.parse import parse_qs
 
 from connectors.base import (
-    Capability, PageCursor, RestConnector, Stream, VersionCursorPaginator, bearer_auth, header_value,
+    Capability, LevelWrites, PageCursor, Stream, VersionCursorPaginator, bearer_auth, header_value,
     hmac_sha256_matches, nonblank_id_str, parse_timestamp, whole_units,
 )
 from connectors.errors import MalformedPayloadError, SignatureError
@@ -122,7 +122,7 @@ def inventory_record(row: Mapping[str, Any], products: Mapping[str, Mapping[str,
         reorder_point=whole_units(row.get("reorder_point")))
 
 
-class LightspeedConnector(RestConnector):
+class LightspeedConnector(LevelWrites):
     """One X-Series retailer (``https://{domain_prefix}.retail.lightspeed.app``) over API 2.0/2.1."""
 
     platform: ClassVar[str] = "lightspeed"
@@ -132,6 +132,7 @@ class LightspeedConnector(RestConnector):
     auth = bearer_auth("access_token")
     max_page_size: ClassVar[int | None] = MAX_PAGE_SIZE
     default_page_size: ClassVar[int | None] = DEFAULT_PAGE_SIZE
+    write_requests = (1, 0)  # one product update carries every outlet
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
         outlets = config.options.get("outlet_ids")
@@ -162,14 +163,10 @@ class LightspeedConnector(RestConnector):
 
     # --- write-back -------------------------------------------------------------------------
 
-    def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
-        """Absolute ``current_amount`` at one outlet (a retry converges instead of drifting)."""
-        [result] = self.push_levels(listing, {listing.location_external_id: available}, backorder)
-        return result
-
     def push_levels(self, listing: ListingRef, levels: Mapping[str | None, int], backorder: bool) -> list[PushResult]:
         """One ``PUT /api/2.1/products/{id}`` per SKU: ``details.inventory`` is a list of outlets,
-        so every outlet's ``current_amount`` travels in the same product update."""
+        so every outlet's ``current_amount`` travels in the same product update. The amount is
+        absolute (a retry converges instead of drifting); ``push_availability`` is one outlet of it."""
         written: dict[str | None, int] = {}
         for key, available in levels.items():
             if not (key or self.options.get("default_outlet_id")):
@@ -179,9 +176,6 @@ class LightspeedConnector(RestConnector):
                                            "current_amount": amount} for key, amount in written.items()]}}
         response = self.request("PUT", f"{self.base_url}/api/2.1/products/{listing.external_id}", json_body=body)
         return [self.push_result(response, {"product": body, "backorder_requested": backorder}, written)]
-
-    def write_calls(self, levels: Mapping[str | None, int]) -> int:
-        return 1
 
     # --- webhooks ---------------------------------------------------------------------------
 

@@ -134,9 +134,8 @@ class NetSuiteConnector(RestConnector):
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
         opts = config.options
-        self.location_ids = [str(x) for x in opts.get("location_ids") or []]
         self.item_types = [str(t) for t in opts.get("item_types") or ["InvtPart"]]
-        for value in [*self.location_ids, *self.item_types]:
+        for value in [*(str(x) for x in opts.get("location_ids") or []), *self.item_types]:
             if not (value.isdigit() or _ITEM_TYPE_RE.match(value)):
                 raise ValueError(f"netsuite option value {value!r} is not an id or an item type")
         self.cursor = HighWater.wall_clock(ZoneInfo(opts["account_timezone"]) if opts.get("account_timezone")
@@ -163,8 +162,8 @@ class NetSuiteConnector(RestConnector):
         """The SuiteQL text; every interpolated value is validated first (no injection)."""
         types = ", ".join(f"'{t}'" for t in self.item_types)
         where = [f"item.itemtype IN ({types})", "item.isinactive = 'F'"]
-        if self.location_ids:
-            where.append(f"iil.location IN ({', '.join(self.location_ids)})")
+        if self.location_ids():  # the ``location_ids`` option (NetSuite declares no ``locations`` stream)
+            where.append(f"iil.location IN ({', '.join(self.location_ids())})")
         if since is not None:
             if not _CURSOR_RE.match(since):
                 raise ValueError(f"netsuite cursor {since!r} is not 'YYYY-MM-DD HH24:MI:SS'")

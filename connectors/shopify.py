@@ -67,12 +67,13 @@ Substitute orders (``place_substitute``), a draft order completed per policy:
 Ids are kept as strings: Shopify ids exceed 2**53. Python's ``json`` parses them as exact ints,
 and we convert with ``str()`` at the edge, never via float.
 
-How it is built: the streams (products, inventory levels with their 50-id limit, orders,
-refunds) are declared below and read by ``connectors.streams`` (cursor, chunking, retries, pacing);
-webhooks are declared by header names (``connectors.hooks``), with the order mapping that reads
-``orders/create``; the gift card code is declared (``KeyedCodes``) and the card read back once its
-code is taken (``created_or_found``). What is left here is Shopify's own record shapes and its
-refund and draft-order sequences.
+How it is built: the streams (locations, products, inventory levels with their 50-id limit,
+orders, refunds, draft orders) are declared below and read by ``connectors.streams`` (cursor,
+chunking, retries, pacing); webhooks are declared by header names with the mappings each topic's
+payload gets (``connectors.hooks``); the refund (``calculate`` first), the gift card (its keyed
+code, read back once taken) and the draft order (completed unless done) are declared request
+shapes run by ``connectors.writes``. What is left here is Shopify's own record shapes, its
+two-step write-back and the bodies of its refund, gift card and draft-order requests.
 
 Options (``ConnectorConfig.options``): ``api_version`` (default ``2025-01``), ``location_ids``
 (list; otherwise read from ``locations.json``), ``bucket_size`` / ``leak_rate`` / ``bucket_reserve``
@@ -80,97 +81,111 @@ for the client-side pacer, ``page_size`` (≤ 250).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar, Iterator, Mapping
 
 from connectors.base import (
-    Bucket, Capability, HighWater, JsonWebhookConnector, JsonWebhooks, KeyedCodes, RestConnector, Stream,
-    WebhookRecords, cents_to_money, created_or_found, field_error, find_marked, full_name, header_auth, id_str,
-    incremental, marked, money_cents, outcome, parse_timestamp, shopify_link_paginator, spread_cents, utc_iso,
+    Bucket, Collections, CreditShape, HighWater, JsonWebhooks, KeyedCodes, LevelWrites, LineFields, ListingRef,
+    OrderPage, OrderRecord, OrderShape, PushResult, RefundRequest, RefundShape, Refusal, StockPage, StockRecord,
+    Storefront, SubstituteOrderRequest, SubstituteOrderResult, cents_to_money, full_name, header_auth, id_str,
+    incremental, money_cents, parse_timestamp, shopify_link_paginator, spread_cents, whole_units,
 )
 from connectors.errors import PermanentError
-from connectors.types import (
-    ListingRef, OrderLineRecord, OrderPage, OrderRecord, PushResult, RefundRequest, RefundResult, StockPage,
-    StockRecord, SubstituteOrderRequest, SubstituteOrderResult, WebhookKind,
-)
 
-LINKS = shopify_link_paginator()
+#: Shopify's REST collections: ``{"orders": [...]}`` at ``orders.json``, ``limit`` per page, ``Link`` cursors.
+REST = Collections(shopify_link_paginator(), page_size_param="limit", suffix=".json")
+LINES = LineFields(title="title", variant=("variant_id",))
 
 
-def level_record(level: Mapping[str, Any], variant: Mapping[str, Any] | None = None,
-                 product_id: str | None = None) -> StockRecord:
-    """A level without its variant (incremental, webhook) keys on ``inventory_item_id``.
+def variant_record(variant: Mapping[str, Any], product_id: str | None) -> StockRecord:
+    """A product variant: the SKU, its inventory item and whether it sells when out of stock."""
+    return StockRecord(external_id=str(variant["id"]), sku=variant.get("sku") or None,
+                       inventory_item_id=id_str(variant.get("inventory_item_id")), parent_external_id=product_id,
+                       backorders_allowed=variant.get("inventory_policy") == "continue",
+                       updated_at=parse_timestamp(variant.get("updated_at")))
 
-    ``external_id`` is then the inventory item id and ``sku`` None: the domain maps it to the
+
+def variant_records(product: Mapping[str, Any]) -> list[StockRecord]:
+    """Every variant of a product (a ``products/update`` webhook, a page of the catalog)."""
+    return [variant_record(variant, str(product["id"])) for variant in product.get("variants") or []]
+
+
+def level_record(level: Mapping[str, Any], variant: StockRecord | None = None) -> StockRecord:
+    """An inventory level, with what its variant says when the variant is known (a full fetch).
+
+    A level without its variant (incremental, webhook) keys on ``inventory_item_id``:
+    ``external_id`` is then the inventory item id and ``sku`` None, and the domain maps it to the
     SKU through the listing it stored on the last full fetch.
     """
-    iid, available = str(level["inventory_item_id"]), level.get("available")
-    return StockRecord(
-        external_id=str(variant["id"]) if variant else iid, sku=(variant.get("sku") or None) if variant else None,
-        location_external_id=id_str(level.get("location_id")), available=None if available is None else int(available),
-        updated_at=parse_timestamp(level.get("updated_at")), inventory_item_id=iid,
-        backorders_allowed=(variant.get("inventory_policy") == "continue") if variant else None,
-        parent_external_id=product_id)
+    iid = str(level["inventory_item_id"])
+    return replace(variant or StockRecord(external_id=iid), location_external_id=id_str(level.get("location_id")),
+                   inventory_item_id=iid, available=whole_units(level.get("available")),
+                   updated_at=parse_timestamp(level.get("updated_at")))
 
 
 def order_record(order: Mapping[str, Any]) -> OrderRecord:
     customer, billing = order.get("customer") or {}, order.get("billing_address") or {}
-    name = full_name(customer) or billing.get("name") or ""
     return OrderRecord(
         external_id=str(order["id"]), number=str(order.get("name") or order.get("order_number") or order["id"]),
         placed_at=parse_timestamp(order.get("created_at")), email=order.get("email") or customer.get("email"),
-        phone=order.get("phone") or customer.get("phone"), customer_name=name,
-        lines=[OrderLineRecord(external_id=str(line["id"]), sku=line.get("sku") or None,
-                               quantity=int(line.get("quantity", 0)), title=str(line.get("title") or ""),
-                               price_cents=money_cents(line.get("price")),
-                               variant_external_id=id_str(line.get("variant_id")))
-               for line in order.get("line_items") or []],
+        phone=order.get("phone") or customer.get("phone"),
+        customer_name=full_name(customer) or billing.get("name") or "", lines=LINES.records(order.get("line_items")),
         currency=str(order.get("currency") or "USD"), total_cents=money_cents(order.get("total_price")),
-        status="cancelled" if order.get("cancelled_at") else "closed" if order.get("closed_at") else "open",
-        updated_at=parse_timestamp(order.get("updated_at")))
+        updated_at=parse_timestamp(order.get("updated_at")),
+        status="cancelled" if order.get("cancelled_at") else "closed" if order.get("closed_at") else "open")
 
 
-PRODUCTS = Stream(path="products.json", records="products", paginator=LINKS, params={"fields": "id,variants"},
-                  page_size_param="limit")
+def refunded_cents(refund: Mapping[str, Any]) -> int:
+    """What a refund paid back: its successful (or pending) ``refund`` transactions."""
+    return sum(money_cents(t.get("amount")) for t in refund.get("transactions") or []
+               if t.get("kind") == "refund" and t.get("status", "success") in ("success", "pending"))
+
+
+PRODUCTS = REST("products", params={"fields": "id,variants"})
 #: ``inventory_item_ids`` and ``location_ids`` each take at most 50 ids per request.
-LEVELS = Stream(path="inventory_levels.json", records="inventory_levels", paginator=LINKS, map=level_record,
-                page_size_param="limit", since_param="updated_at_min", cursor=HighWater(), ids_per_request=50,
-                page=StockPage)
-ORDERS = Stream(path="orders.json", records="orders", paginator=LINKS, map=order_record, params={"status": "any"},
-                page_size_param="limit", since_param="updated_at_min", cursor=HighWater(), page=OrderPage)
-REFUNDS = Stream(path="orders/{order}/refunds.json", records="refunds", paginator=LINKS, params={"limit": 250})
+LEVELS = REST("inventory_levels", map=level_record, since_param="updated_at_min", cursor=HighWater(),
+              ids_per_request=50, page=StockPage)
+ORDERS = REST("orders", map=order_record, params={"status": "any"}, since_param="updated_at_min", cursor=HighWater(),
+              page=OrderPage)
+#: Look-ups by key read the most a page holds (``limit`` 250), whatever the store's ``page_size``.
+BY_KEY = Collections(REST.paginator, suffix=".json", params={"limit": 250})
+REFUNDS = BY_KEY("orders/{order}/refunds")
+DRAFTS = tuple(BY_KEY("draft_orders", params={"status": status}, since_param="updated_at_min")
+               for status in ("open", "completed"))
+GIFT_CARDS = BY_KEY("gift_cards/search", records="gift_cards", params={"query": "last_characters:{last4}"})
 
 
-class ShopifyConnector(JsonWebhookConnector, RestConnector):
+class ShopifyConnector(LevelWrites, Storefront):
     """One Shopify shop over the Admin REST API (``/admin/api/{version}``)."""
 
     platform: ClassVar[str] = "shopify"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({
-        Capability.STOCK_READ, Capability.STOCK_WRITE, Capability.ORDERS, Capability.REFUNDS,
-        Capability.STORE_CREDIT, Capability.SUBSTITUTE_ORDERS, Capability.WEBHOOKS})
     api_prefix: ClassVar[str] = "/admin/api/{api_version}"
     option_defaults: ClassVar[Mapping[str, Any]] = {"api_version": "2025-01"}
     auth = header_auth("X-Shopify-Access-Token", "access_token")
     bucket = Bucket(capacity=40, leak_per_s=2.0, reserve=2, header="X-Shopify-Shop-Api-Call-Limit")
     max_page_size: ClassVar[int | None] = 250
+    locations = REST("locations", map=lambda location: location["id"] if location.get("active", True) else None)
+    orders = ORDERS
+    write_requests = (1, 1)  # the variant's policy, then each location's quantity
     webhooks = JsonWebhooks(
         signature_headers=("X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256"),
         topic_headers=("X-Shopify-Topic", "Shopify-Topic"),
         dedupe_headers=("X-Shopify-Event-Id", "X-Shopify-Webhook-Id"),
         occurred_headers=("X-Shopify-Triggered-At",), order_record=order_record,
         kinds={"inventory_levels/update": "inventory_update", "orders/create": "order_created",
-               "products/update": "sku_modified"})
+               "products/update": "sku_modified"},
+        stock_records={"inventory_update": level_record, "sku_modified": variant_records})
     order_record = staticmethod(order_record)
+    refunds = RefundShape(existing=REFUNDS, create="orders/{order}/refunds.json", root="refund",
+                          quote="orders/{order}/refunds/calculate.json", amount=refunded_cents)
     credit_codes = KeyedCodes("access_token")  # ``credit_code_secret`` in production: 16 hex characters
-
-    _location_ids: list[str] | None = None
-
-    def location_ids(self) -> list[str]:
-        """The ``location_ids`` option, else the shop's active locations (read once)."""
-        if self._location_ids is None:
-            ids = self.options.get("location_ids") or [
-                loc["id"] for loc in self.get_json("locations.json").get("locations", []) if loc.get("active", True)]
-            self._location_ids = [str(x) for x in ids]
-        return self._location_ids
+    credit = CreditShape(create="gift_cards.json", root="gift_card", what="gift card", amount_field="initial_value",
+                         taken=Refusal(status=422, field="code", phrase="already been taken"), lookup=GIFT_CARDS,
+                         named="gift card code ending {last4}")
+    substitutes = OrderShape(create="draft_orders.json", existing=DRAFTS, root="draft_order",
+                             by_id="draft_orders/{id}.json", complete="draft_orders/{id}/complete.json",
+                             done=lambda draft: draft.get("status") == "completed", pending_param="payment_pending",
+                             becomes="order_id", what="draft order")
 
     def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
         """Full fetch walks products then their inventory levels; incremental reads levels only.
@@ -187,31 +202,22 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
 
     def _catalog_pages(self) -> Iterator[list[StockRecord]]:
         for page in self.read(PRODUCTS):
-            variants = {str(v["inventory_item_id"]): (v, str(p["id"])) for p in page.records
-                        for v in p.get("variants") or [] if v.get("inventory_item_id") is not None}
+            variants = {variant.inventory_item_id: variant for product in page.records
+                        for variant in variant_records(product) if variant.inventory_item_id}
             yield list(self.records(LEVELS, ids={"inventory_item_ids": list(variants)},
-                                    map=lambda level: level_record(level, *variants[str(level["inventory_item_id"])])))
-
-    def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
-        yield from self.read(ORDERS, since)
-
-    def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
-        """Set the variant's ``inventory_policy`` first, then the absolute quantity.
-
-        Policy first: when turning backorders on, the listing never shows "sold out" between the
-        two calls; when turning them off, the quantity that follows is still exact. Quantity is
-        an absolute ``set`` (not ``adjust``), so a retried push converges instead of drifting.
-        """
-        [result] = self.push_levels(listing, {listing.location_external_id or self.location_ids()[0]: available},
-                                    backorder)
-        return result
+                                    map=lambda level: level_record(level, variants[str(level["inventory_item_id"])])))
 
     def push_levels(self, listing: ListingRef, levels: Mapping[str | None, int], backorder: bool) -> list[PushResult]:
         """One ``inventory_policy`` update per SKU, then ``inventory_levels/set`` per location.
 
         Shopify keeps a quantity per location and its REST ``set`` takes one location a call, so
         locations stay separate writes; the variant's policy is one flag per product variant, so
-        it is written once, not once per location.
+        it is written once, not once per location (``write_requests``). ``push_availability`` is
+        one location of it: the listing's, else the store's first.
+
+        Policy first: when turning backorders on, the listing never shows "sold out" between the
+        two calls; when turning them off, the quantity that follows is still exact. Quantity is
+        an absolute ``set`` (not ``adjust``), so a retried push converges instead of drifting.
         """
         if not listing.inventory_item_id:
             raise ValueError(f"listing {listing.sku} has no inventory_item_id")
@@ -226,124 +232,41 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
             results.append(self.push_result(response, request, {key: level["available"]}))
         return results
 
-    def write_calls(self, levels: Mapping[str | None, int]) -> int:
-        return 1 + len(levels)
-
-    def refund_line(self, request: RefundRequest) -> RefundResult:
-        """Refund one line's money to the payment method; a retry returns the first refund.
-
-        Order: look for a refund whose note carries our key (a retried task, or a create whose
-        answer was lost to a timeout, finds it here), then ``calculate`` (Shopify's own
-        parent transaction, gateway and refundable maximum; it changes nothing, so it is retried
-        like a read), then create with the amount the domain decided spread over the parents.
-        """
-        order = request.order_external_id
-        found = find_marked(self.records(REFUNDS.at(order=order)), request.idempotency_key)
-        if found is not None:
-            return self._refund_result(found, 200, {})
+    def quote_body(self, request: RefundRequest) -> dict[str, Any]:
+        """``calculate`` answers Shopify's own parent transactions, gateway and refundable maximum."""
         line = {"line_item_id": int(request.line_external_id), "quantity": int(request.quantity),
                 "restock_type": "cancel" if request.restock else "no_restock"}
-        calculated, _ = self.send("POST", f"orders/{order}/refunds/calculate.json", {"refund": {
-            "currency": request.currency, "refund_line_items": [line]}}, "refund", retry=True)
-        parents = [t for t in calculated.get("transactions") or [] if t.get("parent_id") is not None]
+        return {"currency": request.currency, "refund_line_items": [line]}
+
+    def refund_body(self, request: RefundRequest, quote: Mapping[str, Any]) -> dict[str, Any]:
+        """The calculated lines, and the amount the domain decided spread over the parent transactions."""
+        parents = [t for t in quote.get("transactions") or [] if t.get("parent_id") is not None]
         if not parents:
-            raise PermanentError(f"shopify order {order}: nothing left to refund (calculate suggested no parent "
-                                 f"transaction)", platform=self.platform)
-        body = {"refund": {
-            "currency": request.currency, "notify": bool(request.notify_customer),
-            "note": marked(request.reason, request.idempotency_key),
-            "refund_line_items": [{k: line[k] for k in ("line_item_id", "quantity", "restock_type", "location_id")
-                                   if line.get(k) is not None} for line in calculated.get("refund_line_items") or []],
-            "transactions": [{"parent_id": t["parent_id"], "amount": cents_to_money(cents), "kind": "refund",
-                              "gateway": t.get("gateway")} for t, cents in spread_cents(request.amount_cents, parents)
-                             if cents > 0]}}
-        refund, status = self.send("POST", f"orders/{order}/refunds.json", body, "refund")
-        return self._refund_result(refund, status, body)
+            raise PermanentError(f"shopify order {request.order_external_id}: nothing left to refund (calculate "
+                                 f"suggested no parent transaction)", platform=self.platform)
+        return {"currency": request.currency, "notify": bool(request.notify_customer), "note": request.reason,
+                "refund_line_items": [{k: line[k] for k in ("line_item_id", "quantity", "restock_type", "location_id")
+                                       if line.get(k) is not None} for line in quote.get("refund_line_items") or []],
+                "transactions": [{"parent_id": t["parent_id"], "amount": cents_to_money(cents), "kind": "refund",
+                                  "gateway": t.get("gateway")}
+                                 for t, cents in spread_cents(request.amount_cents, parents) if cents > 0]}
 
-    @staticmethod
-    def _refund_result(refund: Mapping[str, Any], status: int, request: dict[str, Any]) -> RefundResult:
-        refunded = sum(money_cents(t.get("amount")) for t in refund.get("transactions") or []
-                       if t.get("kind") == "refund" and t.get("status", "success") in ("success", "pending"))
-        return RefundResult(ok=True, external_id=str(refund.get("id", "")), amount_cents=refunded, kind="refund",
-                            status_code=status, detail=outcome(status, "refund"), request=request)
-
-    def credit_line(self, request: RefundRequest) -> RefundResult:
-        """Store credit as a gift card whose code is derived from the idempotency key.
-
-        Codes are unique per shop, so a retried create answers 422 "has already been taken";
-        the card is then found by its last four characters and our key in its note.
-        """
-        code, key = self.credit_code(request.idempotency_key), request.idempotency_key
-        body: dict[str, Any] = {"gift_card": {"initial_value": cents_to_money(request.amount_cents), "code": code,
-                                              "note": marked(request.reason, key)}}
+    def credit_body(self, request: RefundRequest, code: str) -> dict[str, Any]:
+        """A gift card for the amount, given to the order's customer when it has one."""
         order = self.fetch_one(f"orders/{request.order_external_id}.json", "order", {"fields": "id,customer"})
-        if customer_id := id_str((order.get("customer") or {}).get("id")):
-            body["gift_card"]["customer_id"] = int(customer_id)
-        card, status = created_or_found(
-            key, lambda: self.send("POST", "gift_cards.json", body, "gift_card"),
-            lambda exc: field_error(exc, "code", "already been taken"),
-            lambda: (self.get_json("gift_cards/search.json", {"query": f"last_characters:{code[-4:]}"}) or {}).get(
-                "gift_cards") or [], what=f"gift card code ending {code[-4:]}")
-        return RefundResult(ok=True, external_id=str(card.get("id", "")), amount_cents=money_cents(
-            card.get("initial_value")), kind="store_credit", status_code=status, detail=outcome(status, "gift card"),
-            request=body, credit_code=code)
+        customer_id = id_str((order.get("customer") or {}).get("id"))
+        return {"initial_value": cents_to_money(request.amount_cents), "code": code, "note": request.reason,
+                **({"customer_id": int(customer_id)} if customer_id else {})}
 
-    def webhook_records(self, kind: WebhookKind, payload: Mapping[str, Any]) -> WebhookRecords:
-        if kind == "inventory_update":
-            record = level_record(payload)
-            return [record], [], [record.inventory_item_id or ""]
-        if kind == "sku_modified":
-            product_id = str(payload["id"])
-            return [StockRecord(external_id=str(v["id"]), sku=v.get("sku") or None,
-                                inventory_item_id=id_str(v.get("inventory_item_id")),
-                                backorders_allowed=v.get("inventory_policy") == "continue",
-                                updated_at=parse_timestamp(v.get("updated_at")), parent_external_id=product_id)
-                    for v in payload.get("variants") or []], [], [product_id]
-        return super().webhook_records(kind, payload)
-
-    def place_substitute(self, request: SubstituteOrderRequest) -> SubstituteOrderResult:
-        """A draft order for the substitute, completed per policy; a retry never places a second.
-
-        The draft an earlier attempt created is read back (by id when the caller kept it, else by
-        the key in its ``note``), and completed only if it is not completed already."""
-        draft, status, body = self._find_draft(request), 200, {}
-        if not draft:
-            body = self._draft_body(request)
-            draft, status = self.send("POST", "draft_orders.json", body, "draft_order")
-        if draft.get("status") != "completed":
-            draft, _ = self.send("PUT", f"draft_orders/{draft['id']}/complete.json", None, "draft_order",
-                                 params={"payment_pending": "true" if request.due_cents > 0 else "false"})
-        if not (order_id := id_str(draft.get("order_id"))):
-            raise PermanentError(f"shopify draft order {draft.get('id')} completed without an order",
-                                 platform=self.platform)
-        order = self.fetch_one(f"orders/{order_id}.json", "order", {"fields": "id,name,total_price,financial_status"})
-        return SubstituteOrderResult(
-            external_id=order_id, number=str(order.get("name") or order_id),
-            total_cents=money_cents(draft.get("subtotal_price")),
-            due_cents=money_cents(order.get("total_price", draft.get("total_price"))),
-            payment_pending=order.get("financial_status") == "pending", status_code=status,
-            draft_external_id=id_str(draft.get("id")), request=body,
-            detail="draft order created and completed" if status == 201 else "completed the earlier draft order")
-
-    def _find_draft(self, request: SubstituteOrderRequest) -> dict[str, Any] | None:
-        if request.draft_external_id:
-            return self.fetch_one(f"draft_orders/{request.draft_external_id}.json", "draft_order")
-        if request.search_since is None:
-            return None
-        since = utc_iso(request.search_since)
-        return find_marked((draft for status in ("open", "completed") for draft in (self.get_json(
-            "draft_orders.json", {"status": status, "limit": 250, "updated_at_min": since}) or {}).get(
-            "draft_orders") or []), request.idempotency_key)
-
-    def _draft_body(self, request: SubstituteOrderRequest) -> dict[str, Any]:
+    def substitute_body(self, request: SubstituteOrderRequest) -> dict[str, Any]:
         """What the customer already paid for the backordered line is the discount."""
         original = self.fetch_one(f"orders/{request.original_order_external_id}.json", "order",
                                   {"fields": "id,customer,shipping_address,email"})
         draft: dict[str, Any] = {
             "line_items": [{"variant_id": int(request.listing.external_id), "quantity": int(request.quantity)}],
             "email": request.customer_email or original.get("email"), "tags": "backorder-substitute",
-            "note": marked(request.note, request.idempotency_key),
-            "note_attributes": [{"name": "substitute_for_order", "value": request.original_order_number}]}
+            "note": request.note, "note_attributes": [{"name": "substitute_for_order",
+                                                       "value": request.original_order_number}]}
         if customer_id := id_str((original.get("customer") or {}).get("id")):
             draft["customer"] = {"id": int(customer_id)}
             draft["use_customer_default_address"] = not original.get("shipping_address")
@@ -355,4 +278,16 @@ class ShopifyConnector(JsonWebhookConnector, RestConnector):
         elif request.paid_cents > 0:
             amount = cents_to_money(request.paid_cents)
             draft["applied_discount"] = {**paid, "value_type": "fixed_amount", "value": amount, "amount": amount}
-        return {"draft_order": draft}
+        return draft
+
+    def substitute_result(self, draft: dict[str, Any], status: int, request: dict[str, Any]) -> SubstituteOrderResult:
+        """The completed draft's order, read for its number, what is due and whether payment is pending."""
+        order_id = str(draft["order_id"])
+        order = self.fetch_one(f"orders/{order_id}.json", "order", {"fields": "id,name,total_price,financial_status"})
+        return SubstituteOrderResult(
+            external_id=order_id, number=str(order.get("name") or order_id),
+            total_cents=money_cents(draft.get("subtotal_price")),
+            due_cents=money_cents(order.get("total_price", draft.get("total_price"))),
+            payment_pending=order.get("financial_status") == "pending", status_code=status,
+            draft_external_id=id_str(draft.get("id")), request=request,
+            detail="draft order created and completed" if status == 201 else "completed the earlier draft order")

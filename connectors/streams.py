@@ -173,6 +173,32 @@ class Stream:
         return list((body or {}).get(self.records) or []) if isinstance(body, Mapping) else []
 
 
+@dataclass(frozen=True)
+class Collections:
+    """A platform's convention for its collections, declared once: every list it serves pages the
+    same way, takes its page size in the same parameter and puts its records in the same place.
+
+    ``records`` is where the list sits (``"$"``: the body itself, as WordPress answers); None means
+    under the collection's own name, the path's last segment without ``suffix`` (Shopify answers
+    ``orders.json`` as ``{"orders": [...]}``). ``params`` go with every request (a collection's own
+    are added). ``REST("orders", map=…)`` is the :class:`Stream` at ``orders`` + ``suffix``; what a
+    collection declares beyond the convention is passed on, and an explicit ``records`` wins (a
+    search endpoint named otherwise than its records).
+    """
+
+    paginator: Paginator
+    page_size_param: str | None = None
+    records: str | None = None
+    suffix: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __call__(self, path: str, **declared: Any) -> Stream:
+        declared["params"] = {**self.params, **declared.get("params", {})}
+        declared.setdefault("records", self.records or path.rsplit("/", 1)[-1])
+        declared.setdefault("page_size_param", self.page_size_param)
+        return Stream(path=path + self.suffix, paginator=self.paginator, **declared)
+
+
 class Reader(Protocol):
     """What :func:`read_stream` needs from a connector (``RestConnector`` has it all)."""
 

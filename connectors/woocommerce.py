@@ -65,10 +65,12 @@ How it is built: products, variations, orders and refunds are declared streams r
 :class:`~connectors.streams.HighWater` on ``date_modified_gmt`` (only the last page moves it) sent
 through :func:`~connectors.streams.time_after`; the base adds our locations up into the one figure
 a product holds (``stock_per_location`` False); webhooks are declared by header names
-(``connectors.hooks``); the 500-wrapped refusals are declared to the base as ``final_refusals``; the
-refund is found before it is created (``at_most_once``) and the coupon read back once its code is
-taken (``created_or_found``). What is left here is WooCommerce's record shapes, its unsigned ping,
-its dedupe key and the bodies of its refund, coupon and order writes.
+(``connectors.hooks``) with the mappings each topic's payload gets; the 500-wrapped refusals are
+declared to the base as ``final_refusals``; the refund (found by the key in ``reason`` before it
+is created), the coupon (read back by code once taken, a :class:`~connectors.writes.Refusal`) and
+the substitute order (found by the key in ``meta_data``) are declared request shapes run by
+``connectors.writes``. What is left here is WooCommerce's record shapes, its unsigned ping, its
+dedupe key and the bodies of its refund, coupon and order writes.
 
 Options (``ConnectorConfig.options``): ``page_size`` (≤ 100), ``overlap_s`` (default 1),
 ``api_refund`` (default true), ``credit_code_secret``. Credentials: ``consumer_key``,
@@ -83,16 +85,15 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import replace
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 from connectors.base import (
-    Capability, HighWater, JsonWebhookConnector, JsonWebhooks, ListingRef, OrderPage, PageNumberPaginator, PushResult,
-    RefundRequest, RefundResult, RestConnector, StockPage, Stream, SubstituteOrderRequest, SubstituteOrderResult,
-    KeyedCodes, WebhookEvent, WebhookRecords, at_most_once, basic_auth, cents_to_money, created_or_found, header_value,
-    full_name, id_str, marked, money_cents, outcome, parse_timestamp, time_after, utc_iso, verify_base64_hmac,
+    Collections, CreditShape, HighWater, JsonWebhooks, KeyedCodes, LineFields, ListingRef, Marker, OrderPage,
+    OrderRecord, OrderShape, PageNumberPaginator, PushResult, RefundRequest, RefundShape, Refusal, StockPage,
+    StockRecord, Storefront, SubstituteOrderRequest, SubstituteOrderResult, WebhookEvent, basic_auth, cents_to_money,
+    full_name, header_value, id_str, money_cents, outcome, parse_timestamp, time_after, verify_base64_hmac,
 )
-from connectors.errors import PermanentError, error_json
-from connectors.types import OrderLineRecord, OrderRecord, StockRecord, WebhookKind
+from connectors.errors import PermanentError
 
 PING_BODY = re.compile(rb"^webhook_id=(\d+)$")
 SUBSTITUTE_META_KEY = "_backorder_substitute"
@@ -102,6 +103,7 @@ SUBSTITUTE_META_KEY = "_backorder_substitute"
 DETERMINISTIC_REFUND_REFUSALS = frozenset({
     "Invalid refund amount.", "Invalid order ID.", "The payment gateway for this order does not exist.",
     "The payment gateway for this order does not support automatic refunds."})
+LINES = LineFields(title="name", variant=("variation_id", "product_id"))
 
 
 def stock_record(item: Mapping[str, Any], parent_id: str | None = None) -> StockRecord:
@@ -119,15 +121,10 @@ def order_record(order: Mapping[str, Any]) -> OrderRecord:
     return OrderRecord(
         external_id=str(order["id"]), number=str(order.get("number") or order["id"]),
         placed_at=parse_timestamp(order.get("date_created_gmt")), email=billing.get("email") or None,
-        phone=billing.get("phone") or None,
-        customer_name=full_name(billing),
-        lines=[OrderLineRecord(
-            external_id=str(line["id"]), sku=line.get("sku") or None, quantity=int(line.get("quantity", 0)),
-            title=str(line.get("name") or ""), price_cents=money_cents(line.get("price")),
-            variant_external_id=id_str(line.get("variation_id") or line.get("product_id") or None),
-        ) for line in order.get("line_items") or []],
-        currency=str(order.get("currency") or "USD"), total_cents=money_cents(order.get("total")),
-        status=str(order.get("status") or "open"), updated_at=parse_timestamp(order.get("date_modified_gmt")))
+        phone=billing.get("phone") or None, customer_name=full_name(billing),
+        lines=LINES.records(order.get("line_items")), currency=str(order.get("currency") or "USD"),
+        total_cents=money_cents(order.get("total")), status=str(order.get("status") or "open"),
+        updated_at=parse_timestamp(order.get("date_modified_gmt")))
 
 
 def verify_signature(secret: str | None, body: bytes, signature: str | None) -> None:
@@ -144,25 +141,25 @@ def dedupe_key(topic: str, headers: Mapping[str, str], payload: Mapping[str, Any
     return f"{resource}:{payload['id']}:{modified}:{hashlib.sha256(body).hexdigest()[:32]}"
 
 
-def collection(path: str, **declared: Any) -> Stream:
-    """A ``wc/v3`` list: WordPress answers a top-level array, ``page`` / ``per_page`` until ``X-WP-TotalPages``."""
-    return Stream(path=path, records="$", paginator=PageNumberPaginator(), page_size_param="per_page", **declared)
+def modified_after(overlap_s: float) -> Callable[[str], dict[str, str]]:
+    """``modified_after`` is strict at one-second resolution, so it is sent ``overlap_s`` before the
+    cursor; with ``dates_are_gmt`` it is UTC wall-clock time without offset, as WC documents it."""
+    return time_after("modified_after", lookback_s=overlap_s, utc_offset=False, dates_are_gmt="true")
 
 
+#: A ``wc/v3`` list: WordPress answers a top-level array, ``page`` / ``per_page`` until ``X-WP-TotalPages``.
+collection = Collections(PageNumberPaginator(), page_size_param="per_page", records="$")
 BY_ID = {"orderby": "id", "order": "asc"}  # ordered by id, so inserts during the walk do not shift pages
-PRODUCTS = collection("products", params=BY_ID, cursor=HighWater(), page=StockPage)
+PRODUCTS = collection("products", params=BY_ID, cursor=HighWater(), page=StockPage, since_param=modified_after(1))
 VARIATIONS = collection("products/{product}/variations", params=BY_ID)
-ORDERS = collection("orders", params=BY_ID, map=order_record, cursor=HighWater(), page=OrderPage)
-REFUNDS = collection("orders/{order}/refunds")
+ORDERS = collection("orders", params=BY_ID, map=order_record, cursor=HighWater(), page=OrderPage,
+                    since_param=modified_after(1))
 
 
-class WooCommerceConnector(JsonWebhookConnector, RestConnector):
+class WooCommerceConnector(Storefront):
     """One WooCommerce site over ``/wp-json/wc/v3``."""
 
     platform: ClassVar[str] = "woocommerce"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({
-        Capability.STOCK_READ, Capability.STOCK_WRITE, Capability.ORDERS, Capability.REFUNDS,
-        Capability.STORE_CREDIT, Capability.SUBSTITUTE_ORDERS, Capability.WEBHOOKS})
     stock_per_location: ClassVar[bool] = False  # one figure per product: the base adds the locations up
     api_prefix: ClassVar[str] = "/wp-json/wc/v3"
     option_defaults: ClassVar[Mapping[str, Any]] = {"overlap_s": 1, "api_refund": True}
@@ -171,17 +168,24 @@ class WooCommerceConnector(JsonWebhookConnector, RestConnector):
     webhooks = JsonWebhooks(
         signature_headers=("X-WC-Webhook-Signature",), topic_headers=("X-WC-Webhook-Topic",),
         kinds={"product.updated": "sku_modified", "product.created": "sku_modified", "order.created": "order_created"},
-        occurred_field="date_modified_gmt", verify=verify_signature, dedupe=dedupe_key)
+        occurred_field="date_modified_gmt", verify=verify_signature, dedupe=dedupe_key, order_record=order_record,
+        stock_records={"sku_modified": stock_record})
     order_record = staticmethod(order_record)
     final_refusals = {"woocommerce_rest_cannot_create_order_refund": DETERMINISTIC_REFUND_REFUSALS}
+    refunds = RefundShape(existing=collection("orders/{order}/refunds"), create="orders/{order}/refunds",
+                          marker=Marker("reason"), amount=lambda refund: money_cents(refund.get("amount")),
+                          detail=lambda r: " (paid back through the gateway)" if r.get("refunded_payment") else
+                          " (recorded only)")
     credit_codes = KeyedCodes("consumer_secret", prefix="credit-", length=12)  # ``credit_code_secret`` in production
+    credit = CreditShape(create="coupons", what="coupon", marker=Marker("description"),
+                         taken=Refusal(code="woocommerce_rest_coupon_code_already_exists"),
+                         lookup=collection("coupons", params={"code": "{code}"}))
+    substitutes = OrderShape(create="orders", existing=(ORDERS,), marker=Marker("meta_data", SUBSTITUTE_META_KEY))
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
-        """``modified_after`` is strict at one-second resolution, so it is sent ``overlap_s`` before the
-        cursor; with ``dates_are_gmt`` it is UTC wall-clock time without offset, as WC documents it."""
+        """The stock and order reads go back the store's ``overlap_s`` (default 1) before the cursor."""
         super().__init__(config, **kwargs)
-        since = time_after("modified_after", lookback_s=float(self.options["overlap_s"]), utc_offset=False,
-                           dates_are_gmt="true")
+        since = modified_after(float(self.options["overlap_s"]))
         self.products, self.orders = (replace(stream, since_param=since) for stream in (PRODUCTS, ORDERS))
 
     def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
@@ -193,9 +197,6 @@ class WooCommerceConnector(JsonWebhookConnector, RestConnector):
             return [stock_record(product)]
         parent = str(product["id"])
         return list(self.records(VARIATIONS.at(product=parent), map=lambda v: stock_record(v, parent)))
-
-    def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
-        yield from self.read(self.orders, since)
 
     def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
         """One partial ``PUT`` with the absolute quantity, backorder mode and matching stock status.
@@ -211,46 +212,23 @@ class WooCommerceConnector(JsonWebhookConnector, RestConnector):
         response = self.request("PUT", path, json_body=body)
         return self.push_result(response, {"path": path, "body": body}, {None: quantity})
 
-    def refund_line(self, request: RefundRequest) -> RefundResult:
-        """Refund one line through ``orders/{id}/refunds``; a retry returns the first refund.
-
-        The order's refunds are read first for the key in ``reason``: a retried task, or a create
-        whose answer was lost, finds it there. ``api_refund`` (option, default true) asks the
-        gateway to pay the money back; false only records a manual refund.
-        """
-        order, key = request.order_external_id, request.idempotency_key
-        body = {"amount": cents_to_money(request.amount_cents), "reason": marked(request.reason, key),
+    def refund_body(self, request: RefundRequest, quote: Mapping[str, Any]) -> dict[str, Any]:
+        """``amount`` wins over the line totals; ``api_refund`` (option, default true) asks the gateway
+        to pay the money back, false only records a manual refund."""
+        return {"amount": cents_to_money(request.amount_cents), "reason": request.reason,
                 "line_items": [{"id": int(request.line_external_id), "quantity": int(request.quantity),
                                 "refund_total": request.amount_cents / 100}],
                 "api_refund": bool(self.options["api_refund"]), "api_restock": bool(request.restock)}
-        refund, status = at_most_once(key, self.records(REFUNDS.at(order=order)),
-                                      lambda: self.send("POST", f"orders/{order}/refunds", body), field="reason")
-        paid = " (paid back through the gateway)" if refund.get("refunded_payment") else " (recorded only)"
-        return RefundResult(ok=True, external_id=str(refund.get("id", "")), amount_cents=money_cents(refund.get(
-            "amount")), kind="refund", status_code=status, request={} if status == 200 else body,
-            detail=outcome(status, "refund") + paid)
 
-    def credit_line(self, request: RefundRequest) -> RefundResult:
-        """Store credit as a single-use ``fixed_cart`` coupon restricted to the customer's email.
-
-        WooCommerce core has no store credit. The code is derived from the idempotency key and
-        codes are unique per site, so a retried create answers 400
-        ``woocommerce_rest_coupon_code_already_exists`` and the coupon is read back by code.
-        """
-        code, key = self.credit_code(request.idempotency_key), request.idempotency_key
+    def credit_body(self, request: RefundRequest, code: str) -> dict[str, Any]:
+        """Store credit as a single-use ``fixed_cart`` coupon restricted to the customer's email
+        (WooCommerce core has no store credit)."""
         if not (email := request.customer_email or self._billing(request.order_external_id).get("email")):
             raise PermanentError(f"woocommerce order {request.order_external_id} has no billing email to restrict "
                                  f"the credit coupon to", platform=self.platform)
-        body = {"code": code, "discount_type": "fixed_cart", "amount": cents_to_money(request.amount_cents),
-                "description": marked(request.reason, key), "email_restrictions": [email], "usage_limit": 1,
+        return {"code": code, "discount_type": "fixed_cart", "amount": cents_to_money(request.amount_cents),
+                "description": request.reason, "email_restrictions": [email], "usage_limit": 1,
                 "individual_use": False}
-        coupon, status = created_or_found(
-            key, lambda: self.send("POST", "coupons", body),
-            lambda exc: error_json(exc).get("code") == "woocommerce_rest_coupon_code_already_exists",
-            lambda: self.get_json("coupons", {"code": code}) or [], field="description", what=f"coupon {code}")
-        return RefundResult(ok=True, external_id=str(coupon.get("id", "")), amount_cents=money_cents(
-            coupon.get("amount")), kind="store_credit", status_code=status, request=body,
-            credit_code=str(coupon.get("code") or code), detail=outcome(status, "coupon"))
 
     def _billing(self, order_id: str) -> dict[str, Any]:
         return (self.get_json(f"orders/{order_id}") or {}).get("billing") or {}
@@ -261,21 +239,8 @@ class WooCommerceConnector(JsonWebhookConnector, RestConnector):
             return WebhookEvent("ping", "webhook.ping", f"woocommerce:ping:{ping.group(1).decode()}", None)
         return super().parse_webhook(headers, body)
 
-    def webhook_records(self, kind: WebhookKind, payload: Mapping[str, Any]) -> WebhookRecords:
-        return ([stock_record(payload)] if kind == "sku_modified" else [],
-                [order_record(payload)] if kind == "order_created" else [], [str(payload["id"])])
-
-    def place_substitute(self, request: SubstituteOrderRequest) -> SubstituteOrderResult:
-        """``POST orders`` for the substitute, paid by what the backordered line already cost.
-
-        A retry (``search_since`` set) first looks for the order an earlier attempt created, by the
-        key in its ``meta_data``."""
-        mark = {"key": SUBSTITUTE_META_KEY, "value": request.idempotency_key}
-        if request.search_since is not None:
-            orders = self.records(self.orders, utc_iso(request.search_since), map=dict)
-            if found := next((o for o in orders if any(m.get("key") == mark["key"] and m.get("value") == mark["value"]
-                                                       for m in o.get("meta_data") or [])), None):
-                return self._substitute_result(found, 200, {})
+    def substitute_body(self, request: SubstituteOrderRequest) -> dict[str, Any]:
+        """``POST orders`` for the substitute, paid by what the backordered line already cost."""
         original = self.get_json(f"orders/{request.original_order_external_id}") or {}
         listing, total = request.listing, request.unit_price_cents * request.quantity
         due = max(0, min(request.due_cents, total))
@@ -284,19 +249,17 @@ class WooCommerceConnector(JsonWebhookConnector, RestConnector):
         if listing.parent_external_id:
             line["variation_id"] = int(listing.external_id)
         first, _, last = request.customer_name.partition(" ")
-        body: dict[str, Any] = {
+        return {
             "status": "pending" if due > 0 else "processing", "set_paid": due == 0, "currency": request.currency,
             "billing": original.get("billing") or {"first_name": first, "last_name": last,
                                                    "email": request.customer_email or "",
                                                    "phone": request.customer_phone or ""},
             "line_items": [line], "customer_note": request.note,
-            "meta_data": [mark, {"key": "_substitute_for_order", "value": request.original_order_number}],
+            "meta_data": [{"key": "_substitute_for_order", "value": request.original_order_number}],
             **{key: original[key] for key in ("customer_id", "shipping", "payment_method", "payment_method_title")
                if original.get(key)}}
-        return self._substitute_result(*self.send("POST", "orders", body), body)
 
-    @staticmethod
-    def _substitute_result(order: Mapping[str, Any], status: int, request: dict[str, Any]) -> SubstituteOrderResult:
+    def substitute_result(self, order: dict[str, Any], status: int, request: dict[str, Any]) -> SubstituteOrderResult:
         pending = order.get("status") == "pending"
         return SubstituteOrderResult(
             external_id=str(order.get("id", "")), number=str(order.get("number") or order.get("id", "")),
