@@ -61,16 +61,24 @@ Reply = Callable[[Refusal], tuple[int, Any]]
 
 class Refusals:
     """How a platform answers each broken rule, as data: the first of :meth:`Refusal.keys` present
-    in the table answers. A refusal nothing answers is a gap in the stand-in's declarations, so it
+    in the table answers. An entry is a :data:`Reply`, or data (a message, a code) that ``render``
+    turns into one answer. A refusal nothing answers is a gap in the stand-in's declarations, so it
     fails loudly (KeyError) rather than inventing a body the platform never sends."""
 
-    def __init__(self, replies: Mapping[str, Reply]) -> None:
+    def __init__(self, replies: Mapping[str, Any], render: Callable[[Refusal, Any], tuple[int, Any]] | None = None,
+                 ) -> None:
         self.replies = dict(replies)
+        self.render = render
 
     def answer(self, refusal: Refusal) -> tuple[int, Any]:
+        """(status, body) for ``refusal``."""
         for key in refusal.keys():
             if key in self.replies:
-                return self.replies[key](refusal)
+                reply = self.replies[key]
+                if callable(reply):
+                    return reply(refusal)  # type: ignore[no-any-return]
+                assert self.render is not None, f"{key}: a data entry needs a render"
+                return self.render(refusal, reply)
         raise KeyError(f"no answer declared for the refusal {refusal}")
 
 

@@ -37,7 +37,7 @@ def answers(route: Callable[[Callable[..., Any]], Any], refusals: Refusals, stat
     """Register a handler as a money endpoint: ``@answers(kit.api.get("/path"), REFUSALS)``.
 
     The handler takes the path parameters and ``call: Call[State] = kit.call`` as any endpoint
-    does, and returns the body; it runs under the instance's lock with refusals answered from
+    does, and returns the body (or a whole answer, e.g. a page); it runs under the instance's lock with refusals answered from
     ``refusals`` (through ``refuse(call)``, by default ``call.refuse``), and the body is answered
     with ``status`` after the lock is released. FastAPI reads the handler's own signature.
     """
@@ -47,7 +47,7 @@ def answers(route: Callable[[Callable[..., Any]], Any], refusals: Refusals, stat
             call: Call[Any] = kwargs["call"]
             with answering(refusals, refuse(call) if refuse else call.refuse), call.state.lock:
                 body = handler(*args, **kwargs)
-            return call.reply(body, status)
+            return body if isinstance(body, Response) else call.reply(body, status)
 
         endpoint.__signature__ = inspect.signature(handler).replace(  # type: ignore[attr-defined]
             return_annotation=Response)

@@ -154,7 +154,7 @@ def record_refund(state: ShopState, order_id: int, body: Any) -> tuple[Json, lis
               "order_adjustments": [], "return": None, "refund_line_items": stored, "transactions": transactions,
               "admin_graphql_api_id": f"gid://shopify/Refund/{rid}"}
     order["refunds"].append(refund)
-    state.transactions[order_id].extend(transactions)
+    state.transactions.setdefault(order_id, []).extend(transactions)
     if cents.ledger.given_back:
         full = cents.ledger.given_back >= to_cents(order["total_price"])
         order["financial_status"] = "refunded" if full else "partially_refunded"
