@@ -120,6 +120,8 @@ class Field:
     * outside ``choices`` is ``choices``; below ``least`` is ``least``;
     * ``agrees`` (``"parent_id.gateway"``): a value given must equal that attribute of the record
       the other field names, else ``match``;
+    * ``unique``: the value must not be in that named collection of the context (codes already
+      issued), else ``taken``;
     * ``cap``: the value is taken from the context's :class:`Ledger` under the key the named field
       holds (:meth:`Ledger.take`, ``cap`` when more than is left).
     """
@@ -131,6 +133,7 @@ class Field:
     choices: Collection[Any] | None = None
     least: int | None = None
     agrees: str | None = None
+    unique: str | None = None
     cap: str | None = None
 
 
@@ -172,6 +175,8 @@ def read_field(spec: Mapping[str, Any], key: str, field: Field, name: str, item:
         other, attribute = field.agrees.split(".")
         if value != context.known[str(fields[other].within)][item[other]][attribute]:
             raise Refusal(name, "match")
+    if field.unique is not None and _among(value, context.known[field.unique]):
+        raise Refusal(name, "taken")
     if field.cap is not None:
         assert context.ledger is not None, f"{name} is capped: read it with a ledger"
         context.ledger.take(item[field.cap], value, name)

@@ -12,6 +12,7 @@ Shopify's fields, its wording of each refusal and its JSON, and serves the endpo
 """
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import replace
 from datetime import datetime
@@ -21,20 +22,17 @@ from fastapi.responses import Response
 
 from sandbox.common import to_cents, to_money
 from sandbox.kit import Call
-from sandbox.kit.ledger import Codes, Context, Field, Ledger, Refusals, Reply, an_object, found, read, read_each, shown
+from sandbox.kit.ledger import Codes, Context, Field, Ledger, Refusal, Refusals, an_object, found, read, read_each, shown
 from sandbox.kit.ledger_endpoints import answering, answers
 from sandbox.kit.pages import only_fields
 from sandbox.shopify.shop import ShopState, deliver_all, errors, kit, level_json, ts
 
 Json = dict[str, Any]
 TRANSACTION_ID_BASE, REFUND_ID_BASE, REFUND_LINE_ID_BASE, GIFT_CARD_ID_BASE = (2**53 + n * 10**9 for n in (8, 9, 10, 11))
-RESTOCK_TYPES = ("no_restock", "cancel", "return", "legacy_restock")
-#: The restock types that put the items back at the shop's location (``location_id`` set).
-RESTOCKING = ("cancel", "return")
+#: ``cancel`` and ``return`` put the items back at the shop's location (``location_id`` set).
+RESTOCK_TYPES, RESTOCKING = ("no_restock", "cancel", "return", "legacy_restock"), ("cancel", "return")
 QUANTITY_TOO_HIGH = "cannot refund more items than were purchased"
 AMOUNT_TOO_HIGH = "Refund amount exceeds the maximum refundable amount of the transaction"
-SALE = {"kind": "sale", "message": "Marked the manual payment as received", "source_name": "web"}
-REFUND = {"kind": "refund", "message": "Refunded", "source_name": "external"}
 #: ``gift_cards/search.json?query=field:value`` searches these fields.
 SEARCHABLE = ("last_characters", "balance", "initial_value")
 
@@ -44,27 +42,35 @@ LINE = {"line_item_id": Field(int, within="lines"), "restock_type": Field(defaul
 #: ``transactions``: a refund of one of the order's sales, through its gateway, at most what it has left.
 PAY_BACK = {"parent_id": Field(int, within="sales"), "kind": Field(default="refund", choices=("refund",)),
             "gateway": Field(default=None, agrees="parent_id.gateway"), "amount": Field(to_cents, least=1, cap="parent_id")}
-GIFT_CARD = {"initial_value": Field(to_cents, least=1)}
 #: 8-20 letters or digits, case-insensitive, unique in the shop; 16 hex digits when none is asked for.
 GIFT_CARD_CODES = Codes(min_length=8, max_length=20, alphabet="abcdefghijklmnopqrstuvwxyz0123456789",
                         normalize=lambda code: "".join(code.split()).lower(), generate=lambda: uuid.uuid4().hex[:16])
+GIFT_CARD = {"initial_value": Field(to_cents, least=1), "code": Field(GIFT_CARD_CODES.read, unique="codes"),
+             **dict.fromkeys(("customer_id", "note", "expires_on", "template_suffix"), Field(default=None))}
+#: What a sale, a refund's transaction, a refund and a gift card hold that the request does not set.
+SALE = {"kind": "sale", "message": "Marked the manual payment as received", "source_name": "web"}
+REFUND = {"kind": "refund", "message": "Refunded", "source_name": "external"}
+TRANSACTION = {"status": "success", "test": False, "authorization": None, "error_code": None}
+NEW_REFUND = {"user_id": None, "duties": [], "additional_fees": [], "order_adjustments": [], "return": None}
+NEW_GIFT_CARD = {"currency": "USD", "disabled_at": None, "line_item_id": None, "api_client_id": 755357713,
+                 "user_id": None, "order_id": None}
 
 
-def problem(message: str, key: str | None = None) -> Reply:
+def problem(refusal: Refusal, message: str) -> tuple[int, Any]:
     """Shopify's failed validation: 422 ``{"errors": {field: [message]}}``."""
-    return lambda refusal: (422, errors({key or refusal.field: [message]}))
+    return 422, errors({refusal.field: [message]})
 
 
 #: Every refusal of these endpoints as Shopify words it (the most specific key answers).
 REFUSALS = Refusals({
     "unknown": lambda _: (404, errors("Not Found")),
     "missing": lambda refusal: (400, errors({refusal.field: "Required parameter missing or invalid"})),
-    "invalid": problem("is invalid"), "choices": problem("is not included in the list"),
-    "least": problem("must be greater than 0"), "initial_value:invalid": problem("must be greater than 0"),
-    "refund_line_items.quantity:cap": problem(QUANTITY_TOO_HIGH), "transactions.amount:cap": problem(AMOUNT_TOO_HIGH, "base"),
-    "match": problem("must match the parent transaction's gateway"), "taken": problem("has already been taken"),
-    "short": problem("is too short (minimum is 8 characters)"), "long": problem("is too long (maximum is 20 characters)"),
-})
+    "transactions.amount:cap": lambda _: (422, errors({"base": [AMOUNT_TOO_HIGH]})),
+    "refund_line_items.quantity:cap": QUANTITY_TOO_HIGH, "invalid": "is invalid", "least": "must be greater than 0",
+    "initial_value:invalid": "must be greater than 0", "choices": "is not included in the list",
+    "match": "must match the parent transaction's gateway", "taken": "has already been taken",
+    "short": "is too short (minimum is 8 characters)", "long": "is too long (maximum is 20 characters)",
+}, problem)
 
 
 def next_id(state: ShopState, base: int) -> int:
@@ -75,9 +81,8 @@ def next_id(state: ShopState, base: int) -> int:
 def transaction(state: ShopState, order: Json, kind: Json, gateway: str, cents: int, parent_id: int | None,
                 now: datetime) -> Json:
     tid = next_id(state, TRANSACTION_ID_BASE)
-    return {"id": tid, "order_id": order["id"], **kind, "gateway": gateway, "status": "success",
-            "created_at": ts(now), "processed_at": ts(now), "test": False, "authorization": None,
-            "currency": order["currency"], "amount": to_money(cents), "parent_id": parent_id, "error_code": None,
+    return {"id": tid, "order_id": order["id"], **kind, **TRANSACTION, "gateway": gateway, "created_at": ts(now),
+            "processed_at": ts(now), "currency": order["currency"], "amount": to_money(cents), "parent_id": parent_id,
             "admin_graphql_api_id": f"gid://shopify/OrderTransaction/{tid}"}
 
 
@@ -150,9 +155,8 @@ def record_refund(state: ShopState, order_id: int, body: Any) -> tuple[Json, lis
                "subtotal": to_cents(line["subtotal"]) / 100, "total_tax": 0.0,
                "line_item": items.known["lines"][line["line_item_id"]]} for line in lines]
     refund = {"id": rid, "order_id": order_id, "created_at": ts(now), "processed_at": ts(now), "note": spec.get("note"),
-              "user_id": None, "restock": any(line["location_id"] for line in lines), "duties": [], "additional_fees": [],
-              "order_adjustments": [], "return": None, "refund_line_items": stored, "transactions": transactions,
-              "admin_graphql_api_id": f"gid://shopify/Refund/{rid}"}
+              **copy.deepcopy(NEW_REFUND), "restock": any(line["location_id"] for line in lines),
+              "refund_line_items": stored, "transactions": transactions, "admin_graphql_api_id": f"gid://shopify/Refund/{rid}"}
     order["refunds"].append(refund)
     state.transactions.setdefault(order_id, []).extend(transactions)
     if cents.ledger.given_back:
@@ -165,16 +169,11 @@ def record_refund(state: ShopState, order_id: int, body: Any) -> tuple[Json, lis
 
 def create_gift_card(state: ShopState, body: Any) -> Json:
     """``POST gift_cards.json``: the answer is the only time the full code is shown."""
-    spec = an_object(body, "gift_card", "gift_card")
-    cents = read(spec, GIFT_CARD)["initial_value"]
-    code = GIFT_CARD_CODES.issue(spec.get("code"), (card["code"] for card in state.gift_cards))
-    now, gid = state.now(), next_id(state, GIFT_CARD_ID_BASE)
-    card = {"id": gid, "balance": to_money(cents), "created_at": ts(now), "updated_at": ts(now), "currency": "USD",
-            "initial_value": to_money(cents), "disabled_at": None, "line_item_id": None, "api_client_id": 755357713,
-            "user_id": None, "customer_id": spec.get("customer_id"), "note": spec.get("note"),
-            "expires_on": spec.get("expires_on"), "template_suffix": spec.get("template_suffix"),
-            "last_characters": code[-4:], "order_id": None, "code": code,
-            "admin_graphql_api_id": f"gid://shopify/GiftCard/{gid}"}
+    asked = read(an_object(body, "gift_card", "gift_card"), GIFT_CARD,
+                 context=Context({"codes": {card["code"] for card in state.gift_cards}}))
+    now, gid, value = state.now(), next_id(state, GIFT_CARD_ID_BASE), to_money(asked["initial_value"])
+    card = {"id": gid, **asked, **NEW_GIFT_CARD, "balance": value, "initial_value": value, "created_at": ts(now),
+            "updated_at": ts(now), "last_characters": asked["code"][-4:], "admin_graphql_api_id": f"gid://shopify/GiftCard/{gid}"}
     state.gift_cards.append(card)
     return card
 

@@ -11,6 +11,7 @@ WooCommerce's fields, its error body for each refusal and its JSON, and serves t
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi.responses import JSONResponse, Response
@@ -27,20 +28,31 @@ Json = dict[str, Any]
 REFUNDING_GATEWAYS = frozenset({"stripe", "woocommerce_payments", "ppcp-gateway", "square_credit_card"})
 OFFLINE_GATEWAYS = frozenset({"bacs", "cheque", "cod"})
 CANNOT_REFUND = "woocommerce_rest_cannot_create_order_refund"
-COUPON_TYPES = ("percent", "fixed_cart", "fixed_product")
+INVALID_PARAM = ("rest_invalid_param", "Invalid parameter(s): {field}", 400)
 
 #: A refund's ``line_items``: lines of the order; like PHP, a falsy quantity or total is 0.
 REFUND_LINE = {"id": Field(int, within="lines"), "quantity": Field(int, 0, FALSY),
                "refund_total": Field(to_cents, 0, FALSY)}
 #: ``amount`` wins over the lines' totals when given.
 REFUND = {"amount": Field(to_cents, None, (None, ""))}
-COUPON = {"discount_type": Field(default="fixed_cart", choices=COUPON_TYPES), "amount": Field(to_cents, 0, FALSY)}
+#: A coupon's fields as the request sets them (the code is read first, by ``COUPON_CODES``).
+COUPON = {"discount_type": Field(default="fixed_cart", choices=("percent", "fixed_cart", "fixed_product")),
+          "amount": Field(to_cents, 0, FALSY), "description": Field(default=""),
+          **dict.fromkeys(("date_expires", "usage_limit", "usage_limit_per_user"), Field(default=None)),
+          **dict.fromkeys(("individual_use", "free_shipping", "exclude_sale_items"), Field(bool, False)),
+          "email_restrictions": Field(lambda emails: [str(e).lower() for e in emails or []], [])}
 #: Coupon codes are trimmed, lower case and unique in the store (``wc_get_coupon_id_by_code``).
 COUPON_CODES = Codes(normalize=lambda code: code.strip().lower())
+#: What a new coupon, a refund and a refund's line hold that the request does not set.
+NEW_COUPON = {"status": "publish", "usage_count": 0, "product_ids": [], "excluded_product_ids": [],
+              "limit_usage_to_x_items": None, "product_categories": [], "excluded_product_categories": [],
+              "minimum_amount": "0.00", "maximum_amount": "0.00", "used_by": [], "meta_data": []}
+NEW_REFUND = {"refunded_by": 1, "meta_data": [], "tax_lines": [], "shipping_lines": [], "fee_lines": []}
+NEW_REFUND_ITEM = {"tax_class": "", "subtotal_tax": "0.00", "total_tax": "0.00", "taxes": []}
 
 
 def wp(refusal: Refusal, error: tuple[Any, ...]) -> tuple[int, Any]:
-    """A WordPress error body: (code, message with the field's name, status[, data])."""
+    """A WordPress error body from (code, message naming ``{field}``, status[, data])."""
     code, message, status, *data = error
     return status, wp_body(code, message.format(field=refusal.top), status, **(data[0] if data else {}))
 
@@ -49,11 +61,9 @@ def wp(refusal: Refusal, error: tuple[Any, ...]) -> tuple[int, Any]:
 REFUSALS = Refusals({
     "order:unknown": ("woocommerce_rest_invalid_order_id", "Invalid order ID.", 404),
     "coupon:unknown": ("woocommerce_rest_shop_coupon_invalid_id", "Invalid ID.", 404),
-    "body:missing": ("rest_invalid_json", "Invalid JSON body passed.", 400),
-    "invalid": ("rest_invalid_param", "Invalid parameter(s): {field}", 400),
-    "choices": ("rest_invalid_param", "Invalid parameter(s): {field}", 400),
+    "body:missing": ("rest_invalid_json", "Invalid JSON body passed.", 400), "invalid": INVALID_PARAM,
+    "choices": INVALID_PARAM, "amount:cap": (CANNOT_REFUND, "Invalid refund amount.", 500),
     "amount:least": ("woocommerce_rest_invalid_order_refund", "Refund amount must be greater than zero.", 400),
-    "amount:cap": (CANNOT_REFUND, "Invalid refund amount.", 500),
     "gateway:offline": (CANNOT_REFUND, "The payment gateway for this order does not support automatic refunds.", 500),
     "gateway:unknown": (CANNOT_REFUND, "The payment gateway for this order does not exist.", 500),
     "code": ("rest_missing_callback_param", "Missing parameter(s): code", 400, {"params": ["code"]}),
@@ -90,17 +100,15 @@ def record_refund(state: SiteState, order_id: int, body: Any) -> tuple[Json, lis
     restock its items unless ``api_restock`` is false; the restocked products."""
     order, payload, lines, cents, paid = refund_request(state, order_id, body)
     now, refund_id = state.now(), state.allocate()
-    items = [{"id": state.allocate(), "name": ask["line"]["name"], "product_id": ask["line"]["product_id"],
-              "variation_id": ask["line"]["variation_id"], "quantity": -ask["quantity"], "tax_class": "",
-              "subtotal": to_money(-ask["refund_total"]), "subtotal_tax": "0.00", "total": to_money(-ask["refund_total"]),
-              "total_tax": "0.00", "taxes": [], "sku": ask["line"]["sku"],
+    items = [{"id": state.allocate(), **{k: ask["line"][k] for k in ("name", "product_id", "variation_id", "sku")},
+              **copy.deepcopy(NEW_REFUND_ITEM), "quantity": -ask["quantity"], "subtotal": to_money(-ask["refund_total"]),
+              "total": to_money(-ask["refund_total"]),
               "price": -(ask["refund_total"] / 100 / ask["quantity"]) if ask["quantity"] else 0,
               "meta_data": [{"id": state.allocate(), "key": "_refunded_item_id", "value": str(ask["id"])}]}
              for ask in lines]
     refund = {"id": refund_id, "date_created": local(now), "date_created_gmt": gmt(now), "amount": to_money(cents),
-              "reason": str(payload.get("reason") or ""), "refunded_by": 1,
-              "refunded_payment": payload.get("api_refund", True) is not False, "meta_data": [], "line_items": items,
-              "tax_lines": [], "shipping_lines": [], "fee_lines": [], "_order_id": order_id}
+              "reason": str(payload.get("reason") or ""), "refunded_payment": payload.get("api_refund", True) is not False,
+              **copy.deepcopy(NEW_REFUND), "line_items": items, "_order_id": order_id}
     state.refunds.setdefault(order_id, []).insert(0, refund)
     order["refunds"].insert(0, {"id": refund_id, "reason": refund["reason"], "total": f"-{refund['amount']}"})
     if paid.room(order_id) <= 0:
@@ -116,24 +124,14 @@ def record_refund(state: SiteState, order_id: int, body: Any) -> tuple[Json, lis
 
 
 def create_coupon(state: SiteState, body: Any) -> Json:
-    """The coupons controller: a code, a known type and amount, a code not in use yet."""
+    """The coupons controller: a code, a known type and amount, then a code not in use yet."""
     payload = an_object(body, "body")
-    code = COUPON_CODES.read(payload.get("code"))
-    asked = read(payload, COUPON)
-    COUPON_CODES.claim(code, (coupon["code"] for coupon in state.coupons))
+    code, asked = COUPON_CODES.read(payload.get("code")), read(payload, COUPON)
     now = state.now()
-    coupon = {"id": state.allocate(), "code": code, "amount": to_money(asked["amount"]), "status": "publish",
-              "date_created": local(now), "date_created_gmt": gmt(now), "date_modified": local(now),
-              "date_modified_gmt": gmt(now), "discount_type": asked["discount_type"],
-              "description": payload.get("description", ""), "date_expires": payload.get("date_expires"),
-              "date_expires_gmt": payload.get("date_expires"), "usage_count": 0,
-              "individual_use": bool(payload.get("individual_use", False)), "product_ids": [], "excluded_product_ids": [],
-              "usage_limit": payload.get("usage_limit"), "usage_limit_per_user": payload.get("usage_limit_per_user"),
-              "limit_usage_to_x_items": None, "free_shipping": bool(payload.get("free_shipping", False)),
-              "product_categories": [], "excluded_product_categories": [],
-              "exclude_sale_items": bool(payload.get("exclude_sale_items", False)), "minimum_amount": "0.00",
-              "maximum_amount": "0.00", "email_restrictions": [str(e).lower() for e in payload.get("email_restrictions") or []],
-              "used_by": [], "meta_data": []}
+    coupon = {"id": state.allocate(), "code": COUPON_CODES.claim(code, (c["code"] for c in state.coupons)),
+              **copy.deepcopy(NEW_COUPON), **asked, "amount": to_money(asked["amount"]), "date_created": local(now),
+              "date_created_gmt": gmt(now), "date_modified": local(now), "date_modified_gmt": gmt(now),
+              "date_expires_gmt": asked["date_expires"]}
     state.coupons.append(coupon)
     return coupon
 
