@@ -31,8 +31,9 @@ V = TypeVar("V")
 
 class Refusal(Exception):
     """A request broke a money rule: the ``kind`` of rule, on ``field`` (dotted for a field of a
-    listed item, e.g. ``transactions.amount``). The kit raises ``missing``, ``invalid``,
-    ``choices``, ``least``, ``cap``, ``short``, ``long`` and ``taken``; a platform may raise its own."""
+    listed item, e.g. ``transactions.amount``). The kit raises ``missing``, ``unknown``, ``invalid``,
+    ``choices``, ``least``, ``match``, ``taken``, ``cap``, ``short`` and ``long``; a platform may
+    raise its own (``gateway:offline``)."""
 
     def __init__(self, field: str, kind: str) -> None:
         super().__init__(f"{field}:{kind}")
@@ -76,10 +77,57 @@ class Refusals:
             if key in self.replies:
                 reply = self.replies[key]
                 if callable(reply):
-                    return reply(refusal)  # type: ignore[no-any-return]
+                    return reply(refusal)
                 assert self.render is not None, f"{key}: a data entry needs a render"
                 return self.render(refusal, reply)
         raise KeyError(f"no answer declared for the refusal {refusal}")
+
+
+# --- what can be given back ----------------------------------------------------------------------
+
+
+class Ledger(Generic[K]):
+    """What can still be given back per key: what was paid (or bought) less what went back.
+
+    Built from the platform's own records each time (``paid`` and ``returned`` as (key, amount)
+    pairs), so there is no second copy of the money to drift from what the API shows. Amounts
+    are integers: cents, or item quantities.
+    """
+
+    def __init__(self, paid: Iterable[tuple[K, int]], returned: Iterable[tuple[K, int]] = ()) -> None:
+        self.paid: dict[K, int] = {}
+        for key, amount in paid:
+            self.paid[key] = self.paid.get(key, 0) + amount
+        self.left = dict(self.paid)
+        for key, amount in returned:
+            self.left[key] = self.left.get(key, 0) - amount
+
+    def room(self, key: K) -> int:
+        """What ``key`` can still give back (Shopify's ``maximum_refundable``)."""
+        return self.left.get(key, 0)
+
+    @property
+    def given_back(self) -> int:
+        """Everything that went back so far, this request's takes included."""
+        return sum(self.paid.values()) - sum(self.left.values())
+
+    def take(self, key: K, amount: int, field: str) -> int:
+        """Give ``amount`` back against ``key``; more than is left is a ``cap`` refusal of ``field``."""
+        if amount > self.room(key):
+            raise Refusal(field, "cap")
+        self.left[key] = self.room(key) - amount
+        return amount
+
+    def spread(self, amount: int) -> list[tuple[K, int, int]]:
+        """``amount`` over the keys in the order they were paid, each up to what it has left, as
+        (key, share, left before); takes nothing. How a platform suggests which payments refund."""
+        shares = []
+        for key in self.paid:
+            room = self.room(key)
+            share = min(amount, room)
+            amount -= share
+            shares.append((key, share, room))
+        return shares
 
 
 # --- reading a request ---------------------------------------------------------------------------
@@ -139,11 +187,12 @@ class Field:
 
 @dataclass(frozen=True)
 class Context:
-    """What a request is read against: named collections of known records by id, and the ledger
-    its amounts are taken from."""
+    """What a request is read against: named collections of what is known (records by id, codes
+    issued), and the ledger its capped amounts are taken from (by default an empty one: where
+    nothing was paid, nothing can be given back)."""
 
-    known: Mapping[str, Mapping[Any, Any]] = dataclasses.field(default_factory=dict)
-    ledger: Ledger[Any] | None = None
+    known: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    ledger: Ledger[Any] = dataclasses.field(default_factory=lambda: Ledger([]))
 
 
 def read(spec: Mapping[str, Any], fields: Mapping[str, Field], prefix: str = "",
@@ -178,7 +227,6 @@ def read_field(spec: Mapping[str, Any], key: str, field: Field, name: str, item:
     if field.unique is not None and _among(value, context.known[field.unique]):
         raise Refusal(name, "taken")
     if field.cap is not None:
-        assert context.ledger is not None, f"{name} is capped: read it with a ledger"
         context.ledger.take(item[field.cap], value, name)
     return value
 
@@ -210,53 +258,6 @@ def an_object(value: Any, name: str, key: str | None = None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Refusal(name, "missing")
     return value
-
-
-# --- what can be given back ----------------------------------------------------------------------
-
-
-class Ledger(Generic[K]):
-    """What can still be given back per key: what was paid (or bought) less what went back.
-
-    Built from the platform's own records each time (``paid`` and ``returned`` as (key, amount)
-    pairs), so there is no second copy of the money to drift from what the API shows. Amounts
-    are integers: cents, or item quantities.
-    """
-
-    def __init__(self, paid: Iterable[tuple[K, int]], returned: Iterable[tuple[K, int]] = ()) -> None:
-        self.paid: dict[K, int] = {}
-        for key, amount in paid:
-            self.paid[key] = self.paid.get(key, 0) + amount
-        self.left = dict(self.paid)
-        for key, amount in returned:
-            self.left[key] = self.left.get(key, 0) - amount
-
-    def room(self, key: K) -> int:
-        """What ``key`` can still give back (Shopify's ``maximum_refundable``)."""
-        return self.left.get(key, 0)
-
-    @property
-    def given_back(self) -> int:
-        """Everything that went back so far, this request's takes included."""
-        return sum(self.paid.values()) - sum(self.left.values())
-
-    def take(self, key: K, amount: int, field: str) -> int:
-        """Give ``amount`` back against ``key``; more than is left is a ``cap`` refusal of ``field``."""
-        if amount > self.room(key):
-            raise Refusal(field, "cap")
-        self.left[key] = self.room(key) - amount
-        return amount
-
-    def spread(self, amount: int) -> list[tuple[K, int, int]]:
-        """``amount`` over the keys in the order they were paid, each up to what it has left, as
-        (key, share, left before); takes nothing. How a platform suggests which payments refund."""
-        shares = []
-        for key in self.paid:
-            room = self.room(key)
-            share = min(amount, room)
-            amount -= share
-            shares.append((key, share, room))
-        return shares
 
 
 # --- issued codes --------------------------------------------------------------------------------
@@ -295,8 +296,6 @@ class Codes:
             raise Refusal(self.field, "taken")
         return code
 
-    def issue(self, requested: Any, taken: Iterable[str]) -> str:
-        return self.claim(self.read(requested), taken)
 
 
 def shown(record: Mapping[str, Any], hidden: Collection[str] = ()) -> dict[str, Any]:

@@ -51,7 +51,7 @@ GIFT_CARD = {"initial_value": Field(to_cents, least=1), "code": Field(GIFT_CARD_
 SALE = {"kind": "sale", "message": "Marked the manual payment as received", "source_name": "web"}
 REFUND = {"kind": "refund", "message": "Refunded", "source_name": "external"}
 TRANSACTION = {"status": "success", "test": False, "authorization": None, "error_code": None}
-NEW_REFUND = {"user_id": None, "duties": [], "additional_fees": [], "order_adjustments": [], "return": None}
+NEW_REFUND: Json = {"user_id": None, "duties": [], "additional_fees": [], "order_adjustments": [], "return": None}
 NEW_GIFT_CARD = {"currency": "USD", "disabled_at": None, "line_item_id": None, "api_client_id": 755357713,
                  "user_id": None, "order_id": None}
 

@@ -310,3 +310,16 @@ def test_woo_coupon_codes_are_unique_lower_case(woo_api: Api, woo: Admin) -> Non
     assert wp_answer(woo_api.call("GET", "coupons/1")) == \
         wp("woocommerce_rest_shop_coupon_invalid_id", "Invalid ID.", 404)
     assert len(woo.get("state/coupons")["coupons"]) == 1
+
+
+def test_woo_restock_counts_every_line_of_one_product(woo_api: Api, woo: Admin) -> None:
+    woo.post("seed", {"items": [{"sku": "FUTON", "stock_quantity": 5}]})
+    order = woo.post("create_order", {"lines": [{"sku": "FUTON", "quantity": 2, "price": "10.00"},
+                                                {"sku": "FUTON", "quantity": 1, "price": "10.00"}]})["order"]
+    first, second = order["line_items"]
+
+    status, _ = woo_api.call("POST", f"orders/{order['id']}/refunds", {"line_items": [
+        {"id": first["id"], "quantity": 2, "refund_total": "20"}, {"id": second["id"], "quantity": 1, "refund_total": "10"}]})
+
+    assert status == 201
+    assert woo.item("FUTON")["stock_quantity"] == 5, "5 seeded, 3 sold, 2 + 1 restocked"
