@@ -37,9 +37,10 @@ def answers(route: Callable[[Callable[..., Any]], Any], refusals: Refusals, stat
     """Register a handler as a money endpoint: ``@answers(kit.api.get("/path"), REFUSALS)``.
 
     The handler takes the path parameters and ``call: Call[State] = kit.call`` as any endpoint
-    does, and returns the body (or a whole answer, e.g. a page); it runs under the instance's lock with refusals answered from
-    ``refusals`` (through ``refuse(call)``, by default ``call.refuse``), and the body is answered
-    with ``status`` after the lock is released. FastAPI reads the handler's own signature.
+    does, and returns the body (or a whole answer, e.g. a page); it runs under the instance's
+    lock with refusals answered from ``refusals`` (through ``refuse(call)``, by default
+    ``call.refuse``), and the body is answered with ``status`` after the lock is released.
+    FastAPI reads the handler's own signature (the route sees the answer type).
     """
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(handler)

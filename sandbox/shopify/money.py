@@ -22,13 +22,17 @@ from fastapi.responses import Response
 
 from sandbox.common import to_cents, to_money
 from sandbox.kit import Call
-from sandbox.kit.ledger import Codes, Context, Field, Ledger, Refusal, Refusals, an_object, found, read, read_each, shown
+from sandbox.kit.ledger import (Codes, Context, Field, Ledger, Refusal, Refusals, an_object, found, read, read_each,
+                                shown)
 from sandbox.kit.ledger_endpoints import answering, answers
 from sandbox.kit.pages import only_fields
 from sandbox.shopify.shop import ShopState, deliver_all, errors, kit, level_json, ts
 
 Json = dict[str, Any]
-TRANSACTION_ID_BASE, REFUND_ID_BASE, REFUND_LINE_ID_BASE, GIFT_CARD_ID_BASE = (2**53 + n * 10**9 for n in (8, 9, 10, 11))
+TRANSACTION_ID_BASE = 2**53 + 8_000_000_000
+REFUND_ID_BASE = 2**53 + 9_000_000_000
+REFUND_LINE_ID_BASE = 2**53 + 10_000_000_000
+GIFT_CARD_ID_BASE = 2**53 + 11_000_000_000
 #: ``cancel`` and ``return`` put the items back at the shop's location (``location_id`` set).
 RESTOCK_TYPES, RESTOCKING = ("no_restock", "cancel", "return", "legacy_restock"), ("cancel", "return")
 QUANTITY_TOO_HIGH = "cannot refund more items than were purchased"
@@ -41,7 +45,8 @@ LINE = {"line_item_id": Field(int, within="lines"), "restock_type": Field(defaul
         "quantity": Field(int, 0, least=1, cap="line_item_id")}
 #: ``transactions``: a refund of one of the order's sales, through its gateway, at most what it has left.
 PAY_BACK = {"parent_id": Field(int, within="sales"), "kind": Field(default="refund", choices=("refund",)),
-            "gateway": Field(default=None, agrees="parent_id.gateway"), "amount": Field(to_cents, least=1, cap="parent_id")}
+            "gateway": Field(default=None, agrees="parent_id.gateway"),
+            "amount": Field(to_cents, least=1, cap="parent_id")}
 #: 8-20 letters or digits, case-insensitive, unique in the shop; 16 hex digits when none is asked for.
 GIFT_CARD_CODES = Codes(min_length=8, max_length=20, alphabet="abcdefghijklmnopqrstuvwxyz0123456789",
                         normalize=lambda code: "".join(code.split()).lower(), generate=lambda: uuid.uuid4().hex[:16])
@@ -148,22 +153,24 @@ def record_refund(state: ShopState, order_id: int, body: Any) -> tuple[Json, lis
     items, cents = context(state, order)
     lines = refund_lines(state, spec, items)
     now, sales = state.now(), cents.known["sales"]
-    transactions = [transaction(state, order, REFUND, sales[t["parent_id"]]["gateway"], t["amount"], t["parent_id"], now)
-                    for t in read_each(spec.get("transactions"), PAY_BACK, "transactions", cents)]
+    transactions = [transaction(state, order, REFUND, sales[t["parent_id"]]["gateway"], t["amount"], t["parent_id"],
+                                now) for t in read_each(spec.get("transactions"), PAY_BACK, "transactions", cents)]
     rid = next_id(state, REFUND_ID_BASE)
-    stored = [{"id": next_id(state, REFUND_LINE_ID_BASE), **{k: line[k] for k in LINE}, "location_id": line["location_id"],
+    stored = [{"id": next_id(state, REFUND_LINE_ID_BASE), **{k: line[k] for k in (*LINE, "location_id")},
                "subtotal": to_cents(line["subtotal"]) / 100, "total_tax": 0.0,
                "line_item": items.known["lines"][line["line_item_id"]]} for line in lines]
     refund = {"id": rid, "order_id": order_id, "created_at": ts(now), "processed_at": ts(now), "note": spec.get("note"),
               **copy.deepcopy(NEW_REFUND), "restock": any(line["location_id"] for line in lines),
-              "refund_line_items": stored, "transactions": transactions, "admin_graphql_api_id": f"gid://shopify/Refund/{rid}"}
+              "refund_line_items": stored, "transactions": transactions,
+              "admin_graphql_api_id": f"gid://shopify/Refund/{rid}"}
     order["refunds"].append(refund)
     state.transactions.setdefault(order_id, []).extend(transactions)
     if cents.ledger.given_back:
         full = cents.ledger.given_back >= to_cents(order["total_price"])
         order["financial_status"] = "refunded" if full else "partially_refunded"
     order["updated_at"] = ts(now)
-    levels = [level for ln in stored if ln["location_id"] for level in restock(state, ln["line_item"], ln["quantity"], now)]
+    levels = [level for line in stored if line["location_id"]
+              for level in restock(state, line["line_item"], line["quantity"], now)]
     return refund, [("refunds/create", refund)] + [("inventory_levels/update", level) for level in levels]
 
 
@@ -173,7 +180,8 @@ def create_gift_card(state: ShopState, body: Any) -> Json:
                  context=Context({"codes": {card["code"] for card in state.gift_cards}}))
     now, gid, value = state.now(), next_id(state, GIFT_CARD_ID_BASE), to_money(asked["initial_value"])
     card = {"id": gid, **asked, **NEW_GIFT_CARD, "balance": value, "initial_value": value, "created_at": ts(now),
-            "updated_at": ts(now), "last_characters": asked["code"][-4:], "admin_graphql_api_id": f"gid://shopify/GiftCard/{gid}"}
+            "updated_at": ts(now), "last_characters": asked["code"][-4:],
+            "admin_graphql_api_id": f"gid://shopify/GiftCard/{gid}"}
     state.gift_cards.append(card)
     return card
 

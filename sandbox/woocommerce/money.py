@@ -18,10 +18,11 @@ from fastapi.responses import JSONResponse, Response
 
 from sandbox.common import to_cents, to_money
 from sandbox.kit import Call
-from sandbox.kit.ledger import FALSY, Codes, Context, Field, Ledger, Refusal, Refusals, an_object, found, read, read_each
-from sandbox.kit.ledger import shown
+from sandbox.kit.ledger import (FALSY, Codes, Context, Field, Ledger, Refusal, Refusals, an_object, found, read,
+                                read_each, shown)
 from sandbox.kit.ledger_endpoints import Refuse, answering, answers
-from sandbox.woocommerce.site import SiteState, deliver, gmt, kit, local, pages, product_json, refused, with_stock, wp_body
+from sandbox.woocommerce.site import (SiteState, deliver, gmt, kit, local, pages, product_json, refused, with_stock,
+                                      wp_body)
 
 Json = dict[str, Any]
 #: Gateways that implement ``process_refund`` (``supports('refunds')``) vs. core offline ones that do not.
@@ -101,14 +102,14 @@ def record_refund(state: SiteState, order_id: int, body: Any) -> tuple[Json, lis
     order, payload, lines, cents, paid = refund_request(state, order_id, body)
     now, refund_id = state.now(), state.allocate()
     items = [{"id": state.allocate(), **{k: ask["line"][k] for k in ("name", "product_id", "variation_id", "sku")},
-              **copy.deepcopy(NEW_REFUND_ITEM), "quantity": -ask["quantity"], "subtotal": to_money(-ask["refund_total"]),
-              "total": to_money(-ask["refund_total"]),
+              **copy.deepcopy(NEW_REFUND_ITEM), "quantity": -ask["quantity"],
+              "subtotal": to_money(-ask["refund_total"]), "total": to_money(-ask["refund_total"]),
               "price": -(ask["refund_total"] / 100 / ask["quantity"]) if ask["quantity"] else 0,
               "meta_data": [{"id": state.allocate(), "key": "_refunded_item_id", "value": str(ask["id"])}]}
              for ask in lines]
     refund = {"id": refund_id, "date_created": local(now), "date_created_gmt": gmt(now), "amount": to_money(cents),
-              "reason": str(payload.get("reason") or ""), "refunded_payment": payload.get("api_refund", True) is not False,
-              **copy.deepcopy(NEW_REFUND), "line_items": items, "_order_id": order_id}
+              "reason": str(payload.get("reason") or ""), **copy.deepcopy(NEW_REFUND), "line_items": items,
+              "refunded_payment": payload.get("api_refund", True) is not False, "_order_id": order_id}
     state.refunds.setdefault(order_id, []).insert(0, refund)
     order["refunds"].insert(0, {"id": refund_id, "reason": refund["reason"], "total": f"-{refund['amount']}"})
     if paid.room(order_id) <= 0:
@@ -118,8 +119,9 @@ def record_refund(state: SiteState, order_id: int, body: Any) -> tuple[Json, lis
     for ask in lines if payload.get("api_restock", True) is not False else []:
         product = state.get(ask["line"]["variation_id"] or ask["line"]["product_id"])
         if product is not None and product["manage_stock"] and ask["quantity"] > 0:
-            restocked.append(with_stock(product, now, stock_quantity=(product["stock_quantity"] or 0) + ask["quantity"]))
-            state.store(restocked[-1])
+            product = with_stock(product, now, stock_quantity=(product["stock_quantity"] or 0) + ask["quantity"])
+            state.store(product)
+            restocked.append(product)
     return refund, restocked
 
 

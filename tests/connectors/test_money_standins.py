@@ -319,7 +319,8 @@ def test_woo_restock_counts_every_line_of_one_product(woo_api: Api, woo: Admin) 
     first, second = order["line_items"]
 
     status, _ = woo_api.call("POST", f"orders/{order['id']}/refunds", {"line_items": [
-        {"id": first["id"], "quantity": 2, "refund_total": "20"}, {"id": second["id"], "quantity": 1, "refund_total": "10"}]})
+        {"id": first["id"], "quantity": 2, "refund_total": "20"},
+        {"id": second["id"], "quantity": 1, "refund_total": "10"}]})
 
     assert status == 201
     assert woo.item("FUTON")["stock_quantity"] == 5, "5 seeded, 3 sold, 2 + 1 restocked"
