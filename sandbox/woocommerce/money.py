@@ -46,8 +46,8 @@ COUPON = {"discount_type": Field(default="fixed_cart", choices=("percent", "fixe
 COUPON_CODES = Codes(normalize=lambda code: code.strip().lower())
 #: What a new coupon, a refund and a refund's line hold that the request does not set.
 NEW_COUPON: Json = {"status": "publish", "usage_count": 0, "product_ids": [], "excluded_product_ids": [],
-              "limit_usage_to_x_items": None, "product_categories": [], "excluded_product_categories": [],
-              "minimum_amount": "0.00", "maximum_amount": "0.00", "used_by": [], "meta_data": []}
+                    "limit_usage_to_x_items": None, "product_categories": [], "excluded_product_categories": [],
+                    "minimum_amount": "0.00", "maximum_amount": "0.00", "used_by": [], "meta_data": []}
 NEW_REFUND: Json = {"refunded_by": 1, "meta_data": [], "tax_lines": [], "shipping_lines": [], "fee_lines": []}
 NEW_REFUND_ITEM: Json = {"tax_class": "", "subtotal_tax": "0.00", "total_tax": "0.00", "taxes": []}
 
