@@ -6,354 +6,246 @@ still refund (https://shopify.dev/docs/api/admin-rest/latest/resources/refund); 
 transactions are listed by https://shopify.dev/docs/api/admin-rest/latest/resources/transaction;
 gift card codes are 8-20 characters, shown in full only when created
 (https://shopify.dev/docs/api/admin-rest/latest/resources/gift-card).
+
+The rules (caps, field reading, unique codes) are ``sandbox.kit.ledger``'s; this module declares
+Shopify's fields, its wording of each refusal and its JSON, and serves the endpoints.
 """
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import replace
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from fastapi.responses import Response
 
 from sandbox.kit.money import to_cents, to_money
 from sandbox.kit import Call
+from sandbox.kit.ledger import (Codes, Context, Field, Ledger, Refusal, Refusals, an_object, found, read, read_each,
+                                shown)
+from sandbox.kit.ledger_endpoints import answering, answers
 from sandbox.kit.pages import only_fields
-from sandbox.shopify.shop import (
-    Item,
-    ShopState,
-    deliver_all,
-    errors,
-    kit,
-    level_json,
-    not_found,
-    ts,
-)
+from sandbox.shopify.shop import ShopState, deliver_all, errors, kit, level_json, ts
 
+Json = dict[str, Any]
 TRANSACTION_ID_BASE = 2**53 + 8_000_000_000
 REFUND_ID_BASE = 2**53 + 9_000_000_000
 REFUND_LINE_ID_BASE = 2**53 + 10_000_000_000
 GIFT_CARD_ID_BASE = 2**53 + 11_000_000_000
-RESTOCK_TYPES = ("no_restock", "cancel", "return", "legacy_restock")
+#: ``cancel`` and ``return`` put the items back at the shop's location (``location_id`` set).
+RESTOCK_TYPES, RESTOCKING = ("no_restock", "cancel", "return", "legacy_restock"), ("cancel", "return")
 QUANTITY_TOO_HIGH = "cannot refund more items than were purchased"
 AMOUNT_TOO_HIGH = "Refund amount exceeds the maximum refundable amount of the transaction"
+#: ``gift_cards/search.json?query=field:value`` searches these fields.
+SEARCHABLE = ("last_characters", "balance", "initial_value")
+
+#: ``refund_line_items``: a line of the order, restocked or not, at most what it has left.
+LINE = {"line_item_id": Field(int, within="lines"), "restock_type": Field(default="no_restock", choices=RESTOCK_TYPES),
+        "quantity": Field(int, 0, least=1, cap="line_item_id")}
+#: ``transactions``: a refund of one of the order's sales, through its gateway, at most what it has left.
+PAY_BACK = {"parent_id": Field(int, within="sales"), "kind": Field(default="refund", choices=("refund",)),
+            "gateway": Field(default=None, agrees="parent_id.gateway"),
+            "amount": Field(to_cents, least=1, cap="parent_id")}
+#: 8-20 letters or digits, case-insensitive, unique in the shop; 16 hex digits when none is asked for.
+GIFT_CARD_CODES = Codes(min_length=8, max_length=20, alphabet="abcdefghijklmnopqrstuvwxyz0123456789",
+                        normalize=lambda code: "".join(code.split()).lower(), generate=lambda: uuid.uuid4().hex[:16])
+GIFT_CARD = {"initial_value": Field(to_cents, least=1), "code": Field(GIFT_CARD_CODES.read, unique="codes"),
+             **dict.fromkeys(("customer_id", "note", "expires_on", "template_suffix"), Field(default=None))}
+#: What a sale, a refund's transaction, a refund and a gift card hold that the request does not set.
+SALE = {"kind": "sale", "message": "Marked the manual payment as received", "source_name": "web"}
+REFUND = {"kind": "refund", "message": "Refunded", "source_name": "external"}
+TRANSACTION = {"status": "success", "test": False, "authorization": None, "error_code": None}
+NEW_REFUND: Json = {"user_id": None, "duties": [], "additional_fees": [], "order_adjustments": [], "return": None}
+NEW_GIFT_CARD = {"currency": "USD", "disabled_at": None, "line_item_id": None, "api_client_id": 755357713,
+                 "user_id": None, "order_id": None}
 
 
-def next_money_id(state: ShopState) -> int:
+def problem(refusal: Refusal, message: str) -> tuple[int, Any]:
+    """Shopify's failed validation: 422 ``{"errors": {field: [message]}}``."""
+    return 422, errors({refusal.field: [message]})
+
+
+#: Every refusal of these endpoints as Shopify words it (the most specific key answers).
+REFUSALS = Refusals({
+    "unknown": lambda _: (404, errors("Not Found")),
+    "missing": lambda refusal: (400, errors({refusal.field: "Required parameter missing or invalid"})),
+    "transactions.amount:cap": lambda _: (422, errors({"base": [AMOUNT_TOO_HIGH]})),
+    "refund_line_items.quantity:cap": QUANTITY_TOO_HIGH, "invalid": "is invalid", "least": "must be greater than 0",
+    "initial_value:invalid": "must be greater than 0", "choices": "is not included in the list",
+    "match": "must match the parent transaction's gateway", "taken": "has already been taken",
+    "short": "is too short (minimum is 8 characters)", "long": "is too long (maximum is 20 characters)",
+}, problem)
+
+
+def next_id(state: ShopState, base: int) -> int:
     state.money_ids += 1
-    return state.money_ids
+    return base + state.money_ids
 
 
-def sale_transaction(state: ShopState, order: dict[str, Any], gateway: str, now: datetime) -> dict[str, Any]:
+def transaction(state: ShopState, order: Json, kind: Json, gateway: str, cents: int, parent_id: int | None,
+                now: datetime) -> Json:
+    tid = next_id(state, TRANSACTION_ID_BASE)
+    return {"id": tid, "order_id": order["id"], **kind, **TRANSACTION, "gateway": gateway, "created_at": ts(now),
+            "processed_at": ts(now), "currency": order["currency"], "amount": to_money(cents), "parent_id": parent_id,
+            "admin_graphql_api_id": f"gid://shopify/OrderTransaction/{tid}"}
+
+
+def sale_transaction(state: ShopState, order: Json, gateway: str, now: datetime) -> Json:
     """The paid checkout: one successful ``sale`` for the order total, the refunds' parent."""
-    sale = {"id": TRANSACTION_ID_BASE + next_money_id(state), "order_id": order["id"], "kind": "sale",
-            "gateway": gateway, "status": "success", "message": "Marked the manual payment as received",
-            "created_at": ts(now), "processed_at": ts(now), "test": False, "authorization": None,
-            "currency": order["currency"], "amount": order["total_price"], "parent_id": None,
-            "source_name": "web", "error_code": None,
-            "admin_graphql_api_id": f"gid://shopify/OrderTransaction/{TRANSACTION_ID_BASE + state.money_ids}"}
+    sale = transaction(state, order, SALE, gateway, to_cents(order["total_price"]), None, now)
     state.transactions[order["id"]] = [sale]
     return sale
 
 
-def refunded_quantities(order: dict[str, Any]) -> dict[int, int]:
-    done: dict[int, int] = {}
-    for refund in order["refunds"]:
-        for line in refund["refund_line_items"]:
-            done[line["line_item_id"]] = done.get(line["line_item_id"], 0) + line["quantity"]
-    return done
+def context(state: ShopState, order: Json) -> tuple[Context, Context]:
+    """What the order's lines (items) and its successful sales (cents) have left to refund."""
+    done = [t for t in state.transactions.get(order["id"], []) if t["status"] == "success"]
+    sales = {t["id"]: t for t in done if t["kind"] in ("sale", "capture")}
+    known = {"lines": {line["id"]: line for line in order["line_items"]}, "sales": sales}
+    returned = [r for refund in order["refunds"] for r in refund["refund_line_items"]]
+    items = Ledger([(ln["id"], ln["quantity"]) for ln in order["line_items"]],
+                   [(r["line_item_id"], r["quantity"]) for r in returned])
+    cents = Ledger([(t["id"], to_cents(t["amount"])) for t in sales.values()],
+                   [(t["parent_id"], to_cents(t["amount"])) for t in done if t["kind"] == "refund"])
+    return Context(known, items), Context(known, cents)
 
 
-def refundable_cents(state: ShopState, parent: dict[str, Any]) -> int:
-    """A sale's ``maximum_refundable``: its amount less the successful refunds made against it."""
-    refunded = sum(to_cents(t["amount"]) for t in state.transactions.get(parent["order_id"], [])
-                   if t["kind"] == "refund" and t["parent_id"] == parent["id"] and t["status"] == "success")
-    return to_cents(parent["amount"]) - refunded
+def refund_lines(state: ShopState, spec: Json, lines: Context) -> list[Json]:
+    """The ``refund_line_items`` as ``calculate`` answers them (a created refund keeps some fields)."""
+    calculated = []
+    for ask in read_each(spec.get("refund_line_items"), LINE, "refund_line_items", lines):
+        line, restock_type = lines.known["lines"][ask["line_item_id"]], ask["restock_type"]
+        subtotal = to_money(to_cents(line["price"]) * ask["quantity"])
+        calculated.append({**ask, "location_id": state.location_id if restock_type in RESTOCKING else None,
+                           "price": line["price"], "subtotal": subtotal, "total_tax": "0.00",
+                           "discounted_price": line["price"], "discounted_total_price": subtotal,
+                           "total_cart_discount_amount": "0.00"})
+    return calculated
 
 
-def refund_lines(state: ShopState, order: dict[str, Any], specs: Any) -> tuple[list[dict[str, Any]], Any]:
-    """Validate ``refund_line_items`` as Shopify does; returns (lines, None) or ([], errors)."""
-    if specs is None:
-        return [], None
-    if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
-        return [], {"refund_line_items": ["is invalid"]}
-    by_id = {line["id"]: line for line in order["line_items"]}
-    already = refunded_quantities(order)
-    asked: dict[int, int] = {}
-    lines = []
-    for spec in specs:
-        try:
-            line = by_id.get(int(spec.get("line_item_id")))
-            quantity = int(spec.get("quantity", 0))
-        except (TypeError, ValueError):
-            line, quantity = None, 0
-        if line is None:
-            return [], {"refund_line_items.line_item_id": ["is invalid"]}
-        restock_type = spec.get("restock_type", "no_restock")
-        if restock_type not in RESTOCK_TYPES:
-            return [], {"refund_line_items.restock_type": ["is not included in the list"]}
-        if quantity < 1:
-            return [], {"refund_line_items.quantity": ["must be greater than 0"]}
-        asked[line["id"]] = asked.get(line["id"], 0) + quantity
-        if asked[line["id"]] > line["quantity"] - already.get(line["id"], 0):
-            return [], {"refund_line_items.quantity": [QUANTITY_TOO_HIGH]}
-        subtotal = to_cents(line["price"]) * quantity
-        lines.append({"line_item_id": line["id"], "quantity": quantity, "restock_type": restock_type,
-                      "location_id": state.location_id if restock_type in ("cancel", "return") else None,
-                      "price": line["price"], "subtotal": to_money(subtotal), "total_tax": "0.00",
-                      "discounted_price": line["price"], "discounted_total_price": to_money(subtotal),
-                      "total_cart_discount_amount": "0.00"})
-    return lines, None
-
-
-def suggested_transactions(state: ShopState, order: dict[str, Any], cents: int) -> list[dict[str, Any]]:
-    """Spread ``cents`` over the order's sales, each capped at what it can still refund."""
-    suggestions = []
-    for parent in state.transactions.get(order["id"], []):
-        if parent["kind"] not in ("sale", "capture") or parent["status"] != "success":
-            continue
-        maximum = refundable_cents(state, parent)
-        share = min(cents, maximum)
-        cents -= share
-        suggestions.append({"order_id": order["id"], "kind": "suggested_refund", "gateway": parent["gateway"],
-                            "parent_id": parent["id"], "amount": to_money(share), "currency": order["currency"],
-                            "maximum_refundable": to_money(maximum)})
-    return suggestions
-
-
-def calculate_refund(state: ShopState, order: dict[str, Any], lines: list[dict[str, Any]]) -> dict[str, Any]:
-    subtotal = sum(to_cents(line["subtotal"]) for line in lines)
+def calculation(state: ShopState, order_id: int, body: Any) -> Json:
+    """``calculate.json``: the lines, and their total spread over what each sale has left."""
+    spec, order = an_object(body, "refund", "refund"), found(state.find_order(order_id), "order")
+    items, cents = context(state, order)
+    lines = refund_lines(state, spec, items)
+    suggested = [{"order_id": order_id, "kind": "suggested_refund", "gateway": cents.known["sales"][pid]["gateway"],
+                  "parent_id": pid, "amount": to_money(share), "currency": order["currency"],
+                  "maximum_refundable": to_money(room)}
+                 for pid, share, room in cents.ledger.spread(sum(to_cents(line["subtotal"]) for line in lines))]
     return {"shipping": {"amount": "0.00", "tax": "0.00", "maximum_refundable": "0.00"}, "duties": [],
-            "additional_fees": [], "refund_line_items": lines,
-            "transactions": suggested_transactions(state, order, subtotal), "currency": order["currency"]}
+            "additional_fees": [], "refund_line_items": lines, "transactions": suggested, "currency": order["currency"]}
 
 
-def refund_transactions(state: ShopState, order: dict[str, Any], specs: Any) -> tuple[list[dict[str, Any]], Any]:
-    """Validate ``transactions`` against the order's sales; the sum per parent must stay refundable."""
-    if specs is None:
-        return [], None
-    if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
-        return [], {"transactions": ["is invalid"]}
-    parents = {t["id"]: t for t in state.transactions.get(order["id"], []) if t["kind"] in ("sale", "capture")}
-    asked: dict[int, int] = {}
-    accepted = []
-    for spec in specs:
-        try:
-            parent = parents.get(int(spec.get("parent_id")))
-            cents = to_cents(spec.get("amount"))
-        except (TypeError, ValueError):
-            return [], {"transactions.amount": ["is invalid"]}
-        if parent is None:
-            return [], {"transactions.parent_id": ["is invalid"]}
-        if spec.get("kind", "refund") != "refund":
-            return [], {"transactions.kind": ["is not included in the list"]}
-        if spec.get("gateway") and spec["gateway"] != parent["gateway"]:
-            return [], {"transactions.gateway": ["must match the parent transaction's gateway"]}
-        if cents <= 0:
-            return [], {"transactions.amount": ["must be greater than 0"]}
-        asked[parent["id"]] = asked.get(parent["id"], 0) + cents
-        if asked[parent["id"]] > refundable_cents(state, parent):
-            return [], {"base": [AMOUNT_TOO_HIGH]}
-        accepted.append((parent, cents))
-    return [refund_transaction(state, order, parent, cents) for parent, cents in accepted], None
+def restock(state: ShopState, line: Json, quantity: int, now: datetime) -> list[Json]:
+    """The line's items back in stock at the main location (when tracked): its level, for the webhook."""
+    index = state.index_for_sku(str(line["sku"]))
+    item = state.item(index) if index is not None else None
+    if item is None or item.available is None:
+        return []
+    state.store(item := replace(item, available=item.available + quantity, updated_at=now))
+    return [level_json(state, item)]
 
 
-def refund_transaction(state: ShopState, order: dict[str, Any], parent: dict[str, Any], cents: int) -> dict[str, Any]:
-    now = state.now()
-    tid = TRANSACTION_ID_BASE + next_money_id(state)
-    return {"id": tid, "order_id": order["id"], "kind": "refund", "gateway": parent["gateway"], "status": "success",
-            "message": "Refunded", "created_at": ts(now), "processed_at": ts(now), "test": False,
-            "authorization": None, "currency": order["currency"], "amount": to_money(cents),
-            "parent_id": parent["id"], "source_name": "external", "error_code": None,
-            "admin_graphql_api_id": f"gid://shopify/OrderTransaction/{tid}"}
-
-
-def record_refund(state: ShopState, order: dict[str, Any], body: dict[str, Any], lines: list[dict[str, Any]],
-                  transactions: list[dict[str, Any]]) -> tuple[dict[str, Any], list[Item]]:
-    """Store the refund on its order (and its transactions), restock ``cancel``/``return`` lines."""
-    now = state.now()
-    rid = REFUND_ID_BASE + next_money_id(state)
-    by_id = {line["id"]: line for line in order["line_items"]}
-    refund_lines_json = [{
-        "id": REFUND_LINE_ID_BASE + next_money_id(state), "line_item_id": line["line_item_id"],
-        "quantity": line["quantity"], "location_id": line["location_id"], "restock_type": line["restock_type"],
-        "subtotal": float(Decimal(line["subtotal"])), "total_tax": 0.0, "line_item": by_id[line["line_item_id"]],
-    } for line in lines]
-    refund = {"id": rid, "order_id": order["id"], "created_at": ts(now), "processed_at": ts(now),
-              "note": body.get("note"), "user_id": None, "restock": any(line["location_id"] for line in lines),
-              "duties": [], "additional_fees": [], "order_adjustments": [], "return": None,
-              "refund_line_items": refund_lines_json, "transactions": transactions,
+def record_refund(state: ShopState, order_id: int, body: Any) -> tuple[Json, list[tuple[str, Json]]]:
+    """Store the refund on its order with its transactions, restock ``cancel``/``return`` lines; the webhooks."""
+    spec, order = an_object(body, "refund", "refund"), found(state.find_order(order_id), "order")
+    items, cents = context(state, order)
+    lines = refund_lines(state, spec, items)
+    now, sales = state.now(), cents.known["sales"]
+    transactions = [transaction(state, order, REFUND, sales[t["parent_id"]]["gateway"], t["amount"], t["parent_id"],
+                                now) for t in read_each(spec.get("transactions"), PAY_BACK, "transactions", cents)]
+    rid = next_id(state, REFUND_ID_BASE)
+    stored = [{"id": next_id(state, REFUND_LINE_ID_BASE), **{k: line[k] for k in (*LINE, "location_id")},
+               "subtotal": to_cents(line["subtotal"]) / 100, "total_tax": 0.0,
+               "line_item": items.known["lines"][line["line_item_id"]]} for line in lines]
+    refund = {"id": rid, "order_id": order_id, "created_at": ts(now), "processed_at": ts(now), "note": spec.get("note"),
+              **copy.deepcopy(NEW_REFUND), "restock": any(line["location_id"] for line in lines),
+              "refund_line_items": stored, "transactions": transactions,
               "admin_graphql_api_id": f"gid://shopify/Refund/{rid}"}
     order["refunds"].append(refund)
-    state.transactions.setdefault(order["id"], []).extend(transactions)
-    refunded = sum(to_cents(t["amount"]) for t in state.transactions[order["id"]] if t["kind"] == "refund")
-    if refunded:
-        order["financial_status"] = "refunded" if refunded >= to_cents(order["total_price"]) else "partially_refunded"
+    state.transactions.setdefault(order_id, []).extend(transactions)
+    if cents.ledger.given_back:
+        full = cents.ledger.given_back >= to_cents(order["total_price"])
+        order["financial_status"] = "refunded" if full else "partially_refunded"
     order["updated_at"] = ts(now)
-    restocked = []
-    for line in lines:
-        if line["location_id"] is None:
-            continue
-        index = state.index_for_sku(str(by_id[line["line_item_id"]]["sku"]))
-        item = state.item(index) if index is not None else None
-        if item is not None and item.available is not None:
-            item = replace(item, available=item.available + line["quantity"], updated_at=now)
-            state.store(item)
-            restocked.append(item)
-    return refund, restocked
+    levels = [level for line in stored if line["location_id"]
+              for level in restock(state, line["line_item"], line["quantity"], now)]
+    return refund, [("refunds/create", refund)] + [("inventory_levels/update", level) for level in levels]
 
 
-GIFT_CARD_CODE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
-
-
-def gift_card_code_errors(code: str, taken: set[str]) -> dict[str, list[str]] | None:
-    """Shopify's rule: 8–20 letters or digits, case-insensitive, unique in the shop."""
-    if len(code) < 8:
-        return {"code": ["is too short (minimum is 8 characters)"]}
-    if len(code) > 20:
-        return {"code": ["is too long (maximum is 20 characters)"]}
-    if not set(code) <= GIFT_CARD_CODE_CHARS:
-        return {"code": ["is invalid"]}
-    if code in taken:
-        return {"code": ["has already been taken"]}
-    return None
-
-
-def create_gift_card(state: ShopState, spec: Any) -> tuple[int, dict[str, Any]]:
+def create_gift_card(state: ShopState, body: Any) -> Json:
     """``POST gift_cards.json``: the answer is the only time the full code is shown."""
-    if not isinstance(spec, dict):
-        return 400, {"errors": {"gift_card": "Required parameter missing or invalid"}}
-    try:
-        cents = to_cents(spec.get("initial_value"))
-    except ValueError:
-        cents = 0
-    if cents <= 0:
-        return 422, {"errors": {"initial_value": ["must be greater than 0"]}}
-    code = "".join(str(spec.get("code") or uuid.uuid4().hex[:16]).split()).lower()
-    errors = gift_card_code_errors(code, {card["code"] for card in state.gift_cards})
-    if errors:
-        return 422, {"errors": errors}
-    now = state.now()
-    gid = GIFT_CARD_ID_BASE + next_money_id(state)
-    card = {"id": gid, "balance": to_money(cents), "created_at": ts(now), "updated_at": ts(now), "currency": "USD",
-            "initial_value": to_money(cents), "disabled_at": None, "line_item_id": None, "api_client_id": 755357713,
-            "user_id": None, "customer_id": spec.get("customer_id"), "note": spec.get("note"),
-            "expires_on": spec.get("expires_on"), "template_suffix": spec.get("template_suffix"),
-            "last_characters": code[-4:], "order_id": None, "code": code,
+    asked = read(an_object(body, "gift_card", "gift_card"), GIFT_CARD,
+                 context=Context({"codes": {card["code"] for card in state.gift_cards}}))
+    now, gid, value = state.now(), next_id(state, GIFT_CARD_ID_BASE), to_money(asked["initial_value"])
+    card = {"id": gid, **asked, **NEW_GIFT_CARD, "balance": value, "initial_value": value, "created_at": ts(now),
+            "updated_at": ts(now), "last_characters": asked["code"][-4:],
             "admin_graphql_api_id": f"gid://shopify/GiftCard/{gid}"}
     state.gift_cards.append(card)
-    return 201, {"gift_card": card}
+    return card
 
 
-def gift_card_json(card: dict[str, Any]) -> dict[str, Any]:
-    """A stored card as reads show it: never the code, only ``last_characters``."""
-    return {k: v for k, v in card.items() if k != "code"}
-
-
-def search_gift_cards(state: ShopState, query: str) -> list[dict[str, Any]]:
-    """``gift_cards/search.json?query=field:value`` over the indexed fields this stand-in keeps."""
-    field_name, _, value = query.partition(":")
-    if field_name in ("last_characters", "balance", "initial_value"):
-        return [gift_card_json(c) for c in state.gift_cards if str(c[field_name]).lower() == value.strip().lower()]
-    return []
+def gift_cards(state: ShopState) -> list[Json]:
+    """The cards as reads show them: never the code, only ``last_characters``."""
+    return [shown(card, {"code"}) for card in state.gift_cards]
 
 
 # --- endpoints ----------------------------------------------------------------------------------
 
 
-def order_of(call: Call[ShopState], order_id: int) -> dict[str, Any]:
-    order = call.state.find_order(order_id)
-    if order is None:
-        raise not_found(call)
-    return order
+def order(state: ShopState, order_id: int) -> Json:
+    return found(state.find_order(order_id), "order")
 
 
-def refund_spec(call: Call[ShopState]) -> dict[str, Any]:
-    spec = call.body.get("refund") if isinstance(call.body, dict) else None
-    if not isinstance(spec, dict):
-        raise call.refuse(errors({"refund": "Required parameter missing or invalid"}), 400)
-    return spec
+@answers(kit.api.get("/orders/{order_id}.json"), REFUSALS)
+def get_order(order_id: int, call: Call[ShopState] = kit.call) -> Json:
+    return {"order": only_fields(order(call.state, order_id), call.query.get("fields"))}
 
 
-@kit.api.get("/orders/{order_id}.json")
-def get_order(order_id: int, call: Call[ShopState] = kit.call) -> Response:
-    with call.state.lock:
-        body = {"order": only_fields(order_of(call, order_id), call.query.get("fields"))}
-    return call.reply(body)
+@answers(kit.api.get("/orders/{order_id}/transactions.json"), REFUSALS)
+def list_transactions(order_id: int, call: Call[ShopState] = kit.call) -> Json:
+    return {"transactions": list(call.state.transactions.get(order(call.state, order_id)["id"], []))}
 
 
-@kit.api.get("/orders/{order_id}/transactions.json")
-def list_transactions(order_id: int, call: Call[ShopState] = kit.call) -> Response:
-    with call.state.lock:
-        order_of(call, order_id)
-        body = {"transactions": list(call.state.transactions.get(order_id, []))}
-    return call.reply(body)
+@answers(kit.api.get("/orders/{order_id}/refunds.json"), REFUSALS)
+def list_refunds(order_id: int, call: Call[ShopState] = kit.call) -> Json:
+    return {"refunds": list(order(call.state, order_id)["refunds"])}
 
 
-@kit.api.get("/orders/{order_id}/refunds.json")
-def list_refunds(order_id: int, call: Call[ShopState] = kit.call) -> Response:
-    with call.state.lock:
-        body = {"refunds": list(order_of(call, order_id)["refunds"])}
-    return call.reply(body)
-
-
-@kit.api.post("/orders/{order_id}/refunds/calculate.json")
-def calculate(order_id: int, call: Call[ShopState] = kit.call) -> Response:
-    spec = refund_spec(call)
-    state = call.state
-    with state.lock:
-        order = order_of(call, order_id)
-        lines, problems = refund_lines(state, order, spec.get("refund_line_items"))
-        body = errors(problems) if problems else {"refund": calculate_refund(state, order, lines)}
-    return call.reply(body, 422 if problems else 200)
+@answers(kit.api.post("/orders/{order_id}/refunds/calculate.json"), REFUSALS)
+def calculate(order_id: int, call: Call[ShopState] = kit.call) -> Json:
+    return {"refund": calculation(call.state, order_id, call.body)}
 
 
 @kit.api.post("/orders/{order_id}/refunds.json")
 def create_refund(order_id: int, call: Call[ShopState] = kit.call) -> Response:
-    spec = refund_spec(call)
-    state = call.state
-    with state.lock:
-        order = order_of(call, order_id)
-        lines, problems = refund_lines(state, order, spec.get("refund_line_items"))
-        transactions: list[dict[str, Any]] = []
-        if not problems:
-            transactions, problems = refund_transactions(state, order, spec.get("transactions"))
-        if problems:
-            raise call.refuse(errors(problems), 422)
-        refund, restocked = record_refund(state, order, spec, lines, transactions)
-        levels = [level_json(state, item) for item in restocked]
-    deliver_all(state, call, [("refunds/create", refund)] + [("inventory_levels/update", lv) for lv in levels])
+    with answering(REFUSALS, call.refuse), call.state.lock:
+        refund, events = record_refund(call.state, order_id, call.body)
+    deliver_all(call.state, call, events)
     return call.reply({"refund": refund}, 201)
 
 
-@kit.api.post("/gift_cards.json")
-def create_gift_card_route(call: Call[ShopState] = kit.call) -> Response:
-    with call.state.lock:
-        status, body = create_gift_card(call.state, call.body.get("gift_card") if isinstance(call.body, dict) else None)
-    return call.reply(body, status)
+@answers(kit.api.post("/gift_cards.json"), REFUSALS, 201)
+def create_gift_card_route(call: Call[ShopState] = kit.call) -> Json:
+    return {"gift_card": create_gift_card(call.state, call.body)}
 
 
-@kit.api.get("/gift_cards/search.json")
-def search_gift_cards_route(call: Call[ShopState] = kit.call) -> Response:
-    with call.state.lock:
-        found = search_gift_cards(call.state, call.query.get("query", ""))
-    return call.reply({"gift_cards": found})
+@answers(kit.api.get("/gift_cards/search.json"), REFUSALS)
+def search_gift_cards(call: Call[ShopState] = kit.call) -> Json:
+    """``query=field:value`` over the fields this stand-in indexes."""
+    name, _, value = call.query.get("query", "").partition(":")
+    return {"gift_cards": [card for card in gift_cards(call.state)
+                           if name in SEARCHABLE and str(card[name]).lower() == value.strip().lower()]}
 
 
-@kit.api.get("/gift_cards.json")
-def list_gift_cards(call: Call[ShopState] = kit.call) -> Response:
+@answers(kit.api.get("/gift_cards.json"), REFUSALS)
+def list_gift_cards(call: Call[ShopState] = kit.call) -> Json:
     status = call.query.get("status")
-    with call.state.lock:
-        cards = [gift_card_json(c) for c in call.state.gift_cards
-                 if status is None or (status == "enabled") == (c["disabled_at"] is None)]
-    return call.reply({"gift_cards": cards})
+    return {"gift_cards": [card for card in gift_cards(call.state)
+                           if status is None or (status == "enabled") == (card["disabled_at"] is None)]}
 
 
-@kit.api.get("/gift_cards/{gift_card_id}.json")
-def get_gift_card(gift_card_id: int, call: Call[ShopState] = kit.call) -> Response:
-    with call.state.lock:
-        card = next((gift_card_json(c) for c in call.state.gift_cards if c["id"] == gift_card_id), None)
-    if card is None:
-        raise not_found(call)
-    return call.reply({"gift_card": card})
+@answers(kit.api.get("/gift_cards/{gift_card_id}.json"), REFUSALS)
+def get_gift_card(gift_card_id: int, call: Call[ShopState] = kit.call) -> Json:
+    return {"gift_card": found(next((c for c in gift_cards(call.state) if c["id"] == gift_card_id), None), "gift_card")}

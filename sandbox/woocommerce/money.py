@@ -5,229 +5,170 @@ Refunds follow https://woocommerce.github.io/woocommerce-rest-api-docs/#order-re
 ``wc_create_refund`` / ``wc_refund_payment``: the amount may not exceed what is left, and asking
 the gateway to pay back needs a gateway that ``supports('refunds')``. Coupons follow
 https://woocommerce.github.io/woocommerce-rest-api-docs/#coupons (codes are unique, lower case).
+
+The rules (caps, field reading, unique codes) are ``sandbox.kit.ledger``'s; this module declares
+WooCommerce's fields, its error body for each refusal and its JSON, and serves the endpoints.
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi.responses import JSONResponse, Response
 
 from sandbox.kit.money import to_cents, to_money
 from sandbox.kit import Call
-from sandbox.woocommerce.site import (
-    SiteState,
-    deliver,
-    gmt,
-    kit,
-    local,
-    pages,
-    product_json,
-    refused,
-    with_stock,
-    wp_error,
-)
+from sandbox.kit.ledger import (FALSY, Codes, Context, Field, Ledger, Refusal, Refusals, an_object, found, read,
+                                read_each, shown)
+from sandbox.kit.ledger_endpoints import Refuse, answering, answers
+from sandbox.woocommerce.site import (SiteState, deliver, gmt, kit, local, pages, product_json, refused, with_stock,
+                                      wp_body)
 
+Json = dict[str, Any]
 #: Gateways that implement ``process_refund`` (``supports('refunds')``) vs. core offline ones that do not.
 REFUNDING_GATEWAYS = frozenset({"stripe", "woocommerce_payments", "ppcp-gateway", "square_credit_card"})
 OFFLINE_GATEWAYS = frozenset({"bacs", "cheque", "cod"})
 CANNOT_REFUND = "woocommerce_rest_cannot_create_order_refund"
+INVALID_PARAM = ("rest_invalid_param", "Invalid parameter(s): {field}", 400)
+
+#: A refund's ``line_items``: lines of the order; like PHP, a falsy quantity or total is 0.
+REFUND_LINE = {"id": Field(int, within="lines"), "quantity": Field(int, 0, FALSY),
+               "refund_total": Field(to_cents, 0, FALSY)}
+#: ``amount`` wins over the lines' totals when given.
+REFUND = {"amount": Field(to_cents, None, (None, ""))}
+#: A coupon's fields as the request sets them (the code is read first, by ``COUPON_CODES``).
+COUPON = {"discount_type": Field(default="fixed_cart", choices=("percent", "fixed_cart", "fixed_product")),
+          "amount": Field(to_cents, 0, FALSY), "description": Field(default=""),
+          **dict.fromkeys(("date_expires", "usage_limit", "usage_limit_per_user"), Field(default=None)),
+          **dict.fromkeys(("individual_use", "free_shipping", "exclude_sale_items"), Field(bool, False)),
+          "email_restrictions": Field(lambda emails: [str(e).lower() for e in emails or []], [])}
+#: Coupon codes are trimmed, lower case and unique in the store (``wc_get_coupon_id_by_code``).
+COUPON_CODES = Codes(normalize=lambda code: code.strip().lower())
+#: What a new coupon, a refund and a refund's line hold that the request does not set.
+NEW_COUPON: Json = {"status": "publish", "usage_count": 0, "product_ids": [], "excluded_product_ids": [],
+                    "limit_usage_to_x_items": None, "product_categories": [], "excluded_product_categories": [],
+                    "minimum_amount": "0.00", "maximum_amount": "0.00", "used_by": [], "meta_data": []}
+NEW_REFUND: Json = {"refunded_by": 1, "meta_data": [], "tax_lines": [], "shipping_lines": [], "fee_lines": []}
+NEW_REFUND_ITEM: Json = {"tax_class": "", "subtotal_tax": "0.00", "total_tax": "0.00", "taxes": []}
 
 
-def refunded_cents(state: SiteState, order_id: int) -> int:
-    return sum(to_cents(r["amount"]) for r in state.refunds.get(order_id, []))
+def wp(refusal: Refusal, error: tuple[Any, ...]) -> tuple[int, Any]:
+    """A WordPress error body from (code, message naming ``{field}``, status[, data])."""
+    code, message, status, *data = error
+    return status, wp_body(code, message.format(field=refusal.top), status, **(data[0] if data else {}))
 
 
-def refund_line_items(order: dict[str, Any], specs: Any) -> tuple[list[dict[str, Any]], str | None]:
-    """``line_items: [{id, quantity, refund_total, refund_tax}]`` checked against the order's lines."""
-    if specs in (None, []):
-        return [], None
-    if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
-        return [], "line_items"
-    by_id = {line["id"]: line for line in order["line_items"]}
-    lines = []
-    for spec in specs:
-        try:
-            line = by_id.get(int(spec.get("id")))
-            quantity = int(spec.get("quantity") or 0)
-            total = to_cents(spec.get("refund_total") or 0)
-        except (TypeError, ValueError):
-            return [], "line_items"
-        if line is None:
-            return [], "line_items"
-        lines.append({"line": line, "quantity": quantity, "total": total})
-    return lines, None
+#: Every refusal of these endpoints as WooCommerce answers it (the most specific key answers).
+REFUSALS = Refusals({
+    "order:unknown": ("woocommerce_rest_invalid_order_id", "Invalid order ID.", 404),
+    "coupon:unknown": ("woocommerce_rest_shop_coupon_invalid_id", "Invalid ID.", 404),
+    "body:missing": ("rest_invalid_json", "Invalid JSON body passed.", 400), "invalid": INVALID_PARAM,
+    "choices": INVALID_PARAM, "amount:cap": (CANNOT_REFUND, "Invalid refund amount.", 500),
+    "amount:least": ("woocommerce_rest_invalid_order_refund", "Refund amount must be greater than zero.", 400),
+    "gateway:offline": (CANNOT_REFUND, "The payment gateway for this order does not support automatic refunds.", 500),
+    "gateway:unknown": (CANNOT_REFUND, "The payment gateway for this order does not exist.", 500),
+    "code": ("rest_missing_callback_param", "Missing parameter(s): code", 400, {"params": ["code"]}),
+    "code:taken": ("woocommerce_rest_coupon_code_already_exists", "The coupon code already exists", 400),
+}, wp)
 
 
-def gateway_refund_error(order: dict[str, Any]) -> str | None:
-    """``wc_refund_payment``'s refusals when ``api_refund`` asks the gateway to pay the money back."""
+def refuse(call: Call[SiteState]) -> Refuse:
+    """WooCommerce refusals are answered as they are, never spoiled by an ``after_apply`` fault."""
+    return lambda body, status: refused(call, JSONResponse(body, status_code=status))
+
+
+def refund_request(state: SiteState, order_id: int, body: Any) -> tuple[Json, Json, list[Json], int, Ledger[int]]:
+    """The v3 controller's and ``wc_create_refund``'s checks, in their order: the order, the request,
+    its lines, its amount, and the order's ledger with that amount taken."""
+    order, payload = found(state.find_order(order_id), "order"), an_object(body, "body")
+    known = {"lines": {line["id"]: line for line in order["line_items"]}}
+    lines = read_each(payload.get("line_items"), REFUND_LINE, "line_items", Context(known))
+    amount = read(payload, REFUND)["amount"]
+    cents = sum(line["refund_total"] for line in lines) if amount is None else amount
+    if cents < 0:
+        raise Refusal("amount", "least")
+    paid = Ledger([(order_id, to_cents(order["total"]))], [(order_id, to_cents(r["amount"]))
+                                                           for r in state.refunds.get(order_id, [])])
+    paid.take(order_id, cents, "amount")
     method = order.get("payment_method") or ""
-    if method in REFUNDING_GATEWAYS:
-        return None
-    if method in OFFLINE_GATEWAYS:
-        return "The payment gateway for this order does not support automatic refunds."
-    return "The payment gateway for this order does not exist."
+    if payload.get("api_refund", True) is not False and method not in REFUNDING_GATEWAYS:
+        raise Refusal("gateway", "offline" if method in OFFLINE_GATEWAYS else "unknown")
+    return order, payload, [{**ask, "line": known["lines"][ask["id"]]} for ask in lines], cents, paid
 
 
-def refund_json(refund: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in refund.items() if not k.startswith("_")}
-
-
-def build_refund(state: SiteState, order: dict[str, Any], payload: dict[str, Any], cents: int,
-                 lines: list[dict[str, Any]], refunded_payment: bool) -> dict[str, Any]:
-    """The ``shop_order_refund``: negative line items pointing at the order lines they refund."""
-    now = state.now()
-    refund_id = state.allocate()
-    items = [{"id": state.allocate(), "name": item["line"]["name"], "product_id": item["line"]["product_id"],
-              "variation_id": item["line"]["variation_id"], "quantity": -item["quantity"], "tax_class": "",
-              "subtotal": to_money(-item["total"]), "subtotal_tax": "0.00", "total": to_money(-item["total"]),
-              "total_tax": "0.00", "taxes": [], "sku": item["line"]["sku"],
-              "price": -(item["total"] / 100 / item["quantity"]) if item["quantity"] else 0,
-              "meta_data": [{"id": state.allocate(), "key": "_refunded_item_id",
-                             "value": str(item["line"]["id"])}]} for item in lines]
-    return {"id": refund_id, "date_created": local(now), "date_created_gmt": gmt(now), "amount": to_money(cents),
-            "reason": str(payload.get("reason") or ""), "refunded_by": 1, "refunded_payment": refunded_payment,
-            "meta_data": [], "line_items": items, "tax_lines": [], "shipping_lines": [], "fee_lines": [],
-            "_order_id": order["id"]}
-
-
-def apply_refund(state: SiteState, order: dict[str, Any], refund: dict[str, Any],
-                 lines: list[dict[str, Any]], restock: bool) -> list[dict[str, Any]]:
-    """Attach the refund to its order (``refunds`` summary, status) and restock its items."""
-    now = state.now()
-    state.refunds.setdefault(order["id"], []).insert(0, refund)
-    order["refunds"].insert(0, {"id": refund["id"], "reason": refund["reason"], "total": f"-{refund['amount']}"})
-    if refunded_cents(state, order["id"]) >= to_cents(order["total"]):
+def record_refund(state: SiteState, order_id: int, body: Any) -> tuple[Json, list[Json]]:
+    """Store the ``shop_order_refund`` (negative lines pointing at the ones they refund) on its order and
+    restock its items unless ``api_restock`` is false; the restocked products."""
+    order, payload, lines, cents, paid = refund_request(state, order_id, body)
+    now, refund_id = state.now(), state.allocate()
+    items = [{"id": state.allocate(), **{k: ask["line"][k] for k in ("name", "product_id", "variation_id", "sku")},
+              **copy.deepcopy(NEW_REFUND_ITEM), "quantity": -ask["quantity"],
+              "subtotal": to_money(-ask["refund_total"]), "total": to_money(-ask["refund_total"]),
+              "price": -(ask["refund_total"] / 100 / ask["quantity"]) if ask["quantity"] else 0,
+              "meta_data": [{"id": state.allocate(), "key": "_refunded_item_id", "value": str(ask["id"])}]}
+             for ask in lines]
+    refund = {"id": refund_id, "date_created": local(now), "date_created_gmt": gmt(now), "amount": to_money(cents),
+              "reason": str(payload.get("reason") or ""), **copy.deepcopy(NEW_REFUND), "line_items": items,
+              "refunded_payment": payload.get("api_refund", True) is not False, "_order_id": order_id}
+    state.refunds.setdefault(order_id, []).insert(0, refund)
+    order["refunds"].insert(0, {"id": refund_id, "reason": refund["reason"], "total": f"-{refund['amount']}"})
+    if paid.room(order_id) <= 0:
         order["status"] = "refunded"
     order["date_modified"], order["date_modified_gmt"], order["_modified"] = local(now), gmt(now), now
     restocked = []
-    for item in lines if restock else []:
-        pid = item["line"]["variation_id"] or item["line"]["product_id"]
-        product = state.get(pid)
-        if product is None or not product["manage_stock"] or item["quantity"] <= 0:
-            continue
-        product = with_stock(product, now, stock_quantity=(product["stock_quantity"] or 0) + item["quantity"])
-        state.store(product)
-        restocked.append(product)
-    return restocked
+    for ask in lines if payload.get("api_restock", True) is not False else []:
+        product = state.get(ask["line"]["variation_id"] or ask["line"]["product_id"])
+        if product is not None and product["manage_stock"] and ask["quantity"] > 0:
+            product = with_stock(product, now, stock_quantity=(product["stock_quantity"] or 0) + ask["quantity"])
+            state.store(product)
+            restocked.append(product)
+    return refund, restocked
 
 
-COUPON_TYPES = ("percent", "fixed_cart", "fixed_product")
-
-
-def coupon_json(coupon: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in coupon.items() if not k.startswith("_")}
-
-
-def build_coupon(state: SiteState, payload: dict[str, Any]) -> dict[str, Any]:
+def create_coupon(state: SiteState, body: Any) -> Json:
+    """The coupons controller: a code, a known type and amount, then a code not in use yet."""
+    payload = an_object(body, "body")
+    code, asked = COUPON_CODES.read(payload.get("code")), read(payload, COUPON)
     now = state.now()
-    return {"id": state.allocate(), "code": str(payload["code"]).strip().lower(),
-            "amount": to_money(to_cents(payload.get("amount") or 0)), "status": "publish",
-            "date_created": local(now), "date_created_gmt": gmt(now),
-            "date_modified": local(now), "date_modified_gmt": gmt(now),
-            "discount_type": payload.get("discount_type", "fixed_cart"), "description": payload.get("description", ""),
-            "date_expires": payload.get("date_expires"), "date_expires_gmt": payload.get("date_expires"),
-            "usage_count": 0, "individual_use": bool(payload.get("individual_use", False)),
-            "product_ids": [], "excluded_product_ids": [], "usage_limit": payload.get("usage_limit"),
-            "usage_limit_per_user": payload.get("usage_limit_per_user"), "limit_usage_to_x_items": None,
-            "free_shipping": bool(payload.get("free_shipping", False)), "product_categories": [],
-            "excluded_product_categories": [], "exclude_sale_items": bool(payload.get("exclude_sale_items", False)),
-            "minimum_amount": "0.00", "maximum_amount": "0.00",
-            "email_restrictions": [str(e).lower() for e in payload.get("email_restrictions") or []],
-            "used_by": [], "meta_data": []}
+    coupon = {"id": state.allocate(), "code": COUPON_CODES.claim(code, (c["code"] for c in state.coupons)),
+              **copy.deepcopy(NEW_COUPON), **asked, "amount": to_money(asked["amount"]), "date_created": local(now),
+              "date_created_gmt": gmt(now), "date_modified": local(now), "date_modified_gmt": gmt(now),
+              "date_expires_gmt": asked["date_expires"]}
+    state.coupons.append(coupon)
+    return coupon
 
 
-def coupon_errors(state: SiteState, payload: Any) -> JSONResponse | None:
-    """The coupons controller's refusals: missing code, bad type or amount, a code already in use."""
-    if not isinstance(payload, dict):
-        return wp_error("rest_invalid_json", "Invalid JSON body passed.", 400)
-    if not str(payload.get("code") or "").strip():
-        return wp_error("rest_missing_callback_param", "Missing parameter(s): code", 400, params=["code"])
-    if payload.get("discount_type", "fixed_cart") not in COUPON_TYPES:
-        return wp_error("rest_invalid_param", "Invalid parameter(s): discount_type", 400)
-    try:
-        to_cents(payload.get("amount") or 0)
-    except ValueError:
-        return wp_error("rest_invalid_param", "Invalid parameter(s): amount", 400)
-    code = str(payload["code"]).strip().lower()
-    if any(c["code"] == code for c in state.coupons):
-        return wp_error("woocommerce_rest_coupon_code_already_exists", "The coupon code already exists", 400)
-    return None
+#: Stored refunds and coupons as the API shows them (without their ``_`` bookkeeping keys).
+refund_json = coupon_json = shown
 
 
-def refund_refusal(state: SiteState, order: dict[str, Any] | None, payload: Any,
-                   ) -> tuple[JSONResponse | None, int, list[dict[str, Any]]]:
-    """The v3 controller's and ``wc_create_refund``'s checks, in their order; (refusal, cents, lines)."""
-    if order is None:
-        return wp_error("woocommerce_rest_invalid_order_id", "Invalid order ID.", 404), 0, []
-    if not isinstance(payload, dict):
-        return wp_error("rest_invalid_json", "Invalid JSON body passed.", 400), 0, []
-    lines, bad = refund_line_items(order, payload.get("line_items"))
-    if bad:
-        return wp_error("rest_invalid_param", f"Invalid parameter(s): {bad}", 400), 0, []
-    try:
-        cents = (to_cents(payload["amount"]) if payload.get("amount") not in (None, "")
-                 else sum(item["total"] for item in lines))
-    except ValueError:
-        return wp_error("rest_invalid_param", "Invalid parameter(s): amount", 400), 0, []
-    if cents < 0:
-        return wp_error("woocommerce_rest_invalid_order_refund", "Refund amount must be greater than zero.",
-                        400), 0, []
-    if cents > to_cents(order["total"]) - refunded_cents(state, order["id"]):
-        return wp_error(CANNOT_REFUND, "Invalid refund amount.", 500), 0, []
-    gateway_error = gateway_refund_error(order) if payload.get("api_refund", True) is not False else None
-    if gateway_error:
-        return wp_error(CANNOT_REFUND, gateway_error, 500), 0, []
-    return None, cents, lines
-
-
-@kit.api.get("/orders/{order_id}/refunds")
+@answers(kit.api.get("/orders/{order_id}/refunds"), REFUSALS, refuse=refuse)
 def list_refunds(order_id: int, call: Call[SiteState] = kit.call) -> Response:
-    with call.state.lock:
-        if call.state.find_order(order_id) is None:
-            raise refused(call, wp_error("woocommerce_rest_invalid_order_id", "Invalid order ID.", 404))
-        by_id = {r["id"]: r for r in call.state.refunds.get(order_id, [])}
-        return pages.answer(call, list(by_id), lambda rid: refund_json(by_id[rid]))
+    by_id = {r["id"]: r for r in call.state.refunds.get(found(call.state.find_order(order_id), "order")["id"], [])}
+    return pages.answer(call, list(by_id), lambda rid: refund_json(by_id[rid]))
 
 
 @kit.api.post("/orders/{order_id}/refunds")
 def create_refund(order_id: int, call: Call[SiteState] = kit.call) -> Response:
-    state, payload = call.state, call.body
-    with state.lock:
-        order = state.find_order(order_id)
-        refusal, cents, lines = refund_refusal(state, order, payload)
-        if refusal is not None:
-            raise refused(call, refusal)
-        refund = build_refund(state, order, payload, cents, lines,
-                              refunded_payment=payload.get("api_refund", True) is not False)
-        restocked = apply_refund(state, order, refund, lines, payload.get("api_restock", True) is not False)
+    with answering(REFUSALS, refuse(call)), call.state.lock:
+        refund, restocked = record_refund(call.state, order_id, call.body)
     for product in restocked:
-        deliver(state, "product.updated", product_json(product))
+        deliver(call.state, "product.updated", product_json(product))
     return call.reply(refund_json(refund), 201)
 
 
-@kit.api.post("/coupons")
-def create_coupon(call: Call[SiteState] = kit.call) -> Response:
-    with call.state.lock:
-        refusal = coupon_errors(call.state, call.body)
-        if refusal is not None:
-            raise refused(call, refusal)
-        coupon = build_coupon(call.state, call.body)
-        call.state.coupons.append(coupon)
-    return call.reply(coupon_json(coupon), 201)
+@answers(kit.api.post("/coupons"), REFUSALS, 201, refuse)
+def create_coupon_route(call: Call[SiteState] = kit.call) -> Json:
+    return coupon_json(create_coupon(call.state, call.body))
 
 
-@kit.api.get("/coupons")
+@answers(kit.api.get("/coupons"), REFUSALS, refuse=refuse)
 def list_coupons(call: Call[SiteState] = kit.call) -> Response:
     code = call.query.get("code")
-    with call.state.lock:
-        by_id = {c["id"]: c for c in call.state.coupons if code is None or c["code"] == code.strip().lower()}
-        return pages.answer(call, sorted(by_id, reverse=True), lambda cid: coupon_json(by_id[cid]))
+    by_id = {c["id"]: c for c in call.state.coupons if code is None or c["code"] == code.strip().lower()}
+    return pages.answer(call, sorted(by_id, reverse=True), lambda cid: coupon_json(by_id[cid]))
 
 
-@kit.api.get("/coupons/{coupon_id}")
-def get_coupon(coupon_id: int, call: Call[SiteState] = kit.call) -> Response:
-    with call.state.lock:
-        coupon = next((coupon_json(c) for c in call.state.coupons if c["id"] == coupon_id), None)
-    if coupon is None:
-        raise refused(call, wp_error("woocommerce_rest_shop_coupon_invalid_id", "Invalid ID.", 404))
-    return call.reply(coupon)
+@answers(kit.api.get("/coupons/{coupon_id}"), REFUSALS, refuse=refuse)
+def get_coupon(coupon_id: int, call: Call[SiteState] = kit.call) -> Json:
+    return coupon_json(found(next((c for c in call.state.coupons if c["id"] == coupon_id), None), "coupon"))
