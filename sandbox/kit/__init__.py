@@ -8,7 +8,9 @@ clock, webhook list, redelivery), ``faults`` and ``instances`` (what it builds o
 per-instance state and its request log), ``auth``, ``pages``, ``limits``, ``webhooks`` (signed headers as
 templates), ``errors`` (the platforms' error body styles), ``resources`` (declared collections:
 filters, sorting, reads), ``validation`` (request checks as rules), ``admin`` (config, seed, stock
-changes, checkouts, state views), ``catalog``, ``locations`` and ``money``.
+changes, checkouts, state views), ``catalog``, ``locations``, ``money`` (cents and amounts) and
+``ledger`` / ``ledger_endpoints`` (what was paid and given back per payment and line, refund caps,
+issued codes, refusals as a table, endpoints that answer under the instance's lock).
 How to write one: docs/sandbox.md.
 """
 from sandbox.kit.standin import Answer, Call, KitState, Limit, StandIn
