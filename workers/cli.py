@@ -636,6 +636,13 @@ def supervise(backoff_max: float, stable_after: float, max_quick_exits: int, com
                         max_quick_exits=max_quick_exits).run())
 
 
+from workers.cli_reset import reset as embedded_reset  # noqa: E402
+
+embedded.add_command(embedded_reset)
+
+from workers.cli_up import up  # noqa: E402
+
+main.add_command(up)
+
 if __name__ == "__main__":
     main()
-
