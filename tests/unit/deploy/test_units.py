@@ -104,14 +104,14 @@ def test_systemd_analyze_verify_accepts_every_unit(tmp_path: Path) -> None:
 
 
 def test_compose_runs_each_procfile_process_with_restarts() -> None:
-    compose = yaml.safe_load((DEPLOY / "container" / "compose.yaml").read_text())
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
     for process in PROCESSES:
         service = services[process.name]
         argv, _ = procfile_argv(process.command)
         assert procfile_argv(service["command"])[0] == argv, process.name
         assert service["restart"] == "on-failure"
-        assert service["env_file"] == "../backorders.env"
+        assert service["env_file"] == "backorders.env"
         assert service["build"]["dockerfile"] == "deploy/container/Containerfile"
     redis = services["redis"]["command"]
     assert "--maxmemory-policy noeviction" in redis and "--appendonly yes" in redis
