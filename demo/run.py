@@ -4,8 +4,10 @@ machine, against the sandbox.
 Starts (or finds) the embedded servers, the sandbox and the five processes, points the example
 store at the sandbox, lets beat poll every store, sells a futon frame out on Shopify, and shows
 what followed: the SKU's state, every channel flipped to backorder, the staff alerts, and the
-purchase order it drafted with the numbers behind each line. Everything it started is stopped at
-the end unless ``--keep``.
+purchase order it drafted with the numbers behind each line. Everything it started is stopped when
+it ends — done, failed, Ctrl-C or SIGTERM; with ``--keep`` only at Ctrl-C (``demo/processes.py``).
+It says only what the rows show: a text held for quiet hours is told as held, and the channels'
+figures after the restock are told once they have stopped moving.
 
 Every run starts from nothing: the demo has its own database (``DEMO_DATABASE`` on the server of
 ``DATABASE_URL``, embedded or not), dropped and created again at the start, and its own broker key
@@ -223,12 +225,12 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
         return response.json()["items"][0]
 
     shopify = procs.wait("Shopify to allow backorders",
-                    lambda: (i := item("shopify", "shopify-main"))["inventory_policy"] == "continue" and i)
+                         lambda: (i := item("shopify", "shopify-main"))["inventory_policy"] == "continue" and i)
     woo = procs.wait("WooCommerce to show onbackorder",
-                lambda: (i := item("woocommerce", "woo-outlet"))["stock_status"] == "onbackorder" and i)
+                     lambda: (i := item("woocommerce", "woo-outlet"))["stock_status"] == "onbackorder" and i)
     # The POS sold its own last unit: it already shows 0, so it needs no write.
     pos = procs.wait("the Lightspeed POS to show none left",
-                lambda: (i := item("lightspeed", showroom.key)) and not any(i["inventory"].values()) and i)
+                     lambda: (i := item("lightspeed", showroom.key)) and not any(i["inventory"].values()) and i)
     pos_writes = [w for w in requests.get(f"{sandbox_url}/lightspeed/{showroom.key}/_admin/writes",
                                           timeout=5).json()["writes"] if w["sku"] == DEMO_SKU]
 
@@ -298,7 +300,8 @@ def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None]
         return found if len(found) == len(CUSTOMERS) else None
 
     ids = procs.wait("both delay notices", lambda: backorders_in("notified"), 60)
-    say(f"delay notices (ETA from the vendor's lead time; silence = wait): {notices_told(ids, 'backorder_notice', procs)}")
+    told = notices_told(ids, "backorder_notice", procs)
+    say(f"delay notices (ETA from the vendor's lead time; silence = wait): {told}")
     new_eta = (datetime.now(UTC) + timedelta(days=60)).date().isoformat()
     subprocess.run([str(Path(sys.executable).parent / "backorders"), "eta", "set", DEMO_SKU, new_eta], check=True,
                    cwd=REPO_ROOT, env=procs.env, capture_output=True)
@@ -330,8 +333,8 @@ def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None]
 
     procs.wait("Jamie's answer", lambda: state_of(jamie["email"]) == "accepted_wait", 30)
     sam = CUSTOMERS[1]
-    procs.wait("Sam's deadline and refund", lambda: state_of(sam["email"]) == "auto_cancelled" and _refunded(ids[sam["email"]]),
-          120)
+    procs.wait("Sam's deadline and refund",
+               lambda: state_of(sam["email"]) == "auto_cancelled" and _refunded(ids[sam["email"]]), 120)
     say("Sam's order line was cancelled at the deadline and refunded on Shopify")
     po_number, po_lines = purchase_order_story(web_url, say, procs)
     procs.wait("Jamie's backorder to fill", lambda: state_of(jamie["email"]) == "filled", 60)
@@ -358,7 +361,7 @@ def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Proces
         return (row[0], row[1], row[2], row[3]) if row else None
 
     po_id, number, state, total = procs.wait("Kyoto's draft to close its window",
-                                        lambda: kyoto_po(("awaiting_approval", "approved", "sent")), 90)
+                                             lambda: kyoto_po(("awaiting_approval", "approved", "sent")), 90)
     if state == "awaiting_approval":
         say(f"{number} (${total // 100:,}.{total % 100:02d}) is over the auto-approve limit: staff were asked "
             f"on Slack; the buyer runs `backorders po approve {number}`")
