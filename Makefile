@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: install lint test demo up bench chaos chaos-tools clean embedded-stop
+.PHONY: install lint test demo up bench chaos chaos-tools clean reset embedded-stop
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (none found on PATH)" >&2; exit 1; }
@@ -33,10 +33,12 @@ test: install
 demo: install
 	$(BIN)/python -m demo $(if $(KEEP),--keep,)
 
+# Every Procfile process; one that exits is restarted alone while the others keep running
+# (workers/process_set.py). ONLY=worker,notify runs a subset, for a set spread across hosts.
 up: install
 	$(BIN)/backorders db upgrade
 	$(BIN)/backorders config apply
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/backorders up $(if $(ONLY),--only $(ONLY),)
 
 bench: install
 	$(BIN)/python -m bench
@@ -60,6 +62,14 @@ chaos-tools:
 embedded-stop: install
 	$(BIN)/backorders embedded stop
 
+# Start from nothing but keep the installed virtualenv: stops the embedded servers and deletes
+# everything under .data (their databases, the demo's logs, beat's schedules, the spool).
+reset:
+	@if [ -x $(BIN)/backorders ]; then $(BIN)/backorders embedded reset --yes; \
+	else echo "deleting .data"; rm -rf .data; fi
+
+# Everything `make` made: the virtualenv too (the next command reinstalls it).
 clean:
-	-$(BIN)/backorders embedded stop
+	@echo "stopping the embedded servers, then deleting $(VENV) (the virtualenv), .data (databases, logs, schedules) and .pytest_cache"
+	-@[ -x $(BIN)/backorders ] && $(BIN)/backorders embedded stop
 	rm -rf $(VENV) .data .pytest_cache

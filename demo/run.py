@@ -4,8 +4,10 @@ machine, against the sandbox.
 Starts (or finds) the embedded servers, the sandbox and the five processes, points the example
 store at the sandbox, lets beat poll every store, sells a futon frame out on Shopify, and shows
 what followed: the SKU's state, every channel flipped to backorder, the staff alerts, and the
-purchase order it drafted with the numbers behind each line. Everything it started is stopped at
-the end unless ``--keep``.
+purchase order it drafted with the numbers behind each line. Everything it started is stopped when
+it ends — done, failed, Ctrl-C or SIGTERM; with ``--keep`` only at Ctrl-C (``demo/processes.py``).
+It says only what the rows show: a text held for quiet hours is told as held, and the channels'
+figures after the restock are told once they have stopped moving.
 
 Every run starts from nothing: the demo has its own database (``DEMO_DATABASE`` on the server of
 ``DATABASE_URL``, embedded or not), dropped and created again at the start, and its own broker key
@@ -17,13 +19,12 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,19 +32,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from demo.processes import REPO_ROOT, DemoFailed, Processes, Terminated, signals_ignored, stop_signals_raise
+
+__all__ = ["DemoFailed", "Processes", "main", "run"]
 DEMO_SKU = "FUT-FRM-OAK-FULL"
 #: The draft window is long enough to collect the sell-out and the two customers' orders that follow
 #: it within seconds (as the real 30-minute window would), so the PO is the same on every run.
 DEMO_SLA, DEMO_REMINDER, DEMO_PO_WINDOW = "25s", "10s", "20s"
 DEMO_DATABASE = "backorders_demo"
+SETTLE_S = 3.0
 FLOWER_PORT = 5555
 CUSTOMERS = ({"name": ("Jamie", "Rivera"), "email": "jamie@example.com", "phone": "+12015550123"},
              {"name": ("Sam", "Okafor"), "email": "sam@example.com", "phone": "+12015550188"})
-
-
-class DemoFailed(RuntimeError):
-    """A step did not happen in time; the message says which, and the logs say why."""
 
 
 def _port_free(port: int) -> bool:
@@ -59,47 +59,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _wait(what: str, predicate: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except (requests.RequestException, ValueError, KeyError, IndexError):
-            value = None
-        if value:
-            return value
-        time.sleep(0.25)
-    raise DemoFailed(f"timed out after {timeout_s:.0f}s waiting for: {what}")
-
-
-@dataclass
-class Processes:
-    log_dir: Path
-    env: dict[str, str]
-    running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def start(self, name: str, argv: list[str]) -> None:
-        log = open(self.log_dir / f"{name}.log", "wb")
-        self.running[name] = subprocess.Popen(argv, cwd=REPO_ROOT, env=self.env, stdout=log,
-                                              stderr=subprocess.STDOUT, start_new_session=True)
-
-    def check_alive(self) -> None:
-        for name, proc in self.running.items():
-            if proc.poll() is not None:
-                raise DemoFailed(f"process {name} exited with {proc.returncode}; see {self.log_dir / name}.log")
-
-    def stop(self) -> None:
-        for proc in self.running.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for proc in self.running.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def fresh_database(database_url: str, name: str = DEMO_DATABASE) -> str:
@@ -121,7 +80,40 @@ def fresh_database(database_url: str, name: str = DEMO_DATABASE) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+@dataclass
+class Held:
+    """What a run has started and must stop however it ends: the process group, and the embedded
+    servers when this run started them (a user's own running servers are left alone)."""
+
+    procs: Processes | None = None
+    started_embedded: bool = False
+
+    def release(self, say: Callable[[str], None]) -> None:
+        from workers import embedded
+
+        if self.procs is not None and self.procs.running:
+            left = self.procs.stop()
+            names = ", ".join(self.procs.running)
+            say(f"stopped the demo's processes ({names}; process group {self.procs.pgid})"
+                + (f"; still running: {left}" if left else ""))
+        if self.started_embedded:
+            embedded.stop()
+            say("stopped the embedded PostgreSQL and Redis this run started")
+
+
 def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
+    """The story, start to end; every process it started is stopped when it ends — at once on a
+    failure, Ctrl-C, SIGTERM or SIGHUP, and with ``keep`` only at Ctrl-C (or either signal)."""
+    held = Held()
+    with stop_signals_raise():
+        try:
+            return _story(keep, say, held)
+        finally:
+            with signals_ignored():  # a second Ctrl-C must not cut the clean-up short
+                held.release(say)
+
+
+def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]:
     from sqlalchemy import func, select
 
     from domain.core.business_config import load_config
@@ -135,7 +127,7 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
 
     embedded_before = embedded.is_running()
     state = embedded.ensure_env()
-    started_embedded = state is not None and not embedded_before
+    held.started_embedded = state is not None and not embedded_before
     # A fresh database and broker namespace for this run; the processes below inherit both.
     os.environ["DATABASE_URL"] = fresh_database(get_settings().database_url)
     os.environ["CELERY_KEY_PREFIX"] = f"demo-{secrets.token_hex(4)}:"
@@ -174,112 +166,109 @@ def run(keep: bool, say: Callable[[str], None]) -> dict[str, Any]:
     flower_auth = os.environ.get("FLOWER_BASIC_AUTH") or embedded.flower_credentials() or ""
     env["FLOWER_BASIC_AUTH"] = flower_auth
     bin_dir = Path(sys.executable).parent
-    procs = Processes(log_dir, env)
-    summary: dict[str, Any] = {}
-    try:
-        say(f"sandbox on {sandbox_url}, web on {web_url}")
-        procs.start("sandbox", [sys.executable, "-m", "sandbox", "--port", str(sandbox_port)])
-        procs.start("web", [str(bin_dir / "uvicorn"), "workers.web:app", "--port", str(web_port), "--log-level",
-                            "warning"])
-        procs.start("worker", [str(bin_dir / "celery"), "-A", "workers.app", "worker", "-Q",
-                               "sync,detect,default,timers", "-n", "demo-worker@%h", "-c", "4", "-l", "WARNING"])
-        procs.start("notify", [str(bin_dir / "celery"), "-A", "workers.app", "worker", "-Q", "notify", "-n",
-                               "demo-notify@%h", "-c", "2", "-l", "WARNING"])
-        procs.start("beat", [str(bin_dir / "celery"), "-A", "workers.app", "beat", "-l", "WARNING",
-                             "--schedule", str(data_dir / "demo-beat-schedule")])
-        procs.start("flower", [str(bin_dir / "backorders"), "flower", "--port", str(flower_port)])
-        _wait("the sandbox", lambda: requests.get(f"{sandbox_url}/_sandbox/health", timeout=1).ok)
-        _wait("the web process", lambda: requests.get(f"{web_url}/readyz", timeout=3).ok)
+    procs = held.procs = Processes(log_dir, env)
+    say(f"sandbox on {sandbox_url}, web on {web_url}")
+    procs.start("sandbox", [sys.executable, "-m", "sandbox", "--port", str(sandbox_port)])
+    procs.start("web", [str(bin_dir / "uvicorn"), "workers.web:app", "--port", str(web_port), "--log-level",
+                        "warning"])
+    procs.start("worker", [str(bin_dir / "celery"), "-A", "workers.app", "worker", "-Q",
+                           "sync,detect,default,timers", "-n", "demo-worker@%h", "-c", "4", "-l", "WARNING"])
+    procs.start("notify", [str(bin_dir / "celery"), "-A", "workers.app", "worker", "-Q", "notify", "-n",
+                           "demo-notify@%h", "-c", "2", "-l", "WARNING"])
+    procs.start("beat", [str(bin_dir / "celery"), "-A", "workers.app", "beat", "-l", "WARNING",
+                         "--schedule", str(data_dir / "demo-beat-schedule")])
+    procs.start("flower", [str(bin_dir / "backorders"), "flower", "--port", str(flower_port)])
+    procs.wait("the sandbox", lambda: requests.get(f"{sandbox_url}/_sandbox/health", timeout=1).ok)
+    procs.wait("the web process", lambda: requests.get(f"{web_url}/readyz", timeout=3).ok)
 
-        config = load_config(config_path)
+    config = load_config(config_path)
+    with session_scope() as session:
+        apply_config(session, config)
+        session.execute(Store.__table__.update().values(next_poll_at=None, stock_cursor=None,
+                                                        order_cursor=None, lease_owner=None))
+    scenario.prepare(sandbox_url, config, web_url, env, available=25)
+    say(f"configured {len(config.stores)} stores and {len(config.skus)} SKUs; beat polls every store now")
+
+    def polled() -> bool:
+        procs.check_alive()
         with session_scope() as session:
-            apply_config(session, config)
-            session.execute(Store.__table__.update().values(next_poll_at=None, stock_cursor=None,
-                                                            order_cursor=None, lease_owner=None))
-        scenario.prepare(sandbox_url, config, web_url, env, available=25)
-        say(f"configured {len(config.stores)} stores and {len(config.skus)} SKUs; beat polls every store now")
+            return all(session.scalars(select(Store.last_full_sync_at.is_not(None))))
 
-        def polled() -> bool:
-            procs.check_alive()
-            with session_scope() as session:
-                return all(session.scalars(select(Store.last_full_sync_at.is_not(None))))
+    procs.wait("the first poll of every store", polled, 120)
+    with session_scope() as session:
+        stock_rows = session.scalar(select(func.count()).select_from(StockLevel))
+        per_store = {key: count for key, count in session.execute(
+            select(Store.key, func.count()).join(StockLevel, StockLevel.store_id == Store.id)
+            .group_by(Store.key).order_by(Store.key))}
+    say(f"polled: {stock_rows} stock figures stored ({', '.join(f'{k} {v}' for k, v in per_store.items())})")
 
-        _wait("the first poll of every store", polled, 120)
+    showroom = next(s for s in config.stores if s.platform == "lightspeed")
+    say(f"the showroom sells its last {DEMO_SKU} (Lightspeed POS webhook)")
+    requests.post(f"{sandbox_url}/lightspeed/{showroom.key}/_admin/set_stock", timeout=10, json={
+        "sku": DEMO_SKU, "current_amount": 0, "outlet_id": next(iter(showroom.locations))}).raise_for_status()
+    time.sleep(2)
+    say(f"online, the last 25 × {DEMO_SKU} in the warehouse sell: Shopify reports 0 (webhook)")
+    requests.post(f"{sandbox_url}/shopify/shopify-main/_admin/set_stock", timeout=10,
+                  json={"sku": DEMO_SKU, "available": 0}).raise_for_status()
+
+    def sku_state() -> str | None:
+        procs.check_alive()
         with session_scope() as session:
-            stock_rows = session.scalar(select(func.count()).select_from(StockLevel))
-            per_store = {key: count for key, count in session.execute(
-                select(Store.key, func.count()).join(StockLevel, StockLevel.store_id == Store.id)
-                .group_by(Store.key).order_by(Store.key))}
-        say(f"polled: {stock_rows} stock figures stored ({', '.join(f'{k} {v}' for k, v in per_store.items())})")
+            value = session.scalar(select(Sku.state).where(Sku.code == DEMO_SKU))
+        return value if value == "BACKORDER" else None
 
-        showroom = next(s for s in config.stores if s.platform == "lightspeed")
-        say(f"the showroom sells its last {DEMO_SKU} (Lightspeed POS webhook)")
-        requests.post(f"{sandbox_url}/lightspeed/{showroom.key}/_admin/set_stock", timeout=10, json={
-            "sku": DEMO_SKU, "current_amount": 0, "outlet_id": next(iter(showroom.locations))}).raise_for_status()
-        time.sleep(2)
-        say(f"online, the last 25 × {DEMO_SKU} in the warehouse sell: Shopify reports 0 (webhook)")
-        requests.post(f"{sandbox_url}/shopify/shopify-main/_admin/set_stock", timeout=10,
-                      json={"sku": DEMO_SKU, "available": 0}).raise_for_status()
+    procs.wait(f"{DEMO_SKU} to become BACKORDER", sku_state, 60)
 
-        def sku_state() -> str | None:
-            procs.check_alive()
-            with session_scope() as session:
-                value = session.scalar(select(Sku.state).where(Sku.code == DEMO_SKU))
-            return value if value == "BACKORDER" else None
+    def item(platform: str, store: str) -> dict[str, Any]:
+        response = requests.get(f"{sandbox_url}/{platform}/{store}/_admin/state/items",
+                                params={"skus": DEMO_SKU}, timeout=5)
+        return response.json()["items"][0]
 
-        _wait(f"{DEMO_SKU} to become BACKORDER", sku_state, 60)
+    shopify = procs.wait("Shopify to allow backorders",
+                         lambda: (i := item("shopify", "shopify-main"))["inventory_policy"] == "continue" and i)
+    woo = procs.wait("WooCommerce to show onbackorder",
+                     lambda: (i := item("woocommerce", "woo-outlet"))["stock_status"] == "onbackorder" and i)
+    # The POS sold its own last unit: it already shows 0, so it needs no write.
+    pos = procs.wait("the Lightspeed POS to show none left",
+                     lambda: (i := item("lightspeed", showroom.key)) and not any(i["inventory"].values()) and i)
+    pos_writes = [w for w in requests.get(f"{sandbox_url}/lightspeed/{showroom.key}/_admin/writes",
+                                          timeout=5).json()["writes"] if w["sku"] == DEMO_SKU]
 
-        def item(platform: str, store: str) -> dict[str, Any]:
-            response = requests.get(f"{sandbox_url}/{platform}/{store}/_admin/state/items",
-                                    params={"skus": DEMO_SKU}, timeout=5)
-            return response.json()["items"][0]
+    def staff_messages() -> dict[str, int] | None:
+        response = requests.get(f"{sandbox_url}/_sandbox/messaging/messages", timeout=5).json()["messages"]
+        counts = {p: sum(1 for m in response if m["provider"] == p) for p in ("slack", "mailgun")}
+        return counts if counts["slack"] and counts["mailgun"] else None
 
-        shopify = _wait("Shopify to allow backorders",
-                        lambda: (i := item("shopify", "shopify-main"))["inventory_policy"] == "continue" and i)
-        woo = _wait("WooCommerce to show onbackorder",
-                    lambda: (i := item("woocommerce", "woo-outlet"))["stock_status"] == "onbackorder" and i)
-        # The POS sold its own last unit: it already shows 0, so it needs no write.
-        pos = _wait("the Lightspeed POS to show none left",
-                    lambda: (i := item("lightspeed", showroom.key)) and not any(i["inventory"].values()) and i)
-        pos_writes = [w for w in requests.get(f"{sandbox_url}/lightspeed/{showroom.key}/_admin/writes",
-                                              timeout=5).json()["writes"] if w["sku"] == DEMO_SKU]
-
-        def staff_messages() -> dict[str, int] | None:
-            response = requests.get(f"{sandbox_url}/_sandbox/messaging/messages", timeout=5).json()["messages"]
-            counts = {p: sum(1 for m in response if m["provider"] == p) for p in ("slack", "mailgun")}
-            return counts if counts["slack"] and counts["mailgun"] else None
-
-        messages = _wait("the staff alerts (Slack and email)", staff_messages, 60)
-        journey_summary, po_lines = customer_journeys(sandbox_url, web_url, say, procs)
-        restocked = channels_after_restock(item, showroom.key, say)
-        with session_scope() as session:
-            transitions = [f"{t.from_state} → {t.to_state} (available {t.numbers['available']}"
-                           + (f", {t.numbers['oversold']} sold beyond stock" if t.numbers.get("oversold") else "")
-                           + f", open demand {t.numbers['open_demand']})"
-                           for t in session.scalars(select(SkuTransition).join(Sku).where(Sku.code == DEMO_SKU)
-                                                    .order_by(SkuTransition.id))]
-            alerts = session.scalar(select(func.count()).select_from(Alert))
-        summary = {"stock_figures": stock_rows, "per_store": per_store, "transitions": transitions,
-                   "shopify": {"available": shopify["available"], "inventory_policy": shopify["inventory_policy"]},
-                   "woocommerce": {"stock_quantity": woo["stock_quantity"], "stock_status": woo["stock_status"],
-                                   "backorders": woo["backorders"]},
-                   "lightspeed_writes": len(pos_writes), "lightspeed": pos["inventory"], "messages": messages,
-                   "alerts": alerts, "journeys": journey_summary, "purchase_orders": po_lines, "restocked": restocked,
-                   "message_page": f"{sandbox_url}/_sandbox/messages", "flower": f"http://127.0.0.1:{flower_port}",
-                   "flower_auth": flower_auth}
-        if keep:
-            say("processes left running (--keep); stop them with Ctrl-C. The demo's data is in its own "
-                f"database: DATABASE_URL={os.environ['DATABASE_URL']} CELERY_KEY_PREFIX="
-                f"{os.environ['CELERY_KEY_PREFIX']} backorders po list")
-            _print_summary(summary, say)
+    messages = procs.wait("the staff alerts (Slack and email)", staff_messages, 60)
+    journey_summary, po_lines = customer_journeys(sandbox_url, web_url, say, procs)
+    restocked = channels_after_restock(item, showroom.key, say, procs)
+    with session_scope() as session:
+        transitions = [f"{t.from_state} → {t.to_state} (available {t.numbers['available']}"
+                       + (f", {t.numbers['oversold']} sold beyond stock" if t.numbers.get("oversold") else "")
+                       + f", open demand {t.numbers['open_demand']})"
+                       for t in session.scalars(select(SkuTransition).join(Sku).where(Sku.code == DEMO_SKU)
+                                                .order_by(SkuTransition.id))]
+        alerts = session.scalar(select(func.count()).select_from(Alert))
+    summary = {"stock_figures": stock_rows, "per_store": per_store, "transitions": transitions,
+               "shopify": {"available": shopify["available"], "inventory_policy": shopify["inventory_policy"]},
+               "woocommerce": {"stock_quantity": woo["stock_quantity"], "stock_status": woo["stock_status"],
+                               "backorders": woo["backorders"]},
+               "lightspeed_writes": len(pos_writes), "lightspeed": pos["inventory"], "messages": messages,
+               "alerts": alerts, "journeys": journey_summary, "purchase_orders": po_lines, "restocked": restocked,
+               "message_page": f"{sandbox_url}/_sandbox/messages", "flower": f"http://127.0.0.1:{flower_port}",
+               "flower_auth": flower_auth}
+    _print_summary(summary, say, keep)
+    if keep:
+        say(f"processes left running (--keep, process group {procs.pgid}); Ctrl-C stops them all. The "
+            f"demo's data is in its own database: DATABASE_URL={os.environ['DATABASE_URL']} "
+            f"CELERY_KEY_PREFIX={os.environ['CELERY_KEY_PREFIX']} backorders po list")
+        try:
             while True:
-                time.sleep(3600)
-        return summary
-    finally:
-        if not keep:
-            procs.stop()
-            if started_embedded:
-                embedded.stop()
+                procs.check_alive()
+                time.sleep(1)
+        except KeyboardInterrupt:
+            return summary
+    return summary
 
 
 def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None],
@@ -310,8 +299,9 @@ def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None]
             found = {email: backorder_id for email, backorder_id in rows}
         return found if len(found) == len(CUSTOMERS) else None
 
-    ids = _wait("both delay notices", lambda: backorders_in("notified"), 60)
-    say("both customers got a delay notice by email and SMS (ETA from the vendor's lead time: silence = wait)")
+    ids = procs.wait("both delay notices", lambda: backorders_in("notified"), 60)
+    told = notices_told(ids, "backorder_notice", procs)
+    say(f"delay notices (ETA from the vendor's lead time; silence = wait): {told}")
     new_eta = (datetime.now(UTC) + timedelta(days=60)).date().isoformat()
     subprocess.run([str(Path(sys.executable).parent / "backorders"), "eta", "set", DEMO_SKU, new_eta], check=True,
                    cwd=REPO_ROOT, env=procs.env, capture_output=True)
@@ -322,7 +312,7 @@ def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None]
             return all(session.scalar(select(Backorder.consent_required).where(Backorder.id == i))
                        for i in ids.values())
 
-    _wait("renewed notices", consent_asked, 30)
+    procs.wait("renewed notices", consent_asked, 30)
     jamie = CUSTOMERS[0]
 
     def jamie_texted() -> bool:  # a text answers the last question texted to that number
@@ -331,7 +321,7 @@ def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None]
                 OutboxMessage.channel == "sms", OutboxMessage.state.in_(sms_replies.LEFT_US),
                 OutboxMessage.idempotency_key.like(f"backorder:{ids[jamie['email']]}:backorder_renewed_notice:%"))))
 
-    _wait("Jamie's renewed notice by SMS", jamie_texted, 30)
+    procs.wait("Jamie's renewed notice by SMS", jamie_texted, 30)
     requests.post(f"{sandbox_url}/_sandbox/messaging/twilio/inbound", timeout=10, json={
         "url": f"{web_url}/sms/inbound", "from": jamie["phone"], "to": "+15005550006", "body": "WAIT"},
     ).raise_for_status()
@@ -341,13 +331,13 @@ def customer_journeys(sandbox_url: str, web_url: str, say: Callable[[str], None]
         with session_scope() as session:
             return session.scalar(select(Backorder.state).where(Backorder.id == ids[email]))
 
-    _wait("Jamie's answer", lambda: state_of(jamie["email"]) == "accepted_wait", 30)
+    procs.wait("Jamie's answer", lambda: state_of(jamie["email"]) == "accepted_wait", 30)
     sam = CUSTOMERS[1]
-    _wait("Sam's deadline and refund", lambda: state_of(sam["email"]) == "auto_cancelled" and _refunded(ids[sam["email"]]),
-          120)
+    procs.wait("Sam's deadline and refund",
+               lambda: state_of(sam["email"]) == "auto_cancelled" and _refunded(ids[sam["email"]]), 120)
     say("Sam's order line was cancelled at the deadline and refunded on Shopify")
     po_number, po_lines = purchase_order_story(web_url, say, procs)
-    _wait("Jamie's backorder to fill", lambda: state_of(jamie["email"]) == "filled", 60)
+    procs.wait("Jamie's backorder to fill", lambda: state_of(jamie["email"]) == "filled", 60)
     say(f"the goods of {po_number} filled Jamie's backorder first; Jamie is told it ships")
     return [f"Jamie: {state_of(jamie['email'])}", f"Sam: {state_of(sam['email'])} (refunded)"], po_lines
 
@@ -370,14 +360,14 @@ def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Proces
                 Vendor.key == "kyoto-frames", PurchaseOrder.state.in_(states))).first()
         return (row[0], row[1], row[2], row[3]) if row else None
 
-    po_id, number, state, total = _wait("Kyoto's draft to close its window",
-                                        lambda: kyoto_po(("awaiting_approval", "approved", "sent")), 90)
+    po_id, number, state, total = procs.wait("Kyoto's draft to close its window",
+                                             lambda: kyoto_po(("awaiting_approval", "approved", "sent")), 90)
     if state == "awaiting_approval":
         say(f"{number} (${total // 100:,}.{total % 100:02d}) is over the auto-approve limit: staff were asked "
             f"on Slack; the buyer runs `backorders po approve {number}`")
         subprocess.run([str(Path(sys.executable).parent / "backorders"), "po", "approve", number], check=True,
                        cwd=REPO_ROOT, env=procs.env, capture_output=True)
-    po_id, number, state, total = _wait("the purchase order to be sent", lambda: kyoto_po(("sent",)), 60)
+    po_id, number, state, total = procs.wait("the purchase order to be sent", lambda: kyoto_po(("sent",)), 60)
     with session_scope() as session:
         po = session.get(PurchaseOrder, po_id)
         context = session.scalar(select(OutboxMessage.context).where(
@@ -400,7 +390,7 @@ def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Proces
 
 
 def channels_after_restock(item: Callable[[str, str], dict[str, Any]], pos_key: str,
-                           say: Callable[[str], None]) -> list[str]:
+                           say: Callable[[str], None], procs: Processes) -> list[str]:
     """Once the goods are booked in, every channel that sells the frame is written its new sellable
     figure (received − units filled for waiting customers − that store's buffer), not only the
     ones that were at zero. Waits for Shopify and WooCommerce to show stock again, then returns
@@ -410,10 +400,14 @@ def channels_after_restock(item: Callable[[str, str], dict[str, Any]], pos_key: 
     from domain.core.db import session_scope
     from domain.core.models import AuditLog, Sku
 
-    shopify = _wait("Shopify to show the restocked frame", lambda: (i := item("shopify", "shopify-main"))
-                    ["available"] > 0 and i["inventory_policy"] == "deny" and i, 60)
-    woo = _wait("WooCommerce to show the restocked frame", lambda: (i := item("woocommerce", "woo-outlet"))
-                ["stock_status"] == "instock" and i, 60)
+    procs.wait("Shopify to show the restocked frame", lambda: (i := item("shopify", "shopify-main"))
+               ["available"] > 0 and i["inventory_policy"] == "deny" and i, 60)
+    procs.wait("WooCommerce to show the restocked frame", lambda: (i := item("woocommerce", "woo-outlet"))
+               ["stock_status"] == "instock" and i, 60)
+    # The first write after the arrival is not necessarily the last (the buffer and what is promised
+    # move as the fill lands): the figures told are the ones that stopped moving.
+    shopify = settled("Shopify's figures to settle", lambda: item("shopify", "shopify-main"), procs)
+    woo = settled("WooCommerce's figures to settle", lambda: item("woocommerce", "woo-outlet"), procs)
     pos = item("lightspeed", pos_key)
     with session_scope() as session:
         sku_id = session.scalar(select(Sku.id).where(Sku.code == DEMO_SKU))
@@ -439,6 +433,56 @@ def channels_after_restock(item: Callable[[str, str], dict[str, Any]], pos_key: 
         f"{woo['stock_quantity']} (what arrived, less the units filled for waiting customers and each "
         "store's sync-lag buffer)")
     return lines
+
+
+def settled(what: str, read: Callable[[], dict[str, Any]], procs: Processes, quiet_s: float = SETTLE_S,
+            timeout_s: float = 60.0) -> dict[str, Any]:
+    """``read()`` once it has returned the same value for ``quiet_s`` seconds in a row."""
+    last: dict[str, Any] | None = None
+    since = time.monotonic()
+
+    def steady() -> dict[str, Any] | None:
+        nonlocal last, since
+        value = read()
+        if value != last:
+            last, since = value, time.monotonic()
+            return None
+        return value if time.monotonic() - since >= quiet_s else None
+
+    result: dict[str, Any] = procs.wait(what, steady, timeout_s)
+    return result
+
+
+def notices_told(ids: dict[str, int], template: str, procs: Processes) -> str:
+    """What became of each customer's ``template`` notice, by channel, from the outbox rows once
+    none is still on its way: sent, or held (quiet hours) until when — never more than happened."""
+    from sqlalchemy import select
+
+    from domain.core.db import session_scope
+    from domain.core.models import OutboxMessage
+
+    def outcome() -> list[str] | None:
+        told = []
+        with session_scope() as session:
+            for email, backorder_id in ids.items():
+                rows = session.execute(select(OutboxMessage.channel, OutboxMessage.state, OutboxMessage.not_before)
+                                       .where(OutboxMessage.idempotency_key.like(
+                                           f"backorder:{backorder_id}:{template}:%")).order_by(OutboxMessage.id)).all()
+                if not rows:
+                    return None
+                parts = []
+                for channel, state, not_before in rows:
+                    held = state == "pending" and not_before is not None and not_before > datetime.now(UTC)
+                    if held:
+                        parts.append(f"{channel} held for quiet hours until {not_before:%H:%M} UTC")
+                    elif state in ("sent", "delivered", "failed", "suppressed", "unknown"):
+                        parts.append(f"{channel} {state}")
+                    else:
+                        return None  # still on its way
+                told.append(f"{email.split('@')[0].title()}: {', '.join(parts)}")
+        return told
+
+    return "; ".join(procs.wait(f"the {template.replace('_', ' ')}s to leave or be held", outcome, 60))
 
 
 def purchase_order_lines(po_ids: list[int]) -> list[str]:
@@ -472,7 +516,7 @@ def _refunded(backorder_id: int) -> bool:
         return bool(session.scalar(select(Backorder.resolution_ref).where(Backorder.id == backorder_id)))
 
 
-def _print_summary(summary: dict[str, Any], say: Callable[[str], None]) -> None:
+def _print_summary(summary: dict[str, Any], say: Callable[[str], None], keep: bool) -> None:
     say("")
     say("== Demo summary ==")
     say(f"stock figures stored by polling: {summary['stock_figures']} {summary['per_store']}")
@@ -490,17 +534,25 @@ def _print_summary(summary: dict[str, Any], say: Callable[[str], None]) -> None:
     say("the purchase order drafted from the sell-out, as sent (each line with the numbers behind it):")
     for line in summary["purchase_orders"]:
         say(f"  {line}")
+    user, _, password = summary["flower_auth"].partition(":")
+    if not keep:
+        say("the sandbox's message page and Flower stop with the demo; `make demo KEEP=1` keeps them running:")
     say(f"sandbox message page (every email, SMS and Slack post): {summary['message_page']}")
-    say(f"Flower: {summary['flower']} (basic auth {summary['flower_auth'].split(':', 1)[0]})")
+    say(f"Flower: {summary['flower']} (basic auth: user {user}, password {password})")
 
 
 def main(keep: bool, say: Callable[[str], None]) -> int:
+    """0 when the story was told (with ``keep``, also when Ctrl-C ends it afterwards); 1 when a
+    step failed; 130 / 143 when Ctrl-C / SIGTERM cut it short. Every process is stopped first."""
     try:
         summary = run(keep, say)
     except DemoFailed as exc:
         say(f"demo failed: {exc}")
         return 1
+    except Terminated as exc:
+        say(f"demo stopped by {exc}")
+        return 143
     except KeyboardInterrupt:
-        return 0
-    _print_summary(summary, say)
+        say("demo interrupted")
+        return 130
     return 0

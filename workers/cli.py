@@ -795,6 +795,13 @@ from workers.cli_stores import stores  # noqa: E402
 
 main.add_command(stores)
 
+from workers.cli_reset import reset as embedded_reset  # noqa: E402
+
+embedded.add_command(embedded_reset)
+from workers.cli_up import up  # noqa: E402
+
+main.add_command(up)
+
 
 if __name__ == "__main__":
     main()

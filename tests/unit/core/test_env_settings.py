@@ -46,3 +46,11 @@ def test_amqp_broker_with_separate_redis() -> None:
 def test_database_url_normalisation_leaves_driver_urls_alone() -> None:
     assert normalize_database_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
     assert normalize_database_url("postgresql+psycopg://u@h/d") == "postgresql+psycopg://u@h/d"
+
+
+def test_customer_links_follow_the_web_port_unless_a_public_url_is_set() -> None:
+    assert load_settings(GOOD).public_base_url == "http://127.0.0.1:8000"
+    assert load_settings({**GOOD, "PORT": "5000"}).public_base_url == "http://127.0.0.1:5000"
+    assert load_settings({**GOOD, "PORT": "5000", "PUBLIC_BASE_URL": "https://shop.example/"}).public_base_url \
+        == "https://shop.example"
+    assert load_settings({**GOOD, "PUBLIC_BASE_URL": ""}).public_base_url == "http://127.0.0.1:8000"
