@@ -48,9 +48,8 @@ orders.listing(kit, "/orders.json")
 
 @kit.api.get("/locations.json")
 def list_locations(call: Call[ShopState] = kit.call) -> Response:
-    return call.reply({"locations": [
-        {"id": location, "name": "Warehouse" if n == 0 else f"Location {n + 1}", "active": True,
-         "legacy": False, "country_code": "US"} for n, location in enumerate(call.state.location_ids())]})
+    return call.reply({"locations": [shop.fixtures.fill("location", id=location, name=f"Location {n + 1}" if n else
+                                                        "Warehouse") for n, location in enumerate(call.state.location_ids())]})
 
 
 def level_for_key(state: ShopState, key: int) -> dict:
