@@ -10,7 +10,6 @@ source record (a dict's key or an object's attribute).
 """
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Callable
@@ -51,6 +50,6 @@ class Fixtures:
                 return [walk(item) for item in node]
             if isinstance(node, str):
                 whole = HOLE.fullmatch(node)
-                return copy.deepcopy(value(whole)) if whole else HOLE.sub(lambda m: str(value(m)), node)
+                return value(whole) if whole else HOLE.sub(lambda m: str(value(m)), node)
             return node
         return walk(self.shape(shape))
