@@ -13,7 +13,6 @@ Shopify's fields, its wording of each refusal and its JSON, and serves the endpo
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +24,7 @@ from sandbox.kit.ledger import (Codes, Context, Field, Ledger, Refusal, Refusals
                                 shown)
 from sandbox.kit.ledger_endpoints import answering, answers
 from sandbox.kit.pages import only_fields
-from sandbox.shopify.shop import ShopState, deliver_all, errors, fixtures, kit, level_json, ts
+from sandbox.shopify.shop import ShopState, deliver_all, errors, fixtures, kit, take_stock, ts
 
 Json = dict[str, Any]
 TRANSACTION_ID_BASE = 2**53 + 8_000_000_000
@@ -127,14 +126,10 @@ def calculation(state: ShopState, order_id: int, body: Any) -> Json:
     return fixtures.fill("refund_calculation", order, refund_line_items=lines, transactions=suggested)
 
 
-def restock(state: ShopState, line: Json, quantity: int, now: datetime) -> list[Json]:
-    """The line's items back in stock at the main location (when tracked): its level, for the webhook."""
-    index = state.index_for_sku(str(line["sku"]))
-    item = state.item(index) if index is not None else None
-    if item is None or item.available is None:
-        return []
-    state.store(item := replace(item, available=item.available + quantity, updated_at=now))
-    return [level_json(state, item)]
+def restock(state: ShopState, sku: str, quantity: int, now: datetime) -> list[Json]:
+    """The line's items back in stock at the main location (when tracked and still sold)."""
+    index = state.index_for_sku(str(sku))
+    return take_stock(state, state.item(index) if index is not None else None, -quantity, now)
 
 
 def record_refund(state: ShopState, order_id: int, body: Any) -> tuple[Json, list[tuple[str, Json]]]:
@@ -158,7 +153,7 @@ def record_refund(state: ShopState, order_id: int, body: Any) -> tuple[Json, lis
         order["financial_status"] = "refunded" if full else "partially_refunded"
     order["updated_at"] = ts(now)
     levels = [level for line in stored if line["location_id"]
-              for level in restock(state, line["line_item"], line["quantity"], now)]
+              for level in restock(state, line["line_item"]["sku"], line["quantity"], now)]
     return refund, [("refunds/create", refund)] + [("inventory_levels/update", level) for level in levels]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from fastapi.responses import JSONResponse
 
@@ -169,13 +169,25 @@ def admin_item(state: ShopState, item: Item) -> dict[str, Any]:
 # --- what a sale does ---------------------------------------------------------------------------
 
 
-def take_stock(state: ShopState, item: Item, quantity: int, now: datetime) -> list[dict[str, Any]]:
-    """A checkout takes ``quantity`` of a tracked item: its new level (nothing when untracked)."""
-    if item.available is None:
+def take_stock(state: ShopState, item: Item | None, quantity: int, now: datetime) -> list[dict[str, Any]]:
+    """A checkout takes ``quantity`` of a tracked item (a refund's restock a negative one): its new
+    level at the main location, for the webhook (nothing when untracked or gone)."""
+    if item is None or item.available is None:
         return []
     item = replace(item, available=item.available - quantity, updated_at=now)
     state.store(item)
     return [level_json(state, item)]
+
+
+def change_item(call: Call[ShopState], index: int, changes: Callable[[Item], dict[str, Any]]) -> Item:
+    """Store the item at ``index`` with ``changes(item)`` and a new ``updated_at``; Shopify's 404
+    when there is no such item. Call under the lock."""
+    item = call.state.item(index)
+    if item is None:
+        raise not_found(call)
+    item = replace(item, **changes(item), updated_at=call.state.now())
+    call.state.store(item)
+    return item
 
 
 def place_order(state: ShopState, lines: list[dict[str, Any]], now: datetime, **fields: Any) -> dict[str, Any]:
