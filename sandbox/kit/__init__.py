@@ -10,7 +10,9 @@ templates), ``errors`` (the platforms' error body styles), ``resources`` (declar
 filters, sorting, reads), ``validation`` (request checks as rules), ``admin`` (config, seed, stock
 changes, checkouts, state views), ``catalog``, ``locations``, ``money`` (cents and amounts) and
 ``ledger`` / ``ledger_endpoints`` (what was paid and given back per payment and line, refund caps,
-issued codes, refusals as a table, endpoints that answer under the instance's lock).
+issued codes, refusals as a table, endpoints that answer under the instance's lock), ``fixtures``
+(resource JSON as data files with holes), ``subscriptions`` (webhook subscriptions served through
+the platform's API) and ``pricing`` (line subtotals and order-level discounts declared as data).
 How to write one: docs/sandbox.md.
 """
 from sandbox.kit.standin import Answer, Call, KitState, Limit, StandIn

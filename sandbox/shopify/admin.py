@@ -15,7 +15,8 @@ from fastapi import Body
 from fastapi.responses import JSONResponse
 
 from sandbox.kit import admin as edits
-from sandbox.kit.money import to_cents
+from sandbox.kit.money import to_money
+from sandbox.kit.pricing import subtotal
 from sandbox.shopify import shop
 from sandbox.shopify.money import sale_transaction
 from sandbox.shopify.shop import Item, ShopState, kit
@@ -68,9 +69,8 @@ def place(state: ShopState, lines: list[Payload], payload: Payload, now: datetim
     email, gateway = payload.get("email", "ada@example.com"), str(payload.get("gateway", "manual"))
     customer = {"id": shop.CUSTOMER_ID_BASE + len(state.orders), "email": email, "phone": payload.get("phone"),
                 **payload.get("customer", {"first_name": "Ada", "last_name": "Lovelace"})}
-    total = sum(to_cents(line["price"]) * line["quantity"] for line in lines) / 100
     order = shop.place_order(state, lines, now, email=email, phone=payload.get("phone"), customer=customer,
-                             currency=payload.get("currency", "USD"), total_price=f"{total:.2f}",
+                             currency=payload.get("currency", "USD"), total_price=to_money(subtotal(lines)),
                              payment_gateway_names=[gateway])
     sale = sale_transaction(state, order, gateway, now)
     return {"order": {**order, "id": str(order["id"]), "transactions": [sale]}}, [("orders/create", order)]

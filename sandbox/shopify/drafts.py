@@ -8,7 +8,6 @@ into an order.
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from typing import Any
 
 from fastapi import Body
@@ -18,6 +17,7 @@ from sandbox.kit.money import to_cents, to_money
 from sandbox.kit import Call
 from sandbox.kit.admin import add_state_view
 from sandbox.kit.pages import FirstPage
+from sandbox.kit.pricing import Discounts, fixed_amount, percentage, subtotal
 from sandbox.kit.resources import Collection, Filter, in_list, positions, since
 from sandbox.kit.validation import MISSING, Rule, decimal, exists, is_object, non_empty_list, number, whole_at_least
 from sandbox.shopify import shop
@@ -25,7 +25,7 @@ from sandbox.shopify.money import sale_transaction
 from sandbox.shopify.shop import ShopState, kit
 
 DRAFT_ORDER_ID_BASE = 2**53 + 12_000_000_000
-DISCOUNT_TYPES = ("fixed_amount", "percentage")
+DISCOUNTS = Discounts({"fixed_amount": fixed_amount, "percentage": percentage})
 drafts = Collection(
     "draft_orders", FirstPage(shop.invalid_params), positions("draft_orders", DRAFT_ORDER_ID_BASE),
     in_list("draft_orders", DRAFT_ORDER_ID_BASE), single="draft_order", missing=lambda: shop.errors("Not Found"),
@@ -49,7 +49,7 @@ NEW_DRAFT = shop.schema(
     Rule("draft_order.line_items[]", lambda line, _, s: bool(line.get("title")) and line.get("price") is not None,
          ["custom line items need a title and a price"], field="line_items", when=lambda line: not variant_line(line)),
     Rule("draft_order.applied_discount", lambda d, _, s: d is MISSING or d is None or (
-        isinstance(d, dict) and d.get("value_type") in DISCOUNT_TYPES), ["is not included in the list"],
+        isinstance(d, dict) and d.get("value_type") in DISCOUNTS.kinds), ["is not included in the list"],
          field="applied_discount.value_type"),
     Rule("draft_order.applied_discount.value", number, ["is not a number"], field="applied_discount.value"),
     Rule("draft_order.applied_discount.value", lambda v, d, s: decimal(v) >= 0 and (
@@ -61,34 +61,21 @@ NEW_DRAFT = shop.schema(
 
 def build_draft_order(state: ShopState, spec: dict[str, Any]) -> dict[str, Any]:
     """The draft with Shopify's money fields: variant lines at the shop's price, then the discount."""
-    now, number = state.now(), len(state.draft_orders)
-    lines = []
+    number, lines = len(state.draft_orders), []
     for n, line in enumerate(spec["line_items"]):
         quantity = int(line.get("quantity", 1))
         item = state.item(int(line["variant_id"]) - shop.VARIANT_ID_BASE) if variant_line(line) else None
-        shown = shop.order_line(item, quantity, state.prices.get(item.sku, "10.00")) if item else {
-            "variant_id": None, "product_id": None, "sku": line.get("sku"), "title": line["title"],
-            "quantity": quantity, "price": to_money(to_cents(line["price"]))}
+        shown = shop.order_line(item, quantity, state.prices.get(item.sku, "10.00")) if item else shop.fixtures.fill(
+            "custom_line", line, sku=line.get("sku"), quantity=quantity, price=to_money(to_cents(line["price"])))
         lines.append({"id": shop.LINE_ID_BASE + 50_000_000 + number * 100 + n, **shown, "custom": item is None})
-    subtotal = sum(to_cents(line["price"]) * line["quantity"] for line in lines)
-    discount, off = spec.get("applied_discount"), 0
-    if discount:
-        value = Decimal(str(discount["value"]))
-        off = int(subtotal * value / 100) if discount["value_type"] == "percentage" else to_cents(str(value))
-        off = min(off, subtotal)
-        discount = {**discount, "amount": to_money(off)}
-    draft_id = DRAFT_ORDER_ID_BASE + number
-    return {
-        "id": draft_id, "name": f"#D{number + 1}", "status": "open", "order_id": None,
-        "email": spec.get("email"), "note": spec.get("note"), "tags": spec.get("tags", ""),
-        "note_attributes": spec.get("note_attributes") or [], "currency": "USD",
-        "customer": spec.get("customer"), "shipping_address": spec.get("shipping_address"),
-        "line_items": lines, "applied_discount": discount, "subtotal_price": to_money(subtotal),
-        "total_price": to_money(subtotal - off), "total_tax": "0.00", "taxes_included": False,
-        "invoice_url": f"https://{state.name}.myshopify.com/invoices/{uuid.uuid4().hex}",
-        "created_at": shop.ts(now), "updated_at": shop.ts(now), "completed_at": None, "invoice_sent_at": None,
-        "admin_graphql_api_id": f"gid://shopify/DraftOrder/{draft_id}",
-    }
+    cents, discount = subtotal(lines), spec.get("applied_discount")
+    off = DISCOUNTS.off(cents, discount)
+    return shop.fixtures.fill(
+        "draft_order", {key: spec.get(key) for key in ("email", "note", "customer", "shipping_address")},
+        id=DRAFT_ORDER_ID_BASE + number, number=number + 1, tags=spec.get("tags", ""), line_items=lines,
+        note_attributes=spec.get("note_attributes") or [], subtotal_price=to_money(cents), shop=state.name,
+        applied_discount={**discount, "amount": to_money(off)} if discount else discount,
+        total_price=to_money(cents - off), invoice=uuid.uuid4().hex, now=state.now())
 
 
 def complete_draft_order(state: ShopState, draft: dict[str, Any], payment_pending: bool
@@ -99,18 +86,14 @@ def complete_draft_order(state: ShopState, draft: dict[str, Any], payment_pendin
               shop.take_stock(state, state.item(line["variant_id"] - shop.VARIANT_ID_BASE), line["quantity"], now)]
     customer_id = (draft.get("customer") or {}).get("id")
     earlier = next((o["customer"] for o in state.orders if o["customer"]["id"] == customer_id), None)
-    total = draft["total_price"]
-    paid = not payment_pending or to_cents(total) == 0
-    order = shop.place_order(
-        state, [{k: line[k] for k in ("variant_id", "product_id", "sku", "title", "quantity", "price")}
-                for line in draft["line_items"]], now,
-        email=draft.get("email"), phone=(earlier or {}).get("phone"), currency=draft["currency"], total_price=total,
-        subtotal_price=draft["subtotal_price"], financial_status="paid" if paid else "pending",
-        total_discounts=(draft.get("applied_discount") or {}).get("amount", "0.00"), note=draft.get("note"),
-        payment_gateway_names=["manual"], source_name="shopify_draft_order",
-        customer=earlier or {"id": customer_id or shop.CUSTOMER_ID_BASE + len(state.orders),
-                             "email": draft.get("email"), "first_name": "", "last_name": ""})
-    if paid and to_cents(total) > 0:
+    paid = not payment_pending or to_cents(draft["total_price"]) == 0
+    order = shop.place_order(state, [shop.fixtures.fill("order_line", line) for line in draft["line_items"]], now,
+                             **shop.fixtures.fill(
+        "draft_order_placed", draft, phone=(earlier or {}).get("phone"), financial_status="paid" if paid else "pending",
+        discounts=(draft.get("applied_discount") or {}).get("amount", "0.00"),
+        buyer=earlier or {"id": customer_id or shop.CUSTOMER_ID_BASE + len(state.orders), "email": draft.get("email"),
+                          "first_name": "", "last_name": ""}))
+    if paid and to_cents(draft["total_price"]) > 0:
         sale_transaction(state, order, "manual", now)
     else:
         state.transactions[order["id"]] = []

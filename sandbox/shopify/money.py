@@ -12,9 +12,7 @@ Shopify's fields, its wording of each refusal and its JSON, and serves the endpo
 """
 from __future__ import annotations
 
-import copy
 import uuid
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +24,7 @@ from sandbox.kit.ledger import (Codes, Context, Field, Ledger, Refusal, Refusals
                                 shown)
 from sandbox.kit.ledger_endpoints import answering, answers
 from sandbox.kit.pages import only_fields
-from sandbox.shopify.shop import ShopState, deliver_all, errors, kit, level_json, ts
+from sandbox.shopify.shop import ShopState, deliver_all, errors, fixtures, kit, take_stock, ts
 
 Json = dict[str, Any]
 TRANSACTION_ID_BASE = 2**53 + 8_000_000_000
@@ -52,13 +50,9 @@ GIFT_CARD_CODES = Codes(min_length=8, max_length=20, alphabet="abcdefghijklmnopq
                         normalize=lambda code: "".join(code.split()).lower(), generate=lambda: uuid.uuid4().hex[:16])
 GIFT_CARD = {"initial_value": Field(to_cents, least=1), "code": Field(GIFT_CARD_CODES.read, unique="codes"),
              **dict.fromkeys(("customer_id", "note", "expires_on", "template_suffix"), Field(default=None))}
-#: What a sale, a refund's transaction, a refund and a gift card hold that the request does not set.
+#: What a sale and a refund's transaction say of themselves (the rest is ``fixtures/transaction.json``).
 SALE = {"kind": "sale", "message": "Marked the manual payment as received", "source_name": "web"}
 REFUND = {"kind": "refund", "message": "Refunded", "source_name": "external"}
-TRANSACTION = {"status": "success", "test": False, "authorization": None, "error_code": None}
-NEW_REFUND: Json = {"user_id": None, "duties": [], "additional_fees": [], "order_adjustments": [], "return": None}
-NEW_GIFT_CARD = {"currency": "USD", "disabled_at": None, "line_item_id": None, "api_client_id": 755357713,
-                 "user_id": None, "order_id": None}
 
 
 def problem(refusal: Refusal, message: str) -> tuple[int, Any]:
@@ -85,10 +79,9 @@ def next_id(state: ShopState, base: int) -> int:
 
 def transaction(state: ShopState, order: Json, kind: Json, gateway: str, cents: int, parent_id: int | None,
                 now: datetime) -> Json:
-    tid = next_id(state, TRANSACTION_ID_BASE)
-    return {"id": tid, "order_id": order["id"], **kind, **TRANSACTION, "gateway": gateway, "created_at": ts(now),
-            "processed_at": ts(now), "currency": order["currency"], "amount": to_money(cents), "parent_id": parent_id,
-            "admin_graphql_api_id": f"gid://shopify/OrderTransaction/{tid}"}
+    return fixtures.fill("transaction", kind, id=next_id(state, TRANSACTION_ID_BASE), order_id=order["id"],
+                         gateway=gateway, now=now, currency=order["currency"], amount=to_money(cents),
+                         parent_id=parent_id)
 
 
 def sale_transaction(state: ShopState, order: Json, gateway: str, now: datetime) -> Json:
@@ -116,11 +109,9 @@ def refund_lines(state: ShopState, spec: Json, lines: Context) -> list[Json]:
     calculated = []
     for ask in read_each(spec.get("refund_line_items"), LINE, "refund_line_items", lines):
         line, restock_type = lines.known["lines"][ask["line_item_id"]], ask["restock_type"]
-        subtotal = to_money(to_cents(line["price"]) * ask["quantity"])
-        calculated.append({**ask, "location_id": state.location_id if restock_type in RESTOCKING else None,
-                           "price": line["price"], "subtotal": subtotal, "total_tax": "0.00",
-                           "discounted_price": line["price"], "discounted_total_price": subtotal,
-                           "total_cart_discount_amount": "0.00"})
+        calculated.append(fixtures.fill("refund_line", ask, price=line["price"],
+                                        location_id=state.location_id if restock_type in RESTOCKING else None,
+                                        subtotal=to_money(to_cents(line["price"]) * ask["quantity"])))
     return calculated
 
 
@@ -129,22 +120,16 @@ def calculation(state: ShopState, order_id: int, body: Any) -> Json:
     spec, order = an_object(body, "refund", "refund"), found(state.find_order(order_id), "order")
     items, cents = context(state, order)
     lines = refund_lines(state, spec, items)
-    suggested = [{"order_id": order_id, "kind": "suggested_refund", "gateway": cents.known["sales"][pid]["gateway"],
-                  "parent_id": pid, "amount": to_money(share), "currency": order["currency"],
-                  "maximum_refundable": to_money(room)}
+    suggested = [fixtures.fill("suggested_refund", order, order_id=order_id, parent_id=pid, amount=to_money(share),
+                               gateway=cents.known["sales"][pid]["gateway"], maximum_refundable=to_money(room))
                  for pid, share, room in cents.ledger.spread(sum(to_cents(line["subtotal"]) for line in lines))]
-    return {"shipping": {"amount": "0.00", "tax": "0.00", "maximum_refundable": "0.00"}, "duties": [],
-            "additional_fees": [], "refund_line_items": lines, "transactions": suggested, "currency": order["currency"]}
+    return fixtures.fill("refund_calculation", order, refund_line_items=lines, transactions=suggested)
 
 
-def restock(state: ShopState, line: Json, quantity: int, now: datetime) -> list[Json]:
-    """The line's items back in stock at the main location (when tracked): its level, for the webhook."""
-    index = state.index_for_sku(str(line["sku"]))
-    item = state.item(index) if index is not None else None
-    if item is None or item.available is None:
-        return []
-    state.store(item := replace(item, available=item.available + quantity, updated_at=now))
-    return [level_json(state, item)]
+def restock(state: ShopState, sku: str, quantity: int, now: datetime) -> list[Json]:
+    """The line's items back in stock at the main location (when tracked and still sold)."""
+    index = state.index_for_sku(str(sku))
+    return take_stock(state, state.item(index) if index is not None else None, -quantity, now)
 
 
 def record_refund(state: ShopState, order_id: int, body: Any) -> tuple[Json, list[tuple[str, Json]]]:
@@ -155,14 +140,12 @@ def record_refund(state: ShopState, order_id: int, body: Any) -> tuple[Json, lis
     now, sales = state.now(), cents.known["sales"]
     transactions = [transaction(state, order, REFUND, sales[t["parent_id"]]["gateway"], t["amount"], t["parent_id"],
                                 now) for t in read_each(spec.get("transactions"), PAY_BACK, "transactions", cents)]
-    rid = next_id(state, REFUND_ID_BASE)
     stored = [{"id": next_id(state, REFUND_LINE_ID_BASE), **{k: line[k] for k in (*LINE, "location_id")},
                "subtotal": to_cents(line["subtotal"]) / 100, "total_tax": 0.0,
                "line_item": items.known["lines"][line["line_item_id"]]} for line in lines]
-    refund = {"id": rid, "order_id": order_id, "created_at": ts(now), "processed_at": ts(now), "note": spec.get("note"),
-              **copy.deepcopy(NEW_REFUND), "restock": any(line["location_id"] for line in lines),
-              "refund_line_items": stored, "transactions": transactions,
-              "admin_graphql_api_id": f"gid://shopify/Refund/{rid}"}
+    refund = fixtures.fill("refund", id=next_id(state, REFUND_ID_BASE), order_id=order_id, now=now,
+                           note=spec.get("note"), restock=any(line["location_id"] for line in lines),
+                           refund_line_items=stored, transactions=transactions)
     order["refunds"].append(refund)
     state.transactions.setdefault(order_id, []).extend(transactions)
     if cents.ledger.given_back:
@@ -170,7 +153,7 @@ def record_refund(state: ShopState, order_id: int, body: Any) -> tuple[Json, lis
         order["financial_status"] = "refunded" if full else "partially_refunded"
     order["updated_at"] = ts(now)
     levels = [level for line in stored if line["location_id"]
-              for level in restock(state, line["line_item"], line["quantity"], now)]
+              for level in restock(state, line["line_item"]["sku"], line["quantity"], now)]
     return refund, [("refunds/create", refund)] + [("inventory_levels/update", level) for level in levels]
 
 
@@ -178,10 +161,8 @@ def create_gift_card(state: ShopState, body: Any) -> Json:
     """``POST gift_cards.json``: the answer is the only time the full code is shown."""
     asked = read(an_object(body, "gift_card", "gift_card"), GIFT_CARD,
                  context=Context({"codes": {card["code"] for card in state.gift_cards}}))
-    now, gid, value = state.now(), next_id(state, GIFT_CARD_ID_BASE), to_money(asked["initial_value"])
-    card = {"id": gid, **asked, **NEW_GIFT_CARD, "balance": value, "initial_value": value, "created_at": ts(now),
-            "updated_at": ts(now), "last_characters": asked["code"][-4:],
-            "admin_graphql_api_id": f"gid://shopify/GiftCard/{gid}"}
+    card = fixtures.fill("gift_card", asked, id=next_id(state, GIFT_CARD_ID_BASE), now=state.now(),
+                         value=to_money(asked["initial_value"]), last=asked["code"][-4:])
     state.gift_cards.append(card)
     return card
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 from fastapi.responses import JSONResponse
 
 from sandbox.kit import Call, KitState, StandIn
 from sandbox.kit.auth import HeaderToken
 from sandbox.kit.catalog import Batch, LazyCatalog
+from sandbox.kit.fixtures import Fixtures
 from sandbox.kit.errors import errors, errors_invalid as invalid_params, errors_schema as schema
 from sandbox.kit.limits import Bucket, LeakyBucket
 from sandbox.kit.locations import Locations
@@ -33,6 +35,7 @@ CUSTOMER_ID_BASE = ORDER_ID_BASE + 500_000
 ITEM_IDS = {"product_id": PRODUCT_ID_BASE, "variant_id": VARIANT_ID_BASE, "inventory_item_id": ITEM_ID_BASE}
 DEFAULT_LOCATION_ID = 655441491
 DEFAULT_TOKEN = "shpat_sandbox"
+DEFAULT_CLIENT_SECRET = "shpss_sandbox"
 SHOP_TZ = timezone(timedelta(hours=-5))
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 THROTTLED = "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
@@ -42,6 +45,10 @@ MISSING_PARAM = "Required parameter missing or invalid"
 def ts(value: datetime) -> str:
     """Shopify renders times in the shop's zone with an offset, second precision."""
     return value.astimezone(SHOP_TZ).replace(microsecond=0).isoformat()
+
+
+#: The resources' JSON as the reference pages show it (``fixtures/*.json``).
+fixtures = Fixtures(Path(__file__).parent / "fixtures", {"time": ts, "text": str})
 
 
 @dataclass
@@ -72,6 +79,8 @@ class ShopState(KitState):
     """Everything one ``{instance}`` knows; created on first use with defaults."""
 
     token: str = DEFAULT_TOKEN
+    #: The app's API secret key, which signs the deliveries of subscriptions made through the API.
+    client_secret: str = DEFAULT_CLIENT_SECRET
     location_id: int = DEFAULT_LOCATION_ID
     #: Locations added beside ``location_id`` (``_admin/locations``) and what they stock.
     locations: Locations = field(default_factory=Locations)
@@ -131,27 +140,16 @@ def not_found(call: Call[ShopState]) -> Exception:
 
 
 def variant_json(item: Item) -> dict[str, Any]:
-    return {
-        "id": item.variant_id, "product_id": item.product_id, "title": "Default Title", "sku": item.sku,
-        "price": "10.00", "position": 1, "inventory_policy": item.policy, "inventory_management":
-        "shopify" if item.available is not None else None, "inventory_item_id": item.inventory_item_id,
-        "inventory_quantity": item.available or 0, "updated_at": ts(item.updated_at),
-        "admin_graphql_api_id": f"gid://shopify/ProductVariant/{item.variant_id}",
-    }
+    return fixtures.fill("variant", item, management="shopify" if item.available is not None else None,
+                         quantity=item.available or 0)
 
 
 def product_json(item: Item) -> dict[str, Any]:
-    return {
-        "id": item.product_id, "title": item.title, "handle": f"item-{item.index}", "status": "active",
-        "updated_at": ts(item.updated_at), "variants": [variant_json(item)],
-        "admin_graphql_api_id": f"gid://shopify/Product/{item.product_id}",
-    }
+    return fixtures.fill("product", item, variant=variant_json(item))
 
 
 def stocked_level_json(location_id: int, item: Item, available: int | None, updated_at: datetime) -> dict[str, Any]:
-    gid = f"gid://shopify/InventoryLevel/{location_id}?inventory_item_id={item.inventory_item_id}"
-    return {"inventory_item_id": item.inventory_item_id, "location_id": location_id, "available": available,
-            "updated_at": ts(updated_at), "admin_graphql_api_id": gid}
+    return fixtures.fill("inventory_level", item, location_id=location_id, available=available, updated_at=updated_at)
 
 
 def level_json(state: ShopState, item: Item) -> dict[str, Any]:
@@ -160,39 +158,44 @@ def level_json(state: ShopState, item: Item) -> dict[str, Any]:
 
 
 def order_line(item: Item, quantity: int, price: str) -> dict[str, Any]:
-    return {"variant_id": item.variant_id, "product_id": item.product_id, "sku": item.sku, "title": item.title,
-            "quantity": quantity, "price": price}
+    return fixtures.fill("order_line", item, quantity=quantity, price=price)
 
 
 def admin_item(state: ShopState, item: Item) -> dict[str, Any]:
     """Admin view of an item: ids as strings so any client can compare them exactly."""
-    return {"sku": item.sku, "available": item.available, "inventory_policy": item.policy,
-            "product_id": str(item.product_id), "variant_id": str(item.variant_id),
-            "inventory_item_id": str(item.inventory_item_id), "location_id": str(state.location_id),
-            "updated_at": ts(item.updated_at)}
+    return fixtures.fill("admin_item", item, location_id=state.location_id)
 
 
 # --- what a sale does ---------------------------------------------------------------------------
 
 
-def take_stock(state: ShopState, item: Item, quantity: int, now: datetime) -> list[dict[str, Any]]:
-    """A checkout takes ``quantity`` of a tracked item: its new level (nothing when untracked)."""
-    if item.available is None:
+def take_stock(state: ShopState, item: Item | None, quantity: int, now: datetime) -> list[dict[str, Any]]:
+    """A checkout takes ``quantity`` of a tracked item (a refund's restock a negative one): its new
+    level at the main location, for the webhook (nothing when untracked or gone)."""
+    if item is None or item.available is None:
         return []
     item = replace(item, available=item.available - quantity, updated_at=now)
     state.store(item)
     return [level_json(state, item)]
 
 
+def change_item(call: Call[ShopState], index: int, changes: Callable[[Item], dict[str, Any]]) -> Item:
+    """Store the item at ``index`` with ``changes(item)`` and a new ``updated_at``; Shopify's 404
+    when there is no such item. Call under the lock."""
+    item = call.state.item(index)
+    if item is None:
+        raise not_found(call)
+    item = replace(item, **changes(item), updated_at=call.state.now())
+    call.state.store(item)
+    return item
+
+
 def place_order(state: ShopState, lines: list[dict[str, Any]], now: datetime, **fields: Any) -> dict[str, Any]:
     """The next order, numbered ``#1001`` on, with Shopify's defaults under ``fields``; stored."""
     number = len(state.orders)
     order_id = ORDER_ID_BASE + number
-    order = {"id": order_id, "name": f"#{1001 + number}", "order_number": 1001 + number,
-             "created_at": ts(now), "updated_at": ts(now), "cancelled_at": None, "closed_at": None,
-             "financial_status": "paid", "fulfillment_status": None, "refunds": [], **fields,
-             "line_items": [{"id": LINE_ID_BASE + number * 100 + n, **line} for n, line in enumerate(lines)],
-             "admin_graphql_api_id": f"gid://shopify/Order/{order_id}"}
+    order = {**fixtures.fill("order", id=order_id, number=1001 + number, now=now), **fields,
+             "line_items": [{"id": LINE_ID_BASE + number * 100 + n, **line} for n, line in enumerate(lines)]}
     state.orders.append(order)
     return order
 

@@ -9,8 +9,6 @@ a variant's ``inventory_policy`` is ``deny`` or ``continue``
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 from fastapi.responses import Response
 
 from sandbox.kit import Call
@@ -48,9 +46,8 @@ orders.listing(kit, "/orders.json")
 
 @kit.api.get("/locations.json")
 def list_locations(call: Call[ShopState] = kit.call) -> Response:
-    return call.reply({"locations": [
-        {"id": location, "name": "Warehouse" if n == 0 else f"Location {n + 1}", "active": True,
-         "legacy": False, "country_code": "US"} for n, location in enumerate(call.state.location_ids())]})
+    return call.reply({"locations": [shop.fixtures.fill("location", id=location, name=f"Location {n + 1}" if n else
+                                                        "Warehouse") for n, location in enumerate(call.state.location_ids())]})
 
 
 def level_for_key(state: ShopState, key: int) -> dict:
@@ -88,11 +85,8 @@ def set_level(call: Call[ShopState] = kit.call) -> Response:
     SET_LEVEL.enforce(call, call.body)
     state = call.state
     with state.lock:
-        item = state.item(int(call.body["inventory_item_id"]) - shop.ITEM_ID_BASE)
-        if item is None:
-            raise shop.not_found(call)
-        item = replace(item, available=int(call.body["available"]), updated_at=state.now())
-        state.store(item)
+        item = shop.change_item(call, int(call.body["inventory_item_id"]) - shop.ITEM_ID_BASE,
+                                lambda item: {"available": int(call.body["available"])})
         level = shop.level_json(state, item)
     shop.deliver_all(state, call, [("inventory_levels/update", level)])
     return call.reply({"inventory_level": level})
@@ -104,12 +98,8 @@ def update_variant(variant_id: int, call: Call[ShopState] = kit.call) -> Respons
     variant = call.body["variant"]
     state = call.state
     with state.lock:
-        item = state.item(variant_id - shop.VARIANT_ID_BASE)
-        if item is None:
-            raise shop.not_found(call)
-        item = replace(item, policy=variant.get("inventory_policy") or item.policy,
-                       sku=variant.get("sku", item.sku), updated_at=state.now())
-        state.store(item)
+        item = shop.change_item(call, variant_id - shop.VARIANT_ID_BASE, lambda item: {
+            "policy": variant.get("inventory_policy") or item.policy, "sku": variant.get("sku", item.sku)})
         product = shop.product_json(item)
     shop.deliver_all(state, call, [("products/update", product)])
     return call.reply({"variant": shop.variant_json(item)})
