@@ -21,7 +21,7 @@ from sandbox.kit import Call
 from sandbox.kit.ledger import (FALSY, Codes, Context, Field, Ledger, Refusal, Refusals, an_object, found, read,
                                 read_each, shown)
 from sandbox.kit.ledger_endpoints import Refuse, answering, answers
-from sandbox.woocommerce.site import (SiteState, deliver, gmt, kit, local, pages, product_json, refused, with_stock,
+from sandbox.woocommerce.site import (SiteState, deliver, gmt, kit, local, pages, product_json, refused, STOCK,
                                       wp_body)
 
 Json = dict[str, Any]
@@ -119,8 +119,7 @@ def record_refund(state: SiteState, order_id: int, body: Any) -> tuple[Json, lis
     for ask in lines if payload.get("api_restock", True) is not False else []:
         product = state.get(ask["line"]["variation_id"] or ask["line"]["product_id"])
         if product is not None and product["manage_stock"] and ask["quantity"] > 0:
-            product = with_stock(product, now, stock_quantity=(product["stock_quantity"] or 0) + ask["quantity"])
-            state.store(product)
+            state.store(product := STOCK.moved(product, ask["quantity"], now))
             restocked.append(product)
     return refund, restocked
 

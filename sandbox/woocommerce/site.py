@@ -21,46 +21,37 @@ from fastapi.responses import JSONResponse
 from sandbox.kit import KitState, StandIn
 from sandbox.kit.auth import KeyAndSecret
 from sandbox.kit.catalog import Batch, LazyCatalog
+from sandbox.kit.dates import SiteDates
 from sandbox.kit.errors import refused, wp_body, wp_error  # noqa: F401  (refused: the money endpoints')
 from sandbox.kit.errors import wp_invalid as invalid_params, wp_schema as schema
+from sandbox.kit.inventory import StockStatus
+from sandbox.kit.ledger import shown as public
 from sandbox.kit.pages import NumberedPages
+from sandbox.kit.records import CatalogRecords
 from sandbox.kit.resources import Filter
 from sandbox.kit.webhooks import Signed, send, subscribe
 
 DEFAULT_KEY = "ck_sandbox"
 DEFAULT_SECRET = "cs_sandbox"
 SITE_TZ = timezone(timedelta(hours=2))
+DATES = SiteDates(SITE_TZ)
+local, gmt = DATES.local, DATES.gmt
+#: ``WC_Product_Data_Store_CPT``: a managed stock's status follows its quantity and ``backorders``.
+STOCK = StockStatus("instock", "onbackorder", "outofstock")
+with_stock = STOCK.changed
 USER_AGENT = "WooCommerce/9.4.0 Hookshot (WordPress/6.7)"
 INVALID_JSON = ("rest_invalid_json", "Invalid JSON body passed.")
-
-
-def local(value: datetime) -> str:
-    return value.astimezone(SITE_TZ).replace(tzinfo=None, microsecond=0).isoformat()
-
-
-def gmt(value: datetime) -> str:
-    return value.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0).isoformat()
-
-
-def stock_status(manage: bool, quantity: int | None, backorders: str, current: str) -> str:
-    """WooCommerce derives the status from the quantity when it manages stock."""
-    if not manage:
-        return current
-    if quantity is not None and quantity > 0:
-        return "instock"
-    return "onbackorder" if backorders != "no" else "outofstock"
 
 
 def product(pid: int, spec: dict[str, Any], now: datetime, parent_id: int = 0) -> dict[str, Any]:
     """A stored product from a seed spec (``sku``, ``name``, ``type``, ``manage_stock``,
     ``stock_quantity``, ``backorders``, ``stock_status``)."""
     manage = bool(spec.get("manage_stock", True))
-    quantity = spec.get("stock_quantity", 0) if manage else None
-    backorders = spec.get("backorders", "no")
-    return {"id": pid, "name": spec.get("name", spec["sku"]), "type": spec.get("type", "simple"),
-            "sku": spec["sku"], "manage_stock": manage, "stock_quantity": quantity, "backorders": backorders,
-            "stock_status": stock_status(manage, quantity, backorders, spec.get("stock_status", "instock")),
-            "parent_id": parent_id, "variations": [], "date_created": now, "date_modified": now}
+    return STOCK.changed({"id": pid, "name": spec.get("name", spec["sku"]), "type": spec.get("type", "simple"),
+                          "sku": spec["sku"], "manage_stock": manage, "backorders": spec.get("backorders", "no"),
+                          "stock_quantity": spec.get("stock_quantity", 0) if manage else None,
+                          "stock_status": spec.get("stock_status", "instock"), "parent_id": parent_id,
+                          "variations": [], "date_created": now}, now)
 
 
 def generated_product(batch: Batch, pid: int) -> dict[str, Any]:
@@ -70,34 +61,17 @@ def generated_product(batch: Batch, pid: int) -> dict[str, Any]:
 
 
 @dataclass
-class SiteState(KitState):
+class SiteState(CatalogRecords, KitState):
+    """Products, variations, orders, refunds and coupons share one id sequence (all are posts)."""
+
     consumer_key: str = DEFAULT_KEY
     consumer_secret: str = DEFAULT_SECRET
     next_id: int = 10
     product_ids: list[int] = field(default_factory=list)
     catalog: LazyCatalog[dict[str, Any]] = field(
         default_factory=lambda: LazyCatalog(generated_product, lambda p: p.get("sku")))
-    orders: list[dict[str, Any]] = field(default_factory=list)
     refunds: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     coupons: list[dict[str, Any]] = field(default_factory=list)
-
-    def allocate(self, n: int = 1) -> int:
-        first = self.next_id
-        self.next_id += n
-        return first
-
-    def get(self, pid: int) -> dict[str, Any] | None:
-        """A product or variation by id; generated ones are built on demand."""
-        return self.catalog.get(pid)
-
-    def store(self, product: dict[str, Any]) -> None:
-        self.catalog.store(product["id"], product)
-
-    def id_for_sku(self, sku: str) -> int | None:
-        return self.catalog.key_for_sku(sku)
-
-    def find_order(self, order_id: int) -> dict[str, Any] | None:
-        return next((o for o in self.orders if o["id"] == order_id), None)
 
 
 def critical_error(status: int) -> dict[str, Any]:
@@ -156,9 +130,7 @@ def deliver_all(state: SiteState, events: list[tuple[str, Any]]) -> list[dict[st
 
 def modified_after(value: str, query: dict[str, str]) -> datetime:
     """``modified_after``, read in the site's zone unless ``dates_are_gmt``."""
-    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    gmt_given = query.get("dates_are_gmt") in ("true", "1")
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc if gmt_given else SITE_TZ)
+    return DATES.read(value, query.get("dates_are_gmt") in ("true", "1"))
 
 
 def newer_products(state: SiteState, ids: Any, when: datetime) -> list[int]:
@@ -168,11 +140,6 @@ def newer_products(state: SiteState, ids: Any, when: datetime) -> list[int]:
 
 
 changed_after = Filter("modified_after", narrow=newer_products, parse=modified_after)
-
-
-def public(record: dict[str, Any]) -> dict[str, Any]:
-    """A stored record without its private (``_``-prefixed) bookkeeping keys."""
-    return {k: v for k, v in record.items() if not k.startswith("_")}
 
 
 # --- JSON renderings ----------------------------------------------------------------------------
@@ -186,8 +153,7 @@ def product_json(p: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": p["id"], "name": p["name"], "slug": f"item-{p['id']}", "type": p["type"], "status": "publish",
         "sku": p["sku"], "price": "10.00", "regular_price": "10.00",
-        "date_created": local(p["date_created"]), "date_created_gmt": gmt(p["date_created"]),
-        "date_modified": local(p["date_modified"]), "date_modified_gmt": gmt(p["date_modified"]),
+        **DATES.pairs(date_created=p["date_created"], date_modified=p["date_modified"]),
         "manage_stock": manage, "stock_quantity": qty, "stock_status": p["stock_status"],
         "backorders": backorders, "backorders_allowed": backorders != "no",
         "backordered": bool(manage and backorders != "no" and (qty or 0) <= 0),
@@ -200,21 +166,11 @@ def variation_json(p: dict[str, Any]) -> dict[str, Any]:
     return {**body, "attributes": [{"id": 0, "name": "Option", "option": p["sku"]}]}
 
 
-def with_stock(product: dict[str, Any], now: datetime, **changes: Any) -> dict[str, Any]:
-    """A copy of ``product`` with ``changes``, its stock status derived again, modified ``now``."""
-    updated = {**product, **changes, "date_modified": now}
-    updated["stock_status"] = stock_status(bool(updated["manage_stock"]), updated["stock_quantity"],
-                                           updated["backorders"], updated["stock_status"])
-    return updated
-
-
 def take_stock(state: SiteState, product: dict[str, Any], quantity: int, modified: datetime) -> dict[str, Any]:
     """A sale takes ``quantity`` from a managed stock, the product stamped ``modified`` (a checkout
     keeps its modified date; the REST API's order moves it)."""
-    if not product["manage_stock"]:
-        return product
-    product = with_stock(product, modified, stock_quantity=(product["stock_quantity"] or 0) - quantity)
-    state.store(product)
+    if product["manage_stock"]:
+        state.store(product := STOCK.moved(product, -quantity, modified))
     return product
 
 
@@ -228,8 +184,7 @@ def place_order(state: SiteState, order_id: int, now: datetime, lines: list[dict
                 **fields: Any) -> dict[str, Any]:
     """The order stored with WooCommerce's id, number and both dates, its lines numbered after it,
     ``fields`` on top."""
-    order = {"id": order_id, "number": str(order_id), "date_created": local(now), "date_created_gmt": gmt(now),
-             "date_modified": local(now), "date_modified_gmt": gmt(now), **fields,
+    order = {"id": order_id, "number": str(order_id), **DATES.pairs(date_created=now, date_modified=now), **fields,
              "line_items": [{"id": order_id * 100 + n, **line} for n, line in enumerate(lines)],
              "refunds": [], "_modified": now}
     state.orders.append(order)
