@@ -65,8 +65,7 @@ def place(state: SiteState, lines: list[Payload], payload: Payload, now: datetim
     order = site.place_order(
         state, order_id, now, lines, status=payload.get("status", "processing"),
         currency=payload.get("currency", "USD"), total=f"{sum(float(line['total']) for line in lines):.2f}",
-        billing={"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "phone": "",
-                 **payload.get("billing", {})},
+        billing={**site.fixture("billing"), **payload.get("billing", {})},
         payment_method=payload.get("payment_method", "stripe"),
         payment_method_title=payload.get("payment_method_title", "Credit Card (Stripe)"))
     return {"order": site.public(order)}, [("order.created", site.public(order))]

@@ -11,7 +11,6 @@ WooCommerce's fields, its error body for each refusal and its JSON, and serves t
 """
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from fastapi.responses import JSONResponse, Response
@@ -21,8 +20,8 @@ from sandbox.kit import Call
 from sandbox.kit.ledger import (FALSY, Codes, Context, Field, Ledger, Refusal, Refusals, an_object, found, read,
                                 read_each, shown)
 from sandbox.kit.ledger_endpoints import Refuse, answering, answers
-from sandbox.woocommerce.site import (SiteState, deliver, gmt, kit, local, pages, product_json, refused, STOCK,
-                                      wp_body)
+from sandbox.woocommerce.site import (STOCK, SiteState, deliver, fixture, gmt, kit, local, pages, product_json,
+                                      refused, wp_body)
 
 Json = dict[str, Any]
 #: Gateways that implement ``process_refund`` (``supports('refunds')``) vs. core offline ones that do not.
@@ -44,12 +43,6 @@ COUPON = {"discount_type": Field(default="fixed_cart", choices=("percent", "fixe
           "email_restrictions": Field(lambda emails: [str(e).lower() for e in emails or []], [])}
 #: Coupon codes are trimmed, lower case and unique in the store (``wc_get_coupon_id_by_code``).
 COUPON_CODES = Codes(normalize=lambda code: code.strip().lower())
-#: What a new coupon, a refund and a refund's line hold that the request does not set.
-NEW_COUPON: Json = {"status": "publish", "usage_count": 0, "product_ids": [], "excluded_product_ids": [],
-                    "limit_usage_to_x_items": None, "product_categories": [], "excluded_product_categories": [],
-                    "minimum_amount": "0.00", "maximum_amount": "0.00", "used_by": [], "meta_data": []}
-NEW_REFUND: Json = {"refunded_by": 1, "meta_data": [], "tax_lines": [], "shipping_lines": [], "fee_lines": []}
-NEW_REFUND_ITEM: Json = {"tax_class": "", "subtotal_tax": "0.00", "total_tax": "0.00", "taxes": []}
 
 
 def wp(refusal: Refusal, error: tuple[Any, ...]) -> tuple[int, Any]:
@@ -102,13 +95,13 @@ def record_refund(state: SiteState, order_id: int, body: Any) -> tuple[Json, lis
     order, payload, lines, cents, paid = refund_request(state, order_id, body)
     now, refund_id = state.now(), state.allocate()
     items = [{"id": state.allocate(), **{k: ask["line"][k] for k in ("name", "product_id", "variation_id", "sku")},
-              **copy.deepcopy(NEW_REFUND_ITEM), "quantity": -ask["quantity"],
+              **fixture("refund_item"), "quantity": -ask["quantity"],
               "subtotal": to_money(-ask["refund_total"]), "total": to_money(-ask["refund_total"]),
               "price": -(ask["refund_total"] / 100 / ask["quantity"]) if ask["quantity"] else 0,
               "meta_data": [{"id": state.allocate(), "key": "_refunded_item_id", "value": str(ask["id"])}]}
              for ask in lines]
     refund = {"id": refund_id, "date_created": local(now), "date_created_gmt": gmt(now), "amount": to_money(cents),
-              "reason": str(payload.get("reason") or ""), **copy.deepcopy(NEW_REFUND), "line_items": items,
+              "reason": str(payload.get("reason") or ""), **fixture("refund"), "line_items": items,
               "refunded_payment": payload.get("api_refund", True) is not False, "_order_id": order_id}
     state.refunds.setdefault(order_id, []).insert(0, refund)
     order["refunds"].insert(0, {"id": refund_id, "reason": refund["reason"], "total": f"-{refund['amount']}"})
@@ -130,7 +123,7 @@ def create_coupon(state: SiteState, body: Any) -> Json:
     code, asked = COUPON_CODES.read(payload.get("code")), read(payload, COUPON)
     now = state.now()
     coupon = {"id": state.allocate(), "code": COUPON_CODES.claim(code, (c["code"] for c in state.coupons)),
-              **copy.deepcopy(NEW_COUPON), **asked, "amount": to_money(asked["amount"]), "date_created": local(now),
+              **fixture("coupon"), **asked, "amount": to_money(asked["amount"]), "date_created": local(now),
               "date_created_gmt": gmt(now), "date_modified": local(now), "date_modified_gmt": gmt(now),
               "date_expires_gmt": asked["date_expires"]}
     state.coupons.append(coupon)

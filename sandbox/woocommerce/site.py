@@ -24,6 +24,7 @@ from sandbox.kit.catalog import Batch, LazyCatalog
 from sandbox.kit.dates import SiteDates
 from sandbox.kit.errors import refused, wp_body, wp_error  # noqa: F401  (refused: the money endpoints')
 from sandbox.kit.errors import wp_invalid as invalid_params, wp_schema as schema
+from sandbox.kit.fixtures import Fixtures
 from sandbox.kit.inventory import StockStatus
 from sandbox.kit.ledger import shown as public
 from sandbox.kit.pages import NumberedPages
@@ -35,6 +36,8 @@ DEFAULT_KEY = "ck_sandbox"
 DEFAULT_SECRET = "cs_sandbox"
 SITE_TZ = timezone(timedelta(hours=2))
 DATES = SiteDates(SITE_TZ)
+#: What new records hold that a request does not set (``fixtures/<name>.json``).
+fixture = Fixtures(__file__)
 local, gmt = DATES.local, DATES.gmt
 #: ``WC_Product_Data_Store_CPT``: a managed stock's status follows its quantity and ``backorders``.
 STOCK = StockStatus("instock", "onbackorder", "outofstock")
