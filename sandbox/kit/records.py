@@ -7,10 +7,16 @@ sequences; a test reads ids from answers, so only their uniqueness and order mat
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from fastapi.responses import JSONResponse
+
+from sandbox.kit.admin import known
 from sandbox.kit.catalog import LazyCatalog
+from sandbox.kit.standin import StandIn
 
 Record = dict[str, Any]
 
@@ -20,6 +26,8 @@ class CatalogRecords:
     """A mixin for a stand-in's state (a dataclass): ``allocate`` ids, read and store products in
     ``catalog`` (generated ones are built on demand), find orders in ``orders`` by id."""
 
+    #: The product key that :meth:`changed_after` compares.
+    modified_key = "date_modified"
     next_id: int = 1
     orders: list[Record] = field(default_factory=list)
     catalog: LazyCatalog[Record] = field(init=False)
@@ -41,3 +49,19 @@ class CatalogRecords:
 
     def find_order(self, order_id: int) -> Record | None:
         return next((o for o in self.orders if o["id"] == order_id), None)
+
+    def changed_after(self, ids: list[int], when: datetime) -> list[int]:
+        """A collection filter's ``narrow``: the ``ids`` modified strictly after ``when``, stored
+        ones by their date and untouched generated ones by their batch's."""
+        wanted = set(self.catalog.changed_since(when, lambda product: product[self.modified_key], strictly=True))
+        return [pid for pid in ids if pid in wanted]
+
+
+def add_order_view(kit: StandIn[Any], view: Callable[[Any, Record], dict[str, Any]]) -> None:
+    """``GET _admin/state/orders/{order_id}``: ``view(state, order)`` of a stored order, for tests
+    to assert on what the API does not show (404 ``unknown order N`` when there is none)."""
+
+    @kit.admin.get("/state/orders/{order_id}")
+    def state_order(order_id: int, state: Any = kit.state) -> JSONResponse:
+        with state.lock:
+            return JSONResponse(view(state, known(state.find_order(order_id), f"order {order_id}")))

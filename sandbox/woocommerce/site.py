@@ -127,8 +127,7 @@ webhooks = Signed({
 deliver = webhooks.deliver
 
 
-def deliver_all(state: SiteState, events: list[tuple[str, Any]]) -> list[dict[str, Any]]:
-    return [record for topic, payload in events for record in deliver(state, topic, payload)]
+deliver_all = webhooks.deliver_all
 
 
 def modified_after(value: str, query: dict[str, str]) -> datetime:
@@ -136,13 +135,7 @@ def modified_after(value: str, query: dict[str, str]) -> datetime:
     return DATES.read(value, query.get("dates_are_gmt") in ("true", "1"))
 
 
-def newer_products(state: SiteState, ids: Any, when: datetime) -> list[int]:
-    """The ids modified strictly after ``when``: stored ones by date, untouched generated ones by batch."""
-    wanted = set(state.catalog.changed_since(when, lambda product: product["date_modified"], strictly=True))
-    return [p for p in ids if p in wanted]
-
-
-changed_after = Filter("modified_after", narrow=newer_products, parse=modified_after)
+changed_after = Filter("modified_after", narrow=SiteState.changed_after, parse=modified_after)
 
 
 # --- JSON renderings ----------------------------------------------------------------------------
