@@ -20,6 +20,7 @@ from sandbox.kit import Call
 from sandbox.kit.ledger import (FALSY, Codes, Context, Field, Ledger, Refusal, Refusals, an_object, found, read,
                                 read_each, shown)
 from sandbox.kit.ledger_endpoints import Refuse, answering, answers
+from sandbox.kit.resources import Collection, Filter
 from sandbox.woocommerce.site import (STOCK, SiteState, deliver, fixture, gmt, kit, local, pages, product_json,
                                       refused, wp_body)
 
@@ -27,8 +28,6 @@ Json = dict[str, Any]
 #: Gateways that implement ``process_refund`` (``supports('refunds')``) vs. core offline ones that do not.
 REFUNDING_GATEWAYS = frozenset({"stripe", "woocommerce_payments", "ppcp-gateway", "square_credit_card"})
 OFFLINE_GATEWAYS = frozenset({"bacs", "cheque", "cod"})
-CANNOT_REFUND = "woocommerce_rest_cannot_create_order_refund"
-INVALID_PARAM = ("rest_invalid_param", "Invalid parameter(s): {field}", 400)
 
 #: A refund's ``line_items``: lines of the order; like PHP, a falsy quantity or total is 0.
 REFUND_LINE = {"id": Field(int, within="lines"), "quantity": Field(int, 0, FALSY),
@@ -51,18 +50,9 @@ def wp(refusal: Refusal, error: tuple[Any, ...]) -> tuple[int, Any]:
     return status, wp_body(code, message.format(field=refusal.top), status, **(data[0] if data else {}))
 
 
-#: Every refusal of these endpoints as WooCommerce answers it (the most specific key answers).
-REFUSALS = Refusals({
-    "order:unknown": ("woocommerce_rest_invalid_order_id", "Invalid order ID.", 404),
-    "coupon:unknown": ("woocommerce_rest_shop_coupon_invalid_id", "Invalid ID.", 404),
-    "body:missing": ("rest_invalid_json", "Invalid JSON body passed.", 400), "invalid": INVALID_PARAM,
-    "choices": INVALID_PARAM, "amount:cap": (CANNOT_REFUND, "Invalid refund amount.", 500),
-    "amount:least": ("woocommerce_rest_invalid_order_refund", "Refund amount must be greater than zero.", 400),
-    "gateway:offline": (CANNOT_REFUND, "The payment gateway for this order does not support automatic refunds.", 500),
-    "gateway:unknown": (CANNOT_REFUND, "The payment gateway for this order does not exist.", 500),
-    "code": ("rest_missing_callback_param", "Missing parameter(s): code", 400, {"params": ["code"]}),
-    "code:taken": ("woocommerce_rest_coupon_code_already_exists", "The coupon code already exists", 400),
-}, wp)
+#: Every refusal of these endpoints as WooCommerce answers it, ``[code, message naming {field},
+#: status, data?]`` (the most specific key answers).
+REFUSALS = Refusals(fixture("refusals"), wp)
 
 
 def refuse(call: Call[SiteState]) -> Refuse:
@@ -154,13 +144,11 @@ def create_coupon_route(call: Call[SiteState] = kit.call) -> Json:
     return coupon_json(create_coupon(call.state, call.body))
 
 
-@answers(kit.api.get("/coupons"), REFUSALS, refuse=refuse)
-def list_coupons(call: Call[SiteState] = kit.call) -> Response:
-    code = call.query.get("code")
-    by_id = {c["id"]: c for c in call.state.coupons if code is None or c["code"] == code.strip().lower()}
-    return pages.answer(call, sorted(by_id, reverse=True), lambda cid: coupon_json(by_id[cid]))
-
-
-@answers(kit.api.get("/coupons/{coupon_id}"), REFUSALS, refuse=refuse)
-def get_coupon(coupon_id: int, call: Call[SiteState] = kit.call) -> Json:
-    return coupon_json(found(next((c for c in call.state.coupons if c["id"] == coupon_id), None), "coupon"))
+#: ``GET coupons`` (newest first; ``code`` as ``wc_get_coupon_id_by_code`` reads it, empty: every
+#: coupon) and ``GET coupons/{id}``.
+coupons = Collection("coupons", pages, lambda call: sorted((c["id"] for c in call.state.coupons), reverse=True),
+                     lambda state, cid: next((c for c in state.coupons if c["id"] == cid), None), coupon_json,
+                     filters=(Filter("code", test=lambda coupon, code: coupon["code"] == code.strip().lower()),),
+                     missing=lambda: wp_body("woocommerce_rest_shop_coupon_invalid_id", "Invalid ID.", 404))
+coupons.listing(kit, "/coupons")
+coupons.reading(kit, "/coupons/{coupon_id}", "coupon_id")
