@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 
 from sandbox.kit.admin import known
 from sandbox.kit.catalog import LazyCatalog
+from sandbox.kit.dates import SiteDates
+from sandbox.kit.inventory import StockStatus
 from sandbox.kit.standin import StandIn
 
 Record = dict[str, Any]
@@ -49,6 +51,23 @@ class CatalogRecords:
 
     def find_order(self, order_id: int) -> Record | None:
         return next((o for o in self.orders if o["id"] == order_id), None)
+
+    def move_stock(self, rule: StockStatus, product: Record, delta: int, when: datetime) -> Record:
+        """``delta`` added to a managed product's quantity (its status derived again, stamped
+        ``when``), stored and answered; an unmanaged product is answered as it is."""
+        if product[rule.managed]:
+            self.store(product := rule.moved(product, delta, when))
+        return product
+
+    def add_order(self, dates: SiteDates, order_id: int, now: datetime, lines: list[Record], **fields: Any) -> Record:
+        """An order stored with its number and both renderings of its dates, its lines numbered
+        after it (``order_id * 100 + n``), no refunds yet, ``fields`` on top; ``_modified`` keeps
+        the instant for filters."""
+        order = {"id": order_id, "number": str(order_id), **dates.pairs(date_created=now, date_modified=now),
+                 **fields, "line_items": [{"id": order_id * 100 + n, **line} for n, line in enumerate(lines)],
+                 "refunds": [], "_modified": now}
+        self.orders.append(order)
+        return order
 
     def changed_after(self, ids: list[int], when: datetime) -> list[int]:
         """A collection filter's ``narrow``: the ``ids`` modified strictly after ``when``, stored

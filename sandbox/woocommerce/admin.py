@@ -54,15 +54,15 @@ def change_stock(state: SiteState, pid: int, payload: Payload, now: datetime) ->
 def sell(state: SiteState, pid: int, quantity: int, price: Any, now: datetime) -> tuple[Payload, edits.Events]:
     """A checkout takes managed stock without moving the product's modified date."""
     product, price = state.get(pid), float(price)
-    site.take_stock(state, product, quantity, product["date_modified"])
+    state.move_stock(site.STOCK, product, -quantity, product["date_modified"])
     return site.order_line(product, quantity, price=price, total=f"{price * quantity:.2f}"), []
 
 
 def place(state: SiteState, lines: list[Payload], payload: Payload, now: datetime,
           order_id: int) -> tuple[Payload, edits.Events]:
     """The checkout's order (``status``, ``currency``, ``billing``, ``payment_method(_title)``)."""
-    order = site.place_order(
-        state, order_id, now, lines, status=payload.get("status", "processing"),
+    order = state.add_order(
+        site.DATES, order_id, now, lines, status=payload.get("status", "processing"),
         currency=payload.get("currency", "USD"), total=f"{sum(float(line['total']) for line in lines):.2f}",
         billing={**site.fixture("billing"), **payload.get("billing", {})},
         payment_method=payload.get("payment_method", "stripe"),

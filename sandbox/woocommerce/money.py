@@ -102,8 +102,7 @@ def record_refund(state: SiteState, order_id: int, body: Any) -> tuple[Json, lis
     for ask in lines if payload.get("api_restock", True) is not False else []:
         product = state.get(ask["line"]["variation_id"] or ask["line"]["product_id"])
         if product is not None and product["manage_stock"] and ask["quantity"] > 0:
-            state.store(product := STOCK.moved(product, ask["quantity"], now))
-            restocked.append(product)
+            restocked.append(state.move_stock(STOCK, product, ask["quantity"], now))
     return refund, restocked
 
 

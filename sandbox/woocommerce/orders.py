@@ -75,9 +75,9 @@ def build_order(state: SiteState, payload: dict[str, Any]) -> tuple[dict[str, An
         items.append(site.order_line(product, quantity, price=subtotal / 100 / quantity,
                                      subtotal=to_money(subtotal), total=to_money(total), meta_data=[]))
         if status in STOCK_REDUCING and product["manage_stock"]:
-            reduced.append(site.take_stock(state, product, quantity, now))
-    order = site.place_order(
-        state, order_id, now, items, status=status, currency=payload.get("currency", "USD"),
+            reduced.append(state.move_stock(site.STOCK, product, -quantity, now))
+    order = state.add_order(
+        site.DATES, order_id, now, items, status=status, currency=payload.get("currency", "USD"),
         customer_id=int(payload.get("customer_id") or 0), created_via="rest-api",
         date_paid=site.local(now) if payload.get("set_paid") else None,
         discount_total=to_money(sum(to_cents(i["subtotal"]) - to_cents(i["total"]) for i in items)),

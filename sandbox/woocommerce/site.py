@@ -162,29 +162,10 @@ def variation_json(p: dict[str, Any]) -> dict[str, Any]:
     return {**body, "attributes": [{"id": 0, "name": "Option", "option": p["sku"]}]}
 
 
-def take_stock(state: SiteState, product: dict[str, Any], quantity: int, modified: datetime) -> dict[str, Any]:
-    """A sale takes ``quantity`` from a managed stock, the product stamped ``modified`` (a checkout
-    keeps its modified date; the REST API's order moves it)."""
-    if product["manage_stock"]:
-        state.store(product := STOCK.moved(product, -quantity, modified))
-    return product
-
-
 def order_line(product: dict[str, Any], quantity: int, **money: Any) -> dict[str, Any]:
     return {"name": product["name"], "product_id": product["parent_id"] or product["id"],
             "variation_id": product["id"] if product["parent_id"] else 0, "quantity": quantity,
             "sku": product["sku"], **money}
-
-
-def place_order(state: SiteState, order_id: int, now: datetime, lines: list[dict[str, Any]],
-                **fields: Any) -> dict[str, Any]:
-    """The order stored with WooCommerce's id, number and both dates, its lines numbered after it,
-    ``fields`` on top."""
-    order = {"id": order_id, "number": str(order_id), **DATES.pairs(date_created=now, date_modified=now), **fields,
-             "line_items": [{"id": order_id * 100 + n, **line} for n, line in enumerate(lines)],
-             "refunds": [], "_modified": now}
-    state.orders.append(order)
-    return order
 
 
 def admin_item(state: SiteState, p: dict[str, Any]) -> dict[str, Any]:
