@@ -22,7 +22,7 @@ from sandbox.kit.standin import Answer, Call, KitState, StandIn
 from sandbox.kit.validation import MISSING, Check, Schema
 
 Hook = dict[str, Any]
-#: A refusal as (status, body).
+#: A refusal as (body, status), the arguments of ``Call.refuse``.
 Refusal = tuple[int, Any]
 
 
@@ -36,8 +36,8 @@ def web_url(value: Any) -> bool:
 
 
 def refuse(call: Call[Any], refusal: Refusal) -> Answer:
-    call.entry["status"] = refusal[0]
-    return Answer(JSONResponse(refusal[1], status_code=refusal[0]))
+    call.entry["status"] = refusal[1]
+    return Answer(JSONResponse(refusal[0], status_code=refusal[1]))
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class Subscriptions:
     def _check(self, call: Call[Any], schema: Schema) -> dict[str, Any]:
         problem = schema.problem(call.body, call.state)
         if problem is not None:
-            raise refuse(call, problem)
+            raise refuse(call, (problem[1], problem[0]))
         return call.body if isinstance(call.body, dict) else {}
 
     def serve(self, kit: StandIn[Any], path: str) -> None:

@@ -21,7 +21,7 @@ from sandbox.kit.ledger import (FALSY, Codes, Context, Field, Ledger, Refusal, R
                                 read_each, shown)
 from sandbox.kit.ledger_endpoints import Refuse, answering, answers
 from sandbox.kit.resources import Collection, Filter
-from sandbox.woocommerce.site import (STOCK, SiteState, deliver, fixture, gmt, kit, local, pages, product_json,
+from sandbox.woocommerce.site import (STOCK, SiteState, deliver, error, fixture, gmt, kit, local, pages, product_json,
                                       refused, wp_body)
 
 Json = dict[str, Any]
@@ -148,6 +148,6 @@ def create_coupon_route(call: Call[SiteState] = kit.call) -> Json:
 coupons = Collection("coupons", pages, lambda call: sorted((c["id"] for c in call.state.coupons), reverse=True),
                      lambda state, cid: next((c for c in state.coupons if c["id"] == cid), None), coupon_json,
                      filters=(Filter("code", test=lambda coupon, code: coupon["code"] == code.strip().lower()),),
-                     missing=lambda: wp_body("woocommerce_rest_shop_coupon_invalid_id", "Invalid ID.", 404))
+                     missing=lambda: error("coupon:unknown")[0])
 coupons.listing(kit, "/coupons")
 coupons.reading(kit, "/coupons/{coupon_id}", "coupon_id")

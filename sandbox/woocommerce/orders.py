@@ -28,7 +28,7 @@ orders = Collection(
     site.public, filters=(Filter("modified_after", test=lambda o, when: o["_modified"] > when,
                                  parse=site.modified_after),),
     sort=Sorting({"id": lambda order: order["id"]}, param=None, default="id"),
-    missing=lambda: site.wp_body("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 404))
+    missing=lambda: site.error("order:unknown")[0])
 
 
 def product_of(state: SiteState, line: dict[str, Any]) -> dict[str, Any] | None:

@@ -38,6 +38,8 @@ SITE_TZ = timezone(timedelta(hours=2))
 DATES = SiteDates(SITE_TZ)
 #: What new records hold that a request does not set (``fixtures/<name>.json``).
 fixture = Fixtures(__file__)
+#: WooCommerce's errors by name, ``[code, message, status]`` as the controllers answer them.
+ERRORS = fixture("errors")
 local, gmt = DATES.local, DATES.gmt
 #: ``WC_Product_Data_Store_CPT``: a managed stock's status follows its quantity and ``backorders``.
 STOCK = StockStatus("instock", "onbackorder", "outofstock")
@@ -77,15 +79,18 @@ class SiteState(CatalogRecords, KitState):
     coupons: list[dict[str, Any]] = field(default_factory=list)
 
 
+def error(name: str) -> tuple[dict[str, Any], int]:
+    """``raise call.refuse(*error(name))``: the named error's body and status."""
+    return wp_body(*ERRORS[name]), ERRORS[name][2]
+
+
 def critical_error(status: int) -> dict[str, Any]:
     """WordPress's answer to a fatal error: the body of an injected fault that brings none."""
-    return wp_body("internal_server_error", "There has been a critical error on this website.", status)
+    return wp_body(*ERRORS["critical"][:2], status)
 
 
 def no_credentials(request: Request) -> JSONResponse:
-    if request.method == "GET":
-        return wp_error("woocommerce_rest_cannot_view", "Sorry, you cannot list resources.", 401)
-    return wp_error("woocommerce_rest_cannot_edit", "Sorry, you are not allowed to edit this resource.", 401)
+    return wp_error(*ERRORS["cannot_view" if request.method == "GET" else "cannot_edit"])
 
 
 def delivery_id(state: SiteState, hook: dict[str, Any]) -> str:
@@ -114,8 +119,7 @@ kit: StandIn[SiteState] = StandIn(
     "woocommerce", "/wp-json/wc/v3", SiteState, error_body=critical_error,
     auth=KeyAndSecret(
         missing=no_credentials,
-        bad_key=lambda: wp_error("woocommerce_rest_authentication_error", "Consumer key is invalid.", 401),
-        bad_secret=lambda: wp_error("woocommerce_rest_authentication_error", "Consumer secret is invalid.", 401)),
+        bad_key=lambda: wp_error(*ERRORS["bad_key"]), bad_secret=lambda: wp_error(*ERRORS["bad_secret"])),
     clock_view=lambda now: {"now_gmt": gmt(now)}, webhook_admin=True, subscribe=add_webhook)
 pages = NumberedPages(invalid_params, max_per_page=100, default_per_page=10)
 #: ``WC_Webhook::deliver``'s headers, signed with the base64 HMAC-SHA256 of the body.

@@ -20,10 +20,10 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sandbox.kit.errors import wp_body, wp_schema
+from sandbox.kit.errors import wp_schema
 from sandbox.kit.subscriptions import Subscriptions, optional, web_url
 from sandbox.kit.validation import Rule, one_of
-from sandbox.woocommerce.site import SiteState, deliver_ping, gmt, kit, local, pages
+from sandbox.woocommerce.site import SiteState, deliver_ping, error, gmt, kit, local, pages
 
 #: ``resource.event`` topics the core knows (custom ``action.*`` topics are not modelled).
 RESOURCES = ("coupon", "customer", "order", "product")
@@ -72,8 +72,6 @@ Subscriptions(
         "rest_missing_callback_param", f"Missing parameter(s): {', '.join(missing(body))}",
         {"params": missing(body)}), 400), *rules("Webhook topic is required and must be valid.")),
     update=wp_schema(*rules("Webhook topic must be valid.")), new=new_webhook,
-    unknown=lambda deleting: (404, wp_body("woocommerce_rest_shop_webhook_invalid_id", "Invalid ID.", 404)) if deleting
-    else (400, wp_body("woocommerce_rest_shop_webhook_invalid_id", "ID is invalid.", 400)),
-    delete_guard=lambda query: None if query.get("force") in ("true", "1") else (501, wp_body(
-        "woocommerce_rest_trash_not_supported", "Webhooks do not support trashing.", 501)),
+    unknown=lambda deleting: error("webhook:gone" if deleting else "webhook:unknown"),
+    delete_guard=lambda query: None if query.get("force") in ("true", "1") else error("webhook:trash"),
     created=deliver_ping, filters=("status",)).serve(kit, "/webhooks")
