@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from sandbox.kit.money import to_cents, to_money
 from sandbox.kit import Call
-from sandbox.kit.resources import Collection, Filter, Sorting
+from sandbox.kit.resources import Collection, Sorting, since
 from sandbox.kit.validation import Rule, is_object, list_of_objects, one_of
 from sandbox.woocommerce import site
 from sandbox.woocommerce.site import INVALID_JSON, SiteState, kit
@@ -25,8 +25,7 @@ STOCK_REDUCING = ("processing", "on-hold", "completed")
 BAD_LINES = ("rest_invalid_param", "Invalid parameter(s): line_items")
 orders = Collection(
     "orders", site.pages, lambda call: [o["id"] for o in call.state.orders], lambda state, i: state.find_order(i),
-    site.public, filters=(Filter("modified_after", test=lambda o, when: o["_modified"] > when,
-                                 parse=site.modified_after),),
+    site.public, filters=(since("modified_after", lambda o: o["_modified"], site.modified_after, strictly=True),),
     sort=Sorting({"id": lambda order: order["id"]}, param=None, default="id"),
     missing=lambda: site.error("order:unknown")[0])
 
