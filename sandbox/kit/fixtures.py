@@ -1,15 +1,20 @@
-"""Resource shapes as data: the JSON a platform's docs show, kept as fixture files with holes.
+"""Resource shapes as data: the JSON a platform's docs show, kept as fixture files beside its code.
 
 A stand-in keeps each resource's JSON in ``sandbox/<platform>/fixtures/<name>.json``, copied from
-the platform's reference page, with placeholders where a record's values go, so its code says
-only where the values come from. A string that is exactly ``"{name}"`` becomes the value itself
-(an int stays an int, None stays null); ``"{name|format}"`` passes it through one of the
-declared formats first (Shopify's shop-zone times); a placeholder inside longer text is written
-into it (``"gid://shopify/Product/{id}"``). Values come from the keyword arguments, else from the
-source record (a dict's key or an object's attribute).
+the platform's reference page, so its code says only where the values come from.
+
+- ``fixtures(name)`` answers a fresh deep copy of a fixed shape (the fields a new coupon or refund
+  carries that the request does not set, a default billing address): a record built from it never
+  shares a list with another.
+- ``fixtures.fill(name, source, **values)`` fills a shape with holes: a string that is exactly
+  ``"{name}"`` becomes the value itself (an int stays an int, None stays null); ``"{name|format}"``
+  passes it through one of the declared formats first (Shopify's shop-zone times); a placeholder
+  inside longer text is written into it (``"gid://shopify/Product/{id}"``). Values come from the
+  keyword arguments, else from the source record (a dict's key or an object's attribute).
 """
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable
@@ -20,16 +25,27 @@ from typing import Any
 HOLE = re.compile(r"\{([a-z_0-9]+)(?:\|([a-z_]+))?\}")
 
 
-class Fixtures:
-    """The fixture files of one folder and the formats their placeholders may name."""
+@cache
+def _load(path: Path) -> Any:
+    return json.loads(path.read_text())
 
-    def __init__(self, folder: Path, formats: dict[str, Callable[[Any], Any]] | None = None) -> None:
-        self.folder = folder
+
+class Fixtures:
+    """The fixture files of one folder (a ``Path``), or of the stand-in whose module is
+    ``module_file`` (``Fixtures(__file__)``: its ``fixtures/`` folder), and the formats their
+    placeholders may name."""
+
+    def __init__(self, folder: Path | str, formats: dict[str, Callable[[Any], Any]] | None = None) -> None:
+        self.folder = folder if isinstance(folder, Path) else Path(folder).resolve().parent / "fixtures"
         self.formats = formats or {}
 
-    @cache  # noqa: B019 (one instance per stand-in, kept for the process)
     def shape(self, name: str) -> Any:
-        return json.loads((self.folder / f"{name}.json").read_text())
+        """The shape as stored (shared: copy before changing it)."""
+        return _load(self.folder / f"{name}.json")
+
+    def __call__(self, name: str) -> Any:
+        """A fresh copy of ``fixtures/<name>.json``."""
+        return copy.deepcopy(self.shape(name))
 
     def fill(self, shape: str, source: Any = None, /, **values: Any) -> Any:
         """A fresh copy of the ``shape`` with every placeholder filled."""

@@ -1,122 +1,132 @@
-"""Webhook subscriptions made through a platform's own API: list, count, read, create, delete.
+"""Webhook subscriptions as an API resource: list, create, read, update and delete, declared as data.
 
-Shopify (``webhooks.json``), BigCommerce (``/v3/hooks``) and Magento's webhook modules all serve
-the same resource: a subscription is a topic and an address, created with a few fields checked
-Rails-style (every field's first failing check is reported at once), unique per (topic, address),
-listed with the platform's page style and filters, read and deleted by id. Only subscriptions made
-through the API are its records (``via="api"``); those of ``_admin/webhooks`` stand for ones made
-in the platform's own admin, which the API does not return. Deliveries go through
-``sandbox.kit.webhooks`` like every other subscription.
+Commerce platforms let an app manage its own webhook subscriptions over REST (WooCommerce's
+``/webhooks``, BigCommerce's ``/v3/hooks``, Magento's webhooks module) with the same five
+operations; what differs is the field names, the validation, the rendering and the refusals, so
+a stand-in declares those and this module serves the endpoints. Subscriptions made here are the
+kit's own (``state.webhooks``, delivered by ``sandbox.kit.webhooks``) marked ``via="api"``: only
+they are listed, as a platform's API does not show subscriptions made in its admin screens.
+Refusals are answered as they are (never spoiled by an ``after_apply`` fault), like a
+controller's validation that runs before anything is applied.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
-from sandbox.kit.resources import Collection, Filter, PageStyle
-from sandbox.kit.standin import Call, StandIn
-from sandbox.kit.webhooks import subscribe
+from sandbox.kit.standin import Answer, Call, KitState, StandIn
+from sandbox.kit.validation import MISSING, Check, Schema
 
 Hook = dict[str, Any]
-Spec = dict[str, Any]
+#: A refusal as (body, status), the arguments of ``Call.refuse``.
+Refusal = tuple[int, Any]
 
 
-@dataclass(frozen=True)
-class Check:
-    """``field`` is refused with ``message`` unless ``test(spec)``; a field's later checks are
-    skipped once one failed (``can't be blank`` before ``is not included in the list``)."""
-
-    field: str
-    test: Callable[[Spec], bool]
-    message: str
+def optional(accept: Callable[[Any], bool]) -> Check:
+    """A rule check that lets an absent or empty value through and tests any other."""
+    return lambda value, holder, state: value is MISSING or not value or accept(value)
 
 
-def api_hooks(state: Any) -> list[Hook]:
-    return [hook for hook in state.webhooks if hook.get("via") == "api"]
+def web_url(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://"))
 
 
-def find_hook(state: Any, hook_id: Any) -> Hook | None:
-    return next((hook for hook in api_hooks(state) if hook["id"] == hook_id), None)
+def refuse(call: Call[Any], refusal: Refusal) -> Answer:
+    call.entry["status"] = refusal[1]
+    return Answer(JSONResponse(refusal[0], status_code=refusal[1]))
 
 
 @dataclass(frozen=True)
 class Subscriptions:
-    """The declared resource. ``wrapper`` is the request's and the answer's object key
-    (``webhook``); ``render(hook)`` shows one; ``checks`` run on the request's object, then
-    ``taken`` refuses a second subscription of a topic to an address; ``refuse(problems)`` is the
-    platform's (status, body) for ``{field: [messages]}``, ``missing`` for an absent object, and
-    ``made(call, spec)`` the fields a new subscription keeps beside ``address``, ``topic`` and
-    ``secret``."""
+    """One platform's subscription resource.
 
-    pages: PageStyle
-    render: Callable[[Hook], Any]
-    checks: tuple[Check, ...]
-    taken: Check
-    refuse: Callable[[dict[str, list[str]]], tuple[int, Any]]
-    missing: tuple[int, Any]
-    not_found: Callable[[], Any]
-    secret: Callable[[Any], str]
-    made: Callable[[Call[Any], Spec], dict[str, Any]]
-    key: str = "webhooks"
-    wrapper: str = "webhook"
+    ``fields`` maps request fields to subscription keys (``{"delivery_url": "address"}``; the key
+    ``topic`` sets the subscription's single topic); ``create`` / ``update`` validate the body;
+    ``new(state, body, now)`` gives what a new subscription holds beyond those, read from the
+    body with its defaults (``secret``, ``status``, ``name``…); ``unknown(deleting)`` refuses an id that is not there;
+    ``delete_guard(query)`` may refuse a delete (e.g. one without ``force``); ``created(state,
+    hook)`` runs after a create, outside the lock (a ping); ``filters`` are query parameters
+    matched against subscription keys (``all`` matches every one)."""
 
-    @property
-    def collection(self) -> Collection:
-        return Collection(
-            self.key, self.pages, keys=lambda call: sorted(hook["id"] for hook in api_hooks(call.state)),
-            get=find_hook, render=self.render, single=self.wrapper, missing=self.not_found,
-            filters=(Filter("address", test=lambda hook, value: hook["address"] == value),
-                     Filter("topic", test=lambda hook, value: hook["topics"][0] == value)))
+    render: Callable[[Hook], dict[str, Any]]
+    pages: Any
+    fields: dict[str, str]
+    create: Schema
+    update: Schema
+    new: Callable[[Any, dict[str, Any], datetime], dict[str, Any]]
+    unknown: Callable[[bool], Refusal]
+    delete_guard: Callable[[dict[str, str]], Refusal | None] = lambda query: None
+    created: Callable[[Any, Hook], Any] = lambda state, hook: None
+    filters: tuple[str, ...] = ()
 
-    def problems(self, state: Any, spec: Spec) -> dict[str, list[str]]:
-        """Every field's first failed check; the uniqueness check only when all others passed."""
-        problems: dict[str, list[str]] = {}
-        for check in self.checks:
-            if check.field not in problems and not check.test(spec):
-                problems[check.field] = [check.message]
-        if not problems and any(hook["address"] == spec.get("address") and hook["topics"][0] == spec.get("topic")
-                                for hook in api_hooks(state)):
-            problems[self.taken.field] = [self.taken.message]
-        return problems
+    def _apply(self, hook: Hook, body: dict[str, Any]) -> None:
+        for name, key in self.fields.items():
+            if name in body:
+                hook[key] = body[name]
+        if "topic" in hook:
+            hook["topics"] = [hook.pop("topic")]
 
-    def create(self, call: Call[Any]) -> Response:
-        spec = call.body.get(self.wrapper) if isinstance(call.body, dict) else None
-        if not isinstance(spec, dict):
-            raise call.refuse(self.missing[1], self.missing[0])
-        with call.state.lock:
-            problems = self.problems(call.state, spec)
-            if problems:
-                status, body = self.refuse(problems)
-                raise call.refuse(body, status)
-            hook = subscribe(call.state, {"address": spec["address"], "topic": spec["topic"],
-                                          "secret": self.secret(call.state)}, via="api", **self.made(call, spec))
-            return call.reply({self.wrapper: self.render(hook)}, 201)
+    def _find(self, call: Call[Any], hook_id: int, deleting: bool = False) -> Hook:
+        hook = next((h for h in call.state.webhooks if h.get("via") == "api" and h["id"] == hook_id), None)
+        if hook is None:
+            raise refuse(call, self.unknown(deleting))
+        return hook
 
-    def delete(self, call: Call[Any], hook_id: Any) -> Response:
-        with call.state.lock:
-            call.state.webhooks.remove(self.collection.find(call, hook_id))
-            return call.reply({})
+    def _check(self, call: Call[Any], schema: Schema) -> dict[str, Any]:
+        problem = schema.problem(call.body, call.state)
+        if problem is not None:
+            raise refuse(call, (problem[1], problem[0]))
+        return call.body if isinstance(call.body, dict) else {}
 
-    def serve(self, kit: StandIn[Any], base: str, suffix: str = "") -> None:
-        """``GET base``, ``GET base/count``, ``POST base``, ``GET`` / ``DELETE base/{id}`` (each
-        path ending in ``suffix``, Shopify's ``.json``)."""
-        collection = self.collection
-        collection.listing(kit, f"{base}{suffix}")
+    def serve(self, kit: StandIn[Any], path: str) -> None:
+        """Register the five endpoints at ``path`` and ``path/{webhook_id}``."""
+        one = path + "/{webhook_id}"
 
-        @kit.api.get(f"{base}/count{suffix}", name=f"count_{self.key}")
-        def count(call: Call[Any] = kit.call) -> Response:
+        @kit.api.get(path)
+        def list_subscriptions(call: Call[KitState] = kit.call) -> Response:
+            wanted = {name: call.query.get(name, "all") for name in self.filters}
             with call.state.lock:
-                return call.reply({"count": len(collection.select(call, call.query)[0])})
+                hooks = {h["id"]: h for h in call.state.webhooks if h.get("via") == "api" and all(
+                    value == "all" or h.get(name) == value for name, value in wanted.items())}
+                return self.pages.answer(call, sorted(hooks), lambda key: self.render(hooks[key]))
 
-        @kit.api.post(f"{base}{suffix}", name=f"create_{self.key}")
-        def create(call: Call[Any] = kit.call) -> Response:
-            return self.create(call)
+        @kit.api.post(path)
+        def create_subscription(call: Call[KitState] = kit.call) -> Response:
+            body, state = self._check(call, self.create), call.state
+            with state.lock:
+                now = state.now()
+                hook = {"id": len(state.webhooks) + 1, "via": "api"}
+                self._apply(hook, body)
+                hook.update(self.new(state, body, now), created=now, modified=now)
+                state.webhooks.append(hook)
+                answer = self.render(hook)
+            self.created(state, hook)
+            return call.reply(answer, 201)
 
-        collection.reading(kit, f"{base}/{{hook_id}}{suffix}", "hook_id")
+        @kit.api.get(one)
+        def read_subscription(webhook_id: int, call: Call[KitState] = kit.call) -> Response:
+            with call.state.lock:
+                return call.reply(self.render(self._find(call, webhook_id)))
 
-        @kit.api.delete(f"{base}/{{hook_id}}{suffix}", name=f"delete_{self.key}")
-        def delete(hook_id: int, call: Call[Any] = kit.call) -> Response:
-            return self.delete(call, hook_id)
+        @kit.api.put(one)
+        def update_subscription(webhook_id: int, call: Call[KitState] = kit.call) -> Response:
+            body = self._check(call, self.update)
+            with call.state.lock:
+                hook = self._find(call, webhook_id)
+                self._apply(hook, body)
+                hook["modified"] = call.state.now()
+                return call.reply(self.render(hook))
+
+        @kit.api.delete(one)
+        def delete_subscription(webhook_id: int, call: Call[KitState] = kit.call) -> Response:
+            refusal = self.delete_guard(call.query)
+            if refusal is not None:
+                raise refuse(call, refusal)
+            with call.state.lock:
+                hook = self._find(call, webhook_id, deleting=True)
+                call.state.webhooks.remove(hook)
+                return call.reply(self.render(hook))

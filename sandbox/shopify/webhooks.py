@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import Body
 
-from sandbox.kit.subscriptions import Check, Subscriptions
+from sandbox.kit.subscriptions_rails import Check, Subscriptions
 from sandbox.shopify.shop import DEFAULT_CLIENT_SECRET, MISSING_PARAM, ShopState, errors, fixtures, kit, pages, ts
 
 #: Topics a subscription may name (those the stand-in delivers, and a few more of the documented list).

@@ -10,9 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi.responses import JSONResponse
-
 from sandbox.kit import admin as edits
+from sandbox.kit.records import add_order_view
 from sandbox.woocommerce import site
 from sandbox.woocommerce.money import coupon_json, refund_json
 from sandbox.woocommerce.site import SiteState, kit
@@ -55,18 +54,17 @@ def change_stock(state: SiteState, pid: int, payload: Payload, now: datetime) ->
 def sell(state: SiteState, pid: int, quantity: int, price: Any, now: datetime) -> tuple[Payload, edits.Events]:
     """A checkout takes managed stock without moving the product's modified date."""
     product, price = state.get(pid), float(price)
-    site.take_stock(state, product, quantity, product["date_modified"])
+    state.move_stock(site.STOCK, product, -quantity, product["date_modified"])
     return site.order_line(product, quantity, price=price, total=f"{price * quantity:.2f}"), []
 
 
 def place(state: SiteState, lines: list[Payload], payload: Payload, now: datetime,
           order_id: int) -> tuple[Payload, edits.Events]:
     """The checkout's order (``status``, ``currency``, ``billing``, ``payment_method(_title)``)."""
-    order = site.place_order(
-        state, order_id, now, lines, status=payload.get("status", "processing"),
+    order = state.add_order(
+        site.DATES, order_id, now, lines, status=payload.get("status", "processing"),
         currency=payload.get("currency", "USD"), total=f"{sum(float(line['total']) for line in lines):.2f}",
-        billing={"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "phone": "",
-                 **payload.get("billing", {})},
+        billing={**site.fixture("billing"), **payload.get("billing", {})},
         payment_method=payload.get("payment_method", "stripe"),
         payment_method_title=payload.get("payment_method_title", "Credit Card (Stripe)"))
     return {"order": site.public(order)}, [("order.created", site.public(order))]
@@ -81,12 +79,6 @@ edits.add_set_stock(kit, SiteState.id_for_sku, change_stock, site.deliver_all)
 edits.add_checkout(kit, SiteState.id_for_sku, sell, place, site.deliver_all, begin=SiteState.allocate)
 edits.add_item_state(kit, lambda state: state.product_ids, SiteState.id_for_sku, SiteState.get, site.admin_item)
 edits.add_state_view(kit, "coupons", lambda state: [coupon_json(c) for c in state.coupons])
-
-
-@kit.admin.get("/state/orders/{order_id}")
-def state_order(order_id: int, state: SiteState = kit.state) -> JSONResponse:
-    """An order with its full refunds (not just the summaries), for tests to assert on."""
-    with state.lock:
-        order = edits.known(state.find_order(order_id), f"order {order_id}")
-        return JSONResponse({**site.public(order),
-                             "refunds_full": [refund_json(r) for r in state.refunds.get(order_id, [])]})
+#: An order with its full refunds (not just the summaries).
+add_order_view(kit, lambda state, order: {**site.public(order), "refunds_full": [
+    refund_json(r) for r in state.refunds.get(order["id"], [])]})

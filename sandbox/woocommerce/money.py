@@ -11,7 +11,6 @@ WooCommerce's fields, its error body for each refusal and its JSON, and serves t
 """
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from fastapi.responses import JSONResponse, Response
@@ -21,15 +20,14 @@ from sandbox.kit import Call
 from sandbox.kit.ledger import (FALSY, Codes, Context, Field, Ledger, Refusal, Refusals, an_object, found, read,
                                 read_each, shown)
 from sandbox.kit.ledger_endpoints import Refuse, answering, answers
-from sandbox.woocommerce.site import (SiteState, deliver, gmt, kit, local, pages, product_json, refused, with_stock,
-                                      wp_body)
+from sandbox.kit.resources import Collection, Filter
+from sandbox.woocommerce.site import (STOCK, SiteState, deliver, error, fixture, gmt, kit, local, pages, product_json,
+                                      refused, wp_body)
 
 Json = dict[str, Any]
 #: Gateways that implement ``process_refund`` (``supports('refunds')``) vs. core offline ones that do not.
 REFUNDING_GATEWAYS = frozenset({"stripe", "woocommerce_payments", "ppcp-gateway", "square_credit_card"})
 OFFLINE_GATEWAYS = frozenset({"bacs", "cheque", "cod"})
-CANNOT_REFUND = "woocommerce_rest_cannot_create_order_refund"
-INVALID_PARAM = ("rest_invalid_param", "Invalid parameter(s): {field}", 400)
 
 #: A refund's ``line_items``: lines of the order; like PHP, a falsy quantity or total is 0.
 REFUND_LINE = {"id": Field(int, within="lines"), "quantity": Field(int, 0, FALSY),
@@ -44,12 +42,6 @@ COUPON = {"discount_type": Field(default="fixed_cart", choices=("percent", "fixe
           "email_restrictions": Field(lambda emails: [str(e).lower() for e in emails or []], [])}
 #: Coupon codes are trimmed, lower case and unique in the store (``wc_get_coupon_id_by_code``).
 COUPON_CODES = Codes(normalize=lambda code: code.strip().lower())
-#: What a new coupon, a refund and a refund's line hold that the request does not set.
-NEW_COUPON: Json = {"status": "publish", "usage_count": 0, "product_ids": [], "excluded_product_ids": [],
-                    "limit_usage_to_x_items": None, "product_categories": [], "excluded_product_categories": [],
-                    "minimum_amount": "0.00", "maximum_amount": "0.00", "used_by": [], "meta_data": []}
-NEW_REFUND: Json = {"refunded_by": 1, "meta_data": [], "tax_lines": [], "shipping_lines": [], "fee_lines": []}
-NEW_REFUND_ITEM: Json = {"tax_class": "", "subtotal_tax": "0.00", "total_tax": "0.00", "taxes": []}
 
 
 def wp(refusal: Refusal, error: tuple[Any, ...]) -> tuple[int, Any]:
@@ -58,18 +50,9 @@ def wp(refusal: Refusal, error: tuple[Any, ...]) -> tuple[int, Any]:
     return status, wp_body(code, message.format(field=refusal.top), status, **(data[0] if data else {}))
 
 
-#: Every refusal of these endpoints as WooCommerce answers it (the most specific key answers).
-REFUSALS = Refusals({
-    "order:unknown": ("woocommerce_rest_invalid_order_id", "Invalid order ID.", 404),
-    "coupon:unknown": ("woocommerce_rest_shop_coupon_invalid_id", "Invalid ID.", 404),
-    "body:missing": ("rest_invalid_json", "Invalid JSON body passed.", 400), "invalid": INVALID_PARAM,
-    "choices": INVALID_PARAM, "amount:cap": (CANNOT_REFUND, "Invalid refund amount.", 500),
-    "amount:least": ("woocommerce_rest_invalid_order_refund", "Refund amount must be greater than zero.", 400),
-    "gateway:offline": (CANNOT_REFUND, "The payment gateway for this order does not support automatic refunds.", 500),
-    "gateway:unknown": (CANNOT_REFUND, "The payment gateway for this order does not exist.", 500),
-    "code": ("rest_missing_callback_param", "Missing parameter(s): code", 400, {"params": ["code"]}),
-    "code:taken": ("woocommerce_rest_coupon_code_already_exists", "The coupon code already exists", 400),
-}, wp)
+#: Every refusal of these endpoints as WooCommerce answers it, ``[code, message naming {field},
+#: status, data?]`` (the most specific key answers).
+REFUSALS = Refusals(fixture("refusals"), wp)
 
 
 def refuse(call: Call[SiteState]) -> Refuse:
@@ -102,13 +85,13 @@ def record_refund(state: SiteState, order_id: int, body: Any) -> tuple[Json, lis
     order, payload, lines, cents, paid = refund_request(state, order_id, body)
     now, refund_id = state.now(), state.allocate()
     items = [{"id": state.allocate(), **{k: ask["line"][k] for k in ("name", "product_id", "variation_id", "sku")},
-              **copy.deepcopy(NEW_REFUND_ITEM), "quantity": -ask["quantity"],
+              **fixture("refund_item"), "quantity": -ask["quantity"],
               "subtotal": to_money(-ask["refund_total"]), "total": to_money(-ask["refund_total"]),
               "price": -(ask["refund_total"] / 100 / ask["quantity"]) if ask["quantity"] else 0,
               "meta_data": [{"id": state.allocate(), "key": "_refunded_item_id", "value": str(ask["id"])}]}
              for ask in lines]
     refund = {"id": refund_id, "date_created": local(now), "date_created_gmt": gmt(now), "amount": to_money(cents),
-              "reason": str(payload.get("reason") or ""), **copy.deepcopy(NEW_REFUND), "line_items": items,
+              "reason": str(payload.get("reason") or ""), **fixture("refund"), "line_items": items,
               "refunded_payment": payload.get("api_refund", True) is not False, "_order_id": order_id}
     state.refunds.setdefault(order_id, []).insert(0, refund)
     order["refunds"].insert(0, {"id": refund_id, "reason": refund["reason"], "total": f"-{refund['amount']}"})
@@ -119,9 +102,7 @@ def record_refund(state: SiteState, order_id: int, body: Any) -> tuple[Json, lis
     for ask in lines if payload.get("api_restock", True) is not False else []:
         product = state.get(ask["line"]["variation_id"] or ask["line"]["product_id"])
         if product is not None and product["manage_stock"] and ask["quantity"] > 0:
-            product = with_stock(product, now, stock_quantity=(product["stock_quantity"] or 0) + ask["quantity"])
-            state.store(product)
-            restocked.append(product)
+            restocked.append(state.move_stock(STOCK, product, ask["quantity"], now))
     return refund, restocked
 
 
@@ -131,7 +112,7 @@ def create_coupon(state: SiteState, body: Any) -> Json:
     code, asked = COUPON_CODES.read(payload.get("code")), read(payload, COUPON)
     now = state.now()
     coupon = {"id": state.allocate(), "code": COUPON_CODES.claim(code, (c["code"] for c in state.coupons)),
-              **copy.deepcopy(NEW_COUPON), **asked, "amount": to_money(asked["amount"]), "date_created": local(now),
+              **fixture("coupon"), **asked, "amount": to_money(asked["amount"]), "date_created": local(now),
               "date_created_gmt": gmt(now), "date_modified": local(now), "date_modified_gmt": gmt(now),
               "date_expires_gmt": asked["date_expires"]}
     state.coupons.append(coupon)
@@ -162,13 +143,11 @@ def create_coupon_route(call: Call[SiteState] = kit.call) -> Json:
     return coupon_json(create_coupon(call.state, call.body))
 
 
-@answers(kit.api.get("/coupons"), REFUSALS, refuse=refuse)
-def list_coupons(call: Call[SiteState] = kit.call) -> Response:
-    code = call.query.get("code")
-    by_id = {c["id"]: c for c in call.state.coupons if code is None or c["code"] == code.strip().lower()}
-    return pages.answer(call, sorted(by_id, reverse=True), lambda cid: coupon_json(by_id[cid]))
-
-
-@answers(kit.api.get("/coupons/{coupon_id}"), REFUSALS, refuse=refuse)
-def get_coupon(coupon_id: int, call: Call[SiteState] = kit.call) -> Json:
-    return coupon_json(found(next((c for c in call.state.coupons if c["id"] == coupon_id), None), "coupon"))
+#: ``GET coupons`` (newest first; ``code`` as ``wc_get_coupon_id_by_code`` reads it, empty: every
+#: coupon) and ``GET coupons/{id}``.
+coupons = Collection("coupons", pages, lambda call: sorted((c["id"] for c in call.state.coupons), reverse=True),
+                     lambda state, cid: next((c for c in state.coupons if c["id"] == cid), None), coupon_json,
+                     filters=(Filter("code", test=lambda coupon, code: coupon["code"] == code.strip().lower()),),
+                     missing=lambda: error("coupon:unknown")[0])
+coupons.listing(kit, "/coupons")
+coupons.reading(kit, "/coupons/{coupon_id}", "coupon_id")

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from sandbox.kit.money import to_cents, to_money
 from sandbox.kit import Call
-from sandbox.kit.resources import Collection, Filter, Sorting
+from sandbox.kit.resources import Collection, Sorting, since
 from sandbox.kit.validation import Rule, is_object, list_of_objects, one_of
 from sandbox.woocommerce import site
 from sandbox.woocommerce.site import INVALID_JSON, SiteState, kit
@@ -25,10 +25,9 @@ STOCK_REDUCING = ("processing", "on-hold", "completed")
 BAD_LINES = ("rest_invalid_param", "Invalid parameter(s): line_items")
 orders = Collection(
     "orders", site.pages, lambda call: [o["id"] for o in call.state.orders], lambda state, i: state.find_order(i),
-    site.public, filters=(Filter("modified_after", test=lambda o, when: o["_modified"] > when,
-                                 parse=site.modified_after),),
+    site.public, filters=(since("modified_after", lambda o: o["_modified"], site.modified_after, strictly=True),),
     sort=Sorting({"id": lambda order: order["id"]}, param=None, default="id"),
-    missing=lambda: site.wp_body("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 404))
+    missing=lambda: site.error("order:unknown")[0])
 
 
 def product_of(state: SiteState, line: dict[str, Any]) -> dict[str, Any] | None:
@@ -75,9 +74,9 @@ def build_order(state: SiteState, payload: dict[str, Any]) -> tuple[dict[str, An
         items.append(site.order_line(product, quantity, price=subtotal / 100 / quantity,
                                      subtotal=to_money(subtotal), total=to_money(total), meta_data=[]))
         if status in STOCK_REDUCING and product["manage_stock"]:
-            reduced.append(site.take_stock(state, product, quantity, now))
-    order = site.place_order(
-        state, order_id, now, items, status=status, currency=payload.get("currency", "USD"),
+            reduced.append(state.move_stock(site.STOCK, product, -quantity, now))
+    order = state.add_order(
+        site.DATES, order_id, now, items, status=status, currency=payload.get("currency", "USD"),
         customer_id=int(payload.get("customer_id") or 0), created_via="rest-api",
         date_paid=site.local(now) if payload.get("set_paid") else None,
         discount_total=to_money(sum(to_cents(i["subtotal"]) - to_cents(i["total"]) for i in items)),

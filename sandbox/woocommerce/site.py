@@ -21,46 +21,42 @@ from fastapi.responses import JSONResponse
 from sandbox.kit import KitState, StandIn
 from sandbox.kit.auth import KeyAndSecret
 from sandbox.kit.catalog import Batch, LazyCatalog
+from sandbox.kit.dates import SiteDates
 from sandbox.kit.errors import refused, wp_body, wp_error  # noqa: F401  (refused: the money endpoints')
 from sandbox.kit.errors import wp_invalid as invalid_params, wp_schema as schema
+from sandbox.kit.fixtures import Fixtures
+from sandbox.kit.inventory import StockStatus
+from sandbox.kit.ledger import shown as public
 from sandbox.kit.pages import NumberedPages
+from sandbox.kit.records import CatalogRecords
 from sandbox.kit.resources import Filter
 from sandbox.kit.webhooks import Signed, send, subscribe
 
 DEFAULT_KEY = "ck_sandbox"
 DEFAULT_SECRET = "cs_sandbox"
 SITE_TZ = timezone(timedelta(hours=2))
+DATES = SiteDates(SITE_TZ)
+#: What new records hold that a request does not set (``fixtures/<name>.json``).
+fixture = Fixtures(__file__)
+#: WooCommerce's errors by name, ``[code, message, status]`` as the controllers answer them.
+ERRORS = fixture("errors")
+local, gmt = DATES.local, DATES.gmt
+#: ``WC_Product_Data_Store_CPT``: a managed stock's status follows its quantity and ``backorders``.
+STOCK = StockStatus("instock", "onbackorder", "outofstock")
+with_stock = STOCK.changed
 USER_AGENT = "WooCommerce/9.4.0 Hookshot (WordPress/6.7)"
 INVALID_JSON = ("rest_invalid_json", "Invalid JSON body passed.")
-
-
-def local(value: datetime) -> str:
-    return value.astimezone(SITE_TZ).replace(tzinfo=None, microsecond=0).isoformat()
-
-
-def gmt(value: datetime) -> str:
-    return value.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0).isoformat()
-
-
-def stock_status(manage: bool, quantity: int | None, backorders: str, current: str) -> str:
-    """WooCommerce derives the status from the quantity when it manages stock."""
-    if not manage:
-        return current
-    if quantity is not None and quantity > 0:
-        return "instock"
-    return "onbackorder" if backorders != "no" else "outofstock"
 
 
 def product(pid: int, spec: dict[str, Any], now: datetime, parent_id: int = 0) -> dict[str, Any]:
     """A stored product from a seed spec (``sku``, ``name``, ``type``, ``manage_stock``,
     ``stock_quantity``, ``backorders``, ``stock_status``)."""
     manage = bool(spec.get("manage_stock", True))
-    quantity = spec.get("stock_quantity", 0) if manage else None
-    backorders = spec.get("backorders", "no")
-    return {"id": pid, "name": spec.get("name", spec["sku"]), "type": spec.get("type", "simple"),
-            "sku": spec["sku"], "manage_stock": manage, "stock_quantity": quantity, "backorders": backorders,
-            "stock_status": stock_status(manage, quantity, backorders, spec.get("stock_status", "instock")),
-            "parent_id": parent_id, "variations": [], "date_created": now, "date_modified": now}
+    return STOCK.changed({"id": pid, "name": spec.get("name", spec["sku"]), "type": spec.get("type", "simple"),
+                          "sku": spec["sku"], "manage_stock": manage, "backorders": spec.get("backorders", "no"),
+                          "stock_quantity": spec.get("stock_quantity", 0) if manage else None,
+                          "stock_status": spec.get("stock_status", "instock"), "parent_id": parent_id,
+                          "variations": [], "date_created": now}, now)
 
 
 def generated_product(batch: Batch, pid: int) -> dict[str, Any]:
@@ -70,45 +66,31 @@ def generated_product(batch: Batch, pid: int) -> dict[str, Any]:
 
 
 @dataclass
-class SiteState(KitState):
+class SiteState(CatalogRecords, KitState):
+    """Products, variations, orders, refunds and coupons share one id sequence (all are posts)."""
+
     consumer_key: str = DEFAULT_KEY
     consumer_secret: str = DEFAULT_SECRET
     next_id: int = 10
     product_ids: list[int] = field(default_factory=list)
     catalog: LazyCatalog[dict[str, Any]] = field(
         default_factory=lambda: LazyCatalog(generated_product, lambda p: p.get("sku")))
-    orders: list[dict[str, Any]] = field(default_factory=list)
     refunds: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     coupons: list[dict[str, Any]] = field(default_factory=list)
 
-    def allocate(self, n: int = 1) -> int:
-        first = self.next_id
-        self.next_id += n
-        return first
 
-    def get(self, pid: int) -> dict[str, Any] | None:
-        """A product or variation by id; generated ones are built on demand."""
-        return self.catalog.get(pid)
-
-    def store(self, product: dict[str, Any]) -> None:
-        self.catalog.store(product["id"], product)
-
-    def id_for_sku(self, sku: str) -> int | None:
-        return self.catalog.key_for_sku(sku)
-
-    def find_order(self, order_id: int) -> dict[str, Any] | None:
-        return next((o for o in self.orders if o["id"] == order_id), None)
+def error(name: str) -> tuple[dict[str, Any], int]:
+    """``raise call.refuse(*error(name))``: the named error's body and status."""
+    return wp_body(*ERRORS[name]), ERRORS[name][2]
 
 
 def critical_error(status: int) -> dict[str, Any]:
     """WordPress's answer to a fatal error: the body of an injected fault that brings none."""
-    return wp_body("internal_server_error", "There has been a critical error on this website.", status)
+    return wp_body(*ERRORS["critical"][:2], status)
 
 
 def no_credentials(request: Request) -> JSONResponse:
-    if request.method == "GET":
-        return wp_error("woocommerce_rest_cannot_view", "Sorry, you cannot list resources.", 401)
-    return wp_error("woocommerce_rest_cannot_edit", "Sorry, you are not allowed to edit this resource.", 401)
+    return wp_error(*ERRORS["cannot_view" if request.method == "GET" else "cannot_edit"])
 
 
 def delivery_id(state: SiteState, hook: dict[str, Any]) -> str:
@@ -137,8 +119,7 @@ kit: StandIn[SiteState] = StandIn(
     "woocommerce", "/wp-json/wc/v3", SiteState, error_body=critical_error,
     auth=KeyAndSecret(
         missing=no_credentials,
-        bad_key=lambda: wp_error("woocommerce_rest_authentication_error", "Consumer key is invalid.", 401),
-        bad_secret=lambda: wp_error("woocommerce_rest_authentication_error", "Consumer secret is invalid.", 401)),
+        bad_key=lambda: wp_error(*ERRORS["bad_key"]), bad_secret=lambda: wp_error(*ERRORS["bad_secret"])),
     clock_view=lambda now: {"now_gmt": gmt(now)}, webhook_admin=True, subscribe=add_webhook)
 pages = NumberedPages(invalid_params, max_per_page=100, default_per_page=10)
 #: ``WC_Webhook::deliver``'s headers, signed with the base64 HMAC-SHA256 of the body.
@@ -150,29 +131,15 @@ webhooks = Signed({
 deliver = webhooks.deliver
 
 
-def deliver_all(state: SiteState, events: list[tuple[str, Any]]) -> list[dict[str, Any]]:
-    return [record for topic, payload in events for record in deliver(state, topic, payload)]
+deliver_all = webhooks.deliver_all
 
 
 def modified_after(value: str, query: dict[str, str]) -> datetime:
     """``modified_after``, read in the site's zone unless ``dates_are_gmt``."""
-    when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    gmt_given = query.get("dates_are_gmt") in ("true", "1")
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc if gmt_given else SITE_TZ)
+    return DATES.read(value, query.get("dates_are_gmt") in ("true", "1"))
 
 
-def newer_products(state: SiteState, ids: Any, when: datetime) -> list[int]:
-    """The ids modified strictly after ``when``: stored ones by date, untouched generated ones by batch."""
-    wanted = set(state.catalog.changed_since(when, lambda product: product["date_modified"], strictly=True))
-    return [p for p in ids if p in wanted]
-
-
-changed_after = Filter("modified_after", narrow=newer_products, parse=modified_after)
-
-
-def public(record: dict[str, Any]) -> dict[str, Any]:
-    """A stored record without its private (``_``-prefixed) bookkeeping keys."""
-    return {k: v for k, v in record.items() if not k.startswith("_")}
+changed_after = Filter("modified_after", narrow=SiteState.changed_after, parse=modified_after)
 
 
 # --- JSON renderings ----------------------------------------------------------------------------
@@ -186,8 +153,7 @@ def product_json(p: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": p["id"], "name": p["name"], "slug": f"item-{p['id']}", "type": p["type"], "status": "publish",
         "sku": p["sku"], "price": "10.00", "regular_price": "10.00",
-        "date_created": local(p["date_created"]), "date_created_gmt": gmt(p["date_created"]),
-        "date_modified": local(p["date_modified"]), "date_modified_gmt": gmt(p["date_modified"]),
+        **DATES.pairs(date_created=p["date_created"], date_modified=p["date_modified"]),
         "manage_stock": manage, "stock_quantity": qty, "stock_status": p["stock_status"],
         "backorders": backorders, "backorders_allowed": backorders != "no",
         "backordered": bool(manage and backorders != "no" and (qty or 0) <= 0),
@@ -200,40 +166,10 @@ def variation_json(p: dict[str, Any]) -> dict[str, Any]:
     return {**body, "attributes": [{"id": 0, "name": "Option", "option": p["sku"]}]}
 
 
-def with_stock(product: dict[str, Any], now: datetime, **changes: Any) -> dict[str, Any]:
-    """A copy of ``product`` with ``changes``, its stock status derived again, modified ``now``."""
-    updated = {**product, **changes, "date_modified": now}
-    updated["stock_status"] = stock_status(bool(updated["manage_stock"]), updated["stock_quantity"],
-                                           updated["backorders"], updated["stock_status"])
-    return updated
-
-
-def take_stock(state: SiteState, product: dict[str, Any], quantity: int, modified: datetime) -> dict[str, Any]:
-    """A sale takes ``quantity`` from a managed stock, the product stamped ``modified`` (a checkout
-    keeps its modified date; the REST API's order moves it)."""
-    if not product["manage_stock"]:
-        return product
-    product = with_stock(product, modified, stock_quantity=(product["stock_quantity"] or 0) - quantity)
-    state.store(product)
-    return product
-
-
 def order_line(product: dict[str, Any], quantity: int, **money: Any) -> dict[str, Any]:
     return {"name": product["name"], "product_id": product["parent_id"] or product["id"],
             "variation_id": product["id"] if product["parent_id"] else 0, "quantity": quantity,
             "sku": product["sku"], **money}
-
-
-def place_order(state: SiteState, order_id: int, now: datetime, lines: list[dict[str, Any]],
-                **fields: Any) -> dict[str, Any]:
-    """The order stored with WooCommerce's id, number and both dates, its lines numbered after it,
-    ``fields`` on top."""
-    order = {"id": order_id, "number": str(order_id), "date_created": local(now), "date_created_gmt": gmt(now),
-             "date_modified": local(now), "date_modified_gmt": gmt(now), **fields,
-             "line_items": [{"id": order_id * 100 + n, **line} for n, line in enumerate(lines)],
-             "refunds": [], "_modified": now}
-    state.orders.append(order)
-    return order
 
 
 def admin_item(state: SiteState, p: dict[str, Any]) -> dict[str, Any]:

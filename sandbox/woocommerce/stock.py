@@ -29,7 +29,7 @@ products = Collection("products", site.pages, lambda call: list(call.state.produ
 def variations_of(call: Call[SiteState]) -> list[int]:
     parent = call.state.get(int(call.path_param("product_id")))
     if parent is None or parent.get("parent_id"):
-        raise call.refuse(site.wp_body("woocommerce_rest_product_invalid_id", "Invalid ID.", 404), 404)
+        raise call.refuse(*site.error("parent:unknown"))
     return list(parent.get("variations", []))
 
 
@@ -60,11 +60,9 @@ def apply_update(call: Call[SiteState], product: dict[str, Any], render: Callabl
 def update_product(product_id: int, call: Call[SiteState] = kit.call) -> Response:
     product = call.state.get(product_id)
     if product is None:
-        raise call.refuse(site.wp_body("woocommerce_rest_product_invalid_id", "Invalid ID.", 400), 400)
+        raise call.refuse(*site.error("product:unknown"))
     if product["type"] == "variation":
-        raise call.refuse(site.wp_body("woocommerce_rest_invalid_product_id",
-                                       "To manipulate product variations you should use the "
-                                       "/products/&lt;product_id&gt;/variations/&lt;id&gt; endpoint.", 404), 404)
+        raise call.refuse(*site.error("product:variation"))
     return apply_update(call, product, site.product_json)
 
 
@@ -72,5 +70,5 @@ def update_product(product_id: int, call: Call[SiteState] = kit.call) -> Respons
 def update_variation(product_id: int, variation_id: int, call: Call[SiteState] = kit.call) -> Response:
     variation = call.state.get(variation_id)
     if variation is None or variation.get("parent_id") != product_id:
-        raise call.refuse(site.wp_body("woocommerce_rest_product_variation_invalid_id", "Invalid ID.", 400), 400)
+        raise call.refuse(*site.error("variation:unknown"))
     return apply_update(call, variation, site.variation_json)
