@@ -794,6 +794,9 @@ main.add_command(doctor)
 from workers.cli_stores import stores  # noqa: E402
 
 main.add_command(stores)
+from workers.cli_refunds import refunds  # noqa: E402
+
+main.add_command(refunds)
 
 
 if __name__ == "__main__":
