@@ -7,6 +7,7 @@ writing nothing. The rules are ``[[refunds.rules]]`` of the business file (docs/
 """
 from __future__ import annotations
 
+import json
 import sys
 import tomllib
 import uuid
@@ -16,7 +17,11 @@ from typing import Any
 
 import click
 
-from workers.cli import echo_json, json_option
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
 
 
 def _money(cents: int) -> str:
