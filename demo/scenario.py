@@ -58,10 +58,23 @@ def sandbox_env(sandbox_url: str, web_url: str = "http://127.0.0.1:8000") -> dic
     }
 
 
+def _without_stores(rule: str, left_out: set[str]) -> str:
+    """A refund rule's ``channels`` without the stores left out; no rule when none is left."""
+    channels = re.search(r'(?m)^channels = \[([^\]]*)\]\n', rule)
+    if not channels:
+        return rule
+    kept = [name for name in re.findall(r'"([^"]+)"', channels.group(1)) if name not in left_out]
+    if not kept:
+        return ""
+    listed = ", ".join(f'"{name}"' for name in kept)
+    return rule.replace(channels.group(0), f"channels = [{listed}]\n")
+
+
 def sandbox_config_text(example: Path, sandbox_url: str, platforms: set[str]) -> str:
     """The example file with each store's base URL pointed at the sandbox.
 
-    Stores on platforms without a stand-in in ``platforms`` are left out of the result.
+    Stores on platforms without a stand-in in ``platforms`` are left out of the result, with the
+    store policies and refund rules that only name them.
     """
     text = example.read_text()
     blocks = re.split(r"(?m)^(?=\[\[|\[)", text)
@@ -71,6 +84,10 @@ def sandbox_config_text(example: Path, sandbox_url: str, platforms: set[str]) ->
         if block.startswith("[[store_policies]]"):
             policy_store = re.search(r'(?m)^store = "([^"]+)"', block)
             if policy_store and policy_store.group(1) in left_out:
+                continue
+        if block.startswith("[[refunds.rules]]"):
+            block = _without_stores(block, left_out)
+            if not block:
                 continue
         if block.startswith("[[stores]]"):
             key = re.search(r'(?m)^key = "([^"]+)"', block)

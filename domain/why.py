@@ -34,6 +34,7 @@ from domain.core.models import (
     PurchaseOrder,
     PurchaseOrderEvent,
     PurchaseOrderLine,
+    RefundDecision,
     Sku,
     SkuTransition,
     StockHistory,
@@ -288,7 +289,7 @@ def backorder(session: Session, backorder_id: int, now: datetime | None = None) 
 # --- orders -------------------------------------------------------------------------------------
 
 
-def _orders(session: Session, reference: str) -> list[Order]:
+def orders_by_reference(session: Session, reference: str) -> list[Order]:
     """Orders by number as people type them (``1001`` or ``#1001``), else by the platform's id."""
     ref = reference.strip()
     candidates = {ref, ref.lstrip("#"), f"#{ref.lstrip('#')}"}
@@ -296,9 +297,23 @@ def _orders(session: Session, reference: str) -> list[Order]:
     return found or list(session.scalars(select(Order).where(Order.external_id == ref).order_by(Order.id)))
 
 
+def _refund_decisions(trail: Trail, session: Session, order: Order) -> None:
+    """Each refund or appeasement decision on the order, with the rule that made it."""
+    for decision in session.scalars(select(RefundDecision).where(RefundDecision.order_id == order.id)
+                                    .order_by(RefundDecision.created_at, RefundDecision.id)):
+        paid = (f" {_money(decision.amount_approved_cents, decision.currency)} as {decision.settle_as}"
+                if decision.settle_as else "")
+        trail.add(decision.created_at, "refund.decision",
+                  f"refund request {decision.request_id} ({decision.reason}, "
+                  f"{_money(decision.amount_asked_cents, decision.currency)} asked): {decision.decision}{paid} "
+                  f"by rule \"{decision.rule_name}\"", request_id=decision.request_id, decision=decision.decision,
+                  amount_approved_cents=decision.amount_approved_cents, rule=decision.rule_name,
+                  rule_index=decision.rule_index)
+
+
 def order(session: Session, reference: str, now: datetime | None = None) -> Trail:
     now = now or utcnow()
-    orders = _orders(session, reference)
+    orders = orders_by_reference(session, reference)
     if not orders:
         raise NotFound(f"no order {reference!r}")
     stores = dict(session.execute(select(Store.id, Store.key)).tuples().all())
@@ -327,6 +342,7 @@ def order(session: Session, reference: str, now: datetime | None = None) -> Trai
             assert sku is not None
             facts["backorders"].append(_backorder_facts(found_backorder, sku))
             _backorder_events(session, trail, found_backorder, found, line, sku, now)
+        _refund_decisions(trail, session, found)
         trail.facts["orders"].append(facts)
     return trail.sorted()
 

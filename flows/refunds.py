@@ -4,8 +4,10 @@ The platform call happens between two transactions, never inside one: the first 
 refund, the second records the platform's answer and writes the customer's notice. The request
 carries ``backorder-{id}`` as its idempotency key, and each connector refunds or credits at most
 once per key (``connectors.base``), so a retry after a lost answer finds the first refund
-instead of paying twice. A transient platform error propagates to the task, which retries it
-(``tasks.base.DbTask``); a permanent one fails the task.
+instead of paying twice. The decision is stored through the refund policy as the built-in rule
+"backorder auto-cancel" (``domain.policy.refunds``), once per backorder. A transient platform
+error propagates to the task, which retries it (``tasks.base.DbTask``); a permanent one fails
+the task.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from domain.core import audit, blocked_writes
 from domain.core.clock import utcnow
 from domain.core.models import Backorder, Order, OrderLine, Store
 from domain.journey import customer_journey
+from domain.policy import refunds as refund_policy
 from flows.connections import connector_for
 from flows.spine import dispatch
 from flows.work import Transactional
@@ -53,6 +56,10 @@ def refund(task: Transactional, backorder_id: int) -> str:
         if blocked_writes.held_back(uow.session, store, f"backorder.{resolution}", "backorder", backorder_id,
                                     amount_cents=request.amount_cents, order=order.number):
             return f"{resolution} held back: store {store.key} is read-only"
+        refund_policy.record_backorder(uow.session, order, request.idempotency_key, request.amount_cents,
+                                       resolution, {"backorder_id": backorder_id, "state": backorder.state,
+                                                    "quantity": backorder.quantity,
+                                                    "line_price_cents": line.price_cents})
         connector: Connector = connector_for(store)
     result = connector.credit_line(request) if resolution == "store_credit" else connector.refund_line(request)
     with task.unit_of_work() as uow:

@@ -794,6 +794,9 @@ main.add_command(doctor)
 from workers.cli_stores import stores  # noqa: E402
 
 main.add_command(stores)
+from workers.cli_refunds import refunds  # noqa: E402
+
+main.add_command(refunds)
 
 from workers.cli_reset import reset as embedded_reset  # noqa: E402
 

@@ -176,6 +176,48 @@ class SegmentConfig:
     credit_bonus_cents: int = 0
 
 
+#: What a refund rule decides (``domain.policy.refunds``): pay it, send it to a person, refuse it, or
+#: settle it as an appeasement credit (store credit or a partial refund) under a monthly cap.
+REFUND_DECISIONS = ("approve", "review", "deny", "credit")
+CREDIT_KINDS = ("store_credit", "partial_refund")
+
+
+@dataclass(frozen=True)
+class RefundRuleConfig:
+    """One ``[[refunds.rules]]`` entry; the first rule whose conditions all hold decides.
+
+    Conditions (each optional): the request's ``reasons``, the customer's ``tiers`` (segment keys,
+    ``"none"`` for no tier), the order's ``channels`` (store keys), an amount ``over`` (strictly
+    above) and/or ``up_to`` (at most), and ``min_refunds_90d`` (the customer's refund requests in
+    the last 90 days, a fraud hint). ``approve_up_to`` caps what an approval pays; a ``credit``
+    pays ``credit_percent`` of the amount as ``credit_kind``, within ``monthly_cap`` per customer.
+    """
+
+    name: str
+    decision: str
+    reasons: tuple[str, ...] = ()
+    tiers: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    over_cents: int | None = None
+    up_to_cents: int | None = None
+    min_refunds_90d: int | None = None
+    approve_up_to_cents: int | None = None
+    credit_kind: str = "store_credit"
+    credit_percent: Decimal = Decimal(100)
+    monthly_cap_cents: int | None = None
+
+
+@dataclass(frozen=True)
+class RefundPolicyConfig:
+    """``[refunds]``: the rules in order, the fraud-hint threshold and what happens when none matches."""
+
+    rules: tuple[RefundRuleConfig, ...] = ()
+    #: This many refund requests by one customer in 90 days is shown to a reviewer as a fraud hint.
+    fraud_refunds_90d: int = 3
+    #: The decision when no rule matches (a person looks at it unless the file says otherwise).
+    otherwise: str = "review"
+
+
 @dataclass(frozen=True)
 class BusinessConfig:
     name: str
@@ -188,6 +230,7 @@ class BusinessConfig:
     policy: PolicyConfig
     store_policies: dict[str, PolicyConfig] = field(default_factory=dict)
     segments: tuple[SegmentConfig, ...] = ()
+    refunds: RefundPolicyConfig = field(default_factory=RefundPolicyConfig)
 
     def policy_for(self, store_key: str) -> PolicyConfig:
         return self.store_policies.get(store_key, self.policy)
@@ -668,6 +711,91 @@ def _read_segments(reader: _Reader, data: dict[str, Any]) -> tuple[SegmentConfig
     return tuple(out)
 
 
+def _string_list(reader: _Reader, item: dict[str, Any], key: str, path: str) -> tuple[str, ...]:
+    """A list of non-empty strings (or one string), e.g. ``reasons = ["defective", "damaged"]``."""
+    raw = item.get(key, [])
+    values = [raw] if isinstance(raw, str) else raw
+    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+        reader.problem(f"{path}.{key}", f"expected a list of names, got {raw!r}")
+        return ()
+    return tuple(v.strip() for v in values)
+
+
+def _read_refund_rule(reader: _Reader, item: dict[str, Any], path: str, seen: set[str]) -> RefundRuleConfig | None:
+    allowed = {"name", "decision", "reasons", "tiers", "channels", "over", "up_to", "min_refunds_90d",
+               "approve_up_to", "credit_kind", "credit_percent", "monthly_cap"}
+    reader.unknown_keys(item, allowed, path)
+    name = reader.key(item, path, seen, field_name="name")
+    decision = reader.string(item, "decision", path)
+    if decision is not None and decision not in REFUND_DECISIONS:
+        reader.problem(f"{path}.decision", f"expected one of {', '.join(REFUND_DECISIONS)}, got {decision!r}")
+        decision = None
+    credit_kind = reader.string(item, "credit_kind", path, required=False, default="store_credit") or "store_credit"
+    if credit_kind not in CREDIT_KINDS:
+        reader.problem(f"{path}.credit_kind", f"expected one of {', '.join(CREDIT_KINDS)}, got {credit_kind!r}")
+    percent = Decimal(100)
+    if "credit_percent" in item:
+        raw = item["credit_percent"]
+        try:
+            if isinstance(raw, bool):
+                raise InvalidOperation
+            percent = Decimal(str(raw))
+            if not Decimal(0) < percent <= Decimal(100):
+                raise InvalidOperation
+        except InvalidOperation:
+            reader.problem(f"{path}.credit_percent", f"expected a percentage above 0 up to 100, got {raw!r}")
+            percent = Decimal(100)
+    if decision != "credit":
+        for key in sorted({"credit_kind", "credit_percent", "monthly_cap"} & set(item)):
+            reader.problem(f"{path}.{key}", 'only a decision = "credit" rule takes it')
+    if decision != "approve" and "approve_up_to" in item:
+        reader.problem(f"{path}.approve_up_to", 'only a decision = "approve" rule takes it')
+
+    def money(key: str) -> int | None:
+        return reader.money_cents(item, key, path) if key in item else None
+
+    over, up_to = money("over"), money("up_to")
+    if over is not None and up_to is not None and up_to <= over:
+        reader.problem(f"{path}.up_to", "must be above over")
+    rule = RefundRuleConfig(
+        name=name or "", decision=decision or "review",
+        reasons=_string_list(reader, item, "reasons", path), tiers=_string_list(reader, item, "tiers", path),
+        channels=_string_list(reader, item, "channels", path), over_cents=over, up_to_cents=up_to,
+        min_refunds_90d=reader.integer(item, "min_refunds_90d", path, default=0, minimum=1)
+        if "min_refunds_90d" in item else None,
+        approve_up_to_cents=money("approve_up_to"), credit_kind=credit_kind, credit_percent=percent,
+        monthly_cap_cents=money("monthly_cap"))
+    return rule if name and decision else None
+
+
+def read_refunds(reader: _Reader, data: dict[str, Any]) -> RefundPolicyConfig:
+    """``[refunds]`` with its ``[[refunds.rules]]`` in file order (``domain.policy.refunds``)."""
+    table = reader.table(data, "refunds", "refunds")
+    reader.unknown_keys(table, {"rules", "fraud_refunds_90d", "otherwise"}, "refunds")
+    otherwise = reader.string(table, "otherwise", "refunds", required=False, default="review") or "review"
+    if otherwise not in ("review", "deny"):
+        reader.problem("refunds.otherwise", f"expected review or deny, got {otherwise!r}")
+        otherwise = "review"
+    seen: set[str] = set()
+    rules = []
+    for path, item in reader.tables(table, "rules"):
+        rule = _read_refund_rule(reader, item, f"refunds.{path}", seen)
+        if rule is not None:
+            rules.append(rule)
+    return RefundPolicyConfig(
+        rules=tuple(rules), otherwise=otherwise,
+        fraud_refunds_90d=reader.integer(table, "fraud_refunds_90d", "refunds", default=3, minimum=1) or 3)
+
+
+def parse_refunds(data: dict[str, Any]) -> RefundPolicyConfig:
+    """Only the ``[refunds]`` section of parsed TOML (a what-if rule file); ConfigError if not valid."""
+    reader = _Reader()
+    policy = read_refunds(reader, data)
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return policy
+
+
 def _check_location_owners(reader: _Reader, locations: tuple[LocationConfig, ...],
                            stores: tuple[StoreConfig, ...]) -> None:
     """A location's ``owner`` names a store that maps it; where an ERP maps the location the ERP
@@ -703,7 +831,7 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     """Validate parsed TOML; raise ConfigError listing every problem."""
     reader = _Reader()
     reader.unknown_keys(data, {"business", "locations", "stores", "vendors", "skus", "notifications", "policy",
-                               "store_policies", "segments"}, "")
+                               "store_policies", "segments", "refunds"}, "")
     business = reader.table(data, "business", "business")
     reader.unknown_keys(business, {"name", "timezone"}, "business")
     name = reader.string(business, "name", "business") or ""
@@ -727,11 +855,19 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
                                             "(or a vendor's order_cutoff)")
         store_policies[store] = _read_policy(reader, item, path, policy)
     segments = _read_segments(reader, data)
+    refunds = read_refunds(reader, data)
+    for index, rule in enumerate(refunds.rules):
+        for channel in rule.channels:
+            if channel not in store_keys:
+                reader.problem(f"refunds.rules[{index}].channels", f"unknown store {channel!r}")
+        for tier in rule.tiers:
+            if tier != "none" and tier not in {segment.key for segment in segments}:
+                reader.problem(f"refunds.rules[{index}].tiers", f"unknown segment {tier!r} (or \"none\")")
     if reader.problems:
         raise ConfigError(reader.problems)
     return BusinessConfig(name=name, timezone=timezone, locations=locations, stores=stores, vendors=vendors,
                           skus=skus, notifications=notifications, policy=policy,
-                          store_policies=store_policies, segments=segments)
+                          store_policies=store_policies, segments=segments, refunds=refunds)
 
 
 def load_config(path: Path | str) -> BusinessConfig:

@@ -751,3 +751,47 @@ class BlockedWrite(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
     created_at: Mapped[datetime] = created_at_column()
     __table_args__ = (Index("ix_blocked_writes_store_created", "store_id", "created_at"),)
+
+
+REFUND_DECISIONS = ("approve", "review", "deny", "credit")
+
+
+class RefundDecision(Base):
+    """One refund or appeasement request and what the policy decided, with the rule that decided it.
+
+    ``request_id`` is the caller's key (a ticket id, ``backorder-{id}``): a retried request finds
+    its first decision instead of making a second. ``figures`` are the numbers the rule read (tier,
+    this month's credits, refunds in 90 days) and ``context`` what a reviewer needs (the order,
+    its lines, the customer's history and prior refunds, fraud hints), both as they were then, so
+    ``backorders refunds what-if`` can replay the request under other rules without re-reading.
+    """
+
+    __tablename__ = "refund_decisions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(128))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    order_number: Mapped[str] = mapped_column(String(64))
+    customer: Mapped[str] = mapped_column(String(320), server_default="")
+    reason: Mapped[str] = mapped_column(String(64))
+    amount_asked_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), server_default="USD")
+    channel: Mapped[str] = mapped_column(String(64), server_default="")
+    tier: Mapped[str | None] = mapped_column(String(32))
+    decision: Mapped[str] = mapped_column(String(16))
+    amount_approved_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    #: ``store_credit`` or ``partial_refund`` for a credit; ``refund`` for an approval.
+    settle_as: Mapped[str | None] = mapped_column(String(16))
+    #: The rule's position in ``[[refunds.rules]]`` (None: a built-in rule or no rule matched).
+    rule_index: Mapped[int | None] = mapped_column(Integer)
+    rule_name: Mapped[str] = mapped_column(String(120))
+    figures: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    context: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        UniqueConstraint("request_id", name="uq_refund_decisions_request_id"),
+        CheckConstraint(_in("decision", REFUND_DECISIONS), name="decision_valid"),
+        CheckConstraint("amount_asked_cents >= 0 AND amount_approved_cents >= 0", name="amounts_not_negative"),
+        #: The monthly credit cap and the 90-day count read one customer's decisions by time.
+        Index("ix_refund_decisions_customer", "customer", "created_at"),
+        Index("ix_refund_decisions_created_at", "created_at"),
+    )

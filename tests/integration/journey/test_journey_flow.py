@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from domain.core.clock import utcnow
-from domain.core.models import Backorder, Order, Store, Timer
+from domain.core.models import Backorder, Order, RefundDecision, Store, Timer
 from tests.conftest import wait_for
 from tests.stack import running_stack
 
@@ -81,6 +81,9 @@ def test_order_to_refund(services: dict[str, str], db_session: Session, monkeypa
         order_id = created["order"]["id"]
         refunds = requests.get(f"{shop}/state/orders/{order_id}", timeout=5).json()["refunds"]
         assert len(refunds) == 1 and refunds[0]["transactions"][0]["amount"] == "649.00"
+        decisions = db_session.execute(select(RefundDecision.request_id, RefundDecision.decision,
+                                              RefundDecision.amount_approved_cents, RefundDecision.rule_name)).all()
+        assert decisions == [(f"backorder-{notified.id}", "approve", 64900, "backorder auto-cancel")]
         wait_for(lambda: len(_customer_messages(stack.sandbox, email, phone)) == 6)
         fire_due.delay()  # a second sweep changes nothing
         wait_for(lambda: (db_session.expire_all() or db_session.scalar(
