@@ -41,7 +41,8 @@ def stack(services: dict[str, str], db_session: Session, monkeypatch: pytest.Mon
 
 
 @pytest.fixture
-def prefork_worker(stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[subprocess.Popen[bytes]]:
+def prefork_worker(stack: Stack, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[subprocess.Popen[bytes]]:
     """``celery -A workers.app worker -c 2`` on this session's broker and database, configured as
     by default (figures under ``$BACKORDERS_DATA_DIR/metrics``); the web app of this process sums
     that root."""
