@@ -32,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from demo import counters
 from demo.processes import REPO_ROOT, DemoFailed, Processes, Terminated, signals_ignored, stop_signals_raise
 
 __all__ = ["DemoFailed", "Processes", "main", "run"]
@@ -249,6 +250,14 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
                        for t in session.scalars(select(SkuTransition).join(Sku).where(Sku.code == DEMO_SKU)
                                                 .order_by(SkuTransition.id))]
         alerts = session.scalar(select(func.count()).select_from(Alert))
+    user, _, password = flower_auth.partition(":")
+
+    def counted_all() -> dict[str, dict[str, float]] | None:
+        """Counts are written as each task ends, a moment after the rows the story waited for."""
+        scraped = counters.scrape(web_url, (user, password))
+        return scraped if counters.all_counted(scraped) else None
+
+    counted = procs.wait("/metrics to count webhooks, pushes and sends", counted_all, 10)
     summary = {"stock_figures": stock_rows, "per_store": per_store, "transitions": transitions,
                "shopify": {"available": shopify["available"], "inventory_policy": shopify["inventory_policy"]},
                "woocommerce": {"stock_quantity": woo["stock_quantity"], "stock_status": woo["stock_status"],
@@ -256,7 +265,7 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
                "lightspeed_writes": len(pos_writes), "lightspeed": pos["inventory"], "messages": messages,
                "alerts": alerts, "journeys": journey_summary, "purchase_orders": po_lines, "restocked": restocked,
                "message_page": f"{sandbox_url}/_sandbox/messages", "flower": f"http://127.0.0.1:{flower_port}",
-               "flower_auth": flower_auth}
+               "flower_auth": flower_auth, "metrics": f"{web_url}/metrics", "counted": counted}
     _print_summary(summary, say, keep)
     if keep:
         say(f"processes left running (--keep, process group {procs.pgid}); Ctrl-C stops them all. The "
@@ -539,6 +548,7 @@ def _print_summary(summary: dict[str, Any], say: Callable[[str], None], keep: bo
         say("the sandbox's message page and Flower stop with the demo; `make demo KEEP=1` keeps them running:")
     say(f"sandbox message page (every email, SMS and Slack post): {summary['message_page']}")
     say(f"Flower: {summary['flower']} (basic auth: user {user}, password {password})")
+    say(f"/metrics: {summary['metrics']} (same basic auth) counted {counters.describe(summary['counted'])}")
 
 
 def main(keep: bool, say: Callable[[str], None]) -> int:

@@ -16,8 +16,13 @@ reset, which Prometheus' ``rate()`` and ``increase()`` expect. A prefork child t
 marked dead (``worker_process_shutdown``): its live-gauge files go, its counters stay in the
 tree's sum.
 
-Must run before ``prometheus_client`` is first imported (it picks its value store then):
-``workers.app`` calls :func:`configure` right after the environment is settled.
+``prometheus_client`` picks its value store when first imported, and that may come before
+:func:`configure`: the ``celery`` command loads its plugins (Flower's ``celery flower``, an
+entry point of group ``celery.commands``) before it imports ``-A workers.app``, and Flower imports
+``prometheus_client``. Every worker, notify worker and beat would then count in memory, seen by no
+scrape. So :func:`configure` picks the store again once the variable is set
+(:func:`use_files`); what matters is that no metric of this product exists yet, and
+``flows.metrics`` is imported only with the task modules, after ``workers.app`` has configured.
 """
 from __future__ import annotations
 
@@ -75,6 +80,7 @@ def configure(role: str | None = None) -> Path | None:
     """Set up this process tree's directory (once per tree; children keep their parent's).
     Returns the directory this process writes in, or ``None`` in memory mode."""
     if os.environ.get(ROOT_ENV) and os.environ.get(ENV):
+        use_files()
         return Path(os.environ[ENV])
     root = root_dir()
     if root is None:
@@ -86,7 +92,20 @@ def configure(role: str | None = None) -> Path | None:
     tree.mkdir()
     os.environ[ROOT_ENV] = str(root)
     os.environ[ENV] = str(tree)
+    use_files()
     return tree
+
+
+def use_files() -> None:
+    """Make metrics created from now on keep their values in ``PROMETHEUS_MULTIPROC_DIR``, even
+    if ``prometheus_client`` was imported (and chose memory) before the variable was set.
+
+    ``prometheus_client.metrics`` reads ``values.ValueClass`` each time a metric (or a labelled
+    child) is created, so re-running its own choice is enough; it is left alone when not yet
+    imported, as the import will choose by itself."""
+    values = sys.modules.get("prometheus_client.values")
+    if values is not None and os.environ.get(ENV):
+        values.ValueClass = values.get_value_class()  # type: ignore[attr-defined]
 
 
 def active() -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -87,6 +88,15 @@ def assert_nothing_left(data_dir: Path, pgid: int) -> None:
     assert not embedded.is_running(data_dir), "the embedded servers the demo started are still running"
 
 
+def assert_counted(output: str) -> None:
+    """The summary's ``/metrics`` line: webhooks (web processes), pushes and sends (the workers'
+    pool children) all counted, in one scrape."""
+    [line] = [line for line in output.splitlines() if line.startswith("/metrics: http://127.0.0.1:")]
+    totals = dict(re.findall(r"(webhooks accepted|channel pushes|sends) (\d+)", line))
+    assert set(totals) == {"webhooks accepted", "channel pushes", "sends"}, line
+    assert all(int(total) > 0 for total in totals.values()), line
+
+
 @pytest.mark.e2e
 @pytest.mark.timeout(1200)
 def test_the_demo_runs_twice_in_a_row(data_dir: Path) -> None:
@@ -99,6 +109,7 @@ def test_the_demo_runs_twice_in_a_row(data_dir: Path) -> None:
         assert "== Demo summary ==" in demo.output and "customer journeys: Jamie: filled; Sam: auto_cancelled" \
             in demo.output
         assert "Flower: http://127.0.0.1:" in demo.output and ", password " in demo.output
+        assert_counted(demo.output)
         record = json.loads((data_dir / "demo-logs" / "processes.json").read_text())
         assert set(record["pids"]) == {"sandbox", "web", "worker", "notify", "beat", "flower"}
         assert_nothing_left(data_dir, record["pgid"])
