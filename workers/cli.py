@@ -794,6 +794,9 @@ main.add_command(doctor)
 from workers.cli_stores import stores  # noqa: E402
 
 main.add_command(stores)
+from workers.cli_cases import cases  # noqa: E402
+
+main.add_command(cases)
 
 
 if __name__ == "__main__":
