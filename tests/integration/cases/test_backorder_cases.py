@@ -79,3 +79,18 @@ def test_a_high_value_customer_routes_to_vip_care(db_session: Session, journey_s
     [case] = _cases(db_session, backorder_id)
     assert (case.customer_tier, case.queue, case.owner, case.priority, case.route_index) == (
         "high_value", "vip-care", "dana", "high", 0)
+
+
+def test_why_order_lists_its_case_events(db_session: Session, journey_settings: Any) -> None:
+    from domain import why
+
+    backorder_id = _backorder(db_session, 5003)
+    customer_journey.offer(db_session, backorder_id, journey_settings, now=NOW)
+    customer_journey.choose(db_session, backorder_id, "cancel", journey_settings, source="customer",
+                            now=NOW + timedelta(hours=1))
+    db_session.commit()
+    trail = why.explain(db_session, "order", "5003").as_dict()
+    lines = [e["text"] for e in trail["events"] if e["kind"] == "case"]
+    assert len(lines) == 2 and "(backorder, queue fulfilment) opened →open by journey" in lines[0]
+    assert "resolved open→resolved by journey: backorder notified → cancelled_by_customer" in lines[1]
+    assert trail["facts"]["orders"][0]["cases"][0]["state"] == "resolved"
