@@ -3,8 +3,10 @@
 Registered on ``domain.journey.backorders.on_transition`` (the journey never imports cases).
 The journey itself is unchanged: the case only mirrors it, so the backorder's owner sees it in
 the queue with the others. Leaving ``open`` opens the case (normally the first delay notice; an
-``open → filled`` restock before any notice opens none). Accepting the wait makes the case
-``waiting`` (on stock, not on us); filled, substituted or cancelled resolves it.
+``open → filled`` restock before any notice opens none) and sets it ``waiting``: the journey has
+the customer's choice and the stock in hand, so the case's SLA clock waits too (staff move it to
+``in_progress`` when they take it up). Every later move is a note in its history; filled,
+substituted or cancelled resolves it.
 """
 from __future__ import annotations
 
@@ -49,17 +51,18 @@ def _open(session: Session, backorder: Backorder, now: datetime) -> Case:
 def mirror(session: Session, backorder: Backorder, from_state: str, now: datetime) -> None:
     """Keep the backorder's case in step with the move just made."""
     to_state = backorder.state
+    cause = f"backorder {from_state} → {to_state}"
     case = _case(session, backorder.id)
     if case is None:
         if from_state != "open" or to_state in ENDING:
             return  # never offered (restocked first), or a backorder from before cases: nothing to mirror
         case = _open(session, backorder, now)
+        if case.state == "open":  # the journey has the customer's choice in hand: the SLA waits with it
+            lifecycle.move(session, case, "waiting", actor=ACTOR, note=cause, now=now, backorder_state=to_state)
+        return
     if case.state == "resolved":
         return
-    cause = f"backorder {from_state} → {to_state}"
     if to_state in ENDING:
         lifecycle.move(session, case, "resolved", actor=ACTOR, note=cause, now=now, backorder_state=to_state)
-    elif to_state == "accepted_wait" and case.state != "waiting":
-        lifecycle.move(session, case, "waiting", actor=ACTOR, note=cause, now=now, backorder_state=to_state)
-    elif to_state == "notified" and from_state != "open":
-        lifecycle.record(session, case, ACTOR, "note", note=f"{cause} (renewed delay notice)", now=now)
+    else:
+        lifecycle.record(session, case, ACTOR, "note", note=cause, now=now, backorder_state=to_state)

@@ -34,6 +34,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "resolved": frozenset(),
 }
 assert set(TRANSITIONS) == set(CASE_STATES)
+#: States whose SLA clock does not run: ``waiting`` is on the customer, a carrier or stock, not on
+#: us; ``resolved`` is done. Leaving ``waiting`` starts a full SLA again.
+PAUSED = frozenset({"waiting", "resolved"})
 
 
 class CaseError(ValueError):
@@ -112,14 +115,19 @@ def lock(session: Session, case_id: int) -> Case:
 
 def move(session: Session, case: Case, to_state: str, *, actor: str, note: str = "",
          now: datetime | None = None, **detail: Any) -> None:
-    """One allowed state move, recorded; resolving stops the SLA clock."""
+    """One allowed state move, recorded; waiting pauses the SLA clock, resolving stops it."""
     if to_state not in TRANSITIONS[case.state]:
         raise CaseError(f"case {case.id}: cannot move from {case.state} to {to_state}")
     now = now or utcnow()
     from_state, case.state, case.updated_at = case.state, to_state, now
     if to_state == "resolved":
         case.resolved_at, case.resolution_note = now, note
+    if to_state in PAUSED:
         timers.cancel(session, SUBJECT, case.id, kinds=(SLA_TIMER,))
+    elif from_state in PAUSED and case.sla_breached_at is None:  # back on us: a full SLA from now
+        case.sla_due_at = now + timedelta(seconds=case.sla_s)
+        timers.schedule(session, SLA_TIMER, SUBJECT, case.id, case.sla_due_at)
+        detail["sla_due_at"] = case.sla_due_at.isoformat()
     record(session, case, actor, "resolved" if to_state == "resolved" else "state", from_state=from_state,
            to_state=to_state, note=note, now=now, **detail)
 

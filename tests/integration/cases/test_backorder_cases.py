@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 import domain.cases.backorder_cases  # noqa: F401  (the listener, as every worker process has it)
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
-from domain.core.models import Case, CaseEvent, Order, Store
+from domain.cases import lifecycle
+from domain.core.models import Case, CaseEvent, Order, Store, Timer
 from domain.journey import customer_journey
 from domain.stock.levels import record_batch
 from domain.stock.orders import record_orders
@@ -48,7 +49,9 @@ def test_a_backorder_opens_one_case_and_its_end_resolves_it(db_session: Session,
     db_session.commit()
     [case] = _cases(db_session, backorder_id)
     assert (case.kind, case.state, case.queue, case.route_index, case.sku_codes) == (
-        "backorder", "open", "fulfilment", 2, [SKU])
+        "backorder", "waiting", "fulfilment", 2, [SKU])  # on the customer's choice: no SLA clock running
+    assert db_session.scalar(select(func.count()).select_from(Timer).where(
+        Timer.subject_type == "case", Timer.state == "pending")) == 0
     assert case.order_id is not None and case.summary.startswith("order #5001: 1 × FUT-FRM-OAK-FULL backordered")
     assert db_session.scalar(select(func.count()).select_from(Case)) == 1
 
@@ -58,15 +61,26 @@ def test_a_backorder_opens_one_case_and_its_end_resolves_it(db_session: Session,
     assert outcome.result == "applied"
     [case] = _cases(db_session, backorder_id)
     assert case.state == "waiting"
+    lifecycle.move(db_session, lifecycle.lock(db_session, case.id), "in_progress", actor="dana",
+                   now=NOW + timedelta(hours=1, minutes=30))  # staff take it up: a full SLA from now
+    db_session.commit()
+    [case] = _cases(db_session, backorder_id)
+    assert case.sla_due_at == NOW + timedelta(hours=25, minutes=30)
+    assert db_session.scalar(select(Timer.due_at).where(Timer.subject_type == "case", Timer.state == "pending")) \
+        == case.sla_due_at
     customer_journey.choose(db_session, backorder_id, "cancel", journey_settings, source="customer",
                             now=NOW + timedelta(hours=2))
     db_session.commit()
     [case] = _cases(db_session, backorder_id)
     assert case.state == "resolved" and case.resolution_note == "backorder accepted_wait → cancelled_by_customer"
-    history = db_session.execute(select(CaseEvent.actor, CaseEvent.action, CaseEvent.to_state)
+    history = db_session.execute(select(CaseEvent.actor, CaseEvent.action, CaseEvent.to_state, CaseEvent.note)
                                  .where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).tuples().all()
-    assert history == [("journey", "opened", "open"), ("journey", "state", "waiting"),
-                       ("journey", "resolved", "resolved")]
+    assert history == [("journey", "opened", "open", ""), ("journey", "state", "waiting", "backorder open → notified"),
+                       ("journey", "note", None, "backorder notified → accepted_wait"),
+                       ("dana", "state", "in_progress", ""),
+                       ("journey", "resolved", "resolved", "backorder accepted_wait → cancelled_by_customer")]
+    assert db_session.scalar(select(func.count()).select_from(Timer).where(
+        Timer.subject_type == "case", Timer.state == "pending")) == 0
 
 
 def test_a_high_value_customer_routes_to_vip_care(db_session: Session, journey_settings: Any) -> None:
@@ -91,6 +105,7 @@ def test_why_order_lists_its_case_events(db_session: Session, journey_settings: 
     db_session.commit()
     trail = why.explain(db_session, "order", "5003").as_dict()
     lines = [e["text"] for e in trail["events"] if e["kind"] == "case"]
-    assert len(lines) == 2 and "(backorder, queue fulfilment) opened →open by journey" in lines[0]
-    assert "resolved open→resolved by journey: backorder notified → cancelled_by_customer" in lines[1]
+    assert len(lines) == 3 and "(backorder, queue fulfilment) opened →open by journey" in lines[0]
+    assert "state open→waiting by journey: backorder open → notified" in lines[1]
+    assert "resolved waiting→resolved by journey: backorder notified → cancelled_by_customer" in lines[2]
     assert trail["facts"]["orders"][0]["cases"][0]["state"] == "resolved"
