@@ -5,7 +5,8 @@ The journey itself is unchanged: the case only mirrors it, so the backorder's ow
 the queue with the others. Leaving ``open`` opens the case (normally the first delay notice; an
 ``open → filled`` restock before any notice opens none) and sets it ``waiting``: the journey has
 the customer's choice and the stock in hand, so the case's SLA clock waits too (staff move it to
-``in_progress`` when they take it up). Every later move is a note in its history; filled,
+``in_progress`` when they take it up). It opens without a ``case.opened`` alert: the SKU's
+``stock.backorder`` alert has told ops already. Every later move is a note in its history; filled,
 substituted or cancelled resolves it.
 """
 from __future__ import annotations
@@ -44,7 +45,8 @@ def _open(session: Session, backorder: Backorder, now: datetime) -> Case:
         order_line_ids=(line.id,), store_id=order.store_id, sku_ids=(sku.id,), tier=backorder.segment,
         summary=f"order {order.number}: {backorder.quantity} × {sku.code} backordered{eta}",
         detail={"backorder_id": backorder.id, "order": order.number})
-    return lifecycle.open_case(session, new, runtime_settings.current().config, actor=ACTOR, now=now)
+    # Quietly: the SKU's stock.backorder alert told ops already, and the journey has the customer.
+    return lifecycle.open_case(session, new, runtime_settings.current().config, actor=ACTOR, now=now, alert=False)
 
 
 @backorders.on_transition

@@ -71,8 +71,10 @@ def queue_routes(routes: Sequence[RouteConfig], queue: str) -> tuple[RouteConfig
 
 
 def open_case(session: Session, new: NewCase, config: BusinessConfig, *, actor: str,
-              now: datetime | None = None) -> Case:
-    """Open (route, time, alert) the case for ``new``'s subject, or return the one already open for it."""
+              now: datetime | None = None, alert: bool = True) -> Case:
+    """Open (route, time, alert) the case for ``new``'s subject, or return the one already open for it.
+
+    ``alert=False`` opens it quietly, for a cause that has alerted the same people already."""
     now = now or utcnow()
     skus = list(session.scalars(select(Sku).where(Sku.id.in_(new.sku_ids)).order_by(Sku.id))) if new.sku_ids else []
     store = session.get(Store, new.store_id) if new.store_id is not None else None
@@ -96,6 +98,8 @@ def open_case(session: Session, new: NewCase, config: BusinessConfig, *, actor: 
     record(session, case, actor, "opened", to_state="open", now=now, queue=decision.queue, owner=decision.owner,
            priority=decision.priority, rule_index=decision.rule_index, sla_s=decision.sla_s, **new.detail)
     timers.schedule(session, SLA_TIMER, SUBJECT, case.id, case.sla_due_at)
+    if not alert:
+        return case
     owner = f", owner {case.owner}" if case.owner else ""
     raise_ops_alert(session, "case.opened", f"case:{case.id}:opened",
                     queue_routes(config.notifications.routes, case.queue),

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import domain.cases.sla  # noqa: F401  (registers the case SLA timer handler, as tasks.timers does)
 import domain.core.env_settings as runtime_settings
 from domain.cases import lifecycle
 from domain.core.models import Case, Sku, Store

@@ -109,3 +109,13 @@ def test_why_order_lists_its_case_events(db_session: Session, journey_settings: 
     assert "state open→waiting by journey: backorder open → notified" in lines[1]
     assert "resolved waiting→resolved by journey: backorder notified → cancelled_by_customer" in lines[2]
     assert trail["facts"]["orders"][0]["cases"][0]["state"] == "resolved"
+
+
+def test_a_backorder_case_opens_quietly(db_session: Session, journey_settings: Any) -> None:
+    from domain.core.models import Alert
+
+    backorder_id = _backorder(db_session, 5004)
+    customer_journey.offer(db_session, backorder_id, journey_settings, now=NOW)
+    db_session.commit()
+    assert len(_cases(db_session, backorder_id)) == 1
+    assert db_session.scalar(select(func.count()).select_from(Alert).where(Alert.kind.like("case.%"))) == 0

@@ -2,6 +2,7 @@
 firing for a case resolved in time, does nothing."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -65,3 +66,16 @@ def test_a_case_resolved_in_time_never_breaches(db_session: Session, journey_set
     db_session.commit()
     assert db_session.scalar(select(Timer.state).where(Timer.subject_type == "case")) == "cancelled"
     assert db_session.scalar(select(func.count()).select_from(Alert).where(Alert.kind == "case.sla_breached")) == 0
+
+
+def test_case_alerts_render_for_slack_and_email(db_session: Session, journey_settings: Any) -> None:
+    from domain.messaging import rendering
+
+    case = open_for(db_session, journey_settings.config, kind="backorder", sku=FRAME, channel="shopify-main")
+    db_session.commit()
+    [message] = db_session.scalars(select(OutboxMessage).where(OutboxMessage.template == "stock_alert"))
+    email = rendering.render_email(message.template, message.context)
+    assert "has a new case in your queue" in email.subject + email.text
+    assert f"case {case.id} (backorder) opened in queue fulfilment" in email.text
+    slack = json.dumps(rendering.render_slack(message.template, message.context))
+    assert "has a case" not in slack and "has a new case in your queue" in slack and "cases assign" in slack
