@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
+from domain.cases import views as case_views
 from domain.core.clock import utcnow
 from domain.core.models import (
     Alert,
@@ -343,8 +344,22 @@ def order(session: Session, reference: str, now: datetime | None = None) -> Trai
             facts["backorders"].append(_backorder_facts(found_backorder, sku))
             _backorder_events(session, trail, found_backorder, found, line, sku, now)
         _refund_decisions(trail, session, found)
+        facts["cases"] = _case_events(session, trail, found)
         trail.facts["orders"].append(facts)
     return trail.sorted()
+
+
+def _case_events(session: Session, trail: Trail, order: Order) -> list[dict[str, Any]]:
+    """Every action on the order's cases (``domain.cases``), who or what took it; returns the cases' facts."""
+    cases: dict[int, dict[str, Any]] = {}
+    for case, event in case_views.case_events_for_order(session, order.id):
+        cases[case.id] = {"id": case.id, "kind": case.kind, "state": case.state, "queue": case.queue,
+                          "owner": case.owner, "priority": case.priority}
+        move = f" {event.from_state or ''}→{event.to_state}" if event.to_state else ""
+        note = f": {event.note}" if event.note else ""
+        trail.add(event.at, "case", f"case {case.id} ({case.kind}, queue {case.queue}) {event.action}{move} by "
+                                    f"{event.actor}{note}", case_id=case.id, action=event.action, **event.detail)
+    return list(cases.values())
 
 
 # --- SKUs ---------------------------------------------------------------------------------------

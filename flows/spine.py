@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+import domain.cases.backorder_cases  # noqa: F401  (backorders mirrored as cases, in every process that moves them)
 from domain.core.stages import FollowUp, Stage
 
 if TYPE_CHECKING:

@@ -5,6 +5,7 @@ import logging
 
 from celery import shared_task
 
+import domain.cases.sla  # noqa: F401  (registers the case SLA timer handler)
 import domain.journey.customer_journey  # noqa: F401  (registers the backorder timer handlers)
 import domain.purchasing.merchandising  # noqa: F401  (registers the escalation of an auto-cancel)
 import domain.purchasing.vendor_loop  # noqa: F401  (registers the purchase-order timer handlers)

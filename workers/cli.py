@@ -804,6 +804,9 @@ embedded.add_command(embedded_reset)
 from workers.cli_up import up  # noqa: E402
 
 main.add_command(up)
+from workers.cli_cases import cases  # noqa: E402
+
+main.add_command(cases)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from domain.core.case_config import CasesConfig, read_cases
+
 #: Platform names the product knows of. A store may only name one that has a connector
 #: (``connectors.registry``); these names only tell a platform without one from a typo.
 PLATFORMS = (
@@ -31,7 +33,7 @@ EVENTS = ("stock.low", "stock.out", "stock.backorder", "stock.restocked", "stock
           "stock.atp_drift", "channel.push_failed", "po.needs_approval", "po.late", "message.failed",
           "digest.daily", "stock.location_low", "stock.location_out", "po.asn_mismatch",
           "po.receipt_mismatch", "vendor.scorecard", "backorder.substitute_requested",
-          "merchandising.auto_cancelled")
+          "merchandising.auto_cancelled", "case.opened", "case.sla_breached")
 #: How a substitute's price difference is settled (``docs/journey.md`` §3a): a cheaper substitute is
 #: always refunded the difference; a dearer one is absorbed up to the limit (``auto``), absorbed
 #: (``absorb``), charged (``charge``), or left to staff (``staff``).
@@ -118,6 +120,8 @@ class RouteConfig:
     event: str
     slack_webhook_env: str | None
     emails: tuple[str, ...]
+    #: Case events only: the route serves this case queue (None: every queue).
+    queue: str | None = None
 
 
 @dataclass(frozen=True)
@@ -231,6 +235,7 @@ class BusinessConfig:
     store_policies: dict[str, PolicyConfig] = field(default_factory=dict)
     segments: tuple[SegmentConfig, ...] = ()
     refunds: RefundPolicyConfig = field(default_factory=RefundPolicyConfig)
+    cases: CasesConfig = field(default_factory=CasesConfig)
 
     def policy_for(self, store_key: str) -> PolicyConfig:
         return self.store_policies.get(store_key, self.policy)
@@ -566,7 +571,7 @@ def _read_notifications(reader: _Reader, data: dict[str, Any]) -> NotificationCo
     routes = []
     for path, item in reader.tables(table, "routes"):
         path = "notifications." + path
-        reader.unknown_keys(item, {"event", "slack_webhook_env", "emails"}, path)
+        reader.unknown_keys(item, {"event", "slack_webhook_env", "emails", "queue"}, path)
         event = reader.string(item, "event", path)
         if event and event not in EVENTS:
             reader.problem(f"{path}.event", f"unknown event {event!r} (one of {', '.join(EVENTS)})")
@@ -582,8 +587,11 @@ def _read_notifications(reader: _Reader, data: dict[str, Any]) -> NotificationCo
                 reader.problem(f"{path}.emails[{index}]", f"not an email address: {email!r}")
         if not slack_env and not emails:
             reader.problem(path, "a route needs slack_webhook_env or emails")
+        queue = reader.string(item, "queue", path, required=False)
+        if queue is not None and not (event or "").startswith("case."):
+            reader.problem(f"{path}.queue", "only case events (case.*) are routed by queue")
         if event:
-            routes.append(RouteConfig(event, slack_env, tuple(e for e in emails if isinstance(e, str))))
+            routes.append(RouteConfig(event, slack_env, tuple(e for e in emails if isinstance(e, str)), queue))
     if "sms_from" in table and not (isinstance(table["sms_from"], str) and SMS_FROM_PATTERN.match(table["sms_from"])):
         reader.problem("notifications.sms_from", f"expected an E.164 number like \"+15005550006\" or a Twilio "
                                                  f"messaging service SID (MG…), got {table['sms_from']!r}")
@@ -831,7 +839,7 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     """Validate parsed TOML; raise ConfigError listing every problem."""
     reader = _Reader()
     reader.unknown_keys(data, {"business", "locations", "stores", "vendors", "skus", "notifications", "policy",
-                               "store_policies", "segments", "refunds"}, "")
+                               "store_policies", "segments", "refunds", "cases"}, "")
     business = reader.table(data, "business", "business")
     reader.unknown_keys(business, {"name", "timezone"}, "business")
     name = reader.string(business, "name", "business") or ""
@@ -863,11 +871,14 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
         for tier in rule.tiers:
             if tier != "none" and tier not in {segment.key for segment in segments}:
                 reader.problem(f"refunds.rules[{index}].tiers", f"unknown segment {tier!r} (or \"none\")")
+    cases = read_cases(reader, data, store_keys=store_keys, sku_codes={sku.code for sku in skus},
+                       categories={sku.category for sku in skus}, tiers={segment.key for segment in segments})
     if reader.problems:
         raise ConfigError(reader.problems)
     return BusinessConfig(name=name, timezone=timezone, locations=locations, stores=stores, vendors=vendors,
                           skus=skus, notifications=notifications, policy=policy,
-                          store_policies=store_policies, segments=segments, refunds=refunds)
+                          store_policies=store_policies, segments=segments, refunds=refunds,
+                          cases=cases)
 
 
 def load_config(path: Path | str) -> BusinessConfig:

@@ -795,3 +795,69 @@ class RefundDecision(Base):
         Index("ix_refund_decisions_customer", "customer", "created_at"),
         Index("ix_refund_decisions_created_at", "created_at"),
     )
+
+
+CASE_KINDS = ("out_of_stock", "partial_allocation", "address_problem", "fraud_hold", "carrier_failure",
+              "stuck_in_transit", "delivery_exception", "split_shipment", "refund_request", "chargeback",
+              "backorder")
+CASE_STATES = ("open", "in_progress", "waiting", "resolved")
+#: Most urgent first: an SLA breach moves a case one step towards the front.
+CASE_PRIORITIES = ("urgent", "high", "normal", "low")
+
+
+class Case(Base):
+    """One order exception with an owner and a deadline, so nothing disappears in a chat thread.
+
+    ``subject_type``/``subject_id`` name what raised it (a backorder, a shipment, a dispute): one
+    case per kind and subject, so a retried or redelivered cause finds the case already open.
+    ``route_index`` is the ``[[cases.routes]]`` rule that chose queue, owner, priority and SLA
+    (None: no rule matched, the defaults did); the SLA itself is a ``timers`` row."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), server_default="open")
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int] = mapped_column(BigInteger)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    order_line_ids: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'"))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="SET NULL"))
+    sku_codes: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'"))
+    category: Mapped[str | None] = mapped_column(String(64))
+    customer_tier: Mapped[str | None] = mapped_column(String(32))
+    queue: Mapped[str] = mapped_column(String(64))
+    owner: Mapped[str | None] = mapped_column(String(128))
+    priority: Mapped[str] = mapped_column(String(16), server_default="normal")
+    route_index: Mapped[int | None] = mapped_column(Integer)
+    sla_s: Mapped[int] = mapped_column(Integer)
+    sla_due_at: Mapped[datetime]
+    sla_breached_at: Mapped[datetime | None]
+    summary: Mapped[str] = mapped_column(Text, server_default="")
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        CheckConstraint(_in("kind", CASE_KINDS), name="kind_valid"),
+        CheckConstraint(_in("state", CASE_STATES), name="state_valid"),
+        CheckConstraint(_in("priority", CASE_PRIORITIES), name="priority_valid"),
+        Index("uq_cases_subject", "kind", "subject_type", "subject_id", unique=True),
+        Index("ix_cases_queue_state", "queue", "state"),
+        Index("ix_cases_order", "order_id"),
+    )
+
+
+class CaseEvent(Base):
+    """One action on a case and who or what took it (a person, ``journey``, ``sla``)."""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = created_at_column()
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, server_default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    __table_args__ = (Index("ix_case_events_case", "case_id", "id"),)

@@ -10,6 +10,7 @@ nothing. Callers lock the row (``lock``) before deciding, so two deciders see ea
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -30,6 +31,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "shipped": frozenset(),
 }
 WAITING_STATES = ("open", "notified", "accepted_wait")
+#: Called after every move, in the mover's transaction, with (session, backorder, from_state, now).
+#: Parts that keep records of their own about a backorder (its case, ``domain.cases``) register
+#: here, so the journey never imports them.
+TransitionListener = Callable[[Session, Backorder, str, datetime], None]
+TRANSITION_LISTENERS: list[TransitionListener] = []
 FINAL_STATES = frozenset(state for state, moves in TRANSITIONS.items() if not moves)
 
 
@@ -41,6 +47,13 @@ class InvalidTransition(ValueError):
         self.backorder_id = backorder_id
         self.from_state = from_state
         self.to_state = to_state
+
+
+def on_transition(listener: TransitionListener) -> TransitionListener:
+    """Register ``listener`` (a decorator); registering the same one twice keeps one."""
+    if listener not in TRANSITION_LISTENERS:
+        TRANSITION_LISTENERS.append(listener)
+    return listener
 
 
 def can_move(from_state: str, to_state: str) -> bool:
@@ -59,6 +72,8 @@ def move(session: Session, backorder: Backorder, to_state: str, *, cause: str, a
         raise InvalidTransition(backorder.id, backorder.state, to_state)
     from_state = backorder.state
     backorder.state = to_state
-    backorder.updated_at = now or utcnow()
+    backorder.updated_at = now = now or utcnow()
     audit.record(session, actor, "backorder.transition", "backorder", backorder.id, from_state=from_state,
                  to_state=to_state, cause=cause, **details)
+    for listener in TRANSITION_LISTENERS:
+        listener(session, backorder, from_state, now)
