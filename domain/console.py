@@ -81,16 +81,17 @@ def backorders_by_age(session: Session, now: datetime) -> dict[str, Any]:
     """Waiting backorders (open, notified, accepted to wait) per age bucket: rows and units, and the oldest."""
     rows = session.execute(select(Backorder.ordered_at, Backorder.quantity)
                            .where(Backorder.state.in_(WAITING_STATES))).all()
-    buckets = [{"label": b.label, "count": 0, "units": 0} for b in AGE_BUCKETS]
+    counts, units = [0] * len(AGE_BUCKETS), [0] * len(AGE_BUCKETS)
     oldest: datetime | None = None
     for ordered_at, quantity in rows:
         age_days = max(0.0, (now - ordered_at).total_seconds() / 86400)
         for index, bucket in enumerate(AGE_BUCKETS):
             if age_days >= bucket.low_days and (bucket.high_days is None or age_days < bucket.high_days):
-                buckets[index]["count"] += 1
-                buckets[index]["units"] += quantity
+                counts[index] += 1
+                units[index] += quantity
                 break
         oldest = ordered_at if oldest is None or ordered_at < oldest else oldest
+    buckets = [{"label": b.label, "count": counts[i], "units": units[i]} for i, b in enumerate(AGE_BUCKETS)]
     return {"total": len(rows), "buckets": buckets,
             "oldest_days": round((now - oldest).total_seconds() / 86400, 1) if oldest else None}
 

@@ -23,10 +23,10 @@ PHONE = {"width": 390, "height": 844}
 
 
 def chromium_path() -> str | None:
-    """The Chromium binary to drive, or None when it is not installed."""
+    """The Chromium binary to drive (``$CHROMIUM`` exactly when set), or None when it is not installed."""
     if os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK):
         return CHROMIUM
-    return shutil.which("chromium")
+    return None if os.environ.get("CHROMIUM") else shutil.which("chromium")
 
 
 @pytest.fixture(scope="session")
