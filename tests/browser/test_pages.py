@@ -125,7 +125,7 @@ def seed(session: Session, settings: customer_journey.Settings) -> dict[str, Any
                       error="403 orders.json: [API] This action requires merchant approval for read_orders scope.")
     held = InboxEvent(source="shopify-main", dedupe_key="console-test-1", kind="webhook",
                       topic="inventory_levels/update", payload={}, state="quarantined",
-                      error="unknown SKU NOPE-404 (inventory item 998877)")
+                      error="unknown SKU NOPE-404 (inventory item 998877) <script>document.title='x'</script>")
     session.add_all([dead, held])
     woo = session.scalar(select(Store).where(Store.key == "woo-outlet"))
     shopify = session.scalar(select(Store).where(Store.key == "shopify-main"))
@@ -166,6 +166,22 @@ def test_console_refuses_without_or_with_wrong_credentials(web: SandboxServer, d
     assert "http://" not in right.text.split("</head>")[0] and "<script" not in right.text, "nothing fetched"
 
 
+def test_console_without_configured_credentials_stays_closed(web: SandboxServer, db_session: Session,
+                                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No FLOWER_BASIC_AUTH and no embedded set-up: nobody gets in, and the answer says what to set."""
+    monkeypatch.delenv("FLOWER_BASIC_AUTH")
+    monkeypatch.setenv("BACKORDERS_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        for auth in (None, (USER, PASSWORD)):
+            answer = requests.get(f"{web.base_url}/console", auth=auth, timeout=10)
+            assert answer.status_code == 401 and "set FLOWER_BASIC_AUTH" in answer.text, answer.text
+    finally:
+        monkeypatch.setenv("FLOWER_BASIC_AUTH", f"{USER}:{PASSWORD}")
+        get_settings.cache_clear()
+    assert requests.get(f"{web.base_url}/console", auth=(USER, PASSWORD), timeout=10).status_code == 200
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_console_shows_every_section(size: str, browser: Any, web: SandboxServer, db_session: Session,
                                      settings: customer_journey.Settings, artifacts_dir: Path) -> None:
@@ -204,7 +220,8 @@ def test_console_shows_every_section(size: str, browser: Any, web: SandboxServer
         assert "read_orders" in dead.inner_text()
         assert dead.locator("code.cmd").inner_text() == f"backorders redrive {ids['dead_letter']}"
         held = page.locator(f"#stopped [data-inbox='{ids['inbox']}']")
-        assert "NOPE-404" in held.inner_text()
+        assert "NOPE-404" in held.inner_text() and "<script>document.title" in held.inner_text(), "shown as text"
+        assert page.locator("script").count() == 0 and page.title() == "Backorders — ops console"
         assert held.locator("code.cmd").inner_text() == f"backorders redrive --inbox {ids['inbox']}"
 
         woo = page.locator("#stores [data-store=woo-outlet]").inner_text()
@@ -268,8 +285,9 @@ def test_reply_page_choices_fit_a_phone_and_one_is_submitted(choice: str, browse
             and box["x"] + box["width"] <= PHONE["width"], box
         assert box["y"] + box["height"] <= PHONE["height"], "the button is on the first screen"
         no_sideways_scroll(page)
-        button.tap()
-        page.wait_for_load_state()
+        with page.expect_navigation() as navigation:
+            button.tap()
+        assert navigation.value is not None and navigation.value.status == 200
         assert "your choice is saved" in page.locator("h1").inner_text()
         page.screenshot(path=str(artifacts_dir / f"reply-{choice}-done-phone.png"), full_page=True)
         no_sideways_scroll(page)
