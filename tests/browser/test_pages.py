@@ -206,7 +206,7 @@ def test_console_shows_every_section(size: str, browser: Any, web: SandboxServer
         assert "oldest 40.0 days" in page.locator("#backorders h2").inner_text()
 
         timers = page.locator("#timers").inner_text()
-        assert "po.ack_due" in timers and "12m late" in timers, timers
+        assert "po.ack_due" in timers and re.search(r"\b1[23]m late\b", timers), timers
         assert page.locator("#timers tr.late").count() == 1
 
         outbox = page.locator("#outbox").inner_text()
