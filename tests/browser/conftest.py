@@ -36,9 +36,11 @@ def artifacts_dir() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session (starting it costs seconds)."""
+    """One headless Chromium per module (starting it costs seconds). Never longer: while Playwright's
+    sync API is open its event loop counts as running in this thread, and every later test calling
+    ``asyncio.run`` would fail."""
     executable = chromium_path()
     if executable is None:
         pytest.skip(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium (the browser tests drive it)")
