@@ -21,6 +21,7 @@ import workers.app  # noqa: F401  (the tasks this process enqueues use the confi
 from domain.core.env_settings import get_settings
 from workers.body_limit import BodyLimitMiddleware
 from workers.callbacks import router as callbacks_router
+from workers.console import router as console_router
 from workers.input_guard import InputGuardMiddleware
 from workers.log_redaction import install as redact_links_in_logs
 from workers.metrics_endpoint import router as metrics_router
@@ -85,6 +86,7 @@ def create_app() -> FastAPI:
     app.include_router(replies_router)
     app.include_router(vendor_router)
     app.include_router(metrics_router)
+    app.include_router(console_router)
     return app
 
 

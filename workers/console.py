@@ -1,0 +1,146 @@
+"""The ops console: one read-only page at ``/console`` behind HTTP basic auth.
+
+It asks for the same credentials as Flower (``FLOWER_BASIC_AUTH``, ``user:password[,user:password]``;
+under the embedded set-up the generated ``.data/flower_auth``), so an operator has one login for
+both. Without credentials configured it refuses everyone: an ops page that answers anonymously
+would list customers' order numbers and error texts to the internet.
+
+The page is self-contained — inline CSS, a chart drawn as inline SVG on the server, no script,
+no font or asset from anywhere — because the deployment may reach nothing outside. It refreshes
+itself every minute (a ``<meta>`` refresh) and writes nothing: the redrive commands are shown to
+copy, never run from here.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import secrets
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.concurrency import run_in_threadpool
+
+from domain import console
+from domain.core.db import session_scope
+from domain.messaging.rendering import TEMPLATES_DIR
+from workers.console_chart import bars
+
+log = logging.getLogger("workers.console")
+
+router = APIRouter(tags=["ops console"])
+
+REALM = 'Basic realm="backorders console", charset="UTF-8"'
+HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
+           "X-Frame-Options": "DENY",
+           "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                                      "frame-ancestors 'none'; form-action 'none'"}
+REFRESH_S = 60
+
+
+def configured_credentials() -> list[tuple[str, str]]:
+    """The accepted ``(user, password)`` pairs: Flower's, from the environment or the embedded set-up."""
+    from domain.core.env_settings import get_settings
+    from workers.embedded import flower_credentials
+
+    raw = get_settings().flower_basic_auth or flower_credentials() or ""
+    pairs = []
+    for item in raw.split(","):
+        user, _, password = item.strip().partition(":")
+        if user and password:
+            pairs.append((user, password))
+    return pairs
+
+
+def authorised(header: str | None, accepted: list[tuple[str, str]]) -> bool:
+    """``Authorization: Basic …`` names one of ``accepted``; compared in constant time, every pair tried."""
+    if not header or not accepted:
+        return False
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    if not sep:
+        return False
+    found = False
+    for want_user, want_password in accepted:
+        same = secrets.compare_digest(user.encode(), want_user.encode())
+        same &= secrets.compare_digest(password.encode(), want_password.encode())
+        found |= same
+    return found
+
+
+def refused(configured: bool) -> Response:
+    text = ("Credentials required (the same as Flower's)." if configured
+            else "The console is closed: set FLOWER_BASIC_AUTH=user:password to open it.")
+    return Response(text + "\n", status_code=401, media_type="text/plain",
+                    headers={**HEADERS, "WWW-Authenticate": REALM})
+
+
+@lru_cache(maxsize=1)
+def _templates() -> Environment:
+    """Autoescaped and strict: SKU titles, error texts and webhook topics come from outside."""
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), undefined=StrictUndefined,
+                      autoescape=select_autoescape(enabled_extensions=("html",), default=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["when"] = when
+    env.filters["duration"] = duration
+    env.filters["money"] = lambda cents: f"{(cents or 0) / 100:,.2f}"
+    return env
+
+
+def when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "never"
+
+
+def duration(seconds: int | float | None) -> str:
+    """``45s``, ``12m``, ``3h 5m``, ``2d 4h``: how long ago or how late, at a glance."""
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    if seconds < 60:
+        return f"{sign}{seconds}s"
+    if seconds < 3600:
+        return f"{sign}{seconds // 60}m"
+    if seconds < 86400:
+        return f"{sign}{seconds // 3600}h {seconds % 3600 // 60}m"
+    return f"{sign}{seconds // 86400}d {seconds % 86400 // 3600}h"
+
+
+def business_timezone() -> str | None:
+    """The configuration's zone (quiet hours of customers whose own zone is unknown), if it loads."""
+    try:
+        from domain.core.business_config import current_config
+
+        return current_config().timezone
+    except Exception:  # the console still shows everything else; outbox times are then in UTC
+        log.warning("console: the business configuration could not be loaded; times shown in UTC")
+        return None
+
+
+def read_overview() -> dict[str, Any]:
+    zone = business_timezone()
+    with session_scope() as session:
+        data = console.overview(session, business_timezone=zone)
+        session.rollback()  # read-only
+    data["age_chart"] = bars([(b["label"], b["count"]) for b in data["backorders_by_age"]["buckets"]])
+    data["refresh_s"] = REFRESH_S
+    return data
+
+
+@router.get("/console", response_class=HTMLResponse, include_in_schema=False)
+async def show_console(request: Request) -> Response:
+    accepted = await run_in_threadpool(configured_credentials)
+    if not authorised(request.headers.get("authorization"), accepted):
+        return refused(bool(accepted))
+    data = await run_in_threadpool(read_overview)
+    html = _templates().get_template("console/index.html").render(**data)
+    return HTMLResponse(html, headers=HEADERS)
