@@ -44,6 +44,7 @@ def sandbox_env(sandbox_url: str, web_url: str = "http://127.0.0.1:8000") -> dic
         **PLATFORM_SECRETS,
         "SLACK_WEBHOOK_OPS": f"{sandbox_url}{SLACK_PATH}",
         "SLACK_WEBHOOK_PURCHASING": f"{sandbox_url}{SLACK_PATH}",
+        "SLACK_WEBHOOK_CARE": f"{sandbox_url}{SLACK_PATH}",
         "EMAIL_PROVIDER": "mailgun",
         "MAILGUN_API_KEY": "sandbox-mailgun-key",
         "MAILGUN_DOMAIN": "mg.futonloft.example",

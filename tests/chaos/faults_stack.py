@@ -89,6 +89,7 @@ def provider_env(sandbox_url: str, web_url: str) -> dict[str, str]:
         "TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_FROM": "+15005550006",
         "TWILIO_BASE_URL": f"{sandbox_url}/twilio", "SLACK_WEBHOOK_OPS": f"{sandbox_url}{SLACK_PATH}",
         "SLACK_WEBHOOK_PURCHASING": f"{sandbox_url}{SLACK_PATH}",
+        "SLACK_WEBHOOK_CARE": f"{sandbox_url}{SLACK_PATH}",
         "NOTIFY_TIMEOUT_S": "1", "PUBLIC_BASE_URL": web_url,
         "RATE_LIMIT_SLACK_PER_S": "0", "RATE_LIMIT_MAILGUN_PER_S": "0", "RATE_LIMIT_TWILIO_PER_S": "0",
         "MAILGUN_WEBHOOK_SIGNING_KEY": "sandbox-mailgun-signing-key",

@@ -88,7 +88,8 @@ def test_timers_survive_a_full_stop(services: dict[str, str], db_session: Sessio
         _stop(second, signal.SIGTERM)
 
     db_session.expire_all()
-    fired = db_session.scalars(select(Timer).where(Timer.subject_id == backorder_id)).all()
+    fired = db_session.scalars(select(Timer).where(Timer.subject_type == "backorder",
+                                                Timer.subject_id == backorder_id)).all()
     assert sorted((t.kind, t.state) for t in fired) == [("backorder.deadline", "fired"),
                                                         ("backorder.reminder", "fired")]
     assert db_session.scalar(select(Backorder.state).where(Backorder.id == backorder_id)) == "accepted_wait"
