@@ -12,10 +12,7 @@ copy, never run from here.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
-import secrets
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -28,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from domain import console
 from domain.core.db import session_scope
 from domain.messaging.rendering import TEMPLATES_DIR
+from workers.basic_auth import authorised, configured_credentials
 from workers.console_chart import bars
 
 log = logging.getLogger("workers.console")
@@ -40,41 +38,6 @@ HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Rob
            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
                                       "frame-ancestors 'none'; form-action 'none'"}
 REFRESH_S = 60
-
-
-def configured_credentials() -> list[tuple[str, str]]:
-    """The accepted ``(user, password)`` pairs: Flower's, from the environment or the embedded set-up."""
-    from domain.core.env_settings import get_settings
-    from workers.embedded import flower_credentials
-
-    raw = get_settings().flower_basic_auth or flower_credentials() or ""
-    pairs = []
-    for item in raw.split(","):
-        user, _, password = item.strip().partition(":")
-        if user and password:
-            pairs.append((user, password))
-    return pairs
-
-
-def authorised(header: str | None, accepted: list[tuple[str, str]]) -> bool:
-    """``Authorization: Basic …`` names one of ``accepted``; compared in constant time, every pair tried."""
-    if not header or not accepted:
-        return False
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    if not sep:
-        return False
-    found = False
-    for want_user, want_password in accepted:
-        same = secrets.compare_digest(user.encode(), want_user.encode())
-        same &= secrets.compare_digest(password.encode(), want_password.encode())
-        found |= same
-    return found
 
 
 def refused(configured: bool) -> Response:

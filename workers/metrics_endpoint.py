@@ -17,12 +17,9 @@ providers and volumes.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import glob
 import logging
 import os
-import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -35,44 +32,16 @@ from sqlalchemy import text
 
 from domain.core.db import get_engine
 from domain.core.liveness import Thresholds
-from workers import metrics_dir
+from workers import basic_auth, metrics_dir
 
 log = logging.getLogger("workers.metrics")
 router = APIRouter()
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def configured_credentials() -> list[tuple[str, str]]:
-    """Every ``(user, password)`` that may read ``/metrics`` (Flower's)."""
-    raw = os.environ.get("FLOWER_BASIC_AUTH", "").strip()
-    if not raw:
-        from workers.embedded import flower_credentials
-
-        raw = flower_credentials() or ""
-    pairs = []
-    for pair in raw.split(","):
-        user, sep, password = pair.strip().partition(":")
-        if sep and user and password:
-            pairs.append((user, password))
-    return pairs
-
-
 def authorised(header: str | None) -> bool:
-    """A ``Basic`` authorization header naming one of the configured pairs (constant-time)."""
-    scheme, _, encoded = (header or "").partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        return False
-    try:
-        user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    if not sep:
-        return False
-    matched = False
-    for want_user, want_password in configured_credentials():
-        matched |= secrets.compare_digest(user.encode(), want_user.encode()) & secrets.compare_digest(
-            password.encode(), want_password.encode())
-    return matched
+    """A ``Basic`` authorization header naming one of Flower's pairs (``workers.basic_auth``)."""
+    return basic_auth.authorised(header, basic_auth.configured_credentials())
 
 
 class AllTrees(Collector):

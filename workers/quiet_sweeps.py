@@ -23,12 +23,15 @@ retries is announced the same way (``task-failed``, ``task-retried``): trouble i
 """
 from __future__ import annotations
 
+import logging
 import time
 import traceback
 from collections.abc import Iterable
 from typing import Any
 
 from celery.signals import beat_init, task_failure, task_postrun, task_prerun, task_retry, worker_init
+
+log = logging.getLogger(__name__)
 
 _started: dict[str, float] = {}
 
@@ -96,7 +99,7 @@ def _announce(task: Any, final: str, **fields: Any) -> None:
             root_id=request.root_id, parent_id=request.parent_id, eta=None, expires=None)
         task.send_event(final, retry=False, **fields)
     except Exception:  # monitoring must never fail the work
-        pass
+        log.debug("task events for %s not sent", task.name, exc_info=True)
 
 
 @task_prerun.connect
