@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from connectors.base import Connector
 from connectors.discovery import FoundItem, catalogue, locations
-from connectors.subscriptions import GENERATED_SECRET, REGISTRARS, Subscription, ensure
+from connectors.subscriptions import APP_SECRET, GENERATED_SECRET, REGISTRARS, Subscription, ensure
 from domain.core import audit, config_file, store_secrets
 from domain.core.business_config import ConfigError, StoreConfig, load_config
 from domain.core.config_file import MergeSummary, NewLocation, NewSku
@@ -116,14 +116,15 @@ def _with_codes(page: list[FoundItem], seen: set[str], report: DiscoverReport) -
 
 
 def _secret(store: StoreConfig, secret_env: str) -> tuple[str, str, bool]:
-    """(secret, where it came from, whether this run made it). Shopify signs with the app's API
-    secret key, which only the operator can give; WooCommerce takes one we choose."""
+    """(secret, where it came from, whether this run made it). Shopify and Lightspeed sign with the
+    app's own secret, which only the operator can give; WooCommerce takes one we choose."""
     found = store_secrets.lookup(secret_env)
     if found:
         origin = "environment" if os.environ.get(secret_env) else f"kept in {store_secrets.secrets_file()}"
         return found, origin, False
     if store.platform not in GENERATED_SECRET:
-        raise ConfigError([f"stores[{store.key}].webhook_secret_env: set {secret_env} to the app's API secret key "
+        raise ConfigError([f"stores[{store.key}].webhook_secret_env: set {secret_env} to "
+                           f"{APP_SECRET.get(store.platform, 'the secret the platform signs with')} "
                            f"({store.platform} signs webhooks with it; docs/connect-a-store.md says where to find it)"])
     secret, kept = store_secrets.generate(secret_env)
     return secret, f"generated, kept in {kept}", True
