@@ -107,11 +107,11 @@ def deliver(state: RetailerState, kind: str, payload: dict[str, Any]) -> list[di
     (with the client secret, unless one made through ``_admin`` names its own)."""
     body = urlencode({"payload": json.dumps(payload), "type": kind, "domain_prefix": state.name,
                       "environment": "sandbox"}).encode()
-    return [send(state, hook, kind, body, {
-        "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
-        "X-Signature": f"signature={hmac_sha256_hex(hook['secret'] or state.client_secret, body)},algorithm=HMAC-SHA256"},
-        payload_id=payload.get("id"), version=payload.get("version"))
-        for hook in subscribers(state, kind) if hook.get("active", True)]
+    def headers(secret: str) -> dict[str, str]:
+        return {"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
+                "X-Signature": f"signature={hmac_sha256_hex(secret, body)},algorithm=HMAC-SHA256"}
+    return [send(state, hook, kind, body, headers(hook["secret"] or state.client_secret), payload_id=payload.get("id"),
+                 version=payload.get("version")) for hook in subscribers(state, kind) if hook.get("active", True)]
 
 
 def add_hook(state: RetailerState, payload: dict[str, Any]) -> dict[str, Any]:

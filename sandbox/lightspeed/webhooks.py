@@ -22,7 +22,7 @@ from sandbox.lightspeed.retailer import _uuid, kit
 
 TYPES = ("sale.update", "product.update", "customer.update", "inventory.update", "register_closure.create",
          "consignment.send", "consignment.receive")
-REQUIRED = (Rule("url", lambda url, _, s: isinstance(url, str) and len(url) >= 3, "url must be at least 3 characters", 400),
+REQUIRED = (Rule("url", lambda url, _, s: isinstance(url, str) and len(url) >= 3, "url needs 3 characters", 400),
             Rule("type", lambda kind, _, s: kind in TYPES, f"type must be one of {', '.join(TYPES)}", 400),
             Rule("active", lambda active, _, s: isinstance(active, bool), "active must be true or false", 400))
 
