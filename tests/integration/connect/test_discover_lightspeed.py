@@ -30,19 +30,6 @@ def test_outlets_and_products_are_written(tmp_path: Path, monkeypatch: pytest.Mo
     assert [loc["key"] for loc in written["locations"]] == ["outlet-0", "outlet-1"]
 
 
-def test_a_platform_without_discovery_says_to_write_it_by_hand(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                                               ) -> None:
-    path = tmp_path / "erp.toml"
-    path.write_text('[business]\nname = "E"\n\n[[stores]]\nkey = "erp"\nplatform = "odoo"\n'
-                    'base_url = "https://erp.example"\nsells = false\n'
-                    'credentials = { database = "ODB", login = "OLOGIN", api_key = "OKEY" }\n')
-    for name in ("ODB", "OLOGIN", "OKEY"):
-        monkeypatch.setenv(name, "x")
-    result = CliRunner().invoke(main, ["stores", "discover", "erp", "--file", str(path)])
-    assert result.exit_code == 1 and "odoo: discovery is not supported" in result.output
-    assert "[[stores]]" in path.read_text() and "read_only" not in path.read_text()  # nothing written
-
-
 def test_connect_registers_webhooks_once_and_takes_the_first_sync(db_session: object, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Lightspeed signs with the app's client secret, so connect asks for it; then it registers
