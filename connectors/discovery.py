@@ -223,8 +223,9 @@ def _odoo_place(row: Mapping[str, Any], warehouses: Mapping[int, str]) -> FoundL
 
 def _odoo_survey(connector: OdooConnector) -> Survey:
     found = Survey("odoo")
+    none: list[dict[str, Any]] = []
     warehouses = found.attempt("warehouses", lambda: connector.search_read(
-        "stock.warehouse", [], ["name", "code", "lot_stock_id"], order="id"), [])
+        "stock.warehouse", [], ["name", "code", "lot_stock_id"], order="id"), none)
     named = {int(w["id"]): str(w["name"]) for w in warehouses}
     for warehouse in warehouses:
         stock = warehouse.get("lot_stock_id")
