@@ -16,18 +16,39 @@ public docs:
 * Lightspeed X-Series: ``GET /api/2.0/outlets`` and ``GET /api/2.0/products``, paged by version
   (https://x-series-api.lightspeedhq.com/reference).
 
+A back office (NetSuite, Odoo) is surveyed instead (:func:`survey`): its locations, and how many
+items it holds — counted, not copied, since its items are matched by code to the SKUs the selling
+stores list — and, part by part, what the credential may not read (``connectors.permissions``),
+so one missing permission is named while the rest is still read:
+
+* NetSuite, through SuiteQL (``POST /services/rest/query/v1/suiteql``,
+  https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_157909186990.html):
+  ``SELECT id, name, isinactive FROM location`` and a ``COUNT(*)`` of the active items of the
+  connector's ``item_types`` (``InvtPart``: inventory items).
+* Odoo, through ``execute_kw`` over JSON-RPC
+  (https://www.odoo.com/documentation/18.0/developer/reference/external_api.html):
+  ``stock.warehouse`` ``search_read`` (name, code, ``lot_stock_id``: its main stock location),
+  ``stock.location`` ``search_read`` of the ``internal`` ones (where stock is kept; ``view``
+  locations only group others), and ``product.product`` ``search_count``, all and with an
+  Internal Reference (``default_code``, the code matched to our SKUs).
+
 Other platforms raise :class:`DiscoveryUnsupported`: their items are named by hand.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from connectors.base import PageNumberPaginator, Stream, id_str, shopify_link_paginator
-from connectors.errors import PermanentError
+from connectors.errors import ConnectorError, PermanentError
 from connectors.http import RestConnector
 from connectors.lightspeed import PRODUCTS as LIGHTSPEED_PRODUCTS
+from connectors.netsuite import NetSuiteConnector, suiteql_literal
+from connectors.odoo import OdooConnector
+from connectors.permissions import refused_part
+
+T = TypeVar("T")
 
 #: The one location of a platform that keeps one stock figure per product (WooCommerce).
 DEFAULT_LOCATION = "default"
@@ -134,7 +155,7 @@ READERS: dict[str, tuple[Callable[[RestConnector], list[FoundLocation]],
 
 
 def _reader(connector: Any, which: int) -> Any:
-    platform = getattr(connector, "platform", "")
+    platform = connector.platform
     if platform not in READERS or not isinstance(connector, RestConnector):
         raise DiscoveryUnsupported(f"{platform or 'this platform'}: discovery is not supported; "
                                     "name its locations and [[skus]] by hand (docs/connect-a-store.md)")
@@ -150,3 +171,87 @@ def locations(connector: Any) -> list[FoundLocation]:
 def catalogue(connector: Any) -> Iterator[list[FoundItem]]:
     """Every sellable item, one platform page at a time (memory stays flat in catalogue size)."""
     yield from _reader(connector, 1)(connector)
+
+
+@dataclass
+class Survey:
+    """What a back office shows a new connection: its stock locations, how many items it holds
+    (``counted`` says which, in the platform's words), notes to print beside the locations, and
+    each part the credential may not read, with the permission to grant."""
+
+    platform: str
+    locations: list[FoundLocation] = field(default_factory=list)
+    items: int | None = None
+    counted: str = ""
+    notes: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    def attempt(self, part: str, read: Callable[[], T], instead: T) -> T:
+        """``read()``; when the platform refuses it for a missing permission, that permission is
+        noted and ``instead`` stands for the part. Any other failure is raised."""
+        try:
+            return read()
+        except ConnectorError as exc:
+            needed = refused_part(self.platform, part, exc)
+            if needed is None:
+                raise
+            self.missing.append(f"{part}: {needed}")
+            return instead
+
+
+def _netsuite_survey(connector: NetSuiteConnector) -> Survey:
+    found = Survey("netsuite")
+    found.locations = found.attempt("locations", lambda: [
+        FoundLocation(str(row["id"]), str(row.get("name") or row["id"]), row.get("isinactive") != "T")
+        for row in connector.suiteql("SELECT id, name, isinactive FROM location ORDER BY id")], [])
+    types = ", ".join(suiteql_literal(kind) for kind in connector.item_types)
+    rows = found.attempt("items", lambda: list(connector.suiteql(
+        f"SELECT COUNT(*) AS items FROM item WHERE itemtype IN ({types}) AND isinactive = 'F'")), None)
+    if rows is not None:
+        found.items = int(rows[0]["items"]) if rows else 0
+        found.counted = f"active items of type {', '.join(connector.item_types)} (matched by itemid = SKU code)"
+    return found
+
+
+def _odoo_place(row: Mapping[str, Any], warehouses: Mapping[int, str]) -> FoundLocation:
+    """An internal location by its full name (``WH/Stock``), with its warehouse's name when known."""
+    name, warehouse = str(row.get("complete_name") or row["id"]), row.get("warehouse_id")
+    if warehouse and int(warehouse[0]) in warehouses:
+        name = f"{name} ({warehouses[int(warehouse[0])]})"
+    return FoundLocation(str(row["id"]), name)
+
+
+def _odoo_survey(connector: OdooConnector) -> Survey:
+    found = Survey("odoo")
+    none: list[dict[str, Any]] = []
+    warehouses = found.attempt("warehouses", lambda: connector.search_read(
+        "stock.warehouse", [], ["name", "code", "lot_stock_id"], order="id"), none)
+    named = {int(w["id"]): str(w["name"]) for w in warehouses}
+    for warehouse in warehouses:
+        stock = warehouse.get("lot_stock_id")
+        found.notes.append(f"warehouse {warehouse['name']} ({warehouse.get('code')}): its stock is kept in "
+                           f"{stock[1] if stock else 'no location'}")
+    found.locations = found.attempt("locations", lambda: [_odoo_place(row, named) for row in connector.search_read(
+        "stock.location", [["usage", "=", "internal"]], ["complete_name", "warehouse_id"], order="id")], [])
+    counts = found.attempt("products", lambda: [
+        int(connector.execute_kw("product.product", "search_count", [domain]))
+        for domain in ([], [["default_code", "!=", False]])], None)
+    if counts is not None:
+        found.items = counts[0]
+        found.counted = f"products, {counts[1]} with an Internal Reference (default_code, matched to our SKU codes)"
+    return found
+
+
+SURVEYS: dict[str, Callable[[Any], Survey]] = {"netsuite": _netsuite_survey, "odoo": _odoo_survey}
+
+
+def is_back_office(connector: Any) -> bool:
+    """A platform surveyed (locations, an item count) rather than copied into ``[[skus]]``."""
+    return connector.platform in SURVEYS and isinstance(connector, (NetSuiteConnector, OdooConnector))
+
+
+def survey(connector: Any) -> Survey:
+    """The back office's locations and item count, and what the credential may not read."""
+    if not is_back_office(connector):
+        raise DiscoveryUnsupported(f"{connector.platform}: not a back office this product surveys")
+    return SURVEYS[connector.platform](connector)

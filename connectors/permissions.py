@@ -8,7 +8,14 @@ the platform's admin uses, so the operator knows exactly what to tick.
 Sources: Shopify answers 403 ``{"errors": "[API] This action requires merchant approval for
 read_orders scope."}`` (https://shopify.dev/docs/api/usage/access-scopes); WooCommerce answers
 401/403 ``woocommerce_rest_cannot_view`` when the key or its user may not read the resource
-(https://developer.woocommerce.com/docs/apis/rest-api/authentication/).
+(https://developer.woocommerce.com/docs/apis/rest-api/authentication/). NetSuite's SuiteQL does not
+show a record type to a role without its permission: a query on it answers 400 "Invalid search
+query. … Search error occurred: Record 'location' was not found." as for a table that does not
+exist (https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html for
+the error body; the Records Catalog, Setup → Records Catalog, names each record's permission).
+Odoo answers ``odoo.exceptions.AccessError`` "You are not allowed to access 'Warehouse'
+(stock.warehouse) records." followed by the groups that may (``ir.model.access``,
+https://github.com/odoo/odoo/blob/18.0/odoo/addons/base/models/ir_model.py).
 """
 from __future__ import annotations
 
@@ -19,6 +26,13 @@ from connectors.errors import ConnectorError, error_json
 #: Statuses that mean "this credential may not do that", as opposed to a broken request.
 REFUSED = (401, 403)
 SCOPE_IN_MESSAGE = re.compile(r"\b([a-z_]+) scope\b")
+SUITEQL_HIDDEN = re.compile(r"Record '(\w+)' was not found")
+ODOO_DENIED = re.compile(r"not allowed to access '([^']*)' \(([\w.]+)\) records")
+ODOO_GROUP = re.compile(r"^\s*- (.+?)\s*$", re.MULTILINE)
+#: The NetSuite role permission (subtab → permission, level View) that shows each SuiteQL table.
+NETSUITE_RECORDS = {"location": "Lists → Locations", "item": "Lists → Items",
+                    "inventoryitemlocations": "Lists → Items", "vendor": "Lists → Vendors",
+                    "transaction": "Transactions → Purchase Order", "transactionline": "Transactions → Purchase Order"}
 
 #: What to grant, per platform and part of a poll, when the platform's answer does not say.
 PERMISSIONS: dict[str, dict[str, str]] = {
@@ -31,8 +45,17 @@ PERMISSIONS: dict[str, dict[str, str]] = {
 
 
 def missing_permission(platform: str, part: str, exc: ConnectorError) -> str | None:
-    """The permission ``exc`` says is missing for ``part`` ("orders", "stock", "webhooks"), or None
-    when ``exc`` is not a refusal of the credential (then it is an ordinary failure)."""
+    """The permission ``exc`` says is missing for ``part`` ("orders", "stock", "webhooks",
+    "locations", …), or None when ``exc`` is not a refusal of the credential (then it is an
+    ordinary failure)."""
+    if platform == "netsuite" and (hidden := SUITEQL_HIDDEN.search(str(exc))):
+        table = hidden.group(1).lower()
+        return (f"{NETSUITE_RECORDS.get(table, f'the permission of the {table} record')} (View) on the token's role "
+                f"(SuiteQL: Record '{hidden.group(1)}' was not found)")
+    if platform == "odoo" and (denied := ODOO_DENIED.search(str(exc))):
+        groups = ", ".join(ODOO_GROUP.findall(str(exc)))
+        return (f"read access to {denied.group(1)} ({denied.group(2)}) for the API user"
+                + (f": add it to a group that has it ({groups})" if groups else ""))
     if exc.status_code not in REFUSED:
         return None
     body = error_json(exc)
@@ -40,3 +63,9 @@ def missing_permission(platform: str, part: str, exc: ConnectorError) -> str | N
     if isinstance(message, str) and (match := SCOPE_IN_MESSAGE.search(message)):
         return f"{match.group(1)} scope"
     return PERMISSIONS.get(platform, {}).get(part, f"permission to read {part}")
+
+
+def refused_part(platform: str, part: str, exc: ConnectorError) -> str | None:
+    """The permission a refusal of one part names, only when the refusal can mean nothing else: a
+    401 is the credential itself (wrong or expired), which no part can work around."""
+    return None if exc.status_code == 401 else missing_permission(platform, part, exc)

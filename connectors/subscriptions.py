@@ -15,6 +15,17 @@ address for a topic is found by listing first, so connecting twice changes nothi
   webhooks/{id}`` updates (https://developer.woocommerce.com/docs/apis/rest-api/v3/webhooks/). The
   secret is ours to choose and is write-only (never listed), so a subscription found without a
   secret we hold is given ours again with ``PUT``; one paused or disabled is set ``active``.
+* Lightspeed Retail (X-Series) ``/api/2.0/webhooks`` (the ``webhooks`` scope): ``GET`` lists the
+  retailer's webhooks under ``data`` (``id``, ``url``, ``type``, ``active``), ``POST {"url",
+  "type", "active"}`` creates one (201; 409 when that type already goes to that URL), ``PUT
+  webhooks/{id}`` with the same three fields updates one; one webhook is one ``type``
+  (https://x-series-api.lightspeedhq.com/v2026.01/reference/post-webhooks, the date-versioned
+  reference of the same resource). Deliveries are form-encoded POSTs whose ``payload`` field holds
+  the API 1.0 object, signed ``X-Signature`` with the app's client secret
+  (https://x-series-api.lightspeedhq.com/docs/webhooks): the API takes no secret, so the client
+  secret is the store's webhook secret, as with Shopify. A webhook found inactive is switched on.
+  Only ``inventory.update`` and ``product.update`` are asked for: sales are not read from X-Series
+  (in-store sales lower the inventory rows that ``inventory.update`` carries).
 """
 from __future__ import annotations
 
@@ -29,9 +40,12 @@ from connectors.http import RestConnector
 TOPICS: dict[str, tuple[str, ...]] = {
     "shopify": ("inventory_levels/update", "orders/create", "products/update"),
     "woocommerce": ("product.created", "product.updated", "order.created"),
+    "lightspeed": ("inventory.update", "product.update"),
 }
 #: Platforms whose subscriptions carry a secret we generate (else the platform's app secret signs).
 GENERATED_SECRET = frozenset({"woocommerce"})
+#: Where the operator finds the secret a platform signs with, when it is not ours to choose.
+APP_SECRET = {"shopify": "the app's API secret key", "lightspeed": "the OAuth app's client secret"}
 
 
 class SubscriptionsUnsupported(PermanentError):
@@ -92,7 +106,24 @@ def _woocommerce(connector: RestConnector, address: str, secret: str | None, sec
     return out
 
 
-REGISTRARS = {"shopify": _shopify, "woocommerce": _woocommerce}
+def _lightspeed(connector: RestConnector, address: str, secret: str | None, secret_is_new: bool
+                ) -> list[Subscription]:
+    existing = {(hook["type"], hook["url"]): hook for hook in (connector.get_json("webhooks") or {}).get("data", [])}
+    out = []
+    for topic in TOPICS["lightspeed"]:
+        body, found = {"url": address, "type": topic, "active": True}, existing.get((topic, address))
+        if found is None:
+            hook, _ = connector.send("POST", "webhooks", body, "data")
+            out.append(Subscription(str(hook["id"]), topic, address, "created"))
+        elif not found.get("active", True):
+            connector.send("PUT", f"webhooks/{found['id']}", body)  # every field is required on update
+            out.append(Subscription(str(found["id"]), topic, address, "updated"))
+        else:
+            out.append(Subscription(str(found["id"]), topic, address, "found"))
+    return out
+
+
+REGISTRARS = {"shopify": _shopify, "woocommerce": _woocommerce, "lightspeed": _lightspeed}
 
 
 def ensure(connector: Any, address: str, secret: str | None, secret_is_new: bool) -> list[Subscription]:

@@ -1,6 +1,10 @@
 """Connecting a store: read what it holds into the configuration file, then subscribe to its
 webhooks, load the file and take the first full sync.
 
+A back office (NetSuite, Odoo) is surveyed instead of copied: its locations are mapped, its items
+counted (they are matched by code to the SKUs the selling stores list), and each part its
+credential may not read is named with the permission to grant, while the rest is still read.
+
 Orchestration for ``backorders stores discover`` and ``stores connect`` (``workers.cli_stores``):
 the connector reads (``connectors.discovery``) and subscribes (``connectors.subscriptions``), the
 file is edited without touching what the operator wrote (``domain.core.config_file``), the secret
@@ -15,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
+from tomlkit import TOMLDocument
 
 from connectors.base import Connector
-from connectors.discovery import FoundItem, catalogue, locations
-from connectors.subscriptions import GENERATED_SECRET, REGISTRARS, Subscription, ensure
+from connectors.discovery import FoundItem, catalogue, is_back_office, locations, survey
+from connectors.subscriptions import APP_SECRET, GENERATED_SECRET, REGISTRARS, Subscription, ensure
 from domain.core import audit, config_file, store_secrets
 from domain.core.business_config import ConfigError, StoreConfig, load_config
 from domain.core.config_file import MergeSummary, NewLocation, NewSku
@@ -43,6 +48,12 @@ class DiscoverReport:
     merge: MergeSummary = field(default_factory=MergeSummary)
     problems: list[str] = field(default_factory=list)
     read_only: bool = True
+    #: A back office's survey: what its item count counts (empty when that part was refused), notes
+    #: beside its locations, and each part refused with the permission it needs.
+    back_office: bool = False
+    counted: str = ""
+    notes: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -82,6 +93,9 @@ def discover(path: Path, store_key: str, threshold: int = 0) -> DiscoverReport:
     store = config_file.read_store(document, store_key)
     connector = _connector(store)
     report = DiscoverReport(store_key, store.platform)
+    if is_back_office(connector):
+        _survey(document, store_key, connector, report)
+        return _saved(path, document, report)
     report.locations = [NewLocation(found.external_id, found.name) for found in locations(connector)
                         if found.active]
     table = config_file.store_table(document, store_key)
@@ -93,6 +107,24 @@ def discover(path: Path, store_key: str, threshold: int = 0) -> DiscoverReport:
         report.pages += 1
         report.items += len(page)
         config_file.merge_skus(document, store_key, _with_codes(page, seen, report), threshold, report.merge)
+    return _saved(path, document, report)
+
+
+def _survey(document: TOMLDocument, store_key: str, connector: Connector, report: DiscoverReport) -> None:
+    """A back office: its locations mapped, its items counted, what its credential may not read.
+
+    Nothing is written to a back office but purchase orders, which read-only does not hold back,
+    so it is not made read-only; it does not sell (``sells = false``) unless the file says so."""
+    found = survey(connector)
+    report.locations = [NewLocation(place.external_id, place.name) for place in found.locations if place.active]
+    report.items, report.counted = found.items or 0, found.counted
+    report.notes, report.missing, report.read_only, report.back_office = found.notes, found.missing, False, True
+    config_file.set_default(config_file.store_table(document, store_key), "sells", False, report.merge)
+    config_file.merge_locations(document, store_key, report.locations, report.merge)
+
+
+def _saved(path: Path, document: TOMLDocument, report: DiscoverReport) -> DiscoverReport:
+    """Write the file, then note what it still lacks (a problem ``config check`` would list)."""
     config_file.save(path, document)
     try:
         load_config(path)
@@ -116,14 +148,15 @@ def _with_codes(page: list[FoundItem], seen: set[str], report: DiscoverReport) -
 
 
 def _secret(store: StoreConfig, secret_env: str) -> tuple[str, str, bool]:
-    """(secret, where it came from, whether this run made it). Shopify signs with the app's API
-    secret key, which only the operator can give; WooCommerce takes one we choose."""
+    """(secret, where it came from, whether this run made it). Shopify and Lightspeed sign with the
+    app's own secret, which only the operator can give; WooCommerce takes one we choose."""
     found = store_secrets.lookup(secret_env)
     if found:
         origin = "environment" if os.environ.get(secret_env) else f"kept in {store_secrets.secrets_file()}"
         return found, origin, False
     if store.platform not in GENERATED_SECRET:
-        raise ConfigError([f"stores[{store.key}].webhook_secret_env: set {secret_env} to the app's API secret key "
+        raise ConfigError([f"stores[{store.key}].webhook_secret_env: set {secret_env} to "
+                           f"{APP_SECRET.get(store.platform, 'the secret the platform signs with')} "
                            f"({store.platform} signs webhooks with it; docs/connect-a-store.md says where to find it)"])
     secret, kept = store_secrets.generate(secret_env)
     return secret, f"generated, kept in {kept}", True

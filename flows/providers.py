@@ -43,12 +43,12 @@ STALE_SENDING_AFTER = timedelta(minutes=20)
 #: SSL context per adapter, about 70 ms of CPU, more than a send takes — and a kept sender reuses
 #: its keep-alive connection. Keyed by every setting (secrets included), so a rotated key or a new
 #: base URL builds a new one; bounded, the oldest closed first.
-_SENDERS: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], Any] = OrderedDict()
+_SENDERS: OrderedDict[tuple[str, tuple[tuple[str, str], ...]], registry.Sender] = OrderedDict()
 _SENDERS_LOCK = threading.Lock()
 MAX_KEPT_SENDERS = 32
 
 
-def _build_sender(channel: str, options: dict[str, object]) -> Any:
+def _build_sender(channel: str, options: dict[str, object]) -> registry.Sender:
     if channel == "email":
         return registry.email_sender(options)
     if channel == "sms":
@@ -56,7 +56,7 @@ def _build_sender(channel: str, options: dict[str, object]) -> Any:
     return registry.slack_sender(options)
 
 
-def sender_for(channel: str, settings: ProviderSettings, recipient: str) -> Any:
+def sender_for(channel: str, settings: ProviderSettings, recipient: str) -> registry.Sender:
     options = settings.sender_settings(channel, recipient)
     key = (channel, tuple(sorted((name, str(value)) for name, value in options.items())))
     with _SENDERS_LOCK:
@@ -68,9 +68,7 @@ def sender_for(channel: str, settings: ProviderSettings, recipient: str) -> Any:
         _SENDERS[key] = sender
         while len(_SENDERS) > MAX_KEPT_SENDERS:
             _, oldest = _SENDERS.popitem(last=False)
-            close = getattr(oldest, "close", None)
-            if callable(close):
-                close()
+            oldest.close()
         return sender
 
 

@@ -2,10 +2,12 @@
 
 A row is ``unknown`` when its request may have reached the provider but no answer came back
 (``flows.delivery``). After ``RECONCILE_AFTER`` without the provider's own callback, the
-provider is asked: found → ``sent``; absent from records read in full → sent again (the first
-request never arrived); a provider with no lookup (Slack incoming webhooks, SendGrid without the
-Email Activity add-on, https://www.twilio.com/docs/sendgrid/api-reference/email-activity) → staff
-are told once and a person decides.
+provider is asked through its sender's ``find_sent`` (part of the ``Sender`` protocol,
+``connectors.messaging.registry``): found → ``sent``; absent from records read in full → sent again
+(the first request never arrived); None, a provider with no lookup (Slack incoming webhooks,
+SendGrid without the Email Activity add-on,
+https://www.twilio.com/docs/sendgrid/api-reference/email-activity) → staff are told once and a
+person decides.
 """
 from __future__ import annotations
 
@@ -58,19 +60,21 @@ def reconcile_one(task: Transactional, settings: ProviderSettings, outbox_id: in
         except (NotConfiguredError, RenderError, ValueError) as exc:
             log.warning("outbox %s cannot be reconciled: %s", outbox_id, exc)
             return "unsupported"
-        lookup = getattr(sender, "find_sent", None)
-        if lookup is None:  # Slack webhooks, SendGrid without the activity add-on: a person decides
-            dispatch(uow, for_ids(Stage.DELIVER, message_failed_alert(
-                uow.session, row, f"{provider} has no way to look the message up; outcome unknown "
-                                  f"({row.last_error or 'no answer'}). Check and resend by hand if needed")))
-            return "unsupported"
     secrets = settings.secrets_for(channel, recipient)
     try:
-        found = lookup(message, since)
+        found = sender.find_sent(message, since)
     except ConnectorError as exc:
         log.warning("outbox %s: could not ask %s: %s", outbox_id, provider, error_text(exc, secrets))
         return "later"
     with task.unit_of_work() as uow:
+        if found is None:  # Slack webhooks, SendGrid without the activity add-on: a person decides
+            row = uow.session.get(OutboxMessage, outbox_id)
+            if row is None or row.state != "unknown":
+                return "settled"
+            dispatch(uow, for_ids(Stage.DELIVER, message_failed_alert(
+                uow.session, row, f"{provider} has no way to look the message up; outcome unknown "
+                                  f"({row.last_error or 'no answer'}). Check and resend by hand if needed")))
+            return "unsupported"
         if found.found:
             done = delivery_rules.settle_unknown(uow.session, outbox_id, seen_at, provider, found.provider_message_id)
             return "sent" if done else "settled"

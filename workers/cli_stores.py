@@ -80,7 +80,9 @@ def stores() -> None:
 def discover(store_key: str, file: Path | None, threshold: int) -> None:
     """List STORE_KEY's locations and merge its whole catalogue into the file's [[skus]].
 
-    Only adds: locations already mapped, SKUs already listed and keys already set stay as written."""
+    A back office (NetSuite, Odoo) has its locations mapped and its items counted, and each part its
+    credential may not read is named with the permission to grant. Only adds: locations already
+    mapped, SKUs already listed and keys already set stay as written."""
     from connectors.errors import ConnectorError
     from domain.core.business_config import ConfigError
     from flows.connect import discover as run
@@ -95,12 +97,21 @@ def discover(store_key: str, file: Path | None, threshold: int) -> None:
     click.echo(f"{store_key} ({report.platform}): {len(report.locations)} location(s)")
     for location in report.locations:
         click.echo(f"  {location.external_id}  {location.name}")
+    for note in report.notes:
+        click.echo(f"  {note}")
     if report.platform == "woocommerce":
         click.echo("  WooCommerce keeps one stock figure per product: its one location is \"default\"")
     for added in report.merge.locations_added:
         click.echo(f"  mapped {added}")
-    click.echo(f"catalogue: {report.items} items in {report.pages} page(s); {report.merge.skus_added} SKUs added, "
-               f"{report.merge.skus_kept} already listed (left as written)")
+    if report.back_office:
+        if report.counted:
+            click.echo(f"catalogue: {report.items} {report.counted}; a back office's items are matched to the SKUs "
+                       "the selling stores list, not added to [[skus]]")
+    else:
+        click.echo(f"catalogue: {report.items} items in {report.pages} page(s); {report.merge.skus_added} SKUs "
+                   f"added, {report.merge.skus_kept} already listed (left as written)")
+    for missing in report.missing:
+        click.echo(f"missing permission for {missing}")
     if report.without_code:
         click.echo(f"  {len(report.without_code)} item(s) have no SKU code and cannot be matched until they do:")
         for name in report.without_code[:LISTED]:

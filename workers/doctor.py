@@ -228,9 +228,7 @@ def check_providers(env: Mapping[str, str]) -> list[Check]:
             checks.append(Check(f"provider {provider}", FAIL, " ".join(str(exc).split())[:300]))
             continue
         finally:
-            close = getattr(sender, "close", None)
-            if callable(close):
-                close()
+            sender.close()
         checks.append(Check(f"provider {provider}", OK, f"key accepted: {detail}"))
     if "sms" not in {c for c, _ in wanted}:
         checks.append(Check("provider twilio", WARN, "TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN not set: "

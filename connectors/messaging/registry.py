@@ -8,20 +8,36 @@ Settings are resolved values (secrets already read from the environment), e.g.::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 from connectors.messaging.mailgun import US_BASE_URL, MailgunSender
 from connectors.messaging.sendgrid import GLOBAL_BASE_URL, SendGridSender
 from connectors.messaging.slack import SlackWebhookSender
 from connectors.messaging.twilio_sms import TWILIO_ORIGIN, TwilioSmsSender
-from connectors.messaging.types import EmailMessage, SendResult
+from connectors.messaging.types import EmailMessage, SendResult, SentLookup
 
 EMAIL_PROVIDERS = ("mailgun", "sendgrid")
 
 
-class EmailSender(Protocol):
+class Sender(Protocol):
+    """What the outbox asks of every provider's sender, declared here and never probed for.
+
+    ``find_sent`` is the provider's own record of a message whose send answer was lost, or None
+    where the provider keeps none we can read (a Slack incoming webhook; SendGrid without the
+    Email Activity add-on): then a person decides (``flows.reconcile``). ``close`` lets go of the
+    sender's connections when the process stops keeping it (``flows.providers``)."""
+
     provider: str
 
+    def send(self, message: Any) -> SendResult: ...
+
+    def find_sent(self, message: Any, since: datetime) -> SentLookup | None: ...
+
+    def close(self) -> None: ...
+
+
+class EmailSender(Sender, Protocol):
     def send(self, message: EmailMessage) -> SendResult: ...
 
     def check_credentials(self) -> str:

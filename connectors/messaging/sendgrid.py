@@ -11,6 +11,7 @@ import binascii
 import json
 import time
 import urllib.error
+from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
@@ -23,7 +24,7 @@ from sendgrid import SendGridAPIClient
 
 from connectors.errors import MalformedPayloadError, SignatureError
 from connectors.messaging._errors import classify_http, not_sent, outcome_unknown
-from connectors.messaging.types import DeliveryEvent, EmailMessage, SendResult
+from connectors.messaging.types import DeliveryEvent, EmailMessage, SendResult, SentLookup
 
 PROVIDER = "sendgrid"
 GLOBAL_BASE_URL = "https://api.sendgrid.com"
@@ -98,6 +99,15 @@ class SendGridSender:
             return SendResult(PROVIDER, message_id, "accepted", {"status_code": 202})
         raise classify_http(PROVIDER, response.status_code, "unexpected success status",
                             body=_text(response.body))
+
+    def find_sent(self, message: EmailMessage, since: datetime) -> SentLookup | None:
+        """None: what SendGrid accepted is only readable with the paid Email Activity add-on
+        (https://www.twilio.com/docs/sendgrid/api-reference/email-activity), so a message whose
+        answer was lost is left to a person rather than guessed at."""
+        return None
+
+    def close(self) -> None:
+        """Nothing to let go of: the SDK opens a ``urllib`` connection per request."""
 
     def check_credentials(self) -> str:
         """A cheap authenticated read (``GET /v3/scopes``, the key's own permissions): raises

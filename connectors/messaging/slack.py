@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 
 import requests
 
 from connectors.messaging._errors import classify_http, requests_failure
-from connectors.messaging.types import SendResult, SlackMessage
+from connectors.messaging.types import SendResult, SentLookup, SlackMessage
 
 PROVIDER = "slack"
 
@@ -59,6 +60,11 @@ class SlackWebhookSender:
         raise classify_http(PROVIDER, response.status_code, body or response.reason, body=response.text,
                             retry_after=response.headers.get("Retry-After"), code=body or None,
                             auth_statuses=frozenset())
+
+    def find_sent(self, message: SlackMessage, since: datetime) -> SentLookup | None:
+        """None: an incoming webhook answers ``ok`` and keeps nothing we can read back
+        (https://api.slack.com/messaging/webhooks), so a post whose answer was lost is left to a person."""
+        return None
 
     def close(self) -> None:
         self._session.close()

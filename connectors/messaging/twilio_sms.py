@@ -138,6 +138,11 @@ class TwilioSmsSender:
             raise requests_failure(PROVIDER, exc) from exc
         return SentLookup(found=False, conclusive=seen < LOOKUP_LIMIT)
 
+    def close(self) -> None:
+        """Let go of the HTTP client's kept-alive connections."""
+        if self.http.session is not None:
+            self.http.session.close()
+
     def check_credentials(self) -> str:
         """A cheap authenticated read (the account's newest message): raises ``AuthError`` when
         Twilio refuses the account SID or auth token."""

@@ -6,6 +6,9 @@
   with (https://developer.wordpress.org/rest-api/using-the-rest-api/global-parameters/#_envelope,
   ``WP_REST_Server::error_to_response``); a bad query or body parameter is ``rest_invalid_param``
   with ``data.params`` naming each one.
+* ``{"type", "title", "status", "o:errorDetails": [{"detail", "o:errorCode"}]}``: Oracle's REST
+  services, NetSuite's among them (RFC 9457-style:
+  https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html).
 """
 from __future__ import annotations
 
@@ -50,6 +53,16 @@ def wp_invalid(details: dict[str, str]) -> dict[str, Any]:
 def wp_schema(*rules: Rule) -> Schema:
     """Rules whose error is ``(code, message)`` or ``(code, message, data)``, answered as WordPress does."""
     return Schema(rules, lambda name, error, status: wp_body(error[0], error[1], status, **(error[2:] or [{}])[0]))
+
+
+def oracle_body(status: int, title: str, detail: str, code: str) -> dict[str, Any]:
+    """Oracle REST's error: the status's RFC 9110 section as ``type``, one ``o:errorDetails`` entry."""
+    return {"type": f"https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.{status - 399}",
+            "title": title, "status": status, "o:errorDetails": [{"detail": detail, "o:errorCode": code}]}
+
+
+def oracle_bad_request(detail: str, code: str = "INVALID_PARAMETER") -> dict[str, Any]:
+    return oracle_body(400, "Bad Request", detail, code)
 
 
 def refused(call: Call[Any], response: JSONResponse) -> Answer:

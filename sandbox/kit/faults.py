@@ -8,6 +8,7 @@ a JSON body, or a whole :class:`~fastapi.responses.Response` such as a proxy's H
 """
 from __future__ import annotations
 
+import email.utils
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -64,6 +65,14 @@ def answering_fault(payload: Mapping[str, Any], retry_after: Any = None) -> Faul
     return Fault(status=int(payload["status"]), remaining=int(payload.get("count", 1)),
                  retry_after=None if retry_after is None else str(retry_after), body=payload.get("body"),
                  delay_s=float(payload.get("delay_s", 0)), path_contains=payload.get("path_contains"))
+
+
+def http_date_fault(payload: Mapping[str, Any]) -> Fault:
+    """:func:`answering_fault`, where ``retry_after_in_s`` becomes an HTTP-date that far ahead
+    (``Retry-After`` is seconds or an HTTP-date, RFC 9110 §10.2.3; X-Series sends the date)."""
+    seconds = payload.get("retry_after_in_s")
+    return answering_fault(payload, None if seconds is None else email.utils.formatdate(time.time() + float(seconds),
+                                                                                        usegmt=True))
 
 
 def any_fault(payload: Mapping[str, Any]) -> Fault:

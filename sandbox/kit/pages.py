@@ -10,6 +10,7 @@ in the platform's format, and answers one page with the platform's headers.
 * :class:`OffsetPages`: ``limit`` / ``offset`` with the paging links in the body (NetSuite REST).
 * :class:`VersionPages`: rows after a monotonic ``version`` (``?after=&page_size=``), the page's
   version range in the body (https://x-series-api.lightspeedhq.com/docs/pagination).
+* :class:`Whole`: no paging at all: every record under one key (X-Series' webhook list).
 """
 from __future__ import annotations
 
@@ -248,3 +249,14 @@ class VersionPages:
             return call.reply({"data": [], "version": None})
         return call.reply({"data": page, "version": {"min": page[0]["version"], "max": page[-1]["version"]}})
 
+
+
+@dataclass(frozen=True)
+class Whole:
+    """No paging: every record, in order, under ``key`` (``{"data": [...]}``), as a list the
+    platform documents without paging parameters answers."""
+
+    key: str = "data"
+
+    def answer(self, call: Call[Any], keys: Sequence[Any], render: Render) -> Response:
+        return call.reply({self.key: [render(k) for k in keys]})

@@ -1,5 +1,5 @@
-"""The records a catalog stand-in keeps: one id sequence for everything, products in a lazy
-catalog, orders in a list.
+"""The records a stand-in keeps: a catalog stand-in's (one id sequence for everything, products in
+a lazy catalog, orders in a list) and an ERP's (records per model, each model numbered on its own).
 
 WooCommerce numbers products, variations, orders, refunds and coupons from one sequence (they
 are all WordPress posts), as BigCommerce and Magento number their entities from database
@@ -21,6 +21,19 @@ from sandbox.kit.inventory import StockStatus
 from sandbox.kit.standin import StandIn
 
 Record = dict[str, Any]
+
+
+class ModelRecords:
+    """A mixin for an ERP stand-in's state whose ``records`` hold a table per model, each numbering
+    its ids from 1 as a database sequence does (Odoo's models, Business Central's tables)."""
+
+    records: dict[str, dict[int, Record]]
+
+    def add(self, model: str, values: dict[str, Any]) -> Record:
+        table = self.records.setdefault(model, {})
+        record = {"id": max(table, default=0) + 1, **values}
+        table[record["id"]] = record
+        return record
 
 
 @dataclass

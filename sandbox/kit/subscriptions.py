@@ -50,7 +50,8 @@ class Subscriptions:
     body with its defaults (``secret``, ``status``, ``name``…); ``unknown(deleting)`` refuses an id that is not there;
     ``delete_guard(query)`` may refuse a delete (e.g. one without ``force``); ``created(state,
     hook)`` runs after a create, outside the lock (a ping); ``filters`` are query parameters
-    matched against subscription keys (``all`` matches every one)."""
+    matched against subscription keys (``all`` matches every one); ``wrapper`` names the key one
+    subscription is answered under (X-Series' ``{"data": {...}}``), none for the bare object."""
 
     render: Callable[[Hook], dict[str, Any]]
     pages: Any
@@ -62,6 +63,11 @@ class Subscriptions:
     delete_guard: Callable[[dict[str, str]], Refusal | None] = lambda query: None
     created: Callable[[Any, Hook], Any] = lambda state, hook: None
     filters: tuple[str, ...] = ()
+    wrapper: str | None = None
+
+    def _one(self, hook: Hook) -> Any:
+        shown = self.render(hook)
+        return {self.wrapper: shown} if self.wrapper else shown
 
     def _apply(self, hook: Hook, body: dict[str, Any]) -> None:
         for name, key in self.fields.items():
@@ -103,14 +109,14 @@ class Subscriptions:
                 self._apply(hook, body)
                 hook.update(self.new(state, body, now), created=now, modified=now)
                 state.webhooks.append(hook)
-                answer = self.render(hook)
+                answer = self._one(hook)
             self.created(state, hook)
             return call.reply(answer, 201)
 
         @kit.api.get(one)
         def read_subscription(webhook_id: int, call: Call[KitState] = kit.call) -> Response:
             with call.state.lock:
-                return call.reply(self.render(self._find(call, webhook_id)))
+                return call.reply(self._one(self._find(call, webhook_id)))
 
         @kit.api.put(one)
         def update_subscription(webhook_id: int, call: Call[KitState] = kit.call) -> Response:
@@ -119,7 +125,7 @@ class Subscriptions:
                 hook = self._find(call, webhook_id)
                 self._apply(hook, body)
                 hook["modified"] = call.state.now()
-                return call.reply(self.render(hook))
+                return call.reply(self._one(hook))
 
         @kit.api.delete(one)
         def delete_subscription(webhook_id: int, call: Call[KitState] = kit.call) -> Response:
@@ -129,4 +135,4 @@ class Subscriptions:
             with call.state.lock:
                 hook = self._find(call, webhook_id, deleting=True)
                 call.state.webhooks.remove(hook)
-                return call.reply(self.render(hook))
+                return call.reply(self._one(hook))

@@ -29,6 +29,11 @@ def hmac_sha256_b64(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
+def hmac_sha256_hex(secret: str, body: bytes) -> str:
+    """The hex digest, for platforms that sign that way (or whose docs leave it open)."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
 def post(address: str, body: bytes, headers: dict[str, str]) -> int | str:
     """POST the delivery; the receiver's status, or ``error: <exception>`` when it did not answer."""
     try:

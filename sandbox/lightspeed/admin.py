@@ -1,11 +1,11 @@
 """The Lightspeed stand-in's admin endpoints (``/lightspeed/{instance}/_admin/…``): seed outlets and
-products, credentials and the rate-limit window, back-office stock changes and renames, webhook
-subscriptions, the write log. The kit adds ``faults`` (``retry_after_in_s`` becomes an HTTP-date),
-``requests`` and ``webhooks`` (list); every endpoint is listed in docs/sandbox.md.
+products, credentials and the rate-limit window, back-office stock changes and renames, the write
+log. The kit adds ``faults`` (``retry_after_in_s`` becomes an HTTP-date), ``requests`` and
+``webhooks`` (list, and ``POST``: a webhook made in the back office, ``retailer.add_hook``); every
+endpoint is listed in docs/sandbox.md.
 """
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 from typing import Any
 
@@ -90,14 +90,6 @@ def update_product_admin(state: RetailerState = kit.state, payload: dict[str, An
         product["version"] = state.bump()
         body = product_payload(state, product)
     return JSONResponse({"product": body, "webhooks": deliver(state, "product.update", body)})
-
-@kit.admin.post("/webhooks")
-def add_webhook(state: RetailerState = kit.state, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
-    """``{"url", "types": [...] | "type", "secret"?}``; the secret defaults to the client secret."""
-    hook = {"id": str(uuid.uuid4()), "url": payload["url"], "active": bool(payload.get("active", True)),
-            "types": list(payload.get("types") or [payload.get("type")]), "secret": payload.get("secret")}
-    state.webhooks.append(hook)
-    return {"webhook": hook}
 
 @kit.admin.get("/state/items")
 def state_items(skus: str | None = None, state: RetailerState = kit.state) -> JSONResponse:

@@ -3,15 +3,13 @@
 Webhooks are form-encoded POSTs with a ``payload`` JSON field in the API 1.0 shape, signed
 ``X-Signature: signature=<hex HMAC-SHA256 of the body>,algorithm=HMAC-SHA256`` with the client
 secret (https://x-series-api.lightspeedhq.com/docs/webhooks; the hex encoding is this stand-in's
-choice, the docs do not state it). Every change bumps the retailer's monotonic version counter.
+choice, the docs do not state it). Each webhook is one ``type`` (or, made through ``_admin``, as
+in the back office's ``/setup/api`` page, several) to one URL, the kit's subscription shape.
+Every change bumps the retailer's monotonic version counter.
 """
 from __future__ import annotations
 
-import email.utils
-import hashlib
-import hmac
 import json
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,12 +18,12 @@ from urllib.parse import urlencode
 
 from fastapi.responses import JSONResponse
 
-from sandbox.kit.faults import Fault, answering_fault
+from sandbox.kit.faults import http_date_fault
 from sandbox.kit import KitState, StandIn
 from sandbox.kit.auth import BearerToken
 from sandbox.kit.limits import FixedWindow, Window
 from sandbox.kit.pages import VersionPages
-from sandbox.kit.webhooks import post
+from sandbox.kit.webhooks import hmac_sha256_hex, send, subscribe, subscribers
 
 DEFAULT_TOKEN = "lsxs_sandbox_token"
 DEFAULT_CLIENT_SECRET = "lsxs_sandbox_client_secret"
@@ -88,10 +86,6 @@ class RetailerState(KitState):
         return row
 
 
-def sign(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def inventory_payload(row: dict[str, Any]) -> dict[str, Any]:
     """The API 1.0 inventory shape webhooks carry (``count`` rather than ``current_amount``)."""
     return {"id": row["id"], "product_id": row["product_id"], "outlet_id": row["outlet_id"],
@@ -109,34 +103,23 @@ def product_payload(state: RetailerState, product: dict[str, Any]) -> dict[str, 
 
 
 def deliver(state: RetailerState, kind: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """POST ``payload`` form-encoded to every active hook of this type, signed like the platform."""
-    results = []
-    for hook in list(state.webhooks):
-        if kind not in hook["types"] or not hook.get("active", True):
-            continue
-        body = urlencode({"payload": json.dumps(payload), "type": kind, "domain_prefix": state.name,
-                          "environment": "sandbox"}).encode()
-        secret = hook.get("secret") or state.client_secret
-        headers = {"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
-                   "X-Signature": f"signature={sign(secret, body)},algorithm=HMAC-SHA256"}
-        record = {"type": kind, "url": hook["url"], "status": post(hook["url"], body, headers),
-                  "payload_id": payload.get("id"), "version": payload.get("version")}
-        state.deliveries.append(record)
-        results.append(record)
-    return results
+    """POST ``payload`` form-encoded to every active webhook of this type, signed like the platform
+    (with the client secret, unless one made through ``_admin`` names its own)."""
+    body = urlencode({"payload": json.dumps(payload), "type": kind, "domain_prefix": state.name,
+                      "environment": "sandbox"}).encode()
+    def headers(secret: str) -> dict[str, str]:
+        return {"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
+                "X-Signature": f"signature={hmac_sha256_hex(secret, body)},algorithm=HMAC-SHA256"}
+    return [send(state, hook, kind, body, headers(hook["secret"] or state.client_secret), payload_id=payload.get("id"),
+                 version=payload.get("version")) for hook in subscribers(state, kind) if hook.get("active", True)]
 
 
-def server_error(status: int) -> dict[str, Any]:
-    """The body of an injected fault that brings none."""
-    return {"error": "Internal Server Error", "message": "Something went wrong"}
-
-
-def parse_fault(payload: dict[str, Any]) -> Fault:
-    """``retry_after`` is sent verbatim; ``retry_after_in_s`` becomes an HTTP-date that far ahead."""
-    retry_after = None
-    if payload.get("retry_after_in_s") is not None:
-        retry_after = email.utils.formatdate(time.time() + float(payload["retry_after_in_s"]), usegmt=True)
-    return answering_fault(payload, retry_after)
+def add_hook(state: RetailerState, payload: dict[str, Any]) -> dict[str, Any]:
+    """``_admin/webhooks`` ``{"url", "types": [...] | "type", "secret"?, "active"?}``: a webhook made
+    in the back office; the secret defaults to the client secret."""
+    return {"webhook": subscribe(state, {"address": payload["url"], "secret": payload.get("secret"), "topics":
+                                         payload.get("types") or [payload.get("type")]},
+                                 active=bool(payload.get("active", True)))}
 
 
 def reorder_levels(spec: dict[str, Any]) -> dict[str, int]:
@@ -154,6 +137,7 @@ def admin_item(state: RetailerState, product: dict[str, Any]) -> dict[str, Any]:
 
 kit: StandIn[RetailerState] = StandIn(
     "lightspeed", "/api", RetailerState, auth=BearerToken(lambda: JSONResponse(UNAUTHORIZED, status_code=401)),
-    error_body=server_error, limit=FixedWindow(lambda: THROTTLED), parse_fault=parse_fault,
-    describe_fault=lambda fault: {"retry_after": fault.retry_after}, webhook_admin=True)
+    error_body=lambda status: {"error": "Internal Server Error", "message": "Something went wrong"},
+    limit=FixedWindow(lambda: THROTTLED), parse_fault=http_date_fault,
+    describe_fault=lambda fault: {"retry_after": fault.retry_after}, webhook_admin=True, subscribe=add_hook)
 pages = VersionPages(lambda message: {"error": "Bad Request", "message": message})

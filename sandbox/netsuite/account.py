@@ -2,7 +2,9 @@
 SuiteQL tables), NetSuite's error body, token-based authentication, the kit.
 
 Errors are ``{"type", "title", "status", "o:errorDetails": [{"detail", "o:errorCode"}]}``
-(https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html); any
+(https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html, the
+kit's ``oracle_body``); SuiteQL names a table the role may not see as it names an unknown one,
+400 "Search error occurred: Record 'location' was not found."; any
 failed login answers 401 ``INVALID_LOGIN``
 (https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_1534941088.html).
 """
@@ -16,6 +18,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from sandbox.kit.errors import oracle_bad_request as bad_request, oracle_body as error_body
 from sandbox.kit.faults import answering_fault
 from sandbox.kit import Call, KitState, StandIn
 from sandbox.kit.oauth1 import OAuth1
@@ -49,12 +52,6 @@ PO_ID_BASE = 7000
 NONEXISTENT = "The record instance does not exist. Provide a valid record instance ID."
 
 
-def error_body(status: int, title: str, detail: str, code: str) -> dict[str, Any]:
-    """NetSuite's REST error shape (RFC 9457-style with ``o:errorDetails``)."""
-    return {"type": f"https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.{status - 399}",
-            "title": title, "status": status, "o:errorDetails": [{"detail": detail, "o:errorCode": code}]}
-
-
 def _to_timestamp(text: str, fmt: str) -> str:
     if fmt != TS_FORMAT:
         raise ValueError(f"unsupported format {fmt}")
@@ -67,6 +64,11 @@ def _to_char(value: str | None, fmt: str) -> str | None:
     return value
 
 
+def not_found(table: str) -> ValueError:
+    """SuiteQL's answer for a table it does not show: unknown, or hidden from the token's role."""
+    return ValueError(f"Search error occurred: Record '{table}' was not found.")
+
+
 @dataclass
 class AccountState(KitState):
     """One NetSuite account: credentials, tables, faults and a request log."""
@@ -76,6 +78,8 @@ class AccountState(KitState):
     nonces: set[str] = field(default_factory=set)
     db: sqlite3.Connection = field(init=False)
     purchase_orders: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: SuiteQL tables the token's role has no permission for (``_admin/config`` ``hidden_records``).
+    hidden: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.reset()
@@ -101,14 +105,22 @@ class AccountState(KitState):
         return self.db.execute("SELECT id FROM item WHERE itemid = ?", (sku,)).fetchone()
 
     def run_select(self, query: str) -> tuple[list[str], list[tuple]]:
-        """Run a read-only SELECT; the authorizer refuses anything that would write."""
+        """Run a read-only SELECT; the authorizer refuses anything that would write. A table the
+        role may not see (``hidden``), like one that does not exist, is "not found" to SuiteQL."""
         def authorize(action: int, *_: Any) -> int:
             allowed = (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION)
             return sqlite3.SQLITE_OK if action in allowed else sqlite3.SQLITE_DENY
+        tables = re.findall(r'\b(?:FROM|JOIN)\s+"?(\w+)', query, re.IGNORECASE)
+        hidden = [table for table in tables if table.lower() in self.hidden]
+        if hidden:
+            raise not_found(hidden[0])
         self.db.set_authorizer(authorize)
         try:
             cursor = self.db.execute(TRANSACTION_WORD.sub('"transaction"', query))
             return [d[0].lower() for d in cursor.description or []], cursor.fetchall()
+        except sqlite3.OperationalError as exc:
+            unknown = re.match(r"no such table: (\w+)", str(exc))
+            raise not_found(unknown.group(1)) if unknown else exc
         finally:
             self.db.set_authorizer(None)
 
@@ -120,11 +132,6 @@ def render(value: Any) -> str:
     return str(value)
 
 
-def unexpected_error(status: int) -> dict[str, Any]:
-    """NetSuite's body for a server-side failure: that of an injected fault that brings none."""
-    return error_body(status, "Internal Server Error", "An unexpected error occurred.", "UNEXPECTED_ERROR")
-
-
 def unauthorized(call: Call[AccountState], reason: str) -> JSONResponse:
     """The 401 for any failed TBA check; the reason is only kept in the request log."""
     call.entry["auth_failure"] = reason
@@ -133,12 +140,10 @@ def unauthorized(call: Call[AccountState], reason: str) -> JSONResponse:
                                                     f'error_description="Invalid login attempt."'})
 
 
-def bad_request(detail: str, code: str = "INVALID_PARAMETER") -> dict[str, Any]:
-    return error_body(400, "Bad Request", detail, code)
-
-
 kit: StandIn[AccountState] = StandIn(
-    "netsuite", "/services/rest", AccountState, auth=OAuth1(unauthorized), error_body=unexpected_error,
+    "netsuite", "/services/rest", AccountState, auth=OAuth1(unauthorized),
+    error_body=lambda status: error_body(status, "Internal Server Error", "An unexpected error occurred.",
+                                         "UNEXPECTED_ERROR"),
     parse_fault=answering_fault, clock_view=lambda now: {"now": now.strftime("%Y-%m-%d %H:%M:%S")},
     log_body=lambda raw: raw.decode(errors="replace"))
 pages = OffsetPages(bad_request)

@@ -63,13 +63,16 @@ def seed(state: AccountState = kit.state, payload: dict[str, Any] = Body(default
 
 @kit.admin.post("/config")
 def config(state: AccountState = kit.state, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
-    """Sets the TBA credentials the account accepts (and the timestamp tolerance)."""
+    """Sets the TBA credentials the account accepts, the timestamp tolerance, and the SuiteQL tables
+    the token's role may not see (``hidden_records``: a role without Lists → Locations, say)."""
     with state.lock:
         for key in DEFAULTS:
             if key in payload:
                 state.credentials[key] = str(payload[key])
         state.timestamp_tolerance_s = float(payload.get("timestamp_tolerance_s", state.timestamp_tolerance_s))
-        return {"credentials": state.credentials, "timestamp_tolerance_s": state.timestamp_tolerance_s}
+        state.hidden = {str(table).lower() for table in payload.get("hidden_records", state.hidden)}
+        return {"credentials": state.credentials, "timestamp_tolerance_s": state.timestamp_tolerance_s,
+                "hidden_records": sorted(state.hidden)}
 
 @kit.admin.post("/set_stock")
 def set_stock(state: AccountState = kit.state, payload: dict[str, Any] = Body(...)) -> JSONResponse:

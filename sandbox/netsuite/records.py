@@ -23,16 +23,8 @@ from typing import Any
 from fastapi.responses import Response
 
 from sandbox.kit import Call
-from sandbox.netsuite.account import (
-    NONEXISTENT,
-    PO_ID_BASE,
-    AccountState,
-    bad_request,
-    error_body,
-    kit,
-    pages,
-    render,
-)
+from sandbox.netsuite.account import (NONEXISTENT, PO_ID_BASE, AccountState, bad_request, error_body, kit, pages,
+                                      render)
 
 
 @kit.api.post("/query/v1/suiteql")
@@ -210,9 +202,7 @@ def store_po(state: AccountState, payload: dict[str, Any], external_id: str | No
 
 def update_po(state: AccountState, po: dict[str, Any], payload: dict[str, Any], replace_items: bool) -> dict[str, Any]:
     """An upsert that matched: body fields overwrite; item lines are replaced or added to."""
-    for name in ("memo",):
-        if name in payload:
-            po[name] = payload[name]
+    po["memo"] = payload.get("memo", po["memo"])
     if payload.get("entity"):
         po["entity"] = str(payload["entity"]["id"])
     if payload.get("item") is not None:

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Body
 from fastapi.responses import JSONResponse
 
+from sandbox.kit.admin import add_state_view, known
 from sandbox.odoo.database import DEFAULTS, MODELS, OdooState, kit
 from sandbox.odoo.orm import read_view
 
@@ -16,20 +17,24 @@ from sandbox.odoo.orm import read_view
 @kit.admin.post("/seed")
 def seed(state: OdooState = kit.state, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
     """``{"reset": true, "database", "login", "api_key", "password", "partners": [{"name", "ref"}],
-    "products": [{"default_code", "name"}]}`` → the records with their ids."""
+    "products": [{"default_code", "name"}], "warehouses": [{"name", "code"}],
+    "denied_models": ["stock.warehouse", …]}`` → the records with their ids."""
     with state.lock:
         if payload.get("reset", True):
-            state.records, state.sequence = {m: {} for m in MODELS}, 0
+            state.records, state.sequence, state.denied = {m: {} for m in MODELS}, 0, set()
+        state.denied |= set(payload.get("denied_models", []))
         state.credentials.update({key: str(payload[key]) for key in DEFAULTS if key in payload})
         state.password = str(payload.get("password", state.password))
         partners = [state.add("res.partner", {"name": p.get("name") or p.get("ref") or "Vendor",
                                               "ref": p.get("ref") or False, "supplier_rank": 1,
                                               "email": p.get("email") or False})
                     for p in payload.get("partners", [])]
-        products = [state.add("product.product", {"name": p.get("name") or p["default_code"],
-                                                  "default_code": p["default_code"], "type": "consu"})
+        products = [state.add("product.product", {"name": p.get("name") or p.get("default_code") or "Product",
+                                                  "default_code": p.get("default_code") or False, "type": "consu"})
                     for p in payload.get("products", [])]
-        return {"credentials": state.credentials, "partners": partners, "products": products}
+        warehouses = [state.add_warehouse(w["name"], w["code"]) for w in payload.get("warehouses", [])]
+        return {"credentials": state.credentials, "partners": partners, "products": products,
+                "warehouses": warehouses}
 
 
 def order_view(state: OdooState, order: dict[str, Any]) -> dict[str, Any]:
@@ -37,11 +42,8 @@ def order_view(state: OdooState, order: dict[str, Any]) -> dict[str, Any]:
     return {**read_view(state, order), "lines": [read_view(state, lines[i]) for i in order["order_line"]]}
 
 
-@kit.admin.get("/state/purchase_orders")
-def state_purchase_orders(state: OdooState = kit.state) -> JSONResponse:
-    with state.lock:
-        return JSONResponse({"purchase_orders": [order_view(state, po)
-                                                 for _, po in sorted(state.records["purchase.order"].items())]})
+add_state_view(kit, "purchase_orders", lambda state: [
+    order_view(state, po) for _, po in sorted(state.records["purchase.order"].items())])
 
 
 @kit.admin.post("/purchase_orders/receive")
@@ -50,11 +52,8 @@ def receive(state: OdooState = kit.state, payload: dict[str, Any] = Body(...)) -
     ``stock.picking``) against a confirmed order, raising each line's ``qty_received`` as Odoo
     does; without ``lines`` everything outstanding arrives."""
     with state.lock:
-        order = next((po for po in state.records["purchase.order"].values()
-                      if po.get("partner_ref") == payload.get("partner_ref")), None)
-        if order is None:
-            return JSONResponse({"error": f"no purchase.order with partner_ref {payload.get('partner_ref')!r}"},
-                                status_code=404)
+        order = known(next((po for po in state.records["purchase.order"].values()
+                            if po.get("partner_ref") == payload.get("partner_ref")), None), "purchase.order")
         if order["state"] != "purchase":
             return JSONResponse({"error": f"{order['name']} is {order['state']}: confirm it before receiving"},
                                 status_code=409)

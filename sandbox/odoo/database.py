@@ -14,21 +14,28 @@ from typing import Any
 from fastapi.responses import HTMLResponse
 
 from sandbox.kit import Call, KitState, StandIn
-from sandbox.kit.faults import Fault, any_fault
+from sandbox.kit.jsonrpc import RpcFault, method_fault
+from sandbox.kit.records import ModelRecords
 
 DEFAULTS = {"database": "odoo_sandbox", "login": "purchasing@example.com", "api_key": "odoo_sandbox_api_key"}
 #: The login's password: what ``/web/session/authenticate`` takes (Odoo refuses API keys there).
 DEFAULT_PASSWORD = "odoo_sandbox_password"
 UID = 2
 SERVER_VERSION = "18.0"
-MODELS = ("res.partner", "product.product", "purchase.order", "purchase.order.line")
-MANY2ONE = {"partner_id": "res.partner", "product_id": "product.product", "order_id": "purchase.order"}
-#: What a proxy in front of Odoo answers when a worker is down: the body of every injected fault.
-UNAVAILABLE_PAGE = "<html><body><h1>503 Service Unavailable</h1></body></html>"
+MODELS = ("res.partner", "product.product", "purchase.order", "purchase.order.line", "stock.warehouse",
+          "stock.location")
+MANY2ONE = {"partner_id": "res.partner", "product_id": "product.product", "order_id": "purchase.order",
+            "warehouse_id": "stock.warehouse", "lot_stock_id": "stock.location", "location_id": "stock.location"}
+#: ``ir.model``'s name of a model (Odoo shows the technical name where it has none), and the group
+#: that may read a model, by its module: the AccessError of a user without it names both
+#: (``ir.model.access`` ``check``, https://github.com/odoo/odoo/blob/18.0/odoo/addons/base/models/ir_model.py).
+KINDS = {"product.product": "Product Variant", "stock.warehouse": "Warehouse",
+         "stock.location": "Inventory Locations", "purchase.order": "Purchase Order", "res.partner": "Contact"}
+READERS = {"stock": "Inventory / User", "purchase": "Purchase / User"}
 
 
 @dataclass
-class RpcError(Exception):
+class RpcError(RpcFault):
     """An exception Odoo would serialize into the JSON-RPC ``error`` object."""
 
     name: str
@@ -44,40 +51,44 @@ def access_denied() -> RpcError:
     return RpcError("odoo.exceptions.AccessDenied", "Access Denied")
 
 
+def access_error(model: str) -> RpcError:
+    """What reading ``model`` answers to a user whose groups have no access right on it."""
+    kind, group = KINDS.get(model, model), READERS.get(model.split(".")[0], "User types / Internal User")
+    return RpcError("odoo.exceptions.AccessError", f"You are not allowed to access '{kind}' ({model}) records.\n\n"
+                    f"This operation is allowed for the following groups:\n\t- {group}\n\n"
+                    "Contact your administrator to request access if necessary.")
+
+
 def missing(model: str, ids: list[int]) -> RpcError:
     return RpcError("odoo.exceptions.MissingError", "Record does not exist or has been deleted.\n"
                     f"(Record: {model}({', '.join(str(i) for i in ids)},), User: {UID})")
 
 
 @dataclass
-class OdooState(KitState):
-    """One Odoo database: credentials, records per model, the purchase order sequence."""
+class OdooState(KitState, ModelRecords):
+    """One Odoo database: credentials, records per model (``add`` is the kit's), the purchase order sequence."""
 
     credentials: dict[str, str] = field(default_factory=lambda: dict(DEFAULTS))
     password: str = DEFAULT_PASSWORD
     records: dict[str, dict[int, dict[str, Any]]] = field(default_factory=lambda: {m: {} for m in MODELS})
     sequence: int = 0
-
-    def add(self, model: str, values: dict[str, Any]) -> dict[str, Any]:
-        table = self.records[model]
-        record = {"id": max(table, default=0) + 1, **values}
-        table[record["id"]] = record
-        return record
+    #: Models the API user's groups may not read (``_admin/seed`` ``denied_models``).
+    denied: set[str] = field(default_factory=set)
 
     def display_name(self, model: str, record_id: int) -> str:
-        return str(self.records[model].get(record_id, {}).get("name") or f"{model},{record_id}")
+        record = self.records[model].get(record_id, {})
+        return str(record.get("complete_name") or record.get("name") or f"{model},{record_id}")
 
-
-def parse_fault(payload: dict[str, Any]) -> Fault:
-    """The next ``count`` JSON-RPC requests answer HTTP ``status`` (a proxy or worker failure).
-
-    ``call`` (``"purchase.order.create"``) limits the fault to one model method; ``after_apply``
-    lets Odoo perform the call and only spoils the answer — ``status`` (a proxy's 502 after the
-    worker committed) and/or ``delay_s`` (a read timeout): the lost-reply case a retry must finish.
-    """
-    return any_fault({"status": payload.get("status"), "count": payload.get("count", 1), "delay_s":
-                      payload.get("delay_s", 0), "path_contains": payload.get("call"),
-                      "after_apply": payload.get("after_apply")})
+    def add_warehouse(self, name: str, code: str) -> dict[str, Any]:
+        """A warehouse as Odoo makes one: a ``view`` location named by its code, and under it the
+        ``internal`` location ``CODE/Stock`` that its ``lot_stock_id`` points at."""
+        warehouse = self.add("stock.warehouse", {"name": name, "code": code})
+        place = {"warehouse_id": warehouse["id"], "complete_name": code, "name": code, "location_id": False}
+        view = self.add("stock.location", {**place, "usage": "view"})
+        stock = self.add("stock.location", {**place, "usage": "internal", "location_id": view["id"], "name": "Stock",
+                                            "complete_name": f"{code}/Stock"})
+        warehouse.update(view_location_id=view["id"], lot_stock_id=stock["id"])
+        return warehouse
 
 
 def rpc_call(call: Call[Any]) -> str:
@@ -90,7 +101,8 @@ def rpc_call(call: Call[Any]) -> str:
     return f"{args[3]}.{args[4]}" if object_call else f"{params.get('service')}.{params.get('method')}"
 
 
+#: An injected fault's body is what a proxy in front of Odoo answers when a worker is down.
 kit: StandIn[OdooState] = StandIn(
     "odoo", "", OdooState, auth=lambda call: None,
-    error_body=lambda status: HTMLResponse(UNAVAILABLE_PAGE, status_code=status),
-    parse_fault=parse_fault, fault_target=rpc_call)
+    error_body=lambda status: HTMLResponse("<html><body><h1>503 Service Unavailable</h1></body></html>", status),
+    parse_fault=method_fault, fault_target=rpc_call)

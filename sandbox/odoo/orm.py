@@ -5,7 +5,8 @@
 as ``(0, 0, vals)`` commands; a dict returns the id, a list the ids), ``button_confirm`` (an RFQ in
 ``draft``/``sent`` becomes ``purchase``) and ``button_cancel``
 (https://www.odoo.com/documentation/18.0/developer/reference/backend/orm.html). Domains are lists
-of ``[field, op, value]`` joined by AND; many2one fields read as ``[id, display_name]``.
+of ``[field, op, value]`` joined by AND; many2one fields read as ``[id, display_name]``. Any call on
+a model the user may not read is refused with ``odoo.exceptions.AccessError``.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.odoo.database import MANY2ONE, OdooState, RpcError, missing
+from sandbox.odoo.database import MANY2ONE, OdooState, RpcError, access_error, missing
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq, "!=": operator.ne, "in": lambda a, b: a in b, "not in": lambda a, b: a not in b,
@@ -104,6 +105,8 @@ def execute(state: OdooState, model: str, method: str, args: list[Any], kwargs: 
     """One ``execute_kw`` call on ``model``."""
     if model not in state.records:
         raise RpcError("builtins.KeyError", repr(model))
+    if model in state.denied:
+        raise access_error(model)
     first = args[0] if args else None
     domain = first if args else kwargs.get("domain", [])
     if method == "search_count":

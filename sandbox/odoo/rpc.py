@@ -9,17 +9,18 @@ kwargs)``, which re-checks the key on every call (``odoo.exceptions.AccessDenied
 ``/web/session/authenticate`` takes ``params: {"db", "login", "password"}`` and answers the session
 info with a ``session_id`` cookie; a wrong password is ``AccessDenied`` and an unknown database
 ``AccessError`` "Database not found." (``addons/web/controllers/session.py``). The external API is
-stateless, so nothing here takes the session back; it is served so a login can be checked.
+stateless, so nothing here takes the session back; it is served so a login can be checked. The
+envelope is the kit's (``sandbox.kit.jsonrpc``); Odoo's parse error names werkzeug's exception.
 """
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from typing import Any
 
 from fastapi.responses import Response
 
 from sandbox.kit import Call
+from sandbox.kit.jsonrpc import answer
 from sandbox.odoo.database import SERVER_VERSION, UID, OdooState, RpcError, access_denied, kit
 from sandbox.odoo.orm import execute
 
@@ -61,27 +62,13 @@ def login(state: OdooState, params: dict[str, Any]) -> dict[str, Any]:
             "user_context": {"lang": "en_US", "tz": "UTC", "uid": UID}, "server_version": SERVER_VERSION}
 
 
-def answer(call: Call[OdooState], handle: Callable[[OdooState, dict[str, Any]], Any]) -> dict[str, Any]:
-    """The JSON-RPC answer to the call, ``handle(state, params)`` giving its result."""
-    payload = call.body
-    if not isinstance(payload, dict) or not isinstance(payload.get("params"), dict):
-        return {"jsonrpc": "2.0", "id": None, "error": PARSE_ERROR}
-    reply = {"jsonrpc": "2.0", "id": payload.get("id")}
-    with call.state.lock:
-        try:
-            return {**reply, "result": handle(call.state, payload["params"])}
-        except RpcError as exc:
-            call.entry["error"] = exc.name
-            return {**reply, "error": exc.body()}
-
-
 @kit.api.post("/jsonrpc")
 def jsonrpc(call: Call[OdooState] = kit.call) -> Response:
-    return call.reply(answer(call, dispatch))
+    return call.reply(answer(call, dispatch, PARSE_ERROR))
 
 
 @kit.api.post("/web/session/authenticate")
 def web_session_authenticate(call: Call[OdooState] = kit.call) -> Response:
-    body = answer(call, login)
+    body = answer(call, login, PARSE_ERROR)
     session = f"session_id={secrets.token_hex(20)}; HttpOnly; Path=/"
     return call.reply(body, headers=None if "error" in body else {"Set-Cookie": session})

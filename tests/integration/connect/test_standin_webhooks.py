@@ -77,3 +77,30 @@ def test_woocommerce_webhooks(sandbox: str) -> None:
     again = requests.delete(f"{api}/webhooks/{hook['id']}", params={"force": "true"}, auth=WOO_AUTH, timeout=10)
     assert again.status_code == 404 and again.json()["message"] == "Invalid ID."
     assert requests.get(f"{api}/webhooks/{hook['id']}", auth=WOO_AUTH, timeout=10).status_code == 400
+
+
+def test_lightspeed_webhooks(sandbox: str) -> None:
+    """X-Series: ``{url, type, active}`` all required, one webhook per (type, URL), answers under
+    ``data``; those made in the back office (``_admin``) are not listed."""
+    api, auth = f"{sandbox}/lightspeed/hooks/api/2.0/webhooks", {"Authorization": "Bearer lsxs_sandbox_token"}
+    body = {"url": "https://example.com/ls", "type": "inventory.update", "active": True}
+    created = requests.post(api, headers=auth, json=body, timeout=10)
+    assert created.status_code == 201, created.text
+    hook = created.json()["data"]
+    assert {k: hook[k] for k in body} == body and isinstance(hook["id"], str) and hook["retailer_id"]
+    again = requests.post(api, headers=auth, json=body, timeout=10)
+    assert again.status_code == 409 and again.json() == {"error": "A webhook with this type and URL already exists."}
+    for wrong in ({**body, "type": "stock.changed"}, {"url": "https://example.com/ls", "type": "sale.update"},
+                  {**body, "url": "x"}, {**body, "active": "yes"}):
+        assert requests.post(api, headers=auth, json=wrong, timeout=10).status_code == 400, wrong
+    assert requests.post(api, headers=auth, json={**body, "type": "sale.update"}, timeout=10).status_code == 201
+    requests.post(f"{sandbox}/lightspeed/hooks/_admin/webhooks", json={"url": "https://example.com/admin",
+                                                                      "types": ["inventory.update"]}, timeout=10)
+    listed = requests.get(api, headers=auth, timeout=10).json()["data"]
+    assert [(h["type"], h["url"]) for h in listed] == [("inventory.update", "https://example.com/ls"),
+                                                        ("sale.update", "https://example.com/ls")]
+    off = requests.put(f"{api}/{hook['id']}", headers=auth, json={**body, "active": False}, timeout=10)
+    assert off.ok and off.json()["data"]["active"] is False
+    assert requests.put(f"{api}/{hook['id']}", headers=auth, json={"active": True}, timeout=10).status_code == 400
+    assert requests.get(f"{api}/999", headers=auth, timeout=10).status_code == 404
+    assert requests.get(api, timeout=10).status_code == 401

@@ -187,6 +187,26 @@ def test_accept_then_hang_is_unknown_and_never_resent_by_redrive(worker, db_sess
     assert redrive.apply().get() == 0
 
 
+def test_an_unknown_slack_post_is_left_to_a_person_once_never_resent(worker, db_session, admin):
+    """Slack's incoming webhooks keep no record to ask: the sender's ``find_sent`` says so (None),
+    so reconciling neither settles nor resends the row; staff are told once."""
+    from domain.core.models import Alert
+    from tasks.notify import reconcile
+
+    outbox_id = add(db_session, "slack", "SLACK_WEBHOOK_OPS", send=False)
+    long_ago = utcnow() - timedelta(hours=1)
+    db_session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(
+        state="unknown", attempts=1, last_error="slack did not answer", created_at=long_ago, updated_at=long_ago))
+    db_session.commit()
+
+    assert reconcile.apply().get() == {"unsupported": 1}
+    assert reconcile.apply().get() == {"unsupported": 1}
+    assert row(db_session, outbox_id).state == "unknown"
+    assert not any("Oak futon" in json.dumps(m) for m in admin.messages("slack")), "the post itself is not resent"
+    [alert] = db_session.scalars(select(Alert).where(Alert.dedupe_key == f"message_failed:{outbox_id}")).all()
+    assert "slack has no way to look the message up" in alert.message
+
+
 def test_invalid_number_fails_with_the_reason_and_is_not_retried(worker, db_session, admin):
     outbox_id = add(db_session, "sms", "5551234")
     failed = settled(db_session, outbox_id, "failed", "sent")

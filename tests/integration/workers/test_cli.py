@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,8 @@ import requests
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from demo import scenario
-from sandbox.server import SandboxServer
 from tests.conftest import REPO_ROOT
+from tests.integration.workers.conftest import StandIns
 from workers.cli import main
 
 
@@ -27,34 +27,19 @@ def test_config_apply_then_status_json(db_session: Session, tmp_path: Path) -> N
     assert data["timers"] == {"pending": 0, "due_now": 0}
 
 
-def test_sync_reports_what_changed(db_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from domain.core.env_settings import get_settings
-
-    with SandboxServer() as sandbox:
-        env = scenario.sandbox_env(sandbox.base_url)
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        path = tmp_path / "store.toml"
-        path.write_text(scenario.sandbox_config_text(REPO_ROOT / "examples" / "futon-store.toml", sandbox.base_url,
-                                                     {"shopify"}))
-        monkeypatch.setenv("BACKORDERS_CONFIG", str(path))
-        get_settings.cache_clear()
-        runner = CliRunner()
-        assert runner.invoke(main, ["config", "apply", str(path)]).exit_code == 0
-        from domain.core.business_config import load_config
-
-        scenario.prepare(sandbox.base_url, load_config(path), None, env, available=2)
-        result = runner.invoke(main, ["sync", "shopify-main", "--full"])
-        assert result.exit_code == 0, result.output
-        assert "full poll" in result.output and "30 records" in result.output
-        assert "FUT-FRM-OAK-FULL: IN_STOCK -> LOW (available 2)" in result.output
-        missing = runner.invoke(main, ["sync", "no-such-store"])
-        assert missing.exit_code == 1 and "unknown store 'no-such-store'" in missing.output
-        monkeypatch.delenv("SHOPIFY_ACCESS_TOKEN")
-        no_token = runner.invoke(main, ["sync", "shopify-main"])
-        assert no_token.exit_code == 1 and "SHOPIFY_ACCESS_TOKEN" in no_token.output
-        assert requests.get(f"{sandbox.base_url}/_sandbox/health", timeout=5).ok
-    get_settings.cache_clear()
+def test_sync_reports_what_changed(stand_ins: Callable[..., StandIns], monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox = stand_ins({"shopify"}, available=2)
+    runner = CliRunner()
+    result = runner.invoke(main, ["sync", "shopify-main", "--full"])
+    assert result.exit_code == 0, result.output
+    assert "full poll" in result.output and "30 records" in result.output
+    assert "FUT-FRM-OAK-FULL: IN_STOCK -> LOW (available 2)" in result.output
+    missing = runner.invoke(main, ["sync", "no-such-store"])
+    assert missing.exit_code == 1 and "unknown store 'no-such-store'" in missing.output
+    monkeypatch.delenv("SHOPIFY_ACCESS_TOKEN")
+    no_token = runner.invoke(main, ["sync", "shopify-main"])
+    assert no_token.exit_code == 1 and "SHOPIFY_ACCESS_TOKEN" in no_token.output
+    assert requests.get(f"{sandbox.url}/_sandbox/health", timeout=5).ok
 
 
 def test_status_shows_provider_circuits_and_webhooks_for_unknown_stores(db_session: Session) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 import domain.core.env_settings as runtime_settings
 from connectors.types import OrderLineRecord, OrderRecord, StockRecord
-from demo import scenario
 from domain.core import timers
 from domain.core.clock import utcnow
 from domain.core.models import Backorder, PurchaseOrder, Sku, Store, Timer
@@ -24,8 +23,7 @@ from domain.journey import customer_journey
 from domain.purchasing import purchase_orders
 from domain.stock.levels import record_batch
 from domain.stock.orders import record_orders
-from sandbox.server import SandboxServer
-from tests.conftest import REPO_ROOT
+from tests.integration.workers.conftest import StandIns
 from workers.cli import main
 
 SKU = "FUT-FRM-OAK-FULL"
@@ -40,88 +38,75 @@ def _line(output: str, pattern: str) -> str:
     return found[0]
 
 
-def test_why_order_shows_offer_reminder_deadline_and_refund(db_session: Session, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from domain.core.business_config import load_config
-    from domain.core.env_settings import get_settings
+def test_why_order_shows_offer_reminder_deadline_and_refund(db_session: Session,
+                                                            stand_ins: Callable[..., StandIns]) -> None:
     from tasks.followups import refund
 
-    with SandboxServer() as sandbox:
-        env = scenario.sandbox_env(sandbox.base_url)
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        path = tmp_path / "store.toml"
-        path.write_text(scenario.sandbox_config_text(REPO_ROOT / "examples" / "futon-store.toml", sandbox.base_url,
-                                                     {"shopify"}))
-        monkeypatch.setenv("BACKORDERS_CONFIG", str(path))
-        get_settings.cache_clear()
-        runner = CliRunner()
-        assert runner.invoke(main, ["config", "apply", str(path)]).exit_code == 0
-        scenario.prepare(sandbox.base_url, load_config(path), None, env, available=0)
-        # No vendor, so no date to promise: the customer must agree to wait, and silence cancels.
-        db_session.execute(update(Sku).where(Sku.code == SKU).values(vendor_id=None))
+    sandbox = stand_ins({"shopify"}, available=0)
+    runner = CliRunner()
+    # No vendor, so no date to promise: the customer must agree to wait, and silence cancels.
+    db_session.execute(update(Sku).where(Sku.code == SKU).values(vendor_id=None))
+    db_session.commit()
+    shop = f"{sandbox.url}/shopify/shopify-main/_admin"
+    created = requests.post(f"{shop}/create_order", timeout=10, json={
+        "lines": [{"sku": SKU, "quantity": 1, "price": "649.00"}], "email": "kai@example.com",
+        "customer": {"first_name": "Kai", "last_name": "Lee"}}).json()["order"]
+    synced = runner.invoke(main, ["sync", "shopify-main", "--full"])
+    assert synced.exit_code == 0, synced.output
+
+    settings = runtime_settings.current()
+    backorder_id = db_session.scalar(select(Backorder.id))
+    assert backorder_id is not None
+    customer_journey.offer(db_session, backorder_id, settings)
+    db_session.commit()
+    # The reminder, then the deadline, brought forward to now and fired by two sweeps.
+    for kind in (customer_journey.REMINDER, customer_journey.DEADLINE):
+        db_session.execute(update(Timer).where(Timer.kind == kind, Timer.state == "pending")
+                           .values(due_at=utcnow()))
         db_session.commit()
-        shop = f"{sandbox.base_url}/shopify/shopify-main/_admin"
-        created = requests.post(f"{shop}/create_order", timeout=10, json={
-            "lines": [{"sku": SKU, "quantity": 1, "price": "649.00"}], "email": "kai@example.com",
-            "customer": {"first_name": "Kai", "last_name": "Lee"}}).json()["order"]
-        synced = runner.invoke(main, ["sync", "shopify-main", "--full"])
-        assert synced.exit_code == 0, synced.output
-
-        settings = runtime_settings.current()
-        backorder_id = db_session.scalar(select(Backorder.id))
-        assert backorder_id is not None
-        customer_journey.offer(db_session, backorder_id, settings)
+        [timer] = timers.claim_due(db_session)
+        assert timer.kind == kind
+        timers.fire(db_session, timer)
         db_session.commit()
-        # The reminder, then the deadline, brought forward to now and fired by two sweeps.
-        for kind in (customer_journey.REMINDER, customer_journey.DEADLINE):
-            db_session.execute(update(Timer).where(Timer.kind == kind, Timer.state == "pending")
-                               .values(due_at=utcnow()))
-            db_session.commit()
-            [timer] = timers.claim_due(db_session)
-            assert timer.kind == kind
-            timers.fire(db_session, timer)
-            db_session.commit()
-        assert refund.apply(args=[backorder_id], throw=True).get().startswith("refund ")
+    assert refund.apply(args=[backorder_id], throw=True).get().startswith("refund ")
 
-        result = runner.invoke(main, ["why", "order", created["name"].lstrip("#")])
-        assert result.exit_code == 0, result.output
-        out = result.output
-        assert out.startswith(f"order {created['name']}")
-        _line(out, rf"order {created['name']} placed on shopify-main by Kai Lee")
-        offer = _line(out, r"open → notified \(first delay notice.*consent_required True")
-        notice = _line(out, r"backorder_notice by email to kai@example\.com: (sent|queued)")
-        reminder = _line(out, r"backorder\.reminder timer fired")
-        reminded = _line(out, r"backorder_reminder by email to kai@example\.com")
-        deadline = _line(out, r"backorder\.deadline timer fired")
-        cancelled = _line(out, r"notified → auto_cancelled \(no answer by the deadline, by system\)")
-        refunded = _line(out, r"refund of 649\.00 USD issued on the store as \S+ \(HTTP 201\); line price 649\.00 × 1 "
-                                r"backordered = 649\.00 USD")
-        _line(out, r"backorder_cancelled by email to kai@example\.com")
-        _line(out, r"alert merchandising\.auto_cancelled")
-        lines = out.splitlines()
-        assert lines.index(offer) < lines.index(reminder) < lines.index(deadline) < lines.index(cancelled) \
-            < lines.index(refunded), "in time order"
-        assert lines.index(notice) < lines.index(reminded)
+    result = runner.invoke(main, ["why", "order", created["name"].lstrip("#")])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.startswith(f"order {created['name']}")
+    _line(out, rf"order {created['name']} placed on shopify-main by Kai Lee")
+    offer = _line(out, r"open → notified \(first delay notice.*consent_required True")
+    notice = _line(out, r"backorder_notice by email to kai@example\.com: (sent|queued)")
+    reminder = _line(out, r"backorder\.reminder timer fired")
+    reminded = _line(out, r"backorder_reminder by email to kai@example\.com")
+    deadline = _line(out, r"backorder\.deadline timer fired")
+    cancelled = _line(out, r"notified → auto_cancelled \(no answer by the deadline, by system\)")
+    refunded = _line(out, r"refund of 649\.00 USD issued on the store as \S+ \(HTTP 201\); line price 649\.00 × 1 "
+                            r"backordered = 649\.00 USD")
+    _line(out, r"backorder_cancelled by email to kai@example\.com")
+    _line(out, r"alert merchandising\.auto_cancelled")
+    lines = out.splitlines()
+    assert lines.index(offer) < lines.index(reminder) < lines.index(deadline) < lines.index(cancelled) \
+        < lines.index(refunded), "in time order"
+    assert lines.index(notice) < lines.index(reminded)
 
-        as_json = json.loads(runner.invoke(main, ["why", "order", created["name"], "--json"]).output)
-        assert as_json["facts"]["orders"][0]["backorders"][0]["state"] == "auto_cancelled"
-        kinds = [e["kind"] for e in as_json["events"]]
-        assert {"transition", "timer.fired", "notice", "refund", "alert"} <= set(kinds)
-        [refund_event] = [e for e in as_json["events"] if e["kind"] == "refund"]
-        assert refund_event["data"]["amount_cents"] == 64900 and refund_event["at"]
-        seconds = [datetime.fromisoformat(e["at"]).replace(microsecond=0) for e in as_json["events"] if e["at"]]
-        assert seconds == sorted(seconds), "oldest first (a fired timer leads what it wrote within its second)"
+    as_json = json.loads(runner.invoke(main, ["why", "order", created["name"], "--json"]).output)
+    assert as_json["facts"]["orders"][0]["backorders"][0]["state"] == "auto_cancelled"
+    kinds = [e["kind"] for e in as_json["events"]]
+    assert {"transition", "timer.fired", "notice", "refund", "alert"} <= set(kinds)
+    [refund_event] = [e for e in as_json["events"] if e["kind"] == "refund"]
+    assert refund_event["data"]["amount_cents"] == 64900 and refund_event["at"]
+    seconds = [datetime.fromisoformat(e["at"]).replace(microsecond=0) for e in as_json["events"] if e["at"]]
+    assert seconds == sorted(seconds), "oldest first (a fired timer leads what it wrote within its second)"
 
-        backorder = runner.invoke(main, ["why", "backorder", str(backorder_id)])
-        assert backorder.exit_code == 0 and "refund of 649.00 USD" in backorder.output
-        sku = runner.invoke(main, ["why", "sku", SKU])
-        assert sku.exit_code == 0, sku.output
-        _line(sku.output, r"shopify-main at \S+: available -1, on hand -1")  # the stand-in sold one it did not have
-        _line(sku.output, r"IN_STOCK → BACKORDER: available 0, threshold 3, open demand 1")
-        _line(sku.output, r"alert stock\.backorder \(critical\)")
-        _line(sku.output, rf"backorder {backorder_id}: 1 on order {re.escape(created['name'])} \(now auto_cancelled")
-    get_settings.cache_clear()
+    backorder = runner.invoke(main, ["why", "backorder", str(backorder_id)])
+    assert backorder.exit_code == 0 and "refund of 649.00 USD" in backorder.output
+    sku = runner.invoke(main, ["why", "sku", SKU])
+    assert sku.exit_code == 0, sku.output
+    _line(sku.output, r"shopify-main at \S+: available -1, on hand -1")  # the stand-in sold one it did not have
+    _line(sku.output, r"IN_STOCK → BACKORDER: available 0, threshold 3, open demand 1")
+    _line(sku.output, r"alert stock\.backorder \(critical\)")
+    _line(sku.output, rf"backorder {backorder_id}: 1 on order {re.escape(created['name'])} \(now auto_cancelled")
 
 
 def test_why_po_shows_each_lines_numbers(db_session: Session, catalog: object) -> None:

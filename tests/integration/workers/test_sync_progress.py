@@ -3,58 +3,40 @@ store's key, and the SKUs whose available figure changed, old → new, when it i
 from __future__ import annotations
 
 import io
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 import requests
 from click.testing import CliRunner
-from sqlalchemy.orm import Session
 
-from demo import scenario
-from sandbox.server import SandboxServer
-from tests.conftest import REPO_ROOT
+from tests.integration.workers.conftest import StandIns
 from workers.cli import main
 from workers.sync_progress import SyncProgress
 
 
-def test_a_full_sync_shows_progress_and_lists_what_changed(db_session: Session, tmp_path: Path,
+def test_a_full_sync_shows_progress_and_lists_what_changed(stand_ins: Callable[..., StandIns],
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from domain.core.business_config import load_config
-    from domain.core.env_settings import get_settings
-
     monkeypatch.setenv("SYNC_PROGRESS_EVERY_S", "0")  # a line per page: the sandbox's pages are quick
-    with SandboxServer() as sandbox:
-        env = scenario.sandbox_env(sandbox.base_url)
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        path = tmp_path / "store.toml"
-        path.write_text(scenario.sandbox_config_text(REPO_ROOT / "examples" / "futon-store.toml", sandbox.base_url,
-                                                     {"shopify"}))
-        monkeypatch.setenv("BACKORDERS_CONFIG", str(path))
-        get_settings.cache_clear()
-        runner = CliRunner()
-        assert runner.invoke(main, ["config", "apply", str(path)]).exit_code == 0
-        scenario.prepare(sandbox.base_url, load_config(path), None, env, available=2)
+    sandbox = stand_ins({"shopify"}, available=2)
+    runner = CliRunner()
+    first = runner.invoke(main, ["sync", "shopify-main", "--full"])
+    assert first.exit_code == 0, first.output
+    assert "shopify-main: full sync started\n" in first.stderr, "no expected count before a first full sync"
+    assert "shopify-main: 30 records, 1 pages" in first.stderr and "(done)" in first.stderr
+    assert "shopify-main: full poll, 1 pages, 30 records" in first.stdout
+    assert "shopify-main: available changed for 30 SKU(s):" in first.stdout
+    assert "  FUT-FRM-OAK-FULL: - → 2" in first.stdout and "  … and 10 more" in first.stdout
 
-        first = runner.invoke(main, ["sync", "shopify-main", "--full"])
-        assert first.exit_code == 0, first.output
-        assert "shopify-main: full sync started\n" in first.stderr, "no expected count before a first full sync"
-        assert "shopify-main: 30 records, 1 pages" in first.stderr and "(done)" in first.stderr
-        assert "shopify-main: full poll, 1 pages, 30 records" in first.stdout
-        assert "shopify-main: available changed for 30 SKU(s):" in first.stdout
-        assert "  FUT-FRM-OAK-FULL: - → 2" in first.stdout and "  … and 10 more" in first.stdout
+    requests.post(f"{sandbox.url}/shopify/shopify-main/_admin/set_stock",
+                  json={"sku": "FUT-FRM-OAK-FULL", "available": 0}, timeout=10).raise_for_status()
+    second = runner.invoke(main, ["sync", "shopify-main", "--full"])
+    assert second.exit_code == 0, second.output
+    assert "shopify-main: full sync started of ~30 expected" in second.stderr
+    assert "30 records of ~30, 1 pages" in second.stderr
+    assert "shopify-main: available changed for 1 SKU(s):\n  FUT-FRM-OAK-FULL: 2 → 0\n" in second.stdout
 
-        requests.post(f"{sandbox.base_url}/shopify/shopify-main/_admin/set_stock",
-                      json={"sku": "FUT-FRM-OAK-FULL", "available": 0}, timeout=10).raise_for_status()
-        second = runner.invoke(main, ["sync", "shopify-main", "--full"])
-        assert second.exit_code == 0, second.output
-        assert "shopify-main: full sync started of ~30 expected" in second.stderr
-        assert "30 records of ~30, 1 pages" in second.stderr
-        assert "shopify-main: available changed for 1 SKU(s):\n  FUT-FRM-OAK-FULL: 2 → 0\n" in second.stdout
-
-        third = runner.invoke(main, ["sync", "shopify-main", "--full"])
-        assert "shopify-main: no available figure changed" in third.stdout
-    get_settings.cache_clear()
+    third = runner.invoke(main, ["sync", "shopify-main", "--full"])
+    assert "shopify-main: no available figure changed" in third.stdout
 
 
 def test_on_a_terminal_it_is_a_bar_with_rate_and_time_left() -> None:
