@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import domain.cases.backorder_cases  # noqa: F401  (backorders mirrored as cases, in every process that moves them)
+import domain.purchasing.merchandising  # noqa: F401  (an auto-cancel escalated to merchandising, wherever one happens)
 from domain.core.stages import FollowUp, Stage
 
 if TYPE_CHECKING:
