@@ -61,6 +61,19 @@ def echo_store_connections(data: dict[str, Any]) -> None:
             click.echo(f"Store {key} last poll: {warning}")
 
 
+def _report_json(report: Any, **extra: Any) -> None:
+    """A report dataclass as JSON (sets as sorted lists), with ``extra`` keys beside it."""
+    import dataclasses
+    import json
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, (set, frozenset)):
+            return sorted(value)
+        raise TypeError(f"{type(value).__name__} is not JSON")
+
+    click.echo(json.dumps({**dataclasses.asdict(report), **extra}, indent=2, default=plain))
+
+
 def _config_path(file: Path | None) -> Path:
     """``--file``, else ``$BACKORDERS_CONFIG`` as the settings read it (discover needs no database)."""
     return file or Path(os.environ.get("BACKORDERS_CONFIG", "examples/futon-store.toml"))
@@ -77,7 +90,8 @@ def stores() -> None:
               help="The business TOML file (default: $BACKORDERS_CONFIG).")
 @click.option("--threshold", default=0, show_default=True, type=click.IntRange(min=0),
               help="The low-stock threshold written for each SKU added.")
-def discover(store_key: str, file: Path | None, threshold: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def discover(store_key: str, file: Path | None, threshold: int, as_json: bool) -> None:
     """List STORE_KEY's locations and merge its whole catalogue into the file's [[skus]].
 
     A back office (NetSuite, Odoo) has its locations mapped and its items counted, and each part its
@@ -94,6 +108,9 @@ def discover(store_key: str, file: Path | None, threshold: int) -> None:
         raise click.ClickException("\n".join(exc.problems)) from exc
     except ConnectorError as exc:
         raise click.ClickException(f"{store_key}: {exc}") from exc
+    if as_json:
+        _report_json(report, file=str(path))
+        return
     click.echo(f"{store_key} ({report.platform}): {len(report.locations)} location(s)")
     for location in report.locations:
         click.echo(f"  {location.external_id}  {location.name}")
@@ -132,7 +149,8 @@ def discover(store_key: str, file: Path | None, threshold: int) -> None:
 @click.argument("store_key")
 @click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path),
               help="The business TOML file (default: $BACKORDERS_CONFIG).")
-def connect(store_key: str, file: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def connect(store_key: str, file: Path | None, as_json: bool) -> None:
     """Register STORE_KEY's webhooks, load the file and take the store's first full sync.
 
     Run it again at any time: subscriptions already there are found, not duplicated."""
@@ -150,6 +168,9 @@ def connect(store_key: str, file: Path | None) -> None:
         raise click.ClickException("\n".join(exc.problems)) from exc
     except ConnectorError as exc:
         raise click.ClickException(f"{store_key}: {exc}") from exc
+    if as_json:
+        _report_json(report)
+        return
     if report.subscribable:
         click.echo(f"{store_key}: webhook secret {report.secret_env} ({report.secret_origin})")
         click.echo(f"{store_key}: webhooks to {report.address}")

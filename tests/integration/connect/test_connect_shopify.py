@@ -7,6 +7,8 @@ read-only: the stand-in's request log holds no write but the webhook subscriptio
 """
 from __future__ import annotations
 
+import json
+
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,6 +131,12 @@ def test_a_store_connects_from_an_empty_configuration(servers: tuple[str, str], 
     again = runner.invoke(main, ["stores", "connect", "new-shop"])
     assert again.exit_code == 0, again.output
     assert again.output.count(": found (id") == 3 and ": created" not in again.output
+    as_json = runner.invoke(main, ["stores", "connect", "new-shop", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    report = json.loads(as_json.output)
+    assert {(s["topic"], s["outcome"]) for s in report["subscriptions"]} == {
+        ("inventory_levels/update", "found"), ("orders/create", "found"), ("products/update", "found")}
+    assert report["poll"] is None and report["read_only"] is True and report["secret_env"] == "NEW_SHOP_WEBHOOK_SECRET"
 
     # a stock change in Shopify's own admin arrives by webhook, signed with the app's secret
     requests.post(f"{admin}/set_stock", json={"sku": "CON-000020", "available": 0}, timeout=10).raise_for_status()

@@ -3,6 +3,7 @@ items counted (not copied into ``[[skus]]``), and a part its credential may not 
 the permission to grant while the rest is still read."""
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,6 +88,12 @@ def test_netsuite_names_the_permission_its_role_lacks_and_reads_the_rest(sandbox
     again = discover(path, "erp")
     assert "missing permission for locations: Lists → Locations (View)" in again.output
     assert "catalogue: 4 active items" in again.output
+    as_json = CliRunner().invoke(main, ["stores", "discover", "erp", "--file", str(path), "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    report = json.loads(as_json.output)
+    assert report["platform"] == "netsuite" and report["back_office"] is True and report["file"] == str(path)
+    assert [m for m in report["missing"] if m.startswith("locations:")], report["missing"]
+    assert report["items"] == 4 and report["counted"].startswith("active items of type InvtPart")
 
 
 def test_odoo_internal_locations_with_their_warehouses_and_the_product_count(sandbox: str, tmp_path: Path) -> None:
