@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from domain.core.business_config import _Reader
 
-DEFAULT_REMIND_BEFORE_S = (72 * 3600, 24 * 3600, 4 * 3600)
+DEFAULT_REMIND_BEFORE_S: tuple[int, ...] = (72 * 3600, 24 * 3600, 4 * 3600)
 #: Each rung is its own timer kind (``dispute.reminder.N``), so the ladder has a fixed ceiling.
 MAX_REMINDERS = 8
 KEYS = {"remind_before", "refund_policy_text", "refund_policy_disclosure", "auto_submit"}
@@ -38,7 +38,7 @@ class ChargebacksConfig:
 def read_chargebacks(reader: _Reader, data: dict[str, Any]) -> ChargebacksConfig:
     table = reader.table(data, "chargebacks", "chargebacks")
     reader.unknown_keys(table, KEYS, "chargebacks")
-    ladder = DEFAULT_REMIND_BEFORE_S
+    ladder: tuple[int, ...] = DEFAULT_REMIND_BEFORE_S
     if "remind_before" in table:
         raw = table["remind_before"]
         if not isinstance(raw, list):
