@@ -46,7 +46,7 @@ def read_chargebacks(reader: _Reader, data: dict[str, Any]) -> ChargebacksConfig
         elif len(raw) > MAX_REMINDERS:
             reader.problem("chargebacks.remind_before", f"at most {MAX_REMINDERS} reminders, got {len(raw)}")
         else:
-            rungs = [reader.duration({"rung": value}, "rung", f"chargebacks.remind_before[{index}]", 0)
+            rungs = [reader.duration({f"remind_before[{index}]": value}, f"remind_before[{index}]", "chargebacks", 0)
                      for index, value in enumerate(raw)]
             if len(set(rungs)) != len(rungs):
                 reader.problem("chargebacks.remind_before", "the same duration twice")
