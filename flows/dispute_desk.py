@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 #: A pending call or an unbuilt packet this old lost its message (the sweeper sends it again).
 STRANDED_AFTER = timedelta(minutes=2)
+#: How often an incomplete packet is assembled again (evidence may have arrived since).
+REBUILD_EVERY = timedelta(hours=1)
 
 ProviderLookup = Callable[[str], PaymentProvider]
 _lookup: ProviderLookup | None = None
@@ -153,14 +155,15 @@ def call_provider(task: Transactional, call_id: int) -> str:
 
 
 def sweep(task: Transactional, limit: int = 200) -> int:
-    """Re-send what lost its message: provider calls nobody is working on, and disputes opened
-    without a packet built."""
+    """Re-send what lost its message — provider calls nobody is working on, disputes opened without
+    a packet built — and look again at incomplete packets every ``REBUILD_EVERY``."""
     now = utcnow()
     with task.unit_of_work() as uow:
         call_ids = calls.stranded(uow.session, now, STRANDED_AFTER, limit)
         unbuilt = packets.unbuilt(uow.session, now, STRANDED_AFTER, limit)
+        unbuilt += packets.stale_incomplete(uow.session, now, REBUILD_EVERY, limit)
         dispatch(uow, for_ids(Stage.DISPUTE_CALL, call_ids) + for_ids(Stage.DISPUTE_PACKET, unbuilt))
     if call_ids or unbuilt:
-        log.warning("re-sent %d dispute call(s) and %d packet build(s) whose message was lost", len(call_ids),
-                    len(unbuilt))
+        log.info("re-sent %d dispute call(s); %d packet build(s) lost or due for another look", len(call_ids),
+                 len(unbuilt))
     return len(call_ids) + len(unbuilt)

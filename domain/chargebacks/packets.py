@@ -9,7 +9,8 @@ not follow links), and stores it all on the packet row with the rule.
 A complete packet is staged at the provider at once (a ``stage`` call, sent between two
 transactions by ``flows.dispute_desk``); an incomplete one waits for its case owner, who sees what
 is missing. The packet can be rebuilt until it is approved (new shipment data, a policy text set):
-a rebuild that changes what is sent stages it again.
+a rebuild that changes what is sent stages it again. An incomplete packet is looked at again every hour by the dispute
+sweeper until its deadline, so evidence that arrives later (a delivered scan) completes it.
 """
 from __future__ import annotations
 
@@ -114,6 +115,7 @@ def build(session: Session, dispute_id: int, config: BusinessConfig, now: dateti
         changed = (packet.fields, packet.present, packet.missing, packet.defense_reason) != (
             sent.fields, present, missing, sent.defense_reason)
         if not changed:
+            packet.built_at = now  # looked again, nothing new: the sweeper waits a full period before the next look
             return []
         packet.version += 1
         for key, value in values.items():
@@ -134,3 +136,11 @@ def unbuilt(session: Session, now: datetime, older_than: timedelta, limit: int =
         Dispute.state == "opened", Dispute.created_at < now - older_than,
         ~select(DisputePacket.id).where(DisputePacket.dispute_id == Dispute.id).exists())
         .order_by(Dispute.id).limit(limit)))
+
+
+def stale_incomplete(session: Session, now: datetime, every: timedelta, limit: int = 200) -> list[int]:
+    """Incomplete packets last assembled more than ``every`` ago, deadline not passed: evidence may
+    have arrived since (a delivered scan, a policy text set), so they are built again."""
+    return list(session.scalars(select(Dispute.id).join(DisputePacket, DisputePacket.dispute_id == Dispute.id).where(
+        Dispute.state == "packet_ready", DisputePacket.missing != [], DisputePacket.built_at < now - every,
+        (Dispute.due_by.is_(None)) | (Dispute.due_by > now)).order_by(Dispute.id).limit(limit)))

@@ -227,3 +227,7 @@ def test_the_sweeper_sends_again_what_lost_its_message(db_session: Session, desk
     dispute_desk.build_packet(desk.work, received.dispute_id)
     with freezegun.freeze_time(now + dispute_desk.STRANDED_AFTER + timedelta(seconds=5), tick=True):
         assert dispute_desk.sweep(desk.work) == 0  # built: nothing lost
+    assert desk.work.take("tasks.disputes.build_packet") == []
+    with freezegun.freeze_time(now + dispute_desk.REBUILD_EVERY + timedelta(minutes=5), tick=True):
+        assert dispute_desk.sweep(desk.work) == 1  # incomplete (no shipping address): looked at again
+    assert desk.work.take("tasks.disputes.build_packet") == [received.dispute_id]
