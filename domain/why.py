@@ -346,8 +346,8 @@ def order(session: Session, reference: str, now: datetime | None = None) -> Trai
             facts["backorders"].append(_backorder_facts(found_backorder, sku))
             _backorder_events(session, trail, found_backorder, found, line, sku, now)
         _refund_decisions(trail, session, found)
-        for entry in dispute_trail.order_entries(session, found.id):
-            trail.add(entry.at, entry.kind, entry.text, **entry.data)
+        for step in dispute_trail.order_entries(session, found.id):
+            trail.add(step.at, step.kind, step.text, **step.data)
         facts["cases"] = _case_events(session, trail, found)
         trail.facts["orders"].append(facts)
     return trail.sorted()
@@ -506,8 +506,8 @@ def dispute(session: Session, reference: str, now: datetime | None = None) -> Tr
     if found is None:
         raise NotFound(f"no dispute {reference!r}")
     trail = Trail(f"dispute {found.id} ({found.provider} {found.dispute_ref})", dispute_trail.facts(session, found))
-    for entry in dispute_trail.entries(session, found):
-        trail.add(entry.at, entry.kind, entry.text, **entry.data)
+    for step in dispute_trail.entries(session, found):
+        trail.add(step.at, step.kind, step.text, **step.data)
     _timers(session, trail, "dispute", found.id, now)
     keys = [f"dispute:{found.id}:"] + ([f"case:{found.case_id}:"] if found.case_id else [])
     _alerts(session, trail, list(session.scalars(select(Alert).where(

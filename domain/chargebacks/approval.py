@@ -91,8 +91,12 @@ def record_done(session: Session, call_id: int, receipt: EvidenceReceipt, config
         return _submitted(session, dispute, receipt, now)
     if dispute.state != "packet_ready":
         return []
-    dispute.state, dispute.staged_at = "staged", now
     packet = session.scalar(select(DisputePacket).where(DisputePacket.dispute_id == dispute.id))
+    if packet is not None and call.packet_version < packet.version and not packet.missing:
+        # rebuilt while this draft was on its way: stage the new one (its build found this call busy)
+        again = calls.request(session, dispute, "stage", by=calls.ACTOR, now=now)
+        return [FollowUp(Stage.DISPUTE_CALL, (again,))] if again else []
+    dispute.state, dispute.staged_at = "staged", now
     complete = packet is not None and not packet.missing
     if config.auto_submit and complete:
         calls.note(session, dispute, f"evidence staged at {dispute.provider} (draft, status "

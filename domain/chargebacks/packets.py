@@ -112,8 +112,8 @@ def build(session: Session, dispute_id: int, config: BusinessConfig, now: dateti
         session.add(packet)
         changed = True
     else:
-        changed = (packet.fields, packet.present, packet.missing, packet.defense_reason) != (
-            sent.fields, present, missing, sent.defense_reason)
+        changed = (packet.fields, packet.facts, packet.present, packet.missing, packet.defense_reason) != (
+            sent.fields, values["facts"], present, missing, sent.defense_reason)
         if not changed:
             packet.built_at = now  # looked again, nothing new: the sweeper waits a full period before the next look
             return []

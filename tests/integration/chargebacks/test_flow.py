@@ -231,3 +231,32 @@ def test_the_sweeper_sends_again_what_lost_its_message(db_session: Session, desk
     with freezegun.freeze_time(now + dispute_desk.REBUILD_EVERY + timedelta(minutes=5), tick=True):
         assert dispute_desk.sweep(desk.work) == 1  # incomplete (no shipping address): looked at again
     assert desk.work.take("tasks.disputes.build_packet") == [received.dispute_id]
+
+
+def test_a_packet_rebuilt_while_its_draft_was_on_its_way_is_staged_again(db_session: Session, desk: Desk) -> None:
+    from connectors.payments.contract import EvidenceReceipt
+
+    dispute_id = _opened(db_session, desk, ref="ch_H", number="#5005", due=utcnow() + timedelta(days=6))
+    [stage_call] = desk.work.take(CALL)
+    with get_sessionmaker()() as other:  # a worker has the v1 draft on its way to the provider
+        claim = calls.claim(other, stage_call, utcnow())
+        other.commit()
+    assert claim is not None and claim.packet_version == 1
+    dispute = _dispute(db_session, dispute_id)
+    order_id = dispute.order_id
+    assert order_id is not None
+    desk.shipments[order_id] = [ShipmentFacts(carrier="UPS", tracking_number="1Z999AA10123456784",
+                                              shipped_at=utcnow() - timedelta(days=8),
+                                              delivered_at=utcnow() - timedelta(days=5), signed_by="J. LEE")]
+    dispute_desk.build_packet(desk.work, dispute_id)  # v2: its stage call is the one in flight
+    assert desk.work.take(CALL) == [stage_call]
+    with get_sessionmaker()() as other:  # the v1 answer comes back
+        again = approval.record_done(other, stage_call, EvidenceReceipt("dp_ch_H", False, "needs_response"),
+                                     desk.config.chargebacks, utcnow())
+        other.commit()
+    assert again == [FollowUp(Stage.DISPUTE_CALL, (stage_call,))]
+    assert _dispute(db_session, dispute_id).state == "packet_ready"  # v2 is not at the provider yet
+    assert dispute_desk.call_provider(desk.work, stage_call) == "done"
+    [staged] = desk.providers["stripe-main"].staged
+    assert b"signed for by J. LEE" in staged.files["shipping_documentation"]
+    assert _dispute(db_session, dispute_id).state == "staged"
