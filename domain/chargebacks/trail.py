@@ -28,8 +28,8 @@ class Entry:
 def facts(session: Session, dispute: Dispute) -> dict[str, Any]:
     shown = views.show(session, dispute)
     packet = shown.pop("packet") or {}
-    shown.pop("calls")
-    shown.pop("notices")
+    for nested in ("calls", "notices", "case", "open", "missing"):
+        shown.pop(nested)
     return shown | {"rule": packet.get("rule"), "has": packet.get("present"),
                     "missing": [m["fact"] for m in packet.get("missing", [])]}
 
