@@ -88,6 +88,7 @@ beat_schedule = {
     "redrive-inbox": {"task": _task(Stage.SWEEP_INBOX), "schedule": 60.0},
     "offer-stranded-backorders": {"task": _task(Stage.SWEEP_OFFERS), "schedule": 60.0},
     "place-stranded-substitutes": {"task": _task(Stage.SWEEP_SUBSTITUTES), "schedule": 60.0},
+    "sweep-disputes": {"task": _task(Stage.SWEEP_DISPUTES), "schedule": 60.0},
     "redrive-outbox": {"task": _task(Stage.SWEEP_OUTBOX), "schedule": 60.0},
     "reconcile-outbox": {"task": _task(Stage.RECONCILE_OUTBOX), "schedule": 300.0},
     "daily-stock-digest": {"task": _task(Stage.DIGEST), "schedule": 300.0},

@@ -1,4 +1,4 @@
-"""Answers to "why": one SKU's, order's, backorder's or purchase order's history, in time order.
+"""Answers to "why": one SKU's, order's, backorder's, purchase order's or dispute's history, in time order.
 
 Everything here is read back from rows the product already keeps for this purpose — state
 transitions with their numbers (``sku_transitions``), alerts with the figures and the rule they
@@ -22,6 +22,8 @@ from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
 from domain.cases import views as case_views
+from domain.chargebacks import trail as dispute_trail
+from domain.chargebacks import views as dispute_views
 from domain.core.clock import utcnow
 from domain.core.models import (
     Alert,
@@ -344,6 +346,8 @@ def order(session: Session, reference: str, now: datetime | None = None) -> Trai
             facts["backorders"].append(_backorder_facts(found_backorder, sku))
             _backorder_events(session, trail, found_backorder, found, line, sku, now)
         _refund_decisions(trail, session, found)
+        for step in dispute_trail.order_entries(session, found.id):
+            trail.add(step.at, step.kind, step.text, **step.data)
         facts["cases"] = _case_events(session, trail, found)
         trail.facts["orders"].append(facts)
     return trail.sorted()
@@ -491,9 +495,29 @@ def purchase_order(session: Session, reference: str, now: datetime | None = None
     return trail.sorted()
 
 
+# --- disputes (chargebacks) ---------------------------------------------------------------------
+
+
+def dispute(session: Session, reference: str, now: datetime | None = None) -> Trail:
+    """A chargeback: its notices, packet (rule, has, missing), provider calls, case actions,
+    timers, alerts and finance note (``domain.chargebacks.trail``)."""
+    now = now or utcnow()
+    found = dispute_views.find(session, reference)
+    if found is None:
+        raise NotFound(f"no dispute {reference!r}")
+    trail = Trail(f"dispute {found.id} ({found.provider} {found.dispute_ref})", dispute_trail.facts(session, found))
+    for step in dispute_trail.entries(session, found):
+        trail.add(step.at, step.kind, step.text, **step.data)
+    _timers(session, trail, "dispute", found.id, now)
+    keys = [f"dispute:{found.id}:"] + ([f"case:{found.case_id}:"] if found.case_id else [])
+    _alerts(session, trail, list(session.scalars(select(Alert).where(
+        or_(*[Alert.dedupe_key.startswith(k, autoescape=True) for k in keys])).order_by(Alert.id))), now)
+    return trail.sorted()
+
+
 #: ``backorders why KIND REFERENCE``: the subjects and how each is found.
 SUBJECTS: dict[str, Callable[[Session, str, datetime | None], Trail]] = {
-    "sku": sku, "order": order, "po": purchase_order}
+    "sku": sku, "order": order, "po": purchase_order, "dispute": dispute}
 
 
 def explain(session: Session, kind: str, reference: str, now: datetime | None = None) -> Trail:

@@ -71,6 +71,8 @@ FLOWS: tuple[Flow, ...] = (
     Flow(S.SEND_PO,           "tasks.purchasing_send.send",             DEFAULT, (S.DELIVER,)),
     Flow(S.READ_ERP_RECEIPTS, "tasks.receipts.poll_erp",                SYNC,    (S.EVALUATE, S.DELIVER)),
     Flow(S.SCORECARD,         "tasks.purchasing.send_scorecard",        DEFAULT, (S.DELIVER,)),
+    Flow(S.DISPUTE_PACKET,    "tasks.disputes.build_packet",            DEFAULT, (S.DISPUTE_CALL,)),
+    Flow(S.DISPUTE_CALL,      "tasks.disputes.call_provider",           DEFAULT, (S.DISPUTE_CALL,)),
     Flow(S.DELIVER,           "tasks.notify.deliver",                   NOTIFY,  (S.DELIVER,)),
     Flow(S.DIGEST,            "tasks.stock.daily_digest",               DETECT,  (S.DELIVER,)),
     Flow(S.RECONCILE_OUTBOX,  "tasks.notify.reconcile",                 NOTIFY,  (S.DELIVER,)),
@@ -80,6 +82,7 @@ FLOWS: tuple[Flow, ...] = (
     Flow(S.SWEEP_EFFECTS,     "tasks.effects.sweep",                    DETECT,  (S.EVALUATE, S.FILL, S.PLAN)),
     Flow(S.SWEEP_OFFERS,      "tasks.followups.offer_stranded",         DEFAULT, (S.OFFER,)),
     Flow(S.SWEEP_SUBSTITUTES, "tasks.followups.substitutes_stranded",   DEFAULT, (S.PLACE_SUBSTITUTE,)),
+    Flow(S.SWEEP_DISPUTES,    "tasks.disputes.sweep",                   DEFAULT, (S.DISPUTE_CALL, S.DISPUTE_PACKET)),
     Flow(S.IMPORT_DEAD_LETTERS, "tasks.deadletters.import_spool",       DEFAULT),
     Flow(S.PURGE_REPLAY_TOKENS, "tasks.notify.purge_replay_tokens",     NOTIFY),
 )

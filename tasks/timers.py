@@ -6,6 +6,7 @@ import logging
 from celery import shared_task
 
 import domain.cases.sla  # noqa: F401  (registers the case SLA timer handler)
+import domain.chargebacks.deadlines  # noqa: F401  (registers the dispute deadline and reminder handlers)
 import domain.journey.customer_journey  # noqa: F401  (registers the backorder timer handlers)
 import domain.purchasing.merchandising  # noqa: F401  (registers the escalation of an auto-cancel)
 import domain.purchasing.vendor_loop  # noqa: F401  (registers the purchase-order timer handlers)

@@ -807,6 +807,9 @@ main.add_command(up)
 from workers.cli_cases import cases  # noqa: E402
 
 main.add_command(cases)
+from workers.cli_disputes import disputes  # noqa: E402
+
+main.add_command(disputes)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``backorders why sku|order|po|backorder REFERENCE``: the audit trail of one subject, in time order.
+"""``backorders why sku|order|po|backorder|dispute REFERENCE``: the audit trail of one subject, in time order.
 
 The trail is assembled by ``domain.why`` from rows the product keeps anyway; this module only
 finds the database and prints. An unknown reference exits 1 with the reason on stderr, so a
@@ -11,7 +11,7 @@ import sys
 
 import click
 
-KINDS = ("sku", "order", "po", "backorder")
+KINDS = ("sku", "order", "po", "backorder", "dispute")
 
 
 def _line(event: dict[str, object]) -> str:
@@ -41,15 +41,16 @@ def echo_trail(trail: dict[str, object]) -> None:
 @click.argument("reference")
 @click.option("--json", "as_json", is_flag=True, help="Print the trail as one JSON document.")
 def why(kind: str, reference: str, as_json: bool) -> None:
-    """Why a SKU, order, purchase order or backorder is where it is: every transition with its
-    numbers, alert, push, notice (to whom, by which channel, held or sent), reply, timer, refund
-    and purchase-order line reason, oldest first.
+    """Why a SKU, order, purchase order, backorder or dispute is where it is: every transition with
+    its numbers, alert, push, notice (to whom, by which channel, held or sent), reply, timer, refund,
+    purchase-order line reason and chargeback step (packet, calls, finance note), oldest first.
 
     \b
     backorders why sku FUT-FRM-OAK-FULL
     backorders why order 1001
     backorders why po PO-20261125-7
     backorders why backorder 42
+    backorders why dispute 7
     """
     from domain import why as explaining
     from domain.core.db import session_scope

@@ -349,9 +349,17 @@ class Order(Base):
     currency: Mapped[str] = mapped_column(String(3), server_default="USD")
     total_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     placed_at: Mapped[datetime]
+    #: The payment at the provider (Stripe charge or payment intent, Adyen pspReference, PayPal
+    #: capture id): a dispute finds its order by it (``domain.chargebacks.intake``).
+    payment_ref: Mapped[str | None] = mapped_column(String(128))
+    #: What checkout knew about the payment, for chargeback evidence and fraud hints: ``ip``,
+    #: ``device_id``, ``user_id``, ``shipping_address``, ``billing_address``, ``card_fingerprint`` and
+    #: ``checks`` (AVS/CVV results by the provider's names, e.g. Stripe's ``cvc_check``).
+    payment_facts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
     created_at: Mapped[datetime] = created_at_column()
     __table_args__ = (
         UniqueConstraint("store_id", "external_id", name="uq_orders_store_external"),
+        Index("ix_orders_payment_ref", "payment_ref", postgresql_where=text("payment_ref IS NOT NULL")),
         Index("ix_orders_status", "status"),
         #: The customer-segment check reads a customer's history by email, whatever its case.
         Index("ix_orders_email_lower", func.lower(text("email"))),
@@ -861,3 +869,149 @@ class CaseEvent(Base):
     note: Mapped[str] = mapped_column(Text, server_default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
     __table_args__ = (Index("ix_case_events_case", "case_id", "id"),)
+
+
+# --- Chargebacks (part 5 of the exception operations): a provider's dispute, the notices that
+# --- told us of it, its evidence packet, each call that stages or submits it, and finance notes.
+
+DISPUTE_STATES = ("opened", "packet_ready", "staged", "approved", "submitted", "won", "lost", "accepted")
+DISPUTE_OUTCOMES = ("won", "lost", "accepted")
+DISPUTE_CALL_ACTIONS = ("stage", "submit")
+DISPUTE_CALL_STATES = ("pending", "in_flight", "done", "failed", "unknown")
+
+
+class Dispute(Base):
+    """A chargeback or dispute a payment provider told us of, one row per provider dispute.
+
+    ``account`` is the merchant account whose webhook brought it (``/webhooks/payments/{account}``),
+    so evidence goes back through the same connector. ``due_by`` is the provider's evidence
+    deadline (Stripe ``evidence_details.due_by``, Adyen ``defensePeriodEndsAt``, PayPal
+    ``seller_response_due_date``); its case's SLA and timers follow it."""
+
+    __tablename__ = "disputes"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    account: Mapped[str] = mapped_column(String(64))
+    dispute_ref: Mapped[str] = mapped_column(String(128))
+    payment_ref: Mapped[str] = mapped_column(String(128), server_default="")
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    reason_code: Mapped[str] = mapped_column(String(64), server_default="")
+    network_code: Mapped[str] = mapped_column(String(16), server_default="")
+    category: Mapped[str] = mapped_column(String(32), server_default="general")
+    amount_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    currency: Mapped[str] = mapped_column(String(3), server_default="")
+    due_by: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(String(16), server_default="opened")
+    provider_status: Mapped[str] = mapped_column(String(64), server_default="")
+    approved_by: Mapped[str | None] = mapped_column(String(128))
+    approved_at: Mapped[datetime | None]
+    staged_at: Mapped[datetime | None]
+    submitted_at: Mapped[datetime | None]
+    outcome_at: Mapped[datetime | None]
+    #: The deadline passed before the evidence was submitted (``domain.chargebacks.deadlines``).
+    escalated_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        UniqueConstraint("provider", "dispute_ref", name="uq_disputes_provider_ref"),
+        CheckConstraint(_in("state", DISPUTE_STATES), name="state_valid"),
+        Index("ix_disputes_state_due", "state", "due_by"),
+        Index("ix_disputes_order", "order_id"),
+    )
+
+
+class DisputeNoticeRow(Base):
+    """One verified dispute event, by the provider's event id: a redelivered notice finds its row
+    and changes nothing. ``data`` keeps the notice as it came (status, outcome, due date, raw)."""
+
+    __tablename__ = "dispute_notices"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(200))
+    dispute_id: Mapped[int | None] = mapped_column(ForeignKey("disputes.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(64), server_default="")
+    outcome: Mapped[str] = mapped_column(String(16), server_default="open")
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    received_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        UniqueConstraint("provider", "event_id", name="uq_dispute_notices_provider_event"),
+        Index("ix_dispute_notices_dispute", "dispute_id", "id"),
+    )
+
+
+class DisputePacket(Base):
+    """The evidence a dispute's reason needs, assembled from the order's facts: which facts it has,
+    which the reason needs but are missing (and why), the rule that chose them, the provider's
+    fields and documents, and the HTML bundle (evidence inline: issuers do not follow links).
+    Rebuilt in place while the dispute is not yet submitted; ``version`` counts the builds."""
+
+    __tablename__ = "dispute_packets"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id", ondelete="CASCADE"), unique=True)
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    rule_name: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    facts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    present: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'"))
+    missing: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'"))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    documents: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    defense_reason: Mapped[str] = mapped_column(String(64), server_default="")
+    html: Mapped[str] = mapped_column(Text, server_default="")
+    built_at: Mapped[datetime] = created_at_column()
+
+
+class DisputeCall(Base):
+    """One call to the provider for a dispute (stage the evidence, or submit it), as a row a sweeper
+    finds again. Claimed under a lease before the request leaves, recorded after it answers, in two
+    transactions; one row per dispute and action, so evidence is submitted once. ``unknown``: the
+    request may have reached the provider (a lost answer): a person checks before it is re-run."""
+
+    __tablename__ = "dispute_calls"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    packet_version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    requested_by: Mapped[str] = mapped_column(String(128), server_default="")
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    receipt: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    done_at: Mapped[datetime | None]
+    __table_args__ = (
+        UniqueConstraint("dispute_id", "action", name="uq_dispute_calls_dispute_action"),
+        CheckConstraint(_in("action", DISPUTE_CALL_ACTIONS), name="action_valid"),
+        CheckConstraint(_in("state", DISPUTE_CALL_STATES), name="state_valid"),
+        Index("ix_dispute_calls_open", "updated_at", postgresql_where=text("state IN ('pending', 'in_flight')")),
+    )
+
+
+class FinanceNote(Base):
+    """A money movement finance must book that no refund decision covers (a chargeback won, lost or
+    accepted), with its amount, the provider's reference, a GL note and the rule that wrote it.
+    One per subject and kind; ``domain.chargebacks.finance.rows`` lists them beside refunds."""
+
+    __tablename__ = "finance_notes"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int] = mapped_column(BigInteger)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    #: Signed, in the merchant's favour: a lost chargeback is negative, a won one zero (reinstated).
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), server_default="")
+    provider: Mapped[str] = mapped_column(String(16), server_default="")
+    reference: Mapped[str] = mapped_column(String(128), server_default="")
+    gl_note: Mapped[str] = mapped_column(Text, server_default="")
+    rule: Mapped[str] = mapped_column(String(200), server_default="")
+    figures: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        UniqueConstraint("subject_type", "subject_id", "kind", name="uq_finance_notes_subject_kind"),
+        Index("ix_finance_notes_created_at", "created_at"),
+        Index("ix_finance_notes_order", "order_id"),
+    )

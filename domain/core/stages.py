@@ -35,6 +35,9 @@ class Stage(StrEnum):
     SEND_PO = "send_po"
     READ_ERP_RECEIPTS = "read_erp_receipts"
     SCORECARD = "scorecard"
+    # chargebacks
+    DISPUTE_PACKET = "dispute_packet"
+    DISPUTE_CALL = "dispute_call"
     # messages
     DELIVER = "deliver"
     DIGEST = "digest"
@@ -46,6 +49,7 @@ class Stage(StrEnum):
     SWEEP_EFFECTS = "sweep_effects"
     SWEEP_OFFERS = "sweep_offers"
     SWEEP_SUBSTITUTES = "sweep_substitutes"
+    SWEEP_DISPUTES = "sweep_disputes"
     IMPORT_DEAD_LETTERS = "import_dead_letters"
     PURGE_REPLAY_TOKENS = "purge_replay_tokens"
 

@@ -1,0 +1,91 @@
+"""Evidence the order itself holds: what was bought (its lines and SKUs), what checkout knew about
+the payment (``orders.payment_facts``), and the refund policy the store shows at checkout.
+
+AVS/CVV results are read under the provider's own names (Stripe's ``address_line1_check``,
+``address_postal_code_check``, ``cvc_check`` ∈ pass/fail/unavailable/unchecked; Adyen's
+``avsResult``/``cvcResult`` texts) and quoted as they are:
+https://docs.stripe.com/api/charges/object#charge_object-payment_method_details-card-checks
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from domain.chargebacks.sources import Fact, Found, Gap, Scope, source
+from domain.core.models import OrderLine, Sku
+
+CHECK_LABELS = {"address_line1_check": "AVS street address", "address_postal_code_check": "AVS postal code",
+                "cvc_check": "CVC", "avsResult": "AVS", "cvcResult": "CVC"}
+
+
+def money(cents: int, currency: str) -> str:
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(int(cents)), 100)
+    return f"{sign}{whole:,}.{part:02d} {currency}".strip()
+
+
+def address_text(value: Any) -> str:
+    """An address stored as text, or as a mapping of its parts (line1, city, postal_code, country…)."""
+    if isinstance(value, dict):
+        parts = [value.get(k) for k in ("name", "line1", "line2", "city", "state", "postal_code", "country")]
+        return ", ".join(str(p) for p in parts if p)
+    return str(value or "").strip()
+
+
+@source("order", priority=20)
+def order_lines(scope: Scope) -> Found:
+    """The product description: each line's quantity, title, SKU and price, with the SKU's catalogue
+    title when the line's own is empty."""
+    if scope.order is None:
+        return {"product_description": Gap("no order carries this payment reference", "order")}
+    rows = []
+    for line, sku in scope.session.execute(select(OrderLine, Sku).outerjoin(Sku, Sku.id == OrderLine.sku_id)
+                                           .where(OrderLine.order_id == scope.order.id)
+                                           .order_by(OrderLine.id)).tuples():
+        title = line.title or (sku.title if sku else "") or "item"
+        rows.append({"quantity": line.quantity, "title": title, "sku": sku.code if sku else "",
+                     "category": sku.category if sku else "", "price": money(line.price_cents, scope.order.currency)})
+    if not rows:
+        return {"product_description": Gap(f"order {scope.order.number} has no lines", "order")}
+    text = "; ".join(f"{r['quantity']} × {r['title']}" + (f" (SKU {r['sku']})" if r["sku"] else "")
+                     + f" at {r['price']} each" for r in rows)
+    placed = scope.order.placed_at.strftime("%Y-%m-%d")
+    return {"product_description": Fact(f"Order {scope.order.number} placed {placed}: {text}. Order total "
+                                        f"{money(scope.order.total_cents, scope.order.currency)}.", "order",
+                                        tuple(rows))}
+
+
+@source("checkout", priority=30)
+def checkout(scope: Scope) -> Found:
+    """Shipping address, purchase IP and AVS/CVV results as checkout stored them on the order."""
+    if scope.order is None:
+        why = Gap("no order carries this payment reference", "checkout")
+        return {"shipping_address": why, "customer_ip": why, "avs_cvv": why}
+    facts = scope.order.payment_facts or {}
+    found: Found = {}
+    address = address_text(facts.get("shipping_address"))
+    found["shipping_address"] = (Fact(address, "checkout") if address
+                                 else Gap("checkout stored no shipping address on the order", "checkout"))
+    ip = str(facts.get("ip") or "").strip()
+    found["customer_ip"] = Fact(ip, "checkout") if ip else Gap("checkout stored no customer IP", "checkout")
+    checks = facts.get("checks") or {}
+    if isinstance(checks, dict) and checks:
+        rows = tuple({"check": CHECK_LABELS.get(k, k), "result": str(v)} for k, v in sorted(checks.items()))
+        found["avs_cvv"] = Fact("; ".join(f"{r['check']}: {r['result']}" for r in rows), "checkout", rows)
+    else:
+        found["avs_cvv"] = Gap("the payment's AVS/CVV results were not stored at checkout", "checkout")
+    return found
+
+
+@source("policy", priority=40)
+def policy(scope: Scope) -> Found:
+    """The refund policy and how checkout showed it, from ``[chargebacks]`` in the business file."""
+    config = scope.config
+    return {
+        "refund_policy": (Fact(config.refund_policy_text, "policy") if config.refund_policy_text
+                          else Gap("[chargebacks] refund_policy_text is not set", "policy")),
+        "refund_policy_disclosure": (Fact(config.refund_policy_disclosure, "policy")
+                                     if config.refund_policy_disclosure
+                                     else Gap("[chargebacks] refund_policy_disclosure is not set", "policy")),
+    }
