@@ -35,6 +35,8 @@ class Stage(StrEnum):
     SEND_PO = "send_po"
     READ_ERP_RECEIPTS = "read_erp_receipts"
     SCORECARD = "scorecard"
+    # fraud hints
+    FRAUD_SCORE = "fraud_score"
     # messages
     DELIVER = "deliver"
     DIGEST = "digest"
@@ -46,6 +48,7 @@ class Stage(StrEnum):
     SWEEP_EFFECTS = "sweep_effects"
     SWEEP_OFFERS = "sweep_offers"
     SWEEP_SUBSTITUTES = "sweep_substitutes"
+    SWEEP_FRAUD = "sweep_fraud"
     IMPORT_DEAD_LETTERS = "import_dead_letters"
     PURGE_REPLAY_TOKENS = "purge_replay_tokens"
 
