@@ -138,8 +138,9 @@ def test_the_sweeper_finds_unscored_and_changed_orders(orders: Orders, db_sessio
 
 
 @pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]]]:
-    """What tasks queue after their commits, instead of the broker (nothing consumes it here)."""
+def sent(monkeypatch: pytest.MonkeyPatch, celery_app: object) -> list[tuple[str, tuple[Any, ...]]]:
+    """What tasks queue after their commits, instead of the broker (nothing consumes it here); the
+    product's Celery app is loaded, as in a worker (its metrics directory included)."""
     queued: list[tuple[str, tuple[Any, ...]]] = []
     monkeypatch.setattr("tasks.base.send_all", lambda messages: queued.extend(
         (task.name, tuple(args)) for task, args, _options in messages))
