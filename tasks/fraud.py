@@ -4,22 +4,12 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from domain.core.business_config import ConfigError, current_config
+from domain.core.business_config import current_config
 from domain.core.clock import utcnow
 from domain.core.stages import Stage
 from domain.fraud import scoring
 from flows.spine import dispatch, for_ids
 from tasks.base import DbTask
-
-
-def enabled() -> bool:
-    """Whether stored orders are scored on their own: the file has ``[fraud]``. A file that cannot be
-    read scores nothing here (the worker's start-up check and ``backorders doctor`` name its problem),
-    so ingest never fails for it."""
-    try:
-        return current_config().fraud.enabled
-    except ConfigError:
-        return False
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.fraud.score")

@@ -16,6 +16,7 @@ from domain.core.business_config import current_config
 from domain.core.clock import utcnow
 from domain.core.models import Store
 from domain.core.stages import FollowUp, Stage
+from domain.fraud import scoring
 from domain.journey import customer_journey
 from domain.messaging import alerts
 from domain.stock import quarantine_alerts, webhook_inbox
@@ -25,7 +26,6 @@ from flows.detection import detect
 from flows.inbound import apply_events
 from flows.spine import dispatch, for_ids, send_now
 from flows.stage_events import announce
-from tasks import fraud
 from tasks.base import DbTask, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def drain(self: DbTask, source: str, max_batches: int = 20) -> int:
                 changed = sorted(result.changed_sku_ids)
                 inline(self, uow, FollowUp(Stage.EVALUATE, (changed,)), detect, uow, changed,
                        fallback=lambda: effects.record(uow.session, effects.EVALUATE, changed, utcnow()))
-            if result.order_ids and fraud.enabled():  # scored after this commit, not inside it
+            if result.order_ids and scoring.enabled():  # scored after this commit, not inside it
                 dispatch(uow, for_ids(Stage.FRAUD_SCORE, result.order_ids))
             routes = current_config().notifications.routes
             for event_id, reason in result.quarantined:

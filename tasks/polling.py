@@ -13,9 +13,9 @@ from flows import poll as sync
 from domain.core.db import get_sessionmaker
 from domain.core.models import Store
 from domain.core.stages import FollowUp, Stage
+from domain.fraud import scoring
 from flows.connections import connector_for
 from flows.spine import dispatch, for_ids, messages
-from tasks import fraud
 from tasks.base import DbTask, send_all
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def poll_store(self: DbTask, store_id: int, full: bool = False) -> str:
         report = sync.poll(get_sessionmaker(), connector, store_id, owner=owner, full=full,
                            stock_cursor=stock_cursor, order_cursor=order_cursor, on_changed=hand_on,
                            fetch_orders=sells, on_backorders=follow_up,
-                           on_orders=score if fraud.enabled() else None)
+                           on_orders=score if scoring.enabled() else None)
     except Exception as exc:
         metrics.polled(store_key, full, time.monotonic() - started, 0, "failed")
         keep_failure(store_id, owner, full, exc)

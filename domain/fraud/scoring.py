@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from domain.cases import lifecycle
 from domain.core import audit
-from domain.core.business_config import BusinessConfig
+from domain.core.business_config import BusinessConfig, ConfigError, current_config
 from domain.core.clock import utcnow
 from domain.core.models import Alert, Case, FraudScore, Order, OrderLine, OutboxMessage, Store
 from domain.core.stages import FollowUp, Stage
@@ -58,6 +59,16 @@ class Scored:
     @property
     def rescored(self) -> bool:
         return self.result is not None
+
+
+def enabled() -> bool:
+    """Whether stored orders are scored on their own: the file has ``[fraud]``. A file that cannot be
+    read scores nothing here (the worker's start-up check and ``backorders doctor`` name its
+    problem), so ingest never fails for it."""
+    try:
+        return current_config().fraud.enabled
+    except ConfigError:
+        return False
 
 
 def _lock(session: Session, order_id: int) -> None:
@@ -109,8 +120,8 @@ def _summary(order: Order, result: signals.Result, config: BusinessConfig) -> st
 def _case(session: Session, order: Order, result: signals.Result, previous: tuple[int, str] | None,
           config: BusinessConfig, now: datetime) -> tuple[Case | None, list[int]]:
     """Open the order's ``fraud_hold`` case when the verdict asks for one, or note a re-score on it."""
-    detail = {"score": result.score, "verdict": result.verdict, "reasons": result.reasons(),
-              "thresholds": config.fraud.thresholds()}
+    detail: dict[str, Any] = {"score": result.score, "verdict": result.verdict, "reasons": result.reasons(),
+                              "thresholds": config.fraud.thresholds()}
     existing = session.scalar(select(Case).where(Case.kind == KIND, Case.subject_type == "order",
                                                  Case.subject_id == order.id))
     if existing is not None:
