@@ -124,18 +124,22 @@ def cases_config() -> CasesConfig:
 
 
 def read_cases() -> dict[str, Any]:
+    now = utcnow()
     with session_scope() as session:
-        data = console.case_queues(session, utcnow())
+        data = console.case_queues(session, now)
         session.rollback()  # read-only
-    return {"at": utcnow(), "refresh_s": REFRESH_S, "cases": data}
+    return {"at": now, "refresh_s": REFRESH_S, "cases": data}
 
 
-def read_case(case_id: int) -> dict[str, Any] | None:
-    config = cases_config()
+def read_case(reference: str) -> dict[str, Any] | None:
+    """One case's page, or None (a 404) for an id that is not a number or not a case."""
+    if not reference.isdigit() or len(reference) > 18:
+        return None
+    config, now = cases_config(), utcnow()
     with session_scope() as session:
-        found = console.case_page(session, case_id, config)
+        found = console.case_page(session, int(reference), config, now)
         session.rollback()  # read-only
-    return None if found is None else {"at": utcnow(), "refresh_s": REFRESH_S, "case": found}
+    return None if found is None else {"at": now, "refresh_s": REFRESH_S, "case": found}
 
 
 async def _page(request: Request, template: str, read: Callable[..., dict[str, Any] | None], *args: Any) -> Response:
@@ -161,6 +165,8 @@ async def show_cases(request: Request) -> Response:
 
 
 @router.get("/console/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False)
-async def show_case(request: Request, case_id: int) -> Response:
-    """One case: why it is open, its playbook and its history, read-only (assign and resolve are CLI commands)."""
+async def show_case(request: Request, case_id: str) -> Response:
+    """One case: why it is open, its playbook and its history, read-only (assign and resolve are CLI
+    commands). The id is read as text so that anything but a known case is a 404 after the
+    credentials, never a validation answer before them."""
     return await _page(request, "console/case.html", read_case, case_id)

@@ -120,5 +120,7 @@ def test_the_pages_answer_with_the_credentials_only(client: TestClient, db_sessi
     assert page.status_code == 200 and "Review the fraud signals" in page.text
     assert "velocity &lt;script&gt;x&lt;/script&gt; (+35)" in page.text, "reasons are escaped"
     assert client.get("/console/cases/9999", headers=_auth()).status_code == 404
+    assert client.get("/console/cases/abc", headers=_auth()).status_code == 404
+    assert client.get("/console/cases/abc").status_code == 401, "the credentials come first"
     overview = client.get("/console", headers=_auth())
     assert 'href="/console/cases"' in overview.text and 'data-queue="risk"' in overview.text
