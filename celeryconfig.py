@@ -97,6 +97,7 @@ beat_schedule = {
     "vendor-scorecard": {"task": _task(Stage.SCORECARD), "schedule": 300.0},
     "sweep-channel-pushes": {"task": _task(Stage.SWEEP_PUSHES), "schedule": SWEEP_INTERVAL_S},
     "sweep-pending-effects": {"task": _task(Stage.SWEEP_EFFECTS), "schedule": SWEEP_INTERVAL_S},
+    "score-unscored-orders": {"task": _task(Stage.SWEEP_FRAUD), "schedule": 60.0},
     "import-spooled-dead-letters": {"task": _task(Stage.IMPORT_DEAD_LETTERS), "schedule": 60.0},
     "purge-replay-tokens": {"task": _task(Stage.PURGE_REPLAY_TOKENS), "schedule": 3600.0},
 }

@@ -27,6 +27,7 @@ keeps working:
   :class:`Marker`, :class:`Refusal`) run by :class:`DeclaredRefunds`, :class:`DeclaredCredit` and
   :class:`DeclaredSubstitutes`;
 * ``connectors.records`` — :class:`LineFields`: where a platform keeps an order line's fields;
+  :class:`RiskFields` (:data:`ORDER_RISK`): where it keeps what fraud hints read;
 * ``connectors.storefront`` — :class:`Storefront`: a selling platform's connector, every channel
   ability (:data:`STOREFRONT`) from its declarations;
 * ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`,
@@ -91,7 +92,7 @@ from connectors.paging import (
     VersionCursorPaginator,
     shopify_link_paginator,
 )
-from connectors.records import LineFields
+from connectors.records import ORDER_RISK, LineFields, RiskFields
 from connectors.rpc import JsonRpcConnector
 from connectors.signing import (
     constant_time_equals,
@@ -166,7 +167,7 @@ __all__ = [
 ]
 __all__ += [
     "STOREFRONT", "Collections", "CreditShape", "DeclaredCredit", "DeclaredRefunds", "DeclaredSubstitutes",
-    "LevelWrites", "LineFields", "Marker", "OrderReads", "OrderRecord", "OrderShape", "RefundShape", "Refusal",
+    "LevelWrites", "LineFields", "ORDER_RISK", "RiskFields", "Marker", "OrderReads", "OrderRecord", "OrderShape", "RefundShape", "Refusal",
     "StockRecord", "Storefront",
 ]
 

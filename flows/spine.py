@@ -52,9 +52,9 @@ S = Stage
 FLOWS: tuple[Flow, ...] = (
     # stage                   task                                      queue    what follows
     Flow(S.DISPATCH_POLLS,    "tasks.polling.dispatch_due",             SYNC,    (S.POLL,), clock=True),
-    Flow(S.POLL,              "tasks.polling.poll_store",               SYNC,    (S.EVALUATE, S.OFFER)),
+    Flow(S.POLL,              "tasks.polling.poll_store",               SYNC,    (S.EVALUATE, S.OFFER, S.FRAUD_SCORE)),
     Flow(S.DRAIN,             "tasks.inbound.drain",                    DETECT,  (S.OFFER, S.EVALUATE, S.DELIVER, S.PUSH_STORE,
-                                                                                  S.FILL, S.PLAN, S.DRAIN)),
+                                                                                  S.FILL, S.PLAN, S.DRAIN, S.FRAUD_SCORE)),
     Flow(S.EVALUATE,          "tasks.stock.evaluate",                   DETECT,  (S.DELIVER, S.PUSH_STORE, S.FILL, S.PLAN,
                                                                                   S.EVALUATE), batch=1000),
     Flow(S.PUSH_STORE,        "tasks.channels.push_store",              SYNC,    (S.PUSH_DUE, S.PUSH_STORE, S.DELIVER)),
@@ -73,6 +73,8 @@ FLOWS: tuple[Flow, ...] = (
     Flow(S.SCORECARD,         "tasks.purchasing.send_scorecard",        DEFAULT, (S.DELIVER,)),
     Flow(S.DISPUTE_PACKET,    "tasks.disputes.build_packet",            DEFAULT, (S.DISPUTE_CALL,)),
     Flow(S.DISPUTE_CALL,      "tasks.disputes.call_provider",           DEFAULT, (S.DISPUTE_CALL,)),
+    Flow(S.FRAUD_SCORE,       "tasks.fraud.score",                      DEFAULT, (S.DELIVER,), batch=200),
+    Flow(S.SWEEP_FRAUD,       "tasks.fraud.sweep",                      DEFAULT, (S.FRAUD_SCORE,)),
     Flow(S.DELIVER,           "tasks.notify.deliver",                   NOTIFY,  (S.DELIVER,)),
     Flow(S.DIGEST,            "tasks.stock.daily_digest",               DETECT,  (S.DELIVER,)),
     Flow(S.RECONCILE_OUTBOX,  "tasks.notify.reconcile",                 NOTIFY,  (S.DELIVER,)),

@@ -16,6 +16,7 @@ from domain.core.business_config import current_config
 from domain.core.clock import utcnow
 from domain.core.models import Store
 from domain.core.stages import FollowUp, Stage
+from domain.fraud import scoring
 from domain.journey import customer_journey
 from domain.messaging import alerts
 from domain.stock import quarantine_alerts, webhook_inbox
@@ -65,6 +66,8 @@ def drain(self: DbTask, source: str, max_batches: int = 20) -> int:
                 changed = sorted(result.changed_sku_ids)
                 inline(self, uow, FollowUp(Stage.EVALUATE, (changed,)), detect, uow, changed,
                        fallback=lambda: effects.record(uow.session, effects.EVALUATE, changed, utcnow()))
+            if result.order_ids and scoring.enabled():  # scored after this commit, not inside it
+                dispatch(uow, for_ids(Stage.FRAUD_SCORE, result.order_ids))
             routes = current_config().notifications.routes
             for event_id, reason in result.quarantined:
                 dispatch(uow, for_ids(Stage.DELIVER, quarantine_alert(uow.session, store, event_id, reason, routes)))

@@ -25,7 +25,7 @@ TASK_MODULES = (
     "tasks.receipts",
     "tasks.effects",
     "tasks.disputes",
-
+    "tasks.fraud",
     "tasks.deadletters",
 )
 

@@ -810,6 +810,9 @@ main.add_command(cases)
 from workers.cli_disputes import disputes  # noqa: E402
 
 main.add_command(disputes)
+from workers.cli_fraud import fraud  # noqa: E402
+
+main.add_command(fraud)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from domain.core.case_config import CasesConfig, read_cases
 from domain.core.chargeback_config import ChargebacksConfig, read_chargebacks
+from domain.core.fraud_config import FraudConfig, read_fraud
 
 #: Platform names the product knows of. A store may only name one that has a connector
 #: (``connectors.registry``); these names only tell a platform without one from a typo.
@@ -239,6 +240,7 @@ class BusinessConfig:
     refunds: RefundPolicyConfig = field(default_factory=RefundPolicyConfig)
     cases: CasesConfig = field(default_factory=CasesConfig)
     chargebacks: ChargebacksConfig = field(default_factory=ChargebacksConfig)
+    fraud: FraudConfig = field(default_factory=FraudConfig)
 
     def policy_for(self, store_key: str) -> PolicyConfig:
         return self.store_policies.get(store_key, self.policy)
@@ -842,7 +844,7 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     """Validate parsed TOML; raise ConfigError listing every problem."""
     reader = _Reader()
     reader.unknown_keys(data, {"business", "locations", "stores", "vendors", "skus", "notifications", "policy",
-                               "store_policies", "segments", "refunds", "cases", "chargebacks"}, "")
+                               "store_policies", "segments", "refunds", "cases", "chargebacks", "fraud"}, "")
     business = reader.table(data, "business", "business")
     reader.unknown_keys(business, {"name", "timezone"}, "business")
     name = reader.string(business, "name", "business") or ""
@@ -877,12 +879,13 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     cases = read_cases(reader, data, store_keys=store_keys, sku_codes={sku.code for sku in skus},
                        categories={sku.category for sku in skus}, tiers={segment.key for segment in segments})
     chargebacks = read_chargebacks(reader, data)
+    fraud = read_fraud(reader, data)
     if reader.problems:
         raise ConfigError(reader.problems)
     return BusinessConfig(name=name, timezone=timezone, locations=locations, stores=stores, vendors=vendors,
                           skus=skus, notifications=notifications, policy=policy,
                           store_policies=store_policies, segments=segments, refunds=refunds,
-                          cases=cases, chargebacks=chargebacks)
+                          cases=cases, chargebacks=chargebacks, fraud=fraud)
 
 
 def load_config(path: Path | str) -> BusinessConfig:

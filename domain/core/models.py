@@ -357,6 +357,17 @@ class Order(Base):
     #: ``checks`` (AVS/CVV results by the provider's names, e.g. Stripe's ``cvc_check``).
     payment_facts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
     created_at: Mapped[datetime] = created_at_column()
+    # Fraud hints (domain/fraud): what the platform said about the payment and where it came from,
+    # None when it did not say (connectors.types.PaymentRisk). ``card_fingerprint`` names the card
+    # without its number (brand, BIN, masked number); addresses are the platform's own fields.
+    customer_ip: Mapped[str | None] = mapped_column(String(45))
+    avs_result: Mapped[str | None] = mapped_column(String(16))
+    cvv_result: Mapped[str | None] = mapped_column(String(16))
+    card_fingerprint: Mapped[str | None] = mapped_column(String(128))
+    billing_country: Mapped[str | None] = mapped_column(String(2))
+    shipping_country: Mapped[str | None] = mapped_column(String(2))
+    billing_address: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    shipping_address: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     __table_args__ = (
         UniqueConstraint("store_id", "external_id", name="uq_orders_store_external"),
         Index("ix_orders_payment_ref", "payment_ref", postgresql_where=text("payment_ref IS NOT NULL")),
@@ -365,6 +376,8 @@ class Order(Base):
         Index("ix_orders_email_lower", func.lower(text("email"))),
         #: Demand reads order lines by when they were placed, from the first order recorded.
         Index("ix_orders_placed_at", "placed_at"),
+        #: Fraud hints count the orders placed from one IP address within a window.
+        Index("ix_orders_customer_ip", "customer_ip", "placed_at"),
     )
 
 
@@ -1014,4 +1027,39 @@ class FinanceNote(Base):
         UniqueConstraint("subject_type", "subject_id", "kind", name="uq_finance_notes_subject_kind"),
         Index("ix_finance_notes_created_at", "created_at"),
         Index("ix_finance_notes_order", "order_id"),
+    )
+
+
+# --- Fraud hints (domain/fraud) -----------------------------------------------------------------
+
+#: What a score led to: nothing, a review case, a review case held urgent, or a decline — the
+#: last only when the store's ``[fraud] decline_at`` says so.
+FRAUD_VERDICTS = ("pass", "review", "hold", "decline")
+
+
+class FraudScore(Base):
+    """One order's fraud score with every signal's contribution: its name, whether it fired (or was
+    not known), its weight, the points it added and the figures it saw.
+
+    One row per order. ``inputs_digest`` is a hash of what the signals read from the order itself
+    (``domain.fraud.scoring.INPUTS_DIGEST``), so a redelivered or re-polled order is scored again
+    only when those inputs change; ``times_scored`` counts the scorings. ``thresholds`` are the
+    ``[fraud]`` thresholds the verdict was read against, kept as they were then."""
+
+    __tablename__ = "fraud_scores"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    score: Mapped[int] = mapped_column(Integer)
+    verdict: Mapped[str] = mapped_column(String(16))
+    signals: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'"))
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    inputs_digest: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("cases.id", ondelete="SET NULL"))
+    times_scored: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    scored_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        CheckConstraint(_in("verdict", FRAUD_VERDICTS), name="verdict_valid"),
+        UniqueConstraint("order_id"),
+        Index("ix_fraud_scores_verdict", "verdict", "scored_at"),
     )

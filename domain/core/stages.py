@@ -38,6 +38,8 @@ class Stage(StrEnum):
     # chargebacks
     DISPUTE_PACKET = "dispute_packet"
     DISPUTE_CALL = "dispute_call"
+    # fraud hints
+    FRAUD_SCORE = "fraud_score"
     # messages
     DELIVER = "deliver"
     DIGEST = "digest"
@@ -50,6 +52,7 @@ class Stage(StrEnum):
     SWEEP_OFFERS = "sweep_offers"
     SWEEP_SUBSTITUTES = "sweep_substitutes"
     SWEEP_DISPUTES = "sweep_disputes"
+    SWEEP_FRAUD = "sweep_fraud"
     IMPORT_DEAD_LETTERS = "import_dead_letters"
     PURGE_REPLAY_TOKENS = "purge_replay_tokens"
 

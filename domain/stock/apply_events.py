@@ -41,6 +41,8 @@ class DrainResult:
     changed_sku_ids: set[int] = field(default_factory=set)
     backorder_ids: list[int] = field(default_factory=list)
     quarantined: list[tuple[int, str]] = field(default_factory=list)
+    #: Orders stored (new or updated): the fraud stage scores them after the commit.
+    order_ids: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ def apply_parsed(session: Session, store_id: int, batch: list[ParsedEvent]) -> D
         recorded = record_orders(session, store_id, orders)
         result.changed_sku_ids.update(recorded.sku_ids)
         result.backorder_ids += recorded.backorder_ids
+        result.order_ids += recorded.order_ids
         problems[event.id] += [f"order line without SKU: {line.sku or line.external_id}"
                                for order in orders for line in order.lines if not line.sku]
     done_ids = [event.id for event in events if not problems[event.id]]

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, null, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from connectors.types import OrderRecord
+from connectors.types import OrderRecord, PaymentRisk
 from domain.core.clock import utcnow
 from domain.core.db import any_text
 from domain.core.models import Order, OrderLine, Sku
@@ -20,6 +21,25 @@ OPEN_STATUSES = {"open", "pending", "processing", "on-hold", "unfulfilled", "par
 def normalise_status(status: str) -> str:
     """Platforms name states differently; we only need open vs. not."""
     return "open" if status.lower() in OPEN_STATUSES else status.lower()[:32]
+
+
+#: Order columns that hold what fraud hints read (``connectors.types.PaymentRisk``).
+RISK_COLUMNS = ("customer_ip", "avs_result", "cvv_result", "card_fingerprint", "billing_country", "shipping_country",
+                "billing_address", "shipping_address")
+
+
+def risk_values(risk: PaymentRisk | None) -> dict[str, Any]:
+    """The risk columns of one order, cut to their widths; SQL NULL for what the platform did not say
+    (``null()`` for the JSON columns, where a bare None would be stored as JSON ``null``)."""
+    risk = risk or PaymentRisk()
+    return {"customer_ip": _cut(risk.customer_ip, 45), "avs_result": _cut(risk.avs_result, 16),
+            "cvv_result": _cut(risk.cvv_result, 16), "card_fingerprint": _cut(risk.card, 128),
+            "billing_country": risk.billing_country, "shipping_country": risk.shipping_country,
+            "billing_address": risk.billing_address or null(), "shipping_address": risk.shipping_address or null()}
+
+
+def _cut(value: str | None, width: int) -> str | None:
+    return value[:width] if value else None
 
 
 @dataclass
@@ -44,12 +64,15 @@ def record_orders(session: Session, store_id: int, records: Sequence[OrderRecord
             store_id=store_id, external_id=record.external_id, number=record.number[:64],
             customer_name=record.customer_name[:200], email=record.email, phone=record.phone,
             status=normalise_status(record.status), currency=record.currency, total_cents=record.total_cents,
-            placed_at=record.placed_at or utcnow(),
+            placed_at=record.placed_at or utcnow(), **risk_values(record.risk),
         )
         order_id = session.execute(statement.on_conflict_do_update(
             constraint="uq_orders_store_external",
             set_={"status": statement.excluded.status, "email": statement.excluded.email,
-                  "phone": statement.excluded.phone},
+                  "phone": statement.excluded.phone,
+                  # a payload that omits the payment's facts (a webhook, say) keeps what an earlier one gave
+                  **{name: func.coalesce(getattr(statement.excluded, name), getattr(Order, name))
+                     for name in RISK_COLUMNS}},
         ).returning(Order.id)).scalar_one()
         order_ids.append(order_id)
         for line in record.lines:
