@@ -47,6 +47,7 @@ from domain.core.models import (
 from domain.messaging import localtime, outbox_reasons
 from domain.purchasing import purchase_orders
 from domain.purchasing.reorder import explain as explain_line
+from domain.shipping import views as shipping_views
 
 #: Stock readings shown for a SKU (the newest ones): a busy SKU has thousands.
 STOCK_READINGS = 30
@@ -344,6 +345,11 @@ def order(session: Session, reference: str, now: datetime | None = None) -> Trai
             facts["backorders"].append(_backorder_facts(found_backorder, sku))
             _backorder_events(session, trail, found_backorder, found, line, sku, now)
         _refund_decisions(trail, session, found)
+        facts["shipments"] = shipping_views.order_shipments(session, found.id)
+        for at, kind, text, data in shipping_views.order_entries(session, found.id):
+            trail.add(at, kind, text, **data)
+        _messages(session, trail, shipping_views.message_prefixes(session, found.id), now, None,
+                  what="shipping notice")
         facts["cases"] = _case_events(session, trail, found)
         trail.facts["orders"].append(facts)
     return trail.sorted()

@@ -24,7 +24,7 @@ TASK_MODULES = (
     "tasks.purchasing",
     "tasks.receipts",
     "tasks.effects",
-
+    "tasks.shipping",
 
     "tasks.deadletters",
 )

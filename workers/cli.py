@@ -807,6 +807,9 @@ main.add_command(up)
 from workers.cli_cases import cases  # noqa: E402
 
 main.add_command(cases)
+from workers.cli_shipping import shipping  # noqa: E402
+
+main.add_command(shipping)
 
 
 if __name__ == "__main__":

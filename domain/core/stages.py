@@ -35,6 +35,11 @@ class Stage(StrEnum):
     SEND_PO = "send_po"
     READ_ERP_RECEIPTS = "read_erp_receipts"
     SCORECARD = "scorecard"
+    # shipping: the order's path to the doorstep
+    SHIPPING_DISPATCH = "shipping_dispatch"
+    SHIPPING_POLL = "shipping_poll"
+    SHIPPING_DRAIN = "shipping_drain"
+    SWEEP_SHIPPING_INBOX = "sweep_shipping_inbox"
     # messages
     DELIVER = "deliver"
     DIGEST = "digest"
