@@ -115,11 +115,11 @@ class ShippingConnector(Protocol):
         """The shipment's scans now; None where polling ``fetch_shipments`` already brings them."""
         ...
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes, token: str | None = None) -> None:
+    def verify_delivery(self, headers: Mapping[str, str], body: bytes, token: str | None = None) -> None:
         """Raise :class:`SignatureError` unless the delivery is authentic (signature or our token)."""
         ...
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> ShippingNotice:
+    def parse_delivery(self, headers: Mapping[str, str], body: bytes) -> ShippingNotice:
         ...
 
     def subscribe(self, target_url: str) -> list[str]:

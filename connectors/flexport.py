@@ -134,7 +134,7 @@ class FlexportConnector(RestConnector):
     def track(self, shipment: TrackRequest) -> list[ScanRecord] | None:
         return None  # the event walk brings every milestone
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes, token: str | None = None) -> None:
+    def verify_delivery(self, headers: Mapping[str, str], body: bytes, token: str | None = None) -> None:
         """``X-Hub-Signature-256`` must be the HMAC-SHA256 of the raw body with the endpoint's secret."""
         secret = self.config.webhook_secret
         if not secret:
@@ -146,7 +146,7 @@ class FlexportConnector(RestConnector):
         if not constant_time_equals(expected, offered.removeprefix("sha256=").lower()):
             raise SignatureError("signature does not match the body")
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> ShippingNotice:
+    def parse_delivery(self, headers: Mapping[str, str], body: bytes) -> ShippingNotice:
         event = json_object(body)
         if event.get("_object") != "/event" or event.get("id") is None or not event.get("type"):
             raise MalformedPayloadError("body is not a Flexport event (_object, id, type)")

@@ -194,10 +194,10 @@ class ShipStationConnector(RestConnector):
     def track(self, shipment: TrackRequest) -> list[ScanRecord] | None:
         return self.v2.track(shipment) if self.v2 is not None and shipment.tracking_number else None
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes, token: str | None = None) -> None:
+    def verify_delivery(self, headers: Mapping[str, str], body: bytes, token: str | None = None) -> None:
         verify_token(self.config.webhook_secret, headers, token)
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> ShippingNotice:
+    def parse_delivery(self, headers: Mapping[str, str], body: bytes) -> ShippingNotice:
         payload = json_object(body)
         url, kind = payload.get("resource_url"), payload.get("resource_type")
         if not isinstance(url, str) or not url or not isinstance(kind, str):

@@ -180,7 +180,7 @@ def drain(sessions: sessionmaker[Session], account_key: str, send: Send, limit: 
 
 def fetch_records(connector: ShippingConnector, payload: dict[str, Any]) -> list[ShipmentRecord]:
     """The records a stored delivery carries, and those its resource URLs name (fetched now)."""
-    notice = connector.parse_webhook(payload.get("headers") or {}, str(payload.get("body", "")).encode("utf-8"))
+    notice = connector.parse_delivery(payload.get("headers") or {}, str(payload.get("body", "")).encode("utf-8"))
     return [*notice.records, *(record for url in notice.fetch for record in connector.fetch_resource(url))]
 
 

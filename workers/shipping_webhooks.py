@@ -40,12 +40,12 @@ def accept(account_key: str, headers: dict[str, str], body: bytes, token: str | 
         return 404, {"error": f"unknown shipping account {account_key!r}"}
     connector = connector_for(account, require_credentials=False)
     try:
-        connector.verify_webhook(headers, body, token)
+        connector.verify_delivery(headers, body, token)
     except SignatureError as exc:
         log.warning("shipping webhook for %s refused: %s", account_key, exc)
         return 401, {"error": "not authentic"}
     try:
-        notice = connector.parse_webhook(headers, body)
+        notice = connector.parse_delivery(headers, body)
         text = body.decode("utf-8")
     except (MalformedPayloadError, UnicodeDecodeError, RecursionError) as exc:
         return 400, {"error": f"malformed payload: {exc}"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
@@ -53,7 +54,7 @@ def record(session: Session, account_id: int, rec: ShipmentRecord, now: datetime
         label_created_at=rec.label_created_at, shipped_at=rec.shipped_at,
         last_scan_at=rec.label_created_at or rec.shipped_at or now, status_at=rec.label_created_at or now)
     keep = statement.excluded
-    upserted = session.execute(statement.on_conflict_do_update(
+    upserted: Any = session.execute(statement.on_conflict_do_update(
         constraint="uq_shipments_account_external",
         set_={"carrier": func.coalesce(func.nullif(keep.carrier, ""), Shipment.carrier),
               "service": func.coalesce(func.nullif(keep.service, ""), Shipment.service),
