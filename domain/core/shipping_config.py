@@ -100,10 +100,11 @@ def _accounts(reader: _Reader, table: dict[str, Any]) -> tuple[ShippingAccountCo
         secret_env = item.get("webhook_secret_env")
         if secret_env is not None:
             secret_env = reader.env_name(secret_env, f"{path}.webhook_secret_env")
+        interval = reader.duration(item, "poll_interval", path, 600)
+        options = reader.table(item, "options", f"{path}.options")
+        enabled = reader.boolean(item, "enabled", path, True)
         if key and provider:
             out.append(ShippingAccountConfig(
                 key=key, provider=provider, base_url=base_url, credentials=credentials, webhook_secret_env=secret_env,
-                poll_interval_s=reader.duration(item, "poll_interval", path, 600),
-                options=reader.table(item, "options", f"{path}.options"),
-                enabled=reader.boolean(item, "enabled", path, True)))
+                poll_interval_s=interval, options=options, enabled=enabled))
     return tuple(out)
