@@ -703,8 +703,10 @@ def redrive(dead_letter_ids: tuple[int, ...], redrive_all: bool, inbox_ids: tupl
                 click.echo(f"  re-sent #{dead.id} {dead.task_name}{tuple(dead.args)}")
             sent += 1
         sources = redriving.requeue_inbox(session, list(inbox_ids), "cli") if inbox_ids else []
-    for source in sources:
-        send_now([FollowUp(Stage.DRAIN, (source,))], app)
+    for source in sources:  # a shipping account's webhooks have their own drain (docs/shipping.md)
+        shipping_account = source.removeprefix("ship:") if source.startswith("ship:") else None
+        send_now([FollowUp(Stage.SHIPPING_DRAIN, (shipping_account,)) if shipping_account
+                  else FollowUp(Stage.DRAIN, (source,))], app)
     missing = sorted(set(dead_letter_ids) - {dead.id for dead in pending})
     if as_json:
         echo_json({"dead_letters": resent, "not_resent": unsendable, "not_pending": missing,

@@ -31,7 +31,7 @@ TELL_KINDS = ("stuck", "exception", "returned", "split")
 DEFAULT_STUCK_AFTER_DAYS = 4
 DEFAULT_BASE_URLS = {"shipstation": "https://ssapi.shipstation.com", "flexport": "https://api.flexport.com"}
 ACCOUNT_KEYS = {"key", "provider", "base_url", "credentials", "webhook_secret_env", "poll_interval", "options",
-                "enabled"}
+                "enabled", "stuck_after_days"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,8 @@ class ShippingAccountConfig:
     poll_interval_s: int = 600
     options: dict[str, Any] = field(default_factory=dict)
     enabled: bool = True
+    #: This account's own stuck threshold (freight crosses oceans for weeks without a milestone).
+    stuck_after_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,11 @@ class ShippingConfig:
 
     def account(self, key: str) -> ShippingAccountConfig | None:
         return next((account for account in self.accounts if account.key == key), None)
+
+    def stuck_days(self, key: str | None) -> int:
+        """The account's own ``stuck_after_days`` when it sets one, else ``[shipping]``'s."""
+        account = self.account(key) if key else None
+        return account.stuck_after_days if account and account.stuck_after_days else self.stuck_after_days
 
 
 def read_shipping(reader: _Reader, data: dict[str, Any]) -> ShippingConfig:
@@ -103,8 +110,10 @@ def _accounts(reader: _Reader, table: dict[str, Any]) -> tuple[ShippingAccountCo
         interval = reader.duration(item, "poll_interval", path, 600)
         options = reader.table(item, "options", f"{path}.options")
         enabled = reader.boolean(item, "enabled", path, True)
+        stuck = reader.integer(item, "stuck_after_days", path, default=0, minimum=1) if "stuck_after_days" in item \
+            else None
         if key and provider:
             out.append(ShippingAccountConfig(
                 key=key, provider=provider, base_url=base_url, credentials=credentials, webhook_secret_env=secret_env,
-                poll_interval_s=interval, options=options, enabled=enabled))
+                poll_interval_s=interval, options=options, enabled=enabled, stuck_after_days=stuck or None))
     return tuple(out)

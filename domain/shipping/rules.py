@@ -33,7 +33,9 @@ from domain.cases import lifecycle
 from domain.core import audit, timers
 from domain.core.clock import utcnow
 from domain.core.env_settings import JourneySettings
-from domain.core.models import Alert, Backorder, Case, Order, OrderLine, OutboxMessage, Shipment, ShipmentLine, Timer, TrackingEvent
+from domain.core.models import (
+    Alert, Backorder, Case, Order, OrderLine, OutboxMessage, Shipment, ShipmentLine, ShippingAccount, Timer, TrackingEvent,
+)
 from domain.core.stages import FollowUp, Stage
 from domain.journey import shipped
 from domain.journey.backorders import WAITING_STATES
@@ -67,7 +69,7 @@ def take(session: Session, account_id: int, records: Sequence[ShipmentRecord], s
 def after_record(session: Session, stored: Recorded, settings: JourneySettings, now: datetime) -> list[FollowUp]:
     shipment = stored.shipment
     if shipment.status in MOVING:
-        watch(session, shipment, settings.config.shipping.stuck_after_days)
+        watch(session, shipment, stuck_days(session, settings, shipment))
     else:
         timers.cancel(session, "shipment", shipment.id, kinds=(STUCK_TIMER,))
     if stored.previous_status != shipment.status:
@@ -92,6 +94,12 @@ def watch(session: Session, shipment: Shipment, days: int) -> None:
                     {"stuck_after_days": days, "last_scan_at": shipment.last_scan_at.isoformat()})
 
 
+def stuck_days(session: Session, settings: JourneySettings, shipment: Shipment) -> int:
+    """``stuck_after_days`` of the shipment's account, else of ``[shipping]``."""
+    key = session.scalar(select(ShippingAccount.key).where(ShippingAccount.id == shipment.account_id))
+    return settings.config.shipping.stuck_days(key)
+
+
 @timers.handler(STUCK_TIMER)
 def _stuck_timer(session: Session, timer: Timer) -> list[FollowUp]:
     return check_stuck(session, timer.subject_id, runtime_settings.current())
@@ -104,7 +112,7 @@ def check_stuck(session: Session, shipment_id: int, settings: JourneySettings,
     shipment = session.scalar(select(Shipment).where(Shipment.id == shipment_id).with_for_update())
     if shipment is None or shipment.status not in MOVING or shipment.last_scan_at is None:
         return []
-    days = settings.config.shipping.stuck_after_days
+    days = stuck_days(session, settings, shipment)
     silent = now - shipment.last_scan_at
     if silent < timedelta(days=days):
         watch(session, shipment, days)  # a scan came after the timer was set: wait for the new silence

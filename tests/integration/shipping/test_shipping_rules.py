@@ -5,11 +5,13 @@ line that ships tells the customer; the policy can keep the customer out of it; 
 keeps its figures for ``backorders why``."""
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from click.testing import CliRunner
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -25,6 +27,7 @@ from domain.shipping import accounts, rules
 from flows import shipping as flows_shipping
 from tasks.timers import fire_due
 from tests.integration.shipping.conftest import Shipping, place_order
+from workers.cli import main
 
 
 def poll(shipping: Shipping, key: str = "shipstation-main") -> flows_shipping.PollReport:
@@ -185,6 +188,9 @@ def test_a_split_shipment_is_told_apart_once_per_order(shipping: Shipping, db_se
     assert told(db_session, "shipment_split") == [("email", "customer5204@example.com")]
     context = fresh(db_session).scalar(select(OutboxMessage.context).where(OutboxMessage.template == "shipment_split"))
     assert context["waiting_items"] == ["1 × Item FUT-MAT-COT-FULL"]
+    listed = CliRunner().invoke(main, ["shipping", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert sorted(row["order"] for row in json.loads(listed.output)) == ["#5204", "#5204", "#5205"]
 
 
 def test_a_backordered_line_that_ships_tells_the_customer(shipping: Shipping, db_session: Session) -> None:
@@ -229,5 +235,13 @@ def test_flexport_milestones_polled_feed_the_same_rules(shipping: Shipping, db_s
     shipment = fresh(db_session).scalars(select(Shipment)).one()
     assert (shipment.status, shipment.carrier) == ("in_transit", "flexport")
     fire_due.apply()
+    assert cases(db_session, "stuck_in_transit") == [], "six days at sea: within the account's own 10 days"
+    timer = db_session.scalars(select(Timer).where(Timer.kind == rules.STUCK_TIMER, Timer.state == "pending")).one()
+    assert timer.due_at == shipment.last_scan_at + timedelta(days=10)
+
+    with get_sessionmaker()() as session, session.begin():  # five days later, the timer's own check
+        assert rules.check_stuck(session, shipment.id, runtime_settings.current(), now=utcnow() + timedelta(days=5))
     [case] = cases(db_session, "stuck_in_transit")
     assert case.subject_id == shipment.id and told(db_session, "shipment_stuck") == [("email", "customer5208@example.com")]
+    note = db_session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.action == "note")).one()
+    assert "rule: stuck_after_days = 10" in note.note and note.detail["days_since_last_scan"] == 11.0

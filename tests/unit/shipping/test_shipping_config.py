@@ -24,6 +24,9 @@ def test_the_example_file_reads_its_accounts_and_rules() -> None:
     assert ss.credentials == {"api_key": "SHIPSTATION_API_KEY", "api_secret": "SHIPSTATION_API_SECRET",
                               "v2_api_key": "SHIPSTATION_V2_API_KEY"}
     assert (fx.provider, fx.base_url, fx.poll_interval_s) == ("flexport", "https://api.flexport.com", 1800)
+    assert (ss.stuck_after_days, fx.stuck_after_days) == (None, 10)
+    assert (shipping.stuck_days("shipstation-main"), shipping.stuck_days("flexport-freight"), shipping.stuck_days(None)) \
+        == (4, 10, 4)
     assert shipping.account("flexport-freight") is fx and shipping.account("nope") is None
 
 
@@ -48,7 +51,8 @@ def test_every_wrong_key_is_reported_by_its_path() -> None:
     data = _example()
     data["shipping"].update({"stuck_after_days": 0, "tell_customer": {"lost": True, "stuck": "yes"}, "colour": 1})
     data["shipping"]["accounts"][0].update({"provider": "easypost", "base_url": "ftp://x", "poll_interval": "soon"})
-    data["shipping"]["accounts"][1].update({"key": "shipstation-main", "credentials": {"api_key": "lower-case"}})
+    data["shipping"]["accounts"][1].update({"key": "shipstation-main", "credentials": {"api_key": "lower-case"},
+                                            "stuck_after_days": 0})
     with pytest.raises(ConfigError) as raised:
         parse_config(data)
     problems = "\n".join(raised.value.problems)
@@ -58,5 +62,6 @@ def test_every_wrong_key_is_reported_by_its_path() -> None:
                      "shipping.accounts[0].base_url: expected an http(s) URL",
                      "shipping.accounts[0].poll_interval: expected a duration",
                      "shipping.accounts[1].key: duplicate key 'shipstation-main'",
-                     "shipping.accounts[1].credentials.api_key: expected an environment variable name"):
+                     "shipping.accounts[1].credentials.api_key: expected an environment variable name",
+                     "shipping.accounts[1].stuck_after_days: must be at least 1"):
         assert expected in problems, problems
