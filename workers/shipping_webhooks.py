@@ -74,7 +74,11 @@ async def receive(account_key: str, request: Request) -> JSONResponse:
         body = await read_limited(request, MAX_BODY_BYTES)
     except BodyTooLarge:
         return JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
-    status, answer = await run_in_threadpool(accept, account_key, dict(request.headers.items()), body,
-                                             request.query_params.get("token"))
+    try:
+        status, answer = await run_in_threadpool(accept, account_key, dict(request.headers.items()), body,
+                                                 request.query_params.get("token"))
+    except Exception:  # noqa: BLE001 - an unreadable business file, a broken connector: retry later, never 500
+        log.exception("shipping webhook for %s could not be taken", account_key)
+        status, answer = 503, {"error": "temporarily unavailable, retry later"}
     headers = {"Retry-After": "5"} if status == 503 else None
     return JSONResponse(answer, status_code=status, headers=headers)

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 import domain.core.env_settings as runtime_settings
 from connectors.carriers import ShipmentRecord
 from domain.cases import lifecycle
-from domain.core import audit, timers
+from domain.core import audit, blocked_writes, timers
 from domain.core.clock import utcnow
 from domain.core.env_settings import JourneySettings
 from domain.core.models import (
@@ -190,6 +190,9 @@ def ship_backorders(session: Session, order_id: int, settings: JourneySettings, 
             Backorder.state.in_((*WAITING_STATES, "filled"))).order_by(Backorder.id)):
         if owed.get(backorder.order_line_id, 0) == 0 or sent.get(backorder.order_line_id, 0) < owed[backorder.order_line_id]:
             continue
+        store = blocked_writes.store_of_backorder(session, backorder.id)
+        if blocked_writes.held_back(session, store, "backorder.shipped_notice", "backorder", backorder.id):
+            continue  # a read-only store's customers are not contacted: switched on, the next poll tells them
         parcel = session.scalar(select(Shipment).join(ShipmentLine, ShipmentLine.shipment_id == Shipment.id)
                                 .where(ShipmentLine.order_line_id == backorder.order_line_id,
                                        Shipment.status != "voided").order_by(Shipment.id.desc()).limit(1))
