@@ -173,7 +173,7 @@ def check_split(session: Session, order_id: int, settings: JourneySettings, now:
                "parcels": [_parcel(s) for s in active]}
     note = f"order {order.number} split: {', '.join(reasons)}; rule: more than one shipment, or a line shipped short or left behind"
     return _decide(session, "split", "order", order.id, order, None, settings, now, figures, note,
-                   f"order {order.number} ships in parts: {', '.join(reasons)}",
+                   f"order {order.number} ships in parts: {', '.join(reasons)}", again=False,
                    parcels=[_parcel(s) for s in active],
                    shipped_items=[f"{sent[line.id]} × {line.title}" for line in lines if sent.get(line.id)],
                    waiting_items=[f"{owed[line.id] - sent.get(line.id, 0)} × {line.title}" for line in lines
@@ -203,11 +203,18 @@ def ship_backorders(session: Session, order_id: int, settings: JourneySettings, 
 
 def _decide(session: Session, rule: str, subject_type: str, subject_id: int, order: Order | None,
             shipment: Shipment | None, settings: JourneySettings, now: datetime, figures: dict[str, Any], note: str,
-            summary: str, **message_facts: Any) -> list[FollowUp]:
-    """Open the rule's case once, note its figures, and tell the customer when the policy says so."""
+            summary: str, again: bool = True, **message_facts: Any) -> list[FollowUp]:
+    """Open the rule's case once, note its figures, and tell the customer when the policy says so.
+
+    ``again``: a case already open for this rule and subject gets the new figures as a note (a new
+    silence, a new exception scan); the split check, which runs on every poll of the order, passes
+    False."""
     kind, template = RULES[rule]
-    if session.scalar(select(Case.id).where(Case.kind == kind, Case.subject_type == subject_type,
-                                            Case.subject_id == subject_id)) is not None:
+    existing = session.scalar(select(Case).where(Case.kind == kind, Case.subject_type == subject_type,
+                                                 Case.subject_id == subject_id))
+    if existing is not None:  # told once; a new event on an open case is a note in its history
+        if again and existing.state != "resolved":
+            lifecycle.record(session, existing, ACTOR, "note", note=f"again: {note}", now=now, **figures)
         return []
     lines = list(session.scalars(select(OrderLine).where(OrderLine.order_id == order.id))) if order else []
     case = lifecycle.open_case(session, lifecycle.NewCase(

@@ -156,6 +156,15 @@ def test_a_carrier_exception_and_a_return_to_sender_open_their_cases_once(
     assert "address not found" in exception.summary
     assert told(db_session, "shipment_exception") == [("email", "customer5203@example.com")]
     assert fresh(db_session).scalar(select(func.count()).select_from(TrackingEvent)) == 2
+    shipping.shipstation.post("scans", {"tracking_number": made["trackingNumber"], "status": "exception",
+                                        "description": "Delivery attempted, no access to building"})
+    tracked_again(db_session)
+    poll(shipping)  # a second exception: a note on the open case, not a second case or message
+    assert [c.id for c in cases(db_session, "delivery_exception")] == [exception.id]
+    notes = db_session.scalars(select(CaseEvent.note).where(CaseEvent.case_id == exception.id,
+                                                            CaseEvent.action == "note").order_by(CaseEvent.id)).all()
+    assert len(notes) == 2 and notes[1].startswith("again: carrier exception") and "no access to building" in notes[1]
+    assert len(told(db_session, "shipment_exception")) == 1
 
     shipping.shipstation.post("scans", {"tracking_number": made["trackingNumber"], "status": "returned"})
     tracked_again(db_session)
