@@ -226,6 +226,8 @@ def status(as_json: bool) -> None:
     click.echo(f"Timers: {data['timers']['pending']} pending, {data['timers']['due_now']} due now")
     for store in data["stores"]:
         click.echo(f"Store {store['platform']:<11} {store['poll_line']}")
+    for account in data["shipping_accounts"]:
+        click.echo(f"Shipping {account['provider']:<11} {account['line']}")
     waiting = data["outbox_waiting"]
     if waiting["total"]:
         click.echo(f"Outbox waiting {waiting['total']}:")

@@ -76,3 +76,26 @@ def recent(session: Session, limit: int = 50, status: str | None = None) -> list
              "tracking_number": s.tracking_number, "status": s.status, "status_at": _iso(s.status_at),
              "last_scan_at": _iso(s.last_scan_at), "stuck_at": _iso(s.stuck_at)}
             for s, key, number in session.execute(query).tuples()]
+
+
+def accounts(session: Session) -> list[dict[str, Any]]:
+    """Each shipping account's last poll and how its shipments stand (``backorders status``)."""
+    from sqlalchemy import func
+
+    from domain.shipping.shipments import MOVING
+
+    counts = dict(session.execute(select(Shipment.account_id, func.count()).where(Shipment.status.in_(MOVING))
+                                  .group_by(Shipment.account_id)).tuples().all())
+    stuck = dict(session.execute(select(Shipment.account_id, func.count()).where(
+        Shipment.status.in_(MOVING), Shipment.stuck_at.is_not(None), Shipment.stuck_at >= Shipment.last_scan_at)
+        .group_by(Shipment.account_id)).tuples().all())
+    rows = []
+    for account in session.scalars(select(ShippingAccount).order_by(ShippingAccount.key)):
+        polled = f"last polled {account.last_polled_at:%Y-%m-%d %H:%M} UTC" if account.last_polled_at else "never polled"
+        outcome = f"failed: {account.last_error}" if account.last_error else "ok"
+        moving, silent = counts.get(account.id, 0), stuck.get(account.id, 0)
+        rows.append({"key": account.key, "provider": account.provider, "enabled": account.enabled,
+                     "last_polled_at": _iso(account.last_polled_at), "last_error": account.last_error,
+                     "moving": moving, "stuck": silent,
+                     "line": f"{account.key}  {polled} {outcome}; {moving} on their way, {silent} stuck"})
+    return rows

@@ -111,6 +111,8 @@ def test_a_stuck_shipment_opens_one_case_and_one_message_however_often_the_check
     assert fresh(db_session).scalar(select(func.count()).select_from(Timer).where(
         Timer.kind == rules.STUCK_TIMER, Timer.state == "pending")) == 0
 
+    status = CliRunner().invoke(main, ["status"])
+    assert status.exit_code == 0 and "1 on their way, 1 stuck" in status.output, status.output
     [case] = cases(db_session, "stuck_in_transit")
     assert (case.subject_type, case.subject_id, case.queue, case.priority) == ("shipment", shipment.id,
                                                                                 "fulfilment", "high")
