@@ -217,3 +217,45 @@ class VersionCursorPaginator:
         if high is None or high <= int(current.params.get(self.after_param) or 0):
             return None
         return PageRequest(current.url, {**current.params, self.after_param: high})
+
+
+class BodyPagesPaginator:
+    """``?page=N`` paging that stops at the body's page count: ``{"page": 2, "pages": 7, …}`` at the
+    top level, as ShipStation answers its V1 lists (``shipments``, ``total``, ``page``, ``pages``:
+    https://docs.shipstation.com/apis/shipstation-v1/docs/shipments/list) and its V2 lists
+    (https://docs.shipstation.com/apis/shipengine/docs/reference/pagination). A body without a
+    count stops at the first empty page."""
+
+    def __init__(self, page_param: str = "page", pages_key: str = "pages") -> None:
+        self.page_param = page_param
+        self.pages_key = pages_key
+
+    def first_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {**params, self.page_param: 1}
+
+    def next_page(self, response: requests.Response, body: Any, record_count: int,
+                  current: PageRequest) -> PageRequest | None:
+        page = int(current.params.get(self.page_param, 1))
+        pages = body.get(self.pages_key) if isinstance(body, Mapping) else None
+        if (pages is not None and page >= int(pages)) or (pages is None and record_count == 0):
+            return None
+        return PageRequest(current.url, {**current.params, self.page_param: page + 1})
+
+
+class NestedNextLinkPaginator:
+    """Follows an absolute next-page URL kept inside the body at ``path`` (Flexport's
+    ``{"data": {"_object": "/api/collections/paginated", "next": "https://…?page=2", …}}``,
+    https://apidocs.flexport.com/v2/tag/Shipment ), verbatim: its query carries every filter."""
+
+    def __init__(self, path: tuple[str, ...] = ("data", "next")) -> None:
+        self.path = path
+
+    def next_page(self, response: requests.Response, body: Any, record_count: int,
+                  current: PageRequest) -> PageRequest | None:
+        link: Any = body
+        for key in self.path:
+            link = link.get(key) if isinstance(link, Mapping) else None
+        if not link or not isinstance(link, str):
+            return None
+        url, params = _split_url(link)
+        return PageRequest(url, params)

@@ -28,6 +28,12 @@ PLATFORM_SECRETS = {
     "NETSUITE_CONSUMER_SECRET": "ns_cs_sandbox",
     "NETSUITE_TOKEN_ID": "ns_tk_sandbox",
     "NETSUITE_TOKEN_SECRET": "ns_ts_sandbox",
+    "SHIPSTATION_API_KEY": "ss_sandbox_key",
+    "SHIPSTATION_API_SECRET": "ss_sandbox_secret",
+    "SHIPSTATION_V2_API_KEY": "ss_v2_sandbox_key",
+    "SHIPSTATION_WEBHOOK_TOKEN": "sandbox-shipstation-webhook-token",
+    "FLEXPORT_API_KEY": "fx_sandbox_key",
+    "FLEXPORT_WEBHOOK_SECRET": "sandbox-flexport-webhook-secret",
 }
 ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite"})
 
@@ -103,6 +109,12 @@ def sandbox_config_text(example: Path, sandbox_url: str, platforms: set[str]) ->
             instance = instance_for(platform.group(1), key.group(1))
             block = re.sub(r'(?m)^base_url = "[^"]*"', f'base_url = "{sandbox_url}/{platform.group(1)}/{instance}"',
                            block)
+        if block.startswith("[[shipping.accounts]]"):  # each account on its stand-in, V2 too
+            key, provider = (re.search(rf'(?m)^{name} = "([^"]+)"', block) for name in ("key", "provider"))
+            if key and provider:
+                root = f"{sandbox_url}/{provider.group(1)}/{key.group(1)}"
+                block = re.sub(r'(?m)^base_url = "[^"]*"', f'base_url = "{root}"', block)
+                block = block.replace('v2_base_url = "https://api.shipstation.com"', f'v2_base_url = "{root}"')
         out.append(block)
     text = "".join(out)
     for key in left_out:

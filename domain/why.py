@@ -50,6 +50,7 @@ from domain.core.models import (
 from domain.messaging import localtime, outbox_reasons
 from domain.purchasing import purchase_orders
 from domain.purchasing.reorder import explain as explain_line
+from domain.shipping import views as shipping_views
 
 #: Stock readings shown for a SKU (the newest ones): a busy SKU has thousands.
 STOCK_READINGS = 30
@@ -350,6 +351,11 @@ def order(session: Session, reference: str, now: datetime | None = None) -> Trai
         for step in dispute_trail.order_entries(session, found.id):
             trail.add(step.at, step.kind, step.text, **step.data)
         facts["fraud"] = _fraud(session, trail, found, store_key)
+        facts["shipments"] = shipping_views.order_shipments(session, found.id)
+        for at, kind, text, data in shipping_views.order_entries(session, found.id):
+            trail.add(at, kind, text, **data)
+        _messages(session, trail, shipping_views.message_prefixes(session, found.id), now, None,
+                  what="shipping notice")
         facts["cases"] = _case_events(session, trail, found)
         trail.facts["orders"].append(facts)
     return trail.sorted()

@@ -87,6 +87,10 @@ FLOWS: tuple[Flow, ...] = (
     Flow(S.SWEEP_DISPUTES,    "tasks.disputes.sweep",                   DEFAULT, (S.DISPUTE_CALL, S.DISPUTE_PACKET)),
     Flow(S.IMPORT_DEAD_LETTERS, "tasks.deadletters.import_spool",       DEFAULT),
     Flow(S.PURGE_REPLAY_TOKENS, "tasks.notify.purge_replay_tokens",     NOTIFY),
+    Flow(S.SHIPPING_DISPATCH, "tasks.shipping.dispatch_polls",          SYNC,    (S.SHIPPING_POLL,)),
+    Flow(S.SHIPPING_POLL,     "tasks.shipping.poll_account",            SYNC,    (S.DELIVER,)),
+    Flow(S.SHIPPING_DRAIN,    "tasks.shipping.drain",                   SYNC,    (S.DELIVER, S.SHIPPING_DRAIN)),
+    Flow(S.SWEEP_SHIPPING_INBOX, "tasks.shipping.redrive",              SYNC,    (S.SHIPPING_DRAIN,)),
 )
 BY_STAGE: dict[Stage, Flow] = {flow.stage: flow for flow in FLOWS}
 BY_TASK: dict[str, Flow] = {flow.task: flow for flow in FLOWS}

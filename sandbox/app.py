@@ -18,6 +18,8 @@ MODULES: tuple[str, ...] = (
     "sandbox.netsuite",
     "sandbox.odoo",
     "sandbox.warehouse",
+    "sandbox.shipstation",
+    "sandbox.flexport",
     "sandbox.messaging",
     "sandbox.twilio",
     "sandbox.mailgun",

@@ -26,6 +26,7 @@ TASK_MODULES = (
     "tasks.effects",
     "tasks.disputes",
     "tasks.fraud",
+    "tasks.shipping",
     "tasks.deadletters",
 )
 

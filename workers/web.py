@@ -30,6 +30,7 @@ from domain.core.liveness import Thresholds
 from workers.deadlines import DeadlineMiddleware, budget_s
 from workers.health import HEALTH_CHECKS, READY_CHECKS, check_dead_letter_spool, run_checks
 from workers.replies import router as replies_router
+from workers.shipping_webhooks import router as shipping_webhooks_router
 from workers.source_limits import SourceLimitMiddleware
 from workers.startup_checks import require_startable
 from workers.vendor_pages import router as vendor_router
@@ -82,6 +83,7 @@ def create_app() -> FastAPI:
         return await answer(dict(READY_CHECKS))
 
     app.include_router(webhooks_router)
+    app.include_router(shipping_webhooks_router)
     app.include_router(callbacks_router)
     app.include_router(replies_router)
     app.include_router(vendor_router)

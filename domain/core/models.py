@@ -1063,3 +1063,101 @@ class FraudScore(Base):
         UniqueConstraint("order_id"),
         Index("ix_fraud_scores_verdict", "verdict", "scored_at"),
     )
+
+
+# --- Shipping: the order's path to the doorstep (domain/shipping, docs/shipping.md) ---------------
+
+SHIPMENT_STATUSES = ("label_created", "manifested", "in_transit", "out_for_delivery", "delivered", "exception",
+                     "returned", "voided")
+
+
+class ShippingAccount(Base):
+    """A ShipStation or Flexport account from ``[[shipping.accounts]]``: when it is next polled, who
+    polls it now (a lease, as for stores) and how far its shipments have been read (the cursor).
+    Credentials stay in the environment; the file names them."""
+
+    __tablename__ = "shipping_accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    poll_interval_s: Mapped[int] = mapped_column(Integer, server_default=text("600"))
+    cursor: Mapped[str | None] = mapped_column(Text)
+    next_poll_at: Mapped[datetime | None]
+    last_polled_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (CheckConstraint("poll_interval_s > 0", name="poll_interval_positive"),)
+
+
+class Shipment(Base):
+    """One label or freight shipment of one order, as its provider reported it, with where it stands.
+
+    ``last_scan_at`` is the carrier's latest sign of life (a scan, else the label's creation): the
+    stuck rule counts days from it. ``stuck_at`` is when that rule last fired, so it fires again
+    only after new activity. One row per provider record (``account_id``, ``external_id``)."""
+
+    __tablename__ = "shipments"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("shipping_accounts.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(128))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    order_number: Mapped[str] = mapped_column(String(64), server_default="")
+    carrier: Mapped[str] = mapped_column(String(64), server_default="")
+    service: Mapped[str] = mapped_column(String(64), server_default="")
+    tracking_number: Mapped[str] = mapped_column(String(128), server_default="")
+    label_ref: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(24), server_default="label_created")
+    status_at: Mapped[datetime | None]
+    label_created_at: Mapped[datetime | None]
+    shipped_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_scan_at: Mapped[datetime | None]
+    last_tracked_at: Mapped[datetime | None]
+    stuck_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        UniqueConstraint("account_id", "external_id", name="uq_shipments_account_external"),
+        CheckConstraint(_in("status", SHIPMENT_STATUSES), name="status_valid"),
+        Index("ix_shipments_order", "order_id"),
+        Index("ix_shipments_order_number", "order_number"),
+    )
+
+
+class ShipmentLine(Base):
+    """What a shipment carries of one order line; ``quantity`` is whole units (a freight shipment
+    naming only the SKU carries the whole line)."""
+
+    __tablename__ = "shipment_lines"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
+    order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id", ondelete="SET NULL"))
+    sku: Mapped[str] = mapped_column(String(128), server_default="")
+    quantity: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+        Index("ix_shipment_lines_shipment", "shipment_id"),
+        Index("ix_shipment_lines_order_line", "order_line_id"),
+    )
+
+
+class TrackingEvent(Base):
+    """One carrier scan or milestone, stored once per provider event (``event_key``)."""
+
+    __tablename__ = "tracking_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
+    event_key: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str | None] = mapped_column(String(24))
+    occurred_at: Mapped[datetime]
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    location: Mapped[str] = mapped_column(String(200), server_default="")
+    code: Mapped[str] = mapped_column(String(64), server_default="")
+    recorded_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        UniqueConstraint("shipment_id", "event_key", name="uq_tracking_events_shipment_event"),
+        Index("ix_tracking_events_shipment_occurred", "shipment_id", "occurred_at"),
+    )

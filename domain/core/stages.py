@@ -40,6 +40,11 @@ class Stage(StrEnum):
     DISPUTE_CALL = "dispute_call"
     # fraud hints
     FRAUD_SCORE = "fraud_score"
+    # shipping: the order's path to the doorstep
+    SHIPPING_DISPATCH = "shipping_dispatch"
+    SHIPPING_POLL = "shipping_poll"
+    SHIPPING_DRAIN = "shipping_drain"
+    SWEEP_SHIPPING_INBOX = "sweep_shipping_inbox"
     # messages
     DELIVER = "deliver"
     DIGEST = "digest"

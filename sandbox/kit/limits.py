@@ -11,6 +11,7 @@ allowance in ``X-RateLimit-Limit`` / ``X-RateLimit-Remaining``, and a refusal wh
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -103,3 +104,26 @@ class FixedWindow:
             raise Answer(JSONResponse(self.body(), status_code=429, headers=headers))
         return headers
 
+
+
+@dataclass
+class MinuteWindow:
+    """Requests counted in fixed windows (a minute by default), for stand-ins whose platform states
+    its own headers: :meth:`take` gives what they are made of (ShipStation V1's ``X-Rate-Limit-*``,
+    a ``Retry-After`` in seconds)."""
+
+    limit: int
+    seconds: float = 60.0
+    start: float = field(default_factory=time.time)
+    used: int = 0
+
+    def take(self) -> tuple[bool, int, int]:
+        """(fits, remaining after this call, whole seconds until the next window)."""
+        now = time.time()
+        if now - self.start >= self.seconds:
+            self.start, self.used = now, 0
+        reset = max(1, math.ceil(self.start + self.seconds - now))
+        if self.used >= self.limit:
+            return False, 0, reset
+        self.used += 1
+        return True, self.limit - self.used, reset
