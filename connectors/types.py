@@ -76,6 +76,10 @@ class OrderRecord:
     total_cents: int = 0
     status: str = "open"
     updated_at: datetime | None = None
+    #: How it was paid, where the platform says: its payment method id and the gateway's reference
+    #: (WooCommerce ``payment_method`` / ``transaction_id``), for refunds paid back at the provider.
+    payment_method: str | None = None
+    payment_ref: str | None = None
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,13 @@ from connectors.errors import (
 from connectors.payments.contract import DisputeCategory, DisputeNotice, PaymentProvider, RefundOutcome
 
 
+#: The credentials each provider's connector reads (names in ``ConnectorConfig.credentials``), and
+#: what its webhook secret is: Stripe's endpoint ``whsec_`` secret, Adyen's hex HMAC key, PayPal's webhook id.
+CREDENTIALS = {"stripe": ("secret_key",), "adyen": ("api_key",), "paypal": ("client_id", "client_secret")}
+WEBHOOK_SECRETS = {"stripe": "the endpoint's whsec_ signing secret", "adyen": "the webhook's hex HMAC key",
+                   "paypal": "the webhook id PayPal verifies against"}
+
+
 def by_status(status: int | None, message: str, platform: str, body: str = "") -> ConnectorError:
     """The error class a provider's HTTP status calls for."""
     kwargs: dict[str, Any] = {"status_code": status, "platform": platform, "body": body[:2000]}

@@ -10,15 +10,14 @@ from dataclasses import replace
 from typing import Any
 
 from connectors.payments.adyen import AdyenProvider
-from connectors.payments.common import WebhookProvider
+from connectors.payments.common import CREDENTIALS, WebhookProvider
 from connectors.payments.paypal import PayPalProvider
 from connectors.payments.stripe import StripeProvider
 from connectors.types import ConnectorConfig
 
 PROVIDERS: dict[str, type] = {"stripe": StripeProvider, "adyen": AdyenProvider, "paypal": PayPalProvider}
 DEFAULT_BASE_URLS = {"paypal": "https://api-m.paypal.com"}
-#: The credentials each provider's connector reads (names in ``ConnectorConfig.credentials``).
-CREDENTIALS = {"stripe": ("secret_key",), "adyen": ("api_key",), "paypal": ("client_id", "client_secret")}
+__all__ = ["CREDENTIALS", "DEFAULT_BASE_URLS", "PROVIDERS", "build_provider"]
 
 
 def build_provider(provider: str, config: ConnectorConfig, **kwargs: Any) -> WebhookProvider:

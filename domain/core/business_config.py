@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from domain.core.case_config import CasesConfig, read_cases
+from domain.core.payment_config import PaymentsConfig, read_payments
 
 #: Platform names the product knows of. A store may only name one that has a connector
 #: (``connectors.registry``); these names only tell a platform without one from a typo.
@@ -236,6 +237,7 @@ class BusinessConfig:
     segments: tuple[SegmentConfig, ...] = ()
     refunds: RefundPolicyConfig = field(default_factory=RefundPolicyConfig)
     cases: CasesConfig = field(default_factory=CasesConfig)
+    payments: PaymentsConfig = field(default_factory=PaymentsConfig)
 
     def policy_for(self, store_key: str) -> PolicyConfig:
         return self.store_policies.get(store_key, self.policy)
@@ -839,7 +841,7 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     """Validate parsed TOML; raise ConfigError listing every problem."""
     reader = _Reader()
     reader.unknown_keys(data, {"business", "locations", "stores", "vendors", "skus", "notifications", "policy",
-                               "store_policies", "segments", "refunds", "cases"}, "")
+                               "store_policies", "segments", "refunds", "cases", "payments"}, "")
     business = reader.table(data, "business", "business")
     reader.unknown_keys(business, {"name", "timezone"}, "business")
     name = reader.string(business, "name", "business") or ""
@@ -873,12 +875,13 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
                 reader.problem(f"refunds.rules[{index}].tiers", f"unknown segment {tier!r} (or \"none\")")
     cases = read_cases(reader, data, store_keys=store_keys, sku_codes={sku.code for sku in skus},
                        categories={sku.category for sku in skus}, tiers={segment.key for segment in segments})
+    payments = read_payments(reader, data, store_keys)
     if reader.problems:
         raise ConfigError(reader.problems)
     return BusinessConfig(name=name, timezone=timezone, locations=locations, stores=stores, vendors=vendors,
                           skus=skus, notifications=notifications, policy=policy,
                           store_policies=store_policies, segments=segments, refunds=refunds,
-                          cases=cases)
+                          cases=cases, payments=payments)
 
 
 def load_config(path: Path | str) -> BusinessConfig:
