@@ -98,4 +98,5 @@ beat_schedule = {
     "sweep-pending-effects": {"task": _task(Stage.SWEEP_EFFECTS), "schedule": SWEEP_INTERVAL_S},
     "import-spooled-dead-letters": {"task": _task(Stage.IMPORT_DEAD_LETTERS), "schedule": 60.0},
     "purge-replay-tokens": {"task": _task(Stage.PURGE_REPLAY_TOKENS), "schedule": 3600.0},
+    "sweep-refunds": {"task": _task(Stage.SWEEP_REFUNDS), "schedule": 60.0},
 }

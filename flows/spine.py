@@ -70,6 +70,12 @@ FLOWS: tuple[Flow, ...] = (
     Flow(S.SEND_PO,           "tasks.purchasing_send.send",             DEFAULT, (S.DELIVER,)),
     Flow(S.READ_ERP_RECEIPTS, "tasks.receipts.poll_erp",                SYNC,    (S.EVALUATE, S.DELIVER)),
     Flow(S.SCORECARD,         "tasks.purchasing.send_scorecard",        DEFAULT, (S.DELIVER,)),
+    Flow(S.PAY_REFUND,        "tasks.payments.pay",                     DEFAULT, (S.DELIVER,)),
+    Flow(S.POLL_REFUND,       "tasks.payments.poll",                    DEFAULT, (S.DELIVER,)),
+    # A payment event's handlers (``domain.payments.events``) may return these; add a part's own stages here.
+    Flow(S.APPLY_PAYMENT_EVENTS, "tasks.payments.apply_events",         DEFAULT, (S.DELIVER, S.APPLY_PAYMENT_EVENTS)),
+    Flow(S.SWEEP_REFUNDS,     "tasks.payments.sweep",                   DEFAULT, (S.PAY_REFUND, S.POLL_REFUND,
+                                                                                  S.APPLY_PAYMENT_EVENTS)),
     Flow(S.DELIVER,           "tasks.notify.deliver",                   NOTIFY,  (S.DELIVER,)),
     Flow(S.DIGEST,            "tasks.stock.daily_digest",               DETECT,  (S.DELIVER,)),
     Flow(S.RECONCILE_OUTBOX,  "tasks.notify.reconcile",                 NOTIFY,  (S.DELIVER,)),

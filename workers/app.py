@@ -24,6 +24,7 @@ TASK_MODULES = (
     "tasks.purchasing",
     "tasks.receipts",
     "tasks.effects",
+    "tasks.payments",
 
 
     "tasks.deadletters",

@@ -35,6 +35,11 @@ class Stage(StrEnum):
     SEND_PO = "send_po"
     READ_ERP_RECEIPTS = "read_erp_receipts"
     SCORECARD = "scorecard"
+    # payments: refund decisions paid back at the provider or the store, provider events
+    PAY_REFUND = "pay_refund"
+    POLL_REFUND = "poll_refund"
+    APPLY_PAYMENT_EVENTS = "apply_payment_events"
+    SWEEP_REFUNDS = "sweep_refunds"
     # messages
     DELIVER = "deliver"
     DIGEST = "digest"

@@ -127,11 +127,16 @@ def claim_pending(session: Session, source: str, limit: int = 500) -> list[Inbox
     ))
 
 
+#: Inbox sources another stage drains (payment-provider events: ``domain.payments.events``).
+OTHER_DRAINS = ("payments:",)
+
+
 def sources_with_stranded(session: Session, older_than: timedelta = timedelta(minutes=1),
                           now: datetime | None = None) -> list[str]:
-    """Sources with pending events older than ``older_than``: their drain message was lost."""
+    """Stores with pending events older than ``older_than``: their drain message was lost."""
     now = now or utcnow()
     return list(session.scalars(
         select(InboxEvent.source).where(state_is(InboxEvent.state, "pending"),
+                                        *(~InboxEvent.source.startswith(prefix) for prefix in OTHER_DRAINS),
                                         InboxEvent.received_at < now - older_than).distinct()
     ))
