@@ -173,5 +173,6 @@ def sweep(task: Transactional) -> int:
             uow.session, now, timedelta(seconds=config.payments.poll_after_s)) if row.route == "provider"]
         follow_ups += [FollowUp(Stage.APPLY_PAYMENT_EVENTS, (account,))
                        for account in events.stranded_accounts(uow.session, now, timedelta(minutes=1))]
+        follow_ups = list(dict.fromkeys(follow_ups))  # a row just planned is also found stranded
         dispatch(uow, follow_ups)
     return len(follow_ups)

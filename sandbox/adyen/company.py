@@ -31,7 +31,8 @@ from fastapi.responses import JSONResponse, Response
 from sandbox.kit import Call, StandIn
 from sandbox.kit.auth import HeaderToken
 from sandbox.kit.fixtures import Fixtures
-from sandbox.kit.payments import PaymentState, fingerprint
+from sandbox.kit.payments import PaymentState
+from sandbox.kit.webhooks import post
 
 DEFAULT_API_KEY = "AQE_sandbox_api_key"
 DEFAULT_MERCHANT = "FutonLoftECOM"
@@ -73,7 +74,7 @@ class AdyenState(PaymentState):
 kit: StandIn[AdyenState] = StandIn(
     "adyen", "", AdyenState, auth=HeaderToken("X-API-Key", _unauthorized, attr="api_key"),
     error_body=lambda status: error_body(status, "905", "Payment details are not supported", "configuration"),
-    webhook_admin=True)
+    webhook_admin=True, redeliver=post)
 
 
 def idempotent(call: Call[AdyenState], status: int, create: Any) -> Response:

@@ -111,7 +111,7 @@ def authenticate(call: Call[PayPalState]) -> JSONResponse | None:
 kit: StandIn[PayPalState] = StandIn(
     "paypal", "", PayPalState, auth=authenticate,
     error_body=lambda status: error_body("INTERNAL_SERVER_ERROR", "An internal server error occurred."),
-    clock_view=lambda now: {"now": now.isoformat()}, webhook_admin=True)
+    clock_view=lambda now: {"now": now.isoformat()}, webhook_admin=True, redeliver=post)
 
 
 def send_event(state: PayPalState, base: str, kind: str, resource: dict[str, Any], summary: str) -> list[dict[str, Any]]:

@@ -84,7 +84,7 @@ class StripeState(PaymentState):
 kit: StandIn[StripeState] = StandIn(
     "stripe", "/v1", StripeState, auth=BearerToken(_unauthorized, attr="key"),
     error_body=lambda status: error_body("api_error", "An unknown error occurred on Stripe's side."),
-    clock_view=lambda now: {"now": int(now.timestamp())}, webhook_admin=True)
+    clock_view=lambda now: {"now": int(now.timestamp())}, webhook_admin=True, redeliver=post)
 
 
 def answer(call: Call[StripeState], handler: Callable[[dict[str, Any]], tuple[int, Any]]) -> Response:
