@@ -18,14 +18,14 @@ from __future__ import annotations
 import os
 import threading
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 
 from connectors.base import Capability, require
 from connectors.errors import OutcomeUnknownError, PermanentError, TransientError
 from connectors.payments.common import WebhookProvider
-from connectors.payments.contract import ProviderRefund, RefundOutcome
+from connectors.payments.contract import Provider, ProviderRefund, RefundOutcome
 from connectors.payments.registry import build_provider
 from connectors.types import ConnectorConfig, RefundRequest
 from domain.core import blocked_writes
@@ -86,7 +86,7 @@ def _send_to_store(row: RefundExecution, order: Order, line: OrderLine | None, s
                             reason=f"Refund decision {row.decision_id}", idempotency_key=row.idempotency_key,
                             customer_email=order.email)
     result = connector.credit_line(request) if row.kind == "store_credit" else connector.refund_line(request)
-    return RefundOutcome(row.provider,  # type: ignore[arg-type]  (the store's platform)
+    return RefundOutcome(cast(Provider, row.provider),  # the store's platform
                          result.external_id, "succeeded" if result.ok else "failed", result.amount_cents,
                          row.currency, result.status_code == 200, result.detail)
 
@@ -107,6 +107,7 @@ def pay(task: Transactional, execution_id: int) -> str:
             return "failed: the order is gone"
         decision = uow.session.get(RefundDecision, row.decision_id)
         store = uow.session.get(Store, order.store_id)
+        assert store is not None, "an order's store row is never deleted (foreign key)"
         line = uow.session.scalar(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id))
         if row.route == "store" and blocked_writes.held_back(uow.session, store, f"refund.{row.kind}",
                                                              "refund_execution", row.id, amount_cents=row.amount_cents,

@@ -54,7 +54,7 @@ async def receive(account: str, request: Request) -> Response:
     if found is None:
         return JSONResponse({"error": f"unknown payments account {account!r}"}, status_code=404)
     headers = dict(request.headers.items())
-    deadline = deadline_of(request.scope)
+    deadline = deadline_of(dict(request.scope))
     try:
         provider = provider_for(found)
         received = await run_blocking(deadline, provider.verify_events, headers, body)

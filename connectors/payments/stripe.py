@@ -66,14 +66,15 @@ class StripeProvider:
             raise from_network(exc, "stripe", what, write) from exc
         except stripe.StripeError as exc:
             body = json.dumps(exc.json_body) if exc.json_body else str(exc)
-            kind = (exc.json_body or {}).get("error", {}).get("type", "")
+            body_json: dict[str, Any] = exc.json_body if isinstance(exc.json_body, dict) else {}
+            kind = body_json.get("error", {}).get("type", "")
             raise by_status(exc.http_status, f"stripe {what} → {exc.http_status} {kind}: {exc.user_message or exc}",
                             "stripe", body) from exc
 
     def refund(self, request: ProviderRefund) -> RefundOutcome:
         target = "charge" if request.payment_ref.startswith("ch_") else "payment_intent"
         reason = request.reason if request.reason in REASONS else "requested_by_customer"
-        params: dict[str, Any] = {target: request.payment_ref, "amount": request.amount_cents, "reason": reason,
+        params: Any = {target: request.payment_ref, "amount": request.amount_cents, "reason": reason,
                                   "metadata": {**request.metadata, **({"reason": request.reason[:500]}
                                                                       if request.reason not in REASONS else {})}}
         with self._classified("refund", write=True):
@@ -133,10 +134,10 @@ class StripeProvider:
                 field = name.rsplit(".", 1)[0]
                 upload = io.BytesIO(content)
                 upload.name = name
-                stored = self.client.v1.files.create({"file": upload, "purpose": "dispute_evidence"})  # type: ignore[typeddict-item]
+                stored = self.client.v1.files.create({"file": upload, "purpose": "dispute_evidence"})
                 evidence[field if field in FILE_FIELDS else "uncategorized_file"] = stored.id
-            dispute = self.client.v1.disputes.update(submission.dispute_ref, {
-                "evidence": evidence, "submit": submit})  # type: ignore[typeddict-item]
+            update: Any = {"evidence": evidence, "submit": submit}
+            dispute = self.client.v1.disputes.update(submission.dispute_ref, update)
         return EvidenceReceipt(submission.dispute_ref, submit, dispute.status,
                                f"{len(evidence)} evidence field(s); submissions {dispute.evidence_details.submission_count}")
 
