@@ -28,3 +28,18 @@ def test_decide_plans_the_payment_at_the_provider_and_payments_lists_it(payments
     assert len(payments.session.scalars(select(RefundExecution)).all()) == 1
     listed = json.loads(CliRunner().invoke(main, ["refunds", "payments", "--json"]).output)
     assert [(row["provider"], row["state"], row["amount_cents"]) for row in listed] == [("stripe", "pending", 8000)]
+
+
+def test_why_order_shows_the_payment_with_its_provider_reference(payments: Payments) -> None:
+    from tasks.payments import pay
+    from workers.cli import main
+
+    execution_id = payments.decide(payments.paid_order("paypal", 8002), cents=6000, request_id="T-81")
+    pay.apply(args=[execution_id]).get()
+    trail = json.loads(CliRunner().invoke(main, ["why", "order", "8002", "--json"]).output)
+    paid = [e for e in trail["events"] if e["kind"] == "refund.payment"]
+    assert [e["data"]["action"] for e in paid] == ["refund.planned", "refund.sent", "refund.succeeded"]
+    reference = payments.execution(execution_id).provider_ref
+    assert paid[1]["data"]["provider_ref"] == reference and "route provider" in paid[0]["text"]
+    decision = next(e for e in trail["events"] if e["kind"] == "refund.decision")
+    assert decision["data"]["rule"] == "within policy"
