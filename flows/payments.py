@@ -75,6 +75,12 @@ def _account(key: str) -> PaymentAccountConfig:
     return account
 
 
+def provider_named(account: str) -> WebhookProvider:
+    """The connector of the ``[[payments.accounts]]`` entry keyed ``account`` (a dispute's evidence
+    is staged and submitted through it: ``stage_evidence`` / ``submit_evidence``)."""
+    return provider_for(_account(account))
+
+
 def _send_to_store(row: RefundExecution, order: Order, line: OrderLine | None, store: Store) -> RefundOutcome:
     """The store's own refund (or credit) path, with the key in its record (``connectors.idempotency``)."""
     connector = connector_for(store)
