@@ -83,13 +83,13 @@ def apply_pending(session: Session, account: str, now: datetime, limit: int = 20
         .order_by(InboxEvent.id).limit(limit).with_for_update(skip_locked=True)))
     follow_ups: list[FollowUp] = []
     for row in rows:
-        event = ProviderEvent.from_json(row.payload["event"])
         row.attempts += 1
         try:
+            event = ProviderEvent.from_json(row.payload["event"])
             with session.begin_nested():
                 done = [f for fn in HANDLERS.get(event.kind, []) for f in fn(session, account, event, now)]
         except Exception as exc:  # one event's failure must not stop the others: kept, tried again
-            log.warning("payment event %s (%s) failed: %s", row.id, event.topic, exc, exc_info=True)
+            log.warning("payment event %s (%s) failed: %s", row.id, row.topic, exc, exc_info=True)
             row.error = f"{exc.__class__.__name__}: {exc}"[:2000]
             if row.attempts >= MAX_ATTEMPTS:
                 row.state, row.processed_at = "failed", now
