@@ -11,7 +11,7 @@ it left pending; :func:`apply_events` hands stored webhook events to their handl
 
 Connectors are built from ``[[payments.accounts]]`` and the environment variables it names; a
 missing variable is a permanent error naming it. Built connectors are kept per account (PayPal's
-token lives with its connector), and rebuilt when the account's entry changes.
+token lives with its connector), and rebuilt when the account's entry or a secret changes.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ from flows.connections import connector_for
 from flows.spine import dispatch
 from flows.work import Transactional
 
-_built: dict[str, tuple[PaymentAccountConfig, WebhookProvider]] = {}
+_built: dict[str, tuple[ConnectorConfig, WebhookProvider]] = {}
 _lock = threading.Lock()
 
 
@@ -59,11 +59,12 @@ def account_config(account: PaymentAccountConfig) -> ConnectorConfig:
 
 
 def provider_for(account: PaymentAccountConfig, **kwargs: Any) -> WebhookProvider:
-    """The account's connector, built once per process while its entry stays the same."""
+    """The account's connector, built once per process while its entry and secrets stay the same."""
+    config = account_config(account)
     with _lock:
         kept = _built.get(account.key)
-        if kept is None or kept[0] != account or kwargs:
-            kept = (account, build_provider(account.provider, account_config(account), **kwargs))
+        if kept is None or kept[0] != config or kwargs:
+            kept = (config, build_provider(account.provider, config, **kwargs))
             _built[account.key] = kept
         return kept[1]
 

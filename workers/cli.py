@@ -807,10 +807,11 @@ main.add_command(up)
 from workers.cli_cases import cases  # noqa: E402
 
 main.add_command(cases)
-from workers.cli_payments import export as refunds_export, payments as refunds_payments  # noqa: E402
+from workers.cli_payments import export as refunds_export, pay_again, payments as refunds_payments  # noqa: E402
 
 refunds.add_command(refunds_export)
 refunds.add_command(refunds_payments)
+refunds.add_command(pay_again)
 
 
 if __name__ == "__main__":

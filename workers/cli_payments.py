@@ -1,9 +1,10 @@
-"""``backorders refunds export|payments``: what was paid back, for finance and for operators.
+"""``backorders refunds export|payments|pay``: what was paid back, for finance and for operators.
 
 ``export`` lists every refund and credit decided since a date with its decision, rule, amount,
 provider, provider reference, state and GL note (``domain.payments.export``), as CSV (``--csv
 FILE``, ``-`` for stdout) and/or JSON. ``payments`` lists refund executions that are not done —
-pending, in flight, awaiting the provider, held or failed — with their last error.
+pending, in flight, awaiting the provider, held or failed — with their last error; ``pay ID``
+sends a failed or held one again.
 """
 from __future__ import annotations
 
@@ -94,3 +95,29 @@ def payments(as_json: bool) -> None:
         click.echo(f"#{row['id']}  decision {row['decision_id']}  {row['amount_cents'] / 100:,.2f} {row['currency']}  "
                    f"{row['provider']} ({row['account']})  {row['state']}"
                    + (f"  {row['last_error']}" if row["last_error"] else ""))
+
+
+@click.command("pay")
+@click.argument("execution_id", type=int)
+@json_option
+def pay_again(execution_id: int, as_json: bool) -> None:
+    """Send a failed or held refund payment again (same idempotency key), e.g. after setting a
+    missing credential; exit 1 when it is not failed or held."""
+    from domain.core.clock import utcnow
+    from domain.core.db import session_scope
+    from domain.payments import executions
+    from flows.spine import send_now
+    from workers.app import app
+    from workers.cli import _environment
+
+    _environment()
+    with session_scope() as session:
+        follow_ups = executions.retry(session, execution_id, utcnow())
+    if not follow_ups:
+        click.echo(f"refunds pay: execution {execution_id} is not failed or held", err=True)
+        sys.exit(1)
+    send_now(follow_ups, app)
+    if as_json:
+        echo_json({"execution_id": execution_id, "state": "pending"})
+    else:
+        click.echo(f"execution {execution_id} sent again")

@@ -224,3 +224,16 @@ def unheld(session: Session, now: datetime) -> list[FollowUp]:
         RefundExecution.account.in_(select(Store.key).where(Store.read_only.is_(False))))
         .values(state="pending", due_at=now).returning(RefundExecution.id)))
     return [FollowUp(Stage.PAY_REFUND, (one,)) for one in ids]
+
+
+def retry(session: Session, execution_id: int, now: datetime) -> list[FollowUp]:
+    """A person asks again for a failed (or held) payment — after fixing a missing variable, say:
+    ``pending`` with its attempts reset, sent under the same key (a provider that kept a refusal
+    under it answers that refusal again)."""
+    row = session.get(RefundExecution, execution_id, with_for_update=True)
+    if row is None or row.state not in ("failed", "held"):
+        return []
+    audit.record(session, ACTOR, "refund.retry_asked", "refund_execution", row.id, was=row.state,
+                 last_error=(row.last_error or "")[:500])
+    row.state, row.attempts, row.due_at, row.settled_at = "pending", 0, now, None
+    return [FollowUp(Stage.PAY_REFUND, (row.id,))]

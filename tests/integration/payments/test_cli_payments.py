@@ -43,3 +43,19 @@ def test_why_order_shows_the_payment_with_its_provider_reference(payments: Payme
     assert paid[1]["data"]["provider_ref"] == reference and "route provider" in paid[0]["text"]
     decision = next(e for e in trail["events"] if e["kind"] == "refund.decision")
     assert decision["data"]["rule"] == "within policy"
+
+
+def test_a_payment_that_failed_for_a_missing_credential_is_sent_again_once_it_is_set(
+        payments: Payments, monkeypatch: object) -> None:
+    from tasks.payments import pay
+    from workers.cli import main
+
+    execution_id = payments.decide(payments.paid_order("stripe", 8003), cents=4000, request_id="T-82")
+    monkeypatch.delenv("STRIPE_SECRET_KEY")  # type: ignore[attr-defined]
+    assert "STRIPE_SECRET_KEY" in str(pay.apply(args=[execution_id]).get())
+    assert payments.execution(execution_id).state == "failed" and payments.refunds_created("stripe") == 0
+    assert CliRunner().invoke(main, ["refunds", "pay", str(execution_id + 100)]).exit_code == 1
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_sandbox")  # type: ignore[attr-defined]
+    assert CliRunner().invoke(main, ["refunds", "pay", str(execution_id)]).exit_code == 0
+    assert str(pay.apply(args=[execution_id]).get()).startswith("succeeded")
+    assert payments.execution(execution_id).state == "succeeded" and payments.refunds_created("stripe") == 1
