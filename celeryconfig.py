@@ -104,4 +104,5 @@ beat_schedule = {
     "purge-replay-tokens": {"task": _task(Stage.PURGE_REPLAY_TOKENS), "schedule": 3600.0},
     "dispatch-shipping-polls": {"task": _task(Stage.SHIPPING_DISPATCH), "schedule": SHIPPING_SWEEP_INTERVAL_S},
     "redrive-shipping-webhooks": {"task": _task(Stage.SWEEP_SHIPPING_INBOX), "schedule": 60.0},
+    "sweep-refunds": {"task": _task(Stage.SWEEP_REFUNDS), "schedule": 60.0},
 }

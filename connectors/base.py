@@ -30,7 +30,7 @@ keeps working:
   :class:`RiskFields` (:data:`ORDER_RISK`): where it keeps what fraud hints read;
 * ``connectors.storefront`` — :class:`Storefront`: a selling platform's connector, every channel
   ability (:data:`STOREFRONT`) from its declarations;
-* ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`,
+* ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`, :func:`paid_by`,
   :func:`whole_units`, :func:`full_name`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`,
   :func:`last_path_id`, :func:`all_found`.
 
@@ -130,6 +130,7 @@ from connectors.values import (
     money_cents,
     newest,
     nonblank_id_str,
+    paid_by,
     parse_timestamp,
     unwrap,
     utc_iso,
@@ -160,7 +161,7 @@ __all__ = [
     "UnsupportedCapability", "VersionCursorPaginator", "cents_to_money", "classify_response",
     "constant_time_equals", "find_marked", "full_name", "header_value", "hmac_sha256_base64", "id_str",
     "idempotency_marker", "incremental", "keyed_code", "marked", "money_cents", "newest",
-    "nonblank_id_str", "oauth_base_string_uri", "oauth_normalized_parameters", "oauth_percent_encode",
+    "nonblank_id_str", "paid_by", "oauth_base_string_uri", "oauth_normalized_parameters", "oauth_percent_encode",
     "oauth_signature_base_string", "parse_retry_after", "parse_timestamp", "platform_error_message",
     "refuses", "require", "shopify_link_paginator", "spread_cents", "supports", "time_after", "utc_iso",
     "verify_base64_hmac", "whole_units", "with_last_flag",

@@ -7,6 +7,13 @@ answers a JWT valid for 24 hours, and a client may ask for at most 10 tokens a d
 (https://developers.flexport.com/tutorials/using-api-credentials/). Connectors are built per task, so
 the token is kept per process (keyed by token URL and client id), not per connector: a worker
 running a hundred polls a day still asks for one token a day.
+
+Two token requests are in use: :class:`ClientCredentialsToken` posts the credentials as a JSON
+body with an ``audience`` and keeps the token per process (Flexport, which allows ten token
+requests a day); :class:`ClientCredentials` authenticates the token request with HTTP Basic
+``client_id:secret`` and form ``grant_type=client_credentials``, keeps the token per connector and,
+on a 401 with a kept token (revoked or expired early), drops it and sends that call once more
+with a fresh one (PayPal's REST APIs, https://developer.paypal.com/api/rest/authentication/).
 """
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ import requests
 from requests.auth import AuthBase
 
 from connectors.errors import AuthError, TransientError
+from connectors.http import classify_response
 from connectors.values import ClockFn
 
 #: A token is renewed this long before the expiry its answer announced.
@@ -89,3 +97,68 @@ class ClientCredentialsToken(AuthBase):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.token()}"
         return request
+
+
+#: A token is renewed this many seconds before the provider says it expires.
+BASIC_RENEW_EARLY_S = 60.0
+
+
+class ClientCredentials(AuthBase):
+    """A bearer token fetched with HTTP Basic credentials, kept per connector, refreshed once on a 401."""
+
+    def __init__(self, token_url: str, client_id: str, secret: str, *, platform: str = "", timeout_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.token_url, self.client_id, self.secret = token_url, client_id, secret
+        self.platform, self.timeout_s, self.clock = platform, timeout_s, clock
+        self.token: str | None = None
+        self.expires_at = 0.0
+        self.fetched = 0
+        self._lock = threading.Lock()
+
+    def current(self) -> str:
+        """The kept token, or a new one when none is kept or it is about to expire."""
+        with self._lock:
+            if self.token is None or self.clock() >= self.expires_at - BASIC_RENEW_EARLY_S:
+                self._fetch()
+            assert self.token is not None
+            return self.token
+
+    def _fetch(self) -> None:
+        try:
+            answer = requests.post(self.token_url, auth=(self.client_id, self.secret), timeout=self.timeout_s,
+                                   data={"grant_type": "client_credentials"}, headers={"Accept": "application/json"})
+        except requests.RequestException as exc:
+            raise TransientError(f"{self.platform} token: {exc.__class__.__name__}", platform=self.platform) from exc
+        error = classify_response(answer, platform=self.platform)
+        if error is not None:
+            raise error
+        body = answer.json()
+        self.token, self.fetched = str(body["access_token"]), self.fetched + 1
+        self.expires_at = self.clock() + float(body.get("expires_in", 0))
+
+    def drop(self, token: str) -> None:
+        with self._lock:
+            if self.token == token:
+                self.token = None
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        token = self.current()
+        request.headers["Authorization"] = f"Bearer {token}"
+        request.register_hook("response", self._retry_once(token))
+        return request
+
+    def _retry_once(self, token: str) -> Callable[..., Any]:
+        def handle(response: requests.Response, **kwargs: Any) -> requests.Response:
+            if response.status_code != 401 or getattr(response.request, "_retried_auth", False):
+                return response
+            self.drop(token)
+            again = response.request.copy()
+            again.headers["Authorization"] = f"Bearer {self.current()}"
+            again._retried_auth = True  # type: ignore[attr-defined]
+            again.hooks["response"] = []
+            response.content  # noqa: B018  (read, so the connection is released)
+            retried = response.connection.send(again, **kwargs)
+            retried.history.append(response)
+            retried.request = again
+            return retried
+        return handle

@@ -96,6 +96,10 @@ class OrderRecord:
     status: str = "open"
     updated_at: datetime | None = None
     risk: PaymentRisk | None = None
+    #: How it was paid, where the platform says: its payment method id and the gateway's reference
+    #: (WooCommerce ``payment_method`` / ``transaction_id``), for refunds paid back at the provider.
+    payment_method: str | None = None
+    payment_ref: str | None = None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,12 @@ def cents_to_money(cents: int) -> str:
     return f"{Decimal(int(cents)) / 100:.2f}"
 
 
+def paid_by(record: Any, method: str, reference: str) -> dict[str, str | None]:
+    """An order's ``payment_method`` / ``payment_ref`` from the record's two keys (blank: None),
+    where the platform says how it was paid (WooCommerce ``payment_method`` / ``transaction_id``)."""
+    return {"payment_method": record.get(method) or None, "payment_ref": record.get(reference) or None}
+
+
 def id_str(value: Any) -> str | None:
     """A platform id as the string we keep: ids may exceed 2**53, and ``json`` parses them as
     exact ints, so they become text with ``str()`` at the edge, never via float. None stays None."""

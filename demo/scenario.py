@@ -34,6 +34,13 @@ PLATFORM_SECRETS = {
     "SHIPSTATION_WEBHOOK_TOKEN": "sandbox-shipstation-webhook-token",
     "FLEXPORT_API_KEY": "fx_sandbox_key",
     "FLEXPORT_WEBHOOK_SECRET": "sandbox-flexport-webhook-secret",
+    "STRIPE_SECRET_KEY": "sk_test_sandbox",
+    "STRIPE_WEBHOOK_SECRET": "whsec_sandbox",
+    "ADYEN_API_KEY": "AQE_sandbox_api_key",
+    "ADYEN_HMAC_KEY": "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056",
+    "PAYPAL_CLIENT_ID": "paypal-sandbox-client",
+    "PAYPAL_CLIENT_SECRET": "paypal-sandbox-secret",
+    "PAYPAL_WEBHOOK_ID": "WH-SANDBOX-1",
 }
 ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite"})
 
@@ -77,6 +84,23 @@ def _without_stores(rule: str, left_out: set[str]) -> str:
     return rule.replace(channels.group(0), f"channels = [{listed}]\n")
 
 
+def _payment_account(block: str, sandbox_url: str, left_out: set[str]) -> str:
+    """A payments account on its stand-in (``/{provider}/{key}``), without the stores left out; no
+    account when none of its stores is left."""
+    key = re.search(r'(?m)^key = "([^"]+)"', block)
+    provider = re.search(r'(?m)^provider = "([^"]+)"', block)
+    stores = re.search(r'(?m)^stores = \[([^\]]*)\]', block)
+    if not key or not provider or not stores:
+        return block
+    kept = [name for name in re.findall(r'"([^"]+)"', stores.group(1)) if name not in left_out]
+    if not kept:
+        return ""
+    block = block.replace(stores.group(0), "stores = [" + ", ".join(f'"{name}"' for name in kept) + "]")
+    block = re.sub(r'(?m)^# base_url = .*\n', "", block)
+    return block.replace(f'key = "{key.group(1)}"\n',
+                         f'key = "{key.group(1)}"\nbase_url = "{sandbox_url}/{provider.group(1)}/{key.group(1)}"\n', 1)
+
+
 def sandbox_config_text(example: Path, sandbox_url: str, platforms: set[str]) -> str:
     """The example file with each store's base URL pointed at the sandbox.
 
@@ -99,6 +123,10 @@ def sandbox_config_text(example: Path, sandbox_url: str, platforms: set[str]) ->
         if block.startswith("[[cases.routes]]"):
             channel = re.search(r'(?m)^channel = "([^"]+)"', block)
             if channel and channel.group(1) in left_out:
+                continue
+        if block.startswith("[[payments.accounts]]"):
+            block = _payment_account(block, sandbox_url, left_out)
+            if not block:
                 continue
         if block.startswith("[[stores]]"):
             key = re.search(r'(?m)^key = "([^"]+)"', block)

@@ -39,6 +39,7 @@ from domain.core.models import (
     PurchaseOrderEvent,
     PurchaseOrderLine,
     RefundDecision,
+    RefundExecution,
     Sku,
     SkuTransition,
     StockHistory,
@@ -314,6 +315,13 @@ def _refund_decisions(trail: Trail, session: Session, order: Order) -> None:
                   f"by rule \"{decision.rule_name}\"", request_id=decision.request_id, decision=decision.decision,
                   amount_approved_cents=decision.amount_approved_cents, rule=decision.rule_name,
                   rule_index=decision.rule_index)
+    executions = dict(session.execute(select(RefundExecution.id, RefundExecution.decision_id).join(
+        RefundDecision, RefundDecision.id == RefundExecution.decision_id).where(
+        RefundDecision.order_id == order.id)).tuples().all())
+    for entry in _audit(session, "refund_execution", list(executions)):
+        detail = ", ".join(f"{k} {v}" for k, v in entry.data.items() if v not in (None, "") and k != "detail")
+        trail.add(entry.at, "refund.payment", f"payment of decision {executions[int(entry.subject_id)]}: "
+                  f"{entry.action.removeprefix('refund.')} ({detail})", action=entry.action, **entry.data)
 
 
 def order(session: Session, reference: str, now: datetime | None = None) -> Trail:

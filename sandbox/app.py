@@ -25,6 +25,9 @@ MODULES: tuple[str, ...] = (
     "sandbox.mailgun",
     "sandbox.sendgrid",
     "sandbox.slack",
+    "sandbox.stripe",
+    "sandbox.adyen",
+    "sandbox.paypal",
 )
 
 

@@ -27,6 +27,7 @@ TASK_MODULES = (
     "tasks.disputes",
     "tasks.fraud",
     "tasks.shipping",
+    "tasks.payments",
     "tasks.deadletters",
 )
 

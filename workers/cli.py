@@ -820,6 +820,11 @@ main.add_command(fraud)
 from workers.cli_shipping import shipping  # noqa: E402
 
 main.add_command(shipping)
+from workers.cli_payments import export as refunds_export, pay_again, payments as refunds_payments  # noqa: E402
+
+refunds.add_command(refunds_export)
+refunds.add_command(refunds_payments)
+refunds.add_command(pay_again)
 
 
 if __name__ == "__main__":

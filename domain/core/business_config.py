@@ -23,6 +23,7 @@ from domain.core.case_config import CasesConfig, read_cases
 from domain.core.chargeback_config import ChargebacksConfig, read_chargebacks
 from domain.core.fraud_config import FraudConfig, read_fraud
 from domain.core.shipping_config import ShippingConfig, read_shipping
+from domain.core.payment_config import PaymentsConfig, read_payments
 
 #: Platform names the product knows of. A store may only name one that has a connector
 #: (``connectors.registry``); these names only tell a platform without one from a typo.
@@ -243,6 +244,7 @@ class BusinessConfig:
     chargebacks: ChargebacksConfig = field(default_factory=ChargebacksConfig)
     fraud: FraudConfig = field(default_factory=FraudConfig)
     shipping: ShippingConfig = field(default_factory=ShippingConfig)
+    payments: PaymentsConfig = field(default_factory=PaymentsConfig)
 
     def policy_for(self, store_key: str) -> PolicyConfig:
         return self.store_policies.get(store_key, self.policy)
@@ -846,7 +848,8 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     """Validate parsed TOML; raise ConfigError listing every problem."""
     reader = _Reader()
     reader.unknown_keys(data, {"business", "locations", "stores", "vendors", "skus", "notifications", "policy",
-                               "store_policies", "segments", "refunds", "cases", "chargebacks", "fraud", "shipping"}, "")
+                               "store_policies", "segments", "refunds", "cases", "chargebacks", "fraud", "shipping",
+                               "payments"}, "")
     business = reader.table(data, "business", "business")
     reader.unknown_keys(business, {"name", "timezone"}, "business")
     name = reader.string(business, "name", "business") or ""
@@ -883,13 +886,14 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     chargebacks = read_chargebacks(reader, data)
     fraud = read_fraud(reader, data)
     shipping = read_shipping(reader, data)
+    payments = read_payments(reader, data, store_keys)
     if reader.problems:
         raise ConfigError(reader.problems)
     return BusinessConfig(name=name, timezone=timezone, locations=locations, stores=stores, vendors=vendors,
                           skus=skus, notifications=notifications, policy=policy,
                           store_policies=store_policies, segments=segments, refunds=refunds,
                           cases=cases, chargebacks=chargebacks, fraud=fraud,
-                          shipping=shipping)
+                          shipping=shipping, payments=payments)
 
 
 def load_config(path: Path | str) -> BusinessConfig:

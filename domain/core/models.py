@@ -1161,3 +1161,67 @@ class TrackingEvent(Base):
         UniqueConstraint("shipment_id", "event_key", name="uq_tracking_events_shipment_event"),
         Index("ix_tracking_events_shipment_occurred", "shipment_id", "occurred_at"),
     )
+
+
+# --- Payments: where an order was paid, and each refund decision executed once (issue 16, part 4) ---
+
+#: pending: to send; sending: claimed by one run (``lease_until``); awaiting: the provider took it and
+#: its outcome is still to come (a webhook, or asking again at ``due_at``); held: its store is
+#: read-only; succeeded / failed: done.
+REFUND_EXECUTION_STATES = ("pending", "sending", "awaiting", "held", "succeeded", "failed")
+
+
+class OrderPayment(Base):
+    """How an order was paid, as its store reports it: the platform's payment method id and the
+    gateway's reference (WooCommerce ``payment_method`` and ``transaction_id``). An order whose
+    store and method a ``[[payments.accounts]]`` entry names is refunded at that provider."""
+
+    __tablename__ = "order_payments"
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    method: Mapped[str | None] = mapped_column(String(64))
+    reference: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class RefundExecution(Base):
+    """Paying one refund decision (an approval or a credit) back, exactly once.
+
+    ``idempotency_key`` is derived from the decision id and sent as the provider's own idempotency
+    header (or written into the store's record), so a retried, redelivered or concurrent run
+    reaches the provider once. ``route`` says where the money goes: ``provider`` (``account`` is a
+    ``[[payments.accounts]]`` key) or ``store`` (``account`` is the store's key)."""
+
+    __tablename__ = "refund_executions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("refund_decisions.id", ondelete="CASCADE"), unique=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    route: Mapped[str] = mapped_column(String(16))
+    account: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(32))
+    #: ``refund``, ``partial_refund`` or ``store_credit`` (the decision's ``settle_as``).
+    kind: Mapped[str] = mapped_column(String(16))
+    payment_ref: Mapped[str | None] = mapped_column(String(128))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    provider_ref: Mapped[str | None] = mapped_column(String(128))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    claimed_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    #: When the sweeper sends it (pending) or asks the provider again (awaiting).
+    due_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text, server_default="")
+    notice_outbox_id: Mapped[int | None] = mapped_column(BigInteger)
+    sent_at: Mapped[datetime | None]
+    settled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        CheckConstraint(_in("state", REFUND_EXECUTION_STATES), name="state_valid"),
+        CheckConstraint("route IN ('provider', 'store')", name="route_valid"),
+        CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
+        Index("ix_refund_executions_due", "due_at", postgresql_where=text("state IN ('pending', 'sending', 'awaiting')")),
+        Index("ix_refund_executions_provider_ref", "provider", "provider_ref"),
+    )

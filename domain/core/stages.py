@@ -45,6 +45,11 @@ class Stage(StrEnum):
     SHIPPING_POLL = "shipping_poll"
     SHIPPING_DRAIN = "shipping_drain"
     SWEEP_SHIPPING_INBOX = "sweep_shipping_inbox"
+    # payments: refund decisions paid back at the provider or the store, provider events
+    PAY_REFUND = "pay_refund"
+    POLL_REFUND = "poll_refund"
+    APPLY_PAYMENT_EVENTS = "apply_payment_events"
+    SWEEP_REFUNDS = "sweep_refunds"
     # messages
     DELIVER = "deliver"
     DIGEST = "digest"

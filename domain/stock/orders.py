@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from connectors.types import OrderRecord, PaymentRisk
 from domain.core.clock import utcnow
 from domain.core.db import any_text
-from domain.core.models import Order, OrderLine, Sku
+from domain.core.models import Order, OrderLine, OrderPayment, Sku
 from domain.stock.allocation import allocate_orders
 
 OPEN_STATUSES = {"open", "pending", "processing", "on-hold", "unfulfilled", "partially_fulfilled"}
@@ -51,6 +51,16 @@ class RecordedOrders:
     backorder_ids: list[int] = field(default_factory=list)
 
 
+def record_payment(session: Session, order_id: int, record: OrderRecord) -> None:
+    """How the order was paid, when its platform says (a refund of it may be paid back at the
+    provider: ``domain.payments``); a later reading with a reference wins."""
+    if record.payment_method or record.payment_ref:
+        statement = insert(OrderPayment).values(order_id=order_id, method=record.payment_method,
+                                                reference=record.payment_ref)
+        session.execute(statement.on_conflict_do_update(index_elements=["order_id"], set_={
+            "method": statement.excluded.method, "reference": statement.excluded.reference, "updated_at": utcnow()}))
+
+
 def record_orders(session: Session, store_id: int, records: Sequence[OrderRecord]) -> RecordedOrders:
     """Upsert orders and their lines, then allocate every new line (the rest is backordered)."""
     if not records:
@@ -75,6 +85,7 @@ def record_orders(session: Session, store_id: int, records: Sequence[OrderRecord
                      for name in RISK_COLUMNS}},
         ).returning(Order.id)).scalar_one()
         order_ids.append(order_id)
+        record_payment(session, order_id, record)
         for line in record.lines:
             if line.quantity <= 0:
                 continue

@@ -132,7 +132,8 @@ def sources_with_stranded(session: Session, older_than: timedelta = timedelta(mi
     """Stores with pending events older than ``older_than``: their drain message was lost.
 
     Store keys have no colon (``KEY_PATTERN``); other parts keep their webhooks in the same inbox
-    under ``<part>:<key>`` (shipping: ``ship:``) and sweep those themselves."""
+    under ``<part>:<key>`` (shipping ``ship:``, payment providers ``payments:``) and sweep those
+    themselves."""
     now = now or utcnow()
     return list(session.scalars(
         select(InboxEvent.source).where(state_is(InboxEvent.state, "pending"), ~InboxEvent.source.contains(":"),

@@ -65,7 +65,7 @@ def place(state: SiteState, lines: list[Payload], payload: Payload, now: datetim
         site.DATES, order_id, now, lines, status=payload.get("status", "processing"),
         currency=payload.get("currency", "USD"), total=f"{sum(float(line['total']) for line in lines):.2f}",
         billing={**site.fixture("billing"), **payload.get("billing", {})},
-        payment_method=payload.get("payment_method", "stripe"),
+        payment_method=payload.get("payment_method", "stripe"), transaction_id=payload.get("transaction_id", ""),
         payment_method_title=payload.get("payment_method_title", "Credit Card (Stripe)"))
     return {"order": site.public(order)}, [("order.created", site.public(order))]
 
