@@ -70,7 +70,7 @@ from connectors.base import (
     STOREFRONT, Capability, Collections, DeclaredRefunds, JsonWebhookConnector, JsonWebhooks, LevelWrites, LineFields,
     ListingRef, Marker, MetaPaginationPaginator, OrderPage, OrderReads, OrderRecord, PageNumberPaginator, PushResult,
     Quota, RateLimitHeaders, RefundRequest, RefundShape, StockPage, StockRecord, WebhookEvent, cents_to_money,
-    full_name, header_auth, incremental, money_cents, parse_timestamp, spread_cents, time_after,
+    HighWater, full_name, header_auth, incremental, money_cents, parse_timestamp, spread_cents, time_after,
     verify_shared_secret, whole_units,
 )
 from connectors.errors import PermanentError
@@ -83,7 +83,8 @@ V2 = Collections(PageNumberPaginator(size_param="limit", total_pages_header=None
 PRODUCTS = V3("v3/catalog/products", params={"include": "variants", "sort": "id"},
               since_param=time_after("date_modified:min", lookback_s=1))
 ITEMS = V3("v3/inventory/items", ids_per_request=50)
-ORDERS = V2("v2/orders", params={"sort": "date_modified:asc"}, since_param="min_date_modified")
+ORDERS = V2("v2/orders", params={"sort": "date_modified:asc"}, since_param="min_date_modified", cursor=HighWater(),
+            page=OrderPage)
 REFUNDS = V3("v3/orders/{order}/payment_actions/refunds")
 LINES = LineFields(title="name", variant=("variant_id",), price="price_inc_tax")
 #: Order status ids (https://developer.bigcommerce.com/docs/rest-management/orders/order-status);
