@@ -84,17 +84,17 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
     ``{"title", "o:errorDetails": [{"detail", "o:errorCode"}]}``, each detail with its code.
     """
     if isinstance(body, Mapping):
-        if isinstance(body.get("status"), int) and body.get("title"):  # BigCommerce v3 (RFC 7807 style)
-            errors = body.get("errors") if isinstance(body.get("errors"), Mapping) else {}
-            details = "; ".join(f"{key}: {value}" for key, value in errors.items())
-            return f"{body['title']} ({details})" if details else str(body["title"])
-        wrapped = body.get("data")
-        if isinstance(wrapped, list) and wrapped and isinstance(wrapped[0], Mapping) and wrapped[0].get("title"):
-            return "; ".join(platform_error_message(error) for error in wrapped if isinstance(error, Mapping))
         details = [d for d in body.get("o:errorDetails") or [] if isinstance(d, Mapping) and d.get("detail")]
         if details:
             return "; ".join(f"{d['o:errorCode']}: {d['detail']}" if d.get("o:errorCode") else str(d["detail"])
                              for d in details)
+        if isinstance(body.get("status"), int) and body.get("title"):  # BigCommerce v3 (RFC 7807 style)
+            errors = body.get("errors") if isinstance(body.get("errors"), Mapping) else {}
+            fields = "; ".join(f"{key}: {value}" for key, value in errors.items())
+            return f"{body['title']} ({fields})" if fields else str(body["title"])
+        wrapped = body.get("data")
+        if isinstance(wrapped, list) and wrapped and isinstance(wrapped[0], Mapping) and wrapped[0].get("title"):
+            return "; ".join(platform_error_message(error) for error in wrapped if isinstance(error, Mapping))
         if "errors" in body:
             errors = body["errors"]
             if isinstance(errors, str):
