@@ -1,18 +1,18 @@
 """The BigCommerce stand-in's admin endpoints (``/bigcommerce/{instance}/_admin/…``): seed products
 and locations, credentials and the quota, control-panel stock changes, checkouts, webhook
 subscriptions and the state tests assert on. The kit adds ``faults``, ``requests``, ``clock``,
-``webhooks`` (GET) and ``redeliver``; every endpoint is listed in docs/sandbox.md.
+``webhooks`` (GET, and POST ``{address, topics, headers}``: a hook the API does not list) and
+``redeliver``; every endpoint is listed in docs/sandbox.md.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import Body
-from fastapi.responses import JSONResponse
 
-from sandbox.kit.admin import Setting, add_config, known, plain
+from sandbox.kit.admin import Events, Setting, add_checkout, add_config, add_item_state, add_set_stock, known, plain
 from sandbox.kit.money import to_cents, to_money
-from sandbox.bigcommerce.store import Record, StoreState, deliver, fixtures, inventory_hook, kit, product_json
+from sandbox.bigcommerce.store import Record, StoreState, deliver_all, fixtures, inventory_event, kit
 
 
 def add_product(state: StoreState, spec: Record) -> Record:
@@ -36,11 +36,9 @@ def add_product(state: StoreState, spec: Record) -> Record:
     return product
 
 
-def admin_item(state: StoreState, product: Record, variant: Record) -> Record:
-    return {"sku": variant["sku"], "product_id": str(product["id"]), "variant_id": str(variant["id"]),
-            "tracking": product["inventory_tracking"], "availability": product["availability"],
-            "availability_description": product["availability_description"],
-            "levels": {str(loc): qty for loc, qty in state.levels.get(state.item_of(product, variant), {}).items()}}
+def admin_item(state: StoreState, key: tuple[Record, Record]) -> Record:
+    return fixtures.fill("admin_item", key[0], sku=key[1]["sku"], product_id=str(key[0]["id"]), variant_id=str(
+        key[1]["id"]), levels={str(loc): qty for loc, qty in state.levels.get(state.item_of(*key), {}).items()})
 
 
 @kit.admin.post("/seed")
@@ -51,65 +49,49 @@ def seed(state: StoreState = kit.state, payload: Record = Body(default_factory=d
             state.products, state.levels, state.orders, state.refunds = {}, {}, {}, {}
             state.locations = [1, *range(2, 2 + int(payload.get("locations", 0)))]
         created = [add_product(state, spec) for spec in payload.get("items", [])]
-        return {"locations": state.locations, "items": [admin_item(state, p, v) for p in created for v in p["variants"]]}
+        return {"locations": state.locations, "items": [admin_item(state, (p, v)) for p in created for v in p["variants"]]}
 
 
 add_config(kit, {"access_token": Setting("token"), "quota": Setting("quota.quota", int),
                  "window_ms": Setting("quota.window_ms", int), "used": Setting("quota.used", int)})
 
 
-@kit.admin.post("/set_stock")
-def set_stock(state: StoreState = kit.state, payload: Record = Body(...)) -> JSONResponse:
+def change_stock(state: StoreState, key: tuple[Record, Record], payload: Record, now: Any) -> tuple[Record, Events]:
     """A control-panel edit: ``{sku, quantity, location_id?}`` sets the level (absolute webhook)."""
-    with state.lock:
-        product, variant = known(state.by_sku(str(payload.get("sku"))), f"sku {payload.get('sku')}")
-        item, location = state.item_of(product, variant), int(payload.get("location_id", 1))
-        known(location if location in state.locations else None, f"location {location}")
-        state.set_level(product, item, location, int(payload["quantity"]))
-        shown = admin_item(state, product, variant)
-    return JSONResponse({"item": shown, "webhooks": inventory_hook(state, product, item, int(payload["quantity"]))})
+    (product, variant), location = key, int(payload.get("location_id", 1))
+    item = state.item_of(product, variant)
+    state.set_level(product, item, known(location if location in state.locations else None, f"location {location}"),
+                    int(payload["quantity"]))
+    return admin_item(state, key), [inventory_event(product, item, int(payload["quantity"]))]
 
 
-@kit.admin.post("/create_order")
-def create_order(state: StoreState = kit.state, payload: Record = Body(...)) -> JSONResponse:
-    """A checkout: ``{lines: [{sku, quantity, price}], email?, phone?, customer?, provider?}`` takes stock
-    at the default location and emits ``store/order/created`` and the items' relative webhooks."""
-    with state.lock:
-        now, order_id, lines, taken = state.now(), state.allocate(), [], []
-        for n, spec in enumerate(payload.get("lines", [])):
-            product, variant = known(state.by_sku(str(spec["sku"])), f"sku {spec['sku']}")
-            item, quantity = state.item_of(product, variant), int(spec.get("quantity", 1))
-            state.set_level(product, item, 1, state.level(item) - quantity)
-            taken.append((product, item, -quantity))
-            lines.append(fixtures.fill("order_line", variant, id=order_id * 100 + n, order_id=order_id,
-                                       product_id=product["id"], variant_id=variant["id"], name=product["name"],
-                                       quantity=quantity, price=to_money(to_cents(spec.get("price", "10.00")))))
-        customer = {"first_name": "Grace", "last_name": "Hopper", **(payload.get("customer") or {})}
-        state.orders[order_id] = {
-            "id": order_id, "created": now, "modified": now, "status_id": 11, "status": "Awaiting Fulfillment",
-            "total": to_money(sum(to_cents(ln["price_inc_tax"]) * ln["quantity"] for ln in lines)),
-            "refunded": "0.0000", "provider": payload.get("provider", "braintree"), "lines": lines,
-            "billing": {**customer, "email": payload.get("email", "grace@example.com"), "phone": payload.get("phone", "")}}
-    hooks = deliver(state, "store/order/created", {"type": "order", "id": order_id})
-    for product, item, change in taken:
-        hooks += inventory_hook(state, product, item, change, by_order=True)
-    return JSONResponse({"order": {"id": order_id, "lines": [line["id"] for line in lines]}, "webhooks": hooks})
+def sell(state: StoreState, key: tuple[Record, Record], quantity: int, price: Any, now: Any) -> tuple[Record, Events]:
+    """A checkout takes the line's stock at the default location (a relative webhook)."""
+    (product, variant), item = key, state.item_of(*key)
+    state.set_level(product, item, 1, state.level(item) - quantity)
+    return (fixtures.fill("order_line", variant, id=0, order_id=0, product_id=product["id"], variant_id=variant["id"],
+                          name=product["name"], quantity=quantity, price=to_money(to_cents(price))),
+            [inventory_event(product, item, -quantity, by_order=True)])
 
 
-@kit.admin.post("/webhooks")
-def subscribe(state: StoreState = kit.state, payload: Record = Body(...)) -> Record:
-    """``{address, topics, headers}``: a subscription the API does not list (made elsewhere)."""
-    hook = {"id": len(state.webhooks) + 1, "address": payload["address"], "topics": list(payload["topics"]),
-            "headers": payload.get("headers") or {}, "is_active": True}
-    state.webhooks.append(hook)
-    return {"webhook": hook}
+def place(state: StoreState, lines: list[Record], payload: Record, now: Any, order_id: int) -> tuple[Record, Events]:
+    """The order (``email``, ``phone``, ``customer``, ``provider``): Awaiting Fulfillment, paid in full."""
+    for n, line in enumerate(lines):
+        line.update(id=order_id * 100 + n, order_id=order_id)
+    billing = {"first_name": "Grace", "last_name": "Hopper", **(payload.get("customer") or {}),
+               "email": payload.get("email", "grace@example.com"), "phone": payload.get("phone", "")}
+    state.orders[order_id] = {"id": order_id, "created": now, "modified": now, "status_id": 11, "lines": lines,
+                              "status": "Awaiting Fulfillment", "refunded": "0.0000", "billing": billing,
+                              "provider": payload.get("provider", "braintree"), "store": state.name,
+                              "total": to_money(sum(to_cents(ln["price_inc_tax"]) * ln["quantity"] for ln in lines))}
+    return {"order": {"id": order_id, "lines": [line["id"] for line in lines]}}, [
+        ("store/order/created", {"type": "order", "id": order_id})]
 
 
-@kit.admin.get("/state/items")
-def state_items(skus: str = "", state: StoreState = kit.state) -> Record:
-    with state.lock:
-        found = [pv for pv in (state.by_sku(sku) for sku in skus.split(",") if sku) if pv is not None]
-        return {"items": [admin_item(state, *pv) for pv in found], "products": [product_json(state, p) for p, _ in found]}
+add_set_stock(kit, StoreState.by_sku, change_stock, deliver_all)
+add_checkout(kit, StoreState.by_sku, sell, place, deliver_all, begin=StoreState.allocate)
+add_item_state(kit, lambda state: [(p, v) for p in state.products.values() for v in p["variants"]],
+               StoreState.by_sku, lambda state, key: key, admin_item)
 
 
 @kit.admin.get("/state/orders/{order_id}")

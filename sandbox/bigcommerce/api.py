@@ -27,28 +27,18 @@ from fastapi.responses import Response
 
 from sandbox.kit import Call
 from sandbox.kit.errors import problem, problem_schema
-from sandbox.kit.resources import Collection, Filter, instant
+from sandbox.kit.pages import ArrayPages
+from sandbox.kit.resources import Collection, ids, moment, since
 from sandbox.kit.subscriptions import Subscriptions, web_url
 from sandbox.kit.validation import MISSING, Rule, one_of
-from sandbox.bigcommerce.store import Record, StoreState, fixtures, inventory_hook, kit, pages, product_json
+from sandbox.bigcommerce.store import StoreState, deliver, fixtures, inventory_event, kit, pages, product_json
 
 INVALID = "JSON data is missing or invalid"
-
-
-def ids(value: str, query: dict[str, str]) -> set[str]:
-    return {part.strip() for part in value.split(",") if part.strip()}
-
-
-def moment(value: str, query: dict[str, str]) -> Any:
-    if (when := instant(value)) is None:
-        raise ValueError(value)
-    return when
-
-
+V2_INVALID = [{"status": 400, "message": "The request contains an invalid parameter."}]
+V2_GONE = [{"status": 404, "message": "The requested resource was not found."}]
 products = Collection("products", pages, lambda call: sorted(call.state.products), lambda s, pid: s.products.get(pid),
-                      filters=(Filter("date_modified:min", test=lambda p, when: p["date_modified"] >= when,
-                                      parse=moment, detail="must be a date"),
-                               Filter("id:in", test=lambda p, wanted: str(p["id"]) in wanted, parse=ids)))
+                      filters=(since("date_modified:min", lambda p: p["date_modified"], moment, status=422,
+                                     detail="must be a date"), ids("id:in")))
 PRODUCT = problem_schema(
     Rule("availability", one_of(("available", "disabled", "preorder")), "The field 'availability' is invalid."),
     Rule("availability_description", lambda v, h, s: v is MISSING or (isinstance(v, str) and len(v) <= 255),
@@ -75,18 +65,16 @@ def update_product(product_id: int, call: Call[StoreState] = kit.call) -> Respon
 
 @kit.api.get("/v3/inventory/items")
 def list_items(call: Call[StoreState] = kit.call) -> Response:
-    state, wanted = call.state, {name: ids(value, {}) for name, value in call.query.items() if name.endswith(":in")}
+    state, wanted = call.state, {name: set(value.split(",")) for name, value in call.query.items() if name.endswith(":in")}
 
     def passes(name: str, value: Any) -> bool:
         return name not in wanted or str(value) in wanted[name]
     with state.lock:
         rows = [(p, v, item) for p, v, item in state.items() if passes("product_id:in", p["id"])
                 and passes("variant_id:in", v["id"]) and passes("sku:in", v["sku"])]
-        return pages.answer(call, rows, lambda row: {
-            "identity": {"sku": row[1]["sku"], "variant_id": row[1]["id"], "product_id": row[0]["id"],
-                         "sku_id": row[1]["sku_id"]},
-            "locations": [fixtures.fill("item_location", location_id=loc, quantity=qty)
-                          for loc, qty in sorted(state.levels.get(row[2], {}).items()) if passes("location_id:in", loc)]})
+        return pages.answer(call, rows, lambda row: fixtures.fill("item", row[1], product_id=row[0]["id"], locations=[
+            fixtures.fill("item_location", location_id=loc, quantity=qty)
+            for loc, qty in sorted(state.levels.get(row[2], {}).items()) if passes("location_id:in", loc)]))
 
 
 @kit.api.get("/v3/inventory/locations")
@@ -101,10 +89,11 @@ def adjust(call: Call[StoreState], relative: bool) -> Response:
         raise call.refuse(problem(422, "Payload contains invalid fields", {"items": "1 to 2000 items"}), 422)
     changes = []
     with state.lock:
+        index = {(key, str(value)): (p, item) for p, v, item in state.items()
+                 for key, value in (("variant_id", v["id"]), ("product_id", p["id"]), ("sku", v["sku"]))}
         for entry in asked:
             key = next((k for k in ("variant_id", "product_id", "sku") if k in entry), "")
-            found = next(((p, item) for p, v, item in state.items() if str(entry[key]) == str(
-                {"variant_id": v["id"], "product_id": p["id"], "sku": v["sku"]}.get(key))), None) if key else None
+            found = index.get((key, str(entry.get(key))))
             if found is None or entry.get("location_id") not in state.locations:
                 raise call.refuse(problem(422, "Payload contains invalid fields", {"items": f"unknown item {entry}"}), 422)
             if key != "sku" and found[1][0] != key[:-3]:
@@ -117,7 +106,7 @@ def adjust(call: Call[StoreState], relative: bool) -> Response:
         for product, item, location, quantity in changes:
             state.set_level(product, item, location, state.level(item, location) * relative + quantity)
     for product, item, _, quantity in changes:
-        inventory_hook(state, product, item, quantity)
+        deliver(state, *inventory_event(product, item, quantity))
     return call.reply({"transaction_id": str(uuid.uuid4())})
 
 
@@ -131,44 +120,25 @@ def relative(call: Call[StoreState] = kit.call) -> Response:
     return adjust(call, relative=True)
 
 
-def order_json(state: StoreState, order: Record) -> Record:
-    return fixtures.fill("order", order, store=state.name)
+def by_sort(call: Call[StoreState]) -> list[int]:
+    """Order ids in ``sort`` order (``id`` or ``date_modified``, ``:asc`` or ``:desc``)."""
+    field, _, direction = call.query.get("sort", "id").partition(":")
+    if field not in ("id", "date_modified"):
+        raise call.refuse(V2_INVALID, 400)
+    return sorted(call.state.orders, key=lambda oid: (call.state.orders[oid]["modified"] if field != "id" else oid, oid),
+                  reverse=direction == "desc")
 
 
-@kit.api.get("/v2/orders")
-def list_orders(call: Call[StoreState] = kit.call) -> Response:
-    query, since = call.query, instant(call.query.get("min_date_modified") or "1970-01-01")
-    field, _, direction = query.get("sort", "id").partition(":")
-    try:
-        page, limit = int(query.get("page", 1)), int(query.get("limit", 50))
-    except ValueError:
-        page = limit = 0
-    if page < 1 or not 1 <= limit <= 250 or since is None or field not in ("id", "date_modified"):
-        raise call.refuse([{"status": 400, "message": "The request contains an invalid parameter."}], 400)
-    with call.state.lock:
-        orders = sorted((o for o in call.state.orders.values() if o["modified"] >= since),
-                        key=lambda o: (o["modified"] if field == "date_modified" else o["id"], o["id"]),
-                        reverse=direction == "desc")
-        chosen = [order_json(call.state, o) for o in orders[(page - 1) * limit: page * limit]]
-    return call.reply(chosen) if chosen else call.answer(Response(status_code=204, headers=call.headers))
-
-
-def find_order(call: Call[StoreState], order_id: int) -> Record:
-    if (order := call.state.orders.get(order_id)) is None:
-        raise call.refuse([{"status": 404, "message": "The requested resource was not found."}], 404)
-    return order
-
-
-@kit.api.get("/v2/orders/{order_id}")
-def read_order(order_id: int, call: Call[StoreState] = kit.call) -> Response:
-    with call.state.lock:
-        return call.reply(order_json(call.state, find_order(call, order_id)))
+orders = Collection("orders", ArrayPages(lambda details: V2_INVALID), by_sort, lambda s, oid: s.orders.get(oid),
+                    lambda order: fixtures.fill("order", order), missing=lambda: V2_GONE,
+                    filters=(since("min_date_modified", lambda order: order["modified"], moment, status=400),))
+orders.listing(kit, "/v2/orders")
+orders.reading(kit, "/v2/orders/{order_id}", "order_id")
 
 
 @kit.api.get("/v2/orders/{order_id}/products")
 def order_products(order_id: int, call: Call[StoreState] = kit.call) -> Response:
-    with call.state.lock:
-        return call.reply(find_order(call, order_id)["lines"])
+    return call.reply(orders.find(call, order_id)["lines"])
 
 
 def unique(body: Any, holder: Any, state: StoreState) -> bool:

@@ -21,16 +21,16 @@ from typing import Any
 from fastapi.responses import Response
 
 from sandbox.kit import Call
-from sandbox.kit.errors import problem
+from sandbox.kit.errors import STATUS_CODES
 from sandbox.kit.money import cents_or, to_cents, to_money, whole_or
-from sandbox.bigcommerce.api import find_order
+from sandbox.bigcommerce.api import orders
 from sandbox.bigcommerce.store import Record, StoreState, fixtures, kit
 
 ROOT = "/v3/orders/{order_id}/payment_actions"
 
 
 def refused(call: Call[StoreState], title: str) -> Exception:
-    return call.refuse({"data": [{k: v for k, v in problem(422, title).items() if k != "errors"}]}, 422)
+    return call.refuse({"data": [{"status": 422, "title": title, "type": STATUS_CODES}]}, 422)
 
 
 def left(state: StoreState, order: Record) -> int:
@@ -39,7 +39,7 @@ def left(state: StoreState, order: Record) -> int:
 
 def quote(call: Call[StoreState], order_id: int) -> tuple[Record, list[Record], Record]:
     """The order, the asked items and the quote: refund methods for their total."""
-    order, asked = find_order(call, order_id), (call.body or {}).get("items") if isinstance(call.body, dict) else None
+    order, asked = orders.find(call, order_id), (call.body or {}).get("items") if isinstance(call.body, dict) else None
     total = 0
     for item in asked if isinstance(asked, list) and asked else [{}]:
         line = next((ln for ln in order["lines"] if ln["id"] == item.get("item_id")), None)
@@ -48,17 +48,9 @@ def quote(call: Call[StoreState], order_id: int) -> tuple[Record, list[Record], 
         if not 1 <= whole_or(item.get("quantity"), 0) <= line["quantity"] - line["quantity_refunded"]:
             raise refused(call, f"The quantity to refund for order product {line['id']} is more than is refundable")
         total += to_cents(line["price_inc_tax"]) * int(item["quantity"])
-    room = min(total, left(call.state, order))
-    methods = [[option(order["provider"], "Credit Card", room, False)], [option("storecredit", "Store Credit", room)],
-               [option("custom", "Custom", room, True)]]
-    return order, asked or [], {"order_id": order_id, "total_refund_amount": float(to_money(total)),
-                                "total_refund_tax_amount": 0, "order_level_refund_amount": 0, "rounding": 0,
-                                "adjustment": 0, "tax_inclusive": True, "refund_methods": methods}
-
-
-def option(provider: str, description: str, cents: int, offline: bool = False) -> Record:
-    return fixtures.fill("refund_option", provider_id=provider, description=description, amount=float(to_money(cents)),
-                         offline=offline, reason="This is an offline payment provider." if offline else "")
+    methods = fixtures.fill("refund_methods", order, amount=float(to_money(min(total, left(call.state, order)))))
+    return order, asked or [], fixtures.fill("refund_quote", order_id=order_id, total=float(to_money(total)),
+                                             methods=methods)
 
 
 @kit.api.post(ROOT + "/refund_quotes")
@@ -83,25 +75,23 @@ def create_refund(order_id: int, call: Call[StoreState] = kit.call) -> Response:
             raise refused(call, "A payment's provider or amount is not one the refund quote offers")
         if paid != expected or paid > left(state, order):
             raise refused(call, f"The payments ({to_money(paid)}) do not match the refund total ({to_money(expected)})")
-        refund = {"id": state.allocate(), "order_id": order_id, "user_id": 0, "created": state.now().isoformat(),
-                  "reason": "; ".join(str(item.get("reason") or "") for item in asked).strip("; "),
-                  "total_amount": float(to_money(paid)), "total_tax": 0,
-                  "uses_merchant_override_values": isinstance(override, dict),
-                  "items": [{"item_type": "PRODUCT", "item_id": item["item_id"], "quantity": int(item["quantity"]),
-                             "requested_amount": None, "reason": item.get("reason", "")} for item in asked],
-                  "payments": [{"id": state.allocate(), "provider_id": p["provider_id"], "amount": p["amount"],
-                                "offline": bool(p.get("offline")), "is_declined": False, "declined_message": ""}
-                               for p in payments]}
+        refund = fixtures.fill(
+            "refund", id=state.allocate(), order_id=order_id, now=state.now(), amount=float(to_money(paid)),
+            reason="; ".join(str(item.get("reason") or "") for item in asked).strip("; "),
+            override=isinstance(override, dict), payments=[fixtures.fill("refund_payment", p, id=state.allocate(),
+                                                                         offline=bool(p.get("offline"))) for p in payments],
+            items=[fixtures.fill("refund_item", item, quantity=int(item["quantity"]), reason=item.get("reason", ""))
+                   for item in asked])
         state.refunds.setdefault(order_id, []).append(refund)
         for item in asked:
             next(ln for ln in order["lines"] if ln["id"] == item["item_id"])["quantity_refunded"] += int(item["quantity"])
-        order.update(refunded=to_money(to_cents(order["total"]) - left(state, order)), modified=state.now(),
-                     status_id=4 if left(state, order) <= 0 else 14,
-                     status="Refunded" if left(state, order) <= 0 else "Partially Refunded")
+        rest = left(state, order)
+        order.update(refunded=to_money(to_cents(order["total"]) - rest), modified=state.now(),
+                     status_id=4 if rest <= 0 else 14, status="Refunded" if rest <= 0 else "Partially Refunded")
         return call.reply({"data": refund, "meta": {}}, 201)
 
 
 @kit.api.get(ROOT + "/refunds")
 def list_refunds(order_id: int, call: Call[StoreState] = kit.call) -> Response:
     with call.state.lock:
-        return call.reply({"data": list(call.state.refunds.get(find_order(call, order_id)["id"], [])), "meta": {}})
+        return call.reply({"data": list(call.state.refunds.get(orders.find(call, order_id)["id"], [])), "meta": {}})

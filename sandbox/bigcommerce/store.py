@@ -13,7 +13,8 @@ subscription's custom ``headers`` and nothing signed; ``hash`` is the SHA-1 of t
 redelivery repeats it. Inventory changes made in the control panel or by the API are
 ``…/inventory/updated`` (``method: absolute``), those made by an order ``…/inventory/order/updated``
 (``relative``); ``store/product/…`` for a product tracked by product, ``store/sku/…`` by variant.
-Resource JSON is in ``fixtures/`` (shapes from the references).
+Resource JSON is in ``fixtures/`` (shapes from the references; ``unauthorized.json`` is the 401 of
+the Webhooks reference, https://developer.bigcommerce.com/docs/rest-management/webhooks ).
 """
 from __future__ import annotations
 
@@ -32,12 +33,9 @@ from sandbox.kit.errors import problem
 from sandbox.kit.fixtures import Fixtures
 from sandbox.kit.limits import Quota, QuotaWindow
 from sandbox.kit.pages import MetaPages
-from sandbox.kit.webhooks import post
+from sandbox.kit.webhooks import echoing, post, subscribe
 
 DEFAULT_TOKEN = "bc_sandbox_token"
-#: The 401 of the Webhooks reference (https://developer.bigcommerce.com/docs/rest-management/webhooks).
-UNAUTHORIZED = {"status": 401, "title": "Unauthorized - the v3 Auth client ID or token in the request are not a "
-                "valid combination for this store.", "type": "/api-docs/getting-started/api-status-codes"}
 Item = tuple[str, int]  # ("product", id) or ("variant", id)
 Record = dict[str, Any]
 fixtures = Fixtures(__file__, {"iso": datetime.isoformat, "rfc": format_datetime,
@@ -88,32 +86,30 @@ def product_json(state: StoreState, product: Record, variants: bool = True) -> R
 
 
 def deliver(state: StoreState, scope: str, data: Record) -> list[Record]:
-    """POST the thin payload to every active hook of ``scope`` with the hook's own headers."""
+    """POST the thin payload, its ``hash`` the SHA-1 of the rest, with each hook's own headers."""
     payload = fixtures.fill("webhook", now=state.now(), store=state.name, scope=scope, data=data)
     payload["hash"] = hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-    body, sent = json.dumps(payload).encode(), []
-    for hook in [h for h in state.webhooks if scope in h["topics"] and h.get("is_active", True)]:
-        headers = {"Content-Type": "application/json", **(hook.get("headers") or {})}
-        sent.append({"topic": scope, "address": hook["address"], "status": post(hook["address"], body, headers),
-                     "body": body.decode(), "headers": headers, "event_id": payload["hash"]})
-    state.deliveries.extend(sent)
-    return sent
+    return echoing(state, scope, json.dumps(payload).encode(), event_id=payload["hash"])
 
 
-def inventory_hook(state: StoreState, product: Record, item: Item, value: int, by_order: bool = False) -> list[Record]:
-    """``store/product|sku/inventory[/order]/updated`` for one item's change."""
-    inventory = {"product_id": product["id"], "method": "relative" if by_order else "absolute", "value": value}
-    scope = "inventory/order/updated" if by_order else "inventory/updated"
-    if item[0] == "product":
-        return deliver(state, f"store/product/{scope}", {"type": "product", "id": product["id"], "inventory": inventory})
-    sku_id = next(v["sku_id"] for v in product["variants"] if v["id"] == item[1])
-    return deliver(state, f"store/sku/{scope}", {"type": "sku", "id": sku_id, "inventory": {
-        **inventory, "variant_id": item[1]}})
+def inventory_event(product: Record, item: Item, value: int, by_order: bool = False) -> tuple[str, Record]:
+    """``store/product|sku/inventory[/order]/updated`` for one item's change: (scope, data)."""
+    data = {"type": "product", "id": product["id"], "inventory": {
+        "product_id": product["id"], "method": "relative" if by_order else "absolute", "value": value}}
+    if item[0] == "variant":
+        data.update(type="sku", id=next(v["sku_id"] for v in product["variants"] if v["id"] == item[1]))
+        data["inventory"]["variant_id"] = item[1]
+    return f"store/{data['type']}/inventory/{'order/updated' if by_order else 'updated'}", data
+
+
+def deliver_all(state: StoreState, events: list[tuple[str, Record]]) -> list[Record]:
+    return [record for scope, data in events for record in deliver(state, scope, data)]
 
 
 kit: StandIn[StoreState] = StandIn(
-    "bigcommerce", "", StoreState, auth=HeaderToken("X-Auth-Token", lambda: JSONResponse(UNAUTHORIZED, 401)),
+    "bigcommerce", "", StoreState, auth=HeaderToken("X-Auth-Token", lambda: JSONResponse(fixtures("unauthorized"), 401)),
     error_body=lambda status: problem(status, "Internal Server Error"),
     limit=QuotaWindow(lambda: problem(429, "Too many requests")),
-    clock_view=lambda now: {"now": now.isoformat()}, webhook_admin=True, redeliver=post)
+    clock_view=lambda now: {"now": now.isoformat()}, webhook_admin=True, redeliver=post,
+    subscribe=lambda state, body: {"webhook": subscribe(state, {"secret": None, **body}, headers=body.get("headers"))})
 pages = MetaPages(lambda details: problem(422, "Invalid query parameters", details))
