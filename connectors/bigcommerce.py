@@ -116,7 +116,7 @@ def order_record(order: Mapping[str, Any], lines: list[Mapping[str, Any]]) -> Or
         external_id=str(order["id"]), number=str(order["id"]), placed_at=parse_timestamp(order.get("date_created")),
         email=billing.get("email") or None, phone=billing.get("phone") or None, customer_name=full_name(billing),
         lines=LINES.records(lines), currency=str(order.get("currency_code") or "USD"),
-        total_cents=money_cents(order.get("total_inc_tax")), status=STATUSES.get(order.get("status_id"), "open"),
+        total_cents=money_cents(order.get("total_inc_tax")), status=STATUSES.get(int(order.get("status_id", 1)), "open"),
         updated_at=parse_timestamp(order.get("date_modified")))
 
 

@@ -89,8 +89,8 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
             return "; ".join(f"{d['o:errorCode']}: {d['detail']}" if d.get("o:errorCode") else str(d["detail"])
                              for d in details)
         if isinstance(body.get("status"), int) and body.get("title"):  # BigCommerce v3 (RFC 7807 style)
-            errors = body.get("errors") if isinstance(body.get("errors"), Mapping) else {}
-            fields = "; ".join(f"{key}: {value}" for key, value in errors.items())
+            errors = body.get("errors")
+            fields = "; ".join(f"{key}: {value}" for key, value in errors.items()) if isinstance(errors, Mapping) else ""
             return f"{body['title']} ({fields})" if fields else str(body["title"])
         wrapped = body.get("data")
         if isinstance(wrapped, list) and wrapped and isinstance(wrapped[0], Mapping) and wrapped[0].get("title"):
