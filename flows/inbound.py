@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from connectors import webhook_records
 from connectors.base import Connector
-from connectors.errors import MalformedPayloadError
+from connectors.errors import MalformedPayloadError, PermanentError
 from connectors.types import WebhookEvent, WebhookKind
 from domain.core.models import InboxEvent
 from domain.stock.apply_events import DrainResult, ParsedEvent, apply_parsed
@@ -49,8 +49,9 @@ def stored_records(event: InboxEvent) -> WebhookEvent | None:
 
 #: Kinds whose event is worth nothing without its records: a thin one of these is fetched.
 FETCHED_KINDS = frozenset({"inventory_update", "order_created", "sku_modified"})
-#: Fetched events by inbox id, kept by the drain between its transactions.
-Fetched = dict[int, WebhookEvent]
+#: Fetched events by inbox id, kept by the drain between its transactions; a string is why the
+#: platform refused the fetch for good (the event is quarantined with it, to be re-driven).
+Fetched = dict[int, WebhookEvent | str]
 
 
 def names_only(parsed: WebhookEvent) -> bool:
@@ -74,7 +75,8 @@ def parse_events(connector: Connector, events: list[InboxEvent], fetched: Fetche
                 continue
         if names_only(stored) and connector.thin_webhooks:
             found = (fetched or {}).get(event.id)
-            parsed.append(ParsedEvent(event, found) if found is not None else ParsedEvent(event, stored, deferred=True))
+            parsed.append(ParsedEvent(event, stored, deferred=True) if found is None else
+                          ParsedEvent(event, None, found) if isinstance(found, str) else ParsedEvent(event, found))
             continue
         parsed.append(ParsedEvent(event, stored))
     return parsed
@@ -82,8 +84,18 @@ def parse_events(connector: Connector, events: list[InboxEvent], fetched: Fetche
 
 def fetch_named(connector: Connector, deferred: list[ParsedEvent]) -> Fetched:
     """The records of every deferred event's resources, read from the platform now. Call it
-    outside any transaction: it waits on the platform."""
-    return {item.event.id: connector.resolve_webhook(item.parsed) for item in deferred if item.parsed is not None}
+    outside any transaction: it waits on the platform. A refusal that retrying cannot change (a
+    revoked token) is kept as the event's reason to be quarantined; a transient one is raised, so
+    the drain is retried with its events still pending."""
+    fetched: Fetched = {}
+    for item in deferred:
+        if item.parsed is None:
+            continue
+        try:
+            fetched[item.event.id] = connector.resolve_webhook(item.parsed)
+        except PermanentError as exc:
+            fetched[item.event.id] = f"could not fetch {', '.join(item.parsed.resource_ids)}: {exc}"
+    return fetched
 
 
 def apply_events(session: Session, store_id: int, connector: Connector, events: list[InboxEvent],
