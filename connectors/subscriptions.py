@@ -17,7 +17,7 @@ address for a topic is found by listing first, so connecting twice changes nothi
   secret we hold is given ours again with ``PUT``; one paused or disabled is set ``active``.
 * BigCommerce ``/v3/hooks``: ``GET`` lists the app's hooks (``scope``, ``destination``,
   ``headers``, ``is_active``), ``POST {"scope", "destination", "is_active", "headers"}`` creates
-  one, ``PUT hooks/{id}`` updates it (https://developer.bigcommerce.com/docs/rest-management/webhooks).
+  one, ``PUT hooks/{id}`` updates it (https://developer.bigcommerce.com/docs/webhooks/webhooks).
   Nothing is signed: the custom ``headers`` are sent back with every delivery
   (https://developer.bigcommerce.com/docs/integrations/webhooks#security), so our secret travels
   in one we choose and is read back from the listing; a hook found with another value, or

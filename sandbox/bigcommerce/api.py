@@ -16,7 +16,7 @@
   ``[{"status", "message"}]``: https://developer.bigcommerce.com/docs/rest-management/orders
 * Webhooks: ``/v3/hooks`` (list, create answered 200 under ``data``, read, update, delete; "only
   one webhook is allowed per unique combination of … scope + destination"):
-  https://developer.bigcommerce.com/docs/rest-management/webhooks
+  https://developer.bigcommerce.com/docs/webhooks/webhooks
 """
 from __future__ import annotations
 

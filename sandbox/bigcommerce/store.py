@@ -14,7 +14,7 @@ redelivery repeats it. Inventory changes made in the control panel or by the API
 ``…/inventory/updated`` (``method: absolute``), those made by an order ``…/inventory/order/updated``
 (``relative``); ``store/product/…`` for a product tracked by product, ``store/sku/…`` by variant.
 Resource JSON is in ``fixtures/`` (shapes from the references; ``unauthorized.json`` is the 401 of
-the Webhooks reference, https://developer.bigcommerce.com/docs/rest-management/webhooks ).
+the Webhooks reference, https://developer.bigcommerce.com/docs/webhooks/webhooks ).
 """
 from __future__ import annotations
 

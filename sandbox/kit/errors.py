@@ -7,7 +7,7 @@
   ``WP_REST_Server::error_to_response``); a bad query or body parameter is ``rest_invalid_param``
   with ``data.params`` naming each one.
 * ``{"status", "title", "type", "errors": {field: detail}}``: BigCommerce's v3 APIs
-  (https://developer.bigcommerce.com/docs/start/about/status-codes; the ``ErrorResponse`` of the
+  (https://developer.bigcommerce.com/docs/start/about/status-codes ; the ``ErrorResponse`` of the
   Inventory reference, https://developer.bigcommerce.com/docs/rest-management/inventory ).
 """
 from __future__ import annotations
