@@ -67,10 +67,10 @@ from dataclasses import replace
 from typing import Any, ClassVar, Iterator, Mapping
 
 from connectors.base import (
-    STOREFRONT, Capability, Collections, DeclaredRefunds, JsonWebhookConnector, JsonWebhooks, LevelWrites, LineFields,
-    ListingRef, Marker, MetaPaginationPaginator, OrderPage, OrderReads, OrderRecord, PageNumberPaginator, PushResult,
-    Quota, RateLimitHeaders, RefundRequest, RefundShape, StockPage, StockRecord, WebhookEvent, cents_to_money,
-    HighWater, full_name, header_auth, incremental, money_cents, parse_timestamp, spread_cents, time_after,
+    STOREFRONT, Capability, Collections, DeclaredRefunds, HighWater, JsonWebhookConnector, JsonWebhooks, LevelWrites,
+    LineFields, ListingRef, Marker, MetaPaginationPaginator, OrderPage, OrderReads, OrderRecord, PageNumberPaginator,
+    PushResult, Quota, RateLimitHeaders, RefundRequest, RefundShape, StockPage, StockRecord, WebhookEvent,
+    cents_to_money, full_name, header_auth, incremental, money_cents, parse_timestamp, spread_cents, time_after,
     verify_shared_secret, whole_units,
 )
 from connectors.errors import PermanentError
