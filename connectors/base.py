@@ -15,11 +15,13 @@ keeps working:
   :class:`Collections`: a platform's convention for all its collections, declared once;
 * ``connectors.capabilities`` — :class:`Capability`, :func:`supports`, :func:`require`;
 * ``connectors.http`` — :func:`classify_response`, :class:`RetryPolicy`, :class:`LeakyBucketPacer`,
+  :class:`QuotaPacer` (a per-window quota the platform reports, declared as :class:`Quota`),
   :class:`RestConnector` (the base every REST platform connector extends), :class:`OrderReads`
   (orders read from a declared stream);
 * ``connectors.hooks`` — :class:`JsonWebhooks`: signed JSON webhooks declared by header names;
 * ``connectors.rpc`` — :class:`JsonRpcConnector`: JSON-RPC 2.0 calls on the same plumbing;
-* ``connectors.signing`` — :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`;
+* ``connectors.signing`` — :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`,
+  :func:`verify_shared_secret` (a secret header echoed back instead of a signature);
 * ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes
   (:class:`KeyedCodes`) and create-then-find when a keyed code is already taken;
 * ``connectors.writes`` — :class:`LevelWrites`, and refunds, store credit and substitute orders as
@@ -60,6 +62,8 @@ from connectors.http import (
     Bucket,
     LeakyBucketPacer,
     OrderReads,
+    Quota,
+    QuotaPacer,
     RateLimitHeaders,
     RestConnector,
     RetryPolicy,
@@ -100,6 +104,7 @@ from connectors.signing import (
     hmac_sha256_base64,
     hmac_sha256_matches,
     verify_base64_hmac,
+    verify_shared_secret,
 )
 from connectors.storefront import STOREFRONT, Storefront
 from connectors.streams import Collections, HighWater, Page, PageCursor, Stream, incremental, time_after
@@ -164,7 +169,7 @@ __all__ = [
     "nonblank_id_str", "paid_by", "oauth_base_string_uri", "oauth_normalized_parameters", "oauth_percent_encode",
     "oauth_signature_base_string", "parse_retry_after", "parse_timestamp", "platform_error_message",
     "refuses", "require", "shopify_link_paginator", "spread_cents", "supports", "time_after", "utc_iso",
-    "verify_base64_hmac", "whole_units", "with_last_flag",
+    "verify_base64_hmac", "whole_units", "with_last_flag", "Quota", "QuotaPacer", "verify_shared_secret",
 ]
 __all__ += [
     "STOREFRONT", "Collections", "CreditShape", "DeclaredCredit", "DeclaredRefunds", "DeclaredSubstitutes",
@@ -187,6 +192,8 @@ class Connector(Protocol):
     stock_per_location: bool
     #: Headers a stored webhook delivery keeps besides the platforms' own (empty for most).
     webhook_headers: tuple[str, ...]
+    #: True where webhooks name their resources by id only, to be fetched with :meth:`resolve_webhook`.
+    thin_webhooks: bool
 
     def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
         """Stream stock pages; ``since=None`` is a full fetch of the catalog."""
@@ -215,6 +222,10 @@ class Connector(Protocol):
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         """Turn a verified delivery into a :class:`WebhookEvent` (MalformedPayloadError if not)."""
+        ...
+
+    def resolve_webhook(self, event: WebhookEvent) -> WebhookEvent:
+        """The event with the records of the resources it names, read now (``thin_webhooks`` only)."""
         ...
 
     def refund_line(self, request: RefundRequest) -> RefundResult:

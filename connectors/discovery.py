@@ -15,6 +15,11 @@ public docs:
   ``backorders`` other than ``no`` means it sells when out of stock.
 * Lightspeed X-Series: ``GET /api/2.0/outlets`` and ``GET /api/2.0/products``, paged by version
   (https://x-series-api.lightspeedhq.com/reference).
+* BigCommerce: ``GET /v3/inventory/locations`` (``id``, ``label``, ``enabled``;
+  https://developer.bigcommerce.com/docs/rest-management/locations ) and ``GET
+  /v3/catalog/products?include=variants`` (https://developer.bigcommerce.com/docs/rest-catalog/products):
+  a product tracked by variant is its variants, any other the product; ``availability`` ``preorder``
+  is the setting that keeps a listing selling when it is out (docs/connectors.md, BigCommerce).
 
 A back office (NetSuite, Odoo) is surveyed instead (:func:`survey`): its locations, and how many
 items it holds — counted, not copied, since its items are matched by code to the SKUs the selling
@@ -40,9 +45,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from connectors.base import PageNumberPaginator, Stream, id_str, shopify_link_paginator
+from connectors.base import PageNumberPaginator, Stream, cents_to_money, id_str, money_cents, shopify_link_paginator
 from connectors.errors import ConnectorError, PermanentError
 from connectors.http import RestConnector
+from connectors.bigcommerce import PRODUCTS as BIGCOMMERCE_PRODUCTS
+from connectors.bigcommerce import V3 as BIGCOMMERCE_V3
 from connectors.lightspeed import PRODUCTS as LIGHTSPEED_PRODUCTS
 from connectors.netsuite import NetSuiteConnector, suiteql_literal
 from connectors.odoo import OdooConnector
@@ -146,11 +153,31 @@ def _lightspeed_catalogue(connector: RestConnector) -> Iterator[list[FoundItem]]
                for p in page.records if not p.get("deleted_at")]
 
 
+def _bigcommerce_locations(connector: RestConnector) -> list[FoundLocation]:
+    return [FoundLocation(str(loc["id"]), str(loc.get("label") or loc["id"]), bool(loc.get("enabled", True)))
+            for loc in connector.records(BIGCOMMERCE_V3("v3/inventory/locations"))]
+
+
+def _bigcommerce_items(product: Mapping[str, Any]) -> list[FoundItem]:
+    name, preorder = str(product.get("name") or product["id"]), product.get("availability") == "preorder"
+    if product.get("inventory_tracking") != "variant":
+        return [FoundItem(str(product["id"]), product.get("sku") or None, name, cents_to_money(money_cents(product.get("price"))), preorder)]
+    return [FoundItem(str(v["id"]), v.get("sku") or None, " — ".join([name, *(str(o.get("label")) for o in
+                      v.get("option_values") or [] if o.get("label"))]), cents_to_money(money_cents(v.get("price") or product.get("price"))),
+                      preorder) for v in product.get("variants") or []]
+
+
+def _bigcommerce_catalogue(connector: RestConnector) -> Iterator[list[FoundItem]]:
+    for page in connector.read(BIGCOMMERCE_PRODUCTS, map=_bigcommerce_items):
+        yield list(page.records)
+
+
 READERS: dict[str, tuple[Callable[[RestConnector], list[FoundLocation]],
                          Callable[[RestConnector], Iterator[list[FoundItem]]]]] = {
     "shopify": (_shopify_locations, _shopify_catalogue),
     "woocommerce": (_woo_locations, _woo_catalogue),
     "lightspeed": (_lightspeed_locations, _lightspeed_catalogue),
+    "bigcommerce": (_bigcommerce_locations, _bigcommerce_catalogue),
 }
 
 

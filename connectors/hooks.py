@@ -2,7 +2,9 @@
 
 Shopify (https://shopify.dev/docs/apps/build/webhooks/delivery-structure) and WooCommerce
 (https://woocommerce.github.io/woocommerce-rest-api-docs/#webhooks) both POST a JSON object, sign
-the raw body with base64 HMAC-SHA256 and name the topic and the delivery in headers. A connector
+the raw body with base64 HMAC-SHA256 and name the topic and the delivery in headers; BigCommerce
+(https://developer.bigcommerce.com/docs/integrations/webhooks) names the topic in the body
+(``topic_field``) and sends back a header set at subscription instead of a signature. A connector
 mixes in :class:`JsonWebhookConnector` and declares a :class:`JsonWebhooks`: the headers, the
 topics, and which mapping turns a payload of each kind into records (``order_record`` for
 ``order_created``, ``stock_records`` per stock kind); it overrides
@@ -40,6 +42,8 @@ class JsonWebhooks:
     signature_headers: tuple[str, ...]
     topic_headers: tuple[str, ...]
     kinds: Mapping[str, WebhookKind]
+    #: The body field naming the topic where no header does (BigCommerce ``scope``).
+    topic_field: str | None = None
     dedupe_headers: tuple[str, ...] = ()
     occurred_field: str = "updated_at"
     occurred_headers: tuple[str, ...] = ()
@@ -73,7 +77,7 @@ class JsonWebhookConnector:
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         spec = self.webhooks
         topic = first_header(headers, spec.topic_headers)
-        if not topic:
+        if not topic and spec.topic_field is None:
             raise MalformedPayloadError(f"{spec.topic_headers[0]} header missing")
         try:
             payload = json.loads(body)
@@ -81,6 +85,10 @@ class JsonWebhookConnector:
             raise MalformedPayloadError(f"body is not JSON: {exc}") from exc
         if not isinstance(payload, dict):
             raise MalformedPayloadError("body is not a JSON object")
+        if not topic:
+            topic = payload.get(str(spec.topic_field))
+            if not isinstance(topic, str) or not topic:
+                raise MalformedPayloadError(f"body field {spec.topic_field} missing")
         occurred: datetime | None = parse_timestamp(payload.get(spec.occurred_field)) or \
             parse_timestamp(first_header(headers, spec.occurred_headers))
         kind = spec.kinds.get(topic, "other")

@@ -76,7 +76,9 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
     """The human message from the error bodies platforms use.
 
     Shopify ``{"errors": "…" | {"field": ["…"]} | ["…"]}``; WooCommerce / WordPress
-    ``{"code", "message", "data": {"status"}}``; BigCommerce ``{"title", "detail"}``;
+    ``{"code", "message", "data": {"status"}}``; BigCommerce v3 ``{"status", "title", "type",
+    "errors": {field: detail}}`` (https://developer.bigcommerce.com/docs/start/about/status-codes ),
+    also as a list under ``data`` (the refund endpoint's 422), and ``{"title", "detail"}``;
     Magento ``{"message", "parameters"}``; OData ``{"error": {"code", "message"}}``; Oracle REST
     (NetSuite, https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html )
     ``{"title", "o:errorDetails": [{"detail", "o:errorCode"}]}``, each detail with its code.
@@ -86,6 +88,13 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
         if details:
             return "; ".join(f"{d['o:errorCode']}: {d['detail']}" if d.get("o:errorCode") else str(d["detail"])
                              for d in details)
+        if isinstance(body.get("status"), int) and body.get("title"):  # BigCommerce v3 (RFC 7807 style)
+            errors = body.get("errors")
+            fields = "; ".join(f"{key}: {value}" for key, value in errors.items()) if isinstance(errors, Mapping) else ""
+            return f"{body['title']} ({fields})" if fields else str(body["title"])
+        wrapped = body.get("data")
+        if isinstance(wrapped, list) and wrapped and isinstance(wrapped[0], Mapping) and wrapped[0].get("title"):
+            return "; ".join(platform_error_message(error) for error in wrapped if isinstance(error, Mapping))
         if "errors" in body:
             errors = body["errors"]
             if isinstance(errors, str):
@@ -273,6 +282,70 @@ class Bucket:
             reserve=float(options.get("bucket_reserve", self.reserve)), header=self.header, clock=clock, sleep=sleep)
 
 
+class QuotaPacer:
+    """A request quota per window that the platform reports on every answer (BigCommerce:
+    ``X-Rate-Limit-Requests-Left`` and ``X-Rate-Limit-Time-Reset-Ms``,
+    https://docs.bigcommerce.com/developer/docs/overview/api-fundamentals/rate-limits ).
+
+    The quota is shared by every app on the store, so only the platform's count is trusted:
+    :meth:`observe` keeps the last answer's figures, and once no more than ``reserve`` requests
+    are left, :meth:`acquire` waits out the reset before the next one instead of spending it on a
+    429. Before the first answer nothing is known and nothing waits.
+    """
+
+    def __init__(self, left_header: str, reset_header: str, *, reset_unit: str = "ms", reserve: float = 0.0,
+                 clock: ClockFn = time.monotonic, sleep: SleepFn = time.sleep) -> None:
+        self.left_header, self.reset_header = left_header, reset_header
+        self.scale = 1000.0 if reset_unit == "ms" else 1.0
+        self.reserve = reserve
+        self.clock, self.sleep = clock, sleep
+        self.left: float | None = None
+        self.reset_at = 0.0
+        self._lock = threading.Lock()
+
+    def wait_needed(self) -> float:
+        with self._lock:
+            if self.left is None or self.left > self.reserve:
+                return 0.0
+            return max(0.0, self.reset_at - self.clock())
+
+    def acquire(self) -> float:
+        """Block until the window has room; returns the seconds waited (0 when it had)."""
+        wait = self.wait_needed()
+        if wait > 0:
+            self.sleep(wait)
+        with self._lock:
+            if wait > 0 or (self.left is not None and self.clock() >= self.reset_at):
+                self.left = None  # a new window: the next answer says how much of it is left
+            elif self.left is not None:
+                self.left -= 1
+        return wait
+
+    def observe(self, response: requests.Response) -> None:
+        left, reset = response.headers.get(self.left_header), response.headers.get(self.reset_header)
+        try:
+            left_f, reset_s = float(left or ""), float(reset or "") / self.scale
+        except ValueError:
+            return
+        with self._lock:
+            self.left, self.reset_at = left_f, self.clock() + reset_s
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A declared :class:`QuotaPacer`: the two headers, the reset's unit and the requests kept in
+    reserve for the store's other apps (``quota_reserve`` option per store)."""
+
+    left_header: str
+    reset_header: str
+    reset_unit: str = "ms"
+    reserve: float = 0.0
+
+    def pacer(self, options: Mapping[str, Any], *, clock: ClockFn, sleep: SleepFn) -> QuotaPacer:
+        return QuotaPacer(self.left_header, self.reset_header, reset_unit=self.reset_unit,
+                          reserve=float(options.get("quota_reserve", self.reserve)), clock=clock, sleep=sleep)
+
+
 class RestConnector:
     """HTTP plumbing shared by every REST platform connector.
 
@@ -299,8 +372,9 @@ class RestConnector:
     option_defaults: ClassVar[Mapping[str, Any]] = {}
     #: The auth scheme and the credentials that feed it (``connectors.auth.header_auth`` …).
     auth: ClassVar[AuthFrom | None] = None
-    #: The client-side leaky bucket, resizable by options (``connectors.http.Bucket``).
-    bucket: ClassVar[Bucket | None] = None
+    #: The client-side pacing: a leaky bucket resizable by options (``connectors.http.Bucket``), or
+    #: a quota the platform reports per window (:class:`Quota`).
+    bucket: ClassVar[Bucket | Quota | None] = None
     #: When set, ``self.page_size`` is ``options["page_size"]`` (else ``default_page_size``, else
     #: this maximum) clamped to 1…this maximum.
     max_page_size: ClassVar[int | None] = None
@@ -322,6 +396,9 @@ class RestConnector:
     #: platforms' own prefixes (``domain.stock.apply_events.stored_payload``); a ``rest`` store
     #: names its topic and delivery-id headers here.
     webhook_headers: tuple[str, ...] = ()
+    #: True where a webhook names its resources by id only (BigCommerce): the drain has each one
+    #: fetched with :meth:`resolve_webhook`, between its transactions (``flows.inbound``).
+    thin_webhooks: ClassVar[bool] = False
 
     def __init__(self, config: ConnectorConfig, *, session: requests.Session | None = None,
                  sleep: SleepFn = time.sleep, clock: ClockFn = time.monotonic,
@@ -349,7 +426,7 @@ class RestConnector:
     def build_auth(self) -> AuthBase | None:
         return self.auth.make(self.config.credentials) if self.auth is not None else None
 
-    def build_pacer(self) -> LeakyBucketPacer | None:
+    def build_pacer(self) -> LeakyBucketPacer | QuotaPacer | None:
         if self.bucket is None:
             return None
         return self.bucket.pacer(self.options, clock=self.clock, sleep=self.sleep)
@@ -524,6 +601,11 @@ class RestConnector:
         """Read a declared :class:`~connectors.streams.Stream`: its pages with their safe cursors,
         id lists chunked at the stream's declared size (``connectors.streams``)."""
         return read_stream(self, stream, since, ids=ids, map=map)
+
+    def resolve_webhook(self, event: WebhookEvent) -> WebhookEvent:
+        """The event with the records of the resources it names, read from the platform now; a
+        platform whose webhooks carry their records (``thin_webhooks`` False) is never asked."""
+        return event
 
     # --- what a class does not declare is refused by name (``refusals`` says why) -----------
 

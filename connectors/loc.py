@@ -14,7 +14,7 @@ import tokenize
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PLATFORMS = ("shopify", "woocommerce", "lightspeed", "netsuite", "odoo", "shipstation", "flexport",
+PLATFORMS = ("shopify", "woocommerce", "lightspeed", "netsuite", "odoo", "bigcommerce", "shipstation", "flexport",
              "payments/stripe", "payments/adyen", "payments/paypal")
 
 

@@ -5,7 +5,9 @@ WooCommerce key whose user cannot view orders). The poll reads orders as an opti
 that part is refused, it keeps what it stored and says which permission is missing, in the words
 the platform's admin uses, so the operator knows exactly what to tick.
 
-Sources: Shopify answers 403 ``{"errors": "[API] This action requires merchant approval for
+Sources: BigCommerce answers 403 when "the app lacks required OAuth scopes"
+(https://developer.bigcommerce.com/docs/start/about/status-codes ; scope names:
+https://developer.bigcommerce.com/docs/start/authentication/api-accounts#oauth-scopes ); Shopify answers 403 ``{"errors": "[API] This action requires merchant approval for
 read_orders scope."}`` (https://shopify.dev/docs/api/usage/access-scopes); WooCommerce answers
 401/403 ``woocommerce_rest_cannot_view`` when the key or its user may not read the resource
 (https://developer.woocommerce.com/docs/apis/rest-api/authentication/). NetSuite's SuiteQL does not
@@ -41,6 +43,12 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "woocommerce": {"orders": "Read permission on the API key (Read or Read/Write) and a key user who can view orders",
                     "stock": "Read permission on the API key (Read or Read/Write)",
                     "webhooks": "Read/Write permission on the API key (webhooks are written)"},
+    "bigcommerce": {"orders": "Orders read-only scope (store_v2_orders_read_only); refunds need Orders modify "
+                              "(store_v2_orders)",
+                    "stock": "Products modify scope (store_v2_products) and Store Inventory modify (store_inventory); "
+                             "Store Locations read-only (store_locations_read_only) to discover locations",
+                    "webhooks": "the scope of each topic's resource (Products, Orders); webhooks themselves need "
+                                "only the default scope"},
 }
 
 

@@ -2,6 +2,9 @@
 
 Shopify (https://shopify.dev/docs/apps/build/webhooks/verify-deliveries) and WooCommerce sign the
 raw body with base64 HMAC-SHA256; comparisons are constant-time (``hmac.compare_digest``).
+BigCommerce signs nothing: a subscription carries custom ``headers`` that every delivery sends
+back (https://developer.bigcommerce.com/docs/integrations/webhooks#security), so a secret of ours
+in one of them is the check (:func:`verify_shared_secret`).
 """
 from __future__ import annotations
 
@@ -57,3 +60,14 @@ def hmac_sha256_matches(secret: str | bytes, body: bytes, signature: str) -> boo
     digest = hmac.new(key, body, hashlib.sha256).digest()
     return constant_time_equals(digest.hex(), signature.lower()) or \
         constant_time_equals(base64.b64encode(digest).decode(), signature)
+
+
+def verify_shared_secret(secret: str | None, body: bytes, value: str | None) -> None:
+    """Raise :class:`SignatureError` unless the header ``value`` is the store's secret itself (a
+    platform that echoes a header we set at subscription instead of signing the body)."""
+    if not secret:
+        raise SignatureError("no webhook secret configured for this store")
+    if not value:
+        raise SignatureError("secret header missing")
+    if not constant_time_equals(secret, value.strip()):
+        raise SignatureError("secret header does not match")

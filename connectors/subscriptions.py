@@ -26,13 +26,23 @@ address for a topic is found by listing first, so connecting twice changes nothi
   secret is the store's webhook secret, as with Shopify. A webhook found inactive is switched on.
   Only ``inventory.update`` and ``product.update`` are asked for: sales are not read from X-Series
   (in-store sales lower the inventory rows that ``inventory.update`` carries).
+* BigCommerce ``/v3/hooks``: ``GET`` lists the app's hooks (``scope``, ``destination``,
+  ``headers``, ``is_active``), ``POST {"scope", "destination", "is_active", "headers"}`` creates
+  one, ``PUT hooks/{id}`` updates it (https://developer.bigcommerce.com/docs/webhooks/webhooks).
+  Nothing is signed: the custom ``headers`` are sent back with every delivery
+  (https://developer.bigcommerce.com/docs/integrations/webhooks#security), so our secret travels
+  in one we choose and is read back from the listing; a hook found with another value, or
+  deactivated (BigCommerce deactivates a hook after 48 hours of failed deliveries), is mended with
+  ``PUT``. BigCommerce only delivers to ``https`` on port 443: ``PUBLIC_BASE_URL`` must be that.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.base import PageNumberPaginator, Stream, shopify_link_paginator
+from connectors.base import MetaPaginationPaginator, PageNumberPaginator, Stream, shopify_link_paginator
+from connectors.bigcommerce import KINDS as BIGCOMMERCE_KINDS
+from connectors.bigcommerce import SECRET_HEADER as BIGCOMMERCE_SECRET_HEADER
 from connectors.errors import PermanentError
 from connectors.http import RestConnector
 
@@ -41,9 +51,10 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "shopify": ("inventory_levels/update", "orders/create", "products/update"),
     "woocommerce": ("product.created", "product.updated", "order.created"),
     "lightspeed": ("inventory.update", "product.update"),
+    "bigcommerce": tuple(BIGCOMMERCE_KINDS),
 }
 #: Platforms whose subscriptions carry a secret we generate (else the platform's app secret signs).
-GENERATED_SECRET = frozenset({"woocommerce"})
+GENERATED_SECRET = frozenset({"woocommerce", "bigcommerce"})
 #: Where the operator finds the secret a platform signs with, when it is not ours to choose.
 APP_SECRET = {"shopify": "the app's API secret key", "lightspeed": "the OAuth app's client secret"}
 
@@ -65,6 +76,7 @@ class Subscription:
 SHOPIFY_WEBHOOKS = Stream(path="webhooks.json", records="webhooks", paginator=shopify_link_paginator(),
                           page_size_param="limit")
 WOO_WEBHOOKS = Stream(path="webhooks", records="$", paginator=PageNumberPaginator(), page_size_param="per_page")
+BIGCOMMERCE_HOOKS = Stream(path="v3/hooks", records="data", paginator=MetaPaginationPaginator(), page_size_param="limit")
 
 
 def _shopify(connector: RestConnector, address: str, secret: str | None, secret_is_new: bool) -> list[Subscription]:
@@ -123,7 +135,33 @@ def _lightspeed(connector: RestConnector, address: str, secret: str | None, secr
     return out
 
 
-REGISTRARS = {"shopify": _shopify, "woocommerce": _woocommerce, "lightspeed": _lightspeed}
+def _bigcommerce(connector: RestConnector, address: str, secret: str | None, secret_is_new: bool
+                 ) -> list[Subscription]:
+    if not secret:
+        raise ValueError("a BigCommerce webhook needs a secret for its header")
+    existing = {(hook["scope"], hook["destination"]): hook for hook in connector.records(BIGCOMMERCE_HOOKS)}
+    headers = {BIGCOMMERCE_SECRET_HEADER: secret}
+    out = []
+    for topic in TOPICS["bigcommerce"]:
+        found = existing.get((topic, address))
+        if found is None:
+            hook, _ = connector.send("POST", "v3/hooks", {"scope": topic, "destination": address, "is_active": True,
+                                                          "headers": headers}, "data")
+            out.append(Subscription(str(hook["id"]), topic, address, "created"))
+            continue
+        changes: dict[str, Any] = {}
+        if (found.get("headers") or {}).get(BIGCOMMERCE_SECRET_HEADER) != secret:
+            changes["headers"] = {**(found.get("headers") or {}), **headers}
+        if not found.get("is_active"):
+            changes["is_active"] = True
+        if changes:
+            connector.send("PUT", f"v3/hooks/{found['id']}", changes, "data")
+        out.append(Subscription(str(found["id"]), topic, address, "updated" if changes else "found"))
+    return out
+
+
+REGISTRARS = {"shopify": _shopify, "woocommerce": _woocommerce, "lightspeed": _lightspeed,
+              "bigcommerce": _bigcommerce}
 
 
 def ensure(connector: Any, address: str, secret: str | None, secret_is_new: bool) -> list[Subscription]:

@@ -94,18 +94,29 @@ class Refusal:
 class Marker:
     """Where a record carries the idempotency key: :func:`~connectors.idempotency.marked` free text
     in ``field`` (a note, a reason), or with ``meta_key`` a ``{"key", "value"}`` entry put first
-    in the ``field`` list (WooCommerce ``meta_data``)."""
+    in the ``field`` list (WooCommerce ``meta_data``). With ``inside`` the free text is each entry's
+    of that list (BigCommerce takes a refund's ``reason`` per item and shows it on the refund too:
+    https://developer.bigcommerce.com/docs/rest-management/transactions/payment-actions ), and a
+    record carries the key when its own ``field`` or any entry's does."""
 
     field: str = "note"
     meta_key: str | None = None
+    inside: str | None = None
 
     def stamp(self, body: dict[str, Any], key: str) -> dict[str, Any]:
         """``body`` with the key added to its ``field``."""
+        if self.inside is not None:
+            return {**body, self.inside: [{**entry, self.field: marked(str(entry.get(self.field) or ""), key)}
+                                          for entry in body.get(self.inside) or []]}
         if self.meta_key is None:
             return {**body, self.field: marked(str(body.get(self.field) or ""), key)}
         return {**body, self.field: [{"key": self.meta_key, "value": key}, *body.get(self.field, [])]}
 
     def carries(self, record: Record, key: str) -> bool:
+        if self.inside is not None:
+            texts = [record.get(self.field), *(entry.get(self.field) for entry in record.get(self.inside) or []
+                                               if isinstance(entry, Mapping))]
+            return any(idempotency_marker(key) in str(text or "") for text in texts)
         if self.meta_key is None:
             return idempotency_marker(key) in str(record.get(self.field) or "")
         return any(entry.get("key") == self.meta_key and entry.get("value") == key
@@ -129,6 +140,12 @@ class RefundShape:
     marker: Marker = Marker()
     quote: str | None = None
     detail: Callable[[Record], str] = lambda refund: ""
+    #: The root key answers come under when requests take none (BigCommerce v3 ``{"data": …}``).
+    answers_in: str | None = None
+
+    @property
+    def answers(self) -> str | None:
+        return self.answers_in or self.root
 
 
 class DeclaredRefunds(RestConnector, metaclass=ABCMeta):
@@ -153,9 +170,9 @@ class DeclaredRefunds(RestConnector, metaclass=ABCMeta):
         if found is not None:
             return self.refund_result(found, 200, {})
         quote = self.send("POST", shape.quote.format(**at), wrapped(shape.root, self.quote_body(request)),
-                          shape.root, retry=True)[0] if shape.quote else {}
+                          shape.answers, retry=True)[0] if shape.quote else {}
         body = wrapped(shape.root, shape.marker.stamp(self.refund_body(request, quote), key))
-        return self.refund_result(*self.send("POST", shape.create.format(**at), body, shape.root), body)
+        return self.refund_result(*self.send("POST", shape.create.format(**at), body, shape.answers), body)
 
     def refund_result(self, refund: Record, status: int, request: dict[str, Any]) -> RefundResult:
         return RefundResult(ok=True, external_id=str(refund.get("id", "")), amount_cents=self.refunds.amount(refund),

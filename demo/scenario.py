@@ -10,6 +10,8 @@ from pathlib import Path
 
 import requests
 
+from connectors.bigcommerce import KINDS as BIGCOMMERCE_TOPICS
+from connectors.bigcommerce import SECRET_HEADER as BIGCOMMERCE_SECRET_HEADER
 from domain.core.business_config import BusinessConfig, StoreConfig
 
 SLACK_PATH = "/slack/services/T000/B000/SANDBOX"
@@ -23,6 +25,8 @@ PLATFORM_SECRETS = {
     "WOO_WEBHOOK_SECRET": "sandbox-woo-webhook-secret",
     "LIGHTSPEED_TOKEN": "lsxs_sandbox_token",
     "LIGHTSPEED_WEBHOOK_SECRET": "lsxs_sandbox_client_secret",
+    "BIGCOMMERCE_ACCESS_TOKEN": "bc_sandbox_token",
+    "BIGCOMMERCE_WEBHOOK_SECRET": "sandbox-bigcommerce-webhook-secret",
     "NETSUITE_ACCOUNT_ID": "1234567",
     "NETSUITE_CONSUMER_KEY": "ns_ck_sandbox",
     "NETSUITE_CONSUMER_SECRET": "ns_cs_sandbox",
@@ -42,7 +46,7 @@ PLATFORM_SECRETS = {
     "PAYPAL_CLIENT_SECRET": "paypal-sandbox-secret",
     "PAYPAL_WEBHOOK_ID": "WH-SANDBOX-1",
 }
-ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite"})
+ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite", "bigcommerce"})
 
 
 def instance_for(platform: str, store_key: str) -> str:
@@ -164,6 +168,8 @@ def seed_store(sandbox_url: str, store: StoreConfig, skus: list[str], available:
     elif store.platform == "lightspeed":
         body["outlet_ids"] = list(store.locations)
         body["items"] = [{"sku": code, "current_amount": available} for code in skus]
+    elif store.platform == "bigcommerce":
+        body["items"] = [{"sku": code, "inventory_level": available} for code in skus]
     elif store.platform == "netsuite":
         body["locations"] = max(int(k) for k in store.locations) if store.locations else 1
         body["items"] = [{"sku": code, "on_hand": available, "committed": 0} for code in skus]
@@ -178,6 +184,8 @@ def register_webhooks(sandbox_url: str, store: StoreConfig, web_url: str, secret
     address = f"{web_url}/webhooks/{store.key}"
     if store.platform == "lightspeed":
         body: dict[str, object] = {"url": address, "types": ["inventory.update", "product.update"], "secret": secret}
+    elif store.platform == "bigcommerce":  # nothing signed: the secret rides in a header of ours
+        body = {"address": address, "topics": list(BIGCOMMERCE_TOPICS), "headers": {BIGCOMMERCE_SECRET_HEADER: secret}}
     else:
         topics = {"shopify": ["inventory_levels/update", "orders/create", "products/update"],
                   "woocommerce": ["product.updated", "order.created"]}.get(store.platform)

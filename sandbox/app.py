@@ -17,6 +17,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.lightspeed",
     "sandbox.netsuite",
     "sandbox.odoo",
+    "sandbox.bigcommerce",
     "sandbox.warehouse",
     "sandbox.shipstation",
     "sandbox.flexport",

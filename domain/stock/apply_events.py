@@ -35,6 +35,19 @@ def stored_payload(headers: dict[str, str], body: bytes, keep: Iterable[str] = (
     return {"headers": kept, "body": body.decode("utf-8")}
 
 
+@dataclass(frozen=True)
+class ParsedEvent:
+    """A claimed inbox row with what its body said: the parsed event, or why it could not be read.
+
+    ``deferred``: the event names its resources by id only and they have not been fetched yet; it
+    is left pending, untouched, for the drain to fetch them outside its transaction."""
+
+    event: InboxEvent
+    parsed: WebhookEvent | None
+    error: str | None = None
+    deferred: bool = False
+
+
 @dataclass
 class DrainResult:
     done: int = 0
@@ -43,24 +56,18 @@ class DrainResult:
     quarantined: list[tuple[int, str]] = field(default_factory=list)
     #: Orders stored (new or updated): the fraud stage scores them after the commit.
     order_ids: list[int] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ParsedEvent:
-    """A claimed inbox row with what its body said: the parsed event, or why it could not be read."""
-
-    event: InboxEvent
-    parsed: WebhookEvent | None
-    error: str | None = None
+    #: Events left pending until their resources are fetched (``ParsedEvent.deferred``).
+    deferred: list[ParsedEvent] = field(default_factory=list)
 
 
 def apply_parsed(session: Session, store_id: int, batch: list[ParsedEvent]) -> DrainResult:
     """Apply a claimed, parsed batch: every event's stock figures go into ONE ``record_batch`` call
     (one statement for the whole batch, not one per event), orders per event, then the events are
     marked done with one UPDATE. Unknown SKUs or locations quarantine only the event naming them;
-    an unparsable body quarantines its event.
+    an unparsable body quarantines its event; a deferred one is left as it is (``result.deferred``).
     """
-    result = DrainResult()
+    result = DrainResult(deferred=[item for item in batch if item.deferred])
+    batch = [item for item in batch if not item.deferred]
     now = utcnow()
     problems: dict[int, list[str]] = {}
     owner: dict[int, InboxEvent] = {}

@@ -9,6 +9,9 @@
 * ``{"type", "title", "status", "o:errorDetails": [{"detail", "o:errorCode"}]}``: Oracle's REST
   services, NetSuite's among them (RFC 9457-style:
   https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html).
+* ``{"status", "title", "type", "errors": {field: detail}}``: BigCommerce's v3 APIs
+  (https://developer.bigcommerce.com/docs/start/about/status-codes ; the ``ErrorResponse`` of the
+  Inventory reference, https://developer.bigcommerce.com/docs/rest-management/inventory ).
 """
 from __future__ import annotations
 
@@ -69,3 +72,17 @@ def refused(call: Call[Any], response: JSONResponse) -> Answer:
     """``raise refused(call, wp_error(...))``: a ready refusal answered as is and logged with its status."""
     call.entry["status"] = response.status_code
     return Answer(response)
+
+
+#: The ``type`` BigCommerce's v3 error bodies carry (the Inventory API reference's examples).
+STATUS_CODES = "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes"
+
+
+def problem(status: int, title: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A BigCommerce v3 error body."""
+    return {"status": status, "title": title, "type": STATUS_CODES, "errors": errors or {}}
+
+
+def problem_schema(*rules: Rule) -> Schema:
+    """Rules answered as BigCommerce does: the error is the title, the field named under ``errors``."""
+    return Schema(rules, lambda name, error, status: problem(status, str(error), {name: str(error)} if name else {}))

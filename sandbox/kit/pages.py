@@ -11,6 +11,11 @@ in the platform's format, and answers one page with the platform's headers.
 * :class:`VersionPages`: rows after a monotonic ``version`` (``?after=&page_size=``), the page's
   version range in the body (https://x-series-api.lightspeedhq.com/docs/pagination).
 * :class:`Whole`: no paging at all: every record under one key (X-Series' webhook list).
+* :class:`ArrayPages`: ``page`` / ``limit`` over a bare JSON array, ``204 No Content`` without a
+  body past the end (BigCommerce v2: https://developer.bigcommerce.com/docs/rest-management/orders ).
+* :class:`MetaPages`: ``page`` / ``limit`` with ``{"data": [...], "meta": {"pagination": {total,
+  count, per_page, current_page, total_pages, links: {previous, current, next}}}}``, the links
+  being query strings (BigCommerce v3: https://developer.bigcommerce.com/docs/rest-catalog/products ).
 """
 from __future__ import annotations
 
@@ -250,7 +255,6 @@ class VersionPages:
         return call.reply({"data": page, "version": {"min": page[0]["version"], "max": page[-1]["version"]}})
 
 
-
 @dataclass(frozen=True)
 class Whole:
     """No paging: every record, in order, under ``key`` (``{"data": [...]}``), as a list the
@@ -260,3 +264,58 @@ class Whole:
 
     def answer(self, call: Call[Any], keys: Sequence[Any], render: Render) -> Response:
         return call.reply({self.key: [render(k) for k in keys]})
+
+
+@dataclass(frozen=True)
+class MetaPages:
+    """``page`` (from 1) and ``limit`` (1..``max_limit``) over keys already in answer order; the
+    page and its ``meta.pagination`` in the body, each link keeping the other query parameters."""
+
+    invalid: InvalidParams
+    max_limit: int = 250
+    default_limit: int = 50
+
+    def serve(self, call: Call[Any], key: str, select: Select) -> Response:
+        keys, render = select(call.query)
+        return self.answer(call, keys, render)
+
+    def answer(self, call: Call[Any], keys: Sequence[Any], render: Render) -> Response:
+        query = call.query
+        try:
+            page, limit = int(query.get("page", 1)), int(query.get("limit", self.default_limit))
+        except ValueError:
+            raise call.refuse(self.invalid({"page": "", "limit": ""}), 422) from None
+        if page < 1 or not 1 <= limit <= self.max_limit:
+            raise call.refuse(self.invalid({"limit" if page >= 1 else "page": f"must be 1..{self.max_limit}"}), 422)
+        pages = (len(keys) + limit - 1) // limit
+        chosen = [render(k) for k in keys[(page - 1) * limit: page * limit]]
+
+        def link(to: int) -> str:
+            return "?" + urlencode({**query, "page": to, "limit": limit})
+        links = {"current": link(page), **({"previous": link(page - 1)} if page > 1 else {}),
+                 **({"next": link(page + 1)} if page < pages else {})}
+        return call.reply({"data": chosen, "meta": {"pagination": {
+            "total": len(keys), "count": len(chosen), "per_page": limit, "current_page": page, "total_pages": pages,
+            "links": links}}})
+
+
+@dataclass(frozen=True)
+class ArrayPages:
+    """``page`` (from 1) and ``limit`` (1..``max_limit``) over keys already in answer order; the
+    page is the bare array, and an empty one is ``204`` with no body; bad paging is ``status``."""
+
+    invalid: InvalidParams
+    max_limit: int = 250
+    default_limit: int = 50
+    status: int = 400
+
+    def serve(self, call: Call[Any], key: str, select: Select) -> Response:
+        keys, render = select(call.query)
+        try:
+            page, limit = int(call.query.get("page", 1)), int(call.query.get("limit", self.default_limit))
+        except ValueError:
+            page = limit = 0
+        if page < 1 or not 1 <= limit <= self.max_limit:
+            raise call.refuse(self.invalid({"page": "", "limit": ""}), self.status)
+        chosen = [render(k) for k in keys[(page - 1) * limit: page * limit]]
+        return call.reply(chosen) if chosen else call.answer(Response(status_code=204, headers=call.headers))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+import email.utils
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
@@ -197,3 +198,16 @@ def in_list(attr: str, id_base: int = 0) -> Callable[[Any, Any], Record | None]:
 def positions(attr: str, id_base: int = 0) -> Callable[[Call[Any]], Sequence[int]]:
     """``keys`` for records kept in ``state.<attr>``: their positions plus ``id_base``."""
     return lambda call: range(id_base, id_base + len(getattr(call.state, attr)))
+
+
+def moment(value: str, query: dict[str, str]) -> datetime:
+    """A filter's time: ISO 8601 (:func:`instant`) or RFC 2822 (``Thu, 20 Apr 2017 11:32:00 -0400``,
+    which BigCommerce's v2 ``min_date_modified`` also takes:
+    https://developer.bigcommerce.com/docs/rest-management/orders ); ValueError for anything else."""
+    when = instant(value)
+    if when is None:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            raise ValueError(value) from None
+    return when

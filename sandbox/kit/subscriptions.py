@@ -63,11 +63,18 @@ class Subscriptions:
     delete_guard: Callable[[dict[str, str]], Refusal | None] = lambda query: None
     created: Callable[[Any, Hook], Any] = lambda state, hook: None
     filters: tuple[str, ...] = ()
+    #: The root key one subscription is answered under: ``wrapper`` alone (X-Series ``{"data": …}``),
+    #: or ``single`` with an empty ``meta`` beside it (BigCommerce ``{"data": …, "meta": {}}``); and
+    #: the status of a create (BigCommerce answers 200).
     wrapper: str | None = None
+    single: str | None = None
+    created_status: int = 201
 
-    def _one(self, hook: Hook) -> Any:
-        shown = self.render(hook)
-        return {self.wrapper: shown} if self.wrapper else shown
+    def one(self, hook: Hook) -> Any:
+        body = self.render(hook)
+        if self.single:
+            return {self.single: body, "meta": {}}
+        return {self.wrapper: body} if self.wrapper else body
 
     def _apply(self, hook: Hook, body: dict[str, Any]) -> None:
         for name, key in self.fields.items():
@@ -109,14 +116,14 @@ class Subscriptions:
                 self._apply(hook, body)
                 hook.update(self.new(state, body, now), created=now, modified=now)
                 state.webhooks.append(hook)
-                answer = self._one(hook)
+                answer = self.one(hook)
             self.created(state, hook)
-            return call.reply(answer, 201)
+            return call.reply(answer, self.created_status)
 
         @kit.api.get(one)
         def read_subscription(webhook_id: int, call: Call[KitState] = kit.call) -> Response:
             with call.state.lock:
-                return call.reply(self._one(self._find(call, webhook_id)))
+                return call.reply(self.one(self._find(call, webhook_id)))
 
         @kit.api.put(one)
         def update_subscription(webhook_id: int, call: Call[KitState] = kit.call) -> Response:
@@ -125,7 +132,7 @@ class Subscriptions:
                 hook = self._find(call, webhook_id)
                 self._apply(hook, body)
                 hook["modified"] = call.state.now()
-                return call.reply(self._one(hook))
+                return call.reply(self.one(hook))
 
         @kit.api.delete(one)
         def delete_subscription(webhook_id: int, call: Call[KitState] = kit.call) -> Response:
@@ -135,4 +142,4 @@ class Subscriptions:
             with call.state.lock:
                 hook = self._find(call, webhook_id, deleting=True)
                 call.state.webhooks.remove(hook)
-                return call.reply(self._one(hook))
+                return call.reply(self.one(hook))

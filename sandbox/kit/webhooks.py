@@ -5,6 +5,8 @@ with the subscription's secret (``X-Shopify-Hmac-Sha256``:
 https://shopify.dev/docs/apps/build/webhooks/verify-deliveries;
 ``X-WC-Webhook-Signature``: https://developer.woocommerce.com/docs/apis/rest-api/v3/webhooks/).
 Each delivery is kept (body and headers verbatim) so ``_admin/redeliver`` can resend it.
+BigCommerce signs nothing: each delivery carries the custom ``headers`` its subscription was made
+with (https://developer.bigcommerce.com/docs/integrations/webhooks#security): :func:`echoing`.
 """
 from __future__ import annotations
 
@@ -52,6 +54,13 @@ def subscribe(state: KitState, payload: dict[str, Any], **extra: Any) -> dict[st
 
 def subscribers(state: KitState, topic: str) -> list[dict[str, Any]]:
     return [hook for hook in list(state.webhooks) if topic in hook["topics"]]
+
+
+def echoing(state: KitState, topic: str, body: bytes, **extra: Any) -> list[dict[str, Any]]:
+    """Deliver ``body`` to every active subscription of ``topic`` with the subscription's own
+    ``headers`` and nothing signed; the delivery records."""
+    return [send(state, hook, topic, body, {"Content-Type": "application/json", **(hook.get("headers") or {})}, **extra)
+            for hook in subscribers(state, topic) if hook.get("is_active", True)]
 
 
 def send(state: KitState, hook: dict[str, Any], topic: str, body: bytes, headers: dict[str, str],

@@ -178,3 +178,15 @@ def woo_config(woo: Admin) -> ConnectorConfig:
     return ConnectorConfig(store_key="futon-woo", base_url=woo.root,
                            credentials={"consumer_key": "ck_sandbox", "consumer_secret": "cs_sandbox"},
                            webhook_secret=WEBHOOK_SECRET, options={"page_size": 3}, timeout_s=5.0)
+
+
+@pytest.fixture
+def bc(sandbox_for: SandboxFor) -> Admin:
+    """A fresh BigCommerce store on a sandbox serving only that stand-in (its quota roomy)."""
+    return Admin(sandbox_for("sandbox.bigcommerce").base_url, "bigcommerce", f"bc-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def bc_config(bc: Admin) -> ConnectorConfig:
+    return ConnectorConfig(store_key="futon-bc", base_url=bc.root, credentials={"access_token": "bc_sandbox_token"},
+                           webhook_secret=WEBHOOK_SECRET, options={"page_size": 2}, timeout_s=5.0)

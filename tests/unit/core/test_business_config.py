@@ -166,7 +166,7 @@ locations = { "default" = "warehouse" }
     path.write_text(text)
     expected = (f'stores[{index}].platform: no connector for "magento" '
                 f'(available: {", ".join(sorted(CONNECTORS))})')
-    assert index == 4 and "shopify, woocommerce" in expected
+    assert index == 5 and "shopify, woocommerce" in expected
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert caught.value.problems == [expected]
