@@ -16,18 +16,25 @@ public docs:
 * Lightspeed X-Series: ``GET /api/2.0/outlets`` and ``GET /api/2.0/products``, paged by version
   (https://x-series-api.lightspeedhq.com/reference).
 
+* Magento / Adobe Commerce: with Multi-Source Inventory (the ``msi`` option) its sources, ``GET
+  /V1/inventory/sources`` (https://developer.adobe.com/commerce/webapi/rest/inventory/manage-sources/);
+  without it one figure per product, the Default Stock, whose location is ``default``; the
+  catalogue is ``GET /V1/products`` of simple and virtual products in ``searchCriteria`` pages
+  (https://developer.adobe.com/commerce/webapi/rest/use-rest/performing-searches/).
+
 Other platforms raise :class:`DiscoveryUnsupported`: their items are named by hand.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from connectors.base import PageNumberPaginator, Stream, id_str, shopify_link_paginator
 from connectors.errors import PermanentError
 from connectors.http import RestConnector
 from connectors.lightspeed import PRODUCTS as LIGHTSPEED_PRODUCTS
+from connectors.magento import SEARCH as MAGENTO_SEARCH, PRODUCTS as MAGENTO_PRODUCTS
 
 #: The one location of a platform that keeps one stock figure per product (WooCommerce).
 DEFAULT_LOCATION = "default"
@@ -125,11 +132,30 @@ def _lightspeed_catalogue(connector: RestConnector) -> Iterator[list[FoundItem]]
                for p in page.records if not p.get("deleted_at")]
 
 
+MAGENTO_SOURCES = MAGENTO_SEARCH("inventory/sources", params={})
+MAGENTO_CATALOGUE = replace(MAGENTO_PRODUCTS, map=None, cursor=None)
+
+
+def _magento_locations(connector: RestConnector) -> list[FoundLocation]:
+    if not connector.stock_per_location:
+        return [FoundLocation(DEFAULT_LOCATION, "the Default Stock (without Multi-Source Inventory Magento keeps one "
+                                                "stock figure per product)")]
+    return [FoundLocation(str(source["source_code"]), str(source.get("name") or source["source_code"]),
+                          bool(source.get("enabled", True))) for source in connector.records(MAGENTO_SOURCES)]
+
+
+def _magento_catalogue(connector: RestConnector) -> Iterator[list[FoundItem]]:
+    for page in connector.read(MAGENTO_CATALOGUE):
+        yield [FoundItem(str(p["id"]), p.get("sku") or None, str(p.get("name") or p["sku"]), id_str(p.get("price")))
+               for p in page.records]
+
+
 READERS: dict[str, tuple[Callable[[RestConnector], list[FoundLocation]],
                          Callable[[RestConnector], Iterator[list[FoundItem]]]]] = {
     "shopify": (_shopify_locations, _shopify_catalogue),
     "woocommerce": (_woo_locations, _woo_catalogue),
     "lightspeed": (_lightspeed_locations, _lightspeed_catalogue),
+    "magento": (_magento_locations, _magento_catalogue),
 }
 
 

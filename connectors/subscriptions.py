@@ -15,6 +15,10 @@ address for a topic is found by listing first, so connecting twice changes nothi
   webhooks/{id}`` updates (https://developer.woocommerce.com/docs/apis/rest-api/v3/webhooks/). The
   secret is ours to choose and is write-only (never listed), so a subscription found without a
   secret we hold is given ours again with ``PUT``; one paused or disabled is set ``active``.
+* Magento Open Source has no webhooks and no registration API; Adobe Commerce's Webhooks module
+  (``POST /V1/webhooks/subscribe``) signs with an RSA key pair
+  (https://developer.adobe.com/commerce/extensibility/webhooks/signature-verification/), not the
+  HMAC a store's own observer module sends us, so a Magento store is connected by hand (``WHY_NOT``).
 """
 from __future__ import annotations
 
@@ -32,6 +36,13 @@ TOPICS: dict[str, tuple[str, ...]] = {
 }
 #: Platforms whose subscriptions carry a secret we generate (else the platform's app secret signs).
 GENERATED_SECRET = frozenset({"woocommerce"})
+
+
+#: Why a platform's webhooks are not registered here, when it is for a reason of its own.
+WHY_NOT: dict[str, str] = {
+    "magento": "Magento has no webhook registration API out of the box: have the store's observer module post "
+               "to this address, signed as docs/connectors.md (Magento) shows",
+}
 
 
 class SubscriptionsUnsupported(PermanentError):
@@ -101,6 +112,6 @@ def ensure(connector: Any, address: str, secret: str | None, secret_is_new: bool
     with another one."""
     platform = getattr(connector, "platform", "")
     if platform not in REGISTRARS or not isinstance(connector, RestConnector):
-        raise SubscriptionsUnsupported(f"{platform or 'this platform'}: register its webhooks in its admin "
-                                       f"(docs/connect-a-store.md); the address is {address}")
+        why = WHY_NOT.get(platform, "register its webhooks in its admin (docs/connect-a-store.md)")
+        raise SubscriptionsUnsupported(f"{platform or 'this platform'}: {why}; the address is {address}")
     return REGISTRARS[platform](connector, address, secret, secret_is_new)
