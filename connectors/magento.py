@@ -40,7 +40,8 @@ Public docs this follows:
   limit of its own (no 429, no limit headers), so nothing is paced here.
 
 Reading: ``updated_at`` filters products (UTC text, ``gt`` strict at one second, so the query goes
-back 1 s; only the last page moves the cursor); legacy stock is read per changed product, a full
+back 1 s; only the last page moves the cursor); legacy stock is read per changed product from
+``stockStatuses/{sku}`` (its status and whole stock item; anonymous in ``webapi.xml``), a full
 read takes every stock item in pages from ``lowStock``; with ``msi`` each page's source items come
 in one search and, with ``stock_id``, what the stock holds back (salable = its sources − reservations
 of orders not shipped − the out-of-stock threshold) is counted as committed at its first source by
@@ -166,7 +167,8 @@ class MagentoConnector(DeclaredWebhooks, OrderReads, DeclaredRefunds):
     orders = ORDERS
     webhook_order = staticmethod(order_record)
     refunds = RefundShape(existing=CREDIT_MEMOS, create="order/{order}/refund", created="creditmemo/{id}",
-                          quote="orders/{order}", quote_method="GET", amount=lambda m: money_cents(m.get("grand_total")),
+                          quote="orders/{order}", quote_method="GET", id_key="entity_id",
+                          amount=lambda memo: money_cents(memo.get("grand_total")),
                           marker=Marker("comment.comment", shown_at="comments[].comment"),
                           detail=lambda memo: " (offline credit memo: the payment gateway was not asked)")
 
@@ -203,7 +205,9 @@ class MagentoConnector(DeclaredWebhooks, OrderReads, DeclaredRefunds):
         return (StockPage(self.stock_of(page.records), page.cursor) for page in self.read(PRODUCTS, since))
 
     def stock_of(self, products: list[StockRecord]) -> list[StockRecord]:
-        return [stock_record(self.get_json(f"stockItems/{quote(str(p.sku), safe='')}"), p.sku) for p in products]
+        """Each product's ``stockStatuses/{sku}``: its status and its whole stock item."""
+        return [stock_record((self.get_json(f"stockStatuses/{quote(str(p.sku), safe='')}") or {}).get("stock_item")
+                             or {}, p.sku) for p in products]
 
     def stock_item(self, listing: ListingRef, backorder: bool, quantity: int | None = None) -> PushResult:
         """The stock item's backorder setting, with its quantity and stock status when given."""

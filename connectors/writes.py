@@ -149,6 +149,8 @@ class RefundShape:
     quote_method: str = "POST"
     created: str | None = None
     detail: Callable[[Record], str] = lambda refund: ""
+    #: The refund record's id (Magento's credit memo: ``entity_id``).
+    id_key: str = "id"
 
 
 class DeclaredRefunds(RestConnector, metaclass=ABCMeta):
@@ -184,7 +186,8 @@ class DeclaredRefunds(RestConnector, metaclass=ABCMeta):
         return self.refund_result(unwrap(answer, shape.root), response.status_code, body)
 
     def refund_result(self, refund: Record, status: int, request: dict[str, Any]) -> RefundResult:
-        return RefundResult(ok=True, external_id=str(refund.get("id", "")), amount_cents=self.refunds.amount(refund),
+        return RefundResult(ok=True, external_id=str(refund.get(self.refunds.id_key, "")),
+                            amount_cents=self.refunds.amount(refund),
                             kind="refund", status_code=status, request=request,
                             detail=outcome(status, "refund") + self.refunds.detail(refund))
 

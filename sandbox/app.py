@@ -17,6 +17,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.lightspeed",
     "sandbox.netsuite",
     "sandbox.odoo",
+    "sandbox.magento",
     "sandbox.warehouse",
     "sandbox.messaging",
     "sandbox.twilio",

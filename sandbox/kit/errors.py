@@ -6,6 +6,9 @@
   with (https://developer.wordpress.org/rest-api/using-the-rest-api/global-parameters/#_envelope,
   ``WP_REST_Server::error_to_response``); a bad query or body parameter is ``rest_invalid_param``
   with ``data.params`` naming each one.
+* ``{"message", "parameters"}``: Magento / Adobe Commerce, the message with ``%1`` or ``%name``
+  placeholders and their values beside it
+  (https://developer.adobe.com/commerce/webapi/get-started/gs-web-api-response/).
 """
 from __future__ import annotations
 
@@ -56,3 +59,13 @@ def refused(call: Call[Any], response: JSONResponse) -> Answer:
     """``raise refused(call, wp_error(...))``: a ready refusal answered as is and logged with its status."""
     call.entry["status"] = response.status_code
     return Answer(response)
+
+
+def message_body(message: str, parameters: Any = None) -> dict[str, Any]:
+    """``{"message", "parameters"}``; no ``parameters`` key when the message has none."""
+    return {"message": message, **({"parameters": parameters} if parameters is not None else {})}
+
+
+def message_error(call: Call[Any], message: str, parameters: Any = None, status: int = 400) -> Answer:
+    """``raise message_error(call, ...)``: the refusal in the message-and-parameters style."""
+    return call.refuse(message_body(message, parameters), status)
