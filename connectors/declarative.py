@@ -175,7 +175,11 @@ class DeclaredWebhooks:
 
     platform: ClassVar[str]
     config: ConnectorConfig
-    hooks: WebhookSpec
+
+    @property
+    def hooks(self) -> WebhookSpec:
+        """The declared scheme (the ``rest`` description's, a platform's defaults with the store's)."""
+        raise NotImplementedError
 
     def webhook_stock(self, row: Mapping[str, Any]) -> StockRecord | None:
         """A stock delivery's record (None: drop it)."""

@@ -481,7 +481,7 @@ class RestConnector:
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.decode(self.request("GET", path, params=params))
 
-    def login(self, path: str, body: Any) -> Any:
+    def sign_in(self, path: str, body: Any) -> Any:
         """POST ``body`` to a login endpoint without the session's auth (the credential it asks for
         is what that auth is waiting on), classified like any answer; the decoded answer."""
         return self.decode(self._send_once("POST", self.url(path), json=body, auth=lambda request: request))

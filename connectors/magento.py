@@ -123,9 +123,9 @@ def stock_record(row: Mapping[str, Any], sku: str | None = None, product_id: Any
                        updated_at=parse_timestamp(row.get("updated_at")))
 
 
-def order_record(order: Mapping[str, Any]) -> OrderRecord:
+def order_record(row: Mapping[str, Any]) -> OrderRecord:
     """An order; a configurable's child line (``parent_item_id``) repeats its parent and is left out."""
-    billing = order.get("billing_address") or {}
+    order, billing = row, row.get("billing_address") or {}
     first, last = (order.get(f"customer_{n}") or billing.get(n) for n in ("firstname", "lastname"))
     return OrderRecord(
         external_id=str(order["entity_id"]), number=str(order.get("increment_id") or order["entity_id"]),
@@ -193,7 +193,7 @@ class MagentoConnector(DeclaredWebhooks, OrderReads, DeclaredRefunds):
             return BearerToken(creds["access_token"])
         body = {"username": creds.get("username", ""), "password": creds.get("password", "")}
         return LoginToken((self.base_url, self.options["store_code"], body["username"]),
-                          lambda: str(self.login("integration/admin/token", body)))
+                          lambda: str(self.sign_in("integration/admin/token", body)))
 
     def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
         """Changed products, each page with its stock. A full legacy read is two walks of pages, not
@@ -248,7 +248,7 @@ class MagentoMsiConnector(MagentoConnector):
     stock_per_location: ClassVar[bool] = True
     write_requests = (2, 0)  # the stock item's backorders, then every source in one request
 
-    def stock_of(self, products: list[dict[str, Any]]) -> list[StockRecord]:
+    def stock_of(self, products: list[StockRecord]) -> list[StockRecord]:
         """Each product's source items; with ``stock_id``, what the stock holds back is committed at
         its first source (by priority) that has the SKU."""
         ids = {str(p.sku): p.external_id for p in products}
