@@ -341,3 +341,32 @@ def test_anonymous_stock_status_and_a_missing_product_answer_as_magento_does(sto
     assert unauthorized.status_code == 401 and unauthorized.json() == {
         "message": "The consumer isn't authorized to access %resources.",
         "parameters": {"resources": "Magento_Catalog::products"}}
+
+
+def test_discovery_lists_sources_or_the_one_default_stock_and_the_stocked_catalogue(store: Admin) -> None:
+    from connectors.discovery import catalogue, locations
+    from connectors.subscriptions import SubscriptionsUnsupported, ensure
+
+    store.post("seed", {"msi": True, "sources": ["default", "brooklyn"], "items": ITEMS})
+    found = locations(connector(config(store, msi=True)))
+    assert [(loc.external_id, loc.name) for loc in found] == [("default", "Default"), ("brooklyn", "Brooklyn")]
+    legacy = connector(config(store))
+    assert [loc.external_id for loc in locations(legacy)] == ["default"]
+    items = [item for page in catalogue(legacy) for item in page]
+    assert [item.sku for item in items] == ["FUTON-TWIN", "FUTON-QUEEN", "COVER", "FRAME"], "not the configurable"
+    with pytest.raises(SubscriptionsUnsupported, match="no webhook registration API"):
+        ensure(legacy, "https://backorders.example/webhooks/futon-mage", "s3", False)
+
+
+def test_past_the_last_page_the_stand_in_answers_the_last_page_again_and_limits_page_size(store: Admin) -> None:
+    store.post("seed", {"items": ITEMS})
+    api, auth = f"{store.root}/rest/all/V1/products", {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    last = requests.get(api, params={f"{SC}[pageSize]": 2, f"{SC}[currentPage]": 3}, headers=auth, timeout=5).json()
+    beyond = requests.get(api, params={f"{SC}[pageSize]": 2, f"{SC}[currentPage]": 9}, headers=auth, timeout=5).json()
+    assert beyond["items"] == last["items"] and len(last["items"]) == 1 and last["total_count"] == 5
+    assert beyond["search_criteria"]["current_page"] == 3
+    store.post("config", {"input_limits": True})
+    refused = requests.get(api, params={f"{SC}[pageSize]": 301}, headers=auth, timeout=5)
+    assert refused.status_code == 400 and refused.json() == {
+        "message": "Maximum SearchCriteria pageSize is %max", "parameters": {"max": 300}}
+    assert len(requests.get(api, headers=auth, timeout=5).json()["items"]) == 5, "20 by default, 5 there are"
