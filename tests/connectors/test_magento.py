@@ -370,3 +370,15 @@ def test_past_the_last_page_the_stand_in_answers_the_last_page_again_and_limits_
     assert refused.status_code == 400 and refused.json() == {
         "message": "Maximum SearchCriteria pageSize is %max", "parameters": {"max": 300}}
     assert len(requests.get(api, headers=auth, timeout=5).json()["items"]) == 5, "20 by default, 5 there are"
+
+
+def test_no_rate_limit_is_paced_but_a_503_with_retry_after_is_waited_out(store: Admin) -> None:
+    store.post("seed", {"items": ITEMS})
+    store.post("faults", {"status": 503, "count": 1, "retry_after": "3", "path_contains": "/V1/products"})
+    sleeps: list[float] = []
+
+    conn = connector(config(store), sleeps)
+    records = [r for p in conn.fetch_stock(None) for r in p.records]
+
+    assert conn.pacer is None, "Magento's REST API publishes no limit to pace by"
+    assert sleeps == [3.0] and len([r for r in records if r.sku]) == 4
