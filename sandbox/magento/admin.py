@@ -12,16 +12,11 @@ from typing import Any
 from fastapi import Body
 
 from sandbox.kit import admin as edits
-from sandbox.magento.store import (StoreState, kit, new_product, order_json, stock_item_json, utc_text,
-                                   webhooks)
+from sandbox.magento.store import (StoreState, kit, new_product, order_json, stock_item_event, stock_item_json,
+                                   utc_text, webhooks)
 
 
 Payload = dict[str, Any]
-
-
-def stock_item_event(state: StoreState, product: Payload) -> Payload:
-    """A stock item as the observer posts it: with its SKU and the time of the save."""
-    return {**stock_item_json(state, product), "sku": product["sku"], "updated_at": utc_text(state.now())}
 
 
 def item_view(state: StoreState, product: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from sandbox.kit import Call
 from sandbox.kit.errors import message_error
 from sandbox.magento.store import (NO_PRODUCT, NO_SKU, StoreState, inventory, kit, pages, product_json,
-                                   route, stock_item_json, utc_text, webhooks)
+                                   route, stock_item_event, stock_item_json, webhooks)
 
 PRODUCTS = "Magento_Catalog::products"
 STOCK = "Magento_CatalogInventory::cataloginventory"
@@ -108,8 +108,7 @@ def update_stock_item(store: str, sku: str, item_id: str, call: Call[StoreState]
         changes = {k: (float(v) if k == "qty" else v) for k, v in item.items() if k in EDITABLE}
         if "backorders" in changes and "use_config_backorders" not in changes:
             changes["use_config_backorders"] = False
-        saved = state.set_stock(product, **changes)
-        shown = {**stock_item_json(state, product), "sku": sku, "updated_at": utc_text(state.now())}
+        saved, shown = state.set_stock(product, **changes), stock_item_event(state, product)
     webhooks.deliver(state, "stock_item.updated", {"items": [shown]})
     return call.reply(saved["item_id"])
 

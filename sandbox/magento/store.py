@@ -150,6 +150,11 @@ def stock_item_json(state: StoreState, product: dict[str, Any]) -> dict[str, Any
     return fixture.fill("stock_item", item, qty=state.qty(product))
 
 
+def stock_item_event(state: StoreState, product: dict[str, Any]) -> dict[str, Any]:
+    """A stock item as the observer posts it: with its SKU and the time of the save."""
+    return {**stock_item_json(state, product), "sku": product["sku"], "updated_at": utc_text(state.now())}
+
+
 def product_json(product: dict[str, Any]) -> dict[str, Any]:
     return fixture.fill("product", product, url_key=product["sku"].lower())
 
