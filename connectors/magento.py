@@ -48,9 +48,8 @@ of orders not shipped − the out-of-stock threshold) is counted as committed at
 priority, so the stock's sources add up to what Magento will sell. A stock change that does not
 touch the product's ``updated_at`` is seen by the full read, or by the webhook below.
 
-Writing: one ``PUT`` of the stock item (quantity, stock status and backorders); with ``msi`` the
-backorder setting (still the product's stock item) then one ``POST source-items`` for every
-source. Refunds are offline credit memos (the gateway is not asked; an online refund goes through
+Writing: one ``PUT`` of the stock item (quantity, stock status and backorders); with ``msi`` one
+``POST source-items`` for every source, then the backorder setting (still the product's stock item). Refunds are offline credit memos (the gateway is not asked; an online refund goes through
 the invoice, not done here) carrying ``[idempotency:<key>]`` in a comment hidden from the
 customer: a retry finds the memo in the order's memos first. No store credit (Adobe Commerce's
 customer balance only) and no substitute orders (placed through a cart).
@@ -246,7 +245,7 @@ class MagentoMsiConnector(MagentoConnector):
     """A store with Multi-Source Inventory: a figure per source, written per source."""
 
     stock_per_location: ClassVar[bool] = True
-    write_requests = (2, 0)  # the stock item's backorders, then every source in one request
+    write_requests = (2, 0)  # every source in one request, then the stock item's backorders
 
     def stock_of(self, products: list[StockRecord]) -> list[StockRecord]:
         """Each product's source items; with ``stock_id``, what the stock holds back is committed at
@@ -261,13 +260,15 @@ class MagentoMsiConnector(MagentoConnector):
             self.get_json(f"inventory/get-product-salable-quantity/{quote(sku, safe='')}/{stock}")))
 
     def push_levels(self, listing: ListingRef, levels: Mapping[str | None, int], backorder: bool) -> list[PushResult]:
-        """Backorders on the product's stock item first (turning them on never shows "out of stock"
-        between the two), then every source's absolute quantity in one ``POST source-items``."""
-        self.stock_item(listing, backorder)
+        """Every source's absolute quantity in one ``POST source-items``, then the backorder setting
+        on the product's stock item. Sources first: saving the stock item makes a store's observer
+        post it with the ``default`` source's quantity, which is then the one just written (our
+        echo), never the one before it, which would read as a real change."""
         written = {code or self.options["default_source"]: max(0, int(q)) for code, q in levels.items()}
         items = [{"sku": listing.sku, "source_code": code, "quantity": q, "status": int(q > 0 or backorder)}
                  for code, q in written.items()]
         response = self.request("POST", "inventory/source-items", json_body={"sourceItems": items})
+        self.stock_item(listing, backorder)
         return [self.push_result(response, {"sourceItems": items, "backorder": backorder}, dict(written))]
 
     def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:

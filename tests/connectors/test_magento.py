@@ -150,7 +150,7 @@ def test_legacy_write_back_sets_quantity_status_and_backorders_in_one_put(store:
                                          "is_in_stock": True, "manage_stock": True}}
 
 
-def test_msi_write_back_sets_backorders_then_every_source_in_one_post(store: Admin) -> None:
+def test_msi_write_back_sets_every_source_in_one_post_then_backorders(store: Admin) -> None:
     store.post("seed", {"msi": True, "sources": ["default", "showroom"], "items": [
         {"sku": "FUTON-TWIN", "sources": {"default": 5, "showroom": 2}}]})
     item = store.item("FUTON-TWIN")
@@ -163,9 +163,10 @@ def test_msi_write_back_sets_backorders_then_every_source_in_one_post(store: Adm
     after = store.item("FUTON-TWIN")
     assert after["sources"] == {"default": 0, "showroom": 1} and after["backorders"] == 2
     writes = [r for r in store.requests_log() if r["method"] in ("PUT", "POST")]
+    # sources first: the stock item's save then posts the default source's new figure (our echo)
     assert [(r["method"], r["path"].rsplit("/V1/", 1)[1]) for r in writes] == [
-        ("PUT", f"products/FUTON-TWIN/stockItems/{item['product_id']}"), ("POST", "inventory/source-items")]
-    assert writes[1]["body"]["sourceItems"] == [
+        ("POST", "inventory/source-items"), ("PUT", f"products/FUTON-TWIN/stockItems/{item['product_id']}")]
+    assert writes[0]["body"]["sourceItems"] == [
         {"sku": "FUTON-TWIN", "source_code": "default", "quantity": 0, "status": 1},
         {"sku": "FUTON-TWIN", "source_code": "showroom", "quantity": 1, "status": 1}]
 
