@@ -3,6 +3,9 @@
 * :class:`HeaderToken` / :class:`BearerToken`: a static secret in a header;
 * :class:`BasicAuth`: HTTP Basic (RFC 7617);
 * :class:`OAuth1`: RFC 5849 one-legged / token-based signing, https://www.rfc-editor.org/rfc/rfc5849
+* :class:`LoginToken`: a bearer token a login call hands out and a 401 takes again, e.g. Magento's
+  admin token (``POST /V1/integration/admin/token``, four hours by default,
+  https://developer.adobe.com/commerce/webapi/get-started/authentication/gs-authentication-token/).
 """
 from __future__ import annotations
 
@@ -10,9 +13,10 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterable, Mapping
+from typing import Any, Callable, ClassVar, Hashable, Iterable, Mapping, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 import requests
@@ -142,6 +146,58 @@ class OAuth1(AuthBase):
         request.headers["Authorization"] = self.authorization_header(
             request.method or "GET", request.url or "", body_params)
         return request
+
+
+@runtime_checkable
+class Refreshable(Protocol):
+    """An auth scheme whose credential may lapse: ``refresh`` forgets it so the next request takes a
+    new one; ``connectors.http.RestConnector.request`` calls it once when a request is refused 401."""
+
+    def refresh(self) -> bool: ...
+
+
+class LoginToken(AuthBase):
+    """``Authorization: Bearer`` with a token ``login()`` obtains on the first request.
+
+    The token is kept for the process under ``key`` (the login URL and user), so the connectors a
+    worker builds task after task share one login instead of each making its own; a platform that
+    answers 401 (the token expired or was revoked) makes :meth:`refresh` drop it, and the request
+    is sent once more with a new one. A token another connector has already replaced is not
+    dropped again, so a burst of 401s costs one login, not one each.
+    """
+
+    _tokens: ClassVar[dict[Hashable, str]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, key: Hashable, login: Callable[[], str]) -> None:
+        self.key = key
+        self.login = login
+        self.used: str | None = None
+
+    def token(self) -> str:
+        with self._lock:
+            token = self._tokens.get(self.key)
+        if token is None:
+            token = self.login()
+            with self._lock:
+                self._tokens[self.key] = token
+        return token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        self.used = None  # a login refused here is not retried: wrong credentials stay wrong
+        self.used = self.token()
+        request.headers["Authorization"] = f"Bearer {self.used}"
+        return request
+
+    def refresh(self) -> bool:
+        """Drop the token a refused request carried; False when that request carried none (its
+        login was refused, and logging in again would only count one more failed attempt)."""
+        if self.used is None:
+            return False
+        with self._lock:
+            if self._tokens.get(self.key) == self.used:
+                self._tokens.pop(self.key, None)
+        return True
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ keeps working:
 * ``connectors.auth`` — :class:`HeaderToken`, :class:`BasicAuth`, :class:`BearerToken`, :class:`OAuth1`;
 * ``connectors.paging`` — :class:`LinkHeaderPaginator`, :class:`PageNumberPaginator`,
   :class:`MetaPaginationPaginator`, :class:`OffsetPaginator`, :class:`ODataNextLinkPaginator`,
-  :class:`VersionCursorPaginator`, :class:`BodyLinksPaginator`;
+  :class:`VersionCursorPaginator`, :class:`BodyLinksPaginator`, :class:`TotalCountPaginator`;
 * ``connectors.streams`` — :class:`Stream`, :class:`HighWater`, :class:`PageCursor`: what to read,
   how the cursor moves, how many ids a request carries; :func:`time_after` for strict time filters;
   :class:`Collections`: a platform's convention for all its collections, declared once;
@@ -30,6 +30,7 @@ keeps working:
   :class:`DeclaredSubstitutes`;
 * ``connectors.records`` — :class:`LineFields`: where a platform keeps an order line's fields;
   :class:`RiskFields` (:data:`ORDER_RISK`): where it keeps what fraud hints read;
+  :func:`held_back`: what a pool of locations will not sell, counted at its first location;
 * ``connectors.storefront`` — :class:`Storefront`: a selling platform's connector, every channel
   ability (:data:`STOREFRONT`) from its declarations;
 * ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`, :func:`paid_by`,
@@ -93,10 +94,11 @@ from connectors.paging import (
     PageNumberPaginator,
     PageRequest,
     Paginator,
+    TotalCountPaginator,
     VersionCursorPaginator,
     shopify_link_paginator,
 )
-from connectors.records import ORDER_RISK, LineFields, RiskFields
+from connectors.records import ORDER_RISK, LineFields, RiskFields, held_back
 from connectors.rpc import JsonRpcConnector
 from connectors.signing import (
     constant_time_equals,
@@ -162,7 +164,8 @@ __all__ = [
     "SAFE_METHODS", "BasicAuth", "BearerToken", "Capability", "ClockFn", "Connector", "ErpConnector", "HeaderToken",
     "HighWater", "LeakyBucketPacer", "LinkHeaderPaginator", "MetaPaginationPaginator",
     "ODataNextLinkPaginator", "OAuth1", "OffsetPaginator", "Page", "PageCursor", "PageNumberPaginator",
-    "PageRequest", "Paginator", "RateLimitHeaders", "RestConnector", "RetryPolicy", "SleepFn", "Stream",
+    "PageRequest", "Paginator", "TotalCountPaginator", "RateLimitHeaders", "RestConnector", "RetryPolicy",
+    "SleepFn", "Stream",
     "UnsupportedCapability", "VersionCursorPaginator", "cents_to_money", "classify_response",
     "constant_time_equals", "find_marked", "full_name", "header_value", "hmac_sha256_base64", "id_str",
     "idempotency_marker", "incremental", "keyed_code", "marked", "money_cents", "newest",
@@ -173,7 +176,7 @@ __all__ = [
 ]
 __all__ += [
     "STOREFRONT", "Collections", "CreditShape", "DeclaredCredit", "DeclaredRefunds", "DeclaredSubstitutes",
-    "LevelWrites", "LineFields", "ORDER_RISK", "RiskFields", "Marker", "OrderReads", "OrderRecord", "OrderShape", "RefundShape", "Refusal",
+    "LevelWrites", "LineFields", "ORDER_RISK", "RiskFields", "held_back", "Marker", "OrderReads", "OrderRecord", "OrderShape", "RefundShape", "Refusal",
     "StockRecord", "Storefront",
 ]
 

@@ -37,12 +37,18 @@ so one missing permission is named while the rest is still read:
   locations only group others), and ``product.product`` ``search_count``, all and with an
   Internal Reference (``default_code``, the code matched to our SKUs).
 
+* Magento / Adobe Commerce: with Multi-Source Inventory (the ``msi`` option) its sources, ``GET
+  /V1/inventory/sources`` (https://developer.adobe.com/commerce/webapi/rest/inventory/manage-sources/);
+  without it one figure per product, the Default Stock, whose location is ``default``; the
+  catalogue is ``GET /V1/products`` of simple and virtual products in ``searchCriteria`` pages
+  (https://developer.adobe.com/commerce/webapi/rest/use-rest/performing-searches/).
+
 Other platforms raise :class:`DiscoveryUnsupported`: their items are named by hand.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from connectors.base import PageNumberPaginator, Stream, cents_to_money, id_str, money_cents, shopify_link_paginator
@@ -54,6 +60,7 @@ from connectors.lightspeed import PRODUCTS as LIGHTSPEED_PRODUCTS
 from connectors.netsuite import NetSuiteConnector, suiteql_literal
 from connectors.odoo import OdooConnector
 from connectors.permissions import refused_part
+from connectors.magento import SEARCH as MAGENTO_SEARCH, PRODUCTS as MAGENTO_PRODUCTS
 
 T = TypeVar("T")
 
@@ -172,12 +179,31 @@ def _bigcommerce_catalogue(connector: RestConnector) -> Iterator[list[FoundItem]
         yield list(page.records)
 
 
+MAGENTO_SOURCES = MAGENTO_SEARCH("inventory/sources", params={})
+MAGENTO_CATALOGUE = replace(MAGENTO_PRODUCTS, map=None, cursor=None)
+
+
+def _magento_locations(connector: RestConnector) -> list[FoundLocation]:
+    if not connector.stock_per_location:
+        return [FoundLocation(DEFAULT_LOCATION, "the Default Stock (without Multi-Source Inventory Magento keeps one "
+                                                "stock figure per product)")]
+    return [FoundLocation(str(source["source_code"]), str(source.get("name") or source["source_code"]),
+                          bool(source.get("enabled", True))) for source in connector.records(MAGENTO_SOURCES)]
+
+
+def _magento_catalogue(connector: RestConnector) -> Iterator[list[FoundItem]]:
+    for page in connector.read(MAGENTO_CATALOGUE):
+        yield [FoundItem(str(p["id"]), p.get("sku") or None, str(p.get("name") or p["sku"]), id_str(p.get("price")))
+               for p in page.records]
+
+
 READERS: dict[str, tuple[Callable[[RestConnector], list[FoundLocation]],
                          Callable[[RestConnector], Iterator[list[FoundItem]]]]] = {
     "shopify": (_shopify_locations, _shopify_catalogue),
     "woocommerce": (_woo_locations, _woo_catalogue),
     "lightspeed": (_lightspeed_locations, _lightspeed_catalogue),
     "bigcommerce": (_bigcommerce_locations, _bigcommerce_catalogue),
+    "magento": (_magento_locations, _magento_catalogue),
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import json
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.auth import AuthBase
 
-from connectors.auth import AuthFrom
+from connectors.auth import AuthFrom, Refreshable
 from connectors.capabilities import Capability, UnsupportedCapability, refuses, unsupported
 from connectors.errors import (
     AuthError,
@@ -53,6 +54,8 @@ from connectors.values import ClockFn, SleepFn, unwrap
 
 #: Methods whose repetition cannot change the outcome, so a timeout or 5xx may be retried in-call.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: ``%1`` or ``%name`` in a platform's message (``connectors.http.filled``).
+PLACEHOLDER = re.compile(r"%(\w+)")
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -106,19 +109,34 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
                     parts.append(f"{key}: {', '.join(str(v) for v in vals)}")
                 return "; ".join(parts)
             if isinstance(errors, list):
-                return "; ".join(
-                    str(e.get("message", e)) if isinstance(e, Mapping) else str(e) for e in errors)
+                return "; ".join(filled(str(e.get("message", e)), e.get("parameters")) if isinstance(e, Mapping)
+                                 else str(e) for e in errors)
         if isinstance(body.get("error"), Mapping):
             inner = body["error"]
             return str(inner.get("message") or inner.get("code") or fallback)
         if body.get("message"):
-            code = body.get("code")
-            return f"{code}: {body['message']}" if code else str(body["message"])
+            code, message = body.get("code"), filled(str(body["message"]), body.get("parameters"))
+            return f"{code}: {message}" if code else message
         if body.get("title") or body.get("detail"):
             return " ".join(str(body[k]) for k in ("title", "detail") if body.get(k))
         if isinstance(body.get("error"), str):
             return str(body.get("error_description") or body["error"])
     return fallback
+
+
+def filled(message: str, parameters: Any) -> str:
+    """A message with its placeholders filled from ``parameters``, as Magento / Adobe Commerce
+    answers errors: ``%1`` … from a list (``{"message": "The most money available to refund is %1.",
+    "parameters": ["10.00"]}``), ``%name`` from an object (``{"resources": "Magento_Sales::sales"}``),
+    https://developer.adobe.com/commerce/webapi/get-started/gs-web-api-response/ ; a placeholder
+    without a value stays as it is."""
+    if isinstance(parameters, list):
+        values = {str(n): value for n, value in enumerate(parameters, start=1)}
+    elif isinstance(parameters, Mapping):
+        values = {str(name): value for name, value in parameters.items()}
+    else:
+        return message
+    return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), message)
 
 
 @dataclass(frozen=True)
@@ -507,6 +525,9 @@ class RestConnector:
 
         By default only safe methods are retried on any TransientError; a 429 is retried for every
         method (the platform refused it unprocessed). OutcomeUnknownError is never retried here.
+        A 401 under an auth scheme whose credential lapses (:class:`~connectors.auth.Refreshable`:
+        a login token) takes a new credential and is sent once more, whatever the method: the
+        platform refused it unprocessed.
         """
         method = method.upper()
         retry_all = method in SAFE_METHODS if retry is None else retry
@@ -516,12 +537,17 @@ class RestConnector:
             kwargs["json"] = json_body
         if data is not None:
             kwargs["data"] = data
-        attempt = 0
+        attempt, refreshed = 0, False
         while True:
             try:
                 return self._send_once(method, url, **kwargs)
             except OutcomeUnknownError:
                 raise
+            except AuthError as exc:
+                auth = self.session.auth
+                if refreshed or exc.status_code != 401 or not isinstance(auth, Refreshable) or not auth.refresh():
+                    raise
+                refreshed = True
             except TransientError as exc:
                 retryable = retry_all or exc.status_code == 429
                 if not retryable or attempt >= self.retry.max_retries:
@@ -531,6 +557,11 @@ class RestConnector:
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.decode(self.request("GET", path, params=params))
+
+    def sign_in(self, path: str, body: Any) -> Any:
+        """POST ``body`` to a login endpoint without the session's auth (the credential it asks for
+        is what that auth is waiting on), classified like any answer; the decoded answer."""
+        return self.decode(self._send_once("POST", self.url(path), json=body, auth=lambda request: request))
 
     def decode(self, response: requests.Response) -> Any:
         """JSON body; Python ints are exact, so ids above 2**53 survive (we never go via float)."""

@@ -145,6 +145,37 @@ class OffsetPaginator:
         return PageRequest(current.url, {**current.params, self.offset_param: offset})
 
 
+class TotalCountPaginator:
+    """Numbered pages whose body names the unpaged count (Magento / Adobe Commerce ``searchCriteria``
+    lists answer ``{"items", "search_criteria", "total_count"}``,
+    https://developer.adobe.com/commerce/webapi/rest/use-rest/performing-searches/ ).
+
+    It stops once ``page × size`` reaches ``total_count`` (or at an empty page), never by waiting
+    for a short or empty page: Magento answers a ``currentPage`` past the end with the last page
+    again (https://github.com/magento/magento2/issues/25619), so a client that waits for an empty
+    page reads the last one for ever. The page size sent is the one the client asked for.
+    """
+
+    def __init__(self, page_param: str = "page", size_param: str = "page_size", page_size: int = 100,
+                 total_key: str = "total_count") -> None:
+        self.page_param = page_param
+        self.size_param = size_param
+        self.page_size = page_size
+        self.total_key = total_key
+
+    def first_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {self.size_param: self.page_size, **params, self.page_param: 1}
+
+    def next_page(self, response: requests.Response, body: Any, record_count: int,
+                  current: PageRequest) -> PageRequest | None:
+        page = int(current.params.get(self.page_param, 1))
+        size = int(current.params.get(self.size_param, self.page_size))
+        total = body.get(self.total_key) if isinstance(body, Mapping) else None
+        if record_count == 0 or total is None or page * size >= int(total):
+            return None
+        return PageRequest(current.url, {**current.params, self.page_param: page + 1})
+
+
 class ODataNextLinkPaginator:
     """OData v4 (Business Central, Dynamics): follow ``@odata.nextLink`` verbatim."""
 

@@ -5,7 +5,11 @@ WooCommerce key whose user cannot view orders). The poll reads orders as an opti
 that part is refused, it keeps what it stored and says which permission is missing, in the words
 the platform's admin uses, so the operator knows exactly what to tick.
 
-Sources: BigCommerce answers 403 when "the app lacks required OAuth scopes"
+Sources: Magento / Adobe Commerce answers 401 ``{"message": "The consumer isn't authorized to access
+%resources.", "parameters": {"resources": "Magento_Sales::sales"}}``, naming the ACL resource the
+integration or admin role lacks (``checkPermissions`` in
+https://github.com/magento/magento2/blob/2.4-develop/app/code/Magento/Webapi/Controller/Rest/RequestValidator.php);
+BigCommerce answers 403 when "the app lacks required OAuth scopes"
 (https://developer.bigcommerce.com/docs/start/about/status-codes ; scope names:
 https://developer.bigcommerce.com/docs/start/authentication/api-accounts#oauth-scopes ); Shopify answers 403 ``{"errors": "[API] This action requires merchant approval for
 read_orders scope."}`` (https://shopify.dev/docs/api/usage/access-scopes); WooCommerce answers
@@ -49,6 +53,10 @@ PERMISSIONS: dict[str, dict[str, str]] = {
                              "Store Locations read-only (store_locations_read_only) to discover locations",
                     "webhooks": "the scope of each topic's resource (Products, Orders); webhooks themselves need "
                                 "only the default scope"},
+    "magento": {"orders": "the Magento_Sales::sales ACL resource",
+                "stock": "the Magento_Catalog::products and Magento_CatalogInventory::cataloginventory ACL resources "
+                         "(with Multi-Source Inventory also Magento_InventoryApi::source)",
+                "webhooks": "an observer module posting to our address (Magento has no webhook API of its own)"},
 }
 
 
@@ -70,6 +78,9 @@ def missing_permission(platform: str, part: str, exc: ConnectorError) -> str | N
     message = body.get("errors") if isinstance(body.get("errors"), str) else body.get("message")
     if isinstance(message, str) and (match := SCOPE_IN_MESSAGE.search(message)):
         return f"{match.group(1)} scope"
+    parameters = body.get("parameters")
+    if isinstance(parameters, dict) and parameters.get("resources"):
+        return f"the {parameters['resources']} ACL resource"
     return PERMISSIONS.get(platform, {}).get(part, f"permission to read {part}")
 
 

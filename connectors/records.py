@@ -7,13 +7,15 @@ An order line is the same record on every storefront and differs only in key nam
 ``variation_id``, else ``product_id``. A connector declares :class:`LineFields` and maps an
 order's lines with :meth:`LineFields.records`; :class:`RiskFields` finds what fraud hints read
 (customer IP, AVS and CVV results, the card, billing and shipping addresses) the same way.
+
+:func:`held_back` is the stock a pool of locations will not sell, counted at its first location.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from connectors.types import OrderLineRecord, PaymentRisk
+from connectors.types import OrderLineRecord, PaymentRisk, StockRecord
 from connectors.values import id_str, money_cents
 
 
@@ -116,3 +118,25 @@ def _text(value: Any) -> str | None:
 
 #: Shopify's and WooCommerce's order keys (see :class:`RiskFields`).
 ORDER_RISK = RiskFields()
+
+
+def held_back(records: list[StockRecord], pool: Sequence[str], sellable: Callable[[str], int | None]
+              ) -> list[StockRecord]:
+    """Per SKU, what a pool of locations (``pool``: their ids by priority) will not sell — their
+    on-hand figures less ``sellable(sku)`` — counted as committed at the pool's first location that
+    holds the SKU, so the pool's available figures add up to what it sells.
+
+    Magento's Multi-Source Inventory keeps reservations (orders not shipped yet) per stock, not per
+    source: a stock's salable quantity is its sources' quantities less those reservations and the
+    out-of-stock threshold (https://developer.adobe.com/commerce/webapi/rest/inventory/check-salable-quantity/),
+    and which source ships is decided only at shipment. ``sellable`` is asked once per SKU the pool
+    holds; records elsewhere are left as they are."""
+    rank = {location: n for n, location in enumerate(pool)}
+    out = list(records)
+    for sku in dict.fromkeys(r.sku for r in records if r.sku):
+        mine = sorted((n for n, r in enumerate(out) if r.sku == sku and r.location_external_id in rank),
+                      key=lambda n: rank[str(out[n].location_external_id)])
+        if mine:
+            held = max(0, sum(out[n].on_hand or 0 for n in mine) - (sellable(str(sku)) or 0))
+            out[mine[0]] = replace(out[mine[0]], committed=held, available=(out[mine[0]].on_hand or 0) - held)
+    return out

@@ -9,7 +9,9 @@ from typing import Any, Callable, Mapping
 from connectors.base import Connector
 from connectors.bigcommerce import BigCommerceConnector
 from connectors.declarative import DeclarativeConnector, check_store
+from connectors.declarative_spec import webhook_spec
 from connectors.lightspeed import LightspeedConnector
+from connectors.magento import WEBHOOKS as MAGENTO_WEBHOOKS, MagentoConnector
 from connectors.netsuite import NetSuiteConnector
 from connectors.odoo import OdooConnector
 from connectors.shopify import ShopifyConnector
@@ -23,12 +25,14 @@ CONNECTORS: dict[str, type] = {
     "netsuite": NetSuiteConnector,
     "odoo": OdooConnector,
     "bigcommerce": BigCommerceConnector,
+    "magento": MagentoConnector,
     "rest": DeclarativeConnector,
 }
 #: Platforms whose ``[[stores]]`` table says more than the shared keys: each lists the problems as
 #: (key under the store, message), e.g. the ``rest`` platform's whole description in ``options``.
 STORE_CHECKS: dict[str, Callable[[Mapping[str, Any]], list[tuple[str, str]]]] = {
     "rest": check_store,
+    "magento": lambda store: webhook_spec(store.get("options") or {}, MAGENTO_WEBHOOKS)[1],
 }
 
 

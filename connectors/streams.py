@@ -158,8 +158,16 @@ class Stream:
     body: Any = None
 
     def at(self, **values: Any) -> Stream:
-        """This stream under a parent: ``REFUNDS.at(order=42)`` fills ``orders/{order}/refunds.json``."""
-        return replace(self, path=self.path.format(**values))
+        """This stream under a parent: ``REFUNDS.at(order=42)`` fills ``orders/{order}/refunds.json``,
+        and the same placeholders in its parameter values (Magento's credit memos are one list
+        filtered by ``order_id``); other placeholders there stay as they are."""
+        def fill(value: Any) -> Any:
+            if not isinstance(value, str):
+                return value
+            for name, given in values.items():
+                value = value.replace("{" + name + "}", str(given))
+            return value
+        return replace(self, path=self.path.format(**values), params={k: fill(v) for k, v in self.params.items()})
 
     def with_body(self, body: Any) -> Stream:
         """This stream asking with ``body``: ``SUITEQL.with_body({"q": "SELECT …"})``."""

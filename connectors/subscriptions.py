@@ -34,6 +34,10 @@ address for a topic is found by listing first, so connecting twice changes nothi
   in one we choose and is read back from the listing; a hook found with another value, or
   deactivated (BigCommerce deactivates a hook after 48 hours of failed deliveries), is mended with
   ``PUT``. BigCommerce only delivers to ``https`` on port 443: ``PUBLIC_BASE_URL`` must be that.
+* Magento Open Source has no webhooks and no registration API; Adobe Commerce's Webhooks module
+  (``POST /V1/webhooks/subscribe``) signs with an RSA key pair
+  (https://developer.adobe.com/commerce/extensibility/webhooks/signature-verification/), not the
+  HMAC a store's own observer module sends us, so a Magento store is connected by hand (``WHY_NOT``).
 """
 from __future__ import annotations
 
@@ -57,6 +61,13 @@ TOPICS: dict[str, tuple[str, ...]] = {
 GENERATED_SECRET = frozenset({"woocommerce", "bigcommerce"})
 #: Where the operator finds the secret a platform signs with, when it is not ours to choose.
 APP_SECRET = {"shopify": "the app's API secret key", "lightspeed": "the OAuth app's client secret"}
+
+
+#: Why a platform's webhooks are not registered here, when it is for a reason of its own.
+WHY_NOT: dict[str, str] = {
+    "magento": "Magento has no webhook registration API out of the box: have the store's observer module post "
+               "to this address, signed as docs/connectors.md (Magento) shows",
+}
 
 
 class SubscriptionsUnsupported(PermanentError):
@@ -170,6 +181,6 @@ def ensure(connector: Any, address: str, secret: str | None, secret_is_new: bool
     with another one."""
     platform = getattr(connector, "platform", "")
     if platform not in REGISTRARS or not isinstance(connector, RestConnector):
-        raise SubscriptionsUnsupported(f"{platform or 'this platform'}: register its webhooks in its admin "
-                                       f"(docs/connect-a-store.md); the address is {address}")
+        why = WHY_NOT.get(platform, "register its webhooks in its admin (docs/connect-a-store.md)")
+        raise SubscriptionsUnsupported(f"{platform or 'this platform'}: {why}; the address is {address}")
     return REGISTRARS[platform](connector, address, secret, secret_is_new)

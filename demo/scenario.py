@@ -23,6 +23,8 @@ PLATFORM_SECRETS = {
     "WOO_CONSUMER_KEY": "ck_sandbox",
     "WOO_CONSUMER_SECRET": "cs_sandbox",
     "WOO_WEBHOOK_SECRET": "sandbox-woo-webhook-secret",
+    "MAGENTO_ACCESS_TOKEN": "magento_sandbox_integration_token",
+    "MAGENTO_WEBHOOK_SECRET": "sandbox-magento-webhook-secret",
     "LIGHTSPEED_TOKEN": "lsxs_sandbox_token",
     "LIGHTSPEED_WEBHOOK_SECRET": "lsxs_sandbox_client_secret",
     "BIGCOMMERCE_ACCESS_TOKEN": "bc_sandbox_token",
@@ -165,6 +167,11 @@ def seed_store(sandbox_url: str, store: StoreConfig, skus: list[str], available:
     elif store.platform == "woocommerce":
         body["items"] = [{"sku": code, "stock_quantity": available, "manage_stock": True, "backorders": "no"}
                          for code in skus]
+    elif store.platform == "magento" and store.options.get("msi"):
+        body.update(msi=True, sources=list(store.locations))
+        body["items"] = [{"sku": code, "sources": dict.fromkeys(store.locations, available)} for code in skus]
+    elif store.platform == "magento":
+        body["items"] = [{"sku": code, "qty": available} for code in skus]
     elif store.platform == "lightspeed":
         body["outlet_ids"] = list(store.locations)
         body["items"] = [{"sku": code, "current_amount": available} for code in skus]
@@ -188,7 +195,8 @@ def register_webhooks(sandbox_url: str, store: StoreConfig, web_url: str, secret
         body = {"address": address, "topics": list(BIGCOMMERCE_TOPICS), "headers": {BIGCOMMERCE_SECRET_HEADER: secret}}
     else:
         topics = {"shopify": ["inventory_levels/update", "orders/create", "products/update"],
-                  "woocommerce": ["product.updated", "order.created"]}.get(store.platform)
+                  "woocommerce": ["product.updated", "order.created"],
+                  "magento": ["stock_item.updated", "source_items.updated", "order.placed"]}.get(store.platform)
         if topics is None:
             return
         body = {"address": address, "secret": secret, "topics": topics}

@@ -18,6 +18,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.netsuite",
     "sandbox.odoo",
     "sandbox.bigcommerce",
+    "sandbox.magento",
     "sandbox.warehouse",
     "sandbox.shipstation",
     "sandbox.flexport",

@@ -23,7 +23,7 @@ from domain.stock.orders import record_orders
 
 #: Headers kept with a stored webhook so it can be parsed again later, exactly as received.
 KEPT_HEADER_PREFIXES = ("x-shopify-", "shopify-", "x-wc-", "x-signature", "x-lightspeed", "content-type",
-                        "user-agent", "x-bc-", "x-request-id")
+                        "user-agent", "x-bc-", "x-request-id", "x-magento-")
 
 
 def stored_payload(headers: dict[str, str], body: bytes, keep: Iterable[str] = ()) -> dict[str, Any]:

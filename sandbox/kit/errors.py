@@ -12,6 +12,9 @@
 * ``{"status", "title", "type", "errors": {field: detail}}``: BigCommerce's v3 APIs
   (https://developer.bigcommerce.com/docs/start/about/status-codes ; the ``ErrorResponse`` of the
   Inventory reference, https://developer.bigcommerce.com/docs/rest-management/inventory ).
+* ``{"message", "parameters"}``: Magento / Adobe Commerce, the message with ``%1`` or ``%name``
+  placeholders and their values beside it
+  (https://developer.adobe.com/commerce/webapi/get-started/gs-web-api-response/).
 """
 from __future__ import annotations
 
@@ -86,3 +89,13 @@ def problem(status: int, title: str, errors: dict[str, Any] | None = None) -> di
 def problem_schema(*rules: Rule) -> Schema:
     """Rules answered as BigCommerce does: the error is the title, the field named under ``errors``."""
     return Schema(rules, lambda name, error, status: problem(status, str(error), {name: str(error)} if name else {}))
+
+
+def message_body(message: str, parameters: Any = None) -> dict[str, Any]:
+    """``{"message", "parameters"}``; no ``parameters`` key when the message has none."""
+    return {"message": message, **({"parameters": parameters} if parameters is not None else {})}
+
+
+def message_error(call: Call[Any], message: str, parameters: Any = None, status: int = 400) -> Answer:
+    """``raise message_error(call, ...)``: the refusal in the message-and-parameters style."""
+    return call.refuse(message_body(message, parameters), status)

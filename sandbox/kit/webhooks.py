@@ -76,9 +76,10 @@ def send(state: KitState, hook: dict[str, Any], topic: str, body: bytes, headers
 class Signed:
     """A platform's delivery headers as data. Each value is a template over ``{topic}``,
     ``{resource}`` / ``{event}`` (the topic split at its dot), ``{signature}`` (the base64
-    HMAC-SHA256 of the body), ``{instance}``, ``{hook_id}``, ``{now_z}`` (the instance's time,
-    ``Z`` for UTC), ``{uuid}`` (fresh for each header), whatever ``values(state, hook)`` adds and
-    the keyword values of :meth:`deliver`. ``record`` copies headers onto the delivery record."""
+    HMAC-SHA256 of the body; ``{signature_hex}`` the same in hex, as PHP's ``hash_hmac`` gives
+    it), ``{instance}``, ``{hook_id}``, ``{now_z}`` (the instance's time, ``Z`` for UTC),
+    ``{uuid}`` (fresh for each header), whatever ``values(state, hook)`` adds and the keyword
+    values of :meth:`deliver`. ``record`` copies headers onto the delivery record."""
 
     headers: dict[str, str]
     record: dict[str, str] = field(default_factory=dict)
@@ -92,6 +93,7 @@ class Signed:
         for hook in subscribers(state, topic):
             known = {"topic": topic, "resource": resource, "event": event, "instance": state.name,
                      "signature": hmac_sha256_b64(hook["secret"], body), "hook_id": str(hook["id"]),
+                     "signature_hex": hmac.new(hook["secret"].encode(), body, hashlib.sha256).hexdigest(),
                      "now_z": state.now().isoformat().replace("+00:00", "Z"),
                      **self.values(state, hook), **values}
             headers = {name: template.format(**known, uuid=uuid.uuid4()) for name, template in self.headers.items()}

@@ -156,22 +156,22 @@ def test_a_platform_without_a_connector_is_refused_naming_the_key(tmp_path: Path
 
     text = EXAMPLE.read_text() + '''
 [[stores]]
-key = "magento-b2b"
-platform = "magento"
+key = "sap-b2b"
+platform = "sap_b1"
 base_url = "https://b2b.futonloft.example"
 locations = { "default" = "warehouse" }
 '''
     index = sum(1 for line in text.splitlines() if line.strip() == "[[stores]]") - 1
-    path = tmp_path / "magento.toml"
+    path = tmp_path / "sap.toml"
     path.write_text(text)
-    expected = (f'stores[{index}].platform: no connector for "magento" '
+    expected = (f'stores[{index}].platform: no connector for "sap_b1" '
                 f'(available: {", ".join(sorted(CONNECTORS))})')
-    assert index == 5 and "shopify, woocommerce" in expected
+    assert index == 6 and "magento, netsuite" in expected
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert caught.value.problems == [expected]
-    typo = parse_error(text.replace('platform = "magento"', 'platform = "magneto"'))
-    assert typo == [f"stores[{index}].platform: unknown platform 'magneto' "
+    typo = parse_error(text.replace('platform = "sap_b1"', 'platform = "sap_bl"'))
+    assert typo == [f"stores[{index}].platform: unknown platform 'sap_bl' "
                     f"(available: {', '.join(sorted(CONNECTORS))})"]
 
     runner = CliRunner()
