@@ -7,16 +7,15 @@ and, from the declarations below, ``config``, ``seed``, ``set_stock``, ``create_
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from fastapi import Body
-from fastapi.responses import JSONResponse
 
 from sandbox.kit import admin as edits
 from sandbox.kit.money import to_money
 from sandbox.kit.pricing import subtotal
+from sandbox.kit.records import add_order_view
 from sandbox.shopify import shop
 from sandbox.shopify.money import sale_transaction
 from sandbox.shopify.shop import Item, ShopState, kit
@@ -34,31 +33,30 @@ def add_item(state: ShopState, spec: Payload, now: datetime) -> Item:
     """One item given by hand (``sku``, ``title``, ``available``, ``tracked``, ``inventory_policy``)."""
     index = state.total
     state.catalog.add_batch(index, index + 1, "\0", now, available=0, policy="deny")
-    state.store(Item(index, spec["sku"], spec.get("title", spec["sku"]),
-                     spec.get("available", 0) if spec.get("tracked", True) else None,
-                     spec.get("inventory_policy", "deny"), now))
-    return state.item(index)
+    state.store(item := Item(index, spec["sku"], spec.get("title", spec["sku"]),
+                             spec.get("available", 0) if spec.get("tracked", True) else None,
+                             spec.get("inventory_policy", "deny"), now))
+    return item
 
 
 def change_stock(state: ShopState, index: int, payload: Payload, now: datetime) -> tuple[Payload, edits.Events]:
     """A stock change made in Shopify's own admin: ``available``, ``inventory_policy``, optionally at
     an added ``location_id``; the webhooks Shopify would emit."""
-    old, location = state.item(index), int(payload.get("location_id") or state.location_id)
+    old, location = state.get(index), int(payload.get("location_id") or state.location_id)
     if location != state.location_id:
         given = int(payload["available"]) if "available" in payload else None
         available = edits.known(state.locations.place(location, index, given, now), f"location {location}")
         shown = {**shop.admin_item(state, old), "location_id": str(location), "available": available}
-        return shown, [("inventory_levels/update", shop.stocked_level_json(location, old, available, now))]
-    item = replace(old, available=int(payload["available"]) if "available" in payload else old.available,
-                   policy=payload.get("inventory_policy", old.policy), updated_at=now)
-    state.store(item)
+        return shown, [("inventory_levels/update", shop.level_json(state, old, location, available, now))]
+    item = shop.change_item(state, old, now, policy=payload.get("inventory_policy", old.policy),
+                            available=int(payload["available"]) if "available" in payload else old.available)
     events = [("inventory_levels/update", shop.level_json(state, item))]
     return shop.admin_item(state, item), events + ([("products/update", shop.product_json(item))]
                                                    if item.policy != old.policy else [])
 
 
 def sell(state: ShopState, index: int, quantity: int, price: Any, now: datetime) -> tuple[Payload, edits.Events]:
-    item = state.item(index)
+    item = state.get(index)
     levels = shop.take_stock(state, item, quantity, now)
     return shop.order_line(item, quantity, str(price)), [("inventory_levels/update", level) for level in levels]
 
@@ -76,10 +74,6 @@ def place(state: ShopState, lines: list[Payload], payload: Payload, now: datetim
     return {"order": {**order, "id": str(order["id"]), "transactions": [sale]}}, [("orders/create", order)]
 
 
-def deliver(state: ShopState, events: edits.Events) -> list[dict[str, Any]]:
-    return shop.deliver_all(state, None, events)
-
-
 edits.add_config(kit, {
     "access_token": edits.Setting("token"), "bucket_size": edits.Setting("bucket.size", float),
     "leak_rate": edits.Setting("bucket.leak_rate", float),
@@ -90,9 +84,9 @@ edits.add_seed(kit, edits.Seed(clear, start=lambda state, count: state.total, ad
                                total=lambda state: state.total,
                    render=shop.admin_item, batch={"available": ("available", int, 10),
                                                   "policy": ("inventory_policy", str, "deny")}))
-edits.add_set_stock(kit, ShopState.index_for_sku, change_stock, deliver)
-edits.add_checkout(kit, ShopState.index_for_sku, sell, place, deliver)
-edits.add_item_state(kit, lambda state: range(state.total), ShopState.index_for_sku, ShopState.item, shop.admin_item)
+edits.add_set_stock(kit, ShopState.key_for_sku, change_stock, shop.webhooks.deliver_all)
+edits.add_checkout(kit, ShopState.key_for_sku, sell, place, shop.webhooks.deliver_all)
+edits.add_item_state(kit, lambda state: range(state.total), ShopState.key_for_sku, ShopState.get, shop.admin_item)
 #: Every gift card with its full code (the API never shows it again after creation).
 edits.add_state_view(kit, "gift_cards", lambda state: [{**c, "id": str(c["id"])} for c in state.gift_cards])
 
@@ -105,9 +99,6 @@ def add_locations(state: ShopState = kit.state, payload: Payload = Body(default_
         return {"location_ids": [str(location) for location in state.location_ids()]}
 
 
-@kit.admin.get("/state/orders/{order_id}")
-def state_order(order_id: int, state: ShopState = kit.state) -> JSONResponse:
-    """An order with its refunds and transactions, ids as strings, for tests to assert on."""
-    with state.lock:
-        order = edits.known(state.find_order(order_id), f"order {order_id}")
-        return edits.plain({**order, "id": str(order["id"]), "transactions": state.transactions.get(order_id, [])})
+#: An order with its refunds and transactions, ids as strings, for tests to assert on.
+add_order_view(kit, lambda state, order: {**order, "id": str(order["id"]),
+                                          "transactions": state.transactions.get(order["id"], [])})

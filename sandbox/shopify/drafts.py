@@ -11,18 +11,19 @@ import uuid
 from typing import Any
 
 from fastapi import Body
-from fastapi.responses import Response
 
-from sandbox.kit.money import to_cents, to_money
 from sandbox.kit import Call
 from sandbox.kit.admin import add_state_view
+from sandbox.kit.endpoints import answers
+from sandbox.kit.ledger import Refusal, found
+from sandbox.kit.money import to_cents, to_money
 from sandbox.kit.pages import FirstPage
 from sandbox.kit.pricing import Discounts, fixed_amount, percentage, subtotal
 from sandbox.kit.resources import Collection, Filter, in_list, positions, since
 from sandbox.kit.validation import MISSING, Rule, decimal, exists, is_object, non_empty_list, number, whole_at_least
 from sandbox.shopify import shop
 from sandbox.shopify.money import sale_transaction
-from sandbox.shopify.shop import ShopState, kit
+from sandbox.shopify.shop import REFUSALS, ShopState, kit
 
 DRAFT_ORDER_ID_BASE = 2**53 + 12_000_000_000
 DISCOUNTS = Discounts({"fixed_amount": fixed_amount, "percentage": percentage})
@@ -44,7 +45,7 @@ NEW_DRAFT = shop.schema(
     Rule("draft_order.line_items[]", is_object, ["is invalid"], field="line_items"),
     Rule("draft_order.line_items[].quantity", whole_at_least(1, default=1), ["must be greater than 0"],
          field="line_items.quantity"),
-    Rule("draft_order.line_items[].variant_id", exists(lambda state, v: state.item(int(v) - shop.VARIANT_ID_BASE)),
+    Rule("draft_order.line_items[].variant_id", exists(lambda state, v: state.get(int(v) - shop.VARIANT_ID_BASE)),
          lambda v: [f"Variant {v} does not exist"], field="line_items", when=variant_line),
     Rule("draft_order.line_items[]", lambda line, _, s: bool(line.get("title")) and line.get("price") is not None,
          ["custom line items need a title and a price"], field="line_items", when=lambda line: not variant_line(line)),
@@ -64,7 +65,7 @@ def build_draft_order(state: ShopState, spec: dict[str, Any]) -> dict[str, Any]:
     number, lines = len(state.draft_orders), []
     for n, line in enumerate(spec["line_items"]):
         quantity = int(line.get("quantity", 1))
-        item = state.item(int(line["variant_id"]) - shop.VARIANT_ID_BASE) if variant_line(line) else None
+        item = state.get(int(line["variant_id"]) - shop.VARIANT_ID_BASE) if variant_line(line) else None
         shown = shop.order_line(item, quantity, state.prices.get(item.sku, "10.00")) if item else shop.fixtures.fill(
             "custom_line", line, sku=line.get("sku"), quantity=quantity, price=to_money(to_cents(line["price"])))
         lines.append({"id": shop.LINE_ID_BASE + 50_000_000 + number * 100 + n, **shown, "custom": item is None})
@@ -78,12 +79,11 @@ def build_draft_order(state: ShopState, spec: dict[str, Any]) -> dict[str, Any]:
         total_price=to_money(cents - off), invoice=uuid.uuid4().hex, now=state.now())
 
 
-def complete_draft_order(state: ShopState, draft: dict[str, Any], payment_pending: bool
-                         ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def complete_draft_order(call: Call[ShopState], draft: dict[str, Any], payment_pending: bool) -> None:
     """Turn the draft into an order: inventory taken like a checkout, paid unless payment is pending."""
-    now = state.now()
+    state, now = call.state, call.state.now()
     levels = [level for line in draft["line_items"] if line["variant_id"] is not None for level in
-              shop.take_stock(state, state.item(line["variant_id"] - shop.VARIANT_ID_BASE), line["quantity"], now)]
+              shop.take_stock(state, state.get(line["variant_id"] - shop.VARIANT_ID_BASE), line["quantity"], now)]
     customer_id = (draft.get("customer") or {}).get("id")
     earlier = next((o["customer"] for o in state.orders if o["customer"]["id"] == customer_id), None)
     paid = not payment_pending or to_cents(draft["total_price"]) == 0
@@ -98,33 +98,28 @@ def complete_draft_order(state: ShopState, draft: dict[str, Any], payment_pendin
     else:
         state.transactions[order["id"]] = []
     draft.update(status="completed", order_id=order["id"], completed_at=shop.ts(now), updated_at=shop.ts(now))
-    return order, levels
+    for topic, payload in [("orders/create", order), *(("inventory_levels/update", level) for level in levels)]:
+        call.emit(topic, payload)
 
 
-@kit.api.post("/draft_orders.json")
-def create_draft_order(call: Call[ShopState] = kit.call) -> Response:
-    with call.state.lock:
-        NEW_DRAFT.enforce(call, call.body)
-        draft = build_draft_order(call.state, call.body["draft_order"])
-        call.state.draft_orders.append(draft)
-    return call.reply({"draft_order": draft}, 201)
+@answers(kit.api.post("/draft_orders.json"), REFUSALS, 201)
+def create_draft_order(call: Call[ShopState] = kit.call) -> dict[str, Any]:
+    NEW_DRAFT.enforce(call, call.body)
+    call.state.draft_orders.append(draft := build_draft_order(call.state, call.body["draft_order"]))
+    return {"draft_order": draft}
 
 
 drafts.listing(kit, "/draft_orders.json")
 drafts.reading(kit, "/draft_orders/{draft_id}.json", "draft_id")
 
 
-@kit.api.put("/draft_orders/{draft_id}/complete.json")
-def complete(draft_id: int, call: Call[ShopState] = kit.call) -> Response:
-    pending = call.query.get("payment_pending", "false").lower() == "true"
-    with call.state.lock:
-        draft = drafts.find(call, draft_id)
-        if draft["status"] == "completed":
-            raise call.refuse(shop.errors({"base": ["This order has been paid"]}), 422)
-        order, levels = complete_draft_order(call.state, draft, pending)
-        body = {"draft_order": dict(draft)}
-    shop.deliver_all(call.state, call, [("orders/create", order)] + [("inventory_levels/update", lv) for lv in levels])
-    return call.reply(body)
+@answers(kit.api.put("/draft_orders/{draft_id}/complete.json"), REFUSALS)
+def complete(draft_id: int, call: Call[ShopState] = kit.call) -> dict[str, Any]:
+    draft = found(drafts.get(call.state, draft_id), "draft_order")
+    if draft["status"] == "completed":
+        raise Refusal("base", "paid")
+    complete_draft_order(call, draft, call.query.get("payment_pending", "false").lower() == "true")
+    return {"draft_order": dict(draft)}
 
 
 @kit.admin.post("/set_price")

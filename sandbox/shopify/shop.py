@@ -11,19 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from sandbox.kit import Call, KitState, StandIn
+from sandbox.kit import KitState, StandIn
 from sandbox.kit.auth import HeaderToken
 from sandbox.kit.catalog import Batch, LazyCatalog
-from sandbox.kit.fixtures import Fixtures
 from sandbox.kit.errors import errors, errors_invalid as invalid_params, errors_schema as schema
+from sandbox.kit.fixtures import Fixtures
+from sandbox.kit.ledger import Refusal, Refusals
 from sandbox.kit.limits import Bucket, LeakyBucket
 from sandbox.kit.locations import Locations
 from sandbox.kit.pages import LinkCursor
-from sandbox.kit.resources import in_list, instant as parse_ts
+from sandbox.kit.records import CatalogState
+from sandbox.kit.resources import instant as parse_ts
 from sandbox.kit.webhooks import Signed, post, subscribe
 
 PRODUCT_ID_BASE = 2**53 + 1_000_000
@@ -36,6 +38,8 @@ ITEM_IDS = {"product_id": PRODUCT_ID_BASE, "variant_id": VARIANT_ID_BASE, "inven
 DEFAULT_LOCATION_ID = 655441491
 DEFAULT_TOKEN = "shpat_sandbox"
 DEFAULT_CLIENT_SECRET = "shpss_sandbox"
+#: The API version of deliveries no API request caused (a change made in the admin).
+DEFAULT_VERSION = "2025-01"
 SHOP_TZ = timezone(timedelta(hours=-5))
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 THROTTLED = "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
@@ -75,7 +79,7 @@ def generated_item(batch: Batch, index: int) -> Item:
 
 
 @dataclass
-class ShopState(KitState):
+class ShopState(CatalogState, KitState):
     """Everything one ``{instance}`` knows; created on first use with defaults."""
 
     token: str = DEFAULT_TOKEN
@@ -85,55 +89,50 @@ class ShopState(KitState):
     #: Locations added beside ``location_id`` (``_admin/locations``) and what they stock.
     locations: Locations = field(default_factory=Locations)
     bucket: Bucket = field(default_factory=Bucket)
-    catalog: LazyCatalog[Item] = field(default_factory=lambda: LazyCatalog(generated_item, lambda i: i.sku))
-    orders: list[dict[str, Any]] = field(default_factory=list)
+    catalog: LazyCatalog[Item] = field(default_factory=lambda: LazyCatalog(
+        generated_item, lambda i: i.sku, key_of=lambda i: i.index, stamp=lambda i: i.updated_at))
     transactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     gift_cards: list[dict[str, Any]] = field(default_factory=list)
     money_ids: int = 0
     draft_orders: list[dict[str, Any]] = field(default_factory=list)
     prices: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def total(self) -> int:
-        return self.catalog.total
-
-    def item(self, index: int) -> Item | None:
-        return self.catalog.get(index)
-
-    def index_for_sku(self, sku: str) -> int | None:
-        return self.catalog.key_for_sku(sku)
-
-    def store(self, item: Item) -> None:
-        self.catalog.store(item.index, item)
-
-    def indices_updated_since(self, since: datetime | None) -> Sequence[int]:
-        """Sorted indices with ``updated_at >= since``; the full range when nothing filters."""
-        return range(self.total) if since is None else self.catalog.changed_since(since, lambda i: i.updated_at)
-
     def location_ids(self) -> list[int]:
         return [self.location_id, *self.locations.ids]
 
-    #: The order with that id, or None.
-    find_order = in_list("orders", ORDER_ID_BASE)
+
+def problem(refusal: Refusal, message: Any) -> tuple[int, Any]:
+    """Shopify's failed validation: 422 ``{"errors": {field: [message]}}``."""
+    return 422, errors({refusal.field: [message]})
 
 
+#: Every refusal of the endpoints as Shopify words it (the most specific key answers).
+REFUSALS = Refusals({
+    "unknown": lambda _: (404, errors("Not Found")),
+    "missing": lambda refusal: (400, errors({refusal.field: MISSING_PARAM})),
+    "transactions.amount:cap": lambda _: (422, errors({"base": [
+        "Refund amount exceeds the maximum refundable amount of the transaction"]})),
+    "refund_line_items.quantity:cap": "cannot refund more items than were purchased", "invalid": "is invalid",
+    "least": "must be greater than 0", "initial_value:invalid": "must be greater than 0",
+    "choices": "is not included in the list", "match": "must match the parent transaction's gateway",
+    "taken": "has already been taken", "short": "is too short (minimum is 8 characters)",
+    "long": "is too long (maximum is 20 characters)", "base:paid": "This order has been paid",
+}, problem)
 kit: StandIn[ShopState] = StandIn(
     "shopify", "/admin/api/{version}", ShopState,
     auth=HeaderToken("X-Shopify-Access-Token", lambda: JSONResponse(errors(INVALID_TOKEN), status_code=401)),
     error_body=lambda status: errors("Internal Server Error"),
     limit=LeakyBucket("X-Shopify-Shop-Api-Call-Limit", "2.0", lambda: errors(THROTTLED)),
     clock_view=lambda now: {"now": ts(now)}, webhook_admin=True, redeliver=post,
-    subscribe=lambda state, payload: {"webhook": subscribe(state, payload)})
+    subscribe=lambda state, payload: {"webhook": subscribe(state, payload)},
+    deliver=lambda call, events: webhooks.deliver_all(call.state, events, version=call.path_param("version")))
 pages = LinkCursor(invalid_params)
 webhooks = Signed({
     "Content-Type": "application/json", "X-Shopify-Topic": "{topic}", "X-Shopify-Hmac-Sha256": "{signature}",
     "X-Shopify-Shop-Domain": "{instance}.myshopify.com", "X-Shopify-API-Version": "{version}",
     "X-Shopify-Webhook-Id": "{uuid}", "X-Shopify-Event-Id": "{uuid}", "X-Shopify-Triggered-At": "{now_z}",
-}, record={"webhook_id": "X-Shopify-Webhook-Id", "event_id": "X-Shopify-Event-Id"})
-
-
-def not_found(call: Call[ShopState]) -> Exception:
-    return call.refuse(errors("Not Found"), 404)
+}, record={"webhook_id": "X-Shopify-Webhook-Id", "event_id": "X-Shopify-Event-Id"},
+    values=lambda state, hook: {"version": DEFAULT_VERSION})
 
 
 # --- JSON renderings ----------------------------------------------------------------------------
@@ -148,13 +147,12 @@ def product_json(item: Item) -> dict[str, Any]:
     return fixtures.fill("product", item, variant=variant_json(item))
 
 
-def stocked_level_json(location_id: int, item: Item, available: int | None, updated_at: datetime) -> dict[str, Any]:
-    return fixtures.fill("inventory_level", item, location_id=location_id, available=available, updated_at=updated_at)
-
-
-def level_json(state: ShopState, item: Item) -> dict[str, Any]:
-    """The item's level at the main location."""
-    return stocked_level_json(state.location_id, item, item.available, item.updated_at)
+def level_json(state: ShopState, item: Item, location_id: int | None = None, available: Any = None,
+               updated_at: datetime | None = None) -> dict[str, Any]:
+    """The item's level at the main location, or at ``location_id`` with its own figures."""
+    return fixtures.fill("inventory_level", item, location_id=location_id or state.location_id,
+                         available=item.available if location_id is None else available,
+                         updated_at=updated_at or item.updated_at)
 
 
 def order_line(item: Item, quantity: int, price: str) -> dict[str, Any]:
@@ -169,25 +167,19 @@ def admin_item(state: ShopState, item: Item) -> dict[str, Any]:
 # --- what a sale does ---------------------------------------------------------------------------
 
 
+def change_item(state: ShopState, item: Item, now: datetime, **changes: Any) -> Item:
+    """Store ``item`` with ``changes`` and ``updated_at`` now."""
+    item = replace(item, **changes, updated_at=now)
+    state.store(item)
+    return item
+
+
 def take_stock(state: ShopState, item: Item | None, quantity: int, now: datetime) -> list[dict[str, Any]]:
     """A checkout takes ``quantity`` of a tracked item (a refund's restock a negative one): its new
     level at the main location, for the webhook (nothing when untracked or gone)."""
     if item is None or item.available is None:
         return []
-    item = replace(item, available=item.available - quantity, updated_at=now)
-    state.store(item)
-    return [level_json(state, item)]
-
-
-def change_item(call: Call[ShopState], index: int, changes: Callable[[Item], dict[str, Any]]) -> Item:
-    """Store the item at ``index`` with ``changes(item)`` and a new ``updated_at``; Shopify's 404
-    when there is no such item. Call under the lock."""
-    item = call.state.item(index)
-    if item is None:
-        raise not_found(call)
-    item = replace(item, **changes(item), updated_at=call.state.now())
-    call.state.store(item)
-    return item
+    return [level_json(state, change_item(state, item, now, available=item.available - quantity))]
 
 
 def place_order(state: ShopState, lines: list[dict[str, Any]], now: datetime, **fields: Any) -> dict[str, Any]:
@@ -198,10 +190,3 @@ def place_order(state: ShopState, lines: list[dict[str, Any]], now: datetime, **
              "line_items": [{"id": LINE_ID_BASE + number * 100 + n, **line} for n, line in enumerate(lines)]}
     state.orders.append(order)
     return order
-
-
-def deliver_all(state: ShopState, call: Call[ShopState] | None, events: list[tuple[str, dict[str, Any]]]
-                ) -> list[dict]:
-    """Deliver each (topic, payload) in order, under the API version of ``call`` when there is one."""
-    version = call.path_param("version") if call is not None else "2025-01"
-    return [record for topic, payload in events for record in webhooks.deliver(state, topic, payload, version=version)]

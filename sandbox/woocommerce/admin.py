@@ -13,7 +13,6 @@ from typing import Any
 from sandbox.kit import admin as edits
 from sandbox.kit.records import add_order_view
 from sandbox.woocommerce import site
-from sandbox.woocommerce.money import coupon_json, refund_json
 from sandbox.woocommerce.site import SiteState, kit
 
 Payload = dict[str, Any]
@@ -75,10 +74,10 @@ edits.add_config(kit, {"consumer_key": edits.Setting("consumer_key"),
 edits.add_seed(kit, edits.Seed(clear, generated, add_product, total=lambda state: len(state.product_ids),
                                render=site.admin_item, batch={"quantity": ("stock_quantity", int, 10),
                                                               "backorders": ("backorders", str, "no")}))
-edits.add_set_stock(kit, SiteState.id_for_sku, change_stock, site.deliver_all)
-edits.add_checkout(kit, SiteState.id_for_sku, sell, place, site.deliver_all, begin=SiteState.allocate)
-edits.add_item_state(kit, lambda state: state.product_ids, SiteState.id_for_sku, SiteState.get, site.admin_item)
-edits.add_state_view(kit, "coupons", lambda state: [coupon_json(c) for c in state.coupons])
+edits.add_set_stock(kit, SiteState.key_for_sku, change_stock, site.webhooks.deliver_all)
+edits.add_checkout(kit, SiteState.key_for_sku, sell, place, site.webhooks.deliver_all, begin=SiteState.allocate)
+edits.add_item_state(kit, lambda state: state.product_ids, SiteState.key_for_sku, SiteState.get, site.admin_item)
+edits.add_state_view(kit, "coupons", lambda state: [site.public(c) for c in state.coupons])
 #: An order with its full refunds (not just the summaries).
 add_order_view(kit, lambda state, order: {**site.public(order), "refunds_full": [
-    refund_json(r) for r in state.refunds.get(order["id"], [])]})
+    site.public(r) for r in state.refunds.get(order["id"], [])]})

@@ -6,23 +6,22 @@ Refunds follow https://woocommerce.github.io/woocommerce-rest-api-docs/#order-re
 the gateway to pay back needs a gateway that ``supports('refunds')``. Coupons follow
 https://woocommerce.github.io/woocommerce-rest-api-docs/#coupons (codes are unique, lower case).
 
-The rules (caps, field reading, unique codes) are ``sandbox.kit.ledger``'s; this module declares
-WooCommerce's fields, its error body for each refusal and its JSON, and serves the endpoints.
+The rules (caps, field reading, unique codes) are ``sandbox.kit.ledger``'s and the reads are
+declared on ``sandbox.kit.endpoints``; this module declares WooCommerce's fields and its JSON, and
+serves the endpoints (``site.REFUSALS`` holds the error body of each refusal).
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from fastapi.responses import JSONResponse, Response
-
-from sandbox.kit.money import to_cents, to_money
 from sandbox.kit import Call
-from sandbox.kit.ledger import (FALSY, Codes, Context, Field, Ledger, Refusal, Refusals, an_object, found, read,
-                                read_each, shown)
-from sandbox.kit.ledger_endpoints import Refuse, answering, answers
+from sandbox.kit.endpoints import Reads, answers
+from sandbox.kit.ledger import FALSY, Codes, Context, Field, Issued, Ledger, Refusal, an_object, found, read, read_each
+from sandbox.kit.money import to_cents, to_money
 from sandbox.kit.resources import Collection, Filter
-from sandbox.woocommerce.site import (STOCK, SiteState, deliver, error, fixture, gmt, kit, local, pages, product_json,
-                                      refused, wp_body)
+from sandbox.woocommerce.site import (REFUSALS, STOCK, SiteState, error, fixture, gmt, kit, local, pages, product_json,
+                                      public, refuse)
 
 Json = dict[str, Any]
 #: Gateways that implement ``process_refund`` (``supports('refunds')``) vs. core offline ones that do not.
@@ -34,30 +33,24 @@ REFUND_LINE = {"id": Field(int, within="lines"), "quantity": Field(int, 0, FALSY
                "refund_total": Field(to_cents, 0, FALSY)}
 #: ``amount`` wins over the lines' totals when given.
 REFUND = {"amount": Field(to_cents, None, (None, ""))}
-#: A coupon's fields as the request sets them (the code is read first, by ``COUPON_CODES``).
-COUPON = {"discount_type": Field(default="fixed_cart", choices=("percent", "fixed_cart", "fixed_product")),
-          "amount": Field(to_cents, 0, FALSY), "description": Field(default=""),
-          **dict.fromkeys(("date_expires", "usage_limit", "usage_limit_per_user"), Field(default=None)),
-          **dict.fromkeys(("individual_use", "free_shipping", "exclude_sale_items"), Field(bool, False)),
-          "email_restrictions": Field(lambda emails: [str(e).lower() for e in emails or []], [])}
 #: Coupon codes are trimmed, lower case and unique in the store (``wc_get_coupon_id_by_code``).
 COUPON_CODES = Codes(normalize=lambda code: code.strip().lower())
 
 
-def wp(refusal: Refusal, error: tuple[Any, ...]) -> tuple[int, Any]:
-    """A WordPress error body from (code, message naming ``{field}``, status[, data])."""
-    code, message, status, *data = error
-    return status, wp_body(code, message.format(field=refusal.top), status, **(data[0] if data else {}))
+def new_coupon(state: SiteState, asked: Json, now: datetime) -> Json:
+    return {"id": state.allocate(), "code": asked["code"], **fixture("coupon"), **asked, "amount": to_money(asked["amount"]),
+            "date_created": local(now), "date_created_gmt": gmt(now), "date_modified": local(now),
+            "date_modified_gmt": gmt(now), "date_expires_gmt": asked["date_expires"]}
 
 
-#: Every refusal of these endpoints as WooCommerce answers it, ``[code, message naming {field},
-#: status, data?]`` (the most specific key answers).
-REFUSALS = Refusals(fixture("refusals"), wp)
-
-
-def refuse(call: Call[SiteState]) -> Refuse:
-    """WooCommerce refusals are answered as they are, never spoiled by an ``after_apply`` fault."""
-    return lambda body, status: refused(call, JSONResponse(body, status_code=status))
+#: The coupons controller: a code first, a known type and amount, then a code not in use yet.
+COUPONS = Issued("coupons", {
+    "code": Field(COUPON_CODES.read),
+    "discount_type": Field(default="fixed_cart", choices=("percent", "fixed_cart", "fixed_product")),
+    "amount": Field(to_cents, 0, FALSY), "description": Field(default=""),
+    **dict.fromkeys(("date_expires", "usage_limit", "usage_limit_per_user"), Field(default=None)),
+    **dict.fromkeys(("individual_use", "free_shipping", "exclude_sale_items"), Field(bool, False)),
+    "email_restrictions": Field(lambda emails: [str(e).lower() for e in emails or []], [])}, COUPON_CODES, new_coupon)
 
 
 def refund_request(state: SiteState, order_id: int, body: Any) -> tuple[Json, Json, list[Json], int, Ledger[int]]:
@@ -79,10 +72,11 @@ def refund_request(state: SiteState, order_id: int, body: Any) -> tuple[Json, Js
     return order, payload, [{**ask, "line": known["lines"][ask["id"]]} for ask in lines], cents, paid
 
 
-def record_refund(state: SiteState, order_id: int, body: Any) -> tuple[Json, list[Json]]:
+def record_refund(call: Call[SiteState], order_id: int) -> Json:
     """Store the ``shop_order_refund`` (negative lines pointing at the ones they refund) on its order and
-    restock its items unless ``api_restock`` is false; the restocked products."""
-    order, payload, lines, cents, paid = refund_request(state, order_id, body)
+    restock its items unless ``api_restock`` is false, each restocked product announced."""
+    state = call.state
+    order, payload, lines, cents, paid = refund_request(state, order_id, call.body)
     now, refund_id = state.now(), state.allocate()
     items = [{"id": state.allocate(), **{k: ask["line"][k] for k in ("name", "product_id", "variation_id", "sku")},
               **fixture("refund_item"), "quantity": -ask["quantity"],
@@ -98,55 +92,31 @@ def record_refund(state: SiteState, order_id: int, body: Any) -> tuple[Json, lis
     if paid.room(order_id) <= 0:
         order["status"] = "refunded"
     order["date_modified"], order["date_modified_gmt"], order["_modified"] = local(now), gmt(now), now
-    restocked = []
     for ask in lines if payload.get("api_restock", True) is not False else []:
         product = state.get(ask["line"]["variation_id"] or ask["line"]["product_id"])
         if product is not None and product["manage_stock"] and ask["quantity"] > 0:
-            restocked.append(state.move_stock(STOCK, product, ask["quantity"], now))
-    return refund, restocked
+            call.emit("product.updated", product_json(state.move_stock(STOCK, product, ask["quantity"], now)))
+    return refund
 
 
-def create_coupon(state: SiteState, body: Any) -> Json:
-    """The coupons controller: a code, a known type and amount, then a code not in use yet."""
-    payload = an_object(body, "body")
-    code, asked = COUPON_CODES.read(payload.get("code")), read(payload, COUPON)
-    now = state.now()
-    coupon = {"id": state.allocate(), "code": COUPON_CODES.claim(code, (c["code"] for c in state.coupons)),
-              **fixture("coupon"), **asked, "amount": to_money(asked["amount"]), "date_created": local(now),
-              "date_created_gmt": gmt(now), "date_modified": local(now), "date_modified_gmt": gmt(now),
-              "date_expires_gmt": asked["date_expires"]}
-    state.coupons.append(coupon)
-    return coupon
+Reads(kit, REFUSALS, refuse).many("/orders/{order_id}/refunds", None, lambda state, order_id: [
+    public(r) for r in state.refunds.get(found(state.find_order(order_id), "order")["id"], [])], pages)
 
 
-#: Stored refunds and coupons as the API shows them (without their ``_`` bookkeeping keys).
-refund_json = coupon_json = shown
-
-
-@answers(kit.api.get("/orders/{order_id}/refunds"), REFUSALS, refuse=refuse)
-def list_refunds(order_id: int, call: Call[SiteState] = kit.call) -> Response:
-    by_id = {r["id"]: r for r in call.state.refunds.get(found(call.state.find_order(order_id), "order")["id"], [])}
-    return pages.answer(call, list(by_id), lambda rid: refund_json(by_id[rid]))
-
-
-@kit.api.post("/orders/{order_id}/refunds")
-def create_refund(order_id: int, call: Call[SiteState] = kit.call) -> Response:
-    with answering(REFUSALS, refuse(call)), call.state.lock:
-        refund, restocked = record_refund(call.state, order_id, call.body)
-    for product in restocked:
-        deliver(call.state, "product.updated", product_json(product))
-    return call.reply(refund_json(refund), 201)
+@answers(kit.api.post("/orders/{order_id}/refunds"), REFUSALS, 201, refuse)
+def create_refund(order_id: int, call: Call[SiteState] = kit.call) -> Json:
+    return public(record_refund(call, order_id))
 
 
 @answers(kit.api.post("/coupons"), REFUSALS, 201, refuse)
-def create_coupon_route(call: Call[SiteState] = kit.call) -> Json:
-    return coupon_json(create_coupon(call.state, call.body))
+def create_coupon(call: Call[SiteState] = kit.call) -> Json:
+    return public(COUPONS.issue(call.state, call.body))
 
 
 #: ``GET coupons`` (newest first; ``code`` as ``wc_get_coupon_id_by_code`` reads it, empty: every
 #: coupon) and ``GET coupons/{id}``.
 coupons = Collection("coupons", pages, lambda call: sorted((c["id"] for c in call.state.coupons), reverse=True),
-                     lambda state, cid: next((c for c in state.coupons if c["id"] == cid), None), coupon_json,
+                     lambda state, cid: next((c for c in state.coupons if c["id"] == cid), None), public,
                      filters=(Filter("code", test=lambda coupon, code: coupon["code"] == code.strip().lower()),),
                      missing=lambda: error("coupon:unknown")[0])
 coupons.listing(kit, "/coupons")

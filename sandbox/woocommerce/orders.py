@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.responses import Response
-
-from sandbox.kit.money import to_cents, to_money
 from sandbox.kit import Call
+from sandbox.kit.endpoints import answers
+from sandbox.kit.money import to_cents, to_money
 from sandbox.kit.resources import Collection, Sorting, since
 from sandbox.kit.validation import Rule, is_object, list_of_objects, one_of
 from sandbox.woocommerce import site
-from sandbox.woocommerce.site import INVALID_JSON, SiteState, kit
+from sandbox.woocommerce.site import INVALID_JSON, REFUSALS, SiteState, kit
 
 ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed")
 #: Statuses in which WooCommerce has reduced the stock of the order's items
@@ -62,8 +61,9 @@ NEW_ORDER = site.schema(
          ("woocommerce_rest_invalid_product_quantity", "Product quantity must be a positive float."), 400))
 
 
-def build_order(state: SiteState, payload: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def build_order(call: Call[SiteState]) -> dict[str, Any]:
     """The order as the REST API answers it; stock reduced when it is created paid or processing."""
+    state, payload = call.state, call.body
     now, order_id = state.now(), state.allocate()
     status = "processing" if payload.get("set_paid") else payload.get("status", "pending")
     items, reduced = [], []
@@ -75,7 +75,7 @@ def build_order(state: SiteState, payload: dict[str, Any]) -> tuple[dict[str, An
                                      subtotal=to_money(subtotal), total=to_money(total), meta_data=[]))
         if status in STOCK_REDUCING and product["manage_stock"]:
             reduced.append(state.move_stock(site.STOCK, product, -quantity, now))
-    order = state.add_order(
+    order = site.public(state.add_order(
         site.DATES, order_id, now, items, status=status, currency=payload.get("currency", "USD"),
         customer_id=int(payload.get("customer_id") or 0), created_via="rest-api",
         date_paid=site.local(now) if payload.get("set_paid") else None,
@@ -84,23 +84,19 @@ def build_order(state: SiteState, payload: dict[str, Any]) -> tuple[dict[str, An
         shipping=payload.get("shipping") or {}, payment_method=payload.get("payment_method", ""),
         payment_method_title=payload.get("payment_method_title", ""), customer_note=payload.get("customer_note", ""),
         meta_data=[{"id": state.allocate(), "key": m.get("key"), "value": m.get("value")}
-                   for m in payload.get("meta_data") or [] if isinstance(m, dict)])
-    return order, reduced
+                   for m in payload.get("meta_data") or [] if isinstance(m, dict)]))
+    call.emit("order.created", order)
+    for product in reduced:
+        call.emit("product.updated", site.product_json(product))
+    return order
 
 
 orders.listing(kit, "/orders")
 orders.reading(kit, "/orders/{order_id}", "order_id")
 
 
-@kit.api.post("/orders")
-def create_order(call: Call[SiteState] = kit.call) -> Response:
+@answers(kit.api.post("/orders"), REFUSALS, 201)
+def create_order(call: Call[SiteState] = kit.call) -> dict[str, Any]:
     """Validated as the v3 controller does, answered 201 with the order."""
-    state = call.state
-    with state.lock:
-        NEW_ORDER.enforce(call, call.body)
-        order, reduced = build_order(state, call.body)
-        body = site.public(order)
-    site.deliver(state, "order.created", body)
-    for product in reduced:
-        site.deliver(state, "product.updated", site.product_json(product))
-    return call.reply(body, 201)
+    NEW_ORDER.enforce(call, call.body)
+    return build_order(call)

@@ -11,19 +11,19 @@ Errors follow the webhooks controller, whose codes carry the post type ``shop_we
 (``woocommerce_rest_shop_webhook_invalid_topic``, ``…_invalid_delivery_url``, ``…_invalid_id``: 404
 "Invalid ID." on delete, 400 "ID is invalid." on read and update), and a secret not given is
 generated (``wp_generate_password``). The endpoints are ``sandbox.kit.subscriptions``'; this
-module declares WooCommerce's fields, rules, rendering and refusals:
+module declares WooCommerce's fields, rules (WordPress's first-error style), rendering and refusals:
 https://github.com/woocommerce/woocommerce/blob/trunk/plugins/woocommerce/includes/rest-api/Controllers/Version1/class-wc-rest-webhooks-v1-controller.php
 """
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 from typing import Any
 
-from sandbox.kit.errors import wp_schema
+from sandbox.kit import Call
+from sandbox.kit.resources import Filter
 from sandbox.kit.subscriptions import Subscriptions, optional, web_url
 from sandbox.kit.validation import Rule, one_of
-from sandbox.woocommerce.site import SiteState, deliver_ping, error, gmt, kit, local, pages
+from sandbox.woocommerce.site import SiteState, deliver_ping, error, fixture, kit, pages, schema
 
 #: ``resource.event`` topics the core knows (custom ``action.*`` topics are not modelled).
 RESOURCES = ("coupon", "customer", "order", "product")
@@ -32,15 +32,6 @@ STATUSES = ("active", "paused", "disabled")
 REQUIRED = ("topic", "delivery_url")
 BAD_URL = ("woocommerce_rest_shop_webhook_invalid_delivery_url",
            "Webhook delivery URL must be a valid URL starting with http:// or https://.")
-
-
-def webhook_json(hook: dict[str, Any]) -> dict[str, Any]:
-    topic = hook["topics"][0]
-    resource, _, event = topic.partition(".")
-    return {"id": hook["id"], "name": hook["name"], "status": hook["status"], "topic": topic, "resource": resource,
-            "event": event, "hooks": [f"woocommerce_{resource}_{event}"], "delivery_url": hook["address"],
-            "date_created": local(hook["created"]), "date_created_gmt": gmt(hook["created"]),
-            "date_modified": local(hook["modified"]), "date_modified_gmt": gmt(hook["modified"])}
 
 
 def known_topic(topic: Any) -> bool:
@@ -59,19 +50,21 @@ def rules(topic_error: str) -> tuple[Rule, ...]:
             Rule("status", one_of(STATUSES), ("rest_invalid_param", "Invalid parameter(s): status"), 400))
 
 
-def new_webhook(state: SiteState, body: dict[str, Any], now: datetime) -> dict[str, Any]:
+def new_webhook(call: Call[SiteState], body: dict[str, Any]) -> dict[str, Any]:
     """A secret (``wp_generate_password`` when none is given), the status and a dated name."""
     return {"secret": str(body.get("secret") or secrets.token_urlsafe(38)), "status": body.get("status", "active"),
-            "name": str(body.get("name") or f"Webhook created on {now:%b %d, %Y @ %I:%M %p}")}
+            "name": str(body.get("name") or f"Webhook created on {call.state.now():%b %d, %Y @ %I:%M %p}")}
 
 
 Subscriptions(
-    webhook_json, pages, {"name": "name", "status": "status", "secret": "secret", "delivery_url": "address",
-                          "topic": "topic"},
-    create=wp_schema(Rule("", lambda body, _, s: not missing(body), lambda body: (
+    lambda hook: fixture.fill("webhook", hook, resource=hook["topic"].partition(".")[0],
+                              event=hook["topic"].partition(".")[2]), pages,
+    {"name": "name", "status": "status", "secret": "secret", "delivery_url": "address", "topic": "topic"},
+    create=schema(Rule("", lambda body, _, s: not missing(body), lambda body: (
         "rest_missing_callback_param", f"Missing parameter(s): {', '.join(missing(body))}",
         {"params": missing(body)}), 400), *rules("Webhook topic is required and must be valid.")),
-    update=wp_schema(*rules("Webhook topic must be valid.")), new=new_webhook,
+    update=schema(*rules("Webhook topic must be valid.")), new=new_webhook,
     unknown=lambda deleting: error("webhook:gone" if deleting else "webhook:unknown"),
     delete_guard=lambda query: None if query.get("force") in ("true", "1") else error("webhook:trash"),
-    created=deliver_ping, filters=("status",)).serve(kit, "/webhooks")
+    created=deliver_ping, filters=(Filter("status", test=lambda hook, status: status in ("all", hook["status"])),),
+    ).serve(kit, "/webhooks")
