@@ -13,8 +13,51 @@ changes, checkouts, state views), ``catalog``, ``locations``, ``money`` (cents a
 issued codes, refusals as a table, endpoints that answer under the instance's lock), ``fixtures``
 (resource JSON as data files with holes), ``subscriptions`` (webhook subscriptions served through
 the platform's API) and ``pricing`` (line subtotals and order-level discounts declared as data).
+Every name a stand-in declares with is importable from here (``from sandbox.kit import Collection,
+Rule, StandIn``), so a platform module names what it uses, not where the kit keeps it.
 How to write one: docs/sandbox.md.
 """
-from sandbox.kit.standin import Answer, Call, KitState, Limit, StandIn
 
-__all__ = ["Answer", "Call", "KitState", "Limit", "StandIn"]
+from sandbox.kit.standin import Answer, Call, Events, KitState, Limit, StandIn
+from sandbox.kit.admin import (Seed, Setting, add_checkout, add_config, add_item_state, add_seed, add_set_stock,
+                               add_state_view, known, plain)
+from sandbox.kit.auth import BearerToken, HeaderToken, KeyAndSecret
+from sandbox.kit.catalog import Batch, LazyCatalog
+from sandbox.kit.dates import SiteDates
+from sandbox.kit.endpoints import Reads, Refuse, answering, answers
+from sandbox.kit.errors import (errors, errors_invalid, errors_schema, refused, wp_body, wp_error, wp_invalid,
+                                wp_schema)
+from sandbox.kit.faults import Fault, answering_fault, retry_headers
+from sandbox.kit.fixtures import Fixtures
+from sandbox.kit.inventory import StockStatus
+from sandbox.kit.ledger import (FALSY, Codes, Context, Field, Issued, Ledger, Refusal, Refusals, an_object, found,
+                                read, read_each, shown)
+from sandbox.kit.limits import Bucket, FixedWindow, LeakyBucket, Window
+from sandbox.kit.locations import Locations
+from sandbox.kit.money import to_cents, to_money
+from sandbox.kit.oauth1 import OAuth1
+from sandbox.kit.pages import FirstPage, LinkCursor, NumberedPages, OffsetPages, VersionPages, only_fields
+from sandbox.kit.pricing import Discounts, fixed_amount, percentage, subtotal
+from sandbox.kit.records import CatalogRecords, CatalogState, add_order_view, changed_since
+from sandbox.kit.resources import (Collection, Filter, IdLists, Sorting, equals, ids, in_list, instant, positions,
+                                   since, since_id)
+from sandbox.kit.subscriptions import Subscriptions, optional, web_url
+from sandbox.kit.validation import (MISSING, FieldErrors, Rule, Schema, decimal, exists, given, is_object,
+                                    list_of_objects, non_empty_list, number, one_of, present, required,
+                                    whole_at_least)
+from sandbox.kit.webhooks import Signed, post, send, subscribe, subscribers
+
+__all__ = ["Answer", "Batch", "BearerToken", "Bucket", "Call", "CatalogRecords", "CatalogState", "Codes",
+           "Collection", "Context", "Discounts", "Events", "FALSY", "Fault", "Field", "FieldErrors", "Filter",
+           "FirstPage", "FixedWindow", "Fixtures", "HeaderToken", "IdLists", "Issued", "KeyAndSecret", "KitState",
+           "LazyCatalog", "LeakyBucket", "Ledger", "Limit", "LinkCursor", "Locations", "MISSING", "NumberedPages",
+           "OAuth1", "OffsetPages", "Reads", "Refusal", "Refusals", "Refuse", "Rule", "Schema", "Seed", "Setting",
+           "Signed", "SiteDates", "Sorting", "StandIn", "StockStatus", "Subscriptions", "VersionPages", "Window",
+           "add_checkout", "add_config", "add_item_state", "add_order_view", "add_seed", "add_set_stock",
+           "add_state_view", "an_object", "answering", "answering_fault", "answers", "changed_since", "decimal",
+           "equals", "errors", "errors_invalid", "errors_schema", "exists", "fixed_amount", "found", "given", "ids",
+           "in_list", "instant", "is_object", "known", "list_of_objects", "non_empty_list", "number", "one_of",
+           "only_fields", "optional", "percentage", "plain", "positions", "post", "present", "read", "read_each",
+           "refused", "required", "retry_headers", "send", "shown", "since", "since_id", "subscribe", "subscribers",
+           "subtotal", "to_cents", "to_money", "web_url", "whole_at_least", "wp_body", "wp_error", "wp_invalid",
+           "wp_schema"]

@@ -32,11 +32,18 @@ Record = dict[str, Any]
 @dataclass
 class CatalogState:
     """A mixin for a stand-in's state (a dataclass) whose products live in ``catalog``, a
-    :class:`LazyCatalog` the state declares with its ``key_of`` and ``stamp``, and whose orders
-    are the list ``orders``."""
+    :class:`LazyCatalog` the state declares with its ``key_of`` and ``stamp``, whose orders are
+    the list ``orders``, and whose other records take ids from one sequence (:meth:`allocate`)."""
 
     orders: list[Record] = field(default_factory=list)
     catalog: LazyCatalog[Any] = field(init=False)
+    next_id: int = 1
+
+    def allocate(self, n: int = 1) -> int:
+        """The first of ``n`` fresh consecutive ids of the state's one sequence."""
+        first = self.next_id
+        self.next_id += n
+        return first
 
     @property
     def total(self) -> int:
@@ -81,16 +88,9 @@ def changed_since(param: str, parse: Callable[[str, dict[str, str]], Any], stric
 
 @dataclass
 class CatalogRecords(CatalogState):
-    """A catalog state whose records all take their ids from one sequence (:meth:`allocate`), and
-    whose products are dicts with a managed stock (:meth:`move_stock`)."""
-
-    next_id: int = 1
-
-    def allocate(self, n: int = 1) -> int:
-        """The first of ``n`` fresh consecutive ids."""
-        first = self.next_id
-        self.next_id += n
-        return first
+    """A catalog state whose records all take their ids from its one sequence (:meth:`allocate`),
+    whose products are dicts with a managed stock (:meth:`move_stock`) and whose orders show their
+    dates twice (:meth:`add_order`)."""
 
     def move_stock(self, rule: StockStatus, product: Record, delta: int, when: datetime) -> Record:
         """``delta`` added to a managed product's quantity (its status derived again, stamped

@@ -12,10 +12,8 @@ from typing import Any
 
 from fastapi import Body
 
-from sandbox.kit import admin as edits
-from sandbox.kit.money import to_money
-from sandbox.kit.pricing import subtotal
-from sandbox.kit.records import add_order_view
+from sandbox.kit import (Events, Seed, Setting, add_checkout, add_config, add_item_state, add_order_view, add_seed,
+                         add_set_stock, add_state_view, known, subtotal, to_money)
 from sandbox.shopify import shop
 from sandbox.shopify.money import sale_transaction
 from sandbox.shopify.shop import Item, ShopState, kit
@@ -39,13 +37,13 @@ def add_item(state: ShopState, spec: Payload, now: datetime) -> Item:
     return item
 
 
-def change_stock(state: ShopState, index: int, payload: Payload, now: datetime) -> tuple[Payload, edits.Events]:
+def change_stock(state: ShopState, index: int, payload: Payload, now: datetime) -> tuple[Payload, Events]:
     """A stock change made in Shopify's own admin: ``available``, ``inventory_policy``, optionally at
     an added ``location_id``; the webhooks Shopify would emit."""
     old, location = state.get(index), int(payload.get("location_id") or state.location_id)
     if location != state.location_id:
         given = int(payload["available"]) if "available" in payload else None
-        available = edits.known(state.locations.place(location, index, given, now), f"location {location}")
+        available = known(state.locations.place(location, index, given, now), f"location {location}")
         shown = {**shop.admin_item(state, old), "location_id": str(location), "available": available}
         return shown, [("inventory_levels/update", shop.level_json(state, old, location, available, now))]
     item = shop.change_item(state, old, now, policy=payload.get("inventory_policy", old.policy),
@@ -55,14 +53,14 @@ def change_stock(state: ShopState, index: int, payload: Payload, now: datetime) 
                                                    if item.policy != old.policy else [])
 
 
-def sell(state: ShopState, index: int, quantity: int, price: Any, now: datetime) -> tuple[Payload, edits.Events]:
+def sell(state: ShopState, index: int, quantity: int, price: Any, now: datetime) -> tuple[Payload, Events]:
     item = state.get(index)
     levels = shop.take_stock(state, item, quantity, now)
     return shop.order_line(item, quantity, str(price)), [("inventory_levels/update", level) for level in levels]
 
 
 def place(state: ShopState, lines: list[Payload], payload: Payload, now: datetime,
-          begun: None) -> tuple[Payload, edits.Events]:
+          begun: None) -> tuple[Payload, Events]:
     """The order of a checkout (``email``, ``phone``, ``customer``, ``currency``, ``gateway``), paid."""
     email, gateway = payload.get("email", "ada@example.com"), str(payload.get("gateway", "manual"))
     customer = {"id": shop.CUSTOMER_ID_BASE + len(state.orders), "email": email, "phone": payload.get("phone"),
@@ -74,21 +72,21 @@ def place(state: ShopState, lines: list[Payload], payload: Payload, now: datetim
     return {"order": {**order, "id": str(order["id"]), "transactions": [sale]}}, [("orders/create", order)]
 
 
-edits.add_config(kit, {
-    "access_token": edits.Setting("token"), "bucket_size": edits.Setting("bucket.size", float),
-    "leak_rate": edits.Setting("bucket.leak_rate", float),
-    "bucket_level": edits.Setting("bucket.level", show=None,
+add_config(kit, {
+    "access_token": Setting("token"), "bucket_size": Setting("bucket.size", float),
+    "leak_rate": Setting("bucket.leak_rate", float),
+    "bucket_level": Setting("bucket.level", show=None,
                                   apply=lambda state, level: state.bucket.fill(float(level))),
-    "location_id": edits.Setting("location_id", int, show=str)})
-edits.add_seed(kit, edits.Seed(clear, start=lambda state, count: state.total, add=add_item,
+    "location_id": Setting("location_id", int, show=str)})
+add_seed(kit, Seed(clear, start=lambda state, count: state.total, add=add_item,
                                total=lambda state: state.total,
                    render=shop.admin_item, batch={"available": ("available", int, 10),
                                                   "policy": ("inventory_policy", str, "deny")}))
-edits.add_set_stock(kit, ShopState.key_for_sku, change_stock, shop.webhooks.deliver_all)
-edits.add_checkout(kit, ShopState.key_for_sku, sell, place, shop.webhooks.deliver_all)
-edits.add_item_state(kit, lambda state: range(state.total), ShopState.key_for_sku, ShopState.get, shop.admin_item)
+add_set_stock(kit, ShopState.key_for_sku, change_stock, shop.webhooks.deliver_all)
+add_checkout(kit, ShopState.key_for_sku, sell, place, shop.webhooks.deliver_all)
+add_item_state(kit, lambda state: range(state.total), ShopState.key_for_sku, ShopState.get, shop.admin_item)
 #: Every gift card with its full code (the API never shows it again after creation).
-edits.add_state_view(kit, "gift_cards", lambda state: [{**c, "id": str(c["id"])} for c in state.gift_cards])
+add_state_view(kit, "gift_cards", lambda state: [{**c, "id": str(c["id"])} for c in state.gift_cards])
 
 
 @kit.admin.post("/locations")

@@ -12,15 +12,9 @@ from typing import Any
 
 from fastapi import Body
 
-from sandbox.kit import Call
-from sandbox.kit.admin import add_state_view
-from sandbox.kit.endpoints import answers
-from sandbox.kit.ledger import Refusal, found
-from sandbox.kit.money import to_cents, to_money
-from sandbox.kit.pages import FirstPage
-from sandbox.kit.pricing import Discounts, fixed_amount, percentage, subtotal
-from sandbox.kit.resources import Collection, Filter, in_list, positions, since
-from sandbox.kit.validation import MISSING, Rule, decimal, exists, is_object, non_empty_list, number, whole_at_least
+from sandbox.kit import (Call, Collection, Discounts, Filter, FirstPage, MISSING, Refusal, Rule, add_state_view,
+                         answers, decimal, exists, fixed_amount, found, in_list, is_object, non_empty_list, number,
+                         percentage, positions, since, subtotal, to_cents, to_money, whole_at_least)
 from sandbox.shopify import shop
 from sandbox.shopify.money import sale_transaction
 from sandbox.shopify.shop import REFUSALS, ShopState, kit

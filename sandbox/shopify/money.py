@@ -17,10 +17,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sandbox.kit import Call
-from sandbox.kit.endpoints import Reads, answers
-from sandbox.kit.ledger import Codes, Context, Field, Issued, Ledger, an_object, found, read_each
-from sandbox.kit.money import to_cents, to_money
+from sandbox.kit import (Call, Codes, Context, Field, Issued, Ledger, Reads, an_object, answers, found, read_each,
+                         to_cents, to_money)
 from sandbox.shopify.shop import REFUSALS, ShopState, fixtures, kit, take_stock, ts
 
 Json = dict[str, Any]
@@ -48,21 +46,16 @@ GIFT_CARDS = Issued("gift_cards", {
     "initial_value": Field(to_cents, least=1), "code": Field(GIFT_CARD_CODES.read),
     **dict.fromkeys(("customer_id", "note", "expires_on", "template_suffix"), Field(default=None))},
     GIFT_CARD_CODES, lambda state, asked, now: fixtures.fill(
-        "gift_card", asked, id=next_id(state, GIFT_CARD_ID_BASE), now=now, value=to_money(asked["initial_value"]),
+        "gift_card", asked, id=GIFT_CARD_ID_BASE + state.allocate(), now=now, value=to_money(asked["initial_value"]),
         last=asked["code"][-4:]), hidden=("code",), envelope="gift_card")
 #: What a sale and a refund's transaction say of themselves (the rest is ``fixtures/transaction.json``).
 SALE = {"kind": "sale", "message": "Marked the manual payment as received", "source_name": "web"}
 REFUND = {"kind": "refund", "message": "Refunded", "source_name": "external"}
 
 
-def next_id(state: ShopState, base: int) -> int:
-    state.money_ids += 1
-    return base + state.money_ids
-
-
 def transaction(state: ShopState, order: Json, kind: Json, gateway: str, cents: int, parent_id: int | None,
                 now: datetime) -> Json:
-    return fixtures.fill("transaction", kind, id=next_id(state, TRANSACTION_ID_BASE), order_id=order["id"],
+    return fixtures.fill("transaction", kind, id=TRANSACTION_ID_BASE + state.allocate(), order_id=order["id"],
                          gateway=gateway, now=now, currency=order["currency"], amount=to_money(cents),
                          parent_id=parent_id)
 
@@ -122,11 +115,11 @@ def record_refund(call: Call[ShopState], order_id: int) -> Json:
     now, sales = state.now(), cents.known["sales"]
     transactions = [transaction(state, order, REFUND, sales[t["parent_id"]]["gateway"], t["amount"], t["parent_id"],
                                 now) for t in read_each(spec.get("transactions"), PAY_BACK, "transactions", cents)]
-    stored = [{"id": next_id(state, REFUND_LINE_ID_BASE), **{k: line[k] for k in (*LINE, "location_id")},
+    stored = [{"id": REFUND_LINE_ID_BASE + state.allocate(), **{k: line[k] for k in (*LINE, "location_id")},
                "subtotal": to_cents(line["subtotal"]) / 100, "total_tax": 0.0,
                "line_item": items.known["lines"][line["line_item_id"]]} for line in lines]
     refund = call.emit("refunds/create", fixtures.fill(
-        "refund", id=next_id(state, REFUND_ID_BASE), order_id=order_id, now=now, note=spec.get("note"),
+        "refund", id=REFUND_ID_BASE + state.allocate(), order_id=order_id, now=now, note=spec.get("note"),
         restock=any(line["location_id"] for line in lines), refund_line_items=stored, transactions=transactions))
     order["refunds"].append(refund)
     state.transactions.setdefault(order_id, []).extend(transactions)

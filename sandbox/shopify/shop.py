@@ -15,18 +15,9 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from sandbox.kit import KitState, StandIn
-from sandbox.kit.auth import HeaderToken
-from sandbox.kit.catalog import Batch, LazyCatalog
-from sandbox.kit.errors import errors, errors_invalid as invalid_params, errors_schema as schema
-from sandbox.kit.fixtures import Fixtures
-from sandbox.kit.ledger import Refusal, Refusals
-from sandbox.kit.limits import Bucket, LeakyBucket
-from sandbox.kit.locations import Locations
-from sandbox.kit.pages import LinkCursor
-from sandbox.kit.records import CatalogState
-from sandbox.kit.resources import instant as parse_ts
-from sandbox.kit.webhooks import Signed, post, subscribe
+from sandbox.kit import (Batch, Bucket, CatalogState, Fixtures, HeaderToken, KitState, LazyCatalog, LeakyBucket,
+                         LinkCursor, Locations, Refusals, Signed, StandIn, errors, errors_invalid as invalid_params,
+                         errors_schema as schema, instant as parse_ts, post, subscribe)
 
 PRODUCT_ID_BASE = 2**53 + 1_000_000
 VARIANT_ID_BASE = 2**53 + 2_000_000_000
@@ -93,7 +84,6 @@ class ShopState(CatalogState, KitState):
         generated_item, lambda i: i.sku, key_of=lambda i: i.index, stamp=lambda i: i.updated_at))
     transactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     gift_cards: list[dict[str, Any]] = field(default_factory=list)
-    money_ids: int = 0
     draft_orders: list[dict[str, Any]] = field(default_factory=list)
     prices: dict[str, str] = field(default_factory=dict)
 
@@ -101,23 +91,11 @@ class ShopState(CatalogState, KitState):
         return [self.location_id, *self.locations.ids]
 
 
-def problem(refusal: Refusal, message: Any) -> tuple[int, Any]:
-    """Shopify's failed validation: 422 ``{"errors": {field: [message]}}``."""
-    return 422, errors({refusal.field: [message]})
-
-
-#: Every refusal of the endpoints as Shopify words it (the most specific key answers).
-REFUSALS = Refusals({
-    "unknown": lambda _: (404, errors("Not Found")),
-    "missing": lambda refusal: (400, errors({refusal.field: MISSING_PARAM})),
-    "transactions.amount:cap": lambda _: (422, errors({"base": [
-        "Refund amount exceeds the maximum refundable amount of the transaction"]})),
-    "refund_line_items.quantity:cap": "cannot refund more items than were purchased", "invalid": "is invalid",
-    "least": "must be greater than 0", "initial_value:invalid": "must be greater than 0",
-    "choices": "is not included in the list", "match": "must match the parent transaction's gateway",
-    "taken": "has already been taken", "short": "is too short (minimum is 8 characters)",
-    "long": "is too long (maximum is 20 characters)", "base:paid": "This order has been paid",
-}, problem)
+#: Every refusal of the endpoints as Shopify words it, ``[status, errors]`` (the most specific key
+#: answers; ``{field}`` is the refused field): 422 ``{"errors": {field: [message]}}`` for a record
+#: that does not validate (https://shopify.dev/docs/api/admin-rest#status-and-error-codes).
+REFUSALS = Refusals(fixtures.shape("refusals"), lambda refusal, entry: (
+    entry[0], errors(fixtures.fill_node(entry[1], field=refusal.field))))
 kit: StandIn[ShopState] = StandIn(
     "shopify", "/admin/api/{version}", ShopState,
     auth=HeaderToken("X-Shopify-Access-Token", lambda: JSONResponse(errors(INVALID_TOKEN), status_code=401)),

@@ -13,12 +13,8 @@ from typing import Any
 
 from fastapi.responses import Response
 
-from sandbox.kit import Call
-from sandbox.kit.endpoints import answers
-from sandbox.kit.ledger import found
-from sandbox.kit.records import changed_since
-from sandbox.kit.resources import Collection, Filter, IdLists, ids, positions, since, since_id
-from sandbox.kit.validation import Rule, given, is_object, one_of
+from sandbox.kit import (Call, Collection, Filter, IdLists, Rule, answers, changed_since, found, given, ids,
+                         is_object, one_of, positions, since, since_id)
 from sandbox.shopify import shop
 from sandbox.shopify.shop import REFUSALS, ShopState, kit
 

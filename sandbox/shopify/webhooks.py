@@ -18,10 +18,7 @@ from typing import Any
 
 from fastapi import Body
 
-from sandbox.kit.errors import errors
-from sandbox.kit.resources import equals
-from sandbox.kit.subscriptions import Subscriptions
-from sandbox.kit.validation import FieldErrors, Rule, one_of, present
+from sandbox.kit import FieldErrors, Rule, Subscriptions, equals, errors, one_of, present
 from sandbox.shopify.shop import DEFAULT_CLIENT_SECRET, MISSING_PARAM, ShopState, fixtures, kit, pages
 
 #: Topics a subscription may name (those the stand-in delivers, and a few more of the documented list).

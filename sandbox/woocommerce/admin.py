@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sandbox.kit import admin as edits
-from sandbox.kit.records import add_order_view
+from sandbox.kit import (Events, Seed, Setting, add_checkout, add_config, add_item_state, add_order_view, add_seed,
+                         add_set_stock, add_state_view)
 from sandbox.woocommerce import site
 from sandbox.woocommerce.site import SiteState, kit
 
@@ -42,7 +42,7 @@ def add_product(state: SiteState, spec: Payload, now: datetime) -> dict[str, Any
     return product
 
 
-def change_stock(state: SiteState, pid: int, payload: Payload, now: datetime) -> tuple[Payload, edits.Events]:
+def change_stock(state: SiteState, pid: int, payload: Payload, now: datetime) -> tuple[Payload, Events]:
     """A stock change made in wp-admin: ``stock_quantity`` / ``backorders`` / ``manage_stock``."""
     changes = {k: payload[k] for k in ("stock_quantity", "backorders", "manage_stock") if k in payload}
     product = site.with_stock(state.get(pid), now, **changes)
@@ -50,7 +50,7 @@ def change_stock(state: SiteState, pid: int, payload: Payload, now: datetime) ->
     return site.admin_item(state, product), [("product.updated", site.product_json(product))]
 
 
-def sell(state: SiteState, pid: int, quantity: int, price: Any, now: datetime) -> tuple[Payload, edits.Events]:
+def sell(state: SiteState, pid: int, quantity: int, price: Any, now: datetime) -> tuple[Payload, Events]:
     """A checkout takes managed stock without moving the product's modified date."""
     product, price = state.get(pid), float(price)
     state.move_stock(site.STOCK, product, -quantity, product["date_modified"])
@@ -58,7 +58,7 @@ def sell(state: SiteState, pid: int, quantity: int, price: Any, now: datetime) -
 
 
 def place(state: SiteState, lines: list[Payload], payload: Payload, now: datetime,
-          order_id: int) -> tuple[Payload, edits.Events]:
+          order_id: int) -> tuple[Payload, Events]:
     """The checkout's order (``status``, ``currency``, ``billing``, ``payment_method(_title)``)."""
     order = state.add_order(
         site.DATES, order_id, now, lines, status=payload.get("status", "processing"),
@@ -69,15 +69,15 @@ def place(state: SiteState, lines: list[Payload], payload: Payload, now: datetim
     return {"order": site.public(order)}, [("order.created", site.public(order))]
 
 
-edits.add_config(kit, {"consumer_key": edits.Setting("consumer_key"),
-                       "consumer_secret": edits.Setting("consumer_secret", show=None)})
-edits.add_seed(kit, edits.Seed(clear, generated, add_product, total=lambda state: len(state.product_ids),
+add_config(kit, {"consumer_key": Setting("consumer_key"),
+                       "consumer_secret": Setting("consumer_secret", show=None)})
+add_seed(kit, Seed(clear, generated, add_product, total=lambda state: len(state.product_ids),
                                render=site.admin_item, batch={"quantity": ("stock_quantity", int, 10),
                                                               "backorders": ("backorders", str, "no")}))
-edits.add_set_stock(kit, SiteState.key_for_sku, change_stock, site.webhooks.deliver_all)
-edits.add_checkout(kit, SiteState.key_for_sku, sell, place, site.webhooks.deliver_all, begin=SiteState.allocate)
-edits.add_item_state(kit, lambda state: state.product_ids, SiteState.key_for_sku, SiteState.get, site.admin_item)
-edits.add_state_view(kit, "coupons", lambda state: [site.public(c) for c in state.coupons])
+add_set_stock(kit, SiteState.key_for_sku, change_stock, site.webhooks.deliver_all)
+add_checkout(kit, SiteState.key_for_sku, sell, place, site.webhooks.deliver_all, begin=SiteState.allocate)
+add_item_state(kit, lambda state: state.product_ids, SiteState.key_for_sku, SiteState.get, site.admin_item)
+add_state_view(kit, "coupons", lambda state: [site.public(c) for c in state.coupons])
 #: An order with its full refunds (not just the summaries).
 add_order_view(kit, lambda state, order: {**site.public(order), "refunds_full": [
     site.public(r) for r in state.refunds.get(order["id"], [])]})

@@ -15,11 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sandbox.kit import Call
-from sandbox.kit.endpoints import Reads, answers
-from sandbox.kit.ledger import FALSY, Codes, Context, Field, Issued, Ledger, Refusal, an_object, found, read, read_each
-from sandbox.kit.money import to_cents, to_money
-from sandbox.kit.resources import Collection, Filter
+from sandbox.kit import (Call, Codes, Collection, Context, FALSY, Field, Filter, Issued, Ledger, Reads, Refusal,
+                         an_object, answers, found, read, read_each, to_cents, to_money)
 from sandbox.woocommerce.site import (REFUSALS, STOCK, SiteState, error, fixture, gmt, kit, local, pages, product_json,
                                       public, refuse)
 

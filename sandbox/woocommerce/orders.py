@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.kit import Call
-from sandbox.kit.endpoints import answers
-from sandbox.kit.money import to_cents, to_money
-from sandbox.kit.resources import Collection, Sorting, since
-from sandbox.kit.validation import Rule, is_object, list_of_objects, one_of
+from sandbox.kit import (Call, Collection, Rule, Sorting, answers, is_object, list_of_objects, one_of, since,
+                         to_cents, to_money)
 from sandbox.woocommerce import site
 from sandbox.woocommerce.site import INVALID_JSON, REFUSALS, SiteState, kit
 

@@ -18,19 +18,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from sandbox.kit import Call, KitState, StandIn
-from sandbox.kit.auth import KeyAndSecret
-from sandbox.kit.catalog import Batch, LazyCatalog
-from sandbox.kit.dates import SiteDates
-from sandbox.kit.endpoints import Refuse
-from sandbox.kit.errors import refused, wp_body, wp_error
-from sandbox.kit.errors import wp_invalid as invalid_params, wp_schema as schema
-from sandbox.kit.fixtures import Fixtures
-from sandbox.kit.inventory import StockStatus
-from sandbox.kit.ledger import Refusal, Refusals, shown as public
-from sandbox.kit.pages import NumberedPages
-from sandbox.kit.records import CatalogRecords, changed_since
-from sandbox.kit.webhooks import Signed, send, subscribe
+from sandbox.kit import (Batch, Call, CatalogRecords, Fixtures, KeyAndSecret, KitState, LazyCatalog, NumberedPages,
+                         Refusal, Refusals, Refuse, Signed, SiteDates, StandIn, StockStatus, changed_since, refused,
+                         send, shown as public, subscribe, wp_body, wp_error, wp_invalid as invalid_params,
+                         wp_schema as schema)
 
 DEFAULT_KEY = "ck_sandbox"
 DEFAULT_SECRET = "cs_sandbox"

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sandbox.kit import Call
-from sandbox.kit.endpoints import answers
-from sandbox.kit.resources import Collection, Sorting
-from sandbox.kit.validation import Rule, is_object, one_of
+from sandbox.kit import Call, Collection, Rule, Sorting, answers, is_object, one_of
 from sandbox.woocommerce import site
 from sandbox.woocommerce.site import INVALID_JSON, REFUSALS, SiteState, kit
 

@@ -19,10 +19,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sandbox.kit import Call
-from sandbox.kit.resources import Filter
-from sandbox.kit.subscriptions import Subscriptions, optional, web_url
-from sandbox.kit.validation import Rule, one_of
+from sandbox.kit import Call, Filter, Rule, Subscriptions, one_of, optional, web_url
 from sandbox.woocommerce.site import SiteState, deliver_ping, error, fixture, kit, pages, schema
 
 #: ``resource.event`` topics the core knows (custom ``action.*`` topics are not modelled).
