@@ -20,7 +20,7 @@ How to write one: docs/sandbox.md.
 
 from sandbox.kit.standin import Answer, Call, Events, KitState, Limit, StandIn
 from sandbox.kit.admin import (Seed, Setting, add_checkout, add_config, add_item_state, add_seed, add_set_stock,
-                               add_state_view, known, plain)
+                               add_state_view, known, plain, reset)
 from sandbox.kit.auth import BearerToken, HeaderToken, KeyAndSecret
 from sandbox.kit.catalog import Batch, LazyCatalog
 from sandbox.kit.dates import SiteDates
@@ -30,8 +30,8 @@ from sandbox.kit.errors import (errors, errors_invalid, errors_schema, refused, 
 from sandbox.kit.faults import Fault, answering_fault, retry_headers
 from sandbox.kit.fixtures import Fixtures
 from sandbox.kit.inventory import StockStatus
-from sandbox.kit.ledger import (FALSY, Codes, Context, Field, Issued, Ledger, Refusal, Refusals, an_object, found,
-                                read, read_each, shown)
+from sandbox.kit.ledger import (FALSY, Codes, Context, Field, Issued, Ledger, Refusal, Refusals, an_object,
+                                asked_lines, found, read, read_each, shown)
 from sandbox.kit.limits import Bucket, FixedWindow, LeakyBucket, Window
 from sandbox.kit.locations import Locations
 from sandbox.kit.money import to_cents, to_money
@@ -54,10 +54,10 @@ __all__ = ["Answer", "Batch", "BearerToken", "Bucket", "Call", "CatalogRecords",
            "OAuth1", "OffsetPages", "Reads", "Refusal", "Refusals", "Refuse", "Rule", "Schema", "Seed", "Setting",
            "Signed", "SiteDates", "Sorting", "StandIn", "StockStatus", "Subscriptions", "VersionPages", "Window",
            "add_checkout", "add_config", "add_item_state", "add_order_view", "add_seed", "add_set_stock",
-           "add_state_view", "an_object", "answering", "answering_fault", "answers", "changed_since", "decimal",
-           "equals", "errors", "errors_invalid", "errors_schema", "exists", "fixed_amount", "found", "given", "ids",
-           "in_list", "instant", "is_object", "known", "list_of_objects", "non_empty_list", "number", "one_of",
-           "only_fields", "optional", "percentage", "plain", "positions", "post", "present", "read", "read_each",
-           "refused", "required", "retry_headers", "send", "shown", "since", "since_id", "subscribe", "subscribers",
-           "subtotal", "to_cents", "to_money", "web_url", "whole_at_least", "wp_body", "wp_error", "wp_invalid",
-           "wp_schema"]
+           "add_state_view", "an_object", "answering", "answering_fault", "answers", "asked_lines", "changed_since",
+           "decimal", "equals", "errors", "errors_invalid", "errors_schema", "exists", "fixed_amount", "found",
+           "given", "ids", "in_list", "instant", "is_object", "known", "list_of_objects", "non_empty_list",
+           "number", "one_of", "only_fields", "optional", "percentage", "plain", "positions", "post", "present",
+           "read", "read_each", "refused", "required", "reset", "retry_headers", "send", "shown", "since",
+           "since_id", "subscribe", "subscribers", "subtotal", "to_cents", "to_money", "web_url", "whole_at_least",
+           "wp_body", "wp_error", "wp_invalid", "wp_schema"]

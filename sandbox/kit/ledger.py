@@ -246,6 +246,15 @@ def read_each(specs: Any, fields: Mapping[str, Field], name: str, context: Conte
     return [read(spec, fields, f"{name}.", context) for spec in specs]
 
 
+def asked_lines(request: Mapping[str, Any], name: str, fields: Mapping[str, Field], context: Context, line: str,
+                build: Callable[[dict[str, Any], Any], V]) -> list[V]:
+    """The lines a refund (or return) asks for: ``request[name]`` read as ``fields`` against
+    ``context`` (its ``lines`` are the order's lines by id, its ledger what each has left), each
+    built by ``build(ask, line)`` from what was asked and the order line its ``line`` field names.
+    How every platform turns a refund's line list into refund lines."""
+    return [build(ask, context.known["lines"][ask[line]]) for ask in read_each(request.get(name), fields, name, context)]
+
+
 def found(value: V | None, name: str) -> V:
     """``value`` when the lookup found it; else ``name`` is ``unknown`` (the platform's 404)."""
     if value is None:

@@ -13,18 +13,12 @@ from typing import Any
 from fastapi import Body
 
 from sandbox.kit import (Events, Seed, Setting, add_checkout, add_config, add_item_state, add_order_view, add_seed,
-                         add_set_stock, add_state_view, known, subtotal, to_money)
+                         add_set_stock, add_state_view, known, reset, subtotal, to_money)
 from sandbox.shopify import shop
 from sandbox.shopify.money import sale_transaction
 from sandbox.shopify.shop import Item, ShopState, kit
 
 Payload = dict[str, Any]
-
-
-def clear(state: ShopState) -> None:
-    state.catalog.clear()
-    state.orders, state.transactions, state.gift_cards = [], {}, []
-    state.locations.levels = {}  # the added locations stay; what they stocked went with the catalog
 
 
 def add_item(state: ShopState, spec: Payload, now: datetime) -> Item:
@@ -74,12 +68,11 @@ def place(state: ShopState, lines: list[Payload], payload: Payload, now: datetim
 
 add_config(kit, {
     "access_token": Setting("token"), "bucket_size": Setting("bucket.size", float),
-    "leak_rate": Setting("bucket.leak_rate", float),
-    "bucket_level": Setting("bucket.level", show=None,
-                                  apply=lambda state, level: state.bucket.fill(float(level))),
-    "location_id": Setting("location_id", int, show=str)})
-add_seed(kit, Seed(clear, start=lambda state, count: state.total, add=add_item,
-                               total=lambda state: state.total,
+    "leak_rate": Setting("bucket.leak_rate", float), "location_id": Setting("location_id", int, show=str),
+    "bucket_level": Setting("bucket.level", show=None, apply=lambda state, level: state.bucket.fill(float(level)))})
+#: The added locations stay; what they stocked goes with the catalog.
+add_seed(kit, Seed(reset("catalog", "orders", "transactions", "gift_cards", "locations.levels"),
+                   start=lambda state, count: state.total, add=add_item, total=lambda state: state.total,
                    render=shop.admin_item, batch={"available": ("available", int, 10),
                                                   "policy": ("inventory_policy", str, "deny")}))
 add_set_stock(kit, ShopState.key_for_sku, change_stock, shop.webhooks.deliver_all)

@@ -17,8 +17,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sandbox.kit import (Call, Codes, Context, Field, Issued, Ledger, Reads, an_object, answers, found, read_each,
-                         to_cents, to_money)
+from sandbox.kit import (Call, Codes, Context, Field, Issued, Ledger, Reads, an_object, answers, asked_lines, found,
+                         read_each, to_cents, to_money)
 from sandbox.shopify.shop import REFUSALS, ShopState, fixtures, kit, take_stock, ts
 
 Json = dict[str, Any]
@@ -82,13 +82,9 @@ def context(state: ShopState, order: Json) -> tuple[Context, Context]:
 
 def refund_lines(state: ShopState, spec: Json, lines: Context) -> list[Json]:
     """The ``refund_line_items`` as ``calculate`` answers them (a created refund keeps some fields)."""
-    calculated = []
-    for ask in read_each(spec.get("refund_line_items"), LINE, "refund_line_items", lines):
-        line, restock_type = lines.known["lines"][ask["line_item_id"]], ask["restock_type"]
-        calculated.append(fixtures.fill("refund_line", ask, price=line["price"],
-                                        location_id=state.location_id if restock_type in RESTOCKING else None,
-                                        subtotal=to_money(to_cents(line["price"]) * ask["quantity"])))
-    return calculated
+    return asked_lines(spec, "refund_line_items", LINE, lines, "line_item_id", lambda ask, line: fixtures.fill(
+        "refund_line", ask, price=line["price"], subtotal=to_money(to_cents(line["price"]) * ask["quantity"]),
+        location_id=state.location_id if ask["restock_type"] in RESTOCKING else None))
 
 
 def order_of(state: ShopState, order_id: int) -> Json:

@@ -11,16 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.kit import (Events, Seed, Setting, add_checkout, add_config, add_item_state, add_order_view, add_seed,
-                         add_set_stock, add_state_view)
+                         add_set_stock, add_state_view, reset)
 from sandbox.woocommerce import site
 from sandbox.woocommerce.site import SiteState, kit
 
 Payload = dict[str, Any]
-
-
-def clear(state: SiteState) -> None:
-    state.product_ids, state.orders, state.refunds, state.coupons = [], [], {}, []
-    state.catalog.clear()
 
 
 def generated(state: SiteState, count: int) -> int:
@@ -69,11 +64,10 @@ def place(state: SiteState, lines: list[Payload], payload: Payload, now: datetim
     return {"order": site.public(order)}, [("order.created", site.public(order))]
 
 
-add_config(kit, {"consumer_key": Setting("consumer_key"),
-                       "consumer_secret": Setting("consumer_secret", show=None)})
-add_seed(kit, Seed(clear, generated, add_product, total=lambda state: len(state.product_ids),
-                               render=site.admin_item, batch={"quantity": ("stock_quantity", int, 10),
-                                                              "backorders": ("backorders", str, "no")}))
+add_config(kit, {"consumer_key": Setting("consumer_key"), "consumer_secret": Setting("consumer_secret", show=None)})
+add_seed(kit, Seed(reset("product_ids", "orders", "refunds", "coupons", "catalog"), generated, add_product,
+                   total=lambda state: len(state.product_ids), render=site.admin_item,
+                   batch={"quantity": ("stock_quantity", int, 10), "backorders": ("backorders", str, "no")}))
 add_set_stock(kit, SiteState.key_for_sku, change_stock, site.webhooks.deliver_all)
 add_checkout(kit, SiteState.key_for_sku, sell, place, site.webhooks.deliver_all, begin=SiteState.allocate)
 add_item_state(kit, lambda state: state.product_ids, SiteState.key_for_sku, SiteState.get, site.admin_item)

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.kit import (Call, Codes, Collection, Context, FALSY, Field, Filter, Issued, Ledger, Reads, Refusal,
-                         an_object, answers, found, read, read_each, to_cents, to_money)
+                         an_object, answers, asked_lines, found, read, read_each, to_cents, to_money)
 from sandbox.woocommerce.site import (REFUSALS, STOCK, SiteState, error, fixture, gmt, kit, local, pages, product_json,
                                       public, refuse)
 
@@ -55,7 +55,7 @@ def refund_request(state: SiteState, order_id: int, body: Any) -> tuple[Json, Js
     its lines, its amount, and the order's ledger with that amount taken."""
     order, payload = found(state.find_order(order_id), "order"), an_object(body, "body")
     known = {"lines": {line["id"]: line for line in order["line_items"]}}
-    lines = read_each(payload.get("line_items"), REFUND_LINE, "line_items", Context(known))
+    lines = asked_lines(payload, "line_items", REFUND_LINE, Context(known), "id", lambda ask, line: {**ask, "line": line})
     amount = read(payload, REFUND)["amount"]
     cents = sum(line["refund_total"] for line in lines) if amount is None else amount
     if cents < 0:
@@ -66,7 +66,7 @@ def refund_request(state: SiteState, order_id: int, body: Any) -> tuple[Json, Js
     method = order.get("payment_method") or ""
     if payload.get("api_refund", True) is not False and method not in REFUNDING_GATEWAYS:
         raise Refusal("gateway", "offline" if method in OFFLINE_GATEWAYS else "unknown")
-    return order, payload, [{**ask, "line": known["lines"][ask["id"]]} for ask in lines], cents, paid
+    return order, payload, lines, cents, paid
 
 
 def record_refund(call: Call[SiteState], order_id: int) -> Json:
