@@ -23,6 +23,7 @@ from sandbox.kit.admin import known, plain
 from sandbox.kit.catalog import LazyCatalog
 from sandbox.kit.dates import SiteDates
 from sandbox.kit.inventory import StockStatus
+from sandbox.kit.ledger import found
 from sandbox.kit.resources import Filter
 from sandbox.kit.standin import StandIn
 
@@ -67,6 +68,10 @@ class CatalogState:
 
     def find_order(self, order_id: Any) -> Record | None:
         return next((order for order in self.orders if order["id"] == order_id), None)
+
+    def order(self, order_id: Any) -> Record:
+        """The order, or the :class:`~sandbox.kit.ledger.Refusal` ``order`` unknown (the platform's 404)."""
+        return found(self.find_order(order_id), "order")
 
     def changed(self, keys: Sequence[int], when: datetime | None, strictly: bool = False) -> Sequence[int]:
         """The ``keys`` (in their order) whose product changed at/after ``when`` (strictly after

@@ -23,6 +23,8 @@ from sandbox.kit.instances import Instances, PlatformState, State, add_request_l
 
 #: Checks a request's credentials against its instance: None to let it in, else the refusal.
 Auth = Callable[["Call[Any]"], JSONResponse | None]
+#: A JSON object: a request body, a stored record, an answer.
+Json = dict[str, Any]
 #: Webhooks a change emits, in order: (topic, payload).
 Events = list[tuple[str, Any]]
 #: How a platform delivers the events one API request caused (the request may name the API version).

@@ -12,26 +12,25 @@ from typing import Any
 
 from fastapi import Body
 
-from sandbox.kit import (Events, Seed, Setting, add_checkout, add_config, add_item_state, add_order_view, add_seed,
-                         add_set_stock, add_state_view, known, reset, subtotal, to_money)
+from sandbox.kit import (Events, Json, Seed, Setting, add_checkout, add_config, add_item_state, add_order_view,
+                         add_seed, add_set_stock, add_state_view, known, reset, subtotal, to_money)
 from sandbox.shopify import shop
 from sandbox.shopify.money import sale_transaction
 from sandbox.shopify.shop import Item, ShopState, kit
 
-Payload = dict[str, Any]
 
 
-def add_item(state: ShopState, spec: Payload, now: datetime) -> Item:
+def add_item(state: ShopState, spec: Json, now: datetime) -> Item:
     """One item given by hand (``sku``, ``title``, ``available``, ``tracked``, ``inventory_policy``)."""
     index = state.total
     state.catalog.add_batch(index, index + 1, "\0", now, available=0, policy="deny")
-    state.store(item := Item(index, spec["sku"], spec.get("title", spec["sku"]),
-                             spec.get("available", 0) if spec.get("tracked", True) else None,
-                             spec.get("inventory_policy", "deny"), now))
+    state.store(item := shop.new_item(index, spec["sku"], spec.get("title", spec["sku"]),
+                                      spec.get("available", 0) if spec.get("tracked", True) else None,
+                                      spec.get("inventory_policy", "deny"), now))
     return item
 
 
-def change_stock(state: ShopState, index: int, payload: Payload, now: datetime) -> tuple[Payload, Events]:
+def change_stock(state: ShopState, index: int, payload: Json, now: datetime) -> tuple[Json, Events]:
     """A stock change made in Shopify's own admin: ``available``, ``inventory_policy``, optionally at
     an added ``location_id``; the webhooks Shopify would emit."""
     old, location = state.get(index), int(payload.get("location_id") or state.location_id)
@@ -40,21 +39,21 @@ def change_stock(state: ShopState, index: int, payload: Payload, now: datetime) 
         available = known(state.locations.place(location, index, given, now), f"location {location}")
         shown = {**shop.admin_item(state, old), "location_id": str(location), "available": available}
         return shown, [("inventory_levels/update", shop.level_json(state, old, location, available, now))]
-    item = shop.change_item(state, old, now, policy=payload.get("inventory_policy", old.policy),
-                            available=int(payload["available"]) if "available" in payload else old.available)
+    item = shop.change_item(state, old, now, policy=payload.get("inventory_policy", old["policy"]),
+                            available=int(payload["available"]) if "available" in payload else old["available"])
     events = [("inventory_levels/update", shop.level_json(state, item))]
     return shop.admin_item(state, item), events + ([("products/update", shop.product_json(item))]
-                                                   if item.policy != old.policy else [])
+                                                   if item["policy"] != old["policy"] else [])
 
 
-def sell(state: ShopState, index: int, quantity: int, price: Any, now: datetime) -> tuple[Payload, Events]:
+def sell(state: ShopState, index: int, quantity: int, price: Any, now: datetime) -> tuple[Json, Events]:
     item = state.get(index)
     levels = shop.take_stock(state, item, quantity, now)
     return shop.order_line(item, quantity, str(price)), [("inventory_levels/update", level) for level in levels]
 
 
-def place(state: ShopState, lines: list[Payload], payload: Payload, now: datetime,
-          begun: None) -> tuple[Payload, Events]:
+def place(state: ShopState, lines: list[Json], payload: Json, now: datetime,
+          begun: None) -> tuple[Json, Events]:
     """The order of a checkout (``email``, ``phone``, ``customer``, ``currency``, ``gateway``), paid."""
     email, gateway = payload.get("email", "ada@example.com"), str(payload.get("gateway", "manual"))
     customer = {"id": shop.CUSTOMER_ID_BASE + len(state.orders), "email": email, "phone": payload.get("phone"),
@@ -83,7 +82,7 @@ add_state_view(kit, "gift_cards", lambda state: [{**c, "id": str(c["id"])} for c
 
 
 @kit.admin.post("/locations")
-def add_locations(state: ShopState = kit.state, payload: Payload = Body(default_factory=dict)) -> Payload:
+def add_locations(state: ShopState = kit.state, payload: Json = Body(default_factory=dict)) -> Json:
     """Add ``count`` active locations beside the main one (a shop with many stores or warehouses)."""
     with state.lock:
         state.locations.add(state.location_id, int(payload.get("count", 1)))

@@ -60,7 +60,7 @@ def build_draft_order(state: ShopState, spec: dict[str, Any]) -> dict[str, Any]:
     for n, line in enumerate(spec["line_items"]):
         quantity = int(line.get("quantity", 1))
         item = state.get(int(line["variant_id"]) - shop.VARIANT_ID_BASE) if variant_line(line) else None
-        shown = shop.order_line(item, quantity, state.prices.get(item.sku, "10.00")) if item else shop.fixtures.fill(
+        shown = shop.order_line(item, quantity, state.prices.get(item["sku"], "10.00")) if item else shop.fixtures.fill(
             "custom_line", line, sku=line.get("sku"), quantity=quantity, price=to_money(to_cents(line["price"])))
         lines.append({"id": shop.LINE_ID_BASE + 50_000_000 + number * 100 + n, **shown, "custom": item is None})
     cents, discount = subtotal(lines), spec.get("applied_discount")

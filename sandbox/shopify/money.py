@@ -17,11 +17,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sandbox.kit import (Call, Codes, Context, Field, Issued, Ledger, Reads, an_object, answers, asked_lines, found,
-                         read_each, to_cents, to_money)
+from sandbox.kit import (Call, Codes, Context, Field, Issued, Json, Ledger, Reads, an_object, answers, asked_lines,
+                         found, read_each, to_cents, to_money)
 from sandbox.shopify.shop import REFUSALS, ShopState, fixtures, kit, take_stock, ts
 
-Json = dict[str, Any]
 TRANSACTION_ID_BASE = 2**53 + 8_000_000_000
 REFUND_ID_BASE = 2**53 + 9_000_000_000
 REFUND_LINE_ID_BASE = 2**53 + 10_000_000_000
@@ -87,13 +86,9 @@ def refund_lines(state: ShopState, spec: Json, lines: Context) -> list[Json]:
         location_id=state.location_id if ask["restock_type"] in RESTOCKING else None))
 
 
-def order_of(state: ShopState, order_id: int) -> Json:
-    return found(state.find_order(order_id), "order")
-
-
 def calculation(state: ShopState, order_id: int, body: Any) -> Json:
     """``calculate.json``: the lines, and their total spread over what each sale has left."""
-    spec, order = an_object(body, "refund", "refund"), order_of(state, order_id)
+    spec, order = an_object(body, "refund", "refund"), state.order(order_id)
     items, cents = context(state, order)
     lines = refund_lines(state, spec, items)
     suggested = [fixtures.fill("suggested_refund", order, order_id=order_id, parent_id=pid, amount=to_money(share),
@@ -105,7 +100,7 @@ def calculation(state: ShopState, order_id: int, body: Any) -> Json:
 def record_refund(call: Call[ShopState], order_id: int) -> Json:
     """Store the refund on its order with its transactions, restock ``cancel``/``return`` lines; emit the webhooks."""
     state, spec = call.state, an_object(call.body, "refund", "refund")
-    order = order_of(state, order_id)
+    order = state.order(order_id)
     items, cents = context(state, order)
     lines = refund_lines(state, spec, items)
     now, sales = state.now(), cents.known["sales"]
@@ -133,8 +128,8 @@ def record_refund(call: Call[ShopState], order_id: int) -> Json:
 reads = Reads(kit, REFUSALS)
 reads.one("/orders/{order_id}.json", "order", ShopState.find_order, "order", fields="fields")
 reads.many("/orders/{order_id}/transactions.json", "transactions",
-           lambda state, order_id: list(state.transactions.get(order_of(state, order_id)["id"], [])))
-reads.many("/orders/{order_id}/refunds.json", "refunds", lambda state, order_id: list(order_of(state, order_id)["refunds"]))
+           lambda state, order_id: list(state.transactions.get(state.order(order_id)["id"], [])))
+reads.many("/orders/{order_id}/refunds.json", "refunds", lambda state, order_id: list(state.order(order_id)["refunds"]))
 reads.many("/gift_cards.json", "gift_cards", GIFT_CARDS.shown,
            status=lambda card, status: (status == "enabled") == (card["disabled_at"] is None))
 

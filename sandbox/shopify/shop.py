@@ -8,7 +8,7 @@ the shop's zone with an offset, second precision, as the resources show them
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -46,27 +46,19 @@ def ts(value: datetime) -> str:
 fixtures = Fixtures(Path(__file__).parent / "fixtures", {"time": ts, "text": str})
 
 
-@dataclass
-class Item:
-    """One product with one variant and its inventory item at the instance's location."""
+#: One product with one variant and its inventory item at the instance's location.
+Item = dict[str, Any]
 
-    index: int
-    sku: str
-    title: str
-    available: int | None
-    policy: str
-    updated_at: datetime
 
-    def __getattr__(self, name: str) -> int:
-        """``product_id``, ``variant_id``, ``inventory_item_id``: the id's base plus the index."""
-        if name not in ITEM_IDS:
-            raise AttributeError(name)
-        return ITEM_IDS[name] + self.index
+def new_item(index: int, sku: str, title: str, available: int | None, policy: str, updated_at: datetime) -> Item:
+    """The item at ``index``; ``product_id``, ``variant_id`` and ``inventory_item_id`` are their bases plus it."""
+    return {"index": index, "sku": sku, "title": title, "available": available, "policy": policy,
+            "updated_at": updated_at, **{name: base + index for name, base in ITEM_IDS.items()}}
 
 
 def generated_item(batch: Batch, index: int) -> Item:
-    return Item(index, f"{batch.prefix}{index:06d}", f"Generated item {index}", batch.defaults["available"],
-                batch.defaults["policy"], batch.created_at)
+    return new_item(index, f"{batch.prefix}{index:06d}", f"Generated item {index}", batch.defaults["available"],
+                    batch.defaults["policy"], batch.created_at)
 
 
 @dataclass
@@ -81,7 +73,7 @@ class ShopState(CatalogState, KitState):
     locations: Locations = field(default_factory=Locations)
     bucket: Bucket = field(default_factory=Bucket)
     catalog: LazyCatalog[Item] = field(default_factory=lambda: LazyCatalog(
-        generated_item, lambda i: i.sku, key_of=lambda i: i.index, stamp=lambda i: i.updated_at))
+        generated_item, lambda i: i["sku"], key_of=lambda i: i["index"], stamp=lambda i: i["updated_at"]))
     transactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     gift_cards: list[dict[str, Any]] = field(default_factory=list)
     draft_orders: list[dict[str, Any]] = field(default_factory=list)
@@ -117,8 +109,8 @@ webhooks = Signed({
 
 
 def variant_json(item: Item) -> dict[str, Any]:
-    return fixtures.fill("variant", item, management="shopify" if item.available is not None else None,
-                         quantity=item.available or 0)
+    return fixtures.fill("variant", item, management="shopify" if item["available"] is not None else None,
+                         quantity=item["available"] or 0)
 
 
 def product_json(item: Item) -> dict[str, Any]:
@@ -129,8 +121,8 @@ def level_json(state: ShopState, item: Item, location_id: int | None = None, ava
                updated_at: datetime | None = None) -> dict[str, Any]:
     """The item's level at the main location, or at ``location_id`` with its own figures."""
     return fixtures.fill("inventory_level", item, location_id=location_id or state.location_id,
-                         available=item.available if location_id is None else available,
-                         updated_at=updated_at or item.updated_at)
+                         available=item["available"] if location_id is None else available,
+                         updated_at=updated_at or item["updated_at"])
 
 
 def order_line(item: Item, quantity: int, price: str) -> dict[str, Any]:
@@ -147,17 +139,16 @@ def admin_item(state: ShopState, item: Item) -> dict[str, Any]:
 
 def change_item(state: ShopState, item: Item, now: datetime, **changes: Any) -> Item:
     """Store ``item`` with ``changes`` and ``updated_at`` now."""
-    item = replace(item, **changes, updated_at=now)
-    state.store(item)
+    state.store(item := {**item, **changes, "updated_at": now})
     return item
 
 
 def take_stock(state: ShopState, item: Item | None, quantity: int, now: datetime) -> list[dict[str, Any]]:
     """A checkout takes ``quantity`` of a tracked item (a refund's restock a negative one): its new
     level at the main location, for the webhook (nothing when untracked or gone)."""
-    if item is None or item.available is None:
+    if item is None or item["available"] is None:
         return []
-    return [level_json(state, change_item(state, item, now, available=item.available - quantity))]
+    return [level_json(state, change_item(state, item, now, available=item["available"] - quantity))]
 
 
 def place_order(state: ShopState, lines: list[dict[str, Any]], now: datetime, **fields: Any) -> dict[str, Any]:

@@ -9,16 +9,14 @@ a variant's ``inventory_policy`` is ``deny`` or ``continue``
 """
 from __future__ import annotations
 
-from typing import Any
 
 from fastapi.responses import Response
 
-from sandbox.kit import (Call, Collection, Filter, IdLists, Rule, answers, changed_since, found, given, ids,
+from sandbox.kit import (Call, Collection, Filter, IdLists, Json, Rule, answers, changed_since, found, given, ids,
                          is_object, one_of, positions, since, since_id)
 from sandbox.shopify import shop
 from sandbox.shopify.shop import REFUSALS, ShopState, kit
 
-Json = dict[str, Any]
 #: ``inventory_levels.json`` needs ``inventory_item_ids`` or ``location_ids``, at most 50 ids each.
 LEVEL_IDS = IdLists(("inventory_item_ids", "location_ids"), most=50, required=True,
                     too_many=lambda name, most: (shop.errors({name: [f"must have at most {most} ids"]}), 422),
@@ -52,10 +50,7 @@ def list_locations(call: Call[ShopState] = kit.call) -> Response:
 def level_for_key(state: ShopState, key: int) -> Json:
     """The level behind a sort key of ``inventory_levels.json``: an item's at the main location, or
     one at an added location (``sandbox.kit.locations``)."""
-    elsewhere = state.locations.at(key)
-    if elsewhere is None:
-        return shop.level_json(state, state.get(key))
-    location, index, available, updated_at = elsewhere
+    location, index, available, updated_at = state.locations.at(key) or (None, key, None, None)
     return shop.level_json(state, state.get(index), location, available, updated_at)
 
 
@@ -84,7 +79,7 @@ def set_level(call: Call[ShopState] = kit.call) -> Json:
 def update_variant(variant_id: int, call: Call[ShopState] = kit.call) -> Json:
     UPDATE_VARIANT.enforce(call, call.body)
     variant, item = call.body["variant"], found(call.state.get(variant_id - shop.VARIANT_ID_BASE), "variant")
-    item = shop.change_item(call.state, item, call.state.now(), policy=variant.get("inventory_policy") or item.policy,
-                            sku=variant.get("sku", item.sku))
+    item = shop.change_item(call.state, item, call.state.now(), policy=variant.get("inventory_policy") or item["policy"],
+                            sku=variant.get("sku", item["sku"]))
     call.emit("products/update", shop.product_json(item))
     return {"variant": shop.variant_json(item)}

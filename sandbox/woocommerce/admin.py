@@ -10,12 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sandbox.kit import (Events, Seed, Setting, add_checkout, add_config, add_item_state, add_order_view, add_seed,
-                         add_set_stock, add_state_view, reset)
+from sandbox.kit import (Events, Json, Seed, Setting, add_checkout, add_config, add_item_state, add_order_view,
+                         add_seed, add_set_stock, add_state_view, reset)
 from sandbox.woocommerce import site
 from sandbox.woocommerce.site import SiteState, kit
 
-Payload = dict[str, Any]
 
 
 def generated(state: SiteState, count: int) -> int:
@@ -25,7 +24,7 @@ def generated(state: SiteState, count: int) -> int:
     return start
 
 
-def add_product(state: SiteState, spec: Payload, now: datetime) -> dict[str, Any]:
+def add_product(state: SiteState, spec: Json, now: datetime) -> dict[str, Any]:
     """A product given by hand, with its ``variations``."""
     product = site.product(state.allocate(), spec, now)
     state.product_ids.append(product["id"])
@@ -37,7 +36,7 @@ def add_product(state: SiteState, spec: Payload, now: datetime) -> dict[str, Any
     return product
 
 
-def change_stock(state: SiteState, pid: int, payload: Payload, now: datetime) -> tuple[Payload, Events]:
+def change_stock(state: SiteState, pid: int, payload: Json, now: datetime) -> tuple[Json, Events]:
     """A stock change made in wp-admin: ``stock_quantity`` / ``backorders`` / ``manage_stock``."""
     changes = {k: payload[k] for k in ("stock_quantity", "backorders", "manage_stock") if k in payload}
     product = site.with_stock(state.get(pid), now, **changes)
@@ -45,15 +44,15 @@ def change_stock(state: SiteState, pid: int, payload: Payload, now: datetime) ->
     return site.admin_item(state, product), [("product.updated", site.product_json(product))]
 
 
-def sell(state: SiteState, pid: int, quantity: int, price: Any, now: datetime) -> tuple[Payload, Events]:
+def sell(state: SiteState, pid: int, quantity: int, price: Any, now: datetime) -> tuple[Json, Events]:
     """A checkout takes managed stock without moving the product's modified date."""
     product, price = state.get(pid), float(price)
     state.move_stock(site.STOCK, product, -quantity, product["date_modified"])
     return site.order_line(product, quantity, price=price, total=f"{price * quantity:.2f}"), []
 
 
-def place(state: SiteState, lines: list[Payload], payload: Payload, now: datetime,
-          order_id: int) -> tuple[Payload, Events]:
+def place(state: SiteState, lines: list[Json], payload: Json, now: datetime,
+          order_id: int) -> tuple[Json, Events]:
     """The checkout's order (``status``, ``currency``, ``billing``, ``payment_method(_title)``)."""
     order = state.add_order(
         site.DATES, order_id, now, lines, status=payload.get("status", "processing"),

@@ -15,12 +15,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sandbox.kit import (Call, Codes, Collection, Context, FALSY, Field, Filter, Issued, Ledger, Reads, Refusal,
-                         an_object, answers, asked_lines, found, read, read_each, to_cents, to_money)
+from sandbox.kit import (Call, Codes, Collection, Context, FALSY, Field, Filter, Issued, Json, Ledger, Reads,
+                         Refusal, an_object, answers, asked_lines, found, read, read_each, to_cents, to_money)
 from sandbox.woocommerce.site import (REFUSALS, STOCK, SiteState, error, fixture, gmt, kit, local, pages, product_json,
                                       public, refuse)
 
-Json = dict[str, Any]
 #: Gateways that implement ``process_refund`` (``supports('refunds')``) vs. core offline ones that do not.
 REFUNDING_GATEWAYS = frozenset({"stripe", "woocommerce_payments", "ppcp-gateway", "square_credit_card"})
 OFFLINE_GATEWAYS = frozenset({"bacs", "cheque", "cod"})
@@ -53,7 +52,7 @@ COUPONS = Issued("coupons", {
 def refund_request(state: SiteState, order_id: int, body: Any) -> tuple[Json, Json, list[Json], int, Ledger[int]]:
     """The v3 controller's and ``wc_create_refund``'s checks, in their order: the order, the request,
     its lines, its amount, and the order's ledger with that amount taken."""
-    order, payload = found(state.find_order(order_id), "order"), an_object(body, "body")
+    order, payload = state.order(order_id), an_object(body, "body")
     known = {"lines": {line["id"]: line for line in order["line_items"]}}
     lines = asked_lines(payload, "line_items", REFUND_LINE, Context(known), "id", lambda ask, line: {**ask, "line": line})
     amount = read(payload, REFUND)["amount"]
@@ -97,7 +96,7 @@ def record_refund(call: Call[SiteState], order_id: int) -> Json:
 
 
 Reads(kit, REFUSALS, refuse).many("/orders/{order_id}/refunds", None, lambda state, order_id: [
-    public(r) for r in state.refunds.get(found(state.find_order(order_id), "order")["id"], [])], pages)
+    public(r) for r in state.refunds.get(state.order(order_id)["id"], [])], pages)
 
 
 @answers(kit.api.post("/orders/{order_id}/refunds"), REFUSALS, 201, refuse)
