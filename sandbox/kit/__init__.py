@@ -43,7 +43,7 @@ from sandbox.kit.resources import (Collection, Filter, IdLists, Sorting, equals,
                                    since, since_id)
 from sandbox.kit.subscriptions import Subscriptions, optional, web_url
 from sandbox.kit.validation import (MISSING, FieldErrors, Rule, Schema, decimal, exists, given, is_object,
-                                    list_of_objects, non_empty_list, number, one_of, present, required,
+                                    list_of_objects, non_empty_list, number, one_of, parses, present, required,
                                     whole_at_least)
 from sandbox.kit.webhooks import Signed, post, send, subscribe, subscribers
 
@@ -57,7 +57,7 @@ __all__ = ["Answer", "Batch", "BearerToken", "Bucket", "Call", "CatalogRecords",
            "add_set_stock", "add_state_view", "an_object", "answering", "answering_fault", "answers", "asked_lines",
            "changed_since", "decimal", "equals", "errors", "errors_invalid", "errors_schema", "exists",
            "fixed_amount", "found", "given", "ids", "in_list", "instant", "is_object", "known", "list_of_objects",
-           "non_empty_list", "number", "one_of", "only_fields", "optional", "percentage", "plain", "positions",
-           "post", "present", "read", "read_each", "refused", "required", "reset", "retry_headers", "send", "shown",
-           "since", "since_id", "subscribe", "subscribers", "subtotal", "to_cents", "to_money", "web_url",
-           "whole_at_least", "wp_body", "wp_error", "wp_invalid", "wp_schema"]
+           "non_empty_list", "number", "one_of", "only_fields", "optional", "parses", "percentage", "plain",
+           "positions", "post", "present", "read", "read_each", "refused", "required", "reset", "retry_headers",
+           "send", "shown", "since", "since_id", "subscribe", "subscribers", "subtotal", "to_cents", "to_money",
+           "web_url", "whole_at_least", "wp_body", "wp_error", "wp_invalid", "wp_schema"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from fastapi.responses import JSONResponse, Response
@@ -47,8 +48,9 @@ def web_url(value: Any) -> bool:
 
 
 def refuse(call: Call[Any], refusal: Refusal) -> Answer:
+    """The refusal answered as it is, with the headers every answer carries (the rate limit's)."""
     call.entry["status"] = refusal[1]
-    return Answer(JSONResponse(refusal[0], status_code=refusal[1]))
+    return Answer(JSONResponse(refusal[0], status_code=refusal[1], headers=call.headers))
 
 
 def api_hooks(state: Any) -> list[Hook]:
@@ -64,14 +66,15 @@ class Subscriptions:
     """One platform's subscription resource.
 
     ``render(hook)`` shows one (``created`` / ``modified`` are instants; the single topic is
-    ``topic``); ``pages`` is the platform's page style and ``filters`` the list's query filters.
+    ``topic``); ``pages`` is the platform's page style; ``filters`` are query parameters matched
+    against subscription keys (``all`` matches every one).
     ``fields`` maps request fields to subscription keys (``{"delivery_url": "address"}``; the key
     ``topic`` sets the subscription's single topic). ``envelope`` is the request's and the answer's
     object key (Shopify's ``webhook``): without that object the request is refused ``missing``.
     ``create`` validates a new subscription, then ``unique`` (when declared) refuses a second one
-    of a topic to an address; ``new(call, body)`` gives what it holds beyond ``fields`` (its
-    ``secret``, ``status``…); ``created(state, hook)`` runs after a create, outside the lock (a
-    ping). ``update`` (when declared) serves ``PUT``; ``unknown(deleting)`` refuses an id that is
+    of a topic to an address; ``new(state, body, now)`` gives what it holds beyond ``fields`` (its
+    ``secret``, ``status``…) and ``request(call)`` what it takes from the request itself (the API
+    version in its path); ``created(state, hook)`` runs after a create, outside the lock (a ping). ``update`` (when declared) serves ``PUT``; ``unknown(deleting)`` refuses an id that is
     not there, ``delete_guard(query)`` may refuse a delete (one without ``force``), ``deleted(hook)``
     is the answer to one; ``count`` serves ``GET …/count``."""
 
@@ -79,9 +82,10 @@ class Subscriptions:
     pages: PageStyle
     fields: dict[str, str]
     create: Validation
-    new: Callable[[Call[Any], dict[str, Any]], dict[str, Any]]
+    new: Callable[[Any, dict[str, Any], datetime], dict[str, Any]]
     unknown: Callable[[bool], Refusal]
-    filters: tuple[Filter, ...] = ()
+    filters: tuple[str, ...] = ()
+    request: Callable[[Call[Any]], dict[str, Any]] = lambda call: {}
     envelope: str | None = None
     missing: Refusal | None = None
     unique: Refusal | None = None
@@ -95,7 +99,9 @@ class Subscriptions:
     @property
     def collection(self) -> Collection:
         return Collection(self.key, self.pages, keys=lambda call: sorted(hook["id"] for hook in api_hooks(call.state)),
-                          get=find_hook, render=self.render, filters=self.filters)
+                          get=find_hook, render=self.render, filters=tuple(Filter(name, test=lambda hook, value, name=name:
+                                                                                  value in ("all", hook.get(name)))
+                                                                           for name in self.filters))
 
     def _apply(self, hook: Hook, body: dict[str, Any]) -> None:
         for name, key in self.fields.items():
@@ -148,7 +154,7 @@ class Subscriptions:
                         for other in api_hooks(state)):
                     raise refuse(call, self.unique)
                 now = state.now()
-                hook.update(self.new(call, body), created=now, modified=now)
+                hook.update(self.new(state, body, now), **self.request(call), created=now, modified=now)
                 state.webhooks.append(hook)
                 answer = self._shown(hook)
             self.created(state, hook)

@@ -72,6 +72,20 @@ def one_of(choices: Sequence[Any], allow_null: bool = False) -> Check:
     return check
 
 
+def parses(read: Callable[[Any], Any], allow_null: bool = False) -> Check:
+    """A value ``read`` accepts, as a controller that casts its input (``(int)``, an amount)
+    refuses what does not cast; absent is fine, and so is ``null`` with ``allow_null``."""
+    def check(value: Any, holder: dict[str, Any], state: Any) -> bool:
+        if value is MISSING or (allow_null and value is None):
+            return True
+        try:
+            read(value)
+        except (TypeError, ValueError, ArithmeticError):
+            return False
+        return True
+    return check
+
+
 def whole_at_least(minimum: int, default: int) -> Check:
     """An integer (``default`` when absent) of at least ``minimum``; what ``int()`` refuses fails."""
     def check(value: Any, holder: dict[str, Any], state: Any) -> bool:

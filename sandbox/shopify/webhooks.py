@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import Body
 
-from sandbox.kit import FieldErrors, Rule, Subscriptions, equals, errors, one_of, present
+from sandbox.kit import FieldErrors, Rule, Subscriptions, errors, one_of, present
 from sandbox.shopify.shop import DEFAULT_CLIENT_SECRET, MISSING_PARAM, ShopState, fixtures, kit, pages
 
 #: Topics a subscription may name (those the stand-in delivers, and a few more of the documented list).
@@ -29,9 +29,9 @@ Subscriptions(
     FieldErrors((Rule("topic", present, ["can't be blank"]), Rule("topic", one_of(TOPICS), [
         f"Invalid topic specified. Topics allowed: {', '.join(TOPICS)}"]), Rule("address", present, ["can't be blank"]),
                  Rule("format", one_of(("json", "xml")), ["is not included in the list"])), errors),
-    new=lambda call, spec: {"secret": call.state.client_secret, "format": spec.get("format", "json"),
-                            "api_version": call.path_param("version")},
-    unknown=lambda deleting: (errors("Not Found"), 404), filters=(equals("address", "address"), equals("topic", "topic")),
+    new=lambda state, spec, now: {"secret": state.client_secret, "format": spec.get("format", "json")},
+    request=lambda call: {"api_version": call.path_param("version")},
+    unknown=lambda deleting: (errors("Not Found"), 404), filters=("address", "topic"),
     envelope="webhook", missing=(errors({"webhook": MISSING_PARAM}), 400),
     unique=(errors({"address": ["for this topic has already been taken"]}), 422), deleted=lambda hook: {},
     count=True).serve(kit, "/webhooks", ".json")

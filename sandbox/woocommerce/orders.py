@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.kit import (Call, Collection, Rule, Sorting, answers, is_object, list_of_objects, one_of, since,
-                         to_cents, to_money)
+from sandbox.kit import (Call, Collection, Rule, Sorting, answers, is_object, list_of_objects, one_of, parses,
+                         since, to_cents, to_money)
 from sandbox.woocommerce import site
 from sandbox.woocommerce.site import INVALID_JSON, REFUSALS, SiteState, kit
 
@@ -33,17 +33,6 @@ def product_of(state: SiteState, line: dict[str, Any]) -> dict[str, Any] | None:
     return None if wrong_parent else product
 
 
-def readable(line: dict[str, Any]) -> bool:
-    """What the controller casts: the product reference, the quantity, the money."""
-    try:
-        int(line.get("variation_id") or line.get("product_id"))
-        int(line.get("quantity", 1))
-        [to_cents(line[key]) for key in ("subtotal", "total") if line.get(key) is not None]
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
 NEW_ORDER = site.schema(
     Rule("", is_object, INVALID_JSON, 400),
     Rule("status", one_of(ORDER_STATUSES), ("rest_invalid_param", "Invalid parameter(s): status", {
@@ -51,7 +40,11 @@ NEW_ORDER = site.schema(
     Rule("line_items", list_of_objects, BAD_LINES, 400),
     Rule("line_items[]", lambda line, _, s: bool(line.get("variation_id") or line.get("product_id")),
          ("woocommerce_rest_required_product_reference", "Product ID or SKU is required."), 400),
-    Rule("line_items[]", lambda line, _, s: readable(line), BAD_LINES, 400),
+    #: what the controller casts: the product reference, the quantity, the money
+    Rule("line_items[]", lambda line, _, s: parses(int)(line.get("variation_id") or line.get("product_id"), line, s),
+         BAD_LINES, 400),
+    Rule("line_items[].quantity", parses(int), BAD_LINES, 400),
+    *(Rule(f"line_items[].{key}", parses(to_cents, allow_null=True), BAD_LINES, 400) for key in ("subtotal", "total")),
     Rule("line_items[]", lambda line, _, state: product_of(state, line) is not None,
          ("woocommerce_rest_invalid_product_id", "Invalid product ID."), 400),
     Rule("line_items[]", lambda line, _, s: int(line.get("quantity", 1)) > 0,

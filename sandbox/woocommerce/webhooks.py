@@ -17,9 +17,10 @@ https://github.com/woocommerce/woocommerce/blob/trunk/plugins/woocommerce/includ
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
-from sandbox.kit import Call, Filter, Rule, Subscriptions, one_of, optional, web_url
+from sandbox.kit import Rule, Subscriptions, one_of, optional, web_url
 from sandbox.woocommerce.site import SiteState, deliver_ping, error, fixture, kit, pages, schema
 
 #: ``resource.event`` topics the core knows (custom ``action.*`` topics are not modelled).
@@ -47,10 +48,10 @@ def rules(topic_error: str) -> tuple[Rule, ...]:
             Rule("status", one_of(STATUSES), ("rest_invalid_param", "Invalid parameter(s): status"), 400))
 
 
-def new_webhook(call: Call[SiteState], body: dict[str, Any]) -> dict[str, Any]:
+def new_webhook(state: SiteState, body: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A secret (``wp_generate_password`` when none is given), the status and a dated name."""
     return {"secret": str(body.get("secret") or secrets.token_urlsafe(38)), "status": body.get("status", "active"),
-            "name": str(body.get("name") or f"Webhook created on {call.state.now():%b %d, %Y @ %I:%M %p}")}
+            "name": str(body.get("name") or f"Webhook created on {now:%b %d, %Y @ %I:%M %p}")}
 
 
 Subscriptions(
@@ -63,5 +64,4 @@ Subscriptions(
     update=schema(*rules("Webhook topic must be valid.")), new=new_webhook,
     unknown=lambda deleting: error("webhook:gone" if deleting else "webhook:unknown"),
     delete_guard=lambda query: None if query.get("force") in ("true", "1") else error("webhook:trash"),
-    created=deliver_ping, filters=(Filter("status", test=lambda hook, status: status in ("all", hook["status"])),),
-    ).serve(kit, "/webhooks")
+    created=deliver_ping, filters=("status",)).serve(kit, "/webhooks")
