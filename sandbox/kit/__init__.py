@@ -24,7 +24,7 @@ from sandbox.kit.admin import (Seed, Setting, add_checkout, add_config, add_item
 from sandbox.kit.auth import BearerToken, HeaderToken, KeyAndSecret
 from sandbox.kit.catalog import Batch, LazyCatalog
 from sandbox.kit.dates import SiteDates
-from sandbox.kit.endpoints import Reads, Refuse, answering, answers
+from sandbox.kit.endpoints import Endpoints, Refuse, answering, answers
 from sandbox.kit.errors import (errors, errors_invalid, errors_schema, refused, wp_body, wp_error, wp_invalid,
                                 wp_schema)
 from sandbox.kit.faults import Fault, answering_fault, retry_headers
@@ -48,10 +48,10 @@ from sandbox.kit.validation import (MISSING, FieldErrors, Rule, Schema, decimal,
 from sandbox.kit.webhooks import Signed, post, send, subscribe, subscribers
 
 __all__ = ["Answer", "Batch", "BearerToken", "Bucket", "Call", "CatalogRecords", "CatalogState", "Codes",
-           "Collection", "Context", "Discounts", "Events", "FALSY", "Fault", "Field", "FieldErrors", "Filter",
-           "FirstPage", "FixedWindow", "Fixtures", "HeaderToken", "IdLists", "Issued", "Json", "KeyAndSecret",
-           "KitState", "LazyCatalog", "LeakyBucket", "Ledger", "Limit", "LinkCursor", "Locations", "MISSING",
-           "NumberedPages", "OAuth1", "OffsetPages", "Reads", "Refusal", "Refusals", "Refuse", "Rule", "Schema",
+           "Collection", "Context", "Discounts", "Endpoints", "Events", "FALSY", "Fault", "Field", "FieldErrors",
+           "Filter", "FirstPage", "FixedWindow", "Fixtures", "HeaderToken", "IdLists", "Issued", "Json",
+           "KeyAndSecret", "KitState", "LazyCatalog", "LeakyBucket", "Ledger", "Limit", "LinkCursor", "Locations",
+           "MISSING", "NumberedPages", "OAuth1", "OffsetPages", "Refusal", "Refusals", "Refuse", "Rule", "Schema",
            "Seed", "Setting", "Signed", "SiteDates", "Sorting", "StandIn", "StockStatus", "Subscriptions",
            "VersionPages", "Window", "add_checkout", "add_config", "add_item_state", "add_order_view", "add_seed",
            "add_set_stock", "add_state_view", "an_object", "answering", "answering_fault", "answers", "asked_lines",

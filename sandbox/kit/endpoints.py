@@ -4,9 +4,10 @@
 the lock is released, and then the answer goes out.
 
 * :func:`answers` registers a handler written as a function that returns the body.
-* :class:`Reads` declares read endpoints one a line: one record found by the path's ids
-  (Shopify's ``orders/{order_id}.json``), or a list (an order's refunds, the issued gift cards)
-  with query filters, whole or in the platform's pages.
+* :class:`Endpoints` declares endpoints one a line: a read of one record found by the path's ids
+  (Shopify's ``orders/{order_id}.json``), a list (an order's refunds, the issued gift cards) with
+  query filters, whole or in the platform's pages, or a write whose function makes the record it
+  answers with (a refund, a gift card).
 
 Delivering and replying outside the lock matters: a receiver may call the stand-in back while a
 delivery is under way, and an ``after_apply`` fault delays the answer of a write that already
@@ -73,8 +74,9 @@ def answers(route: Callable[[Callable[..., Any]], Any], refusals: Refusals, stat
 
 
 @dataclass(frozen=True)
-class Reads:
-    """Read endpoints of one stand-in, answered through :func:`answers` with its ``refusals``.
+class Endpoints:
+    """Endpoints of one stand-in declared one a line, answered through :func:`answers` with its
+    ``refusals``.
 
     A path's parameters (``{order_id}``) reach the lookup in their order, as ``id_type`` (a value that is
     not one is refused as the framework refuses any bad path parameter); those of the API's base
@@ -85,7 +87,7 @@ class Reads:
     refuse: Callable[[Call[Any]], Refuse] | None = None
     id_type: type = int
 
-    def _register(self, path: str, work: Callable[..., Any]) -> None:
+    def _register(self, path: str, work: Callable[..., Any], method: str = "GET", status: int = 200) -> None:
         names = PATH_PARAM.findall(path)
         params = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=self.id_type) for name in names]
         call_param = inspect.Parameter("call", inspect.Parameter.KEYWORD_ONLY, default=self.kit.call,
@@ -94,8 +96,9 @@ class Reads:
         def handler(**kwargs: Any) -> Any:
             return work(kwargs["call"], *(kwargs[name] for name in names))
         handler.__signature__ = inspect.Signature([*params, call_param])  # type: ignore[attr-defined]
-        handler.__name__ = "read_" + re.sub(r"\W+", "_", path).strip("_")
-        answers(self.kit.api.get(path), self.refusals, refuse=self.refuse)(handler)
+        handler.__name__ = f"{method.lower()}_" + re.sub(r"\W+", "_", path).strip("_")
+        route = self.kit.api.api_route(path, methods=[method])
+        answers(route, self.refusals, status, self.refuse)(handler)
 
     def one(self, path: str, key: str | None, find: Callable[..., Any], name: str, fields: str | None = None,
             ) -> None:
@@ -122,3 +125,8 @@ class Reads:
                 return pages.answer(call, chosen, lambda record: record)
             return {key: chosen}
         self._register(path, work)
+
+    def write(self, method: str, path: str, key: str | None, make: Callable[..., Any], status: int = 200) -> None:
+        """``method path``: ``{key: make(call, *ids)}`` (the bare record without a ``key``) answered
+        with ``status``; ``make`` checks the request, changes the state and emits the webhooks."""
+        self._register(path, lambda call, *ids: {key: make(call, *ids)} if key else make(call, *ids), method, status)

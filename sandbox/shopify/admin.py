@@ -15,7 +15,6 @@ from fastapi import Body
 from sandbox.kit import (Events, Json, Seed, Setting, add_checkout, add_config, add_item_state, add_order_view,
                          add_seed, add_set_stock, add_state_view, known, reset, subtotal, to_money)
 from sandbox.shopify import shop
-from sandbox.shopify.money import sale_transaction
 from sandbox.shopify.shop import Item, ShopState, kit
 
 
@@ -58,11 +57,11 @@ def place(state: ShopState, lines: list[Json], payload: Json, now: datetime,
     email, gateway = payload.get("email", "ada@example.com"), str(payload.get("gateway", "manual"))
     customer = {"id": shop.CUSTOMER_ID_BASE + len(state.orders), "email": email, "phone": payload.get("phone"),
                 **payload.get("customer", {"first_name": "Ada", "last_name": "Lovelace"})}
-    order = shop.place_order(state, lines, now, email=email, phone=payload.get("phone"), customer=customer,
+    order = shop.place_order(state, lines, now, gateway, email=email, phone=payload.get("phone"), customer=customer,
                              currency=payload.get("currency", "USD"), total_price=to_money(subtotal(lines)),
                              payment_gateway_names=[gateway])
-    sale = sale_transaction(state, order, gateway, now)
-    return {"order": {**order, "id": str(order["id"]), "transactions": [sale]}}, [("orders/create", order)]
+    return {"order": {**order, "id": str(order["id"]), "transactions": state.transactions[order["id"]]}}, [
+        ("orders/create", order)]
 
 
 add_config(kit, {

@@ -12,12 +12,11 @@ from typing import Any
 
 from fastapi import Body
 
-from sandbox.kit import (Call, Collection, Discounts, Filter, FirstPage, MISSING, Refusal, Rule, add_state_view,
-                         answers, decimal, exists, fixed_amount, found, in_list, is_object, non_empty_list, number,
-                         percentage, positions, since, subtotal, to_cents, to_money, whole_at_least)
+from sandbox.kit import (Call, Collection, Discounts, Filter, FirstPage, Json, MISSING, Refusal, Rule,
+                         add_state_view, decimal, exists, fixed_amount, found, in_list, is_object, non_empty_list,
+                         number, percentage, positions, since, subtotal, to_cents, to_money, whole_at_least)
 from sandbox.shopify import shop
-from sandbox.shopify.money import sale_transaction
-from sandbox.shopify.shop import REFUSALS, ShopState, kit
+from sandbox.shopify.shop import ShopState, api, kit
 
 DRAFT_ORDER_ID_BASE = 2**53 + 12_000_000_000
 DISCOUNTS = Discounts({"fixed_amount": fixed_amount, "percentage": percentage})
@@ -54,66 +53,56 @@ NEW_DRAFT = shop.schema(
          when=lambda customer: customer.get("id") is not None))
 
 
-def build_draft_order(state: ShopState, spec: dict[str, Any]) -> dict[str, Any]:
+def create_draft(call: Call[ShopState]) -> Json:
     """The draft with Shopify's money fields: variant lines at the shop's price, then the discount."""
-    number, lines = len(state.draft_orders), []
+    NEW_DRAFT.enforce(call, call.body)
+    state, spec, lines = call.state, call.body["draft_order"], []
     for n, line in enumerate(spec["line_items"]):
         quantity = int(line.get("quantity", 1))
         item = state.get(int(line["variant_id"]) - shop.VARIANT_ID_BASE) if variant_line(line) else None
         shown = shop.order_line(item, quantity, state.prices.get(item["sku"], "10.00")) if item else shop.fixtures.fill(
             "custom_line", line, sku=line.get("sku"), quantity=quantity, price=to_money(to_cents(line["price"])))
-        lines.append({"id": shop.LINE_ID_BASE + 50_000_000 + number * 100 + n, **shown, "custom": item is None})
-    cents, discount = subtotal(lines), spec.get("applied_discount")
+        lines.append({"id": shop.LINE_ID_BASE + 50_000_000 + len(state.draft_orders) * 100 + n, **shown,
+                      "custom": item is None})
+    number, cents, discount = len(state.draft_orders), subtotal(lines), spec.get("applied_discount")
     off = DISCOUNTS.off(cents, discount)
-    return shop.fixtures.fill(
+    state.draft_orders.append(draft := shop.fixtures.fill(
         "draft_order", {key: spec.get(key) for key in ("email", "note", "customer", "shipping_address")},
         id=DRAFT_ORDER_ID_BASE + number, number=number + 1, tags=spec.get("tags", ""), line_items=lines,
         note_attributes=spec.get("note_attributes") or [], subtotal_price=to_money(cents), shop=state.name,
         applied_discount={**discount, "amount": to_money(off)} if discount else discount,
-        total_price=to_money(cents - off), invoice=uuid.uuid4().hex, now=state.now())
+        total_price=to_money(cents - off), invoice=uuid.uuid4().hex, now=state.now()))
+    return draft
 
 
-def complete_draft_order(call: Call[ShopState], draft: dict[str, Any], payment_pending: bool) -> None:
+def complete(call: Call[ShopState], draft_id: int) -> Json:
     """Turn the draft into an order: inventory taken like a checkout, paid unless payment is pending."""
-    state, now = call.state, call.state.now()
+    state, now, draft = call.state, call.state.now(), found(drafts.get(call.state, draft_id), "draft_order")
+    if draft["status"] == "completed":
+        raise Refusal("base", "paid")
     levels = [level for line in draft["line_items"] if line["variant_id"] is not None for level in
               shop.take_stock(state, state.get(line["variant_id"] - shop.VARIANT_ID_BASE), line["quantity"], now)]
     customer_id = (draft.get("customer") or {}).get("id")
     earlier = next((o["customer"] for o in state.orders if o["customer"]["id"] == customer_id), None)
-    paid = not payment_pending or to_cents(draft["total_price"]) == 0
+    due = to_cents(draft["total_price"]) > 0
+    paid = call.query.get("payment_pending", "false").lower() != "true" or not due
     order = shop.place_order(state, [shop.fixtures.fill("order_line", line) for line in draft["line_items"]], now,
-                             **shop.fixtures.fill(
+                             "manual" if paid and due else None, **shop.fixtures.fill(
         "draft_order_placed", draft, phone=(earlier or {}).get("phone"), financial_status="paid" if paid else "pending",
         discounts=(draft.get("applied_discount") or {}).get("amount", "0.00"),
         buyer=earlier or {"id": customer_id or shop.CUSTOMER_ID_BASE + len(state.orders), "email": draft.get("email"),
                           "first_name": "", "last_name": ""}))
-    if paid and to_cents(draft["total_price"]) > 0:
-        sale_transaction(state, order, "manual", now)
-    else:
-        state.transactions[order["id"]] = []
     draft.update(status="completed", order_id=order["id"], completed_at=shop.ts(now), updated_at=shop.ts(now))
-    for topic, payload in [("orders/create", order), *(("inventory_levels/update", level) for level in levels)]:
-        call.emit(topic, payload)
+    call.emit("orders/create", order)
+    for level in levels:
+        call.emit("inventory_levels/update", level)
+    return dict(draft)
 
 
-@answers(kit.api.post("/draft_orders.json"), REFUSALS, 201)
-def create_draft_order(call: Call[ShopState] = kit.call) -> dict[str, Any]:
-    NEW_DRAFT.enforce(call, call.body)
-    call.state.draft_orders.append(draft := build_draft_order(call.state, call.body["draft_order"]))
-    return {"draft_order": draft}
-
-
+api.write("POST", "/draft_orders.json", "draft_order", create_draft, 201)
 drafts.listing(kit, "/draft_orders.json")
 drafts.reading(kit, "/draft_orders/{draft_id}.json", "draft_id")
-
-
-@answers(kit.api.put("/draft_orders/{draft_id}/complete.json"), REFUSALS)
-def complete(draft_id: int, call: Call[ShopState] = kit.call) -> dict[str, Any]:
-    draft = found(drafts.get(call.state, draft_id), "draft_order")
-    if draft["status"] == "completed":
-        raise Refusal("base", "paid")
-    complete_draft_order(call, draft, call.query.get("payment_pending", "false").lower() == "true")
-    return {"draft_order": dict(draft)}
+api.write("PUT", "/draft_orders/{draft_id}/complete.json", "draft_order", complete)
 
 
 @kit.admin.post("/set_price")

@@ -14,14 +14,12 @@ serves the endpoints (``shop.REFUSALS`` words each refusal).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
-from sandbox.kit import (Call, Codes, Context, Field, Issued, Json, Ledger, Reads, an_object, answers, asked_lines,
-                         found, read_each, to_cents, to_money)
-from sandbox.shopify.shop import REFUSALS, ShopState, fixtures, kit, take_stock, ts
+from sandbox.kit import (Call, Codes, Context, Field, Issued, Json, Ledger, an_object, answers, asked_lines,
+                         read_each, to_cents, to_money)
+from sandbox.shopify.shop import REFUND, REFUSALS, ShopState, api, fixtures, kit, take_stock, transaction, ts
 
-TRANSACTION_ID_BASE = 2**53 + 8_000_000_000
 REFUND_ID_BASE = 2**53 + 9_000_000_000
 REFUND_LINE_ID_BASE = 2**53 + 10_000_000_000
 GIFT_CARD_ID_BASE = 2**53 + 11_000_000_000
@@ -47,27 +45,12 @@ GIFT_CARDS = Issued("gift_cards", {
     GIFT_CARD_CODES, lambda state, asked, now: fixtures.fill(
         "gift_card", asked, id=GIFT_CARD_ID_BASE + state.allocate(), now=now, value=to_money(asked["initial_value"]),
         last=asked["code"][-4:]), hidden=("code",), envelope="gift_card")
-#: What a sale and a refund's transaction say of themselves (the rest is ``fixtures/transaction.json``).
-SALE = {"kind": "sale", "message": "Marked the manual payment as received", "source_name": "web"}
-REFUND = {"kind": "refund", "message": "Refunded", "source_name": "external"}
 
 
-def transaction(state: ShopState, order: Json, kind: Json, gateway: str, cents: int, parent_id: int | None,
-                now: datetime) -> Json:
-    return fixtures.fill("transaction", kind, id=TRANSACTION_ID_BASE + state.allocate(), order_id=order["id"],
-                         gateway=gateway, now=now, currency=order["currency"], amount=to_money(cents),
-                         parent_id=parent_id)
-
-
-def sale_transaction(state: ShopState, order: Json, gateway: str, now: datetime) -> Json:
-    """The paid checkout: one successful ``sale`` for the order total, the refunds' parent."""
-    sale = transaction(state, order, SALE, gateway, to_cents(order["total_price"]), None, now)
-    state.transactions[order["id"]] = [sale]
-    return sale
-
-
-def context(state: ShopState, order: Json) -> tuple[Context, Context]:
-    """What the order's lines (items) and its successful sales (cents) have left to refund."""
+def refund_request(state: ShopState, order_id: int, body: Any) -> tuple[Json, Json, Context, Context, list[Json]]:
+    """The ``refund`` asked for, its order, what the order's lines (items) and its successful sales
+    (cents) have left to refund, and the refund lines asked for."""
+    spec, order = an_object(body, "refund", "refund"), state.order(order_id)
     done = [t for t in state.transactions.get(order["id"], []) if t["status"] == "success"]
     sales = {t["id"]: t for t in done if t["kind"] in ("sale", "capture")}
     known = {"lines": {line["id"]: line for line in order["line_items"]}, "sales": sales}
@@ -76,7 +59,8 @@ def context(state: ShopState, order: Json) -> tuple[Context, Context]:
                    [(r["line_item_id"], r["quantity"]) for r in returned])
     cents = Ledger([(t["id"], to_cents(t["amount"])) for t in sales.values()],
                    [(t["parent_id"], to_cents(t["amount"])) for t in done if t["kind"] == "refund"])
-    return Context(known, items), Context(known, cents)
+    lines = Context(known, items)
+    return spec, order, lines, Context(known, cents), refund_lines(state, spec, lines)
 
 
 def refund_lines(state: ShopState, spec: Json, lines: Context) -> list[Json]:
@@ -86,11 +70,9 @@ def refund_lines(state: ShopState, spec: Json, lines: Context) -> list[Json]:
         location_id=state.location_id if ask["restock_type"] in RESTOCKING else None))
 
 
-def calculation(state: ShopState, order_id: int, body: Any) -> Json:
+def calculation(call: Call[ShopState], order_id: int) -> Json:
     """``calculate.json``: the lines, and their total spread over what each sale has left."""
-    spec, order = an_object(body, "refund", "refund"), state.order(order_id)
-    items, cents = context(state, order)
-    lines = refund_lines(state, spec, items)
+    spec, order, items, cents, lines = refund_request(call.state, order_id, call.body)
     suggested = [fixtures.fill("suggested_refund", order, order_id=order_id, parent_id=pid, amount=to_money(share),
                                gateway=cents.known["sales"][pid]["gateway"], maximum_refundable=to_money(room))
                  for pid, share, room in cents.ledger.spread(sum(to_cents(line["subtotal"]) for line in lines))]
@@ -99,10 +81,8 @@ def calculation(state: ShopState, order_id: int, body: Any) -> Json:
 
 def record_refund(call: Call[ShopState], order_id: int) -> Json:
     """Store the refund on its order with its transactions, restock ``cancel``/``return`` lines; emit the webhooks."""
-    state, spec = call.state, an_object(call.body, "refund", "refund")
-    order = state.order(order_id)
-    items, cents = context(state, order)
-    lines = refund_lines(state, spec, items)
+    state = call.state
+    spec, order, items, cents, lines = refund_request(state, order_id, call.body)
     now, sales = state.now(), cents.known["sales"]
     transactions = [transaction(state, order, REFUND, sales[t["parent_id"]]["gateway"], t["amount"], t["parent_id"],
                                 now) for t in read_each(spec.get("transactions"), PAY_BACK, "transactions", cents)]
@@ -125,13 +105,15 @@ def record_refund(call: Call[ShopState], order_id: int) -> Json:
     return refund
 
 
-reads = Reads(kit, REFUSALS)
-reads.one("/orders/{order_id}.json", "order", ShopState.find_order, "order", fields="fields")
-reads.many("/orders/{order_id}/transactions.json", "transactions",
-           lambda state, order_id: list(state.transactions.get(state.order(order_id)["id"], [])))
-reads.many("/orders/{order_id}/refunds.json", "refunds", lambda state, order_id: list(state.order(order_id)["refunds"]))
-reads.many("/gift_cards.json", "gift_cards", GIFT_CARDS.shown,
-           status=lambda card, status: (status == "enabled") == (card["disabled_at"] is None))
+api.one("/orders/{order_id}.json", "order", ShopState.find_order, "order", fields="fields")
+api.many("/orders/{order_id}/transactions.json", "transactions",
+         lambda state, order_id: list(state.transactions.get(state.order(order_id)["id"], [])))
+api.many("/orders/{order_id}/refunds.json", "refunds", lambda state, order_id: list(state.order(order_id)["refunds"]))
+api.write("POST", "/orders/{order_id}/refunds/calculate.json", "refund", calculation)
+api.write("POST", "/orders/{order_id}/refunds.json", "refund", record_refund, 201)
+api.many("/gift_cards.json", "gift_cards", GIFT_CARDS.shown,
+         status=lambda card, status: (status == "enabled") == (card["disabled_at"] is None))
+api.write("POST", "/gift_cards.json", "gift_card", lambda call: GIFT_CARDS.issue(call.state, call.body), 201)
 
 
 @answers(kit.api.get("/gift_cards/search.json"), REFUSALS)
@@ -142,19 +124,4 @@ def search_gift_cards(call: Call[ShopState] = kit.call) -> Json:
                            if name in SEARCHABLE and str(card[name]).lower() == value.strip().lower()]}
 
 
-reads.one("/gift_cards/{gift_card_id}.json", "gift_card", GIFT_CARDS.find, "gift_card")
-
-
-@answers(kit.api.post("/orders/{order_id}/refunds/calculate.json"), REFUSALS)
-def calculate(order_id: int, call: Call[ShopState] = kit.call) -> Json:
-    return {"refund": calculation(call.state, order_id, call.body)}
-
-
-@answers(kit.api.post("/orders/{order_id}/refunds.json"), REFUSALS, 201)
-def create_refund(order_id: int, call: Call[ShopState] = kit.call) -> Json:
-    return {"refund": record_refund(call, order_id)}
-
-
-@answers(kit.api.post("/gift_cards.json"), REFUSALS, 201)
-def create_gift_card(call: Call[ShopState] = kit.call) -> Json:
-    return {"gift_card": GIFT_CARDS.issue(call.state, call.body)}
+api.one("/gift_cards/{gift_card_id}.json", "gift_card", GIFT_CARDS.find, "gift_card")

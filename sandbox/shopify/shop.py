@@ -15,9 +15,10 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from sandbox.kit import (Batch, Bucket, CatalogState, Fixtures, HeaderToken, KitState, LazyCatalog, LeakyBucket,
-                         LinkCursor, Locations, Refusals, Signed, StandIn, errors, errors_invalid as invalid_params,
-                         errors_schema as schema, instant as parse_ts, post, subscribe)
+from sandbox.kit import (Batch, Bucket, CatalogState, Endpoints, Fixtures, HeaderToken, Json, KitState, LazyCatalog,
+                         LeakyBucket, LinkCursor, Locations, Refusals, Signed, StandIn, errors,
+                         errors_invalid as invalid_params, errors_schema as schema, instant as parse_ts, post,
+                         subscribe, to_cents, to_money)
 
 PRODUCT_ID_BASE = 2**53 + 1_000_000
 VARIANT_ID_BASE = 2**53 + 2_000_000_000
@@ -35,6 +36,10 @@ SHOP_TZ = timezone(timedelta(hours=-5))
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 THROTTLED = "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
 MISSING_PARAM = "Required parameter missing or invalid"
+TRANSACTION_ID_BASE = 2**53 + 8_000_000_000
+#: What a sale and a refund's transaction say of themselves (the rest is ``fixtures/transaction.json``).
+SALE = {"kind": "sale", "message": "Marked the manual payment as received", "source_name": "web"}
+REFUND = {"kind": "refund", "message": "Refunded", "source_name": "external"}
 
 
 def ts(value: datetime) -> str:
@@ -97,6 +102,8 @@ kit: StandIn[ShopState] = StandIn(
     subscribe=lambda state, payload: {"webhook": subscribe(state, payload)},
     deliver=lambda call, events: webhooks.deliver_all(call.state, events, version=call.path_param("version")))
 pages = LinkCursor(invalid_params)
+#: Endpoints declared one a line (``api.one``, ``api.many``, ``api.write``), refused in Shopify's words.
+api = Endpoints(kit, REFUSALS)
 webhooks = Signed({
     "Content-Type": "application/json", "X-Shopify-Topic": "{topic}", "X-Shopify-Hmac-Sha256": "{signature}",
     "X-Shopify-Shop-Domain": "{instance}.myshopify.com", "X-Shopify-API-Version": "{version}",
@@ -151,11 +158,21 @@ def take_stock(state: ShopState, item: Item | None, quantity: int, now: datetime
     return [level_json(state, change_item(state, item, now, available=item["available"] - quantity))]
 
 
-def place_order(state: ShopState, lines: list[dict[str, Any]], now: datetime, **fields: Any) -> dict[str, Any]:
-    """The next order, numbered ``#1001`` on, with Shopify's defaults under ``fields``; stored."""
+def transaction(state: ShopState, order: Json, kind: Json, gateway: str, cents: int, parent_id: int | None,
+                now: datetime) -> Json:
+    """One successful transaction of the order (``kind`` says what it is, ``fixtures/transaction.json`` the rest)."""
+    return fixtures.fill("transaction", kind, id=TRANSACTION_ID_BASE + state.allocate(), order_id=order["id"],
+                         gateway=gateway, now=now, currency=order["currency"], amount=to_money(cents),
+                         parent_id=parent_id)
+
+
+def place_order(state: ShopState, lines: list[Json], now: datetime, gateway: str | None, **fields: Any) -> Json:
+    """The next order, numbered ``#1001`` on, with Shopify's defaults under ``fields``; stored with
+    its transactions: the ``sale`` of its total through ``gateway`` when it was paid through one."""
     number = len(state.orders)
-    order_id = ORDER_ID_BASE + number
-    order = {**fixtures.fill("order", id=order_id, number=1001 + number, now=now), **fields,
+    order = {**fixtures.fill("order", id=ORDER_ID_BASE + number, number=1001 + number, now=now), **fields,
              "line_items": [{"id": LINE_ID_BASE + number * 100 + n, **line} for n, line in enumerate(lines)]}
     state.orders.append(order)
+    state.transactions[order["id"]] = [] if gateway is None else [
+        transaction(state, order, SALE, gateway, to_cents(order["total_price"]), None, now)]
     return order

@@ -15,10 +15,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sandbox.kit import (Call, Codes, Collection, Context, FALSY, Field, Filter, Issued, Json, Ledger, Reads,
-                         Refusal, an_object, answers, asked_lines, found, read, read_each, to_cents, to_money)
-from sandbox.woocommerce.site import (REFUSALS, STOCK, SiteState, error, fixture, gmt, kit, local, pages, product_json,
-                                      public, refuse)
+from sandbox.kit import (Call, Codes, Collection, Context, FALSY, Field, Filter, Issued, Json, Ledger, Refusal,
+                         an_object, asked_lines, read, to_cents, to_money)
+from sandbox.woocommerce.site import (api, STOCK, SiteState, error, fixture, gmt, kit, local, pages, product_json,
+                                      public)
 
 #: Gateways that implement ``process_refund`` (``supports('refunds')``) vs. core offline ones that do not.
 REFUNDING_GATEWAYS = frozenset({"stripe", "woocommerce_payments", "ppcp-gateway", "square_credit_card"})
@@ -95,18 +95,10 @@ def record_refund(call: Call[SiteState], order_id: int) -> Json:
     return refund
 
 
-Reads(kit, REFUSALS, refuse).many("/orders/{order_id}/refunds", None, lambda state, order_id: [
+api.many("/orders/{order_id}/refunds", None, lambda state, order_id: [
     public(r) for r in state.refunds.get(state.order(order_id)["id"], [])], pages)
-
-
-@answers(kit.api.post("/orders/{order_id}/refunds"), REFUSALS, 201, refuse)
-def create_refund(order_id: int, call: Call[SiteState] = kit.call) -> Json:
-    return public(record_refund(call, order_id))
-
-
-@answers(kit.api.post("/coupons"), REFUSALS, 201, refuse)
-def create_coupon(call: Call[SiteState] = kit.call) -> Json:
-    return public(COUPONS.issue(call.state, call.body))
+api.write("POST", "/orders/{order_id}/refunds", None, lambda call, order_id: public(record_refund(call, order_id)), 201)
+api.write("POST", "/coupons", None, lambda call: public(COUPONS.issue(call.state, call.body)), 201)
 
 
 #: ``GET coupons`` (newest first; ``code`` as ``wc_get_coupon_id_by_code`` reads it, empty: every

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.kit import (Call, Collection, Rule, Sorting, answers, is_object, list_of_objects, one_of, parses,
-                         since, to_cents, to_money)
+from sandbox.kit import (Call, Collection, Rule, Sorting, is_object, list_of_objects, one_of, parses, since,
+                         to_cents, to_money)
 from sandbox.woocommerce import site
-from sandbox.woocommerce.site import INVALID_JSON, REFUSALS, SiteState, kit
+from sandbox.woocommerce.site import INVALID_JSON, SiteState, api, kit
 
 ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed")
 #: Statuses in which WooCommerce has reduced the stock of the order's items
@@ -52,7 +52,9 @@ NEW_ORDER = site.schema(
 
 
 def build_order(call: Call[SiteState]) -> dict[str, Any]:
-    """The order as the REST API answers it; stock reduced when it is created paid or processing."""
+    """The order as the REST API answers it, validated as the v3 controller does; stock reduced when
+    it is created paid or processing."""
+    NEW_ORDER.enforce(call, call.body)
     state, payload = call.state, call.body
     now, order_id = state.now(), state.allocate()
     status = "processing" if payload.get("set_paid") else payload.get("status", "pending")
@@ -83,10 +85,4 @@ def build_order(call: Call[SiteState]) -> dict[str, Any]:
 
 orders.listing(kit, "/orders")
 orders.reading(kit, "/orders/{order_id}", "order_id")
-
-
-@answers(kit.api.post("/orders"), REFUSALS, 201)
-def create_order(call: Call[SiteState] = kit.call) -> dict[str, Any]:
-    """Validated as the v3 controller does, answered 201 with the order."""
-    NEW_ORDER.enforce(call, call.body)
-    return build_order(call)
+api.write("POST", "/orders", None, build_order, 201)

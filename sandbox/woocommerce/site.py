@@ -18,10 +18,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from sandbox.kit import (Batch, Call, CatalogRecords, Fixtures, KeyAndSecret, KitState, LazyCatalog, NumberedPages,
-                         Refusal, Refusals, Refuse, Signed, SiteDates, StandIn, StockStatus, changed_since, refused,
-                         send, shown as public, subscribe, wp_body, wp_error, wp_invalid as invalid_params,
-                         wp_schema as schema)
+from sandbox.kit import (Batch, Call, CatalogRecords, Endpoints, Fixtures, KeyAndSecret, KitState, LazyCatalog,
+                         NumberedPages, Refusal, Refusals, Refuse, Signed, SiteDates, StandIn, StockStatus,
+                         changed_since, refused, send, shown as public, subscribe, wp_body, wp_error,
+                         wp_invalid as invalid_params, wp_schema as schema)
 
 DEFAULT_KEY = "ck_sandbox"
 DEFAULT_SECRET = "cs_sandbox"
@@ -130,6 +130,8 @@ kit: StandIn[SiteState] = StandIn(
     clock_view=lambda now: {"now_gmt": gmt(now)}, webhook_admin=True, subscribe=add_webhook,
     deliver=lambda call, events: webhooks.deliver_all(call.state, events))
 pages = NumberedPages(invalid_params, max_per_page=100, default_per_page=10)
+#: Endpoints declared one a line (``api.one``, ``api.many``, ``api.write``), refused as WooCommerce does.
+api = Endpoints(kit, REFUSALS, refuse)
 #: ``WC_Webhook::deliver``'s headers, signed with the base64 HMAC-SHA256 of the body.
 webhooks = Signed({
     "Content-Type": "application/json", "User-Agent": USER_AGENT, "X-WC-Webhook-Source": "https://{instance}.example/",

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sandbox.kit import Call, Collection, Rule, Sorting, answers, is_object, one_of
+from sandbox.kit import Call, Collection, Rule, Sorting, is_object, one_of
 from sandbox.woocommerce import site
-from sandbox.woocommerce.site import INVALID_JSON, REFUSALS, SiteState, kit
+from sandbox.woocommerce.site import INVALID_JSON, SiteState, api, kit
 
 EDITABLE = ("stock_quantity", "manage_stock", "backorders", "stock_status", "sku", "name")
 #: ``orderby``: by date or modified date; ``id``/``include``/``title``/``slug`` keep the stored order.
@@ -54,16 +54,18 @@ def apply_update(call: Call[SiteState], product: dict[str, Any] | None, render: 
     return render(updated)
 
 
-@answers(kit.api.put("/products/{product_id}"), REFUSALS)
-def update_product(product_id: int, call: Call[SiteState] = kit.call) -> dict[str, Any]:
+def update_product(call: Call[SiteState], product_id: int) -> dict[str, Any]:
     product = call.state.get(product_id)
     if product is not None and product["type"] == "variation":
         raise call.refuse(*site.error("product:variation"))
     return apply_update(call, product, site.product_json, "product:unknown")
 
 
-@answers(kit.api.put("/products/{product_id}/variations/{variation_id}"), REFUSALS)
-def update_variation(product_id: int, variation_id: int, call: Call[SiteState] = kit.call) -> dict[str, Any]:
+def update_variation(call: Call[SiteState], product_id: int, variation_id: int) -> dict[str, Any]:
     variation = call.state.get(variation_id)
     return apply_update(call, variation if variation and variation.get("parent_id") == product_id else None,
                         site.variation_json, "variation:unknown")
+
+
+api.write("PUT", "/products/{product_id}", None, update_product)
+api.write("PUT", "/products/{product_id}/variations/{variation_id}", None, update_variation)
