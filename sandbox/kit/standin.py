@@ -127,10 +127,11 @@ class Call(Generic[State]):
         """``raise call.refuse(body, status)`` from any depth of an endpoint."""
         return Answer(self.reply(content, status, headers))
 
-    def emit(self, topic: str, payload: Any) -> Any:
-        """Note a webhook this request causes (``payload`` is returned, to answer with it too)."""
-        self.events.append((topic, payload))
-        return payload
+    def emit(self, topic: str, *payloads: Any) -> Any:
+        """Note the webhooks this request causes, one per payload, in order; the last payload is
+        returned (to answer with it too), None when there is none."""
+        self.events += [(topic, payload) for payload in payloads]
+        return payloads[-1] if payloads else None
 
     def deliver(self) -> list[dict[str, Any]]:
         """Deliver the noted webhooks through the platform's ``deliver``, in order; their records.

@@ -85,7 +85,7 @@ def add_locations(state: ShopState = kit.state, payload: Json = Body(default_fac
     """Add ``count`` active locations beside the main one (a shop with many stores or warehouses)."""
     with state.lock:
         state.locations.add(state.location_id, int(payload.get("count", 1)))
-        return {"location_ids": [str(location) for location in state.location_ids()]}
+        return {"location_ids": [str(location) for location in state.locations.all(state.location_id)]}
 
 
 #: An order with its refunds and transactions, ids as strings, for tests to assert on.

@@ -12,14 +12,14 @@ from typing import Any
 
 from fastapi import Body
 
-from sandbox.kit import (Call, Collection, Discounts, Filter, FirstPage, Json, MISSING, Refusal, Rule,
-                         add_state_view, decimal, exists, fixed_amount, found, in_list, is_object, non_empty_list,
-                         number, percentage, positions, since, subtotal, to_cents, to_money, whole_at_least)
+from sandbox.kit import (Call, Collection, Discounts, Filter, FirstPage, Json, Refusal, Rule, add_state_view,
+                         exists, fixed_amount, found, in_list, is_object, non_empty_list, percentage, positions,
+                         since, subtotal, to_cents, to_money, whole_at_least)
 from sandbox.shopify import shop
 from sandbox.shopify.shop import ShopState, api, kit
 
 DRAFT_ORDER_ID_BASE = 2**53 + 12_000_000_000
-DISCOUNTS = Discounts({"fixed_amount": fixed_amount, "percentage": percentage})
+DISCOUNTS = Discounts({"fixed_amount": fixed_amount, "percentage": percentage}, most={"percentage": 100})
 drafts = Collection(
     "draft_orders", FirstPage(shop.invalid_params), positions("draft_orders", DRAFT_ORDER_ID_BASE),
     in_list("draft_orders", DRAFT_ORDER_ID_BASE), single="draft_order", missing=lambda: shop.errors("Not Found"),
@@ -42,12 +42,8 @@ NEW_DRAFT = shop.schema(
          lambda v: [f"Variant {v} does not exist"], field="line_items", when=variant_line),
     Rule("draft_order.line_items[]", lambda line, _, s: bool(line.get("title")) and line.get("price") is not None,
          ["custom line items need a title and a price"], field="line_items", when=lambda line: not variant_line(line)),
-    Rule("draft_order.applied_discount", lambda d, _, s: d is MISSING or d is None or (
-        isinstance(d, dict) and d.get("value_type") in DISCOUNTS.kinds), ["is not included in the list"],
-         field="applied_discount.value_type"),
-    Rule("draft_order.applied_discount.value", number, ["is not a number"], field="applied_discount.value"),
-    Rule("draft_order.applied_discount.value", lambda v, d, s: decimal(v) >= 0 and (
-        d["value_type"] != "percentage" or decimal(v) <= 100), ["is invalid"], field="applied_discount.value"),
+    *DISCOUNTS.rules("draft_order.applied_discount", "applied_discount", ["is not included in the list"],
+                     ["is not a number"], ["is invalid"]),
     Rule("draft_order.customer.id", exists(lambda state, v: int(v) in {o["customer"]["id"] for o in state.orders}
                                            or None), ["is invalid"], field="customer",
          when=lambda customer: customer.get("id") is not None))
@@ -94,8 +90,7 @@ def complete(call: Call[ShopState], draft_id: int) -> Json:
                           "first_name": "", "last_name": ""}))
     draft.update(status="completed", order_id=order["id"], completed_at=shop.ts(now), updated_at=shop.ts(now))
     call.emit("orders/create", order)
-    for level in levels:
-        call.emit("inventory_levels/update", level)
+    call.emit("inventory_levels/update", *levels)
     return dict(draft)
 
 

@@ -98,10 +98,8 @@ def record_refund(call: Call[ShopState], order_id: int) -> Json:
         full = cents.ledger.given_back >= to_cents(order["total_price"])
         order["financial_status"] = "refunded" if full else "partially_refunded"
     order["updated_at"] = ts(now)
-    for line in stored:
-        for level in take_stock(state, state.by_sku(str(line["line_item"]["sku"])), -line["quantity"], now) \
-                if line["location_id"] else []:
-            call.emit("inventory_levels/update", level)
+    call.emit("inventory_levels/update", *(level for line in stored if line["location_id"] for level in take_stock(
+        state, state.by_sku(str(line["line_item"]["sku"])), -line["quantity"], now)))
     return refund
 
 

@@ -84,9 +84,6 @@ class ShopState(CatalogState, KitState):
     draft_orders: list[dict[str, Any]] = field(default_factory=list)
     prices: dict[str, str] = field(default_factory=dict)
 
-    def location_ids(self) -> list[int]:
-        return [self.location_id, *self.locations.ids]
-
 
 #: Every refusal of the endpoints as Shopify words it, ``[status, errors]`` (the most specific key
 #: answers; ``{field}`` is the refused field): 422 ``{"errors": {field: [message]}}`` for a record

@@ -44,7 +44,7 @@ orders.listing(kit, "/orders.json")
 @kit.api.get("/locations.json")
 def list_locations(call: Call[ShopState] = kit.call) -> Response:
     return call.reply({"locations": [shop.fixtures.fill("location", id=location, name=f"Location {n + 1}" if n else
-                                                        "Warehouse") for n, location in enumerate(call.state.location_ids())]})
+                                                        "Warehouse") for n, location in enumerate(call.state.locations.all(call.state.location_id))]})
 
 
 def level_for_key(state: ShopState, key: int) -> Json:

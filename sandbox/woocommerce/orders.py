@@ -78,8 +78,7 @@ def build_order(call: Call[SiteState]) -> dict[str, Any]:
         meta_data=[{"id": state.allocate(), "key": m.get("key"), "value": m.get("value")}
                    for m in payload.get("meta_data") or [] if isinstance(m, dict)]))
     call.emit("order.created", order)
-    for product in reduced:
-        call.emit("product.updated", site.product_json(product))
+    call.emit("product.updated", *(site.product_json(product) for product in reduced))
     return order
 
 
