@@ -5,7 +5,8 @@
 * ``{"code", "message", "data": {"status"}}``: the WordPress REST API, which WooCommerce answers
   with (https://developer.wordpress.org/rest-api/using-the-rest-api/global-parameters/#_envelope,
   ``WP_REST_Server::error_to_response``); a bad query or body parameter is ``rest_invalid_param``
-  with ``data.params`` naming each one.
+  with ``data.params`` naming each one, and missing required ones are ``rest_missing_callback_param``
+  (``WP_REST_Request::has_valid_params``).
 """
 from __future__ import annotations
 
@@ -45,6 +46,16 @@ def wp_invalid(details: dict[str, str]) -> dict[str, Any]:
     params = {name: detail for name, detail in details.items() if detail}
     return wp_body("rest_invalid_param", f"Invalid parameter(s): {', '.join(details)}", 400,
                    **({"params": params} if params else {}))
+
+
+def wp_required(*names: str) -> Rule:
+    """The check WordPress makes before a controller runs: every ``required`` argument is given
+    (not empty), else 400 ``rest_missing_callback_param`` naming the missing ones in ``data.params``."""
+    def missing(body: Any) -> list[str]:
+        return [name for name in names if not (body if isinstance(body, dict) else {}).get(name)]
+    return Rule("", lambda body, _, state: not missing(body), lambda body: (
+        "rest_missing_callback_param", f"Missing parameter(s): {', '.join(missing(body))}", {"params": missing(body)}),
+                400)
 
 
 def wp_schema(*rules: Rule) -> Schema:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sandbox.kit import (Call, Codes, Collection, Context, FALSY, Field, Filter, Issued, Json, Ledger, Refusal,
                          an_object, asked_lines, read, to_cents, to_money)
-from sandbox.woocommerce.site import (api, STOCK, SiteState, error, fixture, gmt, kit, local, pages, product_json,
+from sandbox.woocommerce.site import (DATES, STOCK, SiteState, api, error, fixture, kit, pages, product_json,
                                       public)
 
 #: Gateways that implement ``process_refund`` (``supports('refunds')``) vs. core offline ones that do not.
@@ -35,8 +35,7 @@ COUPON_CODES = Codes(normalize=lambda code: code.strip().lower())
 
 def new_coupon(state: SiteState, asked: Json, now: datetime) -> Json:
     return {"id": state.allocate(), "code": asked["code"], **fixture("coupon"), **asked, "amount": to_money(asked["amount"]),
-            "date_created": local(now), "date_created_gmt": gmt(now), "date_modified": local(now),
-            "date_modified_gmt": gmt(now), "date_expires_gmt": asked["date_expires"]}
+            **DATES.pairs(date_created=now, date_modified=now), "date_expires_gmt": asked["date_expires"]}
 
 
 #: The coupons controller: a code first, a known type and amount, then a code not in use yet.
@@ -74,20 +73,17 @@ def record_refund(call: Call[SiteState], order_id: int) -> Json:
     state = call.state
     order, payload, lines, cents, paid = refund_request(state, order_id, call.body)
     now, refund_id = state.now(), state.allocate()
-    items = [{"id": state.allocate(), **{k: ask["line"][k] for k in ("name", "product_id", "variation_id", "sku")},
-              **fixture("refund_item"), "quantity": -ask["quantity"],
-              "subtotal": to_money(-ask["refund_total"]), "total": to_money(-ask["refund_total"]),
-              "price": -(ask["refund_total"] / 100 / ask["quantity"]) if ask["quantity"] else 0,
-              "meta_data": [{"id": state.allocate(), "key": "_refunded_item_id", "value": str(ask["id"])}]}
-             for ask in lines]
-    refund = {"id": refund_id, "date_created": local(now), "date_created_gmt": gmt(now), "amount": to_money(cents),
-              "reason": str(payload.get("reason") or ""), **fixture("refund"), "line_items": items,
-              "refunded_payment": payload.get("api_refund", True) is not False, "_order_id": order_id}
+    items = [fixture.fill("refund_item", ask["line"], id=state.allocate(), quantity=-ask["quantity"],
+                          total=to_money(-ask["refund_total"]), meta_id=state.allocate(), refunded=ask["id"],
+                          price=-(ask["refund_total"] / 100 / ask["quantity"]) if ask["quantity"] else 0) for ask in lines]
+    refund = fixture.fill("refund", id=refund_id, now=now, amount=to_money(cents), line_items=items,
+                          reason=str(payload.get("reason") or ""), order_id=order_id,
+                          refunded_payment=payload.get("api_refund", True) is not False)
     state.refunds.setdefault(order_id, []).insert(0, refund)
     order["refunds"].insert(0, {"id": refund_id, "reason": refund["reason"], "total": f"-{refund['amount']}"})
     if paid.room(order_id) <= 0:
         order["status"] = "refunded"
-    order["date_modified"], order["date_modified_gmt"], order["_modified"] = local(now), gmt(now), now
+    order.update(DATES.pairs(date_modified=now), _modified=now)
     for ask in lines if payload.get("api_restock", True) is not False else []:
         product = state.get(ask["line"]["variation_id"] or ask["line"]["product_id"])
         if product is not None and product["manage_stock"] and ask["quantity"] > 0:

@@ -20,14 +20,13 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sandbox.kit import Rule, Subscriptions, one_of, optional, web_url
+from sandbox.kit import Rule, Subscriptions, one_of, optional, web_url, wp_required
 from sandbox.woocommerce.site import SiteState, deliver_ping, error, fixture, kit, pages, schema
 
 #: ``resource.event`` topics the core knows (custom ``action.*`` topics are not modelled).
 RESOURCES = ("coupon", "customer", "order", "product")
 EVENTS = ("created", "updated", "deleted", "restored")
 STATUSES = ("active", "paused", "disabled")
-REQUIRED = ("topic", "delivery_url")
 BAD_URL = ("woocommerce_rest_shop_webhook_invalid_delivery_url",
            "Webhook delivery URL must be a valid URL starting with http:// or https://.")
 
@@ -35,10 +34,6 @@ BAD_URL = ("woocommerce_rest_shop_webhook_invalid_delivery_url",
 def known_topic(topic: Any) -> bool:
     resource, _, event = str(topic).partition(".")
     return resource in RESOURCES and event in EVENTS
-
-
-def missing(body: Any) -> list[str]:
-    return [name for name in REQUIRED if not (body if isinstance(body, dict) else {}).get(name)]
 
 
 def rules(topic_error: str) -> tuple[Rule, ...]:
@@ -58,9 +53,7 @@ Subscriptions(
     lambda hook: fixture.fill("webhook", hook, resource=hook["topic"].partition(".")[0],
                               event=hook["topic"].partition(".")[2]), pages,
     {"name": "name", "status": "status", "secret": "secret", "delivery_url": "address", "topic": "topic"},
-    create=schema(Rule("", lambda body, _, s: not missing(body), lambda body: (
-        "rest_missing_callback_param", f"Missing parameter(s): {', '.join(missing(body))}",
-        {"params": missing(body)}), 400), *rules("Webhook topic is required and must be valid.")),
+    create=schema(wp_required("topic", "delivery_url"), *rules("Webhook topic is required and must be valid.")),
     update=schema(*rules("Webhook topic must be valid.")), new=new_webhook,
     unknown=lambda deleting: error("webhook:gone" if deleting else "webhook:unknown"),
     delete_guard=lambda query: None if query.get("force") in ("true", "1") else error("webhook:trash"),
