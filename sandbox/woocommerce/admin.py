@@ -16,7 +16,6 @@ from sandbox.woocommerce import site
 from sandbox.woocommerce.site import SiteState, kit
 
 
-
 def generated(state: SiteState, count: int) -> int:
     """Ids for ``count`` generated products, listed after the ones there are."""
     start = state.allocate(count)
@@ -39,8 +38,7 @@ def add_product(state: SiteState, spec: Json, now: datetime) -> dict[str, Any]:
 def change_stock(state: SiteState, pid: int, payload: Json, now: datetime) -> tuple[Json, Events]:
     """A stock change made in wp-admin: ``stock_quantity`` / ``backorders`` / ``manage_stock``."""
     changes = {k: payload[k] for k in ("stock_quantity", "backorders", "manage_stock") if k in payload}
-    product = site.with_stock(state.get(pid), now, **changes)
-    state.store(product)
+    state.store(product := site.with_stock(state.get(pid), now, **changes))
     return site.admin_item(state, product), [("product.updated", site.product_json(product))]
 
 
@@ -53,13 +51,12 @@ def sell(state: SiteState, pid: int, quantity: int, price: Any, now: datetime) -
 
 def place(state: SiteState, lines: list[Json], payload: Json, now: datetime,
           order_id: int) -> tuple[Json, Events]:
-    """The checkout's order (``status``, ``currency``, ``billing``, ``payment_method(_title)``)."""
-    order = state.add_order(
-        site.DATES, order_id, now, lines, status=payload.get("status", "processing"),
-        currency=payload.get("currency", "USD"), total=f"{sum(float(line['total']) for line in lines):.2f}",
-        billing={**site.fixture("billing"), **payload.get("billing", {})},
-        payment_method=payload.get("payment_method", "stripe"),
-        payment_method_title=payload.get("payment_method_title", "Credit Card (Stripe)"))
+    """The checkout's order (``status``, ``currency``, ``billing``, ``payment_method(_title)``; what is
+    not given is ``fixtures/checkout.json``'s)."""
+    order = state.add_order(site.DATES, order_id, now, lines, **{
+        key: payload.get(key, value) for key, value in site.fixture("checkout").items()},
+        total=f"{sum(float(line['total']) for line in lines):.2f}",
+        billing={**site.fixture("billing"), **payload.get("billing", {})})
     return {"order": site.public(order)}, [("order.created", site.public(order))]
 
 

@@ -111,9 +111,7 @@ def add_webhook(state: SiteState, payload: dict[str, Any]) -> dict[str, Any]:
     """Subscribe, then ping the address as ``WC_Webhook::deliver_ping`` does on saving a webhook
     (form body ``webhook_id=N``, a user agent, no signature); ``ping: false`` skips it."""
     hook = subscribe(state, payload, status="active")
-    if not payload.get("ping", True):
-        return {"webhook": hook, "ping": None}
-    return {"webhook": hook, "ping": deliver_ping(state, hook)}
+    return {"webhook": hook, "ping": deliver_ping(state, hook) if payload.get("ping", True) else None}
 
 
 def deliver_ping(state: SiteState, hook: dict[str, Any]) -> dict[str, Any]:
