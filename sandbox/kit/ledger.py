@@ -38,10 +38,12 @@ class Refusal(Exception):
     ``choices``, ``least``, ``match``, ``taken``, ``cap``, ``short`` and ``long``; a platform may
     raise its own (``gateway:offline``)."""
 
-    def __init__(self, field: str, kind: str) -> None:
+    def __init__(self, field: str, kind: str, **details: Any) -> None:
         super().__init__(f"{field}:{kind}")
         self.field = field
         self.kind = kind
+        #: What the platform's wording may name besides the field (the limit that was passed).
+        self.details = details
 
     @property
     def top(self) -> str:

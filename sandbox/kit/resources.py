@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from fastapi.responses import Response
 
+from sandbox.kit.ledger import Refusal
 from sandbox.kit.pages import Render, Select
 from sandbox.kit.standin import Call, StandIn
 
@@ -79,23 +80,22 @@ def ids(param: str = "ids", id_of: Callable[[Record], Any] = lambda r: r["id"]) 
 class IdLists:
     """Query parameters that each carry a comma-separated list of ids (Shopify's
     ``inventory_item_ids`` and ``location_ids``, ``ids``; WooCommerce's ``include``): at most
-    ``most`` ids in each, else ``too_many(param, most)``; with ``required``, at least one of them
-    given, else ``absent()``. Both refusals are (body, status) in the platform's words."""
+    ``most`` ids in each, else the :class:`~sandbox.kit.ledger.Refusal` ``<param>:most`` (its
+    ``most`` detail is the limit); with ``required``, at least one of them given, else ``ids:required``.
+    The platform's refusals table words both."""
 
     params: tuple[str, ...]
-    too_many: Callable[[str, int], tuple[Any, int]]
     most: int | None = None
     required: bool = False
-    absent: Callable[[], tuple[Any, int]] = lambda: ({"error": "an id list is required"}, 400)
 
-    def read(self, call: Call[Any], query: dict[str, str]) -> dict[str, list[str]]:
-        """Each parameter's ids (an empty list when it is absent), or the platform's refusal raised."""
+    def read(self, query: dict[str, str]) -> dict[str, list[str]]:
+        """Each parameter's ids (an empty list when it is absent), or the refusal raised."""
         lists = {name: [value for value in str(query.get(name, "")).split(",") if value] for name in self.params}
         if self.required and not any(lists.values()):
-            raise call.refuse(*self.absent())
+            raise Refusal("ids", "required")
         for name, given in lists.items():
             if self.most is not None and len(given) > self.most:
-                raise call.refuse(*self.too_many(name, self.most))
+                raise Refusal(name, "most", most=self.most)
         return lists
 
 

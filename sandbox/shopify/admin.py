@@ -33,21 +33,20 @@ def change_stock(state: ShopState, index: int, payload: Json, now: datetime) -> 
     """A stock change made in Shopify's own admin: ``available``, ``inventory_policy``, optionally at
     an added ``location_id``; the webhooks Shopify would emit."""
     old, location = state.get(index), int(payload.get("location_id") or state.location_id)
+    given = int(payload["available"]) if "available" in payload else None
     if location != state.location_id:
-        given = int(payload["available"]) if "available" in payload else None
         available = known(state.locations.place(location, index, given, now), f"location {location}")
-        shown = {**shop.admin_item(state, old), "location_id": str(location), "available": available}
-        return shown, [("inventory_levels/update", shop.level_json(state, old, location, available, now))]
+        return {**shop.admin_item(state, old), "location_id": str(location), "available": available}, [
+            ("inventory_levels/update", shop.level_json(state, old, location, available, now))]
     item = shop.change_item(state, old, now, policy=payload.get("inventory_policy", old["policy"]),
-                            available=int(payload["available"]) if "available" in payload else old["available"])
+                            available=old["available"] if given is None else given)
     events = [("inventory_levels/update", shop.level_json(state, item))]
     return shop.admin_item(state, item), events + ([("products/update", shop.product_json(item))]
                                                    if item["policy"] != old["policy"] else [])
 
 
 def sell(state: ShopState, index: int, quantity: int, price: Any, now: datetime) -> tuple[Json, Events]:
-    item = state.get(index)
-    levels = shop.take_stock(state, item, quantity, now)
+    levels = shop.take_stock(state, item := state.get(index), quantity, now)
     return shop.order_line(item, quantity, str(price)), [("inventory_levels/update", level) for level in levels]
 
 

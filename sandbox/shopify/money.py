@@ -54,9 +54,8 @@ def refund_request(state: ShopState, order_id: int, body: Any) -> tuple[Json, Js
     done = [t for t in state.transactions.get(order["id"], []) if t["status"] == "success"]
     sales = {t["id"]: t for t in done if t["kind"] in ("sale", "capture")}
     known = {"lines": {line["id"]: line for line in order["line_items"]}, "sales": sales}
-    returned = [r for refund in order["refunds"] for r in refund["refund_line_items"]]
-    items = Ledger([(ln["id"], ln["quantity"]) for ln in order["line_items"]],
-                   [(r["line_item_id"], r["quantity"]) for r in returned])
+    items = Ledger([(ln["id"], ln["quantity"]) for ln in order["line_items"]], [
+        (r["line_item_id"], r["quantity"]) for refund in order["refunds"] for r in refund["refund_line_items"]])
     cents = Ledger([(t["id"], to_cents(t["amount"])) for t in sales.values()],
                    [(t["parent_id"], to_cents(t["amount"])) for t in done if t["kind"] == "refund"])
     lines = Context(known, items)
@@ -86,9 +85,8 @@ def record_refund(call: Call[ShopState], order_id: int) -> Json:
     now, sales = state.now(), cents.known["sales"]
     transactions = [transaction(state, order, REFUND, sales[t["parent_id"]]["gateway"], t["amount"], t["parent_id"],
                                 now) for t in read_each(spec.get("transactions"), PAY_BACK, "transactions", cents)]
-    stored = [{"id": REFUND_LINE_ID_BASE + state.allocate(), **{k: line[k] for k in (*LINE, "location_id")},
-               "subtotal": to_cents(line["subtotal"]) / 100, "total_tax": 0.0,
-               "line_item": items.known["lines"][line["line_item_id"]]} for line in lines]
+    stored = [fixtures.fill("refunded_line", line, id=REFUND_LINE_ID_BASE + state.allocate(), amount=to_cents(
+        line["subtotal"]) / 100, line_item=items.known["lines"][line["line_item_id"]]) for line in lines]
     refund = call.emit("refunds/create", fixtures.fill(
         "refund", id=REFUND_ID_BASE + state.allocate(), order_id=order_id, now=now, note=spec.get("note"),
         restock=any(line["location_id"] for line in lines), refund_line_items=stored, transactions=transactions))

@@ -89,7 +89,7 @@ class ShopState(CatalogState, KitState):
 #: answers; ``{field}`` is the refused field): 422 ``{"errors": {field: [message]}}`` for a record
 #: that does not validate (https://shopify.dev/docs/api/admin-rest#status-and-error-codes).
 REFUSALS = Refusals(fixtures.shape("refusals"), lambda refusal, entry: (
-    entry[0], errors(fixtures.fill_node(entry[1], field=refusal.field))))
+    entry[0], errors(fixtures.fill_node(entry[1], field=refusal.field, **refusal.details))))
 kit: StandIn[ShopState] = StandIn(
     "shopify", "/admin/api/{version}", ShopState,
     auth=HeaderToken("X-Shopify-Access-Token", lambda: JSONResponse(errors(INVALID_TOKEN), status_code=401)),

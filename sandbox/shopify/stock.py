@@ -15,12 +15,10 @@ from fastapi.responses import Response
 from sandbox.kit import (Call, Collection, Filter, IdLists, Json, Rule, answers, changed_since, found, given, ids,
                          is_object, one_of, positions, since, since_id)
 from sandbox.shopify import shop
-from sandbox.shopify.shop import REFUSALS, ShopState, kit
+from sandbox.shopify.shop import REFUSALS, ShopState, api, kit
 
 #: ``inventory_levels.json`` needs ``inventory_item_ids`` or ``location_ids``, at most 50 ids each.
-LEVEL_IDS = IdLists(("inventory_item_ids", "location_ids"), most=50, required=True,
-                    too_many=lambda name, most: (shop.errors({name: [f"must have at most {most} ids"]}), 422),
-                    absent=lambda: (shop.errors({"base": ["inventory_item_ids or location_ids must be present"]}), 422))
+LEVEL_IDS = IdLists(("inventory_item_ids", "location_ids"), most=50, required=True)
 products = Collection("products", shop.pages, keys=lambda call: range(call.state.total), get=ShopState.get,
                       render=shop.product_json, filters=(changed_since("updated_at_min", lambda v, q: shop.parse_ts(v)),))
 orders = Collection(
@@ -41,10 +39,9 @@ products.listing(kit, "/products.json")
 orders.listing(kit, "/orders.json")
 
 
-@kit.api.get("/locations.json")
-def list_locations(call: Call[ShopState] = kit.call) -> Response:
-    return call.reply({"locations": [shop.fixtures.fill("location", id=location, name=f"Location {n + 1}" if n else
-                                                        "Warehouse") for n, location in enumerate(call.state.locations.all(call.state.location_id))]})
+api.many("/locations.json", "locations", lambda state: [shop.fixtures.fill(
+    "location", id=location, name=f"Location {n + 1}" if n else "Warehouse")
+    for n, location in enumerate(state.locations.all(state.location_id))])
 
 
 def level_for_key(state: ShopState, key: int) -> Json:
@@ -54,17 +51,16 @@ def level_for_key(state: ShopState, key: int) -> Json:
     return shop.level_json(state, state.get(index), location, available, updated_at)
 
 
-@kit.api.get("/inventory_levels.json")
+@answers(kit.api.get("/inventory_levels.json"), REFUSALS)
 def list_levels(call: Call[ShopState] = kit.call) -> Response:
-    cursor = shop.pages.open(call, "inventory_levels")
-    lists = LEVEL_IDS.read(call, cursor.filters)
-    item_ids, state = lists["inventory_item_ids"], call.state
+    state, cursor = call.state, shop.pages.open(call, "inventory_levels")
+    lists = LEVEL_IDS.read(cursor.filters)
+    item_ids = lists["inventory_item_ids"]
     wanted = {int(x) - shop.ITEM_ID_BASE for x in item_ids if x.isdigit()} if item_ids else None
-    with state.lock:
-        seq = state.locations.level_keys(
-            state.location_id, lambda when: state.changed(range(state.total), when),
-            state.total, lists["location_ids"], wanted, shop.parse_ts(cursor.filters.get("updated_at_min") or ""))
-        return shop.pages.answer(call, "inventory_levels", seq, lambda key: level_for_key(state, key), cursor)
+    seq = state.locations.level_keys(
+        state.location_id, lambda when: state.changed(range(state.total), when),
+        state.total, lists["location_ids"], wanted, shop.parse_ts(cursor.filters.get("updated_at_min") or ""))
+    return shop.pages.answer(call, "inventory_levels", seq, lambda key: level_for_key(state, key), cursor)
 
 
 @answers(kit.api.post("/inventory_levels/set.json"), REFUSALS)
