@@ -19,8 +19,8 @@ How to write one: docs/sandbox.md.
 """
 
 from sandbox.kit.standin import Answer, Call, Events, Json, KitState, Limit, StandIn
-from sandbox.kit.admin import (Seed, Setting, add_checkout, add_config, add_item_state, add_seed, add_set_stock,
-                               add_state_view, known, plain, reset)
+from sandbox.kit.admin import (Seed, Setting, add_action, add_checkout, add_config, add_item_state, add_seed,
+                               add_set_stock, add_state_view, known, plain, reset)
 from sandbox.kit.auth import BearerToken, HeaderToken, KeyAndSecret
 from sandbox.kit.catalog import Batch, LazyCatalog
 from sandbox.kit.dates import SiteDates
@@ -53,11 +53,12 @@ __all__ = ["Answer", "Batch", "BearerToken", "Bucket", "Call", "CatalogRecords",
            "KeyAndSecret", "KitState", "LazyCatalog", "LeakyBucket", "Ledger", "Limit", "LinkCursor", "Locations",
            "MISSING", "NumberedPages", "OAuth1", "OffsetPages", "Refusal", "Refusals", "Refuse", "Rule", "Schema",
            "Seed", "Setting", "Signed", "SiteDates", "Sorting", "StandIn", "StockStatus", "Subscriptions",
-           "VersionPages", "Window", "add_checkout", "add_config", "add_item_state", "add_order_view", "add_seed",
-           "add_set_stock", "add_state_view", "an_object", "answering", "answering_fault", "answers", "asked_lines",
-           "changed_since", "decimal", "equals", "errors", "errors_invalid", "errors_schema", "exists",
-           "fixed_amount", "found", "given", "ids", "in_list", "instant", "is_object", "known", "list_of_objects",
-           "non_empty_list", "number", "one_of", "only_fields", "optional", "parses", "percentage", "plain",
-           "positions", "post", "present", "read", "read_each", "refused", "required", "reset", "retry_headers",
-           "send", "shown", "since", "since_id", "subscribe", "subscribers", "subtotal", "to_cents", "to_money",
-           "web_url", "whole_at_least", "wp_body", "wp_error", "wp_invalid", "wp_required", "wp_schema"]
+           "VersionPages", "Window", "add_action", "add_checkout", "add_config", "add_item_state", "add_order_view",
+           "add_seed", "add_set_stock", "add_state_view", "an_object", "answering", "answering_fault", "answers",
+           "asked_lines", "changed_since", "decimal", "equals", "errors", "errors_invalid", "errors_schema",
+           "exists", "fixed_amount", "found", "given", "ids", "in_list", "instant", "is_object", "known",
+           "list_of_objects", "non_empty_list", "number", "one_of", "only_fields", "optional", "parses",
+           "percentage", "plain", "positions", "post", "present", "read", "read_each", "refused", "required",
+           "reset", "retry_headers", "send", "shown", "since", "since_id", "subscribe", "subscribers", "subtotal",
+           "to_cents", "to_money", "web_url", "whole_at_least", "wp_body", "wp_error", "wp_invalid", "wp_required",
+           "wp_schema"]

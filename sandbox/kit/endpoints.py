@@ -27,12 +27,11 @@ from fastapi.responses import Response
 
 from sandbox.kit.ledger import Refusal, Refusals, found
 from sandbox.kit.pages import only_fields
+from sandbox.kit.resources import Filter
 from sandbox.kit.standin import Call, StandIn
 
 #: Raises the platform's refusal: ``refuse(body, status)`` returns the exception (``Call.refuse``).
 Refuse = Callable[[Any, int], Exception]
-#: A list's query filter: ``test(record, value)`` keeps a record when the parameter is given.
-Test = Callable[[Any, str], bool]
 PATH_PARAM = re.compile(r"\{(\w+)\}")
 
 
@@ -86,6 +85,8 @@ class Endpoints:
     refusals: Refusals
     refuse: Callable[[Call[Any]], Refuse] | None = None
     id_type: type = int
+    #: The platform's body for a query parameter a list's filter refuses (``{param: detail}``).
+    invalid: Callable[[dict[str, str]], Any] = lambda details: {"errors": details}
 
     def _register(self, path: str, work: Callable[..., Any], method: str = "GET", status: int = 200) -> None:
         names = PATH_PARAM.findall(path)
@@ -112,18 +113,18 @@ class Endpoints:
             return {key: record} if key else record
         self._register(path, work)
 
-    def many(self, path: str, key: str | None, records: Callable[..., Sequence[Any]], pages: Any = None,
-             **filters: Test) -> None:
+    def many(self, path: str, key: str | None, records: Callable[..., Sequence[Any]], *filters: Filter,
+             pages: Any = None) -> None:
         """``GET path``: ``records(state, *ids)`` (which may raise a :class:`Refusal`, e.g. for an
-        unknown parent) kept by each ``filters[param]`` whose parameter is given, as ``{key:
-        [...]}``, or a page of them in ``pages`` (``NumberedPages``) when given."""
+        unknown parent) kept by each of ``filters`` (``Filter.test``; a value it refuses is answered
+        with ``invalid``), as ``{key: [...]}``, or a page of them in ``pages`` (``NumberedPages``)."""
         def work(call: Call[Any], *ids: Any) -> Any:
-            query = call.query
-            chosen = [record for record in records(call.state, *ids)
-                      if all(param not in query or test(record, query[param]) for param, test in filters.items())]
-            if pages is not None:
-                return pages.answer(call, chosen, lambda record: record)
-            return {key: chosen}
+            chosen = list(records(call.state, *ids))
+            for filt in filters:
+                value = filt.value(call, self.invalid, call.query)
+                if value is not None and filt.test is not None:
+                    chosen = [record for record in chosen if filt.test(record, value)]
+            return pages.answer(call, chosen, lambda record: record) if pages is not None else {key: chosen}
         self._register(path, work)
 
     def write(self, method: str, path: str, key: str | None, make: Callable[..., Any], status: int = 200) -> None:

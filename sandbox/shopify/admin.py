@@ -10,10 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import Body
-
-from sandbox.kit import (Events, Json, Seed, Setting, add_checkout, add_config, add_item_state, add_order_view,
-                         add_seed, add_set_stock, add_state_view, known, reset, subtotal, to_money)
+from sandbox.kit import (Events, Json, Seed, Setting, add_action, add_checkout, add_config, add_item_state,
+                         add_order_view, add_seed, add_set_stock, add_state_view, known, reset, subtotal, to_money)
 from sandbox.shopify import shop
 from sandbox.shopify.shop import Item, ShopState, kit
 
@@ -79,12 +77,13 @@ add_item_state(kit, lambda state: range(state.total), ShopState.key_for_sku, Sho
 add_state_view(kit, "gift_cards", lambda state: [{**c, "id": str(c["id"])} for c in state.gift_cards])
 
 
-@kit.admin.post("/locations")
-def add_locations(state: ShopState = kit.state, payload: Json = Body(default_factory=dict)) -> Json:
+def add_locations(state: ShopState, payload: Json) -> Json:
     """Add ``count`` active locations beside the main one (a shop with many stores or warehouses)."""
-    with state.lock:
-        state.locations.add(state.location_id, int(payload.get("count", 1)))
-        return {"location_ids": [str(location) for location in state.locations.all(state.location_id)]}
+    state.locations.add(state.location_id, int(payload.get("count", 1)))
+    return {"location_ids": [str(location) for location in state.locations.all(state.location_id)]}
+
+
+add_action(kit, "/locations", add_locations)
 
 
 #: An order with its refunds and transactions, ids as strings, for tests to assert on.

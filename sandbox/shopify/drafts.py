@@ -14,7 +14,7 @@ from fastapi import Body
 
 from sandbox.kit import (Call, Collection, Discounts, Filter, FirstPage, Json, Refusal, Rule, add_state_view,
                          exists, fixed_amount, found, in_list, is_object, non_empty_list, percentage, positions,
-                         since, subtotal, to_cents, to_money, whole_at_least)
+                         subtotal, to_cents, to_money, whole_at_least)
 from sandbox.shopify import shop
 from sandbox.shopify.shop import ShopState, api, kit
 
@@ -25,7 +25,7 @@ drafts = Collection(
     in_list("draft_orders", DRAFT_ORDER_ID_BASE), single="draft_order", missing=lambda: shop.errors("Not Found"),
     filters=(Filter("status", test=lambda draft, status: draft["status"] == status, default="open", status=422,
                     choices=("open", "invoice_sent", "completed"), detail="is not included in the list"),
-             since("updated_at_min", lambda draft: shop.parse_ts(draft["updated_at"]), lambda v, q: shop.parse_ts(v))))
+             shop.updated_since))
 
 
 def variant_line(line: dict[str, Any]) -> bool:
@@ -52,15 +52,14 @@ NEW_DRAFT = shop.schema(
 def create_draft(call: Call[ShopState]) -> Json:
     """The draft with Shopify's money fields: variant lines at the shop's price, then the discount."""
     NEW_DRAFT.enforce(call, call.body)
-    state, spec, lines = call.state, call.body["draft_order"], []
+    state, spec, number, lines = call.state, call.body["draft_order"], len(call.state.draft_orders), []
     for n, line in enumerate(spec["line_items"]):
         quantity = int(line.get("quantity", 1))
         item = state.get(int(line["variant_id"]) - shop.VARIANT_ID_BASE) if variant_line(line) else None
         shown = shop.order_line(item, quantity, state.prices.get(item["sku"], "10.00")) if item else shop.fixtures.fill(
             "custom_line", line, sku=line.get("sku"), quantity=quantity, price=to_money(to_cents(line["price"])))
-        lines.append({"id": shop.LINE_ID_BASE + 50_000_000 + len(state.draft_orders) * 100 + n, **shown,
-                      "custom": item is None})
-    number, cents, discount = len(state.draft_orders), subtotal(lines), spec.get("applied_discount")
+        lines.append({"id": shop.LINE_ID_BASE + 50_000_000 + number * 100 + n, **shown, "custom": item is None})
+    cents, discount = subtotal(lines), spec.get("applied_discount")
     off = DISCOUNTS.off(cents, discount)
     state.draft_orders.append(draft := shop.fixtures.fill(
         "draft_order", {key: spec.get(key) for key in ("email", "note", "customer", "shipping_address")},

@@ -16,9 +16,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sandbox.kit import (Call, Codes, Context, Field, Issued, Json, Ledger, an_object, answers, asked_lines,
+from sandbox.kit import (Call, Codes, Context, Field, Filter, Issued, Json, Ledger, an_object, asked_lines,
                          read_each, to_cents, to_money)
-from sandbox.shopify.shop import REFUND, REFUSALS, ShopState, api, fixtures, kit, take_stock, transaction, ts
+from sandbox.shopify.shop import REFUND, ShopState, api, fixtures, take_stock, transaction, ts
 
 REFUND_ID_BASE = 2**53 + 9_000_000_000
 REFUND_LINE_ID_BASE = 2**53 + 10_000_000_000
@@ -107,17 +107,18 @@ api.many("/orders/{order_id}/transactions.json", "transactions",
 api.many("/orders/{order_id}/refunds.json", "refunds", lambda state, order_id: list(state.order(order_id)["refunds"]))
 api.write("POST", "/orders/{order_id}/refunds/calculate.json", "refund", calculation)
 api.write("POST", "/orders/{order_id}/refunds.json", "refund", record_refund, 201)
-api.many("/gift_cards.json", "gift_cards", GIFT_CARDS.shown,
-         status=lambda card, status: (status == "enabled") == (card["disabled_at"] is None))
+api.many("/gift_cards.json", "gift_cards", GIFT_CARDS.shown, Filter(
+    "status", test=lambda card, status: (status == "enabled") == (card["disabled_at"] is None)))
 api.write("POST", "/gift_cards.json", "gift_card", lambda call: GIFT_CARDS.issue(call.state, call.body), 201)
 
 
-@answers(kit.api.get("/gift_cards/search.json"), REFUSALS)
-def search_gift_cards(call: Call[ShopState] = kit.call) -> Json:
-    """``query=field:value`` over the fields this stand-in indexes."""
-    name, _, value = call.query.get("query", "").partition(":")
-    return {"gift_cards": [card for card in GIFT_CARDS.shown(call.state)
-                           if name in SEARCHABLE and str(card[name]).lower() == value.strip().lower()]}
+def searched(card: Json, query: str) -> bool:
+    """``query=field:value`` over the fields this stand-in indexes (absent, it finds no card)."""
+    name, _, value = query.partition(":")
+    return name in SEARCHABLE and str(card[name]).lower() == value.strip().lower()
+
+
+api.many("/gift_cards/search.json", "gift_cards", GIFT_CARDS.shown, Filter("query", test=searched, default=":"))
 
 
 api.one("/gift_cards/{gift_card_id}.json", "gift_card", GIFT_CARDS.find, "gift_card")

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from sandbox.kit import (Batch, Bucket, CatalogState, Endpoints, Fixtures, HeaderToken, Json, KitState, LazyCatalog,
                          LeakyBucket, LinkCursor, Locations, Refusals, Signed, StandIn, errors,
                          errors_invalid as invalid_params, errors_schema as schema, instant as parse_ts, post,
-                         subscribe, to_cents, to_money)
+                         since, subscribe, to_cents, to_money)
 
 PRODUCT_ID_BASE = 2**53 + 1_000_000
 VARIANT_ID_BASE = 2**53 + 2_000_000_000
@@ -30,8 +30,6 @@ ITEM_IDS = {"product_id": PRODUCT_ID_BASE, "variant_id": VARIANT_ID_BASE, "inven
 DEFAULT_LOCATION_ID = 655441491
 DEFAULT_TOKEN = "shpat_sandbox"
 DEFAULT_CLIENT_SECRET = "shpss_sandbox"
-#: The API version of deliveries no API request caused (a change made in the admin).
-DEFAULT_VERSION = "2025-01"
 SHOP_TZ = timezone(timedelta(hours=-5))
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 THROTTLED = "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
@@ -99,14 +97,16 @@ kit: StandIn[ShopState] = StandIn(
     subscribe=lambda state, payload: {"webhook": subscribe(state, payload)},
     deliver=lambda call, events: webhooks.deliver_all(call.state, events, version=call.path_param("version")))
 pages = LinkCursor(invalid_params)
+#: ``updated_at_min`` as the orders and draft orders lists read it (inclusive).
+updated_since = since("updated_at_min", lambda record: parse_ts(record["updated_at"]), lambda v, q: parse_ts(v))
 #: Endpoints declared one a line (``api.one``, ``api.many``, ``api.write``), refused in Shopify's words.
-api = Endpoints(kit, REFUSALS)
+api = Endpoints(kit, REFUSALS, invalid=invalid_params)
 webhooks = Signed({
     "Content-Type": "application/json", "X-Shopify-Topic": "{topic}", "X-Shopify-Hmac-Sha256": "{signature}",
     "X-Shopify-Shop-Domain": "{instance}.myshopify.com", "X-Shopify-API-Version": "{version}",
     "X-Shopify-Webhook-Id": "{uuid}", "X-Shopify-Event-Id": "{uuid}", "X-Shopify-Triggered-At": "{now_z}",
 }, record={"webhook_id": "X-Shopify-Webhook-Id", "event_id": "X-Shopify-Event-Id"},
-    values=lambda state, hook: {"version": DEFAULT_VERSION})
+    values=lambda state, hook: {"version": "2025-01"})  # deliveries no API request caused (admin changes)
 
 
 # --- JSON renderings ----------------------------------------------------------------------------
@@ -150,9 +150,8 @@ def change_item(state: ShopState, item: Item, now: datetime, **changes: Any) -> 
 def take_stock(state: ShopState, item: Item | None, quantity: int, now: datetime) -> list[dict[str, Any]]:
     """A checkout takes ``quantity`` of a tracked item (a refund's restock a negative one): its new
     level at the main location, for the webhook (nothing when untracked or gone)."""
-    if item is None or item["available"] is None:
-        return []
-    return [level_json(state, change_item(state, item, now, available=item["available"] - quantity))]
+    return [] if item is None or item["available"] is None else [
+        level_json(state, change_item(state, item, now, available=item["available"] - quantity))]
 
 
 def transaction(state: ShopState, order: Json, kind: Json, gateway: str, cents: int, parent_id: int | None,

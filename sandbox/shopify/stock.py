@@ -13,7 +13,7 @@ from __future__ import annotations
 from fastapi.responses import Response
 
 from sandbox.kit import (Call, Collection, Filter, IdLists, Json, Rule, answers, changed_since, found, given, ids,
-                         is_object, one_of, positions, since, since_id)
+                         is_object, one_of, positions, since_id)
 from sandbox.shopify import shop
 from sandbox.shopify.shop import REFUSALS, ShopState, api, kit
 
@@ -23,9 +23,8 @@ products = Collection("products", shop.pages, keys=lambda call: range(call.state
                       render=shop.product_json, filters=(changed_since("updated_at_min", lambda v, q: shop.parse_ts(v)),))
 orders = Collection(
     "orders", shop.pages, positions("orders", shop.ORDER_ID_BASE), lambda state, key: state.find_order(key),
-    filters=(since("updated_at_min", lambda order: shop.parse_ts(order["updated_at"]), lambda v, q: shop.parse_ts(v)),
-             ids(), since_id(), Filter("status", default="open", test=lambda order, status: status == "any" or (
-                 status == "open" and not order["cancelled_at"]))))
+    filters=(shop.updated_since, ids(), since_id(), Filter("status", default="open", test=lambda order, status: (
+        status == "any" or (status == "open" and not order["cancelled_at"])))))
 SET_LEVEL = shop.schema(
     Rule("available", given, [shop.MISSING_PARAM], 400, field="inventory_item_id"),
     Rule("inventory_item_id", given, [shop.MISSING_PARAM], 400),

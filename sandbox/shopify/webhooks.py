@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Body
-
-from sandbox.kit import FieldErrors, Rule, Subscriptions, errors, one_of, present
+from sandbox.kit import FieldErrors, Rule, Subscriptions, add_action, errors, one_of, present
 from sandbox.shopify.shop import DEFAULT_CLIENT_SECRET, MISSING_PARAM, ShopState, fixtures, kit, pages
 
 #: Topics a subscription may name (those the stand-in delivers, and a few more of the documented list).
@@ -37,9 +35,10 @@ Subscriptions(
     count=True).serve(kit, "/webhooks", ".json")
 
 
-@kit.admin.post("/app")
-def app_settings(state: ShopState = kit.state, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+def app_settings(state: ShopState, payload: dict[str, Any]) -> dict[str, Any]:
     """The app's API secret key (client secret), which signs the deliveries of API subscriptions."""
-    with state.lock:
-        state.client_secret = str(payload.get("client_secret", state.client_secret))
-        return {"client_secret_set": state.client_secret != DEFAULT_CLIENT_SECRET}
+    state.client_secret = str(payload.get("client_secret", state.client_secret))
+    return {"client_secret_set": state.client_secret != DEFAULT_CLIENT_SECRET}
+
+
+add_action(kit, "/app", app_settings)

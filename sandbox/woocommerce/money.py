@@ -92,7 +92,7 @@ def record_refund(call: Call[SiteState], order_id: int) -> Json:
 
 
 api.many("/orders/{order_id}/refunds", None, lambda state, order_id: [
-    public(r) for r in state.refunds.get(state.order(order_id)["id"], [])], pages)
+    public(r) for r in state.refunds.get(state.order(order_id)["id"], [])], pages=pages)
 api.write("POST", "/orders/{order_id}/refunds", None, lambda call, order_id: public(record_refund(call, order_id)), 201)
 api.write("POST", "/coupons", None, lambda call: public(COUPONS.issue(call.state, call.body)), 201)
 
