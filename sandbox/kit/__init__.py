@@ -27,7 +27,7 @@ from sandbox.kit.dates import SiteDates
 from sandbox.kit.endpoints import Endpoints, Refuse, answering, answers
 from sandbox.kit.errors import (errors, errors_invalid, errors_schema, refused, wp_body, wp_error, wp_invalid,
                                 wp_required, wp_schema)
-from sandbox.kit.faults import Fault, answering_fault, retry_headers
+from sandbox.kit.faults import Fault, answering_fault, any_fault, retry_headers
 from sandbox.kit.fixtures import Fixtures
 from sandbox.kit.inventory import StockStatus
 from sandbox.kit.ledger import (FALSY, Codes, Context, Field, Issued, Ledger, Refusal, Refusals, an_object,
@@ -55,9 +55,9 @@ __all__ = ["Answer", "Batch", "BearerToken", "Bucket", "Call", "CatalogRecords",
            "Seed", "Setting", "Signed", "SiteDates", "Sorting", "StandIn", "StockStatus", "Subscriptions",
            "VersionPages", "Window", "add_action", "add_checkout", "add_config", "add_item_state", "add_order_view",
            "add_seed", "add_set_stock", "add_state_view", "an_object", "answering", "answering_fault", "answers",
-           "asked_lines", "changed_since", "decimal", "equals", "errors", "errors_invalid", "errors_schema",
-           "exists", "fixed_amount", "found", "given", "ids", "in_list", "instant", "is_object", "known",
-           "list_of_objects", "non_empty_list", "number", "one_of", "only_fields", "optional", "parses",
+           "any_fault", "asked_lines", "changed_since", "decimal", "equals", "errors", "errors_invalid",
+           "errors_schema", "exists", "fixed_amount", "found", "given", "ids", "in_list", "instant", "is_object",
+           "known", "list_of_objects", "non_empty_list", "number", "one_of", "only_fields", "optional", "parses",
            "percentage", "plain", "positions", "post", "present", "read", "read_each", "refused", "required",
            "reset", "retry_headers", "send", "shown", "since", "since_id", "subscribe", "subscribers", "subtotal",
            "to_cents", "to_money", "web_url", "whole_at_least", "wp_body", "wp_error", "wp_invalid", "wp_required",

@@ -20,12 +20,8 @@ from urllib.parse import urlencode
 
 from fastapi.responses import JSONResponse
 
-from sandbox.kit.faults import Fault, answering_fault
-from sandbox.kit import KitState, StandIn
-from sandbox.kit.auth import BearerToken
-from sandbox.kit.limits import FixedWindow, Window
-from sandbox.kit.pages import VersionPages
-from sandbox.kit.webhooks import post
+from sandbox.kit import (BearerToken, Fault, FixedWindow, KitState, StandIn, VersionPages, Window, answering_fault,
+                         post)
 
 DEFAULT_TOKEN = "lsxs_sandbox_token"
 DEFAULT_CLIENT_SECRET = "lsxs_sandbox_client_secret"

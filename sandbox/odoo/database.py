@@ -13,8 +13,7 @@ from typing import Any
 
 from fastapi.responses import HTMLResponse
 
-from sandbox.kit import Call, KitState, StandIn
-from sandbox.kit.faults import Fault, any_fault
+from sandbox.kit import Call, Fault, KitState, StandIn, any_fault
 
 DEFAULTS = {"database": "odoo_sandbox", "login": "purchasing@example.com", "api_key": "odoo_sandbox_api_key"}
 #: The login's password: what ``/web/session/authenticate`` takes (Odoo refuses API keys there).
