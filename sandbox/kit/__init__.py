@@ -25,8 +25,8 @@ from sandbox.kit.auth import BearerToken, HeaderToken, KeyAndSecret
 from sandbox.kit.catalog import Batch, LazyCatalog
 from sandbox.kit.dates import SiteDates
 from sandbox.kit.endpoints import Endpoints, Refuse, answering, answers
-from sandbox.kit.errors import (errors, errors_invalid, errors_schema, refused, wp_body, wp_error, wp_invalid,
-                                wp_required, wp_schema)
+from sandbox.kit.errors import (errors, errors_invalid, errors_schema, wp_body, wp_error, wp_invalid, wp_required,
+                                wp_schema)
 from sandbox.kit.faults import Fault, answering_fault, any_fault, retry_headers
 from sandbox.kit.fixtures import Fixtures
 from sandbox.kit.inventory import StockStatus
@@ -58,7 +58,7 @@ __all__ = ["Answer", "Batch", "BearerToken", "Bucket", "Call", "CatalogRecords",
            "any_fault", "asked_lines", "changed_since", "decimal", "equals", "errors", "errors_invalid",
            "errors_schema", "exists", "fixed_amount", "found", "given", "ids", "in_list", "instant", "is_object",
            "known", "list_of_objects", "non_empty_list", "number", "one_of", "only_fields", "optional", "parses",
-           "percentage", "plain", "positions", "post", "present", "read", "read_each", "refused", "required",
-           "reset", "retry_headers", "send", "shown", "since", "since_id", "subscribe", "subscribers", "subtotal",
+           "percentage", "plain", "positions", "post", "present", "read", "read_each", "required", "reset",
+           "retry_headers", "send", "shown", "since", "since_id", "subscribe", "subscribers", "subtotal",
            "to_cents", "to_money", "web_url", "whole_at_least", "wp_body", "wp_error", "wp_invalid", "wp_required",
            "wp_schema"]

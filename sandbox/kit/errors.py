@@ -14,7 +14,6 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from sandbox.kit.standin import Answer, Call
 from sandbox.kit.validation import Rule, Schema
 
 
@@ -61,9 +60,3 @@ def wp_required(*names: str) -> Rule:
 def wp_schema(*rules: Rule) -> Schema:
     """Rules whose error is ``(code, message)`` or ``(code, message, data)``, answered as WordPress does."""
     return Schema(rules, lambda name, error, status: wp_body(error[0], error[1], status, **(error[2:] or [{}])[0]))
-
-
-def refused(call: Call[Any], response: JSONResponse) -> Answer:
-    """``raise refused(call, wp_error(...))``: a ready refusal answered as is and logged with its status."""
-    call.entry["status"] = response.status_code
-    return Answer(response)

@@ -254,7 +254,8 @@ def asked_lines(request: Mapping[str, Any], name: str, fields: Mapping[str, Fiel
     ``context`` (its ``lines`` are the order's lines by id, its ledger what each has left), each
     built by ``build(ask, line)`` from what was asked and the order line its ``line`` field names.
     How every platform turns a refund's line list into refund lines."""
-    return [build(ask, context.known["lines"][ask[line]]) for ask in read_each(request.get(name), fields, name, context)]
+    asked = read_each(request.get(name), fields, name, context)
+    return [build(ask, context.known["lines"][ask[line]]) for ask in asked]
 
 
 def found(value: V | None, name: str) -> V:

@@ -50,7 +50,8 @@ class Discounts:
         refusal names ``named.<kind_key>`` or ``named.<value_key>``."""
         value = f"{path}.{self.value_key}"
         return (Rule(path, lambda d, _, s: d is MISSING or d is None or (
-                    isinstance(d, dict) and d.get(self.kind_key) in self.kinds), unknown, field=f"{named}.{self.kind_key}"),
+                    isinstance(d, dict) and d.get(self.kind_key) in self.kinds), unknown,
+                     field=f"{named}.{self.kind_key}"),
                 Rule(value, number, not_a_number, field=f"{named}.{self.value_key}"),
                 Rule(value, lambda v, d, s: 0 <= decimal(v) <= self.most.get(d[self.kind_key], decimal(v)), invalid,
                      field=f"{named}.{self.value_key}"))

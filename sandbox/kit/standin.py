@@ -127,6 +127,12 @@ class Call(Generic[State]):
         """``raise call.refuse(body, status)`` from any depth of an endpoint."""
         return Answer(self.reply(content, status, headers))
 
+    def refuse_as_is(self, content: Any, status: int) -> Answer:
+        """``raise call.refuse_as_is(body, status)``: a refusal that an ``after_apply`` fault does not
+        spoil (a check that runs before anything is applied), with the headers every answer carries."""
+        self.entry["status"] = status
+        return Answer(respond(content, status, self.headers))
+
     def emit(self, topic: str, *payloads: Any) -> Any:
         """Note the webhooks this request causes, one per payload, in order; the last payload is
         returned (to answer with it too), None when there is none."""

@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from sandbox.kit.resources import Collection, Filter, PageStyle
-from sandbox.kit.standin import Answer, Call, KitState, StandIn
+from sandbox.kit.standin import Call, KitState, StandIn
 from sandbox.kit.validation import MISSING, Check
 
 Hook = dict[str, Any]
-#: A refusal as (body, status), the arguments of ``Call.refuse``.
+#: A refusal as (body, status), the arguments of ``Call.refuse_as_is``.
 Refusal = tuple[Any, int]
 
 
@@ -47,12 +47,6 @@ def web_url(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(("http://", "https://"))
 
 
-def refuse(call: Call[Any], refusal: Refusal) -> Answer:
-    """The refusal answered as it is, with the headers every answer carries (the rate limit's)."""
-    call.entry["status"] = refusal[1]
-    return Answer(JSONResponse(refusal[0], status_code=refusal[1], headers=call.headers))
-
-
 def api_hooks(state: Any) -> list[Hook]:
     return [hook for hook in state.webhooks if hook.get("via") == "api"]
 
@@ -67,16 +61,17 @@ class Subscriptions:
 
     ``render(hook)`` shows one (``created`` / ``modified`` are instants; the single topic is
     ``topic``); ``pages`` is the platform's page style; ``filters`` are query parameters matched
-    against subscription keys (``all`` matches every one).
-    ``fields`` maps request fields to subscription keys (``{"delivery_url": "address"}``; the key
-    ``topic`` sets the subscription's single topic). ``envelope`` is the request's and the answer's
-    object key (Shopify's ``webhook``): without that object the request is refused ``missing``.
-    ``create`` validates a new subscription, then ``unique`` (when declared) refuses a second one
-    of a topic to an address; ``new(state, body, now)`` gives what it holds beyond ``fields`` (its
-    ``secret``, ``status``…) and ``request(call)`` what it takes from the request itself (the API
-    version in its path); ``created(state, hook)`` runs after a create, outside the lock (a ping). ``update`` (when declared) serves ``PUT``; ``unknown(deleting)`` refuses an id that is
-    not there, ``delete_guard(query)`` may refuse a delete (one without ``force``), ``deleted(hook)``
-    is the answer to one; ``count`` serves ``GET …/count``."""
+    against subscription keys (``all`` matches every one). ``fields`` maps request fields to
+    subscription keys (``{"delivery_url": "address"}``; the key ``topic`` sets the subscription's
+    single topic). ``envelope`` is the request's and the answer's object key (Shopify's
+    ``webhook``): without that object the request is refused ``missing``. ``create`` validates a
+    new subscription, then ``unique`` (when declared) refuses a second one of a topic to an
+    address; ``new(state, body, now)`` gives what it holds beyond ``fields`` (its ``secret``,
+    ``status``…) and ``request(call)`` what it takes from the request itself (the API version in
+    its path); ``created(state, hook)`` runs after a create, outside the lock (a ping). ``update``
+    (when declared) serves ``PUT``; ``unknown(deleting)`` refuses an id that is not there,
+    ``delete_guard(query)`` may refuse a delete (one without ``force``), ``deleted(hook)`` is the
+    answer to one (by default the subscription); ``count`` serves ``GET …/count``."""
 
     render: Callable[[Hook], Any]
     pages: PageStyle
@@ -98,10 +93,10 @@ class Subscriptions:
 
     @property
     def collection(self) -> Collection:
+        filters = tuple(Filter(name, test=lambda hook, value, name=name: value in ("all", hook.get(name)))
+                        for name in self.filters)
         return Collection(self.key, self.pages, keys=lambda call: sorted(hook["id"] for hook in api_hooks(call.state)),
-                          get=find_hook, render=self.render, filters=tuple(Filter(name, test=lambda hook, value, name=name:
-                                                                                  value in ("all", hook.get(name)))
-                                                                           for name in self.filters))
+                          get=find_hook, render=self.render, filters=filters)
 
     def _apply(self, hook: Hook, body: dict[str, Any]) -> None:
         for name, key in self.fields.items():
@@ -113,7 +108,7 @@ class Subscriptions:
     def _find(self, call: Call[Any], hook_id: str, deleting: bool = False) -> Hook:
         hook = find_hook(call.state, int(hook_id)) if hook_id.isdigit() else None
         if hook is None:
-            raise refuse(call, self.unknown(deleting))
+            raise call.refuse_as_is(*self.unknown(deleting))
         return hook
 
     def _checked(self, call: Call[Any], validation: Validation) -> dict[str, Any]:
@@ -122,10 +117,10 @@ class Subscriptions:
         if self.envelope is not None:
             body = body.get(self.envelope) if isinstance(body, dict) else None
             if not isinstance(body, dict):
-                raise refuse(call, self.missing or ({}, 400))
+                raise call.refuse_as_is(*(self.missing or ({}, 400)))
         problem = validation.problem(body, call.state)
         if problem is not None:
-            raise refuse(call, (problem[1], problem[0]))
+            raise call.refuse_as_is(problem[1], problem[0])
         return body if isinstance(body, dict) else {}
 
     def _shown(self, hook: Hook) -> Any:
@@ -152,7 +147,7 @@ class Subscriptions:
                 if self.unique is not None and any(
                         (other["address"], other["topic"]) == (hook.get("address"), hook.get("topic"))
                         for other in api_hooks(state)):
-                    raise refuse(call, self.unique)
+                    raise call.refuse_as_is(*self.unique)
                 now = state.now()
                 hook.update(self.new(state, body, now), **self.request(call), created=now, modified=now)
                 state.webhooks.append(hook)
@@ -181,7 +176,7 @@ class Subscriptions:
         def delete_subscription(webhook_id: str, call: Call[KitState] = kit.call) -> Response:
             refusal = self.delete_guard(call.query)
             if refusal is not None:
-                raise refuse(call, refusal)
+                raise call.refuse_as_is(*refusal)
             with call.state.lock:
                 hook = self._find(call, webhook_id, deleting=True)
                 call.state.webhooks.remove(hook)

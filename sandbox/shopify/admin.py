@@ -13,11 +13,11 @@ from typing import Any
 from sandbox.kit import (Events, Json, Seed, Setting, add_action, add_checkout, add_config, add_item_state,
                          add_order_view, add_seed, add_set_stock, add_state_view, known, reset, subtotal, to_money)
 from sandbox.shopify import shop
-from sandbox.shopify.shop import Item, ShopState, kit
+from sandbox.shopify.shop import ShopState, kit
 
 
 
-def add_item(state: ShopState, spec: Json, now: datetime) -> Item:
+def add_item(state: ShopState, spec: Json, now: datetime) -> Json:
     """One item given by hand (``sku``, ``title``, ``available``, ``tracked``, ``inventory_policy``)."""
     index = state.total
     state.catalog.add_batch(index, index + 1, "\0", now, available=0, policy="deny")

@@ -85,7 +85,8 @@ def complete(call: Call[ShopState], draft_id: int) -> Json:
                              "manual" if paid and due else None, **shop.fixtures.fill(
         "draft_order_placed", draft, phone=(earlier or {}).get("phone"), financial_status="paid" if paid else "pending",
         discounts=(draft.get("applied_discount") or {}).get("amount", "0.00"),
-        buyer=earlier or shop.fixtures.fill("buyer", draft, id=customer_id or shop.CUSTOMER_ID_BASE + len(state.orders))))
+        buyer=earlier or shop.fixtures.fill("buyer", draft,
+                                            id=customer_id or shop.CUSTOMER_ID_BASE + len(state.orders))))
     draft.update(status="completed", order_id=order["id"], completed_at=shop.ts(now), updated_at=shop.ts(now))
     call.emit("orders/create", order)
     call.emit("inventory_levels/update", *levels)

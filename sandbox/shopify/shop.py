@@ -49,17 +49,14 @@ def ts(value: datetime) -> str:
 fixtures = Fixtures(Path(__file__).parent / "fixtures", {"time": ts, "text": str})
 
 
-#: One product with one variant and its inventory item at the instance's location.
-Item = dict[str, Any]
-
-
-def new_item(index: int, sku: str, title: str, available: int | None, policy: str, updated_at: datetime) -> Item:
-    """The item at ``index``; ``product_id``, ``variant_id`` and ``inventory_item_id`` are their bases plus it."""
+def new_item(index: int, sku: str, title: str, available: int | None, policy: str, updated_at: datetime) -> Json:
+    """The item at ``index``: one product with one variant and its inventory item at the instance's
+    location; ``product_id``, ``variant_id`` and ``inventory_item_id`` are their bases plus ``index``."""
     return {"index": index, "sku": sku, "title": title, "available": available, "policy": policy,
             "updated_at": updated_at, **{name: base + index for name, base in ITEM_IDS.items()}}
 
 
-def generated_item(batch: Batch, index: int) -> Item:
+def generated_item(batch: Batch, index: int) -> Json:
     return new_item(index, f"{batch.prefix}{index:06d}", f"Generated item {index}", batch.defaults["available"],
                     batch.defaults["policy"], batch.created_at)
 
@@ -75,7 +72,7 @@ class ShopState(CatalogState, KitState):
     #: Locations added beside ``location_id`` (``_admin/locations``) and what they stock.
     locations: Locations = field(default_factory=Locations)
     bucket: Bucket = field(default_factory=Bucket)
-    catalog: LazyCatalog[Item] = field(default_factory=lambda: LazyCatalog(
+    catalog: LazyCatalog[Json] = field(default_factory=lambda: LazyCatalog(
         generated_item, lambda i: i["sku"], key_of=lambda i: i["index"], stamp=lambda i: i["updated_at"]))
     transactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     gift_cards: list[dict[str, Any]] = field(default_factory=list)
@@ -112,16 +109,16 @@ webhooks = Signed({
 # --- JSON renderings ----------------------------------------------------------------------------
 
 
-def variant_json(item: Item) -> dict[str, Any]:
+def variant_json(item: Json) -> dict[str, Any]:
     return fixtures.fill("variant", item, management="shopify" if item["available"] is not None else None,
                          quantity=item["available"] or 0)
 
 
-def product_json(item: Item) -> dict[str, Any]:
+def product_json(item: Json) -> dict[str, Any]:
     return fixtures.fill("product", item, variant=variant_json(item))
 
 
-def level_json(state: ShopState, item: Item, location_id: int | None = None, available: Any = None,
+def level_json(state: ShopState, item: Json, location_id: int | None = None, available: Any = None,
                updated_at: datetime | None = None) -> dict[str, Any]:
     """The item's level at the main location, or at ``location_id`` with its own figures."""
     return fixtures.fill("inventory_level", item, location_id=location_id or state.location_id,
@@ -129,11 +126,11 @@ def level_json(state: ShopState, item: Item, location_id: int | None = None, ava
                          updated_at=updated_at or item["updated_at"])
 
 
-def order_line(item: Item, quantity: int, price: str) -> dict[str, Any]:
+def order_line(item: Json, quantity: int, price: str) -> dict[str, Any]:
     return fixtures.fill("order_line", item, quantity=quantity, price=price)
 
 
-def admin_item(state: ShopState, item: Item) -> dict[str, Any]:
+def admin_item(state: ShopState, item: Json) -> dict[str, Any]:
     """Admin view of an item: ids as strings so any client can compare them exactly."""
     return fixtures.fill("admin_item", item, location_id=state.location_id)
 
@@ -141,13 +138,13 @@ def admin_item(state: ShopState, item: Item) -> dict[str, Any]:
 # --- what a sale does ---------------------------------------------------------------------------
 
 
-def change_item(state: ShopState, item: Item, now: datetime, **changes: Any) -> Item:
+def change_item(state: ShopState, item: Json, now: datetime, **changes: Any) -> Json:
     """Store ``item`` with ``changes`` and ``updated_at`` now."""
     state.store(item := {**item, **changes, "updated_at": now})
     return item
 
 
-def take_stock(state: ShopState, item: Item | None, quantity: int, now: datetime) -> list[dict[str, Any]]:
+def take_stock(state: ShopState, item: Json | None, quantity: int, now: datetime) -> list[dict[str, Any]]:
     """A checkout takes ``quantity`` of a tracked item (a refund's restock a negative one): its new
     level at the main location, for the webhook (nothing when untracked or gone)."""
     return [] if item is None or item["available"] is None else [

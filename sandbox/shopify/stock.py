@@ -20,7 +20,8 @@ from sandbox.shopify.shop import REFUSALS, ShopState, api, kit
 #: ``inventory_levels.json`` needs ``inventory_item_ids`` or ``location_ids``, at most 50 ids each.
 LEVEL_IDS = IdLists(("inventory_item_ids", "location_ids"), most=50, required=True)
 products = Collection("products", shop.pages, keys=lambda call: range(call.state.total), get=ShopState.get,
-                      render=shop.product_json, filters=(changed_since("updated_at_min", lambda v, q: shop.parse_ts(v)),))
+                      render=shop.product_json,
+                      filters=(changed_since("updated_at_min", lambda v, q: shop.parse_ts(v)),))
 orders = Collection(
     "orders", shop.pages, positions("orders", shop.ORDER_ID_BASE), lambda state, key: state.find_order(key),
     filters=(shop.updated_since, ids(), since_id(), Filter("status", default="open", test=lambda order, status: (
@@ -74,7 +75,7 @@ def set_level(call: Call[ShopState] = kit.call) -> Json:
 def update_variant(variant_id: int, call: Call[ShopState] = kit.call) -> Json:
     UPDATE_VARIANT.enforce(call, call.body)
     variant, item = call.body["variant"], found(call.state.get(variant_id - shop.VARIANT_ID_BASE), "variant")
-    item = shop.change_item(call.state, item, call.state.now(), policy=variant.get("inventory_policy") or item["policy"],
-                            sku=variant.get("sku", item["sku"]))
+    item = shop.change_item(call.state, item, call.state.now(), sku=variant.get("sku", item["sku"]),
+                            policy=variant.get("inventory_policy") or item["policy"])
     call.emit("products/update", shop.product_json(item))
     return {"variant": shop.variant_json(item)}

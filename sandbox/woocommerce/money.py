@@ -34,8 +34,9 @@ COUPON_CODES = Codes(normalize=lambda code: code.strip().lower())
 
 
 def new_coupon(state: SiteState, asked: Json, now: datetime) -> Json:
-    return {"id": state.allocate(), "code": asked["code"], **fixture("coupon"), **asked, "amount": to_money(asked["amount"]),
-            **DATES.pairs(date_created=now, date_modified=now), "date_expires_gmt": asked["date_expires"]}
+    return {"id": state.allocate(), "code": asked["code"], **fixture("coupon"), **asked,
+            "amount": to_money(asked["amount"]), **DATES.pairs(date_created=now, date_modified=now),
+            "date_expires_gmt": asked["date_expires"]}
 
 
 #: The coupons controller: a code first, a known type and amount, then a code not in use yet.
@@ -53,7 +54,8 @@ def refund_request(state: SiteState, order_id: int, body: Any) -> tuple[Json, Js
     its lines, its amount, and the order's ledger with that amount taken."""
     order, payload = state.order(order_id), an_object(body, "body")
     known = {"lines": {line["id"]: line for line in order["line_items"]}}
-    lines = asked_lines(payload, "line_items", REFUND_LINE, Context(known), "id", lambda ask, line: {**ask, "line": line})
+    lines = asked_lines(payload, "line_items", REFUND_LINE, Context(known), "id",
+                        lambda ask, line: {**ask, "line": line})
     amount = read(payload, REFUND)["amount"]
     cents = sum(line["refund_total"] for line in lines) if amount is None else amount
     if cents < 0:
@@ -75,7 +77,8 @@ def record_refund(call: Call[SiteState], order_id: int) -> Json:
     now, refund_id = state.now(), state.allocate()
     items = [fixture.fill("refund_item", ask["line"], id=state.allocate(), quantity=-ask["quantity"],
                           total=to_money(-ask["refund_total"]), meta_id=state.allocate(), refunded=ask["id"],
-                          price=-(ask["refund_total"] / 100 / ask["quantity"]) if ask["quantity"] else 0) for ask in lines]
+                          price=-(ask["refund_total"] / 100 / ask["quantity"]) if ask["quantity"] else 0)
+             for ask in lines]
     refund = fixture.fill("refund", id=refund_id, now=now, amount=to_money(cents), line_items=items,
                           reason=str(payload.get("reason") or ""), order_id=order_id,
                           refunded_payment=payload.get("api_refund", True) is not False)

@@ -18,10 +18,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from sandbox.kit import (Batch, Call, CatalogRecords, Endpoints, Fixtures, KeyAndSecret, KitState, LazyCatalog,
-                         NumberedPages, Refusal, Refusals, Refuse, Signed, SiteDates, StandIn, StockStatus,
-                         changed_since, refused, send, shown as public, subscribe, wp_body, wp_error,
-                         wp_invalid as invalid_params, wp_schema as schema)
+from sandbox.kit import (Batch, CatalogRecords, Endpoints, Fixtures, KeyAndSecret, KitState, LazyCatalog,
+                         NumberedPages, Refusal, Refusals, Signed, SiteDates, StandIn, StockStatus, changed_since,
+                         send, shown as public, subscribe, wp_body, wp_error, wp_invalid as invalid_params,
+                         wp_schema as schema)
 
 DEFAULT_KEY = "ck_sandbox"
 DEFAULT_SECRET = "cs_sandbox"
@@ -86,11 +86,6 @@ def wp(refusal: Refusal, error: tuple[Any, ...]) -> tuple[int, Any]:
 REFUSALS = Refusals(fixture("refusals"), wp)
 
 
-def refuse(call: Call[SiteState]) -> Refuse:
-    """WooCommerce refusals are answered as they are, never spoiled by an ``after_apply`` fault."""
-    return lambda body, status: refused(call, JSONResponse(body, status_code=status))
-
-
 def critical_error(status: int) -> dict[str, Any]:
     """WordPress's answer to a fatal error: the body of an injected fault that brings none."""
     return wp_body(*ERRORS["critical"][:2], status)
@@ -128,8 +123,9 @@ kit: StandIn[SiteState] = StandIn(
     clock_view=lambda now: {"now_gmt": gmt(now)}, webhook_admin=True, subscribe=add_webhook,
     deliver=lambda call, events: webhooks.deliver_all(call.state, events))
 pages = NumberedPages(invalid_params, max_per_page=100, default_per_page=10)
-#: Endpoints declared one a line (``api.one``, ``api.many``, ``api.write``), refused as WooCommerce does.
-api = Endpoints(kit, REFUSALS, refuse)
+#: Endpoints declared one a line (``api.one``, ``api.many``, ``api.write``), refused as WooCommerce
+#: does: as they are, never spoiled by an ``after_apply`` fault.
+api = Endpoints(kit, REFUSALS, lambda call: call.refuse_as_is)
 #: ``WC_Webhook::deliver``'s headers, signed with the base64 HMAC-SHA256 of the body.
 webhooks = Signed({
     "Content-Type": "application/json", "User-Agent": USER_AGENT, "X-WC-Webhook-Source": "https://{instance}.example/",

@@ -33,7 +33,8 @@ BAD_URL = ("woocommerce_rest_shop_webhook_invalid_delivery_url",
 
 def rules(topic_error: str) -> tuple[Rule, ...]:
     """The controller's checks in its order; a create also needs ``topic`` and ``delivery_url``."""
-    return (Rule("topic", optional(TOPICS.__contains__), ("woocommerce_rest_shop_webhook_invalid_topic", topic_error), 400),
+    return (Rule("topic", optional(TOPICS.__contains__), ("woocommerce_rest_shop_webhook_invalid_topic", topic_error),
+                 400),
             Rule("delivery_url", optional(web_url), BAD_URL, 400),
             Rule("status", one_of(STATUSES), ("rest_invalid_param", "Invalid parameter(s): status"), 400))
 
