@@ -53,8 +53,12 @@ class Discounts:
                     isinstance(d, dict) and d.get(self.kind_key) in self.kinds), unknown,
                      field=f"{named}.{self.kind_key}"),
                 Rule(value, number, not_a_number, field=f"{named}.{self.value_key}"),
-                Rule(value, lambda v, d, s: 0 <= decimal(v) <= self.most.get(d[self.kind_key], decimal(v)), invalid,
-                     field=f"{named}.{self.value_key}"))
+                Rule(value, self.in_range, invalid, field=f"{named}.{self.value_key}"))
+
+    def in_range(self, value: Any, discount: dict[str, Any], state: Any) -> bool:
+        """A rule check: the value is not below zero nor above its kind's ``most``."""
+        amount = decimal(value)
+        return amount is not None and 0 <= amount <= self.most.get(discount[self.kind_key], amount)
 
     def off(self, cents: int, discount: dict[str, Any] | None) -> int:
         """The cents the discount takes off ``cents`` (none without a discount), at most all of it."""

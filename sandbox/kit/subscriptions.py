@@ -47,6 +47,11 @@ def web_url(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(("http://", "https://"))
 
 
+def matching(key: str) -> Callable[[Hook, Any], bool]:
+    """A list filter on a subscription key; ``all`` matches every subscription."""
+    return lambda hook, value: value in ("all", hook.get(key))
+
+
 def api_hooks(state: Any) -> list[Hook]:
     return [hook for hook in state.webhooks if hook.get("via") == "api"]
 
@@ -93,8 +98,7 @@ class Subscriptions:
 
     @property
     def collection(self) -> Collection:
-        filters = tuple(Filter(name, test=lambda hook, value, name=name: value in ("all", hook.get(name)))
-                        for name in self.filters)
+        filters = tuple(Filter(name, test=matching(name)) for name in self.filters)
         return Collection(self.key, self.pages, keys=lambda call: sorted(hook["id"] for hook in api_hooks(call.state)),
                           get=find_hook, render=self.render, filters=filters)
 
