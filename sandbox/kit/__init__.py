@@ -1,18 +1,23 @@
 """The stand-in kit: what every platform stand-in shares, so each one is mostly declarations.
 
 A stand-in module declares one :class:`~sandbox.kit.standin.StandIn` (where it is served, its
-state, its auth, rate limit and error body) and writes each endpoint as a module-level function
-on ``kit.api`` or ``kit.admin``; ``install = kit.install`` is what ``sandbox.app`` calls. The
-parts: ``standin`` (the call pipeline: request log, faults, auth, limit; admin faults, log,
-clock, webhook list, redelivery), ``faults`` and ``instances`` (what it builds on: injected faults,
-per-instance state and its request log), ``auth``, ``pages``, ``limits``, ``webhooks`` (signed headers as
-templates), ``errors`` (the platforms' error body styles), ``resources`` (declared collections:
-filters, sorting, reads), ``validation`` (request checks as rules), ``admin`` (config, seed, stock
-changes, checkouts, state views), ``catalog``, ``locations``, ``money`` (cents and amounts) and
-``ledger`` / ``ledger_endpoints`` (what was paid and given back per payment and line, refund caps,
-issued codes, refusals as a table, endpoints that answer under the instance's lock), ``fixtures``
-(resource JSON as data files with holes), ``subscriptions`` (webhook subscriptions served through
-the platform's API) and ``pricing`` (line subtotals and order-level discounts declared as data).
+state, its auth, rate limit, error body and how it delivers webhooks) and its endpoints, declared
+one a line on :class:`~sandbox.kit.endpoints.Endpoints` or written as module-level functions on
+``kit.api`` / ``kit.admin``; ``install = kit.install`` is what ``sandbox.app`` calls. The parts:
+``standin`` (the call pipeline: request log, faults, auth, limit, webhooks emitted by a request;
+admin faults, log, clock, webhook list, redelivery), ``faults`` and ``instances`` (what it builds
+on: injected faults, per-instance state and its request log), ``endpoints`` (reads, lists and
+writes answered under the instance's lock, refusals from the platform's table, webhooks after the
+lock), ``auth``, ``pages``, ``limits``, ``webhooks`` (signed headers as templates), ``errors`` (the
+platforms' error body styles), ``resources`` (declared collections: filters, sorting, reads, id
+lists), ``validation`` (request checks as rules, first error or every field), ``admin`` (config,
+seed, stock changes, checkouts, state views, actions), ``records`` (a catalog state: products in
+a lazy catalog, orders, one id sequence), ``catalog``, ``locations``, ``money`` (cents and
+amounts), ``ledger`` (what was paid and given back per payment and line, refund caps and lines,
+issued codes, refusals as a table), ``fixtures`` (resource JSON as data files with holes),
+``subscriptions`` (webhook subscriptions served through the platform's API, in either error
+style), ``inventory`` and ``dates`` (stock status words, site-local and UTC dates) and ``pricing``
+(line subtotals and order-level discounts declared as data).
 Every name a stand-in declares with is importable from here (``from sandbox.kit import Collection,
 Rule, StandIn``), so a platform module names what it uses, not where the kit keeps it.
 How to write one: docs/sandbox.md.
