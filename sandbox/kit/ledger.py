@@ -312,7 +312,6 @@ class Codes:
         return code
 
 
-
 def shown(record: Mapping[str, Any], hidden: Collection[str] = ()) -> dict[str, Any]:
     """A stored record as the API shows it: without its ``_``-prefixed bookkeeping keys nor
     ``hidden`` ones (a gift card's full ``code`` is shown only when it is issued)."""

@@ -91,6 +91,7 @@ def add_webhook(state: RetailerState = kit.state, payload: dict[str, Any] = Body
     state.webhooks.append(hook)
     return {"webhook": hook}
 
+
 @kit.admin.get("/state/items")
 def state_items(skus: str | None = None, state: RetailerState = kit.state) -> JSONResponse:
     with state.lock:
@@ -98,6 +99,7 @@ def state_items(skus: str | None = None, state: RetailerState = kit.state) -> JS
             else list(state.products)
         return JSONResponse({"total": len(state.products),
                              "items": [admin_item(state, state.products[i]) for i in ids]})
+
 
 @kit.admin.get("/writes")
 def list_writes(state: RetailerState = kit.state) -> dict[str, Any]:

@@ -62,6 +62,7 @@ def seed(state: AccountState = kit.state, payload: dict[str, Any] = Body(default
         return {"total": total, "locations": [str(x) for x in location_ids], "items": created,
                 "vendors": vendors}
 
+
 def config(state: AccountState, payload: dict[str, Any]) -> dict[str, Any]:
     """Sets the TBA credentials the account accepts (and the timestamp tolerance)."""
     for key in DEFAULTS:
@@ -90,6 +91,7 @@ def set_stock(state: AccountState = kit.state, payload: dict[str, Any] = Body(..
         state.db.commit()
         return JSONResponse({"item": admin_item(state, row[0])})
 
+
 @kit.admin.post("/purchase_orders/receive")
 def receive(state: AccountState = kit.state, payload: dict[str, Any] = Body(...)) -> JSONResponse:
     """``{"external_id": "PO-…", "lines": {"SKU": qty}, "location_id": 1}``: an item receipt
@@ -101,6 +103,7 @@ def receive(state: AccountState = kit.state, payload: dict[str, Any] = Body(...)
         location = int(payload.get("location_id") or po.get("location") or 1)
         booked = receive_po(state, po, payload.get("lines"), location)
         return JSONResponse({"purchase_order": po["tranId"], "status": po["status"], "received": booked})
+
 
 @kit.admin.get("/state/items")
 def state_items(skus: str | None = None, state: AccountState = kit.state) -> JSONResponse:

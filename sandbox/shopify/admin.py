@@ -16,7 +16,6 @@ from sandbox.shopify import shop
 from sandbox.shopify.shop import ShopState, kit
 
 
-
 def add_item(state: ShopState, spec: Json, now: datetime) -> Json:
     """One item given by hand (``sku``, ``title``, ``available``, ``tracked``, ``inventory_policy``)."""
     index = state.total

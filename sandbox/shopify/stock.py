@@ -9,7 +9,6 @@ a variant's ``inventory_policy`` is ``deny`` or ``continue``
 """
 from __future__ import annotations
 
-
 from fastapi.responses import Response
 
 from sandbox.kit import (Call, Collection, Filter, IdLists, Json, Rule, answers, changed_since, found, given, ids,
@@ -23,7 +22,7 @@ products = Collection("products", shop.pages, keys=lambda call: range(call.state
                       render=shop.product_json,
                       filters=(changed_since("updated_at_min", lambda v, q: shop.parse_ts(v)),))
 orders = Collection(
-    "orders", shop.pages, positions("orders", shop.ORDER_ID_BASE), lambda state, key: state.find_order(key),
+    "orders", shop.pages, positions("orders", shop.ORDER_ID_BASE), ShopState.find_order,
     filters=(shop.updated_since, ids(), since_id(), Filter("status", default="open", test=lambda order, status: (
         status == "any" or (status == "open" and not order["cancelled_at"])))))
 SET_LEVEL = shop.schema(
