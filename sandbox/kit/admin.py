@@ -10,11 +10,14 @@
 * :func:`add_item_state`: ``GET _admin/state/items`` (``skus=`` or ``offset``/``limit``), what tests
   assert stock on.
 * :func:`add_state_view`: ``GET _admin/state/<name>``, stored records as plain JSON.
+* :func:`add_action`: any other ``POST _admin/<path>``, the change itself declared as a function.
+* :func:`reset`: a seed's ``clear`` as data: which of the state's fields go back to their defaults.
 * :func:`known`: the admin's 404 ``{"error": "unknown sku X"}`` for a SKU (or anything) not there.
 * :func:`plain`: stored records (which may hold datetimes) as plain JSON.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -100,6 +103,32 @@ def add_state_view(kit: StandIn[Any], name: str, view: Callable[[Any], Any]) -> 
     def state_view(state: Any = kit.state) -> JSONResponse:
         with state.lock:
             return plain({name: view(state)})
+
+
+def reset(*attrs: str) -> Callable[[Any], None]:
+    """A :class:`Seed`'s ``clear``: each named field of the state (a dataclass; dotted for a field of
+    one of its fields, ``locations.levels``) set back to its default, a fresh one when it has a
+    factory; everything else (credentials, limits) stays."""
+    def clear(state: Any) -> None:
+        for attr in attrs:
+            *path, name = attr.split(".")
+            owner = state
+            for part in path:
+                owner = getattr(owner, part)
+            spec = next(f for f in dataclasses.fields(owner) if f.name == name)
+            fresh = spec.default_factory() if spec.default_factory is not dataclasses.MISSING else spec.default
+            setattr(owner, name, fresh)
+    return clear
+
+
+def add_action(kit: StandIn[Any], path: str, act: Callable[[Any, dict[str, Any]], Any]) -> None:
+    """``POST _admin<path>``: ``act(state, payload)`` under the instance lock (no body is ``{}``); what
+    it returns is the answer, as plain JSON. For an admin edit no other declaration covers."""
+
+    def action(state: Any = kit.state, payload: dict[str, Any] = Body(default_factory=dict)) -> JSONResponse:
+        with state.lock:
+            return plain(act(state, payload))
+    kit.admin.post(path, name="admin_" + path.strip("/").replace("/", "_"))(action)
 
 
 def known(found: T | None, what: str) -> T:

@@ -5,7 +5,8 @@
 * ``{"code", "message", "data": {"status"}}``: the WordPress REST API, which WooCommerce answers
   with (https://developer.wordpress.org/rest-api/using-the-rest-api/global-parameters/#_envelope,
   ``WP_REST_Server::error_to_response``); a bad query or body parameter is ``rest_invalid_param``
-  with ``data.params`` naming each one.
+  with ``data.params`` naming each one, and missing required ones are ``rest_missing_callback_param``
+  (``WP_REST_Request::has_valid_params``).
 * ``{"type", "title", "status", "o:errorDetails": [{"detail", "o:errorCode"}]}``: Oracle's REST
   services, NetSuite's among them (RFC 9457-style:
   https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html).
@@ -22,7 +23,6 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from sandbox.kit.standin import Answer, Call
 from sandbox.kit.validation import Rule, Schema
 
 
@@ -56,6 +56,16 @@ def wp_invalid(details: dict[str, str]) -> dict[str, Any]:
                    **({"params": params} if params else {}))
 
 
+def wp_required(*names: str) -> Rule:
+    """The check WordPress makes before a controller runs: every ``required`` argument is given
+    (not empty), else 400 ``rest_missing_callback_param`` naming the missing ones in ``data.params``."""
+    def missing(body: Any) -> list[str]:
+        return [name for name in names if not (body if isinstance(body, dict) else {}).get(name)]
+    return Rule("", lambda body, _, state: not missing(body), lambda body: (
+        "rest_missing_callback_param", f"Missing parameter(s): {', '.join(missing(body))}", {"params": missing(body)}),
+                400)
+
+
 def wp_schema(*rules: Rule) -> Schema:
     """Rules whose error is ``(code, message)`` or ``(code, message, data)``, answered as WordPress does."""
     return Schema(rules, lambda name, error, status: wp_body(error[0], error[1], status, **(error[2:] or [{}])[0]))
@@ -69,12 +79,6 @@ def oracle_body(status: int, title: str, detail: str, code: str) -> dict[str, An
 
 def oracle_bad_request(detail: str, code: str = "INVALID_PARAMETER") -> dict[str, Any]:
     return oracle_body(400, "Bad Request", detail, code)
-
-
-def refused(call: Call[Any], response: JSONResponse) -> Answer:
-    """``raise refused(call, wp_error(...))``: a ready refusal answered as is and logged with its status."""
-    call.entry["status"] = response.status_code
-    return Answer(response)
 
 
 #: The ``type`` BigCommerce's v3 error bodies carry (the Inventory API reference's examples).

@@ -265,6 +265,12 @@ class Whole:
     platform documents without paging parameters answers."""
 
     key: str = "data"
+    #: No paging parameters to refuse; a filter's refusal body, where a collection declares one.
+    invalid: InvalidParams = lambda params: {"error": "invalid parameter", "params": params}
+
+    def serve(self, call: Call[Any], key: str, select: Select) -> Response:
+        keys, render = select(call.query)
+        return self.answer(call, keys, render)
 
     def answer(self, call: Call[Any], keys: Sequence[Any], render: Render) -> Response:
         return call.reply({self.key: [render(k) for k in keys]})

@@ -101,6 +101,6 @@ class Signed:
                                 **{key: headers[name] for key, name in self.record.items()}))
         return results
 
-    def deliver_all(self, state: KitState, events: list[tuple[str, Any]]) -> list[dict[str, Any]]:
-        """:meth:`deliver` each ``(topic, payload)`` in order; every record."""
-        return [record for topic, payload in events for record in self.deliver(state, topic, payload)]
+    def deliver_all(self, state: KitState, events: list[tuple[str, Any]], **values: str) -> list[dict[str, Any]]:
+        """:meth:`deliver` each ``(topic, payload)`` in order (with the same ``values``); every record."""
+        return [record for topic, payload in events for record in self.deliver(state, topic, payload, **values)]

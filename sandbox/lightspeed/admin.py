@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Body
 from fastapi.responses import JSONResponse
 
+from sandbox.kit import Setting, add_config, known
 from sandbox.lightspeed.retailer import (
     RetailerState,
     _ts,
@@ -44,47 +45,37 @@ def seed(state: RetailerState = kit.state, payload: dict[str, Any] = Body(defaul
         return {"total": len(state.products), "outlets": state.outlets, "items": created,
                 "version": state.version}
 
-@kit.admin.post("/config")
-def config(state: RetailerState = kit.state, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
-    with state.lock:
-        state.token = payload.get("access_token", state.token)
-        state.client_secret = payload.get("client_secret", state.client_secret)
-        state.window.limit = int(payload.get("rate_limit", state.window.limit))
-        state.window.seconds = float(payload.get("rate_window_s", state.window.seconds))
-        if payload.get("reset_window"):
-            state.window.restart()
-        return {"access_token": state.token, "client_secret": state.client_secret,
-                "rate_limit": state.window.limit, "rate_window_s": state.window.seconds, "outlets": state.outlets}
+add_config(kit, {
+    "access_token": Setting("token"), "client_secret": Setting("client_secret"),
+    "rate_limit": Setting("window.limit", int), "rate_window_s": Setting("window.seconds", float),
+    "reset_window": Setting("window", show=None, apply=lambda state, reset: reset and state.window.restart()),
+    "outlets": Setting("outlets", apply=lambda state, value: None)})  # shown, set by a seed only
+
 
 @kit.admin.post("/set_stock")
 def set_stock(state: RetailerState = kit.state, payload: dict[str, Any] = Body(...)) -> JSONResponse:
     """A sale or stocktake in the store: sets ``current_amount`` (and ``reorder_point`` /
     ``reorder_amount`` when given, as the back office does per outlet), emits ``inventory.update``."""
     with state.lock:
-        product_id = state.sku_index.get(str(payload.get("sku")))
-        if product_id is None:
-            return JSONResponse({"error": f"unknown sku {payload.get('sku')}"}, status_code=404)
+        product_id = known(state.sku_index.get(str(payload.get("sku"))), f"sku {payload.get('sku')}")
         outlet = str(payload.get("outlet_id") or state.outlets[0])
-        if outlet not in state.outlets:
-            return JSONResponse({"error": f"unknown outlet {outlet}"}, status_code=404)
+        known(outlet if outlet in state.outlets else None, f"outlet {outlet}")
         current = state.inventory.get((product_id, outlet), {}).get("current_amount", 0)
         row = dict(state.set_amount(product_id, outlet, int(payload.get("current_amount", current)),
                                     **reorder_levels(payload)))
     hooks = deliver(state, "inventory.update", inventory_payload(row))
     return JSONResponse({"inventory": row, "webhooks": hooks})
 
+
 @kit.admin.post("/update_product")
 def update_product_admin(state: RetailerState = kit.state, payload: dict[str, Any] = Body(...)) -> JSONResponse:
     """Renames a product (``name``/``new_sku``) in the back office: emits ``product.update``."""
     with state.lock:
-        product_id = state.sku_index.get(str(payload.get("sku")))
-        if product_id is None:
-            return JSONResponse({"error": f"unknown sku {payload.get('sku')}"}, status_code=404)
-        product = state.products[product_id]
+        product = state.products[known(state.sku_index.get(str(payload.get("sku"))), f"sku {payload.get('sku')}")]
         if payload.get("new_sku"):
             del state.sku_index[product["sku"]]
             product["sku"] = str(payload["new_sku"])
-            state.sku_index[product["sku"]] = product_id
+            state.sku_index[product["sku"]] = product["id"]
         product["name"] = payload.get("name", product["name"])
         product["updated_at"] = _ts(datetime.now(timezone.utc))
         product["version"] = state.bump()
@@ -98,6 +89,7 @@ def state_items(skus: str | None = None, state: RetailerState = kit.state) -> JS
             else list(state.products)
         return JSONResponse({"total": len(state.products),
                              "items": [admin_item(state, state.products[i]) for i in ids]})
+
 
 @kit.admin.get("/writes")
 def list_writes(state: RetailerState = kit.state) -> dict[str, Any]:

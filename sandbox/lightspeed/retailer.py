@@ -18,12 +18,10 @@ from urllib.parse import urlencode
 
 from fastapi.responses import JSONResponse
 
+from sandbox.kit import (BearerToken, FixedWindow, KitState, StandIn, VersionPages, Window, send, subscribe,
+                         subscribers)
 from sandbox.kit.faults import http_date_fault
-from sandbox.kit import KitState, StandIn
-from sandbox.kit.auth import BearerToken
-from sandbox.kit.limits import FixedWindow, Window
-from sandbox.kit.pages import VersionPages
-from sandbox.kit.webhooks import hmac_sha256_hex, send, subscribe, subscribers
+from sandbox.kit.webhooks import hmac_sha256_hex
 
 DEFAULT_TOKEN = "lsxs_sandbox_token"
 DEFAULT_CLIENT_SECRET = "lsxs_sandbox_client_secret"
