@@ -79,7 +79,9 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
     ``{"code", "message", "data": {"status"}}``; BigCommerce ``{"title", "detail"}``;
     Magento ``{"message", "parameters"}``; OData ``{"error": {"code", "message"}}``; Oracle REST
     (NetSuite, https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html )
-    ``{"title", "o:errorDetails": [{"detail", "o:errorCode"}]}``, each detail with its code.
+    ``{"title", "o:errorDetails": [{"detail", "o:errorCode"}]}``, each detail with its code;
+    Lightspeed X-Series ``{"error": "Too Many Requests", "message": "Rate limiting enforced"}``
+    (https://x-series-api.lightspeedhq.com/docs/rate_limiting) as ``error: message``.
     """
     if isinstance(body, Mapping):
         details = [d for d in body.get("o:errorDetails") or [] if isinstance(d, Mapping) and d.get("detail")]
@@ -102,6 +104,8 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
         if isinstance(body.get("error"), Mapping):
             inner = body["error"]
             return str(inner.get("message") or inner.get("code") or fallback)
+        if isinstance(body.get("error"), str) and body.get("message"):  # Lightspeed X-Series' shape
+            return f"{body['error']}: {body['message']}"
         if body.get("message"):
             code = body.get("code")
             return f"{code}: {body['message']}" if code else str(body["message"])

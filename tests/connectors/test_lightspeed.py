@@ -11,7 +11,8 @@ import pytest
 
 from connectors.base import Connector
 from connectors.errors import AuthError, MalformedPayloadError, SignatureError, TransientError
-from connectors.lightspeed import LightspeedConnector, parse_signature_header
+from connectors.lightspeed import LightspeedConnector
+from connectors.signing import keyed_fields as parse_signature_header
 from connectors.registry import build_connector
 from connectors.types import ConnectorConfig, ListingRef
 from sandbox.lightspeed import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN
