@@ -41,6 +41,9 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "woocommerce": {"orders": "Read permission on the API key (Read or Read/Write) and a key user who can view orders",
                     "stock": "Read permission on the API key (Read or Read/Write)",
                     "webhooks": "Read/Write permission on the API key (webhooks are written)"},
+    # X-Series OAuth scopes, each endpoint naming its own (https://x-series-api.lightspeedhq.com/docs/scopes)
+    "lightspeed": {"orders": "sales:read scope", "stock": "products:read and inventory:read scopes",
+                   "webhooks": "webhooks scope"},
 }
 
 

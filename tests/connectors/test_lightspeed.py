@@ -157,7 +157,7 @@ def test_inventory_webhook_is_signed_verified_and_parsed(retailer: Admin, config
     assert event.kind == "inventory_update" and event.topic == "inventory.update"
     assert event.stock[0].external_id == seeded["items"][0]["product_id"]
     assert event.stock[0].location_external_id == seeded["outlets"][0] and event.stock[0].available == 0
-    row = answer["inventory"]
+    row = answer["item"]
     assert event.dedupe_key == f"lightspeed:inventory.update:{row['id']}:{row['version']}"
 
     retailer.post("update_product", {"sku": "FUTON-QUEEN", "new_sku": "FUTON-Q"})
