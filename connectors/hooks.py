@@ -159,8 +159,9 @@ class FormWebhookConnector(JsonWebhookConnector):
         if not isinstance(payload, dict):
             raise MalformedPayloadError(f"{spec.payload_field} is not a JSON object")
         topic = (form.get(spec.topic_field) or [""])[0] or spec.infer_topic(payload)
-        keys = [id_str(payload.get(name)) for name in spec.key_fields]
-        dedupe = ":".join([topic, *keys]) if all(keys) else f"{topic}:{hashlib.sha256(raw.encode()).hexdigest()}"
+        keys = [key for key in (id_str(payload.get(name)) for name in spec.key_fields) if key]
+        dedupe = ":".join([topic, *keys]) if len(keys) == len(spec.key_fields) else \
+            f"{topic}:{hashlib.sha256(raw.encode()).hexdigest()}"
         occurred = next((when for when in map(parse_timestamp, (payload.get(f) for f in spec.occurred_fields))
                          if when), None)
         kind = spec.kinds.get(topic, "other")

@@ -86,6 +86,7 @@ keep only these outlets' stock; sales of every outlet are the SKU's demand), ``d
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar, Iterator, Mapping
 
 from connectors.base import (
@@ -140,11 +141,11 @@ def inventory_record(row: Mapping[str, Any], products: Mapping[str, Mapping[str,
 
 def product_records(product: Mapping[str, Any]) -> list[StockRecord]:
     """``product.update``: the product's SKU and its count per outlet (no count: the SKU alone)."""
-    ids = {"external_id": str(product["id"]), "sku": product.get("sku") or None,
-           "updated_at": parse_timestamp(product.get("updated_at") or product.get("created_at"))}
-    return [StockRecord(**ids, location_external_id=nonblank_id_str(level.get("outlet_id")),
-                        on_hand=whole_units(level.get("count")), available=whole_units(level.get("count")))
-            for level in product.get("inventory") or []] or [StockRecord(**ids)]
+    sku = StockRecord(external_id=str(product["id"]), sku=product.get("sku") or None,
+                      updated_at=parse_timestamp(product.get("updated_at") or product.get("created_at")))
+    return [replace(sku, location_external_id=nonblank_id_str(level.get("outlet_id")),
+                    on_hand=whole_units(level.get("count")), available=whole_units(level.get("count")))
+            for level in product.get("inventory") or []] or [sku]
 
 
 def sale_record(sale: Mapping[str, Any]) -> OrderRecord | None:
