@@ -99,7 +99,7 @@ from connectors.types import WebhookKind
 MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = 1_000
 #: Sales that have not touched the inventory yet: not demand, not kept.
-PARKED = frozenset({"SAVED", "OPEN", "PARKED"})
+PARKED = frozenset({"SAVED", "OPEN"})
 LINES = LineFields(title="name", variant=("product_id",))
 
 VERSIONS = VersionCursorPaginator("after")
@@ -148,9 +148,19 @@ def product_records(product: Mapping[str, Any]) -> list[StockRecord]:
             for level in product.get("inventory") or []] or [sku]
 
 
+def legacy_status(sale: Mapping[str, Any]) -> str:
+    """The ``status`` a sale without one would have had, from its ``state`` and attributes
+    (docs/sales_states_and_attributes): pending + ``layby`` is ``LAYBY``, pending alone ``OPEN``."""
+    state = str(sale.get("state") or "closed").lower()
+    attributes = sale.get("attributes") or sale.get("register_sale_attributes") or []
+    if state == "pending":
+        return str(attributes[0]).upper() if attributes else "OPEN"
+    return "SAVED" if state == "parked" else state.upper()
+
+
 def sale_record(sale: Mapping[str, Any]) -> OrderRecord | None:
     """A sale as an order whose status says where it stands (module docstring); None when parked."""
-    status = str(sale.get("status") or sale.get("state") or "CLOSED").upper()
+    status = str(sale.get("status") or "").upper() or legacy_status(sale)
     if status in PARKED:
         return None
     ours = "cancelled" if status == "VOIDED" or sale.get("deleted_at") else \

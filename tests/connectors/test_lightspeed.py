@@ -318,3 +318,23 @@ def test_a_sale_webhook_is_signed_parsed_as_an_order_and_keyed_by_what_it_says(
     assert cancelled.orders[0].status == "cancelled" and cancelled.dedupe_key != event.dedupe_key
     with pytest.raises(SignatureError):
         conn.verify_webhook(hook.headers, hook.body.replace(b"CLOSED", b"VOIDED"))
+
+
+@pytest.mark.parametrize(("sale", "status"), [
+    ({"status": "CLOSED"}, "closed"), ({"status": "LAYBY_CLOSED"}, "closed"), ({"status": "ONACCOUNT"}, "onaccount"),
+    ({"status": "AWAITING_PICKUP"}, "awaiting_pickup"), ({"status": "VOIDED"}, "cancelled"),
+    ({"status": "CLOSED", "deleted_at": "2026-01-02T00:00:00Z"}, "cancelled"), ({"status": "SAVED"}, None),
+    # the ``state`` + attributes that are to replace ``status`` (docs/sales_states_and_attributes)
+    ({"state": "closed", "attributes": ["layby"]}, "closed"), ({"state": "pending", "attributes": ["layby"]}, "layby"),
+    ({"state": "pending", "attributes": ["onaccount", "delivery"]}, "onaccount"), ({"state": "pending"}, None),
+    ({"state": "parked"}, None), ({"state": "voided"}, "cancelled"),
+])
+def test_a_sale_is_never_an_open_order(sale: dict[str, Any], status: str | None) -> None:
+    """Whatever a sale says, its order is closed, still at the till under its own name, cancelled,
+    or not kept: never ``open``, which allocation would take from stock the till already took."""
+    from connectors.lightspeed import sale_record
+    from domain.stock.orders import normalise_status
+
+    order = sale_record({"id": "s-1", "line_items": [{"id": "l-1", "product_id": "p-1", "quantity": 1.0}], **sale})
+    assert (order.status if order else None) == status
+    assert order is None or normalise_status(order.status) != "open"
