@@ -19,9 +19,11 @@ keeps working:
   :class:`RestConnector` (the base every REST platform connector extends), :class:`OrderReads`
   (orders read from a declared stream);
 * ``connectors.hooks`` — :class:`JsonWebhooks`: signed JSON webhooks declared by header names;
+  :class:`FormWebhooks`: form-encoded ones with the JSON in one field (Lightspeed X-Series);
 * ``connectors.rpc`` — :class:`JsonRpcConnector`: JSON-RPC 2.0 calls on the same plumbing;
 * ``connectors.signing`` — :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`,
   :func:`verify_shared_secret` (a secret header echoed back instead of a signature);
+  :func:`verify_keyed_hmac` (a ``signature=…,algorithm=…`` header);
 * ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes
   (:class:`KeyedCodes`) and create-then-find when a keyed code is already taken;
 * ``connectors.writes`` — :class:`LevelWrites`, and refunds, store credit and substitute orders as
@@ -72,7 +74,13 @@ from connectors.http import (
     parse_retry_after,
     platform_error_message,
 )
-from connectors.hooks import JsonWebhookConnector, JsonWebhooks, WebhookRecords
+from connectors.hooks import (
+    FormWebhookConnector,
+    FormWebhooks,
+    JsonWebhookConnector,
+    JsonWebhooks,
+    WebhookRecords,
+)
 from connectors.idempotency import (
     KeyedCodes,
     at_most_once,
@@ -105,8 +113,10 @@ from connectors.signing import (
     header_value,
     hmac_sha256_base64,
     hmac_sha256_matches,
+    keyed_fields,
     verify_base64_hmac,
     verify_shared_secret,
+    verify_keyed_hmac,
 )
 from connectors.storefront import STOREFRONT, Storefront
 from connectors.streams import Collections, HighWater, Page, PageCursor, Stream, incremental, time_after
@@ -158,7 +168,8 @@ from connectors.writes import (
 
 __all__ = [
     "AuthFrom", "all_found", "BodyLinksPaginator", "Bucket", "at_most_once", "last_path_id", "JsonRpcConnector",
-    "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords",
+    "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords", "FormWebhookConnector", "FormWebhooks",
+    "keyed_fields", "verify_keyed_hmac",
     "basic_auth", "bearer_auth", "created_or_found", "KeyedCodes", "outcome",
     "field_error", "header_auth", "hmac_sha256_matches", "unwrap",
     "SAFE_METHODS", "BasicAuth", "BearerToken", "Capability", "ClockFn", "Connector", "ErpConnector", "HeaderToken",

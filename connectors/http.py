@@ -84,7 +84,9 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
     also as a list under ``data`` (the refund endpoint's 422), and ``{"title", "detail"}``;
     Magento ``{"message", "parameters"}``; OData ``{"error": {"code", "message"}}``; Oracle REST
     (NetSuite, https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html )
-    ``{"title", "o:errorDetails": [{"detail", "o:errorCode"}]}``, each detail with its code.
+    ``{"title", "o:errorDetails": [{"detail", "o:errorCode"}]}``, each detail with its code;
+    Lightspeed X-Series ``{"error": "Too Many Requests", "message": "Rate limiting enforced"}``
+    (https://x-series-api.lightspeedhq.com/docs/rate_limiting) as ``error: message``.
     """
     if isinstance(body, Mapping):
         details = [d for d in body.get("o:errorDetails") or [] if isinstance(d, Mapping) and d.get("detail")]
@@ -114,6 +116,8 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
         if isinstance(body.get("error"), Mapping):
             inner = body["error"]
             return str(inner.get("message") or inner.get("code") or fallback)
+        if isinstance(body.get("error"), str) and body.get("message"):  # Lightspeed X-Series' shape
+            return f"{body['error']}: {body['message']}"
         if body.get("message"):
             code, message = body.get("code"), filled(str(body["message"]), body.get("parameters"))
             return f"{code}: {message}" if code else message

@@ -57,6 +57,9 @@ PERMISSIONS: dict[str, dict[str, str]] = {
                 "stock": "the Magento_Catalog::products and Magento_CatalogInventory::cataloginventory ACL resources "
                          "(with Multi-Source Inventory also Magento_InventoryApi::source)",
                 "webhooks": "an observer module posting to our address (Magento has no webhook API of its own)"},
+    # X-Series OAuth scopes, each endpoint naming its own (https://x-series-api.lightspeedhq.com/docs/scopes)
+    "lightspeed": {"orders": "sales:read scope", "stock": "products:read and inventory:read scopes",
+                   "webhooks": "webhooks scope"},
 }
 
 

@@ -16,13 +16,15 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from connectors.types import OrderLineRecord, PaymentRisk, StockRecord
-from connectors.values import id_str, money_cents
+from connectors.values import id_str, money_cents, whole_units
 
 
 @dataclass(frozen=True)
 class LineFields:
     """The keys of an order line's fields; ``variant`` keys are tried in order and the first one
-    set (not empty, not 0) is the variant. Money is a decimal string or number (``money_cents``)."""
+    set (not empty, not 0) is the variant. Money is a decimal string or number (``money_cents``);
+    a quantity may be a float (``1.0``: X-Series' sale lines) or a decimal string, kept in whole
+    units (``whole_units``)."""
 
     title: str = "title"
     variant: tuple[str, ...] = ("variant_id",)
@@ -34,7 +36,8 @@ class LineFields:
     def record(self, line: Mapping[str, Any]) -> OrderLineRecord:
         variant = next((line[key] for key in self.variant if line.get(key)), None)
         return OrderLineRecord(external_id=str(line[self.id]), sku=line.get(self.sku) or None,
-                               quantity=int(line.get(self.quantity, 0)), title=str(line.get(self.title) or ""),
+                               quantity=whole_units(line.get(self.quantity)) or 0,
+                               title=str(line.get(self.title) or ""),
                                price_cents=money_cents(line.get(self.price)), variant_external_id=id_str(variant))
 
     def records(self, lines: Iterable[Mapping[str, Any]] | None) -> list[OrderLineRecord]:

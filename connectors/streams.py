@@ -192,6 +192,11 @@ class Collections:
     are added). ``REST("orders", map=…)`` is the :class:`Stream` at ``orders`` + ``suffix``; what a
     collection declares beyond the convention is passed on, and an explicit ``records`` wins (a
     search endpoint named otherwise than its records).
+
+    A platform whose every collection is one walk by the same cursor (Lightspeed X-Series' global
+    ``version``: ``?after=``, each page's ``version.max``, an empty page at the end) declares that
+    once too: ``since_param``, ``cursor`` and ``stop_on_empty_page`` are each collection's unless
+    it declares its own.
     """
 
     paginator: Paginator
@@ -199,11 +204,15 @@ class Collections:
     records: str | None = None
     suffix: str = ""
     params: Mapping[str, Any] = field(default_factory=dict)
+    since_param: str | Callable[[str], Mapping[str, Any]] | None = None
+    cursor: HighWater | PageCursor | None = None
+    stop_on_empty_page: bool = False
 
     def __call__(self, path: str, **declared: Any) -> Stream:
         declared["params"] = {**self.params, **declared.get("params", {})}
         declared.setdefault("records", self.records or path.rsplit("/", 1)[-1])
-        declared.setdefault("page_size_param", self.page_size_param)
+        for name in ("page_size_param", "since_param", "cursor", "stop_on_empty_page"):
+            declared.setdefault(name, getattr(self, name))
         return Stream(path=path + self.suffix, paginator=self.paginator, **declared)
 
 

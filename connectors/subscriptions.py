@@ -24,8 +24,8 @@ address for a topic is found by listing first, so connecting twice changes nothi
   the API 1.0 object, signed ``X-Signature`` with the app's client secret
   (https://x-series-api.lightspeedhq.com/docs/webhooks): the API takes no secret, so the client
   secret is the store's webhook secret, as with Shopify. A webhook found inactive is switched on.
-  Only ``inventory.update`` and ``product.update`` are asked for: sales are not read from X-Series
-  (in-store sales lower the inventory rows that ``inventory.update`` carries).
+  ``inventory.update``, ``product.update`` and ``sale.update`` are asked for: a sale rung up is
+  demand (``connectors.lightspeed``) besides the inventory it lowers.
 * BigCommerce ``/v3/hooks``: ``GET`` lists the app's hooks (``scope``, ``destination``,
   ``headers``, ``is_active``), ``POST {"scope", "destination", "is_active", "headers"}`` creates
   one, ``PUT hooks/{id}`` updates it (https://developer.bigcommerce.com/docs/webhooks/webhooks).
@@ -54,7 +54,7 @@ from connectors.http import RestConnector
 TOPICS: dict[str, tuple[str, ...]] = {
     "shopify": ("inventory_levels/update", "orders/create", "products/update"),
     "woocommerce": ("product.created", "product.updated", "order.created"),
-    "lightspeed": ("inventory.update", "product.update"),
+    "lightspeed": ("inventory.update", "product.update", "sale.update"),
     "bigcommerce": tuple(BIGCOMMERCE_KINDS),
 }
 #: Platforms whose subscriptions carry a secret we generate (else the platform's app secret signs).

@@ -43,6 +43,10 @@ class StockRecord:
     #: The platform's own low-stock level for this item at this location (Lightspeed's reorder
     #: point), None when the platform does not report one; 0 means none is set there.
     reorder_point: int | None = None
+    #: What the platform would reorder for this item at this location once it reaches its reorder
+    #: point (Lightspeed's ``reorder_amount``, the webhooks' ``restock_level``); None when the
+    #: platform does not report one, 0 when none is set there.
+    restock_level: int | None = None
 
 
 @dataclass(frozen=True)

@@ -237,6 +237,8 @@ class LocationThreshold(Base):
     file (``[[skus]] location_thresholds``) and ``imported_threshold`` from a platform that holds
     one (Lightspeed X-Series' reorder point). The file wins when both are set. ``state`` is the
     location's own place in OK → LOW → OUT, so each crossing alerts once.
+    ``imported_restock_level`` is what that platform would reorder there once the reorder point is
+    reached (Lightspeed's reorder amount, its "restock level"), shown with the location's alerts.
     """
 
     __tablename__ = "location_thresholds"
@@ -245,6 +247,7 @@ class LocationThreshold(Base):
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
     config_threshold: Mapped[int | None] = mapped_column(Integer)
     imported_threshold: Mapped[int | None] = mapped_column(Integer)
+    imported_restock_level: Mapped[int | None] = mapped_column(Integer)
     imported_from_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="SET NULL"))
     imported_at: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(String(16), server_default="OK")
@@ -254,6 +257,7 @@ class LocationThreshold(Base):
         UniqueConstraint("sku_id", "location_id", name="uq_location_thresholds_sku_location"),
         CheckConstraint(_in("state", LOCATION_STATES), name="state_valid"),
         CheckConstraint("config_threshold >= 0 AND imported_threshold >= 0", name="thresholds_nonnegative"),
+        CheckConstraint("imported_restock_level >= 0", name="restock_level_nonnegative"),
     )
 
 

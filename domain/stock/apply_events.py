@@ -97,8 +97,7 @@ def apply_parsed(session: Session, store_id: int, batch: list[ParsedEvent]) -> D
         result.changed_sku_ids.update(recorded.sku_ids)
         result.backorder_ids += recorded.backorder_ids
         result.order_ids += recorded.order_ids
-        problems[event.id] += [f"order line without SKU: {line.sku or line.external_id}"
-                               for order in orders for line in order.lines if not line.sku]
+        problems[event.id] += [f"order line without SKU: {line}" for line in recorded.unplaced]
     done_ids = [event.id for event in events if not problems[event.id]]
     for event in events:
         if problems[event.id]:

@@ -1,4 +1,10 @@
-"""Orders from any channel, stored once per platform id; their lines are the demand detection sees."""
+"""Orders from any channel, stored once per platform id; their lines are the demand detection sees.
+
+A line names its SKU by code, or only by the platform's own product id (a Lightspeed X-Series sale
+line carries ``product_id`` alone): then the SKU is the one whose listing on that store has that id
+(``channel_listings``, learned on the last full stock read), as stock records without a code are
+resolved in ``domain.stock.levels``.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -12,7 +18,7 @@ from sqlalchemy.orm import Session
 from connectors.types import OrderRecord, PaymentRisk
 from domain.core.clock import utcnow
 from domain.core.db import any_text
-from domain.core.models import Order, OrderLine, OrderPayment, Sku
+from domain.core.models import ChannelListing, Order, OrderLine, OrderPayment, Sku
 from domain.stock.allocation import allocate_orders
 
 OPEN_STATUSES = {"open", "pending", "processing", "on-hold", "unfulfilled", "partially_fulfilled"}
@@ -49,6 +55,18 @@ class RecordedOrders:
     order_ids: list[int] = field(default_factory=list)
     sku_ids: list[int] = field(default_factory=list)
     backorder_ids: list[int] = field(default_factory=list)
+    #: Lines that name no SKU code and no product this store lists (their platform ids).
+    unplaced: list[str] = field(default_factory=list)
+
+
+def listed_products(session: Session, store_id: int, records: Sequence[OrderRecord], known: set[str]) -> dict[str, int]:
+    """The store's product ids → SKU ids, for the lines whose code is not one of ``known``."""
+    ids = {line.variant_external_id for record in records for line in record.lines
+           if line.variant_external_id and line.sku not in known}
+    if not ids:
+        return {}
+    return dict(session.execute(select(ChannelListing.external_id, ChannelListing.sku_id).where(
+        ChannelListing.store_id == store_id, ChannelListing.external_id == any_text("ids", sorted(ids)))).tuples().all())
 
 
 def record_payment(session: Session, order_id: int, record: OrderRecord) -> None:
@@ -62,11 +80,14 @@ def record_payment(session: Session, order_id: int, record: OrderRecord) -> None
 
 
 def record_orders(session: Session, store_id: int, records: Sequence[OrderRecord]) -> RecordedOrders:
-    """Upsert orders and their lines, then allocate every new line (the rest is backordered)."""
+    """Upsert orders and their lines, then allocate every new line of an open order (the rest is
+    backordered). A line's SKU is its code's, else its product's listing on this store."""
     if not records:
         return RecordedOrders()
     codes = {line.sku for record in records for line in record.lines if line.sku}
     sku_ids = dict(session.execute(select(Sku.code, Sku.id).where(Sku.code == any_text("codes", sorted(codes)))).all()) if codes else {}
+    by_product = listed_products(session, store_id, records, set(sku_ids))
+    unplaced: list[str] = []
     touched: set[int] = set()
     order_ids: list[int] = []
     for record in records:
@@ -90,6 +111,10 @@ def record_orders(session: Session, store_id: int, records: Sequence[OrderRecord
             if line.quantity <= 0:
                 continue
             sku_id = sku_ids.get(line.sku) if line.sku else None
+            if sku_id is None and line.variant_external_id:
+                sku_id = by_product.get(line.variant_external_id)
+            if sku_id is None and not line.sku:
+                unplaced.append(line.variant_external_id or line.external_id)
             session.execute(insert(OrderLine).values(
                 order_id=order_id, sku_id=sku_id, external_id=line.external_id, quantity=line.quantity,
                 price_cents=line.price_cents, title=line.title[:300],
@@ -97,4 +122,4 @@ def record_orders(session: Session, store_id: int, records: Sequence[OrderRecord
             if sku_id is not None:
                 touched.add(sku_id)
     allocation = allocate_orders(session, order_ids)
-    return RecordedOrders(order_ids, sorted(touched | allocation.sku_ids), allocation.backorder_ids)
+    return RecordedOrders(order_ids, sorted(touched | allocation.sku_ids), allocation.backorder_ids, unplaced)

@@ -9,7 +9,9 @@ in the platform's format, and answers one page with the platform's headers.
 * :class:`FirstPage`: ``limit`` only, no cursor: the first ``limit`` records in the body.
 * :class:`OffsetPages`: ``limit`` / ``offset`` with the paging links in the body (NetSuite REST).
 * :class:`VersionPages`: rows after a monotonic ``version`` (``?after=&page_size=``), the page's
-  version range in the body (https://x-series-api.lightspeedhq.com/docs/pagination).
+  version range in the body (https://x-series-api.lightspeedhq.com/docs/pagination);
+  :meth:`VersionPages.serve` serves a whole collection that way, and :class:`Versioned` is the
+  state's global version counter every change bumps.
 * :class:`Whole`: no paging at all: every record under one key (X-Series' webhook list).
 * :class:`ArrayPages`: ``page`` / ``limit`` over a bare JSON array, ``204 No Content`` without a
   body past the end (BigCommerce v2: https://developer.bigcommerce.com/docs/rest-management/orders ).
@@ -26,7 +28,7 @@ import base64
 import bisect
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -257,6 +259,26 @@ class VersionPages:
         if not page:
             return call.reply({"data": [], "version": None})
         return call.reply({"data": page, "version": {"min": page[0]["version"], "max": page[-1]["version"]}})
+
+    def serve(self, kit: Any, path: str, rows: Callable[[Any], Iterable[dict[str, Any]]]) -> None:
+        """``GET path`` on ``kit.api``: ``rows(state)``, copied under the instance's lock, a page of them."""
+        @kit.api.get(path, name=f"list {path}")
+        def listing(call: Call[Any] = kit.call) -> Response:
+            with call.state.lock:
+                return self.answer(call, [dict(row) for row in rows(call.state)])
+
+
+@dataclass
+class Versioned:
+    """A state mixin: the instance's global version counter. :meth:`bump` moves it on for every
+    change and answers the record's new ``version``; steps are not always 1 (clients must not
+    count on that)."""
+
+    version: int = 1_000
+
+    def bump(self) -> int:
+        self.version += 1 + (self.version % 3)
+        return self.version
 
 
 @dataclass(frozen=True)

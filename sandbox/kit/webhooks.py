@@ -7,6 +7,12 @@ https://shopify.dev/docs/apps/build/webhooks/verify-deliveries;
 Each delivery is kept (body and headers verbatim) so ``_admin/redeliver`` can resend it.
 BigCommerce signs nothing: each delivery carries the custom ``headers`` its subscription was made
 with (https://developer.bigcommerce.com/docs/integrations/webhooks#security): :func:`echoing`.
+
+:class:`FormSigned` is the form-encoded kind: Lightspeed X-Series POSTs
+``application/x-www-form-urlencoded`` with the JSON object in a ``payload`` field beside fixed
+fields (``type``, ``domain_prefix``, ``environment``) and signs the raw form body in one header of
+``key=value`` pairs, ``X-Signature: signature=…,algorithm=HMAC-SHA256``
+(https://x-series-api.lightspeedhq.com/docs/webhooks).
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
@@ -104,3 +111,30 @@ class Signed:
     def deliver_all(self, state: KitState, events: list[tuple[str, Any]], **values: str) -> list[dict[str, Any]]:
         """:meth:`deliver` each ``(topic, payload)`` in order (with the same ``values``); every record."""
         return [record for topic, payload in events for record in self.deliver(state, topic, payload, **values)]
+
+
+@dataclass(frozen=True)
+class FormSigned:
+    """Form-encoded deliveries as data: ``fields(state, topic)`` are the form's fixed fields, the
+    JSON payload goes in ``payload_field``, ``signature`` is the signature header's template over
+    ``{hex}`` (the hex HMAC-SHA256 of the form body) keyed with ``secret(state, hook)``;
+    ``record(payload)`` adds ids to each delivery record. Inactive subscriptions get nothing."""
+
+    fields: Callable[[Any, str], dict[str, str]]
+    secret: Callable[[Any, dict[str, Any]], str] = lambda state, hook: hook["secret"]
+    record: Callable[[Any], dict[str, Any]] = lambda payload: {}
+    payload_field: str = "payload"
+    signature_header: str = "X-Signature"
+    signature: str = "signature={hex},algorithm=HMAC-SHA256"
+
+    def deliver(self, state: KitState, topic: str, payload: Any) -> list[dict[str, Any]]:
+        """POST ``payload`` to every active subscription of ``topic``, signed; the records."""
+        body = urlencode({self.payload_field: json.dumps(payload), **self.fields(state, topic)}).encode()
+        return [send(state, hook, topic, body, {
+            "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
+            self.signature_header: self.signature.format(hex=hmac_sha256_hex(self.secret(state, hook), body))},
+            **self.record(payload)) for hook in subscribers(state, topic) if hook.get("active", True)]
+
+    def deliver_all(self, state: KitState, events: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+        """:meth:`deliver` each ``(topic, payload)`` in order; every record."""
+        return [record for topic, payload in events for record in self.deliver(state, topic, payload)]
