@@ -35,6 +35,7 @@ from connectors.errors import (
     error_json,
 )
 from connectors.idempotency import KeyedCodes
+from connectors.options import OptionRule, option_problems
 from connectors.paging import PageRequest, Paginator
 from connectors.streams import IdLists, Stream, read_stream
 from connectors.types import (
@@ -77,7 +78,8 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
 
     Shopify ``{"errors": "…" | {"field": ["…"]} | ["…"]}``; WooCommerce / WordPress
     ``{"code", "message", "data": {"status"}}``; BigCommerce ``{"title", "detail"}``;
-    Magento ``{"message", "parameters"}``; OData ``{"error": {"code", "message"}}``; Oracle REST
+    Magento ``{"message", "parameters"}``; OData v4 ``{"error": {"code", "message"}}`` and v3
+    ``{"error": {"code", "message": {"lang", "value"}}}`` (SAP Business One: ``-5002: …``); Oracle REST
     (NetSuite, https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html )
     ``{"title", "o:errorDetails": [{"detail", "o:errorCode"}]}``, each detail with its code.
     """
@@ -101,6 +103,8 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
                     str(e.get("message", e)) if isinstance(e, Mapping) else str(e) for e in errors)
         if isinstance(body.get("error"), Mapping):
             inner = body["error"]
+            if isinstance(inner.get("message"), Mapping):  # OData v3: {"lang", "value"}, code first
+                return f"{inner.get('code')}: {inner['message'].get('value') or fallback}"
             return str(inner.get("message") or inner.get("code") or fallback)
         if body.get("message"):
             code = body.get("code")
@@ -297,6 +301,9 @@ class RestConnector:
     write_requests: ClassVar[tuple[int, int] | None] = None
     #: Options a store's file may leave out (``{"api_version": "2025-01"}``); ``self.options`` merges them.
     option_defaults: ClassVar[Mapping[str, Any]] = {}
+    #: Checks of the options a store's file gives (``connectors.options``): ``config check`` reports
+    #: each broken one, and the connector refuses to be built with one.
+    option_rules: ClassVar[tuple[OptionRule, ...]] = ()
     #: The auth scheme and the credentials that feed it (``connectors.auth.header_auth`` …).
     auth: ClassVar[AuthFrom | None] = None
     #: The client-side leaky bucket, resizable by options (``connectors.http.Bucket``).
@@ -327,6 +334,9 @@ class RestConnector:
                  sleep: SleepFn = time.sleep, clock: ClockFn = time.monotonic,
                  retry: RetryPolicy | None = None, rng: random.Random | None = None) -> None:
         self.config = config
+        problems = option_problems(config.options, self.option_rules)
+        if problems:
+            raise ValueError("; ".join(f"{self.platform} {key}: {problem}" for key, problem in problems))
         self.options: dict[str, Any] = {**self.option_defaults, **config.options}
         self.base_url = config.base_url.rstrip("/")
         if self.max_page_size is not None:
@@ -550,6 +560,12 @@ class RestConnector:
     @refuses(Capability.WEBHOOKS)
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         raise MalformedPayloadError(str(self.refusal(Capability.WEBHOOKS)))
+
+    @refuses(Capability.BACKORDER_STATUS)
+    def write_backorder_status(self, listing: ListingRef, backorder: bool) -> PushResult:
+        """Platforms without a place for our backorder status (a channel shows it through its own
+        backorder mode, ``push_availability``) refuse, naming why."""
+        raise self.refusal(Capability.BACKORDER_STATUS, f"not writing {listing.sku}")
 
     @refuses(Capability.ORDERS)
     def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
