@@ -17,6 +17,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.lightspeed",
     "sandbox.netsuite",
     "sandbox.odoo",
+    "sandbox.sapb1",
     "sandbox.warehouse",
     "sandbox.messaging",
     "sandbox.twilio",
