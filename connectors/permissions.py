@@ -41,6 +41,9 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "woocommerce": {"orders": "Read permission on the API key (Read or Read/Write) and a key user who can view orders",
                     "stock": "Read permission on the API key (Read or Read/Write)",
                     "webhooks": "Read/Write permission on the API key (webhooks are written)"},
+    "sap_b1": {"warehouses": "the user's authorization for Administration → Setup → Inventory → Warehouses",
+               "items": "the user's authorization for Inventory → Item Master Data",
+               "stock": "the user's authorization for Inventory → Item Master Data"},
 }
 
 

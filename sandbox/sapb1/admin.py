@@ -82,8 +82,8 @@ def copy_lines(state: CompanyState, base: dict[str, Any], collection: str, lines
     """Lines copied from ``base``'s open lines (``lines``: SKU → quantity, else all that is open)."""
     copied = []
     for line in base["DocumentLines"]:
-        quantity = min(float((lines or {}).get(line["ItemCode"], line["RemainingOpenQuantity"])),
-                       line["RemainingOpenQuantity"])
+        wanted = line["RemainingOpenQuantity"] if lines is None else lines.get(line["ItemCode"], 0)
+        quantity = min(float(wanted), line["RemainingOpenQuantity"])
         if quantity > 0:
             line["RemainingOpenQuantity"] -= quantity
             line["LineStatus"] = "bost_Open" if line["RemainingOpenQuantity"] > 0 else "bost_Close"

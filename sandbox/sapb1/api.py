@@ -76,6 +76,17 @@ def items(call: Call[CompanyState] = kit.call) -> Response:
         return listing(call, "Items", list(call.state.items.values()))
 
 
+@kit.api.get("/Items/$count")
+def count_items(call: Call[CompanyState] = kit.call) -> Response:
+    """The number of items the ``$filter`` keeps, as plain text."""
+    with call.state.lock:
+        try:
+            counted = len(Query(call.query).apply(call.state.items.values()))
+        except ODataError as exc:
+            raise call.refuse(sap_error(-1000, str(exc)), 400) from None
+    return call.answer(Response(str(counted), media_type="text/plain"))
+
+
 @kit.api.get("/Items({code})")
 def item(code: str, call: Call[CompanyState] = kit.call) -> Response:
     with call.state.lock:
