@@ -12,7 +12,9 @@ changes, checkouts, state views), ``catalog``, ``locations``, ``money`` (cents a
 ``ledger`` / ``ledger_endpoints`` (what was paid and given back per payment and line, refund caps,
 issued codes, refusals as a table, endpoints that answer under the instance's lock), ``fixtures``
 (resource JSON as data files with holes), ``subscriptions`` (webhook subscriptions served through
-the platform's API) and ``pricing`` (line subtotals and order-level discounts declared as data).
+the platform's API), ``pricing`` (line subtotals and order-level discounts declared as data) and
+``odata`` (OData collections: ``$filter``, ``$select``, ``$orderby``, ``$top``/``$skip``, paging by
+``Prefer: odata.maxpagesize`` and a next link).
 How to write one: docs/sandbox.md.
 """
 from sandbox.kit.standin import Answer, Call, KitState, Limit, StandIn
