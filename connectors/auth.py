@@ -247,7 +247,7 @@ class SessionCookies(AuthBase):
         again = response.request.copy()
         again.headers["Cookie"] = self.cookie_header(stale=stale)
         again.relogged = True  # type: ignore[attr-defined]
-        answer: requests.Response = response.connection.send(again, **kwargs)  # type: ignore[attr-defined]
+        answer: requests.Response = response.connection.send(again, **kwargs)
         answer.history.append(response)
         answer.request = again
         return answer

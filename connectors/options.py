@@ -14,7 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class OptionRule(Protocol):
-    key: str
+    @property
+    def key(self) -> str:
+        """The option the rule checks."""
+        ...
 
     def problem(self, value: Any) -> str | None:
         """What is wrong with the option's value (present in the file), or None."""

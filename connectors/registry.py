@@ -46,7 +46,8 @@ def store_problems(platform: str, store: Mapping[str, Any]) -> list[tuple[str, s
     """What the platform finds wrong in a store's table: its own check, and the options its
     connector declares rules for (``connectors.options``)."""
     check = STORE_CHECKS.get(platform)
-    options = store.get("options") if isinstance(store.get("options"), Mapping) else {}
+    given = store.get("options")
+    options: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
     rules = getattr(CONNECTORS.get(platform), "option_rules", ())
     return (check(store) if check is not None else []) + option_problems(options, rules)
 
