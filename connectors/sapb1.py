@@ -128,9 +128,9 @@ class SapB1Connector(RestConnector):
                              "the Integration Framework only); poll with fetch_stock"}
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
-        self.zone = ZoneInfo(config.options.get("company_timezone", "UTC"))
+        super().__init__(config, **kwargs)  # checks the options first
+        self.zone = ZoneInfo(self.options.get("company_timezone", "UTC"))
         self.cursor = HighWater.wall_clock(self.zone)
-        super().__init__(config, **kwargs)
         self.documents = DOCUMENTS[self.options["purchase_document"]]
         self.items = Stream(path="Items", records="value", paginator=NEXT_LINK, map=self.stock_records,
                             headers=max_page_size(self.page_size), page=StockPage, cursor=self.cursor)
