@@ -6,7 +6,10 @@ handling, bounded retries, client-side pacing, incremental cursors, id-list chun
 HMAC helpers live once in small modules, re-exported here so ``from connectors.base import …``
 keeps working:
 
-* ``connectors.auth`` — :class:`HeaderToken`, :class:`BasicAuth`, :class:`BearerToken`, :class:`OAuth1`;
+* ``connectors.auth`` — :class:`HeaderToken`, :class:`BasicAuth`, :class:`BearerToken`, :class:`OAuth1`,
+  :class:`SessionCookies` (a login's session cookies, renewed before they time out and once on a 401);
+* ``connectors.odata`` — OData query paths, literals, ``Prefer: odata.maxpagesize`` and the v3/v4
+  next link (:data:`~connectors.odata.NEXT_LINK`);
 * ``connectors.paging`` — :class:`LinkHeaderPaginator`, :class:`PageNumberPaginator`,
   :class:`MetaPaginationPaginator`, :class:`OffsetPaginator`, :class:`ODataNextLinkPaginator`,
   :class:`VersionCursorPaginator`, :class:`BodyLinksPaginator`, :class:`TotalCountPaginator`;
@@ -51,6 +54,7 @@ from connectors.auth import (
     BearerToken,
     HeaderToken,
     OAuth1,
+    SessionCookies,
     basic_auth,
     bearer_auth,
     header_auth,
@@ -58,6 +62,7 @@ from connectors.auth import (
     oauth_normalized_parameters,
     oauth_percent_encode,
     oauth_signature_base_string,
+    shared_session,
 )
 from connectors.capabilities import Capability, UnsupportedCapability, refuses, require, supports
 from connectors.http import (
@@ -173,6 +178,7 @@ __all__ = [
     "basic_auth", "bearer_auth", "created_or_found", "KeyedCodes", "outcome",
     "field_error", "header_auth", "hmac_sha256_matches", "unwrap",
     "SAFE_METHODS", "BasicAuth", "BearerToken", "Capability", "ClockFn", "Connector", "ErpConnector", "HeaderToken",
+    "StatusWriter", "SessionCookies", "shared_session",
     "HighWater", "LeakyBucketPacer", "LinkHeaderPaginator", "MetaPaginationPaginator",
     "ODataNextLinkPaginator", "OAuth1", "OffsetPaginator", "Page", "PageCursor", "PageNumberPaginator",
     "PageRequest", "Paginator", "TotalCountPaginator", "RateLimitHeaders", "RestConnector", "RetryPolicy",
@@ -267,4 +273,16 @@ class ErpConnector(Protocol):
 
     def fetch_receipts(self, numbers: list[str]) -> list[ReceiptLine]:
         """Running received totals per line of the named purchase orders."""
+        ...
+
+
+@runtime_checkable
+class StatusWriter(Protocol):
+    """What a back office declaring ``Capability.BACKORDER_STATUS`` offers: the SKU's backorder
+    status written into its own item record, where its users look (a user-defined field …)."""
+
+    platform: str
+
+    def write_backorder_status(self, listing: ListingRef, backorder: bool) -> PushResult:
+        """Mark the item as on backorder (or no longer); writing the same status twice is harmless."""
         ...

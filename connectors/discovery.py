@@ -36,6 +36,10 @@ so one missing permission is named while the rest is still read:
   ``stock.location`` ``search_read`` of the ``internal`` ones (where stock is kept; ``view``
   locations only group others), and ``product.product`` ``search_count``, all and with an
   Internal Reference (``default_code``, the code matched to our SKUs).
+* SAP Business One, through the Service Layer
+  (https://help.sap.com/doc/056f69366b5345a386bb8149f1700c19/10.0/en-US/Service%20Layer%20API%20Reference.html):
+  ``GET Warehouses`` (code, name, ``Inactive``) and ``GET Items/$count`` of the inventory items
+  (``InventoryItem eq 'tYES'``), whose ``ItemCode`` is matched to our SKU codes.
 
 * Magento / Adobe Commerce: with Multi-Source Inventory (the ``msi`` option) its sources, ``GET
   /V1/inventory/sources`` (https://developer.adobe.com/commerce/webapi/rest/inventory/manage-sources/);
@@ -58,9 +62,11 @@ from connectors.bigcommerce import PRODUCTS as BIGCOMMERCE_PRODUCTS
 from connectors.bigcommerce import V3 as BIGCOMMERCE_V3
 from connectors.lightspeed import PRODUCTS as LIGHTSPEED_PRODUCTS
 from connectors.netsuite import NetSuiteConnector, suiteql_literal
+from connectors.odata import odata_path
 from connectors.odoo import OdooConnector
 from connectors.permissions import refused_part
 from connectors.magento import SEARCH as MAGENTO_SEARCH, PRODUCTS as MAGENTO_PRODUCTS
+from connectors.sapb1 import SapB1Connector
 
 T = TypeVar("T")
 
@@ -295,12 +301,28 @@ def _odoo_survey(connector: OdooConnector) -> Survey:
     return found
 
 
-SURVEYS: dict[str, Callable[[Any], Survey]] = {"netsuite": _netsuite_survey, "odoo": _odoo_survey}
+def _sap_b1_survey(connector: SapB1Connector) -> Survey:
+    found = Survey("sap_b1")
+    found.locations = found.attempt("warehouses", lambda: [
+        FoundLocation(str(row["WarehouseCode"]), str(row.get("WarehouseName") or row["WarehouseCode"]),
+                      row.get("Inactive") != "tYES")
+        for row in connector.rows("Warehouses", {"$select": "WarehouseCode,WarehouseName,Inactive",
+                                                 "$orderby": "WarehouseCode"})], [])
+    count = found.attempt("items", lambda: connector.get_json(
+        odata_path("Items/$count", {"$filter": "InventoryItem eq 'tYES'"})), None)
+    if count is not None:
+        found.items = int(count)
+        found.counted = "inventory items (InventoryItem = tYES; ItemCode matched to our SKU codes)"
+    return found
+
+
+SURVEYS: dict[str, Callable[[Any], Survey]] = {"netsuite": _netsuite_survey, "odoo": _odoo_survey,
+                                                "sap_b1": _sap_b1_survey}
 
 
 def is_back_office(connector: Any) -> bool:
     """A platform surveyed (locations, an item count) rather than copied into ``[[skus]]``."""
-    return connector.platform in SURVEYS and isinstance(connector, (NetSuiteConnector, OdooConnector))
+    return connector.platform in SURVEYS and isinstance(connector, (NetSuiteConnector, OdooConnector, SapB1Connector))
 
 
 def survey(connector: Any) -> Survey:

@@ -36,6 +36,7 @@ from connectors.errors import (
     error_json,
 )
 from connectors.idempotency import KeyedCodes
+from connectors.options import OptionRule, option_problems
 from connectors.paging import PageRequest, Paginator
 from connectors.streams import IdLists, Stream, read_stream
 from connectors.types import (
@@ -82,7 +83,8 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
     ``{"code", "message", "data": {"status"}}``; BigCommerce v3 ``{"status", "title", "type",
     "errors": {field: detail}}`` (https://developer.bigcommerce.com/docs/start/about/status-codes ),
     also as a list under ``data`` (the refund endpoint's 422), and ``{"title", "detail"}``;
-    Magento ``{"message", "parameters"}``; OData ``{"error": {"code", "message"}}``; Oracle REST
+    Magento ``{"message", "parameters"}``; OData v4 ``{"error": {"code", "message"}}`` and v3
+    ``{"error": {"code", "message": {"lang", "value"}}}`` (SAP Business One: ``-5002: …``); Oracle REST
     (NetSuite, https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html )
     ``{"title", "o:errorDetails": [{"detail", "o:errorCode"}]}``, each detail with its code;
     Lightspeed X-Series ``{"error": "Too Many Requests", "message": "Rate limiting enforced"}``
@@ -115,6 +117,8 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
                                  else str(e) for e in errors)
         if isinstance(body.get("error"), Mapping):
             inner = body["error"]
+            if isinstance(inner.get("message"), Mapping):  # OData v3: {"lang", "value"}, code first
+                return f"{inner.get('code')}: {inner['message'].get('value') or fallback}"
             return str(inner.get("message") or inner.get("code") or fallback)
         if isinstance(body.get("error"), str) and body.get("message"):  # Lightspeed X-Series' shape
             return f"{body['error']}: {body['message']}"
@@ -392,6 +396,9 @@ class RestConnector:
     write_requests: ClassVar[tuple[int, int] | None] = None
     #: Options a store's file may leave out (``{"api_version": "2025-01"}``); ``self.options`` merges them.
     option_defaults: ClassVar[Mapping[str, Any]] = {}
+    #: Checks of the options a store's file gives (``connectors.options``): ``config check`` reports
+    #: each broken one, and the connector refuses to be built with one.
+    option_rules: ClassVar[tuple[OptionRule, ...]] = ()
     #: The auth scheme and the credentials that feed it (``connectors.auth.header_auth`` …).
     auth: ClassVar[AuthFrom | None] = None
     #: The client-side pacing: a leaky bucket resizable by options (``connectors.http.Bucket``), or
@@ -426,6 +433,9 @@ class RestConnector:
                  sleep: SleepFn = time.sleep, clock: ClockFn = time.monotonic,
                  retry: RetryPolicy | None = None, rng: random.Random | None = None) -> None:
         self.config = config
+        problems = option_problems(config.options, self.option_rules)
+        if problems:
+            raise ValueError("; ".join(f"{self.platform} {key}: {problem}" for key, problem in problems))
         self.options: dict[str, Any] = {**self.option_defaults, **config.options}
         self.base_url = config.base_url.rstrip("/")
         if self.max_page_size is not None:
@@ -667,6 +677,12 @@ class RestConnector:
     @refuses(Capability.WEBHOOKS)
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         raise MalformedPayloadError(str(self.refusal(Capability.WEBHOOKS)))
+
+    @refuses(Capability.BACKORDER_STATUS)
+    def write_backorder_status(self, listing: ListingRef, backorder: bool) -> PushResult:
+        """Platforms without a place for our backorder status (a channel shows it through its own
+        backorder mode, ``push_availability``) refuse, naming why."""
+        raise self.refusal(Capability.BACKORDER_STATUS, f"not writing {listing.sku}")
 
     @refuses(Capability.ORDERS)
     def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:

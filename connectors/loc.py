@@ -14,8 +14,8 @@ import tokenize
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PLATFORMS = ("shopify", "woocommerce", "lightspeed", "netsuite", "odoo", "bigcommerce", "magento", "shipstation",
-             "flexport", "payments/stripe", "payments/adyen", "payments/paypal")
+PLATFORMS = ("shopify", "woocommerce", "lightspeed", "netsuite", "odoo", "bigcommerce", "magento", "sapb1",
+             "shipstation", "flexport", "payments/stripe", "payments/adyen", "payments/paypal")
 
 
 def docstring_lines(tree: ast.AST) -> set[int]:

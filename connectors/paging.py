@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Protocol
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 import requests
 
@@ -177,16 +177,26 @@ class TotalCountPaginator:
 
 
 class ODataNextLinkPaginator:
-    """OData v4 (Business Central, Dynamics): follow ``@odata.nextLink`` verbatim."""
+    """OData server-driven paging: follow the body's next link until a page has none.
 
-    def __init__(self, key: str = "@odata.nextLink") -> None:
+    ``keys`` are where the link may sit (v4 ``@odata.nextLink``; v3 ``odata.nextLink``). By default
+    the link's query is split into parameters (Business Central's absolute links); ``opaque`` sends
+    it as the server wrote it, resolved against the page's own URL, since OData clients must treat
+    it as opaque and a server may answer it relative (SAP Business One's ``Items?$skip=20``).
+    """
+
+    def __init__(self, key: str = "@odata.nextLink", *, keys: tuple[str, ...] = (), opaque: bool = False) -> None:
         self.key = key
+        self.keys = keys or (key,)
+        self.opaque = opaque
 
     def next_page(self, response: requests.Response, body: Any, record_count: int,
                   current: PageRequest) -> PageRequest | None:
-        link = body.get(self.key) if isinstance(body, Mapping) else None
+        link = next((body[key] for key in self.keys if isinstance(body, Mapping) and body.get(key)), None)
         if not link:
             return None
+        if self.opaque:
+            return PageRequest(urljoin(response.url or "", link), {})
         url, params = _split_url(link)
         return PageRequest(url, params)
 

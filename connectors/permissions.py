@@ -60,6 +60,9 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     # X-Series OAuth scopes, each endpoint naming its own (https://x-series-api.lightspeedhq.com/docs/scopes)
     "lightspeed": {"orders": "sales:read scope", "stock": "products:read and inventory:read scopes",
                    "webhooks": "webhooks scope"},
+    "sap_b1": {"warehouses": "the user's authorization for Administration → Setup → Inventory → Warehouses",
+               "items": "the user's authorization for Inventory → Item Master Data",
+               "stock": "the user's authorization for Inventory → Item Master Data"},
 }
 
 

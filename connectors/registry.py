@@ -14,6 +14,8 @@ from connectors.lightspeed import LightspeedConnector
 from connectors.magento import WEBHOOKS as MAGENTO_WEBHOOKS, MagentoConnector
 from connectors.netsuite import NetSuiteConnector
 from connectors.odoo import OdooConnector
+from connectors.options import option_problems
+from connectors.sapb1 import SapB1Connector
 from connectors.shopify import ShopifyConnector
 from connectors.types import ConnectorConfig
 from connectors.woocommerce import WooCommerceConnector
@@ -26,6 +28,7 @@ CONNECTORS: dict[str, type] = {
     "odoo": OdooConnector,
     "bigcommerce": BigCommerceConnector,
     "magento": MagentoConnector,
+    "sap_b1": SapB1Connector,
     "rest": DeclarativeConnector,
 }
 #: Platforms whose ``[[stores]]`` table says more than the shared keys: each lists the problems as
@@ -46,9 +49,13 @@ def available_platforms() -> list[str]:
 
 
 def store_problems(platform: str, store: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """What the platform finds wrong in a store's table (nothing for platforms without a check)."""
+    """What the platform finds wrong in a store's table: its own check, and the options its
+    connector declares rules for (``connectors.options``)."""
     check = STORE_CHECKS.get(platform)
-    return check(store) if check is not None else []
+    given = store.get("options")
+    options: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
+    rules = getattr(CONNECTORS.get(platform), "option_rules", ())
+    return (check(store) if check is not None else []) + option_problems(options, rules)
 
 
 def build_connector(platform: str, config: ConnectorConfig, **kwargs: Any) -> Connector:

@@ -385,7 +385,7 @@ def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Proces
         context = session.scalar(select(OutboxMessage.context).where(
             OutboxMessage.idempotency_key == f"po:{po_id}:email"))
         erp_ref = po.erp_ref if po else None
-    say(f"{number} was drafted from the sell-out and sent: vendor email with the CSV, NetSuite PO {erp_ref}")
+    say(f"{number} was drafted from the sell-out and sent: vendor email with the CSV, ERP purchase order {erp_ref}")
     lines = purchase_order_lines([po_id])
     for line in lines[1:]:
         say(line)

@@ -47,8 +47,11 @@ PLATFORM_SECRETS = {
     "PAYPAL_CLIENT_ID": "paypal-sandbox-client",
     "PAYPAL_CLIENT_SECRET": "paypal-sandbox-secret",
     "PAYPAL_WEBHOOK_ID": "WH-SANDBOX-1",
+    "SAP_B1_COMPANY_DB": "SBODEMOUS",
+    "SAP_B1_USERNAME": "manager",
+    "SAP_B1_PASSWORD": "sap_sandbox",
 }
-ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite", "bigcommerce"})
+ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite", "bigcommerce", "sap_b1"})
 
 
 def instance_for(platform: str, store_key: str) -> str:
@@ -181,6 +184,12 @@ def seed_store(sandbox_url: str, store: StoreConfig, skus: list[str], available:
         body["locations"] = max(int(k) for k in store.locations) if store.locations else 1
         body["items"] = [{"sku": code, "on_hand": available, "committed": 0} for code in skus]
         body["vendors"] = vendors or []
+    elif store.platform == "sap_b1":
+        body["warehouses"] = [{"code": code} for code in store.locations] or [{"code": "01"}]
+        body["items"] = [{"sku": code, "warehouses": {place["code"]: {"in_stock": available}
+                                                      for place in body["warehouses"]}} for code in skus]
+        body["partners"] = [{"card_code": v["external_id"], "name": v["name"]} for v in vendors or []]
+        body["item_fields"] = ["BackorderStatus"] if store.options.get("backorder_status") else []
     else:
         raise ValueError(f"no sandbox seeding for platform {store.platform!r}")
     requests.post(f"{base}/seed", json=body, timeout=60).raise_for_status()

@@ -452,6 +452,9 @@ def sku(session: Session, code: str, now: datetime | None = None, readings: int 
                     f"{buffer.get('delay_s')} s, floor {buffer.get('floor')})")
         elif entry.action == "channel.push_failed":
             text = f"push to {data.get('store')} failed: {data.get('error')}"
+        elif entry.action == "erp.backorder_status":
+            text = (f"backorder status written to {data.get('store')}: "
+                    f"{'on backorder' if data.get('backorder') else 'not on backorder'} ({data.get('request')})")
         else:
             text = entry.action + ": " + ", ".join(f"{k} {v}" for k, v in data.items() if v not in (None, ""))
         trail.add(entry.at, entry.action, text, **data)

@@ -19,6 +19,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.odoo",
     "sandbox.bigcommerce",
     "sandbox.magento",
+    "sandbox.sapb1",
     "sandbox.warehouse",
     "sandbox.shipstation",
     "sandbox.flexport",

@@ -443,6 +443,7 @@ def _read_stores(reader: _Reader, data: dict[str, Any], location_keys: set[str])
                 read_only=reader.boolean(item, "read_only", path, False),
             ))
         _check_buffer_floor(reader, item, path)
+        _check_backorder_status(reader, platform, item, path)
     return tuple(out)
 
 
@@ -477,6 +478,28 @@ def _check_buffer_floor(reader: _Reader, item: dict[str, Any], path: str) -> Non
         floor = options["buffer_floor"]
         if isinstance(floor, bool) or not isinstance(floor, int) or floor < 0:
             reader.problem(f"{path}.options.buffer_floor", f"expected a whole number ≥ 0, got {floor!r}")
+
+
+def _check_backorder_status(reader: _Reader, platform: str | None, item: dict[str, Any], path: str) -> None:
+    """``options.backorder_status = true``: a back office (``sells = false``) whose connector can
+    write our backorder status into its item records (``Capability.BACKORDER_STATUS``)."""
+    options = item.get("options")
+    if not isinstance(options, dict) or "backorder_status" not in options:
+        return
+    from connectors.base import Capability, supports
+    from connectors.registry import CONNECTORS
+
+    key = f"{path}.options.backorder_status"
+    if not isinstance(options["backorder_status"], bool):
+        reader.problem(key, f"expected true or false, got {options['backorder_status']!r}")
+    elif options["backorder_status"] and item.get("sells", True) is not False:
+        reader.problem(key, "only a back office keeps the backorder status (set sells = false); a selling store "
+                            "shows it through its own backorder mode")
+    elif options["backorder_status"] and platform in CONNECTORS and not supports(
+            CONNECTORS[platform], Capability.BACKORDER_STATUS):
+        writers = sorted(name for name, cls in CONNECTORS.items() if supports(cls, Capability.BACKORDER_STATUS))
+        reader.problem(key, f"{platform} has no place for the backorder status here (platforms that do: "
+                            f"{', '.join(writers)})")
 
 
 def _read_vendors(reader: _Reader, data: dict[str, Any], store_keys: set[str]) -> tuple[VendorConfig, ...]:

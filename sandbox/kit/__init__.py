@@ -17,7 +17,9 @@ amounts), ``ledger`` (what was paid and given back per payment and line, refund 
 issued codes, refusals as a table), ``fixtures`` (resource JSON as data files with holes),
 ``subscriptions`` (webhook subscriptions served through the platform's API, in either error
 style), ``inventory`` and ``dates`` (stock status words, site-local and UTC dates) and ``pricing``
-(line subtotals and order-level discounts declared as data).
+(line subtotals and order-level discounts declared as data) and ``odata`` (OData collections:
+``$filter``, ``$select``, ``$orderby``, ``$top``/``$skip``, paging by ``Prefer: odata.maxpagesize``
+and a next link).
 Every name a stand-in declares with is importable from here (``from sandbox.kit import Collection,
 Rule, StandIn``), so a platform module names what it uses, not where the kit keeps it.
 How to write one: docs/sandbox.md.
