@@ -126,9 +126,8 @@ class PayPalProvider(RestConnector):
                 info = evidence.setdefault("evidence_info", {}).setdefault("tracking_info", [])
                 for index, one in enumerate(value.split("; ")):
                     info += [{} for _ in range(index + 1 - len(info))]
-                    code = CARRIERS.get(one.strip().lower(), "OTHER") if part == "carrier_name" else one
-                    other = part == "carrier_name" and code == "OTHER"
-                    info[index].update({part: code, **({"carrier_name_other": one} if other else {})})
+                    code = CARRIERS.get(one.strip().lower(), "OTHER") if part == "carrier_name" else None
+                    info[index].update({part: code or one, **({"carrier_name_other": one} if code == "OTHER" else {})})
             elif part == "refund_id":
                 evidence.setdefault("evidence_info", {}).setdefault("refund_ids", []).append(value)
             else:
