@@ -11,8 +11,10 @@ Two seams:
 
 * :func:`provider_for` — the connector for a ``/webhooks/payments/{account}`` account
   (``use_providers`` sets the lookup; tests use it with a provider class of their own).
-* :func:`accept_notices` — the dispute-event handler for the payment webhook route: verified
-  ``DisputeNotice`` values in, stored once each, follow-ups sent after the commit.
+* :func:`accept_notices` — verified ``DisputeNotice`` values in, stored once each, follow-ups sent
+  after the commit. The payment webhook route does not call it: it stores each event in the inbox
+  and the payment events drain hands dispute events to ``domain.chargebacks.payment_events`` (the
+  registered handler), which takes them the same way (``intake.receive``).
 
 Errors keep their classes (``connectors.errors``): transient → the call goes back to pending and
 the task retries; permanent → the call fails and the case is told; outcome unknown on a submit →
@@ -88,8 +90,7 @@ class Here:
 
 
 def accept_notices(account: str, notices: Sequence[DisputeNotice], app: Celery | None = None) -> list[int]:
-    """The payment webhook route's dispute handler: store each verified notice once (one
-    transaction), then send what follows. Returns the ids of the disputes the notices touched
+    """Notices a caller verified itself: store each once (one transaction), then send what follows. Returns the ids of the disputes the notices touched
     (a redelivered notice touches none)."""
     config = runtime_settings.current().config
     touched: list[int] = []

@@ -16,11 +16,12 @@ one is set (the sandbox), keeping the SDK's own API version path.
   PREARBITRATION_* and dispute status items give a :class:`DisputeNotice` (``defensePeriodEndsAt``:
   https://docs.adyen.com/risk-management/disputes-api/dispute-notifications/).
 * Evidence (https://docs.adyen.com/risk-management/disputes-api): stage = ``supplyDefenseDocument``
-  (each field a text document, each file a document named by its type code, e.g.
-  ``ProofOfDelivery.pdf``); submit = the documents, then ``defendDispute`` with the submission's
-  ``defense_reason`` (else the first applicable reason the documents satisfy, as
-  ``retrieveApplicableDefenseReasons`` says). A ``disputeServiceResult`` that is not valid is a
-  :class:`PermanentError` with Adyen's message.
+  with each file a document named by its type code (``DateMerchandiseShipped.pdf``); Adyen takes
+  JPG, TIFF or PDF documents only (https://docs.adyen.com/risk-management/understanding-disputes/defense-requirements),
+  so a submission with text fields is refused here. Submit = the documents, then ``defendDispute``
+  with the submission's ``defense_reason`` when ``retrieveApplicableDefenseReasons`` offers it for
+  this dispute, else the first offered reason the documents satisfy. A ``disputeServiceResult``
+  that is not valid is a :class:`PermanentError` with Adyen's message.
 """
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ DISPUTE_EVENTS = {"NOTIFICATION_OF_CHARGEBACK", "CHARGEBACK", "SECOND_CHARGEBACK
 OUTCOMES = {"Won": "won", "Lost": "lost", "Accepted": "accepted", "CHARGEBACK_REVERSED": "won",
             "PREARBITRATION_WON": "won", "SECOND_CHARGEBACK": "lost", "PREARBITRATION_LOST": "lost"}
 CONTENT_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "jpeg": "image/jpeg", "tif": "image/tiff",
-                 "tiff": "image/tiff", "html": "text/html"}
+                 "tiff": "image/tiff"}
 
 
 class AdyenProvider:
@@ -151,11 +152,12 @@ class AdyenProvider:
         return answer
 
     def _documents(self, submission: EvidenceSubmission) -> None:
-        documents = [{"content": base64.b64encode(text.encode()).decode(), "contentType": "text/plain",
-                      "defenseDocumentTypeCode": code} for code, text in submission.fields.items()]
-        documents += [{"content": base64.b64encode(content).decode(), "defenseDocumentTypeCode": name.rsplit(".", 1)[0],
-                       "contentType": CONTENT_TYPES.get(name.rsplit(".", 1)[-1].lower(), "application/pdf")}
-                      for name, content in submission.files.items()]
+        if submission.fields:
+            raise PermanentError("adyen takes defense documents (JPG, TIFF or PDF), not text fields: "
+                                 + ", ".join(sorted(submission.fields)), platform="adyen")
+        documents = [{"content": base64.b64encode(content).decode(), "defenseDocumentTypeCode": name.rsplit(".", 1)[0],
+                      "contentType": CONTENT_TYPES.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream")}
+                     for name, content in submission.files.items()]
         if documents:  # a submission after staging may bring none: those supplied stay
             self._service("supplyDefenseDocument", self.disputes.supply_defense_document,
                           {"dispute": submission.dispute_ref, "defenseDocuments": documents})
@@ -163,15 +165,15 @@ class AdyenProvider:
     def stage_evidence(self, submission: EvidenceSubmission) -> EvidenceReceipt:
         self._documents(submission)
         return EvidenceReceipt(submission.dispute_ref, False, "documents_supplied",
-                               f"{len(submission.fields) + len(submission.files)} defense document(s) supplied")
+                               f"{len(submission.files)} defense document(s) supplied")
 
     def submit_evidence(self, submission: EvidenceSubmission) -> EvidenceReceipt:
         self._documents(submission)
+        reasons = self._service("retrieveApplicableDefenseReasons", self.disputes.retrieve_applicable_defense_reasons,
+                                {"dispute": submission.dispute_ref}).get("defenseReasons") or []
         reason = submission.defense_reason
-        if not reason:
-            reasons = self._service("retrieveApplicableDefenseReasons", self.disputes.retrieve_applicable_defense_reasons,
-                                    {"dispute": submission.dispute_ref}).get("defenseReasons") or []
-            reason = next((r["defenseReasonCode"] for r in reasons if r.get("satisfied")), "")
+        if reason not in {r["defenseReasonCode"] for r in reasons}:
+            reason = next((r["defenseReasonCode"] for r in reasons if r.get("satisfied")), reason)
         self._service("defendDispute", self.disputes.defend_dispute,
                       {"dispute": submission.dispute_ref, "defenseReasonCode": reason})
         return EvidenceReceipt(submission.dispute_ref, True, "defended", f"defense reason {reason}")

@@ -15,8 +15,10 @@ credentials (``POST /v1/oauth2/token``, the token kept until it expires: ``conne
   (https://developer.paypal.com/api/customer-disputes/v1/disputes-provide-evidence): PayPal has no
   draft, so staging checks the dispute takes evidence and keeps it on our side. Fields name
   evidence types: ``PROOF_OF_FULFILLMENT`` → notes, ``PROOF_OF_FULFILLMENT.tracking_number`` /
-  ``.carrier_name`` → its tracking info, ``PROOF_OF_REFUND.refund_id`` → its refund ids; files
-  (``.pdf .jpg .jpeg .gif .png``) go as parts.
+  ``.carrier_name`` → its tracking info (one entry per shipment, the carrier as PayPal's code —
+  ``UPS``, ``FEDEX``, ``USPS``, ``DHL`` — else ``OTHER`` with ``carrier_name_other``:
+  https://developer.paypal.com/docs/tracking/reference/carriers/),
+  ``PROOF_OF_REFUND.refund_id`` → its refund ids; files (``.pdf .jpg .jpeg .gif .png``) go as parts.
 """
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ from connectors.signing import header_value
 from connectors.values import cents_to_money, money_cents, parse_timestamp
 
 STATES = {"COMPLETED": "succeeded", "PENDING": "pending"}
+#: Carrier names (ours, as ShipStation codes them) → PayPal's carrier codes; others go as OTHER with the name.
+CARRIERS = {"ups": "UPS", "fedex": "FEDEX", "usps": "USPS", "stamps_com": "USPS", "dhl": "DHL", "dhl_express": "DHL"}
 OUTCOMES = {"RESOLVED_SELLER_FAVOUR": "won", "RESOLVED_BUYER_FAVOUR": "lost", "ACCEPTED": "accepted"}
 TRANSMISSION = {"auth_algo": "PAYPAL-AUTH-ALGO", "cert_url": "PAYPAL-CERT-URL", "transmission_id": "PAYPAL-TRANSMISSION-ID",
                 "transmission_sig": "PAYPAL-TRANSMISSION-SIG", "transmission_time": "PAYPAL-TRANSMISSION-TIME"}
@@ -118,9 +122,12 @@ class PayPalProvider(RestConnector):
         for key, value in fields.items():
             kind, _, part = key.partition(".")
             evidence = by_type.setdefault(kind, {"evidence_type": kind})
-            if part in ("tracking_number", "carrier_name"):
-                info = evidence.setdefault("evidence_info", {}).setdefault("tracking_info", [{}])
-                info[0][part] = value
+            if part in ("tracking_number", "carrier_name"):  # one entry per shipment ("; " between them)
+                info = evidence.setdefault("evidence_info", {}).setdefault("tracking_info", [])
+                for index, one in enumerate(value.split("; ")):
+                    info += [{} for _ in range(index + 1 - len(info))]
+                    code = CARRIERS.get(one.strip().lower(), "OTHER") if part == "carrier_name" else None
+                    info[index].update({part: code or one, **({"carrier_name_other": one} if code == "OTHER" else {})})
             elif part == "refund_id":
                 evidence.setdefault("evidence_info", {}).setdefault("refund_ids", []).append(value)
             else:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from connectors.payments.contract import EvidenceReceipt, EvidenceSubmission
 from domain.cases import lifecycle
+from domain.chargebacks import pdf
 from domain.core.models import Case, Dispute, DisputeCall, DisputePacket
 
 ACTOR = "chargebacks"
@@ -45,9 +46,11 @@ class Claim:
 
 
 def submission(dispute: Dispute, packet: DisputePacket) -> EvidenceSubmission:
-    """The packet as the contract carries it: text fields, documents as UTF-8 HTML files, and Adyen's reason."""
+    """The packet as the contract carries it: text fields, each document as a PDF file named by its
+    provider field or document type (``shipping_documentation.pdf``: no provider takes HTML files,
+    ``domain.chargebacks.pdf``), and Adyen's defense reason."""
     return EvidenceSubmission(dispute_ref=dispute.dispute_ref, fields=dict(packet.fields),
-                              files={name: str(html).encode() for name, html in packet.documents.items()},
+                              files={f"{name}.pdf": pdf.from_html(str(html)) for name, html in packet.documents.items()},
                               defense_reason=packet.defense_reason)
 
 

@@ -1,23 +1,24 @@
 """A verified dispute notice in: stored once by the provider's event id, then the dispute it is
 about opened, updated or closed.
 
-The first notice of a dispute finds its order by the payment reference (``orders.payment_ref``),
-opens ONE case of kind ``chargeback`` (routed like every case: kind × SKU/category × channel ×
-tier) whose SLA is the processor's deadline, schedules the deadline and reminder timers
-(``domain.chargebacks.deadlines``) and asks for its evidence packet. Later notices move the
-deadline, record the provider's status, or close the dispute with its outcome
-(``domain.chargebacks.outcomes``). A redelivered notice (same provider, same event id) changes
-nothing: no second case, timer, alert or packet.
+The first notice of a dispute finds its order by the payment reference (``orders.payment_ref``, or
+the gateway reference the store reported in ``order_payments``), opens ONE case of kind
+``chargeback`` (routed like every case: kind × SKU/category × channel × tier) whose SLA is the
+processor's deadline, schedules the deadline and reminder timers (``domain.chargebacks.deadlines``)
+and asks for its evidence packet. Later notices move the deadline, record the provider's status,
+or close the dispute with its outcome (``domain.chargebacks.outcomes``). A redelivered notice (same
+provider, same event id) changes nothing: no second case, timer, alert or packet.
 
-Called by the payment webhook route's dispute handler (``flows.dispute_desk.accept_notices``) in
-its own transaction; the returned follow-ups are sent after the commit.
+Called for each stored dispute event by the payment events drain (the handler registered in
+``domain.chargebacks.payment_events``) in its savepoint, or by ``flows.dispute_desk.accept_notices``
+in its own transaction; the returned follow-ups are sent after the commit.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,7 @@ from domain.cases.lifecycle import SLA_TIMER
 from domain.core import timers
 from domain.core.business_config import BusinessConfig
 from domain.core.clock import utcnow
-from domain.core.models import Case, Dispute, DisputeNoticeRow, Order, OrderLine
+from domain.core.models import Case, Dispute, DisputeNoticeRow, Order, OrderLine, OrderPayment
 from domain.core.stages import FollowUp, Stage
 from domain.journey import segments
 from domain.messaging.alerts import raise_ops_alert
@@ -61,12 +62,18 @@ def _store_notice(session: Session, notice: DisputeNotice, now: datetime) -> int
     ).on_conflict_do_nothing(index_elements=["provider", "event_id"]).returning(DisputeNoticeRow.id)).scalar()
 
 
+def order_paid_by(session: Session, payment_ref: str) -> int | None:
+    """The order whose payment this is: ``orders.payment_ref`` where the payment was recorded on the
+    order, else the gateway's reference the store reported (``order_payments.reference``, e.g.
+    WooCommerce's ``transaction_id``: the same one a refund of the order is paid back against)."""
+    paid = select(OrderPayment.order_id).where(OrderPayment.reference == payment_ref)
+    return session.scalar(select(Order.id).where(or_(Order.payment_ref == payment_ref, Order.id.in_(paid)))
+                          .order_by(Order.id).limit(1))
+
+
 def _dispute(session: Session, account: str, notice: DisputeNotice, now: datetime) -> tuple[Dispute, bool]:
     """The dispute row, locked; created (True) on its first notice."""
-    order_id = None
-    if notice.payment_ref:
-        order_id = session.scalar(select(Order.id).where(Order.payment_ref == notice.payment_ref)
-                                  .order_by(Order.id).limit(1))
+    order_id = order_paid_by(session, notice.payment_ref) if notice.payment_ref else None
     created = session.execute(insert(Dispute).values(
         provider=notice.provider, account=account, dispute_ref=notice.dispute_ref, payment_ref=notice.payment_ref,
         order_id=order_id, reason_code=notice.reason_code[:64], network_code=notice.network_code[:16],

@@ -1,5 +1,6 @@
 """Evidence the order itself holds: what was bought (its lines and SKUs), what checkout knew about
-the payment (``orders.payment_facts``), and the refund policy the store shows at checkout.
+the payment (``orders.payment_facts``, else the store's own order: its IP, addresses and AVS/CVV
+results), and the refund policy the store shows at checkout.
 
 AVS/CVV results are read under the provider's own names (Stripe's ``address_line1_check``,
 ``address_postal_code_check``, ``cvc_check`` ∈ pass/fail/unavailable/unchecked; Adyen's
@@ -13,10 +14,14 @@ from typing import Any
 from sqlalchemy import select
 
 from domain.chargebacks.sources import Fact, Found, Gap, Scope, source
-from domain.core.models import OrderLine, Sku
+from domain.core.models import Order, OrderLine, Sku
 
 CHECK_LABELS = {"address_line1_check": "AVS street address", "address_postal_code_check": "AVS postal code",
-                "cvc_check": "CVC", "avsResult": "AVS", "cvcResult": "CVC"}
+                "cvc_check": "CVC", "avsResult": "AVS", "cvcResult": "CVC", "avs_result": "AVS", "cvv_result": "CVV"}
+#: An address's parts in reading order, under the names the payment facts and the store platforms
+#: use (Shopify ``address1``/``zip``/``country_code``, WooCommerce ``address_1``/``postcode``).
+ADDRESS_PARTS = (("name",), ("company",), ("line1", "address1", "address_1"), ("line2", "address2", "address_2"),
+                 ("city",), ("state", "province"), ("postal_code", "zip", "postcode"), ("country", "country_code"))
 
 
 def money(cents: int, currency: str) -> str:
@@ -26,11 +31,26 @@ def money(cents: int, currency: str) -> str:
 
 
 def address_text(value: Any) -> str:
-    """An address stored as text, or as a mapping of its parts (line1, city, postal_code, country…)."""
+    """An address stored as text, or as a mapping of its parts (line1, city, postal_code, country…,
+    or a store platform's own names for them)."""
     if isinstance(value, dict):
-        parts = [value.get(k) for k in ("name", "line1", "line2", "city", "state", "postal_code", "country")]
-        return ", ".join(str(p) for p in parts if p)
+        value = {**value, "name": value.get("name") or " ".join(
+            str(value[k]).strip() for k in ("first_name", "last_name") if value.get(k))}
+        parts = [next((value[k] for k in names if value.get(k)), None) for names in ADDRESS_PARTS]
+        return ", ".join(str(p).strip() for p in parts if p)
     return str(value or "").strip()
+
+
+def checkout_facts(order: Order) -> dict[str, Any]:
+    """What checkout knew about the payment: ``orders.payment_facts`` where the payment recorded
+    them, else what the store's own order said (its IP, shipping and billing address, AVS and CVV
+    results and card, the columns fraud hints read: ``connectors.types.PaymentRisk``)."""
+    checks = {name: value for name, value in (("avs_result", order.avs_result), ("cvv_result", order.cvv_result))
+              if value}
+    found = {"ip": order.customer_ip, "shipping_address": order.shipping_address,
+             "billing_address": order.billing_address, "card_fingerprint": order.card_fingerprint,
+             "checks": checks}
+    return {**{k: v for k, v in found.items() if v}, **{k: v for k, v in (order.payment_facts or {}).items() if v}}
 
 
 @source("order", priority=20)
@@ -62,7 +82,7 @@ def checkout(scope: Scope) -> Found:
     if scope.order is None:
         why = Gap("no order carries this payment reference", "checkout")
         return {"shipping_address": why, "customer_ip": why, "avs_cvv": why}
-    facts = scope.order.payment_facts or {}
+    facts = checkout_facts(scope.order)
     found: Found = {}
     address = address_text(facts.get("shipping_address"))
     found["shipping_address"] = (Fact(address, "checkout") if address

@@ -8,7 +8,7 @@ being the IP address or the device id. Orders on another card are left out when 
 within a year is shown, with whatever it shares.
 
 The customer is found by email (case-insensitive) or by the checkout's ``user_id``; the elements
-come from ``orders.payment_facts``. An order with a dispute of its own is not "undisputed".
+come from ``orders.payment_facts``, else the store's own order (IP, shipping address, card). An order with a dispute of its own is not "undisputed".
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import String, cast, exists, func, or_, select
 
-from domain.chargebacks.order_sources import address_text, money
+from domain.chargebacks.order_sources import address_text, checkout_facts, money
 from domain.chargebacks.sources import Fact, Found, Gap, Scope, source
 from domain.core.models import Dispute, Order
 
@@ -76,10 +76,10 @@ def prior_orders(scope: Scope) -> Found:
     if order is None:
         return {"prior_undisputed_orders": Gap("no order carries this payment reference", "prior_orders")}
     reference = scope.dispute.created_at or scope.now
-    mine = order.payment_facts or {}
+    mine = checkout_facts(order)
     rows = []
     for prior in _candidates(scope, order):
-        theirs = prior.payment_facts or {}
+        theirs = checkout_facts(prior)
         if other_card(mine, theirs):
             continue
         age = reference - prior.placed_at

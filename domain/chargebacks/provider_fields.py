@@ -9,17 +9,22 @@ file field or document type with the facts each carries, rendered by ``domain.ch
   ``customer_purchase_ip``, ``uncategorized_text``) and file fields (``shipping_documentation``,
   ``refund_policy``, ``customer_communication``, ``uncategorized_file``), each text at most
   20,000 characters: https://docs.stripe.com/api/disputes/update
-* Adyen — documents only, each a ``defenseDocumentTypeCode`` under the ``defenseReasonCode``
-  chosen by the rule; the live list of applicable reasons and types comes from
-  ``/retrieveApplicableDefenseReasons`` (https://docs.adyen.com/risk-management/disputes-api), so the
-  connector may map a type the account does not offer onto one it does.
+* Adyen — documents only (no text fields), each a ``defenseDocumentTypeCode`` under the
+  ``defenseReasonCode`` chosen by the rule, as Adyen lists them per reason code: Visa 13.1
+  ``MerchandiseReceived`` needs ``DateMerchandiseShipped`` and ``ProofOfGoodsOrServicesProvided``,
+  Mastercard 4853 ``GoodsWereAsDescribed`` needs ``GoodsWereAsDescribed`` and ``TIDorInvoice``, Visa
+  10.4 ``AdditionalInformation`` needs ``DefenseMaterial`` and ``AdditionalInformation``,
+  ``SupplyDefenseMaterial`` needs ``DefenseMaterial`` (https://docs.adyen.com/risk-management/disputes-api;
+  the live list comes from ``/retrieveApplicableDefenseReasons``).
 * PayPal — ``provide-evidence`` takes evidence items by ``evidence_type`` with notes (at most
-  2,000 characters) and documents; proof of fulfilment carries the tracking number and carrier
-  (https://developer.paypal.com/api/customer-disputes/v1/disputes-provide-evidence). The tracking
-  parts are given as ``tracking_info.carrier_name`` and ``tracking_info.tracking_number``.
+  2,000 characters) and documents; proof of fulfilment carries the tracking number and carrier in
+  its ``evidence_info.tracking_info``
+  (https://developer.paypal.com/api/customer-disputes/v1/disputes-provide-evidence), given to the
+  connector as ``PROOF_OF_FULFILLMENT.carrier_name`` and ``PROOF_OF_FULFILLMENT.tracking_number``.
 
-Every provider also gets the whole HTML bundle as one document (``bundle``), so nothing rests on a
-link the issuer would have to follow.
+Stripe and PayPal also get the whole bundle as one document (``bundle``), and Adyen where the
+reason takes a general ``DefenseMaterial`` document, so nothing rests on a link the issuer would
+have to follow. Documents go out as PDF files (``domain.chargebacks.pdf``).
 """
 from __future__ import annotations
 
@@ -61,6 +66,8 @@ PAYPAL_TYPES = {"carrier": "PROOF_OF_FULFILLMENT", "tracking_number": "PROOF_OF_
                 "customer_communication": "OTHER", "avs_cvv": "DETAILS_OF_PURCHASE",
                 "customer_ip": "DETAILS_OF_PURCHASE", "prior_undisputed_orders": "DETAILS_OF_PURCHASE"}
 PAYPAL_BUNDLE = "OTHER"
+#: The evidence type whose ``evidence_info.tracking_info`` carries the carrier and tracking number.
+PAYPAL_TRACKED = "PROOF_OF_FULFILLMENT"
 
 
 @dataclass(frozen=True)
@@ -100,20 +107,20 @@ def stripe(present: list[str], facts: Mapping[str, Fact]) -> ProviderPacket:
 
 
 def adyen(present: list[str], facts: Mapping[str, Fact], defense_reason: str) -> ProviderPacket:
+    """Documents only: Adyen takes no text fields, each fact goes in the document of its type."""
     documents = _grouped(ADYEN_DOCUMENTS.get(defense_reason, ADYEN_DOCUMENTS["SupplyDefenseMaterial"]), present)
     bundle = ADYEN_BUNDLE.get(defense_reason, "")
     if bundle:
         documents[bundle] = list(present)
-    fields = {name: _labelled(names, facts) for name, names in documents.items() if name != bundle}
-    return ProviderPacket(fields, documents, bundle, defense_reason)
+    return ProviderPacket({}, documents, bundle, defense_reason)
 
 
 def paypal(present: list[str], facts: Mapping[str, Fact]) -> ProviderPacket:
     groups = _grouped(PAYPAL_TYPES, present)
     fields = {kind: _clip(_labelled(names, facts), PAYPAL_NOTES_LIMIT) for kind, names in groups.items()}
     if "carrier" in present and "tracking_number" in present:
-        fields["tracking_info.carrier_name"] = facts["carrier"].text
-        fields["tracking_info.tracking_number"] = facts["tracking_number"].text
+        fields[f"{PAYPAL_TRACKED}.carrier_name"] = facts["carrier"].text
+        fields[f"{PAYPAL_TRACKED}.tracking_number"] = facts["tracking_number"].text
     return ProviderPacket(fields, {PAYPAL_BUNDLE: list(present)}, PAYPAL_BUNDLE)
 
 

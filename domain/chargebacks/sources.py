@@ -7,10 +7,11 @@ when it looked and can say why there is none (e.g. "one prior order qualifies, C
 wins, and a gap is kept only when no source found the fact.
 
 This is the seam new data plugs into. Built in: the order and its SKUs, the checkout's payment
-facts (``orders.payment_facts``), the refund policy from ``[chargebacks]``, the customer's
-messages, and the customer's prior orders. Shipments (carrier, tracking, ship date, delivered scan
-or signature) come through ``domain.chargebacks.shipment_evidence``, whose lookup the shipping part
-sets; any other source registers itself with ``@source("name", priority=N)`` (lower runs first).
+facts (``orders.payment_facts``, else the store's own order), the refund policy from
+``[chargebacks]``, the customer's messages, and the customer's prior orders. Shipments (carrier,
+tracking, ship date, delivered scan or signature) come through ``domain.chargebacks.shipment_evidence``,
+which reads the shipments the shipping part recorded; any other source registers itself with
+``@source("name", priority=N)`` (lower runs first).
 """
 from __future__ import annotations
 

@@ -16,9 +16,8 @@ from sandbox.kit.payments import add_endpoints, add_state_counts
 
 add_endpoints(kit)
 add_state_counts(kit, refunds=lambda state: len(state.refunds), disputes=lambda state: len(state.disputes))
-#: Reason codes by category (Visa, Mastercard), to pick the sample defence reasons.
-CATEGORIES = {"13.1": "not_received", "4855": "not_received", "13.3": "not_as_described", "4853": "not_as_described",
-              "10.4": "fraud", "4837": "fraud", "4863": "fraud"}
+#: Reason codes whose defence reasons the table has under a related code (this stand-in's choice).
+RELATED = {"4855": "13.1", "13.3": "4853", "4863": "4837"}
 OUTCOMES = {"won": ("CHARGEBACK_REVERSED", "Won"), "lost": ("CHARGEBACK", "Lost")}
 
 
@@ -73,7 +72,7 @@ def open_dispute(state: AdyenState = kit.state, payload: dict[str, Any] = Body(.
                    "defensePeriodEndsAt": ends.isoformat(), "arn": f"7461{state.sequence:019d}"[:23],
                    "amount": {"value": int(payload.get("amount", payment["amount"]["value"])),
                               "currency": payment["amount"]["currency"]}, "_documents": {},
-                   "_reasons": fixture("defense_reasons")[CATEGORIES.get(code, "general")]}
+                   "_reasons": reasons_for(code)}
         state.disputes[dispute["pspReference"]] = dispute
         one = dispute_item(state, dispute, "NOTIFICATION_OF_CHARGEBACK")
     return JSONResponse({"dispute": public(dispute), "webhooks": notify(state, one)})
@@ -87,6 +86,11 @@ def close_dispute(psp: str, state: AdyenState = kit.state, payload: dict[str, An
         event, dispute["disputeStatus"] = OUTCOMES["won" if payload.get("outcome") == "won" else "lost"]
         one = dispute_item(state, dispute, event)
     return JSONResponse({"dispute": public(dispute), "webhooks": notify(state, one)})
+
+
+def reasons_for(code: str) -> list[dict[str, Any]]:
+    table = fixture("defense_reasons")
+    return table.get(RELATED.get(code, code)) or table["general"]
 
 
 def dispute_item(state: AdyenState, dispute: dict[str, Any], event: str) -> dict[str, Any]:

@@ -11,8 +11,14 @@
   ``supplyDefenseDocument`` (base64 ``content``, ``contentType``, ``defenseDocumentTypeCode``
   among the dispute's reasons' types), ``defendDispute`` (a reason whose required documents were
   supplied; the dispute becomes ``Pending``), ``acceptDispute``. Each answers
-  ``{"disputeServiceResult": {"valid": …, "errorMessage"?}}``; the defence reasons offered are this
-  stand-in's sample table (``fixtures/defense_reasons.json``) by the reason code's category.
+  ``{"disputeServiceResult": {"valid": …, "errorMessage"?}}``. The defence reasons offered per
+  reason code (``fixtures/defense_reasons.json``) are the ones Adyen's own sample data lists for Visa
+  13.1 and 10.4 and Mastercard 4853 and 4837
+  (https://github.com/Adyen/adyen-platform-experience-web/blob/main/mocks/mock-data/disputes.ts);
+  other codes get ``SupplyDefenseMaterial``. A reason is satisfied when every ``Required`` document
+  and one of its ``OneOrMore`` documents were supplied. Documents are JPG, TIFF or PDF only, a PDF at
+  most 2 MB, an image at most 10 MB
+  (https://docs.adyen.com/risk-management/understanding-disputes/defense-requirements).
 """
 from __future__ import annotations
 
@@ -25,7 +31,8 @@ from fastapi.responses import JSONResponse, Response
 from sandbox.adyen.company import AdyenState, error_body, idempotent, kit, notify, process_refunds
 from sandbox.kit import Call
 
-CONTENT_TYPES = ("application/pdf", "image/jpeg", "image/tiff", "text/html", "text/plain")
+#: Each document type Adyen takes, with its largest size (bytes).
+CONTENT_TYPES = {"application/pdf": 2 * 1024 * 1024, "image/jpeg": 10 * 1024 * 1024, "image/tiff": 10 * 1024 * 1024}
 
 
 @kit.api.post("/checkout/{version}/payments/{payment_psp}/refunds")
@@ -82,8 +89,10 @@ def defense_reasons(call: Call[AdyenState] = kit.call) -> Response:
 
 
 def satisfied(dispute: dict[str, Any], reason: dict[str, Any]) -> bool:
-    return all(doc["defenseDocumentTypeCode"] in dispute["_documents"] for doc in reason["defenseDocumentTypes"]
-               if doc["requirementLevel"] == "Required")
+    def supplied(level: str) -> list[bool]:
+        return [doc["defenseDocumentTypeCode"] in dispute["_documents"] for doc in reason["defenseDocumentTypes"]
+                if doc["requirementLevel"] == level]
+    return all(supplied("Required")) and (any(supplied("OneOrMore")) or not supplied("OneOrMore"))
 
 
 def open_for_defence(dispute: dict[str, Any]) -> str | None:
@@ -105,8 +114,9 @@ def supply_document(call: Call[AdyenState] = kit.call) -> Response:
                 content = base64.b64decode(document.get("content") or "", validate=True)
             except (binascii.Error, ValueError):
                 content = b""
-            if code not in known or document.get("contentType") not in CONTENT_TYPES or not content:
-                error = f"Invalid defense document {code!r}: unknown type, unsupported content type or empty content"
+            if code not in known or not 0 < len(content) <= CONTENT_TYPES.get(document.get("contentType"), 0):
+                error = (f"Invalid defense document {code!r}: unknown type, content type not JPG, TIFF or PDF, "
+                         "empty or too large")
                 break
         if error is None and not documents:
             error = "No defense documents supplied"

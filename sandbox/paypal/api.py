@@ -13,7 +13,8 @@ verification and dispute evidence.
   ``webhook_event`` (as sent) verifies with the cert's key.
 * ``POST /v1/customer/disputes/{id}/provide-evidence`` (multipart ``input`` JSON ``{evidences:
   [{evidence_type, evidence_info?, notes?}]}`` plus files: https://developer.paypal.com/api/customer-disputes/v1/disputes-provide-evidence):
-  only while ``WAITING_FOR_SELLER_RESPONSE`` (the ``provide_evidence`` link is there); files
+  only while ``WAITING_FOR_SELLER_RESPONSE`` (the ``provide_evidence`` link is there); each
+  ``evidence_type`` one of the documented ones (``fixtures/evidence_types.json``); files
   ``.jpg .jpeg .gif .png .pdf``, each under 10 MB, 50 MB in all; the dispute goes ``UNDER_REVIEW``.
   The issue names of these refusals are this stand-in's.
 """
@@ -166,8 +167,8 @@ def evidence_refusal(state: PayPalState, dispute: dict[str, Any], evidences: Any
     if dispute["seller_response_due_date"] < state.stamp():
         return "RESPONSE_DUE_DATE_PASSED", "The seller response due date has passed."
     if not isinstance(evidences, list) or not evidences or not all(
-            isinstance(e, dict) and isinstance(e.get("evidence_type"), str) for e in evidences):
-        return "INVALID_EVIDENCE", "input must carry evidences, each with an evidence_type."
+            isinstance(e, dict) and e.get("evidence_type") in fixture("evidence_types") for e in evidences):
+        return "INVALID_EVIDENCE", "input must carry evidences, each with a documented evidence_type."
     if any(not name.lower().endswith(FILE_TYPES) or len(content) >= MAX_FILE for name, content in files) \
             or sum(len(content) for _name, content in files) > MAX_FILES:
         return "INVALID_FILE", "Files must be .jpg, .jpeg, .gif, .png or .pdf, under 10 MB each and 50 MB in all."

@@ -12,7 +12,9 @@
   ``under_review``), ``metadata[…]``; ``evidence_details.has_evidence`` once any is given.
   Refused: a closed dispute, one past ``due_by`` and a second submission (wording is this
   stand-in's; Stripe says one submission is typical). ``POST /v1/disputes/{id}/close`` accepts it (lost).
-* ``POST /v1/files`` (multipart ``file``, ``purpose``: https://docs.stripe.com/api/files/create).
+* ``POST /v1/files`` (multipart ``file``, ``purpose``: https://docs.stripe.com/api/files/create): a
+  ``dispute_evidence`` file is PDF, JPEG or PNG (told by its content), at most 5 MB
+  (https://docs.stripe.com/file-upload); other content is refused (this stand-in's wording).
 """
 from __future__ import annotations
 
@@ -27,6 +29,9 @@ from sandbox.stripe.account import Refused, StripeState, answer, fixture, invali
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 FILE_FIELDS = {"cancellation_policy", "customer_communication", "customer_signature", "duplicate_charge_documentation",
                "receipt", "refund_policy", "service_documentation", "shipping_documentation", "uncategorized_file"}
+#: File types told by their first bytes, and what a ``dispute_evidence`` upload may be.
+MAGIC = {b"%PDF-": "pdf", b"\xff\xd8\xff": "jpg", b"\x89PNG": "png"}
+EVIDENCE_FILE_BYTES = 5 * 1024 * 1024
 #: The combined characters of all text evidence fields Stripe accepts.
 EVIDENCE_CHARACTERS = 150_000
 CLOSED = ("won", "lost", "warning_closed", "prevented")
@@ -136,9 +141,13 @@ async def upload_file(call: Call[StripeState] = kit.call) -> Response:
     if upload is None or isinstance(upload, str):
         return call.reply(invalid("Missing required param: file.", "file").body, 400)
     content = await upload.read()
+    kind = next((name for magic, name in MAGIC.items() if content.startswith(magic)), "")
+    if purpose == "dispute_evidence" and (not kind or len(content) > EVIDENCE_FILE_BYTES):
+        return call.reply(invalid("A dispute_evidence file must be a PDF, JPEG or PNG of at most 5 MB.", "file").body,
+                          400)
     with call.state.lock:
         record = {"id": call.state.new_id("file_"), "object": "file", "purpose": purpose, "size": len(content),
-                  "filename": upload.filename, "type": (upload.filename or "").rsplit(".", 1)[-1],
+                  "filename": upload.filename, "type": kind or (upload.filename or "").rsplit(".", 1)[-1],
                   "created": call.state.unix()}
         call.state.files[record["id"]] = record
     return call.reply(record)

@@ -115,17 +115,22 @@ def test_evidence_is_supplied_then_the_dispute_defended(adyen_admin: Admin) -> N
     payment = adyen_admin.post("payments", {"value": 64900})
     dispute = adyen_admin.post("disputes", {"payment": payment["pspReference"], "reason_code": "13.1"})["dispute"]
     adyen = provider(adyen_admin)
+    with pytest.raises(PermanentError, match="not text fields: DateMerchandiseShipped"):
+        adyen.stage_evidence(EvidenceSubmission(dispute["pspReference"], {"DateMerchandiseShipped": "2026-11-02"}))
+    with pytest.raises(PermanentError, match="content type not JPG, TIFF or PDF"):
+        adyen.stage_evidence(EvidenceSubmission(dispute["pspReference"], {}, {"DateMerchandiseShipped.html": b"<p>"}))
     with pytest.raises(PermanentError, match="Required defense documents are missing"):
-        adyen.submit_evidence(EvidenceSubmission(dispute["pspReference"], {"TIDorInvoice": "Invoice 1001"},
-                                                 defense_reason="MerchandiseReceived"))
-    staged = adyen.stage_evidence(EvidenceSubmission(dispute["pspReference"], {},
-                                                     {"ProofOfDelivery.pdf": b"%PDF-1.4 signed by A. Lima"}))
+        adyen.submit_evidence(EvidenceSubmission(dispute["pspReference"], {}, {
+            "DateMerchandiseShipped.pdf": b"%PDF-1.4 shipped"}, defense_reason="MerchandiseReceived"))
+    staged = adyen.stage_evidence(EvidenceSubmission(dispute["pspReference"], {}, {
+        "ProofOfGoodsOrServicesProvided.pdf": b"%PDF-1.4 signed by A. Lima"}))
     assert staged.submitted is False
     [supply] = [r for r in adyen_admin.requests_log("POST", "supplyDefenseDocument") if r["status"] == 200][-1:]
     assert supply["body"]["defenseDocuments"][0]["contentType"] == "application/pdf"
-    submitted = adyen.submit_evidence(EvidenceSubmission(dispute["pspReference"], {}))
-    assert submitted.submitted and submitted.detail == "defense reason MerchandiseReceived"
+    submitted = adyen.submit_evidence(EvidenceSubmission(dispute["pspReference"], {}, defense_reason="Unoffered"))
+    assert submitted.submitted and submitted.detail == "defense reason MerchandiseReceived", \
+        "a reason Adyen does not offer for the dispute gives way to the first one the documents satisfy"
     assert [r for r in adyen_admin.requests_log("POST", "defendDispute")][-1]["body"]["defenseReasonCode"] == \
         "MerchandiseReceived"
     with pytest.raises(PermanentError, match="cannot be defended"):
-        adyen.submit_evidence(EvidenceSubmission(dispute["pspReference"], {"DefenseMaterial": "more"}))
+        adyen.submit_evidence(EvidenceSubmission(dispute["pspReference"], {}, {"DefenseMaterial.pdf": b"%PDF-1.4"}))

@@ -137,18 +137,22 @@ def test_evidence_stays_with_us_when_staged_and_goes_to_paypal_once_submitted(pa
     dispute = paypal_admin.post("disputes", {"capture": capture})["dispute"]
     paypal = provider(paypal_admin)
     evidence = EvidenceSubmission(dispute["dispute_id"], {
-        "PROOF_OF_FULFILLMENT": "Delivered and signed for", "PROOF_OF_FULFILLMENT.carrier_name": "UPS",
-        "PROOF_OF_FULFILLMENT.tracking_number": "1Z999"}, {"delivery.pdf": b"%PDF-1.4 signed"})
+        "PROOF_OF_FULFILLMENT": "Delivered and signed for", "PROOF_OF_FULFILLMENT.carrier_name": "UPS; Acme Freight",
+        "PROOF_OF_FULFILLMENT.tracking_number": "1Z999; AF-7"}, {"delivery.pdf": b"%PDF-1.4 signed"})
     staged = paypal.stage_evidence(evidence)
     assert (staged.submitted, staged.provider_status) == (False, "WAITING_FOR_SELLER_RESPONSE")
     assert paypal_admin.requests_log("POST", "provide-evidence") == []
+    with pytest.raises(PermanentError, match="INVALID_EVIDENCE"):
+        paypal.submit_evidence(EvidenceSubmission(dispute["dispute_id"], {"tracking_info.carrier_name": "UPS"}))
     submitted = paypal.submit_evidence(evidence)
     assert submitted.submitted
     shown = paypal.get_json(f"/v1/customer/disputes/{dispute['dispute_id']}")
     assert shown["status"] == "UNDER_REVIEW"
     [given] = shown["evidences"]
     assert given["evidence_type"] == "PROOF_OF_FULFILLMENT" and given["notes"] == "Delivered and signed for"
-    assert given["evidence_info"]["tracking_info"] == [{"carrier_name": "UPS", "tracking_number": "1Z999"}]
+    assert given["evidence_info"]["tracking_info"] == [  # one per shipment, in PayPal's carrier codes
+        {"carrier_name": "UPS", "tracking_number": "1Z999"},
+        {"carrier_name": "OTHER", "carrier_name_other": "Acme Freight", "tracking_number": "AF-7"}]
     assert given["documents"] == [{"name": "delivery.pdf"}]
     assert paypal.submit_evidence(evidence).detail == "submitted before"
-    assert len(paypal_admin.requests_log("POST", "provide-evidence")) == 1
+    assert [r["status"] for r in paypal_admin.requests_log("POST", "provide-evidence")] == [422, 200]

@@ -145,6 +145,8 @@ def test_evidence_is_staged_then_submitted_once(stripe_admin: Admin) -> None:
     assert stored.evidence.shipping_documentation.startswith("file_")
     assert (stored.evidence_details.has_evidence, stored.evidence_details.submission_count) == (True, 0)
 
+    with pytest.raises(PermanentError, match="must be a PDF, JPEG or PNG"):
+        stripe.stage_evidence(EvidenceSubmission(dispute["id"], {}, {"uncategorized_file.html": b"<p>evidence</p>"}))
     submitted = stripe.submit_evidence(EvidenceSubmission(dispute["id"], {}))
     assert (submitted.submitted, submitted.provider_status) == (True, "under_review")
     again = stripe.submit_evidence(EvidenceSubmission(dispute["id"], {}))

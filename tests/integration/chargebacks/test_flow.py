@@ -68,8 +68,9 @@ def test_staged_approved_submitted_once_and_the_outcome_closes_the_case(db_sessi
     assert len(stripe.staged) == 1 and stripe.submitted == []
     [staged] = stripe.staged
     assert staged.dispute_ref == "dp_ch_B" and staged.fields["shipping_tracking_number"] == "1Z999AA10123456784"
-    assert set(staged.files) == {"shipping_documentation", "uncategorized_file"}
-    assert b"signed for by R. LEE" in staged.files["uncategorized_file"]
+    assert set(staged.files) == {"shipping_documentation.pdf", "uncategorized_file.pdf"}
+    assert staged.files["uncategorized_file.pdf"].startswith(b"%PDF-1.4")
+    assert b"signed for by R. LEE" in staged.files["uncategorized_file.pdf"]
     dispute = _dispute(db_session, dispute_id)
     assert dispute.state == "staged" and dispute.staged_at is not None
     assert "approve it with `backorders disputes approve" in _notes(db_session, _case(db_session, dispute).id)[-1]
@@ -258,5 +259,5 @@ def test_a_packet_rebuilt_while_its_draft_was_on_its_way_is_staged_again(db_sess
     assert _dispute(db_session, dispute_id).state == "packet_ready"  # v2 is not at the provider yet
     assert dispute_desk.call_provider(desk.work, stage_call) == "done"
     [staged] = desk.providers["stripe-main"].staged
-    assert b"signed for by J. LEE" in staged.files["shipping_documentation"]
+    assert b"signed for by J. LEE" in staged.files["shipping_documentation.pdf"]
     assert _dispute(db_session, dispute_id).state == "staged"

@@ -41,11 +41,13 @@ def test_facts_land_in_each_providers_own_fields() -> None:
     assert stripe_fraud.fields["uncategorized_text"].startswith("AVS and CVV results: avs_cvv text")
     adyen = provider_fields.for_provider("adyen", RULES["not_received"], shipped, _facts(*shipped))
     assert adyen.defense_reason == "MerchandiseReceived" and adyen.bundle == ""
+    assert adyen.fields == {}, "Adyen takes documents only"
     assert adyen.documents == {"DateMerchandiseShipped": ["carrier", "tracking_number", "ship_date"],
                                "ProofOfGoodsOrServicesProvided": ["delivery_proof", "shipping_address"]}
     paypal = provider_fields.for_provider("paypal", RULES["not_received"], shipped, _facts(*shipped))
     assert set(paypal.fields) == {"PROOF_OF_FULFILLMENT", "PROOF_OF_DELIVERY_SIGNATURE", "DELIVERY_ADDRESS",
-                                  "tracking_info.carrier_name", "tracking_info.tracking_number"}
+                                  "PROOF_OF_FULFILLMENT.carrier_name", "PROOF_OF_FULFILLMENT.tracking_number"}
+    assert paypal.fields["PROOF_OF_FULFILLMENT.tracking_number"] == "tracking_number text"
     long = {"customer_communication": Fact("x" * 5000, "test")}
     clipped = provider_fields.for_provider("paypal", RULES["general"], ["customer_communication"], long)
     assert len(clipped.fields["OTHER"]) <= provider_fields.PAYPAL_NOTES_LIMIT
