@@ -97,14 +97,14 @@ def backorders(procs: Processes, *args: str) -> subprocess.Popen[str]:
 
 def output(proc: subprocess.Popen[str], timeout_s: float = 60.0) -> str:
     """What the command printed; a failed (or hung) command fails the demo with its own words."""
+    command = " ".join(str(arg) for arg in list(proc.args)[1:])  # type: ignore[arg-type]
     try:
         out, err = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired as exc:
         proc.kill()
-        raise DemoFailed(f"`backorders {' '.join(map(str, proc.args[1:]))}` did not finish in {timeout_s:.0f}s") \
-            from exc
+        raise DemoFailed(f"`backorders {command}` did not finish in {timeout_s:.0f}s") from exc
     if proc.returncode != 0:
-        raise DemoFailed(f"`backorders {' '.join(map(str, proc.args[1:]))}` exited {proc.returncode}: "
+        raise DemoFailed(f"`backorders {command}` exited {proc.returncode}: "
                          f"{(err or out).strip()[-500:]}")
     return out
 
@@ -163,10 +163,10 @@ def place_orders(sandbox_url: str, procs: Processes, say: Say) -> dict[str, Plac
 
     placed: dict[str, Placed] = explained(procs, "the outlet's three Stripe-paid orders", recorded, 30,
                                           lambda: f"WooCommerce orders {[p[0] for p in paid.values()]} not all stored")
-    for key, order in placed.items():
+    for key, one in placed.items():
         buyer = BUYERS[key]
         say(f"{buyer['first_name']} orders 1 × {buyer['sku']} (${buyer['price']}) on the WooCommerce outlet, "
-            f"paid with Stripe: order {order.number}, payment {order.payment_intent}")
+            f"paid with Stripe: order {one.number}, payment {one.payment_intent}")
     return placed
 
 
@@ -288,9 +288,9 @@ def stuck_parcel(web_url: str, order: Placed, label: Label, procs: Processes, sa
             case = session.scalar(select(Case).where(Case.kind == "stuck_in_transit", Case.order_id == order.order_id))
             if case is None:
                 return None
-            sent = session.scalars(select(OutboxMessage.state).where(
-                OutboxMessage.template == "shipment_stuck", OutboxMessage.context["order_number"].astext == order.number))
-            states = list(sent)
+            states = list(session.scalars(select(OutboxMessage.state).where(
+                OutboxMessage.template == "shipment_stuck",
+                OutboxMessage.context["order_number"].astext == order.number)))
             if not states or any(s not in ("sent", "delivered") for s in states):
                 return None
             note = session.scalar(select(CaseEvent.note).where(CaseEvent.case_id == case.id, CaseEvent.action == "note")
@@ -300,8 +300,8 @@ def stuck_parcel(web_url: str, order: Placed, label: Label, procs: Processes, sa
 
     def seen() -> str:
         with session_scope() as session:
-            shipment = session.execute(select(Shipment.status, Shipment.order_id, Shipment.last_scan_at, Shipment.stuck_at)
-                                       .where(Shipment.tracking_number == tracking)).first()
+            shipment = session.execute(select(Shipment.status, Shipment.order_id, Shipment.last_scan_at,
+                                              Shipment.stuck_at).where(Shipment.tracking_number == tracking)).first()
         return f"shipment {tracking}: {tuple(shipment) if shipment else 'not stored yet (webhook or poll)'}"
 
     case_id, told, note = explained(procs, "the stuck parcel's case and the customer's message", opened, 30, seen)
@@ -377,8 +377,9 @@ def chargeback(sandbox_url: str, order: Placed, procs: Processes, say: Say) -> s
         f"{due:%Y-%m-%d %H:%M} UTC" if sla else f"case {case.get('id')} (chargeback) has no SLA")
     say(f"    packet by rule {packet.get('rule')!r}: has {', '.join(packet.get('present') or []) or 'nothing'}; "
         f"missing: {', '.join(m['fact'] for m in packet.get('missing') or []) or 'nothing'}")
-    say(f"    staged at Stripe {staged_at:%H:%M:%S} UTC, {ahead.days} days {ahead.seconds // 3600} h before the deadline "
-        f"(submit=false, status {at_stripe['status']}, submissions {at_stripe['evidence_details']['submission_count']}): "
+    submissions = at_stripe["evidence_details"]["submission_count"]
+    say(f"    staged at Stripe {staged_at:%H:%M:%S} UTC, {ahead.days} days {ahead.seconds // 3600} h before the "
+        f"deadline (submit=false, status {at_stripe['status']}, submissions {submissions}): "
         f"{', '.join(f'evidence[{name}]' for name in evidence)}")
     say(f"    it waits for a person: `backorders disputes approve {shown['id']}` submits it once")
     return (f"dispute {dispute_ref} on order {order.number}: case {case.get('id')} due {due:%Y-%m-%d %H:%M} UTC, "

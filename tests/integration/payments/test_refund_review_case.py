@@ -88,7 +88,9 @@ def test_a_second_request_shows_the_first_as_a_prior_refund_and_an_approval_open
     assert review.case is not None and review.follow_ups  # the case.opened alert's messages
     [case] = _cases(db_session)
     assert case.id == review.case.id
-    reasons = db_session.scalar(select(CaseEvent.detail).where(CaseEvent.case_id == case.id))["reasons"]
+    opened = db_session.scalar(select(CaseEvent.detail).where(CaseEvent.case_id == case.id))
+    assert opened is not None
+    reasons = opened["reasons"]
     assert any(line.startswith("1 prior refund request(s): #5102 defective → approve (within policy)")
                for line in reasons), reasons
     again = refund_requests.handle(db_session, catalog, order, "damaged", 26_000, "TKT-260")
