@@ -4,7 +4,9 @@ machine, against the sandbox.
 Starts (or finds) the embedded servers, the sandbox and the five processes, points the example
 store at the sandbox, lets beat poll every store, sells a futon frame out on Shopify, and shows
 what followed: the SKU's state, every channel flipped to backorder, the staff alerts, and the
-purchase order it drafted with the numbers behind each line. Everything it started is stopped when
+purchase order it drafted with the numbers behind each line. Its last act is order exceptions
+(``demo/exceptions.py``): a refund approved and paid at Stripe, one sent to review with its case,
+a stuck parcel's case and message, a chargeback staged before its deadline, and a policy what-if. Everything it started is stopped when
 it ends — done, failed, Ctrl-C or SIGTERM; with ``--keep`` only at Ctrl-C (``demo/processes.py``).
 It says only what the rows show: a text held for quiet hours is told as held, and the channels'
 figures after the restock are told once they have stopped moving.
@@ -32,7 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from demo import counters
+from demo import counters, exceptions
 from demo.processes import REPO_ROOT, DemoFailed, Processes, Terminated, signals_ignored, stop_signals_raise
 
 __all__ = ["DemoFailed", "Processes", "main", "run"]
@@ -245,6 +247,7 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
     messages = procs.wait("the staff alerts (Slack and email)", staff_messages, 60)
     journey_summary, po_lines = customer_journeys(sandbox_url, web_url, say, procs)
     restocked = channels_after_restock(item, showroom.key, say, procs)
+    exception_lines = exceptions.run(sandbox_url, web_url, config_path, say, procs)
     with session_scope() as session:
         transitions = [f"{t.from_state} → {t.to_state} (available {t.numbers['available']}"
                        + (f", {t.numbers['oversold']} sold beyond stock" if t.numbers.get("oversold") else "")
@@ -267,6 +270,7 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
                "bigcommerce": {key: trade[key] for key in ("levels", "availability", "availability_description")},
                "lightspeed_writes": len(pos_writes), "lightspeed": pos["inventory"], "messages": messages,
                "alerts": alerts, "journeys": journey_summary, "purchase_orders": po_lines, "restocked": restocked,
+               "exceptions": exception_lines,
                "message_page": f"{sandbox_url}/_sandbox/messages", "flower": f"http://127.0.0.1:{flower_port}",
                "flower_auth": flower_auth, "metrics": f"{web_url}/metrics", "counted": counted}
     _print_summary(summary, say, keep)
@@ -551,6 +555,9 @@ def _print_summary(summary: dict[str, Any], say: Callable[[str], None], keep: bo
     say(f"customer journeys: {'; '.join(summary['journeys'])}")
     say("the purchase order drafted from the sell-out, as sent (each line with the numbers behind it):")
     for line in summary["purchase_orders"]:
+        say(f"  {line}")
+    say("order exceptions (refunds by policy, a stuck parcel, a chargeback, a policy what-if):")
+    for line in summary["exceptions"]:
         say(f"  {line}")
     user, _, password = summary["flower_auth"].partition(":")
     if not keep:

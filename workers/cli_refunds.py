@@ -1,7 +1,8 @@
 """``backorders refunds decide|list|what-if``: the refund and appeasement policy from the shell.
 
 ``decide`` records a request and prints the decision with the rule that made it (the same
-request id twice prints the first decision); ``list`` prints stored decisions; ``what-if``
+request id twice prints the first decision), the review case a review opens and the payment an
+approval starts (``domain.payments.refund_requests``); ``list`` prints stored decisions; ``what-if``
 replays the last N days' requests under another rule file and prints only what would differ,
 writing nothing. The rules are ``[[refunds.rules]]`` of the business file (docs/refund-policy.md).
 """
@@ -64,6 +65,13 @@ def payment(session: Any, decision_id: int) -> dict[str, Any] | None:
                                      "state": row.state, "provider_ref": row.provider_ref, "last_error": row.last_error}
 
 
+def review_case(case: Any) -> dict[str, Any] | None:
+    """The ``refund_request`` case a review opened (None for any other decision)."""
+    return None if case is None else {"id": case.id, "kind": case.kind, "state": case.state, "queue": case.queue,
+                                      "owner": case.owner, "priority": case.priority,
+                                      "sla_due_at": case.sla_due_at, "summary": case.summary}
+
+
 @click.group("refunds")
 def refunds() -> None:
     """Refund and appeasement decisions by the rules in [[refunds.rules]]."""
@@ -82,11 +90,9 @@ def decide(order_ref: str, store_key: str | None, reason: str, amount: str, requ
     from sqlalchemy import select
 
     from domain.core.business_config import ConfigError, current_config
-    from domain.core.clock import utcnow
     from domain.core.db import session_scope
     from domain.core.models import Store
-    from domain.payments import executions
-    from domain.policy import refunds as policy
+    from domain.payments import refund_requests
     from flows.spine import send_now
     from domain.why import orders_by_reference
     from workers.cli import _environment
@@ -108,17 +114,19 @@ def decide(order_ref: str, store_key: str | None, reason: str, amount: str, requ
         if len(orders) > 1:
             click.echo(f"refunds decide: order {order_ref!r} is on several stores; name one with --store", err=True)
             sys.exit(1)
-        decided = policy.decide(session, config, orders[0], reason.strip(), cents,
-                                request_id or f"cli-{uuid.uuid4().hex[:16]}")
-        to_pay = executions.plan(session, config, decided.row, utcnow())  # paid once, at the provider or store
-        out = {**_row(decided.row), "created": decided.created, "payment": payment(session, decided.row.id)}
-    if to_pay:
+        # A review opens its case; an approval or credit is paid once, at the provider or store.
+        handled = refund_requests.handle(session, config, orders[0], reason.strip(), cents,
+                                         request_id or f"cli-{uuid.uuid4().hex[:16]}")
+        decided = handled.decided
+        out = {**_row(decided.row), "created": decided.created, "payment": payment(session, decided.row.id),
+               "case": review_case(handled.case)}
+    if handled.follow_ups:
         from workers.app import app
 
         try:
-            send_now(to_pay, app)
-        except Exception as exc:  # the row is stored: the payments sweeper sends it within a minute
-            click.echo(f"refunds decide: payment queued for the sweeper ({exc.__class__.__name__})", err=True)
+            send_now(handled.follow_ups, app)
+        except Exception as exc:  # the rows are stored: the payments and outbox sweepers send them
+            click.echo(f"refunds decide: left for the sweepers ({exc.__class__.__name__})", err=True)
     if as_json:
         echo_json(out)
         return
@@ -127,6 +135,11 @@ def decide(order_ref: str, store_key: str | None, reason: str, amount: str, requ
         paid = out["payment"]
         click.echo(f"  payment: {paid['state']} via {paid['provider']} ({paid['account']})"
                    + (f": {paid['last_error']}" if paid["last_error"] else ""))
+    if out["case"]:
+        case = out["case"]
+        click.echo(f"  review: case {case['id']} ({case['kind']}) in queue {case['queue']}"
+                   + (f", owner {case['owner']}" if case["owner"] else "")
+                   + f", due {case['sla_due_at']:%Y-%m-%d %H:%M} UTC (`backorders cases show {case['id']}`)")
     hints = out["context"].get("fraud_hints") or []
     for hint in hints:
         click.echo(f"  fraud hint: {hint}")

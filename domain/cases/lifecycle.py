@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from domain.core import timers
 from domain.core.business_config import BusinessConfig, RouteConfig
 from domain.core.clock import utcnow
-from domain.core.models import CASE_STATES, Case, CaseEvent, Sku, Store
+from domain.core.models import CASE_STATES, Alert, Case, CaseEvent, OutboxMessage, Sku, Store
 from domain.cases.routing import Facts, route
 from domain.messaging.alerts import raise_ops_alert
 
@@ -113,6 +113,17 @@ def open_case(session: Session, new: NewCase, config: BusinessConfig, *, actor: 
                     title=f"case {case.id}", sku=", ".join(case.sku_codes) or "-",
                     sku_id=skus[0].id if skus else None, store_id=new.store_id)
     return case
+
+
+def opened_alert_messages(session: Session, case_id: int) -> list[int]:
+    """The outbox ids of the case's ``case.opened`` alert still to send, so a caller sends them
+    with its commit (the outbox sweeper finds any the broker loses)."""
+    alert_id = session.scalar(select(Alert.id).where(Alert.dedupe_key == f"case:{case_id}:opened"))
+    if alert_id is None:
+        return []
+    return list(session.scalars(select(OutboxMessage.id).where(
+        OutboxMessage.idempotency_key.like(f"alert:{alert_id}:%"), OutboxMessage.state == "pending")
+        .order_by(OutboxMessage.id)))
 
 
 def lock(session: Session, case_id: int) -> Case:

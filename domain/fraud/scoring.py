@@ -27,7 +27,7 @@ from domain.cases import lifecycle
 from domain.core import audit
 from domain.core.business_config import BusinessConfig, ConfigError, current_config
 from domain.core.clock import utcnow
-from domain.core.models import Alert, Case, FraudScore, Order, OrderLine, OutboxMessage, Store
+from domain.core.models import Case, FraudScore, Order, OrderLine, Store
 from domain.core.stages import FollowUp, Stage
 from domain.fraud import inputs, signals
 from domain.journey import segments
@@ -147,17 +147,7 @@ def _case(session: Session, order: Order, result: signals.Result, previous: tupl
         lifecycle.record(session, case, ACTOR, "note", now=now, decision="decline",
                          note=f"declined by the store's rule: score {result.score} ≥ decline_at "
                               f"{config.fraud.decline_at}; cancel order {order.number} on {store} and refund it")
-    return case, _alert_messages(session, case.id)
-
-
-def _alert_messages(session: Session, case_id: int) -> list[int]:
-    """The ``case.opened`` alert's messages still to send, so they go out with this commit."""
-    alert_id = session.scalar(select(Alert.id).where(Alert.dedupe_key == f"case:{case_id}:opened"))
-    if alert_id is None:
-        return []
-    return list(session.scalars(select(OutboxMessage.id).where(
-        OutboxMessage.idempotency_key.like(f"alert:{alert_id}:%"), OutboxMessage.state == "pending")
-        .order_by(OutboxMessage.id)))
+    return case, lifecycle.opened_alert_messages(session, case.id)
 
 
 def unscored(session: Session, config: BusinessConfig, now: datetime | None = None,

@@ -96,14 +96,16 @@ def record_orders(session: Session, store_id: int, records: Sequence[OrderRecord
             customer_name=record.customer_name[:200], email=record.email, phone=record.phone,
             status=normalise_status(record.status), currency=record.currency, total_cents=record.total_cents,
             placed_at=record.placed_at or utcnow(), **risk_values(record.risk),
+            # the gateway's reference (WooCommerce ``transaction_id``): a provider's dispute finds its order by it
+            payment_ref=_cut(record.payment_ref, 128),
         )
         order_id = session.execute(statement.on_conflict_do_update(
             constraint="uq_orders_store_external",
             set_={"status": statement.excluded.status, "email": statement.excluded.email,
                   "phone": statement.excluded.phone,
-                  # a payload that omits the payment's facts (a webhook, say) keeps what an earlier one gave
+                  # a payload that omits the payment's facts or reference (a webhook, say) keeps what an earlier one gave
                   **{name: func.coalesce(getattr(statement.excluded, name), getattr(Order, name))
-                     for name in RISK_COLUMNS}},
+                     for name in (*RISK_COLUMNS, "payment_ref")}},
         ).returning(Order.id)).scalar_one()
         order_ids.append(order_id)
         record_payment(session, order_id, record)

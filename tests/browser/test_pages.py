@@ -303,7 +303,7 @@ def test_case_queues_and_a_case_page(size: str, browser: Any, web: SandboxServer
         fulfilment = page.locator("#queues [data-queue=fulfilment]")
         assert fulfilment.locator("[data-count=late]").inner_text() == "1"
         assert fulfilment.locator("[data-count=open]").inner_text() == "1"
-        assert page.locator("#queues [data-queue=ops] [data-count=normal]").inner_text() == "1"
+        assert page.locator("#queues [data-queue=refunds] [data-count=normal]").inner_text() == "1"
         rows = page.locator("#open-cases tr[data-case]")
         assert rows.count() == 3 and rows.first.get_attribute("data-case") == str(ids["fraud"]), "urgent first"
         assert page.locator(f"#open-cases tr[data-case='{ids['late']}']").get_attribute("class") == "late"

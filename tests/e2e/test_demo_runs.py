@@ -97,6 +97,18 @@ def assert_counted(output: str) -> None:
     assert all(int(total) > 0 for total in totals.values()), line
 
 
+def assert_exceptions(output: str) -> None:
+    """The summary's order exceptions: the approval paid at Stripe, the review's case, one stuck-parcel
+    case and one message, the chargeback staged with nothing missing, and the what-if's difference."""
+    lines = output.split("order exceptions (refunds by policy", 1)[-1]
+    assert "TKT-4101 Ana: 120.00 USD → approve 120.00 USD (within policy), paid at stripe as re_" in lines, output
+    assert "TKT-4102 Ben: 300.00 USD → review (over 250: review), case " in lines, output
+    assert "1 stuck_in_transit case" in lines and "1 customer message(s)" in lines, output
+    assert re.search(r"dispute dp_\w+ on order \d+: case \d+ due .* evidence field\(s\) staged \d days ahead, "
+                     r"missing nothing", lines), output
+    assert "what-if at 350.00: 1 of 2 request(s) would differ" in lines, output
+
+
 @pytest.mark.e2e
 @pytest.mark.timeout(1200)
 def test_the_demo_runs_twice_in_a_row(data_dir: Path) -> None:
@@ -104,12 +116,15 @@ def test_the_demo_runs_twice_in_a_row(data_dir: Path) -> None:
         started = time.monotonic()
         demo = Demo(data_dir)
         code = demo.finish(timeout_s=600)
-        print(f"demo run {run}: exit {code} in {time.monotonic() - started:.1f} s")
+        took = re.search(r"\(the exceptions took (\d+) s\)", demo.output)
+        print(f"demo run {run}: exit {code} in {time.monotonic() - started:.1f} s"
+              + (f", of which the order exceptions {took.group(1)} s" if took else ""))
         assert code == 0, demo.output
         assert "== Demo summary ==" in demo.output and "customer journeys: Jamie: filled; Sam: auto_cancelled" \
             in demo.output
         assert "Flower: http://127.0.0.1:" in demo.output and ", password " in demo.output
         assert_counted(demo.output)
+        assert_exceptions(demo.output)
         record = json.loads((data_dir / "demo-logs" / "processes.json").read_text())
         assert set(record["pids"]) == {"sandbox", "web", "worker", "notify", "beat", "flower"}
         assert_nothing_left(data_dir, record["pgid"])

@@ -60,10 +60,10 @@ def test_queue_counts_match_the_cases(db_session: Session, journey_settings: Any
     assert {q: row["total"] for q, row in queues.items()} == dict(Counter(c.queue for c in unresolved))
     assert {q: {s: n for s, n in row["by_state"].items() if n} for q, row in queues.items()} == {
         "risk": {"open": 1, "in_progress": 1}, "fulfilment": {"open": 1, "waiting": 1},
-        "vip-care": {"open": 1}, "ops": {"open": 1}}
+        "vip-care": {"open": 1}, "refunds": {"open": 1}}
     assert {q: {p: n for p, n in row["by_priority"].items() if n} for q, row in queues.items()} == {
-        "risk": {"urgent": 2}, "fulfilment": {"normal": 2}, "vip-care": {"high": 1}, "ops": {"normal": 1}}
-    assert {q: row["late"] for q, row in queues.items()} == {"risk": 0, "fulfilment": 1, "vip-care": 1, "ops": 0}
+        "risk": {"urgent": 2}, "fulfilment": {"normal": 2}, "vip-care": {"high": 1}, "refunds": {"normal": 1}}
+    assert {q: row["late"] for q, row in queues.items()} == {"risk": 0, "fulfilment": 1, "vip-care": 1, "refunds": 0}
     assert queues["fulfilment"]["oldest"]["id"] == made["backorder_due"].id
     assert queues["fulfilment"]["oldest"]["age_s"] >= 2 * 86400 - 60
     assert (data["total"], data["late"]) == (6, 2)

@@ -1,0 +1,103 @@
+"""The demo's order-exceptions act (``demo/exceptions.py``) without the rest of the demo: the sandbox
+and the web app over HTTP, a real worker, the product's commands as subprocesses, and a clock that
+fires due timers as beat would. Each of its claims is checked against the rows and the stand-ins:
+one refund made at Stripe, one review case, one stuck-parcel case and one message, one chargeback
+case due at Stripe's deadline with its evidence staged before it, and a what-if that differs."""
+from __future__ import annotations
+
+import os
+import threading
+import tomllib
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from demo import exceptions
+from demo.processes import DemoFailed, Processes
+from domain.core.business_config import parse_refunds
+from domain.core.models import Case, Dispute, OutboxMessage, RefundDecision
+from tests.conftest import REPO_ROOT
+from tests.stack import running_stack
+
+
+@pytest.fixture
+def clock(celery_worker: object) -> Iterator[None]:
+    """Beat's timer sweep every half second (the demo runs beat with a 2 s sweep)."""
+    from tasks.timers import fire_due
+
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(0.5):
+            fire_due.delay()
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=5)
+
+
+def test_the_act_tells_only_what_the_rows_and_stand_ins_show(
+        db_session: Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clock: None) -> None:
+    told: list[str] = []
+    with running_stack(db_session, monkeypatch, tmp_path, {"woocommerce"}, available=25) as stack:
+        summary = exceptions.run(stack.sandbox, stack.web, stack.config_path, told.append,
+                                 Processes(tmp_path, dict(os.environ)))
+        stripe = f"{stack.sandbox}/stripe/{exceptions.STRIPE}"
+        counts = requests.get(f"{stripe}/_admin/state/counts", timeout=5).json()
+        dispute_ref = db_session.scalar(select(Dispute.dispute_ref))
+        at_stripe = requests.get(f"{stripe}/v1/disputes/{dispute_ref}", timeout=5,
+                                 headers={"Authorization": "Bearer sk_test_sandbox"}).json()
+    text = "\n".join(told)
+    db_session.expire_all()
+
+    assert counts["refunds_created"] == 1, "the approval is paid once, at Stripe"
+    decisions = dict(db_session.execute(select(RefundDecision.request_id, RefundDecision.decision)).tuples().all())
+    assert decisions == {"TKT-4101": "approve", "TKT-4102": "review"}
+    kinds = [kind for (kind,) in db_session.execute(select(Case.kind).where(
+        Case.kind.in_(("refund_request", "stuck_in_transit", "chargeback"))).order_by(Case.kind))]
+    assert kinds == ["chargeback", "refund_request", "stuck_in_transit"], "one case each"
+    assert db_session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.template == "shipment_stuck")) == 1, "one message to the customer"
+
+    dispute = db_session.scalar(select(Dispute))
+    assert dispute is not None and dispute.order_id is not None and dispute.due_by is not None
+    case = db_session.get(Case, dispute.case_id)
+    assert case is not None and case.sla_due_at == dispute.due_by
+    assert dispute.staged_at is not None and dispute.staged_at < dispute.due_by - timedelta(days=6)
+    assert at_stripe["evidence_details"]["submission_count"] == 0 and at_stripe["evidence"]["customer_communication"]
+
+    assert "→ approve 120.00 USD by rule 'within policy'; paid at stripe (stripe-main): refund re_" in text
+    assert "→ review by rule 'over 250: review': case" in text and "the reviewer sees: customer ben.okoro" in text
+    due = f"{dispute.due_by:%Y-%m-%d %H:%M} UTC"
+    assert f"due {due}; Stripe's evidence_details.due_by {due}" in text and "missing: nothing" in text
+    assert "TKT-4102" in text and "review 0.00 (over 250: review) → approve 300.00 (within policy)" in text
+    assert len(summary) == 5 and summary[-1] == "what-if at 350.00: 1 of 2 request(s) would differ"
+
+
+def test_the_what_if_file_moves_only_the_review_threshold() -> None:
+    business = (REPO_ROOT / "examples" / "futon-store.toml").read_text()
+    before, after = parse_refunds(tomllib.loads(business)), parse_refunds(
+        tomllib.loads(exceptions.changed_threshold(business)))
+    assert [rule.name for rule in after.rules] == [
+        "over 350: review" if rule.name == "over 250: review" else rule.name for rule in before.rules]
+    moved = {rule.name: (rule.over_cents, rule.up_to_cents) for rule in after.rules}
+    assert moved["over 350: review"] == (35_000, None) and moved["within policy"] == (None, 35_000)
+    with pytest.raises(DemoFailed, match="no 250.00 threshold"):
+        exceptions.changed_threshold("[refunds]\n[[refunds.rules]]\nname = \"all\"\ndecision = \"review\"\n")
+
+
+def test_a_wait_that_runs_out_says_what_it_saw(tmp_path: Path) -> None:
+    class Quick(Processes):
+        def wait(self, what: str, predicate: object, timeout_s: float = 60.0) -> object:
+            return super().wait(what, predicate, 0.3)  # type: ignore[arg-type]
+
+    with pytest.raises(DemoFailed, match=r"waiting for: the parcel's case; shipment 1Z9: not stored yet"):
+        exceptions.explained(Quick(tmp_path, {}), "the parcel's case", lambda: None, 30,
+                             lambda: "shipment 1Z9: not stored yet")
