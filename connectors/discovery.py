@@ -25,6 +25,10 @@ so one missing permission is named while the rest is still read:
   https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_157909186990.html):
   ``SELECT id, name, isinactive FROM location`` and a ``COUNT(*)`` of the active items of the
   connector's ``item_types`` (``InvtPart``: inventory items).
+* Business Central, through the API v2.0
+  (https://learn.microsoft.com/en-us/dynamics365/business-central/dev-itpro/api-reference/v2.0/resources/dynamics_location):
+  ``locations`` (``code``, ``displayName``: the code is what item ledger entries name) and the
+  ``items`` of ``type eq 'Inventory'`` counted page by page (their ``number`` is matched to our SKUs).
 * Odoo, through ``execute_kw`` over JSON-RPC
   (https://www.odoo.com/documentation/18.0/developer/reference/external_api.html):
   ``stock.warehouse`` ``search_read`` (name, code, ``lot_stock_id``: its main stock location),
@@ -41,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from connectors.base import PageNumberPaginator, Stream, id_str, shopify_link_paginator
+from connectors.business_central import BusinessCentralConnector
 from connectors.errors import ConnectorError, PermanentError
 from connectors.http import RestConnector
 from connectors.lightspeed import PRODUCTS as LIGHTSPEED_PRODUCTS
@@ -242,12 +247,25 @@ def _odoo_survey(connector: OdooConnector) -> Survey:
     return found
 
 
-SURVEYS: dict[str, Callable[[Any], Survey]] = {"netsuite": _netsuite_survey, "odoo": _odoo_survey}
+def _business_central_survey(connector: BusinessCentralConnector) -> Survey:
+    found = Survey("business_central")
+    found.locations = found.attempt("locations", lambda: [
+        FoundLocation(str(row["code"]), str(row.get("displayName") or row["code"])) for row in connector.records(
+            connector.stream(f"{connector.company}/locations", **{"$select": "code,displayName"}))], [])
+    count = found.attempt("items", lambda: sum(1 for _ in connector.records(connector.stream(
+        f"{connector.company}/items", **{"$filter": "type eq 'Inventory'", "$select": "number"}))), None)
+    if count is not None:
+        found.items, found.counted = count, "items of type Inventory (matched by number = SKU code)"
+    return found
+
+
+SURVEYS: dict[str, Callable[[Any], Survey]] = {"netsuite": _netsuite_survey, "odoo": _odoo_survey,
+                                               "business_central": _business_central_survey}
 
 
 def is_back_office(connector: Any) -> bool:
     """A platform surveyed (locations, an item count) rather than copied into ``[[skus]]``."""
-    return connector.platform in SURVEYS and isinstance(connector, (NetSuiteConnector, OdooConnector))
+    return connector.platform in SURVEYS and isinstance(connector, (NetSuiteConnector, OdooConnector, BusinessCentralConnector))
 
 
 def survey(connector: Any) -> Survey:

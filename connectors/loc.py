@@ -14,7 +14,7 @@ import tokenize
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PLATFORMS = ("shopify", "woocommerce", "lightspeed", "netsuite", "odoo")
+PLATFORMS = ("shopify", "woocommerce", "lightspeed", "netsuite", "odoo", "business_central")
 
 
 def docstring_lines(tree: ast.AST) -> set[int]:

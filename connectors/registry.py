@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from connectors.base import Connector
+from connectors.business_central import BusinessCentralConnector
 from connectors.declarative import DeclarativeConnector, check_store
 from connectors.lightspeed import LightspeedConnector
 from connectors.netsuite import NetSuiteConnector
@@ -21,6 +22,7 @@ CONNECTORS: dict[str, type] = {
     "lightspeed": LightspeedConnector,
     "netsuite": NetSuiteConnector,
     "odoo": OdooConnector,
+    "business_central": BusinessCentralConnector,
     "rest": DeclarativeConnector,
 }
 #: Platforms whose ``[[stores]]`` table says more than the shared keys: each lists the problems as

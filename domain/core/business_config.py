@@ -26,7 +26,7 @@ from domain.core.chargeback_config import ChargebacksConfig, read_chargebacks
 #: (``connectors.registry``); these names only tell a platform without one from a typo.
 PLATFORMS = (
     "shopify", "woocommerce", "magento", "bigcommerce", "lightspeed", "netsuite", "odoo", "sap_b1",
-    "zoho", "cin7", "dynamics_bc", "airtable",
+    "zoho", "cin7", "business_central", "airtable",
 )
 EMAIL_PROVIDERS = ("mailgun", "sendgrid")
 CANCEL_ACTIONS = ("refund", "store_credit")
