@@ -41,6 +41,9 @@ class DrainResult:
     changed_sku_ids: set[int] = field(default_factory=set)
     backorder_ids: list[int] = field(default_factory=list)
     quarantined: list[tuple[int, str]] = field(default_factory=list)
+    #: An event named what changed without its figures (a Business Central notification): the
+    #: store's incremental read is due now, to fetch them.
+    read_now: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ def apply_parsed(session: Session, store_id: int, batch: list[ParsedEvent]) -> D
             problems[event.id] = [f"unparsable: {item.error}"]
             continue
         problems[event.id] = []
+        result.read_now |= bool(parsed.resource_ids) and not (parsed.stock or parsed.orders)
         for record in parsed.stock:
             owner[id(record)] = event
             stock.append(record)
