@@ -28,8 +28,11 @@ PLATFORM_SECRETS = {
     "NETSUITE_CONSUMER_SECRET": "ns_cs_sandbox",
     "NETSUITE_TOKEN_ID": "ns_tk_sandbox",
     "NETSUITE_TOKEN_SECRET": "ns_ts_sandbox",
+    "BC_CLIENT_ID": "bc-sandbox-client",
+    "BC_CLIENT_SECRET": "bc-sandbox-secret",
+    "BC_ERP_WEBHOOK_SECRET": "sandbox-bc-client-state",
 }
-ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite"})
+ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite", "business_central"})
 
 
 def instance_for(platform: str, store_key: str) -> str:
@@ -103,6 +106,9 @@ def sandbox_config_text(example: Path, sandbox_url: str, platforms: set[str]) ->
             instance = instance_for(platform.group(1), key.group(1))
             block = re.sub(r'(?m)^base_url = "[^"]*"', f'base_url = "{sandbox_url}/{platform.group(1)}/{instance}"',
                            block)
+            # Entra ID tokens come from the stand-in too (Business Central's ``authority_host`` option)
+            block = re.sub(r'authority_host = "[^"]*"',
+                           f'authority_host = "{sandbox_url}/{platform.group(1)}/{instance}/login"', block)
         out.append(block)
     text = "".join(out)
     for key in left_out:
@@ -128,6 +134,11 @@ def seed_store(sandbox_url: str, store: StoreConfig, skus: list[str], available:
         body["locations"] = max(int(k) for k in store.locations) if store.locations else 1
         body["items"] = [{"sku": code, "on_hand": available, "committed": 0} for code in skus]
         body["vendors"] = vendors or []
+    elif store.platform == "business_central":  # the stand-in adopts the file's tenant and company
+        body.update(tenant=store.options.get("tenant"), company_id=store.options.get("company_id"),
+                    locations=list(store.locations), vendors=[{"number": v["external_id"], "name": v["name"]}
+                                                              for v in vendors or []],
+                    items=[{"sku": code, "stock": {loc: available for loc in store.locations}} for code in skus])
     else:
         raise ValueError(f"no sandbox seeding for platform {store.platform!r}")
     requests.post(f"{base}/seed", json=body, timeout=60).raise_for_status()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any, cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -86,7 +87,7 @@ async def store_each(store: KnownStore, headers: dict[str, str], body: bytes, de
 @router.post("/webhooks/{store_key}/notifications",
              summary="Receive change notifications (validation handshake echoed; each notification stored once)")
 async def receive_notifications(store_key: str, request: Request) -> Response:
-    deadline = deadline_of(request.scope)
+    deadline = deadline_of(cast(dict[str, Any], request.scope))
     with log_context.bound(correlation_id=log_context.new_id(), store=store_key):
         try:
             store = await known_store(store_key, deadline)

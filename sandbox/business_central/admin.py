@@ -35,9 +35,11 @@ def deliver(state: CompanyState, events: Events) -> list[dict[str, Any]]:
 
 @kit.admin.post("/seed")
 def seed(state: CompanyState = kit.state, payload: dict[str, Any] = Body(default_factory=dict)) -> JSONResponse:
-    """``{"reset": true, "locations": ["MAIN"], "vendors": [{"number", "name"}], "items": [{"sku", "name",
-    "stock": {"MAIN": 3}}]}``: stock is posted as positive adjustments."""
+    """``{"reset": true, "tenant"?, "company_id"?, "locations": ["MAIN"], "vendors": [{"number", "name"}],
+    "items": [{"sku", "name", "stock": {"MAIN": 3}}]}``: stock is posted as positive adjustments; a
+    ``tenant`` / ``company_id`` a configuration names is adopted (default: the instance's own)."""
     with state.lock:
+        state.tenant, state.company_id = payload.get("tenant") or state.tenant, payload.get("company_id") or state.company_id
         if payload.get("reset", True):
             state.locations, state.items, state.ledger, state.vendors = [], {}, [], {}
             state.orders, state.receipts = {}, []
