@@ -12,7 +12,7 @@ wording, codes from the error-code table): a purchase order ``number`` while the
 no manual numbers → 400 ``Application_DialogException`` "You may not enter numbers manually…"; a
 number already used → 400 ``Internal_EntityWithSameKeyExists``; an unknown vendor → 400
 ``Internal_RecordNotFound``; a line for an unknown item → 400 ``Internal_InvalidTableRelation``.
-``PATCH items({id})`` (with ``If-Match``) changes an item and notifies its subscribers.
+An item changed in Business Central's own pages is ``_admin/notify`` (``admin``).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import Any
 
 from fastapi.responses import Response
 
-from sandbox.business_central.company import CompanyState, company, error, guid, kit, notify, pages, stamp
+from sandbox.business_central.company import CompanyState, company, error, guid, kit, pages, stamp
 from sandbox.kit import Call
 
 V2 = "/v2.0/companies({company_id})"
@@ -45,23 +45,6 @@ def list_items(company_id: str, call: Call[CompanyState] = kit.call) -> Response
     with call.state.lock:
         rows = [call.state.render_item(i) for i in call.state.items.values()]
     return pages.answer(call, rows, ITEM_FIELDS, context=context(call, "items"))
-
-
-@kit.api.patch(V2 + "/items({item_id})")
-def update_item(company_id: str, item_id: str, call: Call[CompanyState] = kit.call) -> Response:
-    company(call, company_id)
-    state, body = call.state, call.body if isinstance(call.body, dict) else {}
-    with state.lock:
-        item = next((i for i in state.items.values() if i["id"] == item_id), None)
-        if item is None:
-            raise bad(call, "Internal_RecordNotFound", f"The Item does not exist. Identification fields and values: "
-                      f"Id='{item_id}'", 404)
-        if call.request.headers.get("If-Match") not in ("*", item["@odata.etag"]):
-            raise bad(call, "Request_EntityChanged", "Another user has already changed the record.", 412)
-        item.update({k: v for k, v in body.items() if k in ("displayName", "blocked", "unitCost")})
-        shown = state.render_item(state.add_item(item["number"]))
-    notify(state, "items", item_id, "updated")
-    return call.reply(shown)
 
 
 @kit.api.get(V2 + "/locations")

@@ -226,3 +226,25 @@ def test_a_notification_is_verified_by_its_client_state_and_names_the_changed_it
     assert event.dedupe_key == bc.parse_webhook({}, body).dedupe_key
     with pytest.raises(SignatureError, match="clientState"):
         bc.verify_webhook({}, body.replace(SECRET.encode(), b"forged"))
+
+
+def test_discover_maps_the_locations_and_counts_the_inventory_items(company: Admin) -> None:
+    from connectors.discovery import is_back_office, survey
+
+    bc = connector(company)
+    found = survey(bc)
+    assert is_back_office(bc) and found.missing == []
+    assert [(place.external_id, place.name) for place in found.locations] == [("MAIN", "Main"), ("SHOWROOM", "Showroom")]
+    assert found.items == 3 and "type Inventory" in found.counted
+
+
+def test_a_part_the_app_may_not_read_names_the_permission_to_grant(company: Admin) -> None:
+    from connectors.discovery import survey
+
+    company.post("faults", {"status": 403, "count": 100, "path_contains": "/locations", "body": {"error": {
+        "code": "Authorization_InsufficientPermissions", "message": "You do not have the following permissions "
+        "on TableData Location: Read"}}})
+    found = survey(connector(company))
+    assert found.locations == [] and found.items == 3
+    assert found.missing == ["locations: a permission set reading Location on the app's Microsoft Entra Applications "
+                             "card in Business Central (D365 BASIC reads them all)"]
