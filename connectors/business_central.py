@@ -71,11 +71,13 @@ from connectors.errors import AuthError, PermanentError
 from connectors.notification_subscriptions import ValidatedSubscriptions, event, verify_client_state
 from connectors.odata import COLLECTION, any_of, chunks_of, error_message, literal, page_size_header
 from connectors.subscriptions import Subscription
-from connectors.types import ErpResult, PurchaseOrderRequest, ReceiptLine, StockPage, StockRecord, WebhookEvent
+from connectors.types import (
+    ErpResult, PurchaseOrderRequest, ReceiptLine, StockPage, StockRecord, WebhookEvent, WebhookKind,
+)
 
 SCOPE = "https://api.businesscentral.dynamics.com/.default"
 SUBSCRIPTIONS = ValidatedSubscriptions("v2.0/subscriptions")
-KINDS: Mapping[str, Any] = {"items": "sku_modified"}
+KINDS: Mapping[str, WebhookKind] = {"items": "sku_modified"}
 OPEN = "open eq true"
 
 
@@ -95,16 +97,15 @@ class BusinessCentralConnector(RestConnector):
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
         company = str(config.options.get("company_id") or "")
-        tenant = str(config.options.get("tenant") or config.credentials.get("tenant_id") or "")
-        if not company or not tenant:
+        if not company or not (config.options.get("tenant") or config.credentials.get("tenant_id")):
             raise ValueError("business_central needs options company_id and tenant (or credential tenant_id)")
-        config.options.setdefault("tenant", tenant)
         super().__init__(config, **kwargs)
         self.company, self.analytics = f"v2.0/companies({company})", f"microsoft/analytics/v1.0/companies({company})"
         self._codes: list[str] | None = None
 
     def build_auth(self) -> AuthBase:
         creds = self.config.credentials
+        self.options["tenant"] = str(self.options.get("tenant") or creds.get("tenant_id"))  # the API path names it
         self.token = ClientCredentials(self.options["authority_host"], self.options["tenant"],
                                        creds.get("client_id", ""), creds.get("client_secret", ""), SCOPE,
                                        self.config.timeout_s)
@@ -141,7 +142,8 @@ class BusinessCentralConnector(RestConnector):
         else:
             new = list(self.records(self.stream(ledger, **{"$filter": f"entryNo gt {int(since)}",
                                                            "$select": "entryNo,itemNo"})))
-            high, items, left = max([int(since), *(int(r["entryNo"]) for r in new)]), sorted({str(r["itemNo"]) for r in new}), {}
+            high, items = max([int(since), *(int(r["entryNo"]) for r in new)]), sorted({str(r["itemNo"]) for r in new})
+            left = {}
             for chunk in chunks_of(items):
                 left.update(self.left(f"{OPEN} and {any_of('itemNo', chunk)}"))
         codes = sorted({*self.location_codes(), *(loc for _, loc in left)})
@@ -156,7 +158,8 @@ class BusinessCentralConnector(RestConnector):
         totals: dict[tuple[str, str], int] = defaultdict(int)
         for row in self.records(self.stream(f"{self.analytics}/itemLedgerEntries", **{
                 "$filter": where, "$select": "entryNo,itemNo,locationCode,remainingQuantity"})):
-            totals[(str(row["itemNo"]), str(row.get("locationCode") or ""))] += whole_units(row["remainingQuantity"]) or 0
+            key = (str(row["itemNo"]), str(row.get("locationCode") or ""))
+            totals[key] += whole_units(row["remainingQuantity"]) or 0
         return totals
 
     def location_codes(self) -> list[str]:

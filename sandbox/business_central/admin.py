@@ -25,7 +25,8 @@ add_config(kit, {"client_id": Setting("client_id"), "client_secret": Setting("cl
 def item_view(state: CompanyState, item: dict[str, Any]) -> dict[str, Any]:
     codes = sorted({loc["code"] for loc in state.locations} | {e["locationCode"] for e in state.ledger
                                                                if e["itemNo"] == item["number"]})
-    return {"sku": item["number"], "id": item["id"], "stock": {code: state.level(item["number"], code) for code in codes}}
+    stock = {code: state.level(item["number"], code) for code in codes}
+    return {"sku": item["number"], "id": item["id"], "stock": stock}
 
 
 def deliver(state: CompanyState, events: Events) -> list[dict[str, Any]]:
@@ -39,12 +40,14 @@ def seed(state: CompanyState = kit.state, payload: dict[str, Any] = Body(default
     "items": [{"sku", "name", "stock": {"MAIN": 3}}]}``: stock is posted as positive adjustments; a
     ``tenant`` / ``company_id`` a configuration names is adopted (default: the instance's own)."""
     with state.lock:
-        state.tenant, state.company_id = payload.get("tenant") or state.tenant, payload.get("company_id") or state.company_id
+        state.tenant = payload.get("tenant") or state.tenant
+        state.company_id = payload.get("company_id") or state.company_id
         if payload.get("reset", True):
             state.locations, state.items, state.ledger, state.vendors = [], {}, [], {}
             state.orders, state.receipts = {}, []
         for code in payload.get("locations") or []:
-            state.locations.append({"id": guid(state.name, "location", code), "code": code, "displayName": code.title()})
+            state.locations.append({"id": guid(state.name, "location", code), "code": code,
+                                    "displayName": code.title()})
         for vendor in payload.get("vendors") or []:
             state.vendors[vendor["number"]] = {"id": guid(state.name, "vendor", vendor["number"]),
                                                "number": vendor["number"], "displayName": vendor.get("name", "")}
@@ -85,7 +88,8 @@ def receive(state: CompanyState = kit.state, payload: dict[str, Any] = Body(...)
                 continue
             line["receivedQuantity"] += quantity
             state.post(sku, line.get("locationCode") or state.locations[0]["code"], quantity, "Purchase", number)
-            lines.append({"id": guid(state.name, "prl", number, sku), "documentId": receipt_id, "sequence": line["sequence"], "lineType": "Item",
+            lines.append({"id": guid(state.name, "prl", number, sku), "documentId": receipt_id,
+                          "sequence": line["sequence"], "lineType": "Item",
                           "lineObjectNumber": sku, "description": line["description"], "quantity": quantity,
                           "unitCost": line["directUnitCost"], "expectedReceiptDate": line["expectedReceiptDate"]})
             events.append(("items", state.add_item(sku)["id"]))  # purchase posting updates the item's costs

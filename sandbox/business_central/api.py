@@ -129,8 +129,9 @@ def create_line(company_id: str, order_id: str, call: Call[CompanyState] = kit.c
             raise bad(call, "Internal_InvalidTableRelation", f"The field No. of table Purchase Line contains a value "
                       f"({body.get('lineObjectNumber')}) that cannot be found in the related table (Item).")
         location = next((loc["code"] for loc in state.locations if loc["id"] == body.get("locationId")), None)
-        line = {"@odata.etag": state.etag(), "id": guid(state.name, "pol", order_id, str(len(order["purchaseOrderLines"]))),
-                "documentId": order_id, "sequence": 10000 * (len(order["purchaseOrderLines"]) + 1),
+        position = len(order["purchaseOrderLines"])
+        line = {"@odata.etag": state.etag(), "id": guid(state.name, "pol", order_id, str(position)),
+                "documentId": order_id, "sequence": 10000 * (position + 1),
                 "itemId": item["id"], "lineType": "Item", "lineObjectNumber": item["number"],
                 "description": item["displayName"], "quantity": body.get("quantity", 0),
                 "directUnitCost": body.get("directUnitCost", item["unitCost"]),

@@ -234,7 +234,8 @@ def test_discover_maps_the_locations_and_counts_the_inventory_items(company: Adm
     bc = connector(company)
     found = survey(bc)
     assert is_back_office(bc) and found.missing == []
-    assert [(place.external_id, place.name) for place in found.locations] == [("MAIN", "Main"), ("SHOWROOM", "Showroom")]
+    assert [(place.external_id, place.name) for place in found.locations] == [
+        ("MAIN", "Main"), ("SHOWROOM", "Showroom")]
     assert found.items == 3 and "type Inventory" in found.counted
 
 

@@ -68,7 +68,8 @@ def connected(db_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         root = f"{sandbox.base_url}/business_central/futon-bc"
         seeded = requests.post(f"{root}/_admin/seed", timeout=10, json={
             "locations": ["MAIN", "SHOWROOM"],
-            "items": [{"sku": "FUT-OAK", "stock": {"MAIN": 5, "SHOWROOM": 2}}, {"sku": "FUT-ASH", "stock": {"MAIN": 1}}]})
+            "items": [{"sku": "FUT-OAK", "stock": {"MAIN": 5, "SHOWROOM": 2}},
+                      {"sku": "FUT-ASH", "stock": {"MAIN": 1}}]})
         seeded.raise_for_status()
         path = tmp_path / "store.toml"
         path.write_text(CONFIG.format(root=root, tenant=seeded.json()["tenant"], company=seeded.json()["company_id"]))
