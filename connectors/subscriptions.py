@@ -26,6 +26,12 @@ address for a topic is found by listing first, so connecting twice changes nothi
   secret is the store's webhook secret, as with Shopify. A webhook found inactive is switched on.
   Only ``inventory.update`` and ``product.update`` are asked for: sales are not read from X-Series
   (in-store sales lower the inventory rows that ``inventory.update`` carries).
+* Business Central ``/api/v2.0/subscriptions``: subscriptions that take a validation handshake and
+  expire after three days; the connector creates, renews or finds them itself
+  (``connectors.notification_subscriptions``, :class:`Validated`), with a client state we generate,
+  to ``/webhooks/{store}/notifications`` (:data:`NOTIFICATION_PATHS`, :func:`address`); each
+  :class:`Subscription` says when it expires, and a timer row renews it
+  (``domain.stock.subscription_renewals``).
 """
 from __future__ import annotations
 
