@@ -80,6 +80,8 @@ task_send_sent_event = True
 SWEEP_INTERVAL_S = float(os.environ.get("SWEEP_INTERVAL_S", "15"))
 #: How often each vendor ERP is asked what it has received against our open purchase orders.
 ERP_RECEIPTS_INTERVAL_S = float(os.environ.get("ERP_RECEIPTS_INTERVAL_S", "300"))
+#: How often beat looks for shipping accounts due a poll (each account has its own poll_interval).
+SHIPPING_SWEEP_INTERVAL_S = float(os.environ.get("SHIPPING_SWEEP_INTERVAL_S", "60"))
 
 _task = spine.task_name
 beat_schedule = {
@@ -97,6 +99,10 @@ beat_schedule = {
     "vendor-scorecard": {"task": _task(Stage.SCORECARD), "schedule": 300.0},
     "sweep-channel-pushes": {"task": _task(Stage.SWEEP_PUSHES), "schedule": SWEEP_INTERVAL_S},
     "sweep-pending-effects": {"task": _task(Stage.SWEEP_EFFECTS), "schedule": SWEEP_INTERVAL_S},
+    "score-unscored-orders": {"task": _task(Stage.SWEEP_FRAUD), "schedule": 60.0},
     "import-spooled-dead-letters": {"task": _task(Stage.IMPORT_DEAD_LETTERS), "schedule": 60.0},
     "purge-replay-tokens": {"task": _task(Stage.PURGE_REPLAY_TOKENS), "schedule": 3600.0},
+    "dispatch-shipping-polls": {"task": _task(Stage.SHIPPING_DISPATCH), "schedule": SHIPPING_SWEEP_INTERVAL_S},
+    "redrive-shipping-webhooks": {"task": _task(Stage.SWEEP_SHIPPING_INBOX), "schedule": 60.0},
+    "sweep-refunds": {"task": _task(Stage.SWEEP_REFUNDS), "schedule": 60.0},
 }

@@ -3,6 +3,12 @@
 * :class:`HeaderToken` / :class:`BearerToken`: a static secret in a header;
 * :class:`BasicAuth`: HTTP Basic (RFC 7617);
 * :class:`OAuth1`: RFC 5849 one-legged / token-based signing, https://www.rfc-editor.org/rfc/rfc5849
+* :class:`LoginToken`: a bearer token a login call hands out and a 401 takes again, e.g. Magento's
+  admin token (``POST /V1/integration/admin/token``, four hours by default,
+  https://developer.adobe.com/commerce/webapi/get-started/authentication/gs-authentication-token/).
+* :class:`SessionCookies`: a login answered with session cookies (RFC 6265), sent back on every
+  call, renewed before the session's timeout and once on a 401 (SAP Business One's Service Layer:
+  ``POST /b1s/v1/Login`` → ``B1SESSION`` and ``ROUTEID``).
 """
 from __future__ import annotations
 
@@ -10,9 +16,10 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Hashable, Iterable, Mapping, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 import requests
@@ -144,6 +151,58 @@ class OAuth1(AuthBase):
         return request
 
 
+@runtime_checkable
+class Refreshable(Protocol):
+    """An auth scheme whose credential may lapse: ``refresh`` forgets it so the next request takes a
+    new one; ``connectors.http.RestConnector.request`` calls it once when a request is refused 401."""
+
+    def refresh(self) -> bool: ...
+
+
+class LoginToken(AuthBase):
+    """``Authorization: Bearer`` with a token ``login()`` obtains on the first request.
+
+    The token is kept for the process under ``key`` (the login URL and user), so the connectors a
+    worker builds task after task share one login instead of each making its own; a platform that
+    answers 401 (the token expired or was revoked) makes :meth:`refresh` drop it, and the request
+    is sent once more with a new one. A token another connector has already replaced is not
+    dropped again, so a burst of 401s costs one login, not one each.
+    """
+
+    _tokens: ClassVar[dict[Hashable, str]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, key: Hashable, login: Callable[[], str]) -> None:
+        self.key = key
+        self.login = login
+        self.used: str | None = None
+
+    def token(self) -> str:
+        with self._lock:
+            token = self._tokens.get(self.key)
+        if token is None:
+            token = self.login()
+            with self._lock:
+                self._tokens[self.key] = token
+        return token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        self.used = None  # a login refused here is not retried: wrong credentials stay wrong
+        self.used = self.token()
+        request.headers["Authorization"] = f"Bearer {self.used}"
+        return request
+
+    def refresh(self) -> bool:
+        """Drop the token a refused request carried; False when that request carried none (its
+        login was refused, and logging in again would only count one more failed attempt)."""
+        if self.used is None:
+            return False
+        with self._lock:
+            if self._tokens.get(self.key) == self.used:
+                self._tokens.pop(self.key, None)
+        return True
+
+
 @dataclass(frozen=True)
 class AuthFrom:
     """A declared auth scheme: builds the ``AuthBase`` from a store's resolved credentials."""
@@ -164,3 +223,86 @@ def bearer_auth(credential: str = "access_token") -> AuthFrom:
 def basic_auth(user: str, password: str) -> AuthFrom:
     """HTTP Basic from two credential keys (WooCommerce ``consumer_key`` / ``consumer_secret``)."""
     return AuthFrom(lambda creds: BasicAuth(creds.get(user, ""), creds.get(password, "")))
+
+
+#: A login: the session's cookies (name → value) and how long the session lasts, in seconds.
+Login = Callable[[], tuple[dict[str, str], float]]
+
+
+@dataclass
+class CookieSession:
+    """One logged-in session: its cookies and when to log in again. Kept per process and login
+    (:func:`shared_session`), so connectors built task after task in one worker reuse it instead
+    of opening a session each (a server counts them, and each lives until its timeout)."""
+
+    cookies: dict[str, str] = field(default_factory=dict)
+    renew_at: float = 0.0
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @property
+    def header(self) -> str:
+        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+
+
+_SESSIONS: dict[tuple[str, ...], CookieSession] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def shared_session(key: tuple[str, ...]) -> CookieSession:
+    """This process's session for ``key`` (service root, company, user, a digest of the password)."""
+    with _SESSIONS_LOCK:
+        return _SESSIONS.setdefault(key, CookieSession())
+
+
+class SessionCookies(AuthBase):
+    """Cookie-session auth: log in on first use, send the session's cookies on every other call.
+
+    The session is renewed before it times out (``timeout − min(margin_s, timeout / 10)`` after
+    the login: right whether the server counts the timeout from the login or from the last call),
+    and a 401 — the server dropped the session (a restart, an administrator, an idle timeout we
+    could not see) — logs in again and sends the same request once more, as ``requests``' digest
+    auth answers its challenge (a 401 means the request was refused unprocessed, so a write is
+    safe to repeat). A second 401 is the answer: the credentials themselves are refused. Calls to
+    ``login_path`` (the login itself) pass untouched.
+    """
+
+    def __init__(self, login: Login, *, login_path: str, session: CookieSession | None = None,
+                 clock: ClockFn = time.monotonic, margin_s: float = 60.0) -> None:
+        self.login = login
+        self.login_path = "/" + login_path.strip("/")
+        self.session = session or CookieSession()
+        self.clock = clock
+        self.margin_s = margin_s
+
+    def cookie_header(self, stale: str | None = None) -> str:
+        """The cookies to send, logging in first when there is no session, it is about to time
+        out, or ``stale`` (the header a 401 answered) is still the current one."""
+        session = self.session
+        with session.lock:
+            if not session.cookies or self.clock() >= session.renew_at or stale == session.header:
+                cookies, timeout_s = self.login()
+                session.cookies = dict(cookies)
+                session.renew_at = self.clock() + timeout_s - min(self.margin_s, timeout_s / 10)
+            return session.header
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if urlsplit(request.url or "").path.endswith(self.login_path):
+            return request
+        request.headers["Cookie"] = self.cookie_header()
+        request.register_hook("response", self.again_after_401)
+        return request
+
+    def again_after_401(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        """On a 401: log in again and send the request once more; the second answer stands."""
+        if response.status_code != 401 or getattr(response.request, "relogged", False):
+            return response
+        stale = response.request.headers.get("Cookie")
+        response.content  # noqa: B018 - read the body so the connection can be reused
+        response.close()
+        again = response.request.copy()
+        again.headers["Cookie"] = self.cookie_header(stale=stale)
+        again.relogged = True  # type: ignore[attr-defined]
+        answer: requests.Response = response.connection.send(again, **kwargs)
+        answer.history.append(response)
+        answer.request = again
+        return answer

@@ -6,20 +6,27 @@ handling, bounded retries, client-side pacing, incremental cursors, id-list chun
 HMAC helpers live once in small modules, re-exported here so ``from connectors.base import …``
 keeps working:
 
-* ``connectors.auth`` — :class:`HeaderToken`, :class:`BasicAuth`, :class:`BearerToken`, :class:`OAuth1`;
+* ``connectors.auth`` — :class:`HeaderToken`, :class:`BasicAuth`, :class:`BearerToken`, :class:`OAuth1`,
+  :class:`SessionCookies` (a login's session cookies, renewed before they time out and once on a 401);
+* ``connectors.odata`` — OData query paths, literals, ``Prefer: odata.maxpagesize`` and the v3/v4
+  next link (:data:`~connectors.odata.NEXT_LINK`);
 * ``connectors.paging`` — :class:`LinkHeaderPaginator`, :class:`PageNumberPaginator`,
   :class:`MetaPaginationPaginator`, :class:`OffsetPaginator`, :class:`ODataNextLinkPaginator`,
-  :class:`VersionCursorPaginator`, :class:`BodyLinksPaginator`;
+  :class:`VersionCursorPaginator`, :class:`BodyLinksPaginator`, :class:`TotalCountPaginator`;
 * ``connectors.streams`` — :class:`Stream`, :class:`HighWater`, :class:`PageCursor`: what to read,
   how the cursor moves, how many ids a request carries; :func:`time_after` for strict time filters;
   :class:`Collections`: a platform's convention for all its collections, declared once;
 * ``connectors.capabilities`` — :class:`Capability`, :func:`supports`, :func:`require`;
 * ``connectors.http`` — :func:`classify_response`, :class:`RetryPolicy`, :class:`LeakyBucketPacer`,
+  :class:`QuotaPacer` (a per-window quota the platform reports, declared as :class:`Quota`),
   :class:`RestConnector` (the base every REST platform connector extends), :class:`OrderReads`
   (orders read from a declared stream);
 * ``connectors.hooks`` — :class:`JsonWebhooks`: signed JSON webhooks declared by header names;
+  :class:`FormWebhooks`: form-encoded ones with the JSON in one field (Lightspeed X-Series);
 * ``connectors.rpc`` — :class:`JsonRpcConnector`: JSON-RPC 2.0 calls on the same plumbing;
-* ``connectors.signing`` — :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`;
+* ``connectors.signing`` — :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`,
+  :func:`verify_shared_secret` (a secret header echoed back instead of a signature);
+  :func:`verify_keyed_hmac` (a ``signature=…,algorithm=…`` header);
 * ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes
   (:class:`KeyedCodes`) and create-then-find when a keyed code is already taken;
 * ``connectors.writes`` — :class:`LevelWrites`, and refunds, store credit and substitute orders as
@@ -27,9 +34,11 @@ keeps working:
   :class:`Marker`, :class:`Refusal`) run by :class:`DeclaredRefunds`, :class:`DeclaredCredit` and
   :class:`DeclaredSubstitutes`;
 * ``connectors.records`` — :class:`LineFields`: where a platform keeps an order line's fields;
+  :class:`RiskFields` (:data:`ORDER_RISK`): where it keeps what fraud hints read;
+  :func:`held_back`: what a pool of locations will not sell, counted at its first location;
 * ``connectors.storefront`` — :class:`Storefront`: a selling platform's connector, every channel
   ability (:data:`STOREFRONT`) from its declarations;
-* ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`,
+* ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`, :func:`paid_by`,
   :func:`whole_units`, :func:`full_name`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`,
   :func:`last_path_id`, :func:`all_found`.
 
@@ -45,6 +54,7 @@ from connectors.auth import (
     BearerToken,
     HeaderToken,
     OAuth1,
+    SessionCookies,
     basic_auth,
     bearer_auth,
     header_auth,
@@ -52,6 +62,7 @@ from connectors.auth import (
     oauth_normalized_parameters,
     oauth_percent_encode,
     oauth_signature_base_string,
+    shared_session,
 )
 from connectors.capabilities import Capability, UnsupportedCapability, refuses, require, supports
 from connectors.http import (
@@ -59,6 +70,8 @@ from connectors.http import (
     Bucket,
     LeakyBucketPacer,
     OrderReads,
+    Quota,
+    QuotaPacer,
     RateLimitHeaders,
     RestConnector,
     RetryPolicy,
@@ -66,7 +79,13 @@ from connectors.http import (
     parse_retry_after,
     platform_error_message,
 )
-from connectors.hooks import JsonWebhookConnector, JsonWebhooks, WebhookRecords
+from connectors.hooks import (
+    FormWebhookConnector,
+    FormWebhooks,
+    JsonWebhookConnector,
+    JsonWebhooks,
+    WebhookRecords,
+)
 from connectors.idempotency import (
     KeyedCodes,
     at_most_once,
@@ -88,17 +107,21 @@ from connectors.paging import (
     PageNumberPaginator,
     PageRequest,
     Paginator,
+    TotalCountPaginator,
     VersionCursorPaginator,
     shopify_link_paginator,
 )
-from connectors.records import LineFields
+from connectors.records import ORDER_RISK, LineFields, RiskFields, held_back
 from connectors.rpc import JsonRpcConnector
 from connectors.signing import (
     constant_time_equals,
     header_value,
     hmac_sha256_base64,
     hmac_sha256_matches,
+    keyed_fields,
     verify_base64_hmac,
+    verify_shared_secret,
+    verify_keyed_hmac,
 )
 from connectors.storefront import STOREFRONT, Storefront
 from connectors.streams import Collections, HighWater, Page, PageCursor, Stream, incremental, time_after
@@ -129,6 +152,7 @@ from connectors.values import (
     money_cents,
     newest,
     nonblank_id_str,
+    paid_by,
     parse_timestamp,
     unwrap,
     utc_iso,
@@ -149,24 +173,27 @@ from connectors.writes import (
 
 __all__ = [
     "AuthFrom", "all_found", "BodyLinksPaginator", "Bucket", "at_most_once", "last_path_id", "JsonRpcConnector",
-    "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords",
+    "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords", "FormWebhookConnector", "FormWebhooks",
+    "keyed_fields", "verify_keyed_hmac",
     "basic_auth", "bearer_auth", "created_or_found", "KeyedCodes", "outcome",
     "field_error", "header_auth", "hmac_sha256_matches", "unwrap",
     "SAFE_METHODS", "BasicAuth", "BearerToken", "Capability", "ClockFn", "Connector", "ErpConnector", "HeaderToken",
+    "StatusWriter", "SessionCookies", "shared_session",
     "HighWater", "LeakyBucketPacer", "LinkHeaderPaginator", "MetaPaginationPaginator",
     "ODataNextLinkPaginator", "OAuth1", "OffsetPaginator", "Page", "PageCursor", "PageNumberPaginator",
-    "PageRequest", "Paginator", "RateLimitHeaders", "RestConnector", "RetryPolicy", "SleepFn", "Stream",
+    "PageRequest", "Paginator", "TotalCountPaginator", "RateLimitHeaders", "RestConnector", "RetryPolicy",
+    "SleepFn", "Stream",
     "UnsupportedCapability", "VersionCursorPaginator", "cents_to_money", "classify_response",
     "constant_time_equals", "find_marked", "full_name", "header_value", "hmac_sha256_base64", "id_str",
     "idempotency_marker", "incremental", "keyed_code", "marked", "money_cents", "newest",
-    "nonblank_id_str", "oauth_base_string_uri", "oauth_normalized_parameters", "oauth_percent_encode",
+    "nonblank_id_str", "paid_by", "oauth_base_string_uri", "oauth_normalized_parameters", "oauth_percent_encode",
     "oauth_signature_base_string", "parse_retry_after", "parse_timestamp", "platform_error_message",
     "refuses", "require", "shopify_link_paginator", "spread_cents", "supports", "time_after", "utc_iso",
-    "verify_base64_hmac", "whole_units", "with_last_flag",
+    "verify_base64_hmac", "whole_units", "with_last_flag", "Quota", "QuotaPacer", "verify_shared_secret",
 ]
 __all__ += [
     "STOREFRONT", "Collections", "CreditShape", "DeclaredCredit", "DeclaredRefunds", "DeclaredSubstitutes",
-    "LevelWrites", "LineFields", "Marker", "OrderReads", "OrderRecord", "OrderShape", "RefundShape", "Refusal",
+    "LevelWrites", "LineFields", "ORDER_RISK", "RiskFields", "held_back", "Marker", "OrderReads", "OrderRecord", "OrderShape", "RefundShape", "Refusal",
     "StockRecord", "Storefront",
 ]
 
@@ -185,6 +212,8 @@ class Connector(Protocol):
     stock_per_location: bool
     #: Headers a stored webhook delivery keeps besides the platforms' own (empty for most).
     webhook_headers: tuple[str, ...]
+    #: True where webhooks name their resources by id only, to be fetched with :meth:`resolve_webhook`.
+    thin_webhooks: bool
 
     def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
         """Stream stock pages; ``since=None`` is a full fetch of the catalog."""
@@ -215,6 +244,10 @@ class Connector(Protocol):
         """Turn a verified delivery into a :class:`WebhookEvent` (MalformedPayloadError if not)."""
         ...
 
+    def resolve_webhook(self, event: WebhookEvent) -> WebhookEvent:
+        """The event with the records of the resources it names, read now (``thin_webhooks`` only)."""
+        ...
+
     def refund_line(self, request: RefundRequest) -> RefundResult:
         """Refund one order line to the original payment method, at most once per idempotency key."""
         ...
@@ -240,4 +273,16 @@ class ErpConnector(Protocol):
 
     def fetch_receipts(self, numbers: list[str]) -> list[ReceiptLine]:
         """Running received totals per line of the named purchase orders."""
+        ...
+
+
+@runtime_checkable
+class StatusWriter(Protocol):
+    """What a back office declaring ``Capability.BACKORDER_STATUS`` offers: the SKU's backorder
+    status written into its own item record, where its users look (a user-defined field …)."""
+
+    platform: str
+
+    def write_backorder_status(self, listing: ListingRef, backorder: bool) -> PushResult:
+        """Mark the item as on backorder (or no longer); writing the same status twice is harmless."""
         ...

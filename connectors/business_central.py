@@ -69,7 +69,7 @@ from connectors.base import Capability, RestConnector, Stream, whole_units, with
 from connectors.entra import DEFAULT_AUTHORITY_HOST, ClientCredentials
 from connectors.errors import AuthError, PermanentError
 from connectors.notification_subscriptions import ValidatedSubscriptions, event, verify_client_state
-from connectors.odata import COLLECTION, any_of, chunks_of, error_message, literal, page_size_header
+from connectors.odata import COLLECTION, any_of, chunks_of, error_message, literal, max_page_size
 from connectors.subscriptions import Subscription
 from connectors.types import (
     ErpResult, PurchaseOrderRequest, ReceiptLine, StockPage, StockRecord, WebhookEvent, WebhookKind,
@@ -125,7 +125,7 @@ class BusinessCentralConnector(RestConnector):
             return super().request(method, path, **kwargs)
 
     def stream(self, path: str, **params: str) -> Stream:
-        return COLLECTION(path, params=params, headers=page_size_header(self.page_size))
+        return COLLECTION(path, params=params, headers=max_page_size(self.page_size))
 
     # --- stock ------------------------------------------------------------------------------
 

@@ -35,6 +35,8 @@ class Capability(str, enum.Enum):
     PURCHASE_ORDERS = "purchase_orders"
     RECEIPTS = "receipts"
     WEBHOOKS = "webhooks"
+    #: The SKU's backorder status written into a back office's own record of the item (seed §1.3).
+    BACKORDER_STATUS = "backorder_status"
 
 
 #: The methods each capability promises; all of them must be real (not :func:`refuses`) when declared.
@@ -48,6 +50,7 @@ METHODS: Mapping[Capability, tuple[str, ...]] = {
     Capability.PURCHASE_ORDERS: ("create_purchase_order",),
     Capability.RECEIPTS: ("fetch_receipts",),
     Capability.WEBHOOKS: ("verify_webhook", "parse_webhook"),
+    Capability.BACKORDER_STATUS: ("write_backorder_status",),
 }
 
 #: How a refusal reads: "<platform>: <phrase> is not supported by this connector".
@@ -61,6 +64,7 @@ PHRASES: Mapping[Capability, str] = {
     Capability.PURCHASE_ORDERS: "creating purchase orders is",
     Capability.RECEIPTS: "reading receipts is",
     Capability.WEBHOOKS: "receiving webhooks is",
+    Capability.BACKORDER_STATUS: "writing backorder status is",
 }
 
 

@@ -37,7 +37,7 @@ from requests.auth import AuthBase
 
 from connectors.auth import BasicAuth, BearerToken, HeaderToken
 from connectors.capabilities import METHODS, Capability, refuses, unsupported
-from connectors.declarative_spec import FieldRule, ReadSpec, RestSpec, parse_path, read_spec
+from connectors.declarative_spec import FieldRule, ReadSpec, RestSpec, WebhookSpec, parse_path, read_spec
 from connectors.errors import MalformedPayloadError, PermanentError, SignatureError
 from connectors.http import RestConnector
 from connectors.paging import (
@@ -164,7 +164,52 @@ def spec_of(config: ConnectorConfig) -> RestSpec:
     return spec
 
 
-class DeclarativeConnector(RestConnector):
+class DeclaredWebhooks:
+    """``verify_webhook`` / ``parse_webhook`` from a declared scheme (``hooks``): the signature
+    checked by :func:`verify_signature`, the delivery read by :func:`declared_delivery`, each record
+    mapped by the platform's ``webhook_stock`` (stock kinds) or ``webhook_order`` (``order_created``).
+
+    The ``rest`` platform declares the scheme in its description; a built-in platform whose store
+    posts its own signed webhooks (Magento's observer module) declares its defaults and the store's
+    ``options.webhooks`` overrides them (``connectors.declarative_spec.webhook_spec``)."""
+
+    platform: ClassVar[str]
+    config: ConnectorConfig
+
+    @property
+    def hooks(self) -> WebhookSpec:
+        """The declared scheme (the ``rest`` description's, a platform's defaults with the store's)."""
+        raise NotImplementedError
+
+    def webhook_stock(self, row: Mapping[str, Any]) -> StockRecord | None:
+        """A stock delivery's record (None: drop it)."""
+        return None
+
+    def webhook_order(self, row: Mapping[str, Any]) -> OrderRecord | None:
+        """An order delivery's record (None: drop it)."""
+        return None
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        verify_signature(self.hooks, self.config.webhook_secret, headers, body)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """The topic names the kind; a stock or order delivery without one record is malformed."""
+        topic, kind, delivery, rows = declared_delivery(self.hooks, headers, body)
+        try:
+            stock = [r for r in map(self.webhook_stock, rows) if r is not None] \
+                if kind in ("inventory_update", "sku_modified") else []
+            orders = [r for r in map(self.webhook_order, rows) if r is not None] if kind == "order_created" else []
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedPayloadError(f"{topic or 'webhook'} payload lacks {exc}") from exc
+        if kind in ("inventory_update", "sku_modified", "order_created") and not (stock or orders):
+            raise MalformedPayloadError(f"{topic or 'webhook'} payload holds no record with an id")
+        records: list[StockRecord | OrderRecord] = [*stock, *orders]
+        times = [r.updated_at for r in records if r.updated_at is not None]
+        return WebhookEvent(kind, topic, f"{self.platform}:{delivery}", max(times) if times else None, stock=stock,
+                            orders=orders, resource_ids=[r.external_id for r in records])
+
+
+class DeclarativeConnector(DeclaredWebhooks, RestConnector):
     """A REST platform from its description; instances are of :func:`declared_class` subclasses."""
 
     platform: ClassVar[str] = "rest"
@@ -256,55 +301,57 @@ class DeclarativeConnector(RestConnector):
         return self.push_result(response, {"method": write.method, "path": path, "body": body},
                                 {listing.location_external_id: amount})
 
-    # --- webhooks ---------------------------------------------------------------------------
+    # --- webhooks (``DeclaredWebhooks``) ------------------------------------------------------
 
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
-        hooks = self.spec.webhooks
-        assert hooks is not None
-        secret = self.config.webhook_secret
-        if not secret:
-            raise SignatureError("no webhook secret configured for this store")
-        signature = (header_value(headers, hooks.signature_header) or "").strip()
-        if not signature:
-            raise SignatureError(f"{hooks.signature_header} header missing")
-        if hooks.prefix:
-            if not signature.startswith(hooks.prefix):
-                raise SignatureError(f"{hooks.signature_header} does not start with {hooks.prefix!r}")
-            signature = signature[len(hooks.prefix):]
-        digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
-        expected = digest.hex() if hooks.encoding == "hex" else base64.b64encode(digest).decode()
-        given = signature.lower() if hooks.encoding == "hex" else signature
-        if not constant_time_equals(expected, given):
-            raise SignatureError("signature does not match the body")
+    @property
+    def hooks(self) -> WebhookSpec:
+        assert self.spec.webhooks is not None  # a class without webhooks refuses before this
+        return self.spec.webhooks
 
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
-        """The topic (header or body field) names the kind; the records sit at ``records``."""
-        hooks = self.spec.webhooks
-        assert hooks is not None
-        try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            raise MalformedPayloadError(f"body is not JSON: {exc}") from exc
-        topic = (header_value(headers, hooks.topic_header) if hooks.topic_header else None) \
-            or (hooks.topic_field.get(payload) if hooks.topic_field else None) or ""
-        kind: WebhookKind = hooks.kinds.get(str(topic), "other" if hooks.kinds else "inventory_update")  # type: ignore[assignment]
-        delivery = (header_value(headers, hooks.id_header) if hooks.id_header else None) \
-            or f"{topic}:{hashlib.sha256(body).hexdigest()}"
-        rows = _rows(hooks.records.get(payload))
-        stock: list[StockRecord] = []
-        orders: list[OrderRecord] = []
-        if kind in ("inventory_update", "sku_modified"):
-            stock = [r for r in map(self.stock_record, rows) if r is not None]
-        elif kind == "order_created":
-            if self.spec.orders is None:
-                raise MalformedPayloadError(f"{topic}: orders are not described for this store")
-            orders = [r for r in map(self.order_record, rows) if r is not None]
-        if kind in ("inventory_update", "sku_modified", "order_created") and not (stock or orders):
-            raise MalformedPayloadError(f"{topic or 'webhook'} payload holds no record with an id")
-        records: list[StockRecord | OrderRecord] = [*stock, *orders]
-        times = [r.updated_at for r in records if r.updated_at is not None]
-        return WebhookEvent(kind, str(topic), f"rest:{delivery}", max(times) if times else None, stock=stock,
-                            orders=orders, resource_ids=[r.external_id for r in records])
+    def webhook_stock(self, row: Mapping[str, Any]) -> StockRecord | None:
+        return self.stock_record(row)
+
+    def webhook_order(self, row: Mapping[str, Any]) -> OrderRecord | None:
+        if self.spec.orders is None:
+            raise MalformedPayloadError("an order webhook, but orders are not described for this store")
+        return self.order_record(row)
+
+
+def verify_signature(hooks: WebhookSpec, secret: str | None, headers: Mapping[str, str], body: bytes) -> None:
+    """Raise :class:`SignatureError` unless the declared header carries the HMAC-SHA256 of ``body``
+    keyed with ``secret``, hex or base64 as declared, after the declared prefix (constant time)."""
+    if not secret:
+        raise SignatureError("no webhook secret configured for this store")
+    signature = (header_value(headers, hooks.signature_header) or "").strip()
+    if not signature:
+        raise SignatureError(f"{hooks.signature_header} header missing")
+    if hooks.prefix:
+        if not signature.startswith(hooks.prefix):
+            raise SignatureError(f"{hooks.signature_header} does not start with {hooks.prefix!r}")
+        signature = signature[len(hooks.prefix):]
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    expected = digest.hex() if hooks.encoding == "hex" else base64.b64encode(digest).decode()
+    given = signature.lower() if hooks.encoding == "hex" else signature
+    if not constant_time_equals(expected, given):
+        raise SignatureError("signature does not match the body")
+
+
+def declared_delivery(hooks: WebhookSpec, headers: Mapping[str, str], body: bytes
+                      ) -> tuple[str, WebhookKind, str, list[Mapping[str, Any]]]:
+    """``(topic, kind, delivery key, raw records)`` of a signed JSON delivery as ``hooks`` declares
+    it: the topic from its header or body field names the kind (no topics declared: every
+    delivery is a stock update), the delivery id header (else the topic and a body hash) keys it,
+    the records sit at ``records``."""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise MalformedPayloadError(f"body is not JSON: {exc}") from exc
+    topic = (header_value(headers, hooks.topic_header) if hooks.topic_header else None) \
+        or (hooks.topic_field.get(payload) if hooks.topic_field else None) or ""
+    kind: WebhookKind = hooks.kinds.get(str(topic), "other" if hooks.kinds else "inventory_update")  # type: ignore[assignment]
+    delivery = (header_value(headers, hooks.id_header) if hooks.id_header else None) \
+        or f"{topic}:{hashlib.sha256(body).hexdigest()}"
+    return str(topic), kind, delivery, _rows(hooks.records.get(payload))
 
 
 def _refusal(capability: Capability, name: str) -> Callable[..., Any]:

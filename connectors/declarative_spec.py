@@ -500,3 +500,15 @@ def read_spec(store: Mapping[str, Any], *, runtime: bool = False) -> tuple[RestS
     if check.problems or stock is None:
         return None, check.problems
     return RestSpec(auth, stock, orders, write, webhooks), []
+
+
+def webhook_spec(options: Mapping[str, Any], defaults: Mapping[str, Any]) -> tuple[WebhookSpec | None, list[Problem]]:
+    """A built-in platform's signed webhooks in the same scheme: ``defaults`` (what its module sends
+    by default: Magento's observer) with the store's ``options.webhooks`` keys on top; the spec, or
+    None with the problems under ``options.webhooks``."""
+    given = options.get("webhooks", {})
+    if not isinstance(given, dict):
+        return None, [("options.webhooks", f"expected a table, got {given!r}")]
+    check = _Check()
+    spec = _webhooks(check, {"webhooks": {**defaults, **given}}, {}, runtime=True)
+    return (spec, []) if spec is not None and not check.problems else (None, check.problems)

@@ -15,8 +15,13 @@ public docs:
   ``backorders`` other than ``no`` means it sells when out of stock.
 * Lightspeed X-Series: ``GET /api/2.0/outlets`` and ``GET /api/2.0/products``, paged by version
   (https://x-series-api.lightspeedhq.com/reference).
+* BigCommerce: ``GET /v3/inventory/locations`` (``id``, ``label``, ``enabled``;
+  https://developer.bigcommerce.com/docs/rest-management/locations ) and ``GET
+  /v3/catalog/products?include=variants`` (https://developer.bigcommerce.com/docs/rest-catalog/products):
+  a product tracked by variant is its variants, any other the product; ``availability`` ``preorder``
+  is the setting that keeps a listing selling when it is out (docs/connectors.md, BigCommerce).
 
-A back office (NetSuite, Odoo) is surveyed instead (:func:`survey`): its locations, and how many
+A back office (NetSuite, Odoo, Business Central, SAP Business One) is surveyed instead (:func:`survey`): its locations, and how many
 items it holds — counted, not copied, since its items are matched by code to the SKUs the selling
 stores list — and, part by part, what the credential may not read (``connectors.permissions``),
 so one missing permission is named while the rest is still read:
@@ -35,23 +40,38 @@ so one missing permission is named while the rest is still read:
   ``stock.location`` ``search_read`` of the ``internal`` ones (where stock is kept; ``view``
   locations only group others), and ``product.product`` ``search_count``, all and with an
   Internal Reference (``default_code``, the code matched to our SKUs).
+* SAP Business One, through the Service Layer
+  (https://help.sap.com/doc/056f69366b5345a386bb8149f1700c19/10.0/en-US/Service%20Layer%20API%20Reference.html):
+  ``GET Warehouses`` (code, name, ``Inactive``) and ``GET Items/$count`` of the inventory items
+  (``InventoryItem eq 'tYES'``), whose ``ItemCode`` is matched to our SKU codes.
+
+* Magento / Adobe Commerce: with Multi-Source Inventory (the ``msi`` option) its sources, ``GET
+  /V1/inventory/sources`` (https://developer.adobe.com/commerce/webapi/rest/inventory/manage-sources/);
+  without it one figure per product, the Default Stock, whose location is ``default``; the
+  catalogue is ``GET /V1/products`` of simple and virtual products in ``searchCriteria`` pages
+  (https://developer.adobe.com/commerce/webapi/rest/use-rest/performing-searches/).
 
 Other platforms raise :class:`DiscoveryUnsupported`: their items are named by hand.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from connectors.base import PageNumberPaginator, Stream, id_str, shopify_link_paginator
+from connectors.base import PageNumberPaginator, Stream, cents_to_money, id_str, money_cents, shopify_link_paginator
 from connectors.business_central import BusinessCentralConnector
 from connectors.errors import ConnectorError, PermanentError
 from connectors.http import RestConnector
+from connectors.bigcommerce import PRODUCTS as BIGCOMMERCE_PRODUCTS
+from connectors.bigcommerce import V3 as BIGCOMMERCE_V3
 from connectors.lightspeed import PRODUCTS as LIGHTSPEED_PRODUCTS
 from connectors.netsuite import NetSuiteConnector, suiteql_literal
+from connectors.odata import odata_path
 from connectors.odoo import OdooConnector
 from connectors.permissions import refused_part
+from connectors.magento import SEARCH as MAGENTO_SEARCH, PRODUCTS as MAGENTO_PRODUCTS
+from connectors.sapb1 import SapB1Connector
 
 T = TypeVar("T")
 
@@ -151,11 +171,50 @@ def _lightspeed_catalogue(connector: RestConnector) -> Iterator[list[FoundItem]]
                for p in page.records if not p.get("deleted_at")]
 
 
+def _bigcommerce_locations(connector: RestConnector) -> list[FoundLocation]:
+    return [FoundLocation(str(loc["id"]), str(loc.get("label") or loc["id"]), bool(loc.get("enabled", True)))
+            for loc in connector.records(BIGCOMMERCE_V3("v3/inventory/locations"))]
+
+
+def _bigcommerce_items(product: Mapping[str, Any]) -> list[FoundItem]:
+    name, preorder = str(product.get("name") or product["id"]), product.get("availability") == "preorder"
+    if product.get("inventory_tracking") != "variant":
+        return [FoundItem(str(product["id"]), product.get("sku") or None, name, cents_to_money(money_cents(product.get("price"))), preorder)]
+    return [FoundItem(str(v["id"]), v.get("sku") or None, " — ".join([name, *(str(o.get("label")) for o in
+                      v.get("option_values") or [] if o.get("label"))]), cents_to_money(money_cents(v.get("price") or product.get("price"))),
+                      preorder) for v in product.get("variants") or []]
+
+
+def _bigcommerce_catalogue(connector: RestConnector) -> Iterator[list[FoundItem]]:
+    for page in connector.read(BIGCOMMERCE_PRODUCTS, map=_bigcommerce_items):
+        yield list(page.records)
+
+
+MAGENTO_SOURCES = MAGENTO_SEARCH("inventory/sources", params={})
+MAGENTO_CATALOGUE = replace(MAGENTO_PRODUCTS, map=None, cursor=None)
+
+
+def _magento_locations(connector: RestConnector) -> list[FoundLocation]:
+    if not connector.stock_per_location:
+        return [FoundLocation(DEFAULT_LOCATION, "the Default Stock (without Multi-Source Inventory Magento keeps one "
+                                                "stock figure per product)")]
+    return [FoundLocation(str(source["source_code"]), str(source.get("name") or source["source_code"]),
+                          bool(source.get("enabled", True))) for source in connector.records(MAGENTO_SOURCES)]
+
+
+def _magento_catalogue(connector: RestConnector) -> Iterator[list[FoundItem]]:
+    for page in connector.read(MAGENTO_CATALOGUE):
+        yield [FoundItem(str(p["id"]), p.get("sku") or None, str(p.get("name") or p["sku"]), id_str(p.get("price")))
+               for p in page.records]
+
+
 READERS: dict[str, tuple[Callable[[RestConnector], list[FoundLocation]],
                          Callable[[RestConnector], Iterator[list[FoundItem]]]]] = {
     "shopify": (_shopify_locations, _shopify_catalogue),
     "woocommerce": (_woo_locations, _woo_catalogue),
     "lightspeed": (_lightspeed_locations, _lightspeed_catalogue),
+    "bigcommerce": (_bigcommerce_locations, _bigcommerce_catalogue),
+    "magento": (_magento_locations, _magento_catalogue),
 }
 
 
@@ -259,13 +318,29 @@ def _business_central_survey(connector: BusinessCentralConnector) -> Survey:
     return found
 
 
+def _sap_b1_survey(connector: SapB1Connector) -> Survey:
+    found = Survey("sap_b1")
+    found.locations = found.attempt("warehouses", lambda: [
+        FoundLocation(str(row["WarehouseCode"]), str(row.get("WarehouseName") or row["WarehouseCode"]),
+                      row.get("Inactive") != "tYES")
+        for row in connector.rows("Warehouses", {"$select": "WarehouseCode,WarehouseName,Inactive",
+                                                 "$orderby": "WarehouseCode"})], [])
+    count = found.attempt("items", lambda: connector.get_json(
+        odata_path("Items/$count", {"$filter": "InventoryItem eq 'tYES'"})), None)
+    if count is not None:
+        found.items = int(count)
+        found.counted = "inventory items (InventoryItem = tYES; ItemCode matched to our SKU codes)"
+    return found
+
+
 SURVEYS: dict[str, Callable[[Any], Survey]] = {"netsuite": _netsuite_survey, "odoo": _odoo_survey,
-                                               "business_central": _business_central_survey}
+                                               "business_central": _business_central_survey, "sap_b1": _sap_b1_survey}
 
 
 def is_back_office(connector: Any) -> bool:
     """A platform surveyed (locations, an item count) rather than copied into ``[[skus]]``."""
-    return connector.platform in SURVEYS and isinstance(connector, (NetSuiteConnector, OdooConnector, BusinessCentralConnector))
+    return connector.platform in SURVEYS and isinstance(
+        connector, (NetSuiteConnector, OdooConnector, BusinessCentralConnector, SapB1Connector))
 
 
 def survey(connector: Any) -> Survey:

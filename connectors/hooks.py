@@ -2,11 +2,19 @@
 
 Shopify (https://shopify.dev/docs/apps/build/webhooks/delivery-structure) and WooCommerce
 (https://woocommerce.github.io/woocommerce-rest-api-docs/#webhooks) both POST a JSON object, sign
-the raw body with base64 HMAC-SHA256 and name the topic and the delivery in headers. A connector
+the raw body with base64 HMAC-SHA256 and name the topic and the delivery in headers; BigCommerce
+(https://developer.bigcommerce.com/docs/integrations/webhooks) names the topic in the body
+(``topic_field``) and sends back a header set at subscription instead of a signature. A connector
 mixes in :class:`JsonWebhookConnector` and declares a :class:`JsonWebhooks`: the headers, the
 topics, and which mapping turns a payload of each kind into records (``order_record`` for
 ``order_created``, ``stock_records`` per stock kind); it overrides
 :meth:`JsonWebhookConnector.webhook_records` only for a payload no declared mapping reads.
+
+Form-encoded deliveries are the same declaration with the JSON in one form field:
+:class:`FormWebhooks` and :class:`FormWebhookConnector`. Lightspeed X-Series
+(https://x-series-api.lightspeedhq.com/docs/webhooks) POSTs ``application/x-www-form-urlencoded``
+with a ``payload`` field holding the JSON object and a ``type`` field naming the topic, and signs
+the body in one header of ``key=value`` pairs (``connectors.signing.verify_keyed_hmac``).
 """
 from __future__ import annotations
 
@@ -15,6 +23,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, ClassVar, Mapping
+from urllib.parse import parse_qs
 
 from connectors.errors import MalformedPayloadError
 from connectors.signing import header_value, verify_base64_hmac
@@ -40,13 +49,16 @@ class JsonWebhooks:
     signature_headers: tuple[str, ...]
     topic_headers: tuple[str, ...]
     kinds: Mapping[str, WebhookKind]
+    #: The body field naming the topic where no header does (BigCommerce ``scope``).
+    topic_field: str | None = None
     dedupe_headers: tuple[str, ...] = ()
     occurred_field: str = "updated_at"
     occurred_headers: tuple[str, ...] = ()
     verify: Callable[[str | None, bytes, str | None], None] = field(default=verify_base64_hmac)
     dedupe: DedupeFn | None = None
-    #: The platform's order mapping: when declared, ``order_created`` payloads are mapped with it.
-    order_record: Callable[[Mapping[str, Any]], OrderRecord] | None = None
+    #: The platform's order mapping: when declared, ``order_created`` payloads are mapped with it
+    #: (None from it: the payload is not an order we keep, e.g. a parked sale).
+    order_record: Callable[[Mapping[str, Any]], OrderRecord | None] | None = None
     #: Stock mappings per kind (``{"inventory_update": level_record}``): a payload of that kind is
     #: mapped with it; the payload's ``id`` names the resource, else each record's ``external_id``.
     stock_records: Mapping[str, StockMap] = field(default_factory=dict)
@@ -73,7 +85,7 @@ class JsonWebhookConnector:
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         spec = self.webhooks
         topic = first_header(headers, spec.topic_headers)
-        if not topic:
+        if not topic and spec.topic_field is None:
             raise MalformedPayloadError(f"{spec.topic_headers[0]} header missing")
         try:
             payload = json.loads(body)
@@ -81,6 +93,10 @@ class JsonWebhookConnector:
             raise MalformedPayloadError(f"body is not JSON: {exc}") from exc
         if not isinstance(payload, dict):
             raise MalformedPayloadError("body is not a JSON object")
+        if not topic:
+            topic = payload.get(str(spec.topic_field))
+            if not isinstance(topic, str) or not topic:
+                raise MalformedPayloadError(f"body field {spec.topic_field} missing")
         occurred: datetime | None = parse_timestamp(payload.get(spec.occurred_field)) or \
             parse_timestamp(first_header(headers, spec.occurred_headers))
         kind = spec.kinds.get(topic, "other")
@@ -99,10 +115,67 @@ class JsonWebhookConnector:
         none, and the payload's ``id``."""
         if kind == "order_created" and self.webhooks.order_record is not None:
             order = self.webhooks.order_record(payload)
-            return [], [order], [order.external_id]
+            return [], [order] if order else [], [order.external_id if order else str(payload["id"])]
         resource = id_str(payload.get("id"))
         if kind in self.webhooks.stock_records:
             mapped = self.webhooks.stock_records[kind](payload)
             stock = mapped if isinstance(mapped, list) else [mapped]
             return stock, [], [resource] if resource else [record.external_id for record in stock]
         return [], [], [resource] if resource else []
+
+
+@dataclass(frozen=True)
+class FormWebhooks(JsonWebhooks):
+    """Form-encoded webhooks: the JSON object in the ``payload_field``, the topic in the
+    ``topic_field`` or, when a delivery has none, ``infer_topic(payload)``. The dedupe key is the
+    topic and the payload's ``key_fields`` (``id`` and ``version``: one change of one resource),
+    else the topic and a hash of the JSON. ``occurred_fields`` are tried in order. Without a
+    webhook secret the credential named ``secret_credential`` verifies (an app's client secret)."""
+
+    payload_field: str = "payload"
+    topic_field: str = "type"
+    infer_topic: Callable[[Mapping[str, Any]], str] = lambda payload: "unknown"
+    key_fields: tuple[str, ...] = ("id", "version")
+    occurred_fields: tuple[str, ...] = ("updated_at", "created_at")
+    secret_credential: str | None = None
+
+
+class FormWebhookConnector(JsonWebhookConnector):
+    """``verify_webhook`` / ``parse_webhook`` from a :class:`FormWebhooks` declaration; the record
+    mapping per kind is :meth:`JsonWebhookConnector.webhook_records`'."""
+
+    webhooks: ClassVar[FormWebhooks]
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> None:
+        spec = self.webhooks
+        secret = self.config.webhook_secret or self.config.credentials.get(spec.secret_credential or "")
+        spec.verify(secret, body, first_header(headers, spec.signature_headers))
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        spec = self.webhooks
+        try:
+            form = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError as exc:
+            raise MalformedPayloadError(f"body is not UTF-8: {exc}") from exc
+        raw = (form.get(spec.payload_field) or [""])[0]
+        if not raw:
+            raise MalformedPayloadError(f"form field {spec.payload_field!r} missing")
+        try:
+            payload = json.loads(raw)
+        except ValueError as exc:
+            raise MalformedPayloadError(f"{spec.payload_field} is not JSON: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise MalformedPayloadError(f"{spec.payload_field} is not a JSON object")
+        topic = (form.get(spec.topic_field) or [""])[0] or spec.infer_topic(payload)
+        keys = [key for key in (id_str(payload.get(name)) for name in spec.key_fields) if key]
+        dedupe = ":".join([topic, *keys]) if len(keys) == len(spec.key_fields) else \
+            f"{topic}:{hashlib.sha256(raw.encode()).hexdigest()}"
+        occurred = next((when for when in map(parse_timestamp, (payload.get(f) for f in spec.occurred_fields))
+                         if when), None)
+        kind = spec.kinds.get(topic, "other")
+        try:
+            stock, orders, resources = self.webhook_records(kind, payload)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedPayloadError(f"{topic} payload lacks {exc}") from exc
+        return WebhookEvent(kind, topic, f"{self.platform}:{dedupe}", occurred, stock=stock, orders=orders,
+                            resource_ids=resources)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import json
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.auth import AuthBase
 
-from connectors.auth import AuthFrom
+from connectors.auth import AuthFrom, Refreshable
 from connectors.capabilities import Capability, UnsupportedCapability, refuses, unsupported
 from connectors.errors import (
     AuthError,
@@ -35,6 +36,7 @@ from connectors.errors import (
     error_json,
 )
 from connectors.idempotency import KeyedCodes
+from connectors.options import OptionRule, option_problems
 from connectors.paging import PageRequest, Paginator
 from connectors.streams import IdLists, Stream, read_stream
 from connectors.types import (
@@ -53,6 +55,8 @@ from connectors.values import ClockFn, SleepFn, unwrap
 
 #: Methods whose repetition cannot change the outcome, so a timeout or 5xx may be retried in-call.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: ``%1`` or ``%name`` in a platform's message (``connectors.http.filled``).
+PLACEHOLDER = re.compile(r"%(\w+)")
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -76,16 +80,28 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
     """The human message from the error bodies platforms use.
 
     Shopify ``{"errors": "…" | {"field": ["…"]} | ["…"]}``; WooCommerce / WordPress
-    ``{"code", "message", "data": {"status"}}``; BigCommerce ``{"title", "detail"}``;
-    Magento ``{"message", "parameters"}``; OData ``{"error": {"code", "message"}}``; Oracle REST
+    ``{"code", "message", "data": {"status"}}``; BigCommerce v3 ``{"status", "title", "type",
+    "errors": {field: detail}}`` (https://developer.bigcommerce.com/docs/start/about/status-codes ),
+    also as a list under ``data`` (the refund endpoint's 422), and ``{"title", "detail"}``;
+    Magento ``{"message", "parameters"}``; OData v4 ``{"error": {"code", "message"}}`` and v3
+    ``{"error": {"code", "message": {"lang", "value"}}}`` (SAP Business One: ``-5002: …``); Oracle REST
     (NetSuite, https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html )
-    ``{"title", "o:errorDetails": [{"detail", "o:errorCode"}]}``, each detail with its code.
+    ``{"title", "o:errorDetails": [{"detail", "o:errorCode"}]}``, each detail with its code;
+    Lightspeed X-Series ``{"error": "Too Many Requests", "message": "Rate limiting enforced"}``
+    (https://x-series-api.lightspeedhq.com/docs/rate_limiting) as ``error: message``.
     """
     if isinstance(body, Mapping):
         details = [d for d in body.get("o:errorDetails") or [] if isinstance(d, Mapping) and d.get("detail")]
         if details:
             return "; ".join(f"{d['o:errorCode']}: {d['detail']}" if d.get("o:errorCode") else str(d["detail"])
                              for d in details)
+        if isinstance(body.get("status"), int) and body.get("title"):  # BigCommerce v3 (RFC 7807 style)
+            errors = body.get("errors")
+            fields = "; ".join(f"{key}: {value}" for key, value in errors.items()) if isinstance(errors, Mapping) else ""
+            return f"{body['title']} ({fields})" if fields else str(body["title"])
+        wrapped = body.get("data")
+        if isinstance(wrapped, list) and wrapped and isinstance(wrapped[0], Mapping) and wrapped[0].get("title"):
+            return "; ".join(platform_error_message(error) for error in wrapped if isinstance(error, Mapping))
         if "errors" in body:
             errors = body["errors"]
             if isinstance(errors, str):
@@ -97,19 +113,38 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
                     parts.append(f"{key}: {', '.join(str(v) for v in vals)}")
                 return "; ".join(parts)
             if isinstance(errors, list):
-                return "; ".join(
-                    str(e.get("message", e)) if isinstance(e, Mapping) else str(e) for e in errors)
+                return "; ".join(filled(str(e.get("message", e)), e.get("parameters")) if isinstance(e, Mapping)
+                                 else str(e) for e in errors)
         if isinstance(body.get("error"), Mapping):
             inner = body["error"]
+            if isinstance(inner.get("message"), Mapping):  # OData v3: {"lang", "value"}, code first
+                return f"{inner.get('code')}: {inner['message'].get('value') or fallback}"
             return str(inner.get("message") or inner.get("code") or fallback)
+        if isinstance(body.get("error"), str) and body.get("message"):  # Lightspeed X-Series' shape
+            return f"{body['error']}: {body['message']}"
         if body.get("message"):
-            code = body.get("code")
-            return f"{code}: {body['message']}" if code else str(body["message"])
+            code, message = body.get("code"), filled(str(body["message"]), body.get("parameters"))
+            return f"{code}: {message}" if code else message
         if body.get("title") or body.get("detail"):
             return " ".join(str(body[k]) for k in ("title", "detail") if body.get(k))
         if isinstance(body.get("error"), str):
             return str(body.get("error_description") or body["error"])
     return fallback
+
+
+def filled(message: str, parameters: Any) -> str:
+    """A message with its placeholders filled from ``parameters``, as Magento / Adobe Commerce
+    answers errors: ``%1`` … from a list (``{"message": "The most money available to refund is %1.",
+    "parameters": ["10.00"]}``), ``%name`` from an object (``{"resources": "Magento_Sales::sales"}``),
+    https://developer.adobe.com/commerce/webapi/get-started/gs-web-api-response/ ; a placeholder
+    without a value stays as it is."""
+    if isinstance(parameters, list):
+        values = {str(n): value for n, value in enumerate(parameters, start=1)}
+    elif isinstance(parameters, Mapping):
+        values = {str(name): value for name, value in parameters.items()}
+    else:
+        return message
+    return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), message)
 
 
 @dataclass(frozen=True)
@@ -273,6 +308,70 @@ class Bucket:
             reserve=float(options.get("bucket_reserve", self.reserve)), header=self.header, clock=clock, sleep=sleep)
 
 
+class QuotaPacer:
+    """A request quota per window that the platform reports on every answer (BigCommerce:
+    ``X-Rate-Limit-Requests-Left`` and ``X-Rate-Limit-Time-Reset-Ms``,
+    https://docs.bigcommerce.com/developer/docs/overview/api-fundamentals/rate-limits ).
+
+    The quota is shared by every app on the store, so only the platform's count is trusted:
+    :meth:`observe` keeps the last answer's figures, and once no more than ``reserve`` requests
+    are left, :meth:`acquire` waits out the reset before the next one instead of spending it on a
+    429. Before the first answer nothing is known and nothing waits.
+    """
+
+    def __init__(self, left_header: str, reset_header: str, *, reset_unit: str = "ms", reserve: float = 0.0,
+                 clock: ClockFn = time.monotonic, sleep: SleepFn = time.sleep) -> None:
+        self.left_header, self.reset_header = left_header, reset_header
+        self.scale = 1000.0 if reset_unit == "ms" else 1.0
+        self.reserve = reserve
+        self.clock, self.sleep = clock, sleep
+        self.left: float | None = None
+        self.reset_at = 0.0
+        self._lock = threading.Lock()
+
+    def wait_needed(self) -> float:
+        with self._lock:
+            if self.left is None or self.left > self.reserve:
+                return 0.0
+            return max(0.0, self.reset_at - self.clock())
+
+    def acquire(self) -> float:
+        """Block until the window has room; returns the seconds waited (0 when it had)."""
+        wait = self.wait_needed()
+        if wait > 0:
+            self.sleep(wait)
+        with self._lock:
+            if wait > 0 or (self.left is not None and self.clock() >= self.reset_at):
+                self.left = None  # a new window: the next answer says how much of it is left
+            elif self.left is not None:
+                self.left -= 1
+        return wait
+
+    def observe(self, response: requests.Response) -> None:
+        left, reset = response.headers.get(self.left_header), response.headers.get(self.reset_header)
+        try:
+            left_f, reset_s = float(left or ""), float(reset or "") / self.scale
+        except ValueError:
+            return
+        with self._lock:
+            self.left, self.reset_at = left_f, self.clock() + reset_s
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A declared :class:`QuotaPacer`: the two headers, the reset's unit and the requests kept in
+    reserve for the store's other apps (``quota_reserve`` option per store)."""
+
+    left_header: str
+    reset_header: str
+    reset_unit: str = "ms"
+    reserve: float = 0.0
+
+    def pacer(self, options: Mapping[str, Any], *, clock: ClockFn, sleep: SleepFn) -> QuotaPacer:
+        return QuotaPacer(self.left_header, self.reset_header, reset_unit=self.reset_unit,
+                          reserve=float(options.get("quota_reserve", self.reserve)), clock=clock, sleep=sleep)
+
+
 class RestConnector:
     """HTTP plumbing shared by every REST platform connector.
 
@@ -297,10 +396,14 @@ class RestConnector:
     write_requests: ClassVar[tuple[int, int] | None] = None
     #: Options a store's file may leave out (``{"api_version": "2025-01"}``); ``self.options`` merges them.
     option_defaults: ClassVar[Mapping[str, Any]] = {}
+    #: Checks of the options a store's file gives (``connectors.options``): ``config check`` reports
+    #: each broken one, and the connector refuses to be built with one.
+    option_rules: ClassVar[tuple[OptionRule, ...]] = ()
     #: The auth scheme and the credentials that feed it (``connectors.auth.header_auth`` …).
     auth: ClassVar[AuthFrom | None] = None
-    #: The client-side leaky bucket, resizable by options (``connectors.http.Bucket``).
-    bucket: ClassVar[Bucket | None] = None
+    #: The client-side pacing: a leaky bucket resizable by options (``connectors.http.Bucket``), or
+    #: a quota the platform reports per window (:class:`Quota`).
+    bucket: ClassVar[Bucket | Quota | None] = None
     #: When set, ``self.page_size`` is ``options["page_size"]`` (else ``default_page_size``, else
     #: this maximum) clamped to 1…this maximum.
     max_page_size: ClassVar[int | None] = None
@@ -322,11 +425,17 @@ class RestConnector:
     #: platforms' own prefixes (``domain.stock.apply_events.stored_payload``); a ``rest`` store
     #: names its topic and delivery-id headers here.
     webhook_headers: tuple[str, ...] = ()
+    #: True where a webhook names its resources by id only (BigCommerce): the drain has each one
+    #: fetched with :meth:`resolve_webhook`, between its transactions (``flows.inbound``).
+    thin_webhooks: ClassVar[bool] = False
 
     def __init__(self, config: ConnectorConfig, *, session: requests.Session | None = None,
                  sleep: SleepFn = time.sleep, clock: ClockFn = time.monotonic,
                  retry: RetryPolicy | None = None, rng: random.Random | None = None) -> None:
         self.config = config
+        problems = option_problems(config.options, self.option_rules)
+        if problems:
+            raise ValueError("; ".join(f"{self.platform} {key}: {problem}" for key, problem in problems))
         self.options: dict[str, Any] = {**self.option_defaults, **config.options}
         self.base_url = config.base_url.rstrip("/")
         if self.max_page_size is not None:
@@ -349,7 +458,7 @@ class RestConnector:
     def build_auth(self) -> AuthBase | None:
         return self.auth.make(self.config.credentials) if self.auth is not None else None
 
-    def build_pacer(self) -> LeakyBucketPacer | None:
+    def build_pacer(self) -> LeakyBucketPacer | QuotaPacer | None:
         if self.bucket is None:
             return None
         return self.bucket.pacer(self.options, clock=self.clock, sleep=self.sleep)
@@ -430,6 +539,9 @@ class RestConnector:
 
         By default only safe methods are retried on any TransientError; a 429 is retried for every
         method (the platform refused it unprocessed). OutcomeUnknownError is never retried here.
+        A 401 under an auth scheme whose credential lapses (:class:`~connectors.auth.Refreshable`:
+        a login token) takes a new credential and is sent once more, whatever the method: the
+        platform refused it unprocessed.
         """
         method = method.upper()
         retry_all = method in SAFE_METHODS if retry is None else retry
@@ -439,12 +551,17 @@ class RestConnector:
             kwargs["json"] = json_body
         if data is not None:
             kwargs["data"] = data
-        attempt = 0
+        attempt, refreshed = 0, False
         while True:
             try:
                 return self._send_once(method, url, **kwargs)
             except OutcomeUnknownError:
                 raise
+            except AuthError as exc:
+                auth = self.session.auth
+                if refreshed or exc.status_code != 401 or not isinstance(auth, Refreshable) or not auth.refresh():
+                    raise
+                refreshed = True
             except TransientError as exc:
                 retryable = retry_all or exc.status_code == 429
                 if not retryable or attempt >= self.retry.max_retries:
@@ -454,6 +571,11 @@ class RestConnector:
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.decode(self.request("GET", path, params=params))
+
+    def sign_in(self, path: str, body: Any) -> Any:
+        """POST ``body`` to a login endpoint without the session's auth (the credential it asks for
+        is what that auth is waiting on), classified like any answer; the decoded answer."""
+        return self.decode(self._send_once("POST", self.url(path), json=body, auth=lambda request: request))
 
     def decode(self, response: requests.Response) -> Any:
         """JSON body; Python ints are exact, so ids above 2**53 survive (we never go via float)."""
@@ -525,6 +647,11 @@ class RestConnector:
         id lists chunked at the stream's declared size (``connectors.streams``)."""
         return read_stream(self, stream, since, ids=ids, map=map)
 
+    def resolve_webhook(self, event: WebhookEvent) -> WebhookEvent:
+        """The event with the records of the resources it names, read from the platform now; a
+        platform whose webhooks carry their records (``thin_webhooks`` False) is never asked."""
+        return event
+
     # --- what a class does not declare is refused by name (``refusals`` says why) -----------
 
     def refusal(self, capability: Capability, detail: str = "") -> UnsupportedCapability:
@@ -550,6 +677,12 @@ class RestConnector:
     @refuses(Capability.WEBHOOKS)
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
         raise MalformedPayloadError(str(self.refusal(Capability.WEBHOOKS)))
+
+    @refuses(Capability.BACKORDER_STATUS)
+    def write_backorder_status(self, listing: ListingRef, backorder: bool) -> PushResult:
+        """Platforms without a place for our backorder status (a channel shows it through its own
+        backorder mode, ``push_availability``) refuse, naming why."""
+        raise self.refusal(Capability.BACKORDER_STATUS, f"not writing {listing.sku}")
 
     @refuses(Capability.ORDERS)
     def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:

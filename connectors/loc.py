@@ -1,6 +1,6 @@
 """How many lines of its own code each platform connector has: ``python -m connectors.loc``.
 
-A platform's code is ``connectors/<platform>.py`` plus any ``connectors/<platform>_*.py`` beside it
+A platform's code is ``connectors/<platform>.py`` (payment providers: ``payments/<provider>``) plus any ``connectors/<platform>_*.py`` beside it
 (a refund or draft-order module split off still counts). Counted: non-blank lines that are not
 comments and not inside the module's, a class's or a function's docstring. The shared base
 (``connectors/base.py`` and the modules it re-exports) is not counted against any platform.
@@ -14,7 +14,8 @@ import tokenize
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PLATFORMS = ("shopify", "woocommerce", "lightspeed", "netsuite", "odoo", "business_central")
+PLATFORMS = ("shopify", "woocommerce", "lightspeed", "netsuite", "odoo", "bigcommerce", "magento", "sapb1",
+             "shipstation", "flexport", "payments/stripe", "payments/adyen", "payments/paypal", "business_central")
 
 
 def docstring_lines(tree: ast.AST) -> set[int]:

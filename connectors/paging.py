@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Protocol
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 import requests
 
@@ -145,17 +145,58 @@ class OffsetPaginator:
         return PageRequest(current.url, {**current.params, self.offset_param: offset})
 
 
-class ODataNextLinkPaginator:
-    """OData v4 (Business Central, Dynamics): follow ``@odata.nextLink`` verbatim."""
+class TotalCountPaginator:
+    """Numbered pages whose body names the unpaged count (Magento / Adobe Commerce ``searchCriteria``
+    lists answer ``{"items", "search_criteria", "total_count"}``,
+    https://developer.adobe.com/commerce/webapi/rest/use-rest/performing-searches/ ).
 
-    def __init__(self, key: str = "@odata.nextLink") -> None:
-        self.key = key
+    It stops once ``page × size`` reaches ``total_count`` (or at an empty page), never by waiting
+    for a short or empty page: Magento answers a ``currentPage`` past the end with the last page
+    again (https://github.com/magento/magento2/issues/25619), so a client that waits for an empty
+    page reads the last one for ever. The page size sent is the one the client asked for.
+    """
+
+    def __init__(self, page_param: str = "page", size_param: str = "page_size", page_size: int = 100,
+                 total_key: str = "total_count") -> None:
+        self.page_param = page_param
+        self.size_param = size_param
+        self.page_size = page_size
+        self.total_key = total_key
+
+    def first_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {self.size_param: self.page_size, **params, self.page_param: 1}
 
     def next_page(self, response: requests.Response, body: Any, record_count: int,
                   current: PageRequest) -> PageRequest | None:
-        link = body.get(self.key) if isinstance(body, Mapping) else None
+        page = int(current.params.get(self.page_param, 1))
+        size = int(current.params.get(self.size_param, self.page_size))
+        total = body.get(self.total_key) if isinstance(body, Mapping) else None
+        if record_count == 0 or total is None or page * size >= int(total):
+            return None
+        return PageRequest(current.url, {**current.params, self.page_param: page + 1})
+
+
+class ODataNextLinkPaginator:
+    """OData server-driven paging: follow the body's next link until a page has none.
+
+    ``keys`` are where the link may sit (v4 ``@odata.nextLink``; v3 ``odata.nextLink``). By default
+    the link's query is split into parameters (Business Central's absolute links); ``opaque`` sends
+    it as the server wrote it, resolved against the page's own URL, since OData clients must treat
+    it as opaque and a server may answer it relative (SAP Business One's ``Items?$skip=20``).
+    """
+
+    def __init__(self, key: str = "@odata.nextLink", *, keys: tuple[str, ...] = (), opaque: bool = False) -> None:
+        self.key = key
+        self.keys = keys or (key,)
+        self.opaque = opaque
+
+    def next_page(self, response: requests.Response, body: Any, record_count: int,
+                  current: PageRequest) -> PageRequest | None:
+        link = next((body[key] for key in self.keys if isinstance(body, Mapping) and body.get(key)), None)
         if not link:
             return None
+        if self.opaque:
+            return PageRequest(urljoin(response.url or "", link), {})
         url, params = _split_url(link)
         return PageRequest(url, params)
 
@@ -217,3 +258,45 @@ class VersionCursorPaginator:
         if high is None or high <= int(current.params.get(self.after_param) or 0):
             return None
         return PageRequest(current.url, {**current.params, self.after_param: high})
+
+
+class BodyPagesPaginator:
+    """``?page=N`` paging that stops at the body's page count: ``{"page": 2, "pages": 7, …}`` at the
+    top level, as ShipStation answers its V1 lists (``shipments``, ``total``, ``page``, ``pages``:
+    https://docs.shipstation.com/apis/shipstation-v1/docs/shipments/list) and its V2 lists
+    (https://docs.shipstation.com/apis/shipengine/docs/reference/pagination). A body without a
+    count stops at the first empty page."""
+
+    def __init__(self, page_param: str = "page", pages_key: str = "pages") -> None:
+        self.page_param = page_param
+        self.pages_key = pages_key
+
+    def first_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {**params, self.page_param: 1}
+
+    def next_page(self, response: requests.Response, body: Any, record_count: int,
+                  current: PageRequest) -> PageRequest | None:
+        page = int(current.params.get(self.page_param, 1))
+        pages = body.get(self.pages_key) if isinstance(body, Mapping) else None
+        if (pages is not None and page >= int(pages)) or (pages is None and record_count == 0):
+            return None
+        return PageRequest(current.url, {**current.params, self.page_param: page + 1})
+
+
+class NestedNextLinkPaginator:
+    """Follows an absolute next-page URL kept inside the body at ``path`` (Flexport's
+    ``{"data": {"_object": "/api/collections/paginated", "next": "https://…?page=2", …}}``,
+    https://apidocs.flexport.com/v2/tag/Shipment ), verbatim: its query carries every filter."""
+
+    def __init__(self, path: tuple[str, ...] = ("data", "next")) -> None:
+        self.path = path
+
+    def next_page(self, response: requests.Response, body: Any, record_count: int,
+                  current: PageRequest) -> PageRequest | None:
+        link: Any = body
+        for key in self.path:
+            link = link.get(key) if isinstance(link, Mapping) else None
+        if not link or not isinstance(link, str):
+            return None
+        url, params = _split_url(link)
+        return PageRequest(url, params)

@@ -5,7 +5,13 @@ WooCommerce key whose user cannot view orders). The poll reads orders as an opti
 that part is refused, it keeps what it stored and says which permission is missing, in the words
 the platform's admin uses, so the operator knows exactly what to tick.
 
-Sources: Shopify answers 403 ``{"errors": "[API] This action requires merchant approval for
+Sources: Magento / Adobe Commerce answers 401 ``{"message": "The consumer isn't authorized to access
+%resources.", "parameters": {"resources": "Magento_Sales::sales"}}``, naming the ACL resource the
+integration or admin role lacks (``checkPermissions`` in
+https://github.com/magento/magento2/blob/2.4-develop/app/code/Magento/Webapi/Controller/Rest/RequestValidator.php);
+BigCommerce answers 403 when "the app lacks required OAuth scopes"
+(https://developer.bigcommerce.com/docs/start/about/status-codes ; scope names:
+https://developer.bigcommerce.com/docs/start/authentication/api-accounts#oauth-scopes ); Shopify answers 403 ``{"errors": "[API] This action requires merchant approval for
 read_orders scope."}`` (https://shopify.dev/docs/api/usage/access-scopes); WooCommerce answers
 401/403 ``woocommerce_rest_cannot_view`` when the key or its user may not read the resource
 (https://developer.woocommerce.com/docs/apis/rest-api/authentication/). NetSuite's SuiteQL does not
@@ -48,6 +54,22 @@ PERMISSIONS: dict[str, dict[str, str]] = {
               f"(D365 BASIC reads them all)" for part, what in (
             ("locations", "Location"), ("items", "Item"), ("stock", "Item and Item Ledger Entry"),
             ("webhooks", "API Webhook Subscription (D365 BASIC)"))},
+    "bigcommerce": {"orders": "Orders read-only scope (store_v2_orders_read_only); refunds need Orders modify "
+                              "(store_v2_orders)",
+                    "stock": "Products modify scope (store_v2_products) and Store Inventory modify (store_inventory); "
+                             "Store Locations read-only (store_locations_read_only) to discover locations",
+                    "webhooks": "the scope of each topic's resource (Products, Orders); webhooks themselves need "
+                                "only the default scope"},
+    "magento": {"orders": "the Magento_Sales::sales ACL resource",
+                "stock": "the Magento_Catalog::products and Magento_CatalogInventory::cataloginventory ACL resources "
+                         "(with Multi-Source Inventory also Magento_InventoryApi::source)",
+                "webhooks": "an observer module posting to our address (Magento has no webhook API of its own)"},
+    # X-Series OAuth scopes, each endpoint naming its own (https://x-series-api.lightspeedhq.com/docs/scopes)
+    "lightspeed": {"orders": "sales:read scope", "stock": "products:read and inventory:read scopes",
+                   "webhooks": "webhooks scope"},
+    "sap_b1": {"warehouses": "the user's authorization for Administration → Setup → Inventory → Warehouses",
+               "items": "the user's authorization for Inventory → Item Master Data",
+               "stock": "the user's authorization for Inventory → Item Master Data"},
 }
 
 
@@ -69,6 +91,9 @@ def missing_permission(platform: str, part: str, exc: ConnectorError) -> str | N
     message = body.get("errors") if isinstance(body.get("errors"), str) else body.get("message")
     if isinstance(message, str) and (match := SCOPE_IN_MESSAGE.search(message)):
         return f"{match.group(1)} scope"
+    parameters = body.get("parameters")
+    if isinstance(parameters, dict) and parameters.get("resources"):
+        return f"the {parameters['resources']} ACL resource"
     return PERMISSIONS.get(platform, {}).get(part, f"permission to read {part}")
 
 

@@ -8,10 +8,15 @@ from typing import Any, Callable, Mapping
 
 from connectors.base import Connector
 from connectors.business_central import BusinessCentralConnector
+from connectors.bigcommerce import BigCommerceConnector
 from connectors.declarative import DeclarativeConnector, check_store
+from connectors.declarative_spec import webhook_spec
 from connectors.lightspeed import LightspeedConnector
+from connectors.magento import WEBHOOKS as MAGENTO_WEBHOOKS, MagentoConnector
 from connectors.netsuite import NetSuiteConnector
 from connectors.odoo import OdooConnector
+from connectors.options import option_problems
+from connectors.sapb1 import SapB1Connector
 from connectors.shopify import ShopifyConnector
 from connectors.types import ConnectorConfig
 from connectors.woocommerce import WooCommerceConnector
@@ -23,12 +28,16 @@ CONNECTORS: dict[str, type] = {
     "netsuite": NetSuiteConnector,
     "odoo": OdooConnector,
     "business_central": BusinessCentralConnector,
+    "bigcommerce": BigCommerceConnector,
+    "magento": MagentoConnector,
+    "sap_b1": SapB1Connector,
     "rest": DeclarativeConnector,
 }
 #: Platforms whose ``[[stores]]`` table says more than the shared keys: each lists the problems as
 #: (key under the store, message), e.g. the ``rest`` platform's whole description in ``options``.
 STORE_CHECKS: dict[str, Callable[[Mapping[str, Any]], list[tuple[str, str]]]] = {
     "rest": check_store,
+    "magento": lambda store: webhook_spec(store.get("options") or {}, MAGENTO_WEBHOOKS)[1],
 }
 
 
@@ -42,9 +51,13 @@ def available_platforms() -> list[str]:
 
 
 def store_problems(platform: str, store: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """What the platform finds wrong in a store's table (nothing for platforms without a check)."""
+    """What the platform finds wrong in a store's table: its own check, and the options its
+    connector declares rules for (``connectors.options``)."""
     check = STORE_CHECKS.get(platform)
-    return check(store) if check is not None else []
+    given = store.get("options")
+    options: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
+    rules = getattr(CONNECTORS.get(platform), "option_rules", ())
+    return (check(store) if check is not None else []) + option_problems(options, rules)
 
 
 def build_connector(platform: str, config: ConnectorConfig, **kwargs: Any) -> Connector:

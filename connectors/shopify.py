@@ -88,7 +88,7 @@ from connectors.base import (
     Bucket, Collections, CreditShape, HighWater, JsonWebhooks, KeyedCodes, LevelWrites, LineFields, ListingRef,
     OrderPage, OrderRecord, OrderShape, PushResult, RefundRequest, RefundShape, Refusal, StockPage, StockRecord,
     Storefront, SubstituteOrderRequest, SubstituteOrderResult, cents_to_money, full_name, header_auth, id_str,
-    incremental, money_cents, parse_timestamp, shopify_link_paginator, spread_cents, whole_units,
+    incremental, money_cents, parse_timestamp, shopify_link_paginator, spread_cents, whole_units, ORDER_RISK,
 )
 from connectors.errors import PermanentError
 
@@ -131,7 +131,7 @@ def order_record(order: Mapping[str, Any]) -> OrderRecord:
         phone=order.get("phone") or customer.get("phone"),
         customer_name=full_name(customer) or billing.get("name") or "", lines=LINES.records(order.get("line_items")),
         currency=str(order.get("currency") or "USD"), total_cents=money_cents(order.get("total_price")),
-        updated_at=parse_timestamp(order.get("updated_at")),
+        updated_at=parse_timestamp(order.get("updated_at")), risk=ORDER_RISK.record(order),
         status="cancelled" if order.get("cancelled_at") else "closed" if order.get("closed_at") else "open")
 
 

@@ -2,6 +2,9 @@
 
 Shopify (https://shopify.dev/docs/apps/build/webhooks/verify-deliveries) and WooCommerce sign the
 raw body with base64 HMAC-SHA256; comparisons are constant-time (``hmac.compare_digest``).
+BigCommerce signs nothing: a subscription carries custom ``headers`` that every delivery sends
+back (https://developer.bigcommerce.com/docs/integrations/webhooks#security), so a secret of ours
+in one of them is the check (:func:`verify_shared_secret`).
 """
 from __future__ import annotations
 
@@ -57,3 +60,41 @@ def hmac_sha256_matches(secret: str | bytes, body: bytes, signature: str) -> boo
     digest = hmac.new(key, body, hashlib.sha256).digest()
     return constant_time_equals(digest.hex(), signature.lower()) or \
         constant_time_equals(base64.b64encode(digest).decode(), signature)
+
+
+def verify_shared_secret(secret: str | None, body: bytes, value: str | None) -> None:
+    """Raise :class:`SignatureError` unless the header ``value`` is the store's secret itself (a
+    platform that echoes a header we set at subscription instead of signing the body)."""
+    if not secret:
+        raise SignatureError("no webhook secret configured for this store")
+    if not value:
+        raise SignatureError("secret header missing")
+    if not constant_time_equals(secret, value.strip()):
+        raise SignatureError("secret header does not match")
+
+
+def keyed_fields(value: str | None) -> dict[str, str]:
+    """A header of ``key=value`` pairs (``signature=abc,algorithm=HMAC-SHA256``, Lightspeed
+    X-Series' ``X-Signature``) as a dict with lower-case keys. Only the first ``=`` of each pair
+    splits it, so base64 padding inside a value survives."""
+    fields: dict[str, str] = {}
+    for part in (value or "").split(","):
+        key, sep, val = part.strip().partition("=")
+        if sep:
+            fields[key.strip().lower()] = val.strip()
+    return fields
+
+
+def verify_keyed_hmac(secret: str | None, body: bytes, header: str | None) -> None:
+    """Raise :class:`SignatureError` unless ``header`` (``signature=…,algorithm=HMAC-SHA256``) holds
+    the HMAC-SHA256 of ``body``, hex or base64 (:func:`hmac_sha256_matches`); an algorithm other
+    than HMAC-SHA256 is refused rather than guessed at."""
+    if not secret:
+        raise SignatureError("no client secret configured for this store")
+    fields = keyed_fields(header)
+    if not fields.get("signature"):
+        raise SignatureError("signature header missing or has no signature")
+    if (algorithm := fields.get("algorithm", "HMAC-SHA256").upper()) != "HMAC-SHA256":
+        raise SignatureError(f"unsupported signature algorithm {algorithm}")
+    if not hmac_sha256_matches(secret, body, fields["signature"]):
+        raise SignatureError("signature does not match the body")

@@ -158,8 +158,16 @@ class Stream:
     body: Any = None
 
     def at(self, **values: Any) -> Stream:
-        """This stream under a parent: ``REFUNDS.at(order=42)`` fills ``orders/{order}/refunds.json``."""
-        return replace(self, path=self.path.format(**values))
+        """This stream under a parent: ``REFUNDS.at(order=42)`` fills ``orders/{order}/refunds.json``,
+        and the same placeholders in its parameter values (Magento's credit memos are one list
+        filtered by ``order_id``); other placeholders there stay as they are."""
+        def fill(value: Any) -> Any:
+            if not isinstance(value, str):
+                return value
+            for name, given in values.items():
+                value = value.replace("{" + name + "}", str(given))
+            return value
+        return replace(self, path=self.path.format(**values), params={k: fill(v) for k, v in self.params.items()})
 
     def with_body(self, body: Any) -> Stream:
         """This stream asking with ``body``: ``SUITEQL.with_body({"q": "SELECT …"})``."""
@@ -184,6 +192,11 @@ class Collections:
     are added). ``REST("orders", map=…)`` is the :class:`Stream` at ``orders`` + ``suffix``; what a
     collection declares beyond the convention is passed on, and an explicit ``records`` wins (a
     search endpoint named otherwise than its records).
+
+    A platform whose every collection is one walk by the same cursor (Lightspeed X-Series' global
+    ``version``: ``?after=``, each page's ``version.max``, an empty page at the end) declares that
+    once too: ``since_param``, ``cursor`` and ``stop_on_empty_page`` are each collection's unless
+    it declares its own.
     """
 
     paginator: Paginator
@@ -191,11 +204,15 @@ class Collections:
     records: str | None = None
     suffix: str = ""
     params: Mapping[str, Any] = field(default_factory=dict)
+    since_param: str | Callable[[str], Mapping[str, Any]] | None = None
+    cursor: HighWater | PageCursor | None = None
+    stop_on_empty_page: bool = False
 
     def __call__(self, path: str, **declared: Any) -> Stream:
         declared["params"] = {**self.params, **declared.get("params", {})}
         declared.setdefault("records", self.records or path.rsplit("/", 1)[-1])
-        declared.setdefault("page_size_param", self.page_size_param)
+        for name in ("page_size_param", "since_param", "cursor", "stop_on_empty_page"):
+            declared.setdefault(name, getattr(self, name))
         return Stream(path=path + self.suffix, paginator=self.paginator, **declared)
 
 

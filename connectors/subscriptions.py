@@ -24,8 +24,20 @@ address for a topic is found by listing first, so connecting twice changes nothi
   the API 1.0 object, signed ``X-Signature`` with the app's client secret
   (https://x-series-api.lightspeedhq.com/docs/webhooks): the API takes no secret, so the client
   secret is the store's webhook secret, as with Shopify. A webhook found inactive is switched on.
-  Only ``inventory.update`` and ``product.update`` are asked for: sales are not read from X-Series
-  (in-store sales lower the inventory rows that ``inventory.update`` carries).
+  ``inventory.update``, ``product.update`` and ``sale.update`` are asked for: a sale rung up is
+  demand (``connectors.lightspeed``) besides the inventory it lowers.
+* BigCommerce ``/v3/hooks``: ``GET`` lists the app's hooks (``scope``, ``destination``,
+  ``headers``, ``is_active``), ``POST {"scope", "destination", "is_active", "headers"}`` creates
+  one, ``PUT hooks/{id}`` updates it (https://developer.bigcommerce.com/docs/webhooks/webhooks).
+  Nothing is signed: the custom ``headers`` are sent back with every delivery
+  (https://developer.bigcommerce.com/docs/integrations/webhooks#security), so our secret travels
+  in one we choose and is read back from the listing; a hook found with another value, or
+  deactivated (BigCommerce deactivates a hook after 48 hours of failed deliveries), is mended with
+  ``PUT``. BigCommerce only delivers to ``https`` on port 443: ``PUBLIC_BASE_URL`` must be that.
+* Magento Open Source has no webhooks and no registration API; Adobe Commerce's Webhooks module
+  (``POST /V1/webhooks/subscribe``) signs with an RSA key pair
+  (https://developer.adobe.com/commerce/extensibility/webhooks/signature-verification/), not the
+  HMAC a store's own observer module sends us, so a Magento store is connected by hand (``WHY_NOT``).
 * Business Central ``/api/v2.0/subscriptions``: subscriptions that take a validation handshake and
   expire after three days; the connector creates, renews or finds them itself
   (``connectors.notification_subscriptions``, :class:`Validated`), with a client state we generate,
@@ -39,7 +51,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from connectors.base import PageNumberPaginator, Stream, shopify_link_paginator
+from connectors.base import MetaPaginationPaginator, PageNumberPaginator, Stream, shopify_link_paginator
+from connectors.bigcommerce import KINDS as BIGCOMMERCE_KINDS
+from connectors.bigcommerce import SECRET_HEADER as BIGCOMMERCE_SECRET_HEADER
 from connectors.errors import PermanentError
 from connectors.http import RestConnector
 
@@ -47,12 +61,20 @@ from connectors.http import RestConnector
 TOPICS: dict[str, tuple[str, ...]] = {
     "shopify": ("inventory_levels/update", "orders/create", "products/update"),
     "woocommerce": ("product.created", "product.updated", "order.created"),
-    "lightspeed": ("inventory.update", "product.update"),
+    "lightspeed": ("inventory.update", "product.update", "sale.update"),
+    "bigcommerce": tuple(BIGCOMMERCE_KINDS),
 }
 #: Platforms whose subscriptions carry a secret we generate (else the platform's app secret signs).
-GENERATED_SECRET = frozenset({"woocommerce", "business_central"})
+GENERATED_SECRET = frozenset({"woocommerce", "bigcommerce", "business_central"})
 #: Where the operator finds the secret a platform signs with, when it is not ours to choose.
 APP_SECRET = {"shopify": "the app's API secret key", "lightspeed": "the OAuth app's client secret"}
+
+
+#: Why a platform's webhooks are not registered here, when it is for a reason of its own.
+WHY_NOT: dict[str, str] = {
+    "magento": "Magento has no webhook registration API out of the box: have the store's observer module post "
+               "to this address, signed as docs/connectors.md (Magento) shows",
+}
 
 
 class SubscriptionsUnsupported(PermanentError):
@@ -82,6 +104,7 @@ class Validated(Protocol):
 SHOPIFY_WEBHOOKS = Stream(path="webhooks.json", records="webhooks", paginator=shopify_link_paginator(),
                           page_size_param="limit")
 WOO_WEBHOOKS = Stream(path="webhooks", records="$", paginator=PageNumberPaginator(), page_size_param="per_page")
+BIGCOMMERCE_HOOKS = Stream(path="v3/hooks", records="data", paginator=MetaPaginationPaginator(), page_size_param="limit")
 
 
 def _shopify(connector: RestConnector, address: str, secret: str | None, secret_is_new: bool) -> list[Subscription]:
@@ -145,8 +168,33 @@ def _validated(connector: RestConnector, address: str, secret: str | None, secre
     return cast(Validated, connector).ensure_subscriptions(address, secret, secret_is_new)
 
 
+def _bigcommerce(connector: RestConnector, address: str, secret: str | None, secret_is_new: bool
+                 ) -> list[Subscription]:
+    if not secret:
+        raise ValueError("a BigCommerce webhook needs a secret for its header")
+    existing = {(hook["scope"], hook["destination"]): hook for hook in connector.records(BIGCOMMERCE_HOOKS)}
+    headers = {BIGCOMMERCE_SECRET_HEADER: secret}
+    out = []
+    for topic in TOPICS["bigcommerce"]:
+        found = existing.get((topic, address))
+        if found is None:
+            hook, _ = connector.send("POST", "v3/hooks", {"scope": topic, "destination": address, "is_active": True,
+                                                          "headers": headers}, "data")
+            out.append(Subscription(str(hook["id"]), topic, address, "created"))
+            continue
+        changes: dict[str, Any] = {}
+        if (found.get("headers") or {}).get(BIGCOMMERCE_SECRET_HEADER) != secret:
+            changes["headers"] = {**(found.get("headers") or {}), **headers}
+        if not found.get("is_active"):
+            changes["is_active"] = True
+        if changes:
+            connector.send("PUT", f"v3/hooks/{found['id']}", changes, "data")
+        out.append(Subscription(str(found["id"]), topic, address, "updated" if changes else "found"))
+    return out
+
+
 REGISTRARS = {"shopify": _shopify, "woocommerce": _woocommerce, "lightspeed": _lightspeed,
-              "business_central": _validated}
+              "bigcommerce": _bigcommerce, "business_central": _validated}
 #: Platforms whose notifications come to their own path (a validation handshake, one row per
 #: notification: ``workers.notifications``) rather than ``/webhooks/{store}``.
 NOTIFICATION_PATHS = {"business_central": "/webhooks/{store}/notifications"}
@@ -164,6 +212,6 @@ def ensure(connector: Any, address: str, secret: str | None, secret_is_new: bool
     with another one."""
     platform = getattr(connector, "platform", "")
     if platform not in REGISTRARS or not isinstance(connector, RestConnector):
-        raise SubscriptionsUnsupported(f"{platform or 'this platform'}: register its webhooks in its admin "
-                                       f"(docs/connect-a-store.md); the address is {address}")
+        why = WHY_NOT.get(platform, "register its webhooks in its admin (docs/connect-a-store.md)")
+        raise SubscriptionsUnsupported(f"{platform or 'this platform'}: {why}; the address is {address}")
     return REGISTRARS[platform](connector, address, secret, secret_is_new)

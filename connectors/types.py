@@ -43,6 +43,10 @@ class StockRecord:
     #: The platform's own low-stock level for this item at this location (Lightspeed's reorder
     #: point), None when the platform does not report one; 0 means none is set there.
     reorder_point: int | None = None
+    #: What the platform would reorder for this item at this location once it reaches its reorder
+    #: point (Lightspeed's ``reorder_amount``, the webhooks' ``restock_level``); None when the
+    #: platform does not report one, 0 when none is set there.
+    restock_level: int | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,25 @@ class OrderLineRecord:
 
 
 @dataclass(frozen=True)
+class PaymentRisk:
+    """What a platform tells about how and from where an order was paid, for fraud hints
+    (``domain.fraud``). Every field is None when the platform did not say, so a signal reads "not
+    known" instead of guessing. Results are the processor's codes as given (AVS ``"N"``, CVV
+    ``"M"``, or Stripe's ``"fail"``/``"pass"``); countries are ISO 3166-1 alpha-2; an address is the
+    platform's own fields (``address1``, ``zip``, ``country_code``…) as strings; ``card`` names the
+    card without its number (BIN, last four and brand as the platform shows them)."""
+
+    customer_ip: str | None = None
+    avs_result: str | None = None
+    cvv_result: str | None = None
+    card: str | None = None
+    billing_country: str | None = None
+    shipping_country: str | None = None
+    billing_address: dict[str, str] | None = None
+    shipping_address: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
 class OrderRecord:
     external_id: str
     number: str
@@ -76,6 +99,11 @@ class OrderRecord:
     total_cents: int = 0
     status: str = "open"
     updated_at: datetime | None = None
+    risk: PaymentRisk | None = None
+    #: How it was paid, where the platform says: its payment method id and the gateway's reference
+    #: (WooCommerce ``payment_method`` / ``transaction_id``), for refunds paid back at the provider.
+    payment_method: str | None = None
+    payment_ref: str | None = None
 
 
 @dataclass(frozen=True)

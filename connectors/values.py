@@ -1,6 +1,7 @@
 """Value helpers every connector shares: money, ids, counts, timestamps and cursor strings."""
 from __future__ import annotations
 
+import email.utils
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Iterator, TypeVar
@@ -22,6 +23,12 @@ def money_cents(value: Any) -> int:
 def cents_to_money(cents: int) -> str:
     """Integer cents to the decimal string platforms take (``1999`` → ``"19.99"``)."""
     return f"{Decimal(int(cents)) / 100:.2f}"
+
+
+def paid_by(record: Any, method: str, reference: str) -> dict[str, str | None]:
+    """An order's ``payment_method`` / ``payment_ref`` from the record's two keys (blank: None),
+    where the platform says how it was paid (WooCommerce ``payment_method`` / ``transaction_id``)."""
+    return {"payment_method": record.get(method) or None, "payment_ref": record.get(reference) or None}
 
 
 def id_str(value: Any) -> str | None:
@@ -70,15 +77,25 @@ def whole_units(value: Any) -> int | None:
 # --------------------------------------------------------------------------------------------
 
 
-def parse_timestamp(value: str | None, *, assume_utc: bool = True) -> datetime | None:
-    """ISO-8601 to an aware datetime; naive values (WooCommerce ``*_gmt``) are taken as UTC."""
-    if not value:
+def parse_timestamp(value: str | int | float | None, *, assume_utc: bool = True) -> datetime | None:
+    """ISO-8601 to an aware datetime; naive values (WooCommerce ``*_gmt``) are taken as UTC.
+
+    Two other shapes platforms use are read too: Unix epoch seconds as a number (BigCommerce
+    webhooks' ``created_at``) and RFC 2822 dates (BigCommerce v2 orders' ``date_modified``,
+    ``Wed, 05 Dec 2018 20:16:55 +0000``: https://developer.bigcommerce.com/docs/rest-management/orders ,
+    https://www.rfc-editor.org/rfc/rfc2822#section-3.3 ). Anything else is None."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    if not value or not isinstance(value, str):
         return None
     text = value.strip().replace("Z", "+00:00")
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        return None
+        try:
+            parsed = email.utils.parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError):
+            return None
     if parsed.tzinfo is None and assume_utc:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed

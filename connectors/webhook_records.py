@@ -4,9 +4,9 @@ parse it anyway to answer 400 to a malformed one, and never again by the drain.
 The inbox row keeps the raw body and the kept headers as they arrived (nothing is lost, and a
 row stored without records is still parsed from them); ``dump`` adds what the platform's parser
 made of it, and ``load`` gives back the same records: every field of ``StockRecord``,
-``OrderRecord`` and ``OrderLineRecord``, datetimes as ISO 8601 with their offset
-(https://docs.python.org/3/library/datetime.html#datetime.datetime.isoformat). Fields that are
-None and may be are left out, so a stock update stores only what it carries.
+``OrderRecord`` (its ``PaymentRisk`` as a nested object) and ``OrderLineRecord``, datetimes as
+ISO 8601 with their offset (https://docs.python.org/3/library/datetime.html#datetime.datetime.isoformat).
+Fields that are None and may be are left out, so a stock update stores only what it carries.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any, TypeVar, get_type_hints
 
-from connectors.types import OrderLineRecord, OrderRecord, StockRecord, WebhookEvent, WebhookKind
+from connectors.types import OrderLineRecord, OrderRecord, PaymentRisk, StockRecord, WebhookEvent, WebhookKind
 
 T = TypeVar("T", StockRecord, OrderRecord, OrderLineRecord)
 #: The key of the records in an inbox row's payload, beside ``headers`` and ``body``.
@@ -64,6 +64,8 @@ def _dump(record: StockRecord | OrderRecord | OrderLineRecord) -> dict[str, Any]
             value = value.isoformat()
         elif name == "lines":
             value = [_dump(line) for line in value]
+        elif name == "risk":
+            value = {key: part for key, part in dataclasses.asdict(value).items() if part is not None}
         out[name] = value
     return out
 
@@ -79,6 +81,8 @@ def _load(cls: type[T], data: dict[str, Any]) -> T:
             value = None if value is None else datetime.fromisoformat(value)
         elif name == "lines":
             value = None if value is None else [_load(OrderLineRecord, line) for line in value]
+        elif name == "risk":
+            value = None if value is None else PaymentRisk(**value)
         values[name] = value
     return cls(**values)
 

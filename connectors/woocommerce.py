@@ -88,10 +88,10 @@ from dataclasses import replace
 from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 from connectors.base import (
-    Collections, CreditShape, HighWater, JsonWebhooks, KeyedCodes, LineFields, ListingRef, Marker, OrderPage,
-    OrderRecord, OrderShape, PageNumberPaginator, PushResult, RefundRequest, RefundShape, Refusal, StockPage,
+    ORDER_RISK, Collections, CreditShape, HighWater, JsonWebhooks, KeyedCodes, LineFields, ListingRef, Marker,
+    OrderPage, OrderRecord, OrderShape, PageNumberPaginator, PushResult, RefundRequest, RefundShape, Refusal, StockPage,
     StockRecord, Storefront, SubstituteOrderRequest, SubstituteOrderResult, WebhookEvent, basic_auth, cents_to_money,
-    full_name, header_value, id_str, money_cents, outcome, parse_timestamp, time_after, verify_base64_hmac,
+    full_name, header_value, id_str, money_cents, outcome, paid_by, parse_timestamp, time_after, verify_base64_hmac,
 )
 from connectors.errors import PermanentError
 
@@ -124,7 +124,8 @@ def order_record(order: Mapping[str, Any]) -> OrderRecord:
         phone=billing.get("phone") or None, customer_name=full_name(billing),
         lines=LINES.records(order.get("line_items")), currency=str(order.get("currency") or "USD"),
         total_cents=money_cents(order.get("total")), status=str(order.get("status") or "open"),
-        updated_at=parse_timestamp(order.get("date_modified_gmt")))
+        updated_at=parse_timestamp(order.get("date_modified_gmt")), risk=ORDER_RISK.record(order),
+        **paid_by(order, "payment_method", "transaction_id"))
 
 
 def verify_signature(secret: str | None, body: bytes, signature: str | None) -> None:

@@ -90,24 +90,52 @@ class Refusal:
         return self.field is None or field_error(exc, self.field, self.phrase, exc.status_code or 0)
 
 
+def texts_at(record: Any, path: str) -> list[str]:
+    """The text values at a dotted ``path`` (``comments[].comment``: each element of a list)."""
+    nodes = [record]
+    for step in path.split("."):
+        name, each = step.removesuffix("[]"), step.endswith("[]")
+        found = [node.get(name) for node in nodes if isinstance(node, Mapping)]
+        nodes = [item for value in found for item in (value if each and isinstance(value, list) else [value])]
+    return [str(node) for node in nodes if node is not None]
+
+
 @dataclass(frozen=True)
 class Marker:
     """Where a record carries the idempotency key: :func:`~connectors.idempotency.marked` free text
-    in ``field`` (a note, a reason), or with ``meta_key`` a ``{"key", "value"}`` entry put first
-    in the ``field`` list (WooCommerce ``meta_data``)."""
+    in ``field`` (a note, a reason; dotted for a nested one, Magento's ``comment.comment``), or with
+    ``meta_key`` a ``{"key", "value"}`` entry put first in the ``field`` list (WooCommerce
+    ``meta_data``). ``shown_at`` is where the created record shows that text when it is not
+    ``field`` (Magento lists a credit memo's comments as ``comments[].comment``). With ``inside``
+    the free text is each entry's of that list (BigCommerce takes a refund's ``reason`` per item and
+    shows it on the refund too:
+    https://developer.bigcommerce.com/docs/rest-management/transactions/payment-actions ), and a
+    record carries the key when its own ``field`` or any entry's does."""
 
     field: str = "note"
     meta_key: str | None = None
+    shown_at: str | None = None
+    inside: str | None = None
 
     def stamp(self, body: dict[str, Any], key: str) -> dict[str, Any]:
         """``body`` with the key added to its ``field``."""
-        if self.meta_key is None:
-            return {**body, self.field: marked(str(body.get(self.field) or ""), key)}
-        return {**body, self.field: [{"key": self.meta_key, "value": key}, *body.get(self.field, [])]}
+        if self.inside is not None:
+            return {**body, self.inside: [{**entry, self.field: marked(str(entry.get(self.field) or ""), key)}
+                                          for entry in body.get(self.inside) or []]}
+        if self.meta_key is not None:
+            return {**body, self.field: [{"key": self.meta_key, "value": key}, *body.get(self.field, [])]}
+        head, _, rest = self.field.partition(".")
+        if rest:
+            return {**body, head: Marker(rest).stamp(dict(body.get(head) or {}), key)}
+        return {**body, head: marked(str(body.get(head) or ""), key)}
 
     def carries(self, record: Record, key: str) -> bool:
+        if self.inside is not None:
+            texts = [record.get(self.field), *(entry.get(self.field) for entry in record.get(self.inside) or []
+                                               if isinstance(entry, Mapping))]
+            return any(idempotency_marker(key) in str(text or "") for text in texts)
         if self.meta_key is None:
-            return idempotency_marker(key) in str(record.get(self.field) or "")
+            return any(idempotency_marker(key) in text for text in texts_at(record, self.shown_at or self.field))
         return any(entry.get("key") == self.meta_key and entry.get("value") == key
                    for entry in record.get(self.field) or [] if isinstance(entry, Mapping))
 
@@ -119,7 +147,9 @@ class Marker:
 @dataclass(frozen=True)
 class RefundShape:
     """``existing`` lists an order's refunds and ``create`` makes one (paths with ``{order}``);
-    ``quote``, when set, is a preview whose answer the create body is built from. ``amount`` is
+    ``quote``, when set, is a preview whose answer the create body is built from (``quote_method``
+    GET: a read, Magento's order, whose lines price the refund). ``created`` (``{id}``) reads the
+    new refund back where the create answers only its id (Magento's credit memo id). ``amount`` is
     what a refund record paid back, in cents; ``detail`` adds the platform's word on it."""
 
     existing: Stream
@@ -128,7 +158,17 @@ class RefundShape:
     root: str | None = None
     marker: Marker = Marker()
     quote: str | None = None
+    quote_method: str = "POST"
+    created: str | None = None
     detail: Callable[[Record], str] = lambda refund: ""
+    #: The root key answers come under when requests take none (BigCommerce v3 ``{"data": …}``).
+    answers_in: str | None = None
+
+    @property
+    def answers(self) -> str | None:
+        return self.answers_in or self.root
+    #: The refund record's id (Magento's credit memo: ``entity_id``).
+    id_key: str = "id"
 
 
 class DeclaredRefunds(RestConnector, metaclass=ABCMeta):
@@ -152,13 +192,20 @@ class DeclaredRefunds(RestConnector, metaclass=ABCMeta):
         found = shape.marker.find(self.records(shape.existing.at(**at)), key)
         if found is not None:
             return self.refund_result(found, 200, {})
-        quote = self.send("POST", shape.quote.format(**at), wrapped(shape.root, self.quote_body(request)),
-                          shape.root, retry=True)[0] if shape.quote else {}
+        quote = {} if not shape.quote else self.send(
+            shape.quote_method, shape.quote.format(**at),
+            wrapped(shape.root, self.quote_body(request)) if shape.quote_method == "POST" else None,
+            shape.answers, retry=True)[0]
         body = wrapped(shape.root, shape.marker.stamp(self.refund_body(request, quote), key))
-        return self.refund_result(*self.send("POST", shape.create.format(**at), body, shape.root), body)
+        response = self.request("POST", shape.create.format(**at), json_body=body)
+        answer = self.decode(response)
+        if shape.created and not isinstance(answer, dict):  # made by this call, whatever 2xx it answered
+            return self.refund_result(unwrap(self.get_json(shape.created.format(id=answer)), shape.root), 201, body)
+        return self.refund_result(unwrap(answer, shape.answers), response.status_code, body)
 
     def refund_result(self, refund: Record, status: int, request: dict[str, Any]) -> RefundResult:
-        return RefundResult(ok=True, external_id=str(refund.get("id", "")), amount_cents=self.refunds.amount(refund),
+        return RefundResult(ok=True, external_id=str(refund.get(self.refunds.id_key, "")),
+                            amount_cents=self.refunds.amount(refund),
                             kind="refund", status_code=status, request=request,
                             detail=outcome(status, "refund") + self.refunds.detail(refund))
 

@@ -229,6 +229,8 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
                          lambda: (i := item("shopify", "shopify-main"))["inventory_policy"] == "continue" and i)
     woo = procs.wait("WooCommerce to show onbackorder",
                      lambda: (i := item("woocommerce", "woo-outlet"))["stock_status"] == "onbackorder" and i)
+    trade = procs.wait("BigCommerce to show the frame as pre-order",
+                       lambda: (i := item("bigcommerce", "bigcommerce-trade"))["availability"] == "preorder" and i)
     # The POS sold its own last unit: it already shows 0, so it needs no write.
     pos = procs.wait("the Lightspeed POS to show none left",
                      lambda: (i := item("lightspeed", showroom.key)) and not any(i["inventory"].values()) and i)
@@ -262,6 +264,7 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
                "shopify": {"available": shopify["available"], "inventory_policy": shopify["inventory_policy"]},
                "woocommerce": {"stock_quantity": woo["stock_quantity"], "stock_status": woo["stock_status"],
                                "backorders": woo["backorders"]},
+               "bigcommerce": {key: trade[key] for key in ("levels", "availability", "availability_description")},
                "lightspeed_writes": len(pos_writes), "lightspeed": pos["inventory"], "messages": messages,
                "alerts": alerts, "journeys": journey_summary, "purchase_orders": po_lines, "restocked": restocked,
                "message_page": f"{sandbox_url}/_sandbox/messages", "flower": f"http://127.0.0.1:{flower_port}",
@@ -384,7 +387,8 @@ def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Proces
         erp_ref = po.erp_ref if po else None
         erp = session.scalar(select(Store.name).join(Vendor, Vendor.erp_store_key == Store.key)
                              .where(Vendor.id == po.vendor_id)) if po else None
-    say(f"{number} was drafted from the sell-out and sent: vendor email with the CSV, {erp or 'ERP'} PO {erp_ref}")
+    say(f"{number} was drafted from the sell-out and sent: vendor email with the CSV, "
+        f"{erp or 'ERP'} purchase order {erp_ref}")
     lines = purchase_order_lines([po_id])
     for line in lines[1:]:
         say(line)
@@ -419,6 +423,8 @@ def channels_after_restock(item: Callable[[str, str], dict[str, Any]], pos_key: 
     # move as the fill lands): the figures told are the ones that stopped moving.
     shopify = settled("Shopify's figures to settle", lambda: item("shopify", "shopify-main"), procs)
     woo = settled("WooCommerce's figures to settle", lambda: item("woocommerce", "woo-outlet"), procs)
+    trade = procs.wait("BigCommerce to sell the restocked frame again", lambda: (
+        i := item("bigcommerce", "bigcommerce-trade"))["availability"] == "available" and i, 60)
     pos = item("lightspeed", pos_key)
     with session_scope() as session:
         sku_id = session.scalar(select(Sku.id).where(Sku.code == DEMO_SKU))
@@ -439,6 +445,8 @@ def channels_after_restock(item: Callable[[str, str], dict[str, Any]], pos_key: 
     lines = [f"Shopify: available {shopify['available']}, inventory_policy {shopify['inventory_policy']} "
              f"({why('shopify-main')})",
              f"WooCommerce: stock {woo['stock_quantity']}, status {woo['stock_status']} ({why('woo-outlet')})",
+             f"BigCommerce: levels {trade['levels']}, availability {trade['availability']} "
+             f"({why('bigcommerce-trade')})",
              f"Lightspeed POS: {pos['inventory']} ({why(pos_key)})"]
     say(f"every selling channel shows the restock: Shopify {shopify['available']}, WooCommerce "
         f"{woo['stock_quantity']} (what arrived, less the units filled for waiting customers and each "
@@ -537,6 +545,8 @@ def _print_summary(summary: dict[str, Any], say: Callable[[str], None], keep: bo
         f"inventory_policy {summary['shopify']['inventory_policy']}")
     say(f"at the sell-out, WooCommerce: stock {summary['woocommerce']['stock_quantity']}, "
         f"status {summary['woocommerce']['stock_status']}, backorders {summary['woocommerce']['backorders']}")
+    say(f"at the sell-out, BigCommerce: levels {summary['bigcommerce']['levels']}, availability "
+        f"{summary['bigcommerce']['availability']} ({summary['bigcommerce']['availability_description']!r})")
     for line in summary["restocked"]:
         say(f"after the goods arrived, {line}")
     say(f"Lightspeed POS: {summary['lightspeed']} for {DEMO_SKU}, {summary['lightspeed_writes']} write(s) from us")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import requests
 
+from connectors.bigcommerce import KINDS as BIGCOMMERCE_TOPICS
+from connectors.bigcommerce import SECRET_HEADER as BIGCOMMERCE_SECRET_HEADER
 from domain.core.business_config import BusinessConfig, StoreConfig
 
 SLACK_PATH = "/slack/services/T000/B000/SANDBOX"
@@ -21,18 +23,39 @@ PLATFORM_SECRETS = {
     "WOO_CONSUMER_KEY": "ck_sandbox",
     "WOO_CONSUMER_SECRET": "cs_sandbox",
     "WOO_WEBHOOK_SECRET": "sandbox-woo-webhook-secret",
+    "MAGENTO_ACCESS_TOKEN": "magento_sandbox_integration_token",
+    "MAGENTO_WEBHOOK_SECRET": "sandbox-magento-webhook-secret",
     "LIGHTSPEED_TOKEN": "lsxs_sandbox_token",
     "LIGHTSPEED_WEBHOOK_SECRET": "lsxs_sandbox_client_secret",
+    "BIGCOMMERCE_ACCESS_TOKEN": "bc_sandbox_token",
+    "BIGCOMMERCE_WEBHOOK_SECRET": "sandbox-bigcommerce-webhook-secret",
     "NETSUITE_ACCOUNT_ID": "1234567",
     "NETSUITE_CONSUMER_KEY": "ns_ck_sandbox",
     "NETSUITE_CONSUMER_SECRET": "ns_cs_sandbox",
     "NETSUITE_TOKEN_ID": "ns_tk_sandbox",
     "NETSUITE_TOKEN_SECRET": "ns_ts_sandbox",
+    "SHIPSTATION_API_KEY": "ss_sandbox_key",
+    "SHIPSTATION_API_SECRET": "ss_sandbox_secret",
+    "SHIPSTATION_V2_API_KEY": "ss_v2_sandbox_key",
+    "SHIPSTATION_WEBHOOK_TOKEN": "sandbox-shipstation-webhook-token",
+    "FLEXPORT_API_KEY": "fx_sandbox_key",
+    "FLEXPORT_WEBHOOK_SECRET": "sandbox-flexport-webhook-secret",
+    "STRIPE_SECRET_KEY": "sk_test_sandbox",
+    "STRIPE_WEBHOOK_SECRET": "whsec_sandbox",
+    "ADYEN_API_KEY": "AQE_sandbox_api_key",
+    "ADYEN_HMAC_KEY": "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056",
+    "PAYPAL_CLIENT_ID": "paypal-sandbox-client",
+    "PAYPAL_CLIENT_SECRET": "paypal-sandbox-secret",
+    "PAYPAL_WEBHOOK_ID": "WH-SANDBOX-1",
+    "SAP_B1_COMPANY_DB": "SBODEMOUS",
+    "SAP_B1_USERNAME": "manager",
+    "SAP_B1_PASSWORD": "sap_sandbox",
     "BC_CLIENT_ID": "bc-sandbox-client",
     "BC_CLIENT_SECRET": "bc-sandbox-secret",
     "BC_ERP_WEBHOOK_SECRET": "sandbox-bc-client-state",
 }
-ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite", "business_central"})
+ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite", "bigcommerce", "sap_b1",
+                           "business_central"})
 
 
 def instance_for(platform: str, store_key: str) -> str:
@@ -74,6 +97,23 @@ def _without_stores(rule: str, left_out: set[str]) -> str:
     return rule.replace(channels.group(0), f"channels = [{listed}]\n")
 
 
+def _payment_account(block: str, sandbox_url: str, left_out: set[str]) -> str:
+    """A payments account on its stand-in (``/{provider}/{key}``), without the stores left out; no
+    account when none of its stores is left."""
+    key = re.search(r'(?m)^key = "([^"]+)"', block)
+    provider = re.search(r'(?m)^provider = "([^"]+)"', block)
+    stores = re.search(r'(?m)^stores = \[([^\]]*)\]', block)
+    if not key or not provider or not stores:
+        return block
+    kept = [name for name in re.findall(r'"([^"]+)"', stores.group(1)) if name not in left_out]
+    if not kept:
+        return ""
+    block = block.replace(stores.group(0), "stores = [" + ", ".join(f'"{name}"' for name in kept) + "]")
+    block = re.sub(r'(?m)^# base_url = .*\n', "", block)
+    return block.replace(f'key = "{key.group(1)}"\n',
+                         f'key = "{key.group(1)}"\nbase_url = "{sandbox_url}/{provider.group(1)}/{key.group(1)}"\n', 1)
+
+
 def sandbox_config_text(example: Path, sandbox_url: str, platforms: set[str]) -> str:
     """The example file with each store's base URL pointed at the sandbox.
 
@@ -97,6 +137,10 @@ def sandbox_config_text(example: Path, sandbox_url: str, platforms: set[str]) ->
             channel = re.search(r'(?m)^channel = "([^"]+)"', block)
             if channel and channel.group(1) in left_out:
                 continue
+        if block.startswith("[[payments.accounts]]"):
+            block = _payment_account(block, sandbox_url, left_out)
+            if not block:
+                continue
         if block.startswith("[[stores]]"):
             key = re.search(r'(?m)^key = "([^"]+)"', block)
             platform = re.search(r'(?m)^platform = "([^"]+)"', block)
@@ -109,6 +153,12 @@ def sandbox_config_text(example: Path, sandbox_url: str, platforms: set[str]) ->
             # Entra ID tokens come from the stand-in too (Business Central's ``authority_host`` option)
             block = re.sub(r'authority_host = "[^"]*"',
                            f'authority_host = "{sandbox_url}/{platform.group(1)}/{instance}/login"', block)
+        if block.startswith("[[shipping.accounts]]"):  # each account on its stand-in, V2 too
+            key, provider = (re.search(rf'(?m)^{name} = "([^"]+)"', block) for name in ("key", "provider"))
+            if key and provider:
+                root = f"{sandbox_url}/{provider.group(1)}/{key.group(1)}"
+                block = re.sub(r'(?m)^base_url = "[^"]*"', f'base_url = "{root}"', block)
+                block = block.replace('v2_base_url = "https://api.shipstation.com"', f'v2_base_url = "{root}"')
         out.append(block)
     text = "".join(out)
     for key in left_out:
@@ -127,9 +177,16 @@ def seed_store(sandbox_url: str, store: StoreConfig, skus: list[str], available:
     elif store.platform == "woocommerce":
         body["items"] = [{"sku": code, "stock_quantity": available, "manage_stock": True, "backorders": "no"}
                          for code in skus]
+    elif store.platform == "magento" and store.options.get("msi"):
+        body.update(msi=True, sources=list(store.locations))
+        body["items"] = [{"sku": code, "sources": dict.fromkeys(store.locations, available)} for code in skus]
+    elif store.platform == "magento":
+        body["items"] = [{"sku": code, "qty": available} for code in skus]
     elif store.platform == "lightspeed":
         body["outlet_ids"] = list(store.locations)
         body["items"] = [{"sku": code, "current_amount": available} for code in skus]
+    elif store.platform == "bigcommerce":
+        body["items"] = [{"sku": code, "inventory_level": available} for code in skus]
     elif store.platform == "netsuite":
         body["locations"] = max(int(k) for k in store.locations) if store.locations else 1
         body["items"] = [{"sku": code, "on_hand": available, "committed": 0} for code in skus]
@@ -139,6 +196,12 @@ def seed_store(sandbox_url: str, store: StoreConfig, skus: list[str], available:
                     locations=list(store.locations), vendors=[{"number": v["external_id"], "name": v["name"]}
                                                               for v in vendors or []],
                     items=[{"sku": code, "stock": {loc: available for loc in store.locations}} for code in skus])
+    elif store.platform == "sap_b1":
+        body["warehouses"] = [{"code": code} for code in store.locations] or [{"code": "01"}]
+        body["items"] = [{"sku": code, "warehouses": {place["code"]: {"in_stock": available}
+                                                      for place in body["warehouses"]}} for code in skus]
+        body["partners"] = [{"card_code": v["external_id"], "name": v["name"]} for v in vendors or []]
+        body["item_fields"] = ["BackorderStatus"] if store.options.get("backorder_status") else []
     else:
         raise ValueError(f"no sandbox seeding for platform {store.platform!r}")
     requests.post(f"{base}/seed", json=body, timeout=60).raise_for_status()
@@ -149,9 +212,12 @@ def register_webhooks(sandbox_url: str, store: StoreConfig, web_url: str, secret
     address = f"{web_url}/webhooks/{store.key}"
     if store.platform == "lightspeed":
         body: dict[str, object] = {"url": address, "types": ["inventory.update", "product.update"], "secret": secret}
+    elif store.platform == "bigcommerce":  # nothing signed: the secret rides in a header of ours
+        body = {"address": address, "topics": list(BIGCOMMERCE_TOPICS), "headers": {BIGCOMMERCE_SECRET_HEADER: secret}}
     else:
         topics = {"shopify": ["inventory_levels/update", "orders/create", "products/update"],
-                  "woocommerce": ["product.updated", "order.created"]}.get(store.platform)
+                  "woocommerce": ["product.updated", "order.created"],
+                  "magento": ["stock_item.updated", "source_items.updated", "order.placed"]}.get(store.platform)
         if topics is None:
             return
         body = {"address": address, "secret": secret, "topics": topics}

@@ -3,9 +3,10 @@
 Each section answers one question an operator asks on a bad morning — which SKUs are out, how
 long customers have waited, whether the clock is firing, why messages are not going out, which
 purchase orders wait for a human, what stopped and how to restart it, whether each store is
-being polled. The figures come from the same functions as ``backorders status`` and
-``backorders why`` (outbox reasons, poll results, PO line reasons), so the console and the CLI
-never disagree. Nothing here writes.
+being polled, which order exceptions wait in which queue and which are late. The figures come
+from the same functions as ``backorders status``, ``backorders why`` and ``backorders cases``
+(outbox reasons, poll results, PO line reasons, case views), so the console and the CLI never
+disagree. Nothing here writes.
 """
 from __future__ import annotations
 
@@ -13,14 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from domain import status
+from domain.cases import views as case_views
+from domain.core.case_config import CasesConfig
 from domain.core.clock import utcnow
 from domain.core.models import (
+    CASE_PRIORITIES,
+    CASE_STATES,
     SKU_STATES,
     Backorder,
+    Case,
     DeadLetter,
     InboxEvent,
     OutboxMessage,
@@ -41,6 +47,10 @@ from domain.stock import sync_results
 TIMER_LATE_AFTER = timedelta(seconds=60)
 #: Rows listed one by one per section (the counts above them are always complete).
 LISTED = 50
+#: Unresolved cases listed on the cases page, most urgent first (its queue counts are always complete).
+CASES_LISTED = 200
+#: The states a case is in until it is resolved, in the order a case moves through them.
+UNRESOLVED = tuple(state for state in CASE_STATES if state != "resolved")
 
 
 @dataclass(frozen=True)
@@ -181,6 +191,59 @@ def stores(session: Session, now: datetime) -> list[dict[str, Any]]:
     return found
 
 
+def _late(now: datetime) -> Any:
+    """A case is late once its SLA timer has fired (``sla_breached_at``), or when it is due and its
+    clock runs (open or in progress) although the timer has not fired yet (the sweep is behind)."""
+    return or_(Case.sla_breached_at.is_not(None),
+               and_(Case.state.in_(("open", "in_progress")), Case.sla_due_at <= now))
+
+
+def case_queues(session: Session, now: datetime, listed: int = CASES_LISTED) -> dict[str, Any]:
+    """Every queue holding unresolved cases: counts by state and by priority, how many are late, and
+    its oldest unresolved case; then the unresolved cases themselves, most urgent first, each
+    flagged late or not (``domain.cases.views.list_cases`` orders them, as ``backorders cases list``)."""
+    late = _late(now)
+    grouped = session.execute(
+        select(Case.queue, Case.state, Case.priority, func.count(), func.count().filter(late))
+        .where(Case.state != "resolved").group_by(Case.queue, Case.state, Case.priority)).tuples().all()
+    queues: dict[str, dict[str, Any]] = {}
+    for queue, state, priority, count, late_count in grouped:
+        row = queues.setdefault(queue, {"queue": queue, "total": 0, "late": 0, "oldest": None,
+                                        "by_state": dict.fromkeys(UNRESOLVED, 0),
+                                        "by_priority": dict.fromkeys(CASE_PRIORITIES, 0)})
+        row["total"] += count
+        row["late"] += late_count
+        row["by_state"][state] = row["by_state"].get(state, 0) + count
+        row["by_priority"][priority] = row["by_priority"].get(priority, 0) + count
+    oldest = session.execute(
+        select(Case.queue, Case.id, Case.kind, Case.created_at).where(Case.state != "resolved")
+        .distinct(Case.queue).order_by(Case.queue, Case.created_at, Case.id)).tuples().all()
+    for queue, case_id, kind, created_at in oldest:
+        queues[queue]["oldest"] = {"id": case_id, "kind": kind, "opened_at": created_at,
+                                   "age_s": int((now - created_at).total_seconds())}
+    late_ids = set(session.scalars(select(Case.id).where(Case.state != "resolved", late)))
+    cases = [row | {"late": row["id"] in late_ids,
+                    "due_in_s": int((datetime.fromisoformat(row["sla_due_at"]) - now).total_seconds())}
+             for row in case_views.list_cases(session, limit=listed)]
+    rows = sorted(queues.values(), key=lambda q: (-q["late"], -q["total"], q["queue"]))
+    return {"total": sum(q["total"] for q in rows), "late": sum(q["late"] for q in rows), "queues": rows,
+            "by_state": {state: sum(q["by_state"][state] for q in rows) for state in UNRESOLVED},
+            "cases": cases, "listed": listed}
+
+
+def case_page(session: Session, case_id: int, config: CasesConfig, now: datetime | None = None) -> dict[str, Any] | None:
+    """One case as ``backorders cases show`` prints it — why it is open, its playbook, its history —
+    with whether it is late and the commands that assign or resolve it; None if there is no such case."""
+    now = now or utcnow()
+    found = case_views.show(session, case_id, config)
+    if found is None:
+        return None
+    late = session.scalar(select(func.count()).where(Case.id == case_id, Case.state != "resolved", _late(now)))
+    return found | {"late": bool(late), "at": now,
+                    "commands": [f"backorders cases assign {case_id} OWNER",
+                                 f"backorders cases resolve {case_id} --note \"what was done\""]}
+
+
 def overview(session: Session, now: datetime | None = None, business_timezone: str | None = None) -> dict[str, Any]:
     """Every section of the console, read in one transaction at ``now``."""
     now = now or utcnow()
@@ -193,4 +256,5 @@ def overview(session: Session, now: datetime | None = None, business_timezone: s
         "purchase_orders": purchase_orders_awaiting_approval(session),
         "stopped": stopped_work(session),
         "stores": stores(session, now),
+        "cases": case_queues(session, now, listed=0),
     }

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from domain.core import spool
 from domain.core.clock import utcnow
 from domain.messaging import localtime, outbox_reasons
+from domain.shipping import views as shipping_views
 from domain.stock import sync_results
 from domain.core.models import (
     Backorder,
@@ -62,6 +63,7 @@ def snapshot(session: Session, now: datetime | None = None, business_timezone: s
              "poll_line": sync_results.one_line(s.key, last_polls.get(s.id))}
             for s in session.scalars(select(Store).order_by(Store.key))
         ],
+        "shipping_accounts": shipping_views.accounts(session),
         "outbox_waiting": outbox_waiting(session, now, business_timezone),
         "channel_pushes": channel_pushes(session, now),
         "pending_effects": pending_effects(session, now),

@@ -3,7 +3,7 @@
 Everything here is read back from rows the product already keeps for this purpose — state
 transitions with their numbers (``sku_transitions``), alerts with the figures and the rule they
 fired on, the audit log (pushes, backorder moves with their cause, refunds, substitutes, PO
-approvals), durable timers (when each was due and whether it fired), the outbox (every notice,
+approvals, fraud scores with every signal), durable timers (when each was due and whether it fired), the outbox (every notice,
 its channel, recipient and fate), customer texts (``inbound_sms``), purchase-order lines with the
 ``reason`` that sized them and purchase-order events. Nothing is recomputed: the trail shows
 what was decided and the figures it was decided on, so it can be checked by hand.
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from domain.cases import views as case_views
 from domain.chargebacks import trail as dispute_trail
 from domain.chargebacks import views as dispute_views
+from domain.fraud import views as fraud_views
 from domain.core.clock import utcnow
 from domain.core.models import (
     Alert,
@@ -38,6 +39,7 @@ from domain.core.models import (
     PurchaseOrderEvent,
     PurchaseOrderLine,
     RefundDecision,
+    RefundExecution,
     Sku,
     SkuTransition,
     StockHistory,
@@ -49,6 +51,7 @@ from domain.core.models import (
 from domain.messaging import localtime, outbox_reasons
 from domain.purchasing import purchase_orders
 from domain.purchasing.reorder import explain as explain_line
+from domain.shipping import views as shipping_views
 
 #: Stock readings shown for a SKU (the newest ones): a busy SKU has thousands.
 STOCK_READINGS = 30
@@ -312,6 +315,13 @@ def _refund_decisions(trail: Trail, session: Session, order: Order) -> None:
                   f"by rule \"{decision.rule_name}\"", request_id=decision.request_id, decision=decision.decision,
                   amount_approved_cents=decision.amount_approved_cents, rule=decision.rule_name,
                   rule_index=decision.rule_index)
+    executions = dict(session.execute(select(RefundExecution.id, RefundExecution.decision_id).join(
+        RefundDecision, RefundDecision.id == RefundExecution.decision_id).where(
+        RefundDecision.order_id == order.id)).tuples().all())
+    for entry in _audit(session, "refund_execution", list(executions)):
+        detail = ", ".join(f"{k} {v}" for k, v in entry.data.items() if v not in (None, "") and k != "detail")
+        trail.add(entry.at, "refund.payment", f"payment of decision {executions[int(entry.subject_id)]}: "
+                  f"{entry.action.removeprefix('refund.')} ({detail})", action=entry.action, **entry.data)
 
 
 def order(session: Session, reference: str, now: datetime | None = None) -> Trail:
@@ -348,9 +358,32 @@ def order(session: Session, reference: str, now: datetime | None = None) -> Trai
         _refund_decisions(trail, session, found)
         for step in dispute_trail.order_entries(session, found.id):
             trail.add(step.at, step.kind, step.text, **step.data)
+        facts["fraud"] = _fraud(session, trail, found, store_key)
+        facts["shipments"] = shipping_views.order_shipments(session, found.id)
+        for at, kind, text, data in shipping_views.order_entries(session, found.id):
+            trail.add(at, kind, text, **data)
+        _messages(session, trail, shipping_views.message_prefixes(session, found.id), now, None,
+                  what="shipping notice")
         facts["cases"] = _case_events(session, trail, found)
         trail.facts["orders"].append(facts)
     return trail.sorted()
+
+
+def _fraud(session: Session, trail: Trail, order: Order, store_key: str) -> dict[str, Any] | None:
+    """Each scoring of the order (``domain.fraud``) with its reasons; returns the stored score."""
+    for entry in _audit(session, "order", [order.id]):
+        if entry.actor != "fraud" or entry.action != "scored":
+            continue
+        data = entry.data
+        reasons = "; ".join(data.get("reasons") or []) or "no signal fired"
+        again = f" (was {data['previous_score']})" if data.get("previous_score") is not None else ""
+        thresholds = fraud_views.thresholds_text(data.get("thresholds") or {})
+        trail.add(entry.at, "fraud.scored", f"fraud score {data.get('score')}{again}: {data.get('verdict')} "
+                  f"({thresholds}): {reasons}", **data)
+    score = fraud_views.for_order(session, order, store_key)
+    if score is not None:
+        score = {k: v for k, v in score.items() if k not in ("order", "store")}
+    return score
 
 
 def _case_events(session: Session, trail: Trail, order: Order) -> list[dict[str, Any]]:
@@ -419,6 +452,9 @@ def sku(session: Session, code: str, now: datetime | None = None, readings: int 
                     f"{buffer.get('delay_s')} s, floor {buffer.get('floor')})")
         elif entry.action == "channel.push_failed":
             text = f"push to {data.get('store')} failed: {data.get('error')}"
+        elif entry.action == "erp.backorder_status":
+            text = (f"backorder status written to {data.get('store')}: "
+                    f"{'on backorder' if data.get('backorder') else 'not on backorder'} ({data.get('request')})")
         else:
             text = entry.action + ": " + ", ".join(f"{k} {v}" for k, v in data.items() if v not in (None, ""))
         trail.add(entry.at, entry.action, text, **data)

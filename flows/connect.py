@@ -115,7 +115,8 @@ def _survey(document: TOMLDocument, store_key: str, connector: Connector, report
     """A back office: its locations mapped, its items counted, what its credential may not read.
 
     Nothing is written to a back office but purchase orders, which read-only does not hold back,
-    so it is not made read-only; it does not sell (``sells = false``) unless the file says so."""
+    and the backorder status once ``options.backorder_status`` asks for it, so it is not made
+    read-only; it does not sell (``sells = false``) unless the file says so."""
     found = survey(connector)
     report.locations = [NewLocation(place.external_id, place.name) for place in found.locations if place.active]
     report.items, report.counted = found.items or 0, found.counted

@@ -25,7 +25,7 @@ from domain.core import log_context
 from domain.core.clock import utcnow
 from domain.core.models import OutboxMessage
 from domain.core.stages import Stage
-from domain.messaging import contacts, delivery_rules, outbox
+from domain.messaging import contacts, delivery_rules, outbox, senders
 from domain.messaging.circuit import Permit, get_breaker
 from domain.messaging.delivery_rules import Message, NotConfiguredError, ProviderSettings
 from domain.messaging.rendering import RenderError
@@ -188,7 +188,7 @@ def fail(task: Transactional, outbox_id: int, error: str, provider: str | None, 
     with task.unit_of_work() as uow:
         delivery_rules.mark_failed(uow.session, outbox_id, error, provider=provider, code=code)
         row = uow.session.get(OutboxMessage, outbox_id)
-        if row is not None and row.template.startswith("backorder_"):
+        if row is not None and senders.audience(row.template) == "customer":
             if row.channel == "sms" and str(code) == "21610":
                 contacts.opt_out(uow.session, "sms", row.recipient, "carrier reports the number unsubscribed")
             dispatch(uow, for_ids(Stage.DELIVER, message_failed_alert(uow.session, row, error)))

@@ -3,13 +3,13 @@ at the payment provider, each provider call between two transactions.
 
 The provider is reached only through the ``PaymentProvider`` protocol
 (``connectors.payments.contract``), obtained from :func:`provider_for` — the one place that knows
-which connector serves a merchant account. Until the payment connectors are wired in, it refuses
-with a permanent error naming the account, so a call fails visibly on its case instead of
-pretending.
+which connector serves a merchant account: by default the ``[[payments.accounts]]`` entry's
+connector (``flows.payments.provider_named``); an account the file does not name is refused with
+a permanent error naming it, so a call fails visibly on its case instead of pretending.
 
-Two seams for the payment part:
+Two seams:
 
-* :func:`provider_for` — return the connector for a ``/webhooks/payments/{account}`` account
+* :func:`provider_for` — the connector for a ``/webhooks/payments/{account}`` account
   (``use_providers`` sets the lookup; tests use it with a provider class of their own).
 * :func:`accept_notices` — the dispute-event handler for the payment webhook route: verified
   ``DisputeNotice`` values in, stored once each, follow-ups sent after the commit.
@@ -33,6 +33,7 @@ from domain.chargebacks import approval, calls, intake, packets
 from domain.core.clock import utcnow
 from domain.core.db import get_sessionmaker, session_scope
 from domain.core.stages import FollowUp, Stage
+from flows.payments import provider_named
 from flows.spine import dispatch, for_ids, send_now
 from flows.work import Transactional, UnitOfWork
 
@@ -46,7 +47,7 @@ STRANDED_AFTER = timedelta(minutes=2)
 REBUILD_EVERY = timedelta(hours=1)
 
 ProviderLookup = Callable[[str], PaymentProvider]
-_lookup: ProviderLookup | None = None
+_lookup: ProviderLookup | None = provider_named
 
 
 def use_providers(lookup: ProviderLookup | None) -> ProviderLookup | None:

@@ -8,6 +8,14 @@ a path that stores only the body) is parsed here by its store's connector, once;
 whose stored records this code cannot read, from the raw body it still holds.
 
 The connector call lives here, not in ``domain``: the rules see parsed records only.
+
+Webhooks that name their resources by id only (BigCommerce's carry ``data: {type, id}``:
+https://developer.bigcommerce.com/docs/integrations/webhooks/events ) hold no records to apply.
+:func:`parse_events` defers such an event (it stays pending, untouched) unless its resources were
+fetched already; the drain then has them fetched by :func:`fetch_named` — after its transaction
+commits, so no row lock is held across the platform's answer — and claims the event again with
+the fetched records in hand. The records are what the platform holds when it is asked, so an
+event that arrives late never brings back an old figure.
 """
 from __future__ import annotations
 
@@ -18,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from connectors import webhook_records
 from connectors.base import Connector
-from connectors.errors import MalformedPayloadError
+from connectors.errors import MalformedPayloadError, PermanentError
 from connectors.types import WebhookEvent, WebhookKind
 from domain.core.models import InboxEvent
 from domain.stock.apply_events import DrainResult, ParsedEvent, apply_parsed
@@ -39,24 +47,58 @@ def stored_records(event: InboxEvent) -> WebhookEvent | None:
         return None
 
 
-def parse_events(connector: Connector, events: list[InboxEvent]) -> list[ParsedEvent]:
+#: Kinds whose event is worth nothing without its records: a thin one of these is fetched.
+FETCHED_KINDS = frozenset({"inventory_update", "order_created", "sku_modified"})
+#: Fetched events by inbox id, kept by the drain between its transactions; a string is why the
+#: platform refused the fetch for good (the event is quarantined with it, to be re-driven).
+Fetched = dict[int, WebhookEvent | str]
+
+
+def names_only(parsed: WebhookEvent) -> bool:
+    """True for an event that names resources but carries none of their records."""
+    return parsed.kind in FETCHED_KINDS and bool(parsed.resource_ids) and not (parsed.stock or parsed.orders)
+
+
+def parse_events(connector: Connector, events: list[InboxEvent], fetched: Fetched | None = None) -> list[ParsedEvent]:
     """Each row's stored records, else its stored headers and body through the platform's parser;
-    a malformed body is kept with its reason (the domain quarantines that event alone)."""
+    a malformed body is kept with its reason (the domain quarantines that event alone). An event
+    of a platform whose webhooks name ids only takes its ``fetched`` records, else is deferred."""
     parsed: list[ParsedEvent] = []
     for event in events:
         stored = stored_records(event)
-        if stored is not None:
-            parsed.append(ParsedEvent(event, stored))
+        if stored is None:
+            payload = event.payload
+            try:
+                stored = connector.parse_webhook(payload.get("headers", {}), payload.get("body", "").encode("utf-8"))
+            except MalformedPayloadError as exc:
+                parsed.append(ParsedEvent(event, None, str(exc)))
+                continue
+        if names_only(stored) and connector.thin_webhooks:
+            found = (fetched or {}).get(event.id)
+            parsed.append(ParsedEvent(event, stored, deferred=True) if found is None else
+                          ParsedEvent(event, None, found) if isinstance(found, str) else ParsedEvent(event, found))
             continue
-        payload = event.payload
-        try:
-            parsed.append(ParsedEvent(event, connector.parse_webhook(
-                payload.get("headers", {}), payload.get("body", "").encode("utf-8"))))
-        except MalformedPayloadError as exc:
-            parsed.append(ParsedEvent(event, None, str(exc)))
+        parsed.append(ParsedEvent(event, stored))
     return parsed
 
 
-def apply_events(session: Session, store_id: int, connector: Connector, events: list[InboxEvent]) -> DrainResult:
+def fetch_named(connector: Connector, deferred: list[ParsedEvent]) -> Fetched:
+    """The records of every deferred event's resources, read from the platform now. Call it
+    outside any transaction: it waits on the platform. A refusal that retrying cannot change (a
+    revoked token) is kept as the event's reason to be quarantined; a transient one is raised, so
+    the drain is retried with its events still pending."""
+    fetched: Fetched = {}
+    for item in deferred:
+        if item.parsed is None:
+            continue
+        try:
+            fetched[item.event.id] = connector.resolve_webhook(item.parsed)
+        except PermanentError as exc:
+            fetched[item.event.id] = f"could not fetch {', '.join(item.parsed.resource_ids)}: {exc}"
+    return fetched
+
+
+def apply_events(session: Session, store_id: int, connector: Connector, events: list[InboxEvent],
+                 fetched: Fetched | None = None) -> DrainResult:
     """Parse a claimed batch (once: see above) and apply it in the caller's transaction."""
-    return apply_parsed(session, store_id, parse_events(connector, events))
+    return apply_parsed(session, store_id, parse_events(connector, events, fetched))

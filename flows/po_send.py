@@ -8,14 +8,15 @@ leaves one email and one ERP purchase order:
 * the vendor email is an outbox row with the key ``po:{po_id}:email`` (a unique key: never two rows),
   delivered by the ``deliver`` stage only after this transaction commits;
 * the ERP record is keyed by our PO number (NetSuite ``externalId`` upsert, Odoo ``partner_ref``
-  lookup), so an ERP write whose transaction then rolled back is found, not repeated, on the retry.
+  and SAP Business One ``NumAtCard`` lookups), so an ERP write whose transaction then rolled back
+  is found, not repeated, on the retry.
 
 The ERP call happens inside the transaction on purpose: if it fails the email row rolls back with
 it, so a vendor never receives a PO that is missing from the ERP; the retry sends both.
 
 Vendor ERP ids: the vendor's key in our configuration must be the vendor's key in the ERP (NetSuite
-vendor ``externalId``, Odoo partner ``ref``) and each SKU the ERP item's code (NetSuite ``itemid``,
-Odoo ``default_code``).
+vendor ``externalId``, Odoo partner ``ref``, SAP business partner ``CardCode``) and each SKU the ERP
+item's code (NetSuite ``itemid``, Odoo ``default_code``, SAP ``ItemCode``).
 """
 from __future__ import annotations
 

@@ -155,13 +155,14 @@ def grouped(pages: Iterable[P], records: int) -> Iterator[list[P]]:
 def poll(make_session: sessionmaker[Session], connector: Connector, store_id: int, owner: str, *,
          full: bool, stock_cursor: str | None, order_cursor: str | None, on_changed: OnChanged,
          fetch_orders: bool = True, on_backorders: OnChanged | None = None,
-         on_progress: OnProgress | None = None) -> PollReport:
+         on_progress: OnProgress | None = None, on_orders: OnChanged | None = None) -> PollReport:
     """Run one poll under a lease; ``on_changed`` gets each page's changed SKU ids after its commit.
 
     The detection those SKUs are owed is recorded in the page's own transaction (``evaluate`` rows
     of ``domain.core.effects``), so a message ``on_changed`` sends and the broker loses is swept.
     ``on_progress`` is told of each page as it is read (``"stock"`` or ``"orders"``, its record
-    count): the CLI's progress bar."""
+    count): the CLI's progress bar. ``on_orders`` gets each orders page's stored order ids after
+    its commit (the fraud stage scores them; its sweeper finds any a lost message missed)."""
     report = PollReport(store_id, full)
     with make_session() as session, session.begin():
         first_full = session.scalar(select(Store.last_full_sync_at).where(Store.id == store_id)) is None
@@ -198,7 +199,7 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
         if fetch_orders:
             try:
                 _read_orders(make_session, connector, store_id, owner, order_cursor, report, on_changed,
-                             on_backorders, on_progress)
+                             on_backorders, on_progress, on_orders)
             except ConnectorError as exc:
                 needed = missing_permission(connector.platform, "orders", exc)
                 if needed is None:
@@ -223,7 +224,8 @@ def poll(make_session: sessionmaker[Session], connector: Connector, store_id: in
 
 def _read_orders(make_session: sessionmaker[Session], connector: Connector, store_id: int, owner: str,
                  order_cursor: str | None, report: PollReport, on_changed: OnChanged,
-                 on_backorders: OnChanged | None, on_progress: OnProgress | None = None) -> None:
+                 on_backorders: OnChanged | None, on_progress: OnProgress | None = None,
+                 on_orders: OnChanged | None = None) -> None:
     """The orders part of a poll, each page in its own transaction with its cursor."""
     for order_page in connector.fetch_orders(order_cursor):
         with make_session() as session, session.begin():
@@ -240,6 +242,8 @@ def _read_orders(make_session: sessionmaker[Session], connector: Connector, stor
             on_changed(recorded.sku_ids)
         if recorded.backorder_ids and on_backorders is not None:
             on_backorders(recorded.backorder_ids)
+        if recorded.order_ids and on_orders is not None:
+            on_orders(recorded.order_ids)
 
 
 def note_unmatched(report: PollReport, records: Iterable[Any]) -> None:

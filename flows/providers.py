@@ -20,7 +20,7 @@ from domain.core.clock import utcnow
 from domain.core.models import OutboxMessage
 from domain.core.ratelimit import Role, get_limiter
 from domain.core.stages import Stage
-from domain.messaging import alerts, delivery_rules
+from domain.messaging import alerts, delivery_rules, senders
 from domain.messaging.circuit import get_breaker
 from domain.messaging.delivery_rules import ProviderSettings
 from flows.spine import dispatch, for_ids
@@ -93,7 +93,7 @@ def role_for(channel: str, template: str) -> Role:
     next send token when it has to wait, and staff or vendor messages give way to it."""
     if channel not in ("email", "sms"):
         return "normal"
-    return "first" if template.startswith("backorder_") else "yield"
+    return "first" if senders.audience(template) == "customer" else "yield"
 
 
 def paced_inline(provider: str, role: Role = "normal") -> float:

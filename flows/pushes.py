@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import time
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import select
 
+from connectors.base import Capability, StatusWriter, require
 from connectors.errors import ConnectorError, TransientError
+from connectors.types import ListingRef
 from domain.core import audit, blocked_writes, coalesce, log_context
 from domain.core.business_config import current_config
 from domain.core.clock import utcnow
 from domain.core.db import session_scope
-from domain.core.models import Sku, Store, StoreLocation
+from domain.core.models import ChannelListing, Sku, Store, StoreLocation
 from domain.core.ratelimit import get_limiter
 from domain.core.stages import FollowUp, Stage
 from domain.messaging import alerts
@@ -102,7 +105,9 @@ def run_push(task: PushRunner, sku_id: int, store_id: int) -> int:
         store_key = store.key if store else str(store_id)
         platform = store.platform if store else ""
         log_context.bind(store=store_key, sku=uow.session.scalar(select(Sku.code).where(Sku.id == sku_id)))
-        planned = propagation.plan_store(uow.session, sku_id, store_id, now)
+        # a back office (``sells = false``) is told the backorder status, not figures
+        status = _status_write(uow.session, sku_id, store) if store is not None and not store.sells else None
+        planned = propagation.plan_store(uow.session, sku_id, store_id, now) if status is None else None
         connector, setup_error = None, None
         written: list[tuple[int, int, int]] = []
         wanted = store is not None and planned is not None and bool(planned.pushes) and not propagation.already_shown(
@@ -119,6 +124,8 @@ def run_push(task: PushRunner, sku_id: int, store_id: int) -> int:
                 setup_error = exc
             else:
                 written = _written(planned, connector.stock_per_location, _default_location(uow.session, store_id))
+    if status is not None:
+        return _push_status(task, claimed, store_key, status)
     if setup_error is not None:
         _failed(task, claimed, store_key, setup_error)
         return 0
@@ -154,6 +161,58 @@ def run_push(task: PushRunner, sku_id: int, store_id: int) -> int:
             dispatch(uow, [FollowUp(Stage.PUSH_DUE, (sku_id, store_id))],
                      countdown=max(0.0, (next_at - done).total_seconds()))
     return len(results)
+
+
+@dataclass(frozen=True)
+class StatusWrite:
+    """What one back-office status push writes: ``connector`` None when there is nothing to write
+    (or it is held back), ``error`` when the store cannot take it (credentials, platform)."""
+
+    backorder: bool
+    listing: ListingRef | None = None
+    connector: Any = None
+    error: ConnectorError | None = None
+
+
+def _status_write(session: Any, sku_id: int, store: Store) -> StatusWrite:
+    """A back office's copy of the SKU's backorder status (seed §1.3: the ERP reflects it too),
+    due when the SKU went into or out of BACKORDER since the last write (``domain.stock.pushes``
+    schedules only those), held back while the store is read-only; a platform without a place for
+    it is refused by name (``Capability.BACKORDER_STATUS``)."""
+    code, state = session.execute(select(Sku.code, Sku.state).where(Sku.id == sku_id)).one()
+    backorder = state == "BACKORDER"
+    listing = session.scalar(select(ChannelListing).where(ChannelListing.sku_id == sku_id,
+                                                          ChannelListing.store_id == store.id))
+    if listing is None or backorder == bool(pushes.last_backorder(session, sku_id, store.id)) \
+            or blocked_writes.held_back(session, store, "channel.push", "sku", sku_id, backorder=backorder):
+        return StatusWrite(backorder)
+    ref = ListingRef(sku=code, external_id=listing.external_id, inventory_item_id=listing.inventory_item_id)
+    try:
+        connector = connector_for(store)
+        require(connector, Capability.BACKORDER_STATUS)
+    except ConnectorError as exc:  # credentials not set, or a platform that has no such field
+        return StatusWrite(backorder, ref, error=exc)
+    return StatusWrite(backorder, ref, connector)
+
+
+def _push_status(task: PushRunner, claimed: pushes.Claim, store_key: str, status: StatusWrite) -> int:
+    """Write the status between two transactions, on the row's lease, retries and alerts."""
+    if status.error is not None:
+        _failed(task, claimed, store_key, status.error)
+        return 0
+    if status.connector is None or status.listing is None:
+        return _finish(task, claimed, 0, None, sample=False)
+    try:
+        result = cast(StatusWriter, status.connector).write_backorder_status(status.listing, status.backorder)
+    except (ConnectorError, ValueError) as exc:
+        _failed(task, claimed, store_key, exc)
+        return 0
+    metrics.pushed(store_key, "ok" if result.ok else "refused")
+    with task.unit_of_work() as uow:
+        audit.record(uow.session, "sync", "erp.backorder_status", "sku", claimed.sku_id, store=store_key,
+                     backorder=status.backorder, ok=result.ok, status_code=result.status_code, detail=result.detail,
+                     request=result.request)
+    return _finish(task, claimed, 1, status.backorder, sample=False)
 
 
 def _level_key(key: str | None) -> str:

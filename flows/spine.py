@@ -52,9 +52,10 @@ S = Stage
 FLOWS: tuple[Flow, ...] = (
     # stage                   task                                      queue    what follows
     Flow(S.DISPATCH_POLLS,    "tasks.polling.dispatch_due",             SYNC,    (S.POLL,), clock=True),
-    Flow(S.POLL,              "tasks.polling.poll_store",               SYNC,    (S.EVALUATE, S.OFFER)),
+    Flow(S.POLL,              "tasks.polling.poll_store",               SYNC,    (S.EVALUATE, S.OFFER, S.FRAUD_SCORE)),
     Flow(S.DRAIN,             "tasks.inbound.drain",                    DETECT,  (S.OFFER, S.EVALUATE, S.DELIVER, S.PUSH_STORE,
-                                                                                  S.FILL, S.PLAN, S.DRAIN, S.DISPATCH_POLLS)),
+                                                                                  S.FILL, S.PLAN, S.DRAIN, S.FRAUD_SCORE,
+                                                                                  S.DISPATCH_POLLS)),
     Flow(S.EVALUATE,          "tasks.stock.evaluate",                   DETECT,  (S.DELIVER, S.PUSH_STORE, S.FILL, S.PLAN,
                                                                                   S.EVALUATE), batch=1000),
     Flow(S.PUSH_STORE,        "tasks.channels.push_store",              SYNC,    (S.PUSH_DUE, S.PUSH_STORE, S.DELIVER)),
@@ -74,6 +75,15 @@ FLOWS: tuple[Flow, ...] = (
     Flow(S.SCORECARD,         "tasks.purchasing.send_scorecard",        DEFAULT, (S.DELIVER,)),
     Flow(S.DISPUTE_PACKET,    "tasks.disputes.build_packet",            DEFAULT, (S.DISPUTE_CALL,)),
     Flow(S.DISPUTE_CALL,      "tasks.disputes.call_provider",           DEFAULT, (S.DISPUTE_CALL,)),
+    Flow(S.FRAUD_SCORE,       "tasks.fraud.score",                      DEFAULT, (S.DELIVER,), batch=200),
+    Flow(S.SWEEP_FRAUD,       "tasks.fraud.sweep",                      DEFAULT, (S.FRAUD_SCORE,)),
+    Flow(S.PAY_REFUND,        "tasks.payments.pay",                     DEFAULT, (S.DELIVER,)),
+    Flow(S.POLL_REFUND,       "tasks.payments.poll",                    DEFAULT, (S.DELIVER,)),
+    # A payment event's handlers (``domain.payments.events``) may return these; add a part's own stages here.
+    Flow(S.APPLY_PAYMENT_EVENTS, "tasks.payments.apply_events",         DEFAULT, (S.DELIVER, S.APPLY_PAYMENT_EVENTS,
+                                                                                  S.DISPUTE_PACKET, S.DISPUTE_CALL)),
+    Flow(S.SWEEP_REFUNDS,     "tasks.payments.sweep",                   DEFAULT, (S.PAY_REFUND, S.POLL_REFUND,
+                                                                                  S.APPLY_PAYMENT_EVENTS)),
     Flow(S.DELIVER,           "tasks.notify.deliver",                   NOTIFY,  (S.DELIVER,)),
     Flow(S.DIGEST,            "tasks.stock.daily_digest",               DETECT,  (S.DELIVER,)),
     Flow(S.RECONCILE_OUTBOX,  "tasks.notify.reconcile",                 NOTIFY,  (S.DELIVER,)),
@@ -86,6 +96,10 @@ FLOWS: tuple[Flow, ...] = (
     Flow(S.SWEEP_DISPUTES,    "tasks.disputes.sweep",                   DEFAULT, (S.DISPUTE_CALL, S.DISPUTE_PACKET)),
     Flow(S.IMPORT_DEAD_LETTERS, "tasks.deadletters.import_spool",       DEFAULT),
     Flow(S.PURGE_REPLAY_TOKENS, "tasks.notify.purge_replay_tokens",     NOTIFY),
+    Flow(S.SHIPPING_DISPATCH, "tasks.shipping.dispatch_polls",          SYNC,    (S.SHIPPING_POLL,)),
+    Flow(S.SHIPPING_POLL,     "tasks.shipping.poll_account",            SYNC,    (S.DELIVER,)),
+    Flow(S.SHIPPING_DRAIN,    "tasks.shipping.drain",                   SYNC,    (S.DELIVER, S.SHIPPING_DRAIN)),
+    Flow(S.SWEEP_SHIPPING_INBOX, "tasks.shipping.redrive",              SYNC,    (S.SHIPPING_DRAIN,)),
 )
 BY_STAGE: dict[Stage, Flow] = {flow.stage: flow for flow in FLOWS}
 BY_TASK: dict[str, Flow] = {flow.task: flow for flow in FLOWS}

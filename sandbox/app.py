@@ -18,12 +18,20 @@ MODULES: tuple[str, ...] = (
     "sandbox.netsuite",
     "sandbox.odoo",
     "sandbox.business_central",
+    "sandbox.bigcommerce",
+    "sandbox.magento",
+    "sandbox.sapb1",
     "sandbox.warehouse",
+    "sandbox.shipstation",
+    "sandbox.flexport",
     "sandbox.messaging",
     "sandbox.twilio",
     "sandbox.mailgun",
     "sandbox.sendgrid",
     "sandbox.slack",
+    "sandbox.stripe",
+    "sandbox.adyen",
+    "sandbox.paypal",
 )
 
 

@@ -16,13 +16,14 @@ from domain.core.business_config import current_config
 from domain.core.clock import utcnow
 from domain.core.models import Store
 from domain.core.stages import FollowUp, Stage
+from domain.fraud import scoring
 from domain.journey import customer_journey
 from domain.messaging import alerts
 from domain.stock import poll_schedule, quarantine_alerts, webhook_inbox
 from flows import metrics
 from flows.connections import connector_for
 from flows.detection import detect
-from flows.inbound import apply_events
+from flows.inbound import Fetched, apply_events, fetch_named
 from flows.spine import dispatch, for_ids, send_now
 from flows.stage_events import announce
 from tasks.base import DbTask, UnitOfWork
@@ -37,9 +38,13 @@ step serves twice the events, and a burst's transaction is still a fraction of a
 
 @shared_task(base=DbTask, bind=True, name="tasks.inbound.drain")
 def drain(self: DbTask, source: str, max_batches: int = 20) -> int:
-    """Apply pending events of one store in batches; re-queue itself if more remain."""
+    """Apply pending events of one store in batches; re-queue itself if more remain.
+
+    Events that name their resources by id only are left pending by a batch, fetched once it has
+    committed (``flows.inbound.fetch_named``: never inside a transaction) and applied by the next."""
     total = 0
     coalesce.clear(source)
+    fetched: Fetched = {}
     for _ in range(max_batches):
         with self.unit_of_work() as uow:
             store = uow.session.scalar(select(Store).where(Store.key == source))
@@ -50,15 +55,19 @@ def drain(self: DbTask, source: str, max_batches: int = 20) -> int:
             if not events:
                 return total
             applied_at = utcnow()
-            result = apply_events(uow.session, store.id, connector_for(store), events)
+            connector = connector_for(store)
+            result = apply_events(uow.session, store.id, connector, events, fetched)
+            waiting = {item.event.id for item in result.deferred}
+            events = [event for event in events if event.id not in waiting]
             total += len(events)
             metrics.drained(source, ((applied_at - event.received_at).total_seconds() for event in events))
-            trail.info("inbox.applied", events=len(events), first_id=events[0].id, last_id=events[-1].id,
-                       changed_skus=len(result.changed_sku_ids), backorders=len(result.backorder_ids),
-                       quarantined=len(result.quarantined),
-                       webhook_correlation_ids=sorted({str(e.payload.get(log_context.CORRELATION_ID))
-                                                       for e in events[:50] if isinstance(e.payload, dict)
-                                                       and e.payload.get(log_context.CORRELATION_ID)}) or None)
+            if events:
+                trail.info("inbox.applied", events=len(events), first_id=events[0].id, last_id=events[-1].id,
+                           changed_skus=len(result.changed_sku_ids), backorders=len(result.backorder_ids),
+                           quarantined=len(result.quarantined),
+                           webhook_correlation_ids=sorted({str(e.payload.get(log_context.CORRELATION_ID))
+                                                           for e in events[:50] if isinstance(e.payload, dict)
+                                                           and e.payload.get(log_context.CORRELATION_ID)}) or None)
             for backorder_id in result.backorder_ids:  # customer notices first: they queue first
                 inline(self, uow, FollowUp(Stage.OFFER, (backorder_id,)), offer_now, uow, backorder_id)
             if result.changed_sku_ids:
@@ -68,9 +77,14 @@ def drain(self: DbTask, source: str, max_batches: int = 20) -> int:
             if result.read_now:  # notifications named what changed: read it now (the beat hands the slot out)
                 poll_schedule.due_now(uow.session, store.id)
                 dispatch(uow, [FollowUp(Stage.DISPATCH_POLLS, ())])
+            if result.order_ids and scoring.enabled():  # scored after this commit, not inside it
+                dispatch(uow, for_ids(Stage.FRAUD_SCORE, result.order_ids))
             routes = current_config().notifications.routes
             for event_id, reason in result.quarantined:
                 dispatch(uow, for_ids(Stage.DELIVER, quarantine_alert(uow.session, store, event_id, reason, routes)))
+        if result.deferred:
+            fetched.update(fetch_named(connector, result.deferred))
+            continue
         if len(events) < BATCH_SIZE:
             return total
     send_now([FollowUp(Stage.DRAIN, (source, max_batches))], self.app)

@@ -13,6 +13,7 @@ from flows import poll as sync
 from domain.core.db import get_sessionmaker
 from domain.core.models import Store
 from domain.core.stages import FollowUp, Stage
+from domain.fraud import scoring
 from flows.connections import connector_for
 from flows.spine import dispatch, for_ids, messages
 from tasks.base import DbTask, send_all
@@ -46,12 +47,16 @@ def poll_store(self: DbTask, store_id: int, full: bool = False) -> str:
     def follow_up(backorder_ids: list[int]) -> None:
         send_all(messages(for_ids(Stage.OFFER, backorder_ids), self.app))
 
+    def score(order_ids: list[int]) -> None:  # fraud hints, when the file has [fraud]
+        send_all(messages(for_ids(Stage.FRAUD_SCORE, order_ids), self.app))
+
     owner = self.request.id or "inline"
     started = time.monotonic()
     try:
         report = sync.poll(get_sessionmaker(), connector, store_id, owner=owner, full=full,
                            stock_cursor=stock_cursor, order_cursor=order_cursor, on_changed=hand_on,
-                           fetch_orders=sells, on_backorders=follow_up)
+                           fetch_orders=sells, on_backorders=follow_up,
+                           on_orders=score if scoring.enabled() else None)
     except Exception as exc:
         metrics.polled(store_key, full, time.monotonic() - started, 0, "failed")
         keep_failure(store_id, owner, full, exc)

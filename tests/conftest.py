@@ -33,6 +33,8 @@ os.environ.setdefault("DEAD_LETTER_SPOOL_DIR", os.path.join(
 #: Prometheus figures of this session's processes (``workers.metrics_dir``), never under ``.data``.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(
     __import__("tempfile").gettempdir(), f"{SESSION_NAME}-metrics"))
+#: Made now: a test that counts before ``workers.app`` configures (``workers.metrics_dir``) finds it.
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 
 def _server_urls() -> tuple[str, str, Path | None]:

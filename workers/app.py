@@ -26,7 +26,9 @@ TASK_MODULES = (
     "tasks.subscriptions",
     "tasks.effects",
     "tasks.disputes",
-
+    "tasks.fraud",
+    "tasks.shipping",
+    "tasks.payments",
     "tasks.deadletters",
 )
 

@@ -226,6 +226,8 @@ def status(as_json: bool) -> None:
     click.echo(f"Timers: {data['timers']['pending']} pending, {data['timers']['due_now']} due now")
     for store in data["stores"]:
         click.echo(f"Store {store['platform']:<11} {store['poll_line']}")
+    for account in data["shipping_accounts"]:
+        click.echo(f"Shipping {account['provider']:<11} {account['line']}")
     waiting = data["outbox_waiting"]
     if waiting["total"]:
         click.echo(f"Outbox waiting {waiting['total']}:")
@@ -703,8 +705,10 @@ def redrive(dead_letter_ids: tuple[int, ...], redrive_all: bool, inbox_ids: tupl
                 click.echo(f"  re-sent #{dead.id} {dead.task_name}{tuple(dead.args)}")
             sent += 1
         sources = redriving.requeue_inbox(session, list(inbox_ids), "cli") if inbox_ids else []
-    for source in sources:
-        send_now([FollowUp(Stage.DRAIN, (source,))], app)
+    for source in sources:  # a shipping account's webhooks have their own drain (docs/shipping.md)
+        shipping_account = source.removeprefix("ship:") if source.startswith("ship:") else None
+        send_now([FollowUp(Stage.SHIPPING_DRAIN, (shipping_account,)) if shipping_account
+                  else FollowUp(Stage.DRAIN, (source,))], app)
     missing = sorted(set(dead_letter_ids) - {dead.id for dead in pending})
     if as_json:
         echo_json({"dead_letters": resent, "not_resent": unsendable, "not_pending": missing,
@@ -810,6 +814,17 @@ main.add_command(cases)
 from workers.cli_disputes import disputes  # noqa: E402
 
 main.add_command(disputes)
+from workers.cli_fraud import fraud  # noqa: E402
+
+main.add_command(fraud)
+from workers.cli_shipping import shipping  # noqa: E402
+
+main.add_command(shipping)
+from workers.cli_payments import export as refunds_export, pay_again, payments as refunds_payments  # noqa: E402
+
+refunds.add_command(refunds_export)
+refunds.add_command(refunds_payments)
+refunds.add_command(pay_again)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,10 @@ def show_command(case_id: int, as_json: bool) -> None:
                f"{data['priority']}, channel {data['channel'] or '-'}, order {data['order'] or '-'}")
     rule = f"rule {data['route_index']}" if data["route_index"] is not None else "the defaults"
     click.echo(f"  routed by {rule}; SLA due {data['sla_due_at']}" + (" (missed)" if data["sla_breached"] else ""))
+    if data["reasons"]:
+        click.echo("  why:")
+        for reason in data["reasons"]:
+            click.echo(f"    - {reason}")
     click.echo("  playbook:")
     for number, step in enumerate(data["playbook"], 1):
         click.echo(f"    {number}. {step}")

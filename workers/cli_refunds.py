@@ -53,6 +53,17 @@ def _line(row: dict[str, Any]) -> str:
             f"{row['currency']}  → {row['decision']}{paid}  (rule: {row['rule']})")
 
 
+def payment(session: Any, decision_id: int) -> dict[str, Any] | None:
+    """The decision's execution (where and how it is being paid), if it pays."""
+    from sqlalchemy import select
+
+    from domain.core.models import RefundExecution
+
+    row = session.scalar(select(RefundExecution).where(RefundExecution.decision_id == decision_id))
+    return None if row is None else {"route": row.route, "account": row.account, "provider": row.provider,
+                                     "state": row.state, "provider_ref": row.provider_ref, "last_error": row.last_error}
+
+
 @click.group("refunds")
 def refunds() -> None:
     """Refund and appeasement decisions by the rules in [[refunds.rules]]."""
@@ -71,9 +82,12 @@ def decide(order_ref: str, store_key: str | None, reason: str, amount: str, requ
     from sqlalchemy import select
 
     from domain.core.business_config import ConfigError, current_config
+    from domain.core.clock import utcnow
     from domain.core.db import session_scope
     from domain.core.models import Store
+    from domain.payments import executions
     from domain.policy import refunds as policy
+    from flows.spine import send_now
     from domain.why import orders_by_reference
     from workers.cli import _environment
 
@@ -96,11 +110,23 @@ def decide(order_ref: str, store_key: str | None, reason: str, amount: str, requ
             sys.exit(1)
         decided = policy.decide(session, config, orders[0], reason.strip(), cents,
                                 request_id or f"cli-{uuid.uuid4().hex[:16]}")
-        out = {**_row(decided.row), "created": decided.created}
+        to_pay = executions.plan(session, config, decided.row, utcnow())  # paid once, at the provider or store
+        out = {**_row(decided.row), "created": decided.created, "payment": payment(session, decided.row.id)}
+    if to_pay:
+        from workers.app import app
+
+        try:
+            send_now(to_pay, app)
+        except Exception as exc:  # the row is stored: the payments sweeper sends it within a minute
+            click.echo(f"refunds decide: payment queued for the sweeper ({exc.__class__.__name__})", err=True)
     if as_json:
         echo_json(out)
         return
     click.echo(_line(out) + ("" if out["created"] else "  [decided before]"))
+    if out["payment"]:
+        paid = out["payment"]
+        click.echo(f"  payment: {paid['state']} via {paid['provider']} ({paid['account']})"
+                   + (f": {paid['last_error']}" if paid["last_error"] else ""))
     hints = out["context"].get("fraud_hints") or []
     for hint in hints:
         click.echo(f"  fraud hint: {hint}")

@@ -188,6 +188,36 @@ def check_stores(env: Mapping[str, str]) -> list[Check]:
     return checks
 
 
+def check_shipping(env: Mapping[str, str]) -> list[Check]:
+    """Every enabled shipping account: its credential variables set, then its first page of
+    shipments answered (``docs/shipping.md``); its webhook secret's variable is only warned about."""
+    from connectors.errors import ConnectorError
+    from domain.core.business_config import current_config
+    from flows.shipping import connector_for
+
+    checks = []
+    for account in (a for a in current_config().shipping.accounts if a.enabled):
+        name = f"shipping {account.key}"
+        missing = sorted(v for v in account.credentials.values() if not env.get(v))
+        if missing:
+            checks.append(Check(name, FAIL, f"{account.provider}: environment variable(s) not set: {', '.join(missing)}"))
+            continue
+        if account.webhook_secret_env and not env.get(account.webhook_secret_env):
+            checks.append(Check(f"{name} webhooks", WARN, f"{account.webhook_secret_env} not set: its webhooks "
+                                                          "will be refused"))
+        connector = connector_for(replace(account, options={**account.options, "max_retries": 0}))
+        try:
+            shipments = _first_page(connector.fetch_shipments(None))
+        except ConnectorError as exc:
+            status = f" ({exc.status_code})" if exc.status_code else ""
+            checks.append(Check(name, FAIL, f"{account.provider} at {account.base_url} refused the credentials"
+                                            f"{status}: {' '.join(str(exc).split())[:300]}"))
+            continue
+        checks.append(Check(name, OK, f"{account.provider} at {account.base_url}: credentials accepted "
+                                      f"({shipments} shipments on the first page)"))
+    return checks
+
+
 # --- messaging providers ------------------------------------------------------------------------
 
 
@@ -248,7 +278,7 @@ def check_providers(env: Mapping[str, str]) -> list[Check]:
 
 def run(env: Mapping[str, str] | None = None) -> list[Check]:
     """Every check, in the order an operator fixes them: configuration, database, Redis, broker,
-    workers, stores, providers."""
+    workers, stores, shipping accounts, providers."""
     env = dict(os.environ if env is None else env)
     checks: list[Check] = []
     checks += _guarded("config", check_config)
@@ -257,6 +287,7 @@ def run(env: Mapping[str, str] | None = None) -> list[Check]:
     checks += _guarded("broker", check_broker)
     checks += _guarded("workers", check_workers)
     checks += _guarded("stores", lambda: check_stores(env))
+    checks += _guarded("shipping", lambda: check_shipping(env))
     checks += _guarded("providers", lambda: check_providers(env))
     return checks
 

@@ -18,11 +18,15 @@ import re
 from typing import Any
 
 LINK_SEGMENT = re.compile(r"(/(?:b|po)/)[^/?#\s\"'<>]+")
+#: A shipping webhook's secret travels as ``?token=`` (ShipStation signs nothing: docs/shipping.md).
+TOKEN_QUERY = re.compile(r"([?&]token=)[^&#\s\"'<>]+")
 REDACTED = r"\1[redacted]"
 
 
 def redact(text: str) -> str:
-    """``/b/<token>`` → ``/b/[redacted]`` (and ``/po/…``) anywhere in ``text``."""
+    """``/b/<token>`` → ``/b/[redacted]`` (and ``/po/…``, and ``?token=…``) anywhere in ``text``."""
+    if "token=" in text:
+        text = TOKEN_QUERY.sub(REDACTED, text)
     return LINK_SEGMENT.sub(REDACTED, text) if ("/b/" in text or "/po/" in text) else text
 
 

@@ -26,11 +26,13 @@ from workers.input_guard import InputGuardMiddleware
 from workers.log_redaction import install as redact_links_in_logs
 from workers.metrics_endpoint import router as metrics_router
 from workers.notifications import router as notifications_router
+from workers.payment_webhooks import router as payment_webhooks_router
 from workers.logs import install as install_log_format
 from domain.core.liveness import Thresholds
 from workers.deadlines import DeadlineMiddleware, budget_s
 from workers.health import HEALTH_CHECKS, READY_CHECKS, check_dead_letter_spool, run_checks
 from workers.replies import router as replies_router
+from workers.shipping_webhooks import router as shipping_webhooks_router
 from workers.source_limits import SourceLimitMiddleware
 from workers.startup_checks import require_startable
 from workers.vendor_pages import router as vendor_router
@@ -84,6 +86,8 @@ def create_app() -> FastAPI:
 
     app.include_router(webhooks_router)
     app.include_router(notifications_router)
+    app.include_router(shipping_webhooks_router)
+    app.include_router(payment_webhooks_router)
     app.include_router(callbacks_router)
     app.include_router(replies_router)
     app.include_router(vendor_router)

@@ -9,7 +9,7 @@ timer, so a resolved case never breaches.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,7 +45,9 @@ class CaseError(ValueError):
 
 @dataclass(frozen=True)
 class NewCase:
-    """What raised the case and what it is about; ``tier`` is the customer's segment key."""
+    """What raised the case and what it is about; ``tier`` is the customer's segment key.
+    ``priority``, when set, overrides the route's (a cause that knows it is urgent: a fraud hold).
+    ``detail`` lands in the ``opened`` event; a ``reasons`` list there is shown with the playbook."""
 
     kind: str
     subject_type: str
@@ -57,6 +59,7 @@ class NewCase:
     sku_ids: tuple[int, ...] = ()
     tier: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    priority: str | None = None
 
 
 def record(session: Session, case: Case, actor: str, action: str, *, from_state: str | None = None,
@@ -81,6 +84,8 @@ def open_case(session: Session, new: NewCase, config: BusinessConfig, *, actor: 
     facts = Facts(new.kind, tuple(s.code for s in skus), tuple(dict.fromkeys(s.category for s in skus if s.category)),
                   store.key if store else None, new.tier)
     decision = route(config.cases, facts)
+    if new.priority is not None:
+        decision = replace(decision, priority=new.priority)
     case_id = session.execute(insert(Case).values(
         kind=new.kind, state="open", subject_type=new.subject_type, subject_id=new.subject_id, order_id=new.order_id,
         order_line_ids=list(new.order_line_ids), store_id=new.store_id, sku_codes=list(facts.sku_codes),

@@ -1,5 +1,6 @@
-"""Cases as plain dicts for ``backorders cases list|show`` (and ``--json``): the row, its playbook
-from the configuration and its history, oldest first."""
+"""Cases as plain dicts for ``backorders cases list|show`` (and ``--json``) and the console: the row,
+why it is open (the reasons its cause gave, with their figures), its playbook from the
+configuration and its history, oldest first."""
 from __future__ import annotations
 
 from typing import Any
@@ -35,6 +36,16 @@ def list_cases(session: Session, *, queue: str | None = None, state: str | None 
     return [summary(case, number, key) for case, number, key in session.execute(query).tuples()]
 
 
+def reasons(events: list[CaseEvent]) -> list[str]:
+    """Why the case is open, with its figures: the ``reasons`` of its newest event that gives them
+    (the cause's own words, e.g. a fraud hold's signals; a re-scored order's newer ones)."""
+    for event in reversed(events):
+        found = event.detail.get("reasons") if isinstance(event.detail, dict) else None
+        if isinstance(found, list):
+            return [str(one) for one in found]
+    return []
+
+
 def show(session: Session, case_id: int, config: CasesConfig) -> dict[str, Any] | None:
     """One case with its route, playbook and every event; None if there is no such case."""
     row = session.execute(select(Case, Order.number, Store.key).outerjoin(Order, Order.id == Case.order_id)
@@ -42,12 +53,13 @@ def show(session: Session, case_id: int, config: CasesConfig) -> dict[str, Any] 
     if row is None:
         return None
     case, number, key = row
-    events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))
+    events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
     return summary(case, number, key) | {
         "order_line_ids": list(case.order_line_ids), "category": case.category, "customer_tier": case.customer_tier,
         "route_index": case.route_index, "sla_s": case.sla_s, "sla_breached_at": _iso(case.sla_breached_at),
         "resolved_at": _iso(case.resolved_at), "resolution_note": case.resolution_note,
         "subject": f"{case.subject_type} {case.subject_id}",
+        "reasons": reasons(events),
         "playbook": list(config.playbooks.get(case.kind, ())),
         "history": [{"at": _iso(e.at), "actor": e.actor, "action": e.action, "from_state": e.from_state,
                      "to_state": e.to_state, "note": e.note, "detail": e.detail} for e in events],

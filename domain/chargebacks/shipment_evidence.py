@@ -2,13 +2,14 @@
 the address it went to — what a "not received" dispute needs (Visa 13.1 asks for proof the
 cardholder received the goods: https://usa.review.visa.com/supporting-info/merchandise-services-not-received-condition-13-1.html).
 
-The chargebacks part does not own shipments. It reads them through one lookup, set once per
-process by whoever does (the shipping part, wired in ``flows.dispute_desk``)::
+The chargebacks part does not own shipments; it reads the rows the shipping part keeps
+(``shipments`` and their ``tracking_events``, ``domain.shipping``) through one lookup,
+:func:`recorded_shipments` by default. A test or another source of tracking may set its own::
 
     shipment_evidence.use_lookup(lambda session, order_id: [ShipmentFacts(...), ...])
 
-Until a lookup is set, the source reports the shipment facts as missing with that reason, so the
-case owner sees why the packet is short. Delivery proof follows the carriers' tracking data:
+With the lookup set to ``None`` the source reports the shipment facts as missing with that
+reason, so the case owner sees why the packet is short. Delivery proof follows the carriers' tracking data:
 a delivered status and time, the scan's message and place, and who signed
 (https://docs.easypost.com/docs/trackers, https://www.aftership.com/docs/tracking/2026-07/enum/delivery-sub-statuses).
 """
@@ -18,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.chargebacks.order_sources import address_text
@@ -44,7 +46,29 @@ class ShipmentFacts:
 
 
 Lookup = Callable[[Session, int], Sequence[ShipmentFacts]]
-_lookup: Lookup | None = None
+
+
+def recorded_shipments(session: Session, order_id: int) -> list[ShipmentFacts]:
+    """The order's shipments as the shipping part recorded them (voided labels left out), each
+    with its delivered scan's words and place when the carrier reported one."""
+    from domain.core.models import Shipment, TrackingEvent
+
+    found = []
+    for shipment in session.scalars(select(Shipment).where(Shipment.order_id == order_id,
+                                                           Shipment.status != "voided").order_by(Shipment.id)):
+        delivered = session.scalar(select(TrackingEvent).where(
+            TrackingEvent.shipment_id == shipment.id, TrackingEvent.status == "delivered")
+            .order_by(TrackingEvent.occurred_at.desc()).limit(1))
+        found.append(ShipmentFacts(
+            carrier=shipment.carrier, tracking_number=shipment.tracking_number,
+            shipped_at=shipment.shipped_at or shipment.label_created_at,
+            delivered_at=shipment.delivered_at or (delivered.occurred_at if delivered else None),
+            delivery_scan=delivered.description if delivered else "",
+            delivery_location=delivered.location if delivered else ""))
+    return found
+
+
+_lookup: Lookup | None = recorded_shipments
 
 
 def use_lookup(lookup: Lookup | None) -> Lookup | None:

@@ -21,6 +21,9 @@ from urllib.parse import urlsplit
 
 from domain.core.case_config import CasesConfig, read_cases
 from domain.core.chargeback_config import ChargebacksConfig, read_chargebacks
+from domain.core.fraud_config import FraudConfig, read_fraud
+from domain.core.shipping_config import ShippingConfig, read_shipping
+from domain.core.payment_config import PaymentsConfig, read_payments
 
 #: Platform names the product knows of. A store may only name one that has a connector
 #: (``connectors.registry``); these names only tell a platform without one from a typo.
@@ -239,6 +242,9 @@ class BusinessConfig:
     refunds: RefundPolicyConfig = field(default_factory=RefundPolicyConfig)
     cases: CasesConfig = field(default_factory=CasesConfig)
     chargebacks: ChargebacksConfig = field(default_factory=ChargebacksConfig)
+    fraud: FraudConfig = field(default_factory=FraudConfig)
+    shipping: ShippingConfig = field(default_factory=ShippingConfig)
+    payments: PaymentsConfig = field(default_factory=PaymentsConfig)
 
     def policy_for(self, store_key: str) -> PolicyConfig:
         return self.store_policies.get(store_key, self.policy)
@@ -437,6 +443,7 @@ def _read_stores(reader: _Reader, data: dict[str, Any], location_keys: set[str])
                 read_only=reader.boolean(item, "read_only", path, False),
             ))
         _check_buffer_floor(reader, item, path)
+        _check_backorder_status(reader, platform, item, path)
     return tuple(out)
 
 
@@ -471,6 +478,28 @@ def _check_buffer_floor(reader: _Reader, item: dict[str, Any], path: str) -> Non
         floor = options["buffer_floor"]
         if isinstance(floor, bool) or not isinstance(floor, int) or floor < 0:
             reader.problem(f"{path}.options.buffer_floor", f"expected a whole number ≥ 0, got {floor!r}")
+
+
+def _check_backorder_status(reader: _Reader, platform: str | None, item: dict[str, Any], path: str) -> None:
+    """``options.backorder_status = true``: a back office (``sells = false``) whose connector can
+    write our backorder status into its item records (``Capability.BACKORDER_STATUS``)."""
+    options = item.get("options")
+    if not isinstance(options, dict) or "backorder_status" not in options:
+        return
+    from connectors.base import Capability, supports
+    from connectors.registry import CONNECTORS
+
+    key = f"{path}.options.backorder_status"
+    if not isinstance(options["backorder_status"], bool):
+        reader.problem(key, f"expected true or false, got {options['backorder_status']!r}")
+    elif options["backorder_status"] and item.get("sells", True) is not False:
+        reader.problem(key, "only a back office keeps the backorder status (set sells = false); a selling store "
+                            "shows it through its own backorder mode")
+    elif options["backorder_status"] and platform in CONNECTORS and not supports(
+            CONNECTORS[platform], Capability.BACKORDER_STATUS):
+        writers = sorted(name for name, cls in CONNECTORS.items() if supports(cls, Capability.BACKORDER_STATUS))
+        reader.problem(key, f"{platform} has no place for the backorder status here (platforms that do: "
+                            f"{', '.join(writers)})")
 
 
 def _read_vendors(reader: _Reader, data: dict[str, Any], store_keys: set[str]) -> tuple[VendorConfig, ...]:
@@ -842,7 +871,8 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     """Validate parsed TOML; raise ConfigError listing every problem."""
     reader = _Reader()
     reader.unknown_keys(data, {"business", "locations", "stores", "vendors", "skus", "notifications", "policy",
-                               "store_policies", "segments", "refunds", "cases", "chargebacks"}, "")
+                               "store_policies", "segments", "refunds", "cases", "chargebacks", "fraud", "shipping",
+                               "payments"}, "")
     business = reader.table(data, "business", "business")
     reader.unknown_keys(business, {"name", "timezone"}, "business")
     name = reader.string(business, "name", "business") or ""
@@ -877,12 +907,16 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     cases = read_cases(reader, data, store_keys=store_keys, sku_codes={sku.code for sku in skus},
                        categories={sku.category for sku in skus}, tiers={segment.key for segment in segments})
     chargebacks = read_chargebacks(reader, data)
+    fraud = read_fraud(reader, data)
+    shipping = read_shipping(reader, data)
+    payments = read_payments(reader, data, store_keys)
     if reader.problems:
         raise ConfigError(reader.problems)
     return BusinessConfig(name=name, timezone=timezone, locations=locations, stores=stores, vendors=vendors,
                           skus=skus, notifications=notifications, policy=policy,
                           store_policies=store_policies, segments=segments, refunds=refunds,
-                          cases=cases, chargebacks=chargebacks)
+                          cases=cases, chargebacks=chargebacks, fraud=fraud,
+                          shipping=shipping, payments=payments)
 
 
 def load_config(path: Path | str) -> BusinessConfig:

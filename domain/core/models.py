@@ -237,6 +237,8 @@ class LocationThreshold(Base):
     file (``[[skus]] location_thresholds``) and ``imported_threshold`` from a platform that holds
     one (Lightspeed X-Series' reorder point). The file wins when both are set. ``state`` is the
     location's own place in OK → LOW → OUT, so each crossing alerts once.
+    ``imported_restock_level`` is what that platform would reorder there once the reorder point is
+    reached (Lightspeed's reorder amount, its "restock level"), shown with the location's alerts.
     """
 
     __tablename__ = "location_thresholds"
@@ -245,6 +247,7 @@ class LocationThreshold(Base):
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
     config_threshold: Mapped[int | None] = mapped_column(Integer)
     imported_threshold: Mapped[int | None] = mapped_column(Integer)
+    imported_restock_level: Mapped[int | None] = mapped_column(Integer)
     imported_from_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="SET NULL"))
     imported_at: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(String(16), server_default="OK")
@@ -254,6 +257,7 @@ class LocationThreshold(Base):
         UniqueConstraint("sku_id", "location_id", name="uq_location_thresholds_sku_location"),
         CheckConstraint(_in("state", LOCATION_STATES), name="state_valid"),
         CheckConstraint("config_threshold >= 0 AND imported_threshold >= 0", name="thresholds_nonnegative"),
+        CheckConstraint("imported_restock_level >= 0", name="restock_level_nonnegative"),
     )
 
 
@@ -357,6 +361,17 @@ class Order(Base):
     #: ``checks`` (AVS/CVV results by the provider's names, e.g. Stripe's ``cvc_check``).
     payment_facts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
     created_at: Mapped[datetime] = created_at_column()
+    # Fraud hints (domain/fraud): what the platform said about the payment and where it came from,
+    # None when it did not say (connectors.types.PaymentRisk). ``card_fingerprint`` names the card
+    # without its number (brand, BIN, masked number); addresses are the platform's own fields.
+    customer_ip: Mapped[str | None] = mapped_column(String(45))
+    avs_result: Mapped[str | None] = mapped_column(String(16))
+    cvv_result: Mapped[str | None] = mapped_column(String(16))
+    card_fingerprint: Mapped[str | None] = mapped_column(String(128))
+    billing_country: Mapped[str | None] = mapped_column(String(2))
+    shipping_country: Mapped[str | None] = mapped_column(String(2))
+    billing_address: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    shipping_address: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     __table_args__ = (
         UniqueConstraint("store_id", "external_id", name="uq_orders_store_external"),
         Index("ix_orders_payment_ref", "payment_ref", postgresql_where=text("payment_ref IS NOT NULL")),
@@ -365,6 +380,8 @@ class Order(Base):
         Index("ix_orders_email_lower", func.lower(text("email"))),
         #: Demand reads order lines by when they were placed, from the first order recorded.
         Index("ix_orders_placed_at", "placed_at"),
+        #: Fraud hints count the orders placed from one IP address within a window.
+        Index("ix_orders_customer_ip", "customer_ip", "placed_at"),
     )
 
 
@@ -1014,4 +1031,201 @@ class FinanceNote(Base):
         UniqueConstraint("subject_type", "subject_id", "kind", name="uq_finance_notes_subject_kind"),
         Index("ix_finance_notes_created_at", "created_at"),
         Index("ix_finance_notes_order", "order_id"),
+    )
+
+
+# --- Fraud hints (domain/fraud) -----------------------------------------------------------------
+
+#: What a score led to: nothing, a review case, a review case held urgent, or a decline — the
+#: last only when the store's ``[fraud] decline_at`` says so.
+FRAUD_VERDICTS = ("pass", "review", "hold", "decline")
+
+
+class FraudScore(Base):
+    """One order's fraud score with every signal's contribution: its name, whether it fired (or was
+    not known), its weight, the points it added and the figures it saw.
+
+    One row per order. ``inputs_digest`` is a hash of what the signals read from the order itself
+    (``domain.fraud.scoring.INPUTS_DIGEST``), so a redelivered or re-polled order is scored again
+    only when those inputs change; ``times_scored`` counts the scorings. ``thresholds`` are the
+    ``[fraud]`` thresholds the verdict was read against, kept as they were then."""
+
+    __tablename__ = "fraud_scores"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    score: Mapped[int] = mapped_column(Integer)
+    verdict: Mapped[str] = mapped_column(String(16))
+    signals: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'"))
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    inputs_digest: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("cases.id", ondelete="SET NULL"))
+    times_scored: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    scored_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        CheckConstraint(_in("verdict", FRAUD_VERDICTS), name="verdict_valid"),
+        UniqueConstraint("order_id"),
+        Index("ix_fraud_scores_verdict", "verdict", "scored_at"),
+    )
+
+
+# --- Shipping: the order's path to the doorstep (domain/shipping, docs/shipping.md) ---------------
+
+SHIPMENT_STATUSES = ("label_created", "manifested", "in_transit", "out_for_delivery", "delivered", "exception",
+                     "returned", "voided")
+
+
+class ShippingAccount(Base):
+    """A ShipStation or Flexport account from ``[[shipping.accounts]]``: when it is next polled, who
+    polls it now (a lease, as for stores) and how far its shipments have been read (the cursor).
+    Credentials stay in the environment; the file names them."""
+
+    __tablename__ = "shipping_accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    poll_interval_s: Mapped[int] = mapped_column(Integer, server_default=text("600"))
+    cursor: Mapped[str | None] = mapped_column(Text)
+    next_poll_at: Mapped[datetime | None]
+    last_polled_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (CheckConstraint("poll_interval_s > 0", name="poll_interval_positive"),)
+
+
+class Shipment(Base):
+    """One label or freight shipment of one order, as its provider reported it, with where it stands.
+
+    ``last_scan_at`` is the carrier's latest sign of life (a scan, else the label's creation): the
+    stuck rule counts days from it. ``stuck_at`` is when that rule last fired, so it fires again
+    only after new activity. One row per provider record (``account_id``, ``external_id``)."""
+
+    __tablename__ = "shipments"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("shipping_accounts.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(128))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    order_number: Mapped[str] = mapped_column(String(64), server_default="")
+    carrier: Mapped[str] = mapped_column(String(64), server_default="")
+    service: Mapped[str] = mapped_column(String(64), server_default="")
+    tracking_number: Mapped[str] = mapped_column(String(128), server_default="")
+    label_ref: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(24), server_default="label_created")
+    status_at: Mapped[datetime | None]
+    label_created_at: Mapped[datetime | None]
+    shipped_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    last_scan_at: Mapped[datetime | None]
+    last_tracked_at: Mapped[datetime | None]
+    stuck_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        UniqueConstraint("account_id", "external_id", name="uq_shipments_account_external"),
+        CheckConstraint(_in("status", SHIPMENT_STATUSES), name="status_valid"),
+        Index("ix_shipments_order", "order_id"),
+        Index("ix_shipments_order_number", "order_number"),
+    )
+
+
+class ShipmentLine(Base):
+    """What a shipment carries of one order line; ``quantity`` is whole units (a freight shipment
+    naming only the SKU carries the whole line)."""
+
+    __tablename__ = "shipment_lines"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
+    order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id", ondelete="SET NULL"))
+    sku: Mapped[str] = mapped_column(String(128), server_default="")
+    quantity: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+        Index("ix_shipment_lines_shipment", "shipment_id"),
+        Index("ix_shipment_lines_order_line", "order_line_id"),
+    )
+
+
+class TrackingEvent(Base):
+    """One carrier scan or milestone, stored once per provider event (``event_key``)."""
+
+    __tablename__ = "tracking_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
+    event_key: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str | None] = mapped_column(String(24))
+    occurred_at: Mapped[datetime]
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    location: Mapped[str] = mapped_column(String(200), server_default="")
+    code: Mapped[str] = mapped_column(String(64), server_default="")
+    recorded_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        UniqueConstraint("shipment_id", "event_key", name="uq_tracking_events_shipment_event"),
+        Index("ix_tracking_events_shipment_occurred", "shipment_id", "occurred_at"),
+    )
+
+
+# --- Payments: where an order was paid, and each refund decision executed once (issue 16, part 4) ---
+
+#: pending: to send; sending: claimed by one run (``lease_until``); awaiting: the provider took it and
+#: its outcome is still to come (a webhook, or asking again at ``due_at``); held: its store is
+#: read-only; succeeded / failed: done.
+REFUND_EXECUTION_STATES = ("pending", "sending", "awaiting", "held", "succeeded", "failed")
+
+
+class OrderPayment(Base):
+    """How an order was paid, as its store reports it: the platform's payment method id and the
+    gateway's reference (WooCommerce ``payment_method`` and ``transaction_id``). An order whose
+    store and method a ``[[payments.accounts]]`` entry names is refunded at that provider."""
+
+    __tablename__ = "order_payments"
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    method: Mapped[str | None] = mapped_column(String(64))
+    reference: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class RefundExecution(Base):
+    """Paying one refund decision (an approval or a credit) back, exactly once.
+
+    ``idempotency_key`` is derived from the decision id and sent as the provider's own idempotency
+    header (or written into the store's record), so a retried, redelivered or concurrent run
+    reaches the provider once. ``route`` says where the money goes: ``provider`` (``account`` is a
+    ``[[payments.accounts]]`` key) or ``store`` (``account`` is the store's key)."""
+
+    __tablename__ = "refund_executions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("refund_decisions.id", ondelete="CASCADE"), unique=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    route: Mapped[str] = mapped_column(String(16))
+    account: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(32))
+    #: ``refund``, ``partial_refund`` or ``store_credit`` (the decision's ``settle_as``).
+    kind: Mapped[str] = mapped_column(String(16))
+    payment_ref: Mapped[str | None] = mapped_column(String(128))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    provider_ref: Mapped[str | None] = mapped_column(String(128))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    claimed_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    #: When the sweeper sends it (pending) or asks the provider again (awaiting).
+    due_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text, server_default="")
+    notice_outbox_id: Mapped[int | None] = mapped_column(BigInteger)
+    sent_at: Mapped[datetime | None]
+    settled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        CheckConstraint(_in("state", REFUND_EXECUTION_STATES), name="state_valid"),
+        CheckConstraint("route IN ('provider', 'store')", name="route_valid"),
+        CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
+        Index("ix_refund_executions_due", "due_at", postgresql_where=text("state IN ('pending', 'sending', 'awaiting')")),
+        Index("ix_refund_executions_provider_ref", "provider", "provider_ref"),
     )

@@ -27,8 +27,11 @@ DEFAULT_RATES_PER_S: dict[str, float] = {"slack": 1.0, "twilio": 10.0, "mailgun"
                                          # stock write-backs, one bucket per store (tasks.channels):
                                          # Shopify REST leaks 2 calls/s; Lightspeed X-Series allows
                                          # 300 × registers + 50 calls per 5 minutes (one register:
-                                         # about 1.1/s); WooCommerce publishes no limit.
-                                         "shopify": 2.0, "lightspeed": 1.0, "woocommerce": 5.0}
+                                         # about 1.1/s); WooCommerce and Magento publish no limit;
+                                         # BigCommerce Standard/Plus allow 150 requests per 30 s
+                                         # shared by every app and the poll: half of it.
+                                         "shopify": 2.0, "lightspeed": 1.0, "woocommerce": 5.0, "bigcommerce": 2.5,
+                                         "magento": 5.0}
 KEY_PREFIX = "backorders:ratelimit:"
 """Appended to ``CELERY_KEY_PREFIX`` (the deployment's Redis namespace), so two deployments or
 two test sessions sharing one Redis never share a bucket."""

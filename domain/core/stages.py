@@ -39,6 +39,18 @@ class Stage(StrEnum):
     # chargebacks
     DISPUTE_PACKET = "dispute_packet"
     DISPUTE_CALL = "dispute_call"
+    # fraud hints
+    FRAUD_SCORE = "fraud_score"
+    # shipping: the order's path to the doorstep
+    SHIPPING_DISPATCH = "shipping_dispatch"
+    SHIPPING_POLL = "shipping_poll"
+    SHIPPING_DRAIN = "shipping_drain"
+    SWEEP_SHIPPING_INBOX = "sweep_shipping_inbox"
+    # payments: refund decisions paid back at the provider or the store, provider events
+    PAY_REFUND = "pay_refund"
+    POLL_REFUND = "poll_refund"
+    APPLY_PAYMENT_EVENTS = "apply_payment_events"
+    SWEEP_REFUNDS = "sweep_refunds"
     # messages
     DELIVER = "deliver"
     DIGEST = "digest"
@@ -51,6 +63,7 @@ class Stage(StrEnum):
     SWEEP_OFFERS = "sweep_offers"
     SWEEP_SUBSTITUTES = "sweep_substitutes"
     SWEEP_DISPUTES = "sweep_disputes"
+    SWEEP_FRAUD = "sweep_fraud"
     IMPORT_DEAD_LETTERS = "import_dead_letters"
     PURGE_REPLAY_TOKENS = "purge_replay_tokens"
 

@@ -17,7 +17,7 @@ Why the file first: the addresses are business facts an operator edits with the 
 set-up and checks with ``backorders config check``; the environment holds secrets and endpoints.
 A deployment that already sets ``EMAIL_FROM`` keeps working while its file has no sender keys.
 
-Customer messages are the ``backorder_*`` templates (the same rule pacing uses to let them go
+Customer messages are the ``backorder_*`` templates and ``CUSTOMER_TEMPLATES`` (the same rule pacing uses to let them go
 first); vendor messages are the purchase-order templates sent to the vendor's own address;
 everything else is staff.
 """
@@ -31,6 +31,8 @@ from domain.core.business_config import NotificationConfig
 
 Audience = Literal["customer", "vendor", "staff"]
 VENDOR_TEMPLATES = frozenset({"po_to_vendor", "po_escalation"})
+#: Customer messages that are not about a backorder: a refund or credit paid (``domain.payments``).
+CUSTOMER_TEMPLATES = frozenset({"refund_paid"})
 
 
 class NoSenderError(Exception):
@@ -46,7 +48,7 @@ class SmsSender:
 
 
 def audience(template: str) -> Audience:
-    if template.startswith("backorder_"):
+    if template.startswith("backorder_") or template in CUSTOMER_TEMPLATES:
         return "customer"
     if template in VENDOR_TEMPLATES:
         return "vendor"

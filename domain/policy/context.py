@@ -1,7 +1,8 @@
 """What a reviewer needs beside a refund request, read from the orders and stored decisions.
 
 The order and its lines, the customer's other orders and lifetime value, prior refund requests,
-this calendar month's credits and fraud hints. It is stored with the decision as it was then,
+this calendar month's credits and fraud hints (its own refund pattern, and the order's fraud score
+when ``domain.fraud`` found it worth a review). It is stored with the decision as it was then,
 so a reviewer (and a later what-if) sees the figures the rule saw, not today's.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.core.models import Order, OrderLine, RefundDecision, Sku
+from domain.core.models import FraudScore, Order, OrderLine, RefundDecision, Sku
 from domain.policy.rules import BACKORDER_RULE
 
 #: How far back a customer's refund requests count as a fraud hint.
@@ -59,6 +60,16 @@ def lifetime(session: Session, order: Order) -> tuple[list[Order], int]:
     return orders, sum(o.total_cents for o in orders)
 
 
+def order_fraud_hints(session: Session, order: Order) -> list[str]:
+    """The order's stored fraud score (``domain.fraud`` writes it; read here as a row, since policy
+    sits below fraud) when it is not a pass: the score, its verdict and each fired signal's text."""
+    score = session.scalar(select(FraudScore).where(FraudScore.order_id == order.id))
+    if score is None or score.verdict == "pass":
+        return []
+    fired = [f"{s.get('text')} (+{s.get('points')})" for s in score.signals if s.get("state") == "fired"]
+    return [f"order fraud score {score.score} ({score.verdict}): " + "; ".join(fired)]
+
+
 def build(session: Session, order: Order, store_key: str, customer: str, amount_cents: int,
           refunds_90d: int, fraud_threshold: int) -> dict[str, Any]:
     """The structured context stored with a decision."""
@@ -76,6 +87,7 @@ def build(session: Session, order: Order, store_key: str, customer: str, amount_
     same_order = [d for d in prior if d.order_id == order.id and d.rule_name != BACKORDER_RULE]
     if same_order:
         hints.append(f"{len(same_order)} earlier request(s) on this order")
+    hints += order_fraud_hints(session, order)
     return {
         "order": {"number": order.number, "store": store_key, "status": order.status,
                   "placed_at": order.placed_at.isoformat(), "total_cents": order.total_cents,

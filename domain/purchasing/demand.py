@@ -5,8 +5,10 @@ orders from it and channel propagation sizes each store's sync-lag buffer from i
 
 Sources, first that has anything for the SKU in the window (``VELOCITY_WINDOW`` before now):
 
-1. ``order_lines``: units on the order lines we recorded, by the day their order was placed. The
-   span runs from the first order we recorded at all (or the window's start, if later) to today.
+1. ``order_lines``: units on the order lines we recorded, by the day their order was placed,
+   cancelled orders left out (a voided sale sold nothing). The span runs from the first order we
+   recorded at all (or the window's start, if later) to today. Point-of-sale sales are order lines
+   too (Lightspeed X-Series' sales are read as orders), so in-store demand counts here.
 2. ``on_hand_history``: decreases of on-hand at each location, read only from the one store that
    is that location's record (``record_stores``): the location's ``owner`` when the TOML names
    one, else the ERP (a store with ``sells = false``) that maps it, lowest id first, else the
@@ -76,10 +78,11 @@ SELECT sku_id, location_id, on_hand, at FROM (
  ORDER BY sku_id, at, id
 """)
 
+#: A cancelled order (a voided point-of-sale sale among them) sold nothing: its lines are not demand.
 ORDER_UNITS_SQL = text("""
 SELECT ol.sku_id, o.placed_at, ol.quantity
   FROM order_lines ol JOIN orders o ON o.id = ol.order_id
- WHERE ol.sku_id = ANY(:sku_ids) AND o.placed_at >= :since AND o.placed_at <= :now
+ WHERE ol.sku_id = ANY(:sku_ids) AND o.placed_at >= :since AND o.placed_at <= :now AND o.status <> 'cancelled'
  ORDER BY ol.sku_id, o.placed_at, ol.id
 """)
 #: When we started recording orders: the days before it are not zero-sale days, they are unknown.

@@ -23,7 +23,7 @@ from domain.stock.orders import record_orders
 
 #: Headers kept with a stored webhook so it can be parsed again later, exactly as received.
 KEPT_HEADER_PREFIXES = ("x-shopify-", "shopify-", "x-wc-", "x-signature", "x-lightspeed", "content-type",
-                        "user-agent", "x-bc-", "x-request-id")
+                        "user-agent", "x-bc-", "x-request-id", "x-magento-")
 
 
 def stored_payload(headers: dict[str, str], body: bytes, keep: Iterable[str] = ()) -> dict[str, Any]:
@@ -35,33 +35,42 @@ def stored_payload(headers: dict[str, str], body: bytes, keep: Iterable[str] = (
     return {"headers": kept, "body": body.decode("utf-8")}
 
 
+@dataclass(frozen=True)
+class ParsedEvent:
+    """A claimed inbox row with what its body said: the parsed event, or why it could not be read.
+
+    ``deferred``: the event names its resources by id only and they have not been fetched yet; it
+    is left pending, untouched, for the drain to fetch them outside its transaction."""
+
+    event: InboxEvent
+    parsed: WebhookEvent | None
+    error: str | None = None
+    deferred: bool = False
+
+
 @dataclass
 class DrainResult:
     done: int = 0
     changed_sku_ids: set[int] = field(default_factory=set)
     backorder_ids: list[int] = field(default_factory=list)
     quarantined: list[tuple[int, str]] = field(default_factory=list)
-    #: An event named what changed without its figures (a Business Central notification): the
-    #: store's incremental read is due now, to fetch them.
+    #: Orders stored (new or updated): the fraud stage scores them after the commit.
+    order_ids: list[int] = field(default_factory=list)
+    #: Events left pending until their resources are fetched (``ParsedEvent.deferred``).
+    deferred: list[ParsedEvent] = field(default_factory=list)
+    #: An event named what changed without its figures, on a platform that is not asked per
+    #: resource (a Business Central notification): the store's incremental read is due now.
     read_now: bool = False
-
-
-@dataclass(frozen=True)
-class ParsedEvent:
-    """A claimed inbox row with what its body said: the parsed event, or why it could not be read."""
-
-    event: InboxEvent
-    parsed: WebhookEvent | None
-    error: str | None = None
 
 
 def apply_parsed(session: Session, store_id: int, batch: list[ParsedEvent]) -> DrainResult:
     """Apply a claimed, parsed batch: every event's stock figures go into ONE ``record_batch`` call
     (one statement for the whole batch, not one per event), orders per event, then the events are
     marked done with one UPDATE. Unknown SKUs or locations quarantine only the event naming them;
-    an unparsable body quarantines its event.
+    an unparsable body quarantines its event; a deferred one is left as it is (``result.deferred``).
     """
-    result = DrainResult()
+    result = DrainResult(deferred=[item for item in batch if item.deferred])
+    batch = [item for item in batch if not item.deferred]
     now = utcnow()
     problems: dict[int, list[str]] = {}
     owner: dict[int, InboxEvent] = {}
@@ -91,8 +100,8 @@ def apply_parsed(session: Session, store_id: int, batch: list[ParsedEvent]) -> D
         recorded = record_orders(session, store_id, orders)
         result.changed_sku_ids.update(recorded.sku_ids)
         result.backorder_ids += recorded.backorder_ids
-        problems[event.id] += [f"order line without SKU: {line.sku or line.external_id}"
-                               for order in orders for line in order.lines if not line.sku]
+        result.order_ids += recorded.order_ids
+        problems[event.id] += [f"order line without SKU: {line}" for line in recorded.unplaced]
     done_ids = [event.id for event in events if not problems[event.id]]
     for event in events:
         if problems[event.id]:

@@ -213,7 +213,7 @@ def record_batch(session: Session, store_id: int, records: Sequence[StockRecord]
     locations, default_location = _location_ids(session, store_id)
     rows: dict[tuple[int, int], _Row] = {}
     unknown: list[StockRecord] = []
-    reorder_points: list[tuple[int, int, int]] = []
+    reorder_points: list[tuple[int, int, int, int | None]] = []
     for index, record in enumerate(records):
         figures = _figures(record)
         location_id = (locations.get(record.location_external_id) if record.location_external_id
@@ -222,7 +222,7 @@ def record_batch(session: Session, store_id: int, records: Sequence[StockRecord]
             unknown.append(record)
             continue
         if record.reorder_point is not None:
-            reorder_points.append((sku_ids[index], location_id, record.reorder_point))
+            reorder_points.append((sku_ids[index], location_id, record.reorder_point, record.restock_level))
         if figures is None:
             continue
         row = _Row(sku_ids[index], location_id, *figures, record.updated_at)

@@ -14,6 +14,10 @@ location_thresholds = { showroom = 2 }``) and a platform that already holds one 
 X-Series' per-outlet reorder point, imported on every stock read) fill separate columns, and the
 file's figure wins. Removing it from the file gives the platform's figure back; a location left
 with no threshold at all is back to OK, so a threshold set again later starts afresh.
+
+With its reorder point the platform's restock level is imported (Lightspeed's per-outlet reorder
+amount: what its stock order would add there). It decides no state; the location's alerts show it,
+so staff see what the platform itself would reorder.
 """
 from __future__ import annotations
 
@@ -64,7 +68,7 @@ class LocationChange:
 #: location threshold, the common case, cost one index probe on the unique key and nothing more.
 WATCHED_SQL = text("""
 SELECT lt.id, lt.sku_id, lt.location_id, l.key, l.name, lt.state, lt.config_threshold, lt.imported_threshold,
-       s.key AS imported_from, la.available
+       lt.imported_restock_level, s.key AS imported_from, la.available
   FROM location_thresholds lt
   JOIN locations l ON l.id = lt.location_id
   LEFT JOIN stores s ON s.id = lt.imported_from_store_id
@@ -107,7 +111,8 @@ def evaluate(session: Session, sku_ids: Sequence[int]) -> list[LocationChange]:
                 "location_id": row.location_id, "key": row.key, "name": row.name, "available": row.available,
                 "threshold": threshold, "from_state": row.state, "to_state": new,
                 "threshold_source": "config file" if from_file else f"{row.imported_from or 'platform'} reorder point",
-                "config_threshold": row.config_threshold, "imported_threshold": row.imported_threshold}))
+                "config_threshold": row.config_threshold, "imported_threshold": row.imported_threshold,
+                "restock_level": row.imported_restock_level}))
     if moved:
         session.execute(SET_STATES_SQL, {"now": utcnow(), "ids": [m[0] for m in moved],
                                          "states": [m[1] for m in moved]})
@@ -144,37 +149,43 @@ def apply_config(session: Session, sku_ids: Mapping[str, int], location_ids: Map
     return len(rows)
 
 
-#: A platform's reorder points: changed figures only; 0 means the platform has none set.
+#: A platform's reorder points and restock levels: changed figures only; 0 means the platform has
+#: none set.
 IMPORT_SQL = text("""
 WITH incoming AS (
-    SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS u(sku_id int, location_id int, threshold int)
+    SELECT * FROM json_to_recordset(CAST(:rows AS json)) AS u(sku_id int, location_id int, threshold int, restock int)
 )
-INSERT INTO location_thresholds (sku_id, location_id, imported_threshold, imported_from_store_id, imported_at)
-SELECT sku_id, location_id, NULLIF(threshold, 0), :store_id, :now FROM incoming
+INSERT INTO location_thresholds (sku_id, location_id, imported_threshold, imported_restock_level,
+                                 imported_from_store_id, imported_at)
+SELECT sku_id, location_id, NULLIF(threshold, 0), NULLIF(restock, 0), :store_id, :now FROM incoming
  WHERE threshold > 0 OR EXISTS (SELECT 1 FROM location_thresholds lt
                                 WHERE lt.sku_id = incoming.sku_id AND lt.location_id = incoming.location_id)
 ON CONFLICT ON CONSTRAINT uq_location_thresholds_sku_location DO UPDATE
    SET imported_threshold = excluded.imported_threshold, imported_from_store_id = excluded.imported_from_store_id,
-       imported_at = excluded.imported_at,
+       imported_restock_level = excluded.imported_restock_level, imported_at = excluded.imported_at,
        state = CASE WHEN excluded.imported_threshold IS NULL AND location_thresholds.config_threshold IS NULL
                     THEN 'OK' ELSE location_thresholds.state END
- WHERE (location_thresholds.imported_threshold, location_thresholds.imported_from_store_id)
-       IS DISTINCT FROM (excluded.imported_threshold, excluded.imported_from_store_id)
+ WHERE (location_thresholds.imported_threshold, location_thresholds.imported_restock_level,
+        location_thresholds.imported_from_store_id)
+       IS DISTINCT FROM (excluded.imported_threshold, excluded.imported_restock_level, excluded.imported_from_store_id)
 RETURNING sku_id
 """)
 
 
-def import_levels(session: Session, store_id: int, levels: Iterable[tuple[int, int, int]]) -> list[int]:
-    """Record reorder points a platform reported as (SKU id, location id, reorder point); returns
-    the SKUs whose imported threshold changed (detection looks at them again).
+def import_levels(session: Session, store_id: int,
+                  levels: Iterable[tuple[int, int, int, int | None]]) -> list[int]:
+    """Record reorder points a platform reported as (SKU id, location id, reorder point, restock
+    level or None); returns the SKUs whose imported figures changed (detection looks at them again).
 
     A reorder point of 0 is how Lightspeed shows "none set": it clears an imported figure and
-    creates no row. The last figure per SKU × location in ``levels`` wins.
+    creates no row; a restock level of 0 or None is kept as none. The last figures per SKU ×
+    location in ``levels`` win.
     """
-    latest = {(sku_id, location_id): max(0, int(point)) for sku_id, location_id, point in levels}
+    latest = {(sku_id, location_id): (max(0, int(point)), max(0, int(restock or 0)))
+              for sku_id, location_id, point, restock in levels}
     if not latest:
         return []
     changed = session.execute(IMPORT_SQL, {"store_id": store_id, "now": utcnow(), "rows": json.dumps([
-        {"sku_id": sku_id, "location_id": location_id, "threshold": point}
-        for (sku_id, location_id), point in sorted(latest.items())])}).scalars().all()
+        {"sku_id": sku_id, "location_id": location_id, "threshold": point, "restock": restock}
+        for (sku_id, location_id), (point, restock) in sorted(latest.items())])}).scalars().all()
     return sorted(set(changed))

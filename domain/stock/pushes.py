@@ -1,5 +1,9 @@
 """Pending channel pushes as rows: one per SKU × selling store, coalesced, one in flight at a time.
 
+A back office that keeps our backorder status (``options.backorder_status``) gets a row of its
+own per SKU when the SKU goes into or out of BACKORDER: the same lease, retries and alerts carry
+that write (``flows.pushes``).
+
 Every change of a SKU's figures (a sale, a restock, an adjustment, a receipt, a new backorder)
 marks the row of each selling store that lists the SKU as due a short debounce later. More changes
 before it runs move nothing: the push reads the truth when it runs, so the latest figure wins and
@@ -88,6 +92,29 @@ message (the push sends the next one when it finishes); the others get one each 
 message is already queued cannot be told from the row without a race, and a spare message finds
 nothing due and costs one short UPDATE."""
 
+STATUS_SCHEDULE_SQL = text("""
+WITH targets AS (
+    SELECT cl.sku_id, cl.store_id
+      FROM channel_listings cl
+      JOIN stores s ON s.id = cl.store_id AND NOT s.sells AND s.enabled AND s.options->>'backorder_status' = 'true'
+      JOIN skus k ON k.id = cl.sku_id
+      LEFT JOIN channel_pushes cp ON cp.sku_id = cl.sku_id AND cp.store_id = cl.store_id
+     WHERE cl.sku_id = ANY(CAST(:sku_ids AS int[]))
+       AND (k.state = 'BACKORDER') <> COALESCE(cp.last_backorder, false)
+)
+INSERT INTO channel_pushes AS p (sku_id, store_id, due_at, dirty_since)
+SELECT sku_id, store_id, CAST(:due_at AS timestamptz), CAST(:now AS timestamptz) FROM targets ORDER BY sku_id, store_id
+ON CONFLICT ON CONSTRAINT uq_channel_pushes_sku_store DO UPDATE
+   SET due_at = LEAST(COALESCE(p.due_at, excluded.due_at), excluded.due_at),
+       dirty_since = COALESCE(p.dirty_since, excluded.dirty_since)
+RETURNING p.sku_id, p.store_id, p.due_at, p.lease_until
+""")
+"""Due rows for every back office (``sells = false``) that keeps our backorder status
+(``options.backorder_status = true``) and lists these SKUs, when the SKU's BACKORDER state differs
+from the status last written there (none written counts as "not on backorder"): the status
+changes only when a SKU goes into or out of BACKORDER, so a back office is written that often,
+not at every sale. ``flows.pushes`` writes it through ``Capability.BACKORDER_STATUS``."""
+
 CLAIM_SQL = text("""
 UPDATE channel_pushes
    SET claimed_at = :now, lease_until = :lease_until, due_at = NULL,
@@ -173,14 +200,15 @@ class Claim:
 
 
 def schedule(session: Session, sku_ids: Sequence[int], now: datetime, wait: timedelta | None = None) -> list[Due]:
-    """Mark every selling store's push of these SKUs as due; the rows that need a message (those
-    with no push in flight)."""
+    """Mark every selling store's push of these SKUs as due, and every back office's whose
+    backorder status they changed; the rows that need a message (those with no push in flight)."""
     ids = sorted(set(sku_ids))
     if not ids:
         return []
     session.flush()
     due_at = now + (debounce() if wait is None else wait)
-    rows = session.execute(SCHEDULE_SQL, {"sku_ids": ids, "now": now, "due_at": due_at}).all()
+    params = {"sku_ids": ids, "now": now, "due_at": due_at}
+    rows = [*session.execute(SCHEDULE_SQL, params).all(), *session.execute(STATUS_SCHEDULE_SQL, params).all()]
     return [Due(r.sku_id, r.store_id, r.due_at) for r in sorted(rows)
             if r.lease_until is None or r.lease_until < now]
 

@@ -129,9 +129,13 @@ def claim_pending(session: Session, source: str, limit: int = 500) -> list[Inbox
 
 def sources_with_stranded(session: Session, older_than: timedelta = timedelta(minutes=1),
                           now: datetime | None = None) -> list[str]:
-    """Sources with pending events older than ``older_than``: their drain message was lost."""
+    """Stores with pending events older than ``older_than``: their drain message was lost.
+
+    Store keys have no colon (``KEY_PATTERN``); other parts keep their webhooks in the same inbox
+    under ``<part>:<key>`` (shipping ``ship:``, payment providers ``payments:``) and sweep those
+    themselves."""
     now = now or utcnow()
     return list(session.scalars(
-        select(InboxEvent.source).where(state_is(InboxEvent.state, "pending"),
+        select(InboxEvent.source).where(state_is(InboxEvent.state, "pending"), ~InboxEvent.source.contains(":"),
                                         InboxEvent.received_at < now - older_than).distinct()
     ))

@@ -6,15 +6,19 @@
   payload keys make a generated batch's defaults, how one explicit item is added).
 * :func:`add_set_stock` / :func:`add_checkout`: a stock change or a checkout made in the
   platform's own admin: the SKU lookups, the lock and the webhooks are the kit's, the change and
-  the order the platform's.
+  the order the platform's. :func:`add_change` is the same for any record an admin edits (a
+  product renamed, a sale voided), found by the field the payload names it by.
 * :func:`add_item_state`: ``GET _admin/state/items`` (``skus=`` or ``offset``/``limit``), what tests
   assert stock on.
 * :func:`add_state_view`: ``GET _admin/state/<name>``, stored records as plain JSON.
+* :func:`add_action`: any other ``POST _admin/<path>``, the change itself declared as a function.
+* :func:`reset`: a seed's ``clear`` as data: which of the state's fields go back to their defaults.
 * :func:`known`: the admin's 404 ``{"error": "unknown sku X"}`` for a SKU (or anything) not there.
 * :func:`plain`: stored records (which may hold datetimes) as plain JSON.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -102,6 +106,32 @@ def add_state_view(kit: StandIn[Any], name: str, view: Callable[[Any], Any]) -> 
             return plain({name: view(state)})
 
 
+def reset(*attrs: str) -> Callable[[Any], None]:
+    """A :class:`Seed`'s ``clear``: each named field of the state (a dataclass; dotted for a field of
+    one of its fields, ``locations.levels``) set back to its default, a fresh one when it has a
+    factory; everything else (credentials, limits) stays."""
+    def clear(state: Any) -> None:
+        for attr in attrs:
+            *path, name = attr.split(".")
+            owner = state
+            for part in path:
+                owner = getattr(owner, part)
+            spec = next(f for f in dataclasses.fields(owner) if f.name == name)
+            fresh = spec.default_factory() if spec.default_factory is not dataclasses.MISSING else spec.default
+            setattr(owner, name, fresh)
+    return clear
+
+
+def add_action(kit: StandIn[Any], path: str, act: Callable[[Any, dict[str, Any]], Any]) -> None:
+    """``POST _admin<path>``: ``act(state, payload)`` under the instance lock (no body is ``{}``); what
+    it returns is the answer, as plain JSON. For an admin edit no other declaration covers."""
+
+    def action(state: Any = kit.state, payload: dict[str, Any] = Body(default_factory=dict)) -> JSONResponse:
+        with state.lock:
+            return plain(act(state, payload))
+    kit.admin.post(path, name="admin_" + path.strip("/").replace("/", "_"))(action)
+
+
 def known(found: T | None, what: str) -> T:
     """``found``, or the admin's 404 ``{"error": "unknown <what>"}`` raised."""
     if found is None:
@@ -144,19 +174,29 @@ def add_seed(kit: StandIn[Any], seed: Seed) -> None:
             return {"total": seed.total(state), "items": [seed.render(state, item) for item in added]}
 
 
-def add_set_stock(kit: StandIn[Any], find_sku: Callable[[Any, str], Any],
-                  change: Callable[[Any, Any, dict[str, Any], datetime], tuple[Any, Events]],
-                  deliver: Deliver) -> None:
+#: A change made in the platform's own admin: ``(state, key, payload, now)`` → (what to show, webhooks).
+Change = Callable[[Any, Any, dict[str, Any], datetime], tuple[Any, Events]]
+
+
+def add_change(kit: StandIn[Any], path: str, find: Callable[[Any, str], Any], change: Change, deliver: Deliver,
+               by: str = "sku", shown: str = "item") -> None:
+    """``POST _admin/<path>``: the record named by the payload's ``by`` field (``find(state,
+    value)``, else the admin 404 ``unknown <by> <value>``) changes through ``change``, under the
+    instance's lock; answered ``{shown: …, "webhooks": […]}`` once the webhooks are delivered."""
+
+    @kit.admin.post(path, name=path.strip("/"))
+    def admin_change(state: Any = kit.state, payload: dict[str, Any] = Body(...)) -> JSONResponse:
+        with state.lock:
+            key = known(find(state, str(payload.get(by))), f"{by} {payload.get(by)}")
+            record, events = change(state, key, payload, state.now())
+        return JSONResponse({shown: record, "webhooks": deliver(state, events)})
+
+
+def add_set_stock(kit: StandIn[Any], find_sku: Callable[[Any, str], Any], change: Change, deliver: Deliver) -> None:
     """``POST _admin/set_stock``: the item named by ``sku`` (else the admin 404) changes through
     ``change(state, key, payload, now)``, which says what to show and which webhooks follow;
-    answered ``{"item", "webhooks"}``."""
-
-    @kit.admin.post("/set_stock")
-    def set_stock(state: Any = kit.state, payload: dict[str, Any] = Body(...)) -> JSONResponse:
-        with state.lock:
-            key = known(find_sku(state, str(payload.get("sku"))), f"sku {payload.get('sku')}")
-            shown, events = change(state, key, payload, state.now())
-        return JSONResponse({"item": shown, "webhooks": deliver(state, events)})
+    answered ``{"item", "webhooks"}`` (:func:`add_change`)."""
+    add_change(kit, "/set_stock", find_sku, change, deliver)
 
 
 def add_checkout(kit: StandIn[Any], find_sku: Callable[[Any, str], Any],

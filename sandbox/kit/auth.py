@@ -7,12 +7,15 @@
 * :class:`KeyAndSecret`: HTTP Basic with a key and secret, or the same two as query parameters,
   as WooCommerce accepts over HTTPS
   (https://developer.woocommerce.com/docs/apis/rest-api/authentication/).
+* :class:`RouteGrants`: bearer tokens holding grants, each route needing one, e.g. Magento's ACL
+  resource per ``webapi.xml`` route
+  (https://developer.adobe.com/commerce/webapi/get-started/authentication/gs-authentication-token/).
 """
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -83,3 +86,28 @@ class KeyAndSecret:
         if secret != getattr(call.state, self.secret_attr):
             return self.bad_secret()
         return None
+
+
+@dataclass(frozen=True)
+class RouteGrants:
+    """Each route declared through :meth:`route` needs one grant (None: anonymous); the bearer
+    token's grants are ``grants(state, token)`` (empty for a token the instance does not know or
+    that has lapsed), ``everything`` is the grant that holds every other. A route the token may
+    not use gets ``refusal(needed)``."""
+
+    grants: Callable[[Any, str], Collection[str]]
+    refusal: Callable[[str], JSONResponse]
+    everything: str | None = None
+    needs: dict[tuple[str, str], str | None] = field(default_factory=dict)
+
+    def route(self, kit: Any, method: str, path: str, need: str | None) -> Callable[[Any], Any]:
+        """Serve ``method path`` on ``kit.api``, needing ``need``."""
+        self.needs[(method, kit.api.prefix + path)] = need
+        return kit.api.api_route(path, methods=[method])  # type: ignore[no-any-return]
+
+    def __call__(self, call: Call[Any]) -> JSONResponse | None:
+        need = self.needs.get((call.request.method, call.request.scope["route"].path))
+        if need is None:
+            return None
+        held = self.grants(call.state, call.request.headers.get("Authorization", "").removeprefix("Bearer "))
+        return None if need in held or (self.everything is not None and self.everything in held) else self.refusal(need)

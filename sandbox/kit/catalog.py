@@ -26,11 +26,17 @@ class Batch:
 
 
 class LazyCatalog(Generic[Item]):
-    """Stored items over generated batches; ``build(batch, key)`` makes an untouched one."""
+    """Stored items over generated batches; ``build(batch, key)`` makes an untouched one.
+    ``key_of`` and ``stamp`` read an item's own key and last change, for :meth:`put` and
+    :meth:`changed_since`."""
 
-    def __init__(self, build: Callable[[Batch, int], Item], sku_of: Callable[[Item], str | None]) -> None:
+    def __init__(self, build: Callable[[Batch, int], Item], sku_of: Callable[[Item], str | None],
+                 key_of: Callable[[Item], int] | None = None, stamp: Callable[[Item], datetime] | None = None,
+                 ) -> None:
         self._build = build
         self._sku_of = sku_of
+        self._key_of = key_of
+        self._stamp = stamp
         self.batches: list[Batch] = []
         self.stored: dict[int, Item] = {}
         self.sku_index: dict[str, int] = {}
@@ -64,6 +70,11 @@ class LazyCatalog(Generic[Item]):
         if sku:
             self.sku_index[sku] = key
 
+    def put(self, item: Item) -> None:
+        """Store ``item`` under its own key (``key_of``)."""
+        assert self._key_of is not None, "put needs the catalog's key_of"
+        self.store(self._key_of(item), item)
+
     def key_for_sku(self, sku: str) -> int | None:
         """A stored item's key by SKU, else the generated key the SKU's digits name (unless that
         item was stored under another SKU since)."""
@@ -85,9 +96,13 @@ class LazyCatalog(Generic[Item]):
                 keys.update(k for k in range(batch.start, batch.stop) if k not in self.stored)
         return keys
 
-    def changed_since(self, since: datetime, stamp: Callable[[Item], datetime], strictly: bool = False) -> list[int]:
-        """Sorted keys of the stored items ``stamp``ed at/after ``since`` (after, if ``strictly``) and of
-        the untouched generated ones whose batch was, without building a single generated item."""
+    def changed_since(self, since: datetime, stamp: Callable[[Item], datetime] | None = None,
+                      strictly: bool = False) -> list[int]:
+        """Sorted keys of the stored items ``stamp``ed (default: the catalog's ``stamp``) at/after
+        ``since`` (after, if ``strictly``) and of the untouched generated ones whose batch was,
+        without building a single generated item."""
+        stamp = stamp or self._stamp
+        assert stamp is not None, "changed_since needs a stamp"
         stored = {k for k, item in self.stored.items()
                   if stamp(item) > since or (not strictly and stamp(item) == since)}
         return sorted(stored | self.generated_since(since, strictly))

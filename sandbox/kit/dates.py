@@ -33,3 +33,8 @@ class SiteDates:
         """An ISO-8601 date; without an offset it is UTC when ``is_gmt``, else the site's time."""
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
         return when if when.tzinfo else when.replace(tzinfo=timezone.utc if is_gmt else self.zone)
+
+
+def zulu(value: datetime) -> str:
+    """UTC to the second with a ``Z``, as X-Series (and most JSON APIs) write an instant."""
+    return value.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

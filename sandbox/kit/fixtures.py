@@ -9,8 +9,10 @@ the platform's reference page, so its code says only where the values come from.
 - ``fixtures.fill(name, source, **values)`` fills a shape with holes: a string that is exactly
   ``"{name}"`` becomes the value itself (an int stays an int, None stays null); ``"{name|format}"``
   passes it through one of the declared formats first (Shopify's shop-zone times); a placeholder
-  inside longer text is written into it (``"gid://shopify/Product/{id}"``). Values come from the
-  keyword arguments, else from the source record (a dict's key or an object's attribute).
+  inside longer text is written into it (``"gid://shopify/Product/{id}"``), and so is one in a
+  key (``{"{field}": ["is invalid"]}``). Values come from the keyword arguments, else from the
+  source record (a dict's key or an object's attribute). ``fill_node`` fills a part of a shape
+  already read (an entry of a table such as the platform's refusals).
 """
 from __future__ import annotations
 
@@ -49,6 +51,10 @@ class Fixtures:
 
     def fill(self, shape: str, source: Any = None, /, **values: Any) -> Any:
         """A fresh copy of the ``shape`` with every placeholder filled."""
+        return self.fill_node(self.shape(shape), source, **values)
+
+    def fill_node(self, node: Any, source: Any = None, /, **values: Any) -> Any:
+        """A fresh copy of ``node`` (JSON data) with every placeholder filled."""
         def value(match: re.Match[str]) -> Any:
             key, form = match.group(1), match.group(2)
             if key in values:
@@ -61,11 +67,11 @@ class Fixtures:
 
         def walk(node: Any) -> Any:
             if isinstance(node, dict):
-                return {key: walk(item) for key, item in node.items()}
+                return {HOLE.sub(lambda m: str(value(m)), key): walk(item) for key, item in node.items()}
             if isinstance(node, list):
                 return [walk(item) for item in node]
             if isinstance(node, str):
                 whole = HOLE.fullmatch(node)
                 return value(whole) if whole else HOLE.sub(lambda m: str(value(m)), node)
             return node
-        return walk(self.shape(shape))
+        return walk(node)

@@ -14,6 +14,8 @@ issued, and how each broken rule is answered.
 * :class:`Codes`: codes a platform issues (gift cards, coupons): normalised, checked for format,
   unique in the store. Uniqueness is what makes issuing idempotent: a client that derives the code
   from its idempotency key sees its retry refused as taken, and looks the first one up.
+  :class:`Issued` is the resource of such records: read as declared, claimed, built, kept, shown
+  without what reads never show (a gift card's full code).
 * :class:`Refusals`: the platform's documented error body for each kind of refusal, as a table;
   :mod:`sandbox.kit.ledger_endpoints` answers a :class:`Refusal` raised anywhere inside an endpoint
   with it.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Collection, Container, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -35,10 +38,12 @@ class Refusal(Exception):
     ``choices``, ``least``, ``match``, ``taken``, ``cap``, ``short`` and ``long``; a platform may
     raise its own (``gateway:offline``)."""
 
-    def __init__(self, field: str, kind: str) -> None:
+    def __init__(self, field: str, kind: str, **details: Any) -> None:
         super().__init__(f"{field}:{kind}")
         self.field = field
         self.kind = kind
+        #: What the platform's wording may name besides the field (the limit that was passed).
+        self.details = details
 
     @property
     def top(self) -> str:
@@ -243,6 +248,16 @@ def read_each(specs: Any, fields: Mapping[str, Field], name: str, context: Conte
     return [read(spec, fields, f"{name}.", context) for spec in specs]
 
 
+def asked_lines(request: Mapping[str, Any], name: str, fields: Mapping[str, Field], context: Context, line: str,
+                build: Callable[[dict[str, Any], Any], V]) -> list[V]:
+    """The lines a refund (or return) asks for: ``request[name]`` read as ``fields`` against
+    ``context`` (its ``lines`` are the order's lines by id, its ledger what each has left), each
+    built by ``build(ask, line)`` from what was asked and the order line its ``line`` field names.
+    How every platform turns a refund's line list into refund lines."""
+    asked = read_each(request.get(name), fields, name, context)
+    return [build(ask, context.known["lines"][ask[line]]) for ask in asked]
+
+
 def found(value: V | None, name: str) -> V:
     """``value`` when the lookup found it; else ``name`` is ``unknown`` (the platform's 404)."""
     if value is None:
@@ -297,8 +312,40 @@ class Codes:
         return code
 
 
-
 def shown(record: Mapping[str, Any], hidden: Collection[str] = ()) -> dict[str, Any]:
     """A stored record as the API shows it: without its ``_``-prefixed bookkeeping keys nor
     ``hidden`` ones (a gift card's full ``code`` is shown only when it is issued)."""
     return {k: v for k, v in record.items() if not k.startswith("_") and k not in hidden}
+
+
+@dataclass(frozen=True)
+class Issued:
+    """Records issued under a unique code (Shopify's gift cards, WooCommerce's coupons), kept in
+    ``state.<attr>``. A request (``body``, or ``body[envelope]``: its absence is ``missing``) is
+    read as ``fields`` declare it, the code among them (read by ``codes``, in its declared place),
+    then the code must not be issued yet (``taken``, checked last, once every field is valid), and
+    ``make(state, asked, now)`` builds the record. Reads show it without ``hidden`` fields."""
+
+    attr: str
+    fields: Mapping[str, Field]
+    codes: Codes
+    make: Callable[[Any, dict[str, Any], datetime], dict[str, Any]]
+    hidden: tuple[str, ...] = ()
+    envelope: str | None = None
+
+    def issue(self, state: Any, body: Any) -> dict[str, Any]:
+        """Read, claim, build and keep a record; the record with every field (the answer to its issue)."""
+        records = getattr(state, self.attr)
+        asked = read(an_object(body, self.envelope or "body", self.envelope), self.fields)
+        self.codes.claim(asked[self.codes.field], (record[self.codes.field] for record in records))
+        record = self.make(state, asked, state.now())
+        records.append(record)
+        return record
+
+    def shown(self, state: Any) -> list[dict[str, Any]]:
+        """Every record as reads show it, in the order issued."""
+        return [shown(record, self.hidden) for record in getattr(state, self.attr)]
+
+    def find(self, state: Any, record_id: Any) -> dict[str, Any] | None:
+        """One record as reads show it, by ``id``; None when there is none."""
+        return next((record for record in self.shown(state) if record["id"] == record_id), None)

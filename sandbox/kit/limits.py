@@ -11,10 +11,17 @@ Business Central's 6,000 requests per 5 minutes
 :class:`FixedWindow` is Lightspeed Retail X-Series': N requests per window per retailer, the
 allowance in ``X-RateLimit-Limit`` / ``X-RateLimit-Remaining``, and a refusal whose
 ``Retry-After`` is the HTTP-date the window ends (https://x-series-api.lightspeedhq.com/docs/rate_limiting).
+
+:class:`QuotaWindow` is BigCommerce's: a quota of requests per window (150 per 30 s on Standard and
+Plus plans) shared by every app of the store, reported on every answer as
+``X-Rate-Limit-Time-Window-Ms``, ``X-Rate-Limit-Time-Reset-Ms``, ``X-Rate-Limit-Requests-Quota``
+and ``X-Rate-Limit-Requests-Left``; a request past the quota is answered 429 with the same headers
+(https://docs.bigcommerce.com/developer/docs/overview/api-fundamentals/rate-limits).
 """
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,6 +114,66 @@ class FixedWindow:
             raise Answer(JSONResponse(self.body(), status_code=429, headers=headers))
         return headers
 
+
+@dataclass
+class MinuteWindow:
+    """Requests counted in fixed windows (a minute by default), for stand-ins whose platform states
+    its own headers: :meth:`take` gives what they are made of (ShipStation V1's ``X-Rate-Limit-*``,
+    a ``Retry-After`` in seconds)."""
+
+    limit: int
+    seconds: float = 60.0
+    start: float = field(default_factory=time.time)
+    used: int = 0
+
+    def take(self) -> tuple[bool, int, int]:
+        """(fits, remaining after this call, whole seconds until the next window)."""
+        now = time.time()
+        if now - self.start >= self.seconds:
+            self.start, self.used = now, 0
+        reset = max(1, math.ceil(self.start + self.seconds - now))
+        if self.used >= self.limit:
+            return False, 0, reset
+        self.used += 1
+        return True, self.limit - self.used, reset
+
+
+@dataclass
+class Quota:
+    """One store's quota window; tests change ``quota`` and ``window_ms`` through admin."""
+
+    quota: int = 150
+    window_ms: int = 30_000
+    start: float = field(default_factory=time.monotonic)
+    used: int = 0
+
+    def take(self) -> tuple[bool, dict[str, str]]:
+        """Open a new window if this one is over, then count the call if it fits: (fits, headers)."""
+        now = time.monotonic()
+        if (now - self.start) * 1000 >= self.window_ms:
+            self.start, self.used = now, 0
+        fits = self.used < self.quota
+        self.used += int(fits)
+        reset_ms = max(1, int(self.window_ms - (now - self.start) * 1000))
+        return fits, {"X-Rate-Limit-Time-Window-Ms": str(self.window_ms), "X-Rate-Limit-Time-Reset-Ms": str(reset_ms),
+                      "X-Rate-Limit-Requests-Quota": str(self.quota),
+                      "X-Rate-Limit-Requests-Left": str(self.quota - self.used)}
+
+
+@dataclass(frozen=True)
+class QuotaWindow:
+    """The quota is ``state.quota``; every answer carries its headers, a refusal is 429 with ``body``."""
+
+    body: Callable[[], Any]
+
+    def check(self, call: Call[Any]) -> dict[str, str]:
+        with call.state.lock:
+            ok, headers = call.state.quota.take()
+        call.entry["limit_headers"] = headers
+        if not ok:
+            call.entry["status"] = 429
+            raise Answer(JSONResponse(self.body(), status_code=429, headers=headers))
+        return headers
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,10 @@ class Locations:
     ids: list[int] = field(default_factory=list)
     levels: dict[int, dict[int, tuple[int | None, datetime]]] = field(default_factory=dict)
 
+    def all(self, main: int) -> list[int]:
+        """Every location's id: the stand-in's ``main`` one first, then the added ones."""
+        return [main, *self.ids]
+
     def add(self, after: int, count: int) -> None:
         """``count`` more locations, numbered on from the highest id so far (or ``after``)."""
         for _ in range(count):

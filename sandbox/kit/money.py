@@ -16,3 +16,19 @@ def to_cents(value: Any) -> int:
 def to_money(amount_cents: int) -> str:
     """Integer cents as the platforms write money (``1999`` → ``"19.99"``)."""
     return f"{Decimal(amount_cents) / 100:.2f}"
+
+
+def cents_or(value: Any, default: int) -> int:
+    """:func:`to_cents`, or ``default`` when the value is not an amount (a request's bad field)."""
+    try:
+        return to_cents(value)
+    except ValueError:
+        return default
+
+
+def whole_or(value: Any, default: int) -> int:
+    """A whole number as a request sends it (``3``, ``"3"``), or ``default`` when it is not one."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default

@@ -9,15 +9,26 @@ in the platform's format, and answers one page with the platform's headers.
 * :class:`FirstPage`: ``limit`` only, no cursor: the first ``limit`` records in the body.
 * :class:`OffsetPages`: ``limit`` / ``offset`` with the paging links in the body (NetSuite REST).
 * :class:`VersionPages`: rows after a monotonic ``version`` (``?after=&page_size=``), the page's
-  version range in the body (https://x-series-api.lightspeedhq.com/docs/pagination).
+  version range in the body (https://x-series-api.lightspeedhq.com/docs/pagination);
+  :meth:`VersionPages.serve` serves a whole collection that way, and :class:`Versioned` is the
+  state's global version counter every change bumps.
 * :class:`Whole`: no paging at all: every record under one key (X-Series' webhook list).
+* :class:`ArrayPages`: ``page`` / ``limit`` over a bare JSON array, ``204 No Content`` without a
+  body past the end (BigCommerce v2: https://developer.bigcommerce.com/docs/rest-management/orders ).
+* :class:`MetaPages`: ``page`` / ``limit`` with ``{"data": [...], "meta": {"pagination": {total,
+  count, per_page, current_page, total_pages, links: {previous, current, next}}}}``, the links
+  being query strings (BigCommerce v3: https://developer.bigcommerce.com/docs/rest-catalog/products ).
+* :class:`SearchCriteriaPages`: Magento / Adobe Commerce ``searchCriteria`` (filter groups, sort
+  orders, ``pageSize`` / ``currentPage``) answered ``{"items", "search_criteria", "total_count"}``
+  (https://developer.adobe.com/commerce/webapi/rest/use-rest/performing-searches/).
 """
 from __future__ import annotations
 
 import base64
 import bisect
 import json
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -249,6 +260,25 @@ class VersionPages:
             return call.reply({"data": [], "version": None})
         return call.reply({"data": page, "version": {"min": page[0]["version"], "max": page[-1]["version"]}})
 
+    def serve(self, kit: Any, path: str, rows: Callable[[Any], Iterable[dict[str, Any]]]) -> None:
+        """``GET path`` on ``kit.api``: ``rows(state)``, copied under the instance's lock, a page of them."""
+        @kit.api.get(path, name=f"list {path}")
+        def listing(call: Call[Any] = kit.call) -> Response:
+            with call.state.lock:
+                return self.answer(call, [dict(row) for row in rows(call.state)])
+
+
+@dataclass
+class Versioned:
+    """A state mixin: the instance's global version counter. :meth:`bump` moves it on for every
+    change and answers the record's new ``version``; steps are not always 1 (clients must not
+    count on that)."""
+
+    version: int = 1_000
+
+    def bump(self) -> int:
+        self.version += 1 + (self.version % 3)
+        return self.version
 
 
 @dataclass(frozen=True)
@@ -257,6 +287,153 @@ class Whole:
     platform documents without paging parameters answers."""
 
     key: str = "data"
+    #: No paging parameters to refuse; a filter's refusal body, where a collection declares one.
+    invalid: InvalidParams = lambda params: {"error": "invalid parameter", "params": params}
+
+    def serve(self, call: Call[Any], key: str, select: Select) -> Response:
+        keys, render = select(call.query)
+        return self.answer(call, keys, render)
 
     def answer(self, call: Call[Any], keys: Sequence[Any], render: Render) -> Response:
         return call.reply({self.key: [render(k) for k in keys]})
+
+
+@dataclass(frozen=True)
+class MetaPages:
+    """``page`` (from 1) and ``limit`` (1..``max_limit``) over keys already in answer order; the
+    page and its ``meta.pagination`` in the body, each link keeping the other query parameters."""
+
+    invalid: InvalidParams
+    max_limit: int = 250
+    default_limit: int = 50
+
+    def serve(self, call: Call[Any], key: str, select: Select) -> Response:
+        keys, render = select(call.query)
+        return self.answer(call, keys, render)
+
+    def answer(self, call: Call[Any], keys: Sequence[Any], render: Render) -> Response:
+        query = call.query
+        try:
+            page, limit = int(query.get("page", 1)), int(query.get("limit", self.default_limit))
+        except ValueError:
+            raise call.refuse(self.invalid({"page": "", "limit": ""}), 422) from None
+        if page < 1 or not 1 <= limit <= self.max_limit:
+            raise call.refuse(self.invalid({"limit" if page >= 1 else "page": f"must be 1..{self.max_limit}"}), 422)
+        pages = (len(keys) + limit - 1) // limit
+        chosen = [render(k) for k in keys[(page - 1) * limit: page * limit]]
+
+        def link(to: int) -> str:
+            return "?" + urlencode({**query, "page": to, "limit": limit})
+        links = {"current": link(page), **({"previous": link(page - 1)} if page > 1 else {}),
+                 **({"next": link(page + 1)} if page < pages else {})}
+        return call.reply({"data": chosen, "meta": {"pagination": {
+            "total": len(keys), "count": len(chosen), "per_page": limit, "current_page": page, "total_pages": pages,
+            "links": links}}})
+
+
+@dataclass(frozen=True)
+class ArrayPages:
+    """``page`` (from 1) and ``limit`` (1..``max_limit``) over keys already in answer order; the
+    page is the bare array, and an empty one is ``204`` with no body; bad paging is ``status``."""
+
+    invalid: InvalidParams
+    max_limit: int = 250
+    default_limit: int = 50
+    status: int = 400
+
+    def serve(self, call: Call[Any], key: str, select: Select) -> Response:
+        keys, render = select(call.query)
+        try:
+            page, limit = int(call.query.get("page", 1)), int(call.query.get("limit", self.default_limit))
+        except ValueError:
+            page = limit = 0
+        if page < 1 or not 1 <= limit <= self.max_limit:
+            raise call.refuse(self.invalid({"page": "", "limit": ""}), self.status)
+        chosen = [render(k) for k in keys[(page - 1) * limit: page * limit]]
+        return call.reply(chosen) if chosen else call.answer(Response(status_code=204, headers=call.headers))
+
+
+#: Magento's condition types (``Magento\\Framework\\Api\\Filter``) on a record's value ``a`` and the
+#: filter's ``b``; values compare as numbers when both are, else as text (``updated_at`` is UTC text).
+CONDITIONS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda a, b: _cmp(a, b) == 0, "neq": lambda a, b: _cmp(a, b) != 0, "gt": lambda a, b: _cmp(a, b) > 0,
+    "gteq": lambda a, b: _cmp(a, b) >= 0, "lt": lambda a, b: _cmp(a, b) < 0, "lteq": lambda a, b: _cmp(a, b) <= 0,
+    "in": lambda a, b: any(_cmp(a, v) == 0 for v in str(b).split(",")),
+    "nin": lambda a, b: all(_cmp(a, v) != 0 for v in str(b).split(",")),
+    "like": lambda a, b: re.fullmatch(re.escape(str(b)).replace("%", ".*"), str(a or "")) is not None,
+    "null": lambda a, b: a is None, "notnull": lambda a, b: a is not None,
+}
+CRITERION = re.compile(r"^searchCriteria\[(filter_groups|filterGroups|sortOrders|sort_orders)\]\[(\d+)\]"
+                       r"(?:\[filters\]\[(\d+)\])?\[(\w+)\]$")
+
+
+def _cmp(a: Any, b: Any) -> int:
+    try:
+        x, y = float(a), float(b)
+    except (TypeError, ValueError):
+        x, y = str(a if a is not None else ""), str(b)  # type: ignore[assignment]
+    return (x > y) - (x < y)
+
+
+@dataclass(frozen=True)
+class SearchCriteriaPages:
+    """``searchCriteria`` as Magento's ``SearchCriteria`` reads a query: filters in a group OR-ed,
+    groups AND-ed, ``sortOrders`` in order, ``currentPage`` from 1. Without ``pageSize`` every
+    record comes in one page. A ``currentPage`` past the end answers the last page again, as
+    Magento does (https://github.com/magento/magento2/issues/25619). With input limits on (Stores >
+    Configuration > Services > Web Api Input Limits), a ``pageSize`` above ``max_page_size`` is 400
+    ``Maximum SearchCriteria pageSize is %max`` and a missing one gets ``default_page_size``
+    (https://developer.adobe.com/commerce/webapi/get-started/api-security/)."""
+
+    invalid: Callable[[str, dict[str, Any]], Any]
+    #: Whether the instance has input limits on (``state`` → bool).
+    limited: Callable[[Any], bool] = lambda state: False
+    max_page_size: int = 300
+    default_page_size: int = 20
+
+    def parse(self, query: dict[str, str]) -> tuple[list[list[dict[str, str]]], list[dict[str, str]]]:
+        """(filter groups, sort orders) from the bracketed query parameters."""
+        groups: dict[int, dict[int, dict[str, str]]] = {}
+        orders: dict[int, dict[str, str]] = {}
+        for key, value in query.items():
+            found = CRITERION.match(key)
+            if not found:
+                continue
+            kind, n, f, name = found.groups()
+            if kind.startswith("sort"):
+                orders.setdefault(int(n), {})[name] = value
+            elif f is not None:
+                groups.setdefault(int(n), {}).setdefault(int(f), {})[name.replace("conditionType", "condition_type")] = value
+        return ([list(g[k] for k in sorted(g)) for _, g in sorted(groups.items())], [orders[k] for k in sorted(orders)])
+
+    def answer(self, call: Call[Any], records: Sequence[dict[str, Any]], render: Render = lambda r: r) -> Response:
+        """The page of ``records`` (raw: filters and sorts read their fields) the query asks for."""
+        query, limited = call.query, self.limited(call.state)
+        groups, orders = self.parse(query)
+        kept = [r for r in records if all(any(CONDITIONS.get(f.get("condition_type", "eq"), CONDITIONS["eq"])(
+            r.get(f.get("field", "")), f.get("value", "")) for f in group) for group in groups)]
+        for order in reversed(orders):
+            kept.sort(key=lambda r: (r.get(order.get("field", "")) is None, _key(r.get(order.get("field", "")))),
+                      reverse=order.get("direction", "ASC").upper() == "DESC")
+        size_text = query.get("searchCriteria[pageSize]") or query.get("searchCriteria[page_size]")
+        size = int(size_text) if size_text and size_text.isdigit() else (self.default_page_size if limited else 0)
+        if limited and size > self.max_page_size:
+            raise call.refuse(self.invalid("Maximum SearchCriteria pageSize is %max", {"max": self.max_page_size}), 400)
+        page = max(1, int(query.get("searchCriteria[currentPage]") or query.get("searchCriteria[current_page]") or 1))
+        if size:
+            page = min(page, max(1, -(-len(kept) // size)))  # past the end: the last page again
+        chosen = kept[(page - 1) * size: page * size] if size else kept
+        criteria: dict[str, Any] = {"filter_groups": [{"filters": group} for group in groups]}
+        if orders:
+            criteria["sort_orders"] = orders
+        if size:
+            criteria.update(page_size=size, current_page=page)
+        return call.reply({"items": [render(r) for r in chosen], "search_criteria": criteria,
+                           "total_count": len(kept)})
+
+
+def _key(value: Any) -> tuple[int, Any]:
+    try:
+        return 0, float(value)
+    except (TypeError, ValueError):
+        return 1, str(value)

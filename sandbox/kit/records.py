@@ -1,23 +1,30 @@
 """The records a stand-in keeps: a catalog stand-in's (one id sequence for everything, products in
 a lazy catalog, orders in a list) and an ERP's (records per model, each model numbered on its own).
 
-WooCommerce numbers products, variations, orders, refunds and coupons from one sequence (they
-are all WordPress posts), as BigCommerce and Magento number their entities from database
-sequences; a test reads ids from answers, so only their uniqueness and order matter here.
+* :class:`CatalogState`: the bookkeeping every catalog stand-in does the same way (Shopify,
+  WooCommerce): read, store and find products by key or SKU, list what changed since a time
+  without building the generated ones, find an order by id. :func:`changed_since` is the list
+  filter that narrows by it (``updated_at_min``, ``modified_after``).
+* :class:`CatalogRecords`: WooCommerce numbers products, variations, orders, refunds and coupons
+  from one sequence (they are all WordPress posts), as BigCommerce and Magento number their
+  entities from database sequences; a test reads ids from answers, so only their uniqueness and
+  order matter here. It also moves managed stock and stores orders with both date renderings.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from sandbox.kit.admin import known
+from sandbox.kit.admin import known, plain
 from sandbox.kit.catalog import LazyCatalog
 from sandbox.kit.dates import SiteDates
 from sandbox.kit.inventory import StockStatus
+from sandbox.kit.ledger import found
+from sandbox.kit.resources import Filter
 from sandbox.kit.standin import StandIn
 
 Record = dict[str, Any]
@@ -37,33 +44,71 @@ class ModelRecords:
 
 
 @dataclass
-class CatalogRecords:
-    """A mixin for a stand-in's state (a dataclass): ``allocate`` ids, read and store products in
-    ``catalog`` (generated ones are built on demand), find orders in ``orders`` by id."""
+class CatalogState:
+    """A mixin for a stand-in's state (a dataclass) whose products live in ``catalog``, a
+    :class:`LazyCatalog` the state declares with its ``key_of`` and ``stamp``, whose orders are
+    the list ``orders``, and whose other records take ids from one sequence (:meth:`allocate`)."""
 
-    #: The product key that :meth:`changed_after` compares.
-    modified_key = "date_modified"
-    next_id: int = 1
     orders: list[Record] = field(default_factory=list)
-    catalog: LazyCatalog[Record] = field(init=False)
+    catalog: LazyCatalog[Any] = field(init=False)
+    next_id: int = 1
 
     def allocate(self, n: int = 1) -> int:
-        """The first of ``n`` fresh consecutive ids."""
+        """The first of ``n`` fresh consecutive ids of the state's one sequence."""
         first = self.next_id
         self.next_id += n
         return first
 
-    def get(self, pid: int) -> Record | None:
-        return self.catalog.get(pid)
+    @property
+    def total(self) -> int:
+        """One past the last generated key."""
+        return self.catalog.total
 
-    def store(self, product: Record) -> None:
-        self.catalog.store(product["id"], product)
+    def get(self, key: int) -> Any:
+        """The product under ``key`` (a generated one built on demand), or None."""
+        return self.catalog.get(key)
 
-    def id_for_sku(self, sku: str) -> int | None:
+    def store(self, product: Any) -> None:
+        self.catalog.put(product)
+
+    def key_for_sku(self, sku: str) -> int | None:
         return self.catalog.key_for_sku(sku)
 
-    def find_order(self, order_id: int) -> Record | None:
-        return next((o for o in self.orders if o["id"] == order_id), None)
+    def by_sku(self, sku: str) -> Any:
+        """The product with that SKU, or None."""
+        key = self.catalog.key_for_sku(sku)
+        return None if key is None else self.catalog.get(key)
+
+    def find_order(self, order_id: Any) -> Record | None:
+        return next((order for order in self.orders if order["id"] == order_id), None)
+
+    def order(self, order_id: Any) -> Record:
+        """The order, or the :class:`~sandbox.kit.ledger.Refusal` ``order`` unknown (the platform's 404)."""
+        return found(self.find_order(order_id), "order")
+
+    def changed(self, keys: Sequence[int], when: datetime | None, strictly: bool = False) -> Sequence[int]:
+        """The ``keys`` (in their order) whose product changed at/after ``when`` (strictly after
+        with ``strictly``; every key when ``when`` is None): stored ones by their stamp, untouched
+        generated ones by their batch's. A range of keys (a whole catalog) costs only what changed."""
+        if when is None:
+            return keys
+        wanted = self.catalog.changed_since(when, strictly=strictly)
+        if isinstance(keys, range):
+            return [key for key in wanted if key in keys]
+        chosen = set(wanted)
+        return [key for key in keys if key in chosen]
+
+
+def changed_since(param: str, parse: Callable[[str, dict[str, str]], Any], strictly: bool = False) -> Filter:
+    """A list filter keeping the products of a :class:`CatalogState` changed since the parsed value."""
+    return Filter(param, narrow=lambda state, keys, when: state.changed(keys, when, strictly), parse=parse)
+
+
+@dataclass
+class CatalogRecords(CatalogState):
+    """A catalog state whose records all take their ids from its one sequence (:meth:`allocate`),
+    whose products are dicts with a managed stock (:meth:`move_stock`) and whose orders show their
+    dates twice (:meth:`add_order`)."""
 
     def move_stock(self, rule: StockStatus, product: Record, delta: int, when: datetime) -> Record:
         """``delta`` added to a managed product's quantity (its status derived again, stamped
@@ -82,12 +127,6 @@ class CatalogRecords:
         self.orders.append(order)
         return order
 
-    def changed_after(self, ids: list[int], when: datetime) -> list[int]:
-        """A collection filter's ``narrow``: the ``ids`` modified strictly after ``when``, stored
-        ones by their date and untouched generated ones by their batch's."""
-        wanted = set(self.catalog.changed_since(when, lambda product: product[self.modified_key], strictly=True))
-        return [pid for pid in ids if pid in wanted]
-
 
 def add_order_view(kit: StandIn[Any], view: Callable[[Any, Record], dict[str, Any]]) -> None:
     """``GET _admin/state/orders/{order_id}``: ``view(state, order)`` of a stored order, for tests
@@ -96,4 +135,4 @@ def add_order_view(kit: StandIn[Any], view: Callable[[Any, Record], dict[str, An
     @kit.admin.get("/state/orders/{order_id}")
     def state_order(order_id: int, state: Any = kit.state) -> JSONResponse:
         with state.lock:
-            return JSONResponse(view(state, known(state.find_order(order_id), f"order {order_id}")))
+            return plain(view(state, known(state.find_order(order_id), f"order {order_id}")))

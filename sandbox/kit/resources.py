@@ -5,17 +5,20 @@ A stand-in declares a :class:`Collection` per resource (its body key, its page s
 not-found body) and each endpoint becomes one line: ``return orders.list(call)`` or
 ``return orders.show(call, order_id)``. Filters are data: :func:`since` (``updated_at_min``,
 ``modified_after``), :func:`ids`, :func:`since_id`, :func:`equals` with ``choices``; a value the
-platform refuses is answered with the page style's own invalid-parameter body.
+platform refuses is answered with the page style's own invalid-parameter body. :class:`IdLists`
+declares the limits a platform puts on its id-list parameters (how many ids, which are required).
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+import email.utils
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from fastapi.responses import Response
 
+from sandbox.kit.ledger import Refusal
 from sandbox.kit.pages import Render, Select
 from sandbox.kit.standin import Call, StandIn
 
@@ -72,6 +75,29 @@ def ids(param: str = "ids", id_of: Callable[[Record], Any] = lambda r: r["id"]) 
     """Only the records whose id is in the comma-separated list."""
     return Filter(param, test=lambda record, wanted: str(id_of(record)) in wanted,
                   parse=lambda value, query: {v.strip() for v in value.split(",") if v.strip()})
+
+
+@dataclass(frozen=True)
+class IdLists:
+    """Query parameters that each carry a comma-separated list of ids (Shopify's
+    ``inventory_item_ids`` and ``location_ids``, ``ids``; WooCommerce's ``include``): at most
+    ``most`` ids in each, else the :class:`~sandbox.kit.ledger.Refusal` ``<param>:most`` (its
+    ``most`` detail is the limit); with ``required``, at least one of them given, else ``ids:required``.
+    The platform's refusals table words both."""
+
+    params: tuple[str, ...]
+    most: int | None = None
+    required: bool = False
+
+    def read(self, query: dict[str, str]) -> dict[str, list[str]]:
+        """Each parameter's ids (an empty list when it is absent), or the refusal raised."""
+        lists = {name: [value for value in str(query.get(name, "")).split(",") if value] for name in self.params}
+        if self.required and not any(lists.values()):
+            raise Refusal("ids", "required")
+        for name, given in lists.items():
+            if self.most is not None and len(given) > self.most:
+                raise Refusal(name, "most", most=self.most)
+        return lists
 
 
 def since_id(param: str = "since_id", id_of: Callable[[Record], Any] = lambda r: r["id"]) -> Filter:
@@ -197,3 +223,16 @@ def in_list(attr: str, id_base: int = 0) -> Callable[[Any, Any], Record | None]:
 def positions(attr: str, id_base: int = 0) -> Callable[[Call[Any]], Sequence[int]]:
     """``keys`` for records kept in ``state.<attr>``: their positions plus ``id_base``."""
     return lambda call: range(id_base, id_base + len(getattr(call.state, attr)))
+
+
+def moment(value: str, query: dict[str, str]) -> datetime:
+    """A filter's time: ISO 8601 (:func:`instant`) or RFC 2822 (``Thu, 20 Apr 2017 11:32:00 -0400``,
+    which BigCommerce's v2 ``min_date_modified`` also takes:
+    https://developer.bigcommerce.com/docs/rest-management/orders ); ValueError for anything else."""
+    when = instant(value)
+    if when is None:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            raise ValueError(value) from None
+    return when

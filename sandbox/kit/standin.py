@@ -23,6 +23,12 @@ from sandbox.kit.instances import Instances, PlatformState, State, add_request_l
 
 #: Checks a request's credentials against its instance: None to let it in, else the refusal.
 Auth = Callable[["Call[Any]"], JSONResponse | None]
+#: A JSON object: a request body, a stored record, an answer.
+Json = dict[str, Any]
+#: Webhooks a change emits, in order: (topic, payload).
+Events = list[tuple[str, Any]]
+#: How a platform delivers the events one API request caused (the request may name the API version).
+Deliver = Callable[["Call[Any]", Events], list[dict[str, Any]]]
 
 
 class Answer(Exception):
@@ -91,6 +97,8 @@ class Call(Generic[State]):
     raw: bytes
     kit: "StandIn[State]"
     headers: dict[str, str] = field(default_factory=dict)
+    #: Webhooks this request caused, delivered by :meth:`deliver` once the change is made.
+    events: Events = field(default_factory=list)
 
     @cached_property
     def body(self) -> Any:
@@ -119,6 +127,27 @@ class Call(Generic[State]):
         """``raise call.refuse(body, status)`` from any depth of an endpoint."""
         return Answer(self.reply(content, status, headers))
 
+    def refuse_as_is(self, content: Any, status: int) -> Answer:
+        """``raise call.refuse_as_is(body, status)``: a refusal that an ``after_apply`` fault does not
+        spoil (a check that runs before anything is applied), with the headers every answer carries."""
+        self.entry["status"] = status
+        return Answer(respond(content, status, self.headers))
+
+    def emit(self, topic: str, *payloads: Any) -> Any:
+        """Note the webhooks this request causes, one per payload, in order; the last payload is
+        returned (to answer with it too), None when there is none."""
+        self.events += [(topic, payload) for payload in payloads]
+        return payloads[-1] if payloads else None
+
+    def deliver(self) -> list[dict[str, Any]]:
+        """Deliver the noted webhooks through the platform's ``deliver``, in order; their records.
+        Call it with the instance's lock released: a receiver may call the stand-in back."""
+        events, self.events = self.events, []
+        if not events:
+            return []
+        assert self.kit.deliver is not None, f"{self.kit.platform} emits webhooks but declares no deliver"
+        return self.kit.deliver(self, events)
+
 
 class StandIn(Generic[State]):
     """One platform's declarations: where it is served, its state, auth, limit and error body.
@@ -129,7 +158,8 @@ class StandIn(Generic[State]):
     adds to the answer; ``fault_target`` names what their ``path_contains`` is matched against when
     it is not the path) and the request log always, the clock when
     ``clock_view`` renders it, the webhook list and byte-for-byte redelivery when asked, and
-    ``POST _admin/webhooks`` answered by ``subscribe(state, payload)`` when given.
+    ``POST _admin/webhooks`` answered by ``subscribe(state, payload)`` when given. ``deliver(call,
+    events)`` sends the webhooks an API request emitted (:meth:`Call.emit`).
     """
 
     def __init__(self, platform: str, api_path: str, state: Callable[[str], State], auth: Auth,
@@ -140,8 +170,10 @@ class StandIn(Generic[State]):
                  webhook_admin: bool = False, redeliver: Callable[..., int | str] | None = None,
                  subscribe: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None,
                  log_body: Callable[[bytes], Any] = parse_json,
-                 fault_target: Callable[["Call[State]"], str] | None = None) -> None:
+                 fault_target: Callable[["Call[State]"], str] | None = None,
+                 deliver: Deliver | None = None) -> None:
         self.platform = platform
+        self.deliver = deliver
         self.factory = state
         self.auth = auth
         self.error_body = error_body

@@ -10,6 +10,11 @@ reports it. A rule is skipped where a parent on its path is absent or not an obj
 top-level value missing. ``Schema.body(field, error, status)`` turns a broken rule into the
 platform's body, e.g. Shopify's ``{"errors": {field: [message]}}`` or WordPress's
 ``{"code", "message", "data": {"status"}}``.
+
+:class:`FieldErrors` runs the same rules the Rails way instead: every field's first broken rule
+is reported at once (``errors.messages``), as Rails apps such as Shopify answer a record that does
+not validate. Both have ``problem(payload, state)``, so a resource declared with either (webhook
+subscriptions) does not care which style its platform has.
 """
 from __future__ import annotations
 
@@ -42,6 +47,11 @@ def required(value: Any, holder: dict[str, Any], state: Any) -> bool:
     return value is not MISSING and value is not None
 
 
+def present(value: Any, holder: dict[str, Any], state: Any) -> bool:
+    """Rails' ``presence``: present, not ``null`` and not empty (``can't be blank`` otherwise)."""
+    return value is not MISSING and bool(value)
+
+
 def is_object(value: Any, holder: dict[str, Any], state: Any) -> bool:
     return isinstance(value, dict)
 
@@ -59,6 +69,20 @@ def one_of(choices: Sequence[Any], allow_null: bool = False) -> Check:
     """Absent is fine; otherwise one of ``choices`` (``null`` only when ``allow_null``)."""
     def check(value: Any, holder: dict[str, Any], state: Any) -> bool:
         return value is MISSING or (allow_null and value is None) or value in choices
+    return check
+
+
+def parses(read: Callable[[Any], Any], allow_null: bool = False) -> Check:
+    """A value ``read`` accepts, as a controller that casts its input (``(int)``, an amount)
+    refuses what does not cast; absent is fine, and so is ``null`` with ``allow_null``."""
+    def check(value: Any, holder: dict[str, Any], state: Any) -> bool:
+        if value is MISSING or (allow_null and value is None):
+            return True
+        try:
+            read(value)
+        except (TypeError, ValueError, ArithmeticError):
+            return False
+        return True
     return check
 
 
@@ -198,3 +222,24 @@ class Schema:
                         if rule.broken(value, holder, state):
                             return rule, value
         return None
+
+
+@dataclass(frozen=True)
+class FieldErrors:
+    """Rules answered the Rails way: each field's first broken rule (a field's later rules are
+    skipped once one broke: ``can't be blank`` before ``is not included in the list``), every such
+    field at once, as ``body({field: error})`` with ``status``. List paths (``[]``) are not walked."""
+
+    rules: tuple[Rule, ...]
+    body: Callable[[dict[str, Any]], Any]
+    status: int = 422
+
+    def problem(self, payload: Any, state: Any = None) -> tuple[int, Any] | None:
+        """(status, body) naming every field with a broken rule, or None when the payload passes."""
+        problems: dict[str, Any] = {}
+        for rule in self.rules:
+            if rule.named not in problems:
+                for value, holder in _walk(payload, rule.path):
+                    if rule.broken(value, holder, state):
+                        problems[rule.named] = rule.message(value)
+        return (self.status, self.body(problems)) if problems else None

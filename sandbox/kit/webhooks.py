@@ -5,6 +5,14 @@ with the subscription's secret (``X-Shopify-Hmac-Sha256``:
 https://shopify.dev/docs/apps/build/webhooks/verify-deliveries;
 ``X-WC-Webhook-Signature``: https://developer.woocommerce.com/docs/apis/rest-api/v3/webhooks/).
 Each delivery is kept (body and headers verbatim) so ``_admin/redeliver`` can resend it.
+BigCommerce signs nothing: each delivery carries the custom ``headers`` its subscription was made
+with (https://developer.bigcommerce.com/docs/integrations/webhooks#security): :func:`echoing`.
+
+:class:`FormSigned` is the form-encoded kind: Lightspeed X-Series POSTs
+``application/x-www-form-urlencoded`` with the JSON object in a ``payload`` field beside fixed
+fields (``type``, ``domain_prefix``, ``environment``) and signs the raw form body in one header of
+``key=value`` pairs, ``X-Signature: signature=…,algorithm=HMAC-SHA256``
+(https://x-series-api.lightspeedhq.com/docs/webhooks).
 """
 from __future__ import annotations
 
@@ -16,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
@@ -54,6 +63,13 @@ def subscribers(state: KitState, topic: str) -> list[dict[str, Any]]:
     return [hook for hook in list(state.webhooks) if topic in hook["topics"]]
 
 
+def echoing(state: KitState, topic: str, body: bytes, **extra: Any) -> list[dict[str, Any]]:
+    """Deliver ``body`` to every active subscription of ``topic`` with the subscription's own
+    ``headers`` and nothing signed; the delivery records."""
+    return [send(state, hook, topic, body, {"Content-Type": "application/json", **(hook.get("headers") or {})}, **extra)
+            for hook in subscribers(state, topic) if hook.get("is_active", True)]
+
+
 def send(state: KitState, hook: dict[str, Any], topic: str, body: bytes, headers: dict[str, str],
          **extra: Any) -> dict[str, Any]:
     """Deliver ``body`` to the subscription and keep the record (``extra`` adds platform ids)."""
@@ -67,9 +83,10 @@ def send(state: KitState, hook: dict[str, Any], topic: str, body: bytes, headers
 class Signed:
     """A platform's delivery headers as data. Each value is a template over ``{topic}``,
     ``{resource}`` / ``{event}`` (the topic split at its dot), ``{signature}`` (the base64
-    HMAC-SHA256 of the body), ``{instance}``, ``{hook_id}``, ``{now_z}`` (the instance's time,
-    ``Z`` for UTC), ``{uuid}`` (fresh for each header), whatever ``values(state, hook)`` adds and
-    the keyword values of :meth:`deliver`. ``record`` copies headers onto the delivery record."""
+    HMAC-SHA256 of the body; ``{signature_hex}`` the same in hex, as PHP's ``hash_hmac`` gives
+    it), ``{instance}``, ``{hook_id}``, ``{now_z}`` (the instance's time, ``Z`` for UTC),
+    ``{uuid}`` (fresh for each header), whatever ``values(state, hook)`` adds and the keyword
+    values of :meth:`deliver`. ``record`` copies headers onto the delivery record."""
 
     headers: dict[str, str]
     record: dict[str, str] = field(default_factory=dict)
@@ -83,12 +100,40 @@ class Signed:
         for hook in subscribers(state, topic):
             known = {"topic": topic, "resource": resource, "event": event, "instance": state.name,
                      "signature": hmac_sha256_b64(hook["secret"], body), "hook_id": str(hook["id"]),
+                     "signature_hex": hmac.new(hook["secret"].encode(), body, hashlib.sha256).hexdigest(),
                      "now_z": state.now().isoformat().replace("+00:00", "Z"),
                      **self.values(state, hook), **values}
             headers = {name: template.format(**known, uuid=uuid.uuid4()) for name, template in self.headers.items()}
             results.append(send(state, hook, topic, body, headers,
                                 **{key: headers[name] for key, name in self.record.items()}))
         return results
+
+    def deliver_all(self, state: KitState, events: list[tuple[str, Any]], **values: str) -> list[dict[str, Any]]:
+        """:meth:`deliver` each ``(topic, payload)`` in order (with the same ``values``); every record."""
+        return [record for topic, payload in events for record in self.deliver(state, topic, payload, **values)]
+
+
+@dataclass(frozen=True)
+class FormSigned:
+    """Form-encoded deliveries as data: ``fields(state, topic)`` are the form's fixed fields, the
+    JSON payload goes in ``payload_field``, ``signature`` is the signature header's template over
+    ``{hex}`` (the hex HMAC-SHA256 of the form body) keyed with ``secret(state, hook)``;
+    ``record(payload)`` adds ids to each delivery record. Inactive subscriptions get nothing."""
+
+    fields: Callable[[Any, str], dict[str, str]]
+    secret: Callable[[Any, dict[str, Any]], str] = lambda state, hook: hook["secret"]
+    record: Callable[[Any], dict[str, Any]] = lambda payload: {}
+    payload_field: str = "payload"
+    signature_header: str = "X-Signature"
+    signature: str = "signature={hex},algorithm=HMAC-SHA256"
+
+    def deliver(self, state: KitState, topic: str, payload: Any) -> list[dict[str, Any]]:
+        """POST ``payload`` to every active subscription of ``topic``, signed; the records."""
+        body = urlencode({self.payload_field: json.dumps(payload), **self.fields(state, topic)}).encode()
+        return [send(state, hook, topic, body, {
+            "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
+            self.signature_header: self.signature.format(hex=hmac_sha256_hex(self.secret(state, hook), body))},
+            **self.record(payload)) for hook in subscribers(state, topic) if hook.get("active", True)]
 
     def deliver_all(self, state: KitState, events: list[tuple[str, Any]]) -> list[dict[str, Any]]:
         """:meth:`deliver` each ``(topic, payload)`` in order; every record."""

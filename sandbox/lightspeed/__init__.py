@@ -13,7 +13,7 @@ the ``/api/2.0/webhooks`` resource an app registers them through.
 Built on ``sandbox.kit``: ``retailer`` declares the stand-in, ``api`` holds the API endpoints,
 ``webhooks`` the webhook resource, ``admin`` the control endpoints (docs/sandbox.md).
 """
-from sandbox.lightspeed import admin, api, webhooks  # noqa: F401  (each registers its routes)
+from sandbox.lightspeed import admin, api, sales, webhooks  # noqa: F401  (each registers its routes)
 from sandbox.lightspeed.retailer import DEFAULT_CLIENT_SECRET, DEFAULT_TOKEN, kit
 
 __all__ = ["DEFAULT_CLIENT_SECRET", "DEFAULT_TOKEN", "install"]

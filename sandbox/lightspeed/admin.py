@@ -1,23 +1,25 @@
 """The Lightspeed stand-in's admin endpoints (``/lightspeed/{instance}/_admin/…``): seed outlets and
-products, credentials and the rate-limit window, back-office stock changes and renames, the write
-log. The kit adds ``faults`` (``retry_after_in_s`` becomes an HTTP-date), ``requests`` and
-``webhooks`` (list, and ``POST``: a webhook made in the back office, ``retailer.add_hook``); every
-endpoint is listed in docs/sandbox.md.
+products, credentials and the rate-limit window (the kit's ``add_config``), back-office stock
+changes (``add_set_stock``) and renames, the items (``add_item_state``), the write log. The kit
+adds ``faults`` (``retry_after_in_s`` becomes an HTTP-date), ``requests``, ``webhooks`` (list, and
+``POST``: a webhook made in the back office, ``retailer.add_hook``) and ``redeliver``; sales rung up
+at the till are ``sales``'. Every endpoint is listed in docs/sandbox.md.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from fastapi import Body
-from fastapi.responses import JSONResponse
 
+from sandbox.kit import Setting, add_config, add_item_state, add_set_stock, known
+from sandbox.kit.admin import add_change
 from sandbox.lightspeed.retailer import (
     RetailerState,
     _ts,
     _uuid,
     admin_item,
-    deliver,
+    deliver_all,
     inventory_payload,
     kit,
     product_payload,
@@ -30,7 +32,7 @@ def seed(state: RetailerState = kit.state, payload: dict[str, Any] = Body(defaul
     """``{"count": N, "sku_prefix", "current_amount", "outlets": K | "outlet_ids": [...], "items": [...]}``."""
     with state.lock:
         if payload.get("reset", True):
-            state.products, state.sku_index, state.inventory = {}, {}, {}
+            state.products, state.sku_index, state.inventory, state.sales = {}, {}, {}, {}
             state.outlets = [str(o) for o in payload["outlet_ids"]] if payload.get("outlet_ids") else \
                 [_uuid(state.name, f"outlet-{n}") for n in range(int(payload.get("outlets", 1)))]
         created = []
@@ -44,60 +46,40 @@ def seed(state: RetailerState = kit.state, payload: dict[str, Any] = Body(defaul
         return {"total": len(state.products), "outlets": state.outlets, "items": created,
                 "version": state.version}
 
-@kit.admin.post("/config")
-def config(state: RetailerState = kit.state, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
-    with state.lock:
-        state.token = payload.get("access_token", state.token)
-        state.client_secret = payload.get("client_secret", state.client_secret)
-        state.window.limit = int(payload.get("rate_limit", state.window.limit))
-        state.window.seconds = float(payload.get("rate_window_s", state.window.seconds))
-        if payload.get("reset_window"):
-            state.window.restart()
-        return {"access_token": state.token, "client_secret": state.client_secret,
-                "rate_limit": state.window.limit, "rate_window_s": state.window.seconds, "outlets": state.outlets}
+add_config(kit, {"access_token": Setting("token"), "client_secret": Setting("client_secret"),
+                 "rate_limit": Setting("window.limit", int), "rate_window_s": Setting("window.seconds", float),
+                 "reset_window": Setting("window", show=None, apply=lambda state, on: on and state.window.restart())})
 
-@kit.admin.post("/set_stock")
-def set_stock(state: RetailerState = kit.state, payload: dict[str, Any] = Body(...)) -> JSONResponse:
-    """A sale or stocktake in the store: sets ``current_amount`` (and ``reorder_point`` /
-    ``reorder_amount`` when given, as the back office does per outlet), emits ``inventory.update``."""
-    with state.lock:
-        product_id = state.sku_index.get(str(payload.get("sku")))
-        if product_id is None:
-            return JSONResponse({"error": f"unknown sku {payload.get('sku')}"}, status_code=404)
-        outlet = str(payload.get("outlet_id") or state.outlets[0])
-        if outlet not in state.outlets:
-            return JSONResponse({"error": f"unknown outlet {outlet}"}, status_code=404)
-        current = state.inventory.get((product_id, outlet), {}).get("current_amount", 0)
-        row = dict(state.set_amount(product_id, outlet, int(payload.get("current_amount", current)),
-                                    **reorder_levels(payload)))
-    hooks = deliver(state, "inventory.update", inventory_payload(row))
-    return JSONResponse({"inventory": row, "webhooks": hooks})
 
-@kit.admin.post("/update_product")
-def update_product_admin(state: RetailerState = kit.state, payload: dict[str, Any] = Body(...)) -> JSONResponse:
-    """Renames a product (``name``/``new_sku``) in the back office: emits ``product.update``."""
-    with state.lock:
-        product_id = state.sku_index.get(str(payload.get("sku")))
-        if product_id is None:
-            return JSONResponse({"error": f"unknown sku {payload.get('sku')}"}, status_code=404)
-        product = state.products[product_id]
-        if payload.get("new_sku"):
-            del state.sku_index[product["sku"]]
-            product["sku"] = str(payload["new_sku"])
-            state.sku_index[product["sku"]] = product_id
-        product["name"] = payload.get("name", product["name"])
-        product["updated_at"] = _ts(datetime.now(timezone.utc))
-        product["version"] = state.bump()
-        body = product_payload(state, product)
-    return JSONResponse({"product": body, "webhooks": deliver(state, "product.update", body)})
+def stock_change(state: RetailerState, product_id: str, payload: dict[str, Any], now: datetime) -> tuple[Any, Any]:
+    """A stocktake in the store: sets ``current_amount`` (and ``reorder_point`` / ``reorder_amount``
+    when given, as the back office does per outlet), emits ``inventory.update``."""
+    outlet = str(payload.get("outlet_id") or state.outlets[0])
+    known(outlet if outlet in state.outlets else None, f"outlet {outlet}")
+    current = state.inventory.get((product_id, outlet), {}).get("current_amount", 0)
+    row = dict(state.set_amount(product_id, outlet, int(payload.get("current_amount", current)),
+                                **reorder_levels(payload)))
+    return row, [("inventory.update", inventory_payload(row))]
 
-@kit.admin.get("/state/items")
-def state_items(skus: str | None = None, state: RetailerState = kit.state) -> JSONResponse:
-    with state.lock:
-        ids = [state.sku_index[s] for s in skus.split(",") if s in state.sku_index] if skus \
-            else list(state.products)
-        return JSONResponse({"total": len(state.products),
-                             "items": [admin_item(state, state.products[i]) for i in ids]})
+
+add_set_stock(kit, lambda state, sku: state.sku_index.get(sku), stock_change, deliver_all)
+add_item_state(kit, lambda state: list(state.products), lambda state, sku: state.sku_index.get(sku),
+               lambda state, product_id: state.products[product_id], admin_item)
+
+def rename(state: RetailerState, product_id: str, payload: dict[str, Any], now: datetime) -> tuple[Any, Any]:
+    """A product renamed (``name``/``new_sku``) in the back office: emits ``product.update``."""
+    product = state.products[product_id]
+    if payload.get("new_sku"):
+        del state.sku_index[product["sku"]]
+        product["sku"] = str(payload["new_sku"])
+        state.sku_index[product["sku"]] = product_id
+    product.update(name=payload.get("name", product["name"]), updated_at=_ts(now), version=state.bump())
+    body = product_payload(state, product)
+    return body, [("product.update", body)]
+
+
+add_change(kit, "/update_product", lambda state, sku: state.sku_index.get(sku), rename, deliver_all, shown="product")
+
 
 @kit.admin.get("/writes")
 def list_writes(state: RetailerState = kit.state) -> dict[str, Any]:

@@ -20,16 +20,8 @@ def error(kind: str, message: str) -> dict[str, str]:
     return {"error": kind, "message": message}
 
 
-@kit.api.get("/2.0/products")
-def list_products(call: Call[RetailerState] = kit.call) -> Response:
-    with call.state.lock:
-        return pages.answer(call, [dict(p) for p in call.state.products.values()])
-
-
-@kit.api.get("/2.0/inventory")
-def list_inventory(call: Call[RetailerState] = kit.call) -> Response:
-    with call.state.lock:
-        return pages.answer(call, [dict(r) for r in call.state.inventory.values()])
+pages.serve(kit, "/2.0/products", lambda state: state.products.values())
+pages.serve(kit, "/2.0/inventory", lambda state: state.inventory.values())
 
 
 @kit.api.get("/2.0/outlets")

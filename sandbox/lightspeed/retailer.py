@@ -3,32 +3,31 @@
 Webhooks are form-encoded POSTs with a ``payload`` JSON field in the API 1.0 shape, signed
 ``X-Signature: signature=<hex HMAC-SHA256 of the body>,algorithm=HMAC-SHA256`` with the client
 secret (https://x-series-api.lightspeedhq.com/docs/webhooks; the hex encoding is this stand-in's
-choice, the docs do not state it). Each webhook is one ``type`` (or, made through ``_admin``, as
-in the back office's ``/setup/api`` page, several) to one URL, the kit's subscription shape.
-Every change bumps the retailer's monotonic version counter.
+choice, the docs do not state it): the kit's ``FormSigned``. Each webhook is one ``type`` (or, made
+through ``_admin``, as in the back office's ``/setup/api`` page, several) to one URL, the kit's
+subscription shape. Every change bumps the retailer's monotonic version counter.
 """
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi.responses import JSONResponse
 
+from sandbox.kit import (BearerToken, FixedWindow, Fixtures, KitState, StandIn, VersionPages, Window, post,
+                         subscribe)
+from sandbox.kit.dates import zulu as _ts
 from sandbox.kit.faults import http_date_fault
-from sandbox.kit import KitState, StandIn
-from sandbox.kit.auth import BearerToken
-from sandbox.kit.limits import FixedWindow, Window
-from sandbox.kit.pages import VersionPages
-from sandbox.kit.webhooks import hmac_sha256_hex, send, subscribe, subscribers
+from sandbox.kit.pages import Versioned
+from sandbox.kit.webhooks import FormSigned
 
 DEFAULT_TOKEN = "lsxs_sandbox_token"
 DEFAULT_CLIENT_SECRET = "lsxs_sandbox_client_secret"
 UNAUTHORIZED = {"error": "Unauthorized", "message": "The access token is missing, invalid or expired"}
 THROTTLED = {"error": "Too Many Requests", "message": "Rate limiting enforced"}
+FIXTURES = Fixtures(__file__)
 
 
 def _uuid(namespace: str, name: str) -> str:
@@ -36,23 +35,19 @@ def _uuid(namespace: str, name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"lightspeed:{namespace}:{name}"))
 
 
-def _ts(value: datetime) -> str:
-    return value.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 @dataclass
-class RetailerState(KitState):
-    """Everything one ``{instance}`` (a retailer's domain prefix) knows."""
+class RetailerState(Versioned, KitState):
+    """Everything one ``{instance}`` (a retailer's domain prefix) knows; every change bumps its version."""
 
     token: str = DEFAULT_TOKEN
     client_secret: str = DEFAULT_CLIENT_SECRET
     outlets: list[str] = field(default_factory=list)
-    version: int = 1_000
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
     sku_index: dict[str, str] = field(default_factory=dict)
     inventory: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     window: Window = field(default_factory=lambda: Window(limit=350, seconds=300.0))
     writes: list[dict[str, Any]] = field(default_factory=list)
+    sales: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.outlets:
@@ -61,14 +56,10 @@ class RetailerState(KitState):
     def log_time(self) -> str:
         return _ts(datetime.now(timezone.utc))
 
-    def bump(self) -> int:
-        self.version += 1 + (self.version % 3)  # monotonic, never assumed to step by one
-        return self.version
-
     def add_product(self, sku: str, name: str, amount: int, **levels: Any) -> dict[str, Any]:
         product_id = _uuid(self.name, f"product:{sku}")
-        product = {"id": product_id, "sku": sku, "name": name, "handle": sku.lower(), "variant_parent_id": None,
-                   "deleted_at": None, "updated_at": _ts(datetime.now(timezone.utc)), "version": self.bump()}
+        product = FIXTURES.fill("product", id=product_id, sku=sku, name=name, handle=sku.lower(),
+                                updated_at=_ts(datetime.now(timezone.utc)), version=self.bump())
         self.products[product_id] = product
         self.sku_index[sku] = product_id
         for outlet in self.outlets:
@@ -77,21 +68,20 @@ class RetailerState(KitState):
 
     def set_amount(self, product_id: str, outlet: str, amount: int, **extra: Any) -> dict[str, Any]:
         key = (product_id, outlet)
-        row = self.inventory.get(key) or {
-            "id": _uuid(self.name, f"inventory:{product_id}:{outlet}"), "product_id": product_id,
-            "outlet_id": outlet, "reorder_point": 0, "reorder_amount": 0, "average_cost": 10.0,
-            "deleted_at": None}
+        row = self.inventory.get(key) or FIXTURES.fill(
+            "inventory", id=_uuid(self.name, f"inventory:{product_id}:{outlet}"), product_id=product_id, outlet_id=outlet)
         row.update({"current_amount": amount, "inventory_level": amount, "version": self.bump(), **extra})
         self.inventory[key] = row
         return row
 
+    def move(self, product_id: str, outlet: str, units: int) -> dict[str, Any]:
+        """``units`` added at the outlet (negative for a sale); X-Series lets a count go below 0."""
+        return self.set_amount(product_id, outlet, self.inventory[(product_id, outlet)]["current_amount"] + units)
+
 
 def inventory_payload(row: dict[str, Any]) -> dict[str, Any]:
-    """The API 1.0 inventory shape webhooks carry (``count`` rather than ``current_amount``)."""
-    return {"id": row["id"], "product_id": row["product_id"], "outlet_id": row["outlet_id"],
-            "count": row["current_amount"], "reorder_point": row["reorder_point"],
-            "restock_level": row["reorder_amount"], "attributed_cost": row["average_cost"],
-            "version": row["version"]}
+    """The API 1.0 inventory shape webhooks carry (``count``, ``restock_level``: the reorder amount)."""
+    return FIXTURES.fill("inventory_update", row)
 
 
 def product_payload(state: RetailerState, product: dict[str, Any]) -> dict[str, Any]:
@@ -102,16 +92,11 @@ def product_payload(state: RetailerState, product: dict[str, Any]) -> dict[str, 
             "updated_at": product["updated_at"], "version": product["version"], "inventory": levels}
 
 
-def deliver(state: RetailerState, kind: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """POST ``payload`` form-encoded to every active webhook of this type, signed like the platform
-    (with the client secret, unless one made through ``_admin`` names its own)."""
-    body = urlencode({"payload": json.dumps(payload), "type": kind, "domain_prefix": state.name,
-                      "environment": "sandbox"}).encode()
-    def headers(secret: str) -> dict[str, str]:
-        return {"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
-                "X-Signature": f"signature={hmac_sha256_hex(secret, body)},algorithm=HMAC-SHA256"}
-    return [send(state, hook, kind, body, headers(hook["secret"] or state.client_secret), payload_id=payload.get("id"),
-                 version=payload.get("version")) for hook in subscribers(state, kind) if hook.get("active", True)]
+#: Signed with the client secret, unless a webhook made through ``_admin`` names its own.
+WEBHOOKS = FormSigned(lambda state, kind: {"type": kind, "domain_prefix": state.name, "environment": "sandbox"},
+                      secret=lambda state, hook: hook["secret"] or state.client_secret,
+                      record=lambda payload: {"payload_id": payload.get("id"), "version": payload.get("version")})
+deliver, deliver_all = WEBHOOKS.deliver, WEBHOOKS.deliver_all
 
 
 def add_hook(state: RetailerState, payload: dict[str, Any]) -> dict[str, Any]:
@@ -139,5 +124,6 @@ kit: StandIn[RetailerState] = StandIn(
     "lightspeed", "/api", RetailerState, auth=BearerToken(lambda: JSONResponse(UNAUTHORIZED, status_code=401)),
     error_body=lambda status: {"error": "Internal Server Error", "message": "Something went wrong"},
     limit=FixedWindow(lambda: THROTTLED), parse_fault=http_date_fault,
-    describe_fault=lambda fault: {"retry_after": fault.retry_after}, webhook_admin=True, subscribe=add_hook)
+    describe_fault=lambda fault: {"retry_after": fault.retry_after}, webhook_admin=True, subscribe=add_hook,
+    redeliver=post)
 pages = VersionPages(lambda message: {"error": "Bad Request", "message": message})

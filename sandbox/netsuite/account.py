@@ -18,11 +18,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from sandbox.kit import Call, KitState, OAuth1, OffsetPages, StandIn, answering_fault
 from sandbox.kit.errors import oracle_bad_request as bad_request, oracle_body as error_body
-from sandbox.kit.faults import answering_fault
-from sandbox.kit import Call, KitState, StandIn
-from sandbox.kit.oauth1 import OAuth1
-from sandbox.kit.pages import OffsetPages
 
 DEFAULTS = {"consumer_key": "ns_ck_sandbox", "consumer_secret": "ns_cs_sandbox",
             "token_id": "ns_tk_sandbox", "token_secret": "ns_ts_sandbox"}

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import Body
 from fastapi.responses import JSONResponse
 
+from sandbox.kit import add_action, add_state_view, known
 from sandbox.netsuite.account import DEFAULTS, ITEM_ID_BASE, VENDOR_ID_BASE, AccountState, kit
 from sandbox.netsuite.records import po_view, receive_po
 
@@ -61,26 +62,27 @@ def seed(state: AccountState = kit.state, payload: dict[str, Any] = Body(default
         return {"total": total, "locations": [str(x) for x in location_ids], "items": created,
                 "vendors": vendors}
 
-@kit.admin.post("/config")
-def config(state: AccountState = kit.state, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+
+def config(state: AccountState, payload: dict[str, Any]) -> dict[str, Any]:
     """Sets the TBA credentials the account accepts, the timestamp tolerance, and the SuiteQL tables
     the token's role may not see (``hidden_records``: a role without Lists → Locations, say)."""
-    with state.lock:
-        for key in DEFAULTS:
-            if key in payload:
-                state.credentials[key] = str(payload[key])
-        state.timestamp_tolerance_s = float(payload.get("timestamp_tolerance_s", state.timestamp_tolerance_s))
-        state.hidden = {str(table).lower() for table in payload.get("hidden_records", state.hidden)}
-        return {"credentials": state.credentials, "timestamp_tolerance_s": state.timestamp_tolerance_s,
-                "hidden_records": sorted(state.hidden)}
+    for key in DEFAULTS:
+        if key in payload:
+            state.credentials[key] = str(payload[key])
+    state.timestamp_tolerance_s = float(payload.get("timestamp_tolerance_s", state.timestamp_tolerance_s))
+    state.hidden = {str(table).lower() for table in payload.get("hidden_records", state.hidden)}
+    return {"credentials": state.credentials, "timestamp_tolerance_s": state.timestamp_tolerance_s,
+            "hidden_records": sorted(state.hidden)}
+
+
+add_action(kit, "/config", config)
+
 
 @kit.admin.post("/set_stock")
 def set_stock(state: AccountState = kit.state, payload: dict[str, Any] = Body(...)) -> JSONResponse:
     """Changes one item's quantities at one location and touches its ``lastmodifieddate``."""
     with state.lock:
-        row = state.item_row(str(payload.get("sku")))
-        if row is None:
-            return JSONResponse({"error": f"unknown sku {payload.get('sku')}"}, status_code=404)
+        row = known(state.item_row(str(payload.get("sku"))), f"sku {payload.get('sku')}")
         location = int(payload.get("location_id", 1))
         on_hand = int(payload["on_hand"])
         committed = int(payload.get("committed", 0))
@@ -91,6 +93,7 @@ def set_stock(state: AccountState = kit.state, payload: dict[str, Any] = Body(..
             state.db.execute("UPDATE item SET lastmodifieddate = ? WHERE id = ?", (state.stamp(), row[0]))
         state.db.commit()
         return JSONResponse({"item": admin_item(state, row[0])})
+
 
 @kit.admin.post("/purchase_orders/receive")
 def receive(state: AccountState = kit.state, payload: dict[str, Any] = Body(...)) -> JSONResponse:
@@ -104,6 +107,7 @@ def receive(state: AccountState = kit.state, payload: dict[str, Any] = Body(...)
         booked = receive_po(state, po, payload.get("lines"), location)
         return JSONResponse({"purchase_order": po["tranId"], "status": po["status"], "received": booked})
 
+
 @kit.admin.get("/state/items")
 def state_items(skus: str | None = None, state: AccountState = kit.state) -> JSONResponse:
     with state.lock:
@@ -113,12 +117,9 @@ def state_items(skus: str | None = None, state: AccountState = kit.state) -> JSO
             ids = [r[0] for r in state.db.execute("SELECT id FROM item ORDER BY id")]
         return JSONResponse({"items": [admin_item(state, i) for i in ids]})
 
-@kit.admin.get("/state/purchase_orders")
-def state_purchase_orders(state: AccountState = kit.state) -> JSONResponse:
-    """Every purchase order with its lines, ids as strings (how tests count what was created)."""
-    with state.lock:
-        return JSONResponse({"purchase_orders": [po_view(po, "", True)
-                                                 for _, po in sorted(state.purchase_orders.items())]})
+#: Every purchase order with its lines, ids as strings (how tests count what was created).
+add_state_view(kit, "purchase_orders", lambda state: [po_view(po, "", True)
+                                                       for _, po in sorted(state.purchase_orders.items())])
 
 
 def admin_item(state: AccountState, item_id: int) -> dict[str, Any]:

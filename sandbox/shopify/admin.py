@@ -7,107 +7,84 @@ and, from the declarations below, ``config``, ``seed``, ``set_stock``, ``create_
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from fastapi import Body
-from fastapi.responses import JSONResponse
-
-from sandbox.kit import admin as edits
-from sandbox.kit.money import to_money
-from sandbox.kit.pricing import subtotal
+from sandbox.kit import (Events, Json, Seed, Setting, add_action, add_checkout, add_config, add_item_state,
+                         add_order_view, add_seed, add_set_stock, add_state_view, known, reset, subtotal, to_money)
 from sandbox.shopify import shop
-from sandbox.shopify.money import sale_transaction
-from sandbox.shopify.shop import Item, ShopState, kit
-
-Payload = dict[str, Any]
+from sandbox.shopify.shop import ShopState, kit
 
 
-def clear(state: ShopState) -> None:
-    state.catalog.clear()
-    state.orders, state.transactions, state.gift_cards = [], {}, []
-    state.locations.levels = {}  # the added locations stay; what they stocked went with the catalog
-
-
-def add_item(state: ShopState, spec: Payload, now: datetime) -> Item:
+def add_item(state: ShopState, spec: Json, now: datetime) -> Json:
     """One item given by hand (``sku``, ``title``, ``available``, ``tracked``, ``inventory_policy``)."""
     index = state.total
     state.catalog.add_batch(index, index + 1, "\0", now, available=0, policy="deny")
-    state.store(Item(index, spec["sku"], spec.get("title", spec["sku"]),
-                     spec.get("available", 0) if spec.get("tracked", True) else None,
-                     spec.get("inventory_policy", "deny"), now))
-    return state.item(index)
+    state.store(item := shop.new_item(index, spec["sku"], spec.get("title", spec["sku"]),
+                                      spec.get("available", 0) if spec.get("tracked", True) else None,
+                                      spec.get("inventory_policy", "deny"), now))
+    return item
 
 
-def change_stock(state: ShopState, index: int, payload: Payload, now: datetime) -> tuple[Payload, edits.Events]:
+def change_stock(state: ShopState, index: int, payload: Json, now: datetime) -> tuple[Json, Events]:
     """A stock change made in Shopify's own admin: ``available``, ``inventory_policy``, optionally at
     an added ``location_id``; the webhooks Shopify would emit."""
-    old, location = state.item(index), int(payload.get("location_id") or state.location_id)
+    old, location = state.get(index), int(payload.get("location_id") or state.location_id)
+    given = int(payload["available"]) if "available" in payload else None
     if location != state.location_id:
-        given = int(payload["available"]) if "available" in payload else None
-        available = edits.known(state.locations.place(location, index, given, now), f"location {location}")
-        shown = {**shop.admin_item(state, old), "location_id": str(location), "available": available}
-        return shown, [("inventory_levels/update", shop.stocked_level_json(location, old, available, now))]
-    item = replace(old, available=int(payload["available"]) if "available" in payload else old.available,
-                   policy=payload.get("inventory_policy", old.policy), updated_at=now)
-    state.store(item)
+        available = known(state.locations.place(location, index, given, now), f"location {location}")
+        return {**shop.admin_item(state, old), "location_id": str(location), "available": available}, [
+            ("inventory_levels/update", shop.level_json(state, old, location, available, now))]
+    item = shop.change_item(state, old, now, policy=payload.get("inventory_policy", old["policy"]),
+                            available=old["available"] if given is None else given)
     events = [("inventory_levels/update", shop.level_json(state, item))]
     return shop.admin_item(state, item), events + ([("products/update", shop.product_json(item))]
-                                                   if item.policy != old.policy else [])
+                                                   if item["policy"] != old["policy"] else [])
 
 
-def sell(state: ShopState, index: int, quantity: int, price: Any, now: datetime) -> tuple[Payload, edits.Events]:
-    item = state.item(index)
-    levels = shop.take_stock(state, item, quantity, now)
+def sell(state: ShopState, index: int, quantity: int, price: Any, now: datetime) -> tuple[Json, Events]:
+    levels = shop.take_stock(state, item := state.get(index), quantity, now)
     return shop.order_line(item, quantity, str(price)), [("inventory_levels/update", level) for level in levels]
 
 
-def place(state: ShopState, lines: list[Payload], payload: Payload, now: datetime,
-          begun: None) -> tuple[Payload, edits.Events]:
+def place(state: ShopState, lines: list[Json], payload: Json, now: datetime,
+          begun: None) -> tuple[Json, Events]:
     """The order of a checkout (``email``, ``phone``, ``customer``, ``currency``, ``gateway``), paid."""
     email, gateway = payload.get("email", "ada@example.com"), str(payload.get("gateway", "manual"))
     customer = {"id": shop.CUSTOMER_ID_BASE + len(state.orders), "email": email, "phone": payload.get("phone"),
                 **payload.get("customer", {"first_name": "Ada", "last_name": "Lovelace"})}
-    order = shop.place_order(state, lines, now, email=email, phone=payload.get("phone"), customer=customer,
+    order = shop.place_order(state, lines, now, gateway, email=email, phone=payload.get("phone"), customer=customer,
                              currency=payload.get("currency", "USD"), total_price=to_money(subtotal(lines)),
                              payment_gateway_names=[gateway])
-    sale = sale_transaction(state, order, gateway, now)
-    return {"order": {**order, "id": str(order["id"]), "transactions": [sale]}}, [("orders/create", order)]
+    return {"order": {**order, "id": str(order["id"]), "transactions": state.transactions[order["id"]]}}, [
+        ("orders/create", order)]
 
 
-def deliver(state: ShopState, events: edits.Events) -> list[dict[str, Any]]:
-    return shop.deliver_all(state, None, events)
-
-
-edits.add_config(kit, {
-    "access_token": edits.Setting("token"), "bucket_size": edits.Setting("bucket.size", float),
-    "leak_rate": edits.Setting("bucket.leak_rate", float),
-    "bucket_level": edits.Setting("bucket.level", show=None,
-                                  apply=lambda state, level: state.bucket.fill(float(level))),
-    "location_id": edits.Setting("location_id", int, show=str)})
-edits.add_seed(kit, edits.Seed(clear, start=lambda state, count: state.total, add=add_item,
-                               total=lambda state: state.total,
+add_config(kit, {
+    "access_token": Setting("token"), "bucket_size": Setting("bucket.size", float),
+    "leak_rate": Setting("bucket.leak_rate", float), "location_id": Setting("location_id", int, show=str),
+    "bucket_level": Setting("bucket.level", show=None, apply=lambda state, level: state.bucket.fill(float(level)))})
+#: The added locations stay; what they stocked goes with the catalog.
+add_seed(kit, Seed(reset("catalog", "orders", "transactions", "gift_cards", "locations.levels"),
+                   start=lambda state, count: state.total, add=add_item, total=lambda state: state.total,
                    render=shop.admin_item, batch={"available": ("available", int, 10),
                                                   "policy": ("inventory_policy", str, "deny")}))
-edits.add_set_stock(kit, ShopState.index_for_sku, change_stock, deliver)
-edits.add_checkout(kit, ShopState.index_for_sku, sell, place, deliver)
-edits.add_item_state(kit, lambda state: range(state.total), ShopState.index_for_sku, ShopState.item, shop.admin_item)
+add_set_stock(kit, ShopState.key_for_sku, change_stock, shop.webhooks.deliver_all)
+add_checkout(kit, ShopState.key_for_sku, sell, place, shop.webhooks.deliver_all)
+add_item_state(kit, lambda state: range(state.total), ShopState.key_for_sku, ShopState.get, shop.admin_item)
 #: Every gift card with its full code (the API never shows it again after creation).
-edits.add_state_view(kit, "gift_cards", lambda state: [{**c, "id": str(c["id"])} for c in state.gift_cards])
+add_state_view(kit, "gift_cards", lambda state: [{**c, "id": str(c["id"])} for c in state.gift_cards])
 
 
-@kit.admin.post("/locations")
-def add_locations(state: ShopState = kit.state, payload: Payload = Body(default_factory=dict)) -> Payload:
+def add_locations(state: ShopState, payload: Json) -> Json:
     """Add ``count`` active locations beside the main one (a shop with many stores or warehouses)."""
-    with state.lock:
-        state.locations.add(state.location_id, int(payload.get("count", 1)))
-        return {"location_ids": [str(location) for location in state.location_ids()]}
+    state.locations.add(state.location_id, int(payload.get("count", 1)))
+    return {"location_ids": [str(location) for location in state.locations.all(state.location_id)]}
 
 
-@kit.admin.get("/state/orders/{order_id}")
-def state_order(order_id: int, state: ShopState = kit.state) -> JSONResponse:
-    """An order with its refunds and transactions, ids as strings, for tests to assert on."""
-    with state.lock:
-        order = edits.known(state.find_order(order_id), f"order {order_id}")
-        return edits.plain({**order, "id": str(order["id"]), "transactions": state.transactions.get(order_id, [])})
+add_action(kit, "/locations", add_locations)
+
+
+#: An order with its refunds and transactions, ids as strings, for tests to assert on.
+add_order_view(kit, lambda state, order: {**order, "id": str(order["id"]),
+                                          "transactions": state.transactions.get(order["id"], [])})

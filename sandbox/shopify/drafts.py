@@ -11,27 +11,21 @@ import uuid
 from typing import Any
 
 from fastapi import Body
-from fastapi.responses import Response
 
-from sandbox.kit.money import to_cents, to_money
-from sandbox.kit import Call
-from sandbox.kit.admin import add_state_view
-from sandbox.kit.pages import FirstPage
-from sandbox.kit.pricing import Discounts, fixed_amount, percentage, subtotal
-from sandbox.kit.resources import Collection, Filter, in_list, positions, since
-from sandbox.kit.validation import MISSING, Rule, decimal, exists, is_object, non_empty_list, number, whole_at_least
+from sandbox.kit import (Call, Collection, Discounts, Filter, FirstPage, Json, Refusal, Rule, add_state_view,
+                         exists, fixed_amount, found, in_list, is_object, non_empty_list, percentage, positions,
+                         subtotal, to_cents, to_money, whole_at_least)
 from sandbox.shopify import shop
-from sandbox.shopify.money import sale_transaction
-from sandbox.shopify.shop import ShopState, kit
+from sandbox.shopify.shop import ShopState, api, kit
 
 DRAFT_ORDER_ID_BASE = 2**53 + 12_000_000_000
-DISCOUNTS = Discounts({"fixed_amount": fixed_amount, "percentage": percentage})
+DISCOUNTS = Discounts({"fixed_amount": fixed_amount, "percentage": percentage}, most={"percentage": 100})
 drafts = Collection(
     "draft_orders", FirstPage(shop.invalid_params), positions("draft_orders", DRAFT_ORDER_ID_BASE),
     in_list("draft_orders", DRAFT_ORDER_ID_BASE), single="draft_order", missing=lambda: shop.errors("Not Found"),
     filters=(Filter("status", test=lambda draft, status: draft["status"] == status, default="open", status=422,
                     choices=("open", "invoice_sent", "completed"), detail="is not included in the list"),
-             since("updated_at_min", lambda draft: shop.parse_ts(draft["updated_at"]), lambda v, q: shop.parse_ts(v))))
+             shop.updated_since))
 
 
 def variant_line(line: dict[str, Any]) -> bool:
@@ -44,87 +38,65 @@ NEW_DRAFT = shop.schema(
     Rule("draft_order.line_items[]", is_object, ["is invalid"], field="line_items"),
     Rule("draft_order.line_items[].quantity", whole_at_least(1, default=1), ["must be greater than 0"],
          field="line_items.quantity"),
-    Rule("draft_order.line_items[].variant_id", exists(lambda state, v: state.item(int(v) - shop.VARIANT_ID_BASE)),
+    Rule("draft_order.line_items[].variant_id", exists(lambda state, v: state.get(int(v) - shop.VARIANT_ID_BASE)),
          lambda v: [f"Variant {v} does not exist"], field="line_items", when=variant_line),
     Rule("draft_order.line_items[]", lambda line, _, s: bool(line.get("title")) and line.get("price") is not None,
          ["custom line items need a title and a price"], field="line_items", when=lambda line: not variant_line(line)),
-    Rule("draft_order.applied_discount", lambda d, _, s: d is MISSING or d is None or (
-        isinstance(d, dict) and d.get("value_type") in DISCOUNTS.kinds), ["is not included in the list"],
-         field="applied_discount.value_type"),
-    Rule("draft_order.applied_discount.value", number, ["is not a number"], field="applied_discount.value"),
-    Rule("draft_order.applied_discount.value", lambda v, d, s: decimal(v) >= 0 and (
-        d["value_type"] != "percentage" or decimal(v) <= 100), ["is invalid"], field="applied_discount.value"),
+    *DISCOUNTS.rules("draft_order.applied_discount", "applied_discount", ["is not included in the list"],
+                     ["is not a number"], ["is invalid"]),
     Rule("draft_order.customer.id", exists(lambda state, v: int(v) in {o["customer"]["id"] for o in state.orders}
                                            or None), ["is invalid"], field="customer",
          when=lambda customer: customer.get("id") is not None))
 
 
-def build_draft_order(state: ShopState, spec: dict[str, Any]) -> dict[str, Any]:
+def create_draft(call: Call[ShopState]) -> Json:
     """The draft with Shopify's money fields: variant lines at the shop's price, then the discount."""
-    number, lines = len(state.draft_orders), []
+    NEW_DRAFT.enforce(call, call.body)
+    state, spec, number, lines = call.state, call.body["draft_order"], len(call.state.draft_orders), []
     for n, line in enumerate(spec["line_items"]):
         quantity = int(line.get("quantity", 1))
-        item = state.item(int(line["variant_id"]) - shop.VARIANT_ID_BASE) if variant_line(line) else None
-        shown = shop.order_line(item, quantity, state.prices.get(item.sku, "10.00")) if item else shop.fixtures.fill(
+        item = state.get(int(line["variant_id"]) - shop.VARIANT_ID_BASE) if variant_line(line) else None
+        shown = shop.order_line(item, quantity, state.prices.get(item["sku"], "10.00")) if item else shop.fixtures.fill(
             "custom_line", line, sku=line.get("sku"), quantity=quantity, price=to_money(to_cents(line["price"])))
         lines.append({"id": shop.LINE_ID_BASE + 50_000_000 + number * 100 + n, **shown, "custom": item is None})
     cents, discount = subtotal(lines), spec.get("applied_discount")
     off = DISCOUNTS.off(cents, discount)
-    return shop.fixtures.fill(
+    state.draft_orders.append(draft := shop.fixtures.fill(
         "draft_order", {key: spec.get(key) for key in ("email", "note", "customer", "shipping_address")},
         id=DRAFT_ORDER_ID_BASE + number, number=number + 1, tags=spec.get("tags", ""), line_items=lines,
         note_attributes=spec.get("note_attributes") or [], subtotal_price=to_money(cents), shop=state.name,
         applied_discount={**discount, "amount": to_money(off)} if discount else discount,
-        total_price=to_money(cents - off), invoice=uuid.uuid4().hex, now=state.now())
+        total_price=to_money(cents - off), invoice=uuid.uuid4().hex, now=state.now()))
+    return draft
 
 
-def complete_draft_order(state: ShopState, draft: dict[str, Any], payment_pending: bool
-                         ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def complete(call: Call[ShopState], draft_id: int) -> Json:
     """Turn the draft into an order: inventory taken like a checkout, paid unless payment is pending."""
-    now = state.now()
+    state, now, draft = call.state, call.state.now(), found(drafts.get(call.state, draft_id), "draft_order")
+    if draft["status"] == "completed":
+        raise Refusal("base", "paid")
     levels = [level for line in draft["line_items"] if line["variant_id"] is not None for level in
-              shop.take_stock(state, state.item(line["variant_id"] - shop.VARIANT_ID_BASE), line["quantity"], now)]
+              shop.take_stock(state, state.get(line["variant_id"] - shop.VARIANT_ID_BASE), line["quantity"], now)]
     customer_id = (draft.get("customer") or {}).get("id")
     earlier = next((o["customer"] for o in state.orders if o["customer"]["id"] == customer_id), None)
-    paid = not payment_pending or to_cents(draft["total_price"]) == 0
+    due = to_cents(draft["total_price"]) > 0
+    paid = call.query.get("payment_pending", "false").lower() != "true" or not due
     order = shop.place_order(state, [shop.fixtures.fill("order_line", line) for line in draft["line_items"]], now,
-                             **shop.fixtures.fill(
+                             "manual" if paid and due else None, **shop.fixtures.fill(
         "draft_order_placed", draft, phone=(earlier or {}).get("phone"), financial_status="paid" if paid else "pending",
         discounts=(draft.get("applied_discount") or {}).get("amount", "0.00"),
-        buyer=earlier or {"id": customer_id or shop.CUSTOMER_ID_BASE + len(state.orders), "email": draft.get("email"),
-                          "first_name": "", "last_name": ""}))
-    if paid and to_cents(draft["total_price"]) > 0:
-        sale_transaction(state, order, "manual", now)
-    else:
-        state.transactions[order["id"]] = []
+        buyer=earlier or shop.fixtures.fill("buyer", draft,
+                                            id=customer_id or shop.CUSTOMER_ID_BASE + len(state.orders))))
     draft.update(status="completed", order_id=order["id"], completed_at=shop.ts(now), updated_at=shop.ts(now))
-    return order, levels
+    call.emit("orders/create", order)
+    call.emit("inventory_levels/update", *levels)
+    return dict(draft)
 
 
-@kit.api.post("/draft_orders.json")
-def create_draft_order(call: Call[ShopState] = kit.call) -> Response:
-    with call.state.lock:
-        NEW_DRAFT.enforce(call, call.body)
-        draft = build_draft_order(call.state, call.body["draft_order"])
-        call.state.draft_orders.append(draft)
-    return call.reply({"draft_order": draft}, 201)
-
-
+api.write("POST", "/draft_orders.json", "draft_order", create_draft, 201)
 drafts.listing(kit, "/draft_orders.json")
 drafts.reading(kit, "/draft_orders/{draft_id}.json", "draft_id")
-
-
-@kit.api.put("/draft_orders/{draft_id}/complete.json")
-def complete(draft_id: int, call: Call[ShopState] = kit.call) -> Response:
-    pending = call.query.get("payment_pending", "false").lower() == "true"
-    with call.state.lock:
-        draft = drafts.find(call, draft_id)
-        if draft["status"] == "completed":
-            raise call.refuse(shop.errors({"base": ["This order has been paid"]}), 422)
-        order, levels = complete_draft_order(call.state, draft, pending)
-        body = {"draft_order": dict(draft)}
-    shop.deliver_all(call.state, call, [("orders/create", order)] + [("inventory_levels/update", lv) for lv in levels])
-    return call.reply(body)
+api.write("PUT", "/draft_orders/{draft_id}/complete.json", "draft_order", complete)
 
 
 @kit.admin.post("/set_price")

@@ -11,24 +11,20 @@ from __future__ import annotations
 
 from fastapi.responses import Response
 
-from sandbox.kit import Call
-from sandbox.kit.resources import Collection, Filter, ids, in_list, positions, since, since_id
-from sandbox.kit.validation import Rule, given, is_object, one_of
+from sandbox.kit import (Call, Collection, Filter, IdLists, Json, Rule, answers, changed_since, found, given, ids,
+                         is_object, one_of, positions, since_id)
 from sandbox.shopify import shop
-from sandbox.shopify.shop import ShopState, kit
+from sandbox.shopify.shop import REFUSALS, ShopState, api, kit
 
-#: ``inventory_levels.json`` takes at most 50 ids in ``inventory_item_ids`` and in ``location_ids``.
-MAX_IDS_PER_LIST = 50
-updated_since = since("updated_at_min", lambda record: shop.parse_ts(record["updated_at"]),
-                      lambda value, query: shop.parse_ts(value))
-products = Collection(
-    "products", shop.pages, keys=lambda call: range(call.state.total), get=ShopState.item, render=shop.product_json,
-    filters=(Filter("updated_at_min", narrow=lambda state, keys, when: state.indices_updated_since(when),
-                    parse=lambda value, query: shop.parse_ts(value)),))
+#: ``inventory_levels.json`` needs ``inventory_item_ids`` or ``location_ids``, at most 50 ids each.
+LEVEL_IDS = IdLists(("inventory_item_ids", "location_ids"), most=50, required=True)
+products = Collection("products", shop.pages, keys=lambda call: range(call.state.total), get=ShopState.get,
+                      render=shop.product_json,
+                      filters=(changed_since("updated_at_min", lambda v, q: shop.parse_ts(v)),))
 orders = Collection(
-    "orders", shop.pages, positions("orders", shop.ORDER_ID_BASE), in_list("orders", shop.ORDER_ID_BASE),
-    filters=(updated_since, ids(), since_id(), Filter("status", default="open", test=lambda order, status: status ==
-                                                      "any" or (status == "open" and not order["cancelled_at"]))))
+    "orders", shop.pages, positions("orders", shop.ORDER_ID_BASE), ShopState.find_order,
+    filters=(shop.updated_since, ids(), since_id(), Filter("status", default="open", test=lambda order, status: (
+        status == "any" or (status == "open" and not order["cancelled_at"])))))
 SET_LEVEL = shop.schema(
     Rule("available", given, [shop.MISSING_PARAM], 400, field="inventory_item_id"),
     Rule("inventory_item_id", given, [shop.MISSING_PARAM], 400),
@@ -38,68 +34,47 @@ UPDATE_VARIANT = shop.schema(
     Rule("variant", is_object, shop.MISSING_PARAM, 400),
     Rule("variant.inventory_policy", one_of(("deny", "continue"), allow_null=True), ["is not included in the list"],
          field="inventory_policy"))
-
-
 products.listing(kit, "/products.json")
 orders.listing(kit, "/orders.json")
 
 
-@kit.api.get("/locations.json")
-def list_locations(call: Call[ShopState] = kit.call) -> Response:
-    return call.reply({"locations": [shop.fixtures.fill("location", id=location, name=f"Location {n + 1}" if n else
-                                                        "Warehouse") for n, location in enumerate(call.state.location_ids())]})
+api.many("/locations.json", "locations", lambda state: [shop.fixtures.fill(
+    "location", id=location, name=f"Location {n + 1}" if n else "Warehouse")
+    for n, location in enumerate(state.locations.all(state.location_id))])
 
 
-def level_for_key(state: ShopState, key: int) -> dict:
+def level_for_key(state: ShopState, key: int) -> Json:
     """The level behind a sort key of ``inventory_levels.json``: an item's at the main location, or
     one at an added location (``sandbox.kit.locations``)."""
-    elsewhere = state.locations.at(key)
-    if elsewhere is None:
-        return shop.level_json(state, state.item(key))
-    location, index, available, updated_at = elsewhere
-    return shop.stocked_level_json(location, state.item(index), available, updated_at)
+    location, index, available, updated_at = state.locations.at(key) or (None, key, None, None)
+    return shop.level_json(state, state.get(index), location, available, updated_at)
 
 
-@kit.api.get("/inventory_levels.json")
+@answers(kit.api.get("/inventory_levels.json"), REFUSALS)
 def list_levels(call: Call[ShopState] = kit.call) -> Response:
-    cursor = shop.pages.open(call, "inventory_levels")
-    lists = {name: [x for x in str(cursor.filters.get(name, "")).split(",") if x]
-             for name in ("inventory_item_ids", "location_ids")}
-    if not any(lists.values()):
-        raise call.refuse(shop.errors({"base": ["inventory_item_ids or location_ids must be present"]}), 422)
-    for name, given_ids in lists.items():
-        if len(given_ids) > MAX_IDS_PER_LIST:
-            raise call.refuse(shop.errors({name: [f"must have at most {MAX_IDS_PER_LIST} ids"]}), 422)
-    when = shop.parse_ts(cursor.filters.get("updated_at_min") or "")
+    state, cursor = call.state, shop.pages.open(call, "inventory_levels")
+    lists = LEVEL_IDS.read(cursor.filters)
     item_ids = lists["inventory_item_ids"]
     wanted = {int(x) - shop.ITEM_ID_BASE for x in item_ids if x.isdigit()} if item_ids else None
-    state = call.state
-    with state.lock:
-        seq = state.locations.level_keys(state.location_id, state.indices_updated_since, state.total,
-                                         lists["location_ids"], wanted, when)
-        return shop.pages.answer(call, "inventory_levels", seq, lambda key: level_for_key(state, key), cursor)
+    seq = state.locations.level_keys(
+        state.location_id, lambda when: state.changed(range(state.total), when),
+        state.total, lists["location_ids"], wanted, shop.parse_ts(cursor.filters.get("updated_at_min") or ""))
+    return shop.pages.answer(call, "inventory_levels", seq, lambda key: level_for_key(state, key), cursor)
 
 
-@kit.api.post("/inventory_levels/set.json")
-def set_level(call: Call[ShopState] = kit.call) -> Response:
+@answers(kit.api.post("/inventory_levels/set.json"), REFUSALS)
+def set_level(call: Call[ShopState] = kit.call) -> Json:
     SET_LEVEL.enforce(call, call.body)
-    state = call.state
-    with state.lock:
-        item = shop.change_item(call, int(call.body["inventory_item_id"]) - shop.ITEM_ID_BASE,
-                                lambda item: {"available": int(call.body["available"])})
-        level = shop.level_json(state, item)
-    shop.deliver_all(state, call, [("inventory_levels/update", level)])
-    return call.reply({"inventory_level": level})
+    item = found(call.state.get(int(call.body["inventory_item_id"]) - shop.ITEM_ID_BASE), "inventory_item")
+    item = shop.change_item(call.state, item, call.state.now(), available=int(call.body["available"]))
+    return {"inventory_level": call.emit("inventory_levels/update", shop.level_json(call.state, item))}
 
 
-@kit.api.put("/variants/{variant_id}.json")
-def update_variant(variant_id: int, call: Call[ShopState] = kit.call) -> Response:
+@answers(kit.api.put("/variants/{variant_id}.json"), REFUSALS)
+def update_variant(variant_id: int, call: Call[ShopState] = kit.call) -> Json:
     UPDATE_VARIANT.enforce(call, call.body)
-    variant = call.body["variant"]
-    state = call.state
-    with state.lock:
-        item = shop.change_item(call, variant_id - shop.VARIANT_ID_BASE, lambda item: {
-            "policy": variant.get("inventory_policy") or item.policy, "sku": variant.get("sku", item.sku)})
-        product = shop.product_json(item)
-    shop.deliver_all(state, call, [("products/update", product)])
-    return call.reply({"variant": shop.variant_json(item)})
+    variant, item = call.body["variant"], found(call.state.get(variant_id - shop.VARIANT_ID_BASE), "variant")
+    item = shop.change_item(call.state, item, call.state.now(), sku=variant.get("sku", item["sku"]),
+                            policy=variant.get("inventory_policy") or item["policy"])
+    call.emit("products/update", shop.product_json(item))
+    return {"variant": shop.variant_json(item)}

@@ -9,39 +9,37 @@ the subscriptions made through the API (those made in the Shopify admin — here
 ``_admin/webhooks`` — are not returned). Shopify takes no per-subscription secret: deliveries are
 signed with the app's API secret key (client secret)
 (https://shopify.dev/docs/apps/build/webhooks/verify-deliveries), set per instance with
-``POST _admin/app {"client_secret"}``. The resource itself is ``sandbox.kit.subscriptions``'s.
+``POST _admin/app {"client_secret"}``. The resource itself is ``sandbox.kit.subscriptions``'s,
+with Rails' validation style (every field's first error at once).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Body
-
-from sandbox.kit.subscriptions_rails import Check, Subscriptions
-from sandbox.shopify.shop import DEFAULT_CLIENT_SECRET, MISSING_PARAM, ShopState, errors, fixtures, kit, pages, ts
+from sandbox.kit import FieldErrors, Rule, Subscriptions, add_action, errors, one_of, present
+from sandbox.shopify.shop import DEFAULT_CLIENT_SECRET, MISSING_PARAM, ShopState, fixtures, kit, pages
 
 #: Topics a subscription may name (those the stand-in delivers, and a few more of the documented list).
-TOPICS = frozenset({"inventory_levels/update", "inventory_levels/connect", "inventory_levels/disconnect",
-                    "orders/create", "orders/updated", "orders/cancelled", "products/create", "products/update",
-                    "products/delete", "app/uninstalled"})
-subscriptions = Subscriptions(
-    pages, render=lambda hook: fixtures.fill("webhook", hook, topic=hook["topics"][0]),
-    checks=(Check("topic", lambda spec: bool(spec.get("topic")), "can't be blank"),
-            Check("topic", lambda spec: spec["topic"] in TOPICS,
-                  f"Invalid topic specified. Topics allowed: {', '.join(sorted(TOPICS))}"),
-            Check("address", lambda spec: bool(spec.get("address")), "can't be blank"),
-            Check("format", lambda spec: spec.get("format", "json") in ("json", "xml"), "is not included in the list")),
-    taken=Check("address", bool, "for this topic has already been taken"),
-    refuse=lambda problems: (422, errors(problems)), missing=(400, errors({"webhook": MISSING_PARAM})),
-    not_found=lambda: errors("Not Found"), secret=lambda state: state.client_secret,
-    made=lambda call, spec: {"format": spec.get("format", "json"), "api_version": call.path_param("version"),
-                             "created_at": ts(call.state.now())})
-subscriptions.serve(kit, "/webhooks", ".json")
+TOPICS = ("app/uninstalled", "inventory_levels/connect", "inventory_levels/disconnect", "inventory_levels/update",
+          "orders/cancelled", "orders/create", "orders/updated", "products/create", "products/delete",
+          "products/update")
+Subscriptions(
+    lambda hook: fixtures.fill("webhook", hook), pages, {"address": "address", "topic": "topic"},
+    FieldErrors((Rule("topic", present, ["can't be blank"]), Rule("topic", one_of(TOPICS), [
+        f"Invalid topic specified. Topics allowed: {', '.join(TOPICS)}"]), Rule("address", present, ["can't be blank"]),
+                 Rule("format", one_of(("json", "xml")), ["is not included in the list"])), errors),
+    new=lambda state, spec, now: {"secret": state.client_secret, "format": spec.get("format", "json")},
+    request=lambda call: {"api_version": call.path_param("version")},
+    unknown=lambda deleting: (errors("Not Found"), 404), filters=("address", "topic"),
+    envelope="webhook", missing=(errors({"webhook": MISSING_PARAM}), 400),
+    unique=(errors({"address": ["for this topic has already been taken"]}), 422), deleted=lambda hook: {},
+    count=True).serve(kit, "/webhooks", ".json")
 
 
-@kit.admin.post("/app")
-def app_settings(state: ShopState = kit.state, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+def app_settings(state: ShopState, payload: dict[str, Any]) -> dict[str, Any]:
     """The app's API secret key (client secret), which signs the deliveries of API subscriptions."""
-    with state.lock:
-        state.client_secret = str(payload.get("client_secret", state.client_secret))
-        return {"client_secret_set": state.client_secret != DEFAULT_CLIENT_SECRET}
+    state.client_secret = str(payload.get("client_secret", state.client_secret))
+    return {"client_secret_set": state.client_secret != DEFAULT_CLIENT_SECRET}
+
+
+add_action(kit, "/app", app_settings)

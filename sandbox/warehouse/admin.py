@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Body
 from fastapi.responses import JSONResponse
 
-from sandbox.kit.webhooks import subscribe
+from sandbox.kit import subscribe
 from sandbox.warehouse.app import WarehouseState, deliver, kit, ts
 
 

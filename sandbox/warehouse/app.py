@@ -17,11 +17,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from sandbox.kit import KitState, StandIn
-from sandbox.kit.auth import BearerToken
-from sandbox.kit.limits import Bucket, LeakyBucket
-from sandbox.kit.pages import NumberedPages
-from sandbox.kit.webhooks import post, send, subscribers
+from sandbox.kit import BearerToken, Bucket, KitState, LeakyBucket, NumberedPages, StandIn, post, send, subscribers
 
 DEFAULT_TOKEN = "wh_sandbox_token"
 RETRY_AFTER_S = "1"

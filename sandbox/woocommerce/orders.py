@@ -9,14 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.responses import Response
-
-from sandbox.kit.money import to_cents, to_money
-from sandbox.kit import Call
-from sandbox.kit.resources import Collection, Sorting, since
-from sandbox.kit.validation import Rule, is_object, list_of_objects, one_of
+from sandbox.kit import (Call, Collection, Rule, Sorting, is_object, list_of_objects, one_of, parses, since,
+                         to_cents, to_money)
 from sandbox.woocommerce import site
-from sandbox.woocommerce.site import INVALID_JSON, SiteState, kit
+from sandbox.woocommerce.site import INVALID_JSON, SiteState, api, kit
 
 ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed")
 #: Statuses in which WooCommerce has reduced the stock of the order's items
@@ -37,17 +33,6 @@ def product_of(state: SiteState, line: dict[str, Any]) -> dict[str, Any] | None:
     return None if wrong_parent else product
 
 
-def readable(line: dict[str, Any]) -> bool:
-    """What the controller casts: the product reference, the quantity, the money."""
-    try:
-        int(line.get("variation_id") or line.get("product_id"))
-        int(line.get("quantity", 1))
-        [to_cents(line[key]) for key in ("subtotal", "total") if line.get(key) is not None]
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
 NEW_ORDER = site.schema(
     Rule("", is_object, INVALID_JSON, 400),
     Rule("status", one_of(ORDER_STATUSES), ("rest_invalid_param", "Invalid parameter(s): status", {
@@ -55,15 +40,22 @@ NEW_ORDER = site.schema(
     Rule("line_items", list_of_objects, BAD_LINES, 400),
     Rule("line_items[]", lambda line, _, s: bool(line.get("variation_id") or line.get("product_id")),
          ("woocommerce_rest_required_product_reference", "Product ID or SKU is required."), 400),
-    Rule("line_items[]", lambda line, _, s: readable(line), BAD_LINES, 400),
+    #: what the controller casts: the product reference, the quantity, the money
+    Rule("line_items[]", lambda line, _, s: parses(int)(line.get("variation_id") or line.get("product_id"), line, s),
+         BAD_LINES, 400),
+    Rule("line_items[].quantity", parses(int), BAD_LINES, 400),
+    *(Rule(f"line_items[].{key}", parses(to_cents, allow_null=True), BAD_LINES, 400) for key in ("subtotal", "total")),
     Rule("line_items[]", lambda line, _, state: product_of(state, line) is not None,
          ("woocommerce_rest_invalid_product_id", "Invalid product ID."), 400),
     Rule("line_items[]", lambda line, _, s: int(line.get("quantity", 1)) > 0,
          ("woocommerce_rest_invalid_product_quantity", "Product quantity must be a positive float."), 400))
 
 
-def build_order(state: SiteState, payload: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The order as the REST API answers it; stock reduced when it is created paid or processing."""
+def build_order(call: Call[SiteState]) -> dict[str, Any]:
+    """The order as the REST API answers it, validated as the v3 controller does; stock reduced when
+    it is created paid or processing."""
+    NEW_ORDER.enforce(call, call.body)
+    state, payload = call.state, call.body
     now, order_id = state.now(), state.allocate()
     status = "processing" if payload.get("set_paid") else payload.get("status", "pending")
     items, reduced = [], []
@@ -75,7 +67,7 @@ def build_order(state: SiteState, payload: dict[str, Any]) -> tuple[dict[str, An
                                      subtotal=to_money(subtotal), total=to_money(total), meta_data=[]))
         if status in STOCK_REDUCING and product["manage_stock"]:
             reduced.append(state.move_stock(site.STOCK, product, -quantity, now))
-    order = state.add_order(
+    order = site.public(state.add_order(
         site.DATES, order_id, now, items, status=status, currency=payload.get("currency", "USD"),
         customer_id=int(payload.get("customer_id") or 0), created_via="rest-api",
         date_paid=site.local(now) if payload.get("set_paid") else None,
@@ -84,23 +76,12 @@ def build_order(state: SiteState, payload: dict[str, Any]) -> tuple[dict[str, An
         shipping=payload.get("shipping") or {}, payment_method=payload.get("payment_method", ""),
         payment_method_title=payload.get("payment_method_title", ""), customer_note=payload.get("customer_note", ""),
         meta_data=[{"id": state.allocate(), "key": m.get("key"), "value": m.get("value")}
-                   for m in payload.get("meta_data") or [] if isinstance(m, dict)])
-    return order, reduced
+                   for m in payload.get("meta_data") or [] if isinstance(m, dict)]))
+    call.emit("order.created", order)
+    call.emit("product.updated", *(site.product_json(product) for product in reduced))
+    return order
 
 
 orders.listing(kit, "/orders")
 orders.reading(kit, "/orders/{order_id}", "order_id")
-
-
-@kit.api.post("/orders")
-def create_order(call: Call[SiteState] = kit.call) -> Response:
-    """Validated as the v3 controller does, answered 201 with the order."""
-    state = call.state
-    with state.lock:
-        NEW_ORDER.enforce(call, call.body)
-        order, reduced = build_order(state, call.body)
-        body = site.public(order)
-    site.deliver(state, "order.created", body)
-    for product in reduced:
-        site.deliver(state, "product.updated", site.product_json(product))
-    return call.reply(body, 201)
+api.write("POST", "/orders", None, build_order, 201)

@@ -18,29 +18,20 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from sandbox.kit import KitState, StandIn
-from sandbox.kit.auth import KeyAndSecret
-from sandbox.kit.catalog import Batch, LazyCatalog
-from sandbox.kit.dates import SiteDates
-from sandbox.kit.errors import refused, wp_body, wp_error  # noqa: F401  (refused: the money endpoints')
-from sandbox.kit.errors import wp_invalid as invalid_params, wp_schema as schema
-from sandbox.kit.fixtures import Fixtures
-from sandbox.kit.inventory import StockStatus
-from sandbox.kit.ledger import shown as public
-from sandbox.kit.pages import NumberedPages
-from sandbox.kit.records import CatalogRecords
-from sandbox.kit.resources import Filter
-from sandbox.kit.webhooks import Signed, send, subscribe
+from sandbox.kit import (Batch, CatalogRecords, Endpoints, Fixtures, KeyAndSecret, KitState, LazyCatalog,
+                         NumberedPages, Refusal, Refusals, Signed, SiteDates, StandIn, StockStatus, changed_since,
+                         send, shown as public, subscribe, wp_body, wp_error, wp_invalid as invalid_params,
+                         wp_schema as schema)
 
 DEFAULT_KEY = "ck_sandbox"
 DEFAULT_SECRET = "cs_sandbox"
 SITE_TZ = timezone(timedelta(hours=2))
 DATES = SiteDates(SITE_TZ)
-#: What new records hold that a request does not set (``fixtures/<name>.json``).
-fixture = Fixtures(__file__)
+local, gmt = DATES.local, DATES.gmt
+#: What new records hold that a request does not set, and the resources' JSON (``fixtures/<name>.json``).
+fixture = Fixtures(__file__, {"local": local, "gmt": gmt, "text": str})
 #: WooCommerce's errors by name, ``[code, message, status]`` as the controllers answer them.
 ERRORS = fixture("errors")
-local, gmt = DATES.local, DATES.gmt
 #: ``WC_Product_Data_Store_CPT``: a managed stock's status follows its quantity and ``backorders``.
 STOCK = StockStatus("instock", "onbackorder", "outofstock")
 with_stock = STOCK.changed
@@ -73,8 +64,8 @@ class SiteState(CatalogRecords, KitState):
     consumer_secret: str = DEFAULT_SECRET
     next_id: int = 10
     product_ids: list[int] = field(default_factory=list)
-    catalog: LazyCatalog[dict[str, Any]] = field(
-        default_factory=lambda: LazyCatalog(generated_product, lambda p: p.get("sku")))
+    catalog: LazyCatalog[dict[str, Any]] = field(default_factory=lambda: LazyCatalog(
+        generated_product, lambda p: p.get("sku"), key_of=lambda p: p["id"], stamp=lambda p: p["date_modified"]))
     refunds: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     coupons: list[dict[str, Any]] = field(default_factory=list)
 
@@ -82,6 +73,17 @@ class SiteState(CatalogRecords, KitState):
 def error(name: str) -> tuple[dict[str, Any], int]:
     """``raise call.refuse(*error(name))``: the named error's body and status."""
     return wp_body(*ERRORS[name]), ERRORS[name][2]
+
+
+def wp(refusal: Refusal, error: tuple[Any, ...]) -> tuple[int, Any]:
+    """A WordPress error body from (code, message naming ``{field}``, status[, data])."""
+    code, message, status, *data = error
+    return status, wp_body(code, message.format(field=refusal.top), status, **(data[0] if data else {}))
+
+
+#: Every refusal the endpoints raise as WooCommerce answers it, ``[code, message naming {field},
+#: status, data?]`` (the most specific key answers).
+REFUSALS = Refusals(fixture("refusals"), wp)
 
 
 def critical_error(status: int) -> dict[str, Any]:
@@ -104,9 +106,7 @@ def add_webhook(state: SiteState, payload: dict[str, Any]) -> dict[str, Any]:
     """Subscribe, then ping the address as ``WC_Webhook::deliver_ping`` does on saving a webhook
     (form body ``webhook_id=N``, a user agent, no signature); ``ping: false`` skips it."""
     hook = subscribe(state, payload, status="active")
-    if not payload.get("ping", True):
-        return {"webhook": hook, "ping": None}
-    return {"webhook": hook, "ping": deliver_ping(state, hook)}
+    return {"webhook": hook, "ping": deliver_ping(state, hook) if payload.get("ping", True) else None}
 
 
 def deliver_ping(state: SiteState, hook: dict[str, Any]) -> dict[str, Any]:
@@ -120,18 +120,18 @@ kit: StandIn[SiteState] = StandIn(
     auth=KeyAndSecret(
         missing=no_credentials,
         bad_key=lambda: wp_error(*ERRORS["bad_key"]), bad_secret=lambda: wp_error(*ERRORS["bad_secret"])),
-    clock_view=lambda now: {"now_gmt": gmt(now)}, webhook_admin=True, subscribe=add_webhook)
+    clock_view=lambda now: {"now_gmt": gmt(now)}, webhook_admin=True, subscribe=add_webhook,
+    deliver=lambda call, events: webhooks.deliver_all(call.state, events))
 pages = NumberedPages(invalid_params, max_per_page=100, default_per_page=10)
+#: Endpoints declared one a line (``api.one``, ``api.many``, ``api.write``), refused as WooCommerce
+#: does: as they are, never spoiled by an ``after_apply`` fault.
+api = Endpoints(kit, REFUSALS, lambda call: call.refuse_as_is)
 #: ``WC_Webhook::deliver``'s headers, signed with the base64 HMAC-SHA256 of the body.
 webhooks = Signed({
     "Content-Type": "application/json", "User-Agent": USER_AGENT, "X-WC-Webhook-Source": "https://{instance}.example/",
     "X-WC-Webhook-Topic": "{topic}", "X-WC-Webhook-Resource": "{resource}", "X-WC-Webhook-Event": "{event}",
     "X-WC-Webhook-Signature": "{signature}", "X-WC-Webhook-ID": "{hook_id}", "X-WC-Webhook-Delivery-ID": "{delivery}",
 }, values=lambda state, hook: {"delivery": delivery_id(state, hook)})
-deliver = webhooks.deliver
-
-
-deliver_all = webhooks.deliver_all
 
 
 def modified_after(value: str, query: dict[str, str]) -> datetime:
@@ -139,31 +139,27 @@ def modified_after(value: str, query: dict[str, str]) -> datetime:
     return DATES.read(value, query.get("dates_are_gmt") in ("true", "1"))
 
 
-changed_after = Filter("modified_after", narrow=SiteState.changed_after, parse=modified_after)
+changed_after = changed_since("modified_after", modified_after, strictly=True)
 
 
-# --- JSON renderings ----------------------------------------------------------------------------
+# --- JSON renderings (``fixtures/<name>.json``) -----------------------------------------------------
+
+
+def derived(p: dict[str, Any]) -> dict[str, Any]:
+    """What a product's JSON derives from the record: no quantity unless managed, whether backorders
+    are allowed or in use, a copy of its variations."""
+    qty = p["stock_quantity"] if p["manage_stock"] else None
+    return {"quantity": qty, "allowed": p["backorders"] != "no", "variations": list(p["variations"]),
+            "backordered": bool(p["manage_stock"] and p["backorders"] != "no" and (qty or 0) <= 0)}
 
 
 def product_json(p: dict[str, Any]) -> dict[str, Any]:
     """The REST v3 product (or variation, with ``type: variation`` and ``parent_id``) body."""
-    manage = p["manage_stock"]
-    qty = p["stock_quantity"] if manage else None
-    backorders = p["backorders"]
-    return {
-        "id": p["id"], "name": p["name"], "slug": f"item-{p['id']}", "type": p["type"], "status": "publish",
-        "sku": p["sku"], "price": "10.00", "regular_price": "10.00",
-        **DATES.pairs(date_created=p["date_created"], date_modified=p["date_modified"]),
-        "manage_stock": manage, "stock_quantity": qty, "stock_status": p["stock_status"],
-        "backorders": backorders, "backorders_allowed": backorders != "no",
-        "backordered": bool(manage and backorders != "no" and (qty or 0) <= 0),
-        "parent_id": p.get("parent_id", 0), "variations": list(p.get("variations", [])),
-    }
+    return fixture.fill("product", p, **derived(p))
 
 
 def variation_json(p: dict[str, Any]) -> dict[str, Any]:
-    body = {k: v for k, v in product_json(p).items() if k not in ("name", "slug", "type", "variations", "parent_id")}
-    return {**body, "attributes": [{"id": 0, "name": "Option", "option": p["sku"]}]}
+    return fixture.fill("variation", p, **derived(p))
 
 
 def order_line(product: dict[str, Any], quantity: int, **money: Any) -> dict[str, Any]:
@@ -173,7 +169,5 @@ def order_line(product: dict[str, Any], quantity: int, **money: Any) -> dict[str
 
 
 def admin_item(state: SiteState, p: dict[str, Any]) -> dict[str, Any]:
-    return {"sku": p["sku"], "id": str(p["id"]), "parent_id": str(p["parent_id"]) if p.get("parent_id") else None,
-            "type": p["type"], "manage_stock": p["manage_stock"], "stock_quantity": p["stock_quantity"],
-            "stock_status": p["stock_status"], "backorders": p["backorders"],
-            "variations": [str(v) for v in p.get("variations", [])], "date_modified_gmt": gmt(p["date_modified"])}
+    return fixture.fill("admin_item", p, parent=str(p["parent_id"]) if p["parent_id"] else None,
+                        variations=[str(v) for v in p["variations"]])

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from fastapi.responses import Response
-
-from sandbox.kit import Call
-from sandbox.kit.resources import Collection, Sorting
-from sandbox.kit.validation import Rule, is_object, one_of
+from sandbox.kit import Call, Collection, Rule, Sorting, is_object, one_of
 from sandbox.woocommerce import site
-from sandbox.woocommerce.site import INVALID_JSON, SiteState, kit
+from sandbox.woocommerce.site import INVALID_JSON, SiteState, api, kit
 
 EDITABLE = ("stock_quantity", "manage_stock", "backorders", "stock_status", "sku", "name")
 #: ``orderby``: by date or modified date; ``id``/``include``/``title``/``slug`` keep the stored order.
@@ -46,29 +42,30 @@ products.listing(kit, "/products")
 variations.listing(kit, "/products/{product_id}/variations")
 
 
-def apply_update(call: Call[SiteState], product: dict[str, Any], render: Callable[[dict], dict]) -> Response:
-    UPDATE.enforce(call, call.body)
-    state = call.state
-    with state.lock:
-        updated = site.with_stock(product, state.now(), **{k: call.body[k] for k in EDITABLE if k in call.body})
-        state.store(updated)
-    site.deliver(state, "product.updated", site.product_json(updated))
-    return call.reply(render(updated))
-
-
-@kit.api.put("/products/{product_id}")
-def update_product(product_id: int, call: Call[SiteState] = kit.call) -> Response:
-    product = call.state.get(product_id)
+def apply_update(call: Call[SiteState], product: dict[str, Any] | None, render: Callable[[dict], dict],
+                 missing: str) -> dict[str, Any]:
+    """The product (or variation) changed as the body says, stored and announced; else the error ``missing``."""
     if product is None:
-        raise call.refuse(*site.error("product:unknown"))
-    if product["type"] == "variation":
+        raise call.refuse(*site.error(missing))
+    UPDATE.enforce(call, call.body)
+    updated = site.with_stock(product, call.state.now(), **{k: call.body[k] for k in EDITABLE if k in call.body})
+    call.state.store(updated)
+    call.emit("product.updated", site.product_json(updated))
+    return render(updated)
+
+
+def update_product(call: Call[SiteState], product_id: int) -> dict[str, Any]:
+    product = call.state.get(product_id)
+    if product is not None and product["type"] == "variation":
         raise call.refuse(*site.error("product:variation"))
-    return apply_update(call, product, site.product_json)
+    return apply_update(call, product, site.product_json, "product:unknown")
 
 
-@kit.api.put("/products/{product_id}/variations/{variation_id}")
-def update_variation(product_id: int, variation_id: int, call: Call[SiteState] = kit.call) -> Response:
+def update_variation(call: Call[SiteState], product_id: int, variation_id: int) -> dict[str, Any]:
     variation = call.state.get(variation_id)
-    if variation is None or variation.get("parent_id") != product_id:
-        raise call.refuse(*site.error("variation:unknown"))
-    return apply_update(call, variation, site.variation_json)
+    return apply_update(call, variation if variation and variation.get("parent_id") == product_id else None,
+                        site.variation_json, "variation:unknown")
+
+
+api.write("PUT", "/products/{product_id}", None, update_product)
+api.write("PUT", "/products/{product_id}/variations/{variation_id}", None, update_variation)

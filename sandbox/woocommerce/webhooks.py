@@ -11,7 +11,7 @@ Errors follow the webhooks controller, whose codes carry the post type ``shop_we
 (``woocommerce_rest_shop_webhook_invalid_topic``, ``…_invalid_delivery_url``, ``…_invalid_id``: 404
 "Invalid ID." on delete, 400 "ID is invalid." on read and update), and a secret not given is
 generated (``wp_generate_password``). The endpoints are ``sandbox.kit.subscriptions``'; this
-module declares WooCommerce's fields, rules, rendering and refusals:
+module declares WooCommerce's fields, rules (WordPress's first-error style), rendering and refusals:
 https://github.com/woocommerce/woocommerce/blob/trunk/plugins/woocommerce/includes/rest-api/Controllers/Version1/class-wc-rest-webhooks-v1-controller.php
 """
 from __future__ import annotations
@@ -20,41 +20,21 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sandbox.kit.errors import wp_schema
-from sandbox.kit.subscriptions import Subscriptions, optional, web_url
-from sandbox.kit.validation import Rule, one_of
-from sandbox.woocommerce.site import SiteState, deliver_ping, error, gmt, kit, local, pages
+from sandbox.kit import Rule, Subscriptions, one_of, optional, web_url, wp_required
+from sandbox.woocommerce.site import SiteState, deliver_ping, error, fixture, kit, pages, schema
 
 #: ``resource.event`` topics the core knows (custom ``action.*`` topics are not modelled).
-RESOURCES = ("coupon", "customer", "order", "product")
-EVENTS = ("created", "updated", "deleted", "restored")
+TOPICS = tuple(f"{resource}.{event}" for resource in ("coupon", "customer", "order", "product")
+               for event in ("created", "updated", "deleted", "restored"))
 STATUSES = ("active", "paused", "disabled")
-REQUIRED = ("topic", "delivery_url")
 BAD_URL = ("woocommerce_rest_shop_webhook_invalid_delivery_url",
            "Webhook delivery URL must be a valid URL starting with http:// or https://.")
 
 
-def webhook_json(hook: dict[str, Any]) -> dict[str, Any]:
-    topic = hook["topics"][0]
-    resource, _, event = topic.partition(".")
-    return {"id": hook["id"], "name": hook["name"], "status": hook["status"], "topic": topic, "resource": resource,
-            "event": event, "hooks": [f"woocommerce_{resource}_{event}"], "delivery_url": hook["address"],
-            "date_created": local(hook["created"]), "date_created_gmt": gmt(hook["created"]),
-            "date_modified": local(hook["modified"]), "date_modified_gmt": gmt(hook["modified"])}
-
-
-def known_topic(topic: Any) -> bool:
-    resource, _, event = str(topic).partition(".")
-    return resource in RESOURCES and event in EVENTS
-
-
-def missing(body: Any) -> list[str]:
-    return [name for name in REQUIRED if not (body if isinstance(body, dict) else {}).get(name)]
-
-
 def rules(topic_error: str) -> tuple[Rule, ...]:
     """The controller's checks in its order; a create also needs ``topic`` and ``delivery_url``."""
-    return (Rule("topic", optional(known_topic), ("woocommerce_rest_shop_webhook_invalid_topic", topic_error), 400),
+    return (Rule("topic", optional(TOPICS.__contains__), ("woocommerce_rest_shop_webhook_invalid_topic", topic_error),
+                 400),
             Rule("delivery_url", optional(web_url), BAD_URL, 400),
             Rule("status", one_of(STATUSES), ("rest_invalid_param", "Invalid parameter(s): status"), 400))
 
@@ -66,12 +46,11 @@ def new_webhook(state: SiteState, body: dict[str, Any], now: datetime) -> dict[s
 
 
 Subscriptions(
-    webhook_json, pages, {"name": "name", "status": "status", "secret": "secret", "delivery_url": "address",
-                          "topic": "topic"},
-    create=wp_schema(Rule("", lambda body, _, s: not missing(body), lambda body: (
-        "rest_missing_callback_param", f"Missing parameter(s): {', '.join(missing(body))}",
-        {"params": missing(body)}), 400), *rules("Webhook topic is required and must be valid.")),
-    update=wp_schema(*rules("Webhook topic must be valid.")), new=new_webhook,
+    lambda hook: fixture.fill("webhook", hook, resource=hook["topic"].partition(".")[0],
+                              event=hook["topic"].partition(".")[2]), pages,
+    {"name": "name", "status": "status", "secret": "secret", "delivery_url": "address", "topic": "topic"},
+    create=schema(wp_required("topic", "delivery_url"), *rules("Webhook topic is required and must be valid.")),
+    update=schema(*rules("Webhook topic must be valid.")), new=new_webhook,
     unknown=lambda deleting: error("webhook:gone" if deleting else "webhook:unknown"),
     delete_guard=lambda query: None if query.get("force") in ("true", "1") else error("webhook:trash"),
     created=deliver_ping, filters=("status",)).serve(kit, "/webhooks")

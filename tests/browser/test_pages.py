@@ -1,9 +1,11 @@
-"""The ops console and a customer reply page in a real browser, at desktop and phone sizes.
+"""The ops console, its case queues and a customer reply page in a real browser, at desktop and
+phone sizes.
 
 The product's web app is served by uvicorn over real HTTP on the test database; the rows are
 written as the product writes them (the offer through ``customer_journey.offer``, the failed poll
-through ``sync_results.record_failure``) or as the table holds them (a dead letter, a held
-webhook, a PO awaiting approval). Each page is screenshotted into the artefacts directory.
+through ``sync_results.record_failure``, a fraud hold through ``domain.fraud.scoring``, cases
+through ``domain.cases.lifecycle``) or as the table holds them (a dead letter, a held webhook, a PO
+awaiting approval). Each page is screenshotted into the artefacts directory.
 """
 from __future__ import annotations
 
@@ -38,8 +40,12 @@ from domain.core.models import (
     Timer,
     Vendor,
 )
+from connectors.types import OrderRecord, PaymentRisk
+from domain.cases import lifecycle
+from domain.fraud import scoring
 from domain.journey import customer_journey
 from domain.stock import sync_results
+from domain.stock.orders import record_orders
 from sandbox.server import SandboxServer
 from tests.browser.conftest import DESKTOP, PHONE
 
@@ -247,6 +253,76 @@ def test_console_of_an_empty_deployment_says_so(browser: Any, web: SandboxServer
         assert "Nothing stopped" in page.locator("#stopped").inner_text()
         assert "No timer is due" in page.locator("#timers").inner_text()
         assert page.locator("#backorders svg rect.bar").count() == 6  # the axis and stubs, every column
+        no_sideways_scroll(page)
+    finally:
+        page.context.close()
+
+
+def seed_cases(session: Session, config: Any) -> dict[str, int]:
+    """A fraud hold opened by scoring an order whose card checks failed (risk queue), a backorder
+    case past its SLA (fulfilment) and a refund request (the default queue)."""
+    now = utcnow()
+    store = session.scalar(select(Store).where(Store.key == "shopify-main"))
+    sku = session.scalars(select(Sku).order_by(Sku.code)).first()
+    assert store is not None and sku is not None
+    failed = PaymentRisk(customer_ip="203.0.113.9", avs_result="N", cvv_result="N", billing_country="US",
+                         shipping_country="US")
+    for number, hours in (("#3001", 300), ("#3002", 1)):
+        record_orders(session, store.id, [OrderRecord(f"x{number}", number, now - timedelta(hours=hours),
+                                                      "eve@example.com", None, "Eve Adams", [], total_cents=42_000,
+                                                      risk=failed)])
+    order_id = session.scalar(select(Order.id).where(Order.number == "#3002"))
+    assert order_id is not None
+    scored = scoring.score_order(session, order_id, config)
+    assert scored is not None and scored.case is not None
+    late = lifecycle.open_case(session, lifecycle.NewCase(
+        kind="backorder", subject_type="test", subject_id=1, summary=f"order #3003: 1 × {sku.code} backordered",
+        store_id=store.id, sku_ids=(sku.id,)), config, actor="journey")
+    late.sla_due_at = now - timedelta(hours=1)
+    refund = lifecycle.open_case(session, lifecycle.NewCase(
+        kind="refund_request", subject_type="test", subject_id=2, summary="refund asked on order #3004",
+        store_id=store.id), config, actor="care")
+    session.commit()
+    return {"fraud": scored.case.id, "late": late.id, "refund": refund.id}
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_case_queues_and_a_case_page(size: str, browser: Any, web: SandboxServer, db_session: Session,
+                                     catalog: Any, artifacts_dir: Path) -> None:
+    ids = seed_cases(db_session, catalog)
+    page = open_console(browser, web.base_url, SIZES[size])
+    try:
+        assert page.locator("#cases [data-state=late] b").inner_text() == "1"
+        assert page.locator("#cases [data-queue]").count() == 3
+        with page.expect_navigation():
+            page.locator("header nav a", has_text="Cases").click()
+        assert page.url.endswith("/console/cases") and page.title() == "Backorders — case queues"
+        page.screenshot(path=str(artifacts_dir / f"console-cases-{size}.png"), full_page=True)
+        risk = page.locator("#queues [data-queue=risk]")
+        assert risk.get_attribute("data-total") == "1" and risk.locator("[data-count=urgent]").inner_text() == "1"
+        fulfilment = page.locator("#queues [data-queue=fulfilment]")
+        assert fulfilment.locator("[data-count=late]").inner_text() == "1"
+        assert fulfilment.locator("[data-count=open]").inner_text() == "1"
+        assert page.locator("#queues [data-queue=ops] [data-count=normal]").inner_text() == "1"
+        rows = page.locator("#open-cases tr[data-case]")
+        assert rows.count() == 3 and rows.first.get_attribute("data-case") == str(ids["fraud"]), "urgent first"
+        assert page.locator(f"#open-cases tr[data-case='{ids['late']}']").get_attribute("class") == "late"
+        assert "late" in page.locator(f"#open-cases tr[data-case='{ids['late']}'] td[data-label=Due]").inner_text()
+        no_sideways_scroll(page)
+
+        with page.expect_navigation():
+            page.locator(f"#open-cases tr[data-case='{ids['fraud']}'] a").click()
+        assert page.url.endswith(f"/console/cases/{ids['fraud']}")
+        page.screenshot(path=str(artifacts_dir / f"console-case-{size}.png"), full_page=True)
+        assert page.locator("#case [data-fact=queue]").inner_text() == "risk"
+        assert page.locator("#case [data-fact=order]").inner_text() == "#3002 on shopify-main"
+        reasons = page.locator("#reasons li")
+        assert [reasons.nth(i).inner_text() for i in range(reasons.count())] == [
+            "AVS N: street and postal code do not match (+30)", "CVV N: security code does not match (+30)"]
+        steps = page.locator("#playbook ol.steps li")
+        assert steps.count() == 3 and steps.first.inner_text() == "Review the fraud signals and the customer's prior orders"
+        assert page.locator("#history tr[data-action=opened] td[data-label=Who]").inner_text() == "fraud"
+        assert page.locator("script").count() == 0 and page.locator("form").count() == 0
         no_sideways_scroll(page)
     finally:
         page.context.close()

@@ -24,6 +24,8 @@ from sandbox.server import SandboxServer
 
 COMMERCE_MODULES = ("sandbox.shopify", "sandbox.woocommerce")
 WEBHOOK_SECRET = "whsec_sandbox_test"
+#: Platforms whose stand-in module is not named as the platform (``sap_b1`` is ``sandbox.sapb1``).
+STANDIN_MODULES = {"sap_b1": "sapb1"}
 
 #: Starts (or returns the already running) sandbox serving exactly the named stand-in modules.
 SandboxFor = Callable[..., SandboxServer]
@@ -139,7 +141,7 @@ def admin_for(sandbox_for: SandboxFor) -> Callable[[str, str], Admin]:
     """``admin_for("lightspeed", "ls-1234")``: the admin client of a fresh instance on a sandbox
     serving only that platform's stand-in."""
     def make(platform: str, instance: str) -> Admin:
-        return Admin(sandbox_for(f"sandbox.{platform}").base_url, platform, instance)
+        return Admin(sandbox_for(f"sandbox.{STANDIN_MODULES.get(platform, platform)}").base_url, platform, instance)
     return make
 
 
@@ -178,3 +180,15 @@ def woo_config(woo: Admin) -> ConnectorConfig:
     return ConnectorConfig(store_key="futon-woo", base_url=woo.root,
                            credentials={"consumer_key": "ck_sandbox", "consumer_secret": "cs_sandbox"},
                            webhook_secret=WEBHOOK_SECRET, options={"page_size": 3}, timeout_s=5.0)
+
+
+@pytest.fixture
+def bc(sandbox_for: SandboxFor) -> Admin:
+    """A fresh BigCommerce store on a sandbox serving only that stand-in (its quota roomy)."""
+    return Admin(sandbox_for("sandbox.bigcommerce").base_url, "bigcommerce", f"bc-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def bc_config(bc: Admin) -> ConnectorConfig:
+    return ConnectorConfig(store_key="futon-bc", base_url=bc.root, credentials={"access_token": "bc_sandbox_token"},
+                           webhook_secret=WEBHOOK_SECRET, options={"page_size": 2}, timeout_s=5.0)

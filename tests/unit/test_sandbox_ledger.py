@@ -8,7 +8,7 @@ import pytest
 
 from sandbox.kit.ledger import (FALSY, Codes, Context, Field, Ledger, Refusal, Refusals, an_object, found, read,
                                 read_each, shown)
-from sandbox.kit.ledger_endpoints import answering
+from sandbox.kit.endpoints import answering
 
 
 def refused(action: Any) -> tuple[str, str]:

@@ -9,8 +9,9 @@ from sandbox.loc import PLATFORMS, main, platform_files, platform_lines
 
 #: Ceilings per stand-in (non-blank, non-comment lines outside docstrings, what the kit does not
 #: do for them); lower them as code moves into sandbox/kit/, never raise them.
-CEILINGS = {"shopify": 570, "woocommerce": 437, "lightspeed": 255, "netsuite": 389, "odoo": 249,
-            "warehouse": 174, "business_central": 303}
+CEILINGS = {"shopify": 400, "woocommerce": 350, "lightspeed": 253, "netsuite": 385, "odoo": 249,
+            "warehouse": 174, "shipstation": 284, "flexport": 218, "stripe": 260, "adyen": 271, "paypal": 286,
+            "bigcommerce": 312, "magento": 379, "sapb1": 293, "business_central": 303}
 
 
 def test_a_package_counts_every_module_and_skips_docstrings_and_comments(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""`stores discover` on a back office (NetSuite, Odoo): its locations are listed and mapped, its
+"""`stores discover` on a back office (NetSuite, Odoo, SAP Business One): its locations are listed and mapped, its
 items counted (not copied into ``[[skus]]``), and a part its credential may not read is named with
 the permission to grant while the rest is still read."""
 from __future__ import annotations
@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from demo.scenario import PLATFORM_SECRETS
 from sandbox.odoo import DEFAULTS as ODOO
+from sandbox.sapb1 import DEFAULTS as SAP
 from sandbox.server import SandboxServer
 from workers.cli import main
 
@@ -36,6 +37,16 @@ base_url = "{base_url}/odoo/books"
 credentials = {{ database = "ODOO_DB", login = "ODOO_LOGIN", api_key = "ODOO_KEY" }}
 """
 
+SAP_FILE = """[business]
+name = "Back office"
+
+[[stores]]
+key = "sap"
+platform = "sap_b1"
+base_url = "{base_url}/sap_b1/futon"
+credentials = {{ company_db = "SAP_COMPANY", username = "SAP_USER", password = "SAP_PASSWORD" }}
+"""
+
 
 @pytest.fixture
 def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
@@ -43,6 +54,9 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         if name.startswith("NETSUITE_"):
             monkeypatch.setenv(name, value)
     for name, value in {"ODOO_DB": ODOO["database"], "ODOO_LOGIN": ODOO["login"], "ODOO_KEY": ODOO["api_key"]}.items():
+        monkeypatch.setenv(name, value)
+    for name, value in {"SAP_COMPANY": SAP["company_db"], "SAP_USER": SAP["username"],
+                        "SAP_PASSWORD": SAP["password"]}.items():
         monkeypatch.setenv(name, value)
     with SandboxServer() as server:
         yield server.base_url
@@ -138,3 +152,17 @@ def test_a_wrong_key_is_an_error_not_a_missing_permission(sandbox: str, tmp_path
     result = CliRunner().invoke(main, ["stores", "discover", "odoo", "--file", str(path)])
     assert result.exit_code == 1 and "authentication refused" in result.output
     assert "locations" not in path.read_text()
+
+
+def test_sap_warehouses_are_mapped_and_inventory_items_counted(sandbox: str, tmp_path: Path) -> None:
+    requests.post(f"{sandbox}/sap_b1/futon/_admin/seed", timeout=10, json={
+        "warehouses": [{"code": "01", "name": "Newark"}, {"code": "SHOW", "name": "Brooklyn showroom"}],
+        "items": [{"sku": "FUT-1"}, {"sku": "FUT-2"}, {"sku": "ASSEMBLY", "inventory": False}]}).raise_for_status()
+    path = tmp_path / "sap.toml"
+    path.write_text(SAP_FILE.format(base_url=sandbox))
+
+    found = discover(path, "sap")
+    assert "sap (sap_b1): 2 location(s)\n  01  Newark\n  SHOW  Brooklyn showroom\n" in found.output
+    assert "catalogue: 2 inventory items" in found.output and "missing permission" not in found.output
+    store = tomllib.loads(path.read_text())["stores"][0]
+    assert store["locations"] == {"01": "newark", "SHOW": "brooklyn-showroom"} and store["sells"] is False

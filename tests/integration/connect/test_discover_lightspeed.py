@@ -33,8 +33,8 @@ def test_outlets_and_products_are_written(tmp_path: Path, monkeypatch: pytest.Mo
 def test_connect_registers_webhooks_once_and_takes_the_first_sync(db_session: object, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Lightspeed signs with the app's client secret, so connect asks for it; then it registers
-    ``inventory.update`` and ``product.update`` through ``/api/2.0/webhooks``, and a second connect
-    finds both and registers nothing new. A stock change in the back office reaches our receiver
+    ``inventory.update``, ``product.update`` and ``sale.update`` through ``/api/2.0/webhooks``, and a
+    second connect finds them and registers nothing new. A stock change in the back office reaches our receiver
     signed with that secret."""
     from domain.core.env_settings import get_settings
     from workers.web import create_app
@@ -60,7 +60,7 @@ def test_connect_registers_webhooks_once_and_takes_the_first_sync(db_session: ob
         result = runner.invoke(main, ["stores", "connect", "pos"])
         assert result.exit_code == 0, result.output
         assert f"pos: webhooks to {web.base_url}/webhooks/pos" in result.output
-        assert result.output.count(": created (id") == 2, result.output
+        assert result.output.count(": created (id") == 3, result.output
         assert "first full sync: full poll" in result.output
         assert "LS-000002: IN_STOCK -> BACKORDER (available 0)" in result.output
         # X-Series has no backorder setting to read: discover leaves allow_backorder to its default (true)
@@ -68,13 +68,14 @@ def test_connect_registers_webhooks_once_and_takes_the_first_sync(db_session: ob
         listed = requests.get(api, headers={"Authorization": "Bearer lsxs_sandbox_token"}, timeout=10).json()["data"]
         assert sorted((h["type"], h["url"], h["active"]) for h in listed) == [
             ("inventory.update", f"{web.base_url}/webhooks/pos", True),
-            ("product.update", f"{web.base_url}/webhooks/pos", True)]
+            ("product.update", f"{web.base_url}/webhooks/pos", True),
+            ("sale.update", f"{web.base_url}/webhooks/pos", True)]
 
         again = runner.invoke(main, ["stores", "connect", "pos"])
-        assert again.exit_code == 0 and again.output.count(": found (id") == 2, again.output
+        assert again.exit_code == 0 and again.output.count(": found (id") == 3, again.output
         assert "created" not in again.output
         assert len(requests.get(api, headers={"Authorization": "Bearer lsxs_sandbox_token"}, timeout=10
-                                ).json()["data"]) == 2
+                                ).json()["data"]) == 3
 
         sold = requests.post(f"{admin}/set_stock", json={"sku": "LS-000001", "current_amount": 7}, timeout=10).json()
         assert [(d["topic"], d["status"]) for d in sold["webhooks"]] == [("inventory.update", 200)]

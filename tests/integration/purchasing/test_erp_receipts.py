@@ -1,6 +1,7 @@
 """Purchase orders through the send task into each ERP stand-in, and goods received in the ERP
 booked back by the receipts poll: once, however often it reads the same receipt, and the waiting
-customer's backorder fills. Real PostgreSQL, NetSuite / Odoo / Mailgun stand-ins over HTTP."""
+customer's backorder fills. Real PostgreSQL, NetSuite / Odoo / SAP Business One / Mailgun stand-ins
+over HTTP."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -26,28 +27,34 @@ from domain.core.env_settings import get_settings
 from domain.stock.orders import record_orders
 from demo import scenario
 from sandbox.odoo import DEFAULTS as ODOO_DEFAULTS
+from sandbox.sapb1 import DEFAULTS as SAP_DEFAULTS
 from sandbox.server import SandboxServer
 from tests.conftest import REPO_ROOT
 from tests.purchase_orders import SKUS, approved_po
 
 ACCOUNT = scenario.PLATFORM_SECRETS["NETSUITE_ACCOUNT_ID"]
 ODOO_ENV = {"database": "ODOO_DATABASE", "login": "ODOO_LOGIN", "api_key": "ODOO_API_KEY"}
+SAP_ENV = {"company_db": "SAP_COMPANY_DB", "username": "SAP_USERNAME", "password": "SAP_PASSWORD"}
 
 
 @pytest.fixture
 def sandbox(monkeypatch: pytest.MonkeyPatch, catalog: object, db_session: Session) -> Iterator[SandboxServer]:
-    """Every stand-in; the NetSuite store moved onto it and an Odoo store added beside it."""
+    """Every stand-in; the NetSuite store moved onto it, an Odoo and an SAP Business One store added."""
     with SandboxServer() as server:
         for name, value in scenario.sandbox_env(server.base_url).items():
             monkeypatch.setenv(name, value)
         for name, env in ODOO_ENV.items():
             monkeypatch.setenv(env, ODOO_DEFAULTS[name])
+        for name, env in SAP_ENV.items():
+            monkeypatch.setenv(env, SAP_DEFAULTS[name])
         monkeypatch.setenv("BACKORDERS_CONFIG", str(REPO_ROOT / "examples" / "futon-store.toml"))
         get_settings.cache_clear()
         netsuite = db_session.scalar(select(Store).where(Store.key == "netsuite-erp"))
         netsuite.base_url = f"{server.base_url}/netsuite/{ACCOUNT}"
         db_session.add(Store(key="odoo-erp", platform="odoo", name="Odoo", base_url=f"{server.base_url}/odoo/main",
                              credentials_env=ODOO_ENV, sells=False))
+        db_session.add(Store(key="sap_b1-erp", platform="sap_b1", name="SAP Business One", sells=False,
+                             base_url=f"{server.base_url}/sap_b1/futon", credentials_env=SAP_ENV))
         db_session.commit()
         requests.post(f"{netsuite.base_url}/_admin/seed", timeout=10, json={
             "locations": 2, "vendors": [{"external_id": "kyoto-frames", "name": "Kyoto Frame Works"}],
@@ -55,16 +62,22 @@ def sandbox(monkeypatch: pytest.MonkeyPatch, catalog: object, db_session: Sessio
         requests.post(f"{server.base_url}/odoo/main/_admin/seed", timeout=10, json={
             "partners": [{"name": "Kyoto Frame Works", "ref": "kyoto-frames"}],
             "products": [{"default_code": sku, "name": sku} for sku in SKUS]}).raise_for_status()
+        requests.post(f"{server.base_url}/sap_b1/futon/_admin/seed", timeout=10, json={
+            "partners": [{"card_code": "kyoto-frames", "name": "Kyoto Frame Works"}],
+            "items": [{"sku": sku, "warehouses": {"01": {"in_stock": 0}}} for sku in SKUS]}).raise_for_status()
         yield server
     get_settings.cache_clear()
 
 
 def admin(server: SandboxServer, platform: str) -> str:
-    return f"{server.base_url}/netsuite/{ACCOUNT}/_admin" if platform == "netsuite" else \
-        f"{server.base_url}/odoo/main/_admin"
+    instance = {"netsuite": ACCOUNT, "odoo": "main", "sap_b1": "futon"}[platform]
+    return f"{server.base_url}/{platform}/{instance}/_admin"
 
 
 def erp_orders(server: SandboxServer, platform: str) -> list[dict[str, Any]]:
+    if platform == "sap_b1":
+        return requests.get(f"{admin(server, platform)}/state/documents/PurchaseOrders",
+                            timeout=10).json()["documents"]
     return requests.get(f"{admin(server, platform)}/state/purchase_orders", timeout=10).json()["purchase_orders"]
 
 
@@ -132,7 +145,7 @@ def test_odoo_create_whose_reply_was_lost_is_confirmed_by_the_retry(sandbox: San
     assert "confirmed it" in found.data["detail"]
 
 
-@pytest.mark.parametrize("platform", ["netsuite", "odoo"])
+@pytest.mark.parametrize("platform", ["netsuite", "odoo", "sap_b1"])
 def test_goods_received_in_the_erp_are_booked_once_and_fill_the_waiting_customer(
         platform: str, sandbox: SandboxServer, db_session: Session) -> None:
     from tasks.followups import fill
@@ -146,7 +159,7 @@ def test_goods_received_in_the_erp_are_booked_once_and_fill_the_waiting_customer
     assert send.apply(args=[po_id]).get() == "sent"
     assert poll_erp.apply().get() == 0  # nothing received yet
 
-    key = {"netsuite": "external_id", "odoo": "partner_ref"}[platform]
+    key = {"netsuite": "external_id", "odoo": "partner_ref", "sap_b1": "num_at_card"}[platform]
     requests.post(f"{admin(sandbox, platform)}/purchase_orders/receive", timeout=10,
                   json={key: "PO-20250102-1", "lines": {"FUT-FRM-OAK-FULL": 3}}).raise_for_status()
     assert poll_erp.apply().get() == 1
@@ -178,6 +191,30 @@ def test_goods_received_in_the_erp_are_booked_once_and_fill_the_waiting_customer
     db_session.expire_all()
     assert db_session.get(PurchaseOrder, po_id).state == "received"
     assert poll_erp.apply().get() == 0  # a received PO is no longer asked about
+
+
+def test_sap_gets_one_purchase_order_however_often_the_send_task_runs(sandbox: SandboxServer,
+                                                                     db_session: Session) -> None:
+    from tasks.po_send import send
+
+    po_id = approved_po(db_session, "sap_b1-erp")
+    assert send.apply(args=[po_id]).get() == "sent"
+    assert send.apply(args=[po_id]).get() == "skipped:sent"
+    db_session.expire_all()
+    po = db_session.get(PurchaseOrder, po_id)
+    po.state, po.erp_ref = "approved", None  # as if the first run's commit was lost after SAP took the PO
+    db_session.commit()
+    assert send.apply(args=[po_id]).get() == "sent"
+
+    [sap_po] = erp_orders(sandbox, "sap_b1")
+    db_session.expire_all()
+    assert db_session.get(PurchaseOrder, po_id).erp_ref == str(sap_po["DocEntry"])
+    assert sap_po["NumAtCard"] == "PO-20250102-1" and sap_po["CardCode"] == "kyoto-frames"
+    assert sorted((line["ItemCode"], line["Quantity"]) for line in sap_po["DocumentLines"]) == [
+        ("FUT-FRM-OAK-FULL", 4), ("FUT-FRM-OAK-QUEEN", 2)]
+    audits = db_session.scalars(select(AuditLog.action).where(AuditLog.subject_id == str(po_id))
+                                .where(AuditLog.action.like("po.erp_%")).order_by(AuditLog.id)).all()
+    assert audits == ["po.erp_created", "po.erp_found"]
 
 
 def test_an_erp_that_cannot_be_reached_is_skipped_and_read_next_time(sandbox: SandboxServer, db_session: Session,

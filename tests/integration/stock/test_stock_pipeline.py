@@ -53,7 +53,7 @@ def test_sell_out_by_webhook_flips_every_channel_and_alerts_once(
     sandbox, config = stack["sandbox"], stack["config"]
     assert isinstance(config, BusinessConfig)
     selling = [s.key for s in config.stores if s.sells]
-    assert sorted(selling) == ["shopify-main", "showroom-pos", "woo-outlet"]
+    assert sorted(selling) == ["bigcommerce-trade", "shopify-main", "showroom-pos", "woo-outlet"]
     for store in config.stores:
         poll_store.delay(db_session.scalar(select(Store.id).where(Store.key == store.key)), True)
 
@@ -79,6 +79,9 @@ def test_sell_out_by_webhook_flips_every_channel_and_alerts_once(
              or db_session.expire_all())
     wait_for(lambda: _item(sandbox, "shopify", "shopify-main")["inventory_policy"] == "continue")
     wait_for(lambda: _item(sandbox, "woocommerce", "woo-outlet")["stock_status"] == "onbackorder")
+    wait_for(lambda: _item(sandbox, "bigcommerce", "bigcommerce-trade")["availability"] == "preorder")
+    assert _item(sandbox, "bigcommerce", "bigcommerce-trade")["availability_description"] == \
+        "Backordered: ships in 2-3 weeks"
     wait_for(lambda: len(_messages(sandbox, "slack")) >= 1 and len(_messages(sandbox, "mailgun")) >= 1)
     wait_for(lambda: _settled(db_session))
 

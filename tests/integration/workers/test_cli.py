@@ -23,7 +23,8 @@ def test_config_apply_then_status_json(db_session: Session, tmp_path: Path) -> N
     assert status.exit_code == 0, status.output
     data = json.loads(status.output)
     assert data["skus_by_state"] == {"IN_STOCK": 30}
-    assert {s["key"] for s in data["stores"]} == {"shopify-main", "woo-outlet", "showroom-pos", "netsuite-erp"}
+    assert {s["key"] for s in data["stores"]} == {"shopify-main", "woo-outlet", "bigcommerce-trade", "magento-trade",
+                                                 "showroom-pos", "netsuite-erp"}
     assert data["timers"] == {"pending": 0, "due_now": 0}
 
 

@@ -26,13 +26,13 @@ def _json(args: list[str], exit_code: int = 0) -> dict:  # type: ignore[type-arg
 
 def test_config_check_and_apply_print_json(db_session: Session, tmp_path: Path) -> None:
     assert _json(["config", "check", str(EXAMPLE), "--json"]) == {
-        "file": str(EXAMPLE), "ok": True, "problems": [], "warnings": [], "stores": 4, "locations": 2, "vendors": 3, "skus": 30}
+        "file": str(EXAMPLE), "ok": True, "problems": [], "warnings": [], "stores": 6, "locations": 2, "vendors": 3, "skus": 30}
     broken = tmp_path / "broken.toml"
     broken.write_text(EXAMPLE.read_text().replace('timezone = "America/New_York"', 'timezone = "Mars/Olympus"', 1))
     bad = _json(["config", "check", str(broken), "--json"], exit_code=1)
     assert bad["ok"] is False and any("timezone" in p for p in bad["problems"]), bad
     applied = _json(["config", "apply", str(EXAMPLE), "--json"])
-    assert applied["skus"] == 30 and applied["stores"] == 4
+    assert applied["skus"] == 30 and applied["stores"] == 6
 
 
 def test_sync_eta_vendors_and_redrive_print_json(sandboxed: str, db_session: Session) -> None:

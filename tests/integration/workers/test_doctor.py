@@ -27,6 +27,9 @@ def test_doctor_passes_with_good_credentials(sandboxed: str, db_session: Session
     assert any(ln.startswith("OK") and "store shopify-main" in ln and "credentials accepted (30 records" in ln
                for ln in text.splitlines()), text
     assert any(ln.startswith("OK") and "store woo-outlet" in ln for ln in text.splitlines()), text
+    assert any(ln.startswith("OK") and "shipping shipstation-main" in ln and "credentials accepted" in ln
+               for ln in text.splitlines()), text
+    assert any(ln.startswith("OK") and "shipping flexport-freight" in ln for ln in text.splitlines()), text
     assert any(ln.startswith("OK") and "provider mailgun" in ln and "domain mg.futonloft.example" in ln
                for ln in text.splitlines()), text
     assert any(ln.startswith("OK") and "provider twilio" in ln for ln in text.splitlines()), text
@@ -54,6 +57,8 @@ def test_doctor_fails_on_a_bad_store_token_and_a_bad_provider_key(sandboxed: str
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHOPIFY_ACCESS_TOKEN", "shpat_revoked")
     monkeypatch.setenv("MAILGUN_API_KEY", "key-rotated-away")
+    monkeypatch.setenv("SHIPSTATION_API_SECRET", "rotated")
+    monkeypatch.delenv("FLEXPORT_API_KEY")
     result = CliRunner().invoke(main, ["doctor", "--json"])
     assert result.exit_code == 1, result.output
     checks = _checks(result.output)
@@ -63,6 +68,10 @@ def test_doctor_fails_on_a_bad_store_token_and_a_bad_provider_key(sandboxed: str
     mail = checks["provider mailgun"]
     assert mail["status"] == "FAIL" and "mailgun answered 401" in mail["detail"], mail
     assert checks["provider twilio"]["status"] == "OK"
+    ship = checks["shipping shipstation-main"]
+    assert ship["status"] == "FAIL" and "refused the credentials (401)" in ship["detail"], ship
+    assert checks["shipping flexport-freight"]["status"] == "FAIL"
+    assert "FLEXPORT_API_KEY" in checks["shipping flexport-freight"]["detail"]
 
     monkeypatch.delenv("TWILIO_AUTH_TOKEN")
     monkeypatch.setenv("EMAIL_PROVIDER", "sendgrid")

@@ -156,22 +156,22 @@ def test_a_platform_without_a_connector_is_refused_naming_the_key(tmp_path: Path
 
     text = EXAMPLE.read_text() + '''
 [[stores]]
-key = "magento-b2b"
-platform = "magento"
+key = "zoho-b2b"
+platform = "zoho"
 base_url = "https://b2b.futonloft.example"
 locations = { "default" = "warehouse" }
 '''
     index = sum(1 for line in text.splitlines() if line.strip() == "[[stores]]") - 1
-    path = tmp_path / "magento.toml"
+    path = tmp_path / "zoho.toml"
     path.write_text(text)
-    expected = (f'stores[{index}].platform: no connector for "magento" '
+    expected = (f'stores[{index}].platform: no connector for "zoho" '
                 f'(available: {", ".join(sorted(CONNECTORS))})')
-    assert index == 4 and "shopify, woocommerce" in expected
+    assert index == 6 and "magento, netsuite" in expected and "sap_b1" in expected
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert caught.value.problems == [expected]
-    typo = parse_error(text.replace('platform = "magento"', 'platform = "magneto"'))
-    assert typo == [f"stores[{index}].platform: unknown platform 'magneto' "
+    typo = parse_error(text.replace('platform = "zoho"', 'platform = "zohoo"'))
+    assert typo == [f"stores[{index}].platform: unknown platform 'zohoo' "
                     f"(available: {', '.join(sorted(CONNECTORS))})"]
 
     runner = CliRunner()
@@ -264,3 +264,25 @@ def test_a_store_buffer_floor_must_be_a_whole_number() -> None:
         parse_config(data)
     assert [p for p in caught.value.problems if "buffer_floor" in p] == [
         "stores[1].options.buffer_floor: expected a whole number ≥ 0, got -1"]
+
+
+def test_the_backorder_status_is_kept_only_by_a_back_office_that_can_and_sap_options_are_checked() -> None:
+    import tomllib
+
+    data = tomllib.loads(EXAMPLE.read_text())
+    data["stores"][0].setdefault("options", {})["backorder_status"] = True  # Shopify sells
+    data["stores"][5]["options"] = {"backorder_status": True}  # NetSuite: no place for it here
+    data["stores"].append({"key": "sap-erp", "platform": "sap_b1", "base_url": "https://b1.example:50000",
+                           "sells": False, "options": {"backorder_status": "yes", "purchase_document": "po"}})
+    data["stores"].append({"key": "sap-2", "platform": "sap_b1", "base_url": "https://b1.example:50000",
+                           "sells": False, "options": {"backorder_status": True, "purchase_document": "request",
+                                                       "backorder_status_field": "U_BoStatus"}})
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    found = sorted(p for p in caught.value.problems if "stores[" in p)
+    assert found[0] == ("stores[0].options.backorder_status: only a back office keeps the backorder status (set "
+                        "sells = false); a selling store shows it through its own backorder mode")
+    assert found[1].startswith("stores[5].options.backorder_status: netsuite has no place for the backorder status "
+                               "here (platforms that do: ") and "sap_b1" in found[1]
+    assert found[2:] == ["stores[6].options.backorder_status: expected true or false, got 'yes'",
+                         "stores[6].options.purchase_document: expected one of order, request, got 'po'"]

@@ -88,6 +88,11 @@ def test_oversell_and_location_facts_are_shown_and_escaped():
     assert out.subject.endswith("is out of stock at one location: Showroom <2>")
     assert "Threshold: 2 (from config file)" in out.text and "Showroom &lt;2&gt;" in out.html
     assert "(Showroom <2>: 0)" in render_sms("stock_alert", alert(event="stock.location_out", location=location))
+    assert "Restock level" not in out.text, "none imported: not shown"
+    imported = {**location, "threshold_source": "showroom-pos reorder point", "restock_level": 5}
+    low = render_email("stock_alert", alert(event="stock.location_out", location=imported))
+    assert "Restock level: 5 (what the platform's own stock order adds here)" in low.text
+    assert "restock level 5" in low.html
 
 
 def test_slack_escapes_for_mrkdwn_and_json():

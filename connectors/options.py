@@ -1,0 +1,67 @@
+"""A store's ``options`` checked from declared rules, by ``config check`` and when a connector is built.
+
+A connector declares ``option_rules`` (``RestConnector``); ``connectors.registry.store_problems``
+reports every broken rule under the key it names (``options.purchase_document: expected one of
+order, request, got 'po'``) before any store is polled, and the connector refuses to be built with
+the first one, so a typo in the file never reaches the platform as a strange request.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class OptionRule(Protocol):
+    @property
+    def key(self) -> str:
+        """The option the rule checks."""
+        ...
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with the option's value (present in the file), or None."""
+        ...
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of ``values``."""
+
+    key: str
+    values: tuple[str, ...]
+
+    def problem(self, value: Any) -> str | None:
+        return None if value in self.values else f"expected one of {', '.join(self.values)}, got {value!r}"
+
+
+@dataclass(frozen=True)
+class Matching:
+    """Text matching ``pattern`` (a field name, a code), described as ``expected``."""
+
+    key: str
+    pattern: str
+    expected: str
+
+    def problem(self, value: Any) -> str | None:
+        return None if re.fullmatch(self.pattern, str(value)) else f"expected {self.expected}, got {value!r}"
+
+
+@dataclass(frozen=True)
+class TimeZone:
+    """An IANA time zone name (``America/New_York``)."""
+
+    key: str
+
+    def problem(self, value: Any) -> str | None:
+        try:
+            ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError):
+            return f"unknown time zone {value!r}"
+        return None
+
+
+def option_problems(options: Mapping[str, Any], rules: tuple[OptionRule, ...]) -> list[tuple[str, str]]:
+    """(``options.<key>``, what is wrong) for every rule an option given in the file breaks."""
+    return [(f"options.{rule.key}", problem) for rule in rules
+            if rule.key in options and (problem := rule.problem(options[rule.key])) is not None]
