@@ -21,7 +21,7 @@ public docs:
   a product tracked by variant is its variants, any other the product; ``availability`` ``preorder``
   is the setting that keeps a listing selling when it is out (docs/connectors.md, BigCommerce).
 
-A back office (NetSuite, Odoo) is surveyed instead (:func:`survey`): its locations, and how many
+A back office (NetSuite, Odoo, Business Central, SAP Business One) is surveyed instead (:func:`survey`): its locations, and how many
 items it holds — counted, not copied, since its items are matched by code to the SKUs the selling
 stores list — and, part by part, what the credential may not read (``connectors.permissions``),
 so one missing permission is named while the rest is still read:
@@ -30,6 +30,10 @@ so one missing permission is named while the rest is still read:
   https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_157909186990.html):
   ``SELECT id, name, isinactive FROM location`` and a ``COUNT(*)`` of the active items of the
   connector's ``item_types`` (``InvtPart``: inventory items).
+* Business Central, through the API v2.0
+  (https://learn.microsoft.com/en-us/dynamics365/business-central/dev-itpro/api-reference/v2.0/resources/dynamics_location):
+  ``locations`` (``code``, ``displayName``: the code is what item ledger entries name) and the
+  ``items`` of ``type eq 'Inventory'`` counted page by page (their ``number`` is matched to our SKUs).
 * Odoo, through ``execute_kw`` over JSON-RPC
   (https://www.odoo.com/documentation/18.0/developer/reference/external_api.html):
   ``stock.warehouse`` ``search_read`` (name, code, ``lot_stock_id``: its main stock location),
@@ -56,6 +60,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from connectors.base import PageNumberPaginator, Stream, cents_to_money, id_str, money_cents, shopify_link_paginator
+from connectors.business_central import BusinessCentralConnector
 from connectors.errors import ConnectorError, PermanentError
 from connectors.http import RestConnector
 from connectors.bigcommerce import PRODUCTS as BIGCOMMERCE_PRODUCTS
@@ -301,6 +306,18 @@ def _odoo_survey(connector: OdooConnector) -> Survey:
     return found
 
 
+def _business_central_survey(connector: BusinessCentralConnector) -> Survey:
+    found = Survey("business_central")
+    found.locations = found.attempt("locations", lambda: [
+        FoundLocation(str(row["code"]), str(row.get("displayName") or row["code"])) for row in connector.records(
+            connector.stream(f"{connector.company}/locations", **{"$select": "code,displayName"}))], [])
+    count = found.attempt("items", lambda: sum(1 for _ in connector.records(connector.stream(
+        f"{connector.company}/items", **{"$filter": "type eq 'Inventory'", "$select": "number"}))), None)
+    if count is not None:
+        found.items, found.counted = count, "items of type Inventory (matched by number = SKU code)"
+    return found
+
+
 def _sap_b1_survey(connector: SapB1Connector) -> Survey:
     found = Survey("sap_b1")
     found.locations = found.attempt("warehouses", lambda: [
@@ -317,12 +334,13 @@ def _sap_b1_survey(connector: SapB1Connector) -> Survey:
 
 
 SURVEYS: dict[str, Callable[[Any], Survey]] = {"netsuite": _netsuite_survey, "odoo": _odoo_survey,
-                                                "sap_b1": _sap_b1_survey}
+                                               "business_central": _business_central_survey, "sap_b1": _sap_b1_survey}
 
 
 def is_back_office(connector: Any) -> bool:
     """A platform surveyed (locations, an item count) rather than copied into ``[[skus]]``."""
-    return connector.platform in SURVEYS and isinstance(connector, (NetSuiteConnector, OdooConnector, SapB1Connector))
+    return connector.platform in SURVEYS and isinstance(
+        connector, (NetSuiteConnector, OdooConnector, BusinessCentralConnector, SapB1Connector))
 
 
 def survey(connector: Any) -> Survey:

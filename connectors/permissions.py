@@ -47,6 +47,13 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     "woocommerce": {"orders": "Read permission on the API key (Read or Read/Write) and a key user who can view orders",
                     "stock": "Read permission on the API key (Read or Read/Write)",
                     "webhooks": "Read/Write permission on the API key (webhooks are written)"},
+    # Business Central: the app's permission sets, granted on its Microsoft Entra Applications card
+    # (https://learn.microsoft.com/en-us/dynamics365/business-central/dev-itpro/administration/automation-apis-using-s2s-authentication)
+    "business_central": {
+        part: f"a permission set reading {what} on the app's Microsoft Entra Applications card in Business Central "
+              f"(D365 BASIC reads them all)" for part, what in (
+            ("locations", "Location"), ("items", "Item"), ("stock", "Item and Item Ledger Entry"),
+            ("webhooks", "API Webhook Subscription (D365 BASIC)"))},
     "bigcommerce": {"orders": "Orders read-only scope (store_v2_orders_read_only); refunds need Orders modify "
                               "(store_v2_orders)",
                     "stock": "Products modify scope (store_v2_products) and Store Inventory modify (store_inventory); "

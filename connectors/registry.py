@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from connectors.base import Connector
+from connectors.business_central import BusinessCentralConnector
 from connectors.bigcommerce import BigCommerceConnector
 from connectors.declarative import DeclarativeConnector, check_store
 from connectors.declarative_spec import webhook_spec
@@ -26,6 +27,7 @@ CONNECTORS: dict[str, type] = {
     "lightspeed": LightspeedConnector,
     "netsuite": NetSuiteConnector,
     "odoo": OdooConnector,
+    "business_central": BusinessCentralConnector,
     "bigcommerce": BigCommerceConnector,
     "magento": MagentoConnector,
     "sap_b1": SapB1Connector,

@@ -38,11 +38,18 @@ address for a topic is found by listing first, so connecting twice changes nothi
   (``POST /V1/webhooks/subscribe``) signs with an RSA key pair
   (https://developer.adobe.com/commerce/extensibility/webhooks/signature-verification/), not the
   HMAC a store's own observer module sends us, so a Magento store is connected by hand (``WHY_NOT``).
+* Business Central ``/api/v2.0/subscriptions``: subscriptions that take a validation handshake and
+  expire after three days; the connector creates, renews or finds them itself
+  (``connectors.notification_subscriptions``, :class:`Validated`), with a client state we generate,
+  to ``/webhooks/{store}/notifications`` (:data:`NOTIFICATION_PATHS`, :func:`address`); each
+  :class:`Subscription` says when it expires, and a timer row renews it
+  (``domain.stock.subscription_renewals``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol, cast
 
 from connectors.base import MetaPaginationPaginator, PageNumberPaginator, Stream, shopify_link_paginator
 from connectors.bigcommerce import KINDS as BIGCOMMERCE_KINDS
@@ -58,7 +65,7 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "bigcommerce": tuple(BIGCOMMERCE_KINDS),
 }
 #: Platforms whose subscriptions carry a secret we generate (else the platform's app secret signs).
-GENERATED_SECRET = frozenset({"woocommerce", "bigcommerce"})
+GENERATED_SECRET = frozenset({"woocommerce", "bigcommerce", "business_central"})
 #: Where the operator finds the secret a platform signs with, when it is not ours to choose.
 APP_SECRET = {"shopify": "the app's API secret key", "lightspeed": "the OAuth app's client secret"}
 
@@ -81,7 +88,17 @@ class Subscription:
     external_id: str
     topic: str
     address: str
-    outcome: str  # "found", "created", "updated"
+    outcome: str  # "found", "created", "updated", "renewed"
+    #: When the platform drops it unless renewed (Business Central: three days); None: never.
+    expires_at: datetime | None = None
+
+
+class Validated(Protocol):
+    """A connector whose subscriptions take a validation handshake and expire
+    (``connectors.notification_subscriptions``): it creates, renews or finds them itself."""
+
+    def ensure_subscriptions(self, address: str, secret: str | None, secret_is_new: bool) -> list[Subscription]:
+        ...
 
 
 SHOPIFY_WEBHOOKS = Stream(path="webhooks.json", records="webhooks", paginator=shopify_link_paginator(),
@@ -146,6 +163,11 @@ def _lightspeed(connector: RestConnector, address: str, secret: str | None, secr
     return out
 
 
+def _validated(connector: RestConnector, address: str, secret: str | None, secret_is_new: bool
+               ) -> list[Subscription]:
+    return cast(Validated, connector).ensure_subscriptions(address, secret, secret_is_new)
+
+
 def _bigcommerce(connector: RestConnector, address: str, secret: str | None, secret_is_new: bool
                  ) -> list[Subscription]:
     if not secret:
@@ -172,7 +194,16 @@ def _bigcommerce(connector: RestConnector, address: str, secret: str | None, sec
 
 
 REGISTRARS = {"shopify": _shopify, "woocommerce": _woocommerce, "lightspeed": _lightspeed,
-              "bigcommerce": _bigcommerce}
+              "bigcommerce": _bigcommerce, "business_central": _validated}
+#: Platforms whose notifications come to their own path (a validation handshake, one row per
+#: notification: ``workers.notifications``) rather than ``/webhooks/{store}``.
+NOTIFICATION_PATHS = {"business_central": "/webhooks/{store}/notifications"}
+
+
+def address(platform: str, public_base_url: str, store_key: str) -> str:
+    """Where the platform is asked to deliver a store's webhooks."""
+    path = NOTIFICATION_PATHS.get(platform, "/webhooks/{store}").format(store=store_key)
+    return f"{public_base_url.rstrip('/')}{path}"
 
 
 def ensure(connector: Any, address: str, secret: str | None, secret_is_new: bool) -> list[Subscription]:

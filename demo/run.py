@@ -366,7 +366,7 @@ def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Proces
     from sqlalchemy import select
 
     from domain.core.db import session_scope
-    from domain.core.models import OutboxMessage, PurchaseOrder, Vendor
+    from domain.core.models import OutboxMessage, PurchaseOrder, Store, Vendor
 
     def kyoto_po(states: tuple[str, ...]) -> tuple[int, str, str, int] | None:
         procs.check_alive()
@@ -389,7 +389,10 @@ def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Proces
         context = session.scalar(select(OutboxMessage.context).where(
             OutboxMessage.idempotency_key == f"po:{po_id}:email"))
         erp_ref = po.erp_ref if po else None
-    say(f"{number} was drafted from the sell-out and sent: vendor email with the CSV, ERP purchase order {erp_ref}")
+        erp = session.scalar(select(Store.name).join(Vendor, Vendor.erp_store_key == Store.key)
+                             .where(Vendor.id == po.vendor_id)) if po else None
+    say(f"{number} was drafted from the sell-out and sent: vendor email with the CSV, "
+        f"{erp or 'ERP'} purchase order {erp_ref}")
     lines = purchase_order_lines([po_id])
     for line in lines[1:]:
         say(line)

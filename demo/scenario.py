@@ -50,8 +50,12 @@ PLATFORM_SECRETS = {
     "SAP_B1_COMPANY_DB": "SBODEMOUS",
     "SAP_B1_USERNAME": "manager",
     "SAP_B1_PASSWORD": "sap_sandbox",
+    "BC_CLIENT_ID": "bc-sandbox-client",
+    "BC_CLIENT_SECRET": "bc-sandbox-secret",
+    "BC_ERP_WEBHOOK_SECRET": "sandbox-bc-client-state",
 }
-ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite", "bigcommerce", "sap_b1"})
+ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite", "bigcommerce", "sap_b1",
+                           "business_central"})
 
 
 def instance_for(platform: str, store_key: str) -> str:
@@ -146,6 +150,9 @@ def sandbox_config_text(example: Path, sandbox_url: str, platforms: set[str]) ->
             instance = instance_for(platform.group(1), key.group(1))
             block = re.sub(r'(?m)^base_url = "[^"]*"', f'base_url = "{sandbox_url}/{platform.group(1)}/{instance}"',
                            block)
+            # Entra ID tokens come from the stand-in too (Business Central's ``authority_host`` option)
+            block = re.sub(r'authority_host = "[^"]*"',
+                           f'authority_host = "{sandbox_url}/{platform.group(1)}/{instance}/login"', block)
         if block.startswith("[[shipping.accounts]]"):  # each account on its stand-in, V2 too
             key, provider = (re.search(rf'(?m)^{name} = "([^"]+)"', block) for name in ("key", "provider"))
             if key and provider:
@@ -184,6 +191,11 @@ def seed_store(sandbox_url: str, store: StoreConfig, skus: list[str], available:
         body["locations"] = max(int(k) for k in store.locations) if store.locations else 1
         body["items"] = [{"sku": code, "on_hand": available, "committed": 0} for code in skus]
         body["vendors"] = vendors or []
+    elif store.platform == "business_central":  # the stand-in adopts the file's tenant and company
+        body.update(tenant=store.options.get("tenant"), company_id=store.options.get("company_id"),
+                    locations=list(store.locations), vendors=[{"number": v["external_id"], "name": v["name"]}
+                                                              for v in vendors or []],
+                    items=[{"sku": code, "stock": {loc: available for loc in store.locations}} for code in skus])
     elif store.platform == "sap_b1":
         body["warehouses"] = [{"code": code} for code in store.locations] or [{"code": "01"}]
         body["items"] = [{"sku": code, "warehouses": {place["code"]: {"in_stock": available}

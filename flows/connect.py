@@ -23,12 +23,13 @@ from tomlkit import TOMLDocument
 
 from connectors.base import Connector
 from connectors.discovery import FoundItem, catalogue, is_back_office, locations, survey
-from connectors.subscriptions import APP_SECRET, GENERATED_SECRET, REGISTRARS, Subscription, ensure
+from connectors.subscriptions import APP_SECRET, GENERATED_SECRET, REGISTRARS, Subscription, address, ensure
 from domain.core import audit, config_file, store_secrets
 from domain.core.business_config import ConfigError, StoreConfig, load_config
 from domain.core.config_file import MergeSummary, NewLocation, NewSku
 from domain.core.db import get_sessionmaker, session_scope
 from domain.core.models import Store
+from domain.stock import subscription_renewals
 from domain.stock.catalog import apply_config
 from flows import poll as polling
 from flows.connections import connector_for
@@ -177,7 +178,7 @@ def connect(path: Path, store_key: str, public_base_url: str, owner: str) -> Con
     assert store.webhook_secret_env is not None
     subscribable = store.platform in REGISTRARS
     secret, origin, is_new = _secret(store, store.webhook_secret_env) if subscribable else (None, "", False)
-    report = ConnectReport(store_key, f"{public_base_url.rstrip('/')}/webhooks/{store_key}", store.webhook_secret_env,
+    report = ConnectReport(store_key, address(store.platform, public_base_url, store_key), store.webhook_secret_env,
                            origin, read_only=store.read_only, subscribable=subscribable)
     with session_scope() as session:
         apply_config(session, config)
@@ -193,6 +194,8 @@ def connect(path: Path, store_key: str, public_base_url: str, owner: str) -> Con
                          secret=origin.split(",")[0], subscriptions=[
                              {"id": s.external_id, "topic": s.topic, "outcome": s.outcome}
                              for s in report.subscriptions])
+            # subscriptions that expire (Business Central's) are renewed by a timer row from now on
+            subscription_renewals.schedule(session, store_id, [s.expires_at for s in report.subscriptions])
     if not synced:
         report.poll = polling.poll(get_sessionmaker(), connector, store_id, owner, full=True, stock_cursor=cursors[0],
                                    order_cursor=cursors[1], on_changed=lambda ids: None, fetch_orders=store.sells)

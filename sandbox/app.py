@@ -17,6 +17,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.lightspeed",
     "sandbox.netsuite",
     "sandbox.odoo",
+    "sandbox.business_central",
     "sandbox.bigcommerce",
     "sandbox.magento",
     "sandbox.sapb1",

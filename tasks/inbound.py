@@ -19,7 +19,7 @@ from domain.core.stages import FollowUp, Stage
 from domain.fraud import scoring
 from domain.journey import customer_journey
 from domain.messaging import alerts
-from domain.stock import quarantine_alerts, webhook_inbox
+from domain.stock import poll_schedule, quarantine_alerts, webhook_inbox
 from flows import metrics
 from flows.connections import connector_for
 from flows.detection import detect
@@ -74,6 +74,9 @@ def drain(self: DbTask, source: str, max_batches: int = 20) -> int:
                 changed = sorted(result.changed_sku_ids)
                 inline(self, uow, FollowUp(Stage.EVALUATE, (changed,)), detect, uow, changed,
                        fallback=lambda: effects.record(uow.session, effects.EVALUATE, changed, utcnow()))
+            if result.read_now:  # notifications named what changed: read it now (the beat hands the slot out)
+                poll_schedule.due_now(uow.session, store.id)
+                dispatch(uow, [FollowUp(Stage.DISPATCH_POLLS, ())])
             if result.order_ids and scoring.enabled():  # scored after this commit, not inside it
                 dispatch(uow, for_ids(Stage.FRAUD_SCORE, result.order_ids))
             routes = current_config().notifications.routes

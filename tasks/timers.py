@@ -10,6 +10,7 @@ import domain.chargebacks.deadlines  # noqa: F401  (registers the dispute deadli
 import domain.journey.customer_journey  # noqa: F401  (registers the backorder timer handlers)
 import domain.purchasing.merchandising  # noqa: F401  (registers the escalation of an auto-cancel)
 import domain.purchasing.vendor_loop  # noqa: F401  (registers the purchase-order timer handlers)
+import domain.stock.subscription_renewals  # noqa: F401  (registers the webhook subscription renewal)
 import domain.shipping.rules  # noqa: F401  (registers the stuck-shipment timer handler)
 from domain.core import timers
 from domain.core.stages import FollowUp, Stage

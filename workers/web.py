@@ -25,6 +25,7 @@ from workers.console import router as console_router
 from workers.input_guard import InputGuardMiddleware
 from workers.log_redaction import install as redact_links_in_logs
 from workers.metrics_endpoint import router as metrics_router
+from workers.notifications import router as notifications_router
 from workers.payment_webhooks import router as payment_webhooks_router
 from workers.logs import install as install_log_format
 from domain.core.liveness import Thresholds
@@ -84,6 +85,7 @@ def create_app() -> FastAPI:
         return await answer(dict(READY_CHECKS))
 
     app.include_router(webhooks_router)
+    app.include_router(notifications_router)
     app.include_router(shipping_webhooks_router)
     app.include_router(payment_webhooks_router)
     app.include_router(callbacks_router)

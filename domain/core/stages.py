@@ -34,6 +34,7 @@ class Stage(StrEnum):
     CLOSE_PO_WINDOWS = "close_po_windows"
     SEND_PO = "send_po"
     READ_ERP_RECEIPTS = "read_erp_receipts"
+    RENEW_SUBSCRIPTIONS = "renew_subscriptions"
     SCORECARD = "scorecard"
     # chargebacks
     DISPUTE_PACKET = "dispute_packet"

@@ -58,6 +58,9 @@ class DrainResult:
     order_ids: list[int] = field(default_factory=list)
     #: Events left pending until their resources are fetched (``ParsedEvent.deferred``).
     deferred: list[ParsedEvent] = field(default_factory=list)
+    #: An event named what changed without its figures, on a platform that is not asked per
+    #: resource (a Business Central notification): the store's incremental read is due now.
+    read_now: bool = False
 
 
 def apply_parsed(session: Session, store_id: int, batch: list[ParsedEvent]) -> DrainResult:
@@ -80,6 +83,7 @@ def apply_parsed(session: Session, store_id: int, batch: list[ParsedEvent]) -> D
             problems[event.id] = [f"unparsable: {item.error}"]
             continue
         problems[event.id] = []
+        result.read_now |= bool(parsed.resource_ids) and not (parsed.stock or parsed.orders)
         for record in parsed.stock:
             owner[id(record)] = event
             stock.append(record)

@@ -81,3 +81,12 @@ def mark_polled(session: Session, store_id: int, full: bool, now: datetime | Non
     if full:
         values["last_full_sync_at"] = now
     session.execute(update(Store).where(Store.id == store_id).values(**values))
+
+
+def due_now(session: Session, store_id: int, now: datetime | None = None) -> None:
+    """Make the store's next poll due now (a change notification named what changed): beat's next
+    ``claim_due`` hands the slot out once, as any other, and the poll's lease keeps it single."""
+    now = now or utcnow()
+    session.execute(update(Store).where(Store.id == store_id, or_(Store.next_poll_at.is_(None),
+                                                                  Store.next_poll_at > now))
+                    .values(next_poll_at=now))

@@ -4,6 +4,10 @@
 at a fixed rate; the fill shows in a header as ``used/size``; a call that would overflow is
 refused with 429 and ``Retry-After`` (https://shopify.dev/docs/api/admin-rest/usage/rate-limits).
 
+:class:`PerWindow` is a window counted without headers whose refusal says the seconds to wait, as
+Business Central's 6,000 requests per 5 minutes
+(https://learn.microsoft.com/en-us/dynamics365/business-central/dev-itpro/api-reference/v2.0/dynamics-rate-limits).
+
 :class:`FixedWindow` is Lightspeed Retail X-Series': N requests per window per retailer, the
 allowance in ``X-RateLimit-Limit`` / ``X-RateLimit-Remaining``, and a refusal whose
 ``Retry-After`` is the HTTP-date the window ends (https://x-series-api.lightspeedhq.com/docs/rate_limiting).
@@ -170,3 +174,23 @@ class QuotaWindow:
             call.entry["status"] = 429
             raise Answer(JSONResponse(self.body(), status_code=429, headers=headers))
         return headers
+
+
+@dataclass(frozen=True)
+class PerWindow:
+    """``state.window`` counted, no headers on a good answer; over it, 429 with ``body`` and
+    ``Retry-After`` in seconds until the window ends."""
+
+    body: Callable[[], Any]
+
+    def check(self, call: Call[Any]) -> dict[str, str]:
+        with call.state.lock:
+            window = call.state.window
+            if time.time() - window.start >= window.seconds:
+                window.restart()
+            window.used += 1
+            wait, over = max(1, int(window.start + window.seconds - time.time())), window.used > window.limit
+        if over:
+            call.entry["status"] = 429
+            raise Answer(JSONResponse(self.body(), status_code=429, headers={"Retry-After": str(wait)}))
+        return {}
