@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,10 +30,15 @@ def test_ids_are_named_and_lists_shortened(db_session: Session, futon_config: An
     assert describe_kwargs({"store_id": store_id}, names) == f"{{store_id={store_id} (shopify-main)}}"
 
 
-def test_a_published_message_carries_the_label(db_session: Session, futon_config: Any) -> None:
+def test_a_published_message_carries_the_label(db_session: Session, futon_config: Any,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from tasks.channels import push_due
     from workers import task_labels
 
+    # a fresh cache: ids are reused from test to test (tables are emptied), never in a deployment
+    monkeypatch.setattr(task_labels.NAMES, "_stores", {})
+    monkeypatch.setattr(task_labels.NAMES, "_stores_at", float("-inf"))
+    monkeypatch.setattr(task_labels.NAMES, "_skus", type(task_labels.NAMES._skus)())
     apply_config(db_session, futon_config)
     db_session.commit()
     store_id = db_session.scalar(select(Store.id).where(Store.key == "woo-outlet"))
