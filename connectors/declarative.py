@@ -178,8 +178,9 @@ class DeclaredWebhooks:
 
     @property
     def hooks(self) -> WebhookSpec:
-        """The declared scheme (the ``rest`` description's, a platform's defaults with the store's)."""
-        raise NotImplementedError
+        """The declared scheme (the ``rest`` description's, a platform's defaults with the store's);
+        every class mixing this in defines it, so reaching here names the class that forgot."""
+        raise TypeError(f"{type(self).__name__} mixes in DeclaredWebhooks but declares no webhook scheme (hooks)")
 
     def webhook_stock(self, row: Mapping[str, Any]) -> StockRecord | None:
         """A stock delivery's record (None: drop it)."""

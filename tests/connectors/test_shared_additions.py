@@ -4,6 +4,8 @@ placeholders in a stream's parameters, stock a pool of locations holds back, and
 dropped once."""
 from __future__ import annotations
 
+import pytest
+
 import json
 from typing import Any
 
@@ -94,8 +96,6 @@ def test_a_login_token_is_shared_dropped_once_and_not_retried_when_the_login_fai
     def refused() -> str:
         raise RuntimeError("login refused")
     failing = LoginToken(("https://other.example",), refused)
-    try:
+    with pytest.raises(RuntimeError, match="login refused"):
         failing(prepared)
-    except RuntimeError:
-        pass
     assert failing.refresh() is False, "a refused login is not tried again"
