@@ -209,3 +209,33 @@ def test_refunds_store_credit_substitutes_and_webhooks_are_refused_by_name(sfcc:
         with pytest.raises(Exception) as raised:
             call()
         assert "salesforce_b2c" in str(raised.value)
+
+
+def test_discovery_lists_the_inventory_lists_and_each_product_once(sfcc: Admin) -> None:
+    from connectors import discovery
+
+    conn = connector(sfcc)
+
+    found = discovery.locations(conn)
+    items = [item for page in discovery.catalogue(conn) for item in page]
+
+    assert [(f.external_id, f.name) for f in found] == [("futon-inventory", "futon-inventory (sites: RefArch)"),
+                                                        ("showroom", "showroom (sites: none)")]
+    assert sorted((i.sku, i.backorders_allowed) for i in items) == [
+        ("COVER-RED", False), ("FRAME-OAK", False), ("GIFTCARD", False), ("MATTRESS", True)]
+
+
+def test_config_check_accepts_the_example_s_commented_store_once_it_is_switched_on(tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from domain.core.business_config import load_config
+
+    text = (Path(__file__).resolve().parents[2] / "examples" / "futon-store.toml").read_text()
+    start = text.index("# [[stores]]\n# key = \"sfcc-us\"")
+    block = text[start:text.index("\n\n", start)]
+    path = tmp_path / "sfcc.toml"
+    path.write_text(text.replace(block, "\n".join(line.removeprefix("# ") for line in block.splitlines())))
+
+    store = next(s for s in load_config(path).stores if s.key == "sfcc-us")
+
+    assert store.platform == "salesforce_b2c" and store.options["site_id"] == "RefArch"
