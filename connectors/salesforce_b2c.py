@@ -146,14 +146,14 @@ class SalesforceB2CConnector(RestConnector):
     def push_availability(self, listing: ListingRef, available: int, backorder: bool) -> PushResult:
         """One ``PATCH``: the absolute allocation and the backorder status (retried: it converges)."""
         location = listing.location_external_id or self.location_ids()[0]
-        ready = date.today() + timedelta(days=int(self.options["in_stock_days"]))
-        body = {"allocation": {"amount": max(0, int(available))},
+        ready, amount = date.today() + timedelta(days=int(self.options["in_stock_days"])), max(0, int(available))
+        body: dict[str, Any] = {"allocation": {"amount": amount},
                 "pre_order_back_order_handling": "backorder" if backorder else "none",
                 "pre_order_back_order_allocation": int(self.options["backorder_allocation"]) if backorder else 0,
                 "in_stock_date": f"{ready.isoformat()}T00:00:00.000Z" if backorder else None}
         path = self.record_path(location, listing.external_id)
         response = self.request("PATCH", path, json_body=body, retry=True)
-        return self.push_result(response, {"path": path, "body": body}, {location: body["allocation"]["amount"]})
+        return self.push_result(response, {"path": path, "body": body}, {location: amount})
 
     def order_query(self, since: str | None) -> dict[str, Any]:
         if not since:

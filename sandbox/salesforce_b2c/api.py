@@ -108,12 +108,16 @@ def patch_record(version: str, list_id: str, product_id: str, call: Call[Instanc
     if body.get("pre_order_back_order_handling", "none") not in HANDLINGS:
         raise bad(call, "PropertyValueConstraintViolationException", "The value of property "
                   "'pre_order_back_order_handling' must be one of none, preorder, backorder.")
+    try:
+        in_stock = when(body.get("in_stock_date"))
+    except ValueError:
+        raise bad(call, "PropertyValueConstraintViolationException", "'in_stock_date' is not a date time.") from None
     with call.state.lock:
         rec, now = product_record(call, list_id, product_id), call.state.now()
         if "allocation" in body:
             rec.update(allocation=int(amount), reset_date=now, turnover=0)
         if "in_stock_date" in body:
-            rec["in_stock_date"] = when(body["in_stock_date"])
+            rec["in_stock_date"] = in_stock
         rec.update({ours: body[theirs] for theirs, ours in (("pre_order_back_order_handling", "handling"),
                    ("pre_order_back_order_allocation", "pboa"), ("perpetual_flag", "perpetual")) if theirs in body})
         rec["modified"] = now
