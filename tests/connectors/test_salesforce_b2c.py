@@ -239,3 +239,14 @@ def test_config_check_accepts_the_example_s_commented_store_once_it_is_switched_
     store = next(s for s in load_config(path).stores if s.key == "sfcc-us")
 
     assert store.platform == "salesforce_b2c" and store.options["site_id"] == "RefArch"
+
+
+def test_an_order_search_the_ocapi_settings_leave_out_names_the_resource_to_add(sfcc: Admin) -> None:
+    from connectors.permissions import refused_part
+
+    sfcc.post("config", {"denied": ["POST order_search"]})
+
+    with pytest.raises(AuthError) as raised:
+        list(connector(sfcc).fetch_orders(None))
+
+    assert "/order_search (post)" in str(refused_part("salesforce_b2c", "orders", raised.value))
