@@ -40,6 +40,8 @@ CONNECTORS: dict[str, type] = {
 STORE_CHECKS: dict[str, Callable[[Mapping[str, Any]], list[tuple[str, str]]]] = {
     "rest": check_store,
     "magento": lambda store: webhook_spec(store.get("options") or {}, MAGENTO_WEBHOOKS)[1],
+    "salesforce_b2c": lambda store: [] if store.get("sells") is False or (store.get("options") or {}).get("site_id")
+    else [("options.site_id", "missing: the site whose orders are read (Business Manager: Administration → Sites)")],
 }
 
 

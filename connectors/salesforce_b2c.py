@@ -64,6 +64,7 @@ from connectors.base import (
     Capability, Collections, HighWater, LineFields, ListingRef, OffsetPaginator, OrderPage, OrderRecord,
     PushResult, RestConnector, StockPage, StockRecord, incremental, money_cents, parse_timestamp, whole_units,
 )
+from connectors.errors import PermanentError
 from connectors.oauth2 import ClientCredentials
 from connectors.options import Matching
 
@@ -72,7 +73,9 @@ DATA = Collections(OffsetPaginator("start", "count", 200, total_key="total"), re
 LINES = LineFields(title="product_name", variant=("product_id",), id="item_id", sku="product_id", price="price")
 #: OCAPI's dates: ``2026-12-03T17:52:59.000Z`` (UTC, milliseconds).
 WHEN = HighWater(format=lambda when: when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z"))
-STATUSES = {"cancelled": "cancelled", "failed": "cancelled", "completed": "closed", "replaced": "cancelled"}
+#: Order statuses (created: not placed yet; new, open: placed; completed; cancelled, replaced, failed).
+STATUSES = {"created": "incomplete", "cancelled": "cancelled", "failed": "cancelled", "completed": "closed",
+            "replaced": "cancelled"}
 
 
 def stock_record(row: Mapping[str, Any], location: str) -> StockRecord:
@@ -147,10 +150,10 @@ class SalesforceB2CConnector(RestConnector):
         """One ``PATCH``: the absolute allocation and the backorder status (retried: it converges)."""
         location = listing.location_external_id or self.location_ids()[0]
         ready, amount = date.today() + timedelta(days=int(self.options["in_stock_days"])), max(0, int(available))
-        body: dict[str, Any] = {"allocation": {"amount": amount},
-                "pre_order_back_order_handling": "backorder" if backorder else "none",
-                "pre_order_back_order_allocation": int(self.options["backorder_allocation"]) if backorder else 0,
-                "in_stock_date": f"{ready.isoformat()}T00:00:00.000Z" if backorder else None}
+        body: dict[str, Any] = {
+            "allocation": {"amount": amount}, "pre_order_back_order_handling": "backorder" if backorder else "none",
+            "pre_order_back_order_allocation": int(self.options["backorder_allocation"]) if backorder else 0,
+            "in_stock_date": f"{ready.isoformat()}T00:00:00.000Z" if backorder else None}
         path = self.record_path(location, listing.external_id)
         response = self.request("PATCH", path, json_body=body, retry=True)
         return self.push_result(response, {"path": path, "body": body}, {location: amount})
@@ -164,7 +167,9 @@ class SalesforceB2CConnector(RestConnector):
 
     def fetch_orders(self, since: str | None) -> Iterator[OrderPage]:
         """The site's orders by ``last_modified`` (ascending, from one second before the cursor)."""
-        site = quote(str(self.options.get("site_id") or ""), safe="")
+        if not self.options.get("site_id"):
+            raise PermanentError(f"{self.platform}: options.site_id names the site whose orders are read")
+        site = quote(str(self.options["site_id"]), safe="")
         path = f"{self.base_url}/s/{site}/dw/shop/{self.options['api_version']}/order_search"
 
         def pages() -> Iterator[list[OrderRecord]]:

@@ -250,3 +250,13 @@ def test_an_order_search_the_ocapi_settings_leave_out_names_the_resource_to_add(
         list(connector(sfcc).fetch_orders(None))
 
     assert "/order_search (post)" in str(refused_part("salesforce_b2c", "orders", raised.value))
+
+
+def test_a_selling_store_without_its_site_is_refused_by_config_check() -> None:
+    from connectors.registry import store_problems
+
+    assert store_problems("salesforce_b2c", {"options": {}}) == [
+        ("options.site_id", "missing: the site whose orders are read (Business Manager: Administration → Sites)")]
+    assert store_problems("salesforce_b2c", {"options": {"site_id": "RefArch", "api_version": "23.2"}}) == [
+        ("options.api_version", "expected an OCAPI version such as v23_2, got '23.2'")]
+    assert store_problems("salesforce_b2c", {"sells": False, "options": {}}) == []
