@@ -16,6 +16,7 @@ from connectors.magento import WEBHOOKS as MAGENTO_WEBHOOKS, MagentoConnector
 from connectors.netsuite import NetSuiteConnector
 from connectors.odoo import OdooConnector
 from connectors.options import option_problems
+from connectors.salesforce_b2c import SalesforceB2CConnector
 from connectors.sapb1 import SapB1Connector
 from connectors.shopify import ShopifyConnector
 from connectors.types import ConnectorConfig
@@ -31,6 +32,7 @@ CONNECTORS: dict[str, type] = {
     "bigcommerce": BigCommerceConnector,
     "magento": MagentoConnector,
     "sap_b1": SapB1Connector,
+    "salesforce_b2c": SalesforceB2CConnector,
     "rest": DeclarativeConnector,
 }
 #: Platforms whose ``[[stores]]`` table says more than the shared keys: each lists the problems as
@@ -38,6 +40,8 @@ CONNECTORS: dict[str, type] = {
 STORE_CHECKS: dict[str, Callable[[Mapping[str, Any]], list[tuple[str, str]]]] = {
     "rest": check_store,
     "magento": lambda store: webhook_spec(store.get("options") or {}, MAGENTO_WEBHOOKS)[1],
+    "salesforce_b2c": lambda store: [] if store.get("sells") is False or (store.get("options") or {}).get("site_id")
+    else [("options.site_id", "missing: the site whose orders are read (Business Manager: Administration → Sites)")],
 }
 
 

@@ -20,6 +20,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.business_central",
     "sandbox.bigcommerce",
     "sandbox.magento",
+    "sandbox.salesforce_b2c",
     "sandbox.sapb1",
     "sandbox.warehouse",
     "sandbox.shipstation",
