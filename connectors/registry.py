@@ -14,6 +14,7 @@ from connectors.declarative_spec import webhook_spec
 from connectors.lightspeed import LightspeedConnector
 from connectors.magento import WEBHOOKS as MAGENTO_WEBHOOKS, MagentoConnector
 from connectors.netsuite import NetSuiteConnector
+from connectors.netsuite_restlet import WEBHOOKS as NETSUITE_RESTLET_WEBHOOKS, NetSuiteRestletConnector
 from connectors.odoo import OdooConnector
 from connectors.options import option_problems
 from connectors.sapb1 import SapB1Connector
@@ -26,6 +27,7 @@ CONNECTORS: dict[str, type] = {
     "woocommerce": WooCommerceConnector,
     "lightspeed": LightspeedConnector,
     "netsuite": NetSuiteConnector,
+    "netsuite_restlet": NetSuiteRestletConnector,
     "odoo": OdooConnector,
     "business_central": BusinessCentralConnector,
     "bigcommerce": BigCommerceConnector,
@@ -38,6 +40,7 @@ CONNECTORS: dict[str, type] = {
 STORE_CHECKS: dict[str, Callable[[Mapping[str, Any]], list[tuple[str, str]]]] = {
     "rest": check_store,
     "magento": lambda store: webhook_spec(store.get("options") or {}, MAGENTO_WEBHOOKS)[1],
+    "netsuite_restlet": lambda store: webhook_spec(store.get("options") or {}, NETSUITE_RESTLET_WEBHOOKS)[1],
 }
 
 
