@@ -359,7 +359,8 @@ def _sap_b1_survey(connector: SapB1Connector) -> Survey:
     return found
 
 
-SURVEYS: dict[str, Callable[[Any], Survey]] = {"netsuite": _netsuite_survey, "odoo": _odoo_survey,
+SURVEYS: dict[str, Callable[[Any], Survey]] = {"netsuite": _netsuite_survey, "netsuite_restlet": _netsuite_survey,
+                                               "odoo": _odoo_survey,
                                                "business_central": _business_central_survey, "sap_b1": _sap_b1_survey}
 
 

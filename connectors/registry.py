@@ -14,6 +14,7 @@ from connectors.declarative_spec import webhook_spec
 from connectors.lightspeed import LightspeedConnector
 from connectors.magento import WEBHOOKS as MAGENTO_WEBHOOKS, MagentoConnector
 from connectors.netsuite import NetSuiteConnector
+from connectors.netsuite_restlet import WEBHOOKS as NETSUITE_RESTLET_WEBHOOKS, NetSuiteRestletConnector
 from connectors.odoo import OdooConnector
 from connectors.options import option_problems
 from connectors.salesforce_b2c import SalesforceB2CConnector
@@ -27,6 +28,7 @@ CONNECTORS: dict[str, type] = {
     "woocommerce": WooCommerceConnector,
     "lightspeed": LightspeedConnector,
     "netsuite": NetSuiteConnector,
+    "netsuite_restlet": NetSuiteRestletConnector,
     "odoo": OdooConnector,
     "business_central": BusinessCentralConnector,
     "bigcommerce": BigCommerceConnector,
@@ -42,6 +44,7 @@ STORE_CHECKS: dict[str, Callable[[Mapping[str, Any]], list[tuple[str, str]]]] = 
     "magento": lambda store: webhook_spec(store.get("options") or {}, MAGENTO_WEBHOOKS)[1],
     "salesforce_b2c": lambda store: [] if store.get("sells") is False or (store.get("options") or {}).get("site_id")
     else [("options.site_id", "missing: the site whose orders are read (Business Manager: Administration → Sites)")],
+    "netsuite_restlet": lambda store: webhook_spec(store.get("options") or {}, NETSUITE_RESTLET_WEBHOOKS)[1],
 }
 
 

@@ -16,6 +16,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.woocommerce",
     "sandbox.lightspeed",
     "sandbox.netsuite",
+    "sandbox.netsuite_restlet",
     "sandbox.odoo",
     "sandbox.business_central",
     "sandbox.bigcommerce",
