@@ -56,6 +56,10 @@ PLATFORM_SECRETS = {
 }
 ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite", "bigcommerce", "sap_b1",
                            "business_central"})
+#: The five storefronts the example store sells through (``examples/futon-store.toml``).
+STOREFRONTS = ("shopify", "woocommerce", "bigcommerce", "magento", "lightspeed")
+#: What the demo runs: every platform above and all five storefronts.
+DEMO_PLATFORMS = ALL_PLATFORMS | frozenset(STOREFRONTS)
 
 
 def instance_for(platform: str, store_key: str) -> str:
