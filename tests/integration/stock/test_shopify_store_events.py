@@ -208,3 +208,15 @@ def test_a_newly_connected_location_is_tracked_without_a_restart(stack: Stack, d
     wait_for(lambda: _level(db_session, key) == 1)
     assert db_session.scalar(select(func.count()).select_from(InboxEvent).where(
         InboxEvent.state == "quarantined")) == 1
+
+    # the file names it later (as `stores discover` writes it): its figure moves along, none left behind
+    from domain.core.business_config import load_config
+    from domain.stock.catalog import apply_config
+
+    text = stack.config_path.read_text().replace(
+        'locations = { "655441491" = "warehouse", "655441492" = "showroom" }',
+        f'locations = {{ "655441491" = "warehouse", "655441492" = "showroom", "{connected}" = "pop-up" }}')
+    stack.config_path.write_text(text + '\n[[locations]]\nkey = "pop-up"\nname = "Pop-up store"\n')
+    apply_config(db_session, load_config(stack.config_path))
+    db_session.commit()
+    assert (_level(db_session, "pop-up"), _level(db_session, key)) == (1, None)
