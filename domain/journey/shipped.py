@@ -64,9 +64,9 @@ def ship_fulfilled(session: Session, store_id: int, fulfillments: Sequence[Fulfi
         units: dict[str, int] = {}
         parcel: dict[str, FulfillmentRecord] = {}
         for fulfillment in shipped:
-            for line in fulfillment.lines:
-                units[line.external_id] = units.get(line.external_id, 0) + line.quantity
-                parcel[line.external_id] = fulfillment  # the latest fulfillment naming the line
+            for sent in fulfillment.lines:
+                units[sent.external_id] = units.get(sent.external_id, 0) + sent.quantity
+                parcel[sent.external_id] = fulfillment  # the latest fulfillment naming the line
         lines = session.scalars(select(OrderLine).where(OrderLine.order_id == order.id,
                                                         OrderLine.external_id.in_(list(units))))
         for line in lines:
