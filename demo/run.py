@@ -433,8 +433,7 @@ def sell_out_on_every_storefront(item: Callable[[str, str], dict[str, Any]], san
         levels: dict[str, Any] = {}
         for push in mine:  # the latest figure we wrote at each location
             levels.update(push.get("levels") or {})
-        return (f"we wrote {levels}{', backorders on' if mine[-1].get('backorder') else ''}"
-                f" in {len(mine)} write(s)")
+        return f"we wrote {levels} in {len(mine)} write(s)"
     shop, woo, bc, mag, pos = (shown[name] for name in ("shopify", "woocommerce", "bigcommerce", "magento",
                                                         "lightspeed"))
     return [f"Shopify: available {shop['available']}, inventory_policy {shop['inventory_policy']} "
