@@ -56,6 +56,10 @@ PLATFORM_SECRETS = {
 }
 ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite", "bigcommerce", "sap_b1",
                            "business_central"})
+#: The five storefronts the example store sells through (``examples/futon-store.toml``).
+STOREFRONTS = ("shopify", "woocommerce", "bigcommerce", "magento", "lightspeed")
+#: What the demo runs: every platform above and all five storefronts.
+DEMO_PLATFORMS = ALL_PLATFORMS | frozenset(STOREFRONTS)
 
 
 def instance_for(platform: str, store_key: str) -> str:
@@ -215,7 +219,8 @@ def register_webhooks(sandbox_url: str, store: StoreConfig, web_url: str, secret
     elif store.platform == "bigcommerce":  # nothing signed: the secret rides in a header of ours
         body = {"address": address, "topics": list(BIGCOMMERCE_TOPICS), "headers": {BIGCOMMERCE_SECRET_HEADER: secret}}
     else:
-        topics = {"shopify": ["inventory_levels/update", "orders/create", "products/update"],
+        topics = {"shopify": ["inventory_levels/update", "inventory_levels/connect", "orders/create",
+                              "orders/fulfilled", "products/update", "refunds/create"],
                   "woocommerce": ["product.updated", "order.created"],
                   "magento": ["stock_item.updated", "source_items.updated", "order.placed"]}.get(store.platform)
         if topics is None:
