@@ -36,7 +36,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from demo import counters, exceptions
-from demo.processes import REPO_ROOT, DemoFailed, Processes, Terminated, signals_ignored, stop_signals_raise
+from demo.processes import (PATIENCE, REPO_ROOT, DemoFailed, Processes, Terminated, signals_ignored,
+                            stop_signals_raise)
 
 __all__ = ["DemoFailed", "Processes", "main", "run"]
 DEMO_SKU = "FUT-FRM-OAK-FULL"
@@ -46,6 +47,8 @@ DEMO_SLA, DEMO_REMINDER, DEMO_PO_WINDOW = "25s", "10s", "20s"
 DEMO_DATABASE = "backorders_demo"
 SETTLE_S = 3.0
 FLOWER_PORT = 5555
+#: How long Flower takes to bind its port on a quiet machine, with room (scaled by ``PATIENCE``).
+FLOWER_BIND_S = 4.0
 CUSTOMERS = ({"name": ("Jamie", "Rivera"), "email": "jamie@example.com", "phone": "+12015550123"},
              {"name": ("Sam", "Okafor"), "email": "sam@example.com", "phone": "+12015550188"})
 
@@ -63,6 +66,32 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def start_flower(procs: Processes, bin_dir: Path, port: int) -> None:
+    procs.start("flower", [str(bin_dir / "backorders"), "flower", "--port", str(port)])
+
+
+def flower_bound(procs: Processes, bin_dir: Path, port: int, attempts: int = 3) -> int:
+    """The port Flower listens on. Another demo (or test) may take the port between choosing it
+    and Flower binding it: Flower then exits with "Address already in use" and is started again on
+    a fresh port, so a port race never fails the demo. Called once the sandbox and the web process
+    answer, by when Flower (which binds first thing) has long had its port or failed to."""
+    for _ in range(attempts):
+        proc = procs.running["flower"]
+        deadline = time.monotonic() + FLOWER_BIND_S * PATIENCE
+        while proc.poll() is None and not _port_taken_by_someone(port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if proc.poll() is None or "Address already in use" not in (procs.log_dir / "flower.log").read_text(
+                errors="replace"):
+            return port
+        port = free_port()
+        start_flower(procs, bin_dir, port)
+    return port
+
+
+def _port_taken_by_someone(port: int) -> bool:
+    return not _port_free(port)
 
 
 def fresh_database(database_url: str, name: str = DEMO_DATABASE) -> str:
@@ -181,9 +210,10 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
                            "demo-notify@%h", "-c", "2", "-l", "WARNING"])
     procs.start("beat", [str(bin_dir / "celery"), "-A", "workers.app", "beat", "-l", "WARNING",
                          "--schedule", str(data_dir / "demo-beat-schedule")])
-    procs.start("flower", [str(bin_dir / "backorders"), "flower", "--port", str(flower_port)])
+    start_flower(procs, bin_dir, flower_port)
     procs.wait("the sandbox", lambda: requests.get(f"{sandbox_url}/_sandbox/health", timeout=1).ok)
     procs.wait("the web process", lambda: requests.get(f"{web_url}/readyz", timeout=3).ok)
+    flower_port = flower_bound(procs, bin_dir, flower_port)
 
     config = load_config(config_path)
     with session_scope() as session:
