@@ -49,7 +49,7 @@ from connectors.carriers import (
 )
 from connectors.errors import MalformedPayloadError, SignatureError
 from connectors.http import RestConnector
-from connectors.oauth2 import ClientCredentialsToken
+from connectors.oauth2 import ClientCredentials
 from connectors.paging import NestedNextLinkPaginator
 from connectors.signing import constant_time_equals, header_value
 from connectors.streams import HighWater, Stream
@@ -98,9 +98,9 @@ class FlexportConnector(RestConnector):
         creds = self.config.credentials
         if creds.get("api_key"):
             return BearerToken(creds["api_key"])
-        return ClientCredentialsToken(f"{self.base_url}/oauth/token", creds.get("client_id", ""),
-                                      creds.get("client_secret", ""), audience=self.options["audience"],
-                                      timeout_s=self.config.timeout_s)
+        return ClientCredentials(f"{self.base_url}/oauth/token", creds.get("client_id", ""),
+                                 creds.get("client_secret", ""), audience=self.options["audience"],
+                                 per_process=True, platform=self.platform, timeout_s=self.config.timeout_s)
 
     def event_record(self, event: Mapping[str, Any]) -> ShipmentRecord | None:
         data = event.get("data") or {}
