@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 from sandbox.kit import Call, KitState, StandIn
 from sandbox.kit.entra import Entra, EntraApp
 from sandbox.kit.limits import PerWindow, Window
-from sandbox.kit.odata_query import ODataPages
+from sandbox.kit.odata import ODataPages
 from sandbox.kit.validated_subscriptions import Subscribers, ValidatedSubscriptions
 
 SCOPE = "https://api.businesscentral.dynamics.com/.default"
