@@ -16,6 +16,7 @@ from typing import Any, Iterator, Literal, Mapping, Protocol, runtime_checkable
 
 from connectors.errors import MalformedPayloadError, SignatureError
 from connectors.signing import constant_time_equals, header_value
+from connectors.types import Page
 
 ShipmentStatus = Literal["label_created", "manifested", "in_transit", "out_for_delivery", "delivered",
                          "exception", "returned", "voided"]
@@ -69,10 +70,8 @@ class ShipmentRecord:
     label_ref: str | None = None
 
 
-@dataclass(frozen=True)
-class ShipmentPage:
-    records: list[ShipmentRecord]
-    cursor: str | None
+class ShipmentPage(Page[ShipmentRecord]):
+    """A page of shipment records and the cursor to save once the page is stored."""
 
 
 @dataclass(frozen=True)
