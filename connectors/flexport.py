@@ -45,7 +45,6 @@ from requests.auth import AuthBase
 from connectors.auth import BearerToken
 from connectors.carriers import (
     ScanRecord, ShipmentLineRecord, ShipmentPage, ShipmentRecord, ShipmentStatus, ShippingNotice, TrackRequest,
-    json_object,
 )
 from connectors.errors import MalformedPayloadError, SignatureError
 from connectors.http import RestConnector
@@ -53,7 +52,7 @@ from connectors.oauth2 import ClientCredentials
 from connectors.paging import NestedNextLinkPaginator
 from connectors.signing import constant_time_equals, header_value
 from connectors.streams import HighWater, Stream
-from connectors.values import parse_timestamp
+from connectors.values import json_object, parse_timestamp
 
 MILESTONES: dict[str, ShipmentStatus] = {
     "booked": "label_created", "schedule_confirmed": "label_created", "cargo_ready": "manifested",
