@@ -26,7 +26,7 @@ from celery.utils.time import get_exponential_backoff_interval
 from connectors.errors import TransientError
 from domain.core import db_errors, spool
 from domain.core.clock import utcnow
-from domain.core.db import get_sessionmaker
+from domain.core.db import get_sessionmaker, session_scope
 from domain.core.models import DeadLetter
 from domain.core.stages import FollowUp, Stage
 from flows import metrics, spine
@@ -100,16 +100,9 @@ def unit_of_work(app: Celery | None = None, stage: Stage | None = None,
     """One session in its own transaction: committed when the block ends, rolled back when it
     raises, closed either way; once it has committed, its ``after_commit`` messages go to ``send``
     (:func:`send_all` unless given)."""
-    session = get_sessionmaker()()
-    uow = UnitOfWork(session, app=app, stage=stage)
-    try:
+    with session_scope() as session:
+        uow = UnitOfWork(session, app=app, stage=stage)
         yield uow
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
     (send or send_all)(uow.after_commit)
 
 
