@@ -18,7 +18,6 @@ propagation delay, kept smoothed per store (``store_sync_lags``): the oversell b
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from domain.core.env_settings import env_seconds
 from domain.core.models import ChannelListing, Store
 
 #: Default wait between the first change and its push; more changes inside it share the push.
@@ -42,12 +42,7 @@ MAX_BACKOFF = timedelta(minutes=5)
 
 def debounce() -> timedelta:
     """``PUSH_DEBOUNCE_S`` (seconds, default 1): a garbled value falls back to the default."""
-    raw = os.environ.get("PUSH_DEBOUNCE_S", "")
-    try:
-        seconds = float(raw) if raw else DEFAULT_DEBOUNCE_S
-    except ValueError:
-        seconds = DEFAULT_DEBOUNCE_S
-    return timedelta(seconds=max(0.0, seconds))
+    return env_seconds("PUSH_DEBOUNCE_S", timedelta(seconds=DEFAULT_DEBOUNCE_S))
 
 
 SCHEDULE_SQL = text("""
