@@ -9,13 +9,13 @@ carries, or the resource URLs the drain must fetch (ShipStation sends only a ``r
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator, Literal, Mapping, Protocol, runtime_checkable
 
-from connectors.errors import MalformedPayloadError, SignatureError
+from connectors.errors import SignatureError
 from connectors.signing import constant_time_equals, header_value
+from connectors.types import Page
 
 ShipmentStatus = Literal["label_created", "manifested", "in_transit", "out_for_delivery", "delivered",
                          "exception", "returned", "voided"]
@@ -69,10 +69,8 @@ class ShipmentRecord:
     label_ref: str | None = None
 
 
-@dataclass(frozen=True)
-class ShipmentPage:
-    records: list[ShipmentRecord]
-    cursor: str | None
+class ShipmentPage(Page[ShipmentRecord]):
+    """A page of shipment records and the cursor to save once the page is stored."""
 
 
 @dataclass(frozen=True)
@@ -137,14 +135,3 @@ def verify_token(expected: str | None, headers: Mapping[str, str], token: str | 
         raise SignatureError("webhook token missing")
     if not constant_time_equals(expected, offered):
         raise SignatureError("webhook token does not match")
-
-
-def json_object(body: bytes) -> dict[str, Any]:
-    """A webhook body as a JSON object, or :class:`MalformedPayloadError` (answered 400)."""
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise MalformedPayloadError(f"body is not JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise MalformedPayloadError("body is not a JSON object")
-    return payload

@@ -45,15 +45,14 @@ from requests.auth import AuthBase
 from connectors.auth import BearerToken
 from connectors.carriers import (
     ScanRecord, ShipmentLineRecord, ShipmentPage, ShipmentRecord, ShipmentStatus, ShippingNotice, TrackRequest,
-    json_object,
 )
 from connectors.errors import MalformedPayloadError, SignatureError
 from connectors.http import RestConnector
-from connectors.oauth2 import ClientCredentialsToken
+from connectors.oauth2 import ClientCredentials
 from connectors.paging import NestedNextLinkPaginator
 from connectors.signing import constant_time_equals, header_value
 from connectors.streams import HighWater, Stream
-from connectors.values import parse_timestamp
+from connectors.values import json_object, parse_timestamp
 
 MILESTONES: dict[str, ShipmentStatus] = {
     "booked": "label_created", "schedule_confirmed": "label_created", "cargo_ready": "manifested",
@@ -98,9 +97,9 @@ class FlexportConnector(RestConnector):
         creds = self.config.credentials
         if creds.get("api_key"):
             return BearerToken(creds["api_key"])
-        return ClientCredentialsToken(f"{self.base_url}/oauth/token", creds.get("client_id", ""),
-                                      creds.get("client_secret", ""), audience=self.options["audience"],
-                                      timeout_s=self.config.timeout_s)
+        return ClientCredentials(f"{self.base_url}/oauth/token", creds.get("client_id", ""),
+                                 creds.get("client_secret", ""), audience=self.options["audience"],
+                                 per_process=True, platform=self.platform, timeout_s=self.config.timeout_s)
 
     def event_record(self, event: Mapping[str, Any]) -> ShipmentRecord | None:
         data = event.get("data") or {}

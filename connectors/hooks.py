@@ -19,7 +19,6 @@ the body in one header of ``key=value`` pairs (``connectors.signing.verify_keyed
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, ClassVar, Mapping
@@ -28,7 +27,7 @@ from urllib.parse import parse_qs
 from connectors.errors import MalformedPayloadError
 from connectors.signing import header_value, verify_base64_hmac
 from connectors.types import ConnectorConfig, OrderRecord, StockRecord, WebhookEvent, WebhookKind
-from connectors.values import id_str, parse_timestamp
+from connectors.values import id_str, json_object, parse_timestamp
 
 #: What a topic's payload carries: stock records, order records and the resource ids it names.
 WebhookRecords = tuple[list[StockRecord], list[OrderRecord], list[str]]
@@ -90,12 +89,7 @@ class JsonWebhookConnector:
         topic = first_header(headers, spec.topic_headers)
         if not topic and spec.topic_field is None:
             raise MalformedPayloadError(f"{spec.topic_headers[0]} header missing")
-        try:
-            payload = json.loads(body)
-        except ValueError as exc:
-            raise MalformedPayloadError(f"body is not JSON: {exc}") from exc
-        if not isinstance(payload, dict):
-            raise MalformedPayloadError("body is not a JSON object")
+        payload = json_object(body)
         if not topic:
             topic = payload.get(str(spec.topic_field))
             if not isinstance(topic, str) or not topic:
@@ -164,12 +158,7 @@ class FormWebhookConnector(JsonWebhookConnector):
         raw = (form.get(spec.payload_field) or [""])[0]
         if not raw:
             raise MalformedPayloadError(f"form field {spec.payload_field!r} missing")
-        try:
-            payload = json.loads(raw)
-        except ValueError as exc:
-            raise MalformedPayloadError(f"{spec.payload_field} is not JSON: {exc}") from exc
-        if not isinstance(payload, dict):
-            raise MalformedPayloadError(f"{spec.payload_field} is not a JSON object")
+        payload = json_object(raw, spec.payload_field)
         topic = (form.get(spec.topic_field) or [""])[0] or spec.infer_topic(payload)
         keys = [key for key in (id_str(payload.get(name)) for name in spec.key_fields) if key]
         dedupe = ":".join([topic, *keys]) if len(keys) == len(spec.key_fields) else \

@@ -123,8 +123,8 @@ class SalesforceB2CConnector(RestConnector):
     def build_auth(self) -> ClientCredentials:
         """Account Manager's client credentials token, shared by the process (``time.time``: its expiry)."""
         creds = self.config.credentials
-        return ClientCredentials(self.options["token_url"], creds.get("client_id", ""), creds.get("client_secret", ""),
-                                 platform=self.platform, clock=lambda: time.time(), shared=True)
+        return ClientCredentials.over_basic_auth(self.options["token_url"], creds.get("client_id", ""), creds.get(
+            "client_secret", ""), per_process=True, platform=self.platform, clock=lambda: time.time())
 
     def error_message(self, body: Any, fallback: str) -> str:
         """The fault's exception type and message (``InventoryListNotFoundException: …``)."""

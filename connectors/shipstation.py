@@ -48,14 +48,14 @@ from zoneinfo import ZoneInfo
 from connectors.auth import basic_auth, header_auth
 from connectors.carriers import (
     ScanRecord, ShipmentLineRecord, ShipmentPage, ShipmentRecord, ShipmentStatus, ShippingNotice, TrackRequest,
-    json_object, verify_token,
+    verify_token,
 )
 from connectors.errors import MalformedPayloadError, PermanentError
 from connectors.http import LeakyBucketPacer, RateLimitHeaders, RestConnector
 from connectors.paging import BodyPagesPaginator
 from connectors.rate_windows import WindowPacer
 from connectors.streams import HighWater, Stream
-from connectors.values import id_str, parse_timestamp
+from connectors.values import id_str, json_object, parse_timestamp
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 PAGES = BodyPagesPaginator()

@@ -31,12 +31,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
-from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar, \
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence, TypeVar, \
     runtime_checkable
 
 import requests
 
 from connectors.paging import PageRequest, Paginator
+from connectors.types import Page
 from connectors.values import parse_timestamp, utc_iso, with_last_flag
 
 R = TypeVar("R")
@@ -45,14 +46,6 @@ Raw = Mapping[str, Any]
 IdLists = Mapping[str, Sequence[str]]
 #: A record mapping: one raw record → a record, several records (a list or tuple), or None to drop it.
 RecordMap = Callable[[Raw], Any]
-
-
-@dataclass(frozen=True)
-class Page(Generic[R]):
-    """A page of records and the cursor that is safe to save once the page is stored."""
-
-    records: list[R]
-    cursor: str | None
 
 
 def field_value(record: Any, name: str) -> Any:

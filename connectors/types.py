@@ -1,12 +1,24 @@
 """Plain records every connector returns, so tasks can map any platform into the domain alike.
 
-Platform ids stay strings: Shopify ids exceed 2**53 and would lose digits as floats.
+Platform ids stay strings: Shopify ids exceed 2**53 and would lose digits as floats. Every read
+answers in :class:`Page` s (records and the cursor safe to save): ``StockPage``, ``OrderPage`` here,
+``ShipmentPage`` in ``connectors.carriers``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Page(Generic[R]):
+    """A page of records and the cursor that is safe to save once the page is stored."""
+
+    records: list[R]
+    cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -49,12 +61,8 @@ class StockRecord:
     restock_level: int | None = None
 
 
-@dataclass(frozen=True)
-class StockPage:
+class StockPage(Page[StockRecord]):
     """A page of stock records and the cursor to save once the page is stored."""
-
-    records: list[StockRecord]
-    cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -106,10 +114,8 @@ class OrderRecord:
     payment_ref: str | None = None
 
 
-@dataclass(frozen=True)
-class OrderPage:
-    records: list[OrderRecord]
-    cursor: str | None
+class OrderPage(Page[OrderRecord]):
+    """A page of order records and the cursor to save once the page is stored."""
 
 
 WebhookKind = Literal["inventory_update", "order_created", "sku_modified", "ping", "other", "order_fulfilled",

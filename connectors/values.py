@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import email.utils
+import json
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Iterator, TypeVar
+
+from connectors.errors import MalformedPayloadError
 
 T = TypeVar("T")
 SleepFn = Callable[[float], None]
@@ -136,3 +139,15 @@ def unwrap(body: Any, key: str | None) -> dict[str, Any]:
     With ``key`` None the body itself is the object (WordPress answers without a root key)."""
     inner = (body if key is None else body.get(key)) if isinstance(body, dict) else None
     return inner if isinstance(inner, dict) else {}
+
+
+def json_object(body: bytes | str, what: str = "body") -> dict[str, Any]:
+    """A webhook body (or one of its fields) as a JSON object, or :class:`MalformedPayloadError`
+    (answered 400) naming ``what`` was not."""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise MalformedPayloadError(f"{what} is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise MalformedPayloadError(f"{what} is not a JSON object")
+    return payload

@@ -23,8 +23,7 @@ the call waits for a person (evidence is submitted once).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -33,11 +32,11 @@ from connectors.errors import OutcomeUnknownError, PermanentError, TransientErro
 from connectors.payments.contract import DisputeNotice, EvidenceReceipt, PaymentProvider
 from domain.chargebacks import approval, calls, intake, packets
 from domain.core.clock import utcnow
-from domain.core.db import get_sessionmaker, session_scope
+from domain.core.db import session_scope
 from domain.core.stages import FollowUp, Stage
 from flows.payments import provider_named
 from flows.spine import dispatch, for_ids, send_now
-from flows.work import Transactional, UnitOfWork
+from flows.work import Transactional
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -64,29 +63,6 @@ def provider_for(account: str) -> PaymentProvider:
     if _lookup is None:
         raise PermanentError(f"payment account {account!r}: no payment provider connector is configured")
     return _lookup(account)
-
-
-class Here:
-    """Units of work for a caller with no task (the command line): each its own transaction, its
-    messages sent once it has committed."""
-
-    def __init__(self, app: Celery | None = None) -> None:
-        self.app = app
-
-    @contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
-        session = get_sessionmaker()()
-        uow = UnitOfWork(session, app=self.app)
-        try:
-            yield uow
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
-        for signature, args, options in uow.after_commit:
-            signature.apply_async(args=args, **options)
 
 
 def accept_notices(account: str, notices: Sequence[DisputeNotice], app: Celery | None = None) -> list[int]:

@@ -15,24 +15,24 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from celery import Task
+from celery import Celery, Task
 from celery.exceptions import Ignore, Retry
 from celery.utils.time import get_exponential_backoff_interval
 
 from connectors.errors import TransientError
 from domain.core import db_errors, spool
 from domain.core.clock import utcnow
-from domain.core.db import get_sessionmaker
+from domain.core.db import get_sessionmaker, session_scope
 from domain.core.models import DeadLetter
 from domain.core.stages import FollowUp, Stage
 from flows import metrics, spine
 from flows.work import UnitOfWork
 
-__all__ = ["DbTask", "UnitOfWork", "record_dead_letter", "send_all"]
+__all__ = ["DbTask", "Standalone", "UnitOfWork", "record_dead_letter", "send_all", "unit_of_work"]
 log = logging.getLogger(__name__)
 
 
@@ -72,20 +72,9 @@ class DbTask(Task):
                         db_errors.describe(exc), self.request.retries + 1, self.max_retries, countdown)
             raise self.retry(exc=exc, countdown=countdown) from exc
 
-    @contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
-        session = get_sessionmaker()()
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         flow = spine.BY_TASK.get(self.name)
-        uow = UnitOfWork(session, app=self.app, stage=flow.stage if flow else None)
-        try:
-            yield uow
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
-        send_all(uow.after_commit)
+        return unit_of_work(self.app, flow.stage if flow else None)
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         """Every retry is spent (or the error is not retryable): keep the task as a dead letter."""
@@ -102,7 +91,33 @@ class DbTask(Task):
         return record_dead_letter(spine.task_name(stage), task_id, args, {}, exc)
 
 
-def send_all(messages: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> None:
+Messages = list[tuple[Any, tuple[Any, ...], dict[str, Any]]]
+
+
+@contextmanager
+def unit_of_work(app: Celery | None = None, stage: Stage | None = None,
+                 send: Callable[[Messages], None] | None = None) -> Iterator[UnitOfWork]:
+    """One session in its own transaction: committed when the block ends, rolled back when it
+    raises, closed either way; once it has committed, its ``after_commit`` messages go to ``send``
+    (:func:`send_all` unless given)."""
+    with session_scope() as session:
+        uow = UnitOfWork(session, app=app, stage=stage)
+        yield uow
+    (send or send_all)(uow.after_commit)
+
+
+class Standalone:
+    """Units of work for a caller with no task (the command line), as ``flows.work.Transactional``:
+    each its own transaction, its messages sent once it has committed."""
+
+    def __init__(self, app: Celery | None = None) -> None:
+        self.app = app
+
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        return unit_of_work(self.app)
+
+
+def send_all(messages: Messages) -> None:
     for task, args, options in messages:
         try:
             task.apply_async(args=args, **options)

@@ -60,7 +60,8 @@ def _secret(name: str) -> str:
     return value
 
 
-async def _body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, or :class:`Reject` 413 when it (or its declared length) is over ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise Reject(413, "body too large")
@@ -68,6 +69,24 @@ async def _body(request: Request, limit: int) -> bytes:
     if len(raw) > limit:
         raise Reject(413, "body too large")
     return raw
+
+
+def twilio_signed_form(request: Request, raw: bytes, token: str, public_base_url: str) -> dict[str, list[str]]:
+    """A Twilio form POST as name → values, once its ``X-Twilio-Signature`` checks out against the
+    URL Twilio called: ``public_base_url`` + path (+ query), since a proxy may have rewritten ours
+    (https://www.twilio.com/docs/usage/webhooks/webhooks-security). :class:`Reject` 400 for a body
+    that is no form; ``SignatureError`` for a bad signature."""
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Reject(400, "body is not a form") from exc
+    params: dict[str, list[str]] = {}
+    for name, value in pairs:
+        params.setdefault(name, []).append(value)
+    query = request.url.query
+    url = public_base_url + request.url.path + (f"?{query}" if query else "")
+    twilio_sms.verify_signature(token, url, params, request.headers.get("X-Twilio-Signature"))
+    return params
 
 
 def _apply(provider: str, events: list[tuple[DeliveryEvent, str | None]], replay_token: str | None = None) -> int:
@@ -129,18 +148,8 @@ async def twilio_status(request: Request) -> JSONResponse:
     The signature covers the URL Twilio called — our public one (``PUBLIC_BASE_URL``), which a
     proxy in front of us may have rewritten — so it is rebuilt from the settings, not the request.
     """
-    raw = await _body(request, MAX_FORM_BYTES)
-    token = _secret("TWILIO_AUTH_TOKEN")
-    try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise Reject(400, "body is not a form") from exc
-    params: dict[str, list[str]] = {}
-    for name, value in pairs:
-        params.setdefault(name, []).append(value)
-    query = request.url.query
-    url = get_settings().public_base_url + request.url.path + (f"?{query}" if query else "")
-    twilio_sms.verify_signature(token, url, params, request.headers.get("X-Twilio-Signature"))
+    raw = await read_body(request, MAX_FORM_BYTES)
+    params = twilio_signed_form(request, raw, _secret("TWILIO_AUTH_TOKEN"), get_settings().public_base_url)
     event = twilio_sms.parse_status_callback({name: values[0] for name, values in params.items()})
     key = request.query_params.get(twilio_sms.IDEMPOTENCY_QUERY)
     return await _store("twilio", [(event, key)])
@@ -150,7 +159,7 @@ async def twilio_status(request: Request) -> JSONResponse:
 @_answer
 async def mailgun_events(request: Request) -> JSONResponse:
     """Mailgun event webhook (JSON, signature in the body, replay-guarded by its token)."""
-    raw = await _body(request, MAX_FORM_BYTES)
+    raw = await read_body(request, MAX_FORM_BYTES)
     signing_key = _secret("MAILGUN_WEBHOOK_SIGNING_KEY")
     try:
         payload = json.loads(raw)
@@ -173,7 +182,7 @@ async def mailgun_events(request: Request) -> JSONResponse:
 @_answer
 async def sendgrid_events(request: Request) -> JSONResponse:
     """SendGrid Signed Event Webhook (ECDSA over timestamp + the raw body, a JSON array)."""
-    raw = await _body(request, MAX_SENDGRID_BYTES)
+    raw = await read_body(request, MAX_SENDGRID_BYTES)
     public_key = _secret("SENDGRID_WEBHOOK_PUBLIC_KEY")
     sendgrid.verify_event_webhook(public_key, request.headers.get(sendgrid.SIGNATURE_HEADER, ""),
                                   request.headers.get(sendgrid.TIMESTAMP_HEADER, ""), raw)

@@ -146,6 +146,7 @@ def submit_command(dispute_id: int, by: str, as_json: bool) -> None:
     from domain.core.stages import FollowUp, Stage
     from flows import dispute_desk
     from flows.spine import send_now
+    from tasks.base import Standalone
     from workers.app import app
     from workers.cli import _environment
 
@@ -156,7 +157,7 @@ def submit_command(dispute_id: int, by: str, as_json: bool) -> None:
     except approval.DisputeError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        outcome = dispute_desk.call_provider(dispute_desk.Here(app), call_id)
+        outcome = dispute_desk.call_provider(Standalone(app), call_id)
     except TransientError as exc:  # the worker retries it with backoff
         send_now([FollowUp(Stage.DISPUTE_CALL, (call_id,))], app)
         outcome = f"not yet: {exc}; the worker retries it"

@@ -14,7 +14,7 @@ Slack incoming webhooks have no read-only call; their URL is only checked to be 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -33,12 +33,17 @@ class Check:
         return {"name": self.name, "status": self.status, "detail": self.detail}
 
 
+def _short(exc: BaseException) -> str:
+    """An error's text on one line, at most 300 characters."""
+    return " ".join(str(exc).split())[:300]
+
+
 def _guarded(name: str, run: Callable[[], Check | list[Check]]) -> list[Check]:
     """A check that raised is a FAIL naming the error, never the end of the report."""
     try:
         result = run()
     except Exception as exc:  # noqa: BLE001 - reported as the check's result
-        return [Check(name, FAIL, f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")]
+        return [Check(name, FAIL, f"{type(exc).__name__}: {_short(exc)}")]
     return result if isinstance(result, list) else [result]
 
 
@@ -138,6 +143,30 @@ def _first_page(pages: Iterator[Any]) -> int:
     return len(page.records) if page is not None else 0
 
 
+def _variables(name: str, platform: str, variables: Iterable[str], secret_env: str | None,
+               env: Mapping[str, str]) -> tuple[list[Check], bool]:
+    """(checks, whether every credential variable is set): a FAIL naming the unset ones, else a
+    WARN when the webhook secret's variable is unset (its webhooks will be refused)."""
+    missing = sorted(v for v in variables if not env.get(v))
+    if missing:
+        return [Check(name, FAIL, f"{platform}: environment variable(s) not set: {', '.join(missing)}")], False
+    if secret_env and not env.get(secret_env):
+        return [Check(f"{name} webhooks", WARN, f"{secret_env} not set: its webhooks will be refused")], True
+    return [], True
+
+
+def _first_read(name: str, where: str, pages: Callable[[], Iterator[Any]], noun: str) -> Check:
+    """OK with the records on the first page ``pages`` reads, or FAIL: ``where`` refused the credentials."""
+    from connectors.errors import ConnectorError
+
+    try:
+        records = _first_page(pages())
+    except ConnectorError as exc:
+        status = f" ({exc.status_code})" if exc.status_code else ""
+        return Check(name, FAIL, f"{where} refused the credentials{status}: {_short(exc)}")
+    return Check(name, OK, f"{where}: credentials accepted ({records} {noun})")
+
+
 def check_stores(env: Mapping[str, str]) -> list[Check]:
     """Every enabled store: its credential variables set, then one authenticated read answered."""
     from sqlalchemy import select
@@ -156,32 +185,23 @@ def check_stores(env: Mapping[str, str]) -> list[Check]:
     checks = []
     for store in stores:
         name = f"store {store.key}"
-        missing = sorted(v for v in store.credentials_env.values() if not env.get(v))
-        if missing:
-            checks.append(Check(name, FAIL, f"{store.platform}: environment variable(s) not set: {', '.join(missing)}"))
+        found, complete = _variables(name, store.platform, store.credentials_env.values(), store.webhook_secret_env, env)
+        checks += found
+        if not complete:
             continue
-        if store.webhook_secret_env and not env.get(store.webhook_secret_env):
-            checks.append(Check(f"{name} webhooks", WARN, f"{store.webhook_secret_env} not set: its webhooks "
-                                                          "will be refused"))
         config = connector_config(store)
         config = replace(config, options={**config.options, "max_retries": 0})
         connector = build_connector(store.platform, config)
-        try:
-            records = _first_page(connector.fetch_stock(None))
-        except ConnectorError as exc:
-            status = f" ({exc.status_code})" if exc.status_code else ""
-            checks.append(Check(name, FAIL, f"{store.platform} at {store.base_url} refused the credentials"
-                                            f"{status}: {' '.join(str(exc).split())[:300]}"))
+        checks.append(_first_read(name, f"{store.platform} at {store.base_url}", lambda: connector.fetch_stock(None),
+                                  "records on the first stock page"))
+        if checks[-1].status == FAIL:
             continue
-        checks.append(Check(name, OK, f"{store.platform} at {store.base_url}: credentials accepted "
-                                      f"({records} records on the first stock page)"))
         if store.sells:
             try:
                 orders = _first_page(connector.fetch_orders(None))
             except ConnectorError as exc:
                 status = f" ({exc.status_code})" if exc.status_code else ""
-                checks.append(Check(f"{name} orders", FAIL, f"orders refused{status}: "
-                                                            f"{' '.join(str(exc).split())[:300]} — the token "
+                checks.append(Check(f"{name} orders", FAIL, f"orders refused{status}: {_short(exc)} — the token "
                                                             "needs order read access"))
                 continue
             checks.append(Check(f"{name} orders", OK, f"order access ({orders} on the first page)"))
@@ -191,30 +211,20 @@ def check_stores(env: Mapping[str, str]) -> list[Check]:
 def check_shipping(env: Mapping[str, str]) -> list[Check]:
     """Every enabled shipping account: its credential variables set, then its first page of
     shipments answered (``docs/shipping.md``); its webhook secret's variable is only warned about."""
-    from connectors.errors import ConnectorError
     from domain.core.business_config import current_config
     from flows.shipping import connector_for
 
     checks = []
     for account in (a for a in current_config().shipping.accounts if a.enabled):
         name = f"shipping {account.key}"
-        missing = sorted(v for v in account.credentials.values() if not env.get(v))
-        if missing:
-            checks.append(Check(name, FAIL, f"{account.provider}: environment variable(s) not set: {', '.join(missing)}"))
+        found, complete = _variables(name, account.provider, account.credentials.values(),
+                                     account.webhook_secret_env, env)
+        checks += found
+        if not complete:
             continue
-        if account.webhook_secret_env and not env.get(account.webhook_secret_env):
-            checks.append(Check(f"{name} webhooks", WARN, f"{account.webhook_secret_env} not set: its webhooks "
-                                                          "will be refused"))
         connector = connector_for(replace(account, options={**account.options, "max_retries": 0}))
-        try:
-            shipments = _first_page(connector.fetch_shipments(None))
-        except ConnectorError as exc:
-            status = f" ({exc.status_code})" if exc.status_code else ""
-            checks.append(Check(name, FAIL, f"{account.provider} at {account.base_url} refused the credentials"
-                                            f"{status}: {' '.join(str(exc).split())[:300]}"))
-            continue
-        checks.append(Check(name, OK, f"{account.provider} at {account.base_url}: credentials accepted "
-                                      f"({shipments} shipments on the first page)"))
+        checks.append(_first_read(name, f"{account.provider} at {account.base_url}",
+                                  lambda: connector.fetch_shipments(None), "shipments on the first page"))
     return checks
 
 
@@ -255,7 +265,7 @@ def check_providers(env: Mapping[str, str]) -> list[Check]:
         try:
             detail = sender.check_credentials()
         except ConnectorError as exc:
-            checks.append(Check(f"provider {provider}", FAIL, " ".join(str(exc).split())[:300]))
+            checks.append(Check(f"provider {provider}", FAIL, _short(exc)))
             continue
         finally:
             sender.close()

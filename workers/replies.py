@@ -28,7 +28,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Request
@@ -50,6 +49,7 @@ from domain.journey.links import BadLink, ExpiredLink, LinkClaim, sign, verify
 from domain.messaging import contacts, sms_replies
 from domain.messaging.rendering import TEMPLATES_DIR
 from flows.spine import messages
+from workers.callbacks import Reject, read_body, twilio_signed_form
 
 log = logging.getLogger("workers.replies")
 
@@ -295,15 +295,6 @@ def confirm_choice(token: str) -> HTMLResponse:
 
 # --------------------------------------------------------------------------- SMS
 
-class Reject(Exception):
-    """A non-TwiML answer (401/400/413/503) raised inside the SMS handler."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-
-
 def twiml(message: str | None) -> Response:
     """``<Response>`` with one escaped ``<Message>``, or empty (Twilio then sends nothing)."""
     body = f"<Message>{escape(message)}</Message>" if message else ""
@@ -376,23 +367,6 @@ def handle_sms(sms: Any, settings: customer_journey.Settings) -> str | None:
     return outcome_text(store, view.order_number if view else "", choice, outcome)
 
 
-async def _form(request: Request) -> dict[str, list[str]]:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
-        raise Reject(413, "body too large")
-    raw = await request.body()
-    if len(raw) > MAX_FORM_BYTES:
-        raise Reject(413, "body too large")
-    try:
-        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise Reject(400, "body is not a form") from exc
-    params: dict[str, list[str]] = {}
-    for name, value in pairs:
-        params.setdefault(name, []).append(value)
-    return params
-
-
 @router.post("/sms/inbound", summary="Twilio inbound-message webhook: WAIT / REFUND / CREDIT / STOP")
 async def sms_inbound(request: Request) -> Response:
     """Checks ``X-Twilio-Signature`` against ``PUBLIC_BASE_URL`` + path (+ query), the URL Twilio
@@ -402,11 +376,9 @@ async def sms_inbound(request: Request) -> Response:
         if not token:
             log.error("inbound SMS rejected: TWILIO_AUTH_TOKEN is not set")
             raise Reject(503, "TWILIO_AUTH_TOKEN is not configured")
-        params = await _form(request)
+        raw = await read_body(request, MAX_FORM_BYTES)
         settings = current_settings()
-        query = request.url.query
-        url = settings.public_base_url + request.url.path + (f"?{query}" if query else "")
-        twilio_sms.verify_signature(token, url, params, request.headers.get("X-Twilio-Signature"))
+        params = twilio_signed_form(request, raw, token, settings.public_base_url)
         sms = twilio_sms.parse_inbound({name: values[0] for name, values in params.items()})
         return twiml(await run_in_threadpool(handle_sms, sms, settings))
     except Reject as exc:

@@ -52,9 +52,9 @@ class PayPalProvider(RestConnector):
     platform: ClassVar[str] = "paypal"
 
     def build_auth(self) -> ClientCredentials:
-        return ClientCredentials(f"{self.base_url}/v1/oauth2/token", self.config.credentials["client_id"],
-                                 self.config.credentials["client_secret"], platform="paypal",
-                                 timeout_s=self.config.timeout_s, clock=self.clock)
+        return ClientCredentials.over_basic_auth(f"{self.base_url}/v1/oauth2/token", self.config.credentials["client_id"],
+                                                 self.config.credentials["client_secret"], platform="paypal",
+                                                 timeout_s=self.config.timeout_s, clock=self.clock)
 
     def error_message(self, body: Any, fallback: str) -> str:
         if isinstance(body, dict) and body.get("name"):

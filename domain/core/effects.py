@@ -18,7 +18,6 @@ statement, after every other lock it takes.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from domain.core.env_settings import env_seconds
 from domain.core.stages import Stage
 
 #: The kinds of effect, each named for the stage that performs it (``flows.spine`` says which task
@@ -45,12 +45,7 @@ MAX_ATTEMPTS = 8
 
 def sweep_after() -> timedelta:
     """``EFFECT_SWEEP_AFTER_S`` (seconds, default 30): a garbled value falls back to the default."""
-    raw = os.environ.get("EFFECT_SWEEP_AFTER_S", "")
-    try:
-        seconds = float(raw) if raw else DEFAULT_SWEEP_AFTER_S
-    except ValueError:
-        seconds = DEFAULT_SWEEP_AFTER_S
-    return timedelta(seconds=max(0.0, seconds))
+    return env_seconds("EFFECT_SWEEP_AFTER_S", timedelta(seconds=DEFAULT_SWEEP_AFTER_S))
 
 
 RECORD_SQL = text("""

@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,6 +75,16 @@ def _int_var(env: Mapping[str, str], name: str, default: int, problems: list[str
     if value <= 0:
         problems.append(f"{name}: must be positive, got {value}")
     return value
+
+
+def env_seconds(name: str, default: timedelta) -> timedelta:
+    """A tuning duration read from ``name`` (seconds) each time it is asked for: unset or garbled,
+    ``default``; never below zero."""
+    raw = os.environ.get(name, "")
+    try:
+        return timedelta(seconds=max(0.0, float(raw))) if raw else default
+    except ValueError:
+        return default
 
 
 def default_public_base_url(env: Mapping[str, str]) -> str:

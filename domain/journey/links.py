@@ -13,6 +13,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 CHOICES = ("wait", "substitute", "cancel", "credit")
 
@@ -47,27 +48,42 @@ def _unb64(text: str) -> bytes:
     return data
 
 
-def _mac(secret: str, payload: bytes, purpose: bytes = b"backorder-link:") -> bytes:
+CUSTOMER_PURPOSE = b"backorder-link:"
+PO_PURPOSE = b"po-link:"
+
+
+def _mac(secret: str, payload: bytes, purpose: bytes = CUSTOMER_PURPOSE) -> bytes:
     """The purpose is part of what is signed, so a vendor's PO link never works as a customer's."""
     return hmac.new(secret.encode(), purpose + payload, hashlib.sha256).digest()
 
 
-def sign(secret: str, claim: LinkClaim) -> str:
-    body = {"b": claim.backorder_id, "c": claim.choice, "e": claim.expires_at}
-    if claim.substitute:
-        body["s"] = claim.substitute
+def _seal(secret: str, body: dict[str, Any], purpose: bytes = CUSTOMER_PURPOSE) -> str:
+    """``base64url(json) . base64url(mac)`` of ``body``, signed for ``purpose``."""
     payload = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
-    return f"{_b64(payload)}.{_b64(_mac(secret, payload))}"
+    return f"{_b64(payload)}.{_b64(_mac(secret, payload, purpose))}"
 
 
-def verify(secret: str, token: str, now: datetime) -> LinkClaim:
+def _opened(secret: str, token: str, purpose: bytes = CUSTOMER_PURPOSE) -> bytes:
+    """The signed JSON of a genuine token for ``purpose``; :class:`BadLink` for anything else."""
     try:
         payload_part, mac_part = token.split(".")
         payload, mac = _unb64(payload_part), _unb64(mac_part)
     except (ValueError, TypeError) as exc:
         raise BadLink("malformed link") from exc
-    if not hmac.compare_digest(mac, _mac(secret, payload)):
+    if not hmac.compare_digest(mac, _mac(secret, payload, purpose)):
         raise BadLink("signature does not match")
+    return payload
+
+
+def sign(secret: str, claim: LinkClaim) -> str:
+    body: dict[str, Any] = {"b": claim.backorder_id, "c": claim.choice, "e": claim.expires_at}
+    if claim.substitute:
+        body["s"] = claim.substitute
+    return _seal(secret, body)
+
+
+def verify(secret: str, token: str, now: datetime) -> LinkClaim:
+    payload = _opened(secret, token)
     try:
         body = json.loads(payload)
         claim = LinkClaim(int(body["b"]), str(body["c"]), int(body["e"]), body.get("s"))
@@ -80,24 +96,14 @@ def verify(secret: str, token: str, now: datetime) -> LinkClaim:
     return claim
 
 
-PO_PURPOSE = b"po-link:"
-
-
 def sign_po_link(secret: str, po_id: int, expires_at: int) -> str:
     """A vendor's link to confirm or change a purchase order's dates (no login)."""
-    payload = json.dumps({"p": po_id, "e": expires_at}, separators=(",", ":"), sort_keys=True).encode()
-    return f"{_b64(payload)}.{_b64(_mac(secret, payload, PO_PURPOSE))}"
+    return _seal(secret, {"p": po_id, "e": expires_at}, PO_PURPOSE)
 
 
 def verify_po_link(secret: str, token: str, now: datetime) -> int:
     """The purchase order id a genuine, unexpired vendor link names."""
-    try:
-        payload_part, mac_part = token.split(".")
-        payload, mac = _unb64(payload_part), _unb64(mac_part)
-    except (ValueError, TypeError) as exc:
-        raise BadLink("malformed link") from exc
-    if not hmac.compare_digest(mac, _mac(secret, payload, PO_PURPOSE)):
-        raise BadLink("signature does not match")
+    payload = _opened(secret, token, PO_PURPOSE)
     try:
         body = json.loads(payload)
         po_id, expires_at = int(body["p"]), int(body["e"])

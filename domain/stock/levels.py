@@ -8,7 +8,6 @@ state. The statement returns the SKUs whose figures changed; only those go to de
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from connectors.types import StockRecord
 from domain.core.clock import utcnow
+from domain.core.env_settings import env_seconds
 from domain.core.models import ChannelListing, StoreLocation
 from domain.stock import location_thresholds
 
@@ -105,11 +105,8 @@ DEFAULT_ECHO_WINDOW = timedelta(hours=24)
 
 
 def echo_window() -> timedelta:
-    raw = os.environ.get("PUSH_ECHO_WINDOW_S", "")
-    try:
-        return timedelta(seconds=float(raw)) if raw else DEFAULT_ECHO_WINDOW
-    except ValueError:
-        return DEFAULT_ECHO_WINDOW
+    """``PUSH_ECHO_WINDOW_S`` (seconds, default a day): a garbled value falls back to the default."""
+    return env_seconds("PUSH_ECHO_WINDOW_S", DEFAULT_ECHO_WINDOW)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ propagation delay, kept smoothed per store (``store_sync_lags``): the oversell b
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from domain.core.env_settings import env_seconds
 from domain.core.models import ChannelListing, Store
 
 #: Default wait between the first change and its push; more changes inside it share the push.
@@ -42,13 +42,19 @@ MAX_BACKOFF = timedelta(minutes=5)
 
 def debounce() -> timedelta:
     """``PUSH_DEBOUNCE_S`` (seconds, default 1): a garbled value falls back to the default."""
-    raw = os.environ.get("PUSH_DEBOUNCE_S", "")
-    try:
-        seconds = float(raw) if raw else DEFAULT_DEBOUNCE_S
-    except ValueError:
-        seconds = DEFAULT_DEBOUNCE_S
-    return timedelta(seconds=max(0.0, seconds))
+    return env_seconds("PUSH_DEBOUNCE_S", timedelta(seconds=DEFAULT_DEBOUNCE_S))
 
+
+#: The tail both schedules share: a due row for each ``targets`` pair, an earlier due time kept,
+#: the first dirty time kept.
+DUE_FOR_TARGETS = """
+INSERT INTO channel_pushes AS p (sku_id, store_id, due_at, dirty_since)
+SELECT sku_id, store_id, CAST(:due_at AS timestamptz), CAST(:now AS timestamptz) FROM targets ORDER BY sku_id, store_id
+ON CONFLICT ON CONSTRAINT uq_channel_pushes_sku_store DO UPDATE
+   SET due_at = LEAST(COALESCE(p.due_at, excluded.due_at), excluded.due_at),
+       dirty_since = COALESCE(p.dirty_since, excluded.dirty_since)
+RETURNING p.sku_id, p.store_id, p.due_at, p.lease_until
+"""
 
 SCHEDULE_SQL = text("""
 WITH targets AS (
@@ -75,13 +81,7 @@ WITH targets AS (
             OR (k.state = 'BACKORDER' AND cl.backorders_allowed IS NOT TRUE)
             OR (k.state <> 'BACKORDER' AND cl.backorders_allowed))
 )
-INSERT INTO channel_pushes AS p (sku_id, store_id, due_at, dirty_since)
-SELECT sku_id, store_id, CAST(:due_at AS timestamptz), CAST(:now AS timestamptz) FROM targets ORDER BY sku_id, store_id
-ON CONFLICT ON CONSTRAINT uq_channel_pushes_sku_store DO UPDATE
-   SET due_at = LEAST(COALESCE(p.due_at, excluded.due_at), excluded.due_at),
-       dirty_since = COALESCE(p.dirty_since, excluded.dirty_since)
-RETURNING p.sku_id, p.store_id, p.due_at, p.lease_until
-""")
+""" + DUE_FOR_TARGETS)
 """Due rows for every selling store listing these SKUs whose figure can differ from what it
 shows. A store with nothing written to it before, no buffer floor, no units promised to waiting
 customers and the right backorder mode already shows the truth at a location it alone reports
@@ -102,13 +102,7 @@ WITH targets AS (
      WHERE cl.sku_id = ANY(CAST(:sku_ids AS int[]))
        AND (k.state = 'BACKORDER') <> COALESCE(cp.last_backorder, false)
 )
-INSERT INTO channel_pushes AS p (sku_id, store_id, due_at, dirty_since)
-SELECT sku_id, store_id, CAST(:due_at AS timestamptz), CAST(:now AS timestamptz) FROM targets ORDER BY sku_id, store_id
-ON CONFLICT ON CONSTRAINT uq_channel_pushes_sku_store DO UPDATE
-   SET due_at = LEAST(COALESCE(p.due_at, excluded.due_at), excluded.due_at),
-       dirty_since = COALESCE(p.dirty_since, excluded.dirty_since)
-RETURNING p.sku_id, p.store_id, p.due_at, p.lease_until
-""")
+""" + DUE_FOR_TARGETS)
 """Due rows for every back office (``sells = false``) that keeps our backorder status
 (``options.backorder_status = true``) and lists these SKUs, when the SKU's BACKORDER state differs
 from the status last written there (none written counts as "not on backorder"): the status

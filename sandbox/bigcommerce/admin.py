@@ -52,8 +52,8 @@ def seed(state: StoreState = kit.state, payload: Record = Body(default_factory=d
         return {"locations": state.locations, "items": [admin_item(state, (p, v)) for p in created for v in p["variants"]]}
 
 
-add_config(kit, {"access_token": Setting("token"), "quota": Setting("quota.quota", int),
-                 "window_ms": Setting("quota.window_ms", int), "used": Setting("quota.used", int)})
+add_config(kit, {"access_token": Setting("token"), "quota": Setting("quota.limit", int),
+                 "window_ms": Setting("quota.seconds", lambda ms: int(ms) / 1000, lambda s: int(s * 1000)), "used": Setting("quota.used", int)})
 
 
 def change_stock(state: StoreState, key: tuple[Record, Record], payload: Record, now: Any) -> tuple[Record, Events]:

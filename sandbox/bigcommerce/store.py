@@ -31,7 +31,7 @@ from sandbox.kit import KitState, StandIn
 from sandbox.kit.auth import HeaderToken
 from sandbox.kit.errors import problem
 from sandbox.kit.fixtures import Fixtures
-from sandbox.kit.limits import Quota, QuotaWindow
+from sandbox.kit.limits import Window, WindowLimit, quota_headers
 from sandbox.kit.pages import MetaPages
 from sandbox.kit.webhooks import echoing, post, subscribe
 
@@ -47,7 +47,7 @@ class StoreState(KitState):
     """One store (``{instance}`` stands for its store hash)."""
 
     token: str = DEFAULT_TOKEN
-    quota: Quota = field(default_factory=lambda: Quota(quota=10_000))
+    quota: Window = field(default_factory=lambda: Window(limit=10_000, seconds=30.0))
     next_id: int = 100
     products: dict[int, Record] = field(default_factory=dict)
     locations: list[int] = field(default_factory=lambda: [1])
@@ -109,7 +109,7 @@ def deliver_all(state: StoreState, events: list[tuple[str, Record]]) -> list[Rec
 kit: StandIn[StoreState] = StandIn(
     "bigcommerce", "", StoreState, auth=HeaderToken("X-Auth-Token", lambda: JSONResponse(fixtures("unauthorized"), 401)),
     error_body=lambda status: problem(status, "Internal Server Error"),
-    limit=QuotaWindow(lambda: problem(429, "Too many requests")),
+    limit=WindowLimit(lambda: problem(429, "Too many requests"), quota_headers, None, "quota"),
     clock_view=lambda now: {"now": now.isoformat()}, webhook_admin=True, redeliver=post,
     subscribe=lambda state, body: {"webhook": subscribe(state, {"secret": None, **body}, headers=body.get("headers"))})
 pages = MetaPages(lambda details: problem(422, "Invalid query parameters", details))

@@ -4,7 +4,7 @@ Follows the public docs the connector follows (connectors/business_central.py li
 Entra ID endpoints MSAL calls (``login/{tenant}/…``, ``sandbox.kit.entra``), bearer tokens checked per
 tenant with the 401 body Business Central answers, the API v2.0 and Analytics API collections as
 OData (``$filter``, ``$select``, ``$orderby``, ``$top``, ``@odata.nextLink`` paging with
-``Prefer: odata.maxpagesize``: ``sandbox.kit.odata_query``), purchase orders and their lines,
+``Prefer: odata.maxpagesize``: ``sandbox.kit.odata``), purchase orders and their lines,
 posted purchase receipts, webhook subscriptions with the validation handshake and notifications
 on changes (``sandbox.kit.validated_subscriptions``), the 6,000-requests-per-5-minutes limit
 answered 429 with ``Retry-After``, and control endpoints (``admin``).

@@ -27,8 +27,8 @@ from fastapi.responses import JSONResponse
 
 from sandbox.kit import Call, KitState, StandIn
 from sandbox.kit.entra import Entra, EntraApp
-from sandbox.kit.limits import PerWindow, Window
-from sandbox.kit.odata_query import ODataPages
+from sandbox.kit.limits import Window, WindowLimit
+from sandbox.kit.odata import ODataPages
 from sandbox.kit.validated_subscriptions import Subscribers, ValidatedSubscriptions
 
 SCOPE = "https://api.businesscentral.dynamics.com/.default"
@@ -141,7 +141,7 @@ def subscribable(state: CompanyState, resource: str) -> bool:
 kit: StandIn[CompanyState] = StandIn(
     "business_central", "/v2.0/{tenant}/{environment}/api", CompanyState, auth=bearer,
     error_body=lambda status: error("Internal_ServerError", "The service is temporarily unavailable."),
-    limit=PerWindow(lambda: error("Application_TooManyRequests", "Too many requests reached.")), webhook_admin=True)
+    limit=WindowLimit(lambda: error("Application_TooManyRequests", "Too many requests reached.")), webhook_admin=True)
 pages = ODataPages(lambda message: error("BadRequest_NotFound", message))
 entra = Entra(kit, SCOPE)
 subscriptions = ValidatedSubscriptions("/v2.0/subscriptions", error, subscribable)

@@ -22,8 +22,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from sandbox.kit import Call, KitState, StandIn
-from sandbox.kit.standin import Answer
-from sandbox.kit.limits import MinuteWindow
+from sandbox.kit.limits import Window, WindowLimit
 from sandbox.kit.webhooks import post, send
 
 DEFAULT_API_KEY, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET = "fx_sandbox_key", "fx_client", "fx_client_secret"
@@ -43,7 +42,7 @@ class ClientState(KitState):
     client_secret: str = DEFAULT_CLIENT_SECRET
     tokens: dict[str, float] = field(default_factory=dict)
     token_requests: int = 0
-    window: MinuteWindow = field(default_factory=lambda: MinuteWindow(100))
+    window: Window = field(default_factory=lambda: Window(100))
     shipments: dict[int, dict[str, Any]] = field(default_factory=dict)
     legs: dict[int, dict[str, Any]] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -78,17 +77,6 @@ def check_auth(call: Call[ClientState]) -> JSONResponse | None:
     if not call.request.headers.get("Flexport-Version"):
         return JSONResponse(error(400, "missing_version", "The Flexport-Version header is required"), status_code=400)
     return None
-
-
-class Limit:
-    def check(self, call: Call[ClientState]) -> dict[str, str]:
-        with call.state.lock:
-            ok, _, reset = call.state.window.take()
-        if not ok:
-            call.entry["status"] = 429
-            raise Answer(JSONResponse(error(429, "too_many_requests", "Rate limit exceeded"), status_code=429,
-                                      headers={"Retry-After": str(reset)}))
-        return {}
 
 
 def issue_token(state: ClientState, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -145,4 +133,4 @@ def subscribe(state: ClientState, payload: dict[str, Any]) -> dict[str, Any]:
 
 kit: StandIn[ClientState] = StandIn(
     "flexport", "", ClientState, auth=check_auth, error_body=lambda status: error(status, "server_error", "Internal"),
-    limit=Limit(), webhook_admin=True, redeliver=post, subscribe=subscribe)
+    limit=WindowLimit(lambda: error(429, "too_many_requests", "Rate limit exceeded")), webhook_admin=True, redeliver=post, subscribe=subscribe)

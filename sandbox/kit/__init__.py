@@ -39,7 +39,7 @@ from sandbox.kit.fixtures import Fixtures
 from sandbox.kit.inventory import StockStatus
 from sandbox.kit.ledger import (FALSY, Codes, Context, Field, Issued, Ledger, Refusal, Refusals, an_object,
                                 asked_lines, found, read, read_each, shown)
-from sandbox.kit.limits import Bucket, FixedWindow, LeakyBucket, Window
+from sandbox.kit.limits import Bucket, LeakyBucket, Window, WindowLimit, ratelimit_headers, retry_at_date
 from sandbox.kit.locations import Locations
 from sandbox.kit.money import to_cents, to_money
 from sandbox.kit.oauth1 import OAuth1
@@ -56,11 +56,11 @@ from sandbox.kit.webhooks import Signed, post, send, subscribe, subscribers
 
 __all__ = ["Answer", "Batch", "BearerToken", "Bucket", "Call", "CatalogRecords", "CatalogState", "Codes",
            "Collection", "Context", "Discounts", "Endpoints", "Events", "FALSY", "Fault", "Field", "FieldErrors",
-           "Filter", "FirstPage", "FixedWindow", "Fixtures", "HeaderToken", "IdLists", "Issued", "Json",
+           "Filter", "FirstPage", "Fixtures", "HeaderToken", "IdLists", "Issued", "Json",
            "KeyAndSecret", "KitState", "LazyCatalog", "LeakyBucket", "Ledger", "Limit", "LinkCursor", "Locations",
            "MISSING", "NumberedPages", "OAuth1", "OffsetPages", "Refusal", "Refusals", "Refuse", "Rule", "Schema",
            "Seed", "Setting", "Signed", "SiteDates", "Sorting", "StandIn", "StockStatus", "Subscriptions",
-           "VersionPages", "Window", "add_action", "add_checkout", "add_config", "add_item_state", "add_order_view",
+           "VersionPages", "Window", "WindowLimit", "add_action", "add_checkout", "add_config", "add_item_state", "add_order_view",
            "add_seed", "add_set_stock", "add_state_view", "an_object", "answering", "answering_fault", "answers",
            "any_fault", "asked_lines", "changed_since", "decimal", "equals", "errors", "errors_invalid",
            "errors_schema", "exists", "fixed_amount", "found", "given", "ids", "in_list", "instant", "is_object",
@@ -68,4 +68,4 @@ __all__ = ["Answer", "Batch", "BearerToken", "Bucket", "Call", "CatalogRecords",
            "percentage", "plain", "positions", "post", "present", "read", "read_each", "required", "reset",
            "retry_headers", "send", "shown", "since", "since_id", "subscribe", "subscribers", "subtotal",
            "to_cents", "to_money", "web_url", "whole_at_least", "wp_body", "wp_error", "wp_invalid", "wp_required",
-           "wp_schema"]
+           "wp_schema", "ratelimit_headers", "retry_at_date"]

@@ -4,19 +4,23 @@
 at a fixed rate; the fill shows in a header as ``used/size``; a call that would overflow is
 refused with 429 and ``Retry-After`` (https://shopify.dev/docs/api/admin-rest/usage/rate-limits).
 
-:class:`PerWindow` is a window counted without headers whose refusal says the seconds to wait, as
-Business Central's 6,000 requests per 5 minutes
-(https://learn.microsoft.com/en-us/dynamics365/business-central/dev-itpro/api-reference/v2.0/dynamics-rate-limits).
+Every other platform counts requests in fixed windows: one :class:`Window` (``limit`` requests per
+``seconds``) and one :class:`WindowLimit` that checks it, the platforms differing only in which
+headers every answer carries and what a refusal adds:
 
-:class:`FixedWindow` is Lightspeed Retail X-Series': N requests per window per retailer, the
-allowance in ``X-RateLimit-Limit`` / ``X-RateLimit-Remaining``, and a refusal whose
-``Retry-After`` is the HTTP-date the window ends (https://x-series-api.lightspeedhq.com/docs/rate_limiting).
-
-:class:`QuotaWindow` is BigCommerce's: a quota of requests per window (150 per 30 s on Standard and
-Plus plans) shared by every app of the store, reported on every answer as
-``X-Rate-Limit-Time-Window-Ms``, ``X-Rate-Limit-Time-Reset-Ms``, ``X-Rate-Limit-Requests-Quota``
-and ``X-Rate-Limit-Requests-Left``; a request past the quota is answered 429 with the same headers
-(https://docs.bigcommerce.com/developer/docs/overview/api-fundamentals/rate-limits).
+* Lightspeed Retail X-Series: N requests per window per retailer, the allowance in
+  ``X-RateLimit-Limit`` / ``X-RateLimit-Remaining`` (:func:`ratelimit_headers`), and a refusal
+  whose ``Retry-After`` is the HTTP-date the window ends (:func:`retry_at_date`;
+  https://x-series-api.lightspeedhq.com/docs/rate_limiting).
+* BigCommerce: a quota of requests per window (150 per 30 s on Standard and Plus plans) shared by
+  every app of the store, reported on every answer as ``X-Rate-Limit-Time-Window-Ms``,
+  ``X-Rate-Limit-Time-Reset-Ms``, ``X-Rate-Limit-Requests-Quota`` and ``X-Rate-Limit-Requests-Left``
+  (:func:`quota_headers`); a request past the quota is answered 429 with the same headers
+  (https://docs.bigcommerce.com/developer/docs/overview/api-fundamentals/rate-limits).
+* Business Central (6,000 requests per 5 minutes,
+  https://learn.microsoft.com/en-us/dynamics365/business-central/dev-itpro/api-reference/v2.0/dynamics-rate-limits)
+  and Flexport: no headers on a good answer, a refusal naming the seconds to wait
+  (:func:`retry_after_seconds`). ShipStation reads :meth:`Window.count` for its own headers.
 """
 from __future__ import annotations
 
@@ -75,122 +79,78 @@ class LeakyBucket:
         return {self.header: used}
 
 
+Headers = dict[str, str]
+
+
 @dataclass
 class Window:
-    """One instance's window; tests change ``limit`` and ``seconds`` through admin."""
-
-    limit: int
-    seconds: float
-    start: float = field(default_factory=time.time)
-    used: int = 0
-
-    def restart(self) -> None:
-        self.start, self.used = time.time(), 0
-
-    def take(self) -> tuple[bool, dict[str, str]]:
-        """Open a new window if this one is over, then count the call if it fits: (fits, headers)."""
-        now = time.time()
-        if now - self.start >= self.seconds:
-            self.restart()
-        if self.used >= self.limit:
-            return False, {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": "0",
-                           "Retry-After": email.utils.formatdate(self.start + self.seconds, usegmt=True)}
-        self.used += 1
-        return True, {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.limit - self.used)}
-
-
-@dataclass(frozen=True)
-class FixedWindow:
-    """The window is ``state.window``; a refusal answers 429 with ``body`` and the window's headers."""
-
-    body: Callable[[], Any]
-
-    def check(self, call: Call[Any]) -> dict[str, str]:
-        with call.state.lock:
-            ok, headers = call.state.window.take()
-        call.entry["limit_headers"] = headers
-        if not ok:
-            call.entry["status"] = 429
-            raise Answer(JSONResponse(self.body(), status_code=429, headers=headers))
-        return headers
-
-
-@dataclass
-class MinuteWindow:
-    """Requests counted in fixed windows (a minute by default), for stand-ins whose platform states
-    its own headers: :meth:`take` gives what they are made of (ShipStation V1's ``X-Rate-Limit-*``,
-    a ``Retry-After`` in seconds)."""
+    """``limit`` requests per fixed window of ``seconds``; tests change both (and ``used``) through admin."""
 
     limit: int
     seconds: float = 60.0
     start: float = field(default_factory=time.time)
     used: int = 0
 
-    def take(self) -> tuple[bool, int, int]:
-        """(fits, remaining after this call, whole seconds until the next window)."""
+    def restart(self) -> None:
+        self.start, self.used = time.time(), 0
+
+    def count(self) -> tuple[bool, int, float]:
+        """Open a new window if this one is over, then count the call if it fits:
+        (fits, remaining after this call, seconds until the next window)."""
         now = time.time()
         if now - self.start >= self.seconds:
-            self.start, self.used = now, 0
-        reset = max(1, math.ceil(self.start + self.seconds - now))
+            self.restart()
+        left = self.start + self.seconds - now
         if self.used >= self.limit:
-            return False, 0, reset
+            return False, 0, left
         self.used += 1
-        return True, self.limit - self.used, reset
+        return True, self.limit - self.used, left
 
 
-@dataclass
-class Quota:
-    """One store's quota window; tests change ``quota`` and ``window_ms`` through admin."""
+def whole_seconds(left: float) -> int:
+    """Seconds to wait, rounded up and at least one."""
+    return max(1, math.ceil(left))
 
-    quota: int = 150
-    window_ms: int = 30_000
-    start: float = field(default_factory=time.monotonic)
-    used: int = 0
 
-    def take(self) -> tuple[bool, dict[str, str]]:
-        """Open a new window if this one is over, then count the call if it fits: (fits, headers)."""
-        now = time.monotonic()
-        if (now - self.start) * 1000 >= self.window_ms:
-            self.start, self.used = now, 0
-        fits = self.used < self.quota
-        self.used += int(fits)
-        reset_ms = max(1, int(self.window_ms - (now - self.start) * 1000))
-        return fits, {"X-Rate-Limit-Time-Window-Ms": str(self.window_ms), "X-Rate-Limit-Time-Reset-Ms": str(reset_ms),
-                      "X-Rate-Limit-Requests-Quota": str(self.quota),
-                      "X-Rate-Limit-Requests-Left": str(self.quota - self.used)}
+def ratelimit_headers(window: Window, remaining: int, left: float) -> Headers:
+    return {"X-RateLimit-Limit": str(window.limit), "X-RateLimit-Remaining": str(remaining)}
+
+
+def quota_headers(window: Window, remaining: int, left: float) -> Headers:
+    return {"X-Rate-Limit-Time-Window-Ms": str(int(window.seconds * 1000)),
+            "X-Rate-Limit-Time-Reset-Ms": str(max(1, int(left * 1000))),
+            "X-Rate-Limit-Requests-Quota": str(window.limit), "X-Rate-Limit-Requests-Left": str(remaining)}
+
+
+def retry_at_date(window: Window, left: float) -> Headers:
+    return {"Retry-After": email.utils.formatdate(window.start + window.seconds, usegmt=True)}
+
+
+def retry_after_seconds(window: Window, left: float) -> Headers:
+    return {"Retry-After": str(whole_seconds(left))}
 
 
 @dataclass(frozen=True)
-class QuotaWindow:
-    """The quota is ``state.quota``; every answer carries its headers, a refusal is 429 with ``body``."""
+class WindowLimit:
+    """Counts each call in the state's window (``state.<attr>``); ``every`` makes the headers every
+    answer carries (kept in the request log as ``limit_headers``), and a call past the limit is
+    answered 429 with ``body``, those headers and what ``refusal`` adds."""
 
     body: Callable[[], Any]
+    every: Callable[[Window, int, float], Headers] | None = None
+    refusal: Callable[[Window, float], Headers] | None = retry_after_seconds
+    attr: str = "window"
 
-    def check(self, call: Call[Any]) -> dict[str, str]:
+    def check(self, call: Call[Any]) -> Headers:
         with call.state.lock:
-            ok, headers = call.state.quota.take()
-        call.entry["limit_headers"] = headers
+            window: Window = getattr(call.state, self.attr)
+            ok, remaining, left = window.count()
+            headers = self.every(window, remaining, left) if self.every else {}
+            if not ok:
+                headers = {**headers, **(self.refusal(window, left) if self.refusal else {})}
+        if self.every:
+            call.entry["limit_headers"] = headers
         if not ok:
             call.entry["status"] = 429
             raise Answer(JSONResponse(self.body(), status_code=429, headers=headers))
         return headers
-
-
-@dataclass(frozen=True)
-class PerWindow:
-    """``state.window`` counted, no headers on a good answer; over it, 429 with ``body`` and
-    ``Retry-After`` in seconds until the window ends."""
-
-    body: Callable[[], Any]
-
-    def check(self, call: Call[Any]) -> dict[str, str]:
-        with call.state.lock:
-            window = call.state.window
-            if time.time() - window.start >= window.seconds:
-                window.restart()
-            window.used += 1
-            wait, over = max(1, int(window.start + window.seconds - time.time())), window.used > window.limit
-        if over:
-            call.entry["status"] = 429
-            raise Answer(JSONResponse(self.body(), status_code=429, headers={"Retry-After": str(wait)}))
-        return {}

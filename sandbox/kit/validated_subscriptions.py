@@ -32,7 +32,7 @@ from urllib.parse import urlencode
 import requests
 from fastapi.responses import Response
 
-from sandbox.kit.odata_query import ODataPages
+from sandbox.kit.odata import ODataPages
 from sandbox.kit.standin import Call, StandIn
 from sandbox.kit.webhooks import DELIVERY_TIMEOUT_S, post
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from sandbox.kit import (BearerToken, FixedWindow, Fixtures, KitState, StandIn, VersionPages, Window, post,
-                         subscribe)
+from sandbox.kit import (BearerToken, Fixtures, KitState, StandIn, VersionPages, Window, WindowLimit, post,
+                         ratelimit_headers, retry_at_date, subscribe)
 from sandbox.kit.dates import zulu as _ts
 from sandbox.kit.faults import http_date_fault
 from sandbox.kit.pages import Versioned
@@ -123,7 +123,7 @@ def admin_item(state: RetailerState, product: dict[str, Any]) -> dict[str, Any]:
 kit: StandIn[RetailerState] = StandIn(
     "lightspeed", "/api", RetailerState, auth=BearerToken(lambda: JSONResponse(UNAUTHORIZED, status_code=401)),
     error_body=lambda status: {"error": "Internal Server Error", "message": "Something went wrong"},
-    limit=FixedWindow(lambda: THROTTLED), parse_fault=http_date_fault,
+    limit=WindowLimit(lambda: THROTTLED, ratelimit_headers, retry_at_date), parse_fault=http_date_fault,
     describe_fault=lambda fault: {"retry_after": fault.retry_after}, webhook_admin=True, subscribe=add_hook,
     redeliver=post)
 pages = VersionPages(lambda message: {"error": "Bad Request", "message": message})

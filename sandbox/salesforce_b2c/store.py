@@ -29,7 +29,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from sandbox.kit import Call, KitState, StandIn
-from sandbox.kit.limits import PerWindow, Window
+from sandbox.kit.limits import Window, WindowLimit
 
 V = "23.2"
 CLIENT_ID, CLIENT_SECRET = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "sfcc_sandbox_secret"
@@ -100,7 +100,7 @@ def bearer(call: Call[InstanceState]) -> JSONResponse | None:
 kit: StandIn[InstanceState] = StandIn(
     "salesforce_b2c", "/s", InstanceState, auth=bearer,
     error_body=lambda status: fault("InternalServerErrorException", "An internal error occurred."),
-    limit=PerWindow(lambda: fault("TooManyRequestsException", "Too many requests: the rate limit is exceeded.")),
+    limit=WindowLimit(lambda: fault("TooManyRequestsException", "Too many requests: the rate limit is exceeded.")),
     clock_view=lambda now: {"now": stamp(now)})
 account_manager = APIRouter(prefix="/salesforce_b2c/{instance}/dwsso/oauth2")
 

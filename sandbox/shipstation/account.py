@@ -18,8 +18,7 @@ from fastapi.responses import JSONResponse
 
 from sandbox.kit import Call, KitState, StandIn
 from sandbox.kit.auth import basic_credentials
-from sandbox.kit.limits import MinuteWindow
-from sandbox.kit.standin import Answer
+from sandbox.kit.limits import Window, WindowLimit, whole_seconds
 from sandbox.kit.webhooks import post, send, subscribers
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -41,8 +40,8 @@ class AccountState(KitState):
     api_key: str = DEFAULT_KEY
     api_secret: str = DEFAULT_SECRET
     v2_key: str = DEFAULT_V2_KEY
-    v1_window: MinuteWindow = field(default_factory=lambda: MinuteWindow(40))
-    v2_window: MinuteWindow = field(default_factory=lambda: MinuteWindow(200))
+    v1_window: Window = field(default_factory=lambda: Window(40))
+    v2_window: Window = field(default_factory=lambda: Window(200))
     shipments: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: tracking number → its scans, oldest first, in the V2 event shape.
     scans: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -95,22 +94,21 @@ def check_auth(call: Call[AccountState]) -> JSONResponse | None:
     return JSONResponse(v1_error("Authorization has been denied for this request."), status_code=401)
 
 
+def v1_headers(window: Window, remaining: int, left: float) -> dict[str, str]:
+    return {"X-Rate-Limit-Limit": str(window.limit), "X-Rate-Limit-Remaining": str(remaining),
+            "X-Rate-Limit-Reset": str(whole_seconds(left))}
+
+
+V1_LIMIT = WindowLimit(lambda: v1_error("Too Many Requests"), v1_headers, None, "v1_window")
+V2_LIMIT = WindowLimit(lambda: v2_error("rate_limit_exceeded", "You have exceeded the rate limit.", "system"),
+                       attr="v2_window")
+
+
 class Limits:
     """V1: ``X-Rate-Limit-*`` on every answer, 429 past the window; V2: 429 with ``Retry-After``."""
 
     def check(self, call: Call[AccountState]) -> dict[str, str]:
-        v2 = is_v2(call)
-        with call.state.lock:
-            ok, left, reset = (call.state.v2_window if v2 else call.state.v1_window).take()
-        window = call.state.v2_window if v2 else call.state.v1_window
-        headers = {} if v2 else {"X-Rate-Limit-Limit": str(window.limit), "X-Rate-Limit-Remaining": str(left),
-                                 "X-Rate-Limit-Reset": str(reset)}
-        if not ok:
-            call.entry["status"] = 429
-            body = v2_error("rate_limit_exceeded", "You have exceeded the rate limit.", "system") if v2 \
-                else v1_error("Too Many Requests")
-            raise Answer(JSONResponse(body, status_code=429, headers={"Retry-After": str(reset)} if v2 else headers))
-        return headers
+        return (V2_LIMIT if is_v2(call) else V1_LIMIT).check(call)
 
 
 def v1_view(row: dict[str, Any], items: bool) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from sandbox import control
 from sandbox.kit import Call, KitState, StandIn
 from sandbox.kit.auth import BearerToken, HeaderToken, KeyAndSecret
 from sandbox.kit.catalog import LazyCatalog
-from sandbox.kit.limits import Bucket, FixedWindow, LeakyBucket, Window
+from sandbox.kit.limits import Bucket, LeakyBucket, Window, WindowLimit, ratelimit_headers, retry_at_date
 from sandbox.kit.oauth1 import OAuth1, base_string, pct
 from sandbox.kit.pages import LinkCursor, NumberedPages, OffsetPages, VersionPages
 from sandbox.kit.webhooks import hmac_sha256_b64, post, send, subscribe, subscribers
@@ -83,7 +83,7 @@ class WindowState(KitState):
 
 windowed = StandIn("windowed", "/api", WindowState, error_body=lambda status: {},
                    auth=BearerToken(lambda: JSONResponse({"error": "who?"}, status_code=401)),
-                   limit=FixedWindow(lambda: {"error": "Too Many Requests"}))
+                   limit=WindowLimit(lambda: {"error": "Too Many Requests"}, ratelimit_headers, retry_at_date))
 version_pages = VersionPages(lambda message: {"message": message}, default_size=2, max_size=3)
 
 RECEIVED: list[tuple[bytes, dict[str, str]]] = []

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from sandbox.kit.odata_query import QueryError, parse_filter
+from sandbox.kit.odata import ODataError as QueryError, parse_filter
 
 FIELDS = ("itemNo", "entryNo", "open", "lastModifiedDateTime")
 

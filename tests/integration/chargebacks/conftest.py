@@ -4,7 +4,7 @@ orders with a payment reference, and dispute notices as the payment connectors h
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,10 +24,10 @@ from connectors.payments.contract import (
 from domain.chargebacks import shipment_evidence
 from domain.chargebacks.shipment_evidence import ShipmentFacts
 from domain.core.clock import utcnow
-from domain.core.db import get_sessionmaker
 from domain.core.models import Order, OrderLine, Sku, Store
 from flows import dispute_desk
 from flows.work import UnitOfWork
+from tasks.base import unit_of_work
 
 
 class RecordingProvider:
@@ -69,19 +69,9 @@ class LocalWork:
     def __init__(self) -> None:
         self.sent: list[tuple[str, tuple[Any, ...]]] = []
 
-    @contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
-        session = get_sessionmaker()()
-        uow = UnitOfWork(session)
-        try:
-            yield uow
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
-        self.sent += [(signature.name, tuple(args)) for signature, args, _ in uow.after_commit]
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        return unit_of_work(send=lambda messages: self.sent.extend(
+            (signature.name, tuple(args)) for signature, args, _ in messages))
 
     def take(self, task: str) -> list[Any]:
         """The first argument of each message for ``task`` sent so far, forgetting them."""
