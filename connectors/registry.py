@@ -16,6 +16,7 @@ from connectors.magento import WEBHOOKS as MAGENTO_WEBHOOKS, MagentoConnector
 from connectors.netsuite import NetSuiteConnector
 from connectors.odoo import OdooConnector
 from connectors.options import option_problems
+from connectors.quickbooks import QuickBooksConnector
 from connectors.sapb1 import SapB1Connector
 from connectors.shopify import ShopifyConnector
 from connectors.types import ConnectorConfig
@@ -31,6 +32,7 @@ CONNECTORS: dict[str, type] = {
     "bigcommerce": BigCommerceConnector,
     "magento": MagentoConnector,
     "sap_b1": SapB1Connector,
+    "quickbooks": QuickBooksConnector,
     "rest": DeclarativeConnector,
 }
 #: Platforms whose ``[[stores]]`` table says more than the shared keys: each lists the problems as
