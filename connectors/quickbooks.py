@@ -147,7 +147,7 @@ class QuickBooksConnector(RestConnector):
 
     def stock_records(self, items: list[dict[str, Any]]) -> list[StockRecord]:
         """Tracked inventory items, one figure each at the store's one location (deleted ones: none)."""
-        return [StockRecord(external_id=id_str(item["Id"]), sku=str(item.get("Sku") or item.get("Name")),
+        return [StockRecord(external_id=str(item["Id"]), sku=str(item.get("Sku") or item.get("Name")),
                             location_external_id=str(self.options["location_id"]), inventory_item_id=id_str(item["Id"]),
                             on_hand=whole_units(item.get("QtyOnHand")) or 0, available=whole_units(item.get("QtyOnHand")) or 0,
                             reorder_point=whole_units(item.get("ReorderPoint")),
@@ -170,7 +170,7 @@ class QuickBooksConnector(RestConnector):
         items = {str(i.get("Sku")): i for rows, _ in self.query(f"select * from Item where Sku in ({quoted(skus)})")
                  for i in rows}
         missing = [s for s in skus if s not in items] + ([] if vendor else [f"vendor {po.vendor_ref}"])
-        if missing:
+        if missing or vendor is None:
             raise PermanentError(f"quickbooks: not found in the company: {', '.join(missing)}", platform=self.platform)
         body = {"VendorRef": {"value": vendor["Id"]}, "DocNumber": po.number[:21], "PrivateNote": po.memo or po.number,
                 "Line": [{"DetailType": "ItemBasedExpenseLineDetail", "Amount": line.quantity * line.unit_cost_cents / 100,
@@ -190,6 +190,7 @@ class QuickBooksConnector(RestConnector):
         """Either payload as ``(entity, id)`` of this realm; items are named ``Item:<id>``."""
         try:
             payload = json.loads(body)
+            named: list[tuple[str, str, Any, str | None]]
             if isinstance(payload, dict) and "eventNotifications" in payload:
                 named = [(str(e["name"]), str(e["id"]), e.get("lastUpdated"), None)
                          for n in payload["eventNotifications"] if str(n["realmId"]) == self.realm
@@ -201,7 +202,7 @@ class QuickBooksConnector(RestConnector):
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise MalformedPayloadError(f"quickbooks webhook: {exc.__class__.__name__} {exc}") from exc
         items = sorted({f"Item:{ident}" for name, ident, _, _ in named if name.lower() == "item"})
-        ids = [n[3] for n in named if n[3]]
+        ids = [n[3] for n in named if n[3] is not None]
         dedupe = ",".join(sorted(ids)) if ids and len(ids) == len(named) else hashlib.sha256(body).hexdigest()
         times = [t for t in (parse_timestamp(n[2]) for n in named) if t]
         return WebhookEvent("sku_modified" if items else "other", "Item" if items else "other",
