@@ -122,8 +122,6 @@ class RotatingRefreshToken(AuthBase):
 
     def __init__(self, *, token_url: str, client_id: str, client_secret: str, refresh_token: str, vault: TokenVault,
                  key: str, platform: str, timeout_s: float = 10.0, clock: Callable[[], float] = time.time) -> None:
-        if not (client_id and client_secret and refresh_token):
-            raise ValueError(f"{platform} credentials need client_id, client_secret and refresh_token")
         self.token_url, self.client_id, self.secret = token_url, client_id, client_secret
         self.initial, self.seed = refresh_token, fingerprint(refresh_token)
         self.vault, self.key, self.platform, self.timeout_s, self.clock = vault, key, platform, timeout_s, clock
@@ -133,7 +131,11 @@ class RotatingRefreshToken(AuthBase):
         self.exchanges = 0
 
     def current(self) -> str:
-        """The kept access token while it is good, else the vault's, else one renewed now."""
+        """The kept access token while it is good, else the vault's, else one renewed now. Missing
+        credentials are refused here, not when built: the web process checks webhooks without them."""
+        if not (self.client_id and self.secret and self.initial):
+            raise AuthError(f"{self.platform} credentials need client_id, client_secret and refresh_token",
+                            platform=self.platform)
         for grant in (self.kept, self.stored()):
             if grant is not None and grant.usable(self.clock()) and grant.access_token != self.refused:
                 self.kept = grant

@@ -219,3 +219,16 @@ def test_a_timeout_after_sending_a_purchase_order_is_an_unknown_outcome(realm: A
     qbo.config = ConnectorConfig(**{**qbo.config.__dict__, "timeout_s": 1.0})
     with pytest.raises(OutcomeUnknownError):
         qbo.create_purchase_order(po)
+
+
+def test_webhooks_are_checked_without_the_api_credentials_which_are_refused_only_when_used(realm: Admin) -> None:
+    config = ConnectorConfig(store_key="qbo-erp", base_url=realm.root, webhook_secret=DEFAULTS["verifier_token"],
+                             options={"realm_id": realm.instance}, token_vault=MemoryVault())
+    qbo = build_connector("quickbooks", config)  # the web process: no client id, secret or refresh token
+    body = json.dumps([{"specversion": "1.0", "id": "e-1", "type": "qbo.item.updated.v1", "time": "2026-05-01T10:00:00Z",
+                        "intuitentityid": "7", "intuitaccountid": realm.instance, "data": {}}]).encode()
+    qbo.verify_webhook(signed(body), body)
+    assert qbo.parse_webhook(signed(body), body).resource_ids == ["Item:7"]
+    with pytest.raises(AuthError, match="client_id, client_secret and refresh_token"):
+        list(qbo.fetch_stock(None))
+    assert realm.get("state/token_requests")["token_requests"] == []
