@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from connectors.types import StockRecord
 from domain.core import config_file
-from domain.core.business_config import ConfigError, load_config
+from domain.core.business_config import BusinessConfig, ConfigError, load_config
 from domain.core.config_file import MergeSummary, NewLocation, NewSku, NewVendor
 from domain.core.db import session_scope
 from domain.core.exports import Catalogue, read_export
@@ -65,7 +65,7 @@ def merged(document: tomlkit.TOMLDocument, catalogue: Catalogue, store_key: str,
     return summary
 
 
-def checked(path: Path, document: tomlkit.TOMLDocument) -> object:
+def checked(path: Path, document: tomlkit.TOMLDocument) -> BusinessConfig:
     """The merged file loaded as ``config check`` loads it, from a copy beside the original."""
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.check.", suffix=".toml", dir=path.parent)
     try:
@@ -93,7 +93,7 @@ def run(layout: str, export: Path, path: Path, store_key: str, *, threshold: int
         return report
     try:
         with session_scope() as session:
-            apply_config(session, loaded)  # type: ignore[arg-type]
+            apply_config(session, loaded)
             store_id = session.scalar(select(Store.id).where(Store.key == store_key))
             if store_id is None:
                 raise ConfigError([f"stores: {store_key!r} is not in the database after applying the file"])
