@@ -161,7 +161,8 @@ class QuickBooksConnector(RestConnector):
         """Our order (``DocNumber``) if QuickBooks holds it, else created with a ``requestid`` of ours."""
         if not po.lines:
             raise PermanentError("quickbooks: a purchase order needs at least one line", platform=self.platform)
-        for rows, _ in self.query(f"select * from PurchaseOrder where DocNumber = {quoted([po.number])}"):
+        number = po.number[:21]  # DocNumber holds 21 characters
+        for rows, _ in self.query(f"select * from PurchaseOrder where DocNumber = {quoted([number])}"):
             for found in rows:
                 return ErpResult(external_id=str(found["Id"]), created=False, detail=f"PurchaseOrder {found['Id']} exists")
         vendor = next((v for rows, _ in self.query("select * from Vendor") for v in rows
@@ -172,7 +173,7 @@ class QuickBooksConnector(RestConnector):
         missing = [s for s in skus if s not in items] + ([] if vendor else [f"vendor {po.vendor_ref}"])
         if missing or vendor is None:
             raise PermanentError(f"quickbooks: not found in the company: {', '.join(missing)}", platform=self.platform)
-        body = {"VendorRef": {"value": vendor["Id"]}, "DocNumber": po.number[:21], "PrivateNote": po.memo or po.number,
+        body = {"VendorRef": {"value": vendor["Id"]}, "DocNumber": number, "PrivateNote": po.memo or po.number,
                 "Line": [{"DetailType": "ItemBasedExpenseLineDetail", "Amount": line.quantity * line.unit_cost_cents / 100,
                           "ItemBasedExpenseLineDetail": {"ItemRef": {"value": items[line.sku]["Id"]},
                                                          "Qty": line.quantity, "UnitPrice": line.unit_cost_cents / 100}}
@@ -203,7 +204,8 @@ class QuickBooksConnector(RestConnector):
             raise MalformedPayloadError(f"quickbooks webhook: {exc.__class__.__name__} {exc}") from exc
         items = sorted({f"Item:{ident}" for name, ident, _, _ in named if name.lower() == "item"})
         ids = [n[3] for n in named if n[3] is not None]
-        dedupe = ",".join(sorted(ids)) if ids and len(ids) == len(named) else hashlib.sha256(body).hexdigest()
+        key = ",".join(sorted(ids)) if ids and len(ids) == len(named) else ""
+        dedupe = key if 0 < len(key) <= 100 else hashlib.sha256(key.encode() or body).hexdigest()
         times = [t for t in (parse_timestamp(n[2]) for n in named) if t]
         return WebhookEvent("sku_modified" if items else "other", "Item" if items else "other",
                             f"{self.platform}:{self.realm}:{dedupe}", max(times) if times else None, resource_ids=items)

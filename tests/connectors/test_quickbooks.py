@@ -232,3 +232,15 @@ def test_webhooks_are_checked_without_the_api_credentials_which_are_refused_only
     with pytest.raises(AuthError, match="client_id, client_secret and refresh_token"):
         list(qbo.fetch_stock(None))
     assert realm.get("state/token_requests")["token_requests"] == []
+
+
+def test_a_po_number_longer_than_doc_number_holds_is_found_again_by_its_first_21_characters(realm: Admin) -> None:
+    vault = MemoryVault()
+    po = PurchaseOrderRequest(number="PO-2026-12-03-KYOTO-FRAMES-0001", vendor_ref="Kyoto Frame Works", lines=[
+        PurchaseOrderLineRequest(sku="FUT-WAL", quantity=3, unit_cost_cents=39000)])
+    first = connector(realm, vault).create_purchase_order(po)
+    again = connector(realm, vault).create_purchase_order(po)
+
+    [order] = realm.purchase_orders()
+    assert order["DocNumber"] == po.number[:21] and order["VendorRef"]["name"] == "Kyoto Frame Works"
+    assert first.created and not again.created and again.external_id == first.external_id
