@@ -156,3 +156,18 @@ def test_a_webhook_is_stored_once_a_forged_one_refused_and_the_item_read(
     figure = db_session.scalar(select(StockLevel.on_hand).join(Sku, Sku.id == StockLevel.sku_id)
                                .where(Sku.code == "FUT-OAK"))
     assert figure == 9
+
+
+def test_connect_names_the_webhook_address_and_takes_the_first_full_sync(
+        company: dict[str, Any], db_session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from domain.core.models import Location, Sku, StockLevel
+
+    monkeypatch.setenv("PUBLIC_BASE_URL", company["web"])
+    result = CliRunner().invoke(main, ["stores", "connect", "qbo-erp"])
+    assert result.exit_code == 0, result.output
+    assert f"point them at {company['web']}/webhooks/qbo-erp" in result.output, "set in Intuit's developer portal"
+    db_session.expire_all()
+    rows = db_session.execute(select(Sku.code, Location.key, StockLevel.on_hand)
+                              .join(Sku, Sku.id == StockLevel.sku_id).join(Location, Location.id == StockLevel.location_id))
+    assert {(code, key): on_hand for code, key, on_hand in rows} == {("FUT-OAK", "warehouse"): 5,
+                                                                    ("FUT-ASH", "warehouse"): 1}
