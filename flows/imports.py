@@ -4,8 +4,10 @@ into the business file and the database, all of it or nothing.
 1. The export is read whole (``domain.core.exports``); any bad row stops here, named by its line.
 2. Its suppliers, locations and variants are merged into the TOML file the way ``stores discover``
    merges a catalogue (``domain.core.config_file``): only added, so SKUs, vendors and mapped
-   locations already written stay exactly as they are. Suppliers become ``[[vendors]]`` (key from
-   the supplier code, else the name; ``lead_time_days`` a placeholder marked for review), variants
+   locations already written stay exactly as they are. Suppliers become ``[[vendors]]`` (a vendor
+   of the file with the supplier's name is that supplier; else the key is the supplier code, or the
+   name; ``lead_time_days`` a placeholder marked for review, the email the file's or ``vendor_email``:
+   a supplier with neither is refused, since every vendor needs an address for its orders), variants
    ``[[skus]]`` with their title, category, price, cost, vendor and reorder point, and each stock
    location of the file a location of ``store`` (mapped to a new ``[[locations]]`` entry unless the
    store's ``locations`` table already maps that name).
@@ -51,16 +53,24 @@ class ImportReport:
 
 
 def merged(document: tomlkit.TOMLDocument, catalogue: Catalogue, store_key: str, threshold: int,
-           lead_time_days: int, added_by: str) -> MergeSummary:
+           lead_time_days: int, added_by: str, vendor_email: str | None = None) -> MergeSummary:
     summary = MergeSummary()
     config_file.store_table(document, store_key)  # the store must be in the file: ConfigError names the ones there
-    config_file.merge_vendors(document, [NewVendor(s.key, s.name, s.email, lead_time_days)
+    named = {str(t.get("name", "")).strip().lower(): str(t.get("key")) for t in document.get("vendors", [])}
+    key = {s.key: named.get(s.name.strip().lower(), s.key) for s in catalogue.suppliers}  # a vendor known by name
+    listed = {str(t.get("key")) for t in document.get("vendors", [])}
+    unreachable = [s for s in catalogue.suppliers if key[s.key] not in listed and not (s.email or vendor_email)]
+    if unreachable:  # a vendor needs an address for its purchase orders (config check refuses one without)
+        raise ConfigError([f"supplier {s.name!r} (first on line {s.line}) has no email: fill its 'Supplier Email', "
+                           f"add the vendor to the file first (matched by name), or pass --vendor-email"
+                           for s in unreachable])
+    config_file.merge_vendors(document, [NewVendor(key[s.key], s.name, s.email or vendor_email or "", lead_time_days)
                                          for s in catalogue.suppliers], summary, added_by)
     config_file.merge_locations(document, store_key, [NewLocation(name, name) for name in catalogue.locations],
                                 summary)
     config_file.merge_skus(document, store_key, [
         NewSku(code=v.code, title=v.title, price=v.price, backorders_allowed=v.keep_selling, category=v.category or None,
-               cost=v.cost, vendor=v.supplier, reorder_point=v.reorder_point) for v in catalogue.variants],
+               cost=v.cost, vendor=key.get(v.supplier or "", v.supplier), reorder_point=v.reorder_point) for v in catalogue.variants],
         threshold, summary, added_by)
     return summary
 
@@ -77,14 +87,14 @@ def checked(path: Path, document: tomlkit.TOMLDocument) -> BusinessConfig:
 
 
 def run(layout: str, export: Path, path: Path, store_key: str, *, threshold: int = 0, lead_time_days: int = 14,
-        database: bool = True) -> ImportReport:
+        vendor_email: str | None = None, database: bool = True) -> ImportReport:
     """Import ``export`` into ``path`` (and the database); raises ``ExportError`` or ``ConfigError``
     with every problem, having written nothing."""
     catalogue = read_export(export, layout)
     original = path.read_text(encoding="utf-8") if path.exists() else None
     document = config_file.load(path)
     summary = merged(document, catalogue, store_key, threshold, lead_time_days,
-                     f"backorders import {layout} {export.name}")
+                     f"backorders import {layout} {export.name}", vendor_email)
     loaded = checked(path, document)
     report = ImportReport(layout, len(catalogue.variants), len(catalogue.suppliers), catalogue.locations, summary)
     if not database:

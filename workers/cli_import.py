@@ -27,9 +27,11 @@ def _command(layout: str, what: str) -> click.Command:
                   help="The low-stock threshold written for each SKU added.")
     @click.option("--lead-time-days", default=14, show_default=True, type=click.IntRange(min=0),
                   help="The lead time written for each supplier added (review it in the file).")
+    @click.option("--vendor-email", default=None,
+                  help="The email written for a supplier the export gives none (e.g. your own purchasing address).")
     @click.option("--file-only", is_flag=True, help="Write the file only; load nothing into the database.")
     def command(export: Path, file: Path | None, store_key: str, threshold: int, lead_time_days: int,
-                file_only: bool) -> None:
+                vendor_email: str | None, file_only: bool) -> None:
         from domain.core.business_config import ConfigError
         from domain.core.exports import ExportError
         from flows.imports import run
@@ -41,7 +43,7 @@ def _command(layout: str, what: str) -> click.Command:
             _environment()
         try:
             report = run(layout, export, path, store_key, threshold=threshold, lead_time_days=lead_time_days,
-                         database=not file_only)
+                         vendor_email=vendor_email, database=not file_only)
         except ExportError as exc:
             raise click.ClickException(f"{export}: nothing was imported\n" + "\n".join(exc.problems)) from exc
         except ConfigError as exc:

@@ -57,6 +57,7 @@ class Supplier:
     key: str
     name: str
     email: str = ""
+    line: int = 0
 
 
 @dataclass
@@ -174,7 +175,8 @@ def read_export(path: Path, layout: str) -> Catalogue:
         key = slug(row.text("Supplier Code") or name) or "supplier"
         known = suppliers.get(key)
         if known is None or (not known.email and row.text("Supplier Email")):
-            suppliers[key] = Supplier(key=key, name=name, email=row.text("Supplier Email"))
+            suppliers[key] = Supplier(key=key, name=name, email=row.text("Supplier Email"),
+                                      line=known.line if known else row.line)
         return key
 
     def variant(row: _Row, code_column: str) -> Variant | None:

@@ -39,6 +39,12 @@ name = "Kyoto Frame Works (our terms)"
 email = "orders@kyotoframes.example"
 lead_time_days = 21
 
+[[vendors]]
+key = "lisbon"
+name = "Lisbon Linen Atelier"
+email = "orders@lisbonlinen.example"
+lead_time_days = 30
+
 [[skus]]
 code = "FUT-FRM-OAK-FULL"
 title = "Oak Mission futon frame, full"
@@ -71,7 +77,7 @@ def test_a_tradegecko_export_lands_skus_suppliers_and_stock_and_passes_config_ch
     result = runner.invoke(main, ["import", "tradegecko", str(EXPORTS / "tradegecko-export.csv"), "--file", str(path),
                                   "--store", "qbo-erp", "--threshold", "2"])
     assert result.exit_code == 0, result.output
-    assert "SKUs: 10 added, 1 already listed" in result.output and "vendors: 3 added, 1 already listed" in result.output
+    assert "SKUs: 10 added, 1 already listed" in result.output and "vendors: 2 added, 2 already listed" in result.output
 
     checked = runner.invoke(main, ["config", "check", str(path)])
     assert checked.exit_code == 0, checked.output
@@ -87,8 +93,10 @@ def test_a_tradegecko_export_lands_skus_suppliers_and_stock_and_passes_config_ch
         "allow_backorder": False}
     vendors = {v["key"]: v for v in written["vendors"]}
     assert vendors["kyoto-frames"]["name"] == "Kyoto Frame Works (our terms)"
-    assert vendors["lla-01"] == {"key": "lla-01", "name": "Lisbon Linen Atelier", "email": "wholesale@lisbonlinen.example",
-                                 "lead_time_days": 14}
+    assert vendors["dreamfoam"] == {"key": "dreamfoam", "name": "DreamFoam Mattress Co.", "email": "po@dreamfoam.example",
+                                    "lead_time_days": 14}
+    assert "lla-01" not in vendors and skus["BED-COVER-LIN-FULL-OAT"]["vendor"] == "lisbon", \
+        "a supplier the file knows by name keeps the file's vendor key"
     [store] = written["stores"]
     showroom = store["locations"]["Brooklyn Showroom"]
     assert store["locations"]["Newark Warehouse"] == "warehouse" and showroom in {loc["key"] for loc in written["locations"]}
@@ -134,6 +142,25 @@ def test_a_bad_row_stops_the_import_naming_its_line_and_nothing_is_written(db_se
     assert "broken.csv line 6: column 'Variant SKU' is empty" in result.output and "nothing was imported" in result.output
     assert path.read_text() == CONFIG
     assert db_session.scalar(select(func.count()).select_from(Sku)) == 0
+
+
+def test_a_supplier_without_an_email_is_refused_unless_one_is_given(db_session: Session, tmp_path: Path) -> None:
+    path = config(tmp_path)
+    export = tmp_path / "no-emails.csv"
+    export.write_text("Product Name,Supplier,Variant Name,Variant SKU,Stock On Hand\n"
+                      "Tatami mat,Osaka Rush Weavers,Tatami mat,TAT-1,3\n"
+                      "Tatami mat,Osaka Rush Weavers,Tatami mat (large),TAT-2,1\n")
+    runner = CliRunner()
+    refused = runner.invoke(main, ["import", "tradegecko", str(export), "--file", str(path), "--store", "qbo-erp"])
+    assert refused.exit_code != 0 and "supplier 'Osaka Rush Weavers' (first on line 2) has no email" in refused.output
+    assert path.read_text() == CONFIG
+
+    given = runner.invoke(main, ["import", "tradegecko", str(export), "--file", str(path), "--store", "qbo-erp",
+                                 "--vendor-email", "purchasing@futonloft.example"])
+    assert given.exit_code == 0, given.output
+    vendors = {v["key"]: v for v in tomllib.loads(path.read_text())["vendors"]}
+    assert vendors["osaka-rush-weavers"]["email"] == "purchasing@futonloft.example"
+    assert runner.invoke(main, ["config", "check", str(path)]).exit_code == 0
 
 
 def test_an_import_the_file_would_refuse_writes_nothing(db_session: Session, tmp_path: Path) -> None:
