@@ -136,7 +136,8 @@ class RotatingRefreshToken(AuthBase):
         if not (self.client_id and self.secret and self.initial):
             raise AuthError(f"{self.platform} credentials need client_id, client_secret and refresh_token",
                             platform=self.platform)
-        for grant in (self.kept, self.stored()):
+        for look in (lambda: self.kept, self.stored):  # the vault is asked only when nothing good is kept
+            grant = look()
             if grant is not None and grant.usable(self.clock()) and grant.access_token != self.refused:
                 self.kept = grant
                 return str(grant.access_token)

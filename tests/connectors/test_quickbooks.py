@@ -244,3 +244,16 @@ def test_a_po_number_longer_than_doc_number_holds_is_found_again_by_its_first_21
     [order] = realm.purchase_orders()
     assert order["DocNumber"] == po.number[:21] and order["VendorRef"]["name"] == "Kyoto Frame Works"
     assert first.created and not again.created and again.external_id == first.external_id
+
+
+def test_a_kept_access_token_is_used_without_asking_the_vault_again(realm: Admin) -> None:
+    class Counting(MemoryVault):
+        peeks = 0
+
+        def peek(self, key: str) -> str | None:
+            Counting.peeks += 1
+            return super().peek(key)
+
+    qbo = connector(realm, Counting())
+    list(qbo.fetch_stock(None))  # two pages and a token
+    assert Counting.peeks == 1, "the vault is read once, when nothing is kept yet"

@@ -171,3 +171,18 @@ def test_connect_names_the_webhook_address_and_takes_the_first_full_sync(
                               .join(Sku, Sku.id == StockLevel.sku_id).join(Location, Location.id == StockLevel.location_id))
     assert {(code, key): on_hand for code, key, on_hand in rows} == {("FUT-OAK", "warehouse"): 5,
                                                                     ("FUT-ASH", "warehouse"): 1}
+
+
+def test_workers_renewing_at_once_spend_the_refresh_token_once(company: dict[str, Any], db_session: Session) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    list(build(db_session).fetch_stock(None))  # the grant's row exists, with a live access token
+    admin(company, "config", {"revoke_access_tokens": True})  # now every worker meets a 401 and renews
+    connectors = [build(db_session) for _ in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        read = list(pool.map(lambda qbo: {r.sku for p in qbo.fetch_stock(None) for r in p.records}, connectors))
+
+    assert read == [{"FUT-OAK", "FUT-ASH"}] * 4
+    asked = admin(company, "state/token_requests")["token_requests"]
+    assert len(asked) == 2 and all(a["accepted"] for a in asked), \
+        "the row lock let one worker refresh; the others took its token"
