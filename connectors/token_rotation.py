@@ -24,6 +24,8 @@ to connect it again. So the grant is not kept in memory only:
   chain is dropped for the new one; otherwise the stored (newest) token wins over the credential.
 
 A grant that cannot be opened (the client secret changed) counts as none: the credential is used.
+A stored refresh token the platform refuses (a database restored to an older point, a company
+reset) is followed by one try with the credential before the refusal is raised.
 """
 from __future__ import annotations
 
@@ -157,7 +159,12 @@ class RotatingRefreshToken(AuthBase):
         held = held if held is not None and held.seed == self.seed else None
         if held is not None and held.usable(self.clock()) and held.access_token != self.refused:
             return None
-        return self.sealer.seal(self.exchange(held.refresh_token if held else self.initial))
+        try:
+            return self.sealer.seal(self.exchange(held.refresh_token if held else self.initial))
+        except AuthError:
+            if held is None:
+                raise  # a database restored to an older point, or a reset sandbox: the credential may still be good
+            return self.sealer.seal(self.exchange(self.initial))
 
     def exchange(self, refresh_token: str) -> Grant:
         try:

@@ -34,9 +34,11 @@ def add_item(state: RealmState, spec: dict[str, Any]) -> dict[str, Any]:
 
 @kit.admin.post("/seed")
 def seed(state: RealmState = kit.state, payload: dict[str, Any] = Body(default_factory=dict)) -> JSONResponse:
-    """``{"reset": true, "items": [{"sku", "name"?, "qty", "reorder_point"?, "type"?}], "vendors":
-    [{"key", "name"}]}``: a vendor's ``key`` is its ``AcctNum``."""
+    """``{"reset": true, "realm_id"?, "items": [{"sku", "name"?, "qty", "reorder_point"?, "type"?}],
+    "vendors": [{"key", "name"}]}``: a vendor's ``key`` is its ``AcctNum``; a ``realm_id`` a
+    configuration names is adopted (default: the instance's name)."""
     with state.lock:
+        state.realm_id = str(payload.get("realm_id") or state.realm_id)
         if payload.get("reset", True):
             state.items, state.vendors, state.purchase_orders, state.answered = {}, {}, {}, {}
         vendors = [state.touch({"Id": state.new_id(), "DisplayName": v.get("name") or v["key"], "AcctNum": v["key"],

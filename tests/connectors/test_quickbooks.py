@@ -257,3 +257,17 @@ def test_a_kept_access_token_is_used_without_asking_the_vault_again(realm: Admin
     qbo = connector(realm, Counting())
     list(qbo.fetch_stock(None))  # two pages and a token
     assert Counting.peeks == 1, "the vault is read once, when nothing is kept yet"
+
+
+def test_a_stored_token_the_company_no_longer_knows_falls_back_to_the_credential_once(realm: Admin) -> None:
+    vault = MemoryVault()
+    list(connector(realm, vault).fetch_stock(None))
+    realm.post("connect", {"refresh_token": DEFAULTS["refresh_token"]})  # a reset company: only the first is good
+    [(key, sealed)] = vault.rows.items()
+    sealer = Sealer(DEFAULTS["client_secret"])
+    vault.rows[key] = sealer.seal(replace(sealer.open(sealed), expires_at=0.0))  # type: ignore[arg-type]
+
+    list(connector(realm, vault).fetch_stock(None))
+    asked = realm.get("state/token_requests")["token_requests"]
+    assert [(a["refresh_token"] == DEFAULTS["refresh_token"], a["accepted"]) for a in asked] == [
+        (True, True), (False, False), (True, True)], "the stored token refused, the credential taken once"
