@@ -13,7 +13,7 @@ from fastapi import Body
 from fastapi.responses import JSONResponse
 
 from sandbox.kit.admin import Setting, add_config, add_state_view, known
-from sandbox.quickbooks.company import DEFAULTS, RealmState, kit
+from sandbox.quickbooks.company import RealmState, kit
 
 add_config(kit, {"client_id": Setting("client_id"), "client_secret": Setting("client_secret", show=None),
                  "verifier_token": Setting("verifier_token", show=None), "rate_limit": Setting("rate_limit", int),
@@ -98,4 +98,3 @@ add_state_view(kit, "items", lambda state: [{"sku": i.get("Sku"), "id": i["Id"],
 add_state_view(kit, "purchase_orders", lambda state: list(state.purchase_orders.values()))
 add_state_view(kit, "token_requests", lambda state: state.token_requests)
 add_state_view(kit, "refresh_tokens", lambda state: sorted(state.refresh_tokens))
-__all__ = ["DEFAULTS"]

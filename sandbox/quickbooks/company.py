@@ -20,9 +20,9 @@ tokens, its throttle, its webhooks, and the kit.
 """
 from __future__ import annotations
 
+import base64
 import json
 import secrets
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -142,7 +142,6 @@ kit: StandIn[RealmState] = StandIn(
                                     "your request"), limit=PerRealmMinute(), webhook_admin=True,
     clock_view=lambda now: {"now": stamp(now)})
 tokens = APIRouter(prefix="/quickbooks/{instance}/oauth2/v1/tokens")
-_lock = threading.Lock()
 
 
 def oauth_error(error: str, status: int) -> JSONResponse:
@@ -152,8 +151,6 @@ def oauth_error(error: str, status: int) -> JSONResponse:
 @tokens.post("/bearer")
 async def bearer(instance: str, request: Request) -> JSONResponse:
     """The refresh-token grant: a new access token and a new refresh token; the old one is spent."""
-    import base64
-
     state = kit.instances(request.app).get(instance)
     form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
     try:
