@@ -18,6 +18,7 @@ from connectors.netsuite_restlet import WEBHOOKS as NETSUITE_RESTLET_WEBHOOKS, N
 from connectors.odoo import OdooConnector
 from connectors.options import option_problems
 from connectors.salesforce_b2c import SalesforceB2CConnector
+from connectors.quickbooks import QuickBooksConnector
 from connectors.sapb1 import SapB1Connector
 from connectors.shopify import ShopifyConnector
 from connectors.types import ConnectorConfig
@@ -35,6 +36,7 @@ CONNECTORS: dict[str, type] = {
     "magento": MagentoConnector,
     "sap_b1": SapB1Connector,
     "salesforce_b2c": SalesforceB2CConnector,
+    "quickbooks": QuickBooksConnector,
     "rest": DeclarativeConnector,
 }
 #: Platforms whose ``[[stores]]`` table says more than the shared keys: each lists the problems as

@@ -31,6 +31,9 @@ class ConnectorConfig:
     webhook_secret: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     timeout_s: float = 10.0
+    #: Where a rotating OAuth grant is kept between processes (``connectors.token_rotation.TokenVault``;
+    #: the database's ``domain.core.oauth_grants`` when built by ``flows.connections``), None: this process only.
+    token_vault: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -53,9 +53,13 @@ PLATFORM_SECRETS = {
     "BC_CLIENT_ID": "bc-sandbox-client",
     "BC_CLIENT_SECRET": "bc-sandbox-secret",
     "BC_ERP_WEBHOOK_SECRET": "sandbox-bc-client-state",
+    "QBO_CLIENT_ID": "qbo-sandbox-client",
+    "QBO_CLIENT_SECRET": "qbo-sandbox-secret",
+    "QBO_REFRESH_TOKEN": "AB11-first-refresh-token",
+    "QBO_VERIFIER_TOKEN": "qbo-verifier-token",
 }
 ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite", "bigcommerce", "sap_b1",
-                           "business_central"})
+                           "business_central", "quickbooks"})
 #: The five storefronts the example store sells through (``examples/futon-store.toml``).
 STOREFRONTS = ("shopify", "woocommerce", "bigcommerce", "magento", "lightspeed")
 #: What the demo runs: every platform above and all five storefronts.
@@ -157,6 +161,9 @@ def sandbox_config_text(example: Path, sandbox_url: str, platforms: set[str]) ->
             # Entra ID tokens come from the stand-in too (Business Central's ``authority_host`` option)
             block = re.sub(r'authority_host = "[^"]*"',
                            f'authority_host = "{sandbox_url}/{platform.group(1)}/{instance}/login"', block)
+            if platform.group(1) == "quickbooks":  # QuickBooks' OAuth token endpoint is the stand-in's too
+                block = block.replace("options = { ", f'options = {{ token_url = "{sandbox_url}/quickbooks/{instance}'
+                                                      f'/oauth2/v1/tokens/bearer", ', 1)
         if block.startswith("[[shipping.accounts]]"):  # each account on its stand-in, V2 too
             key, provider = (re.search(rf'(?m)^{name} = "([^"]+)"', block) for name in ("key", "provider"))
             if key and provider:
@@ -200,6 +207,9 @@ def seed_store(sandbox_url: str, store: StoreConfig, skus: list[str], available:
                     locations=list(store.locations), vendors=[{"number": v["external_id"], "name": v["name"]}
                                                               for v in vendors or []],
                     items=[{"sku": code, "stock": {loc: available for loc in store.locations}} for code in skus])
+    elif store.platform == "quickbooks":  # the stand-in adopts the file's realm id; one quantity per item
+        body.update(realm_id=store.options.get("realm_id"), items=[{"sku": code, "qty": available} for code in skus],
+                    vendors=[{"key": v["external_id"], "name": v["name"]} for v in vendors or []])
     elif store.platform == "sap_b1":
         body["warehouses"] = [{"code": code} for code in store.locations] or [{"code": "01"}]
         body["items"] = [{"sku": code, "warehouses": {place["code"]: {"in_stock": available}
@@ -216,6 +226,8 @@ def register_webhooks(sandbox_url: str, store: StoreConfig, web_url: str, secret
     address = f"{web_url}/webhooks/{store.key}"
     if store.platform == "lightspeed":
         body: dict[str, object] = {"url": address, "types": ["inventory.update", "product.update"], "secret": secret}
+    elif store.platform == "quickbooks":  # one endpoint for the app, signed with its verifier token
+        body = {"address": address}
     elif store.platform == "bigcommerce":  # nothing signed: the secret rides in a header of ours
         body = {"address": address, "topics": list(BIGCOMMERCE_TOPICS), "headers": {BIGCOMMERCE_SECRET_HEADER: secret}}
     else:

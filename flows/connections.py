@@ -1,7 +1,8 @@
 """Builds a store's connector from its database row and the environment variables it names.
 
-Secrets never sit in the database: the row names the variables (from the TOML file), and a
-missing one is a permanent error that names it, so the operator sees what to set. A webhook
+Secrets never sit in the database in clear: the row names the variables (from the TOML file), and a
+missing one is a permanent error that names it, so the operator sees what to set. The one thing a
+platform changes by itself, a rotating OAuth refresh token, is kept sealed in the database. A webhook
 secret ``backorders stores connect`` generated is read from its file when the variable is unset
 (``domain.core.store_secrets``).
 """
@@ -15,6 +16,11 @@ from connectors.registry import build_connector
 from connectors.types import ConnectorConfig
 from domain.core import store_secrets
 from domain.core.models import Store
+from domain.core.oauth_grants import DatabaseVault
+
+
+#: Rotating OAuth grants (QuickBooks Online) live in the database, sealed (``domain.core.oauth_grants``).
+VAULT = DatabaseVault()
 
 
 def connector_config(store: Store, *, require_credentials: bool = True) -> ConnectorConfig:
@@ -27,7 +33,7 @@ def connector_config(store: Store, *, require_credentials: bool = True) -> Conne
     return ConnectorConfig(
         store_key=store.key, base_url=store.base_url,
         credentials={name: os.environ.get(env, "") for name, env in store.credentials_env.items()},
-        webhook_secret=secret, options=dict(store.options or {}),
+        webhook_secret=secret, options=dict(store.options or {}), token_vault=VAULT,
     )
 
 

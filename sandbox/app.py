@@ -23,6 +23,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.magento",
     "sandbox.salesforce_b2c",
     "sandbox.sapb1",
+    "sandbox.quickbooks",
     "sandbox.warehouse",
     "sandbox.shipstation",
     "sandbox.flexport",

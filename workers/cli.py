@@ -825,6 +825,9 @@ from workers.cli_payments import export as refunds_export, pay_again, payments a
 refunds.add_command(refunds_export)
 refunds.add_command(refunds_payments)
 refunds.add_command(pay_again)
+from workers.cli_import import import_group  # noqa: E402
+
+main.add_command(import_group)
 
 
 if __name__ == "__main__":

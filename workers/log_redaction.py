@@ -18,8 +18,10 @@ import re
 from typing import Any
 
 LINK_SEGMENT = re.compile(r"(/(?:b|po)/)[^/?#\s\"'<>]+")
-#: A shipping webhook's secret travels as ``?token=`` (ShipStation signs nothing: docs/shipping.md).
-TOKEN_QUERY = re.compile(r"([?&]token=)[^&#\s\"'<>]+")
+#: A shipping webhook's secret travels as ``?token=`` (ShipStation signs nothing: docs/shipping.md); an
+#: OAuth form (a refresh-token grant's body, should a debug log print it) as ``refresh_token=`` /
+#: ``access_token=`` (QuickBooks Online's rotating token: connectors/token_rotation.py).
+TOKEN_QUERY = re.compile(r"((?:^|[?&\s\"'])(?:refresh_|access_)?token=)[^&#\s\"'<>]+")
 REDACTED = r"\1[redacted]"
 
 

@@ -40,6 +40,21 @@ class NewSku:
     title: str
     price: str | None = None
     backorders_allowed: bool | None = None
+    #: Written when known (an export file's variant): its category, cost, vendor key and reorder point.
+    category: str | None = None
+    cost: str | None = None
+    vendor: str | None = None
+    reorder_point: int | None = None
+
+
+@dataclass(frozen=True)
+class NewVendor:
+    """A supplier to add to ``[[vendors]]``; ``lead_time_days`` is a placeholder to review."""
+
+    key: str
+    name: str
+    email: str = ""
+    lead_time_days: int = 14
 
 
 @dataclass
@@ -51,6 +66,8 @@ class MergeSummary:
     skus_added: int = 0
     skus_kept: int = 0
     keys_set: list[str] = field(default_factory=list)
+    vendors_added: list[str] = field(default_factory=list)
+    vendors_kept: int = 0
 
 
 def load(path: Path) -> tomlkit.TOMLDocument:
@@ -153,8 +170,29 @@ def _price(value: str | None) -> str | None:
     return f"{amount:.2f}" if amount >= 0 and amount == amount.quantize(Decimal("0.01")) else None
 
 
+def merge_vendors(document: tomlkit.TOMLDocument, found: Iterable[NewVendor], summary: MergeSummary,
+                  added_by: str) -> None:
+    """Append a ``[[vendors]]`` table for every key the file does not list yet (an export's suppliers)."""
+    vendors = _array_of_tables(document, "vendors")
+    listed = {str(t.get("key")) for t in vendors}
+    for vendor in found:
+        if vendor.key in listed:
+            summary.vendors_kept += 1
+            continue
+        listed.add(vendor.key)
+        table = tomlkit.table()
+        table.comment(f"added by `{added_by}` on {date.today().isoformat()}: check lead_time_days and email")
+        table["key"] = vendor.key
+        table["name"] = vendor.name
+        if vendor.email:
+            table["email"] = vendor.email
+        table["lead_time_days"] = vendor.lead_time_days
+        vendors.append(table)
+        summary.vendors_added.append(vendor.key)
+
+
 def merge_skus(document: tomlkit.TOMLDocument, store_key: str, items: Iterable[NewSku], threshold: int,
-               summary: MergeSummary) -> None:
+               summary: MergeSummary, added_by: str | None = None) -> None:
     """Append a ``[[skus]]`` table for every code the file does not list yet. ``allow_backorder``
     is the platform's current setting, so connecting a store never changes how its listings sell."""
     skus = _array_of_tables(document, "skus")
@@ -167,13 +205,22 @@ def merge_skus(document: tomlkit.TOMLDocument, store_key: str, items: Iterable[N
         listed.add(item.code)
         table = tomlkit.table()
         if first:
-            table.comment(f"added by `backorders stores discover {store_key}` on {date.today().isoformat()}")
+            table.comment(f"added by `{added_by or f'backorders stores discover {store_key}'}` on "
+                          f"{date.today().isoformat()}")
             first = False
         table["code"] = item.code
         table["title"] = item.title
+        if item.category:
+            table["category"] = item.category
         if (price := _price(item.price)) is not None:
             table["price"] = price
+        if (cost := _price(item.cost)) is not None:
+            table["cost"] = cost
+        if item.vendor:
+            table["vendor"] = item.vendor
         table["threshold"] = threshold
+        if item.reorder_point is not None:
+            table["reorder_point"] = item.reorder_point
         if item.backorders_allowed is not None:
             table["allow_backorder"] = item.backorders_allowed
         skus.append(table)

@@ -1229,3 +1229,19 @@ class RefundExecution(Base):
         Index("ix_refund_executions_due", "due_at", postgresql_where=text("state IN ('pending', 'sending', 'awaiting')")),
         Index("ix_refund_executions_provider_ref", "provider", "provider_ref"),
     )
+
+
+class OAuthGrant(Base):
+    """A rotating OAuth 2.0 grant (QuickBooks Online's refresh token, which changes on every refresh),
+    kept so that a restart uses the newest one. ``sealed`` is the grant encrypted by the connector
+    (``connectors.token_rotation.Sealer``, keyed by the app's client secret from the environment):
+    this table never holds a token in clear. One row per ``platform:store:account`` key, renewed
+    under ``SELECT … FOR UPDATE`` (``domain.core.oauth_grants``)."""
+
+    __tablename__ = "oauth_grants"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    sealed: Mapped[str | None] = mapped_column(Text)
+    renewals: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

@@ -1,4 +1,4 @@
-"""The example's back office switched from NetSuite to SAP Business One, or to Business Central, by
+"""The example's back office switched from NetSuite to SAP Business One, Business Central or QuickBooks Online, by
 its file alone, as the comments beside the stores say: the chosen block uncommented, NetSuite's
 commented out, the vendors' ``erp_store`` pointed at it. The file passes ``config check``, the
 demo's scenario seeds the stand-in from it, its stock is polled per location and a purchase order
@@ -45,6 +45,7 @@ def switched(text: str, key: str) -> str:
 @pytest.mark.parametrize("key, platform, locations", [
     ("sap-erp", "sap_b1", {"01": "warehouse", "SHOW": "showroom"}),
     ("bc-erp", "business_central", {"MAIN": "warehouse", "SHOWROOM": "showroom"}),
+    ("qbo-erp", "quickbooks", {"default": "warehouse"}),
 ])
 def test_the_switched_file_passes_config_check_with_one_back_office(
         tmp_path: Path, key: str, platform: str, locations: dict[str, str]) -> None:
@@ -135,3 +136,24 @@ def test_the_demo_polls_business_central_per_location_and_sends_it_the_purchase_
         assert po is not None and po.erp_ref == order["id"] and order["number"] == po.number
         assert {(line["lineObjectNumber"], line["quantity"]) for line in order["purchaseOrderLines"]} == {
             (sku, quantity) for sku, (quantity, _) in SKUS.items()}
+
+
+def test_the_demo_polls_quickbooks_and_sends_it_the_purchase_order_once(
+        celery_app: object, demo_on: Switch, db_session: Session) -> None:
+    from tasks.po_send import send
+    from tasks.polling import poll_store
+
+    with demo_on("qbo-erp", 5) as (config, sandbox_url):
+        store_id = db_session.scalar(select(Store.id).where(Store.key == "qbo-erp"))
+        assert poll_store.apply(args=[store_id, True], throw=True).get()
+        assert per_location(db_session, store_id) == {"warehouse": 5 * len(config.skus)}, "one figure per item"
+
+        po_id = approved_po(db_session)
+        assert db_session.scalar(select(Vendor.erp_store_key).where(Vendor.key == "kyoto-frames")) == "qbo-erp"
+        assert send.apply(args=[po_id]).get() == "sent"
+        admin = f"{sandbox_url}/quickbooks/qbo-erp/_admin"
+        [order] = requests.get(f"{admin}/state/purchase_orders", timeout=10).json()["purchase_orders"]
+        db_session.expire_all()
+        po = db_session.get(PurchaseOrder, po_id)
+        assert po is not None and po.erp_ref == order["Id"] and order["DocNumber"] == po.number[:21]
+        assert order["VendorRef"]["name"] == "Kyoto Frame Works"

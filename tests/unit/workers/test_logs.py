@@ -47,6 +47,15 @@ def test_structured_and_foreign_lines_carry_the_bound_fields_with_links_redacted
     assert "SECRET" not in text
 
 
+def test_an_oauth_token_in_a_form_or_a_query_is_redacted_and_words_ending_in_token_are_not() -> None:
+    text = _render("json", lambda: logging.getLogger("tests.logs").warning(
+        "POST body grant_type=refresh_token&refresh_token=AB11-ROTATED then access_token=eyJ-LIVE; mytoken=kept"))
+    event = json.loads(text)["event"]
+    assert "AB11-ROTATED" not in text and "eyJ-LIVE" not in text
+    assert "grant_type=refresh_token&refresh_token=[redacted]" in event and "access_token=[redacted]" in event
+    assert "mytoken=kept" in event
+
+
 def test_a_traceback_is_redacted_too() -> None:
     def fail() -> None:
         try:
