@@ -48,13 +48,6 @@ FILE_FIELDS = {"cancellation_policy", "customer_communication", "customer_signat
 TOLERANCE_S = 300
 
 
-def _object_id(value: Any) -> str:
-    """An expandable field's id: the string itself, or the expanded object's ``id``."""
-    if isinstance(value, dict):
-        value = value.get("id")
-    return str(value) if value else ""
-
-
 class StripeProvider:
     provider = "stripe"
 
@@ -125,10 +118,11 @@ class StripeProvider:
         """The dispute names both its ``charge`` and, for a PaymentIntent payment, its
         ``payment_intent`` (null for a charge made through the older Charges API; either may come
         expanded): https://docs.stripe.com/api/disputes/object. An order may carry either id, so
-        both go with the notice, the PaymentIntent first."""
+        both go with the notice, the PaymentIntent first (an expanded one by its ``id``)."""
         due = (dispute.get("evidence_details") or {}).get("due_by")
         reason, network = str(dispute.get("reason") or ""), str(dispute.get("network_reason_code") or "")
-        refs = [ref for ref in (_object_id(dispute.get("payment_intent")), _object_id(dispute.get("charge"))) if ref]
+        refs = [str(v["id"] if isinstance(v, dict) else v)
+                for v in (dispute.get("payment_intent"), dispute.get("charge")) if v]
         return DisputeNotice(
             "stripe", event_id, dispute["id"], refs[0] if refs else "",
             str(dispute["status"]), OUTCOMES.get(dispute["status"], "open"), reason, network,  # type: ignore[arg-type]

@@ -46,8 +46,7 @@ def create_charge(state: StripeState = kit.state, payload: dict[str, Any] = Body
         charge["shipping"]["address"].update(payload.get("shipping_address") or {})
         charge["_refund_status"] = payload.get("refund_status", "succeeded")
         state.charges[charge["id"]] = charge
-        if intent:
-            state.intents[intent] = charge["id"]
+        state.intents.update({intent: charge["id"]} if intent else {})
         return {"charge": charge["id"], "payment_intent": charge["payment_intent"]}
 
 
