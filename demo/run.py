@@ -6,8 +6,9 @@ store at the sandbox, lets beat poll every store (the five storefronts among the
 frame out (the showroom's last on Magento, the warehouse's on Shopify), and shows what followed: the
 SKU's state, each of the five storefronts told of the sell-out, the staff alerts, and the
 purchase order it drafted with the numbers behind each line. Its last act is order exceptions
-(``demo/exceptions.py``): a refund approved and paid at Stripe, one sent to review with its case,
-a stuck parcel's case and message, a chargeback staged before its deadline, and a policy what-if. Everything it started is stopped when
+(``demo/exceptions.py``): refunds approved and paid at Stripe, Adyen and PayPal, one sent to review
+with its case, a stuck parcel's case and message, Stripe and PayPal chargebacks staged before their
+deadlines, and a policy what-if. Everything it started is stopped when
 it ends — done, failed, Ctrl-C or SIGTERM; with ``--keep`` only at Ctrl-C (``demo/processes.py``).
 It says only what the rows show: a text held for quiet hours is told as held, and the channels'
 figures after the restock are told once they have stopped moving.
@@ -625,7 +626,7 @@ def _print_summary(summary: dict[str, Any], say: Callable[[str], None], keep: bo
     say("the purchase order drafted from the sell-out, as sent (each line with the numbers behind it):")
     for line in summary["purchase_orders"]:
         say(f"  {line}")
-    say("order exceptions (refunds by policy, a stuck parcel, a chargeback, a policy what-if):")
+    say("order exceptions (refunds by policy, a stuck parcel, chargebacks, a policy what-if):")
     for line in summary["exceptions"]:
         say(f"  {line}")
     user, _, password = summary["flower_auth"].partition(":")

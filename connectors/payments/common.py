@@ -104,6 +104,8 @@ class ProviderEvent:
         dispute = dict(data["dispute"]) if data.get("dispute") else None
         if dispute is not None and dispute.get("due_by"):
             dispute["due_by"] = datetime.fromisoformat(dispute["due_by"])
+        if dispute is not None:  # a list in JSON; absent from events stored before it existed
+            dispute["other_refs"] = tuple(dispute.get("other_refs") or ())
         return cls(provider=data["provider"], event_id=data["event_id"], topic=data["topic"], kind=data["kind"],
                    dispute=DisputeNotice(**dispute) if dispute is not None else None,
                    refund=RefundOutcome(**data["refund"]) if data.get("refund") else None, raw=data.get("raw") or {})

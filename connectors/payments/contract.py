@@ -68,6 +68,14 @@ class DisputeNotice:
     currency: str = ""
     due_by: datetime | None = None   # Stripe evidence_details.due_by, Adyen defensePeriodEndsAt, PayPal seller_response_due_date
     raw: dict[str, Any] = field(default_factory=dict)
+    #: Other references the provider gives for the same payment, any of which an order may carry
+    #: (Stripe: the charge ``ch_…`` beside the PaymentIntent ``pi_…`` in ``payment_ref``).
+    other_refs: tuple[str, ...] = ()
+
+    @property
+    def payment_refs(self) -> tuple[str, ...]:
+        """Every reference of the disputed payment, ``payment_ref`` first, without blanks or repeats."""
+        return tuple(dict.fromkeys(ref for ref in (self.payment_ref, *self.other_refs) if ref))
 
 
 @dataclass(frozen=True)

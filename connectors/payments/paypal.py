@@ -107,7 +107,8 @@ class PayPalProvider(RestConnector):
             "paypal", event_id, str(dispute["dispute_id"]), str(captures[0] if captures else ""), str(dispute["status"]),
             outcome, str(dispute.get("reason") or ""), "", category(str(dispute.get("reason") or "")),  # type: ignore[arg-type]
             money_cents(amount.get("value")), str(amount.get("currency_code") or ""),
-            parse_timestamp(dispute.get("seller_response_due_date")), dispute)
+            parse_timestamp(dispute.get("seller_response_due_date")), dispute,
+            tuple(str(capture) for capture in captures[1:] if capture))
 
     def verify_dispute_notice(self, headers: dict[str, str], body: bytes) -> list[DisputeNotice]:
         return [event.dispute for event in self.verify_events(headers, body) if event.dispute is not None]

@@ -115,13 +115,19 @@ class StripeProvider:
 
     @staticmethod
     def _notice(event_id: str, dispute: dict[str, Any]) -> DisputeNotice:
+        """The dispute names both its ``charge`` and, for a PaymentIntent payment, its
+        ``payment_intent`` (null for a charge made through the older Charges API; either may come
+        expanded): https://docs.stripe.com/api/disputes/object. An order may carry either id, so
+        both go with the notice, the PaymentIntent first (an expanded one by its ``id``)."""
         due = (dispute.get("evidence_details") or {}).get("due_by")
         reason, network = str(dispute.get("reason") or ""), str(dispute.get("network_reason_code") or "")
+        refs = [str(v["id"] if isinstance(v, dict) else v)
+                for v in (dispute.get("payment_intent"), dispute.get("charge")) if v]
         return DisputeNotice(
-            "stripe", event_id, dispute["id"], str(dispute.get("payment_intent") or dispute.get("charge")),
+            "stripe", event_id, dispute["id"], refs[0] if refs else "",
             str(dispute["status"]), OUTCOMES.get(dispute["status"], "open"), reason, network,  # type: ignore[arg-type]
             category(reason, network), int(dispute["amount"]), str(dispute["currency"]).upper(),
-            datetime.fromtimestamp(int(due), timezone.utc) if due else None, dispute)
+            datetime.fromtimestamp(int(due), timezone.utc) if due else None, dispute, tuple(refs[1:]))
 
     def _update(self, submission: EvidenceSubmission, submit: bool) -> EvidenceReceipt:
         evidence: dict[str, str] = dict(submission.fields)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -49,7 +49,8 @@ class Received:
 
 
 def _notice_data(notice: DisputeNotice) -> dict[str, object]:
-    return {"dispute_ref": notice.dispute_ref, "payment_ref": notice.payment_ref, "status": notice.status,
+    return {"dispute_ref": notice.dispute_ref, "payment_ref": notice.payment_ref,
+            "other_refs": list(notice.other_refs), "status": notice.status,
             "outcome": notice.outcome, "reason_code": notice.reason_code, "network_code": notice.network_code,
             "category": notice.category, "amount_cents": notice.amount_cents, "currency": notice.currency,
             "due_by": notice.due_by.isoformat() if notice.due_by else None, "raw": notice.raw}
@@ -62,18 +63,23 @@ def _store_notice(session: Session, notice: DisputeNotice, now: datetime) -> int
     ).on_conflict_do_nothing(index_elements=["provider", "event_id"]).returning(DisputeNoticeRow.id)).scalar()
 
 
-def order_paid_by(session: Session, payment_ref: str) -> int | None:
-    """The order whose payment this is: ``orders.payment_ref`` where the payment was recorded on the
-    order, else the gateway's reference the store reported (``order_payments.reference``, e.g.
-    WooCommerce's ``transaction_id``: the same one a refund of the order is paid back against)."""
-    paid = select(OrderPayment.order_id).where(OrderPayment.reference == payment_ref)
-    return session.scalar(select(Order.id).where(or_(Order.payment_ref == payment_ref, Order.id.in_(paid)))
-                          .order_by(Order.id).limit(1))
+def order_paid_by(session: Session, *payment_refs: str) -> int | None:
+    """The order whose payment this is, by any of the payment's references (Stripe names a
+    PaymentIntent and its charge; the order may carry either): ``orders.payment_ref`` where the
+    payment was recorded on the order, else the gateway's reference the store reported
+    (``order_payments.reference``, e.g. WooCommerce's ``transaction_id``: the same one a refund of
+    the order is paid back against). Two indexed lookups; the first order when several match."""
+    refs = [ref for ref in dict.fromkeys(payment_refs) if ref]
+    if not refs:
+        return None
+    found = [session.scalar(select(func.min(Order.id)).where(Order.payment_ref.in_(refs))),
+             session.scalar(select(func.min(OrderPayment.order_id)).where(OrderPayment.reference.in_(refs)))]
+    return min((order_id for order_id in found if order_id is not None), default=None)
 
 
 def _dispute(session: Session, account: str, notice: DisputeNotice, now: datetime) -> tuple[Dispute, bool]:
     """The dispute row, locked; created (True) on its first notice."""
-    order_id = order_paid_by(session, notice.payment_ref) if notice.payment_ref else None
+    order_id = order_paid_by(session, *notice.payment_refs)
     created = session.execute(insert(Dispute).values(
         provider=notice.provider, account=account, dispute_ref=notice.dispute_ref, payment_ref=notice.payment_ref,
         order_id=order_id, reason_code=notice.reason_code[:64], network_code=notice.network_code[:16],

@@ -78,15 +78,16 @@ def order_lines(scope: Scope) -> Found:
 
 @source("checkout", priority=30)
 def checkout(scope: Scope) -> Found:
-    """Shipping address, purchase IP and AVS/CVV results as checkout stored them on the order."""
+    """Shipping and billing address, purchase IP and AVS/CVV results as the order stores them."""
     if scope.order is None:
         why = Gap("no order carries this payment reference", "checkout")
-        return {"shipping_address": why, "customer_ip": why, "avs_cvv": why}
+        return {"shipping_address": why, "billing_address": why, "customer_ip": why, "avs_cvv": why}
     facts = checkout_facts(scope.order)
     found: Found = {}
-    address = address_text(facts.get("shipping_address"))
-    found["shipping_address"] = (Fact(address, "checkout") if address
-                                 else Gap("checkout stored no shipping address on the order", "checkout"))
+    for name in ("shipping_address", "billing_address"):
+        address = address_text(facts.get(name))
+        found[name] = (Fact(address, "checkout") if address else
+                       Gap(f"the order stores no {name.replace('_', ' ')}", "checkout"))
     ip = str(facts.get("ip") or "").strip()
     found["customer_ip"] = Fact(ip, "checkout") if ip else Gap("checkout stored no customer IP", "checkout")
     checks = facts.get("checks") or {}

@@ -90,7 +90,7 @@ def build(session: Session, dispute_id: int, config: BusinessConfig, now: dateti
     order = session.get(Order, dispute.order_id) if dispute.order_id is not None else None
     rule = rule_for(dispute.category, dispute.network_code)
     found = gather(Scope(session, dispute, order, config.chargebacks, now, rule.compelling_evidence_3))
-    present = [n for n in rule.needs if n in found.facts]
+    present = [n for n in (*rule.needs, *rule.where_known) if n in found.facts]
     facts = {n: found.facts[n] for n in present}
     missing = [{"fact": n, "label": FACT_LABELS[n],
                 "why": found.gaps[n].why if n in found.gaps else "no evidence source knows it"}

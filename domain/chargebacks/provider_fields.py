@@ -5,7 +5,7 @@ Pure: facts in, a :class:`ProviderPacket` out (text fields, and documents named 
 file field or document type with the facts each carries, rendered by ``domain.chargebacks.packets``).
 
 * Stripe — text fields (``shipping_carrier``, ``shipping_tracking_number``, ``shipping_date``,
-  ``shipping_address``, ``product_description``, ``refund_policy_disclosure``,
+  ``shipping_address``, ``billing_address``, ``product_description``, ``refund_policy_disclosure``,
   ``customer_purchase_ip``, ``uncategorized_text``) and file fields (``shipping_documentation``,
   ``refund_policy``, ``customer_communication``, ``uncategorized_file``), each text at most
   20,000 characters: https://docs.stripe.com/api/disputes/update
@@ -39,6 +39,7 @@ PAYPAL_NOTES_LIMIT = 2_000
 
 STRIPE_TEXT = {"carrier": "shipping_carrier", "tracking_number": "shipping_tracking_number",
                "ship_date": "shipping_date", "shipping_address": "shipping_address",
+               "billing_address": "billing_address",
                "product_description": "product_description", "refund_policy_disclosure": "refund_policy_disclosure",
                "customer_ip": "customer_purchase_ip"}
 STRIPE_FILES = {"delivery_proof": "shipping_documentation", "refund_policy": "refund_policy",
@@ -49,8 +50,10 @@ STRIPE_BUNDLE = "uncategorized_file"
 ADYEN_DOCUMENTS: dict[str, dict[str, str]] = {
     "MerchandiseReceived": {"carrier": "DateMerchandiseShipped", "tracking_number": "DateMerchandiseShipped",
                             "ship_date": "DateMerchandiseShipped", "delivery_proof": "ProofOfGoodsOrServicesProvided",
-                            "shipping_address": "ProofOfGoodsOrServicesProvided"},
-    "GoodsWereAsDescribed": {"product_description": "TIDorInvoice", "refund_policy": "GoodsWereAsDescribed",
+                            "shipping_address": "ProofOfGoodsOrServicesProvided",
+                            "billing_address": "ProofOfGoodsOrServicesProvided"},
+    "GoodsWereAsDescribed": {"product_description": "TIDorInvoice", "shipping_address": "TIDorInvoice",
+                             "billing_address": "TIDorInvoice", "refund_policy": "GoodsWereAsDescribed",
                              "refund_policy_disclosure": "GoodsWereAsDescribed",
                              "customer_communication": "GoodsWereAsDescribed"},
     "AdditionalInformation": {name: "AdditionalInformation" for name in FACT_LABELS},
@@ -61,7 +64,8 @@ ADYEN_BUNDLE = {"AdditionalInformation": "DefenseMaterial", "SupplyDefenseMateri
 
 PAYPAL_TYPES = {"carrier": "PROOF_OF_FULFILLMENT", "tracking_number": "PROOF_OF_FULFILLMENT",
                 "ship_date": "PROOF_OF_FULFILLMENT", "delivery_proof": "PROOF_OF_DELIVERY_SIGNATURE",
-                "shipping_address": "DELIVERY_ADDRESS", "product_description": "ITEM_DESCRIPTION",
+                "shipping_address": "DELIVERY_ADDRESS", "billing_address": "DETAILS_OF_PURCHASE",
+                "product_description": "ITEM_DESCRIPTION",
                 "refund_policy": "RETURN_POLICY", "refund_policy_disclosure": "RETURN_POLICY",
                 "customer_communication": "OTHER", "avs_cvv": "DETAILS_OF_PURCHASE",
                 "customer_ip": "DETAILS_OF_PURCHASE", "prior_undisputed_orders": "DETAILS_OF_PURCHASE"}

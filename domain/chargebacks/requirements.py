@@ -33,6 +33,7 @@ FACT_LABELS: dict[str, str] = {
     "ship_date": "Ship date",
     "delivery_proof": "Delivered scan or signature",
     "shipping_address": "Shipping address",
+    "billing_address": "Billing address",
     "product_description": "Product description",
     "refund_policy": "Refund and return policy",
     "refund_policy_disclosure": "How the policy was shown at checkout",
@@ -61,16 +62,23 @@ class EvidenceRule:
     source: str
     #: Visa CE 3.0: prior orders must meet its matching test, not only exist.
     compelling_evidence_3: bool = False
+    #: Facts sent when the order has them, never named missing when it has not.
+    where_known: tuple[str, ...] = ("billing_address",)
 
     def as_dict(self, network_code: str) -> dict[str, Any]:
         return {"name": self.name, "category": self.category, "network_code": network_code,
-                "needs": list(self.needs), "adyen_defense_reason": self.adyen_defense_reason,
-                "source": self.source, "compelling_evidence_3": self.compelling_evidence_3}
+                "needs": list(self.needs), "where_known": list(self.where_known),
+                "adyen_defense_reason": self.adyen_defense_reason, "source": self.source,
+                "compelling_evidence_3": self.compelling_evidence_3}
 
 
+#: Every packet carries the customer's shipping address (who the goods went to, the place an issuer
+#: checks the cardholder against), needed whatever the reason, and the billing address where known.
+ADDRESSED = ("shipping_address",)
 SHIPPED = ("carrier", "tracking_number", "ship_date", "delivery_proof", "shipping_address")
-DESCRIBED = ("product_description", "refund_policy", "refund_policy_disclosure", "customer_communication")
-AUTHORISED = ("avs_cvv", "customer_ip", "prior_undisputed_orders")
+DESCRIBED = ("product_description", "refund_policy", "refund_policy_disclosure", "customer_communication",
+             *ADDRESSED)
+AUTHORISED = ("avs_cvv", "customer_ip", "prior_undisputed_orders", *ADDRESSED)
 
 RULES: dict[str, EvidenceRule] = {
     "not_received": EvidenceRule(
@@ -84,15 +92,15 @@ RULES: dict[str, EvidenceRule] = {
         AUTHORISED, "SupplyDefenseMaterial", ADYEN_REQUIREMENTS),
     "credit_not_processed": EvidenceRule(
         "credit not processed: the refund policy shown at checkout and the messages about it",
-        "credit_not_processed", ("refund_policy", "refund_policy_disclosure", "customer_communication"),
+        "credit_not_processed", ("refund_policy", "refund_policy_disclosure", "customer_communication", *ADDRESSED),
         "SupplyDefenseMaterial", STRIPE_CATEGORIES),
     "duplicate": EvidenceRule(
         "duplicate charge: what each charge was for and the messages about it", "duplicate",
-        ("product_description", "customer_communication"), "SupplyDefenseMaterial", STRIPE_CATEGORIES),
+        ("product_description", "customer_communication", *ADDRESSED), "SupplyDefenseMaterial", STRIPE_CATEGORIES),
     "subscription_canceled": EvidenceRule(
         "subscription cancelled: the terms shown at checkout and the messages about cancelling",
-        "subscription_canceled", ("refund_policy_disclosure", "customer_communication"), "SupplyDefenseMaterial",
-        STRIPE_CATEGORIES),
+        "subscription_canceled", ("refund_policy_disclosure", "customer_communication", *ADDRESSED),
+        "SupplyDefenseMaterial", STRIPE_CATEGORIES),
     "general": EvidenceRule(
         "general: what was bought, how it shipped and the messages about it", "general",
         ("product_description", "shipping_address", "customer_communication"), "SupplyDefenseMaterial",

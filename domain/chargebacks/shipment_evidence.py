@@ -96,9 +96,12 @@ def delivery_text(shipment: ShipmentFacts) -> str:
 
 
 def facts_from(shipments: Sequence[ShipmentFacts]) -> Found:
-    """The five shipment facts from an order's shipments (several shipments: each listed)."""
+    """The shipment facts from an order's shipments (several shipments: each listed). The address
+    only when a shipment records one: the order is where the customer's address is kept (the
+    ``checkout`` source), so its absence here is no gap of ours."""
     if not shipments:
-        return {name: Gap("no shipment is recorded for the order", "shipments") for name in SHIPMENT_FACTS}
+        return {name: Gap("no shipment is recorded for the order", "shipments")
+                for name in SHIPMENT_FACTS if name != "shipping_address"}
 
     def joined(values: list[str]) -> str:
         return "; ".join(dict.fromkeys(v for v in values if v))
@@ -116,13 +119,15 @@ def facts_from(shipments: Sequence[ShipmentFacts]) -> Found:
     def fact_or_gap(text: str, why: str, with_rows: bool = False) -> Fact | Gap:
         return Fact(text, "shipments", rows if with_rows else ()) if text else Gap(why, "shipments")
 
-    return {
+    found: Found = {
         "carrier": fact_or_gap(carriers, "the shipment names no carrier"),
         "tracking_number": fact_or_gap(tracking, "the shipment has no tracking number"),
         "ship_date": fact_or_gap(shipped, "the shipment has no ship date"),
         "delivery_proof": fact_or_gap(delivered, "the carrier has no delivered scan or signature yet", True),
-        "shipping_address": fact_or_gap(address, "the shipment records no address"),
     }
+    if address:
+        found["shipping_address"] = Fact(address, "shipments")
+    return found
 
 
 @source("shipments", priority=10)

@@ -559,6 +559,9 @@ class Timer(Base):
         Index("ix_timers_due_pending", "due_at", postgresql_where=text("state = 'pending'")),
         Index("uq_timers_pending_subject", "kind", "subject_type", "subject_id", unique=True,
               postgresql_where=text("state = 'pending'")),
+        #: A subject's pending timers of every kind (a dispute's outcome cancels its deadline and
+        #: reminders, a resolved case its SLA): the unique index above leads with ``kind``.
+        Index("ix_timers_pending_by_subject", "subject_type", "subject_id", postgresql_where=text("state = 'pending'")),
     )
 
 
@@ -1185,6 +1188,8 @@ class OrderPayment(Base):
     method: Mapped[str | None] = mapped_column(String(64))
     reference: Mapped[str | None] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    #: Every dispute webhook finds its order by the provider's payment reference.
+    __table_args__ = (Index("ix_order_payments_reference", "reference", postgresql_where=text("reference IS NOT NULL")),)
 
 
 class RefundExecution(Base):

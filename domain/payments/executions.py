@@ -186,11 +186,15 @@ def apply_outcome(session: Session, outcome: RefundOutcome, now: datetime, refer
     """A provider's word on a refund (an event, or an answer to asking again): settle the row it
     names, by the provider's refund id or by our idempotency key (Adyen's ``merchantReference``).
     Returns the row when this settled it; a pending word, or a settled row, changes nothing."""
-    keys = [RefundExecution.provider_ref == outcome.provider_ref]
-    if reference:
-        keys.append(RefundExecution.idempotency_key == reference)
-    row = session.scalar(select(RefundExecution).where(RefundExecution.provider == outcome.provider, or_(*keys))
-                         .with_for_update().execution_options(populate_existing=True))
+    # Two exact lookups, each on its own index ((provider, provider_ref); the unique key), not one
+    # OR that a plan may answer by reading every execution of the provider.
+    row = session.scalar(select(RefundExecution).where(
+        RefundExecution.provider == outcome.provider, RefundExecution.provider_ref == outcome.provider_ref)
+        .with_for_update().execution_options(populate_existing=True))
+    if row is None and reference:
+        row = session.scalar(select(RefundExecution).where(RefundExecution.idempotency_key == reference)
+                             .with_for_update().execution_options(populate_existing=True))
+        row = row if row is not None and row.provider == outcome.provider else None
     if row is None or outcome.state == "pending" or row.state in ("succeeded", "failed"):
         return None
     row.provider_ref = row.provider_ref or outcome.provider_ref

@@ -31,20 +31,22 @@ def create_charge(state: StripeState = kit.state, payload: dict[str, Any] = Body
     """A captured card charge and its PaymentIntent: ``amount`` (cents), ``currency``, ``email``,
     ``name``, ``checks`` (AVS/CVC results), ``customer_ip`` (kept in ``metadata``, where merchants
     record it), ``billing_address`` / ``shipping_address``, ``refund_status`` (``pending``: its
-    refunds stay pending until settled)."""
+    refunds stay pending until settled), ``payment_intent: false`` (a charge made through the
+    older Charges API: no PaymentIntent, so its dispute names the charge only)."""
     with state.lock:
+        intent = state.new_id("pi_") if payload.get("payment_intent", True) else None
         charge = fixture.fill("charge", id=state.new_id("ch_"), amount=int(payload.get("amount", 10000)),
                               balance_transaction=state.new_id("txn_"), email=payload.get("email", "ana@example.com"),
                               name=payload.get("name", "Ana Lima"), created=state.unix(),
                               currency=str(payload.get("currency", "usd")).lower(),
-                              payment_intent=state.new_id("pi_"), payment_method=state.new_id("pm_"))
+                              payment_intent=intent, payment_method=state.new_id("pm_"))
         charge["payment_method_details"]["card"]["checks"].update(payload.get("checks") or {})
         charge["metadata"] = {"customer_ip": payload.get("customer_ip", "203.0.113.7"), **payload.get("metadata", {})}
         charge["billing_details"]["address"].update(payload.get("billing_address") or {})
         charge["shipping"]["address"].update(payload.get("shipping_address") or {})
         charge["_refund_status"] = payload.get("refund_status", "succeeded")
         state.charges[charge["id"]] = charge
-        state.intents[charge["payment_intent"]] = charge["id"]
+        state.intents.update({intent: charge["id"]} if intent else {})
         return {"charge": charge["id"], "payment_intent": charge["payment_intent"]}
 
 

@@ -51,12 +51,13 @@ def sell(state: SiteState, pid: int, quantity: int, price: Any, now: datetime) -
 
 def place(state: SiteState, lines: list[Json], payload: Json, now: datetime,
           order_id: int) -> tuple[Json, Events]:
-    """The checkout's order (``status``, ``currency``, ``billing``, ``payment_method(_title)``; what is
-    not given is ``fixtures/checkout.json``'s)."""
+    """The checkout's order (``status``, ``currency``, ``billing``, ``shipping``,
+    ``payment_method(_title)``, ``transaction_id``; what is not given is ``fixtures/checkout.json``'s,
+    no shipping address)."""
     order = state.add_order(site.DATES, order_id, now, lines, **{
         key: payload.get(key, value) for key, value in site.fixture("checkout").items()},
         total=f"{sum(float(line['total']) for line in lines):.2f}",
-        billing={**site.fixture("billing"), **payload.get("billing", {})})
+        billing={**site.fixture("billing"), **payload.get("billing", {})}, shipping=dict(payload.get("shipping") or {}))
     return {"order": site.public(order)}, [("order.created", site.public(order))]
 
 

@@ -98,15 +98,21 @@ def assert_counted(output: str) -> None:
 
 
 def assert_exceptions(output: str) -> None:
-    """The summary's order exceptions: the approval paid at Stripe, the review's case, one stuck-parcel
-    case and one message, the chargeback staged with nothing missing, and the what-if's difference."""
+    """The summary's order exceptions: the approvals paid at Stripe, at Adyen (by its REFUND webhook)
+    and at PayPal, the review's case, one stuck-parcel case and one message, the Stripe and PayPal
+    chargebacks staged with nothing missing, and the what-if's difference."""
     lines = output.split("order exceptions (refunds by policy", 1)[-1]
     assert "TKT-4101 Ana: 120.00 USD → approve 120.00 USD (within policy), paid at stripe as re_" in lines, output
     assert "TKT-4102 Ben: 300.00 USD → review (over 250: review), case " in lines, output
+    assert re.search(r"TKT-4103 Dara: 80.00 USD → approve 80.00 USD \(within policy\), paid at adyen as \w+ by its "
+                     r"REFUND webhook", lines), output
+    assert "TKT-4104 Eli: 60.00 USD → approve 60.00 USD (within policy), paid at paypal as " in lines, output
     assert "1 stuck_in_transit case" in lines and "1 customer message(s)" in lines, output
     assert re.search(r"dispute dp_\w+ on order \d+: case \d+ due .* evidence field\(s\) staged \d days ahead, "
                      r"missing nothing", lines), output
-    assert "what-if at 350.00: 1 of 2 request(s) would differ" in lines, output
+    assert re.search(r"PayPal dispute PP-D-\d+ on order \d+: case \d+ due .* evidence type\(s\) staged \d days "
+                     r"ahead, missing nothing", lines), output
+    assert "what-if at 350.00: 1 of 4 request(s) would differ" in lines, output
 
 
 @pytest.mark.e2e

@@ -1,8 +1,10 @@
 """The demo's order-exceptions act (``demo/exceptions.py``) without the rest of the demo: the sandbox
 and the web app over HTTP, a real worker, the product's commands as subprocesses, and a clock that
 fires due timers as beat would. Each of its claims is checked against the rows and the stand-ins:
-one refund made at Stripe, one review case, one stuck-parcel case and one message, one chargeback
-case due at Stripe's deadline with its evidence staged before it, and a what-if that differs."""
+one refund made at each of Stripe, Adyen (settled by its REFUND webhook) and PayPal, one review
+case, one stuck-parcel case and one message, a chargeback case due at Stripe's deadline and one
+due at PayPal's, each with its evidence (the customer's address among it) staged before it, and a
+what-if that differs."""
 from __future__ import annotations
 
 import os
@@ -20,7 +22,15 @@ from sqlalchemy.orm import Session
 from demo import exceptions
 from demo.processes import DemoFailed, Processes
 from domain.core.business_config import parse_refunds
-from domain.core.models import Case, Dispute, OutboxMessage, RefundDecision
+from domain.core.models import (
+    Case,
+    Dispute,
+    DisputePacket,
+    InboxEvent,
+    OutboxMessage,
+    RefundDecision,
+    RefundExecution,
+)
 from tests.conftest import REPO_ROOT
 from tests.stack import running_stack
 
@@ -50,35 +60,60 @@ def test_the_act_tells_only_what_the_rows_and_stand_ins_show(
         summary = exceptions.run(stack.sandbox, stack.web, stack.config_path, told.append,
                                  Processes(tmp_path, dict(os.environ)))
         stripe = f"{stack.sandbox}/stripe/{exceptions.STRIPE}"
-        counts = requests.get(f"{stripe}/_admin/state/counts", timeout=5).json()
-        dispute_ref = db_session.scalar(select(Dispute.dispute_ref))
+        counts = {provider: requests.get(f"{stack.sandbox}/{provider}/{account}/_admin/state/counts", timeout=5).json()
+                  for provider, account in exceptions.ACCOUNTS.items()}
+        dispute_ref = db_session.scalar(select(Dispute.dispute_ref).where(Dispute.provider == "stripe"))
         at_stripe = requests.get(f"{stripe}/v1/disputes/{dispute_ref}", timeout=5,
                                  headers={"Authorization": "Bearer sk_test_sandbox"}).json()
+        adyen_refund_calls = requests.get(f"{stack.sandbox}/adyen/adyen-eu/_admin/requests", timeout=5, params={
+            "method": "POST", "path_contains": "/refunds"}).json()["requests"]
     text = "\n".join(told)
     db_session.expire_all()
 
-    assert counts["refunds_created"] == 1, "the approval is paid once, at Stripe"
+    assert {p: c["refunds_created"] for p, c in counts.items()} == {"stripe": 1, "adyen": 1, "paypal": 1}, \
+        "each approval is paid once, at the provider its order was paid through"
     decisions = dict(db_session.execute(select(RefundDecision.request_id, RefundDecision.decision)).tuples().all())
-    assert decisions == {"TKT-4101": "approve", "TKT-4102": "review"}
+    assert decisions == {"TKT-4101": "approve", "TKT-4102": "review", "TKT-4103": "approve", "TKT-4104": "approve"}
+    paid = {row.provider: row for row in db_session.scalars(select(RefundExecution))}
+    assert set(paid) == {"stripe", "adyen", "paypal"} and all(r.state == "succeeded" for r in paid.values())
+    assert [r["status"] for r in adyen_refund_calls] == [201], "Adyen took it once"
+    [refund_event] = db_session.scalars(select(InboxEvent).where(InboxEvent.source == "payments:adyen-eu")).all()
+    assert (refund_event.topic, refund_event.state) == ("REFUND", "done"), "Adyen's outcome came by its webhook"
+    assert paid["adyen"].settled_at is not None and paid["adyen"].settled_at >= refund_event.received_at
     kinds = [kind for (kind,) in db_session.execute(select(Case.kind).where(
         Case.kind.in_(("refund_request", "stuck_in_transit", "chargeback"))).order_by(Case.kind))]
-    assert kinds == ["chargeback", "refund_request", "stuck_in_transit"], "one case each"
+    assert kinds == ["chargeback", "chargeback", "refund_request", "stuck_in_transit"], "one case each"
     assert db_session.scalar(select(func.count()).select_from(OutboxMessage).where(
         OutboxMessage.template == "shipment_stuck")) == 1, "one message to the customer"
 
-    dispute = db_session.scalar(select(Dispute))
-    assert dispute is not None and dispute.order_id is not None and dispute.due_by is not None
-    case = db_session.get(Case, dispute.case_id)
-    assert case is not None and case.sla_due_at == dispute.due_by
-    assert dispute.staged_at is not None and dispute.staged_at < dispute.due_by - timedelta(days=6)
+    disputes = {d.provider: d for d in db_session.scalars(select(Dispute))}
+    assert set(disputes) == {"stripe", "paypal"}
+    for provider, dispute in disputes.items():
+        assert dispute.order_id is not None and dispute.due_by is not None, provider
+        case = db_session.get(Case, dispute.case_id)
+        assert case is not None and case.sla_due_at == dispute.due_by, provider
+        assert dispute.staged_at is not None and dispute.staged_at < dispute.due_by - timedelta(days=6), provider
+        packet = db_session.scalar(select(DisputePacket).where(DisputePacket.dispute_id == dispute.id))
+        assert packet is not None and packet.missing == [], (provider, packet and packet.missing)
+        assert {"shipping_address", "billing_address"} <= set(packet.present), provider
+    assert disputes["paypal"].category == "not_as_described" and disputes["paypal"].account == "paypal"
     assert at_stripe["evidence_details"]["submission_count"] == 0 and at_stripe["evidence"]["customer_communication"]
+    assert at_stripe["evidence"]["shipping_address"] == "Ana Lima, 12 Pine St, Brooklyn, NY, 11201, US"
 
     assert "→ approve 120.00 USD by rule 'within policy'; paid at stripe (stripe-main): refund re_" in text
+    assert "→ approve 80.00 USD by rule 'within policy'; paid at adyen (adyen-eu): refund " in text
+    assert "settled by Adyen's REFUND notification (HMAC-signed; answered [accepted], stored once: done)" in text
+    assert "→ approve 60.00 USD by rule 'within policy'; paid at paypal (paypal): refund " in text
     assert "→ review by rule 'over 250: review': case" in text and "the reviewer sees: customer ben.okoro" in text
-    due = f"{dispute.due_by:%Y-%m-%d %H:%M} UTC"
+    due = f"{disputes['stripe'].due_by:%Y-%m-%d %H:%M} UTC"
     assert f"due {due}; Stripe's evidence_details.due_by {due}" in text and "missing: nothing" in text
+    paypal_due = f"{disputes['paypal'].due_by:%Y-%m-%d %H:%M} UTC"
+    assert f"due {paypal_due}; PayPal's seller_response_due_date {paypal_due}" in text
     assert "TKT-4102" in text and "review 0.00 (over 250: review) → approve 300.00 (within policy)" in text
-    assert len(summary) == 5 and summary[-1] == "what-if at 350.00: 1 of 2 request(s) would differ"
+    assert len(summary) == 8 and summary[-1] == "what-if at 350.00: 1 of 4 request(s) would differ"
+    assert summary[2].startswith("TKT-4103 Dara: 80.00 USD → approve 80.00 USD (within policy), paid at adyen as ")
+    assert summary[2].endswith(" by its REFUND webhook")
+    assert summary[6].startswith(f"PayPal dispute {disputes['paypal'].dispute_ref} on order ")
 
 
 def test_the_what_if_file_moves_only_the_review_threshold() -> None:

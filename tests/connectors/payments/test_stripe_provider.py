@@ -110,6 +110,24 @@ def test_a_dispute_event_is_verified_into_a_notice_with_its_due_date(stripe_admi
     assert won.outcome == "won" and won.event_id != notice.event_id
 
 
+def test_a_dispute_names_its_charge_beside_the_payment_intent_and_a_charges_api_charge_alone(
+        stripe_admin: Admin, webhook_receiver: WebhookReceiver) -> None:
+    stripe = provider(stripe_admin)
+    intent_paid = stripe_admin.post("charges", {"amount": 3000})
+    stripe_admin.post("disputes", {"charge": intent_paid["charge"]})
+    [both] = stripe.verify_dispute_notice(last_delivery(webhook_receiver).headers, last_delivery(webhook_receiver).body)
+    assert (both.payment_ref, both.other_refs) == (intent_paid["payment_intent"], (intent_paid["charge"],))
+    assert both.payment_refs == (intent_paid["payment_intent"], intent_paid["charge"])
+
+    legacy = stripe_admin.post("charges", {"amount": 3000, "payment_intent": False})
+    assert legacy["payment_intent"] is None and legacy["charge"].startswith("ch_")
+    stripe_admin.post("disputes", {"charge": legacy["charge"]})
+    delivery = last_delivery(webhook_receiver)
+    assert json.loads(delivery.body)["data"]["object"]["payment_intent"] is None
+    [alone] = stripe.verify_dispute_notice(delivery.headers, delivery.body)
+    assert (alone.payment_ref, alone.other_refs, alone.payment_refs) == (legacy["charge"], (), (legacy["charge"],))
+
+
 def test_tampered_wrongly_signed_and_stale_dispute_events_are_refused(stripe_admin: Admin,
                                                                      webhook_receiver: WebhookReceiver) -> None:
     charge = stripe_admin.post("charges", {"amount": 5000})

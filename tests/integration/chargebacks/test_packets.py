@@ -116,7 +116,8 @@ def test_adyen_visa_10_4_fraud_takes_compelling_evidence_3(db_session: Session, 
     assert dispute_desk.build_packet(desk.work, received.dispute_id) == 1
     packet = _packet(db_session, received.dispute_id)
     assert packet.rule_name.startswith("fraud, Visa 10.4 Compelling Evidence 3.0") and packet.rule["compelling_evidence_3"]
-    assert (packet.present, packet.missing) == (["avs_cvv", "customer_ip", "prior_undisputed_orders"], [])
+    assert (packet.present, packet.missing) == (["avs_cvv", "customer_ip", "prior_undisputed_orders",
+                                                 "shipping_address"], [])
     assert packet.defense_reason == "AdditionalInformation"
     assert packet.fields == {} and set(packet.documents) == {"AdditionalInformation", "DefenseMaterial"}
     prior = packet.facts["prior_undisputed_orders"]
@@ -154,7 +155,8 @@ def test_ce3_with_one_qualifying_order_names_why_it_is_missing(db_session: Sessi
 def test_paypal_not_as_described_quotes_the_policy_and_the_customers_messages(db_session: Session,
                                                                              desk: Desk) -> None:
     now = utcnow()
-    order = make_order(db_session, "#4001", "CAP-4", phone="+15005550006", lines=(("FUT-FRM-OAK-FULL", 1),))
+    order = make_order(db_session, "#4001", "CAP-4", phone="+15005550006", lines=(("FUT-FRM-OAK-FULL", 1),),
+                       facts={"shipping_address": ADDRESS})
     db_session.add(OutboxMessage(
         idempotency_key="notice:4001:1", channel="sms", template="backorder_ships", recipient="+15005550006",
         state="sent", sent_at=now - timedelta(days=6),
@@ -173,8 +175,8 @@ def test_paypal_not_as_described_quotes_the_policy_and_the_customers_messages(db
     assert dispute_desk.build_packet(desk.work, received.dispute_id) == 1
     packet = _packet(db_session, received.dispute_id)
     assert packet.present == ["product_description", "refund_policy", "refund_policy_disclosure",
-                              "customer_communication"] and packet.missing == []
-    assert set(packet.fields) == {"ITEM_DESCRIPTION", "RETURN_POLICY", "OTHER"}
+                              "customer_communication", "shipping_address"] and packet.missing == []
+    assert set(packet.fields) == {"ITEM_DESCRIPTION", "RETURN_POLICY", "OTHER", "DELIVERY_ADDRESS"}
     assert "Oak Mission futon frame, full (SKU FUT-FRM-OAK-FULL) at 649.00 USD" in packet.fields["ITEM_DESCRIPTION"]
     assert "Return any item within 30 days of delivery" in packet.fields["RETURN_POLICY"]
     assert "required checkbox" in packet.fields["RETURN_POLICY"]

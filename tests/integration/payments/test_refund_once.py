@@ -49,6 +49,20 @@ def test_a_lost_answer_two_workers_and_a_redelivery_make_one_refund(payments: Pa
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_same_request_decided_twice_is_one_decision_paid_once(payments: Payments, provider: str) -> None:
+    from tasks.payments import pay
+
+    order_id = payments.paid_order(provider, 5003)
+    first = payments.decide(order_id, request_id="TKT-twice")
+    again = payments.decide(order_id, request_id="TKT-twice")  # the ticket decided again (a resent request)
+    assert again == first, "one decision, one execution"
+    outcomes = [str(pay.apply(args=[first]).get()) for _ in range(2)]
+    assert outcomes[1] == "nothing to do", outcomes
+    assert payments.refunds_created(provider) == 1 and len(payments.refund_requests(provider)) == 1
+    assert payments.session.scalar(select(func.count()).select_from(RefundExecution)) == 1
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_worker_that_died_after_sending_is_taken_over_without_a_second_refund(payments: Payments,
                                                                                 provider: str) -> None:
     from connectors.payments.contract import ProviderRefund

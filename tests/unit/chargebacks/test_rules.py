@@ -18,7 +18,10 @@ def test_each_reason_takes_its_rule_and_visa_10_4_takes_compelling_evidence_3() 
     assert rule_for("not_received", "13.1").needs == ("carrier", "tracking_number", "ship_date", "delivery_proof",
                                                      "shipping_address")
     assert rule_for("not_as_described", "4853").needs == ("product_description", "refund_policy",
-                                                          "refund_policy_disclosure", "customer_communication")
+                                                          "refund_policy_disclosure", "customer_communication",
+                                                          "shipping_address")
+    for rule in (*RULES.values(), CE3):  # the customer's address in every packet, billing where known
+        assert "shipping_address" in rule.needs and rule.where_known == ("billing_address",), rule.name
     assert rule_for("fraud", "10.4") is CE3 and rule_for("fraud", "4837") is RULES["fraud"]
     assert not RULES["fraud"].compelling_evidence_3 and CE3.compelling_evidence_3
     assert rule_for("something_new") is RULES["general"]

@@ -21,6 +21,23 @@ def test_an_event_survives_the_inbox_json_with_its_due_date() -> None:
     assert ProviderEvent.from_json(refund.as_json()) == refund
 
 
+def test_every_reference_of_the_disputed_payment_survives_the_inbox() -> None:
+    from connectors.payments.paypal import PayPalProvider
+
+    both = DisputeNotice("stripe", "evt_1", "dp_1", "pi_1", "needs_response", other_refs=("ch_1",))
+    stored = ProviderEvent.from_json(ProviderEvent("stripe", "evt_1", "charge.dispute.created", "dispute",
+                                                   dispute=both).as_json())
+    assert stored.dispute is not None and stored.dispute.payment_refs == ("pi_1", "ch_1") and stored.dispute == both
+    older = {"provider": "stripe", "event_id": "evt_0", "topic": "charge.dispute.created", "kind": "dispute",
+             "dispute": {"provider": "stripe", "event_id": "evt_0", "dispute_ref": "dp_0", "payment_ref": "ch_0",
+                         "status": "needs_response"}}  # stored before other references were kept
+    assert ProviderEvent.from_json(older).dispute.payment_refs == ("ch_0",)  # type: ignore[union-attr]
+    paypal = PayPalProvider._notice("WH-1", {"dispute_id": "PP-D-1", "status": "WAITING_FOR_SELLER_RESPONSE",
+                                             "disputed_transactions": [{"seller_transaction_id": "CAP-1"},
+                                                                       {"seller_transaction_id": "CAP-2"}]})
+    assert paypal.payment_refs == ("CAP-1", "CAP-2")
+
+
 def test_reasons_and_network_codes_name_the_same_categories() -> None:
     assert category("product_not_received") == category("MERCHANDISE_OR_SERVICE_NOT_RECEIVED") == \
         category("13.1") == category("4855") == "not_received"
