@@ -20,6 +20,7 @@ from connectors.sapb1 import SapB1Connector
 from connectors.shopify import ShopifyConnector
 from connectors.types import ConnectorConfig
 from connectors.woocommerce import WooCommerceConnector
+from connectors.zoho_inventory import ZohoInventoryConnector
 
 CONNECTORS: dict[str, type] = {
     "shopify": ShopifyConnector,
@@ -31,6 +32,7 @@ CONNECTORS: dict[str, type] = {
     "bigcommerce": BigCommerceConnector,
     "magento": MagentoConnector,
     "sap_b1": SapB1Connector,
+    "zoho_inventory": ZohoInventoryConnector,
     "rest": DeclarativeConnector,
 }
 #: Platforms whose ``[[stores]]`` table says more than the shared keys: each lists the problems as

@@ -34,6 +34,10 @@ address for a topic is found by listing first, so connecting twice changes nothi
   in one we choose and is read back from the listing; a hook found with another value, or
   deactivated (BigCommerce deactivates a hook after 48 hours of failed deliveries), is mended with
   ``PUT``. BigCommerce only delivers to ``https`` on port 443: ``PUBLIC_BASE_URL`` must be that.
+* Zoho Inventory sends webhooks from workflow rules the operator sets up in Zoho (Settings →
+  Automation → Workflow Actions → Webhooks, https://www.zoho.com/inventory/help/settings/webhooks.html);
+  there is no API to register them, so ``connect`` only generates the secret the webhook must send
+  in a custom header and names the address.
 * Magento Open Source has no webhooks and no registration API; Adobe Commerce's Webhooks module
   (``POST /V1/webhooks/subscribe``) signs with an RSA key pair
   (https://developer.adobe.com/commerce/extensibility/webhooks/signature-verification/), not the
@@ -65,7 +69,7 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "bigcommerce": tuple(BIGCOMMERCE_KINDS),
 }
 #: Platforms whose subscriptions carry a secret we generate (else the platform's app secret signs).
-GENERATED_SECRET = frozenset({"woocommerce", "bigcommerce", "business_central"})
+GENERATED_SECRET = frozenset({"woocommerce", "bigcommerce", "business_central", "zoho_inventory"})
 #: Where the operator finds the secret a platform signs with, when it is not ours to choose.
 APP_SECRET = {"shopify": "the app's API secret key", "lightspeed": "the OAuth app's client secret"}
 
@@ -193,8 +197,18 @@ def _bigcommerce(connector: RestConnector, address: str, secret: str | None, sec
     return out
 
 
+def _zoho_inventory(connector: RestConnector, address: str, secret: str | None, secret_is_new: bool
+                    ) -> list[Subscription]:
+    """Nothing to call: Zoho's workflow webhooks are set up in Zoho by the operator (its API has no
+    endpoint for them), with the secret we generate in the ``X-Backorders-Secret`` header
+    (docs/connect-a-store.md, "Zoho Inventory")."""
+    if not secret:
+        raise ValueError("a Zoho Inventory webhook needs a secret for its header")
+    return [Subscription("", "items (a workflow rule's webhook, set up in Zoho)", address, "to set up in Zoho")]
+
+
 REGISTRARS = {"shopify": _shopify, "woocommerce": _woocommerce, "lightspeed": _lightspeed,
-              "bigcommerce": _bigcommerce, "business_central": _validated}
+              "bigcommerce": _bigcommerce, "business_central": _validated, "zoho_inventory": _zoho_inventory}
 #: Platforms whose notifications come to their own path (a validation handshake, one row per
 #: notification: ``workers.notifications``) rather than ``/webhooks/{store}``.
 NOTIFICATION_PATHS = {"business_central": "/webhooks/{store}/notifications"}

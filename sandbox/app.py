@@ -21,6 +21,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.bigcommerce",
     "sandbox.magento",
     "sandbox.sapb1",
+    "sandbox.zoho_inventory",
     "sandbox.warehouse",
     "sandbox.shipstation",
     "sandbox.flexport",
