@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping
 
 from connectors.base import Connector
 from connectors.business_central import BusinessCentralConnector
+from connectors.cin7_core import Cin7CoreConnector
 from connectors.bigcommerce import BigCommerceConnector
 from connectors.declarative import DeclarativeConnector, check_store
 from connectors.declarative_spec import webhook_spec
@@ -33,6 +34,7 @@ CONNECTORS: dict[str, type] = {
     "magento": MagentoConnector,
     "sap_b1": SapB1Connector,
     "zoho_inventory": ZohoInventoryConnector,
+    "cin7_core": Cin7CoreConnector,
     "rest": DeclarativeConnector,
 }
 #: Platforms whose ``[[stores]]`` table says more than the shared keys: each lists the problems as

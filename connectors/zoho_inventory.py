@@ -19,7 +19,8 @@ Public docs this follows:
   ``{location_id, location_stock_on_hand, location_available_stock, …}``, ``warehouses[]``
   ``{warehouse_id, warehouse_stock_on_hand, warehouse_committed_stock,
   warehouse_available_for_sale_stock, …}`` on organizations still on warehouses;
-  ``PUT /item/{item_id}/customfields`` ``[{"customfield_id", "value"}]``):
+  ``PUT /item/{item_id}/customfields`` with the ``custom_fields`` array ``[{"customfield_id",
+  "value"}]`` as its body, as the page's OpenAPI document declares it):
   https://www.zoho.com/inventory/api/v1/items/
 * Purchase orders (``POST /purchaseorders?ignore_auto_number_generation=true`` with
   ``purchaseorder_number``, ``reference_number``, ``vendor_id``, ``line_items[{item_id, quantity,
@@ -28,8 +29,10 @@ Public docs this follows:
 * Limits: 100 requests a minute per organization, then 429 (and a daily cap by plan):
   https://www.zoho.com/inventory/api/v1/introduction/#api-call-limit
 * Webhooks are a workflow rule's action, set up in Zoho (Settings → Automation → Workflow Actions →
-  Webhooks): a URL, a method, the entity's JSON and custom parameters or headers; nothing is signed,
-  the header carries the secret: https://www.zoho.com/inventory/help/settings/webhooks.html and
+  Webhooks; Zoho Inventory shares the engine with Zoho Books): a URL, a method, query parameters,
+  a Headers section and a body whose "Default Payload" is every field of the module as JSON;
+  nothing is signed, so a header we choose carries the secret:
+  https://www.zoho.com/books/kb/automation/create-webhook.html and
   https://www.zoho.com/books/help/settings/automation/workflow-actions/webhooks.html
 
 **Stock.** The list carries totals only: each listed item's figures per location come from

@@ -22,6 +22,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.magento",
     "sandbox.sapb1",
     "sandbox.zoho_inventory",
+    "sandbox.cin7_core",
     "sandbox.warehouse",
     "sandbox.shipstation",
     "sandbox.flexport",
