@@ -235,7 +235,8 @@ class Cin7CoreConnector(RestConnector):
 
     def resolve_webhook(self, event: WebhookEvent) -> WebhookEvent:
         """The named products at every location, as Cin7 holds them now."""
-        places, products = self.places(), [dict(zip(("ID", "SKU"), name.split(":", 2)[1:]))
-                                           for name in event.resource_ids]
+        places = self.places()
+        products: list[Mapping[str, Any]] = [dict(zip(("ID", "SKU"), name.split(":", 2)[1:]))
+                                             for name in event.resource_ids]
         rows = [row for p in products for row in self.records(replace(AVAILABILITY, params={"Sku": p["SKU"]}))]
         return replace(event, stock=self.stock_records(products, places, self.held(rows, places)))

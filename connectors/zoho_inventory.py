@@ -104,8 +104,8 @@ ITEMS = ZOHO("items", params={"sort_column": "last_modified_time"}, since_param=
 
 def location_records(item: Mapping[str, Any], wanted: set[str]) -> list[StockRecord]:
     """An item's figures per location (``locations[]``) or warehouse (``warehouses[]``)."""
-    prefix, places = ("location", item.get("locations")) if item.get("locations") else \
-        ("warehouse", item.get("warehouses") or [])
+    prefix = "location" if item.get("locations") else "warehouse"
+    places: list[Mapping[str, Any]] = item.get(f"{prefix}s") or []
     out = []
     for place in places:
         where = str(place[f"{prefix}_id"])
