@@ -80,6 +80,15 @@ def custom_fields(item_id: str, call: Call[OrgState] = kit.call) -> Response:
     return call.reply({"code": 0, "message": "Custom Fields Updated Successfully"})
 
 
+@kit.api.get("/locations")
+def locations(call: Call[OrgState] = kit.call) -> Response:
+    with call.state.lock:
+        first = next(iter(call.state.locations), None)
+        return call.reply({"code": 0, "message": "success", "locations": [
+            {"location_id": where, "location_name": name, "status": "active", "is_primary": where == first}
+            for where, name in call.state.locations.items()]})
+
+
 @kit.api.get("/purchaseorders")
 def purchaseorders(call: Call[OrgState] = kit.call) -> Response:
     reference = call.query.get("reference_number")

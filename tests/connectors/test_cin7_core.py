@@ -169,3 +169,11 @@ def test_webhooks_are_subscribed_once_accepted_once_and_refused_without_the_secr
     for headers in ({}, {SECRET_HEADER: SECRET}):  # unsigned, or the old secret
         with pytest.raises(SignatureError):
             cin7.verify_webhook(headers, delivery.body)
+
+
+def test_discovery_surveys_the_locations_and_counts_the_stock_products(admin: Admin) -> None:
+    from connectors import discovery
+
+    found = discovery.survey(connector(admin))
+    assert [(place.external_id, place.active) for place in found.locations] == [(MAIN, True), (SHOW, True)]
+    assert found.items == 3 and found.missing == []

@@ -185,3 +185,11 @@ def test_a_workflow_webhook_is_accepted_once_with_the_secret_and_refused_without
             zoho.verify_webhook(headers, delivery.body)
     body = json.dumps({"item": {"item_id": "1", "last_modified_time": "x"}}).encode()
     assert zoho.parse_webhook({}, body).dedupe_key != event.dedupe_key
+
+
+def test_discovery_surveys_the_locations_and_counts_the_items(admin: Admin) -> None:
+    from connectors import discovery
+
+    found = discovery.survey(connector(admin))
+    assert [(place.external_id, place.name) for place in found.locations] == [(MAIN, "Newark"), (SHOW, "Brooklyn")]
+    assert found.items == 3 and "not services" in found.counted and found.missing == []
