@@ -52,7 +52,8 @@ purchase instead of making a second one; a voided one is refused. Lines are ``DR
 delivery names the products, and the drain reads their availability now.
 
 Credentials: ``account_id``, ``application_key``. Options: ``page_size`` (``Limit``, ≤ 1,000),
-``location_ids`` (location names), ``po_location``, ``tax_rule``, ``authorise_orders``,
+``location_ids`` (location names), ``vendor_ids`` (our vendor key → the supplier's ``ID`` or name;
+else the key is the supplier's name), ``po_location``, ``tax_rule``, ``authorise_orders``,
 ``backorder_status_attribute``.
 """
 from __future__ import annotations
@@ -172,7 +173,8 @@ class Cin7CoreConnector(RestConnector):
             raise PermanentError(f"cin7_core: purchase {po.number} was voided in Cin7; not creating it again",
                                  platform=self.platform)
         if head is None:
-            vendor = {"SupplierID" if GUID.match(po.vendor_ref) else "Supplier": po.vendor_ref}
+            ref = (self.options.get("vendor_ids") or {}).get(po.vendor_ref, po.vendor_ref)
+            vendor = {"SupplierID" if GUID.match(ref) else "Supplier": ref}
             body = {**vendor, "OrderNumber": po.number, "Approach": "STOCK", "Note": f"Backorder Automator {po.memo}",
                     **({"RequiredBy": po.expected_date} if po.expected_date else {}),
                     **({"Location": self.options["po_location"]} if self.options.get("po_location") else {})}

@@ -46,7 +46,8 @@ and a short ``full_sync_interval`` back it up.
 **Purchase orders, once.** Our PO number is the order's ``purchaseorder_number`` (sent with
 ``ignore_auto_number_generation=true``) and its ``reference_number``; a send lists
 ``reference_number=…`` first and returns the order found (one cancelled in Zoho is refused). The
-vendor is ``vendor_id`` = our vendor key; each SKU is resolved to its ``item_id`` (``GET /items?sku=``).
+vendor is ``vendor_id``: the ``vendor_ids`` option maps our vendor keys to Zoho's vendor (contact)
+ids, else the key is the id; each SKU is resolved to its ``item_id`` (``GET /items?sku=``).
 
 **Backorder status** is a custom field of the item, a check box labelled ``backorder_status_field``
 ("Backorder Status"), found among the item's ``custom_fields`` and set true/false.
@@ -56,7 +57,7 @@ the drain reads the item now. The ``X-Backorders-Secret`` header must hold the s
 
 Credentials: ``client_id``, ``client_secret``, ``refresh_token``. Options: ``organization_id``
 (required), ``accounts_host`` (default ``https://accounts.zoho.com``), ``page_size`` (≤ 200),
-``location_ids``, ``backorder_status_field``.
+``location_ids``, ``vendor_ids``, ``backorder_status_field``.
 """
 from __future__ import annotations
 
@@ -183,7 +184,8 @@ class ZohoInventoryConnector(RestConnector):
                                      f"{po.number} was cancelled in Zoho; not creating it again", platform=self.platform)
             return ErpResult(external_id=str(found["purchaseorder_id"]), created=False,
                              detail=f"purchase order {found.get('purchaseorder_number')} exists")
-        body = {"purchaseorder_number": po.number, "reference_number": po.number, "vendor_id": po.vendor_ref,
+        vendor = (self.options.get("vendor_ids") or {}).get(po.vendor_ref, po.vendor_ref)
+        body = {"purchaseorder_number": po.number, "reference_number": po.number, "vendor_id": vendor,
                 "date": datetime.now(timezone.utc).date().isoformat(), "notes": f"Backorder Automator {po.memo or po.number}",
                 **({"delivery_date": po.expected_date} if po.expected_date else {}),
                 "line_items": [{"item_id": self.item_id(line.sku), "quantity": line.quantity,

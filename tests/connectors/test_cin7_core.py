@@ -7,6 +7,7 @@ it."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from collections.abc import Callable
 from typing import Any
 
@@ -40,7 +41,8 @@ def admin(admin_for: Callable[[str, str], Admin]) -> Admin:
 
 def connector(admin: Admin, sleeps: list[float] | None = None, secret: str = SECRET, **options: Any) -> Cin7CoreConnector:
     config = ConnectorConfig(store_key="cin7-erp", base_url=admin.root, timeout_s=5.0, webhook_secret=secret,
-                             options={"page_size": 2, **options}, credentials=dict(DEFAULTS))
+                             options={"page_size": 2, "vendor_ids": {"kyoto-frames": "Kyoto Frame Works"}, **options},
+                             credentials=dict(DEFAULTS))
     built = build_connector("cin7_core", config, sleep=(sleeps.append if sleeps is not None else lambda _s: None))
     assert isinstance(built, Cin7CoreConnector)
     return built
@@ -51,7 +53,7 @@ def figures(pages: Any) -> dict[tuple[str | None, str | None], tuple[int | None,
 
 
 def order(number: str = "PO-20250102-1") -> PurchaseOrderRequest:
-    return PurchaseOrderRequest(number=number, vendor_ref="Kyoto Frame Works", expected_date="2025-01-23", lines=[
+    return PurchaseOrderRequest(number=number, vendor_ref="kyoto-frames", expected_date="2025-01-23", lines=[
         PurchaseOrderLineRequest(sku=SKUS[0], quantity=4, unit_cost_cents=18950),
         PurchaseOrderLineRequest(sku=SKUS[1], quantity=2, unit_cost_cents=21000)])
 
@@ -132,10 +134,14 @@ def test_a_voided_purchase_or_an_unknown_sku_is_refused_and_receipts_read_back(a
     admin.post("purchases/void", {"order_number": "PO-20250102-1"})
     with pytest.raises(PermanentError, match="voided in Cin7"):
         connector(admin).create_purchase_order(order())
-    bad = PurchaseOrderRequest(number="PO-2", vendor_ref="Kyoto Frame Works",
+    bad = PurchaseOrderRequest(number="PO-2", vendor_ref="kyoto-frames",
                                lines=[PurchaseOrderLineRequest(sku="NOPE", quantity=1, unit_cost_cents=100)])
     with pytest.raises(PermanentError, match="no product with SKU NOPE"):
         connector(admin).create_purchase_order(bad)
+    by_id = replace(order("PO-3"), vendor_ref=admin.ids["suppliers"]["Kyoto Frame Works"])  # a supplier's ID
+    assert connector(admin, vendor_ids={}).create_purchase_order(by_id).created
+    with pytest.raises(PermanentError, match="400: Supplier not found"):
+        connector(admin, vendor_ids={}).create_purchase_order(order("PO-4"))
 
 
 def test_the_backorder_status_is_the_product_attribute_named(admin: Admin) -> None:

@@ -47,7 +47,7 @@ def connector(admin: Admin, sleeps: list[float] | None = None, **options: Any) -
     config = ConnectorConfig(
         store_key="zoho-erp", base_url=admin.root, timeout_s=5.0, webhook_secret=SECRET,
         options={"organization_id": DEFAULTS["organization_id"], "accounts_host": f"{admin.root}/accounts",
-                 "page_size": 2, **options},
+                 "page_size": 2, "vendor_ids": {"kyoto-frames": "4815000000000777"}, **options},
         credentials={k: DEFAULTS[k] for k in ("client_id", "client_secret", "refresh_token")})
     built = build_connector("zoho_inventory", config, sleep=(sleeps.append if sleeps is not None else lambda _s: None))
     assert isinstance(built, ZohoInventoryConnector)
@@ -59,7 +59,7 @@ def records(pages: Any) -> list[Any]:
 
 
 def order(number: str = "PO-20250102-1") -> PurchaseOrderRequest:
-    return PurchaseOrderRequest(number=number, vendor_ref="4815000000000777", expected_date="2025-01-23", lines=[
+    return PurchaseOrderRequest(number=number, vendor_ref="kyoto-frames", expected_date="2025-01-23", lines=[
         PurchaseOrderLineRequest(sku="FUT-FRM-OAK-FULL", quantity=4, unit_cost_cents=18950),
         PurchaseOrderLineRequest(sku="FUT-FRM-OAK-QUEEN", quantity=2, unit_cost_cents=21000)])
 
