@@ -45,6 +45,8 @@ def switched(text: str, key: str) -> str:
 @pytest.mark.parametrize("key, platform, locations", [
     ("sap-erp", "sap_b1", {"01": "warehouse", "SHOW": "showroom"}),
     ("bc-erp", "business_central", {"MAIN": "warehouse", "SHOWROOM": "showroom"}),
+    ("zoho-erp", "zoho_inventory", {"460000000038080": "warehouse", "460000000038099": "showroom"}),
+    ("cin7-erp", "cin7_core", {"Main Warehouse": "warehouse", "Showroom": "showroom"}),
 ])
 def test_the_switched_file_passes_config_check_with_one_back_office(
         tmp_path: Path, key: str, platform: str, locations: dict[str, str]) -> None:
@@ -56,6 +58,16 @@ def test_the_switched_file_passes_config_check_with_one_back_office(
     assert {v.erp_store for v in config.vendors} == {key, None}
     store = next(s for s in config.stores if s.key == key)
     assert store.locations == locations
+
+
+@pytest.mark.parametrize("key", ["zoho-erp", "cin7-erp"])
+def test_zoho_and_cin7_keep_their_backorder_status_and_vendor_maps(tmp_path: Path, key: str) -> None:
+    path = tmp_path / f"{key}.toml"
+    path.write_text(switched(EXAMPLE.read_text(), key))
+    config = load_config(path)
+    store = next(s for s in config.stores if s.key == key)
+    assert store.options["backorder_status"] is True
+    assert set(store.options["vendor_ids"]) == {v.key for v in config.vendors}
 
 
 def test_sap_keeps_its_backorder_status_option(tmp_path: Path) -> None:
