@@ -114,7 +114,6 @@ class Cin7CoreConnector(RestConnector):
     max_page_size: ClassVar[int | None] = 1000
     default_page_size: ClassVar[int | None] = 100
     thin_webhooks: ClassVar[bool] = True
-    webhook_headers = (TOPIC_HEADER,)  # kept with a stored delivery (never the secret)
     refusals: ClassVar[Mapping[Capability, str]] = {
         Capability.STOCK_WRITE: "read-only in this product (the back office, not a channel)"}
 

@@ -18,6 +18,7 @@ from connectors.cin7_core import SECRET_HEADER, TOPIC_HEADER, Cin7CoreConnector
 from connectors.errors import AuthError, PermanentError, SignatureError, TransientError
 from connectors.registry import build_connector
 from connectors.types import ConnectorConfig, ListingRef, PurchaseOrderLineRequest, PurchaseOrderRequest
+from domain.stock.apply_events import stored_payload
 from sandbox.cin7_core import DEFAULTS
 
 Admin = Any
@@ -175,6 +176,8 @@ def test_webhooks_are_subscribed_once_accepted_once_and_refused_without_the_secr
     for headers in ({}, {SECRET_HEADER: SECRET}):  # unsigned, or the old secret
         with pytest.raises(SignatureError):
             cin7.verify_webhook(headers, delivery.body)
+    kept = stored_payload(delivery.headers, delivery.body)["headers"]  # what the inbox row keeps
+    assert kept[TOPIC_HEADER.lower()] == event.topic and SECRET_HEADER.lower() not in kept
 
 
 def test_discovery_surveys_the_locations_and_counts_the_stock_products(admin: Admin) -> None:
