@@ -147,3 +147,26 @@ def test_the_demo_polls_business_central_per_location_and_sends_it_the_purchase_
         assert po is not None and po.erp_ref == order["id"] and order["number"] == po.number
         assert {(line["lineObjectNumber"], line["quantity"]) for line in order["purchaseOrderLines"]} == {
             (sku, quantity) for sku, (quantity, _) in SKUS.items()}
+
+
+@pytest.mark.parametrize("key, platform", [("zoho-erp", "zoho_inventory"), ("cin7-erp", "cin7_core")])
+def test_the_demo_polls_zoho_or_cin7_per_location_and_sends_it_the_purchase_order(
+        demo_on: Switch, db_session: Session, key: str, platform: str) -> None:
+    from tasks.po_send import send
+    from tasks.polling import poll_store
+
+    with demo_on(key, 2) as (config, sandbox_url):
+        store_id = db_session.scalar(select(Store.id).where(Store.key == key))
+        poll_store.apply(args=[store_id, True], throw=True)
+        assert per_location(db_session, store_id) == {"warehouse": 2 * len(config.skus),
+                                                      "showroom": 2 * len(config.skus)}
+
+        po_id = approved_po(db_session)
+        assert send.apply(args=[po_id]).get() == "sent"
+        [made] = requests.get(f"{sandbox_url}/{platform}/{key}/_admin/state/purchase_orders", timeout=10
+                              ).json()["purchase_orders"]
+        db_session.expire_all()
+        po = db_session.get(PurchaseOrder, po_id)
+        assert po is not None
+        number = made.get("purchaseorder_number") or made.get("OrderNumber")
+        assert number == po.number and po.erp_ref == (made.get("purchaseorder_id") or made.get("ID"))
