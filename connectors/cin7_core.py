@@ -62,11 +62,9 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Iterator, Mapping
-
-import requests
 
 from connectors.auth import headers_auth
 from connectors.base import (Bucket, Capability, Collections, RestConnector, TotalCountPaginator, parse_timestamp,
@@ -88,15 +86,6 @@ PRODUCTS = CORE("product", records="Products")
 LOCATIONS = CORE("ref/location", records="LocationList")
 
 
-@dataclass(frozen=True)
-class NextMinute(RateLimitHeaders):
-    """Cin7's 503 names no wait: the next minute's window, unless ``Retry-After`` says otherwise."""
-
-    def retry_after(self, response: requests.Response) -> float | None:
-        wait = super().retry_after(response)
-        return 60.0 if wait is None and response.status_code == 503 else wait
-
-
 class Cin7CoreConnector(RestConnector):
     """One Cin7 Core account."""
 
@@ -107,7 +96,7 @@ class Cin7CoreConnector(RestConnector):
     api_prefix: ClassVar[str] = "/ExternalApi/v2"
     auth = headers_auth(api_auth_accountid="account_id", api_auth_applicationkey="application_key")
     bucket = Bucket(capacity=2, leak_per_s=0.95)  # ≤ 59 a minute: under the application's 60
-    rate_limits = NextMinute()
+    rate_limits = RateLimitHeaders(window_statuses=(503,))  # a 503 names no wait: the next minute
     option_defaults: ClassVar[Mapping[str, Any]] = {"tax_rule": "Tax Exempt", "authorise_orders": False}
     option_rules: ClassVar[tuple[OptionRule, ...]] = (Matching(
         "backorder_status_attribute", r"AdditionalAttribute([1-9]|10)", "AdditionalAttribute1 … AdditionalAttribute10"),)

@@ -35,6 +35,9 @@ Public docs this follows:
   https://www.zoho.com/books/kb/automation/create-webhook.html and
   https://www.zoho.com/books/help/settings/automation/workflow-actions/webhooks.html
 
+**Limits.** The client paces itself (a bucket of 5 leaking 1.5 a second: at most 95 a minute);
+a 429, which names no wait, waits for the next minute.
+
 **Stock.** The list carries totals only: each listed item's figures per location come from
 ``GET /items/{item_id}`` (one request an item; the client paces itself under 100 a minute). One
 :class:`StockRecord` per location: on hand ``*_stock_on_hand``, committed ``*_committed_stock``,
@@ -72,6 +75,7 @@ from requests.auth import AuthBase
 from connectors.base import (Bucket, Capability, Collections, PageNumberPaginator, RestConnector, incremental,
                              parse_timestamp, verify_shared_secret, whole_units)
 from connectors.errors import MalformedPayloadError, PermanentError
+from connectors.http import RateLimitHeaders
 from connectors.oauth2 import RefreshTokenGrant
 from connectors.paging import PageRequest
 from connectors.signing import header_value
@@ -133,6 +137,7 @@ class ZohoInventoryConnector(RestConnector):
     option_defaults: ClassVar[Mapping[str, Any]] = {"accounts_host": "https://accounts.zoho.com",
                                                     "backorder_status_field": "Backorder Status"}
     bucket = Bucket(capacity=5, leak_per_s=1.5)  # ≤ 95 a minute: under the organization's 100
+    rate_limits = RateLimitHeaders(window_statuses=(429,))  # a 429 names no wait: the next minute
     max_page_size: ClassVar[int | None] = 200
     thin_webhooks: ClassVar[bool] = True
     refusals: ClassVar[Mapping[Capability, str]] = {
