@@ -195,3 +195,12 @@ def test_discovery_surveys_the_locations_and_counts_the_items(admin: Admin) -> N
     found = discovery.survey(connector(admin))
     assert [(place.external_id, place.name) for place in found.locations] == [(MAIN, "Newark"), (SHOW, "Brooklyn")]
     assert found.items == 3 and "not services" in found.counted and found.missing == []
+
+
+def test_connect_registers_nothing_in_zoho_and_names_the_webhook_to_set_up(admin: Admin) -> None:
+    from connectors import subscriptions
+
+    [named] = subscriptions.ensure(connector(admin), "https://backorders.example/webhooks/zoho-erp", SECRET, True)
+    assert named.outcome == "to set up in Zoho" and named.address.endswith("/webhooks/zoho-erp")
+    assert "zoho_inventory" in subscriptions.GENERATED_SECRET  # connect generates the header's secret
+    assert admin.requests_log() == []  # Zoho has no API for workflow webhooks: nothing was asked
