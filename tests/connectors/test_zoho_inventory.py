@@ -43,13 +43,15 @@ def admin(admin_for: Callable[[str, str], Admin]) -> Admin:
     return org
 
 
-def connector(admin: Admin, sleeps: list[float] | None = None, **options: Any) -> ZohoInventoryConnector:
+def connector(admin: Admin, sleeps: list[float] | None = None, frozen: bool = False,
+              **options: Any) -> ZohoInventoryConnector:
     config = ConnectorConfig(
         store_key="zoho-erp", base_url=admin.root, timeout_s=5.0, webhook_secret=SECRET,
         options={"organization_id": DEFAULTS["organization_id"], "accounts_host": f"{admin.root}/accounts",
                  "page_size": 2, "vendor_ids": {"kyoto-frames": "4815000000000777"}, **options},
         credentials={k: DEFAULTS[k] for k in ("client_id", "client_secret", "refresh_token")})
-    built = build_connector("zoho_inventory", config, sleep=(sleeps.append if sleeps is not None else lambda _s: None))
+    built = build_connector("zoho_inventory", config, sleep=(sleeps.append if sleeps is not None else lambda _s: None),
+                            **({"clock": lambda: 0.0} if frozen else {}))
     assert isinstance(built, ZohoInventoryConnector)
     return built
 
@@ -118,7 +120,7 @@ def test_a_refused_refresh_token_is_an_auth_error(admin: Admin) -> None:
 
 def test_the_client_paces_itself_under_the_organizations_limit_and_retries_a_429(admin: Admin) -> None:
     sleeps: list[float] = []
-    zoho = connector(admin, sleeps)
+    zoho = connector(admin, sleeps, frozen=True)  # time moves only by the waits the pacer asks for
     for _ in range(8):
         zoho.item(admin.ids["FUT-FRM-OAK-FULL"])
     assert sum(sleeps) >= (8 - 5) / 1.5 - 0.01  # a bucket of 5 leaking 1.5 a second: ≤ 95 a minute
