@@ -174,8 +174,14 @@ class ZohoInventoryConnector(RestConnector):
         return self.fetch_one(f"items/{item_id}", "item")
 
     def item_records(self, item_id: str) -> list[StockRecord]:
-        wanted = {str(w) for w in self.options.get("location_ids") or []}
-        return location_records(self.item(item_id), wanted)
+        """The item's figures per location; none for an item deleted since it was named (404)."""
+        try:
+            item = self.item(item_id)
+        except PermanentError as exc:
+            if exc.status_code == 404:
+                return []
+            raise
+        return location_records(item, {str(w) for w in self.options.get("location_ids") or []})
 
     # --- purchase orders --------------------------------------------------------------------
 
@@ -239,9 +245,4 @@ class ZohoInventoryConnector(RestConnector):
 
     def resolve_webhook(self, event: WebhookEvent) -> WebhookEvent:
         """The named item's figures as Zoho holds them now; an item deleted since is none."""
-        try:
-            return replace(event, stock=self.item_records(event.resource_ids[0].partition(":")[2]))
-        except PermanentError as exc:
-            if exc.status_code == 404:
-                return event
-            raise
+        return replace(event, stock=self.item_records(event.resource_ids[0].partition(":")[2]))

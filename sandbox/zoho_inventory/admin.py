@@ -100,6 +100,14 @@ def add_webhook(state: OrgState = kit.state, payload: dict[str, Any] = Body(...)
     return hook
 
 
+@kit.admin.post("/items/delete")
+def delete_item(state: OrgState = kit.state, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """``{"sku"}``: the item deleted in Zoho (its detail answers 404 from now on)."""
+    with state.lock:
+        item = known(next((i for i in state.items.values() if i["sku"] == payload.get("sku")), None), "sku")
+        return {"deleted": state.items.pop(item["item_id"])["item_id"]}
+
+
 @kit.admin.post("/purchaseorders/cancel")
 def cancel(state: OrgState = kit.state, payload: dict[str, Any] = Body(...)) -> dict[str, Any]:
     with state.lock:

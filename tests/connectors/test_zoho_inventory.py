@@ -206,3 +206,13 @@ def test_connect_registers_nothing_in_zoho_and_names_the_webhook_to_set_up(admin
     assert named.outcome == "to set up in Zoho" and named.address.endswith("/webhooks/zoho-erp")
     assert "zoho_inventory" in subscriptions.GENERATED_SECRET  # connect generates the header's secret
     assert admin.requests_log() == []  # Zoho has no API for workflow webhooks: nothing was asked
+
+
+def test_an_item_deleted_between_the_list_and_its_detail_is_left_out(admin: Admin) -> None:
+    zoho = connector(admin)
+    event = zoho.parse_webhook({}, json.dumps({"item": {"item_id": admin.ids["FUT-FRM-OAK-FULL"]}}).encode())
+    admin.post("items/delete", {"sku": "FUT-FRM-OAK-FULL"})
+    assert zoho.resolve_webhook(event).stock == []  # deleted since: nothing, not a failure
+    assert zoho.item_records(admin.ids["FUT-FRM-OAK-FULL"]) == []
+    with pytest.raises(PermanentError):  # any other refusal still stops the read
+        connector(admin, organization_id="1").item(admin.ids["FUT-FRM-OAK-QUEEN"])
