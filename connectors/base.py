@@ -111,7 +111,7 @@ from connectors.paging import (
     VersionCursorPaginator,
     shopify_link_paginator,
 )
-from connectors.records import ORDER_RISK, LineFields, RiskFields, held_back
+from connectors.records import ORDER_RISK, FulfillmentFields, LineFields, RefundFields, RiskFields, held_back
 from connectors.rpc import JsonRpcConnector
 from connectors.signing import (
     constant_time_equals,
@@ -193,7 +193,7 @@ __all__ = [
 ]
 __all__ += [
     "STOREFRONT", "Collections", "CreditShape", "DeclaredCredit", "DeclaredRefunds", "DeclaredSubstitutes",
-    "LevelWrites", "LineFields", "ORDER_RISK", "RiskFields", "held_back", "Marker", "OrderReads", "OrderRecord", "OrderShape", "RefundShape", "Refusal",
+    "LevelWrites", "LineFields", "FulfillmentFields", "RefundFields", "ORDER_RISK", "RiskFields", "held_back", "Marker", "OrderReads", "OrderRecord", "OrderShape", "RefundShape", "Refusal",
     "StockRecord", "Storefront",
 ]
 

@@ -62,6 +62,9 @@ class JsonWebhooks:
     #: Stock mappings per kind (``{"inventory_update": level_record}``): a payload of that kind is
     #: mapped with it; the payload's ``id`` names the resource, else each record's ``external_id``.
     stock_records: Mapping[str, StockMap] = field(default_factory=dict)
+    #: Further records per kind, as ``WebhookEvent`` fields (``{"order_fulfilled": lambda p:
+    #: {"fulfillments": [...]}}``): what a payload of that kind says beyond stock and orders.
+    event_records: Mapping[str, Callable[[Mapping[str, Any]], Mapping[str, Any]]] = field(default_factory=dict)
 
 
 def first_header(headers: Mapping[str, str], names: tuple[str, ...]) -> str | None:
@@ -104,10 +107,11 @@ class JsonWebhookConnector:
             dedupe = spec.dedupe(topic, headers, payload, body) if spec.dedupe is not None else \
                 first_header(headers, spec.dedupe_headers) or f"{topic}:{hashlib.sha256(body).hexdigest()}"
             stock, orders, resources = self.webhook_records(kind, payload)
+            extra = spec.event_records[kind](payload) if kind in spec.event_records else {}
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedPayloadError(f"{topic} payload lacks {exc}") from exc
         return WebhookEvent(kind, topic, f"{self.platform}:{dedupe}", occurred, stock=stock, orders=orders,
-                            resource_ids=resources)
+                            resource_ids=resources, **extra)
 
     def webhook_records(self, kind: WebhookKind, payload: Mapping[str, Any]) -> WebhookRecords:
         """The records a payload of ``kind`` carries: an ``order_created`` payload mapped by the

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from connectors.types import OrderLineRecord, PaymentRisk, StockRecord
-from connectors.values import id_str, money_cents, whole_units
+from connectors.types import FulfillmentRecord, OrderLineRecord, PaymentRisk, StockRecord, StoreRefundRecord
+from connectors.values import id_str, money_cents, parse_timestamp, whole_units
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,62 @@ class RiskFields:
                            billing_country=self.country(billing), shipping_country=self.country(shipping),
                            billing_address=billing, shipping_address=shipping)
         return risk if risk != PaymentRisk() else None
+
+
+@dataclass(frozen=True)
+class FulfillmentFields:
+    """An order's shipments as the order lists them: each fulfillment with its own lines, carrier
+    and tracking number (Shopify's ``fulfillments`` on the order an ``orders/fulfilled`` webhook
+    carries: https://shopify.dev/docs/api/admin-rest/latest/resources/fulfillment ). Only
+    fulfillments whose ``status`` is one of ``shipped`` count (a cancelled or failed one shipped
+    nothing)."""
+
+    lines: LineFields = LineFields()
+    fulfillments: str = "fulfillments"
+    line_items: str = "line_items"
+    carrier: str = "tracking_company"
+    tracking: str = "tracking_number"
+    status: str = "status"
+    shipped: tuple[str, ...] = ("success", "open", "pending")
+    created: str = "created_at"
+
+    def event(self, order: Mapping[str, Any]) -> dict[str, list[FulfillmentRecord]]:
+        """``WebhookEvent`` fields of an order payload: its fulfillments."""
+        return {"fulfillments": [FulfillmentRecord(
+            external_id=str(one["id"]), order_external_id=str(order["id"]),
+            lines=self.lines.records(one.get(self.line_items)), carrier=str(one.get(self.carrier) or ""),
+            tracking_number=str(one.get(self.tracking) or ""), shipped_at=parse_timestamp(one.get(self.created)))
+            for one in order.get(self.fulfillments) or [] if one.get(self.status, self.shipped[0]) in self.shipped]}
+
+
+@dataclass(frozen=True)
+class RefundFields:
+    """A refund resource as its platform sends it: the order it belongs to, what it paid back
+    (``amount`` reads it from the payload), its note and its lines, each line naming the order
+    line it refunds (Shopify's ``refunds/create``: ``refund_line_items`` of ``{line_item_id,
+    quantity, line_item}`` and ``transactions``:
+    https://shopify.dev/docs/api/admin-rest/latest/resources/refund )."""
+
+    amount: Callable[[Mapping[str, Any]], int]
+    lines: LineFields = LineFields()
+    order_id: str = "order_id"
+    line_items: str = "refund_line_items"
+    line_id: str = "line_item_id"
+    line: str = "line_item"
+    transactions: str = "transactions"
+    note: str = "note"
+    created: str = "created_at"
+
+    def event(self, refund: Mapping[str, Any]) -> dict[str, list[StoreRefundRecord]]:
+        """``WebhookEvent`` fields of a refund payload: the refund."""
+        currency = next((str(t["currency"]) for t in refund.get(self.transactions) or [] if t.get("currency")), "USD")
+        lines = [self.lines.record({**(item.get(self.line) or {}), self.lines.id: item[self.line_id],
+                                    self.lines.quantity: item.get("quantity")})
+                 for item in refund.get(self.line_items) or []]
+        return {"refunds": [StoreRefundRecord(
+            external_id=str(refund["id"]), order_external_id=str(refund[self.order_id]), amount_cents=self.amount(refund),
+            currency=currency, note=str(refund.get(self.note) or ""), created_at=parse_timestamp(refund.get(self.created)),
+            lines=lines)]}
 
 
 def _text(value: Any) -> str | None:

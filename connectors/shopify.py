@@ -85,11 +85,11 @@ from dataclasses import replace
 from typing import Any, ClassVar, Iterator, Mapping
 
 from connectors.base import (
-    Bucket, Collections, CreditShape, HighWater, JsonWebhooks, KeyedCodes, LevelWrites, LineFields, ListingRef,
-    OrderPage, OrderRecord, OrderShape, PushResult, RefundRequest, RefundShape, Refusal, StockPage, StockRecord,
-    Storefront, SubstituteOrderRequest, SubstituteOrderResult, cents_to_money, full_name, header_auth, id_str,
-    incremental, money_cents, parse_timestamp, shopify_link_paginator, spread_cents, whole_units, ORDER_RISK,
-)
+    Bucket, Collections, CreditShape, FulfillmentFields, HighWater, JsonWebhooks, KeyedCodes, LevelWrites, LineFields,
+    ListingRef, OrderPage, OrderRecord, OrderShape, PushResult, RefundFields, RefundRequest, RefundShape, Refusal,
+    StockPage, StockRecord, Storefront, SubstituteOrderRequest, SubstituteOrderResult, cents_to_money, full_name,
+    header_auth, id_str, incremental, money_cents, parse_timestamp, shopify_link_paginator, spread_cents, whole_units,
+    ORDER_RISK)
 from connectors.errors import PermanentError
 
 #: Shopify's REST collections: ``{"orders": [...]}`` at ``orders.json``, ``limit`` per page, ``Link`` cursors.
@@ -150,8 +150,7 @@ ORDERS = REST("orders", map=order_record, params={"status": "any"}, since_param=
 #: Look-ups by key read the most a page holds (``limit`` 250), whatever the store's ``page_size``.
 BY_KEY = Collections(REST.paginator, suffix=".json", params={"limit": 250})
 REFUNDS = BY_KEY("orders/{order}/refunds")
-DRAFTS = tuple(BY_KEY("draft_orders", params={"status": status}, since_param="updated_at_min")
-               for status in ("open", "completed"))
+DRAFTS = tuple(BY_KEY("draft_orders", params={"status": s}, since_param="updated_at_min") for s in ("open", "completed"))
 GIFT_CARDS = BY_KEY("gift_cards/search", records="gift_cards", params={"query": "last_characters:{last4}"})
 
 
@@ -169,12 +168,13 @@ class ShopifyConnector(LevelWrites, Storefront):
     write_requests = (1, 1)  # the variant's policy, then each location's quantity
     webhooks = JsonWebhooks(
         signature_headers=("X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256"),
-        topic_headers=("X-Shopify-Topic", "Shopify-Topic"),
-        dedupe_headers=("X-Shopify-Event-Id", "X-Shopify-Webhook-Id"),
-        occurred_headers=("X-Shopify-Triggered-At",), order_record=order_record,
+        topic_headers=("X-Shopify-Topic", "Shopify-Topic"), order_record=order_record,
+        dedupe_headers=("X-Shopify-Event-Id", "X-Shopify-Webhook-Id"), occurred_headers=("X-Shopify-Triggered-At",),
         kinds={"inventory_levels/update": "inventory_update", "orders/create": "order_created",
-               "products/update": "sku_modified"},
-        stock_records={"inventory_update": level_record, "sku_modified": variant_records})
+               "products/update": "sku_modified", "orders/fulfilled": "order_fulfilled",
+               "refunds/create": "refund_created", "inventory_levels/connect": "location_connected"},
+        stock_records=dict(inventory_update=level_record, sku_modified=variant_records, location_connected=level_record),
+        event_records=dict(order_fulfilled=FulfillmentFields().event, refund_created=RefundFields(refunded_cents).event))
     order_record = staticmethod(order_record)
     refunds = RefundShape(existing=REFUNDS, create="orders/{order}/refunds.json", root="refund",
                           quote="orders/{order}/refunds/calculate.json", amount=refunded_cents)

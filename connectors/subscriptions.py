@@ -71,7 +71,8 @@ from connectors.http import RestConnector
 
 #: Topics each platform is asked for: the ones its connector reads (``webhooks.kinds``).
 TOPICS: dict[str, tuple[str, ...]] = {
-    "shopify": ("inventory_levels/update", "orders/create", "products/update"),
+    "shopify": ("inventory_levels/update", "inventory_levels/connect", "orders/create", "orders/fulfilled",
+                "products/update", "refunds/create"),
     "woocommerce": ("product.created", "product.updated", "order.created"),
     "lightspeed": ("inventory.update", "product.update", "sale.update"),
     "bigcommerce": tuple(BIGCOMMERCE_KINDS),

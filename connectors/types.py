@@ -112,7 +112,33 @@ class OrderPage:
     cursor: str | None
 
 
-WebhookKind = Literal["inventory_update", "order_created", "sku_modified", "ping", "other"]
+WebhookKind = Literal["inventory_update", "order_created", "sku_modified", "ping", "other", "order_fulfilled",
+                      "refund_created", "location_connected"]
+
+
+@dataclass(frozen=True)
+class FulfillmentRecord:
+    """Lines of an order the store shipped (a Shopify fulfillment): which, how many, and how."""
+
+    external_id: str
+    order_external_id: str
+    lines: list[OrderLineRecord]
+    carrier: str = ""
+    tracking_number: str = ""
+    shipped_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StoreRefundRecord:
+    """A refund made on the store's side (in its admin, or by us through its API): what it paid back."""
+
+    external_id: str
+    order_external_id: str
+    amount_cents: int
+    currency: str = "USD"
+    note: str = ""
+    created_at: datetime | None = None
+    lines: list[OrderLineRecord] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -126,6 +152,9 @@ class WebhookEvent:
     stock: list[StockRecord] = field(default_factory=list)
     orders: list[OrderRecord] = field(default_factory=list)
     resource_ids: list[str] = field(default_factory=list)
+    #: Lines shipped (``order_fulfilled``) and refunds made at the store (``refund_created``).
+    fulfillments: list[FulfillmentRecord] = field(default_factory=list)
+    refunds: list[StoreRefundRecord] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

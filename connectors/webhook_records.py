@@ -4,7 +4,8 @@ parse it anyway to answer 400 to a malformed one, and never again by the drain.
 The inbox row keeps the raw body and the kept headers as they arrived (nothing is lost, and a
 row stored without records is still parsed from them); ``dump`` adds what the platform's parser
 made of it, and ``load`` gives back the same records: every field of ``StockRecord``,
-``OrderRecord`` (its ``PaymentRisk`` as a nested object) and ``OrderLineRecord``, datetimes as
+``OrderRecord`` (its ``PaymentRisk`` as a nested object), ``OrderLineRecord``, ``FulfillmentRecord``
+and ``StoreRefundRecord`` (their ``lines`` as order lines), datetimes as
 ISO 8601 with their offset (https://docs.python.org/3/library/datetime.html#datetime.datetime.isoformat).
 Fields that are None and may be are left out, so a stock update stores only what it carries.
 """
@@ -14,9 +15,11 @@ import dataclasses
 from datetime import datetime
 from typing import Any, TypeVar, get_type_hints
 
-from connectors.types import OrderLineRecord, OrderRecord, PaymentRisk, StockRecord, WebhookEvent, WebhookKind
+from connectors.types import (FulfillmentRecord, OrderLineRecord, OrderRecord, PaymentRisk, StockRecord,
+                              StoreRefundRecord, WebhookEvent, WebhookKind)
 
-T = TypeVar("T", StockRecord, OrderRecord, OrderLineRecord)
+T = TypeVar("T", StockRecord, OrderRecord, OrderLineRecord, FulfillmentRecord, StoreRefundRecord)
+Record = StockRecord | OrderRecord | OrderLineRecord | FulfillmentRecord | StoreRefundRecord
 #: The key of the records in an inbox row's payload, beside ``headers`` and ``body``.
 PAYLOAD_KEY = "records"
 #: Bumped when the stored form changes; a row with another version is parsed from its body again.
@@ -51,7 +54,7 @@ def _shape(cls: type) -> Shape:
     return shape
 
 
-def _dump(record: StockRecord | OrderRecord | OrderLineRecord) -> dict[str, Any]:
+def _dump(record: Record) -> dict[str, Any]:
     names, dated, _nullable, required = _shape(type(record))
     out: dict[str, Any] = {}
     for name in names:
@@ -96,6 +99,10 @@ def dump(event: WebhookEvent) -> dict[str, Any]:
         out["orders"] = [_dump(order) for order in event.orders]
     if event.resource_ids:
         out["resource_ids"] = list(event.resource_ids)
+    if event.fulfillments:
+        out["fulfillments"] = [_dump(fulfillment) for fulfillment in event.fulfillments]
+    if event.refunds:
+        out["refunds"] = [_dump(refund) for refund in event.refunds]
     return out
 
 
@@ -108,6 +115,8 @@ def load(data: dict[str, Any], kind: WebhookKind, topic: str, dedupe_key: str,
         return WebhookEvent(kind=kind, topic=topic, dedupe_key=dedupe_key, occurred_at=occurred_at,
                             stock=[_load(StockRecord, record) for record in data.get("stock", [])],
                             orders=[_load(OrderRecord, order) for order in data.get("orders", [])],
-                            resource_ids=[str(one) for one in data.get("resource_ids", [])])
+                            resource_ids=[str(one) for one in data.get("resource_ids", [])],
+                            fulfillments=[_load(FulfillmentRecord, one) for one in data.get("fulfillments", [])],
+                            refunds=[_load(StoreRefundRecord, one) for one in data.get("refunds", [])])
     except (TypeError, ValueError, AttributeError) as exc:
         raise UnreadableRecords(str(exc)) from exc

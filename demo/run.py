@@ -2,8 +2,9 @@
 machine, against the sandbox.
 
 Starts (or finds) the embedded servers, the sandbox and the five processes, points the example
-store at the sandbox, lets beat poll every store, sells a futon frame out on Shopify, and shows
-what followed: the SKU's state, every channel flipped to backorder, the staff alerts, and the
+store at the sandbox, lets beat poll every store (the five storefronts among them), sells a futon
+frame out (the showroom's last on Magento, the warehouse's on Shopify), and shows what followed: the
+SKU's state, each of the five storefronts told of the sell-out, the staff alerts, and the
 purchase order it drafted with the numbers behind each line. Its last act is order exceptions
 (``demo/exceptions.py``): a refund approved and paid at Stripe, one sent to review with its case,
 a stuck parcel's case and message, a chargeback staged before its deadline, and a policy what-if. Everything it started is stopped when
@@ -152,7 +153,7 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
     sandbox_url, web_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{web_port}"
     config_path = data_dir / "demo-store.toml"
     config_text = scenario.sandbox_config_text(REPO_ROOT / "examples" / "futon-store.toml", sandbox_url,
-                                               set(scenario.ALL_PLATFORMS))
+                                               set(scenario.DEMO_PLATFORMS))
     # An accelerated follow-up policy, so a customer's SLA passes within the demo.
     config_text = re.sub(r'(?m)^reminder_after = "[^"]*"', f'reminder_after = "{DEMO_REMINDER}"', config_text)
     config_text = re.sub(r'(?m)^sla = "72h"', f'sla = "{DEMO_SLA}"', config_text)
@@ -206,9 +207,12 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
     say(f"polled: {stock_rows} stock figures stored ({', '.join(f'{k} {v}' for k, v in per_store.items())})")
 
     showroom = next(s for s in config.stores if s.platform == "lightspeed")
-    say(f"the showroom sells its last {DEMO_SKU} (Lightspeed POS webhook)")
-    requests.post(f"{sandbox_url}/lightspeed/{showroom.key}/_admin/set_stock", timeout=10, json={
-        "sku": DEMO_SKU, "current_amount": 0, "outlet_id": next(iter(showroom.locations))}).raise_for_status()
+    trade = next(s for s in config.stores if s.platform == "magento")
+    say(f"the showroom's floor model, its last {DEMO_SKU}, sells to a trade customer: Magento reports its "
+        "showroom source at 0 (webhook)")
+    showroom_source = next(code for code, place in trade.locations.items() if place == "showroom")
+    requests.post(f"{sandbox_url}/magento/{trade.key}/_admin/set_stock", timeout=10, json={
+        "sku": DEMO_SKU, "source_code": showroom_source, "quantity": 0}).raise_for_status()
     time.sleep(2)
     say(f"online, the last 25 × {DEMO_SKU} in the warehouse sell: Shopify reports 0 (webhook)")
     requests.post(f"{sandbox_url}/shopify/shopify-main/_admin/set_stock", timeout=10,
@@ -227,18 +231,7 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
                                 params={"skus": DEMO_SKU}, timeout=5)
         return response.json()["items"][0]
 
-    shopify = procs.wait("Shopify to allow backorders",
-                         lambda: (i := item("shopify", "shopify-main"))["inventory_policy"] == "continue" and i)
-    woo = procs.wait("WooCommerce to show onbackorder",
-                     lambda: (i := item("woocommerce", "woo-outlet"))["stock_status"] == "onbackorder" and i)
-    trade = procs.wait("BigCommerce to show the frame as pre-order",
-                       lambda: (i := item("bigcommerce", "bigcommerce-trade"))["availability"] == "preorder" and i)
-    # The POS sold its own last unit: it already shows 0, so it needs no write.
-    pos = procs.wait("the Lightspeed POS to show none left",
-                     lambda: (i := item("lightspeed", showroom.key)) and not any(i["inventory"].values()) and i)
-    pos_writes = [w for w in requests.get(f"{sandbox_url}/lightspeed/{showroom.key}/_admin/writes",
-                                          timeout=5).json()["writes"] if w["sku"] == DEMO_SKU]
-
+    sold_out = sell_out_on_every_storefront(item, sandbox_url, trade.key, showroom.key, procs)
     def staff_messages() -> dict[str, int] | None:
         response = requests.get(f"{sandbox_url}/_sandbox/messaging/messages", timeout=5).json()["messages"]
         counts = {p: sum(1 for m in response if m["provider"] == p) for p in ("slack", "mailgun")}
@@ -246,7 +239,7 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
 
     messages = procs.wait("the staff alerts (Slack and email)", staff_messages, 60)
     journey_summary, po_lines = customer_journeys(sandbox_url, web_url, say, procs)
-    restocked = channels_after_restock(item, showroom.key, say, procs)
+    restocked = channels_after_restock(item, showroom.key, trade.key, say, procs)
     exception_lines = exceptions.run(sandbox_url, web_url, config_path, say, procs)
     with session_scope() as session:
         transitions = [f"{t.from_state} → {t.to_state} (available {t.numbers['available']}"
@@ -264,11 +257,7 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
 
     counted = procs.wait("/metrics to count webhooks, pushes and sends", counted_all, 10)
     summary = {"stock_figures": stock_rows, "per_store": per_store, "transitions": transitions,
-               "shopify": {"available": shopify["available"], "inventory_policy": shopify["inventory_policy"]},
-               "woocommerce": {"stock_quantity": woo["stock_quantity"], "stock_status": woo["stock_status"],
-                               "backorders": woo["backorders"]},
-               "bigcommerce": {key: trade[key] for key in ("levels", "availability", "availability_description")},
-               "lightspeed_writes": len(pos_writes), "lightspeed": pos["inventory"], "messages": messages,
+               "sold_out": sold_out, "messages": messages,
                "alerts": alerts, "journeys": journey_summary, "purchase_orders": po_lines, "restocked": restocked,
                "exceptions": exception_lines,
                "message_page": f"{sandbox_url}/_sandbox/messages", "flower": f"http://127.0.0.1:{flower_port}",
@@ -408,7 +397,56 @@ def purchase_order_story(web_url: str, say: Callable[[str], None], procs: Proces
     return number, lines
 
 
-def channels_after_restock(item: Callable[[str, str], dict[str, Any]], pos_key: str,
+def sell_out_on_every_storefront(item: Callable[[str, str], dict[str, Any]], sandbox_url: str, trade_key: str,
+                                 pos_key: str, procs: Processes) -> list[str]:
+    """Each of the five storefronts told of the sell-out, one line each, as the stand-ins show it
+    once the figures have stopped moving, with the writes we made to it since the first poll
+    (from the audit log; Lightspeed's from its own write log too)."""
+    from sqlalchemy import select
+
+    from domain.core.db import session_scope
+    from domain.core.models import AuditLog, Sku
+
+    procs.wait("Shopify to allow backorders", lambda: item("shopify", "shopify-main")["inventory_policy"] == "continue")
+    procs.wait("WooCommerce to show onbackorder", lambda: item("woocommerce", "woo-outlet")["stock_status"] == "onbackorder")
+    procs.wait("BigCommerce to show the frame as pre-order",
+               lambda: item("bigcommerce", "bigcommerce-trade")["availability"] == "preorder")
+    procs.wait("Magento to take backorders with every source at 0", lambda: (i := item("magento", trade_key))
+               ["backorders"] == 2 and not any(i["sources"].values()))
+    procs.wait("the Lightspeed POS to be written its showroom's 0", lambda: not any(
+        item("lightspeed", pos_key)["inventory"].values()) and any(w["sku"] == DEMO_SKU for w in requests.get(
+            f"{sandbox_url}/lightspeed/{pos_key}/_admin/writes", timeout=5).json()["writes"]))
+    shown = settled("the five storefronts' figures to settle", lambda: {
+        "shopify": item("shopify", "shopify-main"), "woocommerce": item("woocommerce", "woo-outlet"),
+        "bigcommerce": item("bigcommerce", "bigcommerce-trade"), "magento": item("magento", trade_key),
+        "lightspeed": item("lightspeed", pos_key)}, procs)
+    with session_scope() as session:
+        sku_id = session.scalar(select(Sku.id).where(Sku.code == DEMO_SKU))
+        pushes = [row.data for row in session.scalars(
+            select(AuditLog).where(AuditLog.action == "channel.push", AuditLog.subject_type == "sku",
+                                   AuditLog.subject_id == str(sku_id)).order_by(AuditLog.id))]
+
+    def written(store_key: str) -> str:
+        mine = [push for push in pushes if push.get("store") == store_key and push.get("ok")]
+        if not mine:
+            return "nothing written by us"
+        levels: dict[str, Any] = {}
+        for push in mine:  # the latest figure we wrote at each location
+            levels.update(push.get("levels") or {})
+        return f"we wrote {levels} in {len(mine)} write(s)"
+    shop, woo, bc, mag, pos = (shown[name] for name in ("shopify", "woocommerce", "bigcommerce", "magento",
+                                                        "lightspeed"))
+    return [f"Shopify: available {shop['available']}, inventory_policy {shop['inventory_policy']} "
+            f"({written('shopify-main')})",
+            f"WooCommerce: stock {woo['stock_quantity']}, status {woo['stock_status']}, backorders "
+            f"{woo['backorders']} ({written('woo-outlet')})",
+            f"BigCommerce: levels {bc['levels']}, availability {bc['availability']} "
+            f"({bc['availability_description']!r}; {written('bigcommerce-trade')})",
+            f"Magento: sources {mag['sources']}, backorders {mag['backorders']} ({written(trade_key)})",
+            f"Lightspeed POS: {pos['inventory']} ({written(pos_key)})"]
+
+
+def channels_after_restock(item: Callable[[str, str], dict[str, Any]], pos_key: str, trade_key: str,
                            say: Callable[[str], None], procs: Processes) -> list[str]:
     """Once the goods are booked in, every channel that sells the frame is written its new sellable
     figure (received − units filled for waiting customers − that store's buffer), not only the
@@ -425,10 +463,12 @@ def channels_after_restock(item: Callable[[str, str], dict[str, Any]], pos_key: 
                ["stock_status"] == "instock" and i, 60)
     # The first write after the arrival is not necessarily the last (the buffer and what is promised
     # move as the fill lands): the figures told are the ones that stopped moving.
-    shopify = settled("Shopify's figures to settle", lambda: item("shopify", "shopify-main"), procs)
-    woo = settled("WooCommerce's figures to settle", lambda: item("woocommerce", "woo-outlet"), procs)
-    trade = procs.wait("BigCommerce to sell the restocked frame again", lambda: (
-        i := item("bigcommerce", "bigcommerce-trade"))["availability"] == "available" and i, 60)
+    procs.wait("BigCommerce to sell the restocked frame again", lambda: item("bigcommerce", "bigcommerce-trade")
+               ["availability"] == "available", 60)
+    shown = settled("the storefronts' figures to settle", lambda: {
+        "shopify": item("shopify", "shopify-main"), "woocommerce": item("woocommerce", "woo-outlet"),
+        "bigcommerce": item("bigcommerce", "bigcommerce-trade"), "magento": item("magento", trade_key)}, procs)
+    shopify, woo, trade, trade_store = (shown[name] for name in ("shopify", "woocommerce", "bigcommerce", "magento"))
     pos = item("lightspeed", pos_key)
     with session_scope() as session:
         sku_id = session.scalar(select(Sku.id).where(Sku.code == DEMO_SKU))
@@ -451,6 +491,7 @@ def channels_after_restock(item: Callable[[str, str], dict[str, Any]], pos_key: 
              f"WooCommerce: stock {woo['stock_quantity']}, status {woo['stock_status']} ({why('woo-outlet')})",
              f"BigCommerce: levels {trade['levels']}, availability {trade['availability']} "
              f"({why('bigcommerce-trade')})",
+             f"Magento: sources {trade_store['sources']}, backorders {trade_store['backorders']} ({why(trade_key)})",
              f"Lightspeed POS: {pos['inventory']} ({why(pos_key)})"]
     say(f"every selling channel shows the restock: Shopify {shopify['available']}, WooCommerce "
         f"{woo['stock_quantity']} (what arrived, less the units filled for waiting customers and each "
@@ -545,15 +586,10 @@ def _print_summary(summary: dict[str, Any], say: Callable[[str], None], keep: bo
     say(f"stock figures stored by polling: {summary['stock_figures']} {summary['per_store']}")
     for line in summary["transitions"]:
         say(f"{DEMO_SKU}: {line}")
-    say(f"at the sell-out, Shopify: available {summary['shopify']['available']}, "
-        f"inventory_policy {summary['shopify']['inventory_policy']}")
-    say(f"at the sell-out, WooCommerce: stock {summary['woocommerce']['stock_quantity']}, "
-        f"status {summary['woocommerce']['stock_status']}, backorders {summary['woocommerce']['backorders']}")
-    say(f"at the sell-out, BigCommerce: levels {summary['bigcommerce']['levels']}, availability "
-        f"{summary['bigcommerce']['availability']} ({summary['bigcommerce']['availability_description']!r})")
+    for line in summary["sold_out"]:
+        say(f"at the sell-out, {line}")
     for line in summary["restocked"]:
         say(f"after the goods arrived, {line}")
-    say(f"Lightspeed POS: {summary['lightspeed']} for {DEMO_SKU}, {summary['lightspeed_writes']} write(s) from us")
     say(f"staff alerts: {summary['alerts']} alert(s) in all; the sell-out reached staff as {summary['messages']}")
     say(f"customer journeys: {'; '.join(summary['journeys'])}")
     say("the purchase order drafted from the sell-out, as sent (each line with the numbers behind it):")

@@ -67,6 +67,10 @@ PLATFORM_SECRETS = {
 }
 ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite", "bigcommerce", "sap_b1",
                            "business_central", "zoho_inventory", "cin7_core"})
+#: The five storefronts the example store sells through (``examples/futon-store.toml``).
+STOREFRONTS = ("shopify", "woocommerce", "bigcommerce", "magento", "lightspeed")
+#: What the demo runs: every platform above and all five storefronts.
+DEMO_PLATFORMS = ALL_PLATFORMS | frozenset(STOREFRONTS)
 
 
 def instance_for(platform: str, store_key: str) -> str:
@@ -250,7 +254,8 @@ def register_webhooks(sandbox_url: str, store: StoreConfig, web_url: str, secret
                                 {"Key": CIN7_TOPIC_HEADER, "Value": CIN7_STOCK_CHANGED}]}).raise_for_status()
         return
     else:
-        topics = {"shopify": ["inventory_levels/update", "orders/create", "products/update"],
+        topics = {"shopify": ["inventory_levels/update", "inventory_levels/connect", "orders/create",
+                              "orders/fulfilled", "products/update", "refunds/create"],
                   "woocommerce": ["product.updated", "order.created"],
                   "magento": ["stock_item.updated", "source_items.updated", "order.placed"]}.get(store.platform)
         if topics is None:

@@ -49,6 +49,7 @@ from domain.core.models import (
     Vendor,
 )
 from domain.messaging import localtime, outbox_reasons
+from domain.payments import store_refunds
 from domain.purchasing import purchase_orders
 from domain.purchasing.reorder import explain as explain_line
 from domain.shipping import views as shipping_views
@@ -324,6 +325,26 @@ def _refund_decisions(trail: Trail, session: Session, order: Order) -> None:
                   f"{entry.action.removeprefix('refund.')} ({detail})", action=entry.action, **entry.data)
 
 
+def _store_refunds(trail: Trail, session: Session, order: Order) -> list[dict[str, Any]]:
+    """Each refund the store reported (``refunds/create``), made there by hand or by us, and the
+    unsent payment of ours it settled; returned as the order's ``store_refunds`` facts."""
+    found: list[dict[str, Any]] = []
+    for entry in _audit(session, "order", [order.id]):
+        if entry.action != store_refunds.ACTION:
+            continue
+        data = entry.data
+        lines = ", ".join(f"{line.get('quantity')} × {line.get('sku') or line.get('line')}" for line in data.get("lines") or [])
+        who = f"by us ({data['by_us']})" if data.get("by_us") else "by hand at the store"
+        settled = (f"; settled our unsent payment {data['reconciled_payment']} of decision "
+                   f"{data['reconciled_decision']} instead of paying it" if data.get("reconciled_payment") else "")
+        trail.add(entry.at, "refund.at_store", f"refunded {_money(int(data.get('amount_cents') or 0), data.get('currency') or 'USD')}"
+                  f" at {data.get('store')} (refund {data.get('refund_id')}) {who}"
+                  + (f": {lines}" if lines else "") + (f", note {data['note']!r}" if data.get("note") else "") + settled,
+                  **data)
+        found.append(data)
+    return found
+
+
 def order(session: Session, reference: str, now: datetime | None = None) -> Trail:
     now = now or utcnow()
     orders = orders_by_reference(session, reference)
@@ -356,6 +377,7 @@ def order(session: Session, reference: str, now: datetime | None = None) -> Trai
             facts["backorders"].append(_backorder_facts(found_backorder, sku))
             _backorder_events(session, trail, found_backorder, found, line, sku, now)
         _refund_decisions(trail, session, found)
+        facts["store_refunds"] = _store_refunds(trail, session, found)
         for step in dispute_trail.order_entries(session, found.id):
             trail.add(step.at, step.kind, step.text, **step.data)
         facts["fraud"] = _fraud(session, trail, found, store_key)

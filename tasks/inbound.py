@@ -17,8 +17,9 @@ from domain.core.clock import utcnow
 from domain.core.models import Store
 from domain.core.stages import FollowUp, Stage
 from domain.fraud import scoring
-from domain.journey import customer_journey
+from domain.journey import customer_journey, shipped
 from domain.messaging import alerts
+from domain.payments import store_refunds
 from domain.stock import poll_schedule, quarantine_alerts, webhook_inbox
 from flows import metrics
 from flows.connections import connector_for
@@ -77,6 +78,11 @@ def drain(self: DbTask, source: str, max_batches: int = 20) -> int:
             if result.read_now:  # notifications named what changed: read it now (the beat hands the slot out)
                 poll_schedule.due_now(uow.session, store.id)
                 dispatch(uow, [FollowUp(Stage.DISPATCH_POLLS, ())])
+            if result.fulfillments:  # the store shipped backordered lines: their customers hear of it
+                dispatch(uow, shipped.ship_fulfilled(uow.session, store.id, result.fulfillments,
+                                                     runtime_settings.current(), utcnow()))
+            if result.refunds:  # refunds made at the store: kept on their orders, ours not paid twice
+                store_refunds.record(uow.session, store, result.refunds, utcnow())
             if result.order_ids and scoring.enabled():  # scored after this commit, not inside it
                 dispatch(uow, for_ids(Stage.FRAUD_SCORE, result.order_ids))
             routes = current_config().notifications.routes

@@ -4,7 +4,9 @@ with its store's connector and hands the records here: this module never calls a
 Events are applied in arrival order within a batch; stock figures carry the platform's own
 timestamp, so an older update that arrives late does not overwrite a newer one (see
 ``domain.stock.levels``). An event naming a SKU or location we do not know is quarantined and alerted,
-never dropped: an operator can add the SKU to the configuration and re-drive it.
+never dropped: an operator can add the SKU to the configuration and re-drive it. A location the
+store says it connected (Shopify's ``inventory_levels/connect``) is the exception: it is adopted
+first (``domain.stock.connected_locations``), so its figures count from that event on.
 """
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ from typing import Any, Iterable
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from connectors.types import OrderRecord, StockRecord, WebhookEvent
+from connectors.types import FulfillmentRecord, OrderRecord, StockRecord, StoreRefundRecord, WebhookEvent
 from domain.core.clock import utcnow
 from domain.core.db import any_int
 from domain.core.models import InboxEvent
+from domain.stock.connected_locations import adopt
 from domain.stock.levels import record_batch
 from domain.stock.orders import record_orders
 
@@ -63,6 +66,14 @@ class DrainResult:
     #: An event named what changed without its figures, on a platform that is not asked per
     #: resource (a Business Central notification): the store's incremental read is due now.
     read_now: bool = False
+    #: Lines the store shipped (``order_fulfilled``): their backordered customers hear of it
+    #: (``domain.journey.shipped.ship_fulfilled``, after this batch is applied).
+    fulfillments: list[FulfillmentRecord] = field(default_factory=list)
+    #: Refunds made at the store (``refund_created``): recorded against their orders
+    #: (``domain.payments.store_refunds``, after this batch is applied).
+    refunds: list[StoreRefundRecord] = field(default_factory=list)
+    #: Store locations a ``location_connected`` event brought in and that are tracked from now on.
+    adopted_locations: list[str] = field(default_factory=list)
 
 
 def apply_parsed(session: Session, store_id: int, batch: list[ParsedEvent]) -> DrainResult:
@@ -85,12 +96,17 @@ def apply_parsed(session: Session, store_id: int, batch: list[ParsedEvent]) -> D
             problems[event.id] = [f"unparsable: {item.error}"]
             continue
         problems[event.id] = []
-        result.read_now |= bool(parsed.resource_ids) and not (parsed.stock or parsed.orders)
+        result.read_now |= bool(parsed.resource_ids) and not (parsed.stock or parsed.orders) \
+            and parsed.kind not in ("order_fulfilled", "refund_created")
         for record in parsed.stock:
             owner[id(record)] = event
             stock.append(record)
         if parsed.orders:
             parsed_orders.append((event, parsed.orders))
+        if parsed.kind == "location_connected":  # a location connected at the store: tracked at once
+            result.adopted_locations += adopt(session, store_id, parsed.stock)
+        result.fulfillments += parsed.fulfillments
+        result.refunds += parsed.refunds
     if stock:
         stored = record_batch(session, store_id, stock)
         result.changed_sku_ids.update(stored.changed_sku_ids)

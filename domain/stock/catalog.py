@@ -39,6 +39,22 @@ def _upsert(session: Session, model: type, key_column: str, rows: list[dict[str,
     return {key: id_ for key, id_ in session.execute(select(column, model.id).where(column.in_(keys)))}
 
 
+def _move_levels(session: Session, store_id: int, external_id: str, location_id: int) -> None:
+    """A store location the file now maps to another of our locations (one adopted when the store
+    connected it, ``domain.stock.connected_locations``, then named by ``stores discover``): the
+    figures the store reported there move with it, so the old location keeps no stale copy."""
+    old = session.scalar(select(StoreLocation.location_id).where(StoreLocation.store_id == store_id,
+                                                                 StoreLocation.external_id == external_id))
+    if old is None or old == location_id:
+        return
+    figures = {"store_id": store_id, "old": old, "new": location_id}
+    session.execute(text("DELETE FROM stock_levels o USING stock_levels n WHERE o.store_id = :store_id "
+                         "AND o.location_id = :old AND n.store_id = :store_id AND n.location_id = :new "
+                         "AND n.sku_id = o.sku_id"), figures)
+    session.execute(text("UPDATE stock_levels SET location_id = :new WHERE store_id = :store_id AND location_id = :old"),
+                    figures)
+
+
 def apply_config(session: Session, config: BusinessConfig) -> ApplySummary:
     was_read_only = set(session.scalars(select(Store.key).where(Store.read_only.is_(True))))
     location_ids = _upsert(session, Location, "key", [
@@ -56,6 +72,7 @@ def apply_config(session: Session, config: BusinessConfig) -> ApplySummary:
                         .values(owner_store_id=store_ids.get(loc.owner) if loc.owner else None))
     for store in config.stores:
         for external, location_key in store.locations.items():
+            _move_levels(session, store_ids[store.key], external, location_ids[location_key])
             session.execute(insert(StoreLocation).values(
                 store_id=store_ids[store.key], location_id=location_ids[location_key], external_id=external,
             ).on_conflict_do_update(constraint="uq_store_locations_external",

@@ -26,8 +26,8 @@ How to write one: docs/sandbox.md.
 """
 
 from sandbox.kit.standin import Answer, Call, Events, Json, KitState, Limit, StandIn
-from sandbox.kit.admin import (Seed, Setting, add_action, add_checkout, add_config, add_item_state, add_seed,
-                               add_set_stock, add_state_view, known, plain, reset)
+from sandbox.kit.admin import (Seed, Setting, add_action, add_checkout, add_config, add_connect, add_fulfillment,
+                               add_item_state, add_seed, add_set_stock, add_state_view, known, plain, reset)
 from sandbox.kit.auth import BearerToken, HeaderToken, KeyAndSecret
 from sandbox.kit.catalog import Batch, LazyCatalog
 from sandbox.kit.dates import SiteDates

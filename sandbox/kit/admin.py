@@ -8,6 +8,9 @@
   platform's own admin: the SKU lookups, the lock and the webhooks are the kit's, the change and
   the order the platform's. :func:`add_change` is the same for any record an admin edits (a
   product renamed, a sale voided), found by the field the payload names it by.
+* :func:`add_fulfillment`: ``POST _admin/fulfill``, staff shipping every line of an order as one
+  fulfilment; :func:`add_connect`: ``POST _admin/connect``, an item stocked at another of the
+  shop's locations for the first time. The records and the topics are the platform's.
 * :func:`add_item_state`: ``GET _admin/state/items`` (``skus=`` or ``offset``/``limit``), what tests
   assert stock on.
 * :func:`add_state_view`: ``GET _admin/state/<name>``, stored records as plain JSON.
@@ -221,3 +224,49 @@ def add_checkout(kit: StandIn[Any], find_sku: Callable[[Any, str], Any],
                 line_events += events
             answer, events = place(state, lines, payload, now, begun)
         return JSONResponse({**answer, "webhooks": deliver(state, events + line_events)})
+
+
+def add_fulfillment(kit: StandIn[Any], find_order: Callable[[Any, str], Any], deliver: Deliver, topic: str,
+                    fulfilment: Callable[[Any, dict[str, Any]], dict[str, Any]], lines: str = "line_items",
+                    status: str = "fulfillment_status") -> None:
+    """``POST _admin/fulfill {"order_id", ...}``: every line of the order shipped as one fulfilment;
+    ``fulfilment(state, asked)`` makes its record from the payload with ``tracking_company`` and
+    ``tracking_number`` (None unless given), the order's ``order_id``, the shipped lines (under
+    ``lines``) and ``now``. Each line and the order are marked ``fulfilled``, the record appended
+    to the order's ``fulfillments`` and the order sent as ``topic``."""
+
+    def fulfil(state: Any, order: dict[str, Any], payload: dict[str, Any], now: datetime) -> tuple[Any, Events]:
+        shipped = [{**line, status: "fulfilled"} for line in order[lines]]
+        asked = {"tracking_company": None, "tracking_number": None, **payload, "order_id": order["id"],
+                 lines: shipped, "now": now}
+        order.update({lines: shipped, status: "fulfilled",
+                      "fulfillments": [*order.get("fulfillments", []), fulfilment(state, asked)]})
+        return order, [(topic, order)]
+    add_change(kit, "/fulfill", find_order, fulfil, deliver, by="order_id", shown="order")
+
+
+def add_connect(kit: StandIn[Any], find_sku: Callable[[Any, str], Any],
+                level: Callable[[Any, Any, int, int, datetime], dict[str, Any]], deliver: Deliver, topic: str,
+                main: Callable[[Any], int] = lambda state: state.location_id) -> None:
+    """Locations beside the state's ``main(state)`` one (its ``location_id`` unless said; its ``locations``, a
+    ``sandbox.kit.locations.Locations``) and items connected to them:
+
+    * ``POST _admin/locations {"count"}`` adds ``count`` active locations (a shop with many stores
+      or warehouses), answered with every location id;
+    * ``POST _admin/connect {"sku", "location_id", "available"}`` stocks the item at an added
+      location (any other is the admin 404) with ``available`` units (0 unless given);
+      ``level(state, key, location, available, now)`` is the level the ``topic`` webhook carries
+      and the answer shows."""
+
+    def add_locations(state: Any, payload: dict[str, Any]) -> dict[str, Any]:
+        state.locations.add(main(state), int(payload.get("count", 1)))
+        return {"location_ids": [str(location) for location in state.locations.all(main(state))]}
+    add_action(kit, "/locations", add_locations)
+
+    def connect(state: Any, key: Any, payload: dict[str, Any], now: datetime) -> tuple[Any, Events]:
+        location = int(payload["location_id"])
+        available = known(state.locations.place(location, key, int(payload.get("available", 0)), now),
+                          f"location {location}")
+        shown = level(state, key, location, available, now)
+        return shown, [(topic, shown)]
+    add_change(kit, "/connect", find_sku, connect, deliver)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sandbox.kit import (Events, Json, Seed, Setting, add_action, add_checkout, add_config, add_item_state,
-                         add_order_view, add_seed, add_set_stock, add_state_view, known, reset, subtotal, to_money)
+from sandbox.kit import (Events, Json, Seed, Setting, add_checkout, add_config, add_connect, add_fulfillment,
+                         add_item_state, add_order_view, add_seed, add_set_stock, add_state_view, known, reset,
+                         subtotal, to_money)
 from sandbox.shopify import shop
-from sandbox.shopify.shop import ShopState, kit
+from sandbox.shopify.shop import ShopState, fixtures, kit
 
 
 def add_item(state: ShopState, spec: Json, now: datetime) -> Json:
@@ -67,8 +68,7 @@ add_config(kit, {
 #: The added locations stay; what they stocked goes with the catalog.
 add_seed(kit, Seed(reset("catalog", "orders", "transactions", "gift_cards", "locations.levels"),
                    start=lambda state, count: state.total, add=add_item, total=lambda state: state.total,
-                   render=shop.admin_item, batch={"available": ("available", int, 10),
-                                                  "policy": ("inventory_policy", str, "deny")}))
+                   render=shop.admin_item, batch={"available": ("available", int, 10), "policy": ("inventory_policy", str, "deny")}))
 add_set_stock(kit, ShopState.key_for_sku, change_stock, shop.webhooks.deliver_all)
 add_checkout(kit, ShopState.key_for_sku, sell, place, shop.webhooks.deliver_all)
 add_item_state(kit, lambda state: range(state.total), ShopState.key_for_sku, ShopState.get, shop.admin_item)
@@ -76,13 +76,12 @@ add_item_state(kit, lambda state: range(state.total), ShopState.key_for_sku, Sho
 add_state_view(kit, "gift_cards", lambda state: [{**c, "id": str(c["id"])} for c in state.gift_cards])
 
 
-def add_locations(state: ShopState, payload: Json) -> Json:
-    """Add ``count`` active locations beside the main one (a shop with many stores or warehouses)."""
-    state.locations.add(state.location_id, int(payload.get("count", 1)))
-    return {"location_ids": [str(location) for location in state.locations.all(state.location_id)]}
-
-
-add_action(kit, "/locations", add_locations)
+#: Locations added beside the main one, an item connected to one (``inventory_levels/connect``),
+#: and an order fulfilled in the admin (``orders/fulfilled``, its fulfillment ids above 2**53 too).
+add_connect(kit, ShopState.key_for_sku, lambda state, key, location, available, now: shop.level_json(
+    state, state.get(key), location, available, now), shop.webhooks.deliver_all, "inventory_levels/connect")
+add_fulfillment(kit, lambda state, oid: state.find_order(int(oid)), shop.webhooks.deliver_all, "orders/fulfilled",
+                lambda state, asked: fixtures.fill("fulfillment", asked, id=2**53 + 12_000_000_000 + state.allocate()))
 
 
 #: An order with its refunds and transactions, ids as strings, for tests to assert on.

@@ -21,8 +21,8 @@ from sandbox.shopify.shop import DEFAULT_CLIENT_SECRET, MISSING_PARAM, ShopState
 
 #: Topics a subscription may name (those the stand-in delivers, and a few more of the documented list).
 TOPICS = ("app/uninstalled", "inventory_levels/connect", "inventory_levels/disconnect", "inventory_levels/update",
-          "orders/cancelled", "orders/create", "orders/updated", "products/create", "products/delete",
-          "products/update")
+          "orders/cancelled", "orders/create", "orders/fulfilled", "orders/updated", "products/create",
+          "products/delete", "products/update", "refunds/create")
 Subscriptions(
     lambda hook: fixtures.fill("webhook", hook), pages, {"address": "address", "topic": "topic"},
     FieldErrors((Rule("topic", present, ["can't be blank"]), Rule("topic", one_of(TOPICS), [

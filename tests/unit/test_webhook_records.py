@@ -60,3 +60,31 @@ def test_a_field_a_parser_left_none_against_its_type_comes_back_none() -> None:
     order = OrderRecord("o-1", "1001", None, None, None, None, [line])  # type: ignore[arg-type]
     event = WebhookEvent(kind="order_created", topic="orders/create", dedupe_key="k", occurred_at=None, orders=[order])
     assert _through_json(event) == event
+
+
+def test_a_store_s_fulfillments_and_refunds_come_back_equal() -> None:
+    from connectors.shopify import ShopifyConnector
+    from connectors.types import ConnectorConfig
+
+    shop = ShopifyConnector(ConnectorConfig("shop", "http://127.0.0.1:9"))
+    order = {"id": 9007199254740995, "fulfillments": [
+        {"id": 1, "status": "success", "tracking_company": "UPS", "tracking_number": "1Z9", "created_at":
+         "2026-11-25T10:00:00-05:00", "line_items": [{"id": 9007199254740997, "sku": "FUTON-QUEEN", "quantity": 2,
+                                                      "title": "Futon", "price": "189.90", "variant_id": 4}]},
+        {"id": 2, "status": "cancelled", "line_items": [{"id": 5, "sku": "X", "quantity": 1}]}]}
+    fulfilled = shop.parse_webhook({"X-Shopify-Topic": "orders/fulfilled"}, json.dumps(order).encode())
+    assert fulfilled.kind == "order_fulfilled" and [f.external_id for f in fulfilled.fulfillments] == ["1"], \
+        "a cancelled fulfillment shipped nothing"
+    assert fulfilled.fulfillments[0].lines == [OrderLineRecord("9007199254740997", "FUTON-QUEEN", 2, "Futon", 18990, "4")]
+    refund = {"id": 77, "order_id": 9007199254740995, "note": "by hand", "created_at": "2026-11-25T10:00:00-05:00",
+              "refund_line_items": [{"id": 3, "line_item_id": 9007199254740997, "quantity": 1,
+                                     "line_item": {"id": 9007199254740997, "sku": "FUTON-QUEEN", "price": "189.90"}}],
+              "transactions": [{"kind": "refund", "status": "success", "amount": "189.90", "currency": "EUR"},
+                               {"kind": "refund", "status": "failure", "amount": "189.90", "currency": "EUR"}]}
+    refunded = shop.parse_webhook({"X-Shopify-Topic": "refunds/create"}, json.dumps(refund).encode())
+    [made] = refunded.refunds
+    assert (made.order_external_id, made.amount_cents, made.currency, made.note) == ("9007199254740995", 18990, "EUR",
+                                                                                     "by hand")
+    assert [(line.external_id, line.sku, line.quantity) for line in made.lines] == [("9007199254740997", "FUTON-QUEEN", 1)]
+    for event in (fulfilled, refunded):
+        assert _through_json(event) == event
