@@ -215,6 +215,24 @@ def header_auth(header: str, credential: str, prefix: str = "") -> AuthFrom:
     return AuthFrom(lambda creds: HeaderToken(header, creds.get(credential, ""), prefix))
 
 
+class HeaderTokens(AuthBase):
+    """Several static secrets, each in its own header (Cin7 Core's ``api-auth-accountid`` and
+    ``api-auth-applicationkey``, https://help.core.cin7.com/hc/en-us/articles/9982480315407)."""
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self.headers = dict(headers)
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.update(self.headers)
+        return request
+
+
+def headers_auth(**credentials: str) -> AuthFrom:
+    """Each header (keyword, ``_`` for ``-``) ← the credential named: ``headers_auth(api_auth_accountid="account_id")``."""
+    return AuthFrom(lambda creds: HeaderTokens({header.replace("_", "-"): creds.get(credential, "")
+                                                for header, credential in credentials.items()}))
+
+
 def bearer_auth(credential: str = "access_token") -> AuthFrom:
     """``Authorization: Bearer`` with the ``credential`` secret (RFC 6750)."""
     return AuthFrom(lambda creds: BearerToken(creds.get(credential, "")))

@@ -21,7 +21,7 @@ public docs:
   a product tracked by variant is its variants, any other the product; ``availability`` ``preorder``
   is the setting that keeps a listing selling when it is out (docs/connectors.md, BigCommerce).
 
-A back office (NetSuite, Odoo, Business Central, SAP Business One) is surveyed instead (:func:`survey`): its locations, and how many
+A back office (NetSuite, Odoo, Business Central, SAP Business One, Zoho Inventory, Cin7 Core) is surveyed instead (:func:`survey`): its locations, and how many
 items it holds — counted, not copied, since its items are matched by code to the SKUs the selling
 stores list — and, part by part, what the credential may not read (``connectors.permissions``),
 so one missing permission is named while the rest is still read:
@@ -44,6 +44,13 @@ so one missing permission is named while the rest is still read:
   (https://help.sap.com/doc/056f69366b5345a386bb8149f1700c19/10.0/en-US/Service%20Layer%20API%20Reference.html):
   ``GET Warehouses`` (code, name, ``Inactive``) and ``GET Items/$count`` of the inventory items
   (``InventoryItem eq 'tYES'``), whose ``ItemCode`` is matched to our SKU codes.
+
+* Zoho Inventory: ``GET /locations`` (``location_id``, ``location_name``, ``status``;
+  https://www.zoho.com/inventory/api/v1/locations/ ) and the ``GET /items`` pages counted, services
+  left out (their ``sku`` is matched to our SKUs).
+* Cin7 Core: ``GET ref/location`` (``Name``: what availability rows name, ``IsDeprecated``) and the
+  ``GET product`` pages counted, products of ``Type`` ``Stock`` only
+  (https://dearinventory.docs.apiary.io/).
 
 * Magento / Adobe Commerce: with Multi-Source Inventory (the ``msi`` option) its sources, ``GET
   /V1/inventory/sources`` (https://developer.adobe.com/commerce/webapi/rest/inventory/manage-sources/);
@@ -80,6 +87,8 @@ from connectors.permissions import refused_part
 from connectors.magento import SEARCH as MAGENTO_SEARCH, PRODUCTS as MAGENTO_PRODUCTS
 from connectors.salesforce_b2c import DATA as SFCC_DATA
 from connectors.sapb1 import SapB1Connector
+from connectors.cin7_core import LOCATIONS as CIN7_LOCATIONS, PRODUCTS as CIN7_PRODUCTS, Cin7CoreConnector
+from connectors.zoho_inventory import ZOHO, ZohoInventoryConnector
 
 T = TypeVar("T")
 
@@ -359,15 +368,41 @@ def _sap_b1_survey(connector: SapB1Connector) -> Survey:
     return found
 
 
+def _zoho_survey(connector: ZohoInventoryConnector) -> Survey:
+    found = Survey("zoho_inventory")
+    found.locations = found.attempt("locations", lambda: [
+        FoundLocation(str(row["location_id"]), str(row.get("location_name") or row["location_id"]),
+                      row.get("status", "active") == "active") for row in connector.records(ZOHO("locations"))], [])
+    count = found.attempt("items", lambda: sum(1 for row in connector.records(ZOHO("items"))
+                                               if row.get("product_type") != "service"), None)
+    if count is not None:
+        found.items, found.counted = count, "items that are not services (matched by sku = SKU code)"
+    return found
+
+
+def _cin7_survey(connector: Cin7CoreConnector) -> Survey:
+    found = Survey("cin7_core")
+    found.locations = found.attempt("locations", lambda: [
+        FoundLocation(str(row["Name"]), str(row["Name"]), not row.get("IsDeprecated"))
+        for row in connector.records(CIN7_LOCATIONS)], [])
+    count = found.attempt("items", lambda: sum(1 for row in connector.records(CIN7_PRODUCTS)
+                                               if row.get("Type", "Stock") == "Stock"), None)
+    if count is not None:
+        found.items, found.counted = count, "products of type Stock (matched by SKU)"
+    return found
+
+
 SURVEYS: dict[str, Callable[[Any], Survey]] = {"netsuite": _netsuite_survey, "netsuite_restlet": _netsuite_survey,
                                                "odoo": _odoo_survey,
-                                               "business_central": _business_central_survey, "sap_b1": _sap_b1_survey}
+                                               "business_central": _business_central_survey, "sap_b1": _sap_b1_survey,
+                                               "zoho_inventory": _zoho_survey, "cin7_core": _cin7_survey}
 
 
 def is_back_office(connector: Any) -> bool:
     """A platform surveyed (locations, an item count) rather than copied into ``[[skus]]``."""
     return connector.platform in SURVEYS and isinstance(
-        connector, (NetSuiteConnector, OdooConnector, BusinessCentralConnector, SapB1Connector))
+        connector, (NetSuiteConnector, OdooConnector, BusinessCentralConnector, SapB1Connector, ZohoInventoryConnector,
+                    Cin7CoreConnector))
 
 
 def survey(connector: Any) -> Survey:

@@ -156,8 +156,16 @@ class RateLimitHeaders:
 
     reset_header: str | None = None
     reset_unit: str = "s"
+    #: Statuses that mean "over a per-window limit" on a platform that names no wait (Zoho's 429 on
+    #: its 100 a minute, Cin7 Core's 503 on its 60 a minute): wait ``window_s``, the next window.
+    window_statuses: tuple[int, ...] = ()
+    window_s: float = 60.0
 
     def retry_after(self, response: requests.Response) -> float | None:
+        wait = self.named_wait(response)
+        return self.window_s if wait is None and response.status_code in self.window_statuses else wait
+
+    def named_wait(self, response: requests.Response) -> float | None:
         wait = parse_retry_after(response.headers.get("Retry-After"))
         if wait is None and self.reset_header:
             raw = response.headers.get(self.reset_header)

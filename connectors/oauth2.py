@@ -22,10 +22,11 @@ parameter:
 """
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import requests
 from requests.auth import AuthBase
@@ -147,3 +148,68 @@ class ClientCredentials(AuthBase):
             retried.request = again
             return retried
         return handle
+
+
+class RefreshTokenGrant(AuthBase):
+    """An access token from an OAuth 2.0 refresh-token grant (RFC 6749 §6,
+    https://www.rfc-editor.org/rfc/rfc6749#section-6), sent as ``Authorization: {scheme} <token>``.
+
+    Zoho's accounts server takes the grant as query parameters, ``POST
+    {accounts host}/oauth/v2/token?refresh_token=…&client_id=…&client_secret=…&grant_type=refresh_token``,
+    and answers ``{"access_token", "expires_in": 3600, "api_domain", "token_type": "Bearer"}``; the
+    API then wants ``Authorization: Zoho-oauthtoken <token>``
+    (https://www.zoho.com/accounts/protocol/oauth/web-apps/access-token-expiry.html). The token is
+    kept per process (the token URL, client and a digest of the refresh token), renewed
+    :data:`BASIC_RENEW_EARLY_S` before its expiry, and :meth:`refresh` drops the one a 401 answered
+    so ``RestConnector.request`` sends the call once more with a new one (``Refreshable``).
+    """
+
+    _kept: ClassVar[dict[tuple[str, str, str], _Kept]] = {}
+
+    def __init__(self, token_url: str, client_id: str, client_secret: str, refresh_token: str, *,
+                 scheme: str = "Bearer", platform: str = "", timeout_s: float = 10.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.token_url, self.scheme, self.platform, self.timeout_s, self.clock = \
+            token_url, scheme, platform, timeout_s, clock
+        self.params = {"refresh_token": refresh_token, "client_id": client_id, "client_secret": client_secret,
+                       "grant_type": "refresh_token"}
+        self.key = (token_url, client_id, hashlib.sha256(refresh_token.encode()).hexdigest())
+        self.used: str | None = None
+
+    def token(self) -> str:
+        with _LOCK:
+            kept = self._kept.get(self.key)
+            if kept is None or kept.expires_at - BASIC_RENEW_EARLY_S <= self.clock():
+                kept = self._kept[self.key] = self._fetch()
+            return kept.token
+
+    def _fetch(self) -> _Kept:
+        try:
+            answer = requests.post(self.token_url, params=self.params, timeout=self.timeout_s,
+                                   headers={"Accept": "application/json"})
+        except requests.RequestException as exc:
+            raise TransientError(f"{self.platform} token: {exc.__class__.__name__}", platform=self.platform) from exc
+        error = classify_response(answer, platform=self.platform)
+        if error is not None:
+            raise error
+        body = answer.json()
+        if not body.get("access_token"):  # Zoho answers a refused grant 200 {"error": "invalid_code"}
+            raise AuthError(f"{self.platform} token refused: {body.get('error') or body}", platform=self.platform,
+                            status_code=answer.status_code, body=answer.text[:500])
+        return _Kept(str(body["access_token"]), self.clock() + float(body.get("expires_in") or 3600))
+
+    def refresh(self) -> bool:
+        """Drop the token a refused request carried (another connector may have replaced it already)."""
+        if self.used is None:
+            return False
+        with _LOCK:
+            kept = self._kept.get(self.key)
+            if kept is not None and kept.token == self.used:
+                self._kept.pop(self.key, None)
+        return True
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        self.used = None
+        self.used = self.token()
+        request.headers["Authorization"] = f"{self.scheme} {self.used}"
+        return request

@@ -76,6 +76,13 @@ PERMISSIONS: dict[str, dict[str, str]] = {
                                 "Business Manager's Open Commerce API Settings",
                        "locations": "the Data API resource /inventory_lists (get) for the API client in Business "
                                     "Manager's Open Commerce API Settings"},
+    # Zoho Inventory OAuth scopes, named per endpoint in https://www.zoho.com/inventory/api/v1/
+    "zoho_inventory": {"locations": "ZohoInventory.settings.READ scope", "items": "ZohoInventory.items.READ scope",
+                       "stock": "ZohoInventory.items.READ scope (ZohoInventory.items.UPDATE for the backorder status)",
+                       "webhooks": "a workflow rule set up in Zoho (no scope: nothing is registered through the API)"},
+    # Cin7 Core: an API application reads everything (https://help.core.cin7.com/hc/en-us/articles/9982480315407);
+    # webhooks need the Automation module on the subscription
+    "cin7_core": {"webhooks": "the Automation module on the Cin7 Core subscription"},
     "sap_b1": {"warehouses": "the user's authorization for Administration → Setup → Inventory → Warehouses",
                "items": "the user's authorization for Inventory → Item Master Data",
                "stock": "the user's authorization for Inventory → Item Master Data"},

@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping
 
 from connectors.base import Connector
 from connectors.business_central import BusinessCentralConnector
+from connectors.cin7_core import Cin7CoreConnector
 from connectors.bigcommerce import BigCommerceConnector
 from connectors.declarative import DeclarativeConnector, check_store
 from connectors.declarative_spec import webhook_spec
@@ -23,6 +24,7 @@ from connectors.sapb1 import SapB1Connector
 from connectors.shopify import ShopifyConnector
 from connectors.types import ConnectorConfig
 from connectors.woocommerce import WooCommerceConnector
+from connectors.zoho_inventory import ZohoInventoryConnector
 
 CONNECTORS: dict[str, type] = {
     "shopify": ShopifyConnector,
@@ -37,6 +39,8 @@ CONNECTORS: dict[str, type] = {
     "sap_b1": SapB1Connector,
     "salesforce_b2c": SalesforceB2CConnector,
     "quickbooks": QuickBooksConnector,
+    "zoho_inventory": ZohoInventoryConnector,
+    "cin7_core": Cin7CoreConnector,
     "rest": DeclarativeConnector,
 }
 #: Platforms whose ``[[stores]]`` table says more than the shared keys: each lists the problems as

@@ -34,6 +34,15 @@ address for a topic is found by listing first, so connecting twice changes nothi
   in one we choose and is read back from the listing; a hook found with another value, or
   deactivated (BigCommerce deactivates a hook after 48 hours of failed deliveries), is mended with
   ``PUT``. BigCommerce only delivers to ``https`` on port 443: ``PUBLIC_BASE_URL`` must be that.
+* Zoho Inventory sends webhooks from workflow rules the operator sets up in Zoho (Settings →
+  Automation → Workflow Actions → Webhooks, https://www.zoho.com/books/kb/automation/create-webhook.html);
+  there is no API to register them, so ``connect`` only generates the secret the webhook must send
+  in a custom header and names the address.
+* Cin7 Core ``/ExternalApi/v2/webhooks`` (the Automation module): ``GET`` lists them under
+  ``Webhooks`` (``ID``, ``Type``, ``ExternalURL``, ``IsActive``, ``ExternalHeaders``), ``POST``
+  creates one, ``PUT`` (the ``ID`` in the body) updates one (https://dearinventory.docs.apiary.io/#reference/webhooks).
+  Nothing is signed: our secret and the type travel in ``ExternalHeaders`` we set, and a webhook
+  Cin7 deactivated (after six failed retries) or holding another secret is mended with ``PUT``.
 * Magento Open Source has no webhooks and no registration API; Adobe Commerce's Webhooks module
   (``POST /V1/webhooks/subscribe``) signs with an RSA key pair
   (https://developer.adobe.com/commerce/extensibility/webhooks/signature-verification/), not the
@@ -54,6 +63,9 @@ from typing import Any, Protocol, cast
 from connectors.base import MetaPaginationPaginator, PageNumberPaginator, Stream, shopify_link_paginator
 from connectors.bigcommerce import KINDS as BIGCOMMERCE_KINDS
 from connectors.bigcommerce import SECRET_HEADER as BIGCOMMERCE_SECRET_HEADER
+from connectors.cin7_core import SECRET_HEADER as CIN7_SECRET_HEADER
+from connectors.cin7_core import TOPIC_HEADER as CIN7_TOPIC_HEADER
+from connectors.cin7_core import TOPICS as CIN7_TOPICS
 from connectors.errors import PermanentError
 from connectors.http import RestConnector
 
@@ -64,9 +76,10 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "woocommerce": ("product.created", "product.updated", "order.created"),
     "lightspeed": ("inventory.update", "product.update", "sale.update"),
     "bigcommerce": tuple(BIGCOMMERCE_KINDS),
+    "cin7_core": CIN7_TOPICS,
 }
 #: Platforms whose subscriptions carry a secret we generate (else the platform's app secret signs).
-GENERATED_SECRET = frozenset({"woocommerce", "bigcommerce", "business_central"})
+GENERATED_SECRET = frozenset({"woocommerce", "bigcommerce", "business_central", "zoho_inventory", "cin7_core"})
 #: Where the operator finds the secret a platform signs with, when it is not ours to choose.
 APP_SECRET = {"shopify": "the app's API secret key", "lightspeed": "the OAuth app's client secret"}
 
@@ -194,8 +207,42 @@ def _bigcommerce(connector: RestConnector, address: str, secret: str | None, sec
     return out
 
 
+def _zoho_inventory(connector: RestConnector, address: str, secret: str | None, secret_is_new: bool
+                    ) -> list[Subscription]:
+    """Nothing to call: Zoho's workflow webhooks are set up in Zoho by the operator (its API has no
+    endpoint for them), with the secret we generate in the ``X-Backorders-Secret`` header
+    (docs/connect-a-store.md, "Zoho Inventory")."""
+    if not secret:
+        raise ValueError("a Zoho Inventory webhook needs a secret for its header")
+    return [Subscription("", "items (a workflow rule's webhook, set up in Zoho)", address, "to set up in Zoho")]
+
+
+def _cin7_core(connector: RestConnector, address: str, secret: str | None, secret_is_new: bool
+               ) -> list[Subscription]:
+    if not secret:
+        raise ValueError("a Cin7 Core webhook needs a secret for its header")
+    existing = {(hook["Type"], hook["ExternalURL"]): hook for hook in (connector.get_json("webhooks") or {}).get(
+        "Webhooks", [])}
+    out = []
+    for topic in TOPICS["cin7_core"]:
+        headers = [{"Key": CIN7_SECRET_HEADER, "Value": secret}, {"Key": CIN7_TOPIC_HEADER, "Value": topic}]
+        found = existing.get((topic, address))
+        if found is None:
+            hook, _ = connector.send("POST", "webhooks", {"Type": topic, "IsActive": True, "ExternalURL": address,
+                                                          "ExternalAuthorizationType": "noauth",
+                                                          "ExternalHeaders": headers})
+            out.append(Subscription(str(hook["ID"]), topic, address, "created"))
+        elif not found.get("IsActive") or found.get("ExternalHeaders") != headers:
+            connector.send("PUT", "webhooks", {**found, "IsActive": True, "ExternalHeaders": headers})
+            out.append(Subscription(str(found["ID"]), topic, address, "updated"))
+        else:
+            out.append(Subscription(str(found["ID"]), topic, address, "found"))
+    return out
+
+
 REGISTRARS = {"shopify": _shopify, "woocommerce": _woocommerce, "lightspeed": _lightspeed,
-              "bigcommerce": _bigcommerce, "business_central": _validated}
+              "bigcommerce": _bigcommerce, "business_central": _validated, "zoho_inventory": _zoho_inventory,
+              "cin7_core": _cin7_core}
 #: Platforms whose notifications come to their own path (a validation handshake, one row per
 #: notification: ``workers.notifications``) rather than ``/webhooks/{store}``.
 NOTIFICATION_PATHS = {"business_central": "/webhooks/{store}/notifications"}

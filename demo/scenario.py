@@ -12,6 +12,10 @@ import requests
 
 from connectors.bigcommerce import KINDS as BIGCOMMERCE_TOPICS
 from connectors.bigcommerce import SECRET_HEADER as BIGCOMMERCE_SECRET_HEADER
+from connectors.cin7_core import SECRET_HEADER as CIN7_SECRET_HEADER
+from connectors.cin7_core import STOCK_CHANGED as CIN7_STOCK_CHANGED
+from connectors.cin7_core import TOPIC_HEADER as CIN7_TOPIC_HEADER
+from connectors.zoho_inventory import SECRET_HEADER as ZOHO_SECRET_HEADER
 from domain.core.business_config import BusinessConfig, StoreConfig
 
 SLACK_PATH = "/slack/services/T000/B000/SANDBOX"
@@ -57,9 +61,16 @@ PLATFORM_SECRETS = {
     "QBO_CLIENT_SECRET": "qbo-sandbox-secret",
     "QBO_REFRESH_TOKEN": "AB11-first-refresh-token",
     "QBO_VERIFIER_TOKEN": "qbo-verifier-token",
+    "ZOHO_CLIENT_ID": "1000.ZOHOSANDBOX",
+    "ZOHO_CLIENT_SECRET": "zoho_sandbox_secret",
+    "ZOHO_REFRESH_TOKEN": "1000.refresh.sandbox",
+    "ZOHO_ERP_WEBHOOK_SECRET": "sandbox-zoho-webhook-secret",
+    "CIN7_ACCOUNT_ID": "2a4c9b1e-0000-4c0e-9d2a-5a0c1b2c3d4e",
+    "CIN7_APPLICATION_KEY": "cin7-sandbox-key",
+    "CIN7_ERP_WEBHOOK_SECRET": "sandbox-cin7-webhook-secret",
 }
 ALL_PLATFORMS = frozenset({"shopify", "woocommerce", "lightspeed", "netsuite", "bigcommerce", "sap_b1",
-                           "business_central", "quickbooks"})
+                           "business_central", "quickbooks", "zoho_inventory", "cin7_core"})
 #: The five storefronts the example store sells through (``examples/futon-store.toml``).
 STOREFRONTS = ("shopify", "woocommerce", "bigcommerce", "magento", "lightspeed")
 #: What the demo runs: every platform above and all five storefronts.
@@ -164,6 +175,9 @@ def sandbox_config_text(example: Path, sandbox_url: str, platforms: set[str]) ->
             if platform.group(1) == "quickbooks":  # QuickBooks' OAuth token endpoint is the stand-in's too
                 block = block.replace("options = { ", f'options = {{ token_url = "{sandbox_url}/quickbooks/{instance}'
                                                       f'/oauth2/v1/tokens/bearer", ', 1)
+            # and Zoho's OAuth tokens (its ``accounts_host`` option)
+            block = re.sub(r'accounts_host = "[^"]*"',
+                           f'accounts_host = "{sandbox_url}/{platform.group(1)}/{instance}/accounts"', block)
         if block.startswith("[[shipping.accounts]]"):  # each account on its stand-in, V2 too
             key, provider = (re.search(rf'(?m)^{name} = "([^"]+)"', block) for name in ("key", "provider"))
             if key and provider:
@@ -216,6 +230,17 @@ def seed_store(sandbox_url: str, store: StoreConfig, skus: list[str], available:
                                                       for place in body["warehouses"]}} for code in skus]
         body["partners"] = [{"card_code": v["external_id"], "name": v["name"]} for v in vendors or []]
         body["item_fields"] = ["BackorderStatus"] if store.options.get("backorder_status") else []
+    elif store.platform == "zoho_inventory":  # vendors and locations by the ids the file names
+        body.update(locations=[{"id": place, "name": place} for place in store.locations],
+                    vendors=[str(v) for v in (store.options.get("vendor_ids") or {}).values()],
+                    custom_fields=["Backorder Status"] if store.options.get("backorder_status") else [],
+                    items=[{"sku": code, "stock": {place: {"on_hand": available} for place in store.locations}}
+                           for code in skus])
+    elif store.platform == "cin7_core":  # suppliers by the names the file maps our vendors to
+        body.update(locations=list(store.locations),
+                    suppliers=[str(v) for v in (store.options.get("vendor_ids") or {}).values()],
+                    products=[{"sku": code, "stock": {place: {"on_hand": available} for place in store.locations}}
+                              for code in skus])
     else:
         raise ValueError(f"no sandbox seeding for platform {store.platform!r}")
     requests.post(f"{base}/seed", json=body, timeout=60).raise_for_status()
@@ -230,6 +255,16 @@ def register_webhooks(sandbox_url: str, store: StoreConfig, web_url: str, secret
         body = {"address": address}
     elif store.platform == "bigcommerce":  # nothing signed: the secret rides in a header of ours
         body = {"address": address, "topics": list(BIGCOMMERCE_TOPICS), "headers": {BIGCOMMERCE_SECRET_HEADER: secret}}
+    elif store.platform == "zoho_inventory":  # a workflow rule's webhook, as the operator sets it up in Zoho
+        body = {"address": address, "headers": {ZOHO_SECRET_HEADER: secret}}
+    elif store.platform == "cin7_core":  # through Cin7's own webhooks API, as `stores connect` does
+        requests.post(f"{sandbox_url}/cin7_core/{store.key}/ExternalApi/v2/webhooks", timeout=10, headers={
+            "api-auth-accountid": PLATFORM_SECRETS["CIN7_ACCOUNT_ID"],
+            "api-auth-applicationkey": PLATFORM_SECRETS["CIN7_APPLICATION_KEY"]}, json={
+            "Type": CIN7_STOCK_CHANGED, "IsActive": True, "ExternalURL": address, "ExternalAuthorizationType": "noauth",
+            "ExternalHeaders": [{"Key": CIN7_SECRET_HEADER, "Value": secret},
+                                {"Key": CIN7_TOPIC_HEADER, "Value": CIN7_STOCK_CHANGED}]}).raise_for_status()
+        return
     else:
         topics = {"shopify": ["inventory_levels/update", "inventory_levels/connect", "orders/create",
                               "orders/fulfilled", "products/update", "refunds/create"],

@@ -24,6 +24,8 @@ MODULES: tuple[str, ...] = (
     "sandbox.salesforce_b2c",
     "sandbox.sapb1",
     "sandbox.quickbooks",
+    "sandbox.zoho_inventory",
+    "sandbox.cin7_core",
     "sandbox.warehouse",
     "sandbox.shipstation",
     "sandbox.flexport",

@@ -24,9 +24,11 @@ from domain.stock.connected_locations import adopt
 from domain.stock.levels import record_batch
 from domain.stock.orders import record_orders
 
-#: Headers kept with a stored webhook so it can be parsed again later, exactly as received.
+#: Headers kept with a stored webhook so it can be parsed again later, exactly as received
+#: (``x-backorders-topic``: the type Cin7 Core's webhooks carry in a header we set; never the
+#: ``x-backorders-secret`` beside it).
 KEPT_HEADER_PREFIXES = ("x-shopify-", "shopify-", "x-wc-", "x-signature", "x-lightspeed", "content-type",
-                        "user-agent", "x-bc-", "x-request-id", "x-magento-")
+                        "user-agent", "x-bc-", "x-request-id", "x-magento-", "x-backorders-topic")
 
 
 def stored_payload(headers: dict[str, str], body: bytes, keep: Iterable[str] = ()) -> dict[str, Any]:

@@ -46,6 +46,8 @@ def switched(text: str, key: str) -> str:
     ("sap-erp", "sap_b1", {"01": "warehouse", "SHOW": "showroom"}),
     ("bc-erp", "business_central", {"MAIN": "warehouse", "SHOWROOM": "showroom"}),
     ("qbo-erp", "quickbooks", {"default": "warehouse"}),
+    ("zoho-erp", "zoho_inventory", {"460000000038080": "warehouse", "460000000038099": "showroom"}),
+    ("cin7-erp", "cin7_core", {"Main Warehouse": "warehouse", "Showroom": "showroom"}),
 ])
 def test_the_switched_file_passes_config_check_with_one_back_office(
         tmp_path: Path, key: str, platform: str, locations: dict[str, str]) -> None:
@@ -57,6 +59,16 @@ def test_the_switched_file_passes_config_check_with_one_back_office(
     assert {v.erp_store for v in config.vendors} == {key, None}
     store = next(s for s in config.stores if s.key == key)
     assert store.locations == locations
+
+
+@pytest.mark.parametrize("key", ["zoho-erp", "cin7-erp"])
+def test_zoho_and_cin7_keep_their_backorder_status_and_vendor_maps(tmp_path: Path, key: str) -> None:
+    path = tmp_path / f"{key}.toml"
+    path.write_text(switched(EXAMPLE.read_text(), key))
+    config = load_config(path)
+    store = next(s for s in config.stores if s.key == key)
+    assert store.options["backorder_status"] is True
+    assert set(store.options["vendor_ids"]) == {v.key for v in config.vendors}
 
 
 def test_sap_keeps_its_backorder_status_option(tmp_path: Path) -> None:
@@ -157,3 +169,24 @@ def test_the_demo_polls_quickbooks_and_sends_it_the_purchase_order_once(
         po = db_session.get(PurchaseOrder, po_id)
         assert po is not None and po.erp_ref == order["Id"] and order["DocNumber"] == po.number[:21]
         assert order["VendorRef"]["name"] == "Kyoto Frame Works"
+@pytest.mark.parametrize("key, platform", [("zoho-erp", "zoho_inventory"), ("cin7-erp", "cin7_core")])
+def test_the_demo_polls_zoho_or_cin7_per_location_and_sends_it_the_purchase_order(
+        demo_on: Switch, db_session: Session, key: str, platform: str) -> None:
+    from tasks.po_send import send
+    from tasks.polling import poll_store
+
+    with demo_on(key, 2) as (config, sandbox_url):
+        store_id = db_session.scalar(select(Store.id).where(Store.key == key))
+        poll_store.apply(args=[store_id, True], throw=True)
+        assert per_location(db_session, store_id) == {"warehouse": 2 * len(config.skus),
+                                                      "showroom": 2 * len(config.skus)}
+
+        po_id = approved_po(db_session)
+        assert send.apply(args=[po_id]).get() == "sent"
+        [made] = requests.get(f"{sandbox_url}/{platform}/{key}/_admin/state/purchase_orders", timeout=10
+                              ).json()["purchase_orders"]
+        db_session.expire_all()
+        po = db_session.get(PurchaseOrder, po_id)
+        assert po is not None
+        number = made.get("purchaseorder_number") or made.get("OrderNumber")
+        assert number == po.number and po.erp_ref == (made.get("purchaseorder_id") or made.get("ID"))

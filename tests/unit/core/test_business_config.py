@@ -154,23 +154,24 @@ def test_a_platform_without_a_connector_is_refused_naming_the_key(tmp_path: Path
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from connectors.registry import CONNECTORS
 
+    monkeypatch.delitem(CONNECTORS, "zoho_inventory")  # a platform the product knows, its connector gone
     text = EXAMPLE.read_text() + '''
 [[stores]]
 key = "zoho-b2b"
-platform = "zoho"
+platform = "zoho_inventory"
 base_url = "https://b2b.futonloft.example"
 locations = { "default" = "warehouse" }
 '''
     index = sum(1 for line in text.splitlines() if line.strip() == "[[stores]]") - 1
     path = tmp_path / "zoho.toml"
     path.write_text(text)
-    expected = (f'stores[{index}].platform: no connector for "zoho" '
+    expected = (f'stores[{index}].platform: no connector for "zoho_inventory" '
                 f'(available: {", ".join(sorted(CONNECTORS))})')
     assert index == 6 and "magento, netsuite" in expected and "sap_b1" in expected
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert caught.value.problems == [expected]
-    typo = parse_error(text.replace('platform = "zoho"', 'platform = "zohoo"'))
+    typo = parse_error(text.replace('platform = "zoho_inventory"', 'platform = "zohoo"'))
     assert typo == [f"stores[{index}].platform: unknown platform 'zohoo' "
                     f"(available: {', '.join(sorted(CONNECTORS))})"]
 
