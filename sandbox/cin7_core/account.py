@@ -17,7 +17,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from sandbox.kit import Answer, Call, KitState, StandIn
-from sandbox.kit.limits import MinuteWindow
+from sandbox.kit.limits import Window
 
 DEFAULTS = {"account_id": "2a4c9b1e-0000-4c0e-9d2a-5a0c1b2c3d4e", "application_key": "cin7-sandbox-key"}
 #: Webhook types the stand-in knows (a subset of the API reference's list).
@@ -39,7 +39,7 @@ class AccountState(KitState):
     """One account: its keys, locations, products, stock rows, suppliers, purchases and webhooks."""
 
     credentials: dict[str, str] = field(default_factory=lambda: dict(DEFAULTS))
-    window: MinuteWindow = field(default_factory=lambda: MinuteWindow(60))
+    window: Window = field(default_factory=lambda: Window(60))
     locations: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → location
     products: dict[str, dict[str, Any]] = field(default_factory=dict)  # ID → product
     #: (product ID, location, bin) → [on hand, allocated, on order]
@@ -77,7 +77,7 @@ class PerMinute:
 
     def check(self, call: Call[AccountState]) -> dict[str, str]:
         with call.state.lock:
-            fits, _left, _reset = call.state.window.take()
+            fits, _left, _reset = call.state.window.count()
         if not fits:
             call.entry["status"] = 503
             raise Answer(JSONResponse(cin7_error(503, "You reached 60 calls per minute API limit"), status_code=503))

@@ -21,7 +21,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from sandbox.kit import Answer, Call, KitState, StandIn
-from sandbox.kit.limits import MinuteWindow
+from sandbox.kit.limits import Window
 
 DEFAULTS = {"client_id": "1000.ZOHOSANDBOX", "client_secret": "zoho_sandbox_secret",
             "refresh_token": "1000.refresh.sandbox", "organization_id": "20050000001"}
@@ -44,7 +44,7 @@ class OrgState(KitState):
     token_lifetime_s: float = 3600.0
     tokens: dict[str, float] = field(default_factory=dict)
     token_requests: int = 0
-    window: MinuteWindow = field(default_factory=lambda: MinuteWindow(100))
+    window: Window = field(default_factory=lambda: Window(100))
     #: Organizations still on warehouses answer ``warehouses[]`` instead of ``locations[]``.
     warehouses: bool = False
     locations: dict[str, str] = field(default_factory=dict)
@@ -82,7 +82,7 @@ class PerOrganization:
 
     def check(self, call: Call[OrgState]) -> dict[str, str]:
         with call.state.lock:
-            fits, _left, _reset = call.state.window.take()
+            fits, _left, _reset = call.state.window.count()
         if not fits:
             call.entry["status"] = 429
             raise Answer(JSONResponse(zoho_error(44, "You have made too many requests continuously. Please try "
