@@ -152,13 +152,18 @@ class RateLimitHeaders:
     """Which headers tell a platform's wait, beyond the standard ``Retry-After``.
 
     ``reset_header`` is e.g. BigCommerce ``X-Rate-Limit-Time-Reset-Ms`` with ``reset_unit="ms"``.
+    ``penalty_s`` is the wait a platform documents after a 429 that names none (Airtable: 30 s,
+    https://airtable.com/developers/web/api/rate-limits ).
     """
 
     reset_header: str | None = None
     reset_unit: str = "s"
+    penalty_s: float | None = None
 
     def retry_after(self, response: requests.Response) -> float | None:
         wait = parse_retry_after(response.headers.get("Retry-After"))
+        if wait is None and self.penalty_s is not None and response.status_code == 429:
+            return self.penalty_s
         if wait is None and self.reset_header:
             raw = response.headers.get(self.reset_header)
             if raw:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PLATFORMS = ("shopify", "woocommerce", "lightspeed", "netsuite", "odoo", "bigcommerce", "magento", "sapb1",
-             "shipstation", "flexport", "payments/stripe", "payments/adyen", "payments/paypal", "business_central")
+             "shipstation", "flexport", "payments/stripe", "payments/adyen", "payments/paypal", "business_central",
+             "airtable")
 
 
 def docstring_lines(tree: ast.AST) -> set[int]:

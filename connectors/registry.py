@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from connectors.base import Connector
+from connectors.airtable import AirtableConnector
 from connectors.business_central import BusinessCentralConnector
 from connectors.bigcommerce import BigCommerceConnector
 from connectors.declarative import DeclarativeConnector, check_store
@@ -31,6 +32,7 @@ CONNECTORS: dict[str, type] = {
     "bigcommerce": BigCommerceConnector,
     "magento": MagentoConnector,
     "sap_b1": SapB1Connector,
+    "airtable": AirtableConnector,
     "rest": DeclarativeConnector,
 }
 #: Platforms whose ``[[stores]]`` table says more than the shared keys: each lists the problems as

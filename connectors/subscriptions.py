@@ -91,6 +91,9 @@ class Subscription:
     outcome: str  # "found", "created", "updated", "renewed"
     #: When the platform drops it unless renewed (Business Central: three days); None: never.
     expires_at: datetime | None = None
+    #: A signing secret the platform made for it and shows once (Airtable's ``macSecretBase64``):
+    #: ``stores connect`` keeps it as the store's webhook secret.
+    secret: str | None = None
 
 
 class Validated(Protocol):

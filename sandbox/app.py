@@ -21,6 +21,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.bigcommerce",
     "sandbox.magento",
     "sandbox.sapb1",
+    "sandbox.airtable",
     "sandbox.warehouse",
     "sandbox.shipstation",
     "sandbox.flexport",

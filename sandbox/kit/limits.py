@@ -12,6 +12,10 @@ Business Central's 6,000 requests per 5 minutes
 allowance in ``X-RateLimit-Limit`` / ``X-RateLimit-Remaining``, and a refusal whose
 ``Retry-After`` is the HTTP-date the window ends (https://x-series-api.lightspeedhq.com/docs/rate_limiting).
 
+:class:`Penalized` is Airtable's: N requests per second per base; one more is answered 429 and
+so is every request for the penalty that follows (30 s), with no ``Retry-After``
+(https://airtable.com/developers/web/api/rate-limits).
+
 :class:`QuotaWindow` is BigCommerce's: a quota of requests per window (150 per 30 s on Standard and
 Plus plans) shared by every app of the store, reported on every answer as
 ``X-Rate-Limit-Time-Window-Ms``, ``X-Rate-Limit-Time-Reset-Ms``, ``X-Rate-Limit-Requests-Quota``
@@ -193,4 +197,43 @@ class PerWindow:
         if over:
             call.entry["status"] = 429
             raise Answer(JSONResponse(self.body(), status_code=429, headers={"Retry-After": str(wait)}))
+        return {}
+
+
+@dataclass
+class Penalty:
+    """One instance's per-second count and penalty; tests change ``per_second`` and ``penalty_s``."""
+
+    per_second: int = 5
+    penalty_s: float = 30.0
+    second: float = 0.0
+    used: int = 0
+    until: float = 0.0
+
+    def take(self) -> bool:
+        """Whether this request may pass: none inside a penalty; the one past the second's allowance starts it."""
+        now = time.monotonic()
+        if now < self.until:
+            return False
+        if now - self.second >= 1.0:
+            self.second, self.used = now, 0
+        self.used += 1
+        if self.used > self.per_second:
+            self.until = now + self.penalty_s
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class Penalized:
+    """The count is ``state.penalty``; a refusal is 429 with ``body`` and no wait named."""
+
+    body: Callable[[], Any]
+
+    def check(self, call: Call[Any]) -> dict[str, str]:
+        with call.state.lock:
+            ok = call.state.penalty.take()
+        if not ok:
+            call.entry["status"] = 429
+            raise Answer(JSONResponse(self.body(), status_code=429))
         return {}
