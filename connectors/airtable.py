@@ -14,7 +14,7 @@ Public docs this follows (all under https://airtable.com/developers/web/api/):
   records a request, only the named fields changed (``update-multiple-records``);
 * limits: 5 requests per second per base; past it 429, and every request fails for 30 seconds
   (``rate-limits``): paced here at 5/s (:class:`~connectors.http.Bucket`), a 429 waits the 30 s
-  (``RateLimitHeaders.penalty_s``; option ``rate_limit_penalty_s``) before the one retry;
+  (``RateLimitHeaders.penalty_s``; the shared ``max_retry_after_s`` option caps it) before a retry;
 * errors ``{"error": {"type", "message"}}`` (``errors``);
 * webhooks: ``POST /v0/bases/{baseId}/webhooks {"notificationUrl", "specification": {"options":
   {"filters": {"dataTypes": ["tableData"], "recordChangeScope"}}}}`` answers ``{"id",
@@ -77,6 +77,7 @@ class AirtableConnector(RestConnector):
     api_prefix: ClassVar[str] = "/v0"
     auth = bearer_auth("token")
     bucket: ClassVar[Bucket] = Bucket(capacity=5, leak_per_s=5)
+    rate_limits: ClassVar[RateLimitHeaders] = RateLimitHeaders(penalty_s=30.0)
     max_page_size: ClassVar[int | None] = 100
     option_defaults: ClassVar[Mapping[str, Any]] = {"backorder_on": True, "backorder_off": False, "lookback_s": 2}
     option_rules: ClassVar[tuple[OptionRule, ...]] = (Matching("base_id", r"app\w{14}", "a base id such as appXXXXXXXXXXXXXX"),)
@@ -88,7 +89,6 @@ class AirtableConnector(RestConnector):
             raise ValueError("airtable needs options base_id, table and fields.sku, fields.quantity")
         super().__init__(config, **kwargs)
         self.fields: dict[str, str] = dict(fields)
-        self.rate_limits = RateLimitHeaders(penalty_s=float(self.options.get("rate_limit_penalty_s", 30)))
         self.table = f"{self.options['base_id']}/{self.options['table']}"
         self.hooks = f"bases/{self.options['base_id']}/webhooks"
         self.payload_cursor = 1
@@ -114,7 +114,8 @@ class AirtableConnector(RestConnector):
         """Every row (``since`` None), else the rows whose mapped fields changed since the cursor."""
         watched = ", ".join("{" + name + "}" for key, name in sorted(self.fields.items()) if key != "backorder_status")
         formula = f"IS_AFTER(LAST_MODIFIED_TIME({watched}), DATETIME_PARSE({quoted(since)}))" if since else None
-        rows, started = [], ""
+        rows: list[dict[str, Any]] = []
+        started = ""
         for rows_, started in self.pages(formula):
             if rows:
                 yield StockPage([r for row in rows if (r := self.record(row))], since)

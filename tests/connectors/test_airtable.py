@@ -98,7 +98,7 @@ def test_a_429_waits_the_penalty_before_the_retry(admin: Admin) -> None:
         waits.append(seconds)
         time.sleep(seconds)
 
-    airtable = connector(admin, sleep=sleep, rate_limit_penalty_s=0.4, bucket_size=1000, leak_rate=1000)
+    airtable = connector(admin, sleep=sleep, max_retry_after_s=0.4, bucket_size=1000, leak_rate=1000)
     records = [r for p in airtable.fetch_stock(None) for r in p.records]
     assert len(records) == 3 and 0.4 in waits
     statuses = [r["status"] for r in admin.requests_log("GET")]
