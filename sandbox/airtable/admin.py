@@ -42,3 +42,4 @@ add_config(kit, {"per_second": Setting("penalty.per_second", int), "penalty_s": 
                  "penalty_until": Setting("penalty.until", float, show=None)})
 add_state_view(kit, "rows", lambda state: [shown(r) for r in state.rows.values()])
 add_state_view(kit, "webhooks", lambda state: [hook_view(h) for h in state.hooks.values()])
+add_state_view(kit, "deliveries", lambda state: state.deliveries)
