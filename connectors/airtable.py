@@ -53,12 +53,14 @@ from typing import Any, ClassVar, Iterator, Mapping
 from connectors.base import Capability, RestConnector, bearer_auth, constant_time_equals, header_value, whole_units
 from connectors.errors import MalformedPayloadError, SignatureError
 from connectors.http import Bucket, RateLimitHeaders
-from connectors.options import Matching, OptionRule
+from connectors.options import Matching, Names, OptionRule, Required
 from connectors.subscriptions import Subscription
 from connectors.types import ListingRef, PushResult, StockPage, StockRecord, WebhookEvent
 from connectors.values import parse_timestamp, utc_iso
 
 MAC_HEADER = "X-Airtable-Content-MAC"
+#: What ``options.fields`` may name: the columns a row is read from and the status is written to.
+ROLES = ("sku", "quantity", "location", "committed", "backorder_status")
 
 
 def quoted(text: str) -> str:
@@ -80,15 +82,14 @@ class AirtableConnector(RestConnector):
     rate_limits: ClassVar[RateLimitHeaders] = RateLimitHeaders(penalty_s=30.0)
     max_page_size: ClassVar[int | None] = 100
     option_defaults: ClassVar[Mapping[str, Any]] = {"backorder_on": True, "backorder_off": False, "lookback_s": 2}
-    option_rules: ClassVar[tuple[OptionRule, ...]] = (Matching("base_id", r"app\w{14}", "a base id such as appXXXXXXXXXXXXXX"),)
+    option_rules: ClassVar[tuple[OptionRule, ...]] = (
+        Required(Matching("base_id", r"app\w{14}", "a base id such as appXXXXXXXXXXXXXX")),
+        Required(Matching("table", r".*\S.*", "the table's name or id")), Required(Names("fields", ROLES, ROLES[:2])))
     thin_webhooks: ClassVar[bool] = True
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
-        options, fields = config.options, config.options.get("fields") or {}
-        if not (options.get("base_id") and options.get("table") and fields.get("sku") and fields.get("quantity")):
-            raise ValueError("airtable needs options base_id, table and fields.sku, fields.quantity")
-        super().__init__(config, **kwargs)
-        self.fields: dict[str, str] = dict(fields)
+        super().__init__(config, **kwargs)  # the rules refuse a store without base_id, table or fields
+        self.fields: dict[str, str] = dict(self.options["fields"])
         self.table = f"{self.options['base_id']}/{self.options['table']}"
         self.hooks = f"bases/{self.options['base_id']}/webhooks"
         self.payload_cursor = 1

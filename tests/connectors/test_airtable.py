@@ -166,3 +166,9 @@ def test_config_check_accepts_the_mapping_and_names_a_bad_base() -> None:
     assert store_problems("airtable", good) == []
     assert [k for k, _ in store_problems("airtable", {"options": {**good["options"], "base_id": "nope"}})] == [
         "options.base_id"]
+
+
+def test_config_check_names_a_missing_table_and_an_incomplete_mapping() -> None:
+    problems = dict(store_problems("airtable", {"options": {"base_id": BASE, "fields": {"sku": "SKU", "qty": "Q"}}}))
+    assert problems["options.table"] == "missing (required)"
+    assert "qty (one of" in problems["options.fields"] and "quantity: missing" in problems["options.fields"]
