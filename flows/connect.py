@@ -150,7 +150,7 @@ def _with_codes(page: list[FoundItem], seen: set[str], report: DiscoverReport) -
     return out
 
 
-def _secret(store: StoreConfig, secret_env: str) -> tuple[str, str, bool]:
+def _secret(store: StoreConfig, secret_env: str) -> tuple[str | None, str, bool]:
     """(secret, where it came from, whether this run made it). Shopify and Lightspeed sign with the
     app's own secret, which only the operator can give; WooCommerce takes one we choose."""
     found = store_secrets.lookup(secret_env)
