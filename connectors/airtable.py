@@ -131,9 +131,11 @@ class AirtableConnector(RestConnector):
         sku, place = values.get(names["sku"]), values.get(names.get("location", ""))
         if not sku:
             return None
-        on_hand, committed = whole_units(values.get(names["quantity"])) or 0, whole_units(values.get(names.get("committed", ""))) or 0
+        on_hand = whole_units(values.get(names["quantity"])) or 0
+        committed = whole_units(values.get(names.get("committed", ""))) or 0
+        place = place[0] if isinstance(place, list) and place else place
         return StockRecord(external_id=str(row["id"]), sku=str(sku).strip(), on_hand=on_hand, committed=committed,
-                           available=on_hand - committed, location_external_id=str(place[0] if isinstance(place, list) else place) if place else None)
+                           available=on_hand - committed, location_external_id=str(place) if place else None)
 
     def write_backorder_status(self, listing: ListingRef, backorder: bool) -> PushResult:
         """PATCH the row's status field (a record id learned by the reads; the same status twice is harmless)."""
@@ -184,7 +186,8 @@ class AirtableConnector(RestConnector):
     def ensure_subscriptions(self, address: str, secret: str | None, secret_is_new: bool) -> list[Subscription]:
         """The base's webhook to ``address``: refreshed when listed (7 more days), else created (its
         MAC secret, shown once, comes back on the subscription to be kept as the store's secret)."""
-        found = [h for h in (self.get_json(self.hooks) or {}).get("webhooks") or [] if h.get("notificationUrl") == address]
+        listed = (self.get_json(self.hooks) or {}).get("webhooks") or []
+        found = [hook for hook in listed if hook.get("notificationUrl") == address]
         if found:
             made = self.send("POST", f"{self.hooks}/{found[0]['id']}/refresh", {}, retry=True)[0]
             return [Subscription(str(found[0]["id"]), "tableData", address, "renewed",
@@ -192,5 +195,5 @@ class AirtableConnector(RestConnector):
         scope = {"recordChangeScope": self.options["table_id"]} if self.options.get("table_id") else {}
         spec = {"options": {"filters": {"dataTypes": ["tableData"], **scope}}}
         made = self.send("POST", self.hooks, {"notificationUrl": address, "specification": spec})[0]
-        return [Subscription(str(made["id"]), "tableData", address, "created", parse_timestamp(made.get("expirationTime")),
-                             secret=str(made["macSecretBase64"]))]
+        return [Subscription(str(made["id"]), "tableData", address, "created",
+                             parse_timestamp(made.get("expirationTime")), secret=str(made["macSecretBase64"]))]

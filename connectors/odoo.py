@@ -183,10 +183,9 @@ class OdooConnector(DeclaredWebhooks, JsonRpcConnector):
         if not self.json2:
             return self.call("object", "execute_kw",
                              [self.database, self.uid(), self.api_key, model, method, args, kwargs or {}], safe=safe)
-        named = {NAMED.get(method, "ids"): [args[0]] if method == "create" and isinstance(args[0], dict) else args[0]}
-        response = self.request("POST", f"json/2/{model}/{method}", json_body={**(named if args else {}), **(kwargs or {})},
-                                retry=safe)
-        return self.decode(response)
+        first = ([args[0]] if method == "create" and isinstance(args[0], dict) else args[0]) if args else None
+        body = {**({NAMED.get(method, "ids"): first} if args else {}), **(kwargs or {})}
+        return self.decode(self.request("POST", f"json/2/{model}/{method}", json_body=body, retry=safe))
 
     def search_read(self, model: str, domain: list[Any], fields: list[str], **kwargs: Any) -> list[dict[str, Any]]:
         """``search_read`` (a read: retried on 5xx/timeouts); ``kwargs`` are ``limit``, ``order`` …"""
