@@ -33,7 +33,8 @@ store's default location); available = quantity − committed. **Increments** as
 mapped fields changed since the cursor, ``IS_AFTER(LAST_MODIFIED_TIME({sku}, {quantity}, …),
 '…')``: our own status write touches another field, so it does not come back as a change. The
 cursor is the ``Date`` of the walk's first answer (Airtable's clock) less ``lookback_s`` (2 s).
-**Backorder status** is written to the ``backorder_status`` field: ``backorder_on`` /
+**Backorder status** is written to the ``backorder_status`` field of every row of the SKU (found
+by ``{sku} = '…'``, ten rows a ``PATCH``): ``backorder_on`` /
 ``backorder_off`` (default true / false, a checkbox; ``"Backordered"`` / ``"In stock"`` for a
 single select). **Webhooks**: a ping names the webhook; the drain reads its payloads from the
 cursor this process last reached (a new process starts at 1 and re-reads up to a week of
@@ -138,12 +139,20 @@ class AirtableConnector(RestConnector):
                            available=on_hand - committed, location_external_id=str(place) if place else None)
 
     def write_backorder_status(self, listing: ListingRef, backorder: bool) -> PushResult:
-        """PATCH the row's status field (a record id learned by the reads; the same status twice is harmless)."""
+        """PATCH the status field of every row of the SKU (one per location), ten rows a request;
+        writing the same status twice is harmless."""
         if "backorder_status" not in self.fields:
             raise self.refusal(Capability.BACKORDER_STATUS, "options.fields has no backorder_status field")
         value = self.options["backorder_on" if backorder else "backorder_off"]
-        body = {"records": [{"id": listing.external_id, "fields": {self.fields["backorder_status"]: value}}]}
-        return self.push_result(self.request("PATCH", self.table, json_body=body, retry=True), body)
+        same_sku = f"{{{self.fields['sku']}}} = {quoted(listing.sku)}"
+        found = [row["id"] for rows, _ in self.pages(same_sku) for row in rows]
+        ids, result = found or [listing.external_id], None
+        for start in range(0, len(ids), 10):
+            body = {"records": [{"id": row_id, "fields": {self.fields["backorder_status"]: value}}
+                                for row_id in ids[start:start + 10]]}
+            result = self.push_result(self.request("PATCH", self.table, json_body=body, retry=True), body)
+        assert result is not None
+        return result
 
     # --- webhooks ---------------------------------------------------------------------------
 

@@ -172,3 +172,12 @@ def test_config_check_names_a_missing_table_and_an_incomplete_mapping() -> None:
     problems = dict(store_problems("airtable", {"options": {"base_id": BASE, "fields": {"sku": "SKU", "qty": "Q"}}}))
     assert problems["options.table"] == "missing (required)"
     assert "qty (one of" in problems["options.fields"] and "quantity: missing" in problems["options.fields"]
+
+
+def test_the_status_goes_to_every_row_of_the_sku_ten_rows_a_request(admin: Admin) -> None:
+    admin.post("seed", {"rows": [{"SKU": "FUT-ASH", "Quantity": 1, "Location": f"Shelf {n}"} for n in range(12)]})
+    airtable = connector(admin)
+    some = next(r for p in airtable.fetch_stock(None) for r in p.records)
+    assert airtable.write_backorder_status(ListingRef(sku="FUT-ASH", external_id=some.external_id), True).ok
+    assert [len(p["body"]["records"]) for p in admin.requests_log("PATCH")] == [10, 2]
+    assert {r["fields"]["Backorder status"] for r in admin.get("state/rows")["rows"]} == {"Backordered"}
