@@ -126,3 +126,23 @@ def test_config_check_accepts_the_options_and_names_a_bad_one() -> None:
     assert store_problems("odoo", {"options": {"version": "19.0", "api": "json2",
                                                "webhooks": {"signature_param": "key"}}}) == []
     assert [key for key, _ in store_problems("odoo", {"options": {"api": "xmlrpc"}})] == ["options.api"]
+
+
+def test_purchase_orders_and_receipts_over_json2(admin_for: Callable[[str, str], Admin]) -> None:
+    from connectors.types import PurchaseOrderLineRequest, PurchaseOrderRequest
+
+    instance = admin_for("odoo", f"odoo-{uuid.uuid4().hex[:8]}")
+    instance.post("seed", {"version": "19.0", "partners": [{"name": "Kyoto Frame Works", "ref": "kyoto"}],
+                           "products": [{"default_code": "FUT-OAK", "name": "Oak frame"}]})
+    odoo = connector(instance, "19.0")
+    po = PurchaseOrderRequest(number="PO-9", vendor_ref="kyoto", expected_date="2026-01-10",
+                              lines=[PurchaseOrderLineRequest(sku="FUT-OAK", quantity=3, unit_cost_cents=1000)])
+    first, again = odoo.create_purchase_order(po), odoo.create_purchase_order(po)
+    assert first.created and not again.created and again.external_id == first.external_id
+    [made] = instance.purchase_orders()
+    assert made["state"] == "purchase" and made["partner_ref"] == "PO-9"
+    instance.post("purchase_orders/receive", {"partner_ref": "PO-9", "lines": {"FUT-OAK": 2}})
+    assert [(r.sku, r.ordered, r.received) for r in odoo.fetch_receipts(["PO-9"])] == [("FUT-OAK", 3, 2)]
+    paths = {r["path"].rsplit("/json/2/", 1)[-1] for r in instance.requests_log("POST") if "/json/2/" in r["path"]}
+    assert {"purchase.order/create", "purchase.order/button_confirm", "purchase.order.line/search_read"} <= paths
+    assert not [r for r in instance.requests_log("POST") if r["path"].endswith("/jsonrpc")]

@@ -154,3 +154,16 @@ def test_odoo_automation_webhook_with_the_token_is_accepted_once_and_resolved(en
     assert "token" not in str(event.payload["headers"]), "the secret in the address is not stored"
     drain.apply(args=["odoo-erp"]).get()
     assert levels(db_session)[("odoo-erp", "FUT-OAK", "showroom")] == 6
+
+
+def test_airtable_webhook_is_refreshed_by_its_renewal_timer(env: dict[str, Any], db_session: Session) -> None:
+    from domain.core.models import Timer
+    from tasks.subscriptions import renew
+
+    timer = db_session.scalar(select(Timer).where(Timer.kind == "subscriptions.renew"))
+    [hook] = requests.get(f"{env['airtable']}/_admin/state/webhooks", timeout=10).json()["webhooks"]
+    assert timer is not None and timer.state == "pending", "a day before the seven days run out"
+    assert renew.apply(args=[timer.subject_id]).get() == "renewed:1"
+    refreshed = requests.get(f"{env['airtable']}/_admin/requests", params={"path_contains": "/refresh"},
+                             timeout=10).json()["requests"]
+    assert [r["status"] for r in refreshed] == [200] and hook["id"] in refreshed[0]["path"]
