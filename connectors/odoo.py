@@ -250,12 +250,14 @@ class OdooConnector(DeclaredWebhooks, JsonRpcConnector):
         return StockRecord(external_id=str(product), inventory_item_id=str(product), location_external_id=place)
 
     def resolve_webhook(self, event: WebhookEvent) -> WebhookEvent:
-        """The named products at the named location (every internal one for a product notification)."""
-        stock = []
+        """The named products at the named location (every one we read for a product notification);
+        a quant elsewhere (a customer or vendor location a transfer also wrote) names nothing."""
+        stock, places = [], self.places()
         for named in event.resource_ids:
             product, _, place = named.partition("@")
-            stock += self.stock_records([int(product)], [int(place)] if place else self.places())
-        return replace(event, stock=stock)
+            wanted = [int(place)] if place else places
+            stock += self.stock_records([int(product)], [p for p in wanted if p in places])
+        return replace(event, stock=stock, resource_ids=event.resource_ids if stock else [])
 
     # --- purchase orders --------------------------------------------------------------------
 

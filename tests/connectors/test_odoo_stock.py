@@ -113,6 +113,15 @@ def test_automation_webhook_in_the_address_is_accepted_and_resolved(admin: Admin
     assert figures(resolved.stock) == {("FUT-OAK", ax): (7, 0, 7)}
 
 
+def test_a_quant_outside_the_internal_locations_names_nothing(admin: Admin, version: str) -> None:
+    odoo = connector(admin, version)
+    outside = max(odoo.places()) + 100  # a customer or vendor location a transfer also wrote
+    body = json.dumps({"_id": 9, "_model": "stock.quant", "product_id": 1, "location_id": outside, "quantity": 1})
+    headers = {QUERY_HEADER: f"token={SECRET}"}
+    resolved = odoo.resolve_webhook(odoo.parse_webhook(headers, body.encode()))
+    assert resolved.stock == [] and resolved.resource_ids == []
+
+
 def test_forged_or_unsigned_deliveries_are_refused(admin: Admin, version: str) -> None:
     odoo = connector(admin, version)
     body = json.dumps({"_id": 1, "_model": "stock.quant", "product_id": 1, "location_id": 2, "quantity": 99}).encode()
