@@ -51,6 +51,13 @@ so one missing permission is named while the rest is still read:
   catalogue is ``GET /V1/products`` of simple and virtual products in ``searchCriteria`` pages
   (https://developer.adobe.com/commerce/webapi/rest/use-rest/performing-searches/).
 
+* Salesforce B2C Commerce: its inventory lists are its locations, ``GET
+  /s/-/dw/data/{v}/inventory_lists`` (``id``, ``description``, ``assigned_sites``;
+  https://sfcclearning.com/infocenter/OCAPI/current/data/Resources/InventoryLists.php ), and the
+  catalogue is the product inventory records of the store's lists (``location_ids``, else every
+  list), each product once; ``pre_order_back_order_handling`` ``backorder`` is its current setting
+  (https://sfcclearning.com/infocenter/OCAPI/current/data/Resources/ProductInventoryRecords.php ).
+
 Other platforms raise :class:`DiscoveryUnsupported`: their items are named by hand.
 """
 from __future__ import annotations
@@ -71,6 +78,7 @@ from connectors.odata import odata_path
 from connectors.odoo import OdooConnector
 from connectors.permissions import refused_part
 from connectors.magento import SEARCH as MAGENTO_SEARCH, PRODUCTS as MAGENTO_PRODUCTS
+from connectors.salesforce_b2c import DATA as SFCC_DATA
 from connectors.sapb1 import SapB1Connector
 
 T = TypeVar("T")
@@ -208,6 +216,23 @@ def _magento_catalogue(connector: RestConnector) -> Iterator[list[FoundItem]]:
                for p in page.records]
 
 
+def _salesforce_b2c_locations(connector: RestConnector) -> list[FoundLocation]:
+    assert connector.locations is not None
+    return [FoundLocation(str(inv["id"]), f"{inv.get('description') or inv['id']} (sites: "
+                          f"{', '.join(inv.get('assigned_sites') or []) or 'none'})")
+            for inv in connector.records(replace(connector.locations, map=None))]
+
+
+def _salesforce_b2c_catalogue(connector: RestConnector) -> Iterator[list[FoundItem]]:
+    seen: set[str] = set()
+    for location in connector.location_ids():
+        for page in connector.read(SFCC_DATA(f"inventory_lists/{location}/product_inventory_records")):
+            fresh = [r for r in page.records if r["product_id"] not in seen]
+            seen.update(r["product_id"] for r in fresh)
+            yield [FoundItem(str(r["product_id"]), str(r["product_id"]), str(r.get("product_name") or r["product_id"]),
+                             None, r.get("pre_order_back_order_handling") == "backorder") for r in fresh]
+
+
 READERS: dict[str, tuple[Callable[[RestConnector], list[FoundLocation]],
                          Callable[[RestConnector], Iterator[list[FoundItem]]]]] = {
     "shopify": (_shopify_locations, _shopify_catalogue),
@@ -215,6 +240,7 @@ READERS: dict[str, tuple[Callable[[RestConnector], list[FoundLocation]],
     "lightspeed": (_lightspeed_locations, _lightspeed_catalogue),
     "bigcommerce": (_bigcommerce_locations, _bigcommerce_catalogue),
     "magento": (_magento_locations, _magento_catalogue),
+    "salesforce_b2c": (_salesforce_b2c_locations, _salesforce_b2c_catalogue),
 }
 
 
@@ -333,7 +359,8 @@ def _sap_b1_survey(connector: SapB1Connector) -> Survey:
     return found
 
 
-SURVEYS: dict[str, Callable[[Any], Survey]] = {"netsuite": _netsuite_survey, "odoo": _odoo_survey,
+SURVEYS: dict[str, Callable[[Any], Survey]] = {"netsuite": _netsuite_survey, "netsuite_restlet": _netsuite_survey,
+                                               "odoo": _odoo_survey,
                                                "business_central": _business_central_survey, "sap_b1": _sap_b1_survey}
 
 

@@ -13,7 +13,11 @@ body with an ``audience`` and keeps the token per process (Flexport, which allow
 requests a day); :class:`ClientCredentials` authenticates the token request with HTTP Basic
 ``client_id:secret`` and form ``grant_type=client_credentials``, keeps the token per connector and,
 on a 401 with a kept token (revoked or expired early), drops it and sends that call once more
-with a fresh one (PayPal's REST APIs, https://developer.paypal.com/api/rest/authentication/).
+with a fresh one (PayPal's REST APIs, https://developer.paypal.com/api/rest/authentication/). With
+``shared=True`` that token is kept per process instead (keyed by token URL and client id, like the
+first), so the connectors built for each task reuse it until shortly before its expiry: Salesforce
+B2C Commerce's Account Manager answers ``expires_in: 1799`` and rate-limits its token endpoint
+(https://help.salesforce.com/s/articleView?id=000927357&type=1).
 """
 from __future__ import annotations
 
@@ -107,19 +111,24 @@ class ClientCredentials(AuthBase):
     """A bearer token fetched with HTTP Basic credentials, kept per connector, refreshed once on a 401."""
 
     def __init__(self, token_url: str, client_id: str, secret: str, *, platform: str = "", timeout_s: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, shared: bool = False) -> None:
         self.token_url, self.client_id, self.secret = token_url, client_id, secret
-        self.platform, self.timeout_s, self.clock = platform, timeout_s, clock
+        self.platform, self.timeout_s, self.clock, self.shared = platform, timeout_s, clock, shared
         self.token: str | None = None
         self.expires_at = 0.0
         self.fetched = 0
-        self._lock = threading.Lock()
+        self._lock = _LOCK if shared else threading.Lock()
 
     def current(self) -> str:
         """The kept token, or a new one when none is kept or it is about to expire."""
         with self._lock:
+            kept = _KEPT.get((self.token_url, self.client_id)) if self.shared else None
+            if kept is not None:
+                self.token, self.expires_at = kept.token, kept.expires_at
             if self.token is None or self.clock() >= self.expires_at - BASIC_RENEW_EARLY_S:
                 self._fetch()
+                if self.shared:
+                    _KEPT[(self.token_url, self.client_id)] = _Kept(str(self.token), self.expires_at)
             assert self.token is not None
             return self.token
 
@@ -140,6 +149,8 @@ class ClientCredentials(AuthBase):
         with self._lock:
             if self.token == token:
                 self.token = None
+            if self.shared and getattr(_KEPT.get((self.token_url, self.client_id)), "token", None) == token:
+                del _KEPT[(self.token_url, self.client_id)]
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         token = self.current()

@@ -67,6 +67,15 @@ PERMISSIONS: dict[str, dict[str, str]] = {
     # X-Series OAuth scopes, each endpoint naming its own (https://x-series-api.lightspeedhq.com/docs/scopes)
     "lightspeed": {"orders": "sales:read scope", "stock": "products:read and inventory:read scopes",
                    "webhooks": "webhooks scope"},
+    # B2C Commerce: the client's resources in the instance's OCAPI settings, answered 403
+    # ClientAccessForbiddenException (docs/connect-a-store.md shows the JSON)
+    "salesforce_b2c": {"orders": "the Shop API resource /order_search (post) for the API client in Business Manager's "
+                                 "Open Commerce API Settings",
+                       "stock": "the Data API resources /inventory_lists (get) and "
+                                "/inventory_lists/*/product_inventory_records[/*] (get, patch) for the API client in "
+                                "Business Manager's Open Commerce API Settings",
+                       "locations": "the Data API resource /inventory_lists (get) for the API client in Business "
+                                    "Manager's Open Commerce API Settings"},
     "sap_b1": {"warehouses": "the user's authorization for Administration → Setup → Inventory → Warehouses",
                "items": "the user's authorization for Inventory → Item Master Data",
                "stock": "the user's authorization for Inventory → Item Master Data"},

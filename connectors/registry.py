@@ -15,8 +15,10 @@ from connectors.declarative_spec import webhook_spec
 from connectors.lightspeed import LightspeedConnector
 from connectors.magento import WEBHOOKS as MAGENTO_WEBHOOKS, MagentoConnector
 from connectors.netsuite import NetSuiteConnector
+from connectors.netsuite_restlet import WEBHOOKS as NETSUITE_RESTLET_WEBHOOKS, NetSuiteRestletConnector
 from connectors.odoo import OdooConnector
 from connectors.options import option_problems
+from connectors.salesforce_b2c import SalesforceB2CConnector
 from connectors.sapb1 import SapB1Connector
 from connectors.shopify import ShopifyConnector
 from connectors.types import ConnectorConfig
@@ -27,11 +29,13 @@ CONNECTORS: dict[str, type] = {
     "woocommerce": WooCommerceConnector,
     "lightspeed": LightspeedConnector,
     "netsuite": NetSuiteConnector,
+    "netsuite_restlet": NetSuiteRestletConnector,
     "odoo": OdooConnector,
     "business_central": BusinessCentralConnector,
     "bigcommerce": BigCommerceConnector,
     "magento": MagentoConnector,
     "sap_b1": SapB1Connector,
+    "salesforce_b2c": SalesforceB2CConnector,
     "airtable": AirtableConnector,
     "rest": DeclarativeConnector,
 }
@@ -40,6 +44,9 @@ CONNECTORS: dict[str, type] = {
 STORE_CHECKS: dict[str, Callable[[Mapping[str, Any]], list[tuple[str, str]]]] = {
     "rest": check_store,
     "magento": lambda store: webhook_spec(store.get("options") or {}, MAGENTO_WEBHOOKS)[1],
+    "salesforce_b2c": lambda store: [] if store.get("sells") is False or (store.get("options") or {}).get("site_id")
+    else [("options.site_id", "missing: the site whose orders are read (Business Manager: Administration → Sites)")],
+    "netsuite_restlet": lambda store: webhook_spec(store.get("options") or {}, NETSUITE_RESTLET_WEBHOOKS)[1],
 }
 
 

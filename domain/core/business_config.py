@@ -28,8 +28,8 @@ from domain.core.payment_config import PaymentsConfig, read_payments
 #: Platform names the product knows of. A store may only name one that has a connector
 #: (``connectors.registry``); these names only tell a platform without one from a typo.
 PLATFORMS = (
-    "shopify", "woocommerce", "magento", "bigcommerce", "lightspeed", "netsuite", "odoo", "sap_b1",
-    "zoho", "cin7", "business_central", "airtable",
+    "shopify", "woocommerce", "magento", "bigcommerce", "lightspeed", "netsuite", "netsuite_restlet", "odoo", "sap_b1",
+    "zoho", "cin7", "business_central", "airtable", "salesforce_b2c",
 )
 EMAIL_PROVIDERS = ("mailgun", "sendgrid")
 CANCEL_ACTIONS = ("refund", "store_credit")

@@ -77,6 +77,11 @@ class AccountState(KitState):
     purchase_orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: SuiteQL tables the token's role has no permission for (``_admin/config`` ``hidden_records``).
     hidden: set[str] = field(default_factory=set)
+    #: The deployed RESTlet (``sandbox.netsuite_restlet``): its ids and the item field it writes.
+    restlet: dict[str, str] = field(default_factory=lambda: {"script": "1201", "deploy": "1",
+                                                              "status_field": "custitem_ba_backorder"})
+    #: Custom item field values the RESTlet wrote, by (item id, field id).
+    item_fields: dict[tuple[int, str], Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.reset()
@@ -87,6 +92,7 @@ class AccountState(KitState):
         self.db.create_function("TO_TIMESTAMP", 2, _to_timestamp, deterministic=True)
         self.db.create_function("TO_CHAR", 2, _to_char, deterministic=True)
         self.purchase_orders = {}
+        self.item_fields = {}
 
     def po_by_external_id(self, external_id: str) -> dict[str, Any] | None:
         return next((po for po in self.purchase_orders.values() if po["externalId"] == external_id), None)
