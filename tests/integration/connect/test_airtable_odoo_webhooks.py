@@ -68,6 +68,7 @@ def env(db_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         requests.post(f"{airtable}/_admin/seed", timeout=10, json={"rows": [
             {"SKU": "FUT-OAK", "Quantity": 5, "Location": "Warehouse"},
             {"SKU": "FUT-OAK", "Quantity": 2, "Location": "Showroom"}]}).raise_for_status()
+        requests.post(f"{airtable}/_admin/config", timeout=10, json={"per_second": 1000}).raise_for_status()
         seeded = requests.post(f"{odoo}/_admin/seed", timeout=10, json={
             "warehouses": [{"name": "Main", "code": "WH"}, {"name": "Annex", "code": "AX"}],
             "products": [{"default_code": "FUT-OAK", "name": "Oak"}]}).json()
