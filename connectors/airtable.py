@@ -13,7 +13,8 @@ Public docs this follows (all under https://airtable.com/developers/web/api/):
 * update ``PATCH /v0/{baseId}/{tableIdOrName}`` ``{"records": [{"id", "fields"}]}``, at most 10
   records a request, only the named fields changed (``update-multiple-records``);
 * limits: 5 requests per second per base; past it 429, and every request fails for 30 seconds
-  (``rate-limits``): paced here at 5/s (:class:`~connectors.http.Bucket`), a 429 waits the 30 s
+  (``rate-limits``): paced here at 5/s (:class:`~connectors.http.Bucket`, one per base in a worker
+  process), a 429 waits the 30 s
   (``RateLimitHeaders.penalty_s``; the shared ``max_retry_after_s`` option caps it) before a retry;
 * errors ``{"error": {"type", "message"}}`` (``errors``);
 * webhooks: ``POST /v0/bases/{baseId}/webhooks {"notificationUrl", "specification": {"options":
@@ -53,7 +54,7 @@ from typing import Any, ClassVar, Iterator, Mapping
 
 from connectors.base import Capability, RestConnector, bearer_auth, constant_time_equals, header_value, whole_units
 from connectors.errors import MalformedPayloadError, SignatureError
-from connectors.http import Bucket, RateLimitHeaders
+from connectors.http import Bucket, LeakyBucketPacer, QuotaPacer, RateLimitHeaders
 from connectors.options import Matching, Names, OptionRule, Required
 from connectors.subscriptions import Subscription
 from connectors.types import ListingRef, PushResult, StockPage, StockRecord, WebhookEvent
@@ -62,6 +63,8 @@ from connectors.values import parse_timestamp, utc_iso
 MAC_HEADER = "X-Airtable-Content-MAC"
 #: What ``options.fields`` may name: the columns a row is read from and the status is written to.
 ROLES = ("sku", "quantity", "location", "committed", "backorder_status")
+#: The pacing of each base in this process (``build_pacer``).
+PACERS: dict[str, LeakyBucketPacer | QuotaPacer | None] = {}
 
 
 def quoted(text: str) -> str:
@@ -94,6 +97,13 @@ class AirtableConnector(RestConnector):
         self.table = f"{self.options['base_id']}/{self.options['table']}"
         self.hooks = f"bases/{self.options['base_id']}/webhooks"
         self.payload_cursor = 1
+
+    def build_pacer(self) -> LeakyBucketPacer | QuotaPacer | None:
+        """One bucket per base in a worker process, shared by its tasks' connectors (the limit is the base's)."""
+        key = f"{self.base_url}|{self.options['base_id']}"
+        if key not in PACERS:
+            PACERS[key] = super().build_pacer()
+        return PACERS[key]
 
     # --- the inventory table -----------------------------------------------------------------
 

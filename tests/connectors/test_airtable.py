@@ -127,6 +127,15 @@ def test_client_pacing_keeps_five_requests_a_second(admin: Admin) -> None:
     assert waits and all(0 < w <= 1 for w in waits)
 
 
+def test_connectors_of_one_base_share_its_pacing(admin: Admin) -> None:
+    waits: list[float] = []
+    first, second = connector(admin, sleep=waits.append), connector(admin, sleep=waits.append)
+    assert first.pacer is second.pacer
+    for airtable in (first, second, first):  # two requests each: six against one bucket of five
+        list(airtable.fetch_stock(None))
+    assert waits
+
+
 def signed(secret: str, body: bytes) -> dict[str, str]:
     mac = hmac.new(base64.b64decode(secret), body, hashlib.sha256).hexdigest()
     return {"X-Airtable-Content-MAC": f"hmac-sha256={mac}"}
