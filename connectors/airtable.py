@@ -38,9 +38,10 @@ cursor is the ``Date`` of the walk's first answer (Airtable's clock) less ``look
 by ``{sku} = '…'``, ten rows a ``PATCH``): ``backorder_on`` /
 ``backorder_off`` (default true / false, a checkbox; ``"Backordered"`` / ``"In stock"`` for a
 single select). **Webhooks**: a ping names the webhook; the drain reads its payloads from the
-cursor this process last reached (a new process starts at 1 and re-reads up to a week of
-payloads: the rows named are read as they are now, so that costs requests, not correctness),
-then the rows they name (``RECORD_ID()``). The MAC secret is the store's webhook secret.
+cursor this worker process last reached (:data:`CURSORS`; a new process starts at 1 and re-reads
+up to a week of payloads: the rows named are read as they are now, so that costs requests, not
+correctness), then the rows they name (``RECORD_ID()``). The MAC secret is the store's webhook
+secret.
 """
 from __future__ import annotations
 
@@ -63,6 +64,8 @@ from connectors.values import parse_timestamp, utc_iso
 MAC_HEADER = "X-Airtable-Content-MAC"
 #: What ``options.fields`` may name: the columns a row is read from and the status is written to.
 ROLES = ("sku", "quantity", "location", "committed", "backorder_status")
+#: Where each webhook's payloads were last read up to, in this process (``resolve_webhook``).
+CURSORS: dict[str, int] = {}
 #: The pacing of each base in this process (``build_pacer``).
 PACERS: dict[str, LeakyBucketPacer | QuotaPacer | None] = {}
 
@@ -96,7 +99,6 @@ class AirtableConnector(RestConnector):
         self.fields: dict[str, str] = dict(self.options["fields"])
         self.table = f"{self.options['base_id']}/{self.options['table']}"
         self.hooks = f"bases/{self.options['base_id']}/webhooks"
-        self.payload_cursor = 1
 
     def build_pacer(self) -> LeakyBucketPacer | QuotaPacer | None:
         """One bucket per base in a worker process, shared by its tasks' connectors (the limit is the base's)."""
@@ -187,12 +189,13 @@ class AirtableConnector(RestConnector):
     def resolve_webhook(self, event: WebhookEvent) -> WebhookEvent:
         """The rows the webhook's new payloads name, read as they are now."""
         hook, named = event.resource_ids[0].removeprefix("webhook:"), set()
+        key = f"{self.base_url}|{hook}"
         while True:
-            page = self.get_json(f"{self.hooks}/{hook}/payloads", {"cursor": self.payload_cursor}) or {}
+            page = self.get_json(f"{self.hooks}/{hook}/payloads", {"cursor": CURSORS.get(key, 1)}) or {}
             for payload in page.get("payloads") or []:
                 for table in (payload.get("changedTablesById") or {}).values():
                     named |= set(table.get("changedRecordsById") or {}) | set(table.get("createdRecordsById") or {})
-            self.payload_cursor = int(page.get("cursor") or self.payload_cursor)
+            CURSORS[key] = int(page.get("cursor") or CURSORS.get(key, 1))
             if not page.get("mightHaveMore"):
                 break
         ids, stock = sorted(named), []
