@@ -191,3 +191,13 @@ def test_the_status_goes_to_every_row_of_the_sku_ten_rows_a_request(admin: Admin
     assert airtable.write_backorder_status(ListingRef(sku="FUT-ASH", external_id=some.external_id), True).ok
     assert [len(p["body"]["records"]) for p in admin.requests_log("PATCH")] == [10, 2]
     assert {r["fields"]["Backorder status"] for r in admin.get("state/rows")["rows"]} == {"Backordered"}
+
+
+def test_discover_surveys_the_tables_locations_and_skus(admin: Admin) -> None:
+    from connectors.discovery import is_back_office, survey
+
+    airtable = connector(admin)
+    found = survey(airtable)
+    assert is_back_office(airtable)
+    assert [(p.external_id, p.name) for p in found.locations] == [("Showroom", "Showroom"), ("Warehouse", "Warehouse")]
+    assert found.items == 2 and "SKUs" in found.counted
