@@ -172,7 +172,11 @@ class AirtableConnector(RestConnector):
         secret, given = self.config.webhook_secret, (header_value(headers, MAC_HEADER) or "").strip()
         if not secret or not given.startswith("hmac-sha256="):
             raise SignatureError(f"no webhook secret configured or {MAC_HEADER} missing")
-        expected = hmac.new(base64.b64decode(secret), body, hashlib.sha256).hexdigest()
+        try:
+            key = base64.b64decode(secret, validate=True)
+        except ValueError as exc:
+            raise SignatureError("the webhook secret is not Airtable's macSecretBase64 (not base64)") from exc
+        expected = hmac.new(key, body, hashlib.sha256).hexdigest()
         if not constant_time_equals(expected, given.removeprefix("hmac-sha256=").lower()):
             raise SignatureError("signature does not match the body")
 

@@ -169,6 +169,8 @@ def test_forged_pings_are_refused(admin: Admin) -> None:
             airtable.verify_webhook(headers, body)
     with pytest.raises(SignatureError):
         airtable.verify_webhook(signed(secret, body), body + b" ")
+    with pytest.raises(SignatureError, match="not base64"):  # a secret pasted wrong is a refusal, not a crash
+        connector(admin, secret="not base64!").verify_webhook(signed(secret, body), body)
 
 
 def test_config_check_accepts_the_mapping_and_names_a_bad_base() -> None:
