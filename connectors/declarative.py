@@ -37,7 +37,7 @@ from requests.auth import AuthBase
 
 from connectors.auth import BasicAuth, BearerToken, HeaderToken
 from connectors.capabilities import METHODS, Capability, refuses, unsupported
-from connectors.declarative_spec import FieldRule, ReadSpec, RestSpec, WebhookSpec, parse_path, read_spec
+from connectors.declarative_spec import FieldRule, ReadSpec, RestSpec, WebhookSpec, parse_path, read_spec, webhook_spec
 from connectors.errors import MalformedPayloadError, PermanentError, SignatureError
 from connectors.http import RestConnector
 from connectors.paging import (
@@ -48,7 +48,7 @@ from connectors.paging import (
     PageRequest,
     Paginator,
 )
-from connectors.signing import constant_time_equals, header_value
+from connectors.signing import constant_time_equals, header_value, query_value, verify_shared_secret
 from connectors.streams import HighWater, Stream
 from connectors.types import (
     ConnectorConfig,
@@ -175,12 +175,21 @@ class DeclaredWebhooks:
 
     platform: ClassVar[str]
     config: ConnectorConfig
+    options: dict[str, Any]
+    #: A built-in platform's defaults (what its sender posts), under the store's ``options.webhooks``.
+    webhook_defaults: ClassVar[Mapping[str, Any] | None] = None
 
     @property
     def hooks(self) -> WebhookSpec:
-        """The declared scheme (the ``rest`` description's, a platform's defaults with the store's);
-        every class mixing this in defines it, so reaching here names the class that forgot."""
-        raise TypeError(f"{type(self).__name__} mixes in DeclaredWebhooks but declares no webhook scheme (hooks)")
+        """The declared scheme: the ``rest`` description's (overridden there), else a platform's
+        ``webhook_defaults`` with the store's ``options.webhooks`` on top; a class that declares
+        neither is named."""
+        if self.webhook_defaults is None:
+            raise TypeError(f"{type(self).__name__} mixes in DeclaredWebhooks but declares no webhook scheme (hooks)")
+        spec, problems = webhook_spec(self.options, self.webhook_defaults)
+        if spec is None:
+            raise PermanentError(f"{self.platform} store {self.config.store_key}: options.webhooks: {problems}")
+        return spec
 
     def webhook_stock(self, row: Mapping[str, Any]) -> StockRecord | None:
         """A stock delivery's record (None: drop it)."""
@@ -323,6 +332,10 @@ def verify_signature(hooks: WebhookSpec, secret: str | None, headers: Mapping[st
     keyed with ``secret``, hex or base64 as declared, after the declared prefix (constant time)."""
     if not secret:
         raise SignatureError("no webhook secret configured for this store")
+    if hooks.encoding == "secret":  # nothing signed: the secret itself travels with the delivery
+        given_secret = hooks.signature_param and query_value(headers, hooks.signature_param)
+        verify_shared_secret(secret, body, given_secret or header_value(headers, hooks.signature_header or "-"))
+        return
     signature = (header_value(headers, hooks.signature_header) or "").strip()
     if not signature:
         raise SignatureError(f"{hooks.signature_header} header missing")

@@ -14,7 +14,10 @@ those of ``connectors.paging``: ``link_header`` (RFC 8288 ``Link: <…>; rel="ne
 https://www.rfc-editor.org/rfc/rfc8288), ``page_number``, ``offset`` and ``next_link`` (a next URL
 in the body). Webhook signatures are HMAC-SHA256 (RFC 2104, https://www.rfc-editor.org/rfc/rfc2104)
 of the raw body, hex or base64, optionally behind a prefix such as GitHub's ``sha256=``
-(https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries).
+(https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries); or, for a
+platform that signs nothing (Odoo's webhook action), ``encoding = "secret"``: the store's secret
+itself in a header (``signature_header``) or in a query parameter of the address (``signature_param``,
+``connectors.signing.query_value``), compared in constant time.
 """
 from __future__ import annotations
 
@@ -186,13 +189,15 @@ class WriteSpec:
 @dataclass(frozen=True)
 class WebhookSpec:
     signature_header: str
-    encoding: str
+    encoding: str  # "hex" | "base64" (HMAC-SHA256 of the body) | "secret" (the secret itself)
     prefix: str = ""
     topic_header: str | None = None
     topic_field: FieldPath | None = None
     id_header: str | None = None
     kinds: Mapping[str, str] = field(default_factory=dict)
     records: FieldPath = field(default_factory=lambda: FieldPath("$", ()))
+    #: The query parameter carrying the secret (``encoding = "secret"``), where no header can.
+    signature_param: str | None = None
 
 
 @dataclass(frozen=True)
@@ -444,15 +449,18 @@ def _webhooks(check: _Check, options: Mapping[str, Any], store: Mapping[str, Any
               ) -> WebhookSpec | None:
     raw = check.table(options, "webhooks", "options", {"signature_header", "algorithm", "encoding", "prefix",
                                                         "topic_header", "topic_field", "id_header", "topics",
-                                                        "records"})
+                                                        "records", "signature_param"})
     if raw is None:
         return None
     at = "options.webhooks"
     if not runtime and not store.get("webhook_secret_env"):
         check.problem("webhook_secret_env", "missing: options.webhooks needs the variable holding the signing secret")
-    header = check.text(raw, "signature_header", at)
+    encoding = check.choice(raw, "encoding", at, ("hex", "base64", "secret"), "hex")
+    param = check.text(raw, "signature_param", at) if "signature_param" in raw else None
+    if param is not None and encoding != "secret":
+        check.problem(f"{at}.signature_param", "only with encoding = \"secret\" (an HMAC travels in a header)")
+    header = check.text(raw, "signature_header", at) if param is None or "signature_header" in raw else ""
     check.choice(raw, "algorithm", at, ("hmac-sha256",), "hmac-sha256")
-    encoding = check.choice(raw, "encoding", at, ("hex", "base64"), "hex")
     prefix = raw.get("prefix", "")
     if not isinstance(prefix, str):
         check.problem(f"{at}.prefix", f"expected a string like \"sha256=\", got {prefix!r}")
@@ -471,7 +479,7 @@ def _webhooks(check: _Check, options: Mapping[str, Any], store: Mapping[str, Any
     if header is None or encoding is None or records is None:
         return None
     return WebhookSpec(header, encoding, prefix if isinstance(prefix, str) else "", raw.get("topic_header"),
-                       topic_field, raw.get("id_header"), dict(kinds), records)
+                       topic_field, raw.get("id_header"), dict(kinds), records, param)
 
 
 def read_spec(store: Mapping[str, Any], *, runtime: bool = False) -> tuple[RestSpec | None, list[Problem]]:

@@ -21,7 +21,7 @@ public docs:
   a product tracked by variant is its variants, any other the product; ``availability`` ``preorder``
   is the setting that keeps a listing selling when it is out (docs/connectors.md, BigCommerce).
 
-A back office (NetSuite, Odoo, Business Central, SAP Business One, Zoho Inventory, Cin7 Core) is surveyed instead (:func:`survey`): its locations, and how many
+A back office (NetSuite, Odoo, Business Central, SAP Business One, Zoho Inventory, Cin7 Core, Airtable) is surveyed instead (:func:`survey`): its locations, and how many
 items it holds — counted, not copied, since its items are matched by code to the SKUs the selling
 stores list — and, part by part, what the credential may not read (``connectors.permissions``),
 so one missing permission is named while the rest is still read:
@@ -34,6 +34,7 @@ so one missing permission is named while the rest is still read:
   (https://learn.microsoft.com/en-us/dynamics365/business-central/dev-itpro/api-reference/v2.0/resources/dynamics_location):
   ``locations`` (``code``, ``displayName``: the code is what item ledger entries name) and the
   ``items`` of ``type eq 'Inventory'`` counted page by page (their ``number`` is matched to our SKUs).
+* Airtable: the inventory table's rows (``connectors.airtable``), their distinct locations and SKUs;
 * Odoo, through ``execute_kw`` over JSON-RPC
   (https://www.odoo.com/documentation/18.0/developer/reference/external_api.html):
   ``stock.warehouse`` ``search_read`` (name, code, ``lot_stock_id``: its main stock location),
@@ -73,6 +74,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from connectors.airtable import AirtableConnector
 from connectors.base import PageNumberPaginator, Stream, cents_to_money, id_str, money_cents, shopify_link_paginator
 from connectors.business_central import BusinessCentralConnector
 from connectors.errors import ConnectorError, PermanentError
@@ -389,11 +391,21 @@ def _cin7_survey(connector: Cin7CoreConnector) -> Survey:
                                                if row.get("Type", "Stock") == "Stock"), None)
     if count is not None:
         found.items, found.counted = count, "products of type Stock (matched by SKU)"
+def _airtable_survey(connector: AirtableConnector) -> Survey:
+    """The inventory table's rows read once: their distinct locations, and their distinct SKUs counted."""
+    found = Survey("airtable")
+    rows = [record for page in connector.fetch_stock(None) for record in page.records]
+    places = sorted({row.location_external_id for row in rows if row.location_external_id})
+    found.locations = [FoundLocation(place, place) for place in places]
+    found.items = len({row.sku for row in rows})
+    found.counted = "SKUs in the inventory table (matched to our SKU codes)"
+    if not places:
+        found.notes.append("no location column mapped (options.fields.location): every row is the default location")
     return found
 
 
 SURVEYS: dict[str, Callable[[Any], Survey]] = {"netsuite": _netsuite_survey, "netsuite_restlet": _netsuite_survey,
-                                               "odoo": _odoo_survey,
+                                               "odoo": _odoo_survey, "airtable": _airtable_survey,
                                                "business_central": _business_central_survey, "sap_b1": _sap_b1_survey,
                                                "zoho_inventory": _zoho_survey, "cin7_core": _cin7_survey}
 
@@ -402,7 +414,7 @@ def is_back_office(connector: Any) -> bool:
     """A platform surveyed (locations, an item count) rather than copied into ``[[skus]]``."""
     return connector.platform in SURVEYS and isinstance(
         connector, (NetSuiteConnector, OdooConnector, BusinessCentralConnector, SapB1Connector, ZohoInventoryConnector,
-                    Cin7CoreConnector))
+                    Cin7CoreConnector, AirtableConnector))
 
 
 def survey(connector: Any) -> Survey:

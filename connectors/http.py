@@ -152,6 +152,8 @@ class RateLimitHeaders:
     """Which headers tell a platform's wait, beyond the standard ``Retry-After``.
 
     ``reset_header`` is e.g. BigCommerce ``X-Rate-Limit-Time-Reset-Ms`` with ``reset_unit="ms"``.
+    ``penalty_s`` is the wait a platform documents after a 429 that names none (Airtable: 30 s,
+    https://airtable.com/developers/web/api/rate-limits ).
     """
 
     reset_header: str | None = None
@@ -160,6 +162,8 @@ class RateLimitHeaders:
     #: its 100 a minute, Cin7 Core's 503 on its 60 a minute): wait ``window_s``, the next window.
     window_statuses: tuple[int, ...] = ()
     window_s: float = 60.0
+    #: A wait a platform imposes after a 429 without naming it (Airtable's 30 s penalty).
+    penalty_s: float | None = None
 
     def retry_after(self, response: requests.Response) -> float | None:
         wait = self.named_wait(response)
@@ -167,6 +171,8 @@ class RateLimitHeaders:
 
     def named_wait(self, response: requests.Response) -> float | None:
         wait = parse_retry_after(response.headers.get("Retry-After"))
+        if wait is None and self.penalty_s is not None and response.status_code == 429:
+            return self.penalty_s
         if wait is None and self.reset_header:
             raw = response.headers.get(self.reset_header)
             if raw:

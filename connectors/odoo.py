@@ -1,4 +1,5 @@
-"""Odoo connector: purchase orders through the external API over JSON-RPC.
+"""Odoo connector: stock per location, purchase orders and their receipts, over the external API
+(JSON-RPC, or JSON-2 from Odoo 19), and quantity-on-hand webhooks from an automation rule.
 
 Public docs this follows:
 
@@ -9,53 +10,81 @@ Public docs this follows:
   https://www.odoo.com/documentation/18.0/developer/reference/external_api.html
   https://github.com/odoo/documentation/blob/18.0/content/developer/reference/external_rpc_api.rst
   (legacy RPC is deprecated in 19.0 in favour of ``/json/2``; ``common``/``object`` are removed in
-  Odoo 22, fall 2028 — this module speaks the protocol 17, 18 and 19 all serve.)
+  Odoo 22, fall 2028.)
+* JSON-2 (new in 19.0): ``POST /json/2/{model}/{method}`` with ``Authorization: bearer <api key>``,
+  ``X-Odoo-Database`` and a JSON object of the method's named parameters (``ids``, ``domain``,
+  ``fields``, ``vals_list`` …); the answer is the result itself, an error is a 4xx/5xx whose body
+  is ``{"name", "message", "arguments", "context", "debug"}``:
+  https://www.odoo.com/documentation/19.0/developer/reference/external_api.html . The store's
+  ``version`` option (default ``18.0``) picks it: 19 and later speak JSON-2 unless ``api =
+  "jsonrpc"`` says otherwise, earlier versions JSON-RPC (they have no ``/json/2``).
 * ``purchase.order`` create with ``order_line: [[0, 0, {product_id, product_qty, price_unit,
   date_planned}]]`` (the ``(0, 0, values)`` command creates a line), then ``button_confirm``:
   https://www.odoo.com/documentation/18.0/developer/reference/backend/orm.html#odoo.fields.Command
-* Errors: the answer is HTTP 200 with ``{"error": {"code": 200, "message": "Odoo Server Error",
+* Errors over JSON-RPC: HTTP 200 with ``{"error": {"code": 200, "message": "Odoo Server Error",
   "data": {"name": "odoo.exceptions.UserError", "message", "arguments", "debug", "context"}}}``
   (``odoo/http.py`` ``serialize_exception``); a refused API key on ``execute_kw`` is
   ``odoo.exceptions.AccessDenied``, while ``authenticate`` answers ``false``.
+* Stock: ``stock.quant`` (``product_id``, ``location_id``, ``quantity``, ``reserved_quantity``,
+  ``write_date``), one per product, location, lot, package and owner, in locations whose ``usage``
+  is ``internal`` (a warehouse's ``WH/Stock`` and its sub-locations):
+  https://github.com/odoo/odoo/blob/18.0/addons/stock/models/stock_quant.py
+* Automation rules' "Send Webhook Notification" action POSTs the record's chosen fields with
+  ``_id``, ``_model`` and ``_action`` as JSON to a URL, and signs nothing:
+  https://www.odoo.com/documentation/18.0/applications/studio/automated_actions.html (the payload:
+  ``_run_action_webhook``, https://github.com/odoo/odoo/blob/18.0/odoo/addons/base/models/ir_actions.py)
+
+**Stock per location.** A product's quantity at a location is the sum of its quants there:
+``quantity`` on hand, ``reserved_quantity`` committed, available = on hand − reserved. A read
+first asks the newest ``write_date`` of the internal quants (the cursor it will leave: any later
+change is at or after it), then the products it covers: every product with an Internal Reference
+(``default_code`` = our SKU) for a full read, else those whose quants changed at or after the
+cursor (``write_date >=``: the boundary second is read again, the upsert absorbs it). Each
+product is reported at every internal location (``location_ids`` option, else all of them), 0
+where it has no quant — a quant emptied and removed by Odoo leaves no trace an increment could
+see, which is why the product is reported at all its locations and why a periodic full read
+stays useful. ``write_date`` is the UTC text of the server's transaction start, so a long
+transaction that commits late can fall behind the cursor; keep a ``full_sync_interval``.
+
+**Webhooks** (seed §3.14): an automation rule on ``stock.quant`` (trigger: Quantity on hand is
+updated) whose action is "Send Webhook Notification" to ``{PUBLIC_BASE_URL}/webhooks/{store}?token=…``
+with the fields ``product_id``, ``location_id`` and ``quantity``. Odoo signs nothing and cannot add
+a header, so the declarative scheme (``connectors.declarative``, defaults :data:`WEBHOOKS`, overridden
+by the store's ``options.webhooks``) checks the store's secret in the address's ``token`` parameter
+(``encoding = "secret"``); a proxy that adds a header may send it as ``X-Odoo-Webhook-Token``
+instead (``signature_header``). A delivery names one quant; one quant is not the location's figure
+(lots and packages split it), so the event names the product and location
+(``thin_webhooks``) and the drain reads their quants (:meth:`OdooConnector.resolve_webhook`). The
+dedupe key is the body's hash: a repeated delivery is the same body.
 
 Idempotency: our PO number is written as the vendor reference (``partner_ref``) and as ``origin``;
 :meth:`OdooConnector.create_purchase_order` searches ``purchase.order`` by ``partner_ref`` first and
-creates only when nothing matches. That search-then-create is not atomic in Odoo, so the caller
-must not run two sends of one PO at once (``tasks.po_send`` holds the PO row lock); a create whose
-answer was lost (:class:`OutcomeUnknownError`) is found by the search on the retry.
+creates only when nothing matches (``tasks.po_send`` holds the PO row lock, so two sends never
+race). A PO takes two writes, ``create`` then ``button_confirm``, and the answer to either may be
+lost, so a retry finishes what the first attempt began: a PO found in ``draft`` or ``sent`` (RFQ
+states) is confirmed before it is returned; one in ``to approve``, ``purchase`` or ``done`` is left
+as it is, and a ``cancel``-led one is refused (someone cancelled it in Odoo).
 
-A PO takes two writes, ``create`` then ``button_confirm``, and the answer to either may be lost (a
-probe dropped the reply to ``create``: the retry found the PO by ``partner_ref`` and returned, so
-it was marked sent here while Odoo kept a draft RFQ the vendor never received as an order). So the
-retry finishes what the first attempt began: a PO found in ``draft`` or ``sent`` (RFQ states) is
-confirmed before it is returned; one in ``to approve`` (Odoo's own approval step), ``purchase`` or
-``done`` is left as it is, and a ``cancel``-led one is refused (someone cancelled it in Odoo).
+Mapping assumptions (docs/sandbox.md too): the vendor is the ``res.partner`` whose ``ref`` is our
+vendor key; products are ``product.product`` with ``default_code`` (the "Internal Reference") = our
+SKU; locations are ``stock.location`` ids (``stores discover`` maps the internal ones).
 
-Mapping assumptions (documented in docs/sandbox.md too): the vendor is the ``res.partner`` whose
-``ref`` (the "Reference" field) is our vendor key; products are ``product.product`` with
-``default_code`` (the "Internal Reference") = our SKU.
-
-Credentials: ``database``, ``login``, ``api_key``. Options: ``confirm_purchase_orders`` (default
-true: the PO is approved on our side, so it is confirmed in Odoo rather than left as an RFQ).
-
-Stock polling from Odoo (``stock.quant``) is not part of this module yet: :meth:`fetch_stock`
-refuses clearly, and so do the channel methods (Odoo is a back office here, not a sales channel).
-
-How it is built: the calls go through :class:`~connectors.rpc.JsonRpcConnector` (the JSON-RPC
-envelope and error object, on the shared request, retry and pacing of ``connectors.http``);
-refusals are declared (``refusals``). None of them is a declared stream, on purpose: JSON-RPC is not
-REST paging (``offset``/``limit`` would travel inside ``execute_kw``'s arguments, not in a query
-string), and no call here walks a collection — each ``search_read`` is bounded by our own PO numbers,
-their lines or their products, and Odoo answers it whole when no ``limit`` is given.
+Credentials: ``database``, ``login``, ``api_key``. Options: ``version``, ``api``,
+``confirm_purchase_orders`` (default true), ``page_size`` (products per page), ``location_ids``,
+``webhooks``. JSON-RPC calls are not REST paging, so none is a declared stream.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from collections import defaultdict
+from dataclasses import replace
+from typing import Any, ClassVar, Iterator, Mapping
 
-from connectors.base import Capability, all_found
+from connectors.base import Capability, all_found, whole_units, with_last_flag
+from connectors.declarative import DeclaredWebhooks
 from connectors.errors import AuthError, PermanentError, TransientError
+from connectors.options import Choice, OptionRule
 from connectors.rpc import JsonRpcConnector
-from connectors.types import ErpResult, PurchaseOrderRequest, ReceiptLine
+from connectors.types import ErpResult, PurchaseOrderRequest, ReceiptLine, StockPage, StockRecord, WebhookEvent
 
 #: Odoo's request-for-quotation states: a PO in one of them has not been confirmed yet.
 RFQ_STATES = frozenset({"draft", "sent"})
@@ -68,6 +97,12 @@ TRANSIENT_ERROR_NAMES = frozenset({
 """Server-side conditions a later attempt can pass (concurrent-update conflicts). Not
 ``psycopg2.OperationalError``: that is also what an unknown database name answers, which no retry
 fixes. HTTP 5xx from a proxy or a restarting worker is transient through the shared classifier."""
+#: JSON-2 takes named parameters: the name of each method's first positional argument (else ``ids``).
+NAMED = {"search_read": "domain", "search": "domain", "search_count": "domain", "create": "vals_list"}
+INTERNAL = ["location_id.usage", "=", "internal"]
+#: What the automation rule's webhook action sends unless ``options.webhooks`` says otherwise.
+WEBHOOKS = {"encoding": "secret", "signature_param": "token", "signature_header": "X-Odoo-Webhook-Token",
+            "topic_field": "_model", "topics": {"stock.quant": "inventory_update", "product.product": "sku_modified"}}
 
 
 def rpc_error(error: Mapping[str, Any], *, what: str) -> Exception:
@@ -85,16 +120,25 @@ def rpc_error(error: Mapping[str, Any], *, what: str) -> Exception:
     return kind(detail, platform="odoo", body=str(error)[:2000])
 
 
-class OdooConnector(JsonRpcConnector):
-    """One Odoo database over the legacy external API (JSON-RPC)."""
+def ref(value: Any) -> int:
+    """A many2one as ``read`` shows it (``[id, name]``) or as the webhook sends it (the id)."""
+    return int(value[0] if isinstance(value, list) else value)
+
+
+class OdooConnector(DeclaredWebhooks, JsonRpcConnector):
+    """One Odoo database over the external API (JSON-RPC, or JSON-2 from version 19)."""
 
     platform: ClassVar[str] = "odoo"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.PURCHASE_ORDERS, Capability.RECEIPTS})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({
+        Capability.STOCK_READ, Capability.PURCHASE_ORDERS, Capability.RECEIPTS, Capability.WEBHOOKS})
     refusals: ClassVar[Mapping[Capability, str]] = {
-        Capability.STOCK_READ: "stock polling from Odoo is not configured (this connector only creates "
-                               "purchase orders)",
-        Capability.STOCK_WRITE: "odoo is not a sales channel in this product",
-        Capability.WEBHOOKS: "odoo webhooks are not configured for this product"}
+        Capability.STOCK_WRITE: "odoo is not a sales channel in this product"}
+    option_defaults: ClassVar[Mapping[str, Any]] = {"version": "18.0"}
+    option_rules: ClassVar[tuple[OptionRule, ...]] = (Choice("api", ("jsonrpc", "json2")),)
+    max_page_size: ClassVar[int | None] = 500
+    default_page_size: ClassVar[int | None] = 200
+    thin_webhooks: ClassVar[bool] = True
+    webhook_defaults: ClassVar[Mapping[str, Any] | None] = WEBHOOKS
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
         creds = config.credentials
@@ -105,9 +149,14 @@ class OdooConnector(JsonRpcConnector):
             raise ValueError("odoo credentials need database, login and api_key")
         self.confirm = bool(config.options.get("confirm_purchase_orders", True))
         self._uid: int | None = None
+        self._places: list[int] | None = None
         super().__init__(config, **kwargs)
+        major = int(str(self.options["version"]).split("~")[-1].split(".")[0])
+        self.json2 = self.options.get("api", "json2" if major >= 19 else "jsonrpc") == "json2"
+        if self.json2:
+            self.session.headers.update({"Authorization": f"bearer {self.api_key}", "X-Odoo-Database": self.database})
 
-    # --- JSON-RPC ---------------------------------------------------------------------------
+    # --- the external API: JSON-RPC or JSON-2 -----------------------------------------------
 
     def rpc_error(self, error: Mapping[str, Any], what: str) -> Exception:
         return rpc_error(error, what=what)
@@ -129,12 +178,86 @@ class OdooConnector(JsonRpcConnector):
 
     def execute_kw(self, model: str, method: str, args: list[Any], kwargs: dict[str, Any] | None = None,
                    *, safe: bool = True) -> Any:
-        return self.call("object", "execute_kw",
-                         [self.database, self.uid(), self.api_key, model, method, args, kwargs or {}], safe=safe)
+        """One model method: ``execute_kw`` over JSON-RPC, or ``/json/2/{model}/{method}`` with the
+        positional argument named (``domain``, ``vals_list`` as a list, else ``ids``)."""
+        if not self.json2:
+            return self.call("object", "execute_kw",
+                             [self.database, self.uid(), self.api_key, model, method, args, kwargs or {}], safe=safe)
+        first = ([args[0]] if method == "create" and isinstance(args[0], dict) else args[0]) if args else None
+        body = {**({NAMED.get(method, "ids"): first} if args else {}), **(kwargs or {})}
+        return self.decode(self.request("POST", f"json/2/{model}/{method}", json_body=body, retry=safe))
 
     def search_read(self, model: str, domain: list[Any], fields: list[str], **kwargs: Any) -> list[dict[str, Any]]:
         """``search_read`` (a read: retried on 5xx/timeouts); ``kwargs`` are ``limit``, ``order`` …"""
         return list(self.execute_kw(model, "search_read", [domain], {"fields": fields, **kwargs}) or [])
+
+    # --- stock ------------------------------------------------------------------------------
+
+    def fetch_stock(self, since: str | None) -> Iterator[StockPage]:
+        """Every coded product (``since`` None) or those whose quants changed since the cursor, at
+        every internal location, a page of products at a time; the last page moves the cursor."""
+        newest = self.search_read("stock.quant", [INTERNAL], ["write_date"], limit=1, order="write_date desc")
+        high = str(newest[0]["write_date"]) if newest else since
+        if since:
+            changed = self.search_read("stock.quant", [INTERNAL, ["write_date", ">=", since]], ["product_id"])
+            products = sorted({ref(row["product_id"]) for row in changed})
+        else:
+            products = [int(row["id"]) for row in self.search_read(
+                "product.product", [["default_code", "!=", False]], ["id"], order="id")]
+        pages = [products[i:i + self.page_size] for i in range(0, len(products), self.page_size)] or [[]]
+        for page, last in with_last_flag(iter(pages)):
+            yield StockPage(self.stock_records(page, self.places()), high if last else since)
+
+    def places(self) -> list[int]:
+        """The ``location_ids`` option, else every internal location (read once)."""
+        if self._places is None:
+            self._places = [int(p) for p in self.options.get("location_ids") or []] or [int(row["id"]) for row in
+                self.search_read("stock.location", [["usage", "=", "internal"]], ["id"], order="id")]
+        return self._places
+
+    def stock_records(self, products: list[int], places: list[int]) -> list[StockRecord]:
+        """Each product at each of ``places``: its quants there summed (0 where it has none)."""
+        if not products:
+            return []
+        codes = {int(r["id"]): str(r["default_code"]) for r in self.execute_kw(
+            "product.product", "read", [products], {"fields": ["default_code"]}) or [] if r.get("default_code")}
+        sums: dict[tuple[int, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        for quant in self.search_read("stock.quant", [INTERNAL, ["product_id", "in", products],
+                                                      ["location_id", "in", places]],
+                                      ["product_id", "location_id", "quantity", "reserved_quantity"]):
+            held = sums[(ref(quant["product_id"]), ref(quant["location_id"]))]
+            held[0] += float(quant.get("quantity") or 0)
+            held[1] += float(quant.get("reserved_quantity") or 0)
+        out = []
+        for product, place in ((p, q) for p in products if p in codes for q in places):
+            on_hand, reserved = (whole_units(v) or 0 for v in sums.get((product, place), [0, 0]))
+            out.append(StockRecord(external_id=str(product), sku=codes[product], inventory_item_id=str(product),
+                                   location_external_id=str(place), on_hand=on_hand, committed=reserved,
+                                   available=on_hand - reserved))
+        return out
+
+    # --- webhooks: the automation rule's notification, in the declarative scheme ------------
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+        """The product (and location) a quant or product notification names; its figures are read later."""
+        event = super().parse_webhook(headers, body)
+        named = [f"{r.inventory_item_id}@{r.location_external_id or ''}" for r in event.stock]
+        return replace(event, stock=[], resource_ids=named)
+
+    def webhook_stock(self, row: Mapping[str, Any]) -> StockRecord:
+        product = ref(row["product_id"]) if row.get("_model") == "stock.quant" else int(row["_id"])
+        place = str(ref(row["location_id"])) if row.get("location_id") else None
+        return StockRecord(external_id=str(product), inventory_item_id=str(product), location_external_id=place)
+
+    def resolve_webhook(self, event: WebhookEvent) -> WebhookEvent:
+        """The named products at the named location (every one we read for a product notification);
+        a quant elsewhere (a customer or vendor location a transfer also wrote) names nothing."""
+        stock, places = [], self.places()
+        for named in event.resource_ids:
+            product, _, place = named.partition("@")
+            wanted = [int(place)] if place else places
+            stock += self.stock_records([int(product)], [p for p in wanted if p in places])
+        return replace(event, stock=stock, resource_ids=event.resource_ids if stock else [])
 
     # --- purchase orders --------------------------------------------------------------------
 

@@ -61,7 +61,42 @@ class TimeZone:
         return None
 
 
+@dataclass(frozen=True)
+class Names:
+    """A table naming things by role (Airtable's column names: ``{sku = "SKU", …}``): the ``needed``
+    roles given, no role outside ``roles``, every name a non-empty text."""
+
+    key: str
+    roles: tuple[str, ...]
+    needed: tuple[str, ...]
+
+    def problem(self, value: Any) -> str | None:
+        if not isinstance(value, Mapping):
+            return f"expected a table like {{ {self.needed[0]} = \"…\" }}, got {value!r}"
+        wrong = [f"{role} (one of {', '.join(self.roles)})" for role in value if role not in self.roles] + \
+            [f"{role}: missing" for role in self.needed if role not in value] + \
+            [f"{role}: expected a name" for role, name in value.items() if not isinstance(name, str) or not name]
+        return "; ".join(wrong) or None
+
+
+@dataclass(frozen=True)
+class Required:
+    """Another rule whose option must be given at all."""
+
+    rule: OptionRule
+
+    @property
+    def key(self) -> str:
+        return self.rule.key
+
+    def problem(self, value: Any) -> str | None:
+        return self.rule.problem(value)
+
+
 def option_problems(options: Mapping[str, Any], rules: tuple[OptionRule, ...]) -> list[tuple[str, str]]:
-    """(``options.<key>``, what is wrong) for every rule an option given in the file breaks."""
-    return [(f"options.{rule.key}", problem) for rule in rules
-            if rule.key in options and (problem := rule.problem(options[rule.key])) is not None]
+    """(``options.<key>``, what is wrong) for every rule an option given in the file breaks, and
+    every :class:`Required` one it leaves out."""
+    missing = [(f"options.{rule.key}", "missing (required)") for rule in rules
+               if isinstance(rule, Required) and rule.key not in options]
+    return missing + [(f"options.{rule.key}", problem) for rule in rules
+                      if rule.key in options and (problem := rule.problem(options[rule.key])) is not None]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from connectors.base import Connector
+from connectors.airtable import AirtableConnector
 from connectors.business_central import BusinessCentralConnector
 from connectors.cin7_core import Cin7CoreConnector
 from connectors.bigcommerce import BigCommerceConnector
@@ -41,6 +42,7 @@ CONNECTORS: dict[str, type] = {
     "quickbooks": QuickBooksConnector,
     "zoho_inventory": ZohoInventoryConnector,
     "cin7_core": Cin7CoreConnector,
+    "airtable": AirtableConnector,
     "rest": DeclarativeConnector,
 }
 #: Platforms whose ``[[stores]]`` table says more than the shared keys: each lists the problems as

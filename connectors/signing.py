@@ -4,7 +4,11 @@ Shopify (https://shopify.dev/docs/apps/build/webhooks/verify-deliveries) and Woo
 raw body with base64 HMAC-SHA256; comparisons are constant-time (``hmac.compare_digest``).
 BigCommerce signs nothing: a subscription carries custom ``headers`` that every delivery sends
 back (https://developer.bigcommerce.com/docs/integrations/webhooks#security), so a secret of ours
-in one of them is the check (:func:`verify_shared_secret`).
+in one of them is the check (:func:`verify_shared_secret`). A platform that can add neither a
+header nor a signature (Odoo's "Send Webhook Notification" action posts to a URL and nothing else)
+carries the secret in the address's query string: the receiver hands the query to the connector
+as the pseudo-header :data:`QUERY_HEADER` (:func:`query_value`), set by the receiver itself, so a
+sender cannot supply it.
 """
 from __future__ import annotations
 
@@ -12,8 +16,13 @@ import base64
 import hashlib
 import hmac
 from typing import Mapping
+from urllib.parse import parse_qs
 
 from connectors.errors import SignatureError
+
+#: The delivery's query string, as the receiver (``workers.webhooks``) passes it beside the headers;
+#: it replaces any header of that name the sender sent, and it is never stored with the event.
+QUERY_HEADER = "x-backorders-query"
 
 
 def header_value(headers: Mapping[str, str], name: str) -> str | None:
@@ -28,6 +37,12 @@ def header_value(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == lowered:
             return value
     return None
+
+
+def query_value(headers: Mapping[str, str], name: str) -> str | None:
+    """The first value of query parameter ``name`` of the delivery's address (:data:`QUERY_HEADER`)."""
+    values = parse_qs(header_value(headers, QUERY_HEADER) or "", keep_blank_values=True).get(name)
+    return values[0] if values else None
 
 
 def hmac_sha256_base64(secret: str | bytes, body: bytes) -> str:

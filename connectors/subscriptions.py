@@ -53,6 +53,11 @@ address for a topic is found by listing first, so connecting twice changes nothi
   to ``/webhooks/{store}/notifications`` (:data:`NOTIFICATION_PATHS`, :func:`address`); each
   :class:`Subscription` says when it expires, and a timer row renews it
   (``domain.stock.subscription_renewals``).
+* Airtable ``/v0/bases/{baseId}/webhooks``: the connector lists, refreshes (seven more days) or
+  creates the base's webhook itself (``connectors.airtable``); Airtable makes the MAC secret and
+  shows it once, on creation (:data:`PLATFORM_SECRET`): it comes back on the :class:`Subscription`
+  and ``stores connect`` (or the renewal that had to create it again) keeps it as the store's
+  webhook secret.
 """
 from __future__ import annotations
 
@@ -80,6 +85,8 @@ TOPICS: dict[str, tuple[str, ...]] = {
 }
 #: Platforms whose subscriptions carry a secret we generate (else the platform's app secret signs).
 GENERATED_SECRET = frozenset({"woocommerce", "bigcommerce", "business_central", "zoho_inventory", "cin7_core"})
+#: Platforms that make the signing secret themselves when a subscription is created (kept from it).
+PLATFORM_SECRET = frozenset({"airtable"})
 #: Where the operator finds the secret a platform signs with, when it is not ours to choose.
 APP_SECRET = {"shopify": "the app's API secret key", "lightspeed": "the OAuth app's client secret"}
 
@@ -105,6 +112,9 @@ class Subscription:
     outcome: str  # "found", "created", "updated", "renewed"
     #: When the platform drops it unless renewed (Business Central: three days); None: never.
     expires_at: datetime | None = None
+    #: A signing secret the platform made for it and shows once (Airtable's ``macSecretBase64``):
+    #: ``stores connect`` keeps it as the store's webhook secret.
+    secret: str | None = None
 
 
 class Validated(Protocol):
@@ -242,7 +252,7 @@ def _cin7_core(connector: RestConnector, address: str, secret: str | None, secre
 
 REGISTRARS = {"shopify": _shopify, "woocommerce": _woocommerce, "lightspeed": _lightspeed,
               "bigcommerce": _bigcommerce, "business_central": _validated, "zoho_inventory": _zoho_inventory,
-              "cin7_core": _cin7_core}
+              "cin7_core": _cin7_core, "airtable": _validated}
 #: Platforms whose notifications come to their own path (a validation handshake, one row per
 #: notification: ``workers.notifications``) rather than ``/webhooks/{store}``.
 NOTIFICATION_PATHS = {"business_central": "/webhooks/{store}/notifications"}

@@ -23,7 +23,8 @@ from tomlkit import TOMLDocument
 
 from connectors.base import Connector
 from connectors.discovery import FoundItem, catalogue, is_back_office, locations, survey
-from connectors.subscriptions import APP_SECRET, GENERATED_SECRET, REGISTRARS, Subscription, address, ensure
+from connectors.subscriptions import APP_SECRET, GENERATED_SECRET, PLATFORM_SECRET, REGISTRARS, Subscription, \
+    address, ensure
 from domain.core import audit, config_file, store_secrets
 from domain.core.business_config import ConfigError, StoreConfig, load_config
 from domain.core.config_file import MergeSummary, NewLocation, NewSku
@@ -149,19 +150,28 @@ def _with_codes(page: list[FoundItem], seen: set[str], report: DiscoverReport) -
     return out
 
 
-def _secret(store: StoreConfig, secret_env: str) -> tuple[str, str, bool]:
+def _secret(store: StoreConfig, secret_env: str) -> tuple[str | None, str, bool]:
     """(secret, where it came from, whether this run made it). Shopify and Lightspeed sign with the
     app's own secret, which only the operator can give; WooCommerce takes one we choose."""
     found = store_secrets.lookup(secret_env)
     if found:
         origin = "environment" if os.environ.get(secret_env) else f"kept in {store_secrets.secrets_file()}"
         return found, origin, False
+    if store.platform in PLATFORM_SECRET:
+        return None, "made by the platform, kept from its subscription", False
     if store.platform not in GENERATED_SECRET:
         raise ConfigError([f"stores[{store.key}].webhook_secret_env: set {secret_env} to "
                            f"{APP_SECRET.get(store.platform, 'the secret the platform signs with')} "
                            f"({store.platform} signs webhooks with it; docs/connect-a-store.md says where to find it)"])
     secret, kept = store_secrets.generate(secret_env)
     return secret, f"generated, kept in {kept}", True
+
+
+def keep_platform_secret(secret_env: str | None, subscriptions: list[Subscription]) -> None:
+    """A secret the platform made for a new subscription (Airtable's MAC secret) becomes the store's."""
+    made = [s.secret for s in subscriptions if s.secret]
+    if made and secret_env:
+        store_secrets.keep(secret_env, made[-1])
 
 
 def connect(path: Path, store_key: str, public_base_url: str, owner: str) -> ConnectReport:
@@ -189,6 +199,7 @@ def connect(path: Path, store_key: str, public_base_url: str, owner: str) -> Con
         store_id, synced, cursors = row.id, row.last_full_sync_at is not None, (row.stock_cursor, row.order_cursor)
     if subscribable:
         report.subscriptions = ensure(connector, report.address, secret, is_new)
+        keep_platform_secret(store.webhook_secret_env, report.subscriptions)
         with session_scope() as session:
             audit.record(session, "cli", "store.webhooks", "store", store_id, address=report.address,
                          secret=origin.split(",")[0], subscriptions=[

@@ -34,10 +34,14 @@ def renew(task: Transactional, store_id: int) -> str:
         if store is None or not store.enabled:
             return "skipped:store"
         connector = connector_for(store)
-        secret = store_secrets.lookup(store.webhook_secret_env) if store.webhook_secret_env else None
+        env = store.webhook_secret_env
+        secret = store_secrets.lookup(env) if env else None
         target = address(store.platform, get_settings().public_base_url, store.key)
     try:
         found = ensure(connector, target, secret, False)
+        made = [s.secret for s in found if s.secret]  # a webhook the platform had dropped, made again
+        if made and env:
+            store_secrets.keep(env, made[-1])
     except ConnectorError as exc:
         log.warning("subscriptions of store %s not renewed: %s", store_id, exc)
         raise

@@ -26,6 +26,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.quickbooks",
     "sandbox.zoho_inventory",
     "sandbox.cin7_core",
+    "sandbox.airtable",
     "sandbox.warehouse",
     "sandbox.shipstation",
     "sandbox.flexport",

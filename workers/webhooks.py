@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from connectors import webhook_records
 from domain.core import log_context
 from connectors.errors import MalformedPayloadError, SignatureError
+from connectors.signing import QUERY_HEADER
 from domain.stock import stray_webhooks, webhook_inbox
 from domain.stock.apply_events import stored_payload
 from flows import metrics
@@ -196,6 +197,7 @@ async def receive_webhook(store_key: str, request: Request) -> JSONResponse:
     except BodyTooLarge:
         return note(store_key, Answer(413, {"error": f"body larger than {MAX_BODY_BYTES} bytes"})).response()
     headers = {k: v for k, v in request.headers.items()}
+    headers[QUERY_HEADER] = request.url.query  # ours, never the sender's (a secret in the address)
     try:
         answer = await accept_webhook(store_key, headers, body, deadline_of(request.scope))
     except OperationalError as exc:
@@ -231,6 +233,7 @@ class WebhookFastPath:
             return
         deadline = deadline_of(scope)
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        headers[QUERY_HEADER] = scope.get("query_string", b"").decode("latin-1")  # ours, never the sender's
         answer = await self.answer(match.group(1), headers, receive, deadline)
         await answer.response()(scope, receive, send)
 

@@ -49,9 +49,14 @@ def lookup(name: str, env: Mapping[str, str] | None = None) -> str | None:
 
 def generate(name: str, env: Mapping[str, str] | None = None) -> tuple[str, Path]:
     """A new secret for ``name``, kept in the secrets file (replacing an older one there)."""
+    return keep(name, secrets.token_hex(32), env)
+
+
+def keep(name: str, value: str, env: Mapping[str, str] | None = None) -> tuple[str, Path]:
+    """Keep ``value`` for ``name`` in the secrets file (a secret the platform made: Airtable's)."""
     path = secrets_file(env)
     path.parent.mkdir(parents=True, exist_ok=True)
-    values = {**_read(path), name: secrets.token_hex(32)}
+    values = {**_read(path), name: value}
     temporary = path.with_name(f".{FILE_NAME}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -21,6 +21,10 @@ headers every answer carries and what a refusal adds:
   https://learn.microsoft.com/en-us/dynamics365/business-central/dev-itpro/api-reference/v2.0/dynamics-rate-limits)
   and Flexport: no headers on a good answer, a refusal naming the seconds to wait
   (:func:`retry_after_seconds`). ShipStation reads :meth:`Window.count` for its own headers.
+
+:class:`Penalized` is Airtable's: N requests per second per base; one more is answered 429 and
+so is every request for the penalty that follows (30 s), with no ``Retry-After``
+(https://airtable.com/developers/web/api/rate-limits).
 """
 from __future__ import annotations
 
@@ -154,3 +158,42 @@ class WindowLimit:
             call.entry["status"] = 429
             raise Answer(JSONResponse(self.body(), status_code=429, headers=headers))
         return headers
+
+
+@dataclass
+class Penalty:
+    """One instance's per-second count and penalty; tests change ``per_second`` and ``penalty_s``."""
+
+    per_second: int = 5
+    penalty_s: float = 30.0
+    second: float = 0.0
+    used: int = 0
+    until: float = 0.0
+
+    def take(self) -> bool:
+        """Whether this request may pass: none inside a penalty; the one past the second's allowance starts it."""
+        now = time.monotonic()
+        if now < self.until:
+            return False
+        if now - self.second >= 1.0:
+            self.second, self.used = now, 0
+        self.used += 1
+        if self.used > self.per_second:
+            self.until = now + self.penalty_s
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class Penalized:
+    """The count is ``state.penalty``; a refusal is 429 with ``body`` and no wait named."""
+
+    body: Callable[[], Any]
+
+    def check(self, call: Call[Any]) -> dict[str, str]:
+        with call.state.lock:
+            ok = call.state.penalty.take()
+        if not ok:
+            call.entry["status"] = 429
+            raise Answer(JSONResponse(self.body(), status_code=429))
+        return {}

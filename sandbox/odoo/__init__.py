@@ -18,11 +18,12 @@ Follows the docs the connector follows (connectors/odoo.py lists them):
   many2one fields read as ``[id, display_name]``; domains are lists of ``[field, op, value]``
   (``=``, ``!=``, ``in``, ``not in``, ``ilike``, ``>``, ``<``) joined by AND.
 
-Also ``POST /web/session/authenticate`` (the web client's login). Built on ``sandbox.kit``:
+Stock quants, the automation rule's "Send Webhook Notification" and the JSON-2 endpoint of Odoo
+19+ are in ``stock``. Also ``POST /web/session/authenticate`` (the web client's login). Built on ``sandbox.kit``:
 ``database`` declares the stand-in, ``rpc`` holds the JSON-RPC endpoints, ``orm`` the model
 methods they reach, ``admin`` the control endpoints (docs/sandbox.md).
 """
-from sandbox.odoo import admin, rpc  # noqa: F401  (each registers its routes)
+from sandbox.odoo import admin, rpc, stock  # noqa: F401  (each registers its routes)
 from sandbox.odoo.database import DEFAULT_PASSWORD, DEFAULTS, kit
 
 __all__ = ["DEFAULTS", "DEFAULT_PASSWORD", "install"]

@@ -17,7 +17,7 @@ from sandbox.odoo.orm import read_view
 @kit.admin.post("/seed")
 def seed(state: OdooState = kit.state, payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
     """``{"reset": true, "database", "login", "api_key", "password", "partners": [{"name", "ref"}],
-    "products": [{"default_code", "name"}], "warehouses": [{"name", "code"}],
+    "products": [{"default_code", "name"}], "warehouses": [{"name", "code"}], "version": "19.0",
     "denied_models": ["stock.warehouse", …]}`` → the records with their ids."""
     with state.lock:
         if payload.get("reset", True):
@@ -25,6 +25,7 @@ def seed(state: OdooState = kit.state, payload: dict[str, Any] = Body(default_fa
         state.denied |= set(payload.get("denied_models", []))
         state.credentials.update({key: str(payload[key]) for key in DEFAULTS if key in payload})
         state.password = str(payload.get("password", state.password))
+        state.version = str(payload.get("version", state.version))
         partners = [state.add("res.partner", {"name": p.get("name") or p.get("ref") or "Vendor",
                                               "ref": p.get("ref") or False, "supplier_rank": 1,
                                               "email": p.get("email") or False})

@@ -23,13 +23,13 @@ DEFAULT_PASSWORD = "odoo_sandbox_password"
 UID = 2
 SERVER_VERSION = "18.0"
 MODELS = ("res.partner", "product.product", "purchase.order", "purchase.order.line", "stock.warehouse",
-          "stock.location")
+          "stock.location", "stock.quant")
 MANY2ONE = {"partner_id": "res.partner", "product_id": "product.product", "order_id": "purchase.order",
             "warehouse_id": "stock.warehouse", "lot_stock_id": "stock.location", "location_id": "stock.location"}
 #: ``ir.model``'s name of a model (Odoo shows the technical name where it has none), and the group
 #: that may read a model, by its module: the AccessError of a user without it names both
 #: (``ir.model.access`` ``check``, https://github.com/odoo/odoo/blob/18.0/odoo/addons/base/models/ir_model.py).
-KINDS = {"product.product": "Product Variant", "stock.warehouse": "Warehouse",
+KINDS = {"product.product": "Product Variant", "stock.quant": "Quants", "stock.warehouse": "Warehouse",
          "stock.location": "Inventory Locations", "purchase.order": "Purchase Order", "res.partner": "Contact"}
 READERS = {"stock": "Inventory / User", "purchase": "Purchase / User"}
 
@@ -74,6 +74,11 @@ class OdooState(KitState, ModelRecords):
     sequence: int = 0
     #: Models the API user's groups may not read (``_admin/seed`` ``denied_models``).
     denied: set[str] = field(default_factory=set)
+    #: The server's version (``_admin/seed`` ``version``): 19 and later also serve ``/json/2``.
+    version: str = SERVER_VERSION
+    #: The automation rule on ``stock.quant`` whose "Send Webhook Notification" action posts each
+    #: quantity change: ``{"url", "fields"}`` (``_admin/automation``), None when there is none.
+    automation: dict[str, Any] | None = None
 
     def display_name(self, model: str, record_id: int) -> str:
         record = self.records[model].get(record_id, {})
@@ -92,7 +97,9 @@ class OdooState(KitState, ModelRecords):
 
 
 def rpc_call(call: Call[Any]) -> str:
-    """``model.method`` of an ``execute_kw`` request (``service.method`` for the others)."""
+    """``model.method`` of an ``execute_kw`` or JSON-2 request (``service.method`` for the others)."""
+    if "model" in call.request.path_params:
+        return f"{call.path_param('model')}.{call.path_param('method')}"
     params = call.body.get("params") if isinstance(call.body, dict) else None
     if not isinstance(params, dict):
         return ""

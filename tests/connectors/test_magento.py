@@ -327,7 +327,7 @@ def test_a_store_may_declare_its_own_header_names_and_encoding(store: Admin) -> 
     [record] = conn.parse_webhook(headers, body).stock
     assert (record.sku, record.location_external_id, record.available) == ("A", "showroom", 4)
     assert store_problems("magento", {"options": {"webhooks": {"encoding": "rot13"}}}) == [
-        ("options.webhooks.encoding", "unknown encoding 'rot13' (one of base64, hex)")]
+        ("options.webhooks.encoding", "unknown encoding 'rot13' (one of base64, hex, secret)")]
 
 
 def test_anonymous_stock_status_and_a_missing_product_answer_as_magento_does(store: Admin) -> None:

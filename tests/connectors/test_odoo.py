@@ -10,7 +10,7 @@ import pytest
 from connectors.errors import AuthError, PermanentError, TransientError
 from connectors.odoo import OdooConnector
 from connectors.registry import build_connector
-from connectors.types import ConnectorConfig, PurchaseOrderLineRequest, PurchaseOrderRequest
+from connectors.types import ConnectorConfig, ListingRef, PurchaseOrderLineRequest, PurchaseOrderRequest
 from sandbox.odoo import DEFAULTS
 
 Admin = Any  # tests/connectors/conftest.py::Admin (conftest is not importable: no package here)
@@ -98,9 +98,9 @@ def test_http_503_is_transient_and_reads_are_retried(admin: Admin) -> None:
         connector(admin).create_purchase_order(order(number="PO-2"))
 
 
-def test_stock_polling_is_refused_clearly(admin: Admin) -> None:
-    with pytest.raises(PermanentError, match="stock polling from Odoo is not configured"):
-        next(iter(connector(admin).fetch_stock(None)))
+def test_writing_stock_is_refused_clearly(admin: Admin) -> None:
+    with pytest.raises(PermanentError, match="odoo is not a sales channel"):
+        connector(admin).push_availability(ListingRef(sku="FUT-FRM-OAK-FULL", external_id="1"), 3, False)
 
 
 def test_receipts_are_read_per_line_as_running_totals(admin: Admin) -> None:

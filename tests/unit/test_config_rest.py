@@ -123,7 +123,7 @@ topics = { "stock.updated" = "stock" }
         "stores[1].options.write.body.where: unknown placeholder {warehouse} (one of available, backorder, "
         "external_id, inventory_item_id, location, parent_external_id, sku)",
         "stores[1].webhook_secret_env: missing: options.webhooks needs the variable holding the signing secret",
-        "stores[1].options.webhooks.encoding: unknown encoding 'base32' (one of base64, hex)",
+        "stores[1].options.webhooks.encoding: unknown encoding 'base32' (one of base64, hex, secret)",
         "stores[1].options.webhooks.topics.stock.updated: unknown kind 'stock' (one of inventory_update, "
         "order_created, sku_modified, ping, other)",
         "stores[1].options.webhooks.topic_header: missing: topics need a topic_header or topic_field to read the topic",
