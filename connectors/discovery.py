@@ -391,6 +391,9 @@ def _cin7_survey(connector: Cin7CoreConnector) -> Survey:
                                                if row.get("Type", "Stock") == "Stock"), None)
     if count is not None:
         found.items, found.counted = count, "products of type Stock (matched by SKU)"
+    return found
+
+
 def _airtable_survey(connector: AirtableConnector) -> Survey:
     """The inventory table's rows read once: their distinct locations, and their distinct SKUs counted."""
     found = Survey("airtable")
