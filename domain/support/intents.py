@@ -10,8 +10,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-INTENTS = ("where_is_my_order", "backorder_eta", "cancel", "refund", "return_exchange", "damaged_defective",
-           "wrong_item", "address_change", "billing_payment", "product_question", "backorder_offer_answer", "other")
+from domain.core.support_config import INTENTS
+
+__all__ = ["INTENTS", "DATA_PATH", "Example", "load_examples", "text_of"]
+
 DATA_PATH = Path(__file__).resolve().parent / "data" / "intents.jsonl"
 
 
