@@ -60,6 +60,7 @@ def triage_command(subject: str, body: str, email: str | None, channel: str, lan
         config = load_config(os.environ.get("BACKORDERS_CONFIG", "examples/futon-store.toml")).support
     except ConfigError as exc:
         raise click.ClickException("; ".join(exc.problems)) from exc
+    result: triage.Triage | None = None
     needs_database = save or bool(email) or bool(customer.order_numbers(text_of(subject, body)))
     if not needs_database:  # nothing to look up: runs without a database
         result = triage.assess(config, subject, body, customer.CustomerFacts(email=None), channel=channel,
