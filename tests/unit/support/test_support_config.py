@@ -55,3 +55,17 @@ def test_every_wrong_name_is_reported_by_its_key_path() -> None:
                      "support.routes[2].queue: missing", "support.intent_weights.wismo: unknown intent",
                      "support.priority: expected urgent_at ≥ high_at ≥ normal_at"):
         assert expected in problems, f"{expected!r} not in:\n{problems}"
+
+
+def test_config_check_names_a_wrong_support_route(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from workers.cli import main
+
+    text = (REPO_ROOT / "examples" / "futon-store.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('intent = ["damaged_defective", "wrong_item"]', 'intent = ["damaged", "wrong_item"]', 1))
+    result = CliRunner().invoke(main, ["config", "check", str(bad)])
+    assert result.exit_code == 1
+    assert "support.routes[0].intent: unknown intent 'damaged'" in result.output
+    assert CliRunner().invoke(main, ["config", "check", str(REPO_ROOT / "examples" / "futon-store.toml")]).exit_code == 0
