@@ -76,7 +76,7 @@ def retriage(session: Session, config: SupportConfig, ticket: SupportTicket,
     facts = customer.gather(session, config, ticket.customer_email, text_of(ticket.subject, ticket.body), now)
     _link(session, ticket, facts)
     result = triage.assess(config, ticket.subject, ticket.body, facts, channel=ticket.channel,
-                           language=ticket.language)
+                           language=ticket.language or None)
     apply(session, ticket, result, now)
     return result
 
@@ -87,7 +87,7 @@ def intake(session: Session, config: SupportConfig, new: NewTicket, now: datetim
     ticket_id = session.execute(insert(SupportTicket).values(
         source=new.source, external_id=new.external_id, customer_email=new.customer_email,
         customer_name=new.customer_name, subject=new.subject, body=new.body, channel=new.channel,
-        language=(new.language or config.default_language).lower()[:8], received_at=new.received_at or now,
+        language=new.language.lower()[:8] if new.language else "", received_at=new.received_at or now,
         state="new", created_at=now, updated_at=now,
     ).on_conflict_do_nothing(index_elements=["source", "external_id"]).returning(SupportTicket.id)).scalar()
     if ticket_id is None:

@@ -3,14 +3,16 @@
 In order, and every step evaluated is written into the reasons:
 
 1. a legal threat → ``legal_queue``, never answered automatically (no rule can change this);
-2. an intent under ``confidence_floor`` → ``human_queue``: people read it instead of a guess;
-3. the first ``[[support.routes]]`` rule whose criteria all hold (intent, priority, channel, CLV
-   tier, language) chooses the tier-1 queue (first match wins);
-4. unless that rule says ``escalate = false``: a lifetime value at or over ``vip_clv`` → the VIP
+2. the first ``[[support.routes]]`` rule whose criteria all hold (intent, priority, channel, CLV
+   tier, language) chooses the tier-1 queue (first match wins); under ``confidence_floor`` the
+   intent is not trusted: only rules that name no intent may match (a language desk), and when
+   none does the ticket goes to ``human_queue`` — people read it instead of a guess;
+3. unless that rule says ``escalate = false``: a lifetime value at or over ``vip_clv`` → the VIP
    pod (``vip_queue``), else a sentiment at or under ``negative_sentiment`` → ``tier2_queue``;
-5. otherwise the rule's queue, or ``tier1_queue`` when none matched: the tier-1 macro attempt.
+4. otherwise the rule's queue, or ``tier1_queue`` when none matched: the tier-1 macro attempt.
 
-Only steps 3 and 5 may be answered automatically (the macro composer drafts; an agent sends).
+Only step 4 may be answered automatically (the macro composer drafts; an agent sends), and never
+a ticket under the floor.
 Pure: the triaged facts come in, the decision and its reasons go out.
 """
 from __future__ import annotations
@@ -64,13 +66,19 @@ def route(config: SupportConfig, facts: Facts) -> Routing:
         reasons.append(f"legal threat ({facts.legal_text}) → {config.legal_queue}; never answered automatically")
         return Routing(config.legal_queue, None, "legal", None, "ladder: legal threat", False, tuple(reasons))
     reasons.append("no legal threat")
-    if facts.confidence < config.confidence_floor:
+    sure = facts.confidence >= config.confidence_floor
+    if sure:
+        reasons.append(f"intent {facts.intent} at confidence {facts.confidence:.2f} ≥ floor "
+                       f"{config.confidence_floor:.2f}")
+        found = next(((i, r) for i, r in enumerate(config.routes) if matches(r, facts)), None)
+    else:
         reasons.append(f"intent {facts.intent} at confidence {facts.confidence:.2f} < floor "
-                       f"{config.confidence_floor:.2f} → {config.human_queue} (people decide, no guess)")
-        return Routing(config.human_queue, None, "human", None, "ladder: under the confidence floor", False,
-                       tuple(reasons))
-    reasons.append(f"intent {facts.intent} at confidence {facts.confidence:.2f} ≥ floor {config.confidence_floor:.2f}")
-    found = next(((i, r) for i, r in enumerate(config.routes) if matches(r, facts)), None)
+                       f"{config.confidence_floor:.2f}: the intent is not used (only rules naming no intent may match)")
+        found = next(((i, r) for i, r in enumerate(config.routes) if not r.intents and matches(r, facts)), None)
+        if found is None:
+            reasons.append(f"no rule without an intent matched → {config.human_queue} (people decide, no guess)")
+            return Routing(config.human_queue, None, "human", None, "ladder: under the confidence floor", False,
+                           tuple(reasons))
     if found is None:
         reasons.append(f"no [[support.routes]] rule matched (intent {facts.intent}, priority {facts.priority}, "
                        f"channel {facts.channel}, CLV tier {facts.clv_tier}, language {facts.language})")
@@ -95,6 +103,7 @@ def route(config: SupportConfig, facts: Facts) -> Routing:
         reasons.append("the rule says escalate = false: no VIP or tier-2 escalation")
     if found is not None:
         index, rule = found
-        return Routing(rule.queue, rule.owner, "route", index, _name(rule, index), rule.auto_answer, tuple(reasons))
+        return Routing(rule.queue, rule.owner, "route", index, _name(rule, index), rule.auto_answer and sure,
+                       tuple(reasons))
     reasons.append(f"tier-1 macro attempt → {config.tier1_queue}")
     return Routing(config.tier1_queue, None, "tier1", None, "ladder: tier 1", True, tuple(reasons))

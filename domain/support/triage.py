@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.core.support_config import SupportConfig
-from domain.support import classifier, legal, ladder, priority, sentiment
+from domain.support import classifier, language as languages, legal, ladder, priority, sentiment
 from domain.support.customer import CustomerFacts
 
 
@@ -23,6 +23,8 @@ class Triage:
     customer: CustomerFacts
     channel: str
     language: str
+    #: ``ticket`` (the source said), ``guessed`` (its common words) or ``default`` ([support]).
+    language_source: str
     routing: ladder.Routing
 
     @property
@@ -37,7 +39,7 @@ class Triage:
                 "legal_threat": [list(pair) for pair in self.legal.matches], "priority": self.priority.figures(),
                 "customer": {"email": self.customer.email, "clv_tier": self.customer.clv_tier,
                              **self.customer.figures},
-                "channel": self.channel, "language": self.language}
+                "channel": self.channel, "language": self.language, "language_source": self.language_source}
 
     def triage_reasons(self) -> list[str]:
         ranked = ", ".join(f"{name} {p:.2f}" for name, p in self.prediction.ranked)
@@ -48,6 +50,9 @@ class Triage:
                    + ", ".join(f"{why} +{points}" for _, points, why in self.priority.parts),
                    f"customer lifetime value {self.customer.clv_cents / 100:,.2f} over {self.customer.orders_count} "
                    f"order(s): tier {self.customer.clv_tier}"]
+        if self.language != classifier.LANGUAGE:
+            reasons.append(f"the classifier reads {classifier.LANGUAGE}; this ticket is {self.language} "
+                           f"({self.language_source}), so its intent is not used for routing")
         if self.customer.days_late:
             reasons.append(f"{self.customer.days_late} day(s) late: {self.customer.late_because}")
         return reasons
@@ -61,10 +66,16 @@ def assess(config: SupportConfig, subject: str, body: str, customer: CustomerFac
     threat = legal.detect(subject, body)
     level = priority.decide(config, priority.Inputs(prediction.intent, mood.compound, customer.money_at_stake_cents,
                                                     customer.days_late, threat.found))
-    language = (language or config.default_language).lower()[:2]
+    if language:
+        language, source = language.lower()[:2], "ticket"
+    else:
+        guessed = languages.guess(f"{subject}\n{body}")
+        language, source = (guessed, "guessed") if guessed else (config.default_language, "default")
+    # The model learnt English: another language's intent is a guess, so the ladder gets no confidence.
+    confidence = prediction.confidence if language == classifier.LANGUAGE else 0.0
     routing = ladder.route(config, ladder.Facts(
-        intent=prediction.intent, confidence=prediction.confidence, priority=level.level, channel=channel,
+        intent=prediction.intent, confidence=confidence, priority=level.level, channel=channel,
         clv_tier=customer.clv_tier, clv_cents=customer.clv_cents, language=language, compound=mood.compound,
         legal=threat.found, legal_text=threat.describe()))
     return Triage(prediction, model.version, mood, mood.label(config.negative_sentiment), threat, level, customer,
-                  channel, language, routing)
+                  channel, language, source, routing)

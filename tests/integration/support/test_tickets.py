@@ -105,7 +105,7 @@ def test_legal_vip_and_floor_on_stored_tickets(db_session: Session, catalog: Bus
     assert (unsure.ticket.queue, unsure.ticket.needs_human) == ("support-triage", True)
     legal_routing = views.decisions(db_session, legal.ticket.id)[1]
     assert legal_routing.rule == "ladder: legal threat" and "small_claims" in legal_routing.reasons[0]
-    assert "< floor 1.00" in views.decisions(db_session, unsure.ticket.id)[1].reasons[-1]
+    assert "< floor 1.00" in views.decisions(db_session, unsure.ticket.id)[1].reasons[-2]
 
 
 def test_resolving_samples_for_qa_and_why_tells_it_all(db_session: Session, catalog: BusinessConfig) -> None:

@@ -53,7 +53,7 @@ def test_legal_beats_everything_and_is_never_auto_answered() -> None:
 def test_under_the_confidence_floor_people_decide() -> None:
     decided = route(CONFIG, facts(confidence=0.34, intent="damaged_defective"))
     assert (decided.queue, decided.step, decided.auto_answer) == ("support-triage", "human", False)
-    assert "< floor 0.35" in decided.reasons[-1]
+    assert "< floor 0.35" in decided.reasons[-2] and "support-triage" in decided.reasons[-1]
     assert route(CONFIG, facts(confidence=0.35, intent="damaged_defective")).queue == "fulfilment"
     assert route(dataclasses.replace(CONFIG, confidence_floor=0.95), facts(confidence=0.9)).step == "human"
 
@@ -76,3 +76,11 @@ def test_a_route_escalates_unless_it_says_not_to() -> None:
     angry_spanish = route(CONFIG, facts(language="es", compound=-0.9, clv_cents=10**7))
     assert (angry_spanish.queue, angry_spanish.step) == ("soporte", "route")
     assert "escalate = false" in " ".join(angry_spanish.reasons)
+
+
+def test_under_the_floor_only_rules_without_an_intent_may_match() -> None:
+    spanish = route(CONFIG, facts(confidence=0.1, language="es", compound=-0.9))
+    assert (spanish.queue, spanish.step, spanish.auto_answer) == ("soporte", "route", False)
+    chat = route(CONFIG, facts(confidence=0.1, channel="chat", clv_tier="loyal"))
+    assert (chat.queue, chat.auto_answer) == ("chat-desk", False)  # the rule answers by macro only when sure
+    assert route(CONFIG, facts(confidence=0.9, channel="chat", clv_tier="loyal")).auto_answer is True
