@@ -388,6 +388,8 @@ def order(session: Session, reference: str, now: datetime | None = None) -> Trai
         _messages(session, trail, shipping_views.message_prefixes(session, found.id), now, None,
                   what="shipping notice")
         facts["cases"] = _case_events(session, trail, found)
+        for at, kind, text, data in ticket_views.order_entries(session, found.id):
+            trail.add(at, kind, text, **data)
         trail.facts["orders"].append(facts)
     return trail.sorted()
 

@@ -76,3 +76,20 @@ def show(session: Session, ticket: SupportTicket) -> dict[str, Any]:
             "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else None,
             "resolution_note": ticket.resolution_note, **links(session, ticket.id),
             "decisions": [decision_dict(d) for d in decisions(session, ticket.id)]}
+
+
+def order_entries(session: Session, order_id: int) -> list[tuple[Any, str, str, dict[str, Any]]]:
+    """The tickets linked to an order, one line each for ``why order N``: (at, kind, text, data)."""
+    linked = select(SupportTicketLink.ticket_id).where(SupportTicketLink.kind == "order",
+                                                       SupportTicketLink.ref_id == order_id)
+    out = []
+    for ticket in session.scalars(select(SupportTicket).where(SupportTicket.id.in_(linked)).order_by(SupportTicket.id)):
+        routing = session.scalars(select(SupportDecision).where(SupportDecision.ticket_id == ticket.id,
+                                                                SupportDecision.kind == "routing")
+                                  .order_by(SupportDecision.id.desc())).first()
+        rule = f" by {routing.rule}" if routing is not None else ""
+        out.append((ticket.received_at, "ticket", f"ticket {ticket.id} ({ticket.source} {ticket.external_id}) "
+                    f"{ticket.subject!r}: intent {ticket.intent or '-'}, priority {ticket.priority or '-'} → queue "
+                    f"{ticket.queue or '-'}{rule} (backorders why ticket {ticket.id})",
+                    {"ticket_id": ticket.id, "intent": ticket.intent, "queue": ticket.queue, "state": ticket.state}))
+    return out

@@ -88,6 +88,10 @@ def test_a_ticket_is_linked_triaged_routed_and_stored_once(db_session: Session, 
     assert not again.created and again.ticket.id == ticket.id and again.result is None
     assert db_session.scalar(select(func.count()).select_from(SupportTicket)) == 1
     assert db_session.scalar(select(func.count()).select_from(SupportDecision)) == 2
+    order_trail = why.explain(db_session, "order", "5002", now=NOW).as_dict()
+    mentions = [e for e in order_trail["events"] if e["kind"] == "ticket"]
+    assert len(mentions) == 1 and f"ticket {ticket.id} (zendesk z-1)" in mentions[0]["text"]
+    assert f"→ queue {ticket.queue} by {routing_row.rule}" in mentions[0]["text"]
 
 
 def test_legal_vip_and_floor_on_stored_tickets(db_session: Session, catalog: BusinessConfig) -> None:
