@@ -4,17 +4,23 @@ cases, triaged and routed, each decision stored with its figures and reasons.
 The same ticket delivered twice (a helpdesk's retry, a webhook and a poll) finds its row and is
 not triaged again; ``retriage`` does it again on purpose (a new model, changed rules) and adds new
 decisions, keeping the old ones.
+
+A receiver (a helpdesk webhook, a poll) calls ``store``: the row is written in state ``new`` and
+the follow-up asks the ``triage_tickets`` stage (``tasks.support``) to triage it after the commit,
+so the receiver never waits for the model; a ticket whose message was lost stays ``new`` and the
+sweeper (``stranded``) sends it again. ``intake`` does both in one transaction (the command line).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from domain.core.clock import utcnow
+from domain.core.stages import FollowUp, Stage
 from domain.core.models import SupportDecision, SupportTicket, SupportTicketLink
 from domain.core.support_config import SupportConfig
 from domain.support import customer, triage
@@ -81,8 +87,19 @@ def retriage(session: Session, config: SupportConfig, ticket: SupportTicket,
     return result
 
 
-def intake(session: Session, config: SupportConfig, new: NewTicket, now: datetime | None = None) -> Intake:
-    """Store, link, triage and route a new ticket; a ticket seen before is returned as it is."""
+@dataclass(frozen=True)
+class Stored:
+    ticket: SupportTicket
+    created: bool
+    follow_ups: tuple[FollowUp, ...]
+
+
+#: A ticket still ``new`` this long after it was stored lost its triage message: the sweeper resends it.
+STRANDED_AFTER = timedelta(minutes=1)
+
+
+def store(session: Session, config: SupportConfig, new: NewTicket, now: datetime | None = None) -> Stored:
+    """Write the ticket once (state ``new``); a new one owes a triage. Seen before: returned as it is."""
     now = now or utcnow()
     ticket_id = session.execute(insert(SupportTicket).values(
         source=new.source, external_id=new.external_id, customer_email=new.customer_email,
@@ -94,7 +111,37 @@ def intake(session: Session, config: SupportConfig, new: NewTicket, now: datetim
         existing = session.scalar(select(SupportTicket).where(SupportTicket.source == new.source,
                                                               SupportTicket.external_id == new.external_id))
         assert existing is not None
-        return Intake(existing, False, None)
+        return Stored(existing, False, ())
     ticket = session.get(SupportTicket, ticket_id)
     assert ticket is not None
-    return Intake(ticket, True, retriage(session, config, ticket, now))
+    return Stored(ticket, True, (FollowUp(Stage.TRIAGE_TICKETS, ([ticket.id],)),))
+
+
+def triage_stored(session: Session, config: SupportConfig, ticket_ids: list[int],
+                  now: datetime | None = None) -> list[int]:
+    """Triage and route these tickets if they are still ``new`` (a redelivered message finds them
+    triaged and does nothing); rows another worker holds are skipped. Returns the ids triaged."""
+    now = now or utcnow()
+    done = []
+    for ticket in session.scalars(select(SupportTicket).where(
+            SupportTicket.id.in_(sorted(set(ticket_ids))), SupportTicket.state == "new")
+            .order_by(SupportTicket.id).with_for_update(skip_locked=True)):
+        retriage(session, config, ticket, now)
+        done.append(ticket.id)
+    return done
+
+
+def stranded(session: Session, now: datetime, limit: int = 1000) -> list[int]:
+    """Tickets still ``new`` well after they were stored: their triage message was lost."""
+    return list(session.scalars(select(SupportTicket.id).where(
+        SupportTicket.state == "new", SupportTicket.created_at < now - STRANDED_AFTER)
+        .order_by(SupportTicket.id).limit(limit)))
+
+
+def intake(session: Session, config: SupportConfig, new: NewTicket, now: datetime | None = None) -> Intake:
+    """Store, link, triage and route a new ticket in one go; a ticket seen before is returned as it is."""
+    now = now or utcnow()
+    stored = store(session, config, new, now)
+    if not stored.created:
+        return Intake(stored.ticket, False, None)
+    return Intake(stored.ticket, True, retriage(session, config, stored.ticket, now))
