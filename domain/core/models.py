@@ -1252,7 +1252,6 @@ class OAuthGrant(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
 
-
 # --- Support tickets: triage and routing (domain/support, docs/support.md) ------------------------
 
 TICKET_STATES = ("new", "triaged", "resolved")

@@ -5,7 +5,7 @@
 each decision with its figures and reasons (``domain.support``).
 
 Revision ID: 0036
-Revises: 0029
+Revises: 0030
 Create Date: 2026-12-03 18:00:00
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0036'
-down_revision = '0029'
+down_revision = '0030'
 branch_labels = None
 depends_on = None
 
