@@ -63,7 +63,7 @@ class SupportConfig:
     human_queue: str = "support-triage"
     #: Lifetime value at or over which a customer goes to the VIP pod (None: no VIP step).
     vip_clv_cents: int | None = 150_000
-    negative_sentiment: float = -0.35
+    negative_sentiment: float = -0.5
     qa_sample_percent: int = 10
     #: Queues whose resolved tickets are always sampled for QA.
     qa_always: tuple[str, ...] = ("legal",)

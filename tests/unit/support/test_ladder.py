@@ -30,11 +30,12 @@ def test_tier_one_when_nothing_escalates() -> None:
 
 
 def test_negative_sentiment_goes_to_tier_two() -> None:
-    decided = route(CONFIG, facts(compound=-0.5))
+    decided = route(CONFIG, facts(compound=-0.7))
     assert (decided.queue, decided.step, decided.auto_answer) == ("support-tier2", "tier2", False)
-    assert "sentiment -0.50 ≤ -0.35 → tier 2 support-tier2" in decided.reasons
-    assert route(CONFIG, facts(compound=-0.35)).queue == "support-tier2"  # at the threshold
-    assert route(CONFIG, facts(compound=-0.34)).queue == "support"
+    assert "sentiment -0.70 ≤ -0.50 → tier 2 support-tier2" in decided.reasons
+    assert route(CONFIG, facts(compound=-0.5)).queue == "support-tier2"  # at the threshold
+    assert route(CONFIG, facts(compound=-0.49)).queue == "support"
+    assert route(dataclasses.replace(CONFIG, negative_sentiment=-0.3), facts(compound=-0.35)).step == "tier2"
 
 
 def test_clv_over_the_threshold_goes_to_the_vip_pod_even_when_angry() -> None:

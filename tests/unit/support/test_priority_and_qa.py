@@ -17,7 +17,8 @@ def test_priority_adds_each_part_and_names_it() -> None:
     assert [part for part, _, _ in angry_big_late.parts] == ["intent", "sentiment", "money", "lateness"]
     assert "3 day(s) late" in [why for _, _, why in angry_big_late.parts]
     assert decide(CONFIG, Inputs("where_is_my_order", 0.0, 0, 100, False)).points == 20 + 30  # lateness capped
-    assert decide(CONFIG, Inputs("where_is_my_order", -0.4, 20_000, 0, False)).level == "high"  # 20 + 15 + 10
+    assert decide(CONFIG, Inputs("where_is_my_order", -0.55, 20_000, 0, False)).level == "high"  # 20 + 15 + 10
+    assert decide(CONFIG, Inputs("where_is_my_order", -0.45, 20_000, 0, False)).level == "normal"  # 20 + 0 + 10
     assert decide(CONFIG, Inputs("other", 0.9, 0, 0, True)).level == "urgent"  # legal: always
 
 
