@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.common import REPO_ROOT, RESULTS_DIR, embedded_root, find_servers, install_sigterm_exit
 
-SCRIPTS = ("ingest", "sync", "incremental", "latency", "batching", "timers", "pacing")
+SCRIPTS = ("ingest", "sync", "incremental", "latency", "batching", "timers", "pacing", "triage")
 #: Shown for a result without a goal (an older ``sync`` result): its headline figure, no verdict.
 SYNC_FIGURE = "full poll rate"
 

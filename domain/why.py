@@ -1,4 +1,4 @@
-"""Answers to "why": one SKU's, order's, backorder's, purchase order's or dispute's history, in time order.
+"""Answers to "why": one SKU's, order's, backorder's, purchase order's, dispute's or ticket's history, in time order.
 
 Everything here is read back from rows the product already keeps for this purpose — state
 transitions with their numbers (``sku_transitions``), alerts with the figures and the rule they
@@ -53,6 +53,7 @@ from domain.payments import store_refunds
 from domain.purchasing import purchase_orders
 from domain.purchasing.reorder import explain as explain_line
 from domain.shipping import views as shipping_views
+from domain.support import views as ticket_views
 
 #: Stock readings shown for a SKU (the newest ones): a busy SKU has thousands.
 STOCK_READINGS = 30
@@ -387,6 +388,8 @@ def order(session: Session, reference: str, now: datetime | None = None) -> Trai
         _messages(session, trail, shipping_views.message_prefixes(session, found.id), now, None,
                   what="shipping notice")
         facts["cases"] = _case_events(session, trail, found)
+        for at, kind, text, data in ticket_views.order_entries(session, found.id):
+            trail.add(at, kind, text, **data)
         trail.facts["orders"].append(facts)
     return trail.sorted()
 
@@ -573,9 +576,32 @@ def dispute(session: Session, reference: str, now: datetime | None = None) -> Tr
     return trail.sorted()
 
 
+# --- support tickets ------------------------------------------------------------------------------
+
+
+def ticket(session: Session, reference: str, now: datetime | None = None) -> Trail:
+    """A support ticket: received, then each decision (triage, routing, QA) with its outcome, rule
+    and every reason as stored (``domain.support``)."""
+    found = ticket_views.find(session, reference)
+    if found is None:
+        raise NotFound(f"no ticket {reference!r}")
+    shown = ticket_views.show(session, found)
+    facts = {key: shown[key] for key in ("customer_email", "channel", "language", "state", "intent", "priority",
+                                         "queue", "owner", "clv_tier")}
+    facts["orders"] = ", ".join(f"{o['number']} (by {o['matched_by']})" for o in shown["orders"])
+    facts["open_cases"] = ", ".join(f"{c['id']} {c['kind']}" for c in shown["cases"])
+    trail = Trail(f"ticket {found.id} ({found.source} {found.external_id}): {found.subject}", facts)
+    trail.add(found.received_at, "ticket.received", f"received by {found.channel} from {found.customer_email or '-'}")
+    for decision in shown["decisions"]:
+        text = f"{decision['kind']}: {decision['outcome']} ({decision['rule']}) — " + "; ".join(decision["reasons"])
+        trail.add(_parse(decision["at"]), f"ticket.{decision['kind']}", text, figures=decision["figures"],
+                  model=decision["model"])
+    return trail.sorted()
+
+
 #: ``backorders why KIND REFERENCE``: the subjects and how each is found.
 SUBJECTS: dict[str, Callable[[Session, str, datetime | None], Trail]] = {
-    "sku": sku, "order": order, "po": purchase_order, "dispute": dispute}
+    "sku": sku, "order": order, "po": purchase_order, "dispute": dispute, "ticket": ticket}
 
 
 def explain(session: Session, kind: str, reference: str, now: datetime | None = None) -> Trail:

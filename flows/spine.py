@@ -100,6 +100,8 @@ FLOWS: tuple[Flow, ...] = (
     Flow(S.SHIPPING_POLL,     "tasks.shipping.poll_account",            SYNC,    (S.DELIVER,)),
     Flow(S.SHIPPING_DRAIN,    "tasks.shipping.drain",                   SYNC,    (S.DELIVER, S.SHIPPING_DRAIN)),
     Flow(S.SWEEP_SHIPPING_INBOX, "tasks.shipping.redrive",              SYNC,    (S.SHIPPING_DRAIN,)),
+    Flow(S.TRIAGE_TICKETS,    "tasks.support.triage",                   DEFAULT, batch=100),
+    Flow(S.SWEEP_TICKETS,     "tasks.support.sweep",                    DEFAULT, (S.TRIAGE_TICKETS,)),
 )
 BY_STAGE: dict[Stage, Flow] = {flow.stage: flow for flow in FLOWS}
 BY_TASK: dict[str, Flow] = {flow.task: flow for flow in FLOWS}

@@ -30,6 +30,7 @@ TASK_MODULES = (
     "tasks.shipping",
     "tasks.payments",
     "tasks.deadletters",
+    "tasks.support",
 )
 
 app = Celery("backorders")

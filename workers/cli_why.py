@@ -11,7 +11,7 @@ import sys
 
 import click
 
-KINDS = ("sku", "order", "po", "backorder", "dispute")
+KINDS = ("sku", "order", "po", "backorder", "dispute", "ticket")
 
 
 def _line(event: dict[str, object]) -> str:
@@ -43,7 +43,8 @@ def echo_trail(trail: dict[str, object]) -> None:
 def why(kind: str, reference: str, as_json: bool) -> None:
     """Why a SKU, order, purchase order, backorder or dispute is where it is: every transition with
     its numbers, alert, push, notice (to whom, by which channel, held or sent), reply, timer, refund,
-    purchase-order line reason and chargeback step (packet, calls, finance note), oldest first.
+    purchase-order line reason, chargeback step (packet, calls, finance note) and support-ticket
+    decision (triage, routing, QA, each with its reasons), oldest first.
 
     \b
     backorders why sku FUT-FRM-OAK-FULL
@@ -51,6 +52,7 @@ def why(kind: str, reference: str, as_json: bool) -> None:
     backorders why po PO-20261125-7
     backorders why backorder 42
     backorders why dispute 7
+    backorders why ticket 12
     """
     from domain import why as explaining
     from domain.core.db import session_scope

@@ -1250,3 +1250,92 @@ class OAuthGrant(Base):
     renewals: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+# --- Support tickets: triage and routing (domain/support, docs/support.md) ------------------------
+
+TICKET_STATES = ("new", "triaged", "resolved")
+SUPPORT_DECISION_KINDS = ("triage", "routing", "qa")
+TICKET_LINK_KINDS = ("order", "case")
+
+
+class SupportTicket(Base):
+    """One customer ticket from any source (a helpdesk, email, the command line), once per source and
+    external id, with where triage and the ladder put it. The decisions themselves, with their
+    figures and reasons, are ``support_decisions`` rows; the orders and cases it is about are
+    ``support_ticket_links``."""
+
+    __tablename__ = "support_tickets"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    customer_email: Mapped[str | None] = mapped_column(String(320))
+    customer_name: Mapped[str] = mapped_column(String(200), server_default="")
+    subject: Mapped[str] = mapped_column(Text, server_default="")
+    body: Mapped[str] = mapped_column(Text, server_default="")
+    channel: Mapped[str] = mapped_column(String(16), server_default="email")
+    language: Mapped[str] = mapped_column(String(8), server_default="en")
+    received_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), server_default="new")
+    intent: Mapped[str | None] = mapped_column(String(32))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    sentiment: Mapped[float | None] = mapped_column(Float)
+    legal_threat: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    priority: Mapped[str | None] = mapped_column(String(16))
+    clv_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    clv_tier: Mapped[str | None] = mapped_column(String(32))
+    queue: Mapped[str | None] = mapped_column(String(64))
+    owner: Mapped[str | None] = mapped_column(String(128))
+    #: True when the ladder sent it to people because the intent was under the confidence floor.
+    needs_human: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    #: True when a macro may be drafted for it (tier 1 only; never for a legal threat).
+    auto_answer: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    qa_sampled: Mapped[bool | None] = mapped_column(Boolean)
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_support_tickets_source_external"),
+        CheckConstraint(_in("state", TICKET_STATES), name="state_valid"),
+        Index("ix_support_tickets_queue_state", "queue", "state"),
+        Index("ix_support_tickets_email_lower", func.lower(text("customer_email"))),
+    )
+
+
+class SupportTicketLink(Base):
+    """A ticket's order or open case, and how it was matched (``email`` or ``order_number``)."""
+
+    __tablename__ = "support_ticket_links"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("support_tickets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(8))
+    ref_id: Mapped[int] = mapped_column(BigInteger)
+    matched_by: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "kind", "ref_id", name="uq_support_ticket_links_ref"),
+        CheckConstraint(_in("kind", TICKET_LINK_KINDS), name="kind_valid"),
+        Index("ix_support_ticket_links_ref", "kind", "ref_id"),
+    )
+
+
+class SupportDecision(Base):
+    """One decision about a ticket with its figures and reasons: ``triage`` (intent, confidence,
+    sentiment, legal threat, priority, customer value; ``model`` names the classifier), ``routing``
+    (the queue, the ladder step or rule that chose it) or ``qa`` (sampled after resolution or not)."""
+
+    __tablename__ = "support_decisions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("support_tickets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(120), server_default="")
+    model: Mapped[str] = mapped_column(String(64), server_default="")
+    figures: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    reasons: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'"))
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        CheckConstraint(_in("kind", SUPPORT_DECISION_KINDS), name="kind_valid"),
+        Index("ix_support_decisions_ticket", "ticket_id", "id"),
+    )

@@ -51,6 +51,9 @@ class Stage(StrEnum):
     POLL_REFUND = "poll_refund"
     APPLY_PAYMENT_EVENTS = "apply_payment_events"
     SWEEP_REFUNDS = "sweep_refunds"
+    # support tickets: triaged and routed after they are stored
+    TRIAGE_TICKETS = "triage_tickets"
+    SWEEP_TICKETS = "sweep_tickets"
     # messages
     DELIVER = "deliver"
     DIGEST = "digest"

@@ -1,0 +1,95 @@
+"""Tickets read back for the command line and ``why ticket N``: the list, one ticket with its links
+and every decision (figures and reasons), and its trail. Nothing is recomputed."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from domain.core.models import Case, Order, SupportDecision, SupportTicket, SupportTicketLink
+
+
+def row(ticket: SupportTicket) -> dict[str, Any]:
+    return {"id": ticket.id, "source": ticket.source, "external_id": ticket.external_id,
+            "customer_email": ticket.customer_email, "subject": ticket.subject, "channel": ticket.channel,
+            "language": ticket.language, "received_at": ticket.received_at.isoformat(), "state": ticket.state,
+            "intent": ticket.intent, "confidence": ticket.confidence, "sentiment": ticket.sentiment,
+            "legal_threat": ticket.legal_threat, "priority": ticket.priority, "clv_cents": ticket.clv_cents,
+            "clv_tier": ticket.clv_tier, "queue": ticket.queue, "owner": ticket.owner,
+            "needs_human": ticket.needs_human, "auto_answer": ticket.auto_answer, "qa_sampled": ticket.qa_sampled}
+
+
+def list_tickets(session: Session, *, queue: str | None = None, state: str | None = None,
+                 limit: int = 50) -> list[dict[str, Any]]:
+    query = select(SupportTicket).order_by(SupportTicket.received_at.desc(), SupportTicket.id.desc()).limit(limit)
+    if queue:
+        query = query.where(SupportTicket.queue == queue)
+    if state:
+        query = query.where(SupportTicket.state == state)
+    return [row(t) for t in session.scalars(query)]
+
+
+def decisions(session: Session, ticket_id: int) -> list[SupportDecision]:
+    return list(session.scalars(select(SupportDecision).where(SupportDecision.ticket_id == ticket_id)
+                                .order_by(SupportDecision.id)))
+
+
+def decision_dict(decision: SupportDecision) -> dict[str, Any]:
+    return {"id": decision.id, "kind": decision.kind, "outcome": decision.outcome, "rule": decision.rule,
+            "model": decision.model, "at": decision.created_at.isoformat(), "figures": decision.figures,
+            "reasons": decision.reasons}
+
+
+def links(session: Session, ticket_id: int) -> dict[str, list[dict[str, Any]]]:
+    found = list(session.scalars(select(SupportTicketLink).where(SupportTicketLink.ticket_id == ticket_id)
+                                 .order_by(SupportTicketLink.id)))
+    order_ids = [link.ref_id for link in found if link.kind == "order"]
+    case_ids = [link.ref_id for link in found if link.kind == "case"]
+    orders = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_(order_ids)))} if order_ids else {}
+    cases = {c.id: c for c in session.scalars(select(Case).where(Case.id.in_(case_ids)))} if case_ids else {}
+    return {
+        "orders": [{"id": link.ref_id, "number": orders[link.ref_id].number, "matched_by": link.matched_by,
+                    "total_cents": orders[link.ref_id].total_cents, "status": orders[link.ref_id].status}
+                   for link in found if link.kind == "order" and link.ref_id in orders],
+        "cases": [{"id": link.ref_id, "kind": cases[link.ref_id].kind, "state": cases[link.ref_id].state,
+                   "queue": cases[link.ref_id].queue} for link in found if link.kind == "case" and link.ref_id in cases],
+    }
+
+
+def find(session: Session, reference: str) -> SupportTicket | None:
+    """A ticket by its id, else by a source's external id (``zendesk:123`` or ``123``)."""
+    ref = reference.strip()
+    if ref.isdigit():
+        found = session.get(SupportTicket, int(ref))
+        if found is not None:
+            return found
+    source, _, external = ref.partition(":")
+    query = select(SupportTicket).where(SupportTicket.external_id == (external or ref))
+    if external:
+        query = query.where(SupportTicket.source == source)
+    return session.scalars(query.order_by(SupportTicket.id)).first()
+
+
+def show(session: Session, ticket: SupportTicket) -> dict[str, Any]:
+    return {**row(ticket), "customer_name": ticket.customer_name, "body": ticket.body,
+            "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else None,
+            "resolution_note": ticket.resolution_note, **links(session, ticket.id),
+            "decisions": [decision_dict(d) for d in decisions(session, ticket.id)]}
+
+
+def order_entries(session: Session, order_id: int) -> list[tuple[Any, str, str, dict[str, Any]]]:
+    """The tickets linked to an order, one line each for ``why order N``: (at, kind, text, data)."""
+    linked = select(SupportTicketLink.ticket_id).where(SupportTicketLink.kind == "order",
+                                                       SupportTicketLink.ref_id == order_id)
+    out = []
+    for ticket in session.scalars(select(SupportTicket).where(SupportTicket.id.in_(linked)).order_by(SupportTicket.id)):
+        routing = session.scalars(select(SupportDecision).where(SupportDecision.ticket_id == ticket.id,
+                                                                SupportDecision.kind == "routing")
+                                  .order_by(SupportDecision.id.desc())).first()
+        rule = f" by {routing.rule}" if routing is not None else ""
+        out.append((ticket.received_at, "ticket", f"ticket {ticket.id} ({ticket.source} {ticket.external_id}) "
+                    f"{ticket.subject!r}: intent {ticket.intent or '-'}, priority {ticket.priority or '-'} → queue "
+                    f"{ticket.queue or '-'}{rule} (backorders why ticket {ticket.id})",
+                    {"ticket_id": ticket.id, "intent": ticket.intent, "queue": ticket.queue, "state": ticket.state}))
+    return out

@@ -1,0 +1,29 @@
+"""Support tickets: triage and route stored tickets (``domain.support.intake``) after the receiver's
+commit, and sweep up the ones a lost message left untriaged. Triage is its own stage, never part
+of receiving: the receiver answers at once and the model runs here."""
+from __future__ import annotations
+
+from celery import shared_task
+
+from domain.core.business_config import current_config
+from domain.core.clock import utcnow
+from domain.core.stages import Stage
+from domain.support import intake
+from flows.spine import dispatch, for_ids
+from tasks.base import DbTask
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.support.triage")
+def triage(self: DbTask, ticket_ids: list[int]) -> int:
+    """Triage these tickets if still new; returns how many were triaged now."""
+    with self.unit_of_work() as uow:
+        return len(intake.triage_stored(uow.session, current_config().support, ticket_ids))
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.support.sweep")
+def sweep(self: DbTask) -> int:
+    """Beat: send tickets still new after a minute (their message was lost) to triage again."""
+    with self.unit_of_work() as uow:
+        ticket_ids = intake.stranded(uow.session, utcnow())
+        dispatch(uow, for_ids(Stage.TRIAGE_TICKETS, ticket_ids))
+    return len(ticket_ids)
