@@ -129,8 +129,8 @@ class OdooConnector(DeclaredWebhooks, ModelRpcConnector):
 
     def codes(self, products: list[int]) -> dict[int, str]:
         """Each product's Internal Reference (our SKU), for those that have one."""
-        return {int(r["id"]): str(r["default_code"]) for r in self.read_records("product.product", products, ["default_code"])
-                if r.get("default_code")}
+        rows = self.read_records("product.product", products, ["default_code"])
+        return {int(r["id"]): str(r["default_code"]) for r in rows if r.get("default_code")}
 
     # --- stock ------------------------------------------------------------------------------
 
@@ -160,8 +160,8 @@ class OdooConnector(DeclaredWebhooks, ModelRpcConnector):
         if not products:
             return []
         codes = self.codes(products)
-        quants = self.search_read("stock.quant", [INTERNAL, ["product_id", "in", products], ["location_id", "in", places]],
-                                  ["product_id", "location_id", "quantity", "reserved_quantity"])
+        domain = [INTERNAL, ["product_id", "in", products], ["location_id", "in", places]]
+        quants = self.search_read("stock.quant", domain, ["product_id", "location_id", "quantity", "reserved_quantity"])
         return located_stock({p: codes[p] for p in products if p in codes}, places, quants,
                              lambda q: (ref(q["product_id"]), ref(q["location_id"])), "quantity", "reserved_quantity")
 

@@ -157,7 +157,8 @@ class Domains:
 
     def search(self, tables: Mapping[str, Mapping[int, Record]], model: str, domain: list[Any],
                kwargs: Mapping[str, Any]) -> list[Record]:
-        """The matching records of ``model`` by ``order`` (``"write_date desc"``; default ``id``), ``offset``, ``limit``."""
+        """The matching records of ``model`` by ``order`` (``"write_date desc"``; default ``id``),
+        ``offset``, ``limit``."""
         rows = [r for _, r in sorted(tables[model].items()) if self.matches(tables, r, domain or [])]
         field, _, direction = str(kwargs.get("order") or "id").strip().partition(" ")
         rows.sort(key=lambda r: (r.get(field) is None, r.get(field) or 0), reverse=direction.lower() == "desc")
@@ -172,5 +173,6 @@ def field_notification(state: KitState, rule: Mapping[str, Any], model: str, rec
     values = {"_action": action, "_id": record["id"], "_model": model,
               **{name: record.get(name, False) for name in rule.get("fields") or []}}
     body = json.dumps(values, sort_keys=True, default=str).encode()
-    state.deliveries.append({"address": rule["url"], "body": body.decode(), "headers": {"Content-Type": "application/json"}})
+    state.deliveries.append({"address": rule["url"], "body": body.decode(),
+                             "headers": {"Content-Type": "application/json"}})
     return body
