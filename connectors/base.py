@@ -24,6 +24,9 @@ keeps working:
 * ``connectors.hooks`` — :class:`JsonWebhooks`: signed JSON webhooks declared by header names;
   :class:`FormWebhooks`: form-encoded ones with the JSON in one field (Lightspeed X-Series);
 * ``connectors.rpc`` — :class:`JsonRpcConnector`: JSON-RPC 2.0 calls on the same plumbing;
+* ``connectors.model_rpc`` — :class:`ModelRpcConnector`: model methods by name, ``execute_kw``
+  over JSON-RPC or JSON-2 (``POST /json/2/{model}/{method}`` with a bearer key), error objects
+  classified by the exception class they name;
 * ``connectors.signing`` — :func:`hmac_sha256_base64`, :func:`verify_base64_hmac`, :func:`header_value`,
   :func:`verify_shared_secret` (a secret header echoed back instead of a signature);
   :func:`verify_keyed_hmac` (a ``signature=…,algorithm=…`` header);
@@ -36,6 +39,7 @@ keeps working:
 * ``connectors.records`` — :class:`LineFields`: where a platform keeps an order line's fields;
   :class:`RiskFields` (:data:`ORDER_RISK`): where it keeps what fraud hints read;
   :func:`held_back`: what a pool of locations will not sell, counted at its first location;
+  :func:`located_stock`: rows summed per product and location, 0 at every location without one;
 * ``connectors.storefront`` — :class:`Storefront`: a selling platform's connector, every channel
   ability (:data:`STOREFRONT`) from its declarations;
 * ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`, :func:`paid_by`,
@@ -111,7 +115,16 @@ from connectors.paging import (
     VersionCursorPaginator,
     shopify_link_paginator,
 )
-from connectors.records import ORDER_RISK, FulfillmentFields, LineFields, RefundFields, RiskFields, held_back
+from connectors.model_rpc import ModelRpcConnector
+from connectors.records import (
+    ORDER_RISK,
+    FulfillmentFields,
+    LineFields,
+    RefundFields,
+    RiskFields,
+    held_back,
+    located_stock,
+)
 from connectors.rpc import JsonRpcConnector
 from connectors.signing import (
     constant_time_equals,
@@ -173,6 +186,7 @@ from connectors.writes import (
 
 __all__ = [
     "AuthFrom", "all_found", "BodyLinksPaginator", "Bucket", "at_most_once", "last_path_id", "JsonRpcConnector",
+    "ModelRpcConnector", "located_stock",
     "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords", "FormWebhookConnector", "FormWebhooks",
     "keyed_fields", "verify_keyed_hmac",
     "basic_auth", "bearer_auth", "created_or_found", "KeyedCodes", "outcome",

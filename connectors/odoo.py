@@ -71,53 +71,37 @@ SKU; locations are ``stock.location`` ids (``stores discover`` maps the internal
 
 Credentials: ``database``, ``login``, ``api_key``. Options: ``version``, ``api``,
 ``confirm_purchase_orders`` (default true), ``page_size`` (products per page), ``location_ids``,
-``webhooks``. JSON-RPC calls are not REST paging, so none is a declared stream.
+``webhooks``. JSON-RPC calls are not REST paging, so none is a declared stream. The protocol
+(credentials, JSON-RPC or JSON-2, error objects classified by the exception they name) is
+:class:`connectors.model_rpc.ModelRpcConnector`'s; the quants are summed per location by
+:func:`connectors.records.located_stock`.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import replace
 from typing import Any, ClassVar, Iterator, Mapping
 
-from connectors.base import Capability, all_found, whole_units, with_last_flag
+from connectors.base import Capability, ModelRpcConnector, all_found, located_stock, with_last_flag
 from connectors.declarative import DeclaredWebhooks
-from connectors.errors import AuthError, PermanentError, TransientError
-from connectors.options import Choice, OptionRule
-from connectors.rpc import JsonRpcConnector
+from connectors.errors import PermanentError
+from connectors.streams import chunks
 from connectors.types import ErpResult, PurchaseOrderRequest, ReceiptLine, StockPage, StockRecord, WebhookEvent
 
 #: Odoo's request-for-quotation states: a PO in one of them has not been confirmed yet.
 RFQ_STATES = frozenset({"draft", "sent"})
 AUTH_ERRORS = frozenset({"odoo.exceptions.AccessDenied", "odoo.exceptions.AccessError"})
+#: Server-side conditions a later attempt can pass (concurrent-update conflicts). Not
+#: ``psycopg2.OperationalError``: that is also what an unknown database name answers, which no retry
+#: fixes. HTTP 5xx from a proxy or a restarting worker is transient through the shared classifier.
 TRANSIENT_ERROR_NAMES = frozenset({
     "psycopg2.errors.SerializationFailure", "psycopg2.errors.LockNotAvailable",
     "psycopg.errors.SerializationFailure", "psycopg.errors.LockNotAvailable",
     "werkzeug.exceptions.ServiceUnavailable",
 })
-"""Server-side conditions a later attempt can pass (concurrent-update conflicts). Not
-``psycopg2.OperationalError``: that is also what an unknown database name answers, which no retry
-fixes. HTTP 5xx from a proxy or a restarting worker is transient through the shared classifier."""
-#: JSON-2 takes named parameters: the name of each method's first positional argument (else ``ids``).
-NAMED = {"search_read": "domain", "search": "domain", "search_count": "domain", "create": "vals_list"}
 INTERNAL = ["location_id.usage", "=", "internal"]
 #: What the automation rule's webhook action sends unless ``options.webhooks`` says otherwise.
 WEBHOOKS = {"encoding": "secret", "signature_param": "token", "signature_header": "X-Odoo-Webhook-Token",
             "topic_field": "_model", "topics": {"stock.quant": "inventory_update", "product.product": "sku_modified"}}
-
-
-def rpc_error(error: Mapping[str, Any], *, what: str) -> Exception:
-    """The error a JSON-RPC ``error`` object means: auth, transient (server trouble) or permanent.
-
-    The message is Odoo's own ``data.message`` (``"Access Denied"``, a ``UserError`` text …), not
-    the generic ``"Odoo Server Error"`` around it.
-    """
-    data: Mapping[str, Any] = error["data"] if isinstance(error.get("data"), Mapping) else {}
-    name = str(data.get("name") or "")
-    message = str(data.get("message") or error.get("message") or "unknown error")
-    detail = f"odoo {what}: {message}" + (f" ({name})" if name else "")
-    kind = AuthError if name in AUTH_ERRORS else TransientError if name in TRANSIENT_ERROR_NAMES \
-        else PermanentError
-    return kind(detail, platform="odoo", body=str(error)[:2000])
 
 
 def ref(value: Any) -> int:
@@ -125,7 +109,7 @@ def ref(value: Any) -> int:
     return int(value[0] if isinstance(value, list) else value)
 
 
-class OdooConnector(DeclaredWebhooks, JsonRpcConnector):
+class OdooConnector(DeclaredWebhooks, ModelRpcConnector):
     """One Odoo database over the external API (JSON-RPC, or JSON-2 from version 19)."""
 
     platform: ClassVar[str] = "odoo"
@@ -133,63 +117,20 @@ class OdooConnector(DeclaredWebhooks, JsonRpcConnector):
         Capability.STOCK_READ, Capability.PURCHASE_ORDERS, Capability.RECEIPTS, Capability.WEBHOOKS})
     refusals: ClassVar[Mapping[Capability, str]] = {
         Capability.STOCK_WRITE: "odoo is not a sales channel in this product"}
-    option_defaults: ClassVar[Mapping[str, Any]] = {"version": "18.0"}
-    option_rules: ClassVar[tuple[OptionRule, ...]] = (Choice("api", ("jsonrpc", "json2")),)
+    option_defaults: ClassVar[Mapping[str, Any]] = {"version": "18.0", "confirm_purchase_orders": True}
+    json2_from: ClassVar[int | None] = 19
+    auth_error_names: ClassVar[frozenset[str]] = AUTH_ERRORS
+    transient_error_names: ClassVar[frozenset[str]] = TRANSIENT_ERROR_NAMES
     max_page_size: ClassVar[int | None] = 500
     default_page_size: ClassVar[int | None] = 200
     thin_webhooks: ClassVar[bool] = True
     webhook_defaults: ClassVar[Mapping[str, Any] | None] = WEBHOOKS
+    _places: list[int] | None = None
 
-    def __init__(self, config: Any, **kwargs: Any) -> None:
-        creds = config.credentials
-        self.database = creds.get("database") or config.options.get("database") or ""
-        self.login = creds.get("login") or creds.get("username") or ""
-        self.api_key = creds.get("api_key") or creds.get("password") or ""
-        if not (self.database and self.login and self.api_key):
-            raise ValueError("odoo credentials need database, login and api_key")
-        self.confirm = bool(config.options.get("confirm_purchase_orders", True))
-        self._uid: int | None = None
-        self._places: list[int] | None = None
-        super().__init__(config, **kwargs)
-        major = int(str(self.options["version"]).split("~")[-1].split(".")[0])
-        self.json2 = self.options.get("api", "json2" if major >= 19 else "jsonrpc") == "json2"
-        if self.json2:
-            self.session.headers.update({"Authorization": f"bearer {self.api_key}", "X-Odoo-Database": self.database})
-
-    # --- the external API: JSON-RPC or JSON-2 -----------------------------------------------
-
-    def rpc_error(self, error: Mapping[str, Any], what: str) -> Exception:
-        return rpc_error(error, what=what)
-
-    def call(self, service: str, method: str, args: list[Any], *, safe: bool = True) -> Any:
-        """One ``call`` of a service method; ``safe`` reads are retried on 5xx/timeouts, writes only on 429."""
-        what = f"{args[3]}.{args[4]}" if service == "object" and len(args) > 4 else f"{service}.{method}"
-        return self.rpc("call", {"service": service, "method": method, "args": args}, safe=safe, what=what)
-
-    def uid(self) -> int:
-        """The user id for the API key, fetched once per connector (``authenticate`` → false on refusal)."""
-        if self._uid is None:
-            result = self.call("common", "authenticate", [self.database, self.login, self.api_key, {}])
-            if not isinstance(result, int) or isinstance(result, bool) or result <= 0:
-                raise AuthError(f"odoo: authentication refused for login {self.login!r} on database "
-                                f"{self.database!r} (wrong database, login or API key)", platform=self.platform)
-            self._uid = result
-        return self._uid
-
-    def execute_kw(self, model: str, method: str, args: list[Any], kwargs: dict[str, Any] | None = None,
-                   *, safe: bool = True) -> Any:
-        """One model method: ``execute_kw`` over JSON-RPC, or ``/json/2/{model}/{method}`` with the
-        positional argument named (``domain``, ``vals_list`` as a list, else ``ids``)."""
-        if not self.json2:
-            return self.call("object", "execute_kw",
-                             [self.database, self.uid(), self.api_key, model, method, args, kwargs or {}], safe=safe)
-        first = ([args[0]] if method == "create" and isinstance(args[0], dict) else args[0]) if args else None
-        body = {**({NAMED.get(method, "ids"): first} if args else {}), **(kwargs or {})}
-        return self.decode(self.request("POST", f"json/2/{model}/{method}", json_body=body, retry=safe))
-
-    def search_read(self, model: str, domain: list[Any], fields: list[str], **kwargs: Any) -> list[dict[str, Any]]:
-        """``search_read`` (a read: retried on 5xx/timeouts); ``kwargs`` are ``limit``, ``order`` …"""
-        return list(self.execute_kw(model, "search_read", [domain], {"fields": fields, **kwargs}) or [])
+    def codes(self, products: list[int]) -> dict[int, str]:
+        """Each product's Internal Reference (our SKU), for those that have one."""
+        rows = self.read_records("product.product", products, ["default_code"])
+        return {int(r["id"]): str(r["default_code"]) for r in rows if r.get("default_code")}
 
     # --- stock ------------------------------------------------------------------------------
 
@@ -204,8 +145,7 @@ class OdooConnector(DeclaredWebhooks, JsonRpcConnector):
         else:
             products = [int(row["id"]) for row in self.search_read(
                 "product.product", [["default_code", "!=", False]], ["id"], order="id")]
-        pages = [products[i:i + self.page_size] for i in range(0, len(products), self.page_size)] or [[]]
-        for page, last in with_last_flag(iter(pages)):
+        for page, last in with_last_flag(iter(list(chunks(products, self.page_size)) or [[]])):
             yield StockPage(self.stock_records(page, self.places()), high if last else since)
 
     def places(self) -> list[int]:
@@ -219,22 +159,11 @@ class OdooConnector(DeclaredWebhooks, JsonRpcConnector):
         """Each product at each of ``places``: its quants there summed (0 where it has none)."""
         if not products:
             return []
-        codes = {int(r["id"]): str(r["default_code"]) for r in self.execute_kw(
-            "product.product", "read", [products], {"fields": ["default_code"]}) or [] if r.get("default_code")}
-        sums: dict[tuple[int, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
-        for quant in self.search_read("stock.quant", [INTERNAL, ["product_id", "in", products],
-                                                      ["location_id", "in", places]],
-                                      ["product_id", "location_id", "quantity", "reserved_quantity"]):
-            held = sums[(ref(quant["product_id"]), ref(quant["location_id"]))]
-            held[0] += float(quant.get("quantity") or 0)
-            held[1] += float(quant.get("reserved_quantity") or 0)
-        out = []
-        for product, place in ((p, q) for p in products if p in codes for q in places):
-            on_hand, reserved = (whole_units(v) or 0 for v in sums.get((product, place), [0, 0]))
-            out.append(StockRecord(external_id=str(product), sku=codes[product], inventory_item_id=str(product),
-                                   location_external_id=str(place), on_hand=on_hand, committed=reserved,
-                                   available=on_hand - reserved))
-        return out
+        codes = self.codes(products)
+        domain = [INTERNAL, ["product_id", "in", products], ["location_id", "in", places]]
+        quants = self.search_read("stock.quant", domain, ["product_id", "location_id", "quantity", "reserved_quantity"])
+        return located_stock({p: codes[p] for p in products if p in codes}, places, quants,
+                             lambda q: (ref(q["product_id"]), ref(q["location_id"])), "quantity", "reserved_quantity")
 
     # --- webhooks: the automation rule's notification, in the declarative scheme ------------
 
@@ -267,10 +196,8 @@ class OdooConnector(DeclaredWebhooks, JsonRpcConnector):
         if existing is not None:
             return self.finish_existing(existing)
         values = self.purchase_order_values(po)
-        new_id = self.execute_kw("purchase.order", "create", [values], safe=False)
-        if isinstance(new_id, list):
-            new_id = new_id[0]
-        if self.confirm:
+        new_id = self.create("purchase.order", values)
+        if self.options["confirm_purchase_orders"]:
             self.execute_kw("purchase.order", "button_confirm", [[new_id]], safe=False)
         return ErpResult(external_id=str(new_id), created=True, detail=f"purchase.order {new_id}", request=values)
 
@@ -280,7 +207,7 @@ class OdooConnector(DeclaredWebhooks, JsonRpcConnector):
         if state == "cancel":
             raise PermanentError(f"odoo: purchase.order {name} for {existing.get('partner_ref')} was cancelled "
                                  f"in Odoo; not confirming it again", platform=self.platform)
-        if self.confirm and state in RFQ_STATES:
+        if self.options["confirm_purchase_orders"] and state in RFQ_STATES:
             self.execute_kw("purchase.order", "button_confirm", [[po_id]], safe=False)
             return ErpResult(external_id=str(po_id), created=False,
                              detail=f"purchase.order {name} existed as an RFQ ({state}); confirmed it")
@@ -303,9 +230,7 @@ class OdooConnector(DeclaredWebhooks, JsonRpcConnector):
         lines = [line for line in self.search_read(
             "purchase.order.line", [["order_id", "in", sorted(number_of)]],
             ["order_id", "product_id", "product_qty", "qty_received"], order="id") if line.get("product_id")]
-        product_ids = sorted({int(line["product_id"][0]) for line in lines})
-        codes = {int(row["id"]): str(row["default_code"]) for row in self.execute_kw(
-            "product.product", "read", [product_ids], {"fields": ["default_code"]}) or []} if product_ids else {}
+        codes = self.codes(sorted({int(line["product_id"][0]) for line in lines}))
         return [ReceiptLine(po_number=number_of[int(line["order_id"][0])], sku=codes[int(line["product_id"][0])],
                             ordered=int(float(line.get("product_qty") or 0)),
                             received=int(float(line.get("qty_received") or 0)))

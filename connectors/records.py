@@ -8,10 +8,12 @@ An order line is the same record on every storefront and differs only in key nam
 order's lines with :meth:`LineFields.records`; :class:`RiskFields` finds what fraud hints read
 (customer IP, AVS and CVV results, the card, billing and shipping addresses) the same way.
 
-:func:`held_back` is the stock a pool of locations will not sell, counted at its first location.
+:func:`held_back` is the stock a pool of locations will not sell, counted at its first location;
+:func:`located_stock` sums a platform's rows per product and location, 0 at every location without one.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -198,4 +200,29 @@ def held_back(records: list[StockRecord], pool: Sequence[str], sellable: Callabl
         if mine:
             held = max(0, sum(out[n].on_hand or 0 for n in mine) - (sellable(str(sku)) or 0))
             out[mine[0]] = replace(out[mine[0]], committed=held, available=(out[mine[0]].on_hand or 0) - held)
+    return out
+
+
+def located_stock(skus: Mapping[Any, str], places: Sequence[Any], rows: Iterable[Mapping[str, Any]],
+                  where: Callable[[Mapping[str, Any]], tuple[Any, Any]], on_hand: str,
+                  committed: str | None = None) -> list[StockRecord]:
+    """Each product (``skus``: its id → our SKU, in the order to report) at each of ``places``: the
+    ``on_hand`` and ``committed`` fields of the rows ``where`` puts there (product id, place id)
+    summed, 0 where there is none, available the difference, in whole units.
+
+    For platforms that keep stock as several rows per product and location (Odoo's quants split by
+    lot, package and owner) and leave no row where nothing is held, so a location emptied since the
+    last read still reads as 0."""
+    sums: dict[tuple[Any, Any], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for row in rows:
+        held = sums[where(row)]
+        held[0] += float(row.get(on_hand) or 0)
+        held[1] += float(row.get(committed) or 0) if committed else 0.0
+    out = []
+    for product, sku in skus.items():
+        for place in places:
+            have, reserved = (whole_units(value) or 0 for value in sums.get((product, place), [0, 0]))
+            out.append(StockRecord(external_id=str(product), sku=sku, inventory_item_id=str(product),
+                                   location_external_id=str(place), on_hand=have, committed=reserved,
+                                   available=have - reserved))
     return out

@@ -222,7 +222,7 @@ class Reader(Protocol):
         ...
 
 
-def chunks(ids: Sequence[str], size: int | None) -> Iterator[list[str]]:
+def chunks(ids: Sequence[R], size: int | None) -> Iterator[list[R]]:
     """``ids`` in lists of at most ``size`` (all at once when None), in order."""
     step = size or max(1, len(ids))
     for start in range(0, len(ids), step):

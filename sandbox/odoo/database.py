@@ -3,7 +3,7 @@
 Credentials are not a header here: every JSON-RPC call carries them in its arguments, so the kit's
 ``auth`` lets every request in and :mod:`sandbox.odoo.rpc` checks them per call, as Odoo does.
 Errors use Odoo's JSON-RPC envelope (``odoo/http.py`` ``serialize_exception``), answered with HTTP
-200. An injected fault is what a proxy in front of Odoo answers when a worker is down: an HTML
+200 (the kit's :class:`~sandbox.kit.model_rpc.ServerError`). An injected fault is what a proxy in front of Odoo answers when a worker is down: an HTML
 page with that status; its ``call`` option matches the ``model.method`` a request calls.
 """
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any
 
 from fastapi.responses import HTMLResponse
 
-from sandbox.kit import Call, KitState, StandIn
-from sandbox.kit.jsonrpc import RpcFault, method_fault
+from sandbox.kit import KitState, StandIn
+from sandbox.kit.jsonrpc import method_fault
+from sandbox.kit.model_rpc import ServerError, called
 from sandbox.kit.records import ModelRecords
 
 DEFAULTS = {"database": "odoo_sandbox", "login": "purchasing@example.com", "api_key": "odoo_sandbox_api_key"}
@@ -34,21 +35,8 @@ KINDS = {"product.product": "Product Variant", "stock.quant": "Quants", "stock.w
 READERS = {"stock": "Inventory / User", "purchase": "Purchase / User"}
 
 
-@dataclass
-class RpcError(RpcFault):
-    """An exception Odoo would serialize into the JSON-RPC ``error`` object."""
-
-    name: str
-    message: str
-
-    def body(self) -> dict[str, Any]:
-        return {"code": 200, "message": "Odoo Server Error",
-                "data": {"name": self.name, "message": self.message, "arguments": [self.message], "context": {},
-                         "debug": f"Traceback (most recent call last):\n{self.name}: {self.message}"}}
-
-
-def access_denied() -> RpcError:
-    return RpcError("odoo.exceptions.AccessDenied", "Access Denied")
+#: Odoo's serialized exception (``sandbox.kit.model_rpc``).
+RpcError = ServerError
 
 
 def access_error(model: str) -> RpcError:
@@ -96,20 +84,8 @@ class OdooState(KitState, ModelRecords):
         return warehouse
 
 
-def rpc_call(call: Call[Any]) -> str:
-    """``model.method`` of an ``execute_kw`` or JSON-2 request (``service.method`` for the others)."""
-    if "model" in call.request.path_params:
-        return f"{call.path_param('model')}.{call.path_param('method')}"
-    params = call.body.get("params") if isinstance(call.body, dict) else None
-    if not isinstance(params, dict):
-        return ""
-    args = params.get("args") or []
-    object_call = params.get("service") == "object" and len(args) > 4
-    return f"{args[3]}.{args[4]}" if object_call else f"{params.get('service')}.{params.get('method')}"
-
-
 #: An injected fault's body is what a proxy in front of Odoo answers when a worker is down.
 kit: StandIn[OdooState] = StandIn(
     "odoo", "", OdooState, auth=lambda call: None,
     error_body=lambda status: HTMLResponse("<html><body><h1>503 Service Unavailable</h1></body></html>", status),
-    parse_fault=method_fault, fault_target=rpc_call)
+    parse_fault=method_fault, fault_target=called)

@@ -10,37 +10,12 @@ a model the user may not read is refused with ``odoo.exceptions.AccessError``.
 """
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable
 from typing import Any
 
+from sandbox.kit.model_rpc import Domains
 from sandbox.odoo.database import MANY2ONE, OdooState, RpcError, access_error, missing
 
-OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq, "!=": operator.ne, "in": lambda a, b: a in b, "not in": lambda a, b: a not in b,
-    ">": lambda a, b: a is not None and a > b, "<": lambda a, b: a is not None and a < b,
-    ">=": lambda a, b: a is not None and a >= b, "<=": lambda a, b: a is not None and a <= b,
-    "ilike": lambda a, b: str(b).lower() in str(a or "").lower(),
-}
-
-
-def matches(state: OdooState, record: dict[str, Any], domain: list[Any]) -> bool:
-    """Whether the record satisfies every term (Odoo refuses the whole domain if one term is invalid)."""
-    terms = [term for term in domain if term != "&"]
-    for term in terms:
-        if not isinstance(term, (list, tuple)) or len(term) != 3 or term[1] not in OPERATORS:
-            raise RpcError("builtins.ValueError", f"Invalid leaf {term!r}")
-    return all(OPERATORS[op](value_of(state, record, name), value) for name, op, value in terms)
-
-
-def value_of(state: OdooState, record: dict[str, Any], path: str) -> Any:
-    """A field, or a dotted path through many2one fields (``location_id.usage``) as domains allow."""
-    name, _, rest = path.partition(".")
-    value = record.get(name)
-    if not rest:
-        return value
-    target = state.records[MANY2ONE[name]].get(value) if name in MANY2ONE and value else None
-    return value_of(state, target, rest) if target else None
+DOMAINS = Domains(MANY2ONE)
 
 
 def read_view(state: OdooState, record: dict[str, Any], fields: list[str] | None = None) -> dict[str, Any]:
@@ -52,11 +27,7 @@ def read_view(state: OdooState, record: dict[str, Any], fields: list[str] | None
 
 
 def search(state: OdooState, model: str, domain: list[Any], kwargs: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = [r for _, r in sorted(state.records[model].items()) if matches(state, r, domain or [])]
-    field, _, direction = str(kwargs.get("order") or "id").strip().partition(" ")
-    rows.sort(key=lambda r: (r.get(field) is None, r.get(field) or 0), reverse=direction.lower() == "desc")
-    offset, limit = int(kwargs.get("offset") or 0), kwargs.get("limit")
-    return rows[offset:offset + int(limit)] if limit else rows[offset:]
+    return DOMAINS.search(state.records, model, domain, kwargs)
 
 
 def existing(state: OdooState, model: str, ids: list[int]) -> list[dict[str, Any]]:

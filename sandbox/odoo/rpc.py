@@ -10,7 +10,8 @@ kwargs)``, which re-checks the key on every call (``odoo.exceptions.AccessDenied
 info with a ``session_id`` cookie; a wrong password is ``AccessDenied`` and an unknown database
 ``AccessError`` "Database not found." (``addons/web/controllers/session.py``). The external API is
 stateless, so nothing here takes the session back; it is served so a login can be checked. The
-envelope is the kit's (``sandbox.kit.jsonrpc``); Odoo's parse error names werkzeug's exception.
+envelope is the kit's (``sandbox.kit.jsonrpc``), the calls its ``model_rpc``; Odoo's parse error names
+werkzeug's exception.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from fastapi.responses import Response
 
 from sandbox.kit import Call
 from sandbox.kit.jsonrpc import answer
-from sandbox.odoo.database import SERVER_VERSION, UID, OdooState, RpcError, access_denied, kit
+from sandbox.kit.model_rpc import access_denied, external_api
+from sandbox.odoo.database import SERVER_VERSION, UID, OdooState, RpcError, kit
 from sandbox.odoo.orm import execute
 
 #: JSON-RPC's own answer to a body that is not a call (https://www.jsonrpc.org/specification#error_object).
@@ -31,24 +33,7 @@ PARSE_ERROR = {"code": -32700, "message": "Parse error",
 
 def dispatch(state: OdooState, params: dict[str, Any]) -> Any:
     """One external API call: ``common`` (version, authenticate) or ``object`` (execute_kw)."""
-    service, method, args = params.get("service"), params.get("method"), list(params.get("args") or [])
-    creds = state.credentials
-    if service == "common" and method == "version":
-        return {"server_version": SERVER_VERSION, "server_serie": SERVER_VERSION, "protocol_version": 1}
-    if (service, method) not in (("common", "authenticate"), ("common", "login"), ("object", "execute_kw")):
-        raise RpcError("builtins.KeyError", repr(method))
-    database, who, key = (args + [None, None, None])[:3]
-    if database != creds["database"]:  # what a multi-database server answers
-        raise RpcError("psycopg2.OperationalError",
-                       f'connection to server failed: FATAL:  database "{database}" does not exist')
-    if service == "common":
-        return UID if (who == creds["login"] and key == creds["api_key"]) else False
-    if len(args) < 6:
-        raise RpcError("builtins.TypeError", "execute_kw() missing required positional arguments")
-    if who != UID or key != creds["api_key"]:
-        raise access_denied()
-    kwargs = args[6] if len(args) > 6 and isinstance(args[6], dict) else {}
-    return execute(state, str(args[3]), str(args[4]), list(args[5] or []), kwargs)
+    return external_api(state, params, execute, UID, SERVER_VERSION)
 
 
 def login(state: OdooState, params: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,6 @@
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import Body
@@ -26,15 +25,10 @@ from fastapi.responses import Response
 
 from sandbox.kit import Call
 from sandbox.kit.admin import known
+from sandbox.kit import model_rpc
 from sandbox.kit.webhooks import post
-from sandbox.odoo.database import OdooState, RpcError, kit
+from sandbox.odoo.database import OdooState, kit
 from sandbox.odoo.orm import execute
-
-STATUS = {"odoo.exceptions.AccessDenied": 401, "odoo.exceptions.AccessError": 403,
-          "odoo.exceptions.MissingError": 404, "odoo.exceptions.ValidationError": 422, "builtins.ValueError": 422,
-          "odoo.exceptions.UserError": 422}
-#: The parameter JSON-2 names each method's first positional argument by (else ``ids``).
-FIRST = {"search_read": "domain", "search": "domain", "search_count": "domain", "create": "vals_list"}
 
 
 def find(state: OdooState, model: str, field: str, value: Any) -> dict[str, Any]:
@@ -59,20 +53,9 @@ def set_quants(state: OdooState = kit.state, payload: dict[str, Any] = Body(...)
             quant.update(quantity=float(row["quantity"]), reserved_quantity=float(row.get("reserved", 0)),
                          write_date=state.now().strftime("%Y-%m-%d %H:%M:%S"))
             if moved and state.automation:
-                sent.append(notification(state, quant))
+                sent.append(model_rpc.field_notification(state, state.automation, "stock.quant", quant))
     return {"deliveries": [post(state.automation["url"], body, {"Content-Type": "application/json"})  # type: ignore[index]
                            for body in sent]}
-
-
-def notification(state: OdooState, quant: dict[str, Any]) -> bytes:
-    """The webhook action's body for one quant (``_run_action_webhook``: ``json.dumps(sort_keys=True)``)."""
-    assert state.automation is not None
-    values = {"_action": "Send Webhook Notification(#41)", "_id": quant["id"], "_model": "stock.quant",
-              **{name: quant.get(name, False) for name in state.automation.get("fields") or []}}
-    body = json.dumps(values, sort_keys=True, default=str).encode()
-    state.deliveries.append({"address": state.automation["url"], "body": body.decode(),
-                             "headers": {"Content-Type": "application/json"}})
-    return body
 
 
 @kit.admin.post("/automation")
@@ -85,22 +68,4 @@ def automation(state: OdooState = kit.state, payload: dict[str, Any] = Body(...)
 
 @kit.api.post("/json/2/{model}/{method}")
 def json2(model: str, method: str, call: Call[OdooState] = kit.call) -> Response:
-    state, body = call.state, call.body if isinstance(call.body, dict) else {}
-    if int(state.version.split(".")[0]) < 19:
-        return call.reply({"name": "werkzeug.exceptions.NotFound", "message": "Not Found"}, 404)
-    header = call.request.headers.get("authorization", "")
-    database = call.request.headers.get("x-odoo-database", state.credentials["database"])
-    try:
-        if header.partition(" ")[0].lower() != "bearer" or header.partition(" ")[2] != state.credentials["api_key"]:
-            raise RpcError("werkzeug.exceptions.Unauthorized", "Invalid apikey")
-        if database != state.credentials["database"]:
-            raise RpcError("werkzeug.exceptions.NotFound", f"database {database!r} not found")
-        first = FIRST.get(method, "ids")
-        kwargs = {k: v for k, v in body.items() if k not in (first, "context")}
-        with state.lock:
-            return call.reply(execute(state, model, method, [body.get(first, [])], kwargs))
-    except RpcError as exc:
-        status = 401 if exc.name.endswith("Unauthorized") else 404 if exc.name.endswith("NotFound") \
-            else STATUS.get(exc.name, 500)
-        return call.reply({"name": exc.name, "message": exc.message, "arguments": [exc.message], "context": {},
-                           "debug": f"{exc.name}: {exc.message}"}, status)
+    return model_rpc.json2(call, model, method, execute)
