@@ -38,6 +38,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.stripe",
     "sandbox.adyen",
     "sandbox.paypal",
+    "sandbox.zendesk",
 )
 
 
