@@ -39,6 +39,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.adyen",
     "sandbox.paypal",
     "sandbox.zendesk",
+    "sandbox.gorgias",
 )
 
 

@@ -10,7 +10,7 @@ import pytest
 from sandbox.server import SandboxServer
 from tests.connectors.conftest import Admin, WebhookReceiver
 
-HELPDESK_MODULES = ("sandbox.zendesk",)
+HELPDESK_MODULES = ("sandbox.zendesk", "sandbox.gorgias")
 SECRET = "helpdesk-webhook-secret"
 
 
