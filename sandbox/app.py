@@ -40,6 +40,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.paypal",
     "sandbox.zendesk",
     "sandbox.gorgias",
+    "sandbox.intercom",
 )
 
 

@@ -10,7 +10,7 @@ import pytest
 from sandbox.server import SandboxServer
 from tests.connectors.conftest import Admin, WebhookReceiver
 
-HELPDESK_MODULES = ("sandbox.zendesk", "sandbox.gorgias")
+HELPDESK_MODULES = ("sandbox.zendesk", "sandbox.gorgias", "sandbox.intercom")
 SECRET = "helpdesk-webhook-secret"
 
 
