@@ -78,7 +78,7 @@ class GorgiasHelpdesk(RestConnector):
     @staticmethod
     def _record(ticket: Mapping[str, Any]) -> TicketRecord:
         customer = ticket.get("customer") or {}
-        first = next((m for m in ticket.get("messages") or [] if not m.get("from_agent")), {})
+        first: Mapping[str, Any] = next((m for m in ticket.get("messages") or [] if not m.get("from_agent")), {})
         return TicketRecord(
             "gorgias", str(ticket["id"]), str(ticket.get("subject") or ""),
             str(first.get("body_text") or ticket.get("excerpt") or ""), str(customer.get("email") or ""),
@@ -92,7 +92,7 @@ class GorgiasHelpdesk(RestConnector):
         token = header_value(headers, "X-Backorders-Token") or query_value(headers, "token")
         verify_shared_secret(self.config.webhook_secret, body, token)
         data = body_json(body)
-        ticket = data.get("ticket") if isinstance(data.get("ticket"), dict) else {}
+        ticket: dict[str, Any] = data["ticket"] if isinstance(data.get("ticket"), dict) else {}
         if not ticket.get("id"):
             raise MalformedPayloadError("gorgias: the delivery names no ticket id")
         event = str(data.get("event") or "ticket-updated")
