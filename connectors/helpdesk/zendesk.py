@@ -12,8 +12,9 @@
   (https://developer.zendesk.com/documentation/webhooks/verifying/); the event-subscription
   envelope ``{type: "zen:event-type:ticket.created", id, subject: "zen:ticket:{id}", detail}``
   (https://developer.zendesk.com/api-reference/webhooks/event-types/webhook-event-types/) is
-  stored once under its event ``id``; a trigger's custom body is read the same way when it names
-  ``id`` and ``detail`` (else under ``X-Zendesk-Webhook-Invocation-Id``).
+  stored once under its event ``id``. Zendesk's reference says ticket activity reaches a webhook
+  through a trigger or automation (https://developer.zendesk.com/documentation/webhooks/creating-and-monitoring-webhooks/):
+  give that trigger :data:`TRIGGER_BODY`, stored once per ticket, event and ``updated_at``.
 * Write-back: one ``PUT /api/v2/tickets/{id}.json`` with ``additional_tags``, ``priority``
   (low, normal, high, urgent), ``assignee_id``, ``group_id``, ``custom_fields: [{id, value}]`` and
   the note as ``comment: {body, public: false}`` — an internal note, never a public reply
@@ -45,6 +46,21 @@ from connectors.signing import constant_time_equals, hmac_sha256_base64, header_
 from connectors.values import parse_timestamp
 
 EXPORT = "/api/v2/incremental/tickets/cursor.json"
+#: The JSON body to give the webhook a trigger ("Ticket is Created") notifies, in Zendesk's
+#: placeholders (https://support.zendesk.com/hc/en-us/articles/4408886858138): a webhook connected
+#: to a trigger sends what the trigger says. Stored once per ticket, event and update time.
+TRIGGER_BODY = {"event": "ticket.created", "ticket": {
+    "id": "{{ticket.id}}", "subject": "{{ticket.title}}", "description": "{{ticket.description}}",
+    "status": "{{ticket.status}}", "priority": "{{ticket.priority}}", "tags": "{{ticket.tags}}",
+    "requester_id": "{{ticket.requester.id}}", "requester_email": "{{ticket.requester.email}}",
+    "requester_name": "{{ticket.requester.name}}", "via": {"channel": "{{ticket.via}}"},
+    "locale": "{{ticket.requester.language}}", "created_at": "{{ticket.created_at_with_timestamp}}",
+    "updated_at": "{{ticket.updated_at_with_timestamp}}"}}
+
+
+def tags(value: Any) -> tuple[str, ...]:
+    """A list of tags, or a trigger placeholder's space-separated string of them."""
+    return tuple(value.split()) if isinstance(value, str) else tuple(str(tag) for tag in value or ())
 
 
 class ZendeskHelpdesk(RestConnector):
@@ -78,8 +94,9 @@ class ZendeskHelpdesk(RestConnector):
         requester = users.get(str(ticket.get("requester_id")), {})
         return TicketRecord(
             "zendesk", str(ticket["id"]), str(ticket.get("subject") or ""), str(ticket.get("description") or ""),
-            str(requester.get("email") or ""), str(requester.get("name") or ""), str(ticket.get("requester_id") or ""),
-            str((ticket.get("via") or {}).get("channel") or ""), tuple(ticket.get("tags") or ()),
+            str(requester.get("email") or requester.get("requester_email") or ""),
+            str(requester.get("name") or requester.get("requester_name") or ""), str(ticket.get("requester_id") or ""),
+            str((ticket.get("via") or {}).get("channel") or ""), tags(ticket.get("tags")),
             str(ticket.get("priority") or ""), str(ticket.get("status") or ""), str(ticket.get("assignee_id") or ""),
             str(ticket.get("group_id") or ""), str(ticket.get("locale") or ""),
             parse_timestamp(ticket.get("created_at")), parse_timestamp(ticket.get("updated_at")), dict(ticket))
@@ -92,12 +109,15 @@ class ZendeskHelpdesk(RestConnector):
         if not constant_time_equals(hmac_sha256_base64(self.config.webhook_secret, stamp.encode() + body), signature):
             raise SignatureError("zendesk: signature does not match the timestamp and body")
         data = body_json(body)
-        event_id = data.get("id") or header_value(headers, "X-Zendesk-Webhook-Invocation-Id")
-        if not event_id:
-            raise MalformedPayloadError("zendesk: the delivery names no event id")
+        if isinstance(data.get("ticket"), dict) and data["ticket"].get("id"):  # a trigger's JSON body (TRIGGER_BODY)
+            ticket = self._record(data["ticket"], {str(data["ticket"].get("requester_id")): data["ticket"]})
+            topic, event_id = str(data.get("event") or "ticket.trigger"), f"{ticket.external_id}:{data['ticket'].get('updated_at')}"
+            return HelpdeskDelivery("zendesk", f"zendesk:{topic}:{event_id}", topic, ticket, data)
+        if not data.get("id"):
+            raise MalformedPayloadError("zendesk: the delivery is neither an event nor a ticket")
         detail = data.get("detail") if isinstance(data.get("detail"), dict) else None
         ticket = self._record(detail, {}) if detail and detail.get("id") else None
-        return HelpdeskDelivery("zendesk", f"zendesk:{event_id}", str(data.get("type") or ""), ticket, data)
+        return HelpdeskDelivery("zendesk", f"zendesk:{data['id']}", str(data.get("type") or ""), ticket, data)
 
     def write_back(self, update: TicketUpdate) -> WriteOutcome:
         ticket: dict[str, Any] = {"additional_tags": list(update.tags), "priority": update.priority,

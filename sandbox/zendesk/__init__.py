@@ -20,7 +20,9 @@ Follows Zendesk's public API reference where the connector leans on it:
 * Rate limit: 700 requests a minute by default; 429 with ``Retry-After`` seconds
   (https://developer.zendesk.com/api-reference/introduction/rate-limits/).
 * Webhooks: ``_admin/tickets`` creates a ticket as a customer would and sends
-  ``zen:event-type:ticket.created`` to each subscription (``_admin/webhooks``), signed
+  ``zen:event-type:ticket.created`` to each subscription (``_admin/webhooks``; one made with
+  ``"body": "trigger"`` gets what a trigger with ``connectors.helpdesk.zendesk.TRIGGER_BODY``
+  sends, the placeholders filled: https://support.zendesk.com/hc/en-us/articles/4408886858138), signed
   ``X-Zendesk-Webhook-Signature`` = base64 HMAC-SHA256(secret, timestamp + body) with
   ``X-Zendesk-Webhook-Signature-Timestamp`` (https://developer.zendesk.com/documentation/webhooks/verifying/).
 """
@@ -78,7 +80,7 @@ kit: StandIn[ZendeskState] = StandIn(
     limit=PathWindows(lambda: {"error": "APIRateLimitExceeded", "description": "Number of allowed API requests per "
                                "minute exceeded"}, retry_after_seconds, paths=(("/incremental/", "export_window"),)),
     clock_view=lambda now: {"now": iso_z(now)}, webhook_admin=True, redeliver=post,
-    subscribe=lambda state, payload: subscribe(state, {"topics": [CREATED], **payload}))
+    subscribe=lambda state, payload: subscribe(state, {"topics": [CREATED], **payload}, body=payload.get("body", "event")))
 install = kit.install
 
 
@@ -204,9 +206,13 @@ def create_ticket(state: ZendeskState, payload: dict[str, Any]) -> dict[str, Any
                                              "assignee_id", "group_id", "tags", "via", "created_at", "updated_at")}
     event = {"type": CREATED, "account_id": 1001, "id": str(uuid.uuid4()), "time": iso_z(state.now()),
              "zendesk_event_version": "2022-11-06", "subject": f"zen:ticket:{ticket_id}", "detail": detail, "event": {}}
-    raw = json.dumps(event).encode()
-    deliveries = [send(state, hook, CREATED, raw, sign(state, hook, raw), event_id=event["id"])
-                  for hook in list(state.webhooks) if CREATED in hook["topics"]]
+    requester = {"requester_email": user["email"], "requester_name": user["name"]}
+    trigger = {"event": "ticket.created", "ticket": {**detail, **requester, "tags": " ".join(ticket["tags"]),
+                                                     "locale": ticket["locale"] or ""}}
+    deliveries = []
+    for hook in [hook for hook in list(state.webhooks) if CREATED in hook["topics"]]:
+        raw = json.dumps(trigger if hook.get("body") == "trigger" else event).encode()
+        deliveries.append(send(state, hook, CREATED, raw, sign(state, hook, raw), event_id=event["id"]))
     return {"ticket": public(ticket), "webhooks": deliveries}
 
 

@@ -41,6 +41,21 @@ def test_a_signed_new_ticket_webhook_is_verified_and_read(zendesk: Admin, webhoo
     assert connector(zendesk).verify_delivery(again.headers, again.body).dedupe_key == received.dedupe_key
 
 
+def test_a_triggers_json_body_is_read_and_keyed_by_ticket_and_update(fresh_account: Callable[..., Admin],
+                                                                     webhook_receiver: WebhookReceiver) -> None:
+    zendesk = fresh_account("zendesk", body="trigger")
+    made = zendesk.post("tickets", {"email": "rui@example.com", "name": "Rui", "tags": ["vip", "wholesale"]})
+    delivery = webhook_receiver.received[-1]
+    received = connector(zendesk).verify_delivery(delivery.headers, delivery.body)
+    ticket = received.ticket
+    assert ticket is not None and ticket.external_id == str(made["ticket"]["id"])
+    assert (ticket.requester_email, ticket.requester_name, ticket.tags) == ("rui@example.com", "Rui", ("vip", "wholesale"))
+    assert received.dedupe_key == f"zendesk:ticket.created:{ticket.external_id}:{made['ticket']['updated_at']}"
+    zendesk.post("redeliver", {"index": -1})
+    again = webhook_receiver.received[-1]
+    assert connector(zendesk).verify_delivery(again.headers, again.body).dedupe_key == received.dedupe_key
+
+
 def test_a_forged_or_unsigned_webhook_is_refused(zendesk: Admin, webhook_receiver: WebhookReceiver) -> None:
     zendesk.post("tickets", {})
     delivery = webhook_receiver.received[-1]
