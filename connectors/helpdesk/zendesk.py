@@ -110,9 +110,9 @@ class ZendeskHelpdesk(RestConnector):
             raise SignatureError("zendesk: signature does not match the timestamp and body")
         data = body_json(body)
         if isinstance(data.get("ticket"), dict) and data["ticket"].get("id"):  # a trigger's JSON body (TRIGGER_BODY)
-            ticket = self._record(data["ticket"], {str(data["ticket"].get("requester_id")): data["ticket"]})
-            topic, event_id = str(data.get("event") or "ticket.trigger"), f"{ticket.external_id}:{data['ticket'].get('updated_at')}"
-            return HelpdeskDelivery("zendesk", f"zendesk:{topic}:{event_id}", topic, ticket, data)
+            found = self._record(data["ticket"], {str(data["ticket"].get("requester_id")): data["ticket"]})
+            topic, event_id = str(data.get("event") or "ticket.trigger"), f"{found.external_id}:{data['ticket'].get('updated_at')}"
+            return HelpdeskDelivery("zendesk", f"zendesk:{topic}:{event_id}", topic, found, data)
         if not data.get("id"):
             raise MalformedPayloadError("zendesk: the delivery is neither an event nor a ticket")
         detail = data.get("detail") if isinstance(data.get("detail"), dict) else None
@@ -126,7 +126,7 @@ class ZendeskHelpdesk(RestConnector):
         ticket = {k: v for k, v in ticket.items() if v}
         path = f"/api/v2/tickets/{update.ticket_id}.json"
         if ticket:
-            self.request("PUT", path, json_body={"ticket": ticket})
+            self.request("PUT", path, json_body={"ticket": ticket}, retry=True)  # values set, safe to repeat
 
         def existing() -> Iterator[tuple[str, str]]:
             body = self.get_json(f"/api/v2/tickets/{update.ticket_id}/comments.json", {"sort_order": "desc"})

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from connectors.errors import SignatureError
+from connectors.errors import AuthError, SignatureError, TransientError
 from connectors.helpdesk.contract import TicketUpdate, note_marker
 from connectors.helpdesk.zendesk import ZendeskHelpdesk
 from connectors.types import ConnectorConfig
@@ -83,7 +83,7 @@ def test_polling_reads_settled_tickets_once_and_resumes_from_the_saved_cursor(ze
     assert [t.subject for p in later for t in p.records] == ["too fresh"]
     first = zendesk.requests_log("GET", "/incremental/")[0]["query"]
     assert first["start_time"] == "1" and first["include"] == "users"
-    with pytest.raises(Exception):
+    with pytest.raises(AuthError):
         list(connector(zendesk, oauth_token="wrong").poll(None))
 
 
@@ -111,8 +111,8 @@ def test_a_429_is_waited_out_for_the_time_zendesk_names(zendesk: Admin) -> None:
     client = connector(zendesk, sleeps)
     client.fetch_ticket(ticket_id)
     zendesk.post("config", {"window": {"limit": 0, "seconds": 3}})
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(TransientError) as refused:
         client.fetch_ticket(ticket_id)
-    assert getattr(refused.value, "status_code", None) == 429
+    assert refused.value.status_code == 429
     assert sleeps and all(s >= 3 for s in sleeps)
     assert requests.get(f"{zendesk.root}/api/v2/tickets/{ticket_id}.json", timeout=5).status_code == 401
