@@ -4,9 +4,10 @@
   (https://developers.gorgias.com/docs/access-tokens-api-keys).
 * Polling: ``GET /api/tickets`` with ``limit``, ``order_by=updated_datetime:desc`` and cursor
   paging (``meta.next_cursor`` → ``cursor``: https://developers.gorgias.com/reference/pagination-1),
-  read until a ticket last updated at or before the saved time. Gorgias cursors are short-lived
-  and not to be stored, so the cursor we save is the newest ``updated_datetime`` seen, given
-  with the last page only.
+  read until a ticket last updated before the saved time. Gorgias cursors are short-lived and
+  not to be stored, so the cursor we save is the newest ``updated_datetime`` seen, given with the
+  last page only; the bound is inclusive (a ticket updated in that same instant after the poll is
+  not missed), so the newest ticket comes again on the next poll.
 * Webhooks: an HTTP integration (``POST /api/integrations`` ``type: "http"``, triggers
   ``ticket-created`` / ``ticket-updated``: https://developers.gorgias.com/reference/integrations)
   is **not signed**; it is set up with a header ``X-Backorders-Token: <secret we generate>`` (or
@@ -63,7 +64,7 @@ class GorgiasHelpdesk(RestConnector):
         while True:
             body = self.get_json("/api/tickets", params)
             tickets = [self._record(t) for t in body.get("data") or []]
-            fresh = [t for t in tickets if since is None or (t.updated_at and t.updated_at > since)]
+            fresh = [t for t in tickets if since is None or (t.updated_at and t.updated_at >= since)]
             newest = max([newest or "", *(t.raw.get("updated_datetime") or "" for t in fresh)]) or None
             next_cursor = (body.get("meta") or {}).get("next_cursor")
             last = len(fresh) < len(tickets) or not next_cursor

@@ -7,7 +7,9 @@
 * Polling: ``POST /conversations/search`` with ``{"query": {"field": "updated_at", "operator":
   ">", "value": <unix>}, "pagination": {"per_page", "starting_after"}}``, following
   ``pages.next.starting_after`` (https://developers.intercom.com/docs/build-an-integration/learn-more/rest-apis/pagination/);
-  the cursor saved is the newest ``updated_at`` seen, given with the last page only.
+  the cursor saved is the newest ``updated_at`` seen, given with the last page only. Times are
+  whole seconds, so the next poll asks for ``> cursor - 1``: a conversation updated later in that
+  same second is not missed, and the newest one comes again.
 * Webhooks: ``X-Hub-Signature: sha1=<hex>`` = HMAC-SHA1 of the raw body keyed with the app's
   client secret (https://developers.intercom.com/docs/webhooks/webhook-notifications ,
   https://developers.intercom.com/intercom-api-reference/v1.0/reference/signed-notifications);
@@ -80,7 +82,7 @@ class IntercomHelpdesk(RestConnector):
 
     def poll(self, cursor: str | None) -> Iterator[TicketPage]:
         since = int(cursor) if cursor else start_time(self.options)
-        body: dict[str, Any] = {"query": {"field": "updated_at", "operator": ">", "value": since},
+        body: dict[str, Any] = {"query": {"field": "updated_at", "operator": ">", "value": since - 1},
                                 "pagination": {"per_page": int(self.options.get("page_size", 50))}}
         newest = since
         while True:

@@ -57,9 +57,10 @@ def test_search_polling_pages_and_resumes_after_the_newest_update(intercom: Admi
     assert pages[0].cursor is None and pages[-1].cursor is not None
     intercom.post("clock", {"advance_s": 5})
     intercom.post("conversations", {"subject": "new"})
-    assert [t.subject for p in connector(intercom).poll(pages[-1].cursor) for t in p.records] == ["new"]
-    sent = intercom.requests_log("POST", "/conversations/search")[0]
-    assert sent["body"]["query"] == {"field": "updated_at", "operator": ">", "value": 1}
+    assert [t.subject for p in connector(intercom).poll(pages[-1].cursor) for t in p.records] == ["S2", "new"]
+    sent = intercom.requests_log("POST", "/conversations/search")
+    assert sent[0]["body"]["query"] == {"field": "updated_at", "operator": ">", "value": 0}
+    assert sent[-1]["body"]["query"]["value"] == int(pages[-1].cursor or 0) - 1
 
 
 def test_write_back_and_one_teammates_only_note_even_when_retried(intercom: Admin) -> None:
