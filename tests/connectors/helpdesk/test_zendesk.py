@@ -116,3 +116,17 @@ def test_a_429_is_waited_out_for_the_time_zendesk_names(zendesk: Admin) -> None:
     assert refused.value.status_code == 429
     assert sleeps and all(s >= 3 for s in sleeps)
     assert requests.get(f"{zendesk.root}/api/v2/tickets/{ticket_id}.json", timeout=5).status_code == 401
+
+
+def test_the_export_has_its_own_ten_a_minute_window(zendesk: Admin) -> None:
+    for n in range(3):
+        zendesk.post("tickets", {"subject": f"S{n}", "age_s": 300})
+    zendesk.post("config", {"export_window": {"limit": 1, "seconds": 60}})
+    sleeps: list[float] = []
+    client = connector(zendesk, sleeps)
+    client.fetch_ticket(str(zendesk.get("state/tickets")["tickets"][0]["id"]))  # the general window still has room
+    with pytest.raises(TransientError):
+        list(client.poll(None))  # the second page is past the export's window
+    statuses = [r["status"] for r in zendesk.requests_log("GET", "/incremental/")]
+    assert statuses == [200, 429, 429, 429, 429]
+    assert len(sleeps) == 3 and all(55 <= s <= 60 for s in sleeps)
