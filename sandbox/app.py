@@ -38,6 +38,9 @@ MODULES: tuple[str, ...] = (
     "sandbox.stripe",
     "sandbox.adyen",
     "sandbox.paypal",
+    "sandbox.zendesk",
+    "sandbox.gorgias",
+    "sandbox.intercom",
 )
 
 

@@ -25,6 +25,7 @@ from domain.core.fraud_config import FraudConfig, read_fraud
 from domain.core.shipping_config import ShippingConfig, read_shipping
 from domain.core.support_config import SupportConfig, read_support
 from domain.core.payment_config import PaymentsConfig, read_payments
+from domain.core.helpdesk_config import HelpdesksConfig, read_helpdesks
 
 #: Platform names the product knows of. A store may only name one that has a connector
 #: (``connectors.registry``); these names only tell a platform without one from a typo.
@@ -247,6 +248,7 @@ class BusinessConfig:
     shipping: ShippingConfig = field(default_factory=ShippingConfig)
     payments: PaymentsConfig = field(default_factory=PaymentsConfig)
     support: SupportConfig = field(default_factory=SupportConfig)
+    helpdesks: HelpdesksConfig = field(default_factory=HelpdesksConfig)
 
     def policy_for(self, store_key: str) -> PolicyConfig:
         return self.store_policies.get(store_key, self.policy)
@@ -874,7 +876,7 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     reader = _Reader()
     reader.unknown_keys(data, {"business", "locations", "stores", "vendors", "skus", "notifications", "policy",
                                "store_policies", "segments", "refunds", "cases", "chargebacks", "fraud", "shipping",
-                               "payments", "support"}, "")
+                               "payments", "support", "helpdesks"}, "")
     business = reader.table(data, "business", "business")
     reader.unknown_keys(business, {"name", "timezone"}, "business")
     name = reader.string(business, "name", "business") or ""
@@ -913,13 +915,14 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     shipping = read_shipping(reader, data)
     payments = read_payments(reader, data, store_keys)
     support = read_support(reader, data)
+    helpdesks = read_helpdesks(reader, data)
     if reader.problems:
         raise ConfigError(reader.problems)
     return BusinessConfig(name=name, timezone=timezone, locations=locations, stores=stores, vendors=vendors,
                           skus=skus, notifications=notifications, policy=policy,
                           store_policies=store_policies, segments=segments, refunds=refunds,
                           cases=cases, chargebacks=chargebacks, fraud=fraud,
-                          shipping=shipping, payments=payments, support=support)
+                          shipping=shipping, payments=payments, support=support, helpdesks=helpdesks)
 
 
 def load_config(path: Path | str) -> BusinessConfig:

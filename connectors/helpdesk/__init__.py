@@ -1,0 +1,1 @@
+"""Helpdesk connectors: Zendesk, Gorgias and Intercom (``contract`` says what each offers)."""

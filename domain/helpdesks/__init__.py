@@ -1,0 +1,1 @@
+"""Helpdesk deliveries kept for triage: each verified webhook stored once (``inbox``)."""

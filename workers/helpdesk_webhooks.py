@@ -1,0 +1,65 @@
+"""``POST /webhooks/helpdesk/{key}``: a helpdesk's webhook, verified and stored once.
+
+The key is a ``[[helpdesks]]`` entry's. Its connector verifies the delivery — Zendesk's
+``X-Zendesk-Webhook-Signature`` (HMAC-SHA256 of timestamp + body), Intercom's ``X-Hub-Signature``
+(HMAC-SHA1 of the body with the app's client secret), and for Gorgias, whose HTTP integrations
+sign nothing, the secret of ours its integration sends in ``X-Backorders-Token`` (or ``?token=``)
+— and reads the ticket it is about; the delivery is stored once in the inbox under its dedupe key
+(``domain.helpdesks.inbox.accept``), where triage takes it. Answers: 200 (``new`` false for a
+redelivery), 400 malformed, 401 signature, 404 unknown helpdesk, 413 too large, 503 when the
+database is unavailable (the helpdesk retries) — never 500. Within ``WEBHOOK_DEADLINE_S`` like
+every webhook.
+"""
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
+
+from connectors.errors import ConnectorError, MalformedPayloadError, SignatureError
+from connectors.helpdesk.contract import HelpdeskDelivery
+from connectors.signing import QUERY_HEADER
+from domain.core.business_config import current_config
+from domain.core.db import session_scope
+from domain.helpdesks import inbox
+from flows.helpdesks import helpdesk_for
+from workers.deadlines import DeadlineExceeded, deadline_of, run_blocking
+from workers.webhooks import MAX_BODY_BYTES, BodyTooLarge, read_limited
+
+log = logging.getLogger("workers.helpdesk_webhooks")
+router = APIRouter()
+
+
+def _store(key: str, delivery: HelpdeskDelivery) -> bool:
+    with session_scope() as session:
+        return inbox.accept(session, key, delivery) is not None
+
+
+@router.post("/webhooks/helpdesk/{key}", summary="Receive a helpdesk's webhook (verified, stored once)")
+async def receive(key: str, request: Request) -> Response:
+    try:
+        body = await read_limited(request, MAX_BODY_BYTES)
+    except BodyTooLarge:
+        return JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
+    entry = current_config().helpdesks.helpdesk(key)
+    if entry is None:
+        return JSONResponse({"error": f"unknown helpdesk {key!r}"}, status_code=404)
+    headers = {k: v for k, v in request.headers.items() if k.lower() != QUERY_HEADER}
+    headers[QUERY_HEADER] = request.url.query  # ours, never the sender's (a secret in the address)
+    deadline = deadline_of(dict(request.scope))
+    try:
+        delivery = await run_blocking(deadline, helpdesk_for(entry).verify_delivery, headers, body)
+        new = await run_blocking(deadline, _store, key, delivery)
+    except SignatureError as exc:
+        log.warning("helpdesk webhook for %s refused: %s", key, exc)
+        return JSONResponse({"error": "signature verification failed"}, status_code=401)
+    except MalformedPayloadError as exc:
+        return JSONResponse({"error": f"malformed payload: {exc}"}, status_code=400)
+    except (ConnectorError, SQLAlchemyError, DeadlineExceeded) as exc:
+        log.error("helpdesk webhook for %s not stored: %s", key, exc)
+        return JSONResponse({"error": "temporarily unavailable, retry later"}, status_code=503,
+                            headers={"Retry-After": "5"})
+    log.info("helpdesk webhook for %s: %s (%s)", key, delivery.topic, "new" if new else "seen before")
+    return JSONResponse({"status": "accepted", "topic": delivery.topic, "new": new})
