@@ -828,6 +828,10 @@ refunds.add_command(pay_again)
 from workers.cli_import import import_group  # noqa: E402
 
 main.add_command(import_group)
+from workers.cli_csat import csat, notify_me  # noqa: E402
+
+main.add_command(csat)
+main.add_command(notify_me)
 
 
 if __name__ == "__main__":
