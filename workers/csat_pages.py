@@ -16,12 +16,13 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import Select, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from domain.core.clock import utcnow
 from domain.core.db import session_scope
-from domain.core.models import CsatRequest, Order
+from domain.core.models import Backorder, CsatRequest, Order, OrderLine
 from domain.core.stages import FollowUp, Stage
 from domain.csat import surveys
 from domain.journey.links import BadLink, ExpiredLink, verify_csat_link
@@ -45,10 +46,15 @@ def _request_id(token: str) -> int | HTMLResponse:
         return replies.invalid_page("bad", 400)
 
 
-def _facts(request: CsatRequest, number: str | None, store_name: str) -> dict[str, Any]:
+def _facts(session: Session, request: CsatRequest, store_name: str) -> dict[str, Any]:
+    """The page's facts: the order number and what the survey is about, in words."""
     about = ABOUT.get(request.subject_kind, "Your request")
-    return {"store_name": store_name, "order_number": number,
-            "about": f"{about}{': ' + request.resolution if request.subject_kind == 'backorder' else ''}"}
+    number = session.scalar(select(Order.number).where(Order.id == request.order_id)) if request.order_id else None
+    if request.subject_kind == "backorder":
+        title = session.scalar(select(OrderLine.title).join(Backorder, Backorder.order_line_id == OrderLine.id)
+                               .where(Backorder.id == request.subject_id))
+        about = f"{about}: {title}" if title else about
+    return {"store_name": store_name, "order_number": number, "about": about}
 
 
 def _score(raw: str | None) -> int | None:
@@ -64,8 +70,7 @@ def show(token: str, picked: str | None) -> HTMLResponse:
         request = session.get(CsatRequest, request_id)
         if request is None:
             return replies.invalid_page("missing", 404)
-        number = session.scalar(select_number(request))
-        facts = _facts(request, number, settings.config.name or replies.FALLBACK_STORE_NAME)
+        facts = _facts(session, request, settings.config.name or replies.FALLBACK_STORE_NAME)
         score, comment = request.score, request.comment
         session.rollback()  # read-only: nothing a prefetching scanner does may be committed
     return replies.page("csat", 200, action=f"/csat/{token}", saved=False, picked=_score(picked) or score,
@@ -88,17 +93,12 @@ def save(token: str, raw: bytes) -> HTMLResponse:
         answered = surveys.answer(session, request_id, score, comment, settings.config)
         request = session.get(CsatRequest, request_id)
         assert request is not None
-        facts = _facts(request, session.scalar(select_number(request)),
-                       settings.config.name or replies.FALLBACK_STORE_NAME)
+        facts = _facts(session, request, settings.config.name or replies.FALLBACK_STORE_NAME)
         saved_comment = request.comment
     replies.send_follow_ups(_deliveries(answered.follow_up_ids))
     log.info("survey %s answered %s (decision %s)", request_id, score, answered.decision)
     return replies.page("csat", 200, action=f"/csat/{token}", saved=True, picked=score, score=score,
                         comment=saved_comment, negative=score <= settings.config.csat.negative_at_most, **facts)
-
-
-def select_number(request: CsatRequest) -> Select[tuple[str]]:
-    return select(Order.number).where(Order.id == request.order_id)
 
 
 def _deliveries(outbox_ids: tuple[int, ...]) -> list[FollowUp]:
