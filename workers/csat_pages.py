@@ -82,7 +82,7 @@ def save(token: str, raw: bytes) -> HTMLResponse:
     if isinstance(request_id, HTMLResponse):
         return request_id
     form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
-    score = _score((form.get("score") or [None])[0])
+    score = _score((form.get("score") or [""])[0])
     comment = (form.get("comment") or [""])[0]
     settings = replies.current_settings()
     if score is None:
@@ -107,7 +107,8 @@ def _deliveries(outbox_ids: tuple[int, ...]) -> list[FollowUp]:
 
 def _safe(work: Any, *args: Any) -> HTMLResponse:
     try:
-        return work(*args)  # type: ignore[no-any-return]
+        response: HTMLResponse = work(*args)
+        return response
     except surveys.SurveyError:
         return replies.invalid_page("missing", 404)
     except Exception:

@@ -70,7 +70,8 @@ def figures(session: Session, since: datetime, until: datetime, negative_at_most
     for group, columns in GROUPS.items():
         rows = session.execute(select(*columns, *measures).where(*window).group_by(*columns)
                                .order_by(*columns)).all()
-        out[group] = [build(" / ".join(str(v) for v in row[:len(columns)]), *row[len(columns):]) for row in rows]
+        width = len(columns)
+        out[group] = [build(" / ".join(str(v) for v in row[:width]), *row[width:]) for row in rows]  # type: ignore[arg-type]
     return out
 
 
