@@ -364,7 +364,8 @@ def fill(session: Session, sku_id: int, settings: Settings, now: datetime | None
             pushes.request(session, sku_id, store_id, now)
             follow_ups.append(FollowUp(PUSH_DUE, (sku_id, store_id)))
     # what is left goes to the shoppers who asked to be told, oldest first, one notice per unit
-    follow_ups += rationing.notify(session, sku_id, now)
+    follow_ups += rationing.notify(session, sku_id, now, timezone=settings.config.timezone,
+                                   quiet_hours=settings.config.policy.quiet_hours)
     return follow_ups
 
 

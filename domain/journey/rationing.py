@@ -16,8 +16,9 @@ the request (``notice``), so ``backorders why sku CODE`` shows who was told and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
@@ -104,9 +105,11 @@ def outstanding(session: Session, sku_id: int, now: datetime) -> int:
         BackInStockRequest.notified_at > now - HOLD, ~ordered)) or 0)
 
 
-def notify(session: Session, sku_id: int, now: datetime | None = None) -> list[FollowUp]:
+def notify(session: Session, sku_id: int, now: datetime | None = None, *, timezone: str = "UTC",
+           quiet_hours: tuple[time, time] | None = None) -> list[FollowUp]:
     """Tell the oldest waiting requesters of ``sku_id`` for what is left; call with the SKU row
-    locked (``customer_journey.fill`` does), after the waiting backorders are filled."""
+    locked (``customer_journey.fill`` does), after the waiting backorders are filled. A text due
+    in the business's quiet hours waits for their end (``not_before``), like the journey's."""
     now = now or utcnow()
     if session.scalar(select(Backorder.id).where(Backorder.sku_id == sku_id,
                                                  Backorder.state.in_(backorders.WAITING_STATES)).limit(1)):
@@ -129,15 +132,17 @@ def notify(session: Session, sku_id: int, now: datetime | None = None) -> list[F
         recipient = request.email if request.channel == "email" else request.phone
         assert recipient is not None
         suppressed = "opted out" if contacts.opted_out(session, request.channel, recipient) else None
+        not_before = (contacts.next_send_time(now, ZoneInfo(timezone), quiet_hours)
+                      if request.channel == "sms" and quiet_hours else None)
         outbox_id = outbox.enqueue(
             session, idempotency_key=f"back-in-stock:{request.id}", channel=request.channel, template=TEMPLATE,
-            recipient=recipient, suppressed_because=suppressed,
+            recipient=recipient, suppressed_because=suppressed, not_before=not_before,
             context={"sku": sku.code, "item_title": sku.title, "store_name": store_name or "",
                      "requested_at": request.requested_at.isoformat(), **figures})
         request.state, request.notified_at, request.outbox_id, request.notice = "notified", now, outbox_id, figures
         audit.record(session, "rationing", "back_in_stock.notified", "back_in_stock_request", request.id,
                      sku=sku.code, suppressed=suppressed, **figures)
-        if outbox_id is not None and not suppressed:
+        if outbox_id is not None and not suppressed and not_before is None:
             follow_ups.append(FollowUp(Stage.DELIVER, (outbox_id,)))
     return follow_ups
 

@@ -148,3 +148,17 @@ def test_a_signed_storefront_request_joins_the_queue(db_session: Session, journe
     [request] = db_session.scalars(select(BackInStockRequest)).all()
     assert (request.source, request.external_id, request.channel) == ("webhook", "klaviyo-1", "email")
     assert db_session.scalar(select(func.count()).select_from(BackInStockRequest)) == 1
+
+
+def test_a_text_in_quiet_hours_waits_for_morning(db_session: Session, journey_settings: Any) -> None:
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(journey_settings.config.timezone)
+    night = NOW.astimezone(zone).replace(hour=23, minute=30).astimezone(NOW.tzinfo)
+    rationing.add(db_session, SKU, phone="+14155550123", now=night - timedelta(hours=1))
+    stock(db_session, 1, at=night)
+    customer_journey.fill(db_session, _sku_id(db_session), journey_settings, now=night)
+    db_session.commit()
+    [text] = _notices(db_session)
+    assert text.channel == "sms" and text.not_before is not None
+    assert text.not_before.astimezone(zone).hour == journey_settings.config.policy.quiet_hours[1].hour
