@@ -123,7 +123,7 @@ def answer(session: Session, request_id: int, score: int, comment: str | None, c
     changed = request.score is not None and (request.score, request.comment) != (score, comment)
     previous = request.score
     request.score, request.answered_at = score, now
-    if comment is not None or request.score is None:
+    if comment is not None:  # a blank comment on a changed score keeps the earlier one
         request.comment = comment
     request.first_answered_at = request.first_answered_at or now
     request.answer_count += 1
