@@ -97,6 +97,8 @@ beat_schedule = {
     "close-po-windows": {"task": _task(Stage.CLOSE_PO_WINDOWS), "schedule": SWEEP_INTERVAL_S},
     "read-erp-receipts": {"task": _task(Stage.READ_ERP_RECEIPTS), "schedule": ERP_RECEIPTS_INTERVAL_S},
     "vendor-scorecard": {"task": _task(Stage.SCORECARD), "schedule": 300.0},
+    "csat-surveys": {"task": _task(Stage.CSAT_SWEEP), "schedule": 300.0},
+    "csat-report": {"task": _task(Stage.CSAT_REPORT), "schedule": 300.0},
     "sweep-channel-pushes": {"task": _task(Stage.SWEEP_PUSHES), "schedule": SWEEP_INTERVAL_S},
     "sweep-pending-effects": {"task": _task(Stage.SWEEP_EFFECTS), "schedule": SWEEP_INTERVAL_S},
     "score-unscored-orders": {"task": _task(Stage.SWEEP_FRAUD), "schedule": 60.0},

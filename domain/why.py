@@ -499,7 +499,33 @@ def sku(session: Session, code: str, now: datetime | None = None, readings: int 
         trail.add(created, "po_line", f"{number} ({state}): {line.quantity} ordered, {line.received_qty} received"
                   + (f"; why: {explain_line(line.reason)}" if line.reason else ""), purchase_order=number,
                   quantity=line.quantity, received=line.received_qty, reason=line.reason)
+    _back_in_stock(session, trail, found.id)
     return trail.sorted()
+
+
+def _back_in_stock(session: Session, trail: Trail, sku_id: int) -> None:
+    """Shoppers who asked to be told when it is back (``domain.journey.rationing``): each request,
+    and each notice with its figures and rule; the facts count those still waiting."""
+    from domain.journey import rationing
+
+    waiting = 0
+    for request in rationing.for_sku(session, sku_id):
+        contact = f"{request['channel']} {request['contact']}"
+        if request["state"] == "waiting":
+            waiting += 1
+        trail.add(_parse(request["requested_at"]), "back_in_stock",
+                  f"back-in-stock request {request['id']} from {contact} ({request['source']})"
+                  + (f": waiting, number {request['position']} in the queue" if request["state"] == "waiting"
+                     else ""), request_id=request["id"], state=request["state"], position=request["position"])
+        if request["notified_at"]:
+            notice = request["notice"]
+            trail.add(_parse(request["notified_at"]), "back_in_stock_notice",
+                      f"told {contact} it is back: number {notice.get('position')} of {notice.get('waiting')} "
+                      f"waiting, {notice.get('units_left')} unit(s) left after backorders, "
+                      f"{notice.get('outstanding_notices')} earlier notice(s) still holding one, so "
+                      f"{notice.get('budget')} notice(s) allowed; rule: {notice.get('rule')}",
+                      request_id=request["id"], **notice)
+    trail.facts["back_in_stock_waiting"] = waiting
 
 
 # --- purchase orders ----------------------------------------------------------------------------

@@ -73,6 +73,8 @@ FLOWS: tuple[Flow, ...] = (
     Flow(S.READ_ERP_RECEIPTS, "tasks.receipts.poll_erp",                SYNC,    (S.EVALUATE, S.DELIVER)),
     Flow(S.RENEW_SUBSCRIPTIONS, "tasks.subscriptions.renew",            SYNC),
     Flow(S.SCORECARD,         "tasks.purchasing.send_scorecard",        DEFAULT, (S.DELIVER,)),
+    Flow(S.CSAT_SWEEP,        "tasks.csat.sweep",                       DEFAULT, (S.DELIVER,)),
+    Flow(S.CSAT_REPORT,       "tasks.csat.send_report",                 DEFAULT, (S.DELIVER,)),
     Flow(S.DISPUTE_PACKET,    "tasks.disputes.build_packet",            DEFAULT, (S.DISPUTE_CALL,)),
     Flow(S.DISPUTE_CALL,      "tasks.disputes.call_provider",           DEFAULT, (S.DISPUTE_CALL,)),
     Flow(S.FRAUD_SCORE,       "tasks.fraud.score",                      DEFAULT, (S.DELIVER,), batch=200),

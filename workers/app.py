@@ -22,6 +22,7 @@ TASK_MODULES = (
     "tasks.timers",
     "tasks.po_send",
     "tasks.purchasing",
+    "tasks.csat",
     "tasks.receipts",
     "tasks.subscriptions",
     "tasks.effects",

@@ -832,6 +832,11 @@ from workers.cli_tickets import tickets  # noqa: E402
 
 main.add_command(tickets)
 
+from workers.cli_csat import csat, notify_me  # noqa: E402
+
+main.add_command(csat)
+main.add_command(notify_me)
+
 
 if __name__ == "__main__":
     main()

@@ -1,5 +1,6 @@
 """The ops console: read-only pages at ``/console`` behind HTTP basic auth — the overview, the case
-queues (``/console/cases``) and each case (``/console/cases/ID``).
+queues (``/console/cases``), each case (``/console/cases/ID``) and customer satisfaction
+(``/console/csat``, ``?days=N``).
 
 It asks for the same credentials as Flower (``FLOWER_BASIC_AUTH``, ``user:password[,user:password]``;
 under the embedded set-up the generated ``.data/flower_auth``), so an operator has one login for
@@ -142,6 +143,24 @@ def read_case(reference: str) -> dict[str, Any] | None:
     return None if found is None else {"at": now, "refresh_s": REFRESH_S, "case": found}
 
 
+def read_csat(days: int) -> dict[str, Any]:
+    """The satisfaction figures of subjects resolved in the last ``days`` days (``domain.csat.report``)."""
+    from domain.csat import report
+
+    try:
+        from domain.core.business_config import current_config
+
+        negative = current_config().csat.negative_at_most
+    except Exception:  # noqa: BLE001 - the default threshold; the start-up check names the file's problem
+        negative = 2
+    now = utcnow()
+    since, until = report.window(now, days)
+    with session_scope() as session:
+        data = report.report(session, since, until, negative)
+        session.rollback()  # read-only
+    return {"at": now, "refresh_s": REFRESH_S, "days": days, "csat": data}
+
+
 async def _page(request: Request, template: str, read: Callable[..., dict[str, Any] | None], *args: Any) -> Response:
     """Every console page: the credentials first, then the figures read off the event loop, then the page."""
     accepted = await run_in_threadpool(configured_credentials)
@@ -170,3 +189,10 @@ async def show_case(request: Request, case_id: str) -> Response:
     commands). The id is read as text so that anything but a known case is a 404 after the
     credentials, never a validation answer before them."""
     return await _page(request, "console/case.html", read_case, case_id)
+
+
+@router.get("/console/csat", response_class=HTMLResponse, include_in_schema=False)
+async def show_csat(request: Request, days: str = "7") -> Response:
+    """Satisfaction per queue, per kind and intent, per who resolved it, and the comments."""
+    span = int(days) if days.isdigit() and 1 <= int(days) <= 366 else 7
+    return await _page(request, "console/csat.html", read_csat, span)

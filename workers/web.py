@@ -21,7 +21,9 @@ import workers.app  # noqa: F401  (the tasks this process enqueues use the confi
 from domain.core.env_settings import get_settings
 from workers.body_limit import BodyLimitMiddleware
 from workers.callbacks import router as callbacks_router
+from workers.back_in_stock import router as back_in_stock_router
 from workers.console import router as console_router
+from workers.csat_pages import router as csat_router
 from workers.input_guard import InputGuardMiddleware
 from workers.log_redaction import install as redact_links_in_logs
 from workers.metrics_endpoint import router as metrics_router
@@ -95,6 +97,8 @@ def create_app() -> FastAPI:
     app.include_router(vendor_router)
     app.include_router(metrics_router)
     app.include_router(console_router)
+    app.include_router(csat_router)
+    app.include_router(back_in_stock_router)
     return app
 
 

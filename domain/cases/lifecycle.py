@@ -169,3 +169,17 @@ def resolve(session: Session, case_id: int, note: str, *, actor: str, now: datet
     case = lock(session, case_id)
     move(session, case, "resolved", actor=actor, note=note, now=now)
     return case
+
+
+def reopen(session: Session, case: Case, *, actor: str, note: str, now: datetime | None = None,
+           **detail: Any) -> None:
+    """Open a resolved case again: only a negative satisfaction answer does (``domain.csat``);
+    a staff member with a new problem opens a new case. A full SLA starts from now."""
+    if case.state != "resolved":
+        raise CaseError(f"case {case.id} is not resolved")
+    now = now or utcnow()
+    case.state, case.updated_at, case.resolved_at, case.sla_breached_at = "open", now, None, None
+    case.sla_due_at = now + timedelta(seconds=case.sla_s)
+    timers.schedule(session, SLA_TIMER, SUBJECT, case.id, case.sla_due_at)
+    record(session, case, actor, "reopened", from_state="resolved", to_state="open", note=note, now=now,
+           sla_due_at=case.sla_due_at.isoformat(), **detail)

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from domain.core.case_config import CasesConfig, read_cases
+from domain.core.csat_config import CsatConfig, read_csat
 from domain.core.chargeback_config import ChargebacksConfig, read_chargebacks
 from domain.core.fraud_config import FraudConfig, read_fraud
 from domain.core.shipping_config import ShippingConfig, read_shipping
@@ -40,7 +41,7 @@ EVENTS = ("stock.low", "stock.out", "stock.backorder", "stock.restocked", "stock
           "digest.daily", "stock.location_low", "stock.location_out", "po.asn_mismatch",
           "po.receipt_mismatch", "vendor.scorecard", "backorder.substitute_requested",
           "merchandising.auto_cancelled", "case.opened", "case.sla_breached",
-          "case.chargeback_reminder", "case.chargeback_past_due")
+          "case.chargeback_reminder", "case.chargeback_past_due", "csat.negative", "csat.report")
 #: How a substitute's price difference is settled (``docs/journey.md`` §3a): a cheaper substitute is
 #: always refunded the difference; a dearer one is absorbed up to the limit (``auto``), absorbed
 #: (``absorb``), charged (``charge``), or left to staff (``staff``).
@@ -243,6 +244,8 @@ class BusinessConfig:
     segments: tuple[SegmentConfig, ...] = ()
     refunds: RefundPolicyConfig = field(default_factory=RefundPolicyConfig)
     cases: CasesConfig = field(default_factory=CasesConfig)
+    #: The satisfaction survey and its negative-answer policy (``domain.core.csat_config``).
+    csat: CsatConfig = field(default_factory=CsatConfig)
     chargebacks: ChargebacksConfig = field(default_factory=ChargebacksConfig)
     fraud: FraudConfig = field(default_factory=FraudConfig)
     shipping: ShippingConfig = field(default_factory=ShippingConfig)
@@ -644,9 +647,9 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SMS_FROM_PATTERN = re.compile(r"^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$")
 
 
-def _read_scorecard_schedule(reader: _Reader, raw: Any) -> ScorecardSchedule:
+def _read_scorecard_schedule(reader: _Reader, raw: Any, path: str = "notifications.scorecard_schedule"
+                             ) -> ScorecardSchedule:
     """``"weekly mon 08:00"``, ``"monthly 1 08:00"`` (day 1–28, so every month has it) or ``"off"``."""
-    path = "notifications.scorecard_schedule"
     parts = raw.split() if isinstance(raw, str) else []
     if parts == ["off"]:
         return ScorecardSchedule(every="off")
@@ -876,7 +879,7 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     reader = _Reader()
     reader.unknown_keys(data, {"business", "locations", "stores", "vendors", "skus", "notifications", "policy",
                                "store_policies", "segments", "refunds", "cases", "chargebacks", "fraud", "shipping",
-                               "payments", "support", "helpdesks"}, "")
+                               "payments", "support", "helpdesks", "csat"}, "")
     business = reader.table(data, "business", "business")
     reader.unknown_keys(business, {"name", "timezone"}, "business")
     name = reader.string(business, "name", "business") or ""
@@ -916,13 +919,14 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     payments = read_payments(reader, data, store_keys)
     support = read_support(reader, data)
     helpdesks = read_helpdesks(reader, data)
+    csat = read_csat(reader, data)
     if reader.problems:
         raise ConfigError(reader.problems)
     return BusinessConfig(name=name, timezone=timezone, locations=locations, stores=stores, vendors=vendors,
                           skus=skus, notifications=notifications, policy=policy,
                           store_policies=store_policies, segments=segments, refunds=refunds,
                           cases=cases, chargebacks=chargebacks, fraud=fraud,
-                          shipping=shipping, payments=payments, support=support, helpdesks=helpdesks)
+                          shipping=shipping, payments=payments, support=support, helpdesks=helpdesks, csat=csat)
 
 
 def load_config(path: Path | str) -> BusinessConfig:

@@ -42,6 +42,8 @@ DEFAULT_PLAYBOOKS: dict[str, tuple[str, ...]] = {
                    "Submit and record the outcome for finance"),
     "backorder": ("Check the ETA and open POs for the SKU", "Make sure the customer has their choices",
                   "Ship or refund when the backorder ends"),
+    "csat_follow_up": ("Read the customer's score and comment, and how the subject was resolved",
+                       "Contact the customer and put it right", "Note what would have avoided it"),
 }
 
 

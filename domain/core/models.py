@@ -827,7 +827,7 @@ class RefundDecision(Base):
 
 CASE_KINDS = ("out_of_stock", "partial_allocation", "address_problem", "fraud_hold", "carrier_failure",
               "stuck_in_transit", "delivery_exception", "split_shipment", "refund_request", "chargeback",
-              "backorder")
+              "backorder", "csat_follow_up")
 CASE_STATES = ("open", "in_progress", "waiting", "resolved")
 #: Most urgent first: an SLA breach moves a case one step towards the front.
 CASE_PRIORITIES = ("urgent", "high", "normal", "low")
@@ -1170,7 +1170,7 @@ class TrackingEvent(Base):
     )
 
 
-# --- Payments: where an order was paid, and each refund decision executed once (issue 16, part 4) ---
+# --- Payments: where an order was paid, and each refund decision executed once (docs/payments.md) ---
 
 #: pending: to send; sending: claimed by one run (``lease_until``); awaiting: the provider took it and
 #: its outcome is still to come (a webhook, or asking again at ``due_at``); held: its store is
@@ -1338,4 +1338,84 @@ class SupportDecision(Base):
     __table_args__ = (
         CheckConstraint(_in("kind", SUPPORT_DECISION_KINDS), name="kind_valid"),
         Index("ix_support_decisions_ticket", "ticket_id", "id"),
+
+
+# --- Satisfaction (CSAT) after a resolved backorder, case, ticket or return, and the storefronts'
+# --- back-in-stock requests served after a restock has filled the waiting backorders.
+
+CSAT_DECISIONS = ("none", "reopen", "follow_up", "alert")
+BACK_IN_STOCK_STATES = ("waiting", "notified", "cancelled")
+
+
+class CsatRequest(Base):
+    """One survey about one resolved subject (``subject_kind`` + ``subject_id``: a backorder, a case,
+    and whatever plugs in later: a ticket, a return), and its answer.
+
+    One row per subject (the unique index), so a sweep run twice asks once; the answer lives on
+    the row, so a second click changes it (``answer_count`` counts the clicks) and never adds one.
+    ``queue``, ``intent`` and ``resolved_by`` (who closed it: a person, or ``bot:<process>``) and
+    ``resolution`` are copied from the subject when the survey is made, for the report. A negative
+    answer's ``decision`` (``CSAT_DECISIONS``) is taken once, with the rule that chose it."""
+
+    __tablename__ = "csat_requests"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int] = mapped_column(BigInteger)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="SET NULL"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    queue: Mapped[str] = mapped_column(String(64))
+    intent: Mapped[str] = mapped_column(String(64))
+    resolved_by: Mapped[str] = mapped_column(String(128))
+    resolution: Mapped[str] = mapped_column(String(200), server_default="")
+    resolved_at: Mapped[datetime]
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    outbox_id: Mapped[int | None] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime]
+    score: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    first_answered_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    answer_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decision_rule: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    follow_up_case_id: Mapped[int | None] = mapped_column(BigInteger)
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        CheckConstraint("score IS NULL OR score BETWEEN 1 AND 5", name="score_range"),
+        CheckConstraint(f"decision IS NULL OR {_in('decision', CSAT_DECISIONS)}", name="decision_valid"),
+        Index("uq_csat_requests_subject", "subject_kind", "subject_id", unique=True),
+        Index("ix_csat_requests_resolved", "resolved_at"),
+    )
+
+
+class BackInStockRequest(Base):
+    """A shopper asked a storefront to be told when a SKU is back (a webhook or ``notify-me add``).
+
+    Served oldest first after a restock has filled the waiting backorders, never more notices than
+    units left (``domain.journey.rationing``); ``notice`` keeps the figures and the rule."""
+
+    __tablename__ = "back_in_stock_requests"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="SET NULL"))
+    channel: Mapped[str] = mapped_column(String(8))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(32), server_default="cli")
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), server_default="waiting")
+    requested_at: Mapped[datetime]
+    notified_at: Mapped[datetime | None]
+    outbox_id: Mapped[int | None] = mapped_column(BigInteger)
+    notice: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        CheckConstraint(_in("state", BACK_IN_STOCK_STATES), name="state_valid"),
+        CheckConstraint("channel IN ('email', 'sms')", name="channel_valid"),
+        CheckConstraint("email IS NOT NULL OR phone IS NOT NULL", name="has_contact"),
+        #: One waiting request per SKU and contact: asking twice keeps the first place in the queue.
+        Index("uq_back_in_stock_waiting", "sku_id", "channel", text("coalesce(email, phone)"), unique=True,
+              postgresql_where=text("state = 'waiting'")),
+        Index("ix_back_in_stock_queue", "sku_id", "requested_at", "id", postgresql_where=text("state = 'waiting'")),
     )

@@ -36,6 +36,9 @@ class Stage(StrEnum):
     READ_ERP_RECEIPTS = "read_erp_receipts"
     RENEW_SUBSCRIPTIONS = "renew_subscriptions"
     SCORECARD = "scorecard"
+    # satisfaction: surveys after resolved subjects, the weekly report
+    CSAT_SWEEP = "csat_sweep"
+    CSAT_REPORT = "csat_report"
     # chargebacks
     DISPUTE_PACKET = "dispute_packet"
     DISPUTE_CALL = "dispute_call"

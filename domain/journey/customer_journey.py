@@ -28,12 +28,13 @@ from domain.core.clock import utcnow
 from domain.core.db import any_int, state_is
 from domain.core.env_settings import JourneySettings
 from domain.core.stages import FollowUp, Stage
-from domain.journey import backorders, segments, substitutes
+from domain.journey import backorders, rationing, segments, substitutes
 from domain.journey.links import LinkClaim, sign
 from domain.messaging import alerts, contacts, localtime, outbox
 from domain.stock.allocation import allocatable
 from domain.core.models import (
     OPEN_PO_STATES,
+    BackInStockRequest,
     Backorder,
     Order,
     OrderLine,
@@ -332,7 +333,8 @@ def change_eta(session: Session, sku_id: int, new_eta: date, settings: Settings,
 
 
 def fill(session: Session, sku_id: int, settings: Settings, now: datetime | None = None) -> list[FollowUp]:
-    """Arriving stock fills waiting backorders first, oldest order first (then priority)."""
+    """Arriving stock fills waiting backorders first, oldest order first (then priority); what is
+    left then goes to the back-in-stock requests (``domain.journey.rationing``)."""
     now = now or utcnow()
     session.scalar(select(Sku.id).where(Sku.id == sku_id).with_for_update(key_share=True))
     free = allocatable(session, sku_id)
@@ -361,14 +363,21 @@ def fill(session: Session, sku_id: int, settings: Settings, now: datetime | None
         for store_id in pushes.selling_stores(session, sku_id):
             pushes.request(session, sku_id, store_id, now)
             follow_ups.append(FollowUp(PUSH_DUE, (sku_id, store_id)))
+    # what is left goes to the shoppers who asked to be told, oldest first, one notice per unit
+    follow_ups += rationing.notify(session, sku_id, now, timezone=settings.config.timezone,
+                                   quiet_hours=settings.config.policy.quiet_hours)
     return follow_ups
 
 
 def has_waiting(session: Session, sku_ids: list[int]) -> list[int]:
-    """The SKUs among these with a waiting backorder; one array parameter, so detection's batches
-    of 500 ids reuse one compiled statement."""
-    return list(session.scalars(select(Backorder.sku_id).where(
-        Backorder.sku_id == any_int("sku_ids", sku_ids), Backorder.state.in_(backorders.WAITING_STATES)).distinct()))
+    """The SKUs among these someone waits for: a waiting backorder, or a shopper's back-in-stock
+    request (``domain.journey.rationing``), so a restock runs ``fill`` for them. One array
+    parameter, so detection's batches of 500 ids reuse one compiled statement."""
+    backordered = select(Backorder.sku_id).where(
+        Backorder.sku_id == any_int("sku_ids", sku_ids), Backorder.state.in_(backorders.WAITING_STATES))
+    requested = select(BackInStockRequest.sku_id).where(
+        BackInStockRequest.sku_id == any_int("requested_sku_ids", sku_ids), BackInStockRequest.state == "waiting")
+    return sorted(set(session.scalars(backordered.union(requested))))
 
 
 @timers.handler(REMINDER)

@@ -112,3 +112,25 @@ def verify_po_link(secret: str, token: str, now: datetime) -> int:
     if now.timestamp() > expires_at:
         raise ExpiredLink("link expired")
     return po_id
+
+
+CSAT_PURPOSE = b"csat-link:"
+
+
+def sign_csat_link(secret: str, request_id: int, expires_at: int) -> str:
+    """A customer's satisfaction-survey link (``/csat/{token}``); the score is picked on the page
+    (or carried as ``?score=N`` by the email's five buttons, which is no secret)."""
+    return _seal(secret, {"q": request_id, "e": expires_at}, CSAT_PURPOSE)
+
+
+def verify_csat_link(secret: str, token: str, now: datetime) -> int:
+    """The survey id a genuine, unexpired survey link names; a backorder or PO link never passes."""
+    payload = _opened(secret, token, CSAT_PURPOSE)
+    try:
+        body = json.loads(payload)
+        request_id, expires_at = int(body["q"]), int(body["e"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadLink("malformed link") from exc
+    if now.timestamp() > expires_at:
+        raise ExpiredLink("link expired")
+    return request_id

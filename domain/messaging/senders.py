@@ -31,8 +31,9 @@ from domain.core.business_config import NotificationConfig
 
 Audience = Literal["customer", "vendor", "staff"]
 VENDOR_TEMPLATES = frozenset({"po_to_vendor", "po_escalation"})
-#: Customer messages that are not about a backorder: a refund or credit paid (``domain.payments``).
-CUSTOMER_TEMPLATES = frozenset({"refund_paid"})
+#: Customer messages that are not about a backorder: a refund or credit paid (``domain.payments``), a
+#: satisfaction survey (``domain.csat``), a back-in-stock notice (``domain.journey.rationing``).
+CUSTOMER_TEMPLATES = frozenset({"refund_paid", "csat_request", "back_in_stock"})
 
 
 class NoSenderError(Exception):
