@@ -1338,6 +1338,7 @@ class SupportDecision(Base):
     __table_args__ = (
         CheckConstraint(_in("kind", SUPPORT_DECISION_KINDS), name="kind_valid"),
         Index("ix_support_decisions_ticket", "ticket_id", "id"),
+    )
 
 
 # --- Satisfaction (CSAT) after a resolved backorder, case, ticket or return, and the storefronts'
