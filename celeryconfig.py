@@ -105,4 +105,5 @@ beat_schedule = {
     "dispatch-shipping-polls": {"task": _task(Stage.SHIPPING_DISPATCH), "schedule": SHIPPING_SWEEP_INTERVAL_S},
     "redrive-shipping-webhooks": {"task": _task(Stage.SWEEP_SHIPPING_INBOX), "schedule": 60.0},
     "sweep-refunds": {"task": _task(Stage.SWEEP_REFUNDS), "schedule": 60.0},
+    "sweep-returns": {"task": _task(Stage.SWEEP_RETURNS), "schedule": 60.0},
 }

@@ -84,6 +84,8 @@ FLOWS: tuple[Flow, ...] = (
                                                                                   S.DISPUTE_PACKET, S.DISPUTE_CALL)),
     Flow(S.SWEEP_REFUNDS,     "tasks.payments.sweep",                   DEFAULT, (S.PAY_REFUND, S.POLL_REFUND,
                                                                                   S.APPLY_PAYMENT_EVENTS)),
+    Flow(S.RETURN_STEP,       "tasks.returns.step",                     DEFAULT, (S.DELIVER, S.PAY_REFUND, S.EVALUATE)),
+    Flow(S.SWEEP_RETURNS,     "tasks.returns.sweep",                    DEFAULT, (S.RETURN_STEP,)),
     Flow(S.DELIVER,           "tasks.notify.deliver",                   NOTIFY,  (S.DELIVER,)),
     Flow(S.DIGEST,            "tasks.stock.daily_digest",               DETECT,  (S.DELIVER,)),
     Flow(S.RECONCILE_OUTBOX,  "tasks.notify.reconcile",                 NOTIFY,  (S.DELIVER,)),

@@ -23,6 +23,7 @@ TASK_MODULES = (
     "tasks.po_send",
     "tasks.purchasing",
     "tasks.receipts",
+    "tasks.returns",
     "tasks.subscriptions",
     "tasks.effects",
     "tasks.disputes",

@@ -828,6 +828,9 @@ refunds.add_command(pay_again)
 from workers.cli_import import import_group  # noqa: E402
 
 main.add_command(import_group)
+from workers.cli_returns import returns  # noqa: E402
+
+main.add_command(returns)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from domain.core.case_config import CasesConfig, read_cases
 from domain.core.chargeback_config import ChargebacksConfig, read_chargebacks
 from domain.core.fraud_config import FraudConfig, read_fraud
+from domain.core.returns_config import ReturnsConfig, read_returns
 from domain.core.shipping_config import ShippingConfig, read_shipping
 from domain.core.payment_config import PaymentsConfig, read_payments
 
@@ -245,6 +246,7 @@ class BusinessConfig:
     fraud: FraudConfig = field(default_factory=FraudConfig)
     shipping: ShippingConfig = field(default_factory=ShippingConfig)
     payments: PaymentsConfig = field(default_factory=PaymentsConfig)
+    returns: ReturnsConfig = field(default_factory=ReturnsConfig)
 
     def policy_for(self, store_key: str) -> PolicyConfig:
         return self.store_policies.get(store_key, self.policy)
@@ -872,7 +874,7 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     reader = _Reader()
     reader.unknown_keys(data, {"business", "locations", "stores", "vendors", "skus", "notifications", "policy",
                                "store_policies", "segments", "refunds", "cases", "chargebacks", "fraud", "shipping",
-                               "payments"}, "")
+                               "payments", "returns"}, "")
     business = reader.table(data, "business", "business")
     reader.unknown_keys(business, {"name", "timezone"}, "business")
     name = reader.string(business, "name", "business") or ""
@@ -910,13 +912,15 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     fraud = read_fraud(reader, data)
     shipping = read_shipping(reader, data)
     payments = read_payments(reader, data, store_keys)
+    returns = read_returns(reader, data, locations={loc.key for loc in locations},
+                           shipping_accounts={account.key: account.provider for account in shipping.accounts})
     if reader.problems:
         raise ConfigError(reader.problems)
     return BusinessConfig(name=name, timezone=timezone, locations=locations, stores=stores, vendors=vendors,
                           skus=skus, notifications=notifications, policy=policy,
                           store_policies=store_policies, segments=segments, refunds=refunds,
                           cases=cases, chargebacks=chargebacks, fraud=fraud,
-                          shipping=shipping, payments=payments)
+                          shipping=shipping, payments=payments, returns=returns)
 
 
 def load_config(path: Path | str) -> BusinessConfig:

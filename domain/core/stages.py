@@ -51,6 +51,9 @@ class Stage(StrEnum):
     POLL_REFUND = "poll_refund"
     APPLY_PAYMENT_EVENTS = "apply_payment_events"
     SWEEP_REFUNDS = "sweep_refunds"
+    # returns (RMA): the next step of one return, and the sweeper of stuck ones
+    RETURN_STEP = "return_step"
+    SWEEP_RETURNS = "sweep_returns"
     # messages
     DELIVER = "deliver"
     DIGEST = "digest"

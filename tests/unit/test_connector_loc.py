@@ -8,11 +8,11 @@ from connectors.loc import code_lines, main, platform_files, platform_lines
 #: Ceilings per platform (non-blank, non-comment lines outside docstrings); lower them as code moves
 #: into the shared base, never raise them — except where a platform gains abilities: Odoo went from
 #: purchase orders alone to stock per location over two protocols (JSON-RPC and JSON-2) and
-#: automation-rule webhooks (129 → 203).
+#: automation-rule webhooks (129 → 203); ShipStation gained return labels bought once per RMA (148 → 194).
 CEILINGS = {"shopify": 149, "lightspeed": 97, "woocommerce": 135, "netsuite": 144, "odoo": 203, "bigcommerce": 142,
-            "magento": 150, "sapb1": 148, "shipstation": 148, "flexport": 97, "payments/stripe": 114, "payments/adyen": 137,
+            "magento": 150, "sapb1": 148, "shipstation": 194, "flexport": 97, "payments/stripe": 114, "payments/adyen": 137,
             "payments/paypal": 117,
-            "business_central": 126, "salesforce_b2c": 104, "netsuite_restlet": 57, "quickbooks": 141, "zoho_inventory": 136, "cin7_core": 141, "airtable": 143}
+            "business_central": 126, "salesforce_b2c": 104, "netsuite_restlet": 57, "quickbooks": 141, "zoho_inventory": 136, "cin7_core": 141, "airtable": 143, "loop_returns": 47}
 
 
 def test_docstrings_comments_and_blank_lines_are_not_counted() -> None:
