@@ -93,6 +93,10 @@ def _text(row: ReturnRequest, event: ReturnEvent) -> str:
                           for b in disposition.get("restocked") or []) or \
             ", ".join(f"{b['quantity']} {b['sku']} {b['as']}" for b in disposition.get("not_restocked") or [])
         return f"{move}: {paid}; disposition: {stock}; customer emailed (outbox {d.get('notice_outbox_id')})"
+    if event.step == "tracking":
+        return f"{move}: the label's tracking shows it delivered to us ({d.get('scan')}){by}"
+    if event.step == "label_failed":
+        return f"label not bought: {d.get('error')}"
     if event.step == "staff_approval":
         return f"{move}: approved{by}" + (f" ({d['note']})" if d.get("note") else "")
     if event.step == "survey_answered":
