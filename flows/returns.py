@@ -19,6 +19,7 @@ from connectors.shipstation_returns import buy_return_label
 from domain.core import effects
 from domain.core.business_config import current_config
 from domain.core.clock import utcnow
+import domain.core.env_settings as runtime_settings
 from domain.core.env_settings import get_settings
 from domain.core.models import Order
 from domain.core.stages import Stage
@@ -46,7 +47,7 @@ def step(task: Transactional, return_id: int) -> str:
         if state == "received":
             settings = get_settings()
             done = flow.settle(uow.session, config, return_id, now, secret=settings.secret_key,
-                               base_url=settings.public_base_url)
+                               base_url=settings.public_base_url, journey=runtime_settings.current())
             dispatch(uow, done.follow_ups)
             dispatch(uow, effect_follow_ups(effects.EVALUATE, done.restocked_sku_ids))
             return "settled"

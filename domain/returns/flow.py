@@ -26,10 +26,12 @@ from sqlalchemy.orm import Session
 
 from domain.core import effects
 from domain.core.business_config import BusinessConfig
+from domain.core.env_settings import JourneySettings
 from domain.core.models import (
-    Location, Order, OrderLine, RefundDecision, RefundExecution, ReturnRequest, Sku, Store, StoreLocation,
+    Backorder, Location, Order, OrderLine, RefundDecision, RefundExecution, ReturnRequest, Sku, Store, StoreLocation,
 )
 from domain.core.stages import FollowUp, Stage
+from domain.journey import customer_journey
 from domain.messaging import outbox
 from domain.payments import executions, refund_requests
 from domain.policy import refunds as policy
@@ -237,8 +239,12 @@ def _restock(session: Session, config: BusinessConfig, row: ReturnRequest, now: 
 
 
 def settle(session: Session, config: BusinessConfig, return_id: int, now: datetime, *, secret: str,
-           base_url: str) -> Stepped:
-    """received → settled: refund planned once, disposition posted once, the customer told once."""
+           base_url: str, journey: JourneySettings | None = None) -> Stepped:
+    """received → settled: refund planned once, disposition posted once, the customer told once.
+
+    Restocked units fill waiting backorders in this same transaction (``customer_journey.fill``,
+    oldest order first, under the SKU's lock), so no order placed after the commit can take them
+    first; detection is owed as well (pushes, alerts)."""
     row = machine.lock(session, return_id)
     if row is None or row.state != "received":
         return Stepped(row)
@@ -255,7 +261,14 @@ def settle(session: Session, config: BusinessConfig, return_id: int, now: dateti
         paid = {"decision": decision.decision, "amount_cents": decision.amount_approved_cents,
                 "settle_as": decision.settle_as, "rule": decision.rule_name, "execution_id": execution}
     booked = _restock(session, config, row, now) if row.qc == "restock" else []
-    disposition = {"qc": row.qc, "restocked": booked,
+    filled_before: set[int] = set()
+    if booked and journey is not None:
+        for sku_id in sorted({item["sku_id"] for item in booked}):
+            filled_before |= _filled_ids(session, sku_id)
+            follow_ups += customer_journey.fill(session, sku_id, journey, now)
+    filled = sorted(set().union(*(_filled_ids(session, i["sku_id"]) for i in booked)) - filled_before) \
+        if booked else []
+    disposition = {"qc": row.qc, "restocked": booked, "filled_backorders": filled,
                    "not_restocked": [] if booked else [{"sku": line["sku"], "quantity": line["quantity"],
                                                         "as": row.qc} for line in row.lines]}
     expires = int((now + timedelta(seconds=config.returns.survey_valid_for_s)).timestamp())
@@ -274,6 +287,10 @@ def settle(session: Session, config: BusinessConfig, return_id: int, now: dateti
                  notice_outbox_id=row.notice_outbox_id)
     row.due_at = None
     return Stepped(row, False, follow_ups, [item["sku_id"] for item in booked])
+
+
+def _filled_ids(session: Session, sku_id: int) -> set[int]:
+    return set(session.scalars(select(Backorder.id).where(Backorder.sku_id == sku_id, Backorder.state == "filled")))
 
 
 def due(session: Session, now: datetime, limit: int = 200) -> list[int]:

@@ -92,7 +92,9 @@ def _text(row: ReturnRequest, event: ReturnEvent) -> str:
         stock = ", ".join(f"+{b['quantity']} {b['sku']} at {b['location']} (on hand {b['on_hand_after']})"
                           for b in disposition.get("restocked") or []) or \
             ", ".join(f"{b['quantity']} {b['sku']} {b['as']}" for b in disposition.get("not_restocked") or [])
-        return f"{move}: {paid}; disposition: {stock}; customer emailed (outbox {d.get('notice_outbox_id')})"
+        filled = disposition.get("filled_backorders") or []
+        fills = f"; filled waiting backorder(s) {', '.join(map(str, filled))} first" if filled else ""
+        return f"{move}: {paid}; disposition: {stock}{fills}; customer emailed (outbox {d.get('notice_outbox_id')})"
     if event.step == "tracking":
         return f"{move}: the label's tracking shows it delivered to us ({d.get('scan')}){by}"
     if event.step == "label_failed":

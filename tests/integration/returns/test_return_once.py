@@ -41,14 +41,15 @@ class Env:
     def config(self) -> BusinessConfig:
         return self.stack.config
 
-    def order(self, number: int, email: str = "ana@example.com", days_ago: float = 3, cents: int = 19900) -> int:
+    def order(self, number: int, email: str = "ana@example.com", days_ago: float = 3, cents: int = 19900,
+              status: str = "fulfilled", quantity: int = 2) -> int:
         from domain.stock.orders import record_orders
 
         store_id = self.session.scalar(select(Store.id).where(Store.key == "shopify-main"))
         [order_id] = record_orders(self.session, store_id, [OrderRecord(  # type: ignore[arg-type]
             external_id=f"ext-{number}", number=str(number), placed_at=utcnow() - timedelta(days=days_ago),
-            email=email, phone=None, customer_name="Ana Lima", total_cents=cents, status="fulfilled",
-            lines=[OrderLineRecord(external_id=f"{number}-1", sku=SKU, quantity=2, price_cents=cents,
+            email=email, phone=None, customer_name="Ana Lima", total_cents=cents, status=status,
+            lines=[OrderLineRecord(external_id=f"{number}-1", sku=SKU, quantity=quantity, price_cents=cents,
                                    title="Oak futon frame")])]).order_ids
         self.session.commit()
         return int(order_id)
@@ -123,6 +124,29 @@ def test_two_runs_of_a_received_return_settle_it_once(env: Env) -> None:
     assert execution is not None and execution.amount_cents == 2 * 10000
     assert env.session.scalar(select(func.count()).select_from(ReturnEvent).where(
         ReturnEvent.return_id == row.id, ReturnEvent.step == "settle")) == 1
+
+
+def test_restocked_units_fill_the_waiting_backorder_before_any_newer_order(env: Env) -> None:
+    from domain.core.models import Backorder, OrderLine
+    from tasks.returns import step
+
+    done = env.request(env.order(2600, cents=10000), "F-1")
+    assert done.row is not None
+    env.order(2601, email="bo@example.com", status="open", quantity=1)  # no stock: Bo waits
+    waiting = env.session.scalar(select(Backorder).where(Backorder.state == "open"))
+    assert waiting is not None
+    flow.receive(env.session, env.config, done.row.rma, "restock", 9000, "warehouse", utcnow())
+    env.session.commit()
+    assert step.apply(args=[done.row.id]).get() == "settled"
+    env.session.expire_all()
+    assert env.session.get(Backorder, waiting.id).state == "filled"  # type: ignore[union-attr]
+    # an order placed the moment after finds the unit already Bo's
+    newer = env.order(2602, email="cy@example.com", status="open", quantity=1)
+    line = env.session.scalar(select(OrderLine).where(OrderLine.order_id == newer))
+    assert line is not None and (line.allocated_qty, line.backordered_qty) == (0, 1)
+    settle = env.session.scalar(select(ReturnEvent).where(ReturnEvent.return_id == done.row.id,
+                                                          ReturnEvent.step == "settle"))
+    assert settle is not None and settle.detail["disposition"]["filled_backorders"] == [waiting.id]
 
 
 def test_a_disposed_return_is_refunded_but_not_restocked(env: Env) -> None:
