@@ -1,4 +1,4 @@
-"""``backorders returns create|list|show|receive|approve|stuck``: returns (RMA) from the shell.
+"""``backorders returns create|list|show|receive|approve|reject|cancel|stuck``: returns (RMA) from the shell.
 
 ``create`` records a staff return for an order's lines (``--lines SKU:QTY,SKU:QTY``) and prints
 the refund policy's decision with its rule; ``receive`` is the warehouse's receive scan with the QC
@@ -155,6 +155,41 @@ def approve(rma: str, actor: str, note: str) -> None:
         assert done.row is not None
         out = views.summary(session, done.row)
     _send(done.follow_ups, "approve")
+    click.echo(_line(out))
+
+
+@returns.command("reject")
+@click.argument("rma")
+@click.option("--by", "actor", required=True, help="Who rejects.")
+@click.option("--note", required=True, help="Why (recorded on the return).")
+def reject(rma: str, actor: str, note: str) -> None:
+    """Reject RMA, in review."""
+    _close(rma, "rejected", actor, note)
+
+
+@returns.command("cancel")
+@click.argument("rma")
+@click.option("--by", "actor", required=True, help="Who cancels.")
+@click.option("--note", default="", help="Why.")
+def cancel(rma: str, actor: str, note: str) -> None:
+    """Cancel RMA before it is received (the customer changed their mind)."""
+    _close(rma, "cancelled", actor, note)
+
+
+def _close(rma: str, to_state: str, actor: str, note: str) -> None:
+    from domain.core.clock import utcnow
+    from domain.core.db import session_scope
+    from domain.returns import flow, views
+
+    _config()
+    with session_scope() as session:
+        found = views.find(session, rma)
+        done = flow.close(session, found.rma if found else rma, to_state, actor, utcnow(), note)
+        if done.row is None or done.row.state != to_state:
+            click.echo(f"returns: {rma!r} cannot become {to_state}"
+                       + (f" (it is {done.row.state})" if done.row else " (no such return)"), err=True)
+            sys.exit(1)
+        out = views.summary(session, done.row)
     click.echo(_line(out))
 
 

@@ -146,6 +146,17 @@ def approve(session: Session, config: BusinessConfig, rma: str, actor: str, now:
     return Stepped(row, False, [_step(row)])
 
 
+def close(session: Session, rma: str, to_state: str, actor: str, now: datetime, note: str = "") -> Stepped:
+    """A person rejects a return in review, or cancels an open one that was not received."""
+    row = machine.by_rma(session, rma, for_update=True)
+    if row is None or to_state not in machine.MOVES.get(row.state, ()) or to_state not in ("rejected", "cancelled"):
+        return Stepped(row)
+    machine.move(session, row, to_state, {"rejected": "staff_reject", "cancelled": "staff_cancel"}[to_state], actor,
+                 now, note=note)
+    row.due_at = None
+    return Stepped(row)
+
+
 def record_label(session: Session, return_id: int, account: str, label_ref: str, tracking: str | None,
                  url: str | None, now: datetime) -> Stepped:
     row = machine.lock(session, return_id)

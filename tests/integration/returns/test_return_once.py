@@ -241,3 +241,36 @@ def test_a_signed_loop_return_is_one_return_on_its_way_and_a_forged_one_is_refus
     unknown = _loop_body(880012, "9999")
     refused = requests.post(url, data=unknown, headers={"X-Loop-Signature": _sign(unknown)}, timeout=10)
     assert refused.status_code == 400
+
+
+def test_the_cli_lists_shows_rejects_and_cancels(env: Env, celery_worker: object) -> None:
+    from click.testing import CliRunner
+
+    from workers.cli import main
+
+    env.order(2700, email="li@example.com")
+    run = lambda *args: CliRunner().invoke(main, ["returns", *args])  # noqa: E731
+    bad = run("create", "--order", "2700", "--lines", f"{SKU}:3", "--reason", "defective")
+    assert bad.exit_code == 1 and "returning 3 but order 2700 bought 2" in bad.output
+    assert run("create", "--order", "2700", "--lines", "nonsense", "--reason", "x").exit_code == 2
+    big = run("create", "--order", "2700", "--lines", f"{SKU}:2", "--reason", "changed_mind", "--json")
+    assert big.exit_code == 0, big.output
+    shown = json.loads(big.output)
+    assert shown["state"] == "review" and shown["decision"]["rule"] == "over 250: review"
+    listed = json.loads(run("list", "--state", "review", "--json").output)
+    assert [one["rma"] for one in listed] == [shown["rma"]]
+    detail = json.loads(run("show", shown["rma"], "--json").output)
+    assert [step["kind"] for step in detail["steps"]] == ["return.requested", "return.policy"]
+    assert run("receive", shown["rma"], "--qc", "restock").exit_code == 1, "a return in review is not received"
+    rejected = run("reject", shown["rma"], "--by", "lee", "--note", "changed mind, used")
+    assert rejected.exit_code == 0 and " rejected " in rejected.output
+    assert run("cancel", shown["rma"], "--by", "lee").exit_code == 1, "a rejected return stays rejected"
+    small = json.loads(run("create", "--order", "2700", "--lines", f"{SKU}:1", "--reason", "defective",
+                           "--json").output)
+    assert small["state"] == "approved"
+    wait_for(lambda: env.row(small["id"]).state == "label_created")
+    cancelled = run("cancel", small["rma"], "--by", "ana", "--note", "keeping it")
+    assert cancelled.exit_code == 0 and " cancelled " in cancelled.output
+    why = CliRunner().invoke(main, ["why", "return", small["rma"], "--json"])
+    assert [e["data"]["to"] for e in json.loads(why.output)["events"]] == [
+        "requested", "approved", "label_created", "cancelled"]
