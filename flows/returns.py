@@ -95,8 +95,10 @@ def step(task: Transactional, return_id: int) -> str:
 
 
 def sweep(task: Transactional) -> int:
-    """Beat: returns whose step is due (a lost message, a died run, a label to track again)."""
+    """Beat: returns whose step is due (a lost message, a died run, a label to track again); one
+    staff alert for each return stuck in a state past ``[returns] stuck_after``."""
     with task.unit_of_work() as uow:
         ids = flow.due(uow.session, utcnow())
         dispatch(uow, for_ids(Stage.RETURN_STEP, ids))
+        dispatch(uow, flow.stuck_alerts(uow.session, current_config(), utcnow()))
     return len(ids)

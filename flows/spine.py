@@ -86,7 +86,7 @@ FLOWS: tuple[Flow, ...] = (
                                                                                   S.APPLY_PAYMENT_EVENTS)),
     Flow(S.RETURN_STEP,       "tasks.returns.step",                     DEFAULT, (S.DELIVER, S.PAY_REFUND, S.EVALUATE,
                                                                                   S.PUSH_DUE)),
-    Flow(S.SWEEP_RETURNS,     "tasks.returns.sweep",                    DEFAULT, (S.RETURN_STEP,)),
+    Flow(S.SWEEP_RETURNS,     "tasks.returns.sweep",                    DEFAULT, (S.RETURN_STEP, S.DELIVER)),
     Flow(S.DELIVER,           "tasks.notify.deliver",                   NOTIFY,  (S.DELIVER,)),
     Flow(S.DIGEST,            "tasks.stock.daily_digest",               DETECT,  (S.DELIVER,)),
     Flow(S.RECONCILE_OUTBOX,  "tasks.notify.reconcile",                 NOTIFY,  (S.DELIVER,)),

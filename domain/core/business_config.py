@@ -39,7 +39,7 @@ EVENTS = ("stock.low", "stock.out", "stock.backorder", "stock.restocked", "stock
           "digest.daily", "stock.location_low", "stock.location_out", "po.asn_mismatch",
           "po.receipt_mismatch", "vendor.scorecard", "backorder.substitute_requested",
           "merchandising.auto_cancelled", "case.opened", "case.sla_breached",
-          "case.chargeback_reminder", "case.chargeback_past_due")
+          "case.chargeback_reminder", "case.chargeback_past_due", "return.stuck")
 #: How a substitute's price difference is settled (``docs/journey.md`` §3a): a cheaper substitute is
 #: always refunded the difference; a dearer one is absorbed up to the limit (``auto``), absorbed
 #: (``absorb``), charged (``charge``), or left to staff (``staff``).

@@ -32,7 +32,7 @@ from domain.core.models import (
 )
 from domain.core.stages import FollowUp, Stage
 from domain.journey import customer_journey
-from domain.messaging import outbox
+from domain.messaging import alerts, outbox
 from domain.payments import executions, refund_requests
 from domain.policy import refunds as policy
 from domain.policy.context import customer_key
@@ -319,3 +319,21 @@ def stuck(session: Session, config: BusinessConfig, now: datetime) -> list[Retur
     since = now - timedelta(seconds=config.returns.stuck_after_s)
     return list(session.scalars(select(ReturnRequest).where(
         ReturnRequest.state.in_(machine.OPEN), ReturnRequest.updated_at < since).order_by(ReturnRequest.id)))
+
+
+STUCK_EVENT = "return.stuck"
+
+
+def stuck_alerts(session: Session, config: BusinessConfig, now: datetime) -> list[FollowUp]:
+    """One ``return.stuck`` staff alert per return and state it has stayed in past ``stuck_after``
+    (a second sweep raises nothing more); the messages to deliver."""
+    follow_ups: list[FollowUp] = []
+    for row in stuck(session, config, now):
+        days = (now - row.updated_at).total_seconds() / 86400
+        outbox_ids = alerts.raise_ops_alert(
+            session, STUCK_EVENT, f"return:{row.id}:stuck:{row.state}", config.notifications.routes,
+            detail=f"{row.rma} has been {row.state} for {days:.1f} days (stuck after "
+                   f"{config.returns.stuck_after_s / 86400:g}); see `backorders returns show {row.rma}`",
+            title=row.rma, from_state=row.state)
+        follow_ups += [FollowUp(Stage.DELIVER, (one,)) for one in outbox_ids]
+    return follow_ups

@@ -274,3 +274,20 @@ def test_the_cli_lists_shows_rejects_and_cancels(env: Env, celery_worker: object
     why = CliRunner().invoke(main, ["why", "return", small["rma"], "--json"])
     assert [e["data"]["to"] for e in json.loads(why.output)["events"]] == [
         "requested", "approved", "label_created", "cancelled"]
+
+
+def test_a_return_stuck_past_its_limit_is_told_to_staff_once(env: Env) -> None:
+    from domain.core.models import Alert, OutboxMessage
+    from tasks.returns import sweep
+
+    done = env.request(env.order(2800, email="st@example.com"), "ST-1")
+    assert done.row is not None
+    env.session.execute(text("UPDATE return_requests SET updated_at = now() - interval '4 days', due_at = NULL "
+                             "WHERE id = :id"), {"id": done.row.id})
+    env.session.commit()
+    sweep.apply().get()
+    sweep.apply().get()
+    [alert] = env.session.scalars(select(Alert).where(Alert.kind == "return.stuck")).all()
+    assert done.row.rma in alert.message and "approved for 4.0 days" in alert.message
+    assert env.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.recipient == "care@futonloft.example", OutboxMessage.context["event"].astext == "return.stuck")) == 1
