@@ -56,7 +56,7 @@ def step(task: Transactional, return_id: int) -> str:
             return f"nothing to do: {state}"
         row.due_at = now + LEASE  # the lease: the sweeper leaves it until then
         account = config.returns.label_account
-        rma, tracking, label_ref = row.rma, row.tracking_number, row.label_ref
+        rma, tracking, label_ref, carrier = row.rma, row.tracking_number, row.label_ref, row.label_carrier
         order = uow.session.get(Order, row.order_id)
         assert order is not None
         address, name = order.shipping_address, order.customer_name
@@ -65,7 +65,7 @@ def step(task: Transactional, return_id: int) -> str:
         if state == "approved":
             label = buy_return_label(connector, rma, address, name)
         else:
-            scans = connector.track(TrackRequest(label_ref or "", "stamps_com", tracking or "", label_ref)) or []
+            scans = connector.track(TrackRequest(label_ref or "", carrier or "", tracking or "", label_ref)) or []
     except PermanentError as exc:
         with task.unit_of_work() as uow:
             row = machine.lock(uow.session, return_id)
@@ -81,8 +81,8 @@ def step(task: Transactional, return_id: int) -> str:
         return f"retry later: {exc}"
     with task.unit_of_work() as uow:
         if state == "approved":
-            flow.record_label(uow.session, return_id, account, label.label_id, label.tracking_number, label.url,
-                              utcnow())
+            flow.record_label(uow.session, return_id, account, label.label_id, label.carrier_code,
+                              label.tracking_number, label.url, utcnow())
             return f"label {label.label_id}" + (" (found)" if label.found else "")
         delivered = [scan for scan in scans if scan.status == "delivered"]
         if delivered:

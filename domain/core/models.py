@@ -1284,6 +1284,7 @@ class ReturnRequest(Base):
     flags: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'"))
     label_account: Mapped[str | None] = mapped_column(String(64))
     label_ref: Mapped[str | None] = mapped_column(String(128))
+    label_carrier: Mapped[str | None] = mapped_column(String(64))
     tracking_number: Mapped[str | None] = mapped_column(String(128))
     label_url: Mapped[str | None] = mapped_column(Text)
     qc: Mapped[str | None] = mapped_column(String(16))

@@ -157,14 +157,21 @@ def close(session: Session, rma: str, to_state: str, actor: str, now: datetime, 
     return Stepped(row)
 
 
-def record_label(session: Session, return_id: int, account: str, label_ref: str, tracking: str | None,
+def record_label(session: Session, return_id: int, account: str, label_ref: str, carrier: str, tracking: str | None,
                  url: str | None, now: datetime) -> Stepped:
+    """The return label bought for an approved return. A return received meanwhile (the customer
+    used their own carrier) keeps the label on record without moving."""
     row = machine.lock(session, return_id)
-    if row is None or row.state != "approved":
+    if row is None or row.label_ref is not None:
         return Stepped(row)
-    row.label_account, row.label_ref, row.tracking_number, row.label_url = account, label_ref, tracking, url
+    row.label_account, row.label_ref, row.label_carrier = account, label_ref, carrier
+    row.tracking_number, row.label_url = tracking, url
+    if row.state != "approved":
+        machine.note(session, row, "label", f"shipstation:{account}", now, label_id=label_ref,
+                     tracking_number=tracking, late=True)
+        return Stepped(row)
     machine.move(session, row, "label_created", "label", f"shipstation:{account}", now, label_id=label_ref,
-                 tracking_number=tracking)
+                 carrier=carrier, tracking_number=tracking)
     row.due_at = now
     return Stepped(row)
 

@@ -39,6 +39,7 @@ def summary(session: Session, row: ReturnRequest) -> dict[str, Any]:
             "rule_index": decision.rule_index, "amount_approved_cents": decision.amount_approved_cents,
             "settle_as": decision.settle_as},
         "label": None if row.label_ref is None else {"account": row.label_account, "label_id": row.label_ref,
+                                                     "carrier": row.label_carrier,
                                                      "tracking_number": row.tracking_number, "url": row.label_url},
         "qc": row.qc, "received_weight_g": row.received_weight_g, "restocked_qty": row.restocked_qty,
         "refund": None if execution is None else {"id": execution.id, "state": execution.state,

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column('flags', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'[]'"), nullable=False),
         sa.Column('label_account', sa.String(length=64), nullable=True),
         sa.Column('label_ref', sa.String(length=128), nullable=True),
+        sa.Column('label_carrier', sa.String(length=64), nullable=True),
         sa.Column('tracking_number', sa.String(length=128), nullable=True),
         sa.Column('label_url', sa.Text(), nullable=True),
         sa.Column('qc', sa.String(length=16), nullable=True),
