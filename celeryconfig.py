@@ -108,4 +108,5 @@ beat_schedule = {
     "redrive-shipping-webhooks": {"task": _task(Stage.SWEEP_SHIPPING_INBOX), "schedule": 60.0},
     "sweep-refunds": {"task": _task(Stage.SWEEP_REFUNDS), "schedule": 60.0},
     "triage-stranded-tickets": {"task": _task(Stage.SWEEP_TICKETS), "schedule": 60.0},
+    "sweep-returns": {"task": _task(Stage.SWEEP_RETURNS), "schedule": 60.0},
 }

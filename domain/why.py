@@ -625,9 +625,34 @@ def ticket(session: Session, reference: str, now: datetime | None = None) -> Tra
     return trail.sorted()
 
 
+# --- returns (RMA) -------------------------------------------------------------------------------
+
+
+def return_(session: Session, reference: str, now: datetime | None = None) -> Trail:
+    """A return: each step with its figures and the rule (``domain.returns.views``), then the
+    refund execution's own audit rows and the customer's email."""
+    from domain.returns import views as return_views
+
+    now = now or utcnow()
+    found = return_views.find(session, reference)
+    if found is None:
+        raise NotFound(f"no return {reference!r}")
+    facts = return_views.summary(session, found)
+    trail = Trail(f"return {found.rma} (order {facts['order']}, {found.state})",
+                  {k: facts[k] for k in ("state", "source", "reason", "amount_cents", "currency", "qc",
+                                         "restocked_qty", "survey")})
+    for step in return_views.steps(session, found):
+        trail.add(step.at, step.kind, step.text, **step.data)
+    if found.execution_id is not None:
+        for entry in _audit(session, "refund_execution", [found.execution_id]):
+            trail.add(entry.at, entry.action, f"{entry.action} ({entry.actor})", **(entry.data or {}))
+    _messages(session, trail, [f"return-settled:{found.id}"], now, None)
+    return trail.sorted()
+
+
 #: ``backorders why KIND REFERENCE``: the subjects and how each is found.
 SUBJECTS: dict[str, Callable[[Session, str, datetime | None], Trail]] = {
-    "sku": sku, "order": order, "po": purchase_order, "dispute": dispute, "ticket": ticket}
+    "sku": sku, "order": order, "po": purchase_order, "dispute": dispute, "ticket": ticket, "return": return_}
 
 
 def explain(session: Session, kind: str, reference: str, now: datetime | None = None) -> Trail:

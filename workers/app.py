@@ -24,6 +24,7 @@ TASK_MODULES = (
     "tasks.purchasing",
     "tasks.csat",
     "tasks.receipts",
+    "tasks.returns",
     "tasks.subscriptions",
     "tasks.effects",
     "tasks.disputes",

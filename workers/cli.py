@@ -836,6 +836,9 @@ from workers.cli_csat import csat, notify_me  # noqa: E402
 
 main.add_command(csat)
 main.add_command(notify_me)
+from workers.cli_returns import returns  # noqa: E402
+
+main.add_command(returns)
 
 
 if __name__ == "__main__":

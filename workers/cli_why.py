@@ -1,4 +1,4 @@
-"""``backorders why sku|order|po|backorder|dispute REFERENCE``: the audit trail of one subject, in time order.
+"""``backorders why sku|order|po|backorder|dispute|return REFERENCE``: the audit trail of one subject, in time order.
 
 The trail is assembled by ``domain.why`` from rows the product keeps anyway; this module only
 finds the database and prints. An unknown reference exits 1 with the reason on stderr, so a
@@ -11,7 +11,7 @@ import sys
 
 import click
 
-KINDS = ("sku", "order", "po", "backorder", "dispute", "ticket")
+KINDS = ("sku", "order", "po", "backorder", "dispute", "ticket", "return")
 
 
 def _line(event: dict[str, object]) -> str:
@@ -53,6 +53,7 @@ def why(kind: str, reference: str, as_json: bool) -> None:
     backorders why backorder 42
     backorders why dispute 7
     backorders why ticket 12
+    backorders why return RMA-000012
     """
     from domain import why as explaining
     from domain.core.db import session_scope

@@ -30,6 +30,7 @@ from workers.metrics_endpoint import router as metrics_router
 from workers.notifications import router as notifications_router
 from workers.payment_webhooks import router as payment_webhooks_router
 from workers.helpdesk_webhooks import router as helpdesk_webhooks_router
+from workers.return_webhooks import router as return_webhooks_router
 from workers.logs import install as install_log_format
 from domain.core.liveness import Thresholds
 from workers.deadlines import DeadlineMiddleware, budget_s
@@ -92,6 +93,7 @@ def create_app() -> FastAPI:
     app.include_router(shipping_webhooks_router)
     app.include_router(payment_webhooks_router)
     app.include_router(helpdesk_webhooks_router)
+    app.include_router(return_webhooks_router)
     app.include_router(callbacks_router)
     app.include_router(replies_router)
     app.include_router(vendor_router)

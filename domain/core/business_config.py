@@ -23,6 +23,7 @@ from domain.core.case_config import CasesConfig, read_cases
 from domain.core.csat_config import CsatConfig, read_csat
 from domain.core.chargeback_config import ChargebacksConfig, read_chargebacks
 from domain.core.fraud_config import FraudConfig, read_fraud
+from domain.core.returns_config import ReturnsConfig, read_returns
 from domain.core.shipping_config import ShippingConfig, read_shipping
 from domain.core.support_config import SupportConfig, read_support
 from domain.core.payment_config import PaymentsConfig, read_payments
@@ -41,7 +42,7 @@ EVENTS = ("stock.low", "stock.out", "stock.backorder", "stock.restocked", "stock
           "digest.daily", "stock.location_low", "stock.location_out", "po.asn_mismatch",
           "po.receipt_mismatch", "vendor.scorecard", "backorder.substitute_requested",
           "merchandising.auto_cancelled", "case.opened", "case.sla_breached",
-          "case.chargeback_reminder", "case.chargeback_past_due", "csat.negative", "csat.report")
+          "case.chargeback_reminder", "case.chargeback_past_due", "csat.negative", "csat.report", "return.stuck")
 #: How a substitute's price difference is settled (``docs/journey.md`` §3a): a cheaper substitute is
 #: always refunded the difference; a dearer one is absorbed up to the limit (``auto``), absorbed
 #: (``absorb``), charged (``charge``), or left to staff (``staff``).
@@ -252,6 +253,7 @@ class BusinessConfig:
     payments: PaymentsConfig = field(default_factory=PaymentsConfig)
     support: SupportConfig = field(default_factory=SupportConfig)
     helpdesks: HelpdesksConfig = field(default_factory=HelpdesksConfig)
+    returns: ReturnsConfig = field(default_factory=ReturnsConfig)
 
     def policy_for(self, store_key: str) -> PolicyConfig:
         return self.store_policies.get(store_key, self.policy)
@@ -879,7 +881,7 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     reader = _Reader()
     reader.unknown_keys(data, {"business", "locations", "stores", "vendors", "skus", "notifications", "policy",
                                "store_policies", "segments", "refunds", "cases", "chargebacks", "fraud", "shipping",
-                               "payments", "support", "helpdesks", "csat"}, "")
+                               "payments", "support", "helpdesks", "csat", "returns"}, "")
     business = reader.table(data, "business", "business")
     reader.unknown_keys(business, {"name", "timezone"}, "business")
     name = reader.string(business, "name", "business") or ""
@@ -920,13 +922,15 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     support = read_support(reader, data)
     helpdesks = read_helpdesks(reader, data)
     csat = read_csat(reader, data)
+    returns = read_returns(reader, data, locations={loc.key for loc in locations},
+                           shipping_accounts={account.key: account.provider for account in shipping.accounts})
     if reader.problems:
         raise ConfigError(reader.problems)
     return BusinessConfig(name=name, timezone=timezone, locations=locations, stores=stores, vendors=vendors,
                           skus=skus, notifications=notifications, policy=policy,
                           store_policies=store_policies, segments=segments, refunds=refunds,
                           cases=cases, chargebacks=chargebacks, fraud=fraud,
-                          shipping=shipping, payments=payments, support=support, helpdesks=helpdesks, csat=csat)
+                          shipping=shipping, payments=payments, support=support, helpdesks=helpdesks, csat=csat, returns=returns)
 
 
 def load_config(path: Path | str) -> BusinessConfig:

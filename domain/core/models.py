@@ -1420,3 +1420,76 @@ class BackInStockRequest(Base):
               postgresql_where=text("state = 'waiting'")),
         Index("ix_back_in_stock_queue", "sku_id", "requested_at", "id", postgresql_where=text("state = 'waiting'")),
     )
+
+
+RETURN_STATES = ("requested", "review", "approved", "label_created", "delivered", "received", "settled",
+                 "rejected", "cancelled")
+RETURN_QC = ("restock", "dispose", "refurbish", "empty")
+
+
+class ReturnRequest(Base):
+    """One return (RMA) from request to refund and disposition (``domain.returns``).
+
+    ``(source, source_ref)`` is unique, so a returns app's webhook delivered twice, or a staff
+    request repeated, is one return. ``state`` moves only by ``domain.returns.machine`` and every
+    move is a ``return_events`` row with who and why. ``decision_id`` is the refund policy's
+    decision (request id ``return-{id}``); the refund it pays is that decision's one execution.
+    ``restocked_qty`` is written in the same transaction as the units it added to the stock truth,
+    so a step re-run never restocks twice. ``flags`` are the fraud checks' reasons for review.
+    """
+
+    __tablename__ = "return_requests"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    rma: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(16))
+    source_ref: Mapped[str] = mapped_column(String(128))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    customer: Mapped[str] = mapped_column(String(320), server_default="")
+    lines: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'"))
+    reason: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), server_default="requested")
+    amount_cents: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    currency: Mapped[str] = mapped_column(String(3), server_default="USD")
+    decision_id: Mapped[int | None] = mapped_column(BigInteger)
+    flags: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'"))
+    label_account: Mapped[str | None] = mapped_column(String(64))
+    label_ref: Mapped[str | None] = mapped_column(String(128))
+    label_carrier: Mapped[str | None] = mapped_column(String(64))
+    tracking_number: Mapped[str | None] = mapped_column(String(128))
+    label_url: Mapped[str | None] = mapped_column(Text)
+    qc: Mapped[str | None] = mapped_column(String(16))
+    received_weight_g: Mapped[int | None] = mapped_column(Integer)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id", ondelete="SET NULL"))
+    restocked_qty: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    execution_id: Mapped[int | None] = mapped_column(BigInteger)
+    notice_outbox_id: Mapped[int | None] = mapped_column(BigInteger)
+    survey_score: Mapped[int | None] = mapped_column(Integer)
+    survey_comment: Mapped[str | None] = mapped_column(Text)
+    survey_answered_at: Mapped[datetime | None]
+    #: When the sweeper looks at it again (a step whose message was lost, a label awaiting delivery).
+    due_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        CheckConstraint(_in("state", RETURN_STATES), name="state_valid"),
+        CheckConstraint("qc IS NULL OR " + _in("qc", RETURN_QC), name="qc_valid"),
+        Index("uq_return_requests_source", "source", "source_ref", unique=True),
+        Index("ix_return_requests_customer", "customer", "created_at"),
+        Index("ix_return_requests_due", "due_at", postgresql_where=text("due_at IS NOT NULL")),
+    )
+
+
+class ReturnEvent(Base):
+    """One move of a return's state (or a step inside one), with who or what made it and the figures."""
+
+    __tablename__ = "return_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("return_requests.id", ondelete="CASCADE"), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    step: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    at: Mapped[datetime] = created_at_column()

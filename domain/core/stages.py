@@ -57,6 +57,9 @@ class Stage(StrEnum):
     # support tickets: triaged and routed after they are stored
     TRIAGE_TICKETS = "triage_tickets"
     SWEEP_TICKETS = "sweep_tickets"
+    # returns (RMA): the next step of one return, and the sweeper of stuck ones
+    RETURN_STEP = "return_step"
+    SWEEP_RETURNS = "sweep_returns"
     # messages
     DELIVER = "deliver"
     DIGEST = "digest"

@@ -93,3 +93,21 @@ def record_backorder(session: Session, order: Order, request_id: str, amount_cen
                       None, BACKORDER_RULE, {"resolution": resolution, **figures})
     return _store(session, request_id, order, context.customer_key(order), channel, "backorder_cancelled",
                   amount_cents, None, outcome, {}, now)
+
+
+#: The rule name recorded when a person approves a request the rules sent to review.
+STAFF_RULE = "approved by staff"
+
+
+def record_staff_approval(session: Session, order: Order, request_id: str, reason: str, amount_cents: int,
+                          actor: str, figures: dict[str, object], now: datetime | None = None) -> Decided:
+    """A reviewer approves what the rules sent to review: stored like any decision (once per
+    request id), with who approved it, so the trail shows the rule and the person."""
+    found = _existing(session, request_id)
+    if found is not None:
+        return Decided(found, False)
+    now = now or utcnow()
+    channel = session.scalar(select(Store.key).where(Store.id == order.store_id)) or ""
+    outcome = Outcome("approve", amount_cents, "refund", None, STAFF_RULE, {"approved_by": actor, **figures})
+    return _store(session, request_id, order, context.customer_key(order), channel, reason, amount_cents, None,
+                  outcome, {}, now)

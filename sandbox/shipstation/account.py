@@ -46,6 +46,8 @@ class AccountState(KitState):
     #: tracking number → its scans, oldest first, in the V2 event shape.
     scans: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     batches: dict[int, list[int]] = field(default_factory=dict)
+    #: Return labels bought with ``POST /v2/labels`` (``is_return_label``), in the V2 label shape.
+    return_labels: list[dict[str, Any]] = field(default_factory=list)
     next_id: int = 72_000_000
 
 

@@ -2,7 +2,7 @@
 tracking, each under its own auth and rate limit (``account``)."""
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from fastapi.responses import Response
@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from sandbox.kit import Call
 from sandbox.shipstation.account import (
     EVENTS, AccountState, created, kit, label_view, read_time, shipment_view, tracking_view, v1_error, v1_view,
-    v2_error,
+    v2_error, v2_time,
 )
 
 
@@ -82,9 +82,13 @@ def unsubscribe(webhook_id: int, call: Call[AccountState] = kit.call) -> Respons
 
 @kit.api.get("/v2/labels")
 def list_labels(call: Call[AccountState] = kit.call) -> Response:
-    """https://docs.shipstation.com/apis/shipengine/docs/reference/pagination (``links`` left out)."""
+    """https://docs.shipstation.com/apis/shipengine/docs/reference/pagination (``links`` left out);
+    ``rma_number`` lists the return labels bought under it."""
     start = since(call, "created_at_start", zone=timezone.utc)
     with call.state.lock:
+        if call.query.get("rma_number"):
+            found = [r for r in call.state.return_labels if r["rma_number"] == call.query["rma_number"]]
+            return call.reply({"labels": found, "total": len(found), "page": 1, "pages": 1 if found else 0})
         rows = sorted((r for r in call.state.shipments.values() if start is None or created(r) >= start), key=created,
                       reverse=call.query.get("sort_dir", "desc") == "desc")
         chosen, counts = page_of(call, rows, "page_size", lambda m: v2_error("invalid_field_value", m))
@@ -115,3 +119,34 @@ def track_label(label_id: str, call: Call[AccountState] = kit.call) -> Response:
         raise call.refuse(v2_error("not_found", f"label {label_id} not found"), 404)
     with call.state.lock:
         return call.reply(tracking_view(call.state, row["trackingNumber"], row["carrierCode"]))
+
+
+RETURN_CHARGE_EVENTS = ("carrier_default", "on_creation", "on_carrier_acceptance")
+
+
+@kit.api.post("/v2/labels")
+def create_label(call: Call[AccountState] = kit.call) -> Response:
+    """A return label (https://docs.shipstation.com/return-labels): ``is_return_label: true`` needs a
+    ``charge_event``; the shipment needs ``carrier_id``, ``service_code``, ``ship_to``, ``ship_from``
+    and a package weight. Only return labels are sold here."""
+    body = call.body if isinstance(call.body, dict) else {}
+    shipment = body.get("shipment") if isinstance(body.get("shipment"), dict) else {}
+    missing = [k for k in ("carrier_id", "service_code", "ship_to", "ship_from", "packages") if not shipment.get(k)]
+    if missing:
+        raise call.refuse(v2_error("field_value_required", f"shipment.{missing[0]} is required"), 400)
+    if body.get("is_return_label") is not True:
+        raise call.refuse(v2_error("invalid_field_value", "this stand-in sells return labels only"), 400)
+    if body.get("charge_event") not in RETURN_CHARGE_EVENTS:
+        raise call.refuse(v2_error("invalid_field_value", "charge_event is required for a return label"), 400)
+    with call.state.lock:
+        call.state.next_id += 1
+        number = f"9405{call.state.next_id:018d}"
+        label = {"label_id": f"se-r{call.state.next_id}", "status": "completed", "is_return_label": True,
+                 "rma_number": body.get("rma_number"), "charge_event": body["charge_event"],
+                 "created_at": v2_time(datetime.now(timezone.utc)), "tracking_number": number,
+                 "carrier_code": "stamps_com", "service_code": shipment["service_code"],
+                 "carrier_id": shipment["carrier_id"], "shipment_id": f"se-s{call.state.next_id}",
+                 "ship_to": shipment["ship_to"], "ship_from": shipment["ship_from"],
+                 "label_download": {"pdf": f"https://api.shipstation.com/v1/downloads/{call.state.next_id}.pdf"}}
+        call.state.return_labels.append(label)
+    return call.reply(label, 200)

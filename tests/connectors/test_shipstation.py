@@ -181,3 +181,53 @@ def test_v2_mode_reads_labels_and_their_orders(account: Admin, sleeps: list[floa
         ("#21", True, [("A", 1)]), ("#22", True, [("B", 3)])]
     assert pages[-1].cursor is not None
     assert account.requests_log("GET", "/v2/labels")[0]["query"]["sort_dir"] == "asc"
+
+
+RETURN_OPTIONS = {"return_carrier_id": "se-1234567", "return_service_code": "usps_ground_advantage",
+                  "return_to": {"name": "Returns", "address1": "100 Port St", "city": "Newark", "state": "NJ",
+                                "zip": "07114", "country_code": "US"}}
+
+
+def test_a_return_label_is_bought_once_per_rma_and_addressed_back_to_us(account: Admin, sleeps: list[float]) -> None:
+    from connectors.shipstation_returns import buy_return_label
+
+    ss = connector(account, sleeps.append, **RETURN_OPTIONS)
+    customer = {"name": "Ana Lima", "address1": "1 Elm St", "city": "Austin", "province_code": "TX", "zip": "78701"}
+    bought = buy_return_label(ss, "RMA-000042", customer, "Ana Lima")
+    again = buy_return_label(ss, "RMA-000042", customer, "Ana Lima")
+
+    assert not bought.found and again.found and again.label_id == bought.label_id
+    assert bought.tracking_number and bought.url and bought.url.endswith(".pdf")
+    [sent] = account.requests_log("POST", "/v2/labels")
+    body = sent["body"] if isinstance(sent.get("body"), dict) else json.loads(sent["body"])
+    assert body["is_return_label"] is True and body["rma_number"] == "RMA-000042"
+    assert body["charge_event"] == "carrier_default"
+    shipment = body["shipment"]
+    assert shipment["ship_from"]["city_locality"] == "Austin" and shipment["ship_from"]["state_province"] == "TX"
+    assert shipment["ship_to"]["postal_code"] == "07114" and shipment["carrier_id"] == "se-1234567"
+    assert [c["query"]["rma_number"] for c in account.requests_log("GET", "/v2/labels")] == ["RMA-000042"] * 2
+    assert buy_return_label(ss, "RMA-000043", customer, "Ana Lima").label_id != bought.label_id
+
+
+def test_a_return_label_without_its_options_or_v2_key_is_refused_before_any_call(account: Admin,
+                                                                               sleeps: list[float]) -> None:
+    from connectors.shipstation_returns import buy_return_label
+
+    with pytest.raises(PermanentError, match="return_carrier_id"):
+        buy_return_label(connector(account, sleeps.append), "RMA-1", None, "Ana")
+    config = ConnectorConfig(store_key="ss", base_url=account.root, webhook_secret=TOKEN, timeout_s=5.0,
+                             credentials={"api_key": DEFAULT_KEY, "api_secret": DEFAULT_SECRET},
+                             options={"v2_base_url": account.root, **RETURN_OPTIONS})
+    built = build_shipping_connector("shipstation", config)
+    assert isinstance(built, ShipStationConnector)
+    with pytest.raises(PermanentError, match="v2_api_key"):
+        buy_return_label(built, "RMA-1", None, "Ana")
+    assert account.requests_log(path_contains="/v2/labels") == []
+
+
+def test_the_stand_in_refuses_a_return_label_without_its_charge_event(account: Admin) -> None:
+    answer = requests.post(f"{account.root}/v2/labels", headers={"API-Key": DEFAULT_V2_KEY}, timeout=10, json={
+        "is_return_label": True, "rma_number": "R", "shipment": {
+            "carrier_id": "se-1", "service_code": "x", "ship_to": {"name": "a"}, "ship_from": {"name": "b"},
+            "packages": [{"weight": {"value": 1, "unit": "ounce"}}]}})
+    assert answer.status_code == 400 and "charge_event" in answer.text

@@ -1,0 +1,1 @@
+"""Returns (RMA) from request to refund and disposition: ``docs/returns.md``."""

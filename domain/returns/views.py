@@ -1,0 +1,114 @@
+"""Returns as people and scripts read them: ``backorders returns list|show`` and ``why return``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from domain.core.models import Order, RefundDecision, RefundExecution, ReturnEvent, ReturnRequest
+from domain.returns import survey
+
+
+def _money(cents: int | None, currency: str) -> str:
+    return f"{(cents or 0) / 100:,.2f} {currency}"
+
+
+def find(session: Session, reference: str) -> ReturnRequest | None:
+    """By RMA (``RMA-000012``), by id, or by the source's reference (a Loop return id)."""
+    ref = reference.strip()
+    found = session.scalar(select(ReturnRequest).where(ReturnRequest.rma == ref.upper()))
+    if found is None and ref.isdigit():
+        found = session.get(ReturnRequest, int(ref))
+    return found or session.scalar(select(ReturnRequest).where(ReturnRequest.source_ref == ref)
+                                   .order_by(ReturnRequest.id).limit(1))
+
+
+def summary(session: Session, row: ReturnRequest) -> dict[str, Any]:
+    order = session.get(Order, row.order_id)
+    decision = session.get(RefundDecision, row.decision_id) if row.decision_id else None
+    execution = session.get(RefundExecution, row.execution_id) if row.execution_id else None
+    return {
+        "rma": row.rma, "id": row.id, "state": row.state, "source": row.source, "source_ref": row.source_ref,
+        "order": order.number if order else None, "customer": row.customer, "reason": row.reason,
+        "lines": row.lines, "amount_cents": row.amount_cents, "currency": row.currency, "flags": row.flags,
+        "decision": None if decision is None else {
+            "id": decision.id, "decision": decision.decision, "rule": decision.rule_name,
+            "rule_index": decision.rule_index, "amount_approved_cents": decision.amount_approved_cents,
+            "settle_as": decision.settle_as},
+        "label": None if row.label_ref is None else {"account": row.label_account, "label_id": row.label_ref,
+                                                     "carrier": row.label_carrier,
+                                                     "tracking_number": row.tracking_number, "url": row.label_url},
+        "qc": row.qc, "received_weight_g": row.received_weight_g, "restocked_qty": row.restocked_qty,
+        "refund": None if execution is None else {"id": execution.id, "state": execution.state,
+                                                  "route": execution.route, "provider": execution.provider,
+                                                  "amount_cents": execution.amount_cents,
+                                                  "provider_ref": execution.provider_ref},
+        "survey": survey.summary(row), "last_error": row.last_error,
+        "created_at": row.created_at, "updated_at": row.updated_at}
+
+
+def listed(session: Session, state: str | None = None, limit: int = 100) -> list[ReturnRequest]:
+    query = select(ReturnRequest).order_by(ReturnRequest.id.desc()).limit(limit)
+    if state:
+        query = query.where(ReturnRequest.state == state)
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class Step:
+    at: datetime
+    kind: str
+    text: str
+    data: dict[str, Any]
+
+
+def _text(row: ReturnRequest, event: ReturnEvent) -> str:
+    d, cur = event.detail or {}, row.currency
+    move = f"{event.from_state} → {event.to_state}" if event.from_state != event.to_state else event.to_state
+    by = f" by {event.actor}"
+    if event.step == "requested":
+        lines = ", ".join(f"{one['quantity']} × {one['sku']}" for one in d.get("lines") or [])
+        return f"requested ({d.get('source')} {d.get('source_ref')}): {lines}, reason {d.get('reason')}, " \
+               f"{_money(d.get('amount_cents'), cur)}{by}"
+    if event.step in ("policy", "fraud_check") and "rule" in d:
+        flags = "; ".join(f["reason"] for f in d.get("flags") or [])
+        return (f"{move}: policy decided {d.get('decision')} by rule {d.get('rule')!r}, "
+                f"{_money(d.get('amount_approved_cents'), cur)} as {d.get('settle_as') or '—'}"
+                + (f"; flagged: {flags}" if flags else ""))
+    if event.step == "fraud_check":
+        return f"{move}: flagged: " + "; ".join(f["reason"] for f in d.get("flags") or [])
+    if event.step == "label":
+        return f"{move}: return label {d.get('label_id')} tracking {d.get('tracking_number')}{by}"
+    if event.step == "receive_scan":
+        weight = f", {d['weight_g']} g" if d.get("weight_g") is not None else ""
+        return f"{move}: received, QC {d.get('qc')}{weight}{by}"
+    if event.step == "settle":
+        refund, disposition = d.get("refund") or {}, d.get("disposition") or {}
+        paid = (f"{refund.get('decision')} {_money(refund.get('amount_cents'), cur)} as {refund.get('settle_as')} "
+                f"(rule {refund.get('rule')!r}, refund execution {refund.get('execution_id')})"
+                if refund.get("decision") else "nothing paid")
+        stock = ", ".join(f"+{b['quantity']} {b['sku']} at {b['location']} (on hand {b['on_hand_after']})"
+                          for b in disposition.get("restocked") or []) or \
+            ", ".join(f"{b['quantity']} {b['sku']} {b['as']}" for b in disposition.get("not_restocked") or [])
+        filled = disposition.get("filled_backorders") or []
+        fills = f"; filled waiting backorder(s) {', '.join(map(str, filled))} first" if filled else ""
+        return f"{move}: {paid}; disposition: {stock}{fills}; customer emailed (outbox {d.get('notice_outbox_id')})"
+    if event.step == "tracking":
+        return f"{move}: the label's tracking shows it delivered to us ({d.get('scan')}){by}"
+    if event.step == "label_failed":
+        return f"label not bought: {d.get('error')}"
+    if event.step == "staff_approval":
+        return f"{move}: approved{by}" + (f" ({d['note']})" if d.get("note") else "")
+    if event.step == "survey_answered":
+        return f"survey answered: {d.get('score')}/5"
+    return f"{move}: {event.step}{by}" + (f" {d}" if d else "")
+
+
+def steps(session: Session, row: ReturnRequest) -> list[Step]:
+    events = session.scalars(select(ReturnEvent).where(ReturnEvent.return_id == row.id)
+                             .order_by(ReturnEvent.at, ReturnEvent.id))
+    return [Step(e.at, f"return.{e.step}", _text(row, e), {"actor": e.actor, "from": e.from_state,
+                                                           "to": e.to_state, **(e.detail or {})}) for e in events]

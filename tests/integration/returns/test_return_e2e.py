@@ -1,0 +1,137 @@
+"""A return end to end on a real worker: staff request → refund policy approves → ShipStation return
+label (stand-in, over HTTP) → the label's tracking shows it delivered → receive scan, QC restock →
+one refund on Shopify → the unit restocked at the warehouse fills the customer who was waiting →
+the customer's email with signed survey links; then every step run again changes nothing."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from click.testing import CliRunner
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from domain.core.clock import utcnow
+from domain.core.models import Backorder, Order, OutboxMessage, RefundExecution, ReturnEvent, ReturnRequest, Store
+from tests.conftest import wait_for
+from tests.stack import running_stack
+
+SKU = "FUT-FRM-OAK-FULL"
+V2 = {"API-Key": "ss_v2_sandbox_key"}
+
+
+def _return(db_session: Session, rma: str) -> ReturnRequest:
+    db_session.expire_all()
+    row = db_session.scalar(select(ReturnRequest).where(ReturnRequest.rma == rma))
+    assert row is not None
+    return row
+
+
+def _state(db_session: Session, rma: str, state: str) -> bool:
+    return _return(db_session, rma).state == state
+
+
+def test_a_return_from_request_to_refund_and_restock_fills_the_waiting_customer_once(
+        services: dict[str, str], db_session: Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        celery_worker: object) -> None:
+    from tasks.payments import pay
+    from tasks.polling import poll_store
+    from tasks.returns import step, sweep
+    from workers.cli import main
+
+    no_quiet_hours = lambda text: text.replace('quiet_hours = "21:00-08:00"', 'quiet_hours = "00:00-00:00"')  # noqa: E731
+    with running_stack(db_session, monkeypatch, tmp_path, {"shopify"}, available=1, edit=no_quiet_hours) as stack:
+        store_id = db_session.scalar(select(Store.id).where(Store.key == "shopify-main"))
+        poll_store.delay(store_id, True)
+        wait_for(lambda: db_session.scalar(select(Store.last_full_sync_at).where(Store.id == store_id))
+                 or db_session.expire_all())
+        shop = f"{stack.sandbox}/shopify/shopify-main/_admin"
+        bought = requests.post(f"{shop}/create_order", timeout=10, json={
+            "lines": [{"sku": SKU, "quantity": 1, "price": "199.00"}], "email": "ana@example.com",
+            "customer": {"first_name": "Ana", "last_name": "Lima"}}).json()
+        wait_for(lambda: db_session.scalar(select(Order.id).where(Order.email == "ana@example.com"))
+                 or db_session.expire_all())
+        # Ana's order ships; then the last unit is gone and Bo's order waits for stock.
+        db_session.execute(update(Order).where(Order.email == "ana@example.com").values(status="fulfilled"))
+        db_session.commit()
+        requests.post(f"{shop}/set_stock", json={"sku": SKU, "available": 0}, timeout=10).raise_for_status()
+        requests.post(f"{shop}/create_order", timeout=10, json={
+            "lines": [{"sku": SKU, "quantity": 1, "price": "199.00"}], "email": "bo@example.com",
+            "customer": {"first_name": "Bo", "last_name": "Kim"}}).raise_for_status()
+
+        def waiting() -> Backorder | None:
+            db_session.expire_all()
+            return db_session.scalar(select(Backorder).where(Backorder.state == "notified"))
+
+        backorder = wait_for(waiting)
+        assert isinstance(backorder, Backorder)
+        number = db_session.scalar(select(Order.number).where(Order.email == "ana@example.com"))
+
+        created = CliRunner().invoke(main, ["returns", "create", "--order", str(number), "--lines", f"{SKU}:1",
+                                            "--reason", "defective", "--ref", "TKT-77"])
+        assert created.exit_code == 0, created.output
+        assert "→ approve (rule: within policy)" in created.output
+        rma = created.output.split()[0]
+        wait_for(lambda: _state(db_session, rma, "label_created"))
+        labels = requests.get(f"{stack.sandbox}/shipstation/shipstation-main/v2/labels", headers=V2, timeout=10,
+                              params={"rma_number": rma}).json()["labels"]
+        assert len(labels) == 1 and labels[0]["is_return_label"] is True
+        row = _return(db_session, rma)
+        assert row.tracking_number == labels[0]["tracking_number"]
+
+        # the same request again is the same return; the label step again buys nothing
+        again = CliRunner().invoke(main, ["returns", "create", "--order", str(number), "--lines", f"{SKU}:1",
+                                          "--reason", "defective", "--ref", "TKT-77"])
+        assert again.exit_code == 0 and "[requested before]" in again.output and again.output.startswith(rma)
+        assert step.apply(args=[row.id]).get() == "in transit"
+
+        # the carrier delivers it to us: the sweeper reads the label's tracking
+        requests.post(f"{stack.sandbox}/shipstation/shipstation-main/_admin/scans", timeout=10,
+                      json={"tracking_number": row.tracking_number, "status": "delivered"}).raise_for_status()
+        db_session.execute(update(ReturnRequest).where(ReturnRequest.id == row.id).values(due_at=utcnow()))
+        db_session.commit()
+        sweep.delay()
+        wait_for(lambda: _state(db_session, rma, "delivered"))
+
+        received = CliRunner().invoke(main, ["returns", "receive", rma, "--qc", "restock", "--weight", "9000"])
+        assert received.exit_code == 0, received.output
+        wait_for(lambda: _state(db_session, rma, "settled"))
+        order_id = bought["order"]["id"]
+        refunds = lambda: requests.get(f"{shop}/state/orders/{order_id}", timeout=5).json()["refunds"]  # noqa: E731
+        wait_for(lambda: len(refunds()) == 1)
+        assert refunds()[0]["transactions"][0]["amount"] == "199.00"
+        # the restocked unit went to Bo, who was waiting, before anyone else
+        wait_for(lambda: db_session.expire_all() or db_session.get(Backorder, backorder.id).state == "filled")
+
+        # every step once more: no second refund, no second restock, no second email
+        settled = _return(db_session, rma)
+        assert settled.restocked_qty == 1 and settled.execution_id is not None
+        assert step.apply(args=[settled.id]).get() == "nothing to do: settled"
+        assert str(pay.apply(args=[settled.execution_id]).get()) == "nothing to do"
+        again_receive = CliRunner().invoke(main, ["returns", "receive", rma, "--qc", "restock"])
+        assert again_receive.exit_code == 1
+        assert len(refunds()) == 1
+        assert db_session.scalar(select(func.count()).select_from(RefundExecution)) == 1
+        assert db_session.scalar(select(func.count()).select_from(ReturnEvent).where(
+            ReturnEvent.return_id == settled.id, ReturnEvent.step == "settle")) == 1
+        notice = db_session.scalar(select(OutboxMessage).where(OutboxMessage.template == "return_settled"))
+        assert notice is not None and notice.recipient == "ana@example.com"
+        links: dict[str, Any] = notice.context["survey_links"]
+        assert sorted(links) == ["1", "2", "3", "4", "5"]
+        five, one = (link.replace(link.split("/returns/")[0], stack.web) for link in (links["5"], links["1"]))
+        page = requests.get(five, timeout=10)  # a mail scanner opening the link records nothing
+        assert page.status_code == 200 and "5 out of 5" in page.text and _return(db_session, rma).survey_score is None
+        answer = requests.post(five, data={"comment": "quick refund"}, timeout=10)
+        assert answer.status_code == 200 and "Thank you" in answer.text
+        assert "already have your answer" in requests.post(one, timeout=10).text, "the first answer counts"
+        assert requests.post(one[:-2] + "xx", timeout=10).status_code == 400
+        answered = _return(db_session, rma)
+        assert (answered.survey_score, answered.survey_comment) == (5, "quick refund")
+
+        why = CliRunner().invoke(main, ["why", "return", rma])
+        assert why.exit_code == 0, why.output
+        for words in ("rule 'within policy'", "return label", "QC restock", "+1 FUT-FRM-OAK-FULL at warehouse",
+                      "return_settled by email", "survey answered: 5/5"):
+            assert words in why.output, why.output
