@@ -106,4 +106,7 @@ beat_schedule = {
     "redrive-shipping-webhooks": {"task": _task(Stage.SWEEP_SHIPPING_INBOX), "schedule": 60.0},
     "sweep-refunds": {"task": _task(Stage.SWEEP_REFUNDS), "schedule": 60.0},
     "triage-stranded-tickets": {"task": _task(Stage.SWEEP_TICKETS), "schedule": 60.0},
+    # each helpdesk has its own interval ([[helpdesks]] options.poll_interval_s): beat only looks
+    "dispatch-helpdesk-polls": {"task": _task(Stage.HELPDESK_DISPATCH), "schedule": 60.0},
+    "sweep-helpdesks": {"task": _task(Stage.SWEEP_HELPDESKS), "schedule": 60.0},
 }

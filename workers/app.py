@@ -31,6 +31,7 @@ TASK_MODULES = (
     "tasks.payments",
     "tasks.deadletters",
     "tasks.support",
+    "tasks.helpdesks",
 )
 
 app = Celery("backorders")

@@ -54,6 +54,12 @@ class Stage(StrEnum):
     # support tickets: triaged and routed after they are stored
     TRIAGE_TICKETS = "triage_tickets"
     SWEEP_TICKETS = "sweep_tickets"
+    # helpdesks: deliveries and polls stored as tickets, triage written back
+    HELPDESK_DRAIN = "helpdesk_drain"
+    HELPDESK_DISPATCH = "helpdesk_dispatch"
+    HELPDESK_POLL = "helpdesk_poll"
+    HELPDESK_WRITE_BACK = "helpdesk_write_back"
+    SWEEP_HELPDESKS = "sweep_helpdesks"
     # messages
     DELIVER = "deliver"
     DIGEST = "digest"
