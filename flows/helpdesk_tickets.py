@@ -3,7 +3,7 @@ The connector's I/O happens between transactions, never inside one (``tasks.help
 
 * **Drain**: a verified delivery waits ``pending`` in the inbox (``domain.helpdesks.inbox``). A
   delivery whose ticket carries no text (an event envelope naming only the id) is read with
-  ``fetch_ticket`` first; then the rows are taken ``FOR UPDATE SKIP LOCKED`` and each ticket
+  ``fetch_ticket`` first (so is one without its requester's email); then the rows are taken ``FOR UPDATE SKIP LOCKED`` and each ticket
   stored (``domain.helpdesks.tickets.store``) in the transaction that marks its row done.
 * **Poll** (reconciliation) under the helpdesk's lease: each page since the saved cursor is stored
   with the cursor in one transaction; a ticket the webhooks brought already is found, not doubled.
@@ -45,7 +45,10 @@ def entry_of(key: str) -> HelpdeskConfig:
 
 
 def _needs_fetch(record: TicketRecord | None) -> bool:
-    return record is not None and bool(record.external_id) and not (record.subject or record.body)
+    """A delivery naming a ticket without its text, or without its requester's email (Zendesk's
+    event envelope carries only the requester's id): the ticket is read in full."""
+    return record is not None and bool(record.external_id) and (
+        not (record.subject or record.body) or (not record.requester_email and bool(record.requester_id)))
 
 
 def drain(sessions: sessionmaker[Session], key: str, send: Send, limit: int = 50,
@@ -71,7 +74,7 @@ def drain(sessions: sessionmaker[Session], key: str, send: Send, limit: int = 50
         for row, record in inbox.pending(session, key, limit):
             record = fetched.get(row.id, record)
             row.attempts, row.processed_at = row.attempts + 1, utcnow()
-            if record is None or not record.external_id or _needs_fetch(record):
+            if record is None or not record.external_id or not (record.subject or record.body):
                 row.state, row.error = "quarantined", "the delivery names no ticket we could read"
                 continue
             follow_ups += tickets.store(session, support, key, record)
