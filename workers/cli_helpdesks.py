@@ -57,6 +57,7 @@ def poll_command(key: str, as_json: bool) -> None:
 
     from domain.core.business_config import current_config
     from domain.core.db import get_sessionmaker, session_scope
+    from domain.core.stages import FollowUp
     from flows import helpdesk_tickets
     from flows.spine import send_now
     from workers.cli import _environment
@@ -69,8 +70,12 @@ def poll_command(key: str, as_json: bool) -> None:
     if state_id is None:
         click.echo(f"unknown helpdesk {key!r}: not in the business file's [[helpdesks]]", err=True)
         sys.exit(2)
+
+    def send(follow_ups: list[FollowUp]) -> None:
+        send_now(follow_ups)  # new tickets to triage, on a worker
+
     try:
-        report = helpdesk_tickets.poll(get_sessionmaker(), state_id, f"cli-{uuid.uuid4().hex[:12]}", send_now)
+        report = helpdesk_tickets.poll(get_sessionmaker(), state_id, f"cli-{uuid.uuid4().hex[:12]}", send)
     except Exception as exc:  # noqa: BLE001 - reported and stored as the helpdesk's last error
         click.echo(f"helpdesk {key}: poll failed: {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)

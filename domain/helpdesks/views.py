@@ -26,14 +26,15 @@ def states(session: Session) -> list[dict[str, Any]]:
     for state in session.scalars(select(HelpdeskState).order_by(HelpdeskState.key)):
         polled = f"last polled {state.last_polled_at:%Y-%m-%d %H:%M} UTC" if state.last_polled_at else "never polled"
         outcome = f"failed: {state.last_error}" if state.last_error else "ok"
-        row = {"key": state.key, "platform": state.platform, "enabled": state.enabled,
+        waiting = {s: writes.get((state.key, s), 0) for s in ("pending", "done", "failed")}
+        row: dict[str, Any] = {"key": state.key, "platform": state.platform, "enabled": state.enabled,
                "poll_interval_s": state.poll_interval_s,
                "last_polled_at": state.last_polled_at.isoformat() if state.last_polled_at else None,
                "last_error": state.last_error, "last_tickets": state.last_tickets,
                "tickets": tickets.get(state.key, 0), "deliveries_pending": pending.get(inbox.source(state.key), 0),
-               "write_backs": {s: writes.get((state.key, s), 0) for s in ("pending", "done", "failed")}}
+               "write_backs": waiting}
         row["line"] = (f"{state.key}  {polled} {outcome}; {row['tickets']} ticket(s), "
                        f"{row['deliveries_pending']} delivery(ies) pending, write-backs "
-                       + ", ".join(f"{n} {s}" for s, n in row["write_backs"].items()))
+                       + ", ".join(f"{n} {s}" for s, n in waiting.items()))
         rows.append(row)
     return rows

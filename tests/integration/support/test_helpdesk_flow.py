@@ -200,3 +200,45 @@ def test_a_legal_threat_goes_to_the_legal_queue_and_the_write_back_says_so(
     assert (state.get("assignee_team") or {}).get("id") in (7, "7")  # options.groups.legal
     [note] = notes(state)
     assert "Queue: legal" in note and "Legal threat" in note and "Not to be answered automatically." in note
+
+
+def test_helpdesks_list_and_poll_from_the_command_line(configured: str, db_session: Session) -> None:
+    from click.testing import CliRunner
+
+    from workers.cli import main
+
+    made = customer_writes(configured, "gorgias", "gg", "Do you sell a queen size cover?", subscribe=False)
+    listed = CliRunner().invoke(main, ["helpdesks", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "gg  never polled ok; 0 ticket(s)" in listed.output and "zd  never polled" in listed.output
+
+    polled = CliRunner().invoke(main, ["helpdesks", "poll", "gg", "--json"])
+    assert polled.exit_code == 0, polled.output
+    assert '"new": 1' in polled.output and '"tickets": 1' in polled.output
+    again = CliRunner().invoke(main, ["helpdesks", "poll", "gg", "--json"])
+    assert '"new": 0' in again.output  # the inclusive bound brings it again; stored once
+    assert db_session.scalar(select(SupportTicket.external_id)) == str(made["ticket"]["id"])
+    assert db_session.scalar(select(func.count()).select_from(SupportTicket)) == 1
+
+    as_json = CliRunner().invoke(main, ["helpdesks", "list", "--json"])
+    assert '"last_error": null' in as_json.output and '"tickets": 1' in as_json.output
+    unknown = CliRunner().invoke(main, ["helpdesks", "poll", "nope"])
+    assert unknown.exit_code == 2 and "unknown helpdesk 'nope'" in unknown.output
+
+    status = CliRunner().invoke(main, ["status"])
+    assert "Helpdesk gorgias" in status.output and "gg  last polled" in status.output
+
+
+def test_a_poll_that_fails_is_recorded_with_its_error(configured: str, db_session: Session,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from workers.cli import main
+
+    monkeypatch.setenv("GG_KEY", "wrong-key")
+    failed = CliRunner().invoke(main, ["helpdesks", "poll", "gg"])
+    assert failed.exit_code == 1 and "poll failed" in failed.output
+    gg = db_session.scalar(select(HelpdeskState).where(HelpdeskState.key == "gg"))
+    assert gg is not None and gg.last_error and gg.lease_owner is None
+    listed = CliRunner().invoke(main, ["helpdesks", "list"])
+    assert "gg  last polled" in listed.output and "failed:" in listed.output
