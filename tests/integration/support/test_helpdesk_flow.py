@@ -242,3 +242,9 @@ def test_a_poll_that_fails_is_recorded_with_its_error(configured: str, db_sessio
     assert gg is not None and gg.last_error and gg.lease_owner is None
     listed = CliRunner().invoke(main, ["helpdesks", "list"])
     assert "gg  last polled" in listed.output and "failed:" in listed.output
+
+    from workers.console import _templates, read_overview
+
+    page = _templates().get_template("console/index.html").render(**read_overview())
+    row = page.split('data-helpdesk="gg"', 1)[1].split("</tr>", 1)[0]
+    assert "failed" in row and gg.last_error[:40] in row
