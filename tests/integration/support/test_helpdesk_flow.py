@@ -202,7 +202,8 @@ def test_a_legal_threat_goes_to_the_legal_queue_and_the_write_back_says_so(
     assert "Queue: legal" in note and "Legal threat" in note and "Not to be answered automatically." in note
 
 
-def test_helpdesks_list_and_poll_from_the_command_line(configured: str, db_session: Session) -> None:
+def test_helpdesks_list_and_poll_from_the_command_line(celery_worker: Any, configured: str,
+                                                       db_session: Session) -> None:
     from click.testing import CliRunner
 
     from workers.cli import main
@@ -227,6 +228,7 @@ def test_helpdesks_list_and_poll_from_the_command_line(configured: str, db_sessi
 
     status = CliRunner().invoke(main, ["status"])
     assert "Helpdesk gorgias" in status.output and "gg  last polled" in status.output
+    wait_for(lambda: write_back_done(db_session), timeout_s=90)  # the triage the poll sent, on the worker
 
 
 def test_a_poll_that_fails_is_recorded_with_its_error(configured: str, db_session: Session,
