@@ -46,6 +46,14 @@ base_url = "{base}/gorgias/gg"
 credentials = {{ email = "GG_EMAIL", api_key = "GG_KEY" }}
 webhook_secret_env = "HELPDESK_SECRET"
 options = {{ poll_interval_s = 60, groups = {{ legal = 7 }} }}
+
+[[helpdesks]]
+key = "zr"
+platform = "zendesk"
+base_url = "{base}/zendesk/zr"
+credentials = {{ email = "ZD_EMAIL", api_token = "ZD_TOKEN" }}
+webhook_secret_env = "HELPDESK_SECRET"
+options = {{ max_retries = 0 }}
 '''
 
 
@@ -77,10 +85,11 @@ def client(configured: str, db_session: Session) -> TestClient:
 
 
 def customer_writes(sandbox: str, platform: str, instance: str, body: str, subscribe: bool = True,
-                    **extra: Any) -> dict[str, Any]:
+                    hook: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
     admin = f"{sandbox}/{platform}/{instance}/_admin"
     if subscribe:
-        requests.post(f"{admin}/webhooks", json={"address": NOWHERE, "secret": SECRET}, timeout=10).raise_for_status()
+        requests.post(f"{admin}/webhooks", json={"address": NOWHERE, "secret": SECRET, **(hook or {})},
+                      timeout=10).raise_for_status()
     made = requests.post(f"{admin}/tickets", json={"email": "rui@example.com", "name": "Rui", "body": body,
                                                    "subject": extra.pop("subject", "My order"), **extra}, timeout=10)
     made.raise_for_status()
@@ -149,6 +158,31 @@ def test_a_signed_zendesk_webhook_is_one_ticket_triaged_and_written_back_once(
     assert sweep.apply().get() == 0  # nothing left for the sweeper
 
 
+def test_a_write_back_refused_for_a_while_is_retried_by_the_task_and_posts_one_note(
+        celery_worker: Any, client: TestClient, configured: str, db_session: Session) -> None:
+    """The zr helpdesk's connector does not wait out a 429 itself (``max_retries = 0``): the task retries."""
+    admin = f"{configured}/zendesk/zr/_admin"
+    made = customer_writes(configured, "zendesk", "zr", "My futon frame arrived cracked, please send a new one.",
+                           hook={"body": "trigger"})  # a trigger's body names the requester: nothing to fetch
+    requests.post(f"{admin}/config", json={"window": {"limit": 0, "seconds": 3600}}, timeout=10).raise_for_status()
+    [delivery] = made["webhooks"]
+    assert client.post("/webhooks/helpdesk/zr", content=delivery["body"].encode(),
+                       headers=delivery["headers"]).json()["new"] is True
+
+    def refused() -> HelpdeskWriteBack | None:
+        db_session.expire_all()
+        return db_session.scalar(select(HelpdeskWriteBack).where(HelpdeskWriteBack.last_error.is_not(None)))
+
+    row = wait_for(refused, timeout_s=90)
+    assert isinstance(row, HelpdeskWriteBack) and row.state == "pending" and "429" in (row.last_error or "")
+    requests.post(f"{admin}/config", json={"window": {"limit": 700, "seconds": 60}}, timeout=10).raise_for_status()
+    wait_for(lambda: write_back_done(db_session), timeout_s=90)
+    done = db_session.scalar(select(HelpdeskWriteBack))
+    assert done is not None and done.attempts >= 2 and done.last_error is None and "priority" in done.fields_written
+    state = stand_in_ticket(configured, "zendesk", "zr", str(made["ticket"]["id"]))
+    assert len(notes(state)) == 1 and "bo-intent-damaged_defective" in state["tags"]
+
+
 def test_a_poll_stores_a_ticket_no_webhook_announced_once(celery_worker: Any, configured: str,
                                                           db_session: Session) -> None:
     from tasks.helpdesks import dispatch_polls
@@ -156,7 +190,7 @@ def test_a_poll_stores_a_ticket_no_webhook_announced_once(celery_worker: Any, co
     made = customer_writes(configured, "gorgias", "gg", "Can I change the delivery address on my order?",
                            subscribe=False, age_s=30)
     assert made["webhooks"] == []
-    assert dispatch_polls.apply().get() == 2  # both never polled, so due (zd's export is empty)
+    assert dispatch_polls.apply().get() == 3  # all never polled, so due (the Zendesk exports are empty)
     assert dispatch_polls.apply().get() == 0  # each slot handed out once
     wait_for(lambda: write_back_done(db_session), timeout_s=90)
     ticket = the_ticket(db_session, "gg")
@@ -169,7 +203,7 @@ def test_a_poll_stores_a_ticket_no_webhook_announced_once(celery_worker: Any, co
     first_poll = gg.last_polled_at
     db_session.execute(update(HelpdeskState).values(next_poll_at=utcnow() - timedelta(seconds=1)))
     db_session.commit()
-    assert dispatch_polls.apply().get() == 2
+    assert dispatch_polls.apply().get() == 3
     wait_for(lambda: polled_since(db_session, first_poll), timeout_s=60)
     assert db_session.scalar(select(func.count()).select_from(SupportTicket)) == 1
     assert db_session.scalar(select(func.count()).select_from(HelpdeskWriteBack)) == 1
