@@ -60,6 +60,12 @@ def drain(sessions: sessionmaker[Session], key: str, send: Send, limit: int = 50
             .order_by(InboxEvent.id).limit(limit)).tuples().all()
     if not rows:
         return 0
+    if current_config().helpdesks.helpdesk(key) is None:  # removed from the file since it was stored
+        with sessions() as session, session.begin():
+            for row, _ in inbox.pending(session, key, limit):
+                row.state, row.error, row.processed_at = "quarantined", f"helpdesk {key!r} is not in the business file", \
+                    utcnow()
+        return len(rows)
     fetched: dict[int, TicketRecord] = {}
     for event_id, payload in rows:
         ticket = (payload.get("delivery") or {}).get("ticket")
@@ -71,7 +77,10 @@ def drain(sessions: sessionmaker[Session], key: str, send: Send, limit: int = 50
     support = current_config().support
     with sessions() as session, session.begin():
         follow_ups: list[FollowUp] = []
+        seen = {event_id for event_id, _ in rows}
         for row, record in inbox.pending(session, key, limit):
+            if row.id not in seen:
+                continue  # arrived since the read above (not fetched yet): its own drain takes it
             record = fetched.get(row.id, record)
             row.attempts, row.processed_at = row.attempts + 1, utcnow()
             if record is None or not record.external_id or not (record.subject or record.body):

@@ -57,3 +57,20 @@ def test_a_triaged_helpdesk_ticket_owes_one_write_back(db_session: Session, futo
     update = write_backs.build_update(db_session, row, config.entries[0])
     assert update.ticket_id == "101" and update.priority == "urgent" and update.group_id == "360001"
     assert "bo-queue-legal" in update.tags and "Queue: legal" in update.note
+
+
+def test_deliveries_of_a_helpdesk_no_longer_configured_are_quarantined(db_session: Session) -> None:
+    from connectors.helpdesk.contract import HelpdeskDelivery
+    from domain.core.db import get_sessionmaker
+    from domain.core.models import InboxEvent
+    from domain.helpdesks import inbox
+    from flows import helpdesk_tickets
+
+    inbox.accept(db_session, "gone", HelpdeskDelivery("zendesk", "zendesk:1", "ticket.created", RECORD))
+    db_session.commit()
+    sent: list[object] = []
+    assert helpdesk_tickets.drain(get_sessionmaker(), "gone", sent.extend) == 1
+    db_session.expire_all()
+    row = db_session.scalar(select(InboxEvent))
+    assert row is not None and row.state == "quarantined" and "not in the business file" in (row.error or "")
+    assert sent == [] and db_session.scalar(select(func.count()).select_from(SupportTicket)) == 0
