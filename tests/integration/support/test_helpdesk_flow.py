@@ -284,3 +284,36 @@ def test_a_poll_that_fails_is_recorded_with_its_error(configured: str, db_sessio
     page = _templates().get_template("console/index.html").render(**read_overview())
     row = page.split('data-helpdesk="gg"', 1)[1].split("</tr>", 1)[0]
     assert "failed" in row and gg.last_error[:40] in row
+
+
+def test_the_sweeper_finds_a_lost_drain_and_a_lost_write_back(celery_worker: Any, configured: str,
+                                                               db_session: Session) -> None:
+    from domain.core.business_config import current_config
+    from domain.helpdesks import inbox, tickets, write_backs
+    from domain.support import intake
+    from flows.helpdesks import helpdesk_for
+    from tasks.helpdesks import sweep
+
+    config = current_config()
+    connector = helpdesk_for(config.helpdesks.helpdesk("gg"))  # type: ignore[arg-type]
+    # A ticket stored and triaged whose write-back message was lost with the broker.
+    quiet = customer_writes(configured, "gorgias", "gg", "Is the oak frame in stock?", subscribe=False)
+    record = connector.fetch_ticket(str(quiet["ticket"]["id"]))
+    tickets.store(db_session, config.support, "gg", record)
+    done = intake.triage_stored(db_session, config.support, [t.id for t in db_session.scalars(select(SupportTicket))])
+    assert len(write_backs.owe(db_session, config.helpdesks, done)) == 1  # its message is never sent
+    # A delivery stored whose drain message was lost.
+    loud = customer_writes(configured, "gorgias", "gg", "Please cancel my order, I found one elsewhere.")
+    [delivery] = loud["webhooks"]
+    inbox.accept(db_session, "gg", connector.verify_delivery(delivery["headers"], delivery["body"].encode()))
+    long_ago = utcnow() - timedelta(minutes=5)
+    db_session.execute(update(HelpdeskWriteBack).values(due_at=long_ago))
+    db_session.execute(update(InboxEvent).values(received_at=long_ago))
+    db_session.commit()
+
+    assert sweep.apply().get() == 2  # one drain, one write-back
+    wait_for(lambda: db_session.scalar(select(func.count()).select_from(HelpdeskWriteBack)
+                                       .where(HelpdeskWriteBack.state == "done")) == 2, timeout_s=90)
+    for made in (quiet, loud):
+        assert len(notes(stand_in_ticket(configured, "gorgias", "gg", str(made["ticket"]["id"])))) == 1
+    assert sweep.apply().get() == 0
