@@ -37,7 +37,7 @@ StockMap = Callable[[Mapping[str, Any]], StockRecord | list[StockRecord]]
 DedupeFn = Callable[[str, Mapping[str, str], Mapping[str, Any], bytes], str]
 
 
-def subscribe_once(events: Iterable[str], present: Iterable[str], create: Callable[[str], Any]) -> list[str]:
+def subscribe_once(events: Iterable[str], present: Iterable[Any], create: Callable[[str], Any]) -> list[str]:
     """Subscribe each event not ``present`` already (``create(event)`` → the new hook's id), in
     order; what was done, per event, for ``webhooks subscribe`` to print."""
     have = set(present)
