@@ -95,3 +95,21 @@ def test_a_resolved_ticket_is_asked_with_its_queue_intent_and_agent(db_session: 
         ticket.id, "care", "backorder_eta", "maria")
     assert survey.outbox_id in asked and survey.resolution == "told the ETA"
     assert _sweep(db_session, journey_settings) == [], "asked once"
+
+
+def test_a_returns_survey_page_says_it_is_about_the_return(db_session: Session, journey_settings: Any) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from workers.csat_pages import router
+
+    row = _settled_return(db_session, 8103)
+    _sweep(db_session, journey_settings)
+    [survey] = _surveys(db_session, "return")
+    url = surveys.link(journey_settings.public_base_url, journey_settings.secret_key, survey)
+    app = FastAPI()
+    app.include_router(router)
+    page = TestClient(app).get(url.replace(journey_settings.public_base_url, "") + "?score=2")
+    assert page.status_code == 200 and "Your return" in page.text and "#8103" in page.text
+    assert 'value="2" class="picked"' in page.text and _surveys(db_session, "return")[0].score is None
+    assert row.id == survey.subject_id
