@@ -109,4 +109,7 @@ beat_schedule = {
     "sweep-refunds": {"task": _task(Stage.SWEEP_REFUNDS), "schedule": 60.0},
     "triage-stranded-tickets": {"task": _task(Stage.SWEEP_TICKETS), "schedule": 60.0},
     "sweep-returns": {"task": _task(Stage.SWEEP_RETURNS), "schedule": 60.0},
+    # each helpdesk has its own interval ([[helpdesks]] options.poll_interval_s): beat only looks
+    "dispatch-helpdesk-polls": {"task": _task(Stage.HELPDESK_DISPATCH), "schedule": 60.0},
+    "sweep-helpdesks": {"task": _task(Stage.SWEEP_HELPDESKS), "schedule": 60.0},
 }

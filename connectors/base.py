@@ -23,6 +23,7 @@ keeps working:
   (orders read from a declared stream);
 * ``connectors.hooks`` — :class:`JsonWebhooks`: signed JSON webhooks declared by header names;
   :class:`FormWebhooks`: form-encoded ones with the JSON in one field (Lightspeed X-Series);
+  :func:`subscribe_once`: each event's webhook subscribed unless it is there already;
 * ``connectors.rpc`` — :class:`JsonRpcConnector`: JSON-RPC 2.0 calls on the same plumbing;
 * ``connectors.model_rpc`` — :class:`ModelRpcConnector`: model methods by name, ``execute_kw``
   over JSON-RPC or JSON-2 (``POST /json/2/{model}/{method}`` with a bearer key), error objects
@@ -31,7 +32,12 @@ keeps working:
   :func:`verify_shared_secret` (a secret header echoed back instead of a signature);
   :func:`verify_keyed_hmac` (a ``signature=…,algorithm=…`` header);
 * ``connectors.idempotency`` — markers in platform free text, find-then-create, keyed codes
-  (:class:`KeyedCodes`) and create-then-find when a keyed code is already taken;
+  (:class:`KeyedCodes`), create-then-find when a keyed code is already taken, and
+  :func:`found_or_created` (what was already made under our own reference, else make it);
+* ``connectors.carriers`` — the shipping records and, for label APIs, :class:`ShipmentFields` (where a
+  label or shipment keeps its fields), :class:`TrackingEvents` (ShipEngine-style scans),
+  :func:`resource_notice` (a webhook naming only a resource URL), :func:`carrier_address` and
+  :class:`ReturnLabel`;
 * ``connectors.writes`` — :class:`LevelWrites`, and refunds, store credit and substitute orders as
   declared request shapes (:class:`RefundShape`, :class:`CreditShape`, :class:`OrderShape`,
   :class:`Marker`, :class:`Refusal`) run by :class:`DeclaredRefunds`, :class:`DeclaredCredit` and
@@ -44,7 +50,7 @@ keeps working:
   ability (:data:`STOREFRONT`) from its declarations;
 * ``connectors.values`` — :func:`money_cents` / :func:`cents_to_money`, :func:`id_str`, :func:`paid_by`,
   :func:`whole_units`, :func:`full_name`, :func:`parse_timestamp`, :func:`utc_iso`, :func:`with_last_flag`,
-  :func:`last_path_id`, :func:`all_found`.
+  :func:`last_path_id`, :func:`all_found`, :func:`wall_clock_time` (offset-less local times).
 
 ``docs/connectors.md`` shows how to write a connector on them.
 """
@@ -69,6 +75,7 @@ from connectors.auth import (
     shared_session,
 )
 from connectors.capabilities import Capability, UnsupportedCapability, refuses, require, supports
+from connectors.carriers import ReturnLabel, ShipmentFields, TrackingEvents, carrier_address, resource_notice
 from connectors.http import (
     SAFE_METHODS,
     Bucket,
@@ -89,11 +96,13 @@ from connectors.hooks import (
     JsonWebhookConnector,
     JsonWebhooks,
     WebhookRecords,
+    subscribe_once,
 )
 from connectors.idempotency import (
     KeyedCodes,
     at_most_once,
     created_or_found,
+    found_or_created,
     field_error,
     find_marked,
     idempotency_marker,
@@ -170,6 +179,7 @@ from connectors.values import (
     unwrap,
     utc_iso,
     whole_units,
+    wall_clock_time,
     with_last_flag,
 )
 from connectors.writes import (
@@ -190,6 +200,8 @@ __all__ = [
     "JsonWebhookConnector", "JsonWebhooks", "WebhookRecords", "FormWebhookConnector", "FormWebhooks",
     "keyed_fields", "verify_keyed_hmac",
     "basic_auth", "bearer_auth", "created_or_found", "KeyedCodes", "outcome",
+    "found_or_created", "subscribe_once", "wall_clock_time", "ReturnLabel", "ShipmentFields", "TrackingEvents",
+    "carrier_address", "resource_notice",
     "field_error", "header_auth", "hmac_sha256_matches", "unwrap",
     "SAFE_METHODS", "BasicAuth", "BearerToken", "Capability", "ClockFn", "Connector", "ErpConnector", "HeaderToken",
     "StatusWriter", "SessionCookies", "shared_session",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Iterable, Mapping
 from urllib.parse import parse_qs
 
 from connectors.errors import MalformedPayloadError
@@ -35,6 +35,14 @@ WebhookRecords = tuple[list[StockRecord], list[OrderRecord], list[str]]
 StockMap = Callable[[Mapping[str, Any]], StockRecord | list[StockRecord]]
 #: A dedupe key from ``(topic, headers, payload, raw body)``, for platforms whose delivery id is not one.
 DedupeFn = Callable[[str, Mapping[str, str], Mapping[str, Any], bytes], str]
+
+
+def subscribe_once(events: Iterable[str], present: Iterable[Any], create: Callable[[str], Any]) -> list[str]:
+    """Subscribe each event not ``present`` already (``create(event)`` → the new hook's id), in
+    order; what was done, per event, for ``webhooks subscribe`` to print."""
+    have = set(present)
+    return [f"{event}: already subscribed" if event in have else f"{event}: subscribed (id {id_str(create(event))})"
+            for event in events]
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import timezone
-from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping
-from urllib.parse import urlsplit
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, TypeVar
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import requests
 from requests.auth import AuthBase
@@ -59,6 +59,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PLACEHOLDER = re.compile(r"%(\w+)")
 
 
+#: A connector class built beside another (:meth:`RestConnector.companion`).
+C = TypeVar("C", bound="RestConnector")
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """``Retry-After`` as seconds: either delta-seconds (``2.0``) or an HTTP-date (RFC 9110 §10.2.3)."""
     if value is None or not str(value).strip():
@@ -88,7 +92,8 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
     (NetSuite, https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_156570709583.html )
     ``{"title", "o:errorDetails": [{"detail", "o:errorCode"}]}``, each detail with its code;
     Lightspeed X-Series ``{"error": "Too Many Requests", "message": "Rate limiting enforced"}``
-    (https://x-series-api.lightspeedhq.com/docs/rate_limiting) as ``error: message``.
+    (https://x-series-api.lightspeedhq.com/docs/rate_limiting) as ``error: message``; ASP.NET Web API
+    ``{"Message", "ExceptionMessage"}`` (ShipStation V1), the exception's message first.
     """
     if isinstance(body, Mapping):
         details = [d for d in body.get("o:errorDetails") or [] if isinstance(d, Mapping) and d.get("detail")]
@@ -129,6 +134,8 @@ def platform_error_message(body: Any, fallback: str = "") -> str:
             return " ".join(str(body[k]) for k in ("title", "detail") if body.get(k))
         if isinstance(body.get("error"), str):
             return str(body.get("error_description") or body["error"])
+        if body.get("ExceptionMessage") or body.get("Message"):
+            return str(body.get("ExceptionMessage") or body["Message"])
     return fallback
 
 
@@ -505,7 +512,26 @@ class RestConnector:
             self._location_ids = [str(one) for one in listed]
         return self._location_ids
 
+    def companion(self, cls: type[C], base_url: str, credential: str) -> C | None:
+        """Another API of the same account on its own host with its own auth (ShipStation V2 beside
+        V1), sharing this one's options, clock, sleep, retries and randomness; None without the
+        ``credential`` it needs."""
+        if not self.config.credentials.get(credential):
+            return None
+        return cls(replace(self.config, base_url=base_url), sleep=self.sleep, clock=self.clock, retry=self.retry,
+                   rng=self.rng)
+
     # --- requests ---------------------------------------------------------------------------
+
+    def own_url(self, url: str) -> tuple[str, dict[str, str]]:
+        """A URL a webhook names, as (the URL without its query, the query), refused with
+        :class:`PermanentError` unless it is on this connector's own API host and path: a forged
+        body cannot make us send our credentials elsewhere."""
+        parts, ours = urlsplit(url), urlsplit(self.base_url)
+        if (parts.scheme, parts.netloc) != (ours.scheme, ours.netloc) or not parts.path.startswith(ours.path):
+            raise PermanentError(f"{self.platform}: resource_url {url!r} is not on {self.base_url}",
+                                 platform=self.platform)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), dict(parse_qsl(parts.query))
 
     def url(self, path: str) -> str:
         """Absolute URLs (from Link headers) pass through; paths hang off base URL + API prefix."""

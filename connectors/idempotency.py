@@ -52,6 +52,14 @@ def at_most_once(key: str, candidates: Iterable[T], create: Callable[[], tuple[T
     return (found, 200) if found is not None else create()
 
 
+def found_or_created(candidates: Iterable[T], create: Callable[[], T]) -> tuple[T, bool]:
+    """The first of ``candidates`` (what the platform lists under our own reference: a return
+    label's RMA) with True, else ``create()`` with False: for platforms with no idempotency key and
+    no free text to mark, a retry after a lost answer finds the first record and makes none."""
+    found = next(iter(candidates), None)
+    return (found, True) if found is not None else (create(), False)
+
+
 def created_or_found(key: str, create: Callable[[], tuple[T, int]], taken: Callable[[PermanentError], bool],
                      candidates: Callable[[], Iterable[T]], field: str = "note",
                      what: str = "a record with this code") -> tuple[T, int]:

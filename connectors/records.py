@@ -57,6 +57,10 @@ def _at(data: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+#: The value at a dotted path, for declarations outside this module (``connectors.carriers``).
+field_at = _at
+
+
 def _first(data: Mapping[str, Any], paths: tuple[str, ...]) -> Any:
     return next((value for value in (_at(data, p) for p in paths) if value not in (None, "", {})), None)
 

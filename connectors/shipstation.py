@@ -38,24 +38,22 @@ Credentials: ``api_key``, ``api_secret`` (V1), ``v2_api_key``. Options: ``v2_bas
 """
 from __future__ import annotations
 
-import hashlib
-from dataclasses import replace
-from datetime import datetime
+from functools import partial
 from typing import Any, ClassVar, Iterator, Mapping
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from connectors.auth import basic_auth, header_auth
 from connectors.carriers import (
-    ScanRecord, ShipmentLineRecord, ShipmentPage, ShipmentRecord, ShipmentStatus, ShippingNotice, TrackRequest,
-    verify_token,
+    ScanRecord, ShipmentFields, ShipmentPage, ShipmentRecord, ShipmentStatus, ShippingNotice, TrackingEvents,
+    TrackRequest, resource_notice, verify_token,
 )
-from connectors.errors import MalformedPayloadError, PermanentError
+from connectors.errors import PermanentError
+from connectors.hooks import subscribe_once
 from connectors.http import LeakyBucketPacer, RateLimitHeaders, RestConnector
 from connectors.paging import BodyPagesPaginator
 from connectors.rate_windows import WindowPacer
 from connectors.streams import HighWater, Stream
-from connectors.values import id_str, json_object, parse_timestamp
+from connectors.values import wall_clock_time
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 PAGES = BodyPagesPaginator()
@@ -64,48 +62,17 @@ EVENTS = ("SHIP_NOTIFY", "ITEM_SHIP_NOTIFY")
 TRACK_STATUS: dict[str, ShipmentStatus | None] = {
     "UN": None, "NY": "label_created", "AC": "manifested", "IT": "in_transit", "AT": "exception",
     "EX": "exception", "DE": "delivered", "SP": "delivered"}
-
-
-def pacific(text: Any) -> datetime | None:
-    """``2016-02-29T09:59:17.7670000`` (Pacific, 7-digit fraction) → an aware datetime."""
-    if not isinstance(text, str) or len(text) < 19:
-        return parse_timestamp(text) if isinstance(text, str) else None
-    try:
-        return datetime.fromisoformat(text[:19]).replace(tzinfo=PACIFIC)
-    except ValueError:
-        return None
-
-
-def v1_record(raw: Mapping[str, Any]) -> ShipmentRecord:
-    created = pacific(raw.get("createDate"))
-    lines = tuple(ShipmentLineRecord(sku=item.get("sku") or None, quantity=int(item.get("quantity") or 0),
-                                     line_external_id=item.get("lineItemKey") or None)
-                  for item in raw.get("shipmentItems") or [] if not item.get("adjustment"))
-    return ShipmentRecord(
-        external_id=str(raw["shipmentId"]), order_number=raw.get("orderNumber") or None,
-        carrier=raw.get("carrierCode") or "", service=raw.get("serviceCode") or "",
-        tracking_number=raw.get("trackingNumber") or "", status="voided" if raw.get("voided") else None,
-        label_created_at=created, shipped_at=parse_timestamp(raw.get("shipDate")), lines=lines, updated_at=created)
-
-
-def scan_status(event: Mapping[str, Any]) -> ShipmentStatus | None:
-    detail, words = str(event.get("status_detail_code") or ""), str(event.get("description") or "").lower()
-    if "RETURN" in detail or "return to sender" in words or "returned to sender" in words:
-        return "returned"
-    if detail == "OUT_FOR_DELIVERY":
-        return "out_for_delivery"
-    return TRACK_STATUS.get(str(event.get("status_code") or "").upper())
-
-
-def scan_record(event: Mapping[str, Any]) -> ScanRecord | None:
-    occurred = parse_timestamp(event.get("occurred_at"))
-    if occurred is None:
-        return None
-    code, words = str(event.get("event_code") or ""), str(event.get("description") or "")
-    digest = hashlib.sha256(f"{occurred.isoformat()}|{code}|{event.get('status_code')}|{words}".encode()).hexdigest()
-    place = ", ".join(str(event[k]) for k in ("city_locality", "state_province", "country_code") if event.get(k))
-    return ScanRecord(event_id=digest[:24], status=scan_status(event), occurred_at=occurred, description=words,
-                      location=place, code=code)
+TRACKING = TrackingEvents(TRACK_STATUS)
+V1 = ShipmentFields(id="shipmentId", order_number="orderNumber", carrier="carrierCode", service="serviceCode",
+                    tracking_number="trackingNumber", created="createDate", shipped="shipDate", items="shipmentItems",
+                    line_id="lineItemKey", skip_line="adjustment", created_time=partial(wall_clock_time, zone=PACIFIC))
+#: A V2 label with its shipment (a V1 order) under ``order``.
+V2 = ShipmentFields(id="label_id", order_number="order.shipment_number", carrier="carrier_code",
+                    service="service_code", tracking_number="tracking_number", created="created_at",
+                    shipped="ship_date", items="order.items", line_id="external_order_item_id", void_status="status", id_is_label_ref=True)
+#: A webhook's ``resource_url``, read with the shipment items (SHIP_NOTIFY URLs carry ``False``).
+RESOURCE = Stream(path="", records="shipments", paginator=PAGES, params={"includeShipmentItems": "true"},
+                  map=V1.record)
 
 
 class ShipStationV2(RestConnector):
@@ -120,25 +87,15 @@ class ShipStationV2(RestConnector):
                     cursor=HighWater("updated_at"), page=ShipmentPage)
 
     def track(self, shipment: TrackRequest) -> list[ScanRecord]:
-        body = self.get_json("v2/tracking", {"carrier_code": shipment.carrier,
-                                             "tracking_number": shipment.tracking_number})
-        return [scan for scan in map(scan_record, (body or {}).get("events") or []) if scan is not None]
+        return TRACKING.scans(self.get_json("v2/tracking", {"carrier_code": shipment.carrier,
+                                                            "tracking_number": shipment.tracking_number}))
 
     def label_record(self, raw: Mapping[str, Any], orders: dict[str, Mapping[str, Any]]) -> ShipmentRecord:
+        """A label with its order's number and lines, each order read once per walk."""
         shipment_id = str(raw.get("shipment_id") or "")
         if shipment_id and shipment_id not in orders:
             orders[shipment_id] = self.get_json(f"v2/shipments/{shipment_id}") or {}
-        order, created = orders.get(shipment_id, {}), parse_timestamp(raw.get("created_at"))
-        lines = tuple(ShipmentLineRecord(sku=i.get("sku") or None, quantity=int(i.get("quantity") or 0),
-                                         line_external_id=i.get("external_order_item_id") or None)
-                      for i in order.get("items") or [])
-        return ShipmentRecord(
-            external_id=str(raw["label_id"]), order_number=order.get("shipment_number") or None,
-            carrier=raw.get("carrier_code") or "", service=raw.get("service_code") or "",
-            tracking_number=raw.get("tracking_number") or "",
-            status="voided" if raw.get("voided") or raw.get("status") == "voided" else None,
-            label_created_at=created, shipped_at=parse_timestamp(raw.get("ship_date")), lines=lines,
-            updated_at=created, label_ref=str(raw["label_id"]))
+        return V2.record({**raw, "order": orders.get(shipment_id, {})})
 
 
 class ShipStationConnector(RestConnector):
@@ -152,44 +109,28 @@ class ShipStationConnector(RestConnector):
     default_page_size: ClassVar[int | None] = 100
     shipments = Stream(path="shipments", records="shipments", paginator=PAGES, page_size_param="pageSize",
                        params={"includeShipmentItems": "true", "sortBy": "CreateDate", "sortDir": "ASC"},
-                       since_param="createDateStart", map=v1_record, page=ShipmentPage,
+                       since_param="createDateStart", map=V1.record, page=ShipmentPage,
                        cursor=HighWater.wall_clock(PACIFIC, "%Y-%m-%dT%H:%M:%S"))
 
     def __init__(self, config: Any, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        v2_base = str(self.options.get("v2_base_url") or "https://api.shipstation.com")
-        self.v2 = ShipStationV2(replace(config, base_url=v2_base), **{k: v for k, v in kwargs.items()
-                                                                        if k != "session"}) \
-            if config.credentials.get("v2_api_key") else None
+        self.v2 = self.companion(ShipStationV2, str(self.options.get("v2_base_url") or "https://api.shipstation.com"),
+                                 "v2_api_key")
 
     def build_pacer(self) -> LeakyBucketPacer | None:
         return WindowPacer("X-Rate-Limit-Remaining", "X-Rate-Limit-Reset", clock=self.clock, sleep=self.sleep)
 
-    def error_message(self, body: Any, fallback: str) -> str:
-        """V1 errors are ASP.NET-style ``{"Message": …, "ExceptionMessage": …}``."""
-        if isinstance(body, Mapping) and (body.get("Message") or body.get("ExceptionMessage")):
-            return str(body.get("ExceptionMessage") or body["Message"])
-        return super().error_message(body, fallback)
-
     def fetch_shipments(self, since: str | None) -> Iterator[ShipmentPage]:
         if self.options.get("api") != "v2":
             yield from self.read(self.shipments, since)
-            return
-        if self.v2 is None:
+        elif self.v2 is None:
             raise PermanentError("shipstation: api = \"v2\" needs the v2_api_key credential", platform=self.platform)
-        orders: dict[str, Mapping[str, Any]] = {}
-        v2 = self.v2
-        yield from v2.read(v2.labels, since, map=lambda raw: v2.label_record(raw, orders))
+        else:
+            yield from self.v2.read(self.v2.labels, since, map=partial(self.v2.label_record, orders={}))
 
     def fetch_resource(self, url: str) -> list[ShipmentRecord]:
         """GET a webhook's ``resource_url`` (on our API host only), with the shipment items."""
-        parts, ours = urlsplit(url), urlsplit(self.base_url)
-        if (parts.scheme, parts.netloc) != (ours.scheme, ours.netloc) or not parts.path.startswith(ours.path):
-            raise PermanentError(f"shipstation: resource_url {url!r} is not on {self.base_url}", platform=self.platform)
-        query = {**dict(parse_qsl(parts.query)), "includeShipmentItems": "true"}
-        target = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-        pages = self.paginate(target, query, PAGES, lambda body: list((body or {}).get("shipments") or []))
-        return [v1_record(raw) for page in pages for raw in page]
+        return list(self.records(RESOURCE.from_url(*self.own_url(url))))
 
     def track(self, shipment: TrackRequest) -> list[ScanRecord] | None:
         return self.v2.track(shipment) if self.v2 is not None and shipment.tracking_number else None
@@ -198,25 +139,13 @@ class ShipStationConnector(RestConnector):
         verify_token(self.config.webhook_secret, headers, token)
 
     def parse_delivery(self, headers: Mapping[str, str], body: bytes) -> ShippingNotice:
-        payload = json_object(body)
-        url, kind = payload.get("resource_url"), payload.get("resource_type")
-        if not isinstance(url, str) or not url or not isinstance(kind, str):
-            raise MalformedPayloadError("body needs resource_url and resource_type")
-        dedupe = hashlib.sha256(url.encode()).hexdigest()
-        return ShippingNotice(f"shipstation:{kind}:{dedupe}", kind, fetch=(url,) if kind in EVENTS else ())
+        return resource_notice("shipstation", body, EVENTS)
 
     def subscribe(self, target_url: str) -> list[str]:
         """SHIP_NOTIFY and ITEM_SHIP_NOTIFY to ``target_url``, once: a hook already there is kept."""
         listed = (self.get_json("webhooks") or {}).get("webhooks") or []
-        have = {(h.get("HookType"), h.get("Url")) for h in listed if isinstance(h, Mapping)}
-        done = []
-        for event in EVENTS:
-            if (event, target_url) in have:
-                done.append(f"{event}: already subscribed")
-                continue
-            answer, _ = self.send("POST", "webhooks/subscribe", {"target_url": target_url, "event": event,
-                                                                 "store_id": None,
-                                                                 "friendly_name": f"backorders {event}"})
-            done.append(f"{event}: subscribed (id {id_str(answer.get('id'))})")
-        return done
-
+        return subscribe_once(EVENTS, [h.get("HookType") for h in listed if isinstance(h, Mapping)
+                                       and h.get("Url") == target_url],
+                              lambda event: self.send("POST", "webhooks/subscribe", {
+                                  "target_url": target_url, "event": event, "store_id": None,
+                                  "friendly_name": f"backorders {event}"})[0].get("id"))

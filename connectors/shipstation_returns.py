@@ -12,45 +12,20 @@ Public docs this follows:
   which ShipStation API V2 is).
 
 Once: ShipStation documents no idempotency key for labels, so before buying we list the labels
-already bought under the RMA; a retry after a lost answer finds the first label and buys none.
+already bought under the RMA (``connectors.idempotency.found_or_created``); a retry after a lost
+answer finds the first label and buys none.
 For a return label ``ship_from`` is the customer and ``ship_to`` our warehouse (``options.return_to``).
 Options: ``return_carrier_id``, ``return_service_code``, ``return_to`` (an address table),
 ``return_charge_event`` (default ``carrier_default``), ``return_weight_oz`` (default 16).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Mapping
 
+from connectors.carriers import ReturnLabel, carrier_address
 from connectors.errors import PermanentError
+from connectors.idempotency import found_or_created
 from connectors.shipstation import ShipStationConnector
-
-
-@dataclass(frozen=True)
-class ReturnLabel:
-    label_id: str
-    tracking_number: str
-    carrier_code: str
-    url: str | None
-    #: True when the label was found already bought under the RMA (a retry), not bought now.
-    found: bool = False
-
-
-def _address(raw: Mapping[str, Any] | None, name: str) -> dict[str, Any]:
-    raw = raw or {}
-    return {"name": raw.get("name") or name, "phone": raw.get("phone") or "",
-            "address_line1": raw.get("address1") or raw.get("address_line1") or "",
-            "city_locality": raw.get("city") or raw.get("city_locality") or "",
-            "state_province": raw.get("province_code") or raw.get("state_province") or raw.get("state") or "",
-            "postal_code": raw.get("zip") or raw.get("postal_code") or "",
-            "country_code": raw.get("country_code") or "US"}
-
-
-def _label(raw: Mapping[str, Any], found: bool) -> ReturnLabel:
-    download = raw.get("label_download") or {}
-    return ReturnLabel(str(raw["label_id"]), str(raw.get("tracking_number") or ""), str(raw.get("carrier_code") or ""),
-                       download.get("pdf") or download.get("href"), found)
-
 
 def buy_return_label(connector: ShipStationConnector, rma: str, customer: Mapping[str, Any] | None,
                      customer_name: str) -> ReturnLabel:
@@ -62,16 +37,16 @@ def buy_return_label(connector: ShipStationConnector, rma: str, customer: Mappin
         raise PermanentError("shipstation: set options.return_carrier_id and options.return_to for return labels",
                              platform="shipstation")
     listed = (v2.get_json("v2/labels", {"rma_number": rma}) or {}).get("labels") or []
-    kept = [one for one in listed if one.get("is_return_label") and one.get("status") != "voided"]
-    if kept:
-        return _label(kept[0], True)
-    body = {"is_return_label": True, "rma_number": rma,
-            "charge_event": options.get("return_charge_event") or "carrier_default",
-            "shipment": {"carrier_id": options["return_carrier_id"],
-                         "service_code": options.get("return_service_code") or "usps_ground_advantage",
-                         "ship_from": _address(customer, customer_name),
-                         "ship_to": _address(options["return_to"], "Returns"),
-                         "packages": [{"weight": {"value": float(options.get("return_weight_oz") or 16),
-                                                  "unit": "ounce"}}]}}
-    answer, _ = v2.send("POST", "v2/labels", body)
-    return _label(answer, False)
+
+    def buy() -> dict[str, Any]:
+        body = {"is_return_label": True, "rma_number": rma,
+                "charge_event": options.get("return_charge_event") or "carrier_default",
+                "shipment": {"carrier_id": options["return_carrier_id"],
+                             "service_code": options.get("return_service_code") or "usps_ground_advantage",
+                             "ship_from": carrier_address(customer, customer_name),
+                             "ship_to": carrier_address(options["return_to"], "Returns"),
+                             "packages": [{"weight": {"value": float(options.get("return_weight_oz") or 16),
+                                                      "unit": "ounce"}}]}}
+        return v2.send("POST", "v2/labels", body)[0]
+    kept = (one for one in listed if one.get("is_return_label") and one.get("status") != "voided")
+    return ReturnLabel.of(*found_or_created(kept, buy))

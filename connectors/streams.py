@@ -162,6 +162,11 @@ class Stream:
             return value
         return replace(self, path=self.path.format(**values), params={k: fill(v) for k, v in self.params.items()})
 
+    def from_url(self, url: str, query: Mapping[str, Any]) -> Stream:
+        """This stream read at an absolute URL (a webhook's resource URL, checked by
+        ``RestConnector.own_url``), that URL's query sent with the stream's own params over it."""
+        return replace(self, path=url, params={**query, **self.params})
+
     def with_body(self, body: Any) -> Stream:
         """This stream asking with ``body``: ``SUITEQL.with_body({"q": "SELECT …"})``."""
         return replace(self, body=body)

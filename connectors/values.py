@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import email.utils
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
@@ -102,6 +102,18 @@ def parse_timestamp(value: str | int | float | None, *, assume_utc: bool = True)
     if parsed.tzinfo is None and assume_utc:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed
+
+
+def wall_clock_time(value: Any, zone: tzinfo) -> datetime | None:
+    """Local wall-clock text without an offset, ``2016-02-29T09:59:17.7670000`` (ShipStation V1's
+    Pacific times, seven-digit fraction: https://docs.shipstation.com/apis/shipstation-v1/docs/shipments/list ),
+    read to the second in ``zone``; text too short for that goes through :func:`parse_timestamp`."""
+    if not isinstance(value, str) or len(value) < 19:
+        return parse_timestamp(value) if isinstance(value, str) else None
+    try:
+        return datetime.fromisoformat(value[:19]).replace(tzinfo=zone)
+    except ValueError:
+        return None
 
 
 def newest(*values: datetime | None) -> datetime | None:

@@ -191,6 +191,20 @@ def stores(session: Session, now: datetime) -> list[dict[str, Any]]:
     return found
 
 
+def helpdesks(session: Session, now: datetime) -> list[dict[str, Any]]:
+    """Each helpdesk: how long since its reconciliation poll, its last error, deliveries and write-backs waiting."""
+    from domain.helpdesks import views as helpdesk_views
+
+    found = []
+    for row in helpdesk_views.states(session):
+        polled = datetime.fromisoformat(row["last_polled_at"]) if row["last_polled_at"] else None
+        found.append({**row, "last_polled_at": polled,
+                      "since_poll_s": int((now - polled).total_seconds()) if polled else None,
+                      "overdue": row["enabled"] and (polled is None or now - polled
+                                                     > timedelta(seconds=row["poll_interval_s"] * 2))})
+    return found
+
+
 def _late(now: datetime) -> Any:
     """A case is late once its SLA timer has fired (``sla_breached_at``), or when it is due and its
     clock runs (open or in progress) although the timer has not fired yet (the sweep is behind)."""
@@ -256,5 +270,6 @@ def overview(session: Session, now: datetime | None = None, business_timezone: s
         "purchase_orders": purchase_orders_awaiting_approval(session),
         "stopped": stopped_work(session),
         "stores": stores(session, now),
+        "helpdesks": helpdesks(session, now),
         "cases": case_queues(session, now, listed=0),
     }

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from domain.core import spool
 from domain.core.clock import utcnow
+from domain.helpdesks import views as helpdesk_views
 from domain.messaging import localtime, outbox_reasons
 from domain.shipping import views as shipping_views
 from domain.stock import sync_results
@@ -64,6 +65,7 @@ def snapshot(session: Session, now: datetime | None = None, business_timezone: s
             for s in session.scalars(select(Store).order_by(Store.key))
         ],
         "shipping_accounts": shipping_views.accounts(session),
+        "helpdesks": helpdesk_views.states(session),
         "outbox_waiting": outbox_waiting(session, now, business_timezone),
         "channel_pushes": channel_pushes(session, now),
         "pending_effects": pending_effects(session, now),

@@ -105,8 +105,13 @@ FLOWS: tuple[Flow, ...] = (
     Flow(S.SHIPPING_POLL,     "tasks.shipping.poll_account",            SYNC,    (S.DELIVER,)),
     Flow(S.SHIPPING_DRAIN,    "tasks.shipping.drain",                   SYNC,    (S.DELIVER, S.SHIPPING_DRAIN)),
     Flow(S.SWEEP_SHIPPING_INBOX, "tasks.shipping.redrive",              SYNC,    (S.SHIPPING_DRAIN,)),
-    Flow(S.TRIAGE_TICKETS,    "tasks.support.triage",                   DEFAULT, batch=100),
+    Flow(S.TRIAGE_TICKETS,    "tasks.support.triage",                   DEFAULT, (S.HELPDESK_WRITE_BACK,), batch=100),
     Flow(S.SWEEP_TICKETS,     "tasks.support.sweep",                    DEFAULT, (S.TRIAGE_TICKETS,)),
+    Flow(S.HELPDESK_DRAIN,    "tasks.helpdesks.drain",                  DEFAULT, (S.TRIAGE_TICKETS, S.HELPDESK_DRAIN)),
+    Flow(S.HELPDESK_DISPATCH, "tasks.helpdesks.dispatch_polls",         SYNC,    (S.HELPDESK_POLL,)),
+    Flow(S.HELPDESK_POLL,     "tasks.helpdesks.poll",                   SYNC,    (S.TRIAGE_TICKETS,)),
+    Flow(S.HELPDESK_WRITE_BACK, "tasks.helpdesks.write_back",           SYNC),
+    Flow(S.SWEEP_HELPDESKS,   "tasks.helpdesks.sweep",                  DEFAULT, (S.HELPDESK_DRAIN, S.HELPDESK_WRITE_BACK)),
 )
 BY_STAGE: dict[Stage, Flow] = {flow.stage: flow for flow in FLOWS}
 BY_TASK: dict[str, Flow] = {flow.task: flow for flow in FLOWS}

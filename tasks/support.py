@@ -8,6 +8,7 @@ from celery import shared_task
 from domain.core.business_config import current_config
 from domain.core.clock import utcnow
 from domain.core.stages import Stage
+from domain.helpdesks import write_backs
 from domain.support import intake
 from flows.spine import dispatch, for_ids
 from tasks.base import DbTask
@@ -15,9 +16,14 @@ from tasks.base import DbTask
 
 @shared_task(base=DbTask, bind=True, name="tasks.support.triage")
 def triage(self: DbTask, ticket_ids: list[int]) -> int:
-    """Triage these tickets if still new; returns how many were triaged now."""
+    """Triage these tickets if still new; those from a helpdesk owe their write-back (tags,
+    priority, group, the internal note), recorded in the same transaction. Returns how many were
+    triaged now."""
+    config = current_config()
     with self.unit_of_work() as uow:
-        return len(intake.triage_stored(uow.session, current_config().support, ticket_ids))
+        done = intake.triage_stored(uow.session, config.support, ticket_ids)
+        dispatch(uow, write_backs.owe(uow.session, config.helpdesks, done))
+        return len(done)
 
 
 @shared_task(base=DbTask, bind=True, name="tasks.support.sweep")

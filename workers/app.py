@@ -33,6 +33,7 @@ TASK_MODULES = (
     "tasks.payments",
     "tasks.deadletters",
     "tasks.support",
+    "tasks.helpdesks",
 )
 
 app = Celery("backorders")

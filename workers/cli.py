@@ -228,6 +228,8 @@ def status(as_json: bool) -> None:
         click.echo(f"Store {store['platform']:<11} {store['poll_line']}")
     for account in data["shipping_accounts"]:
         click.echo(f"Shipping {account['provider']:<11} {account['line']}")
+    for helpdesk in data.get("helpdesks") or []:
+        click.echo(f"Helpdesk {helpdesk['platform']:<11} {helpdesk['line']}")
     waiting = data["outbox_waiting"]
     if waiting["total"]:
         click.echo(f"Outbox waiting {waiting['total']}:")
@@ -831,6 +833,9 @@ main.add_command(import_group)
 from workers.cli_tickets import tickets  # noqa: E402
 
 main.add_command(tickets)
+from workers.cli_helpdesks import helpdesks  # noqa: E402
+
+main.add_command(helpdesks)
 
 from workers.cli_csat import csat, notify_me  # noqa: E402
 

@@ -5,7 +5,8 @@ The key is a ``[[helpdesks]]`` entry's. Its connector verifies the delivery — 
 (HMAC-SHA1 of the body with the app's client secret), and for Gorgias, whose HTTP integrations
 sign nothing, the secret of ours its integration sends in ``X-Backorders-Token`` (or ``?token=``)
 — and reads the ticket it is about; the delivery is stored once in the inbox under its dedupe key
-(``domain.helpdesks.inbox.accept``), where triage takes it. Answers: 200 (``new`` false for a
+(``domain.helpdesks.inbox.accept``) and a drain (``tasks.helpdesks.drain``) is woken to store it
+as a support ticket (the sweeper wakes it if this message is lost). Answers: 200 (``new`` false for a
 redelivery), 400 malformed, 401 signature, 404 unknown helpdesk, 413 too large, 503 when the
 database is unavailable (the helpdesk retries) — never 500. Within ``WEBHOOK_DEADLINE_S`` like
 every webhook.
@@ -23,8 +24,10 @@ from connectors.helpdesk.contract import HelpdeskDelivery
 from connectors.signing import QUERY_HEADER
 from domain.core.business_config import current_config
 from domain.core.db import session_scope
+from domain.core.stages import FollowUp, Stage
 from domain.helpdesks import inbox
 from flows.helpdesks import helpdesk_for
+from flows.spine import send_now
 from workers.deadlines import DeadlineExceeded, deadline_of, run_blocking
 from workers.webhooks import MAX_BODY_BYTES, BodyTooLarge, read_limited
 
@@ -34,7 +37,13 @@ router = APIRouter()
 
 def _store(key: str, delivery: HelpdeskDelivery) -> bool:
     with session_scope() as session:
-        return inbox.accept(session, key, delivery) is not None
+        new = inbox.accept(session, key, delivery) is not None
+    if new:
+        try:
+            send_now([FollowUp(Stage.HELPDESK_DRAIN, (key,))])
+        except Exception:  # noqa: BLE001 - the row is stored: tasks.helpdesks.sweep wakes its drain
+            log.warning("helpdesk webhook for %s stored; its drain could not be queued now", key, exc_info=True)
+    return new
 
 
 @router.post("/webhooks/helpdesk/{key}", summary="Receive a helpdesk's webhook (verified, stored once)")

@@ -25,8 +25,11 @@ REQUIRED_OPTIONS = {"intercom": ("admin_id",)}
 #: Options an entry may set, per platform (besides the shared retry and paging ones).
 OPTIONS = {"zendesk": set(), "gorgias": {"agent_email", "bucket_size", "leak_rate"},
            "intercom": {"admin_id", "api_version", "priority_attribute"}}
-SHARED_OPTIONS = {"since", "page_size", "max_retries", "max_retry_after_s"}
+SHARED_OPTIONS = {"since", "page_size", "max_retries", "max_retry_after_s", "poll_interval_s", "groups", "assignees"}
+#: Options that are tables (our queue → the helpdesk's group / assignee id), read by the write-back.
+TABLE_OPTIONS = {"groups", "assignees"}
 __all__ = ["CREDENTIALS", "DEFAULT_BASE_URLS", "HELPDESKS", "OPTIONS", "REQUIRED_OPTIONS", "SHARED_OPTIONS",
+           "TABLE_OPTIONS",
            "WEBHOOK_SECRETS", "build_helpdesk"]
 
 

@@ -7,7 +7,8 @@ variables holding its credentials (``credentials``: Zendesk ``email`` + ``api_to
 ``oauth_token``; Gorgias ``email`` + ``api_key``; Intercom ``access_token``), the one holding its
 webhook secret (``webhook_secret_env``: Zendesk's signing secret, Intercom's client secret, or for
 Gorgias — which signs nothing — a secret we generate and put in its HTTP integration's header),
-and ``options`` (``admin_id`` is required for Intercom). Problems are reported with their key
+and ``options`` (``admin_id`` is required for Intercom; ``poll_interval_s`` the reconciliation poll's
+interval, default 300; ``groups`` / ``assignees`` map our queues to the helpdesk's ids). Problems are reported with their key
 path, like the rest of the file (``domain.core.business_config``); docs/support-helpdesks.md.
 """
 from __future__ import annotations
@@ -16,7 +17,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from connectors.helpdesk.registry import CREDENTIALS, DEFAULT_BASE_URLS, OPTIONS, REQUIRED_OPTIONS, SHARED_OPTIONS
+from connectors.helpdesk.registry import (
+    CREDENTIALS,
+    DEFAULT_BASE_URLS,
+    OPTIONS,
+    REQUIRED_OPTIONS,
+    SHARED_OPTIONS,
+    TABLE_OPTIONS,
+)
 
 if TYPE_CHECKING:
     from domain.core.business_config import _Reader
@@ -62,14 +70,23 @@ def _options(reader: _Reader, item: dict[str, Any], platform: str, path: str) ->
         if name not in options:
             reader.problem(f"{path}.options.{name}", f"missing: {platform} needs it")
     for name, value in options.items():
-        if not isinstance(value, (str, int, float, bool)):
+        if name in TABLE_OPTIONS:
+            if not isinstance(value, dict) or not all(isinstance(v, (str, int)) and not isinstance(v, bool)
+                                                      for v in value.values()):
+                reader.problem(f"{path}.options.{name}", f"expected a table of queue = id, got {value!r}")
+        elif not isinstance(value, (str, int, float, bool)):
             reader.problem(f"{path}.options.{name}", f"expected a string or number, got {value!r}")
+    interval = options.get("poll_interval_s")
+    if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int) or interval < 30):
+        reader.problem(f"{path}.options.poll_interval_s", f"expected whole seconds, at least 30, got {interval!r}")
     return dict(options)
 
 
 def _read_entry(reader: _Reader, item: dict[str, Any], path: str, seen: set[str]) -> HelpdeskConfig | None:
     reader.unknown_keys(item, KEYS, path)
     key = reader.key(item, path, seen)
+    if key and len(key) > 32:
+        reader.problem(f"{path}.key", f"at most 32 characters (it names the helpdesk's tickets), got {len(key)}")
     platform = reader.string(item, "platform", path) or ""
     if platform and platform not in PLATFORMS:
         reader.problem(f"{path}.platform", f"expected one of {', '.join(PLATFORMS)}, got {platform!r}")

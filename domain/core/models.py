@@ -1276,6 +1276,8 @@ class SupportTicket(Base):
     channel: Mapped[str] = mapped_column(String(16), server_default="email")
     language: Mapped[str] = mapped_column(String(8), server_default="en")
     received_at: Mapped[datetime]
+    #: When the source last changed it (a helpdesk's ``updated_at``): an older copy never overwrites a newer.
+    source_updated_at: Mapped[datetime | None]
     state: Mapped[str] = mapped_column(String(16), server_default="new")
     intent: Mapped[str | None] = mapped_column(String(32))
     confidence: Mapped[float | None] = mapped_column(Float)
@@ -1490,3 +1492,53 @@ class ReturnEvent(Base):
     actor: Mapped[str] = mapped_column(String(128))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
     at: Mapped[datetime] = created_at_column()
+
+
+class HelpdeskState(Base):
+    """A ``[[helpdesks]]`` entry as a row: when it is next polled (reconciliation beside its
+    webhooks), who polls it now (a lease), how far its tickets have been read (the connector's
+    cursor) and how the last poll ended. Credentials stay in the environment."""
+
+    __tablename__ = "helpdesk_states"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    poll_interval_s: Mapped[int] = mapped_column(Integer, server_default=text("300"))
+    cursor: Mapped[str | None] = mapped_column(Text)
+    next_poll_at: Mapped[datetime | None]
+    last_polled_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_tickets: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (CheckConstraint("poll_interval_s > 0", name="poll_interval_positive"),)
+
+
+class HelpdeskWriteBack(Base):
+    """A write-back owed to a helpdesk ticket (tags, priority, group/assignee and one internal note),
+    pending until a task performed it: claimed ``FOR UPDATE SKIP LOCKED`` under a lease, deleted
+    in the transaction that marks it done, re-sent by the sweeper when its message was lost.
+    ``idempotency_key`` marks the note, so a retried write posts one."""
+
+    __tablename__ = "helpdesk_write_backs"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("support_tickets.id", ondelete="CASCADE"))
+    helpdesk: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16), server_default="triage")
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    due_at: Mapped[datetime | None]
+    claimed_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    fields_written: Mapped[str] = mapped_column(Text, server_default="")
+    note_id: Mapped[str] = mapped_column(String(64), server_default="")
+    done_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "kind", name="uq_helpdesk_write_backs_ticket_kind"),
+        CheckConstraint("state IN ('pending', 'done', 'failed')", name="state_valid"),
+        Index("ix_helpdesk_write_backs_pending", "due_at", postgresql_where=text("state = 'pending'")),
+    )

@@ -60,6 +60,12 @@ class Stage(StrEnum):
     # returns (RMA): the next step of one return, and the sweeper of stuck ones
     RETURN_STEP = "return_step"
     SWEEP_RETURNS = "sweep_returns"
+    # helpdesks: deliveries and polls stored as tickets, triage written back
+    HELPDESK_DRAIN = "helpdesk_drain"
+    HELPDESK_DISPATCH = "helpdesk_dispatch"
+    HELPDESK_POLL = "helpdesk_poll"
+    HELPDESK_WRITE_BACK = "helpdesk_write_back"
+    SWEEP_HELPDESKS = "sweep_helpdesks"
     # messages
     DELIVER = "deliver"
     DIGEST = "digest"

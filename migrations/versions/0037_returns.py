@@ -1,7 +1,7 @@
 """Returns (RMA) from request to refund and disposition: ``return_requests`` and ``return_events``.
 
 Revision ID: 0037
-Revises: 0029
+Revises: 0038
 Create Date: 2026-12-03 19:00:00
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0037'
-down_revision = '0029'
+down_revision = '0038'
 branch_labels = None
 depends_on = None
 
