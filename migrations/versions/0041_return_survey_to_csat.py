@@ -2,7 +2,7 @@
 columns the return kept for itself are dropped, their answers copied to ``csat_requests`` first.
 
 Revision ID: 0041
-Revises: 0037, 0038
+Revises: 0040
 Create Date: 2026-12-03 19:30:00
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0041'
-down_revision = ('0037', '0038')  # needs both return_requests (0037) and csat_requests (0038)
+down_revision = '0040'
 branch_labels = None
 depends_on = None
 
