@@ -8,6 +8,7 @@ import domain.core.env_settings as runtime_settings
 from domain.core.clock import utcnow
 from domain.core.stages import Stage
 from domain.csat import report, surveys
+from domain.returns import csat_source  # noqa: F401  (registers the ``return`` source)
 from flows.spine import dispatch, for_ids
 from tasks.base import DbTask
 

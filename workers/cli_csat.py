@@ -69,6 +69,7 @@ def sweep_command() -> None:
     from domain.core.db import session_scope
     from domain.core.stages import FollowUp, Stage
     from domain.csat import surveys
+    from domain.returns import csat_source  # noqa: F401  (registers the ``return`` source)
     from workers.cli import _environment
     from workers.replies import send_follow_ups
 

@@ -1,4 +1,4 @@
-"""Returns at the web edge: Loop Returns' Return webhook and the customer's one-click survey.
+"""Returns at the web edge: Loop Returns' Return webhook.
 
 ``POST /webhooks/returns/loop``: ``X-Loop-Signature`` checked against ``[returns] loop_secret_env``
 (``connectors.loop_returns``) before anything is read; a ``return.created`` becomes one return
@@ -7,18 +7,15 @@ sent on its way after the commit. Other triggers are acknowledged and left (a pe
 flow moves the return). Answers: 200, 400 malformed or an order we do not know, 401 signature,
 413 too large, 503 when the database is unavailable (Loop retries).
 
-``GET /returns/survey/{token}``: a signed score link from the settled-return email shows the score
-and one button (mail scanners open links: a GET records nothing); the ``POST`` records it, with an
-optional comment; the first answer counts.
+The settled-return email's survey links are the satisfaction survey's (``/csat/{token}``,
+``workers.csat_pages``).
 """
 from __future__ import annotations
 
-import html
 import logging
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -28,9 +25,8 @@ from domain.core import store_secrets
 from domain.core.business_config import current_config
 from domain.core.clock import utcnow
 from domain.core.db import session_scope
-from domain.core.env_settings import get_settings
 from domain.core.models import Order
-from domain.returns import flow, survey
+from domain.returns import flow
 from flows.spine import send_now
 from workers.webhooks import MAX_BODY_BYTES, BodyTooLarge, read_limited
 
@@ -84,36 +80,3 @@ async def loop_webhook(request: Request) -> Response:
                             headers={"Retry-After": "5"})
     return JSONResponse({"status": "accepted", "rma": rma, "new": created})
 
-
-def _checked(token: str) -> tuple[int, int] | Response:
-    try:
-        return survey.verify(get_settings().secret_key, token, utcnow())
-    except survey.BadSurveyLink as exc:
-        return HTMLResponse(f"<p>This link does not work ({html.escape(str(exc))}).</p>", status_code=400)
-
-
-@router.get("/returns/survey/{token}", summary="The return survey's answer page (records nothing)")
-def survey_page(token: str) -> Response:
-    """Mail scanners open every link of an e-mail: the GET only shows the score and one button."""
-    checked = _checked(token)
-    if isinstance(checked, Response):
-        return checked
-    _, score = checked
-    return HTMLResponse(
-        f"<p>You rated your return {score} out of 5.</p>"
-        f'<form method="post"><textarea name="comment" maxlength="2000" placeholder="Anything to add? (optional)">'
-        f'</textarea><br><button type="submit">Send my answer</button></form>')
-
-
-@router.post("/returns/survey/{token}", summary="A customer's answer to the return survey (the first counts)")
-async def survey_answer(token: str, request: Request) -> Response:
-    checked = _checked(token)
-    if isinstance(checked, Response):
-        return checked
-    return_id, score = checked
-    form = parse_qs((await read_limited(request, 16_384)).decode("utf-8", "replace"))
-    comment = (form.get("comment") or [""])[0].strip() or None
-    with session_scope() as session:
-        recorded = survey.answer(session, return_id, score, utcnow(), comment)
-    words = "Thank you for your answer." if recorded else "We already have your answer — thank you."
-    return HTMLResponse(f"<p>{words}</p>")

@@ -6,7 +6,7 @@ answer does, and when the weekly report goes out.
 negative_at_most = 2            # a score at or below this is negative (1-5)
 link_lifetime = "30d"           # a survey link works this long after it is sent
 report_schedule = "weekly mon 08:00"   # like [notifications] scorecard_schedule, or "off"
-kinds = ["backorder", "case"]   # what is surveyed (tickets and returns plug in as kinds)
+kinds = ["backorder", "case"]   # what is surveyed; also "ticket", "return" (registered by returns)
 
 [[csat.rules]]                  # first match decides what a negative answer does
 kinds = ["case"]                # optional: subject kinds

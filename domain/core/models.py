@@ -1465,9 +1465,6 @@ class ReturnRequest(Base):
     restocked_qty: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     execution_id: Mapped[int | None] = mapped_column(BigInteger)
     notice_outbox_id: Mapped[int | None] = mapped_column(BigInteger)
-    survey_score: Mapped[int | None] = mapped_column(Integer)
-    survey_comment: Mapped[str | None] = mapped_column(Text)
-    survey_answered_at: Mapped[datetime | None]
     #: When the sweeper looks at it again (a step whose message was lost, a label awaiting delivery).
     due_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 DAY_S = 86_400
 SOURCES = ("staff", "loop")
 KEYS = {"enabled", "location", "label_account", "window", "serial_returns", "serial_window", "empty_box_grams",
-        "stuck_after", "label_sweep_after", "survey_valid_for", "loop_secret_env"}
+        "stuck_after", "label_sweep_after", "loop_secret_env"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,6 @@ class ReturnsConfig:
     stuck_after_s: int = 3 * DAY_S
     #: How often a label awaiting the customer's parcel has its tracking read again.
     label_sweep_after_s: int = 6 * 3600
-    survey_valid_for_s: int = 30 * DAY_S
     #: The environment variable holding Loop Returns' webhook secret (``X-Loop-Signature``).
     loop_secret_env: str = "LOOP_WEBHOOK_SECRET"
 
@@ -66,7 +65,6 @@ def read_returns(reader: _Reader, data: dict[str, Any], *, locations: set[str],
         empty_box_grams=reader.integer(table, "empty_box_grams", "returns", default=0) or 0,
         stuck_after_s=reader.duration(table, "stuck_after", "returns", defaults.stuck_after_s),
         label_sweep_after_s=reader.duration(table, "label_sweep_after", "returns", defaults.label_sweep_after_s),
-        survey_valid_for_s=reader.duration(table, "survey_valid_for", "returns", defaults.survey_valid_for_s),
         loop_secret_env=reader.string(table, "loop_secret_env", "returns", required=False,
                                       default=defaults.loop_secret_env) or defaults.loop_secret_env,
     )

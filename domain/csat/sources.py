@@ -1,9 +1,10 @@
 """What gets surveyed: each subject kind registers a source that lists its recently resolved
 subjects not surveyed yet.
 
-A source is ``fn(session, since, now) -> list[Resolved]``; ``backorder`` and ``case`` are built in,
-and a ticket or a return plugs in with ``@source("ticket")`` beside its own model, nothing else to
-change. A backorder that had a ``backorder`` case is surveyed once, as a backorder (with its
+A source is ``fn(session, since, now) -> list[Resolved]``; ``backorder``, ``case`` and ``ticket``
+are built in (support sits below csat, so its tickets are read here). A module above csat plugs in
+with ``@source("kind")`` beside its own model, nothing else to change: ``return`` is registered by
+``domain.returns.csat_source``. A backorder that had a ``backorder`` case is surveyed once, as a backorder (with its
 case's queue): the case source skips cases raised by a backorder.
 """
 from __future__ import annotations
@@ -15,7 +16,8 @@ from datetime import datetime
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from domain.core.models import AuditLog, Backorder, Case, CaseEvent, CsatRequest, Order, OrderLine
+from domain.core.models import (AuditLog, Backorder, Case, CaseEvent, CsatRequest, Order, OrderLine, SupportDecision,
+                                SupportTicket, SupportTicketLink)
 
 #: Backorder states that end it for the customer: they have it, a substitute, or their money back.
 BACKORDER_ENDS = ("shipped", "substituted", "cancelled_by_customer", "auto_cancelled")
@@ -23,7 +25,8 @@ BACKORDER_QUEUE = "backorders"
 #: Actors that are processes, not people: the report counts them as ``bot:<actor>``.
 #: A customer's own choice (a link, a text, a ticket answer) closed it.
 CUSTOMER_ACTORS = frozenset({"link", "sms", "customer", "ticket"})
-BOT_ACTORS = frozenset({"system", "journey", "sla", "allocation", "restock", "csat", "fraud", "shipping"})
+BOT_ACTORS = frozenset({"system", "journey", "sla", "allocation", "restock", "csat", "fraud", "shipping", "macro",
+                        "returns"})
 
 
 @dataclass(frozen=True)
@@ -110,4 +113,30 @@ def resolved_cases(session: Session, since: datetime, now: datetime) -> list[Res
         out.append(Resolved("case", case.id, case.queue, case.kind, who(actor), (case.resolution_note or "")[:200],
                             case.resolved_at, case.order_id, case.store_id, order.email if order else None,
                             order.customer_name if order else None, order.number if order else None))
+    return out
+
+
+@source("ticket")
+def resolved_tickets(session: Session, since: datetime, now: datetime) -> list[Resolved]:
+    """Support tickets resolved lately (``backorders tickets resolve``): the ticket's queue, its
+    classified intent, the person (or ``bot:<process>``) who resolved it, its order when linked."""
+    rows = session.scalars(
+        select(SupportTicket).where(SupportTicket.state == "resolved", SupportTicket.resolved_at >= since,
+                                    SupportTicket.resolved_at <= now,
+                                    _not_surveyed("ticket", SupportTicket.id))  # type: ignore[arg-type]
+        .order_by(SupportTicket.id)).all()
+    out = []
+    for ticket in rows:
+        figures = session.scalar(select(SupportDecision.figures).where(
+            SupportDecision.ticket_id == ticket.id, SupportDecision.kind == "qa")
+            .order_by(SupportDecision.id.desc()).limit(1)) or {}
+        order = session.scalar(select(Order).join(SupportTicketLink, and_(
+            SupportTicketLink.ref_id == Order.id, SupportTicketLink.kind == "order"))
+            .where(SupportTicketLink.ticket_id == ticket.id).order_by(SupportTicketLink.id).limit(1))
+        assert ticket.resolved_at is not None
+        out.append(Resolved("ticket", ticket.id, ticket.queue or "support", ticket.intent or "unclassified",
+                            who(figures.get("resolved_by")), (ticket.resolution_note or "")[:200],
+                            ticket.resolved_at, order.id if order else None, order.store_id if order else None,
+                            ticket.customer_email, ticket.customer_name or (order.customer_name if order else None),
+                            order.number if order else None))
     return out

@@ -46,28 +46,40 @@ def link(base_url: str, secret: str, request: CsatRequest) -> str:
     return f"{base_url}/csat/{sign_csat_link(secret, request.id, int(request.expires_at.timestamp()))}"
 
 
+def score_urls(url: str) -> dict[str, str]:
+    """The email's five buttons: the survey link with ``?score=N`` (the score is not signed)."""
+    return {str(n): f"{url}?score={n}" for n in SCORES}
+
+
+def open_for(session: Session, found: Resolved, config: BusinessConfig, now: datetime) -> CsatRequest:
+    """The subject's survey row, inserted once on the unique (kind, subject): a second call (or a
+    sweep that raced it) gets the same row. Its recipient is NULL when there is no valid address."""
+    session.execute(insert(CsatRequest).values(
+        subject_kind=found.kind, subject_id=found.subject_id, store_id=found.store_id, order_id=found.order_id,
+        queue=found.queue, intent=found.intent, resolved_by=found.resolved_by, resolution=found.resolution,
+        resolved_at=found.resolved_at, recipient=contacts.valid_email(found.email),
+        expires_at=now + timedelta(seconds=config.csat.link_lifetime_s),
+    ).on_conflict_do_nothing(index_elements=["subject_kind", "subject_id"]))
+    request = session.scalar(select(CsatRequest).where(CsatRequest.subject_kind == found.kind,
+                                                       CsatRequest.subject_id == found.subject_id))
+    assert request is not None
+    return request
+
+
 def _ask(session: Session, found: Resolved, config: BusinessConfig, base_url: str, secret: str,
          now: datetime) -> int | None:
     """The survey row (once per subject) and its email; returns the outbox id to deliver."""
-    recipient = contacts.valid_email(found.email)
-    request_id = session.execute(insert(CsatRequest).values(
-        subject_kind=found.kind, subject_id=found.subject_id, store_id=found.store_id, order_id=found.order_id,
-        queue=found.queue, intent=found.intent, resolved_by=found.resolved_by, resolution=found.resolution,
-        resolved_at=found.resolved_at, recipient=recipient,
-        expires_at=now + timedelta(seconds=config.csat.link_lifetime_s),
-    ).on_conflict_do_nothing(index_elements=["subject_kind", "subject_id"]).returning(CsatRequest.id)).scalar()
-    if request_id is None or recipient is None:
+    request = open_for(session, found, config, now)
+    recipient = request.recipient
+    if request.outbox_id is not None or recipient is None:
         return None  # asked before, or nobody to ask (the row says so: recipient NULL)
-    request = session.get(CsatRequest, request_id)
-    assert request is not None
     url = link(base_url, secret, request)
     suppressed = "opted out" if contacts.opted_out(session, "email", recipient) else None
     outbox_id = outbox.enqueue(
-        session, idempotency_key=f"csat:{request_id}:ask", channel="email", template=TEMPLATE, recipient=recipient,
+        session, idempotency_key=f"csat:{request.id}:ask", channel="email", template=TEMPLATE, recipient=recipient,
         context={"store_name": config.name, "customer_name": found.customer_name or "",
                  "order_number": found.order_number or "", "subject_kind": found.kind, "subject_id": found.subject_id,
-                 "resolution": found.resolution, "survey_url": url,
-                 "score_urls": {str(n): f"{url}?score={n}" for n in SCORES}},
+                 "resolution": found.resolution, "survey_url": url, "score_urls": score_urls(url)},
         suppressed_because=suppressed)
     request.outbox_id = outbox_id
     return None if suppressed else outbox_id

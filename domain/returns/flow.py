@@ -9,7 +9,8 @@
 * :func:`receive` — the receive scan with its QC outcome; an empty box goes back to review.
 * :func:`settle` — received → settled at once: the refund planned as the decision's one execution,
   restocked units added to the stock truth at the receiving location (detection is owed, and a
-  restock fills waiting backorders first), the customer's email with the survey links.
+  restock fills waiting backorders first), the customer's email with the satisfaction survey's
+  score links (``domain.csat``, kind ``return``).
 
 Exactly once: every step checks the state on the row locked ``FOR UPDATE``; a step run again (a
 retry, a redelivered message, the sweeper) finds the state moved and does nothing.
@@ -36,7 +37,8 @@ from domain.messaging import alerts, outbox
 from domain.payments import executions, refund_requests
 from domain.policy import refunds as policy
 from domain.policy.context import customer_key
-from domain.returns import fraud, machine, survey
+from domain.csat import surveys as csat_surveys
+from domain.returns import csat_source, fraud, machine
 
 ACTOR = "returns"
 #: Decisions that let a return go on to its label and refund.
@@ -289,7 +291,9 @@ def settle(session: Session, config: BusinessConfig, return_id: int, now: dateti
     disposition = {"qc": row.qc, "restocked": booked, "filled_backorders": filled,
                    "not_restocked": [] if booked else [{"sku": line["sku"], "quantity": line["quantity"],
                                                         "as": row.qc} for line in row.lines]}
-    expires = int((now + timedelta(seconds=config.returns.survey_valid_for_s)).timestamp())
+    survey = csat_surveys.open_for(session, csat_source.resolved(session, row, order, now), config, now) \
+        if csat_source.KIND in config.csat.kinds else None
+    survey_url = csat_surveys.link(base_url, secret, survey) if survey is not None else None
     if order.email:
         row.notice_outbox_id = outbox.enqueue(
             session, idempotency_key=f"return-settled:{row.id}", channel="email", template="return_settled",
@@ -298,7 +302,10 @@ def settle(session: Session, config: BusinessConfig, return_id: int, now: dateti
                 "lines": [{"sku": line["sku"], "title": line.get("title", ""), "quantity": line["quantity"]}
                           for line in row.lines],
                 "qc": row.qc, "amount_cents": paid.get("amount_cents", 0), "currency": row.currency,
-                "settle_as": paid.get("settle_as"), "survey_links": survey.links(secret, base_url, row.id, expires)})
+                "settle_as": paid.get("settle_as"), "survey_url": survey_url,
+                "score_urls": csat_surveys.score_urls(survey_url) if survey_url else {}})
+        if survey is not None and survey.recipient is not None:
+            survey.outbox_id = row.notice_outbox_id  # this email asked: the sweep asks no more
         if row.notice_outbox_id is not None:
             follow_ups.append(FollowUp(Stage.DELIVER, (row.notice_outbox_id,)))
     machine.move(session, row, "settled", "settle", ACTOR, now, refund=paid, disposition=disposition,

@@ -55,7 +55,7 @@ def by_rma(session: Session, rma: str, *, for_update: bool = False) -> ReturnReq
 
 def note(session: Session, row: ReturnRequest, step: str, actor: str, now: datetime | None = None,
          **detail: Any) -> None:
-    """A step inside the current state (a label bought, a fraud flag, a survey answer)."""
+    """A step inside the current state (a label bought, a fraud flag)."""
     session.add(ReturnEvent(return_id=row.id, from_state=row.state, to_state=row.state, step=step, actor=actor,
                             detail=detail, at=now or utcnow()))
 

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain.core.models import Order, RefundDecision, RefundExecution, ReturnEvent, ReturnRequest
-from domain.returns import survey
+from domain.core.models import CsatRequest, Order, RefundDecision, RefundExecution, ReturnEvent, ReturnRequest
+from domain.returns.csat_source import KIND as SURVEY_KIND
 
 
 def _money(cents: int | None, currency: str) -> str:
@@ -24,6 +24,18 @@ def find(session: Session, reference: str) -> ReturnRequest | None:
         found = session.get(ReturnRequest, int(ref))
     return found or session.scalar(select(ReturnRequest).where(ReturnRequest.source_ref == ref)
                                    .order_by(ReturnRequest.id).limit(1))
+
+
+def survey(session: Session, row: ReturnRequest) -> CsatRequest | None:
+    """The return's satisfaction survey (``domain.csat``, kind ``return``), if it has one."""
+    return session.scalar(select(CsatRequest).where(CsatRequest.subject_kind == SURVEY_KIND,
+                                                    CsatRequest.subject_id == row.id))
+
+
+def _survey_summary(found: CsatRequest | None) -> str:
+    if found is None:
+        return "not asked"
+    return f"{found.score}/5" if found.score is not None else "not answered"
 
 
 def summary(session: Session, row: ReturnRequest) -> dict[str, Any]:
@@ -46,7 +58,7 @@ def summary(session: Session, row: ReturnRequest) -> dict[str, Any]:
                                                   "route": execution.route, "provider": execution.provider,
                                                   "amount_cents": execution.amount_cents,
                                                   "provider_ref": execution.provider_ref},
-        "survey": survey.summary(row), "last_error": row.last_error,
+        "survey": _survey_summary(survey(session, row)), "last_error": row.last_error,
         "created_at": row.created_at, "updated_at": row.updated_at}
 
 
@@ -102,13 +114,18 @@ def _text(row: ReturnRequest, event: ReturnEvent) -> str:
         return f"label not bought: {d.get('error')}"
     if event.step == "staff_approval":
         return f"{move}: approved{by}" + (f" ({d['note']})" if d.get("note") else "")
-    if event.step == "survey_answered":
-        return f"survey answered: {d.get('score')}/5"
     return f"{move}: {event.step}{by}" + (f" {d}" if d else "")
 
 
 def steps(session: Session, row: ReturnRequest) -> list[Step]:
     events = session.scalars(select(ReturnEvent).where(ReturnEvent.return_id == row.id)
                              .order_by(ReturnEvent.at, ReturnEvent.id))
-    return [Step(e.at, f"return.{e.step}", _text(row, e), {"actor": e.actor, "from": e.from_state,
-                                                           "to": e.to_state, **(e.detail or {})}) for e in events]
+    found = [Step(e.at, f"return.{e.step}", _text(row, e), {"actor": e.actor, "from": e.from_state,
+                                                            "to": e.to_state, **(e.detail or {})}) for e in events]
+    asked = survey(session, row)
+    if asked is not None and asked.score is not None and asked.answered_at is not None:
+        comment = f": {asked.comment}" if asked.comment else ""
+        found.append(Step(asked.answered_at, "csat.answered", f"survey answered: {asked.score}/5{comment}",
+                          {"csat_request_id": asked.id, "score": asked.score, "answer_count": asked.answer_count,
+                           "decision": asked.decision, "follow_up_case_id": asked.follow_up_case_id}))
+    return found

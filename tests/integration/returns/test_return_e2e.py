@@ -1,7 +1,8 @@
 """A return end to end on a real worker: staff request → refund policy approves → ShipStation return
 label (stand-in, over HTTP) → the label's tracking shows it delivered → receive scan, QC restock →
 one refund on Shopify → the unit restocked at the warehouse fills the customer who was waiting →
-the customer's email with signed survey links; then every step run again changes nothing."""
+the customer's email with the satisfaction survey's score links (``/csat/{token}``); then every step
+run again changes nothing."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,7 +15,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from domain.core.clock import utcnow
-from domain.core.models import Backorder, Order, OutboxMessage, RefundExecution, ReturnEvent, ReturnRequest, Store
+from domain.core.models import (
+    Backorder, CsatRequest, Order, OutboxMessage, RefundExecution, ReturnEvent, ReturnRequest, Store,
+)
 from tests.conftest import wait_for
 from tests.stack import running_stack
 
@@ -27,6 +30,14 @@ def _return(db_session: Session, rma: str) -> ReturnRequest:
     row = db_session.scalar(select(ReturnRequest).where(ReturnRequest.rma == rma))
     assert row is not None
     return row
+
+
+def _survey(db_session: Session, return_id: int) -> CsatRequest:
+    db_session.expire_all()
+    found = db_session.scalar(select(CsatRequest).where(CsatRequest.subject_kind == "return",
+                                                        CsatRequest.subject_id == return_id))
+    assert found is not None
+    return found
 
 
 def _state(db_session: Session, rma: str, state: str) -> bool:
@@ -118,17 +129,23 @@ def test_a_return_from_request_to_refund_and_restock_fills_the_waiting_customer_
             ReturnEvent.return_id == settled.id, ReturnEvent.step == "settle")) == 1
         notice = db_session.scalar(select(OutboxMessage).where(OutboxMessage.template == "return_settled"))
         assert notice is not None and notice.recipient == "ana@example.com"
-        links: dict[str, Any] = notice.context["survey_links"]
-        assert sorted(links) == ["1", "2", "3", "4", "5"]
-        five, one = (link.replace(link.split("/returns/")[0], stack.web) for link in (links["5"], links["1"]))
+        links: dict[str, Any] = notice.context["score_urls"]
+        assert sorted(links) == ["1", "2", "3", "4", "5"] and "/csat/" in links["5"]
+        survey = _survey(db_session, settled.id)
+        assert (survey.queue, survey.intent, survey.outbox_id) == ("returns", "defective/restock", notice.id)
+        five, one = (link.replace(link.split("/csat/")[0], stack.web) for link in (links["5"], links["1"]))
         page = requests.get(five, timeout=10)  # a mail scanner opening the link records nothing
-        assert page.status_code == 200 and "5 out of 5" in page.text and _return(db_session, rma).survey_score is None
-        answer = requests.post(five, data={"comment": "quick refund"}, timeout=10)
-        assert answer.status_code == 200 and "Thank you" in answer.text
-        assert "already have your answer" in requests.post(one, timeout=10).text, "the first answer counts"
-        assert requests.post(one[:-2] + "xx", timeout=10).status_code == 400
-        answered = _return(db_session, rma)
-        assert (answered.survey_score, answered.survey_comment) == (5, "quick refund")
+        assert page.status_code == 200 and 'value="5" class="picked"' in page.text
+        assert _survey(db_session, settled.id).score is None
+        answer = requests.post(five.split("?")[0], data={"score": "5", "comment": "quick refund"}, timeout=10)
+        assert answer.status_code == 200 and "We saved 5 out of 5" in answer.text
+        again = requests.post(one.split("?")[0], data={"score": "5"}, timeout=10)  # a second press: the same row
+        assert again.status_code == 200
+        assert requests.post(one.split("?")[0][:-2] + "xx", data={"score": "1"}, timeout=10).status_code == 400
+        answered = _survey(db_session, settled.id)
+        assert (answered.score, answered.comment, answered.answer_count) == (5, "quick refund", 2)
+        assert db_session.scalar(select(func.count()).select_from(CsatRequest)
+                                 .where(CsatRequest.subject_kind == "return")) == 1
 
         why = CliRunner().invoke(main, ["why", "return", rma])
         assert why.exit_code == 0, why.output

@@ -1,4 +1,4 @@
-"""Returns without a database: ``[returns]`` read and checked, the survey link signed and checked,
+"""Returns without a database: ``[returns]`` read and checked, the return's survey is csat's,
 Loop's webhook verified and read, the state machine's moves, the empty-box check."""
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ from connectors import loop_returns
 from connectors.errors import MalformedPayloadError, SignatureError
 from domain.core.business_config import ConfigError, parse_config
 from domain.core.returns_config import ReturnsConfig
-from domain.returns import fraud, machine, survey
+from domain.csat import sources as csat_sources
+from domain.csat import surveys as csat_surveys
+from domain.journey.links import verify_csat_link
+from domain.returns import csat_source, fraud, machine
 from tests.conftest import REPO_ROOT
 
 
@@ -51,22 +54,29 @@ def test_every_mistake_is_named_by_its_key_path() -> None:
         assert expected in problems, problems
 
 
-def test_a_survey_link_names_its_return_and_score_and_nothing_else_works() -> None:
+def test_a_return_is_surveyed_by_csat_through_its_registered_source() -> None:
+    assert csat_sources.SOURCES["return"] is csat_source.settled_returns
+    config = parse_config(_example())
+    assert "return" in config.csat.kinds and "ticket" in config.csat.kinds
+    data = _example()
+    data["returns"]["survey_valid_for"] = "30d"
+    with pytest.raises(ConfigError) as raised:
+        parse_config(data)
+    assert "returns.survey_valid_for: unknown key" in raised.value.problems, "the return's own survey is retired"
+
+
+def test_the_return_emails_score_links_are_the_csat_survey_link_with_a_score() -> None:
+    class Survey:
+        id = 41
+        expires_at = datetime(2027, 1, 2, tzinfo=UTC)
+
     now = datetime(2026, 12, 3, tzinfo=UTC)
-    expires = int((now + timedelta(days=30)).timestamp())
-    token = survey.sign("s" * 40, 12, 4, expires)
-    assert survey.verify("s" * 40, token, now) == (12, 4)
-    payload, mac = token.split(".")
-    for bad in (f"{payload}.{mac[:-1]}A" if mac[-1] != "A" else f"{payload}.{mac[:-1]}B", token + "x", "nope",
-                survey.sign("t" * 40, 12, 4, expires)):
-        with pytest.raises(survey.BadSurveyLink):
-            survey.verify("s" * 40, bad, now)
-    with pytest.raises(survey.BadSurveyLink, match="expired"):
-        survey.verify("s" * 40, token, now + timedelta(days=31))
-    with pytest.raises(survey.BadSurveyLink, match="unknown score"):
-        survey.verify("s" * 40, survey.sign("s" * 40, 12, 9, expires), now)
-    links = survey.links("s" * 40, "https://shop.example/", 12, expires)
-    assert sorted(links) == ["1", "2", "3", "4", "5"] and links["3"].startswith("https://shop.example/returns/survey/")
+    url = csat_surveys.link("https://shop.example", "s" * 40, Survey())  # type: ignore[arg-type]
+    links = csat_surveys.score_urls(url)
+    assert sorted(links) == ["1", "2", "3", "4", "5"]
+    assert links["3"].startswith("https://shop.example/csat/") and links["3"].endswith("?score=3")
+    token = links["3"].split("/csat/")[1].split("?")[0]
+    assert verify_csat_link("s" * 40, token, now) == 41
 
 
 def _signed(body: bytes, secret: str = "k") -> dict[str, str]:
