@@ -38,11 +38,11 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 
-#: ``pytest -n N`` (``make test``): groups of tests that run on one worker, one after another.
-#: The chaos smoke scenarios share one stack of private servers (a session fixture: one start,
-#: not one per worker). The end-to-end tests each run the product's processes (the demo runs
-#: seven) for minutes: one at a time, they leave the cores to the other workers' tests, which
-#: have timing bounds of their own.
+#: ``pytest -n N --dist loadgroup`` (``make test``): groups of tests that run on one worker, one
+#: after another. The chaos smoke scenarios share one stack of private servers (a session
+#: fixture: one start, not one per worker). The end-to-end tests each run the product's processes
+#: (the demo runs seven) for minutes: one at a time, they leave the cores to the other workers'
+#: tests, which have timing bounds of their own.
 XDIST_GROUPS = {"tests/chaos/": "chaos", "tests/e2e/": "e2e"}
 
 
@@ -63,19 +63,21 @@ def pytest_configure(config: pytest.Config) -> None:
         report.reset()
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ``pytest -n``: the groups above, and the end-to-end tests (minutes each) first, so
-    the run does not end waiting for one of them started last. Every worker sorts alike (xdist
-    requires the same collection everywhere)."""
-    if _reports(config) and config.getoption("numprocesses", None) in (None, 0):
-        return
-    for item in items:
-        where = item.path.relative_to(REPO_ROOT).as_posix()
-        for prefix, group in XDIST_GROUPS.items():
-            if where.startswith(prefix):
-                item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` with the groups of ``XDIST_GROUPS``: each group is one unit of work
+    (the largest start first), every other test a unit of its own, handed to whichever worker is
+    free. (xdist's own ``xdist_group`` marks rename the test ids through an attribute pytest 9
+    no longer reads, so they would group nothing.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((group for prefix, group in XDIST_GROUPS.items() if nodeid.startswith(prefix)), nodeid)
+
+    return GroupScheduling(config, log)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
