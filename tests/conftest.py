@@ -131,24 +131,30 @@ def _server_urls() -> tuple[str, str, Path | None]:
     with _claims_locked(claims):
         if not embedded.is_running():
             (claims / ".started").touch()
+        elif not _live_claims(claims):  # a mark left by a session that died: not ours to stop
+            (claims / ".started").unlink(missing_ok=True)
         state = embedded.start()
         claim = claims / str(os.getpid())
         claim.write_text("claimed")
     return database_url or state.database_url, redis_url or state.redis_url, claim
 
 
+def _live_claims(claims: Path) -> list[Path]:
+    """The claims of sessions still running (a session killed mid-run leaves its file behind)."""
+    import psutil
+
+    return [c for c in claims.iterdir() if c.name.isdigit() and psutil.pid_exists(int(c.name))]
+
+
 def release_embedded(claim: Path) -> None:
     """Drop this session's claim; the last session out stops the servers if a test session
     started them (the ``.started`` mark)."""
-    import psutil
-
     from workers import embedded
 
     with _claims_locked(claim.parent):
         claim.unlink(missing_ok=True)
-        others = [c for c in claim.parent.iterdir() if c.name.isdigit() and psutil.pid_exists(int(c.name))]
         started = claim.parent / ".started"
-        if started.exists() and not others:
+        if started.exists() and not _live_claims(claim.parent):
             embedded.stop()
             started.unlink(missing_ok=True)
 
