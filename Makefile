@@ -26,8 +26,13 @@ lint: install
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m tools.mypy_baseline
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist): most tests wait on servers, subprocesses
+# and Celery workers, so three share two cores well. Each worker has its own database and broker
+# namespace (tests/conftest.py); `make test TEST_WORKERS=0` (or PYTEST_ARGS=-n0) runs it in one.
+TEST_WORKERS ?= 3
+
 test: install
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The demo and the sandbox run from this checkout (they are not installed with the product).
 demo: install

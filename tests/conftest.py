@@ -10,6 +10,7 @@ import os
 import secrets
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -37,11 +38,88 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 
+#: ``pytest -n N --dist loadgroup`` (``make test``): groups of tests that run on one worker, one
+#: after another. The chaos smoke scenarios share one stack of private servers (a session
+#: fixture: one start, not one per worker). The end-to-end tests each run the product's processes
+#: (the demo runs seven) for minutes: one at a time, they leave the cores to the other workers'
+#: tests, which have timing bounds of their own.
+XDIST_GROUPS = {"tests/chaos/": "chaos", "tests/e2e/": "e2e"}
+
+
+def _reports(config: pytest.Config) -> bool:
+    """True in the process that prints the run's summary: the run itself, or the controller of
+    ``pytest -n`` (its workers have ``workerinput``)."""
+    return not hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from tests.chaos import report
+
+    if _reports(config) and not report.FULL:
+        # The chaos smoke rows, from whichever worker runs them, go to one scratch file that
+        # this process prints and deletes; the workers inherit the variable.
+        os.environ[report.SMOKE_VARIABLE] = str(report.run_path())
+        report.RESULTS_PATH = report.run_path()
+        report.reset()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` with the groups of ``XDIST_GROUPS``: each group is one unit of work
+    (the largest start first), every other test a unit of its own, handed to whichever worker is
+    free. (xdist's own ``xdist_group`` marks rename the test ids through an attribute pytest 9
+    no longer reads, so they would group nothing.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((group for prefix, group in XDIST_GROUPS.items() if nodeid.startswith(prefix)), nodeid)
+
+    return GroupScheduling(config, log)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    from tests.chaos import report
+
+    report.RESULTS_PATH = report.run_path()
+    rows = report.read_rows()
+    if rows:
+        terminalreporter.write_sep("=", f"chaos results ({'full' if report.FULL else 'smoke'})")
+        terminalreporter.write_line(report.table(rows))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from tests.chaos import report
+
+    if _reports(config) and not report.FULL:
+        report.RESULTS_PATH = report.run_path()
+        report.reset()
+
+
+@contextmanager
+def _claims_locked(claims: Path) -> Iterator[None]:
+    """Hold the claims directory's lock: sessions start together (``pytest -n``, one per worker)
+    and finish together, and each must see the others' claims as they are, not half-written."""
+    import fcntl
+
+    claims.mkdir(parents=True, exist_ok=True)
+    with open(claims / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _server_urls() -> tuple[str, str, Path | None]:
     """(database server URL, Redis URL, this session's claim on the embedded servers, if used).
 
-    Sessions sharing the embedded servers each leave a claim file; the last one to finish stops
-    the servers, so a session never pulls them from under another that is still running.
+    Sessions sharing the embedded servers each leave a claim file (``pytest -n 3`` runs three
+    sessions, one per worker). When a test session found the servers stopped and started them,
+    the ``.started`` mark says so; the last session to finish then stops them, so a session never
+    pulls them from under another still running, and servers a developer started stay up.
     """
     from workers import embedded
 
@@ -49,26 +127,36 @@ def _server_urls() -> tuple[str, str, Path | None]:
     redis_url = os.environ.get("REDIS_URL", "") or os.environ.get("BROKER_URL", "")
     if database_url and redis_url:
         return database_url, redis_url, None
-    was_running = embedded.is_running()
-    state = embedded.start()
     claims = embedded.data_dir() / "test-sessions"
-    claims.mkdir(parents=True, exist_ok=True)
-    claim = claims / str(os.getpid())
-    claim.write_text("started" if not was_running else "joined")
+    with _claims_locked(claims):
+        if not embedded.is_running():
+            (claims / ".started").touch()
+        elif not _live_claims(claims):  # a mark left by a session that died: not ours to stop
+            (claims / ".started").unlink(missing_ok=True)
+        state = embedded.start()
+        claim = claims / str(os.getpid())
+        claim.write_text("claimed")
     return database_url or state.database_url, redis_url or state.redis_url, claim
 
 
-def release_embedded(claim: Path) -> None:
-    """Drop this session's claim; stop the servers if this session started them and none remain."""
+def _live_claims(claims: Path) -> list[Path]:
+    """The claims of sessions still running (a session killed mid-run leaves its file behind)."""
     import psutil
 
+    return [c for c in claims.iterdir() if c.name.isdigit() and psutil.pid_exists(int(c.name))]
+
+
+def release_embedded(claim: Path) -> None:
+    """Drop this session's claim; the last session out stops the servers if a test session
+    started them (the ``.started`` mark)."""
     from workers import embedded
 
-    started = claim.read_text() == "started"
-    claim.unlink(missing_ok=True)
-    others = [c for c in claim.parent.iterdir() if c.name.isdigit() and psutil.pid_exists(int(c.name))]
-    if started and not others:
-        embedded.stop()
+    with _claims_locked(claim.parent):
+        claim.unlink(missing_ok=True)
+        started = claim.parent / ".started"
+        if started.exists() and not _live_claims(claim.parent):
+            embedded.stop()
+            started.unlink(missing_ok=True)
 
 
 def _with_database(url: str, name: str) -> str:
@@ -88,7 +176,7 @@ def services() -> Iterator[dict[str, str]]:
     from domain.core.env_settings import get_settings
     from workers.schema import alembic_config
 
-    server_url, redis_url, started_embedded = _server_urls()
+    server_url, redis_url, claim = _server_urls()
     test_db = SESSION_NAME
     admin_url = _psycopg_url(_with_database(server_url, "postgres"))
     with psycopg.connect(admin_url, autocommit=True) as admin:
@@ -117,8 +205,8 @@ def services() -> Iterator[dict[str, str]]:
             else:
                 os.environ[key] = value
         get_settings.cache_clear()
-        if started_embedded is not None:
-            release_embedded(started_embedded)
+        if claim is not None:
+            release_embedded(claim)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ file so they never replace the last full run's table.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ import pytest
 from tests.chaos import report
 from tests.chaos.harness import ChaosStack, chaos_stack
 
-FULL = os.environ.get("CHAOS_SCALE", "").lower() == "full"
+FULL = report.FULL
 
 
 def size(full: int, smoke: int) -> int:
@@ -27,10 +26,10 @@ def size(full: int, smoke: int) -> int:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """The rows go to ``report.run_path()``; ``tests/conftest.py`` prints the table at the end of
+    the run (in the process that reports: the run itself, or the controller of ``pytest -n``)."""
     config.addinivalue_line("markers", "chaos_full: chaos scenario run only by `make chaos` (CHAOS_SCALE=full)")
-    if not FULL:
-        report.RESULTS_PATH = Path(tempfile.gettempdir()) / f"chaos-smoke-{os.getpid()}.jsonl"
-        report.reset()
+    report.RESULTS_PATH = report.run_path()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -40,18 +39,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "chaos_full" in item.keywords:
             item.add_marker(skip)
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    rows = report.read_rows()
-    if rows:
-        terminalreporter.write_sep("=", f"chaos results ({'full' if FULL else 'smoke'})")
-        terminalreporter.write_line(report.table(rows))
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    if not FULL:
-        report.reset()
 
 
 @pytest.hookimpl(hookwrapper=True)

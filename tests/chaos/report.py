@@ -12,6 +12,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 RESULTS_PATH = Path(os.environ.get("CHAOS_RESULTS", Path(__file__).resolve().parents[2] / ".data" / "chaos" / "results.jsonl"))
+#: ``CHAOS_SCALE=full`` (``make chaos``): every scenario at full size, rows kept in ``RESULTS_PATH``.
+FULL = os.environ.get("CHAOS_SCALE", "").lower() == "full"
+#: Where a smoke run (``make test``) keeps its rows: named by the process that prints the table
+#: (the run itself, or the controller of ``pytest -n``, whose workers inherit the variable).
+SMOKE_VARIABLE = "CHAOS_SMOKE_RESULTS"
+
+
+def run_path() -> Path:
+    """This run's results file: ``RESULTS_PATH`` for a full run, a scratch file for a smoke run."""
+    if FULL:
+        return RESULTS_PATH
+    import tempfile
+
+    return Path(os.environ.get(SMOKE_VARIABLE) or Path(tempfile.gettempdir()) / f"chaos-smoke-{os.getpid()}.jsonl")
 
 
 @dataclass(frozen=True)

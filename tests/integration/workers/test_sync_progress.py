@@ -39,7 +39,11 @@ def test_a_full_sync_shows_progress_and_lists_what_changed(stand_ins: Callable[.
     assert "shopify-main: no available figure changed" in third.stdout
 
 
-def test_on_a_terminal_it_is_a_bar_with_rate_and_time_left() -> None:
+def test_on_a_terminal_it_is_a_bar_with_rate_and_time_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A terminal wide enough for every column: rich sizes a stream that is not a terminal from
+    # COLUMNS, else from the terminal pytest runs in, else 80 columns (pytest -n: its workers have
+    # none), where a quick run's rate ("106,856/s") squeezed "400/400" to "400/4…".
+    monkeypatch.setenv("COLUMNS", "160")
     out = io.StringIO()
     with SyncProgress("woo-outlet", expected=400, full=True, stream=out, bar=True) as shown:
         for _ in range(4):
