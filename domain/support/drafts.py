@@ -61,9 +61,10 @@ def drafted_since_triage(session: Session, ticket_id: int) -> bool:
     """A ``draft`` decision (a draft, or why none) newer than the ticket's latest triage."""
     last_triage = select(func.max(SupportDecision.id)).where(SupportDecision.ticket_id == ticket_id,
                                                              SupportDecision.kind == "triage").scalar_subquery()
-    return session.scalar(select(func.count()).select_from(SupportDecision).where(
+    found = session.scalar(select(func.count()).select_from(SupportDecision).where(
         SupportDecision.ticket_id == ticket_id, SupportDecision.kind == "draft",
-        SupportDecision.id > func.coalesce(last_triage, 0))) > 0
+        SupportDecision.id > func.coalesce(last_triage, 0)))
+    return bool(found)
 
 
 def _trusted(ticket: SupportTicket, floor: float) -> bool:
