@@ -123,9 +123,9 @@ def read(text: str, named: list[dict[str, Any]], linked: list[dict[str, Any]], *
                       reasons=[f"the text reads as {what}: not guessed"])
     choice = choices[0]
     reasons.append(f"the text reads as {choice} for backorder {backorder['id']} ({backorder['item']})")
-    if choice not in backorder["links"] and backorder["state"] == CHOICE_TARGETS[choice] and choice != "substitute":
+    if choice not in backorder["options"] and backorder["state"] == CHOICE_TARGETS[choice] and choice != "substitute":
         return Answer(choice, backorder["id"], reasons=reasons + [f"the backorder is {backorder['state']} already"])
-    if choice not in backorder["links"]:
+    if choice not in backorder["options"]:
         return Answer(choice, backorder["id"], question="no longer possible",
                       reasons=reasons + [f"{choice} is no longer open for a backorder {backorder['state']}"])
     if choice != "substitute":

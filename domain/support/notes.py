@@ -36,7 +36,7 @@ def facts_lines(facts: dict[str, Any]) -> list[str]:
         lines.append(f"order {order['number']}: {order['status']}, total {_money(order['total_cents'])} "
                      f"{order['currency']}")
         for b in order["backorders"]:
-            options = ", ".join(sorted(b["links"])) or "none"
+            options = ", ".join(b["options"]) or "none"
             subs = ", ".join(s["sku"] for s in b["substitutes"])
             lines.append(f"  backorder {b['id']} {b['item']} ×{b['quantity']}: {b['state']}, ETA {b['eta'] or 'unknown'}"
                          f", options {options}" + (f" (substitutes {subs})" if subs else ""))

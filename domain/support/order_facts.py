@@ -63,6 +63,7 @@ def backorder_facts(session: Session, backorder: Backorder, settings: JourneySet
             "state": backorder.state, "eta": context["eta"], "promised_date": _iso(backorder.promised_date),
             "deadline": context["deadline"], "timezone": context["timezone"],
             "consent_required": backorder.consent_required, "resolution": backorder.resolution,
+            "options": open_choices,
             "links": {c: url for c, url in context["links"].items() if c in open_choices},
             "substitutes": context["substitutes"] if "substitute" in open_choices else [],
             "credit_total_cents": context["credit_total_cents"]}

@@ -274,6 +274,62 @@ def test_an_ambiguous_answer_is_not_applied(db_session: Session, catalog: Busine
     assert draft is not None and draft.asks and draft.applied == {}
 
 
+def _in_stock(session: Session, code: str, units: int) -> None:
+    from connectors.types import StockRecord
+    from domain.stock.levels import record_batch
+
+    store = session.scalar(select(Store).where(Store.key == "shopify-main"))
+    assert store is not None
+    record_batch(session, store.id, [StockRecord(external_id=f"v-{code}", sku=code, location_external_id="655441491",
+                                                 available=units, on_hand=units, updated_at=utcnow())])
+    session.commit()
+
+
+def test_send_the_queen_instead_applies_that_substitute(db_session: Session, catalog: BusinessConfig,
+                                                        settings: customer_journey.Settings) -> None:
+    _in_stock(db_session, "FUT-FRM-OAK-QUEEN", 2)
+    _in_stock(db_session, "FUT-FRM-WAL-FULL", 2)
+    backorder = _backorder(db_session, settings, "7010")
+    ticket = _ticket(db_session, catalog, "z-queen", "Send the queen instead",
+                     "Please send the queen instead of the full since the full is out of stock.")
+    assert ticket.intent == "backorder_offer_answer"
+    offered = {s["sku"] for s in drafts.order_facts.gather(db_session, ticket, settings, utcnow())["orders"][0]
+               ["backorders"][0]["substitutes"]}
+    assert offered == {"FUT-FRM-OAK-QUEEN", "FUT-FRM-WAL-FULL"}  # two in stock: the text must single one out
+    follow_ups = drafts.compose_stored(db_session, settings, [ticket.id])
+    db_session.commit()
+    db_session.expire_all()
+    row = db_session.get(Backorder, backorder.id)
+    assert row is not None and row.state == "substituted"
+    assert db_session.scalar(select(Sku.code).where(Sku.id == row.substitute_sku_id)) == "FUT-FRM-OAK-QUEEN"
+    assert Stage.PLACE_SUBSTITUTE in {f.stage for f in follow_ups}
+    draft = drafts.latest_draft(db_session, ticket.id)
+    assert draft is not None and draft.applied["substitute"] == "FUT-FRM-OAK-QUEEN"
+
+
+def test_a_cancel_naming_a_backordered_order_is_applied_and_refunded(db_session: Session, catalog: BusinessConfig,
+                                                                     settings: customer_journey.Settings) -> None:
+    backorder = _backorder(db_session, settings, "7011")
+    ticket = _ticket(db_session, catalog, "z-cancel", "Cancel my order",
+                     "Please cancel order #7011, I found one elsewhere.")
+    assert ticket.intent == "cancel"
+    follow_ups = drafts.compose_stored(db_session, settings, [ticket.id])
+    db_session.commit()
+    db_session.expire_all()
+    row = db_session.get(Backorder, backorder.id)
+    assert row is not None and (row.state, row.resolution) == ("cancelled_by_customer", "refund")
+    assert Stage.REFUND in {f.stage for f in follow_ups}
+    draft = drafts.latest_draft(db_session, ticket.id)
+    assert draft is not None and "refunding you in full" in draft.body
+    # without an order number a cancel request is left to an agent
+    other = _backorder(db_session, settings, "7012")
+    vague = _ticket(db_session, catalog, "z-cancel-2", "Cancel", "Please cancel my order, I changed my mind.")
+    assert vague.intent == "cancel"
+    _draft(db_session, settings, vague)
+    db_session.expire_all()
+    assert db_session.get(Backorder, other.id).state == "notified"  # type: ignore[union-attr]
+
+
 class _Work:
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         return unit_of_work(send=lambda messages: None)

@@ -32,10 +32,8 @@ def test_choices_in(text: str, expected: list[str]) -> None:
 
 def _backorder(backorder_id: int, item: str = "Oak Mission futon frame, full", state: str = "notified",
                substitutes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    links = {"wait": "w", "cancel": "c", "credit": "r"} if state == "notified" else {"cancel": "c", "credit": "r"}
-    if substitutes and state == "notified":
-        links["substitute"] = "s"
-    return {"id": backorder_id, "item": item, "state": state, "links": links, "substitutes": substitutes or []}
+    options = ["wait", "cancel", "credit", "substitute"] if state == "notified" else ["cancel", "credit"]
+    return {"id": backorder_id, "item": item, "state": state, "options": options, "substitutes": substitutes or []}
 
 
 QUEEN = {"sku": "FUT-FRM-OAK-QUEEN", "title": "Oak Mission futon frame, queen", "price_cents": 72900, "link": "q"}
