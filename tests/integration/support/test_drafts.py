@@ -339,7 +339,8 @@ class _Work:
 def helpdesk() -> Iterator[list[tuple[str, str]]]:
     posted: list[tuple[str, str]] = []
 
-    def poster(external_id: str, body: str) -> str:
+    def poster(external_id: str, body: str, key: str) -> str:
+        assert key.startswith("support-note-")
         if external_id == "z-refused":
             raise PermanentError("422 ticket closed")
         posted.append((external_id, body))
@@ -421,3 +422,41 @@ def test_the_command_line_and_why_ticket(db_session: Session, catalog: BusinessC
     legal = _ticket(db_session, catalog, "z-cli-legal", "Lawyer", "My lawyer will contact you about order #7009.")
     refused = runner.invoke(main, ["tickets", "draft", str(legal.id)])
     assert refused.exit_code == 0 and "no draft (legal queue" in refused.output
+
+
+def test_a_helpdesks_entry_posts_the_note_through_its_connector(db_session: Session, catalog: BusinessConfig,
+                                                                settings: customer_journey.Settings,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ticket from a ``[[helpdesks]]`` entry (its source is the entry's key) is posted by that
+    entry's connector as a write-back carrying only the internal note, marked once per note."""
+    import dataclasses
+
+    from connectors.helpdesk.contract import TicketUpdate, WriteOutcome
+    from domain.core.helpdesk_config import HelpdeskConfig, HelpdesksConfig
+
+    entry = HelpdeskConfig(key="zendesk-main", platform="zendesk", base_url="https://x.zendesk.com")
+    configured = dataclasses.replace(catalog, helpdesks=HelpdesksConfig((entry,)))
+    writes: list[TicketUpdate] = []
+
+    class Desk:
+        def write_back(self, update: TicketUpdate) -> WriteOutcome:
+            writes.append(update)
+            return WriteOutcome(update.ticket_id, ("note",), note_id="c-1")
+
+    monkeypatch.setattr(support_notes, "current_config", lambda: configured)
+    monkeypatch.setattr(support_notes, "helpdesk_for", lambda e: Desk() if e == entry else None)
+    _backorder(db_session, settings, "7013")
+    done = intake.intake(db_session, catalog.support, intake.NewTicket(
+        "zendesk-main", "4321", "ETA?", "When will order #7013 be back in stock? What's the ETA?", "ada@example.com"))
+    db_session.commit()
+    draft = _draft(db_session, settings, done.ticket)
+    assert draft is not None
+    note = db_session.scalar(select(SupportNote).where(SupportNote.draft_id == draft.id))
+    assert note is not None
+    assert "zendesk-main" in support_notes.served_sources()
+    assert support_notes.post(_Work(), note.id) == "posted"
+    (update,) = writes
+    assert (update.ticket_id, update.idempotency_key) == ("4321", f"support-note-{note.id}")
+    assert update.note == note.body and not update.tags and not update.priority
+    db_session.expire_all()
+    assert db_session.get(SupportNote, note.id).external_ref == "c-1"  # type: ignore[union-attr]
