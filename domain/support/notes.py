@@ -44,6 +44,12 @@ def facts_lines(facts: dict[str, Any]) -> list[str]:
             scan = s["last_scan"]
             lines.append(f"  parcel {s['carrier']} {s['tracking_number']}: {s['status']}"
                          + (f", last scan {scan['at'][:16]} {scan['description']}" if scan else ""))
+        rma = order.get("return")
+        if rma:
+            label = rma["label"] or {}
+            lines.append(f"  return {rma['rma']}: {rma['state']}" + (f", label {label.get('carrier') or ''} "
+                                                                   f"{label.get('tracking_number') or ''}".rstrip()
+                                                                   if label else ", no label yet"))
         for r in order["refunds"]:
             lines.append(f"  refund {r['decision']} {_money(r['amount_cents'])} {r['currency']} ({r['rule']}): "
                          f"{r['status']}")

@@ -4,8 +4,9 @@ with its ETA and the customer's options (the same signed links the backorder not
 scan, each refund with what the policy decided and where its payment stands. Read-only; the result
 is plain JSON, stored with the draft exactly as it was used.
 
-There is no returns model yet: ``return`` is None and the return template says a person will send
-the label.
+Each order's newest return (``return_requests``, ``domain.returns``): its RMA, state, amount and,
+once bought, the return label (carrier, tracking number, label link); None when it has none, and
+the return template then says a person sends the label.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from domain.core.models import (
     OrderLine,
     RefundDecision,
     RefundExecution,
+    ReturnRequest,
     Shipment,
     Sku,
     SupportTicket,
@@ -109,6 +111,18 @@ def refund_facts(session: Session, order: Order) -> list[dict[str, Any]]:
     return out
 
 
+def return_facts(session: Session, order: Order) -> dict[str, Any] | None:
+    """The order's newest return (RMA): where it stands and its label, if one was bought."""
+    row = session.scalars(select(ReturnRequest).where(ReturnRequest.order_id == order.id)
+                          .order_by(ReturnRequest.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return {"rma": row.rma, "state": row.state, "reason": row.reason, "amount_cents": row.amount_cents,
+            "currency": row.currency, "qc": row.qc,
+            "label": {"carrier": row.label_carrier, "tracking_number": row.tracking_number, "url": row.label_url}
+            if row.label_ref or row.label_url or row.tracking_number else None}
+
+
 def order_facts(session: Session, order: Order, settings: JourneySettings, now: datetime) -> dict[str, Any]:
     waiting = list(session.scalars(select(Backorder).join(OrderLine, OrderLine.id == Backorder.order_line_id)
                                    .where(OrderLine.order_id == order.id).order_by(Backorder.id)))
@@ -121,7 +135,7 @@ def order_facts(session: Session, order: Order, settings: JourneySettings, now: 
             "shipments": [shipment_facts(session, s) for s in session.scalars(
                 select(Shipment).where(Shipment.order_id == order.id).order_by(Shipment.id))],
             "refunds": refund_facts(session, order),
-            "return": None}
+            "return": return_facts(session, order)}
 
 
 def gather(session: Session, ticket: SupportTicket, settings: JourneySettings, now: datetime) -> dict[str, Any]:
@@ -132,4 +146,4 @@ def gather(session: Session, ticket: SupportTicket, settings: JourneySettings, n
             "customer_name": (first.customer_name if first else "") or ticket.customer_name or "",
             "ticket": {"id": ticket.id, "subject": ticket.subject, "intent": ticket.intent, "queue": ticket.queue},
             "orders": [order_facts(session, order, settings, now) for order in orders],
-            "returns_supported": False, "composed_at": now.isoformat()}
+            "returns_supported": True, "composed_at": now.isoformat()}

@@ -274,6 +274,28 @@ def test_an_ambiguous_answer_is_not_applied(db_session: Session, catalog: Busine
     assert draft is not None and draft.asks and draft.applied == {}
 
 
+def test_a_return_draft_carries_the_return_label(db_session: Session, catalog: BusinessConfig,
+                                                settings: customer_journey.Settings) -> None:
+    from domain.core.models import ReturnRequest
+
+    order, _ = _order(db_session, "7014", backordered=False)
+    db_session.add(ReturnRequest(rma="RMA-7014", source="staff", source_ref="r-1", order_id=order.id,
+                                 customer="ada@example.com", reason="too_big", state="label_created",
+                                 amount_cents=64_900, label_ref="lbl-9", label_carrier="usps",
+                                 tracking_number="9400111899223100001234",
+                                 label_url="https://labels.example/9400111899223100001234.pdf"))
+    db_session.commit()
+    ticket = _ticket(db_session, catalog, "z-return", "Return",
+                     "I'd like to return order #7014, it doesn't fit. How do I send it back?")
+    assert ticket.intent == "return_exchange"
+    draft = _draft(db_session, settings, ticket)
+    assert draft is not None and draft.template == "support/return_exchange.txt"
+    rma = draft.facts["orders"][0]["return"]
+    assert (rma["rma"], rma["state"], rma["label"]["tracking_number"]) == ("RMA-7014", "label_created",
+                                                                         "9400111899223100001234")
+    assert "https://labels.example/9400111899223100001234.pdf" in draft.body and "RMA-7014" in draft.body
+
+
 def _in_stock(session: Session, code: str, units: int) -> None:
     from connectors.types import StockRecord
     from domain.stock.levels import record_batch
