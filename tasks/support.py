@@ -25,13 +25,11 @@ UNDRAFTED_AFTER = timedelta(minutes=1)
 
 @shared_task(base=DbTask, bind=True, name="tasks.support.triage")
 def triage(self: DbTask, ticket_ids: list[int]) -> int:
-    """Triage these tickets if still new, then draft their replies; those from a helpdesk owe their
-    write-back (tags, priority, group, the triage note), recorded in the same transaction. Returns
-    how many were triaged now."""
-    config = current_config()
+    """Triage these tickets if still new, then draft their replies (the draft stage owes a helpdesk
+    ticket's write-back, so its one internal note carries the draft). Returns how many were
+    triaged now."""
     with self.unit_of_work() as uow:
-        done = intake.triage_stored(uow.session, config.support, ticket_ids)
-        dispatch(uow, write_backs.owe(uow.session, config.helpdesks, done))
+        done = intake.triage_stored(uow.session, current_config().support, ticket_ids)
         dispatch(uow, for_ids(Stage.DRAFT_TICKETS, done))
     return len(done)
 
@@ -39,9 +37,13 @@ def triage(self: DbTask, ticket_ids: list[int]) -> int:
 @shared_task(base=DbTask, bind=True, name="tasks.support.draft")
 def draft(self: DbTask, ticket_ids: list[int]) -> int:
     """Draft the reply of each triaged ticket not drafted since its triage (applying an answer to a
-    backorder offer); returns the follow-ups owed."""
+    backorder offer); a ticket from a helpdesk then owes its write-back (tags, priority, group and
+    one internal note: the triage and this draft), recorded in the same transaction. Returns the
+    follow-ups owed."""
+    settings = runtime_settings.current()
     with self.unit_of_work() as uow:
-        follow_ups = drafts.compose_stored(uow.session, runtime_settings.current(), ticket_ids)
+        follow_ups = drafts.compose_stored(uow.session, settings, ticket_ids)
+        follow_ups += write_backs.owe(uow.session, settings.config.helpdesks, ticket_ids)
         dispatch(uow, follow_ups)
     return len(follow_ups)
 

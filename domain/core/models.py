@@ -1544,6 +1544,9 @@ class HelpdeskWriteBack(Base):
         UniqueConstraint("ticket_id", "kind", name="uq_helpdesk_write_backs_ticket_kind"),
         CheckConstraint("state IN ('pending', 'done', 'failed')", name="state_valid"),
         Index("ix_helpdesk_write_backs_pending", "due_at", postgresql_where=text("state = 'pending'")),
+    )
+
+
 # --- Support macros: reply drafts with the order's facts, and their internal notes (docs/support.md) ---
 
 #: pending: to post; in_flight: claimed by one run (``lease_until``); posted: the helpdesk took it;

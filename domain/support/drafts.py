@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from domain.core.clock import utcnow
 from domain.core.env_settings import JourneySettings
-from domain.core.models import Backorder, Order, OrderLine, SupportDecision, SupportDraft, SupportTicket, SupportTicketLink
+from domain.core.models import Backorder, HelpdeskWriteBack, Order, OrderLine, SupportDecision, SupportDraft, SupportTicket, SupportTicketLink
 from domain.core.stages import FollowUp, Stage
 from domain.journey import customer_journey
 from domain.messaging.rendering import render_text
@@ -166,17 +166,45 @@ def compose(session: Session, settings: JourneySettings, ticket: SupportTicket, 
                          asks=bool(question), created_by=actor, created_at=now)
     session.add(draft)
     session.flush()
+    helpdesks = {entry.key for entry in settings.config.helpdesks.entries}
+    if ticket.source in helpdesks and _write_back_pending(session, ticket.id):
+        # the helpdesk's triage write-back (owed after this draft) carries it in its one internal note
+        _decide(session, ticket, "draft", "drafted", template, {
+            "draft_id": draft.id, "version": version, "note_id": None, "auto_answer": draft.auto_answer,
+            "asks": draft.asks}, _reasons(template, ticket, trusted, draft, applied, question)
+            + [f"posted with the triage write-back to {ticket.source}"], now)
+        return Composed(draft, tuple(follow_ups), f"posted with the triage write-back to {ticket.source}")
     note = notes.request(session, draft, ticket, now)
+    reasons = _reasons(template, ticket, trusted, draft, applied, question)
+    _decide(session, ticket, "draft", "drafted", template, {"draft_id": draft.id, "version": version,
+                                                            "note_id": note.id, "auto_answer": draft.auto_answer,
+                                                            "asks": draft.asks}, reasons, now)
+    return Composed(draft, (*follow_ups, FollowUp(Stage.POST_TICKET_NOTE, (note.id,))), "; ".join(reasons))
+
+
+def _reasons(template: str, ticket: SupportTicket, trusted: bool, draft: SupportDraft, applied: dict[str, Any],
+             question: str | None) -> list[str]:
     reasons = [f"template {template}" + ("" if trusted else f" (intent {ticket.intent or '-'} not trusted)"),
                "tier-1 macro" if draft.auto_answer else "an agent reviews it before sending"]
     if applied:
         reasons.append(f"applied {applied['choice']} on backorder {applied['backorder_id']}: {applied['result']}")
     if question:
         reasons.append(f"asks the customer: {question}")
-    _decide(session, ticket, "draft", "drafted", template, {"draft_id": draft.id, "version": version,
-                                                            "note_id": note.id, "auto_answer": draft.auto_answer,
-                                                            "asks": draft.asks}, reasons, now)
-    return Composed(draft, (*follow_ups, FollowUp(Stage.POST_TICKET_NOTE, (note.id,))), "; ".join(reasons))
+    return reasons
+
+
+def _write_back_pending(session: Session, ticket_id: int) -> bool:
+    """No triage write-back yet, or one still to run: it will carry the newest draft."""
+    state = session.scalar(select(HelpdeskWriteBack.state).where(HelpdeskWriteBack.ticket_id == ticket_id,
+                                                                 HelpdeskWriteBack.kind == "triage"))
+    return state is None or state == "pending"
+
+
+def note_draft(session: Session, ticket_id: int) -> str | None:
+    """The newest draft as the helpdesk's triage note carries it (its text, what it applied, the
+    facts it used), or None when the ticket has none (a legal one)."""
+    draft = latest_draft(session, ticket_id)
+    return notes.body_for(draft) if draft is not None else None
 
 
 def compose_stored(session: Session, settings: JourneySettings, ticket_ids: list[int],

@@ -482,3 +482,35 @@ def test_a_helpdesks_entry_posts_the_note_through_its_connector(db_session: Sess
     assert update.note == note.body and not update.tags and not update.priority
     db_session.expire_all()
     assert db_session.get(SupportNote, note.id).external_ref == "c-1"  # type: ignore[union-attr]
+
+
+def test_a_helpdesk_tickets_first_draft_rides_in_its_triage_note(db_session: Session, catalog: BusinessConfig) -> None:
+    """A ticket from a ``[[helpdesks]]`` entry gets one internal note: the triage write-back, owed
+    after the draft, carries the draft (text, what it applied, the facts) under its own heading."""
+    import dataclasses
+
+    from domain.core.helpdesk_config import HelpdeskConfig, HelpdesksConfig
+    from domain.core.models import HelpdeskWriteBack
+    from domain.helpdesks import write_backs
+    from domain.support.note import DRAFT_HEADING
+
+    entry = HelpdeskConfig(key="zd", platform="zendesk", base_url="https://x.zendesk.com")
+    configured = dataclasses.replace(catalog, helpdesks=HelpdesksConfig((entry,)))
+    settings = customer_journey.Settings(configured, BASE_URL, os.environ["SECRET_KEY"])
+    backorder = _backorder(db_session, settings, "7015")
+    done = intake.intake(db_session, catalog.support, intake.NewTicket(
+        "zd", "555", "ETA?", "When will order #7015 be back in stock? What's the ETA?", "ada@example.com"))
+    db_session.commit()
+    follow_ups = drafts.compose_stored(db_session, settings, [done.ticket.id])
+    owed = write_backs.owe(db_session, configured.helpdesks, [done.ticket.id])
+    db_session.commit()
+    assert Stage.POST_TICKET_NOTE not in {f.stage for f in follow_ups} and len(owed) == 1
+    assert db_session.scalar(select(func.count()).select_from(SupportNote)) == 0
+    row = db_session.scalar(select(HelpdeskWriteBack))
+    assert row is not None
+    update = write_backs.build_update(db_session, row, entry, drafts.note_draft(db_session, done.ticket.id))
+    draft = drafts.latest_draft(db_session, done.ticket.id)
+    assert draft is not None and DRAFT_HEADING in update.note and draft.body.strip() in update.note
+    assert f"backorder {backorder.id}" in update.note
+    shown = why.explain(db_session, "ticket", str(done.ticket.id)).as_dict()
+    assert any("with the triage write-back (pending)" in e["text"] for e in shown["events"])
