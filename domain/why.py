@@ -622,6 +622,15 @@ def ticket(session: Session, reference: str, now: datetime | None = None) -> Tra
         text = f"{decision['kind']}: {decision['outcome']} ({decision['rule']}) — " + "; ".join(decision["reasons"])
         trail.add(_parse(decision["at"]), f"ticket.{decision['kind']}", text, figures=decision["figures"],
                   model=decision["model"])
+    for draft in ticket_views.drafts(session, found.id):
+        note = draft["note"]
+        where = (f"internal note {note['state']}" + (f" at {note['source']} ({note['external_ref']})"
+                                                     if note["external_ref"] else "")
+                 + (f": {note['last_error']}" if note["last_error"] else "")) if note else "no internal note"
+        text = (f"draft v{draft['version']} from {draft['template']} ({where}; backorders tickets draft {found.id}); "
+                f"facts: " + ("; ".join(line.strip() for line in draft["facts_lines"]) or "no order found"))
+        trail.add(_parse(draft["at"]), "ticket.reply_draft", text, draft=draft["text"], facts=draft["facts"],
+                  applied=draft["applied"])
     return trail.sorted()
 
 

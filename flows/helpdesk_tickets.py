@@ -27,6 +27,7 @@ from domain.core.helpdesk_config import HelpdeskConfig
 from domain.core.models import HelpdeskState, HelpdeskWriteBack, InboxEvent
 from domain.core.stages import FollowUp
 from domain.helpdesks import inbox, states, tickets, write_backs
+from domain.support import drafts
 from flows.helpdesks import helpdesk_for
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,7 @@ def write_back(sessions: sessionmaker[Session], row_id: int, connector: Helpdesk
         except PermanentError as exc:
             write_backs.release(session, claimed, str(exc), permanent=True)
             return f"write-back {row_id}: {exc}"
-        update = write_backs.build_update(session, row, entry)
+        update = write_backs.build_update(session, row, entry, drafts.note_draft(session, row.ticket_id))
     try:
         outcome = (connector or helpdesk_for(entry)).write_back(update)
     except Exception as exc:

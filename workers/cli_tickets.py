@@ -1,4 +1,4 @@
-"""``backorders tickets triage|list|show|resolve``: support tickets triaged and routed here, offline.
+"""``backorders tickets triage|list|show|resolve|draft``: support tickets triaged and routed here, offline.
 
 ``triage`` classifies a text on the spot (intent, sentiment, legal threat, priority, the queue the
 ladder picks, every reason); with ``--save`` it is stored as a ticket like one from a helpdesk.
@@ -173,3 +173,58 @@ def resolve_command(ticket_id: int, note: str, actor: str, as_json: bool) -> Non
         _print(data)
         return
     click.echo(f"ticket {ticket_id} resolved; {'sampled for QA' if data['qa_sampled'] else 'not sampled for QA'}")
+
+
+@tickets.command("draft")
+@click.argument("reference")
+@click.option("--regenerate", is_flag=True, help="Compose a new draft now from the order's current facts.")
+@click.option("--by", "actor", default=lambda: os.environ.get("USER") or "cli", help="Who asked (default $USER).")
+@click.option("--json", "as_json", is_flag=True, help="Print the draft (text, facts, note) as one JSON document.")
+def draft_command(reference: str, regenerate: bool, actor: str, as_json: bool) -> None:
+    """A ticket's reply draft with the facts it used (composed now when it has none, or with
+    --regenerate). An agent sends it: nothing goes to the customer from here."""
+    import domain.core.env_settings as runtime_settings
+    from domain.core.db import session_scope
+    from domain.support import drafts, views
+    from flows.spine import send_now
+    from workers.cli import _environment
+
+    _environment()
+    follow_ups: tuple[Any, ...] = ()
+    reason = ""
+    with session_scope() as session:
+        found = views.find(session, reference)
+        if found is None:
+            raise click.ClickException(f"no ticket {reference}")
+        ticket_id = found.id
+        if regenerate or drafts.latest_draft(session, found.id) is None:
+            locked = session.get(type(found), found.id, with_for_update=True)
+            assert locked is not None
+            composed = drafts.compose(session, runtime_settings.current(), locked, actor=actor)
+            follow_ups, reason = composed.follow_ups, composed.reason
+        shown = views.drafts(session, ticket_id)
+    if follow_ups:
+        try:
+            send_now(follow_ups)
+        except Exception as exc:  # the rows are stored: the sweepers send them
+            click.echo(f"warning: could not queue {len(follow_ups)} follow-up(s) ({exc}); the sweepers will", err=True)
+    latest = shown[-1] if shown else None
+    if as_json:
+        _print({"ticket_id": ticket_id, "draft": latest, "versions": len(shown), "reason": reason or None})
+        return
+    if latest is None:
+        click.echo(f"ticket {ticket_id}: no draft ({reason or 'none composed'})")
+        return
+    note = latest["note"]
+    click.echo(f"ticket {ticket_id} draft v{latest['version']} from {latest['template']} ("
+               f"{'tier-1 macro' if latest['auto_answer'] else 'an agent reviews it'}; internal note "
+               f"{note['state'] if note else '-'})")
+    if latest["applied"]:
+        a = latest["applied"]
+        click.echo(f"applied: {a['choice']} on backorder {a['backorder_id']}: {a['result']}")
+    click.echo("")
+    click.echo(latest["text"].rstrip())
+    click.echo("")
+    click.echo("facts used:")
+    for line in latest["facts_lines"] or ["no order found for this customer"]:
+        click.echo(f"  {line}")

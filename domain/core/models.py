@@ -1255,7 +1255,7 @@ class OAuthGrant(Base):
 # --- Support tickets: triage and routing (domain/support, docs/support.md) ------------------------
 
 TICKET_STATES = ("new", "triaged", "resolved")
-SUPPORT_DECISION_KINDS = ("triage", "routing", "qa")
+SUPPORT_DECISION_KINDS = ("triage", "routing", "qa", "draft", "answer")
 TICKET_LINK_KINDS = ("order", "case")
 
 
@@ -1541,4 +1541,64 @@ class HelpdeskWriteBack(Base):
         UniqueConstraint("ticket_id", "kind", name="uq_helpdesk_write_backs_ticket_kind"),
         CheckConstraint("state IN ('pending', 'done', 'failed')", name="state_valid"),
         Index("ix_helpdesk_write_backs_pending", "due_at", postgresql_where=text("state = 'pending'")),
+    )
+
+
+# --- Support macros: reply drafts with the order's facts, and their internal notes (docs/support.md) ---
+
+#: pending: to post; in_flight: claimed by one run (``lease_until``); posted: the helpdesk took it;
+#: failed: refused for good (a person reads ``last_error``).
+SUPPORT_NOTE_STATES = ("pending", "in_flight", "posted", "failed")
+
+
+class SupportDraft(Base):
+    """One reply draft for a ticket: the words an agent may send, the template that made them and the
+    exact facts it was filled with (``facts``), as they were when it was composed. Never rewritten:
+    a regenerated draft is the next ``version``. ``applied`` says what the ticket's answer to a
+    backorder offer did (the backorder, the choice, the outcome), empty when nothing was applied."""
+
+    __tablename__ = "support_drafts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("support_tickets.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    intent: Mapped[str] = mapped_column(String(32))
+    template: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    applied: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
+    #: True when the ticket's routing let a macro answer it (tier 1); else an agent edits it first.
+    auto_answer: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    #: True when the draft asks the customer a question (which backorder, which substitute) instead of acting.
+    asks: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    created_by: Mapped[str] = mapped_column(String(128), server_default="")
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "version", name="uq_support_drafts_ticket_version"),
+    )
+
+
+class SupportNote(Base):
+    """A draft posted to the ticket's helpdesk as an internal note, as a row a sweeper finds again:
+    one per draft, claimed under a lease before the request leaves and recorded after it answers
+    (``domain.support.notes``, ``flows.support_notes``). A ticket whose source has no helpdesk
+    connector keeps its note ``pending``: the draft is read with ``backorders tickets draft N``."""
+
+    __tablename__ = "support_notes"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("support_drafts.id", ondelete="CASCADE"), unique=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("support_tickets.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: The helpdesk's id of the posted note (a Zendesk comment, a Gorgias message, an Intercom part).
+    external_ref: Mapped[str | None] = mapped_column(String(128))
+    posted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    __table_args__ = (
+        CheckConstraint(_in("state", SUPPORT_NOTE_STATES), name="state_valid"),
+        Index("ix_support_notes_open", "source", "updated_at", postgresql_where=text("state IN ('pending', 'in_flight')")),
     )

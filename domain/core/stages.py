@@ -66,6 +66,9 @@ class Stage(StrEnum):
     HELPDESK_POLL = "helpdesk_poll"
     HELPDESK_WRITE_BACK = "helpdesk_write_back"
     SWEEP_HELPDESKS = "sweep_helpdesks"
+    # support macros: a reply draft with the order's facts; its internal note posted to the helpdesk
+    DRAFT_TICKETS = "draft_tickets"
+    POST_TICKET_NOTE = "post_ticket_note"
     # messages
     DELIVER = "deliver"
     DIGEST = "digest"

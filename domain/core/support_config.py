@@ -39,7 +39,8 @@ LANGUAGE_PATTERN = re.compile(r"^[a-z]{2}$")
 class SupportRoute:
     """One ``[[support.routes]]`` rule: criteria (empty = any) → queue. ``escalate`` false keeps the
     ticket in this queue whatever its sentiment or value (legal threats and low confidence still
-    go up); ``auto_answer`` false keeps the macro composer from drafting for it."""
+    go up); ``auto_answer`` false keeps its drafts from being marked a tier-1 macro
+    (an agent reviews each one)."""
 
     queue: str
     name: str = ""

@@ -151,6 +151,13 @@ class Renderer:
                 f"at most {MAX_SMS_SEGMENTS} segments ({limit} {encoding} characters) are allowed")
         return body
 
+    def render_text(self, name: str, context: dict[str, Any]) -> str:
+        """A plain-text template by its path under ``templates/`` (a support reply draft), trimmed."""
+        text = self._render(self._mail, name, context).strip()
+        if not text:
+            raise RenderError(f"template {name} rendered nothing")
+        return text + "\n"
+
     def render_slack(self, template: str, context: dict[str, Any]) -> dict[str, Any]:
         """The Block Kit payload (``text`` fallback plus ``blocks``) as a dict."""
         name = f"slack/{template}.json"
@@ -179,3 +186,7 @@ def render_sms(template: str, context: dict[str, Any]) -> str:
 
 def render_slack(template: str, context: dict[str, Any]) -> dict[str, Any]:
     return default_renderer().render_slack(template, context)
+
+
+def render_text(name: str, context: dict[str, Any]) -> str:
+    return default_renderer().render_text(name, context)

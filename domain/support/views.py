@@ -93,3 +93,35 @@ def order_entries(session: Session, order_id: int) -> list[tuple[Any, str, str, 
                     f"{ticket.queue or '-'}{rule} (backorders why ticket {ticket.id})",
                     {"ticket_id": ticket.id, "intent": ticket.intent, "queue": ticket.queue, "state": ticket.state}))
     return out
+
+
+def drafts(session: Session, ticket_id: int) -> list[dict[str, Any]]:
+    """The ticket's reply drafts, oldest first, each with its template, text, facts, what it applied
+    and where its internal note stands."""
+    from domain.core.models import SupportDraft
+    from domain.support import notes
+
+    from domain.core.models import HelpdeskWriteBack
+
+    posted = notes.of_ticket(session, ticket_id)
+    write_back = session.scalar(select(HelpdeskWriteBack).where(HelpdeskWriteBack.ticket_id == ticket_id,
+                                                                HelpdeskWriteBack.kind == "triage"))
+    out = []
+    for draft in session.scalars(select(SupportDraft).where(SupportDraft.ticket_id == ticket_id)
+                                 .order_by(SupportDraft.version)):
+        note = posted.get(draft.id)
+        carried = None
+        if note is None and write_back is not None:
+            carried = {"id": None, "state": f"with the triage write-back ({write_back.state})",
+                       "source": write_back.helpdesk, "attempts": write_back.attempts,
+                       "last_error": write_back.last_error, "external_ref": write_back.note_id or None,
+                       "posted_at": write_back.done_at.isoformat() if write_back.done_at else None}
+        out.append({"id": draft.id, "version": draft.version, "intent": draft.intent, "template": draft.template,
+                    "at": draft.created_at.isoformat(), "by": draft.created_by, "auto_answer": draft.auto_answer,
+                    "asks": draft.asks, "applied": draft.applied, "text": draft.body, "facts": draft.facts,
+                    "facts_lines": notes.facts_lines(draft.facts),
+                    "note": {"id": note.id, "state": note.state, "source": note.source, "attempts": note.attempts,
+                             "last_error": note.last_error, "external_ref": note.external_ref,
+                             "posted_at": note.posted_at.isoformat() if note.posted_at else None}
+                    if note is not None else carried})
+    return out
