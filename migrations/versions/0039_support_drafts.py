@@ -5,7 +5,7 @@
 sweeper finds again; ``support_decisions.kind`` also takes ``draft`` and ``answer``.
 
 Revision ID: 0039
-Revises: 0040
+Revises: 0041
 Create Date: 2026-12-03 19:00:00
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0039'
-down_revision = '0040'
+down_revision = '0041'
 branch_labels = None
 depends_on = None
 
