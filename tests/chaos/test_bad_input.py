@@ -255,8 +255,16 @@ def test_unknown_store_is_404_and_leaves_a_bounded_trace(web: str, db_session: S
 BROKEN = {
     "syntax": ("[business\nname = 1", "not valid TOML"),
     "wrong type": (None, "stores[0].poll_interval"),
-    "unknown event": (None, "notifications.routes[0].event"),
+    "unknown event": (None, "notifications.routes[{backorder_route}].event: unknown event 'stock.vanished'"),
 }
+
+
+def first_backorder_route() -> int:
+    """Where the example's first ``stock.backorder`` route sits (the one the test breaks)."""
+    import tomllib
+
+    routes = tomllib.loads((REPO_ROOT / "examples" / "futon-store.toml").read_text())["notifications"]["routes"]
+    return next(i for i, route in enumerate(routes) if route["event"] == "stock.backorder")
 
 
 def broken_config(tmp_path: Path, kind: str) -> Path:
@@ -275,7 +283,7 @@ def broken_config(tmp_path: Path, kind: str) -> Path:
 @pytest.mark.parametrize("kind", sorted(BROKEN))
 def test_broken_config_is_named_and_stops_the_processes(kind: str, tmp_path: Path, services: dict[str, str]) -> None:
     path = broken_config(tmp_path, kind)
-    expected = BROKEN[kind][1]
+    expected = BROKEN[kind][1].format(backorder_route=first_backorder_route())
     check = subprocess.run([sys.executable, "-m", "workers.cli", "config", "check", str(path)],
                            check=False, capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
     assert check.returncode == 1 and expected in check.stderr, check.stderr
