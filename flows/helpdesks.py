@@ -5,29 +5,21 @@ when the entry or a secret changes (the same as ``flows.payments`` does for paym
 """
 from __future__ import annotations
 
-import os
 import threading
 
-from connectors.errors import PermanentError
 from connectors.helpdesk.contract import HelpdeskConnector
 from connectors.helpdesk.registry import build_helpdesk
 from connectors.types import ConnectorConfig
 from domain.core.helpdesk_config import HelpdeskConfig
+from flows.connections import env_config
 
 _built: dict[str, tuple[ConnectorConfig, HelpdeskConnector]] = {}
 _lock = threading.Lock()
 
 
 def helpdesk_config(entry: HelpdeskConfig) -> ConnectorConfig:
-    missing = sorted(env for env in entry.credentials.values() if not os.environ.get(env))
-    if missing:
-        raise PermanentError(f"helpdesk {entry.key}: environment variable(s) not set: {', '.join(missing)}",
-                             platform=entry.platform)
-    return ConnectorConfig(
-        store_key=entry.key, base_url=entry.base_url,
-        credentials={name: os.environ[env] for name, env in entry.credentials.items()},
-        webhook_secret=os.environ.get(entry.webhook_secret_env) if entry.webhook_secret_env else None,
-        options=dict(entry.options))
+    return env_config("helpdesk", entry.key, entry.platform, entry.base_url, entry.credentials,
+                      entry.webhook_secret_env, entry.options)
 
 
 def helpdesk_for(entry: HelpdeskConfig) -> HelpdeskConnector:

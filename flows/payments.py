@@ -15,7 +15,6 @@ token lives with its connector), and rebuilt when the account's entry or a secre
 """
 from __future__ import annotations
 
-import os
 import threading
 from datetime import timedelta
 from typing import Any, cast
@@ -37,7 +36,7 @@ from domain.core.payment_config import PaymentAccountConfig
 from domain.core.stages import FollowUp, Stage
 import domain.chargebacks.payment_events  # noqa: F401  (dispute events go to the chargeback desk)
 from domain.payments import events, executions, notices
-from flows.connections import connector_for
+from flows.connections import connector_for, env_config
 from flows.spine import dispatch
 from flows.work import Transactional
 
@@ -46,17 +45,11 @@ _lock = threading.Lock()
 
 
 def account_config(account: PaymentAccountConfig) -> ConnectorConfig:
-    missing = sorted(env for env in account.credentials.values() if not os.environ.get(env))
-    if missing:
-        raise PermanentError(f"payments account {account.key}: environment variable(s) not set: {', '.join(missing)}",
-                             platform=account.provider)
-    return ConnectorConfig(
-        store_key=account.key, base_url=account.base_url,
-        credentials={name: os.environ[env] for name, env in account.credentials.items()},
-        webhook_secret=os.environ.get(account.webhook_secret_env) if account.webhook_secret_env else None,
-        options={"merchant_account": account.merchant_account,
-                 "environment": "live" if account.environment == "live" else "test",
-                 "live_endpoint_prefix": account.live_endpoint_prefix})
+    return env_config("payments account", account.key, account.provider, account.base_url, account.credentials,
+                      account.webhook_secret_env,
+                      {"merchant_account": account.merchant_account,
+                       "environment": "live" if account.environment == "live" else "test",
+                       "live_endpoint_prefix": account.live_endpoint_prefix})
 
 
 def provider_for(account: PaymentAccountConfig, **kwargs: Any) -> WebhookProvider:

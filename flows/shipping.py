@@ -15,7 +15,6 @@ External calls happen between transactions, never inside one.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,8 +27,6 @@ import domain.core.env_settings as runtime_settings
 from connectors.carrier_registry import build_shipping_connector
 from connectors.carriers import ShipmentRecord, ShippingConnector, TrackRequest
 from connectors.errors import MalformedPayloadError, PermanentError
-from connectors.types import ConnectorConfig
-from domain.core import store_secrets
 from domain.core.clock import utcnow
 from domain.core.db import state_is
 from domain.core.models import InboxEvent, Shipment, ShippingAccount
@@ -37,6 +34,7 @@ from domain.core.shipping_config import ShippingAccountConfig
 from domain.core.stages import FollowUp
 from domain.shipping import accounts, rules
 from domain.shipping.shipments import MOVING
+from flows.connections import env_config
 
 #: Inbox rows of shipping webhooks are kept under ``ship:<account key>`` (store keys have no colon).
 SOURCE_PREFIX = "ship:"
@@ -59,14 +57,8 @@ def account_config(key: str) -> ShippingAccountConfig:
 def connector_for(account: ShippingAccountConfig, *, require_credentials: bool = True,
                   **kwargs: Any) -> ShippingConnector:
     """The account's connector from the variables its table names; a missing one is named."""
-    missing = [env for env in account.credentials.values() if not os.environ.get(env)]
-    if missing and require_credentials:
-        raise PermanentError(f"shipping account {account.key}: environment variable(s) not set: "
-                             f"{', '.join(sorted(missing))}", platform=account.provider)
-    secret = store_secrets.lookup(account.webhook_secret_env) if account.webhook_secret_env else None
-    config = ConnectorConfig(store_key=account.key, base_url=account.base_url, webhook_secret=secret,
-                             credentials={name: os.environ.get(env, "") for name, env in account.credentials.items()},
-                             options=dict(account.options))
+    config = env_config("shipping account", account.key, account.provider, account.base_url, account.credentials,
+                        account.webhook_secret_env, account.options, require_credentials=require_credentials)
     return build_shipping_connector(account.provider, config, **kwargs)
 
 
