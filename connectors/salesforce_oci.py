@@ -198,7 +198,8 @@ class OmnichannelInventory(RestConnector):
         """``onHand`` so that what is sellable there is ``available``; the backorder as a future."""
         location = self.write_location(listing)
         answer = self.post("actions/get-availability", {"skus": [listing.external_id], "locations": [location]})
-        row = next((r for place in answer.get("locations") or [] for r in place.get("records") or []), {})
+        rows = [r for place in answer.get("locations") or [] for r in place.get("records") or []]
+        row: Mapping[str, Any] = rows[0] if rows else {}
         kept = float(row.get("reserved") or 0) + float(row.get("safetyStockCount") or 0)
         now, ready = datetime.now(timezone.utc), date.today() + timedelta(days=in_stock_days)
         record: dict[str, Any] = {
