@@ -199,8 +199,7 @@ class OmnichannelInventory(RestConnector):
         location = self.write_location(listing)
         answer = self.post("actions/get-availability", {"skus": [listing.external_id], "locations": [location]})
         rows = [r for place in answer.get("locations") or [] for r in place.get("records") or []]
-        row: Mapping[str, Any] = rows[0] if rows else {}
-        kept = float(row.get("reserved") or 0) + float(row.get("safetyStockCount") or 0)
+        kept = sum(float(row.get(key) or 0) for row in rows[:1] for key in ("reserved", "safetyStockCount"))
         now, ready = datetime.now(timezone.utc), date.today() + timedelta(days=in_stock_days)
         record: dict[str, Any] = {
             "id": str(uuid.uuid4()), "sku": listing.external_id, "location": location,
