@@ -174,6 +174,10 @@ class SalesforceB2CConnector(RestConnector):
         response = self.request("PATCH", path, json_body=body, retry=True)
         return self.push_result(response, {"path": path, "body": body}, {location: amount})
 
+    def write_calls(self, levels: Mapping[str | None, int]) -> int:
+        """With OCI, two calls a location: what OCI holds back there is read before the write."""
+        return super().write_calls(levels) * (2 if self.oci is not None else 1)
+
     def order_query(self, since: str | None) -> dict[str, Any]:
         if not since:
             return {"match_all_query": {}}

@@ -207,6 +207,8 @@ def test_a_write_sets_on_hand_above_what_oci_holds_back_and_the_backorder_as_a_f
     found, _ = read(conn, None)
     assert (found[("FRAME-OAK", "wh-east")].available, found[("FRAME-OAK", "wh-east")].restock_eta) == (6, None)
     assert sfcc.requests_log("PATCH") == [], "OCAPI's inventory lists are OCI's cache: not written"
+    assert len(oci.requests_log("POST", "/get-availability")) == 2 + 2, "each write read what OCI holds back"
+    assert conn.write_calls({"wh-east": 0, "wh-west": 0}) == 4 and conn.oci is not None
 
 
 def test_oci_options_are_checked_by_config_check() -> None:
