@@ -219,3 +219,16 @@ def test_oci_options_are_checked_by_config_check() -> None:
         ("options.oci", "name the OCI groups or the locations to read (one of them)")]
     assert store_problems("salesforce_b2c", {"options": {"site_id": "RefArch", "oci": {"groups": ["us"]}}}) == [
         ("options.oci", "missing tenant_group_id, tenant_id, short_code")]
+
+
+def test_the_short_code_and_tenant_group_make_oci_s_production_address() -> None:
+    config = ConnectorConfig(store_key="sfcc", base_url="https://zzxy-001.dx.commercecloud.salesforce.com",
+                             credentials={"client_id": "a", "client_secret": "b", "oci_client_id": "c"},
+                             options={"site_id": "RefArch", "oci": {"short_code": "kv7kzm78", "tenant_id": "zzxy_prd",
+                                                                    "tenant_group_id": "tg-1", "groups": ["us"]}})
+    built = build_connector("salesforce_b2c", config)
+    assert isinstance(built, SalesforceB2CConnector) and built.oci is not None
+    assert built.oci.url("availability-records/actions/get-deltas") == (
+        "https://kv7kzm78.api.commercecloud.salesforce.com/inventory/availability/v1/organizations/tg-1/"
+        "availability-records/actions/get-deltas")
+    assert built.oci.session.auth.token_url == "https://account.demandware.com/dwsso/oauth2/access_token"  # type: ignore[union-attr]
