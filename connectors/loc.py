@@ -17,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 PLATFORMS = ("shopify", "woocommerce", "lightspeed", "netsuite", "odoo", "bigcommerce", "magento", "sapb1",
              "shipstation", "flexport", "payments/stripe", "payments/adyen", "payments/paypal", "business_central",
              "salesforce_b2c", "netsuite_restlet", "quickbooks", "zoho_inventory", "cin7_core", "airtable",
-             "helpdesk/zendesk", "helpdesk/gorgias", "helpdesk/intercom", "loop_returns")
+             "helpdesk/zendesk", "helpdesk/gorgias", "helpdesk/intercom", "loop_returns", "salesforce_oci")
 
 
 def docstring_lines(tree: ast.AST) -> set[int]:

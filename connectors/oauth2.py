@@ -18,6 +18,10 @@ parameter:
   (https://help.salesforce.com/s/articleView?id=000927357&type=1);
 * whether a 401 with a kept token (revoked or expired early) drops it and sends that call once more
   with a fresh one (``retry_on_401=True``, PayPal);
+* the ``scope`` the token is asked for, sent in the form and part of the key a token is kept under
+  (Account Manager tokens for the B2C Commerce API name the tenant and the API families,
+  ``SALESFORCE_COMMERCE_API:{tenant} sfcc.inventory.availability.rw``:
+  https://developer.salesforce.com/docs/commerce/commerce-api/guide/authorization-for-admin-apis.html );
 * how early a token is renewed and how long one lives when its answer names no ``expires_in``.
 """
 from __future__ import annotations
@@ -65,8 +69,10 @@ class ClientCredentials(AuthBase):
     def __init__(self, token_url: str, client_id: str, client_secret: str, *, basic_auth: bool = False,
                  audience: str | None = None, per_process: bool = False, retry_on_401: bool = False,
                  renew_early_s: float = RENEW_EARLY_S, default_lifetime_s: float = DEFAULT_LIFETIME_S,
-                 platform: str = "", timeout_s: float = 10.0, clock: ClockFn = time.time) -> None:
+                 platform: str = "", timeout_s: float = 10.0, clock: ClockFn = time.time,
+                 scope: str | None = None) -> None:
         self.token_url, self.client_id, self.client_secret = token_url, client_id, client_secret
+        self.scope = scope
         self.basic_auth, self.audience, self.retry_on_401 = basic_auth, audience, retry_on_401
         self.renew_early_s, self.default_lifetime_s = renew_early_s, default_lifetime_s
         self.platform, self.timeout_s, self.clock = platform, timeout_s, clock
@@ -82,7 +88,7 @@ class ClientCredentials(AuthBase):
 
     @property
     def _key(self) -> tuple[str, str]:
-        return (self.token_url, self.client_id)
+        return (self.token_url, f"{self.client_id} {self.scope}" if self.scope else self.client_id)
 
     def token(self) -> str:
         """The kept token, or a new one when none is kept or it is about to expire."""
@@ -104,8 +110,8 @@ class ClientCredentials(AuthBase):
     def _fetch(self) -> _Kept:
         try:
             if self.basic_auth:
-                response = requests.post(self.token_url, auth=(self.client_id, self.client_secret),
-                                         data={"grant_type": "client_credentials"},
+                form = {"grant_type": "client_credentials", **({"scope": self.scope} if self.scope else {})}
+                response = requests.post(self.token_url, auth=(self.client_id, self.client_secret), data=form,
                                          headers={"Accept": "application/json"}, timeout=self.timeout_s)
             else:
                 body: dict[str, Any] = {"client_id": self.client_id, "client_secret": self.client_secret,

@@ -7,7 +7,7 @@ answers in :class:`Page` s (records and the cursor safe to save): ``StockPage``,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 R = TypeVar("R")
@@ -62,6 +62,9 @@ class StockRecord:
     #: point (Lightspeed's ``reorder_amount``, the webhooks' ``restock_level``); None when the
     #: platform does not report one, 0 when none is set there.
     restock_level: int | None = None
+    #: When the platform expects the next units of this item here (Omnichannel Inventory's nearest
+    #: future, its backorder), None when it reports none.
+    restock_eta: date | None = None
 
 
 class StockPage(Page[StockRecord]):

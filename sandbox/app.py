@@ -22,6 +22,7 @@ MODULES: tuple[str, ...] = (
     "sandbox.bigcommerce",
     "sandbox.magento",
     "sandbox.salesforce_b2c",
+    "sandbox.salesforce_oci",
     "sandbox.sapb1",
     "sandbox.quickbooks",
     "sandbox.zoho_inventory",

@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
 
 from connectors.types import StockRecord
 from domain.core.clock import utcnow
 from domain.core.env_settings import env_seconds
-from domain.core.models import ChannelListing, StoreLocation
+from domain.core.models import ChannelListing, Sku, StoreLocation
 from domain.stock import location_thresholds
 
 #: Pages travel as one JSON document of rows into fixed statements: compiled once, one round trip,
@@ -201,6 +201,17 @@ def _figures(record: StockRecord) -> tuple[int, int, int] | None:
     return on_hand, available, committed
 
 
+def _restock_etas(session: Session, etas: list[tuple[int, date]]) -> None:
+    """The date a platform expects a SKU's next units (Omnichannel Inventory's nearest future) becomes
+    the SKU's ETA, where the customer journey reads a date set for the SKU (``eta_for``); a record
+    naming none leaves the date as it is (staff may have set it)."""
+    nearest: dict[int, date] = {}
+    for sku_id, eta in etas:
+        nearest[sku_id] = min(eta, nearest.get(sku_id, eta))
+    for sku_id, eta in sorted(nearest.items()):
+        session.execute(update(Sku).where(Sku.id == sku_id, or_(Sku.eta.is_(None), Sku.eta != eta)).values(eta=eta))
+
+
 def record_batch(session: Session, store_id: int, records: Sequence[StockRecord]) -> RecordResult:
     """Store a page of figures; return the SKUs whose stock changed and the records we could not place."""
     session.flush()  # the statements below are text, which does not autoflush
@@ -226,6 +237,8 @@ def record_batch(session: Session, store_id: int, records: Sequence[StockRecord]
         previous = rows.get((row.sku_id, row.location_id))
         if previous is None or not _older(row, previous):
             rows[(row.sku_id, row.location_id)] = row
+    _restock_etas(session, [(sku_ids[index], record.restock_eta) for index, record in enumerate(records)
+                            if index in sku_ids and record.restock_eta])
     # A reorder point that changed is news for detection even when the figure did not move.
     thresholds_moved = location_thresholds.import_levels(session, store_id, reorder_points)
     if not rows:

@@ -10,7 +10,7 @@ from connectors.loc import code_lines, main, platform_files, platform_lines
 CEILINGS = {"shopify": 149, "lightspeed": 97, "woocommerce": 135, "netsuite": 144, "odoo": 141, "bigcommerce": 142,
             "magento": 150, "sapb1": 148, "shipstation": 113, "flexport": 97, "payments/stripe": 114, "payments/adyen": 137,
             "payments/paypal": 117,
-            "business_central": 126, "salesforce_b2c": 104, "netsuite_restlet": 57, "quickbooks": 141, "zoho_inventory": 136, "cin7_core": 141, "airtable": 143,
+            "business_central": 126, "salesforce_b2c": 116, "salesforce_oci": 132, "netsuite_restlet": 57, "quickbooks": 141, "zoho_inventory": 136, "cin7_core": 141, "airtable": 143,
             "helpdesk/zendesk": 93, "helpdesk/gorgias": 90,
             "helpdesk/intercom": 101, "loop_returns": 47}
 

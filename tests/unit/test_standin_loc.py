@@ -12,7 +12,7 @@ from sandbox.loc import PLATFORMS, main, platform_files, platform_lines
 CEILINGS = {"shopify": 400, "woocommerce": 350, "lightspeed": 253, "netsuite": 385, "odoo": 244,
             "warehouse": 174, "shipstation": 306, "flexport": 208, "stripe": 267, "adyen": 276, "paypal": 286,
             "bigcommerce": 312, "magento": 379, "sapb1": 293, "business_central": 303,
-            "salesforce_b2c": 267, "netsuite_restlet": 128, "quickbooks": 313, "zoho_inventory": 265, "cin7_core": 276, "airtable": 252,
+            "salesforce_b2c": 267, "salesforce_oci": 224, "netsuite_restlet": 128, "quickbooks": 313, "zoho_inventory": 265, "cin7_core": 276, "airtable": 252,
             "zendesk": 165, "gorgias": 164, "intercom": 188}
 
 

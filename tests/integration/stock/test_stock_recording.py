@@ -62,3 +62,22 @@ def test_unknown_skus_and_locations_are_returned_not_stored(db_session: Session,
     ])
     assert len(result.unknown) == 2 and result.changed_sku_ids == []
     assert db_session.scalar(select(func.count()).select_from(StockLevel)) == 0
+
+
+def test_a_restock_date_the_platform_reports_becomes_the_sku_s_eta(db_session: Session, catalog: object) -> None:
+    from datetime import date
+
+    shop = _store_id(db_session, "shopify-main")
+    later, sooner = date(2027, 3, 1), date(2027, 1, 20)
+    record_batch(db_session, shop, [
+        StockRecord(external_id="v1", sku="MAT-HYB-KING", location_external_id="655441491", available=4,
+                    restock_eta=later),
+        StockRecord(external_id="v1", sku="MAT-HYB-KING", location_external_id="655441491", available=4,
+                    restock_eta=sooner)])
+    eta = select(Sku.eta).where(Sku.code == "MAT-HYB-KING")
+    assert db_session.scalar(eta) == sooner, "the nearest date the page names"
+
+    record_batch(db_session, shop, [StockRecord(external_id="v1", sku="MAT-HYB-KING",
+                                                location_external_id="655441491", available=0)])
+    assert db_session.scalar(eta) == sooner, "a record naming no date leaves the SKU's date as it is"
+    assert db_session.scalar(select(Sku.eta).where(Sku.code == "BED-PILLOW-STD")) is None
