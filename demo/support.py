@@ -333,12 +333,12 @@ def run(sandbox_url: str, web_url: str, say: Say, procs: Processes) -> list[str]
     started = time.monotonic()
     say("")
     say("support: a helpdesk ticket triaged with its draft, a return refunded, a satisfaction answer recorded")
-    number, payment = place_order(sandbox_url, procs)
-    creating = backorders(procs, "returns", "create", "--order", number, "--lines", f"{RETURNER['sku']}:1",
-                          "--reason", RETURN_REASON, "--ref", RETURN_REF, "--json")
     zendesk_id, cleo_order = write_in(sandbox_url, web_url, procs)
     say(f"{BUYERS[WRITER]['first_name']} (order {cleo_order}, the stuck parcel) writes to Zendesk {SUBJECT!r}; "
         f"Zendesk's trigger sends its signed webhook to /webhooks/helpdesk/{HELPDESK}")
+    number, payment = place_order(sandbox_url, procs)
+    creating = backorders(procs, "returns", "create", "--order", number, "--lines", f"{RETURNER['sku']}:1",
+                          "--reason", RETURN_REASON, "--ref", RETURN_REF, "--json")
     lines = [ticket_told(sandbox_url, zendesk_id, procs, say)]
     rma, refunded = return_refunded(sandbox_url, number, payment, creating, procs, say)
     lines.append(refunded)
