@@ -5,10 +5,13 @@ Starts (or finds) the embedded servers, the sandbox and the five processes, poin
 store at the sandbox, lets beat poll every store (the five storefronts among them), sells a futon
 frame out (the showroom's last on Magento, the warehouse's on Shopify), and shows what followed: the
 SKU's state, each of the five storefronts told of the sell-out, the staff alerts, and the
-purchase order it drafted with the numbers behind each line. Its last act is order exceptions
+purchase order it drafted with the numbers behind each line. Then come order exceptions
 (``demo/exceptions.py``): refunds approved and paid at Stripe, Adyen and PayPal, one sent to review
 with its case, a stuck parcel's case and message, Stripe and PayPal chargebacks staged before their
-deadlines, and a policy what-if. Everything it started is stopped when
+deadlines, and a policy what-if. Then support (``demo/support.py``): a Zendesk ticket triaged, routed
+and written back with its reply draft as an internal note, a return approved by policy, labelled at
+ShipStation, received, refunded at Stripe and restocked, and the customer's one-click satisfaction
+answer recorded and followed up. Everything it started is stopped when
 it ends — done, failed, Ctrl-C or SIGTERM; with ``--keep`` only at Ctrl-C (``demo/processes.py``).
 It says only what the rows show: a text held for quiet hours is told as held, and the channels'
 figures after the restock are told once they have stopped moving.
@@ -36,7 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from demo import counters, exceptions
+from demo import counters, exceptions, support
 from demo.processes import (PATIENCE, REPO_ROOT, DemoFailed, Processes, Terminated, signals_ignored,
                             stop_signals_raise)
 
@@ -190,8 +193,11 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
     config_text = re.sub(r'(?m)^po_window = "[^"]*"', f'po_window = "{DEMO_PO_WINDOW}"', config_text)
     # Texts go out whatever the hour, so the demo tells the same story at night.
     config_text = re.sub(r'(?m)^quiet_hours = "[^"]*"', 'quiet_hours = "00:00-00:00"', config_text)
+    # The example's Zendesk entry, switched on against the stand-in, for the support act.
+    config_text = support.with_helpdesk(config_text, sandbox_url)
     config_path.write_text(config_text)
-    env = {**os.environ, **scenario.sandbox_env(sandbox_url, web_url), "BACKORDERS_CONFIG": str(config_path),
+    env = {**os.environ, **scenario.sandbox_env(sandbox_url, web_url), **support.HELPDESK_ENV,
+           "BACKORDERS_CONFIG": str(config_path),
            "SWEEP_INTERVAL_S": "2", "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)}
     os.environ.update(env)
@@ -272,6 +278,7 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
     journey_summary, po_lines = customer_journeys(sandbox_url, web_url, say, procs)
     restocked = channels_after_restock(item, showroom.key, trade.key, say, procs)
     exception_lines = exceptions.run(sandbox_url, web_url, config_path, say, procs)
+    support_lines = support.run(sandbox_url, web_url, say, procs)
     with session_scope() as session:
         transitions = [f"{t.from_state} → {t.to_state} (available {t.numbers['available']}"
                        + (f", {t.numbers['oversold']} sold beyond stock" if t.numbers.get("oversold") else "")
@@ -290,7 +297,7 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
     summary = {"stock_figures": stock_rows, "per_store": per_store, "transitions": transitions,
                "sold_out": sold_out, "messages": messages,
                "alerts": alerts, "journeys": journey_summary, "purchase_orders": po_lines, "restocked": restocked,
-               "exceptions": exception_lines,
+               "exceptions": exception_lines, "support": support_lines,
                "message_page": f"{sandbox_url}/_sandbox/messages", "flower": f"http://127.0.0.1:{flower_port}",
                "flower_auth": flower_auth, "metrics": f"{web_url}/metrics", "counted": counted}
     _print_summary(summary, say, keep)
@@ -628,6 +635,9 @@ def _print_summary(summary: dict[str, Any], say: Callable[[str], None], keep: bo
         say(f"  {line}")
     say("order exceptions (refunds by policy, a stuck parcel, chargebacks, a policy what-if):")
     for line in summary["exceptions"]:
+        say(f"  {line}")
+    say("support (a helpdesk ticket triaged with its draft, a return refunded, a satisfaction answer recorded):")
+    for line in summary["support"]:
         say(f"  {line}")
     user, _, password = summary["flower_auth"].partition(":")
     if not keep:

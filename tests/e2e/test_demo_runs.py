@@ -115,6 +115,25 @@ def assert_exceptions(output: str) -> None:
     assert "what-if at 350.00: 1 of 4 request(s) would differ" in lines, output
 
 
+def assert_support(output: str) -> None:
+    """The support act: Cleo's Zendesk ticket triaged, its draft (with her order's facts) written back
+    as the one internal note read back from the stand-in; Fay's return approved by policy, labelled,
+    received, refunded at Stripe and restocked; her negative survey answer recorded and followed up."""
+    act = output.split("\nsupport: a helpdesk ticket triaged", 1)[-1].split("(support took", 1)[0]
+    assert "│ Suggested reply (draft, not sent)" in act and "│ Facts used:" in act, output
+    assert re.search(r"│   - parcel ups 1Z\w+: ", act), output
+    lines = output.split("support (a helpdesk ticket triaged", 1)[-1]
+    assert re.search(r"ticket \d+ \(Zendesk #\d+\) from Cleo: where_is_my_order \d\.\d\d, priority \w+, queue "
+                     r"support; triaged with its draft: tags, priority, group 360002 and 1 internal note written back "
+                     r"to Zendesk", lines), output
+    assert re.search(r"RMA-\d+ Fay: 1 × BED-DUVET-QUEEN \(defective\) → approve 189\.00 USD \(within policy\), "
+                     r"ShipStation return label \d+, received QC restock, refunded at stripe as re_\w+, restocked 1 "
+                     r"unit\(s\)", lines), output
+    assert re.search(r'CSAT answer recorded: survey \d+ \(return RMA-\d+, queue returns, defective/restock, resolved '
+                     r'by warehouse\): 2/5 "The refund was quick[^"]*", 1 press\(es\); follow_up → case \d+ in '
+                     r'queue cx', lines), output
+
+
 @pytest.mark.e2e
 @pytest.mark.timeout(1200)
 def test_the_demo_runs_twice_in_a_row(data_dir: Path) -> None:
@@ -123,14 +142,17 @@ def test_the_demo_runs_twice_in_a_row(data_dir: Path) -> None:
         demo = Demo(data_dir)
         code = demo.finish(timeout_s=600)
         took = re.search(r"\(the exceptions took (\d+) s\)", demo.output)
+        support = re.search(r"\(support took (\d+) s\)", demo.output)
         print(f"demo run {run}: exit {code} in {time.monotonic() - started:.1f} s"
-              + (f", of which the order exceptions {took.group(1)} s" if took else ""))
+              + (f", of which the order exceptions {took.group(1)} s" if took else "")
+              + (f" and support {support.group(1)} s" if support else ""))
         assert code == 0, demo.output
         assert "== Demo summary ==" in demo.output and "customer journeys: Jamie: filled; Sam: auto_cancelled" \
             in demo.output
         assert "Flower: http://127.0.0.1:" in demo.output and ", password " in demo.output
         assert_counted(demo.output)
         assert_exceptions(demo.output)
+        assert_support(demo.output)
         record = json.loads((data_dir / "demo-logs" / "processes.json").read_text())
         assert set(record["pids"]) == {"sandbox", "web", "worker", "notify", "beat", "flower"}
         assert_nothing_left(data_dir, record["pgid"])
