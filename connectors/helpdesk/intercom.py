@@ -15,6 +15,12 @@
   https://developers.intercom.com/intercom-api-reference/v1.0/reference/signed-notifications);
   the ``notification_event`` envelope is stored once under its ``id``; ``data.item`` is the
   conversation (topic ``conversation.user.created`` for a new one).
+* Closed and re-opened: a conversation's ``state`` is ``open``, ``closed`` or ``snoozed``; topics
+  ``conversation.admin.closed`` and ``conversation.admin.opened``
+  (https://developers.intercom.com/docs/references/2.11/webhooks/webhook-models) carry the
+  conversation. Who closed it: the admin author of its last ``close`` part, else
+  ``statistics.last_closed_by_id``
+  (https://developers.intercom.com/docs/references/2.11/rest-api/api.intercom.io/conversations/conversation).
 * Write-back: tags by ``POST /tags`` ``{name}`` (creates or finds it) then ``POST
   /conversations/{id}/tags`` ``{id, admin_id}``; assignee and team by ``POST
   /conversations/{id}/parts`` ``{message_type: "assignment", type: "admin"|"team", admin_id,
@@ -71,6 +77,16 @@ def text(body: str | None) -> str:
     return html.unescape(TAGS.sub(" ", (body or "").replace("<br>", "\n"))).strip()
 
 
+def closed_by(item: Mapping[str, Any]) -> str:
+    """The admin who closed a closed conversation: its last ``close`` part's author, else the statistics'."""
+    if item.get("state") != "closed":
+        return ""
+    parts = (item.get("conversation_parts") or {}).get("conversation_parts") or []
+    closing = [p for p in parts if p.get("part_type") == "close" and (p.get("author") or {}).get("type") == "admin"]
+    return str((closing[-1]["author"].get("id") if closing else None)
+               or (item.get("statistics") or {}).get("last_closed_by_id") or "")
+
+
 class IntercomHelpdesk(RestConnector):
     platform: ClassVar[str] = "intercom"
     rate_limits: ClassVar[RateLimitHeaders] = ResetAt()
@@ -108,7 +124,7 @@ class IntercomHelpdesk(RestConnector):
             str(custom.get(self.options["priority_attribute"]) or item.get("priority") or ""), str(item.get("state") or ""),
             str(item.get("admin_assignee_id") or ""), str(item.get("team_assignee_id") or ""),
             str(custom.get("language") or ""), parse_timestamp(item.get("created_at")),
-            parse_timestamp(item.get("updated_at")), dict(item))
+            parse_timestamp(item.get("updated_at")), dict(item), closed_by(item))
 
     def verify_delivery(self, headers: Mapping[str, str], body: bytes) -> HelpdeskDelivery:
         signature, secret = header_value(headers, "X-Hub-Signature") or "", self.config.webhook_secret
