@@ -49,7 +49,7 @@ class TicketRecord:
     channel: str = ""              # email, chat, web, api, sms … as the platform names it
     tags: tuple[str, ...] = ()
     priority: str = ""             # the platform's own word (Intercom: priority / not_priority)
-    status: str = ""
+    status: str = ""               # the platform's word, lower case
     assignee_id: str = ""
     group_id: str = ""             # Zendesk group, Gorgias team, Intercom team
     language: str = ""
@@ -57,6 +57,9 @@ class TicketRecord:
     updated_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     status_by: str = ""            # the agent who set ``status``, when the platform says; else ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", (self.status or "").strip().lower())  # Zendesk events say SOLVED
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -17,8 +17,8 @@
 * Closed and re-opened: a ticket's ``status`` is ``open`` or ``closed`` (with ``closed_datetime``;
   https://developers.gorgias.com/reference/the-ticket-object); re-opening sets it ``open`` again.
   The ``ticket-updated`` trigger's form carries ``"status": "{{ticket.status}}"`` and
-  ``"assignee_user_id": "{{ticket.assignee_user_id}}"`` (the TicketHttpIntegration fields:
-  https://developers.gorgias.com/reference/the-tickethttpintegration-object). Gorgias names no
+  ``"assignee_user": {"id": "{{ticket.assignee_user.id}}"}`` (the ticket's fields, as the other
+  placeholders: https://developers.gorgias.com/reference/the-ticket-object). Gorgias names no
   closing agent on the ticket: its assignee stands for it.
 * Write-back: ``PUT /api/tickets/{id}`` (``priority`` — low, normal, high, critical —,
   ``assignee_user: {id}``, ``assignee_team: {id}``), ``POST /api/tickets/{id}/tags`` with
@@ -91,8 +91,7 @@ class GorgiasHelpdesk(RestConnector):
             str(first.get("body_text") or ticket.get("excerpt") or ""), str(customer.get("email") or ""),
             str(customer.get("name") or ""), str(customer.get("id") or ""), str(ticket.get("channel") or ""),
             tuple(str(t.get("name")) for t in ticket.get("tags") or []), str(ticket.get("priority") or ""),
-            str(ticket.get("status") or "").lower(),
-            str((ticket.get("assignee_user") or {}).get("id") or ticket.get("assignee_user_id") or ""),
+            str(ticket.get("status") or ""), str((ticket.get("assignee_user") or {}).get("id") or ""),
             str((ticket.get("assignee_team") or {}).get("id") or ""), str(ticket.get("language") or ""),
             parse_timestamp(ticket.get("created_datetime")), parse_timestamp(ticket.get("updated_datetime")), dict(ticket))
 

@@ -18,8 +18,7 @@
 * Closed and re-opened: a conversation's ``state`` is ``open``, ``closed`` or ``snoozed``; topics
   ``conversation.admin.closed`` and ``conversation.admin.opened``
   (https://developers.intercom.com/docs/references/2.11/webhooks/webhook-models) carry the
-  conversation. Who closed it: the admin author of its last ``close`` part, else
-  ``statistics.last_closed_by_id``
+  conversation. Who closed a closed one: ``statistics.last_closed_by_id``
   (https://developers.intercom.com/docs/references/2.11/rest-api/api.intercom.io/conversations/conversation).
 * Write-back: tags by ``POST /tags`` ``{name}`` (creates or finds it) then ``POST
   /conversations/{id}/tags`` ``{id, admin_id}``; assignee and team by ``POST
@@ -77,16 +76,6 @@ def text(body: str | None) -> str:
     return html.unescape(TAGS.sub(" ", (body or "").replace("<br>", "\n"))).strip()
 
 
-def closed_by(item: Mapping[str, Any]) -> str:
-    """The admin who closed a closed conversation: its last ``close`` part's author, else the statistics'."""
-    if item.get("state") != "closed":
-        return ""
-    parts = (item.get("conversation_parts") or {}).get("conversation_parts") or []
-    closing = [p for p in parts if p.get("part_type") == "close" and (p.get("author") or {}).get("type") == "admin"]
-    return str((closing[-1]["author"].get("id") if closing else None)
-               or (item.get("statistics") or {}).get("last_closed_by_id") or "")
-
-
 class IntercomHelpdesk(RestConnector):
     platform: ClassVar[str] = "intercom"
     rate_limits: ClassVar[RateLimitHeaders] = ResetAt()
@@ -116,7 +105,7 @@ class IntercomHelpdesk(RestConnector):
 
     def _record(self, item: Mapping[str, Any]) -> TicketRecord:
         source, custom = item.get("source") or {}, item.get("custom_attributes") or {}
-        author = source.get("author") or {}
+        author, closer = source.get("author") or {}, (item.get("statistics") or {}).get("last_closed_by_id")
         return TicketRecord(
             "intercom", str(item["id"]), text(source.get("subject") or item.get("title")), text(source.get("body")),
             str(author.get("email") or ""), str(author.get("name") or ""), str(author.get("id") or ""),
@@ -124,7 +113,7 @@ class IntercomHelpdesk(RestConnector):
             str(custom.get(self.options["priority_attribute"]) or item.get("priority") or ""), str(item.get("state") or ""),
             str(item.get("admin_assignee_id") or ""), str(item.get("team_assignee_id") or ""),
             str(custom.get("language") or ""), parse_timestamp(item.get("created_at")),
-            parse_timestamp(item.get("updated_at")), dict(item), closed_by(item))
+            parse_timestamp(item.get("updated_at")), dict(item), str(closer or "") if item.get("state") == "closed" else "")
 
     def verify_delivery(self, headers: Mapping[str, str], body: bytes) -> HelpdeskDelivery:
         signature, secret = header_value(headers, "X-Hub-Signature") or "", self.config.webhook_secret

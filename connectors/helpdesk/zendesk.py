@@ -20,8 +20,9 @@
   ``zen:event-type:ticket.status_changed`` carries ``event: {current, previous}`` in capitals and
   ``detail.actor_id``, the user who changed it
   (https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/), read as
-  ``status_by``; a trigger on "Status changed" gets :data:`STATUS_TRIGGER_BODY`, whose
-  ``{{current_user.id}}`` is the agent who made the change. The incremental export says no who:
+  ``status_by``; a trigger on "Status changed" gets :data:`TRIGGER_BODY` with ``"event":
+  "ticket.status_changed"``, its ``{{current_user.id}}`` the agent who made the change (the
+  ticket's own trigger key keeps the two apart). The incremental export says no who:
   the ticket's assignee stands for it (Zendesk asks for one before a ticket is solved).
 * Write-back: one ``PUT /api/v2/tickets/{id}.json`` with ``additional_tags``, ``priority``
   (low, normal, high, urgent), ``assignee_id``, ``group_id``, ``custom_fields: [{id, value}]`` and
@@ -64,8 +65,6 @@ TRIGGER_BODY = {"event": "ticket.created", "ticket": {
     "requester_name": "{{ticket.requester.name}}", "via": {"channel": "{{ticket.via}}"},
     "locale": "{{ticket.requester.language}}", "created_at": "{{ticket.created_at_with_timestamp}}",
     "updated_at": "{{ticket.updated_at_with_timestamp}}", "actor_id": "{{current_user.id}}"}}
-#: The same body for a trigger whose condition is "Status changed" (solved, closed, re-opened).
-STATUS_TRIGGER_BODY = {**TRIGGER_BODY, "event": "ticket.status_changed"}
 
 
 def tags(value: Any) -> tuple[str, ...]:
@@ -107,10 +106,9 @@ class ZendeskHelpdesk(RestConnector):
             str(requester.get("email") or requester.get("requester_email") or ""),
             str(requester.get("name") or requester.get("requester_name") or ""), str(ticket.get("requester_id") or ""),
             str((ticket.get("via") or {}).get("channel") or ""), tags(ticket.get("tags")),
-            str(ticket.get("priority") or ""), str(ticket.get("status") or "").lower(),
-            str(ticket.get("assignee_id") or ""), str(ticket.get("group_id") or ""), str(ticket.get("locale") or ""),
-            parse_timestamp(ticket.get("created_at")), parse_timestamp(ticket.get("updated_at")), dict(ticket),
-            str(ticket.get("actor_id") or ""))
+            str(ticket.get("priority") or ""), str(ticket.get("status") or ""), str(ticket.get("assignee_id") or ""),
+            str(ticket.get("group_id") or ""), str(ticket.get("locale") or ""), parse_timestamp(ticket.get("created_at")),
+            parse_timestamp(ticket.get("updated_at")), dict(ticket), str(ticket.get("actor_id") or ""))
 
     def verify_delivery(self, headers: Mapping[str, str], body: bytes) -> HelpdeskDelivery:
         signature = header_value(headers, "X-Zendesk-Webhook-Signature")

@@ -24,8 +24,8 @@ Follows Gorgias' public API reference where the connector leans on it:
   ``{status, agent_id}`` is an agent closing (or re-opening) the ticket in Gorgias — an unassigned
   one is theirs first — and so is ``PUT /api/tickets/{id}`` with another ``status``; either POSTs
   the ``ticket-updated`` form (``{"event": "ticket-updated", "ticket": {…, "status",
-  "assignee_user_id", "closed_datetime", "updated_datetime"}}``, the TicketHttpIntegration fields:
-  https://developers.gorgias.com/reference/the-tickethttpintegration-object) to its subscriptions.
+  "assignee_user": {"id"}, "closed_datetime", "updated_datetime"}}``, the ticket's fields:
+  https://developers.gorgias.com/reference/the-ticket-object) to its subscriptions.
 """
 from __future__ import annotations
 
@@ -229,8 +229,8 @@ def set_status(state: GorgiasState, ticket: dict[str, Any], status: str) -> list
     form = {"event": "ticket-updated", "ticket": {
         **{k: public(ticket)[k] for k in ("id", "subject", "channel", "status", "priority", "customer", "tags",
                                           "language", "closed_datetime", "created_datetime", "updated_datetime")},
-        "assignee_user_id": (ticket["assignee_user"] or {}).get("id"),
-        "assignee_team_id": (ticket["assignee_team"] or {}).get("id")}}
+        "assignee_user": {"id": (ticket["assignee_user"] or {}).get("id")},
+        "assignee_team": {"id": (ticket["assignee_team"] or {}).get("id")}}}
     return echoing(state, "ticket-updated", json.dumps(form).encode())
 
 

@@ -31,8 +31,9 @@ Follows Zendesk's public API reference where the connector leans on it:
   is ``PUT …/tickets/{id}.json`` with another ``status`` (the API user, id 1, as actor). Either
   sends ``zen:event-type:ticket.status_changed`` — ``detail`` with the ids as strings,
   ``actor_id`` and the status in capitals, ``event: {current, previous}`` — to the subscriptions
-  of that type, and :data:`connectors.helpdesk.zendesk.STATUS_TRIGGER_BODY` filled to trigger
-  subscriptions (``{{ticket.status}}`` renders ``Solved``)
+  of that type, and ``connectors.helpdesk.zendesk.TRIGGER_BODY`` with ``"event":
+  "ticket.status_changed"``, filled, to trigger subscriptions (``{{ticket.status}}`` renders
+  ``Solved``, ``{{current_user.id}}`` the agent)
   (https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/).
 """
 from __future__ import annotations
@@ -229,7 +230,7 @@ def create_ticket(state: ZendeskState, payload: dict[str, Any]) -> dict[str, Any
 
 
 def trigger_body(state: ZendeskState, ticket: dict[str, Any], event: str, actor_id: Any) -> dict[str, Any]:
-    """What a trigger with ``TRIGGER_BODY`` / ``STATUS_TRIGGER_BODY`` sends: the placeholders filled."""
+    """What a trigger with ``TRIGGER_BODY`` (its ``event`` as given) sends: the placeholders filled."""
     user = state.users.get(str(ticket["requester_id"]), {})
     return {"event": event, "ticket": {
         **{k: public(ticket)[k] for k in ("id", "subject", "description", "priority", "requester_id", "via",
