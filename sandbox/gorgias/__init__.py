@@ -37,7 +37,7 @@ from typing import Any
 from fastapi import Body
 from fastapi.responses import JSONResponse, Response
 
-from sandbox.kit import Bucket, Call, LeakyBucket, StandIn, add_action, add_state_view, known, post, subscribe
+from sandbox.kit import Answer, Bucket, Call, LeakyBucket, StandIn, add_action, add_state_view, known, post, subscribe
 from sandbox.kit.auth import basic_credentials
 from sandbox.kit.helpdesk import HelpdeskState, decode_cursor, encode_cursor, iso_z
 from sandbox.kit.webhooks import echoing
@@ -242,7 +242,7 @@ def change_status(ticket_id: str, state: GorgiasState = kit.state,
         ticket = known(state.tickets.get(ticket_id), f"ticket {ticket_id}")
         status = str(payload.get("status", "closed"))
         if status not in STATUSES:
-            return {"error": f"status must be one of {', '.join(STATUSES)}"}
+            raise Answer(JSONResponse({"error": f"status must be one of {', '.join(STATUSES)}"}, status_code=400))
         if ticket["assignee_user"] is None and payload.get("agent_id") is not None:
             ticket["assignee_user"] = {"id": int(payload["agent_id"]), "email": f"agent{payload['agent_id']}@futon.example"}
         sent = set_status(state, ticket, status) if status != ticket["status"] else []

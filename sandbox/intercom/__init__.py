@@ -44,7 +44,7 @@ from typing import Any
 from fastapi import Body
 from fastapi.responses import JSONResponse, Response
 
-from sandbox.kit import Call, StandIn, Window, add_action, add_state_view, known, post, send, subscribe
+from sandbox.kit import Answer, Call, StandIn, Window, add_action, add_state_view, known, post, send, subscribe
 from sandbox.kit.helpdesk import HelpdeskState, PathWindows, limit_settings
 
 DEFAULT_TOKEN, ADMIN_ID, TEAM_ID = "intercom_token_sandbox", "814860", "5017"
@@ -288,7 +288,8 @@ def change_state(conversation_id: str, state: IntercomState = kit.state,
         item = known(state.conversations.get(conversation_id), f"conversation {conversation_id}")
         to, admin = str(payload.get("state", "closed")), str(payload.get("admin_id", ADMIN_ID))
         if to not in TOPICS or admin not in state.admins:
-            return {"error": "state must be closed or open, admin_id one of the workspace's admins"}
+            raise Answer(JSONResponse({"error": "state must be closed or open, admin_id one of the workspace's "
+                                                "admins"}, status_code=400))
         sent = set_state(state, item, to, admin)
         return {"conversation": public(item), "webhooks": sent}
 

@@ -47,7 +47,7 @@ from typing import Any
 from fastapi import Body
 from fastapi.responses import JSONResponse, Response
 
-from sandbox.kit import Call, StandIn, Window, add_action, add_state_view, known, post, send, subscribe
+from sandbox.kit import Answer, Call, StandIn, Window, add_action, add_state_view, known, post, send, subscribe
 from sandbox.kit.auth import basic_credentials
 from sandbox.kit.helpdesk import (HelpdeskState, PathWindows, after, decode_cursor, encode_cursor, iso_z,
                                   limit_settings)
@@ -274,7 +274,7 @@ def set_status(ticket_id: str, state: ZendeskState = kit.state,
         ticket = known(state.tickets.get(ticket_id), f"ticket {ticket_id}")
         status, agent = str(payload.get("status", "solved")), int(payload.get("agent_id", 3721))
         if status not in STATUSES:
-            return {"error": f"status must be one of {', '.join(STATUSES)}"}
+            raise Answer(JSONResponse({"error": f"status must be one of {', '.join(STATUSES)}"}, status_code=400))
         previous = ticket["status"]
         if status in ("solved", "closed") and ticket["assignee_id"] is None:
             ticket["assignee_id"] = agent

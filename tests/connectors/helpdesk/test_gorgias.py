@@ -113,3 +113,12 @@ def test_a_close_and_a_reopen_come_as_ticket_updated_forms(gorgias: Admin, webho
     assert reopened.dedupe_key != received.dedupe_key
     polled = [t for page in connector(gorgias).poll(None) for t in page.records]
     assert [(t.external_id, t.status) for t in polled] == [(ticket_id, "open")]
+
+
+def test_an_unknown_status_is_refused_by_the_stand_in(gorgias: Admin) -> None:
+    import requests
+
+    ticket_id = str(gorgias.post("tickets", {})["ticket"]["id"])
+    answer = requests.post(f"{gorgias.admin}/tickets/{ticket_id}/status", json={"status": "solved"}, timeout=10)
+    assert answer.status_code == 400 and "open, closed" in answer.json()["error"]
+    assert gorgias.get(f"state/tickets/{ticket_id}")["status"] == "open"
