@@ -74,6 +74,7 @@ def follow(session: Session, config: SupportConfig, helpdesk: str, ticket: Suppo
     if not done and ticket.state == "resolved" and was in DONE_STATUSES.get(record.source, frozenset()):
         reopen(session, ticket.id, f"{record.source} ticket {record.external_id} went from {was} to {status}",
                actor=actor_of(record, assignee=False), rule=f"{record.source} status {status}", now=now,
-               figures=figures)
+               figures={**figures, "agent": record.status_by or None,
+                        "agent_from": "status_by" if record.status_by else None})
         return [FollowUp(Stage.TRIAGE_TICKETS, ([ticket.id],))] if ticket.state == "new" else []
     return []
