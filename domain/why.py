@@ -618,8 +618,9 @@ def dispute(session: Session, reference: str, now: datetime | None = None) -> Tr
 
 
 def ticket(session: Session, reference: str, now: datetime | None = None) -> Trail:
-    """A support ticket: received, then each decision (triage, routing, QA) with its outcome, rule
-    and every reason as stored (``domain.support``)."""
+    """A support ticket: received, then each decision (triage, routing, QA, a re-opening) with its
+    outcome, rule and every reason as stored (``domain.support``), and how it was resolved
+    (``resolved in zendesk by agent 3721``)."""
     found = ticket_views.find(session, reference)
     if found is None:
         raise NotFound(f"no ticket {reference!r}")
@@ -628,8 +629,14 @@ def ticket(session: Session, reference: str, now: datetime | None = None) -> Tra
                                          "queue", "owner", "clv_tier")}
     facts["orders"] = ", ".join(f"{o['number']} (by {o['matched_by']})" for o in shown["orders"])
     facts["open_cases"] = ", ".join(f"{c['id']} {c['kind']}" for c in shown["cases"])
+    if shown["resolution"]:
+        facts["resolution"] = shown["resolution"]
+    if shown["source_status"]:
+        facts["helpdesk_status"] = shown["source_status"]
     trail = Trail(f"ticket {found.id} ({found.source} {found.external_id}): {found.subject}", facts)
     trail.add(found.received_at, "ticket.received", f"received by {found.channel} from {found.customer_email or '-'}")
+    if found.resolved_at is not None and shown["resolution"]:
+        trail.add(found.resolved_at, "ticket.resolved", shown["resolution"])
     for decision in shown["decisions"]:
         text = f"{decision['kind']}: {decision['outcome']} ({decision['rule']}) — " + "; ".join(decision["reasons"])
         trail.add(_parse(decision["at"]), f"ticket.{decision['kind']}", text, figures=decision["figures"],

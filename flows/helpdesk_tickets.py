@@ -3,8 +3,10 @@ The connector's I/O happens between transactions, never inside one (``tasks.help
 
 * **Drain**: a verified delivery waits ``pending`` in the inbox (``domain.helpdesks.inbox``). A
   delivery whose ticket carries no text (an event envelope naming only the id) is read with
-  ``fetch_ticket`` first (so is one without its requester's email); then the rows are taken ``FOR UPDATE SKIP LOCKED`` and each ticket
-  stored (``domain.helpdesks.tickets.store``) in the transaction that marks its row done.
+  ``fetch_ticket`` first (so is one without its requester's email; the agent the event named as
+  changing the status is kept when the ticket still has that status); then the rows are taken
+  ``FOR UPDATE SKIP LOCKED`` and each ticket stored (``domain.helpdesks.tickets.store``: its status
+  followed, solved there → resolved here) in the transaction that marks its row done.
 * **Poll** (reconciliation) under the helpdesk's lease: each page since the saved cursor is stored
   with the cursor in one transaction; a ticket the webhooks brought already is found, not doubled.
 * **Write-back**: the row is claimed, the update built from where triage put the ticket, written
@@ -74,7 +76,9 @@ def drain(sessions: sessionmaker[Session], key: str, send: Send, limit: int = 50
         if _needs_fetch(record):
             assert record is not None
             connector = connector or helpdesk_for(entry_of(key))
-            fetched[event_id] = replace(connector.fetch_ticket(record.external_id), raw={})
+            found = connector.fetch_ticket(record.external_id)
+            same = found.status.lower() == record.status.lower()  # who set it, as the event said (not re-set since)
+            fetched[event_id] = replace(found, raw={}, status_by=record.status_by if same else found.status_by)
     support = current_config().support
     with sessions() as session, session.begin():
         follow_ups: list[FollowUp] = []

@@ -143,6 +143,8 @@ def show_command(reference: str, as_json: bool) -> None:
                f", queue {data['queue'] or '-'}, priority {data['priority'] or '-'}, intent {data['intent'] or '-'}")
     click.echo("  orders: " + (", ".join(f"{o['number']} (by {o['matched_by']})" for o in data["orders"]) or "-")
                + "; open cases: " + (", ".join(f"{c['id']} {c['kind']}" for c in data["cases"]) or "-"))
+    if data["resolution"]:
+        click.echo(f"  {data['resolution']} at {data['resolved_at'][:19]}")
     for decision in data["decisions"]:
         click.echo(f"  {decision['at'][:19]} {decision['kind']}: {decision['outcome']} ({decision['rule']})")
         for reason in decision["reasons"]:

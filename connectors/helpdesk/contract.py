@@ -13,6 +13,10 @@ assignee or group, custom fields and an **internal note** — never a reply the 
   base64 HMAC-SHA256 of timestamp + body, Intercom's ``X-Hub-Signature`` HMAC-SHA1; Gorgias
   signs nothing, so a secret of ours travels in a header of the HTTP integration) and answers a
   :class:`HelpdeskDelivery` whose ``dedupe_key`` is the same for every redelivery of one event.
+* Status: ``status`` is the platform's own word, lower case; :func:`is_done` says whether it means
+  the agents are done with the ticket (Zendesk ``solved`` / ``closed``, Gorgias ``closed``,
+  Intercom ``closed``), and ``status_by`` names who set it when the platform tells (Zendesk's
+  event ``actor_id``, the Intercom admin of the closing part).
 * Writes: :meth:`HelpdeskConnector.write_back` applies a :class:`TicketUpdate`. The internal note
   carries :func:`note_marker` of the update's ``idempotency_key``; before posting, the connector
   looks for a note already carrying it, so a write-back retried after a lost answer posts one
@@ -45,13 +49,17 @@ class TicketRecord:
     channel: str = ""              # email, chat, web, api, sms … as the platform names it
     tags: tuple[str, ...] = ()
     priority: str = ""             # the platform's own word (Intercom: priority / not_priority)
-    status: str = ""
+    status: str = ""               # the platform's word, lower case
     assignee_id: str = ""
     group_id: str = ""             # Zendesk group, Gorgias team, Intercom team
     language: str = ""
     created_at: datetime | None = None
     updated_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    status_by: str = ""            # the agent who set ``status``, when the platform says; else ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", (self.status or "").strip().lower())  # Zendesk events say SOLVED
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -67,6 +75,22 @@ class TicketRecord:
         for name in ("created_at", "updated_at"):
             values[name] = datetime.fromisoformat(values[name]) if values.get(name) else None
         return cls(**values)
+
+
+#: Each platform's statuses meaning its agents are done with the ticket (solved or closed there):
+#: Zendesk https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/ (``status``),
+#: Gorgias https://developers.gorgias.com/reference/the-ticket-object (``status`` open | closed),
+#: Intercom https://developers.intercom.com/docs/references/2.11/rest-api/api.intercom.io/conversations/conversation
+#: (``state`` open | closed | snoozed).
+DONE_STATUSES: dict[str, frozenset[str]] = {"zendesk": frozenset({"solved", "closed"}),
+                                            "gorgias": frozenset({"closed"}), "intercom": frozenset({"closed"})}
+
+
+def is_done(record: TicketRecord) -> bool | None:
+    """True when the helpdesk reports the ticket solved or closed, False for any other status,
+    None when the copy names no status (nothing to follow)."""
+    status = (record.status or "").strip().lower()
+    return None if not status else status in DONE_STATUSES.get(record.source, frozenset())
 
 
 @dataclass(frozen=True)

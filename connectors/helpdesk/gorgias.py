@@ -14,6 +14,12 @@
   ``?token=`` in its URL) and a JSON form such as ``{"event": "ticket-created", "ticket":
   {"id": "{{ticket.id}}", "updated_datetime": "{{ticket.updated_datetime}}", …}}``. No delivery id
   exists, so a delivery is stored once per ticket, event and ``updated_datetime``.
+* Closed and re-opened: a ticket's ``status`` is ``open`` or ``closed`` (with ``closed_datetime``;
+  https://developers.gorgias.com/reference/the-ticket-object); re-opening sets it ``open`` again.
+  The ``ticket-updated`` trigger's form carries ``"status": "{{ticket.status}}"`` and
+  ``"assignee_user": {"id": "{{ticket.assignee_user.id}}"}`` (the ticket's fields, as the other
+  placeholders: https://developers.gorgias.com/reference/the-ticket-object). Gorgias names no
+  closing agent on the ticket: its assignee stands for it.
 * Write-back: ``PUT /api/tickets/{id}`` (``priority`` — low, normal, high, critical —,
   ``assignee_user: {id}``, ``assignee_team: {id}``), ``POST /api/tickets/{id}/tags`` with
   ``names``, ``PUT /api/tickets/{id}/custom-fields`` with ``[{id, value}]``

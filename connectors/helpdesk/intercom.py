@@ -15,6 +15,11 @@
   https://developers.intercom.com/intercom-api-reference/v1.0/reference/signed-notifications);
   the ``notification_event`` envelope is stored once under its ``id``; ``data.item`` is the
   conversation (topic ``conversation.user.created`` for a new one).
+* Closed and re-opened: a conversation's ``state`` is ``open``, ``closed`` or ``snoozed``; topics
+  ``conversation.admin.closed`` and ``conversation.admin.opened``
+  (https://developers.intercom.com/docs/references/2.11/webhooks/webhook-models) carry the
+  conversation. Who closed a closed one: ``statistics.last_closed_by_id``
+  (https://developers.intercom.com/docs/references/2.11/rest-api/api.intercom.io/conversations/conversation).
 * Write-back: tags by ``POST /tags`` ``{name}`` (creates or finds it) then ``POST
   /conversations/{id}/tags`` ``{id, admin_id}``; assignee and team by ``POST
   /conversations/{id}/parts`` ``{message_type: "assignment", type: "admin"|"team", admin_id,
@@ -100,7 +105,7 @@ class IntercomHelpdesk(RestConnector):
 
     def _record(self, item: Mapping[str, Any]) -> TicketRecord:
         source, custom = item.get("source") or {}, item.get("custom_attributes") or {}
-        author = source.get("author") or {}
+        author, closer = source.get("author") or {}, (item.get("statistics") or {}).get("last_closed_by_id")
         return TicketRecord(
             "intercom", str(item["id"]), text(source.get("subject") or item.get("title")), text(source.get("body")),
             str(author.get("email") or ""), str(author.get("name") or ""), str(author.get("id") or ""),
@@ -108,7 +113,7 @@ class IntercomHelpdesk(RestConnector):
             str(custom.get(self.options["priority_attribute"]) or item.get("priority") or ""), str(item.get("state") or ""),
             str(item.get("admin_assignee_id") or ""), str(item.get("team_assignee_id") or ""),
             str(custom.get("language") or ""), parse_timestamp(item.get("created_at")),
-            parse_timestamp(item.get("updated_at")), dict(item))
+            parse_timestamp(item.get("updated_at")), dict(item), str(closer or "") if item.get("state") == "closed" else "")
 
     def verify_delivery(self, headers: Mapping[str, str], body: bytes) -> HelpdeskDelivery:
         signature, secret = header_value(headers, "X-Hub-Signature") or "", self.config.webhook_secret

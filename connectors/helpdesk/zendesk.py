@@ -15,6 +15,15 @@
   stored once under its event ``id``. Zendesk's reference says ticket activity reaches a webhook
   through a trigger or automation (https://developer.zendesk.com/documentation/webhooks/creating-and-monitoring-webhooks/):
   give that trigger :data:`TRIGGER_BODY`, stored once per ticket, event and ``updated_at``.
+* Solved and re-opened: ``status`` is ``new``, ``open``, ``pending``, ``hold``, ``solved`` or
+  ``closed`` (https://developer.zendesk.com/api-reference/ticketing/tickets/tickets/); the event
+  ``zen:event-type:ticket.status_changed`` carries ``event: {current, previous}`` in capitals and
+  ``detail.actor_id``, the user who changed it
+  (https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/), read as
+  ``status_by``; a trigger on "Status changed" gets :data:`TRIGGER_BODY` with ``"event":
+  "ticket.status_changed"``, its ``{{current_user.id}}`` the agent who made the change (the
+  ticket's own trigger key keeps the two apart). The incremental export says no who:
+  the ticket's assignee stands for it (Zendesk asks for one before a ticket is solved).
 * Write-back: one ``PUT /api/v2/tickets/{id}.json`` with ``additional_tags``, ``priority``
   (low, normal, high, urgent), ``assignee_id``, ``group_id``, ``custom_fields: [{id, value}]`` and
   the note as ``comment: {body, public: false}`` — an internal note, never a public reply
@@ -55,7 +64,7 @@ TRIGGER_BODY = {"event": "ticket.created", "ticket": {
     "requester_id": "{{ticket.requester.id}}", "requester_email": "{{ticket.requester.email}}",
     "requester_name": "{{ticket.requester.name}}", "via": {"channel": "{{ticket.via}}"},
     "locale": "{{ticket.requester.language}}", "created_at": "{{ticket.created_at_with_timestamp}}",
-    "updated_at": "{{ticket.updated_at_with_timestamp}}"}}
+    "updated_at": "{{ticket.updated_at_with_timestamp}}", "actor_id": "{{current_user.id}}"}}
 
 
 def tags(value: Any) -> tuple[str, ...]:
@@ -98,8 +107,8 @@ class ZendeskHelpdesk(RestConnector):
             str(requester.get("name") or requester.get("requester_name") or ""), str(ticket.get("requester_id") or ""),
             str((ticket.get("via") or {}).get("channel") or ""), tags(ticket.get("tags")),
             str(ticket.get("priority") or ""), str(ticket.get("status") or ""), str(ticket.get("assignee_id") or ""),
-            str(ticket.get("group_id") or ""), str(ticket.get("locale") or ""),
-            parse_timestamp(ticket.get("created_at")), parse_timestamp(ticket.get("updated_at")), dict(ticket))
+            str(ticket.get("group_id") or ""), str(ticket.get("locale") or ""), parse_timestamp(ticket.get("created_at")),
+            parse_timestamp(ticket.get("updated_at")), dict(ticket), str(ticket.get("actor_id") or ""))
 
     def verify_delivery(self, headers: Mapping[str, str], body: bytes) -> HelpdeskDelivery:
         signature = header_value(headers, "X-Zendesk-Webhook-Signature")

@@ -1255,7 +1255,7 @@ class OAuthGrant(Base):
 # --- Support tickets: triage and routing (domain/support, docs/support.md) ------------------------
 
 TICKET_STATES = ("new", "triaged", "resolved")
-SUPPORT_DECISION_KINDS = ("triage", "routing", "qa", "draft", "answer")
+SUPPORT_DECISION_KINDS = ("triage", "routing", "qa", "draft", "answer", "reopen")
 TICKET_LINK_KINDS = ("order", "case")
 
 
@@ -1278,6 +1278,9 @@ class SupportTicket(Base):
     received_at: Mapped[datetime]
     #: When the source last changed it (a helpdesk's ``updated_at``): an older copy never overwrites a newer.
     source_updated_at: Mapped[datetime | None]
+    #: The helpdesk's own status word as last seen (Zendesk ``solved``, Intercom ``closed`` …): a
+    #: ticket re-opened there is one whose status was done and is no longer.
+    source_status: Mapped[str | None] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16), server_default="new")
     intent: Mapped[str | None] = mapped_column(String(32))
     confidence: Mapped[float | None] = mapped_column(Float)
@@ -1325,7 +1328,8 @@ class SupportTicketLink(Base):
 class SupportDecision(Base):
     """One decision about a ticket with its figures and reasons: ``triage`` (intent, confidence,
     sentiment, legal threat, priority, customer value; ``model`` names the classifier), ``routing``
-    (the queue, the ladder step or rule that chose it) or ``qa`` (sampled after resolution or not)."""
+    (the queue, the ladder step or rule that chose it), ``qa`` (sampled after resolution or not) or
+    ``reopen`` (a resolved ticket re-opened in its helpdesk, and why)."""
 
     __tablename__ = "support_decisions"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

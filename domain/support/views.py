@@ -71,10 +71,28 @@ def find(session: Session, reference: str) -> SupportTicket | None:
     return session.scalars(query.order_by(SupportTicket.id)).first()
 
 
+def resolution(session: Session, ticket: SupportTicket) -> str | None:
+    """How a resolved ticket was resolved, in words: ``resolved in zendesk by agent 3721 (solved)``
+    when its helpdesk reported it (``domain.helpdesks.statuses``), ``resolved by maria: <note>``
+    from the command line; None while it is not resolved."""
+    if ticket.state != "resolved":
+        return None
+    figures = session.scalar(select(SupportDecision.figures).where(
+        SupportDecision.ticket_id == ticket.id, SupportDecision.kind == "qa").order_by(SupportDecision.id.desc())
+        .limit(1)) or {}
+    if figures.get("platform"):
+        agent = figures.get("agent")
+        who = (f" by agent {agent}" + (", the assignee" if figures.get("agent_from") == "assignee" else "")
+               if agent else "")
+        return f"resolved in {figures['platform']}{who} ({figures.get('status')})"
+    return f"resolved by {figures.get('resolved_by') or 'someone'}: {ticket.resolution_note or ''}".rstrip(": ")
+
+
 def show(session: Session, ticket: SupportTicket) -> dict[str, Any]:
     return {**row(ticket), "customer_name": ticket.customer_name, "body": ticket.body,
             "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else None,
-            "resolution_note": ticket.resolution_note, **links(session, ticket.id),
+            "resolution_note": ticket.resolution_note, "resolution": resolution(session, ticket),
+            "source_status": ticket.source_status, **links(session, ticket.id),
             "decisions": [decision_dict(d) for d in decisions(session, ticket.id)]}
 
 
@@ -88,10 +106,13 @@ def order_entries(session: Session, order_id: int) -> list[tuple[Any, str, str, 
                                                                 SupportDecision.kind == "routing")
                                   .order_by(SupportDecision.id.desc())).first()
         rule = f" by {routing.rule}" if routing is not None else ""
+        resolved = resolution(session, ticket)
         out.append((ticket.received_at, "ticket", f"ticket {ticket.id} ({ticket.source} {ticket.external_id}) "
                     f"{ticket.subject!r}: intent {ticket.intent or '-'}, priority {ticket.priority or '-'} → queue "
-                    f"{ticket.queue or '-'}{rule} (backorders why ticket {ticket.id})",
-                    {"ticket_id": ticket.id, "intent": ticket.intent, "queue": ticket.queue, "state": ticket.state}))
+                    f"{ticket.queue or '-'}{rule}" + (f"; {resolved}" if resolved else "")
+                    + f" (backorders why ticket {ticket.id})",
+                    {"ticket_id": ticket.id, "intent": ticket.intent, "queue": ticket.queue, "state": ticket.state,
+                     "resolution": resolved}))
     return out
 
 

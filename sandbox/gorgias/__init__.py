@@ -19,6 +19,13 @@ Follows Gorgias' public API reference where the connector leans on it:
 * HTTP integrations are unsigned: ``_admin/tickets`` creates a ticket as a customer would and
   POSTs ``{"event": "ticket-created", "ticket": {…}}`` to each subscription with the ``headers``
   it was made with (``_admin/webhooks`` ``{address, secret}`` → header ``X-Backorders-Token``).
+* Closing and re-opening: ``status`` is ``open`` or ``closed``, with ``closed_datetime``
+  (https://developers.gorgias.com/reference/the-ticket-object). ``_admin/tickets/{id}/status``
+  ``{status, agent_id}`` is an agent closing (or re-opening) the ticket in Gorgias — an unassigned
+  one is theirs first — and so is ``PUT /api/tickets/{id}`` with another ``status``; either POSTs
+  the ``ticket-updated`` form (``{"event": "ticket-updated", "ticket": {…, "status",
+  "assignee_user": {"id"}, "closed_datetime", "updated_datetime"}}``, the ticket's fields:
+  https://developers.gorgias.com/reference/the-ticket-object) to its subscriptions.
 """
 from __future__ import annotations
 
@@ -30,13 +37,14 @@ from typing import Any
 from fastapi import Body
 from fastapi.responses import JSONResponse, Response
 
-from sandbox.kit import Bucket, Call, LeakyBucket, StandIn, add_action, add_state_view, known, post, subscribe
+from sandbox.kit import Answer, Bucket, Call, LeakyBucket, StandIn, add_action, add_state_view, known, post, subscribe
 from sandbox.kit.auth import basic_credentials
 from sandbox.kit.helpdesk import HelpdeskState, decode_cursor, encode_cursor, iso_z
 from sandbox.kit.webhooks import echoing
 
 DEFAULT_EMAIL, DEFAULT_KEY = "agent@futon.example", "gorgias_key_sandbox"
 PRIORITIES = ("low", "normal", "high", "critical")
+STATUSES = ("open", "closed")
 CHANNELS = ("api", "email", "chat", "phone", "sms", "internal-note", "contact_form", "facebook", "instagram")
 
 
@@ -61,7 +69,7 @@ kit: StandIn[GorgiasState] = StandIn(
     limit=LeakyBucket("X-Gorgias-Account-Api-Call-Limit", retry_after="1",
                       body=lambda: {"error": {"msg": "Too many requests"}}),
     clock_view=lambda now: {"now": iso_z(now)}, webhook_admin=True, redeliver=post,
-    subscribe=lambda state, payload: subscribe(state, {"topics": ["ticket-created"], **payload},
+    subscribe=lambda state, payload: subscribe(state, {"topics": ["ticket-created", "ticket-updated"], **payload},
                                                headers={"X-Backorders-Token": payload["secret"]}))
 install = kit.install
 
@@ -123,12 +131,16 @@ def update_ticket(ticket_id: str, call: Call[GorgiasState] = kit.call) -> Respon
     changes = call.body if isinstance(call.body, dict) else {}
     with call.state.lock:
         ticket = found(call, ticket_id)
-        if changes.get("priority") not in (None, *PRIORITIES):
-            return invalid(call, f"priority: Must be one of: {', '.join(PRIORITIES)}.")
-        for name in ("priority", "status", "subject", "assignee_user", "assignee_team"):
+        for name, allowed in (("priority", PRIORITIES), ("status", STATUSES)):
+            if changes.get(name) not in (None, *allowed):
+                return invalid(call, f"{name}: Must be one of: {', '.join(allowed)}.")
+        previous = ticket["status"]
+        for name in ("priority", "subject", "assignee_user", "assignee_team"):
             if name in changes:
                 ticket[name] = changes[name]
         touch(call.state, ticket)
+        if changes.get("status", previous) != previous:
+            set_status(call.state, ticket, changes["status"])
         return call.reply(json.loads(json.dumps(public(ticket))))
 
 
@@ -195,7 +207,8 @@ def create_ticket(state: GorgiasState, payload: dict[str, Any]) -> dict[str, Any
                 "name": payload.get("name", "Ana Lima")}
     ticket = {"id": ticket_id, "subject": payload.get("subject", "Order"), "channel": payload.get("channel", "email"),
               "via": payload.get("channel", "email"), "status": "open", "priority": "normal", "customer": customer,
-              "assignee_user": None, "assignee_team": None, "language": payload.get("language"), "excerpt": body[:100],
+              "assignee_user": None, "assignee_team": None, "closed_datetime": None,
+              "language": payload.get("language"), "excerpt": body[:100],
               "tags": [{"id": state.next_id(), "name": n} for n in payload.get("tags", [])], "custom_fields": {},
               "created_datetime": when.isoformat(), "updated_datetime": when.isoformat(),
               "messages": [{"id": state.next_id(), "ticket_id": ticket_id, "channel": payload.get("channel", "email"),
@@ -207,6 +220,33 @@ def create_ticket(state: GorgiasState, payload: dict[str, Any]) -> dict[str, Any
         "id", "subject", "channel", "status", "priority", "customer", "tags", "language", "messages",
         "created_datetime", "updated_datetime")}}
     return {"ticket": public(ticket), "webhooks": echoing(state, "ticket-created", json.dumps(form).encode())}
+
+
+def set_status(state: GorgiasState, ticket: dict[str, Any], status: str) -> list[dict[str, Any]]:
+    """Close or re-open the ticket now; POSTs ``ticket-updated`` to each subscription."""
+    ticket["status"], ticket["closed_datetime"] = status, state.now().isoformat() if status == "closed" else None
+    touch(state, ticket)
+    form = {"event": "ticket-updated", "ticket": {
+        **{k: public(ticket)[k] for k in ("id", "subject", "channel", "status", "priority", "customer", "tags",
+                                          "language", "closed_datetime", "created_datetime", "updated_datetime")},
+        "assignee_user": {"id": (ticket["assignee_user"] or {}).get("id")},
+        "assignee_team": {"id": (ticket["assignee_team"] or {}).get("id")}}}
+    return echoing(state, "ticket-updated", json.dumps(form).encode())
+
+
+@kit.admin.post("/tickets/{ticket_id}/status")
+def change_status(ticket_id: str, state: GorgiasState = kit.state,
+                  payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+    """An agent (``agent_id``) closes (``status: closed``) or re-opens (``open``) the ticket."""
+    with state.lock:
+        ticket = known(state.tickets.get(ticket_id), f"ticket {ticket_id}")
+        status = str(payload.get("status", "closed"))
+        if status not in STATUSES:
+            raise Answer(JSONResponse({"error": f"status must be one of {', '.join(STATUSES)}"}, status_code=400))
+        if ticket["assignee_user"] is None and payload.get("agent_id") is not None:
+            ticket["assignee_user"] = {"id": int(payload["agent_id"]), "email": f"agent{payload['agent_id']}@futon.example"}
+        sent = set_status(state, ticket, status) if status != ticket["status"] else []
+        return json.loads(json.dumps({"ticket": public(ticket), "webhooks": sent}))
 
 
 add_action(kit, "/tickets", create_ticket)

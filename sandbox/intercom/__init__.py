@@ -22,6 +22,13 @@ Follows Intercom's public API reference where the connector leans on it:
 * Webhooks: ``_admin/conversations`` starts a conversation as a user would and sends
   ``conversation.user.created`` to each subscription signed ``X-Hub-Signature: sha1=<hex
   HMAC-SHA1 of the body>`` with the subscription's secret (the app's client secret).
+* Closing and re-opening: ``POST /conversations/{id}/parts`` ``{message_type: "close" | "open",
+  type: "admin", admin_id}`` (https://developers.intercom.com/docs/references/2.11/rest-api/api.intercom.io/conversations/manageconversation),
+  or ``_admin/conversations/{id}/state`` ``{state, admin_id}`` for a teammate doing it in the
+  inbox, sets ``state`` / ``open``, adds a ``close`` / ``open`` part by that admin, keeps
+  ``statistics.last_close_at`` / ``last_closed_by_id`` / ``count_reopens``, and sends
+  ``conversation.admin.closed`` / ``conversation.admin.opened`` with the conversation
+  (https://developers.intercom.com/docs/references/2.11/webhooks/webhook-models).
 """
 from __future__ import annotations
 
@@ -34,14 +41,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from fastapi import Body
 from fastapi.responses import JSONResponse, Response
 
-from sandbox.kit import Call, StandIn, Window, add_action, add_state_view, known, post, send, subscribe
+from sandbox.kit import Answer, Call, StandIn, Window, add_action, add_state_view, known, post, send, subscribe
 from sandbox.kit.helpdesk import HelpdeskState, PathWindows, limit_settings
 
 DEFAULT_TOKEN, ADMIN_ID, TEAM_ID = "intercom_token_sandbox", "814860", "5017"
 OPS = {"=": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
 CREATED = "conversation.user.created"
+TOPICS = {"closed": "conversation.admin.closed", "open": "conversation.admin.opened"}
 
 
 @dataclass
@@ -78,7 +87,7 @@ kit: StandIn[IntercomState] = StandIn(
     limit=PathWindows(lambda: errors("rate_limit_exceeded", "Exceeded rate limit"), lambda window, left: {},
                       every=window_headers),
     clock_view=lambda now: {"now": int(now.timestamp())}, webhook_admin=True, redeliver=post,
-    subscribe=lambda state, payload: subscribe(state, {"topics": [CREATED], **payload}))
+    subscribe=lambda state, payload: subscribe(state, {"topics": [CREATED, *TOPICS.values()], **payload}))
 install = kit.install
 
 
@@ -183,6 +192,9 @@ def manage(conversation_id: str, call: Call[IntercomState] = kit.call) -> Respon
     with call.state.lock:
         item = found(call, conversation_id)
         an_admin(call, body.get("admin_id"))
+        if body.get("message_type") in ("close", "open") and body.get("type", "admin") == "admin":
+            set_state(call.state, item, "closed" if body["message_type"] == "close" else "open", str(body["admin_id"]))
+            return call.reply(public(item))
         if body.get("message_type") != "assignment" or body.get("type") not in ("admin", "team"):
             return call.reply(errors("parameter_invalid", "message_type must be assignment, type admin or team"), 400)
         assignee = str(body.get("assignee_id") or "")
@@ -234,17 +246,52 @@ def start_conversation(state: IntercomState, payload: dict[str, Any]) -> dict[st
                        "delivered_as": "customer_initiated", "subject": payload.get("subject", ""),
                        "body": f"<p>{payload.get('body', 'Where is my order?')}</p>", "author": contact},
             "contacts": {"type": "contact.list", "contacts": [{"type": "contact", "id": contact["id"]}]},
-            "tags": {"type": "tag.list", "tags": []},
+            "tags": {"type": "tag.list", "tags": []}, "statistics": {
+                "type": "conversation_statistics", "last_close_at": None, "last_closed_by_id": None,
+                "count_reopens": 0},
             "conversation_parts": {"type": "conversation_part.list", "conversation_parts": [], "total_count": 0}}
     state.conversations[item["id"]] = item
-    event = {"type": "notification_event", "app_id": "sandbox", "id": f"notif_{state.next_id()}", "topic": CREATED,
+    return {"conversation": public(item), "webhooks": notify(state, CREATED, item)}
+
+
+def notify(state: IntercomState, topic: str, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``notification_event`` for the conversation, signed, to each subscription of the topic."""
+    event = {"type": "notification_event", "app_id": "sandbox", "id": f"notif_{state.next_id()}", "topic": topic,
              "created_at": state.unix(), "delivery_attempts": 1, "data": {"type": "notification_event_data",
                                                                           "item": public(item)}}
     raw = json.dumps(event).encode()
-    deliveries = [send(state, hook, CREATED, raw, {"Content-Type": "application/json", "X-Hub-Signature": "sha1=" +
-                       hmac.new(hook["secret"].encode(), raw, hashlib.sha1).hexdigest()}, event_id=event["id"])
-                  for hook in list(state.webhooks) if CREATED in hook["topics"]]
-    return {"conversation": public(item), "webhooks": deliveries}
+    return [send(state, hook, topic, raw, {"Content-Type": "application/json", "X-Hub-Signature": "sha1=" +
+                 hmac.new(hook["secret"].encode(), raw, hashlib.sha1).hexdigest()}, event_id=event["id"])
+            for hook in list(state.webhooks) if topic in hook["topics"]]
+
+
+def set_state(state: IntercomState, item: dict[str, Any], to: str, admin_id: str) -> list[dict[str, Any]]:
+    """An admin closes (``closed``) or re-opens (``open``) the conversation; the notifications sent."""
+    if item["state"] == to:
+        return []
+    statistics = item["statistics"]
+    if to == "closed":
+        statistics.update(last_close_at=state.unix(), last_closed_by_id=admin_id)
+    else:
+        statistics["count_reopens"] += 1
+    item["state"], item["open"] = to, to != "closed"
+    add_part(state, item, {"part_type": "close" if to == "closed" else "open", "body": None,
+                           "author": {"type": "admin", "id": admin_id}})
+    return notify(state, TOPICS[to], item)
+
+
+@kit.admin.post("/conversations/{conversation_id}/state")
+def change_state(conversation_id: str, state: IntercomState = kit.state,
+                 payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+    """A teammate (``admin_id``) closes (``state: closed``) or re-opens (``open``) it in the inbox."""
+    with state.lock:
+        item = known(state.conversations.get(conversation_id), f"conversation {conversation_id}")
+        to, admin = str(payload.get("state", "closed")), str(payload.get("admin_id", ADMIN_ID))
+        if to not in TOPICS or admin not in state.admins:
+            raise Answer(JSONResponse({"error": "state must be closed or open, admin_id one of the workspace's "
+                                                "admins"}, status_code=400))
+        sent = set_state(state, item, to, admin)
+        return {"conversation": public(item), "webhooks": sent}
 
 
 add_action(kit, "/conversations", start_conversation)

@@ -25,6 +25,16 @@ Follows Zendesk's public API reference where the connector leans on it:
   sends, the placeholders filled: https://support.zendesk.com/hc/en-us/articles/4408886858138), signed
   ``X-Zendesk-Webhook-Signature`` = base64 HMAC-SHA256(secret, timestamp + body) with
   ``X-Zendesk-Webhook-Signature-Timestamp`` (https://developer.zendesk.com/documentation/webhooks/verifying/).
+* Solving and re-opening: ``_admin/tickets/{id}/status`` ``{status, agent_id}`` is an agent
+  changing the status in Zendesk (``new``, ``open``, ``pending``, ``hold``, ``solved``, ``closed``;
+  solving gives an unassigned ticket to that agent, as Zendesk asks for an assignee first), and so
+  is ``PUT …/tickets/{id}.json`` with another ``status`` (the API user, id 1, as actor). Either
+  sends ``zen:event-type:ticket.status_changed`` — ``detail`` with the ids as strings,
+  ``actor_id`` and the status in capitals, ``event: {current, previous}`` — to the subscriptions
+  of that type, and ``connectors.helpdesk.zendesk.TRIGGER_BODY`` with ``"event":
+  "ticket.status_changed"``, filled, to trigger subscriptions (``{{ticket.status}}`` renders
+  ``Solved``, ``{{current_user.id}}`` the agent)
+  (https://developer.zendesk.com/api-reference/webhooks/event-types/ticket-events/).
 """
 from __future__ import annotations
 
@@ -34,9 +44,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from fastapi import Body
 from fastapi.responses import JSONResponse, Response
 
-from sandbox.kit import Call, StandIn, Window, add_action, add_state_view, known, post, send, subscribe
+from sandbox.kit import Answer, Call, StandIn, Window, add_action, add_state_view, known, post, send, subscribe
 from sandbox.kit.auth import basic_credentials
 from sandbox.kit.helpdesk import (HelpdeskState, PathWindows, after, decode_cursor, encode_cursor, iso_z,
                                   limit_settings)
@@ -45,7 +56,10 @@ from sandbox.kit.webhooks import hmac_sha256_b64
 
 DEFAULT_EMAIL, DEFAULT_TOKEN, DEFAULT_OAUTH = "agent@futon.example", "zd_token_sandbox", "zd_oauth_sandbox"
 PRIORITIES = ("low", "normal", "high", "urgent")
+STATUSES = ("new", "open", "pending", "hold", "solved", "closed")
 CREATED = "zen:event-type:ticket.created"
+STATUS_CHANGED = "zen:event-type:ticket.status_changed"
+API_USER_ID = 1
 
 
 @dataclass
@@ -80,7 +94,8 @@ kit: StandIn[ZendeskState] = StandIn(
     limit=PathWindows(lambda: {"error": "APIRateLimitExceeded", "description": "Number of allowed API requests per "
                                "minute exceeded"}, retry_after_seconds, paths=(("/incremental/", "export_window"),)),
     clock_view=lambda now: {"now": iso_z(now)}, webhook_admin=True, redeliver=post,
-    subscribe=lambda state, payload: subscribe(state, {"topics": [CREATED], **payload}, body=payload.get("body", "event")))
+    subscribe=lambda state, payload: subscribe(state, {"topics": [CREATED, STATUS_CHANGED], **payload},
+                                               body=payload.get("body", "event")))
 install = kit.install
 
 
@@ -142,9 +157,11 @@ def update_ticket(ticket_id: str, call: Call[ZendeskState] = kit.call) -> Respon
         ticket = state.tickets.get(ticket_id)
         if ticket is None:
             return call.reply({"error": "RecordNotFound", "description": "Not found"}, 404)
-        if changes.get("priority") not in (None, *PRIORITIES):
-            return call.reply({"error": "RecordInvalid", "description": "Record validation errors", "details": {
-                "priority": [{"description": "Priority: is not valid", "error": "InvalidValue"}]}}, 422)
+        for name, allowed in (("priority", PRIORITIES), ("status", STATUSES)):
+            if changes.get(name) not in (None, *allowed):
+                return call.reply({"error": "RecordInvalid", "description": "Record validation errors", "details": {
+                    name: [{"description": f"{name.title()}: is not valid", "error": "InvalidValue"}]}}, 422)
+        previous = ticket["status"]
         for name in ("priority", "status", "assignee_id", "group_id", "subject"):
             if name in changes:
                 ticket[name] = changes[name]
@@ -163,6 +180,8 @@ def update_ticket(ticket_id: str, call: Call[ZendeskState] = kit.call) -> Respon
             state.comments[ticket_id].append(added)
             audit["events"].append(added)
         touch(state, ticket)
+        if ticket["status"] != previous:
+            status_changed(state, ticket, previous, API_USER_ID)
         return call.reply(json.loads(json.dumps({"ticket": public(ticket), "audit": audit})))
 
 
@@ -206,20 +225,63 @@ def create_ticket(state: ZendeskState, payload: dict[str, Any]) -> dict[str, Any
                                              "assignee_id", "group_id", "tags", "via", "created_at", "updated_at")}
     event = {"type": CREATED, "account_id": 1001, "id": str(uuid.uuid4()), "time": iso_z(state.now()),
              "zendesk_event_version": "2022-11-06", "subject": f"zen:ticket:{ticket_id}", "detail": detail, "event": {}}
-    requester = {"requester_email": user["email"], "requester_name": user["name"]}
-    trigger = {"event": "ticket.created", "ticket": {**detail, **requester, "tags": " ".join(ticket["tags"]),
-                                                     "locale": ticket["locale"] or ""}}
+    return {"ticket": public(ticket), "webhooks": deliver(state, CREATED, event, trigger_body(
+        state, ticket, "ticket.created", user["id"]))}
+
+
+def trigger_body(state: ZendeskState, ticket: dict[str, Any], event: str, actor_id: Any) -> dict[str, Any]:
+    """What a trigger with ``TRIGGER_BODY`` (its ``event`` as given) sends: the placeholders filled."""
+    user = state.users.get(str(ticket["requester_id"]), {})
+    return {"event": event, "ticket": {
+        **{k: public(ticket)[k] for k in ("id", "subject", "description", "priority", "requester_id", "via",
+                                          "created_at", "updated_at")},
+        "status": str(ticket["status"]).title(), "tags": " ".join(ticket["tags"]), "locale": ticket["locale"] or "",
+        "requester_email": user.get("email", ""), "requester_name": user.get("name", ""), "actor_id": str(actor_id)}}
+
+
+def deliver(state: ZendeskState, topic: str, event: dict[str, Any], trigger: dict[str, Any]) -> list[dict[str, Any]]:
+    """The event to each subscription of its type (a trigger subscription gets the trigger's body)."""
     deliveries = []
-    for hook in [hook for hook in list(state.webhooks) if CREATED in hook["topics"]]:
+    for hook in [hook for hook in list(state.webhooks) if topic in hook["topics"]]:
         raw = json.dumps(trigger if hook.get("body") == "trigger" else event).encode()
-        deliveries.append(send(state, hook, CREATED, raw, sign(state, hook, raw), event_id=event["id"]))
-    return {"ticket": public(ticket), "webhooks": deliveries}
+        deliveries.append(send(state, hook, topic, raw, sign(state, hook, raw), event_id=event["id"]))
+    return deliveries
+
+
+def status_changed(state: ZendeskState, ticket: dict[str, Any], previous: str, actor_id: Any) -> list[dict[str, Any]]:
+    """Send ``ticket.status_changed`` for the ticket's new status (its ``updated_at`` already moved)."""
+    detail = {k: (str(v) if k.endswith("id") and v is not None else v) for k, v in public(ticket).items() if k in (
+        "id", "subject", "description", "priority", "requester_id", "submitter_id", "assignee_id", "group_id",
+        "tags", "via", "created_at", "updated_at")}
+    detail.update(status=ticket["status"].upper(), actor_id=str(actor_id), is_public=True)
+    event = {"type": STATUS_CHANGED, "account_id": 1001, "id": str(uuid.uuid4()), "time": iso_z(state.now()),
+             "zendesk_event_version": "2022-11-06", "subject": f"zen:ticket:{ticket['id']}", "detail": detail,
+             "event": {"current": ticket["status"].upper(), "previous": previous.upper()}}
+    return deliver(state, STATUS_CHANGED, event, trigger_body(state, ticket, "ticket.status_changed", actor_id))
 
 
 add_action(kit, "/tickets", create_ticket)
 add_action(kit, "/config", lambda state, payload: limit_settings(state, payload, "window", "export_window"))
 add_state_view(kit, "tickets", lambda state: [{**public(t), "comments": state.comments[k]}
                                               for k, t in state.tickets.items()])
+
+
+@kit.admin.post("/tickets/{ticket_id}/status")
+def set_status(ticket_id: str, state: ZendeskState = kit.state,
+               payload: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+    """An agent (``agent_id``) sets the ticket's ``status`` in Zendesk; the webhooks it sends."""
+    with state.lock:
+        ticket = known(state.tickets.get(ticket_id), f"ticket {ticket_id}")
+        status, agent = str(payload.get("status", "solved")), int(payload.get("agent_id", 3721))
+        if status not in STATUSES:
+            raise Answer(JSONResponse({"error": f"status must be one of {', '.join(STATUSES)}"}, status_code=400))
+        previous = ticket["status"]
+        if status in ("solved", "closed") and ticket["assignee_id"] is None:
+            ticket["assignee_id"] = agent
+        ticket["status"] = status
+        touch(state, ticket)
+        sent = status_changed(state, ticket, previous, agent) if status != previous else []
+        return json.loads(json.dumps({"ticket": public(ticket), "webhooks": sent}))
 
 
 @kit.admin.get("/state/tickets/{ticket_id}")

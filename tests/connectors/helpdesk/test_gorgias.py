@@ -86,3 +86,39 @@ def test_a_429_is_retried_after_the_wait_gorgias_names(gorgias: Admin) -> None:
     assert refused.value.status_code == 429
     assert sleeps and min(sleeps) >= 1
     assert len(gorgias.requests_log("GET", "/api/tickets")) == 4  # the first try and three retries
+
+
+def test_a_close_and_a_reopen_come_as_ticket_updated_forms(gorgias: Admin, webhook_receiver: WebhookReceiver) -> None:
+    from connectors.helpdesk.contract import is_done
+
+    ticket_id = str(gorgias.post("tickets", {"email": "rui@example.com"})["ticket"]["id"])
+    gorgias.post("clock", {"advance_s": 5})
+    closed = gorgias.post(f"tickets/{ticket_id}/status", {"status": "closed", "agent_id": 12})
+    assert [w["topic"] for w in closed["webhooks"]] == ["ticket-updated"] and closed["ticket"]["closed_datetime"]
+    delivery = webhook_receiver.received[-1]
+    received = connector(gorgias).verify_delivery(delivery.headers, delivery.body)
+    ticket = received.ticket
+    assert received.topic == "ticket-updated" and ticket is not None and ticket.external_id == ticket_id
+    assert (ticket.status, ticket.assignee_id, ticket.requester_email) == ("closed", "12", "rui@example.com")
+    assert is_done(ticket) is True
+    gorgias.post("redeliver", {"index": -1})
+    again = webhook_receiver.received[-1]
+    assert connector(gorgias).verify_delivery(again.headers, again.body).dedupe_key == received.dedupe_key
+
+    gorgias.post("clock", {"advance_s": 5})
+    gorgias.post(f"tickets/{ticket_id}/status", {"status": "open"})
+    reopened = connector(gorgias).verify_delivery(webhook_receiver.received[-1].headers,
+                                                  webhook_receiver.received[-1].body)
+    assert reopened.ticket is not None and reopened.ticket.status == "open" and is_done(reopened.ticket) is False
+    assert reopened.dedupe_key != received.dedupe_key
+    polled = [t for page in connector(gorgias).poll(None) for t in page.records]
+    assert [(t.external_id, t.status) for t in polled] == [(ticket_id, "open")]
+
+
+def test_an_unknown_status_is_refused_by_the_stand_in(gorgias: Admin) -> None:
+    import requests
+
+    ticket_id = str(gorgias.post("tickets", {})["ticket"]["id"])
+    answer = requests.post(f"{gorgias.admin}/tickets/{ticket_id}/status", json={"status": "solved"}, timeout=10)
+    assert answer.status_code == 400 and "open, closed" in answer.json()["error"]
+    assert gorgias.get(f"state/tickets/{ticket_id}")["status"] == "open"

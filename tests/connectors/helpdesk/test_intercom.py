@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import requests
 
 from connectors.errors import SignatureError, TransientError
 from connectors.helpdesk.contract import TicketUpdate, note_marker
@@ -88,3 +89,33 @@ def test_a_429_waits_until_the_reset_time_intercom_names(intercom: Admin) -> Non
     assert refused.value.status_code == 429
     assert sleeps and all(20 <= s <= 32 for s in sleeps)
     assert len(intercom.requests_log("POST", "/conversations/search")) == 4
+
+
+def test_a_conversation_closed_by_an_admin_is_read_with_that_admin(intercom: Admin,
+                                                                   webhook_receiver: WebhookReceiver) -> None:
+    from connectors.helpdesk.contract import is_done
+
+    conversation_id = intercom.post("conversations", {"email": "rui@example.com"})["conversation"]["id"]
+    intercom.post("clock", {"advance_s": 5})
+    closed = intercom.post(f"conversations/{conversation_id}/state", {"state": "closed", "admin_id": "814861"})
+    assert [w["topic"] for w in closed["webhooks"]] == ["conversation.admin.closed"]
+    delivery = webhook_receiver.received[-1]
+    received = connector(intercom).verify_delivery(delivery.headers, delivery.body)
+    ticket = received.ticket
+    assert received.topic == "conversation.admin.closed" and ticket is not None
+    assert (ticket.external_id, ticket.status, ticket.status_by) == (conversation_id, "closed", "814861")
+    assert is_done(ticket) is True
+    assert closed["conversation"]["statistics"]["last_closed_by_id"] == "814861"
+
+    # The API's own close and open (POST /conversations/{id}/parts) do the same.
+    intercom.post("clock", {"advance_s": 5})
+    answer = requests.post(f"{intercom.root}/conversations/{conversation_id}/parts", timeout=10,
+                       headers={"Authorization": "Bearer intercom_token_sandbox"},
+                       json={"message_type": "open", "type": "admin", "admin_id": "814860"})
+    assert answer.status_code == 200 and answer.json()["state"] == "open"
+    reopened = connector(intercom).verify_delivery(webhook_receiver.received[-1].headers,
+                                                   webhook_receiver.received[-1].body)
+    assert reopened.topic == "conversation.admin.opened" and reopened.ticket is not None
+    assert (reopened.ticket.status, reopened.ticket.status_by) == ("open", "") and not is_done(reopened.ticket)
+    polled = [t for page in connector(intercom).poll(None) for t in page.records]
+    assert [(t.external_id, t.status) for t in polled] == [(conversation_id, "open")]

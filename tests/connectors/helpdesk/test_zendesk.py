@@ -130,3 +130,44 @@ def test_the_export_has_its_own_ten_a_minute_window(zendesk: Admin) -> None:
     statuses = [r["status"] for r in zendesk.requests_log("GET", "/incremental/")]
     assert statuses == [200, 429, 429, 429, 429]
     assert len(sleeps) == 3 and all(55 <= s <= 60 for s in sleeps)
+
+
+def test_a_status_change_is_read_with_the_agent_who_made_it(zendesk: Admin, webhook_receiver: WebhookReceiver) -> None:
+    from connectors.helpdesk.contract import is_done
+
+    ticket_id = str(zendesk.post("tickets", {"email": "rui@example.com"})["ticket"]["id"])
+    zendesk.post("clock", {"advance_s": 30})
+    solved = zendesk.post(f"tickets/{ticket_id}/status", {"status": "solved", "agent_id": 3721})
+    [sent] = solved["webhooks"]
+    assert sent["topic"] == "zen:event-type:ticket.status_changed"
+    delivery = webhook_receiver.received[-1]
+    received = connector(zendesk).verify_delivery(delivery.headers, delivery.body)
+    ticket = received.ticket
+    assert received.topic == "zen:event-type:ticket.status_changed"
+    assert ticket is not None and ticket.external_id == ticket_id and ticket.status == "solved"  # "SOLVED" in the event
+    assert ticket.status_by == "3721" and is_done(ticket) is True
+    assert received.raw["event"] == {"current": "SOLVED", "previous": "NEW"}
+    zendesk.post("redeliver", {"index": -1})
+    again = webhook_receiver.received[-1]
+    assert connector(zendesk).verify_delivery(again.headers, again.body).dedupe_key == received.dedupe_key
+
+    zendesk.post("clock", {"advance_s": 30})
+    zendesk.post(f"tickets/{ticket_id}/status", {"status": "open", "agent_id": 3721})
+    reopened = connector(zendesk).verify_delivery(webhook_receiver.received[-1].headers,
+                                                  webhook_receiver.received[-1].body)
+    assert reopened.ticket is not None and reopened.ticket.status == "open" and is_done(reopened.ticket) is False
+    assert reopened.dedupe_key != received.dedupe_key
+    assert connector(zendesk).fetch_ticket(ticket_id).assignee_id == "3721"  # solving gave it to the agent
+
+
+def test_a_status_trigger_body_names_the_agent_and_the_status(fresh_account: Callable[..., Admin],
+                                                              webhook_receiver: WebhookReceiver) -> None:
+    zendesk = fresh_account("zendesk", body="trigger")
+    ticket_id = str(zendesk.post("tickets", {"email": "rui@example.com"})["ticket"]["id"])
+    zendesk.post("clock", {"advance_s": 5})
+    zendesk.post(f"tickets/{ticket_id}/status", {"status": "closed", "agent_id": 88})
+    delivery = webhook_receiver.received[-1]
+    received = connector(zendesk).verify_delivery(delivery.headers, delivery.body)
+    assert received.topic == "ticket.status_changed" and received.raw["ticket"]["status"] == "Closed"
+    assert received.ticket is not None and (received.ticket.status, received.ticket.status_by) == ("closed", "88")
+    assert received.dedupe_key.startswith(f"zendesk:ticket.status_changed:{ticket_id}:")

@@ -122,7 +122,9 @@ def test_resolving_samples_for_qa_and_why_tells_it_all(db_session: Session, cata
     assert legal.ticket.state == "resolved" and legal.ticket.qa_sampled is True
     trail = why.explain(db_session, "ticket", str(legal.ticket.id), now=NOW).as_dict()
     kinds = [e["kind"] for e in trail["events"]]
-    assert kinds == ["ticket.received", "ticket.triage", "ticket.routing", "ticket.qa"]
+    assert kinds == ["ticket.received", "ticket.triage", "ticket.routing", "ticket.resolved", "ticket.qa"]
+    assert trail["events"][3]["text"] == "resolved by dana: settled by phone"
+    assert trail["facts"]["resolution"] == "resolved by dana: settled by phone"
     assert "legal threat" in trail["events"][2]["text"] and trail["facts"]["queue"] == "legal"
     assert why.explain(db_session, "ticket", "zendesk:l-2", now=NOW).subject.startswith(f"ticket {legal.ticket.id}")
 
