@@ -1,8 +1,8 @@
 """What the store knows about a ticket's customer: the orders it is about, their open cases, the
 customer's lifetime value and tier, the money at stake and how late we are. Read-only.
 
-Orders are matched two ways: by number when the text names one (``#1001``, ``order 1001``), and
-by the customer's email (their orders of the last ``EMAIL_WINDOW``). The orders *in question* are
+Orders are matched two ways: by number when the text names one (``#1001``, ``order 1001``; a
+number of one or two digits only among the writer's own orders), and by the customer's email (their orders of the last ``EMAIL_WINDOW``). The orders *in question* are
 those named in the text, else the customer's newest order; money at stake is their total and
 lateness the most days any of them is past its date (a backorder past its promised date or ETA,
 a parcel the stuck rule flagged, counted from its last scan).
@@ -25,6 +25,9 @@ EMAIL_ORDERS_LINKED = 10
 #: phone number) is not taken for an order.
 ORDER_NUMBER = re.compile(r"(?:#|\border\s*(?:number|no\.?|num\.?)?\s*:?\s*#?)\s*([A-Za-z]{0,4}-?\d{3,12})\b",
                           re.IGNORECASE)
+#: ``#42``, ``order 7``: a number this short is taken only when it is one of the writer's own orders
+#: (a young store's numbers are short, and "item #2" from a stranger names nothing).
+SHORT_ORDER_NUMBER = re.compile(r"(?:#|\border\s*(?:number|no\.?|num\.?)?\s*:?\s*#?)\s*(\d{1,2})\b", re.IGNORECASE)
 WAITING_BACKORDERS = ("open", "notified", "accepted_wait")
 
 
@@ -97,6 +100,8 @@ def gather(session: Session, config: SupportConfig, email: str | None, text: str
             .order_by(Order.placed_at.desc(), Order.id.desc()).limit(EMAIL_ORDERS_LINKED)))
         count, clv = session.execute(select(func.count(), func.coalesce(func.sum(Order.total_cents), 0)).where(
             func.lower(Order.email) == email, Order.status != "cancelled")).one()
+    shorts = {m.group(1) for m in SHORT_ORDER_NUMBER.finditer(text)}
+    named += [o for o in by_email if o.number.lstrip("#") in shorts and o not in named]
     linked: dict[int, str] = {o.id: "order_number" for o in named}
     for order in by_email:
         linked.setdefault(order.id, "email")

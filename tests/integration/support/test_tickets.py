@@ -149,3 +149,26 @@ def test_the_command_line(db_session: Session, catalog: BusinessConfig, monkeypa
     resolved = runner.invoke(main, ["tickets", "resolve", str(stored["id"]), "--note", "answered", "--by", "lee"])
     assert resolved.exit_code == 0 and "sampled for QA" in resolved.output
     assert runner.invoke(main, ["why", "ticket", "999999"]).exit_code == 1
+
+
+def test_a_short_order_number_is_taken_only_among_the_writers_own_orders(db_session: Session,
+                                                                          catalog: BusinessConfig) -> None:
+    mine = _order(db_session, "sam@example.com", "42", 34_900, days_ago=6)
+    newer = _order(db_session, "sam@example.com", "57", 10_000, days_ago=1)
+    theirs = _order(db_session, "someone@else.com", "7", 10_000)
+    db_session.commit()
+    body = "Hi, my order #42 shipped almost a week ago and the tracking hasn't moved. Item #7 is fine."
+    ticket = intake.intake(db_session, catalog.support, _new("z-42", "Parcel stuck", body), now=NOW).ticket
+    db_session.commit()
+    links = {(l.ref_id, l.matched_by) for l in db_session.scalars(
+        select(SupportTicketLink).where(SupportTicketLink.ticket_id == ticket.id, SupportTicketLink.kind == "order"))}
+    assert links == {(mine.id, "order_number"), (newer.id, "email")}, "#7 is someone else's: not linked"
+    [triage_row, _] = views.decisions(db_session, ticket.id)
+    assert triage_row.figures["customer"]["in_question"] == ["#42"]  # the order named, not the newest
+    assert theirs.id not in {ref for ref, _ in links}
+
+    stranger = intake.intake(db_session, catalog.support, _new("z-43", "Question", "Is order #42 mine?",
+                                                                email="who@example.com"), now=NOW).ticket
+    db_session.commit()
+    assert not list(db_session.scalars(select(SupportTicketLink).where(
+        SupportTicketLink.ticket_id == stranger.id, SupportTicketLink.kind == "order")))
