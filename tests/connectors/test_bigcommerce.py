@@ -306,3 +306,25 @@ def test_the_hooks_api_answers_as_documented(bc: Admin) -> None:
     listed = requests.get(api, headers=auth, timeout=10).json()
     assert listed["meta"]["pagination"]["total"] == 1 and listed["data"][0]["scope"] == "store/order/created"
     assert requests.post(api, json={"scope": "x"}, headers=auth, timeout=10).status_code == 422
+
+
+def test_a_copy_with_altered_figures_brings_none_of_them(bc: Admin, bc_config: ConnectorConfig, sleeps: list[float],
+                                                         webhook_receiver: WebhookReceiver, webhook_secret: str) -> None:
+    """BigCommerce signs nothing (only our header is checked), so a body altered on the way cannot be
+    refused; it cannot mislead either: its figures are never read, the product it names is fetched,
+    and with its ``hash`` kept it is the original's duplicate."""
+    bc.post("seed", CATALOG)
+    deliveries(bc, webhook_receiver, webhook_secret)
+    bc.post("set_stock", {"sku": "FUTON-QUEEN", "quantity": 6})
+    conn = connector(bc_config, sleeps)
+    [received] = webhook_receiver.received
+    payload = json.loads(received.body)
+    assert payload["data"]["inventory"]["value"] == 6
+    payload["data"]["inventory"]["value"] = 60
+    altered = json.dumps(payload).encode()
+
+    conn.verify_webhook(received.headers, altered)
+    event = conn.parse_webhook(received.headers, altered)
+
+    assert event.stock == [] and event.dedupe_key == conn.parse_webhook(received.headers, received.body).dedupe_key
+    assert {r.sku: r.available for r in conn.resolve_webhook(event).stock} == {"FUTON-TWIN": 3, "FUTON-QUEEN": 6}

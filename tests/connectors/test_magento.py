@@ -383,3 +383,24 @@ def test_no_rate_limit_is_paced_but_a_503_with_retry_after_is_waited_out(store: 
 
     assert conn.pacer is None, "Magento's REST API publishes no limit to pace by"
     assert sleeps == [3.0] and len([r for r in records if r.sku]) == 4
+
+
+def test_a_429_from_the_cdn_in_front_is_waited_out_with_or_without_its_retry_after(store: Admin) -> None:
+    """Magento's REST API documents no limit headers, but Adobe Commerce on cloud puts Fastly in
+    front, which answers 429 past its threshold
+    (https://experienceleague.adobe.com/en/docs/experience-cloud-kcs/kbarticles/ka-27428): the read
+    waits the ``Retry-After`` when one is sent, else backs off, and goes on."""
+    store.post("seed", {"items": ITEMS})
+    store.post("faults", {"status": 429, "count": 1, "retry_after": "4", "path_contains": "/V1/products"})
+    store.post("faults", {"status": 429, "count": 1, "path_contains": "/stockItems/lowStock"})
+    sleeps: list[float] = []
+
+    records = [r for p in connector(config(store), sleeps).fetch_stock(None) for r in p.records]
+
+    ids = {item["sku"]: item["product_id"] for item in store.get("state/items")["items"]}
+    figures = {r.external_id: r.available for r in records if r.available is not None}
+    assert figures == {ids[sku]: n for sku, n in (("FUTON-TWIN", 3), ("FUTON-QUEEN", 0), ("COVER", 7), ("FRAME", 1),
+                                                  ("FUTON-CONF", 0))}, "every page read despite the 429s"
+    assert sleeps[0] == 4.0, "the Retry-After sent is waited"
+    assert len(sleeps) == 2 and 0 < sleeps[1] <= 30, "no header: backed off, not given up"
+    assert [r["status"] for r in store.requests_log("GET", "/stockItems/lowStock")][:2] == [429, 200]

@@ -232,3 +232,27 @@ def test_the_short_code_and_tenant_group_make_oci_s_production_address() -> None
         "https://kv7kzm78.api.commercecloud.salesforce.com/inventory/availability/v1/organizations/tg-1/"
         "availability-records/actions/get-deltas")
     assert built.oci.session.auth.token_url == "https://account.demandware.com/dwsso/oauth2/access_token"  # type: ignore[union-attr]
+
+
+def test_orders_stay_ocapi_s_when_stock_goes_through_oci(sfcc: Admin, oci: Admin) -> None:
+    """OCI holds availability, not orders: with ``options.oci`` set the site's orders are still read
+    through the Shop API's ``order_search``, incrementally by ``last_modified``, and OCI is not asked."""
+    sfcc.post("create_order", {"lines": [{"sku": "FRAME-OAK", "quantity": 2, "price": "499.00"}],
+                               "email": "ada@example.com"})
+    conn = connector(sfcc, oci)
+
+    pages = list(conn.fetch_orders(None))
+
+    [order] = [o for p in pages for o in p.records]
+    assert (order.email, order.total_cents, [(line.sku, line.quantity) for line in order.lines]) == (
+        "ada@example.com", 99800, [("FRAME-OAK", 2)])
+    sfcc.post("clock", {"advance_s": 60})
+    sfcc.post("create_order", {"lines": [{"sku": "MATTRESS", "quantity": 1, "price": "899.00"}]})
+
+    later = [o.lines[0].sku for p in conn.fetch_orders(pages[-1].cursor) for o in p.records]
+
+    assert later == ["FRAME-OAK", "MATTRESS"], "from one second before the cursor"
+    searches = sfcc.requests_log("POST", "/order_search")
+    assert len(searches) == 2 and searches[-1]["path"].endswith("/s/RefArch/dw/shop/v23_2/order_search")
+    assert oci.requests_log("POST") == [] and oci.get("state/token_requests")["token_requests"] == [], \
+        "no OCI call, no OCI token"
