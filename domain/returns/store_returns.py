@@ -15,7 +15,7 @@
 
 A return that cannot be taken (an order this product never stored, a line it cannot map, more
 units than were bought) quarantines the inbox event that carried it, with the reason, and staff
-are alerted as for any quarantined webhook; ``backorders inbox redrive`` takes it again once
+are alerted as for any quarantined webhook; ``backorders redrive --inbox ID`` takes it again once
 the order is known. With ``[returns] enabled = false`` the store's returns are left alone.
 """
 from __future__ import annotations
