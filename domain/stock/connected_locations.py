@@ -26,6 +26,7 @@ disconnect is in the audit log under the SKU (``store.location_disconnected``, s
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -37,6 +38,7 @@ from connectors.types import StockRecord
 from domain.core import audit
 from domain.core.models import ChannelListing, DisconnectedLevel, Location, PushedLevel, StockLevel, Store, StoreLocation
 
+log = logging.getLogger(__name__)
 ACTION = "store.location_connected"
 DISCONNECTED = "store.location_disconnected"
 
@@ -95,6 +97,8 @@ def disconnect(session: Session, store_id: int, records: Sequence[StockRecord], 
             store_id=store_id, sku_id=sku_id, location_id=location_id, disconnected_at=at, available_before=before)
             .on_conflict_do_update(index_elements=["store_id", "sku_id", "location_id"],
                                    set_={"disconnected_at": at, "available_before": before}))
+        log.info("%s disconnected SKU %s from location %s (%s): its figure there (%s) no longer counts", store_key,
+                 sku_id, location_key, record.location_external_id, before)
         audit.record(session, "inbound", DISCONNECTED, "sku", sku_id, store=store_key, location=location_key,
                      external_location=record.location_external_id, inventory_item_id=item, available_before=before)
         if before is not None:

@@ -19,7 +19,9 @@ issued codes, refusals as a table), ``fixtures`` (resource JSON as data files wi
 style), ``inventory`` and ``dates`` (stock status words, site-local and UTC dates) and ``pricing``
 (line subtotals and order-level discounts declared as data) and ``odata`` (OData collections:
 ``$filter``, ``$select``, ``$orderby``, ``$top``/``$skip``, paging by ``Prefer: odata.maxpagesize``
-and a next link).
+and a next link), ``graphql`` (a query parsed and answered with only the fields it asks for) and
+``store_returns`` (returns a shop keeps: requested and moved in its admin, sent as webhooks, read
+back through GraphQL).
 Every name a stand-in declares with is importable from here (``from sandbox.kit import Collection,
 Rule, StandIn``), so a platform module names what it uses, not where the kit keeps it.
 How to write one: docs/sandbox.md.

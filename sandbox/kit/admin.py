@@ -8,13 +8,15 @@
   platform's own admin: the SKU lookups, the lock and the webhooks are the kit's, the change and
   the order the platform's. :func:`add_change` is the same for any record an admin edits (a
   product renamed, a sale voided), found by the field the payload names it by.
-* :func:`add_fulfillment`: ``POST _admin/fulfill``, staff shipping every line of an order as one
-  fulfilment; :func:`add_connect`: ``POST _admin/connect``, an item stocked at another of the
-  shop's locations for the first time. The records and the topics are the platform's.
+* :func:`add_fulfillment`: ``POST _admin/fulfill``, staff shipping an order's lines (all of them,
+  or some: a partial fulfilment) as one fulfilment; :func:`add_connect`: ``POST _admin/connect``,
+  an item stocked at another of the shop's locations for the first time, and ``POST
+  _admin/disconnect``, unstocked there. The records and the topics are the platform's.
 * :func:`add_item_state`: ``GET _admin/state/items`` (``skus=`` or ``offset``/``limit``), what tests
   assert stock on.
 * :func:`add_state_view`: ``GET _admin/state/<name>``, stored records as plain JSON.
-* :func:`add_action`: any other ``POST _admin/<path>``, the change itself declared as a function.
+* :func:`add_action`: any other ``POST _admin/<path>``, the change itself declared as a function;
+  :func:`add_secret` one that sets an app's signing secret.
 * :func:`reset`: a seed's ``clear`` as data: which of the state's fields go back to their defaults.
 * :func:`known`: the admin's 404 ``{"error": "unknown sku X"}`` for a SKU (or anything) not there.
 * :func:`plain`: stored records (which may hold datetimes) as plain JSON.
