@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain.core.models import InboxEvent, Order, RefundDecision, ReturnEvent, ReturnRequest, Store
+from domain.core.models import InboxEvent, Order, RefundDecision, ReturnEvent, ReturnRequest
 from tests.conftest import wait_for
 from tests.stack import Stack, running_stack
 
@@ -47,6 +47,21 @@ def _stored(session: Session, topic: str) -> int:
     session.expire_all()
     return session.scalar(select(func.count()).select_from(InboxEvent).where(
         InboxEvent.source == STORE, InboxEvent.topic == topic)) or 0
+
+
+def _once_and_untampered(stack: Stack, session: Session, topic: str, change: tuple[str, str]) -> None:
+    """The last delivery of ``topic`` is stored once however often Shopify retries it (same
+    ``X-Shopify-Webhook-Id``), and a copy with ``change`` made to its body is refused with 401."""
+    delivery = next(d for d in reversed(_admin(stack, "webhooks")["deliveries"]) if d["topic"] == topic)
+    assert delivery["status"] == 200, delivery
+    wait_for(lambda: _stored(session, topic) == 1)
+    index = _admin(stack, "webhooks")["deliveries"].index(delivery)
+    assert _admin(stack, "redeliver", {"index": index, "times": 2})["statuses"] == [200, 200]
+    tampered = delivery["body"].replace(*change)
+    assert tampered != delivery["body"]
+    assert requests.post(f"{stack.web}/webhooks/{STORE}", data=tampered.encode(), headers=delivery["headers"],
+                         timeout=10).status_code == 401
+    assert _stored(session, topic) == 1
 
 
 def _return(session: Session, shopify_id: int) -> ReturnRequest | None:
@@ -80,20 +95,16 @@ def test_a_shopify_return_request_becomes_ours_decided_by_the_policy(stack: Stac
     assert ours.state in ("approved", "label_created")
 
     # redelivered twice: still one event and one return; a tampered copy is refused
-    delivery = next(d for d in reversed(_admin(stack, "webhooks")["deliveries"]) if d["topic"] == "returns/request")
-    index = _admin(stack, "webhooks")["deliveries"].index(delivery)
-    assert _admin(stack, "redeliver", {"index": index, "times": 2})["statuses"] == [200, 200]
-    tampered = delivery["body"].replace('"quantity": 1', '"quantity": 2')
-    assert tampered != delivery["body"]
-    assert requests.post(f"{stack.web}/webhooks/{STORE}", data=tampered.encode(), headers=delivery["headers"],
-                         timeout=10).status_code == 401
-    wait_for(lambda: _stored(db_session, "returns/request") == 1)
+    _once_and_untampered(stack, db_session, "returns/request", ('"quantity": 1', '"quantity": 2'))
     assert db_session.scalar(select(func.count()).select_from(ReturnRequest)) == 1
 
     # approved on Shopify: noted on ours, which the policy already decided; cancelled there: ours closes
     _admin(stack, f"returns/{shopify_id}/approve", {})
     wait_for(lambda: db_session.scalar(select(ReturnEvent.id).where(ReturnEvent.return_id == ours.id,
                                                                     ReturnEvent.step == "store_approved")))
+    _once_and_untampered(stack, db_session, "returns/approve", ('"open"', '"closed"'))
+    assert db_session.scalar(select(func.count()).select_from(ReturnEvent).where(
+        ReturnEvent.return_id == ours.id, ReturnEvent.step == "store_approved")) == 1
     _admin(stack, f"returns/{shopify_id}/cancel", {})
     cancelled = wait_for(lambda: (lambda row: row if row is not None and row.state == "cancelled" else None)(
         _return(db_session, shopify_id)))
@@ -101,6 +112,17 @@ def test_a_shopify_return_request_becomes_ours_decided_by_the_policy(stack: Stac
     step = db_session.scalar(select(ReturnEvent).where(ReturnEvent.return_id == ours.id,
                                                        ReturnEvent.to_state == "cancelled"))
     assert step is not None and step.step == "store_canceled" and step.actor == f"shopify:{STORE}"
+    _once_and_untampered(stack, db_session, "returns/cancel", ('"canceled"', '"closed"'))
+
+    # another return, approved then closed on Shopify (processed there): noted on ours, which goes on
+    second = _admin(stack, "returns/request", {"order_id": placed["id"], "lines": [
+        {"sku": OTHER, "quantity": 1, "reason": "DEFECTIVE"}]})["return"]["id"]
+    wait_for(lambda: _return(db_session, second))
+    _admin(stack, f"returns/{second}/approve", {})
+    _admin(stack, f"returns/{second}/close", {})
+    _once_and_untampered(stack, db_session, "returns/close", ('"closed"', '"canceled"'))
+    closed = wait_for(lambda: db_session.scalar(select(ReturnEvent).where(ReturnEvent.step == "store_closed")))
+    assert isinstance(closed, ReturnEvent) and closed.from_state == closed.to_state != "cancelled"
 
     from workers.cli import main
     why = CliRunner().invoke(main, ["why", "return", ours.rma])
@@ -137,6 +159,7 @@ def test_a_request_without_its_lines_is_read_through_graphql_and_a_decline_close
     step = db_session.scalar(select(ReturnEvent).where(ReturnEvent.return_id == ours.id,
                                                        ReturnEvent.to_state == "rejected"))
     assert step is not None and step.step == "store_declined" and step.detail["note"] == "worn"
+    _once_and_untampered(stack, db_session, "returns/decline", ('"worn"', '"new"'))
 
 
 def test_a_return_on_an_order_we_never_stored_is_quarantined_with_its_reason(stack: Stack,
@@ -151,5 +174,3 @@ def test_a_return_on_an_order_we_never_stored_is_quarantined_with_its_reason(sta
     assert isinstance(event, InboxEvent)
     assert f"no order {placed['id']} of {STORE} is known here" in (event.error or "")
     assert db_session.scalar(select(func.count()).select_from(ReturnRequest)) == 0
-    store_id = db_session.scalar(select(Store.id).where(Store.key == STORE))
-    assert store_id is not None
