@@ -61,7 +61,8 @@ class ReturnFields:
     def event(self, payload: Mapping[str, Any]) -> dict[str, list[ReturnRecord]]:
         """``WebhookEvent`` fields of a return payload: the return, with the lines it lists."""
         order: Mapping[str, Any] = payload["order"] if isinstance(payload.get("order"), Mapping) else {}
-        order_id = id_str(order.get("id")) or id_str(payload.get("order_id")) or gid_tail(order.get("admin_graphql_api_id"))
+        order_id = (id_str(order.get("id")) or id_str(payload.get("order_id"))
+                    or gid_tail(order.get("admin_graphql_api_id")))
         if not order_id:
             raise KeyError("order")
         lines, reasons, notes = [], [], []

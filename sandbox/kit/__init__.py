@@ -58,7 +58,8 @@ from sandbox.kit.validation import (MISSING, FieldErrors, Rule, Schema, decimal,
                                     whole_at_least)
 from sandbox.kit.webhooks import Signed, post, send, subscribe, subscribers
 
-__all__ = ["add_returns", "add_secret", "Answer", "Batch", "BearerToken", "Bucket", "Call", "CatalogRecords", "CatalogState", "Codes",
+__all__ = ["add_returns", "add_secret",
+           "Answer", "Batch", "BearerToken", "Bucket", "Call", "CatalogRecords", "CatalogState", "Codes",
            "Collection", "Context", "Discounts", "Endpoints", "Events", "FALSY", "Fault", "Field", "FieldErrors",
            "Filter", "FirstPage", "Fixtures", "HeaderToken", "IdLists", "Issued", "Json",
            "KeyAndSecret", "KitState", "LazyCatalog", "LeakyBucket", "Ledger", "Limit", "LinkCursor", "Locations",
