@@ -131,6 +131,7 @@ from connectors.records import (
     LineFields,
     RefundFields,
     RiskFields,
+    refunded_by_transactions,
     held_back,
     located_stock,
 )
@@ -145,6 +146,7 @@ from connectors.signing import (
     verify_shared_secret,
     verify_keyed_hmac,
 )
+from connectors.store_returns import ReturnFields, ReturnLookup
 from connectors.storefront import STOREFRONT, Storefront
 from connectors.streams import Collections, HighWater, Page, PageCursor, Stream, incremental, time_after
 from connectors.types import (
@@ -220,7 +222,7 @@ __all__ = [
 __all__ += [
     "STOREFRONT", "Collections", "CreditShape", "DeclaredCredit", "DeclaredRefunds", "DeclaredSubstitutes",
     "LevelWrites", "LineFields", "FulfillmentFields", "RefundFields", "ORDER_RISK", "RiskFields", "held_back", "Marker", "OrderReads", "OrderRecord", "OrderShape", "RefundShape", "Refusal",
-    "StockRecord", "Storefront",
+    "StockRecord", "Storefront", "ReturnFields", "ReturnLookup", "refunded_by_transactions",
 ]
 
 

@@ -147,6 +147,15 @@ class FulfillmentFields:
             for one in order.get(self.fulfillments) or [] if one.get(self.status, self.shipped[0]) in self.shipped]}
 
 
+def refunded_by_transactions(refund: Mapping[str, Any]) -> int:
+    """What a refund paid back, read from its transactions: the successful (or pending) ones of
+    kind ``refund`` (Shopify's refund resource lists them so:
+    https://shopify.dev/docs/api/admin-rest/latest/resources/refund ; a transaction without a
+    ``status`` counts as successful)."""
+    return sum(money_cents(t.get("amount")) for t in refund.get("transactions") or []
+               if t.get("kind") == "refund" and t.get("status", "success") in ("success", "pending"))
+
+
 @dataclass(frozen=True)
 class RefundFields:
     """A refund resource as its platform sends it: the order it belongs to, what it paid back
@@ -155,7 +164,7 @@ class RefundFields:
     quantity, line_item}`` and ``transactions``:
     https://shopify.dev/docs/api/admin-rest/latest/resources/refund )."""
 
-    amount: Callable[[Mapping[str, Any]], int]
+    amount: Callable[[Mapping[str, Any]], int] = refunded_by_transactions
     lines: LineFields = LineFields()
     order_id: str = "order_id"
     line_items: str = "refund_line_items"

@@ -87,14 +87,16 @@ from typing import Any, ClassVar, Iterator, Mapping
 from connectors.base import (
     Bucket, Collections, CreditShape, FulfillmentFields, HighWater, JsonWebhooks, KeyedCodes, LevelWrites, LineFields,
     ListingRef, OrderPage, OrderRecord, OrderShape, PushResult, RefundFields, RefundRequest, RefundShape, Refusal,
-    StockPage, StockRecord, Storefront, SubstituteOrderRequest, SubstituteOrderResult, cents_to_money, full_name,
-    header_auth, id_str, incremental, money_cents, parse_timestamp, shopify_link_paginator, spread_cents, whole_units,
-    ORDER_RISK)
+    ReturnFields, ReturnLookup, StockPage, StockRecord, Storefront, SubstituteOrderRequest, SubstituteOrderResult,
+    cents_to_money, full_name, header_auth, id_str, incremental, money_cents, parse_timestamp, shopify_link_paginator,
+    spread_cents, whole_units, ORDER_RISK, refunded_by_transactions)
 from connectors.errors import PermanentError
 
 #: Shopify's REST collections: ``{"orders": [...]}`` at ``orders.json``, ``limit`` per page, ``Link`` cursors.
 REST = Collections(shopify_link_paginator(), page_size_param="limit", suffix=".json")
 LINES = LineFields(title="title", variant=("variant_id",))
+#: Shopify's own returns, each topic a move of the ``Return`` (``connectors.store_returns``).
+RETURNS = ("returns/request", "returns/approve", "returns/decline", "returns/cancel", "returns/close")
 
 
 def variant_record(variant: Mapping[str, Any], product_id: str | None) -> StockRecord:
@@ -127,26 +129,18 @@ def order_record(order: Mapping[str, Any]) -> OrderRecord:
     customer, billing = order.get("customer") or {}, order.get("billing_address") or {}
     return OrderRecord(
         external_id=str(order["id"]), number=str(order.get("name") or order.get("order_number") or order["id"]),
-        placed_at=parse_timestamp(order.get("created_at")), email=order.get("email") or customer.get("email"),
-        phone=order.get("phone") or customer.get("phone"),
+        placed_at=parse_timestamp(order.get("created_at")), risk=ORDER_RISK.record(order),
+        phone=order.get("phone") or customer.get("phone"), email=order.get("email") or customer.get("email"),
         customer_name=full_name(customer) or billing.get("name") or "", lines=LINES.records(order.get("line_items")),
         currency=str(order.get("currency") or "USD"), total_cents=money_cents(order.get("total_price")),
-        updated_at=parse_timestamp(order.get("updated_at")), risk=ORDER_RISK.record(order),
+        updated_at=parse_timestamp(order.get("updated_at")),
         status="cancelled" if order.get("cancelled_at") else "closed" if order.get("closed_at") else "open")
-
-
-def refunded_cents(refund: Mapping[str, Any]) -> int:
-    """What a refund paid back: its successful (or pending) ``refund`` transactions."""
-    return sum(money_cents(t.get("amount")) for t in refund.get("transactions") or []
-               if t.get("kind") == "refund" and t.get("status", "success") in ("success", "pending"))
 
 
 PRODUCTS = REST("products", params={"fields": "id,variants"})
 #: ``inventory_item_ids`` and ``location_ids`` each take at most 50 ids per request.
 LEVELS = REST("inventory_levels", map=level_record, since_param="updated_at_min", cursor=HighWater(),
               ids_per_request=50, page=StockPage)
-ORDERS = REST("orders", map=order_record, params={"status": "any"}, since_param="updated_at_min", cursor=HighWater(),
-              page=OrderPage)
 #: Look-ups by key read the most a page holds (``limit`` 250), whatever the store's ``page_size``.
 BY_KEY = Collections(REST.paginator, suffix=".json", params={"limit": 250})
 REFUNDS = BY_KEY("orders/{order}/refunds")
@@ -164,20 +158,24 @@ class ShopifyConnector(LevelWrites, Storefront):
     bucket = Bucket(capacity=40, leak_per_s=2.0, reserve=2, header="X-Shopify-Shop-Api-Call-Limit")
     max_page_size: ClassVar[int | None] = 250
     locations = REST("locations", map=lambda location: location["id"] if location.get("active", True) else None)
-    orders = ORDERS
+    orders = REST("orders", map=order_record, params={"status": "any"}, since_param="updated_at_min",
+                  cursor=HighWater(), page=OrderPage)
     write_requests = (1, 1)  # the variant's policy, then each location's quantity
-    webhooks = JsonWebhooks(
-        signature_headers=("X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256"),
+    webhooks = JsonWebhooks(signature_headers=("X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256"),
         topic_headers=("X-Shopify-Topic", "Shopify-Topic"), order_record=order_record,
         dedupe_headers=("X-Shopify-Event-Id", "X-Shopify-Webhook-Id"), occurred_headers=("X-Shopify-Triggered-At",),
-        kinds={"inventory_levels/update": "inventory_update", "orders/create": "order_created",
-               "products/update": "sku_modified", "orders/fulfilled": "order_fulfilled",
-               "refunds/create": "refund_created", "inventory_levels/connect": "location_connected"},
-        stock_records=dict(inventory_update=level_record, sku_modified=variant_records, location_connected=level_record),
-        event_records=dict(order_fulfilled=FulfillmentFields().event, refund_created=RefundFields(refunded_cents).event))
+        kinds={"inventory_levels/update": "inventory_update", "orders/create": "order_created", "products/update":
+               "sku_modified", "refunds/create": "refund_created", "inventory_levels/connect": "location_connected",
+               "orders/fulfilled": "order_fulfilled", "orders/partially_fulfilled": "order_fulfilled",
+               "inventory_levels/disconnect": "location_disconnected", **dict.fromkeys(RETURNS, "return_changed")},
+        stock_records=dict(inventory_update=level_record, sku_modified=variant_records,
+                           **dict.fromkeys(("location_connected", "location_disconnected"), level_record)),
+        event_records=dict(order_fulfilled=FulfillmentFields().event, refund_created=RefundFields().event,
+                           return_changed=ReturnFields().event))
+    return_lookup = ReturnLookup()  # the ``return(id:)`` query, for a ``returns/*`` webhook without its lines
     order_record = staticmethod(order_record)
     refunds = RefundShape(existing=REFUNDS, create="orders/{order}/refunds.json", root="refund",
-                          quote="orders/{order}/refunds/calculate.json", amount=refunded_cents)
+                          quote="orders/{order}/refunds/calculate.json", amount=refunded_by_transactions)
     credit_codes = KeyedCodes("access_token")  # ``credit_code_secret`` in production: 16 hex characters
     credit = CreditShape(create="gift_cards.json", root="gift_card", what="gift card", amount_field="initial_value",
                          taken=Refusal(status=422, field="code", phrase="already been taken"), lookup=GIFT_CARDS,

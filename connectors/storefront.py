@@ -16,6 +16,7 @@ from typing import ClassVar
 from connectors.capabilities import Capability
 from connectors.hooks import JsonWebhookConnector
 from connectors.http import OrderReads
+from connectors.store_returns import StoreReturns
 from connectors.writes import DeclaredCredit, DeclaredRefunds, DeclaredSubstitutes
 
 #: Every channel ability: stock read and written, orders, refunds, store credit, substitute orders, webhooks.
@@ -24,7 +25,7 @@ STOREFRONT: frozenset[Capability] = frozenset({
     Capability.STORE_CREDIT, Capability.SUBSTITUTE_ORDERS, Capability.WEBHOOKS})
 
 
-class Storefront(JsonWebhookConnector, OrderReads, DeclaredRefunds, DeclaredCredit, DeclaredSubstitutes):
+class Storefront(StoreReturns, JsonWebhookConnector, OrderReads, DeclaredRefunds, DeclaredCredit, DeclaredSubstitutes):
     """A selling platform's connector, declaring :data:`STOREFRONT`."""
 
     capabilities: ClassVar[frozenset[Capability]] = STOREFRONT

@@ -76,8 +76,9 @@ from connectors.http import RestConnector
 
 #: Topics each platform is asked for: the ones its connector reads (``webhooks.kinds``).
 TOPICS: dict[str, tuple[str, ...]] = {
-    "shopify": ("inventory_levels/update", "inventory_levels/connect", "orders/create", "orders/fulfilled",
-                "products/update", "refunds/create"),
+    "shopify": ("inventory_levels/update", "inventory_levels/connect", "inventory_levels/disconnect", "orders/create",
+                "orders/fulfilled", "orders/partially_fulfilled", "products/update", "refunds/create",
+                "returns/request", "returns/approve", "returns/decline", "returns/cancel", "returns/close"),
     "woocommerce": ("product.created", "product.updated", "order.created"),
     "lightspeed": ("inventory.update", "product.update", "sale.update"),
     "bigcommerce": tuple(BIGCOMMERCE_KINDS),

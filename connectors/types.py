@@ -125,7 +125,7 @@ class OrderPage(Page[OrderRecord]):
 
 
 WebhookKind = Literal["inventory_update", "order_created", "sku_modified", "ping", "other", "order_fulfilled",
-                      "refund_created", "location_connected"]
+                      "refund_created", "location_connected", "location_disconnected", "return_changed"]
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,29 @@ class StoreRefundRecord:
 
 
 @dataclass(frozen=True)
+class ReturnRecord:
+    """A return the store keeps itself (Shopify's Return): its status there and what comes back.
+
+    ``status`` is lower case (``requested``, ``open``, ``declined``, ``canceled``, ``closed``);
+    ``lines`` name the order's line (``external_id``) and, once read in full, its SKU; a webhook
+    may list fewer lines than the return has (``line_count``), or none: then it is not
+    ``detailed`` and the return is read from the platform before it is acted on."""
+
+    external_id: str
+    order_external_id: str
+    status: str
+    name: str = ""
+    lines: list[OrderLineRecord] = field(default_factory=list)
+    reason: str = ""
+    note: str = ""
+    line_count: int | None = None
+
+    @property
+    def detailed(self) -> bool:
+        return bool(self.lines) and len(self.lines) >= (self.line_count or 0)
+
+
+@dataclass(frozen=True)
 class WebhookEvent:
     """A verified, parsed webhook: what happened, its dedupe key, and the records it carries."""
 
@@ -167,6 +190,8 @@ class WebhookEvent:
     #: Lines shipped (``order_fulfilled``) and refunds made at the store (``refund_created``).
     fulfillments: list[FulfillmentRecord] = field(default_factory=list)
     refunds: list[StoreRefundRecord] = field(default_factory=list)
+    #: Returns the store keeps (``return_changed``: Shopify's ``returns/*`` topics).
+    returns: list[ReturnRecord] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

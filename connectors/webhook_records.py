@@ -4,8 +4,8 @@ parse it anyway to answer 400 to a malformed one, and never again by the drain.
 The inbox row keeps the raw body and the kept headers as they arrived (nothing is lost, and a
 row stored without records is still parsed from them); ``dump`` adds what the platform's parser
 made of it, and ``load`` gives back the same records: every field of ``StockRecord``,
-``OrderRecord`` (its ``PaymentRisk`` as a nested object), ``OrderLineRecord``, ``FulfillmentRecord``
-and ``StoreRefundRecord`` (their ``lines`` as order lines), datetimes as
+``OrderRecord`` (its ``PaymentRisk`` as a nested object), ``OrderLineRecord``, ``FulfillmentRecord``,
+``StoreRefundRecord`` and ``ReturnRecord`` (their ``lines`` as order lines), datetimes as
 ISO 8601 with their offset (https://docs.python.org/3/library/datetime.html#datetime.datetime.isoformat).
 Fields that are None and may be are left out, so a stock update stores only what it carries.
 """
@@ -15,11 +15,11 @@ import dataclasses
 from datetime import datetime
 from typing import Any, TypeVar, get_type_hints
 
-from connectors.types import (FulfillmentRecord, OrderLineRecord, OrderRecord, PaymentRisk, StockRecord,
+from connectors.types import (FulfillmentRecord, OrderLineRecord, OrderRecord, PaymentRisk, ReturnRecord, StockRecord,
                               StoreRefundRecord, WebhookEvent, WebhookKind)
 
-T = TypeVar("T", StockRecord, OrderRecord, OrderLineRecord, FulfillmentRecord, StoreRefundRecord)
-Record = StockRecord | OrderRecord | OrderLineRecord | FulfillmentRecord | StoreRefundRecord
+T = TypeVar("T", StockRecord, OrderRecord, OrderLineRecord, FulfillmentRecord, StoreRefundRecord, ReturnRecord)
+Record = StockRecord | OrderRecord | OrderLineRecord | FulfillmentRecord | StoreRefundRecord | ReturnRecord
 #: The key of the records in an inbox row's payload, beside ``headers`` and ``body``.
 PAYLOAD_KEY = "records"
 #: Bumped when the stored form changes; a row with another version is parsed from its body again.
@@ -103,6 +103,8 @@ def dump(event: WebhookEvent) -> dict[str, Any]:
         out["fulfillments"] = [_dump(fulfillment) for fulfillment in event.fulfillments]
     if event.refunds:
         out["refunds"] = [_dump(refund) for refund in event.refunds]
+    if event.returns:
+        out["returns"] = [_dump(one) for one in event.returns]
     return out
 
 
@@ -117,6 +119,7 @@ def load(data: dict[str, Any], kind: WebhookKind, topic: str, dedupe_key: str,
                             orders=[_load(OrderRecord, order) for order in data.get("orders", [])],
                             resource_ids=[str(one) for one in data.get("resource_ids", [])],
                             fulfillments=[_load(FulfillmentRecord, one) for one in data.get("fulfillments", [])],
-                            refunds=[_load(StoreRefundRecord, one) for one in data.get("refunds", [])])
+                            refunds=[_load(StoreRefundRecord, one) for one in data.get("refunds", [])],
+                            returns=[_load(ReturnRecord, one) for one in data.get("returns", [])])
     except (TypeError, ValueError, AttributeError) as exc:
         raise UnreadableRecords(str(exc)) from exc

@@ -15,6 +15,7 @@ from connectors.bigcommerce import SECRET_HEADER as BIGCOMMERCE_SECRET_HEADER
 from connectors.cin7_core import SECRET_HEADER as CIN7_SECRET_HEADER
 from connectors.cin7_core import STOCK_CHANGED as CIN7_STOCK_CHANGED
 from connectors.cin7_core import TOPIC_HEADER as CIN7_TOPIC_HEADER
+from connectors.subscriptions import TOPICS as SUBSCRIBED
 from connectors.zoho_inventory import SECRET_HEADER as ZOHO_SECRET_HEADER
 from domain.core.business_config import BusinessConfig, StoreConfig
 
@@ -266,8 +267,7 @@ def register_webhooks(sandbox_url: str, store: StoreConfig, web_url: str, secret
                                 {"Key": CIN7_TOPIC_HEADER, "Value": CIN7_STOCK_CHANGED}]}).raise_for_status()
         return
     else:
-        topics = {"shopify": ["inventory_levels/update", "inventory_levels/connect", "orders/create",
-                              "orders/fulfilled", "products/update", "refunds/create"],
+        topics = {"shopify": list(SUBSCRIBED["shopify"]),
                   "woocommerce": ["product.updated", "order.created"],
                   "magento": ["stock_item.updated", "source_items.updated", "order.placed"]}.get(store.platform)
         if topics is None:

@@ -30,6 +30,7 @@ from domain.core.models import (
     Alert,
     AuditLog,
     Backorder,
+    DisconnectedLevel,
     InboundSms,
     Location,
     Order,
@@ -474,6 +475,10 @@ def sku(session: Session, code: str, now: datetime | None = None, readings: int 
                   store=stores.get(reading.store_id), location=locations.get(reading.location_id),
                   available=reading.available, on_hand=reading.on_hand, source_updated_at=reading.source_updated_at)
     trail.facts["stock_readings_shown"] = len(history)
+    trail.facts["disconnected"] = [
+        {"store": stores.get(row.store_id), "location": locations.get(row.location_id), "since": row.disconnected_at,
+         "available_before": row.available_before}
+        for row in session.scalars(select(DisconnectedLevel).where(DisconnectedLevel.sku_id == found.id))]
     for row in session.scalars(select(SkuTransition).where(SkuTransition.sku_id == found.id)
                                .order_by(SkuTransition.id)):
         trail.add(row.created_at, "transition", _transition_text(row), transition_id=row.id,
@@ -489,6 +494,10 @@ def sku(session: Session, code: str, now: datetime | None = None, readings: int 
                     f"{buffer.get('delay_s')} s, floor {buffer.get('floor')})")
         elif entry.action == "channel.push_failed":
             text = f"push to {data.get('store')} failed: {data.get('error')}"
+        elif entry.action == "store.location_disconnected":
+            text = (f"{data.get('store')} disconnected it from location {data.get('location')} "
+                    f"({data.get('external_location')}): that figure ({data.get('available_before')}) no longer "
+                    f"counts and is not written there")
         elif entry.action == "erp.backorder_status":
             text = (f"backorder status written to {data.get('store')}: "
                     f"{'on backorder' if data.get('backorder') else 'not on backorder'} ({data.get('request')})")

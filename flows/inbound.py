@@ -15,7 +15,9 @@ https://developer.bigcommerce.com/docs/integrations/webhooks/events ) hold no re
 fetched already; the drain then has them fetched by :func:`fetch_named` — after its transaction
 commits, so no row lock is held across the platform's answer — and claims the event again with
 the fetched records in hand. The records are what the platform holds when it is asked, so an
-event that arrives late never brings back an old figure.
+event that arrives late never brings back an old figure. A store's return that is to open ours
+and does not list all its lines (Shopify's ``returns/request`` may not) is deferred and read the
+same way (``connectors.store_returns``: the GraphQL ``return(id:)`` query).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from sqlalchemy.orm import Session
 from connectors import webhook_records
 from connectors.base import Connector
 from connectors.errors import MalformedPayloadError, PermanentError
+from connectors.store_returns import needs_details
 from connectors.types import WebhookEvent, WebhookKind
 from domain.core.models import InboxEvent
 from domain.stock.apply_events import DrainResult, ParsedEvent, apply_parsed
@@ -73,7 +76,7 @@ def parse_events(connector: Connector, events: list[InboxEvent], fetched: Fetche
             except MalformedPayloadError as exc:
                 parsed.append(ParsedEvent(event, None, str(exc)))
                 continue
-        if names_only(stored) and connector.thin_webhooks:
+        if (names_only(stored) and connector.thin_webhooks) or needs_details(stored):
             found = (fetched or {}).get(event.id)
             parsed.append(ParsedEvent(event, stored, deferred=True) if found is None else
                           ParsedEvent(event, None, found) if isinstance(found, str) else ParsedEvent(event, found))

@@ -55,7 +55,7 @@ FLOWS: tuple[Flow, ...] = (
     Flow(S.POLL,              "tasks.polling.poll_store",               SYNC,    (S.EVALUATE, S.OFFER, S.FRAUD_SCORE)),
     Flow(S.DRAIN,             "tasks.inbound.drain",                    DETECT,  (S.OFFER, S.EVALUATE, S.DELIVER, S.PUSH_STORE,
                                                                                   S.FILL, S.PLAN, S.DRAIN, S.FRAUD_SCORE,
-                                                                                  S.DISPATCH_POLLS)),
+                                                                                  S.DISPATCH_POLLS, S.RETURN_STEP)),
     Flow(S.EVALUATE,          "tasks.stock.evaluate",                   DETECT,  (S.DELIVER, S.PUSH_STORE, S.FILL, S.PLAN,
                                                                                   S.EVALUATE), batch=1000),
     Flow(S.PUSH_STORE,        "tasks.channels.push_store",              SYNC,    (S.PUSH_DUE, S.PUSH_STORE, S.DELIVER)),

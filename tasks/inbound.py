@@ -20,6 +20,7 @@ from domain.fraud import scoring
 from domain.journey import customer_journey, shipped
 from domain.messaging import alerts
 from domain.payments import store_refunds
+from domain.returns import store_returns
 from domain.stock import poll_schedule, quarantine_alerts, webhook_inbox
 from flows import metrics
 from flows.connections import connector_for
@@ -83,6 +84,10 @@ def drain(self: DbTask, source: str, max_batches: int = 20) -> int:
                                                      runtime_settings.current(), utcnow()))
             if result.refunds:  # refunds made at the store: kept on their orders, ours not paid twice
                 store_refunds.record(uow.session, store, result.refunds, utcnow())
+            if result.returns:  # the store's own returns: ours opened, closed or noted to match
+                taken = store_returns.apply(uow.session, current_config(), store, result.returns, utcnow())
+                dispatch(uow, taken.follow_ups)
+                result.quarantined += taken.quarantined
             if result.order_ids and scoring.enabled():  # scored after this commit, not inside it
                 dispatch(uow, for_ids(Stage.FRAUD_SCORE, result.order_ids))
             routes = current_config().notifications.routes

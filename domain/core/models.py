@@ -1606,3 +1606,19 @@ class SupportNote(Base):
         CheckConstraint(_in("state", SUPPORT_NOTE_STATES), name="state_valid"),
         Index("ix_support_notes_open", "source", "updated_at", postgresql_where=text("state IN ('pending', 'in_flight')")),
     )
+
+
+class DisconnectedLevel(Base):
+    """An item a store disconnected from one of its locations (Shopify's
+    ``inventory_levels/disconnect``): that store's figure there stopped counting and is no longer
+    written (``domain.stock.connected_locations.disconnect``). A reading of the store's for that
+    item and location dated no later than ``disconnected_at`` (a late retry, a poll read before)
+    is dropped; a newer one, or the store connecting the item there again, ends the row."""
+
+    __tablename__ = "disconnected_levels"
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id", ondelete="CASCADE"), primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True)
+    disconnected_at: Mapped[datetime]
+    #: The store's figure there when it was disconnected (None: it had reported none).
+    available_before: Mapped[int | None] = mapped_column(Integer)

@@ -112,6 +112,10 @@ def _text(row: ReturnRequest, event: ReturnEvent) -> str:
         return f"{move}: the label's tracking shows it delivered to us ({d.get('scan')}){by}"
     if event.step == "label_failed":
         return f"label not bought: {d.get('error')}"
+    if event.step.startswith("store_"):  # the store's own return moved (``domain.returns.store_returns``)
+        what = event.step.removeprefix("store_")
+        return (f"{move}: {what} at the store ({d.get('store_return')}){by}"
+                + (f": {d['note']}" if d.get("note") else ""))
     if event.step == "staff_approval":
         return f"{move}: approved{by}" + (f" ({d['note']})" if d.get("note") else "")
     return f"{move}: {event.step}{by}" + (f" {d}" if d else "")

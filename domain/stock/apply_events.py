@@ -6,7 +6,10 @@ timestamp, so an older update that arrives late does not overwrite a newer one (
 ``domain.stock.levels``). An event naming a SKU or location we do not know is quarantined and alerted,
 never dropped: an operator can add the SKU to the configuration and re-drive it. A location the
 store says it connected (Shopify's ``inventory_levels/connect``) is the exception: it is adopted
-first (``domain.stock.connected_locations``), so its figures count from that event on.
+first (``domain.stock.connected_locations``), so its figures count from that event on; an item
+the store disconnected from a location (``inventory_levels/disconnect``) stops counting and being
+written there at once. Returns the store keeps itself (Shopify's ``returns/*``) are handed on with
+the event that carried them (``result.returns``: ``domain.returns.store_returns``, after the batch).
 """
 from __future__ import annotations
 
@@ -16,11 +19,11 @@ from typing import Any, Iterable
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from connectors.types import FulfillmentRecord, OrderRecord, StockRecord, StoreRefundRecord, WebhookEvent
+from connectors.types import FulfillmentRecord, OrderRecord, ReturnRecord, StockRecord, StoreRefundRecord, WebhookEvent
 from domain.core.clock import utcnow
 from domain.core.db import any_int
 from domain.core.models import InboxEvent
-from domain.stock.connected_locations import adopt
+from domain.stock.connected_locations import adopt, disconnect
 from domain.stock.levels import record_batch
 from domain.stock.orders import record_orders
 
@@ -74,6 +77,8 @@ class DrainResult:
     refunds: list[StoreRefundRecord] = field(default_factory=list)
     #: Store locations a ``location_connected`` event brought in and that are tracked from now on.
     adopted_locations: list[str] = field(default_factory=list)
+    #: Returns the store keeps, with the inbox event that carried each (quarantined if it cannot be taken).
+    returns: list[tuple[InboxEvent, ReturnRecord]] = field(default_factory=list)
 
 
 def apply_parsed(session: Session, store_id: int, batch: list[ParsedEvent]) -> DrainResult:
@@ -97,7 +102,11 @@ def apply_parsed(session: Session, store_id: int, batch: list[ParsedEvent]) -> D
             continue
         problems[event.id] = []
         result.read_now |= bool(parsed.resource_ids) and not (parsed.stock or parsed.orders) \
-            and parsed.kind not in ("order_fulfilled", "refund_created")
+            and parsed.kind not in ("order_fulfilled", "refund_created", "return_changed", "location_disconnected")
+        result.returns += [(event, one) for one in parsed.returns]
+        if parsed.kind == "location_disconnected":  # stops counting and being written there at once
+            result.changed_sku_ids.update(disconnect(session, store_id, parsed.stock, parsed.occurred_at or now))
+            continue
         for record in parsed.stock:
             owner[id(record)] = event
             stock.append(record)

@@ -3,7 +3,9 @@
 A page of platform records becomes rows keyed by SKU × location × source store. The upsert only
 touches a row when the figure changed and the record is not older than what we hold, so a
 webhook retried hours later (Shopify retries with the original payload) never overwrites newer
-state. The statement returns the SKUs whose figures changed; only those go to detection.
+state. The statement returns the SKUs whose figures changed; only those go to detection. A
+reading at an item and location the store disconnected, not newer than the disconnect, is dropped
+(``domain.stock.connected_locations``).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from domain.core.clock import utcnow
 from domain.core.env_settings import env_seconds
 from domain.core.models import ChannelListing, Sku, StoreLocation
 from domain.stock import location_thresholds
+from domain.stock.connected_locations import drop_disconnected
 
 #: Pages travel as one JSON document of rows into fixed statements: compiled once, one round trip,
 #: and no per-value work in Python (building a 250-row VALUES list each page cost more than the
@@ -239,6 +242,10 @@ def record_batch(session: Session, store_id: int, records: Sequence[StockRecord]
             rows[(row.sku_id, row.location_id)] = row
     _restock_etas(session, [(sku_ids[index], record.restock_eta) for index, record in enumerate(records)
                             if index in sku_ids and record.restock_eta])
+    # an item the store disconnected from a location: its older readings there count no more
+    for key in drop_disconnected(session, store_id, ((r.sku_id, r.location_id, r.source_updated_at)
+                                                     for r in rows.values())):
+        del rows[key]
     # A reorder point that changed is news for detection even when the figure did not move.
     thresholds_moved = location_thresholds.import_levels(session, store_id, reorder_points)
     if not rows:

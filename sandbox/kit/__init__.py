@@ -19,7 +19,9 @@ issued codes, refusals as a table), ``fixtures`` (resource JSON as data files wi
 style), ``inventory`` and ``dates`` (stock status words, site-local and UTC dates) and ``pricing``
 (line subtotals and order-level discounts declared as data) and ``odata`` (OData collections:
 ``$filter``, ``$select``, ``$orderby``, ``$top``/``$skip``, paging by ``Prefer: odata.maxpagesize``
-and a next link).
+and a next link), ``graphql`` (a query parsed and answered with only the fields it asks for) and
+``store_returns`` (returns a shop keeps: requested and moved in its admin, sent as webhooks, read
+back through GraphQL).
 Every name a stand-in declares with is importable from here (``from sandbox.kit import Collection,
 Rule, StandIn``), so a platform module names what it uses, not where the kit keeps it.
 How to write one: docs/sandbox.md.
@@ -27,7 +29,8 @@ How to write one: docs/sandbox.md.
 
 from sandbox.kit.standin import Answer, Call, Events, Json, KitState, Limit, StandIn
 from sandbox.kit.admin import (Seed, Setting, add_action, add_checkout, add_config, add_connect, add_fulfillment,
-                               add_item_state, add_seed, add_set_stock, add_state_view, known, plain, reset)
+                               add_item_state, add_secret, add_seed, add_set_stock, add_state_view, known, plain,
+                               reset)
 from sandbox.kit.auth import BearerToken, HeaderToken, KeyAndSecret
 from sandbox.kit.catalog import Batch, LazyCatalog
 from sandbox.kit.dates import SiteDates
@@ -48,13 +51,15 @@ from sandbox.kit.pricing import Discounts, fixed_amount, percentage, subtotal
 from sandbox.kit.records import CatalogRecords, CatalogState, add_order_view, changed_since
 from sandbox.kit.resources import (Collection, Filter, IdLists, Sorting, equals, ids, in_list, instant, positions,
                                    since, since_id)
+from sandbox.kit.store_returns import add_returns
 from sandbox.kit.subscriptions import Subscriptions, optional, web_url
 from sandbox.kit.validation import (MISSING, FieldErrors, Rule, Schema, decimal, exists, given, is_object,
                                     list_of_objects, non_empty_list, number, one_of, parses, present, required,
                                     whole_at_least)
 from sandbox.kit.webhooks import Signed, post, send, subscribe, subscribers
 
-__all__ = ["Answer", "Batch", "BearerToken", "Bucket", "Call", "CatalogRecords", "CatalogState", "Codes",
+__all__ = ["add_returns", "add_secret",
+           "Answer", "Batch", "BearerToken", "Bucket", "Call", "CatalogRecords", "CatalogState", "Codes",
            "Collection", "Context", "Discounts", "Endpoints", "Events", "FALSY", "Fault", "Field", "FieldErrors",
            "Filter", "FirstPage", "Fixtures", "HeaderToken", "IdLists", "Issued", "Json",
            "KeyAndSecret", "KitState", "LazyCatalog", "LeakyBucket", "Ledger", "Limit", "LinkCursor", "Locations",

@@ -8,13 +8,15 @@
   platform's own admin: the SKU lookups, the lock and the webhooks are the kit's, the change and
   the order the platform's. :func:`add_change` is the same for any record an admin edits (a
   product renamed, a sale voided), found by the field the payload names it by.
-* :func:`add_fulfillment`: ``POST _admin/fulfill``, staff shipping every line of an order as one
-  fulfilment; :func:`add_connect`: ``POST _admin/connect``, an item stocked at another of the
-  shop's locations for the first time. The records and the topics are the platform's.
+* :func:`add_fulfillment`: ``POST _admin/fulfill``, staff shipping an order's lines (all of them,
+  or some: a partial fulfilment) as one fulfilment; :func:`add_connect`: ``POST _admin/connect``,
+  an item stocked at another of the shop's locations for the first time, and ``POST
+  _admin/disconnect``, unstocked there. The records and the topics are the platform's.
 * :func:`add_item_state`: ``GET _admin/state/items`` (``skus=`` or ``offset``/``limit``), what tests
   assert stock on.
 * :func:`add_state_view`: ``GET _admin/state/<name>``, stored records as plain JSON.
-* :func:`add_action`: any other ``POST _admin/<path>``, the change itself declared as a function.
+* :func:`add_action`: any other ``POST _admin/<path>``, the change itself declared as a function;
+  :func:`add_secret` one that sets an app's signing secret.
 * :func:`reset`: a seed's ``clear`` as data: which of the state's fields go back to their defaults.
 * :func:`known`: the admin's 404 ``{"error": "unknown sku X"}`` for a SKU (or anything) not there.
 * :func:`plain`: stored records (which may hold datetimes) as plain JSON.
@@ -135,6 +137,17 @@ def add_action(kit: StandIn[Any], path: str, act: Callable[[Any, dict[str, Any]]
     kit.admin.post(path, name="admin_" + path.strip("/").replace("/", "_"))(action)
 
 
+def add_secret(kit: StandIn[Any], path: str, name: str, default: str) -> None:
+    """``POST _admin<path> {name}``: the instance's ``name`` attribute (an app's secret that signs its
+    webhook deliveries) set; answered ``{"<name>_set": bool}``, whether it differs from ``default``
+    (the secret itself is never shown)."""
+
+    def set_secret(state: Any, payload: dict[str, Any]) -> dict[str, Any]:
+        setattr(state, name, str(payload.get(name, getattr(state, name))))
+        return {f"{name}_set": getattr(state, name) != default}
+    add_action(kit, path, set_secret)
+
+
 def known(found: T | None, what: str) -> T:
     """``found``, or the admin's 404 ``{"error": "unknown <what>"}`` raised."""
     if found is None:
@@ -228,26 +241,48 @@ def add_checkout(kit: StandIn[Any], find_sku: Callable[[Any, str], Any],
 
 def add_fulfillment(kit: StandIn[Any], find_order: Callable[[Any, str], Any], deliver: Deliver, topic: str,
                     fulfilment: Callable[[Any, dict[str, Any]], dict[str, Any]], lines: str = "line_items",
-                    status: str = "fulfillment_status") -> None:
-    """``POST _admin/fulfill {"order_id", ...}``: every line of the order shipped as one fulfilment;
+                    status: str = "fulfillment_status", partial_topic: str | None = None) -> None:
+    """``POST _admin/fulfill {"order_id", ...}``: the order's lines shipped as one fulfilment;
     ``fulfilment(state, asked)`` makes its record from the payload with ``tracking_company`` and
     ``tracking_number`` (None unless given), the order's ``order_id``, the shipped lines (under
-    ``lines``) and ``now``. Each line and the order are marked ``fulfilled``, the record appended
-    to the order's ``fulfillments`` and the order sent as ``topic``."""
+    ``lines``) and ``now``. Without ``"lines"`` every line still unshipped goes; with ``"lines":
+    [{"sku" or "line_id", "quantity"}]`` only those (a line's whole quantity unless said). A line
+    shipped in full is marked ``fulfilled``, in part ``partial``; the order ``fulfilled`` once every
+    line is, else ``partial``, and it is sent as ``topic`` — or as ``partial_topic`` while lines
+    remain (Shopify's ``orders/partially_fulfilled``). The record is appended to the order's
+    ``fulfillments``; a line named twice, unknown or already shipped is the admin 404."""
+
+    def shipped_of(order: dict[str, Any], line: dict[str, Any]) -> int:
+        return sum(int(one["quantity"]) for done in order.get("fulfillments", []) for one in done.get(lines, [])
+                   if one["id"] == line["id"])
 
     def fulfil(state: Any, order: dict[str, Any], payload: dict[str, Any], now: datetime) -> tuple[Any, Events]:
-        shipped = [{**line, status: "fulfilled"} for line in order[lines]]
-        asked = {"tracking_company": None, "tracking_number": None, **payload, "order_id": order["id"],
-                 lines: shipped, "now": now}
-        order.update({lines: shipped, status: "fulfilled",
-                      "fulfillments": [*order.get("fulfillments", []), fulfilment(state, asked)]})
-        return order, [(topic, order)]
+        asked = payload.get("lines") or [{"line_id": line["id"]} for line in order[lines]
+                                         if shipped_of(order, line) < int(line["quantity"])]
+        shipped: list[dict[str, Any]] = []
+        for spec in asked:
+            line = known(next((one for one in order[lines] if str(one["id"]) == str(spec.get("line_id"))
+                               or (spec.get("sku") and one.get("sku") == spec["sku"])), None),
+                         f"line {spec.get('line_id') or spec.get('sku')}")
+            left = int(line["quantity"]) - shipped_of(order, line)
+            quantity = int(spec.get("quantity", left))
+            known(quantity if 0 < quantity <= left and all(s["id"] != line["id"] for s in shipped) else None,
+                  f"quantity {quantity} of line {line['id']} ({left} left to ship)")
+            line[status] = "fulfilled" if quantity == left else "partial"
+            shipped.append({**line, "quantity": quantity})
+        record = fulfilment(state, {"tracking_company": None, "tracking_number": None, **payload,
+                                    "order_id": order["id"], lines: shipped, "now": now})
+        order["fulfillments"] = [*order.get("fulfillments", []), record]
+        done = all(line.get(status) == "fulfilled" for line in order[lines])
+        order[status] = "fulfilled" if done else "partial"
+        return order, [(topic if done or partial_topic is None else partial_topic, order)]
     add_change(kit, "/fulfill", find_order, fulfil, deliver, by="order_id", shown="order")
 
 
 def add_connect(kit: StandIn[Any], find_sku: Callable[[Any, str], Any],
                 level: Callable[[Any, Any, int, int, datetime], dict[str, Any]], deliver: Deliver, topic: str,
-                main: Callable[[Any], int] = lambda state: state.location_id) -> None:
+                main: Callable[[Any], int] = lambda state: state.location_id, disconnect_topic: str | None = None,
+                unlinked: tuple[str, ...] = ("inventory_item_id", "location_id")) -> None:
     """Locations beside the state's ``main(state)`` one (its ``location_id`` unless said; its ``locations``, a
     ``sandbox.kit.locations.Locations``) and items connected to them:
 
@@ -256,7 +291,11 @@ def add_connect(kit: StandIn[Any], find_sku: Callable[[Any, str], Any],
     * ``POST _admin/connect {"sku", "location_id", "available"}`` stocks the item at an added
       location (any other is the admin 404) with ``available`` units (0 unless given);
       ``level(state, key, location, available, now)`` is the level the ``topic`` webhook carries
-      and the answer shows."""
+      and the answer shows;
+    * ``POST _admin/disconnect {"sku", "location_id"}`` (with ``disconnect_topic``) unstocks the item
+      there (an item not stocked at an added location is the admin 404): its level leaves every
+      list and ``disconnect_topic`` carries the ``unlinked`` fields of that level (Shopify's
+      ``inventory_levels/disconnect``: ``inventory_item_id`` and ``location_id``)."""
 
     def add_locations(state: Any, payload: dict[str, Any]) -> dict[str, Any]:
         state.locations.add(main(state), int(payload.get("count", 1)))
@@ -270,3 +309,11 @@ def add_connect(kit: StandIn[Any], find_sku: Callable[[Any, str], Any],
         shown = level(state, key, location, available, now)
         return shown, [(topic, shown)]
     add_change(kit, "/connect", find_sku, connect, deliver)
+
+    def disconnect(state: Any, key: Any, payload: dict[str, Any], now: datetime) -> tuple[Any, Events]:
+        location = int(payload["location_id"])
+        had = known(state.locations.remove(location, key), f"level of {payload.get('sku')} at location {location}")
+        shown = {name: value for name, value in level(state, key, location, had, now).items() if name in unlinked}
+        return shown, [(str(disconnect_topic), shown)]
+    if disconnect_topic is not None:
+        add_change(kit, "/disconnect", find_sku, disconnect, deliver)

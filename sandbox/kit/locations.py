@@ -43,6 +43,16 @@ class Locations:
         at[key] = (level, now)
         return level
 
+    def stocked(self, location: int, key: int) -> bool:
+        """True when the item is stocked at that added location (its level can be set there)."""
+        return key in self.levels.get(location, {})
+
+    def remove(self, location: int, key: int) -> int | None:
+        """Unstock the item at an added location (its level gone from every list); the level it
+        had, or None when the item was not stocked there."""
+        found = self.levels.get(location, {}).pop(key, None)
+        return None if found is None else (found[0] if found[0] is not None else 0)
+
     def keys(self, location_ids: Collection[str], item_keys: Collection[int] | None,
              since: datetime | None) -> list[int]:
         """Sort keys of the levels that pass the filters (no location ids: every location)."""

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.kit import (Events, Json, Seed, Setting, add_checkout, add_config, add_connect, add_fulfillment,
-                         add_item_state, add_order_view, add_seed, add_set_stock, add_state_view, known, reset,
-                         subtotal, to_money)
+                         add_item_state, add_order_view, add_returns, add_seed, add_set_stock, add_state_view, known,
+                         reset, subtotal, to_money)
 from sandbox.shopify import shop
 from sandbox.shopify.shop import ShopState, fixtures, kit
 
@@ -66,7 +66,7 @@ add_config(kit, {
     "leak_rate": Setting("bucket.leak_rate", float), "location_id": Setting("location_id", int, show=str),
     "bucket_level": Setting("bucket.level", show=None, apply=lambda state, level: state.bucket.fill(float(level)))})
 #: The added locations stay; what they stocked goes with the catalog.
-add_seed(kit, Seed(reset("catalog", "orders", "transactions", "gift_cards", "locations.levels"),
+add_seed(kit, Seed(reset("catalog", "orders", "transactions", "gift_cards", "locations.levels", "returns"),
                    start=lambda state, count: state.total, add=add_item, total=lambda state: state.total,
                    render=shop.admin_item, batch={"available": ("available", int, 10), "policy": ("inventory_policy", str, "deny")}))
 add_set_stock(kit, ShopState.key_for_sku, change_stock, shop.webhooks.deliver_all)
@@ -76,12 +76,16 @@ add_item_state(kit, lambda state: range(state.total), ShopState.key_for_sku, Sho
 add_state_view(kit, "gift_cards", lambda state: [{**c, "id": str(c["id"])} for c in state.gift_cards])
 
 
-#: Locations added beside the main one, an item connected to one (``inventory_levels/connect``),
-#: and an order fulfilled in the admin (``orders/fulfilled``, its fulfillment ids above 2**53 too).
-add_connect(kit, ShopState.key_for_sku, lambda state, key, location, available, now: shop.level_json(
-    state, state.get(key), location, available, now), shop.webhooks.deliver_all, "inventory_levels/connect")
+#: Locations added beside the main one, an item connected to one (``inventory_levels/connect``) or
+#: disconnected (``inventory_levels/disconnect``), and an order fulfilled in the admin, in full
+#: (``orders/fulfilled``) or in part (``orders/partially_fulfilled``), its fulfillment ids above 2**53 too.
+add_connect(kit, ShopState.key_for_sku, lambda state, key, *level: shop.level_json(state, state.get(key), *level),
+            shop.webhooks.deliver_all, "inventory_levels/connect", disconnect_topic="inventory_levels/disconnect")
 add_fulfillment(kit, lambda state, oid: state.find_order(int(oid)), shop.webhooks.deliver_all, "orders/fulfilled",
-                lambda state, asked: fixtures.fill("fulfillment", asked, id=2**53 + 12_000_000_000 + state.allocate()))
+                lambda state, asked: fixtures.fill("fulfillment", asked, id=2**53 + 12 * 10**9 + state.allocate()),
+                partial_topic="orders/partially_fulfilled")
+#: Returns requested and moved in the admin (``returns/*`` webhooks), read back through GraphQL.
+add_returns(kit, shop.webhooks.deliver_all, fixtures, lambda state: 2**53 + 14 * 10**9 + state.allocate())
 
 
 #: An order with its refunds and transactions, ids as strings, for tests to assert on.

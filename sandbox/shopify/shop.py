@@ -78,6 +78,7 @@ class ShopState(CatalogState, KitState):
     gift_cards: list[dict[str, Any]] = field(default_factory=list)
     draft_orders: list[dict[str, Any]] = field(default_factory=list)
     prices: dict[str, str] = field(default_factory=dict)
+    returns: list[dict[str, Any]] = field(default_factory=list)
 
 
 #: Every refusal of the endpoints as Shopify words it, ``[status, errors]`` (the most specific key
@@ -98,12 +99,10 @@ pages = LinkCursor(invalid_params)
 updated_since = since("updated_at_min", lambda record: parse_ts(record["updated_at"]), lambda v, q: parse_ts(v))
 #: Endpoints declared one a line (``api.one``, ``api.many``, ``api.write``), refused in Shopify's words.
 api = Endpoints(kit, REFUSALS, invalid=invalid_params)
-webhooks = Signed({
-    "Content-Type": "application/json", "X-Shopify-Topic": "{topic}", "X-Shopify-Hmac-Sha256": "{signature}",
-    "X-Shopify-Shop-Domain": "{instance}.myshopify.com", "X-Shopify-API-Version": "{version}",
-    "X-Shopify-Webhook-Id": "{uuid}", "X-Shopify-Event-Id": "{uuid}", "X-Shopify-Triggered-At": "{now_z}",
-}, record={"webhook_id": "X-Shopify-Webhook-Id", "event_id": "X-Shopify-Event-Id"},
-    values=lambda state, hook: {"version": "2025-01"})  # deliveries no API request caused (admin changes)
+#: The delivery headers (``fixtures/webhook_headers.json``): topic, signature, shop, API version,
+#: delivery and event ids, time triggered; deliveries no API request caused (admin changes) say 2025-01.
+webhooks = Signed(fixtures.shape("webhook_headers"), {"webhook_id": "X-Shopify-Webhook-Id",
+                  "event_id": "X-Shopify-Event-Id"}, lambda state, hook: {"version": "2025-01"})
 
 
 # --- JSON renderings ----------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 ``inventory_levels.json`` needs ``inventory_item_ids`` or ``location_ids``, at most 50 ids each
 (https://shopify.dev/docs/api/admin-rest/latest/resources/inventorylevel);
-``inventory_levels/set.json`` sets ``available`` at a location
+``inventory_levels/set.json`` sets ``available`` at a location the item is stocked at (the main one,
+or an added one it was connected to; elsewhere 422)
 (https://shopify.dev/docs/api/admin-rest/latest/resources/inventorylevel);
 a variant's ``inventory_policy`` is ``deny`` or ``continue``
 (https://shopify.dev/docs/api/admin-rest/latest/resources/product-variant).
@@ -28,7 +29,8 @@ orders = Collection(
 SET_LEVEL = shop.schema(
     Rule("available", given, [shop.MISSING_PARAM], 400, field="inventory_item_id"),
     Rule("inventory_item_id", given, [shop.MISSING_PARAM], 400),
-    Rule("location_id", lambda value, body, state: int(body.get("location_id") or 0) == state.location_id,
+    Rule("location_id", lambda value, body, state: int(body.get("location_id") or 0) == state.location_id or
+         state.locations.stocked(int(body.get("location_id") or 0), int(body["inventory_item_id"]) - shop.ITEM_ID_BASE),
          ["Inventory item does not have inventory tracking enabled at the location"], field=""))
 UPDATE_VARIANT = shop.schema(
     Rule("variant", is_object, shop.MISSING_PARAM, 400),
@@ -66,7 +68,12 @@ def list_levels(call: Call[ShopState] = kit.call) -> Response:
 def set_level(call: Call[ShopState] = kit.call) -> Json:
     SET_LEVEL.enforce(call, call.body)
     item = found(call.state.get(int(call.body["inventory_item_id"]) - shop.ITEM_ID_BASE), "inventory_item")
-    item = shop.change_item(call.state, item, call.state.now(), available=int(call.body["available"]))
+    location, available, now = int(call.body["location_id"]), int(call.body["available"]), call.state.now()
+    if location != call.state.location_id:  # an added location the item is stocked at
+        placed = call.state.locations.place(location, item["index"], available, now)
+        return {"inventory_level": call.emit("inventory_levels/update", shop.level_json(
+            call.state, item, location, placed, now))}
+    item = shop.change_item(call.state, item, now, available=available)
     return {"inventory_level": call.emit("inventory_levels/update", shop.level_json(call.state, item))}
 
 

@@ -14,15 +14,11 @@ with Rails' validation style (every field's first error at once).
 """
 from __future__ import annotations
 
-from typing import Any
-
-from sandbox.kit import FieldErrors, Rule, Subscriptions, add_action, errors, one_of, present
-from sandbox.shopify.shop import DEFAULT_CLIENT_SECRET, MISSING_PARAM, ShopState, fixtures, kit, pages
+from sandbox.kit import FieldErrors, Rule, Subscriptions, add_secret, errors, one_of, present
+from sandbox.shopify.shop import DEFAULT_CLIENT_SECRET, MISSING_PARAM, fixtures, kit, pages
 
 #: Topics a subscription may name (those the stand-in delivers, and a few more of the documented list).
-TOPICS = ("app/uninstalled", "inventory_levels/connect", "inventory_levels/disconnect", "inventory_levels/update",
-          "orders/cancelled", "orders/create", "orders/fulfilled", "orders/updated", "products/create",
-          "products/delete", "products/update", "refunds/create")
+TOPICS = tuple(fixtures.shape("webhook_topics"))
 Subscriptions(
     lambda hook: fixtures.fill("webhook", hook), pages, {"address": "address", "topic": "topic"},
     FieldErrors((Rule("topic", present, ["can't be blank"]), Rule("topic", one_of(TOPICS), [
@@ -36,10 +32,5 @@ Subscriptions(
     count=True).serve(kit, "/webhooks", ".json")
 
 
-def app_settings(state: ShopState, payload: dict[str, Any]) -> dict[str, Any]:
-    """The app's API secret key (client secret), which signs the deliveries of API subscriptions."""
-    state.client_secret = str(payload.get("client_secret", state.client_secret))
-    return {"client_secret_set": state.client_secret != DEFAULT_CLIENT_SECRET}
-
-
-add_action(kit, "/app", app_settings)
+#: The app's API secret key (client secret), which signs the deliveries of API subscriptions.
+add_secret(kit, "/app", "client_secret", DEFAULT_CLIENT_SECRET)

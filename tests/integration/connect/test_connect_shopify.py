@@ -117,8 +117,10 @@ def test_a_store_connects_from_an_empty_configuration(servers: tuple[str, str], 
     assert "CON-000003: IN_STOCK -> OUT (available 0)" in connected.output
     assert "CON-000050: IN_STOCK -> BACKORDER (available 0)" in connected.output
     topics = {line.split(":")[0].strip() for line in connected.output.splitlines() if ": created (id" in line}
-    assert topics == {"inventory_levels/update", "inventory_levels/connect", "orders/create", "orders/fulfilled",
-                      "products/update", "refunds/create"}
+    assert topics == {"inventory_levels/update", "inventory_levels/connect", "inventory_levels/disconnect",
+                      "orders/create", "orders/fulfilled", "orders/partially_fulfilled", "products/update",
+                      "refunds/create", "returns/request", "returns/approve", "returns/decline", "returns/cancel",
+                      "returns/close"}
 
     levels = db_session.scalar(select(func.count()).select_from(StockLevel))
     assert levels == 120 + 2  # every variant at the main location, CON-000010 at the two others
@@ -131,13 +133,11 @@ def test_a_store_connects_from_an_empty_configuration(servers: tuple[str, str], 
 
     again = runner.invoke(main, ["stores", "connect", "new-shop"])
     assert again.exit_code == 0, again.output
-    assert again.output.count(": found (id") == 6 and ": created" not in again.output
+    assert again.output.count(": found (id") == len(topics) and ": created" not in again.output
     as_json = runner.invoke(main, ["stores", "connect", "new-shop", "--json"])
     assert as_json.exit_code == 0, as_json.output
     report = json.loads(as_json.output)
-    assert {(s["topic"], s["outcome"]) for s in report["subscriptions"]} == {(topic, "found") for topic in (
-        "inventory_levels/update", "inventory_levels/connect", "orders/create", "orders/fulfilled", "products/update",
-        "refunds/create")}
+    assert {(s["topic"], s["outcome"]) for s in report["subscriptions"]} == {(topic, "found") for topic in topics}
     assert report["poll"] is None and report["read_only"] is True and report["secret_env"] == "NEW_SHOP_WEBHOOK_SECRET"
 
     # a stock change in Shopify's own admin arrives by webhook, signed with the app's secret
@@ -155,5 +155,5 @@ def test_a_store_connects_from_an_empty_configuration(servers: tuple[str, str], 
     status = runner.invoke(main, ["status"])
     assert "read-only" in status.output and "channel.push" in status.output, status.output
     writes = [r for r in requests.get(f"{admin}/requests", timeout=10).json()["requests"] if r["method"] != "GET"]
-    assert [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in writes] == [("POST", "webhooks.json")] * 6
+    assert [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in writes] == [("POST", "webhooks.json")] * len(topics)
     get_settings.cache_clear()

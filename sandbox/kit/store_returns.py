@@ -1,0 +1,135 @@
+"""Returns a stand-in's shop keeps itself: requested and moved in its admin, sent as signed webhooks,
+read back through its GraphQL endpoint (``sandbox.kit.graphql``).
+
+Follows Shopify's return flow (https://shopify.dev/docs/apps/build/orders-fulfillment/returns-apps):
+a customer requests a return of fulfilled lines (status ``REQUESTED``,
+https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnRequest); the merchant approves
+it (``OPEN``) or declines it (``DECLINED``, with a reason); an open return is cancelled
+(``CANCELED``) or closed (``CLOSED``). Which move is allowed from which status, the topic it sends
+and the payload's shape are the stand-in's data (``fixtures/return_moves.json``); the payloads and
+the GraphQL ``Return`` object are its fixtures (``return``, ``return_line_item``, ``return_decline``,
+``return_status``, ``return_node``, ``return_line_node``).
+
+Admin endpoints:
+
+* ``POST _admin/returns/request {"order_id", "lines": [{"sku" or "line_id", "quantity", "reason",
+  "note"}], "lines_in_webhook": true}``: only fulfilled lines, and no more units than were bought
+  less those in returns not declined or cancelled (refused 422 ``{"error"}`` otherwise); the
+  reason is one of ``ReturnReason`` (``DEFECTIVE``, ``WRONG_ITEM``, ``UNWANTED`` …, default
+  ``OTHER``). ``"lines_in_webhook": false`` sends the payload without its ``return_line_items``
+  (a receiver then reads them through GraphQL).
+* ``POST _admin/returns/{id}/approve|decline|cancel|close`` (``decline`` takes ``reason`` and
+  ``note``): the move, refused 422 from a status it does not leave.
+* ``GET _admin/state/returns``: every return as stored.
+
+API: ``POST {api}/graphql.json {"query", "variables"}`` answers the ``return(id:)`` root field
+(``null`` for an id the shop does not have), behind the stand-in's own auth and rate limit.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from fastapi import Body
+from fastapi.responses import JSONResponse
+
+from sandbox.kit.admin import add_state_view, known, plain
+from sandbox.kit.fixtures import Fixtures
+from sandbox.kit.graphql import answer
+from sandbox.kit.standin import Answer, Call, StandIn
+
+REASONS = ("COLOR", "DEFECTIVE", "NOT_AS_DESCRIBED", "OTHER", "SIZE_TOO_LARGE", "SIZE_TOO_SMALL", "STYLE",
+           "UNKNOWN", "UNWANTED", "WRONG_ITEM")
+#: Statuses whose units no longer count as coming back.
+ENDED = ("declined", "canceled")
+
+
+def refused(message: str) -> Answer:
+    return Answer(JSONResponse({"error": message}, status_code=422))
+
+
+def add_returns(kit: StandIn[Any], deliver: Callable[..., Any], fixtures: Fixtures, new_id: Callable[[Any], int],
+                find_order: Callable[[Any, str], Any] = lambda state, oid: state.find_order(int(oid)),
+                lines: str = "line_items", fulfilled: str = "fulfillment_status") -> None:
+    """The admin endpoints and the GraphQL read above, on ``state.returns`` (a list); ``new_id(state)``
+    numbers returns, their lines and the fulfillment lines behind them; ``find_order(state, id)``
+    finds an order (``sandbox.kit.records.CatalogState.find_order`` by its integer id unless said)."""
+
+    def webhook(state: Any, ret: dict[str, Any], shape: str, shown_lines: bool = True) -> dict[str, Any]:
+        order = find_order(state, str(ret["order_id"]))
+        items = [fixtures.fill("return_line_item", one, reason_lower=one["reason"].lower()) for one in ret["lines"]]
+        return fixtures.fill(shape, ret, total=len(ret["lines"]), order_name=order["name"],
+                             return_line_items=items if shown_lines else [])
+
+    def node(state: Any, ret: dict[str, Any]) -> dict[str, Any]:
+        order = find_order(state, str(ret["order_id"]))
+        nodes = [fixtures.fill("return_line_node", one) for one in ret["lines"]]
+        return fixtures.fill("return_node", ret, status_upper=ret["status"].upper(), order_name=order["name"],
+                             total_quantity=sum(one["quantity"] for one in ret["lines"]), nodes=nodes,
+                             edges=[{"__typename": "ReturnLineItemEdge", "cursor": str(one["id"]), "node": one}
+                                    for one in nodes])
+
+    def coming_back(state: Any, line_id: int) -> int:
+        return sum(one["quantity"] for ret in state.returns if ret["status"] not in ENDED
+                   for one in ret["lines"] if one["line_item_id"] == line_id)
+
+    @kit.admin.post("/returns/request", name="returns_request")
+    def request(state: Any = kit.state, payload: dict[str, Any] = Body(...)) -> JSONResponse:
+        with state.lock:
+            order = known(find_order(state, str(payload.get("order_id"))), f"order_id {payload.get('order_id')}")
+            asked = []
+            for spec in payload.get("lines") or []:
+                line = next((one for one in order[lines] if str(one["id"]) == str(spec.get("line_id"))
+                             or (spec.get("sku") and one.get("sku") == spec["sku"])), None)
+                if line is None or line.get(fulfilled) != "fulfilled":
+                    raise refused(f"line {spec.get('line_id') or spec.get('sku')} is not a fulfilled line of the order")
+                quantity, reason = int(spec.get("quantity", 1)), str(spec.get("reason", "OTHER"))
+                if quantity < 1 or quantity + coming_back(state, line["id"]) > int(line["quantity"]):
+                    raise refused(f"line {line['id']}: {quantity} more than can be returned")
+                if reason not in REASONS:
+                    raise refused(f"reason {reason!r} is not one of {', '.join(REASONS)}")
+                asked.append({"id": new_id(state), "fulfillment_line_item_id": new_id(state), "line_item_id": line["id"],
+                              "sku": line.get("sku"), "title": line.get("title", ""), "line_quantity": line["quantity"],
+                              "quantity": quantity, "reason": reason, "note": str(spec.get("note", ""))})
+            if not asked:
+                raise refused("a return needs at least one line")
+            number = 1 + sum(1 for ret in state.returns if ret["order_id"] == order["id"])
+            ret = {"id": new_id(state), "order_id": order["id"], "status": "requested", "lines": asked,
+                   "name": f"{order['name']}-R{number}", "created_at": state.now(), "decline_reason": None,
+                   "decline_note": None}
+            state.returns.append(ret)
+            sent = webhook(state, ret, "return", bool(payload.get("lines_in_webhook", True)))
+        return plain({"return": ret, "webhooks": deliver(state, [("returns/request", sent)])})
+
+    @kit.admin.post("/returns/{return_id}/{move}", name="returns_move")
+    def move(return_id: int, move: str, state: Any = kit.state,
+             payload: dict[str, Any] = Body(default_factory=dict)) -> JSONResponse:
+        moves = fixtures.shape("return_moves")
+        with state.lock:
+            ret = known(next((one for one in state.returns if one["id"] == return_id), None), f"return {return_id}")
+            rule = known(moves.get(move), f"move {move}")
+            if ret["status"] not in rule["from"]:
+                raise refused(f"return {return_id} is {ret['status']}: it cannot {move}")
+            ret["status"] = rule["to"]
+            if move == "decline":
+                ret["decline_reason"] = str(payload.get("reason", "OTHER")).lower()
+                ret["decline_note"] = payload.get("note")
+            sent = webhook(state, ret, rule["shape"])
+        return plain({"return": ret, "webhooks": deliver(state, [(rule["topic"], sent)])})
+
+    add_state_view(kit, "returns", lambda state: state.returns)
+
+    @kit.api.post("/graphql.json", name="graphql")
+    def graphql(call: Call[Any] = kit.call) -> Any:
+        if not isinstance(call.body, dict):
+            return call.reply({"errors": [{"message": "Invalid JSON in request body"}]}, 400)
+        body = call.body
+        with call.state.lock:
+            def by_id(args: dict[str, Any]) -> Any:
+                wanted = str(args.get("id") or "")
+                found = next((one for one in call.state.returns if f"gid://shopify/Return/{one['id']}" == wanted), None)
+                return None if found is None else node(call.state, found)
+            answered = answer(body.get("query"), body.get("variables"), {"return": by_id})
+        return call.reply({**answered, "extensions": {"cost": {  # the cost report every answer carries
+            "requestedQueryCost": 4, "actualQueryCost": 4,
+            "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 1996, "restoreRate": 100.0}}}})
+
