@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0045'
-down_revision = '0039'
+down_revision = '0043'
 branch_labels = None
 depends_on = None
 
