@@ -254,3 +254,44 @@ def test_a_signed_new_ticket_is_triaged_and_written_back_once_with_its_orders_fa
     assert db_session.scalar(select(func.count()).select_from(SupportDecision)
                              .where(SupportDecision.kind == "triage")) == 1
     assert len(internal_notes(platform, in_stand_in(configured, platform, key, view, external_id))) == 1
+
+
+@pytest.mark.parametrize("platform", list(PLATFORMS))
+def test_an_answer_to_a_backorder_offer_written_in_the_helpdesk_is_applied_once_and_the_ticket_says_so(
+        platform: str, celery_worker: Any, client: TestClient, configured: str, db_session: Session,
+        catalog: BusinessConfig) -> None:
+    """A customer's "I'll wait" written to the helpdesk is applied like a click on the offer's wait link
+    (``customer_journey.choose``, its confirmation email once), and the helpdesk ticket's note says
+    what was applied; the delivery posted twice applies it once."""
+    from domain.core.models import OutboxMessage
+
+    key, create, view, _group = PLATFORMS[platform]
+    backorder = backordered_and_shipped(db_session, catalog, "7201", "ines@example.com")
+    admin = f"{configured}/{platform}/{key}/_admin"
+    requests.post(f"{admin}/webhooks", json={"address": NOWHERE, "secret": SECRET}, timeout=10).raise_for_status()
+    made = requests.post(f"{admin}/{create}", timeout=10, json={
+        "email": "ines@example.com", "name": "Ines", "subject": "Re: your backorder",
+        "body": "I got your email about the backorder. I'll wait for the frame, no problem."}).json()
+    external_id = str((made.get("ticket") or made.get("conversation"))["id"])
+    [delivery] = made["webhooks"]
+    for _ in range(2):
+        client.post(f"/webhooks/helpdesk/{key}", content=delivery["body"].encode(), headers=delivery["headers"])
+
+    def written_back() -> bool:
+        db_session.expire_all()
+        return db_session.scalar(select(HelpdeskWriteBack.state)) == "done"
+
+    wait_for(written_back, timeout_s=120)
+    assert db_session.get(Backorder, backorder.id).state == "accepted_wait"  # type: ignore[union-attr]
+    ticket = db_session.scalar(select(SupportTicket))
+    assert ticket is not None and ticket.intent == "backorder_offer_answer"
+    answers = db_session.scalars(select(SupportDecision.outcome).where(SupportDecision.kind == "answer")).all()
+    assert list(answers) == ["applied"]
+    confirmations = db_session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.idempotency_key.like(f"backorder:{backorder.id}:backorder_confirmed:%")))
+    assert confirmations == 1  # the journey's own email, as for a click
+    item = in_stand_in(configured, platform, key, view, external_id)
+    [note] = internal_notes(platform, item)
+    assert f"Applied from this ticket: wait on backorder {backorder.id}: applied" in note
+    assert "bo-intent-backorder_offer_answer" in tags_of(platform, item)
+    assert customer_sees(platform, item) == []
