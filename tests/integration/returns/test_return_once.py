@@ -201,6 +201,23 @@ def test_an_empty_box_goes_to_review_and_pays_nothing_until_approved(env: Env) -
     assert env.session.scalar(select(func.count()).select_from(RefundExecution)) == 1
 
 
+def test_a_frames_empty_carton_is_an_empty_box_though_it_weighs_kilograms(env: Env) -> None:
+    """Two oak frames (16 kg each by ``[returns.item_grams]``) come back as a 3.1 kg parcel: far over
+    the 200 g floor, under a quarter of 32 kg — review, no refund, nothing restocked."""
+    from tasks.returns import step
+
+    done = env.request(env.order(2350, email="eli@example.com", cents=10000), "E-2", quantity=2)
+    assert done.row is not None
+    before = env.on_hand()
+    received = flow.receive(env.session, env.config, done.row.rma, "restock", 3100, "warehouse", utcnow())
+    env.session.commit()
+    assert received.row is not None and received.row.state == "review"
+    [flag] = received.row.flags
+    assert flag["check"] == "empty_box" and (flag["weight_g"], flag["expected_g"], flag["percent"]) == (3100, 32000, 25)
+    assert step.apply(args=[done.row.id]).get() == "nothing to do: review"
+    assert env.session.scalar(select(func.count()).select_from(RefundExecution)) == 0 and env.on_hand() == before
+
+
 def test_the_rules_deny_is_a_rejected_return(env: Env) -> None:
     from domain.core.models import Order
 
