@@ -30,6 +30,14 @@ from flows.spine import dispatch, for_ids
 from flows.work import Transactional
 
 LEASE = timedelta(minutes=5)
+#: A label call that failed for a while (a 5xx, a 429, an answer lost) is due again this long
+#: after its first failure, doubling each time up to the lease: beat's sweep (every 60 s) sends it
+#: again within a minute or two, not after the five minutes a run still in flight is given.
+FIRST_RETRY = timedelta(seconds=30)
+
+
+def retry_in(attempts: int) -> timedelta:
+    return min(FIRST_RETRY * 2 ** max(0, attempts - 1), LEASE)
 
 
 def _connector(key: str) -> ShipStationConnector:
@@ -78,6 +86,7 @@ def step(task: Transactional, return_id: int) -> str:
             row = machine.lock(uow.session, return_id)
             if row is not None:
                 row.last_error, row.attempts = str(exc)[:2000], row.attempts + 1
+                row.due_at = utcnow() + retry_in(row.attempts)  # the call is over: its lease given back
         return f"retry later: {exc}"
     with task.unit_of_work() as uow:
         if state == "approved":

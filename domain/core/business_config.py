@@ -923,7 +923,8 @@ def parse_config(data: dict[str, Any]) -> BusinessConfig:
     helpdesks = read_helpdesks(reader, data)
     csat = read_csat(reader, data)
     returns = read_returns(reader, data, locations={loc.key for loc in locations},
-                           shipping_accounts={account.key: account.provider for account in shipping.accounts})
+                           shipping_accounts={account.key: account.provider for account in shipping.accounts},
+                           sku_codes={sku.code for sku in skus})
     if reader.problems:
         raise ConfigError(reader.problems)
     return BusinessConfig(name=name, timezone=timezone, locations=locations, stores=stores, vendors=vendors,

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 DAY_S = 86_400
 SOURCES = ("staff", "loop")
 KEYS = {"enabled", "location", "label_account", "window", "serial_returns", "serial_window", "empty_box_grams",
-        "stuck_after", "label_sweep_after", "loop_secret_env"}
+        "empty_box_percent", "item_grams", "stuck_after", "label_sweep_after", "loop_secret_env"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,11 @@ class ReturnsConfig:
     serial_window_s: int = 60 * DAY_S
     #: A parcel received lighter than this (grams) is an empty-box claim; 0: weight not checked.
     empty_box_grams: int = 0
+    #: What each SKU weighs shipped, in grams (``[returns.item_grams]``). A floor in grams misses the
+    #: empty box of a big item — a futon frame's carton alone weighs kilograms — so a parcel under
+    #: ``empty_box_percent`` of what its lines weigh is an empty-box claim too.
+    item_grams: tuple[tuple[str, int], ...] = ()
+    empty_box_percent: int = 25
     #: A return left in one state longer than this is listed as stuck (and its step sent again).
     stuck_after_s: int = 3 * DAY_S
     #: How often a label awaiting the customer's parcel has its tracking read again.
@@ -40,9 +45,16 @@ class ReturnsConfig:
     #: The environment variable holding Loop Returns' webhook secret (``X-Loop-Signature``).
     loop_secret_env: str = "LOOP_WEBHOOK_SECRET"
 
+    def expected_grams(self, lines: list[dict[str, Any]]) -> int | None:
+        """What the returned lines weigh by ``item_grams``; None unless every SKU's weight is known."""
+        weights = dict(self.item_grams)
+        if not lines or any(str(line.get("sku")) not in weights for line in lines):
+            return None
+        return sum(weights[str(line["sku"])] * int(line.get("quantity") or 0) for line in lines)
+
 
 def read_returns(reader: _Reader, data: dict[str, Any], *, locations: set[str],
-                 shipping_accounts: dict[str, str]) -> ReturnsConfig:
+                 shipping_accounts: dict[str, str], sku_codes: set[str] | None = None) -> ReturnsConfig:
     """``[returns]``; absent: the defaults."""
     if "returns" not in data:
         return ReturnsConfig()
@@ -63,8 +75,31 @@ def read_returns(reader: _Reader, data: dict[str, Any], *, locations: set[str],
                                       minimum=2) or defaults.serial_returns,
         serial_window_s=reader.duration(table, "serial_window", "returns", defaults.serial_window_s),
         empty_box_grams=reader.integer(table, "empty_box_grams", "returns", default=0) or 0,
+        item_grams=_item_grams(reader, table, sku_codes),
+        empty_box_percent=_percent(reader, table, defaults.empty_box_percent),
         stuck_after_s=reader.duration(table, "stuck_after", "returns", defaults.stuck_after_s),
         label_sweep_after_s=reader.duration(table, "label_sweep_after", "returns", defaults.label_sweep_after_s),
         loop_secret_env=reader.string(table, "loop_secret_env", "returns", required=False,
                                       default=defaults.loop_secret_env) or defaults.loop_secret_env,
     )
+
+
+def _item_grams(reader: _Reader, table: dict[str, Any], sku_codes: set[str] | None) -> tuple[tuple[str, int], ...]:
+    weights = reader.table(table, "item_grams", "returns.item_grams")
+    out = []
+    for sku in sorted(weights):
+        if sku_codes is not None and sku not in sku_codes:
+            reader.problem(f"returns.item_grams.{sku}", "unknown SKU")
+            continue
+        value = reader.integer(weights, sku, "returns.item_grams", default=0, minimum=1)
+        if value:
+            out.append((sku, value))
+    return tuple(out)
+
+
+def _percent(reader: _Reader, table: dict[str, Any], default: int) -> int:
+    value = reader.integer(table, "empty_box_percent", "returns", default=default, minimum=1) or default
+    if value > 99:
+        reader.problem("returns.empty_box_percent", f"must be under 100, got {value}")
+        return default
+    return value

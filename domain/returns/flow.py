@@ -196,7 +196,7 @@ def receive(session: Session, config: BusinessConfig, rma: str, qc: str, weight_
         return Stepped(row)
     row.qc, row.received_weight_g = qc, weight_g
     machine.move(session, row, "received", "receive_scan", actor, now, qc=qc, weight_g=weight_g)
-    flags = fraud.at_receipt(config.returns, qc, weight_g)
+    flags = fraud.at_receipt(config.returns, qc, weight_g, config.returns.expected_grams(list(row.lines or [])))
     if flags:
         row.flags = [*row.flags, *flags]
         machine.move(session, row, "review", "fraud_check", ACTOR, now, flags=flags)

@@ -4,7 +4,8 @@ flagged return goes to a person (state ``review``) instead of being paid.
 * serial returner: this customer's returns (this one included) within ``serial_window`` reach
   ``serial_returns``;
 * outside the window: the order was placed longer ago than ``window``;
-* empty box: the receive scan weighed the parcel under ``empty_box_grams``, or its QC said empty.
+* empty box: the receive scan weighed the parcel under ``empty_box_grams``, or under
+  ``empty_box_percent`` of what its items weigh (``[returns.item_grams]``), or its QC said empty.
 """
 from __future__ import annotations
 
@@ -37,10 +38,16 @@ def at_request(session: Session, config: ReturnsConfig, row: ReturnRequest, orde
     return flags
 
 
-def at_receipt(config: ReturnsConfig, qc: str, weight_g: int | None) -> list[dict[str, Any]]:
+def at_receipt(config: ReturnsConfig, qc: str, weight_g: int | None,
+               expected_g: int | None = None) -> list[dict[str, Any]]:
+    """``expected_g``: what the returned items weigh (``ReturnsConfig.expected_grams``), if known."""
     if qc == "empty":
         return [{"check": "empty_box", "reason": "QC found the box empty", "qc": qc}]
     if weight_g is not None and config.empty_box_grams and weight_g < config.empty_box_grams:
         return [{"check": "empty_box", "reason": f"parcel weighed {weight_g} g, under {config.empty_box_grams} g",
                  "weight_g": weight_g, "limit_g": config.empty_box_grams}]
+    if weight_g is not None and expected_g and weight_g * 100 < expected_g * config.empty_box_percent:
+        return [{"check": "empty_box", "reason": f"parcel weighed {weight_g} g, under {config.empty_box_percent}% "
+                 f"of the {expected_g} g its items weigh", "weight_g": weight_g, "expected_g": expected_g,
+                 "percent": config.empty_box_percent}]
     return []

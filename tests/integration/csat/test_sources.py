@@ -113,3 +113,55 @@ def test_a_returns_survey_page_says_it_is_about_the_return(db_session: Session, 
     assert page.status_code == 200 and "Your return" in page.text and "#8103" in page.text
     assert 'value="2" class="picked"' in page.text and _surveys(db_session, "return")[0].score is None
     assert row.id == survey.subject_id
+
+
+def test_ticket_answers_are_reported_per_queue_intent_and_agent_and_a_negative_one_escalates(
+        db_session: Session, journey_settings: Any) -> None:
+    """Two tickets resolved by two agents: the surveys carry each one's queue, intent and agent; a 1/5
+    opens a ``csat_follow_up`` case (nothing to reopen: the default policy escalates), a 5/5 does
+    nothing; the figures split per queue, per kind/intent and per agent in the report, its weekly
+    email and the console's satisfaction page."""
+    from domain.core.clock import utcnow
+    from domain.core.models import Case
+    from domain.csat import report
+    from workers.console import _templates, read_csat
+
+    config, now = journey_settings.config, utcnow()
+    made = {}
+    for ext, intent, queue, agent in (("m-10", "backorder_eta", "care", "maria"),
+                                      ("m-11", "damaged_defective", "fulfilment", "omar")):
+        made[agent] = SupportTicket(source="email", external_id=ext, customer_email=f"{agent}-customer@example.com",
+                                    subject="help", received_at=now - timedelta(hours=5), state="triaged",
+                                    intent=intent, queue=queue)
+        db_session.add(made[agent])
+        db_session.flush()
+        resolve(db_session, config.support, made[agent].id, "answered", actor=agent, now=now - timedelta(hours=2))
+    db_session.commit()
+    surveys.sweep(db_session, config, journey_settings.public_base_url, journey_settings.secret_key,
+                  now=now - timedelta(hours=1))
+    db_session.commit()
+    by_agent = {s.resolved_by: s for s in _surveys(db_session, "ticket")}
+    assert {a: (s.queue, s.intent) for a, s in by_agent.items()} == {
+        "maria": ("care", "backorder_eta"), "omar": ("fulfilment", "damaged_defective")}
+
+    surveys.answer(db_session, by_agent["omar"].id, 1, "the frame is still broken", config, now=now)
+    surveys.answer(db_session, by_agent["maria"].id, 5, None, config, now=now)
+    db_session.commit()
+    db_session.expire_all()
+    bad, good = db_session.get(CsatRequest, by_agent["omar"].id), db_session.get(CsatRequest, by_agent["maria"].id)
+    assert bad is not None and good is not None and bad.decision == "follow_up" and good.decision is None
+    follow_up = db_session.get(Case, bad.follow_up_case_id)
+    assert follow_up is not None and follow_up.kind == "csat_follow_up" and "omar" in follow_up.summary
+
+    found = report.figures(db_session, now - timedelta(days=7), now + timedelta(minutes=1))
+    figures = {group: {f.group: (f.answered, f.average, f.negative) for f in rows} for group, rows in found.items()}
+    assert figures["queue"] == {"care": (1, "5.00", 0), "fulfilment": (1, "1.00", 1)}
+    assert figures["intent"] == {"ticket / backorder_eta": (1, "5.00", 0), "ticket / damaged_defective": (1, "1.00", 1)}
+    assert figures["resolved_by"] == {"maria": (1, "5.00", 0), "omar": (1, "1.00", 1)}
+
+    page = _templates().get_template("console/csat.html").render(**read_csat(7))
+    for section, group in (("queue", "fulfilment"), ("intent", "ticket / damaged_defective"),
+                           ("resolved_by", "omar")):
+        row = page.split(f'id="csat-{section}"', 1)[1].split(f'data-group="{group}"', 1)[1].split("</tr>", 1)[0]
+        assert 'data-count="negative">1<' in row, (section, row)
+    assert "the frame is still broken" in page

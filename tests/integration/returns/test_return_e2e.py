@@ -5,6 +5,7 @@ the customer's email with the satisfaction survey's score links (``/csat/{token}
 run again changes nothing."""
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,93 @@ def test_a_return_from_request_to_refund_and_restock_fills_the_waiting_customer_
         for words in ("rule 'within policy'", "return label", "QC restock", "+1 FUT-FRM-OAK-FULL at warehouse",
                       "return_settled by email", "survey answered: 5/5"):
             assert words in why.output, why.output
+
+
+def test_the_same_return_under_retries_buys_one_label_and_pays_one_refund(
+        services: dict[str, str], db_session: Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        celery_worker: object) -> None:
+    """The worker's label and refund calls each fail first — the label bought but its answer lost,
+    the refund refused with a 503 and then made but its answer lost — and run again on the worker:
+    the label step when beat's sweep finds it due (the failed run gave its lease back), the refund
+    by Celery's own retry of ``tasks.payments.pay`` (no test calls it). ShipStation holds one label
+    for the RMA, Shopify one refund for the order, and the execution shows the attempts it took."""
+    from domain.core.models import AuditLog
+    from tasks.polling import poll_store
+    from workers.cli import main
+
+    with running_stack(db_session, monkeypatch, tmp_path, {"shopify"}, available=3) as stack:
+        store_id = db_session.scalar(select(Store.id).where(Store.key == "shopify-main"))
+        poll_store.delay(store_id, True)
+        wait_for(lambda: db_session.scalar(select(Store.last_full_sync_at).where(Store.id == store_id))
+                 or db_session.expire_all())
+        shop = f"{stack.sandbox}/shopify/shopify-main/_admin"
+        bought = requests.post(f"{shop}/create_order", timeout=10, json={
+            "lines": [{"sku": SKU, "quantity": 1, "price": "199.00"}], "email": "cy@example.com",
+            "customer": {"first_name": "Cy", "last_name": "Ode"}}).json()
+        wait_for(lambda: db_session.scalar(select(Order.id).where(Order.email == "cy@example.com"))
+                 or db_session.expire_all())
+        db_session.execute(update(Order).where(Order.email == "cy@example.com").values(status="fulfilled"))
+        db_session.commit()
+        number = db_session.scalar(select(Order.number).where(Order.email == "cy@example.com"))
+
+        ship_admin = f"{stack.sandbox}/shipstation/shipstation-main/_admin"
+        requests.post(f"{ship_admin}/faults", timeout=10, json={
+            "status": 503, "after_apply": True, "path_contains": "/v2/labels", "method": "POST",
+            "count": 1}).raise_for_status()
+        created = CliRunner().invoke(main, ["returns", "create", "--order", str(number), "--lines", f"{SKU}:1",
+                                            "--reason", "defective", "--ref", "TKT-88"])
+        assert created.exit_code == 0, created.output
+        rma = created.output.split()[0]
+        failed = wait_for(lambda: _return(db_session, rma).last_error, timeout_s=60)
+        row = _return(db_session, rma)
+        assert "503" in str(failed) and row.state == "approved" and row.attempts == 1
+        # the failed call gave its lease back: due again within a minute, for beat's sweep (every 60 s)
+        assert row.due_at is not None and row.due_at - utcnow() <= timedelta(seconds=60)
+        db_session.execute(update(ReturnRequest).where(ReturnRequest.id == row.id).values(due_at=utcnow()))
+        db_session.commit()
+        from tasks.returns import sweep
+        sweep.delay()  # what beat does
+        wait_for(lambda: _state(db_session, rma, "label_created"), timeout_s=60)
+        labels = requests.get(f"{stack.sandbox}/shipstation/shipstation-main/v2/labels", headers=V2, timeout=10,
+                              params={"rma_number": rma}).json()["labels"]
+        assert len(labels) == 1, "one label, though the first answer was lost"
+        row = _return(db_session, rma)
+        assert row.label_ref == labels[0]["label_id"]
+        label_events = db_session.scalars(select(ReturnEvent.step).where(ReturnEvent.return_id == row.id)).all()
+        assert list(label_events).count("label") == 1
+
+        # The carrier delivers it; the refund's first call is refused, its second made but its answer lost.
+        for fault in ({"status": 503, "path_contains": "/refunds.json", "method": "POST", "count": 1},
+                      {"status": 503, "after_apply": True, "path_contains": "/refunds.json", "method": "POST",
+                       "count": 1}):
+            requests.post(f"{shop}/faults", json=fault, timeout=10).raise_for_status()
+        requests.post(f"{ship_admin}/scans", timeout=10,
+                      json={"tracking_number": row.tracking_number, "status": "delivered"}).raise_for_status()
+        db_session.execute(update(ReturnRequest).where(ReturnRequest.id == row.id).values(due_at=utcnow()))
+        db_session.commit()
+        sweep.delay()
+        wait_for(lambda: _state(db_session, rma, "delivered"), timeout_s=60)
+        received = CliRunner().invoke(main, ["returns", "receive", rma, "--qc", "restock", "--weight", "9000"])
+        assert received.exit_code == 0, received.output
+
+        def paid() -> RefundExecution | None:
+            db_session.expire_all()
+            return db_session.scalar(select(RefundExecution).where(RefundExecution.state == "succeeded"))
+
+        execution = wait_for(paid, timeout_s=90)
+        assert isinstance(execution, RefundExecution)
+        order_id = bought["order"]["id"]
+        refunds = requests.get(f"{shop}/state/orders/{order_id}", timeout=5).json()["refunds"]
+        assert len(refunds) == 1 and refunds[0]["transactions"][0]["amount"] == "199.00"
+        assert execution.attempts >= 3, "refused, answer lost, found: the worker ran the task three times"
+        retries = db_session.scalars(select(AuditLog).where(AuditLog.action == "refund.retry",
+                                                            AuditLog.subject_id == str(execution.id))).all()
+        assert len(retries) >= 2
+        assert db_session.scalar(select(func.count()).select_from(AuditLog).where(
+            AuditLog.action.in_(("refund.sent", "refund.replayed")), AuditLog.subject_id == str(execution.id))) == 1
+        wait_for(lambda: _state(db_session, rma, "settled"), timeout_s=60)
+        settled = _return(db_session, rma)
+        assert settled.restocked_qty == 1 and settled.execution_id == execution.id
+        assert db_session.scalar(select(func.count()).select_from(RefundExecution)) == 1
+        notices = db_session.scalars(select(OutboxMessage).where(OutboxMessage.template == "return_settled")).all()
+        assert len(notices) == 1

@@ -127,23 +127,33 @@ def test_two_runs_of_a_received_return_settle_it_once(env: Env) -> None:
 
 
 def test_restocked_units_fill_the_waiting_backorder_before_any_newer_order(env: Env) -> None:
-    from domain.core.models import Backorder, OrderLine
+    """Two units come back; Bo's backorder takes one before anyone else — before the shoppers who
+    asked to be told of a restock, even one who asked before Bo ordered — and what is left goes to
+    the oldest of those shoppers alone: one notice for one unit."""
+    from domain.core.models import Backorder, OrderLine, OutboxMessage
+    from domain.journey import rationing
     from tasks.returns import step
 
-    done = env.request(env.order(2600, cents=10000), "F-1")
+    rationing.add(env.session, SKU, email="early@example.com", store_key="shopify-main",
+                  now=utcnow() - timedelta(days=2))
+    done = env.request(env.order(2600, cents=10000), "F-1", quantity=2)
     assert done.row is not None
     env.order(2601, email="bo@example.com", status="open", quantity=1)  # no stock: Bo waits
+    rationing.add(env.session, SKU, email="late@example.com", store_key="shopify-main", now=utcnow())
+    env.session.commit()
     waiting = env.session.scalar(select(Backorder).where(Backorder.state == "open"))
     assert waiting is not None
-    flow.receive(env.session, env.config, done.row.rma, "restock", 9000, "warehouse", utcnow())
+    flow.receive(env.session, env.config, done.row.rma, "restock", 20000, "warehouse", utcnow())
     env.session.commit()
     assert step.apply(args=[done.row.id]).get() == "settled"
     env.session.expire_all()
     assert env.session.get(Backorder, waiting.id).state == "filled"  # type: ignore[union-attr]
-    # an order placed the moment after finds the unit already Bo's
-    newer = env.order(2602, email="cy@example.com", status="open", quantity=1)
+    notices = env.session.scalars(select(OutboxMessage.recipient).where(OutboxMessage.template == "back_in_stock"))
+    assert list(notices) == ["early@example.com"], "one unit left: one notice, to the oldest request"
+    # an order for two placed the moment after gets the one unit left, never Bo's
+    newer = env.order(2602, email="cy@example.com", status="open", quantity=2)
     line = env.session.scalar(select(OrderLine).where(OrderLine.order_id == newer))
-    assert line is not None and (line.allocated_qty, line.backordered_qty) == (0, 1)
+    assert line is not None and (line.allocated_qty, line.backordered_qty) == (1, 1)
     settle = env.session.scalar(select(ReturnEvent).where(ReturnEvent.return_id == done.row.id,
                                                           ReturnEvent.step == "settle"))
     assert settle is not None and settle.detail["disposition"]["filled_backorders"] == [waiting.id]
@@ -199,6 +209,23 @@ def test_an_empty_box_goes_to_review_and_pays_nothing_until_approved(env: Env) -
     assert approved.row is not None and approved.row.state == "received"
     assert step.apply(args=[done.row.id]).get() == "settled"
     assert env.session.scalar(select(func.count()).select_from(RefundExecution)) == 1
+
+
+def test_a_frames_empty_carton_is_an_empty_box_though_it_weighs_kilograms(env: Env) -> None:
+    """Two oak frames (16 kg each by ``[returns.item_grams]``) come back as a 3.1 kg parcel: far over
+    the 200 g floor, under a quarter of 32 kg — review, no refund, nothing restocked."""
+    from tasks.returns import step
+
+    done = env.request(env.order(2350, email="eli@example.com", cents=10000), "E-2", quantity=2)
+    assert done.row is not None
+    before = env.on_hand()
+    received = flow.receive(env.session, env.config, done.row.rma, "restock", 3100, "warehouse", utcnow())
+    env.session.commit()
+    assert received.row is not None and received.row.state == "review"
+    [flag] = received.row.flags
+    assert flag["check"] == "empty_box" and (flag["weight_g"], flag["expected_g"], flag["percent"]) == (3100, 32000, 25)
+    assert step.apply(args=[done.row.id]).get() == "nothing to do: review"
+    assert env.session.scalar(select(func.count()).select_from(RefundExecution)) == 0 and env.on_hand() == before
 
 
 def test_the_rules_deny_is_a_rejected_return(env: Env) -> None:

@@ -137,7 +137,7 @@ def test_the_command_line(db_session: Session, catalog: BusinessConfig, monkeypa
     data = json.loads(offline.output)
     assert data["intent"] == "cancel" and data["routing"]["queue"] and data["reasons"]
     assert db_session.scalar(select(func.count()).select_from(SupportTicket)) == 0  # nothing stored
-    saved = runner.invoke(main, ["tickets", "triage", "--subject", "BBB", "--body", "Reporting you to the BBB.",
+    saved = runner.invoke(main, ["tickets", "triage", "--subject", "Court", "--body", "See you in small claims court.",
                                  "--email", "x@example.com", "--save", "--external-id", "cli-1", "--json"])
     assert saved.exit_code == 0, saved.output
     stored = json.loads(saved.output)
@@ -145,7 +145,7 @@ def test_the_command_line(db_session: Session, catalog: BusinessConfig, monkeypa
     listed = runner.invoke(main, ["tickets", "list", "--queue", "legal"])
     assert listed.exit_code == 0 and "LEGAL" in listed.output
     shown = runner.invoke(main, ["tickets", "show", "cli:cli-1"])
-    assert shown.exit_code == 0 and "bbb_complaint" in shown.output
+    assert shown.exit_code == 0 and "small_claims" in shown.output
     resolved = runner.invoke(main, ["tickets", "resolve", str(stored["id"]), "--note", "answered", "--by", "lee"])
     assert resolved.exit_code == 0 and "sampled for QA" in resolved.output
     assert runner.invoke(main, ["why", "ticket", "999999"]).exit_code == 1

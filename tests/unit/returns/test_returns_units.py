@@ -32,6 +32,7 @@ def test_the_example_file() -> None:
     assert (returns.location, returns.label_account) == ("warehouse", "shipstation-main")
     assert (returns.window_s, returns.serial_returns, returns.serial_window_s) == (30 * 86400, 3, 60 * 86400)
     assert (returns.empty_box_grams, returns.stuck_after_s, returns.label_sweep_after_s) == (200, 3 * 86400, 6 * 3600)
+    assert returns.empty_box_percent == 25 and dict(returns.item_grams)["FUT-FRM-OAK-FULL"] == 16000
 
 
 def test_without_the_table_the_defaults_and_no_label() -> None:
@@ -43,14 +44,17 @@ def test_without_the_table_the_defaults_and_no_label() -> None:
 def test_every_mistake_is_named_by_its_key_path() -> None:
     data = _example()
     data["returns"].update({"location": "moon", "label_account": "flexport-freight", "window": "soon",
-                            "serial_returns": 1, "colour": "red", "empty_box_grams": -1})
+                            "serial_returns": 1, "colour": "red", "empty_box_grams": -1, "empty_box_percent": 100,
+                            "item_grams": {"FUT-FRM-OAK-FULL": 0, "NO-SUCH-SKU": 10}})
     with pytest.raises(ConfigError) as raised:
         parse_config(data)
     problems = "\n".join(raised.value.problems)
     for expected in ("returns.location: unknown location 'moon'",
                      "returns.label_account: 'flexport-freight' is not a [[shipping.accounts]] key",
                      "returns.window: expected a duration", "returns.serial_returns: must be at least 2",
-                     "returns.colour: unknown key", "returns.empty_box_grams: must be at least 0"):
+                     "returns.colour: unknown key", "returns.empty_box_grams: must be at least 0",
+                     "returns.empty_box_percent: must be under 100", "returns.item_grams.FUT-FRM-OAK-FULL: must be "
+                     "at least 1", "returns.item_grams.NO-SUCH-SKU: unknown SKU"):
         assert expected in problems, problems
 
 
@@ -130,3 +134,17 @@ def test_an_empty_box_by_weight_or_by_qc() -> None:
     assert light["check"] == "empty_box" and light["weight_g"] == 150
     assert fraud.at_receipt(config, "empty", 9000)[0]["check"] == "empty_box"
     assert fraud.at_receipt(ReturnsConfig(), "dispose", 1) == [], "weight not checked when no floor is set"
+
+
+def test_an_empty_box_of_a_heavy_item_by_its_share_of_the_items_weight() -> None:
+    """A futon frame's empty carton weighs kilograms, far over any floor in grams: the parcel is
+    compared with what the items it should hold weigh."""
+    config = ReturnsConfig(empty_box_grams=200, item_grams=(("FRAME", 16000), ("DUVET", 2500)), empty_box_percent=25)
+    two_frames = [{"sku": "FRAME", "quantity": 2}]
+    assert config.expected_grams(two_frames) == 32000
+    assert config.expected_grams([*two_frames, {"sku": "UNWEIGHED", "quantity": 1}]) is None
+    [carton] = fraud.at_receipt(config, "restock", 3100, config.expected_grams(two_frames))
+    assert carton["check"] == "empty_box" and (carton["weight_g"], carton["expected_g"]) == (3100, 32000)
+    assert "under 25% of the 32000 g" in carton["reason"]
+    assert fraud.at_receipt(config, "restock", 8000, 32000) == [], "a quarter of the weight is enough"
+    assert fraud.at_receipt(config, "restock", 3100, None) == [], "no weight known for the items: the floor only"
