@@ -150,6 +150,7 @@ def test_draft_facts_match_the_orders_eta_tracking_and_refund(db_session: Sessio
     assert eta_words in draft.body and parcel.tracking_number in draft.body and "Louisville, KY" in draft.body
     assert "$45.00" in draft.body and "re_123" in draft.body
     assert bo["links"]["wait"] in draft.body
+    assert ship["stuck"] is False and "opened a trace" not in draft.body
     # stored once per triage: a redelivered draft message changes nothing
     assert drafts.compose_stored(db_session, settings, [ticket.id]) == []
     assert db_session.scalar(select(func.count()).select_from(SupportDraft)) == 1
@@ -514,3 +515,24 @@ def test_a_helpdesk_tickets_first_draft_rides_in_its_triage_note(db_session: Ses
     assert f"backorder {backorder.id}" in update.note
     shown = why.explain(db_session, "ticket", str(done.ticket.id)).as_dict()
     assert any("with the triage write-back (pending)" in e["text"] for e in shown["events"])
+
+
+def test_a_stuck_parcel_is_said_to_be_traced(db_session: Session, catalog: BusinessConfig,
+                                            settings: customer_journey.Settings) -> None:
+    backorder = _backorder(db_session, settings, "7009")
+    line = db_session.get(OrderLine, backorder.order_line_id)
+    assert line is not None
+    account = ShippingAccount(key="ss-main", provider="shipstation")
+    db_session.add(account)
+    db_session.flush()
+    labelled = utcnow() - timedelta(days=6)
+    db_session.add(Shipment(account_id=account.id, external_id="s-9", order_id=line.order_id, order_number="#7009",
+                            carrier="ups", tracking_number="1Z999AA10123456799", status="label_created",
+                            label_created_at=labelled, stuck_at=utcnow() - timedelta(hours=2)))
+    db_session.commit()
+    ticket = _ticket(db_session, catalog, "z-stuck", "Where is my order",
+                     "Where is my order #7009? The tracking has not moved for a week.")
+    draft = _draft(db_session, settings, ticket)
+    assert draft is not None and draft.facts["orders"][0]["shipments"][0]["stuck"] is True
+    assert "1Z999AA10123456799: label created. It has not moved for longer than it should: we have opened a trace " \
+           "with ups" in draft.body
