@@ -9,9 +9,8 @@ is handled once."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,19 +22,14 @@ from sqlalchemy.orm import Session
 from domain.core.business_config import BusinessConfig
 from domain.core.clock import utcnow
 from domain.core.models import (
-    Backorder, HelpdeskWriteBack, InboxEvent, Order, OrderLine, Shipment, ShippingAccount, Sku, Store,
-    SupportDecision, SupportDraft, SupportTicket,
+    Backorder, HelpdeskWriteBack, InboxEvent, Shipment, ShippingAccount, SupportDecision, SupportDraft,
+    SupportTicket,
 )
 from domain.journey import customer_journey
 from domain.support.note import DRAFT_HEADING
-from sandbox.server import SandboxServer
-from tests.conftest import REPO_ROOT, wait_for
-from tests.connectors.conftest import sandbox_app
+from tests.conftest import wait_for
+from tests.integration.support.helpdesk_kit import NOWHERE, SECRET, backordered_order, helpdesks
 
-SECRET = "helpdesk-secret-for-tests"
-NOWHERE = "http://127.0.0.1:9/hooks"  # the stand-in's delivery fails; its record keeps body and headers
-ENV = {"ZD_EMAIL": "agent@futon.example", "ZD_TOKEN": "zd_token_sandbox", "GG_EMAIL": "agent@futon.example",
-       "GG_KEY": "gorgias_key_sandbox", "IC_TOKEN": "intercom_token_sandbox", "HELPDESK_SECRET": SECRET}
 TRACKING = "1Z999AA10123456784"
 #: platform → (key, admin path a customer writes in by, state view, the group id our queues map to)
 PLATFORMS = {"zendesk": ("zd", "tickets", "tickets", "360002"), "gorgias": ("gg", "tickets", "tickets", "7"),
@@ -45,74 +39,19 @@ PRIORITY_WORD = {"zendesk": lambda p: p, "intercom": lambda p: p,
                  "gorgias": lambda p: {"urgent": "critical"}.get(p, p)}
 
 
-def helpdesks(base: str) -> str:
-    groups = "support = \"{}\", support-tier2 = \"{}\", vip-care = \"{}\", care = \"{}\""
-    return f'''
-[[helpdesks]]
-key = "zd"
-platform = "zendesk"
-base_url = "{base}/zendesk/zd"
-credentials = {{ email = "ZD_EMAIL", api_token = "ZD_TOKEN" }}
-webhook_secret_env = "HELPDESK_SECRET"
-options = {{ groups = {{ {groups.format(*["360002"] * 4)} }} }}
-
-[[helpdesks]]
-key = "gg"
-platform = "gorgias"
-base_url = "{base}/gorgias/gg"
-credentials = {{ email = "GG_EMAIL", api_key = "GG_KEY" }}
-webhook_secret_env = "HELPDESK_SECRET"
-options = {{ groups = {{ {groups.format(*["7"] * 4)} }} }}
-
-[[helpdesks]]
-key = "ic"
-platform = "intercom"
-base_url = "{base}/intercom/ic"
-credentials = {{ access_token = "IC_TOKEN" }}
-webhook_secret_env = "HELPDESK_SECRET"
-options = {{ admin_id = "814860", groups = {{ {groups.format(*["5017"] * 4)} }} }}
-'''
-
-
 @pytest.fixture
-def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from domain.core.env_settings import get_settings
-
-    server = SandboxServer(app=sandbox_app("sandbox.zendesk", "sandbox.gorgias", "sandbox.intercom")).start()
-    path = tmp_path / "store.toml"
-    path.write_text((REPO_ROOT / "examples" / "futon-store.toml").read_text() + helpdesks(server.base_url))
-    for key, value in {**ENV, "BACKORDERS_CONFIG": str(path)}.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    yield server.base_url
-    get_settings.cache_clear()
-    server.stop()
-
-
-@pytest.fixture
-def client(configured: str, db_session: Session) -> TestClient:
-    from workers.web import create_app
-
-    return TestClient(create_app(), raise_server_exceptions=False)
+def helpdesk_toml() -> Callable[[str], str]:
+    """Each stand-in's entry with our queues mapped to its one group."""
+    groups = "groups = {{ support = \"{0}\", support-tier2 = \"{0}\", vip-care = \"{0}\", care = \"{0}\" }}"
+    return lambda base: helpdesks(base, {key: groups.format(group) for key, _c, _v, group in PLATFORMS.values()})
 
 
 def backordered_and_shipped(session: Session, catalog: BusinessConfig, number: str, email: str) -> Backorder:
     """An order of two lines: the frame on backorder (offered: its options have signed links), the
     cover shipped with UPS and last scanned in Louisville."""
-    store = session.scalar(select(Store).where(Store.key == "shopify-main"))
-    frame = session.scalar(select(Sku).where(Sku.code == "FUT-FRM-OAK-FULL"))
-    assert store is not None and frame is not None
-    order = Order(store_id=store.id, external_id=f"x-{number}", number=f"#{number}", customer_name="Rui Costa",
-                  email=email, total_cents=frame.price_cents, placed_at=utcnow() - timedelta(days=3))
-    session.add(order)
-    session.flush()
-    line = OrderLine(order_id=order.id, sku_id=frame.id, external_id=f"{number}-1", quantity=1, backordered_qty=1,
-                     allocated_qty=0, price_cents=frame.price_cents, title=frame.title)
-    session.add(line)
-    session.flush()
-    backorder = Backorder(order_line_id=line.id, sku_id=frame.id, quantity=1, ordered_at=order.placed_at)
+    order, backorder = backordered_order(session, number, email, "Rui Costa", days_ago=3)
     account = ShippingAccount(key="ss-main", provider="shipstation")
-    session.add_all([backorder, account])
+    session.add(account)
     session.flush()
     shipped_at = utcnow() - timedelta(days=1)
     session.add(Shipment(account_id=account.id, external_id=f"s-{number}", order_id=order.id,
