@@ -27,7 +27,7 @@ from domain.core.stages import FollowUp, Stage
 from domain.helpdesks import inbox
 from flows.helpdesks import helpdesk_for
 from flows.spine import send_now
-from workers.verified_webhooks import Receiver
+from workers.verified_webhooks import Accepted, Receiver
 
 log = logging.getLogger("workers.helpdesk_webhooks")
 router = APIRouter()
@@ -54,16 +54,17 @@ def verify_delivery(entry: HelpdeskConfig, headers: dict[str, str], body: bytes)
     return helpdesk_for(entry).verify_delivery(headers, body)
 
 
+def _answer(key: str, accepted: Accepted[HelpdeskConfig, HelpdeskDelivery, bool]) -> Response:
+    delivery, new = accepted.verified, accepted.stored
+    log.info("helpdesk webhook for %s: %s (%s)", key, delivery.topic, "new" if new else "seen before")
+    return JSONResponse({"status": "accepted", "topic": delivery.topic, "new": new})
+
+
 #: ``verify_delivery`` keeps its name: a deadline passed in it is logged under that name, as before.
 RECEIVER = Receiver(log, "helpdesk", "helpdesk", lambda key: current_config().helpdesks.helpdesk(key),
-                    verify_delivery, _store, _headers)
+                    verify_delivery, _store, _answer, _headers)
 
 
 @router.post("/webhooks/helpdesk/{key}", summary="Receive a helpdesk's webhook (verified, stored once)")
 async def receive(key: str, request: Request) -> Response:
-    accepted = await RECEIVER.accept(key, request)
-    if isinstance(accepted, Response):
-        return accepted
-    delivery, new = accepted.verified, accepted.stored
-    log.info("helpdesk webhook for %s: %s (%s)", key, delivery.topic, "new" if new else "seen before")
-    return JSONResponse({"status": "accepted", "topic": delivery.topic, "new": new})
+    return await RECEIVER.receive(key, request)

@@ -25,7 +25,7 @@ from domain.core.stages import FollowUp, Stage
 from domain.payments import events
 from flows.payments import provider_for
 from flows.spine import send_now
-from workers.verified_webhooks import Receiver
+from workers.verified_webhooks import Accepted, Receiver
 
 log = logging.getLogger("workers.payment_webhooks")
 router = APIRouter()
@@ -46,19 +46,20 @@ def verify_events(found: PaymentAccountConfig, headers: dict[str, str], body: by
     return provider_for(found).verify_events(headers, body)
 
 
-#: ``verify_events`` keeps its name: a deadline passed in it is logged under that name, as before.
-RECEIVER = Receiver(log, "payment", "payments account",
-                    lambda account: current_config().payments.account(account),
-                    verify_events, _store)
-
-
-@router.post("/webhooks/payments/{account}", summary="Receive a payment provider's webhook (verified, stored once)")
-async def receive(account: str, request: Request) -> Response:
-    accepted = await RECEIVER.accept(account, request)
-    if isinstance(accepted, Response):
-        return accepted
+def _answer(account: str, accepted: Accepted[PaymentAccountConfig, list[ProviderEvent], int]) -> Response:
     received, new = accepted.verified, accepted.stored
     log.info("payment webhook for %s: %d event(s), %d new", account, len(received), new)
     if accepted.entry.provider == "adyen":
         return PlainTextResponse("[accepted]")
     return JSONResponse({"status": "accepted", "events": len(received), "new": new})
+
+
+#: ``verify_events`` keeps its name: a deadline passed in it is logged under that name, as before.
+RECEIVER = Receiver(log, "payment", "payments account",
+                    lambda account: current_config().payments.account(account),
+                    verify_events, _store, _answer)
+
+
+@router.post("/webhooks/payments/{account}", summary="Receive a payment provider's webhook (verified, stored once)")
+async def receive(account: str, request: Request) -> Response:
+    return await RECEIVER.receive(account, request)

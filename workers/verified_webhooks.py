@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.errors import ConnectorError, MalformedPayloadError, SignatureError
@@ -36,8 +36,8 @@ class Accepted(Generic[Entry, Verified, Stored]):
 @dataclass(frozen=True)
 class Receiver(Generic[Entry, Verified, Stored]):
     """One kind of receiver: its name in log lines (``"helpdesk"`` → "helpdesk webhook for …"), its
-    word for an unknown key (``"helpdesk"`` → "unknown helpdesk 'x'"), and how it finds, verifies
-    and stores."""
+    word for an unknown key (``"helpdesk"`` → "unknown helpdesk 'x'"), how it finds, verifies and
+    stores, and its answer to a delivery accepted."""
 
     log: logging.Logger
     kind: str
@@ -45,7 +45,13 @@ class Receiver(Generic[Entry, Verified, Stored]):
     find: Callable[[str], Entry | None]
     verify: Callable[[Entry, dict[str, str], bytes], Verified]
     store: Callable[[str, Verified], Stored]
+    answer: Callable[[str, Accepted[Entry, Verified, Stored]], Response]
     headers: Callable[[Request], dict[str, str]] = lambda request: dict(request.headers.items())
+
+    async def receive(self, key: str, request: Request) -> Response:
+        """The answer to a delivery to ``key``: the refusal, or the receiver's own for one accepted."""
+        accepted = await self.accept(key, request)
+        return accepted if isinstance(accepted, Response) else self.answer(key, accepted)
 
     async def accept(self, key: str, request: Request) -> Accepted[Entry, Verified, Stored] | JSONResponse:
         """The delivery to ``key`` verified and stored, or the refusal to answer with."""
