@@ -121,19 +121,33 @@ def forged(platform: str, body: bytes, headers: dict[str, str]) -> list[tuple[by
     return made
 
 
+def customer_writes_in(base: str, platform: str, email: str, name: str, subject: str,
+                       body: str) -> tuple[str, dict[str, Any]]:
+    """A customer writes in at the platform's stand-in, which is subscribed to deliver (nowhere, so
+    its record keeps it); the new ticket's id there and its one webhook delivery."""
+    key, create, _view, _group = PLATFORMS[platform]
+    admin = f"{base}/{platform}/{key}/_admin"
+    requests.post(f"{admin}/webhooks", json={"address": NOWHERE, "secret": SECRET}, timeout=10).raise_for_status()
+    made = requests.post(f"{admin}/{create}", timeout=10,
+                         json={"email": email, "name": name, "subject": subject, "body": body}).json()
+    [delivery] = made["webhooks"]
+    return str((made.get("ticket") or made.get("conversation"))["id"]), dict(delivery)
+
+
+def written_back(session: Session) -> bool:
+    """The ticket's write-back to the helpdesk is done."""
+    session.expire_all()
+    return session.scalar(select(HelpdeskWriteBack.state)) == "done"
+
+
 @pytest.mark.parametrize("platform", list(PLATFORMS))
 def test_a_signed_new_ticket_is_triaged_and_written_back_once_with_its_orders_facts_and_a_forged_one_refused(
         platform: str, celery_worker: Any, client: TestClient, configured: str, db_session: Session,
         catalog: BusinessConfig) -> None:
-    key, create, view, group = PLATFORMS[platform]
+    key, _create, view, group = PLATFORMS[platform]
     backorder = backordered_and_shipped(db_session, catalog, "7101", "rui@example.com")
-    admin = f"{configured}/{platform}/{key}/_admin"
-    requests.post(f"{admin}/webhooks", json={"address": NOWHERE, "secret": SECRET}, timeout=10).raise_for_status()
-    made = requests.post(f"{admin}/{create}", timeout=10, json={
-        "email": "rui@example.com", "name": "Rui Costa", "subject": "Backorder ETA",
-        "body": "When will order #7101 be back in stock? What's the ETA?"}).json()
-    external_id = str((made.get("ticket") or made.get("conversation"))["id"])
-    [delivery] = made["webhooks"]
+    external_id, delivery = customer_writes_in(configured, platform, "rui@example.com", "Rui Costa", "Backorder ETA",
+                                               "When will order #7101 be back in stock? What's the ETA?")
     body, headers = delivery["body"].encode(), dict(delivery["headers"])
     route = f"/webhooks/helpdesk/{key}"
     assert b"#7101" in body or platform == "zendesk"  # Zendesk's event envelope: the text is fetched
@@ -146,11 +160,7 @@ def test_a_signed_new_ticket_is_triaged_and_written_back_once_with_its_orders_fa
     assert client.post(route, content=body, headers=headers).json()["new"] is True
     assert client.post(route, content=body, headers=headers).json()["new"] is False  # delivered twice
 
-    def written_back() -> bool:
-        db_session.expire_all()
-        return db_session.scalar(select(HelpdeskWriteBack.state)) == "done"
-
-    wait_for(written_back, timeout_s=120)
+    wait_for(lambda: written_back(db_session), timeout_s=120)
     ticket = db_session.scalar(select(SupportTicket))
     assert ticket is not None and (ticket.source, ticket.external_id) == (key, external_id)
     # classified, routed (with its reasons), prioritised
@@ -204,23 +214,15 @@ def test_an_answer_to_a_backorder_offer_written_in_the_helpdesk_is_applied_once_
     what was applied; the delivery posted twice applies it once."""
     from domain.core.models import OutboxMessage
 
-    key, create, view, _group = PLATFORMS[platform]
+    key, _create, view, _group = PLATFORMS[platform]
     backorder = backordered_and_shipped(db_session, catalog, "7201", "ines@example.com")
-    admin = f"{configured}/{platform}/{key}/_admin"
-    requests.post(f"{admin}/webhooks", json={"address": NOWHERE, "secret": SECRET}, timeout=10).raise_for_status()
-    made = requests.post(f"{admin}/{create}", timeout=10, json={
-        "email": "ines@example.com", "name": "Ines", "subject": "Re: your backorder",
-        "body": "I got your email about the backorder. I'll wait for the frame, no problem."}).json()
-    external_id = str((made.get("ticket") or made.get("conversation"))["id"])
-    [delivery] = made["webhooks"]
+    external_id, delivery = customer_writes_in(
+        configured, platform, "ines@example.com", "Ines", "Re: your backorder",
+        "I got your email about the backorder. I'll wait for the frame, no problem.")
     for _ in range(2):
         client.post(f"/webhooks/helpdesk/{key}", content=delivery["body"].encode(), headers=delivery["headers"])
 
-    def written_back() -> bool:
-        db_session.expire_all()
-        return db_session.scalar(select(HelpdeskWriteBack.state)) == "done"
-
-    wait_for(written_back, timeout_s=120)
+    wait_for(lambda: written_back(db_session), timeout_s=120)
     assert db_session.get(Backorder, backorder.id).state == "accepted_wait"  # type: ignore[union-attr]
     ticket = db_session.scalar(select(SupportTicket))
     assert ticket is not None and ticket.intent == "backorder_offer_answer"
