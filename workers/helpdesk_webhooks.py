@@ -17,19 +17,17 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.errors import ConnectorError, MalformedPayloadError, SignatureError
 from connectors.helpdesk.contract import HelpdeskDelivery
 from connectors.signing import QUERY_HEADER
 from domain.core.business_config import current_config
 from domain.core.db import session_scope
+from domain.core.helpdesk_config import HelpdeskConfig
 from domain.core.stages import FollowUp, Stage
 from domain.helpdesks import inbox
 from flows.helpdesks import helpdesk_for
 from flows.spine import send_now
-from workers.deadlines import DeadlineExceeded, deadline_of, run_blocking
-from workers.webhooks import MAX_BODY_BYTES, BodyTooLarge, read_limited
+from workers.verified_webhooks import Accepted, Receiver
 
 log = logging.getLogger("workers.helpdesk_webhooks")
 router = APIRouter()
@@ -46,29 +44,27 @@ def _store(key: str, delivery: HelpdeskDelivery) -> bool:
     return new
 
 
-@router.post("/webhooks/helpdesk/{key}", summary="Receive a helpdesk's webhook (verified, stored once)")
-async def receive(key: str, request: Request) -> Response:
-    try:
-        body = await read_limited(request, MAX_BODY_BYTES)
-    except BodyTooLarge:
-        return JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
-    entry = current_config().helpdesks.helpdesk(key)
-    if entry is None:
-        return JSONResponse({"error": f"unknown helpdesk {key!r}"}, status_code=404)
+def _headers(request: Request) -> dict[str, str]:
     headers = {k: v for k, v in request.headers.items() if k.lower() != QUERY_HEADER}
     headers[QUERY_HEADER] = request.url.query  # ours, never the sender's (a secret in the address)
-    deadline = deadline_of(dict(request.scope))
-    try:
-        delivery = await run_blocking(deadline, helpdesk_for(entry).verify_delivery, headers, body)
-        new = await run_blocking(deadline, _store, key, delivery)
-    except SignatureError as exc:
-        log.warning("helpdesk webhook for %s refused: %s", key, exc)
-        return JSONResponse({"error": "signature verification failed"}, status_code=401)
-    except MalformedPayloadError as exc:
-        return JSONResponse({"error": f"malformed payload: {exc}"}, status_code=400)
-    except (ConnectorError, SQLAlchemyError, DeadlineExceeded) as exc:
-        log.error("helpdesk webhook for %s not stored: %s", key, exc)
-        return JSONResponse({"error": "temporarily unavailable, retry later"}, status_code=503,
-                            headers={"Retry-After": "5"})
+    return headers
+
+
+def verify_delivery(entry: HelpdeskConfig, headers: dict[str, str], body: bytes) -> HelpdeskDelivery:
+    return helpdesk_for(entry).verify_delivery(headers, body)
+
+
+def _answer(key: str, accepted: Accepted[HelpdeskConfig, HelpdeskDelivery, bool]) -> Response:
+    delivery, new = accepted.verified, accepted.stored
     log.info("helpdesk webhook for %s: %s (%s)", key, delivery.topic, "new" if new else "seen before")
     return JSONResponse({"status": "accepted", "topic": delivery.topic, "new": new})
+
+
+#: ``verify_delivery`` keeps its name: a deadline passed in it is logged under that name, as before.
+RECEIVER = Receiver(log, "helpdesk", "helpdesk", lambda key: current_config().helpdesks.helpdesk(key),
+                    verify_delivery, _store, _answer, _headers)
+
+
+@router.post("/webhooks/helpdesk/{key}", summary="Receive a helpdesk's webhook (verified, stored once)")
+async def receive(key: str, request: Request) -> Response:
+    return await RECEIVER.receive(key, request)

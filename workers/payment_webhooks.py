@@ -16,18 +16,16 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from sqlalchemy.exc import SQLAlchemyError
 
-from connectors.errors import ConnectorError, MalformedPayloadError, SignatureError
 from connectors.payments.common import ProviderEvent
 from domain.core.business_config import current_config
 from domain.core.db import session_scope
+from domain.core.payment_config import PaymentAccountConfig
 from domain.core.stages import FollowUp, Stage
 from domain.payments import events
 from flows.payments import provider_for
 from flows.spine import send_now
-from workers.deadlines import DeadlineExceeded, deadline_of, run_blocking
-from workers.webhooks import MAX_BODY_BYTES, BodyTooLarge, read_limited
+from workers.verified_webhooks import Accepted, Receiver
 
 log = logging.getLogger("workers.payment_webhooks")
 router = APIRouter()
@@ -44,31 +42,24 @@ def _store(account: str, received: list[ProviderEvent]) -> int:
     return new
 
 
-@router.post("/webhooks/payments/{account}", summary="Receive a payment provider's webhook (verified, stored once)")
-async def receive(account: str, request: Request) -> Response:
-    try:
-        body = await read_limited(request, MAX_BODY_BYTES)
-    except BodyTooLarge:
-        return JSONResponse({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
-    found = current_config().payments.account(account)
-    if found is None:
-        return JSONResponse({"error": f"unknown payments account {account!r}"}, status_code=404)
-    headers = dict(request.headers.items())
-    deadline = deadline_of(dict(request.scope))
-    try:
-        provider = provider_for(found)
-        received = await run_blocking(deadline, provider.verify_events, headers, body)
-        new = await run_blocking(deadline, _store, account, received)
-    except SignatureError as exc:
-        log.warning("payment webhook for %s refused: %s", account, exc)
-        return JSONResponse({"error": "signature verification failed"}, status_code=401)
-    except MalformedPayloadError as exc:
-        return JSONResponse({"error": f"malformed payload: {exc}"}, status_code=400)
-    except (ConnectorError, SQLAlchemyError, DeadlineExceeded) as exc:
-        log.error("payment webhook for %s not stored: %s", account, exc)
-        return JSONResponse({"error": "temporarily unavailable, retry later"}, status_code=503,
-                            headers={"Retry-After": "5"})
+def verify_events(found: PaymentAccountConfig, headers: dict[str, str], body: bytes) -> list[ProviderEvent]:
+    return provider_for(found).verify_events(headers, body)
+
+
+def _answer(account: str, accepted: Accepted[PaymentAccountConfig, list[ProviderEvent], int]) -> Response:
+    received, new = accepted.verified, accepted.stored
     log.info("payment webhook for %s: %d event(s), %d new", account, len(received), new)
-    if found.provider == "adyen":
+    if accepted.entry.provider == "adyen":
         return PlainTextResponse("[accepted]")
     return JSONResponse({"status": "accepted", "events": len(received), "new": new})
+
+
+#: ``verify_events`` keeps its name: a deadline passed in it is logged under that name, as before.
+RECEIVER = Receiver(log, "payment", "payments account",
+                    lambda account: current_config().payments.account(account),
+                    verify_events, _store, _answer)
+
+
+@router.post("/webhooks/payments/{account}", summary="Receive a payment provider's webhook (verified, stored once)")
+async def receive(account: str, request: Request) -> Response:
+    return await RECEIVER.receive(account, request)

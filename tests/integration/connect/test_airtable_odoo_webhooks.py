@@ -11,27 +11,14 @@ from typing import Any
 
 import pytest
 import requests
-from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sandbox.airtable import DEFAULT_TOKEN
 from sandbox.odoo import DEFAULTS as ODOO
-from sandbox.server import SandboxServer
-from workers.cli import main
+from tests.integration.connect.back_office_kit import BUSINESS, SHOWROOM, configured, stand_ins_and_web
 
-CONFIG = """[business]
-name = "Futon Loft"
-timezone = "America/New_York"
-
-[[locations]]
-key = "warehouse"
-name = "Newark warehouse"
-
-[[locations]]
-key = "showroom"
-name = "Brooklyn showroom"
-
+CONFIG = BUSINESS + SHOWROOM + """
 [[stores]]
 key = "at-erp"
 platform = "airtable"
@@ -59,12 +46,8 @@ threshold = 2
 
 @pytest.fixture
 def env(db_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    from domain.core.env_settings import get_settings
-    from workers import webhook_stores
-    from workers.web import create_app
-
-    with SandboxServer() as sandbox, SandboxServer(app=create_app(), health_path="/readyz") as web:
-        airtable, odoo = f"{sandbox.base_url}/airtable/futon-at", f"{sandbox.base_url}/odoo/futon-odoo"
+    with stand_ins_and_web() as (sandbox, web):
+        airtable, odoo = f"{sandbox}/airtable/futon-at", f"{sandbox}/odoo/futon-odoo"
         requests.post(f"{airtable}/_admin/seed", timeout=10, json={"rows": [
             {"SKU": "FUT-OAK", "Quantity": 5, "Location": "Warehouse"},
             {"SKU": "FUT-OAK", "Quantity": 2, "Location": "Showroom"}]}).raise_for_status()
@@ -75,21 +58,11 @@ def env(db_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         wh, ax = (str(w["lot_stock_id"]) for w in seeded["warehouses"])
         requests.post(f"{odoo}/_admin/quants", timeout=10, json={"quants": [
             {"default_code": "FUT-OAK", "location": "WH/Stock", "quantity": 3}]}).raise_for_status()
-        path = tmp_path / "store.toml"
-        path.write_text(CONFIG.format(airtable=airtable, odoo=odoo, wh=wh, ax=ax))
-        for key, value in {"AT_TOKEN": DEFAULT_TOKEN, "ODOO_DB": ODOO["database"], "ODOO_LOGIN": ODOO["login"],
-                           "ODOO_KEY": ODOO["api_key"], "ODOO_HOOK_SECRET": "odoo-secret-1",
-                           "PUBLIC_BASE_URL": web.base_url, "BACKORDERS_CONFIG": str(path),
-                           "BACKORDERS_DATA_DIR": str(tmp_path / "data")}.items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.delenv("AT_ERP_WEBHOOK_SECRET", raising=False)
-        get_settings.cache_clear()
-        webhook_stores.forget()
-        result = CliRunner().invoke(main, ["stores", "connect", "at-erp"])
-        assert result.exit_code == 0, result.output
-        yield {"airtable": airtable, "odoo": odoo, "web": web.base_url, "output": result.output, "ax": ax}
-    webhook_stores.forget()
-    get_settings.cache_clear()
+        with configured(tmp_path, monkeypatch, CONFIG.format(airtable=airtable, odoo=odoo, wh=wh, ax=ax),
+                        {"AT_TOKEN": DEFAULT_TOKEN, "ODOO_DB": ODOO["database"], "ODOO_LOGIN": ODOO["login"],
+                         "ODOO_KEY": ODOO["api_key"], "ODOO_HOOK_SECRET": "odoo-secret-1", "PUBLIC_BASE_URL": web},
+                        ["stores", "connect", "at-erp"], unset=["AT_ERP_WEBHOOK_SECRET"]) as output:
+            yield {"airtable": airtable, "odoo": odoo, "web": web, "output": output, "ax": ax}
 
 
 def levels(session: Session) -> dict[tuple[str, str, str], int]:

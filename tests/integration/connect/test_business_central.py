@@ -12,26 +12,15 @@ from typing import Any
 import freezegun
 import pytest
 import requests
-from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sandbox.business_central import DEFAULTS
-from sandbox.server import SandboxServer
-from workers.cli import main
+from tests.integration.connect.back_office_kit import (
+    BUSINESS, FRAMES, SHOWROOM, admin, configured, stand_ins_and_web,
+)
 
-CONFIG = """[business]
-name = "Futon Loft"
-timezone = "America/New_York"
-
-[[locations]]
-key = "warehouse"
-name = "Newark warehouse"
-
-[[locations]]
-key = "showroom"
-name = "Brooklyn showroom"
-
+CONFIG = BUSINESS + SHOWROOM + """
 [[stores]]
 key = "bc-erp"
 platform = "business_central"
@@ -40,17 +29,7 @@ credentials = {{ client_id = "BC_CLIENT_ID", client_secret = "BC_CLIENT_SECRET" 
 sells = false
 locations = {{ "MAIN" = "warehouse", "SHOWROOM" = "showroom" }}
 options = {{ tenant = "{tenant}", company_id = "{company}", authority_host = "{root}/login" }}
-
-[[skus]]
-code = "FUT-OAK"
-title = "Oak futon frame"
-threshold = 2
-
-[[skus]]
-code = "FUT-ASH"
-title = "Ash futon frame"
-threshold = 2
-"""
+""" + FRAMES
 
 
 def later(when: datetime) -> Any:
@@ -60,38 +39,19 @@ def later(when: datetime) -> Any:
 
 @pytest.fixture
 def connected(db_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    from domain.core.env_settings import get_settings
-    from workers import webhook_stores
-    from workers.web import create_app
-
-    with SandboxServer() as sandbox, SandboxServer(app=create_app(), health_path="/readyz") as web:
-        root = f"{sandbox.base_url}/business_central/futon-bc"
+    with stand_ins_and_web() as (sandbox, web):
+        root = f"{sandbox}/business_central/futon-bc"
         seeded = requests.post(f"{root}/_admin/seed", timeout=10, json={
             "locations": ["MAIN", "SHOWROOM"],
             "items": [{"sku": "FUT-OAK", "stock": {"MAIN": 5, "SHOWROOM": 2}},
                       {"sku": "FUT-ASH", "stock": {"MAIN": 1}}]})
         seeded.raise_for_status()
-        path = tmp_path / "store.toml"
-        path.write_text(CONFIG.format(root=root, tenant=seeded.json()["tenant"], company=seeded.json()["company_id"]))
-        for key, value in {"BC_CLIENT_ID": DEFAULTS["client_id"], "BC_CLIENT_SECRET": DEFAULTS["client_secret"],
-                           "PUBLIC_BASE_URL": web.base_url, "BACKORDERS_CONFIG": str(path),
-                           "BACKORDERS_DATA_DIR": str(tmp_path / "data")}.items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.delenv("BC_ERP_WEBHOOK_SECRET", raising=False)
-        get_settings.cache_clear()
-        webhook_stores.forget()
-        result = CliRunner().invoke(main, ["stores", "connect", "bc-erp"])
-        assert result.exit_code == 0, result.output
-        yield {"root": root, "web": web.base_url, "output": result.output}
-    webhook_stores.forget()
-    get_settings.cache_clear()
-
-
-def admin(env: dict[str, Any], path: str, body: dict[str, Any] | None = None) -> Any:
-    answer = requests.post(f"{env['root']}/_admin/{path}", json=body, timeout=10) if body is not None else \
-        requests.get(f"{env['root']}/_admin/{path}", timeout=10)
-    answer.raise_for_status()
-    return answer.json()
+        with configured(tmp_path, monkeypatch,
+                        CONFIG.format(root=root, tenant=seeded.json()["tenant"], company=seeded.json()["company_id"]),
+                        {"BC_CLIENT_ID": DEFAULTS["client_id"], "BC_CLIENT_SECRET": DEFAULTS["client_secret"],
+                         "PUBLIC_BASE_URL": web},
+                        ["stores", "connect", "bc-erp"], unset=["BC_ERP_WEBHOOK_SECRET"]) as output:
+            yield {"root": root, "web": web, "output": output}
 
 
 def levels(session: Session) -> dict[tuple[str, str], int]:

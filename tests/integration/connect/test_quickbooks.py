@@ -18,17 +18,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sandbox.quickbooks import DEFAULTS
-from sandbox.server import SandboxServer
+from tests.integration.connect.back_office_kit import BUSINESS, FRAMES, admin, configured, stand_ins_and_web
 from workers.cli import main
 
-CONFIG = """[business]
-name = "Futon Loft"
-timezone = "America/New_York"
-
-[[locations]]
-key = "warehouse"
-name = "Newark warehouse"
-
+CONFIG = BUSINESS + """
 [[stores]]
 key = "qbo-erp"
 platform = "quickbooks"
@@ -38,50 +31,23 @@ webhook_secret_env = "QBO_VERIFIER_TOKEN"
 sells = false
 locations = {{ "default" = "warehouse" }}
 options = {{ realm_id = "{realm}", token_url = "{root}/oauth2/v1/tokens/bearer", page_size = 1 }}
-
-[[skus]]
-code = "FUT-OAK"
-title = "Oak futon frame"
-threshold = 2
-
-[[skus]]
-code = "FUT-ASH"
-title = "Ash futon frame"
-threshold = 2
-"""
+""" + FRAMES
 
 
 @pytest.fixture
 def company(db_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    from domain.core.env_settings import get_settings
-    from workers import webhook_stores
-    from workers.web import create_app
-
-    with SandboxServer() as sandbox, SandboxServer(app=create_app(), health_path="/readyz") as web:
-        root = f"{sandbox.base_url}/quickbooks/4620816365"
+    with stand_ins_and_web() as (sandbox, web):
+        root = f"{sandbox}/quickbooks/4620816365"
         requests.post(f"{root}/_admin/seed", timeout=10, json={
             "vendors": [{"key": "kyoto-frames"}],
             "items": [{"sku": "FUT-OAK", "qty": 5}, {"sku": "FUT-ASH", "qty": 1}]}).raise_for_status()
         path = tmp_path / "store.toml"
-        path.write_text(CONFIG.format(root=root, realm="4620816365"))
-        for key, value in {"QBO_CLIENT_ID": DEFAULTS["client_id"], "QBO_CLIENT_SECRET": DEFAULTS["client_secret"],
-                           "QBO_REFRESH_TOKEN": DEFAULTS["refresh_token"], "QBO_VERIFIER_TOKEN": DEFAULTS["verifier_token"],
-                           "BACKORDERS_CONFIG": str(path), "BACKORDERS_DATA_DIR": str(tmp_path / "data")}.items():
-            monkeypatch.setenv(key, value)
-        get_settings.cache_clear()
-        webhook_stores.forget()
-        result = CliRunner().invoke(main, ["config", "apply", str(path)])
-        assert result.exit_code == 0, result.output
-        yield {"root": root, "web": web.base_url}
-    webhook_stores.forget()
-    get_settings.cache_clear()
-
-
-def admin(env: dict[str, Any], path: str, body: dict[str, Any] | None = None) -> Any:
-    answer = requests.post(f"{env['root']}/_admin/{path}", json=body, timeout=10) if body is not None else \
-        requests.get(f"{env['root']}/_admin/{path}", timeout=10)
-    answer.raise_for_status()
-    return answer.json()
+        with configured(tmp_path, monkeypatch, CONFIG.format(root=root, realm="4620816365"),
+                        {"QBO_CLIENT_ID": DEFAULTS["client_id"], "QBO_CLIENT_SECRET": DEFAULTS["client_secret"],
+                         "QBO_REFRESH_TOKEN": DEFAULTS["refresh_token"],
+                         "QBO_VERIFIER_TOKEN": DEFAULTS["verifier_token"]},
+                        ["config", "apply", str(path)]):
+            yield {"root": root, "web": web}
 
 
 def build(session: Session) -> Any:

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connectors.shopify import ShopifyConnector
-from connectors.types import StockRecord
+from connectors.types import OrderLineRecord, OrderRecord, StockRecord
 from connectors.woocommerce import WooCommerceConnector
 from domain.core.clock import utcnow
 from domain.core.models import Alert, AuditLog, Backorder, OutboxMessage, Sku, Store, SubstituteOrder
@@ -60,6 +60,27 @@ def _offered(session: Session, store: Store, record: Any, settings: customer_jou
     [backorder_id] = record_orders(session, store.id, [record]).backorder_ids
     customer_journey.offer(session, backorder_id, settings)
     return backorder_id
+
+
+def _substitute_chosen(session: Session, store: Store, listing: str, record: Any,
+                       settings: customer_journey.Settings) -> int:
+    """At the store's warehouse the substitute is in stock (listed there as ``listing``) and the
+    original is not; ``record``'s order is offered and its customer chooses the substitute. The
+    backorder's id."""
+    _stock(session, store, "655441491", SUBSTITUTE, 3)
+    _stock(session, store, "655441491", ORIGINAL, 0)
+    learn_listings(session, store.id, [StockRecord(external_id=listing, sku=SUBSTITUTE)])
+    backorder_id = _offered(session, store, record, settings)
+    customer_journey.choose(session, backorder_id, "substitute", settings, source="link", substitute=SUBSTITUTE)
+    session.commit()
+    return backorder_id
+
+
+def _one_original(number: str) -> OrderRecord:
+    """Order ``#number``: one of the original, by customer A."""
+    line = OrderLineRecord(external_id=f"{number}-1", sku=ORIGINAL, quantity=1, price_cents=64900)
+    return OrderRecord(external_id=number, number=f"#{number}", placed_at=utcnow(), email="a@example.com",
+                       phone=None, customer_name="A", lines=[line])
 
 
 def _place(row_id: int, settings: customer_journey.Settings, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -232,12 +253,8 @@ def test_a_substitute_the_platform_refuses_alerts_staff_once(
     shop.post("seed", {"items": [{"sku": ORIGINAL, "available": 0}]})
     created = shop.post("create_order", {"lines": [{"sku": ORIGINAL, "quantity": 1, "price": "649.00"}]})["order"]
     store = _point_store(db_session, "shopify-main", shop)
-    _stock(db_session, store, "655441491", SUBSTITUTE, 3)
-    _stock(db_session, store, "655441491", ORIGINAL, 0)
-    learn_listings(db_session, store.id, [StockRecord(external_id="9999", sku=SUBSTITUTE)])  # gone on Shopify
-    backorder_id = _offered(db_session, store, ShopifyConnector.order_record(created), settings)
-    customer_journey.choose(db_session, backorder_id, "substitute", settings, source="link", substitute=SUBSTITUTE)
-    db_session.commit()
+    backorder_id = _substitute_chosen(db_session, store, "9999", ShopifyConnector.order_record(created),
+                                      settings)  # the listing is gone on Shopify
     row_id = db_session.scalar(select(SubstituteOrder.id).where(SubstituteOrder.backorder_id == backorder_id))
 
     assert _place(row_id, settings, monkeypatch) == "failed"
@@ -255,16 +272,7 @@ def test_a_store_without_its_credentials_set_is_staff_work_not_a_dead_letter(
     settings = _settings(catalog)
     store = db_session.scalar(select(Store).where(Store.key == "shopify-main"))
     assert store is not None
-    _stock(db_session, store, "655441491", SUBSTITUTE, 3)
-    _stock(db_session, store, "655441491", ORIGINAL, 0)
-    learn_listings(db_session, store.id, [StockRecord(external_id="1", sku=SUBSTITUTE)])
-    from connectors.types import OrderLineRecord, OrderRecord
-
-    backorder_id = _offered(db_session, store, OrderRecord(
-        external_id="78", number="#78", placed_at=utcnow(), email="a@example.com", phone=None, customer_name="A",
-        lines=[OrderLineRecord(external_id="78-1", sku=ORIGINAL, quantity=1, price_cents=64900)]), settings)
-    customer_journey.choose(db_session, backorder_id, "substitute", settings, source="link", substitute=SUBSTITUTE)
-    db_session.commit()
+    backorder_id = _substitute_chosen(db_session, store, "1", _one_original("78"), settings)
     row_id = db_session.scalar(select(SubstituteOrder.id).where(SubstituteOrder.backorder_id == backorder_id))
 
     assert _place(row_id, settings, monkeypatch) == "failed"
@@ -278,16 +286,7 @@ def test_the_sweeper_finds_a_substitute_whose_placement_was_lost(db_session: Ses
     settings = _settings(catalog)
     store = db_session.scalar(select(Store).where(Store.key == "shopify-main"))
     assert store is not None
-    _stock(db_session, store, "655441491", SUBSTITUTE, 3)
-    _stock(db_session, store, "655441491", ORIGINAL, 0)
-    learn_listings(db_session, store.id, [StockRecord(external_id="1", sku=SUBSTITUTE)])
-    from connectors.types import OrderLineRecord, OrderRecord
-
-    backorder_id = _offered(db_session, store, OrderRecord(
-        external_id="77", number="#77", placed_at=utcnow(), email="a@example.com", phone=None, customer_name="A",
-        lines=[OrderLineRecord(external_id="77-1", sku=ORIGINAL, quantity=1, price_cents=64900)]), settings)
-    customer_journey.choose(db_session, backorder_id, "substitute", settings, source="link", substitute=SUBSTITUTE)
-    db_session.commit()
+    backorder_id = _substitute_chosen(db_session, store, "1", _one_original("77"), settings)
     row = db_session.scalar(select(SubstituteOrder).where(SubstituteOrder.backorder_id == backorder_id))
     assert row is not None
     assert substitutes.stranded(db_session, row.updated_at + timedelta(minutes=1), timedelta(minutes=2)) == []

@@ -92,18 +92,31 @@ def waiting_customer(session: Session, sku: str = "FUT-FRM-OAK-FULL") -> int:
     return backorder_id
 
 
-def test_odoo_gets_one_confirmed_po_however_often_the_send_task_runs(sandbox: SandboxServer,
-                                                                    db_session: Session) -> None:
+def sent_again_after_a_lost_commit(session: Session, supplier_erp: str) -> int:
+    """An approved PO sent by the send task, skipped when sent again, then sent once more as if the
+    first run's commit was lost after the ERP took it; the PO's id."""
     from tasks.po_send import send
 
-    po_id = approved_po(db_session, "odoo-erp")
+    po_id = approved_po(session, supplier_erp)
     assert send.apply(args=[po_id]).get() == "sent"
     assert send.apply(args=[po_id]).get() == "skipped:sent"
-    db_session.expire_all()
-    po = db_session.get(PurchaseOrder, po_id)
-    po.state, po.erp_ref = "approved", None  # as if the first run's commit was lost after Odoo took the PO
-    db_session.commit()
+    session.expire_all()
+    po = session.get(PurchaseOrder, po_id)
+    po.state, po.erp_ref = "approved", None
+    session.commit()
     assert send.apply(args=[po_id]).get() == "sent"
+    return po_id
+
+
+def erp_audits(session: Session, po_id: int) -> list[str]:
+    """The PO's ``po.erp_*`` audit actions, oldest first."""
+    return list(session.scalars(select(AuditLog.action).where(AuditLog.subject_id == str(po_id))
+                                .where(AuditLog.action.like("po.erp_%")).order_by(AuditLog.id)).all())
+
+
+def test_odoo_gets_one_confirmed_po_however_often_the_send_task_runs(sandbox: SandboxServer,
+                                                                    db_session: Session) -> None:
+    po_id = sent_again_after_a_lost_commit(db_session, "odoo-erp")
 
     [odoo_po] = erp_orders(sandbox, "odoo")
     db_session.expire_all()
@@ -111,9 +124,7 @@ def test_odoo_gets_one_confirmed_po_however_often_the_send_task_runs(sandbox: Sa
     assert po.state == "sent" and po.erp_ref == str(odoo_po["id"])
     assert odoo_po["partner_ref"] == "PO-20250102-1" and odoo_po["state"] == "purchase"
     assert sorted((line["product_qty"], line["price_unit"]) for line in odoo_po["lines"]) == [(2, 210.0), (4, 189.5)]
-    audits = db_session.scalars(select(AuditLog.action).where(AuditLog.subject_id == str(po_id))
-                                .where(AuditLog.action.like("po.erp_%")).order_by(AuditLog.id)).all()
-    assert audits == ["po.erp_created", "po.erp_found"]
+    assert erp_audits(db_session, po_id) == ["po.erp_created", "po.erp_found"]
 
 
 def test_odoo_create_whose_reply_was_lost_is_confirmed_by_the_retry(sandbox: SandboxServer,
@@ -195,16 +206,7 @@ def test_goods_received_in_the_erp_are_booked_once_and_fill_the_waiting_customer
 
 def test_sap_gets_one_purchase_order_however_often_the_send_task_runs(sandbox: SandboxServer,
                                                                      db_session: Session) -> None:
-    from tasks.po_send import send
-
-    po_id = approved_po(db_session, "sap_b1-erp")
-    assert send.apply(args=[po_id]).get() == "sent"
-    assert send.apply(args=[po_id]).get() == "skipped:sent"
-    db_session.expire_all()
-    po = db_session.get(PurchaseOrder, po_id)
-    po.state, po.erp_ref = "approved", None  # as if the first run's commit was lost after SAP took the PO
-    db_session.commit()
-    assert send.apply(args=[po_id]).get() == "sent"
+    po_id = sent_again_after_a_lost_commit(db_session, "sap_b1-erp")
 
     [sap_po] = erp_orders(sandbox, "sap_b1")
     db_session.expire_all()
@@ -212,9 +214,7 @@ def test_sap_gets_one_purchase_order_however_often_the_send_task_runs(sandbox: S
     assert sap_po["NumAtCard"] == "PO-20250102-1" and sap_po["CardCode"] == "kyoto-frames"
     assert sorted((line["ItemCode"], line["Quantity"]) for line in sap_po["DocumentLines"]) == [
         ("FUT-FRM-OAK-FULL", 4), ("FUT-FRM-OAK-QUEEN", 2)]
-    audits = db_session.scalars(select(AuditLog.action).where(AuditLog.subject_id == str(po_id))
-                                .where(AuditLog.action.like("po.erp_%")).order_by(AuditLog.id)).all()
-    assert audits == ["po.erp_created", "po.erp_found"]
+    assert erp_audits(db_session, po_id) == ["po.erp_created", "po.erp_found"]
 
 
 def test_an_erp_that_cannot_be_reached_is_skipped_and_read_next_time(sandbox: SandboxServer, db_session: Session,

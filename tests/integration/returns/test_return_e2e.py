@@ -45,29 +45,41 @@ def _state(db_session: Session, rma: str, state: str) -> bool:
     return _return(db_session, rma).state == state
 
 
+def _synced(db_session: Session) -> None:
+    """The store's first full poll, on the worker, finished."""
+    from tasks.polling import poll_store
+
+    store_id = db_session.scalar(select(Store.id).where(Store.key == "shopify-main"))
+    poll_store.delay(store_id, True)
+    wait_for(lambda: db_session.scalar(select(Store.last_full_sync_at).where(Store.id == store_id))
+             or db_session.expire_all())
+
+
+def _bought_and_shipped(db_session: Session, shop: str, email: str, first_name: str, last_name: str) -> Any:
+    """One unit bought in the Shopify stand-in (``shop``: its admin), stored by us and marked
+    fulfilled; the stand-in's answer."""
+    bought = requests.post(f"{shop}/create_order", timeout=10, json={
+        "lines": [{"sku": SKU, "quantity": 1, "price": "199.00"}], "email": email,
+        "customer": {"first_name": first_name, "last_name": last_name}}).json()
+    wait_for(lambda: db_session.scalar(select(Order.id).where(Order.email == email)) or db_session.expire_all())
+    db_session.execute(update(Order).where(Order.email == email).values(status="fulfilled"))
+    db_session.commit()
+    return bought
+
+
 def test_a_return_from_request_to_refund_and_restock_fills_the_waiting_customer_once(
         services: dict[str, str], db_session: Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
         celery_worker: object) -> None:
     from tasks.payments import pay
-    from tasks.polling import poll_store
     from tasks.returns import step, sweep
     from workers.cli import main
 
     no_quiet_hours = lambda text: text.replace('quiet_hours = "21:00-08:00"', 'quiet_hours = "00:00-00:00"')  # noqa: E731
     with running_stack(db_session, monkeypatch, tmp_path, {"shopify"}, available=1, edit=no_quiet_hours) as stack:
-        store_id = db_session.scalar(select(Store.id).where(Store.key == "shopify-main"))
-        poll_store.delay(store_id, True)
-        wait_for(lambda: db_session.scalar(select(Store.last_full_sync_at).where(Store.id == store_id))
-                 or db_session.expire_all())
+        _synced(db_session)
         shop = f"{stack.sandbox}/shopify/shopify-main/_admin"
-        bought = requests.post(f"{shop}/create_order", timeout=10, json={
-            "lines": [{"sku": SKU, "quantity": 1, "price": "199.00"}], "email": "ana@example.com",
-            "customer": {"first_name": "Ana", "last_name": "Lima"}}).json()
-        wait_for(lambda: db_session.scalar(select(Order.id).where(Order.email == "ana@example.com"))
-                 or db_session.expire_all())
         # Ana's order ships; then the last unit is gone and Bo's order waits for stock.
-        db_session.execute(update(Order).where(Order.email == "ana@example.com").values(status="fulfilled"))
-        db_session.commit()
+        bought = _bought_and_shipped(db_session, shop, "ana@example.com", "Ana", "Lima")
         requests.post(f"{shop}/set_stock", json={"sku": SKU, "available": 0}, timeout=10).raise_for_status()
         requests.post(f"{shop}/create_order", timeout=10, json={
             "lines": [{"sku": SKU, "quantity": 1, "price": "199.00"}], "email": "bo@example.com",
@@ -164,22 +176,12 @@ def test_the_same_return_under_retries_buys_one_label_and_pays_one_refund(
     by Celery's own retry of ``tasks.payments.pay`` (no test calls it). ShipStation holds one label
     for the RMA, Shopify one refund for the order, and the execution shows the attempts it took."""
     from domain.core.models import AuditLog
-    from tasks.polling import poll_store
     from workers.cli import main
 
     with running_stack(db_session, monkeypatch, tmp_path, {"shopify"}, available=3) as stack:
-        store_id = db_session.scalar(select(Store.id).where(Store.key == "shopify-main"))
-        poll_store.delay(store_id, True)
-        wait_for(lambda: db_session.scalar(select(Store.last_full_sync_at).where(Store.id == store_id))
-                 or db_session.expire_all())
+        _synced(db_session)
         shop = f"{stack.sandbox}/shopify/shopify-main/_admin"
-        bought = requests.post(f"{shop}/create_order", timeout=10, json={
-            "lines": [{"sku": SKU, "quantity": 1, "price": "199.00"}], "email": "cy@example.com",
-            "customer": {"first_name": "Cy", "last_name": "Ode"}}).json()
-        wait_for(lambda: db_session.scalar(select(Order.id).where(Order.email == "cy@example.com"))
-                 or db_session.expire_all())
-        db_session.execute(update(Order).where(Order.email == "cy@example.com").values(status="fulfilled"))
-        db_session.commit()
+        bought = _bought_and_shipped(db_session, shop, "cy@example.com", "Cy", "Ode")
         number = db_session.scalar(select(Order.number).where(Order.email == "cy@example.com"))
 
         ship_admin = f"{stack.sandbox}/shipstation/shipstation-main/_admin"

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 
 from domain.core.models import InboxEvent, Order, RefundDecision, ReturnEvent, ReturnRequest
 from tests.conftest import wait_for
+from tests.integration.stock.shopify_admin import STORE, admin, once_and_untampered
 from tests.stack import Stack, running_stack
 
 SKU, OTHER = "FUT-FRM-OAK-FULL", "FUT-FRM-WAL-FULL"
-STORE = "shopify-main"
 
 
 @pytest.fixture
@@ -36,34 +36,6 @@ def stack(services: dict[str, str], db_session: Session, monkeypatch: pytest.Mon
         yield running
 
 
-def _admin(stack: Stack, path: str, body: dict[str, Any] | None = None) -> Any:
-    url = f"{stack.sandbox}/shopify/{STORE}/_admin/{path}"
-    response = requests.post(url, json=body, timeout=10) if body is not None else requests.get(url, timeout=10)
-    response.raise_for_status()
-    return response.json()
-
-
-def _stored(session: Session, topic: str) -> int:
-    session.expire_all()
-    return session.scalar(select(func.count()).select_from(InboxEvent).where(
-        InboxEvent.source == STORE, InboxEvent.topic == topic)) or 0
-
-
-def _once_and_untampered(stack: Stack, session: Session, topic: str, change: tuple[str, str]) -> None:
-    """The last delivery of ``topic`` is stored once however often Shopify retries it (same
-    ``X-Shopify-Webhook-Id``), and a copy with ``change`` made to its body is refused with 401."""
-    delivery = next(d for d in reversed(_admin(stack, "webhooks")["deliveries"]) if d["topic"] == topic)
-    assert delivery["status"] == 200, delivery
-    wait_for(lambda: _stored(session, topic) == 1)
-    index = _admin(stack, "webhooks")["deliveries"].index(delivery)
-    assert _admin(stack, "redeliver", {"index": index, "times": 2})["statuses"] == [200, 200]
-    tampered = delivery["body"].replace(*change)
-    assert tampered != delivery["body"]
-    assert requests.post(f"{stack.web}/webhooks/{STORE}", data=tampered.encode(), headers=delivery["headers"],
-                         timeout=10).status_code == 401
-    assert _stored(session, topic) == 1
-
-
 def _return(session: Session, shopify_id: int) -> ReturnRequest | None:
     session.expire_all()
     return session.scalar(select(ReturnRequest).where(
@@ -71,17 +43,17 @@ def _return(session: Session, shopify_id: int) -> ReturnRequest | None:
 
 
 def _fulfilled_order(stack: Stack, session: Session) -> dict[str, Any]:
-    placed = _admin(stack, "create_order", {"lines": [{"sku": SKU, "quantity": 2, "price": "120.00"},
-                                                      {"sku": OTHER, "quantity": 1, "price": "80.00"}],
-                                            "email": "ana@example.com"})["order"]
+    placed = admin(stack, "create_order", {"lines": [{"sku": SKU, "quantity": 2, "price": "120.00"},
+                                                     {"sku": OTHER, "quantity": 1, "price": "80.00"}],
+                                           "email": "ana@example.com"})["order"]
     wait_for(lambda: session.expire_all() or session.scalar(select(Order).where(Order.external_id == placed["id"])))
-    _admin(stack, "fulfill", {"order_id": placed["id"], "tracking_number": "1Z1"})
+    admin(stack, "fulfill", {"order_id": placed["id"], "tracking_number": "1Z1"})
     return placed
 
 
 def test_a_shopify_return_request_becomes_ours_decided_by_the_policy(stack: Stack, db_session: Session) -> None:
     placed = _fulfilled_order(stack, db_session)
-    asked = _admin(stack, "returns/request", {"order_id": placed["id"], "lines": [
+    asked = admin(stack, "returns/request", {"order_id": placed["id"], "lines": [
         {"sku": SKU, "quantity": 1, "reason": "DEFECTIVE", "note": "cracked slat"}]})
     assert [hook["status"] for hook in asked["webhooks"]] == [200]
     shopify_id = asked["return"]["id"]
@@ -95,32 +67,32 @@ def test_a_shopify_return_request_becomes_ours_decided_by_the_policy(stack: Stac
     assert ours.state in ("approved", "label_created")
 
     # redelivered twice: still one event and one return; a tampered copy is refused
-    _once_and_untampered(stack, db_session, "returns/request", ('"quantity": 1', '"quantity": 2'))
+    once_and_untampered(stack, db_session, "returns/request", ('"quantity": 1', '"quantity": 2'))
     assert db_session.scalar(select(func.count()).select_from(ReturnRequest)) == 1
 
     # approved on Shopify: noted on ours, which the policy already decided; cancelled there: ours closes
-    _admin(stack, f"returns/{shopify_id}/approve", {})
+    admin(stack, f"returns/{shopify_id}/approve", {})
     wait_for(lambda: db_session.scalar(select(ReturnEvent.id).where(ReturnEvent.return_id == ours.id,
                                                                     ReturnEvent.step == "store_approved")))
-    _once_and_untampered(stack, db_session, "returns/approve", ('"open"', '"closed"'))
+    once_and_untampered(stack, db_session, "returns/approve", ('"open"', '"closed"'))
     assert db_session.scalar(select(func.count()).select_from(ReturnEvent).where(
         ReturnEvent.return_id == ours.id, ReturnEvent.step == "store_approved")) == 1
-    _admin(stack, f"returns/{shopify_id}/cancel", {})
+    admin(stack, f"returns/{shopify_id}/cancel", {})
     cancelled = wait_for(lambda: (lambda row: row if row is not None and row.state == "cancelled" else None)(
         _return(db_session, shopify_id)))
     assert isinstance(cancelled, ReturnRequest)
     step = db_session.scalar(select(ReturnEvent).where(ReturnEvent.return_id == ours.id,
                                                        ReturnEvent.to_state == "cancelled"))
     assert step is not None and step.step == "store_canceled" and step.actor == f"shopify:{STORE}"
-    _once_and_untampered(stack, db_session, "returns/cancel", ('"canceled"', '"closed"'))
+    once_and_untampered(stack, db_session, "returns/cancel", ('"canceled"', '"closed"'))
 
     # another return, approved then closed on Shopify (processed there): noted on ours, which goes on
-    second = _admin(stack, "returns/request", {"order_id": placed["id"], "lines": [
+    second = admin(stack, "returns/request", {"order_id": placed["id"], "lines": [
         {"sku": OTHER, "quantity": 1, "reason": "DEFECTIVE"}]})["return"]["id"]
     wait_for(lambda: _return(db_session, second))
-    _admin(stack, f"returns/{second}/approve", {})
-    _admin(stack, f"returns/{second}/close", {})
-    _once_and_untampered(stack, db_session, "returns/close", ('"closed"', '"canceled"'))
+    admin(stack, f"returns/{second}/approve", {})
+    admin(stack, f"returns/{second}/close", {})
+    once_and_untampered(stack, db_session, "returns/close", ('"closed"', '"canceled"'))
     closed = wait_for(lambda: db_session.scalar(select(ReturnEvent).where(ReturnEvent.step == "store_closed")))
     assert isinstance(closed, ReturnEvent) and closed.from_state == closed.to_state != "cancelled"
 
@@ -134,9 +106,9 @@ def test_a_shopify_return_request_becomes_ours_decided_by_the_policy(stack: Stac
 def test_a_request_without_its_lines_is_read_through_graphql_and_a_decline_closes_ours(
         stack: Stack, db_session: Session) -> None:
     placed = _fulfilled_order(stack, db_session)
-    asked = _admin(stack, "returns/request", {"order_id": placed["id"], "lines_in_webhook": False, "lines": [
+    asked = admin(stack, "returns/request", {"order_id": placed["id"], "lines_in_webhook": False, "lines": [
         {"sku": OTHER, "quantity": 1, "reason": "WRONG_ITEM"}, {"sku": SKU, "quantity": 2, "reason": "WRONG_ITEM"}]})
-    sent = json.loads(next(d for d in reversed(_admin(stack, "webhooks")["deliveries"])
+    sent = json.loads(next(d for d in reversed(admin(stack, "webhooks")["deliveries"])
                            if d["topic"] == "returns/request")["body"])
     assert sent["return_line_items"] == [] and sent["total_return_line_items"] == 2
     shopify_id = asked["return"]["id"]
@@ -145,21 +117,21 @@ def test_a_request_without_its_lines_is_read_through_graphql_and_a_decline_close
     assert isinstance(ours, ReturnRequest)
     assert sorted((line["sku"], line["quantity"]) for line in ours.lines) == [(SKU, 2), (OTHER, 1)]
     assert ours.reason == "wrong_item" and ours.amount_cents == 2 * 12000 + 8000
-    asked_graphql = [r for r in _admin(stack, "requests")["requests"] if r["path"].endswith("/graphql.json")]
+    asked_graphql = [r for r in admin(stack, "requests")["requests"] if r["path"].endswith("/graphql.json")]
     assert len(asked_graphql) == 1 and asked_graphql[0]["status"] == 200
     assert asked_graphql[0]["body"]["variables"] == {"id": f"gid://shopify/Return/{shopify_id}"}
 
     # 320.00 is over the review threshold: a person decides; Shopify's merchant declines it first
     decision = db_session.get(RefundDecision, ours.decision_id)
     assert decision is not None and decision.decision == "review" and ours.state == "review"
-    _admin(stack, f"returns/{shopify_id}/decline", {"reason": "FINAL_SALE", "note": "worn"})
+    admin(stack, f"returns/{shopify_id}/decline", {"reason": "FINAL_SALE", "note": "worn"})
     declined = wait_for(lambda: (lambda row: row if row is not None and row.state == "rejected" else None)(
         _return(db_session, shopify_id)))
     assert isinstance(declined, ReturnRequest)
     step = db_session.scalar(select(ReturnEvent).where(ReturnEvent.return_id == ours.id,
                                                        ReturnEvent.to_state == "rejected"))
     assert step is not None and step.step == "store_declined" and step.detail["note"] == "worn"
-    _once_and_untampered(stack, db_session, "returns/decline", ('"worn"', '"new"'))
+    once_and_untampered(stack, db_session, "returns/decline", ('"worn"', '"new"'))
 
 
 def test_a_return_on_an_order_we_never_stored_is_quarantined_with_its_reason(stack: Stack,
@@ -168,7 +140,7 @@ def test_a_return_on_an_order_we_never_stored_is_quarantined_with_its_reason(sta
     db_session.execute(Order.__table__.update().where(Order.external_id == placed["id"])
                        .values(external_id="elsewhere"))
     db_session.commit()
-    _admin(stack, "returns/request", {"order_id": placed["id"], "lines": [{"sku": SKU, "quantity": 1}]})
+    admin(stack, "returns/request", {"order_id": placed["id"], "lines": [{"sku": SKU, "quantity": 1}]})
     event = wait_for(lambda: db_session.expire_all() or db_session.scalar(
         select(InboxEvent).where(InboxEvent.topic == "returns/request", InboxEvent.state == "quarantined")))
     assert isinstance(event, InboxEvent)

@@ -10,70 +10,22 @@ the product's web app against the Shopify stand-in, which sends each signed. Eac
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors.types import StockRecord
-from domain.core.models import (AuditLog, Backorder, DisconnectedLevel, InboxEvent, Location, Order, OutboxMessage,
+from domain.core.models import (AuditLog, Backorder, DisconnectedLevel, Location, Order, OutboxMessage,
                                 Sku, StockLevel, Store)
 from tests.conftest import wait_for
-from tests.stack import Stack, running_stack
+from tests.integration.stock.shopify_admin import STORE, admin, once_and_untampered, stored
+from tests.stack import Stack
 
 SKU, OTHER = "FUT-FRM-OAK-FULL", "FUT-FRM-WAL-FULL"
-STORE = "shopify-main"
-
-
-def _edit(text: str) -> str:
-    return text.replace('quiet_hours = "21:00-08:00"', 'quiet_hours = "00:00-00:00"')
-
-
-@pytest.fixture
-def stack(services: dict[str, str], db_session: Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-          celery_worker: object) -> Iterator[Stack]:
-    from tasks.polling import poll_store
-
-    with running_stack(db_session, monkeypatch, tmp_path, {"shopify"}, available=5, edit=_edit) as running:
-        store_id = db_session.scalar(select(Store.id).where(Store.key == STORE))
-        poll_store.delay(store_id, True)
-        wait_for(lambda: db_session.expire_all() or db_session.scalar(
-            select(Store.last_full_sync_at).where(Store.id == store_id)), timeout_s=30)
-        yield running
-
-
-def _admin(stack: Stack, path: str, body: dict[str, Any] | None = None) -> Any:
-    url = f"{stack.sandbox}/shopify/{STORE}/_admin/{path}"
-    response = requests.post(url, json=body, timeout=10) if body is not None else requests.get(url, timeout=10)
-    response.raise_for_status()
-    return response.json()
-
-
-def _stored(session: Session, topic: str) -> int:
-    session.expire_all()
-    return session.scalar(select(func.count()).select_from(InboxEvent).where(
-        InboxEvent.source == STORE, InboxEvent.topic == topic)) or 0
-
-
-def _once_and_untampered(stack: Stack, session: Session, topic: str, change: tuple[str, str]) -> None:
-    delivery = next(d for d in reversed(_admin(stack, "webhooks")["deliveries"]) if d["topic"] == topic)
-    assert delivery["status"] == 200, delivery
-    wait_for(lambda: _stored(session, topic) == 1)
-    index = _admin(stack, "webhooks")["deliveries"].index(delivery)
-    assert _admin(stack, "redeliver", {"index": index, "times": 2})["statuses"] == [200, 200]
-    tampered = delivery["body"].replace(*change)
-    assert tampered != delivery["body"]
-    refused = requests.post(f"{stack.web}/webhooks/{STORE}", data=tampered.encode(), headers=delivery["headers"],
-                            timeout=10)
-    assert refused.status_code == 401
-    assert _stored(session, topic) == 1
-
 
 def _shipped_notices(session: Session) -> list[OutboxMessage]:
     session.expire_all()
@@ -89,21 +41,21 @@ def _state(session: Session, backorder_id: int) -> str | None:
 
 def test_a_partial_fulfilment_tells_only_the_shipped_lines_customers(stack: Stack, db_session: Session) -> None:
     for sku in (SKU, OTHER):
-        _admin(stack, "set_stock", {"sku": sku, "available": 0})
-    created = _admin(stack, "create_order", {"lines": [{"sku": SKU, "quantity": 1, "price": "649.00"},
-                                                       {"sku": OTHER, "quantity": 1, "price": "699.00"}],
-                                             "email": "jamie@example.com", "phone": "+12015550123"})
+        admin(stack, "set_stock", {"sku": sku, "available": 0})
+    created = admin(stack, "create_order", {"lines": [{"sku": SKU, "quantity": 1, "price": "649.00"},
+                                                      {"sku": OTHER, "quantity": 1, "price": "699.00"}],
+                                            "email": "jamie@example.com", "phone": "+12015550123"})
     placed = created["order"]
     waiting = wait_for(lambda: db_session.expire_all() or (lambda rows: rows if len(rows) == 2 else None)(
         list(db_session.scalars(select(Backorder).where(Backorder.state == "notified").order_by(Backorder.id)))))
     by_sku = {db_session.get(Sku, one.sku_id).code: one.id for one in waiting}  # type: ignore[union-attr]
 
-    partial = _admin(stack, "fulfill", {"order_id": placed["id"], "tracking_company": "UPS",
-                                        "tracking_number": "1Z999AA10123456784", "lines": [{"sku": SKU}]})
+    partial = admin(stack, "fulfill", {"order_id": placed["id"], "tracking_company": "UPS",
+                                       "tracking_number": "1Z999AA10123456784", "lines": [{"sku": SKU}]})
     assert partial["order"]["fulfillment_status"] == "partial"
     assert [hook["status"] for hook in partial["webhooks"]] == [200]
     wait_for(lambda: _state(db_session, by_sku[SKU]) == "shipped")
-    _once_and_untampered(stack, db_session, "orders/partially_fulfilled", ("1Z999AA10123456784", "1Z000000000000000"))
+    once_and_untampered(stack, db_session, "orders/partially_fulfilled", ("1Z999AA10123456784", "1Z000000000000000"))
     notices = wait_for(lambda: (lambda rows: rows if len(rows) == 2 else None)(_shipped_notices(db_session)))
     assert {m.channel for m in notices} == {"email", "sms"}  # type: ignore[union-attr]
     assert all(m.context.get("sku") in (None, SKU) and m.context.get("tracking_number") == "1Z999AA10123456784"
@@ -111,8 +63,8 @@ def test_a_partial_fulfilment_tells_only_the_shipped_lines_customers(stack: Stac
     db_session.expire_all()
     assert _state(db_session, by_sku[OTHER]) == "notified", "the unshipped line keeps waiting"
 
-    rest = _admin(stack, "fulfill", {"order_id": placed["id"], "tracking_company": "UPS",
-                                     "tracking_number": "1Z999AA10123450000"})
+    rest = admin(stack, "fulfill", {"order_id": placed["id"], "tracking_company": "UPS",
+                                    "tracking_number": "1Z999AA10123450000"})
     assert rest["order"]["fulfillment_status"] == "fulfilled"
     wait_for(lambda: _state(db_session, by_sku[OTHER]) == "shipped")
     later = wait_for(lambda: (lambda rows: rows if len(rows) == 4 else None)(_shipped_notices(db_session)))
@@ -129,7 +81,7 @@ def _level(session: Session, location_key: str, sku: str = SKU) -> int | None:
 
 
 def _writes_at(stack: Stack, location: str) -> list[dict[str, Any]]:
-    return [r for r in _admin(stack, "requests")["requests"]
+    return [r for r in admin(stack, "requests")["requests"]
             if r["method"] == "POST" and r["path"].endswith("inventory_levels/set.json")
             and str((r["body"] or {}).get("location_id")) == location]
 
@@ -141,9 +93,9 @@ def test_a_disconnected_location_stops_counting_and_being_written_without_a_rest
     assert store is not None
     store.options = {**store.options, "buffer_floor": 1}
     db_session.commit()
-    connected = _admin(stack, "locations", {"count": 2})["location_ids"][-1]  # the first added is the showroom
+    connected = admin(stack, "locations", {"count": 2})["location_ids"][-1]  # the first added is the showroom
     key = f"{STORE}-{connected}"
-    _admin(stack, "connect", {"sku": SKU, "location_id": int(connected), "available": 40})
+    admin(stack, "connect", {"sku": SKU, "location_id": int(connected), "available": 40})
     wait_for(lambda: _level(db_session, key) == 40)
     # the store's fullest location gives up the unit held back: 39 is written there
     wait_for(lambda: any(r["body"]["available"] == 39 for r in _writes_at(stack, connected)), timeout_s=30)
@@ -151,11 +103,11 @@ def test_a_disconnected_location_stops_counting_and_being_written_without_a_rest
                                      .where(Sku.code == SKU))
     writes_before = len(_writes_at(stack, connected))
 
-    hooked = _admin(stack, "disconnect", {"sku": SKU, "location_id": int(connected)})
+    hooked = admin(stack, "disconnect", {"sku": SKU, "location_id": int(connected)})
     assert [hook["status"] for hook in hooked["webhooks"]] == [200]
     wait_for(lambda: _level(db_session, key) is None)
-    _once_and_untampered(stack, db_session, "inventory_levels/disconnect", (f'"location_id": {connected}',
-                                                                             '"location_id": 1'))
+    once_and_untampered(stack, db_session, "inventory_levels/disconnect", (f'"location_id": {connected}',
+                                                                            '"location_id": 1'))
     sku_id = db_session.scalar(select(Sku.id).where(Sku.code == SKU))
     mark = db_session.scalar(select(DisconnectedLevel).where(DisconnectedLevel.sku_id == sku_id))
     assert mark is not None and mark.available_before == 40
@@ -167,7 +119,7 @@ def test_a_disconnected_location_stops_counting_and_being_written_without_a_rest
 
     # a sale at the main location is pushed back to Shopify: there, not at the disconnected one
     main_writes = len(_writes_at(stack, "655441491"))
-    _admin(stack, "set_stock", {"sku": SKU, "available": 3})
+    admin(stack, "set_stock", {"sku": SKU, "available": 3})
     wait_for(lambda: len(_writes_at(stack, "655441491")) > main_writes, timeout_s=30)
     assert len(_writes_at(stack, connected)) == writes_before, "nothing is written where the item is not stocked"
 
@@ -175,7 +127,7 @@ def test_a_disconnected_location_stops_counting_and_being_written_without_a_rest
     from domain.stock.levels import record_batch
 
     store_id = db_session.scalar(select(Store.id).where(Store.key == STORE))
-    item = _admin(stack, "state/items")["items"]
+    item = admin(stack, "state/items")["items"]
     iid = next(one["inventory_item_id"] for one in item if one["sku"] == SKU)
     stale = StockRecord(external_id=iid, inventory_item_id=iid, location_external_id=connected, available=40,
                         updated_at=mark.disconnected_at - timedelta(seconds=5))
@@ -190,7 +142,7 @@ def test_a_disconnected_location_stops_counting_and_being_written_without_a_rest
     assert [(one["store"], one["location"]) for one in facts["facts"]["disconnected"]] == [(STORE, key)]
 
     # connected there again: counted from the new figure on, the mark gone
-    _admin(stack, "connect", {"sku": SKU, "location_id": int(connected), "available": 7})
+    admin(stack, "connect", {"sku": SKU, "location_id": int(connected), "available": 7})
     wait_for(lambda: _level(db_session, key) == 7)
     db_session.expire_all()
     assert db_session.scalar(select(func.count()).select_from(DisconnectedLevel)) == 0

@@ -13,12 +13,9 @@ refused, and each does what it says:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from click.testing import CliRunner
 from sqlalchemy import func, select
@@ -28,62 +25,15 @@ from domain.core.clock import utcnow
 from domain.core.models import (AuditLog, Backorder, InboxEvent, Location, Order, OutboxMessage, RefundDecision,
                                 RefundExecution, Sku, StockLevel, Store, StoreLocation)
 from tests.conftest import wait_for
-from tests.stack import Stack, running_stack
+from tests.integration.stock.shopify_admin import STORE, admin, once_and_untampered
+from tests.stack import Stack
 
 SKU = "FUT-FRM-OAK-FULL"
-STORE = "shopify-main"
 TOKEN = {"X-Shopify-Access-Token": "shpat_sandbox"}
 
-
-def _quiet(text: str) -> str:
-    return text.replace('quiet_hours = "21:00-08:00"', 'quiet_hours = "00:00-00:00"')
-
-
-@pytest.fixture
-def stack(services: dict[str, str], db_session: Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-          celery_worker: object) -> Iterator[Stack]:
-    from tasks.polling import poll_store
-
-    with running_stack(db_session, monkeypatch, tmp_path, {"shopify"}, available=5, edit=_quiet) as running:
-        store_id = db_session.scalar(select(Store.id).where(Store.key == STORE))
-        poll_store.delay(store_id, True)
-        wait_for(lambda: db_session.expire_all() or db_session.scalar(
-            select(Store.last_full_sync_at).where(Store.id == store_id)), timeout_s=30)
-        yield running
-
-
-def _admin(stack: Stack, path: str, body: dict[str, Any] | None = None) -> Any:
-    url = f"{stack.sandbox}/shopify/{STORE}/_admin/{path}"
-    response = requests.post(url, json=body, timeout=10) if body is not None else requests.get(url, timeout=10)
-    response.raise_for_status()
-    return response.json()
-
-
-def _stored(session: Session, topic: str) -> int:
-    session.expire_all()
-    return session.scalar(select(func.count()).select_from(InboxEvent).where(
-        InboxEvent.source == STORE, InboxEvent.topic == topic)) or 0
-
-
-def _once_and_untampered(stack: Stack, session: Session, topic: str, change: tuple[str, str]) -> None:
-    """The last delivery of ``topic`` is stored once however often Shopify retries it, and a copy
-    with ``change`` made to its body is refused with 401 and stores nothing."""
-    delivery = next(d for d in reversed(_admin(stack, "webhooks")["deliveries"]) if d["topic"] == topic)
-    assert delivery["status"] == 200, delivery
-    wait_for(lambda: _stored(session, topic) == 1)
-    index = _admin(stack, "webhooks")["deliveries"].index(delivery)
-    assert _admin(stack, "redeliver", {"index": index, "times": 2})["statuses"] == [200, 200]
-    tampered = delivery["body"].replace(*change)
-    assert tampered != delivery["body"]
-    refused = requests.post(f"{stack.web}/webhooks/{STORE}", data=tampered.encode(), headers=delivery["headers"],
-                            timeout=10)
-    assert refused.status_code == 401
-    assert _stored(session, topic) == 1
-
-
 def _order(stack: Stack, session: Session, price: str = "649.00") -> tuple[dict[str, Any], Order]:
-    created = _admin(stack, "create_order", {"lines": [{"sku": SKU, "quantity": 1, "price": price}],
-                                             "email": "jamie@example.com", "phone": "+12015550123"})
+    created = admin(stack, "create_order", {"lines": [{"sku": SKU, "quantity": 1, "price": price}],
+                                            "email": "jamie@example.com", "phone": "+12015550123"})
     assert all(hook["status"] == 200 for hook in created["webhooks"])
     order = wait_for(lambda: session.expire_all() or session.scalar(
         select(Order).where(Order.external_id == created["order"]["id"])))
@@ -92,17 +42,17 @@ def _order(stack: Stack, session: Session, price: str = "649.00") -> tuple[dict[
 
 
 def test_a_fulfilled_backordered_line_tells_its_customer_it_shipped(stack: Stack, db_session: Session) -> None:
-    _admin(stack, "set_stock", {"sku": SKU, "available": 0})
+    admin(stack, "set_stock", {"sku": SKU, "available": 0})
     placed, order = _order(stack, db_session)
     backorder = wait_for(lambda: db_session.expire_all() or db_session.scalar(
         select(Backorder).where(Backorder.state == "notified")))
     assert isinstance(backorder, Backorder)
 
-    fulfilled = _admin(stack, "fulfill", {"order_id": placed["id"], "tracking_company": "UPS",
-                                          "tracking_number": "1Z999AA10123456784"})
+    fulfilled = admin(stack, "fulfill", {"order_id": placed["id"], "tracking_company": "UPS",
+                                         "tracking_number": "1Z999AA10123456784"})
     assert [hook["status"] for hook in fulfilled["webhooks"]] == [200]
     wait_for(lambda: db_session.expire_all() or db_session.get(Backorder, backorder.id).state == "shipped")  # type: ignore[union-attr]
-    _once_and_untampered(stack, db_session, "orders/fulfilled", ("1Z999AA10123456784", "1Z000000000000000"))
+    once_and_untampered(stack, db_session, "orders/fulfilled", ("1Z999AA10123456784", "1Z000000000000000"))
 
     def shipped_notices() -> list[OutboxMessage]:
         db_session.expire_all()
@@ -154,7 +104,7 @@ def test_a_refund_made_in_shopify_is_kept_on_the_order_and_settles_our_unsent_pa
         return list(db_session.scalars(select(AuditLog).where(AuditLog.action == "order.store_refund")))
 
     wait_for(kept)
-    _once_and_untampered(stack, db_session, "refunds/create", ('"120.00"', '"12.00"'))
+    once_and_untampered(stack, db_session, "refunds/create", ('"120.00"', '"12.00"'))
     [entry] = kept()
     assert entry.subject_id == str(order.id) and entry.data["refund_id"] == refund_id
     assert entry.data["amount_cents"] == 12000 and entry.data["by_us"] is None
@@ -164,7 +114,7 @@ def test_a_refund_made_in_shopify_is_kept_on_the_order_and_settles_our_unsent_pa
     settled = db_session.get(RefundExecution, execution.id)
     assert settled is not None and settled.state == "succeeded" and settled.provider_ref == f"{STORE}:{refund_id}"
     assert db_session.get(RefundExecution, unrelated.id).state == "pending"  # type: ignore[union-attr]
-    refunds = _admin(stack, f"state/orders/{placed['id']}")["refunds"]
+    refunds = admin(stack, f"state/orders/{placed['id']}")["refunds"]
     assert len(refunds) == 1, "the customer was refunded once, by hand, and not again by us"
 
     from workers.cli import main
@@ -183,20 +133,20 @@ def _level(session: Session, location_key: str) -> int | None:
 
 
 def test_a_newly_connected_location_is_tracked_without_a_restart(stack: Stack, db_session: Session) -> None:
-    added = _admin(stack, "locations", {"count": 3})["location_ids"]
+    added = admin(stack, "locations", {"count": 3})["location_ids"]
     unmapped, connected = added[-2], added[-1]  # the first added one is the file's showroom (655441492)
     assert not db_session.scalar(select(StoreLocation.id).where(StoreLocation.external_id.in_([unmapped, connected])))
 
     # an update at a location nobody connected or mapped: quarantined, as before
-    _admin(stack, "set_stock", {"sku": SKU, "available": 3, "location_id": int(unmapped)})
+    admin(stack, "set_stock", {"sku": SKU, "available": 3, "location_id": int(unmapped)})
     wait_for(lambda: db_session.expire_all() or db_session.scalar(select(InboxEvent.state).where(
         InboxEvent.topic == "inventory_levels/update", InboxEvent.state == "quarantined")))
 
-    hooked = _admin(stack, "connect", {"sku": SKU, "location_id": int(connected), "available": 4})
+    hooked = admin(stack, "connect", {"sku": SKU, "location_id": int(connected), "available": 4})
     assert [hook["status"] for hook in hooked["webhooks"]] == [200]
     key = f"{STORE}-{connected}"
     wait_for(lambda: _level(db_session, key) == 4)
-    _once_and_untampered(stack, db_session, "inventory_levels/connect", ('"available": 4', '"available": 40'))
+    once_and_untampered(stack, db_session, "inventory_levels/connect", ('"available": 4', '"available": 40'))
     location = db_session.scalar(select(Location).where(Location.key == key))
     assert location is not None and location.owner_store_id == db_session.scalar(
         select(Store.id).where(Store.key == STORE))
@@ -204,7 +154,7 @@ def test_a_newly_connected_location_is_tracked_without_a_restart(stack: Stack, d
         AuditLog.action == "store.location_connected")) == 1
 
     # from now on its updates count, with no restart and nothing quarantined
-    _admin(stack, "set_stock", {"sku": SKU, "available": 1, "location_id": int(connected)})
+    admin(stack, "set_stock", {"sku": SKU, "available": 1, "location_id": int(connected)})
     wait_for(lambda: _level(db_session, key) == 1)
     assert db_session.scalar(select(func.count()).select_from(InboxEvent).where(
         InboxEvent.state == "quarantined")) == 1

@@ -19,14 +19,9 @@ from sqlalchemy.orm import Session
 from connectors.helpdesk.contract import note_marker
 from domain.core.clock import utcnow
 from domain.core.models import HelpdeskState, HelpdeskWriteBack, InboxEvent, SupportTicket
-from sandbox.server import SandboxServer
-from tests.conftest import REPO_ROOT, wait_for
-from tests.connectors.conftest import sandbox_app
-
-SECRET = "helpdesk-secret-for-tests"
-NOWHERE = "http://127.0.0.1:9/hooks"  # the stand-in's delivery fails; its record keeps body and headers
-ENV = {"ZD_EMAIL": "agent@futon.example", "ZD_TOKEN": "zd_token_sandbox", "GG_EMAIL": "agent@futon.example",
-       "GG_KEY": "gorgias_key_sandbox", "HELPDESK_SECRET": SECRET}
+from tests.conftest import wait_for
+from tests.integration.support import helpdesk_kit
+from tests.integration.support.helpdesk_kit import NOWHERE, SECRET
 
 
 def helpdesks(base: str) -> str:
@@ -59,29 +54,14 @@ options = {{ max_retries = 0 }}
 
 @pytest.fixture
 def sandbox() -> Iterator[str]:
-    server = SandboxServer(app=sandbox_app("sandbox.zendesk", "sandbox.gorgias")).start()
-    yield server.base_url
-    server.stop()
+    with helpdesk_kit.stand_ins("sandbox.zendesk", "sandbox.gorgias") as base:
+        yield base
 
 
 @pytest.fixture
 def configured(sandbox: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from domain.core.env_settings import get_settings
-
-    path = tmp_path / "store.toml"
-    path.write_text((REPO_ROOT / "examples" / "futon-store.toml").read_text() + helpdesks(sandbox))
-    for key, value in {**ENV, "BACKORDERS_CONFIG": str(path)}.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    yield sandbox
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def client(configured: str, db_session: Session) -> TestClient:
-    from workers.web import create_app
-
-    return TestClient(create_app(), raise_server_exceptions=False)
+    with helpdesk_kit.store_config(tmp_path, monkeypatch, helpdesks(sandbox)):
+        yield sandbox
 
 
 def customer_writes(sandbox: str, platform: str, instance: str, body: str, subscribe: bool = True,

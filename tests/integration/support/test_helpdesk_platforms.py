@@ -9,9 +9,8 @@ is handled once."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,19 +22,14 @@ from sqlalchemy.orm import Session
 from domain.core.business_config import BusinessConfig
 from domain.core.clock import utcnow
 from domain.core.models import (
-    Backorder, HelpdeskWriteBack, InboxEvent, Order, OrderLine, Shipment, ShippingAccount, Sku, Store,
-    SupportDecision, SupportDraft, SupportTicket,
+    Backorder, HelpdeskWriteBack, InboxEvent, Shipment, ShippingAccount, SupportDecision, SupportDraft,
+    SupportTicket,
 )
 from domain.journey import customer_journey
 from domain.support.note import DRAFT_HEADING
-from sandbox.server import SandboxServer
-from tests.conftest import REPO_ROOT, wait_for
-from tests.connectors.conftest import sandbox_app
+from tests.conftest import wait_for
+from tests.integration.support.helpdesk_kit import NOWHERE, SECRET, backordered_order, helpdesks
 
-SECRET = "helpdesk-secret-for-tests"
-NOWHERE = "http://127.0.0.1:9/hooks"  # the stand-in's delivery fails; its record keeps body and headers
-ENV = {"ZD_EMAIL": "agent@futon.example", "ZD_TOKEN": "zd_token_sandbox", "GG_EMAIL": "agent@futon.example",
-       "GG_KEY": "gorgias_key_sandbox", "IC_TOKEN": "intercom_token_sandbox", "HELPDESK_SECRET": SECRET}
 TRACKING = "1Z999AA10123456784"
 #: platform → (key, admin path a customer writes in by, state view, the group id our queues map to)
 PLATFORMS = {"zendesk": ("zd", "tickets", "tickets", "360002"), "gorgias": ("gg", "tickets", "tickets", "7"),
@@ -45,74 +39,19 @@ PRIORITY_WORD = {"zendesk": lambda p: p, "intercom": lambda p: p,
                  "gorgias": lambda p: {"urgent": "critical"}.get(p, p)}
 
 
-def helpdesks(base: str) -> str:
-    groups = "support = \"{}\", support-tier2 = \"{}\", vip-care = \"{}\", care = \"{}\""
-    return f'''
-[[helpdesks]]
-key = "zd"
-platform = "zendesk"
-base_url = "{base}/zendesk/zd"
-credentials = {{ email = "ZD_EMAIL", api_token = "ZD_TOKEN" }}
-webhook_secret_env = "HELPDESK_SECRET"
-options = {{ groups = {{ {groups.format(*["360002"] * 4)} }} }}
-
-[[helpdesks]]
-key = "gg"
-platform = "gorgias"
-base_url = "{base}/gorgias/gg"
-credentials = {{ email = "GG_EMAIL", api_key = "GG_KEY" }}
-webhook_secret_env = "HELPDESK_SECRET"
-options = {{ groups = {{ {groups.format(*["7"] * 4)} }} }}
-
-[[helpdesks]]
-key = "ic"
-platform = "intercom"
-base_url = "{base}/intercom/ic"
-credentials = {{ access_token = "IC_TOKEN" }}
-webhook_secret_env = "HELPDESK_SECRET"
-options = {{ admin_id = "814860", groups = {{ {groups.format(*["5017"] * 4)} }} }}
-'''
-
-
 @pytest.fixture
-def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from domain.core.env_settings import get_settings
-
-    server = SandboxServer(app=sandbox_app("sandbox.zendesk", "sandbox.gorgias", "sandbox.intercom")).start()
-    path = tmp_path / "store.toml"
-    path.write_text((REPO_ROOT / "examples" / "futon-store.toml").read_text() + helpdesks(server.base_url))
-    for key, value in {**ENV, "BACKORDERS_CONFIG": str(path)}.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    yield server.base_url
-    get_settings.cache_clear()
-    server.stop()
-
-
-@pytest.fixture
-def client(configured: str, db_session: Session) -> TestClient:
-    from workers.web import create_app
-
-    return TestClient(create_app(), raise_server_exceptions=False)
+def helpdesk_toml() -> Callable[[str], str]:
+    """Each stand-in's entry with our queues mapped to its one group."""
+    groups = "groups = {{ support = \"{0}\", support-tier2 = \"{0}\", vip-care = \"{0}\", care = \"{0}\" }}"
+    return lambda base: helpdesks(base, {key: groups.format(group) for key, _c, _v, group in PLATFORMS.values()})
 
 
 def backordered_and_shipped(session: Session, catalog: BusinessConfig, number: str, email: str) -> Backorder:
     """An order of two lines: the frame on backorder (offered: its options have signed links), the
     cover shipped with UPS and last scanned in Louisville."""
-    store = session.scalar(select(Store).where(Store.key == "shopify-main"))
-    frame = session.scalar(select(Sku).where(Sku.code == "FUT-FRM-OAK-FULL"))
-    assert store is not None and frame is not None
-    order = Order(store_id=store.id, external_id=f"x-{number}", number=f"#{number}", customer_name="Rui Costa",
-                  email=email, total_cents=frame.price_cents, placed_at=utcnow() - timedelta(days=3))
-    session.add(order)
-    session.flush()
-    line = OrderLine(order_id=order.id, sku_id=frame.id, external_id=f"{number}-1", quantity=1, backordered_qty=1,
-                     allocated_qty=0, price_cents=frame.price_cents, title=frame.title)
-    session.add(line)
-    session.flush()
-    backorder = Backorder(order_line_id=line.id, sku_id=frame.id, quantity=1, ordered_at=order.placed_at)
+    order, backorder = backordered_order(session, number, email, "Rui Costa", days_ago=3)
     account = ShippingAccount(key="ss-main", provider="shipstation")
-    session.add_all([backorder, account])
+    session.add(account)
     session.flush()
     shipped_at = utcnow() - timedelta(days=1)
     session.add(Shipment(account_id=account.id, external_id=f"s-{number}", order_id=order.id,
@@ -182,19 +121,33 @@ def forged(platform: str, body: bytes, headers: dict[str, str]) -> list[tuple[by
     return made
 
 
+def customer_writes_in(base: str, platform: str, email: str, name: str, subject: str,
+                       body: str) -> tuple[str, dict[str, Any]]:
+    """A customer writes in at the platform's stand-in, which is subscribed to deliver (nowhere, so
+    its record keeps it); the new ticket's id there and its one webhook delivery."""
+    key, create, _view, _group = PLATFORMS[platform]
+    admin = f"{base}/{platform}/{key}/_admin"
+    requests.post(f"{admin}/webhooks", json={"address": NOWHERE, "secret": SECRET}, timeout=10).raise_for_status()
+    made = requests.post(f"{admin}/{create}", timeout=10,
+                         json={"email": email, "name": name, "subject": subject, "body": body}).json()
+    [delivery] = made["webhooks"]
+    return str((made.get("ticket") or made.get("conversation"))["id"]), dict(delivery)
+
+
+def written_back(session: Session) -> bool:
+    """The ticket's write-back to the helpdesk is done."""
+    session.expire_all()
+    return session.scalar(select(HelpdeskWriteBack.state)) == "done"
+
+
 @pytest.mark.parametrize("platform", list(PLATFORMS))
 def test_a_signed_new_ticket_is_triaged_and_written_back_once_with_its_orders_facts_and_a_forged_one_refused(
         platform: str, celery_worker: Any, client: TestClient, configured: str, db_session: Session,
         catalog: BusinessConfig) -> None:
-    key, create, view, group = PLATFORMS[platform]
+    key, _create, view, group = PLATFORMS[platform]
     backorder = backordered_and_shipped(db_session, catalog, "7101", "rui@example.com")
-    admin = f"{configured}/{platform}/{key}/_admin"
-    requests.post(f"{admin}/webhooks", json={"address": NOWHERE, "secret": SECRET}, timeout=10).raise_for_status()
-    made = requests.post(f"{admin}/{create}", timeout=10, json={
-        "email": "rui@example.com", "name": "Rui Costa", "subject": "Backorder ETA",
-        "body": "When will order #7101 be back in stock? What's the ETA?"}).json()
-    external_id = str((made.get("ticket") or made.get("conversation"))["id"])
-    [delivery] = made["webhooks"]
+    external_id, delivery = customer_writes_in(configured, platform, "rui@example.com", "Rui Costa", "Backorder ETA",
+                                               "When will order #7101 be back in stock? What's the ETA?")
     body, headers = delivery["body"].encode(), dict(delivery["headers"])
     route = f"/webhooks/helpdesk/{key}"
     assert b"#7101" in body or platform == "zendesk"  # Zendesk's event envelope: the text is fetched
@@ -207,11 +160,7 @@ def test_a_signed_new_ticket_is_triaged_and_written_back_once_with_its_orders_fa
     assert client.post(route, content=body, headers=headers).json()["new"] is True
     assert client.post(route, content=body, headers=headers).json()["new"] is False  # delivered twice
 
-    def written_back() -> bool:
-        db_session.expire_all()
-        return db_session.scalar(select(HelpdeskWriteBack.state)) == "done"
-
-    wait_for(written_back, timeout_s=120)
+    wait_for(lambda: written_back(db_session), timeout_s=120)
     ticket = db_session.scalar(select(SupportTicket))
     assert ticket is not None and (ticket.source, ticket.external_id) == (key, external_id)
     # classified, routed (with its reasons), prioritised
@@ -265,23 +214,15 @@ def test_an_answer_to_a_backorder_offer_written_in_the_helpdesk_is_applied_once_
     what was applied; the delivery posted twice applies it once."""
     from domain.core.models import OutboxMessage
 
-    key, create, view, _group = PLATFORMS[platform]
+    key, _create, view, _group = PLATFORMS[platform]
     backorder = backordered_and_shipped(db_session, catalog, "7201", "ines@example.com")
-    admin = f"{configured}/{platform}/{key}/_admin"
-    requests.post(f"{admin}/webhooks", json={"address": NOWHERE, "secret": SECRET}, timeout=10).raise_for_status()
-    made = requests.post(f"{admin}/{create}", timeout=10, json={
-        "email": "ines@example.com", "name": "Ines", "subject": "Re: your backorder",
-        "body": "I got your email about the backorder. I'll wait for the frame, no problem."}).json()
-    external_id = str((made.get("ticket") or made.get("conversation"))["id"])
-    [delivery] = made["webhooks"]
+    external_id, delivery = customer_writes_in(
+        configured, platform, "ines@example.com", "Ines", "Re: your backorder",
+        "I got your email about the backorder. I'll wait for the frame, no problem.")
     for _ in range(2):
         client.post(f"/webhooks/helpdesk/{key}", content=delivery["body"].encode(), headers=delivery["headers"])
 
-    def written_back() -> bool:
-        db_session.expire_all()
-        return db_session.scalar(select(HelpdeskWriteBack.state)) == "done"
-
-    wait_for(written_back, timeout_s=120)
+    wait_for(lambda: written_back(db_session), timeout_s=120)
     assert db_session.get(Backorder, backorder.id).state == "accepted_wait"  # type: ignore[union-attr]
     ticket = db_session.scalar(select(SupportTicket))
     assert ticket is not None and ticket.intent == "backorder_offer_answer"

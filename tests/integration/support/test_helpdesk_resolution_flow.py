@@ -6,8 +6,6 @@ resolve it once; re-opened there (a webhook lost: the poll finds it) → ours re
 decision saying why; solved again → resolved again, and no second survey."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,14 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.core.models import CsatRequest, HelpdeskWriteBack, SupportDecision, SupportTicket
-from sandbox.server import SandboxServer
-from tests.conftest import REPO_ROOT, wait_for
-from tests.connectors.conftest import sandbox_app
+from tests.conftest import wait_for
+from tests.integration.support.helpdesk_kit import NOWHERE, SECRET
 
-SECRET = "helpdesk-secret-for-tests"
-NOWHERE = "http://127.0.0.1:9/hooks"  # the stand-in's delivery fails; its record keeps body and headers
-ENV = {"ZD_EMAIL": "agent@futon.example", "ZD_TOKEN": "zd_token_sandbox", "GG_EMAIL": "agent@futon.example",
-       "GG_KEY": "gorgias_key_sandbox", "IC_TOKEN": "intercom_token_sandbox", "HELPDESK_SECRET": SECRET}
 #: platform → (key, the admin path a customer writes in by, its status path, solve, re-open, who we expect)
 PLATFORMS = {
     "zendesk": ("zd", "tickets", "tickets/{id}/status", {"status": "solved", "agent_id": 3721}, {"status": "open"},
@@ -35,54 +28,6 @@ PLATFORMS = {
     "intercom": ("ic", "conversations", "conversations/{id}/state", {"state": "closed", "admin_id": "814861"},
                  {"state": "open", "admin_id": "814860"}, "intercom agent 814861"),
 }
-
-
-def helpdesks(base: str) -> str:
-    return f'''
-[[helpdesks]]
-key = "zd"
-platform = "zendesk"
-base_url = "{base}/zendesk/zd"
-credentials = {{ email = "ZD_EMAIL", api_token = "ZD_TOKEN" }}
-webhook_secret_env = "HELPDESK_SECRET"
-
-[[helpdesks]]
-key = "gg"
-platform = "gorgias"
-base_url = "{base}/gorgias/gg"
-credentials = {{ email = "GG_EMAIL", api_key = "GG_KEY" }}
-webhook_secret_env = "HELPDESK_SECRET"
-
-[[helpdesks]]
-key = "ic"
-platform = "intercom"
-base_url = "{base}/intercom/ic"
-credentials = {{ access_token = "IC_TOKEN" }}
-webhook_secret_env = "HELPDESK_SECRET"
-options = {{ admin_id = "814860" }}
-'''
-
-
-@pytest.fixture
-def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from domain.core.env_settings import get_settings
-
-    server = SandboxServer(app=sandbox_app("sandbox.zendesk", "sandbox.gorgias", "sandbox.intercom")).start()
-    path = tmp_path / "store.toml"
-    path.write_text((REPO_ROOT / "examples" / "futon-store.toml").read_text() + helpdesks(server.base_url))
-    for key, value in {**ENV, "BACKORDERS_CONFIG": str(path)}.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    yield server.base_url
-    get_settings.cache_clear()
-    server.stop()
-
-
-@pytest.fixture
-def client(configured: str, db_session: Session) -> TestClient:
-    from workers.web import create_app
-
-    return TestClient(create_app(), raise_server_exceptions=False)
 
 
 class Desk:

@@ -7,37 +7,23 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain.core.business_config import BusinessConfig
-from domain.core.clock import utcnow
 from domain.core.models import (
-    Backorder, Order, OrderLine, Sku, Store, SupportDecision, SupportDraft, SupportNote, SupportTicketLink,
+    Backorder, Order, SupportDecision, SupportDraft, SupportNote, SupportTicketLink,
 )
 from domain.journey import customer_journey
 from domain.support import drafts, intake
+from tests.integration.support.helpdesk_kit import backordered_order
 from tests.unit.support.test_legal import THREATS
 
 
 def _backordered_order(session: Session, catalog: BusinessConfig, number: str, email: str) -> Backorder:
-    store = session.scalar(select(Store).where(Store.key == "shopify-main"))
-    sku = session.scalar(select(Sku).where(Sku.code == "FUT-FRM-OAK-FULL"))
-    assert store is not None and sku is not None
-    order = Order(store_id=store.id, external_id=f"x-{number}", number=f"#{number}", customer_name="Lee Park",
-                  email=email, total_cents=sku.price_cents, placed_at=utcnow() - timedelta(days=9))
-    session.add(order)
-    session.flush()
-    line = OrderLine(order_id=order.id, sku_id=sku.id, external_id=f"{number}-1", quantity=1, backordered_qty=1,
-                     allocated_qty=0, price_cents=sku.price_cents, title=sku.title)
-    session.add(line)
-    session.flush()
-    backorder = Backorder(order_line_id=line.id, sku_id=sku.id, quantity=1, ordered_at=order.placed_at)
-    session.add(backorder)
-    session.flush()
+    _order, backorder = backordered_order(session, number, email, "Lee Park", days_ago=9)
     customer_journey.offer(session, backorder.id, _settings(catalog))
     session.commit()
     return backorder

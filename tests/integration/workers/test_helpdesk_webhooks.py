@@ -14,61 +14,22 @@ from sqlalchemy.orm import Session
 
 from domain.core.models import InboxEvent
 from domain.helpdesks import inbox
-from sandbox.server import SandboxServer
-from tests.conftest import REPO_ROOT
-from tests.connectors.conftest import sandbox_app
-
-SECRET = "helpdesk-secret-for-tests"
-NOWHERE = "http://127.0.0.1:9/hooks"  # the delivery fails; its record keeps the body and headers
-ENV = {"ZD_EMAIL": "agent@futon.example", "ZD_TOKEN": "zd_token_sandbox", "GG_EMAIL": "agent@futon.example",
-       "GG_KEY": "gorgias_key_sandbox", "IC_TOKEN": "intercom_token_sandbox", "HELPDESK_SECRET": SECRET}
-
-
-def helpdesks(base: str) -> str:
-    return f'''
-[[helpdesks]]
-key = "zd"
-platform = "zendesk"
-base_url = "{base}/zendesk/zd"
-credentials = {{ email = "ZD_EMAIL", api_token = "ZD_TOKEN" }}
-webhook_secret_env = "HELPDESK_SECRET"
-
-[[helpdesks]]
-key = "gg"
-platform = "gorgias"
-base_url = "{base}/gorgias/gg"
-credentials = {{ email = "GG_EMAIL", api_key = "GG_KEY" }}
-webhook_secret_env = "HELPDESK_SECRET"
-
-[[helpdesks]]
-key = "ic"
-platform = "intercom"
-base_url = "{base}/intercom/ic"
-credentials = {{ access_token = "IC_TOKEN" }}
-webhook_secret_env = "HELPDESK_SECRET"
-options = {{ admin_id = "814860" }}
-'''
+from tests.integration.support import helpdesk_kit
+from tests.integration.support.helpdesk_kit import NOWHERE, SECRET
 
 
 @pytest.fixture
-def sandbox() -> Iterator[str]:
-    server = SandboxServer(app=sandbox_app("sandbox.zendesk", "sandbox.gorgias", "sandbox.intercom")).start()
-    yield server.base_url
-    server.stop()
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The stand-ins, with the store configured for them."""
+    with helpdesk_kit.configured(tmp_path, monkeypatch) as base:
+        yield base
 
 
 @pytest.fixture
-def client(db_session: Session, sandbox: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    from domain.core.env_settings import get_settings
+def client(sandbox: str, db_session: Session) -> TestClient:
     from workers.web import create_app
 
-    path = tmp_path / "store.toml"
-    path.write_text((REPO_ROOT / "examples" / "futon-store.toml").read_text() + helpdesks(sandbox))
-    for key, value in {**ENV, "BACKORDERS_CONFIG": str(path)}.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    yield TestClient(create_app(), raise_server_exceptions=False)
-    get_settings.cache_clear()
+    return TestClient(create_app(), raise_server_exceptions=False)
 
 
 def new_ticket(sandbox: str, platform: str, instance: str) -> dict[str, Any]:
