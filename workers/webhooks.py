@@ -36,7 +36,7 @@ from flows import metrics
 from workers import input_guard, webhook_stores
 
 from workers.deadlines import RETRY_AFTER_S, DeadlineExceeded, deadline_of, run_blocking, work_deadline
-from workers.ingest_writer import get_writer
+from workers.ingest_writer import Outcome, get_writer
 from workers.webhook_stores import KnownStore
 
 log = logging.getLogger("workers.webhooks")
@@ -118,6 +118,14 @@ def check_webhook(store: KnownStore, headers: dict[str, str], body: bytes) -> An
 
 
 TOO_SLOW = Answer(503, {"error": "database did not answer in time, retry later"})
+#: What a request's own timer puts on its writer future when the writer has not answered by the
+#: request's deadline (the writer leaves a future that is already done alone).
+EXPIRED = Outcome(error="no outcome by the deadline")
+
+
+def _expire(future: asyncio.Future[Outcome]) -> None:
+    if not future.done():
+        future.set_result(EXPIRED)
 
 
 async def accept_webhook(store_key: str, headers: dict[str, str], body: bytes, deadline: float | None = None) -> Answer:
@@ -131,8 +139,9 @@ async def accept_webhook(store_key: str, headers: dict[str, str], body: bytes, d
     """
     deadline = deadline_of({}) if deadline is None else deadline
     # the chain this webhook starts: the id goes into the inbox row and the drain's header
-    with log_context.bound(correlation_id=log_context.new_id(), store=store_key):
-        answer = await _accept(store_key, headers, body, deadline)
+    correlation_id = log_context.new_id()
+    with log_context.bound(correlation_id=correlation_id, store=store_key):
+        answer = await _accept(store_key, headers, body, deadline, correlation_id)
         return note(store_key, answer)
 
 
@@ -146,14 +155,18 @@ def note(store_key: str, answer: Answer) -> Answer:
     correlation id, so nothing is lost at ``LOG_LEVEL=INFO``.
     """
     refused = answer.status != 200
-    (events.warning if refused else events.debug)(
-        "webhook.refused" if refused else "webhook.received", store=store_key, status=answer.status,
-        reason=answer.reason, inbox_id=answer.body.get("id"), topic=answer.topic or None)
+    if refused:
+        events.warning("webhook.refused", store=store_key, status=answer.status, reason=answer.reason,
+                       inbox_id=answer.body.get("id"), topic=answer.topic or None)
+    elif log.isEnabledFor(logging.DEBUG):  # asking structlog costs ~4 µs even when it drops the line
+        events.debug("webhook.received", store=store_key, status=answer.status, reason=answer.reason,
+                     inbox_id=answer.body.get("id"), topic=answer.topic or None)
     metrics.webhook_answered(store_key, answer.reason)
     return answer
 
 
-async def _accept(store_key: str, headers: dict[str, str], body: bytes, deadline: float) -> Answer:
+async def _accept(store_key: str, headers: dict[str, str], body: bytes, deadline: float,
+                  correlation_id: str | None = None) -> Answer:
     hit, store = webhook_stores.cached(store_key)
     if not hit:
         try:
@@ -173,12 +186,17 @@ async def _accept(store_key: str, headers: dict[str, str], body: bytes, deadline
         checked = await run_in_threadpool(check_webhook, store, headers, body)
     if isinstance(checked, Answer):
         return checked
-    checked.payload[log_context.CORRELATION_ID] = log_context.current_id()
+    checked.payload[log_context.CORRELATION_ID] = correlation_id or log_context.current_id()
     writer = get_writer()
     future = writer.submit(checked, work_deadline(deadline))
+    # The writer answers by the work deadline; this timer is the backstop. One timer on the
+    # future, not ``asyncio.wait_for(asyncio.shield(...))``: 2 µs per request against 6, measured.
+    timer = asyncio.get_running_loop().call_later(max(0.0, deadline - time.monotonic()), _expire, future)
     try:
-        outcome = await asyncio.wait_for(asyncio.shield(future), max(0.0, deadline - time.monotonic()))
-    except TimeoutError:  # the writer answers by the work deadline; this is the backstop
+        outcome = await future
+    finally:
+        timer.cancel()
+    if outcome is EXPIRED:
         withdrawn = writer.withdraw(future)
         log.error("webhook for %s: no outcome by the deadline (%s); answered 503", store_key,
                   "withdrawn" if withdrawn else "its batch may still commit")
