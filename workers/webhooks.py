@@ -140,9 +140,11 @@ async def accept_webhook(store_key: str, headers: dict[str, str], body: bytes, d
     deadline = deadline_of({}) if deadline is None else deadline
     # the chain this webhook starts: the id goes into the inbox row and the drain's header
     correlation_id = log_context.new_id()
-    with log_context.bound(correlation_id=correlation_id, store=store_key):
-        answer = await _accept(store_key, headers, body, deadline, correlation_id)
-        return note(store_key, answer)
+    tokens = log_context.bind(correlation_id=correlation_id, store=store_key)
+    try:
+        return note(store_key, await _accept(store_key, headers, body, deadline, correlation_id))
+    finally:
+        log_context.unbind(tokens)
 
 
 def note(store_key: str, answer: Answer) -> Answer:

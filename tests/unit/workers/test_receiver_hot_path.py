@@ -263,3 +263,31 @@ def test_each_answer_is_counted_under_its_store_and_reason() -> None:
             metrics.webhook_answered(store, reason)
         assert _count(counter, *labels) == before + 3, (store, reason)
     assert ("no-such-store", "unknown_store") not in metrics._answer_children  # no label per made-up key
+
+
+# --- the per-source limiter's settings and keys ---------------------------------------------------
+
+
+def test_limits_follow_a_changed_setting_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.source_limits import SourceLimits
+
+    monkeypatch.setenv("WEBHOOK_LIMIT_PER_IP_PER_S", "7")
+    monkeypatch.setenv("WEBHOOK_LIMIT_PER_STORE_BURST", "0.5")
+    first = SourceLimits.current()
+    assert (first.ip_rate, first.store_burst) == (7.0, 1.0) and SourceLimits.current() is first
+    monkeypatch.setenv("WEBHOOK_LIMIT_PER_IP_PER_S", "9")
+    assert SourceLimits.current().ip_rate == 9.0
+    monkeypatch.delenv("WEBHOOK_LIMIT_PER_IP_PER_S")
+    assert SourceLimits.current() == SourceLimits.from_env() and SourceLimits.current().ip_rate == 200.0
+
+
+def test_bucket_keys_are_the_deployments_redis_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    from domain.core.env_settings import redis_key
+    from workers.source_limits import buckets_for
+
+    monkeypatch.setenv("REDIS_KEY_PREFIX", "deploy-a:")
+    assert buckets_for("/webhooks/shop-1", "10.0.0.1") == (redis_key("source", "ip", "10.0.0.1"),
+                                                           redis_key("source", "store", "shop-1"))
+    assert buckets_for("/webhooks/NOT A KEY", "::1")[1] == redis_key("source", "store", "-")  # type: ignore[index]
+    assert buckets_for("/healthz", "10.0.0.1") is None
+    assert redis_key("source", "ip", "x").startswith("deploy-a:")
