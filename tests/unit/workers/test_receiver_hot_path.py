@@ -291,3 +291,14 @@ def test_bucket_keys_are_the_deployments_redis_keys(monkeypatch: pytest.MonkeyPa
     assert buckets_for("/webhooks/NOT A KEY", "::1")[1] == redis_key("source", "store", "-")  # type: ignore[index]
     assert buckets_for("/healthz", "10.0.0.1") is None
     assert redis_key("source", "ip", "x").startswith("deploy-a:")
+
+
+def test_the_fast_paths_answer_is_the_responses_bytes_and_headers() -> None:
+    for answer in (webhooks.Answer(200, {"status": "accepted", "id": 12}), webhooks.TOO_SLOW,
+                   webhooks.Answer(400, {"error": "malformed payload: ünïcode"})):
+        sent = Recorder()
+        asyncio.run(answer.send(sent))
+        response = answer.response()
+        assert (sent.status, sent.body) == (response.status_code, response.body)
+        start = next(m for m in sent.messages if m["type"] == "http.response.start")
+        assert sorted(start["headers"]) == sorted(response.raw_headers)
