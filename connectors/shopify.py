@@ -82,7 +82,6 @@ for the client-side pacer, ``page_size`` (≤ 250).
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import partial
 from typing import Any, ClassVar, Iterator, Mapping
 
 from connectors.base import (
@@ -118,10 +117,10 @@ def level_record(level: Mapping[str, Any], variant: StockRecord | None = None) -
     ``external_id`` is then the inventory item id and ``sku`` None, and the domain maps it to the
     SKU through the listing it stored on the last full fetch.
     """
-    iid = str(level["inventory_item_id"])  # a webhook's level is built, not replaced (3 µs less, measured)
-    return (partial(replace, variant) if variant else partial(StockRecord, iid))(
-        location_external_id=id_str(level.get("location_id")), inventory_item_id=iid,
-        available=whole_units(level.get("available")), updated_at=parse_timestamp(level.get("updated_at")))
+    iid, get = str(level["inventory_item_id"]), level.get  # built, not replaced: 3 µs less (measured)
+    kw: dict[str, Any] = dict(location_external_id=id_str(get("location_id")), inventory_item_id=iid,
+                              available=whole_units(get("available")), updated_at=parse_timestamp(get("updated_at")))
+    return replace(variant, **kw) if variant else StockRecord(iid, **kw)
 
 
 def order_record(order: Mapping[str, Any]) -> OrderRecord:

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 
 from workers.embedded import ensure_env
 
@@ -52,7 +53,7 @@ def api_docs_enabled() -> bool:
     return os.environ.get("API_DOCS", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def fastapi_telemetry() -> dict[str, Any]:
+def fastapi_telemetry() -> TelemetryConfig:
     """FastAPI's own OpenTelemetry (https://fastapi.tiangolo.com/advanced/opentelemetry/) only when
     the deployment turns it on with ``FASTAPI_OTEL_AUTO_CONFIGURE=true``; otherwise it is off.
 
@@ -60,8 +61,8 @@ def fastapi_telemetry() -> dict[str, Any]:
     any is configured (2.7 µs, measured; every webhook pays it) although nothing here configures
     one: this product's figures are on ``/metrics`` (Prometheus) and in the log lines."""
     if os.environ.get("FASTAPI_OTEL_AUTO_CONFIGURE", "").strip().lower() == "true":
-        return {}
-    return {"tracing": False, "metrics": False, "logs": False}
+        return TelemetryConfig()
+    return TelemetryConfig(tracing=False, metrics=False, logs=False)
 
 
 def create_app() -> FastAPI:

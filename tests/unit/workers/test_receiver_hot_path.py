@@ -302,3 +302,4 @@ def test_the_fast_paths_answer_is_the_responses_bytes_and_headers() -> None:
         assert (sent.status, sent.body) == (response.status_code, response.body)
         start = next(m for m in sent.messages if m["type"] == "http.response.start")
         assert sorted(start["headers"]) == sorted(response.raw_headers)
+
