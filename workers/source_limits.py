@@ -111,13 +111,35 @@ class SourceLimits:
                    max(1.0, _rate(env, "WEBHOOK_LIMIT_PER_STORE_BURST", cls.store_burst)))
 
 
+    @classmethod
+    def current(cls) -> SourceLimits:
+        """``from_env()`` of the process environment, read on every request (a changed setting
+        applies at once) but parsed once per distinct setting: parsing the four values and building
+        the limits cost more than reading them, on every webhook (measured)."""
+        environ = os.environ
+        raw = (environ.get(LIMIT_VARIABLES[0]), environ.get(LIMIT_VARIABLES[1]), environ.get(LIMIT_VARIABLES[2]),
+               environ.get(LIMIT_VARIABLES[3]))
+        limits = _parsed.get(raw)
+        if limits is None:
+            if len(_parsed) > 64:  # settings changing all the time (tests): never grow
+                _parsed.clear()
+            limits = _parsed[raw] = cls.from_env()
+        return limits
+
+
+LIMIT_VARIABLES = ("WEBHOOK_LIMIT_PER_IP_PER_S", "WEBHOOK_LIMIT_PER_IP_BURST", "WEBHOOK_LIMIT_PER_STORE_PER_S",
+                   "WEBHOOK_LIMIT_PER_STORE_BURST")
+_parsed: dict[tuple[str | None, ...], SourceLimits] = {}
+
+
 def buckets_for(path: str, client_ip: str) -> tuple[str, str] | None:
     """The two bucket keys a request spends from, or None for paths that are not limited."""
     if not path.startswith(LIMITED_PREFIXES):
         return None
     match = STORE_PATH.match(path)
     store = match.group(1) if match else "-"
-    return redis_key("source", "ip", client_ip), redis_key("source", "store", store)
+    namespace = redis_key("source")  # one look at the prefix for both keys
+    return f"{namespace}:ip:{client_ip}", f"{namespace}:store:{store}"
 
 
 def lease_size(limits: SourceLimits) -> int:
@@ -161,7 +183,7 @@ class SourceLimitMiddleware:
         await self.app(scope, receive, send)
 
     async def wait_for(self, keys: tuple[str, str]) -> float:
-        limits = SourceLimits.from_env()
+        limits = SourceLimits.current()
         if limits.ip_rate <= 0 and limits.store_rate <= 0:
             return 0.0
         now = time.monotonic()

@@ -14,7 +14,7 @@ module only binds fields and hands out loggers, and works whether or not renderi
 """
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -33,8 +33,10 @@ FIELDS = ("store", "sku", "order", "backorder", "po", "outbox", "provider")
 
 
 def new_id() -> str:
-    """A fresh correlation id: 16 hex digits, short enough to read, long enough never to repeat."""
-    return uuid.uuid4().hex[:16]
+    """A fresh correlation id: 16 hex digits, short enough to read, long enough never to repeat
+    (64 random bits; ``os.urandom`` directly, a third of ``uuid4``'s cost, measured: every
+    webhook mints one)."""
+    return os.urandom(8).hex()
 
 
 def current_id() -> str | None:

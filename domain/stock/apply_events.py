@@ -38,8 +38,8 @@ def stored_payload(headers: dict[str, str], body: bytes, keep: Iterable[str] = (
     """The body and the headers parsing needs again: the platforms' own prefixes, plus the headers
     a store's connector names in ``keep`` (a ``rest`` store's topic and delivery-id headers)."""
     named = {name.lower() for name in keep}
-    kept = {k.lower(): v for k, v in headers.items()
-            if k.lower().startswith(KEPT_HEADER_PREFIXES) or k.lower() in named}
+    kept = {name: v for k, v in headers.items()
+            if (name := k.lower()).startswith(KEPT_HEADER_PREFIXES) or name in named}
     return {"headers": kept, "body": body.decode("utf-8")}
 
 

@@ -90,3 +90,14 @@ def test_database_down_is_503_not_500(client: TestClient, monkeypatch: pytest.Mo
         monkeypatch.undo()
         get_settings.cache_clear()
         reset_engine()
+
+
+def test_fastapis_own_telemetry_is_on_only_when_the_deployment_turns_it_on(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.web import create_app
+
+    off = client.app._telemetry  # type: ignore[attr-defined]
+    assert (off["tracing"], off["metrics"], off["logs"]) == (False, False, False)
+    monkeypatch.setenv("FASTAPI_OTEL_AUTO_CONFIGURE", "true")
+    on = create_app()._telemetry
+    assert (on["tracing"], on["metrics"], on["logs"], on["auto_configure"]) == (True, True, True, True)
