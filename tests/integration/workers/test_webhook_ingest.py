@@ -94,6 +94,25 @@ def test_accept_batch_stores_each_key_once_and_tells_new_from_duplicate(db_sessi
     assert (stored.state, stored.kind, stored.topic) == ("pending", "inventory_update", "inventory_levels/update")
 
 
+def test_a_batch_keeps_non_ascii_text_and_integers_past_64_bits_as_sent(db_session: Session) -> None:
+    """The batch is serialised by orjson, which writes non-ASCII as it is and refuses integers past
+    64 bits: those rows go through ``json.dumps`` instead, and both read back exactly as sent."""
+    accented = webhook_inbox.NewEvent(source=STORE, dedupe_key="shopify:é", kind="inventory_update",
+                                      topic="inventory_levels/update", occurred_at=None,
+                                      payload={"body": '{"title": "Crème brûlée ☕"}', "records": {"name": "Zoë \u2028"}})
+    huge = webhook_inbox.NewEvent(source=STORE, dedupe_key="shopify:huge", kind="inventory_update",
+                                  topic="inventory_levels/update", occurred_at=None,
+                                  payload={"body": "{}", "records": {"id": 2**70, "n": -(2**65)}})
+    assert json.loads(webhook_inbox.rows_json([{"payload": huge.payload}])) == [{"payload": huge.payload}]
+    with get_engine().begin() as connection:
+        first = webhook_inbox.accept_batch(connection, [accented])
+        second = webhook_inbox.accept_batch(connection, [huge])
+    assert None not in first + second
+    stored = [db_session.get(InboxEvent, row_id) for row_id in first + second]
+    assert [row.payload for row in stored if row is not None] == [accented.payload, huge.payload]
+    assert stored[0] is not None and stored[0].dedupe_key == "shopify:é"
+
+
 def test_concurrent_deliveries_share_commits_and_a_repeated_event_is_stored_once(
         app: FastAPI, db_session: Session) -> None:
     repeated = _level(7)
