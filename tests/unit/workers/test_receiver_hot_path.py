@@ -303,3 +303,53 @@ def test_the_fast_paths_answer_is_the_responses_bytes_and_headers() -> None:
         start = next(m for m in sent.messages if m["type"] == "http.response.start")
         assert sorted(start["headers"]) == sorted(response.raw_headers)
 
+
+
+def _limit_calls(monkeypatch: pytest.MonkeyPatch, rate: str, burst: str, requests: int) -> tuple[list[float], int]:
+    """``requests`` concurrent ``wait_for`` on fresh buckets in real Redis: their waits, and EVALSHAs sent."""
+    import uuid
+
+    from domain.core.env_settings import get_settings
+    from workers.source_limits import SourceLimitMiddleware, buckets_for
+
+    monkeypatch.setenv("SECRET_KEY", "limits-test-" + "k" * 40)
+    get_settings.cache_clear()
+    for name in ("IP", "STORE"):
+        monkeypatch.setenv(f"WEBHOOK_LIMIT_PER_{name}_PER_S", rate)
+        monkeypatch.setenv(f"WEBHOOK_LIMIT_PER_{name}_BURST", burst)
+    keys = buckets_for(f"/webhooks/limits-{uuid.uuid4().hex[:12]}", f"10.9.{uuid.uuid4().int % 250}.1")
+    assert keys is not None
+    middleware = SourceLimitMiddleware(None)  # type: ignore[arg-type]
+    sent = [0]
+
+    async def run() -> list[float]:
+        client = middleware.client()
+        script = middleware._script
+
+        async def counted(**kwargs: Any) -> Any:
+            sent[0] += 1
+            return await script(**kwargs)
+
+        middleware._script = counted
+        try:
+            return list(await asyncio.gather(*(middleware.wait_for(keys) for _ in range(requests))))
+        finally:
+            await client.delete(*keys)
+            await client.aclose()
+
+    try:
+        return asyncio.run(run()), sent[0]
+    finally:
+        get_settings.cache_clear()
+
+
+def test_concurrent_requests_share_one_refill_of_the_lease(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits, sent = _limit_calls(monkeypatch, rate="1000", burst="100000", requests=64)
+    assert waits == [0.0] * 64
+    assert sent == 2, "a lease of 32 tokens serves 32 requests; the others wait for the refill on its way"
+
+
+def test_a_refused_refill_refuses_everyone_who_waited_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits, sent = _limit_calls(monkeypatch, rate="0.01", burst="3", requests=10)
+    assert waits[:3] == [0.0] * 3 and all(wait > 1 for wait in waits[3:]), waits
+    assert sent == 4, "three leases of one token, then one refusal shared by the seven left"
