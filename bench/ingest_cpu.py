@@ -108,8 +108,9 @@ def measure(args: argparse.Namespace) -> dict[str, list[float]]:
 
     real_get_writer = workers.webhooks.get_writer
     instant = InstantWriter()
-    sides = {"bare": (bench.bare_app.app, None), "ours, instant writer": (workers.web.app, lambda: instant),
-             "ours": (workers.web.app, real_get_writer)}
+    sides: dict[str, tuple[Any, Any]] = {"bare": (bench.bare_app.app, None),
+                                         "ours, instant writer": (workers.web.app, lambda: instant),
+                                         "ours": (workers.web.app, real_get_writer)}
     per_webhook: dict[str, list[float]] = {name: [] for name in sides}
     counter = 0
 
