@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,14 +59,6 @@ from domain.support import views as ticket_views
 #: Stock readings shown for a SKU (the newest ones): a busy SKU has thousands.
 STOCK_READINGS = 30
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
-#: How far before its ``fired_at`` a timer's claiming transaction may have started (see ``Trail.sorted``).
-FIRING_WINDOW = timedelta(seconds=5)
-#: How far a timer's ``due_at`` (set from ``utcnow()``, the database clock estimated to half a round
-#: trip) may lie after the claiming transaction's ``now()``: under a loaded test run a deadline
-#: brought forward to "now" was stamped a few milliseconds after the transaction that fired it began.
-#: The window never reaches back past an earlier timer of the same backorder firing; a handler that
-#: wrote nothing, for a timer due within this slack of the subject's last row, ties with that row.
-CLOCK_SLACK = timedelta(milliseconds=250)
 
 
 class NotFound(LookupError):
@@ -99,23 +91,11 @@ class Trail:
         self.events.append(Event(at, kind, text, _plain(data)))
 
     def sorted(self) -> Trail:
-        """Oldest first. A fired timer goes before what its handler wrote: those rows carry their
-        transaction's start time (``now()``), a little before the ``fired_at`` stamped inside it, and
-        that start is the newest time of the subject's rows between the timer falling due (less
-        :data:`CLOCK_SLACK`, never before an earlier timer of the subject firing) and ``fired_at``."""
+        """Oldest first. A fired timer goes before what its handler wrote: its ``fired_at`` is the
+        firing transaction's start (``domain.core.timers.fire``), the time those rows carry, and at
+        equal times a fired timer leads."""
         order = {id(e): n for n, e in enumerate(self.events)}
-        keys = {id(e): e.at or _EARLIEST for e in self.events}
-        fired_events = [e for e in self.events if e.kind == "timer.fired" and e.at is not None]
-        for fired in fired_events:
-            assert fired.at is not None
-            due = _parse(fired.data.get("due_at"))
-            earlier = [e.at for e in fired_events if e.at is not None and e.at < fired.at
-                       and e.data.get("backorder_id") == fired.data.get("backorder_id")]
-            start = max(fired.at - FIRING_WINDOW, due - CLOCK_SLACK if due else _EARLIEST, *earlier)
-            same = [e.at for e in self.events if e.at is not None and start <= e.at <= fired.at
-                    and not e.kind.startswith("timer") and e.data.get("backorder_id") in (None, fired.data.get("backorder_id"))]
-            keys[id(fired)] = max(same) if same else fired.at
-        self.events.sort(key=lambda e: (keys[id(e)], 0 if e.kind == "timer.fired" else 1, order[id(e)]))
+        self.events.sort(key=lambda e: (e.at or _EARLIEST, 0 if e.kind == "timer.fired" else 1, order[id(e)]))
         return self
 
     def as_dict(self) -> dict[str, Any]:

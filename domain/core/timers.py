@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -86,6 +86,8 @@ def fire(session: Session, timer: Timer, now: datetime | None = None) -> list[Fo
     if run is None:
         raise LookupError(f"no handler registered for timer kind {timer.kind!r}")
     timer.state = "fired"
-    timer.fired_at = now or utcnow()
+    # The transaction's start, the very time every row the handler writes carries (``now()``), so
+    # ``why`` can put the timer before what it caused without guessing at clocks.
+    timer.fired_at = now or session.scalar(select(func.now()))
     session.flush()
     return run(session, timer)

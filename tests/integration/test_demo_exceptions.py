@@ -79,7 +79,10 @@ def test_the_act_tells_only_what_the_rows_and_stand_ins_show(
     assert [r["status"] for r in adyen_refund_calls] == [201], "Adyen took it once"
     [refund_event] = db_session.scalars(select(InboxEvent).where(InboxEvent.source == "payments:adyen-eu")).all()
     assert (refund_event.topic, refund_event.state) == ("REFUND", "done"), "Adyen's outcome came by its webhook"
-    assert paid["adyen"].settled_at is not None and paid["adyen"].settled_at >= refund_event.received_at
+    # settled_at is the worker's estimate of the database clock (half a round trip: milliseconds),
+    # received_at the database's own: the settlement follows the webhook within that error
+    assert paid["adyen"].settled_at is not None
+    assert paid["adyen"].settled_at >= refund_event.received_at - timedelta(milliseconds=250)
     kinds = [kind for (kind,) in db_session.execute(select(Case.kind).where(
         Case.kind.in_(("refund_request", "stuck_in_transit", "chargeback"))).order_by(Case.kind))]
     assert kinds == ["chargeback", "chargeback", "refund_request", "stuck_in_transit"], "one case each"
