@@ -178,6 +178,20 @@ def pay(sandbox_url: str, key: str, buyer: dict[str, str]) -> tuple[str, str]:
     return made.json()["capture"], made.json()["capture"]
 
 
+def order_on_outlet(sandbox_url: str, key: str, buyer: dict[str, str]) -> tuple[str, str, str]:
+    """The buyer pays at its provider and the outlet takes one of its SKU with the gateway's id and
+    the payment's reference as its transaction id: (WooCommerce's order id, the reference, what the
+    provider's admin disputes)."""
+    reference, disputed = pay(sandbox_url, key, buyer)
+    method, title = METHODS[buyer["pays"]]
+    order = requests.post(f"{sandbox_url}/woocommerce/{STORE}/_admin/create_order", timeout=10, json={
+        "lines": [{"sku": buyer["sku"], "quantity": 1, "price": buyer["price"]}],
+        "billing": {**address(buyer), "email": buyer["email"], "phone": ""}, "shipping": address(buyer),
+        "payment_method": method, "payment_method_title": title, "transaction_id": reference})
+    order.raise_for_status()
+    return str(order.json()["order"]["id"]), reference, disputed
+
+
 def place_orders(sandbox_url: str, procs: Processes, say: Say) -> dict[str, Placed]:
     """Each buyer pays at its provider and the order is placed on the outlet with the gateway's id
     and the payment's reference as its transaction id (shipped to the buyer's address); waits for
@@ -187,17 +201,7 @@ def place_orders(sandbox_url: str, procs: Processes, say: Say) -> dict[str, Plac
     from domain.core.db import session_scope
     from domain.core.models import Order, OrderPayment, Store
 
-    woo = f"{sandbox_url}/woocommerce/{STORE}/_admin"
-    paid: dict[str, tuple[str, str, str]] = {}
-    for key, buyer in BUYERS.items():
-        reference, disputed = pay(sandbox_url, key, buyer)
-        method, title = METHODS[buyer["pays"]]
-        order = requests.post(f"{woo}/create_order", timeout=10, json={
-            "lines": [{"sku": buyer["sku"], "quantity": 1, "price": buyer["price"]}],
-            "billing": {**address(buyer), "email": buyer["email"], "phone": ""}, "shipping": address(buyer),
-            "payment_method": method, "payment_method_title": title, "transaction_id": reference})
-        order.raise_for_status()
-        paid[key] = (str(order.json()["order"]["id"]), reference, disputed)
+    paid = {key: order_on_outlet(sandbox_url, key, buyer) for key, buyer in BUYERS.items()}
 
     def recorded() -> dict[str, Placed] | None:
         procs.check_alive()

@@ -31,7 +31,7 @@ from typing import Any
 
 import requests
 
-from demo.exceptions import BUYERS, METHODS, STORE, STRIPE, address, backorders, explained, money, output, pay
+from demo.exceptions import BUYERS, STORE, STRIPE, backorders, explained, money, order_on_outlet, output
 from demo.processes import DemoFailed, Processes
 
 HELPDESK = "zendesk-main"
@@ -167,14 +167,7 @@ def place_order(sandbox_url: str, procs: Processes) -> tuple[str, str]:
     from domain.core.db import session_scope
     from domain.core.models import Order, OrderPayment, Store
 
-    reference, _ = pay(sandbox_url, "fay", RETURNER)
-    method, title = METHODS[RETURNER["pays"]]
-    made = requests.post(f"{sandbox_url}/woocommerce/{STORE}/_admin/create_order", timeout=10, json={
-        "lines": [{"sku": RETURNER["sku"], "quantity": 1, "price": RETURNER["price"]}],
-        "billing": {**address(RETURNER), "email": RETURNER["email"], "phone": ""}, "shipping": address(RETURNER),
-        "payment_method": method, "payment_method_title": title, "transaction_id": reference})
-    made.raise_for_status()
-    external = str(made.json()["order"]["id"])
+    external, reference, _ = order_on_outlet(sandbox_url, "fay", RETURNER)
 
     def stored() -> str | None:
         procs.check_alive()
