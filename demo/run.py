@@ -223,11 +223,14 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
     flower_port = flower_bound(procs, bin_dir, flower_port)
 
     config = load_config(config_path)
+    # The stand-ins are seeded before the stores exist in the database: beat polls a store as soon as
+    # its row is there, and a poll that reads a stand-in not yet seeded records an empty catalogue
+    # until its next interval (Lightspeed's is five minutes), so nothing would be written to it.
+    scenario.prepare(sandbox_url, config, web_url, env, available=25)
     with session_scope() as session:
         apply_config(session, config)
         session.execute(Store.__table__.update().values(next_poll_at=None, stock_cursor=None,
                                                         order_cursor=None, lease_owner=None))
-    scenario.prepare(sandbox_url, config, web_url, env, available=25)
     say(f"configured {len(config.stores)} stores and {len(config.skus)} SKUs; beat polls every store now")
 
     def polled() -> bool:
@@ -242,6 +245,9 @@ def _story(keep: bool, say: Callable[[str], None], held: Held) -> dict[str, Any]
             select(Store.key, func.count()).join(StockLevel, StockLevel.store_id == Store.id)
             .group_by(Store.key).order_by(Store.key))}
     say(f"polled: {stock_rows} stock figures stored ({', '.join(f'{k} {v}' for k, v in per_store.items())})")
+    if empty := sorted({store.key for store in config.stores} - set(per_store)):
+        raise DemoFailed(f"the first poll stored no stock figures for {', '.join(empty)}: nothing could be "
+                         "written to it; see demo-logs/worker.log")
 
     showroom = next(s for s in config.stores if s.platform == "lightspeed")
     trade = next(s for s in config.stores if s.platform == "magento")
