@@ -26,12 +26,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, Decimal, getcontext
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
 VELOCITY_PLACES = Decimal("0.0001")
 HALF = Decimal("0.5")
+
+
+@lru_cache(maxsize=4096)
+def _weight(age_days: int, half_life: Decimal, precision: int, rounding: str) -> Decimal:
+    """½^(age / half-life) in the caller's decimal context (its precision and rounding are part of
+    the key). A fractional power is Decimal's slowest operation (about 45 µs): planning 1,000 SKUs
+    spent 363 ms of its 462 ms here (cProfile, bench.batching's catalogue), computing the same few
+    dozen ages again for every SKU; cached, the figures are the very same Decimals."""
+    del precision, rounding  # the key only: the power below is taken in the current context
+    return HALF ** (Decimal(age_days) / half_life)
 
 
 def _ceil(value: Decimal) -> int:
@@ -88,7 +99,8 @@ def weighted_velocity(daily: dict[date, int], half_life_days: float = 7, min_spa
         raise ValueError(f"half_life_days must be positive, got {half_life_days}")
     last = max(sales)
     half_life = Decimal(str(half_life_days))
-    weights = {day: HALF ** (Decimal((last - day).days) / half_life) for day in sales}
+    context = getcontext()
+    weights = {day: _weight((last - day).days, half_life, context.prec, context.rounding) for day in sales}
     weighted = sum((weights[day] * units for day, units in sales.items()), Decimal(0))
     return (weighted / sum(weights.values(), Decimal(0))).quantize(VELOCITY_PLACES)
 

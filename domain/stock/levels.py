@@ -250,10 +250,12 @@ def record_batch(session: Session, store_id: int, records: Sequence[StockRecord]
     thresholds_moved = location_thresholds.import_levels(session, store_id, reorder_points)
     if not rows:
         return RecordResult(thresholds_moved, unknown, 0)
+    # Rows go in key order: two transactions storing overlapping figures (two drains of one store,
+    # a drain beside a poll) then lock them in the same order and wait for each other, never deadlock.
     changed = session.execute(UPSERT_LEVELS, {"store_id": store_id, "echo_since": utcnow() - echo_window(),
                                               "rows": json.dumps([
         {"sku_id": r.sku_id, "location_id": r.location_id, "on_hand": r.on_hand, "available": r.available,
          "committed": r.committed,
          "source_updated_at": r.source_updated_at.isoformat() if r.source_updated_at else None}
-        for r in rows.values()])}).scalars().all()
+        for _, r in sorted(rows.items())])}).scalars().all()
     return RecordResult(sorted(set(changed) | set(thresholds_moved)), unknown, len(rows))

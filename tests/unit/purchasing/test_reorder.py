@@ -1,7 +1,7 @@
 """Reorder math, checked against examples worked out by hand in the comments."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -182,3 +182,24 @@ def test_no_figure_in_a_reason_is_negative(on_hand: int, on_order: int, backorde
                                  - reason["on_order"])
     assert reason["quantity"] >= max(reason["need"], reorder_qty)
     assert "−" in explain(reason) and "-" not in explain(reason).replace("lead-time", "").replace("on-hand", "")
+
+
+def test_cached_weights_are_the_powers_of_the_callers_decimal_context() -> None:
+    """The weights are cached per age; a caller's own precision still gets its own figures."""
+    from decimal import localcontext
+
+    from domain.purchasing.reorder import HALF, VELOCITY_PLACES, weighted_velocity
+
+    daily = {date(2026, 11, 1) + timedelta(days=offset): units for offset, units in enumerate([3, 0, 1, 4, 0, 2, 5])}
+
+    def by_hand() -> Decimal:
+        last = max(daily)
+        weights = {day: HALF ** (Decimal((last - day).days) / Decimal("7")) for day in daily}
+        return (sum(weights[d] * u for d, u in daily.items()) / sum(weights.values())).quantize(VELOCITY_PLACES)
+
+    assert weighted_velocity(daily) == by_hand()
+    with localcontext() as context:
+        context.prec = 6
+        assert weighted_velocity(daily) == by_hand()
+        assert weighted_velocity({**daily, date(2026, 11, 8): 1}) != weighted_velocity(daily)
+    assert weighted_velocity(daily) == by_hand()
