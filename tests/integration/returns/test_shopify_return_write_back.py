@@ -3,7 +3,8 @@
 (its GraphQL ``returnApproveRequest`` / ``returnDeclineRequest``), a real PostgreSQL.
 
 * the policy's approval is written once — a new delivery of the request, the sweeper and the task
-  run again add no second mutation — and the store's ``returns/approve`` echo decides nothing again;
+  run again add no second mutation; an answer lost after Shopify applied it is retried and found
+  decided — and the store's ``returns/approve`` echo decides nothing again;
 * a policy's denial is written as a decline with its reason and note, and its echo is only noted;
 * a store that decided first (its merchant approved, then a person here approves ours) answers a
   user error: counted as done (``already``), the status it shows recorded, nothing failed;
@@ -149,6 +150,21 @@ def test_the_policys_approval_is_written_once_and_its_echo_decides_nothing(stack
     why = _why(ours.rma)
     assert f"approved the store's return gid://shopify/Return/{shopify_id} by shopify:{STORE}" in why
     assert "approved (our write coming back) at the store" in why
+
+
+def test_an_approval_whose_answer_was_lost_is_retried_and_applied_once(stack: Stack, db_session: Session) -> None:
+    admin(stack, "faults", {"status": 503, "after_apply": True, "path_contains": "graphql.json", "count": 1})
+    placed = _order(stack, db_session)
+    shopify_id = _request(stack, placed, [{"sku": SKU, "quantity": 1, "reason": "DEFECTIVE"}])
+    ours = wait_for(lambda: _ours(db_session, shopify_id, ("approved", "label_created")))
+    assert isinstance(ours, ReturnRequest)
+    write = wait_for(lambda: _write(db_session, ours.id), timeout_s=40)
+    assert isinstance(write, StoreReturnWrite)
+    # the first answer was lost after Shopify applied it: the retry finds the return decided already
+    assert (write.outcome, write.store_status, write.attempts) == ("already", "open", 2)
+    assert [r["status"] for r in _mutations(stack, "returnApproveRequest")] == [503, 200]
+    assert len(_sent(stack, "returns/approve")) == 1 and _theirs(stack, shopify_id)["decided_by"] == "api"
+    assert db_session.scalar(select(func.count()).select_from(RefundDecision)) == 1
 
 
 def test_a_denial_is_written_as_a_decline_with_its_reason_and_its_echo_is_only_noted(stack: Stack,
