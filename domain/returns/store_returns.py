@@ -144,6 +144,8 @@ def _update(session: Session, config: BusinessConfig, store: Store, record: Retu
     wanted = _wanted(session, order, record)
     was = [{"sku": line["sku"], "quantity": line["quantity"]} for line in row.lines]
     now_lines = [{"sku": sku, "quantity": quantity} for sku, quantity in wanted.items()]
+    if sorted(map(str, was)) == sorted(map(str, now_lines)):
+        return  # nothing of ours changes (a second delivery, or a change we do not keep: a fee)
     if row.state not in DECIDING:
         machine.note(session, row, "store_updated", f"shopify:{store.key}", now, store_return=record.external_id,
                      lines=now_lines, taken=False, note=f"ours is {row.state}: its lines stay as they were")
