@@ -96,7 +96,7 @@ from connectors.errors import PermanentError
 REST = Collections(shopify_link_paginator(), page_size_param="limit", suffix=".json")
 LINES = LineFields(title="title", variant=("variant_id",))
 #: Shopify's own returns, each topic a move of the ``Return`` (``connectors.store_returns``).
-RETURNS = ("returns/request", "returns/approve", "returns/decline", "returns/cancel", "returns/close")
+RETURNS = tuple(f"returns/{move}" for move in ("request", "approve", "decline", "cancel", "close", "reopen", "update"))
 
 
 def variant_record(variant: Mapping[str, Any], product_id: str | None) -> StockRecord:

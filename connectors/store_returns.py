@@ -24,12 +24,36 @@ and ``fulfillmentLineItem { lineItem { id sku } }``. A connector declares the qu
 :class:`ReturnLookup`; :class:`StoreReturns` runs it from ``resolve_webhook`` (the drain calls
 that between its transactions, ``flows.inbound``).
 
+Two more topics move a return there: ``returns/reopen`` (a closed return opened again, status back
+to ``open``, the order as ``order_id``) and ``returns/update`` (its lines or quantities changed while
+``requested`` or ``open``). An update's payload names what changed (``return_line_items`` as changes
+such as ``removals``, not a list of lines) and may carry neither the status nor the order, so it is
+always read again through ``return(id:)``, which answers the status, the order and every line.
+
+Our decision on a return still ``REQUESTED`` there is written back with the same endpoint
+(:meth:`StoreReturns.decide_return`, driven by ``domain.returns.store_writes``):
+``returnApproveRequest(input: {id})`` sets the return ``OPEN``
+(https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnApproveRequest) and
+``returnDeclineRequest(input: {id, declineReason, declineNote})`` sets it ``DECLINED``
+(https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnDeclineRequest ;
+``declineReason`` is a ``ReturnDeclineReason``: ``FINAL_SALE``, ``OTHER``, ``RETURN_PERIOD_ENDED``;
+``declineNote`` at most 500 characters). Both answer ``{return {id status}, userErrors {field
+message code}}`` (``ReturnUserError``, ``code`` a ``ReturnErrorCode``:
+https://shopify.dev/docs/api/admin-graphql/2025-01/enums/ReturnErrorCode). Only a ``REQUESTED``
+return can be approved or declined; a user error with code ``INVALID_STATE``, or a message saying
+the return is not approvable / declinable / requestable or already decided, means the store shows
+a decision already (its merchant's, or an earlier attempt of ours whose answer was lost): the
+status it shows is read with ``return(id:)`` and the write counts as done, outcome ``already``.
+Any other user error (``NOT_FOUND``, ``INVALID`` …) is permanent. A mutation is sent once per
+attempt (no transport retry: its outcome after a lost answer is read on the next attempt).
+
 GraphQL answers 200 with ``errors`` for a query it refuses; a ``THROTTLED`` code among them is the
 cost limit (https://shopify.dev/docs/api/usage/rate-limits#graphql-admin-api-rate-limits), so it is
 transient, anything else is permanent; a ``null`` return is a return the shop does not have.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Mapping
 
@@ -63,10 +87,12 @@ class ReturnFields:
         order: Mapping[str, Any] = payload["order"] if isinstance(payload.get("order"), Mapping) else {}
         order_id = (id_str(order.get("id")) or id_str(payload.get("order_id"))
                     or gid_tail(order.get("admin_graphql_api_id")))
-        if not order_id:
+        status = str(payload.get("status") or "").lower()
+        if not order_id and status:  # only an update's changes may lack it (read again: ``resolve_webhook``)
             raise KeyError("order")
+        items = payload.get("return_line_items")
         lines, reasons, notes = [], [], []
-        for item in payload.get("return_line_items") or []:
+        for item in items if isinstance(items, list) else []:  # an update's are changes, not lines
             line = ((item.get("fulfillment_line_item") or {}).get("line_item") or {})
             lines.append(OrderLineRecord(external_id=str(line["id"]), sku=line.get("sku") or None,
                                          quantity=whole_units(item.get("quantity")) or 0))
@@ -76,7 +102,7 @@ class ReturnFields:
         count = payload.get("total_return_line_items")
         return {"returns": [ReturnRecord(
             external_id=str(payload.get("admin_graphql_api_id") or f"gid://shopify/Return/{payload['id']}"),
-            order_external_id=order_id, status=str(payload["status"]).lower(), name=str(payload.get("name") or ""),
+            order_external_id=order_id or "", status=status, name=str(payload.get("name") or ""),
             lines=lines, reason=next((r for r in reasons if r), ""),
             note=str(decline.get("note") or decline.get("reason") or next((n for n in notes if n), "")),
             line_count=int(count) if isinstance(count, int) else None)]}
@@ -92,7 +118,9 @@ class ReturnFields:
             lines.append(OrderLineRecord(external_id=str(gid_tail(line["id"])), sku=line.get("sku") or None,
                                          quantity=whole_units(node.get("quantity")) or 0))
             reasons.append(_reason(node.get("returnReason")))
+        order = gid_tail((found.get("order") or {}).get("id"))
         return replace(known, status=str(found.get("status") or known.status).lower(),
+                       order_external_id=known.order_external_id or order or "",
                        name=str(found.get("name") or known.name), lines=lines, line_count=len(lines),
                        reason=next((r for r in reasons if r), known.reason),
                        note=known.note or next((str(n.get("returnReasonNote") or "") for n in nodes
@@ -109,20 +137,46 @@ RETURN_QUERY = (
     "fulfillmentLineItem { lineItem { id sku } } } } } } }")
 
 
+_PAYLOAD = "{ return { id status } userErrors { field message code } }"
+#: Our decisions, each a mutation taking ``$input`` (``ReturnApproveRequestInput`` /
+#: ``ReturnDeclineRequestInput``) and answering the return's status and the user errors.
+APPROVE_MUTATION = ("mutation BackorderReturnApprove($input: ReturnApproveRequestInput!) { "
+                    f"returnApproveRequest(input: $input) {_PAYLOAD} }}")
+DECLINE_MUTATION = ("mutation BackorderReturnDecline($input: ReturnDeclineRequestInput!) { "
+                    f"returnDeclineRequest(input: $input) {_PAYLOAD} }}")
+DECLINE_REASONS = ("FINAL_SALE", "OTHER", "RETURN_PERIOD_ENDED")
+#: A user error saying the return is no longer ``REQUESTED``: the store shows a decision already.
+DECIDED = re.compile(r"not (approvable|declinable|requestable)|already|status", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class ReturnLookup:
-    """The GraphQL query reading one return by ``$id`` (its root field ``root``) at ``path``."""
+    """The GraphQL query reading one return by ``$id`` (its root field ``root``) at ``path``, and
+    the mutations writing our decision on it (``action`` → (mutation, its root field))."""
 
     query: str = RETURN_QUERY
     path: str = "graphql.json"
     root: str = "return"
     fields: ReturnFields = ReturnFields()
+    decisions: tuple[tuple[str, str, str], ...] = (("approve", APPROVE_MUTATION, "returnApproveRequest"),
+                                                   ("decline", DECLINE_MUTATION, "returnDeclineRequest"))
 
 
-def graphql(connector: Any, path: str, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
-    """``data`` of one GraphQL request (a read: retried like a GET), errors classified as above."""
+@dataclass(frozen=True)
+class ReturnWritten:
+    """What the store answered a decision: ``written``, or ``already`` (it had left ``requested``)."""
+
+    outcome: str
+    status: str
+    message: str = ""
+
+
+def graphql(connector: Any, path: str, query: str, variables: Mapping[str, Any], *,
+            retry: bool = True) -> dict[str, Any]:
+    """``data`` of one GraphQL request (a read is retried like a GET; a mutation is sent once),
+    errors classified as above."""
     response: requests.Response = connector.request("POST", path, json_body={"query": query, "variables": variables},
-                                                    retry=True)
+                                                    retry=retry)
     answer = response.json()
     errors = answer.get("errors") if isinstance(answer, Mapping) else None
     if errors:
@@ -146,7 +200,7 @@ class StoreReturns:
             return super().resolve_webhook(event)  # type: ignore[misc]
         found = []
         for known in event.returns:
-            if known.detailed or known.status not in OPENING:
+            if not _needs(known):
                 found.append(known)
                 continue
             node = graphql(self, lookup.path, lookup.query, {"id": known.external_id}).get(lookup.root)
@@ -156,6 +210,33 @@ class StoreReturns:
         return replace(event, returns=found)
 
 
+    def decide_return(self, store_return: str, action: str, reason: str = "OTHER", note: str = "") -> ReturnWritten:
+        """Approve or decline the store's return ``store_return`` (a ``gid://shopify/Return/…``)."""
+        lookup = self.return_lookup
+        mutation = next((one for one in lookup.decisions if one[0] == action), None) if lookup else None
+        if lookup is None or mutation is None:
+            raise PermanentError(f"{self.platform} takes no {action!r} of a return", platform=self.platform)
+        if action == "decline" and reason not in DECLINE_REASONS:
+            raise PermanentError(f"decline reason {reason!r} is not a ReturnDeclineReason", platform=self.platform)
+        given = {"id": store_return, **({"declineReason": reason, **({"declineNote": note[:500]} if note else {})}
+                                        if action == "decline" else {})}
+        answer = graphql(self, lookup.path, mutation[1], {"input": given}, retry=False).get(mutation[2]) or {}
+        errors = [e for e in answer.get("userErrors") or [] if isinstance(e, Mapping)]
+        if not errors:
+            return ReturnWritten("written", str((answer.get("return") or {}).get("status") or "").lower())
+        text = "; ".join(f"{e.get('code') or ''} {e.get('message') or ''}".strip() for e in errors)
+        if not any(e.get("code") == "INVALID_STATE" or DECIDED.search(str(e.get("message") or "")) for e in errors):
+            raise PermanentError(f"{action} of {store_return} refused: {text}", platform=self.platform)
+        node = graphql(self, lookup.path, lookup.query, {"id": store_return}).get(lookup.root)
+        shown = str(node.get("status") or "").lower() if isinstance(node, Mapping) else ""
+        return ReturnWritten("already", shown, text)
+
+
+def _needs(one: ReturnRecord) -> bool:
+    """A return to open ours that does not list all its lines, or an update (no status: its changes only)."""
+    return not one.detailed and (one.status in OPENING or not one.status)
+
+
 def needs_details(event: WebhookEvent) -> bool:
-    """True when a return of the event is to open ours and does not list all its lines."""
-    return any(not one.detailed and one.status in OPENING for one in event.returns)
+    """True when a return of the event is to be read in full before it is applied."""
+    return any(_needs(one) for one in event.returns)

@@ -78,7 +78,8 @@ from connectors.http import RestConnector
 TOPICS: dict[str, tuple[str, ...]] = {
     "shopify": ("inventory_levels/update", "inventory_levels/connect", "inventory_levels/disconnect", "orders/create",
                 "orders/fulfilled", "orders/partially_fulfilled", "products/update", "refunds/create",
-                "returns/request", "returns/approve", "returns/decline", "returns/cancel", "returns/close"),
+                "returns/request", "returns/approve", "returns/decline", "returns/cancel", "returns/close",
+                "returns/reopen", "returns/update"),
     "woocommerce": ("product.created", "product.updated", "order.created"),
     "lightspeed": ("inventory.update", "product.update", "sale.update"),
     "bigcommerce": tuple(BIGCOMMERCE_KINDS),

@@ -6,6 +6,12 @@ The label is the one outside call: the row is leased (``due_at`` pushed on) in o
 the label bought with no transaction open, and recorded in another; a run that dies in between is
 taken over by the sweeper, and ``connectors.shipstation_returns`` finds the label already bought
 under the RMA instead of buying a second.
+
+Our decision on a store's own return (``domain.returns.store_writes``) is written the same way:
+the row claimed in one transaction, the store's mutation sent with none open
+(``connectors.store_returns``: ``returnApproveRequest`` / ``returnDeclineRequest``), the answer
+recorded in another; a transient failure gives the row back due (the task retries, the sweeper
+finds it again), a permanent one leaves it ``failed``.
 """
 from __future__ import annotations
 
@@ -13,17 +19,19 @@ from datetime import timedelta
 from typing import cast
 
 from connectors.carriers import TrackRequest
-from connectors.errors import ConnectorError, PermanentError
+from connectors.errors import ConnectorError, PermanentError, TransientError
 from connectors.shipstation import ShipStationConnector
 from connectors.shipstation_returns import buy_return_label
+from connectors.store_returns import StoreReturns
 from domain.core import effects
 from domain.core.business_config import current_config
 from domain.core.clock import utcnow
 import domain.core.env_settings as runtime_settings
 from domain.core.env_settings import get_settings
-from domain.core.models import Order
+from domain.core.models import Order, Store
 from domain.core.stages import Stage
-from domain.returns import flow, machine
+from domain.returns import flow, machine, store_writes
+from flows.connections import connector_for as store_connector
 from flows.effects import follow_ups as effect_follow_ups
 from flows.shipping import account_config, connector_for
 from flows.spine import dispatch, for_ids
@@ -103,11 +111,45 @@ def step(task: Transactional, return_id: int) -> str:
         return "in transit"
 
 
+def write_store(task: Transactional, row_id: int) -> str:
+    """Write one owed decision to the store's return; what happened (for logs and tests). A
+    transient failure is raised after the row is given back (the task's retry runs it again)."""
+    with task.unit_of_work() as uow:
+        claimed = store_writes.claim(uow.session, row_id, utcnow())
+        if claimed is None:
+            return f"store write {row_id}: done, failed, or another run holds it"
+        store = uow.session.get(Store, claimed.store_id)
+        assert store is not None
+        try:
+            connector = store_connector(store)
+        except (PermanentError, KeyError, ValueError) as exc:
+            store_writes.release(uow.session, claimed, f"{type(exc).__name__}: {exc}", utcnow(), permanent=True)
+            return f"store write {row_id}: {exc}"
+    try:  # the one outside call, with no transaction open
+        if not isinstance(connector, StoreReturns):
+            raise PermanentError(f"{store.platform} keeps no returns of its own to write to")
+        written = connector.decide_return(claimed.store_return, claimed.action, claimed.decline_reason or "OTHER",
+                                          claimed.note)
+    except ConnectorError as exc:
+        with task.unit_of_work() as uow:
+            store_writes.release(uow.session, claimed, f"{type(exc).__name__}: {exc}", utcnow(),
+                                 permanent=not isinstance(exc, TransientError))
+        if isinstance(exc, TransientError):
+            raise
+        return f"store write {row_id} failed: {exc}"
+    with task.unit_of_work() as uow:
+        store_writes.done(uow.session, claimed, written.outcome, written.status, utcnow(), written.message)
+    return f"{claimed.action} {claimed.store_return}: {written.outcome} ({written.status})"
+
+
 def sweep(task: Transactional) -> int:
     """Beat: returns whose step is due (a lost message, a died run, a label to track again); one
-    staff alert for each return stuck in a state past ``[returns] stuck_after``."""
+    staff alert for each return stuck in a state past ``[returns] stuck_after``; decisions owed to
+    a store whose message was lost."""
     with task.unit_of_work() as uow:
         ids = flow.due(uow.session, utcnow())
         dispatch(uow, for_ids(Stage.RETURN_STEP, ids))
         dispatch(uow, flow.stuck_alerts(uow.session, current_config(), utcnow()))
-    return len(ids)
+        writes = store_writes.stranded(uow.session, utcnow())
+        dispatch(uow, for_ids(Stage.STORE_RETURN_WRITE, writes))
+    return len(ids) + len(writes)

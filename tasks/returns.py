@@ -18,3 +18,9 @@ def step(self: DbTask, return_id: int) -> str:
 def sweep(self: DbTask) -> int:
     """Beat: send again the returns whose step is due."""
     return returns.sweep(self)
+
+
+@shared_task(base=DbTask, bind=True, name="tasks.returns.write_store")
+def write_store(self: DbTask, row_id: int) -> str:
+    """Write our decision on a store's own return to the store, at most once."""
+    return returns.write_store(self, row_id)

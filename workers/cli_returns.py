@@ -181,15 +181,16 @@ def _close(rma: str, to_state: str, actor: str, note: str) -> None:
     from domain.core.db import session_scope
     from domain.returns import flow, views
 
-    _config()
+    config = _config()
     with session_scope() as session:
         found = views.find(session, rma)
-        done = flow.close(session, found.rma if found else rma, to_state, actor, utcnow(), note)
+        done = flow.close(session, found.rma if found else rma, to_state, actor, utcnow(), note, config)
         if done.row is None or done.row.state != to_state:
             click.echo(f"returns: {rma!r} cannot become {to_state}"
                        + (f" (it is {done.row.state})" if done.row else " (no such return)"), err=True)
             sys.exit(1)
         out = views.summary(session, done.row)
+    _send(done.follow_ups, to_state)
     click.echo(_line(out))
 
 
@@ -234,6 +235,10 @@ def show(rma: str, as_json: bool) -> None:
         _echo_json(out)
         return
     click.echo(_line(out))
+    write = out.get("store_write")
+    if write and write["state"] != "done":  # a done one is a step below
+        click.echo(f"  store write: {write['action']} {write['store_return']} {write['state']} after "
+                   f"{write['attempts']} attempt(s)" + (f": {write['last_error']}" if write["last_error"] else ""))
     for step in out["steps"]:
         click.echo(f"  {str(step['at'])[:19]}  {step['text']}")
 

@@ -1622,3 +1622,38 @@ class DisconnectedLevel(Base):
     disconnected_at: Mapped[datetime]
     #: The store's figure there when it was disconnected (None: it had reported none).
     available_before: Mapped[int | None] = mapped_column(Integer)
+
+
+#: The decisions written back to a store's own return (``domain.returns.store_writes``).
+STORE_RETURN_ACTIONS = ("approve", "decline")
+
+
+class StoreReturnWrite(Base):
+    """Our decision on a return the store keeps itself (Shopify's ``Return``), owed to the store:
+    recorded in the transaction that decided it (one per return), sent after the commit, claimed
+    ``FOR UPDATE SKIP LOCKED`` under a lease, re-sent by the returns sweeper when its message was
+    lost, and ``done`` with what the store answered (``outcome`` ``written``, or ``already`` when the
+    store had left ``requested`` before: it shows a decision of its own) and the status it shows."""
+
+    __tablename__ = "store_return_writes"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("return_requests.id", ondelete="CASCADE"), unique=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    store_return: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(16))
+    decline_reason: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, server_default="")
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    due_at: Mapped[datetime | None]
+    claimed_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    store_status: Mapped[str | None] = mapped_column(String(16))
+    done_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    __table_args__ = (
+        CheckConstraint(_in("action", STORE_RETURN_ACTIONS), name="action_valid"),
+        CheckConstraint("state IN ('pending', 'done', 'failed')", name="state_valid"),
+        Index("ix_store_return_writes_pending", "due_at", postgresql_where=text("state = 'pending'")),
+    )

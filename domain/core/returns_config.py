@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 DAY_S = 86_400
 SOURCES = ("staff", "loop")
 KEYS = {"enabled", "location", "label_account", "window", "serial_returns", "serial_window", "empty_box_grams",
-        "empty_box_percent", "item_grams", "stuck_after", "label_sweep_after", "loop_secret_env"}
+        "empty_box_percent", "item_grams", "stuck_after", "label_sweep_after", "loop_secret_env",
+        "write_back"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class ReturnsConfig:
     label_sweep_after_s: int = 6 * 3600
     #: The environment variable holding Loop Returns' webhook secret (``X-Loop-Signature``).
     loop_secret_env: str = "LOOP_WEBHOOK_SECRET"
+    #: Our decision on a store's own return (Shopify's) written back to it: approve or decline
+    #: the store's return while it is still ``requested`` (``domain.returns.store_writes``).
+    write_back: bool = True
 
     def expected_grams(self, lines: list[dict[str, Any]]) -> int | None:
         """What the returned lines weigh by ``item_grams``; None unless every SKU's weight is known."""
@@ -81,6 +85,7 @@ def read_returns(reader: _Reader, data: dict[str, Any], *, locations: set[str],
         label_sweep_after_s=reader.duration(table, "label_sweep_after", "returns", defaults.label_sweep_after_s),
         loop_secret_env=reader.string(table, "loop_secret_env", "returns", required=False,
                                       default=defaults.loop_secret_env) or defaults.loop_secret_env,
+        write_back=reader.boolean(table, "write_back", "returns", True),
     )
 
 

@@ -60,6 +60,8 @@ class Stage(StrEnum):
     # returns (RMA): the next step of one return, and the sweeper of stuck ones
     RETURN_STEP = "return_step"
     SWEEP_RETURNS = "sweep_returns"
+    #: our decision on a store's own return, written back to the store
+    STORE_RETURN_WRITE = "store_return_write"
     # helpdesks: deliveries and polls stored as tickets, triage written back
     HELPDESK_DRAIN = "helpdesk_drain"
     HELPDESK_DISPATCH = "helpdesk_dispatch"

@@ -38,7 +38,7 @@ from domain.payments import executions, refund_requests
 from domain.policy import refunds as policy
 from domain.policy.context import customer_key
 from domain.csat import surveys as csat_surveys
-from domain.returns import csat_source, fraud, machine
+from domain.returns import csat_source, fraud, machine, store_writes
 
 ACTOR = "returns"
 #: Decisions that let a return go on to its label and refund.
@@ -145,18 +145,21 @@ def approve(session: Session, config: BusinessConfig, rma: str, actor: str, now:
     if received:  # approved after an empty-box review: straight to settling
         machine.move(session, row, "received", "staff_approval", actor, now, qc=row.qc)
     row.due_at = now
-    return Stepped(row, False, [_step(row)])
+    # a store's own return still waiting for the merchant is told (``store_writes``)
+    return Stepped(row, False, [_step(row), *store_writes.owe(session, config, row, now)])
 
 
-def close(session: Session, rma: str, to_state: str, actor: str, now: datetime, note: str = "") -> Stepped:
-    """A person rejects a return in review, or cancels an open one that was not received."""
+def close(session: Session, rma: str, to_state: str, actor: str, now: datetime, note: str = "",
+          config: BusinessConfig | None = None) -> Stepped:
+    """A person rejects a return in review, or cancels an open one that was not received. Given
+    ``config``, a rejection of a store's own return is written back to it (``store_writes``)."""
     row = machine.by_rma(session, rma, for_update=True)
     if row is None or to_state not in machine.MOVES.get(row.state, ()) or to_state not in ("rejected", "cancelled"):
         return Stepped(row)
     machine.move(session, row, to_state, {"rejected": "staff_reject", "cancelled": "staff_cancel"}[to_state], actor,
                  now, note=note)
     row.due_at = None
-    return Stepped(row)
+    return Stepped(row, False, store_writes.owe(session, config, row, now, note) if config is not None else [])
 
 
 def record_label(session: Session, return_id: int, account: str, label_ref: str, carrier: str, tracking: str | None,

@@ -12,11 +12,30 @@
 * ``declined`` / ``canceled``: ours is closed — rejected when it is still being decided, cancelled
   otherwise — unless the goods are already back (received or settled), which is only noted.
 * ``closed`` (the store finished the return): noted on ours.
+* ``returns/reopen`` (a closed return opened again: status back to ``open``; topics:
+  https://shopify.dev/docs/api/webhooks?reference=toml , the move:
+  https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnReopen): noted on ours
+  (``store_reopened``). Only a ``closed`` return reopens there, and the store closing it only noted
+  ours, so ours is still where it was; one a person here cancelled or rejected stays so — those
+  states are final in :mod:`domain.returns.machine` (a refund decision, a case and the customer's
+  email hang on them) — and the note says so for staff to request it again. A reopened return we
+  never held opens ours, as an ``open`` one does.
+* ``returns/update`` (its lines or quantities changed while ``requested`` or ``open``; the payload
+  names changes, not the lines, so the connector reads the return through GraphQL first): while
+  ours is still being decided (``requested`` or ``review``) its lines and amount become the store's
+  (``store_updated``, with the lines before and after); later it is only noted — what comes back and
+  what is paid were settled by then. One we never held opens ours.
+
+Our own decision on a return still ``requested`` there is written back to the store
+(:mod:`domain.returns.store_writes`: approve or decline, as a row sent after the commit); the
+store's echo of it (``returns/approve`` / ``returns/decline``) finds ours decided already and is
+only noted (``echo`` in its detail), so nothing is decided twice and nothing is written again.
 
 A return that cannot be taken (an order this product never stored, a line it cannot map, more
 units than were bought) quarantines the inbox event that carried it, with the reason, and staff
 are alerted as for any quarantined webhook; ``backorders redrive --inbox ID`` takes it again once
-the order is known. With ``[returns] enabled = false`` the store's returns are left alone.
+the order is known. With ``[returns] enabled = false`` the store's returns are left alone and
+nothing is written to them; ``[returns] write_back = false`` mirrors them without writing back.
 """
 from __future__ import annotations
 
@@ -32,12 +51,15 @@ from connectors.types import ReturnRecord
 from domain.core.business_config import BusinessConfig
 from domain.core.models import InboxEvent, Order, OrderLine, ReturnRequest, Sku, Store
 from domain.core.stages import FollowUp
-from domain.returns import flow, machine
+from domain.returns import flow, machine, store_writes
 
 log = logging.getLogger(__name__)
 SOURCE = "shopify"
 #: Our states a store's decline or cancel can no longer undo: the goods are back.
 BACK = ("received", "settled")
+#: Our states in which the return is still being decided: a change of its lines is taken.
+DECIDING = ("requested", "review")
+REOPEN, UPDATE = "returns/reopen", "returns/update"
 
 
 @dataclass
@@ -78,18 +100,71 @@ def _open(session: Session, config: BusinessConfig, store: Store, record: Return
     assert done.row is not None
     taken.follow_ups += done.follow_ups
     taken.rmas.append(done.row.rma)
+    if done.created and record.status == "requested":  # the store waits for a decision: ours is written
+        taken.follow_ups += store_writes.owe(session, config, done.row, now)
     if not done.created and record.status == "open":
-        machine.note(session, done.row, "store_approved", f"shopify:{store.key}", now, store_return=record.external_id)
+        machine.note(session, done.row, "store_approved", f"shopify:{store.key}", now, store_return=record.external_id,
+                     **_echo(session, done.row, "approve"))
+
+
+def _echo(session: Session, row: ReturnRequest, action: str) -> dict[str, bool]:
+    """``{"echo": True}`` when the store's move is our own write coming back."""
+    write = store_writes.of_return(session, row.id)
+    return {"echo": True} if write is not None and write.action == action else {}
+
+
+def _ours(session: Session, store: Store, record: ReturnRecord) -> ReturnRequest | None:
+    """Our return mirroring the store's, locked."""
+    return session.scalar(select(ReturnRequest).where(ReturnRequest.source == SOURCE,
+                                                      ReturnRequest.source_ref == reference(store, record))
+                          .with_for_update().execution_options(populate_existing=True))
+
+
+def _reopen(session: Session, config: BusinessConfig, store: Store, record: ReturnRecord, now: datetime,
+            taken: Taken) -> None:
+    row = _ours(session, store, record)
+    if row is None:
+        _open(session, config, store, record, now, taken)
+        return
+    final = not machine.MOVES.get(row.state) and row.state not in BACK
+    machine.note(session, row, "store_reopened", f"shopify:{store.key}", now, store_return=record.external_id,
+                 status=record.status, **({"note": f"ours stays {row.state}: request it again to take it"}
+                                          if final else {}))
+
+
+def _update(session: Session, config: BusinessConfig, store: Store, record: ReturnRecord, now: datetime,
+            taken: Taken) -> None:
+    row = _ours(session, store, record)
+    if row is None:
+        if record.status in ("requested", "open"):
+            _open(session, config, store, record, now, taken)
+        return
+    order = session.get(Order, row.order_id)
+    assert order is not None
+    wanted = _wanted(session, order, record)
+    was = [{"sku": line["sku"], "quantity": line["quantity"]} for line in row.lines]
+    now_lines = [{"sku": sku, "quantity": quantity} for sku, quantity in wanted.items()]
+    if sorted(map(str, was)) == sorted(map(str, now_lines)):
+        return  # nothing of ours changes (a second delivery, or a change we do not keep: a fee)
+    if row.state not in DECIDING:
+        machine.note(session, row, "store_updated", f"shopify:{store.key}", now, store_return=record.external_id,
+                     lines=now_lines, taken=False, note=f"ours is {row.state}: its lines stay as they were")
+        return
+    lines = flow.order_lines(session, order, wanted)
+    amount = sum(int(line["price_cents"]) * int(line["quantity"]) for line in lines)
+    machine.note(session, row, "store_updated", f"shopify:{store.key}", now, store_return=record.external_id,
+                 was=was, lines=now_lines, amount_was_cents=row.amount_cents, amount_cents=amount, taken=True)
+    row.lines, row.amount_cents = lines, amount
 
 
 def _close(session: Session, store: Store, record: ReturnRecord, now: datetime) -> None:
-    row = session.scalar(select(ReturnRequest).where(ReturnRequest.source == SOURCE,
-                                                     ReturnRequest.source_ref == reference(store, record))
-                         .with_for_update().execution_options(populate_existing=True))
+    row = _ours(session, store, record)
     if row is None:
         log.info("%s %s on %s: no return of ours to close", record.external_id, record.status, store.key)
         return
-    actor, detail = f"shopify:{store.key}", {"store_return": record.external_id, "note": record.note}
+    actor, detail = f"shopify:{store.key}", {"store_return": record.external_id, "note": record.note,
+                                             **(_echo(session, row, "decline") if record.status == "declined"
+                                                else {})}
     if record.status == "closed" or row.state in BACK or not machine.MOVES.get(row.state):
         machine.note(session, row, f"store_{record.status}", actor, now, **detail)
         return
@@ -108,7 +183,11 @@ def apply(session: Session, config: BusinessConfig, store: Store, returns: Seque
     for event, record in returns:
         try:
             with session.begin_nested():
-                if record.status in ("requested", "open"):
+                if event.topic == REOPEN:
+                    _reopen(session, config, store, record, now, taken)
+                elif event.topic == UPDATE:
+                    _update(session, config, store, record, now, taken)
+                elif record.status in ("requested", "open"):
                     _open(session, config, store, record, now, taken)
                 elif record.status in ("declined", "canceled", "closed"):
                     _close(session, store, record, now)

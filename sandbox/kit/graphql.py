@@ -9,8 +9,10 @@ holds exactly the fields asked for; a field the object does not have is refused 
 Admin API refuses it, ``{"errors": [{"message": "Field 'x' doesn't exist on type 'T'", ...,
 "extensions": {"code": "undefinedField", "typeName": "T", "fieldName": "x"}}]}``
 (https://shopify.dev/docs/api/usage/response-codes#graphql), and so is a variable the query
-declares but the request does not give. Fragments by name, directives and mutations are not
-parsed: a query using them is refused as unparsable.
+declares but the request does not give. A ``mutation`` operation is answered from the mutation
+resolvers a stand-in gives (``answer(..., mutations=)``), its root fields run in order; input
+objects come as ``$variables`` or written out (``{id: "…", note: "…"}``). Fragments by name and
+directives are not parsed: a query using them is refused as unparsable.
 """
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ def tokens(text: str) -> list[str]:
 class _Parser:
     def __init__(self, text: str, variables: dict[str, Any]) -> None:
         self.tokens, self.at, self.variables = tokens(text), 0, variables
+        self.operation = "query"
 
     def peek(self) -> str:
         return self.tokens[self.at] if self.at < len(self.tokens) else ""
@@ -68,14 +71,14 @@ class _Parser:
         return token
 
     def document(self) -> list[Selection]:
-        if self.peek() == "query":
-            self.take()
+        if self.peek() in ("query", "mutation"):
+            self.operation = self.take()
             if self.peek() not in ("{", "("):
                 self.take()  # the operation's name
             if self.peek() == "(":
                 self.declared()
         elif self.peek() != "{":
-            raise QueryError(f"this endpoint answers queries only, not {self.peek()!r}", code="parseError")
+            raise QueryError(f"this endpoint answers queries and mutations, not {self.peek()!r}", code="parseError")
         selections = self.selection_set()
         if self.peek():
             raise QueryError(f"Parse error on {self.peek()!r}: one operation per request", code="parseError")
@@ -124,6 +127,20 @@ class _Parser:
 
     def value(self) -> Any:
         token = self.take()
+        if token == "{":  # an input object written out
+            found: dict[str, Any] = {}
+            while self.peek() != "}":
+                key = self.take()
+                self.take(":")
+                found[key] = self.value()
+            self.take("}")
+            return found
+        if token == "[":
+            items = []
+            while self.peek() != "]":
+                items.append(self.value())
+            self.take("]")
+            return items
         if token == "$":
             return self.variables.get(self.take())
         if token.startswith('"'):
@@ -136,6 +153,13 @@ class _Parser:
 def parse(query: str, variables: dict[str, Any] | None = None) -> list[Selection]:
     """The top-level selections of ``query``, with its variables put in place."""
     return _Parser(query, variables or {}).document()
+
+
+def parse_operation(query: str, variables: dict[str, Any] | None = None) -> tuple[str, list[Selection]]:
+    """``("query" | "mutation", its top-level selections)``."""
+    parser = _Parser(query, variables or {})
+    selections = parser.document()
+    return parser.operation, selections
 
 
 def project(value: Any, selections: list[Selection], path: list[str]) -> Any:
@@ -165,17 +189,20 @@ def project(value: Any, selections: list[Selection], path: list[str]) -> Any:
 Resolver = Callable[[dict[str, Any]], Any]
 
 
-def answer(query: Any, variables: Any, roots: dict[str, Resolver]) -> dict[str, Any]:
+def answer(query: Any, variables: Any, roots: dict[str, Resolver],
+           mutations: dict[str, Resolver] | None = None) -> dict[str, Any]:
     """The response to one request: ``{"data": {...}}``, or ``{"errors": [...]}`` for a refused query."""
     if not isinstance(query, str) or not query.strip():
         return {"errors": [{"message": "No query string was present"}]}
     try:
         data: dict[str, Any] = {}
-        for root in parse(query, variables if isinstance(variables, dict) else {}):
-            if root.on is not None or root.name not in roots:
-                raise QueryError(f"Field '{root.name}' doesn't exist on type 'QueryRoot'", code="undefinedField",
-                                 typeName="QueryRoot", fieldName=root.name)
-            found = roots[root.name](root.args)
+        operation, selections = parse_operation(query, variables if isinstance(variables, dict) else {})
+        resolvers, type_name = (roots, "QueryRoot") if operation == "query" else (mutations or {}, "Mutation")
+        for root in selections:
+            if root.on is not None or root.name not in resolvers:
+                raise QueryError(f"Field '{root.name}' doesn't exist on type '{type_name}'", code="undefinedField",
+                                 typeName=type_name, fieldName=root.name)
+            found = resolvers[root.name](root.args)
             data[root.alias] = None if found is None else project(found, root.children, [root.alias])
     except QueryError as exc:
         return {"errors": [exc.entry]}

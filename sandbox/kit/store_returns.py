@@ -18,16 +18,31 @@ Admin endpoints:
   reason is one of ``ReturnReason`` (``DEFECTIVE``, ``WRONG_ITEM``, ``UNWANTED`` …, default
   ``OTHER``). ``"lines_in_webhook": false`` sends the payload without its ``return_line_items``
   (a receiver then reads them through GraphQL).
-* ``POST _admin/returns/{id}/approve|decline|cancel|close`` (``decline`` takes ``reason`` and
-  ``note``): the move, refused 422 from a status it does not leave.
-* ``GET _admin/state/returns``: every return as stored.
+* ``POST _admin/returns/{id}/approve|decline|cancel|close|reopen`` (``decline`` takes ``reason``
+  and ``note``; ``reopen`` opens a ``CLOSED`` return again, ``returns/reopen``): the move, refused
+  422 from a status it does not leave.
+* ``POST _admin/returns/{id}/update {"lines": [{"sku" or "line_id", "quantity"}]}``: fewer units of
+  a line (0 removes it) while ``REQUESTED`` or ``OPEN``, as ``returnLineItemRemoveFromReturn`` does
+  (https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnLineItemRemoveFromReturn);
+  sends ``returns/update`` naming the changes (``return_line_items.removals`` with ``delta``), not
+  the lines nor the order, so a receiver reads the return through GraphQL.
+* ``GET _admin/state/returns``: every return as stored, with ``decided_by`` (``admin`` or ``api``).
 
 API: ``POST {api}/graphql.json {"query", "variables"}`` answers the ``return(id:)`` root field
-(``null`` for an id the shop does not have), behind the stand-in's own auth and rate limit.
+(``null`` for an id the shop does not have) and the ``returnApproveRequest(input: {id})`` and
+``returnDeclineRequest(input: {id, declineReason, declineNote})`` mutations
+(https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnApproveRequest ,
+https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnDeclineRequest): a ``REQUESTED``
+return becomes ``OPEN`` or ``DECLINED`` (its reason one of ``ReturnDeclineReason``, the note kept),
+the ``returns/approve`` or ``returns/decline`` webhook is sent as the admin's move sends it, and
+the answer is ``{return {id status}, userErrors: []}``; a return in any other status answers a
+``userErrors`` entry ``{field, message, code: "INVALID_STATE"}`` and changes nothing, an unknown id
+``code: "NOT_FOUND"``. All behind the stand-in's own auth and rate limit (and its faults: a
+``THROTTLED`` answer is a 200 fault with that body).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from fastapi import Body
 from fastapi.responses import JSONResponse
@@ -41,6 +56,7 @@ REASONS = ("COLOR", "DEFECTIVE", "NOT_AS_DESCRIBED", "OTHER", "SIZE_TOO_LARGE", 
            "UNKNOWN", "UNWANTED", "WRONG_ITEM")
 #: Statuses whose units no longer count as coming back.
 ENDED = ("declined", "canceled")
+DECLINE_REASONS = ("FINAL_SALE", "OTHER", "RETURN_PERIOD_ENDED")
 
 
 def refused(message: str) -> Answer:
@@ -95,10 +111,40 @@ def add_returns(kit: StandIn[Any], deliver: Callable[..., Any], fixtures: Fixtur
             number = 1 + sum(1 for ret in state.returns if ret["order_id"] == order["id"])
             ret = {"id": new_id(state), "order_id": order["id"], "status": "requested", "lines": asked,
                    "name": f"{order['name']}-R{number}", "created_at": state.now(), "decline_reason": None,
-                   "decline_note": None}
+                   "decline_note": None, "decided_by": None}
             state.returns.append(ret)
             sent = webhook(state, ret, "return", bool(payload.get("lines_in_webhook", True)))
         return plain({"return": ret, "webhooks": deliver(state, [("returns/request", sent)])})
+
+    def moved(state: Any, ret: dict[str, Any], move: str, payload: dict[str, Any], by: str) -> tuple[str, Any]:
+        """Take ``move`` on ``ret`` (its status checked by the caller); the webhook it sends."""
+        rule = fixtures.shape("return_moves")[move]
+        if move == "update":
+            return rule["topic"], fixtures.fill(rule["shape"], ret, removals=fewer(ret, payload.get("lines") or []))
+        ret["status"] = rule["to"]
+        if move in ("approve", "decline"):
+            ret["decided_by"] = by
+        if move == "decline":
+            ret["decline_reason"] = str(payload.get("reason", "OTHER")).lower()
+            ret["decline_note"] = payload.get("note")
+        return rule["topic"], webhook(state, ret, rule["shape"])
+
+    def fewer(ret: dict[str, Any], specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Fewer units of the named lines (0 removes one); the removals, each with its ``delta``."""
+        removals = []
+        for spec in specs:
+            line = next((one for one in ret["lines"] if str(one["line_item_id"]) == str(spec.get("line_id"))
+                         or (spec.get("sku") and one.get("sku") == spec["sku"])), None)
+            quantity = int(spec.get("quantity", 0))
+            if line is None or not 0 <= quantity < line["quantity"]:
+                raise refused(f"line {spec.get('line_id') or spec.get('sku')}: not a line of the return with more "
+                              f"than {quantity} unit(s)")
+            removals.append(fixtures.fill("return_line_removal", line, delta=line["quantity"] - quantity))
+            line["quantity"] = quantity
+        ret["lines"] = [one for one in ret["lines"] if one["quantity"] > 0]
+        if not removals or not ret["lines"]:
+            raise refused("an update removes some units and leaves at least one line")
+        return removals
 
     @kit.admin.post("/returns/{return_id}/{move}", name="returns_move")
     def move(return_id: int, move: str, state: Any = kit.state,
@@ -109,12 +155,28 @@ def add_returns(kit: StandIn[Any], deliver: Callable[..., Any], fixtures: Fixtur
             rule = known(moves.get(move), f"move {move}")
             if ret["status"] not in rule["from"]:
                 raise refused(f"return {return_id} is {ret['status']}: it cannot {move}")
-            ret["status"] = rule["to"]
-            if move == "decline":
-                ret["decline_reason"] = str(payload.get("reason", "OTHER")).lower()
-                ret["decline_note"] = payload.get("note")
-            sent = webhook(state, ret, rule["shape"])
-        return plain({"return": ret, "webhooks": deliver(state, [(rule["topic"], sent)])})
+            sent = moved(state, ret, move, payload, "admin")
+        return plain({"return": ret, "webhooks": deliver(state, [sent])})
+
+    def decide(state: Any, move: str, given: Any, outbox: list[tuple[str, Any]]) -> dict[str, Any]:
+        """``returnApproveRequest`` / ``returnDeclineRequest``: the move, or the user error Shopify answers."""
+        given = given if isinstance(given, dict) else {}
+        ret = next((one for one in state.returns if f"gid://shopify/Return/{one['id']}" == str(given.get("id"))), None)
+        verb, done = {"approve": ("approvable", "approved"), "decline": ("declinable", "declined")}[move]
+        if ret is None:
+            return {"__typename": "Payload", "return": None, "userErrors": [
+                {"__typename": "ReturnUserError", "field": ["input", "id"], "message": "Return does not exist",
+                 "code": "NOT_FOUND"}]}
+        if ret["status"] != "requested":
+            error = {"__typename": "ReturnUserError", **fixtures.fill("return_mutation_error", verb=verb, done=done)}
+            return {"__typename": "Payload", "return": None, "userErrors": [error]}
+        if move == "decline" and given.get("declineReason") not in DECLINE_REASONS:
+            return {"__typename": "Payload", "return": None, "userErrors": [
+                {"__typename": "ReturnUserError", "field": ["input", "declineReason"], "code": "INCLUSION",
+                 "message": f"Decline reason must be one of {', '.join(DECLINE_REASONS)}"}]}
+        outbox.append(moved(state, ret, move, {"reason": given.get("declineReason"), "note": given.get("declineNote")},
+                            "api"))
+        return {"__typename": "Payload", "userErrors": [], "return": node(state, ret)}
 
     add_state_view(kit, "returns", lambda state: state.returns)
 
@@ -122,13 +184,17 @@ def add_returns(kit: StandIn[Any], deliver: Callable[..., Any], fixtures: Fixtur
     def graphql(call: Call[Any] = kit.call) -> Any:
         if not isinstance(call.body, dict):
             return call.reply({"errors": [{"message": "Invalid JSON in request body"}]}, 400)
-        body = call.body
+        body, outbox = call.body, cast(list[tuple[str, Any]], [])
         with call.state.lock:
             def by_id(args: dict[str, Any]) -> Any:
                 wanted = str(args.get("id") or "")
                 found = next((one for one in call.state.returns if f"gid://shopify/Return/{one['id']}" == wanted), None)
                 return None if found is None else node(call.state, found)
-            answered = answer(body.get("query"), body.get("variables"), {"return": by_id})
+            answered = answer(body.get("query"), body.get("variables"), {"return": by_id}, {
+                "returnApproveRequest": lambda args: decide(call.state, "approve", args.get("input"), outbox),
+                "returnDeclineRequest": lambda args: decide(call.state, "decline", args.get("input"), outbox)})
+        if outbox:  # sent as Shopify sends them: after the move, to every subscriber
+            deliver(call.state, outbox)
         return call.reply({**answered, "extensions": {"cost": {  # the cost report every answer carries
             "requestedQueryCost": 4, "actualQueryCost": 4,
             "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 1996, "restoreRate": 100.0}}}})

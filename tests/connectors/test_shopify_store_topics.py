@@ -155,3 +155,57 @@ def test_the_graphql_endpoint_answers_what_was_asked_and_refuses_the_rest(shop: 
         event = conn.parse_webhook(webhook_receiver.received[-1].headers, webhook_receiver.received[-1].body)
         ghost = replace(event.returns[0], external_id="gid://shopify/Return/1", lines=[])
         conn.resolve_webhook(replace(event, returns=[ghost]))
+
+
+def test_a_decision_is_written_with_its_mutation_and_a_return_decided_already_is_counted_as_done(
+        shop: Admin, conn: ShopifyConnector, webhook_receiver: WebhookReceiver, webhook_secret: str) -> None:
+    _subscribed(shop, webhook_receiver, webhook_secret, "returns/request", "returns/approve", "returns/decline")
+    order = _fulfilled_order(shop)
+    first = shop.post("returns/request", {"order_id": order["id"], "lines": [{"sku": "COVER-GREY"}]})["return"]
+    second = shop.post("returns/request", {"order_id": order["id"], "lines": [{"sku": "FUTON-QUEEN"}]})["return"]
+
+    written = conn.decide_return(f"gid://shopify/Return/{first['id']}", "approve")
+    assert (written.outcome, written.status) == ("written", "open")
+    assert webhook_receiver.received[-1].headers["X-Shopify-Topic"] == "returns/approve"
+    again = conn.decide_return(f"gid://shopify/Return/{first['id']}", "decline", "OTHER", "too late")
+    assert (again.outcome, again.status) == ("already", "open") and "INVALID_STATE" in again.message
+    declined = conn.decide_return(f"gid://shopify/Return/{second['id']}", "decline", "FINAL_SALE", "worn")
+    assert (declined.outcome, declined.status) == ("written", "declined")
+    sent = webhook_receiver.received[-1]
+    assert sent.headers["X-Shopify-Topic"] == "returns/decline"
+    [record] = conn.parse_webhook(sent.headers, sent.body).returns
+    assert (record.status, record.note) == ("declined", "worn")
+    with pytest.raises(PermanentError, match="NOT_FOUND"):
+        conn.decide_return("gid://shopify/Return/1", "approve")
+    with pytest.raises(PermanentError, match="not a ReturnDeclineReason"):
+        conn.decide_return(f"gid://shopify/Return/{second['id']}", "decline", "CHANGED_MIND")
+    shop.post("faults", {"status": 200, "path_contains": "graphql.json", "count": 1,
+                         "body": {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]}})
+    from connectors.errors import TransientError
+    with pytest.raises(TransientError, match="throttled"):
+        conn.decide_return(f"gid://shopify/Return/{second['id']}", "approve")
+
+
+def test_an_update_names_changes_only_and_is_read_in_full_and_a_reopen_opens_again(
+        shop: Admin, conn: ShopifyConnector, webhook_receiver: WebhookReceiver, webhook_secret: str) -> None:
+    _subscribed(shop, webhook_receiver, webhook_secret, "returns/update", "returns/reopen")
+    order = shop.post("create_order", {"lines": [{"sku": "FUTON-QUEEN", "quantity": 3, "price": "120.00"}]})["order"]
+    shop.post("fulfill", {"order_id": order["id"], "tracking_number": "1Z1"})
+    made = shop.post("returns/request", {"order_id": order["id"], "lines": [{"sku": "FUTON-QUEEN", "quantity": 3}]})
+    ret = made["return"]
+    shop.post(f"returns/{ret['id']}/update", {"lines": [{"sku": "FUTON-QUEEN", "quantity": 2}]})
+    sent = webhook_receiver.received[-1]
+    event = conn.parse_webhook(sent.headers, sent.body)
+    [thin] = event.returns
+    assert (thin.status, thin.order_external_id, thin.lines) == ("", "", []) and needs_details(event)
+    [full] = conn.resolve_webhook(event).returns
+    assert (full.status, full.order_external_id) == ("requested", str(order["id"]))
+    assert [(line.sku, line.quantity) for line in full.lines] == [("FUTON-QUEEN", 2)]
+
+    shop.post(f"returns/{ret['id']}/approve", {})
+    shop.post(f"returns/{ret['id']}/close", {})
+    shop.post(f"returns/{ret['id']}/reopen", {})
+    sent = webhook_receiver.received[-1]
+    assert sent.headers["X-Shopify-Topic"] == "returns/reopen"
+    [reopened] = conn.parse_webhook(sent.headers, sent.body).returns
+    assert (reopened.status, reopened.order_external_id) == ("open", str(order["id"]))

@@ -120,7 +120,7 @@ def test_a_store_connects_from_an_empty_configuration(servers: tuple[str, str], 
     assert topics == {"inventory_levels/update", "inventory_levels/connect", "inventory_levels/disconnect",
                       "orders/create", "orders/fulfilled", "orders/partially_fulfilled", "products/update",
                       "refunds/create", "returns/request", "returns/approve", "returns/decline", "returns/cancel",
-                      "returns/close"}
+                      "returns/close", "returns/reopen", "returns/update"}
 
     levels = db_session.scalar(select(func.count()).select_from(StockLevel))
     assert levels == 120 + 2  # every variant at the main location, CON-000010 at the two others

@@ -5,7 +5,8 @@ which sends each ``returns/*`` webhook signed from its admin.
   decided by the refund policy's rules like a Loop return; a redelivery is the same return and a
   tampered copy is refused 401;
 * a request whose webhook lists no lines is read through the GraphQL ``return(id:)`` query;
-* an approval on Shopify is noted on ours; a decline or cancel there closes ours;
+* the policy's approval is written to Shopify's return, whose ``returns/approve`` echo is noted on
+  ours; a decline or cancel there closes ours;
 * a return on an order this product never stored quarantines its event, with the reason.
 """
 from __future__ import annotations
@@ -70,8 +71,8 @@ def test_a_shopify_return_request_becomes_ours_decided_by_the_policy(stack: Stac
     once_and_untampered(stack, db_session, "returns/request", ('"quantity": 1', '"quantity": 2'))
     assert db_session.scalar(select(func.count()).select_from(ReturnRequest)) == 1
 
-    # approved on Shopify: noted on ours, which the policy already decided; cancelled there: ours closes
-    admin(stack, f"returns/{shopify_id}/approve", {})
+    # the policy's approval is written to Shopify (``test_shopify_return_write_back``), whose approval
+    # comes back as returns/approve: noted on ours, which the policy already decided; cancelled there: ours closes
     wait_for(lambda: db_session.scalar(select(ReturnEvent.id).where(ReturnEvent.return_id == ours.id,
                                                                     ReturnEvent.step == "store_approved")))
     once_and_untampered(stack, db_session, "returns/approve", ('"open"', '"closed"'))
@@ -90,7 +91,7 @@ def test_a_shopify_return_request_becomes_ours_decided_by_the_policy(stack: Stac
     second = admin(stack, "returns/request", {"order_id": placed["id"], "lines": [
         {"sku": OTHER, "quantity": 1, "reason": "DEFECTIVE"}]})["return"]["id"]
     wait_for(lambda: _return(db_session, second))
-    admin(stack, f"returns/{second}/approve", {})
+    wait_for(lambda: next(r for r in admin(stack, "state/returns")["returns"] if r["id"] == second)["status"] == "open")
     admin(stack, f"returns/{second}/close", {})
     once_and_untampered(stack, db_session, "returns/close", ('"closed"', '"canceled"'))
     closed = wait_for(lambda: db_session.scalar(select(ReturnEvent).where(ReturnEvent.step == "store_closed")))
