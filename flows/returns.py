@@ -118,7 +118,9 @@ def write_store(task: Transactional, row_id: int) -> str:
     with task.unit_of_work() as uow:
         claimed = store_writes.claim(uow.session, row_id, utcnow())
         if claimed is None:
-            return f"store write {row_id}: done, failed, or another run holds it (or its return's earlier write)"
+            earlier = store_writes.behind(uow.session, row_id, utcnow())
+            return (f"store write {row_id}: waits for write {earlier} of its return" if earlier is not None
+                    else f"store write {row_id}: done, failed, or another run holds it")
         store = uow.session.get(Store, claimed.store_id)
         assert store is not None
         try:

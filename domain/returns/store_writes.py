@@ -127,7 +127,15 @@ class Claimed:
 def _earlier_pending(session: Session, row: StoreReturnWrite) -> int | None:
     return session.scalar(select(StoreReturnWrite.id).where(
         StoreReturnWrite.return_id == row.return_id, StoreReturnWrite.id < row.id,
-        StoreReturnWrite.state == "pending").limit(1))
+        StoreReturnWrite.state == "pending").order_by(StoreReturnWrite.id).limit(1))
+
+
+def behind(session: Session, row_id: int, now: datetime) -> int | None:
+    """The earlier write of the same return that row ``row_id`` (pending, not leased) waits for."""
+    row = session.get(StoreReturnWrite, row_id)
+    if row is None or row.state != "pending" or (row.claimed_until is not None and row.claimed_until >= now):
+        return None
+    return _earlier_pending(session, row)
 
 
 def claim(session: Session, row_id: int, now: datetime) -> Claimed | None:

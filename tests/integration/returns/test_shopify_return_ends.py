@@ -154,6 +154,42 @@ def test_a_settled_return_is_closed_at_the_store_once_and_a_closed_one_counts_as
     assert "closed (our write coming back) at the store" in why
 
 
+THROTTLED = {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]}
+
+
+def test_a_cancel_owed_while_the_approval_is_retried_waits_for_it_and_follows_it(stack: Stack,
+                                                                                db_session: Session) -> None:
+    # Shopify throttles every call: the policy's approval stays pending, retried
+    admin(stack, "faults", {"status": 200, "path_contains": "graphql.json", "count": 100, "body": THROTTLED})
+    placed = _order(stack, db_session)
+    shopify_id = _request(stack, placed, [{"sku": SKU, "quantity": 1, "reason": "DEFECTIVE"}])
+    ours = wait_for(lambda: _ours(db_session, shopify_id, ("approved", "label_created")))
+    assert isinstance(ours, ReturnRequest)
+    approve = wait_for(lambda: (lambda row: row if row is not None and row.attempts >= 1 and row.last_error
+                                else None)(_write(db_session, ours.id, "approve", "pending")))
+    assert isinstance(approve, StoreReturnWrite)
+    from workers.cli import main
+    cancelled = CliRunner().invoke(main, ["returns", "cancel", ours.rma, "--by", "dana"])
+    assert cancelled.exit_code == 0, cancelled.output
+    cancel = wait_for(lambda: _write(db_session, ours.id, "cancel", "pending"))
+    assert isinstance(cancel, StoreReturnWrite)
+    # the cancel is not sent before the approval it follows (Shopify would refuse a REQUESTED one)
+    from tasks import returns as return_tasks
+    assert return_tasks.write_store.apply(args=(cancel.id,)).get() == \
+        f"store write {cancel.id}: waits for write {approve.id} of its return"
+    assert not _mutations(stack, "returnCancel") and _theirs(stack, shopify_id)["status"] == "requested"
+
+    requests.delete(f"{stack.sandbox}/shopify/{STORE}/_admin/faults", timeout=10)
+    done = wait_for(lambda: _write(db_session, ours.id, "cancel"), timeout_s=90)
+    assert isinstance(done, StoreReturnWrite) and (done.outcome, done.store_status) == ("written", "canceled")
+    approved = _write(db_session, ours.id, "approve")
+    assert approved is not None and (approved.outcome, approved.store_status) == ("written", "open")
+    # written, not ``already``: Shopify's return was OPEN when the cancel came, the approval went first
+    theirs = _theirs(stack, shopify_id)
+    assert (theirs["status"], theirs["decided_by"], theirs["ended_by"]) == ("canceled", "api", "api")
+    assert len(_mutations(stack, "returnCancel")) == 1
+
+
 def _case_events(session: Session, case_id: int) -> list[CaseEvent]:
     session.expire_all()
     return list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id,
