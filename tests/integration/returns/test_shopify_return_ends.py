@@ -8,6 +8,9 @@ GraphQL ``returnCancel`` / ``returnClose``), a real PostgreSQL.
 * ours settled (received, refund planned, restocked) → ``returnClose(id:)``; its answer lost after
   Shopify closed the return, the retry finds it closed: counted as done (``already``, the status
   read back), one close at the store, its echo only noted;
+* a cancel owed while the approval it follows is still being retried (Shopify throttling) waits
+  for it — not sent, the task says what it waits for — and is sent by the approval's end: the
+  store's return is approved, then cancelled, both written;
 * ``returns/update`` of a return in review: its ``refund_request`` case's summary, reasons and an
   ``amount_changed`` event give the amount it asks now, each change after the one before.
 """
