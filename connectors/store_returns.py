@@ -30,22 +30,29 @@ to ``open``, the order as ``order_id``) and ``returns/update`` (its lines or qua
 such as ``removals``, not a list of lines) and may carry neither the status nor the order, so it is
 always read again through ``return(id:)``, which answers the status, the order and every line.
 
-Our decision on a return still ``REQUESTED`` there is written back with the same endpoint
-(:meth:`StoreReturns.decide_return`, driven by ``domain.returns.store_writes``):
-``returnApproveRequest(input: {id})`` sets the return ``OPEN``
+Our moves on the store's return are written back with the same endpoint
+(:meth:`StoreReturns.decide_return`, driven by ``domain.returns.store_writes``). The decision on a
+return still ``REQUESTED`` there: ``returnApproveRequest(input: {id})`` sets it ``OPEN``
 (https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnApproveRequest) and
 ``returnDeclineRequest(input: {id, declineReason, declineNote})`` sets it ``DECLINED``
 (https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnDeclineRequest ;
 ``declineReason`` is a ``ReturnDeclineReason``: ``FINAL_SALE``, ``OTHER``, ``RETURN_PERIOD_ENDED``;
-``declineNote`` at most 500 characters). Both answer ``{return {id status}, userErrors {field
-message code}}`` (``ReturnUserError``, ``code`` a ``ReturnErrorCode``:
-https://shopify.dev/docs/api/admin-graphql/2025-01/enums/ReturnErrorCode). Only a ``REQUESTED``
-return can be approved or declined; a user error with code ``INVALID_STATE``, or a message saying
-the return is not approvable / declinable / requestable or already decided, means the store shows
-a decision already (its merchant's, or an earlier attempt of ours whose answer was lost): the
-status it shows is read with ``return(id:)`` and the write counts as done, outcome ``already``.
-Any other user error (``NOT_FOUND``, ``INVALID`` …) is permanent. A mutation is sent once per
-attempt (no transport retry: its outcome after a lost answer is read on the next attempt).
+``declineNote`` at most 500 characters). The end of an ``OPEN`` one, each taking the return's id as
+its own argument (no input object): ``returnCancel(id:)`` sets it ``CANCELED``, only before any
+work was done on it such as an inspection or a refund
+(https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnCancel ; its
+``notifyCustomer`` argument is deprecated in 2025-01 and not sent), and ``returnClose(id:)`` sets
+it ``CLOSED``, the return complete
+(https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnClose). Each answers
+``{return {id status}, userErrors {field message code}}`` (``ReturnUserError``, ``code`` a
+``ReturnErrorCode``: https://shopify.dev/docs/api/admin-graphql/2025-01/enums/ReturnErrorCode).
+A user error with code ``INVALID_STATE`` ("a resource was not in the correct state for the
+operation"), or a message saying the return is not approvable / declinable / cancelable /
+closable or already moved, means the store is no longer where the move starts (its merchant moved
+it, or an earlier attempt of ours whose answer was lost went through): the status it shows is read
+with ``return(id:)`` and the write counts as done, outcome ``already``. Any other user error
+(``NOT_FOUND``, ``INVALID`` …) is permanent. A mutation is sent once per attempt (no transport
+retry: its outcome after a lost answer is read on the next attempt).
 
 GraphQL answers 200 with ``errors`` for a query it refuses; a ``THROTTLED`` code among them is the
 cost limit (https://shopify.dev/docs/api/usage/rate-limits#graphql-admin-api-rate-limits), so it is
@@ -144,27 +151,45 @@ APPROVE_MUTATION = ("mutation BackorderReturnApprove($input: ReturnApproveReques
                     f"returnApproveRequest(input: $input) {_PAYLOAD} }}")
 DECLINE_MUTATION = ("mutation BackorderReturnDecline($input: ReturnDeclineRequestInput!) { "
                     f"returnDeclineRequest(input: $input) {_PAYLOAD} }}")
+#: The end of an open return, each a mutation taking the return's ``$id`` itself.
+CANCEL_MUTATION = f"mutation BackorderReturnCancel($id: ID!) {{ returnCancel(id: $id) {_PAYLOAD} }}"
+CLOSE_MUTATION = f"mutation BackorderReturnClose($id: ID!) {{ returnClose(id: $id) {_PAYLOAD} }}"
 DECLINE_REASONS = ("FINAL_SALE", "OTHER", "RETURN_PERIOD_ENDED")
-#: A user error saying the return is no longer ``REQUESTED``: the store shows a decision already.
-DECIDED = re.compile(r"not (approvable|declinable|requestable)|already|status", re.IGNORECASE)
+#: A user error saying the return is no longer where the move starts: the store moved it already.
+DECIDED = re.compile(r"not (approvable|declinable|requestable|cancell?able|clos(e)?able)|already|status",
+                     re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ReturnMove:
+    """One mutation moving the store's return: our ``action``, its text, its root field, and
+    whether the return's id goes in an ``$input`` object (else as ``$id``)."""
+
+    action: str
+    mutation: str
+    root: str
+    by_input: bool = True
 
 
 @dataclass(frozen=True)
 class ReturnLookup:
     """The GraphQL query reading one return by ``$id`` (its root field ``root``) at ``path``, and
-    the mutations writing our decision on it (``action`` → (mutation, its root field))."""
+    the mutations writing our moves on it (:class:`ReturnMove`, by action)."""
 
     query: str = RETURN_QUERY
     path: str = "graphql.json"
     root: str = "return"
     fields: ReturnFields = ReturnFields()
-    decisions: tuple[tuple[str, str, str], ...] = (("approve", APPROVE_MUTATION, "returnApproveRequest"),
-                                                   ("decline", DECLINE_MUTATION, "returnDeclineRequest"))
+    decisions: tuple[ReturnMove, ...] = (ReturnMove("approve", APPROVE_MUTATION, "returnApproveRequest"),
+                                         ReturnMove("decline", DECLINE_MUTATION, "returnDeclineRequest"),
+                                         ReturnMove("cancel", CANCEL_MUTATION, "returnCancel", by_input=False),
+                                         ReturnMove("close", CLOSE_MUTATION, "returnClose", by_input=False))
 
 
 @dataclass(frozen=True)
 class ReturnWritten:
-    """What the store answered a decision: ``written``, or ``already`` (it had left ``requested``)."""
+    """What the store answered a move: ``written``, or ``already`` (it was no longer where the move
+    starts: its status then is ``status``)."""
 
     outcome: str
     status: str
@@ -211,16 +236,17 @@ class StoreReturns:
 
 
     def decide_return(self, store_return: str, action: str, reason: str = "OTHER", note: str = "") -> ReturnWritten:
-        """Approve or decline the store's return ``store_return`` (a ``gid://shopify/Return/…``)."""
+        """Approve, decline, cancel or close the store's return ``store_return`` (a ``gid://shopify/Return/…``)."""
         lookup = self.return_lookup
-        mutation = next((one for one in lookup.decisions if one[0] == action), None) if lookup else None
-        if lookup is None or mutation is None:
+        move = next((one for one in lookup.decisions if one.action == action), None) if lookup else None
+        if lookup is None or move is None:
             raise PermanentError(f"{self.platform} takes no {action!r} of a return", platform=self.platform)
         if action == "decline" and reason not in DECLINE_REASONS:
             raise PermanentError(f"decline reason {reason!r} is not a ReturnDeclineReason", platform=self.platform)
         given = {"id": store_return, **({"declineReason": reason, **({"declineNote": note[:500]} if note else {})}
                                         if action == "decline" else {})}
-        answer = graphql(self, lookup.path, mutation[1], {"input": given}, retry=False).get(mutation[2]) or {}
+        answer = graphql(self, lookup.path, move.mutation, {"input": given} if move.by_input else given,
+                         retry=False).get(move.root) or {}
         errors = [e for e in answer.get("userErrors") or [] if isinstance(e, Mapping)]
         if not errors:
             return ReturnWritten("written", str((answer.get("return") or {}).get("status") or "").lower())

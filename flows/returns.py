@@ -7,11 +7,12 @@ the label bought with no transaction open, and recorded in another; a run that d
 taken over by the sweeper, and ``connectors.shipstation_returns`` finds the label already bought
 under the RMA instead of buying a second.
 
-Our decision on a store's own return (``domain.returns.store_writes``) is written the same way:
-the row claimed in one transaction, the store's mutation sent with none open
-(``connectors.store_returns``: ``returnApproveRequest`` / ``returnDeclineRequest``), the answer
-recorded in another; a transient failure gives the row back due (the task retries, the sweeper
-finds it again), a permanent one leaves it ``failed``.
+Our moves on a store's own return (``domain.returns.store_writes``) are written the same way: the
+row claimed in one transaction, the store's mutation sent with none open
+(``connectors.store_returns``: ``returnApproveRequest`` / ``returnDeclineRequest`` /
+``returnCancel`` / ``returnClose``), the answer recorded in another, with the return's next write
+sent after it; a transient failure gives the row back due (the task retries, the sweeper finds it
+again), a permanent one leaves it ``failed``.
 """
 from __future__ import annotations
 
@@ -112,18 +113,21 @@ def step(task: Transactional, return_id: int) -> str:
 
 
 def write_store(task: Transactional, row_id: int) -> str:
-    """Write one owed decision to the store's return; what happened (for logs and tests). A
+    """Write one owed move to the store's return; what happened (for logs and tests). A
     transient failure is raised after the row is given back (the task's retry runs it again)."""
     with task.unit_of_work() as uow:
         claimed = store_writes.claim(uow.session, row_id, utcnow())
         if claimed is None:
-            return f"store write {row_id}: done, failed, or another run holds it"
+            earlier = store_writes.behind(uow.session, row_id, utcnow())
+            return (f"store write {row_id}: waits for write {earlier} of its return" if earlier is not None
+                    else f"store write {row_id}: done, failed, or another run holds it")
         store = uow.session.get(Store, claimed.store_id)
         assert store is not None
         try:
             connector = store_connector(store)
         except (PermanentError, KeyError, ValueError) as exc:
-            store_writes.release(uow.session, claimed, f"{type(exc).__name__}: {exc}", utcnow(), permanent=True)
+            dispatch(uow, store_writes.release(uow.session, claimed, f"{type(exc).__name__}: {exc}", utcnow(),
+                                               permanent=True))
             return f"store write {row_id}: {exc}"
     try:  # the one outside call, with no transaction open
         if not isinstance(connector, StoreReturns):
@@ -132,20 +136,21 @@ def write_store(task: Transactional, row_id: int) -> str:
                                           claimed.note)
     except ConnectorError as exc:
         with task.unit_of_work() as uow:
-            store_writes.release(uow.session, claimed, f"{type(exc).__name__}: {exc}", utcnow(),
-                                 permanent=not isinstance(exc, TransientError))
+            dispatch(uow, store_writes.release(uow.session, claimed, f"{type(exc).__name__}: {exc}", utcnow(),
+                                               permanent=not isinstance(exc, TransientError)))
         if isinstance(exc, TransientError):
             raise
         return f"store write {row_id} failed: {exc}"
     with task.unit_of_work() as uow:
-        store_writes.done(uow.session, claimed, written.outcome, written.status, utcnow(), written.message)
+        dispatch(uow, store_writes.done(uow.session, claimed, written.outcome, written.status, utcnow(),
+                                        written.message))
     return f"{claimed.action} {claimed.store_return}: {written.outcome} ({written.status})"
 
 
 def sweep(task: Transactional) -> int:
     """Beat: returns whose step is due (a lost message, a died run, a label to track again); one
     staff alert for each return stuck in a state past ``[returns] stuck_after``; decisions owed to
-    a store whose message was lost."""
+    a store whose message was lost (or that waited for an earlier write of its return)."""
     with task.unit_of_work() as uow:
         ids = flow.due(uow.session, utcnow())
         dispatch(uow, for_ids(Stage.RETURN_STEP, ids))

@@ -235,10 +235,10 @@ def show(rma: str, as_json: bool) -> None:
         _echo_json(out)
         return
     click.echo(_line(out))
-    write = out.get("store_write")
-    if write and write["state"] != "done":  # a done one is a step below
-        click.echo(f"  store write: {write['action']} {write['store_return']} {write['state']} after "
-                   f"{write['attempts']} attempt(s)" + (f": {write['last_error']}" if write["last_error"] else ""))
+    for write in out.get("store_writes") or []:
+        if write["state"] != "done":  # a done one is a step below
+            click.echo(f"  store write: {write['action']} {write['store_return']} {write['state']} after "
+                       f"{write['attempts']} attempt(s)" + (f": {write['last_error']}" if write["last_error"] else ""))
     for step in out["steps"]:
         click.echo(f"  {str(step['at'])[:19]}  {step['text']}")
 

@@ -1624,20 +1624,24 @@ class DisconnectedLevel(Base):
     available_before: Mapped[int | None] = mapped_column(Integer)
 
 
-#: The decisions written back to a store's own return (``domain.returns.store_writes``).
-STORE_RETURN_ACTIONS = ("approve", "decline")
+#: What is written back to a store's own return (``domain.returns.store_writes``): our decision,
+#: then its end (cancelled here while it is open there, or settled here).
+STORE_RETURN_ACTIONS = ("approve", "decline", "cancel", "close")
+STORE_RETURN_DECISIONS = ("approve", "decline")
 
 
 class StoreReturnWrite(Base):
-    """Our decision on a return the store keeps itself (Shopify's ``Return``), owed to the store:
-    recorded in the transaction that decided it (one per return), sent after the commit, claimed
-    ``FOR UPDATE SKIP LOCKED`` under a lease, re-sent by the returns sweeper when its message was
-    lost, and ``done`` with what the store answered (``outcome`` ``written``, or ``already`` when the
-    store had left ``requested`` before: it shows a decision of its own) and the status it shows."""
+    """One move of a return the store keeps itself (Shopify's ``Return``) owed to the store — our
+    decision (once per return: approve or decline), or its end (cancel or close, once each):
+    recorded in the transaction that moved ours, sent after the commit, claimed ``FOR UPDATE SKIP
+    LOCKED`` under a lease (a return's writes in the order they were owed), re-sent by the returns
+    sweeper when its message was lost, and ``done`` with what the store answered (``outcome``
+    ``written``, or ``already`` when the store was no longer in the status the move starts from)
+    and the status it shows."""
 
     __tablename__ = "store_return_writes"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    return_id: Mapped[int] = mapped_column(ForeignKey("return_requests.id", ondelete="CASCADE"), unique=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("return_requests.id", ondelete="CASCADE"))
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
     store_return: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(16))
@@ -1655,5 +1659,8 @@ class StoreReturnWrite(Base):
     __table_args__ = (
         CheckConstraint(_in("action", STORE_RETURN_ACTIONS), name="action_valid"),
         CheckConstraint("state IN ('pending', 'done', 'failed')", name="state_valid"),
+        UniqueConstraint("return_id", "action", name="uq_store_return_writes_return_action"),
+        Index("uq_store_return_writes_decision", "return_id", unique=True,
+              postgresql_where=text(_in("action", STORE_RETURN_DECISIONS))),
         Index("ix_store_return_writes_pending", "due_at", postgresql_where=text("state = 'pending'")),
     )

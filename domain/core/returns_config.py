@@ -45,8 +45,8 @@ class ReturnsConfig:
     label_sweep_after_s: int = 6 * 3600
     #: The environment variable holding Loop Returns' webhook secret (``X-Loop-Signature``).
     loop_secret_env: str = "LOOP_WEBHOOK_SECRET"
-    #: Our decision on a store's own return (Shopify's) written back to it: approve or decline
-    #: the store's return while it is still ``requested`` (``domain.returns.store_writes``).
+    #: Our moves on a store's own return (Shopify's) written back to it: approve or decline it
+    #: while it is ``requested``, cancel or close it once open (``domain.returns.store_writes``).
     write_back: bool = True
 
     def expected_grams(self, lines: list[dict[str, Any]]) -> int | None:

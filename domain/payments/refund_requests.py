@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from domain.cases import lifecycle
 from domain.core.business_config import BusinessConfig
 from domain.core.clock import utcnow
-from domain.core.models import Case, Order, OrderLine, RefundDecision
+from domain.core.models import Case, CaseEvent, Order, OrderLine, RefundDecision
 from domain.core.stages import FollowUp, Stage
 from domain.payments import executions
 from domain.policy import refunds as policy
@@ -36,6 +36,8 @@ from domain.policy.refunds import Decided
 KIND = "refund_request"
 SUBJECT = "refund_decision"
 ACTOR = "refund policy"
+#: The case event saying the request under review asks another amount now.
+CHANGED = "amount_changed"
 
 
 @dataclass(frozen=True)
@@ -61,15 +63,19 @@ def _money(cents: int, currency: str) -> str:
     return f"{cents / 100:,.2f} {currency}"
 
 
-def reasons(decision: RefundDecision) -> list[str]:
-    """The reviewer's context in words, each line with its figures (``cases show`` lists them)."""
+def reasons(decision: RefundDecision, asked_cents: int | None = None) -> list[str]:
+    """The reviewer's context in words, each line with its figures (``cases show`` lists them);
+    ``asked_cents`` when the request now asks another amount than the rules decided on."""
     figures, ctx = decision.figures or {}, decision.context or {}
     terms = figures.get("rule") or {}
     limits = ", ".join(f"{name.removesuffix('_cents')} {_money(value, decision.currency)}"
                        for name, value in terms.items() if name in ("over_cents", "up_to_cents"))
-    lines = [f"asks {_money(decision.amount_asked_cents, decision.currency)} for {decision.reason} on "
+    asked = decision.amount_asked_cents if asked_cents is None else asked_cents
+    changed = f" (the rules decided on {_money(decision.amount_asked_cents, decision.currency)})" \
+        if asked != decision.amount_asked_cents else ""
+    lines = [f"asks {_money(asked, decision.currency)} for {decision.reason} on "
              f"{decision.channel or 'its store'}; rule {decision.rule_name!r} sent it to review"
-             + (f" ({limits})" if limits else "")]
+             + (f" ({limits})" if limits else "") + changed]
     order = ctx.get("order") or {}
     if order:
         bought = "; ".join(f"{line.get('quantity')} × {line.get('sku') or line.get('title') or 'item'}"
@@ -91,12 +97,13 @@ def reasons(decision: RefundDecision) -> list[str]:
     return lines
 
 
-def summary(decision: RefundDecision) -> str:
+def summary(decision: RefundDecision, asked_cents: int | None = None) -> str:
     ctx = decision.context or {}
     customer = ctx.get("customer") or {}
     hints = len(ctx.get("fraud_hints") or [])
+    asked = decision.amount_asked_cents if asked_cents is None else asked_cents
     return (f"refund request {decision.request_id} on order {decision.order_number}: {decision.reason} "
-            f"{_money(decision.amount_asked_cents, decision.currency)} → review (rule: {decision.rule_name}); "
+            f"{_money(asked, decision.currency)} → review (rule: {decision.rule_name}); "
             f"lifetime value {_money(int(customer.get('lifetime_value_cents') or 0), decision.currency)}, "
             f"{len(ctx.get('prior_refunds') or [])} prior refund request(s), {hints} fraud hint(s)")[:1000]
 
@@ -127,3 +134,27 @@ def review_case(session: Session, config: BusinessConfig, decision: RefundDecisi
         sku_ids=tuple(dict.fromkeys(line.sku_id for line in lines if line.sku_id is not None)),
         tier=decision.tier, detail=detail), config, actor=ACTOR, now=now)
     return case, [FollowUp(Stage.DELIVER, (one,)) for one in lifecycle.opened_alert_messages(session, case.id)]
+
+
+def request_changed(session: Session, decision_id: int, asked_cents: int, what: str, actor: str,
+                    now: datetime | None = None, **detail: Any) -> Case | None:
+    """The request under review now asks ``asked_cents`` (what it covers changed, ``what`` says how):
+    its ``refund_request`` case's summary and reasons give the current figures, and an
+    ``amount_changed`` event says what it asked before and now (``cases show``). The decision stays
+    as the rules made it, on the amount first asked; the person reviewing decides on the new one.
+    None when the decision has no review case."""
+    decision = session.get(RefundDecision, decision_id)
+    case = session.scalar(select(Case).where(Case.kind == KIND, Case.subject_type == SUBJECT,
+                                             Case.subject_id == decision_id).with_for_update())
+    if decision is None or case is None:
+        return None
+    before = session.scalar(select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.action == CHANGED)
+                            .order_by(CaseEvent.id.desc()).limit(1))
+    was = int(before.detail["amount_cents"]) if before is not None else decision.amount_asked_cents
+    case.summary = summary(decision, asked_cents)
+    lifecycle.record(session, case, actor, CHANGED, now=now or utcnow(),
+                     note=f"{what}: now asks {_money(asked_cents, decision.currency)} "
+                          f"(was {_money(was, decision.currency)})",
+                     amount_was_cents=was, amount_cents=asked_cents, currency=decision.currency,
+                     reasons=reasons(decision, asked_cents), **detail)
+    return case

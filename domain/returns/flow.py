@@ -10,7 +10,8 @@
 * :func:`settle` — received → settled at once: the refund planned as the decision's one execution,
   restocked units added to the stock truth at the receiving location (detection is owed, and a
   restock fills waiting backorders first), the customer's email with the satisfaction survey's
-  score links (``domain.csat``, kind ``return``).
+  score links (``domain.csat``, kind ``return``); a store's own return is closed there
+  (``store_writes``).
 
 Exactly once: every step checks the state on the row locked ``FOR UPDATE``; a step run again (a
 retry, a redelivered message, the sweeper) finds the state moved and does nothing.
@@ -152,7 +153,8 @@ def approve(session: Session, config: BusinessConfig, rma: str, actor: str, now:
 def close(session: Session, rma: str, to_state: str, actor: str, now: datetime, note: str = "",
           config: BusinessConfig | None = None) -> Stepped:
     """A person rejects a return in review, or cancels an open one that was not received. Given
-    ``config``, a rejection of a store's own return is written back to it (``store_writes``)."""
+    ``config``, a store's own return is told (``store_writes``): a rejection declines it, a cancel
+    cancels it there when it is open."""
     row = machine.by_rma(session, rma, for_update=True)
     if row is None or to_state not in machine.MOVES.get(row.state, ()) or to_state not in ("rejected", "cancelled"):
         return Stepped(row)
@@ -314,6 +316,7 @@ def settle(session: Session, config: BusinessConfig, return_id: int, now: dateti
     machine.move(session, row, "settled", "settle", ACTOR, now, refund=paid, disposition=disposition,
                  notice_outbox_id=row.notice_outbox_id)
     row.due_at = None
+    follow_ups += store_writes.owe(session, config, row, now)  # a store's own return is closed there
     return Stepped(row, False, follow_ups, [item["sku_id"] for item in booked])
 
 

@@ -7,8 +7,8 @@
   (:func:`domain.returns.flow.request`). Its lines are the order's lines the store names, each
   mapped to the SKU stored with the order (or the SKU the store gave), its reason the first line's
   (``defective``, ``wrong_item``, ``unwanted`` … as Shopify's ``ReturnReason``, lower case). An
-  approval on the store of a return ours already holds is noted on ours (``store_approved``); what
-  ours pays is still ours to decide.
+  ``open`` return is noted on ours (``store_approved``: the store shows it open, so a cancel or a
+  settlement of ours is written to it); what ours pays is still ours to decide.
 * ``declined`` / ``canceled``: ours is closed — rejected when it is still being decided, cancelled
   otherwise — unless the goods are already back (received or settled), which is only noted.
 * ``closed`` (the store finished the return): noted on ours.
@@ -23,13 +23,18 @@
 * ``returns/update`` (its lines or quantities changed while ``requested`` or ``open``; the payload
   names changes, not the lines, so the connector reads the return through GraphQL first): while
   ours is still being decided (``requested`` or ``review``) its lines and amount become the store's
-  (``store_updated``, with the lines before and after); later it is only noted — what comes back and
-  what is paid were settled by then. One we never held opens ours.
+  (``store_updated``, with the lines before and after); in ``review`` its ``refund_request`` case is
+  told the new amount (:func:`domain.payments.refund_requests.request_changed`: its summary, its
+  reasons and an ``amount_changed`` event), so the person deciding reads the current figures. Later
+  it is only noted — what comes back and what is paid were settled by then. One we never held
+  opens ours.
 
-Our own decision on a return still ``requested`` there is written back to the store
-(:mod:`domain.returns.store_writes`: approve or decline, as a row sent after the commit); the
-store's echo of it (``returns/approve`` / ``returns/decline``) finds ours decided already and is
-only noted (``echo`` in its detail), so nothing is decided twice and nothing is written again.
+Our own moves are written back to the store (:mod:`domain.returns.store_writes`, each a row sent
+after the commit): the decision on a return still ``requested`` there (approve or decline), and
+the end of one open there (cancelled here → cancel, settled here → close). The store's echo of
+each (``returns/approve``, ``returns/decline``, ``returns/cancel``, ``returns/close``) finds ours
+moved already and is only noted (``echo`` in its detail): applying a store's move owes no write,
+so nothing is decided twice, closed twice, or written again.
 
 A return that cannot be taken (an order this product never stored, a line it cannot map, more
 units than were bought) quarantines the inbox event that carried it, with the reason, and staff
@@ -51,6 +56,7 @@ from connectors.types import ReturnRecord
 from domain.core.business_config import BusinessConfig
 from domain.core.models import InboxEvent, Order, OrderLine, ReturnRequest, Sku, Store
 from domain.core.stages import FollowUp
+from domain.payments import refund_requests
 from domain.returns import flow, machine, store_writes
 
 log = logging.getLogger(__name__)
@@ -102,15 +108,18 @@ def _open(session: Session, config: BusinessConfig, store: Store, record: Return
     taken.rmas.append(done.row.rma)
     if done.created and record.status == "requested":  # the store waits for a decision: ours is written
         taken.follow_ups += store_writes.owe(session, config, done.row, now)
-    if not done.created and record.status == "open":
+    if record.status == "open":  # approved there (ours just opened, or held already): it is open there
         machine.note(session, done.row, "store_approved", f"shopify:{store.key}", now, store_return=record.external_id,
                      **_echo(session, done.row, "approve"))
 
 
-def _echo(session: Session, row: ReturnRequest, action: str) -> dict[str, bool]:
+#: The store's status after each of our writes (its echo carries it).
+ECHOES = {"open": "approve", "declined": "decline", "canceled": "cancel", "closed": "close"}
+
+
+def _echo(session: Session, row: ReturnRequest, action: str | None) -> dict[str, bool]:
     """``{"echo": True}`` when the store's move is our own write coming back."""
-    write = store_writes.of_return(session, row.id)
-    return {"echo": True} if write is not None and write.action == action else {}
+    return {"echo": True} if action and store_writes.written(session, row.id, action) is not None else {}
 
 
 def _ours(session: Session, store: Store, record: ReturnRecord) -> ReturnRequest | None:
@@ -152,8 +161,14 @@ def _update(session: Session, config: BusinessConfig, store: Store, record: Retu
         return
     lines = flow.order_lines(session, order, wanted)
     amount = sum(int(line["price_cents"]) * int(line["quantity"]) for line in lines)
+    # in review, the person deciding reads the case: it is told the figures it is now about
+    case = refund_requests.request_changed(
+        session, row.decision_id, amount, f"{row.rma}: lines changed at the store ({record.external_id}): "
+        + ", ".join(f"{one['quantity']} × {one['sku']}" for one in now_lines), f"shopify:{store.key}", now,
+        rma=row.rma, lines=now_lines) if row.state == "review" and row.decision_id else None
     machine.note(session, row, "store_updated", f"shopify:{store.key}", now, store_return=record.external_id,
-                 was=was, lines=now_lines, amount_was_cents=row.amount_cents, amount_cents=amount, taken=True)
+                 was=was, lines=now_lines, amount_was_cents=row.amount_cents, amount_cents=amount, taken=True,
+                 **({"case_id": case.id} if case is not None else {}))
     row.lines, row.amount_cents = lines, amount
 
 
@@ -163,8 +178,7 @@ def _close(session: Session, store: Store, record: ReturnRecord, now: datetime) 
         log.info("%s %s on %s: no return of ours to close", record.external_id, record.status, store.key)
         return
     actor, detail = f"shopify:{store.key}", {"store_return": record.external_id, "note": record.note,
-                                             **(_echo(session, row, "decline") if record.status == "declined"
-                                                else {})}
+                                             **_echo(session, row, ECHOES.get(record.status))}
     if record.status == "closed" or row.state in BACK or not machine.MOVES.get(row.state):
         machine.note(session, row, f"store_{record.status}", actor, now, **detail)
         return

@@ -1,4 +1,4 @@
-"""Our decision on a return the store keeps itself, written back to the store as a row.
+"""Our moves on a return the store keeps itself, written back to the store as rows.
 
 A return opened from Shopify's ``returns/request`` (``domain.returns.store_returns``) is decided
 here — by the refund policy at once, or by a person after review. Shopify's return stays
@@ -11,18 +11,30 @@ here → ``returnDeclineRequest`` with ``declineReason: OTHER`` and the rule or 
 https://shopify.dev/docs/api/admin-graphql/2025-01/enums/ReturnDeclineReason ; the note is at most
 500 characters, https://shopify.dev/docs/api/admin-graphql/2025-01/input-objects/ReturnDeclineRequestInput).
 
-:func:`owe` records one ``store_return_writes`` row per return in the transaction that decides it
-(a redelivered request, a second decision: still one row) and owes the ``store_return_write``
-stage, sent after the commit. The task claims the row ``FOR UPDATE SKIP LOCKED`` under a lease,
-writes with no transaction open, and marks it done with what the store answered; a transient
-failure (``THROTTLED``, a 5xx, a lost answer) gives it back due again, for the task's retry or the
-returns sweeper (:func:`stranded`); a permanent one leaves it ``failed`` with the error. A store
-that had already left ``requested`` (its merchant decided first, or an earlier attempt whose answer
-was lost went through) answers a user error: that is ``done``, outcome ``already``, with the status
-the store shows — never a failure, and never a second write. Each end is a ``return_events`` step
-(``store_write``, ``store_write_failed``) and an audit row, which ``backorders why return`` and
-``returns show`` list. ``[returns] write_back = false`` (or ``enabled = false``) owes nothing.
-The store's echo of our write (``returns/approve`` / ``returns/decline``) is only noted on ours.
+An ``OPEN`` return there (approved by our write or by its merchant) is then ended as ours ends:
+``cancelled`` here (a person cancelled it before anything came back) → ``returnCancel(id:)``, only
+possible there before any work was done on it
+(https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnCancel); ``settled`` here
+(refund planned, disposition booked) → ``returnClose(id:)``, the return complete
+(https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnClose). A return still
+``REQUESTED`` there when a person cancels ours is not written (rejecting it declines it there).
+
+:func:`owe` records a ``store_return_writes`` row in the transaction that moves ours: one per
+return and action, and one decision per return (a redelivered request, a second decision, a step
+run again: still one row). It owes the ``store_return_write`` stage, sent after the commit. The
+task claims the row ``FOR UPDATE SKIP LOCKED`` under a lease — not while an earlier write of the
+same return is pending, so a cancel never overtakes the approval it undoes; :func:`done` sends the
+next one — writes with no transaction open, and marks it done with what the store answered; a
+transient failure (``THROTTLED``, a 5xx, a lost answer) gives it back due again, for the task's
+retry or the returns sweeper (:func:`stranded`); a permanent one leaves it ``failed`` with the
+error. A store no longer in the status the move starts from (its merchant moved it first, or an
+earlier attempt whose answer was lost went through) answers a user error: that is ``done``,
+outcome ``already``, with the status the store shows — never a failure, and never a second write.
+Each end is a ``return_events`` step (``store_write``, ``store_write_failed``) and an audit row,
+which ``backorders why return`` and ``returns show`` list. ``[returns] write_back = false`` (or
+``enabled = false``) owes nothing. The store's echo of our write (``returns/approve``,
+``returns/decline``, ``returns/cancel``, ``returns/close``) is only noted on ours
+(:func:`written`), and noting owes nothing: no write answers an echo.
 """
 from __future__ import annotations
 
@@ -35,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from domain.core import audit
 from domain.core.business_config import BusinessConfig
-from domain.core.models import Order, RefundDecision, ReturnRequest, Store, StoreReturnWrite
+from domain.core.models import Order, RefundDecision, ReturnEvent, ReturnRequest, Store, StoreReturnWrite
 from domain.core.stages import FollowUp, Stage
 from domain.returns import machine
 
@@ -46,7 +58,12 @@ STRANDED_AFTER = timedelta(seconds=30)
 #: Runs of one row before it is left ``failed`` (``returns show`` gives its error).
 MAX_ATTEMPTS = 8
 #: Our state → what the store's return is told.
-ACTIONS = {"approved": "approve", "rejected": "decline"}
+ACTIONS = {"approved": "approve", "rejected": "decline", "cancelled": "cancel", "settled": "close"}
+#: Moves the store takes only from ``OPEN``: owed when it shows the return open as far as we know.
+FROM_OPEN = ("cancel", "close")
+#: Steps on ours telling the store's return was opened there, and those telling it ended there.
+STORE_OPENED = ("store_approved", "store_reopened")
+STORE_ENDED = ("store_declined", "store_canceled", "store_closed")
 DECLINE_REASON = "OTHER"
 
 
@@ -62,13 +79,28 @@ def _note(session: Session, row: ReturnRequest, note: str) -> str:
     return f"Declined by the refund policy (rule {decision.rule_name!r})"[:500] if decision else ""
 
 
+def store_open(session: Session, row: ReturnRequest) -> bool:
+    """True when the store shows ``row``'s return ``OPEN`` as far as we know: the newest of the
+    store's moves noted on ours opened it (its approval, a reopen), or none ended it and our own
+    approval was written (or is owed) to it."""
+    last = session.scalar(select(ReturnEvent.step).where(
+        ReturnEvent.return_id == row.id, ReturnEvent.step.in_(STORE_OPENED + STORE_ENDED))
+        .order_by(ReturnEvent.id.desc()).limit(1))
+    if last is not None:
+        return last in STORE_OPENED
+    return written(session, row.id, "approve") is not None
+
+
 def owe(session: Session, config: BusinessConfig, row: ReturnRequest, now: datetime, note: str = "") \
         -> list[FollowUp]:
-    """Record the write our decision on a store's return owes (once per return); the follow-up."""
+    """Record the write ours moving to its state owes the store's return (once per return and
+    action, one decision per return); the follow-up. Call it with ``row`` locked."""
     action = ACTIONS.get(row.state)
     gid = store_return_id(row)
     if row.source != SOURCE or action is None or not gid or not (config.returns.enabled
                                                                   and config.returns.write_back):
+        return []
+    if action in FROM_OPEN and not store_open(session, row):
         return []
     order = session.get(Order, row.order_id)
     if order is None:
@@ -77,7 +109,7 @@ def owe(session: Session, config: BusinessConfig, row: ReturnRequest, now: datet
         return_id=row.id, store_id=order.store_id, store_return=gid, action=action,
         decline_reason=DECLINE_REASON if action == "decline" else None,
         note=_note(session, row, note) if action == "decline" else "", due_at=now, created_at=now,
-    ).on_conflict_do_nothing(index_elements=["return_id"]).returning(StoreReturnWrite.id))
+    ).on_conflict_do_nothing().returning(StoreReturnWrite.id))  # (return, action), or a second decision
     return [] if new_id is None else [FollowUp(Stage.STORE_RETURN_WRITE, (new_id,))]
 
 
@@ -92,13 +124,28 @@ class Claimed:
     note: str
 
 
+def _earlier_pending(session: Session, row: StoreReturnWrite) -> int | None:
+    return session.scalar(select(StoreReturnWrite.id).where(
+        StoreReturnWrite.return_id == row.return_id, StoreReturnWrite.id < row.id,
+        StoreReturnWrite.state == "pending").order_by(StoreReturnWrite.id).limit(1))
+
+
+def behind(session: Session, row_id: int, now: datetime) -> int | None:
+    """The earlier write of the same return that row ``row_id`` (pending, not leased) waits for."""
+    row = session.get(StoreReturnWrite, row_id)
+    if row is None or row.state != "pending" or (row.claimed_until is not None and row.claimed_until >= now):
+        return None
+    return _earlier_pending(session, row)
+
+
 def claim(session: Session, row_id: int, now: datetime) -> Claimed | None:
-    """Lease the row unless it is done, failed, or another run holds it."""
+    """Lease the row unless it is done, failed, another run holds it, or an earlier write of its
+    return is still pending (it stays due: that write's end sends it, else the sweeper)."""
     row = session.scalar(select(StoreReturnWrite).where(
         StoreReturnWrite.id == row_id, StoreReturnWrite.state == "pending",
         or_(StoreReturnWrite.claimed_until.is_(None), StoreReturnWrite.claimed_until < now))
         .with_for_update(skip_locked=True))
-    if row is None:
+    if row is None or _earlier_pending(session, row) is not None:
         return None
     row.claimed_until, row.due_at, row.attempts = now + LEASE, None, row.attempts + 1
     return Claimed(row.id, row.return_id, row.store_id, row.store_return, row.action, row.decline_reason, row.note)
@@ -109,13 +156,21 @@ def _actor(session: Session, store_id: int) -> str:
     return f"shopify:{store.key if store else store_id}"
 
 
+def _next(session: Session, return_id: int) -> list[FollowUp]:
+    """The follow-up sending the return's next pending write (it waited for the one just ended)."""
+    waiting = session.scalar(select(StoreReturnWrite.id).where(
+        StoreReturnWrite.return_id == return_id, StoreReturnWrite.state == "pending")
+        .order_by(StoreReturnWrite.id).limit(1))
+    return [] if waiting is None else [FollowUp(Stage.STORE_RETURN_WRITE, (waiting,))]
+
+
 def done(session: Session, claimed: Claimed, outcome: str, store_status: str, now: datetime,
-         message: str = "") -> None:
-    """The store took the write (``written``) or already showed a decision (``already``): recorded
-    on the row, the return's history and the audit log."""
+         message: str = "") -> list[FollowUp]:
+    """The store took the write (``written``) or was no longer where the move starts (``already``):
+    recorded on the row, the return's history and the audit log; the return's next write, if any."""
     row = session.get(StoreReturnWrite, claimed.row_id, with_for_update=True)
     if row is None or row.state != "pending":
-        return
+        return []
     row.state, row.outcome, row.store_status, row.done_at = "done", outcome, store_status[:16], now
     row.claimed_until, row.last_error = None, message[:2000] or None
     ours = machine.lock(session, claimed.return_id)
@@ -127,17 +182,20 @@ def done(session: Session, claimed: Claimed, outcome: str, store_status: str, no
         machine.note(session, ours, "store_write", _actor(session, claimed.store_id), now, **detail)
     audit.record(session, _actor(session, claimed.store_id), f"store_return.{claimed.action}", "return_request",
                  claimed.return_id, **{key: value for key, value in detail.items() if key != "action"})
+    return _next(session, claimed.return_id)
 
 
-def release(session: Session, claimed: Claimed, error: str, now: datetime, *, permanent: bool = False) -> None:
-    """The write failed: due again (retried), or ``failed`` when retrying cannot help or it ran out."""
+def release(session: Session, claimed: Claimed, error: str, now: datetime, *, permanent: bool = False) \
+        -> list[FollowUp]:
+    """The write failed: due again (retried), or ``failed`` when retrying cannot help or it ran out
+    (then the return's next write, if any, is sent)."""
     row = session.get(StoreReturnWrite, claimed.row_id, with_for_update=True)
     if row is None or row.state != "pending":
-        return
+        return []
     row.claimed_until, row.last_error = None, error[:2000]
     if not (permanent or row.attempts >= MAX_ATTEMPTS):
         row.due_at = now
-        return
+        return []
     row.state = "failed"
     ours = machine.lock(session, claimed.return_id)
     if ours is not None:
@@ -145,6 +203,7 @@ def release(session: Session, claimed: Claimed, error: str, now: datetime, *, pe
                      action=claimed.action, store_return=claimed.store_return, error=error[:500])
     audit.record(session, _actor(session, claimed.store_id), f"store_return.{claimed.action}_failed",
                  "return_request", claimed.return_id, store_return=claimed.store_return, error=error[:500])
+    return _next(session, claimed.return_id)
 
 
 def stranded(session: Session, now: datetime, limit: int = 500) -> list[int]:
@@ -155,5 +214,13 @@ def stranded(session: Session, now: datetime, limit: int = 500) -> list[int]:
         .order_by(StoreReturnWrite.id).limit(limit)))
 
 
-def of_return(session: Session, return_id: int) -> StoreReturnWrite | None:
-    return session.scalar(select(StoreReturnWrite).where(StoreReturnWrite.return_id == return_id))
+def of_return(session: Session, return_id: int) -> list[StoreReturnWrite]:
+    """Every write owed to the return's store, in the order they were owed."""
+    return list(session.scalars(select(StoreReturnWrite).where(StoreReturnWrite.return_id == return_id)
+                                .order_by(StoreReturnWrite.id)))
+
+
+def written(session: Session, return_id: int, action: str) -> StoreReturnWrite | None:
+    """The return's write of ``action``, if one was owed (its echo is then ours coming back)."""
+    return session.scalar(select(StoreReturnWrite).where(StoreReturnWrite.return_id == return_id,
+                                                         StoreReturnWrite.action == action))

@@ -8,9 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from domain.core.models import (
-    CsatRequest, Order, RefundDecision, RefundExecution, ReturnEvent, ReturnRequest, StoreReturnWrite,
-)
+from domain.core.models import CsatRequest, Order, RefundDecision, RefundExecution, ReturnEvent, ReturnRequest
+from domain.returns import store_writes
 from domain.returns.csat_source import KIND as SURVEY_KIND
 
 
@@ -61,19 +60,18 @@ def summary(session: Session, row: ReturnRequest) -> dict[str, Any]:
                                                   "amount_cents": execution.amount_cents,
                                                   "provider_ref": execution.provider_ref},
         "survey": _survey_summary(survey(session, row)), "last_error": row.last_error,
-        "store_write": _store_write(session, row),
+        "store_writes": _store_writes(session, row),
         "created_at": row.created_at, "updated_at": row.updated_at}
 
 
-def _store_write(session: Session, row: ReturnRequest) -> dict[str, Any] | None:
-    """Our decision as owed to the store's own return (``domain.returns.store_writes``), if any."""
-    write = session.scalar(select(StoreReturnWrite).where(StoreReturnWrite.return_id == row.id))
-    if write is None:
-        return None
-    return {"id": write.id, "action": write.action, "store_return": write.store_return, "state": write.state,
-            "outcome": write.outcome, "store_status": write.store_status, "decline_reason": write.decline_reason,
-            "note": write.note, "attempts": write.attempts, "last_error": write.last_error,
-            "created_at": write.created_at, "done_at": write.done_at}
+def _store_writes(session: Session, row: ReturnRequest) -> list[dict[str, Any]]:
+    """Our moves owed to the store's own return (``domain.returns.store_writes``): the decision,
+    then its cancel or close, in the order they were owed."""
+    return [{"id": write.id, "action": write.action, "store_return": write.store_return, "state": write.state,
+             "outcome": write.outcome, "store_status": write.store_status, "decline_reason": write.decline_reason,
+             "note": write.note, "attempts": write.attempts, "last_error": write.last_error,
+             "created_at": write.created_at, "done_at": write.done_at}
+            for write in store_writes.of_return(session, row.id)]
 
 
 def listed(session: Session, state: str | None = None, limit: int = 100) -> list[ReturnRequest]:
@@ -126,11 +124,14 @@ def _text(row: ReturnRequest, event: ReturnEvent) -> str:
         return f"{move}: the label's tracking shows it delivered to us ({d.get('scan')}){by}"
     if event.step == "label_failed":
         return f"label not bought: {d.get('error')}"
-    if event.step == "store_write":  # our decision written to the store's return (``store_writes``)
-        told = {"approve": "approved", "decline": "declined"}.get(str(d.get("action")), d.get("action"))
+    if event.step == "store_write":  # our move written to the store's return (``store_writes``)
+        told = {"approve": "approved", "decline": "declined", "cancel": "cancelled", "close": "closed"}.get(
+            str(d.get("action")), d.get("action"))
         why = f" ({d.get('decline_reason')}: {d['note']})" if d.get("note") else ""
+        was = "had decided already" if d.get("action") in ("approve", "decline") \
+            else "could not be moved from where it was"
         return (f"{move}: {told} the store's return {d.get('store_return')}{why}" if d.get("outcome") == "written"
-                else f"{move}: not {told} at the store ({d.get('store_return')}): it had decided already, "
+                else f"{move}: not {told} at the store ({d.get('store_return')}): it {was}, "
                      f"it shows {d.get('store_status') or 'no status'}") + by
     if event.step == "store_write_failed":
         return f"{move}: could not {d.get('action')} the store's return {d.get('store_return')}: {d.get('error')}"
@@ -138,7 +139,7 @@ def _text(row: ReturnRequest, event: ReturnEvent) -> str:
         lines = ", ".join(f"{one['quantity']} × {one['sku']}" for one in d.get("lines") or [])
         return (f"{move}: lines changed at the store ({d.get('store_return')}): {lines}"
                 + (f", {_money(d.get('amount_cents'), row.currency)}" if d.get("taken") else f"; {d.get('note')}")
-                + by)
+                + (f" (review case {d['case_id']} told)" if d.get("case_id") else "") + by)
     if event.step.startswith("store_"):  # the store's own return moved (``domain.returns.store_returns``)
         what = event.step.removeprefix("store_") + (" (our write coming back)" if d.get("echo") else "")
         return (f"{move}: {what} at the store ({d.get('store_return')}){by}"

@@ -20,25 +20,33 @@ Admin endpoints:
   (a receiver then reads them through GraphQL).
 * ``POST _admin/returns/{id}/approve|decline|cancel|close|reopen`` (``decline`` takes ``reason``
   and ``note``; ``reopen`` opens a ``CLOSED`` return again, ``returns/reopen``): the move, refused
-  422 from a status it does not leave.
+  422 from a status it does not leave, and a cancel refused once the return is processed (a refund
+  of one of its lines made after it was requested: Shopify cancels a return only before any work
+  such as an inspection or a refund was done on it).
 * ``POST _admin/returns/{id}/update {"lines": [{"sku" or "line_id", "quantity"}]}``: fewer units of
   a line (0 removes it) while ``REQUESTED`` or ``OPEN``, as ``returnLineItemRemoveFromReturn`` does
   (https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnLineItemRemoveFromReturn);
   sends ``returns/update`` naming the changes (``return_line_items.removals`` with ``delta``), not
   the lines nor the order, so a receiver reads the return through GraphQL.
-* ``GET _admin/state/returns``: every return as stored, with ``decided_by`` (``admin`` or ``api``).
+* ``GET _admin/state/returns``: every return as stored, with ``decided_by`` and ``ended_by`` (a
+  cancel or close: ``admin`` or ``api``).
 
 API: ``POST {api}/graphql.json {"query", "variables"}`` answers the ``return(id:)`` root field
-(``null`` for an id the shop does not have) and the ``returnApproveRequest(input: {id})`` and
-``returnDeclineRequest(input: {id, declineReason, declineNote})`` mutations
+(``null`` for an id the shop does not have) and four mutations: ``returnApproveRequest(input:
+{id})`` and ``returnDeclineRequest(input: {id, declineReason, declineNote})``
 (https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnApproveRequest ,
 https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnDeclineRequest): a ``REQUESTED``
-return becomes ``OPEN`` or ``DECLINED`` (its reason one of ``ReturnDeclineReason``, the note kept),
-the ``returns/approve`` or ``returns/decline`` webhook is sent as the admin's move sends it, and
-the answer is ``{return {id status}, userErrors: []}``; a return in any other status answers a
-``userErrors`` entry ``{field, message, code: "INVALID_STATE"}`` and changes nothing, an unknown id
-``code: "NOT_FOUND"``. All behind the stand-in's own auth and rate limit (and its faults: a
-``THROTTLED`` answer is a 200 fault with that body).
+return becomes ``OPEN`` or ``DECLINED`` (its reason one of ``ReturnDeclineReason``, the note kept);
+``returnCancel(id:)`` and ``returnClose(id:)``, the id an argument of its own
+(https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnCancel ,
+https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnClose): an ``OPEN`` return
+becomes ``CANCELED`` (none of it processed) or ``CLOSED``. Each sends its webhook
+(``returns/approve``, ``returns/decline``, ``returns/cancel``, ``returns/close``) as the admin's
+move does, and answers ``{return {id status}, userErrors: []}``; a return the move does not leave
+(or a processed one, for a cancel) answers a ``userErrors`` entry ``{field, message, code:
+"INVALID_STATE"}`` and changes nothing, an unknown id ``code: "NOT_FOUND"``. All behind the
+stand-in's own auth and rate limit (and its faults: a ``THROTTLED`` answer is a 200 fault with
+that body).
 """
 from __future__ import annotations
 
@@ -57,6 +65,9 @@ REASONS = ("COLOR", "DEFECTIVE", "NOT_AS_DESCRIBED", "OTHER", "SIZE_TOO_LARGE", 
 #: Statuses whose units no longer count as coming back.
 ENDED = ("declined", "canceled")
 DECLINE_REASONS = ("FINAL_SALE", "OTHER", "RETURN_PERIOD_ENDED")
+#: Each mutation's move → how its user error names the return and the move (``return_mutation_error``).
+VERBS = {"approve": ("approvable", "approved"), "decline": ("declinable", "declined"),
+         "cancel": ("cancelable", "canceled"), "close": ("closable", "closed")}
 
 
 def refused(message: str) -> Answer:
@@ -111,7 +122,8 @@ def add_returns(kit: StandIn[Any], deliver: Callable[..., Any], fixtures: Fixtur
             number = 1 + sum(1 for ret in state.returns if ret["order_id"] == order["id"])
             ret = {"id": new_id(state), "order_id": order["id"], "status": "requested", "lines": asked,
                    "name": f"{order['name']}-R{number}", "created_at": state.now(), "decline_reason": None,
-                   "decline_note": None, "decided_by": None}
+                   "decline_note": None, "decided_by": None, "ended_by": None,
+                   "refunds_before": len(order.get("refunds") or [])}
             state.returns.append(ret)
             sent = webhook(state, ret, "return", bool(payload.get("lines_in_webhook", True)))
         return plain({"return": ret, "webhooks": deliver(state, [("returns/request", sent)])})
@@ -122,8 +134,8 @@ def add_returns(kit: StandIn[Any], deliver: Callable[..., Any], fixtures: Fixtur
         if move == "update":
             return rule["topic"], fixtures.fill(rule["shape"], ret, removals=fewer(ret, payload.get("lines") or []))
         ret["status"] = rule["to"]
-        if move in ("approve", "decline"):
-            ret["decided_by"] = by
+        if move in VERBS:  # who decided it, or who ended it (``admin`` or ``api``)
+            ret["decided_by" if move in ("approve", "decline") else "ended_by"] = by
         if move == "decline":
             ret["decline_reason"] = str(payload.get("reason", "OTHER")).lower()
             ret["decline_note"] = payload.get("note")
@@ -146,6 +158,17 @@ def add_returns(kit: StandIn[Any], deliver: Callable[..., Any], fixtures: Fixtur
             raise refused("an update removes some units and leaves at least one line")
         return removals
 
+    def leaves(state: Any, ret: dict[str, Any], move: str) -> bool:
+        """The move leaves the return's status; a cancel only while nothing of it was processed
+        (no refund of one of its lines made after it was requested)."""
+        if ret["status"] not in fixtures.shape("return_moves")[move]["from"]:
+            return False
+        refunds = (find_order(state, str(ret["order_id"])) or {}).get("refunds") or []
+        lines = {one["line_item_id"] for one in ret["lines"]}
+        return move != "cancel" or not any(str(item.get("line_item_id")) in map(str, lines)
+                                           for refund in refunds[ret.get("refunds_before", 0):]
+                                           for item in refund.get("refund_line_items") or [])
+
     @kit.admin.post("/returns/{return_id}/{move}", name="returns_move")
     def move(return_id: int, move: str, state: Any = kit.state,
              payload: dict[str, Any] = Body(default_factory=dict)) -> JSONResponse:
@@ -153,22 +176,25 @@ def add_returns(kit: StandIn[Any], deliver: Callable[..., Any], fixtures: Fixtur
         with state.lock:
             ret = known(next((one for one in state.returns if one["id"] == return_id), None), f"return {return_id}")
             rule = known(moves.get(move), f"move {move}")
-            if ret["status"] not in rule["from"]:
+            if not leaves(state, ret, move):
                 raise refused(f"return {return_id} is {ret['status']}: it cannot {move}")
             sent = moved(state, ret, move, payload, "admin")
         return plain({"return": ret, "webhooks": deliver(state, [sent])})
 
     def decide(state: Any, move: str, given: Any, outbox: list[tuple[str, Any]]) -> dict[str, Any]:
-        """``returnApproveRequest`` / ``returnDeclineRequest``: the move, or the user error Shopify answers."""
+        """``returnApproveRequest`` / ``returnDeclineRequest`` (the id in ``input``), ``returnCancel`` /
+        ``returnClose`` (the ``id`` itself): the move, or the user error Shopify answers."""
         given = given if isinstance(given, dict) else {}
         ret = next((one for one in state.returns if f"gid://shopify/Return/{one['id']}" == str(given.get("id"))), None)
-        verb, done = {"approve": ("approvable", "approved"), "decline": ("declinable", "declined")}[move]
+        (verb, done), field = VERBS[move], ["input", "id"] if move in ("approve", "decline") else ["id"]
         if ret is None:
             return {"__typename": "Payload", "return": None, "userErrors": [
-                {"__typename": "ReturnUserError", "field": ["input", "id"], "message": "Return does not exist",
+                {"__typename": "ReturnUserError", "field": field, "message": "Return does not exist",
                  "code": "NOT_FOUND"}]}
-        if ret["status"] != "requested":
-            error = {"__typename": "ReturnUserError", **fixtures.fill("return_mutation_error", verb=verb, done=done)}
+        if not leaves(state, ret, move):
+            allowed = " or ".join(one.upper() for one in fixtures.shape("return_moves")[move]["from"])
+            error = {"__typename": "ReturnUserError", **fixtures.fill("return_mutation_error", verb=verb, done=done,
+                                                                      allowed=allowed, field=field)}
             return {"__typename": "Payload", "return": None, "userErrors": [error]}
         if move == "decline" and given.get("declineReason") not in DECLINE_REASONS:
             return {"__typename": "Payload", "return": None, "userErrors": [
@@ -192,7 +218,9 @@ def add_returns(kit: StandIn[Any], deliver: Callable[..., Any], fixtures: Fixtur
                 return None if found is None else node(call.state, found)
             answered = answer(body.get("query"), body.get("variables"), {"return": by_id}, {
                 "returnApproveRequest": lambda args: decide(call.state, "approve", args.get("input"), outbox),
-                "returnDeclineRequest": lambda args: decide(call.state, "decline", args.get("input"), outbox)})
+                "returnDeclineRequest": lambda args: decide(call.state, "decline", args.get("input"), outbox),
+                "returnCancel": lambda args: decide(call.state, "cancel", args, outbox),
+                "returnClose": lambda args: decide(call.state, "close", args, outbox)})
         if outbox:  # sent as Shopify sends them: after the move, to every subscriber
             deliver(call.state, outbox)
         return call.reply({**answered, "extensions": {"cost": {  # the cost report every answer carries

@@ -209,3 +209,48 @@ def test_an_update_names_changes_only_and_is_read_in_full_and_a_reopen_opens_aga
     assert sent.headers["X-Shopify-Topic"] == "returns/reopen"
     [reopened] = conn.parse_webhook(sent.headers, sent.body).returns
     assert (reopened.status, reopened.order_external_id) == ("open", str(order["id"]))
+
+
+def test_an_open_return_is_cancelled_or_closed_by_its_id_and_one_that_cannot_be_counts_as_done(
+        shop: Admin, conn: ShopifyConnector, webhook_receiver: WebhookReceiver, webhook_secret: str) -> None:
+    _subscribed(shop, webhook_receiver, webhook_secret, "returns/request", "returns/approve", "returns/cancel",
+                "returns/close")
+    order = shop.post("create_order", {"lines": [{"sku": "FUTON-QUEEN", "quantity": 3, "price": "120.00"}]})["order"]
+    shop.post("fulfill", {"order_id": order["id"], "tracking_number": "1Z1"})
+    made = [shop.post("returns/request", {"order_id": order["id"], "lines": [{"sku": "FUTON-QUEEN"}]})["return"]
+            for _ in range(3)]
+    ids = [f"gid://shopify/Return/{one['id']}" for one in made]
+    requested = conn.decide_return(ids[0], "cancel")  # only an OPEN return is cancelled
+    assert (requested.outcome, requested.status) == ("already", "requested") and "INVALID_STATE" in requested.message
+    for gid in ids:
+        assert conn.decide_return(gid, "approve").outcome == "written"
+
+    cancelled = conn.decide_return(ids[0], "cancel")
+    assert (cancelled.outcome, cancelled.status) == ("written", "canceled")
+    sent = webhook_receiver.received[-1]
+    assert sent.headers["X-Shopify-Topic"] == "returns/cancel"
+    [record] = conn.parse_webhook(sent.headers, sent.body).returns
+    assert (record.external_id, record.status, record.order_external_id) == (ids[0], "canceled", str(order["id"]))
+    closed = conn.decide_return(ids[1], "close")
+    assert (closed.outcome, closed.status) == ("written", "closed")
+    assert webhook_receiver.received[-1].headers["X-Shopify-Topic"] == "returns/close"
+    asked = [r["body"] for r in shop.requests_log("POST", "graphql.json") if "returnC" in r["body"]["query"]]
+    assert [one["variables"] for one in asked[-2:]] == [{"id": ids[0]}, {"id": ids[1]}]
+
+    # moved already (a lost answer, or the merchant): done, with the status the store shows; nothing sent
+    hooks = len(webhook_receiver.received)
+    again = conn.decide_return(ids[0], "cancel")
+    assert (again.outcome, again.status) == ("already", "canceled") and "not cancelable" in again.message
+    assert (conn.decide_return(ids[1], "close").status, conn.decide_return(ids[0], "close").status) == (
+        "closed", "canceled")
+    # a return with a refund made on one of its lines was processed: Shopify cancels it no more
+    line = shop.get(f"state/orders/{order['id']}")["line_items"][0]
+    refunded = requests.post(f"{shop.root}/admin/api/2025-01/orders/{order['id']}/refunds.json", timeout=10,
+                             headers={"X-Shopify-Access-Token": "shpat_sandbox"},
+                             json={"refund": {"refund_line_items": [{"line_item_id": line["id"], "quantity": 1}]}})
+    assert refunded.status_code == 201, refunded.text
+    processed = conn.decide_return(ids[2], "cancel")
+    assert (processed.outcome, processed.status) == ("already", "open")
+    assert len(webhook_receiver.received) == hooks
+    with pytest.raises(PermanentError, match="NOT_FOUND"):
+        conn.decide_return("gid://shopify/Return/1", "close")
