@@ -36,6 +36,7 @@ from domain.core.payment_config import PaymentAccountConfig
 from domain.core.stages import FollowUp, Stage
 import domain.chargebacks.payment_events  # noqa: F401  (dispute events go to the chargeback desk)
 from domain.payments import events, executions, notices
+from domain.returns import store_writes
 from flows.connections import connector_for, env_config
 from flows.spine import dispatch
 from flows.work import Transactional
@@ -128,12 +129,15 @@ def pay(task: Transactional, execution_id: int) -> str:
     except PermanentError as exc:
         with task.unit_of_work() as uow:
             executions.fail(uow.session, execution_id, claimed_at, str(exc), utcnow())
+            dispatch(uow, store_writes.closes_paid(uow.session, execution_id))  # left open there, saying why
         return f"failed: {exc}"
     with task.unit_of_work() as uow:
         settled = executions.finish(uow.session, execution_id, claimed_at, outcome, utcnow(),
                                     timedelta(seconds=config.payments.poll_after_s))
         if settled is not None:
-            dispatch(uow, notices.notify_paid(uow.session, settled))
+            # the customer told; a store's own return closed there now that the money is back
+            dispatch(uow, [*notices.notify_paid(uow.session, settled),
+                           *store_writes.closes_paid(uow.session, settled.id)])
     return f"{outcome.state} {outcome.provider_ref}" + (" (replayed)" if outcome.replayed else "")
 
 
@@ -148,7 +152,9 @@ def poll(task: Transactional, execution_id: int) -> str:
     with task.unit_of_work() as uow:
         settled = executions.apply_outcome(uow.session, outcome, utcnow())
         if settled is not None:
-            dispatch(uow, notices.notify_paid(uow.session, settled))
+            # the customer told; a store's own return closed there now that the money is back
+            dispatch(uow, [*notices.notify_paid(uow.session, settled),
+                           *store_writes.closes_paid(uow.session, settled.id)])
     return outcome.state
 
 

@@ -119,7 +119,9 @@ def write_store(task: Transactional, row_id: int) -> str:
         claimed = store_writes.claim(uow.session, row_id, utcnow())
         if claimed is None:
             earlier = store_writes.behind(uow.session, row_id, utcnow())
+            refund = store_writes.unpaid(uow.session, row_id) if earlier is None else None
             return (f"store write {row_id}: waits for write {earlier} of its return" if earlier is not None
+                    else f"store write {row_id}: waits for refund execution {refund} to be paid" if refund
                     else f"store write {row_id}: done, failed, or another run holds it")
         store = uow.session.get(Store, claimed.store_id)
         assert store is not None

@@ -80,8 +80,8 @@ FLOWS: tuple[Flow, ...] = (
     Flow(S.DISPUTE_CALL,      "tasks.disputes.call_provider",           DEFAULT, (S.DISPUTE_CALL,)),
     Flow(S.FRAUD_SCORE,       "tasks.fraud.score",                      DEFAULT, (S.DELIVER,), batch=200),
     Flow(S.SWEEP_FRAUD,       "tasks.fraud.sweep",                      DEFAULT, (S.FRAUD_SCORE,)),
-    Flow(S.PAY_REFUND,        "tasks.payments.pay",                     DEFAULT, (S.DELIVER,)),
-    Flow(S.POLL_REFUND,       "tasks.payments.poll",                    DEFAULT, (S.DELIVER,)),
+    Flow(S.PAY_REFUND,        "tasks.payments.pay",                     DEFAULT, (S.DELIVER, S.STORE_RETURN_WRITE)),
+    Flow(S.POLL_REFUND,       "tasks.payments.poll",                    DEFAULT, (S.DELIVER, S.STORE_RETURN_WRITE)),
     # A payment event's handlers (``domain.payments.events``) may return these; add a part's own stages here.
     Flow(S.APPLY_PAYMENT_EVENTS, "tasks.payments.apply_events",         DEFAULT, (S.DELIVER, S.APPLY_PAYMENT_EVENTS,
                                                                                   S.DISPUTE_PACKET, S.DISPUTE_CALL)),

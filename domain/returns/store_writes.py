@@ -16,7 +16,10 @@ An ``OPEN`` return there (approved by our write or by its merchant) is then ende
 possible there before any work was done on it
 (https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnCancel); ``settled`` here
 (refund planned, disposition booked) → ``returnClose(id:)``, the return complete
-(https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnClose). A return still
+(https://shopify.dev/docs/api/admin-graphql/2025-01/mutations/returnClose) — sent once the refund
+is paid: the close waits while the refund execution is under way, its success sends it
+(:func:`closes_paid`), and a refund refused for good leaves the close ``failed`` and the store's
+return open for staff. A return still
 ``REQUESTED`` there when a person cancels ours is not written (rejecting it declines it there).
 
 :func:`owe` records a ``store_return_writes`` row in the transaction that moves ours: one per
@@ -47,7 +50,8 @@ from sqlalchemy.orm import Session
 
 from domain.core import audit
 from domain.core.business_config import BusinessConfig
-from domain.core.models import Order, RefundDecision, ReturnEvent, ReturnRequest, Store, StoreReturnWrite
+from domain.core.models import (Order, RefundDecision, RefundExecution, ReturnEvent, ReturnRequest, Store,
+                                StoreReturnWrite)
 from domain.core.stages import FollowUp, Stage
 from domain.returns import machine
 
@@ -65,6 +69,8 @@ FROM_OPEN = ("cancel", "close")
 STORE_OPENED = ("store_approved", "store_reopened")
 STORE_ENDED = ("store_declined", "store_canceled", "store_closed")
 DECLINE_REASON = "OTHER"
+#: Refund execution states in which a close waits: the money is still on its way back.
+REFUND_UNDER_WAY = ("pending", "sending", "awaiting", "held")
 
 
 def store_return_id(row: ReturnRequest) -> str:
@@ -138,14 +144,54 @@ def behind(session: Session, row_id: int, now: datetime) -> int | None:
     return _earlier_pending(session, row)
 
 
+def refund_of(session: Session, return_id: int) -> tuple[int, str] | None:
+    """(execution id, state) of the refund paying the return back, or None when it pays nothing."""
+    execution_id = session.scalar(select(ReturnRequest.execution_id).where(ReturnRequest.id == return_id))
+    state = session.scalar(select(RefundExecution.state).where(RefundExecution.id == execution_id)) \
+        if execution_id is not None else None
+    return (execution_id, state) if execution_id is not None and state is not None else None
+
+
+def unpaid(session: Session, row_id: int) -> int | None:
+    """The refund execution a pending close waits for: the store's return is closed once the
+    money is back, not when the refund is only planned."""
+    row = session.get(StoreReturnWrite, row_id)
+    if row is None or row.state != "pending" or row.action != "close":
+        return None
+    paying = refund_of(session, row.return_id)
+    return paying[0] if paying is not None and paying[1] in REFUND_UNDER_WAY else None
+
+
+def _refund_failed(session: Session, row: StoreReturnWrite, execution_id: int, now: datetime) -> None:
+    """The refund was not paid: the store's return is left open for staff, and the write says why."""
+    error = (f"refund execution {execution_id} failed: the store's return is left open for staff "
+             "(`backorders refunds list`)")
+    row.state, row.last_error, row.due_at = "failed", error, None
+    ours = machine.lock(session, row.return_id)
+    if ours is not None:
+        machine.note(session, ours, "store_write_failed", _actor(session, row.store_id), now,
+                     action=row.action, store_return=row.store_return, error=error)
+    audit.record(session, _actor(session, row.store_id), f"store_return.{row.action}_failed", "return_request",
+                 row.return_id, store_return=row.store_return, error=error)
+
+
 def claim(session: Session, row_id: int, now: datetime) -> Claimed | None:
-    """Lease the row unless it is done, failed, another run holds it, or an earlier write of its
-    return is still pending (it stays due: that write's end sends it, else the sweeper)."""
+    """Lease the row unless it is done, failed, another run holds it, an earlier write of its
+    return is still pending (it stays due: that write's end sends it, else the sweeper), or it is a
+    close whose refund is still under way (:func:`closes_paid` sends it once paid, else the sweeper);
+    a close whose refund failed is left ``failed``, the store's return open."""
     row = session.scalar(select(StoreReturnWrite).where(
         StoreReturnWrite.id == row_id, StoreReturnWrite.state == "pending",
         or_(StoreReturnWrite.claimed_until.is_(None), StoreReturnWrite.claimed_until < now))
         .with_for_update(skip_locked=True))
     if row is None or _earlier_pending(session, row) is not None:
+        return None
+    paying = refund_of(session, row.return_id) if row.action == "close" else None
+    if paying is not None and paying[1] in REFUND_UNDER_WAY:
+        row.due_at = now  # looked at again by the sweeper a while after, should the paid refund not send it
+        return None
+    if paying is not None and paying[1] == "failed":
+        _refund_failed(session, row, paying[0], now)
         return None
     row.claimed_until, row.due_at, row.attempts = now + LEASE, None, row.attempts + 1
     return Claimed(row.id, row.return_id, row.store_id, row.store_return, row.action, row.decline_reason, row.note)
@@ -204,6 +250,15 @@ def release(session: Session, claimed: Claimed, error: str, now: datetime, *, pe
     audit.record(session, _actor(session, claimed.store_id), f"store_return.{claimed.action}_failed",
                  "return_request", claimed.return_id, store_return=claimed.store_return, error=error[:500])
     return _next(session, claimed.return_id)
+
+
+def closes_paid(session: Session, execution_id: int) -> list[FollowUp]:
+    """The closes that waited for this refund execution, now settled (paid: sent; failed: each is
+    left ``failed`` when it runs)."""
+    return [FollowUp(Stage.STORE_RETURN_WRITE, (row_id,)) for row_id in session.scalars(
+        select(StoreReturnWrite.id).join(ReturnRequest, ReturnRequest.id == StoreReturnWrite.return_id).where(
+            ReturnRequest.execution_id == execution_id, StoreReturnWrite.action == "close",
+            StoreReturnWrite.state == "pending").order_by(StoreReturnWrite.id))]
 
 
 def stranded(session: Session, now: datetime, limit: int = 500) -> list[int]:

@@ -8,6 +8,8 @@ GraphQL ``returnCancel`` / ``returnClose``), a real PostgreSQL.
 * ours settled (received, refund planned, restocked) → ``returnClose(id:)``; its answer lost after
   Shopify closed the return, the retry finds it closed: counted as done (``already``, the status
   read back), one close at the store, its echo only noted;
+* the close is sent after the refund was created at the store, never before; a refund refused for
+  good leaves the close ``failed`` (saying why) and Shopify's return open;
 * a cancel owed while the approval it follows is still being retried (Shopify throttling) waits
   for it — not sent, the task says what it waits for — and is sent by the approval's end: the
   store's return is approved, then cancelled, both written;
@@ -155,6 +157,32 @@ def test_a_settled_return_is_closed_at_the_store_once_and_a_closed_one_counts_as
     why = _why(ours.rma)
     assert f"not closed at the store (gid://shopify/Return/{shopify_id})" in why and "it shows closed" in why
     assert "closed (our write coming back) at the store" in why
+
+
+def test_the_close_follows_the_paid_refund_and_a_refused_refund_leaves_the_stores_return_open(
+        stack: Stack, db_session: Session) -> None:
+    from workers.cli import main
+    # paid: Shopify's return is closed after the refund was created there, never before
+    shopify_id, ours = _approved(stack, db_session)
+    assert CliRunner().invoke(main, ["returns", "receive", ours.rma, "--qc", "restock", "--weight", "9000"]).exit_code == 0
+    assert wait_for(lambda: _write(db_session, ours.id, "close"), timeout_s=60)
+    paths = [r["path"] for r in admin(stack, "requests")["requests"] if r["method"] == "POST"
+             and (r["path"].endswith("/refunds.json") or "returnClose" in str((r.get("body") or {}).get("query")))]
+    assert [path.endswith("/refunds.json") for path in paths] == [True, False], paths
+
+    # refused for good: no close at all, the write failed saying why, Shopify's return still open
+    other_id, other = _approved(stack, db_session)
+    admin(stack, "faults", {"status": 422, "path_contains": "/refunds", "count": 10})
+    assert CliRunner().invoke(main, ["returns", "receive", other.rma, "--qc", "restock", "--weight", "9000"]).exit_code == 0
+    failed = wait_for(lambda: _write(db_session, other.id, "close", "failed"), timeout_s=60)
+    assert isinstance(failed, StoreReturnWrite)
+    assert "failed: the store's return is left open for staff" in (failed.last_error or "")
+    assert failed.attempts == 0
+    assert [r["body"]["variables"]["id"] for r in _mutations(stack, "returnClose")] == [
+        f"gid://shopify/Return/{shopify_id}"]
+    assert _theirs(stack, other_id)["status"] == "open"
+    assert wait_for(lambda: _steps(db_session, other.id, "store_write_failed"))
+    assert "left open for staff" in _why(other.rma)
 
 
 THROTTLED = {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]}
