@@ -45,6 +45,7 @@ nothing is written to them; ``[returns] write_back = false`` mirrors them withou
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -153,7 +154,10 @@ def _update(session: Session, config: BusinessConfig, store: Store, record: Retu
     wanted = _wanted(session, order, record)
     was = [{"sku": line["sku"], "quantity": line["quantity"]} for line in row.lines]
     now_lines = [{"sku": sku, "quantity": quantity} for sku, quantity in wanted.items()]
-    if sorted(map(str, was)) == sorted(map(str, now_lines)):
+    held: Counter[str] = Counter()
+    for line in was:
+        held[line["sku"]] += int(line["quantity"])
+    if held == Counter(wanted):
         return  # nothing of ours changes (a second delivery, or a change we do not keep: a fee)
     if row.state not in DECIDING:
         machine.note(session, row, "store_updated", f"shopify:{store.key}", now, store_return=record.external_id,

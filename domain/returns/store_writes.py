@@ -146,10 +146,9 @@ def behind(session: Session, row_id: int, now: datetime) -> int | None:
 
 def refund_of(session: Session, return_id: int) -> tuple[int, str] | None:
     """(execution id, state) of the refund paying the return back, or None when it pays nothing."""
-    execution_id = session.scalar(select(ReturnRequest.execution_id).where(ReturnRequest.id == return_id))
-    state = session.scalar(select(RefundExecution.state).where(RefundExecution.id == execution_id)) \
-        if execution_id is not None else None
-    return (execution_id, state) if execution_id is not None and state is not None else None
+    found = session.execute(select(RefundExecution.id, RefundExecution.state).join(
+        ReturnRequest, ReturnRequest.execution_id == RefundExecution.id).where(ReturnRequest.id == return_id)).first()
+    return (found[0], found[1]) if found is not None else None
 
 
 def unpaid(session: Session, row_id: int) -> int | None:
@@ -162,17 +161,15 @@ def unpaid(session: Session, row_id: int) -> int | None:
     return paying[0] if paying is not None and paying[1] in REFUND_UNDER_WAY else None
 
 
-def _refund_failed(session: Session, row: StoreReturnWrite, execution_id: int, now: datetime) -> None:
-    """The refund was not paid: the store's return is left open for staff, and the write says why."""
-    error = (f"refund execution {execution_id} failed: the store's return is left open for staff "
-             "(`backorders refunds list`)")
-    row.state, row.last_error, row.due_at = "failed", error, None
+def _fail(session: Session, row: StoreReturnWrite, error: str, now: datetime) -> None:
+    """Left ``failed`` with ``error``: on the row, the return's history and the audit log."""
+    row.state, row.last_error, row.due_at, row.claimed_until = "failed", error[:2000], None, None
     ours = machine.lock(session, row.return_id)
     if ours is not None:
         machine.note(session, ours, "store_write_failed", _actor(session, row.store_id), now,
-                     action=row.action, store_return=row.store_return, error=error)
+                     action=row.action, store_return=row.store_return, error=error[:500])
     audit.record(session, _actor(session, row.store_id), f"store_return.{row.action}_failed", "return_request",
-                 row.return_id, store_return=row.store_return, error=error)
+                 row.return_id, store_return=row.store_return, error=error[:500])
 
 
 def claim(session: Session, row_id: int, now: datetime) -> Claimed | None:
@@ -190,8 +187,9 @@ def claim(session: Session, row_id: int, now: datetime) -> Claimed | None:
     if paying is not None and paying[1] in REFUND_UNDER_WAY:
         row.due_at = now  # looked at again by the sweeper a while after, should the paid refund not send it
         return None
-    if paying is not None and paying[1] == "failed":
-        _refund_failed(session, row, paying[0], now)
+    if paying is not None and paying[1] == "failed":  # not paid: the store's return stays open
+        _fail(session, row, f"refund execution {paying[0]} failed: the store's return is left open for staff "
+                            "(`backorders refunds list`)", now)
         return None
     row.claimed_until, row.due_at, row.attempts = now + LEASE, None, row.attempts + 1
     return Claimed(row.id, row.return_id, row.store_id, row.store_return, row.action, row.decline_reason, row.note)
@@ -238,17 +236,10 @@ def release(session: Session, claimed: Claimed, error: str, now: datetime, *, pe
     row = session.get(StoreReturnWrite, claimed.row_id, with_for_update=True)
     if row is None or row.state != "pending":
         return []
-    row.claimed_until, row.last_error = None, error[:2000]
     if not (permanent or row.attempts >= MAX_ATTEMPTS):
-        row.due_at = now
+        row.claimed_until, row.last_error, row.due_at = None, error[:2000], now
         return []
-    row.state = "failed"
-    ours = machine.lock(session, claimed.return_id)
-    if ours is not None:
-        machine.note(session, ours, "store_write_failed", _actor(session, claimed.store_id), now,
-                     action=claimed.action, store_return=claimed.store_return, error=error[:500])
-    audit.record(session, _actor(session, claimed.store_id), f"store_return.{claimed.action}_failed",
-                 "return_request", claimed.return_id, store_return=claimed.store_return, error=error[:500])
+    _fail(session, row, error, now)
     return _next(session, claimed.return_id)
 
 
